@@ -1,0 +1,1 @@
+from cjlib._version import __version__

@@ -1,0 +1,197 @@
+"""The stage map: journey stages in order, the events that signal each, conversions, named journeys.
+
+Everything stage-aware reads a :class:`StageMap`; nothing in cjlib hard-codes event names. The default
+map is ``data/stage_map.yml`` (the five-stage purchase journey); its comments document the format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import yaml
+
+from cjlib.errors import DataError
+from cjlib.paths import DATA_DIR, resolve
+
+__all__ = ["Stage", "Journey", "StageMap", "load_stage_map", "DEFAULT_STAGE_MAP"]
+
+DEFAULT_STAGE_MAP = DATA_DIR / "stage_map.yml"
+
+Step = str | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One journey stage: reached at the ``nth`` occurrence of any of ``events``."""
+
+    name: str
+    events: tuple[str, ...]
+    nth: int = 1
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Journey:
+    """A named journey: ordered steps, each a stage name, an event name or a tuple of alternatives."""
+
+    name: str
+    steps: tuple[Step, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class StageMap:
+    """Stages in order, conversion events, known non-stage events and named journeys.
+
+    Examples
+    --------
+    >>> sm = load_stage_map()
+    >>> sm.stage_names
+    ['awareness', 'consideration', 'purchase', 'retention', 'advocacy']
+    >>> sm.conversion_events
+    ('purchase',)
+    >>> sm.stage_of("product_view")
+    'consideration'
+    """
+
+    stages: tuple[Stage, ...]
+    conversion_events: tuple[str, ...]
+    other_events: tuple[str, ...] = ()
+    journeys: Mapping[str, Journey] = field(default_factory=dict)
+    default_journey: str | None = None
+    source: str | None = None
+
+    @property
+    def stage_names(self) -> list[str]:
+        """Stage names in journey order."""
+        return [s.name for s in self.stages]
+
+    @property
+    def known_events(self) -> frozenset[str]:
+        """Every event the map names: stage signals, conversions and other events."""
+        names = {e for s in self.stages for e in s.events}
+        return frozenset(names | set(self.conversion_events) | set(self.other_events))
+
+    @property
+    def event_to_stage(self) -> dict[str, str]:
+        """Each stage event's base stage: the stage listing it with ``nth == 1``, else the first listing it.
+
+        Occurrences from the ``nth`` on of an event listed under an ``nth > 1`` stage belong to that stage
+        instead; :func:`cjlib.journeys.assign_stages` applies that rule to an event log.
+        """
+        out: dict[str, str] = {}
+        for s in self.stages:
+            if s.nth == 1:
+                for e in s.events:
+                    out.setdefault(e, s.name)
+        for s in self.stages:
+            for e in s.events:
+                out.setdefault(e, s.name)
+        return out
+
+    def stage_of(self, event: str) -> str | None:
+        """The base stage of ``event`` (``None`` for other or unknown events)."""
+        return self.event_to_stage.get(event)
+
+    def stage(self, name: str) -> Stage:
+        """The :class:`Stage` called ``name``."""
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise KeyError(f"unknown stage {name!r}; stages are {self.stage_names}")
+
+    def journey(self, name: str | None = None) -> Journey:
+        """The named journey (default: ``default_journey``, else all stages in order)."""
+        name = name or self.default_journey
+        if name is None:
+            return Journey("stages", tuple(self.stage_names))
+        if name not in self.journeys:
+            raise ValueError(f"journey must be one of {sorted(self.journeys)}, got {name!r}")
+        return self.journeys[name]
+
+    def is_stage(self, step: str) -> bool:
+        """Whether ``step`` names a stage (stage names take precedence over event names)."""
+        return step in self.stage_names
+
+
+def _fail(path: str, message: str, rule: str = "stage_map") -> DataError:
+    return DataError(message, file=path, rule=rule)
+
+
+def _as_names(value, path: str, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, Sequence) or not value or not all(isinstance(v, str) for v in value):
+        raise _fail(path, f"{where} must be a name or a non-empty list of names, got {value!r}")
+    return tuple(value)
+
+
+def stage_map_from_dict(spec: Mapping, source: str = "<dict>") -> StageMap:
+    """Build and check a :class:`StageMap` from its parsed YAML form (see ``data/stage_map.yml``)."""
+    if not isinstance(spec, Mapping):
+        raise _fail(source, "the stage map must be a mapping with a 'stages' list")
+    unknown = set(spec) - {"stages", "conversion_events", "other_events", "journeys", "default_journey"}
+    if unknown:
+        raise _fail(source, f"unknown keys {sorted(unknown)}")
+    raw_stages = spec.get("stages")
+    if not isinstance(raw_stages, list) or not raw_stages:
+        raise _fail(source, "'stages' must be a non-empty list")
+    stages = []
+    for i, raw in enumerate(raw_stages):
+        if not isinstance(raw, Mapping) or "name" not in raw or "events" not in raw:
+            raise _fail(source, f"stage #{i + 1} needs 'name' and 'events'")
+        nth = raw.get("nth", 1)
+        if not isinstance(nth, int) or nth < 1:
+            raise _fail(source, f"stage {raw['name']!r}: nth must be a positive integer, got {nth!r}")
+        stages.append(
+            Stage(str(raw["name"]), _as_names(raw["events"], source, f"stage {raw['name']!r} events"),
+                  nth, str(raw.get("description", "")))
+        )
+    names = [s.name for s in stages]
+    if len(set(names)) != len(names):
+        raise _fail(source, f"stage names must be unique, got {names}")
+    if "conversion_events" not in spec:
+        raise _fail(source, "'conversion_events' is required")
+    conversions = _as_names(spec["conversion_events"], source, "conversion_events")
+    others = tuple(spec.get("other_events") or ())
+    journeys = {}
+    for jname, raw in (spec.get("journeys") or {}).items():
+        raw = raw if isinstance(raw, Mapping) else {"steps": raw}
+        steps = raw.get("steps")
+        if not isinstance(steps, list) or len(steps) < 2:
+            raise _fail(source, f"journey {jname!r} needs a list of at least 2 steps")
+        journeys[str(jname)] = Journey(
+            str(jname),
+            tuple(s if isinstance(s, str) else _as_names(s, source, f"journey {jname!r} step") for s in steps),
+            str(raw.get("description", "")),
+        )
+    default = spec.get("default_journey")
+    if default is not None and default not in journeys:
+        raise _fail(source, f"default_journey {default!r} is not among the journeys {sorted(journeys)}")
+    return StageMap(tuple(stages), conversions, others, MappingProxyType(journeys), default, source)
+
+
+def load_stage_map(path: str | Path | None = None) -> StageMap:
+    """Read a stage map from YAML (default ``data/stage_map.yml``).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The YAML file; relative paths are taken from the project root. ``None`` or ``""`` gives the default.
+
+    Raises
+    ------
+    DataError
+        When the file is missing, is not YAML, or breaks the format.
+    """
+    p = resolve(path) if path else DEFAULT_STAGE_MAP
+    if not p.is_file():
+        raise DataError("stage map file not found", file=str(p), rule="file_exists")
+    try:
+        spec = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise _fail(str(p), f"not valid YAML ({exc.__class__.__name__})") from exc
+    return stage_map_from_dict(spec, str(p))

@@ -1,0 +1,477 @@
+"""Load and validate the inputs: events, customers, feedback, channel costs.
+
+Every loader reads CSV, a Parquet file or a partitioned Parquet folder; maps the user's column names onto
+the contract's (``columns={"customer_id": "user_pseudo_id", ...}``); validates (pandera schemas plus a few
+rules pandera cannot express); and returns a new DataFrame. Bad input raises :class:`cjlib.DataError`
+naming the file, the column, the rule and up to five offending rows.
+
+Conventions of the loaded frames (documented in ``data/README.md``):
+
+- Timestamps become timezone-naive UTC: offsets and time zones are converted to UTC and dropped; naive
+  values are taken to be UTC already; integer epochs are read in s, ms, us or ns by their magnitude.
+- ``event`` and ``channel`` become categoricals.
+- Events end ordered by (customer, timestamp, original row order): ties keep the input order.
+- Exact duplicate rows are dropped by default (``keep_duplicates=True`` keeps them); the count is warned
+  about and kept in ``attrs["duplicates_dropped"]``.
+- Events not named in the stage map are counted and warned about (``attrs["unknown_events"]``), not fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import yaml
+
+from cjlib.errors import DataError, DataWarning
+from cjlib.paths import resolve
+from cjlib.stagemap import StageMap, load_stage_map
+
+__all__ = [
+    "load_events",
+    "load_customers",
+    "load_feedback",
+    "load_costs",
+    "load_inputs",
+    "parse_columns",
+    "ensure_sorted",
+    "Inputs",
+]
+
+REQUIRED = {
+    "events": ["customer_id", "timestamp", "event"],
+    "customers": ["customer_id"],
+    "feedback": ["customer_id", "timestamp", "score"],
+    "costs": ["channel", "spend"],
+}
+N_EXAMPLES = 5
+
+
+# ---------------------------------------------------------------------------------------------- reading
+def parse_columns(columns: Mapping[str, str] | str | Path | None) -> dict[str, str]:
+    """Normalise a column mapping (contract name → the data's name).
+
+    Accepts a dict, YAML/JSON text (``"{customer_id: user_pseudo_id}"``), the path of a YAML/JSON file,
+    or ``None``/``""`` for no mapping. A mapping may also be nested per table
+    (``{"events": {...}, "customers": {...}}``); :func:`load_inputs` picks each table's part.
+
+    Examples
+    --------
+    >>> parse_columns("{customer_id: user_pseudo_id, timestamp: event_timestamp}")
+    {'customer_id': 'user_pseudo_id', 'timestamp': 'event_timestamp'}
+    """
+    if columns is None or (isinstance(columns, str) and not columns.strip()):
+        return {}
+    if isinstance(columns, Mapping):
+        return dict(columns)
+    text = str(columns)
+    candidate = resolve(text) if len(text) < 4096 and "\n" not in text and ":" not in text else None
+    if candidate is not None and candidate.is_file():
+        text = candidate.read_text()
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"columns must be a mapping as YAML/JSON text or a file, got {columns!r}") from exc
+    if not isinstance(parsed, Mapping):
+        raise ValueError(f"columns must be a mapping as YAML/JSON text or a file, got {columns!r}")
+    return dict(parsed)
+
+
+def _table_mapping(columns: Mapping, table: str) -> dict[str, str]:
+    """The part of a (possibly per-table) mapping that applies to ``table``."""
+    if any(isinstance(v, Mapping) for v in columns.values()):
+        part = columns.get(table) or {}
+        return dict(part)
+    return dict(columns)
+
+
+def _read(path: str | Path, what: str) -> tuple[pd.DataFrame, str]:
+    p = resolve(path)
+    name = str(p)
+    if not p.exists():
+        raise DataError(f"{what} file not found", file=name, rule="file_exists")
+    try:
+        if p.is_dir():
+            parts = sorted(p.rglob("*.parquet"))
+            if not parts:
+                raise DataError(f"{what} folder holds no .parquet files", file=name, rule="empty_input")
+            df = pd.read_parquet(p)
+        elif p.suffix.lower() in {".parquet", ".pq"}:
+            df = pd.read_parquet(p)
+        elif p.suffix.lower() in {".csv", ".txt", ".gz", ".tsv"} or p.name.endswith(".csv.gz"):
+            sep = "\t" if ".tsv" in p.name.lower() else ","
+            if p.stat().st_size == 0:
+                raise DataError(f"{what} file is empty", file=name, rule="empty_input")
+            df = pd.read_csv(p, sep=sep, low_memory=False)
+        else:
+            raise DataError(
+                f"unsupported file type {p.suffix!r}: use .csv, .parquet or a Parquet folder",
+                file=name,
+                rule="file_type",
+            )
+    except DataError:
+        raise
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{what} file is empty", file=name, rule="empty_input") from exc
+    except Exception as exc:  # a corrupt or unreadable file: say so in one line
+        raise DataError(f"cannot read {what}: {exc}", file=name, rule="readable") from exc
+    if len(df) == 0:
+        raise DataError(f"{what} file has no rows", file=name, rule="empty_input")
+    return df, name
+
+
+def _rename(df: pd.DataFrame, mapping: Mapping[str, str], file: str) -> pd.DataFrame:
+    if not mapping:
+        return df
+    missing = {k: v for k, v in mapping.items() if v not in df.columns}
+    if missing:
+        k, v = next(iter(missing.items()))
+        raise DataError(
+            f"the column mapping names '{v}' for '{k}', but the data has no such column "
+            f"(columns: {', '.join(map(str, df.columns[:12]))})",
+            file=file,
+            column=k,
+            rule="missing_column",
+        )
+    return df.rename(columns={v: k for k, v in mapping.items()})
+
+
+def _examples(df: pd.DataFrame, mask: np.ndarray | pd.Series, cols: list[str] | None = None) -> list[str]:
+    rows = df.loc[np.asarray(mask)].head(N_EXAMPLES)
+    if cols:
+        rows = rows[[c for c in cols if c in rows.columns]]
+    out = []
+    for idx, row in rows.iterrows():
+        fields = ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in row.items())
+        out.append(f"row {idx}: {fields}")
+    return out
+
+
+def _require(df: pd.DataFrame, table: str, file: str) -> None:
+    for col in REQUIRED[table]:
+        if col not in df.columns:
+            raise DataError(
+                f"required column is missing (columns present: {', '.join(map(str, df.columns[:12]))})",
+                file=file,
+                column=col,
+                rule="missing_column",
+            )
+
+
+# ------------------------------------------------------------------------------------------- timestamps
+def _to_utc_naive(raw: pd.Series, file: str, column: str, df: pd.DataFrame) -> pd.Series:
+    """Parse a timestamp column to timezone-naive UTC; unparseable values raise :class:`DataError`."""
+    s = raw
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        parsed = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif pd.api.types.is_datetime64_dtype(s.dtype):
+        parsed = s
+    elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        finite = s.dropna()
+        mag = float(np.abs(finite).median()) if len(finite) else 0.0
+        unit = "ns" if mag > 1e17 else "us" if mag > 1e14 else "ms" if mag > 1e11 else "s"
+        parsed = pd.to_datetime(s, unit=unit, errors="coerce")
+    else:
+        text = s.astype("string")
+        with warnings.catch_warnings():  # "could not infer format" is expected for mixed inputs
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = pd.to_datetime(text, utc=True, errors="coerce")
+        retry = parsed.isna() & text.notna()
+        if retry.any():  # mixed formats: parse the stragglers one format at a time
+            parsed.loc[retry] = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
+        parsed = parsed.dt.tz_localize(None)
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        raise DataError(
+            f"{int(bad.sum()):,} value(s) are missing or not a date/time",
+            file=file,
+            column=column,
+            rule="parseable_timestamp",
+            examples=_examples(df.assign(**{column: raw}), bad, [column]),
+        )
+    return parsed
+
+
+# ------------------------------------------------------------------------------------------- validation
+def _schema(table: str) -> pa.DataFrameSchema:
+    not_null = {c: pa.Column(nullable=False, required=True) for c in REQUIRED[table]}
+    if table == "events":
+        not_null["revenue"] = pa.Column(float, pa.Check.ge(0, error="non_negative_revenue"),
+                                        nullable=True, required=False, coerce=True)
+        not_null["cost"] = pa.Column(float, pa.Check.ge(0, error="non_negative_cost"),
+                                     nullable=True, required=False, coerce=True)
+    elif table == "feedback":
+        not_null["score"] = pa.Column(float, nullable=False, coerce=True)
+    elif table == "costs":
+        not_null["spend"] = pa.Column(float, pa.Check.ge(0, error="non_negative_spend"),
+                                      nullable=False, coerce=True)
+    return pa.DataFrameSchema(not_null, name=table)
+
+
+_RULES = {"not_nullable": "not_null", "coerce_dtype": "numeric", "dtype": "numeric"}
+
+
+def _validate(df: pd.DataFrame, table: str, file: str) -> pd.DataFrame:
+    """Run the table's pandera schema; turn the first failure into a one-line :class:`DataError`."""
+    try:
+        return _schema(table).validate(df, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        fc = err.failure_cases
+        first = fc.iloc[0]
+        column = first["column"] if isinstance(first["column"], str) else None
+        check = str(first["check"])
+        rule = _RULES.get(check.split("(")[0], check.split("(")[0])
+        n = int((fc["column"] == first["column"]).sum()) if column else len(fc)
+        index = fc.loc[fc["column"] == first["column"], "index"].dropna()
+        mask = df.index.isin(index.astype(int).tolist()) if len(index) else np.zeros(len(df), bool)
+        what = {
+            "not_null": "value(s) are missing",
+            "numeric": "value(s) are not numbers",
+            "non_negative_revenue": "value(s) are negative (revenue must be ≥ 0)",
+            "non_negative_cost": "value(s) are negative (cost must be ≥ 0)",
+            "non_negative_spend": "value(s) are negative (spend must be ≥ 0)",
+        }.get(rule, f"value(s) fail {check}")
+        raise DataError(f"{n:,} {what}", file=file, column=column, rule=rule,
+                        examples=_examples(df, mask, list(dict.fromkeys(REQUIRED[table] + ([column] if column else []))))) from None
+
+
+def _dedupe(df: pd.DataFrame, keep_duplicates: bool, file: str) -> pd.DataFrame:
+    dup = df.duplicated(keep="first").to_numpy()
+    n = int(dup.sum())
+    if n and not keep_duplicates:
+        warnings.warn(f"{file}: dropped {n:,} exact duplicate row(s) (keep_duplicates=True keeps them)",
+                      DataWarning, stacklevel=3)
+        df = df.loc[~dup]
+    df.attrs["duplicates"] = n
+    df.attrs["duplicates_dropped"] = 0 if keep_duplicates else n
+    return df
+
+
+def ensure_sorted(events: pd.DataFrame) -> pd.DataFrame:
+    """Return ``events`` ordered by (customer_id, timestamp, current row order) with a fresh RangeIndex.
+
+    Stable: rows with equal customer and timestamp keep their order. Returns the frame itself when it
+    is already in that order.
+    """
+    cust_codes, _ = pd.factorize(events["customer_id"], sort=True)
+    ts = events["timestamp"].to_numpy()
+    order = np.lexsort((ts, cust_codes))  # lexsort is stable: ties keep row order
+    if np.array_equal(order, np.arange(len(order))) and isinstance(events.index, pd.RangeIndex):
+        return events
+    attrs = dict(events.attrs)
+    out = events.iloc[order].reset_index(drop=True)
+    out.attrs.update(attrs)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- loaders
+def load_events(
+    path: str | Path,
+    columns: Mapping[str, str] | str | None = None,
+    *,
+    stage_map: StageMap | None = None,
+    keep_duplicates: bool = False,
+) -> pd.DataFrame:
+    """Load and validate an event log.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV, Parquet file or Parquet folder; relative paths are taken from the project root.
+    columns : dict or str, optional
+        Contract name → the data's column name (``{"customer_id": "user_pseudo_id"}``), or the same as
+        YAML/JSON text or a file.
+    stage_map : StageMap, optional
+        Used to count events it does not name (default: ``data/stage_map.yml``).
+    keep_duplicates : bool, default False
+        Keep exact duplicate rows instead of dropping them.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id``, ``timestamp`` (naive UTC), ``event`` and ``channel`` (categoricals), ``revenue``
+        (float) and any other columns, ordered by (customer, timestamp, input order), RangeIndex.
+
+    Raises
+    ------
+    DataError
+        Missing or empty file, missing required column, null id or event, unparseable timestamp,
+        negative revenue or cost.
+    """
+    df, file = _read(path, "events")
+    df = _rename(df, _table_mapping(parse_columns(columns), "events"), file)
+    _require(df, "events", file)
+    df = _validate(df, "events", file)
+    df = df.assign(timestamp=_to_utc_naive(df["timestamp"], file, "timestamp", df))
+    df = _dedupe(df, keep_duplicates, file)
+    cats = {c: df[c].astype("category") for c in ("event", "channel") if c in df.columns}
+    if "customer_id" in df.columns and df["customer_id"].dtype == object:
+        cats["customer_id"] = df["customer_id"].astype(str)
+    attrs = dict(df.attrs)
+    df = ensure_sorted(df.assign(**cats).reset_index(drop=True))
+    df.attrs.update(attrs, source=file)
+    sm = stage_map or load_stage_map()
+    counts = df["event"].value_counts(sort=False)
+    unknown = counts[~counts.index.isin(list(sm.known_events)) & (counts > 0)]
+    df.attrs["unknown_events"] = {str(k): int(v) for k, v in unknown.sort_values(ascending=False).items()}
+    if len(unknown):
+        names = ", ".join(list(df.attrs["unknown_events"])[:5])
+        warnings.warn(
+            f"{file}: {int(unknown.sum()):,} event(s) of {len(unknown)} name(s) not in the stage map "
+            f"({names}); they count as activity but belong to no stage",
+            DataWarning,
+            stacklevel=2,
+        )
+    return df
+
+
+def _load_simple(path, columns, table: str, ts_cols: tuple[str, ...] = ()) -> pd.DataFrame:
+    df, file = _read(path, table)
+    df = _rename(df, _table_mapping(parse_columns(columns), table), file)
+    _require(df, table, file)
+    df = _validate(df, table, file)
+    for col in ts_cols:
+        if col in df.columns:
+            df = df.assign(**{col: _to_utc_naive(df[col], file, col, df)})
+    df = df.reset_index(drop=True)
+    df.attrs["source"] = file
+    return df
+
+
+def load_customers(path: str | Path, columns: Mapping[str, str] | str | None = None) -> pd.DataFrame:
+    """Load customer attributes: ``customer_id`` (unique) plus any attributes.
+
+    Date-like attribute ``signup_date`` is parsed to naive UTC. Raises :class:`DataError` on a missing
+    id column, null ids or duplicate ids.
+    """
+    df = _load_simple(path, columns, "customers", ("signup_date",))
+    dup = df["customer_id"].duplicated(keep=False).to_numpy()
+    if dup.any():
+        raise DataError(f"{int(df['customer_id'][dup].nunique()):,} customer id(s) appear more than once",
+                        file=df.attrs["source"], column="customer_id", rule="unique",
+                        examples=_examples(df, dup, ["customer_id"]))
+    return df
+
+
+def load_feedback(path: str | Path, columns: Mapping[str, str] | str | None = None) -> pd.DataFrame:
+    """Load satisfaction feedback: ``customer_id``, ``timestamp``, ``score`` (+ ``scale``, ``stage``, …).
+
+    ``scale`` is ``"csat"`` (1–5) or ``"nps"`` (0–10); without it every score is taken as CSAT. Scores
+    outside their scale's range raise :class:`DataError`.
+    """
+    df = _load_simple(path, columns, "feedback", ("timestamp",))
+    if "scale" not in df.columns:
+        df = df.assign(scale="csat")
+    scale = df["scale"].astype(str).str.lower()
+    lo = np.where(scale == "nps", 0, 1)
+    hi = np.where(scale == "nps", 10, 5)
+    bad = ~((df["score"] >= lo) & (df["score"] <= hi)).to_numpy()
+    if bad.any():
+        raise DataError(f"{int(bad.sum()):,} score(s) outside their scale (csat 1–5, nps 0–10)",
+                        file=df.attrs["source"], column="score", rule="score_range",
+                        examples=_examples(df, bad, ["customer_id", "score", "scale"]))
+    out = df.assign(scale=scale)
+    out.attrs.update(df.attrs)
+    return out
+
+
+def load_costs(path: str | Path, columns: Mapping[str, str] | str | None = None) -> pd.DataFrame:
+    """Load channel costs: ``channel``, ``spend`` (≥ 0), optional ``period``."""
+    return _load_simple(path, columns, "costs")
+
+
+# -------------------------------------------------------------------------------------------- all inputs
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a notebook reads; optional tables are ``None`` when switched off."""
+
+    events: pd.DataFrame
+    customers: pd.DataFrame | None
+    feedback: pd.DataFrame | None
+    costs: pd.DataFrame | None
+    stage_map: StageMap
+
+    @property
+    def date_range(self) -> tuple[str, str]:
+        """First and last event time, ISO formatted."""
+        ts = self.events["timestamp"]
+        return ts.min().isoformat(), ts.max().isoformat()
+
+    def summary(self) -> dict:
+        """Counts of what was loaded (for findings and metrics)."""
+        return {
+            "events": len(self.events),
+            "customers": int(self.events["customer_id"].nunique()),
+            "first_event": self.date_range[0],
+            "last_event": self.date_range[1],
+            "has_customers": self.customers is not None,
+            "has_feedback": self.feedback is not None,
+            "has_costs": self.costs is not None,
+            "has_channel": "channel" in self.events.columns,
+        }
+
+
+def _parse_date(value: str, name: str) -> pd.Timestamp | None:
+    if not value:
+        return None
+    try:
+        return pd.Timestamp(value).tz_localize(None) if pd.Timestamp(value).tzinfo else pd.Timestamp(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a date like 2025-01-31, got {value!r}") from exc
+
+
+def load_inputs(
+    *,
+    events_path: str,
+    customers_path: str = "",
+    feedback_path: str = "",
+    costs_path: str = "",
+    columns: Mapping | str | None = None,
+    stage_map_path: str = "",
+    start_date: str = "",
+    end_date: str = "",
+) -> Inputs:
+    """Load every input a notebook uses, from the shared notebook parameters.
+
+    Empty optional paths switch that input off (``None``). ``start_date`` (inclusive) and ``end_date``
+    (exclusive) filter events and feedback by timestamp. ``columns`` may be flat (applied to every table)
+    or per table (``{"events": {...}, "customers": {...}}``).
+    """
+    mapping = parse_columns(columns)
+    stage_map = load_stage_map(stage_map_path or None)
+    events = load_events(events_path, _table_mapping(mapping, "events"), stage_map=stage_map)
+    customers = load_customers(customers_path, _table_mapping(mapping, "customers")) if customers_path else None
+    feedback = load_feedback(feedback_path, _table_mapping(mapping, "feedback")) if feedback_path else None
+    costs = load_costs(costs_path, _table_mapping(mapping, "costs")) if costs_path else None
+    start, end = _parse_date(start_date, "start_date"), _parse_date(end_date, "end_date")
+    if start is not None or end is not None:
+        def keep(df):
+            m = np.ones(len(df), bool)
+            if start is not None:
+                m &= (df["timestamp"] >= start).to_numpy()
+            if end is not None:
+                m &= (df["timestamp"] < end).to_numpy()
+            out = df.loc[m].reset_index(drop=True)
+            out.attrs.update(df.attrs)
+            return out
+
+        events = keep(events)
+        if len(events) == 0:
+            raise DataError(f"no events between start_date={start_date!r} and end_date={end_date!r}",
+                            file=events.attrs.get("source"), column="timestamp", rule="empty_input")
+        feedback = keep(feedback) if feedback is not None else None
+    return Inputs(events, customers, feedback, costs, stage_map)
+
+
+def read_json_or_yaml(text: str) -> object:
+    """Parse a parameter given as JSON or YAML text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return yaml.safe_load(text)

@@ -1,0 +1,173 @@
+"""Per-customer journey kernels: sessions, stages, stage progression, ordered paths.
+
+All functions take an event log ordered by (customer, timestamp) — what :func:`cjlib.load_events`
+returns — and work on whole customers, so the same code runs on one frame or on partitions that hold
+complete customers. They sort nothing and call no Python function per customer: group boundaries are
+found once and numpy does the rest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cjlib.stagemap import StageMap, load_stage_map
+
+__all__ = [
+    "customer_starts",
+    "sessionize",
+    "session_keys",
+    "assign_stages",
+    "stage_reached",
+    "furthest_stage",
+    "customer_paths",
+]
+
+
+def customer_starts(events: pd.DataFrame, col: str = "customer_id") -> np.ndarray:
+    """Boolean array, True on the first row of each customer (rows must be grouped by customer)."""
+    ids = events[col].to_numpy()
+    starts = np.ones(len(ids), dtype=bool)
+    if len(ids) > 1:
+        starts[1:] = ids[1:] != ids[:-1]
+    return starts
+
+
+def _occurrence(group_start: np.ndarray) -> np.ndarray:
+    """1-based position of each row within its group, given a group-start mask."""
+    pos = np.arange(len(group_start))
+    first = np.maximum.accumulate(np.where(group_start, pos, 0))
+    return pos - first + 1
+
+
+def sessionize(events: pd.DataFrame, gap: str | pd.Timedelta = "30min") -> pd.Series:
+    """Number the sessions: a new session starts at a customer's first event and after any gap > ``gap``.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Ordered by (customer_id, timestamp).
+    gap : str or Timedelta, default "30min"
+        Inactivity that ends a session. A gap of exactly ``gap`` stays in the session.
+
+    Returns
+    -------
+    Series of int64
+        Session number per event, 0, 1, 2 … in row order, aligned with ``events.index``, named ``session``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "a", "b"],
+    ...     "timestamp": pd.to_datetime(["2025-01-01 10:00", "2025-01-01 10:20", "2025-01-01 11:00",
+    ...                                  "2025-01-01 10:05"]), "event": ["x"] * 4})
+    >>> sessionize(ev).tolist()
+    [0, 0, 1, 2]
+    """
+    gap_ns = pd.Timedelta(gap).value
+    ts = events["timestamp"].to_numpy().astype("datetime64[ns]").astype(np.int64)
+    new = customer_starts(events)
+    if len(ts) > 1:
+        new[1:] |= np.diff(ts) > gap_ns
+    return pd.Series(np.cumsum(new) - 1, index=events.index, name="session", dtype=np.int64)
+
+
+def session_keys(events: pd.DataFrame, gap: str | pd.Timedelta = "30min") -> pd.Series:
+    """Session number per event: from the data's ``session_id`` when it has one, else :func:`sessionize`.
+
+    With ``session_id``, sessions are numbered by (customer, session_id) in order of first appearance.
+    """
+    if "session_id" not in events.columns:
+        return sessionize(events, gap)
+    keys = events["customer_id"].astype(str) + "\x1f" + events["session_id"].astype(str)
+    codes, _ = pd.factorize(keys, sort=False)
+    return pd.Series(codes.astype(np.int64), index=events.index, name="session")
+
+
+def assign_stages(events: pd.DataFrame, stage_map: StageMap | None = None) -> pd.Series:
+    """Stage of each event, as an ordered categorical (NaN for events that belong to no stage).
+
+    An event belongs to the stage that lists it; occurrences from the ``nth`` on of an event listed
+    under a stage with ``nth > 1`` belong to that stage instead (with the default map, a customer's
+    first purchase is *purchase*, the second and later are *retention*).
+    """
+    sm = stage_map or load_stage_map()
+    names = sm.stage_names
+    cat = events["event"].astype("category")
+    cats = cat.cat.categories.astype(str)
+    base = np.array([names.index(sm.event_to_stage[c]) if c in sm.event_to_stage else -1 for c in cats])
+    codes = cat.cat.codes.to_numpy()
+    stage = np.where(codes >= 0, base[np.maximum(codes, 0)], -1)
+    starts = customer_starts(events)
+    for s in sm.stages:
+        if s.nth == 1:
+            continue
+        in_set = np.isin(cats, list(s.events))
+        mask = (codes >= 0) & in_set[np.maximum(codes, 0)]
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            continue
+        # group start within the masked rows: first masked row of each customer
+        cust_id = np.cumsum(starts)[idx]
+        gstart = np.ones(len(idx), bool)
+        gstart[1:] = cust_id[1:] != cust_id[:-1]
+        occ = _occurrence(gstart)
+        stage[idx[occ >= s.nth]] = names.index(s.name)
+    return pd.Series(pd.Categorical.from_codes(stage, categories=names, ordered=True),
+                     index=events.index, name="stage")
+
+
+def stage_reached(events: pd.DataFrame, stage_map: StageMap | None = None) -> pd.DataFrame:
+    """When each customer first reached each stage.
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id`` (every customer in the log), one column per stage in journey order holding
+        the timestamp of the first event of that stage (NaT when never reached). Reaching a later stage
+        does not fill earlier ones: a customer who buys without a recorded product view has NaT under
+        consideration. :func:`furthest_stage` summarises it.
+    """
+    sm = stage_map or load_stage_map()
+    stage = assign_stages(events, sm)
+    codes = stage.cat.codes.to_numpy()
+    cust_codes, custs = pd.factorize(events["customer_id"], sort=False)
+    ts = events["timestamp"].to_numpy().astype("datetime64[ns]")
+    n_st = len(sm.stages)
+    out = np.full((len(custs), n_st), np.datetime64("NaT"), dtype="datetime64[ns]")
+    has = codes >= 0
+    # first occurrence of each (customer, stage): rows are time-ordered within a customer
+    key = cust_codes[has].astype(np.int64) * n_st + codes[has]
+    uniq, first = np.unique(key, return_index=True)
+    out[uniq // n_st, uniq % n_st] = ts[has][first]
+    index = pd.Index(custs, name="customer_id")
+    return pd.DataFrame(out, index=index, columns=pd.Index(sm.stage_names, name="stage"))
+
+
+def furthest_stage(reached: pd.DataFrame) -> pd.Series:
+    """The furthest stage each customer reached (ordered categorical; NaN if none), from :func:`stage_reached`."""
+    arr = reached.notna().to_numpy()
+    any_ = arr.any(axis=1)
+    last = arr.shape[1] - 1 - np.argmax(arr[:, ::-1], axis=1)
+    codes = np.where(any_, last, -1)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=list(reached.columns), ordered=True),
+                     index=reached.index, name="furthest_stage")
+
+
+def customer_paths(
+    events: pd.DataFrame, col: str = "channel", *, sep: str = " > ", collapse: bool = False
+) -> pd.Series:
+    """Each customer's ordered sequence of ``col`` values joined by ``sep`` (missing values skipped).
+
+    ``collapse=True`` merges consecutive repeats (``a > a > b`` → ``a > b``). Returns a Series indexed by
+    ``customer_id``, in order of first appearance.
+    """
+    vals = events[col]
+    keep = vals.notna().to_numpy()
+    sub = events.loc[keep, ["customer_id"]].assign(v=vals[keep].astype(str).to_numpy())
+    if collapse and len(sub):
+        same = (sub["customer_id"].to_numpy()[1:] == sub["customer_id"].to_numpy()[:-1]) & (
+            sub["v"].to_numpy()[1:] == sub["v"].to_numpy()[:-1])
+        sub = sub.loc[np.r_[True, ~same]]
+    out = sub.groupby("customer_id", sort=False)["v"].agg(sep.join)
+    out.name = f"{col}_path"
+    return out

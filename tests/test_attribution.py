@@ -1,0 +1,253 @@
+"""Tests for cjlib.attribution: reference cross-checks, hand-computed cases, edge cases, planted truth."""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cjlib import attribution as A
+from cjlib.errors import DataError, DataWarning
+
+DATA = Path(__file__).parent / "data" / "attribution"
+RTOL = 1e-9  # the reference files are printed to 10 significant digits
+
+
+def _paths(rows):
+    """A paths table from (path, conversions, nulls[, value]) tuples."""
+    cols = ["path", "conversions", "nulls", "value"][: len(rows[0])]
+    df = pd.DataFrame(rows, columns=cols)
+    for c in cols[1:]:
+        df[c] = df[c].astype(float)
+    return df
+
+
+@pytest.fixture(scope="module")
+def paths20k():
+    return A.read_paths(DATA / "paths_20k_seed42.csv")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return A.read_paths(DATA / "tiny.csv")
+
+
+def _close(ours: pd.Series, ref: pd.Series, rtol=RTOL):
+    ours = ours.reindex(ref.index)
+    assert not ours.isna().any(), "channels differ"
+    np.testing.assert_allclose(ours.to_numpy(), ref.to_numpy(), rtol=rtol, atol=0)
+
+
+# ---------------------------------------------------------------------------------------------- read_paths
+def test_read_paths_ca_format(paths20k):
+    assert len(paths20k) == 20_000
+    assert list(paths20k.columns) == ["path", "conversions", "nulls", "value"]
+    assert paths20k.conversions.sum() == 24_639
+    assert paths20k.nulls.sum() == 199_538
+    assert " > " in paths20k.path.iloc[0]
+
+
+def test_read_paths_trims_drops_empty_names_and_reads_our_csv(tmp_path):
+    text = "path;total_conversions;total_conversion_value;total_null\n" \
+           " Paid Search >> Éclair  > ;1;5.5;2\n > ;0;0;4\nx;0;0;1\n"
+    p = A.read_paths(io.StringIO(text))
+    assert p.path.tolist() == ["Paid Search > Éclair", "x"]  # empty names dropped, then the empty path
+    assert p.value.tolist() == [5.5, 0.0]
+    f = tmp_path / "ours.csv"
+    p.to_csv(f, index=False)
+    back = A.read_paths(f)
+    pd.testing.assert_frame_equal(back, p)
+
+
+def test_read_paths_errors(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        A.read_paths(tmp_path / "nope.csv")
+    f = tmp_path / "bad.csv"
+    f.write_text("path,conversions\na,1\n")
+    with pytest.raises(DataError, match="nulls"):
+        A.read_paths(f)
+    f.write_text("path,conversions,nulls\na,-1,0\n")
+    with pytest.raises(DataError, match="non-negative"):
+        A.read_paths(f)
+
+
+# ---------------------------------------------------------------------------------------------- heuristics
+def test_heuristics_match_channelattribution(paths20k):
+    h = A.heuristic(paths20k)
+    ca = pd.read_csv(DATA / "ca_nsim1e7_heuristic.csv", index_col=0)
+    for ours, ref in [("first_touch", "first_touch_conversions"), ("last_touch", "last_touch_conversions"),
+                      ("linear", "linear_touch_conversions"), ("first_touch_value", "first_touch_value"),
+                      ("last_touch_value", "last_touch_value"), ("linear_value", "linear_touch_value")]:
+        _close(h[ours], ca[ref])
+    om = pd.read_csv(DATA / "other_models.csv", index_col=0)
+    _close(h["position_based"], om["position_based_40_20_40_conversions"])
+    _close(h["position_based_value"], om["position_based_40_20_40_value"])
+    for m in A.HEURISTIC_MODELS:
+        assert h[m].sum() == pytest.approx(24_639, rel=1e-12)
+
+
+def test_heuristics_by_hand():
+    p = _paths([("a > a > b", 3, 0, 30), ("a > b > c > d", 10, 1, 100), ("e", 1, 0, 7), ("f", 0, 5, 0)])
+    h = A.heuristic(p)
+    assert h.first_touch.to_dict() == {"a": 13, "b": 0, "c": 0, "d": 0, "e": 1, "f": 0}
+    assert h.last_touch.to_dict() == {"a": 0, "b": 3, "c": 0, "d": 10, "e": 1, "f": 0}
+    assert h.linear["a"] == pytest.approx(2 + 2.5) and h.linear["b"] == pytest.approx(1 + 2.5)
+    # 40/20/40: a>a>b → a .4+.2, b .4; a>b>c>d → a .4, b .1, c .1, d .4
+    assert h.position_based.to_dict() == pytest.approx({"a": 1.8 + 4, "b": 1.2 + 1, "c": 1, "d": 4, "e": 1, "f": 0})
+    assert h.position_based_value["a"] == pytest.approx(18 + 40)
+    two = A.heuristic(_paths([("a > b", 2, 0)]))
+    assert two.position_based.tolist() == [1.0, 1.0]
+    assert "first_touch_value" not in two.columns
+    with pytest.raises(ValueError, match="models must be among"):
+        A.heuristic(p, models=["nope"])
+
+
+# ---------------------------------------------------------------------------------------------- Markov
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_markov_exact_matches_reference(paths20k, order):
+    ref = pd.read_csv(DATA / f"exact_markov_o{order}.csv", index_col=0)
+    summary = json.loads((DATA / "exact_summary.json").read_text())[f"o{order}"]
+    ca = A.markov(paths20k, order=order, horizon="ca")
+    _close(ca.removal_effect, ref.removal_effects_conversion)
+    _close(ca.conversions, ref.total_conversions)
+    _close(ca.removal_effect_value, ref.removal_effects_conversion_value)
+    _close(ca.value, ref.total_conversion_value)
+    assert ca.attrs["n_states"] == summary["n_states"]
+    assert ca.attrs["horizon"] == summary["horizon"]
+    assert ca.attrs["p_conversion"] == pytest.approx(summary["p_conv"], rel=RTOL)
+    inf = A.markov(paths20k, order=order)  # default: infinite horizon
+    _close(inf.removal_effect, ref.removal_effects_conversion_infinite_horizon)
+    _close(inf.conversions, ref.total_conversions_infinite_horizon)
+    # the infinite-horizon absorbing chain conserves flow: P(conversion) = conversions / journeys
+    assert inf.attrs["p_conversion"] == pytest.approx(24_639 / (24_639 + 199_538), rel=1e-12)
+    # ChannelAttribution's 10^7 simulated walks agree within their Monte-Carlo noise
+    sim = pd.read_csv(DATA / f"ca_nsim1e7_markov_o{order}.csv", index_col=0)
+    re = ca.removal_effect.reindex(sim.index)
+    assert np.abs(re - sim.removal_effects_conversion).max() < 0.003
+    conv = ca.conversions.reindex(sim.index)
+    assert (np.abs(conv / sim.total_conversions - 1)).max() < 0.01
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_markov_ca_horizon_without_nulls(paths20k, order):
+    summary = json.loads((DATA / "exact_summary.json").read_text())[f"nonull_o{order}"]
+    m = A.markov(paths20k.assign(nulls=0.0), order=order, horizon="ca")
+    assert m.attrs["n_states"] == summary["n_states"]
+    assert m.attrs["horizon"] == summary["horizon"]
+    assert m.attrs["p_conversion"] == pytest.approx(summary["p_conv"], rel=RTOL)
+
+
+def test_transition_matrix_matches_reference(paths20k):
+    ref = pd.read_csv(DATA / "exact_transition_o1.csv")
+    tm = A.transition_matrix(paths20k)
+    assert tm[["channel_from", "channel_to"]].equals(ref[["channel_from", "channel_to"]])
+    np.testing.assert_allclose(tm["count"], ref["count"], rtol=RTOL)
+    np.testing.assert_allclose(tm.transition_probability, ref.transition_probability, rtol=RTOL)
+    assert tm.groupby("channel_from").transition_probability.sum().to_numpy() == pytest.approx(1.0)
+    tm3 = A.transition_matrix(paths20k, order=3)
+    assert tm3.channel_from.nunique() == 1016
+
+
+def test_markov_tiny_by_hand(tiny):
+    # tiny.csv by hand: start→a 3/8, b 1/8, c 3/8 (+ c alone 1/8 → null); a→b 3/4, a→null 1/4 ...
+    ref = pd.read_csv(DATA / "tiny_exact_markov_o1.csv", index_col=0)
+    m = A.markov(tiny)
+    assert m.attrs["p_conversion"] == pytest.approx(0.5, rel=1e-12)
+    assert m.removal_effect.to_dict() == pytest.approx({"a": 0.8, "b": 1.0, "c": 4 / 15}, rel=1e-12)
+    _close(m.removal_effect, ref.removal_effect)
+    _close(m.conversions, ref.total_conversions)
+    _close(m.removal_effect_value, ref.removal_effect_value)
+    _close(m.value, ref.total_conversion_value)
+
+
+def test_markov_order3_one_state_paths(tiny):
+    # at order 3 every tiny path is a single state: P(conv) = 4/8; removing a leaves (b) 1/8 → RE .75,
+    # removing b leaves nothing converting → 1, removing c leaves (a,b) + (b) = 2/8 → .5
+    m = A.markov(tiny, order=3)
+    assert m.attrs["n_states"] == 6
+    assert m.removal_effect.to_dict() == pytest.approx({"a": 0.75, "b": 1.0, "c": 0.5}, rel=1e-12)
+    assert m.conversions.to_dict() == pytest.approx({"a": 4 / 3, "b": 16 / 9, "c": 8 / 9}, rel=1e-12)
+    for h in ("infinite", "ca", 2):
+        assert A.markov(tiny, order=3, horizon=h).removal_effect["a"] == pytest.approx(0.75)
+
+
+def test_markov_edge_cases(tiny):
+    # single-channel paths; a channel seen only on non-converting paths gets 0 from every model
+    p = _paths([("a", 1, 1), ("b", 0, 1), ("a > a", 1, 0)])
+    m = A.markov(p)
+    assert m.attrs["p_conversion"] == pytest.approx(0.5)  # 2 of 4 journeys
+    assert m.conversions.to_dict() == {"a": 2.0, "b": 0.0}
+    assert A.heuristic(p).loc["b"].eq(0).all()
+    assert A.shapley(p).shapley["b"] == 0
+    withd = pd.concat([tiny, _paths([("d", 0, 3, 0)])], ignore_index=True)
+    md = A.markov(withd)
+    assert md.conversions["d"] == 0 and md.removal_effect["d"] == 0
+    assert md.conversions.drop("d").to_dict() == pytest.approx(A.markov(tiny).conversions.to_dict())
+    # zero conversions: a clear error, not NaN
+    with pytest.raises(DataError, match="no conversions|none"):
+        A.markov(_paths([("a > b", 0, 3), ("b", 0, 1)]))
+    # empty paths are dropped (with a warning when they carried conversions)
+    with pytest.warns(DataWarning, match="conversions on paths without any channel"):
+        me = A.markov(pd.concat([tiny, _paths([(" > ", 5, 1, 9)])], ignore_index=True))
+    assert me.conversions.sum() == pytest.approx(4)
+    # rows with neither conversions nor nulls are ignored
+    m0 = A.markov(pd.concat([tiny, _paths([("a > z", 0, 0, 0)])], ignore_index=True))
+    assert m0.removal_effect.drop("z").to_dict() == pytest.approx(A.markov(tiny).removal_effect.to_dict())
+    with pytest.raises(ValueError, match="order must be"):
+        A.markov(tiny, order=0)
+    with pytest.raises(ValueError, match="horizon must be"):
+        A.markov(tiny, horizon="ChannelAttribution")
+
+
+def test_markov_names_with_spaces_unicode_and_300_channels():
+    p = _paths([("Paid Search > Ünïcødé 📱", 2, 1), ("Ünïcødé 📱", 0, 2), ("Paid Search", 1, 1)])
+    m = A.markov(p, order=2)
+    assert set(m.index) == {"Paid Search", "Ünïcødé 📱"}
+    assert m.conversions.sum() == pytest.approx(3)
+    rng = np.random.default_rng(1)
+    names = np.array([f"ch {i:03d}" for i in range(300)], dtype=object)
+    lens = rng.integers(1, 6, 3000)
+    rows = [(" > ".join(rng.choice(names, k)), int(rng.integers(0, 3)), int(rng.integers(0, 5))) for k in lens]
+    big = _paths(rows)
+    for h in ("infinite", "ca"):
+        mb = A.markov(big, horizon=h)
+        assert len(mb) == 300
+        assert mb.conversions.sum() == pytest.approx(big.conversions.sum())
+        assert np.isfinite(mb.to_numpy()).all()
+
+
+# ---------------------------------------------------------------------------------------------- Shapley
+def test_simplified_shapley_matches_reference(paths20k):
+    s = A.shapley(paths20k)
+    om = pd.read_csv(DATA / "other_models.csv", index_col=0)
+    _close(s.shapley, om.simplified_shapley_conversions)
+    _close(s.shapley_value, om.simplified_shapley_value)
+
+
+def test_exact_shapley_three_channels_by_hand():
+    p = _paths([("a", 1, 1, 10), ("b", 0, 2, 0), ("a > b", 2, 0, 4), ("c", 1, 3, 6)])
+    # v(S) = conversions of paths with channel set ⊆ S: v(a)=1, v(b)=0, v(c)=1, v(ab)=3, v(ac)=2, v(bc)=1,
+    # v(abc)=4; averaging marginal contributions over the 6 orders gives a 2, b 1, c 1
+    ex = A.shapley(p, method="exact")
+    assert ex.shapley.to_dict() == pytest.approx({"a": 2.0, "b": 1.0, "c": 1.0}, rel=1e-12)
+    assert ex.shapley.to_dict() == pytest.approx(A.shapley(p).shapley.to_dict(), rel=1e-12)
+    assert ex.shapley_value.to_dict() == pytest.approx({"a": 12.0, "b": 2.0, "c": 6.0}, rel=1e-12)
+    # v(S) = conversion rate of paths ⊆ S: v(a)=1/2, v(b)=0, v(c)=1/4, v(ab)=1/2, v(ac)=1/3, v(bc)=1/6,
+    # v(abc)=2/5 → phi a 41/120, b 1/120, c 6/120 (sum 2/5), rescaled to the 4 conversions (× 10)
+    rate = A.shapley(p, method="exact", characteristic="conversion_rate")
+    assert rate.shapley.to_dict() == pytest.approx({"a": 41 / 12, "b": 1 / 12, "c": 0.5}, rel=1e-12)
+
+
+def test_exact_shapley_limits(paths20k):
+    ex = A.shapley(paths20k, method="exact")  # 10 channels: 1024 coalitions
+    np.testing.assert_allclose(ex.shapley, A.shapley(paths20k).shapley, rtol=1e-9)
+    many = _paths([(" > ".join(f"c{i}" for i in range(16)), 1, 0)])
+    with pytest.raises(ValueError, match="limited to 15 channels"):
+        A.shapley(many, method="exact")
+    with pytest.raises(ValueError, match="method must be"):
+        A.shapley(many, method="banzhaf")

@@ -1,0 +1,47 @@
+# cjlib — `make help` lists the targets. Everything runs inside .venv, created on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SAMPLE := data/sample/events.parquet
+CUSTOMERS ?= 20000
+SEED   ?= 0
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+
+.DEFAULT_GOAL := help
+.PHONY: help setup data reports test lab bench clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-9s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv (if absent) and install cjlib with its dev tools; quick when nothing changed
+
+$(SAMPLE): cjlib/synth.py | $(STAMP)
+	$(BIN)/python -m cjlib data --customers $(CUSTOMERS) --seed $(SEED) --out data/sample
+
+data: setup $(SAMPLE) ## write the synthetic sample to data/sample/ (skipped when current)
+
+reports: data ## run every notebook into reports/ and write reports/index.html
+	$(BIN)/python -m cjlib report
+
+test: data ## run the test suite and every notebook under nbval
+	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --nbval-lax notebooks -p no:cacheprovider
+
+lab: data ## open the notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks
+
+bench: data ## run the benchmarks (installs the bench and dask extras)
+	$(BIN)/python -m pip install -q -e '.[dev,bench,dask]'
+	$(BIN)/python benchmarks/run.py
+
+clean: ## remove generated reports, sample data and caches (keeps .venv)
+	rm -rf reports/*.html reports/*.ipynb reports/*.json reports/*.csv data/sample .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

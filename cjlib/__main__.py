@@ -1,0 +1,5 @@
+import sys
+
+from cjlib.cli import main
+
+sys.exit(main())

@@ -1,0 +1,77 @@
+"""One visual theme for every report, and the figures shared by notebooks.
+
+Analysis-specific figures live beside this file (``cjlib.plots.funnel`` …). Every plotting function
+takes its data as a DataFrame plus column names, draws on ``ax`` (or a new Axes) and returns the Axes;
+the caller passes a title that states the finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+__all__ = ["set_theme", "palette", "new_ax", "finish", "stage_funnel", "percent_axis"]
+
+PALETTE = "colorblind"
+FIGSIZE = (9, 4.5)
+
+
+def set_theme() -> None:
+    """Set the cjlib theme (seaborn whitegrid, readable sizes, report-width figures, crisp PNGs)."""
+    sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook",
+                  rc={"figure.figsize": FIGSIZE, "figure.dpi": 100, "savefig.dpi": 110,
+                      "axes.titlesize": 13, "axes.titleweight": "bold", "axes.titlelocation": "left",
+                      "axes.labelsize": 11, "legend.frameon": False})
+
+
+def palette(levels: Sequence, name: str = PALETTE) -> dict:
+    """A stable colour per level: levels are sorted, so colours do not drift between runs."""
+    ordered = sorted(map(str, levels))
+    return dict(zip(ordered, sns.color_palette(name, len(ordered)), strict=True))
+
+
+def new_ax(ax=None, figsize=None):
+    """Return ``ax`` or a new Axes of the theme's size."""
+    if ax is not None:
+        return ax
+    _, ax = plt.subplots(figsize=figsize or FIGSIZE)
+    return ax
+
+
+def finish(ax, title: str | None = None, xlabel: str | None = None, ylabel: str | None = None):
+    """Set title and axis labels (those given), tighten the layout, return ``ax``."""
+    if title:
+        ax.set_title(title)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    ax.figure.tight_layout()
+    return ax
+
+
+def percent_axis(ax, axis: str = "y"):
+    """Format an axis holding rates (0–1) as percentages."""
+    from matplotlib.ticker import PercentFormatter
+
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(PercentFormatter(1.0))
+    return ax
+
+
+def stage_funnel(data: pd.DataFrame, *, stage: str = "stage", reached: str = "reached",
+                 title: str | None = None, ax=None):
+    """Horizontal funnel: customers reaching each stage, with the share of the first stage."""
+    ax = new_ax(ax)
+    d = data.reset_index() if stage not in data.columns else data
+    top = float(d[reached].iloc[0]) or 1.0
+    colors = sns.color_palette("Blues_r", len(d) + 2)[: len(d)]
+    ax.barh(d[stage].astype(str), d[reached], color=colors)
+    ax.invert_yaxis()
+    for i, v in enumerate(d[reached]):
+        ax.text(v, i, f"  {int(v):,} ({v / top:.0%})", va="center", fontsize=10)
+    ax.set_xlim(0, top * 1.25)
+    ax.grid(axis="y", visible=False)
+    return finish(ax, title, "customers", "")

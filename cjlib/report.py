@@ -1,0 +1,497 @@
+"""Recording headline numbers from notebooks, and running notebooks into HTML reports.
+
+Inside a notebook
+    :func:`record` stores a headline number (it travels in the executed notebook as an output of its own
+    MIME type, so any runner — ours, plain papermill — can read it back with :func:`read_metrics`);
+    :func:`finding` shows a Markdown finding; :func:`export_csv` writes customer-level tables under
+    ``output_dir``; :func:`pseudonymize` hides ids where a report shows examples.
+
+The runner (``python -m cjlib report``, :func:`run_reports`)
+    validates the parameters against the notebooks' ``parameters`` cells and loads the inputs once (bad
+    input stops the run before any report is touched), then for each notebook: papermill executes it,
+    nbconvert renders HTML (code hidden unless ``keep_code``), and ``<name>.html``, ``<name>.ipynb`` and
+    ``<name>.metrics.json`` are written atomically (temporary file, then rename) — a failed notebook never
+    replaces the last good report. ``index.html`` links every report with its status, run time,
+    parameters, data range and headline metrics.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import json
+import math
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cjlib._version import __version__
+from cjlib.errors import DataError
+from cjlib.paths import NOTEBOOKS_DIR, PROJ_ROOT, resolve
+
+__all__ = [
+    "record",
+    "finding",
+    "export_csv",
+    "pseudonymize",
+    "read_metrics",
+    "fingerprint",
+    "notebook_parameters",
+    "validate_parameters",
+    "run_reports",
+    "ReportResult",
+    "ParameterError",
+    "METRICS_MIME",
+]
+
+METRICS_MIME = "application/vnd.cjlib.metrics+json"
+DATA_PARAMS = ("events_path", "customers_path", "feedback_path", "costs_path", "stage_map_path")
+
+
+class ParameterError(ValueError):
+    """A report parameter that no selected notebook declares, or of the wrong type."""
+
+
+# ------------------------------------------------------------------------------------- in the notebook
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy/pandas values to plain JSON types (NaN → None, timestamps → ISO text)."""
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, pd.DataFrame):
+        return to_jsonable(value.to_dict(orient="records"))
+    if isinstance(value, pd.Series):
+        return to_jsonable(value.to_dict())
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        f = float(value)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
+        return None if pd.isna(value) else value.isoformat()
+    if isinstance(value, pd.Timedelta):
+        return None if pd.isna(value) else value.total_seconds()
+    if value is None or isinstance(value, str):
+        return value
+    if value is pd.NaT or (not isinstance(value, (list, dict)) and pd.isna(value)):
+        return None
+    return str(value)
+
+
+def record(key: str, value: Any) -> None:
+    """Record a headline number under ``key`` for ``metrics.json`` (shown as one plain line in Jupyter).
+
+    Values must be JSON-like: numbers, strings, lists and dicts of them; numpy/pandas values are
+    converted (NaN becomes null). Recording the same key twice keeps the last value.
+    """
+    from IPython.display import display
+
+    payload = {key: to_jsonable(value)}
+    text = f"recorded {key} = {json.dumps(payload[key])[:200]}"
+    display({METRICS_MIME: payload, "text/plain": text}, raw=True)
+
+
+def finding(text: str) -> None:
+    """Show a finding as Markdown (write it as an f-string from the numbers, never typed in)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def _atomic_write(path: Path, data: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def export_csv(df: pd.DataFrame, output_dir: str | Path, name: str, *, index: bool = True) -> Path:
+    """Write a customer-level table to ``output_dir/name`` atomically; return the path."""
+    path = resolve(output_dir) / name
+    _atomic_write(path, df.to_csv(index=index))
+    return path
+
+
+def pseudonymize(ids: Iterable, salt: str = "cjlib", length: int = 10) -> pd.Series:
+    """Salted SHA-256 pseudonyms for ids shown in reports (same id + salt → same pseudonym)."""
+    vals = [str(v) for v in ids]
+    out = [hashlib.sha256(f"{salt}:{v}".encode()).hexdigest()[:length] for v in vals]
+    return pd.Series(out, index=vals if not isinstance(ids, pd.Series) else ids.index, name="pseudonym")
+
+
+def read_metrics(nb: Any) -> dict:
+    """Collect the values :func:`record` stored in an executed notebook (a path or a NotebookNode)."""
+    import nbformat
+
+    if not hasattr(nb, "cells"):
+        nb = nbformat.read(str(nb), as_version=4)
+    out: dict = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            if METRICS_MIME in data:
+                payload = data[METRICS_MIME]
+                out.update(json.loads(payload) if isinstance(payload, str) else payload)
+    return out
+
+
+def fingerprint(paths: Iterable[str | Path]) -> str:
+    """SHA-256 over the content of the given files (folders: every file in them, sorted); '' entries skipped."""
+    h = hashlib.sha256()
+    for p in paths:
+        if not p:
+            continue
+        p = resolve(p)
+        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+        for f in files:
+            h.update(str(f.name).encode())
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------ parameters
+def list_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """Notebooks the runner knows: ``NN_name.ipynb`` in ``folder``, in name order."""
+    return sorted(p for p in folder.glob("*.ipynb") if re.match(r"\d\d_", p.name))
+
+
+def notebook_parameters(path: str | Path) -> dict[str, dict]:
+    """The parameters a notebook declares: name → {default, type, help} (from its ``parameters`` cell)."""
+    import papermill as pm
+
+    params = pm.inspect_notebook(str(path))
+    out = {}
+    for name, info in params.items():
+        default = info.get("default")
+        try:
+            default = json.loads(default) if default is not None else None
+        except (TypeError, json.JSONDecodeError):
+            import ast
+
+            try:
+                default = ast.literal_eval(default)
+            except (ValueError, SyntaxError):
+                pass
+        out[name] = {"default": default, "type": info.get("inferred_type_name") or "None",
+                     "help": info.get("help", "")}
+    return out
+
+
+def _coerce(name: str, value: Any, typ: str) -> Any:
+    """Coerce a parameter value (CLI text or a YAML value) to the declared type, or raise."""
+    import yaml
+
+    typ = typ.split("[")[0].strip().lower()
+    if isinstance(value, str) and typ not in {"str", "none", ""}:
+        try:
+            value = yaml.safe_load(value) if value.strip() else value
+        except yaml.YAMLError:
+            pass
+    ok = True
+    if typ == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif typ == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif typ == "bool":
+        ok = isinstance(value, bool)
+    elif typ == "list":
+        value = list(value) if isinstance(value, tuple) else value
+        ok = isinstance(value, list)
+    elif typ == "dict":
+        ok = isinstance(value, dict)
+    elif typ == "str":
+        if isinstance(value, (dict, list)):
+            value = json.dumps(value)
+        elif value is None:
+            value = ""
+        elif not isinstance(value, str):
+            value = str(value)
+    if not ok:
+        raise ParameterError(f"parameter '{name}' must be {typ}, got {value!r}")
+    return value
+
+
+def validate_parameters(notebooks: list[Path], params: Mapping[str, Any]) -> dict[str, dict]:
+    """Check and type parameters for each notebook; return notebook name → parameters to inject.
+
+    Each parameter goes to every selected notebook that declares it. A name no selected notebook
+    declares, or a value of the wrong type, raises :class:`ParameterError` with a one-line message.
+    """
+    declared = {nb.stem: notebook_parameters(nb) for nb in notebooks}
+    known = sorted({n for d in declared.values() for n in d})
+    for name in params:
+        if name not in known:
+            raise ParameterError(f"unknown parameter '{name}': no selected notebook declares it "
+                                 f"(declared: {', '.join(known)})")
+    out = {}
+    for nb, decl in declared.items():
+        out[nb] = {k: _coerce(k, v, decl[k]["type"]) for k, v in params.items() if k in decl}
+    return out
+
+
+def effective_parameters(path: Path, injected: Mapping[str, Any]) -> dict:
+    """Declared defaults overlaid with the injected values."""
+    merged = {k: v["default"] for k, v in notebook_parameters(path).items()}
+    merged.update(injected)
+    return merged
+
+
+# -------------------------------------------------------------------------------------------- rendering
+def _title(nb) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            m = re.search(r"^#\s+(.+)$", cell.source, flags=re.M)
+            if m:
+                return m.group(1).strip()
+    return "Report"
+
+
+def render_html(nb, *, keep_code: bool = False, title: str | None = None) -> str:
+    """HTML of an executed notebook: code hidden (unless ``keep_code``), no metrics or stderr outputs,
+    no external scripts (works offline)."""
+    import copy
+
+    from nbconvert import HTMLExporter
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.outputs = [
+            o for o in cell.get("outputs", [])
+            if METRICS_MIME not in o.get("data", {})
+            and not (o.get("output_type") == "stream" and o.get("name") == "stderr" and not keep_code)
+        ]
+    exporter = HTMLExporter(template_name="lab", exclude_input=not keep_code,
+                            exclude_input_prompt=not keep_code, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or _title(nb)}})
+    # require.js and MathJax come from a CDN; reports need neither, and must work offline
+    return re.sub(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>', "", body)
+
+
+# -------------------------------------------------------------------------------------------- the runner
+@dataclass
+class ReportResult:
+    """What happened to one notebook in a run."""
+
+    name: str
+    status: str  # "ok" or "failed"
+    seconds: float
+    error: str = ""
+    metrics: dict = field(default_factory=dict)
+
+
+def _data_summary(params: Mapping[str, Any]) -> dict:
+    """Load every input once (validating it) and describe it: fingerprint, range, counts."""
+    import warnings
+
+    from cjlib.io import load_inputs
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inputs = load_inputs(**{k: params.get(k, "") for k in
+                                ("events_path", "customers_path", "feedback_path", "costs_path",
+                                 "columns", "stage_map_path", "start_date", "end_date")})
+    summary = inputs.summary()
+    summary["fingerprint"] = fingerprint(params.get(k, "") for k in DATA_PARAMS)
+    return summary
+
+
+def run_reports(
+    names: Iterable[str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    *,
+    out_dir: str | Path = "reports",
+    keep_code: bool = False,
+    notebooks_dir: str | Path = NOTEBOOKS_DIR,
+    progress: Callable[[str], None] | None = print,
+) -> list[ReportResult]:
+    """Run notebooks into HTML reports (the engine of ``python -m cjlib report``).
+
+    Parameters
+    ----------
+    names : list of str, optional
+        Notebook names (``"00_journey_map"`` or ``"00"``); default every ``NN_*.ipynb`` in order.
+    params : mapping, optional
+        Parameter values; each goes to every selected notebook declaring it. Relative paths are taken
+        from the project root (the CLI makes paths given on its command line absolute first).
+    out_dir : str or Path, default "reports"
+        Where reports go; also the default ``output_dir`` parameter.
+    keep_code : bool, default False
+        Show code cells in the HTML.
+
+    Returns
+    -------
+    list of ReportResult
+
+    Raises
+    ------
+    ParameterError, DataError
+        Before any notebook runs and before any file is written.
+    """
+    import nbformat
+    import papermill as pm
+
+    out = resolve(out_dir)
+    available = list_notebooks(resolve(notebooks_dir))
+    if names:
+        chosen = []
+        for n in names:
+            match = [p for p in available if p.stem == n or p.stem.split("_")[0] == n]
+            if not match:
+                raise ParameterError(f"unknown report '{n}' (reports: {', '.join(p.stem for p in available)})")
+            chosen += [m for m in match if m not in chosen]
+    else:
+        chosen = available
+    params = dict(params or {})
+    per_nb = validate_parameters(chosen, params)
+    for nb in chosen:
+        if "output_dir" in notebook_parameters(nb) and "output_dir" not in per_nb[nb.stem]:
+            per_nb[nb.stem]["output_dir"] = str(out)
+    # load and validate the data once, before anything is written
+    first = effective_parameters(chosen[0], per_nb[chosen[0].stem])
+    data = _data_summary(first)
+
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for nb_path in chosen:
+        name = nb_path.stem
+        injected = per_nb[name]
+        started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        t0 = time.perf_counter()
+        fd, tmp_nb = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".ipynb")
+        os.close(fd)
+        try:
+            pm.execute_notebook(str(nb_path), tmp_nb, parameters=injected, kernel_name="python3",
+                                cwd=str(nb_path.parent), progress_bar=False, log_output=False)
+            executed = nbformat.read(tmp_nb, as_version=4)
+            title = _title(executed)
+            page = render_html(executed, keep_code=keep_code, title=title)
+            seconds = round(time.perf_counter() - t0, 2)
+            metrics = read_metrics(executed)
+            doc = {
+                "report": name, "title": title, "status": "ok", "cjlib_version": __version__,
+                "started": started.isoformat(), "seconds": seconds,
+                "parameters": effective_parameters(nb_path, injected),
+                "data": data, "metrics": metrics,
+            }
+            _atomic_write(out / f"{name}.html", page)
+            os.replace(tmp_nb, out / f"{name}.ipynb")
+            _atomic_write(out / f"{name}.metrics.json", json.dumps(to_jsonable(doc), indent=2) + "\n")
+            (out / f"{name}.error.json").unlink(missing_ok=True)
+            (out / f"{name}.failed.ipynb").unlink(missing_ok=True)
+            results.append(ReportResult(name, "ok", seconds, metrics=metrics))
+        except Exception as exc:  # a failed notebook: record it, keep the last good report, go on
+            seconds = round(time.perf_counter() - t0, 2)
+            error = _error_line(exc)
+            if Path(tmp_nb).exists() and Path(tmp_nb).stat().st_size:
+                os.replace(tmp_nb, out / f"{name}.failed.ipynb")
+            Path(tmp_nb).unlink(missing_ok=True)
+            _atomic_write(out / f"{name}.error.json", json.dumps(
+                {"report": name, "status": "failed", "error": error, "started": started.isoformat(),
+                 "seconds": seconds}, indent=2) + "\n")
+            results.append(ReportResult(name, "failed", seconds, error=error))
+        if progress:
+            r = results[-1]
+            progress(f"{name:<24} {r.status:<6} {r.seconds:6.1f} s" + (f"  {r.error}" if r.error else ""))
+    write_index(out, [p.stem for p in available])
+    return results
+
+
+def _error_line(exc: Exception) -> str:
+    ename = getattr(exc, "ename", None)
+    evalue = getattr(exc, "evalue", None)
+    text = f"{ename}: {evalue}" if ename else f"{type(exc).__name__}: {exc}"
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    return " ".join(text.split())[:500]
+
+
+# ---------------------------------------------------------------------------------------------- index
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
+color:#1f2933;padding:0 1rem}h1{margin-bottom:.2rem}.sub{color:#52606d;margin-top:0}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:1rem}
+.card{border:1px solid #d9e2ec;border-radius:10px;padding:1rem 1.2rem;background:#fff}
+.card h2{font-size:1.1rem;margin:.1rem 0 .4rem}.card a{color:#0b69a3;text-decoration:none}
+.status{display:inline-block;font-size:.75rem;padding:.1rem .5rem;border-radius:8px;font-weight:600}
+.ok{background:#e3f9e5;color:#207227}.failed{background:#ffe3e3;color:#a61b1b}
+.missing{background:#f0f4f8;color:#52606d}table{border-collapse:collapse;font-size:.85rem;width:100%}
+td{padding:.15rem .3rem;border-top:1px solid #f0f4f8;vertical-align:top}td:first-child{color:#52606d}
+details{font-size:.8rem;margin-top:.5rem}.err{color:#a61b1b;font-size:.85rem;word-break:break-word}
+"""
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    if isinstance(v, list):
+        return f"{len(v)} item(s)"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_fmt(x)}" for k, x in list(v.items())[:4])
+    return html.escape(str(v))
+
+
+def write_index(out_dir: str | Path, names: Iterable[str]) -> Path:
+    """Write ``index.html``: a card per report from its metrics.json / error.json."""
+    out = resolve(out_dir)
+    cards = []
+    for name in names:
+        m_path, e_path = out / f"{name}.metrics.json", out / f"{name}.error.json"
+        m = json.loads(m_path.read_text()) if m_path.exists() else None
+        e = json.loads(e_path.read_text()) if e_path.exists() else None
+        title = (m or {}).get("title", name)
+        if e is not None:
+            status = "failed"
+        elif m is not None:
+            status = "ok"
+        else:
+            status = "missing"
+        head = (f'<a href="{name}.html">{html.escape(title)}</a>' if m else html.escape(title))
+        rows = []
+        if e is not None:
+            rows.append(f'<p class="err">Failed {html.escape(e["started"])}: {html.escape(e["error"])}'
+                        + (" — the last good report is kept." if m else "") + "</p>")
+        if m is not None:
+            d = m.get("data", {})
+            info = [("run", f'{m["started"]} ({m["seconds"]:.1f} s)'),
+                    ("data", f'{d.get("first_event", "?")[:10]} → {d.get("last_event", "?")[:10]}, '
+                             f'{_fmt(d.get("events", 0))} events, {_fmt(d.get("customers", 0))} customers')]
+            headline = [(k, v) for k, v in m.get("metrics", {}).items()
+                        if isinstance(v, (int, float, str)) and not isinstance(v, bool)][:8]
+            rows.append("<table>" + "".join(f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>"
+                                            for k, v in info + headline) + "</table>")
+            ps = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
+                         for k, v in m.get("parameters", {}).items())
+            rows.append(f"<details><summary>parameters</summary><table>{ps}</table></details>")
+        cards.append(f'<div class="card"><span class="status {status}">{status}</span>'
+                     f"<h2>{head}</h2>{''.join(rows)}</div>")
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>cjlib reports</title>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{_CSS}</style>"
+            f"</head><body><h1>Customer-journey reports</h1><p class='sub'>cjlib {__version__} · index "
+            f"written {now}</p><div class='grid'>{''.join(cards)}</div></body></html>\n")
+    path = out / "index.html"
+    _atomic_write(path, page)
+    return path

@@ -1,0 +1,47 @@
+"""Shared fixtures: tiny hand-made logs and small synthetic samples (cached per session)."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def write_csv(tmp_path):
+    """Write a DataFrame (or rows) to a CSV in tmp_path and return its path."""
+
+    def _write(df: pd.DataFrame | dict, name: str = "events.csv"):
+        df = pd.DataFrame(df)
+        path = tmp_path / name
+        df.to_csv(path, index=False)
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def tiny_events() -> pd.DataFrame:
+    """Two customers, eight events, known order and ties (input order matters for ties)."""
+    return pd.DataFrame({
+        "customer_id": ["b", "a", "a", "a", "b", "a", "a", "b"],
+        "timestamp": ["2025-01-01 10:00", "2025-01-02 09:00", "2025-01-01 08:00", "2025-01-02 09:00",
+                      "2025-01-01 09:00", "2025-01-05 12:00", "2025-01-09 12:00", "2025-01-03 00:00"],
+        "event": ["page_view", "add_to_cart", "page_view", "purchase", "ad_click", "purchase", "review",
+                  "product_view"],
+        "channel": ["social", "email", "organic_search", "email", "social", "direct", "email", "social"],
+        "revenue": [None, None, None, 30.0, None, 20.0, None, None],
+    })
+
+
+@pytest.fixture(scope="session")
+def small_sample(tmp_path_factory):
+    """A written synthetic sample of 400 customers (folder with events.parquet …)."""
+    from cjlib.synth import generate
+
+    folder = tmp_path_factory.mktemp("sample")
+    generate(n_customers=400, seed=3).write(folder)
+    return folder

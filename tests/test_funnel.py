@@ -1,0 +1,275 @@
+"""Tests for cjlib.funnel: hand-computed cases, a property test against a per-unit reference, planted truth."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cjlib import funnel as F
+from cjlib.io import ensure_sorted
+
+T0 = pd.Timestamp("2025-03-01 09:00")
+PV, ATC, BC, BUY, SEARCH = "product_view", "add_to_cart", "begin_checkout", "purchase", "search"
+
+
+def log(rows, **extra):
+    """rows: (customer, minutes after T0, event[, extra values...])."""
+    df = pd.DataFrame(rows, columns=["customer_id", "minutes", "event", *extra.get("cols", [])])
+    df["timestamp"] = (T0 + pd.to_timedelta(df.pop("minutes"), unit="min")).astype("datetime64[us]")
+    df["event"] = df["event"].astype("category")
+    return df
+
+
+def reached(df):
+    return df["reached"].tolist()
+
+
+# ------------------------------------------------------------------------------------------------ modes
+@pytest.fixture
+def modes_log():
+    return log([
+        ("x", 0, PV), ("x", 1, SEARCH), ("x", 2, ATC), ("x", 3, BC),   # in order, with an event between
+        ("y", 0, PV), ("y", 1, ATC), ("y", 2, BC),                      # in order, back to back
+        ("z", 0, PV), ("z", 1, BC), ("z", 2, ATC),                      # steps 2 and 3 swapped
+        ("w", 0, ATC), ("w", 1, BC),                                    # never enters
+    ])
+
+
+def test_modes_differ(modes_log):
+    steps = [PV, ATC, BC]
+    assert reached(F.funnel(modes_log, steps, mode="ordered")) == [3, 3, 2]
+    assert reached(F.funnel(modes_log, steps, mode="strict")) == [3, 1, 1]
+    assert reached(F.funnel(modes_log, steps, mode="any")) == [3, 3, 3]
+
+
+def test_columns_and_rates(modes_log):
+    out = F.funnel(modes_log, [PV, ATC, BC])
+    assert list(out.columns) == ["step", "reached", "conversion_from_start", "conversion_from_previous", "dropped",
+                                 "drop_off_rate", "median_time_from_previous", "p90_time_from_previous"]
+    assert out.attrs["units_total"] == 4
+    np.testing.assert_allclose(out["conversion_from_start"], [1, 1, 2 / 3])
+    assert np.isnan(out["conversion_from_previous"][0]) and np.isnan(out["drop_off_rate"][0])
+    np.testing.assert_allclose(out["conversion_from_previous"][1:], [1, 2 / 3])
+    assert out["dropped"].tolist() == [0, 0, 1]
+    np.testing.assert_allclose(out["drop_off_rate"][2], 1 / 3)
+    # ATC: x 2 min, y 1 min, z 2 min (ATC after the swapped BC) -> median 2 min, p90 = 2 min
+    assert out["median_time_from_previous"][1] == pd.Timedelta(minutes=2)
+    # BC: x 1 min, y 1 min
+    assert out["median_time_from_previous"][2] == pd.Timedelta(minutes=1)
+    assert pd.isna(out["median_time_from_previous"][0])
+
+
+def test_any_mode_time_is_completion_increment(modes_log):
+    out = F.funnel(modes_log[modes_log.customer_id == "z"], [PV, ATC, BC], mode="any")
+    # z: PV 0, BC 1, ATC 2 -> steps 1..2 done at 2 min, steps 1..3 done at 2 min too
+    assert out["median_time_from_previous"].tolist()[1:] == [pd.Timedelta(minutes=2), pd.Timedelta(0)]
+
+
+def test_no_mutation_and_unsorted_input(modes_log):
+    shuffled = modes_log.sample(frac=1, random_state=1)
+    before = shuffled.copy()
+    a = F.funnel(shuffled, [PV, ATC, BC])
+    pd.testing.assert_frame_equal(shuffled, before)
+    pd.testing.assert_frame_equal(a, F.funnel(modes_log, [PV, ATC, BC]))
+
+
+# ----------------------------------------------------------------------------------------------- window
+def test_window_boundary_is_inclusive():
+    ev = log([("a", 0, PV), ("a", 60, ATC)])
+    assert reached(F.funnel(ev, [PV, ATC], window="1h")) == [1, 1]
+    assert reached(F.funnel(ev, [PV, ATC], window=pd.Timedelta(minutes=59))) == [1, 0]
+    assert reached(F.funnel(ev, [PV, ATC], window="0s")) == [1, 0]
+
+
+def test_window_measured_from_step_one():
+    ev = log([("a", 0, PV), ("a", 30, ATC), ("a", 70, BC)])
+    assert reached(F.funnel(ev, [PV, ATC, BC], window="1h")) == [1, 1, 0]
+    assert reached(F.funnel(ev, [PV, ATC, BC], window="70min")) == [1, 1, 1]
+
+
+def test_second_attempt_reaches_further():
+    day = 24 * 60
+    ev = log([("a", 0, PV), ("a", 10 * day, PV), ("a", 10 * day + 720, ATC), ("b", 0, PV), ("b", 5 * day, ATC)])
+    out = F.funnel(ev, [PV, ATC], window="2D")
+    assert reached(out) == [2, 1]                       # a counts once, b's ATC is outside the window
+    assert out["median_time_from_previous"][1] == pd.Timedelta(hours=12)  # from a's second attempt
+    units = F.funnel_units(ev, [PV, ATC], window="2D")
+    assert units.loc[0, "entered_at"] == T0 + pd.Timedelta(days=10)
+    assert units.loc[0, "first_entered_at"] == T0
+    assert reached(F.funnel(ev, [PV, ATC])) == [2, 2]   # unbounded: both convert from the first attempt
+
+
+def test_earliest_attempt_reaching_the_max_gives_the_times():
+    # both attempts reach step 2; the first one (PV at 0 -> ATC at 50) is the one reported
+    ev = log([("a", 0, PV), ("a", 40, PV), ("a", 50, ATC)])
+    out = F.funnel(ev, [PV, ATC], window="1h")
+    assert out["median_time_from_previous"][1] == pd.Timedelta(minutes=50)
+
+
+# ------------------------------------------------------------------------------------------------- ties
+def test_ties_keep_input_order():
+    before = log([("a", 0, ATC), ("a", 0, PV)])
+    assert reached(F.funnel(before, [PV, ATC])) == [1, 0]
+    after = log([("a", 0, PV), ("a", 0, ATC)])
+    out = F.funnel(after, [PV, ATC], mode="strict")
+    assert reached(out) == [1, 1]
+    assert out["median_time_from_previous"][1] == pd.Timedelta(0)
+
+
+def test_same_row_cannot_satisfy_two_ordered_steps():
+    ev = log([("a", 0, PV), ("a", 1, ATC)])
+    assert reached(F.funnel(ev, [PV, PV])) == [1, 0]
+    ev2 = log([("a", 0, PV), ("a", 1, PV)])
+    out = F.funnel(ev2, [PV, PV])
+    assert reached(out) == [1, 1] and out["step"].tolist() == [PV, f"{PV} (2)"]
+
+
+# ------------------------------------------------------------------------------------------------ units
+def test_session_unit_sessionized():
+    ev = log([("a", 0, PV), ("a", 120, ATC), ("b", 0, PV), ("b", 10, ATC)])
+    assert reached(F.funnel(ev, [PV, ATC])) == [2, 2]
+    out = F.funnel(ev, [PV, ATC], unit="session")
+    assert reached(out) == [2, 1] and out.attrs["units_total"] == 3
+
+
+def test_session_unit_with_session_id():
+    ev = log([("a", 0, PV, "s1"), ("a", 120, ATC, "s1"), ("b", 0, PV, "t1"), ("b", 5, SEARCH, "t2"),
+              ("b", 10, ATC, "t1")], cols=["session_id"])
+    out = F.funnel(ev, [PV, ATC], unit="session")
+    assert reached(out) == [2, 2] and out.attrs["units_total"] == 3
+    # strict is judged within the session: b's t2 event does not break t1
+    assert reached(F.funnel(ev, [PV, ATC], unit="session", mode="strict")) == [2, 2]
+    assert reached(F.funnel(ev, [PV, ATC], unit="customer", mode="strict")) == [2, 1]
+
+
+# ------------------------------------------------------------------------------------- stages and lists
+def test_stage_steps_and_retention():
+    ev = log([
+        ("a", 0, "page_view"), ("a", 1, PV), ("a", 2, BUY), ("a", 500, BUY),
+        ("b", 0, "ad_click"), ("b", 1, BUY),
+        ("c", 0, PV),
+    ])
+    out = F.funnel(ev, ["awareness", "consideration", "purchase", "retention"])
+    assert reached(out) == [2, 1, 1, 1]
+    assert out["median_time_from_previous"][3] == pd.Timedelta(minutes=498)
+    assert reached(F.funnel(ev, ["purchase", "retention"])) == [2, 1]
+    # the event name 'purchase' is any purchase; the stage 'purchase' is the first one only
+    assert reached(F.funnel(ev, [BUY, "retention"])) == [2, 1]
+
+
+def test_list_of_names_step():
+    ev = log([("a", 0, SEARCH), ("a", 1, BUY), ("b", 0, PV), ("b", 1, BUY), ("c", 0, "page_view"), ("c", 1, BUY)])
+    out = F.funnel(ev, [[PV, SEARCH], BUY])
+    assert reached(out) == [2, 2] and out["step"][0] == "product_view | search"
+
+
+def test_by_segments():
+    ev = log([("a", 0, PV, "mobile"), ("a", 1, ATC, "mobile"), ("b", 0, PV, "mobile"),
+              ("c", 0, PV, "desktop"), ("c", 3, ATC, "desktop"), ("d", 0, SEARCH, "desktop")], cols=["device"])
+    out = F.funnel(ev, [PV, ATC], by="device")
+    assert out["device"].tolist() == ["desktop", "desktop", "mobile", "mobile"]
+    assert reached(out) == [1, 1, 2, 1]
+    assert out.attrs["units_total"] == 4 and out.attrs["units_total_by"] == {"desktop": 2, "mobile": 2}
+
+
+def test_bad_parameters():
+    ev = log([("a", 0, PV)])
+    with pytest.raises(ValueError, match="steps: unknown step name 'nope'"):
+        F.funnel(ev, [PV, "nope"])
+    with pytest.raises(ValueError, match="steps must be a non-empty"):
+        F.funnel(ev, [])
+    with pytest.raises(ValueError, match="window must not be negative"):
+        F.funnel(ev, [PV], window="-1D")
+    with pytest.raises(ValueError, match="window must be"):
+        F.funnel(ev, [PV], window=3)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        F.funnel(ev, [PV], mode="loose")
+    with pytest.raises(ValueError, match="unit must be one of"):
+        F.funnel(ev, [PV], unit="device")
+    with pytest.raises(ValueError, match="by: column 'device'"):
+        F.funnel(ev, [PV], by="device")
+
+
+# ------------------------------------------------------------------------- reference implementation
+def reference(events, steps, window, mode):
+    """Deliberately simple per-customer funnel: brute force over index combinations."""
+    ev = ensure_sorted(events)
+    w = None if window is None else pd.Timedelta(window)
+    K = len(steps)
+    levels, gaps = [], {k: [] for k in range(1, K)}
+    for _, g in ev.groupby("customer_id", sort=False):
+        names = [str(e) for e in g["event"]]
+        ts = list(g["timestamp"])
+        n = len(names)
+        ok = lambda i, k: names[i] in steps[k]  # noqa: E731
+        best, best_times = 0, None
+        for i in range(n):  # attempts in order: the first reaching a new maximum wins ties
+            if not ok(i, 0):
+                continue
+            inwin = lambda j: w is None or ts[j] - ts[i] <= w  # noqa: E731
+            lvl, times = 1, [ts[i]]
+            if mode == "ordered":
+                for L in range(K, 1, -1):
+                    found = None
+                    for rest in itertools.combinations(range(i + 1, n), L - 1):
+                        if all(ok(j, k + 1) and inwin(j) for k, j in enumerate(rest)):
+                            found = rest
+                            break
+                    if found:
+                        lvl, times = L, [ts[i]] + [ts[j] for j in found]
+                        break
+            elif mode == "strict":
+                for k in range(1, K):
+                    j = i + k
+                    if j < n and ok(j, k) and inwin(j):
+                        lvl, times = k + 1, times + [ts[j]]
+                    else:
+                        break
+            else:
+                for k in range(1, K):
+                    js = [j for j in range(i + 1, n) if ok(j, k) and inwin(j)]
+                    if not js:
+                        break
+                    lvl, times = k + 1, times + [max(times[-1], ts[js[0]])]
+            if lvl > best:
+                best, best_times = lvl, times
+        levels.append(best)
+        for k in range(1, best):
+            gaps[k].append(best_times[k] - best_times[k - 1])
+    reached_ = [sum(lv >= k + 1 for lv in levels) for k in range(K)]
+    med = [pd.NaT] + [pd.Series(gaps[k]).median() if gaps[k] else pd.NaT for k in range(1, K)]
+    return reached_, med
+
+
+@st.composite
+def random_logs(draw):
+    names = [PV, ATC, BC, SEARCH]
+    rows = []
+    for c in range(draw(st.integers(1, 6))):
+        t = 0
+        for _ in range(draw(st.integers(0, 8))):
+            t += draw(st.sampled_from([0, 0, 1, 2, 5]))
+            rows.append((f"c{c}", t, draw(st.sampled_from(names))))
+    return rows
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=random_logs(), window=st.sampled_from([None, "0min", "2min", "5min"]),
+       mode=st.sampled_from(["ordered", "strict", "any"]),
+       steps=st.sampled_from([[PV, ATC, BC], [PV, ATC], [PV, [ATC, SEARCH], BC], [PV, PV, ATC]]))
+def test_matches_reference(rows, window, mode, steps):
+    if not rows:
+        return
+    ev = log(rows)
+    sets = [{s} if isinstance(s, str) else set(s) for s in steps]
+    exp_reached, exp_med = reference(ev, sets, window, mode)
+    out = F.funnel(ev, steps, window=window, mode=mode)
+    assert reached(out) == exp_reached
+    got = out["median_time_from_previous"].tolist()
+    for g, e in zip(got, exp_med):
+        assert (pd.isna(g) and pd.isna(e)) or g == e

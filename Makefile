@@ -6,7 +6,6 @@ STAMP  := $(VENV)/.installed-stamp
 SAMPLE := data/sample/events.parquet
 CUSTOMERS ?= 20000
 SEED   ?= 0
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help

@@ -383,7 +383,8 @@ def run_reports(
         os.close(fd)
         try:
             pm.execute_notebook(str(nb_path), tmp_nb, parameters=injected, kernel_name="python3",
-                                cwd=str(nb_path.parent), progress_bar=False, log_output=False)
+                                cwd=str(nb_path.parent), progress_bar=False, log_output=False,
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
             executed = nbformat.read(tmp_nb, as_version=4)
             title = _title(executed)
             page = render_html(executed, keep_code=keep_code, title=title)

@@ -20,7 +20,19 @@ FIGSIZE = (9, 4.5)
 
 
 def set_theme() -> None:
-    """Set the cjlib theme (seaborn whitegrid, readable sizes, report-width figures, crisp PNGs)."""
+    """Set the cjlib theme (seaborn whitegrid, readable sizes, report-width figures, crisp PNGs).
+
+    Inside a Jupyter kernel it also selects the inline backend, so figures reach the notebook (and the
+    HTML report) even when ``MPLBACKEND=Agg`` is set in the environment.
+    """
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell":
+            shell.run_line_magic("matplotlib", "inline")
+    except ImportError:  # pragma: no cover - IPython is a dependency of ipykernel
+        pass
     sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook",
                   rc={"figure.figsize": FIGSIZE, "figure.dpi": 100, "savefig.dpi": 110,
                       "axes.titlesize": 13, "axes.titleweight": "bold", "axes.titlelocation": "left",

@@ -696,3 +696,635 @@ def shapley(paths: pd.DataFrame, method: str = "simplified", *,
         out["shapley_value"] = _shapley_from_v(val, C)
     out.attrs.update(model="shapley", method=method, characteristic=characteristic)
     return out
+
+
+# ============================================================================================ event logs
+def _ensure_sorted(events: pd.DataFrame) -> pd.DataFrame:
+    try:
+        from cjlib.io import ensure_sorted
+    except ImportError:  # pragma: no cover - the data layer is part of cjlib
+        codes, _ = pd.factorize(events["customer_id"], sort=True)
+        order = np.lexsort((events["timestamp"].to_numpy(), codes))
+        return events.iloc[order].reset_index(drop=True)
+    return ensure_sorted(events)
+
+
+def _timedelta_ns(value, name: str) -> float:
+    if value is None:
+        return np.inf
+    try:
+        td = pd.Timedelta(value)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name} must be a duration such as '30D' or '12h' (or None), got {value!r}") from None
+    if td <= pd.Timedelta(0):
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return float(td.value)
+
+
+def _stage_map(stage_map):
+    from cjlib.stagemap import StageMap, load_stage_map
+
+    if stage_map is None or isinstance(stage_map, (str, Path)):
+        return load_stage_map(stage_map or None)
+    if not isinstance(stage_map, StageMap):
+        raise TypeError(f"stage_map must be a StageMap, a path or None, got {type(stage_map)}")
+    return stage_map
+
+
+def _parse_stage(stage, sm) -> tuple[str, str]:
+    if isinstance(stage, str):
+        parts = [s.strip() for s in stage.replace("->", ">").split(">")]
+    else:
+        parts = list(stage)
+    if len(parts) != 2 or not all(isinstance(s, str) for s in parts):
+        raise ValueError(f"stage must be 'source>target' or a (source, target) tuple, got {stage!r}")
+    names = sm.stage_names
+    bad = [s for s in parts if s not in names]
+    if bad:
+        raise ValueError(f"stage names must be among {names}, got {bad}")
+    if names.index(parts[1]) <= names.index(parts[0]):
+        raise ValueError(f"stage target {parts[1]!r} must come after source {parts[0]!r} in {names}")
+    return parts[0], parts[1]
+
+
+def _occurrence_rows(mask: np.ndarray, grp: np.ndarray, n_groups: int, nth: int) -> np.ndarray:
+    """Per customer, the row of the ``nth`` True of ``mask`` (-1 when there is none)."""
+    cs = np.cumsum(mask)
+    first = np.r_[True, grp[1:] != grp[:-1]] if len(grp) else np.zeros(0, bool)
+    before = (cs - mask)[first]  # count before each customer's first row
+    occ = cs - before[grp]
+    rows = np.flatnonzero(mask & (occ == nth))
+    out = np.full(n_groups, -1, dtype=np.int64)
+    out[grp[rows]] = rows
+    return out
+
+
+@dataclass(frozen=True)
+class _Journeys:
+    """Touches grouped into journeys, from an event log."""
+
+    names: np.ndarray  # touch labels (object), code → name
+    tok: np.ndarray  # code of each touch, journeys contiguous, in time order
+    jid: np.ndarray  # journey of each touch (0..n_journeys-1, non-decreasing)
+    touch_ts: np.ndarray  # ns
+    converted: np.ndarray  # per journey
+    value: np.ndarray | None
+    end_ts: np.ndarray  # conversion time (ns) of converting journeys, last touch of the others
+    customer: np.ndarray  # customer code of each journey
+    conversions_without_touches: int
+
+
+def _journeys(events, *, conversion_events, lookback, touch_col, stage, stage_map, collapse_repeats) -> _Journeys:
+    if not isinstance(events, pd.DataFrame):
+        raise TypeError(f"events must be a DataFrame, got {type(events)}")
+    for c in ("customer_id", "timestamp", "event", touch_col):
+        if c not in events.columns:
+            raise DataError(f"events lack the column {c!r}", column=c, rule="missing_column")
+    look = _timedelta_ns(lookback, "lookback")
+    sm = _stage_map(stage_map)
+    ev = _ensure_sorted(events)
+    n = len(ev)
+    cust_codes, _ = pd.factorize(ev["customer_id"])
+    grp_start = np.r_[True, cust_codes[1:] != cust_codes[:-1]] if n else np.zeros(0, bool)
+    grp = np.cumsum(grp_start) - 1
+    n_groups = int(grp[-1]) + 1 if n else 0
+    ts = ev["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64).astype(np.float64)
+    event = ev["event"].astype(str).to_numpy(dtype=object)
+    touch = ev[touch_col]
+    tcodes, tnames = pd.factorize(touch, sort=True)
+    tnames = np.asarray(tnames.astype(str), dtype=object)
+    if any(">" in s for s in tnames):
+        bad = [s for s in tnames if ">" in s][:5]
+        raise DataError("touch names must not contain '>' (the path separator)", column=touch_col,
+                        rule="no_separator", examples=bad)
+    has_touch = tcodes >= 0
+    has_rev = "revenue" in ev.columns
+    revenue = ev["revenue"].to_numpy(dtype=float, na_value=np.nan) if has_rev else np.zeros(n)
+    revenue = np.nan_to_num(revenue, nan=0.0)
+    rows = np.arange(n)
+
+    if stage is None:
+        conv_ev = sm.conversion_events if conversion_events is None else (
+            (conversion_events,) if isinstance(conversion_events, str) else tuple(conversion_events))
+        if not conv_ev:
+            raise ValueError("conversion_events must name at least one event")
+        is_conv = np.isin(event, np.asarray(conv_ev, dtype=object))
+        is_touch = has_touch & ~is_conv
+        # next conversion row at or after each row, within the same customer
+        cand = np.where(is_conv, rows, n)
+        nxt = np.minimum.accumulate(cand[::-1])[::-1] if n else cand
+        nxt_ok = nxt < n
+        nxt_ok[nxt_ok] = grp[nxt[nxt_ok]] == grp[nxt_ok]
+        conv_rows = np.flatnonzero(is_conv)
+        # converting touches: before the next conversion, after the previous one, within lookback
+        t_conv = np.where(nxt_ok, ts[np.minimum(nxt, max(n - 1, 0))], np.nan)
+        in_conv = is_touch & nxt_ok & (t_conv - ts <= look)
+        # non-converting tails: touches after the customer's last conversion, within lookback of its last touch
+        tail = is_touch & ~nxt_ok
+        last_tail_ts = np.full(n_groups, -np.inf)
+        np.maximum.at(last_tail_ts, grp[tail], ts[tail])
+        in_tail = tail & (last_tail_ts[grp] - ts <= look)
+        key = np.where(in_conv, nxt, n + grp)
+        sel = np.flatnonzero(in_conv | in_tail)
+        j_conv_rows = conv_rows
+        j_end = ts[conv_rows]
+        j_value = revenue[conv_rows]
+        j_cust = grp[conv_rows]
+        conv_key = conv_rows
+    else:
+        src, tgt = _parse_stage(stage, sm)
+        s_src, s_tgt = sm.stage(src), sm.stage(tgt)
+        r_src = _occurrence_rows(np.isin(event, np.asarray(s_src.events, dtype=object)), grp, n_groups, s_src.nth)
+        r_tgt = _occurrence_rows(np.isin(event, np.asarray(s_tgt.events, dtype=object)), grp, n_groups, s_tgt.nth)
+        at_risk = (r_src >= 0) & ((r_tgt < 0) | (r_tgt > r_src))
+        converted_c = at_risk & (r_tgt >= 0)
+        rs = r_src[grp]
+        rt = r_tgt[grp]
+        base = has_touch & at_risk[grp] & (rows >= rs)
+        conv_touch = base & converted_c[grp] & (rows < rt)
+        t_tgt = np.where(converted_c[grp], ts[np.maximum(rt, 0)], np.nan)
+        in_conv = conv_touch & (t_tgt - ts <= look)
+        tail = base & ~converted_c[grp]
+        last_tail_ts = np.full(n_groups, -np.inf)
+        np.maximum.at(last_tail_ts, grp[tail], ts[tail])
+        in_tail = tail & (last_tail_ts[grp] - ts <= look)
+        key = np.where(in_conv, rt, n + grp)
+        sel = np.flatnonzero(in_conv | in_tail)
+        j_conv_rows = r_tgt[converted_c]
+        j_end = ts[j_conv_rows]
+        j_value = revenue[j_conv_rows]
+        j_cust = np.flatnonzero(converted_c)
+        conv_key = j_conv_rows
+
+    order = sel[np.argsort(key[sel], kind="stable")]
+    k = key[order]
+    tok = tcodes[order].astype(np.int64)
+    t_ts = ts[order]
+    if collapse_repeats and len(k):
+        keep = np.r_[True, (k[1:] != k[:-1]) | (tok[1:] != tok[:-1])]
+        k, tok, t_ts = k[keep], tok[keep], t_ts[keep]
+    ukeys, jid = np.unique(k, return_inverse=True)
+    is_c = ukeys < n
+    # journey attributes
+    pos_conv = np.searchsorted(conv_key, ukeys[is_c]) if len(conv_key) else np.zeros(0, int)
+    value = np.zeros(len(ukeys))
+    end = np.zeros(len(ukeys))
+    cust = np.zeros(len(ukeys), dtype=np.int64)
+    value[is_c] = j_value[pos_conv]
+    end[is_c] = j_end[pos_conv]
+    cust[is_c] = j_cust[pos_conv]
+    cust[~is_c] = ukeys[~is_c] - n
+    end[~is_c] = last_tail_ts[cust[~is_c]]
+    without = int(len(j_conv_rows) - is_c.sum())
+    return _Journeys(tnames, tok, jid.astype(np.int64), t_ts, is_c, value if has_rev else None, end, cust, without)
+
+
+def paths_from_events(
+    events: pd.DataFrame,
+    *,
+    conversion_events: Sequence[str] | str | None = None,
+    lookback: str | pd.Timedelta | None = "30D",
+    touch_col: str = "channel",
+    stage: str | tuple[str, str] | None = None,
+    stage_map=None,
+    collapse_repeats: bool = False,
+) -> pd.DataFrame:
+    """Build a paths table from an event log.
+
+    A *touch* is an event row with a non-missing ``touch_col`` (the channel, or with ``touch_col="event"``
+    the event itself). Consecutive duplicate touches are kept (``email > email > search``); the Markov
+    model collapses repeats itself, and ``collapse_repeats=True`` collapses them here.
+
+    **Conversion mode** (``stage=None``). Rows whose ``event`` is a conversion event are conversions and
+    never touches. Each conversion makes one converting journey: the customer's touches that come before it
+    (in the log's order) and after the customer's previous conversion, no earlier than ``lookback`` before
+    it. Each customer's touches after its last conversion (all touches for a customer who never converted),
+    no earlier than ``lookback`` before the last of them, make one non-converting journey. A conversion with
+    no touch in its window makes an empty journey, which is dropped (counted in
+    ``attrs["conversions_without_touches"]``).
+
+    **Stage mode** (``stage="source>target"`` or ``(source, target)``, stage names of the stage map). A
+    customer enters at the row where it reaches the source stage (the first event listed under it, or its
+    ``nth`` occurrence: ``purchase>retention`` starts at the first purchase and converts at the second).
+    The converting journey is the touches from that row (inclusive) up to the row reaching the target
+    stage (exclusive), within ``lookback`` before the target; a customer that never reaches the target
+    makes a non-converting journey of its touches from the source row on, within ``lookback`` of its last
+    touch. Customers that never reach the source stage, or reach the target at or before it, are left out.
+    Every touch row counts here, conversion events included (the first purchase's channel is a touch of
+    purchase → retention).
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log after :func:`cjlib.load_events` (``customer_id``, ``timestamp``, ``event``,
+        ``touch_col``, optional ``revenue``). Sorted by (customer, timestamp) here if it is not already;
+        never modified.
+    conversion_events : str or sequence of str, optional
+        Conversion mode only; default: the stage map's ``conversion_events``.
+    lookback : str, Timedelta or None, default "30D"
+        How far before the conversion (or the last touch) touches count; ``None`` for no limit.
+    touch_col : str, default "channel"
+        The column whose values are the touches. Values must not contain ``>``.
+    stage : str or tuple, optional
+        Restrict to one stage transition (see above).
+    stage_map : StageMap or path, optional
+        Default ``data/stage_map.yml``.
+    collapse_repeats : bool, default False
+        Collapse consecutive identical touches within a journey.
+
+    Returns
+    -------
+    DataFrame
+        The paths table: ``path``, ``conversions``, ``nulls`` and ``value`` (the converting journeys'
+        revenue; only when ``events`` has ``revenue``), identical paths aggregated, sorted by ``path``.
+        ``attrs``: ``journeys``, ``converting_journeys``, ``conversions_without_touches``, ``touch_col``,
+        ``stage``, ``lookback``.
+    """
+    if not isinstance(collapse_repeats, bool):
+        raise ValueError(f"collapse_repeats must be True or False, got {collapse_repeats!r}")
+    j = _journeys(events, conversion_events=conversion_events, lookback=lookback, touch_col=touch_col,
+                  stage=stage, stage_map=stage_map, collapse_repeats=collapse_repeats)
+    return _paths_table(j, dict(touch_col=touch_col, stage=None if stage is None else str(stage),
+                                lookback=None if lookback is None else str(lookback)))
+
+
+def _paths_table(j: _Journeys, attrs: dict) -> pd.DataFrame:
+    n_j = len(j.converted)
+    strings = _join_paths(j.tok, j.jid, n_j, j.names)
+    df = pd.DataFrame({"path": strings, "conversions": j.converted.astype(float),
+                       "nulls": (~j.converted).astype(float)})
+    if j.value is not None:
+        df["value"] = np.where(j.converted, j.value, 0.0)
+    out = df.groupby("path", sort=True, as_index=False).sum()
+    out.attrs.update(journeys=int(n_j), converting_journeys=int(j.converted.sum()),
+                     conversions_without_touches=int(j.conversions_without_touches), **attrs)
+    return out
+
+
+def time_decay(
+    events: pd.DataFrame,
+    half_life: str | pd.Timedelta = "7D",
+    *,
+    conversion_events: Sequence[str] | str | None = None,
+    lookback: str | pd.Timedelta | None = "30D",
+    touch_col: str = "channel",
+    stage: str | tuple[str, str] | None = None,
+    stage_map=None,
+) -> pd.DataFrame:
+    """Time-decay attribution: touches closer to the conversion earn more.
+
+    Journeys are built exactly as in :func:`paths_from_events` (same parameters). A touch ``Δ`` before its
+    journey's conversion gets weight ``2 ** (-Δ / half_life)``; each conversion (and its value) is split
+    over its journey's touches in proportion to their weights.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log (see :func:`paths_from_events`).
+    half_life : str or Timedelta, default "7D"
+        A touch this long before the conversion weighs half as much as one at the conversion.
+    conversion_events, lookback, touch_col, stage, stage_map
+        As in :func:`paths_from_events`.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``channel`` (every touch value seen in a journey, sorted): ``time_decay`` and, when the
+        events have ``revenue``, ``time_decay_value``. Sums to the conversions with at least one touch.
+    """
+    hl = _timedelta_ns(half_life, "half_life")
+    if not np.isfinite(hl):
+        raise ValueError("half_life must be a finite duration")
+    j = _journeys(events, conversion_events=conversion_events, lookback=lookback, touch_col=touch_col,
+                  stage=stage, stage_map=stage_map, collapse_repeats=False)
+    conv_touch = j.converted[j.jid]
+    w = np.where(conv_touch, np.exp2(-(j.end_ts[j.jid] - j.touch_ts) / hl), 0.0)
+    tot = np.bincount(j.jid, weights=w, minlength=len(j.converted))
+    share = np.divide(w, tot[j.jid], out=np.zeros_like(w), where=tot[j.jid] > 0)
+    seen = np.unique(j.tok)
+    out = pd.DataFrame({"time_decay": np.bincount(j.tok, weights=share, minlength=len(j.names))[seen]},
+                       index=pd.Index(j.names[seen].astype(str), name="channel"))
+    if j.value is not None:
+        out["time_decay_value"] = np.bincount(j.tok, weights=share * j.value[j.jid], minlength=len(j.names))[seen]
+    out.attrs.update(model="time_decay", half_life=str(half_life))
+    return out
+
+
+# ============================================================================================ model runner
+def _check_model(model: str) -> None:
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {list(MODELS)}, got {model!r}")
+
+
+def _attribute(p: _Paths, model: str, *, chain: _Chain | None = None, order: int = 1,
+               horizon="infinite", shapley_method: str = "simplified") -> tuple[np.ndarray, np.ndarray | None]:
+    """Attributed conversions (and value) per channel of ``p.channels`` under ``model``."""
+    if model in HEURISTIC_MODELS:
+        f = _heuristic_frame(p, [model])
+        return f[model].to_numpy(), (f[f"{model}_value"].to_numpy() if p.value is not None else None)
+    if model == "shapley":
+        f = _simplified_shapley(p) if shapley_method == "simplified" else shapley(p, method=shapley_method)
+        return f["shapley"].to_numpy(), (f["shapley_value"].to_numpy() if "shapley_value" in f else None)
+    ch = chain if chain is not None else _states(p, order)
+    f = _markov_from(p, ch, horizon)
+    return f["conversions"].to_numpy(), (f["value"].to_numpy() if "value" in f else None)
+
+
+def compare_models(paths: pd.DataFrame, models: Sequence[str] = MODELS, *, order: int = 1,
+                   horizon: str | int = "infinite") -> pd.DataFrame:
+    """Attributed conversions per channel under several models, side by side.
+
+    Parameters
+    ----------
+    paths : DataFrame
+        A paths table.
+    models : sequence of str
+        Among ``first_touch``, ``last_touch``, ``linear``, ``position_based``, ``markov``, ``shapley``
+        (simplified).
+    order, horizon
+        Passed to :func:`markov`.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``channel``: one column of conversions per model and ``<model>_value`` columns when
+        ``paths`` has ``value``. ``attrs["p_conversion"]`` when Markov is among the models.
+    """
+    models = list(models)
+    for m in models:
+        _check_model(m)
+    _validate_horizon(horizon)
+    p = _parse(paths)
+    cols, vals = {}, {}
+    attrs = {}
+    for m in models:
+        if m == "markov":
+            f = markov(p, order=order, horizon=horizon)
+            attrs.update(p_conversion=f.attrs["p_conversion"], order=order, horizon=str(horizon))
+            cols[m], vals[m] = f["conversions"].to_numpy(), (f["value"].to_numpy() if "value" in f else None)
+        else:
+            cols[m], vals[m] = _attribute(p, m)
+    out = pd.DataFrame(cols, index=pd.Index(p.channels.astype(str), name="channel"))
+    for m in models:
+        if vals[m] is not None:
+            out[f"{m}_value"] = vals[m]
+    out.attrs.update(attrs)
+    return out
+
+
+def _resample(p: _Paths, rng: np.random.Generator) -> _Paths:
+    cells = np.r_[p.conv, p.nulls]
+    total = int(round(cells.sum()))
+    draw = rng.multinomial(total, cells / cells.sum()).astype(float)
+    conv, nulls = draw[: p.n], draw[p.n:]
+    value = None
+    if p.value is not None:
+        per = np.divide(p.value, p.conv, out=np.zeros_like(p.value), where=p.conv > 0)
+        value = per * conv
+    return p.with_counts(conv, nulls, value)
+
+
+def bootstrap(paths: pd.DataFrame, model: str = "markov", n_boot: int = 200, seed: int = 0, ci: float = 0.95,
+              *, value: bool = False, **kw) -> pd.DataFrame:
+    """Bootstrap confidence intervals of attributed conversions (or value) for any model.
+
+    Journeys are the resampling unit: each replicate draws as many journeys as the table holds, with
+    replacement, multinomially over the (path, converted) and (path, not converted) cells in proportion to
+    their counts; a resampled path keeps its mean value per conversion. The model is refitted on each
+    replicate (for Markov the state space is built once). Percentile intervals.
+
+    Parameters
+    ----------
+    paths : DataFrame
+        A paths table with integer counts (fractional counts are resampled on their rounded total).
+    model : str, default "markov"
+        One of ``first_touch``, ``last_touch``, ``linear``, ``position_based``, ``markov``, ``shapley``.
+    n_boot : int, default 200
+        Number of replicates.
+    seed : int, default 0
+        Seed of :func:`numpy.random.default_rng`; same data + parameters + seed → same numbers.
+    ci : float, default 0.95
+        Coverage of the percentile interval, in (0, 1).
+    value : bool, default False
+        Bootstrap the attributed value instead of conversions (needs ``value`` in ``paths``).
+    **kw
+        Passed to the model: ``order``, ``horizon`` (Markov), ``shapley_method`` (Shapley).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``channel``: ``estimate`` (the model on the full data), ``lower``, ``upper``, ``std``.
+        ``attrs``: ``model``, ``n_boot``, ``ci``, ``seed``, ``failed`` (replicates without conversions,
+        skipped).
+    """
+    _check_model(model)
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    if not (isinstance(ci, float) and 0 < ci < 1):
+        raise ValueError(f"ci must be a float in (0, 1), got {ci!r}")
+    unknown = set(kw) - {"order", "horizon", "shapley_method"}
+    if unknown:
+        raise TypeError(f"unknown model arguments {sorted(unknown)}; accepted: order, horizon, shapley_method")
+    if "horizon" in kw:
+        _validate_horizon(kw["horizon"])
+    p = _parse(paths)
+    if value and p.value is None:
+        raise ValueError("value=True needs a 'value' column in paths")
+    chain = _states(p, kw.get("order", 1)) if model == "markov" else None
+    pick = 1 if value else 0
+    est = _attribute(p, model, chain=chain, **kw)[pick]
+    rng = np.random.default_rng(seed)
+    reps = []
+    failed = 0
+    for _ in range(n_boot):
+        q = _resample(p, rng)
+        try:
+            reps.append(_attribute(q, model, chain=chain, **kw)[pick])
+        except DataError:
+            failed += 1
+    if not reps:
+        raise DataError("every bootstrap replicate lacked conversions", rule="no_conversions")
+    R = np.vstack(reps)
+    a = (1 - ci) / 2
+    out = pd.DataFrame({"estimate": est, "lower": np.quantile(R, a, axis=0), "upper": np.quantile(R, 1 - a, axis=0),
+                        "std": R.std(axis=0, ddof=1) if len(R) > 1 else np.zeros(len(est))},
+                       index=pd.Index(p.channels.astype(str), name="channel"))
+    out.attrs.update(model=model, n_boot=int(n_boot), ci=float(ci), seed=int(seed), failed=failed,
+                     column="value" if value else "conversions")
+    return out
+
+
+# ============================================================================================ stages
+def stage_transitions(stage_map=None) -> list[tuple[str, str]]:
+    """Consecutive stage pairs of the stage map: ``[("awareness", "consideration"), ...]``."""
+    names = _stage_map(stage_map).stage_names
+    return list(zip(names[:-1], names[1:]))
+
+
+def stage_attribution(
+    events: pd.DataFrame,
+    *,
+    model: str = "markov",
+    stage_map=None,
+    transitions: Sequence[str | tuple[str, str]] | None = None,
+    lookback: str | pd.Timedelta | None = "30D",
+    touch_col: str = "channel",
+    **kw,
+) -> pd.DataFrame:
+    """Attribution of each stage transition: which channels move customers forward at each stage.
+
+    For every transition (default: each consecutive pair of stages in the stage map), builds the stage-mode
+    paths table (:func:`paths_from_events` with ``stage=``) and attributes its conversions with ``model``.
+    Transitions without any conversion are skipped with a :class:`~cjlib.errors.DataWarning`.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log.
+    model : str, default "markov"
+        One of ``first_touch``, ``last_touch``, ``linear``, ``position_based``, ``markov``, ``shapley``.
+    stage_map : StageMap or path, optional
+    transitions : sequence, optional
+        ``"source>target"`` strings or tuples; default :func:`stage_transitions`.
+    lookback, touch_col
+        As in :func:`paths_from_events`.
+    **kw
+        Passed to the model (``order``, ``horizon``, ``shapley_method``).
+
+    Returns
+    -------
+    DataFrame
+        Tidy, one row per (transition, channel): ``transition`` ("source>target"), ``channel``,
+        ``conversions`` (attributed), ``share`` (of the transition's conversions), ``journeys`` (journeys
+        whose path holds the channel), ``touches`` (the channel's touches, counted once per journey),
+        ``conversion_rate`` (``conversions / touches``: attributed conversions per touch). Rows in
+        transition order, channels sorted. ``attrs["p_conversion"]``: each transition's conversion rate.
+    """
+    _check_model(model)
+    sm = _stage_map(stage_map)
+    trs = [_parse_stage(t, sm) for t in (transitions if transitions is not None else stage_transitions(sm))]
+    frames, rates = [], {}
+    for src, tgt in trs:
+        name = f"{src}>{tgt}"
+        pt = paths_from_events(events, lookback=lookback, touch_col=touch_col, stage=(src, tgt), stage_map=sm)
+        p = _parse(pt)
+        if p.conv.sum() <= 0:
+            warnings.warn(f"stage transition {name} has no conversions; skipped", DataWarning, stacklevel=2)
+            continue
+        conv, _ = _attribute(p, model, **kw)
+        C = len(p.channels)
+        w = (p.conv + p.nulls)[p.pid]
+        pid_u, ch_u = _distinct_pairs(p)
+        frames.append(pd.DataFrame({
+            "transition": name, "channel": p.channels.astype(str), "conversions": conv,
+            "share": _share(conv),
+            "journeys": np.bincount(ch_u, weights=(p.conv + p.nulls)[pid_u], minlength=C),
+            "touches": np.bincount(p.tok, weights=w, minlength=C),
+        }))
+        rates[name] = float(p.conv.sum() / (p.conv + p.nulls).sum())
+    cols = ["transition", "channel", "conversions", "share", "journeys", "touches"]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    out["conversion_rate"] = np.divide(out["conversions"].to_numpy(float), out["touches"].to_numpy(float),
+                                       out=np.zeros(len(out)), where=out["touches"].to_numpy(float) > 0)
+    out.attrs.update(model=model, p_conversion=rates)
+    return out
+
+
+def stage_contribution(
+    events: pd.DataFrame,
+    *,
+    model: str = "markov",
+    stage_map=None,
+    conversion_events: Sequence[str] | str | None = None,
+    lookback: str | pd.Timedelta | None = "30D",
+    **kw,
+) -> pd.DataFrame:
+    """How much each journey stage's touchpoints contribute to conversion.
+
+    Builds conversion-mode paths with events as the touches (:func:`paths_from_events` with
+    ``touch_col="event"``; conversion events are never touches), attributes conversions to events with
+    ``model``, and sums the events' conversions by their stage (the stage map's base stage of each event;
+    events of no stage under ``"(other)"``).
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log.
+    model : str, default "markov"
+    stage_map : StageMap or path, optional
+    conversion_events, lookback
+        As in :func:`paths_from_events`.
+    **kw
+        Passed to the model.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``stage``, ``conversions``, ``share``, one row per stage with touchpoints, in stage order
+        (``"(other)"`` last).
+    """
+    _check_model(model)
+    sm = _stage_map(stage_map)
+    pt = paths_from_events(events, conversion_events=conversion_events, lookback=lookback, touch_col="event",
+                           stage_map=sm)
+    p = _parse(pt)
+    conv, _ = _attribute(p, model, **kw)
+    e2s = sm.event_to_stage
+    stages = np.array([e2s.get(e, "(other)") for e in p.channels.astype(str)], dtype=object)
+    s = pd.Series(conv, index=stages).groupby(level=0).sum()
+    order = [x for x in sm.stage_names + ["(other)"] if x in s.index]
+    s = s.reindex(order)
+    out = pd.DataFrame({"stage": s.index.astype(str), "conversions": s.to_numpy(), "share": _share(s.to_numpy())})
+    out.attrs.update(model=model)
+    return out
+
+
+# ============================================================================================ costs
+def cost_per_conversion(attributed: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
+    """Cost per attributed conversion and return on spend, per model and channel.
+
+    Parameters
+    ----------
+    attributed : DataFrame
+        Indexed by channel. Either one column of conversions per model with optional ``<model>_value``
+        columns (:func:`compare_models`, :func:`heuristic`, :func:`shapley`, :func:`time_decay`), or a
+        :func:`markov` result (``conversions``, ``value``; the model is named by ``attrs["model"]``).
+    costs : DataFrame
+        Columns ``channel`` and ``spend`` (optional ``period``; spend is summed over periods).
+
+    Returns
+    -------
+    DataFrame
+        Tidy: ``model``, ``channel``, ``conversions``, ``spend`` (NaN for channels without cost rows),
+        ``cost_per_conversion`` (spend / conversions; NaN without spend or conversions), ``value`` and
+        ``roi`` (value / spend) when values exist. Channels of ``attributed`` and ``costs``, sorted.
+    """
+    if not isinstance(attributed, pd.DataFrame) or not isinstance(costs, pd.DataFrame):
+        raise TypeError("attributed and costs must be DataFrames")
+    for c in ("channel", "spend"):
+        if c not in costs.columns:
+            raise DataError(f"costs lack the column {c!r}", column=c, rule="missing_column")
+    spend = costs.groupby(costs["channel"].astype(str), observed=True)["spend"].sum()
+    if "conversions" in attributed.columns:
+        name = str(attributed.attrs.get("model", "model"))
+        pairs = [(name, "conversions", "value" if "value" in attributed.columns else None)]
+    else:
+        skip = {"removal_effect", "removal_effect_value", "value"}
+        pairs = [(c, c, f"{c}_value" if f"{c}_value" in attributed.columns else None)
+                 for c in attributed.columns if not str(c).endswith("_value") and c not in skip]
+    if not pairs:
+        raise ValueError("attributed has no conversions columns")
+    idx = attributed.index.astype(str)
+    channels = sorted(set(idx) | set(spend.index))
+    frames = []
+    for model, ccol, vcol in pairs:
+        conv = pd.Series(attributed[ccol].to_numpy(float), index=idx).reindex(channels).fillna(0.0)
+        sp_ = spend.reindex(channels).astype(float)
+        f = pd.DataFrame({"model": model, "channel": channels, "conversions": conv.to_numpy(),
+                          "spend": sp_.to_numpy()})
+        f["cost_per_conversion"] = np.where(f.conversions > 0, f.spend / f.conversions.where(f.conversions > 0), np.nan)
+        if vcol is not None:
+            f["value"] = pd.Series(attributed[vcol].to_numpy(float), index=idx).reindex(channels).fillna(0.0).to_numpy()
+            f["roi"] = np.where(f.spend > 0, f.value / f.spend.where(f.spend > 0), np.nan)
+        frames.append(f)
+    return pd.concat(frames, ignore_index=True)

@@ -251,3 +251,178 @@ def test_exact_shapley_limits(paths20k):
         A.shapley(many, method="exact")
     with pytest.raises(ValueError, match="method must be"):
         A.shapley(many, method="banzhaf")
+
+
+# ---------------------------------------------------------------------------------------------- event logs
+def _events():
+    """A hand-made log; times are days after 2025-01-01 10:00."""
+    rows = [  # customer, day, event, channel, revenue
+        ("A", 0, "page_view", "email", None),
+        ("A", 1, "ad_click", "social", None),
+        ("A", 40, "product_view", "paid_search", None),
+        ("A", 41, "purchase", "paid_search", 50.0),
+        ("A", 42, "page_view", "direct", None),
+        ("A", 43, "purchase", "direct", 20.0),
+        ("A", 44, "page_view", "email", None),
+        ("B", 0, "ad_click", "display", None),
+        ("B", 2, "page_view", "display", None),
+        ("B", 3, "product_view", "display", None),
+        ("C", 5, "purchase", None, 10.0),
+        ("D", 0, "ad_click", "social", None),
+        ("D", 1, "product_view", "email", None),
+        ("D", 2, "purchase", "email", 30.0),
+    ]
+    df = pd.DataFrame(rows, columns=["customer_id", "day", "event", "channel", "revenue"])
+    df["timestamp"] = pd.Timestamp("2025-01-01 10:00") + pd.to_timedelta(df.pop("day"), unit="D")
+    df["event"] = df["event"].astype("category")
+    df["channel"] = df["channel"].astype("category")
+    return df[["customer_id", "timestamp", "event", "channel", "revenue"]]
+
+
+def _as_dict(pt):
+    cols = [c for c in ("conversions", "nulls", "value") if c in pt.columns]
+    return {r.path: tuple(getattr(r, c) for c in cols) for r in pt.itertuples()}
+
+
+def test_paths_from_events_conversions_lookback_and_tails():
+    ev = _events()
+    before = ev.copy()
+    pt = A.paths_from_events(ev)
+    pd.testing.assert_frame_equal(ev, before)  # the caller's frame is not modified
+    # A: 1st purchase keeps only the touch within 30 days (day 40); the 2nd only touches since the 1st;
+    # A's touch after its last purchase and B's touches are non-converting tails; C's purchase has no touch
+    assert _as_dict(pt) == {
+        "direct": (1, 0, 20.0),
+        "display > display > display": (0, 1, 0.0),
+        "email": (0, 1, 0.0),
+        "paid_search": (1, 0, 50.0),
+        "social > email": (1, 0, 30.0),
+    }
+    assert pt.path.tolist() == sorted(pt.path)
+    assert pt.attrs["conversions_without_touches"] == 1
+    assert pt.attrs["journeys"] == 5
+    longer = A.paths_from_events(ev, lookback="41D")
+    assert "email > social > paid_search" in set(longer.path)
+    assert _as_dict(A.paths_from_events(ev, lookback=None))["email > social > paid_search"] == (1, 0, 50.0)
+    # tail lookback is measured from the customer's last touch: B's day-0 touch is 3 days before it
+    short = A.paths_from_events(ev, lookback="2D")
+    assert "display > display" in set(short.path)
+    # the log's order does not matter; identical paths are aggregated
+    shuffled = ev.sample(frac=1, random_state=3).reset_index(drop=True)
+    pd.testing.assert_frame_equal(A.paths_from_events(shuffled), pt)
+    twice = pd.concat([ev, ev.assign(customer_id=ev.customer_id + "2")], ignore_index=True)
+    assert _as_dict(A.paths_from_events(twice))["paid_search"] == (2, 0, 100.0)
+    collapsed = A.paths_from_events(ev, collapse_repeats=True)
+    assert "display" in set(collapsed.path)
+    ev_touch = A.paths_from_events(ev, touch_col="event", conversion_events=["purchase"])
+    assert "ad_click > product_view" in set(ev_touch.path)
+    with pytest.raises(ValueError, match="lookback must be"):
+        A.paths_from_events(ev, lookback="soon")
+    with pytest.raises(DataError, match="column 'medium'"):
+        A.paths_from_events(ev, touch_col="medium")
+
+
+def test_paths_from_events_stage_mode():
+    ev = _events()
+    # awareness → consideration: A's touches before its first product view are > 30 days old
+    pt = A.paths_from_events(ev, stage="awareness>consideration")
+    assert _as_dict(pt) == {"display > display": (1, 0, 0.0), "social": (1, 0, 0.0)}
+    assert pt.attrs["conversions_without_touches"] == 1
+    pt = A.paths_from_events(ev, stage=("awareness", "consideration"), lookback=None)
+    assert _as_dict(pt) == {"display > display": (1, 0, 0.0), "email > social": (1, 0, 0.0),
+                            "social": (1, 0, 0.0)}
+    # purchase → retention (2nd purchase, per the stage map's nth): touches from the first purchase on
+    pt = A.paths_from_events(ev, stage="purchase>retention")
+    assert _as_dict(pt) == {"email": (0, 1, 0.0), "paid_search > direct": (1, 0, 20.0)}
+    with pytest.raises(ValueError, match="stage names must be among"):
+        A.paths_from_events(ev, stage="awareness>delight")
+    with pytest.raises(ValueError, match="must come after"):
+        A.paths_from_events(ev, stage="purchase>awareness")
+
+
+def test_time_decay_by_hand():
+    td = A.time_decay(_events(), half_life="1D")
+    # D: social 2 days and email 1 day before the purchase → weights 1/4 and 1/2 → 1/3 and 2/3
+    assert td.time_decay.to_dict() == pytest.approx(
+        {"direct": 1, "display": 0, "email": 2 / 3, "paid_search": 1, "social": 1 / 3})
+    assert td.time_decay_value["email"] == pytest.approx(20.0)
+    assert td.time_decay.sum() == pytest.approx(3)
+    with pytest.raises(ValueError, match="half_life"):
+        A.time_decay(_events(), half_life=None)
+
+
+# ---------------------------------------------------------------------------------------------- bootstrap
+@pytest.mark.parametrize("model", ["markov", "linear", "shapley"])
+def test_bootstrap_deterministic_and_covers_estimate(paths20k, model):
+    b1 = A.bootstrap(paths20k, model=model, n_boot=40, seed=7)
+    b2 = A.bootstrap(paths20k, model=model, n_boot=40, seed=7)
+    pd.testing.assert_frame_equal(b1, b2)
+    assert not b1.equals(A.bootstrap(paths20k, model=model, n_boot=40, seed=8))
+    assert ((b1.lower <= b1.estimate) & (b1.estimate <= b1.upper)).all()
+    assert (b1.upper - b1.lower).gt(0).all()
+    # intervals are about 2 × 1.96 sd wide, a few percent of the estimate with 224k journeys
+    assert ((b1.upper - b1.lower) / b1.estimate).lt(0.2).all()
+    if model == "markov":
+        ref = A.markov(paths20k)
+        np.testing.assert_allclose(b1.estimate.to_numpy(), ref.conversions.to_numpy(), rtol=1e-12)
+
+
+def test_bootstrap_options(tiny):
+    b = A.bootstrap(tiny, model="markov", n_boot=30, seed=0, order=2, horizon="ca", value=True)
+    assert b.estimate.to_dict() == pytest.approx(A.markov(tiny, order=2, horizon="ca").value.to_dict())
+    with pytest.raises(ValueError, match="model must be one of"):
+        A.bootstrap(tiny, model="magic")
+    with pytest.raises(ValueError, match="ci must be"):
+        A.bootstrap(tiny, ci=95)
+    with pytest.raises(TypeError, match="unknown model arguments"):
+        A.bootstrap(tiny, n_boot=2, orders=2)
+
+
+# ---------------------------------------------------------------------------------------------- stages, costs
+def test_stage_attribution_and_contribution_by_hand():
+    ev = _events()
+    with pytest.warns(DataWarning, match="retention>advocacy has no conversions"):
+        sa = A.stage_attribution(ev, model="last_touch", lookback=None)
+    assert list(sa.columns) == ["transition", "channel", "conversions", "share", "journeys", "touches",
+                                "conversion_rate"]
+    got = {(r.transition, r.channel): r.conversions for r in sa.itertuples() if r.conversions}
+    assert got == {("awareness>consideration", "display"): 1, ("awareness>consideration", "social"): 2,
+                   ("consideration>purchase", "email"): 1, ("consideration>purchase", "paid_search"): 1,
+                   ("purchase>retention", "direct"): 1}
+    assert sa.groupby("transition").share.sum().to_numpy() == pytest.approx(1.0)
+    assert sa.attrs["p_conversion"]["awareness>consideration"] == 1.0
+    # consideration → purchase: B's three display touches (from its product view) never convert
+    cp = sa[sa.transition == "consideration>purchase"].set_index("channel")
+    assert cp.loc["display", "touches"] == 1 and cp.loc["display", "conversions"] == 0
+    sc = A.stage_contribution(ev, model="linear")
+    # touches are events: D's ad_click (awareness) and product_view (consideration) share its purchase,
+    # A's two purchases each have one touch (product_view, page_view)
+    assert sc.set_index("stage").conversions.to_dict() == pytest.approx({"awareness": 1.5, "consideration": 1.5})
+    assert sc.share.sum() == pytest.approx(1)
+
+
+def test_cost_per_conversion():
+    attributed = pd.DataFrame({"last_touch": [4.0, 0.0, 6.0], "last_touch_value": [40.0, 0.0, 30.0],
+                               "linear": [5.0, 1.0, 4.0]}, index=pd.Index(["a", "b", "c"], name="channel"))
+    costs = pd.DataFrame({"channel": ["a", "a", "b", "d"], "period": ["2025-01", "2025-02", "2025-01", "2025-01"],
+                          "spend": [10.0, 10.0, 5.0, 7.0]})
+    t = A.cost_per_conversion(attributed, costs).set_index(["model", "channel"])
+    assert t.loc[("last_touch", "a"), "cost_per_conversion"] == 5.0
+    assert t.loc[("last_touch", "a"), "roi"] == 2.0
+    assert np.isnan(t.loc[("last_touch", "b"), "cost_per_conversion"])  # spend, no conversions
+    assert np.isnan(t.loc[("last_touch", "c"), "spend"])  # no cost rows
+    assert t.loc[("linear", "b"), "cost_per_conversion"] == 5.0
+    assert t.loc[("linear", "d"), "conversions"] == 0
+    assert np.isnan(t.loc[("linear", "a"), "roi"])  # linear has no value column here
+    m = A.markov(A.read_paths(DATA / "tiny.csv"))
+    tm = A.cost_per_conversion(m, pd.DataFrame({"channel": ["a"], "spend": [3.1]}))
+    assert tm.model.unique().tolist() == ["markov"]
+    assert tm.set_index("channel").loc["a", "cost_per_conversion"] == pytest.approx(3.1 / m.conversions["a"])
+
+
+def test_compare_models(paths20k):
+    cm = A.compare_models(paths20k, order=2)
+    assert list(cm.columns[:6]) == list(A.MODELS)
+    np.testing.assert_allclose(cm.markov, A.markov(paths20k, order=2).conversions, rtol=1e-12)
+    assert cm[list(A.MODELS)].sum().to_numpy() == pytest.approx(24_639)
+    assert "markov_value" in cm.columns

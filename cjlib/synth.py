@@ -23,8 +23,10 @@ What is planted (all numbers are in ``SyntheticData.params``):
   chance to view a product after entry) and the consideration→purchase probability (applied at the
   ``add_to_cart`` step, so it scales the whole consideration→purchase conversion). Purchases carry a
   lognormal revenue around the persona's order value.
-* **Checkout friction.** On ``mobile`` each ``begin_checkout`` converts at 0.45 × the rate of other
-  devices; failed mobile checkouts usually emit ``payment_error`` and are sometimes retried.
+* **Checkout friction.** A session that reaches ``begin_checkout`` ends in a purchase with probability
+  0.80 for every persona on desktop and tablet, and 0.45 × 0.80 = 0.36 on ``mobile`` (a session-level
+  rate). Failing mobile checkouts usually emit ``payment_error`` and are sometimes retried (failing
+  again); some successful mobile checkouts hit a ``payment_error`` before the attempt that works.
 * **Satisfaction, delivery issues and churn.** Each customer has a latent satisfaction (persona mean +
   noise) lowered by a delivery issue (about 15 % of customers; they contact support after purchases).
   The churn hazard is constant in time and grows with low satisfaction, a delivery issue and the
@@ -86,15 +88,15 @@ _MAX_VIEWS = 40
 _PERSONA_SPECS: dict[str, dict] = {
     "loyal_premium": dict(
         weight=0.20, age_mean=55.0, age_sd=7.0,
-        plan=(0.03, 0.07, 0.90), device=(0.70, 0.20, 0.10),
+        plan=(0.01, 0.04, 0.95), device=(0.70, 0.20, 0.10),
         acquisition=(0.02, 0.08, 0.01, 0.01, 0.40, 0.40, 0.07, 0.01),
         returning=(0.01, 0.05, 0.01, 0.01, 0.46, 0.44, 0.01, 0.01),
-        sessions_per_30d=1.0, p_consider=0.90, p_more_views=0.45, p_search=0.30, p_wishlist=0.10,
+        sessions_per_30d=0.9, p_consider=0.90, p_more_views=0.45, p_search=0.30, p_wishlist=0.10,
         p_cart=0.50, p_checkout=0.85, aov=120.0, satisfaction_mean=0.8, churn_hazard_per_day=0.0012,
     ),
     "bargain_hunter": dict(
         weight=0.30, age_mean=41.0, age_sd=6.0,
-        plan=(0.06, 0.90, 0.04), device=(0.45, 0.45, 0.10),
+        plan=(0.03, 0.94, 0.03), device=(0.45, 0.45, 0.10),
         acquisition=(0.45, 0.03, 0.01, 0.05, 0.08, 0.02, 0.01, 0.35),
         returning=(0.35, 0.03, 0.01, 0.03, 0.25, 0.03, 0.01, 0.29),
         sessions_per_30d=0.7, p_consider=0.85, p_more_views=0.60, p_search=0.50, p_wishlist=0.25,
@@ -102,15 +104,15 @@ _PERSONA_SPECS: dict[str, dict] = {
     ),
     "window_shopper": dict(
         weight=0.30, age_mean=31.0, age_sd=4.5,
-        plan=(0.85, 0.13, 0.02), device=(0.35, 0.50, 0.15),
+        plan=(0.88, 0.10, 0.02), device=(0.35, 0.50, 0.15),
         acquisition=(0.03, 0.66, 0.06, 0.02, 0.02, 0.04, 0.16, 0.01),
         returning=(0.02, 0.66, 0.05, 0.02, 0.03, 0.06, 0.15, 0.01),
-        sessions_per_30d=0.7, p_consider=0.90, p_more_views=0.80, p_search=0.30, p_wishlist=0.30,
+        sessions_per_30d=0.6, p_consider=0.90, p_more_views=0.80, p_search=0.30, p_wishlist=0.30,
         p_cart=0.06, p_checkout=0.50, aov=60.0, satisfaction_mean=0.0, churn_hazard_per_day=0.0025,
     ),
     "social_newcomer": dict(
         weight=0.20, age_mean=22.0, age_sd=3.0,
-        plan=(0.92, 0.07, 0.01), device=(0.15, 0.80, 0.05),
+        plan=(0.94, 0.05, 0.01), device=(0.15, 0.80, 0.05),
         acquisition=(0.02, 0.03, 0.65, 0.28, 0.005, 0.005, 0.005, 0.005),
         returning=(0.02, 0.04, 0.62, 0.22, 0.02, 0.06, 0.01, 0.01),
         sessions_per_30d=0.5, p_consider=0.50, p_more_views=0.35, p_search=0.10, p_wishlist=0.10,
@@ -127,10 +129,11 @@ _CHANNEL_EFFECTS = {
 
 _FRICTION = {"column": "device", "value": "mobile", "from_step": "begin_checkout", "to_step": "purchase",
              "multiplier": 0.45}
-_P_PURCHASE_AFTER_CHECKOUT = 0.80  # every persona, every non-mobile device; mobile × 0.45
-_P_PAYMENT_ERROR_ON_FAIL = {"mobile": 0.85, "other": 0.10}
-_P_RETRY_AFTER_ERROR = 0.30
-_MAX_CHECKOUT_ATTEMPTS = 3
+_P_PURCHASE_AFTER_CHECKOUT = 0.80  # per checkout session, every persona and non-mobile device; mobile × 0.45
+# Per session that reaches begin_checkout; the friction multiplier applies to this session-level rate.
+_CHECKOUT = {"p_payment_error_on_fail": {"mobile": 0.85, "other": 0.10},
+             "p_retry_after_error": 0.30,
+             "p_error_before_success": {"mobile": 0.25, "other": 0.02}}
 _REVENUE_SIGMA = 0.45
 
 _SATISFACTION_SD = 0.8
@@ -330,20 +333,33 @@ def _simulate_sessions(rng, persona, channel, mobile):
     emit(carted, ADD_TO_CART)
     checking = carted[rng.random(len(carted)) < _spec_array("p_checkout")[persona[carted]]]
 
-    # checkout attempts: mobile converts at the friction multiplier, failures may retry
-    for attempt in range(_MAX_CHECKOUT_ATTEMPTS):
-        if not len(checking):
-            break
-        emit(checking, BEGIN_CHECKOUT)
-        mob = mobile[checking]
-        p_buy = np.where(mob, _P_PURCHASE_AFTER_CHECKOUT * _FRICTION["multiplier"], _P_PURCHASE_AFTER_CHECKOUT)
-        bought = rng.random(len(checking)) < p_buy
-        emit(checking[bought], PURCHASE)
-        failed = checking[~bought]
-        p_err = np.where(mobile[failed], _P_PAYMENT_ERROR_ON_FAIL["mobile"], _P_PAYMENT_ERROR_ON_FAIL["other"])
-        errored = failed[rng.random(len(failed)) < p_err]
-        emit(errored, PAYMENT_ERROR)
-        checking = errored[rng.random(len(errored)) < _P_RETRY_AFTER_ERROR]
+    # checkout: the session's outcome is drawn first (mobile × the friction multiplier), then its attempts.
+    # A failing session shows begin_checkout (+ payment_error, often on mobile) and is sometimes retried
+    # (failing again); a succeeding session sometimes hits a payment_error before its successful attempt.
+    mob = mobile[checking]
+    p_buy = _P_PURCHASE_AFTER_CHECKOUT * np.where(mob, _FRICTION["multiplier"], 1.0)
+    bought = rng.random(len(checking)) < p_buy
+    p_err_fail = np.where(mob, _CHECKOUT["p_payment_error_on_fail"]["mobile"],
+                          _CHECKOUT["p_payment_error_on_fail"]["other"])
+    p_err_first = np.where(mob, _CHECKOUT["p_error_before_success"]["mobile"],
+                           _CHECKOUT["p_error_before_success"]["other"])
+    u = rng.random((3, len(checking)))
+    # successful sessions
+    ok = checking[bought]
+    first_err = ok[u[0][bought] < p_err_first[bought]]
+    emit(first_err, BEGIN_CHECKOUT)
+    emit(first_err, PAYMENT_ERROR)
+    emit(ok, BEGIN_CHECKOUT)
+    emit(ok, PURCHASE)
+    # failing sessions: up to two failed attempts
+    failed = checking[~bought]
+    errored = u[1][~bought] < p_err_fail[~bought]
+    retry = errored & (u[2][~bought] < _CHECKOUT["p_retry_after_error"])
+    emit(failed, BEGIN_CHECKOUT)
+    emit(failed[errored], PAYMENT_ERROR)
+    retried = failed[retry]
+    emit(retried, BEGIN_CHECKOUT)
+    emit(retried[rng.random(len(retried)) < p_err_fail[~bought][retry]], PAYMENT_ERROR)
 
     ev_s = np.concatenate(out_s)
     ev_p = np.concatenate(out_p)
@@ -444,7 +460,7 @@ def generate(
     stop = np.where(churned, churn_at, span)  # exclusive end of activity
 
     # ---- regular sessions --------------------------------------------------------------------
-    rate = _spec_array("sessions_per_30d")[persona] * rng.gamma(4.0, 0.25, n)  # heterogeneous rates
+    rate = _spec_array("sessions_per_30d")[persona] * rng.gamma(6.0, 1 / 6.0, n)  # heterogeneous rates
     n_sess = 1 + rng.poisson(rate * (stop - first_seen) / (30 * _DAY))
     s_cust = np.repeat(np.arange(n), n_sess)
     s_first = _group_starts(s_cust)
@@ -686,12 +702,11 @@ def _params(n: int, seed: int, t0: pd.Timestamp, t1: pd.Timestamp) -> dict:
                                  "consideration->purchase": "product_view -> add_to_cart"},
         "p_purchase_after_checkout": _P_PURCHASE_AFTER_CHECKOUT,
         "friction": dict(_FRICTION),
-        "checkout_retry": {"p_payment_error_on_fail": _P_PAYMENT_ERROR_ON_FAIL,
-                           "p_retry_after_error": _P_RETRY_AFTER_ERROR, "max_attempts": _MAX_CHECKOUT_ATTEMPTS},
+        "checkout": {"unit": "session", **_CHECKOUT},
         "revenue_sigma": _REVENUE_SIGMA,
         "sessions": {"first_seen_share_of_range": _FIRST_SEEN_SHARE, "min_gap_seconds": _MIN_SESSION_GAP,
                      "event_gap_seconds": [_MIN_EVENT_GAP, _MAX_EVENT_GAP],
-                     "rate_heterogeneity": "gamma(shape=4, scale=0.25)", "max_product_views": _MAX_VIEWS,
+                     "rate_heterogeneity": "gamma(shape=6, scale=1/6)", "max_product_views": _MAX_VIEWS,
                      "ad_entry_channels": list(AD_ENTRY_CHANNELS)},
         "satisfaction": {"noise_sd": _SATISFACTION_SD, "delivery_issue_shift": _DELIVERY_SATISFACTION_SHIFT},
         "delivery_issue_rate": _DELIVERY_ISSUE_RATE,

@@ -56,20 +56,56 @@ import pandas as pd
 
 from cjlib.paths import resolve
 
-__all__ = ["SyntheticData", "generate", "main", "PERSONAS", "CHANNELS", "EVENTS", "PAID_CHANNELS"]
+__all__ = ["CHANNELS", "EVENTS", "PAID_CHANNELS", "PERSONAS", "SyntheticData", "generate", "main"]
 
 # --------------------------------------------------------------------------------------------------
 # Vocabulary
 # --------------------------------------------------------------------------------------------------
 EVENTS = (
-    "ad_click", "page_view", "product_view", "search", "add_to_wishlist", "add_to_cart",
-    "begin_checkout", "purchase", "review", "referral", "payment_error", "support_contact",
+    "ad_click",
+    "page_view",
+    "product_view",
+    "search",
+    "add_to_wishlist",
+    "add_to_cart",
+    "begin_checkout",
+    "purchase",
+    "review",
+    "referral",
+    "payment_error",
+    "support_contact",
 )
-(AD_CLICK, PAGE_VIEW, PRODUCT_VIEW, SEARCH, WISHLIST, ADD_TO_CART, BEGIN_CHECKOUT, PURCHASE, REVIEW,
- REFERRAL, PAYMENT_ERROR, SUPPORT_CONTACT) = range(len(EVENTS))
+(
+    AD_CLICK,
+    PAGE_VIEW,
+    PRODUCT_VIEW,
+    SEARCH,
+    WISHLIST,
+    ADD_TO_CART,
+    BEGIN_CHECKOUT,
+    PURCHASE,
+    REVIEW,
+    REFERRAL,
+    PAYMENT_ERROR,
+    SUPPORT_CONTACT,
+) = range(len(EVENTS))
 
-CHANNELS = ("paid_search", "organic_search", "social", "display", "email", "direct", "referral", "affiliate")
-AD_ENTRY_CHANNELS = ("paid_search", "social", "display", "affiliate")  # sessions start with ad_click
+CHANNELS = (
+    "paid_search",
+    "organic_search",
+    "social",
+    "display",
+    "email",
+    "direct",
+    "referral",
+    "affiliate",
+)
+AD_ENTRY_CHANNELS = (
+    "paid_search",
+    "social",
+    "display",
+    "affiliate",
+)  # sessions start with ad_click
 PAID_CHANNELS = ("paid_search", "social", "display", "affiliate", "email")  # channels with spend
 DEVICES = ("desktop", "mobile", "tablet")
 GENDERS = ("female", "male", "other")
@@ -86,54 +122,117 @@ _MAX_VIEWS = 40
 # Persona specifications. Channel and categorical probabilities are listed in the order of the
 # vocabularies above; they are stored in params as {name: probability} dicts.
 _PERSONA_SPECS: dict[str, dict] = {
-    "loyal_premium": dict(
-        weight=0.20, age_mean=55.0, age_sd=7.0,
-        plan=(0.01, 0.04, 0.95), device=(0.70, 0.20, 0.10),
-        acquisition=(0.02, 0.08, 0.01, 0.01, 0.40, 0.40, 0.07, 0.01),
-        returning=(0.01, 0.05, 0.01, 0.01, 0.46, 0.44, 0.01, 0.01),
-        sessions_per_30d=0.9, p_consider=0.90, p_more_views=0.45, p_search=0.30, p_wishlist=0.10,
-        p_cart=0.50, p_checkout=0.85, aov=120.0, satisfaction_mean=0.8, churn_hazard_per_day=0.0012,
-    ),
-    "bargain_hunter": dict(
-        weight=0.30, age_mean=41.0, age_sd=6.0,
-        plan=(0.03, 0.94, 0.03), device=(0.45, 0.45, 0.10),
-        acquisition=(0.45, 0.03, 0.01, 0.05, 0.08, 0.02, 0.01, 0.35),
-        returning=(0.35, 0.03, 0.01, 0.03, 0.25, 0.03, 0.01, 0.29),
-        sessions_per_30d=0.7, p_consider=0.85, p_more_views=0.60, p_search=0.50, p_wishlist=0.25,
-        p_cart=0.30, p_checkout=0.75, aov=35.0, satisfaction_mean=0.2, churn_hazard_per_day=0.0025,
-    ),
-    "window_shopper": dict(
-        weight=0.30, age_mean=31.0, age_sd=4.5,
-        plan=(0.88, 0.10, 0.02), device=(0.35, 0.50, 0.15),
-        acquisition=(0.03, 0.66, 0.06, 0.02, 0.02, 0.04, 0.16, 0.01),
-        returning=(0.02, 0.66, 0.05, 0.02, 0.03, 0.06, 0.15, 0.01),
-        sessions_per_30d=0.6, p_consider=0.90, p_more_views=0.80, p_search=0.30, p_wishlist=0.30,
-        p_cart=0.06, p_checkout=0.50, aov=60.0, satisfaction_mean=0.0, churn_hazard_per_day=0.0025,
-    ),
-    "social_newcomer": dict(
-        weight=0.20, age_mean=22.0, age_sd=3.0,
-        plan=(0.94, 0.05, 0.01), device=(0.15, 0.80, 0.05),
-        acquisition=(0.02, 0.03, 0.65, 0.28, 0.005, 0.005, 0.005, 0.005),
-        returning=(0.02, 0.04, 0.62, 0.22, 0.02, 0.06, 0.01, 0.01),
-        sessions_per_30d=0.5, p_consider=0.50, p_more_views=0.35, p_search=0.10, p_wishlist=0.10,
-        p_cart=0.12, p_checkout=0.60, aov=45.0, satisfaction_mean=-0.4, churn_hazard_per_day=0.0070,
-    ),
+    "loyal_premium": {
+        "weight": 0.20,
+        "age_mean": 55.0,
+        "age_sd": 7.0,
+        "plan": (0.01, 0.04, 0.95),
+        "device": (0.70, 0.20, 0.10),
+        "acquisition": (0.02, 0.08, 0.01, 0.01, 0.40, 0.40, 0.07, 0.01),
+        "returning": (0.01, 0.05, 0.01, 0.01, 0.46, 0.44, 0.01, 0.01),
+        "sessions_per_30d": 0.9,
+        "p_consider": 0.90,
+        "p_more_views": 0.45,
+        "p_search": 0.30,
+        "p_wishlist": 0.10,
+        "p_cart": 0.50,
+        "p_checkout": 0.85,
+        "aov": 120.0,
+        "satisfaction_mean": 0.8,
+        "churn_hazard_per_day": 0.0012,
+    },
+    "bargain_hunter": {
+        "weight": 0.30,
+        "age_mean": 41.0,
+        "age_sd": 6.0,
+        "plan": (0.03, 0.94, 0.03),
+        "device": (0.45, 0.45, 0.10),
+        "acquisition": (0.45, 0.03, 0.01, 0.05, 0.08, 0.02, 0.01, 0.35),
+        "returning": (0.35, 0.03, 0.01, 0.03, 0.25, 0.03, 0.01, 0.29),
+        "sessions_per_30d": 0.7,
+        "p_consider": 0.85,
+        "p_more_views": 0.60,
+        "p_search": 0.50,
+        "p_wishlist": 0.25,
+        "p_cart": 0.30,
+        "p_checkout": 0.75,
+        "aov": 35.0,
+        "satisfaction_mean": 0.2,
+        "churn_hazard_per_day": 0.0025,
+    },
+    "window_shopper": {
+        "weight": 0.30,
+        "age_mean": 31.0,
+        "age_sd": 4.5,
+        "plan": (0.88, 0.10, 0.02),
+        "device": (0.35, 0.50, 0.15),
+        "acquisition": (0.03, 0.66, 0.06, 0.02, 0.02, 0.04, 0.16, 0.01),
+        "returning": (0.02, 0.66, 0.05, 0.02, 0.03, 0.06, 0.15, 0.01),
+        "sessions_per_30d": 0.6,
+        "p_consider": 0.90,
+        "p_more_views": 0.80,
+        "p_search": 0.30,
+        "p_wishlist": 0.30,
+        "p_cart": 0.06,
+        "p_checkout": 0.50,
+        "aov": 60.0,
+        "satisfaction_mean": 0.0,
+        "churn_hazard_per_day": 0.0025,
+    },
+    "social_newcomer": {
+        "weight": 0.20,
+        "age_mean": 22.0,
+        "age_sd": 3.0,
+        "plan": (0.94, 0.05, 0.01),
+        "device": (0.15, 0.80, 0.05),
+        "acquisition": (0.02, 0.03, 0.65, 0.28, 0.005, 0.005, 0.005, 0.005),
+        "returning": (0.02, 0.04, 0.62, 0.22, 0.02, 0.06, 0.01, 0.01),
+        "sessions_per_30d": 0.5,
+        "p_consider": 0.50,
+        "p_more_views": 0.35,
+        "p_search": 0.10,
+        "p_wishlist": 0.10,
+        "p_cart": 0.12,
+        "p_checkout": 0.60,
+        "aov": 45.0,
+        "satisfaction_mean": -0.4,
+        "churn_hazard_per_day": 0.0070,
+    },
 }
 
 # Channel multipliers per stage transition (channels not listed: 1.0).
 _CHANNEL_EFFECTS = {
-    "awareness->consideration": {"social": 1.3, "display": 0.6, "organic_search": 1.1, "email": 1.1},
-    "consideration->purchase": {"email": 1.6, "paid_search": 1.3, "referral": 1.4, "display": 0.5,
-                                "social": 0.7},
+    "awareness->consideration": {
+        "social": 1.3,
+        "display": 0.6,
+        "organic_search": 1.1,
+        "email": 1.1,
+    },
+    "consideration->purchase": {
+        "email": 1.6,
+        "paid_search": 1.3,
+        "referral": 1.4,
+        "display": 0.5,
+        "social": 0.7,
+    },
 }
 
-_FRICTION = {"column": "device", "value": "mobile", "from_step": "begin_checkout", "to_step": "purchase",
-             "multiplier": 0.45}
-_P_PURCHASE_AFTER_CHECKOUT = 0.80  # per checkout session, every persona and non-mobile device; mobile × 0.45
+_FRICTION = {
+    "column": "device",
+    "value": "mobile",
+    "from_step": "begin_checkout",
+    "to_step": "purchase",
+    "multiplier": 0.45,
+}
+_P_PURCHASE_AFTER_CHECKOUT = (
+    0.80  # per checkout session, every persona and non-mobile device; mobile × 0.45
+)
 # Per session that reaches begin_checkout; the friction multiplier applies to this session-level rate.
-_CHECKOUT = {"p_payment_error_on_fail": {"mobile": 0.85, "other": 0.10},
-             "p_retry_after_error": 0.30,
-             "p_error_before_success": {"mobile": 0.25, "other": 0.02}}
+_CHECKOUT = {
+    "p_payment_error_on_fail": {"mobile": 0.85, "other": 0.10},
+    "p_retry_after_error": 0.30,
+    "p_error_before_success": {"mobile": 0.25, "other": 0.02},
+}
 _REVENUE_SIGMA = 0.45
 
 _SATISFACTION_SD = 0.8
@@ -143,20 +242,43 @@ _DELIVERY_SATISFACTION_SHIFT = -1.0
 _CHURN = {"beta_satisfaction": -0.8, "beta_delivery_issue": 0.5}
 
 # P(review after a purchase) = sigmoid(intercept + slope * satisfaction); referral = share × that.
-_ADVOCACY = {"review_intercept": -1.3, "review_slope": 1.2, "referral_share": 0.30,
-             "delay_days": [2, 10], "channel": "email"}
-_SUPPORT = {"p_after_purchase_delivery_issue": 0.60, "p_after_purchase_other": 0.03,
-            "p_second_contact": 0.35, "delay_days": [1, 6], "channel": "direct"}
-
-_FEEDBACK = {
-    "purchase_csat_rate": 0.30, "purchase_csat": {"intercept": 3.5, "satisfaction": 0.9,
-                                                  "delivery_issue": -0.6, "payment_error": -0.7,
-                                                  "noise_sd": 0.6},
-    "view_csat_rate": 0.05, "view_csat": {"intercept": 3.7, "satisfaction": 0.6, "noise_sd": 0.8},
-    "nps_rate": 0.10, "nps": {"intercept": 6.5, "satisfaction": 2.0, "noise_sd": 1.2},
+_ADVOCACY = {
+    "review_intercept": -1.3,
+    "review_slope": 1.2,
+    "referral_share": 0.30,
+    "delay_days": [2, 10],
+    "channel": "email",
+}
+_SUPPORT = {
+    "p_after_purchase_delivery_issue": 0.60,
+    "p_after_purchase_other": 0.03,
+    "p_second_contact": 0.35,
+    "delay_days": [1, 6],
+    "channel": "direct",
 }
 
-_COST_PER_VISIT = {"paid_search": 1.20, "social": 0.55, "display": 0.30, "affiliate": 0.90, "email": 0.05}
+_FEEDBACK = {
+    "purchase_csat_rate": 0.30,
+    "purchase_csat": {
+        "intercept": 3.5,
+        "satisfaction": 0.9,
+        "delivery_issue": -0.6,
+        "payment_error": -0.7,
+        "noise_sd": 0.6,
+    },
+    "view_csat_rate": 0.05,
+    "view_csat": {"intercept": 3.7, "satisfaction": 0.6, "noise_sd": 0.8},
+    "nps_rate": 0.10,
+    "nps": {"intercept": 6.5, "satisfaction": 2.0, "noise_sd": 1.2},
+}
+
+_COST_PER_VISIT = {
+    "paid_search": 1.20,
+    "social": 0.55,
+    "display": 0.30,
+    "affiliate": 0.90,
+    "email": 0.05,
+}
 _COST_NOISE_SD = 0.05
 
 _GENDER_P = (0.49, 0.48, 0.03)
@@ -273,10 +395,6 @@ def _channel_multipliers(transition: str) -> np.ndarray:
     return np.array([effects.get(c, 1.0) for c in CHANNELS])
 
 
-def _str_array(values: np.ndarray) -> pd.arrays.ArrowStringArray | np.ndarray:
-    return pd.array(values, dtype="str")
-
-
 def _take_str(labels, codes: np.ndarray) -> pd.Series:
     """A str Series of ``labels[codes]`` built through a categorical (fast for long arrays)."""
     return pd.Series(pd.Categorical.from_codes(codes, categories=list(labels))).astype("str")
@@ -286,10 +404,20 @@ def _take_str(labels, codes: np.ndarray) -> pd.Series:
 # The in-session state machine
 # --------------------------------------------------------------------------------------------------
 def _simulate_sessions(rng, persona, channel, mobile):
-    """Event sequences of all regular sessions at once (loops over journey steps only).
+    """Event sequences of all regular sessions at once (loops over journey steps, never over sessions).
 
-    Returns arrays ``(ev_session, ev_pos, ev_code)`` of the emitted events, and a per-purchase-event
-    list is recovered later from the codes.
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    persona, channel : ndarray of int
+        Persona and channel code of each session.
+    mobile : ndarray of bool
+        Whether the session's customer is on mobile.
+
+    Returns
+    -------
+    ev_session, ev_code : ndarray
+        Session index and event code of every emitted event, sorted by session then journey order.
     """
     n = len(persona)
     pos = np.zeros(n, dtype=np.int64)
@@ -310,7 +438,10 @@ def _simulate_sessions(rng, persona, channel, mobile):
     emit(all_idx[~ad_entry], PAGE_VIEW)
 
     # awareness -> consideration
-    p = _spec_array("p_consider")[persona] * _channel_multipliers("awareness->consideration")[channel]
+    p = (
+        _spec_array("p_consider")[persona]
+        * _channel_multipliers("awareness->consideration")[channel]
+    )
     considering = all_idx[rng.random(n) < np.minimum(p, 0.98)]
 
     # product views with searches and wishlists interleaved
@@ -328,7 +459,10 @@ def _simulate_sessions(rng, persona, channel, mobile):
 
     # consideration -> purchase: the channel multiplier acts on the add_to_cart step
     pc = persona[considering]
-    p = _spec_array("p_cart")[pc] * _channel_multipliers("consideration->purchase")[channel[considering]]
+    p = (
+        _spec_array("p_cart")[pc]
+        * _channel_multipliers("consideration->purchase")[channel[considering]]
+    )
     carted = considering[rng.random(len(considering)) < np.minimum(p, 0.98)]
     emit(carted, ADD_TO_CART)
     checking = carted[rng.random(len(carted)) < _spec_array("p_checkout")[persona[carted]]]
@@ -339,10 +473,16 @@ def _simulate_sessions(rng, persona, channel, mobile):
     mob = mobile[checking]
     p_buy = _P_PURCHASE_AFTER_CHECKOUT * np.where(mob, _FRICTION["multiplier"], 1.0)
     bought = rng.random(len(checking)) < p_buy
-    p_err_fail = np.where(mob, _CHECKOUT["p_payment_error_on_fail"]["mobile"],
-                          _CHECKOUT["p_payment_error_on_fail"]["other"])
-    p_err_first = np.where(mob, _CHECKOUT["p_error_before_success"]["mobile"],
-                           _CHECKOUT["p_error_before_success"]["other"])
+    p_err_fail = np.where(
+        mob,
+        _CHECKOUT["p_payment_error_on_fail"]["mobile"],
+        _CHECKOUT["p_payment_error_on_fail"]["other"],
+    )
+    p_err_first = np.where(
+        mob,
+        _CHECKOUT["p_error_before_success"]["mobile"],
+        _CHECKOUT["p_error_before_success"]["other"],
+    )
     u = rng.random((3, len(checking)))
     # successful sessions
     ok = checking[bought]
@@ -368,13 +508,12 @@ def _simulate_sessions(rng, persona, channel, mobile):
     return ev_s[order], ev_e[order]
 
 
-def _offsets(rng, ev_session: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Seconds since session start of each event (events sorted by session) and session durations."""
+def _offsets(rng, ev_session: np.ndarray) -> np.ndarray:
+    """Seconds since session start of each event (events sorted by session)."""
     first = _group_starts(ev_session)
     gaps = _event_gaps(rng, len(ev_session))
     gaps[first] = 0
-    offsets = _within_group_cumsum_exclusive(gaps, first) + gaps
-    return offsets, first
+    return _within_group_cumsum_exclusive(gaps, first) + gaps
 
 
 # --------------------------------------------------------------------------------------------------
@@ -418,7 +557,11 @@ def generate(
     >>> sorted(data.truth["persona"].unique())
     ['bargain_hunter', 'loyal_premium', 'social_newcomer', 'window_shopper']
     """
-    if isinstance(n_customers, bool) or not isinstance(n_customers, (int, np.integer)) or n_customers < 1:
+    if (
+        isinstance(n_customers, bool)
+        or not isinstance(n_customers, (int, np.integer))
+        or n_customers < 1
+    ):
         raise ValueError(f"n_customers must be a positive integer, got {n_customers!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -436,22 +579,34 @@ def generate(
     # ---- customers ---------------------------------------------------------------------------
     weights = _spec_array("weight")
     persona = rng.choice(len(PERSONAS), size=n, p=weights / weights.sum())
-    age = np.clip(np.round(_spec_array("age_mean")[persona] + _spec_array("age_sd")[persona]
-                           * rng.standard_normal(n)), 18, 85).astype(np.int64)
+    age = np.clip(
+        np.round(
+            _spec_array("age_mean")[persona]
+            + _spec_array("age_sd")[persona] * rng.standard_normal(n)
+        ),
+        18,
+        85,
+    ).astype(np.int64)
     gender = rng.choice(len(GENDERS), size=n, p=_GENDER_P)
     region = rng.choice(len(REGIONS), size=n, p=_REGION_P)
     plan = _draw_categorical(rng, np.array([_PERSONA_SPECS[p]["plan"] for p in PERSONAS]), persona)
-    device = _draw_categorical(rng, np.array([_PERSONA_SPECS[p]["device"] for p in PERSONAS]), persona)
+    device = _draw_categorical(
+        rng, np.array([_PERSONA_SPECS[p]["device"] for p in PERSONAS]), persona
+    )
     mobile = device == DEVICES.index("mobile")
     acq_probs = np.array([_PERSONA_SPECS[p]["acquisition"] for p in PERSONAS])
     ret_probs = np.array([_PERSONA_SPECS[p]["returning"] for p in PERSONAS])
     acquisition = _draw_categorical(rng, acq_probs, persona)
 
     delivery = rng.random(n) < _DELIVERY_ISSUE_RATE
-    satisfaction = (_spec_array("satisfaction_mean")[persona] + _SATISFACTION_SD * rng.standard_normal(n)
-                    + _DELIVERY_SATISFACTION_SHIFT * delivery)
-    hazard = (_spec_array("churn_hazard_per_day")[persona]
-              * np.exp(_CHURN["beta_satisfaction"] * satisfaction + _CHURN["beta_delivery_issue"] * delivery))
+    satisfaction = (
+        _spec_array("satisfaction_mean")[persona]
+        + _SATISFACTION_SD * rng.standard_normal(n)
+        + _DELIVERY_SATISFACTION_SHIFT * delivery
+    )
+    hazard = _spec_array("churn_hazard_per_day")[persona] * np.exp(
+        _CHURN["beta_satisfaction"] * satisfaction + _CHURN["beta_delivery_issue"] * delivery
+    )
 
     first_seen = (rng.random(n) * _FIRST_SEEN_SHARE * span).astype(np.int64)
     life = np.ceil(rng.exponential(1.0, n) / hazard * _DAY).astype(np.int64).clip(1, None)
@@ -460,38 +615,53 @@ def generate(
     stop = np.where(churned, churn_at, span)  # exclusive end of activity
 
     # ---- regular sessions --------------------------------------------------------------------
-    rate = _spec_array("sessions_per_30d")[persona] * rng.gamma(6.0, 1 / 6.0, n)  # heterogeneous rates
+    rate = _spec_array("sessions_per_30d")[persona] * rng.gamma(
+        6.0, 1 / 6.0, n
+    )  # heterogeneous rates
     n_sess = 1 + rng.poisson(rate * (stop - first_seen) / (30 * _DAY))
     s_cust = np.repeat(np.arange(n), n_sess)
     s_first = _group_starts(s_cust)
     lo = first_seen[s_cust]
-    s_start = np.where(s_first, lo, lo + (rng.random(len(s_cust)) * (stop[s_cust] - lo)).astype(np.int64))
+    s_start = np.where(
+        s_first, lo, lo + (rng.random(len(s_cust)) * (stop[s_cust] - lo)).astype(np.int64)
+    )
     order = np.lexsort((s_start, s_cust))  # the first session (at first_seen) stays first
     s_start = s_start[order]
-    s_channel = np.where(s_first, acquisition[s_cust], _draw_categorical(rng, ret_probs, persona[s_cust]))
+    s_channel = np.where(
+        s_first, acquisition[s_cust], _draw_categorical(rng, ret_probs, persona[s_cust])
+    )
 
     ev_s, ev_e = _simulate_sessions(rng, persona[s_cust], s_channel, mobile[s_cust])
-    ev_off, _ = _offsets(rng, ev_s)
+    ev_off = _offsets(rng, ev_s)
     ev_rev = np.full(len(ev_s), np.nan)
     buy = np.flatnonzero(ev_e == PURCHASE)
     aov = _spec_array("aov")[persona[s_cust[ev_s[buy]]]]
-    ev_rev[buy] = np.round(np.exp(np.log(aov) - _REVENUE_SIGMA**2 / 2
-                                  + _REVENUE_SIGMA * rng.standard_normal(len(buy))), 2).clip(0.5, None)
+    ev_rev[buy] = np.round(
+        np.exp(
+            np.log(aov) - _REVENUE_SIGMA**2 / 2 + _REVENUE_SIGMA * rng.standard_normal(len(buy))
+        ),
+        2,
+    ).clip(0.5, None)
 
     # ---- advocacy and support sessions after purchases --------------------------------------
     b_sess = ev_s[buy]
     b_cust = s_cust[b_sess]
     b_time = s_start[b_sess] + ev_off[buy]
     sat_b = satisfaction[b_cust]
-    p_review = 1 / (1 + np.exp(-(_ADVOCACY["review_intercept"] + _ADVOCACY["review_slope"] * sat_b)))
+    p_review = 1 / (
+        1 + np.exp(-(_ADVOCACY["review_intercept"] + _ADVOCACY["review_slope"] * sat_b))
+    )
     review = rng.random(len(buy)) < p_review
     referral = rng.random(len(buy)) < _ADVOCACY["referral_share"] * p_review
     adv = review | referral
     lo_d, hi_d = _ADVOCACY["delay_days"]
     adv_time = b_time + (rng.uniform(lo_d, hi_d, len(buy)) * _DAY).astype(np.int64)
 
-    p_sup = np.where(delivery[b_cust], _SUPPORT["p_after_purchase_delivery_issue"],
-                     _SUPPORT["p_after_purchase_other"])
+    p_sup = np.where(
+        delivery[b_cust],
+        _SUPPORT["p_after_purchase_delivery_issue"],
+        _SUPPORT["p_after_purchase_other"],
+    )
     support = rng.random(len(buy)) < p_sup
     support2 = support & (rng.random(len(buy)) < _SUPPORT["p_second_contact"])
     lo_d, hi_d = _SUPPORT["delay_days"]
@@ -501,19 +671,34 @@ def generate(
     a_idx, u_idx = np.flatnonzero(adv), np.flatnonzero(support)
     x_cust = np.concatenate([b_cust[a_idx], b_cust[u_idx]])
     x_start = np.concatenate([adv_time[a_idx], sup_time[u_idx]])
-    x_channel = np.concatenate([np.full(len(a_idx), CHANNELS.index(_ADVOCACY["channel"])),
-                                np.full(len(u_idx), CHANNELS.index(_SUPPORT["channel"]))])
+    x_channel = np.concatenate(
+        [
+            np.full(len(a_idx), CHANNELS.index(_ADVOCACY["channel"])),
+            np.full(len(u_idx), CHANNELS.index(_SUPPORT["channel"])),
+        ]
+    )
     na = len(a_idx)
     xa = np.arange(na)
     xu = na + np.arange(len(u_idx))
     x_ev_s = np.concatenate([xa[review[a_idx]], xa[referral[a_idx]], xu, xu[support2[u_idx]]])
-    x_ev_e = np.concatenate([np.full(review[a_idx].sum(), REVIEW), np.full(referral[a_idx].sum(), REFERRAL),
-                             np.full(len(u_idx) + support2[u_idx].sum(), SUPPORT_CONTACT)]).astype(np.int8)
-    x_rank = np.concatenate([np.zeros(review[a_idx].sum()), np.ones(referral[a_idx].sum()),
-                             np.zeros(len(u_idx)), np.ones(support2[u_idx].sum())])
+    x_ev_e = np.concatenate(
+        [
+            np.full(review[a_idx].sum(), REVIEW),
+            np.full(referral[a_idx].sum(), REFERRAL),
+            np.full(len(u_idx) + support2[u_idx].sum(), SUPPORT_CONTACT),
+        ]
+    ).astype(np.int8)
+    x_rank = np.concatenate(
+        [
+            np.zeros(review[a_idx].sum()),
+            np.ones(referral[a_idx].sum()),
+            np.zeros(len(u_idx)),
+            np.ones(support2[u_idx].sum()),
+        ]
+    )
     o = np.lexsort((x_rank, x_ev_s))
     x_ev_s, x_ev_e = x_ev_s[o], x_ev_e[o]
-    x_off, _ = _offsets(rng, x_ev_s)
+    x_off = _offsets(rng, x_ev_s)
 
     # ---- all sessions: order, then push later sessions so they start >= 2 h after the previous end
     S = len(s_cust)
@@ -541,7 +726,9 @@ def generate(
     e_cust = all_cust[e_sess]
     e_time = start_final[e_sess] + e_off
     keep = e_time < stop[e_cust]
-    e_sess, e_code, e_rev, e_cust, e_time = (a[keep] for a in (e_sess, e_code, e_rev, e_cust, e_time))
+    e_sess, e_code, e_rev, e_cust, e_time = (
+        a[keep] for a in (e_sess, e_code, e_rev, e_cust, e_time)
+    )
     o = np.lexsort((e_time, e_cust))
     e_sess, e_code, e_rev, e_cust, e_time = (a[o] for a in (e_sess, e_code, e_rev, e_cust, e_time))
     # session numbers in customer/time order, only for sessions that kept events
@@ -557,50 +744,65 @@ def generate(
 
     n_out_sessions = int(sess_no[-1]) + 1 if len(sess_no) else 0
     sess_ids = np.char.add("S", np.char.zfill(np.arange(1, n_out_sessions + 1).astype(str), 7))
-    events = pd.DataFrame({
-        "customer_id": _take_str(ids, e_cust),
-        "timestamp": to_ts(e_time),
-        "event": _take_str(EVENTS, e_code.astype(np.int64)),
-        "channel": _take_str(CHANNELS, all_channel[e_sess]),
-        "revenue": e_rev,
-        "session_id": _take_str(sess_ids, sess_no),
-        "device": _take_str(DEVICES, device[e_cust]),
-    })
+    events = pd.DataFrame(
+        {
+            "customer_id": _take_str(ids, e_cust),
+            "timestamp": to_ts(e_time),
+            "event": _take_str(EVENTS, e_code.astype(np.int64)),
+            "channel": _take_str(CHANNELS, all_channel[e_sess]),
+            "revenue": e_rev,
+            "session_id": _take_str(sess_ids, sess_no),
+            "device": _take_str(DEVICES, device[e_cust]),
+        }
+    )
 
     # ---- customers and truth -----------------------------------------------------------------
-    customers = pd.DataFrame({
-        "customer_id": _take_str(ids, np.arange(n)),
-        "age": age,
-        "gender": _take_str(GENDERS, gender),
-        "region": _take_str(REGIONS, region),
-        "signup_date": pd.Series(to_ts(first_seen)).dt.floor("D"),
-        "plan": _take_str(PLANS, plan),
-    })
+    customers = pd.DataFrame(
+        {
+            "customer_id": _take_str(ids, np.arange(n)),
+            "age": age,
+            "gender": _take_str(GENDERS, gender),
+            "region": _take_str(REGIONS, region),
+            "signup_date": pd.Series(to_ts(first_seen)).dt.floor("D"),
+            "plan": _take_str(PLANS, plan),
+        }
+    )
     churn_ts = pd.Series(to_ts(np.where(churned, churn_at, 0)))
-    truth = pd.DataFrame({
-        "customer_id": _take_str(ids, np.arange(n)),
-        "persona": _take_str(PERSONAS, persona),
-        "acquisition_channel": _take_str(CHANNELS, acquisition),
-        "device": _take_str(DEVICES, device),
-        "churned": churned,
-        "churn_time": churn_ts.where(churned),
-        "delivery_issue": delivery,
-        "satisfaction": satisfaction,
-    })
+    truth = pd.DataFrame(
+        {
+            "customer_id": _take_str(ids, np.arange(n)),
+            "persona": _take_str(PERSONAS, persona),
+            "acquisition_channel": _take_str(CHANNELS, acquisition),
+            "device": _take_str(DEVICES, device),
+            "churned": churned,
+            "churn_time": churn_ts.where(churned),
+            "delivery_issue": delivery,
+            "satisfaction": satisfaction,
+        }
+    )
 
     # ---- feedback ----------------------------------------------------------------------------
-    feedback = _feedback(rng, e_cust, e_code, e_time, sess_no, stop, first_seen, satisfaction, delivery,
-                         ids, to_ts)
+    feedback = _feedback(
+        rng, e_cust, e_code, e_time, sess_no, stop, first_seen, satisfaction, delivery, ids, to_ts
+    )
 
     # ---- costs ---------------------------------------------------------------------------------
     costs = _costs(rng, events, t0, t1)
 
     params = _params(n, seed, t0, t1)
-    return SyntheticData(events=events, customers=customers, feedback=feedback, costs=costs, truth=truth,
-                         params=params)
+    return SyntheticData(
+        events=events,
+        customers=customers,
+        feedback=feedback,
+        costs=costs,
+        truth=truth,
+        params=params,
+    )
 
 
-def _feedback(rng, e_cust, e_code, e_time, sess_no, stop, first_seen, satisfaction, delivery, ids, to_ts):
+def _feedback(
+    rng, e_cust, e_code, e_time, sess_no, stop, first_seen, satisfaction, delivery, ids, to_ts
+):
     """CSAT after purchases and product-view sessions, NPS from a share of customers."""
     fb = _FEEDBACK
     parts = []
@@ -618,25 +820,54 @@ def _feedback(rng, e_cust, e_code, e_time, sess_no, stop, first_seen, satisfacti
     buy = buy[rng.random(len(buy)) < fb["purchase_csat_rate"]]
     c = e_cust[buy]
     spec = fb["purchase_csat"]
-    latent = (spec["intercept"] + spec["satisfaction"] * satisfaction[c] + spec["delivery_issue"] * delivery[c]
-              + spec["payment_error"] * err_sessions[sess_no[buy]] + spec["noise_sd"] * rng.standard_normal(len(c)))
-    parts.append((c, shortly_after(e_time[buy], c, 600, 3 * _DAY), np.clip(np.round(latent), 1, 5),
-                  "csat", "purchase", "purchase"))
+    latent = (
+        spec["intercept"]
+        + spec["satisfaction"] * satisfaction[c]
+        + spec["delivery_issue"] * delivery[c]
+        + spec["payment_error"] * err_sessions[sess_no[buy]]
+        + spec["noise_sd"] * rng.standard_normal(len(c))
+    )
+    parts.append(
+        (
+            c,
+            shortly_after(e_time[buy], c, 600, 3 * _DAY),
+            np.clip(np.round(latent), 1, 5),
+            "csat",
+            "purchase",
+            "purchase",
+        )
+    )
 
     pv = np.flatnonzero(e_code == PRODUCT_VIEW)
     last_pv = pv[np.r_[sess_no[pv][1:] != sess_no[pv][:-1], True]] if len(pv) else pv
     last_pv = last_pv[rng.random(len(last_pv)) < fb["view_csat_rate"]]
     c = e_cust[last_pv]
     spec = fb["view_csat"]
-    latent = spec["intercept"] + spec["satisfaction"] * satisfaction[c] + spec["noise_sd"] * rng.standard_normal(len(c))
-    parts.append((c, shortly_after(e_time[last_pv], c, 30, 1800), np.clip(np.round(latent), 1, 5),
-                  "csat", "consideration", "product_view"))
+    latent = (
+        spec["intercept"]
+        + spec["satisfaction"] * satisfaction[c]
+        + spec["noise_sd"] * rng.standard_normal(len(c))
+    )
+    parts.append(
+        (
+            c,
+            shortly_after(e_time[last_pv], c, 30, 1800),
+            np.clip(np.round(latent), 1, 5),
+            "csat",
+            "consideration",
+            "product_view",
+        )
+    )
 
     n = len(first_seen)
     c = np.flatnonzero(rng.random(n) < fb["nps_rate"])
     t = first_seen[c] + (rng.random(len(c)) * (stop[c] - first_seen[c])).astype(np.int64)
     spec = fb["nps"]
-    latent = spec["intercept"] + spec["satisfaction"] * satisfaction[c] + spec["noise_sd"] * rng.standard_normal(len(c))
+    latent = (
+        spec["intercept"]
+        + spec["satisfaction"] * satisfaction[c]
+        + spec["noise_sd"] * rng.standard_normal(len(c))
+    )
     parts.append((c, t, np.clip(np.round(latent), 0, 10), "nps", "advocacy", "review"))
 
     cust = np.concatenate([p[0] for p in parts])
@@ -646,14 +877,16 @@ def _feedback(rng, e_cust, e_code, e_time, sess_no, stop, first_seen, satisfacti
     o = np.lexsort((kind, time, cust))
     scales, stages, touch = (np.array([p[i] for p in parts]) for i in (3, 4, 5))
     kind = kind[o]
-    return pd.DataFrame({
-        "customer_id": _take_str(ids, cust[o]),
-        "timestamp": to_ts(time[o]),
-        "score": score[o],
-        "scale": pd.array(scales[kind], dtype="str"),
-        "stage": pd.array(stages[kind], dtype="str"),
-        "touchpoint": pd.array(touch[kind], dtype="str"),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": _take_str(ids, cust[o]),
+            "timestamp": to_ts(time[o]),
+            "score": score[o],
+            "scale": pd.array(scales[kind], dtype="str"),
+            "stage": pd.array(stages[kind], dtype="str"),
+            "touchpoint": pd.array(touch[kind], dtype="str"),
+        }
+    )
 
 
 def _costs(rng, events: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp) -> pd.DataFrame:
@@ -662,16 +895,19 @@ def _costs(rng, events: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp) -> pd.
     first = _group_starts(events["session_id"].to_numpy())
     sess = events.loc[first, ["channel", "timestamp"]]
     sess = sess[sess["channel"].isin(PAID_CHANNELS)]
-    counts = (pd.crosstab(sess["channel"], sess["timestamp"].dt.strftime("%Y-%m"))
-              .reindex(index=list(PAID_CHANNELS), columns=list(periods), fill_value=0))
+    counts = pd.crosstab(sess["channel"], sess["timestamp"].dt.strftime("%Y-%m")).reindex(
+        index=list(PAID_CHANNELS), columns=list(periods), fill_value=0
+    )
     cpv = np.array([_COST_PER_VISIT[c] for c in PAID_CHANNELS])[:, None]
     noise = np.exp(_COST_NOISE_SD * rng.standard_normal(counts.shape))
     spend = np.round(counts.to_numpy() * cpv * noise, 2)
-    return pd.DataFrame({
-        "channel": pd.array(np.repeat(list(PAID_CHANNELS), len(periods)), dtype="str"),
-        "period": pd.array(np.tile(list(periods), len(PAID_CHANNELS)), dtype="str"),
-        "spend": spend.ravel().astype(float),
-    })
+    return pd.DataFrame(
+        {
+            "channel": pd.array(np.repeat(list(PAID_CHANNELS), len(periods)), dtype="str"),
+            "period": pd.array(np.tile(list(periods), len(PAID_CHANNELS)), dtype="str"),
+            "spend": spend.ravel().astype(float),
+        }
+    )
 
 
 def _params(n: int, seed: int, t0: pd.Timestamp, t1: pd.Timestamp) -> dict:
@@ -680,47 +916,81 @@ def _params(n: int, seed: int, t0: pd.Timestamp, t1: pd.Timestamp) -> dict:
     for name in PERSONAS:
         s = _PERSONA_SPECS[name]
         personas[name] = {
-            "weight": s["weight"], "age_mean": s["age_mean"], "age_sd": s["age_sd"],
+            "weight": s["weight"],
+            "age_mean": s["age_mean"],
+            "age_sd": s["age_sd"],
             "plan_probs": dict(zip(PLANS, s["plan"])),
             "device_probs": dict(zip(DEVICES, s["device"])),
             "acquisition_channel_probs": dict(zip(CHANNELS, s["acquisition"])),
             "return_channel_probs": dict(zip(CHANNELS, s["returning"])),
-            **{k: s[k] for k in ("sessions_per_30d", "p_consider", "p_more_views", "p_search", "p_wishlist",
-                                 "p_cart", "p_checkout", "aov", "satisfaction_mean", "churn_hazard_per_day")},
+            **{
+                k: s[k]
+                for k in (
+                    "sessions_per_30d",
+                    "p_consider",
+                    "p_more_views",
+                    "p_search",
+                    "p_wishlist",
+                    "p_cart",
+                    "p_checkout",
+                    "aov",
+                    "satisfaction_mean",
+                    "churn_hazard_per_day",
+                )
+            },
         }
-    return json.loads(json.dumps({
-        "seed": int(seed),
-        "n_customers": int(n),
-        "start": t0.isoformat(),
-        "end": t1.isoformat(),
-        "events": list(EVENTS),
-        "channels": list(CHANNELS),
-        "personas": personas,
-        "channel_effects": {t: {c: float(_CHANNEL_EFFECTS[t].get(c, 1.0)) for c in CHANNELS}
-                            for t in _CHANNEL_EFFECTS},
-        "channel_effect_steps": {"awareness->consideration": "entry -> product_view",
-                                 "consideration->purchase": "product_view -> add_to_cart"},
-        "p_purchase_after_checkout": _P_PURCHASE_AFTER_CHECKOUT,
-        "friction": dict(_FRICTION),
-        "checkout": {"unit": "session", **_CHECKOUT},
-        "revenue_sigma": _REVENUE_SIGMA,
-        "sessions": {"first_seen_share_of_range": _FIRST_SEEN_SHARE, "min_gap_seconds": _MIN_SESSION_GAP,
-                     "event_gap_seconds": [_MIN_EVENT_GAP, _MAX_EVENT_GAP],
-                     "rate_heterogeneity": "gamma(shape=6, scale=1/6)", "max_product_views": _MAX_VIEWS,
-                     "ad_entry_channels": list(AD_ENTRY_CHANNELS)},
-        "satisfaction": {"noise_sd": _SATISFACTION_SD, "delivery_issue_shift": _DELIVERY_SATISFACTION_SHIFT},
-        "delivery_issue_rate": _DELIVERY_ISSUE_RATE,
-        "churn": {"model": "constant hazard per day from first_seen: "
-                           "base[persona] * exp(beta_satisfaction*satisfaction + beta_delivery_issue*delivery_issue)",
-                  **_CHURN,
-                  "base_hazard_per_day": {p: _PERSONA_SPECS[p]["churn_hazard_per_day"] for p in PERSONAS}},
-        "advocacy": _ADVOCACY,
-        "support": _SUPPORT,
-        "feedback": _FEEDBACK,
-        "cost_per_visit": _COST_PER_VISIT,
-        "cost_noise_sd": _COST_NOISE_SD,
-        "paid_channels": list(PAID_CHANNELS),
-    }))
+    return json.loads(
+        json.dumps(
+            {
+                "seed": int(seed),
+                "n_customers": int(n),
+                "start": t0.isoformat(),
+                "end": t1.isoformat(),
+                "events": list(EVENTS),
+                "channels": list(CHANNELS),
+                "personas": personas,
+                "channel_effects": {
+                    t: {c: float(_CHANNEL_EFFECTS[t].get(c, 1.0)) for c in CHANNELS}
+                    for t in _CHANNEL_EFFECTS
+                },
+                "channel_effect_steps": {
+                    "awareness->consideration": "entry -> product_view",
+                    "consideration->purchase": "product_view -> add_to_cart",
+                },
+                "p_purchase_after_checkout": _P_PURCHASE_AFTER_CHECKOUT,
+                "friction": dict(_FRICTION),
+                "checkout": {"unit": "session", **_CHECKOUT},
+                "revenue_sigma": _REVENUE_SIGMA,
+                "sessions": {
+                    "first_seen_share_of_range": _FIRST_SEEN_SHARE,
+                    "min_gap_seconds": _MIN_SESSION_GAP,
+                    "event_gap_seconds": [_MIN_EVENT_GAP, _MAX_EVENT_GAP],
+                    "rate_heterogeneity": "gamma(shape=6, scale=1/6)",
+                    "max_product_views": _MAX_VIEWS,
+                    "ad_entry_channels": list(AD_ENTRY_CHANNELS),
+                },
+                "satisfaction": {
+                    "noise_sd": _SATISFACTION_SD,
+                    "delivery_issue_shift": _DELIVERY_SATISFACTION_SHIFT,
+                },
+                "delivery_issue_rate": _DELIVERY_ISSUE_RATE,
+                "churn": {
+                    "model": "constant hazard per day from first_seen: "
+                    "base[persona] * exp(beta_satisfaction*satisfaction + beta_delivery_issue*delivery_issue)",
+                    **_CHURN,
+                    "base_hazard_per_day": {
+                        p: _PERSONA_SPECS[p]["churn_hazard_per_day"] for p in PERSONAS
+                    },
+                },
+                "advocacy": _ADVOCACY,
+                "support": _SUPPORT,
+                "feedback": _FEEDBACK,
+                "cost_per_visit": _COST_PER_VISIT,
+                "cost_noise_sd": _COST_NOISE_SD,
+                "paid_channels": list(PAID_CHANNELS),
+            }
+        )
+    )
 
 
 def _check_stage_map(stage_map) -> None:
@@ -729,7 +999,9 @@ def _check_stage_map(stage_map) -> None:
     sm = stage_map if isinstance(stage_map, StageMap) else load_stage_map(stage_map)
     unknown = sorted(set(EVENTS) - set(sm.known_events))
     if unknown:
-        raise ValueError(f"stage_map does not know the generated events {unknown}; known: {sorted(sm.known_events)}")
+        raise ValueError(
+            f"stage_map does not know the generated events {unknown}; known: {sorted(sm.known_events)}"
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -748,12 +1020,22 @@ def main(argv: list[str] | None = None) -> int:
     int
         0 on success.
     """
-    parser = argparse.ArgumentParser(prog="python -m cjlib.synth", description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=20_000, help="number of customers (default 20000)")
+    parser = argparse.ArgumentParser(
+        prog="python -m cjlib.synth", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--customers", type=int, default=20_000, help="number of customers (default 20000)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--start", default="2025-01-01", help="first day of the range (default 2025-01-01)")
-    parser.add_argument("--end", default="2026-01-01", help="end of the range, exclusive (default 2026-01-01)")
-    parser.add_argument("--out", default="data/sample", help="output folder, relative to the project root")
+    parser.add_argument(
+        "--start", default="2025-01-01", help="first day of the range (default 2025-01-01)"
+    )
+    parser.add_argument(
+        "--end", default="2026-01-01", help="end of the range, exclusive (default 2026-01-01)"
+    )
+    parser.add_argument(
+        "--out", default="data/sample", help="output folder, relative to the project root"
+    )
     args = parser.parse_args(argv)
     data = generate(args.customers, args.seed, start=args.start, end=args.end)
     out = resolve(args.out)

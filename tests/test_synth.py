@@ -15,12 +15,25 @@ from sklearn.preprocessing import StandardScaler
 from cjlib import synth
 from cjlib.stagemap import load_stage_map
 
-CHANNELS = {"paid_search", "organic_search", "social", "display", "email", "direct", "referral", "affiliate"}
+CHANNELS = {
+    "paid_search",
+    "organic_search",
+    "social",
+    "display",
+    "email",
+    "direct",
+    "referral",
+    "affiliate",
+}
 CHANNEL_GROUPS = {
-    "paid_search": "paid", "display": "paid", "affiliate": "paid",
+    "paid_search": "paid",
+    "display": "paid",
+    "affiliate": "paid",
     "social": "social",
-    "email": "owned", "direct": "owned",
-    "organic_search": "organic", "referral": "organic",
+    "email": "owned",
+    "direct": "owned",
+    "organic_search": "organic",
+    "referral": "organic",
 }
 
 
@@ -43,7 +56,15 @@ def _with_persona(d: synth.SyntheticData) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------------
 def test_schemas(data):
     e = data.events
-    assert list(e.columns) == ["customer_id", "timestamp", "event", "channel", "revenue", "session_id", "device"]
+    assert list(e.columns) == [
+        "customer_id",
+        "timestamp",
+        "event",
+        "channel",
+        "revenue",
+        "session_id",
+        "device",
+    ]
     assert isinstance(e.index, pd.RangeIndex) and e.index.start == 0
     assert pd.api.types.is_datetime64_dtype(e["timestamp"]) and e["timestamp"].dt.tz is None
     assert e["revenue"].dtype == np.float64
@@ -64,7 +85,9 @@ def test_schemas(data):
     assert 4 <= c["region"].nunique() <= 5
     assert set(c["plan"]) == {"free", "basic", "premium"}
     assert pd.api.types.is_datetime64_dtype(c["signup_date"])
-    assert set(e["customer_id"]) == set(c["customer_id"])  # everyone has at least their first session
+    assert set(e["customer_id"]) == set(
+        c["customer_id"]
+    )  # everyone has at least their first session
 
     f = data.feedback
     assert list(f.columns) == ["customer_id", "timestamp", "score", "scale", "stage", "touchpoint"]
@@ -79,18 +102,40 @@ def test_schemas(data):
     assert 0.08 < len(nps) / len(c) < 0.12
 
     t = data.truth
-    assert list(t.columns) == ["customer_id", "persona", "acquisition_channel", "device", "churned",
-                               "churn_time", "delivery_issue", "satisfaction"]
+    assert list(t.columns) == [
+        "customer_id",
+        "persona",
+        "acquisition_channel",
+        "device",
+        "churned",
+        "churn_time",
+        "delivery_issue",
+        "satisfaction",
+    ]
     assert t["churned"].dtype == bool and t["delivery_issue"].dtype == bool
     assert t["churn_time"].isna().eq(~t["churned"]).all()
     assert set(t["persona"]) == set(synth.PERSONAS)
     assert 0.12 < t["delivery_issue"].mean() < 0.18
 
     json.dumps(data.params)  # serializable
-    for key in ("personas", "channel_effects", "friction", "churn", "start", "end", "seed", "n_customers"):
+    for key in (
+        "personas",
+        "channel_effects",
+        "friction",
+        "churn",
+        "start",
+        "end",
+        "seed",
+        "n_customers",
+    ):
         assert key in data.params
-    assert data.params["friction"] == {"column": "device", "value": "mobile", "from_step": "begin_checkout",
-                                       "to_step": "purchase", "multiplier": 0.45}
+    assert data.params["friction"] == {
+        "column": "device",
+        "value": "mobile",
+        "from_step": "begin_checkout",
+        "to_step": "purchase",
+        "multiplier": 0.45,
+    }
 
 
 def test_events_sorted_and_known(data):
@@ -111,8 +156,12 @@ def test_sessions_reproduced_by_30_minute_gap(data):
     assert pairs["a"].is_unique and pairs["b"].is_unique
     assert e["session_id"].nunique() == sessionized.nunique()
     same = ~new.to_numpy()
-    assert (gap[same] >= pd.Timedelta(seconds=10)).all() and (gap[same] <= pd.Timedelta(minutes=10)).all()
-    assert (gap[new & (e["customer_id"] == e["customer_id"].shift())] >= pd.Timedelta(hours=2)).all()
+    assert (gap[same] >= pd.Timedelta(seconds=10)).all() and (
+        gap[same] <= pd.Timedelta(minutes=10)
+    ).all()
+    assert (
+        gap[new & (e["customer_id"] == e["customer_id"].shift())] >= pd.Timedelta(hours=2)
+    ).all()
     # a session uses one channel; the first session's channel is the acquisition channel
     assert (e.groupby("session_id")["channel"].nunique() == 1).all()
     first = e.groupby("customer_id", sort=True)["channel"].first()
@@ -141,8 +190,12 @@ def test_no_events_after_churn(data):
     ch = e[e["churned"]]
     assert len(ch) > 0
     assert (ch["timestamp"] < ch["churn_time"]).all()
-    assert (data.feedback.merge(data.truth, on="customer_id").query("churned")
-            .eval("timestamp < churn_time").all())
+    assert (
+        data.feedback.merge(data.truth, on="customer_id")
+        .query("churned")
+        .eval("timestamp < churn_time")
+        .all()
+    )
     # non-churners keep coming back: most of those first seen early are active in the last 3 months
     last = data.events.groupby("customer_id")["timestamp"].max()
     t = data.truth.set_index("customer_id")
@@ -195,7 +248,15 @@ def test_write_round_trip(tmp_path):
     out = tmp_path / "sample"
     d.write(out)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["events.parquet", "customers.parquet", "feedback.parquet", "costs.csv", "truth.parquet", "truth.json"])
+        [
+            "events.parquet",
+            "customers.parquet",
+            "feedback.parquet",
+            "costs.csv",
+            "truth.parquet",
+            "truth.json",
+        ]
+    )
     for name in ("events", "customers", "feedback", "truth"):
         got = pd.read_parquet(out / f"{name}.parquet")
         pd.testing.assert_frame_equal(got, getattr(d, name), check_dtype=False)
@@ -216,15 +277,19 @@ def test_main_writes_sample(tmp_path):
 def _persona_features(d: synth.SyntheticData) -> pd.DataFrame:
     e = d.events
     g = e.groupby("customer_id")
-    feats = pd.DataFrame({
-        "n_sessions": g["session_id"].nunique(),
-        "n_events": g.size(),
-        "n_purchases": e.assign(p=e["event"].eq("purchase")).groupby("customer_id")["p"].sum(),
-        "mean_revenue": g["revenue"].mean(),
-    })
+    feats = pd.DataFrame(
+        {
+            "n_sessions": g["session_id"].nunique(),
+            "n_events": g.size(),
+            "n_purchases": e.assign(p=e["event"].eq("purchase")).groupby("customer_id")["p"].sum(),
+            "mean_revenue": g["revenue"].mean(),
+        }
+    )
     feats["events_per_session"] = feats["n_events"] / feats["n_sessions"]
     sessions = e.drop_duplicates("session_id")
-    share = pd.crosstab(sessions["customer_id"], sessions["channel"].map(CHANNEL_GROUPS), normalize="index")
+    share = pd.crosstab(
+        sessions["customer_id"], sessions["channel"].map(CHANNEL_GROUPS), normalize="index"
+    )
     feats = feats.join(share.add_prefix("share_")).drop(columns="n_events")
     cust = d.customers.set_index("customer_id")
     feats = feats.join(cust[["age"]]).join(pd.get_dummies(cust["plan"], prefix="plan", dtype=float))
@@ -244,8 +309,11 @@ def test_personas_recoverable(seed):
 def test_mobile_checkout_friction(big):
     """Sessions reaching begin_checkout end in a purchase at 0.80 off mobile and 0.45 × that on mobile."""
     e = big.events
-    s = e.assign(c=e["event"].eq("begin_checkout"), p=e["event"].eq("purchase")).groupby("session_id").agg(
-        device=("device", "first"), c=("c", "any"), p=("p", "any"))
+    s = (
+        e.assign(c=e["event"].eq("begin_checkout"), p=e["event"].eq("purchase"))
+        .groupby("session_id")
+        .agg(device=("device", "first"), c=("c", "any"), p=("p", "any"))
+    )
     s = s[s["c"]]
     rate = s.groupby(s["device"] == "mobile")["p"].mean()
     planted = big.params["friction"]["multiplier"]
@@ -264,36 +332,64 @@ def test_channel_effect_on_conversion(big):
     e = _with_persona(big)
     mult = big.params["channel_effects"]["consideration->purchase"]
     consider = {"product_view", "search", "add_to_wishlist", "add_to_cart", "begin_checkout"}
-    s = e.assign(c=e["event"].isin(consider), p=e["event"].eq("purchase")).groupby("session_id").agg(
-        channel=("channel", "first"), persona=("persona", "first"), c=("c", "any"), p=("p", "any"))
+    s = (
+        e.assign(c=e["event"].isin(consider), p=e["event"].eq("purchase"))
+        .groupby("session_id")
+        .agg(
+            channel=("channel", "first"),
+            persona=("persona", "first"),
+            c=("c", "any"),
+            p=("p", "any"),
+        )
+    )
     s = s[s["c"] & (s["persona"] == "bargain_hunter")]
     conv = s.groupby("channel")["p"].mean()
     assert mult["email"] > mult["paid_search"] > mult["affiliate"]
     assert conv["email"] > conv["paid_search"] > conv["affiliate"]
-    assert conv["email"] / conv["affiliate"] == pytest.approx(mult["email"] / mult["affiliate"], rel=0.25)
+    assert conv["email"] / conv["affiliate"] == pytest.approx(
+        mult["email"] / mult["affiliate"], rel=0.25
+    )
     # awareness→consideration: display (0.6) sessions reach consideration less often than social (1.3)
-    s_all = e.assign(c=e["event"].isin(consider)).groupby("session_id").agg(
-        channel=("channel", "first"), persona=("persona", "first"), entry=("event", "first"), c=("c", "any"))
+    s_all = (
+        e.assign(c=e["event"].isin(consider))
+        .groupby("session_id")
+        .agg(
+            channel=("channel", "first"),
+            persona=("persona", "first"),
+            entry=("event", "first"),
+            c=("c", "any"),
+        )
+    )
     sn = s_all[(s_all["persona"] == "social_newcomer") & (s_all["entry"] == "ad_click")]
     reach = sn.groupby("channel")["c"].mean()
     ratio = big.params["channel_effects"]["awareness->consideration"]
-    assert reach["social"] / reach["display"] == pytest.approx(ratio["social"] / ratio["display"], rel=0.2)
+    assert reach["social"] / reach["display"] == pytest.approx(
+        ratio["social"] / ratio["display"], rel=0.2
+    )
 
 
 def test_personas_differ_as_planted(big):
     e = _with_persona(big)
-    per = e.assign(p=e["event"].eq("purchase")).groupby("persona").agg(
-        sessions=("session_id", "nunique"), purchases=("p", "sum"), aov=("revenue", "mean"))
+    per = (
+        e.assign(p=e["event"].eq("purchase"))
+        .groupby("persona")
+        .agg(sessions=("session_id", "nunique"), purchases=("p", "sum"), aov=("revenue", "mean"))
+    )
     per["customers"] = big.truth["persona"].value_counts()
     per["sessions_pc"] = per["sessions"] / per["customers"]
     assert per["aov"].idxmax() == "loyal_premium" and per["aov"].idxmin() == "bargain_hunter"
-    assert per["sessions_pc"].idxmax() == "loyal_premium" and per["sessions_pc"].idxmin() == "social_newcomer"
+    assert (
+        per["sessions_pc"].idxmax() == "loyal_premium"
+        and per["sessions_pc"].idxmin() == "social_newcomer"
+    )
     churn = big.truth.groupby("persona")["churned"].mean()
     assert churn.idxmax() == "social_newcomer" and churn.idxmin() == "loyal_premium"
 
 
 def test_churners_less_satisfied(big):
-    f = big.feedback.merge(big.truth[["customer_id", "churned", "delivery_issue"]], on="customer_id")
+    f = big.feedback.merge(
+        big.truth[["customer_id", "churned", "delivery_issue"]], on="customer_id"
+    )
     csat = f[f["scale"] == "csat"]
     by_churn = csat.groupby("churned")["score"].mean()
     assert by_churn[True] < by_churn[False] - 0.2
@@ -313,11 +409,15 @@ def test_churn_predictable_at_cutoff(big):
     e = big.events
     before, after = e[e["timestamp"] < cutoff], e[e["timestamp"] >= cutoff]
     g = before.groupby("customer_id")
-    x = pd.DataFrame({
-        "recency": (cutoff - g["timestamp"].max()).dt.total_seconds() / 86400,
-        "frequency": g["session_id"].nunique(),
-        "support": before.assign(s=before["event"].eq("support_contact")).groupby("customer_id")["s"].sum(),
-    })
+    x = pd.DataFrame(
+        {
+            "recency": (cutoff - g["timestamp"].max()).dt.total_seconds() / 86400,
+            "frequency": g["session_id"].nunique(),
+            "support": before.assign(s=before["event"].eq("support_contact"))
+            .groupby("customer_id")["s"]
+            .sum(),
+        }
+    )
     fb = big.feedback[(big.feedback["timestamp"] < cutoff) & (big.feedback["scale"] == "csat")]
     x["csat"] = fb.groupby("customer_id")["score"].mean()
     x["has_csat"] = x["csat"].notna().astype(float)

@@ -12,8 +12,10 @@ Funnel rules (shared by every function that takes ``steps``)
   which satisfies the step. A name that is a stage name means the stage (stage names take precedence
   over event names): an event satisfies it when :func:`cjlib.journeys.assign_stages` labels it with that
   stage, so with the default map ``"retention"`` is satisfied by a customer's 2nd and later purchases and
-  ``"purchase"`` by the first purchase only. Stage labels are always computed on the customer's whole
-  history, also when ``unit="session"``.
+  ``"purchase"`` by the first purchase only. Prefix a name with ``"event:"`` or ``"stage:"`` to choose
+  explicitly (``"event:purchase"`` is every purchase event, as an event-level checkout funnel usually
+  means); labels drop the prefix. Stage labels are always computed on the customer's whole history,
+  also when ``unit="session"``.
 * **Order.** Events are taken in the loader's order: (customer, timestamp, input order). Equal
   timestamps keep their input order, so of two events at the same instant the earlier row comes first
   and a step can be matched by an event at the same timestamp as the previous step, but never by the
@@ -113,8 +115,12 @@ def _check_events(events: pd.DataFrame) -> None:
                             rule="missing_column")
 
 
+def _strip(name: str) -> str:
+    return name.split(":", 1)[1] if name.startswith(("event:", "stage:")) else name
+
+
 def _step_label(step) -> str:
-    return step if isinstance(step, str) else " | ".join(step)
+    return _strip(step) if isinstance(step, str) else " | ".join(_strip(x) for x in step)
 
 
 def _normalize_steps(steps) -> list[tuple[str, ...]]:
@@ -174,18 +180,30 @@ def _prepare(events, steps, unit, stage_map) -> _Prepared:
     known = set(sm.known_events) | set(ev_cats.tolist())
     for s in norm:
         for name in s:
-            if name not in stage_names and name not in known:
+            if name.startswith(("event:", "stage:")):
+                kind, _, bare = name.partition(":")
+                if kind == "stage" and bare not in stage_names:
+                    raise ValueError(f"steps: unknown stage {bare!r} in {name!r}; stages are {stage_names}")
+                if kind == "event" and bare not in known:
+                    raise ValueError(f"steps: unknown event {bare!r} in {name!r}: not in the data or the stage map")
+            elif name not in stage_names and name not in known:
                 raise ValueError(
                     f"steps: unknown step name {name!r}: not a stage ({', '.join(stage_names)}) and not an event "
                     f"in the data or the stage map"
                 )
-    need_stage = any(name in stage_names for s in norm for name in s)
+    def is_stage(name):
+        return name.startswith("stage:") or (name in stage_names and not name.startswith("event:"))
+
+    def bare(name):
+        return name.split(":", 1)[1] if name.startswith(("event:", "stage:")) else name
+
+    need_stage = any(is_stage(name) for s in norm for name in s)
     stage_codes = assign_stages(ev, sm).cat.codes.to_numpy() if need_stage else None
     n, k = len(ev), len(norm)
     member = np.zeros((n, k), dtype=bool)
     for j, s in enumerate(norm):
-        ev_names = [x for x in s if x not in stage_names]
-        st_names = [x for x in s if x in stage_names]
+        ev_names = [bare(x) for x in s if not is_stage(x)]
+        st_names = [bare(x) for x in s if is_stage(x)]
         if ev_names:
             lut = np.isin(ev_cats, ev_names)
             member[:, j] |= (ev_codes >= 0) & lut[np.maximum(ev_codes, 0)]
@@ -384,6 +402,18 @@ def _check_by(by, events: pd.DataFrame) -> list[str]:
     return cols
 
 
+def _quantiles_int(values: np.ndarray, qs) -> list[int]:
+    """Linear-interpolation quantiles (numpy's default) of int64 durations, exact to the nanosecond."""
+    v = np.sort(np.asarray(values, dtype=np.int64))
+    out = []
+    for q in qs:
+        h = (len(v) - 1) * q
+        lo = int(np.floor(h))
+        hi = min(lo + 1, len(v) - 1)
+        out.append(int(v[lo]) + int(round((h - lo) * (int(v[hi]) - int(v[lo])))))
+    return out
+
+
 def _summarize(level: np.ndarray, done: np.ndarray, labels: list[str], units_total: int) -> dict:
     K = len(labels)
     reached = np.array([(level >= k + 1).sum() for k in range(K)], dtype=np.int64)
@@ -399,9 +429,7 @@ def _summarize(level: np.ndarray, done: np.ndarray, labels: list[str], units_tot
     for k in range(1, K):
         sel = level >= k + 1
         if sel.any():
-            d = (done[sel, k] - done[sel, k - 1]).astype(np.float64)
-            q = np.quantile(d, [0.5, 0.9])
-            med[k], p90[k] = np.round(q).astype(np.int64)
+            med[k], p90[k] = _quantiles_int(done[sel, k] - done[sel, k - 1], (0.5, 0.9))
     return {
         "step": labels,
         "reached": reached,
@@ -444,8 +472,9 @@ def funnel(
     -----
     * ``steps``: event names, stage names from the stage map (a stage step is satisfied by events whose
       :func:`cjlib.journeys.assign_stages` label is that stage, so ``"retention"`` is the 2nd purchase with
-      the default map; stage names take precedence over event names), or lists of names any of which
-      satisfies the step. Unknown names raise ``ValueError``.
+      the default map; stage names take precedence over event names, so ``"purchase"`` is the *first*
+      purchase — write ``"event:purchase"`` for every purchase event, ``"stage:x"`` to force a stage), or
+      lists of names any of which satisfies the step. Unknown names raise ``ValueError``.
     * Rows are taken in (customer, timestamp, input order): equal timestamps keep the input order. A step
       is matched by a row strictly after the row matched to the previous step (possibly at the same
       timestamp).
@@ -528,3 +557,716 @@ def funnel(
     out.attrs.update(mode=mode, unit=unit, window=None if window is None else str(pd.Timedelta(window)),
                      steps=list(labels))
     return out
+
+
+# ------------------------------------------------------------------------------------------ statistics
+def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a binomial proportion (vectorized).
+
+    Parameters
+    ----------
+    successes, trials : int or array of int
+        Counts; ``trials == 0`` gives NaN bounds.
+    confidence : float, default 0.95
+
+    Returns
+    -------
+    (lower, upper) : arrays of float
+
+    Examples
+    --------
+    >>> lo, hi = wilson_interval(8, 10)
+    >>> round(float(lo), 4), round(float(hi), 4)
+    (0.4902, 0.9433)
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+    x = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = x / n
+        denom = 1 + z**2 / n
+        center = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+        lo = np.where(n > 0, np.clip(center - half, 0, 1), np.nan)
+        hi = np.where(n > 0, np.clip(center + half, 0, 1), np.nan)
+    return lo, hi
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1; NaN stays NaN and is not counted).
+
+    Examples
+    --------
+    >>> holm([0.01, 0.04, 0.03, 0.005]).round(3).tolist()
+    [0.03, 0.06, 0.06, 0.02]
+    """
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    q = p[ok]
+    m = len(q)
+    if m == 0:
+        return out
+    order = np.argsort(q, kind="stable")
+    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * q[order]))
+    res = np.empty(m)
+    res[order] = adj
+    out[ok] = res
+    return out
+
+
+def two_proportion_test(x1, n1, x2, n2) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided pooled two-proportion z-test (vectorized): returns (z, p_value).
+
+    NaN when either group is empty; z = 0, p = 1 when the pooled rate is 0 or 1.
+    """
+    x1, n1, x2, n2 = (np.asarray(v, dtype=float) for v in (x1, n1, x2, n2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (x1 + x2) / (n1 + n2)
+        se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+        z = np.where(se > 0, (x1 / n1 - x2 / n2) / se, 0.0)
+    empty = (n1 <= 0) | (n2 <= 0)
+    z = np.where(empty, np.nan, z)
+    p = np.where(empty, np.nan, 2 * stats.norm.sf(np.abs(z)))
+    return z, p
+
+
+def _step_index(step, labels: list[str], steps: list[tuple[str, ...]], name: str) -> int:
+    """0-based index of a step given by label, name, list of names, or 1-based int."""
+    if isinstance(step, (int, np.integer)) and not isinstance(step, bool):
+        if not 1 <= step <= len(labels):
+            raise ValueError(f"{name} must be a step number 1..{len(labels)} or a step label, got {step!r}")
+        return int(step) - 1
+    if isinstance(step, str) and step in labels:
+        return labels.index(step)
+    key = (step,) if isinstance(step, str) else tuple(step) if isinstance(step, Sequence) else None
+    if key is not None and key in steps:
+        return steps.index(key)
+    raise ValueError(f"{name} must be one of the steps {labels} (or a step number), got {step!r}")
+
+
+# ------------------------------------------------------------------------------------ segment comparison
+def compare_segments(
+    events: pd.DataFrame,
+    steps: Sequence,
+    by: str,
+    *,
+    from_step=None,
+    to_step=None,
+    control=None,
+    window=None,
+    mode: str = "ordered",
+    unit: str = "customer",
+    stage_map: StageMap | None = None,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Conversion per segment with Wilson intervals and Holm-corrected two-proportion tests.
+
+    For a transition ``from_step → to_step`` the population of a segment is its units that reached
+    ``from_step`` and the conversion is the share of them that reached ``to_step`` (both by the funnel
+    rules of :func:`funnel`, so with ``from_step`` > 1 this is the conditional step conversion). Each
+    segment is tested against the rest of the units (all other segments pooled) or, with ``control``,
+    against the control segment (an A/B variant is just a segment). All p-values in the result form one
+    family for the Holm correction.
+
+    Parameters
+    ----------
+    events, steps, window, mode, unit, stage_map
+        As in :func:`funnel`.
+    by : str
+        Segment column (value on the unit's first step-1 event; units with a missing value are left out).
+    from_step, to_step : step label, step number (1-based) or name, optional
+        Both ``None``: every consecutive transition (step k-1 → k) plus nothing else. Only ``to_step``:
+        from step 1. Only ``from_step``: to the last step.
+    control : optional
+        A level of ``by`` to compare against; it gets NaN test statistics itself.
+    confidence : float, default 0.95
+        Of the Wilson intervals.
+    alpha : float, default 0.05
+        ``significant`` is ``p_adjusted < alpha``.
+
+    Returns
+    -------
+    DataFrame
+        One row per transition and segment: ``from_step``, ``to_step``, the segment column, ``units``
+        (reached from_step), ``converted``, ``rate``, ``ci_low``, ``ci_high``, ``comparison`` ("rest" or
+        the control level), ``rate_comparison``, ``difference`` (rate − comparison), ``ratio``
+        (rate ÷ comparison), ``z``, ``p_value`` (two-sided), ``p_adjusted`` (Holm) and ``significant``.
+    """
+    cols = _check_by(by, events)
+    if len(cols) != 1:
+        raise ValueError("by must be a single column name for compare_segments")
+    col = cols[0]
+    m = _run(events, steps, window, mode, unit, stage_map)
+    labels, norm = m.prep.labels, m.prep.steps
+    K = len(labels)
+    if from_step is None and to_step is None:
+        if K < 2:
+            raise ValueError("steps: segment comparison needs at least 2 steps")
+        pairs = [(k - 1, k) for k in range(1, K)]
+    else:
+        a = 0 if from_step is None else _step_index(from_step, labels, norm, "from_step")
+        b = K - 1 if to_step is None else _step_index(to_step, labels, norm, "to_step")
+        if b <= a:
+            raise ValueError(f"to_step must come after from_step, got {labels[a]!r} → {labels[b]!r}")
+        pairs = [(a, b)]
+    seg = _segment_values(m, cols)[col]
+    codes, uniq = pd.factorize(seg, sort=True, use_na_sentinel=True)
+    levels = list(uniq)
+    if control is not None and control not in levels:
+        raise ValueError(f"control must be one of the {col!r} levels {levels}, got {control!r}")
+    G = len(levels)
+    rows = []
+    for a, b in pairs:
+        base = m.level >= a + 1
+        conv = m.level >= b + 1
+        valid = codes >= 0
+        n = np.bincount(codes[valid & base], minlength=G).astype(np.int64)
+        x = np.bincount(codes[valid & conv], minlength=G).astype(np.int64)
+        if control is None:
+            n2, x2 = n.sum() - n, x.sum() - x
+            comp = np.array(["rest"] * G, dtype=object)
+        else:
+            ci = levels.index(control)
+            n2, x2 = np.full(G, n[ci]), np.full(G, x[ci])
+            comp = np.array([control] * G, dtype=object)
+        z, p = two_proportion_test(x, n, x2, n2)
+        if control is not None:
+            z[ci] = p[ci] = np.nan
+        lo, hi = wilson_interval(x, n, confidence)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.where(n > 0, x / n, np.nan)
+            rate2 = np.where(n2 > 0, x2 / n2, np.nan)
+            ratio = rate / rate2
+        rows.append(pd.DataFrame({
+            "from_step": labels[a], "to_step": labels[b], col: levels, "units": n, "converted": x,
+            "rate": rate, "ci_low": lo, "ci_high": hi, "comparison": comp, "rate_comparison": rate2,
+            "difference": rate - rate2, "ratio": ratio, "z": z, "p_value": p,
+        }))
+    out = pd.concat(rows, ignore_index=True)
+    out["p_adjusted"] = holm(out["p_value"].to_numpy())
+    out["significant"] = out["p_adjusted"].to_numpy() < alpha
+    out.attrs.update(units_total=len(m.level), confidence=confidence, alpha=alpha, by=col, mode=mode, unit=unit)
+    return out
+
+
+# ----------------------------------------------------------------------------------------- span helpers
+def _span_rows(m: _Match, units: np.ndarray, start_pos: np.ndarray, end_ns: np.ndarray, end_pos: np.ndarray):
+    """Rows of each unit strictly after ``start_pos`` up to ``end_ns`` (inclusive) and before ``end_pos``.
+
+    Returns (rows, owner) with owner the index into ``units``. Vectorized by repeating ranges.
+    """
+    prep = m.prep
+    n = len(prep.ts)
+    unit_end = np.r_[prep.unit_start[1:], n][units]  # exclusive
+    stop = np.minimum(unit_end, np.where(end_pos >= 0, end_pos, unit_end))
+    # rows after start whose time <= end_ns: the last row with ts <= end_ns inside [start+1, stop)
+    lo = start_pos + 1
+    lengths = np.maximum(stop - lo, 0)
+    owner = np.repeat(np.arange(len(units)), lengths)
+    offs = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    rows = np.repeat(lo, lengths) + offs
+    keep = prep.ts[rows] <= end_ns[owner]
+    return rows[keep], owner[keep]
+
+
+# ---------------------------------------------------------------------------------------- drop-off drivers
+def dropoff_drivers(
+    events: pd.DataFrame,
+    steps: Sequence,
+    *,
+    from_step=None,
+    to_step=None,
+    window=None,
+    mode: str = "ordered",
+    unit: str = "customer",
+    stage_map: StageMap | None = None,
+    min_support: int = 30,
+    exclude_step_events: bool = True,
+) -> pd.DataFrame:
+    """Which events go with converting or dropping: smoothed odds ratios per event.
+
+    Population: units that reached ``from_step`` (default step 1). A unit *converts* when it reaches
+    ``to_step`` (default the last step). For each unit, the events seen strictly after its ``from_step``
+    event (of the chosen attempt, see :func:`funnel`) up to its conversion (exclusive) — or, for units that
+    did not convert, up to the window end (inclusive) or, without a window, to the unit's last event —
+    are collected as a set (doing an event twice counts once). With ``exclude_step_events`` rows that
+    satisfy any funnel step are ignored (they would explain conversion tautologically).
+
+    For each event: a = converters who did it, b = non-converters who did it, c = converters who did
+    not, d = non-converters who did not; odds ratio ``(a+1)(d+1) / ((b+1)(c+1))`` (+1 smoothing), with a
+    Woolf 95 % interval on the log scale from the same smoothed counts. Events done by fewer than
+    ``min_support`` units are dropped. Note: non-converters are observed for longer than converters
+    (their span runs to the window end), so events typical of idle browsing lean negative; read the
+    ratios as associations, not effects.
+
+    Returns
+    -------
+    DataFrame
+        One row per event, sorted by odds ratio (highest first): ``event``, ``units_with``,
+        ``rate_with`` (conversion of units that did it), ``rate_without``, ``odds_ratio``,
+        ``log_odds_ratio``, ``ci_low``, ``ci_high`` (odds-ratio scale), ``direction`` ("positive" when the
+        odds ratio > 1, else "negative"). ``attrs``: ``units`` (population), ``converted``.
+    """
+    if not isinstance(min_support, (int, np.integer)) or min_support < 1:
+        raise ValueError(f"min_support must be a positive integer, got {min_support!r}")
+    m = _run(events, steps, window, mode, unit, stage_map)
+    prep = m.prep
+    labels, norm = prep.labels, prep.steps
+    K = len(labels)
+    a_ = 0 if from_step is None else _step_index(from_step, labels, norm, "from_step")
+    b_ = K - 1 if to_step is None else _step_index(to_step, labels, norm, "to_step")
+    if b_ <= a_:
+        raise ValueError(f"to_step must come after from_step, got {labels[a_]!r} → {labels[b_]!r}")
+    units = np.flatnonzero(m.level >= a_ + 1)
+    conv = m.level[units] >= b_ + 1
+    start = m.pos[units, a_]
+    end_pos = np.where(conv, m.pos[units, b_], -1)
+    if m.window is not None:
+        end_ns = np.where(conv, _BIG, prep.ts[m.pos[units, 0]] + m.window)
+    else:
+        end_ns = np.full(len(units), _BIG)
+    rows, owner = _span_rows(m, units, start, end_ns, end_pos)
+    if exclude_step_events:
+        keep = ~prep.member[rows].any(axis=1)
+        rows, owner = rows[keep], owner[keep]
+    E = len(prep.ev_cats)
+    codes = prep.ev_codes[rows]
+    valid = codes >= 0
+    key = np.unique(owner[valid].astype(np.int64) * E + codes[valid])
+    did_owner, did_event = key // E, key % E
+    with_all = np.bincount(did_event, minlength=E)
+    with_conv = np.bincount(did_event, weights=conv[did_owner].astype(float), minlength=E)
+    n_conv, n = int(conv.sum()), len(units)
+    a = with_conv
+    b = with_all - with_conv
+    c = n_conv - a
+    d = (n - n_conv) - b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lor = np.log((a + 1) * (d + 1)) - np.log((b + 1) * (c + 1))
+        se = np.sqrt(1 / (a + 1) + 1 / (b + 1) + 1 / (c + 1) + 1 / (d + 1))
+        rate_with = np.where(with_all > 0, a / with_all, np.nan)
+        rate_without = np.where(n - with_all > 0, c / (n - with_all), np.nan)
+    sel = with_all >= min_support
+    out = pd.DataFrame({
+        "event": prep.ev_cats[sel], "units_with": with_all[sel].astype(np.int64), "rate_with": rate_with[sel],
+        "rate_without": rate_without[sel], "odds_ratio": np.exp(lor[sel]), "log_odds_ratio": lor[sel],
+        "ci_low": np.exp(lor[sel] - 1.959964 * se[sel]), "ci_high": np.exp(lor[sel] + 1.959964 * se[sel]),
+    })
+    out["direction"] = np.where(out["odds_ratio"] > 1, "positive", "negative")
+    out = out.sort_values("odds_ratio", ascending=False, kind="stable").reset_index(drop=True)
+    out.attrs.update(units=n, converted=n_conv, from_step=labels[a_], to_step=labels[b_], min_support=min_support)
+    return out
+
+
+# ------------------------------------------------------------------------------------ where droppers go
+@dataclass(frozen=True)
+class DropoffFlows:
+    """Where units go after the last funnel step they reached.
+
+    Attributes
+    ----------
+    paths : DataFrame
+        ``last_step``, ``path`` (the next ``depth`` events joined by ``" > "``, ending in ``"(end)"`` when the
+        unit has fewer events), ``units``, ``share`` (of the droppers at that step), the top ``top`` paths
+        per last step, most frequent first.
+    flows : DataFrame
+        Sankey links ``source``, ``target``, ``count``: from ``"dropped after <step>"`` to
+        ``"1: <event>"``, then ``"1: <event>"`` to ``"2: <event>"`` … (node names carry the depth so the
+        graph is acyclic; ``"k: (end)"`` when the journey ends). All droppers are counted, not only the
+        top paths.
+    """
+
+    paths: pd.DataFrame
+    flows: pd.DataFrame
+
+
+def where_droppers_go(
+    events: pd.DataFrame,
+    steps: Sequence,
+    *,
+    window=None,
+    mode: str = "ordered",
+    unit: str = "customer",
+    stage_map: StageMap | None = None,
+    depth: int = 3,
+    top: int = 10,
+) -> DropoffFlows:
+    """The next events of units that entered the funnel but did not finish it.
+
+    A dropper is a unit that reached step 1 but not the last step; its last step is the furthest step
+    reached (:func:`funnel` rules) and its path is the next ``depth`` events of the unit after the event
+    matched to that step in the chosen attempt (any time later, not limited to the window; in session
+    units, within the session).
+
+    Returns
+    -------
+    DropoffFlows
+    """
+    if not isinstance(depth, (int, np.integer)) or depth < 1:
+        raise ValueError(f"depth must be a positive integer, got {depth!r}")
+    if not isinstance(top, (int, np.integer)) or top < 1:
+        raise ValueError(f"top must be a positive integer, got {top!r}")
+    m = _run(events, steps, window, mode, unit, stage_map)
+    prep = m.prep
+    K = len(prep.labels)
+    units = np.flatnonzero((m.level >= 1) & (m.level < K))
+    last = m.level[units] - 1
+    at = m.pos[units, last]
+    n = len(prep.ts)
+    unit_end = np.r_[prep.unit_start[1:], n][units]
+    names = np.r_[prep.ev_cats.astype(object), np.array(["(unknown)"], dtype=object)]
+    cols = {}
+    alive = np.ones(len(units), bool)
+    for d in range(1, depth + 1):
+        r = at + d
+        has = alive & (r < unit_end)
+        code = np.where(has, prep.ev_codes[np.minimum(r, n - 1)] if n else 0, -2)
+        lab = np.where(code == -2, "(end)", names[np.where(code >= 0, code, len(names) - 1)])
+        cols[d] = np.where(alive, lab, None)
+        alive = has
+    last_lab = np.asarray(prep.labels, dtype=object)[last]
+    # paths
+    path = pd.Series([""] * len(units), dtype=object)
+    for d in range(1, depth + 1):
+        part = pd.Series(cols[d], dtype=object)
+        sep = np.where(d > 1, " > ", "")
+        path = np.where(part.notna(), path + sep + part.fillna(""), path)
+    pdf = pd.DataFrame({"last_step": last_lab, "path": np.asarray(path, dtype=object)})
+    if len(pdf):
+        counts = pdf.groupby(["last_step", "path"], sort=False).size().rename("units").reset_index()
+        totals = counts.groupby("last_step")["units"].transform("sum")
+        counts["share"] = counts["units"] / totals
+        order = {lab: i for i, lab in enumerate(prep.labels)}
+        counts["_o"] = counts["last_step"].map(order)
+        counts = counts.sort_values(["_o", "units", "path"], ascending=[True, False, True], kind="stable")
+        paths = counts.groupby("last_step", sort=False).head(top).drop(columns="_o").reset_index(drop=True)
+    else:
+        paths = pd.DataFrame({"last_step": [], "path": [], "units": [], "share": []})
+    # flows
+    links = []
+    src = np.asarray(["dropped after " + s for s in last_lab], dtype=object)
+    for d in range(1, depth + 1):
+        tgt = cols[d]
+        ok = pd.notna(tgt)
+        tgt_name = np.where(ok, np.char.add(f"{d}: ", tgt.astype(str)) if len(tgt) else tgt, None)
+        links.append(pd.DataFrame({"source": src[ok], "target": tgt_name[ok]}))
+        src = tgt_name
+    lf = pd.concat(links, ignore_index=True) if links else pd.DataFrame({"source": [], "target": []})
+    flows = (lf.groupby(["source", "target"], sort=False).size().rename("count").reset_index()
+             .sort_values("count", ascending=False, kind="stable").reset_index(drop=True))
+    paths.attrs.update(droppers=len(units))
+    return DropoffFlows(paths, flows)
+
+
+# -------------------------------------------------------------------------------------- time to convert
+def time_to_convert(
+    events: pd.DataFrame,
+    steps: Sequence,
+    *,
+    from_step=None,
+    to_step=None,
+    window=None,
+    mode: str = "ordered",
+    unit: str = "customer",
+    stage_map: StageMap | None = None,
+) -> pd.DataFrame:
+    """Time from ``from_step`` (default step 1) to ``to_step`` (default the last step) per converting unit.
+
+    Times come from the chosen attempt of :func:`funnel` (the earliest attempt reaching the furthest
+    step), as completion(to_step) − completion(from_step).
+
+    Returns
+    -------
+    DataFrame
+        One row per unit that reached ``to_step``: ``customer_id`` (``session`` too for session units),
+        ``started_at``, ``converted_at``, ``time_to_convert`` (Timedelta), ``hours`` (float).
+        ``attrs``: ``units`` (reached from_step), ``converted``, ``from_step``, ``to_step``.
+    """
+    m = _run(events, steps, window, mode, unit, stage_map)
+    labels, norm = m.prep.labels, m.prep.steps
+    K = len(labels)
+    a = 0 if from_step is None else _step_index(from_step, labels, norm, "from_step")
+    b = K - 1 if to_step is None else _step_index(to_step, labels, norm, "to_step")
+    if b <= a:
+        raise ValueError(f"to_step must come after from_step, got {labels[a]!r} → {labels[b]!r}")
+    sel = m.level >= b + 1
+    uf = _unit_frame(m, with_steps=False)
+    out = uf.loc[sel, [c for c in ("customer_id", "session") if c in uf.columns]].reset_index(drop=True)
+    out["started_at"] = _to_ts(m.done[sel, a])
+    out["converted_at"] = _to_ts(m.done[sel, b])
+    out["time_to_convert"] = out["converted_at"] - out["started_at"]
+    out["hours"] = out["time_to_convert"].dt.total_seconds() / 3600.0
+    out.attrs.update(units=int((m.level >= a + 1).sum()), converted=int(sel.sum()), from_step=labels[a],
+                     to_step=labels[b])
+    return out
+
+
+# ------------------------------------------------------------------------------------------ cohorts
+def conversion_by_cohort(
+    events: pd.DataFrame,
+    steps: Sequence,
+    *,
+    freq: str = "week",
+    to_step=None,
+    window=None,
+    mode: str = "ordered",
+    unit: str = "customer",
+    stage_map: StageMap | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Conversion by entry cohort: units grouped by the week or month of their first step-1 event.
+
+    A unit converts when it reaches ``to_step`` (default the last step) by the rules of :func:`funnel`.
+    Weeks start on Monday. With a window, a cohort is ``complete`` when the window of each of its units
+    (from its first step-1 event) closed by the last timestamp in the data; without a window no cohort
+    can be known complete and ``complete`` is False. Recent cohorts have had less time to convert: read
+    their rates as lower bounds.
+
+    Returns
+    -------
+    DataFrame
+        ``cohort`` (period start, Timestamp), ``units``, ``converted``, ``rate``, ``ci_low``, ``ci_high``
+        (Wilson), ``complete``.
+    """
+    freq_code = {"week": "W-SUN", "w": "W-SUN", "month": "M", "m": "M"}.get(str(freq).lower())
+    if freq_code is None:
+        raise ValueError(f"freq must be 'week' or 'month', got {freq!r}")
+    m = _run(events, steps, window, mode, unit, stage_map)
+    labels, norm = m.prep.labels, m.prep.steps
+    b = len(labels) - 1 if to_step is None else _step_index(to_step, labels, norm, "to_step")
+    entered = m.first_entry >= 0
+    first_ts = _to_ts(m.prep.ts[m.first_entry[entered]])
+    cohort = pd.PeriodIndex(pd.DatetimeIndex(first_ts), freq=freq_code).start_time
+    conv = m.level[entered] >= b + 1
+    df = pd.DataFrame({"cohort": cohort, "converted": conv})
+    if m.window is not None:
+        data_end = m.prep.ts.max()
+        df["closed"] = (m.prep.ts[m.first_entry[entered]] + m.window) <= data_end
+    else:
+        df["closed"] = False
+    g = df.groupby("cohort", sort=True)
+    out = pd.DataFrame({"units": g.size(), "converted": g["converted"].sum().astype(np.int64),
+                        "complete": g["closed"].all()}).reset_index()
+    out["rate"] = out["converted"] / out["units"]
+    out["ci_low"], out["ci_high"] = wilson_interval(out["converted"].to_numpy(), out["units"].to_numpy(), confidence)
+    out = out[["cohort", "units", "converted", "rate", "ci_low", "ci_high", "complete"]]
+    out.attrs.update(freq=freq, to_step=labels[b])
+    return out
+
+
+# ----------------------------------------------------------------------------------------- friction
+def _error_events(prep: _Prepared, sm: StageMap, error_events) -> list[str]:
+    if error_events is not None:
+        return [error_events] if isinstance(error_events, str) else list(error_events)
+    names = set(sm.other_events) | set(prep.ev_cats.tolist())
+    return sorted(e for e in names if "error" in e.lower())
+
+
+def friction(
+    events: pd.DataFrame,
+    steps: Sequence,
+    *,
+    window=None,
+    mode: str = "ordered",
+    unit: str = "customer",
+    stage_map: StageMap | None = None,
+    error_events: str | Sequence[str] | None = None,
+    long_dwell=None,
+) -> pd.DataFrame:
+    """Friction signals per transition: loops (repeated steps), long dwell and error events.
+
+    For each transition k-1 → k the population is the units that reached step k-1. A unit's *segment*
+    is the span strictly after its step-(k-1) event (chosen attempt) up to its step-k event (exclusive)
+    when it reached step k, else up to the end of its observed span (window end, or its last event).
+
+    * **loop**: the segment holds another event satisfying step k-1 (the unit repeated the step);
+    * **error**: the segment holds an error event (default: events of the stage map's ``other_events``
+      or of the data whose name contains ``"error"``);
+    * **long dwell**: time in the segment (to the step-k event, else to the last event of the segment)
+      exceeds ``long_dwell``; by default the 90th percentile of the time converters took for that
+      transition (so it flags units slower than 9 in 10 converters).
+
+    Returns
+    -------
+    DataFrame
+        One row per transition: ``from_step``, ``to_step``, ``units``, ``conversion`` (share reaching
+        step k), and for each signal s in (loop, error, long_dwell): ``{s}_units``, ``{s}_rate`` (share of
+        units), ``conversion_if_{s}``, ``conversion_if_no_{s}``; plus ``dwell_threshold`` (Timedelta) and
+        ``attrs["error_events"]``.
+    """
+    sm = stage_map or load_stage_map()
+    m = _run(events, steps, window, mode, unit, sm)
+    prep = m.prep
+    K = len(prep.labels)
+    if K < 2:
+        raise ValueError("steps: friction needs at least 2 steps")
+    dwell_fixed = None if long_dwell is None else _parse_window(long_dwell)
+    errs = _error_events(prep, sm, error_events)
+    err_lut = np.isin(prep.ev_cats, errs)
+    is_err = (prep.ev_codes >= 0) & err_lut[np.maximum(prep.ev_codes, 0)]
+    rows = []
+    for k in range(1, K):
+        units = np.flatnonzero(m.level >= k)
+        conv = m.level[units] >= k + 1
+        start = m.pos[units, k - 1]
+        end_pos = np.where(conv, m.pos[units, k], -1)
+        if m.window is not None:
+            end_ns = np.where(conv, _BIG, prep.ts[m.pos[units, 0]] + m.window)
+        else:
+            end_ns = np.full(len(units), _BIG)
+        r, own = _span_rows(m, units, start, end_ns, end_pos)
+        loop = np.bincount(own[prep.member[r, k - 1]], minlength=len(units)) > 0
+        err = np.bincount(own[is_err[r]], minlength=len(units)) > 0
+        seg_last = np.full(len(units), -1, np.int64)
+        np.maximum.at(seg_last, own, r)
+        t_from = prep.ts[start]
+        t_to = np.where(conv, prep.ts[np.maximum(end_pos, 0)],
+                        np.where(seg_last >= 0, prep.ts[np.maximum(seg_last, 0)], t_from))
+        dwell = t_to - t_from
+        if dwell_fixed is not None:
+            thr = dwell_fixed
+        else:
+            conv_dwell = dwell[conv]
+            thr = _quantiles_int(conv_dwell, (0.9,))[0] if len(conv_dwell) else None
+        longd = dwell > thr if thr is not None else np.zeros(len(units), bool)
+        rec = {"from_step": prep.labels[k - 1], "to_step": prep.labels[k], "units": len(units),
+               "conversion": conv.mean() if len(units) else np.nan}
+        for name, flag in (("loop", loop), ("error", err), ("long_dwell", longd)):
+            rec[f"{name}_units"] = int(flag.sum())
+            rec[f"{name}_rate"] = flag.mean() if len(units) else np.nan
+            rec[f"conversion_if_{name}"] = conv[flag].mean() if flag.any() else np.nan
+            rec[f"conversion_if_no_{name}"] = conv[~flag].mean() if (~flag).any() else np.nan
+        rec["dwell_threshold"] = pd.Timedelta(thr, unit="ns") if thr is not None else pd.NaT
+        rows.append(rec)
+    out = pd.DataFrame(rows)
+    out.attrs.update(error_events=errs)
+    return out
+
+
+# --------------------------------------------------------------------------------- cart abandonment
+@dataclass(frozen=True)
+class CartAbandonment:
+    """Cart abandonment and recovery.
+
+    Attributes
+    ----------
+    carts : int
+        Sessions with at least one cart event.
+    abandoned : int
+        Cart sessions without a purchase event after their first cart event in the same session.
+    abandonment_rate : float
+        abandoned ÷ carts (NaN without carts).
+    recovered : int
+        Abandoned carts followed by a purchase of the same customer within ``recovery_days`` of the
+        session's last cart event (inclusive).
+    recovery_rate : float
+        recovered ÷ abandoned.
+    recovery_days : float
+    cart_event, purchase_event : tuple of str
+    table : DataFrame
+        One row per cart session: ``customer_id``, ``session``, ``cart_at`` (first cart event),
+        ``last_cart_at``, ``abandoned``, ``recovered``, ``recovered_at``, ``time_to_recovery``.
+    """
+
+    carts: int
+    abandoned: int
+    abandonment_rate: float
+    recovered: int
+    recovery_rate: float
+    recovery_days: float
+    cart_event: tuple
+    purchase_event: tuple
+    table: pd.DataFrame
+
+
+def cart_abandonment(
+    events: pd.DataFrame,
+    *,
+    cart_event: str | Sequence[str] | None = None,
+    purchase_event: str | Sequence[str] | None = None,
+    recovery_days: float = 7,
+    stage_map: StageMap | None = None,
+) -> CartAbandonment:
+    """Cart abandonment rate and later recovery.
+
+    A *cart* is a session (the data's ``session_id``, else 30-minute sessions) with a cart event. It is
+    *abandoned* when no purchase event follows its first cart event in the same session. An abandoned
+    cart is *recovered* when the customer makes a purchase event within ``recovery_days`` days
+    (inclusive) after the session's last cart event (necessarily in a later session).
+
+    Parameters
+    ----------
+    cart_event, purchase_event : str or list of str, optional
+        Event names. Defaults come from the stage map's ``checkout`` journey: its 2nd step is the cart
+        event and its last step the purchase event (a step that is a list gives all its names).
+    recovery_days : float, default 7
+        Must be positive.
+    """
+    sm = stage_map or load_stage_map()
+    _check_events(events)
+    if isinstance(recovery_days, bool) or not isinstance(recovery_days, (int, float)) or not recovery_days > 0:
+        raise ValueError(f"recovery_days must be a positive number, got {recovery_days!r}")
+
+    def names(value, default, param):
+        v = default if value is None else value
+        out = (v,) if isinstance(v, str) else tuple(v)
+        if not out or not all(isinstance(x, str) for x in out):
+            raise ValueError(f"{param} must be an event name or a list of names, got {value!r}")
+        return out
+
+    if cart_event is None or purchase_event is None:
+        try:
+            cj = sm.journey("checkout").steps
+        except ValueError as exc:
+            raise ValueError("cart_event and purchase_event are required: the stage map has no 'checkout' "
+                             "journey to take defaults from") from exc
+    carts = names(cart_event, cj[1] if cart_event is None else None, "cart_event")
+    buys = names(purchase_event, cj[-1] if purchase_event is None else None, "purchase_event")
+    ev = ensure_sorted(events)
+    sess = session_keys(ev).to_numpy()
+    ev_names = ev["event"].astype(str).to_numpy()
+    is_cart = np.isin(ev_names, carts)
+    is_buy = np.isin(ev_names, buys)
+    ts = ev["timestamp"].to_numpy().astype("datetime64[ns]").astype(np.int64)
+    cust = np.cumsum(customer_starts(ev)) - 1
+    n = len(ev)
+    # first / last cart per session (session codes need not be contiguous: use unique over codes)
+    cidx = np.flatnonzero(is_cart)
+    s_of = sess[cidx]
+    uniq_s, first_i = np.unique(s_of, return_index=True)
+    last_i = len(s_of) - 1 - np.unique(s_of[::-1], return_index=True)[1]
+    first_row, last_row = cidx[first_i], cidx[last_i]
+    # a purchase in the same session after the first cart: last purchase row per session > first cart row
+    bidx = np.flatnonzero(is_buy)
+    last_buy = np.full(sess.max() + 1 if n else 0, -1, np.int64)
+    if len(bidx):
+        np.maximum.at(last_buy, sess[bidx], bidx)
+    abandoned = last_buy[uniq_s] < first_row
+    # recovery: first purchase of the customer after the last cart row (rows are customer-time ordered)
+    j = np.searchsorted(bidx, last_row, side="right")
+    has = j < len(bidx)
+    nxt = bidx[np.minimum(j, max(len(bidx) - 1, 0))] if len(bidx) else np.zeros(len(last_row), np.int64)
+    limit = int(pd.Timedelta(days=recovery_days).value)
+    rec = abandoned & has & (cust[nxt] == cust[last_row]) & (ts[nxt] - ts[last_row] <= limit)
+    rec_at = np.where(rec, ts[nxt], _NAT)
+    table = pd.DataFrame({
+        "customer_id": ev["customer_id"].to_numpy()[first_row],
+        "session": uniq_s.astype(np.int64),
+        "cart_at": _to_ts(ts[first_row]),
+        "last_cart_at": _to_ts(ts[last_row]),
+        "abandoned": abandoned,
+        "recovered": rec,
+        "recovered_at": _to_ts(rec_at),
+    })
+    table["time_to_recovery"] = table["recovered_at"] - table["last_cart_at"]
+    table = table.sort_values(["customer_id", "cart_at"], kind="stable").reset_index(drop=True)
+    n_c, n_a, n_r = len(table), int(abandoned.sum()), int(rec.sum())
+    return CartAbandonment(
+        carts=n_c, abandoned=n_a, abandonment_rate=n_a / n_c if n_c else float("nan"), recovered=n_r,
+        recovery_rate=n_r / n_a if n_a else float("nan"), recovery_days=float(recovery_days),
+        cart_event=carts, purchase_event=buys, table=table,
+    )

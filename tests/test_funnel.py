@@ -273,3 +273,148 @@ def test_matches_reference(rows, window, mode, steps):
     got = out["median_time_from_previous"].tolist()
     for g, e in zip(got, exp_med):
         assert (pd.isna(g) and pd.isna(e)) or g == e
+
+
+def test_event_prefix_overrides_stage():
+    ev = log([("a", 0, BC), ("a", 1, BUY), ("a", 60, BC), ("a", 61, BUY)])
+    units = F.funnel(ev, [BC, "event:purchase"], unit="session")
+    assert reached(units) == [2, 2] and units["step"].tolist() == [BC, "purchase"]
+    # the stage 'purchase' is the first purchase only: the second session's purchase is 'retention'
+    assert reached(F.funnel(ev, [BC, BUY], unit="session")) == [2, 1]
+    with pytest.raises(ValueError, match="unknown stage 'nope'"):
+        F.funnel(ev, ["stage:nope"])
+
+
+# ------------------------------------------------------------------------------------------ statistics
+def test_wilson_interval_hand_value():
+    lo, hi = F.wilson_interval(8, 10)
+    assert float(lo) == pytest.approx(0.4902, abs=1e-4) and float(hi) == pytest.approx(0.9433, abs=1e-4)
+    lo, hi = F.wilson_interval(np.array([0, 5]), np.array([10, 0]))
+    assert lo[0] == 0 and hi[0] == pytest.approx(0.2775, abs=1e-4) and np.isnan(lo[1])
+
+
+def test_holm_hand_example():
+    # sorted 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> monotone 0.06
+    np.testing.assert_allclose(F.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(F.holm([0.5, np.nan, 0.6]), [1.0, np.nan, 1.0])
+
+
+def test_two_proportion_test_hand_value():
+    # 30/100 vs 50/100: pooled 0.4, se = sqrt(0.24 * 0.02) = 0.069282, z = -2.88675
+    z, p = F.two_proportion_test(30, 100, 50, 100)
+    assert float(z) == pytest.approx(-2.886751, abs=1e-5) and float(p) == pytest.approx(0.003892, abs=1e-5)
+
+
+def test_compare_segments_hand_counts():
+    rows = []
+    for i in range(10):
+        rows += [(f"m{i}", 0, PV, "mobile")] + ([(f"m{i}", 1, ATC, "mobile")] if i < 2 else [])
+        rows += [(f"d{i}", 0, PV, "desktop")] + ([(f"d{i}", 1, ATC, "desktop")] if i < 8 else [])
+    ev = log(rows, cols=["device"])
+    out = F.compare_segments(ev, [PV, ATC], "device")
+    assert out["device"].tolist() == ["desktop", "mobile"]
+    assert out["converted"].tolist() == [8, 2] and out["units"].tolist() == [10, 10]
+    z, p = F.two_proportion_test(2, 10, 8, 10)
+    assert out.loc[1, "p_value"] == pytest.approx(float(p))
+    assert out.loc[1, "p_adjusted"] == pytest.approx(min(1, 2 * float(p)))
+    assert out.loc[0, "ci_low"] == pytest.approx(0.4902, abs=1e-4)
+    ctl = F.compare_segments(ev, [PV, ATC], "device", control="desktop")
+    assert np.isnan(ctl.loc[0, "p_value"]) and ctl.loc[1, "ratio"] == pytest.approx(0.25)
+
+
+# -------------------------------------------------------------------------------------------- drivers
+def test_dropoff_drivers_planted():
+    rows = []
+    spec = [(SEARCH, True, 30), (SEARCH, False, 10), ("add_to_wishlist", True, 10), ("add_to_wishlist", False, 30)]
+    i = 0
+    for event, buys, count in spec:
+        for _ in range(count):
+            rows += [(f"c{i}", 0, PV), (f"c{i}", 1, event)] + ([(f"c{i}", 2, BUY)] if buys else [])
+            i += 1
+    ev = log(rows)
+    out = F.dropoff_drivers(ev, [PV, "event:purchase"], min_support=5).set_index("event")
+    assert out.loc[SEARCH, "odds_ratio"] == pytest.approx(31 * 31 / (11 * 11))
+    assert out.loc["add_to_wishlist", "odds_ratio"] == pytest.approx(11 * 11 / (31 * 31))
+    assert out.loc[SEARCH, "rate_with"] == pytest.approx(0.75) and out.loc[SEARCH, "units_with"] == 40
+    assert list(out.index) == [SEARCH, "add_to_wishlist"]  # product_view / purchase are step events
+    assert F.dropoff_drivers(ev, [PV, "event:purchase"], min_support=41).empty
+
+
+# -------------------------------------------------------------------------------- flows, times, cohorts
+def test_where_droppers_go():
+    ev = log([("a", 0, PV), ("a", 1, SEARCH), ("a", 2, PV), ("b", 0, PV), ("b", 1, ATC), ("c", 0, PV), ("c", 1, SEARCH),
+              ("c", 2, PV), ("c", 3, "page_view"), ("c", 4, SEARCH)])
+    res = F.where_droppers_go(ev, [PV, ATC], depth=3)
+    assert res.paths.values.tolist() == [
+        [PV, "search > product_view > (end)", 1, 0.5], [PV, "search > product_view > page_view", 1, 0.5]]
+    flows = {(s, t): c for s, t, c in res.flows.values.tolist()}
+    assert flows[("dropped after product_view", "1: search")] == 2
+    assert flows[("2: product_view", "3: (end)")] == 1 and flows[("2: product_view", "3: page_view")] == 1
+
+
+def test_time_to_convert(modes_log):
+    out = F.time_to_convert(modes_log, [PV, ATC, BC])
+    assert out["customer_id"].tolist() == ["x", "y"]
+    assert out["time_to_convert"].tolist() == [pd.Timedelta(minutes=3), pd.Timedelta(minutes=2)]
+    assert out["hours"].tolist() == pytest.approx([0.05, 2 / 60])
+    part = F.time_to_convert(modes_log, [PV, ATC, BC], to_step=ATC)
+    assert len(part) == 3 and out.attrs["units"] == 3
+
+
+def test_conversion_by_cohort():
+    day = 24 * 60  # T0 is Saturday 2025-03-01: weeks of Mon 24 Feb and Mon 3 Mar
+    ev = log([("a", 0, PV), ("a", 5, ATC), ("b", 10, PV), ("c", 3 * day, PV), ("c", 3 * day + 1, ATC),
+              ("d", 20 * day, SEARCH)])
+    out = F.conversion_by_cohort(ev, [PV, ATC], freq="week", window="1D")
+    assert out["cohort"].tolist() == [pd.Timestamp("2025-02-24"), pd.Timestamp("2025-03-03")]
+    assert out["units"].tolist() == [2, 1] and out["converted"].tolist() == [1, 1]
+    assert out["complete"].tolist() == [True, True]
+    with pytest.raises(ValueError, match="freq must be"):
+        F.conversion_by_cohort(ev, [PV, ATC], freq="day")
+
+
+def test_friction():
+    ev = log([("a", 0, BC), ("a", 1, "payment_error"), ("a", 2, BC), ("a", 3, BUY),
+              ("b", 0, BC), ("b", 1, "payment_error"),
+              ("c", 0, BC), ("c", 1, BUY)])
+    out = F.friction(ev, [BC, "event:purchase"], long_dwell="2min").iloc[0]
+    assert out["units"] == 3 and out["conversion"] == pytest.approx(2 / 3)
+    assert out["error_units"] == 2 and out["conversion_if_error"] == pytest.approx(0.5)
+    # a's first checkout opens the chosen attempt, so its retry is a loop; a dwelt 3 min > 2 min
+    assert out["loop_units"] == 1 and out["conversion_if_loop"] == 1.0
+    assert out["long_dwell_units"] == 1 and out["dwell_threshold"] == pd.Timedelta(minutes=2)
+    auto = F.friction(ev, [BC, "event:purchase"]).iloc[0]
+    assert auto["dwell_threshold"] == pd.Timedelta(minutes=2.8)  # p90 of converters' 3 and 1 min
+    assert F.friction(ev, [BC, "event:purchase"]).attrs["error_events"] == ["payment_error"]
+
+
+def test_cart_abandonment_and_recovery():
+    day = 24 * 60
+    ev = log([
+        ("a", 0, ATC), ("a", 3 * day, BUY),                  # abandoned, recovered after 3 days
+        ("b", 0, ATC), ("b", 5, BUY),                        # bought in the session
+        ("c", 0, ATC), ("c", 10 * day, BUY),                 # abandoned, purchase too late
+        ("d", 0, ATC), ("d", 5, ATC), ("d", 7 * day + 5, BUY),  # recovered exactly at the 7-day limit
+    ])
+    res = F.cart_abandonment(ev, recovery_days=7)
+    assert (res.carts, res.abandoned, res.recovered) == (4, 3, 2)
+    assert res.abandonment_rate == pytest.approx(0.75) and res.recovery_rate == pytest.approx(2 / 3)
+    assert res.cart_event == (ATC,) and res.purchase_event == (BUY,)
+    assert res.table["time_to_recovery"].dropna().tolist() == [pd.Timedelta(days=3), pd.Timedelta(days=7)]
+    assert F.cart_abandonment(ev, recovery_days=2).recovered == 0
+    with pytest.raises(ValueError, match="recovery_days"):
+        F.cart_abandonment(ev, recovery_days=0)
+
+
+# ------------------------------------------------------------------------------------------ planted
+def test_planted_mobile_checkout_friction():
+    synth = pytest.importorskip("cjlib.synth")
+    d = synth.generate(n_customers=3000, seed=0)
+    ev = ensure_sorted(d.events.assign(event=d.events["event"].astype("category")))
+    fr = d.params["friction"]
+    out = F.compare_segments(ev, [fr["from_step"], "event:" + fr["to_step"]], fr["column"], unit="session",
+                             window="1h")
+    worst = out.loc[out["rate"].idxmin()]
+    assert worst[fr["column"]] == fr["value"]
+    assert worst["p_adjusted"] < 0.01 and worst["ratio"] < 1
+    assert worst["ratio"] == pytest.approx(fr["multiplier"], abs=0.08)

@@ -343,11 +343,14 @@ class SyntheticData:
             "truth.parquet": lambda p: self.truth.to_parquet(p, index=False),
             "truth.json": lambda p: Path(p).write_text(json.dumps(self.params, indent=2) + "\n"),
         }
+        umask = os.umask(0)
+        os.umask(umask)
         for name, write in writers.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
             os.close(fd)
             try:
                 write(tmp)
+                os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; use the usual mode
                 os.replace(tmp, out / name)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -426,3 +427,11 @@ def test_churn_predictable_at_cutoff(big):
     model = LogisticRegression(max_iter=1000).fit(np.log1p(x), y)
     auc = roc_auc_score(y, model.predict_proba(np.log1p(x))[:, 1])
     assert auc > 0.75
+
+
+def test_write_uses_regular_file_mode(tmp_path):
+    synth.generate(20, seed=0).write(tmp_path)
+    old = os.umask(0)
+    os.umask(old)
+    assert (tmp_path / "events.parquet").stat().st_mode & 0o777 == 0o666 & ~old
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -1084,6 +1084,17 @@ def _resample(p: _Paths, rng: np.random.Generator) -> _Paths:
     return p.with_counts(conv, nulls, value)
 
 
+def _linear_operator(p: _Paths, model: str) -> sp.csr_matrix:
+    """(channels × paths) matrix: attributed conversions = operator @ conversions per path."""
+    C = len(p.channels)
+    if model == "shapley":
+        pid, ch = _distinct_pairs(p)
+        k = np.bincount(pid, minlength=p.n).astype(float)
+        return sp.csr_matrix((1.0 / k[pid], (ch, pid)), shape=(C, p.n))
+    w = _heuristic_weights(p)[model]
+    return sp.csr_matrix((w, (p.tok, p.pid)), shape=(C, p.n))
+
+
 def bootstrap(paths: pd.DataFrame, model: str = "markov", n_boot: int = 200, seed: int = 0, ci: float = 0.95,
               *, value: bool = False, **kw) -> pd.DataFrame:
     """Bootstrap confidence intervals of attributed conversions (or value) for any model.
@@ -1133,11 +1144,18 @@ def bootstrap(paths: pd.DataFrame, model: str = "markov", n_boot: int = 200, see
     chain = _states(p, kw.get("order", 1)) if model == "markov" else None
     pick = 1 if value else 0
     est = _attribute(p, model, chain=chain, **kw)[pick]
+    # heuristics and the simplified Shapley value are linear in the counts: one sparse operator
+    op = None
+    if model in HEURISTIC_MODELS or (model == "shapley" and kw.get("shapley_method", "simplified") == "simplified"):
+        op = _linear_operator(p, model)
     rng = np.random.default_rng(seed)
     reps = []
     failed = 0
     for _ in range(n_boot):
         q = _resample(p, rng)
+        if op is not None:
+            reps.append(op @ (q.value if value else q.conv))
+            continue
         try:
             reps.append(_attribute(q, model, chain=chain, **kw)[pick])
         except DataError:

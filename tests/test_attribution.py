@@ -426,3 +426,57 @@ def test_compare_models(paths20k):
     np.testing.assert_allclose(cm.markov, A.markov(paths20k, order=2).conversions, rtol=1e-12)
     assert cm[list(A.MODELS)].sum().to_numpy() == pytest.approx(24_639)
     assert "markov_value" in cm.columns
+
+
+# ---------------------------------------------------------------------------------------------- planted truth
+@pytest.fixture(scope="module")
+def synth_data():
+    synth = pytest.importorskip("cjlib.synth")
+    return synth.generate(4000, seed=0)
+
+
+@pytest.mark.parametrize("model", ["markov", "linear"])
+def test_planted_channel_effects_consideration_to_purchase(synth_data, model):
+    planted = synth_data.params["channel_effects"]["consideration->purchase"]
+    sa = A.stage_attribution(synth_data.events, model=model, transitions=["consideration>purchase"])
+    rate = sa.set_index("channel").conversion_rate  # attributed conversions per path touch
+    hi = max(planted, key=planted.get)  # email 1.6
+    lo = min(planted, key=planted.get)  # display 0.5
+    assert planted[hi] > 1 > planted[lo]
+    assert rate[hi] > 1.5 * rate[lo]
+    assert rate["paid_search"] > rate["social"]  # 1.3 vs 0.7
+
+
+def test_planted_stage_attribution_every_transition(synth_data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        sa = A.stage_attribution(synth_data.events, model="markov")
+    assert {"awareness>consideration", "consideration>purchase", "purchase>retention"} <= set(sa.transition)
+    assert sa.groupby("transition").share.sum().to_numpy() == pytest.approx(1.0)
+    planted = synth_data.params["channel_effects"]["awareness->consideration"]
+    rate = sa[sa.transition == "awareness>consideration"].set_index("channel").conversion_rate
+    assert rate[max(planted, key=planted.get)] > rate[min(planted, key=planted.get)]  # social 1.3 > display 0.6
+
+
+# ---------------------------------------------------------------------------------------------- figures
+def test_figures_draw(paths20k, tmp_path):
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cjlib.plots import attribution as P
+
+    cm = A.compare_models(paths20k)
+    ax = P.model_comparison(cm, intervals={"markov": A.bootstrap(paths20k, n_boot=5)}, title="t")
+    assert len(ax.patches) == 6 * 10
+    ax = P.transition_heatmap(A.transition_matrix(paths20k))
+    assert ax.get_ylabel() == "from"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        sa = A.stage_attribution(_events(), model="linear", lookback=None)
+    ax = P.stage_channel_heatmap(sa, value="conversion_rate")
+    assert ax.get_yticklabels()[0].get_text() == "awareness → consideration"
+    costs = A.cost_per_conversion(cm, pd.DataFrame({"channel": ["email", "video"], "spend": [100.0, 50.0]}))
+    ax = P.cost_bars(costs, metric="roi")
+    ax.figure.savefig(tmp_path / "x.png")
+    plt.close("all")

@@ -1,0 +1,205 @@
+"""Attribution figures: model comparison with intervals, transition and stage × channel heatmaps, costs.
+
+Every function takes the tidy result of a :mod:`cjlib.attribution` call, draws on ``ax`` (or a new Axes)
+and returns the Axes. The caller passes the title that states the finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+__all__ = ["model_comparison", "transition_heatmap", "stage_channel_heatmap", "cost_bars"]
+
+_VALUE_SUFFIX = "_value"
+
+
+def _ax(ax, figsize=(9, 4.5)):
+    if ax is not None:
+        return ax
+    _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def _colors(levels: Sequence[str]) -> dict:
+    try:  # the shared theme's stable palette, when the plots package provides it
+        from cjlib.plots import palette
+
+        return palette(levels)
+    except Exception:  # pragma: no cover - fall back to matplotlib's cycle
+        cycle = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+        return {str(lv): cycle[i % len(cycle)] for i, lv in enumerate(sorted(map(str, levels)))}
+
+
+def model_comparison(
+    data: pd.DataFrame,
+    *,
+    models: Sequence[str] | None = None,
+    intervals: Mapping[str, pd.DataFrame] | None = None,
+    ylabel: str = "attributed conversions",
+    title: str | None = None,
+    ax=None,
+):
+    """Grouped bars of attributed conversions per channel, one bar per model, with interval whiskers.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Indexed by channel, one column per model (:func:`cjlib.attribution.compare_models`);
+        ``*_value`` columns are ignored unless named in ``models``.
+    models : sequence of str, optional
+        Columns to draw, in order (default: every column not ending in ``_value``).
+    intervals : mapping of model → DataFrame, optional
+        :func:`cjlib.attribution.bootstrap` results (``lower``, ``upper`` indexed by channel) drawn as
+        whiskers on that model's bars.
+    ylabel, title : str
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    models = list(models) if models is not None else [c for c in data.columns if not str(c).endswith(_VALUE_SUFFIX)]
+    missing = [m for m in models if m not in data.columns]
+    if missing:
+        raise ValueError(f"models {missing} are not columns of data; columns are {list(data.columns)}")
+    ax = _ax(ax)
+    channels = list(data.index.astype(str))
+    x = np.arange(len(channels))
+    width = 0.8 / max(len(models), 1)
+    colors = _colors(models)
+    for i, m in enumerate(models):
+        h = data[m].to_numpy(dtype=float)
+        pos = x - 0.4 + width * (i + 0.5)
+        ax.bar(pos, h, width=width, label=str(m), color=colors[str(m)])
+        if intervals and m in intervals:
+            iv = intervals[m].reindex(data.index)
+            lo = np.clip(h - iv["lower"].to_numpy(float), 0, None)
+            hi = np.clip(iv["upper"].to_numpy(float) - h, 0, None)
+            ax.errorbar(pos, h, yerr=np.vstack([lo, hi]), fmt="none", ecolor="black", elinewidth=1, capsize=2)
+    ax.set_xticks(x)
+    ax.set_xticklabels(channels, rotation=30, ha="right")
+    ax.set_xlabel("channel")
+    ax.set_ylabel(ylabel)
+    ax.legend(title="model", ncols=min(len(models), 3))
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def _heatmap(mat: pd.DataFrame, ax, *, cmap: str, fmt: str, cbar_label: str, annotate: bool):
+    im = ax.imshow(mat.to_numpy(dtype=float), aspect="auto", cmap=cmap)
+    ax.set_xticks(np.arange(mat.shape[1]))
+    ax.set_xticklabels(mat.columns.astype(str), rotation=45, ha="right")
+    ax.set_yticks(np.arange(mat.shape[0]))
+    ax.set_yticklabels(mat.index.astype(str))
+    ax.grid(False)
+    cb = ax.figure.colorbar(im, ax=ax)
+    cb.set_label(cbar_label)
+    if annotate:
+        vals = mat.to_numpy(dtype=float)
+        finite = vals[np.isfinite(vals)]
+        mid = (finite.max() + finite.min()) / 2 if finite.size else 0
+        for (r, c), v in np.ndenumerate(vals):
+            if np.isfinite(v):
+                ax.text(c, r, format(v, fmt), ha="center", va="center", fontsize=8,
+                        color="white" if v > mid else "black")
+    return ax
+
+
+def transition_heatmap(transitions: pd.DataFrame, *, annotate: bool = True, title: str | None = None, ax=None):
+    """Heatmap of transition probabilities (rows: from, columns: to).
+
+    Parameters
+    ----------
+    transitions : DataFrame
+        :func:`cjlib.attribution.transition_matrix` output (``channel_from``, ``channel_to``,
+        ``transition_probability``); best at order 1.
+    annotate : bool, default True
+        Write the probabilities in the cells (as percentages).
+    title : str, optional
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    mat = transitions.pivot(index="channel_from", columns="channel_to", values="transition_probability")
+    rows = ["(start)"] + sorted(r for r in mat.index if r != "(start)")
+    cols = sorted(c for c in mat.columns if not str(c).startswith("(")) + [
+        c for c in ("(conversion)", "(null)") if c in mat.columns]
+    mat = mat.reindex(index=[r for r in rows if r in mat.index], columns=cols) * 100
+    ax = _ax(ax, figsize=(9, 7))
+    _heatmap(mat, ax, cmap="Blues", fmt=".0f", cbar_label="transition probability (%)", annotate=annotate)
+    ax.set_xlabel("to")
+    ax.set_ylabel("from")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def stage_channel_heatmap(stage_attr: pd.DataFrame, *, value: str = "share", annotate: bool = True,
+                          title: str | None = None, ax=None):
+    """Heatmap of stage transition × channel (the share of each transition's conversions by default).
+
+    Parameters
+    ----------
+    stage_attr : DataFrame
+        :func:`cjlib.attribution.stage_attribution` output.
+    value : str, default "share"
+        Column to show: ``share``, ``conversions`` or ``conversion_rate``.
+    annotate : bool, default True
+    title : str, optional
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if value not in ("share", "conversions", "conversion_rate"):
+        raise ValueError(f"value must be 'share', 'conversions' or 'conversion_rate', got {value!r}")
+    order = list(dict.fromkeys(stage_attr["transition"]))
+    mat = stage_attr.pivot(index="transition", columns="channel", values=value).reindex(order)
+    mat.index = [t.replace(">", " → ") for t in mat.index]
+    pct = value in ("share", "conversion_rate")
+    if pct:
+        mat = mat * 100
+    label = {"share": "share of the transition's conversions (%)", "conversions": "attributed conversions",
+             "conversion_rate": "attributed conversions per touch (%)"}[value]
+    ax = _ax(ax, figsize=(9, 1.2 + 0.8 * len(mat)))
+    _heatmap(mat, ax, cmap="viridis", fmt=".0f" if value != "conversion_rate" else ".1f", cbar_label=label,
+             annotate=annotate)
+    ax.set_xlabel("channel")
+    ax.set_ylabel("stage transition")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def cost_bars(costs: pd.DataFrame, *, metric: str = "cost_per_conversion", title: str | None = None, ax=None):
+    """Grouped bars of cost per attributed conversion (or ROI) per channel and model.
+
+    Parameters
+    ----------
+    costs : DataFrame
+        :func:`cjlib.attribution.cost_per_conversion` output.
+    metric : {"cost_per_conversion", "roi"}
+    title : str, optional
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if metric not in ("cost_per_conversion", "roi"):
+        raise ValueError(f"metric must be 'cost_per_conversion' or 'roi', got {metric!r}")
+    if metric not in costs.columns:
+        raise ValueError(f"costs has no {metric!r} column")
+    wide = costs.pivot(index="channel", columns="model", values=metric).dropna(how="all")
+    ax = model_comparison(wide, models=list(dict.fromkeys(costs["model"])), ylabel=
+                          "spend per attributed conversion" if metric == "cost_per_conversion"
+                          else "attributed value / spend", title=title, ax=ax)
+    return ax

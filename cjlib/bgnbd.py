@@ -1,0 +1,270 @@
+"""The BG/NBD customer-base model (Fader, Hardie & Lee 2005), fitted by maximum likelihood.
+
+A customer buys as a Poisson process with rate λ ~ Gamma(r, α) while alive and, after each purchase,
+drops out with probability p ~ Beta(a, b). Each customer is summarized by ``x`` (repeat purchases after
+the first), ``t_x`` (time of the last purchase, from the first) and ``T`` (time from the first purchase
+to the end of observation), all in one time unit.
+
+:func:`fit_bgnbd` maximizes the closed-form log-likelihood (``scipy.special.gammaln``, optimized over
+log-parameters); the fitted :class:`BGNBD` gives P(alive), expected purchases in a future window and
+the probability of **no** purchase in that window, which is the churn score we use. Raw P(alive)
+ranks one-time buyers badly: with ``x = 0`` the model says P(alive) = 1 (in BG/NBD nobody drops out
+before a repeat purchase), so a one-time buyer seen a year ago outranks a frequent buyer who paused.
+P(no purchase in the window) combines P(alive) with the posterior purchase rate and ranks them sensibly.
+
+:func:`rfm_summary` turns an event log into ``(x, t_x, T)`` at a cutoff.
+
+Reference: P. S. Fader, B. G. S. Hardie, K. L. Lee (2005), "Counting your customers" the easy way: an
+alternative to the Pareto/NBD model, *Marketing Science* 24(2), 275–284. On the 2,357-customer CDNOW
+sample (39-week calibration) they report r = 0.243, α = 4.414, a = 0.793, b = 2.426;
+``tests/test_churn.py`` reproduces them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+
+__all__ = ["BGNBD", "fit_bgnbd", "bgnbd_log_likelihood", "rfm_summary", "TIME_UNITS"]
+
+TIME_UNITS = {"days": 1.0, "weeks": 7.0}
+
+
+def _as_arrays(x, t_x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype=float)
+    t_x = np.asarray(t_x, dtype=float)
+    T = np.asarray(T, dtype=float)
+    x, t_x, T = np.broadcast_arrays(x, t_x, T)
+    if not (np.isfinite(x).all() and np.isfinite(t_x).all() and np.isfinite(T).all()):
+        raise ValueError("frequency, recency and T must be finite numbers")
+    if (x < 0).any() or (np.abs(x - np.round(x)) > 1e-9).any():
+        raise ValueError("frequency (x, repeat purchases) must be non-negative integers")
+    if (t_x < 0).any() or (t_x > T + 1e-9).any():
+        raise ValueError("recency (t_x) must satisfy 0 <= t_x <= T")
+    if ((x == 0) & (t_x != 0)).any():
+        raise ValueError("recency (t_x) must be 0 for customers with frequency 0")
+    return x, t_x, T
+
+
+def _ll_terms(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """Per-customer log-likelihood of BG/NBD (Fader, Hardie & Lee 2005, eq. 6)."""
+    r, alpha, a, b = params
+    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
+    a2 = (special.gammaln(a + b) + special.gammaln(b + x) - special.gammaln(b)
+          - special.gammaln(a + b + x))
+    a3 = -(r + x) * np.log(alpha + T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a4 = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
+                      - (r + x) * np.log(alpha + t_x), -np.inf)
+    return a1 + a2 + np.logaddexp(a3, a4)
+
+
+def bgnbd_log_likelihood(params: Sequence[float], frequency, recency, T) -> float:
+    """Total BG/NBD log-likelihood of ``params = (r, alpha, a, b)`` on ``(x, t_x, T)`` data."""
+    x, t_x, T = _as_arrays(frequency, recency, T)
+    return float(_ll_terms(np.asarray(params, dtype=float), x, t_x, T).sum())
+
+
+@dataclass(frozen=True)
+class BGNBD:
+    """A fitted BG/NBD model.
+
+    Attributes
+    ----------
+    r, alpha : float
+        Gamma heterogeneity of the purchase rate λ (shape ``r``, rate ``alpha`` in ``time_unit``).
+    a, b : float
+        Beta heterogeneity of the dropout probability p after each purchase.
+    time_unit : str
+        Unit of ``t_x``, ``T`` and every horizon (``"days"`` or ``"weeks"``).
+    log_likelihood : float
+        Maximized log-likelihood.
+    n_customers : int
+        Customers the model was fitted on.
+    converged : bool
+        Whether the optimizer reported success.
+    """
+
+    r: float
+    alpha: float
+    a: float
+    b: float
+    time_unit: str
+    log_likelihood: float
+    n_customers: int
+    converged: bool
+
+    @property
+    def params(self) -> dict[str, float]:
+        """``{"r", "alpha", "a", "b"}`` as plain floats."""
+        return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
+
+    def _dead_odds(self, x, t_x, T) -> np.ndarray:
+        """Odds (dead after the last purchase) : (alive), 0 for ``x = 0``."""
+        with np.errstate(divide="ignore", over="ignore"):
+            log_odds = (np.log(self.a) - np.log(np.maximum(self.b + x - 1, 1e-300))
+                        + (self.r + x) * (np.log(self.alpha + T) - np.log(self.alpha + t_x)))
+            return np.where(x > 0, np.exp(log_odds), 0.0)
+
+    def p_alive(self, frequency, recency, T) -> np.ndarray:
+        """P(alive at ``T`` | x, t_x, T).
+
+        Equals 1 whenever ``x = 0``: in BG/NBD dropout happens only after a repeat purchase, so one-time
+        buyers all look alive however long ago they bought. Do not rank churn risk by it; use
+        :meth:`p_no_purchase`.
+        """
+        x, t_x, T = _as_arrays(frequency, recency, T)
+        return 1.0 / (1.0 + self._dead_odds(x, t_x, T))
+
+    def expected_purchases(self, t: float, frequency, recency, T) -> np.ndarray:
+        """E[purchases in (T, T + t] | x, t_x, T] (Fader, Hardie & Lee 2005, eq. 10)."""
+        x, t_x, T = _as_arrays(frequency, recency, T)
+        t = float(t)
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        z = t / (alpha + T + t)
+        hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+        num = 1.0 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp
+        return (a + b + x - 1) / (a - 1) * num / (1.0 + self._dead_odds(x, t_x, T))
+
+    def p_no_purchase(self, t: float, frequency, recency, T) -> np.ndarray:
+        """P(no purchase in (T, T + t] | x, t_x, T): the BG/NBD churn score for a window of length ``t``.
+
+        A customer makes no purchase in the window when dead at ``T``, or alive at ``T`` with no purchase
+        from a Poisson process whose rate has the posterior Gamma(r + x, α + T) (dropout only happens at
+        purchases, so an alive customer with no purchase stays alive):
+        ``(1 − P(alive)) + P(alive) · ((α + T) / (α + T + t)) ** (r + x)``.
+        """
+        x, t_x, T = _as_arrays(frequency, recency, T)
+        pa = 1.0 / (1.0 + self._dead_odds(x, t_x, T))
+        stay = np.exp((self.r + x) * (np.log(self.alpha + T) - np.log(self.alpha + T + float(t))))
+        return (1.0 - pa) + pa * stay
+
+
+def fit_bgnbd(frequency, recency, T, *, time_unit: str = "weeks", x0: Sequence[float] | None = None) -> BGNBD:
+    """Fit BG/NBD by maximum likelihood.
+
+    Parameters
+    ----------
+    frequency, recency, T : array-like
+        Per customer: repeat purchases ``x``, time of the last purchase ``t_x`` and length of observation
+        ``T`` (both measured from the first purchase, in ``time_unit``).
+    time_unit : {"days", "weeks"}, default "weeks"
+        The unit of ``recency`` and ``T`` (stored on the result; α is per this unit).
+    x0 : sequence of 4 floats, optional
+        Starting ``(r, alpha, a, b)`` (default ``(1, mean T, 1, 1)``).
+
+    Returns
+    -------
+    BGNBD
+        The fitted model.
+
+    Raises
+    ------
+    ValueError
+        On bad ``(x, t_x, T)`` values, an unknown ``time_unit``, or fewer than 2 customers.
+
+    Notes
+    -----
+    The negative log-likelihood is minimized over ``log(r, alpha, a, b)`` with L-BFGS-B and polished
+    with Nelder–Mead, so parameters stay positive without bounds.
+
+    Examples
+    --------
+    >>> m = fit_bgnbd([2, 1, 0, 0, 3], [30.4, 1.7, 0, 0, 20.0], [38.9, 38.9, 38.9, 38.9, 38.0])
+    >>> round(m.p_alive(0, 0, 10).item(), 3)
+    1.0
+    """
+    if time_unit not in TIME_UNITS:
+        raise ValueError(f"time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}")
+    x, t_x, T = _as_arrays(frequency, recency, T)
+    x, t_x, T = x.ravel(), t_x.ravel(), T.ravel()
+    if len(x) < 2:
+        raise ValueError(f"BG/NBD needs at least 2 customers, got {len(x)}")
+    if (T <= 0).all():
+        raise ValueError("T must be positive for some customers")
+    # Aggregate identical (x, t_x, T) rows: same likelihood, fewer evaluations.
+    keys, counts = np.unique(np.column_stack([x, t_x, T]), axis=0, return_counts=True)
+    ux, ut, uT = keys.T
+    w = counts.astype(float)
+
+    def nll(theta: np.ndarray) -> float:
+        p = np.exp(np.clip(theta, -30, 30))
+        val = -(w * _ll_terms(p, ux, ut, uT)).sum()
+        return float(val) if np.isfinite(val) else 1e300
+
+    start = np.log(np.asarray(x0, dtype=float) if x0 is not None else [1.0, max(float(T.mean()), 1e-3), 1.0, 1.0])
+    res = optimize.minimize(nll, start, method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
+    res2 = optimize.minimize(nll, res.x, method="Nelder-Mead",
+                             options={"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-12})
+    best = res2 if res2.fun <= res.fun else res
+    r, alpha, a, b = np.exp(best.x)
+    return BGNBD(r=float(r), alpha=float(alpha), a=float(a), b=float(b), time_unit=time_unit,
+                 log_likelihood=float(-best.fun), n_customers=int(len(x)),
+                 converged=bool(res.success or res2.success))
+
+
+def rfm_summary(
+    events: pd.DataFrame,
+    *,
+    cutoff: str | pd.Timestamp,
+    activity_events: Sequence[str] | None = None,
+    time_unit: str = "days",
+    customer_ids: Sequence | pd.Index | None = None,
+) -> pd.DataFrame:
+    """Per-customer ``(x, t_x, T)`` from the events before ``cutoff``, for BG/NBD.
+
+    Transactions are the distinct calendar days with an activity event (several events on one day are
+    one transaction, as in the CDNOW data). ``x`` is the number of such days after the first, ``t_x`` the
+    time from the first to the last, ``T`` the time from the first to ``cutoff``. Customers with events
+    but no activity event before ``cutoff`` (e.g. never purchased, for purchase churn) get ``x = 0`` with
+    their first event of any kind as time zero.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log with ``customer_id``, ``timestamp``, ``event``.
+    cutoff : str or Timestamp
+        Only events strictly before it are used.
+    activity_events : sequence of str, optional
+        Events that count as transactions (default: every event).
+    time_unit : {"days", "weeks"}, default "days"
+        Unit of ``t_x`` and ``T``.
+    customer_ids : sequence, optional
+        Rows to return, in this order (default: every customer with an event before ``cutoff``, sorted).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``customer_id``: ``frequency`` (int), ``recency``, ``T`` (float, in ``time_unit``).
+    """
+    if time_unit not in TIME_UNITS:
+        raise ValueError(f"time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}")
+    cutoff = pd.Timestamp(cutoff)
+    ts = events["timestamp"]
+    before = (ts < cutoff).to_numpy()
+    ev = events.loc[before, ["customer_id", "timestamp", "event"]]
+    unit_s = TIME_UNITS[time_unit] * 86_400.0
+    first_any = ev.groupby("customer_id", sort=True, observed=True)["timestamp"].min()
+    if activity_events is not None:
+        ev = ev[ev["event"].astype(str).isin(list(activity_events)).to_numpy()]
+    day = ev["timestamp"].dt.floor("D")
+    days = pd.DataFrame({"customer_id": ev["customer_id"].to_numpy(), "day": day.to_numpy()}).drop_duplicates()
+    g = days.groupby("customer_id", sort=True, observed=True)["day"]
+    first, last, n = g.min(), g.max(), g.size()
+    out = pd.DataFrame(index=first_any.index)
+    out.index.name = "customer_id"
+    first = first.reindex(out.index)
+    # time zero: the first activity day, or (no activity) the first event's day
+    zero = first.fillna(first_any.dt.floor("D"))
+    last = last.reindex(out.index).fillna(zero)
+    n = n.reindex(out.index).fillna(0).astype(np.int64)
+    out["frequency"] = np.maximum(n.to_numpy() - 1, 0)
+    out["recency"] = (last - zero).dt.total_seconds().to_numpy() / unit_s
+    out["T"] = (cutoff - zero).dt.total_seconds().to_numpy() / unit_s
+    if customer_ids is not None:
+        out = out.reindex(pd.Index(customer_ids, name="customer_id"))
+    return out

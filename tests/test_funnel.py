@@ -418,3 +418,24 @@ def test_planted_mobile_checkout_friction():
     assert worst[fr["column"]] == fr["value"]
     assert worst["p_adjusted"] < 0.01 and worst["ratio"] < 1
     assert worst["ratio"] == pytest.approx(fr["multiplier"], abs=0.08)
+
+
+def test_plots_return_labelled_axes(modes_log):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cjlib.plots import funnel as P
+
+    steps = [PV, ATC, BC]
+    seg = modes_log.assign(device=np.where(modes_log["customer_id"].isin(["x", "y"]), "a", "b"))
+    axes = [
+        P.funnel_bars(F.funnel(modes_log, steps), title="funnel"),
+        P.segment_comparison(F.compare_segments(seg, steps, "device", to_step=BC), title="segments"),
+        P.time_to_convert_hist(F.time_to_convert(modes_log, steps), title="ttc"),
+        P.cohort_conversion(F.conversion_by_cohort(modes_log, steps, window="1h"), title="cohorts"),
+    ]
+    for ax in axes:
+        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    plt.close("all")

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-__all__ = ["BGNBD", "fit_bgnbd", "bgnbd_log_likelihood", "rfm_summary", "TIME_UNITS"]
+__all__ = ["BGNBD", "TIME_UNITS", "bgnbd_log_likelihood", "fit_bgnbd", "rfm_summary"]
 
 TIME_UNITS = {"days": 1.0, "weeks": 7.0}
 
@@ -203,7 +203,7 @@ def fit_bgnbd(frequency, recency, T, *, time_unit: str = "weeks", x0: Sequence[f
     best = res2 if res2.fun <= res.fun else res
     r, alpha, a, b = np.exp(best.x)
     return BGNBD(r=float(r), alpha=float(alpha), a=float(a), b=float(b), time_unit=time_unit,
-                 log_likelihood=float(-best.fun), n_customers=int(len(x)),
+                 log_likelihood=float(-best.fun), n_customers=len(x),
                  converged=bool(res.success or res2.success))
 
 

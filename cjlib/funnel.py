@@ -56,22 +56,22 @@ from cjlib.journeys import assign_stages, customer_starts, session_keys
 from cjlib.stagemap import StageMap, load_stage_map
 
 __all__ = [
-    "funnel",
-    "funnel_units",
-    "wilson_interval",
-    "holm",
-    "two_proportion_test",
-    "compare_segments",
-    "dropoff_drivers",
-    "DropoffFlows",
-    "where_droppers_go",
-    "time_to_convert",
-    "conversion_by_cohort",
-    "friction",
-    "CartAbandonment",
-    "cart_abandonment",
     "MODES",
     "UNITS",
+    "CartAbandonment",
+    "DropoffFlows",
+    "cart_abandonment",
+    "compare_segments",
+    "conversion_by_cohort",
+    "dropoff_drivers",
+    "friction",
+    "funnel",
+    "funnel_units",
+    "holm",
+    "time_to_convert",
+    "two_proportion_test",
+    "where_droppers_go",
+    "wilson_interval",
 ]
 
 MODES = ("ordered", "strict", "any")
@@ -94,7 +94,7 @@ def _parse_window(window) -> int | None:
     if window is None:
         return None
     if isinstance(window, bool) or not isinstance(window, (str, pd.Timedelta, _dt.timedelta, np.timedelta64)):
-        raise ValueError(f"window must be None or a duration like '7D' or pd.Timedelta(days=7), got {window!r}")
+        raise ValueError(f"window must be None or a duration like '7D' or pd.Timedelta(days=7), got {window!r}")  # noqa: TRY004 (a bad parameter value)
     try:
         td = pd.Timedelta(window)
     except (ValueError, TypeError) as exc:
@@ -410,7 +410,7 @@ def _quantiles_int(values: np.ndarray, qs) -> list[int]:
         h = (len(v) - 1) * q
         lo = int(np.floor(h))
         hi = min(lo + 1, len(v) - 1)
-        out.append(int(v[lo]) + int(round((h - lo) * (int(v[hi]) - int(v[lo])))))
+        out.append(int(v[lo]) + round((h - lo) * (int(v[hi]) - int(v[lo]))))
     return out
 
 

@@ -206,12 +206,12 @@ def reference(events, steps, window, mode):
         names = [str(e) for e in g["event"]]
         ts = list(g["timestamp"])
         n = len(names)
-        ok = lambda i, k: names[i] in steps[k]  # noqa: E731
+        ok = lambda i, k: names[i] in steps[k]
         best, best_times = 0, None
         for i in range(n):  # attempts in order: the first reaching a new maximum wins ties
             if not ok(i, 0):
                 continue
-            inwin = lambda j: w is None or ts[j] - ts[i] <= w  # noqa: E731
+            inwin = lambda j: w is None or ts[j] - ts[i] <= w
             lvl, times = 1, [ts[i]]
             if mode == "ordered":
                 for L in range(K, 1, -1):
@@ -314,7 +314,7 @@ def test_compare_segments_hand_counts():
     out = F.compare_segments(ev, [PV, ATC], "device")
     assert out["device"].tolist() == ["desktop", "mobile"]
     assert out["converted"].tolist() == [8, 2] and out["units"].tolist() == [10, 10]
-    z, p = F.two_proportion_test(2, 10, 8, 10)
+    _z, p = F.two_proportion_test(2, 10, 8, 10)
     assert out.loc[1, "p_value"] == pytest.approx(float(p))
     assert out.loc[1, "p_adjusted"] == pytest.approx(min(1, 2 * float(p)))
     assert out.loc[0, "ci_low"] == pytest.approx(0.4902, abs=1e-4)

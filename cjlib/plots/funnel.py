@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
-__all__ = ["funnel_bars", "segment_comparison", "time_to_convert_hist", "cohort_conversion"]
+__all__ = ["cohort_conversion", "funnel_bars", "segment_comparison", "time_to_convert_hist"]
 
 
 def _ax(ax, figsize=(8, 4.5)):

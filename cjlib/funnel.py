@@ -94,7 +94,7 @@ def _parse_window(window) -> int | None:
     if window is None:
         return None
     if isinstance(window, bool) or not isinstance(window, (str, pd.Timedelta, _dt.timedelta, np.timedelta64)):
-        raise ValueError(f"window must be None or a duration like '7D' or pd.Timedelta(days=7), got {window!r}")  # noqa: TRY004 (a bad parameter value)
+        raise ValueError(f"window must be None or a duration like '7D' or pd.Timedelta(days=7), got {window!r}")  # noqa: TRY004
     try:
         td = pd.Timedelta(window)
     except (ValueError, TypeError) as exc:

@@ -172,20 +172,47 @@ class _Tokens:
     n: int
 
 
-def _tokenize(strings: np.ndarray) -> _Tokens:
-    """Split path strings on ``>`` into channel codes: one join, one split, one factorize."""
-    n = len(strings)
-    strings = [s if isinstance(s, str) else "" for s in strings]
-    counts = np.fromiter((s.count(">") for s in strings), dtype=np.int64, count=n) + 1
-    toks = ">".join(strings).split(">") if n else []
-    codes, uniq = pd.factorize(np.asarray(toks, dtype=object))
-    stripped = np.array([u.strip() for u in uniq], dtype=object)
+def _tokenize(strings) -> _Tokens:
+    """Split path strings on ``>`` into channel codes (Arrow kernels when pyarrow is installed)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - pyarrow ships with the environment
+        return _tokenize_python(np.asarray(strings, dtype=object))
+    if isinstance(strings, pd.Series) and hasattr(strings.array, "__arrow_array__"):
+        arr = pa.chunked_array(strings.array.__arrow_array__())
+    else:
+        values = np.asarray(strings, dtype=object)
+        arr = pa.chunked_array([pa.array(values, type=pa.large_string(), from_pandas=True)])
+    n = len(arr)
+    arr = pc.fill_null(arr, "")
+    lists = pc.split_pattern(arr, ">")
+    counts = pc.list_value_length(lists).to_numpy().astype(np.int64)
+    enc = pc.list_flatten(lists).combine_chunks().dictionary_encode()
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    stripped = np.array([u.strip() for u in enc.dictionary.to_pylist()], dtype=object)
+    return _encode_tokens(codes, stripped, counts, n)
+
+
+def _encode_tokens(codes: np.ndarray, stripped: np.ndarray, counts: np.ndarray, n: int) -> _Tokens:
+    """Map raw token codes (into ``stripped`` names) to sorted channel codes, dropping empty names."""
     names = np.unique(stripped[stripped != ""]).astype(object) if len(stripped) else np.array([], dtype=object)
     lookup = np.where(stripped != "", np.searchsorted(names, stripped), -1) if len(stripped) else np.array([], int)
     tok = lookup[codes] if len(codes) else np.array([], dtype=np.int64)
     pid = np.repeat(np.arange(n, dtype=np.int64), counts)
     keep = tok >= 0
     return _Tokens(names, tok[keep].astype(np.int64), pid[keep], n)
+
+
+def _tokenize_python(strings: np.ndarray) -> _Tokens:
+    """Pure-Python fallback of :func:`_tokenize`: one join, one split, one factorize."""
+    n = len(strings)
+    strings = [s if isinstance(s, str) else "" for s in strings]
+    counts = np.fromiter((s.count(">") for s in strings), dtype=np.int64, count=n) + 1
+    toks = ">".join(strings).split(">") if n else []
+    codes, uniq = pd.factorize(np.asarray(toks, dtype=object))
+    stripped = np.array([u.strip() for u in uniq], dtype=object)
+    return _encode_tokens(codes, stripped, counts, n)
 
 
 @dataclass(frozen=True)
@@ -213,7 +240,7 @@ def _parse(paths: pd.DataFrame) -> _Paths:
     if isinstance(paths, _Paths):
         return paths
     _check_paths(paths)
-    t = _tokenize(paths["path"].to_numpy(dtype=object))
+    t = _tokenize(paths["path"])
     conv = paths["conversions"].to_numpy(dtype=float)
     nulls = paths["nulls"].to_numpy(dtype=float)
     value = paths["value"].to_numpy(dtype=float) if "value" in paths.columns else None
@@ -252,7 +279,7 @@ def _heuristic_weights(p: _Paths) -> dict[str, np.ndarray]:
 def _distinct_pairs(p: _Paths) -> tuple[np.ndarray, np.ndarray]:
     """(path id, channel) of each distinct channel on each path."""
     C = max(len(p.channels), 1)
-    key = np.unique(p.pid * C + p.tok)
+    key = np.sort(pd.unique(p.pid * C + p.tok))
     return key // C, key % C
 
 
@@ -348,7 +375,7 @@ def _states(p: _Paths, order: int) -> _Chain:
     # collapse consecutive identical states within a path
     keep = np.r_[True, (spid[1:] != spid[:-1]) | (code[1:] != code[:-1])]
     code, spid = code[keep], spid[keep]
-    uniq, sid = np.unique(code, return_inverse=True)
+    sid, uniq = pd.factorize(code, sort=True)  # hash-based: O(n), sorts only the distinct states
     digits = np.empty((len(uniq), order), dtype=np.int64)
     rem = uniq.copy()
     for i in range(order - 1, -1, -1):
@@ -362,7 +389,7 @@ def _states(p: _Paths, order: int) -> _Chain:
     to = t
     n_t = len(uniq) + 1
     key = frm * n_t + to
-    ukey, inv = np.unique(key, return_inverse=True)
+    inv, ukey = pd.factorize(key, sort=True)
     n_states_per_path = np.bincount(spid, minlength=p.n)
     horizon = int(n_states_per_path.max()) + 1 if p.n else 1
     return _Chain(order, p.channels, digits, ukey // n_t, ukey % n_t, inv, spid, t[last], horizon)
@@ -863,7 +890,7 @@ def _journeys(events, *, conversion_events, lookback, touch_col, stage, stage_ma
     if collapse_repeats and len(k):
         keep = np.r_[True, (k[1:] != k[:-1]) | (tok[1:] != tok[:-1])]
         k, tok, t_ts = k[keep], tok[keep], t_ts[keep]
-    ukeys, jid = np.unique(k, return_inverse=True)
+    jid, ukeys = pd.factorize(k, sort=True)
     is_c = ukeys < n
     # journey attributes
     pos_conv = np.searchsorted(conv_key, ukeys[is_c]) if len(conv_key) else np.zeros(0, int)

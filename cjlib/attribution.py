@@ -172,6 +172,9 @@ class _Tokens:
     n: int
 
 
+_TOKEN_CHUNK = 1 << 18
+
+
 def _tokenize(strings) -> _Tokens:
     """Split path strings on ``>`` into channel codes (Arrow kernels when pyarrow is installed)."""
     try:
@@ -185,23 +188,37 @@ def _tokenize(strings) -> _Tokens:
         values = np.asarray(strings, dtype=object)
         arr = pa.chunked_array([pa.array(values, type=pa.large_string(), from_pandas=True)])
     n = len(arr)
-    arr = pc.fill_null(arr, "")
-    lists = pc.split_pattern(arr, ">")
-    counts = pc.list_value_length(lists).to_numpy().astype(np.int64)
-    enc = pc.list_flatten(lists).combine_chunks().dictionary_encode()
-    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    stripped = np.array([u.strip() for u in enc.dictionary.to_pylist()], dtype=object)
-    return _encode_tokens(codes, stripped, counts, n)
+    glob: dict[str, int] = {}  # trimmed name → raw code, across chunks
+    codes, counts = [], []
+    for lo in range(0, n, _TOKEN_CHUNK):  # chunks bound Arrow's transient memory
+        lists = pc.split_pattern(pc.fill_null(arr.slice(lo, _TOKEN_CHUNK), ""), ">")
+        counts.append(pc.list_value_length(lists).to_numpy().astype(np.int64))
+        enc = pc.list_flatten(lists).combine_chunks().dictionary_encode()
+        gmap = np.array([glob.setdefault(u.strip(), len(glob)) for u in enc.dictionary.to_pylist()], dtype=np.int32)
+        idx = enc.indices.to_numpy(zero_copy_only=False)
+        codes.append(gmap[idx] if len(gmap) else np.zeros(0, np.int32))
+        del lists, enc, idx
+    stripped = np.array(list(glob), dtype=object)
+    cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
+    return _encode_tokens(cat(codes, np.int32), stripped, cat(counts, np.int64), n)
 
 
 def _encode_tokens(codes: np.ndarray, stripped: np.ndarray, counts: np.ndarray, n: int) -> _Tokens:
     """Map raw token codes (into ``stripped`` names) to sorted channel codes, dropping empty names."""
     names = np.unique(stripped[stripped != ""]).astype(object) if len(stripped) else np.array([], dtype=object)
     lookup = np.where(stripped != "", np.searchsorted(names, stripped), -1) if len(stripped) else np.array([], int)
-    tok = lookup[codes] if len(codes) else np.array([], dtype=np.int64)
-    pid = np.repeat(np.arange(n, dtype=np.int64), counts)
+    idt = _index_dtype(len(codes))
+    tok = lookup.astype(idt)[codes] if len(codes) else np.array([], dtype=idt)
+    pid = np.repeat(np.arange(n, dtype=idt), counts)
     keep = tok >= 0
-    return _Tokens(names, tok[keep].astype(np.int64), pid[keep], n)
+    if keep.all():
+        return _Tokens(names, tok, pid, n)
+    return _Tokens(names, tok[keep], pid[keep], n)
+
+
+def _index_dtype(n: int):
+    """int32 indices while they fit (halves memory on millions of touches), else int64."""
+    return np.int32 if n < 2**31 - 1 else np.int64
 
 
 def _tokenize_python(strings: np.ndarray) -> _Tokens:
@@ -279,7 +296,7 @@ def _heuristic_weights(p: _Paths) -> dict[str, np.ndarray]:
 def _distinct_pairs(p: _Paths) -> tuple[np.ndarray, np.ndarray]:
     """(path id, channel) of each distinct channel on each path."""
     C = max(len(p.channels), 1)
-    key = np.sort(pd.unique(p.pid * C + p.tok))
+    key = np.sort(pd.unique(p.pid.astype(np.int64) * C + p.tok))
     return key // C, key % C
 
 
@@ -360,22 +377,37 @@ def _states(p: _Paths, order: int) -> _Chain:
     B = C + 1
     if float(B) ** order > 2.0**62:
         raise ValueError(f"order={order} with {C} channels is too large to encode the states")
-    n_tok = len(p.tok)
-    pos = np.arange(n_tok) - p.starts[p.pid]
-    L = p.lens[p.pid]
-    is_start = np.where(L >= order, pos <= L - order, pos == 0)
-    j = np.flatnonzero(is_start)
+    # window starts: a path of L ≥ order touches has L - order + 1 windows, a shorter one a single state
+    idt = _index_dtype(len(p.tok) + p.n)
+    nwin = np.maximum(p.lens - order + 1, 1).astype(idt)
+    spid = np.repeat(np.arange(p.n, dtype=idt), nwin)
+    w = np.arange(len(spid), dtype=idt) - np.repeat((np.cumsum(nwin, dtype=np.int64) - nwin).astype(idt), nwin)
+    j = p.starts.astype(idt)[spid] + w
+    Lw = p.lens.astype(idt)[spid]
     code = np.zeros(len(j), dtype=np.int64)
     for i in range(order):
-        idx = j + i
-        valid = (pos[j] + i) < L[j]
-        digit = np.where(valid, p.tok[np.minimum(idx, max(n_tok - 1, 0))] + 1, 0)
+        if i == 0:
+            digit = p.tok[j].astype(np.int64) + 1
+        else:
+            valid = (w + i) < Lw
+            digit = np.zeros(len(j), dtype=np.int64)
+            digit[valid] = p.tok[j[valid] + i] + 1
         code = code * B + digit
-    spid = p.pid[j]
+    del w, j, Lw
     # collapse consecutive identical states within a path
     keep = np.r_[True, (spid[1:] != spid[:-1]) | (code[1:] != code[:-1])]
     code, spid = code[keep], spid[keep]
-    sid, uniq = pd.factorize(code, sort=True)  # hash-based: O(n), sorts only the distinct states
+    space = B**order
+    if space <= max(1 << 24, 2 * len(code)):  # small code space: a dense lookup, no hashing or sorting
+        present = np.zeros(space, dtype=bool)
+        present[code] = True
+        uniq = np.flatnonzero(present).astype(np.int64)
+        remap = np.cumsum(present, dtype=np.int32) - 1
+        del present
+        sid = remap[code]
+        del remap
+    else:
+        sid, uniq = pd.factorize(code, sort=True)  # hash-based: O(n), sorts only the distinct states
     digits = np.empty((len(uniq), order), dtype=np.int64)
     rem = uniq.copy()
     for i in range(order - 1, -1, -1):

@@ -480,3 +480,11 @@ def test_figures_draw(paths20k, tmp_path):
     ax = P.cost_bars(costs, metric="roi")
     ax.figure.savefig(tmp_path / "x.png")
     plt.close("all")
+
+
+def test_python_tokenizer_fallback_agrees(paths20k):
+    strings = np.r_[paths20k.path.to_numpy(dtype=object)[:500], np.array([" x >> y ", "", " > "], dtype=object)]
+    a, b = A._tokenize(pd.Series(strings)), A._tokenize_python(strings)
+    assert a.channels.tolist() == b.channels.tolist()
+    np.testing.assert_array_equal(a.tok, b.tok)
+    np.testing.assert_array_equal(a.pid, b.pid)

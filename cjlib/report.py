@@ -176,9 +176,28 @@ def list_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
 
 def notebook_parameters(path: str | Path) -> dict[str, dict]:
     """The parameters a notebook declares: name → {default, type, help} (from its ``parameters`` cell)."""
+    import logging
+
     import papermill as pm
 
-    params = pm.inspect_notebook(str(path))
+    problems: list[str] = []
+
+    class _Catch(logging.Handler):
+        def emit(self, rec: logging.LogRecord) -> None:
+            problems.append(rec.getMessage())
+
+    log = logging.getLogger("papermill")
+    handler, propagate = _Catch(logging.WARNING), log.propagate
+    log.addHandler(handler)
+    log.propagate = False  # papermill would print the warning on stderr; we raise instead
+    try:
+        params = pm.inspect_notebook(str(path))
+    finally:
+        log.removeHandler(handler)
+        log.propagate = propagate
+    if problems:
+        raise ParameterError(f"{Path(path).name}: parameters cell: {problems[0]} "
+                             "(one 'name: type = value  # comment' per line; no '=' in the comment)")
     out = {}
     for name, info in params.items():
         default = info.get("default")
@@ -285,8 +304,10 @@ def render_html(nb, *, keep_code: bool = False, title: str | None = None) -> str
     exporter = HTMLExporter(template_name="lab", exclude_input=not keep_code,
                             exclude_input_prompt=not keep_code, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or _title(nb)}})
-    # require.js and MathJax come from a CDN; reports need neither, and must work offline
-    return re.sub(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>', "", body)
+    # require.js, MathJax and Mermaid come from a CDN; reports need none of them and must work offline
+    body = re.sub(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>', "", body)
+    return re.sub(r'<script type="module">(?:(?!</script>).)*?https?://(?:(?!</script>).)*</script>', "",
+                  body, flags=re.S)
 
 
 # -------------------------------------------------------------------------------------------- the runner

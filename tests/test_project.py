@@ -1,0 +1,88 @@
+"""Project hygiene: notebooks committed clean and parameterized alike; packaging lists in step."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tomllib
+
+import nbformat
+import pytest
+import yaml
+
+from cjlib.paths import PROJ_ROOT
+from cjlib.report import list_notebooks, notebook_parameters
+
+NOTEBOOKS = list_notebooks()
+SHARED = {"events_path", "customers_path", "feedback_path", "costs_path", "columns", "stage_map_path",
+          "start_date", "end_date", "seed", "output_dir"}
+
+
+def test_there_are_notebooks():
+    assert [p.stem for p in NOTEBOOKS][:1] == ["00_journey_map"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.get("outputs") and cell.get("execution_count") is None, f"{path.name} has outputs"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_parameters_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    cell = nb.cells[tagged[0]]
+    # annotated literals, one per line, each with a comment a scheduler can read
+    for line in cell.source.splitlines():
+        if line.strip():
+            assert re.match(r"^\w+: [\w\[\], ]+ = .+  # \S", line), f"{path.name}: {line!r}"
+    params = notebook_parameters(path)  # raises on a line papermill cannot parse
+    assert SHARED <= set(params), f"{path.name} lacks {SHARED - set(params)}"
+    # shared parameters have one default everywhere, so one params file serves the suite
+    reference = notebook_parameters(NOTEBOOKS[0])
+    for name in SHARED:
+        assert params[name]["default"] == reference[name]["default"], name
+
+
+def test_notebooks_tracked_by_git_are_clean():
+    """The committed copy (not only the working copy) has no outputs."""
+    try:
+        files = subprocess.run(["git", "ls-files", "notebooks"], capture_output=True, text=True, check=True,
+                               cwd=PROJ_ROOT).stdout.split()
+    except (FileNotFoundError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    for f in files:
+        if f.endswith(".ipynb"):
+            blob = subprocess.run(["git", "show", f"HEAD:{f}"], capture_output=True, text=True, cwd=PROJ_ROOT)
+            if blob.returncode == 0:
+                nb = nbformat.reads(blob.stdout, as_version=4)
+                assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), f
+
+
+def _name_spec(req: str) -> tuple[str, str]:
+    m = re.match(r"^\s*([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*(.*)$", req)
+    return m.group(1).lower().replace("_", "-"), m.group(3).replace(" ", "")
+
+
+def test_environment_yml_matches_pyproject():
+    py = tomllib.loads((PROJ_ROOT / "pyproject.toml").read_text())["project"]
+    wanted = dict(_name_spec(r) for r in py["dependencies"] + py["optional-dependencies"]["dev"])
+    env = yaml.safe_load((PROJ_ROOT / "environment.yml").read_text())
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    got = dict(_name_spec(d) for d in conda if not d.startswith(("python", "pip")))
+    assert got == wanted
+    pip = [d for d in env["dependencies"] if isinstance(d, dict)][0]["pip"]
+    assert pip == ["-e .[dev]"]
+    assert any(d.startswith("python>=3.11") for d in conda)
+    assert py["requires-python"] == ">=3.11"
+
+
+def test_every_runtime_dependency_has_a_lower_bound():
+    py = tomllib.loads((PROJ_ROOT / "pyproject.toml").read_text())["project"]
+    for group in [py["dependencies"], *py["optional-dependencies"].values()]:
+        for req in group:
+            assert ">=" in req, req

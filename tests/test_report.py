@@ -1,0 +1,224 @@
+"""The report runner end to end: index, HTML without code, metrics.json, failures, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from cjlib.paths import PROJ_ROOT
+from cjlib.report import (METRICS_MIME, ParameterError, _coerce, pseudonymize, read_metrics, to_jsonable,
+                          validate_parameters)
+
+NB00 = PROJ_ROOT / "notebooks" / "00_journey_map.ipynb"
+
+
+def _run(*args, cwd=None, env_extra=None):
+    env = {**os.environ, "MPLBACKEND": "Agg", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "cjlib", *args], capture_output=True, text=True,
+                          cwd=cwd or PROJ_ROOT, env=env, timeout=600)
+
+
+def _sample_args(folder: Path) -> list[str]:
+    return ["-p", "events_path", str(folder / "events.parquet"), "-p", "customers_path",
+            str(folder / "customers.parquet"), "-p", "feedback_path", str(folder / "feedback.parquet"),
+            "-p", "costs_path", str(folder / "costs.csv")]
+
+
+@pytest.fixture(scope="module")
+def good_run(small_sample, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    res = _run("report", "00_journey_map", *_sample_args(small_sample), "--out", str(out))
+    return res, out
+
+
+def test_run_writes_index_html_ipynb_and_metrics(good_run, small_sample):
+    res, out = good_run
+    assert res.returncode == 0, res.stderr
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("00_journey_map")]
+    assert len(lines) == 1 and " ok " in lines[0]  # one progress line per notebook
+    for f in ("index.html", "00_journey_map.html", "00_journey_map.ipynb", "00_journey_map.metrics.json"):
+        assert (out / f).exists(), f
+    m = json.loads((out / "00_journey_map.metrics.json").read_text())
+    assert {"report", "title", "status", "cjlib_version", "started", "seconds", "parameters", "data",
+            "metrics"} <= set(m)
+    assert {"fingerprint", "first_event", "last_event", "events", "customers"} <= set(m["data"])
+    ev = pd.read_parquet(small_sample / "events.parquet")
+    assert m["data"]["events"] == len(ev)
+    assert m["metrics"]["n_customers"] == ev["customer_id"].nunique()
+    buyers = ev.loc[ev["event"] == "purchase", "customer_id"].nunique()
+    assert m["metrics"]["overall_conversion"] == pytest.approx(buyers / ev["customer_id"].nunique())
+    assert m["parameters"]["events_path"] == str(small_sample / "events.parquet")
+    assert m["parameters"]["output_dir"] == str(out)
+
+
+def test_html_has_no_code_and_shows_headline(good_run):
+    _, out = good_run
+    page = (out / "00_journey_map.html").read_text()
+    m = json.loads((out / "00_journey_map.metrics.json").read_text())
+    assert "import cjlib" not in page and "class=\"jp-CodeMirrorEditor" not in page and "stage_kpis(" not in page and "report.record" not in page
+    assert "data:image/png" in page  # charts embedded: works offline
+    assert "cdnjs" not in page and METRICS_MIME not in page
+    assert f"{m['metrics']['n_customers']:,}" in page
+    index = (out / "index.html").read_text()
+    assert 'href="00_journey_map.html"' in index and "status ok" in index
+    assert f"{m['metrics']['n_customers']:,}" in index
+
+
+def test_keep_code_renders_inputs(good_run):
+    from cjlib.report import render_html
+
+    _, out = good_run
+    executed = nbformat.read(out / "00_journey_map.ipynb", as_version=4)
+    assert 'class="highlight' in render_html(executed, keep_code=True)
+    assert 'class="highlight' not in render_html(executed, keep_code=False)
+
+
+def test_same_parameters_same_metrics(good_run, small_sample, tmp_path):
+    _, out = good_run
+    res = _run("report", "00_journey_map", *_sample_args(small_sample), "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    a = json.loads((out / "00_journey_map.metrics.json").read_text())
+    b = json.loads((tmp_path / "00_journey_map.metrics.json").read_text())
+    for d in (a, b):
+        d.pop("started"), d.pop("seconds")
+        d["parameters"].pop("output_dir")
+    assert a == b
+
+
+@pytest.mark.parametrize("case,needle", [
+    ("missing", "file_exists"),
+    ("empty", "empty_input"),
+    ("no_timestamp", "timestamp"),
+    ("bad_timestamp", "parseable_timestamp"),
+    ("negative_revenue", "non_negative_revenue"),
+])
+def test_bad_input_one_line_no_traceback_old_report_kept(good_run, small_sample, tmp_path, case, needle):
+    _, out = good_run
+    before = (out / "00_journey_map.html").read_bytes()
+    ev = pd.read_parquet(small_sample / "events.parquet").head(200)
+    path = tmp_path / "events.csv"
+    if case == "empty":
+        path.write_text("")
+    elif case == "no_timestamp":
+        ev.drop(columns="timestamp").to_csv(path, index=False)
+    elif case == "bad_timestamp":
+        ev.astype({"timestamp": str}).assign(timestamp=lambda d: d["timestamp"].where(d.index != 7, "soon")
+                                             ).to_csv(path, index=False)
+    elif case == "negative_revenue":
+        ev.assign(revenue=ev["revenue"].fillna(0) - 1).to_csv(path, index=False)
+    res = _run("report", "00_journey_map", "-p", "events_path", str(path), "--out", str(out))
+    assert res.returncode == 2
+    err = res.stderr.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in res.stderr
+    assert str(path) in err[0] and needle in err[0]
+    assert (out / "00_journey_map.html").read_bytes() == before
+
+
+
+
+def _tiny_notebooks(folder: Path, broken: str | None = None) -> Path:
+    """A fast notebook declaring the data parameters (and optionally a broken twin)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    params = nbformat.v4.new_code_cell('events_path: str = "data/sample/events.parquet"  # events\n'
+                                       'seed: int = 0  # seed')
+    params.metadata["tags"] = ["parameters"]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Tiny"), nbformat.v4.new_code_cell("from cjlib import report"),
+                params, nbformat.v4.new_code_cell("report.record('seed_seen', seed)")]
+    nbformat.write(nb, folder / "00_tiny.ipynb")
+    if broken:
+        nb.cells.append(nbformat.v4.new_code_cell(broken))
+        nbformat.write(nb, folder / "01_broken.ipynb")
+    return folder
+
+
+def test_failing_notebook_keeps_old_html_and_marks_index(small_sample, tmp_path):
+    from cjlib.report import run_reports
+
+    nbdir = _tiny_notebooks(tmp_path / "nb", broken="raise RuntimeError('planted failure')")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "01_broken.html").write_text("<html>last good</html>")
+    (out / "01_broken.metrics.json").write_text(json.dumps(
+        {"title": "Broken", "started": "2025-01-01T00:00:00", "seconds": 1.0, "metrics": {}, "data": {}}))
+    lines = []
+    results = run_reports(None, {"events_path": str(small_sample / "events.parquet"), "seed": 5}, out_dir=out,
+                          notebooks_dir=nbdir, progress=lines.append)
+    assert [r.status for r in results] == ["ok", "failed"]
+    assert results[0].metrics == {"seed_seen": 5}
+    assert "RuntimeError: planted failure" in results[1].error
+    assert (out / "01_broken.html").read_text() == "<html>last good</html>"
+    assert (out / "01_broken.failed.ipynb").exists() and not list(out.glob(".*.tmp"))
+    index = (out / "index.html").read_text()
+    assert "status failed" in index and "planted failure" in index and "last good report is kept" in index
+    assert len(lines) == 2 and lines[1].startswith("01_broken") and "failed" in lines[1]
+
+
+def test_cli_exit_status_1_on_failed_notebook(small_sample, tmp_path, monkeypatch):
+    from cjlib import cli, report
+
+    nbdir = _tiny_notebooks(tmp_path / "nb", broken="1/0")
+    real = report.run_reports
+    monkeypatch.setattr(report, "run_reports", lambda *a, **k: real(*a, notebooks_dir=nbdir, **k))
+    code = cli.main(["report", "-p", "events_path", str(small_sample / "events.parquet"),
+                     "--out", str(tmp_path / "out")])
+    assert code == 1
+    err = json.loads((tmp_path / "out" / "01_broken.error.json").read_text())["error"]
+    assert "ZeroDivisionError" in err
+    assert (tmp_path / "out" / "00_tiny.html").exists()
+
+
+def test_params_file_and_relative_paths(small_sample, tmp_path, monkeypatch):
+    """Paths in a params file are relative to the file; on the command line, to the working directory."""
+    from cjlib import cli, report
+
+    seen = {}
+    monkeypatch.setattr(report, "run_reports", lambda names, params, **k: seen.update(params) or [])
+    pf = tmp_path / "params.yaml"
+    pf.write_text("events_path: data/events.parquet\ncustomers_path: ''\nseed: 3\n")
+    monkeypatch.chdir(small_sample)
+    assert cli.main(["report", "-f", str(pf), "-p", "feedback_path", "feedback.parquet"]) == 0
+    assert seen == {"events_path": str(tmp_path / "data" / "events.parquet"), "customers_path": "", "seed": 3,
+                    "feedback_path": str(small_sample / "feedback.parquet")}
+
+
+def test_parameter_validation():
+    with pytest.raises(ParameterError, match="unknown parameter 'bogus'"):
+        validate_parameters([NB00], {"bogus": 1})
+    with pytest.raises(ParameterError, match="parameter 'seed' must be int"):
+        validate_parameters([NB00], {"seed": "abc"})
+    assert validate_parameters([NB00], {"seed": "7"})["00_journey_map"]["seed"] == 7
+    assert _coerce("columns", {"customer_id": "uid"}, "str") == '{"customer_id": "uid"}'
+    assert _coerce("x", "0.5", "float") == 0.5
+    assert _coerce("x", "[1, 2]", "list") == [1, 2]
+    with pytest.raises(ParameterError):
+        _coerce("x", "yes please", "bool")
+
+
+def test_cli_bad_parameter_is_one_line(tmp_path):
+    res = _run("report", "00", "-p", "nope", "1", "--out", str(tmp_path))
+    assert res.returncode == 2 and "unknown parameter 'nope'" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
+    res = _run("report", "99_missing", "--out", str(tmp_path))
+    assert res.returncode == 2 and "unknown report" in res.stderr
+
+
+def test_helpers():
+    import numpy as np
+
+    assert to_jsonable({"a": np.int64(3), "b": np.nan, "c": pd.Timestamp("2025-01-01"), "d": [np.float32(0.5)]}
+                       ) == {"a": 3, "b": None, "c": "2025-01-01T00:00:00", "d": [0.5]}
+    p = pseudonymize(["c1", "c2", "c1"], salt="s")
+    assert p.iloc[0] == p.iloc[2] != p.iloc[1] and len(p.iloc[0]) == 10
+    assert (pseudonymize(["c1"], salt="t").iloc[0]) != p.iloc[0]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(
+        "display_data", data={METRICS_MIME: {"x": 1}, "text/plain": "recorded"})])]
+    assert read_metrics(nb) == {"x": 1}

@@ -768,16 +768,20 @@ def _ensure_sorted(events: pd.DataFrame) -> pd.DataFrame:
     return ensure_sorted(events)
 
 
-def _timedelta_ns(value, name: str) -> float:
+_NO_LIMIT = np.iinfo(np.int64).max
+
+
+def _timedelta_ns(value, name: str) -> int:
+    """A positive duration in integer nanoseconds (``None``: no limit)."""
     if value is None:
-        return np.inf
+        return int(_NO_LIMIT)
     try:
         td = pd.Timedelta(value)
     except (ValueError, TypeError):
         raise ValueError(f"{name} must be a duration such as '30D' or '12h' (or None), got {value!r}") from None
     if td <= pd.Timedelta(0):
         raise ValueError(f"{name} must be positive, got {value!r}")
-    return float(td.value)
+    return int(td.value)
 
 
 def _stage_map(stage_map):
@@ -847,8 +851,15 @@ def _journeys(events, *, conversion_events, lookback, touch_col, stage, stage_ma
     grp_start = np.r_[True, cust_codes[1:] != cust_codes[:-1]] if n else np.zeros(0, bool)
     grp = np.cumsum(grp_start) - 1
     n_groups = int(grp[-1]) + 1 if n else 0
-    ts = ev["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64).astype(np.float64)
-    event = ev["event"].astype(str).to_numpy(dtype=object)
+    ts = ev["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64)  # exact integer ns, any unit
+    ecodes, enames = pd.factorize(ev["event"])
+    enames = np.asarray(pd.Index(enames).astype(str), dtype=object)
+
+    def is_event(names) -> np.ndarray:  # over the distinct event names, then their codes
+        hit = np.isin(enames, np.asarray(list(names), dtype=object))
+        return hit[ecodes] & (ecodes >= 0) if len(hit) else np.zeros(n, bool)
+
+    tail_init = int(ts.min()) if n else 0
     touch = ev[touch_col]
     tcodes, tnames = pd.factorize(touch, sort=True)
     tnames = np.asarray(tnames.astype(str), dtype=object)
@@ -867,7 +878,7 @@ def _journeys(events, *, conversion_events, lookback, touch_col, stage, stage_ma
             (conversion_events,) if isinstance(conversion_events, str) else tuple(conversion_events))
         if not conv_ev:
             raise ValueError("conversion_events must name at least one event")
-        is_conv = np.isin(event, np.asarray(conv_ev, dtype=object))
+        is_conv = is_event(conv_ev)
         is_touch = has_touch & ~is_conv
         # next conversion row at or after each row, within the same customer
         cand = np.where(is_conv, rows, n)
@@ -876,11 +887,11 @@ def _journeys(events, *, conversion_events, lookback, touch_col, stage, stage_ma
         nxt_ok[nxt_ok] = grp[nxt[nxt_ok]] == grp[nxt_ok]
         conv_rows = np.flatnonzero(is_conv)
         # converting touches: before the next conversion, after the previous one, within lookback
-        t_conv = np.where(nxt_ok, ts[np.minimum(nxt, max(n - 1, 0))], np.nan)
+        t_conv = ts[np.minimum(nxt, max(n - 1, 0))]
         in_conv = is_touch & nxt_ok & (t_conv - ts <= look)
         # non-converting tails: touches after the customer's last conversion, within lookback of its last touch
         tail = is_touch & ~nxt_ok
-        last_tail_ts = np.full(n_groups, -np.inf)
+        last_tail_ts = np.full(n_groups, tail_init, dtype=np.int64)
         np.maximum.at(last_tail_ts, grp[tail], ts[tail])
         in_tail = tail & (last_tail_ts[grp] - ts <= look)
         key = np.where(in_conv, nxt, n + grp)
@@ -893,18 +904,18 @@ def _journeys(events, *, conversion_events, lookback, touch_col, stage, stage_ma
     else:
         src, tgt = _parse_stage(stage, sm)
         s_src, s_tgt = sm.stage(src), sm.stage(tgt)
-        r_src = _occurrence_rows(np.isin(event, np.asarray(s_src.events, dtype=object)), grp, n_groups, s_src.nth)
-        r_tgt = _occurrence_rows(np.isin(event, np.asarray(s_tgt.events, dtype=object)), grp, n_groups, s_tgt.nth)
+        r_src = _occurrence_rows(is_event(s_src.events), grp, n_groups, s_src.nth)
+        r_tgt = _occurrence_rows(is_event(s_tgt.events), grp, n_groups, s_tgt.nth)
         at_risk = (r_src >= 0) & ((r_tgt < 0) | (r_tgt > r_src))
         converted_c = at_risk & (r_tgt >= 0)
         rs = r_src[grp]
         rt = r_tgt[grp]
         base = has_touch & at_risk[grp] & (rows >= rs)
         conv_touch = base & converted_c[grp] & (rows < rt)
-        t_tgt = np.where(converted_c[grp], ts[np.maximum(rt, 0)], np.nan)
+        t_tgt = ts[np.maximum(rt, 0)]
         in_conv = conv_touch & (t_tgt - ts <= look)
         tail = base & ~converted_c[grp]
-        last_tail_ts = np.full(n_groups, -np.inf)
+        last_tail_ts = np.full(n_groups, tail_init, dtype=np.int64)
         np.maximum.at(last_tail_ts, grp[tail], ts[tail])
         in_tail = tail & (last_tail_ts[grp] - ts <= look)
         key = np.where(in_conv, rt, n + grp)
@@ -927,7 +938,7 @@ def _journeys(events, *, conversion_events, lookback, touch_col, stage, stage_ma
     # journey attributes
     pos_conv = np.searchsorted(conv_key, ukeys[is_c]) if len(conv_key) else np.zeros(0, int)
     value = np.zeros(len(ukeys))
-    end = np.zeros(len(ukeys))
+    end = np.zeros(len(ukeys), dtype=np.int64)
     cust = np.zeros(len(ukeys), dtype=np.int64)
     value[is_c] = j_value[pos_conv]
     end[is_c] = j_end[pos_conv]
@@ -1052,12 +1063,12 @@ def time_decay(
         events have ``revenue``, ``time_decay_value``. Sums to the conversions with at least one touch.
     """
     hl = _timedelta_ns(half_life, "half_life")
-    if not np.isfinite(hl):
+    if hl == _NO_LIMIT:
         raise ValueError("half_life must be a finite duration")
     j = _journeys(events, conversion_events=conversion_events, lookback=lookback, touch_col=touch_col,
                   stage=stage, stage_map=stage_map, collapse_repeats=False)
     conv_touch = j.converted[j.jid]
-    w = np.where(conv_touch, np.exp2(-(j.end_ts[j.jid] - j.touch_ts) / hl), 0.0)
+    w = np.where(conv_touch, np.exp2(-(j.end_ts[j.jid] - j.touch_ts).astype(float) / hl), 0.0)
     tot = np.bincount(j.jid, weights=w, minlength=len(j.converted))
     share = np.divide(w, tot[j.jid], out=np.zeros_like(w), where=tot[j.jid] > 0)
     seen = np.unique(j.tok)

@@ -488,3 +488,12 @@ def test_python_tokenizer_fallback_agrees(paths20k):
     assert a.channels.tolist() == b.channels.tolist()
     np.testing.assert_array_equal(a.tok, b.tok)
     np.testing.assert_array_equal(a.pid, b.pid)
+
+
+def test_lookback_boundary_is_inclusive_any_time_unit():
+    ev = pd.DataFrame({"customer_id": [1, 1, 1], "event": ["page_view", "page_view", "purchase"],
+                       "channel": ["a", "b", None], "revenue": [np.nan, np.nan, 5.0],
+                       "timestamp": pd.to_datetime(["2025-01-01 00:00:00", "2025-01-01 00:00:01",
+                                                    "2025-01-31 00:00:00"]).astype("datetime64[us]")})
+    assert A.paths_from_events(ev, lookback="30D").path.tolist() == ["a > b"]
+    assert A.paths_from_events(ev, lookback=pd.Timedelta("30D") - pd.Timedelta("1us")).path.tolist() == ["b"]

@@ -1220,7 +1220,7 @@ def cart_abandonment(
 
     if cart_event is None or purchase_event is None:
         try:
-            cj = sm.journey("checkout").steps
+            cj = [_strip(x) if isinstance(x, str) else x for x in sm.journey("checkout").steps]
         except ValueError as exc:
             raise ValueError("cart_event and purchase_event are required: the stage map has no 'checkout' "
                              "journey to take defaults from") from exc

@@ -16,7 +16,7 @@ def test_default_map():
     assert sm.stage_of("purchase") == "purchase"  # the base stage; nth-rule applies on a log
     assert sm.stage_of("payment_error") is None and "payment_error" in sm.known_events
     assert sm.journey().steps[0] == "awareness"
-    assert sm.journey("checkout").steps[-1] == "purchase"
+    assert sm.journey("checkout").steps[-1] == "event:purchase"  # every purchase, not the stage
     with pytest.raises(ValueError, match="journey must be one of"):
         sm.journey("nope")
 

@@ -43,6 +43,7 @@ __all__ = [
     "satisfaction_index",
     "nps",
     "stage_measures",
+    "format_measures",
     "channel_costs",
     "cohort_retention",
     "kpi_trends",
@@ -54,6 +55,11 @@ __all__ = [
 ]
 
 FREQS = ("M", "W")
+_UNITS = {"reach_share": "share", "top_channel_share": "share", "sessions_with_stage": "share",
+          "click_through": "share", "conversion_rate": "share", "repeat_purchase_rate": "share",
+          "retention_m1": "share", "retention_m3": "share", "new_customers_per_month": "count",
+          "engagement_per_session": "rate", "cost_per_click": "money", "cost_per_conversion": "money",
+          "revenue": "money", "aov": "money", "nps": "points"}
 # component → (column in journey_scores, True when higher is better)
 SCORE_COMPONENTS = {
     "conversion": ("conversion", True),
@@ -462,7 +468,7 @@ def stage_measures(
     -------
     DataFrame
         Columns ``stage``, ``role``, ``measure``, ``value``, ``lo``, ``hi`` (interval where one exists),
-        ``n`` (the denominator or sample size) and ``note``.
+        ``n`` (the denominator or sample size), ``unit`` (share, count, rate, money, points) and ``note``.
     """
     sm = stage_map or load_stage_map()
     ev = ensure_sorted(events)
@@ -471,7 +477,8 @@ def stage_measures(
 
     def add(stage, measure, value, n=np.nan, note="", lo=np.nan, hi=np.nan):
         rows.append({"stage": stage, "role": roles[stage], "measure": measure, "value": float(value),
-                     "lo": float(lo), "hi": float(hi), "n": float(n), "note": note})
+                     "lo": float(lo), "hi": float(hi), "n": float(n), "unit": _UNITS.get(measure, "count"),
+                     "note": note})
 
     reached = stage_reached(ev, sm)
     n_cust = len(reached)
@@ -526,7 +533,7 @@ def stage_measures(
                 clicked = cc[cc["clicks"] > 0]
                 clicks = int(clicked["clicks"].sum())
                 add(name, "cost_per_click", clicked["spend"].sum() / clicks if clicks else np.nan, clicks,
-                    f"spend ÷ {cc.attrs['clicks_are']} on the costed channels that have them")
+                    f"spend ÷ {cc.attrs['clicks_are']}, costed channels")
         elif role == "purchase":
             converters = ev.loc[conv_mask, "customer_id"].nunique()
             add(name, "conversion_rate", converters / n_cust if n_cust else np.nan, n_cust,
@@ -545,7 +552,7 @@ def stage_measures(
                     m = m & np.isin(lab, list(spend_months))
                 k = int(m.sum())
                 add(name, "cost_per_conversion", total_spend / k if k else np.nan, k,
-                    "total spend ÷ conversions in the costed months (blended)")
+                    "spend ÷ conversions in costed months")
         elif role == "retention":
             if purchase_stage is not None:
                 base = int(has[purchase_stage].sum())
@@ -569,9 +576,24 @@ def stage_measures(
         if len(sc):
             v, lo, hi, n = nps(sc, confidence)
             add(adv[-1] if adv else sm.stage_names[-1], "nps", v, n,
-                "% promoters (9–10) − % detractors (0–6), all NPS answers", lo, hi)
-    out = pd.DataFrame(rows, columns=["stage", "role", "measure", "value", "lo", "hi", "n", "note"])
-    return out
+                "% promoters − % detractors, 95% CI", lo, hi)
+    return pd.DataFrame(rows, columns=["stage", "role", "measure", "value", "lo", "hi", "n", "unit", "note"])
+
+
+def format_measures(measures: pd.DataFrame) -> pd.DataFrame:
+    """:func:`stage_measures` as text for a report table: stage, measure, value (formatted by unit), note."""
+    def fmt(r):
+        v = r["value"]
+        if not np.isfinite(v):
+            return "–"
+        text = {"share": f"{v:.1%}", "money": f"{v:,.2f}", "points": f"{v:+.1f}",
+                "rate": f"{v:,.2f}"}.get(r["unit"], f"{v:,.0f}")
+        if np.isfinite(r["lo"]) and np.isfinite(r["hi"]):
+            text += f" ({r['lo']:+.1f} to {r['hi']:+.1f})" if r["unit"] == "points" else f" ({r['lo']:.3g}–{r['hi']:.3g})"
+        return text
+    out = measures.assign(value=measures.apply(fmt, axis=1) if len(measures) else [],
+                          measure=measures["measure"].str.replace("_", " "))
+    return out[["stage", "measure", "value", "note"]].set_index(["stage", "measure"])
 
 
 # --------------------------------------------------------------------------------- retention & trends
@@ -623,8 +645,9 @@ def kpi_trends(events: pd.DataFrame, stage_map: StageMap | None = None, *, freq:
         Index ``period``: ``active_customers`` (with any event), ``new_customers`` (first event in the
         log), ``converters`` (customers with a conversion event), ``conversion_rate`` (converters ÷ active),
         ``orders`` (conversion events), ``revenue``, ``aov`` (revenue ÷ orders with revenue), ``csat``
-        (mean CSAT answer), ``nps`` (see :func:`nps`) and ``days`` (days of the period the log covers:
-        the first and last period may be partial).
+        (mean CSAT answer), ``nps`` (see :func:`nps`), ``days`` (calendar days of the period between the
+        log's first and last event) and ``period_days`` (the period's length): the first and last period
+        may be partial.
     """
     _check_choice("freq", freq, FREQS)
     sm = stage_map or load_stage_map()
@@ -659,9 +682,14 @@ def kpi_trends(events: pd.DataFrame, stage_map: StageMap | None = None, *, freq:
         if ns.any():
             g = pd.DataFrame({"p": score[ns] >= 9, "d": score[ns] <= 6}, index=fk[ns]).groupby(level=0).mean()
             out["nps"] = 100 * (g["p"] - g["d"])
-    ts = ev["timestamp"].to_numpy().astype("datetime64[D]").astype(np.int64)
-    day_key = _period_key(pd.Series(np.unique(ts).astype("datetime64[D]")), freq)
-    out["days"] = pd.Series(day_key).value_counts().reindex(out.index, fill_value=0).astype(int)
+    ts = ev["timestamp"].to_numpy().astype("datetime64[D]")
+    span = pd.Series(np.arange(ts.min(), ts.max() + np.timedelta64(1, "D")))  # every calendar day of the log
+    out["days"] = pd.Series(_period_key(span, freq)).value_counts().reindex(out.index, fill_value=0).astype(int)
+    if freq == "M":
+        starts = out.index.to_numpy().astype("datetime64[M]")
+        out["period_days"] = ((starts + 1).astype("datetime64[D]") - starts.astype("datetime64[D]")).astype(int)
+    else:
+        out["period_days"] = 7
     out.index = pd.Index(_period_label(out.index, freq), name="period")
     return out
 

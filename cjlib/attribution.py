@@ -123,7 +123,7 @@ def read_paths(file: str | Path) -> pd.DataFrame:
     if hasattr(src, "read"):
         src.seek(0)
     sep = ";" if head.count(";") > head.count(",") else ","
-    raw = pd.read_csv(src, sep=sep, dtype={0: str}, keep_default_na=False, na_values={"": []})
+    raw = pd.read_csv(src, sep=sep, dtype={"path": str}, keep_default_na=False)
     cols = {c: c.strip() for c in raw.columns}
     raw = raw.rename(columns=cols)
     rename = {"total_conversions": "conversions", "total_null": "nulls", "total_conversion_value": "value"}
@@ -523,6 +523,10 @@ def markov(paths: pd.DataFrame, order: int = 1, horizon: str | int = "infinite")
     ``RE_c = 1 - P(conversion | c removed) / P(conversion)`` and its attributed conversions are
     ``RE_c / sum(RE) * total conversions``.
 
+    A channel seen only on non-converting paths gets 0 unless its states lead into states that convert on
+    other paths (at order 1, ``x > a`` never converting still earns ``x`` credit when ``a`` converts
+    elsewhere): the chain pools transitions across paths. Heuristics and Shapley always give it 0.
+
     Value (when ``paths`` has ``value``): as in ChannelAttribution, a walk converting from state ``s``
     earns the mean value per conversion of the paths ending in ``s``. ``removal_effect_value`` is the
     relative loss of expected value when ``c`` is removed and ``value`` is
@@ -685,7 +689,9 @@ def _coalition_values(p: _Paths, characteristic: str) -> tuple[np.ndarray, np.nd
 def _shapley_from_v(v: np.ndarray, C: int) -> np.ndarray:
     size = 1 << C
     idx = np.arange(size)
-    pop = np.array([bin(i).count("1") for i in range(size)]) if size <= 1 << 16 else None
+    pop = np.zeros(size, dtype=np.int64)
+    for i in range(C):
+        pop += (idx >> i) & 1
     w = np.array([factorial(s) * factorial(C - s - 1) / factorial(C) for s in range(C)])
     phi = np.empty(C)
     for i in range(C):

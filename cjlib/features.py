@@ -160,7 +160,7 @@ def customer_features(
 
     # sessions: unique session codes per customer (codes never span customers)
     sess = session_keys(ev).to_numpy() if n else np.zeros(0, np.int64)
-    uniq_sess, sess_first = np.unique(sess, return_index=True)
+    _, sess_first = np.unique(sess, return_index=True)
     n_sess = np.bincount(cust[sess_first], minlength=n)
     out["frequency"] = n_sess
     out["sessions"] = n_sess.copy()
@@ -204,7 +204,7 @@ def customer_features(
                             categories=channels)
         ch_code = np.asarray(ch.codes)
         known = ch_code >= 0
-        s_known, s_first = np.unique(sess[known], return_index=True)
+        _, s_first = np.unique(sess[known], return_index=True)
         rows = np.flatnonzero(known)[s_first]
         k = len(channels)
         cc = np.bincount(cust[rows].astype(np.int64) * k + ch_code[rows], minlength=n * k).reshape(n, k)

@@ -35,23 +35,23 @@ from cjlib.journeys import assign_stages, session_keys, stage_reached
 from cjlib.stagemap import StageMap, load_stage_map
 
 __all__ = [
-    "stage_kpis",
-    "stage_roles",
-    "stage_touchpoints",
-    "stage_satisfaction",
-    "feedback_stages",
-    "satisfaction_index",
-    "nps",
-    "stage_measures",
-    "format_measures",
+    "SCORE_COMPONENTS",
     "channel_costs",
     "cohort_retention",
-    "kpi_trends",
     "customer_segments",
-    "segment_conversion",
-    "pain_points",
+    "feedback_stages",
+    "format_measures",
     "journey_scores",
-    "SCORE_COMPONENTS",
+    "kpi_trends",
+    "nps",
+    "pain_points",
+    "satisfaction_index",
+    "segment_conversion",
+    "stage_kpis",
+    "stage_measures",
+    "stage_roles",
+    "stage_satisfaction",
+    "stage_touchpoints",
 ]
 
 FREQS = ("M", "W")

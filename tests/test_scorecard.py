@@ -5,19 +5,15 @@ Hand-computed cases, an independent plain-pandas recomputation on a synthetic sa
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-from cjlib import scorecard as sc  # noqa: E402
-from cjlib.plots import journey_map as jm  # noqa: E402
-from cjlib.stagemap import load_stage_map  # noqa: E402
-from cjlib.synth import generate  # noqa: E402
+from cjlib import scorecard as sc
+from cjlib.plots import journey_map as jm
+from cjlib.stagemap import load_stage_map
+from cjlib.synth import generate
 
 SM = load_stage_map()
 

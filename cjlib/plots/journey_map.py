@@ -19,7 +19,7 @@ from matplotlib.ticker import PercentFormatter
 
 from cjlib.plots import finish, new_ax, palette
 
-__all__ = ["journey_map", "score_ranking", "kpi_trend_grid", "retention_heatmap"]
+__all__ = ["journey_map", "kpi_trend_grid", "retention_heatmap", "score_ranking"]
 
 MAP_WIDTH = 12.0  # inches
 _LEFT = 0.12  # figure fraction kept for the row labels

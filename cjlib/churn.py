@@ -1,0 +1,907 @@
+"""Churn prediction: leakage-free data sets, calibrated models, honest evaluation and an action list.
+
+The label
+    At a ``cutoff``, a customer who had at least one event before it is **churned** (``y = 1``) when they
+    have no *activity event* in ``[cutoff, cutoff + window_days)`` — the start is inclusive, the end
+    exclusive. Activity is any event by default; ``activity_events=["purchase"]`` gives purchase churn.
+    Customers with no event before ``cutoff`` are not in the data set.
+
+Leakage-free by construction
+    :func:`make_dataset` hands :func:`cjlib.features.customer_features` only the events (and feedback)
+    strictly before ``cutoff``, so changing or deleting anything at or after ``cutoff`` cannot change
+    ``X``. Out-of-time validation (:func:`out_of_time_validation`) trains at ``cutoff − window_days`` —
+    whose labels end at ``cutoff`` — and tests at ``cutoff``: the model never sees the test window.
+
+Models (:func:`make_model`)
+    ``"logistic"``: median imputation (+ missing indicators), standardization, one-hot encoding and an
+    L2 logistic regression. ``"gbm"``: the same encoding and a regularized
+    :class:`~sklearn.ensemble.HistGradientBoostingClassifier` (shallow trees, L2, early stopping) wrapped
+    in :class:`~sklearn.calibration.CalibratedClassifierCV` (sigmoid, 3 folds). Every preprocessing step
+    lives inside the returned :class:`~sklearn.pipeline.Pipeline`.
+
+    Class imbalance: we do **not** reweight or resample by default. Reweighting moves the predicted
+    probabilities away from the real churn rate, and churn is rarely rare enough to need it; instead
+    the evaluation is imbalance-aware (PR AUC beside the base rate, lift by decile, stratified folds).
+    ``class_weight="balanced"`` is available; the model is then always wrapped in
+    ``CalibratedClassifierCV`` so the probabilities are calibrated back to the observed rate.
+
+The customer-base baseline
+    BG/NBD (:mod:`cjlib.bgnbd`) fitted on the activity occasions before ``cutoff``; its score is
+    P(no activity in the window). Raw P(alive) is *not* used: it equals 1 for every customer without a
+    repeat occasion (BG/NBD lets customers drop out only after a repeat purchase), so it ranks one-time
+    buyers as the safest customers however long ago they bought.
+
+Explanations
+    :func:`permutation_importance_table` (drop in ROC AUC when a feature is shuffled),
+    :func:`partial_dependence_table` (average predicted churn as one feature varies) and
+    :func:`risk_table`: per customer, the churn probability and the top reasons — the features whose
+    replacement by a typical value (median for numbers, most frequent value for categories) lowers this
+    customer's predicted churn probability the most (a local perturbation, model-agnostic).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cjlib.bgnbd import BGNBD, fit_bgnbd, rfm_summary
+from cjlib.errors import DataError
+from cjlib.stagemap import StageMap
+
+__all__ = [
+    "MODELS",
+    "ChurnResult",
+    "calibration_table",
+    "churn_by_segment",
+    "classification_metrics",
+    "curve_table",
+    "default_cutoff",
+    "label_customers",
+    "lift_table",
+    "make_dataset",
+    "make_model",
+    "out_of_time_validation",
+    "partial_dependence_table",
+    "permutation_importance_table",
+    "risk_table",
+]
+
+MODELS = ("logistic", "gbm")
+_DAY = pd.Timedelta(days=1)
+
+
+def _threads(n_threads: int | None):
+    """Limit OpenMP/BLAS threads while fitting and predicting (``None``: leave them as they are).
+
+    The data sets are small; on a busy machine parallel OpenMP threads in gradient boosting spin and
+    slow a fit down more than tenfold, so the functions here default to one thread.
+    """
+    from contextlib import nullcontext
+
+    from threadpoolctl import threadpool_limits
+
+    if n_threads is None:
+        return nullcontext()
+    if isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)) or n_threads < 1:
+        raise ValueError(f"n_threads must be a positive integer or None, got {n_threads!r}")
+    return threadpool_limits(limits=int(n_threads))
+
+
+# ------------------------------------------------------------------------------------------ validation
+def _as_cutoff(cutoff) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(cutoff)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"cutoff must be a date like '2025-10-01' or a Timestamp, got {cutoff!r}") from exc
+    if pd.isna(ts):
+        raise ValueError(f"cutoff must be a date like '2025-10-01' or a Timestamp, got {cutoff!r}")
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts
+
+
+def _as_window(window_days) -> int:
+    if isinstance(window_days, bool) or not isinstance(window_days, (int, np.integer)) or window_days < 1:
+        raise ValueError(f"window_days must be a positive integer number of days, got {window_days!r}")
+    return int(window_days)
+
+
+def _as_activity(activity_events, events: pd.DataFrame) -> list[str] | None:
+    if activity_events is None:
+        return None
+    if isinstance(activity_events, str):
+        activity_events = [e.strip() for e in activity_events.split(",") if e.strip()]
+    names = [str(e) for e in activity_events]
+    if not names:
+        return None
+    present = set(map(str, pd.unique(events["event"].dropna())))
+    unknown = sorted(set(names) - present)
+    if unknown:
+        raise ValueError(f"activity_events {unknown} do not occur in the event log; events are {sorted(present)}")
+    return names
+
+
+def _check_events(events: pd.DataFrame) -> None:
+    for col in ("customer_id", "timestamp", "event"):
+        if col not in events.columns:
+            raise ValueError(f"events must have a {col!r} column (columns: {list(events.columns)})")
+    if len(events) == 0:
+        raise DataError("the event log is empty", column="timestamp", rule="empty_input")
+
+
+def default_cutoff(events: pd.DataFrame, window_days: int) -> pd.Timestamp:
+    """The latest cutoff whose whole window the data covers: midnight after the last event day − window.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log with a ``timestamp`` column.
+    window_days : int
+        Length of the churn window in days.
+
+    Returns
+    -------
+    Timestamp
+        ``floor(last event, day) + 1 day − window_days``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"timestamp": pd.to_datetime(["2025-01-01 10:00", "2025-12-31 23:00"])})
+    >>> default_cutoff(ev, 90)
+    Timestamp('2025-10-03 00:00:00')
+    """
+    window = _as_window(window_days)
+    last = pd.Timestamp(events["timestamp"].max())
+    return last.floor("D") + _DAY - pd.Timedelta(days=window)
+
+
+def _check_window(events: pd.DataFrame, cutoff: pd.Timestamp, window: int) -> None:
+    ts = events["timestamp"]
+    first, last = pd.Timestamp(ts.min()), pd.Timestamp(ts.max())
+    if cutoff <= first or cutoff > last:
+        raise DataError(f"cutoff {cutoff} is outside the data: it must be after the first event ({first}) "
+                        f"and not after the last ({last})", column="timestamp", rule="cutoff_outside_data")
+    end = cutoff + pd.Timedelta(days=window)
+    covered = last.floor("D") + _DAY
+    if end > covered:
+        raise DataError(f"the churn window [{cutoff}, {end}) runs past the end of the data ({last}): "
+                        f"customers would look churned only because the log stops; use a cutoff on or "
+                        f"before {covered - pd.Timedelta(days=window)} or a shorter window_days",
+                        column="timestamp", rule="window_past_data")
+    in_window = ((ts >= cutoff) & (ts < end)).to_numpy()
+    if not in_window.any():
+        raise DataError(f"no events at all in the churn window [{cutoff}, {end}): the label would call "
+                        f"everyone churned", column="timestamp", rule="empty_window")
+
+
+# ------------------------------------------------------------------------------------------ data set
+def label_customers(
+    events: pd.DataFrame,
+    *,
+    cutoff: str | pd.Timestamp,
+    window_days: int,
+    activity_events: Sequence[str] | None = None,
+) -> pd.Series:
+    """The churn label: 1 when a customer with an event before ``cutoff`` has no activity in the window.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log (``customer_id``, ``timestamp``, ``event``).
+    cutoff : str or Timestamp
+        Start of the window (inclusive).
+    window_days : int
+        Window length in days; the window is ``[cutoff, cutoff + window_days)``.
+    activity_events : sequence of str, optional
+        Events that count as activity (default: every event).
+
+    Returns
+    -------
+    Series of int
+        Indexed by ``customer_id`` (customers with an event before ``cutoff``, sorted), named ``churned``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "b", "b", "c"],
+    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-10", "2025-01-02", "2025-01-11", "2025-01-05"]),
+    ...     "event": ["page_view"] * 5})
+    >>> label_customers(ev, cutoff="2025-01-10", window_days=1).to_dict()
+    {'a': 0, 'b': 1, 'c': 1}
+    """
+    _check_events(events)
+    cut = _as_cutoff(cutoff)
+    window = _as_window(window_days)
+    activity = _as_activity(activity_events, events)
+    ts = events["timestamp"]
+    ids = events["customer_id"]
+    before = ids[(ts < cut).to_numpy()]
+    customers = pd.Index(pd.unique(before), name="customer_id").sort_values()
+    in_win = ((ts >= cut) & (ts < cut + pd.Timedelta(days=window))).to_numpy()
+    if activity is not None:
+        in_win &= events["event"].astype(str).isin(activity).to_numpy()
+    active = customers.isin(pd.unique(ids[in_win]))
+    return pd.Series((~active).astype(np.int64), index=customers, name="churned")
+
+
+def _extra_features(ev: pd.DataFrame, cut: pd.Timestamp, window: int, activity: list[str] | None,
+                    index: pd.Index) -> pd.DataFrame:
+    """Activity recency, recent activity days and the last device, from events before ``cut`` only."""
+    act = ev if activity is None else ev[ev["event"].astype(str).isin(activity).to_numpy()]
+    day = act["timestamp"].dt.floor("D")
+    g = pd.DataFrame({"customer_id": act["customer_id"].to_numpy(), "day": day.to_numpy()})
+    last = g.groupby("customer_id", sort=False)["day"].max().reindex(index)
+    days = g.drop_duplicates().groupby("customer_id", sort=False).size().reindex(index).fillna(0)
+    recent_from = cut - pd.Timedelta(days=window)
+    recent = (g[g["day"] >= recent_from].drop_duplicates().groupby("customer_id", sort=False).size()
+              .reindex(index).fillna(0))
+    out = pd.DataFrame(index=index)
+    last_ts = act.groupby("customer_id", sort=False)["timestamp"].max().reindex(index)
+    if activity is not None:  # with any event as activity it would repeat recency_days
+        out["activity_recency_days"] = (cut - last_ts).dt.total_seconds() / 86_400.0
+    out["activity_days"] = days.astype(np.int64)
+    out["activity_days_recent"] = recent.astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        span = np.maximum((cut - ev.groupby("customer_id", sort=False)["timestamp"].min().reindex(index))
+                          .dt.total_seconds().to_numpy() / 86_400.0, 1.0)
+    out["activity_days_per_30d"] = days.to_numpy() / span * 30.0
+    del last
+    if "device" in ev.columns:
+        dev = ev.groupby("customer_id", sort=False)["device"].last().reindex(index)
+        out["device"] = dev.astype("str")
+    return out
+
+
+def make_dataset(
+    events: pd.DataFrame,
+    *,
+    cutoff: str | pd.Timestamp,
+    window_days: int,
+    activity_events: Sequence[str] | None = None,
+    customers: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
+    stage_map: StageMap | None = None,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Features as of ``cutoff`` and the churn label of the window after it.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log as :func:`cjlib.load_events` returns it (not modified).
+    cutoff : str or Timestamp
+        Features use only events and feedback strictly before it; the label window starts at it.
+    window_days : int
+        Label window ``[cutoff, cutoff + window_days)`` (start inclusive, end exclusive).
+    activity_events : sequence of str or comma-separated str, optional
+        Events that count as activity for the label (default: every event). ``["purchase"]`` gives
+        purchase churn.
+    customers : DataFrame, optional
+        Customer attributes (static; date columns become days before ``cutoff``).
+    feedback : DataFrame, optional
+        CSAT/NPS feedback; only rows before ``cutoff`` are used.
+    stage_map : StageMap, optional
+        For stage shares and conversion events (default ``data/stage_map.yml``).
+
+    Returns
+    -------
+    X : DataFrame
+        Indexed by ``customer_id`` (every customer with an event before ``cutoff``, sorted): the columns
+        of :func:`cjlib.features.customer_features` (``furthest_stage_name`` dropped: it repeats
+        ``furthest_stage``), plus — with ``activity_events`` — ``activity_recency_days`` (days since the
+        last activity event, NaN if none), and always ``activity_days`` (distinct days with activity), ``activity_days_recent`` (those in the
+        ``window_days`` before ``cutoff``), ``activity_days_per_30d``, and ``device`` (the last one seen)
+        when the log has it. ``X.attrs`` holds ``cutoff``, ``window_days`` and ``activity_events``.
+    y : Series of int
+        ``churned``: 1 when the customer has no activity event in the window; aligned with ``X``.
+
+    Raises
+    ------
+    DataError
+        The cutoff is outside the data (no event before it, or after the last event); the window runs
+        past the end of the data or holds no event at all; every customer has the same label.
+    ValueError
+        Bad ``cutoff``, ``window_days`` or ``activity_events`` (unknown events).
+
+    Examples
+    --------
+    >>> from cjlib.synth import generate
+    >>> d = generate(300, seed=1)
+    >>> X, y = make_dataset(d.events, cutoff="2025-09-01", window_days=60)
+    >>> X.index.equals(y.index), set(y.unique()) == {0, 1}
+    (True, True)
+    """
+    from cjlib.features import customer_features
+
+    _check_events(events)
+    cut = _as_cutoff(cutoff)
+    window = _as_window(window_days)
+    activity = _as_activity(activity_events, events)
+    _check_window(events, cut, window)
+
+    y = label_customers(events, cutoff=cut, window_days=window, activity_events=activity)
+    if y.nunique() < 2:
+        which = "churned" if y.iloc[0] == 1 else "active"
+        raise DataError(f"all {len(y):,} customers are {which} in [{cut}, {cut + pd.Timedelta(days=window)}) "
+                        f"(activity: {activity or 'any event'}): a churn model needs both classes; change "
+                        f"cutoff, window_days or activity_events", column="event", rule="single_class")
+
+    # Only the past goes in: every feature is computed from this frame.
+    past = events.loc[(events["timestamp"] < cut).to_numpy()].reset_index(drop=True)
+    fb = None
+    if feedback is not None:
+        fb = feedback.loc[(feedback["timestamp"] < cut).to_numpy()].reset_index(drop=True)
+    X = customer_features(past, customers=customers, feedback=fb, cutoff=cut, stage_map=stage_map)
+    X = X.drop(columns=[c for c in ("furthest_stage_name",) if c in X.columns])
+    for col in X.columns:  # dates (e.g. signup_date) become days before the cutoff
+        if pd.api.types.is_datetime64_any_dtype(X[col]):
+            X[col] = (cut - X[col]).dt.total_seconds() / 86_400.0
+    X = X.join(_extra_features(past, cut, window, activity, X.index))
+    X = X.sort_index()
+    X.index.name = "customer_id"
+    y = y.reindex(X.index)
+    X.attrs.update(cutoff=cut.isoformat(), window_days=window, activity_events=activity)
+    y.attrs.update(X.attrs)
+    return X, y
+
+
+# ------------------------------------------------------------------------------------------ models
+def _split_columns(X: pd.DataFrame) -> tuple[list[str], list[str]]:
+    num = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])]
+    num += [c for c in X.columns if pd.api.types.is_bool_dtype(X[c])]
+    cat = [c for c in X.columns if c not in num]
+    return num, cat
+
+
+def make_model(kind: str = "gbm", X: pd.DataFrame | None = None, *, class_weight: str | None = None,
+               seed: int = 0):
+    """An unfitted churn model: one scikit-learn Pipeline holding every preprocessing step.
+
+    Parameters
+    ----------
+    kind : {"logistic", "gbm"}, default "gbm"
+        L2 logistic regression, or regularized histogram gradient boosting with sigmoid calibration.
+    X : DataFrame, optional
+        Training features, used only to tell numeric from categorical columns (default: numeric columns
+        by dtype at fit time, everything else one-hot encoded).
+    class_weight : {None, "balanced"}, default None
+        ``None`` (the default) fits the data as it is, which keeps probabilities calibrated.
+        ``"balanced"`` reweights the classes and always adds a 3-fold sigmoid calibration on top.
+    seed : int, default 0
+        Seed of every random step (boosting's validation split, calibration folds).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        ``prep`` (ColumnTransformer: median imputation with missing indicators and scaling for numbers,
+        one-hot for categories) → ``model``.
+    """
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.compose import ColumnTransformer, make_column_selector
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    if kind not in MODELS:
+        raise ValueError(f"model kind must be one of {list(MODELS)}, got {kind!r}")
+    if class_weight not in (None, "balanced"):
+        raise ValueError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+    if X is not None:
+        num, cat = _split_columns(X)
+        num_sel, cat_sel = num, cat
+    else:
+        num_sel = make_column_selector(dtype_include="number")
+        cat_sel = make_column_selector(dtype_exclude="number")
+    numeric = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+                            StandardScaler())
+    categorical = make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
+                                OneHotEncoder(handle_unknown="ignore", min_frequency=20, sparse_output=False))
+    prep = ColumnTransformer([("num", numeric, num_sel), ("cat", categorical, cat_sel)],
+                             verbose_feature_names_out=False)
+    if kind == "logistic":
+        est = LogisticRegression(C=1.0, max_iter=2000, class_weight=class_weight)
+        calibrate = class_weight is not None
+    else:
+        est = HistGradientBoostingClassifier(learning_rate=0.1, max_iter=300, max_leaf_nodes=15,
+                                             min_samples_leaf=40, l2_regularization=1.0,
+                                             early_stopping=True, validation_fraction=0.15,
+                                             n_iter_no_change=20, class_weight=class_weight,
+                                             random_state=seed)
+        calibrate = True
+    if calibrate:
+        est = CalibratedClassifierCV(est, method="sigmoid",
+                                     cv=StratifiedKFold(3, shuffle=True, random_state=seed))
+    return Pipeline([("prep", prep), ("model", est)])
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+def _check_scores(y_true, score) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true).astype(float)
+    s = np.asarray(score, dtype=float)
+    if y.shape != s.shape or y.ndim != 1:
+        raise ValueError(f"y_true and score must be 1-d and of equal length, got {y.shape} and {s.shape}")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("y_true must hold 0/1 labels")
+    if np.isnan(s).any():
+        raise ValueError("score holds NaN")
+    return y.astype(int), s
+
+
+def lift_table(y_true, score, *, n_bins: int = 10) -> pd.DataFrame:
+    """Lift and cumulative gains by score bin (decile by default), highest risk first.
+
+    Customers are ranked by ``score`` from highest to lowest (ties keep their input order) and cut into
+    ``n_bins`` groups of equal size (sizes differ by at most one; customer at rank ``i`` of ``n`` goes to
+    bin ``floor(i * n_bins / n) + 1``).
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1
+        1 = churned.
+    score : array-like of float
+        Higher = more at risk.
+    n_bins : int, default 10
+
+    Returns
+    -------
+    DataFrame
+        Index ``bin`` (1 = highest scores): ``customers``, ``churners``, ``churn_rate``, ``lift``
+        (churn_rate / base rate), ``cum_customers_share``, ``cum_churners_share`` (gains: share of all
+        churners captured so far), ``cum_lift``, ``min_score``, ``max_score``.
+
+    Examples
+    --------
+    >>> lift_table([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1], n_bins=2)["lift"].tolist()
+    [1.0, 1.0]
+    """
+    y, s = _check_scores(y_true, score)
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or not 1 <= n_bins <= len(y):
+        raise ValueError(f"n_bins must be an integer between 1 and the number of customers, got {n_bins!r}")
+    order = np.argsort(-s, kind="stable")
+    n = len(y)
+    b = np.arange(n) * n_bins // n  # 0-based bin by rank
+    ys, ss = y[order], s[order]
+    cnt = np.bincount(b, minlength=n_bins)
+    ch = np.bincount(b, weights=ys, minlength=n_bins)
+    base = y.mean()
+    rate = ch / cnt
+    out = pd.DataFrame({
+        "customers": cnt,
+        "churners": ch.astype(np.int64),
+        "churn_rate": rate,
+        "lift": rate / base if base > 0 else np.nan,
+        "cum_customers_share": np.cumsum(cnt) / n,
+        "cum_churners_share": np.cumsum(ch) / ch.sum() if ch.sum() > 0 else np.nan,
+        "cum_lift": (np.cumsum(ch) / np.cumsum(cnt)) / base if base > 0 else np.nan,
+        "min_score": pd.Series(ss).groupby(b).min().to_numpy(),
+        "max_score": pd.Series(ss).groupby(b).max().to_numpy(),
+    }, index=pd.RangeIndex(1, n_bins + 1, name="bin"))
+    return out
+
+
+def calibration_table(y_true, prob, *, n_bins: int = 10) -> pd.DataFrame:
+    """Observed churn rate against mean predicted probability in equal-size bins of the prediction.
+
+    Returns
+    -------
+    DataFrame
+        Index ``bin`` (1 = lowest predictions): ``customers``, ``mean_predicted``, ``observed_rate``,
+        ``gap`` (observed − predicted).
+    """
+    y, p = _check_scores(y_true, prob)
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError("prob must lie in [0, 1]")
+    order = np.argsort(p, kind="stable")
+    n = len(y)
+    b = np.empty(n, np.int64)
+    b[order] = np.arange(n) * n_bins // n
+    cnt = np.bincount(b, minlength=n_bins)
+    mp = np.bincount(b, weights=p, minlength=n_bins) / cnt
+    obs = np.bincount(b, weights=y, minlength=n_bins) / cnt
+    return pd.DataFrame({"customers": cnt, "mean_predicted": mp, "observed_rate": obs, "gap": obs - mp},
+                        index=pd.RangeIndex(1, n_bins + 1, name="bin"))
+
+
+def classification_metrics(y_true, prob, *, n_bins: int = 10) -> dict[str, float]:
+    """ROC AUC, PR AUC (average precision) with the base rate, Brier score and top-bin lift.
+
+    Returns
+    -------
+    dict
+        ``n``, ``base_rate`` (churn share: the PR AUC of a random score), ``roc_auc``, ``pr_auc``,
+        ``brier``, ``brier_base`` (Brier of always predicting the base rate), ``top_decile_lift``,
+        ``top_decile_capture`` (share of churners in the top bin).
+    """
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    y, p = _check_scores(y_true, prob)
+    if len(np.unique(y)) < 2:
+        raise DataError("y_true holds a single class: AUCs are undefined", column="churned", rule="single_class")
+    base = float(y.mean())
+    lt = lift_table(y, p, n_bins=n_bins)
+    return {
+        "n": len(y),
+        "base_rate": base,
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "brier": float(brier_score_loss(y, np.clip(p, 0, 1))),
+        "brier_base": base * (1 - base),
+        "top_decile_lift": float(lt["lift"].iloc[0]),
+        "top_decile_capture": float(lt["cum_churners_share"].iloc[0]),
+    }
+
+
+def curve_table(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame, *, kind: str = "roc") -> pd.DataFrame:
+    """ROC or precision–recall curve points for several scores, in long form for plotting.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1
+    scores : mapping or DataFrame
+        Score name → scores (higher = more at risk).
+    kind : {"roc", "pr"}, default "roc"
+
+    Returns
+    -------
+    DataFrame
+        ``model``, and ``fpr``, ``tpr`` (ROC) or ``recall``, ``precision`` (PR).
+    """
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    if kind not in ("roc", "pr"):
+        raise ValueError(f"kind must be 'roc' or 'pr', got {kind!r}")
+    parts = []
+    for name in scores:
+        y, s = _check_scores(y_true, np.asarray(scores[name]))
+        if kind == "roc":
+            a, b, _ = roc_curve(y, s)
+            parts.append(pd.DataFrame({"model": name, "fpr": a, "tpr": b}))
+        else:
+            prec, rec, _ = precision_recall_curve(y, s)
+            parts.append(pd.DataFrame({"model": name, "recall": rec, "precision": prec}))
+    return pd.concat(parts, ignore_index=True)
+
+
+# ------------------------------------------------------------------------------------------ validation run
+@dataclass(frozen=True)
+class ChurnResult:
+    """An out-of-time validation: the fitted models, the test scores and their evaluation.
+
+    Attributes
+    ----------
+    model : str
+        The chosen model kind (``"gbm"`` or ``"logistic"``); ``models[model]`` is its fitted Pipeline.
+    models : dict
+        Kind → fitted Pipeline (trained at ``train_cutoff``).
+    bgnbd : BGNBD
+        The BG/NBD baseline fitted on the activity occasions before ``cutoff``.
+    X_train, y_train, X_test, y_test : DataFrame / Series
+        Training set at ``train_cutoff`` and test set at ``cutoff`` (test columns aligned to training).
+    scores : DataFrame
+        Test customers × ``logistic``, ``gbm``, ``bgnbd``: predicted churn probabilities.
+    metrics : DataFrame
+        Index model (``logistic``, ``gbm``, ``bgnbd``), :func:`classification_metrics` columns.
+    cutoff, train_cutoff : Timestamp
+    window_days : int
+    activity_events : list of str or None
+    """
+
+    model: str
+    models: dict
+    bgnbd: BGNBD
+    X_train: pd.DataFrame
+    y_train: pd.Series
+    X_test: pd.DataFrame
+    y_test: pd.Series
+    scores: pd.DataFrame
+    metrics: pd.DataFrame
+    cutoff: pd.Timestamp
+    train_cutoff: pd.Timestamp
+    window_days: int
+    activity_events: list | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def fitted(self):
+        """The fitted Pipeline of the chosen model."""
+        return self.models[self.model]
+
+    @property
+    def probability(self) -> pd.Series:
+        """The chosen model's churn probability per test customer."""
+        return self.scores[self.model].rename("churn_probability")
+
+    @property
+    def bgnbd_summary(self) -> dict:
+        """``{"r", "alpha", "a", "b", "time_unit", "roc_auc"}`` of the baseline (for ``report.record``)."""
+        return {**self.bgnbd.params, "time_unit": self.bgnbd.time_unit,
+                "roc_auc": float(self.metrics.loc["bgnbd", "roc_auc"])}
+
+
+def bgnbd_scores(events: pd.DataFrame, *, cutoff, window_days: int, activity_events=None,
+                 customer_ids=None, time_unit: str = "days") -> tuple[pd.DataFrame, BGNBD]:
+    """Fit BG/NBD on the activity occasions before ``cutoff`` and score the window after it.
+
+    Returns
+    -------
+    scores : DataFrame
+        Indexed by ``customer_id``: ``frequency``, ``recency``, ``T``, ``p_alive``,
+        ``expected_activity`` (expected activity days in the window) and ``p_no_activity`` (the churn
+        score; raw P(alive) ranks one-time buyers as safe, so it is not used as the score).
+    model : BGNBD
+    """
+    cut = _as_cutoff(cutoff)
+    window = _as_window(window_days)
+    activity = _as_activity(activity_events, events) if activity_events is not None else None
+    rfm = rfm_summary(events, cutoff=cut, activity_events=activity, time_unit=time_unit,
+                      customer_ids=customer_ids)
+    m = fit_bgnbd(rfm["frequency"], rfm["recency"], rfm["T"], time_unit=time_unit)
+    t = window / (7.0 if time_unit == "weeks" else 1.0)
+    x, tx, T = rfm["frequency"], rfm["recency"], rfm["T"]
+    out = rfm.assign(p_alive=m.p_alive(x, tx, T), expected_activity=m.expected_purchases(t, x, tx, T),
+                     p_no_activity=m.p_no_purchase(t, x, tx, T))
+    return out, m
+
+
+def out_of_time_validation(
+    events: pd.DataFrame,
+    *,
+    cutoff: str | pd.Timestamp,
+    window_days: int,
+    activity_events: Sequence[str] | None = None,
+    customers: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
+    stage_map: StageMap | None = None,
+    model: str = "gbm",
+    class_weight: str | None = None,
+    seed: int = 0,
+    n_threads: int | None = 1,
+) -> ChurnResult:
+    """Train at ``cutoff − window_days``, test at ``cutoff``; compare logistic, GBM and BG/NBD.
+
+    The training labels come from ``[cutoff − window_days, cutoff)``, so nothing at or after ``cutoff``
+    is used to fit; the test set's features are also from before ``cutoff`` and its labels from the
+    window after it. Both models are fitted (the logistic baseline is cheap); ``model`` picks the one the
+    result's :attr:`ChurnResult.probability` and explanations use.
+
+    Parameters
+    ----------
+    events, cutoff, window_days, activity_events, customers, feedback, stage_map
+        As in :func:`make_dataset`.
+    model : {"gbm", "logistic"}, default "gbm"
+    class_weight : {None, "balanced"}, default None
+        See :func:`make_model`.
+    seed : int, default 0
+    n_threads : int or None, default 1
+        OpenMP/BLAS threads while fitting (``None`` leaves the library defaults).
+
+    Returns
+    -------
+    ChurnResult
+
+    Raises
+    ------
+    DataError
+        As :func:`make_dataset`, for either cutoff (e.g. no events before ``cutoff − window_days``).
+    """
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {list(MODELS)}, got {model!r}")
+    cut = _as_cutoff(cutoff)
+    window = _as_window(window_days)
+    train_cut = cut - pd.Timedelta(days=window)
+    kw = {"window_days": window, "activity_events": activity_events, "customers": customers, "feedback": feedback,
+              "stage_map": stage_map}
+    X_te, y_te = make_dataset(events, cutoff=cut, **kw)
+    try:
+        X_tr, y_tr = make_dataset(events, cutoff=train_cut, **kw)
+    except DataError as exc:
+        raise DataError(f"out-of-time training set at cutoff − window_days = {train_cut}: {exc.message}",
+                        column=exc.column, rule=exc.rule) from exc
+    X_te = X_te.reindex(columns=X_tr.columns)
+    for c in X_tr.columns:  # a column the test period lacks (a channel, an error type) means zero of it
+        if X_te[c].isna().all() and not X_tr[c].isna().all() and pd.api.types.is_numeric_dtype(X_tr[c]):
+            X_te[c] = 0
+    fitted = {}
+    scores = {}
+    with _threads(n_threads):
+        for kind in MODELS:
+            pipe = make_model(kind, X_tr, class_weight=class_weight, seed=seed).fit(X_tr, y_tr)
+            fitted[kind] = pipe
+            scores[kind] = pipe.predict_proba(X_te)[:, 1]
+    bg, bgm = bgnbd_scores(events, cutoff=cut, window_days=window, activity_events=X_te.attrs["activity_events"],
+                           customer_ids=X_te.index)
+    scores["bgnbd"] = bg["p_no_activity"].to_numpy()
+    scores = pd.DataFrame(scores, index=X_te.index)
+    metrics = pd.DataFrame({k: classification_metrics(y_te, scores[k]) for k in scores}).T
+    metrics.index.name = "model"
+    metrics["n"] = metrics["n"].astype(np.int64)
+    return ChurnResult(model=model, models=fitted, bgnbd=bgm, X_train=X_tr, y_train=y_tr, X_test=X_te,
+                       y_test=y_te, scores=scores, metrics=metrics, cutoff=cut, train_cutoff=train_cut,
+                       window_days=window, activity_events=X_te.attrs["activity_events"],
+                       info={"bgnbd_scores": bg})
+
+
+# ------------------------------------------------------------------------------------------ explanations
+def permutation_importance_table(model, X: pd.DataFrame, y, *, n_repeats: int = 5, max_samples: int = 5000,
+                                 seed: int = 0, n_threads: int | None = 1) -> pd.DataFrame:
+    """Drop in ROC AUC when each feature is shuffled (sklearn's permutation importance), largest first.
+
+    Parameters
+    ----------
+    model : fitted Pipeline
+    X, y : DataFrame, Series
+        Held-out data (the test set), raw feature columns.
+    n_repeats : int, default 5
+    max_samples : int, default 5000
+        Rows drawn (with ``seed``) from ``X`` to keep it fast.
+    seed : int, default 0
+
+    Returns
+    -------
+    DataFrame
+        Index ``feature``: ``importance`` (mean AUC drop), ``std``, ``rank`` (1 = most important).
+    """
+    from sklearn.inspection import permutation_importance
+
+    with _threads(n_threads):
+        r = permutation_importance(model, X, np.asarray(y), scoring="roc_auc", n_repeats=n_repeats,
+                                   random_state=seed, max_samples=min(max_samples, len(X)) / len(X), n_jobs=1)
+    out = pd.DataFrame({"importance": r.importances_mean, "std": r.importances_std},
+                       index=pd.Index(X.columns, name="feature"))
+    out = out.sort_values(["importance", "std"], ascending=[False, True], kind="stable")
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out
+
+
+def partial_dependence_table(model, X: pd.DataFrame, features: Sequence[str], *, grid_resolution: int = 20,
+                             max_samples: int = 2000, seed: int = 0, n_threads: int | None = 1) -> pd.DataFrame:
+    """Average predicted churn probability as each numeric feature varies over its 5–95 % range.
+
+    Non-numeric features are skipped. Uses ``sklearn.inspection.partial_dependence`` (brute force) on up
+    to ``max_samples`` rows.
+
+    Returns
+    -------
+    DataFrame
+        ``feature``, ``value``, ``churn_probability`` (long form).
+    """
+    from sklearn.inspection import partial_dependence
+
+    Xs = X.sample(n=min(max_samples, len(X)), random_state=seed) if len(X) > max_samples else X
+    parts = []
+    for f in features:
+        if f not in X.columns:
+            raise ValueError(f"feature {f!r} is not a column of X")
+        if not pd.api.types.is_numeric_dtype(X[f]) or X[f].nunique() < 2:
+            continue
+        with _threads(n_threads):
+            pdp = partial_dependence(model, Xs, [f], grid_resolution=grid_resolution, percentiles=(0.05, 0.95),
+                                     kind="average", method="brute")
+        parts.append(pd.DataFrame({"feature": f, "value": pdp["grid_values"][0],
+                                   "churn_probability": pdp["average"][0]}))
+    if not parts:
+        return pd.DataFrame(columns=["feature", "value", "churn_probability"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        if np.isnan(v):
+            return "missing"
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+    return str(v)
+
+
+def risk_table(model, X: pd.DataFrame, *, top_n: int = 3, reference: pd.DataFrame | None = None,
+               features: Sequence[str] | None = None, n_threads: int | None = 1) -> pd.DataFrame:
+    """Per customer: churn probability, risk decile and the top reasons, highest risk first.
+
+    A reason is a feature whose replacement by a *typical* value — the median (numbers) or most frequent
+    value (categories) of ``reference`` — lowers this customer's predicted churn probability; its size
+    is that drop (a local, one-feature-at-a-time perturbation; it works for any model, interactions are
+    not split). Features whose replacement would *raise* the risk are never reasons.
+
+    Parameters
+    ----------
+    model : fitted Pipeline
+    X : DataFrame
+        Customers to score (raw feature columns).
+    top_n : int, default 3
+        Reasons per customer.
+    reference : DataFrame, optional
+        Where the typical values come from (default ``X``).
+    features : sequence of str, optional
+        Candidate reason features (default: every column; the top features by permutation importance
+        keep it fast and the reasons meaningful).
+    n_threads : int or None, default 1
+        OpenMP/BLAS threads while predicting.
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id``: ``churn_probability``, ``risk_decile`` (1 = highest risk),
+        ``reason_1`` … (text "feature = value (typical t)"), ``reason_1_effect`` … (drop in probability,
+        NaN when fewer reasons), sorted by probability descending.
+    """
+    if top_n < 1:
+        raise ValueError(f"top_n must be at least 1, got {top_n!r}")
+    ref = X if reference is None else reference
+    cols = list(features) if features is not None else list(X.columns)
+    missing = [c for c in cols if c not in X.columns]
+    if missing:
+        raise ValueError(f"features {missing} are not columns of X")
+    with _threads(n_threads):
+        p, deltas, typical = _perturb(model, X, ref, cols)
+    order = np.argsort(-deltas, axis=1, kind="stable")[:, :top_n]
+    out = pd.DataFrame({"churn_probability": p}, index=X.index)
+    rank = pd.Series(p, index=X.index).rank(ascending=False, method="first").to_numpy()
+    out["risk_decile"] = ((rank - 1) * 10 // len(X) + 1).astype(np.int64)
+    vals = {c: X[c].to_numpy() for c in cols}
+    for k in range(min(top_n, len(cols))):
+        j = order[:, k]
+        eff = deltas[np.arange(len(X)), j]
+        pos = eff > 1e-4
+        text = np.array([f"{cols[jj]} = {_fmt(vals[cols[jj]][i])} (typical {_fmt(typical[cols[jj]])})"
+                         for i, jj in enumerate(j)], dtype=object)
+        out[f"reason_{k + 1}"] = pd.array(np.where(pos, text, None), dtype="str")
+        out[f"reason_{k + 1}_effect"] = np.where(pos, eff, np.nan)
+    out.index.name = "customer_id"
+    return out.sort_values("churn_probability", ascending=False, kind="stable")
+
+
+def _perturb(model, X: pd.DataFrame, ref: pd.DataFrame, cols: list[str]):
+    """Predicted probability and, per feature, its drop when the feature is set to a typical value."""
+    p = model.predict_proba(X)[:, 1]
+    deltas = np.zeros((len(X), len(cols)))
+    typical = {}
+    for j, c in enumerate(cols):
+        if pd.api.types.is_numeric_dtype(ref[c]):
+            t = ref[c].median()
+        else:
+            mode = ref[c].mode(dropna=True)
+            t = mode.iloc[0] if len(mode) else np.nan
+        typical[c] = t
+        same = (X[c] == t).to_numpy(dtype=bool, na_value=False)
+        if same.all():
+            continue
+        Xm = X.copy()
+        Xm[c] = pd.Series([t] * len(X), index=X.index).astype(X[c].dtype) if not pd.isna(t) else X[c]
+        deltas[:, j] = p - model.predict_proba(Xm)[:, 1]
+        deltas[same, j] = 0.0
+    return p, deltas, typical
+
+
+def churn_by_segment(y, labels: pd.Series, *, prob: pd.Series | None = None) -> pd.DataFrame:
+    """Churn rate (and mean predicted probability) per segment, e.g. persona.
+
+    Parameters
+    ----------
+    y : Series of 0/1
+        Churn label indexed by ``customer_id``.
+    labels : Series
+        Segment per ``customer_id``; customers missing from it are grouped as ``"unknown"``.
+    prob : Series, optional
+        Predicted churn probability indexed like ``y``.
+
+    Returns
+    -------
+    DataFrame
+        Index = segment (sorted by name): ``customers``, ``churners``, ``churn_rate``,
+        ``share_of_churners`` and, with ``prob``, ``mean_predicted``.
+    """
+    seg = labels.reindex(y.index).astype("object").where(lambda s: s.notna(), "unknown").astype(str)
+    df = pd.DataFrame({"segment": seg.to_numpy(), "y": np.asarray(y, dtype=float)}, index=y.index)
+    if prob is not None:
+        df["p"] = prob.reindex(y.index).to_numpy(dtype=float)
+    g = df.groupby("segment", sort=True)
+    out = pd.DataFrame({"customers": g.size(), "churners": g["y"].sum().astype(np.int64),
+                        "churn_rate": g["y"].mean()})
+    out["share_of_churners"] = out["churners"] / max(out["churners"].sum(), 1)
+    if prob is not None:
+        out["mean_predicted"] = g["p"].mean()
+    out.index.name = labels.name or "segment"
+    return out

@@ -1,0 +1,152 @@
+"""Churn figures: ROC and precision–recall curves, calibration, lift and gains, drivers.
+
+Every function takes the tidy tables :mod:`cjlib.churn` returns, draws on ``ax`` (or a new Axes) and
+returns the Axes; the caller passes a title that states the finding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cjlib.plots import finish, new_ax, palette, percent_axis
+
+__all__ = ["calibration_curve", "gains_chart", "importance_bars", "lift_chart", "partial_dependence_lines",
+           "pr_curves", "roc_curves"]
+
+
+def _colors(models) -> dict:
+    return palette(pd.unique(pd.Series(list(models), dtype="str")))
+
+
+def roc_curves(data: pd.DataFrame, *, model: str = "model", fpr: str = "fpr", tpr: str = "tpr",
+               auc: dict | None = None, title: str | None = None, ax=None):
+    """ROC curve per model with the chance diagonal; ``auc`` (model → value) goes into the legend."""
+    ax = new_ax(ax, figsize=(6, 5))
+    colors = _colors(data[model])
+    for name, d in data.groupby(model, sort=True):
+        label = f"{name} (AUC {auc[name]:.3f})" if auc and name in auc else str(name)
+        ax.plot(d[fpr], d[tpr], color=colors[str(name)], label=label, lw=2)
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="chance (AUC 0.5)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.legend(loc="lower right")
+    percent_axis(ax, "x")
+    percent_axis(ax, "y")
+    return finish(ax, title, "active customers flagged (false-positive rate)", "churners caught (true-positive rate)")
+
+
+def pr_curves(data: pd.DataFrame, *, base_rate: float, model: str = "model", recall: str = "recall",
+              precision: str = "precision", auc: dict | None = None, title: str | None = None, ax=None):
+    """Precision–recall curve per model with the base rate (a random score's precision) as a line."""
+    ax = new_ax(ax, figsize=(6, 5))
+    colors = _colors(data[model])
+    for name, d in data.groupby(model, sort=True):
+        label = f"{name} (PR AUC {auc[name]:.3f})" if auc and name in auc else str(name)
+        ax.plot(d[recall], d[precision], color=colors[str(name)], label=label, lw=2)
+    ax.axhline(base_rate, color="grey", ls="--", lw=1, label=f"base rate {base_rate:.1%}")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.legend(loc="lower left")
+    percent_axis(ax, "x")
+    percent_axis(ax, "y")
+    return finish(ax, title, "churners caught (recall)", "flagged who churn (precision)")
+
+
+def calibration_curve(data: pd.DataFrame, *, model: str | None = "model", predicted: str = "mean_predicted",
+                      observed: str = "observed_rate", title: str | None = None, ax=None):
+    """Observed churn rate against mean predicted probability per bin, with the diagonal of perfection.
+
+    ``data`` is :func:`cjlib.churn.calibration_table` output, stacked with a ``model`` column for several
+    models (``model=None`` for one table).
+    """
+    ax = new_ax(ax, figsize=(6, 5))
+    groups = [("model", data)] if model is None or model not in data.columns else list(data.groupby(model, sort=True))
+    colors = _colors([g for g, _ in groups])
+    for name, d in groups:
+        ax.plot(d[predicted], d[observed], marker="o", color=colors[str(name)], label=str(name), lw=2)
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfectly calibrated")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left")
+    percent_axis(ax, "x")
+    percent_axis(ax, "y")
+    return finish(ax, title, "predicted churn probability (bin mean)", "observed churn rate")
+
+
+def lift_chart(data: pd.DataFrame, *, lift: str = "lift", title: str | None = None, ax=None):
+    """Lift per score decile (1 = highest risk) as bars, with the no-model line at 1."""
+    ax = new_ax(ax)
+    d = data.reset_index()
+    bins = d.iloc[:, 0].astype(int)
+    bars = ax.bar(bins.astype(str), d[lift], color=palette(["lift"])["lift"])
+    ax.axhline(1.0, color="grey", ls="--", lw=1, label="no model (lift 1)")
+    for b, v in zip(bars, d[lift], strict=True):
+        ax.text(b.get_x() + b.get_width() / 2, v, f"{v:.2f}×", ha="center", va="bottom", fontsize=9)
+    ax.legend(loc="upper right")
+    ax.grid(axis="x", visible=False)
+    return finish(ax, title, "risk decile (1 = highest predicted churn)", "lift (churn rate ÷ base rate)")
+
+
+def gains_chart(data: pd.DataFrame | dict, *, base_rate: float | None = None,
+                customers: str = "cum_customers_share", churners: str = "cum_churners_share",
+                title: str | None = None, ax=None):
+    """Cumulative gains: share of churners captured against share of customers contacted (by risk).
+
+    ``data`` is a :func:`cjlib.churn.lift_table` or a dict model → lift table. With ``base_rate`` the
+    perfect model's curve is drawn too.
+    """
+    ax = new_ax(ax, figsize=(6, 5))
+    tables = data if isinstance(data, dict) else {"model": data}
+    colors = _colors(tables)
+    for name, d in tables.items():
+        ax.plot(np.r_[0, d[customers]], np.r_[0, d[churners]], marker="o", color=colors[str(name)],
+                label=str(name), lw=2)
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="random")
+    if base_rate:
+        ax.plot([0, base_rate, 1], [0, 1, 1], color="grey", ls=":", lw=1, label="perfect")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.legend(loc="lower right")
+    percent_axis(ax, "x")
+    percent_axis(ax, "y")
+    return finish(ax, title, "customers contacted, highest risk first", "churners captured (cumulative gains)")
+
+
+def importance_bars(data: pd.DataFrame, *, importance: str = "importance", std: str | None = "std",
+                    top: int = 12, title: str | None = None, ax=None):
+    """Horizontal bars of the ``top`` features by permutation importance (drop in ROC AUC), with ±1 sd."""
+    d = data.sort_values(importance, ascending=False).head(top)
+    ax = new_ax(ax, figsize=(8, 0.35 * len(d) + 1.5))
+    xerr = d[std] if std and std in d.columns else None
+    ax.barh([str(i) for i in d.index], d[importance], xerr=xerr, color=palette(["imp"])["imp"])
+    ax.invert_yaxis()
+    ax.grid(axis="y", visible=False)
+    return finish(ax, title, "drop in ROC AUC when shuffled", "")
+
+
+def partial_dependence_lines(data: pd.DataFrame, *, feature: str | None = None, value: str = "value",
+                             prob: str = "churn_probability", title: str | None = None, ax=None):
+    """Partial dependence: average predicted churn as a feature varies.
+
+    With ``feature`` one feature on its own scale; without, every feature of ``data`` on a common x axis
+    (position in that feature's 5–95 % range), one line each.
+    """
+    ax = new_ax(ax)
+    if feature is not None:
+        d = data[data["feature"] == feature]
+        ax.plot(d[value], d[prob], lw=2, marker=".")
+        xlabel = feature
+    else:
+        colors = _colors(data["feature"])
+        for name, d in data.groupby("feature", sort=True):
+            v = d[value].to_numpy(dtype=float)
+            span = v.max() - v.min()
+            x = (v - v.min()) / span if span > 0 else np.zeros_like(v)
+            ax.plot(x, d[prob], lw=2, color=colors[str(name)],
+                    label=f"{name} ({v.min():.3g} → {v.max():.3g})")
+        ax.legend(loc="best", fontsize=9)
+        percent_axis(ax, "x")
+        xlabel = "position in the feature's 5–95 % range (low → high)"
+    percent_axis(ax, "y")
+    return finish(ax, title, xlabel, "average predicted churn probability")

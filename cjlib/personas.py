@@ -17,9 +17,9 @@ Which features are clustered (``include=None``)
     still appears in the profile. Constant and all-missing columns are dropped.
 
 How k is chosen (``k="auto"``)
-    For each k in ``k_range``: silhouette on a seeded sample of at most 2,000 customers, inertia (k-means)
+    For each k in ``k_range``: silhouette on a seeded sample of at most 3,000 customers, inertia (k-means)
     or BIC (mixture), the smallest persona's share, and stability: ``n_boot`` bootstrap refits (each on a
-    resample of at most 5,000 customers), each predicting every customer, compared with the full fit by
+    resample of at most 3,000 customers), each predicting every customer, compared with the full fit by
     the adjusted Rand index (mean and minimum). A k is *admissible* when its smallest persona holds at
     least ``min_share`` of the customers and its mean bootstrap ARI is at least ``min_stability``.
     Among admissible k-means fits the k with the highest ``silhouette × ARI mean`` wins (separation
@@ -75,8 +75,8 @@ _BEHAVIOUR_COLS = {"recency_days", "tenure_days", "frequency", "sessions", "even
                    "aov", "days_to_first_purchase", "furthest_stage", "furthest_stage_name", "csat_mean",
                    "nps_mean", "sessions_per_30d", "purchases_per_session", "revenue_per_30d"}
 MAX_LEVELS = 20
-SILHOUETTE_SAMPLE = 4000
-BOOT_SAMPLE = 5000
+SILHOUETTE_SAMPLE = 3000
+BOOT_SAMPLE = 3000
 INACTIVE_DAYS = 90
 
 
@@ -192,7 +192,7 @@ def _model(method: str, k: int, seed: int, n_init: int):
 
 def _fit_k(X: np.ndarray, method: str, k: int, seed: int, n_boot: int) -> tuple[object, np.ndarray, dict]:
     n = len(X)
-    model = _model(method, k, seed, 10).fit(X)
+    model = _model(method, k, seed, 4).fit(X)
     labels = model.predict(X)
     rng = np.random.default_rng([seed, k])
     if n > SILHOUETTE_SAMPLE:
@@ -206,7 +206,7 @@ def _fit_k(X: np.ndarray, method: str, k: int, seed: int, n_boot: int) -> tuple[
     for b in range(n_boot):
         boot = rng.integers(0, n, m)
         try:
-            bm = _model(method, k, seed + 1 + b, 3).fit(X[boot])
+            bm = _model(method, k, seed + 1 + b, 2).fit(X[boot])
         except ValueError:  # fewer distinct points than k in the resample
             aris.append(0.0)
             continue

@@ -1,0 +1,139 @@
+"""Persona figures: choosing k, the profile heatmap, the 2-D customer map, persona cards.
+
+Each function takes tidy data (the tables of :class:`cjlib.personas.PersonaResult`), draws on ``ax`` (or
+a new Axes) and returns the Axes; the caller passes a title that states the finding. Persona colours
+follow persona order (``persona_colors``), so they stay stable between runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from cjlib.plots import PALETTE, finish, new_ax
+
+__all__ = ["persona_colors", "k_selection", "profile_heatmap", "persona_map", "persona_cards"]
+
+
+def persona_colors(names: Sequence[str]) -> dict[str, tuple]:
+    """One colour per persona, by persona order (persona 0 always gets the first colour)."""
+    return dict(zip(names, sns.color_palette(PALETTE, max(len(names), 1)), strict=False))
+
+
+def k_selection(scores: pd.DataFrame, *, silhouette: str = "silhouette", ari_mean: str = "ari_mean",
+                ari_min: str = "ari_min", chosen: str = "chosen", title: str | None = None, ax=None):
+    """Silhouette (left axis) and bootstrap ARI mean with its minimum (right axis) against k.
+
+    ``scores`` is ``PersonaResult.scores_`` (index ``k``); the chosen k is marked.
+    """
+    ax = new_ax(ax)
+    d = scores.reset_index()
+    k = d["k"].to_numpy()
+    c1, c2 = sns.color_palette(PALETTE, 2)
+    ax.plot(k, d[silhouette], marker="o", color=c1, label="silhouette")
+    ax.set_ylabel("silhouette (higher = better separated)", color=c1)
+    ax2 = ax.twinx()
+    ax2.plot(k, d[ari_mean], marker="s", color=c2, label="bootstrap ARI mean")
+    ax2.fill_between(k, d[ari_min], d[ari_mean], color=c2, alpha=0.15, label="bootstrap ARI min–mean")
+    ax2.set_ylim(min(0.0, float(np.nanmin(d[ari_min]))) if d[ari_min].notna().any() else 0, 1.02)
+    ax2.set_ylabel("stability (adjusted Rand index)", color=c2)
+    ax2.grid(False)
+    if chosen in d and d[chosen].any():
+        kc = int(d.loc[d[chosen], "k"].iloc[0])
+        ax.axvline(kc, color="grey", ls="--", lw=1)
+        ax.annotate(f"chosen k = {kc}", (kc, ax.get_ylim()[1]), xytext=(4, -14), textcoords="offset points",
+                    fontsize=10, color="grey")
+    ax.set_xticks(k)
+    lines = ax.get_legend_handles_labels()
+    lines2 = ax2.get_legend_handles_labels()
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="lower left", fontsize=9)
+    return finish(ax, title, "number of personas (k)", None)
+
+
+def profile_heatmap(z: pd.DataFrame, *, features: Sequence[str] | None = None, limit: float = 2.0,
+                    title: str | None = None, ax=None):
+    """Personas (rows) × features (columns) z-scores, centred at 0 on a diverging palette.
+
+    ``z`` is ``PersonaResult.profile_["z"]``; ``features`` picks and orders columns (default all);
+    colours saturate at ±``limit`` standard deviations, cells show the value.
+    """
+    d = z[list(features)] if features is not None else z
+    ax = new_ax(ax, figsize=(max(8, 0.55 * d.shape[1] + 3), 1.0 + 0.6 * d.shape[0]))
+    sns.heatmap(d, ax=ax, cmap="RdBu_r", center=0, vmin=-limit, vmax=limit, annot=True, fmt=".1f",
+                annot_kws={"fontsize": 8}, linewidths=0.5, cbar_kws={"label": "z-score (SD from all customers)"})
+    ax.set_xticklabels([str(c).replace("channel_share_", "ch: ").replace("_", " ") for c in d.columns],
+                       rotation=60, ha="right")
+    ax.tick_params(axis="y", rotation=0)
+    return finish(ax, title, "", "")
+
+
+def persona_map(embedding: pd.DataFrame, persona: pd.Series, *, x: str = "pc1", y: str = "pc2",
+                max_points: int = 5000, seed: int = 0, title: str | None = None, ax=None):
+    """Customers on two principal components, coloured by persona (a seeded sample of ``max_points``).
+
+    ``embedding`` is ``PersonaResult.embedding_``, ``persona`` is ``PersonaResult.persona_`` (ordered
+    categorical, its categories give the colour order).
+    """
+    ax = new_ax(ax)
+    d = embedding.assign(persona=persona.to_numpy())
+    if len(d) > max_points:
+        d = d.sample(max_points, random_state=seed)
+    names = list(persona.cat.categories) if hasattr(persona, "cat") else sorted(map(str, persona.unique()))
+    colors = persona_colors(names)
+    for name in names:
+        part = d[d["persona"] == name]
+        ax.scatter(part[x], part[y], s=8, alpha=0.5, color=colors[name], label=name, linewidths=0)
+        if len(part):
+            ax.annotate(name, (part[x].median(), part[y].median()), fontsize=10, fontweight="bold",
+                        ha="center", bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.7, "lw": 0})
+    evr = embedding.attrs.get("explained_variance_ratio", [])
+    xl = f"{x} ({evr[0]:.0%} of variance)" if len(evr) > 0 else x
+    yl = f"{y} ({evr[1]:.0%} of variance)" if len(evr) > 1 else y
+    ax.legend(markerscale=2, fontsize=9, loc="best")
+    return finish(ax, title, xl, yl)
+
+
+_CARD_FIELDS = (("share", "customers", "{:.0%}"), ("revenue_share", "revenue", "{:.0%}"),
+                ("conversion_rate", "buy at least once", "{:.0%}"), ("aov", "order value", "{:,.0f}"),
+                ("typical_age", "typical age", "{:.0f}"), ("typical_gender", "gender", "{}"),
+                ("typical_region", "region", "{}"), ("typical_plan", "plan", "{}"),
+                ("goals", "do most", "{}"), ("pain_point", "pain point", "{}"),
+                ("preferred_channels", "channels", "{}"), ("satisfaction", "CSAT", "{:.2f}"),
+                ("churn_rate", "inactive 90 d", "{:.0%}"))
+
+
+def persona_cards(cards: pd.DataFrame, *, title: str | None = None, ax=None):
+    """A persona sheet: one card per persona (name on a coloured band, then its key facts).
+
+    ``cards`` is ``PersonaResult.cards()``; missing columns are skipped.
+    """
+    n = len(cards)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(min(4.2 * max(n, 1), 18), 4.6))
+    ax.set_axis_off()
+    ax.set_xlim(0, max(n, 1))
+    ax.set_ylim(0, 1)
+    colors = persona_colors(list(cards["name"]))
+    for i, (_, row) in enumerate(cards.iterrows()):
+        x0 = i + 0.03
+        ax.add_patch(plt.Rectangle((x0, 0.0), 0.94, 1.0, fc="#f7f9fb", ec="#d9e2ec", lw=1))
+        ax.add_patch(plt.Rectangle((x0, 0.88), 0.94, 0.12, fc=colors[row["name"]], ec="none"))
+        ax.text(x0 + 0.04, 0.94, str(row["name"]), fontsize=12, fontweight="bold", va="center", color="white")
+        y = 0.83
+        for col, label, fmt in _CARD_FIELDS:
+            if col not in row.index or pd.isna(row[col]):
+                continue
+            text = fmt.format(row[col])
+            if len(text) > 34:
+                text = text[:33] + "…"
+            ax.text(x0 + 0.04, y, f"{label}:", fontsize=8.5, color="#52606d", va="top")
+            ax.text(x0 + 0.36, y, text, fontsize=8.5, va="top")
+            y -= 0.063
+    if title:
+        ax.set_title(title)
+    ax.figure.tight_layout()
+    return ax

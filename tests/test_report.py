@@ -130,6 +130,7 @@ def _tiny_notebooks(folder: Path, broken: str | None = None) -> Path:
                                        'seed: int = 0  # seed')
     params.metadata["tags"] = ["parameters"]
     nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_markdown_cell("# Tiny"), nbformat.v4.new_code_cell("from cjlib import report"),
                 params, nbformat.v4.new_code_cell("report.record('seed_seen', seed)")]
     nbformat.write(nb, folder / "00_tiny.ipynb")

@@ -46,7 +46,7 @@ def test_recovers_planted_personas(seed):
 
 
 def test_deterministic_and_subsample_keeps_names():
-    _, f, truth = _data(0)
+    _, f, _ = _data(0)
     a = fit_personas(f, n_boot=5, seed=3)
     b = fit_personas(f, n_boot=5, seed=3)
     pd.testing.assert_series_equal(a.labels_, b.labels_)

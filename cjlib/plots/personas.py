@@ -16,7 +16,7 @@ import seaborn as sns
 
 from cjlib.plots import PALETTE, finish, new_ax
 
-__all__ = ["persona_colors", "k_selection", "profile_heatmap", "persona_map", "persona_cards"]
+__all__ = ["k_selection", "persona_cards", "persona_colors", "persona_map", "profile_heatmap"]
 
 
 def persona_colors(names: Sequence[str]) -> dict[str, tuple]:
@@ -113,7 +113,7 @@ def persona_cards(cards: pd.DataFrame, *, title: str | None = None, ax=None):
     """
     n = len(cards)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(min(4.2 * max(n, 1), 18), 4.6))
+        _, ax = plt.subplots(figsize=(min(4.2 * max(n, 1), 18), 4.6))
     ax.set_axis_off()
     ax.set_xlim(0, max(n, 1))
     ax.set_ylim(0, 1)

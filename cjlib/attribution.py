@@ -34,7 +34,7 @@ are trimmed and empty names dropped; a path left without channels is dropped (wi
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import factorial
 from pathlib import Path
@@ -175,6 +175,11 @@ class _Tokens:
 _TOKEN_CHUNK = 1 << 18
 
 
+def _concat(parts: list[np.ndarray], dtype) -> np.ndarray:
+    """Concatenate arrays; an empty list gives an empty array of ``dtype``."""
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+
 def _tokenize(strings) -> _Tokens:
     """Split path strings on ``>`` into channel codes (Arrow kernels when pyarrow is installed)."""
     try:
@@ -199,8 +204,7 @@ def _tokenize(strings) -> _Tokens:
         codes.append(gmap[idx] if len(gmap) else np.zeros(0, np.int32))
         del lists, enc, idx
     stripped = np.array(list(glob), dtype=object)
-    cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
-    return _encode_tokens(cat(codes, np.int32), stripped, cat(counts, np.int64), n)
+    return _encode_tokens(_concat(codes, np.int32), stripped, _concat(counts, np.int64), n)
 
 
 def _encode_tokens(codes: np.ndarray, stripped: np.ndarray, counts: np.ndarray, n: int) -> _Tokens:

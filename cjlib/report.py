@@ -35,8 +35,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib._version import __version__
-from cjlib.errors import DataError
-from cjlib.paths import NOTEBOOKS_DIR, PROJ_ROOT, resolve
+from cjlib.paths import NOTEBOOKS_DIR, resolve
 
 __all__ = [
     "record",
@@ -398,7 +397,7 @@ def run_reports(
     for nb_path in chosen:
         name = nb_path.stem
         injected = per_nb[name]
-        started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        started = dt.datetime.now(dt.UTC).replace(microsecond=0)
         t0 = time.perf_counter()
         fd, tmp_nb = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".ipynb")
         os.close(fd)
@@ -509,7 +508,7 @@ def write_index(out_dir: str | Path, names: Iterable[str]) -> Path:
             rows.append(f"<details><summary>parameters</summary><table>{ps}</table></details>")
         cards.append(f'<div class="card"><span class="status {status}">{status}</span>'
                      f"<h2>{head}</h2>{''.join(rows)}</div>")
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>cjlib reports</title>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{_CSS}</style>"
             f"</head><body><h1>Customer-journey reports</h1><p class='sub'>cjlib {__version__} · index "

@@ -10,7 +10,14 @@ import pytest
 
 import cjlib
 from cjlib import DataError, DataWarning
-from cjlib.io import ensure_sorted, load_costs, load_customers, load_events, load_feedback, parse_columns
+from cjlib.io import (
+    ensure_sorted,
+    load_costs,
+    load_customers,
+    load_events,
+    load_feedback,
+    parse_columns,
+)
 
 
 def test_order_ties_keep_input_order_and_types(write_csv, tiny_events):

@@ -7,8 +7,14 @@ import pandas as pd
 import pytest
 
 from cjlib.io import load_events
-from cjlib.journeys import (assign_stages, customer_paths, furthest_stage, session_keys, sessionize,
-                            stage_reached)
+from cjlib.journeys import (
+    assign_stages,
+    customer_paths,
+    furthest_stage,
+    session_keys,
+    sessionize,
+    stage_reached,
+)
 from cjlib.scorecard import stage_kpis
 
 

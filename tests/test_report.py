@@ -13,8 +13,15 @@ import pandas as pd
 import pytest
 
 from cjlib.paths import PROJ_ROOT
-from cjlib.report import (METRICS_MIME, ParameterError, _coerce, pseudonymize, read_metrics, to_jsonable,
-                          validate_parameters)
+from cjlib.report import (
+    METRICS_MIME,
+    ParameterError,
+    _coerce,
+    pseudonymize,
+    read_metrics,
+    to_jsonable,
+    validate_parameters,
+)
 
 NB00 = PROJ_ROOT / "notebooks" / "00_journey_map.ipynb"
 

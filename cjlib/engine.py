@@ -177,7 +177,12 @@ def partition(events, *, client=None, address: str | None = None, npartitions: i
         nparts = npartitions or _default_npartitions(n_rows, client)
         src = events.reset_index(drop=True)
         src = src.assign(**{_ROW: np.arange(len(src), dtype=np.int64)})
-        ddf = dd.from_pandas(src, npartitions=nparts)
+        if client is not None:  # send the pieces once, rather than embedding them in the task graph
+            bounds = np.linspace(0, len(src), min(nparts, max(len(src), 1)) + 1).astype(int)
+            futs = client.scatter([src.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:])])
+            ddf = dd.from_delayed(futs, meta=src.iloc[:0], verify_meta=False)
+        else:
+            ddf = dd.from_pandas(src, npartitions=nparts)
     elif _is_dask(events):
         nparts = npartitions or max(events.npartitions, 2)
         ddf = events.map_partitions(_number_rows, meta=_number_rows(events._meta))

@@ -198,8 +198,9 @@ def fit_bgnbd(frequency, recency, T, *, time_unit: str = "weeks", x0: Sequence[f
 
     start = np.log(np.asarray(x0, dtype=float) if x0 is not None else [1.0, max(float(T.mean()), 1e-3), 1.0, 1.0])
     res = optimize.minimize(nll, start, method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
+    # polish: the tolerance on the objective is relative to its size (an absolute one is unreachable)
     res2 = optimize.minimize(nll, res.x, method="Nelder-Mead",
-                             options={"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-12})
+                             options={"maxiter": 3000, "xatol": 1e-8, "fatol": 1e-11 * max(1.0, abs(res.fun))})
     best = res2 if res2.fun <= res.fun else res
     r, alpha, a, b = np.exp(best.x)
     return BGNBD(r=float(r), alpha=float(alpha), a=float(a), b=float(b), time_unit=time_unit,

@@ -54,6 +54,7 @@ from cjlib.stagemap import StageMap
 __all__ = [
     "MODELS",
     "ChurnResult",
+    "bgnbd_scores",
     "calibration_table",
     "churn_by_segment",
     "classification_metrics",
@@ -221,7 +222,7 @@ def label_customers(
     customers = pd.Index(pd.unique(before), name="customer_id").sort_values()
     in_win = ((ts >= cut) & (ts < cut + pd.Timedelta(days=window))).to_numpy()
     if activity is not None:
-        in_win &= events["event"].astype(str).isin(activity).to_numpy()
+        in_win = in_win & events["event"].astype(str).isin(activity).to_numpy()
     active = customers.isin(pd.unique(ids[in_win]))
     return pd.Series((~active).astype(np.int64), index=customers, name="churned")
 

@@ -6,18 +6,26 @@ the caller passes (a title that states the finding) and returns the Axes.
 
 from __future__ import annotations
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-__all__ = ["cohort_conversion", "funnel_bars", "segment_comparison", "time_to_convert_hist"]
+__all__ = ["cart_outcomes", "cohort_conversion", "driver_forest", "dropoff_flow", "friction_signals", "funnel_bars",
+           "segment_comparison", "segment_gaps", "time_to_convert_hist"]
 
 
 def _ax(ax, figsize=(8, 4.5)):
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
     return ax
+
+
+def _legend_below(ax, ncol: int):
+    """A legend centred under the x-axis label, whatever the figure height."""
+    fig_h = ax.figure.get_size_inches()[1] * ax.get_position().height
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.75 / max(fig_h, 0.5)), ncol=ncol)
 
 
 def funnel_bars(data: pd.DataFrame, *, title: str | None = None, ax=None):
@@ -122,10 +130,257 @@ def cohort_conversion(data: pd.DataFrame, *, title: str | None = None, ax=None):
         inc = ~data["complete"].to_numpy()
         ax.plot(x[inc], data["rate"][inc], ls="none", marker="o", mfc="white", mec="#4C72B0",
                 label="cohort still open")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    loc = mdates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(loc)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
     ax.set_xlabel("entry cohort (period start)")
     ax.set_ylabel(f"conversion to {data.attrs.get('to_step', 'last step')} (%)")
     ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# ------------------------------------------------------------------------------------ segment gap grid
+def segment_gaps(data: pd.DataFrame, *, segment: str | None = None, title: str | None = None, ax=None):
+    """Grid of segment levels × funnel transitions coloured by the ratio to the comparison group.
+
+    ``data`` is :func:`cjlib.funnel.compare_segments` output with every transition (columns ``from_step``,
+    ``to_step``, the segment column, ``rate``, ``ratio``, ``significant``). Each cell shows the conversion
+    rate and the ratio to the rest (or the control); blue is better, red worse (log2 scale, capped at
+    ½× and 2×); ``*`` marks Holm-significant differences.
+    """
+    from matplotlib.colors import TwoSlopeNorm
+
+    seg = segment or data.attrs.get("by")
+    if seg is None or seg not in data.columns:
+        raise ValueError("segment must name the segment column of data")
+    d = data.assign(transition=data["from_step"].astype(str) + " → " + data["to_step"].astype(str))
+    cols = list(dict.fromkeys(d["transition"]))
+    rows = sorted(d[seg].astype(str).unique())
+    key = d[seg].astype(str)
+    grid = np.full((len(rows), len(cols)), np.nan)
+    text = np.full((len(rows), len(cols)), "", dtype=object)
+    for r, c, rate, ratio, sig in zip(key, d["transition"], d["rate"], d["ratio"], d["significant"]):
+        i, j = rows.index(r), cols.index(c)
+        grid[i, j] = np.log2(ratio) if pd.notna(ratio) and ratio > 0 else np.nan
+        rt = f"{rate:.0%}" if pd.notna(rate) else "–"
+        text[i, j] = rt + (f"\n{ratio:.2f}×" if pd.notna(ratio) else "") + ("*" if sig else "")
+    ax = _ax(ax, figsize=(min(3.2 + 2.6 * len(cols), 12), 1.2 + 0.55 * len(rows)))
+    ax.imshow(grid, cmap="RdBu", norm=TwoSlopeNorm(0.0, -1.0, 1.0), aspect="auto")
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            strong = pd.notna(grid[i, j]) and abs(grid[i, j]) > 0.6
+            ax.text(j, i, text[i, j], ha="center", va="center", fontsize=9, color="white" if strong else "black")
+    ax.set_xticks(np.arange(len(cols)), cols)
+    ax.set_yticks(np.arange(len(rows)), rows)
+    ax.grid(False)
+    comp = data["comparison"].iloc[0] if "comparison" in data.columns and len(data) else "rest"
+    ax.set_xlabel(f"funnel transition (cell: conversion %, ratio to {'the rest' if comp == 'rest' else comp}; "
+                  "* Holm-significant)")
+    ax.set_ylabel(seg)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# ------------------------------------------------------------------------------------------ drivers
+def driver_forest(data: pd.DataFrame, *, top: int = 12, title: str | None = None, ax=None):
+    """Odds ratios of converting with their 95 % intervals (:func:`cjlib.funnel.dropoff_drivers`), log axis.
+
+    The ``top`` events furthest from 1 (on the log scale) are shown, highest odds ratio on top.
+    """
+    d = data.assign(_abs=data["log_odds_ratio"].abs()).nlargest(top, "_abs").sort_values("odds_ratio")
+    ax = _ax(ax, figsize=(8, 1.2 + 0.4 * max(len(d), 1)))
+    y = np.arange(len(d))
+    colors = np.where(d["odds_ratio"] > 1, "#55A868", "#C44E52")
+    ax.hlines(y, d["ci_low"], d["ci_high"], color="black", lw=1)
+    ax.scatter(d["odds_ratio"], y, color=colors, zorder=3, s=40)
+    ax.axvline(1.0, color="grey", ls="--", lw=1)
+    ax.set_ylim(-0.6, len(d) - 0.4)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if round(v * 10) % 2 == 0 and v < 1 else ""))
+    ax.set_yticks(y, [f"{e} ({n:,} units)" for e, n in zip(d["event"], d["units_with"])])
+    ax.set_xlabel("odds ratio of converting, did the event vs did not (log scale, 95 % CI)")
+    ax.set_ylabel("event seen before converting / leaving")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# ------------------------------------------------------------------------------------------- friction
+def friction_signals(data: pd.DataFrame, *, title: str | None = None, ax=None):
+    """Conversion with and without each friction signal, per transition (:func:`cjlib.funnel.friction`).
+
+    One pair of bars per (transition, signal) that occurs; the label gives the share of units with it.
+    """
+    rows = []
+    for r in data.itertuples(index=False):
+        for sig, name in (("loop", "loop"), ("error", "error"), ("long_dwell", "long dwell")):
+            if getattr(r, f"{sig}_units") > 0 and pd.notna(getattr(r, f"conversion_if_no_{sig}")):
+                rows.append((f"{r.from_step} → {r.to_step}\n{name} ({getattr(r, f'{sig}_rate'):.0%} of units)",
+                             getattr(r, f"conversion_if_{sig}"), getattr(r, f"conversion_if_no_{sig}")))
+    ax = _ax(ax, figsize=(9, 1.2 + 0.55 * max(len(rows), 1)))
+    y = np.arange(len(rows))[::-1]
+    h = 0.38
+    with_ = np.array([r[1] for r in rows], dtype=float)
+    without = np.array([r[2] for r in rows], dtype=float)
+    ax.barh(y + h / 2, with_, height=h, color="#C44E52", label="with the signal")
+    ax.barh(y - h / 2, without, height=h, color="#4C72B0", label="without")
+    for yi, a, b in zip(y, with_, without):
+        ax.text(a + 0.01, yi + h / 2, f"{a:.0%}", va="center", fontsize=8)
+        ax.text(b + 0.01, yi - h / 2, f"{b:.0%}", va="center", fontsize=8)
+    ax.set_yticks(y, [r[0] for r in rows])
+    ax.set_xlim(0, 1.12)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("conversion to the next step (%)")
+    ax.set_ylabel("transition and friction signal")
+    _legend_below(ax, 2)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# ------------------------------------------------------------------------------------ cart abandonment
+def cart_outcomes(data: pd.DataFrame, *, recovery_days: float | None = None, title: str | None = None, ax=None):
+    """100 % bars of cart outcomes per group: bought in the session, recovered later, lost.
+
+    ``data``: one row per group (index = label) with counts ``purchased``, ``recovered`` and ``lost``
+    (e.g. from :func:`cjlib.funnel.cart_abandonment` per segment).
+    """
+    ax = _ax(ax, figsize=(9, 1.4 + 0.5 * len(data)))
+    tot = data[["purchased", "recovered", "lost"]].sum(axis=1).to_numpy(dtype=float)
+    y = np.arange(len(data))[::-1]
+    left = np.zeros(len(data))
+    rec = "recovered later" + (f" (≤ {recovery_days:g} days)" if recovery_days else "")
+    for col, label, color in (("purchased", "bought in the cart session", "#55A868"),
+                              ("recovered", rec, "#DD8452"), ("lost", "lost", "#C44E52")):
+        share = np.where(tot > 0, data[col].to_numpy(dtype=float) / np.maximum(tot, 1), 0)
+        ax.barh(y, share, left=left, color=color, label=label)
+        for yi, lft, sh in zip(y, left, share):
+            if sh >= 0.04:
+                ax.text(lft + sh / 2, yi, f"{sh:.0%}", ha="center", va="center", fontsize=9, color="white")
+        left += share
+    ax.set_yticks(y, [f"{i} ({int(t):,} carts)" for i, t in zip(data.index.astype(str), tot)])
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("share of cart sessions (%)")
+    ax.set_ylabel("")
+    _legend_below(ax, 3)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# ------------------------------------------------------------------------------------- dropper flows
+def _flow_level(node: str) -> tuple[int, str]:
+    if node.startswith("dropped after "):
+        return 0, node
+    head, _, rest = node.partition(": ")
+    return (int(head), rest) if head.isdigit() else (0, node)
+
+
+def dropoff_flow(data: pd.DataFrame, *, max_nodes: int = 6, min_share: float = 0.02, title: str | None = None,
+                 ax=None):
+    """A static Sankey of where droppers go (:attr:`cjlib.funnel.DropoffFlows.flows`): works offline.
+
+    Columns are the funnel step a unit dropped after, then its 1st, 2nd … next event. Per column the
+    ``max_nodes`` biggest nodes are drawn and the rest (and nodes under ``min_share`` of the column) are
+    merged into ``other``; band widths are proportional to units; ``(end)`` means the journey (or
+    session) ended.
+    """
+    import matplotlib.patches as mpatches
+    from matplotlib.path import Path
+
+    if not {"source", "target", "count"} <= set(data.columns):
+        raise ValueError("data must have source, target and count columns (DropoffFlows.flows)")
+    ax = _ax(ax, figsize=(12, 6))
+    fl = data[["source", "target", "count"]].copy()
+    fl["count"] = fl["count"].astype(float)
+    # node totals: level-0 by outflow, others by inflow
+    inflow = fl.groupby("target")["count"].sum()
+    outflow = fl.groupby("source")["count"].sum()
+    nodes = pd.Series({n: inflow.get(n, 0.0) for n in inflow.index})
+    for n, v in outflow.items():
+        if _flow_level(n)[0] == 0:
+            nodes[n] = v
+    lvl = {n: _flow_level(n)[0] for n in nodes.index}
+    depth = max(lvl.values()) if lvl else 0
+    # merge small nodes into "<k>: other"
+    keep = {}
+    for k in range(depth + 1):
+        ns = nodes[[n for n in nodes.index if lvl[n] == k]].sort_values(ascending=False, kind="stable")
+        tot = ns.sum()
+        big = [n for n in ns.index[:max_nodes] if ns[n] >= min_share * tot or k == 0]
+        for n in ns.index:
+            keep[n] = n if n in big else (f"{k}: other" if k else "dropped (other)")
+    fl["source"] = fl["source"].map(keep)
+    fl["target"] = fl["target"].map(keep)
+    fl = fl.groupby(["source", "target"], sort=False)["count"].sum().reset_index()
+    nodes = nodes.groupby(nodes.index.map(keep)).sum()
+    lvl = {n: _flow_level(n)[0] if not n.startswith("dropped (") else 0 for n in nodes.index}
+    names = {n: (n.removeprefix("dropped after ") if lvl[n] == 0 else _flow_level(n)[1]) for n in nodes.index}
+
+    def order_key(n):
+        last = names[n] in ("(end)", "other")
+        return (last, names[n] == "other", -nodes[n])
+
+    totals = [nodes[[n for n in nodes.index if lvl[n] == k]].sum() for k in range(depth + 1)]
+    scale = 0.9 / max(max(totals), 1.0)
+    gap = 0.1 / max(max_nodes, 1)
+    ypos = {}
+    for k in range(depth + 1):
+        col = sorted([n for n in nodes.index if lvl[n] == k], key=order_key)
+        y = 1.0
+        for n in col:
+            h = nodes[n] * scale
+            ypos[n] = (y - h, y)
+            y -= h + gap
+    events = sorted({names[n] for n in nodes.index if lvl[n] > 0} - {"(end)", "other"})
+    cmap = plt.get_cmap("tab10")
+    color = {e: cmap(i % 10) for i, e in enumerate(events)}
+    color.update({"(end)": (0.6, 0.6, 0.6, 1.0), "other": (0.8, 0.8, 0.8, 1.0)})
+    w = 0.035
+    xs = {k: k for k in range(depth + 1)}
+    src_off = {n: ypos[n][1] for n in nodes.index}
+    tgt_off = {n: ypos[n][1] for n in nodes.index}
+    fl["_so"] = fl["source"].map(lambda n: ypos[n][1])
+    fl["_to"] = fl["target"].map(lambda n: ypos[n][1])
+    for r in fl.sort_values(["_so", "_to"], ascending=[False, False], kind="stable").itertuples(index=False):
+        s, t, c = r.source, r.target, r.count * scale
+        x0, x1 = xs[lvl[s]] + w, xs[lvl[t]] - w
+        s_top, t_top = src_off[s], tgt_off[t]
+        src_off[s] -= c
+        tgt_off[t] -= c
+        xm = (x0 + x1) / 2
+        verts = [(x0, s_top), (xm, s_top), (xm, t_top), (x1, t_top), (x1, t_top - c), (xm, t_top - c),
+                 (xm, s_top - c), (x0, s_top - c), (x0, s_top)]
+        codes = [Path.MOVETO, Path.CURVE4, Path.CURVE4, Path.CURVE4, Path.LINETO, Path.CURVE4, Path.CURVE4,
+                 Path.CURVE4, Path.CLOSEPOLY]
+        tcol = color.get(names[t], (0.5, 0.5, 0.5, 1.0))
+        ax.add_patch(mpatches.PathPatch(Path(verts, codes), facecolor=tcol, alpha=0.35, lw=0))
+    for n in nodes.index:
+        lo, hi = ypos[n]
+        k = lvl[n]
+        col = (0.3, 0.3, 0.3, 1.0) if k == 0 else color.get(names[n], (0.5, 0.5, 0.5, 1.0))
+        ax.add_patch(mpatches.Rectangle((xs[k] - w, lo), 2 * w, hi - lo, facecolor=col, lw=0))
+        if hi - lo >= 0.012:
+            label = f"{names[n]}  {int(nodes[n]):,}"
+            if k == 0:
+                ax.text(xs[k] - w - 0.02, (lo + hi) / 2, label, ha="right", va="center", fontsize=9)
+            else:
+                ax.text(xs[k] + w + 0.02, (lo + hi) / 2, label, ha="left", va="center", fontsize=8.5)
+    ax.set_xlim(-0.9, depth + 0.75)
+    ax.set_ylim(min([v[0] for v in ypos.values()] + [0]) - 0.02, 1.02)
+    ax.set_xticks(range(depth + 1), ["dropped after"] + [f"next event {k}" for k in range(1, depth + 1)])
+    ax.set_yticks([])
+    ax.grid(False)
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_xlabel("position after the last funnel step reached (band width ∝ units)")
+    ax.set_ylabel("units (stacked)")
     if title:
         ax.set_title(title)
     return ax

@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-__all__ = ["model_comparison", "transition_heatmap", "stage_channel_heatmap", "cost_bars"]
+__all__ = ["model_comparison", "transition_heatmap", "stage_channel_heatmap", "cost_bars", "path_lengths",
+           "stage_lift_heatmap", "stage_contribution_bars"]
 
 _VALUE_SUFFIX = "_value"
 
@@ -202,4 +203,141 @@ def cost_bars(costs: pd.DataFrame, *, metric: str = "cost_per_conversion", title
     ax = model_comparison(wide, models=list(dict.fromkeys(costs["model"])), ylabel=
                           "spend per attributed conversion" if metric == "cost_per_conversion"
                           else "attributed value / spend", title=title, ax=ax)
+    return ax
+
+
+def path_lengths(paths: pd.DataFrame, *, max_touches: int = 10, title: str | None = None, ax=None):
+    """Share of converting and of non-converting journeys by number of touches (bars side by side).
+
+    Parameters
+    ----------
+    paths : DataFrame
+        A paths table (``path`` with touches joined by ``" > "``, ``conversions``, ``nulls``).
+    max_touches : int, default 10
+        Longer journeys are pooled into one ``max_touches+`` bar.
+    title : str, optional
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if isinstance(max_touches, bool) or not isinstance(max_touches, (int, np.integer)) or max_touches < 1:
+        raise ValueError(f"max_touches must be a positive integer, got {max_touches!r}")
+    from matplotlib.ticker import PercentFormatter
+
+    n = paths["path"].astype(str).str.count(" > ").to_numpy() + 1
+    n = np.minimum(n, max_touches)
+    ax = _ax(ax)
+    x = np.arange(1, max_touches + 1)
+    colors = _colors(["converting", "not converting"])
+    for i, (col, label) in enumerate((("conversions", "converting"), ("nulls", "not converting"))):
+        w = paths[col].to_numpy(dtype=float)
+        share = np.bincount(n, weights=w, minlength=max_touches + 1)[1:] / max(w.sum(), 1e-300)
+        ax.bar(x + (i - 0.5) * 0.4, share, width=0.4, label=f"{label} ({w.sum():,.0f})", color=colors[label])
+    ax.set_xticks(x)
+    ax.set_xticklabels([str(v) for v in x[:-1]] + [f"{max_touches}+"])
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("touches in the journey")
+    ax.set_ylabel("share of journeys")
+    ax.legend(title="journeys")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def stage_lift_heatmap(stage_attr: pd.DataFrame, *, value: str = "lift", annotate: bool = True,
+                       title: str | None = None, ax=None):
+    """Heatmap of stage transition × channel for a ratio centred at 1 (blue above 1, red below).
+
+    Parameters
+    ----------
+    stage_attr : DataFrame
+        :func:`cjlib.attribution.stage_attribution` output with a ratio column added by the caller, e.g.
+        ``lift``: a channel's attributed conversions per touch ÷ the transition's conversions per touch.
+    value : str, default "lift"
+        The ratio column to show (1 = average).
+    annotate : bool, default True
+        Write ``×ratio`` in the cells.
+    title : str, optional
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from matplotlib.colors import LogNorm
+
+    if value not in stage_attr.columns:
+        raise ValueError(f"stage_attr has no column {value!r}; columns are {list(stage_attr.columns)}")
+    order = list(dict.fromkeys(stage_attr["transition"]))
+    mat = stage_attr.pivot(index="transition", columns="channel", values=value).reindex(order)
+    mat.index = [str(t).replace(">", " → ") for t in mat.index]
+    vals = mat.to_numpy(dtype=float)
+    pos = vals[np.isfinite(vals) & (vals > 0)]
+    span = float(np.clip(np.max(np.abs(np.log(pos))) if pos.size else np.log(2), np.log(1.5), np.log(4)))
+    shown = np.where(np.isfinite(vals) & (vals > 0), vals, np.nan)
+    ax = _ax(ax, figsize=(9, 1.4 + 0.8 * len(mat)))
+    im = ax.imshow(shown, aspect="auto", cmap="RdBu", norm=LogNorm(vmin=np.exp(-span), vmax=np.exp(span)))
+    ax.set_xticks(np.arange(mat.shape[1]))
+    ax.set_xticklabels(mat.columns.astype(str), rotation=45, ha="right")
+    ax.set_yticks(np.arange(mat.shape[0]))
+    ax.set_yticklabels(mat.index.astype(str))
+    ax.grid(False)
+    cb = ax.figure.colorbar(im, ax=ax)
+    cb.set_label(f"{value} (× transition average, log scale)")
+    ticks = [t for t in (0.25, 0.5, 0.67, 1, 1.5, 2, 4) if np.exp(-span) <= t <= np.exp(span)]
+    cb.set_ticks(ticks, labels=[f"×{t:g}" for t in ticks])
+    cb.minorticks_off()
+    if annotate:
+        for (r, c), v in np.ndenumerate(vals):
+            if np.isfinite(v):
+                strong = v > 0 and abs(np.log(v)) > 0.6 * span
+                ax.text(c, r, f"×{v:.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if strong else "black")
+    ax.set_xlabel("channel")
+    ax.set_ylabel("stage transition")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def stage_contribution_bars(contrib: pd.DataFrame, *, title: str | None = None, ax=None):
+    """Horizontal bars: each stage's share of the attributed conversions, labelled with the conversions.
+
+    Parameters
+    ----------
+    contrib : DataFrame
+        :func:`cjlib.attribution.stage_contribution` output (``stage``, ``conversions``, ``share``), in
+        stage order.
+    title : str, optional
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from matplotlib.ticker import PercentFormatter
+
+    missing = [c for c in ("stage", "conversions", "share") if c not in contrib.columns]
+    if missing:
+        raise ValueError(f"contrib lacks columns {missing}")
+    ax = _ax(ax, figsize=(9, 1.2 + 0.6 * len(contrib)))
+    stages = contrib["stage"].astype(str).tolist()
+    colors = _colors(stages)
+    y = np.arange(len(stages))
+    share = contrib["share"].to_numpy(dtype=float)
+    ax.barh(y, share, color=[colors[s] for s in stages])
+    for yi, s, c in zip(y, share, contrib["conversions"].to_numpy(dtype=float)):
+        ax.text(s, yi, f"  {s:.1%} ({c:,.0f})", va="center", fontsize=10)
+    ax.set_yticks(y)
+    ax.set_yticklabels(stages)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(float(share.max()) if len(share) else 0, 0.01) * 1.3)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel("share of attributed conversions (attributed conversions in brackets)")
+    ax.set_ylabel("stage of the touchpoint")
+    if title:
+        ax.set_title(title)
     return ax

@@ -114,3 +114,218 @@ def test_rfm_summary_by_hand():
     p = rfm_summary(ev, cutoff="2025-01-15", activity_events=["purchase"], time_unit="weeks")
     assert p.loc["b"].tolist() == [0, 0.0, pytest.approx(9 / 7)]
     assert p.loc["c"].tolist() == [0, 0.0, pytest.approx(5 / 7)]  # never bought: zero at first event
+
+
+# ---------------------------------------------------------------------------------------------- churn
+from cjlib import churn  # noqa: E402
+from cjlib.errors import DataError  # noqa: E402
+from cjlib.synth import generate  # noqa: E402
+
+
+def _log(rows):
+    ev = pd.DataFrame(rows, columns=["customer_id", "timestamp", "event"])
+    ev["timestamp"] = pd.to_datetime(ev["timestamp"])
+    return ev
+
+
+@pytest.fixture
+def hand_log():
+    # cutoff 2025-02-01, window 10 days: [2025-02-01 00:00, 2025-02-11 00:00)
+    return _log([
+        ("a", "2025-01-05 10:00", "page_view"),
+        ("a", "2025-02-01 00:00", "page_view"),   # exactly at the cutoff: inside the window -> active
+        ("b", "2025-01-10 10:00", "purchase"),
+        ("b", "2025-02-11 00:00", "purchase"),    # exactly at the window end: outside -> churned
+        ("c", "2025-01-31 23:59", "page_view"),
+        ("c", "2025-02-10 23:59", "page_view"),   # last minute of the window -> active (any event)
+        ("d", "2025-02-03 12:00", "purchase"),    # first seen inside the window: excluded
+        ("e", "2025-01-20 09:00", "purchase"),
+        ("e", "2025-02-05 09:00", "page_view"),   # active, but made no purchase in the window
+        ("f", "2025-01-02 08:00", "page_view"),
+        ("f", "2025-03-01 08:00", "page_view"),   # data beyond the window
+    ])
+
+
+def test_labels_window_start_inclusive_end_exclusive(hand_log):
+    y = churn.label_customers(hand_log, cutoff="2025-02-01", window_days=10)
+    assert y.to_dict() == {"a": 0, "b": 1, "c": 0, "e": 0, "f": 1}
+    yp = churn.label_customers(hand_log, cutoff="2025-02-01", window_days=10, activity_events=["purchase"])
+    assert yp.to_dict() == {"a": 1, "b": 1, "c": 1, "e": 1, "f": 1}
+    # the same window one day longer catches b's purchase at 2025-02-11 00:00
+    assert churn.label_customers(hand_log, cutoff="2025-02-01", window_days=11,
+                                 activity_events="purchase").to_dict()["b"] == 0
+
+
+def test_make_dataset_by_hand(hand_log):
+    X, y = churn.make_dataset(hand_log, cutoff="2025-02-01", window_days=10)
+    assert list(X.index) == ["a", "b", "c", "e", "f"]  # d has no event before the cutoff
+    assert X.index.equals(y.index) and y.tolist() == [0, 1, 0, 0, 1]
+    assert X.loc["c", "recency_days"] == pytest.approx(1 / 1440)  # one minute before the cutoff
+    assert X.loc["a", "n_events"] == 1 and X.loc["b", "n_purchases"] == 1
+    assert X.loc["f", "activity_days"] == 1 and X.loc["f", "activity_days_recent"] == 0  # 30 days > 10
+    assert "activity_recency_days" not in X.columns  # would repeat recency_days
+    # purchase churn: everyone churns in this tiny log -> a clear error instead of a one-class data set
+    with pytest.raises(DataError, match="single_class|all 5 customers are churned"):
+        churn.make_dataset(hand_log, cutoff="2025-02-01", window_days=10, activity_events=["purchase"])
+    Xp, yp = churn.make_dataset(hand_log, cutoff="2025-02-01", window_days=11, activity_events=["purchase"])
+    assert yp.to_dict() == {"a": 1, "b": 0, "c": 1, "e": 1, "f": 1}
+    assert Xp.loc["b", "activity_recency_days"] == pytest.approx(21 + 14 / 24)
+    assert np.isnan(Xp.loc["a", "activity_recency_days"])  # never purchased
+
+
+def test_clear_errors(hand_log):
+    with pytest.raises(DataError, match="outside the data"):
+        churn.make_dataset(hand_log, cutoff="2024-12-01", window_days=10)
+    with pytest.raises(DataError, match="outside the data"):
+        churn.make_dataset(hand_log, cutoff="2025-03-02", window_days=10)
+    with pytest.raises(DataError, match="runs past the end of the data"):
+        churn.make_dataset(hand_log, cutoff="2025-02-25", window_days=10)
+    with pytest.raises(DataError, match="no events at all in the churn window"):
+        churn.make_dataset(hand_log, cutoff="2025-02-12", window_days=10)
+    with pytest.raises(DataError, match="all 5 customers are churned"):
+        churn.make_dataset(hand_log, cutoff="2025-02-01", window_days=10, activity_events=["purchase"])
+    with pytest.raises(ValueError, match="window_days must be a positive integer"):
+        churn.make_dataset(hand_log, cutoff="2025-02-01", window_days=0)
+    with pytest.raises(ValueError, match=r"activity_events \['buy'\] do not occur"):
+        churn.make_dataset(hand_log, cutoff="2025-02-01", window_days=10, activity_events=["buy"])
+    with pytest.raises(ValueError, match="cutoff must be a date"):
+        churn.make_dataset(hand_log, cutoff="not a date", window_days=10)
+    with pytest.raises(ValueError, match="model kind must be one of"):
+        churn.make_model("forest")
+    with pytest.raises(DataError, match="single class"):
+        churn.classification_metrics([1, 1, 1], [0.2, 0.5, 0.9])
+
+
+def test_default_cutoff_covers_the_window(hand_log):
+    cut = churn.default_cutoff(hand_log, 10)
+    assert cut == pd.Timestamp("2025-02-20")  # midnight after the last event day (03-02) − 10 days
+    churn.label_customers(hand_log, cutoff=cut, window_days=10)
+
+
+def test_lift_and_gains_by_hand():
+    y = [1, 1, 0, 1, 0, 0, 1, 0, 0, 0]  # 4 churners in 10: base rate 0.4
+    score = [0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]
+    lt = churn.lift_table(y, score, n_bins=5)  # bins of 2, highest scores first
+    assert lt["churners"].tolist() == [2, 1, 0, 1, 0]
+    assert lt["churn_rate"].tolist() == [1.0, 0.5, 0.0, 0.5, 0.0]
+    assert lt["lift"].tolist() == pytest.approx([2.5, 1.25, 0.0, 1.25, 0.0])
+    assert lt["cum_churners_share"].tolist() == pytest.approx([0.5, 0.75, 0.75, 1.0, 1.0])
+    assert lt["cum_customers_share"].tolist() == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+    assert lt["cum_lift"].tolist() == pytest.approx([2.5, 1.875, 1.25, 1.25, 1.0])
+    # unequal sizes: 10 customers in 3 bins -> ranks 0-3, 4-6, 7-9 (floor(i*3/10))
+    assert churn.lift_table(y, score, n_bins=3)["customers"].tolist() == [4, 3, 3]
+    # ties keep input order: the first of two equal scores ranks higher
+    assert churn.lift_table([0, 1], [0.5, 0.5], n_bins=2)["churners"].tolist() == [0, 1]
+    m = churn.classification_metrics(y, score, n_bins=5)
+    assert m["base_rate"] == 0.4 and m["top_decile_lift"] == 2.5 and m["top_decile_capture"] == 0.5
+    # ROC AUC by hand: pairs (churner, non-churner) ranked correctly: 6+6+5+3 = 20 of 24
+    assert m["roc_auc"] == pytest.approx(20 / 24)
+    assert m["brier"] == pytest.approx(np.mean((np.array(score) - np.array(y)) ** 2))
+
+
+def test_calibration_table_by_hand():
+    ct = churn.calibration_table([0, 0, 1, 0, 1, 1], [0.1, 0.2, 0.3, 0.6, 0.7, 0.8], n_bins=2)
+    assert ct["mean_predicted"].tolist() == pytest.approx([0.2, 0.7])
+    assert ct["observed_rate"].tolist() == pytest.approx([1 / 3, 2 / 3])
+
+
+# ---------------------------------------------------------------------------------- on synthetic data
+CUT, WINDOW = "2025-10-03", 90
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return generate(8000, seed=1)
+
+
+@pytest.fixture(scope="module")
+def synth_result(synth):
+    return churn.out_of_time_validation(synth.events, cutoff=CUT, window_days=WINDOW, customers=synth.customers,
+                                        feedback=synth.feedback, seed=0)
+
+
+def test_leakage_events_at_or_after_cutoff_do_not_change_X(synth):
+    d = synth
+    X, _ = churn.make_dataset(d.events, cutoff=CUT, window_days=WINDOW, customers=d.customers,
+                              feedback=d.feedback)
+    ev = d.events.copy()
+    after = (ev["timestamp"] >= pd.Timestamp(CUT)).to_numpy()
+    rng = np.random.default_rng(0)
+    # change every later event (name, channel, revenue, time within the later period), delete a third
+    ev.loc[after, "event"] = rng.choice(["purchase", "support_contact", "review"], after.sum())
+    ev.loc[after, "channel"] = "display"
+    ev.loc[after, "revenue"] = 1e6
+    ev.loc[after, "timestamp"] = ev.loc[after, "timestamp"] + pd.Timedelta(hours=1)
+    keep = ~after | (rng.random(len(ev)) > 1 / 3)
+    ev = ev.loc[keep].sample(frac=1.0, random_state=0).reset_index(drop=True)  # and shuffle the rows
+    fb = d.feedback.copy()
+    fb.loc[(fb["timestamp"] >= pd.Timestamp(CUT)).to_numpy(), "score"] = 1
+    X2, _ = churn.make_dataset(ev, cutoff=CUT, window_days=WINDOW, customers=d.customers, feedback=fb)
+    pd.testing.assert_frame_equal(X, X2)
+    # an event 1 µs before the cutoff does change X
+    ev3 = d.events.copy()
+    i = np.flatnonzero((ev3["timestamp"] < pd.Timestamp(CUT)).to_numpy())[-1]
+    ev3.loc[i, "timestamp"] = pd.Timestamp(CUT) - pd.Timedelta(microseconds=1)
+    X3, _ = churn.make_dataset(ev3, cutoff=CUT, window_days=WINDOW, customers=d.customers, feedback=d.feedback)
+    assert not X3.equals(X)
+
+
+def test_out_of_time_split_and_bgnbd_baseline(synth_result):
+    r = synth_result
+    assert r.train_cutoff == pd.Timestamp(CUT) - pd.Timedelta(days=WINDOW)
+    assert list(r.X_test.columns) == list(r.X_train.columns)
+    assert r.metrics.loc["gbm", "roc_auc"] > 0.8
+    # beats the customer-base baseline on ranking and on probability quality
+    assert r.metrics.loc["gbm", "roc_auc"] > r.metrics.loc["bgnbd", "roc_auc"] + 0.015
+    assert r.metrics.loc["gbm", "brier"] < r.metrics.loc["bgnbd", "brier"]
+    assert r.metrics.loc["logistic", "roc_auc"] > r.metrics.loc["bgnbd", "roc_auc"]
+    # calibrated: mean prediction near the observed rate, every decile within 6 points
+    p, y = r.probability, r.y_test
+    assert p.mean() == pytest.approx(y.mean(), abs=0.03)
+    ct = churn.calibration_table(y, p)
+    assert ct["gap"].abs().max() < 0.06
+    summary = r.bgnbd_summary
+    assert set(summary) == {"r", "alpha", "a", "b", "time_unit", "roc_auc"} and summary["time_unit"] == "days"
+
+
+def test_planted_drivers_rank_among_top_features(synth, synth_result):
+    r = synth_result
+    imp = churn.permutation_importance_table(r.fitted, r.X_test, r.y_test, n_repeats=3, max_samples=4000)
+    top = list(imp.index[:8])
+    assert top[0] == "recency_days"
+    # satisfaction (planted) shows through the feedback scores, the persona through age and plan
+    assert {"csat_mean", "nps_mean"} <= set(top)
+    assert {"age", "plan"} & set(top)
+    # delivery issues (planted): customers with one get higher predicted churn than others of the persona
+    t = synth.truth.set_index("customer_id").reindex(r.X_test.index)
+    p = r.probability
+    for persona in ("bargain_hunter", "loyal_premium"):
+        sel = (t["persona"] == persona).to_numpy()
+        issue = t["delivery_issue"].to_numpy(bool)
+        assert p[sel & issue].mean() > p[sel & ~issue].mean() + 0.03
+    # churn by persona: the planted fastest churners are the social newcomers
+    by = churn.churn_by_segment(r.y_test, t["persona"], prob=p)
+    assert by["churn_rate"].idxmax() == "social_newcomer" and by["mean_predicted"].idxmax() == "social_newcomer"
+    assert by["customers"].sum() == len(r.y_test)
+
+
+def test_purchases_only_log_beats_or_matches_bgnbd(synth):
+    ev = synth.events.loc[synth.events["event"] == "purchase",
+                          ["customer_id", "timestamp", "event", "revenue"]].reset_index(drop=True)
+    r = churn.out_of_time_validation(ev, cutoff=CUT, window_days=WINDOW, seed=0)
+    assert r.metrics.loc["gbm", "roc_auc"] >= r.metrics.loc["bgnbd", "roc_auc"] - 0.005
+    assert r.metrics.loc["logistic", "roc_auc"] >= r.metrics.loc["bgnbd", "roc_auc"]
+
+
+def test_risk_table_reasons(synth_result):
+    r = synth_result
+    X = r.X_test.head(400)
+    rt = churn.risk_table(r.fitted, X, top_n=2, reference=r.X_test,
+                          features=["recency_days", "csat_mean", "age"])
+    assert rt["churn_probability"].is_monotonic_decreasing and set(rt.index) == set(X.index)
+    assert rt["churn_probability"].to_numpy() == pytest.approx(np.sort(r.probability.loc[X.index].to_numpy())[::-1])
+    # the highest-risk customers' first reason: they have not been seen for long
+    top = rt.head(20)
+    assert top["reason_1"].str.startswith("recency_days").mean() >= 0.8
+    assert (top["reason_1_effect"] > 0).all()
+    assert set(rt["risk_decile"]) == set(range(1, 11))

@@ -779,8 +779,9 @@ def partial_dependence_table(model, X: pd.DataFrame, features: Sequence[str], *,
             raise ValueError(f"feature {f!r} is not a column of X")
         if not pd.api.types.is_numeric_dtype(X[f]) or X[f].nunique() < 2:
             continue
+        Xf = Xs.astype({f: float}) if pd.api.types.is_integer_dtype(Xs[f]) else Xs  # sklearn refuses ints
         with _threads(n_threads):
-            pdp = partial_dependence(model, Xs, [f], grid_resolution=grid_resolution, percentiles=(0.05, 0.95),
+            pdp = partial_dependence(model, Xf, [f], grid_resolution=grid_resolution, percentiles=(0.05, 0.95),
                                      kind="average", method="brute")
         parts.append(pd.DataFrame({"feature": f, "value": pdp["grid_values"][0],
                                    "churn_probability": pdp["average"][0]}))

@@ -133,3 +133,19 @@ def test_bad_arguments(planted):
         channel_effects(ev.head(100), adjust_for="nope")
     with pytest.raises(ValueError, match="stage names"):
         channel_effects(ev.head(100), transitions=["awareness>nowhere"])
+
+
+def test_planted_order_with_personas_found_from_the_data(planted):
+    """The notebook's path: personas fitted by cjlib.personas (not the planted labels) as the adjustment."""
+    from cjlib.features import customer_features
+    from cjlib.personas import fit_personas
+
+    d, ev = planted
+    fitted = fit_personas(customer_features(ev, customers=d.customers), k=4, n_boot=2, seed=0)
+    got = channel_effects(ev, adjust_for=fitted.persona_.astype(str), transitions=["consideration>purchase"])
+    est = got.set_index("channel")["effect"]
+    truth = _planted_session_effects(d.params, "consideration > purchase")
+    for a in truth:
+        for b in truth:
+            if truth[a] >= 1.25 * truth[b]:
+                assert est[a] > est[b], (a, b, est[a], est[b])

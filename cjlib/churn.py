@@ -82,6 +82,7 @@ def _threads(n_threads: int | None):
     """
     from contextlib import nullcontext
 
+    import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime first, or the limit would miss it)
     from threadpoolctl import threadpool_limits
 
     if n_threads is None:
@@ -408,7 +409,7 @@ def make_model(kind: str = "gbm", X: pd.DataFrame | None = None, *, class_weight
         calibrate = class_weight is not None
     else:
         est = HistGradientBoostingClassifier(learning_rate=0.1, max_iter=300, max_leaf_nodes=15,
-                                             min_samples_leaf=40, l2_regularization=1.0,
+                                             min_samples_leaf=40, l2_regularization=1.0, max_bins=63,
                                              early_stopping=True, validation_fraction=0.15,
                                              n_iter_no_change=20, class_weight=class_weight,
                                              random_state=seed)

@@ -763,8 +763,9 @@ def partial_dependence_table(model, X: pd.DataFrame, features: Sequence[str], *,
                              max_samples: int = 2000, seed: int = 0, n_threads: int | None = 1) -> pd.DataFrame:
     """Average predicted churn probability as each numeric feature varies over its 5–95 % range.
 
-    Non-numeric features are skipped. Uses ``sklearn.inspection.partial_dependence`` (brute force) on up
-    to ``max_samples`` rows.
+    The grid is the feature's observed (non-missing) values between its 5 % and 95 % quantiles, or
+    ``grid_resolution`` evenly spaced points there when there are more. Non-numeric features are skipped.
+    Uses ``sklearn.inspection.partial_dependence`` (brute force) on up to ``max_samples`` rows.
 
     Returns
     -------
@@ -781,11 +782,17 @@ def partial_dependence_table(model, X: pd.DataFrame, features: Sequence[str], *,
         if not pd.api.types.is_numeric_dtype(X[f]) or X[f].nunique() < 2:
             continue
         Xf = Xs.astype({f: float}) if pd.api.types.is_integer_dtype(Xs[f]) else Xs  # sklearn refuses ints
+        # the grid from the observed values only (sklearn's percentiles turn NaN when values are missing)
+        vals = X[f].to_numpy(dtype=float)
+        lo, hi = np.nanquantile(vals, [0.05, 0.95])
+        uniq = np.unique(vals[np.isfinite(vals) & (vals >= lo) & (vals <= hi)])
+        grid = uniq if len(uniq) <= grid_resolution else np.linspace(lo, hi, grid_resolution)
+        if len(grid) < 2:
+            continue
         with _threads(n_threads):
-            pdp = partial_dependence(model, Xf, [f], grid_resolution=grid_resolution, percentiles=(0.05, 0.95),
-                                     kind="average", method="brute")
-        parts.append(pd.DataFrame({"feature": f, "value": pdp["grid_values"][0],
-                                   "churn_probability": pdp["average"][0]}))
+            pdp = partial_dependence(model, Xf, [f], custom_values={f: grid}, kind="average", method="brute")
+        parts.append(pd.DataFrame({"feature": f, "value": np.asarray(pdp["grid_values"][0], dtype=float),
+                                   "churn_probability": np.asarray(pdp["average"][0])}))
     if not parts:
         return pd.DataFrame(columns=["feature", "value", "churn_probability"])
     return pd.concat(parts, ignore_index=True)

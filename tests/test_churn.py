@@ -296,6 +296,11 @@ def test_planted_drivers_rank_among_top_features(synth, synth_result):
     # satisfaction (planted) shows through the feedback scores, the persona through age and plan
     assert {"csat_mean", "nps_mean"} <= set(top)
     assert {"age", "plan"} & set(top)
+    # partial dependence on the feedback scores (mostly missing): higher satisfaction, lower predicted churn
+    pdp = churn.partial_dependence_table(r.fitted, r.X_test, ["csat_mean", "nps_mean", "plan"], max_samples=1000)
+    assert set(pdp["feature"]) == {"csat_mean", "nps_mean"} and pdp["value"].notna().all()
+    ends = pdp.groupby("feature")["churn_probability"].agg(["first", "last"])
+    assert (ends["first"] - ends["last"] > 0.03).all()
     # delivery issues (planted): customers with one get higher predicted churn than others of the persona
     t = synth.truth.set_index("customer_id").reindex(r.X_test.index)
     p = r.probability

@@ -240,7 +240,8 @@ def rfm_summary(
     Returns
     -------
     DataFrame
-        Indexed by ``customer_id``: ``frequency`` (int), ``recency``, ``T`` (float, in ``time_unit``).
+        Indexed by ``customer_id``: ``frequency`` (int), ``recency``, ``T`` (float, in ``time_unit``) and
+        ``has_activity`` (False for customers with no activity event before ``cutoff``).
     """
     if time_unit not in TIME_UNITS:
         raise ValueError(f"time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}")
@@ -266,6 +267,7 @@ def rfm_summary(
     out["frequency"] = np.maximum(n.to_numpy() - 1, 0)
     out["recency"] = (last - zero).dt.total_seconds().to_numpy() / unit_s
     out["T"] = (cutoff - zero).dt.total_seconds().to_numpy() / unit_s
+    out["has_activity"] = (n > 0).to_numpy()
     if customer_ids is not None:
         out = out.reindex(pd.Index(customer_ids, name="customer_id"))
     return out

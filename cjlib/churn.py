@@ -234,7 +234,6 @@ def _extra_features(ev: pd.DataFrame, cut: pd.Timestamp, window: int, activity: 
     act = ev if activity is None else ev[ev["event"].astype(str).isin(activity).to_numpy()]
     day = act["timestamp"].dt.floor("D")
     g = pd.DataFrame({"customer_id": act["customer_id"].to_numpy(), "day": day.to_numpy()})
-    last = g.groupby("customer_id", sort=False)["day"].max().reindex(index)
     days = g.drop_duplicates().groupby("customer_id", sort=False).size().reindex(index).fillna(0)
     recent_from = cut - pd.Timedelta(days=window)
     recent = (g[g["day"] >= recent_from].drop_duplicates().groupby("customer_id", sort=False).size()
@@ -249,7 +248,6 @@ def _extra_features(ev: pd.DataFrame, cut: pd.Timestamp, window: int, activity: 
         span = np.maximum((cut - ev.groupby("customer_id", sort=False)["timestamp"].min().reindex(index))
                           .dt.total_seconds().to_numpy() / 86_400.0, 1.0)
     out["activity_days_per_30d"] = days.to_numpy() / span * 30.0
-    del last
     if "device" in ev.columns:
         dev = ev.groupby("customer_id", sort=False)["device"].last().reindex(index)
         out["device"] = dev.astype("str")
@@ -628,10 +626,14 @@ def bgnbd_scores(events: pd.DataFrame, *, cutoff, window_days: int, activity_eve
                  customer_ids=None, time_unit: str = "days") -> tuple[pd.DataFrame, BGNBD]:
     """Fit BG/NBD on the activity occasions before ``cutoff`` and score the window after it.
 
+    The model is fitted on the customers with at least one activity occasion before ``cutoff``; customers
+    without one (for purchase churn: those who never bought) are scored as ``x = 0`` with their first
+    event as time zero.
+
     Returns
     -------
     scores : DataFrame
-        Indexed by ``customer_id``: ``frequency``, ``recency``, ``T``, ``p_alive``,
+        Indexed by ``customer_id``: ``frequency``, ``recency``, ``T``, ``has_activity``, ``p_alive``,
         ``expected_activity`` (expected activity days in the window) and ``p_no_activity`` (the churn
         score; raw P(alive) ranks one-time buyers as safe, so it is not used as the score).
     model : BGNBD
@@ -641,7 +643,10 @@ def bgnbd_scores(events: pd.DataFrame, *, cutoff, window_days: int, activity_eve
     activity = _as_activity(activity_events, events) if activity_events is not None else None
     rfm = rfm_summary(events, cutoff=cut, activity_events=activity, time_unit=time_unit,
                       customer_ids=customer_ids)
-    m = fit_bgnbd(rfm["frequency"], rfm["recency"], rfm["T"], time_unit=time_unit)
+    # fit on customers with at least one activity occasion (BG/NBD's customers: a first transaction);
+    # customers without one (never purchased, for purchase churn) are scored as x = 0 from their first event
+    fit_on = rfm[rfm["has_activity"]] if rfm["has_activity"].sum() >= 2 else rfm
+    m = fit_bgnbd(fit_on["frequency"], fit_on["recency"], fit_on["T"], time_unit=time_unit)
     t = window / (7.0 if time_unit == "weeks" else 1.0)
     x, tx, T = rfm["frequency"], rfm["recency"], rfm["T"]
     out = rfm.assign(p_alive=m.p_alive(x, tx, T), expected_activity=m.expected_purchases(t, x, tx, T),

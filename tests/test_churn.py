@@ -108,12 +108,12 @@ def test_rfm_summary_by_hand():
     })
     s = rfm_summary(ev, cutoff="2025-01-15", time_unit="days")
     # a: purchase days 01-01 (twice, one transaction), 01-08; 01-20 is after the cutoff
-    assert s.loc["a"].tolist() == [1, 7.0, 14.0]
-    assert s.loc["b"].tolist() == [1, 1.0, 10.0]
-    assert s.loc["c"].tolist() == [0, 0.0, 5.0]
+    assert s.loc["a"].tolist() == [1, 7.0, 14.0, True]
+    assert s.loc["b"].tolist() == [1, 1.0, 10.0, True]
+    assert s.loc["c"].tolist() == [0, 0.0, 5.0, True]
     p = rfm_summary(ev, cutoff="2025-01-15", activity_events=["purchase"], time_unit="weeks")
-    assert p.loc["b"].tolist() == [0, 0.0, pytest.approx(9 / 7)]
-    assert p.loc["c"].tolist() == [0, 0.0, pytest.approx(5 / 7)]  # never bought: zero at first event
+    assert p.loc["b"].tolist() == [0, 0.0, pytest.approx(9 / 7), True]
+    assert p.loc["c"].tolist() == [0, 0.0, pytest.approx(5 / 7), False]  # never bought: zero at first event
 
 
 # ---------------------------------------------------------------------------------------------- churn

@@ -284,6 +284,15 @@ def _title(nb) -> str:
     return "Report"
 
 
+def _description(nb) -> str:
+    """The first paragraph after the title: what the report answers, for the index."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and re.search(r"^#\s", cell.source, flags=re.M):
+            rest = re.sub(r"^#\s+.+$", "", cell.source, count=1, flags=re.M).strip()
+            return rest.split("\n\n")[0].replace("\n", " ").strip()
+    return ""
+
+
 def render_html(nb, *, keep_code: bool = False, title: str | None = None) -> str:
     """HTML of an executed notebook: code hidden (unless ``keep_code``), no metrics or stderr outputs,
     no external scripts (works offline)."""
@@ -411,7 +420,7 @@ def run_reports(
             seconds = round(time.perf_counter() - t0, 2)
             metrics = read_metrics(executed)
             doc = {
-                "report": name, "title": title, "status": "ok", "cjlib_version": __version__,
+                "report": name, "title": title, "description": _description(executed), "status": "ok", "cjlib_version": __version__,
                 "started": started.isoformat(), "seconds": seconds,
                 "parameters": effective_parameters(nb_path, injected),
                 "data": data, "metrics": metrics,
@@ -457,12 +466,23 @@ color:#1f2933;padding:0 1rem}h1{margin-bottom:.2rem}.sub{color:#52606d;margin-to
 .status{display:inline-block;font-size:.75rem;padding:.1rem .5rem;border-radius:8px;font-weight:600}
 .ok{background:#e3f9e5;color:#207227}.failed{background:#ffe3e3;color:#a61b1b}
 .missing{background:#f0f4f8;color:#52606d}table{border-collapse:collapse;font-size:.85rem;width:100%}
-td{padding:.15rem .3rem;border-top:1px solid #f0f4f8;vertical-align:top}td:first-child{color:#52606d}
+table{table-layout:fixed}td{padding:.15rem .3rem;border-top:1px solid #f0f4f8;vertical-align:top;
+overflow-wrap:anywhere}td:first-child{color:#52606d;width:48%}.desc{color:#3e4c59;font-size:.88rem;margin:.2rem 0 .6rem}
 details{font-size:.8rem;margin-top:.5rem}.err{color:#a61b1b;font-size:.85rem;word-break:break-word}
 """
 
 
-def _fmt(v: Any) -> str:
+_PERCENT_WORDS = ("rate", "conversion", "share")
+
+
+def _when(iso: str) -> str:
+    """'2026-11-22T23:09:52+00:00' → '2026-11-22 23:09 UTC'."""
+    return iso[:16].replace("T", " ") + (" UTC" if iso.endswith(("+00:00", "Z")) else "")
+
+
+def _fmt(v: Any, key: str = "") -> str:
+    if isinstance(v, float) and 0 <= v <= 1 and any(w in key for w in _PERCENT_WORDS):
+        return f"{v:.1%}"
     if isinstance(v, float):
         return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
     if isinstance(v, int) and not isinstance(v, bool):
@@ -492,16 +512,18 @@ def write_index(out_dir: str | Path, names: Iterable[str]) -> Path:
         head = (f'<a href="{name}.html">{html.escape(title)}</a>' if m else html.escape(title))
         rows = []
         if e is not None:
-            rows.append(f'<p class="err">Failed {html.escape(e["started"])}: {html.escape(e["error"])}'
+            rows.append(f'<p class="err">Failed {html.escape(_when(e["started"]))}: {html.escape(e["error"])}'
                         + (" — the last good report is kept." if m else "") + "</p>")
         if m is not None:
             d = m.get("data", {})
-            info = [("run", f'{m["started"]} ({m["seconds"]:.1f} s)'),
+            info = [("run", f'{_when(m["started"])} ({m["seconds"]:.1f} s)'),
                     ("data", f'{d.get("first_event", "?")[:10]} → {d.get("last_event", "?")[:10]}, '
                              f'{_fmt(d.get("events", 0))} events, {_fmt(d.get("customers", 0))} customers')]
             headline = [(k, v) for k, v in m.get("metrics", {}).items()
                         if isinstance(v, (int, float, str)) and not isinstance(v, bool)][:8]
-            rows.append("<table>" + "".join(f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>"
+            if m.get("description"):
+                rows.append(f'<p class="desc">{html.escape(m["description"])}</p>')
+            rows.append("<table>" + "".join(f"<tr><td>{html.escape(k.replace('_', ' '))}</td><td>{_fmt(v, k)}</td></tr>"
                                             for k, v in info + headline) + "</table>")
             ps = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
                          for k, v in m.get("parameters", {}).items())
@@ -512,7 +534,7 @@ def write_index(out_dir: str | Path, names: Iterable[str]) -> Path:
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>cjlib reports</title>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{_CSS}</style>"
             f"</head><body><h1>Customer-journey reports</h1><p class='sub'>cjlib {__version__} · index "
-            f"written {now}</p><div class='grid'>{''.join(cards)}</div></body></html>\n")
+            f"written {_when(now)}</p><div class='grid'>{''.join(cards)}</div></body></html>\n")
     path = out / "index.html"
     _atomic_write(path, page)
     return path

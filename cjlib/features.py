@@ -168,8 +168,15 @@ def customer_features(
     with np.errstate(divide="ignore", invalid="ignore"):
         out["events_per_session"] = n_ev / n_sess
 
-    ev_str = ev["event"].astype(str).to_numpy() if n else np.zeros(0, dtype=object)
-    is_conv = np.isin(ev_str, list(sm.conversion_events))
+    ev_cat = ev["event"].astype("category")  # categorical codes: no per-row Python strings
+    ev_code = ev_cat.cat.codes.to_numpy()
+    ev_names = np.asarray(ev_cat.cat.categories.astype(str), dtype=object)
+
+    def is_event(names) -> np.ndarray:
+        lut = np.isin(ev_names, list(names))
+        return (ev_code >= 0) & lut[np.maximum(ev_code, 0)] if len(lut) else np.zeros(len(ev_code), bool)
+
+    is_conv = is_event(sm.conversion_events)
     n_purch = np.bincount(cust[is_conv], minlength=n)
     out["n_purchases"] = n_purch
     if "revenue" in ev.columns:
@@ -200,9 +207,10 @@ def customer_features(
     # channel mix over sessions (channel of each session's first event with a known channel)
     ch_cols: dict[str, np.ndarray] = {}
     if channels is not None:
-        ch = pd.Categorical(ev["channel"].astype("str").where(ev["channel"].notna()) if n else [],
-                            categories=channels)
-        ch_code = np.asarray(ch.codes)
+        ch_cat = ev["channel"].astype("category")
+        lut = pd.Index(channels).get_indexer(ch_cat.cat.categories.astype(str))  # own codes → `channels`
+        raw = ch_cat.cat.codes.to_numpy()
+        ch_code = np.where(raw >= 0, lut[np.maximum(raw, 0)] if len(lut) else -1, -1)
         known = ch_code >= 0
         _, s_first = np.unique(sess[known], return_index=True)
         rows = np.flatnonzero(known)[s_first]
@@ -217,7 +225,7 @@ def customer_features(
             used.add(col)
             ch_cols[col] = cc[:, j] / denom
 
-    other_cols = {f"n_{feature_name(e)}": np.bincount(cust[ev_str == e], minlength=n) for e in other}
+    other_cols = {f"n_{feature_name(e)}": np.bincount(cust[is_event([e])], minlength=n) for e in other}
 
     frame = pd.DataFrame(out, index=index)
     frame.insert(frame.columns.get_loc("furthest_stage") + 1, "furthest_stage_name", furthest_name)

@@ -241,8 +241,19 @@ def _validate(df: pd.DataFrame, table: str, file: str) -> pd.DataFrame:
                         examples=_examples(df, mask, list(dict.fromkeys(REQUIRED[table] + ([column] if column else []))))) from None
 
 
+def _duplicated(df: pd.DataFrame) -> np.ndarray:
+    """``df.duplicated()`` (later copies of an exact duplicate row) without hashing every column at once:
+    a 64-bit row hash finds the candidates, and only rows whose hashes collide are compared exactly."""
+    h = pd.util.hash_pandas_object(df, index=False).to_numpy()
+    cand = pd.Series(h).duplicated(keep=False).to_numpy()
+    dup = np.zeros(len(df), dtype=bool)
+    if cand.any():
+        dup[np.flatnonzero(cand)] = df.iloc[np.flatnonzero(cand)].duplicated(keep="first").to_numpy()
+    return dup
+
+
 def _dedupe(df: pd.DataFrame, keep_duplicates: bool, file: str) -> pd.DataFrame:
-    dup = df.duplicated(keep="first").to_numpy()
+    dup = _duplicated(df)
     n = int(dup.sum())
     if n and not keep_duplicates:
         warnings.warn(f"{file}: dropped {n:,} exact duplicate row(s) (keep_duplicates=True keeps them)",
@@ -257,13 +268,22 @@ def ensure_sorted(events: pd.DataFrame) -> pd.DataFrame:
     """Return ``events`` ordered by (customer_id, timestamp, current row order) with a fresh RangeIndex.
 
     Stable: rows with equal customer and timestamp keep their order. Returns the frame itself when it
-    is already in that order.
+    is already in that order (checked in one linear pass, without sorting).
     """
-    cust_codes, _ = pd.factorize(events["customer_id"], sort=True)
+    cust_codes, uniques = pd.factorize(events["customer_id"], sort=False)
     ts = events["timestamp"].to_numpy()
-    order = np.lexsort((ts, cust_codes))  # lexsort is stable: ties keep row order
-    if np.array_equal(order, np.arange(len(order))) and isinstance(events.index, pd.RangeIndex):
+    step = np.diff(cust_codes)
+    in_order = (
+        isinstance(events.index, pd.RangeIndex) and events.index.start == 0 and events.index.step == 1
+        and not (step < 0).any()  # each customer's rows are contiguous (codes number first appearances)
+        and pd.Index(uniques).is_monotonic_increasing  # customers in sorted order
+        and not ((step == 0) & (np.diff(ts) < np.timedelta64(0, "ns"))).any()  # time order within a customer
+    )
+    if in_order:
         return events
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[pd.Index(uniques).argsort()] = np.arange(len(uniques))  # each customer's place in sorted order
+    order = np.lexsort((ts, rank[cust_codes]))  # lexsort is stable: ties keep row order
     attrs = dict(events.attrs)
     out = events.iloc[order].reset_index(drop=True)
     out.attrs.update(attrs)

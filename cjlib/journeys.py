@@ -26,7 +26,7 @@ __all__ = [
 
 def customer_starts(events: pd.DataFrame, col: str = "customer_id") -> np.ndarray:
     """Boolean array, True on the first row of each customer (rows must be grouped by customer)."""
-    ids = events[col].to_numpy()
+    ids, _ = pd.factorize(events[col], sort=False)  # integer codes: no per-row Python strings
     starts = np.ones(len(ids), dtype=bool)
     if len(ids) > 1:
         starts[1:] = ids[1:] != ids[:-1]
@@ -78,8 +78,9 @@ def session_keys(events: pd.DataFrame, gap: str | pd.Timedelta = "30min") -> pd.
     """
     if "session_id" not in events.columns:
         return sessionize(events, gap)
-    keys = events["customer_id"].astype(str) + "\x1f" + events["session_id"].astype(str)
-    codes, _ = pd.factorize(keys, sort=False)
+    cust, _ = pd.factorize(events["customer_id"], sort=False)
+    sess, sess_names = pd.factorize(events["session_id"], sort=False)
+    codes, _ = pd.factorize(cust.astype(np.int64) * (len(sess_names) + 1) + sess, sort=False)
     return pd.Series(codes.astype(np.int64), index=events.index, name="session")
 
 

@@ -413,7 +413,8 @@ def run_reports(
         try:
             pm.execute_notebook(str(nb_path), tmp_nb, parameters=injected, kernel_name="python3",
                                 cwd=str(nb_path.parent), progress_bar=False, log_output=False,
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                shutdown_kernel="immediate")
             executed = nbformat.read(tmp_nb, as_version=4)
             title = _title(executed)
             page = render_html(executed, keep_code=keep_code, title=title)

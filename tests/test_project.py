@@ -70,13 +70,14 @@ def _name_spec(req: str) -> tuple[str, str]:
 
 def test_environment_yml_matches_pyproject():
     py = tomllib.loads((PROJ_ROOT / "pyproject.toml").read_text())["project"]
-    wanted = dict(_name_spec(r) for r in py["dependencies"] + py["optional-dependencies"]["dev"])
+    extras = py["optional-dependencies"]
+    wanted = dict(_name_spec(r) for r in py["dependencies"] + extras["dev"] + extras["dask"])
     env = yaml.safe_load((PROJ_ROOT / "environment.yml").read_text())
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     got = dict(_name_spec(d) for d in conda if not d.startswith(("python", "pip")))
     assert got == wanted
     pip = [d for d in env["dependencies"] if isinstance(d, dict)][0]["pip"]
-    assert pip == ["-e .[dev]"]
+    assert pip == ["-e .[dev,dask]"]
     assert any(d.startswith("python>=3.11") for d in conda)
     assert py["requires-python"] == ">=3.11"
 

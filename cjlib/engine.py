@@ -455,29 +455,8 @@ def funnel(events, steps: Sequence, *, window=None, mode: str = "ordered", unit:
     level = units["steps_reached"].to_numpy()
     done = (np.column_stack([_ns(units[lab]) for lab in labels]) if labels
             else np.zeros((len(units), 0), np.int64))
-    U = len(units)
-    if not cols:
-        out = pd.DataFrame(_fun._summarize(level, done, labels, U))
-        out.attrs["units_total"] = int(U)
-    else:
-        seg = pd.DataFrame({c: units[_SEG + c].to_numpy() for c in cols})
-        codes, keys = _fun._groups(seg, cols)
-        parts, totals = [], {}
-        for g in range(len(keys)):
-            sel = codes == g
-            part = pd.DataFrame(_fun._summarize(level[sel], done[sel], labels, int(sel.sum())))
-            for c in reversed(cols):
-                part.insert(0, c, keys[c].iloc[g])
-            parts.append(part)
-            key = keys.iloc[g, 0] if len(cols) == 1 else tuple(keys.iloc[g])
-            totals[key] = int(sel.sum())
-        out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-            columns=cols + list(_fun._summarize(level[:0], done[:0], labels, 0)))
-        out.attrs["units_total"] = int(U)
-        out.attrs["units_total_by"] = totals
-    out.attrs.update(mode=mode, unit=unit, window=None if window is None else str(pd.Timedelta(window)),
-                     steps=list(labels))
-    return out
+    seg = pd.DataFrame({c: units[_SEG + c].to_numpy() for c in cols}) if cols else None
+    return _fun.funnel_table(level, done, labels, seg, mode=mode, unit=unit, window=window)
 
 
 def channel_transitions(events: pd.DataFrame, col: str = "channel") -> pd.DataFrame:

@@ -533,25 +533,36 @@ def funnel(
     """
     cols = _check_by(by, events) if by is not None else []
     m = _run(events, steps, window, mode, unit, stage_map)
-    labels = m.prep.labels
-    U = len(m.level)
-    if not cols:
-        out = pd.DataFrame(_summarize(m.level, m.done, labels, U))
+    seg = _segment_values(m, cols) if cols else None
+    return funnel_table(m.level, m.done, m.prep.labels, seg, mode=mode, unit=unit, window=window)
+
+
+def funnel_table(level: np.ndarray, done: np.ndarray, labels: list[str], segments: pd.DataFrame | None = None,
+                 *, mode: str, unit: str, window) -> pd.DataFrame:
+    """The funnel table from per-unit results: ``level`` (steps reached), ``done`` (completion time per step,
+    ns) and optional ``segments`` (one row per unit, one column per ``by`` column).
+
+    :func:`funnel` calls it on one frame; :mod:`cjlib.engine` on the per-unit rows merged from partitions,
+    so both engines share one summary.
+    """
+    U = len(level)
+    if segments is None:
+        out = pd.DataFrame(_summarize(level, done, labels, U))
         out.attrs["units_total"] = int(U)
     else:
-        seg = _segment_values(m, cols)
-        codes, keys = _groups(seg, cols)
+        cols = list(segments.columns)
+        codes, keys = _groups(segments, cols)
         parts, totals = [], {}
         for g in range(len(keys)):
             sel = codes == g
-            part = pd.DataFrame(_summarize(m.level[sel], m.done[sel], labels, int(sel.sum())))
+            part = pd.DataFrame(_summarize(level[sel], done[sel], labels, int(sel.sum())))
             for c in reversed(cols):
                 part.insert(0, c, keys[c].iloc[g])
             parts.append(part)
             key = keys.iloc[g, 0] if len(cols) == 1 else tuple(keys.iloc[g])
             totals[key] = int(sel.sum())
         out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-            columns=cols + list(_summarize(m.level[:0], m.done[:0], labels, 0)))
+            columns=cols + list(_summarize(level[:0], done[:0], labels, 0)))
         out.attrs["units_total"] = int(U)
         out.attrs["units_total_by"] = totals
     out.attrs.update(mode=mode, unit=unit, window=None if window is None else str(pd.Timedelta(window)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cjlib.io import neighbours_differ
 from cjlib.stagemap import StageMap, load_stage_map
 
 __all__ = [
@@ -26,10 +27,8 @@ __all__ = [
 
 def customer_starts(events: pd.DataFrame, col: str = "customer_id") -> np.ndarray:
     """Boolean array, True on the first row of each customer (rows must be grouped by customer)."""
-    ids, _ = pd.factorize(events[col], sort=False)  # integer codes: no per-row Python strings
-    starts = np.ones(len(ids), dtype=bool)
-    if len(ids) > 1:
-        starts[1:] = ids[1:] != ids[:-1]
+    starts = np.ones(len(events), dtype=bool)
+    starts[1:] = neighbours_differ(events[col])
     return starts
 
 

@@ -6,6 +6,7 @@ map is ``data/stage_map.yml`` (the five-stage purchase journey); its comments do
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,6 +191,13 @@ def load_stage_map(path: str | Path | None = None) -> StageMap:
     p = resolve(path) if path else DEFAULT_STAGE_MAP
     if not p.is_file():
         raise DataError("stage map file not found", file=str(p), rule="file_exists")
+    return _load_cached(str(p), p.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_cached(path: str, mtime_ns: int) -> StageMap:
+    """Parse a stage map once per file version (the result is immutable, so sharing it is safe)."""
+    p = Path(path)
     try:
         spec = yaml.safe_load(p.read_text())
     except yaml.YAMLError as exc:

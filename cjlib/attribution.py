@@ -383,22 +383,25 @@ def _states(p: _Paths, order: int) -> _Chain:
     if float(B) ** order > 2.0**62:
         raise ValueError(f"order={order} with {C} channels is too large to encode the states")
     # window starts: a path of L ≥ order touches has L - order + 1 windows, a shorter one a single state
-    idt = _index_dtype(len(p.tok) + p.n)
+    idt = _index_dtype(len(p.tok) + p.n * order)
     nwin = np.maximum(p.lens - order + 1, 1).astype(idt)
     spid = np.repeat(np.arange(p.n, dtype=idt), nwin)
     w = np.arange(len(spid), dtype=idt) - np.repeat((np.cumsum(nwin, dtype=np.int64) - nwin).astype(idt), nwin)
-    j = p.starts.astype(idt)[spid] + w
-    Lw = p.lens.astype(idt)[spid]
-    code = np.zeros(len(j), dtype=np.int64)
+    # tokens padded with order - 1 blanks (-1) after each path: a window running past its path's end reads
+    # blanks (digit 0) without a mask
+    pad = order - 1
+    tokp = np.full(len(p.tok) + p.n * pad, -1, dtype=np.int32)
+    tok_pid = np.repeat(np.arange(p.n, dtype=idt), p.lens)
+    tokp[np.arange(len(p.tok), dtype=idt) + tok_pid * pad] = p.tok
+    del tok_pid
+    j = (p.starts.astype(idt) + np.arange(p.n, dtype=idt) * pad)[spid] + w
+    del w
+    cdt = np.int32 if float(B) ** order < 2.0**31 else np.int64
+    code = np.zeros(len(j), dtype=cdt)
     for i in range(order):
-        if i == 0:
-            digit = p.tok[j].astype(np.int64) + 1
-        else:
-            valid = (w + i) < Lw
-            digit = np.zeros(len(j), dtype=np.int64)
-            digit[valid] = p.tok[j[valid] + i] + 1
-        code = code * B + digit
-    del w, j, Lw
+        code *= B
+        code += tokp[j + i] + 1
+    del j, tokp
     # collapse consecutive identical states within a path
     keep = np.r_[True, (spid[1:] != spid[:-1]) | (code[1:] != code[:-1])]
     code, spid = code[keep], spid[keep]
@@ -425,8 +428,15 @@ def _states(p: _Paths, order: int) -> _Chain:
     frm = np.where(first, 0, np.r_[0, t[:-1]])
     to = t
     n_t = len(uniq) + 1
-    key = frm * n_t + to
-    inv, ukey = pd.factorize(key, sort=True)
+    key = frm.astype(np.int64) * n_t + to
+    if n_t * n_t <= max(1 << 24, 2 * len(key)):  # dense: mark the present pairs, no hashing or sorting
+        present = np.zeros(n_t * n_t, dtype=bool)
+        present[key] = True
+        ukey = np.flatnonzero(present).astype(np.int64)
+        inv = (np.cumsum(present, dtype=np.int64) - 1)[key]
+        del present
+    else:
+        inv, ukey = pd.factorize(key, sort=True)
     n_states_per_path = np.bincount(spid, minlength=p.n)
     horizon = int(n_states_per_path.max()) + 1 if p.n else 1
     return _Chain(order, p.channels, digits, ukey // n_t, ukey % n_t, inv, spid, t[last], horizon)

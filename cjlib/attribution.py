@@ -382,26 +382,30 @@ def _states(p: _Paths, order: int) -> _Chain:
     B = C + 1
     if float(B) ** order > 2.0**62:
         raise ValueError(f"order={order} with {C} channels is too large to encode the states")
-    # window starts: a path of L ≥ order touches has L - order + 1 windows, a shorter one a single state
-    idt = _index_dtype(len(p.tok) + p.n * order)
-    nwin = np.maximum(p.lens - order + 1, 1).astype(idt)
-    spid = np.repeat(np.arange(p.n, dtype=idt), nwin)
-    w = np.arange(len(spid), dtype=idt) - np.repeat((np.cumsum(nwin, dtype=np.int64) - nwin).astype(idt), nwin)
-    # tokens padded with order - 1 blanks (-1) after each path: a window running past its path's end reads
-    # blanks (digit 0) without a mask
-    pad = order - 1
-    tokp = np.full(len(p.tok) + p.n * pad, -1, dtype=np.int32)
-    tok_pid = np.repeat(np.arange(p.n, dtype=idt), p.lens)
-    tokp[np.arange(len(p.tok), dtype=idt) + tok_pid * pad] = p.tok
-    del tok_pid
-    j = (p.starts.astype(idt) + np.arange(p.n, dtype=idt) * pad)[spid] + w
-    del w
-    cdt = np.int32 if float(B) ** order < 2.0**31 else np.int64
-    code = np.zeros(len(j), dtype=cdt)
-    for i in range(order):
-        code *= B
-        code += tokp[j + i] + 1
-    del j, tokp
+    if order == 1:  # a state is a touch: no windows to build
+        spid = p.pid
+        code = p.tok.astype(np.int32) + 1
+    else:
+        # window starts: a path of L ≥ order touches has L - order + 1 windows, a shorter one a single state
+        idt = _index_dtype(len(p.tok) + p.n * order)
+        nwin = np.maximum(p.lens - order + 1, 1).astype(idt)
+        spid = np.repeat(np.arange(p.n, dtype=idt), nwin)
+        w = np.arange(len(spid), dtype=idt) - np.repeat((np.cumsum(nwin, dtype=np.int64) - nwin).astype(idt), nwin)
+        # tokens padded with order - 1 blanks (-1) after each path: a window running past its path's end reads
+        # blanks (digit 0) without a mask
+        pad = order - 1
+        tokp = np.full(len(p.tok) + p.n * pad, -1, dtype=np.int32)
+        tok_pid = np.repeat(np.arange(p.n, dtype=idt), p.lens)
+        tokp[np.arange(len(p.tok), dtype=idt) + tok_pid * pad] = p.tok
+        del tok_pid
+        j = (p.starts.astype(idt) + np.arange(p.n, dtype=idt) * pad)[spid] + w
+        del w
+        cdt = np.int32 if float(B) ** order < 2.0**31 else np.int64
+        code = np.zeros(len(j), dtype=cdt)
+        for i in range(order):
+            code *= B
+            code += tokp[j + i] + 1
+        del j, tokp
     # collapse consecutive identical states within a path
     keep = np.r_[True, (spid[1:] != spid[:-1]) | (code[1:] != code[:-1])]
     code, spid = code[keep], spid[keep]

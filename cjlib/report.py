@@ -401,6 +401,8 @@ def run_reports(
     first = effective_parameters(chosen[0], per_nb[chosen[0].stem])
     data = _data_summary(first)
 
+    import nbconvert  # noqa: F401  (imported once here, so its start-up is not charged to the first report)
+
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for nb_path in chosen:

@@ -34,7 +34,7 @@ __all__ = [
     "load_stage_map",
 ]
 
-_SUBMODULES = {"attribution", "churn", "features", "funnel", "journeys", "paths", "personas", "plots",
+_SUBMODULES = {"attribution", "bgnbd", "churn", "features", "funnel", "journeys", "paths", "personas", "plots",
                "report", "scorecard", "synth", "io", "stagemap", "engine"}
 
 

@@ -91,8 +91,8 @@ def model_comparison(
     return ax
 
 
-def _heatmap(mat: pd.DataFrame, ax, *, cmap: str, fmt: str, cbar_label: str, annotate: bool):
-    im = ax.imshow(mat.to_numpy(dtype=float), aspect="auto", cmap=cmap)
+def _label_grid(ax, mat: pd.DataFrame, im, cbar_label: str):
+    """Tick labels from ``mat``'s columns and index, no grid, a labelled colour bar (returned)."""
     ax.set_xticks(np.arange(mat.shape[1]))
     ax.set_xticklabels(mat.columns.astype(str), rotation=45, ha="right")
     ax.set_yticks(np.arange(mat.shape[0]))
@@ -100,6 +100,12 @@ def _heatmap(mat: pd.DataFrame, ax, *, cmap: str, fmt: str, cbar_label: str, ann
     ax.grid(False)
     cb = ax.figure.colorbar(im, ax=ax)
     cb.set_label(cbar_label)
+    return cb
+
+
+def _heatmap(mat: pd.DataFrame, ax, *, cmap: str, fmt: str, cbar_label: str, annotate: bool):
+    im = ax.imshow(mat.to_numpy(dtype=float), aspect="auto", cmap=cmap)
+    _label_grid(ax, mat, im, cbar_label)
     if annotate:
         vals = mat.to_numpy(dtype=float)
         finite = vals[np.isfinite(vals)]
@@ -279,13 +285,7 @@ def stage_lift_heatmap(stage_attr: pd.DataFrame, *, value: str = "lift", annotat
     shown = np.where(np.isfinite(vals) & (vals > 0), vals, np.nan)
     ax = _ax(ax, figsize=(9, 1.4 + 0.8 * len(mat)))
     im = ax.imshow(shown, aspect="auto", cmap="RdBu", norm=LogNorm(vmin=np.exp(-span), vmax=np.exp(span)))
-    ax.set_xticks(np.arange(mat.shape[1]))
-    ax.set_xticklabels(mat.columns.astype(str), rotation=45, ha="right")
-    ax.set_yticks(np.arange(mat.shape[0]))
-    ax.set_yticklabels(mat.index.astype(str))
-    ax.grid(False)
-    cb = ax.figure.colorbar(im, ax=ax)
-    cb.set_label(f"{value} (× transition average, log scale)")
+    cb = _label_grid(ax, mat, im, f"{value} (× transition average, log scale)")
     ticks = [t for t in (0.25, 0.5, 0.67, 1, 1.5, 2, 4) if np.exp(-span) <= t <= np.exp(span)]
     cb.set_ticks(ticks, labels=[f"×{t:g}" for t in ticks])
     cb.minorticks_off()

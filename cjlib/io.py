@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import warnings
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +92,9 @@ def _table_mapping(columns: Mapping, table: str) -> dict[str, str]:
     return dict(columns)
 
 
-def _read(path: str | Path, what: str) -> tuple[pd.DataFrame, str]:
+def _read(path: str | Path, what: str, dictionary: list[str] | None = None) -> tuple[pd.DataFrame, str]:
+    """Read CSV, a Parquet file or a Parquet folder; ``dictionary`` names Parquet columns to read as
+    categoricals straight from their dictionary pages (no per-row strings are built)."""
     p = resolve(path)
     name = str(p)
     if not p.exists():
@@ -101,9 +104,9 @@ def _read(path: str | Path, what: str) -> tuple[pd.DataFrame, str]:
             parts = sorted(p.rglob("*.parquet"))
             if not parts:
                 raise DataError(f"{what} folder holds no .parquet files", file=name, rule="empty_input")
-            df = pd.read_parquet(p)
+            df = pd.read_parquet(p, read_dictionary=dictionary or None)
         elif p.suffix.lower() in {".parquet", ".pq"}:
-            df = pd.read_parquet(p)
+            df = pd.read_parquet(p, read_dictionary=dictionary or None)
         elif p.suffix.lower() in {".csv", ".txt", ".gz", ".tsv"} or p.name.endswith(".csv.gz"):
             sep = "\t" if ".tsv" in p.name.lower() else ","
             if p.stat().st_size == 0:
@@ -242,13 +245,24 @@ def _validate(df: pd.DataFrame, table: str, file: str) -> pd.DataFrame:
 
 
 def _duplicated(df: pd.DataFrame) -> np.ndarray:
-    """``df.duplicated()`` (later copies of an exact duplicate row) without hashing every column at once:
-    a 64-bit row hash finds the candidates, and only rows whose hashes collide are compared exactly."""
-    h = pd.util.hash_pandas_object(df, index=False).to_numpy()
-    cand = pd.Series(h).duplicated(keep=False).to_numpy()
-    dup = np.zeros(len(df), dtype=bool)
-    if cand.any():
-        dup[np.flatnonzero(cand)] = df.iloc[np.flatnonzero(cand)].duplicated(keep="first").to_numpy()
+    """``df.duplicated()`` (later copies of an exact duplicate row) for events in the loader's order.
+
+    Exact copies share customer and timestamp, so in (customer, timestamp) order they sit in runs of
+    tied rows: only rows tied with a neighbour are candidates. Among those, a 64-bit row hash narrows
+    the candidates, and only rows whose hashes collide are compared exactly.
+    """
+    n = len(df)
+    ts = df["timestamp"].to_numpy()
+    tie = ~neighbours_differ(df["customer_id"]) & (ts[1:] == ts[:-1])
+    cand = np.zeros(n, dtype=bool)
+    cand[1:] |= tie
+    cand[:-1] |= tie
+    dup = np.zeros(n, dtype=bool)
+    rows = np.flatnonzero(cand)
+    if len(rows):
+        h = pd.util.hash_pandas_object(df.iloc[rows], index=False).to_numpy()
+        rows = rows[pd.Series(h).duplicated(keep=False).to_numpy()]
+        dup[rows] = df.iloc[rows].duplicated(keep="first").to_numpy()
     return dup
 
 
@@ -258,7 +272,7 @@ def _dedupe(df: pd.DataFrame, keep_duplicates: bool, file: str) -> pd.DataFrame:
     if n and not keep_duplicates:
         warnings.warn(f"{file}: dropped {n:,} exact duplicate row(s) (keep_duplicates=True keeps them)",
                       DataWarning, stacklevel=3)
-        df = df.loc[~dup]
+        df = df.loc[~dup].reset_index(drop=True)
     df.attrs["duplicates"] = n
     df.attrs["duplicates_dropped"] = 0 if keep_duplicates else n
     return df
@@ -269,19 +283,45 @@ def _arrow(values: pd.Series):
     return getattr(values.array, "_pa_array", None)
 
 
+# (weak reference to an Arrow array, its neighbours_differ, whether it is non-decreasing)
+_ID_STRUCTURE: list[tuple[weakref.ref, np.ndarray, bool]] = []
+
+
+def _arrow_structure(arr) -> tuple[np.ndarray, bool]:
+    """``(arr[i + 1] != arr[i], arr is non-decreasing)`` for a null-free Arrow array, memoized.
+
+    Arrow arrays are immutable, so the answer for one array object never changes; the few most recent
+    answers are kept by weak reference (the loader seeds this, so every analysis on a loaded log skips
+    the two string comparisons). Order is checked only where neighbours differ.
+    """
+    _ID_STRUCTURE[:] = [e for e in _ID_STRUCTURE if e[0]() is not None]
+    for ref, differ, ascending in _ID_STRUCTURE:
+        if ref() is arr:
+            return differ, ascending
+    import pyarrow.compute as pc
+
+    n = len(arr)
+    differ = pc.not_equal(arr.slice(1), arr.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    differ.flags.writeable = False
+    at = np.flatnonzero(differ)
+    ascending = not pc.any(pc.less(arr.take(at + 1), arr.take(at))).as_py() if len(at) else True
+    _ID_STRUCTURE.insert(0, (weakref.ref(arr), differ, ascending))
+    del _ID_STRUCTURE[4:]
+    return differ, ascending
+
+
 def neighbours_differ(values: pd.Series) -> np.ndarray:
     """``values[i + 1] != values[i]`` for each i, as a bool array of length ``len(values) - 1``.
 
-    Arrow-backed strings are compared by Arrow's vectorized kernels, ten times faster than hashing them.
+    Arrow-backed strings are compared by Arrow's vectorized kernels, ten times faster than hashing them,
+    and the answer is memoized per (immutable) Arrow array. The result may be read-only.
     """
     n = len(values)
     if n < 2:
         return np.zeros(0, dtype=bool)
     arr = _arrow(values)
-    if arr is not None and values.isna().sum() == 0:
-        import pyarrow.compute as pc
-
-        return pc.not_equal(arr.slice(1), arr.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    if arr is not None and arr.null_count == 0:
+        return _arrow_structure(arr)[0]
     v = values.to_numpy()
     return v[1:] != v[:-1]
 
@@ -294,24 +334,25 @@ def _is_sorted(events: pd.DataFrame) -> bool:
     ids = events["customer_id"]
     if len(ids) < 2:
         return True
-    if ids.isna().any():
-        return False
     arr = _arrow(ids)
     if arr is not None:
-        import pyarrow.compute as pc
-
-        if pc.any(pc.less(arr.slice(1), arr.slice(0, len(ids) - 1))).as_py():
+        if arr.null_count:
+            return False
+        differ, ascending = _arrow_structure(arr)
+        if not ascending:
             return False
     else:
+        if ids.isna().any():
+            return False
         v = ids.to_numpy()
         try:
             if (v[1:] < v[:-1]).any():
                 return False
         except TypeError:  # ids of mixed types: let the sort decide
             return False
-    same = ~neighbours_differ(ids)
+        differ = v[1:] != v[:-1]
     ts = events["timestamp"].to_numpy()
-    return not (same & (ts[1:] < ts[:-1])).any()
+    return not ((ts[1:] < ts[:-1]) & ~differ).any()
 
 
 def ensure_sorted(events: pd.DataFrame) -> pd.DataFrame:
@@ -330,6 +371,31 @@ def ensure_sorted(events: pd.DataFrame) -> pd.DataFrame:
     out = events.iloc[order].reset_index(drop=True)
     out.attrs.update(attrs)
     return out
+
+
+def _as_category(values: pd.Series) -> pd.Series:
+    """``values.astype("category")``: categories sorted, only values present. A column the reader already
+    dictionary-encoded is re-ordered through its (few) categories instead of re-encoding every row."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values.astype("category")
+    cats = values.cat.categories
+    codes = values.cat.codes.to_numpy()
+    if codes.dtype.itemsize <= 2:  # count codes directly; -1 (missing) lands past the categories
+        used = np.bincount(codes.view(f"u{codes.dtype.itemsize}"), minlength=len(cats))[:len(cats)] > 0
+    else:
+        used = np.zeros(len(cats), dtype=bool)
+        u = pd.unique(codes)
+        used[u[u >= 0]] = True
+    try:
+        keep = cats[used].sort_values()
+    except TypeError:  # categories of mixed types
+        return values.astype(object).astype("category")
+    if keep.equals(cats):
+        return values
+    lut = np.full(len(cats) + 1, -1, dtype=codes.dtype)  # the last slot maps code -1 to -1
+    lut[cats.get_indexer(keep)] = np.arange(len(keep))
+    cat = pd.Categorical.from_codes(lut[codes], dtype=pd.CategoricalDtype(keep), validate=False)
+    return pd.Series(cat, index=values.index, name=values.name)
 
 
 # ---------------------------------------------------------------------------------------------- loaders
@@ -366,17 +432,18 @@ def load_events(
         Missing or empty file, missing required column, null id or event, unparseable timestamp,
         negative revenue or cost.
     """
-    df, file = _read(path, "events")
-    df = _rename(df, _table_mapping(parse_columns(columns), "events"), file)
+    mapping = _table_mapping(parse_columns(columns), "events")
+    df, file = _read(path, "events", dictionary=[mapping.get(c, c) for c in ("event", "channel")])
+    df = _rename(df, mapping, file)
     _require(df, "events", file)
     df = _validate(df, "events", file)
     df = df.assign(timestamp=_to_utc_naive(df["timestamp"], file, "timestamp", df))
-    df = _dedupe(df, keep_duplicates, file)
-    cats = {c: df[c].astype("category") for c in ("event", "channel") if c in df.columns}
+    cats = {c: _as_category(df[c]) for c in ("event", "channel") if c in df.columns}
     if "customer_id" in df.columns and df["customer_id"].dtype == object:
         cats["customer_id"] = df["customer_id"].astype(str)
     attrs = dict(df.attrs)
-    df = ensure_sorted(df.assign(**cats).reset_index(drop=True))
+    df = ensure_sorted(df.assign(**cats).reset_index(drop=True))  # stable, so duplicates keep input order
+    df = _dedupe(df, keep_duplicates, file)
     df.attrs.update(attrs, source=file)
     sm = stage_map or load_stage_map()
     counts = df["event"].value_counts(sort=False)

@@ -135,6 +135,58 @@ def test_duplicates_dropped_by_default_and_kept_on_request(write_csv, tiny_event
     assert len(kept) == 10 and kept.attrs["duplicates"] == 2
 
 
+def test_duplicates_interleaved_with_ties_match_pandas(tmp_path):
+    """Copies of a row separated by other rows at the same instant, shuffled input: the loader drops
+    exactly what ``drop_duplicates`` drops and keeps the first copy's place in input order."""
+    rng = np.random.default_rng(3)
+    m = 2500  # 2,500 rows over 60 customers x 30 hours: most rows share their instant with another
+    base = pd.DataFrame({
+        "customer_id": rng.choice([f"c{i:03d}" for i in range(60)], m),
+        "timestamp": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 30, m), unit="h"),
+        "event": rng.choice(["page_view", "product_view", "add_to_cart", "purchase"], m),
+        "channel": rng.choice(["email", "direct", "social"], m),
+        "revenue": rng.choice([0.0, 10.0], m),
+    })
+    df = pd.concat([base, base.sample(700, replace=True, random_state=2)])
+    df = df.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    n = len(df)
+    want = df.drop_duplicates()
+    want = want.sort_values(["customer_id", "timestamp"], kind="stable", ignore_index=True)
+    df.to_parquet(tmp_path / "e.parquet")
+    with pytest.warns(DataWarning, match=f"{n - len(want):,} exact duplicate"):
+        got = load_events(tmp_path / "e.parquet")
+    assert n - len(want) > 100  # the case is not vacuous
+    pd.testing.assert_frame_equal(got.astype({"event": str, "channel": str}),
+                                  want.astype({"event": str, "channel": str}), check_dtype=False)
+
+
+def test_parquet_categories_sorted_like_astype(tmp_path, tiny_events):
+    df = tiny_events.assign(timestamp=pd.to_datetime(tiny_events["timestamp"]))
+    df.to_parquet(tmp_path / "e.parquet")  # event and channel stored dictionary-encoded, in order of appearance
+    ev = load_events(tmp_path / "e.parquet")
+    for col in ("event", "channel"):
+        assert ev[col].cat.categories.tolist() == sorted(set(tiny_events[col]))
+        assert ev[col].astype(str).tolist() == load_events_csv_order(tiny_events, col)
+
+
+def load_events_csv_order(df: pd.DataFrame, col: str) -> list[str]:
+    d = df.assign(timestamp=pd.to_datetime(df["timestamp"]))
+    return d.sort_values(["customer_id", "timestamp"], kind="stable")[col].astype(str).tolist()
+
+
+def test_neighbour_comparison_memo_follows_the_array():
+    from cjlib.io import neighbours_differ
+
+    a = pd.Series(["a", "a", "b", "c", "c"], dtype="str")
+    assert neighbours_differ(a).tolist() == [False, True, True, False]
+    b = a.copy()
+    b.iloc[1] = "z"  # a new Arrow array: the memo of ``a`` must not answer for it
+    assert neighbours_differ(b).tolist() == [True, True, True, False]
+    assert neighbours_differ(a).tolist() == [False, True, True, False]
+    frame = pd.DataFrame({"customer_id": b, "timestamp": pd.Timestamp(0)})
+    assert ensure_sorted(frame)["customer_id"].tolist() == ["a", "b", "c", "c", "z"]
+
+
 def test_unknown_events_warn_and_count(write_csv, tiny_events):
     path = write_csv(tiny_events.assign(event=["page_view", "teleport", "teleport", "purchase", "x", "x", "x",
                                                "review"]))

@@ -175,7 +175,7 @@ def _prepare(events, steps, unit, stage_map) -> _Prepared:
     ev = ensure_sorted(events)
     cat = ev["event"] if isinstance(ev["event"].dtype, pd.CategoricalDtype) else ev["event"].astype("category")
     ev_cats = np.asarray(cat.cat.categories.astype(str))
-    ev_codes = cat.cat.codes.to_numpy().astype(np.int64)
+    ev_codes = cat.cat.codes.to_numpy().astype(np.int64)  # int64: other analyses index with it
     stage_names = sm.stage_names
     known = set(sm.known_events) | set(ev_cats.tolist())
     for s in norm:
@@ -200,17 +200,19 @@ def _prepare(events, steps, unit, stage_map) -> _Prepared:
     need_stage = any(is_stage(name) for s in norm for name in s)
     stage_codes = assign_stages(ev, sm).cat.codes.to_numpy() if need_stage else None
     n, k = len(ev), len(norm)
-    member = np.zeros((n, k), dtype=bool)
+    member = np.zeros((n, k), dtype=bool, order="F")  # column k contiguous: rows satisfying step k
     for j, s in enumerate(norm):
         ev_names = [bare(x) for x in s if not is_stage(x)]
         st_names = [bare(x) for x in s if is_stage(x)]
         if ev_names:
-            lut = np.isin(ev_cats, ev_names)
-            member[:, j] |= (ev_codes >= 0) & lut[np.maximum(ev_codes, 0)]
+            lut = np.r_[np.isin(ev_cats, ev_names), False]  # the last slot answers code -1 (missing)
+            member[:, j] |= lut[ev_codes]
         if st_names:
             member[:, j] |= np.isin(stage_codes, [stage_names.index(x) for x in st_names])
+    ustart = None
     if unit == "customer":
-        ucode = np.cumsum(customer_starts(ev)) - 1
+        ustart = np.flatnonzero(customer_starts(ev))
+        ucode = np.repeat(np.arange(len(ustart), dtype=np.int64), np.diff(np.r_[ustart, n]))
     else:
         ucode = session_keys(ev).to_numpy()
         if len(ucode) > 1 and (np.diff(ucode) < 0).any():  # interleaved sessions: make them contiguous
@@ -223,9 +225,11 @@ def _prepare(events, steps, unit, stage_map) -> _Prepared:
         new = np.ones(len(ucode), bool)
         new[1:] = ucode[1:] != ucode[:-1]
         ucode = np.cumsum(new) - 1
-    ts = ev["timestamp"].to_numpy().astype("datetime64[ns]").astype(np.int64)
-    ustart = np.flatnonzero(np.r_[True, ucode[1:] != ucode[:-1]]) if len(ucode) else np.zeros(0, np.int64)
-    return _Prepared(ev, ucode.astype(np.int64), ustart, ts, ev_codes, ev_cats, member, _labels(norm), norm, unit)
+    ts = ev["timestamp"].to_numpy().astype("datetime64[ns]", copy=False).view(np.int64)
+    if ustart is None:
+        ustart = np.flatnonzero(np.r_[True, ucode[1:] != ucode[:-1]]) if len(ucode) else np.zeros(0, np.int64)
+    return _Prepared(ev, ucode.astype(np.int64, copy=False), ustart, ts, ev_codes, ev_cats, member,
+                     _labels(norm), norm, unit)
 
 
 @dataclass(frozen=True)
@@ -240,18 +244,79 @@ class _Match:
     mode: str
 
 
-def _match(prep: _Prepared, window: int | None, mode: str) -> _Match:
-    _check_choice("mode", mode, MODES)
+def _links(prep: _Prepared, src: np.ndarray, usrc: np.ndarray, k: int) -> np.ndarray:
+    """For each row in ``src`` (units ``usrc``), the index into the rows of step ``k`` of the first such
+    row after it in the same unit, -1 when there is none."""
+    mask = prep.member[:, k]
+    n = len(mask)
+    unit_last = np.r_[prep.unit_start[1:] - 1, n - 1] if len(prep.unit_start) else np.zeros(0, np.int64)
+    if len(src) > n // 16:  # many sources: one running count over the log beats a binary search each
+        count = np.cumsum(mask, dtype=np.int32 if n < 2**31 - 1 else np.int64)  # step-k rows up to here
+        j, end = count[src], count[unit_last]
+    else:
+        dst = np.flatnonzero(mask)
+        j = np.searchsorted(dst, src, side="right")
+        end = np.searchsorted(dst, unit_last, side="right")  # per unit: one past its last row of step k
+    return np.where(j < end[usrc], j, -1).astype(np.int64, copy=False)
+
+
+def _attempts_ordered(prep: _Prepared, window: int | None):
+    """Ordered mode by chains: for every row of step k-1, the next row of step k in the same unit.
+
+    Greedy ordered matching from an attempt follows these links, so the links are found once per row and
+    the chain times once per step-2 row; an attempt's level is then how many of its chain's times fall
+    within its window. Returns (step-1 rows, their units, level per attempt, positions of chosen attempts).
+    """
+    unit, ts = prep.unit, prep.ts
+    K = prep.member.shape[1]
+    rows = [np.flatnonzero(prep.member[:, k]) for k in range(K)]
+    A = rows[0]
+    ua = unit[A]
+    nxt = [None] + [_links(prep, rows[k - 1], ua if k == 1 else unit[rows[k - 1]], k) for k in range(1, K)]
+    lev = np.ones(len(A), np.int64)
+    if K > 1 and len(A):
+        # chain times from each step-2 row, with a last (sentinel) slot that link -1 picks: never reached
+        n2 = len(rows[1])
+        j = np.arange(n2)
+        big = np.iinfo(np.int64).max
+        limit = ts[A] + min(window, big - 1 - int(ts.max())) if window is not None else np.full(len(A), big - 1)
+        j1 = nxt[1]
+        for k in range(1, K):
+            t = np.full(n2 + 1, big, np.int64)
+            ok = j >= 0
+            t[:-1][ok] = ts[rows[k][j[ok]]]
+            lev += t[j1] <= limit
+            if k + 1 < K:
+                nj = np.full(n2, -1, np.int64)
+                nj[ok] = nxt[k + 1][j[ok]]
+                j = nj
+
+    def positions(chosen: np.ndarray, lev_chosen: np.ndarray) -> np.ndarray:
+        out = np.full((len(chosen), K), -1, np.int64)
+        out[:, 0] = A[chosen]
+        j = nxt[1][chosen] if K > 1 else None
+        for k in range(1, K):
+            have = lev_chosen > k
+            out[have, k] = rows[k][j[have]]
+            if k + 1 < K:
+                nj = np.full(len(j), -1, np.int64)
+                nj[have] = nxt[k + 1][j[have]]
+                j = nj
+        return out
+
+    return A, ua, lev, positions
+
+
+def _attempts_generic(prep: _Prepared, window: int | None, mode: str):
+    """Strict and any modes: every attempt searched step by step. Same return as :func:`_attempts_ordered`."""
     unit, ts, member = prep.unit, prep.ts, prep.member
     n, K = member.shape
-    U = len(prep.unit_start)
     A = np.flatnonzero(member[:, 0])
     ua = unit[A]
     limit = ts[A] + window if window is not None else np.full(len(A), _BIG)
     pos = np.full((len(A), K), -1, dtype=np.int64)
     pos[:, 0] = A
     alive = np.ones(len(A), bool)
-    cur = A.copy()
     for k in range(1, K):
         if mode == "strict":
             cand = A + k
@@ -260,16 +325,26 @@ def _match(prep: _Prepared, window: int | None, mode: str) -> _Match:
             ok = alive & inb & (unit[cand] == ua) & member[cand, k] & (ts[cand] <= limit)
         else:
             pk = np.flatnonzero(member[:, k])
-            start = cur if mode == "ordered" else A
-            idx = np.searchsorted(pk, start, side="right")
+            idx = np.searchsorted(pk, A, side="right")
             inb = idx < len(pk)
             cand = pk[np.minimum(idx, max(len(pk) - 1, 0))] if len(pk) else np.zeros(len(A), np.int64)
             ok = alive & inb & (unit[cand] == ua) & (ts[cand] <= limit)
         pos[:, k] = np.where(ok, cand, -1)
-        cur = np.where(ok, cand, cur)
         alive = ok
-    lev_a = (pos >= 0).sum(axis=1) if len(A) else np.zeros(0, np.int64)
     # the prefix property holds by construction: once a step fails, later ones are -1
+    lev = (pos >= 0).sum(axis=1) if len(A) else np.zeros(0, np.int64)
+    return A, ua, lev, lambda chosen, _lev: pos[chosen]
+
+
+def _match(prep: _Prepared, window: int | None, mode: str) -> _Match:
+    _check_choice("mode", mode, MODES)
+    ts = prep.ts
+    n, K = prep.member.shape
+    U = len(prep.unit_start)
+    if mode == "ordered":
+        A, ua, lev_a, positions = _attempts_ordered(prep, window)
+    else:
+        A, ua, lev_a, positions = _attempts_generic(prep, window, mode)
     level = np.zeros(U, np.int64)
     chosen_pos = np.full((U, K), -1, np.int64)
     first_entry = np.full(U, -1, np.int64)
@@ -279,11 +354,10 @@ def _match(prep: _Prepared, window: int | None, mode: str) -> _Match:
         gmax = np.maximum.reduceat(lev_a, gstart)
         level[gunits] = gmax
         first_entry[gunits] = A[gstart]
-        best = lev_a == np.repeat(gmax, np.diff(np.r_[gstart, len(A)]))
-        cand_idx = np.flatnonzero(best)
-        _, first = np.unique(ua[cand_idx], return_index=True)
-        chosen = cand_idx[first]  # earliest attempt reaching the unit's furthest step
-        chosen_pos[ua[chosen]] = pos[chosen]
+        best = np.flatnonzero(lev_a == np.repeat(gmax, np.diff(np.r_[gstart, len(A)])))
+        ub = ua[best]
+        chosen = best[np.r_[True, ub[1:] != ub[:-1]]]  # earliest attempt reaching the unit's furthest step
+        chosen_pos[ua[chosen]] = positions(chosen, lev_a[chosen])
     t = np.where(chosen_pos >= 0, ts[np.maximum(chosen_pos, 0)], _NAT)
     done = np.where(chosen_pos >= 0, np.maximum.accumulate(np.where(chosen_pos >= 0, t, _NAT), axis=1), _NAT)
     # end of the observed span

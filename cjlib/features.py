@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.io import ensure_sorted
-from cjlib.journeys import assign_stages, session_keys
+from cjlib.journeys import assign_stages, customer_starts, session_keys
 from cjlib.stagemap import StageMap, load_stage_map
 
 __all__ = ["customer_features", "feature_name"]
@@ -29,8 +29,25 @@ def feature_name(value: object) -> str:
 
 
 def _as_ns(values) -> np.ndarray:
-    """Timestamps (any unit) as int64 nanoseconds since the epoch."""
-    return np.asarray(values).astype("datetime64[ns]").astype(np.int64)
+    """Timestamps (any unit) as int64 nanoseconds since the epoch (a view when already in ns)."""
+    return np.asarray(values).astype("datetime64[ns]", copy=False).view(np.int64)
+
+
+def _present(values: pd.Series) -> list[str]:
+    """The distinct non-missing values as strings (for a categorical, the categories that occur)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        used = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories)) > 0
+        return [str(c) for c in values.cat.categories[used]]
+    return [str(v) for v in pd.unique(values.dropna())]
+
+
+def _first_rows(codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Row of the first occurrence of each code that occurs, in code order (``np.unique``'s
+    ``return_index`` without sorting the rows)."""
+    first = np.full(n_codes, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes), dtype=np.int64))
+    return first[first < len(codes)]
 
 
 def _cutoff_ts(cutoff, events: pd.DataFrame) -> pd.Timestamp:
@@ -134,23 +151,23 @@ def customer_features(
     cut_ns = cut.as_unit("ns").value
 
     # columns that must not depend on the cutoff: other events and channels seen anywhere in the log
-    event_names = set(map(str, pd.unique(events["event"].dropna())))
+    event_names = set(_present(events["event"]))
     other = [e for e in sm.other_events if e in event_names]
     channels = None
     if "channel" in events.columns:
-        channels = sorted(map(str, pd.unique(events["channel"].dropna())))
+        channels = sorted(_present(events["channel"]))
 
     keep = (events["timestamp"] < cut).to_numpy()
     ev = ensure_sorted(events if keep.all() else events.loc[keep].reset_index(drop=True))
 
-    cust, ids = pd.factorize(ev["customer_id"], sort=False)  # sorted log: first appearance = id order
-    n = len(ids)
-    index = pd.Index(ids, name="customer_id")
+    starts = np.flatnonzero(customer_starts(ev))  # first row of each customer (the log is sorted)
+    n = len(starts)
+    cust = np.repeat(np.arange(n, dtype=np.int64), np.diff(np.r_[starts, len(ev)]))
+    index = pd.Index(ev["customer_id"].array.take(starts), name="customer_id")
     out: dict[str, np.ndarray] = {}
     ts = _as_ns(ev["timestamp"])
     n_ev = np.bincount(cust, minlength=n)
     if n:
-        starts = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
         ends = np.r_[starts[1:], len(cust)] - 1
         first, last = ts[starts], ts[ends]
     else:
@@ -160,7 +177,8 @@ def customer_features(
 
     # sessions: unique session codes per customer (codes never span customers)
     sess = session_keys(ev).to_numpy() if n else np.zeros(0, np.int64)
-    _, sess_first = np.unique(sess, return_index=True)
+    n_codes = int(sess.max()) + 1 if len(sess) else 0
+    sess_first = _first_rows(sess, n_codes)
     n_sess = np.bincount(cust[sess_first], minlength=n)
     out["frequency"] = n_sess
     out["sessions"] = n_sess.copy()
@@ -212,7 +230,7 @@ def customer_features(
         raw = ch_cat.cat.codes.to_numpy()
         ch_code = np.where(raw >= 0, lut[np.maximum(raw, 0)] if len(lut) else -1, -1)
         known = ch_code >= 0
-        _, s_first = np.unique(sess[known], return_index=True)
+        s_first = _first_rows(sess[known], n_codes)
         rows = np.flatnonzero(known)[s_first]
         k = len(channels)
         cc = np.bincount(cust[rows].astype(np.int64) * k + ch_code[rows], minlength=n * k).reshape(n, k)

@@ -283,31 +283,35 @@ def _arrow(values: pd.Series):
     return getattr(values.array, "_pa_array", None)
 
 
-# (weak reference to an Arrow array, its neighbours_differ, whether it is non-decreasing)
-_ID_STRUCTURE: list[tuple[weakref.ref, np.ndarray, bool]] = []
+# [weak reference to an Arrow array, its neighbours_differ, whether it is non-decreasing (None: not asked)]
+_ID_STRUCTURE: list[list] = []
 
 
-def _arrow_structure(arr) -> tuple[np.ndarray, bool]:
+def _arrow_structure(arr, order: bool = False) -> tuple[np.ndarray, bool | None]:
     """``(arr[i + 1] != arr[i], arr is non-decreasing)`` for a null-free Arrow array, memoized.
 
     Arrow arrays are immutable, so the answer for one array object never changes; the few most recent
-    answers are kept by weak reference (the loader seeds this, so every analysis on a loaded log skips
-    the two string comparisons). Order is checked only where neighbours differ.
+    answers are kept by weak reference (the loader computes them, so every analysis on a loaded log
+    skips the string comparisons). Order is worked out only when ``order`` asks for it, and only where
+    neighbours differ.
     """
     _ID_STRUCTURE[:] = [e for e in _ID_STRUCTURE if e[0]() is not None]
-    for ref, differ, ascending in _ID_STRUCTURE:
-        if ref() is arr:
-            return differ, ascending
-    import pyarrow.compute as pc
+    entry = next((e for e in _ID_STRUCTURE if e[0]() is arr), None)
+    if entry is None:
+        import pyarrow.compute as pc
 
-    n = len(arr)
-    differ = pc.not_equal(arr.slice(1), arr.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-    differ.flags.writeable = False
-    at = np.flatnonzero(differ)
-    ascending = not pc.any(pc.less(arr.take(at + 1), arr.take(at))).as_py() if len(at) else True
-    _ID_STRUCTURE.insert(0, (weakref.ref(arr), differ, ascending))
-    del _ID_STRUCTURE[4:]
-    return differ, ascending
+        n = len(arr)
+        differ = pc.not_equal(arr.slice(1), arr.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+        differ.flags.writeable = False
+        entry = [weakref.ref(arr), differ, None]
+        _ID_STRUCTURE.insert(0, entry)
+        del _ID_STRUCTURE[4:]
+    if order and entry[2] is None:
+        import pyarrow.compute as pc
+
+        at = np.flatnonzero(entry[1])
+        entry[2] = not pc.any(pc.less(arr.take(at + 1), arr.take(at))).as_py() if len(at) else True
+    return entry[1], entry[2]
 
 
 def neighbours_differ(values: pd.Series) -> np.ndarray:
@@ -338,7 +342,7 @@ def _is_sorted(events: pd.DataFrame) -> bool:
     if arr is not None:
         if arr.null_count:
             return False
-        differ, ascending = _arrow_structure(arr)
+        differ, ascending = _arrow_structure(arr, order=True)
         if not ascending:
             return False
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cjlib.io import _is_sorted as is_sorted
 from cjlib.io import neighbours_differ
 from cjlib.stagemap import StageMap, load_stage_map
 
@@ -63,24 +64,41 @@ def sessionize(events: pd.DataFrame, gap: str | pd.Timedelta = "30min") -> pd.Se
     [0, 0, 1, 2]
     """
     gap_ns = pd.Timedelta(gap).value
-    ts = events["timestamp"].to_numpy().astype("datetime64[ns]").astype(np.int64)
+    ts = events["timestamp"].to_numpy().astype("datetime64[ns]", copy=False).view(np.int64)
     new = customer_starts(events)
     if len(ts) > 1:
-        new[1:] |= np.diff(ts) > gap_ns
-    return pd.Series(np.cumsum(new) - 1, index=events.index, name="session", dtype=np.int64)
+        new[1:] |= (ts[1:] - ts[:-1]) > gap_ns
+    session = np.cumsum(new, dtype=np.int64)
+    session -= 1
+    return pd.Series(session, index=events.index, name="session", copy=False)
 
 
 def session_keys(events: pd.DataFrame, gap: str | pd.Timedelta = "30min") -> pd.Series:
     """Session number per event: from the data's ``session_id`` when it has one, else :func:`sessionize`.
 
-    With ``session_id``, sessions are numbered by (customer, session_id) in order of first appearance.
+    With ``session_id``, sessions are numbered by (customer, session_id) in order of first appearance
+    (rows with a missing ``session_id`` form one session per customer). On a log in the loader's order
+    only the first row of each run of equal (customer, session_id) is hashed: a session interleaved with
+    another one still gets one number.
     """
     if "session_id" not in events.columns:
         return sessionize(events, gap)
-    cust, _ = pd.factorize(events["customer_id"], sort=False)
-    sess, sess_names = pd.factorize(events["session_id"], sort=False)
-    codes, _ = pd.factorize(cust.astype(np.int64) * (len(sess_names) + 1) + sess, sort=False)
-    return pd.Series(codes.astype(np.int64), index=events.index, name="session")
+    n = len(events)
+    sid = events["session_id"]
+    if n and is_sorted(events):
+        cust_start = customer_starts(events)
+        boundary = cust_start.copy()
+        boundary[1:] |= neighbours_differ(sid)
+        run_start = np.flatnonzero(boundary)
+        cust = np.cumsum(cust_start)[run_start]
+        sess, sess_names = pd.factorize(sid.take(run_start), sort=False)
+        run_code, _ = pd.factorize(cust * (len(sess_names) + 1) + sess, sort=False)
+        codes = np.repeat(run_code.astype(np.int64), np.diff(np.r_[run_start, n]))
+    else:
+        cust, _ = pd.factorize(events["customer_id"], sort=False)
+        sess, sess_names = pd.factorize(sid, sort=False)
+        codes, _ = pd.factorize(cust.astype(np.int64) * (len(sess_names) + 1) + sess, sort=False)
+    return pd.Series(codes.astype(np.int64, copy=False), index=events.index, name="session")
 
 
 def assign_stages(events: pd.DataFrame, stage_map: StageMap | None = None) -> pd.Series:

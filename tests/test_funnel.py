@@ -206,12 +206,18 @@ def reference(events, steps, window, mode):
         names = [str(e) for e in g["event"]]
         ts = list(g["timestamp"])
         n = len(names)
-        ok = lambda i, k: names[i] in steps[k]
+
+        def ok(i, k, names=names):
+            return names[i] in steps[k]
+
         best, best_times = 0, None
         for i in range(n):  # attempts in order: the first reaching a new maximum wins ties
             if not ok(i, 0):
                 continue
-            inwin = lambda j: w is None or ts[j] - ts[i] <= w
+
+            def inwin(j, ts=ts, i=i):
+                return w is None or ts[j] - ts[i] <= w
+
             lvl, times = 1, [ts[i]]
             if mode == "ordered":
                 for L in range(K, 1, -1):

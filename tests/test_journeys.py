@@ -42,6 +42,22 @@ def test_session_keys_uses_session_id_when_present():
     assert session_keys(df.drop(columns="session_id")).tolist() == [0, 0, 0, 1]
 
 
+def test_session_keys_interleaved_and_missing_ids():
+    """Sorted log: a session that resumes after another (s1, s2, s1), the same id under two customers and
+    missing ids (one session per customer) — numbered in order of first appearance, as on a shuffled log."""
+    df = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "a", "a", "b", "b", "b"],
+        "timestamp": pd.to_datetime([f"2025-01-01 10:0{i}" for i in range(8)]),
+        "event": ["x"] * 8,
+        "session_id": pd.array(["s1", "s2", "s1", None, None, "s1", None, "s1"], dtype="str"),
+    })
+    want = [0, 1, 0, 2, 2, 3, 4, 3]
+    assert session_keys(df).tolist() == want
+    shuffled = df.iloc[[7, 0, 5, 1, 6, 2, 3, 4]]  # not in the loader's order: the general path
+    # b/s1, a/s1, b/s1, a/s2, b/missing, a/s1, a/missing, a/missing
+    assert session_keys(shuffled).tolist() == [0, 1, 0, 2, 3, 1, 4, 4]
+
+
 def test_assign_stages_with_nth_rule(ev):
     # a: page_view, add_to_cart, purchase, purchase, review ; b: ad_click, page_view, product_view
     assert assign_stages(ev).astype(str).tolist() == [

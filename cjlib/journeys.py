@@ -112,10 +112,12 @@ def assign_stages(events: pd.DataFrame, stage_map: StageMap | None = None) -> pd
     names = sm.stage_names
     cat = events["event"].astype("category")
     cats = cat.cat.categories.astype(str)
-    base = np.array([names.index(sm.event_to_stage[c]) if c in sm.event_to_stage else -1 for c in cats])
+    # stage code per event category; the last slot answers category code -1 (missing event)
+    base = np.array([names.index(sm.event_to_stage[c]) if c in sm.event_to_stage else -1 for c in cats] + [-1],
+                    dtype=np.int8 if len(names) < 127 else np.int64)
     codes = cat.cat.codes.to_numpy()
-    stage = np.where(codes >= 0, base[np.maximum(codes, 0)], -1)
-    starts = customer_starts(events)
+    stage = base[codes]
+    ustart = np.flatnonzero(customer_starts(events))
     for s in sm.stages:
         if s.nth == 1:
             continue
@@ -125,7 +127,7 @@ def assign_stages(events: pd.DataFrame, stage_map: StageMap | None = None) -> pd
         if not len(idx):
             continue
         # group start within the masked rows: first masked row of each customer
-        cust_id = np.cumsum(starts)[idx]
+        cust_id = np.searchsorted(ustart, idx, side="right")
         gstart = np.ones(len(idx), bool)
         gstart[1:] = cust_id[1:] != cust_id[:-1]
         occ = _occurrence(gstart)
@@ -148,15 +150,21 @@ def stage_reached(events: pd.DataFrame, stage_map: StageMap | None = None) -> pd
     sm = stage_map or load_stage_map()
     stage = assign_stages(events, sm)
     codes = stage.cat.codes.to_numpy()
-    cust_codes, custs = pd.factorize(events["customer_id"], sort=False)
-    ts = events["timestamp"].to_numpy().astype("datetime64[ns]")
+    ts = events["timestamp"].to_numpy().astype("datetime64[ns]", copy=False)
     n_st = len(sm.stages)
-    out = np.full((len(custs), n_st), np.datetime64("NaT"), dtype="datetime64[ns]")
-    has = codes >= 0
+    n = len(events)
+    if is_sorted(events):  # customers from group starts: no hashing of ids
+        ustart = np.flatnonzero(customer_starts(events))
+        cust_codes = np.repeat(np.arange(len(ustart), dtype=np.int64), np.diff(np.r_[ustart, n]))
+        custs = events["customer_id"].array.take(ustart)
+    else:
+        cust_codes, custs = pd.factorize(events["customer_id"], sort=False)
     # first occurrence of each (customer, stage): rows are time-ordered within a customer
-    key = cust_codes[has].astype(np.int64) * n_st + codes[has]
-    uniq, first = np.unique(key, return_index=True)
-    out[uniq // n_st, uniq % n_st] = ts[has][first]
+    rows = np.flatnonzero(codes >= 0)
+    first = np.full(len(custs) * n_st, n, dtype=np.int64)
+    np.minimum.at(first, cust_codes[rows] * n_st + codes[rows], rows)
+    out = np.where(first < n, ts[np.minimum(first, max(n - 1, 0))] if n else np.datetime64("NaT"),
+                   np.datetime64("NaT")).astype("datetime64[ns]").reshape(len(custs), n_st)
     index = pd.Index(custs, name="customer_id")
     return pd.DataFrame(out, index=index, columns=pd.Index(sm.stage_names, name="stage"))
 

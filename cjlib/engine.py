@@ -17,7 +17,8 @@ Dask input: pass a ``dask.dataframe.DataFrame`` (implies ``engine="dask"``), e.g
 :func:`read_events` on a Parquet folder on shared storage, or a :class:`Partitioned` log from
 :func:`partition` to shuffle once and run several analyses on the persisted partitions. Where the work
 runs: ``client=`` (a ``distributed.Client``), ``address="tcp://scheduler:8786"`` (a client is opened and
-reused), else the active distributed client, else Dask's default scheduler.
+reused), else the active distributed client, else Dask's default scheduler. Notebooks turn their
+``dask_address`` parameter into these keyword arguments with :func:`run_on` (``{}`` runs in process).
 
 Examples
 --------
@@ -54,6 +55,7 @@ __all__ = [
     "read_events",
     "run",
     "get_client",
+    "run_on",
     "sessionize",
     "stage_reached",
     "funnel_units",
@@ -114,6 +116,54 @@ def get_client(client=None, address: str | None = None):
         return _active()
     except (ImportError, ValueError):
         return None
+
+
+def run_on(address: str | None = "") -> dict[str, str]:
+    """The keyword arguments that send a wrapper to a Dask scheduler, from a notebook's ``dask_address``.
+
+    Parameters
+    ----------
+    address : str or None, default ""
+        A scheduler address such as ``"tcp://10.0.0.5:8786"``; ``""`` (or only spaces, or None) means
+        in process.
+
+    Returns
+    -------
+    dict
+        ``{}`` for in process (the wrappers then call the pandas functions themselves, unchanged), else
+        ``{"engine": "dask", "address": address}`` (surrounding spaces removed). Pass it as ``**kwargs``
+        to any wrapper; an empty address is never passed on, since any ``address`` means Dask.
+
+    Raises
+    ------
+    ImportError
+        An address is given but the ``dask`` extra (``dask[dataframe]``, ``distributed``) is not installed.
+    TypeError
+        ``address`` is not a string.
+
+    Notes
+    -----
+    Nothing connects here: the first wrapper call opens (and caches) the client, so an unreachable
+    scheduler fails at that call.
+
+    Examples
+    --------
+    >>> run_on("")
+    {}
+    >>> run_on(" tcp://10.0.0.5:8786 ")
+    {'engine': 'dask', 'address': 'tcp://10.0.0.5:8786'}
+    """
+    if address is not None and not isinstance(address, str):
+        raise TypeError(f"address must be a str such as 'tcp://host:8786', got {type(address).__name__}")
+    address = (address or "").strip()
+    if not address:
+        return {}
+    _require_dask()  # a missing extra fails here, before any analysis runs
+    try:
+        import distributed  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("a Dask scheduler address needs the dask extra: pip install 'cjlib[dask]'") from exc
+    return {"engine": "dask", "address": address}
 
 
 def _require_dask():

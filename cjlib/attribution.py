@@ -793,6 +793,16 @@ def _ensure_sorted(events: pd.DataFrame) -> pd.DataFrame:
     return ensure_sorted(events)
 
 
+def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(values, sort=True)``; a categorical's own codes when its categories are sorted."""
+    if isinstance(values.dtype, pd.CategoricalDtype) and values.cat.categories.is_monotonic_increasing:
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        used = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories)) > 0
+        if used.all():
+            return codes, values.cat.categories
+    return pd.factorize(values, sort=True)
+
+
 _NO_LIMIT = np.iinfo(np.int64).max
 
 
@@ -870,14 +880,15 @@ def _journeys(events, *, conversion_events, lookback, touch_col, stage, stage_ma
             raise DataError(f"events lack the column {c!r}", column=c, rule="missing_column")
     look = _timedelta_ns(lookback, "lookback")
     sm = _stage_map(stage_map)
+    from cjlib.journeys import customer_starts
+
     ev = _ensure_sorted(events)
     n = len(ev)
-    cust_codes, _ = pd.factorize(ev["customer_id"])
-    grp_start = np.r_[True, cust_codes[1:] != cust_codes[:-1]] if n else np.zeros(0, bool)
-    grp = np.cumsum(grp_start) - 1
-    n_groups = int(grp[-1]) + 1 if n else 0
-    ts = ev["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64)  # exact integer ns, any unit
-    ecodes, enames = pd.factorize(ev["event"])
+    gstart = np.flatnonzero(customer_starts(ev)) if n else np.zeros(0, np.int64)  # first row of each customer
+    n_groups = len(gstart)
+    grp = np.repeat(np.arange(n_groups, dtype=np.int64), np.diff(np.r_[gstart, n]))
+    ts = ev["timestamp"].to_numpy().astype("datetime64[ns]", copy=False).view(np.int64)  # exact integer ns
+    ecodes, enames = _factorize(ev["event"])
     enames = np.asarray(pd.Index(enames).astype(str), dtype=object)
 
     def is_event(names) -> np.ndarray:  # over the distinct event names, then their codes
@@ -886,7 +897,7 @@ def _journeys(events, *, conversion_events, lookback, touch_col, stage, stage_ma
 
     tail_init = int(ts.min()) if n else 0
     touch = ev[touch_col]
-    tcodes, tnames = pd.factorize(touch, sort=True)
+    tcodes, tnames = _factorize(touch)
     tnames = np.asarray(tnames.astype(str), dtype=object)
     if any(">" in s for s in tnames):
         bad = [s for s in tnames if ">" in s][:5]
@@ -908,8 +919,7 @@ def _journeys(events, *, conversion_events, lookback, touch_col, stage, stage_ma
         # next conversion row at or after each row, within the same customer
         cand = np.where(is_conv, rows, n)
         nxt = np.minimum.accumulate(cand[::-1])[::-1] if n else cand
-        nxt_ok = nxt < n
-        nxt_ok[nxt_ok] = grp[nxt[nxt_ok]] == grp[nxt_ok]
+        nxt_ok = nxt < np.r_[gstart[1:], n][grp]  # the next conversion is the same customer's
         conv_rows = np.flatnonzero(is_conv)
         # converting touches: before the next conversion, after the previous one, within lookback
         t_conv = ts[np.minimum(nxt, max(n - 1, 0))]
@@ -958,7 +968,8 @@ def _journeys(events, *, conversion_events, lookback, touch_col, stage, stage_ma
     if collapse_repeats and len(k):
         keep = np.r_[True, (k[1:] != k[:-1]) | (tok[1:] != tok[:-1])]
         k, tok, t_ts = k[keep], tok[keep], t_ts[keep]
-    jid, ukeys = pd.factorize(k, sort=True)
+    new_j = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, bool)  # k is sorted: journeys are runs
+    jid, ukeys = np.cumsum(new_j) - 1, k[new_j]
     is_c = ukeys < n
     # journey attributes
     pos_conv = np.searchsorted(conv_key, ukeys[is_c]) if len(conv_key) else np.zeros(0, int)
@@ -1043,14 +1054,53 @@ def paths_from_events(
                                 lookback=None if lookback is None else str(lookback)))
 
 
+def _path_groups(tok: np.ndarray, jid: np.ndarray, n_j: int, n_names: int) -> tuple[np.ndarray, np.ndarray]:
+    """Group journeys with the same touch sequence: (group per journey, one journey per group).
+
+    A sequence of up to ``lmax`` touches is read as an integer in base ``n_names + 1`` (digits are the
+    touch codes + 1, so the encoding is exact and unique); only longer sequences are compared as joined
+    strings. ``jid`` must be sorted and every journey must have a touch.
+    """
+    if n_j == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    base = n_names + 1
+    lmax = max(int(62 // np.log2(base)) - 1, 0)
+    starts = np.flatnonzero(np.r_[True, jid[1:] != jid[:-1]])
+    length = np.diff(np.r_[starts, len(tok)])
+    pos = np.arange(len(tok)) - np.repeat(starts, length)
+    short = length <= lmax
+    power = np.array([base**i for i in range(max(lmax, 1))], dtype=np.int64)
+    digit = np.where(short[jid], (tok + 1) * power[np.minimum(pos, len(power) - 1)], 0)
+    key = np.add.reduceat(digit, starts)
+    group = np.empty(n_j, np.int64)
+    g_short, first_short = np.unique(key[short], return_index=True)
+    group[short] = np.searchsorted(g_short, key[short])
+    long_j = np.flatnonzero(~short)
+    reps = np.flatnonzero(short)[first_short]
+    if len(long_j):
+        t = np.isin(jid, long_j)
+        text = _join_paths(tok[t], jid[t], n_j, np.arange(n_names).astype(str))[long_j]
+        g_long, _ = pd.factorize(text)
+        group[long_j] = len(g_short) + g_long
+        _, first_long = np.unique(g_long, return_index=True)
+        reps = np.r_[reps, long_j[first_long]]
+    return group, reps
+
+
 def _paths_table(j: _Journeys, attrs: dict) -> pd.DataFrame:
     n_j = len(j.converted)
-    strings = _join_paths(j.tok, j.jid, n_j, j.names)
-    df = pd.DataFrame({"path": strings, "conversions": j.converted.astype(float),
-                       "nulls": (~j.converted).astype(float)})
+    group, reps = _path_groups(j.tok, j.jid, n_j, len(j.names))
+    keep = np.zeros(n_j, bool)
+    keep[reps] = True
+    t = keep[j.jid]  # touches of one journey per distinct path: only those are joined into strings
+    strings = _join_paths(j.tok[t], j.jid[t], n_j, j.names)[reps]
+    G = len(reps)
+    df = pd.DataFrame({"path": strings,
+                       "conversions": np.bincount(group, weights=j.converted.astype(float), minlength=G),
+                       "nulls": np.bincount(group, weights=(~j.converted).astype(float), minlength=G)})
     if j.value is not None:
-        df["value"] = np.where(j.converted, j.value, 0.0)
-    out = df.groupby("path", sort=True, as_index=False).sum()
+        df["value"] = np.bincount(group, weights=np.where(j.converted, j.value, 0.0), minlength=G)
+    out = df.sort_values("path", kind="stable", ignore_index=True)
     out.attrs.update(journeys=int(n_j), converting_journeys=int(j.converted.sum()),
                      conversions_without_touches=int(j.conversions_without_touches), **attrs)
     return out

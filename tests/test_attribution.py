@@ -322,6 +322,40 @@ def test_paths_from_events_conversions_lookback_and_tails():
         A.paths_from_events(ev, touch_col="medium")
 
 
+def test_paths_from_events_long_and_many_journeys_match_plain_strings():
+    """Journeys longer than the exact integer encoding (18 touches with 8 channels) and thousands of short
+    ones: the table equals a plain ``groupby`` of each journey's joined channel names."""
+    rng = np.random.default_rng(11)
+    channels = ["affiliate", "direct", "display", "email", "organic", "paid", "referral", "social"]
+    rows = []
+    for c in range(1500):
+        n_touch = int(rng.choice([1, 2, 3, 25, 40], p=[0.4, 0.3, 0.2, 0.06, 0.04]))
+        if c % 7 == 0:
+            n_touch = 25  # many customers share long paths of one channel pattern
+            seq = ["email", "social"] * 12 + ["direct"]
+        else:
+            seq = list(rng.choice(channels, n_touch))
+        for i, ch in enumerate(seq):
+            rows.append((f"c{c:04d}", i, "ad_click", ch, np.nan))
+        if rng.random() < 0.5:
+            rows.append((f"c{c:04d}", n_touch, "purchase", None, 10.0))
+    # two 20-touch paths that differ only in the order of their last two touches
+    for c, tail in (("x1", ["social", "direct"]), ("x2", ["direct", "social"])):
+        rows += [(c, i, "ad_click", ch, np.nan) for i, ch in enumerate(["email"] * 18 + tail)]
+    ev = pd.DataFrame(rows, columns=["customer_id", "minute", "event", "channel", "revenue"])
+    ev["timestamp"] = pd.Timestamp("2025-01-01") + pd.to_timedelta(ev.pop("minute"), unit="min")
+    got = A.paths_from_events(ev, lookback=None)
+    # reference: every customer is one journey (all touches precede its only purchase)
+    touches = ev[ev["event"] == "ad_click"]
+    path = touches.groupby("customer_id", sort=True)["channel"].agg(" > ".join)
+    conv = ev.groupby("customer_id")["event"].apply(lambda e: (e == "purchase").any()).reindex(path.index)
+    ref = pd.DataFrame({"path": path.to_numpy(), "conversions": conv.to_numpy().astype(float),
+                        "nulls": (~conv.to_numpy()).astype(float), "value": np.where(conv, 10.0, 0.0)})
+    ref = ref.groupby("path", sort=True, as_index=False).sum()
+    assert (ref["path"].str.count(">") >= 24).sum() >= 2  # long paths are in the case
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), ref, check_dtype=False)
+
+
 def test_paths_from_events_stage_mode():
     ev = _events()
     # awareness → consideration: A's touches before its first product view are > 30 days old

@@ -521,9 +521,12 @@ def channel_transitions(events: pd.DataFrame, col: str = "channel") -> pd.DataFr
         Index (``channel_from``, ``channel_to``) sorted, column ``count`` (int64), observed pairs only.
     """
     vals = events[col]
-    keep = vals.notna().to_numpy()
-    codes, names = pd.factorize(vals, sort=True)
-    cust, _ = pd.factorize(events["customer_id"], sort=False)
+    if isinstance(vals.dtype, pd.CategoricalDtype):  # the loader's categoricals: their codes, no hashing
+        codes, names = vals.cat.codes.to_numpy(), vals.cat.categories
+    else:
+        codes, names = pd.factorize(vals, sort=True)
+    keep = codes >= 0
+    cust = np.cumsum(_jour.customer_starts(events))  # rows are grouped by customer
     c, k = codes[keep].astype(np.int64), cust[keep]
     same = k[1:] == k[:-1]
     C = max(len(names), 1)
@@ -531,7 +534,7 @@ def channel_transitions(events: pd.DataFrame, col: str = "channel") -> pd.DataFr
     nz = np.flatnonzero(counts)
     names = np.asarray(pd.Index(names).astype(str), dtype=object)
     idx = pd.MultiIndex.from_arrays([names[nz // C], names[nz % C]], names=["channel_from", "channel_to"])
-    return pd.DataFrame({"count": counts[nz].astype(np.int64)}, index=idx)
+    return pd.DataFrame({"count": counts[nz].astype(np.int64)}, index=idx).sort_index()
 
 
 def transition_counts(events, *, col: str = "channel", engine: str = "pandas", client=None,

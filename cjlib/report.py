@@ -378,7 +378,6 @@ def run_reports(
     ParameterError, DataError
         Before any notebook runs and before any file is written.
     """
-    import nbformat
     import papermill as pm
 
     out = resolve(out_dir)
@@ -413,11 +412,13 @@ def run_reports(
         fd, tmp_nb = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".ipynb")
         os.close(fd)
         try:
-            pm.execute_notebook(str(nb_path), tmp_nb, parameters=injected, kernel_name="python3",
-                                cwd=str(nb_path.parent), progress_bar=False, log_output=False,
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                                shutdown_kernel="immediate")
-            executed = nbformat.read(tmp_nb, as_version=4)
+            # no save after every cell (papermill's default writes the growing notebook twice per cell);
+            # papermill still writes it at the end, and before raising on a failed cell
+            executed = pm.execute_notebook(str(nb_path), tmp_nb, parameters=injected, kernel_name="python3",
+                                           cwd=str(nb_path.parent), progress_bar=False, log_output=False,
+                                           request_save_on_cell_execute=False,
+                                           extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                           shutdown_kernel="immediate")
             title = _title(executed)
             page = render_html(executed, keep_code=keep_code, title=title)
             seconds = round(time.perf_counter() - t0, 2)

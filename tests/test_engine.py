@@ -122,6 +122,10 @@ def test_pandas_frame_with_engine_dask(log, client):
                        journeys.stage_reached(small))
     assert_frame_equal(engine.run(journeys.stage_reached, small, engine="pandas"),
                        journeys.stage_reached(small))
+    # both of Dask's shuffle algorithms (the default is "tasks" for few partitions)
+    for method in ("p2p", "tasks"):
+        parted = engine.partition(small, client=client, npartitions=3, shuffle_method=method)
+        assert_frame_equal(engine.stage_reached(parted), journeys.stage_reached(small))
 
 
 def test_ties_keep_input_order_across_the_shuffle(log, client):

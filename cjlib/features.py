@@ -199,7 +199,8 @@ def customer_features(
     out["n_purchases"] = n_purch
     if "revenue" in ev.columns:
         rev = pd.to_numeric(ev["revenue"], errors="coerce").to_numpy(dtype=float)
-        monetary = np.bincount(cust, weights=np.nan_to_num(rev, nan=0.0), minlength=n).astype(float)
+        paid = np.flatnonzero(~np.isnan(rev) & (rev != 0))  # most events carry no revenue
+        monetary = np.bincount(cust[paid], weights=rev[paid], minlength=n).astype(float)
     else:
         monetary = np.full(n, np.nan)
     out["monetary"] = monetary
@@ -228,10 +229,9 @@ def customer_features(
         ch_cat = ev["channel"].astype("category")
         lut = pd.Index(channels).get_indexer(ch_cat.cat.categories.astype(str))  # own codes → `channels`
         raw = ch_cat.cat.codes.to_numpy()
-        ch_code = np.where(raw >= 0, lut[np.maximum(raw, 0)] if len(lut) else -1, -1)
+        ch_code = np.r_[lut, -1][raw]  # the last slot answers code -1 (missing channel)
         known = ch_code >= 0
-        s_first = _first_rows(sess[known], n_codes)
-        rows = np.flatnonzero(known)[s_first]
+        rows = sess_first if known.all() else np.flatnonzero(known)[_first_rows(sess[known], n_codes)]
         k = len(channels)
         cc = np.bincount(cust[rows].astype(np.int64) * k + ch_code[rows], minlength=n * k).reshape(n, k)
         denom = np.maximum(cc.sum(axis=1), 1)

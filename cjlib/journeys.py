@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cjlib.io import _arrow, neighbours_differ
 from cjlib.io import _is_sorted as is_sorted
-from cjlib.io import neighbours_differ
 from cjlib.stagemap import StageMap, load_stage_map
 
 __all__ = [
@@ -73,6 +73,25 @@ def sessionize(events: pd.DataFrame, gap: str | pd.Timedelta = "30min") -> pd.Se
     return pd.Series(session, index=events.index, name="session", copy=False)
 
 
+def _runs_repeat(cust: np.ndarray, ids: pd.Series) -> bool:
+    """Whether two runs of one customer carry the same session id (``True`` when it cannot tell cheaply).
+
+    Arrow sorts the runs by (customer, id) and compares neighbours: no hashing of the ids.
+    """
+    arr = _arrow(ids)
+    if arr is None or arr.null_count or len(ids) < 2:
+        return len(ids) >= 2
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pa.table({"c": pa.array(cust), "s": arr})
+    order = pc.sort_indices(table, sort_keys=[("c", "ascending"), ("s", "ascending")])
+    c, s = table["c"].take(order), table["s"].take(order)
+    n = len(order)
+    same = pc.and_(pc.equal(c.slice(1), c.slice(0, n - 1)), pc.equal(s.slice(1), s.slice(0, n - 1)))
+    return bool(pc.any(same).as_py())
+
+
 def session_keys(events: pd.DataFrame, gap: str | pd.Timedelta = "30min") -> pd.Series:
     """Session number per event: from the data's ``session_id`` when it has one, else :func:`sessionize`.
 
@@ -91,8 +110,12 @@ def session_keys(events: pd.DataFrame, gap: str | pd.Timedelta = "30min") -> pd.
         boundary[1:] |= neighbours_differ(sid)
         run_start = np.flatnonzero(boundary)
         cust = np.cumsum(cust_start)[run_start]
-        sess, sess_names = pd.factorize(sid.take(run_start), sort=False)
-        run_code, _ = pd.factorize(cust * (len(sess_names) + 1) + sess, sort=False)
+        first = sid.take(run_start)
+        if not _runs_repeat(cust, first):  # the usual case: every run is a session of its own
+            run_code = np.arange(len(run_start), dtype=np.int64)
+        else:
+            sess, sess_names = pd.factorize(first, sort=False)
+            run_code, _ = pd.factorize(cust * (len(sess_names) + 1) + sess, sort=False)
         codes = np.repeat(run_code.astype(np.int64), np.diff(np.r_[run_start, n]))
     else:
         cust, _ = pd.factorize(events["customer_id"], sort=False)

@@ -58,6 +58,19 @@ def test_session_keys_interleaved_and_missing_ids():
     assert session_keys(shuffled).tolist() == [0, 1, 0, 2, 3, 1, 4, 4]
 
 
+def test_session_keys_repeat_detection_without_missing_ids():
+    """No missing ids: a resumed session is found by sorting runs (customer, id); an id shared by two
+    customers is two sessions; runs that are all distinct are numbered in order."""
+    def frame(cust, sid):
+        return pd.DataFrame({"customer_id": cust, "event": ["x"] * len(cust),
+                             "timestamp": pd.date_range("2025-01-01", periods=len(cust), freq="min"),
+                             "session_id": pd.array(sid, dtype="str")})
+    resumed = frame(["a", "a", "a", "a", "b"], ["s1", "s2", "s2", "s1", "s1"])
+    assert session_keys(resumed).tolist() == [0, 1, 1, 0, 2]
+    distinct = frame(["a", "a", "b", "b", "b"], ["s1", "s2", "s1", "s3", "s2"])
+    assert session_keys(distinct).tolist() == [0, 1, 2, 3, 4]
+
+
 def test_assign_stages_with_nth_rule(ev):
     # a: page_view, add_to_cart, purchase, purchase, review ; b: ad_click, page_view, product_view
     assert assign_stages(ev).astype(str).tolist() == [

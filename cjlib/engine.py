@@ -302,11 +302,9 @@ def _apply(part: pd.DataFrame, kernel: Callable, kwargs: dict, reduce: str):
     elif out.index.name == "customer_id":
         ids = out.index
     if ids is not None:  # per customer: the customer's first input position
-        codes, uniq = pd.factorize(ev["customer_id"], sort=False)
-        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-        first = np.full(len(uniq), np.iinfo(np.int64).max, np.int64)
-        np.minimum.at(first, codes[starts], rows[starts])
-        pos = pd.Index(uniq).get_indexer(ids)
+        starts = np.flatnonzero(_jour.customer_starts(ev))  # the partition is grouped by customer
+        first = rows[starts]  # input position of its first row in (timestamp, input) order
+        pos = pd.Index(ev["customer_id"].array.take(starts)).get_indexer(ids)
         out = out.copy() if isinstance(out, pd.DataFrame) else out.to_frame()
         out[_ORDER] = np.where(pos >= 0, first[np.maximum(pos, 0)], np.iinfo(np.int64).max)
     return out

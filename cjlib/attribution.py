@@ -889,13 +889,12 @@ def _journeys(events, *, conversion_events, lookback, touch_col, stage, stage_ma
             raise DataError(f"events lack the column {c!r}", column=c, rule="missing_column")
     look = _timedelta_ns(lookback, "lookback")
     sm = _stage_map(stage_map)
-    from cjlib.journeys import customer_starts
+    from cjlib.journeys import customer_groups
 
     ev = _ensure_sorted(events)
     n = len(ev)
-    gstart = np.flatnonzero(customer_starts(ev)) if n else np.zeros(0, np.int64)  # first row of each customer
+    gstart, grp = customer_groups(ev)  # first row of each customer, customer of each row
     n_groups = len(gstart)
-    grp = np.repeat(np.arange(n_groups, dtype=np.int64), np.diff(np.r_[gstart, n]))
     ts = ev["timestamp"].to_numpy().astype("datetime64[ns]", copy=False).view(np.int64)  # exact integer ns
     ecodes, enames = _factorize(ev["event"])
     enames = np.asarray(pd.Index(enames).astype(str), dtype=object)

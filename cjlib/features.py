@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.io import ensure_sorted
-from cjlib.journeys import assign_stages, customer_starts, session_keys
+from cjlib.journeys import assign_stages, customer_groups, session_keys
 from cjlib.stagemap import StageMap, load_stage_map
 
 __all__ = ["customer_features", "feature_name"]
@@ -160,9 +160,8 @@ def customer_features(
     keep = (events["timestamp"] < cut).to_numpy()
     ev = ensure_sorted(events if keep.all() else events.loc[keep].reset_index(drop=True))
 
-    starts = np.flatnonzero(customer_starts(ev))  # first row of each customer (the log is sorted)
+    starts, cust = customer_groups(ev)  # the log is sorted
     n = len(starts)
-    cust = np.repeat(np.arange(n, dtype=np.int64), np.diff(np.r_[starts, len(ev)]))
     index = pd.Index(ev["customer_id"].array.take(starts), name="customer_id")
     out: dict[str, np.ndarray] = {}
     ts = _as_ns(ev["timestamp"])

@@ -52,7 +52,7 @@ from scipy import stats
 
 from cjlib.errors import DataError
 from cjlib.io import ensure_sorted
-from cjlib.journeys import assign_stages, customer_starts, session_keys
+from cjlib.journeys import assign_stages, customer_groups, customer_starts, session_keys
 from cjlib.stagemap import StageMap, load_stage_map
 
 __all__ = [
@@ -211,8 +211,7 @@ def _prepare(events, steps, unit, stage_map) -> _Prepared:
             member[:, j] |= np.isin(stage_codes, [stage_names.index(x) for x in st_names])
     ustart = None
     if unit == "customer":
-        ustart = np.flatnonzero(customer_starts(ev))
-        ucode = np.repeat(np.arange(len(ustart), dtype=np.int64), np.diff(np.r_[ustart, n]))
+        ustart, ucode = customer_groups(ev)
     else:
         ucode = session_keys(ev).to_numpy()
         if len(ucode) > 1 and (np.diff(ucode) < 0).any():  # interleaved sessions: make them contiguous

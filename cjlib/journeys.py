@@ -17,6 +17,7 @@ from cjlib.stagemap import StageMap, load_stage_map
 
 __all__ = [
     "customer_starts",
+    "customer_groups",
     "sessionize",
     "session_keys",
     "assign_stages",
@@ -31,6 +32,14 @@ def customer_starts(events: pd.DataFrame, col: str = "customer_id") -> np.ndarra
     starts = np.ones(len(events), dtype=bool)
     starts[1:] = neighbours_differ(events[col])
     return starts
+
+
+def customer_groups(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``(first row of each customer, customer number 0..C-1 of each row)`` for rows grouped by customer,
+    without hashing the ids."""
+    starts = np.flatnonzero(customer_starts(events)) if len(events) else np.zeros(0, np.int64)
+    codes = np.repeat(np.arange(len(starts), dtype=np.int64), np.diff(np.r_[starts, len(events)]))
+    return starts, codes
 
 
 def _occurrence(group_start: np.ndarray) -> np.ndarray:
@@ -177,8 +186,7 @@ def stage_reached(events: pd.DataFrame, stage_map: StageMap | None = None) -> pd
     n_st = len(sm.stages)
     n = len(events)
     if is_sorted(events):  # customers from group starts: no hashing of ids
-        ustart = np.flatnonzero(customer_starts(events))
-        cust_codes = np.repeat(np.arange(len(ustart), dtype=np.int64), np.diff(np.r_[ustart, n]))
+        ustart, cust_codes = customer_groups(events)
         custs = events["customer_id"].array.take(ustart)
     else:
         cust_codes, custs = pd.factorize(events["customer_id"], sort=False)

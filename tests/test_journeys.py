@@ -9,6 +9,7 @@ import pytest
 from cjlib.io import load_events
 from cjlib.journeys import (
     assign_stages,
+    customer_groups,
     customer_paths,
     furthest_stage,
     session_keys,
@@ -31,6 +32,14 @@ def test_sessionize_gap_rule():
     assert sessionize(df).tolist() == [0, 0, 1, 1, 2]
     assert sessionize(df, gap="5min").tolist() == [0, 1, 2, 3, 4]
     assert sessionize(df, gap="2h").tolist() == [0, 0, 0, 0, 1]
+
+
+def test_customer_groups():
+    df = pd.DataFrame({"customer_id": pd.array(["a", "a", "b", "c", "c", "c"], dtype="str")})
+    starts, codes = customer_groups(df)
+    assert starts.tolist() == [0, 2, 3] and codes.tolist() == [0, 0, 1, 2, 2, 2]
+    starts, codes = customer_groups(df.iloc[:0])
+    assert len(starts) == 0 and len(codes) == 0
 
 
 def test_session_keys_uses_session_id_when_present():

@@ -82,7 +82,11 @@ def _check_paths(paths: pd.DataFrame, name: str = "paths") -> None:
         raise DataError(f"{name} lacks columns {missing}; a paths table has path, conversions, nulls[, value]",
                         column=missing[0], rule="missing_column")
     for c in ("conversions", "nulls") + (("value",) if "value" in paths.columns else ()):
-        v = pd.to_numeric(paths[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        col = paths[c]
+        if isinstance(col.dtype, np.dtype) and col.dtype.kind == "f":
+            v = col.to_numpy()  # already float64/32: no conversion
+        else:
+            v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         bad = ~np.isfinite(v) | (v < 0)
         if bad.any():
             rows = [f"{p!r}: {x}" for p, x in zip(paths["path"].to_numpy()[bad][:5], paths[c].to_numpy()[bad][:5])]
@@ -179,15 +183,11 @@ class _Tokens:
     channels: np.ndarray  # sorted channel names (object)
     tok: np.ndarray  # channel code of each touch, paths concatenated in row order
     pid: np.ndarray  # row (path) of each touch, non-decreasing
+    lens: np.ndarray  # touches per row
     n: int
 
 
 _TOKEN_CHUNK = 1 << 18
-
-
-def _concat(parts: list[np.ndarray], dtype) -> np.ndarray:
-    """Concatenate arrays; an empty list gives an empty array of ``dtype``."""
-    return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
 
 def _tokenize(strings) -> _Tokens:
@@ -204,30 +204,40 @@ def _tokenize(strings) -> _Tokens:
         arr = pa.chunked_array([pa.array(values, type=pa.large_string(), from_pandas=True)])
     n = len(arr)
     glob: dict[str, int] = {}  # trimmed name → raw code, across chunks
-    codes, counts = [], []
+    chunks = []  # (raw code of each distinct token of the chunk, token → its distinct token)
+    counts = np.zeros(n, dtype=np.int64)
     for lo in range(0, n, _TOKEN_CHUNK):  # chunks bound Arrow's transient memory
         lists = pc.split_pattern(pc.fill_null(arr.slice(lo, _TOKEN_CHUNK), ""), ">")
-        counts.append(pc.list_value_length(lists).to_numpy().astype(np.int64))
+        counts[lo:lo + len(lists)] = pc.list_value_length(lists).to_numpy()
         enc = pc.list_flatten(lists).combine_chunks().dictionary_encode()
         gmap = np.array([glob.setdefault(u.strip(), len(glob)) for u in enc.dictionary.to_pylist()], dtype=np.int32)
-        idx = enc.indices.to_numpy(zero_copy_only=False)
-        codes.append(gmap[idx] if len(gmap) else np.zeros(0, np.int32))
-        del lists, enc, idx
-    stripped = np.array(list(glob), dtype=object)
-    return _encode_tokens(_concat(codes, np.int32), stripped, _concat(counts, np.int64), n)
+        chunks.append((gmap, enc.indices.to_numpy(zero_copy_only=False)))
+        del lists, enc
+    return _encode_tokens(chunks, np.array(list(glob), dtype=object), counts, n)
 
 
-def _encode_tokens(codes: np.ndarray, stripped: np.ndarray, counts: np.ndarray, n: int) -> _Tokens:
-    """Map raw token codes (into ``stripped`` names) to sorted channel codes, dropping empty names."""
+def _encode_tokens(chunks: list[tuple[np.ndarray, np.ndarray]], stripped: np.ndarray, counts: np.ndarray,
+                   n: int) -> _Tokens:
+    """Channel codes of the touches from per-chunk raw codes, dropping empty names.
+
+    Each chunk is ``(raw code into stripped of each local token id, local token id of each touch)``;
+    the channels are the sorted non-empty ``stripped`` names, and one gather per touch maps it to its code.
+    """
     names = np.unique(stripped[stripped != ""]).astype(object) if len(stripped) else np.array([], dtype=object)
     lookup = np.where(stripped != "", np.searchsorted(names, stripped), -1) if len(stripped) else np.array([], int)
-    idt = _index_dtype(len(codes))
-    tok = lookup.astype(idt)[codes] if len(codes) else np.array([], dtype=idt)
+    n_tok = int(counts.sum())
+    idt = _index_dtype(n_tok)
+    tok = np.empty(n_tok, dtype=idt)
+    at = 0
+    for gmap, idx in chunks:
+        np.take(lookup[gmap].astype(idt), idx, out=tok[at:at + len(idx)])
+        at += len(idx)
     pid = np.repeat(np.arange(n, dtype=idt), counts)
+    if not (stripped == "").any():  # no empty name: every touch is kept
+        return _Tokens(names, tok, pid, counts, n)
     keep = tok >= 0
-    if keep.all():
-        return _Tokens(names, tok, pid, n)
-    return _Tokens(names, tok[keep], pid[keep], n)
+    tok, pid = tok[keep], pid[keep]
+    return _Tokens(names, tok, pid, np.bincount(pid, minlength=n), n)
 
 
 def _index_dtype(n: int):
@@ -243,7 +253,7 @@ def _tokenize_python(strings: np.ndarray) -> _Tokens:
     toks = ">".join(strings).split(">") if n else []
     codes, uniq = pd.factorize(np.asarray(toks, dtype=object))
     stripped = np.array([u.strip() for u in uniq], dtype=object)
-    return _encode_tokens(codes, stripped, counts, n)
+    return _encode_tokens([(np.arange(len(uniq), dtype=np.int32), codes)], stripped, counts, n)
 
 
 @dataclass(frozen=True)
@@ -275,7 +285,7 @@ def _parse(paths: pd.DataFrame) -> _Paths:
     conv = paths["conversions"].to_numpy(dtype=float)
     nulls = paths["nulls"].to_numpy(dtype=float)
     value = paths["value"].to_numpy(dtype=float) if "value" in paths.columns else None
-    lens = np.bincount(t.pid, minlength=t.n)
+    lens = t.lens
     keep_path = (lens > 0) & (conv + nulls > 0)
     lost = conv[(lens == 0)].sum()
     if lost > 0:
@@ -384,6 +394,37 @@ class _Chain:
         return len(self.state_digits) + 1
 
 
+def _windows(p: _Paths, order: int, B: int, cdt) -> tuple[np.ndarray, np.ndarray]:
+    """Order-k states of every path: (path of each state, base-B code of its channels, digit 0 = blank).
+
+    A path of L ≥ k touches has the L - k + 1 windows of k consecutive touches, a shorter one the single
+    state of its L touches followed by blanks. The code of the window at every touch comes from k shifted
+    slices of the concatenated tokens (no per-window gathers); windows crossing into the next path are
+    dropped, and each short path's state is written at its first touch.
+    """
+    k = order - 1
+    n_tok = len(p.tok)
+    digit = p.tok.astype(cdt) + 1
+    code = np.zeros(n_tok, dtype=cdt)
+    m = max(n_tok - k, 0)
+    roll = code[:m]
+    for i in range(order):  # roll[g] = code of the window starting at touch g
+        roll *= B
+        roll += digit[i:i + m]
+    take = np.zeros(n_tok, dtype=bool)
+    np.equal(p.pid[k:], p.pid[:m], out=take[:m])  # the window ends in its own path
+    short = np.flatnonzero(p.lens < order)
+    if len(short):
+        first, lens = p.starts[short], p.lens[short]
+        sc = np.zeros(len(short), dtype=cdt)
+        for i in range(order):
+            sc *= B
+            sc += np.where(i < lens, digit[np.minimum(first + i, n_tok - 1)], 0).astype(cdt)
+        code[first] = sc
+        take[first] = True
+    return p.pid[take], code[take]
+
+
 def _states(p: _Paths, order: int) -> _Chain:
     if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
         raise ValueError(f"order must be a positive integer, got {order!r}")
@@ -391,67 +432,58 @@ def _states(p: _Paths, order: int) -> _Chain:
     B = C + 1
     if float(B) ** order > 2.0**62:
         raise ValueError(f"order={order} with {C} channels is too large to encode the states")
+    cdt = np.int32 if float(B) ** order < 2.0**31 else np.int64
     if order == 1:  # a state is a touch: no windows to build
         spid = p.pid
-        code = p.tok.astype(np.int32) + 1
+        code = p.tok.astype(cdt) + 1
     else:
-        # window starts: a path of L ≥ order touches has L - order + 1 windows, a shorter one a single state
-        idt = _index_dtype(len(p.tok) + p.n * order)
-        nwin = np.maximum(p.lens - order + 1, 1).astype(idt)
-        spid = np.repeat(np.arange(p.n, dtype=idt), nwin)
-        w = np.arange(len(spid), dtype=idt) - np.repeat((np.cumsum(nwin, dtype=np.int64) - nwin).astype(idt), nwin)
-        # tokens padded with order - 1 blanks (-1) after each path: a window running past its path's end reads
-        # blanks (digit 0) without a mask
-        pad = order - 1
-        tokp = np.full(len(p.tok) + p.n * pad, -1, dtype=np.int32)
-        tok_pid = np.repeat(np.arange(p.n, dtype=idt), p.lens)
-        tokp[np.arange(len(p.tok), dtype=idt) + tok_pid * pad] = p.tok
-        del tok_pid
-        j = (p.starts.astype(idt) + np.arange(p.n, dtype=idt) * pad)[spid] + w
-        del w
-        cdt = np.int32 if float(B) ** order < 2.0**31 else np.int64
-        code = np.zeros(len(j), dtype=cdt)
-        for i in range(order):
-            code *= B
-            code += tokp[j + i] + 1
-        del j, tokp
+        spid, code = _windows(p, order, B, cdt)
     # collapse consecutive identical states within a path
-    keep = np.r_[True, (spid[1:] != spid[:-1]) | (code[1:] != code[:-1])]
-    code, spid = code[keep], spid[keep]
+    first = np.r_[True, spid[1:] != spid[:-1]]
+    keep = first.copy()
+    keep[1:] |= code[1:] != code[:-1]
+    code, spid, first = code[keep], spid[keep], first[keep]
+    del keep
     space = B**order
     if space <= max(1 << 24, 2 * len(code)):  # small code space: a dense lookup, no hashing or sorting
         present = np.zeros(space, dtype=bool)
         present[code] = True
         uniq = np.flatnonzero(present).astype(np.int64)
-        remap = np.cumsum(present, dtype=np.int32) - 1
+        if len(uniq) == space - 1 and not present[0]:  # every state occurs (order 1): its code is its index
+            t = code
+        else:
+            t = (np.cumsum(present, dtype=cdt))[code]  # transient index: 1 + rank among the present codes
         del present
-        sid = remap[code]
-        del remap
     else:
         sid, uniq = pd.factorize(code, sort=True)  # hash-based: O(n), sorts only the distinct states
+        t = sid + 1
+        del sid
+    del code
     digits = np.empty((len(uniq), order), dtype=np.int64)
     rem = uniq.copy()
     for i in range(order - 1, -1, -1):
         digits[:, i] = rem % B - 1
         rem //= B
-    t = sid + 1  # transient index
-    first = np.r_[True, spid[1:] != spid[:-1]]
-    last = np.r_[spid[1:] != spid[:-1], True]
-    # transitions: (start) → first state, and state → next state within a path
-    frm = np.where(first, 0, np.r_[0, t[:-1]])
-    to = t
     n_t = len(uniq) + 1
-    key = frm.astype(np.int64) * n_t + to
+    kdt = np.int32 if n_t * n_t < 2**31 else np.int64
+    t = t.astype(kdt, copy=False)  # transient index, 0 = (start)
+    starts = np.flatnonzero(first)
+    last = np.r_[starts[1:], len(t)] - 1
+    # transitions: (start) → first state, and state → next state within a path
+    key = np.empty(len(t), dtype=kdt)
+    key[0:1] = 0
+    np.multiply(t[:-1], n_t, out=key[1:])
+    key[starts] = 0
+    key += t
     if n_t * n_t <= max(1 << 24, 2 * len(key)):  # dense: mark the present pairs, no hashing or sorting
         present = np.zeros(n_t * n_t, dtype=bool)
         present[key] = True
         ukey = np.flatnonzero(present).astype(np.int64)
-        inv = (np.cumsum(present, dtype=np.int64) - 1)[key]
+        inv = (np.cumsum(present, dtype=kdt) - 1)[key]
         del present
     else:
         inv, ukey = pd.factorize(key, sort=True)
-    n_states_per_path = np.bincount(spid, minlength=p.n)
-    horizon = int(n_states_per_path.max()) + 1 if p.n else 1
+    horizon = int(np.diff(np.r_[starts, len(t)]).max()) + 1 if p.n else 1
     return _Chain(order, p.channels, digits, ukey // n_t, ukey % n_t, inv, spid, t[last], horizon)
 
 

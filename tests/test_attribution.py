@@ -516,12 +516,18 @@ def test_figures_draw(paths20k, tmp_path):
     plt.close("all")
 
 
-def test_python_tokenizer_fallback_agrees(paths20k):
+@pytest.mark.parametrize("chunk", [7, 1 << 18])  # 7: the Arrow tokenizer's chunks split the table many times
+def test_python_tokenizer_fallback_agrees(paths20k, monkeypatch, chunk):
+    monkeypatch.setattr(A, "_TOKEN_CHUNK", chunk)
     strings = np.r_[paths20k.path.to_numpy(dtype=object)[:500], np.array([" x >> y ", "", " > "], dtype=object)]
     a, b = A._tokenize(pd.Series(strings)), A._tokenize_python(strings)
     assert a.channels.tolist() == b.channels.tolist()
-    np.testing.assert_array_equal(a.tok, b.tok)
-    np.testing.assert_array_equal(a.pid, b.pid)
+    for f in ("tok", "pid", "lens"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+    # the three odd strings: " x >> y " keeps x and y (the empty name between is dropped), the others nothing
+    assert a.lens[-3:].tolist() == [2, 0, 0]
+    assert a.channels[a.tok[-2:]].tolist() == ["x", "y"]
+    np.testing.assert_array_equal(a.lens, np.bincount(a.pid, minlength=len(strings)))
 
 
 def test_lookback_boundary_is_inclusive_any_time_unit():
@@ -531,3 +537,20 @@ def test_lookback_boundary_is_inclusive_any_time_unit():
                                                     "2025-01-31 00:00:00"]).astype("datetime64[us]")})
     assert A.paths_from_events(ev, lookback="30D").path.tolist() == ["a > b"]
     assert A.paths_from_events(ev, lookback=pd.Timedelta("30D") - pd.Timedelta("1us")).path.tolist() == ["b"]
+
+
+def test_order_k_states_by_hand():
+    # windows never cross into the next path; a path shorter than k is one state; repeats collapse
+    t = pd.DataFrame({"path": ["a > b > c", "d", "a > a > a > b", "c > d"],
+                      "conversions": [1.0, 0, 2, 0], "nulls": [0.0, 1, 0, 3]})
+    want = {2: [("(start)", "a > a", 2), ("(start)", "a > b", 1), ("(start)", "c > d", 3), ("(start)", "d", 1),
+                ("a > a", "a > b", 2), ("a > b", "(conversion)", 2), ("a > b", "b > c", 1),
+                ("b > c", "(conversion)", 1), ("c > d", "(null)", 3), ("d", "(null)", 1)],
+            3: [("(start)", "a > a > a", 2), ("(start)", "a > b > c", 1), ("(start)", "c > d", 3),
+                ("(start)", "d", 1), ("a > a > a", "a > a > b", 2), ("a > a > b", "(conversion)", 2),
+                ("a > b > c", "(conversion)", 1), ("c > d", "(null)", 3), ("d", "(null)", 1)]}
+    for k, rows in want.items():
+        tm = A.transition_matrix(t, order=k)
+        got = list(zip(tm.channel_from, tm.channel_to, tm["count"].astype(int)))
+        assert sorted(got) == sorted(rows), k
+        assert A.markov(t, order=k, horizon="ca").attrs["horizon"] == 3  # two states on the longest path, + 1

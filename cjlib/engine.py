@@ -181,13 +181,33 @@ def _number_rows(part: pd.DataFrame, partition_info=None) -> pd.DataFrame:
     return part.assign(**{_ROW: (np.int64(k) << np.int64(40)) + np.arange(len(part), dtype=np.int64)})
 
 
+_CATEGORICAL = ("event", "channel")  # few distinct values: shuffled and stored as categoricals
+
+
+def _categorize(part: pd.DataFrame) -> pd.DataFrame:
+    """``event`` and ``channel`` as categoricals with sorted categories, as :func:`cjlib.load_events`
+    gives them (the shuffle then moves one-byte codes instead of strings)."""
+    cats = {}
+    for c in _CATEGORICAL:
+        if c not in part.columns:
+            continue
+        dt = part[c].dtype
+        if not isinstance(dt, pd.CategoricalDtype):
+            cats[c] = part[c].astype("category")
+        elif not dt.categories.is_monotonic_increasing:  # a union of partitions' categories
+            cats[c] = part[c].cat.reorder_categories(dt.categories.sort_values())
+    return part.assign(**cats) if cats else part
+
+
+def _prepare_partition(part: pd.DataFrame, partition_info=None) -> pd.DataFrame:
+    """Before the shuffle: the global row tag (:func:`_number_rows`) and the categoricals."""
+    return _categorize(_number_rows(part, partition_info))
+
+
 def _order_partition(part: pd.DataFrame) -> pd.DataFrame:
     """Inside a shuffled partition: the loader's order, (customer, timestamp, input position), by one
-    sort and one take (event and channel become categoricals first, so the take moves small codes)."""
-    cats = {c: part[c].astype("category") for c in ("event", "channel")
-            if c in part.columns and not isinstance(part[c].dtype, pd.CategoricalDtype)}
-    if cats:
-        part = part.assign(**cats)
+    sort and one take (event and channel are categoricals, so the take moves small codes)."""
+    part = _categorize(part)
     cust, uniques = pd.factorize(part["customer_id"], sort=False)
     rank = np.empty(len(uniques), dtype=np.int64)
     rank[pd.Index(uniques).argsort()] = np.arange(len(uniques))  # each customer's place in sorted order
@@ -243,7 +263,11 @@ def partition(events, *, client=None, address: str | None = None, npartitions: i
             ddf = dd.from_pandas(src, npartitions=nparts)
     elif _is_dask(events):
         nparts = npartitions or max(events.npartitions, 2)
-        ddf = events.map_partitions(_number_rows, meta=_number_rows(events._meta))
+        from dask.dataframe.utils import clear_known_categories
+
+        meta = _prepare_partition(events._meta)
+        meta = clear_known_categories(meta, cols=[c for c in _CATEGORICAL if c in meta.columns])
+        ddf = events.map_partitions(_prepare_partition, meta=meta)
     else:
         raise TypeError(f"events must be a pandas or Dask DataFrame, got {type(events).__name__}")
     for col in ("customer_id", "timestamp", "event"):

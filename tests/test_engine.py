@@ -147,17 +147,29 @@ def test_ties_keep_input_order_across_the_shuffle(log, client):
                        check_exact=False, rtol=1e-12)
 
 
-def test_dask_dataframe_input(log, client, tmp_path):
+@pytest.mark.parametrize("split", ["interleaved", "by_channel"])
+def test_dask_dataframe_input(log, client, tmp_path, split):
     import dask.dataframe as dd
 
     small = log[log["customer_id"].isin(log["customer_id"].unique()[:3000])].reset_index(drop=True)
-    # a Parquet folder of 3 files, rows of a customer spread over files
-    for k in range(3):
-        small.iloc[k::3].to_parquet(tmp_path / f"part-{k}.parquet")
+    # a Parquet folder of 3 files, rows of a customer spread over files; "by_channel": each file has its own
+    # channels, the alphabetically last in the first file, so a shuffled partition's categories arrive unsorted
+    if split == "interleaved":
+        pieces = [small.iloc[k::3] for k in range(3)]
+    else:
+        rank = small["channel"].cat.codes.to_numpy()
+        pieces = [small[rank % 3 == k] for k in (2, 1, 0)]
+    for k, piece in enumerate(pieces):  # as text, like most exports: each partition finds its own categories
+        piece.astype({"event": str, "channel": str}).to_parquet(tmp_path / f"part-{k}.parquet")
     ddf = engine.read_events(str(tmp_path / "*.parquet"), client=client)
     assert isinstance(ddf, dd.DataFrame)
+    parted = engine.partition(ddf, client=client)
+    for part in parted.ddf.to_delayed():
+        cats = part.compute()["channel"].cat.categories
+        assert cats.is_monotonic_increasing
     # in process: the same files read in the same order (ties at one timestamp keep file order)
-    whole = ensure_sorted(pd.concat([small.iloc[k::3] for k in range(3)], ignore_index=True))
+    whole = ensure_sorted(pd.concat(pieces, ignore_index=True))
+    assert_frame_equal(engine.transition_counts(parted), engine.channel_transitions(whole))
     assert_frame_equal(engine.funnel(ddf, STEPS, window="7D", client=client),
                        funnel.funnel(whole, STEPS, window="7D"))
     assert_frame_equal(engine.customer_features(ddf, client=client), features.customer_features(whole))

@@ -18,7 +18,9 @@ Dask input: pass a ``dask.dataframe.DataFrame`` (implies ``engine="dask"``), e.g
 :func:`partition` to shuffle once and run several analyses on the persisted partitions. Where the work
 runs: ``client=`` (a ``distributed.Client``), ``address="tcp://scheduler:8786"`` (a client is opened and
 reused), else the active distributed client, else Dask's default scheduler. Notebooks turn their
-``dask_address`` parameter into these keyword arguments with :func:`run_on` (``{}`` runs in process).
+``dask_address`` parameter into the log their wrapped calls take with :func:`distribute` (the loaded
+frame itself in process, else shuffled onto the cluster once); :func:`run_on` gives the same choice as
+keyword arguments for a single call.
 
 Examples
 --------
@@ -55,6 +57,7 @@ __all__ = [
     "run",
     "get_client",
     "run_on",
+    "distribute",
     "sessionize",
     "stage_reached",
     "funnel_units",
@@ -93,6 +96,7 @@ class Partitioned:
     ddf: Any  # dask.dataframe.DataFrame
     client: Any = None
     n_rows: int | None = None
+    source_index: pd.Index | None = None  # a pandas input's index: per-event results come back on it
 
     @property
     def npartitions(self) -> int:
@@ -164,6 +168,47 @@ def run_on(address: str | None = "") -> dict[str, str]:
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("a Dask scheduler address needs the dask extra: pip install 'cjlib[dask]'") from exc
     return {"engine": "dask", "address": address}
+
+
+def distribute(events, address: str | None = "", *, client=None, npartitions: int | None = None):
+    """The event log the wrappers should work on, from a notebook's ``dask_address``.
+
+    Parameters
+    ----------
+    events : pandas DataFrame
+        The loaded event log.
+    address : str or None, default ""
+        A scheduler address such as ``"tcp://10.0.0.5:8786"``; ``""`` (or only spaces, or None) means
+        in process.
+    client, npartitions : optional
+        As for :func:`partition`.
+
+    Returns
+    -------
+    DataFrame or Partitioned
+        ``events`` itself for an empty address (every wrapper then calls the pandas function on it,
+        unchanged); else ``events`` sent to that scheduler once, shuffled by customer and persisted
+        (:func:`partition`), so every wrapper call after it reuses one transfer and one shuffle.
+        Per-event results come back on ``events.index`` either way.
+
+    Raises
+    ------
+    ImportError, TypeError
+        As :func:`run_on`. An unreachable scheduler fails here (Dask's connect timeout).
+
+    Examples
+    --------
+    >>> from cjlib import synth
+    >>> ev = synth.generate(50, seed=1).events
+    >>> distribute(ev, "") is ev
+    True
+    """
+    kw = run_on(address)
+    if not kw:
+        return events
+    if not isinstance(events, pd.DataFrame):
+        raise TypeError(f"events must be a pandas DataFrame, got {type(events).__name__}")
+    return partition(events, client=client, address=kw["address"], npartitions=npartitions)
 
 
 def _require_dask():
@@ -280,7 +325,7 @@ def partition(events, *, client=None, address: str | None = None, npartitions: i
     ordered = shuffled.map_partitions(_order_partition, meta=meta)
     if persist:
         ordered = client.persist(ordered) if client is not None else ordered.persist()
-    return Partitioned(ordered, client, n_rows)
+    return Partitioned(ordered, client, n_rows, events.index if isinstance(events, pd.DataFrame) else None)
 
 
 def read_events(path: str, *, columns: Mapping[str, str] | None = None, client=None,
@@ -416,7 +461,8 @@ def run(
         return _sum_reduce([out]) if reduce == "sum" else out
     import dask
 
-    original_index = events.index if isinstance(events, pd.DataFrame) else None
+    original_index = events.index if isinstance(events, pd.DataFrame) else (
+        events.source_index if isinstance(events, Partitioned) else None)
     parted = partition(events, client=client, address=address, npartitions=npartitions)
     client = get_client(client or parted.client, address)
     tasks = [dask.delayed(_apply, pure=False)(d, kernel, kwargs, reduce) for d in parted.ddf.to_delayed()]

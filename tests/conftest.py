@@ -45,3 +45,18 @@ def small_sample(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sample")
     generate(n_customers=400, seed=3).write(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def local_cluster():
+    """A ``distributed.LocalCluster`` of 2 worker processes with 1 thread each, shared by the Dask tests
+    (skipped when the ``dask`` extra is not installed)."""
+    import warnings
+
+    distributed = pytest.importorskip("distributed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, silence_logs=40)
+    yield cluster
+    cluster.close()

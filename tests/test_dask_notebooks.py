@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import warnings
 from collections import Counter
 
 import pytest
@@ -46,10 +45,13 @@ class _KernelTasks(SchedulerPlugin):
 
     def __init__(self):
         self.done: Counter = Counter()
+        self.shuffles: set = set()  # distinct task-shuffle outputs: one name per shuffle
 
     def transition(self, key, start, finish, *args, **kwargs):
         if finish == "memory":
             self.done[key_split(key)] += 1
+            if key_split(key) == "taskshuffle":
+                self.shuffles.add(key[0] if isinstance(key, tuple) else key)
 
 
 @pytest.fixture(scope="module")
@@ -63,15 +65,11 @@ def sample(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cl = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      dashboard_address=None, silence_logs=40)
+def cluster(local_cluster):
     tasks = _KernelTasks()
-    cl.scheduler.add_plugin(tasks, name="cjlib-test-kernel-tasks")
-    yield cl, tasks
-    cl.close()
+    local_cluster.scheduler.add_plugin(tasks, name="cjlib-test-kernel-tasks")
+    yield local_cluster, tasks
+    local_cluster.scheduler.remove_plugin(name="cjlib-test-kernel-tasks")
 
 
 def _metrics_json(out, names):
@@ -98,7 +96,8 @@ def runs(sample, cluster, tmp_path_factory):
     assert [r.status for r in results] == ["ok"] * len(NOTEBOOKS), [r.error for r in results]
     assert child.returncode == 0, stdout + stderr
     return dict(local=_metrics_json(local_out, NOTEBOOKS), on_dask=_metrics_json(dask_out, NOTEBOOKS),
-                local_out=local_out, dask_out=dask_out, address=cl.scheduler_address, tasks=Counter(tasks.done))
+                local_out=local_out, dask_out=dask_out, address=cl.scheduler_address, tasks=Counter(tasks.done),
+                shuffles=len(tasks.shuffles))
 
 
 def test_every_notebook_declares_dask_address_alike():
@@ -110,6 +109,8 @@ def test_every_notebook_declares_dask_address_alike():
 def test_the_cluster_ran_the_kernels(runs):
     # every routed call runs its kernel (engine._apply, key prefix "apply") on at least one partition
     assert runs["tasks"]["apply"] >= sum(ROUTED_CALLS.values())
+    # and each notebook shuffled its log once (engine.distribute), however many calls it routed
+    assert runs["shuffles"] == len(NOTEBOOKS)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -138,6 +139,13 @@ def test_metrics_are_real_numbers(runs):
     assert drop["worst_segment"]["level"] == "mobile"  # the planted checkout friction
     assert personas["n_personas"] >= 2
     assert sum(p["share"] for p in personas["personas"]) == pytest.approx(1.0)
+
+
+def test_distribute_in_process_is_the_frame_itself():
+    ev = synth.generate(50, seed=1).events
+    assert engine.distribute(ev, "") is ev and engine.distribute(ev, "  ") is ev and engine.distribute(ev, None) is ev
+    with pytest.raises(TypeError, match="address must be a str"):
+        engine.distribute(ev, 8786)
 
 
 def test_run_on():

@@ -28,15 +28,12 @@ STEPS = ["product_view", "add_to_cart", "begin_checkout", "event:purchase"]
 
 
 @pytest.fixture(scope="module")
-def client():
+def client(local_cluster):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=40)
-        cl = distributed.Client(cluster)
+        cl = distributed.Client(local_cluster)
     yield cl
     cl.close()
-    cluster.close()
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +142,15 @@ def test_ties_keep_input_order_across_the_shuffle(log, client):
     assert_frame_equal(got.sort_values("customer_id", ignore_index=True), want, check_like=False)
     assert_frame_equal(engine.paths_from_events(small, **kw), attribution.paths_from_events(small),
                        check_exact=False, rtol=1e-12)
+
+
+def test_distribute_keeps_the_index_for_every_call(log, client):
+    ev = log.iloc[:60_000].set_axis(pd.RangeIndex(60_000) * 3 + 7)  # not 0..n-1: per-event results keep it
+    parted = engine.distribute(ev, client.scheduler.address, client=client)
+    assert isinstance(parted, engine.Partitioned)
+    assert_series_equal(engine.sessionize(parted), journeys.sessionize(ev))
+    assert_frame_equal(engine.stage_reached(parted), journeys.stage_reached(ev))
+    assert_frame_equal(engine.funnel(parted, STEPS, window="7D"), funnel.funnel(ev, STEPS, window="7D"))
 
 
 @pytest.mark.parametrize("split", ["interleaved", "by_channel"])

@@ -665,20 +665,10 @@ def dask_pipeline(parts: Path, client) -> dict:
 # glibc hands freed memory back at once and the next large array faults its pages in again; the in-process run
 # keeps glibc's own (adaptive) thresholds. The pipeline is timed both ways: Dask's default first (what a user
 # gets), then the workers with glibc's defaults, the same allocator as the in-process pipeline.
-DASK_WORKER_ENV = {
-    "Dask's default worker environment": None,
-    "workers with glibc's malloc defaults": {"MALLOC_TRIM_THRESHOLD_": None},
+DASK_WORKER_ENV = {  # label → Dask config overrides for the nannies (None unsets a variable)
+    "Dask's default worker environment": {},
+    "workers with glibc's malloc defaults": {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None},
 }
-
-
-def _worker_environ(unset: dict | None) -> dict:
-    """Dask's pre-spawn worker environment without the variables ``unset`` names."""
-    import dask
-
-    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
-    for k in unset or {}:
-        env.pop(k, None)
-    return env
 
 
 def bench_dask(size: str, in_process_s: float, ev_cj: pd.DataFrame, rows: list) -> None:
@@ -686,15 +676,13 @@ def bench_dask(size: str, in_process_s: float, ev_cj: pd.DataFrame, rows: list) 
     from distributed import Client, LocalCluster
 
     parts = parts_path(size)
-    for label, unset in DASK_WORKER_ENV.items():
+    for label, overrides in DASK_WORKER_ENV.items():
         t = time.perf_counter()
         # the nannies live in this process and write their pre-spawn variables into os.environ: undo that
         # afterwards, so neither the next cluster nor later child processes (peak memory, reports) inherit them
         saved = dict(os.environ)
         try:
-            for k in unset or {}:
-                os.environ.pop(k, None)
-            with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(unset)}):
+            with dask.config.set(overrides):
                 cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                        silence_logs=40)
             client = Client(cluster)
@@ -712,7 +700,7 @@ def bench_dask(size: str, in_process_s: float, ev_cj: pd.DataFrame, rows: list) 
         _check_dask(runs[-1], ev_cj)
         med = statistics.median(r["total"] for r in runs)
         detail = {k: round(statistics.median(r[k] for r in runs), 2) for k in runs[-1] if not k.endswith(":result")}
-        op = "dask pipeline (2 local workers)" if unset is None else "dask pipeline (2 local workers, glibc malloc)"
+        op = "dask pipeline (2 local workers)" if not overrides else "dask pipeline (2 local workers, glibc malloc)"
         rows.append(row(op, size, med, "cjlib in-process pipeline", in_process_s, None))
         print(f"  dask pipeline          {med:7.2f} s vs in-process {in_process_s:7.2f} s "
               f"(ratio {med / in_process_s:.2f}; {label}; cluster start {startup:.1f} s, not counted) {detail}",

@@ -257,7 +257,17 @@ def _order_partition(part: pd.DataFrame) -> pd.DataFrame:
     rank = np.empty(len(uniques), dtype=np.int64)
     rank[pd.Index(uniques).argsort()] = np.arange(len(uniques))  # each customer's place in sorted order
     order = np.lexsort((part[_ROW].to_numpy(), part["timestamp"].to_numpy(), rank[cust]))
-    return part.iloc[order].reset_index(drop=True)
+    # strings converted once here rather than in every call on the partition: the Arrow arrays then stay the
+    # same objects across calls, so their memoized structure (customer starts, sorted check:
+    # cjlib.io.neighbours_differ) is computed once per partition
+    return _plain_strings(part.iloc[order].reset_index(drop=True))
+
+
+def _plain_strings(part: pd.DataFrame) -> pd.DataFrame:
+    """Dask's ``string[pyarrow]`` columns (missing = NA) as pandas' default ``str`` (missing = NaN), the
+    dtype :func:`cjlib.load_events` gives and the kernels expect."""
+    nastr = {c: "str" for c, t in part.dtypes.items() if isinstance(t, pd.StringDtype) and t.na_value is pd.NA}
+    return part.astype(nastr) if nastr else part
 
 
 def _default_npartitions(n_rows: int, client) -> int:
@@ -352,11 +362,7 @@ def read_events(path: str, *, columns: Mapping[str, str] | None = None, client=N
 def _apply(part: pd.DataFrame, kernel: Callable, kwargs: dict, reduce: str):
     """Run ``kernel`` on one ordered partition and tag its output so the merge can restore order."""
     rows = part[_ROW].to_numpy()
-    ev = part.drop(columns=[_ROW])
-    nastr = {c: "str" for c, t in ev.dtypes.items()
-             if isinstance(t, pd.StringDtype) and t.na_value is pd.NA}  # Dask's string[pyarrow] → str
-    if nastr:
-        ev = ev.astype(nastr)
+    ev = _plain_strings(part.drop(columns=[_ROW]))  # a no-op on partition()'s output
     out = kernel(ev, **kwargs)
     if reduce == "sum" or len(ev) == 0:
         return out

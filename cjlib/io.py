@@ -285,13 +285,14 @@ def _arrow(values: pd.Series):
 
 # [weak reference to an Arrow array, its neighbours_differ, whether it is non-decreasing (None: not asked)]
 _ID_STRUCTURE: list[list] = []
+_ID_STRUCTURE_SIZE = 64  # a Dask worker holds several partitions, each with its own id array
 
 
 def _arrow_structure(arr, order: bool = False) -> tuple[np.ndarray, bool | None]:
     """``(arr[i + 1] != arr[i], arr is non-decreasing)`` for a null-free Arrow array, memoized.
 
     Arrow arrays are immutable, so the answer for one array object never changes; the few most recent
-    answers are kept by weak reference (the loader computes them, so every analysis on a loaded log
+    answers (up to ``_ID_STRUCTURE_SIZE``) are kept by weak reference (the loader computes them, so every analysis on a loaded log
     skips the string comparisons). Order is worked out only when ``order`` asks for it, and only where
     neighbours differ.
     """
@@ -305,7 +306,7 @@ def _arrow_structure(arr, order: bool = False) -> tuple[np.ndarray, bool | None]
         differ.flags.writeable = False
         entry = [weakref.ref(arr), differ, None]
         _ID_STRUCTURE.insert(0, entry)
-        del _ID_STRUCTURE[4:]
+        del _ID_STRUCTURE[_ID_STRUCTURE_SIZE:]
     if order and entry[2] is None:
         import pyarrow.compute as pc
 

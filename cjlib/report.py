@@ -18,6 +18,7 @@ The runner (``python -m cjlib report``, :func:`run_reports`)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import html
 import json
@@ -293,12 +294,31 @@ def _description(nb) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=2)
+def _exporter(keep_code: bool):
+    """One HTML exporter per setting, reused: its templates are loaded and compiled once per process."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name="lab", exclude_input=not keep_code,
+                        exclude_input_prompt=not keep_code, exclude_output_prompt=True)
+
+
+def _warm_up_renderer(keep_code: bool) -> None:
+    """Render a one-cell notebook so nbconvert's start-up (imports, templates, Markdown and output
+    renderers, BeautifulSoup's entity table) is paid once per run, before the first report's clock starts."""
+    import nbformat
+
+    v4 = nbformat.v4
+    cell = v4.new_code_cell("1", outputs=[v4.new_output("display_data", data={"text/html": "<b>1 &amp; 2</b>",
+                                                                                 "text/plain": "1"})])
+    render_html(v4.new_notebook(cells=[v4.new_markdown_cell("# Warm-up\n\n*one* `cell`"), cell]),
+                keep_code=keep_code)
+
+
 def render_html(nb, *, keep_code: bool = False, title: str | None = None) -> str:
     """HTML of an executed notebook: code hidden (unless ``keep_code``), no metrics or stderr outputs,
     no external scripts (works offline)."""
     import copy
-
-    from nbconvert import HTMLExporter
 
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
@@ -309,9 +329,7 @@ def render_html(nb, *, keep_code: bool = False, title: str | None = None) -> str
             if METRICS_MIME not in o.get("data", {})
             and not (o.get("output_type") == "stream" and o.get("name") == "stderr" and not keep_code)
         ]
-    exporter = HTMLExporter(template_name="lab", exclude_input=not keep_code,
-                            exclude_input_prompt=not keep_code, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title or _title(nb)}})
+    body, _ = _exporter(keep_code).from_notebook_node(nb, resources={"metadata": {"name": title or _title(nb)}})
     # require.js, MathJax and Mermaid come from a CDN; reports need none of them and must work offline
     body = re.sub(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>', "", body)
     return re.sub(r'<script type="module">(?:(?!</script>).)*?https?://(?:(?!</script>).)*</script>', "",
@@ -400,7 +418,7 @@ def run_reports(
     first = effective_parameters(chosen[0], per_nb[chosen[0].stem])
     data = _data_summary(first)
 
-    import nbconvert  # noqa: F401  (imported once here, so its start-up is not charged to the first report)
+    _warm_up_renderer(keep_code)
 
     out.mkdir(parents=True, exist_ok=True)
     results = []

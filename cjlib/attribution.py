@@ -45,6 +45,8 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from cjlib.errors import DataError, DataWarning
+from cjlib.io import categories_used, ensure_sorted
+from cjlib.journeys import assign_stages, customer_groups, customer_starts, session_keys
 
 __all__ = [
     "SEP",
@@ -824,23 +826,11 @@ def shapley(paths: pd.DataFrame, method: str = "simplified", *,
 
 
 # ============================================================================================ event logs
-def _ensure_sorted(events: pd.DataFrame) -> pd.DataFrame:
-    try:
-        from cjlib.io import ensure_sorted
-    except ImportError:  # pragma: no cover - the data layer is part of cjlib
-        codes, _ = pd.factorize(events["customer_id"], sort=True)
-        order = np.lexsort((events["timestamp"].to_numpy(), codes))
-        return events.iloc[order].reset_index(drop=True)
-    return ensure_sorted(events)
-
-
 def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """``pd.factorize(values, sort=True)``; a categorical's own codes when its categories are sorted."""
-    if isinstance(values.dtype, pd.CategoricalDtype) and values.cat.categories.is_monotonic_increasing:
-        codes = values.cat.codes.to_numpy().astype(np.int64)
-        used = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories)) > 0
-        if used.all():
-            return codes, values.cat.categories
+    if isinstance(values.dtype, pd.CategoricalDtype) and values.cat.categories.is_monotonic_increasing \
+            and categories_used(values).all():
+        return values.cat.codes.to_numpy().astype(np.int64), values.cat.categories
     return pd.factorize(values, sort=True)
 
 
@@ -921,9 +911,7 @@ def _journeys(events, *, conversion_events, lookback, touch_col, stage, stage_ma
             raise DataError(f"events lack the column {c!r}", column=c, rule="missing_column")
     look = _timedelta_ns(lookback, "lookback")
     sm = _stage_map(stage_map)
-    from cjlib.journeys import customer_groups
-
-    ev = _ensure_sorted(events)
+    ev = ensure_sorted(events)
     n = len(ev)
     gstart, grp = customer_groups(ev)  # first row of each customer, customer of each row
     n_groups = len(gstart)
@@ -1458,9 +1446,7 @@ def _two_way_poisson(seg: np.ndarray, ch: np.ndarray, y: np.ndarray, n_seg: int,
 
 def _session_table(events: pd.DataFrame, sm, touch_col: str, adjust_for) -> pd.DataFrame:
     """One row per session with a touch: customer, channel, furthest stage before and at its end, segment."""
-    from cjlib.journeys import assign_stages, customer_starts, session_keys
-
-    ev = _ensure_sorted(events)
+    ev = ensure_sorted(events)
     if touch_col not in ev.columns:
         raise ValueError(f"touch_col {touch_col!r} is not a column of events")
     code = assign_stages(ev, sm).cat.codes.to_numpy().astype(np.int64)

@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from cjlib.io import ensure_sorted
+from cjlib.io import categories_used, ensure_sorted
 from cjlib.journeys import assign_stages, customer_groups, session_keys
 from cjlib.stagemap import StageMap, load_stage_map
 
@@ -36,9 +36,7 @@ def _as_ns(values) -> np.ndarray:
 def _present(values: pd.Series) -> list[str]:
     """The distinct non-missing values as strings (for a categorical, the categories that occur)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()
-        used = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories)) > 0
-        return [str(c) for c in values.cat.categories[used]]
+        return [str(c) for c in values.cat.categories[categories_used(values)]]
     return [str(v) for v in pd.unique(values.dropna())]
 
 

@@ -291,10 +291,10 @@ _ID_STRUCTURE_SIZE = 64  # a Dask worker holds several partitions, each with its
 def _arrow_structure(arr, order: bool = False) -> tuple[np.ndarray, bool | None]:
     """``(arr[i + 1] != arr[i], arr is non-decreasing)`` for a null-free Arrow array, memoized.
 
-    Arrow arrays are immutable, so the answer for one array object never changes; the few most recent
-    answers (up to ``_ID_STRUCTURE_SIZE``) are kept by weak reference (the loader computes them, so every analysis on a loaded log
-    skips the string comparisons). Order is worked out only when ``order`` asks for it, and only where
-    neighbours differ.
+    Arrow arrays are immutable, so the answer for one array object never changes; the most recent answers
+    (up to ``_ID_STRUCTURE_SIZE``) are kept by weak reference (the loader computes them, so every analysis
+    on a loaded log skips the string comparisons). Order is worked out only when ``order`` asks for it, and
+    only where neighbours differ.
     """
     _ID_STRUCTURE[:] = [e for e in _ID_STRUCTURE if e[0]() is not None]
     entry = next((e for e in _ID_STRUCTURE if e[0]() is arr), None)
@@ -378,6 +378,19 @@ def ensure_sorted(events: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def categories_used(values: pd.Series) -> np.ndarray:
+    """For a categorical Series, whether each of its categories occurs (a bool per category; missing
+    values count for none), without hashing the rows."""
+    n_cats = len(values.cat.categories)
+    codes = values.cat.codes.to_numpy()
+    if codes.dtype.itemsize <= 2:  # count codes directly; -1 (missing) lands past the categories
+        return np.bincount(codes.view(f"u{codes.dtype.itemsize}"), minlength=n_cats)[:n_cats] > 0
+    used = np.zeros(n_cats, dtype=bool)
+    u = pd.unique(codes)
+    used[u[u >= 0]] = True
+    return used
+
+
 def _as_category(values: pd.Series) -> pd.Series:
     """``values.astype("category")``: categories sorted, only values present. A column the reader already
     dictionary-encoded is re-ordered through its (few) categories instead of re-encoding every row."""
@@ -385,12 +398,7 @@ def _as_category(values: pd.Series) -> pd.Series:
         return values.astype("category")
     cats = values.cat.categories
     codes = values.cat.codes.to_numpy()
-    if codes.dtype.itemsize <= 2:  # count codes directly; -1 (missing) lands past the categories
-        used = np.bincount(codes.view(f"u{codes.dtype.itemsize}"), minlength=len(cats))[:len(cats)] > 0
-    else:
-        used = np.zeros(len(cats), dtype=bool)
-        u = pd.unique(codes)
-        used[u[u >= 0]] = True
+    used = categories_used(values)
     try:
         keep = cats[used].sort_values()
     except TypeError:  # categories of mixed types

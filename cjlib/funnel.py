@@ -389,7 +389,7 @@ def _unit_frame(m: _Match, *, with_steps: bool = True) -> pd.DataFrame:
     prep = m.prep
     us = prep.unit_start
     K = len(prep.labels)
-    cols = {"customer_id": prep.ev["customer_id"].to_numpy()[us]}
+    cols = {"customer_id": prep.ev["customer_id"].array.take(us).to_numpy()}  # not the whole column to NumPy
     if prep.unit_kind == "session":
         cols["session"] = np.arange(len(us), dtype=np.int64)
     cols["steps_reached"] = m.level

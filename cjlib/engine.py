@@ -22,6 +22,10 @@ reused), else the active distributed client, else Dask's default scheduler. Note
 frame itself in process, else shuffled onto the cluster once); :func:`run_on` gives the same choice as
 keyword arguments for a single call.
 
+On a worker whose ``MALLOC_TRIM_THRESHOLD_`` is set (Dask's default), each cjlib task runs with the
+allocator thresholds glibc would otherwise have grown to, and the worker's own come back when the last
+cjlib task ends (see ``_task_allocator``; ``CJLIB_SCOPED_MALLOC=0`` turns this off).
+
 Examples
 --------
 >>> from cjlib import engine, synth

@@ -239,16 +239,24 @@ _ALLOC_ACTIVE = [0]  # cjlib tasks running in this process
 
 
 @functools.lru_cache(maxsize=1)
-def _glibc():
-    """libc's handle when it is glibc and the thresholds were fixed by the environment, else None."""
-    if os.environ.get("CJLIB_SCOPED_MALLOC", "1") == "0" or "MALLOC_TRIM_THRESHOLD_" not in os.environ:
-        return None
-    if "malloc" in os.environ.get("GLIBC_TUNABLES", "") or platform.libc_ver()[0] != "glibc":
+def _libc():
+    """The C library's handle when it is glibc, else None."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
     try:
         return ctypes.CDLL("libc.so.6")
     except OSError:  # pragma: no cover - depends on the platform
         return None
+
+
+def _glibc():
+    """glibc's handle when the environment froze its thresholds and lifting is allowed, else None (read at
+    every task: a worker's environment is what its nanny wrote before starting it)."""
+    env = os.environ
+    if env.get("CJLIB_SCOPED_MALLOC", "1") == "0" or "MALLOC_TRIM_THRESHOLD_" not in env \
+            or "malloc" in env.get("GLIBC_TUNABLES", ""):
+        return None
+    return _libc()
 
 
 def _env_bytes(name: str, default: int) -> int:

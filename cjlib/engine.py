@@ -275,8 +275,9 @@ def _task_allocator():
         return
     with _ALLOC_LOCK:
         _ALLOC_ACTIVE[0] += 1
-        if _ALLOC_ACTIVE[0] == 1:  # (32 MiB is also the largest mmap threshold glibc accepts)
-            libc.mallopt(_M_MMAP_THRESHOLD, _TASK_MMAP_THRESHOLD)
+        if _ALLOC_ACTIVE[0] == 1:  # never below what the environment asked for (if glibc accepts it)
+            if not libc.mallopt(_M_MMAP_THRESHOLD, max(_TASK_MMAP_THRESHOLD, _env_bytes("MALLOC_MMAP_THRESHOLD_", 0))):
+                libc.mallopt(_M_MMAP_THRESHOLD, _TASK_MMAP_THRESHOLD)
             libc.mallopt(_M_TRIM_THRESHOLD, max(_TASK_TRIM_THRESHOLD, _env_bytes("MALLOC_TRIM_THRESHOLD_", 0)))
     try:
         yield

@@ -665,10 +665,11 @@ def dask_pipeline(parts: Path, client) -> dict:
 # freezes glibc's mmap threshold at 128 KiB; cjlib's tasks lift that while they run (engine._task_allocator). The
 # pipeline is timed both ways: Dask's default worker environment first (what a user gets), then workers started
 # without the variable, i.e. glibc's adaptive thresholds throughout, as in the in-process pipeline.
-DASK_WORKER_ENV = {  # label → Dask config overrides for the nannies (None unsets a variable)
-    "Dask's default worker environment": {},
-    "workers with glibc's malloc defaults": {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None},
-}
+DASK_WORKER_ENV = [  # (result row, label, Dask config overrides for the nannies: None unsets a variable)
+    ("dask pipeline (2 local workers)", "Dask's default worker environment", {}),
+    ("dask pipeline (2 local workers, glibc malloc)", "workers with glibc's malloc defaults",
+     {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}),
+]
 
 
 def bench_dask(size: str, in_process_s: float, ev_cj: pd.DataFrame, rows: list) -> None:
@@ -676,7 +677,7 @@ def bench_dask(size: str, in_process_s: float, ev_cj: pd.DataFrame, rows: list) 
     from distributed import Client, LocalCluster
 
     parts = parts_path(size)
-    for label, overrides in DASK_WORKER_ENV.items():
+    for op, label, overrides in DASK_WORKER_ENV:
         t = time.perf_counter()
         # the nannies live in this process and write their pre-spawn variables into os.environ: undo that
         # afterwards, so neither the next cluster nor later child processes (peak memory, reports) inherit them
@@ -700,7 +701,6 @@ def bench_dask(size: str, in_process_s: float, ev_cj: pd.DataFrame, rows: list) 
         _check_dask(runs[-1], ev_cj)
         med = statistics.median(r["total"] for r in runs)
         detail = {k: round(statistics.median(r[k] for r in runs), 2) for k in runs[-1] if not k.endswith(":result")}
-        op = "dask pipeline (2 local workers)" if not overrides else "dask pipeline (2 local workers, glibc malloc)"
         rows.append(row(op, size, med, "cjlib in-process pipeline", in_process_s, None))
         print(f"  dask pipeline          {med:7.2f} s vs in-process {in_process_s:7.2f} s "
               f"(ratio {med / in_process_s:.2f}; {label}; cluster start {startup:.1f} s, not counted) {detail}",

@@ -30,6 +30,7 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
+from cjlib import paths
 from cjlib.errors import DataError, DataWarning
 from cjlib.paths import resolve
 from cjlib.stagemap import StageMap, load_stage_map
@@ -55,22 +56,30 @@ N_EXAMPLES = 5
 
 
 # ---------------------------------------------------------------------------------------------- reading
-def parse_columns(columns: Mapping[str, str] | str | Path | None) -> dict[str, str]:
+def parse_columns(columns: Mapping[str, str] | str | Path | None) -> dict:
     """Normalise a column mapping (contract name → the data's name).
 
     Accepts a dict, YAML/JSON text (``"{customer_id: user_pseudo_id}"``), the path of a YAML/JSON file,
-    or ``None``/``""`` for no mapping. A mapping may also be nested per table
-    (``{"events": {...}, "customers": {...}}``); :func:`load_inputs` picks each table's part.
+    or ``None``/``""`` for no mapping. A mapping is either flat (``{"customer_id": "user_pseudo_id"}``) or
+    per table (``{"events": {...}, "customers": {...}, "feedback": {...}, "costs": {...}}``);
+    :func:`load_inputs` applies a flat one to each table that has the named column.
+
+    Raises
+    ------
+    ValueError
+        Not a mapping; a per-table mapping naming another table; flat and per-table entries mixed.
 
     Examples
     --------
     >>> parse_columns("{customer_id: user_pseudo_id, timestamp: event_timestamp}")
     {'customer_id': 'user_pseudo_id', 'timestamp': 'event_timestamp'}
+    >>> parse_columns("{events: {event: event_name}}")
+    {'events': {'event': 'event_name'}}
     """
     if columns is None or (isinstance(columns, str) and not columns.strip()):
         return {}
     if isinstance(columns, Mapping):
-        return dict(columns)
+        return _checked_mapping(dict(columns), columns)
     text = str(columns)
     candidate = resolve(text) if len(text) < 4096 and "\n" not in text and ":" not in text else None
     if candidate is not None and candidate.is_file():
@@ -81,15 +90,58 @@ def parse_columns(columns: Mapping[str, str] | str | Path | None) -> dict[str, s
         raise ValueError(f"columns must be a mapping as YAML/JSON text or a file, got {columns!r}") from exc
     if not isinstance(parsed, Mapping):
         raise ValueError(f"columns must be a mapping as YAML/JSON text or a file, got {columns!r}")
-    return dict(parsed)
+    return _checked_mapping(dict(parsed), columns)
 
 
-def _table_mapping(columns: Mapping, table: str) -> dict[str, str]:
-    """The part of a (possibly per-table) mapping that applies to ``table``."""
-    if any(isinstance(v, Mapping) for v in columns.values()):
-        part = columns.get(table) or {}
-        return dict(part)
-    return dict(columns)
+def _checked_mapping(mapping: dict, given: object) -> dict:
+    """``mapping`` if it is flat (name → name) or per table (table → flat mapping), else ValueError."""
+    nested = [k for k, v in mapping.items() if isinstance(v, Mapping) or (v is None and k in REQUIRED)]
+    if not nested:
+        bad = next((k for k, v in mapping.items() if not isinstance(v, str)), None)
+        if bad is not None:
+            raise ValueError(f"columns: '{bad}' must map to a column name, got {mapping[bad]!r}")
+        return mapping
+    if len(nested) < len(mapping):
+        flat = next(k for k in mapping if k not in nested)
+        raise ValueError(f"columns must be either flat ({{customer_id: user_pseudo_id}}) or per table "
+                         f"({{events: {{...}}, customers: {{...}}}}), not both: '{flat}' is flat, "
+                         f"'{nested[0]}' is a table, in {given!r}")
+    unknown = [k for k in nested if k not in REQUIRED]
+    if unknown:
+        raise ValueError(f"columns names the table '{unknown[0]}'; tables are {', '.join(REQUIRED)}")
+    return {k: dict(v or {}) for k, v in mapping.items()}
+
+
+def _is_per_table(columns: Mapping) -> bool:
+    return bool(columns) and all(isinstance(v, Mapping) for v in columns.values())
+
+
+def _table_mapping(columns: Mapping, table: str, present: list[str] | None = None) -> dict[str, str]:
+    """The part of a (flat or per-table) mapping that applies to ``table``.
+
+    With ``present`` (the table's column names), a flat mapping keeps only the entries whose column the
+    table has; a per-table mapping is used as it is (each of its entries must name a column).
+    """
+    if _is_per_table(columns):
+        return dict(columns.get(table) or {})
+    if present is None:
+        return dict(columns)
+    return {k: v for k, v in columns.items() if v in present}
+
+
+def _column_names(path: str | Path) -> list[str] | None:
+    """A table file's column names, read from its header or schema only (``None`` if unreadable: the
+    loader then says why)."""
+    p = resolve(path)
+    try:
+        if p.is_dir() or p.suffix.lower() in {".parquet", ".pq"}:
+            import pyarrow.dataset as ds
+
+            return list(ds.dataset(p, format="parquet", partitioning="hive").schema.names)
+        sep = "\t" if ".tsv" in p.name.lower() else ","
+        return [str(c) for c in pd.read_csv(p, sep=sep, nrows=0).columns]
+    except Exception:  # missing, empty or corrupt: the loader raises the DataError
+        return None
 
 
 def _read(path: str | Path, what: str, dictionary: list[str] | None = None) -> tuple[pd.DataFrame, str]:
@@ -98,7 +150,8 @@ def _read(path: str | Path, what: str, dictionary: list[str] | None = None) -> t
     p = resolve(path)
     name = str(p)
     if not p.exists():
-        raise DataError(f"{what} file not found", file=name, rule="file_exists")
+        hint = "; run `make data` first to write the sample" if p.is_relative_to(paths.SAMPLE_DIR) else ""
+        raise DataError(f"{what} file not found{hint}", file=name, rule="file_exists")
     try:
         if p.is_dir():
             parts = sorted(p.rglob("*.parquet"))
@@ -130,6 +183,7 @@ def _read(path: str | Path, what: str, dictionary: list[str] | None = None) -> t
 
 
 def _rename(df: pd.DataFrame, mapping: Mapping[str, str], file: str) -> pd.DataFrame:
+    """Rename the data's columns to the contract's; every entry must name a column of ``df``."""
     if not mapping:
         return df
     missing = {k: v for k, v in mapping.items() if v not in df.columns}
@@ -142,6 +196,10 @@ def _rename(df: pd.DataFrame, mapping: Mapping[str, str], file: str) -> pd.DataF
             column=k,
             rule="missing_column",
         )
+    clash = [k for k, v in mapping.items() if k != v and k in df.columns and k not in mapping.values()]
+    if clash:
+        raise DataError(f"the column mapping renames '{mapping[clash[0]]}' to '{clash[0]}', but the data "
+                        f"already has a '{clash[0]}' column", file=file, column=clash[0], rule="duplicate_column")
     return df.rename(columns={v: k for k, v in mapping.items()})
 
 
@@ -581,34 +639,102 @@ def load_inputs(
 ) -> Inputs:
     """Load every input a notebook uses, from the shared notebook parameters.
 
-    Empty optional paths switch that input off (``None``). ``start_date`` (inclusive) and ``end_date``
-    (exclusive) filter events and feedback by timestamp. ``columns`` may be flat (applied to every table)
-    or per table (``{"events": {...}, "customers": {...}}``).
+    Parameters
+    ----------
+    events_path : str
+        The event log (CSV, Parquet file or folder).
+    customers_path, feedback_path, costs_path : str, optional
+        The optional tables; ``""`` switches one off (``None``).
+    columns : dict or str, optional
+        Contract name → the data's column name, as a dict, YAML/JSON text or a file (see
+        :func:`parse_columns`). Per table (``{"events": {...}, "customers": {...}, "feedback": {...},
+        "costs": {...}}``) each part applies to its table and must name columns it has. Flat
+        (``{"customer_id": "user_pseudo_id"}``) an entry applies to each loaded table that has the
+        column, so an identity entry is a no-op; an entry no loaded table has raises :class:`DataError`.
+    stage_map_path : str, optional
+        The stage map (default ``data/stage_map.yml``).
+    start_date, end_date : str, optional
+        Keep events and feedback with ``start_date <= timestamp < end_date``.
+
+    Returns
+    -------
+    Inputs
+        ``feedback.attrs["unmatched_stages"]`` counts feedback rows whose ``stage`` names no stage of
+        the map (warned about: :func:`cjlib.scorecard.feedback_stages` drops them).
+
+    Relative paths are taken from the current directory when they exist there, else from the project
+    root (:func:`cjlib.paths.resolve`).
     """
-    mapping = parse_columns(columns)
+    files = {t: p for t, p in (("events", events_path), ("customers", customers_path),
+                               ("feedback", feedback_path), ("costs", costs_path)) if p}
+    parts = _mapping_parts(parse_columns(columns), files)
     stage_map = load_stage_map(stage_map_path or None)
-    events = load_events(events_path, _table_mapping(mapping, "events"), stage_map=stage_map)
-    customers = load_customers(customers_path, _table_mapping(mapping, "customers")) if customers_path else None
-    feedback = load_feedback(feedback_path, _table_mapping(mapping, "feedback")) if feedback_path else None
-    costs = load_costs(costs_path, _table_mapping(mapping, "costs")) if costs_path else None
+    events = load_events(events_path, parts["events"], stage_map=stage_map)
+    customers = load_customers(customers_path, parts["customers"]) if customers_path else None
+    feedback = load_feedback(feedback_path, parts["feedback"]) if feedback_path else None
+    costs = load_costs(costs_path, parts["costs"]) if costs_path else None
     start, end = _parse_date(start_date, "start_date"), _parse_date(end_date, "end_date")
     if start is not None or end is not None:
-        def keep(df):
-            m = np.ones(len(df), bool)
-            if start is not None:
-                m &= (df["timestamp"] >= start).to_numpy()
-            if end is not None:
-                m &= (df["timestamp"] < end).to_numpy()
-            out = df.loc[m].reset_index(drop=True)
-            out.attrs.update(df.attrs)
-            return out
-
-        events = keep(events)
+        events = _between(events, start, end)
         if len(events) == 0:
             raise DataError(f"no events between start_date={start_date!r} and end_date={end_date!r}",
                             file=events.attrs.get("source"), column="timestamp", rule="empty_input")
-        feedback = keep(feedback) if feedback is not None else None
+        feedback = _between(feedback, start, end) if feedback is not None else None
+    if feedback is not None:
+        feedback.attrs["unmatched_stages"] = _unmatched_stages(feedback, stage_map)
     return Inputs(events, customers, feedback, costs, stage_map)
+
+
+def _between(df: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.DataFrame:
+    """Rows with ``start <= timestamp < end`` (either bound may be ``None``), attrs kept."""
+    m = np.ones(len(df), bool)
+    if start is not None:
+        m &= (df["timestamp"] >= start).to_numpy()
+    if end is not None:
+        m &= (df["timestamp"] < end).to_numpy()
+    out = df.loc[m].reset_index(drop=True)
+    out.attrs.update(df.attrs)
+    return out
+
+
+def _mapping_parts(mapping: dict, files: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Each table's part of the column mapping (see :func:`load_inputs`).
+
+    A flat entry that no loaded table has raises :class:`DataError` before anything is loaded, naming
+    the entry and each table's columns, so a typo is caught.
+    """
+    tables = ("events", "customers", "feedback", "costs")
+    if _is_per_table(mapping) or not mapping:
+        return {t: _table_mapping(mapping, t) for t in tables}
+    present = {t: _column_names(p) for t, p in files.items()}
+    if all(cols is not None for cols in present.values()):
+        unused = [k for k, v in mapping.items() if not any(v in cols for cols in present.values())]
+        if unused:
+            k = unused[0]
+            have = "; ".join(f"{resolve(files[t]).name}: {', '.join(cols[:12])}" for t, cols in present.items())
+            raise DataError(f"the column mapping names '{mapping[k]}' for '{k}', but no input has such a "
+                            f"column ({have})", file=", ".join(str(resolve(p)) for p in files.values()),
+                            column=k, rule="missing_column")
+    return {t: _table_mapping(mapping, t, present.get(t)) for t in tables}
+
+
+def _unmatched_stages(feedback: pd.DataFrame, stage_map: StageMap) -> int:
+    """Count feedback rows whose ``stage`` is not a stage of the map, and warn about them with examples."""
+    if "stage" not in feedback.columns:
+        return 0
+    stage = feedback["stage"].dropna().astype(str)
+    other = stage[~stage.isin(stage_map.stage_names)]
+    if len(other):
+        top = other.value_counts().sort_index(kind="stable").sort_values(ascending=False, kind="stable")
+        examples = ", ".join(f"{v!r} ({n:,})" for v, n in top.head(N_EXAMPLES).items())
+        warnings.warn(
+            f"{feedback.attrs.get('source', 'feedback')}: {len(other):,} of {len(feedback):,} feedback row(s) "
+            f"have a stage that is no stage of the stage map ({examples}); the map's stages are "
+            f"{', '.join(stage_map.stage_names)}; these rows count in no stage's satisfaction",
+            DataWarning,
+            stacklevel=3,
+        )
+    return int(len(other))
 
 
 def read_json_or_yaml(text: str) -> object:

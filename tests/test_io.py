@@ -238,3 +238,105 @@ def test_error_message_is_one_line_with_at_most_five_examples(write_csv, tiny_ev
     e = _err(write_csv(bad))
     assert len(e.examples) == 5 and "\n" not in str(e)
     assert np.all([ex.startswith("row ") for ex in e.examples])
+
+
+# ------------------------------------------------------------------------- column mapping across tables
+def _their_tables(tmp_path, tiny_events):
+    """events in GA4-like names; customers and feedback in the contract's names (as users have them)."""
+    ev = tiny_events.rename(columns={"customer_id": "user_pseudo_id", "timestamp": "event_timestamp"})
+    ev.to_csv(tmp_path / "events.csv", index=False)
+    pd.DataFrame({"user_pseudo_id": ["a", "b"], "plan": ["free", "pro"]}).to_csv(tmp_path / "customers.csv",
+                                                                                 index=False)
+    pd.DataFrame({"customer_id": ["a", "b"], "timestamp": ["2025-01-03", "2025-01-04"], "score": [4, 2],
+                  "stage": ["purchase", "consideration"]}).to_csv(tmp_path / "feedback.csv", index=False)
+    return {k: str(tmp_path / f"{k}.csv") for k in ("events", "customers", "feedback")}
+
+
+def test_flat_mapping_applies_only_where_a_table_has_the_column(tmp_path, tiny_events):
+    p = _their_tables(tmp_path, tiny_events)
+    d = cjlib.load_inputs(events_path=p["events"], customers_path=p["customers"], feedback_path=p["feedback"],
+                          columns="{customer_id: user_pseudo_id, timestamp: event_timestamp}")
+    assert d.events["customer_id"].tolist() == ["a"] * 5 + ["b"] * 3
+    assert d.customers.columns.tolist() == ["customer_id", "plan"]  # renamed: customers has user_pseudo_id
+    assert d.feedback["score"].tolist() == [4.0, 2.0]  # no event_timestamp there: its timestamp stays
+    assert d.feedback["timestamp"].tolist() == [pd.Timestamp("2025-01-03"), pd.Timestamp("2025-01-04")]
+
+
+def test_identity_mapping_is_a_no_op(tmp_path, write_csv, tiny_events):
+    ev = write_csv(tiny_events)
+    cust = write_csv({"customer_id": ["a", "b"], "plan": ["free", "pro"]}, "customers.csv")
+    d = cjlib.load_inputs(events_path=str(ev), customers_path=str(cust),
+                          columns={"timestamp": "timestamp", "customer_id": "customer_id"})
+    assert len(d.events) == 8 and d.customers["plan"].tolist() == ["free", "pro"]
+
+
+def test_flat_mapping_entry_no_table_has_is_an_error(tmp_path, tiny_events):
+    p = _their_tables(tmp_path, tiny_events)
+    with pytest.raises(DataError) as info:
+        cjlib.load_inputs(events_path=p["events"], customers_path=p["customers"],
+                          columns={"customer_id": "user_pseudo_id", "timestamp": "event_timestmp"})
+    e = info.value
+    assert (e.column, e.rule) == ("timestamp", "missing_column")
+    assert "'event_timestmp'" in str(e) and "events.csv" in str(e) and "customers.csv" in str(e)
+
+
+def test_per_table_mapping(tmp_path, tiny_events):
+    p = _their_tables(tmp_path, tiny_events)
+    nested = ("{events: {customer_id: user_pseudo_id, timestamp: event_timestamp},"
+              " customers: {customer_id: user_pseudo_id}}")
+    for cols in (nested, parse_columns(nested), json_text(parse_columns(nested))):
+        d = cjlib.load_inputs(events_path=p["events"], customers_path=p["customers"], feedback_path=p["feedback"],
+                              columns=cols)
+        assert d.customers["customer_id"].tolist() == ["a", "b"] and len(d.events) == 8
+    # per table, every entry must name a column of that table
+    with pytest.raises(DataError, match="'user_pseudo_id' for 'customer_id'") as info:
+        cjlib.load_inputs(events_path=p["events"], feedback_path=p["feedback"],
+                          columns={"events": {"customer_id": "user_pseudo_id", "timestamp": "event_timestamp"},
+                                   "feedback": {"customer_id": "user_pseudo_id"}})
+    assert "feedback.csv" in str(info.value)
+    with pytest.raises(ValueError, match="'event'.*events, customers, feedback, costs"):
+        cjlib.load_inputs(events_path=p["events"], columns={"event": {"customer_id": "user_pseudo_id"}})
+    with pytest.raises(ValueError, match="either flat .* or per table"):
+        cjlib.load_inputs(events_path=p["events"], columns={"events": {"customer_id": "user_pseudo_id"},
+                                                            "timestamp": "event_timestamp"})
+
+
+def json_text(mapping) -> str:
+    import json
+
+    return json.dumps(mapping)
+
+
+# ----------------------------------------------------------------------------------------- sample files
+def test_missing_sample_file_says_run_make_data(monkeypatch, tmp_path):
+    from cjlib.paths import SAMPLE_DIR
+
+    monkeypatch.chdir(tmp_path)  # as papermill run from another folder: the default resolves to the project
+    e = _err("data/sample/not_generated.parquet")
+    assert e.rule == "file_exists" and str(SAMPLE_DIR / "not_generated.parquet") in str(e)
+    assert "run `make data` first" in str(e)
+    e = _err(SAMPLE_DIR / "also_missing.csv", load_customers)
+    assert "run `make data` first" in str(e)
+    assert "make data" not in str(_err(tmp_path / "elsewhere.csv"))  # the user's own file: no such hint
+
+
+# ------------------------------------------------------------------------------- feedback stage names
+def test_feedback_stages_not_in_the_stage_map_warn_and_count(write_csv, tiny_events):
+    ev = write_csv(tiny_events)
+    fb = write_csv({"customer_id": ["a", "a", "b", "b", "b"],
+                    "timestamp": ["2025-01-02", "2025-01-03", "2025-01-03", "2025-01-04", "2025-01-05"],
+                    "score": [4, 5, 3, 2, 1],
+                    "stage": ["Purchase", "purchase", "checkout", "Purchase", None]}, "feedback.csv")
+    with pytest.warns(DataWarning) as rec:
+        d = cjlib.load_inputs(events_path=str(ev), feedback_path=str(fb))
+    text = " ".join(str(w.message) for w in rec if "stage" in str(w.message))
+    assert "3 of 5 feedback row(s)" in text and "'Purchase' (2)" in text and "'checkout' (1)" in text
+    assert "awareness, consideration, purchase, retention, advocacy" in text
+    assert d.feedback.attrs["unmatched_stages"] == 3
+    fb_ok = write_csv({"customer_id": ["a"], "timestamp": ["2025-01-02"], "score": [4], "stage": ["purchase"]},
+                      "fb_ok.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        d = cjlib.load_inputs(events_path=str(write_csv(tiny_events.iloc[[0, 1, 3]], "ev_known.csv")),
+                              feedback_path=str(fb_ok))
+    assert d.feedback.attrs["unmatched_stages"] == 0

@@ -31,8 +31,8 @@ reports: data ## run every notebook into reports/ and write reports/index.html
 	$(BIN)/python -m cjlib report
 
 test: data ## run the test suite and every notebook under nbval
-	$(BIN)/python -m pytest -q tests
-	$(BIN)/python -m pytest -q --nbval-lax notebooks -p no:cacheprovider
+	CJLIB_STRICT_FINDINGS=1 $(BIN)/python -m pytest -q tests
+	CJLIB_STRICT_FINDINGS=1 $(BIN)/python -m pytest -q --nbval-lax notebooks -p no:cacheprovider
 
 lab: data ## open the notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks

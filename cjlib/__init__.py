@@ -18,12 +18,14 @@ from cjlib.io import (
     load_feedback,
     load_inputs,
 )
+from cjlib.profiling import DataProfile, profile
 from cjlib.stagemap import StageMap, load_stage_map
 
 __all__ = [
     "__version__",
     "DataError",
     "DataWarning",
+    "DataProfile",
     "Inputs",
     "StageMap",
     "load_costs",
@@ -32,10 +34,11 @@ __all__ = [
     "load_feedback",
     "load_inputs",
     "load_stage_map",
+    "profile",
 ]
 
 _SUBMODULES = {"attribution", "bgnbd", "churn", "features", "funnel", "journeys", "paths", "personas", "plots",
-               "report", "scorecard", "synth", "io", "stagemap", "engine"}
+               "report", "scorecard", "synth", "io", "stagemap", "engine", "findings", "profiling"}
 
 
 def __getattr__(name: str):

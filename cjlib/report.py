@@ -41,6 +41,10 @@ from cjlib.paths import NOTEBOOKS_DIR, resolve
 __all__ = [
     "record",
     "finding",
+    "chart_title",
+    "left_out",
+    "read_findings",
+    "FindingError",
     "export_csv",
     "pseudonymize",
     "read_metrics",
@@ -54,6 +58,8 @@ __all__ = [
 ]
 
 METRICS_MIME = "application/vnd.cjlib.metrics+json"
+CHART_MIME = "application/vnd.cjlib.chart+json"
+STRICT_ENV = "CJLIB_STRICT_FINDINGS"
 DATA_PARAMS = ("events_path", "customers_path", "feedback_path", "costs_path", "stage_map_path")
 
 
@@ -103,11 +109,92 @@ def record(key: str, value: Any) -> None:
     display({METRICS_MIME: payload, "text/plain": text}, raw=True)
 
 
+class FindingError(ValueError):
+    """A finding or chart title that says something undefined (NaN, inf, a trend between two zeros)."""
+
+
+def _checked(text: str, what: str) -> str:
+    """``text`` without its lines that :func:`cjlib.findings.problems` flags.
+
+    With ``CJLIB_STRICT_FINDINGS=1`` (the test suite sets it) a flagged line raises
+    :class:`FindingError` instead, so a bug that lets NaN through fails the tests rather than a reader.
+    """
+    from cjlib.findings import problems
+
+    bad = problems(text)
+    if not bad:
+        return text
+    if os.environ.get(STRICT_ENV) == "1":
+        raise FindingError(f"{what} not earned ({'; '.join(bad)}): {text[:300]!r}")
+    import warnings
+
+    warnings.warn(f"{what} left out, it is not earned ({'; '.join(bad)})", stacklevel=3)
+    return "\n".join(line for line in text.split("\n") if not problems(line))
+
+
 def finding(text: str) -> None:
-    """Show a finding as Markdown (write it as an f-string from the numbers, never typed in)."""
+    """Show a finding as Markdown (write it as an f-string from the numbers, never typed in).
+
+    Lines that state an undefined value (NaN, inf, None, a trend between two zeros) are left out with a
+    warning — or raise :class:`FindingError` when ``CJLIB_STRICT_FINDINGS=1``.
+    """
     from IPython.display import Markdown, display
 
-    display(Markdown(text))
+    text = _checked(text, "finding")
+    if text.strip():
+        display(Markdown(text))
+
+
+_LEFT_OUT: dict[str, str] = {}
+
+
+def left_out(section: str, reason: str) -> None:
+    """Say in one sentence why a section is not shown for this data, and record it for the index.
+
+    The sentence reads "*{section} is not shown:* {reason}"; ``metrics.json`` keeps every section left out
+    in this kernel under ``left_out`` (section → reason), and the index lists them per report.
+    """
+    reason = reason.strip()
+    _LEFT_OUT[section] = reason
+    finding(f"*{section[:1].upper() + section[1:]} is not shown:* {reason}")
+    record("left_out", dict(_LEFT_OUT))
+
+
+def chart_title(title: str) -> None:
+    """Check a chart title like a finding and keep it in the executed notebook (under its own MIME type,
+    not shown in the HTML) so :func:`read_findings` returns titles with the findings."""
+    _checked(title, "chart title")
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return
+    if get_ipython() is None:
+        return
+    from IPython.display import display
+
+    display({CHART_MIME: {"title": title}}, raw=True)
+
+
+def read_findings(nb: Any) -> list[str]:
+    """Every finding (Markdown output) and chart title of an executed notebook, in order.
+
+    ``nb`` is a path or a NotebookNode (papermill's output, or ``reports/<name>.ipynb``).
+    """
+    import nbformat
+
+    if not hasattr(nb, "cells"):
+        nb = nbformat.read(str(nb), as_version=4)
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            if CHART_MIME in data:
+                payload = data[CHART_MIME]
+                out.append((json.loads(payload) if isinstance(payload, str) else payload)["title"])
+            elif "text/markdown" in data:
+                md = data["text/markdown"]
+                out.append("".join(md) if isinstance(md, list) else md)
+    return out
 
 
 def _atomic_write(path: Path, data: str | bytes) -> None:
@@ -254,7 +341,9 @@ def validate_parameters(notebooks: list[Path], params: Mapping[str, Any]) -> dic
     """Check and type parameters for each notebook; return notebook name → parameters to inject.
 
     Each parameter goes to every selected notebook that declares it. A name no selected notebook
-    declares, or a value of the wrong type, raises :class:`ParameterError` with a one-line message.
+    declares, or a value of the wrong type, raises :class:`ParameterError` with a one-line message. A
+    mapping for a ``str`` parameter (``columns`` from a params file) is passed on as JSON text, which
+    :func:`cjlib.io.parse_columns` reads back; ``columns`` is checked to be a flat or per-table mapping.
     """
     declared = {nb.stem: notebook_parameters(nb) for nb in notebooks}
     known = sorted({n for d in declared.values() for n in d})
@@ -265,7 +354,21 @@ def validate_parameters(notebooks: list[Path], params: Mapping[str, Any]) -> dic
     out = {}
     for nb, decl in declared.items():
         out[nb] = {k: _coerce(k, v, decl[k]["type"]) for k, v in params.items() if k in decl}
+    if params.get("columns"):
+        _check_columns(params["columns"])
     return out
+
+
+def _check_columns(value: Any) -> None:
+    """Raise :class:`ParameterError` unless ``value`` is a column mapping (flat or per table, a dict, YAML/JSON
+    text or a file) that :func:`cjlib.io.parse_columns` accepts."""
+    from cjlib.io import parse_columns
+
+    try:
+        parse_columns(value)
+    except ValueError as exc:
+        raise ParameterError(f"parameter 'columns': {exc} (a flat mapping such as {{customer_id: user_pseudo_id}} "
+                             "or one per table such as {events: {event: event_name}, customers: {...}})") from None
 
 
 def effective_parameters(path: Path, injected: Mapping[str, Any]) -> dict:
@@ -326,7 +429,7 @@ def render_html(nb, *, keep_code: bool = False, title: str | None = None) -> str
             continue
         cell.outputs = [
             o for o in cell.get("outputs", [])
-            if METRICS_MIME not in o.get("data", {})
+            if METRICS_MIME not in o.get("data", {}) and CHART_MIME not in o.get("data", {})
             and not (o.get("output_type") == "stream" and o.get("name") == "stderr" and not keep_code)
         ]
     body, _ = _exporter(keep_code).from_notebook_node(nb, resources={"metadata": {"name": title or _title(nb)}})
@@ -490,7 +593,7 @@ color:#1f2933;padding:0 1rem}h1{margin-bottom:.2rem}.sub{color:#52606d;margin-to
 .missing{background:#f0f4f8;color:#52606d}table{border-collapse:collapse;font-size:.85rem;width:100%}
 table{table-layout:fixed}td{padding:.15rem .3rem;border-top:1px solid #f0f4f8;vertical-align:top;
 overflow-wrap:anywhere}td:first-child{color:#52606d;width:48%}.desc{color:#3e4c59;font-size:.88rem;margin:.2rem 0 .6rem}
-details{font-size:.8rem;margin-top:.5rem}.err{color:#a61b1b;font-size:.85rem;word-break:break-word}
+details{font-size:.8rem;margin-top:.5rem}.gone{color:#52606d;font-size:.82rem;margin:.5rem 0 0}.err{color:#a61b1b;font-size:.85rem;word-break:break-word}
 """
 
 
@@ -543,10 +646,14 @@ def write_index(out_dir: str | Path, names: Iterable[str]) -> Path:
                              f'{_fmt(d.get("events", 0))} events, {_fmt(d.get("customers", 0))} customers')]
             headline = [(k, v) for k, v in m.get("metrics", {}).items()
                         if isinstance(v, (int, float, str)) and not isinstance(v, bool)][:8]
+            gone = m.get("metrics", {}).get("left_out") or {}
             if m.get("description"):
                 rows.append(f'<p class="desc">{html.escape(m["description"])}</p>')
             rows.append("<table>" + "".join(f"<tr><td>{html.escape(k.replace('_', ' '))}</td><td>{_fmt(v, k)}</td></tr>"
                                             for k, v in info + headline) + "</table>")
+            if gone:
+                rows.append('<p class="gone">Not shown for this data: ' + "; ".join(
+                    f"{html.escape(k)} ({html.escape(v.rstrip('.'))})" for k, v in gone.items()) + ".</p>")
             ps = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
                          for k, v in m.get("parameters", {}).items())
             rows.append(f"<details><summary>parameters</summary><table>{ps}</table></details>")

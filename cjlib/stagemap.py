@@ -64,6 +64,8 @@ class StageMap:
     journeys: Mapping[str, Journey] = field(default_factory=dict)
     default_journey: str | None = None
     source: str | None = None
+    cart_events: tuple[str, ...] = ()
+    checkout_journey: str | None = None
 
     @property
     def stage_names(self) -> list[str]:
@@ -113,6 +115,17 @@ class StageMap:
             raise ValueError(f"journey must be one of {sorted(self.journeys)}, got {name!r}")
         return self.journeys[name]
 
+    @property
+    def conversion_stage(self) -> str | None:
+        """The first stage whose events include a conversion event (``None`` when no stage does)."""
+        conv = set(self.conversion_events)
+        return next((s.name for s in self.stages if conv & set(s.events)), None)
+
+    def ambiguous_names(self) -> list[str]:
+        """Names that are both a stage and an event the map lists (a bare step name means the stage)."""
+        events = {e for s in self.stages for e in s.events} | set(self.conversion_events) | set(self.other_events)
+        return [n for n in self.stage_names if n in events]
+
     def is_stage(self, step: str) -> bool:
         """Whether ``step`` names a stage (stage names take precedence over event names)."""
         return step in self.stage_names
@@ -134,7 +147,8 @@ def stage_map_from_dict(spec: Mapping, source: str = "<dict>") -> StageMap:
     """Build and check a :class:`StageMap` from its parsed YAML form (see ``data/stage_map.yml``)."""
     if not isinstance(spec, Mapping):
         raise _fail(source, "the stage map must be a mapping with a 'stages' list")
-    unknown = set(spec) - {"stages", "conversion_events", "other_events", "journeys", "default_journey"}
+    unknown = set(spec) - {"stages", "conversion_events", "other_events", "journeys", "default_journey",
+                           "cart_events", "checkout_journey"}
     if unknown:
         raise _fail(source, f"unknown keys {sorted(unknown)}")
     raw_stages = spec.get("stages")
@@ -172,7 +186,12 @@ def stage_map_from_dict(spec: Mapping, source: str = "<dict>") -> StageMap:
     default = spec.get("default_journey")
     if default is not None and default not in journeys:
         raise _fail(source, f"default_journey {default!r} is not among the journeys {sorted(journeys)}")
-    return StageMap(tuple(stages), conversions, others, MappingProxyType(journeys), default, source)
+    carts = _as_names(spec["cart_events"], source, "cart_events") if spec.get("cart_events") else ()
+    checkout = spec.get("checkout_journey")
+    if checkout is not None and checkout not in journeys:
+        raise _fail(source, f"checkout_journey {checkout!r} is not among the journeys {sorted(journeys)}")
+    return StageMap(tuple(stages), conversions, others, MappingProxyType(journeys), default, source,
+                    carts, checkout)
 
 
 def load_stage_map(path: str | Path | None = None) -> StageMap:

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("CJLIB_STRICT_FINDINGS", "1")  # a NaN or a zero-to-zero trend in a finding fails the test
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-__all__ = ["set_theme", "palette", "new_ax", "finish", "stage_funnel", "percent_axis"]
+__all__ = ["set_theme", "palette", "new_ax", "finish", "set_title", "stage_funnel", "percent_axis"]
 
 PALETTE = "colorblind"
 FIGSIZE = (9, 4.5)
@@ -53,10 +53,22 @@ def new_ax(ax=None, figsize=None):
     return ax
 
 
+def set_title(target, title: str, **kwargs) -> None:
+    """Title an Axes (or a Figure: its suptitle) and hand the title to the report as a finding, so
+    titles pass the same checks as written findings (:func:`cjlib.report.chart_title`)."""
+    from cjlib.report import chart_title
+
+    chart_title(title)
+    if hasattr(target, "suptitle"):
+        target.suptitle(title, **kwargs)
+    else:
+        target.set_title(title, **kwargs)
+
+
 def finish(ax, title: str | None = None, xlabel: str | None = None, ylabel: str | None = None):
     """Set title and axis labels (those given), tighten the layout, return ``ax``."""
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     if xlabel is not None:
         ax.set_xlabel(xlabel)
     if ylabel is not None:

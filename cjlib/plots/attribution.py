@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from cjlib.plots import set_title
+
 __all__ = ["model_comparison", "transition_heatmap", "stage_channel_heatmap", "cost_bars", "path_lengths",
            "stage_lift_heatmap", "stage_contribution_bars"]
 
@@ -87,7 +89,7 @@ def model_comparison(
     ax.set_ylabel(ylabel)
     ax.legend(title="model", ncols=min(len(models), 3))
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return ax
 
 
@@ -144,7 +146,7 @@ def transition_heatmap(transitions: pd.DataFrame, *, annotate: bool = True, titl
     ax.set_xlabel("to")
     ax.set_ylabel("from")
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return ax
 
 
@@ -182,7 +184,7 @@ def stage_channel_heatmap(stage_attr: pd.DataFrame, *, value: str = "share", ann
     ax.set_xlabel("channel")
     ax.set_ylabel("stage transition")
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return ax
 
 
@@ -248,7 +250,7 @@ def path_lengths(paths: pd.DataFrame, *, max_touches: int = 10, title: str | Non
     ax.set_ylabel("share of journeys")
     ax.legend(title="journeys")
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return ax
 
 
@@ -298,7 +300,7 @@ def stage_lift_heatmap(stage_attr: pd.DataFrame, *, value: str = "lift", annotat
     ax.set_xlabel("channel")
     ax.set_ylabel("stage transition")
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return ax
 
 
@@ -339,5 +341,5 @@ def stage_contribution_bars(contrib: pd.DataFrame, *, title: str | None = None, 
     ax.set_xlabel("share of attributed conversions (attributed conversions in brackets)")
     ax.set_ylabel("stage of the touchpoint")
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return ax

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from cjlib.plots import set_title
+
 __all__ = ["cart_outcomes", "cohort_conversion", "driver_forest", "dropoff_flow", "friction_signals", "funnel_bars",
            "segment_comparison", "segment_gaps", "time_to_convert_hist"]
 
@@ -49,7 +51,7 @@ def funnel_bars(data: pd.DataFrame, *, title: str | None = None, ax=None):
     ax.set_xlabel("units reaching the step (count)")
     ax.set_ylabel("funnel step")
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return ax
 
 
@@ -84,7 +86,7 @@ def segment_comparison(data: pd.DataFrame, *, segment: str | None = None, title:
     else:
         ax.set_ylabel("conversion (%, 95 % CI)")
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return ax
 
 
@@ -113,7 +115,7 @@ def time_to_convert_hist(data: pd.DataFrame, *, bins: int = 40, log_scale: bool 
     ax.set_xlabel("time to convert (hours" + (", log scale)" if log_scale else ")"))
     ax.set_ylabel("converting units (count)")
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return ax
 
 
@@ -138,7 +140,7 @@ def cohort_conversion(data: pd.DataFrame, *, title: str | None = None, ax=None):
     ax.set_ylabel(f"conversion to {data.attrs.get('to_step', 'last step')} (%)")
     ax.legend()
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return ax
 
 
@@ -181,7 +183,7 @@ def segment_gaps(data: pd.DataFrame, *, segment: str | None = None, title: str |
                   "* Holm-significant)")
     ax.set_ylabel(seg)
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return ax
 
 
@@ -206,7 +208,7 @@ def driver_forest(data: pd.DataFrame, *, top: int = 12, title: str | None = None
     ax.set_xlabel("odds ratio of converting, did the event vs did not (log scale, 95 % CI)")
     ax.set_ylabel("event seen before converting / leaving")
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return ax
 
 
@@ -239,7 +241,7 @@ def friction_signals(data: pd.DataFrame, *, title: str | None = None, ax=None):
     ax.set_ylabel("transition and friction signal")
     _legend_below(ax, 2)
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return ax
 
 
@@ -270,7 +272,7 @@ def cart_outcomes(data: pd.DataFrame, *, recovery_days: float | None = None, tit
     ax.set_ylabel("")
     _legend_below(ax, 3)
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return ax
 
 
@@ -382,5 +384,5 @@ def dropoff_flow(data: pd.DataFrame, *, max_nodes: int = 6, min_share: float = 0
     ax.set_xlabel("position after the last funnel step reached (band width ∝ units)")
     ax.set_ylabel("units (stacked)")
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     return ax

@@ -17,7 +17,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import PercentFormatter
 
-from cjlib.plots import finish, new_ax, palette
+from cjlib.plots import finish, new_ax, palette, set_title
 
 __all__ = ["journey_map", "kpi_trend_grid", "retention_heatmap", "score_ranking"]
 
@@ -210,7 +210,7 @@ def journey_map(
                     ax.text(xs[i], 0.5, "–", ha="center", va="center", fontsize=9.5, color=_MUTED)
             _row_label(ax, "Pain point\n(worst conv.\nout, gap)")
     if title:
-        fig.suptitle("\n".join(textwrap.wrap(title, 110)), x=0.01, y=1 - 0.12 / height, ha="left", va="top",
+        set_title(fig, "\n".join(textwrap.wrap(title, 110)), x=0.01, y=1 - 0.12 / height, ha="left", va="top",
                      fontsize=13, fontweight="bold", color=_INK)
     for k, note in enumerate(notes):
         fig.text(0.01, (0.08 + 0.2 * (len(notes) - 1 - k)) / height, _fit(note, 150), fontsize=9,
@@ -272,7 +272,7 @@ def kpi_trend_grid(trends: pd.DataFrame, metrics: Mapping[str, str], *, title: s
     for ax in list(axes.flat)[len(metrics):]:
         ax.set_visible(False)
     if title:
-        fig.suptitle(title, x=0.01, ha="left", fontsize=13, fontweight="bold")
+        set_title(fig, title, x=0.01, ha="left", fontsize=13, fontweight="bold")
     fig.tight_layout()
     return fig
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from cjlib.plots import PALETTE, finish, new_ax
+from cjlib.plots import PALETTE, finish, new_ax, set_title
 
 __all__ = ["k_selection", "persona_cards", "persona_colors", "persona_map", "profile_heatmap"]
 
@@ -134,6 +134,6 @@ def persona_cards(cards: pd.DataFrame, *, title: str | None = None, ax=None):
             ax.text(x0 + 0.36, y, text, fontsize=8.5, va="top")
             y -= 0.063
     if title:
-        ax.set_title(title)
+        set_title(ax, title)
     ax.figure.tight_layout()
     return ax

@@ -1,0 +1,260 @@
+"""Findings that cannot lie: the small layer every report sentence and chart title goes through.
+
+A report reader trusts the sentences most, so a sentence is only written when the numbers earn it:
+
+- no best/worst/most/least from ties, from groups under a minimum size, or from a single group
+  (:func:`ranking`, :func:`leader`);
+- no rate from a zero denominator (:func:`rate`);
+- no trend between two undefined ends, or between two zeros (:func:`trend`);
+- no share of a total too small to share (:func:`share`);
+- NaN, inf and None never reach text (:func:`pct`, :func:`number`, :func:`duration` refuse them, and
+  :func:`problems` finds any that slipped through; :func:`cjlib.report.finding` checks every finding).
+
+Each guard returns ``None`` when the finding is not earned; the caller then writes nothing, or the one
+sentence that says why. Per-report sentence builders live in the submodules (``cjlib.findings.dropoff``
+…) and are tested on their own.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "MIN_GROUP",
+    "Unearned",
+    "Ranking",
+    "is_number",
+    "rate",
+    "ranking",
+    "leader",
+    "trend",
+    "share",
+    "pct",
+    "number",
+    "duration",
+    "p_value",
+    "times",
+    "problems",
+    "join",
+]
+
+MIN_GROUP = 30  # default smallest group a best/worst may be named from
+
+
+class Unearned(ValueError):
+    """A value a finding cannot state (NaN, inf, None): the caller must not write that sentence."""
+
+
+def is_number(x) -> bool:
+    """Whether ``x`` is a finite real number (not None, NaN, NaT or inf)."""
+    if x is None or isinstance(x, (bool, np.bool_)):
+        return False
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(f)
+
+
+# -------------------------------------------------------------------------------------------- guards
+def rate(numerator, denominator) -> float | None:
+    """``numerator / denominator``, or ``None`` when the denominator is zero or either is not a number.
+
+    Examples
+    --------
+    >>> rate(3, 4), rate(3, 0), rate(float("nan"), 4)
+    (0.75, None, None)
+    """
+    if not (is_number(numerator) and is_number(denominator)) or float(denominator) == 0:
+        return None
+    return float(numerator) / float(denominator)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The earned top and bottom of a comparison; a side is ``None`` when a tie or size rule forbids
+    naming it."""
+
+    best: object | None
+    best_value: float | None
+    worst: object | None
+    worst_value: float | None
+    groups: int
+
+    @property
+    def spread(self) -> float | None:
+        """best_value − worst_value when both are named."""
+        if self.best is None or self.worst is None:
+            return None
+        return self.best_value - self.worst_value
+
+
+def _eligible(values, sizes, min_size: int) -> pd.Series:
+    v = pd.Series(values, dtype="object") if not isinstance(values, pd.Series) else values
+    v = pd.to_numeric(v, errors="coerce").astype(float)
+    keep = np.isfinite(v.to_numpy())
+    if sizes is not None:
+        s = pd.Series(sizes) if not isinstance(sizes, pd.Series) else sizes
+        s = pd.to_numeric(s.reindex(v.index), errors="coerce").fillna(0).to_numpy()
+        keep &= s >= min_size
+    return v[keep]
+
+
+def ranking(values: Mapping | pd.Series, sizes: Mapping | pd.Series | None = None, *,
+            min_size: int = MIN_GROUP, higher_is_better: bool = True, tolerance: float = 0.0) -> Ranking | None:
+    """The best and worst of ``values`` (label → number) that a finding may name.
+
+    Groups whose value is not a number, or whose size (``sizes``, same labels) is under ``min_size``,
+    are left out. ``None`` when fewer than two groups remain or all remaining values are equal (within
+    ``tolerance``). A side is ``None`` when two groups tie for it.
+
+    Examples
+    --------
+    >>> r = ranking({"mobile": 0.10, "desktop": 0.20, "tablet": 0.20}, {"mobile": 500, "desktop": 400, "tablet": 40})
+    >>> r.worst, r.best is None   # desktop and tablet tie for best
+    ('mobile', True)
+    >>> ranking({"a": 0.5, "b": 0.5}) is None
+    True
+    """
+    v = _eligible(values, sizes, min_size)
+    if len(v) < 2:
+        return None
+    hi, lo = v.max(), v.min()
+    if hi - lo <= tolerance:
+        return None
+    top = v[v >= hi - tolerance] if higher_is_better else v[v <= lo + tolerance]
+    bottom = v[v <= lo + tolerance] if higher_is_better else v[v >= hi - tolerance]
+    best = top.index[0] if len(top) == 1 else None
+    worst = bottom.index[0] if len(bottom) == 1 else None
+    return Ranking(best, float(top.iloc[0]) if best is not None else None,
+                   worst, float(bottom.iloc[0]) if worst is not None else None, len(v))
+
+
+def leader(values: Mapping | pd.Series, sizes: Mapping | pd.Series | None = None, *, min_size: int = MIN_GROUP,
+           largest: bool = True, tolerance: float = 0.0) -> tuple[object, float] | None:
+    """The one group with the largest (or smallest) value, or ``None`` on a tie, a single group, or
+    nothing eligible.
+
+    Examples
+    --------
+    >>> leader({"email": 12.0, "search": 30.0, "social": 8.0}, largest=False)
+    ('social', 8.0)
+    >>> leader({"email": 12.0, "search": 12.0}) is None
+    True
+    """
+    r = ranking(values, sizes, min_size=min_size, higher_is_better=largest, tolerance=tolerance)
+    if r is None or r.best is None:
+        return None
+    return r.best, r.best_value
+
+
+def trend(first, last, *, tolerance: float = 0.0) -> str | None:
+    """The direction from ``first`` to ``last``: ``"rose"``, ``"fell"`` or ``"held"``; ``None`` when an
+    end is not a number or both are zero (no trend between two undefined ends).
+
+    Examples
+    --------
+    >>> trend(0.02, 0.03), trend(0.0, 0.0), trend(float("nan"), 0.1)
+    ('rose', None, None)
+    """
+    if not (is_number(first) and is_number(last)):
+        return None
+    a, b = float(first), float(last)
+    if a == 0 and b == 0:
+        return None
+    if abs(b - a) <= tolerance:
+        return "held"
+    return "rose" if b > a else "fell"
+
+
+def share(part, total, *, min_total: float = MIN_GROUP) -> float | None:
+    """``part / total`` when ``total`` is at least ``min_total`` (a share of 3 conversions is noise)."""
+    if not (is_number(part) and is_number(total)) or float(total) < min_total or float(total) <= 0:
+        return None
+    return float(part) / float(total)
+
+
+# ----------------------------------------------------------------------------------------- formatting
+def _need(x, what: str = "value") -> float:
+    if not is_number(x):
+        raise Unearned(f"{what} {x!r} is not a finite number")
+    return float(x)
+
+
+def pct(x, digits: int = 0) -> str:
+    """A rate as a percentage (``0.1234`` → ``"12%"``); raises :class:`Unearned` on NaN/inf/None."""
+    return f"{_need(x, 'rate'):.{digits}%}"
+
+
+def number(x, fmt: str = ",.0f") -> str:
+    """A number formatted with ``fmt``; raises :class:`Unearned` on NaN/inf/None."""
+    return format(_need(x, "number"), fmt)
+
+
+def times(ratio, digits: int = 1) -> str:
+    """A ratio as ``"2.1×"``; raises :class:`Unearned` on NaN/inf/None."""
+    return f"{_need(ratio, 'ratio'):.{digits}f}×"
+
+
+def p_value(p) -> str:
+    """``"p < 0.001"`` or ``"p = 0.042"``."""
+    p = _need(p, "p-value")
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def duration(t) -> str:
+    """A duration in minutes, hours or days (``Timedelta``, offset string or hours as a number is not
+    accepted: pass a Timedelta). Raises :class:`Unearned` on NaT.
+
+    Examples
+    --------
+    >>> duration(pd.Timedelta(minutes=11.4)), duration(pd.Timedelta(hours=5)), duration(pd.Timedelta(days=14))
+    ('11.4 min', '5.0 h', '14.0 days')
+    """
+    if t is None or pd.isna(t):
+        raise Unearned("duration is undefined")
+    h = pd.Timedelta(t).total_seconds() / 3600
+    return f"{h * 60:.1f} min" if h < 1 else f"{h:.1f} h" if h < 48 else f"{h / 24:.1f} days"
+
+
+def join(names, conj: str = "and") -> str:
+    """``["a", "b", "c"]`` → ``"a, b and c"``."""
+    names = [str(n) for n in names]
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {conj} {names[-1]}"
+
+
+# -------------------------------------------------------------------------------------------- checks
+_UNDEFINED = re.compile(r"(?<![\w.])(nan|NaN|NAN|inf|-inf|Infinity|None|NaT|<NA>)(?![\w])")
+_ZERO_TREND = re.compile(r"from\s+0(?:\.0+)?\s*%[^.;]*?\bto\s+0(?:\.0+)?\s*%")
+_EMPTY_PCT = re.compile(r"(?<![\w])[–-]%")
+
+
+def problems(text: str) -> list[str]:
+    """What in ``text`` a finding must never say: NaN/inf/None as a value, a trend between two zeros,
+    a percentage of nothing. Empty list: the text is clean.
+
+    Examples
+    --------
+    >>> problems("Conversion fell from 0.0% (2016-11) to 0.0% (2018-09)")
+    ['trend between two zero ends: from 0.0% (2016-11) to 0.0%']
+    >>> problems("Median time: nan days")
+    ["undefined value 'nan'"]
+    >>> problems("12% of 300 carts are abandoned")
+    []
+    """
+    out = []
+    for m in _UNDEFINED.finditer(text):
+        out.append(f"undefined value {m.group(1)!r}")
+    for m in _ZERO_TREND.finditer(text):
+        out.append(f"trend between two zero ends: {m.group(0)}")
+    for m in _EMPTY_PCT.finditer(text):
+        out.append(f"percentage of nothing: {m.group(0)}")
+    return out

@@ -1,0 +1,403 @@
+"""The data profile: what a log holds and which analyses it supports, computed once at load.
+
+Every automatic choice in cjlib reads it — which columns may be segments or features, whether the
+checkout funnel counts sessions or customers, default windows, which report sections run — so no
+default assumes the shape of the synthetic sample. ``cjlib.profile(data)`` (or ``data.profile``) returns a frozen
+:class:`DataProfile`; ``profile.why_not(role)`` is the one sentence a report prints where a section
+cannot be shown.
+
+Roles
+    ``revenue`` (a revenue column with a positive total), ``channel`` (a channel column with 2+ values),
+    ``sessions`` (a ``session_id`` column, or gaps that look like web visits: most consecutive events of
+    a customer within 30 minutes), ``conversions`` (a conversion event of the stage map occurs),
+    ``carts`` (the stage map declares cart events, they occur, and so do conversions), ``checkout`` (the
+    stage map declares a checkout journey), ``customers``, ``feedback``, ``feedback_stages`` (feedback
+    ``stage`` values that match the stage map), ``costs`` (channel costs and a channel column),
+    ``variant`` (a ``variant`` column with 2+ values), ``repeat`` (customers with a second conversion).
+
+Column kinds
+    *id-like*: identifiers and codes that must never be clustered as numbers or compared as segments —
+    near-unique values (order ids), or integer codes (zip-code prefixes) by name or by shape.
+    *outcome-like*: values that change along a customer's journey in step with the events (an
+    ``order_status`` that reads ``delivered`` once the order is delivered) or that the conversion
+    determines — a segment taken from them restates the outcome.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DataProfile", "profile", "ROLES", "CONTRACT_COLUMNS"]
+
+ROLES = ("revenue", "channel", "sessions", "conversions", "carts", "checkout", "customers", "feedback",
+         "feedback_stages", "costs", "variant", "repeat")
+# columns with a meaning in the data contract: never segments, features or id/outcome candidates
+CONTRACT_COLUMNS = frozenset({"customer_id", "timestamp", "event", "channel", "revenue", "session_id", "cost"})
+SESSION_GAP = pd.Timedelta("30min")
+MAX_SEGMENT_LEVELS = 12
+
+_ID_NAME = re.compile(r"(^|_)(id|ids|uuid|guid|key|code|zip|zipcode|postal|postcode|prefix|number|num|no|"
+                      r"phone|sku|ean|isbn|ip)($|_)", re.I)
+_OUTCOME_NAME = re.compile(r"(^|_)(status|state_of|outcome|result|churn|churned|converted|conversion|label|"
+                           r"target|stage|step|won|lost)($|_)", re.I)
+_MONEY_NAME = re.compile(r"(revenue|price|amount|value|spend|cost|income|salary|total)", re.I)
+
+_WHY = {
+    "revenue": "the events carry no revenue (no `revenue` column, or it is zero throughout)",
+    "channel": "the events have no `channel` column with two or more channels",
+    "sessions": "the log has no `session_id` and its events are not minutes apart like web visits",
+    "conversions": "no conversion event of the stage map ({conv}) occurs in the data",
+    "carts": "the stage map declares no cart event (`cart_events`), or none occurs together with a conversion",
+    "checkout": "the stage map declares no checkout journey (`checkout_journey`)",
+    "customers": "no customer table was given (customers_path is empty)",
+    "feedback": "no satisfaction feedback was given (feedback_path is empty)",
+    "feedback_stages": "no feedback `stage` value matches a stage of the stage map",
+    "costs": "no channel costs were given, or the events have no channel to match them",
+    "variant": "there is no `variant` column with two or more groups",
+    "repeat": "no customer converts a second time",
+}
+
+
+@dataclass(frozen=True)
+class DataProfile:
+    """What one event log holds (see the module docstring for roles and column kinds).
+
+    Attributes
+    ----------
+    customers, events : int
+    first_event, last_event : Timestamp
+    span_days : float
+        Days from the first to the last event.
+    events_per_customer : float
+        Median events per customer.
+    median_gap : Timedelta or None
+        Median time between a customer's consecutive events (``None``: nobody has two events).
+    share_gaps_within_session : float
+        Share of those gaps of at most 30 minutes (NaN when there are none).
+    event_counts : mapping
+        Events per event name, most frequent first.
+    unknown_events : tuple of str
+        Event names the stage map does not know.
+    stages_seen : tuple of str
+        Stages of the stage map with at least one of their events in the data.
+    converters : int
+        Customers with at least one conversion event.
+    conversion_gap : Timedelta or None
+        95th percentile, over converters, of the time from a customer's first event to their first
+        conversion (``None`` without converters).
+    conversion_gap_median : Timedelta or None
+        The median of the same times.
+    activity_gap_days : float
+        80th percentile of the days between a customer's consecutive active days (NaN when nobody comes
+        back on a second day).
+    roles : mapping of str to bool
+    id_like, outcome_like : tuple of str
+        Event or customer columns of each kind.
+    segment_candidates : tuple of str
+        Columns usable as segments by default: text columns with 2–12 values that are neither id-like
+        nor outcome-like (customer columns, ``persona`` first, then event columns), then
+        ``acquisition_channel`` when there is a channel.
+    """
+
+    customers: int
+    events: int
+    first_event: pd.Timestamp
+    last_event: pd.Timestamp
+    span_days: float
+    events_per_customer: float
+    median_gap: pd.Timedelta | None
+    share_gaps_within_session: float
+    event_counts: Mapping[str, int]
+    unknown_events: tuple[str, ...]
+    stages_seen: tuple[str, ...]
+    converters: int
+    conversion_gap: pd.Timedelta | None
+    conversion_gap_median: pd.Timedelta | None
+    activity_gap_days: float
+    roles: Mapping[str, bool]
+    id_like: tuple[str, ...] = ()
+    outcome_like: tuple[str, ...] = ()
+    segment_candidates: tuple[str, ...] = ()
+    conversion_events: tuple[str, ...] = field(default=(), repr=False)
+
+    def supports(self, role: str) -> bool:
+        """Whether the data supports ``role`` (one of :data:`ROLES`)."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {list(ROLES)}, got {role!r}")
+        return bool(self.roles[role])
+
+    def why_not(self, role: str) -> str:
+        """One sentence on why ``role`` is not supported ('' when it is)."""
+        if self.supports(role):
+            return ""
+        text = _WHY[role].format(conv=", ".join(self.conversion_events) or "none declared")
+        return text[0].upper() + text[1:] + "."
+
+    @property
+    def purchases_only(self) -> bool:
+        """Whether every event in the log is a conversion event (a transaction history)."""
+        return bool(self.event_counts) and set(self.event_counts) <= set(self.conversion_events)
+
+    @property
+    def checkout_unit(self) -> str:
+        """The unit a checkout funnel counts: ``"session"`` when the log has web visits, else ``"customer"``."""
+        return "session" if self.roles["sessions"] else "customer"
+
+    def default_window(self) -> str:
+        """A funnel conversion window that fits the data: 30 days, the common default of funnel tools,
+        unless the typical customer takes longer than that to convert (median first event → first
+        conversion over 30 days, as in B2B cycles); then the 95th percentile of that time, in whole days."""
+        if self.conversion_gap_median is None or self.conversion_gap_median <= pd.Timedelta(days=30):
+            return "30D"
+        return f"{math.ceil(self.conversion_gap / pd.Timedelta(days=1))}D"
+
+    def default_churn_window_days(self) -> int:
+        """A churn window that fits the data: the 80th percentile of the gaps between a customer's
+        active days, rounded up to whole weeks, at least 7 days and at most a third of the span (so
+        that a training window and a test window fit before the data's end)."""
+        third = max(1, int(self.span_days // 3))
+        gap = self.activity_gap_days
+        days = 30 if not gap == gap else int(math.ceil(gap / 7.0) * 7)
+        return int(min(max(days, 7), third))
+
+    def lines(self) -> list[str]:
+        """What the data supports and does not, one short line each (for the index and findings)."""
+        yes = [r for r in ROLES if self.roles[r]]
+        no = [r for r in ROLES if not self.roles[r]]
+        out = [f"{self.events:,} events from {self.customers:,} customers over {self.span_days:,.0f} days"]
+        out.append("has: " + (", ".join(yes) if yes else "none of the optional roles"))
+        if no:
+            out.append("lacks: " + ", ".join(no))
+        return out
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _is_text(s: pd.Series) -> bool:
+    return isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s.dtype) or s.dtype == object
+
+
+def _is_integer_valued(s: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(s.dtype) or not pd.api.types.is_numeric_dtype(s.dtype):
+        return False
+    v = s.dropna().to_numpy(dtype=float)
+    return len(v) > 0 and bool(np.all(np.isfinite(v)) and np.all(v == np.round(v)))
+
+
+def _id_like(s: pd.Series, n_entities: int) -> bool:
+    """Identifiers and codes: near-unique text, or integer codes by name or by shape."""
+    name = str(s.name)
+    nunique = int(s.nunique(dropna=True))
+    if nunique < 2:
+        return False
+    if _is_text(s):
+        return nunique > 50 and nunique >= 0.5 * max(1, min(n_entities, s.notna().sum()))
+    if not _is_integer_valued(s):
+        return False
+    if _ID_NAME.search(name):
+        return True
+    v = s.dropna().to_numpy(dtype=float)
+    codes = (np.mean(v >= 1000) >= 0.9) and nunique >= 20 and nunique >= 0.1 * len(v)
+    return bool(codes and not _MONEY_NAME.search(name))
+
+
+def _first_of(values: pd.Series, starts: np.ndarray) -> pd.Series:
+    return values.iloc[starts].reset_index(drop=True)
+
+
+def _changes_within_customer(s: pd.Series, codes: np.ndarray, starts: np.ndarray) -> float:
+    """Share of customers with 2+ non-null values whose value changes along their events."""
+    vals, cust = s.to_numpy(), codes
+    ok = s.notna().to_numpy()
+    vals, cust = vals[ok], cust[ok]
+    if len(vals) < 2:
+        return 0.0
+    f, _ = pd.factorize(vals)
+    same_c = cust[1:] == cust[:-1]
+    changed = same_c & (f[1:] != f[:-1])
+    multi = np.unique(cust[1:][same_c])
+    if len(multi) == 0:
+        return 0.0
+    return float(len(np.unique(cust[1:][changed])) / len(multi))
+
+
+def _mirrors_event(s: pd.Series, event: pd.Series) -> float:
+    """Share of rows whose value is the commonest value for that row's event (1.0: the column restates
+    the event)."""
+    ok = s.notna().to_numpy()
+    if ok.sum() == 0:
+        return 0.0
+    df = pd.DataFrame({"e": event.astype(str).to_numpy()[ok], "v": s.astype(str).to_numpy()[ok]})
+    top = df.groupby(["e", "v"], sort=False).size().groupby(level=0).max().sum()
+    return float(top / len(df))
+
+
+def _determined_by_conversion(labels: pd.Series, converted: pd.Series, min_level: int = 20) -> bool:
+    """Whether conversion is (almost) a function of the label: levels with a 0 % or 100 % rate hold at
+    least 90 % of the labelled customers, while the overall rate is neither 0 nor 1."""
+    d = pd.DataFrame({"l": labels.to_numpy(), "c": converted.to_numpy()}).dropna()
+    if d.empty or d["l"].nunique() < 2:
+        return False
+    rate = d["c"].mean()
+    if not 0.02 < rate < 0.98:
+        return False
+    g = d.groupby("l")["c"].agg(["mean", "size"])
+    g = g[g["size"] >= min_level]
+    pure = g[(g["mean"] == 0) | (g["mean"] == 1)]["size"].sum()
+    # both outcomes must be pure somewhere, or one level carrying everyone is no signal
+    return bool(len(g) >= 2 and pure >= 0.9 * len(d) and (g["mean"] == 0).any() and (g["mean"] == 1).any())
+
+
+# ---------------------------------------------------------------------------------------------- profile
+def profile(data) -> DataProfile:
+    """Profile loaded inputs (a :class:`cjlib.Inputs`, e.g. from :func:`cjlib.load_inputs`).
+
+    Parameters
+    ----------
+    data : Inputs
+        ``events`` ordered by (customer, timestamp) as the loader returns them, optional ``customers``,
+        ``feedback``, ``costs``, and the ``stage_map``.
+
+    Returns
+    -------
+    DataProfile
+
+    Examples
+    --------
+    >>> import cjlib
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "b"], "event": ["page_view", "purchase", "page_view"],
+    ...                    "timestamp": pd.to_datetime(["2025-01-01 10:00", "2025-01-01 10:05", "2025-01-02"])})
+    >>> p = cjlib.profile(cjlib.Inputs(ev, None, None, None, cjlib.load_stage_map()))
+    >>> p.customers, p.converters, p.supports("revenue"), p.checkout_unit
+    (2, 1, False, 'session')
+    """
+    from cjlib.io import ensure_sorted
+    from cjlib.journeys import customer_groups
+
+    ev = ensure_sorted(data.events)
+    sm = data.stage_map
+    n = len(ev)
+    starts, codes = customer_groups(ev)
+    n_cust = len(starts)
+    ts = ev["timestamp"].to_numpy().astype("datetime64[ns]")
+    first, last = pd.Timestamp(ts.min()), pd.Timestamp(ts.max())
+    same = codes[1:] == codes[:-1] if n > 1 else np.zeros(0, bool)
+    gaps = (ts[1:] - ts[:-1])[same].astype(np.int64) if n > 1 else np.zeros(0, np.int64)
+    median_gap = pd.Timedelta(int(np.median(gaps))) if len(gaps) else None
+    within = float(np.mean(gaps <= SESSION_GAP.value)) if len(gaps) else float("nan")
+    per_cust = np.diff(np.r_[starts, n])
+
+    names = ev["event"].astype(str)
+    counts = names.value_counts(sort=True)
+    event_counts = MappingProxyType({str(k): int(v) for k, v in counts.items()})
+    known = sm.known_events
+    unknown = tuple(sorted(e for e in event_counts if e not in known))
+    stages_seen = tuple(s.name for s in sm.stages if set(s.events) & set(event_counts))
+
+    conv = names.isin(sm.conversion_events).to_numpy()
+    conv_per_cust = np.bincount(codes[conv], minlength=n_cust) if n_cust else np.zeros(0, np.int64)
+    converters = int((conv_per_cust > 0).sum())
+    conversion_gap = conversion_gap_median = None
+    if converters:
+        t_first = ts[starts]
+        first_conv_row = np.full(n_cust, -1, np.int64)
+        rows = np.flatnonzero(conv)
+        first_conv_row[codes[rows][::-1]] = rows[::-1]
+        has = first_conv_row >= 0
+        waits = (ts[first_conv_row[has]] - t_first[has]).astype(np.int64)
+        conversion_gap = pd.Timedelta(int(np.quantile(waits, 0.95)))
+        conversion_gap_median = pd.Timedelta(int(np.median(waits)))
+
+    day = ts.astype("datetime64[D]").astype(np.int64)
+    new_day = np.r_[True, (codes[1:] != codes[:-1]) | (day[1:] != day[:-1])] if n else np.zeros(0, bool)
+    d_codes, d_days = codes[new_day], day[new_day]
+    d_same = d_codes[1:] == d_codes[:-1]
+    day_gaps = (d_days[1:] - d_days[:-1])[d_same]
+    activity_gap = float(np.quantile(day_gaps, 0.8)) if len(day_gaps) else float("nan")
+
+    customers, feedback, costs = data.customers, data.feedback, data.costs
+    has_channel = "channel" in ev.columns and ev["channel"].nunique(dropna=True) >= 2
+    revenue = "revenue" in ev.columns and float(pd.to_numeric(ev["revenue"], errors="coerce").fillna(0).sum()) > 0
+    fb_stages = False
+    if feedback is not None and "stage" in feedback.columns:
+        fb_stages = bool(feedback["stage"].astype(str).isin(sm.stage_names).any())
+    variant_cols = [s for s in (ev.get("variant"), None if customers is None else customers.get("variant"))
+                    if s is not None]
+    roles = {
+        "revenue": revenue,
+        "channel": has_channel,
+        "sessions": "session_id" in ev.columns or (within == within and within >= 0.5),
+        "conversions": converters > 0,
+        "carts": bool(sm.cart_events) and bool(set(sm.cart_events) & set(event_counts)) and converters > 0,
+        "checkout": sm.checkout_journey is not None,
+        "customers": customers is not None,
+        "feedback": feedback is not None and len(feedback) > 0,
+        "feedback_stages": fb_stages,
+        "costs": costs is not None and has_channel,
+        "variant": any(s.nunique(dropna=True) >= 2 for s in variant_cols),
+        "repeat": bool((conv_per_cust >= 2).any()),
+    }
+
+    # column kinds: event columns (value at each customer's first event) and customer columns
+    converted = pd.Series(conv_per_cust > 0)
+    id_like, outcome_like, candidates_ev, candidates_cu = [], [], [], []
+    for c in ev.columns:
+        if c in CONTRACT_COLUMNS:
+            continue
+        s = ev[c]
+        if _id_like(s, n_cust):
+            id_like.append(c)
+            continue
+        if not _is_text(s):
+            continue
+        changes = _changes_within_customer(s, codes, starts)
+        mirrors = _mirrors_event(s, ev["event"])
+        at_entry = _first_of(s, starts)
+        if (_OUTCOME_NAME.search(str(c)) and changes > 0.2) or changes >= 0.5 or (mirrors >= 0.95 and changes > 0.2) \
+                or _determined_by_conversion(at_entry, converted):
+            outcome_like.append(c)
+        elif 2 <= s.nunique(dropna=True) <= MAX_SEGMENT_LEVELS:
+            candidates_ev.append(c)
+    if customers is not None:
+        ids = pd.Index(ev["customer_id"].iloc[starts].to_numpy())
+        conv_by_id = pd.Series(conv_per_cust > 0, index=ids)
+        cu = customers.drop_duplicates("customer_id").set_index("customer_id")
+        for c in cu.columns:
+            if c in CONTRACT_COLUMNS:
+                continue
+            s = cu[c]
+            if _id_like(s.rename(c), len(cu)):
+                id_like.append(c)
+                continue
+            if not _is_text(s):
+                continue
+            lab = s.reindex(ids)
+            if _determined_by_conversion(lab, conv_by_id) or (_OUTCOME_NAME.search(str(c)) and
+                                                             _determined_by_conversion(lab, conv_by_id, 5)):
+                outcome_like.append(c)
+            elif 2 <= s.nunique(dropna=True) <= MAX_SEGMENT_LEVELS:
+                candidates_cu.append(c)
+    candidates_cu.sort(key=lambda c: c != "persona")
+    segment_candidates = [c for c in candidates_cu + candidates_ev if c != "variant"]
+    if has_channel:
+        segment_candidates.append("acquisition_channel")
+
+    return DataProfile(
+        customers=n_cust, events=n, first_event=first, last_event=last,
+        span_days=(last - first) / pd.Timedelta(days=1),
+        events_per_customer=float(np.median(per_cust)) if n_cust else 0.0,
+        median_gap=median_gap, share_gaps_within_session=within,
+        event_counts=event_counts, unknown_events=unknown, stages_seen=stages_seen,
+        converters=converters, conversion_gap=conversion_gap,
+        conversion_gap_median=conversion_gap_median, activity_gap_days=activity_gap,
+        roles=MappingProxyType(roles), id_like=tuple(dict.fromkeys(id_like)),
+        outcome_like=tuple(dict.fromkeys(outcome_like)),
+        segment_candidates=tuple(dict.fromkeys(segment_candidates)),
+        conversion_events=tuple(sm.conversion_events),
+    )

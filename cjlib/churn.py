@@ -171,7 +171,8 @@ def _check_window(events: pd.DataFrame, cutoff: pd.Timestamp, window: int) -> No
     if end > covered:
         raise DataError(f"the churn window [{cutoff}, {end}) runs past the end of the data ({last}): "
                         f"customers would look churned only because the log stops; use a cutoff on or "
-                        f"before {covered - pd.Timedelta(days=window)} or a shorter window_days",
+                        f"before {covered - pd.Timedelta(days=window)} or a shorter churn window (the report's "
+                        f"churn_window_days; window_days in cjlib.churn)",
                         column="timestamp", rule="window_past_data")
     in_window = ((ts >= cutoff) & (ts < end)).to_numpy()
     if not in_window.any():
@@ -325,7 +326,8 @@ def make_dataset(
         which = "churned" if y.iloc[0] == 1 else "active"
         raise DataError(f"all {len(y):,} customers are {which} in [{cut}, {cut + pd.Timedelta(days=window)}) "
                         f"(activity: {activity or 'any event'}): a churn model needs both classes; change "
-                        f"cutoff, window_days or activity_events", column="event", rule="single_class")
+                        f"cutoff, churn_window_days (window_days in cjlib.churn) or activity_events",
+                        column="event", rule="single_class")
 
     # Only the past goes in: every feature is computed from this frame.
     past = events.loc[(events["timestamp"] < cut).to_numpy()].reset_index(drop=True)
@@ -706,7 +708,8 @@ def out_of_time_validation(
     try:
         X_tr, y_tr = make_dataset(events, cutoff=train_cut, **kw)
     except DataError as exc:
-        raise DataError(f"out-of-time training set at cutoff − window_days = {train_cut}: {exc.message}",
+        raise DataError(f"out-of-time training set at cutoff − churn_window_days (window_days in cjlib.churn) "
+                        f"= {train_cut}: {exc.message}",
                         column=exc.column, rule=exc.rule) from exc
     X_te = X_te.reindex(columns=X_tr.columns)
     for c in X_tr.columns:  # a column the test period lacks (a channel, an error type) means zero of it

@@ -15,13 +15,19 @@ PATH_PARAMS = {"events_path", "customers_path", "feedback_path", "costs_path", "
                "output_dir"}
 
 
-def _abspath_from_cwd(params: dict) -> dict:
-    """Paths typed on the command line are relative to where the user stands, not the project root."""
-    out = dict(params)
-    for k, v in params.items():
-        if (k in PATH_PARAMS or k.endswith("_path")) and isinstance(v, str) and v and not os.path.isabs(v):
-            out[k] = str(Path(v).resolve())
-    return out
+def _is_path(key: str, value: object) -> bool:
+    """Whether a parameter value is a relative path to anchor: a ``*_path`` or ``output_dir`` value, or a
+    ``columns`` mapping given as a file name (not as YAML/JSON text)."""
+    if not isinstance(value, str) or not value or os.path.isabs(value):
+        return False
+    if key == "columns":
+        return not any(c in value for c in ":{}\n")
+    return key in PATH_PARAMS or key.endswith("_path")
+
+
+def _anchor(params: dict, base: Path) -> dict:
+    """Relative paths among ``params`` made absolute from ``base``."""
+    return {k: str((base / v).resolve()) if _is_path(k, v) else v for k, v in params.items()}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,12 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             loaded = yaml.safe_load(pf.read_text()) or {}
             if not isinstance(loaded, dict):
                 raise ParameterError(f"{pf}: a parameters file must be a YAML mapping")
-            base = pf.resolve().parent
-            for k, v in loaded.items():  # paths in a params file are relative to the file
-                if (k in PATH_PARAMS or k.endswith("_path")) and isinstance(v, str) and v and not os.path.isabs(v):
-                    v = str((base / v).resolve())
-                params[k] = v
-        params.update(_abspath_from_cwd(dict(args.parameter)))
+            params.update(_anchor(loaded, pf.resolve().parent))  # paths in a params file: from the file
+        params.update(_anchor(dict(args.parameter), Path.cwd()))  # on the command line: from where you stand
         out = Path(args.out).resolve() if args.out else REPORTS_DIR
         results = run_reports(args.names or None, params, out_dir=out, keep_code=args.keep_code)
     except (DataError, ParameterError, ValueError) as exc:

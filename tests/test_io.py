@@ -340,3 +340,18 @@ def test_feedback_stages_not_in_the_stage_map_warn_and_count(write_csv, tiny_eve
         d = cjlib.load_inputs(events_path=str(write_csv(tiny_events.iloc[[0, 1, 3]], "ev_known.csv")),
                               feedback_path=str(fb_ok))
     assert d.feedback.attrs["unmatched_stages"] == 0
+
+
+# ---------------------------------------------------------------------------------------- relative paths
+def test_relative_paths_from_the_current_directory_else_the_project_root(monkeypatch, tmp_path):
+    from cjlib.paths import PROJ_ROOT, resolve
+
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "events.csv").write_text("x\n")
+    monkeypatch.chdir(tmp_path)
+    assert resolve("exports/events.csv") == tmp_path / "exports" / "events.csv"
+    assert resolve("data/stage_map.yml") == PROJ_ROOT / "data" / "stage_map.yml"  # a notebook default
+    assert resolve("exports/missing.csv") == PROJ_ROOT / "exports" / "missing.csv"
+    assert resolve(tmp_path / "abs.csv") == tmp_path / "abs.csv"
+    monkeypatch.chdir(PROJ_ROOT / "notebooks")  # where nbval and JupyterLab start
+    assert resolve("data/stage_map.yml") == PROJ_ROOT / "data" / "stage_map.yml"

@@ -197,6 +197,59 @@ def test_params_file_and_relative_paths(small_sample, tmp_path, monkeypatch):
                     "feedback_path": str(small_sample / "feedback.parquet")}
 
 
+def test_per_table_columns_from_a_params_file_and_the_cli(tmp_path, monkeypatch):
+    """A nested ``columns:`` mapping in a params file, or as text after ``-p``, reaches every notebook as text
+    that reads back as the same mapping; a mapping file is found from the params file or from the cwd."""
+    from cjlib import cli, report
+    from cjlib.io import parse_columns
+
+    seen = {}
+    monkeypatch.setattr(report, "run_reports", lambda names, params, **k: seen.update(params) or [])
+    pf = tmp_path / "params.yaml"
+    pf.write_text("columns:\n  events: {customer_id: user_pseudo_id, event: event_name}\n"
+                  "  customers:\n    customer_id: user_pseudo_id\n")
+    assert cli.main(["report", "00", "-f", str(pf)]) == 0
+    nested = {"events": {"customer_id": "user_pseudo_id", "event": "event_name"},
+              "customers": {"customer_id": "user_pseudo_id"}}
+    assert seen["columns"] == nested
+    injected = validate_parameters([NB00], seen)["00_journey_map"]["columns"]
+    assert isinstance(injected, str) and parse_columns(injected) == nested
+    assert cli.main(["report", "00", "-p", "columns", "{events: {event: event_name}}"]) == 0
+    assert parse_columns(validate_parameters([NB00], seen)["00_journey_map"]["columns"]) == {
+        "events": {"event": "event_name"}}
+    (tmp_path / "sub").mkdir()
+    pf.write_text("columns: cols.yml\n")
+    monkeypatch.chdir(tmp_path / "sub")
+    assert cli.main(["report", "00", "-f", str(pf)]) == 0
+    assert seen["columns"] == str(tmp_path / "cols.yml")  # relative to the params file
+    assert cli.main(["report", "00", "-p", "columns", "cols.yml"]) == 0
+    assert seen["columns"] == str(tmp_path / "sub" / "cols.yml")  # relative to where you stand
+
+
+def test_columns_parameter_is_checked_up_front():
+    with pytest.raises(ParameterError, match="parameter 'columns': .*table 'event'; tables are events, customers"):
+        validate_parameters([NB00], {"columns": {"event": {"event": "event_name"}}})
+    with pytest.raises(ParameterError, match="parameter 'columns': columns must be a mapping"):
+        validate_parameters([NB00], {"columns": ["customer_id", "user_pseudo_id"]})
+
+
+def test_churn_hints_name_the_report_parameter():
+    """The 04_churn report's parameter is churn_window_days: the error hints must say so."""
+    from cjlib import churn
+    from cjlib.errors import DataError
+
+    ev = pd.DataFrame({"customer_id": ["a", "a", "b", "b"], "event": ["page_view"] * 4,
+                       "timestamp": pd.to_datetime(["2025-01-01", "2025-03-01", "2025-01-05", "2025-03-30"])})
+    with pytest.raises(DataError, match="window_past_data") as info:
+        churn.make_dataset(ev, cutoff="2025-03-15", window_days=30)
+    assert "on or before 2025-03-01 00:00:00 or a shorter churn window (the report's churn_window_days" in str(
+        info.value)
+    both_active = ev.assign(timestamp=pd.to_datetime(["2025-01-01", "2025-03-02", "2025-01-05", "2025-03-03"]))
+    with pytest.raises(DataError, match="all 2 customers are active") as info:  # both in [Mar 1, Mar 4)
+        churn.make_dataset(both_active, cutoff="2025-03-01", window_days=3)
+    assert "change cutoff, churn_window_days (window_days in cjlib.churn) or activity_events" in str(info.value)
+
+
 def test_parameter_validation():
     with pytest.raises(ParameterError, match="unknown parameter 'bogus'"):
         validate_parameters([NB00], {"bogus": 1})

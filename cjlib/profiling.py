@@ -86,7 +86,7 @@ class DataProfile:
     unknown_events : tuple of str
         Event names the stage map does not know.
     stages_seen : tuple of str
-        Stages of the stage map with at least one of their events in the data.
+        Stages of the stage map that at least one customer reaches (``nth`` occurrences of its events).
     converters : int
         Customers with at least one conversion event.
     conversion_gap : Timedelta or None
@@ -207,6 +207,14 @@ def _id_like(s: pd.Series, n_entities: int) -> bool:
     return bool(codes and not _MONEY_NAME.search(name))
 
 
+def _reached(names: pd.Series, codes: np.ndarray, n_cust: int, stage) -> bool:
+    """Whether some customer has at least ``stage.nth`` of the stage's events."""
+    hit = names.isin(stage.events).to_numpy()
+    if stage.nth == 1:
+        return bool(hit.any())
+    return bool(hit.any() and np.bincount(codes[hit], minlength=n_cust).max() >= stage.nth)
+
+
 def _first_of(values: pd.Series, starts: np.ndarray) -> pd.Series:
     return values.iloc[starts].reset_index(drop=True)
 
@@ -298,7 +306,7 @@ def profile(data) -> DataProfile:
     event_counts = MappingProxyType({str(k): int(v) for k, v in counts.items()})
     known = sm.known_events
     unknown = tuple(sorted(e for e in event_counts if e not in known))
-    stages_seen = tuple(s.name for s in sm.stages if set(s.events) & set(event_counts))
+    stages_seen = tuple(s.name for s in sm.stages if _reached(names, codes, n_cust, s))
 
     conv = names.isin(sm.conversion_events).to_numpy()
     conv_per_cust = np.bincount(codes[conv], minlength=n_cust) if n_cust else np.zeros(0, np.int64)

@@ -482,10 +482,12 @@ def load_events(
     Parameters
     ----------
     path : str or Path
-        CSV, Parquet file or Parquet folder; relative paths are taken from the project root.
+        CSV, Parquet file or Parquet folder; a relative path is taken from the current directory when
+        it exists there, else from the project root (:func:`cjlib.paths.resolve`).
     columns : dict or str, optional
         Contract name → the data's column name (``{"customer_id": "user_pseudo_id"}``), or the same as
-        YAML/JSON text or a file.
+        YAML/JSON text or a file; each entry must name a column of the file. Of a per-table mapping only
+        the ``events`` part is used.
     stage_map : StageMap, optional
         Used to count events it does not name (default: ``data/stage_map.yml``).
     keep_duplicates : bool, default False

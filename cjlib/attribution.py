@@ -26,9 +26,12 @@ Every model takes a paths table and returns a DataFrame indexed by ``channel``:
 stage transition of the stage map, :func:`stage_contribution` attributes conversions to touchpoint events
 summed by stage, and :func:`cost_per_conversion` joins channel spend.
 
-Channel names may hold spaces and any Unicode character except ``>`` (the separator). Surrounding spaces
-are trimmed and empty names dropped; a path left without channels is dropped (with a
-:class:`~cjlib.errors.DataWarning` when it carried conversions).
+Channel names may be any string, ``>`` included (hierarchical names such as ``"Email > Newsletter"``). In a
+``path`` string a ``>`` inside a name is written ``\\>`` and a backslash ``\\\\`` (:func:`join_path`,
+:func:`split_path`), so ``"Email \\> Newsletter > Paid \\> Search"`` is the two channels ``Email >
+Newsletter`` and ``Paid > Search``; every result names the channels exactly as in the data (the escapes
+are undone when the paths are parsed). Surrounding spaces are trimmed and empty names dropped; a path left
+without channels is dropped (with a :class:`~cjlib.errors.DataWarning` when it carried conversions).
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ from cjlib.journeys import assign_stages, customer_groups, customer_starts, sess
 
 __all__ = [
     "SEP",
+    "join_path",
+    "split_path",
     "read_paths",
     "paths_from_events",
     "heuristic",
@@ -76,6 +81,39 @@ MAX_EXACT_SHAPLEY_CHANNELS = 15
 
 
 # ============================================================================================ paths table
+# placeholders for the escapes while a path string is split on ">" (private-use characters; others are
+# tried when the data itself holds these)
+_PLACEHOLDERS = ("\ue000", "\ue001", "\uf8fe", "\uf8ff", "\U000f0000", "\U000f0001")
+
+
+def _escape(name: str) -> str:
+    """A channel name as written inside a path string: ``\\`` → ``\\\\``, ``>`` → ``\\>``."""
+    return name.replace("\\", "\\\\").replace(">", "\\>") if ("\\" in name or ">" in name) else name
+
+
+def join_path(channels: Sequence[str]) -> str:
+    """A path string from channel names (any strings; ``>`` and ``\\`` inside a name are escaped).
+
+    Examples
+    --------
+    >>> join_path(["Email > Newsletter", "search"])
+    'Email \\\\> Newsletter > search'
+    """
+    return SEP.join(_escape(str(c)) for c in channels)
+
+
+def split_path(path: str) -> list[str]:
+    """The channel names of a path string (escapes undone, names trimmed, empty names dropped).
+
+    Examples
+    --------
+    >>> split_path(join_path(["Email > Newsletter", "a\\\\b", "search"]))
+    ['Email > Newsletter', 'a\\\\b', 'search']
+    """
+    t = _tokenize(np.array([path], dtype=object))
+    return [str(x) for x in t.channels[t.tok]]
+
+
 def _check_paths(paths: pd.DataFrame, name: str = "paths") -> None:
     if not isinstance(paths, pd.DataFrame):
         raise TypeError(f"{name} must be a paths DataFrame (path, conversions, nulls[, value]), got {type(paths)}")
@@ -159,10 +197,11 @@ def _normalise_path_strings(strings: np.ndarray) -> np.ndarray:
 
 
 def _join_paths(tok: np.ndarray, pid: np.ndarray, n: int, names: np.ndarray) -> np.ndarray:
-    """Join token codes per path id into ``" > "`` strings; ``pid`` must be sorted."""
+    """Join token codes per path id into ``" > "`` strings (names escaped); ``pid`` must be sorted."""
     out = np.full(n, "", dtype=object)
     if len(tok) == 0:
         return out
+    names = np.array([_escape(str(x)) for x in names] + [""], dtype=object)[:-1]  # small: one per channel
     starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
     try:
         import pyarrow as pa
@@ -209,13 +248,32 @@ def _tokenize(strings) -> _Tokens:
     chunks = []  # (raw code of each distinct token of the chunk, token → its distinct token)
     counts = np.zeros(n, dtype=np.int64)
     for lo in range(0, n, _TOKEN_CHUNK):  # chunks bound Arrow's transient memory
-        lists = pc.split_pattern(pc.fill_null(arr.slice(lo, _TOKEN_CHUNK), ""), ">")
-        counts[lo:lo + len(lists)] = pc.list_value_length(lists).to_numpy()
+        part = pc.fill_null(arr.slice(lo, _TOKEN_CHUNK), "")
+        lists = pc.split_pattern(part, ">")
         enc = pc.list_flatten(lists).combine_chunks().dictionary_encode()
-        gmap = np.array([glob.setdefault(u.strip(), len(glob)) for u in enc.dictionary.to_pylist()], dtype=np.int32)
+        distinct = enc.dictionary.to_pylist()
+        escaped = any("\\" in u for u in distinct)  # rare: only then split again with the escapes undone
+        if escaped:
+            bs, gt = _free_placeholders(lambda c: pc.any(pc.match_substring(part, c)).as_py())
+            part = pc.replace_substring(pc.replace_substring(part, "\\\\", bs), "\\>", gt)
+            lists = pc.split_pattern(part, ">")
+            enc = pc.list_flatten(lists).combine_chunks().dictionary_encode()
+            distinct = [u.replace(bs, "\\").replace(gt, ">") for u in enc.dictionary.to_pylist()]
+        counts[lo:lo + len(lists)] = pc.list_value_length(lists).to_numpy()
+        distinct = [u.strip() for u in distinct]
+        gmap = np.array([glob.setdefault(u, len(glob)) for u in distinct], dtype=np.int32)
         chunks.append((gmap, enc.indices.to_numpy(zero_copy_only=False)))
         del lists, enc
     return _encode_tokens(chunks, np.array(list(glob), dtype=object), counts, n)
+
+
+def _free_placeholders(occurs) -> tuple[str, str]:
+    """Two placeholder characters the strings do not hold (``occurs(char)`` tells whether they do)."""
+    free = [c for c in _PLACEHOLDERS if not occurs(c)]
+    if len(free) < 2:  # pragma: no cover - data holding four private-use characters
+        raise DataError("path strings hold every placeholder character cjlib uses to undo escapes",
+                        column="path", rule="placeholder", examples=list(_PLACEHOLDERS))
+    return free[0], free[1]
 
 
 def _encode_tokens(chunks: list[tuple[np.ndarray, np.ndarray]], stripped: np.ndarray, counts: np.ndarray,
@@ -251,10 +309,17 @@ def _tokenize_python(strings: np.ndarray) -> _Tokens:
     """Pure-Python fallback of :func:`_tokenize`: one join, one split, one factorize."""
     n = len(strings)
     strings = [s if isinstance(s, str) else "" for s in strings]
+    bs = gt = None
+    if any("\\" in s for s in strings):
+        bs, gt = _free_placeholders(lambda c: any(c in s for s in strings))
+        strings = [s.replace("\\\\", bs).replace("\\>", gt) for s in strings]
     counts = np.fromiter((s.count(">") for s in strings), dtype=np.int64, count=n) + 1
     toks = ">".join(strings).split(">") if n else []
     codes, uniq = pd.factorize(np.asarray(toks, dtype=object))
-    stripped = np.array([u.strip() for u in uniq], dtype=object)
+    stripped = [u.strip() for u in uniq]
+    if bs is not None:
+        stripped = [u.replace(bs, "\\").replace(gt, ">") for u in stripped]
+    stripped = np.array(stripped + [""], dtype=object)[:-1]
     return _encode_tokens([(np.arange(len(uniq), dtype=np.int32), codes)], stripped, counts, n)
 
 
@@ -664,9 +729,11 @@ def _share(x: np.ndarray) -> np.ndarray:
 
 def _state_names(ch: _Chain) -> np.ndarray:
     names = np.asarray(ch.channels, dtype=object)
+    if ch.order == 1:  # a state is one channel: its name as in the data
+        return names[ch.state_digits[:, 0]]
     out = np.empty(len(ch.state_digits), dtype=object)
     for i, row in enumerate(ch.state_digits):
-        out[i] = SEP.join(names[d] for d in row if d >= 0)
+        out[i] = join_path(names[d] for d in row if d >= 0)
     return out
 
 
@@ -678,7 +745,8 @@ def transition_matrix(paths: pd.DataFrame, order: int = 1) -> pd.DataFrame:
     paths : DataFrame
         A paths table.
     order : int, default 1
-        Markov order; a state of order > 1 is named by its channels joined by ``" > "``.
+        Markov order; a state of order 1 is named by its channel, one of order > 1 by its channels as a
+        path string (:func:`join_path`).
 
     Returns
     -------
@@ -927,10 +995,6 @@ def _journeys(events, *, conversion_events, lookback, touch_col, stage, stage_ma
     touch = ev[touch_col]
     tcodes, tnames = _factorize(touch)
     tnames = np.asarray(tnames.astype(str), dtype=object)
-    if any(">" in s for s in tnames):
-        bad = [s for s in tnames if ">" in s][:5]
-        raise DataError("touch names must not contain '>' (the path separator)", column=touch_col,
-                        rule="no_separator", examples=bad)
     has_touch = tcodes >= 0
     has_rev = "revenue" in ev.columns
     revenue = ev["revenue"].to_numpy(dtype=float, na_value=np.nan) if has_rev else np.zeros(n)
@@ -1058,7 +1122,8 @@ def paths_from_events(
     lookback : str, Timedelta or None, default "30D"
         How far before the conversion (or the last touch) touches count; ``None`` for no limit.
     touch_col : str, default "channel"
-        The column whose values are the touches. Values must not contain ``>``.
+        The column whose values are the touches (any strings: a ``>`` or ``\\`` in a value is escaped
+        in ``path``, see :func:`join_path`).
     stage : str or tuple, optional
         Restrict to one stage transition (see above).
     stage_map : StageMap or path, optional

@@ -554,3 +554,76 @@ def test_order_k_states_by_hand():
         got = list(zip(tm.channel_from, tm.channel_to, tm["count"].astype(int)))
         assert sorted(got) == sorted(rows), k
         assert A.markov(t, order=k, horizon="ca").attrs["horizon"] == 3  # two states on the longest path, + 1
+
+
+# ---------------------------------------------------------------------------------------------- any channel string
+def test_join_and_split_path_round_trip_any_name():
+    names = ["Email > Newsletter", "Paid > Search", "a\\b", "ends\\", "\\>", "plain name", "ünï > cödé"]
+    s = A.join_path(names)
+    assert s == "Email \\> Newsletter > Paid \\> Search > a\\\\b > ends\\\\ > \\\\\\> > plain name > ünï \\> cödé"
+    assert A.split_path(s) == names
+    # a backslash before any other character is kept as it is (files written without escapes still read)
+    assert A.split_path("a > b\\c > d") == ["a", "b\\c", "d"]
+
+
+@pytest.mark.parametrize("chunk", [None, 1])
+def test_escaped_paths_parse_to_the_names_in_python_and_arrow(monkeypatch, chunk):
+    t = _paths([(A.join_path(["Email > Newsletter", "b"]), 2, 1), (A.join_path(["b", "Email > Newsletter"]), 1, 0),
+                ("b", 0, 3)])
+    if chunk:
+        monkeypatch.setattr(A, "_TOKEN_CHUNK", chunk)
+    h = A.heuristic(t)
+    assert h.index.tolist() == ["Email > Newsletter", "b"]
+    assert h["first_touch"].to_dict() == {"Email > Newsletter": 2.0, "b": 1.0}
+    monkeypatch.setattr(A, "_tokenize", lambda s: A._tokenize_python(np.asarray(s, dtype=object)))
+    assert A.heuristic(t)["first_touch"].to_dict() == {"Email > Newsletter": 2.0, "b": 1.0}
+
+
+def test_channels_with_separator_give_the_same_attribution_as_plain_names(synth_data):
+    """A log whose channels hold '>' attributes exactly like the same log with plain names (renamed back)."""
+    ev = synth_data.events[synth_data.events["customer_id"].isin(synth_data.events["customer_id"].unique()[:1500])]
+    hier = {"email": "Email > Newsletter", "paid_search": "Paid > Search"}
+    plain = {"email": "a", "paid_search": "b"}
+    back = {"a": "Email > Newsletter", "b": "Paid > Search"}
+
+    def renamed(mapping):
+        ch = ev["channel"].astype("string")
+        return ev.assign(channel=ch.replace(mapping).astype("category"))
+
+    eh, ep = renamed(hier), renamed(plain)
+    assert {"Email > Newsletter", "Paid > Search"} <= set(eh["channel"].dropna())
+
+    def same(x: pd.DataFrame, y: pd.DataFrame):
+        y = y.rename(index=back).sort_index()
+        x = x.sort_index()
+        assert x.index.tolist() == y.index.tolist()
+        pd.testing.assert_frame_equal(x, y, rtol=1e-12, check_like=True)
+
+    ph, pp = A.paths_from_events(eh), A.paths_from_events(ep)
+    assert ph["conversions"].sum() == pp["conversions"].sum() > 100
+    assert sorted(ph["path"].map(A.split_path).map(tuple)) == sorted(
+        pp["path"].map(A.split_path).map(lambda p: tuple(back.get(c, c) for c in p)))
+    same(A.compare_models(ph, order=2), A.compare_models(pp, order=2))
+    same(A.markov(ph), A.markov(pp))
+    same(A.time_decay(eh), A.time_decay(ep))
+    # (replicates resample path rows, whose order follows the path strings: only the estimate is the same)
+    same(A.bootstrap(ph, "markov", n_boot=5)[["estimate"]], A.bootstrap(pp, "markov", n_boot=5)[["estimate"]])
+    tm_h, tm_p = A.transition_matrix(ph), A.transition_matrix(pp)
+    tm_p = tm_p.replace({"channel_from": back, "channel_to": back})
+    key = ["channel_from", "channel_to"]
+    pd.testing.assert_frame_equal(tm_h.sort_values(key, ignore_index=True), tm_p.sort_values(key, ignore_index=True))
+    assert "Email > Newsletter" in set(tm_h["channel_from"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        sa_h, sa_p = A.stage_attribution(eh), A.stage_attribution(ep)
+    idx = ["transition", "channel"]
+    pd.testing.assert_frame_equal(sa_h.set_index(idx).sort_index(),
+                                  sa_p.replace({"channel": back}).set_index(idx).sort_index())
+    ce_h, ce_p = A.channel_effects(eh), A.channel_effects(ep)
+    pd.testing.assert_frame_equal(ce_h.set_index(idx).sort_index(),
+                                  ce_p.replace({"channel": back}).set_index(idx).sort_index())
+    costs = pd.DataFrame({"channel": ["Email > Newsletter", "Paid > Search"], "spend": [100.0, 300.0]})
+    cpc = A.cost_per_conversion(A.compare_models(ph), costs).set_index(["model", "channel"])
+    mk = A.compare_models(pp)
+    assert cpc.loc[("markov", "Paid > Search"), "cost_per_conversion"] == pytest.approx(300 / mk.loc["b", "markov"])
+    assert cpc.loc[("markov", "Email > Newsletter"), "spend"] == 100.0

@@ -14,7 +14,8 @@ Funnel rules (shared by every function that takes ``steps``)
   stage, so with the default map ``"retention"`` is satisfied by a customer's 2nd and later purchases and
   ``"purchase"`` by the first purchase only. Prefix a name with ``"event:"`` or ``"stage:"`` to choose
   explicitly (``"event:purchase"`` is every purchase event, as an event-level checkout funnel usually
-  means); labels drop the prefix. Stage labels are always computed on the customer's whole history,
+  means); labels drop the prefix. A bare name that is both a stage and an event keeps the stage
+  meaning but raises one :class:`~cjlib.errors.DataWarning` per call naming the ``event:`` form. Stage labels are always computed on the customer's whole history,
   also when ``unit="session"``.
 * **Order.** Events are taken in the loader's order: (customer, timestamp, input order). Equal
   timestamps keep their input order, so of two events at the same instant the earlier row comes first
@@ -43,14 +44,15 @@ Funnel rules (shared by every function that takes ``steps``)
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cjlib.errors import DataError
+from cjlib.errors import DataError, DataWarning
 from cjlib.io import ensure_sorted
 from cjlib.journeys import assign_stages, customer_groups, customer_starts, session_keys
 from cjlib.stagemap import StageMap, load_stage_map
@@ -60,18 +62,28 @@ __all__ = [
     "UNITS",
     "CartAbandonment",
     "DropoffFlows",
+    "ambiguous_steps",
     "cart_abandonment",
+    "cart_outcomes",
     "compare_segments",
     "conversion_by_cohort",
+    "conversion_step",
     "dropoff_drivers",
     "friction",
     "funnel",
     "funnel_units",
     "holm",
+    "largest_drop",
+    "parse_steps",
+    "resolve_checkout",
+    "resolve_journey",
+    "segment_columns",
     "time_to_convert",
     "two_proportion_test",
     "where_droppers_go",
     "wilson_interval",
+    "worst_friction",
+    "worst_segment",
 ]
 
 MODES = ("ordered", "strict", "any")
@@ -150,6 +162,31 @@ def _labels(steps) -> list[str]:
     return labels
 
 
+def ambiguous_steps(steps, stage_map: StageMap | None = None) -> list[str]:
+    """The bare step names that are both a stage and an event of the stage map (they mean the stage).
+
+    Examples
+    --------
+    >>> ambiguous_steps(["awareness", "purchase", "event:purchase", ["review", "retention"]])
+    ['purchase']
+    """
+    sm = stage_map or load_stage_map()
+    amb = set(sm.ambiguous_names())
+    names = [n for s in _normalize_steps(steps) for n in s if n in amb]
+    return list(dict.fromkeys(names))
+
+
+def _warn_ambiguous(norm, sm: StageMap, stacklevel: int = 3) -> None:
+    amb = set(sm.ambiguous_names())
+    names = list(dict.fromkeys(n for s in norm for n in s if n in amb))
+    if names:
+        forms = ", ".join(f"'event:{n}'" for n in names)
+        warnings.warn(f"steps: {', '.join(repr(n) for n in names)} is both a stage and an event; it counts "
+                      f"the stage (for 'purchase' with the default map: a customer's first purchase only). "
+                      f"Write {forms} for every such event, or 'stage:NAME' to say the stage.",
+                      DataWarning, stacklevel=stacklevel)
+
+
 # ---------------------------------------------------------------------------------------------- matcher
 @dataclass(frozen=True)
 class _Prepared:
@@ -191,6 +228,8 @@ def _prepare(events, steps, unit, stage_map) -> _Prepared:
                     f"steps: unknown step name {name!r}: not a stage ({', '.join(stage_names)}) and not an event "
                     f"in the data or the stage map"
                 )
+    _warn_ambiguous(norm, sm, stacklevel=5)
+
     def is_stage(name):
         return name.startswith("stage:") or (name in stage_names and not name.startswith("event:"))
 
@@ -1285,8 +1324,9 @@ def cart_abandonment(
     Parameters
     ----------
     cart_event, purchase_event : str or list of str, optional
-        Event names. Defaults come from the stage map's ``checkout`` journey: its 2nd step is the cart
-        event and its last step the purchase event (a step that is a list gives all its names).
+        Event names. Defaults come from the stage map's roles: ``cart_events`` and
+        ``conversion_events`` (never from a journey's step positions). Without a cart event (none given
+        and none declared) a :class:`ValueError` says so in one sentence.
     recovery_days : float, default 7
         Must be positive.
     """
@@ -1302,14 +1342,10 @@ def cart_abandonment(
             raise ValueError(f"{param} must be an event name or a list of names, got {value!r}")
         return out
 
-    if cart_event is None or purchase_event is None:
-        try:
-            cj = [_strip(x) if isinstance(x, str) else x for x in sm.journey("checkout").steps]
-        except ValueError as exc:
-            raise ValueError("cart_event and purchase_event are required: the stage map has no 'checkout' "
-                             "journey to take defaults from") from exc
-    carts = names(cart_event, cj[1] if cart_event is None else None, "cart_event")
-    buys = names(purchase_event, cj[-1] if purchase_event is None else None, "purchase_event")
+    if cart_event is None and not sm.cart_events:
+        raise ValueError("the stage map declares no cart events (cart_events), so no event marks a cart")
+    carts = names(sm.cart_events if cart_event is None else cart_event, None, "cart_event")
+    buys = names(sm.conversion_events if purchase_event is None else purchase_event, None, "purchase_event")
     ev = ensure_sorted(events)
     sess = session_keys(ev).to_numpy()
     ev_names = ev["event"].astype(str).to_numpy()
@@ -1354,3 +1390,224 @@ def cart_abandonment(
         recovery_rate=n_r / n_a if n_a else float("nan"), recovery_days=float(recovery_days),
         cart_event=carts, purchase_event=buys, table=table,
     )
+
+
+# ------------------------------------------------------------------------------- report choices (03_dropoff)
+def parse_steps(text: str) -> list:
+    """Steps from a comma-separated parameter: ``"a, b|c, d"`` → ``["a", ["b", "c"], "d"]`` (``[]`` when empty).
+
+    Examples
+    --------
+    >>> parse_steps("product_view, add_to_cart|begin_checkout, event:purchase")
+    ['product_view', ['add_to_cart', 'begin_checkout'], 'event:purchase']
+    """
+    out = []
+    for part in (x.strip() for x in str(text).split(",")):
+        if part:
+            alts = [a.strip() for a in part.split("|") if a.strip()]
+            out.append(alts if len(alts) > 1 else alts[0])
+    return out
+
+
+def _journey_error(param: str, name: str, sm: StageMap) -> ValueError:
+    where = f" ({sm.source})" if sm.source else ""
+    known = ", ".join(sorted(sm.journeys))
+    if not known:
+        return ValueError(f"{param} {name!r}: the stage map{where} names no journeys (leave {param} empty)")
+    return ValueError(f"{param} {name!r} is not a journey of the stage map{where}; its journeys are: {known}")
+
+
+def resolve_journey(stage_map: StageMap, journey: str = "") -> tuple[str, list]:
+    """The main funnel's name and steps for a ``journey`` parameter.
+
+    ``""`` means the stage map's ``default_journey``, else every stage in order (named ``"stages"``).
+    A name the map does not have raises a one-line :class:`ValueError` naming the map's journeys.
+
+    Returns
+    -------
+    (name, steps)
+    """
+    name = (journey or "").strip() or stage_map.default_journey
+    if not name:
+        return "stages", list(stage_map.stage_names)
+    if name not in stage_map.journeys:
+        raise _journey_error("journey", name, stage_map)
+    return name, list(stage_map.journeys[name].steps)
+
+
+def resolve_checkout(stage_map: StageMap, checkout_journey: str = "") -> tuple[str | None, list | None]:
+    """The checkout funnel's name and steps: ``""`` means the map's ``checkout_journey`` role.
+
+    ``(None, None)`` when the parameter is empty and the map declares no checkout journey; a name the map
+    does not have raises a one-line :class:`ValueError` naming the map's journeys.
+    """
+    name = (checkout_journey or "").strip() or stage_map.checkout_journey
+    if not name:
+        return None, None
+    if name not in stage_map.journeys:
+        raise _journey_error("checkout_journey", name, stage_map)
+    return name, list(stage_map.journeys[name].steps)
+
+
+def conversion_step(steps: Sequence, stage_map: StageMap | None = None) -> str:
+    """The label of the first step after step 1 that a conversion event satisfies (an event step naming
+    a conversion event, or a stage listing one); the last step when none does.
+
+    Examples
+    --------
+    >>> conversion_step(["awareness", "consideration", "purchase", "retention"])
+    'purchase'
+    >>> conversion_step(["page_view", "product_view"])
+    'product_view'
+    """
+    sm = stage_map or load_stage_map()
+    norm = _normalize_steps(steps)
+    labels = _labels(norm)
+    conv = set(sm.conversion_events)
+    stages = sm.stage_names
+
+    def converts(name: str) -> bool:
+        kind, bare = (name.split(":", 1) if name.startswith(("event:", "stage:")) else ("", name))
+        if kind == "stage" or (kind == "" and bare in stages):
+            return bool(conv & set(sm.stage(bare).events))
+        return bare in conv
+
+    for k in range(1, len(norm)):
+        if any(converts(n) for n in norm[k]):
+            return labels[k]
+    return labels[-1]
+
+
+def segment_columns(segments: str, profile, events_columns, customer_columns=()) -> tuple[list[str], list[str]]:
+    """The segment columns for a ``segments`` parameter, and the named ones the data lacks.
+
+    ``""`` means ``profile.segment_candidates`` (the columns 00_journey_map uses). A named column is
+    usable when it is an event or customer column, or ``acquisition_channel`` with a ``channel`` column.
+
+    Returns
+    -------
+    (usable, missing) : lists of column names
+    """
+    ev_cols, cu_cols = set(events_columns), set(customer_columns or ())
+
+    def usable(c):
+        return c in ev_cols or c in cu_cols or (c == "acquisition_channel" and "channel" in ev_cols)
+
+    wanted = [c.strip() for c in str(segments or "").split(",") if c.strip()]
+    if not wanted:
+        return [c for c in profile.segment_candidates if usable(c)], []
+    wanted = list(dict.fromkeys(wanted))
+    return [c for c in wanted if usable(c)], [c for c in wanted if not usable(c)]
+
+
+def worst_segment(comparisons: Mapping[str, pd.DataFrame], to_step=None, *, min_units: int = 100,
+                  tolerance: float = 1e-9) -> dict | None:
+    """The significant segment level with the lowest ratio to the rest, or ``None``.
+
+    Over the :func:`compare_segments` results of several columns (column → frame), rows count when they
+    are significant, have at least ``min_units`` units at the transition, convert less than the rest
+    (``ratio < 1``) and, with ``to_step``, end at that step. Two rows tied for the lowest ratio (within
+    ``tolerance``) name nothing: a tie is never called the worst.
+
+    Returns
+    -------
+    dict or None
+        ``column``, ``level``, ``from_step``, ``to_step``, ``units``, ``converted``, ``rate``, ``ci_low``,
+        ``ci_high``, ``rate_rest``, ``ratio``, ``p_adjusted``.
+    """
+    rows = []
+    for col, c in comparisons.items():
+        c = c[c["significant"] & (c["units"] >= min_units) & (c["ratio"] < 1) & np.isfinite(c["ratio"])]
+        if to_step is not None:
+            c = c[c["to_step"] == to_step]
+        rows += [dict(column=col, level=r[col], from_step=r["from_step"], to_step=r["to_step"], units=int(r["units"]),
+                      converted=int(r["converted"]), rate=float(r["rate"]), ci_low=float(r["ci_low"]),
+                      ci_high=float(r["ci_high"]), rate_rest=float(r["rate_comparison"]), ratio=float(r["ratio"]),
+                      p_adjusted=float(r["p_adjusted"])) for _, r in c.iterrows()]
+    if not rows:
+        return None
+    rows.sort(key=lambda r: (r["ratio"], r["column"], str(r["level"])))
+    if len(rows) > 1 and rows[1]["ratio"] - rows[0]["ratio"] <= tolerance:
+        return None
+    return rows[0]
+
+
+def cart_outcomes(table: pd.DataFrame, labels: pd.Series | None = None, column: str | None = None) -> pd.DataFrame:
+    """Cart outcomes per group: ``purchased`` (in the session), ``recovered`` (later), ``lost``, ``carts``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :attr:`CartAbandonment.table`.
+    labels : Series, optional
+        customer_id → segment level; adds a row ``"{column} = {level}"`` per level after the ``"all"`` row
+        (carts of customers without a level count only in ``"all"``).
+    column : str, optional
+        The segment's name for the row labels.
+    """
+    groups = {"all": table}
+    if labels is not None:
+        lab = table["customer_id"].map(labels)
+        groups.update({f"{column} = {k}": g for k, g in table.groupby(lab, sort=True)})
+    out = {k: {"purchased": int((~g["abandoned"]).sum()), "recovered": int(g["recovered"].sum()),
+               "lost": int((g["abandoned"] & ~g["recovered"]).sum())} for k, g in groups.items()}
+    res = pd.DataFrame.from_dict(out, orient="index", columns=["purchased", "recovered", "lost"])
+    res["carts"] = res.sum(axis=1)
+    return res
+
+
+def largest_drop(table: pd.DataFrame, *, min_units: int = 1, tolerance: float = 1e-9) -> dict | None:
+    """The transition of a :func:`funnel` table that loses the largest share of its units, or ``None``.
+
+    Transitions whose previous step has fewer than ``min_units`` units are left out; a tie for the
+    largest drop names nothing.
+
+    Returns
+    -------
+    dict or None
+        ``from_step``, ``to_step``, ``units`` (reached the previous step), ``dropped``, ``drop_off_rate``.
+    """
+    rows = []
+    for k in range(1, len(table)):
+        prev, r = table.iloc[k - 1], table.iloc[k]
+        if int(prev["reached"]) >= max(min_units, 1) and np.isfinite(r["drop_off_rate"]):
+            rows.append(dict(from_step=prev["step"], to_step=r["step"], units=int(prev["reached"]),
+                             dropped=int(r["dropped"]), drop_off_rate=float(r["drop_off_rate"])))
+    if not rows:
+        return None
+    rows.sort(key=lambda x: -x["drop_off_rate"])
+    if len(rows) > 1 and rows[0]["drop_off_rate"] - rows[1]["drop_off_rate"] <= tolerance:
+        return None
+    return rows[0]
+
+
+FRICTION_SIGNALS = ("loop", "error", "long_dwell")
+
+
+def worst_friction(table: pd.DataFrame, *, min_units: int = 50, tolerance: float = 1e-9) -> dict | None:
+    """The friction signal of a :func:`friction` table that goes with the largest fall in moving on.
+
+    A signal at a transition counts when at least ``min_units`` units met it, both conversions (with and
+    without it) are defined, and units with it move on less often than units without it. A tie for the
+    largest gap names nothing.
+
+    Returns
+    -------
+    dict or None
+        ``signal`` ("loop", "error", "long dwell"), ``from_step``, ``to_step``, ``units`` (met it),
+        ``share`` (of the units at from_step), ``conversion_with``, ``conversion_without``, ``gap``.
+    """
+    rows = []
+    for _, r in table.iterrows():
+        for s in FRICTION_SIGNALS:
+            n, a, b = r[f"{s}_units"], r[f"conversion_if_{s}"], r[f"conversion_if_no_{s}"]
+            if n >= min_units and np.isfinite(a) and np.isfinite(b) and b > a:
+                rows.append(dict(signal=s.replace("_", " "), from_step=r["from_step"], to_step=r["to_step"],
+                                 units=int(n), share=float(r[f"{s}_rate"]), conversion_with=float(a),
+                                 conversion_without=float(b), gap=float(b - a)))
+    if not rows:
+        return None
+    rows.sort(key=lambda x: -x["gap"])
+    if len(rows) > 1 and rows[0]["gap"] - rows[1]["gap"] <= tolerance:
+        return None
+    return rows[0]

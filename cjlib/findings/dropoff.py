@@ -1,0 +1,485 @@
+"""Sentences and chart titles of 03_dropoff, each earned by the numbers or not written.
+
+Every function takes result frames of :mod:`cjlib.funnel` (or the dicts its pickers return) and returns
+the text, or ``None`` when the numbers do not earn it (no units, a tie, a group too small, a zero
+denominator). Numbers go through the guards of :mod:`cjlib.findings`, so NaN never reaches text.
+
+03's numbers are *funnel conversions*: a unit counts at a step when it reached step 1 and then every
+later step **in order, within the window from step 1**. They differ from 00's stage reach ("ever, in
+any order"), so they carry their own names (``funnel conversion``, ``step conversion``) and the
+definition stands beside them (:data:`FUNNEL_DEFINITION`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from cjlib.findings import duration, join, leader, number, p_value, pct, rate, share, times, trend
+
+__all__ = [
+    "FUNNEL_DEFINITION",
+    "window_text",
+    "unit_word",
+    "data_sentence",
+    "setup_notes",
+    "segment_notes",
+    "ambiguity_note",
+    "checkout_missing",
+    "cart_missing",
+    "funnel_caption",
+    "funnel_title",
+    "funnel_line",
+    "checkout_caption",
+    "checkout_title",
+    "checkout_line",
+    "worst_segment_sentence",
+    "worst_segment_line",
+    "step_worst_line",
+    "segment_gaps_title",
+    "worst_comparison_title",
+    "variant_title",
+    "drivers_sentence",
+    "drivers_title",
+    "drivers_line",
+    "flows_title",
+    "flows_line",
+    "friction_sentence",
+    "friction_title",
+    "friction_line",
+    "cart_sentence",
+    "cart_title",
+    "cart_line",
+    "time_to_convert_sentence",
+    "time_to_convert_title",
+    "time_to_convert_line",
+    "cohort_title",
+    "bullets",
+]
+
+FUNNEL_DEFINITION = ("*Funnel conversion* is the share of units at step 1 that go on to reach a step, every "
+                     "step in order and within the window from step 1; 00's stage reach counts a stage "
+                     "ever reached, in any order, so the two differ.")
+
+
+# -------------------------------------------------------------------------------------------- helpers
+def window_text(window) -> str:
+    """``"30D"`` → ``"within 30 days of step 1"``; ``None``/``""`` → ``"with no time limit"``.
+
+    Examples
+    --------
+    >>> window_text("30D"), window_text("12h"), window_text(None)
+    ('within 30 days of step 1', 'within 12 hours of step 1', 'with no time limit')
+    """
+    if not window:
+        return "with no time limit"
+    td = pd.Timedelta(window)
+    days, secs = td.days, td.seconds
+    if secs == 0 and days:
+        text = f"{days} day" + ("s" if days != 1 else "")
+    elif td.total_seconds() % 3600 == 0:
+        h = int(td.total_seconds() // 3600)
+        text = f"{h} hour" + ("s" if h != 1 else "")
+    else:
+        m = td.total_seconds() / 60
+        text = f"{m:g} minutes"
+    return f"within {text} of step 1"
+
+
+def _short_window(window) -> str:
+    t = window_text(window)
+    return t.removesuffix(" of step 1")
+
+
+def unit_word(unit: str, n: int = 2) -> str:
+    """``"customer"`` → ``"customers"`` (singular when ``n == 1``)."""
+    return unit if n == 1 else f"{unit}s"
+
+
+def bullets(lines: Iterable[str | None]) -> str | None:
+    """Markdown bullets of the lines that were earned (``None`` skipped); ``None`` when none were."""
+    kept = [f"- {x}" for x in lines if x]
+    return "\n".join(kept) if kept else None
+
+
+def _steps(table: pd.DataFrame) -> list[str]:
+    return table["step"].astype(str).tolist()
+
+
+# ---------------------------------------------------------------------------------------- set-up notes
+def data_sentence(summary: Mapping) -> str:
+    """The **Data:** line (events, customers, first and last day)."""
+    return (f"**Data:** {number(summary['events'])} events from {number(summary['customers'])} customers, "
+            f"{summary['first_event'][:10]} to {summary['last_event'][:10]}.")
+
+
+def segment_notes(wanted: Sequence[str], used: Sequence[str], missing: Sequence[str], *, id_like=(),
+                  outcome_like=(), auto: bool = False) -> list[str]:
+    """Notes on the segment columns: named ones the data lacks, named ones that are identifiers or
+    restate the outcome (used, with a warning), and none at all.
+
+    Examples
+    --------
+    >>> segment_notes(["order_status"], ["order_status"], [], outcome_like=["order_status"])[0][:60]
+    '`order_status` changes along the journey or follows from con'
+    """
+    out = [f"No `{c}` column in the events or customers: the `{c}` breakdown is left out." for c in missing]
+    if not auto:
+        for c in used:
+            if c in outcome_like:
+                out.append(f"`{c}` changes along the journey or follows from conversion: its breakdown restates "
+                           "the outcome rather than explaining it.")
+            elif c in id_like:
+                out.append(f"`{c}` looks like an identifier (nearly one value per customer): its levels are "
+                           "not segments.")
+    return out
+
+
+def setup_notes(*, checkout_name: str | None, has_customers: bool) -> list[str]:
+    """Notes on what the report works from (the checkout funnel falls back to the main one, no customer
+    table)."""
+    out = []
+    if checkout_name is None:
+        out.append("Segments, drivers, where droppers go and friction use the main funnel (no checkout "
+                   "journey).")
+    if not has_customers:
+        out.append("No customer attributes (customers_path is empty): only event columns can be segments.")
+    return out
+
+
+def checkout_missing(param: str) -> str:
+    """Why the checkout funnel is not shown (one sentence)."""
+    if param:
+        return ""
+    return ("the stage map declares no checkout journey (`checkout_journey`), so no event-level checkout "
+            "funnel is defined; the sections below use the main funnel.")
+
+
+def cart_missing(reason: str) -> str:
+    """Why cart abandonment is not shown (one sentence, from the role check)."""
+    return reason.rstrip(".") + "."
+
+
+def ambiguity_note(names: Sequence[str]) -> str | None:
+    """The note for step names that are both a stage and an event (they count the stage)."""
+    if not names:
+        return None
+    forms = join([f"`event:{n}`" for n in names], "or")
+    return (f"*Note:* {join([f'`{n}`' for n in names])} is both a stage and an event; the funnel counts the "
+            f"stage (the customer's first time only). Write {forms} in `steps` to count every such event.")
+
+
+# --------------------------------------------------------------------------------------------- funnels
+def funnel_caption(name: str, *, mode: str, unit: str, window) -> str:
+    """The line over the main funnel table, with the definition of funnel conversion."""
+    return (f"**{name}** funnel ({mode} steps, one count per {unit}, {window_text(window)}); times are medians "
+            f"and 90th percentiles between consecutive steps. {FUNNEL_DEFINITION}")
+
+
+def checkout_caption(name: str, *, mode: str, unit: str, window) -> str:
+    """The line over the checkout funnel table."""
+    return f"**Checkout funnel** ({name}; {mode} steps, one count per {unit}, {window_text(window)})."
+
+
+def _overall(table: pd.DataFrame) -> float | None:
+    if not len(table):
+        return None
+    return rate(table["reached"].iloc[-1], table["reached"].iloc[0])
+
+
+def funnel_title(table: pd.DataFrame, drop: dict | None, *, unit: str, window) -> str | None:
+    """Chart title of the main funnel: funnel conversion first → last step, and the largest drop."""
+    conv = _overall(table)
+    if conv is None:
+        return None
+    s = _steps(table)
+    text = (f"Funnel conversion {s[0]} → {s[-1]}: {pct(conv, 1)} of {number(table['reached'].iloc[0])} "
+            f"{unit_word(unit)}, {_short_window(window)}")
+    if drop is not None:
+        text += f"; the largest drop is {drop['from_step']} → {drop['to_step']} ({pct(drop['drop_off_rate'])} leave)"
+    return text
+
+
+def funnel_line(table: pd.DataFrame, drop: dict | None, *, name: str, unit: str, window) -> str | None:
+    """Summary bullet of the main funnel."""
+    conv = _overall(table)
+    if conv is None:
+        return None
+    s = _steps(table)
+    text = (f"Funnel conversion ({name}, {s[0]} → {s[-1]} in order, {_short_window(window)} of {s[0]}): "
+            f"**{pct(conv, 1)}** of {unit_word(unit)}")
+    if drop is not None:
+        text += (f"; the largest drop is **{drop['from_step']} → {drop['to_step']}**: {pct(drop['drop_off_rate'])} "
+                 f"of {number(drop['units'])} leave")
+    return text + "."
+
+
+def checkout_title(table: pd.DataFrame, drop: dict | None, *, unit: str) -> str | None:
+    """Chart title of the checkout funnel: the last step's step conversion and the largest drop."""
+    if len(table) < 2:
+        return None
+    s = _steps(table)
+    last = rate(table["reached"].iloc[-1], table["reached"].iloc[-2])
+    if last is None:
+        return None
+    text = f"{pct(1 - last)} of {unit_word(unit)} that reach {s[-2]} do not reach {s[-1]}"
+    if drop is not None:
+        text += f"; the largest drop is at {drop['to_step']} ({pct(drop['drop_off_rate'])})"
+    return text
+
+
+def checkout_line(table: pd.DataFrame, drop: dict | None, *, unit: str) -> str | None:
+    """Summary bullet of the checkout funnel."""
+    t = checkout_title(table, drop, unit=unit)
+    return f"Checkout: {t}." if t else None
+
+
+# -------------------------------------------------------------------------------------------- segments
+def worst_segment_sentence(worst: dict | None, *, to_step: str, unit: str, any_segments: bool = True) -> str | None:
+    """The worst-segment finding (or that no level is significantly worse)."""
+    if not any_segments:
+        return None
+    if worst is None:
+        return (f"No segment level converts significantly worse than the rest into {to_step} (levels of fewer "
+                "units, and ties, are never named).")
+    return (f"**Worst segment into {to_step}:** {worst['column']} = **{worst['level']}** — {pct(worst['rate'], 1)} "
+            f"of its {number(worst['units'])} {unit_word(unit, worst['units'])} at {worst['from_step']} reach "
+            f"{worst['to_step']} (95 % CI {pct(worst['ci_low'], 1)}–{pct(worst['ci_high'], 1)}) against "
+            f"{pct(worst['rate_rest'], 1)} for the rest: {times(worst['ratio'], 2)} ({p_value(worst['p_adjusted'])}, "
+            "Holm).")
+
+
+def worst_segment_line(worst: dict | None) -> str | None:
+    """Summary bullet of the worst segment."""
+    if worst is None:
+        return None
+    return (f"**{worst['column']} = {worst['level']}** is the worst segment into {worst['to_step']}: "
+            f"{pct(worst['rate'])} against {pct(worst['rate_rest'])} for the rest, "
+            f"{times(1 / worst['ratio'])} worse ({p_value(worst['p_adjusted'])}, Holm).")
+
+
+def step_worst_line(w: dict, worst: dict | None = None) -> str | None:
+    """Summary bullet of the worst segment at one transition (``None`` when it repeats ``worst``)."""
+    key = ("to_step", "column", "level")
+    if worst is not None and all(w[k] == worst[k] for k in key):
+        return None
+    return (f"At {w['from_step']} → {w['to_step']} the worst segment is {w['column']} = {w['level']} "
+            f"({times(w['ratio'], 2)} the rest, {p_value(w['p_adjusted'])}).")
+
+
+def segment_gaps_title(w: dict | None, column: str, *, unit: str, funnel: str) -> str:
+    """Title of one column's segment-gap heatmap."""
+    t = (f"By {column}: {w['level']} converts {times(w['ratio'], 2)} the rest at {w['from_step']} → {w['to_step']}"
+         if w else f"By {column}: no level converts significantly worse than the rest")
+    return f"{t} ({unit_word(unit)}, {funnel})"
+
+
+def worst_comparison_title(worst: dict) -> str:
+    """Title of the worst segment's interval chart."""
+    return (f"{worst['level']} completes {worst['from_step']} → {worst['to_step']} {times(1 / worst['ratio'])} "
+            f"less often than the rest ({p_value(worst['p_adjusted'])})")
+
+
+def variant_title(ab: pd.DataFrame, column: str, *, control: str | None, from_step: str, to_step: str) -> str:
+    """Title of the A/B comparison: how many variants differ significantly."""
+    tested = ab if control is None else ab[ab[column] != control]
+    k = int(tested["significant"].sum())
+    return (f"{k} of {len(tested)} {column} levels differ significantly from {control or 'the rest'} "
+            f"in {from_step} → {to_step}")
+
+
+# --------------------------------------------------------------------------------------------- drivers
+def _neg_pos(drv: pd.DataFrame):
+    neg = drv.iloc[-1] if len(drv) and drv["ci_high"].iloc[-1] < 1 else None
+    pos = drv.iloc[0] if len(drv) and drv["ci_low"].iloc[0] > 1 else None
+    return neg, pos
+
+
+def drivers_sentence(drv: pd.DataFrame, *, unit: str, min_support: int) -> str:
+    """The drivers finding: entered/converted, the clearest negative and positive driver (their 95 %
+    interval excludes 1), or that none is clear."""
+    if not len(drv):
+        return f"No event was done by {min_support}+ {unit_word(unit)} between entry and conversion."
+    neg, pos = _neg_pos(drv)
+    text = f"Of {number(drv.attrs['units'])} {unit_word(unit)} that entered, {number(drv.attrs['converted'])} converted. "
+    if neg is None:
+        text += "No event goes clearly with leaving (every 95 % interval of an odds ratio below 1 reaches 1)"
+    else:
+        text += (f"Strongest negative driver: **{neg['event']}** (odds ratio {number(neg['odds_ratio'], '.2f')}, "
+                 f"95 % CI {number(neg['ci_low'], '.2f')}–{number(neg['ci_high'], '.2f')})")
+    if pos is not None:
+        text += f"; strongest positive: **{pos['event']}** ({number(pos['odds_ratio'], '.2f')})."
+    else:
+        text += f"; no event with {min_support}+ {unit_word(unit)} goes clearly with converting more often."
+    return text
+
+
+def drivers_title(drv: pd.DataFrame) -> str | None:
+    """Title of the driver forest (``None`` when no event goes clearly with leaving)."""
+    neg, _ = _neg_pos(drv)
+    if neg is None:
+        return None
+    return (f"{neg['event']} goes with leaving ({pct(neg['rate_with'])} convert vs {pct(neg['rate_without'])} "
+            f"without, OR {number(neg['odds_ratio'], '.2f')})")
+
+
+def drivers_line(drv: pd.DataFrame) -> str | None:
+    """Summary bullet of the drivers."""
+    neg, _ = _neg_pos(drv)
+    if neg is None:
+        return None
+    return f"{neg['event']} goes with leaving (odds ratio {number(neg['odds_ratio'], '.2f')})."
+
+
+# ----------------------------------------------------------------------------------------------- flows
+def _first_moves(flows: pd.DataFrame):
+    first = flows[flows["target"].str.startswith("1: ")]
+    return first, first["count"].sum()
+
+
+def flows_title(flows: pd.DataFrame, droppers: int, *, unit: str, min_units: int = 30) -> str | None:
+    """Title of the dropper flow: the share that does nothing more, and the commonest next step."""
+    first, total = _first_moves(flows)
+    end = share(first.loc[first["target"] == "1: (end)", "count"].sum(), total, min_total=min_units)
+    if end is None:
+        return None
+    text = f"{pct(end)} of {number(droppers)} dropped {unit_word(unit)} do nothing more"
+    nxt = first[first["target"] != "1: (end)"].groupby(["source", "target"])["count"].sum()
+    top = leader(nxt, nxt, min_size=min_units)
+    if top is not None:
+        (src, tgt), _ = top
+        text += f"; the commonest next step after dropping at {src.removeprefix('dropped after ')} is {tgt[3:]}"
+    return text
+
+
+def flows_line(flows: pd.DataFrame, *, min_units: int = 30) -> str | None:
+    """Summary bullet: the share of droppers that do nothing more."""
+    first, total = _first_moves(flows)
+    end = share(first.loc[first["target"] == "1: (end)", "count"].sum(), total, min_total=min_units)
+    return None if end is None else f"{pct(end)} of droppers do nothing more after dropping."
+
+
+# -------------------------------------------------------------------------------------------- friction
+def friction_sentence(w: dict | None, *, unit: str) -> str | None:
+    """The worst-friction finding (``None`` when no signal is earned)."""
+    if w is None:
+        return None
+    return (f"**Worst friction:** {pct(w['share'])} of {unit_word(unit)} at {w['from_step']} meet **{w['signal']}** "
+            f"before {w['to_step']} ({number(w['units'])}); {pct(w['conversion_with'])} of them move on against "
+            f"{pct(w['conversion_without'])} without it.")
+
+
+def friction_title(w: dict | None) -> str | None:
+    """Title of the friction chart."""
+    if w is None:
+        return None
+    return (f"{w['signal'].capitalize()} at {w['from_step']} → {w['to_step']}: {pct(w['conversion_with'])} move on "
+            f"with it, {pct(w['conversion_without'])} without")
+
+
+def friction_line(w: dict | None, *, unit: str) -> str | None:
+    """Summary bullet of the worst friction."""
+    if w is None:
+        return None
+    return (f"Friction: {w['signal']} at {w['from_step']} → {w['to_step']} ({pct(w['share'])} of {unit_word(unit)}; "
+            f"{pct(w['conversion_with'])} vs {pct(w['conversion_without'])} move on).")
+
+
+# ----------------------------------------------------------------------------------------------- carts
+def cart_sentence(cart, *, recovery_days: float) -> str | None:
+    """The cart finding (``None`` without carts)."""
+    if not cart.carts:
+        return None
+    text = (f"{number(cart.carts)} cart sessions ({', '.join(cart.cart_event)}); {number(cart.abandoned)} abandoned "
+            f"(no {join(list(cart.purchase_event), 'or')} later in the session, {pct(cart.abandonment_rate, 1)})")
+    if cart.abandoned:
+        text += (f"; {number(cart.recovered)} of them recovered by a purchase within {recovery_days:g} days "
+                 f"({pct(cart.recovery_rate, 1)})")
+        ttr = cart.table["time_to_recovery"].dropna()
+        if len(ttr):
+            text += f". Median time to recovery: {duration(ttr.median())}"
+    return text + ". The cart table is in `dropoff_carts.csv`."
+
+
+def cart_title(cart, outcomes: pd.DataFrame, *, recovery_days: float, min_units: int = 30) -> str | None:
+    """Title of the cart-outcome chart; names the group that loses the most only when it is earned (segment
+    rows of ``min_units``+ carts, no tie, never the ``all`` row)."""
+    if not cart.carts:
+        return None
+    text = f"{pct(cart.abandonment_rate)} of carts are abandoned"
+    if cart.abandoned:
+        text += f", {pct(cart.recovery_rate)} of those recovered within {recovery_days:g} days"
+    groups = outcomes.drop(index="all", errors="ignore")
+    if len(groups) >= 2:
+        lost = groups["lost"] / groups["carts"].where(groups["carts"] > 0)
+        top = leader(lost, groups["carts"], min_size=min_units)
+        if top is not None and top[1] > 0:
+            text += f"; {top[0]} loses the most ({pct(top[1])})"
+    return text
+
+
+def cart_line(cart, *, recovery_days: float) -> str | None:
+    """Summary bullet of cart abandonment."""
+    if not cart.carts:
+        return None
+    text = f"{pct(cart.abandonment_rate)} of carts are abandoned"
+    if cart.abandoned:
+        text += f"; {pct(cart.recovery_rate)} of those are recovered within {recovery_days:g} days"
+    return text + "."
+
+
+# ------------------------------------------------------------------------------------- time to convert
+def _ttc_numbers(ttc: pd.DataFrame):
+    if not len(ttc):
+        return None
+    return pd.Timedelta(hours=float(ttc["hours"].median())), float((ttc["hours"] <= 24).mean())
+
+
+def time_to_convert_title(ttc: pd.DataFrame, *, unit: str, from_step: str, to_step: str) -> str | None:
+    """Title of the time-to-convert histogram (``None`` without converters)."""
+    nums = _ttc_numbers(ttc)
+    if nums is None:
+        return None
+    med, day = nums
+    return (f"Half of the {number(len(ttc))} {unit_word(unit, len(ttc))} who reach {to_step} in the funnel do so "
+            f"within {duration(med)} of {from_step}; {pct(day)} within a day")
+
+
+def time_to_convert_sentence(ttc: pd.DataFrame, *, unit: str, from_step: str, to_step: str, window) -> str | None:
+    """The time-to-convert finding, with its definition (in-funnel, from step 1, within the window)."""
+    nums = _ttc_numbers(ttc)
+    if nums is None:
+        return None
+    return (f"Funnel time to convert, from {from_step} to {to_step} (the attempt that reached it, "
+            f"{_short_window(window)}): median {duration(nums[0])}, 90th percentile "
+            f"{duration(ttc['time_to_convert'].quantile(0.9))} ({number(len(ttc))} converting "
+            f"{unit_word(unit, len(ttc))}; the full table is in `dropoff_time_to_convert.csv`). It starts at the "
+            "funnel's step 1, not at a customer's first event as 00's time to convert does.")
+
+
+def time_to_convert_line(ttc: pd.DataFrame, *, from_step: str, to_step: str) -> str | None:
+    """Summary bullet of time to convert."""
+    nums = _ttc_numbers(ttc)
+    if nums is None:
+        return None
+    return (f"Median funnel time from {from_step} to {to_step}: {duration(nums[0])}; {pct(nums[1])} convert "
+            "within a day.")
+
+
+# ---------------------------------------------------------------------------------------------- cohorts
+def cohort_title(coh: pd.DataFrame, *, to_step: str, min_units: int = 30) -> str | None:
+    """Title of the cohort chart: the direction of conversion from the first to the last complete cohort
+    of ``min_units``+ units (``None`` for fewer than two such cohorts or a trend between two zeros)."""
+    full = coh[coh["complete"] & (coh["units"] >= min_units)]
+    if len(full) < 2:
+        return None
+    c0, c1 = full.iloc[0], full.iloc[-1]
+    word = trend(c0["rate"], c1["rate"])
+    if word is None:
+        return None
+    if word == "held":
+        return (f"Funnel conversion to {to_step} held at {pct(c0['rate'])} from the {c0['cohort']:%Y-%m-%d} cohort "
+                f"to the {c1['cohort']:%Y-%m-%d} cohort")
+    return (f"Funnel conversion to {to_step} {word} from {pct(c0['rate'], 1)} ({c0['cohort']:%Y-%m-%d} cohort) "
+            f"to {pct(c1['rate'], 1)} ({c1['cohort']:%Y-%m-%d})")

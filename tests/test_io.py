@@ -355,3 +355,18 @@ def test_relative_paths_from_the_current_directory_else_the_project_root(monkeyp
     assert resolve(tmp_path / "abs.csv") == tmp_path / "abs.csv"
     monkeypatch.chdir(PROJ_ROOT / "notebooks")  # where nbval and JupyterLab start
     assert resolve("data/stage_map.yml") == PROJ_ROOT / "data" / "stage_map.yml"
+
+
+def test_mapping_onto_an_existing_name_and_switched_off_tables(tmp_path, tiny_events):
+    p = _their_tables(tmp_path, tiny_events)
+    both = tiny_events.assign(user_pseudo_id=tiny_events["customer_id"])
+    both.to_csv(tmp_path / "both.csv", index=False)
+    with pytest.raises(DataError) as info:
+        cjlib.load_inputs(events_path=str(tmp_path / "both.csv"), columns={"customer_id": "user_pseudo_id"})
+    e = info.value
+    assert (e.column, e.rule) == ("customer_id", "duplicate_column") and "both.csv" in str(e)
+    # a per-table part for a table that is switched off is ignored; unlisted tables keep their names
+    d = cjlib.load_inputs(events_path=p["events"], feedback_path=p["feedback"],
+                          columns={"events": {"customer_id": "user_pseudo_id", "timestamp": "event_timestamp"},
+                                   "customers": {"customer_id": "no_such_column"}})
+    assert d.customers is None and d.feedback["customer_id"].tolist() == ["a", "b"]

@@ -511,13 +511,14 @@ def index_metric_values(index_html: str) -> list[tuple[str, str, str]]:
 
 
 def index_texts(index_html: str) -> list[str]:
-    """The index page's visible text as sentences to check: errors, notes and 'metric: value' lines
-    (parameters and each report's static description left out: they repeat the user's input and the
-    notebook's fixed introduction, not findings)."""
+    """The index page's visible text as sentences to check: notes and 'metric: value' lines (parameters,
+    each report's static description and failure lines left out: they repeat the user's input, the
+    notebook's fixed introduction and an error the exit-status test reports)."""
     soup = _soup(index_html)
     for d in soup.find_all(["details", "style", "script"]):
         d.decompose()
-    out = [p.get_text(" ", strip=True) for p in soup.find_all("p") if "desc" not in (p.get("class") or [])]
+    out = [p.get_text(" ", strip=True) for p in soup.find_all("p")
+           if not {"desc", "err", "sub"} & set(p.get("class") or [])]
     out += [f"{name}: {value}." for _, name, value in index_metric_values(index_html)]
     return [t for t in out if t]
 
@@ -554,8 +555,8 @@ def rule_no_dead_trend(texts: Iterable[str]) -> list[str]:
     return out
 
 
-_POS = {"best", "most", "highest", "strongest", "cheapest", "largest", "biggest"}
-_NEG = {"worst", "least", "lowest", "weakest", "dearest", "smallest"}
+_POS = {"best", "most", "highest", "strongest", "cheapest", "largest", "biggest", "greatest"}
+_NEG = {"worst", "least", "lowest", "weakest", "dearest", "smallest", "sorest", "fewest"}
 _FILLER = set("""the a an and but while whereas of in on at by for to from with is are was were be it its their
 this that these those journeys journey customers customer work works working does do performs perform converts
 convert converted often straight after before channel channels segment segments level levels one ones earns earn
@@ -612,33 +613,44 @@ def rule_no_repeated_subject(texts: Iterable[str]) -> list[str]:
 _RANK = _POS | _NEG
 
 
-def _numbers(sentence: str) -> dict[str, list[float]]:
-    """Numbers of a sentence by kind: percentages, multiples (×1.3), money and plain numbers; dates,
-    times and p-values left out."""
-    s = re.sub(r"\b\d{4}-\d{2}(?:-\d{2})?\b|\b\d{1,2}:\d{2}\b", " ", sentence)
+def _numbers_in_order(text: str) -> list[tuple[str, float]]:
+    """(kind, value) of each number in ``text`` in order: kind '%', '×', '$' or '' (dates, times and
+    p-values left out)."""
+    s = re.sub(r"\b\d{4}-\d{2}(?:-\d{2})?\b|\b\d{1,2}:\d{2}\b", " ", text)
     s = re.sub(r"\bp\s*[<=>≤]\s*[\d.e-]+", " ", s)
-    kinds: dict[str, list[float]] = {"%": [], "×": [], "$": [], "": []}
+    out = []
     for m in re.finditer(r"(×\s?)?([$€£])?([-+]?\d[\d,]*(?:\.\d+)?)\s?(%|×|x\b)?", s):
         pre, cur, num, suf = m.groups()
-        v = float(num.replace(",", ""))
         kind = "%" if suf == "%" else "×" if (pre or suf in ("×", "x")) else "$" if cur else ""
-        kinds[kind].append(v)
-    return kinds
+        out.append((kind, float(num.replace(",", ""))))
+    return out
 
 
 def rule_no_tied_ranking(texts: Iterable[str]) -> list[str]:
     """Ranking sentences (best/worst/most/least/highest/lowest/cheapest/dearest/strongest …) whose two
-    compared numbers are equal as shown: the first two percentages, else multiples, money, plain numbers."""
+    compared numbers are equal as shown. With two ranking words, the compared numbers are the first
+    number after each ('best (12%) … worst (12%)'); with one, the first number after it and the next
+    number of the same kind in the same ';'-part ('loses the most: 37% against 37% for the rest')."""
     out = []
+    rank = re.compile(r"\b(?:" + "|".join(sorted(_RANK)) + r")\b", re.I)
     for s in sentences(texts):
-        if not set(_words(s)) & _RANK:
+        hits = list(rank.finditer(s))
+        if not hits:
             continue
-        nums = _numbers(s)
-        for kind in ("%", "×", "$", ""):
-            if len(nums[kind]) >= 2:
-                if nums[kind][0] == nums[kind][1]:
-                    out.append(s)
-                break
+        tied = False
+        if len(hits) >= 2:
+            a = _numbers_in_order(s[hits[0].end():hits[1].start()])
+            b = _numbers_in_order(s[hits[1].end():])
+            tied = bool(a and b) and a[0] == b[0]
+        if not tied:
+            for h in hits:
+                part = s[h.end():].split(";")[0]
+                nums = _numbers_in_order(part)
+                if nums:
+                    same = [n for n in nums[1:] if n[0] == nums[0][0]]
+                    tied = tied or (bool(same) and same[0] == nums[0])
+        if tied:
+            out.append(s)
     return out
 
 

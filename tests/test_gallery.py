@@ -93,6 +93,7 @@ def test_repeated_subject_pass(good):
     "Cheapest channel: email at $5.00 per conversion; dearest: display at $5.00.",
     "Mobile loses the most at checkout: 37% convert against 37% for the rest.",
     "Journey score: email scores highest (93) and direct lowest (93).",
+    "Predicted churn moves most with recency_days: 32% → 32%.",
 ])
 def test_tied_ranking_flagged(bad):
     assert G.rule_no_tied_ranking([bad]) == [bad]
@@ -104,6 +105,8 @@ def test_tied_ranking_flagged(bad):
     "Email earns the most conversions under every model (1,234–1,300 of 5,000).",
     "Between 2025-01 and 2025-02 conversion held at 12% for 2,000 customers.",  # no ranking word
     "The largest drop is at checkout (40%).",  # one number, nothing compared
+    "28% of customers convert; the biggest leak is retention → advocacy (28% move on).",
+    "Predicted churn moves most with recency_days: 12% → 32%.",
 ])
 def test_tied_ranking_pass(good):
     assert G.rule_no_tied_ranking([good]) == []

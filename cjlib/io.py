@@ -18,6 +18,7 @@ Conventions of the loaded frames (documented in ``data/README.md``):
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 import weakref
@@ -604,6 +605,13 @@ class Inputs:
         """First and last event time, ISO formatted."""
         ts = self.events["timestamp"]
         return ts.min().isoformat(), ts.max().isoformat()
+
+    @functools.cached_property
+    def profile(self):
+        """The :class:`cjlib.DataProfile` of these inputs, computed on first use (see :mod:`cjlib.profiling`)."""
+        from cjlib.profiling import profile
+
+        return profile(self)
 
     def summary(self) -> dict:
         """Counts of what was loaded (for findings and metrics)."""

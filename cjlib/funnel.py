@@ -69,6 +69,7 @@ __all__ = [
     "conversion_by_cohort",
     "conversion_step",
     "dropoff_drivers",
+    "dropper_end_share",
     "friction",
     "funnel",
     "funnel_units",
@@ -1611,3 +1612,13 @@ def worst_friction(table: pd.DataFrame, *, min_units: int = 50, tolerance: float
     if len(rows) > 1 and rows[0]["gap"] - rows[1]["gap"] <= tolerance:
         return None
     return rows[0]
+
+
+def dropper_end_share(flows: pd.DataFrame) -> float | None:
+    """Share of dropped units whose next event after dropping is none (``(end)``) in
+    :attr:`DropoffFlows.flows`; ``None`` without droppers."""
+    first = flows[flows["target"].astype(str).str.startswith("1: ")]
+    total = first["count"].sum()
+    if not total:
+        return None
+    return float(first.loc[first["target"] == "1: (end)", "count"].sum() / total)

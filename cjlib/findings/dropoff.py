@@ -26,8 +26,10 @@ __all__ = [
     "setup_notes",
     "segment_notes",
     "ambiguity_note",
-    "checkout_missing",
-    "cart_missing",
+    "checkout_left_out",
+    "error_events_sentence",
+    "SEGMENT_METHOD",
+    "CART_METHOD",
     "funnel_caption",
     "funnel_title",
     "funnel_line",
@@ -136,29 +138,30 @@ def segment_notes(wanted: Sequence[str], used: Sequence[str], missing: Sequence[
     return out
 
 
-def setup_notes(*, checkout_name: str | None, has_customers: bool) -> list[str]:
-    """Notes on what the report works from (the checkout funnel falls back to the main one, no customer
-    table)."""
-    out = []
-    if checkout_name is None:
-        out.append("Segments, drivers, where droppers go and friction use the main funnel (no checkout "
-                   "journey).")
-    if not has_customers:
-        out.append("No customer attributes (customers_path is empty): only event columns can be segments.")
-    return out
+def setup_notes(*, has_customers: bool) -> list[str]:
+    """Notes on what the report works from (no customer table)."""
+    if has_customers:
+        return []
+    return ["No customer attributes (customers_path is empty): only event columns can be segments."]
 
 
-def checkout_missing(param: str) -> str:
-    """Why the checkout funnel is not shown (one sentence)."""
-    if param:
-        return ""
-    return ("the stage map declares no checkout journey (`checkout_journey`), so no event-level checkout "
-            "funnel is defined; the sections below use the main funnel.")
+def checkout_left_out(reason: str) -> str:
+    """Why the checkout funnel is not shown and what the later sections use instead (one sentence)."""
+    return (f"{reason.rstrip('.')}; segments, drop-off drivers, where droppers go and friction use the main "
+            "funnel instead.")
 
 
-def cart_missing(reason: str) -> str:
-    """Why cart abandonment is not shown (one sentence, from the role check)."""
-    return reason.rstrip(".") + "."
+def error_events_sentence(names: Sequence[str]) -> str | None:
+    """The list of error events friction looked for."""
+    return f"Error events: {', '.join(names)}." if names else None
+
+
+SEGMENT_METHOD = ("Conversion of each segment level at each transition with a Wilson 95 % interval, tested against "
+                  "the rest of the units (two-proportion z-test); the p-values of one breakdown are Holm-corrected "
+                  "together. A unit's segment is its value at entry; levels with fewer than {min_units} units are "
+                  "never named best or worst.")
+CART_METHOD = ("A cart is a session with a cart event ({carts}); it is abandoned when no conversion event ({buys}) "
+               "follows in the session, and recovered when the customer converts within {days:g} days afterwards.")
 
 
 def ambiguity_note(names: Sequence[str]) -> str | None:
@@ -315,11 +318,11 @@ def drivers_sentence(drv: pd.DataFrame, *, unit: str, min_support: int) -> str:
     return text
 
 
-def drivers_title(drv: pd.DataFrame) -> str | None:
-    """Title of the driver forest (``None`` when no event goes clearly with leaving)."""
+def drivers_title(drv: pd.DataFrame) -> str:
+    """Title of the driver forest: the clearest negative driver, else what the chart shows."""
     neg, _ = _neg_pos(drv)
     if neg is None:
-        return None
+        return "Odds of converting with each event against without it (95 % CI): none clearly goes with leaving"
     return (f"{neg['event']} goes with leaving ({pct(neg['rate_with'])} convert vs {pct(neg['rate_without'])} "
             f"without, OR {number(neg['odds_ratio'], '.2f')})")
 
@@ -370,10 +373,10 @@ def friction_sentence(w: dict | None, *, unit: str) -> str | None:
             f"{pct(w['conversion_without'])} without it.")
 
 
-def friction_title(w: dict | None) -> str | None:
-    """Title of the friction chart."""
+def friction_title(w: dict | None) -> str:
+    """Title of the friction chart: the worst friction, else what the chart shows."""
     if w is None:
-        return None
+        return "Moving on with and without each friction signal (none earns a finding)"
     return (f"{w['signal'].capitalize()} at {w['from_step']} → {w['to_step']}: {pct(w['conversion_with'])} move on "
             f"with it, {pct(w['conversion_without'])} without")
 

@@ -15,7 +15,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 from cjlib.plots import set_title
 
 __all__ = ["cart_outcomes", "cohort_conversion", "driver_forest", "dropoff_flow", "friction_signals", "funnel_bars",
-           "segment_comparison", "segment_gaps", "time_to_convert_hist"]
+           "funnel_table", "segment_comparison", "segment_gaps", "time_to_convert_hist"]
 
 
 def _ax(ax, figsize=(8, 4.5)):
@@ -28,6 +28,22 @@ def _legend_below(ax, ncol: int):
     """A legend centred under the x-axis label, whatever the figure height."""
     fig_h = ax.figure.get_size_inches()[1] * ax.get_position().height
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.75 / max(fig_h, 0.5)), ncol=ncol)
+
+
+def _dur(t) -> str:
+    """A duration as minutes, hours or days; ``"–"`` when undefined."""
+    from cjlib.findings import duration
+
+    return "–" if t is None or pd.isna(t) else duration(t)
+
+
+def funnel_table(data: pd.DataFrame):
+    """A :func:`cjlib.funnel.funnel` table styled for a report: counts with separators, rates as
+    percentages, times as minutes/hours/days, ``–`` where a value is undefined, no index."""
+    fmt = {"reached": "{:,}", "conversion_from_start": "{:.1%}", "conversion_from_previous": "{:.1%}",
+           "dropped": "{:,}", "drop_off_rate": "{:.1%}", "median_time_from_previous": _dur,
+           "p90_time_from_previous": _dur}
+    return data.style.format({k: v for k, v in fmt.items() if k in data.columns}, na_rep="–").hide(axis="index")
 
 
 def funnel_bars(data: pd.DataFrame, *, title: str | None = None, ax=None):

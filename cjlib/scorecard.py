@@ -701,6 +701,8 @@ def customer_segments(
     columns: Sequence[str] | None = None,
     customers: pd.DataFrame | None = None,
     max_levels: int = 12,
+    profile=None,
+    stage_map: StageMap | None = None,
 ) -> pd.DataFrame:
     """One segment label per customer and segment column.
 
@@ -710,11 +712,19 @@ def customer_segments(
     Parameters
     ----------
     columns : list of str, optional
-        Event or customer columns (``"acquisition_channel"`` means ``channel``). Default: every text or
-        categorical column with 2 to ``max_levels`` values, events first (not ``customer_id``,
-        ``event``, ``session_id``), then customers (``persona`` first when present).
+        Event or customer columns (``"acquisition_channel"`` means ``channel``). Default: the data
+        profile's ``segment_candidates`` (text columns with 2 to 12 values that are neither id-like nor
+        outcome-like, customer columns first, then event columns, then ``acquisition_channel``; see
+        :class:`cjlib.DataProfile`) with at most ``max_levels`` values, and a ``persona`` column of
+        ``customers`` first when present. A named column the profile finds id-like or outcome-like is
+        used, with a warning.
     customers : DataFrame, optional
         Customer attributes with ``customer_id``.
+    profile : DataProfile, optional
+        The profile of the loaded inputs (``data.profile``); computed from ``events``, ``customers`` and
+        ``stage_map`` when not given and ``columns`` is None.
+    stage_map : StageMap, optional
+        Used only to compute the profile (default map when None).
 
     Returns
     -------
@@ -732,24 +742,33 @@ def customer_segments(
         return ok and 2 <= s.nunique() <= max_levels
 
     if columns is None:
-        cols = [("event", c) for c in ev.columns if c not in skip and is_label(ev[c])]
-        if customers is not None:
-            cc = [c for c in customers.columns if c != "customer_id" and is_label(customers[c])]
-            cc.sort(key=lambda c: c != "persona")
-            cols += [("customer", c) for c in cc]
-    else:
-        cols = []
-        for c in columns:
-            src = "channel" if c == "acquisition_channel" else c
-            if src in ev.columns and src not in skip:
-                cols.append(("event", src))
-            elif customers is not None and c in customers.columns:
-                cols.append(("customer", c))
-            else:
-                avail = [x for x in ev.columns if x not in skip] + (
-                    [x for x in customers.columns if x != "customer_id"] if customers is not None else [])
-                raise ValueError(f"columns: {c!r} is neither an event nor a customer column "
-                                 f"(available: {', '.join(map(str, avail))})")
+        if profile is None:
+            from cjlib.io import Inputs
+            from cjlib.profiling import profile as _profile
+
+            profile = _profile(Inputs(ev, customers, None, None, stage_map or load_stage_map()))
+        columns = list(profile.segment_candidates)
+        if customers is not None and "persona" in customers.columns:
+            columns = ["persona"] + [c for c in columns if c != "persona"]
+        columns = [c for c in columns if _segment_source(c, ev, customers, skip) is not None
+                   and is_label(_segment_values(c, ev, customers))]
+    elif profile is not None:
+        odd = [c for c in columns if c in set(profile.id_like) | set(profile.outcome_like)]
+        if odd:
+            import warnings
+
+            from cjlib.findings.journey_map import named_segment_warning
+
+            warnings.warn(named_segment_warning(odd, profile), UserWarning, stacklevel=2)
+    cols = []
+    for c in columns:
+        src = _segment_source(c, ev, customers, skip)
+        if src is None:
+            avail = [x for x in ev.columns if x not in skip] + (
+                [x for x in customers.columns if x != "customer_id"] if customers is not None else [])
+            raise ValueError(f"columns: {c!r} is neither an event nor a customer column "
+                             f"(available: {', '.join(map(str, avail))})")
+        cols.append(src)
     out = pd.DataFrame(index=ids)
     for src, c in cols:
         if src == "event":
@@ -761,6 +780,21 @@ def customer_segments(
             vals.index = vals.index.astype(ids.dtype) if len(vals) else vals.index
             out[c] = vals.reindex(ids).astype("string").to_numpy()
     return out
+
+
+def _segment_source(c: str, ev: pd.DataFrame, customers: pd.DataFrame | None, skip) -> tuple[str, str] | None:
+    """Where segment column ``c`` comes from: ``("event", column)``, ``("customer", column)`` or None."""
+    src = "channel" if c == "acquisition_channel" else c
+    if src in ev.columns and src not in skip:
+        return "event", src
+    if customers is not None and c in customers.columns and c != "customer_id":
+        return "customer", c
+    return None
+
+
+def _segment_values(c: str, ev: pd.DataFrame, customers: pd.DataFrame | None) -> pd.Series:
+    kind, col = _segment_source(c, ev, customers, set())
+    return ev[col] if kind == "event" else customers[col]
 
 
 def _two_prop_p(k1, n1, k2, n2):
@@ -830,15 +864,20 @@ def segment_conversion(events: pd.DataFrame, segments: pd.DataFrame, stage_map: 
 def pain_points(seg_conv: pd.DataFrame, *, min_customers: int = 30) -> pd.DataFrame:
     """Per stage, the segment level with the worst conversion out of it (the most negative gap).
 
-    Levels with fewer than ``min_customers`` customers at the stage are not considered. Returns one row
-    per stage that has a candidate, columns as :func:`segment_conversion`, index ``stage``.
+    Only levels with at least ``min_customers`` customers at the stage and a conversion below the
+    stage's (``gap < 0``) are candidates. A stage whose worst gap is shared by two or more levels (a
+    tie) has no pain point: naming one of them would be arbitrary. Returns one row per stage that has
+    a pain point, columns as :func:`segment_conversion`, index ``stage`` (in journey order).
     """
     if min_customers < 1:
         raise ValueError(f"min_customers must be a positive integer, got {min_customers!r}")
-    c = seg_conv[seg_conv["reached"] >= min_customers].dropna(subset=["gap"])
+    c = seg_conv[(seg_conv["reached"] >= min_customers) & (seg_conv["gap"] < 0)].dropna(subset=["gap"])
     if not len(c):
         return seg_conv.iloc[0:0].set_index("stage")
     c = c.sort_values(["gap", "segment", "level"], kind="stable")
+    lowest = c.groupby("stage", sort=False)["gap"].transform("min")
+    tied = (c["gap"] == lowest).groupby(c["stage"], sort=False).transform("sum") > 1
+    c = c[~tied]
     order = list(dict.fromkeys(seg_conv["stage"]))
     out = c.drop_duplicates("stage").set_index("stage")
     return out.reindex([s for s in order if s in out.index])
@@ -851,6 +890,7 @@ def journey_scores(
     *,
     feedback: pd.DataFrame | None = None,
     min_customers: int = 30,
+    min_levels: int = 2,
     method: str = "rank",
 ) -> pd.DataFrame:
     """A journey score per segment level: how well the journey works for that group of customers.
@@ -875,7 +915,8 @@ def journey_scores(
         Columns ``segment``, ``level``, ``customers``, ``conversion``, ``days_to_convert``,
         ``satisfaction``, ``revenue_per_customer``, one ``score_<component>`` per component, ``score``,
         ``rank`` (1 = best within the segment); sorted by segment then rank. Levels with fewer than
-        ``min_customers`` customers are left out.
+        ``min_customers`` customers are left out, and so is a segment with fewer than ``min_levels``
+        such levels (a score compares levels: one level alone has nothing to be compared with).
     """
     _check_choice("method", method, ("rank", "zscore"))
     sm = stage_map or load_stage_map()
@@ -908,7 +949,7 @@ def journey_scores(
                 t["satisfaction"] = pd.Series(sat["v"].to_numpy()[okf]).groupby(fl[okf]).mean()
         t["revenue_per_customer"] = g["revenue"].mean() if "revenue" in per.columns else np.nan
         t = t[t["customers"] >= min_customers]
-        if not len(t):
+        if not len(t) or len(t) < min_levels:
             continue
         scores = {}
         for comp, (c, higher) in SCORE_COMPONENTS.items():

@@ -267,25 +267,54 @@ def test_customer_segments_and_pain_points(hand):
     hand = hand.assign(device=hand["customer_id"].map({"c1": "desktop", "c2": "desktop", "c3": "mobile",
                                                        "c4": "mobile"}))
     seg = sc.customer_segments(hand)
-    assert seg.columns.tolist() == ["acquisition_channel", "device"]
+    # the profile's segment candidates: event columns, then acquisition_channel (issue 14)
+    assert seg.columns.tolist() == ["device", "acquisition_channel"]
     assert seg["acquisition_channel"].to_dict() == {"c1": "email", "c2": "social", "c3": "social", "c4": "display"}
     conv = sc.segment_conversion(hand, seg, SM)
     row = conv[(conv["segment"] == "device") & (conv["level"] == "mobile") & (conv["stage"] == "awareness")].iloc[0]
     # mobile: c3 never moves on, c4 does → 1/2 against 3/4 overall
     assert (row["reached"], row["moved"], row["conversion_to_next"], row["gap"]) == (2, 1, 0.5, -0.25)
     pains = sc.pain_points(conv, min_customers=1)
-    # social (c2 moves on, c3 not) ties mobile at 1/2 on awareness: ties go by segment name
-    assert pains.loc["awareness", "segment"] == "acquisition_channel" and pains.loc["awareness", "level"] == "social"
-    assert "advocacy" not in pains.index
+    # social (c2 moves on, c3 not) ties mobile at 1/2 on awareness: a tie names no pain point (issue 14)
+    assert "awareness" not in pains.index
+    # consideration (c1, c2, c4 all move on): nobody is below the stage, so no pain point either
+    assert "consideration" not in pains.index and "advocacy" not in pains.index
+    # purchase → retention 2/3 overall: c2 (social, desktop) does not come back; desktop 1/2 (c1, c2) vs
+    # social 0/1: social is the unique worst at -2/3
+    assert pains.loc["purchase", "level"] == "social" and pains.loc["purchase", "gap"] == pytest.approx(-2 / 3)
+    untied = sc.pain_points(conv[~((conv["segment"] == "device") & (conv["level"] == "mobile"))], min_customers=1)
+    assert untied.loc["awareness", "level"] == "social" and untied.loc["awareness", "gap"] == -0.25
     assert sc.pain_points(conv, min_customers=10).empty
     cust = pd.DataFrame({"customer_id": ["c1", "c2", "c3", "c4"], "persona": ["a", "a", "b", "b"],
                          "age": [30, 40, 50, 60]})
     seg2 = sc.customer_segments(hand, columns=["persona", "acquisition_channel"], customers=cust)
     assert seg2["persona"].tolist() == ["a", "a", "b", "b"]
-    assert "persona" == sc.customer_segments(hand, customers=cust).columns[2]
+    assert sc.customer_segments(hand, customers=cust).columns.tolist() == ["persona", "device", "acquisition_channel"]
     with pytest.raises(ValueError, match="columns"):
         sc.customer_segments(hand, columns=["nope"])
     assert sc.customer_segments(hand.drop(columns=["channel", "device"])).shape[1] == 0
+
+
+def test_customer_segments_default_to_the_profile_candidates(hand):
+    """Issue 14 obs. 4: an order_status column became a segment ("delivered journeys work best … and
+    delivered worst"). With no columns named, segments are the profile's candidates: an outcome-like
+    column (its value changes along each customer's journey) and an id-like code are never picked."""
+    import cjlib
+
+    status = {"page_view": "browsing", "product_view": "browsing", "ad_click": "browsing", "purchase": "paid",
+              "review": "reviewed"}
+    ev = hand.assign(order_status=hand["event"].astype(str).map(status),
+                     device=hand["customer_id"].map({"c1": "desktop", "c2": "desktop", "c3": "mobile", "c4": "mobile"}))
+    cust = pd.DataFrame({"customer_id": ["c1", "c2", "c3", "c4"], "plan": ["free", "pro", "free", "pro"],
+                         "zip_prefix": [10234, 22871, 30455, 49012]})
+    prof = cjlib.profile(cjlib.Inputs(ev.sort_values(["customer_id", "timestamp"]), cust, None, None, SM))
+    assert "order_status" in prof.outcome_like and "zip_prefix" in prof.id_like
+    seg = sc.customer_segments(ev, customers=cust, profile=prof)
+    assert seg.columns.tolist() == ["plan", "device", "acquisition_channel"] == list(prof.segment_candidates)
+    assert sc.customer_segments(ev, customers=cust).columns.tolist() == seg.columns.tolist()  # profiled itself
+    with pytest.warns(UserWarning, match="order_status is used as asked.*outcome-like"):
+        named = sc.customer_segments(ev, columns=["order_status"], customers=cust, profile=prof)
+    assert named["order_status"].to_dict() == {"c1": "browsing", "c2": "browsing", "c3": "browsing", "c4": "browsing"}
 
 
 def _planted_scores_data():
@@ -322,6 +351,8 @@ def test_journey_scores_planted_order(method):
     s2 = sc.journey_scores(ev, seg, SM, method=method, min_customers=10)
     assert s2["level"].tolist() == ["A", "B", "C"] and s2["score_satisfaction"].isna().all()
     assert sc.journey_scores(ev, seg, SM, min_customers=41).empty
+    # a segment with one level large enough has nothing to be compared with: no score (issue 14)
+    assert sc.journey_scores(ev, seg.replace({"grp": {"B": "A", "C": "A"}}), SM, min_customers=10).empty
 
 
 def test_planted_mobile_friction_and_journey_score_on_synth(synth):

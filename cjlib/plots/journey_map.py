@@ -91,7 +91,8 @@ def journey_map(
     ----------
     kpis : DataFrame
         :func:`cjlib.scorecard.stage_kpis` (index ``stage``): ``reached``, ``reached_share``,
-        ``conversion_to_next``, ``median_days_to_next``, ``revenue``; the emotion row uses
+        ``conversion_to_next``, ``median_days_to_next``, ``revenue`` (drop it for a log without
+        revenue: no revenue line is drawn); the emotion row uses
         ``satisfaction_index`` with ``_lo``/``_hi`` and shows ``satisfaction`` (CSAT) and ``nps`` beside it.
     touchpoints, channels : DataFrame, optional
         :func:`cjlib.scorecard.stage_touchpoints` by event / by channel; None leaves the row out.
@@ -139,15 +140,16 @@ def journey_map(
             ax.set_ylim(-0.32, 1.62)
             ax.bar(xs, h, width=0.5, color=_BAND, alpha=0.85, zorder=2)
             share = kpis["reached_share"].to_numpy(float)
-            rev = kpis["revenue"].to_numpy(float) if "revenue" in kpis.columns else np.zeros(n)
+            rev = kpis["revenue"].to_numpy(float) if "revenue" in kpis.columns else None
             for i in range(n):
                 ax.text(xs[i], 1.56, _fit(stages[i], maxc).upper(), ha="center", va="top", fontsize=11,
                         fontweight="bold", color=_INK)
                 ax.text(xs[i], h[i] + 0.04, f"{int(reached[i]):,}\n{share[i]:.0%} of customers", ha="center",
                         va="bottom", fontsize=9.5, color=_INK, linespacing=1.15)
-                money = _money(rev[i])
-                ax.text(xs[i], -0.06, f"revenue {money}" if money else "no revenue", ha="center", va="top",
-                        fontsize=9, color=_MUTED)
+                if rev is not None:  # no revenue column: the log has no revenue, say nothing per stage
+                    money = _money(rev[i])
+                    ax.text(xs[i], -0.06, f"revenue {money}" if money else "no revenue", ha="center", va="top",
+                            fontsize=9, color=_MUTED)
                 if i + 1 < n:
                     c = kpis["conversion_to_next"].iloc[i]
                     d = kpis["median_days_to_next"].iloc[i]

@@ -1,0 +1,474 @@
+"""The sentences and chart titles of the journey map report (``00_journey_map``).
+
+Each function takes result frames of :mod:`cjlib.scorecard` (or a :class:`cjlib.DataProfile`) and returns
+the text a report may state — or ``None`` (or nothing in a list) when the numbers do not earn it: no
+best/worst from ties, from groups under the minimum size or from a single group, no rate over a zero
+denominator, no trend between undefined ends or from partial periods, no revenue sentence without
+revenue, NaN never in text.
+
+Definitions (obs. 7 of issue 14): 00 measures stage *reach*, "ever, in any order". Its
+``reached_next_share`` of a stage is, of the customers who ever reached the stage, the share who ever
+reached the next stage at or after first reaching it — at any time. 03's funnel counts a step only in
+order within its conversion window, measured from the first step, so its step rates are lower wherever
+customers take long (a second purchase months later counts in 00, not in 03's 30-day funnel).
+:func:`definition_line` says so beside the numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cjlib.findings import MIN_GROUP, duration, is_number, join, leader, number, pct, ranking, rate, times, trend
+
+__all__ = [
+    "cost_sentence",
+    "data_sentence",
+    "definition_line",
+    "feedback_unmatched_sentence",
+    "finding_lines",
+    "leak",
+    "left_out_sections",
+    "map_notes",
+    "map_title",
+    "named_segment_warning",
+    "pain_lines",
+    "retention_title",
+    "score_definition",
+    "score_pick",
+    "score_title",
+    "segments_left_out",
+    "trend_title",
+]
+
+ALPHA = 0.05  # a pain point is named in the map's title only when its gap is significant at this level
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def _days(d) -> str:
+    """Days (a float) as minutes, hours or days."""
+    return duration(pd.Timedelta(days=float(d)))
+
+
+def _with_stage_of(kpis: pd.DataFrame, seen: Sequence[str] | None) -> pd.DataFrame:
+    """Transitions stage → next stage: ``from``, ``to``, ``reached``, ``share``, ``days`` (one row each)."""
+    names = list(kpis.index.astype(str))
+    rows = []
+    for i in range(len(names) - 1):
+        rows.append({"from": names[i], "to": names[i + 1], "reached": float(kpis["reached"].iloc[i]),
+                     "share": float(kpis["conversion_to_next"].iloc[i]),
+                     "days": float(kpis["median_days_to_next"].iloc[i])})
+    t = pd.DataFrame(rows, columns=["from", "to", "reached", "share", "days"])
+    ok = (t["reached"] > 0) & np.isfinite(t["share"].to_numpy(float))
+    if seen is not None:
+        ok &= t["to"].isin(list(seen)) & t["from"].isin(list(seen))
+    return t[ok].set_index(t["from"][ok] + " → " + t["to"][ok])
+
+
+# --------------------------------------------------------------------------------------- data, notes
+def data_sentence(summary: Mapping) -> str:
+    """The data line: events, customers and dates (``Inputs.summary()``)."""
+    return (f"**Data:** {number(summary['events'])} events from {number(summary['customers'])} customers, "
+            f"{str(summary['first_event'])[:10]} to {str(summary['last_event'])[:10]}.")
+
+
+def named_segment_warning(columns: Sequence[str], profile) -> str:
+    """One sentence on named segment columns the profile finds id-like or outcome-like ('' when none).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> p = SimpleNamespace(id_like=("zip_prefix",), outcome_like=("order_status",))
+    >>> named_segment_warning(["plan"], p)
+    ''
+    >>> named_segment_warning(["order_status"], p)  # doctest: +NORMALIZE_WHITESPACE
+    'Segment column order_status is used as asked, although the data profile finds it outcome-like (its values
+    change along the journey or follow from the conversion), so its levels may restate the outcome.'
+    """
+    ids = [c for c in columns if c in set(profile.id_like)]
+    outs = [c for c in columns if c in set(profile.outcome_like) and c not in ids]
+    named = ids + outs
+    if not named:
+        return ""
+    one = len(named) == 1
+    kinds = []
+    if ids:
+        kinds.append(f"{'it' if one else join(ids)} id-like (an identifier or code, not a group of customers)")
+    if outs:
+        kinds.append(f"{'it' if one else join(outs)} outcome-like (its values change along the journey or "
+                     "follow from the conversion)")
+    return (f"Segment column{'' if one else 's'} {join(named)} {'is' if one else 'are'} used as asked, although "
+            f"the data profile finds {' and '.join(kinds)}, so {'its' if one else 'their'} levels may restate "
+            "the outcome.")
+
+
+def feedback_unmatched_sentence(feedback: pd.DataFrame | None, stage_names: Sequence[str],
+                                top: int = 3) -> str | None:
+    """How many feedback rows name a stage the stage map lacks, and which values (None when none).
+
+    Uses ``feedback.attrs["unmatched_stages"]`` (set by :func:`cjlib.load_inputs`) when present, else
+    counts them; the values named are the ``top`` most frequent.
+
+    Examples
+    --------
+    >>> fb = pd.DataFrame({"stage": ["purchase", "checkout", "checkout", "delivery", None]})
+    >>> feedback_unmatched_sentence(fb, ["awareness", "purchase"])
+    '3 of 5 feedback rows name a stage the stage map lacks (checkout (2) and delivery (1)); they are left out of the satisfaction measures.'
+    """
+    if feedback is None or "stage" not in feedback.columns or not len(feedback):
+        return None
+    st = feedback["stage"].dropna().astype(str)
+    other = st[~st.isin(list(stage_names))]
+    n = int(feedback.attrs.get("unmatched_stages", len(other)))
+    if n <= 0 or not len(other):
+        return None
+    vc = other.value_counts().sort_index(kind="stable").sort_values(ascending=False, kind="stable")
+    shown = [f"{v} ({number(k)})" for v, k in vc.head(top).items()]
+    more = f" and {len(vc) - top} more" if len(vc) > top else ""
+    return (f"{number(n)} of {number(len(feedback))} feedback rows name a stage the stage map lacks "
+            f"({join(shown) if not more else ', '.join(shown) + more}); they are left out of the "
+            "satisfaction measures.")
+
+
+def left_out_sections(profile, *, stage_satisfaction: bool = True, retention_based_on: str = "conversion",
+                      unmatched: str | None = None) -> list[tuple[str, str]]:
+    """The sections the data cannot support: ``(section, one-sentence reason)`` pairs, in report order.
+
+    Parameters
+    ----------
+    profile : DataProfile
+        ``data.profile`` (``supports``, ``why_not``, ``stages_seen``).
+    stage_satisfaction : bool
+        Whether any stage has a satisfaction value (``stage_kpis``' ``satisfaction_index``).
+    retention_based_on : str
+        The retention curve's basis: ``"conversion"`` needs repeat conversions.
+    unmatched : str, optional
+        :func:`feedback_unmatched_sentence`, added to the emotion row's reason.
+    """
+    out = []
+    if len(profile.stages_seen) < 2:
+        seen = join(profile.stages_seen) or "none"
+        out.append(("Stage-to-stage conversion", f"only one stage of the stage map occurs in the data ({seen})."
+                    if profile.stages_seen else "no event of the stage map occurs in the data."))
+    if not profile.supports("conversions"):
+        out.append(("The conversion view (overall conversion, journey scores, conversion trend)",
+                    profile.why_not("conversions")))
+    if not profile.supports("revenue"):
+        out.append(("Revenue", profile.why_not("revenue")))
+    if not profile.supports("channel"):
+        out.append(("The channel view (channel row, channel mix and costs)", profile.why_not("channel")))
+    elif not profile.supports("costs"):
+        out.append(("The cost section (cost per click, cost per conversion)", profile.why_not("costs")))
+    if not profile.supports("feedback"):
+        out.append(("The satisfaction view (emotion row, CSAT and NPS)", profile.why_not("feedback")))
+    elif not stage_satisfaction:
+        out.append(("The emotion row", unmatched or "no feedback row could be matched to a stage of the stage map."))
+    if retention_based_on == "conversion" and profile.supports("conversions") and not profile.supports("repeat"):
+        out.append(("The retention curve", profile.why_not("repeat")))
+    return out
+
+
+def segments_left_out(segments: pd.DataFrame, scores: pd.DataFrame, pains: pd.DataFrame, *,
+                      min_customers: int, conversions: bool = True) -> list[tuple[str, str]]:
+    """Why pain points or journey scores are not shown (``(section, reason)`` pairs; empty when both are)."""
+    if segments.shape[1] == 0:
+        return [("The segment comparison (pain points and journey scores)",
+                 "no column can serve as a segment (a text column with 2–12 values that is neither an "
+                 "identifier nor an outcome); name one in segment_columns.")]
+    out = []
+    if not len(pains):
+        out.append(("The pain-point row", f"no segment level with {min_customers:,}+ customers at a stage "
+                    "converts worse than all customers there without a tie."))
+    if not conversions:
+        return out
+    if not len(scores):
+        out.append(("Journey scores", f"no segment has two or more levels with {min_customers:,}+ customers."))
+    return out
+
+
+def definition_line(kpis: pd.DataFrame, roles: Mapping[str, str] | None = None) -> str | None:
+    """The one-line definition of 00's stage measures, with the example that differs most from 03.
+
+    The example is the purchase → retention step when the map has both roles (on the sample: 51 % here,
+    18.7 % in 03's funnel), else the first step with a number.
+    """
+    t = _with_stage_of(kpis, None)
+    if not len(t):
+        return None
+    roles = dict(roles or {})
+    buy = next((s for s, r in roles.items() if r == "purchase"), None)
+    again = next((s for s, r in roles.items() if r == "retention"), None)
+    key = f"{buy} → {again}" if buy and again and f"{buy} → {again}" in t.index else t.index[0]
+    r = t.loc[key]
+    later = (" — a second purchase months after the first counts here, but not in a funnel whose window closes "
+             "before it"
+             if key == f"{buy} → {again}" else "")
+    return (f"*How to read the stage numbers:* reach is counted ever, in any order — of customers who ever "
+            f"reached {r['from']}, {pct(r['share'])} ever reached {r['to']} afterwards, at any time; the median "
+            f"time is from first reaching one stage to first reaching the next. The drop-off report's funnel "
+            f"counts a step only in order within its conversion window, so its step rates are lower where "
+            f"customers take long{later}.")
+
+
+def map_notes(kpis: pd.DataFrame, left_out: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """Lines for the foot of the map: what an arrow means, and which rows are missing and why."""
+    notes = ["Arrows: of customers who ever reached a stage, the share who ever reached the next one "
+             "afterwards (any time), and the median time between first reaching each."]
+    rows = {"The channel view (channel row, channel mix and costs)": "No channel row",
+            "The satisfaction view (emotion row, CSAT and NPS)": "No emotion row",
+            "The emotion row": "No emotion row",
+            "The pain-point row": "No pain-point row",
+            "The segment comparison (pain points and journey scores)": "No pain-point row"}
+    for section, reason in left_out:
+        if section in rows:
+            notes.append(f"{rows[section]}: {reason[:1].lower() + reason[1:]}")
+    return notes
+
+
+# -------------------------------------------------------------------------------------- the map title
+def leak(kpis: pd.DataFrame, seen: Sequence[str] | None = None) -> dict | None:
+    """The step where the smallest share of customers moves on, when one earns the name.
+
+    Steps from a stage nobody reaches, or into a stage whose events never occur (``seen``: the profile's
+    ``stages_seen``), are not candidates. With one candidate it is returned with ``only=True`` (not a
+    "biggest" leak); with two or more the lowest share must be unique (no tie).
+
+    Returns
+    -------
+    dict or None
+        ``from``, ``to``, ``share``, ``days`` (median days, NaN when nobody moved on), ``reached``, ``only``.
+    """
+    t = _with_stage_of(kpis, seen)
+    if not len(t):
+        return None
+    if len(t) == 1:
+        r = t.iloc[0]
+        return {**r.to_dict(), "only": True}
+    lead = leader(t["share"], largest=False, min_size=1)
+    if lead is None:
+        return None
+    return {**t.loc[lead[0]].to_dict(), "only": False}
+
+
+def map_title(kpis: pd.DataFrame, *, overall=None, pains: pd.DataFrame | None = None,
+              seen: Sequence[str] | None = None, purchases_only: bool = False, alpha: float = ALPHA) -> str:
+    """The journey map's title: overall conversion, the biggest leak, the sorest pain point — each only
+    when earned; a plain description when none is.
+
+    ``overall`` is the share of customers with a conversion event (None or NaN leaves it out; in a
+    purchases-only log it is 100 % by construction and left out). The sorest pain point is the pain
+    point with the most negative gap, unique and significant at ``alpha``.
+    """
+    parts = []
+    if is_number(overall) and not purchases_only:
+        parts.append(f"{pct(overall)} of customers convert")
+    lk = leak(kpis, seen)
+    if lk is not None:
+        if lk["only"]:
+            parts.append(f"of customers who reached {lk['from']}, {pct(lk['share'])} ever reach {lk['to']}")
+        else:
+            parts.append(f"the biggest leak is {lk['from']} → {lk['to']} ({pct(lk['share'])} ever move on)")
+    if pains is not None and len(pains):
+        sig = pains[pd.to_numeric(pains["p_value"], errors="coerce") < alpha]
+        lead = leader(sig["gap"], largest=False, min_size=0) if len(sig) > 1 else (
+            (sig.index[0], float(sig["gap"].iloc[0])) if len(sig) == 1 else None)
+        if lead is not None:
+            p = sig.loc[lead[0]]
+            parts.append(f"the sorest point is {p['segment']} = {p['level']} out of {lead[0]} "
+                         f"({number(100 * p['gap'], '+.0f')} pp)")
+    if not parts:
+        return f"The journey: customers reached at each of {len(kpis)} stages"
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
+def pain_lines(pains: pd.DataFrame) -> str | None:
+    """The pain-point list (one bullet per stage of :func:`cjlib.scorecard.pain_points`), or None."""
+    lines = []
+    for stage, r in pains.iterrows():
+        if not (is_number(r["conversion_to_next"]) and is_number(r["overall"]) and is_number(r["gap"])):
+            continue
+        p = ""
+        if is_number(r["p_value"]):
+            p = f", {'p < 0.001' if r['p_value'] < 0.001 else f'p = {r.p_value:.3f}'}"
+            p += ", within chance" if r["p_value"] >= ALPHA else ""
+        lines.append(f"- **{stage}**: of {r['segment']} = {r['level']} customers who reached {stage}, "
+                     f"{pct(r['conversion_to_next'], 1)} moved on, against {pct(r['overall'], 1)} of all "
+                     f"({number(100 * r['gap'], '+.1f')} pp, {number(r['reached'])} customers{p}).")
+    if not lines:
+        return None
+    return "**Pain points** — the segment level with the worst conversion out of each stage:\n" + "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ retention, costs, scores
+def retention_title(ret: pd.DataFrame, based_on: str = "conversion", freq: str = "M") -> str | None:
+    """The retention heat map's title: the share retained one period after the first (None when no
+    cohort has a next period)."""
+    nxt = ret[ret["offset"] == 1]
+    n = float(nxt["customers"].sum()) if len(nxt) else 0.0
+    share = rate(nxt["retained"].sum() if len(nxt) else 0, n)
+    if share is None:
+        return None
+    unit = "month" if freq == "M" else "week"
+    what = "convert again" if based_on == "conversion" else "come back"
+    first = "conversion" if based_on == "conversion" else "visit"
+    return (f"{pct(share)} of {number(n)} customers {what} in the {unit} after their first {first} "
+            f"(by {unit}ly cohort)")
+
+
+def cost_sentence(cc: pd.DataFrame) -> str | None:
+    """Spend, and the cheapest and dearest cost per conversion of :func:`cjlib.scorecard.channel_costs`
+    (channels without conversions are not ranked; a tied side is not named)."""
+    if not len(cc) or not is_number(cc["spend"].sum()):
+        return None
+    text = f"**Costs:** {number(cc['spend'].sum())} spent on {len(cc)} channel{'s' if len(cc) != 1 else ''}"
+    r = ranking(cc["cost_per_conversion"], cc["conversions"], min_size=1, higher_is_better=False)
+    sides = []
+    if r is not None and r.best is not None:
+        sides.append(f"the cheapest conversions come from {r.best} ({number(r.best_value, ',.2f')} each)")
+    if r is not None and r.worst is not None:
+        sides.append(f"the dearest from {r.worst} ({number(r.worst_value, ',.2f')})")
+    none = cc.index[cc["conversions"] == 0].tolist() if "conversions" in cc.columns else []
+    if sides:
+        text += "; " + ", ".join(sides)
+    if none:
+        text += f"; {join(map(str, none))} had no conversion{'s' if len(none) > 1 else ''} to cost"
+    clicks = cc.attrs.get("clicks_are")
+    return text + "." + (f" Clicks are {clicks}." if clicks else "")
+
+
+def score_pick(scores: pd.DataFrame, min_customers: int = MIN_GROUP) -> dict | None:
+    """The segment whose journey scores to headline, with its earned best and worst level.
+
+    Segments are tried by the spread of their levels' conversion (largest first, ties by name); the
+    first whose best and worst score are each unique is picked.
+
+    Returns
+    -------
+    dict or None
+        ``segment``, ``best`` and ``worst`` (rows of ``scores``: ``level``, ``score``, ``conversion`` …).
+    """
+    if not len(scores):
+        return None
+    spread = (scores.groupby("segment")["conversion"].agg(lambda s: s.max() - s.min())
+              .sort_index(kind="stable").sort_values(ascending=False, kind="stable"))
+    for seg in spread.index:
+        d = scores[scores["segment"] == seg].set_index("level")
+        r = ranking(d["score"], d["customers"], min_size=min_customers)
+        if r is not None and r.best is not None and r.worst is not None:
+            return {"segment": seg, "best": d.loc[r.best].rename(r.best), "worst": d.loc[r.worst].rename(r.worst)}
+    return None
+
+
+def score_definition(scores: pd.DataFrame) -> str | None:
+    """How the journey score is made, naming only the components this data has (None without scores)."""
+    what = {"conversion": "conversion (share who convert)",
+            "speed": "speed (median days from first event to first conversion)",
+            "satisfaction": "satisfaction (mean feedback on a 0–100 scale)",
+            "value": "value (revenue per customer)"}
+    have = [w for c, w in what.items() if f"score_{c}" in scores.columns and scores[f"score_{c}"].notna().any()]
+    if not len(scores) or not have:
+        return None
+    return (f"Each segment level's score is the mean of its percentile ranks, among the levels of the same "
+            f"segment, on {join(have)}: 100 = best level of its segment on every component, 0 = worst.")
+
+
+def score_title(pick: dict | None) -> str:
+    """The journey-score chart's title from :func:`score_pick`."""
+    if pick is None:
+        return "Journey score per segment level: no level stands out (the levels tie)"
+    b, w = pick["best"], pick["worst"]
+    return (f"By {pick['segment']}, {b.name} journeys score best ({number(b['score'])}; {pct(b['conversion'])} "
+            f"convert) and {w.name} worst ({number(w['score'])}; {pct(w['conversion'])})")
+
+
+# ------------------------------------------------------------------------------------------ KPI trend
+def trend_title(trends: pd.DataFrame, freq: str = "M", *, conversions: bool = True) -> str:
+    """The KPI grid's title: how conversion (else active customers) moved from the first to the last
+    full period; "no trend" when fewer than two full periods, or when the ends are undefined or both 0."""
+    unit = "month" if freq == "M" else "week"
+    full = trends[trends["days"] >= trends["period_days"]] if "period_days" in trends.columns else trends
+    if len(full) < 2:
+        return f"KPIs per {unit}: fewer than two full {unit}s in the log, so no trend"
+    p0, p1 = full.index[0], full.index[-1]
+    for col, label, fmt in (("conversion_rate", "Conversion", lambda v: pct(v, 1)),
+                            ("active_customers", "Active customers", lambda v: number(v))):
+        if col == "conversion_rate" and not conversions:
+            continue
+        a, b = full[col].iloc[0], full[col].iloc[-1]
+        way = trend(a, b)
+        if way is None:
+            continue
+        sa, sb = fmt(a), fmt(b)
+        of = " of active customers" if col == "conversion_rate" else ""
+        if way == "held" or sa == sb:
+            return f"{label} held at {sa}{of} per {unit} from {p0} to {p1}"
+        return f"{label} {way} from {sa} ({p0}) to {sb} ({p1}){of} per {unit}"
+    return f"KPIs per {unit}: no trend (the first and last full {unit}s have no defined value)"
+
+
+# ------------------------------------------------------------------------------------------- findings
+def finding_lines(kpis: pd.DataFrame, measures: pd.DataFrame, *, customers: int, overall=None,
+                  conversion_events: Sequence[str] = (), seen: Sequence[str] | None = None,
+                  revenue: bool = True, purchases_only: bool = False, pick: dict | None = None,
+                  min_answers: int = MIN_GROUP) -> list[str]:
+    """The Findings section's bullets, each only when earned.
+
+    Parameters
+    ----------
+    kpis, measures : DataFrame
+        :func:`cjlib.scorecard.stage_kpis` and :func:`cjlib.scorecard.stage_measures`.
+    customers : int
+        Customers in the log. overall : share with a conversion event (None: no conversions).
+    revenue : bool
+        Whether the data has revenue (the profile's ``revenue`` role); without it no revenue sentence.
+    pick : dict, optional
+        :func:`score_pick`. min_answers : fewest feedback answers a stage needs to be named lowest.
+    """
+    m = measures.set_index("measure")["value"] if len(measures) else pd.Series(dtype=float)
+    n = measures.set_index("measure")["n"] if len(measures) else pd.Series(dtype=float)
+    lines = []
+    if is_number(overall):
+        what = f" ({join(conversion_events, 'or')})" if conversion_events else ""
+        lines.append(f"- **{pct(overall, 1)}** of the {number(customers)} customers converted{what} at any time"
+                     + (" (a purchases-only log: every customer has a purchase)." if purchases_only else "."))
+    lk = leak(kpis, seen)
+    if lk is not None:
+        after = f", after a median of {_days(lk['days'])}" if is_number(lk["days"]) else ""
+        head = "The only step" if lk["only"] else "The largest drop is"
+        lines.append(f"- {head} **{lk['from']} → {lk['to']}**: of customers who ever reached {lk['from']}, "
+                     f"{pct(lk['share'], 1)} ever reached {lk['to']}{after}.")
+    if revenue and "revenue" in kpis.columns and is_number(kpis["revenue"].sum()) and kpis["revenue"].sum() > 0:
+        text = f"- Revenue: {number(kpis['revenue'].sum())} in total"
+        earning = kpis["revenue"][kpis["revenue"] > 0]
+        top = (earning.index[0], earning.iloc[0]) if len(earning) == 1 else leader(earning, min_size=0)
+        if top is not None:
+            share = "all" if len(earning) == 1 else number(top[1])
+            text += f", {share} of it on {top[0]}-stage events"
+        lines.append(text + ".")
+    if revenue and is_number(m.get("aov")):
+        lines.append(f"- Average order value {number(m['aov'], ',.2f')}.")
+    if is_number(m.get("repeat_purchase_rate")) and n.get("repeat_purchase_rate", 0) > 0:
+        lines.append(f"- {pct(m['repeat_purchase_rate'], 1)} of buyers ever buy again "
+                     f"(of {number(n['repeat_purchase_rate'])} who bought).")
+    if is_number(m.get("cost_per_conversion")) and n.get("cost_per_conversion", 0) > 0:
+        lines.append(f"- Blended cost per conversion {number(m['cost_per_conversion'], ',.2f')} "
+                     f"(over {number(n['cost_per_conversion'])} conversions in the costed months).")
+    if "satisfaction_index" in kpis.columns:
+        low = leader(kpis["satisfaction_index"], kpis.get("satisfaction_index_n"), min_size=min_answers,
+                     largest=False)
+        if low is not None:
+            lo, hi = kpis.loc[low[0], "satisfaction_index_lo"], kpis.loc[low[0], "satisfaction_index_hi"]
+            ci = f", 95% CI {number(lo)}–{number(hi)}" if is_number(lo) and is_number(hi) else ""
+            lines.append(f"- Satisfaction is lowest at **{low[0]}** ({number(low[1])}/100{ci}).")
+    if is_number(m.get("nps")):
+        lines.append(f"- NPS is {number(m['nps'], '+.0f')} points (of {number(n['nps'])} answers).")
+    if pick is not None:
+        b, w = pick["best"], pick["worst"]
+        ratio = rate(b["conversion"], w["conversion"])
+        more = f"; {b.name} customers convert {times(ratio)} as often" if ratio is not None and ratio > 1 else ""
+        lines.append(f"- Journey score by {pick['segment']}: {b.name} scores {number(b['score'])}, {w.name} "
+                     f"{number(w['score'])}{more}.")
+    return lines

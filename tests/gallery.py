@@ -671,14 +671,16 @@ def rule_no_unsupported_role(texts: Iterable[str], *, has_cart: bool, has_revenu
     """Sentences about a role the data does not support — carts/abandonment without cart events,
     revenue or value without revenue, channels/attribution without a channel column. A sentence that
     says the section is left out and why (a negation, no number) or how to get it (an instruction such
-    as 'Map a channel column …', no number) is the allowed exception."""
+    as 'Map a channel column …', no number) is the allowed exception; each ';'-part of a sentence is
+    judged on its own ('Not shown: cart abandonment (no cart events); drivers (no event done by 50+
+    customers)' passes)."""
     roles = [r for r, ok in (("cart", has_cart), ("revenue", has_revenue), ("channel", has_channel)) if not ok]
     out = []
     for s in sentences(texts):
-        for r in roles:
-            if _ROLE_WORDS[r].search(s) and not (_SAYS_WHY.search(s) and not re.search(r"\d", s)):
-                out.append(s)
-                break
+        parts = [p.strip() for p in s.split(";") if p.strip()]
+        if any(_ROLE_WORDS[r].search(p) and not (_SAYS_WHY.search(p) and not re.search(r"\d", p))
+               for p in parts for r in roles):
+            out.append(s)
     return out
 
 

@@ -120,7 +120,10 @@ def test_unsupported_role_flags_each_role_and_allows_the_reason():
     why = ["The stage map declares no cart events, so cart abandonment is not shown.",
            "There is no revenue column: value sections are left out.",
            "No channel column: attribution by channel is skipped.",
-           "Map a channel column with the columns parameter to attribute channels."]
+           "Map a channel column with the columns parameter to attribute channels.",
+           "Not shown for this data: the channel row and channel costs (the events have no channel column); "
+           "drop-off drivers (no event was done by 50+ customers); cart abandonment (the stage map declares "
+           "no cart event)."]
     texts = [bad_cart, bad_revenue, bad_channel, bad_channel2, *why]
     assert G.rule_no_unsupported_role(texts, has_cart=False, has_revenue=False, has_channel=False) == [
         bad_cart, bad_revenue, bad_channel, bad_channel2]

@@ -165,7 +165,8 @@ def fit_bgnbd(frequency, recency, T, *, time_unit: str = "weeks", x0: Sequence[f
     Raises
     ------
     ValueError
-        On bad ``(x, t_x, T)`` values, an unknown ``time_unit``, or fewer than 2 customers.
+        On bad ``(x, t_x, T)`` values, an unknown ``time_unit``, fewer than 2 customers, or no customer
+        with a repeat transaction (the likelihood has no maximum then).
 
     Notes
     -----
@@ -186,6 +187,9 @@ def fit_bgnbd(frequency, recency, T, *, time_unit: str = "weeks", x0: Sequence[f
         raise ValueError(f"BG/NBD needs at least 2 customers, got {len(x)}")
     if (T <= 0).all():
         raise ValueError("T must be positive for some customers")
+    if not (x > 0).any():
+        raise ValueError("no customer has a repeat transaction (every frequency is 0), so BG/NBD cannot be "
+                         "fitted: its repeat-rate and drop-out parameters are not identified")
     # Aggregate identical (x, t_x, T) rows: same likelihood, fewer evaluations.
     keys, counts = np.unique(np.column_stack([x, t_x, T]), axis=0, return_counts=True)
     ux, ut, uT = keys.T

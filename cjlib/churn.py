@@ -66,11 +66,15 @@ __all__ = [
     "make_model",
     "out_of_time_validation",
     "partial_dependence_table",
+    "plan_window",
+    "WindowPlan",
+    "MIN_CLASS",
     "permutation_importance_table",
     "risk_table",
 ]
 
 MODELS = ("logistic", "gbm")
+MIN_CLASS = 10  # fewest churned / active customers a data set needs for a model to be fitted and evaluated
 _DAY = pd.Timedelta(days=1)
 
 
@@ -180,6 +184,105 @@ def _check_window(events: pd.DataFrame, cutoff: pd.Timestamp, window: int) -> No
                         f"everyone churned", column="timestamp", rule="empty_window")
 
 
+def _check_classes(y: pd.Series, name: str, when: pd.Timestamp, window: int, min_class: int) -> None:
+    churned = int(np.asarray(y).sum())
+    active = len(y) - churned
+    if min(churned, active) < min_class:
+        few, k = ("churned", churned) if churned < active else ("active", active)
+        raise DataError(f"in the {name} window ({window} days from {when:%Y-%m-%d}) only {k:,} of the "
+                        f"{len(y):,} customers {'churned' if few == 'churned' else 'stayed active'}; a churn "
+                        f"model needs at least {min_class} churned and {min_class} active customers",
+                        column="event", rule="too_few_per_class")
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """The churn window and cutoffs an out-of-time check uses on this log (:func:`plan_window`).
+
+    Attributes
+    ----------
+    window_days : int
+        The window used (the one asked for, or the fallback when that one does not fit).
+    requested_days : int
+        The window asked for.
+    cutoff, train_cutoff : Timestamp or None
+        Test and training cutoffs (``train_cutoff = cutoff − window_days``); None when nothing fits.
+    fits : bool
+        Whether the history holds a training history, a training window and a test window.
+    needed_days : float
+        Days of data the requested window needs (history + two windows; with a given cutoff, the
+        window after it must also fit).
+    span_days : float
+        Days the log covers (first event to the end of the last event's day).
+    """
+
+    window_days: int
+    requested_days: int
+    cutoff: pd.Timestamp | None
+    train_cutoff: pd.Timestamp | None
+    fits: bool
+    needed_days: float
+    span_days: float
+
+    @property
+    def changed(self) -> bool:
+        """Whether the window differs from the one asked for."""
+        return self.fits and self.window_days != self.requested_days
+
+
+def _fits(first: pd.Timestamp, covered: pd.Timestamp, window: int, cutoff) -> tuple[bool, pd.Timestamp]:
+    w = pd.Timedelta(days=window)
+    cut = covered - w if cutoff is None else cutoff
+    return bool(cut + w <= covered and cut - w - first >= w), cut
+
+
+def plan_window(events: pd.DataFrame, window_days: int, *, fallback_days: int | None = None,
+                cutoff=None) -> WindowPlan:
+    """Fit the churn window to the log: the one asked for when the history holds it, else the fallback.
+
+    Out-of-time validation needs, before the data's end, a training history at least one window long,
+    a training label window and a test label window: ``span ≥ 3 × window_days`` with the default cutoff
+    (the last event day + 1 − window). With a given ``cutoff`` the window after it must end by the last
+    event day and the training cutoff (``cutoff − window``) must leave one window of history.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log with ``timestamp``.
+    window_days : int
+        The window asked for (a report's ``churn_window_days``).
+    fallback_days : int, optional
+        A window that fits the data (``data.profile.default_churn_window_days()``), used when
+        ``window_days`` does not fit.
+    cutoff : str or Timestamp, optional
+        A fixed test cutoff (default: the latest whose window the data covers).
+
+    Returns
+    -------
+    WindowPlan
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"timestamp": pd.to_datetime(["2025-01-01 00:00", "2025-06-29 12:00"])})
+    >>> p = plan_window(ev, 90, fallback_days=42)
+    >>> p.window_days, p.changed, str(p.cutoff.date()), str(p.train_cutoff.date())
+    (42, True, '2025-05-19', '2025-04-07')
+    """
+    window = _as_window(window_days)
+    ts = events["timestamp"]
+    first, last = pd.Timestamp(ts.min()), pd.Timestamp(ts.max())
+    covered = last.floor("D") + _DAY
+    cut_given = None if cutoff is None or (isinstance(cutoff, str) and not cutoff.strip()) else _as_cutoff(cutoff)
+    span = (covered - first) / _DAY
+    needed = 3.0 * window if cut_given is None else max((cut_given - first) / _DAY, 2.0 * window) + window
+    tries = [window] + ([_as_window(fallback_days)] if fallback_days is not None and fallback_days != window else [])
+    for w in tries:
+        ok, cut = _fits(first, covered, w, cut_given)
+        if ok:
+            return WindowPlan(w, window, cut, cut - pd.Timedelta(days=w), True, needed, span)
+    return WindowPlan(window, window, None, None, False, needed, span)
+
+
 # ------------------------------------------------------------------------------------------ data set
 def label_customers(
     events: pd.DataFrame,
@@ -264,6 +367,7 @@ def make_dataset(
     customers: pd.DataFrame | None = None,
     feedback: pd.DataFrame | None = None,
     stage_map: StageMap | None = None,
+    exclude: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Features as of ``cutoff`` and the churn label of the window after it.
 
@@ -284,6 +388,10 @@ def make_dataset(
         CSAT/NPS feedback; only rows before ``cutoff`` are used.
     stage_map : StageMap, optional
         For stage shares and conversion events (default ``data/stage_map.yml``).
+    exclude : sequence of str, optional
+        Customer (and event) attribute columns never to use as features: identifiers and codes, and
+        outcome-like columns (reports fill it from the data profile, see
+        :func:`cjlib.features.excluded_attributes`). ``"device"`` here drops the last-device feature.
 
     Returns
     -------
@@ -334,12 +442,14 @@ def make_dataset(
     fb = None
     if feedback is not None:
         fb = feedback.loc[(feedback["timestamp"] < cut).to_numpy()].reset_index(drop=True)
-    X = customer_features(past, customers=customers, feedback=fb, cutoff=cut, stage_map=stage_map)
+    X = customer_features(past, customers=customers, feedback=fb, cutoff=cut, stage_map=stage_map,
+                          exclude=exclude)
     X = X.drop(columns=[c for c in ("furthest_stage_name",) if c in X.columns])
     for col in X.columns:  # dates (e.g. signup_date) become days before the cutoff
         if pd.api.types.is_datetime64_any_dtype(X[col]):
             X[col] = (cut - X[col]).dt.total_seconds() / 86_400.0
-    X = X.join(_extra_features(past, cut, window, activity, X.index))
+    extra = _extra_features(past, cut, window, activity, X.index)
+    X = X.join(extra.drop(columns=[c for c in (exclude or ()) if c in extra.columns]))
     X = X.sort_index()
     X.index.name = "customer_id"
     y = y.reindex(X.index)
@@ -579,8 +689,9 @@ class ChurnResult:
         The chosen model kind (``"gbm"`` or ``"logistic"``); ``models[model]`` is its fitted Pipeline.
     models : dict
         Kind → fitted Pipeline (trained at ``train_cutoff``).
-    bgnbd : BGNBD
-        The BG/NBD baseline fitted on the activity occasions before ``cutoff``.
+    bgnbd : BGNBD or None
+        The BG/NBD baseline fitted on the activity occasions before ``cutoff`` (None when it cannot be
+        fitted; ``info["bgnbd_why"]`` says why).
     X_train, y_train, X_test, y_test : DataFrame / Series
         Training set at ``train_cutoff`` and test set at ``cutoff`` (test columns aligned to training).
     scores : DataFrame
@@ -594,7 +705,7 @@ class ChurnResult:
 
     model: str
     models: dict
-    bgnbd: BGNBD
+    bgnbd: BGNBD | None
     X_train: pd.DataFrame
     y_train: pd.Series
     X_test: pd.DataFrame
@@ -618,8 +729,11 @@ class ChurnResult:
         return self.scores[self.model].rename("churn_probability")
 
     @property
-    def bgnbd_summary(self) -> dict:
-        """``{"r", "alpha", "a", "b", "time_unit", "roc_auc"}`` of the baseline (for ``report.record``)."""
+    def bgnbd_summary(self) -> dict | None:
+        """``{"r", "alpha", "a", "b", "time_unit", "roc_auc"}`` of the baseline (for ``report.record``);
+        None when BG/NBD could not be fitted."""
+        if self.bgnbd is None:
+            return None
         return {**self.bgnbd.params, "time_unit": self.bgnbd.time_unit,
                 "roc_auc": float(self.metrics.loc["bgnbd", "roc_auc"])}
 
@@ -669,6 +783,8 @@ def out_of_time_validation(
     class_weight: str | None = None,
     seed: int = 0,
     n_threads: int | None = 1,
+    exclude: Sequence[str] | None = None,
+    min_class: int = MIN_CLASS,
 ) -> ChurnResult:
     """Train at ``cutoff − window_days``, test at ``cutoff``; compare logistic, GBM and BG/NBD.
 
@@ -679,7 +795,7 @@ def out_of_time_validation(
 
     Parameters
     ----------
-    events, cutoff, window_days, activity_events, customers, feedback, stage_map
+    events, cutoff, window_days, activity_events, customers, feedback, stage_map, exclude
         As in :func:`make_dataset`.
     model : {"gbm", "logistic"}, default "gbm"
     class_weight : {None, "balanced"}, default None
@@ -687,15 +803,22 @@ def out_of_time_validation(
     seed : int, default 0
     n_threads : int or None, default 1
         OpenMP/BLAS threads while fitting (``None`` leaves the library defaults).
+    min_class : int, default :data:`MIN_CLASS`
+        Fewest churned and fewest active customers each of the two data sets must hold: fewer cannot
+        fit a calibrated model (3-fold calibration, early stopping) or evaluate one.
 
     Returns
     -------
     ChurnResult
+        BG/NBD is left out (``bgnbd`` None, no ``bgnbd`` score or metrics row, the reason in
+        ``info["bgnbd_why"]``) when it cannot be fitted, e.g. no customer has a repeat activity day.
 
     Raises
     ------
     DataError
-        As :func:`make_dataset`, for either cutoff (e.g. no events before ``cutoff − window_days``).
+        As :func:`make_dataset`, for either cutoff (e.g. no events before ``cutoff − window_days``,
+        rule ``cutoff_outside_data``); rule ``too_few_per_class`` when a data set holds fewer than
+        ``min_class`` churned or active customers.
     """
     if model not in MODELS:
         raise ValueError(f"model must be one of {list(MODELS)}, got {model!r}")
@@ -703,7 +826,7 @@ def out_of_time_validation(
     window = _as_window(window_days)
     train_cut = cut - pd.Timedelta(days=window)
     kw = {"window_days": window, "activity_events": activity_events, "customers": customers, "feedback": feedback,
-              "stage_map": stage_map}
+          "stage_map": stage_map, "exclude": exclude}
     X_te, y_te = make_dataset(events, cutoff=cut, **kw)
     try:
         X_tr, y_tr = make_dataset(events, cutoff=train_cut, **kw)
@@ -711,6 +834,8 @@ def out_of_time_validation(
         raise DataError(f"out-of-time training set at cutoff − churn_window_days (window_days in cjlib.churn) "
                         f"= {train_cut}: {exc.message}",
                         column=exc.column, rule=exc.rule) from exc
+    for name, when, yy in (("training", train_cut, y_tr), ("test", cut, y_te)):
+        _check_classes(yy, name, when, window, min_class)
     X_te = X_te.reindex(columns=X_tr.columns)
     for c in X_tr.columns:  # a column the test period lacks (a channel, an error type) means zero of it
         if X_te[c].isna().all() and not X_tr[c].isna().all() and pd.api.types.is_numeric_dtype(X_tr[c]):
@@ -722,9 +847,17 @@ def out_of_time_validation(
             pipe = make_model(kind, X_tr, class_weight=class_weight, seed=seed).fit(X_tr, y_tr)
             fitted[kind] = pipe
             scores[kind] = pipe.predict_proba(X_te)[:, 1]
-    bg, bgm = bgnbd_scores(events, cutoff=cut, window_days=window, activity_events=X_te.attrs["activity_events"],
-                           customer_ids=X_te.index)
-    scores["bgnbd"] = bg["p_no_activity"].to_numpy()
+    info: dict = {}
+    try:
+        bg, bgm = bgnbd_scores(events, cutoff=cut, window_days=window,
+                               activity_events=X_te.attrs["activity_events"], customer_ids=X_te.index)
+        if not np.isfinite(bg["p_no_activity"].to_numpy(dtype=float)).all():
+            raise ValueError("BG/NBD gave undefined scores for some customers")
+        scores["bgnbd"] = bg["p_no_activity"].to_numpy()
+        info["bgnbd_scores"] = bg
+    except ValueError as exc:
+        bgm = None
+        info["bgnbd_why"] = str(exc)
     scores = pd.DataFrame(scores, index=X_te.index)
     metrics = pd.DataFrame({k: classification_metrics(y_te, scores[k]) for k in scores}).T
     metrics.index.name = "model"
@@ -732,7 +865,7 @@ def out_of_time_validation(
     return ChurnResult(model=model, models=fitted, bgnbd=bgm, X_train=X_tr, y_train=y_tr, X_test=X_te,
                        y_test=y_te, scores=scores, metrics=metrics, cutoff=cut, train_cutoff=train_cut,
                        window_days=window, activity_events=X_te.attrs["activity_events"],
-                       info={"bgnbd_scores": bg})
+                       info=info)
 
 
 # ------------------------------------------------------------------------------------------ explanations

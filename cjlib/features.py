@@ -9,6 +9,7 @@ over customer codes (``np.bincount``, group boundaries), never a Python callback
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from cjlib.io import categories_used, ensure_sorted
 from cjlib.journeys import assign_stages, customer_groups, session_keys
 from cjlib.stagemap import StageMap, load_stage_map
 
-__all__ = ["customer_features", "feature_name"]
+__all__ = ["customer_features", "excluded_attributes", "feature_name", "without_attributes"]
 
 _NS_PER_DAY = 86_400 * 10**9
 
@@ -26,6 +27,54 @@ def feature_name(value: object) -> str:
     """A column-name-safe form of a category value (``"Paid Search"`` → ``"paid_search"``)."""
     text = re.sub(r"[^0-9a-zA-Z]+", "_", str(value).strip().lower()).strip("_")
     return text or "blank"
+
+
+def excluded_attributes(customers: pd.DataFrame | None, profile) -> dict[str, str]:
+    """Customer attribute columns that must never become features, each with why.
+
+    Parameters
+    ----------
+    customers : DataFrame or None
+        The customer table (``None``: nothing to exclude).
+    profile : DataProfile
+        The data profile (:func:`cjlib.profile`); its ``id_like`` and ``outcome_like`` columns are left
+        out.
+
+    Returns
+    -------
+    dict
+        Column → ``"id"`` (an identifier or code) or ``"outcome"`` (restates the outcome), in the
+        customer table's column order; empty when nothing is left out.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> cu = pd.DataFrame({"customer_id": ["a"], "zip_prefix": [1001], "status": ["won"], "age": [30]})
+    >>> excluded_attributes(cu, SimpleNamespace(id_like=("zip_prefix",), outcome_like=("status",)))
+    {'zip_prefix': 'id', 'status': 'outcome'}
+    """
+    if customers is None:
+        return {}
+    ids, outcomes = set(profile.id_like), set(profile.outcome_like)
+    out = {}
+    for c in customers.columns:
+        if c == "customer_id":
+            continue
+        if c in ids:
+            out[c] = "id"
+        elif c in outcomes:
+            out[c] = "outcome"
+    return out
+
+
+def without_attributes(customers: pd.DataFrame | None, exclude: Sequence[str] | None) -> pd.DataFrame | None:
+    """The customer table without the ``exclude`` columns (``None`` stays ``None``; not modified).
+
+    For callers that cannot pass ``exclude=`` through (e.g. :func:`cjlib.engine.customer_features`).
+    """
+    if customers is None or not exclude:
+        return customers
+    return customers.drop(columns=[c for c in exclude if c in customers.columns and c != "customer_id"])
 
 
 def _as_ns(values) -> np.ndarray:
@@ -71,6 +120,7 @@ def customer_features(
     feedback: pd.DataFrame | None = None,
     cutoff: str | pd.Timestamp | None = None,
     stage_map: StageMap | None = None,
+    exclude: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """One row of behaviour features per customer, from events strictly before ``cutoff``.
 
@@ -90,6 +140,10 @@ def customer_features(
         at ``cutoff``. Default: the last event time + 1 second (so every event counts).
     stage_map : StageMap, optional
         Stages, conversion events and other events (default ``data/stage_map.yml``).
+    exclude : sequence of str, optional
+        Customer attribute columns never to join: identifiers and codes (a zip-code prefix stored as a
+        number) and outcome-like columns (a ``status`` that restates conversion). Reports fill it from
+        the data profile (:func:`excluded_attributes`); names the customer table lacks are ignored.
 
     Returns
     -------
@@ -254,6 +308,7 @@ def customer_features(
         if "customer_id" not in customers.columns:
             raise ValueError("customers must have a 'customer_id' column")
         attrs = customers.drop_duplicates("customer_id").set_index("customer_id")
+        attrs = attrs.drop(columns=[c for c in (exclude or ()) if c in attrs.columns])
         attrs = attrs.rename(columns={c: f"{c}_attr" for c in attrs.columns if c in frame.columns})
         # align on string ids when the two tables type the id differently (str vs int)
         if attrs.index.dtype != frame.index.dtype:

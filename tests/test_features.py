@@ -174,3 +174,40 @@ def test_no_leakage_from_events_at_or_after_cutoff():
 def test_feature_name():
     assert feature_name("Paid Search") == "paid_search"
     assert feature_name("  ") == "blank"
+
+
+# ------------------------------------------------------------------ identifiers and outcomes (obs 5)
+def _with_id_and_outcome(n: int = 600, seed: int = 4):
+    """The synthetic sample with a numeric zip-code prefix and a ``status`` that restates conversion
+    added to the customer table (as real CRM exports carry them)."""
+    import cjlib
+
+    d = synth.generate(n, seed)
+    conv = d.events.loc[d.events["event"] == "purchase", "customer_id"].unique()
+    rng = np.random.default_rng(seed)
+    customers = d.customers.assign(
+        customer_zip_code_prefix=rng.integers(1000, 99999, len(d.customers)),
+        status=np.where(d.customers["customer_id"].isin(conv), "customer", "lead"))
+    data = cjlib.Inputs(d.events, customers, d.feedback, None, cjlib.load_stage_map())
+    return d, customers, data
+
+
+def test_profile_marks_zip_prefix_and_status_and_features_leave_them_out():
+    from cjlib.features import excluded_attributes, without_attributes
+
+    d, customers, data = _with_id_and_outcome()
+    left_out = excluded_attributes(customers, data.profile)
+    assert left_out == {"customer_zip_code_prefix": "id", "status": "outcome"}
+    # without exclude both would be features (so the test can fail) ...
+    everything = customer_features(d.events, customers=customers)
+    assert {"customer_zip_code_prefix", "status", "age", "plan"} <= set(everything.columns)
+    # ... with it neither is, and the other attributes stay
+    f = customer_features(d.events, customers=customers, exclude=list(left_out))
+    assert "customer_zip_code_prefix" not in f.columns and "status" not in f.columns
+    assert {"age", "plan", "gender"} <= set(f.columns)
+    pd.testing.assert_frame_equal(f, everything.drop(columns=["customer_zip_code_prefix", "status"]))
+    # the table-level helper gives the same features, and leaves the caller's table alone
+    g = customer_features(d.events, customers=without_attributes(customers, list(left_out)))
+    pd.testing.assert_frame_equal(f, g)
+    assert "status" in customers.columns
+    assert excluded_attributes(None, data.profile) == {} and without_attributes(None, ["status"]) is None

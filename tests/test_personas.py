@@ -128,3 +128,27 @@ def test_plots_return_axes():
                persona_plots.persona_cards(r.cards(), title="t")):
         assert ax.get_title() == "t"
     plt.close("all")
+
+
+def test_profiled_id_and_outcome_columns_never_enter_the_clustering():
+    """obs 5: a numeric zip-code prefix was clustered as a number; with the profile's exclusions it is not."""
+    import cjlib
+    from cjlib.features import excluded_attributes
+
+    d, _, _ = _data(0)
+    conv = d.events.loc[d.events["event"] == "purchase", "customer_id"].unique()
+    customers = d.customers.assign(
+        customer_zip_code_prefix=np.random.default_rng(0).integers(1000, 99999, len(d.customers)),
+        status=np.where(d.customers["customer_id"].isin(conv), "customer", "lead"))
+    prof = cjlib.profile(cjlib.Inputs(d.events, customers, d.feedback, None, cjlib.load_stage_map()))
+    left_out = excluded_attributes(customers, prof)
+    assert set(left_out) == {"customer_zip_code_prefix", "status"}
+    naive = fit_personas(customer_features(d.events, customers=customers, feedback=d.feedback), k=4, n_boot=0)
+    assert "customer_zip_code_prefix" in naive.columns_["numeric"] and "status" in naive.columns_["categorical"]
+    f = customer_features(d.events, customers=customers, feedback=d.feedback, exclude=list(left_out))
+    r = fit_personas(f, n_boot=10, seed=0)
+    used = r.columns_["numeric"] + r.columns_["categorical"]
+    assert "customer_zip_code_prefix" not in used and "status" not in used
+    # the planted personas are still recovered
+    truth = d.truth.set_index("customer_id")["persona"].reindex(f.index)
+    assert r.k_ == 4 and adjusted_rand_score(truth, r.labels_) >= 0.8

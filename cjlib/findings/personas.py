@@ -1,0 +1,318 @@
+"""Sentences and chart titles of the persona report (01), built only from what the numbers earn.
+
+Every function takes result frames (``PersonaResult.scores_``, ``cards()``, the profile z-scores, the
+journey table) and returns a sentence, a title, or ``None`` / a neutral title when the data does not
+earn the claim: no best or worst from a tie or from a group under :data:`cjlib.findings.MIN_GROUP`
+customers, no "stable" without an admissible k, no revenue share without revenue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from cjlib.findings import MIN_GROUP, is_number, join, leader, number, pct, ranking
+
+__all__ = [
+    "EXCLUDED_WHY",
+    "card_lines",
+    "cards_title",
+    "data_sentence",
+    "excluded_sentence",
+    "feature_label",
+    "heatmap_title",
+    "journey_title",
+    "k_sentence",
+    "k_title",
+    "map_title",
+    "noun",
+    "stability_sentence",
+    "stability_state",
+    "two_rates",
+]
+
+EXCLUDED_WHY = {"id": "an identifier or code, not a quantity", "outcome": "it restates the outcome"}
+TIE_SD = 0.05  # z-scores closer than this to the largest are a tie
+
+
+def feature_label(col) -> str:
+    """A feature column as words: ``channel_share_email`` → ``channel email``, ``gender=f`` stays."""
+    return str(col).replace("channel_share_", "channel ")
+
+
+def two_rates(a, b) -> tuple[str, str] | None:
+    """``a`` and ``b`` as percentages that read differently (0 digits, else 1), or ``None`` when they
+    print the same even with one decimal (a sentence contrasting them would repeat one number).
+
+    Examples
+    --------
+    >>> two_rates(0.62, 0.31), two_rates(0.999, 0.996), two_rates(1.0, 0.9996)
+    (('62%', '31%'), ('99.9%', '99.6%'), None)
+    """
+    for digits in (0, 1):
+        fa, fb = pct(a, digits), pct(b, digits)
+        if fa != fb:
+            return fa, fb
+    return None
+
+
+# ------------------------------------------------------------------------------------------ inputs
+def data_sentence(n_customers: int, n_events: int, n_features: int, *, has_customers: bool,
+                  has_feedback: bool) -> str:
+    """The data line: customers, events and features per customer (and which inputs were absent)."""
+    return (f"**Data:** {number(n_customers)} customers with {number(n_events)} events; {number(n_features)} "
+            f"features per customer{'' if has_customers else ' (no customer table: behaviour only)'}"
+            f"{'' if has_feedback else ' (no feedback)'}.")
+
+
+def excluded_sentence(excluded: Mapping[str, str]) -> str | None:
+    """One sentence naming the customer columns left out of the features and why (``None``: none).
+
+    Parameters
+    ----------
+    excluded : mapping
+        Column → ``"id"`` or ``"outcome"`` (:func:`cjlib.features.excluded_attributes`).
+
+    Examples
+    --------
+    >>> excluded_sentence({"zip_prefix": "id", "status": "outcome"})
+    'Left out of the features: zip_prefix (an identifier or code, not a quantity) and status (it restates the outcome).'
+    >>> excluded_sentence({}) is None
+    True
+    """
+    if not excluded:
+        return None
+    parts = [f"{c} ({EXCLUDED_WHY.get(kind, kind)})" for c, kind in excluded.items()]
+    return f"Left out of the features: {join(parts)}."
+
+
+# --------------------------------------------------------------------------------------- stability
+def stability_state(scores: pd.DataFrame) -> str:
+    """``"stable"`` when the chosen k is admissible (bootstrap ARI and smallest share pass),
+    ``"unchecked"`` when no bootstrap refits were made, else ``"unstable"``.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        ``PersonaResult.scores_`` (columns ``ari_mean``, ``admissible``, ``chosen``).
+    """
+    row = scores.loc[scores["chosen"].astype(bool)]
+    if row.empty:
+        return "unstable"
+    row = row.iloc[0]
+    if not is_number(row["ari_mean"]):
+        return "unchecked"
+    return "stable" if bool(row["admissible"]) else "unstable"
+
+
+def noun(state: str) -> str:
+    """What to call the clusters: ``"personas"`` only when they are stable, else ``"groups"``."""
+    return "personas" if state == "stable" else "groups"
+
+
+def _chosen(scores: pd.DataFrame) -> pd.Series:
+    return scores.loc[scores["chosen"].astype(bool)].iloc[0]
+
+
+def stability_sentence(scores: pd.DataFrame, params: Mapping) -> str:
+    """The one sentence on stability: stable personas with their bootstrap ARI, or that no stable set
+    of personas was found and the groups shown are not stable.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        ``PersonaResult.scores_``.
+    params : mapping
+        ``PersonaResult.params`` (``k``, ``k_range``, ``min_stability``, ``min_share``).
+    """
+    state = stability_state(scores)
+    row = _chosen(scores)
+    k = int(row.name)
+    bar, share = params.get("min_stability", 0.8), params.get("min_share", 0.05)
+    agree = ""
+    if is_number(row["ari_mean"]) and is_number(row["ari_min"]):
+        agree = f"bootstrap refits agree at ARI {number(row['ari_mean'], '.2f')} on average, " \
+                f"{number(row['ari_min'], '.2f')} at worst"
+    if state == "stable":
+        return f"The {k} personas are stable: {agree}."
+    if state == "unchecked":
+        return (f"The stability of the {k} groups was not checked (no bootstrap refits), so they are shown "
+                f"as groups, not as stable personas.")
+    fixed = not isinstance(params.get("k", "auto"), str)
+    if fixed:
+        tried = f"the {k} groups asked for (k = {k}) do not pass"
+    else:
+        lo, hi = params.get("k_range", (int(scores.index.min()), int(scores.index.max())))
+        tried = f"no number of groups from {lo} to {hi} passes"
+    return (f"No stable set of personas was found: {tried} the stability bar (bootstrap refits reproducing "
+            f"the groups at a mean ARI of at least {bar:.2f}, every group holding at least {share:.0%} of "
+            f"customers), so the {k} groups shown are not stable and should not be read as personas"
+            f"{' (' + agree + ')' if agree else ''}.")
+
+
+def k_title(scores: pd.DataFrame) -> str:
+    """Title of the k-selection chart: the chosen k, its silhouette and its bootstrap agreement."""
+    row = _chosen(scores)
+    k, what = int(row.name), noun(stability_state(scores))
+    parts = []
+    if is_number(row["silhouette"]):
+        parts.append(f"silhouette {number(row['silhouette'], '.2f')}")
+    if is_number(row["ari_mean"]) and is_number(row["ari_min"]):
+        parts.append(f"refits agree at ARI {number(row['ari_mean'], '.2f')} on average "
+                     f"(worst {number(row['ari_min'], '.2f')})")
+    else:
+        parts.append("stability not checked")
+    return f"{k} {what}: {', '.join(parts)}"
+
+
+def k_sentence(scores: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) -> str:
+    """Which k was chosen by which rule, and the features clustered on."""
+    row = _chosen(scores)
+    cols = list(numeric) + list(categorical)
+    return (f"**k = {int(row.name)}** ({scores.attrs.get('rule', 'chosen')}). Clustered on {len(numeric)} "
+            f"numeric feature(s) and {len(categorical)} categorical attribute(s): {', '.join(map(str, cols))}.")
+
+
+# ------------------------------------------------------------------------------------------ titles
+def heatmap_title(z: pd.DataFrame, features: Sequence[str], sizes: Mapping | pd.Series, *,
+                  state: str = "stable", min_size: int = MIN_GROUP) -> str:
+    """Title of the profile heatmap: the one persona and feature furthest from the average.
+
+    Only personas of at least ``min_size`` customers may be named; when several cells tie for the
+    largest distance (within :data:`TIE_SD`) the title names only the feature they share, or nothing.
+
+    Parameters
+    ----------
+    z : DataFrame
+        Persona (index, names) × feature z-scores.
+    features : sequence of str
+        The columns shown.
+    sizes : mapping or Series
+        Customers per persona name.
+    state : str
+        :func:`stability_state`.
+    """
+    what = noun(state)
+    neutral = f"How each of the {len(z)} {what} differs from the average customer (in standard deviations)"
+    cols = [c for c in features if c in z.columns]
+    size = pd.Series(sizes, dtype=float).reindex(z.index).fillna(0)
+    zz = z.loc[size.to_numpy() >= min_size, cols].astype(float)
+    if zz.empty or not cols:
+        return neutral
+    a = zz.abs()
+    top = a.max().max()
+    if not is_number(top) or top == 0:
+        return neutral
+    cells = [(p, f) for p in a.index for f in a.columns if a.loc[p, f] >= top - TIE_SD]
+    if len(cells) == 1:
+        p, f = cells[0]
+        return f"{p} stand out most on {feature_label(f)} ({zz.loc[p, f]:+.1f} SD)"
+    feats = {f for _, f in cells}
+    if len(feats) == 1:
+        return f"The {what} differ most on {feature_label(feats.pop())} (up to {top:.1f} SD from the average)"
+    return neutral
+
+
+def cards_title(cards: pd.DataFrame, *, has_revenue: bool, state: str = "stable",
+                min_size: int = MIN_GROUP) -> str:
+    """Title of the persona cards: the persona bringing the largest revenue share (with revenue), or
+    the largest persona (without); a neutral title on a tie or when every persona is small.
+
+    Parameters
+    ----------
+    cards : DataFrame
+        ``PersonaResult.cards()`` (``name``, ``customers``, ``share``, ``revenue_share``).
+    """
+    what = noun(state)
+    c = cards.set_index("name")
+    neutral = f"The {len(c)} {what}: size" + (" and revenue share" if has_revenue else "")
+    if has_revenue and "revenue_share" in c:
+        top = leader(c["revenue_share"], c["customers"], min_size=min_size)
+        if top is not None:
+            name, rev = top
+            return f"{name}: {pct(c.loc[name, 'share'])} of customers bring {pct(rev)} of revenue"
+        return neutral
+    top = leader(c["share"], c["customers"], min_size=min_size)
+    if top is not None:
+        return f"{top[0]} is the largest of the {what}: {pct(top[1])} of customers"
+    return neutral
+
+
+def map_title(k: int, explained: Sequence[float], *, state: str = "stable") -> str:
+    """Title of the 2-D map (the share of variance the two axes show)."""
+    what = noun(state)
+    total = sum(float(v) for v in explained) if explained else float("nan")
+    if not is_number(total):
+        return f"{k} {what} on the two main axes of variation"
+    return f"{k} {what} on the two main axes of variation ({pct(total)} of the variance shown)"
+
+
+def journey_title(journey: pd.DataFrame, stage: str | None, sizes: Mapping | pd.Series, *,
+                  state: str = "stable", min_size: int = MIN_GROUP) -> str:
+    """Title of the journey-per-persona chart: who reaches ``stage`` most and least often.
+
+    Only earned sides are named (:func:`cjlib.findings.ranking`: no tie, groups of ``min_size``); when
+    every persona reaches the stage at the same rate the title says so; otherwise it is neutral.
+
+    Parameters
+    ----------
+    journey : DataFrame
+        Persona (index) × stage: the share reaching the stage.
+    stage : str or None
+        The stage compared (the stage map's conversion stage); ``None`` gives the neutral title.
+    sizes : mapping or Series
+        Customers per persona.
+    """
+    one = noun(state)[:-1]
+    neutral = f"Share of each {one}'s customers reaching each stage"
+    if stage is None or stage not in journey.columns:
+        return neutral
+    vals = journey[stage].astype(float)
+    r = ranking(vals, sizes, min_size=min_size)
+    if r is None:
+        v = vals.dropna()
+        if len(v) >= 2 and v.nunique() == 1:
+            return f"Every {one} reaches {stage} at the same rate ({pct(v.iloc[0])})"
+        return neutral
+    if r.best is not None and r.worst is not None:
+        rates = two_rates(r.best_value, r.worst_value)
+        if rates is not None:
+            return f"{rates[0]} of {r.best} reach {stage}, against {rates[1]} of {r.worst}"
+        return neutral
+    if r.best is not None:
+        return f"{r.best} reach {stage} most often ({pct(r.best_value)})"
+    if r.worst is not None:
+        return f"{r.worst} reach {stage} least often ({pct(r.worst_value)})"
+    return neutral
+
+
+# ------------------------------------------------------------------------------------------ findings
+def card_lines(cards: pd.DataFrame, *, has_revenue: bool, inactive_days: int = 90) -> list[str]:
+    """One Markdown bullet per persona card; parts whose value is undefined are left out.
+
+    Parameters
+    ----------
+    cards : DataFrame
+        ``PersonaResult.cards()``.
+    has_revenue : bool
+        Whether the log carries revenue (``data.profile.supports("revenue")``); without it no revenue
+        share is written.
+    inactive_days : int
+        The inactivity span ``cards.churn_rate`` counts.
+    """
+    lines = []
+    for _, r in cards.iterrows():
+        line = f"- **{r['name']}**: {pct(r['share'])} of customers"
+        if has_revenue and is_number(r.get("revenue_share")):
+            line += f", {pct(r['revenue_share'])} of revenue"
+        if is_number(r.get("conversion_rate")):
+            line += f", {pct(r['conversion_rate'])} convert at least once"
+        if isinstance(r.get("preferred_channels"), str) and r["preferred_channels"]:
+            line += f"; come through {r['preferred_channels']}"
+        if isinstance(r.get("pain_point"), str) and r["pain_point"]:
+            line += f"; {r['pain_point']}"
+        if is_number(r.get("churn_rate")):
+            line += f"; {pct(r['churn_rate'])} inactive for {inactive_days} days"
+        lines.append(line + ".")
+    return lines

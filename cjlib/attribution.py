@@ -55,6 +55,7 @@ __all__ = [
     "SEP",
     "join_path",
     "split_path",
+    "path_length",
     "read_paths",
     "paths_from_events",
     "heuristic",
@@ -69,6 +70,16 @@ __all__ = [
     "stage_contribution",
     "channel_effects",
     "cost_per_conversion",
+    "parse_models",
+    "touch_problem",
+    "journey_summary",
+    "removal_effects",
+    "focus_transition",
+    "shown_effects",
+    "spend_in_range",
+    "cost_table",
+    "Adjustment",
+    "adjustment",
     "HEURISTIC_MODELS",
     "MODELS",
 ]
@@ -112,6 +123,18 @@ def split_path(path: str) -> list[str]:
     """
     t = _tokenize(np.array([path], dtype=object))
     return [str(x) for x in t.channels[t.tok]]
+
+
+def path_length(paths: pd.DataFrame | pd.Series) -> np.ndarray:
+    """Touches on each row's path (channel names may hold ``>``: escapes are read, not counted).
+
+    Examples
+    --------
+    >>> path_length(pd.Series([join_path(["Email > Newsletter", "b"]), "a", ""])).tolist()
+    [2, 1, 0]
+    """
+    strings = paths["path"] if isinstance(paths, pd.DataFrame) else paths
+    return _tokenize(strings).lens.astype(np.int64)
 
 
 def _check_paths(paths: pd.DataFrame, name: str = "paths") -> None:
@@ -1453,19 +1476,23 @@ def stage_attribution(
         Tidy, one row per (transition, channel): ``transition`` ("source>target"), ``channel``,
         ``conversions`` (attributed), ``share`` (of the transition's conversions), ``journeys`` (journeys
         whose path holds the channel), ``touches`` (the channel's touches, counted once per journey),
-        ``conversion_rate`` (``conversions / touches``: attributed conversions per touch). Rows in
-        transition order, channels sorted. ``attrs["p_conversion"]``: each transition's conversion rate.
+        ``conversion_rate`` (``conversions / touches``: attributed conversions per touch), ``lift``
+        (``conversion_rate`` over the transition's conversions per touch: 1 = average, 2 = a touch of
+        this channel earns twice the average). Rows in transition order, channels sorted.
+        ``attrs["p_conversion"]``: each transition's conversion rate (converting journeys / journeys);
+        ``attrs["skipped"]``: the transitions without a conversion.
     """
     _check_model(model)
     sm = _stage_map(stage_map)
     trs = [_parse_stage(t, sm) for t in (transitions if transitions is not None else stage_transitions(sm))]
-    frames, rates = [], {}
+    frames, rates, skipped = [], {}, []
     for src, tgt in trs:
         name = f"{src}>{tgt}"
         pt = paths_from_events(events, lookback=lookback, touch_col=touch_col, stage=(src, tgt), stage_map=sm)
         p = _parse(pt)
         if p.conv.sum() <= 0:
             warnings.warn(f"stage transition {name} has no conversions; skipped", DataWarning, stacklevel=2)
+            skipped.append(name)
             continue
         conv, _ = _attribute(p, model, **kw)
         C = len(p.channels)
@@ -1479,10 +1506,14 @@ def stage_attribution(
         }))
         rates[name] = float(p.conv.sum() / (p.conv + p.nulls).sum())
     cols = ["transition", "channel", "conversions", "share", "journeys", "touches"]
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        {c: pd.Series(dtype=str if c in ("transition", "channel") else float) for c in cols})
     out["conversion_rate"] = np.divide(out["conversions"].to_numpy(float), out["touches"].to_numpy(float),
                                        out=np.zeros(len(out)), where=out["touches"].to_numpy(float) > 0)
-    out.attrs.update(model=model, p_conversion=rates)
+    g = out.groupby("transition", sort=False)
+    average = g["conversions"].transform("sum").to_numpy(float) / g["touches"].transform("sum").to_numpy(float)
+    out["lift"] = out["conversion_rate"].to_numpy(float) / average  # every transition kept has conversions
+    out.attrs.update(model=model, p_conversion=rates, skipped=skipped)
     return out
 
 
@@ -1671,13 +1702,19 @@ def stage_contribution(
     -------
     DataFrame
         Columns ``stage``, ``conversions``, ``share``, one row per stage with touchpoints, in stage order
-        (``"(other)"`` last).
+        (``"(other)"`` last); empty when no conversion has a touchpoint. ``attrs["conversions"]``: the
+        conversions attributed (the denominator of ``share``).
     """
     _check_model(model)
     sm = _stage_map(stage_map)
     pt = paths_from_events(events, conversion_events=conversion_events, lookback=lookback, touch_col="event",
                            stage_map=sm)
     p = _parse(pt)
+    if not p.conv.sum() > 0:  # nothing to attribute: an empty table, not a failure
+        out = pd.DataFrame({"stage": pd.Series(dtype=str), "conversions": pd.Series(dtype=float),
+                            "share": pd.Series(dtype=float)})
+        out.attrs.update(model=model, conversions=0.0)
+        return out
     conv, _ = _attribute(p, model, **kw)
     e2s = sm.event_to_stage
     stages = np.array([e2s.get(e, "(other)") for e in p.channels.astype(str)], dtype=object)
@@ -1685,7 +1722,7 @@ def stage_contribution(
     order = [x for x in sm.stage_names + ["(other)"] if x in s.index]
     s = s.reindex(order)
     out = pd.DataFrame({"stage": s.index.astype(str), "conversions": s.to_numpy(), "share": _share(s.to_numpy())})
-    out.attrs.update(model=model)
+    out.attrs.update(model=model, conversions=float(p.conv.sum()))
     return out
 
 
@@ -1738,3 +1775,246 @@ def cost_per_conversion(attributed: pd.DataFrame, costs: pd.DataFrame) -> pd.Dat
             f["roi"] = np.where(f.spend > 0, f.value / f.spend.where(f.spend > 0), np.nan)
         frames.append(f)
     return pd.concat(frames, ignore_index=True)
+
+
+# ============================================================================================ report helpers
+def parse_models(models: str | Sequence[str]) -> list[str]:
+    """The models of a comma-separated list (``"markov,linear"``), in order, without repeats.
+
+    ``time_decay`` is accepted besides :data:`MODELS`. Raises ``ValueError`` naming the accepted models.
+
+    Examples
+    --------
+    >>> parse_models("markov, linear,markov")
+    ['markov', 'linear']
+    """
+    items = models.split(",") if isinstance(models, str) else list(models)
+    out = list(dict.fromkeys(str(m).strip() for m in items if str(m).strip()))
+    known = list(MODELS) + ["time_decay"]
+    if not out or set(out) - set(known):
+        raise ValueError(f"models must be a comma-separated list of {known}, got {models!r}")
+    return out
+
+
+def touch_problem(events: pd.DataFrame, touch_col: str, profile=None) -> str:
+    """Why ``touch_col`` cannot carry channel attribution for this log, in one sentence ('' when it can).
+
+    It can when the column exists and holds at least two distinct values (with ``touch_col="channel"``
+    and a data profile, the profile's ``channel`` role decides and words the reason).
+    """
+    if touch_col == "channel" and profile is not None:
+        return profile.why_not("channel")
+    if touch_col not in events.columns:
+        return f"the events have no `{touch_col}` column (set `touch_col` or map a column with `columns`)"
+    n = events[touch_col].nunique(dropna=True)
+    if n < 2:
+        return f"the `{touch_col}` column holds {'one value' if n == 1 else 'no value'}: there is nothing to compare"
+    return ""
+
+
+def journey_summary(paths: pd.DataFrame) -> pd.DataFrame:
+    """Converting and non-converting journeys of a paths table, side by side.
+
+    Returns
+    -------
+    DataFrame
+        Index ``journeys`` (``converting``, ``not converting``); columns ``journeys``, ``distinct paths``
+        (paths with at least one such journey), ``mean touches``, ``median touches``, ``one-touch share``
+        (NaN for a kind without journeys).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"path": ["a > b", "a"], "conversions": [3.0, 1.0], "nulls": [0.0, 2.0]})
+    >>> journey_summary(t).loc["converting", ["journeys", "mean touches"]].tolist()
+    [4.0, 1.75]
+    """
+    p = _parse(paths)
+    L = p.lens.astype(float)
+    rows = {}
+    for label, w in (("converting", p.conv), ("not converting", p.nulls)):
+        n = float(w.sum())
+        order = np.argsort(L, kind="stable")
+        cum = np.cumsum(w[order])
+        median = float(L[order][np.searchsorted(cum, n / 2)]) if n > 0 else np.nan
+        rows[label] = {"journeys": n, "distinct paths": float((w > 0).sum()),
+                       "mean touches": float((L * w).sum() / n) if n > 0 else np.nan,
+                       "median touches": median,
+                       "one-touch share": float(w[L == 1].sum() / n) if n > 0 else np.nan}
+    return pd.DataFrame(rows).T.rename_axis("journeys")
+
+
+def removal_effects(mk: pd.DataFrame, interval: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The Markov removal effects as a table, largest first.
+
+    Parameters
+    ----------
+    mk : DataFrame
+        A :func:`markov` result.
+    interval : DataFrame, optional
+        A :func:`bootstrap` result for ``markov`` (adds ``lower`` and ``upper``).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by channel: ``removal effect``, ``attributed conversions``, ``share`` (of all attributed
+        conversions; NaN without any), optional ``lower``/``upper``; sorted by removal effect, then name.
+    """
+    total = float(mk["conversions"].sum())
+    out = pd.DataFrame({"removal effect": mk["removal_effect"], "attributed conversions": mk["conversions"],
+                        "share": mk["conversions"] / total if total > 0 else np.nan})
+    if interval is not None:
+        out["lower"] = interval["lower"].reindex(out.index)
+        out["upper"] = interval["upper"].reindex(out.index)
+    out = out.rename_axis("channel").reset_index()
+    out = out.sort_values(["removal effect", "channel"], ascending=[False, True], kind="stable")
+    return out.set_index("channel")
+
+
+def _transition_ends(t: str) -> tuple[str, str]:
+    """("a", "b") from ``"a>b"`` (:func:`stage_attribution`) or ``"a > b"`` (:func:`channel_effects`)."""
+    a, _, b = str(t).partition(">")
+    return a.strip(), b.strip()
+
+
+def focus_transition(transitions: Sequence[str], conversion_stage: str | None) -> str | None:
+    """The transition into the stage map's conversion stage (its declared role), else the first one.
+
+    Examples
+    --------
+    >>> focus_transition(["awareness>consideration", "consideration>purchase"], "purchase")
+    'consideration>purchase'
+    >>> focus_transition(["a > b"], None)
+    'a > b'
+    """
+    transitions = list(transitions)
+    hit = [t for t in transitions if conversion_stage is not None and _transition_ends(t)[1] == conversion_stage]
+    return hit[0] if hit else (transitions[0] if transitions else None)
+
+
+def shown_effects(effects: pd.DataFrame, min_sessions: int) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """The :func:`channel_effects` rows a report can show.
+
+    A channel needs ``min_sessions`` sessions; a transition is shown when visits from at least two such
+    channels advance customers (otherwise there is nothing to compare).
+
+    Returns
+    -------
+    (DataFrame, list of str, list of str)
+        The rows shown, the transitions shown, and the transitions left out, in the input's order.
+    """
+    big = effects[effects["sessions"] >= min_sessions]
+    moving = [t for t, fr in big.groupby("transition", sort=False) if (fr["advanced"] > 0).sum() > 1]
+    skipped = [t for t in pd.unique(effects["transition"]) if t not in moving]
+    return big[big["transition"].isin(moving)].reset_index(drop=True), moving, skipped
+
+
+def spend_in_range(costs: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """The cost rows of the months the events cover (rows without ``period`` are all kept)."""
+    if "period" not in costs.columns or events.empty:
+        return costs
+    months = pd.period_range(events["timestamp"].min(), events["timestamp"].max(), freq="M").astype(str)
+    return costs[costs["period"].astype(str).str[:7].isin(months)]
+
+
+def cost_table(cpc: pd.DataFrame, model: str) -> pd.DataFrame:
+    """Paid channels × models: spend, cost per conversion under each model, and ``model``'s return on spend.
+
+    Parameters
+    ----------
+    cpc : DataFrame
+        A :func:`cost_per_conversion` result.
+    model : str
+        The model whose spend and return on spend are shown.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by channel (channels with spend): ``spend``, ``cost/conv. <model>`` per model and, when
+        ``cpc`` has ``roi``, ``return on spend (<model>)``.
+    """
+    paid = cpc[cpc["spend"].notna()]
+    tab = paid.pivot(index="channel", columns="model", values="cost_per_conversion")[list(dict.fromkeys(paid["model"]))]
+    tab.columns = [f"cost/conv. {c}" for c in tab.columns]
+    one = paid[paid["model"] == model].set_index("channel")
+    tab.insert(0, "spend", one["spend"].reindex(tab.index))
+    if "roi" in one.columns:
+        tab[f"return on spend ({model})"] = one["roi"].reindex(tab.index)
+    return tab
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """What :func:`channel_effects` compares visits within.
+
+    Attributes
+    ----------
+    segments : str, Series or None
+        Passed as ``adjust_for``.
+    label : str
+        How a finding names it ("4 personas", "device", "nothing (plain rate ratios)").
+    note : str
+        One sentence on why the requested adjustment fell back to none ('' when it did not).
+    """
+
+    segments: object
+    label: str
+    note: str = ""
+
+
+NO_ADJUSTMENT = "nothing (plain rate ratios)"
+MIN_PERSONA_CUSTOMERS = 100
+
+
+def adjustment(adjust_for: str, events: pd.DataFrame, *, customers: pd.DataFrame | None = None,
+               features: pd.DataFrame | None = None, seed: int = 0,
+               min_customers: int = MIN_PERSONA_CUSTOMERS) -> Adjustment:
+    """Resolve the ``adjust_for`` parameter of a report into segments for :func:`channel_effects`.
+
+    Parameters
+    ----------
+    adjust_for : str
+        ``"persona"`` (fitted here from ``features``), a column of ``events`` or ``customers``, or ``""``.
+    events : DataFrame
+    customers : DataFrame, optional
+    features : DataFrame, optional
+        :func:`cjlib.features.customer_features` of the customers, for ``"persona"``.
+    seed : int
+    min_customers : int, default 100
+        Personas are fitted only for at least this many customers.
+
+    Returns
+    -------
+    Adjustment
+        Personas only when the fit succeeds with a stable solution (bootstrap ARI, as in 01); otherwise
+        no adjustment, with a ``note`` saying why.
+
+    Raises
+    ------
+    ValueError
+        ``adjust_for`` is none of the above.
+    """
+    if not adjust_for:
+        return Adjustment(None, NO_ADJUSTMENT)
+    if adjust_for != "persona":
+        if adjust_for in events.columns:
+            return Adjustment(adjust_for, adjust_for)
+        if customers is not None and adjust_for in customers.columns:
+            return Adjustment(customers.set_index("customer_id")[adjust_for], adjust_for)
+        raise ValueError(f"adjust_for must be 'persona', '' or a column of the events or customers, got {adjust_for!r}")
+    n = 0 if features is None else len(features)
+    if n < min_customers:
+        return Adjustment(None, NO_ADJUSTMENT, f"personas are not fitted on {n:,} customers (fewer than "
+                          f"{min_customers}), so visits are compared without adjustment")
+    from cjlib.personas import fit_personas
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fitted = fit_personas(features, k="auto", n_boot=5, seed=seed)
+    except ValueError as exc:
+        return Adjustment(None, NO_ADJUSTMENT, f"personas cannot be fitted on this log ({exc}), so visits are "
+                          "compared without adjustment")
+    if not str(fitted.scores_.attrs.get("rule", "")).startswith("admissible"):
+        return Adjustment(None, NO_ADJUSTMENT, "no stable set of personas was found on this log, so visits are "
+                          "compared without adjustment")
+    return Adjustment(fitted.persona_.astype(str), f"{fitted.k_} personas")

@@ -418,7 +418,14 @@ def test_stage_attribution_and_contribution_by_hand():
     with pytest.warns(DataWarning, match="retention>advocacy has no conversions"):
         sa = A.stage_attribution(ev, model="last_touch", lookback=None)
     assert list(sa.columns) == ["transition", "channel", "conversions", "share", "journeys", "touches",
-                                "conversion_rate"]
+                                "conversion_rate", "lift"]
+    assert sa.attrs["skipped"] == ["retention>advocacy"]
+    # lift: awareness → consideration has 3 conversions over 5 touches (0.6 a touch); social earns 2 on 2
+    # touches (1 a touch: ×5/3), display 1 on 2 (×5/6), email 0 on 1
+    ac = sa[sa.transition == "awareness>consideration"].set_index("channel")["lift"]
+    assert ac.to_dict() == pytest.approx({"display": 5 / 6, "email": 0.0, "social": 5 / 3})
+    # purchase → retention: 1 conversion over 3 touches; direct's one touch converts: ×3
+    assert sa[sa.transition == "purchase>retention"].set_index("channel").loc["direct", "lift"] == pytest.approx(3)
     got = {(r.transition, r.channel): r.conversions for r in sa.itertuples() if r.conversions}
     assert got == {("awareness>consideration", "display"): 1, ("awareness>consideration", "social"): 2,
                    ("consideration>purchase", "email"): 1, ("consideration>purchase", "paid_search"): 1,

@@ -20,6 +20,12 @@ __all__ = ["model_comparison", "transition_heatmap", "stage_channel_heatmap", "c
 _VALUE_SUFFIX = "_value"
 
 
+def _transition_label(t) -> str:
+    """``"a>b"`` or ``"a > b"`` → ``"a → b"`` (stage names, split at the first ``>``)."""
+    a, _, b = str(t).partition(">")
+    return f"{a.strip()} → {b.strip()}"
+
+
 def _ax(ax, figsize=(9, 4.5)):
     if ax is not None:
         return ax
@@ -172,7 +178,7 @@ def stage_channel_heatmap(stage_attr: pd.DataFrame, *, value: str = "share", ann
         raise ValueError(f"value must be 'share', 'conversions' or 'conversion_rate', got {value!r}")
     order = list(dict.fromkeys(stage_attr["transition"]))
     mat = stage_attr.pivot(index="transition", columns="channel", values=value).reindex(order)
-    mat.index = [t.replace(">", " → ") for t in mat.index]
+    mat.index = [_transition_label(t) for t in mat.index]
     pct = value in ("share", "conversion_rate")
     if pct:
         mat = mat * 100
@@ -188,7 +194,8 @@ def stage_channel_heatmap(stage_attr: pd.DataFrame, *, value: str = "share", ann
     return ax
 
 
-def cost_bars(costs: pd.DataFrame, *, metric: str = "cost_per_conversion", title: str | None = None, ax=None):
+def cost_bars(costs: pd.DataFrame, *, metric: str = "cost_per_conversion", title: str | None = None, ax=None,
+              log: bool = False):
     """Grouped bars of cost per attributed conversion (or ROI) per channel and model.
 
     Parameters
@@ -198,6 +205,8 @@ def cost_bars(costs: pd.DataFrame, *, metric: str = "cost_per_conversion", title
     metric : {"cost_per_conversion", "roi"}
     title : str, optional
     ax : matplotlib Axes, optional
+    log : bool, default False
+        A log-scaled y axis with plain tick labels (costs of channels differ by orders of magnitude).
 
     Returns
     -------
@@ -211,6 +220,14 @@ def cost_bars(costs: pd.DataFrame, *, metric: str = "cost_per_conversion", title
     ax = model_comparison(wide, models=list(dict.fromkeys(costs["model"])), ylabel=
                           "spend per attributed conversion" if metric == "cost_per_conversion"
                           else "attributed value / spend", title=title, ax=ax)
+    if log and np.isfinite(wide.to_numpy(dtype=float)).any() and (wide.to_numpy(dtype=float) > 0).any():
+        ax.set_yscale("log")
+        lo, hi = ax.get_ylim()
+        ax.set_yticks([t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+                       if lo <= t <= hi])
+        ax.yaxis.set_major_formatter("{x:g}")
+        ax.yaxis.set_minor_formatter("")
+        ax.set_ylabel(f"{ax.get_ylabel()}\n(log scale)")
     return ax
 
 
@@ -220,7 +237,7 @@ def path_lengths(paths: pd.DataFrame, *, max_touches: int = 10, title: str | Non
     Parameters
     ----------
     paths : DataFrame
-        A paths table (``path`` with touches joined by ``" > "``, ``conversions``, ``nulls``).
+        A paths table (``path``, ``conversions``, ``nulls``; channel names may hold ``>``).
     max_touches : int, default 10
         Longer journeys are pooled into one ``max_touches+`` bar.
     title : str, optional
@@ -234,8 +251,9 @@ def path_lengths(paths: pd.DataFrame, *, max_touches: int = 10, title: str | Non
         raise ValueError(f"max_touches must be a positive integer, got {max_touches!r}")
     from matplotlib.ticker import PercentFormatter
 
-    n = paths["path"].astype(str).str.count(" > ").to_numpy() + 1
-    n = np.minimum(n, max_touches)
+    from cjlib.attribution import path_length
+
+    n = np.minimum(path_length(paths), max_touches)
     ax = _ax(ax)
     x = np.arange(1, max_touches + 1)
     colors = _colors(["converting", "not converting"])
@@ -280,7 +298,7 @@ def stage_lift_heatmap(stage_attr: pd.DataFrame, *, value: str = "lift", annotat
         raise ValueError(f"stage_attr has no column {value!r}; columns are {list(stage_attr.columns)}")
     order = list(dict.fromkeys(stage_attr["transition"]))
     mat = stage_attr.pivot(index="transition", columns="channel", values=value).reindex(order)
-    mat.index = [str(t).replace(">", " → ") for t in mat.index]
+    mat.index = [_transition_label(t) for t in mat.index]
     vals = mat.to_numpy(dtype=float)
     pos = vals[np.isfinite(vals) & (vals > 0)]
     span = float(np.clip(np.max(np.abs(np.log(pos))) if pos.size else np.log(2), np.log(1.5), np.log(4)))

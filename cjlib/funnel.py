@@ -182,8 +182,8 @@ def _warn_ambiguous(norm, sm: StageMap, stacklevel: int = 3) -> None:
     names = list(dict.fromkeys(n for s in norm for n in s if n in amb))
     if names:
         forms = ", ".join(f"'event:{n}'" for n in names)
-        warnings.warn(f"steps: {', '.join(repr(n) for n in names)} is both a stage and an event; it counts "
-                      f"the stage (for 'purchase' with the default map: a customer's first purchase only). "
+        warnings.warn(f"steps: {', '.join(repr(n) for n in names)} is both a stage and an event; a bare name counts "
+                      f"the stage (when the customer reaches it, e.g. a first purchase only), not every such event. "
                       f"Write {forms} for every such event, or 'stage:NAME' to say the stage.",
                       DataWarning, stacklevel=stacklevel)
 
@@ -1450,16 +1450,17 @@ def resolve_checkout(stage_map: StageMap, checkout_journey: str = "") -> tuple[s
     return name, list(stage_map.journeys[name].steps)
 
 
-def conversion_step(steps: Sequence, stage_map: StageMap | None = None) -> str:
+def conversion_step(steps: Sequence, stage_map: StageMap | None = None) -> str | None:
     """The label of the first step after step 1 that a conversion event satisfies (an event step naming
-    a conversion event, or a stage listing one); the last step when none does.
+    a conversion event, or a stage listing one); ``None`` when no later step does (then there is no
+    conversion inside the funnel to time, only the reach of its last step).
 
     Examples
     --------
     >>> conversion_step(["awareness", "consideration", "purchase", "retention"])
     'purchase'
-    >>> conversion_step(["page_view", "product_view"])
-    'product_view'
+    >>> conversion_step(["page_view", "product_view"]) is None
+    True
     """
     sm = stage_map or load_stage_map()
     norm = _normalize_steps(steps)
@@ -1476,7 +1477,7 @@ def conversion_step(steps: Sequence, stage_map: StageMap | None = None) -> str:
     for k in range(1, len(norm)):
         if any(converts(n) for n in norm[k]):
             return labels[k]
-    return labels[-1]
+    return None
 
 
 def segment_columns(segments: str, profile, events_columns, customer_columns=()) -> tuple[list[str], list[str]]:
@@ -1557,40 +1558,46 @@ def cart_outcomes(table: pd.DataFrame, labels: pd.Series | None = None, column: 
     return res
 
 
-def largest_drop(table: pd.DataFrame, *, min_units: int = 1, tolerance: float = 1e-9) -> dict | None:
+def largest_drop(table: pd.DataFrame, *, min_units: int = 30, tolerance: float = 1e-9) -> dict | None:
     """The transition of a :func:`funnel` table that loses the largest share of its units, or ``None``.
 
-    Transitions whose previous step has fewer than ``min_units`` units are left out; a tie for the
-    largest drop names nothing.
+    Transitions whose previous step has fewer than ``min_units`` units are left out (``excluded`` counts
+    them, so a sentence can say "among steps of 30+ units"); a tie for the largest drop, or fewer than two
+    eligible transitions (nothing to be largest among), names nothing.
 
     Returns
     -------
     dict or None
-        ``from_step``, ``to_step``, ``units`` (reached the previous step), ``dropped``, ``drop_off_rate``.
+        ``from_step``, ``to_step``, ``units`` (reached the previous step), ``dropped``, ``drop_off_rate``,
+        ``excluded``, ``min_units``.
     """
-    rows = []
+    rows, excluded = [], 0
     for k in range(1, len(table)):
         prev, r = table.iloc[k - 1], table.iloc[k]
         if int(prev["reached"]) >= max(min_units, 1) and np.isfinite(r["drop_off_rate"]):
             rows.append(dict(from_step=prev["step"], to_step=r["step"], units=int(prev["reached"]),
                              dropped=int(r["dropped"]), drop_off_rate=float(r["drop_off_rate"])))
-    if not rows:
+        else:
+            excluded += 1
+    if len(rows) < 2:
         return None
     rows.sort(key=lambda x: -x["drop_off_rate"])
-    if len(rows) > 1 and rows[0]["drop_off_rate"] - rows[1]["drop_off_rate"] <= tolerance:
+    if rows[0]["drop_off_rate"] - rows[1]["drop_off_rate"] <= tolerance:
         return None
-    return rows[0]
+    return {**rows[0], "excluded": excluded, "min_units": min_units}
 
 
 FRICTION_SIGNALS = ("loop", "error", "long_dwell")
 
 
-def worst_friction(table: pd.DataFrame, *, min_units: int = 50, tolerance: float = 1e-9) -> dict | None:
+def worst_friction(table: pd.DataFrame, *, min_units: int = 50, alpha: float = 0.05,
+                   tolerance: float = 1e-9) -> dict | None:
     """The friction signal of a :func:`friction` table that goes with the largest fall in moving on.
 
-    A signal at a transition counts when at least ``min_units`` units met it, both conversions (with and
-    without it) are defined, and units with it move on less often than units without it. A tie for the
-    largest gap names nothing.
+    A signal at a transition counts when at least ``min_units`` units met it and ``min_units`` did not,
+    units with it move on less often than units without it, and the difference is significant (two-
+    proportion z-test, ``p < alpha``; the signals are few, so no correction). A tie for the largest gap
+    names nothing.
 
     Returns
     -------
@@ -1602,10 +1609,14 @@ def worst_friction(table: pd.DataFrame, *, min_units: int = 50, tolerance: float
     for _, r in table.iterrows():
         for s in FRICTION_SIGNALS:
             n, a, b = r[f"{s}_units"], r[f"conversion_if_{s}"], r[f"conversion_if_no_{s}"]
-            if n >= min_units and np.isfinite(a) and np.isfinite(b) and b > a:
+            n2 = r["units"] - n
+            if not (n >= min_units and n2 >= min_units and np.isfinite(a) and np.isfinite(b) and b > a):
+                continue
+            _, p = two_proportion_test(np.array([round(a * n)]), np.array([n]), np.array([round(b * n2)]), np.array([n2]))
+            if p[0] < alpha:
                 rows.append(dict(signal=s.replace("_", " "), from_step=r["from_step"], to_step=r["to_step"],
                                  units=int(n), share=float(r[f"{s}_rate"]), conversion_with=float(a),
-                                 conversion_without=float(b), gap=float(b - a)))
+                                 conversion_without=float(b), gap=float(b - a), p_value=float(p[0])))
     if not rows:
         return None
     rows.sort(key=lambda x: -x["gap"])

@@ -445,3 +445,136 @@ def test_plots_return_labelled_axes(modes_log):
     for ax in axes:
         assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
     plt.close("all")
+
+
+# ------------------------------------------------------------------- issue 14: roles, not positions or names
+def _map(**over):
+    from cjlib.stagemap import stage_map_from_dict
+
+    spec = {
+        "stages": [{"name": "lead", "events": ["lead_created"]}, {"name": "won", "events": ["closed_won"]}],
+        "conversion_events": ["closed_won"],
+        "journeys": {"pipeline": ["lead", "won"], "quick": ["lead_created", "closed_won"]},
+        "default_journey": "pipeline",
+    }
+    spec.update(over)
+    return stage_map_from_dict(spec)
+
+
+def test_resolve_journey_uses_the_maps_default_and_names_the_journeys_on_a_bad_name():
+    sm = _map()
+    assert F.resolve_journey(sm, "") == ("pipeline", ["lead", "won"])
+    assert F.resolve_journey(sm, "quick") == ("quick", ["lead_created", "closed_won"])
+    assert F.resolve_journey(_map(default_journey=None), "") == ("stages", ["lead", "won"])
+    with pytest.raises(ValueError, match=r"journey 'purchase' is not a journey of the stage map.*: pipeline, quick$") as e:
+        F.resolve_journey(sm, "purchase")
+    assert "\n" not in str(e.value)
+    # the checkout funnel: the map's role, or none
+    assert F.resolve_checkout(sm, "") == (None, None)
+    assert F.resolve_checkout(_map(checkout_journey="quick"), "") == ("quick", ["lead_created", "closed_won"])
+    with pytest.raises(ValueError, match="checkout_journey 'checkout' is not a journey"):
+        F.resolve_checkout(sm, "checkout")
+
+
+def test_cart_events_come_from_the_cart_role_not_from_the_checkout_journeys_second_step():
+    from cjlib.stagemap import load_stage_map, stage_map_from_dict
+
+    base = load_stage_map()
+    spec = {"stages": [{"name": s.name, "events": list(s.events), "nth": s.nth} for s in base.stages],
+            "conversion_events": ["purchase"], "other_events": list(base.other_events),
+            # step 2 is search, the last step a begin_checkout: neither is the cart or the purchase
+            "journeys": {"checkout": [PV, SEARCH, ATC, BC]}, "cart_events": [ATC]}
+    sm = stage_map_from_dict(spec)
+    ev = log([("a", 0, SEARCH), ("a", 1, ATC), ("a", 2, BC), ("b", 0, ATC), ("b", 3, BUY)])
+    res = F.cart_abandonment(ev, stage_map=sm, recovery_days=7)
+    assert res.cart_event == (ATC,) and res.purchase_event == (BUY,)
+    assert (res.carts, res.abandoned) == (2, 1)  # a leaves its cart, b buys
+    spec.pop("cart_events")
+    with pytest.raises(ValueError, match="declares no cart events"):
+        F.cart_abandonment(ev, stage_map=stage_map_from_dict(spec))
+
+
+def test_step_that_is_both_stage_and_event_warns_once_naming_the_event_form():
+    from cjlib.errors import DataWarning
+
+    ev = log([("a", 0, PV), ("a", 1, BUY), ("a", 2, PV), ("a", 3, BUY)])
+    with pytest.warns(DataWarning, match="'event:purchase'") as rec:
+        out = F.funnel(ev, [PV, "purchase"])
+    assert len([w for w in rec if issubclass(w.category, DataWarning)]) == 1
+    assert reached(out) == [1, 1]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        F.funnel(ev, [PV, "event:purchase"])
+        F.funnel(ev, [PV, "stage:purchase"])
+    assert F.ambiguous_steps([PV, "purchase", ["retention", "purchase"], "event:purchase"]) == ["purchase"]
+
+
+def test_parse_steps_and_conversion_step():
+    assert F.parse_steps(" a, b|c ,, event:d ") == ["a", ["b", "c"], "event:d"]
+    assert F.parse_steps("") == []
+    sm = _map()
+    assert F.conversion_step(["lead", "won"], sm) == "won"
+    assert F.conversion_step(["lead_created", "event:closed_won"], sm) == "closed_won"
+    assert F.conversion_step(["won", "lead"], sm) is None  # the conversion is step 1: nothing after it converts
+
+
+def test_segment_columns_default_to_the_profile_candidates():
+    from types import SimpleNamespace
+
+    prof = SimpleNamespace(segment_candidates=("plan", "region", "acquisition_channel"))
+    ev_cols, cu_cols = ["customer_id", "event", "channel", "device"], ["plan", "region"]
+    assert F.segment_columns("", prof, ev_cols, cu_cols) == (["plan", "region", "acquisition_channel"], [])
+    assert F.segment_columns("device, nope", prof, ev_cols, cu_cols) == (["device"], ["nope"])
+    assert F.segment_columns("acquisition_channel", prof, ["event"], ()) == ([], ["acquisition_channel"])
+
+
+def _cmp(col, rows):
+    return pd.DataFrame(rows, columns=["from_step", "to_step", col, "units", "converted", "rate", "ci_low", "ci_high",
+                                       "rate_comparison", "ratio", "p_adjusted", "significant"])
+
+
+def test_worst_segment_needs_size_significance_and_no_tie():
+    dev = _cmp("device", [("a", "b", "mobile", 500, 100, 0.2, 0.17, 0.24, 0.4, 0.5, 1e-5, True),
+                          ("a", "b", "tablet", 40, 2, 0.05, 0.01, 0.17, 0.4, 0.125, 1e-3, True),   # too small
+                          ("a", "b", "desktop", 900, 360, 0.4, 0.37, 0.43, 0.2, 2.0, 1e-5, True)])
+    w = F.worst_segment({"device": dev}, min_units=100)
+    assert (w["level"], w["ratio"], w["units"], w["rate_rest"]) == ("mobile", 0.5, 500, 0.4)
+    assert F.worst_segment({"device": dev}, to_step="zzz", min_units=100) is None
+    assert F.worst_segment({"device": dev}, min_units=30)["level"] == "tablet"
+    tie = _cmp("plan", [("a", "b", "free", 300, 60, 0.2, 0.16, 0.25, 0.4, 0.5, 1e-4, True)])
+    assert F.worst_segment({"device": dev, "plan": tie}, min_units=100) is None  # 0.5 against 0.5: a tie
+    ns = dev.assign(significant=False)
+    assert F.worst_segment({"device": ns}, min_units=10) is None
+
+
+def test_largest_drop_and_worst_friction_guards():
+    tab = pd.DataFrame({"step": ["a", "b", "c", "d"], "reached": [1000, 400, 300, 1],
+                        "dropped": [0, 600, 100, 299], "drop_off_rate": [np.nan, 0.6, 0.25, 299 / 300]})
+    d = F.largest_drop(tab, min_units=30)
+    assert (d["from_step"], d["to_step"], d["units"], d["dropped"], d["excluded"]) == ("c", "d", 300, 299, 0)
+    # c holds 5 units only: c → d is left out (and counted), a → b is the largest of the rest
+    d = F.largest_drop(tab.assign(reached=[1000, 400, 5, 1]), min_units=30)
+    assert (d["from_step"], d["to_step"], d["drop_off_rate"], d["excluded"]) == ("a", "b", 0.6, 1)
+    tie = pd.DataFrame({"step": ["a", "b", "c"], "reached": [100, 50, 25], "dropped": [0, 50, 25],
+                        "drop_off_rate": [np.nan, 0.5, 0.5]})
+    assert F.largest_drop(tie) is None
+    assert F.largest_drop(tie.iloc[:2]) is None  # one transition: nothing to be largest among
+    fr = pd.DataFrame([{"from_step": "a", "to_step": "b", "units": 1000,
+                        "loop_units": 500, "loop_rate": 0.5, "conversion_if_loop": 0.17, "conversion_if_no_loop": 0.18,
+                        "error_units": 200, "error_rate": 0.2, "conversion_if_error": 0.2, "conversion_if_no_error": 0.8,
+                        "long_dwell_units": 10, "long_dwell_rate": 0.01, "conversion_if_long_dwell": 0.0,
+                        "conversion_if_no_long_dwell": 0.9}])
+    w = F.worst_friction(fr, min_units=50)
+    assert (w["signal"], w["units"], w["conversion_with"]) == ("error", 200, 0.2)  # long dwell: 10 units only
+    assert F.worst_friction(fr.assign(error_units=20), min_units=50) is None  # the loop gap (17 vs 18 %) is noise
+
+
+def test_cart_outcomes_per_group():
+    tab = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "abandoned": [True, True, False, True],
+                        "recovered": [True, False, False, False]})
+    out = F.cart_outcomes(tab, pd.Series({"a": "x", "b": "x", "c": "y"}), "device")
+    assert out.loc["all"].tolist() == [1, 1, 2, 4]
+    assert out.loc["device = x"].tolist() == [0, 1, 1, 2] and out.loc["device = y"].tolist() == [1, 0, 0, 1]
+    assert list(out.columns) == ["purchased", "recovered", "lost", "carts"]

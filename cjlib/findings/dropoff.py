@@ -185,6 +185,10 @@ def checkout_caption(name: str, *, mode: str, unit: str, window) -> str:
     return f"**Checkout funnel** ({name}; {mode} steps, one count per {unit}, {window_text(window)})."
 
 
+def _drop_scope(drop: dict, unit: str) -> str:
+    return f" among steps of {drop['min_units']:,}+ {unit_word(unit)}" if drop.get("excluded") else ""
+
+
 def _overall(table: pd.DataFrame) -> float | None:
     if not len(table):
         return None
@@ -200,7 +204,8 @@ def funnel_title(table: pd.DataFrame, drop: dict | None, *, unit: str, window) -
     text = (f"Funnel conversion {s[0]} → {s[-1]}: {pct(conv, 1)} of {number(table['reached'].iloc[0])} "
             f"{unit_word(unit)}, {_short_window(window)}")
     if drop is not None:
-        text += f"; the largest drop is {drop['from_step']} → {drop['to_step']} ({pct(drop['drop_off_rate'])} leave)"
+        text += (f"; the largest drop{_drop_scope(drop, unit)} is {drop['from_step']} → {drop['to_step']} "
+                 f"({pct(drop['drop_off_rate'])} leave)")
     return text
 
 
@@ -213,8 +218,8 @@ def funnel_line(table: pd.DataFrame, drop: dict | None, *, name: str, unit: str,
     text = (f"Funnel conversion ({name}, {s[0]} → {s[-1]} in order, {_short_window(window)} of {s[0]}): "
             f"**{pct(conv, 1)}** of {unit_word(unit)}")
     if drop is not None:
-        text += (f"; the largest drop is **{drop['from_step']} → {drop['to_step']}**: {pct(drop['drop_off_rate'])} "
-                 f"of {number(drop['units'])} leave")
+        text += (f"; the largest drop{_drop_scope(drop, unit)} is **{drop['from_step']} → {drop['to_step']}**: "
+                 f"{pct(drop['drop_off_rate'])} of {number(drop['units'])} leave")
     return text + "."
 
 
@@ -228,7 +233,7 @@ def checkout_title(table: pd.DataFrame, drop: dict | None, *, unit: str) -> str 
         return None
     text = f"{pct(1 - last)} of {unit_word(unit)} that reach {s[-2]} do not reach {s[-1]}"
     if drop is not None:
-        text += f"; the largest drop is at {drop['to_step']} ({pct(drop['drop_off_rate'])})"
+        text += f"; the largest drop{_drop_scope(drop, unit)} is at {drop['to_step']} ({pct(drop['drop_off_rate'])})"
     return text
 
 
@@ -239,13 +244,14 @@ def checkout_line(table: pd.DataFrame, drop: dict | None, *, unit: str) -> str |
 
 
 # -------------------------------------------------------------------------------------------- segments
-def worst_segment_sentence(worst: dict | None, *, to_step: str, unit: str, any_segments: bool = True) -> str | None:
+def worst_segment_sentence(worst: dict | None, *, to_step: str, unit: str, min_units: int,
+                           any_segments: bool = True) -> str | None:
     """The worst-segment finding (or that no level is significantly worse)."""
     if not any_segments:
         return None
     if worst is None:
-        return (f"No segment level converts significantly worse than the rest into {to_step} (levels of fewer "
-                "units, and ties, are never named).")
+        return (f"No segment level of {min_units:,}+ {unit_word(unit)} converts significantly worse than the rest "
+                f"into {to_step} (smaller levels, and ties, are never named).")
     return (f"**Worst segment into {to_step}:** {worst['column']} = **{worst['level']}** — {pct(worst['rate'], 1)} "
             f"of its {number(worst['units'])} {unit_word(unit, worst['units'])} at {worst['from_step']} reach "
             f"{worst['to_step']} (95 % CI {pct(worst['ci_low'], 1)}–{pct(worst['ci_high'], 1)}) against "
@@ -271,10 +277,10 @@ def step_worst_line(w: dict, worst: dict | None = None) -> str | None:
             f"({times(w['ratio'], 2)} the rest, {p_value(w['p_adjusted'])}).")
 
 
-def segment_gaps_title(w: dict | None, column: str, *, unit: str, funnel: str) -> str:
+def segment_gaps_title(w: dict | None, column: str, *, unit: str, funnel: str, min_units: int) -> str:
     """Title of one column's segment-gap heatmap."""
     t = (f"By {column}: {w['level']} converts {times(w['ratio'], 2)} the rest at {w['from_step']} → {w['to_step']}"
-         if w else f"By {column}: no level converts significantly worse than the rest")
+         if w else f"By {column}: no level of {min_units:,}+ {unit_word(unit)} converts significantly worse than the rest")
     return f"{t} ({unit_word(unit)}, {funnel})"
 
 
@@ -368,9 +374,9 @@ def friction_sentence(w: dict | None, *, unit: str) -> str | None:
     """The worst-friction finding (``None`` when no signal is earned)."""
     if w is None:
         return None
-    return (f"**Worst friction:** {pct(w['share'])} of {unit_word(unit)} at {w['from_step']} meet **{w['signal']}** "
-            f"before {w['to_step']} ({number(w['units'])}); {pct(w['conversion_with'])} of them move on against "
-            f"{pct(w['conversion_without'])} without it.")
+    return (f"**Worst friction:** {pct(w['share'])} of {unit_word(unit)} at {w['from_step']} "
+            f"({number(w['units'])}) meet **{w['signal']}** before {w['to_step']}; {pct(w['conversion_with'])} of "
+            f"them move on against {pct(w['conversion_without'])} without it.")
 
 
 def friction_title(w: dict | None) -> str:
@@ -405,9 +411,10 @@ def cart_sentence(cart, *, recovery_days: float) -> str | None:
     return text + ". The cart table is in `dropoff_carts.csv`."
 
 
-def cart_title(cart, outcomes: pd.DataFrame, *, recovery_days: float, min_units: int = 30) -> str | None:
+def cart_title(cart, outcomes: pd.DataFrame, *, recovery_days: float, min_units: int = 30,
+               tolerance: float = 0.01) -> str | None:
     """Title of the cart-outcome chart; names the group that loses the most only when it is earned (segment
-    rows of ``min_units``+ carts, no tie, never the ``all`` row)."""
+    rows of ``min_units``+ carts, ahead of the next by more than ``tolerance``, never the ``all`` row)."""
     if not cart.carts:
         return None
     text = f"{pct(cart.abandonment_rate)} of carts are abandoned"
@@ -416,7 +423,7 @@ def cart_title(cart, outcomes: pd.DataFrame, *, recovery_days: float, min_units:
     groups = outcomes.drop(index="all", errors="ignore")
     if len(groups) >= 2:
         lost = groups["lost"] / groups["carts"].where(groups["carts"] > 0)
-        top = leader(lost, groups["carts"], min_size=min_units)
+        top = leader(lost, groups["carts"], min_size=min_units, tolerance=tolerance)
         if top is not None and top[1] > 0:
             text += f"; {top[0]} loses the most ({pct(top[1])})"
     return text
@@ -440,7 +447,7 @@ def _ttc_numbers(ttc: pd.DataFrame):
 
 
 def time_to_convert_title(ttc: pd.DataFrame, *, unit: str, from_step: str, to_step: str) -> str | None:
-    """Title of the time-to-convert histogram (``None`` without converters)."""
+    """Title of the time-to-convert histogram (``None`` without units that got there)."""
     nums = _ttc_numbers(ttc)
     if nums is None:
         return None
@@ -449,25 +456,29 @@ def time_to_convert_title(ttc: pd.DataFrame, *, unit: str, from_step: str, to_st
             f"within {duration(med)} of {from_step}; {pct(day)} within a day")
 
 
-def time_to_convert_sentence(ttc: pd.DataFrame, *, unit: str, from_step: str, to_step: str, window) -> str | None:
-    """The time-to-convert finding, with its definition (in-funnel, from step 1, within the window)."""
+def time_to_convert_sentence(ttc: pd.DataFrame, *, unit: str, from_step: str, to_step: str, window,
+                             converts: bool = True) -> str | None:
+    """The time-to-convert finding, with its definition (in-funnel, from step 1, within the window).
+    With ``converts=False`` (no step after step 1 is a conversion) it is called the time to reach ``to_step``."""
     nums = _ttc_numbers(ttc)
     if nums is None:
         return None
-    return (f"Funnel time to convert, from {from_step} to {to_step} (the attempt that reached it, "
-            f"{_short_window(window)}): median {duration(nums[0])}, 90th percentile "
-            f"{duration(ttc['time_to_convert'].quantile(0.9))} ({number(len(ttc))} converting "
-            f"{unit_word(unit, len(ttc))}; the full table is in `dropoff_time_to_convert.csv`). It starts at the "
-            "funnel's step 1, not at a customer's first event as 00's time to convert does.")
+    what = "Funnel time to convert" if converts else "Funnel time to reach the last step"
+    who = "converting" if converts else "arriving"
+    return (f"{what}, from {from_step} to {to_step} (the attempt that reached it, {_short_window(window)}): median "
+            f"{duration(nums[0])}, 90th percentile {duration(ttc['time_to_convert'].quantile(0.9))} "
+            f"({number(len(ttc))} {who} {unit_word(unit, len(ttc))}; the full table is in "
+            "`dropoff_time_to_convert.csv`). It starts at the funnel's step 1, not at a customer's first event as "
+            "00's time to convert does.")
 
 
-def time_to_convert_line(ttc: pd.DataFrame, *, from_step: str, to_step: str) -> str | None:
+def time_to_convert_line(ttc: pd.DataFrame, *, from_step: str, to_step: str, converts: bool = True) -> str | None:
     """Summary bullet of time to convert."""
     nums = _ttc_numbers(ttc)
     if nums is None:
         return None
-    return (f"Median funnel time from {from_step} to {to_step}: {duration(nums[0])}; {pct(nums[1])} convert "
-            "within a day.")
+    verb = "convert" if converts else f"reach {to_step}"
+    return f"Median funnel time from {from_step} to {to_step}: {duration(nums[0])}; {pct(nums[1])} {verb} within a day."
 
 
 # ---------------------------------------------------------------------------------------------- cohorts

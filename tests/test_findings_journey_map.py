@@ -183,6 +183,8 @@ def test_cost_sentence_skips_zero_conversions_and_ties():
                        "cost_per_conversion": [10.0, np.nan, 10.0]}, index=pd.Index(["a", "b", "c"], name="channel"))
     cc.attrs["clicks_are"] = "sessions"
     assert fj.cost_sentence(cc) == "**Costs:** 180 spent on 3 channels; b had no conversion to cost. Clicks are sessions."
+    # a log without web visits: its 'sessions' are not clicks worth naming
+    assert fj.cost_sentence(cc, sessions=False) == "**Costs:** 180 spent on 3 channels; b had no conversion to cost."
     cc.loc["c", "cost_per_conversion"] = 20.0
     assert fj.cost_sentence(cc) == ("**Costs:** 180 spent on 3 channels; the cheapest conversions come from a "
                                     "(10.00 each), the dearest from c (20.00); b had no conversion to cost. "
@@ -270,7 +272,11 @@ def test_segments_left_out_reasons():
         "The segment comparison (pain points and journey scores)"
     seg = pd.DataFrame({"device": ["x"]}, index=none.index)
     got = dict(fj.segments_left_out(seg, pd.DataFrame(), pd.DataFrame(), min_customers=50))
-    assert set(got) == {"The pain-point row", "Journey scores"} and "50+" in got["Journey scores"]
+    assert set(got) == {"The pain-point row", "The journey-score chart"} and "50+" in got["The journey-score chart"]
+    small = pd.DataFrame({"reached": [10, 20]})
+    got = dict(fj.segments_left_out(seg, pd.DataFrame(), pd.DataFrame(), min_customers=50, seg_conv=small,
+                                    conversions=False))
+    assert got == {"The pain-point row": "no segment level has 50+ customers at any stage (min_segment_customers)."}
 
 
 def test_journey_map_draws_two_stages_nobody_reaching_and_no_channel():
@@ -298,9 +304,12 @@ def test_named_segment_warning_sentence():
     assert fj.named_segment_warning(["plan"], p) == ""
     assert fj.named_segment_warning(["zip_prefix", "order_status"], p) == (
         "Segment columns zip_prefix and order_status are used as asked, although the data profile finds "
-        "zip_prefix id-like (an identifier or code, not a group of customers) and order_status outcome-like "
-        "(its values change along the journey or follow from the conversion), so their levels may restate "
-        "the outcome.")
+        "zip_prefix id-like (an identifier or code) and order_status outcome-like (values that change along the "
+        "journey or follow from the conversion): read their levels as codes rather than groups of customers or "
+        "a restatement of the outcome.")
+    assert fj.named_segment_warning(["zip_prefix"], p) == (
+        "Segment column zip_prefix is used as asked, although the data profile finds it id-like (an identifier "
+        "or code): read its levels as codes rather than groups of customers.")
 
 
 def test_data_sentence():

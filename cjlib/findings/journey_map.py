@@ -21,7 +21,19 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cjlib.findings import MIN_GROUP, duration, is_number, join, leader, number, pct, ranking, rate, times, trend
+from cjlib.findings import (
+    MIN_GROUP,
+    duration,
+    is_number,
+    join,
+    leader,
+    number,
+    pct,
+    ranking,
+    rate,
+    times,
+    trend,
+)
 
 __all__ = [
     "cost_sentence",
@@ -84,8 +96,8 @@ def named_segment_warning(columns: Sequence[str], profile) -> str:
     >>> named_segment_warning(["plan"], p)
     ''
     >>> named_segment_warning(["order_status"], p)  # doctest: +NORMALIZE_WHITESPACE
-    'Segment column order_status is used as asked, although the data profile finds it outcome-like (its values
-    change along the journey or follow from the conversion), so its levels may restate the outcome.'
+    'Segment column order_status is used as asked, although the data profile finds it outcome-like (values that
+    change along the journey or follow from the conversion): read its levels as a restatement of the outcome.'
     """
     ids = [c for c in columns if c in set(profile.id_like)]
     outs = [c for c in columns if c in set(profile.outcome_like) and c not in ids]
@@ -93,15 +105,17 @@ def named_segment_warning(columns: Sequence[str], profile) -> str:
     if not named:
         return ""
     one = len(named) == 1
-    kinds = []
+    kinds, risks = [], []
     if ids:
-        kinds.append(f"{'it' if one else join(ids)} id-like (an identifier or code, not a group of customers)")
+        kinds.append(f"{'it' if one else join(ids)} id-like (an identifier or code)")
+        risks.append("codes rather than groups of customers")
     if outs:
-        kinds.append(f"{'it' if one else join(outs)} outcome-like (its values change along the journey or "
+        kinds.append(f"{'it' if one else join(outs)} outcome-like (values that change along the journey or "
                      "follow from the conversion)")
+        risks.append("a restatement of the outcome")
     return (f"Segment column{'' if one else 's'} {join(named)} {'is' if one else 'are'} used as asked, although "
-            f"the data profile finds {' and '.join(kinds)}, so {'its' if one else 'their'} levels may restate "
-            "the outcome.")
+            f"the data profile finds {' and '.join(kinds)}: read {'its' if one else 'their'} levels as "
+            f"{' or '.join(risks)}.")
 
 
 def feedback_unmatched_sentence(feedback: pd.DataFrame | None, stage_names: Sequence[str],
@@ -171,20 +185,27 @@ def left_out_sections(profile, *, stage_satisfaction: bool = True, retention_bas
 
 
 def segments_left_out(segments: pd.DataFrame, scores: pd.DataFrame, pains: pd.DataFrame, *,
-                      min_customers: int, conversions: bool = True) -> list[tuple[str, str]]:
-    """Why pain points or journey scores are not shown (``(section, reason)`` pairs; empty when both are)."""
+                      min_customers: int, conversions: bool = True,
+                      seg_conv: pd.DataFrame | None = None) -> list[tuple[str, str]]:
+    """Why pain points or journey scores are not shown (``(section, reason)`` pairs; empty when both are).
+
+    ``seg_conv`` (:func:`cjlib.scorecard.segment_conversion`) tells "no level is large enough" apart
+    from "no large level converts below its stage without a tie".
+    """
     if segments.shape[1] == 0:
         return [("The segment comparison (pain points and journey scores)",
                  "no column can serve as a segment (a text column with 2–12 values that is neither an "
                  "identifier nor an outcome); name one in segment_columns.")]
     out = []
     if not len(pains):
-        out.append(("The pain-point row", f"no segment level with {min_customers:,}+ customers at a stage "
-                    "converts worse than all customers there without a tie."))
-    if not conversions:
-        return out
-    if not len(scores):
-        out.append(("Journey scores", f"no segment has two or more levels with {min_customers:,}+ customers."))
+        big = seg_conv is None or (seg_conv["reached"] >= min_customers).any()
+        out.append(("The pain-point row",
+                    f"no segment level with {min_customers:,}+ customers at a stage converts worse than all "
+                    "customers there without a tie." if big else
+                    f"no segment level has {min_customers:,}+ customers at any stage (min_segment_customers)."))
+    if conversions and not len(scores):
+        out.append(("The journey-score chart", f"no segment has two or more levels with {min_customers:,}+ "
+                    "customers (min_segment_customers)."))
     return out
 
 
@@ -318,9 +339,11 @@ def retention_title(ret: pd.DataFrame, based_on: str = "conversion", freq: str =
             f"(by {unit}ly cohort)")
 
 
-def cost_sentence(cc: pd.DataFrame) -> str | None:
+def cost_sentence(cc: pd.DataFrame, *, sessions: bool = True) -> str | None:
     """Spend, and the cheapest and dearest cost per conversion of :func:`cjlib.scorecard.channel_costs`
-    (channels without conversions are not ranked; a tied side is not named)."""
+    (channels without conversions are not ranked; a tied side is not named). ``sessions``: whether the
+    log has web visits (the profile's ``sessions`` role); without them clicks counted as sessions are
+    not mentioned."""
     if not len(cc) or not is_number(cc["spend"].sum()):
         return None
     text = f"**Costs:** {number(cc['spend'].sum())} spent on {len(cc)} channel{'s' if len(cc) != 1 else ''}"
@@ -336,6 +359,7 @@ def cost_sentence(cc: pd.DataFrame) -> str | None:
     if none:
         text += f"; {join(map(str, none))} had no conversion{'s' if len(none) > 1 else ''} to cost"
     clicks = cc.attrs.get("clicks_are")
+    clicks = None if clicks == "sessions" and not sessions else clicks
     return text + "." + (f" Clicks are {clicks}." if clicks else "")
 
 

@@ -1703,7 +1703,8 @@ def stage_contribution(
     DataFrame
         Columns ``stage``, ``conversions``, ``share``, one row per stage with touchpoints, in stage order
         (``"(other)"`` last); empty when no conversion has a touchpoint. ``attrs["conversions"]``: the
-        conversions attributed (the denominator of ``share``).
+        conversions attributed (the denominator of ``share``); ``attrs["events_tied"]``: every event earned
+        the same (the stage shares then only reflect how many events each stage lists).
     """
     _check_model(model)
     sm = _stage_map(stage_map)
@@ -1722,7 +1723,9 @@ def stage_contribution(
     order = [x for x in sm.stage_names + ["(other)"] if x in s.index]
     s = s.reindex(order)
     out = pd.DataFrame({"stage": s.index.astype(str), "conversions": s.to_numpy(), "share": _share(s.to_numpy())})
-    out.attrs.update(model=model, conversions=float(p.conv.sum()))
+    # every event earning the same: the stage shares only count each stage's events
+    out.attrs.update(model=model, conversions=float(p.conv.sum()),
+                     events_tied=bool(len(conv) > 1 and np.ptp(conv) <= 1e-9 * max(abs(conv).max(), 1.0)))
     return out
 
 

@@ -219,15 +219,19 @@ def stage_share_title(sa: pd.DataFrame, *, min_conversions: int = MIN_CONVERSION
     """The stage × channel share heatmap's title: the channel leading most transitions."""
     leaders = _leaders(sa, min_conversions)
     n = sa["transition"].nunique()
+    n_earned = sum(_earned(fr, min_conversions) for _, fr in sa.groupby("transition", sort=False))
     if not leaders:
         return "Each channel's share of each stage transition's attributed conversions"
     counts = pd.Series([c for c, _ in leaders.values()]).value_counts()
     top = leader(counts, min_size=0) if len(counts) > 1 else (counts.index[0], counts.iloc[0])
-    if top is None:
+    if top is None or (int(top[1]) == 1 and len(leaders) == 1):
         return "; ".join(f"{c} earns the largest share of {transition_label(t)}" for t, (c, _) in leaders.items())
     name, k = top
     others = {t: c for t, (c, _) in leaders.items() if c != name}
-    title = f"{name} earns the largest share of {'every transition' if k == n else f'{int(k)} of {n} transitions'}"
+    where = ("every transition" if k == n else
+             f"{int(k)} of the {n_earned} transitions with {min_conversions} or more attributed conversions"
+             if n_earned < n else f"{int(k)} of {n} transitions")
+    title = f"{name} earns the largest share of {where}"
     if others:
         title += "; " + ", ".join(f"{c} of {transition_label(t)}" for t, c in others.items())
     return title
@@ -268,7 +272,9 @@ def stage_lines(sa: pd.DataFrame, *, min_touches: int, min_conversions: int = MI
             clauses.append(f"per touch, {r.best} moves customers forward most ({times(r.best_value, 2)} the average) "
                            f"and {r.worst} least ({times(r.worst_value, 2)})")
         if not clauses:
-            clauses.append(f"{number(fr['conversions'].sum())} attributed conversions, too few to compare channels")
+            n_c = fr["conversions"].sum()
+            clauses.append(f"{number(n_c)} attributed conversion{'' if round(n_c) == 1 else 's'}, too few to "
+                           "compare channels")
         lines.append(f"{line}: {'; '.join(clauses)}.")
     skipped = list(sa.attrs.get("skipped", []))
     if skipped:
@@ -340,7 +346,8 @@ def contribution_title(contrib: pd.DataFrame, model: str, *, min_conversions: in
     """The stage-contribution chart's title: the stage whose touchpoints earn the largest share, stated only
     from at least ``min_conversions`` attributed conversions and without a tie."""
     total = contrib.attrs.get("conversions", contrib["conversions"].sum() if len(contrib) else 0)
-    lead = leader(contrib.set_index("stage")["conversions"], min_size=0) if len(contrib) else None
+    tied = contrib.attrs.get("events_tied", False)  # shares would only count each stage's events
+    lead = leader(contrib.set_index("stage")["conversions"], min_size=0) if len(contrib) and not tied else None
     part = share(lead[1], total, min_total=min_conversions) if lead is not None else None
     if part is None:
         return f"Attributed conversions by the stage of the touchpoint ({model})"
@@ -376,7 +383,7 @@ def cost_finding(cpc: pd.DataFrame, model: str, *, has_revenue: bool,
         return None
     unpaid = sorted(set(cpc.loc[cpc["model"] == model, "channel"]) - set(m.index))
     text = (f"**Costs:** {number(m['spend'].sum())} spent on {len(m)} paid channel{'s' if len(m) != 1 else ''}"
-            + (f" ({join(unpaid)} carry no spend)" if unpaid else ""))
+            + (f" ({join(unpaid)} {'carries' if len(unpaid) == 1 else 'carry'} no spend)" if unpaid else ""))
     if has_revenue and "roi" in m.columns and m.get("value", pd.Series(dtype=float)).sum() > 0:
         r = ranking(m["roi"], m["conversions"], min_size=min_conversions)
         if r is not None and r.best is not None and r.worst is not None:

@@ -1,0 +1,245 @@
+"""Sentences and titles of 02 (cjlib.findings.attribution) and the report helpers of cjlib.attribution, on
+hand-made frames: ties, tiny counts, zero denominators, NaN, missing roles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cjlib import attribution as A
+from cjlib.findings import attribution as F
+from cjlib.findings import problems
+
+
+def _attributed(rows: dict, models=("last_touch", "markov")) -> pd.DataFrame:
+    return pd.DataFrame(rows, index=pd.Index(list(models), name="model")).T.rename_axis("channel")
+
+
+def _sa(rows, p=None, skipped=()):
+    """rows: (transition, channel, conversions, touches)."""
+    df = pd.DataFrame(rows, columns=["transition", "channel", "conversions", "touches"])
+    g = df.groupby("transition", sort=False)
+    df["share"] = df["conversions"] / g["conversions"].transform("sum")
+    df["conversion_rate"] = df["conversions"] / df["touches"]
+    df["lift"] = df["conversion_rate"] / (g["conversions"].transform("sum") / g["touches"].transform("sum"))
+    df.attrs.update(p_conversion=p or {t: 0.5 for t in df["transition"].unique()}, skipped=list(skipped))
+    return df
+
+
+# ---------------------------------------------------------------------------------------------- models
+def test_model_title_names_the_leader_only_when_earned():
+    att = _attributed({"email": [60.0, 70.0], "search": [40.0, 30.0]})
+    assert F.model_title(att, ["last_touch", "markov"], 100) == (
+        "email earns the most conversions under every model (60–70 of 100); models disagree most on search (1.3×)")
+    # a tie in the mean: no leader
+    tie = _attributed({"email": [60.0, 40.0], "search": [40.0, 60.0]})
+    assert F.model_title(tie, ["last_touch", "markov"], 100) == "Attributed conversions per channel under each model"
+    # a handful of conversions: nothing is ranked
+    few = _attributed({"email": [6.0, 7.0], "search": [4.0, 3.0]})
+    assert F.model_title(few, ["last_touch", "markov"], 10) == "Attributed conversions per channel under each model"
+    # a channel with no last-touch credit gives no ratio (no ×inf), and one under 30 conversions none either
+    zero = _attributed({"email": [100.0, 70.0], "display": [0.0, 30.0]})
+    assert F.model_title(zero, ["last_touch", "markov"], 100) == (
+        "email earns the most conversions under every model (70–100 of 100)")
+
+
+def test_markov_lines_against_last_touch_and_guards():
+    mk = pd.DataFrame({"removal_effect": [0.5, 0.2], "conversions": [60.0, 40.0]},
+                      index=pd.Index(["email", "display"], name="channel"))
+    mk.attrs.update(p_conversion=0.4, n_states=3)
+    att = _attributed({"email": [70.0, 60.0], "display": [30.0, 40.0]})
+    lines = F.markov_lines(mk, att, models=["last_touch", "markov"], order=1)
+    assert lines[0] == ("- The Markov chain (order 1, 3 states) converts **40.0%** of journeys from the start; "
+                        "without **email** it would convert 20.0% (removal effect 50.0%).")
+    assert lines[1] == ("- Against last touch, Markov credits **display** 1.33× (30 → 40: it assists journeys others "
+                        "close) and **email** 0.86×.")
+    # tied removal effects and a channel under 30 last-touch conversions: neither is named
+    mk2 = mk.assign(removal_effect=[0.3, 0.3])
+    att2 = _attributed({"email": [90.0, 80.0], "display": [10.0, 20.0]})
+    assert F.markov_lines(mk2, att2, models=["last_touch", "markov"], order=1) == [
+        "- The Markov chain (order 1, 3 states) converts **40.0%** of journeys from the start."]
+    mk3 = mk.copy()
+    mk3.attrs["p_conversion"] = float("nan")
+    assert F.markov_lines(mk3, att, models=["markov"], order=1) == []
+
+
+def test_transition_title_needs_journeys_and_no_tie():
+    tm = pd.DataFrame({"channel_from": ["(start)", "(start)", "a", "a", "b", "b"],
+                       "channel_to": ["a", "b", "(conversion)", "(null)", "(conversion)", "(null)"],
+                       "count": [60, 40, 30, 30, 10, 30]})
+    tm["transition_probability"] = tm["count"] / tm.groupby("channel_from")["count"].transform("sum")
+    assert F.transition_title(tm) == ("Journeys convert most often straight after a (50%) and least after b (25%); "
+                                      "60% start with a")
+    small = tm.assign(count=tm["count"] // 10)
+    assert F.transition_title(small) == "Transition probabilities between channels (first-order chain)"
+
+
+# ---------------------------------------------------------------------------------------------- stages
+def test_stage_titles_and_lines():
+    sa = _sa([("a>b", "email", 40.0, 100), ("a>b", "display", 10.0, 100),
+              ("b>c", "email", 20.0, 50), ("b>c", "display", 20.0, 150),
+              ("c>d", "email", 2.0, 200), ("c>d", "display", 1.0, 200)], skipped=["d>e"])
+    # b>c ties on share, c>d has 3 conversions: only a>b is earned
+    assert F.stage_share_title(sa) == "email earns the largest share of a → b"
+    assert F.stage_lift_title(sa, "b>c", min_touches=100) == (
+        "Attributed conversions per touch, against each transition's average")  # email has 50 touches
+    assert F.stage_lift_title(sa, "b>c", min_touches=50) == (
+        "Per touch, email moves customers from b → c most (2.00× the average) and display least (0.67×)")
+    lines = F.stage_lines(sa, min_touches=100)
+    assert lines == [
+        "- **a → b** (50% of the customers at a with a touch move on): email earns 80% of the credit; per touch, "
+        "email moves customers forward most (1.60× the average) and display least (0.40×).",
+        "- **b → c** (50% of the customers at b with a touch move on): 40 attributed conversions, too few to compare "
+        "channels.",
+        "- **c → d** (50% of the customers at c with a touch move on): 3 attributed conversions, too few to compare "
+        "channels.",
+        "- d → e: no customer with a touch moves on, so it is not attributed."]
+    assert not any(problems(x) for x in lines)
+
+
+def test_stage_share_title_counts_only_earned_transitions():
+    sa = _sa([("a>b", "email", 40.0, 100), ("a>b", "display", 10.0, 100),
+              ("b>c", "email", 30.0, 100), ("b>c", "display", 5.0, 100),
+              ("c>d", "email", 1.0, 100), ("c>d", "display", 2.0, 100)])
+    assert F.stage_share_title(sa) == (
+        "email earns the largest share of 2 of the 2 transitions with 30 or more attributed conversions")
+
+
+# ---------------------------------------------------------------------------------------------- effects
+def test_effects_title_and_lines():
+    shown = pd.DataFrame({"transition": ["a > b"] * 3, "channel": ["email", "display", "social"],
+                          "sessions": [200, 300, 150], "advanced": [50, 20, 30], "rate": [0.25, 0.07, 0.2],
+                          "effect": [1.5, 0.5, 1.0], "effect_unadjusted": [2.0, 0.4, 1.1],
+                          "lower": [1.2, 0.3, np.nan], "upper": [1.8, 0.7, np.nan]})
+    assert F.effects_title(shown, "a > b", "4 personas") == (
+        "Adjusted for 4 personas, a visit from email moves customers from a to b 1.50× as often as average; one "
+        "from display 0.50×")
+    assert F.effects_title(shown, "a > b", A.NO_ADJUSTMENT).startswith("A visit from email")
+    lines = F.effects_lines(shown, ["a > b"], ["b > c"], min_sessions=100)
+    assert lines[0] == ("- **a → b**: email 1.50× (1.20–1.80), display 0.50× (0.30–0.70); unadjusted email 2.00×, "
+                        "display 0.40×.")
+    assert "b → c" in lines[1]
+    tie = shown.assign(effect=[1.0, 1.0, 1.0])
+    assert F.effects_title(tie, "a > b", "x").startswith("How often a visit")
+    assert F.effects_lines(tie, ["a > b"], [], min_sessions=100) == []
+    assert "compared with visits by similar customers" not in F.effects_method(A.NO_ADJUSTMENT)
+    assert "4 personas" in F.effects_method("4 personas")
+
+
+# ---------------------------------------------------------------------------------------------- contribution
+def test_contribution_title_needs_30_conversions_and_a_leader():
+    c = pd.DataFrame({"stage": ["awareness", "consideration", "(other)"], "conversions": [10.0, 25.0, 5.0]})
+    c["share"] = c["conversions"] / 40
+    c.attrs.update(conversions=40.0)
+    assert F.contribution_title(c, "markov") == "Consideration touchpoints earn 62% of the attributed conversions (markov)"
+    few = c.assign(conversions=c["conversions"] / 20)  # about one attributed conversion per bar
+    few.attrs.update(conversions=2.0)
+    assert F.contribution_title(few, "markov") == "Attributed conversions by the stage of the touchpoint (markov)"
+    tied = c.copy()
+    tied.attrs.update(conversions=40.0, events_tied=True)
+    assert F.contribution_title(tied, "markov").startswith("Attributed conversions by")
+    other = c.assign(conversions=[5.0, 5.0, 30.0])
+    other.attrs.update(conversions=40.0)
+    assert F.contribution_title(other, "linear").startswith("Touchpoints of no stage earn 75%")
+    empty = c.iloc[:0]
+    assert F.contribution_title(empty, "markov").startswith("Attributed conversions by")
+
+
+def test_stage_contribution_empty_and_tied_events():
+    ev = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b"],
+                       "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-01",
+                                                    "2025-01-02"]),
+                       "event": ["page_view", "product_view", "purchase", "page_view", "product_view"]})
+    c = A.stage_contribution(ev, model="markov")
+    # every converting path holds both events: each earns the same, and the flag says so
+    assert c.attrs["events_tied"] and c.attrs["conversions"] == 1.0
+    none = A.stage_contribution(ev[ev["event"] != "purchase"], model="markov")
+    assert none.empty and none.attrs["conversions"] == 0.0
+
+
+# ---------------------------------------------------------------------------------------------- costs
+def _cpc():
+    att = pd.DataFrame({"markov": [100.0, 40.0, 5.0, 50.0], "markov_value": [1000.0, 200.0, 50.0, 0.0]},
+                       index=pd.Index(["email", "search", "display", "direct"], name="channel"))
+    costs = pd.DataFrame({"channel": ["email", "search", "display"], "spend": [100.0, 400.0, 500.0]})
+    return A.cost_per_conversion(att, costs)
+
+
+def test_cost_title_and_finding_skip_tiny_channels():
+    cpc = _cpc()
+    # display has 5 conversions: never the dearest
+    assert F.cost_title(cpc, "markov") == (
+        "Under markov attribution, a conversion from email costs 1.00; from search 10.00 (10×)")
+    assert F.cost_finding(cpc, "markov", has_revenue=True) == (
+        "**Costs:** 1,000 spent on 3 paid channels (direct carries no spend). Return on spend (attributed revenue ÷ "
+        "spend, markov) is highest for email (10.0×) and lowest for search (0.5×).")
+    assert F.cost_finding(cpc, "markov", has_revenue=False) == (
+        "**Costs:** 1,000 spent on 3 paid channels (direct carries no spend).")
+    one = cpc[cpc["channel"].isin(["email", "display"])]
+    assert F.cost_title(one, "markov") == "Spend per attributed conversion, by channel and model"
+    tab = A.cost_table(cpc, "markov")
+    assert tab.loc["search", "spend"] == 400 and tab.loc["search", "cost/conv. markov"] == 10.0
+    assert tab.loc["email", "return on spend (markov)"] == 10.0
+
+
+# ---------------------------------------------------------------------------------------------- journeys, summary
+def test_journey_summary_and_sentences():
+    t = pd.DataFrame({"path": [A.join_path(["Email > News", "b"]), "b", "a > b > c"],
+                      "conversions": [3.0, 1.0, 0.0], "nulls": [0.0, 2.0, 2.0]})
+    js = A.journey_summary(t)
+    assert js.loc["converting"].to_dict() == pytest.approx(
+        {"journeys": 4, "distinct paths": 2, "mean touches": 1.75, "median touches": 2, "one-touch share": 0.25})
+    assert js.loc["not converting", "mean touches"] == 2.0
+    text = F.journeys_finding(js, touch_col="channel", lookback="30D", distinct_paths=3, conversions_without_touches=2)
+    assert text == ("**8 journeys** from the log: 4 end in a conversion and 4 do not (50.0% convert), over 3 distinct "
+                    "paths of channel touches. Converting journeys have 1.8 touches on average, the others 2.0. 2 "
+                    "conversions had no touch within 30D and are left out.")
+    assert F.journeys_title(js) == "Converting journeys have fewer touches (1.8 against 2.0 on average)"
+    only_conv = A.journey_summary(t.assign(nulls=0.0))
+    assert np.isnan(only_conv.loc["not converting", "mean touches"])
+    assert "on average" not in F.journeys_finding(only_conv, touch_col="channel", lookback="30D", distinct_paths=3)
+    assert F.journeys_title(only_conv) == "Touches per journey, converting and not converting"
+    assert F.summary_lines(js=js) == ["- 8 journeys, 50.0% converting."]
+    assert F.summary_lines() == []
+
+
+def test_data_sentence_without_conversions_or_touches():
+    s = {"events": 1000, "customers": 50, "first_event": "2025-01-01T00:00", "last_event": "2025-02-01T00:00"}
+    kw = dict(conversion_events=["purchase", "renewal"], touch_col="channel", lookback="30D", markov_order=1,
+              n_bootstrap=10)
+    assert F.data_sentence(s, has_touch=False, has_conversions=False, **kw) == (
+        "**Data:** 1,000 events from 50 customers, 2025-01-01 to 2025-02-01.")
+    assert F.data_sentence(s, has_touch=False, has_conversions=True, **kw).endswith(
+        "Conversions are purchase or renewal events.")
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def test_report_helpers():
+    assert A.parse_models("markov, time_decay,markov") == ["markov", "time_decay"]
+    with pytest.raises(ValueError, match="comma-separated list"):
+        A.parse_models("markov,lasso")
+    ev = pd.DataFrame({"customer_id": ["a"], "timestamp": pd.to_datetime(["2025-01-01"]), "event": ["x"],
+                       "source": ["email"]})
+    assert "no `medium` column" in A.touch_problem(ev, "medium")
+    assert "one value" in A.touch_problem(ev, "source")
+    assert A.touch_problem(pd.concat([ev, ev.assign(source="ads")]), "source") == ""
+    assert A.focus_transition(["a > b", "b > purchase", "purchase > c"], "purchase") == "b > purchase"
+    assert A.focus_transition([], "purchase") is None
+    eff = pd.DataFrame({"transition": ["x"] * 3 + ["y"] * 2, "channel": ["a", "b", "c", "a", "b"],
+                        "sessions": [200, 150, 20, 300, 300], "advanced": [10, 5, 3, 4, 0]})
+    shown, moving, skipped = A.shown_effects(eff, 100)
+    assert moving == ["x"] and skipped == ["y"] and shown["channel"].tolist() == ["a", "b"]
+
+
+def test_adjustment_falls_back_with_a_reason():
+    ev = pd.DataFrame({"customer_id": ["a", "b"], "device": ["m", "d"]})
+    assert A.adjustment("", ev).segments is None and A.adjustment("", ev).note == ""
+    assert A.adjustment("device", ev).segments == "device"
+    with pytest.raises(ValueError, match="adjust_for must be"):
+        A.adjustment("plan", ev)
+    tiny = A.adjustment("persona", ev, features=pd.DataFrame({"x": [1.0, 2.0]}, index=["a", "b"]))
+    assert tiny.segments is None and tiny.label == A.NO_ADJUSTMENT and "fewer than 100" in tiny.note
+    flat = pd.DataFrame({"orders": np.ones(150)}, index=[f"c{i}" for i in range(150)])
+    bad = A.adjustment("persona", ev, features=flat)  # constant features: fit_personas refuses
+    assert bad.segments is None and "cannot be fitted" in bad.note

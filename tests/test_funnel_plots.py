@@ -124,33 +124,36 @@ def test_dropoff_report_metrics_match_cjlib(tmp_path):
     assert res.status == "ok", res.error
     m = res.metrics
     data = cjlib.load_inputs(events_path=params["events_path"], customers_path=params["customers_path"])
-    ev, sm = data.events, data.stage_map
-    main = F.funnel(ev, list(sm.journey("purchase").steps), window="30D", unit="customer")
+    ev, sm, prof = data.events, data.stage_map, data.profile
+    # the defaults come from the stage map's roles and the data profile
+    assert m["funnel_window"] == prof.default_window() == "30D" and m["checkout_unit"] == prof.checkout_unit == "session"
+    main = F.funnel(ev, list(sm.journey(sm.default_journey).steps), window="30D", unit="customer")
     assert [r["step"] for r in m["funnel"]] == main["step"].tolist()
     assert [r["reached"] for r in m["funnel"]] == main["reached"].tolist()
     assert [r["conversion_from_start"] for r in m["funnel"]] == pytest.approx(main["conversion_from_start"].tolist())
-    assert m["overall_conversion"] == pytest.approx(main["conversion_from_start"].iloc[-1])
+    # 03's funnel conversion has its own key: overall_conversion is 00's "ever, in any order" measure
+    assert "overall_conversion" not in m and "checkout_overall_conversion" not in m
+    assert m["funnel_conversion"] == pytest.approx(main["conversion_from_start"].iloc[-1])
     assert m["largest_drop_step"] == main.loc[main["drop_off_rate"].iloc[1:].idxmax(), "step"]
     chk = F.funnel(ev, CHECKOUT, window="30D", unit="session")
     assert [r["reached"] for r in m["checkout_funnel"]] == chk["reached"].tolist()
-    assert m["checkout_overall_conversion"] == pytest.approx(chk["conversion_from_start"].iloc[-1])
-    # worst segment into purchase: the lowest significant ratio over the device and acquisition-channel tests
-    segs = ev.join(customer_segments(ev, columns=["acquisition_channel"]), on="customer_id")
-    cands = []
-    for col in ("device", "acquisition_channel"):
-        c = F.compare_segments(segs, CHECKOUT, col, window="30D", unit="session")
-        c = c[(c["to_step"] == "purchase") & c["significant"] & (c["units"] >= 30) & (c["ratio"] < 1)]
-        cands += [(r.ratio, col, r[col], r.rate, r.p_adjusted) for _, r in c.iterrows()]
-    ratio, col, level, rate, p_adj = min(cands)
+    assert m["checkout_funnel_conversion"] == pytest.approx(chk["conversion_from_start"].iloc[-1])
+    # worst segment into purchase over the profile's segment columns (the same 00 uses), picked by cjlib
+    cols = list(prof.segment_candidates)
+    assert "device" in cols and "acquisition_channel" in cols
+    segs = ev.join(customer_segments(ev, columns=[c for c in cols if c not in ev.columns], customers=data.customers),
+                   on="customer_id")
+    cmp = {c: F.compare_segments(segs, CHECKOUT, c, window="30D", unit="session") for c in cols}
+    expected = F.worst_segment(cmp, to_step="purchase", min_units=30)
     w = m["worst_segment"]
-    assert (w["column"], w["level"]) == (col, level) == ("device", "mobile")  # the planted friction
-    assert w["ratio"] == pytest.approx(ratio) and w["rate"] == pytest.approx(rate)
-    assert w["p_adjusted"] == pytest.approx(p_adj, abs=1e-12) and w["p_adjusted"] < 0.01
+    assert (w["column"], w["level"]) == (expected["column"], expected["level"]) == ("device", "mobile")  # planted
+    assert w["ratio"] == pytest.approx(expected["ratio"]) and w["rate"] == pytest.approx(expected["rate"])
+    assert w["p_adjusted"] == pytest.approx(expected["p_adjusted"], abs=1e-12) and w["p_adjusted"] < 0.01
     cart = F.cart_abandonment(ev, recovery_days=7)
     assert m["cart_abandonment_rate"] == pytest.approx(cart.abandonment_rate)
     assert m["cart_recovery_rate"] == pytest.approx(cart.recovery_rate)
     ttc = F.time_to_convert(ev, list(sm.journey("purchase").steps), to_step="purchase", window="30D")
-    assert m["median_hours_to_convert"] == pytest.approx(ttc["hours"].median())
+    assert m["funnel_median_hours_to_convert"] == pytest.approx(ttc["hours"].median())
     # customer-level tables go to CSV, the HTML shows aggregates only
     units = pd.read_csv(out / "dropoff_funnel_units.csv")
     assert len(units) == main.attrs["units_total"]
@@ -167,5 +170,73 @@ def test_dropoff_report_without_optional_inputs_or_segment_columns(tmp_path):
     [res] = run_reports(["03_dropoff"], params, out_dir=tmp_path / "out", progress=None)
     assert res.status == "ok", res.error
     assert res.metrics["worst_segment"] is None and res.metrics["worst_segments"] == []
+    assert "the segment breakdown" in res.metrics["left_out"]
     html = (tmp_path / "out" / "03_dropoff.html").read_text()
-    assert "No <code>device</code> column" in html and "segment breakdown is left out" in html
+    assert "segment breakdown is not shown" in html
+    # a column named explicitly that the data lacks is said once
+    [res] = run_reports(["03_dropoff"], {**params, "segments": "device"}, out_dir=tmp_path / "out2", progress=None)
+    assert res.status == "ok", res.error
+    assert "No <code>device</code> column" in (tmp_path / "out2" / "03_dropoff.html").read_text()
+
+
+def test_dropoff_notebook_has_no_functions():
+    import json
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "03_dropoff.ipynb").read_text())
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert not [line for src in code for line in src.splitlines() if line.lstrip().startswith(("def ", "lambda", "class "))]
+    assert all(c.get("execution_count") is None and not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
+
+
+def _roles_case(tmp_path, **stage_map_over):
+    """The sample with a stage map whose journeys are not called purchase/checkout and which declares no cart
+    and no checkout role (the roles observation 2 and 3 of issue 14 are about)."""
+    import yaml
+
+    folder = _sample(tmp_path / "data", 600, 3)
+    sm = {"stages": [{"name": "awareness", "events": ["ad_click", "page_view"]},
+                     {"name": "consideration", "events": ["product_view", "search", "add_to_wishlist", "add_to_cart",
+                                                          "begin_checkout"]},
+                     {"name": "buying", "events": ["purchase"]},
+                     {"name": "loyalty", "events": ["review", "referral"]}],
+          "conversion_events": ["purchase"], "other_events": ["payment_error", "support_contact"],
+          # the second step of "shop" is begin_checkout and its last a review: neither is a cart or a purchase
+          "journeys": {"lifecycle": ["awareness", "consideration", "buying"],
+                       "shop": ["product_view", "begin_checkout", "event:purchase", "review"]},
+          "default_journey": "lifecycle"}
+    sm.update(stage_map_over)
+    (folder / "map.yml").write_text(yaml.safe_dump(sm))
+    return {"events_path": str(folder / "events.parquet"), "customers_path": str(folder / "customers.parquet"),
+            "feedback_path": "", "costs_path": "", "stage_map_path": str(folder / "map.yml")}
+
+
+def test_dropoff_report_follows_the_stage_maps_roles(tmp_path):
+    from cjlib.report import run_reports
+
+    params = _roles_case(tmp_path)
+    [res] = run_reports(["03_dropoff"], params, out_dir=tmp_path / "out", progress=None)
+    assert res.status == "ok", res.error
+    m = res.metrics
+    assert [r["step"] for r in m["funnel"]] == ["awareness", "consideration", "buying"]  # default_journey
+    assert "checkout_funnel" not in m
+    # no cart role: no cart section, no cart metric for the index
+    assert "cart_abandonment_rate" not in m and "cart_recovery_rate" not in m
+    assert set(m["left_out"]) >= {"the checkout funnel", "cart abandonment"}
+    assert "cart_events" in m["left_out"]["cart abandonment"] and "checkout_journey" in m["left_out"]["the checkout funnel"]
+    html = (tmp_path / "out" / "03_dropoff.html").read_text()
+    assert html.count("use the main funnel instead") == 1
+    # the checkout role, named in the map, is followed; a journey name the map lacks stops with one line
+    params = _roles_case(tmp_path / "b", checkout_journey="shop", cart_events=["add_to_cart"])
+    [res] = run_reports(["03_dropoff"], params, out_dir=tmp_path / "out2", progress=None)
+    assert res.status == "ok", res.error
+    assert [r["step"] for r in res.metrics["checkout_funnel"]] == ["product_view", "begin_checkout", "purchase", "review"]
+    ev = pd.read_parquet(params["events_path"])
+    from cjlib.stagemap import load_stage_map
+
+    cart = F.cart_abandonment(ev, recovery_days=7, stage_map=load_stage_map(params["stage_map_path"]))
+    assert cart.cart_event == ("add_to_cart",)
+    assert res.metrics["cart_abandonment_rate"] == pytest.approx(cart.abandonment_rate)
+    [res] = run_reports(["03_dropoff"], {**params, "journey": "purchase"}, out_dir=tmp_path / "out3", progress=None)
+    assert res.status == "failed"
+    assert "journey 'purchase' is not a journey of the stage map" in str(res.error) and "lifecycle, shop" in str(res.error)

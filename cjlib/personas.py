@@ -407,7 +407,8 @@ class PersonaResult:
         ``typical_age`` (median) and ``typical_<attribute>`` (most common level) for each categorical
         attribute clustered on (gender, region, plan …), ``goals`` (the two stages that make up most of
         their events), ``pain_point`` (the stage most of them stall at: the most common furthest stage
-        short of the last), ``preferred_channels`` (the two channels with the largest session share),
+        short of the last; None when every one of them reached the last stage),
+        ``preferred_channels`` (the two channels with the largest session share),
         ``satisfaction`` (mean CSAT) and ``nps`` (mean NPS) when feedback was used, ``churn_rate`` (share
         with ``recency_days`` > ``inactive_days`` at the cutoff: a proxy for churned customers).
         """
@@ -446,7 +447,9 @@ class PersonaResult:
             ct = pd.crosstab(self.labels_, f["furthest_stage_name"]).reindex(columns=stages, fill_value=0)
             stall = ct[stages[:-1]] if len(stages) > 1 else ct
             share = stall.max(axis=1) / size
-            rows["pain_point"] = [f"stalls at {s} ({p:.0%})" for s, p in zip(stall.idxmax(axis=1), share)]
+            # a persona none of whom stalls short of the last stage has no pain point (never "stalls at x (0%)")
+            rows["pain_point"] = [f"stalls at {s} ({p:.0%})" if p > 0 else None
+                                  for s, p in zip(stall.idxmax(axis=1), share)]
         chan = [c for c in f.columns if str(c).startswith("channel_share_")]
         if chan:
             means = g[chan].mean()

@@ -334,3 +334,101 @@ def test_risk_table_reasons(synth_result):
     assert top["reason_1"].str.startswith("recency_days").mean() >= 0.8
     assert (top["reason_1_effect"] > 0).all()
     assert set(rt["risk_decile"]) == set(range(1, 11))
+
+
+# ------------------------------------------------------------------ ordinary histories (issue 14, obs 5)
+def test_plan_window_by_hand():
+    ev = pd.DataFrame({"timestamp": pd.to_datetime(["2025-01-01 00:00", "2025-06-29 12:00"])})  # covers 180 days
+    p = churn.plan_window(ev, 90, fallback_days=42)
+    assert (p.window_days, p.requested_days, p.changed, p.fits) == (42, 90, True, True)
+    assert p.cutoff == pd.Timestamp("2025-05-19") and p.train_cutoff == pd.Timestamp("2025-04-07")
+    assert p.span_days == pytest.approx(180.0) and p.needed_days == 270
+    # 60 days fit exactly: 60 days of history before the training cutoff
+    p60 = churn.plan_window(ev, 60, fallback_days=42)
+    assert (p60.window_days, p60.changed, p60.train_cutoff) == (60, False, pd.Timestamp("2025-03-02"))
+    assert not churn.plan_window(ev, 61).fits
+    # a given cutoff: the window after it must end by the data's end, one window of history before training
+    pc = churn.plan_window(ev, 90, fallback_days=30, cutoff="2025-04-01")
+    assert (pc.window_days, pc.cutoff, pc.train_cutoff) == (30, pd.Timestamp("2025-04-01"), pd.Timestamp("2025-03-02"))
+    none = churn.plan_window(ev, 90, fallback_days=70, cutoff="2025-04-01")
+    assert not none.fits and none.cutoff is None and not none.changed
+
+
+def test_six_month_log_runs_with_a_fitted_window():
+    """A 6-month log with the default 90-day window failed (single_class); the plan's window fits."""
+    import cjlib
+
+    d = generate(1500, seed=2, start="2025-01-01", end="2025-07-01")
+    prof = cjlib.profile(cjlib.Inputs(d.events, d.customers, d.feedback, None, cjlib.load_stage_map()))
+    with pytest.raises(DataError):
+        churn.out_of_time_validation(d.events, cutoff=churn.default_cutoff(d.events, 90), window_days=90)
+    plan = churn.plan_window(d.events, 90, fallback_days=prof.default_churn_window_days())
+    assert plan.changed and plan.window_days == prof.default_churn_window_days() < 90
+    r = churn.out_of_time_validation(d.events, cutoff=plan.cutoff, window_days=plan.window_days,
+                                     customers=d.customers, feedback=d.feedback)
+    assert r.train_cutoff == plan.train_cutoff and 0.1 < r.y_test.mean() < 0.9
+    assert r.metrics.loc["gbm", "roc_auc"] > 0.65
+
+
+def test_eighteen_month_purchases_only_history_fits_the_default_window():
+    """Purchases only over 18 months (first purchases in the first quarter, CDNOW-like): 90 days fit."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(1200):
+        t = rng.random() * 90
+        rows.append((f"c{i}", t))
+        if rng.random() < 0.5:
+            while (t := t + rng.exponential(45) + 1) < 547 and rng.random() > 0.08:
+                rows.append((f"c{i}", t))
+    ev = pd.DataFrame(rows, columns=["customer_id", "day"])
+    ev = pd.DataFrame({"customer_id": ev["customer_id"], "event": "purchase", "revenue": 20.0,
+                       "timestamp": pd.Timestamp("2023-01-01") + pd.to_timedelta(ev["day"], unit="D")})
+    plan = churn.plan_window(ev, 90, fallback_days=60)
+    assert plan.fits and not plan.changed
+    r = churn.out_of_time_validation(ev, cutoff=plan.cutoff, window_days=90)
+    assert len(r.y_test) == 1200 and r.bgnbd is not None
+    assert r.metrics.loc["bgnbd", "roc_auc"] > 0.6 and r.metrics.loc["logistic", "roc_auc"] > 0.6
+
+
+def test_too_few_of_a_class_and_bgnbd_without_repeats():
+    # 40 visitors in early January; 15 make their first purchase in the training window, 12 others in the
+    # test window, so nobody has two purchase days before the test cutoff
+    day = pd.Timestamp("2025-01-01")
+    rows = [(f"c{i:02d}", day + pd.Timedelta(days=i % 10), "page_view") for i in range(40)]
+    rows += [(f"c{i:02d}", day + pd.Timedelta(days=21), "purchase") for i in range(15)]
+    rows += [(f"c{i:02d}", day + pd.Timedelta(days=32), "purchase") for i in range(20, 32)]
+    rows += [("z", day + pd.Timedelta(days=39), "page_view")]  # the data covers the test window
+    ev = pd.DataFrame(rows, columns=["customer_id", "timestamp", "event"])
+    kw = {"cutoff": "2025-01-31", "window_days": 10, "activity_events": ["purchase"]}
+    with pytest.raises(DataError, match="only 12 of the 40 customers stayed active; a churn model needs at "
+                                        "least 13 churned and 13 active"):
+        churn.out_of_time_validation(ev, **kw, min_class=13)
+    r = churn.out_of_time_validation(ev, **kw, min_class=10)
+    assert (int(r.y_train.sum()), int(r.y_test.sum())) == (25, 28)
+    # no customer has a second purchase day before the cutoff: BG/NBD cannot be fitted, and says why
+    assert r.bgnbd is None and r.bgnbd_summary is None and "bgnbd" not in r.metrics.index
+    assert list(r.scores.columns) == ["logistic", "gbm"] and "repeat transaction" in r.info["bgnbd_why"]
+    with pytest.raises(ValueError, match="no customer has a repeat transaction"):
+        fit_bgnbd([0, 0, 0], [0, 0, 0], [5.0, 3.0, 2.0])
+
+
+def test_id_and_outcome_columns_never_become_churn_features(synth):
+    """obs 5: a numeric zip-code prefix was used as a churn driver; excluded, it is not a feature."""
+    import cjlib
+    from cjlib.features import excluded_attributes
+
+    d = synth
+    conv = d.events.loc[d.events["event"] == "purchase", "customer_id"].unique()
+    customers = d.customers.assign(
+        customer_zip_code_prefix=np.random.default_rng(1).integers(1000, 99999, len(d.customers)),
+        status=np.where(d.customers["customer_id"].isin(conv), "customer", "lead"))
+    prof = cjlib.profile(cjlib.Inputs(d.events, customers, None, None, cjlib.load_stage_map()))
+    left_out = excluded_attributes(customers, prof)
+    assert left_out == {"customer_zip_code_prefix": "id", "status": "outcome"}
+    X_all, _ = churn.make_dataset(d.events, cutoff=CUT, window_days=WINDOW, customers=customers)
+    assert {"customer_zip_code_prefix", "status"} <= set(X_all.columns)
+    X, y = churn.make_dataset(d.events, cutoff=CUT, window_days=WINDOW, customers=customers,
+                              exclude=list(left_out) + ["device"])
+    assert not {"customer_zip_code_prefix", "status", "device"} & set(X.columns)
+    assert {"age", "plan", "recency_days"} <= set(X.columns)
+    pd.testing.assert_frame_equal(X, X_all.drop(columns=["customer_zip_code_prefix", "status", "device"]))

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -218,7 +218,11 @@ def roc_title(metrics: pd.DataFrame) -> str:
     if r.best is not None:
         rest = ", ".join(f"{k} {number(v, '.3f')}" for k, v in auc.items() if k != r.best and is_number(v))
         return f"{r.best} ranks churners best (ROC AUC {number(r.best_value, '.3f')}; {rest})"
-    return f"ROC curves of the churn scores (ROC AUC {listed})"
+    v = auc[[is_number(x) for x in auc]].astype(float)
+    top = [k for k in v.index if v[k] >= v.max() - AUC_TOLERANCE]
+    rest = ", ".join(f"{k} {number(v[k], '.3f')}" for k in v.index if k not in top)
+    return (f"{join(top)} rank churners best and alike (ROC AUC "
+            f"{', '.join(number(v[k], '.3f') for k in top)}; {rest})")
 
 
 def pr_title(metrics: pd.DataFrame, model: str) -> str:
@@ -433,5 +437,5 @@ def summary_lines(*, base_rate: float, n_scored: int, activity: str, window_days
     d = drivers(imp)
     lines.append(f"- Strongest drivers: {join(d[:3])}." if d else "- No feature clearly drives the prediction.")
     if persona:
-        lines.append(f"- By persona: {persona}")
+        lines.append(f"- By persona: {persona if persona.startswith('**') else persona[0].lower() + persona[1:]}")
     return lines

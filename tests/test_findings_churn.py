@@ -1,0 +1,131 @@
+"""cjlib.findings.churn: 04's sentences and titles on hand-made frames (unearned calibration, a model
+worse than its baselines, near-perfect AUC, noisy importances, flat partial dependence, tied personas,
+no BG/NBD)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cjlib.errors import DataError
+from cjlib.findings import churn as say
+from cjlib.findings import problems
+
+
+def _metrics(auc: dict, brier=0.10, brier_base=0.16, base=0.2):
+    m = pd.DataFrame({"roc_auc": auc}).assign(pr_auc=0.5, brier=brier, brier_base=brier_base, base_rate=base)
+    m.index.name = "model"
+    return m
+
+
+def test_calibration_claimed_only_when_earned():
+    # issue 16's clickstream: Brier ten times the base rate's, a 73-point gap, yet "calibrated to within 73%"
+    t = say.calibration_title(0.73, 0.130, 0.014, "gbm")
+    assert "calibrated" not in t and "73.0 percentage points" in t and "no better than always predicting" in t
+    assert "calibrated" not in say.calibration_title(0.03, 0.20, 0.16, "gbm")  # small gaps, but worse Brier
+    assert "calibrated" not in say.calibration_title(0.06, 0.10, 0.16, "gbm")  # good Brier, a 6-point gap
+    assert say.calibration_title(0.05, 0.10, 0.16, "gbm") == "gbm is calibrated to within 5.0 percentage points in every decile"
+    assert say.calibration_sentence(0.117, 0.22, 0.25).startswith("Probabilities are not calibrated: a decile is off by up to 11.7")
+    assert say.calibration_sentence(0.02, 0.03, 0.06).startswith("Probabilities are calibrated to within 2.0 percentage points")
+    assert not say.calibrated(np.nan, 0.1, 0.2)
+
+
+def test_worse_than_baselines_and_leakage():
+    m = _metrics({"logistic": 0.737, "gbm": 0.680, "bgnbd": 0.718})
+    assert say.worse_than_baselines(m, "gbm") == (
+        "gbm, which scores the at-risk list, ranks churners worse than the logistic baseline (ROC AUC 0.680 "
+        "against 0.737) and BG/NBD (0.718).")
+    assert say.worse_than_baselines(m, "logistic") is None
+    # within the tolerance is on par, not worse; no BG/NBD row is fine
+    assert say.worse_than_baselines(_metrics({"logistic": 0.803, "gbm": 0.800}), "gbm") is None
+    assert say.worse_than_baselines(_metrics({"logistic": 0.82, "gbm": 0.80}), "gbm").endswith("(ROC AUC 0.800 against 0.820).")
+    assert say.leakage_warning(_metrics({"logistic": 0.98, "gbm": 0.999}), "gbm").startswith("**Warning:** a ROC AUC of 0.999")
+    assert say.leakage_warning(_metrics({"logistic": 0.98, "gbm": 0.989}), "gbm") is None
+
+
+def test_model_sentence_and_roc_title():
+    m = _metrics({"logistic": 0.80, "gbm": 0.84, "bgnbd": 0.78})
+    p = {"r": 1.54, "alpha": 63.7, "a": 0.5, "b": 2.0, "time_unit": "days"}
+    s = say.model_sentence(m, "gbm", bgnbd_params=p)
+    assert "reaches ROC AUC 0.780: gbm is better by 0.060." in s and not problems(s)
+    # BG/NBD not fitted: no BG/NBD clause, and its own sentence says why
+    m2 = _metrics({"logistic": 0.80, "gbm": 0.84})
+    assert "BG/NBD" not in say.model_sentence(m2, "gbm", bgnbd_params=None)
+    assert say.bgnbd_sentence("no customer has a repeat transaction.") == (
+        "BG/NBD cannot be fitted on this log, so it is not compared: no customer has a repeat transaction.")
+    assert say.bgnbd_sentence(None) is None
+    assert say.roc_title(m) == "gbm ranks churners best (ROC AUC 0.840; logistic 0.800, bgnbd 0.780)"
+    assert say.roc_title(_metrics({"logistic": 0.909, "gbm": 0.908, "bgnbd": 0.888})) == (
+        "logistic and gbm rank churners best and alike (ROC AUC 0.909, 0.908; bgnbd 0.888)")
+    assert say.roc_title(_metrics({"logistic": 0.80, "gbm": 0.802})) == "The models rank churners alike (ROC AUC logistic 0.800, gbm 0.802)"
+    assert say.pr_title(_metrics({"gbm": 0.8}, base=0.004), "gbm") == "PR AUC 0.500 for gbm against a base rate of 0.4%"
+
+
+def test_drivers_only_when_clearly_above_zero():
+    imp = pd.DataFrame({"importance": [0.05, 0.012, 0.004, 0.02, -0.01],
+                        "std": [0.01, 0.008, 0.0, 0.001, 0.002]},
+                       index=["csat_mean", "noisy", "tiny", "recency_days", "harmful"])
+    assert say.drivers(imp) == ["csat_mean", "recency_days"]
+    assert say.importance_title(imp) == "csat_mean drives the churn prediction, then recency_days"
+    flat = pd.DataFrame({"importance": [0.003, 0.001], "std": [0.001, 0.0]}, index=["a", "b"])
+    assert say.drivers(flat) == []
+    assert say.importance_title(flat) == "No feature clearly drives the churn prediction (largest drop in ROC AUC when shuffled: 0.003)"
+    pdp = pd.DataFrame({"feature": ["recency_days"] * 3 + ["aov"] * 3,
+                        "value": [1, 2, 3, 1, 2, 3],
+                        "churn_probability": [0.51, 0.55, 0.62, 0.40, 0.45, 0.41]})
+    assert list(say.moving_features(pdp).index) == ["recency_days"]  # aov's ends differ by 1 point only
+    assert say.pdp_title(pdp) == "Predicted churn moves most with recency_days: 51% → 62%"
+    s = say.drivers_sentence(imp, pdp)
+    assert s == ("**Top drivers** (drop in ROC AUC when shuffled): csat_mean (0.050), recency_days (0.020). "
+                 "Partial dependence, low → high end of the 5–95 % range: recency_days 51% → 62%.")
+    s2 = say.drivers_sentence(flat, pdp.iloc[3:])
+    assert s2.startswith("**No clear driver:**") and "Partial dependence" not in s2
+    assert say.pdp_title(pdp.iloc[3:]).startswith("No feature shown moves the average predicted churn by 2%")
+    assert say.pdp_title(pdp.iloc[:0]).startswith("No feature shown moves")
+
+
+def test_persona_sentence_earned_ranking_only():
+    by = pd.DataFrame({"customers": [400, 300, 12, 50], "churn_rate": [0.76, 0.33, 0.95, 0.5],
+                       "mean_predicted": [0.70, 0.40, 0.5, 0.5]},
+                      index=pd.Index(["Social newcomers", "Loyalists", "Tiny", "unknown"], name="persona"))
+    assert say.persona_sentence(by) == (
+        "**Social newcomers** churn most (76%), **Loyalists** least (33%); the model's mean prediction per "
+        "persona is within 45.0 percentage points of the observed rate.")
+    # a tie for the most: only the least is named; unstable groups are called so
+    tie = by.assign(churn_rate=[0.5, 0.33, 0.5, 0.5]).drop(index=["Tiny"])
+    tie.loc["Other"] = [200, 0.5, 0.5]
+    text = say.persona_sentence(tie, state="unstable")
+    assert text.startswith("**Loyalists** churn least (33%)") and text.endswith("(these groups are not stable personas).")
+    # everyone alike and no predictions: nothing to say
+    same = pd.DataFrame({"customers": [100, 100], "churn_rate": [0.4, 0.4]}, index=["A", "B"])
+    assert say.persona_sentence(same) is None
+
+
+def test_window_and_no_model_sentences():
+    plan = SimpleNamespace(changed=True, requested_days=90, window_days=42, span_days=181.0, needed_days=270.0)
+    assert say.window_sentence(plan).startswith("The 90-day churn window does not fit this log: it covers 181 days")
+    assert say.window_sentence(SimpleNamespace(changed=False)) is None
+    assert "too short for a history" in say.no_window_sentence(plan)
+    exc = DataError("all 50 customers are active in the window", column="event", rule="single_class")
+    assert say.no_model_sentence(exc) == "all 50 customers are active in the window."
+
+
+def test_summary_lines():
+    m = _metrics({"logistic": 0.737, "gbm": 0.680, "bgnbd": 0.718}, brier=0.13, brier_base=0.014, base=0.55)
+    lift = pd.DataFrame({"lift": [1.59, 1.2, 1.1], "cum_customers_share": [0.1, 0.2, 0.3],
+                         "cum_churners_share": [0.16, 0.3, 0.42]})
+    imp = pd.DataFrame({"importance": [0.004], "std": [0.001]}, index=["recency_days"])
+    lines = say.summary_lines(base_rate=0.55, n_scored=971, activity="event of any kind", window_days=42,
+                              cutoff=pd.Timestamp("2025-05-20"), metrics=m, model="gbm", max_gap=0.73, lift=lift,
+                              imp=imp, persona=None)
+    text = "\n".join(lines)
+    assert "calibrated to within" not in text and "not calibrated" in text
+    assert "ranks churners worse than the logistic baseline" in text
+    assert "No feature clearly drives the prediction." in text and "By persona" not in text
+    assert "the riskiest 30% hold 42% of all churners" in text
+    assert not problems(text)
+    with pytest.raises(ValueError):  # an undefined lift never reaches text
+        say.lift_title(lift.assign(lift=np.nan))

@@ -103,7 +103,13 @@ def test_stage_share_title_counts_only_earned_transitions():
               ("b>c", "email", 30.0, 100), ("b>c", "display", 5.0, 100),
               ("c>d", "email", 1.0, 100), ("c>d", "display", 2.0, 100)])
     assert F.stage_share_title(sa) == (
-        "email earns the largest share of 2 of the 2 transitions with 30 or more attributed conversions")
+        "email earns the largest share of every transition with 30 or more attributed conversions (2 of 3)")
+    sa2 = _sa([("a>b", "email", 40.0, 100), ("a>b", "display", 10.0, 100),
+               ("b>c", "email", 30.0, 100), ("b>c", "display", 5.0, 100),
+               ("c>d", "email", 10.0, 100), ("c>d", "display", 30.0, 100), ("d>e", "email", 1.0, 100)])
+    assert F.stage_share_title(sa2) == (
+        "email earns the largest share of 2 of the 3 transitions with 30 or more attributed conversions; display "
+        "of c → d")
 
 
 # ---------------------------------------------------------------------------------------------- effects

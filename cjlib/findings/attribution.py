@@ -228,9 +228,10 @@ def stage_share_title(sa: pd.DataFrame, *, min_conversions: int = MIN_CONVERSION
         return "; ".join(f"{c} earns the largest share of {transition_label(t)}" for t, (c, _) in leaders.items())
     name, k = top
     others = {t: c for t, (c, _) in leaders.items() if c != name}
-    where = ("every transition" if k == n else
-             f"{int(k)} of the {n_earned} transitions with {min_conversions} or more attributed conversions"
-             if n_earned < n else f"{int(k)} of {n} transitions")
+    enough = f"with {min_conversions} or more attributed conversions"
+    where = ("every transition" if k == n else f"{int(k)} of {n} transitions" if n_earned == n else
+             f"every transition {enough} ({int(k)} of {n})" if k == n_earned else
+             f"{int(k)} of the {n_earned} transitions {enough}")
     title = f"{name} earns the largest share of {where}"
     if others:
         title += "; " + ", ".join(f"{c} of {transition_label(t)}" for t, c in others.items())

@@ -214,9 +214,14 @@ def test_definition_line_says_ever_in_any_order_and_why_03_differs(hand):
     # c1 and c2 reached purchase, only c1 bought again: 50 %
     assert "of customers who ever reached purchase, 50% ever reached retention afterwards, at any time" in line
     assert "in order within its conversion window" in line and "months after the first" in line
+    assert fj.definition_line(kpis_frame([10, 0], [0.0]), seen=["s0"]) is None  # one stage occurs: no step
     other = fj.definition_line(kpis_frame([10, 5], [0.5]))
     assert "of customers who ever reached s0, 50% ever reached s1" in other and "months" not in other
-    assert fj.map_notes(k)[0].startswith("Arrows: of customers who ever reached a stage")
+    assert fj.map_notes(k) == ["Arrows: of customers who ever reached a stage, the share who ever reached the "
+                               "next one (any time after), and the median time between."]
+    notes = fj.map_notes(k, [("Revenue", "x."), ("The emotion row", "y."), ("The pain-point row", "z.")])
+    assert notes[1] == "Not drawn for this data: the emotion and pain-point rows (why: see the notes above the map)."
+    assert all(len(n) <= 150 for n in notes)  # the map shortens longer notes
 
 
 def test_notebook_metrics_keys_do_not_reuse_03s_names():
@@ -257,8 +262,10 @@ def test_left_out_sections_follow_the_profile(hand):
     views = hand[hand["event"] == "page_view"]
     v = dict(fj.left_out_sections(cjlib.profile(inputs(views))))
     assert v["Stage-to-stage conversion"] == "only one stage of the stage map occurs in the data (awareness)."
-    assert "The conversion view (overall conversion, journey scores, conversion trend)" in v
+    assert "The conversion view (overall conversion, journey scores, conversion trend, retention curve)" in v
     assert "The retention curve" not in v  # said once, under conversions
+    assert not fj.retention_runs(cjlib.profile(inputs(views)))
+    assert fj.retention_runs(cjlib.profile(inputs(views)), "activity") and fj.retention_runs(full)
     fb = pd.DataFrame({"customer_id": ["c1"], "timestamp": pd.to_datetime(["2025-01-04"]), "score": [4],
                        "stage": ["delivery"]})
     got = dict(fj.left_out_sections(cjlib.profile(inputs(hand, feedback=fb)), stage_satisfaction=False,
@@ -277,6 +284,9 @@ def test_segments_left_out_reasons():
     got = dict(fj.segments_left_out(seg, pd.DataFrame(), pd.DataFrame(), min_customers=50, seg_conv=small,
                                     conversions=False))
     assert got == {"The pain-point row": "no segment level has 50+ customers at any stage (min_segment_customers)."}
+    got = dict(fj.segments_left_out(seg, pd.DataFrame(), pd.DataFrame(), min_customers=50, stages=False,
+                                    conversions=False))
+    assert got == {"The pain-point row": "only one stage occurs in the data, so no segment moves between stages."}
 
 
 def test_journey_map_draws_two_stages_nobody_reaching_and_no_channel():

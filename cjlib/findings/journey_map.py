@@ -47,6 +47,7 @@ __all__ = [
     "map_title",
     "named_segment_warning",
     "pain_lines",
+    "retention_runs",
     "retention_title",
     "score_definition",
     "score_pick",
@@ -167,7 +168,8 @@ def left_out_sections(profile, *, stage_satisfaction: bool = True, retention_bas
         out.append(("Stage-to-stage conversion", f"only one stage of the stage map occurs in the data ({seen})."
                     if profile.stages_seen else "no event of the stage map occurs in the data."))
     if not profile.supports("conversions"):
-        out.append(("The conversion view (overall conversion, journey scores, conversion trend)",
+        curve = ", retention curve" if retention_based_on == "conversion" else ""
+        out.append((f"The conversion view (overall conversion, journey scores, conversion trend{curve})",
                     profile.why_not("conversions")))
     if not profile.supports("revenue"):
         out.append(("Revenue", profile.why_not("revenue")))
@@ -185,19 +187,22 @@ def left_out_sections(profile, *, stage_satisfaction: bool = True, retention_bas
 
 
 def segments_left_out(segments: pd.DataFrame, scores: pd.DataFrame, pains: pd.DataFrame, *,
-                      min_customers: int, conversions: bool = True,
+                      min_customers: int, conversions: bool = True, stages: bool = True,
                       seg_conv: pd.DataFrame | None = None) -> list[tuple[str, str]]:
     """Why pain points or journey scores are not shown (``(section, reason)`` pairs; empty when both are).
 
     ``seg_conv`` (:func:`cjlib.scorecard.segment_conversion`) tells "no level is large enough" apart
-    from "no large level converts below its stage without a tie".
+    from "no large level converts below its stage without a tie". ``stages``: whether two or more
+    stages occur (else no segment can move between stages, and that is the reason given).
     """
     if segments.shape[1] == 0:
         return [("The segment comparison (pain points and journey scores)",
                  "no column can serve as a segment (a text column with 2–12 values that is neither an "
                  "identifier nor an outcome); name one in segment_columns.")]
     out = []
-    if not len(pains):
+    if not len(pains) and not stages:
+        out.append(("The pain-point row", "only one stage occurs in the data, so no segment moves between stages."))
+    elif not len(pains):
         big = seg_conv is None or (seg_conv["reached"] >= min_customers).any()
         out.append(("The pain-point row",
                     f"no segment level with {min_customers:,}+ customers at a stage converts worse than all "
@@ -209,13 +214,15 @@ def segments_left_out(segments: pd.DataFrame, scores: pd.DataFrame, pains: pd.Da
     return out
 
 
-def definition_line(kpis: pd.DataFrame, roles: Mapping[str, str] | None = None) -> str | None:
+def definition_line(kpis: pd.DataFrame, roles: Mapping[str, str] | None = None,
+                    seen: Sequence[str] | None = None) -> str | None:
     """The one-line definition of 00's stage measures, with the example that differs most from 03.
 
     The example is the purchase → retention step when the map has both roles (on the sample: 51 % here,
-    18.7 % in 03's funnel), else the first step with a number.
+    18.7 % in 03's funnel), else the first step with a number between stages that occur (``seen``);
+    None when there is no such step.
     """
-    t = _with_stage_of(kpis, None)
+    t = _with_stage_of(kpis, seen)
     if not len(t):
         return None
     roles = dict(roles or {})
@@ -234,17 +241,18 @@ def definition_line(kpis: pd.DataFrame, roles: Mapping[str, str] | None = None) 
 
 
 def map_notes(kpis: pd.DataFrame, left_out: Sequence[tuple[str, str]] = ()) -> list[str]:
-    """Lines for the foot of the map: what an arrow means, and which rows are missing and why."""
+    """Lines for the foot of the map: what an arrow means, and which rows are not drawn (their reasons
+    are the report's left-out sentences above the map)."""
     notes = ["Arrows: of customers who ever reached a stage, the share who ever reached the next one "
-             "afterwards (any time), and the median time between first reaching each."]
-    rows = {"The channel view (channel row, channel mix and costs)": "No channel row",
-            "The satisfaction view (emotion row, CSAT and NPS)": "No emotion row",
-            "The emotion row": "No emotion row",
-            "The pain-point row": "No pain-point row",
-            "The segment comparison (pain points and journey scores)": "No pain-point row"}
-    for section, reason in left_out:
-        if section in rows:
-            notes.append(f"{rows[section]}: {reason[:1].lower() + reason[1:]}")
+             "(any time after), and the median time between."]
+    rows = {"The channel view (channel row, channel mix and costs)": "channel",
+            "The satisfaction view (emotion row, CSAT and NPS)": "emotion", "The emotion row": "emotion",
+            "The pain-point row": "pain-point",
+            "The segment comparison (pain points and journey scores)": "pain-point"}
+    missing = list(dict.fromkeys(rows[s] for s, _ in left_out if s in rows))
+    if missing:
+        notes.append(f"Not drawn for this data: the {join(missing)} row{'s' if len(missing) > 1 else ''} "
+                     "(why: see the notes above the map).")
     return notes
 
 
@@ -324,6 +332,12 @@ def pain_lines(pains: pd.DataFrame) -> str | None:
 
 
 # ------------------------------------------------------------------------------ retention, costs, scores
+def retention_runs(profile, based_on: str = "conversion") -> bool:
+    """Whether the retention curve can be drawn at all: by conversion it needs repeat conversions (the
+    reason it cannot is among :func:`left_out_sections`)."""
+    return based_on != "conversion" or (profile.supports("conversions") and profile.supports("repeat"))
+
+
 def retention_title(ret: pd.DataFrame, based_on: str = "conversion", freq: str = "M") -> str | None:
     """The retention heat map's title: the share retained one period after the first (None when no
     cohort has a next period)."""

@@ -191,7 +191,7 @@ def _check_classes(y: pd.Series, name: str, when: pd.Timestamp, window: int, min
         few, k = ("churned", churned) if churned < active else ("active", active)
         raise DataError(f"in the {name} window ({window} days from {when:%Y-%m-%d}) only {k:,} of the "
                         f"{len(y):,} customers {'churned' if few == 'churned' else 'stayed active'}; a churn "
-                        f"model needs at least {min_class} churned and {min_class} active customers",
+                        f"model needs {min_class} or more customers of each outcome (churned, active)",
                         column="event", rule="too_few_per_class")
 
 

@@ -400,8 +400,8 @@ def test_too_few_of_a_class_and_bgnbd_without_repeats():
     rows += [("z", day + pd.Timedelta(days=39), "page_view")]  # the data covers the test window
     ev = pd.DataFrame(rows, columns=["customer_id", "timestamp", "event"])
     kw = {"cutoff": "2025-01-31", "window_days": 10, "activity_events": ["purchase"]}
-    with pytest.raises(DataError, match="only 12 of the 40 customers stayed active; a churn model needs at "
-                                        "least 13 churned and 13 active"):
+    with pytest.raises(DataError, match=r"only 12 of the 40 customers stayed active; a churn model needs 13 "
+                                        r"or more customers of each outcome \(churned, active\)"):
         churn.out_of_time_validation(ev, **kw, min_class=13)
     r = churn.out_of_time_validation(ev, **kw, min_class=10)
     assert (int(r.y_train.sum()), int(r.y_test.sum())) == (25, 28)

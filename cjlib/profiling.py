@@ -19,8 +19,10 @@ Column kinds
     *id-like*: identifiers and codes that must never be clustered as numbers or compared as segments —
     near-unique values (order ids), or integer codes (zip-code prefixes) by name or by shape.
     *outcome-like*: values that change along a customer's journey in step with the events (an
-    ``order_status`` that reads ``delivered`` once the order is delivered) or that the conversion
-    determines — a segment taken from them restates the outcome.
+    ``order_status`` that reads ``delivered`` once the order is delivered), values that name the
+    journey's events or stages, values that the conversion determines, or a column named as an outcome
+    (``status``, ``outcome``, ``result``, ``churn``, ``converted``, ``label``, ``target``) — a segment
+    taken from them restates the outcome. A user may still name one explicitly; reports then warn.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ MAX_SEGMENT_LEVELS = 12
 
 _ID_NAME = re.compile(r"(^|_)(id|ids|uuid|guid|key|code|zip|zipcode|postal|postcode|prefix|number|num|no|"
                       r"phone|sku|ean|isbn|ip)($|_)", re.I)
-_OUTCOME_NAME = re.compile(r"(^|_)(status|state_of|outcome|result|churn|churned|converted|conversion|label|"
-                           r"target|stage|step|won|lost)($|_)", re.I)
+_OUTCOME_NAME = re.compile(r"(^|_)(status|outcome|result|churn|churned|converted|conversion|label|target)($|_)",
+                           re.I)
 _MONEY_NAME = re.compile(r"(revenue|price|amount|value|spend|cost|income|salary|total)", re.I)
 
 _WHY = {
@@ -246,6 +248,19 @@ def _mirrors_event(s: pd.Series, event: pd.Series) -> float:
     return float(top / len(df))
 
 
+def _echoes_journey(s: pd.Series, vocabulary: set[str]) -> bool:
+    """Whether most rows hold a value that names an event or a stage (``delivered`` beside an
+    ``order_delivered`` event): the column narrates the journey rather than describing the customer."""
+    vals = s.dropna().astype(str).str.lower().str.strip()
+    if vals.empty:
+        return False
+    words = [w.lower() for w in vocabulary]
+    levels = vals.value_counts()
+    echo = [v for v in levels.index if len(v) >= 3 and any(v == w or v in w.replace("-", "_").split("_")
+                                                              or (len(v) >= 5 and v in w) for w in words)]
+    return bool(levels[echo].sum() >= 0.5 * len(vals)) if echo else False
+
+
 def _determined_by_conversion(labels: pd.Series, converted: pd.Series, min_level: int = 20) -> bool:
     """Whether conversion is (almost) a function of the label: levels with a 0 % or 100 % rate hold at
     least 90 % of the labelled customers, while the overall rate is neither 0 nor 1."""
@@ -353,6 +368,7 @@ def profile(data) -> DataProfile:
     }
 
     # column kinds: event columns (value at each customer's first event) and customer columns
+    vocabulary = set(event_counts) | set(sm.stage_names)
     converted = pd.Series(conv_per_cust > 0)
     id_like, outcome_like, candidates_ev, candidates_cu = [], [], [], []
     for c in ev.columns:
@@ -367,8 +383,8 @@ def profile(data) -> DataProfile:
         changes = _changes_within_customer(s, codes, starts)
         mirrors = _mirrors_event(s, ev["event"])
         at_entry = _first_of(s, starts)
-        if (_OUTCOME_NAME.search(str(c)) and changes > 0.2) or changes >= 0.5 or (mirrors >= 0.95 and changes > 0.2) \
-                or _determined_by_conversion(at_entry, converted):
+        if _OUTCOME_NAME.search(str(c)) or changes >= 0.5 or (mirrors >= 0.95 and changes > 0.2) \
+                or _echoes_journey(s, vocabulary) or _determined_by_conversion(at_entry, converted):
             outcome_like.append(c)
         elif 2 <= s.nunique(dropna=True) <= MAX_SEGMENT_LEVELS:
             candidates_ev.append(c)
@@ -386,8 +402,8 @@ def profile(data) -> DataProfile:
             if not _is_text(s):
                 continue
             lab = s.reindex(ids)
-            if _determined_by_conversion(lab, conv_by_id) or (_OUTCOME_NAME.search(str(c)) and
-                                                             _determined_by_conversion(lab, conv_by_id, 5)):
+            if _OUTCOME_NAME.search(str(c)) or _echoes_journey(s, vocabulary) \
+                    or _determined_by_conversion(lab, conv_by_id):
                 outcome_like.append(c)
             elif 2 <= s.nunique(dropna=True) <= MAX_SEGMENT_LEVELS:
                 candidates_cu.append(c)

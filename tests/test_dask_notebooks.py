@@ -135,7 +135,7 @@ def test_metrics_are_real_numbers(runs):
     drop, personas = runs["local"]["03_dropoff"]["metrics"], runs["local"]["01_personas"]["metrics"]
     assert drop["n_customers"] == N_CUSTOMERS and drop["n_events"] > 20 * N_CUSTOMERS
     assert [r["reached"] for r in drop["funnel"]] == sorted((r["reached"] for r in drop["funnel"]), reverse=True)
-    assert 0 < drop["overall_conversion"] < 1 and 0 < drop["checkout_overall_conversion"] < 1
+    assert 0 < drop["funnel_conversion"] < 1 and 0 < drop["checkout_funnel_conversion"] < 1
     assert drop["worst_segment"]["level"] == "mobile"  # the planted checkout friction
     assert personas["n_personas"] >= 2
     assert sum(p["share"] for p in personas["personas"]) == pytest.approx(1.0)

@@ -109,3 +109,22 @@ def test_channel_variant_costs_and_feedback_stage_roles():
     assert "variant" not in p.segment_candidates and p.segment_candidates[-1] == "acquisition_channel"
     with pytest.raises(ValueError, match="role must be one of"):
         p.supports("cart")
+
+
+def test_a_final_status_repeated_on_every_event_is_outcome_like():
+    """An order's final state copied onto each of its events never changes within the customer, yet it
+    narrates the journey ("delivered" beside order_delivered) and must not become a segment."""
+    rows = []
+    for i in range(60):
+        t = pd.Timestamp("2024-01-01") + pd.Timedelta(days=i)
+        final = "delivered" if i % 4 else "shipped"
+        steps = ["order_placed", "order_shipped"] + (["order_delivered"] if final == "delivered" else [])
+        rows += [(f"c{i}", t + pd.Timedelta(days=2 * k), e, final, "web" if i % 2 else "app")
+                 for k, e in enumerate(steps)]
+    ev = pd.DataFrame(rows, columns=["customer_id", "timestamp", "event", "final_state", "platform"])
+    sm = stage_map_from_dict({"stages": [{"name": "ordered", "events": ["order_placed"]},
+                                         {"name": "shipped", "events": ["order_shipped"]},
+                                         {"name": "delivered", "events": ["order_delivered"]}],
+                              "conversion_events": ["order_placed"]})
+    p = cjlib.profile(_inputs(ev, sm=sm))
+    assert p.outcome_like == ("final_state",) and p.segment_candidates == ("platform",)

@@ -333,3 +333,15 @@ def test_notebook_has_no_def_and_no_idxmin():
     src = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
     assert "def " not in src and "idxmin" not in src and "idxmax" not in src
     assert all(c.get("execution_count") is None and not c.get("outputs") for c in cells if c["cell_type"] == "code")
+
+
+def test_journey_map_mutes_pain_points_within_chance():
+    k = kpis_frame([100, 50, 10], [0.5, 0.2])
+    pains = pd.DataFrame({"segment": ["plan", "device"], "level": ["free", "mobile"], "gap": [-0.3, -0.05],
+                          "p_value": [0.001, 0.4], "conversion_to_next": [0.2, 0.15], "overall": [0.5, 0.2],
+                          "reached": [40, 40]}, index=pd.Index(["s0", "s1"], name="stage"))
+    fig = jm.journey_map(k, pains=pains)
+    texts = {t.get_text(): t.get_color() for t in fig.axes[-1].texts}
+    assert texts["plan = free\n20% vs 50% (-30 pp)"] == "#a61b1b"
+    assert texts["device = mobile\n15% vs 20% (-5 pp, n.s.)"] == jm._MUTED
+    plt.close("all")

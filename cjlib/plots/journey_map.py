@@ -97,7 +97,8 @@ def journey_map(
     touchpoints, channels : DataFrame, optional
         :func:`cjlib.scorecard.stage_touchpoints` by event / by channel; None leaves the row out.
     pains : DataFrame, optional
-        :func:`cjlib.scorecard.pain_points` (index ``stage``); None leaves the row out.
+        :func:`cjlib.scorecard.pain_points` (index ``stage``); None leaves the row out. A pain point
+        whose ``p_value`` is 0.05 or more is drawn muted and marked "n.s." (within chance).
     title : str, optional
         The finding the map shows. notes : lines printed at the foot (why a row is missing …).
     top : int, default 3
@@ -205,12 +206,15 @@ def journey_map(
                     who = f"{p['segment']} = {p['level']}"
                     if len(who) > maxc - 4:
                         who = f"{_fit(p['segment'], maxc)}\n= {_fit(p['level'], maxc - 2)}"
-                    what = f"{p['conversion_to_next']:.0%} vs {p['overall']:.0%} ({100 * p['gap']:+.0f} pp)"
+                    pv = p["p_value"] if "p_value" in p.index else np.nan
+                    sig = bool(np.isfinite(pv) and pv < 0.05)
+                    what = (f"{p['conversion_to_next']:.0%} vs {p['overall']:.0%} ({100 * p['gap']:+.0f} pp"
+                            f"{'' if sig else ', n.s.'})")
                     ax.text(xs[i], 0.5, f"{who}\n{what}", ha="center", va="center", fontsize=9.5,
-                            color="#a61b1b", linespacing=1.3)
+                            color="#a61b1b" if sig else _MUTED, linespacing=1.3)
                 else:
                     ax.text(xs[i], 0.5, "–", ha="center", va="center", fontsize=9.5, color=_MUTED)
-            _row_label(ax, "Pain point\n(worst conv.\nout, gap)")
+            _row_label(ax, "Pain point\n(worst conv.\nout, gap;\nn.s.: p ≥ 0.05)")
     if title:
         set_title(fig, "\n".join(textwrap.wrap(title, 110)), x=0.01, y=1 - 0.12 / height, ha="left", va="top",
                      fontsize=13, fontweight="bold", color=_INK)

@@ -126,3 +126,12 @@ def test_stage_map_roles_are_declared_never_inferred():
         stage_map_from_dict({**spec, "checkout_journey": "shop"})
     amb = stage_map_from_dict({"stages": [{"name": "purchase", "events": ["purchase"]}], "conversion_events": "purchase"})
     assert amb.ambiguous_names() == ["purchase"]
+
+
+def test_rates_differ_is_a_two_proportion_test():
+    # 30 % of 500 against 20 % of 500: z = 3.65, p = 0.0003
+    assert fd.rates_differ(0.30, 500, 0.20, 500)
+    assert not fd.rates_differ(0.861, 11000, 0.860, 12000)
+    assert not fd.rates_differ(0.5, 0, 0.4, 10) and not fd.rates_differ(np.nan, 10, 0.4, 10)
+    # p = 0.05 boundary: 60 of 100 against 46.2 of 100 is just significant, 60 against 47 is not
+    assert fd.rates_differ(0.60, 100, 0.46, 100) and not fd.rates_differ(0.60, 100, 0.47, 100)

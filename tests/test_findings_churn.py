@@ -102,6 +102,13 @@ def test_persona_sentence_earned_ranking_only():
     # everyone alike and no predictions: nothing to say
     same = pd.DataFrame({"customers": [100, 100], "churn_rate": [0.4, 0.4]}, index=["A", "B"])
     assert say.persona_sentence(same) is None
+    # 86.1 % against 86.0 % over 11,000 and 12,000 customers (CDNOW) is within chance: no most/least
+    near = pd.DataFrame({"customers": [11000, 12000], "churn_rate": [0.861, 0.860]}, index=["A", "B"])
+    assert say.persona_sentence(near) is None
+    # one side tied: the named group must differ from the others together (24 of 40 vs 50 %: chance)
+    one = pd.DataFrame({"customers": [40, 300, 300], "churn_rate": [0.6, 0.5, 0.5]}, index=["S", "T", "U"])
+    assert say.persona_sentence(one) is None
+    assert say.persona_sentence(one.assign(customers=[400, 300, 300])) == "**S** churn most (60%)."
 
 
 def test_window_and_no_model_sentences():

@@ -35,6 +35,7 @@ __all__ = [
     "leader",
     "trend",
     "share",
+    "rates_differ",
     "pct",
     "number",
     "duration",
@@ -178,6 +179,23 @@ def share(part, total, *, min_total: float = MIN_GROUP) -> float | None:
     if not (is_number(part) and is_number(total)) or float(total) < min_total or float(total) <= 0:
         return None
     return float(part) / float(total)
+
+
+def rates_differ(rate1, n1, rate2, n2, *, alpha: float = 0.05) -> bool:
+    """Whether two rates over ``n1`` and ``n2`` units differ beyond chance (two-sided pooled
+    two-proportion z-test at ``alpha``): "X churns most, Y least" needs more than 86.1 % against 86.0 %.
+
+    Examples
+    --------
+    >>> rates_differ(0.861, 11000, 0.860, 12000), rates_differ(0.30, 500, 0.20, 500)
+    (False, True)
+    """
+    from cjlib.funnel import two_proportion_test
+
+    if not all(is_number(v) for v in (rate1, n1, rate2, n2)) or min(n1, n2) <= 0:
+        return False
+    _, p = two_proportion_test(float(rate1) * n1, n1, float(rate2) * n2, n2)
+    return bool(np.isfinite(p) and p < alpha)
 
 
 # ----------------------------------------------------------------------------------------- formatting

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from cjlib.findings import MIN_GROUP, is_number, join, leader, number, pct, ranking, times
+from cjlib.findings import MIN_GROUP, is_number, join, leader, number, pct, ranking, rates_differ, times
 from cjlib.findings.personas import noun, two_rates
 
 __all__ = [
@@ -370,6 +370,19 @@ def drivers_sentence(imp: pd.DataFrame, pdp: pd.DataFrame, *, top: int = 5) -> s
 
 
 # ------------------------------------------------------------------------------------------ personas
+def _beyond_chance(t: pd.DataFrame, r) -> bool:
+    """Whether the named side(s) of a churn ranking differ beyond chance: most against least when both
+    are named, else the one named group against all the others together."""
+    n = t["customers"].astype(float)
+    if r.best is not None and r.worst is not None:
+        return rates_differ(r.best_value, n[r.best], r.worst_value, n[r.worst])
+    name = r.best if r.best is not None else r.worst
+    rest = t.drop(index=name)
+    n_rest = float(rest["customers"].sum())
+    rate_rest = float((rest["churn_rate"] * rest["customers"]).sum() / n_rest) if n_rest else float("nan")
+    return rates_differ(t.loc[name, "churn_rate"], n[name], rate_rest, n_rest)
+
+
 def persona_sentence(by_persona: pd.DataFrame, *, state: str = "stable", min_size: int = MIN_GROUP) -> str | None:
     """Churn by persona: who churns most and least (only from an earned ranking of personas with at
     least ``min_size`` scored customers), and how close the mean prediction is per persona.
@@ -385,6 +398,8 @@ def persona_sentence(by_persona: pd.DataFrame, *, state: str = "stable", min_siz
     t = by_persona.drop(index=["unknown"], errors="ignore")
     what = noun(state)
     r = ranking(t["churn_rate"], t["customers"], min_size=min_size)
+    if r is not None and not _beyond_chance(t, r):
+        r = None  # most and least within chance of each other (86.1 % against 86.0 %): no ranking
     parts = []
     if r is not None and r.best is not None and r.worst is not None:
         rates = two_rates(r.best_value, r.worst_value)

@@ -659,8 +659,10 @@ _ROLE_WORDS = {
     "revenue": re.compile(r"\b(?:revenue|sales value|order value|CLV|lifetime value|value at risk|ROI|"
                           r"return on (?:ad )?spend|ROAS|spend per|gamma-gamma|expected value)\b"
                           r"|[$€£]\s?\d", re.I),
-    "channel": re.compile(r"\b(?:channels?|acquisition_channel|first[- ]touch|last[- ]touch|markov|shapley|"
-                          r"removal effect|attributed conversions?)\b", re.I),
+    # channel attribution only: 02's stage contribution (the events themselves as touches) is not about
+    # channels and may run on a log without one
+    "channel": re.compile(r"\b(?:channels?|acquisition_channel|first[- ]touch|last[- ]touch|shapley|"
+                          r"removal effect)\b", re.I),
 }
 _SAYS_WHY = re.compile(r"\b(?:no|not|without|none|skipped|left out|isn't|doesn't|cannot|can't|absent|"
                        r"declares? no|n/a)\b|^(?:Map|Add|Set|Declare|Provide|Give|Pass|Name)\b", re.I)

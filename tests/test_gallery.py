@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -115,7 +116,7 @@ def test_tied_ranking_pass(good):
 def test_unsupported_role_flags_each_role_and_allows_the_reason():
     bad_cart = "3,994 cart sessions (order_approved); 100% abandoned."
     bad_revenue = "Revenue: 0 in total, 0 from awareness events."
-    bad_channel = "Shipped touchpoints earn 51% of the attributed conversions."
+    bad_channel = "Email earns 51% of the attributed conversions under first touch."
     bad_channel2 = "Email is the strongest channel at the purchase stage."
     why = ["The stage map declares no cart events, so cart abandonment is not shown.",
            "There is no revenue column: value sections are left out.",
@@ -303,9 +304,10 @@ def test_planted_facts(run):
                                 f"units; planted {facts['delivered_share_of_orders']:.1%} of orders are delivered "
                                 f"(steps {[(s['step'], s['reached']) for s in cf]}: the unit cannot be a 30-minute session)")
         words = facts["outcome_words"] + facts["id_words"]
-        for name, tx in run.texts().items():
+        set_aside = re.compile(r"left out|not used|excluded|ignored|never|identifier|outcome", re.I)
+        for name, tx in run.texts().items():  # naming the column to say it was set aside is fine
             problems += [f"{name}: outcome/id column used: {s}" for s in G.sentences(tx)
-                         if any(w in s.lower() for w in words)]
+                         if any(w in s.lower() for w in words) and not set_aside.search(s)]
         if run.ok("04_churn"):
             feats = run.metrics("04_churn").get("top_features") or []
             problems += [f"04 top feature from an id or outcome column: {f}" for f in feats

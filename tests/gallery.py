@@ -632,7 +632,7 @@ def rule_no_tied_ranking(texts: Iterable[str]) -> list[str]:
     number after each ('best (12%) … worst (12%)'); with one, the first number after it and the next
     number of the same kind in the same ';'-part ('loses the most: 37% against 37% for the rest')."""
     out = []
-    rank = re.compile(r"\b(?:" + "|".join(sorted(_RANK)) + r")\b", re.I)
+    rank = re.compile(r"(?<!\bat )\b(?:" + "|".join(sorted(_RANK)) + r")\b", re.I)  # 'at least 10' ranks nothing
     for s in sentences(texts):
         hits = list(rank.finditer(s))
         if not hits:

@@ -108,6 +108,7 @@ def test_tied_ranking_flagged(bad):
     "The largest drop is at checkout (40%).",  # one number, nothing compared
     "28% of customers convert; the biggest leak is retention → advocacy (28% move on).",
     "Predicted churn moves most with recency_days: 12% → 32%.",
+    "A churn model needs at least 10 churned and 10 active customers.",
 ])
 def test_tied_ranking_pass(good):
     assert G.rule_no_tied_ranking([good]) == []

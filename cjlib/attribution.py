@@ -1620,8 +1620,11 @@ def channel_effects(
     Returns
     -------
     DataFrame
-        ``transition, channel, sessions, advanced, rate, effect, effect_unadjusted`` (+ ``lower, upper``
-        with ``n_boot``), channels sorted by effect within each transition; ``attrs["adjust_for"]``.
+        ``transition, channel, sessions, advanced, rate, effect, effect_unadjusted, compared`` (+ ``lower,
+        upper`` with ``n_boot``), channels sorted by effect within each transition; ``attrs["adjust_for"]``.
+        ``compared`` counts the channel's sessions in segments where another channel also has sessions: only
+        those separate the channel's effect from its segment's (a channel whose customers are all of segments
+        no other channel reaches has ``compared == 0`` and an ``effect`` the data cannot identify).
     """
     sm = _stage_map(stage_map)
     names = sm.stage_names
@@ -1642,9 +1645,13 @@ def channel_effects(
         sessions = np.bincount(ch, minlength=n_ch)
         advanced = np.bincount(ch, y, n_ch)
         rate = advanced / np.maximum(sessions, 1)
+        # sessions in segments where another channel also has visits: only those compare channels
+        pairs_sc = np.unique(seg.astype(np.int64) * n_ch + ch)
+        mixed = np.bincount(pairs_sc // n_ch, minlength=n_seg) > 1
         res = pd.DataFrame({"transition": f"{src} > {tgt}", "channel": chn.astype(str), "sessions": sessions,
                             "advanced": advanced.astype(np.int64), "rate": rate, "effect": effect,
-                            "effect_unadjusted": rate / y.mean() if y.mean() > 0 else np.nan})
+                            "effect_unadjusted": rate / y.mean() if y.mean() > 0 else np.nan,
+                            "compared": np.bincount(ch, mixed[seg].astype(float), n_ch).astype(np.int64)})
         if n_boot:
             cust_codes, _ = pd.factorize(pop["customer_id"])
             n_cust = cust_codes.max() + 1
@@ -1660,7 +1667,7 @@ def channel_effects(
             res["lower"], res["upper"] = np.nanquantile(boots, alpha, axis=0), np.nanquantile(boots, 1 - alpha, axis=0)
         rows.append(res.sort_values("effect", ascending=False, kind="stable"))
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=["transition", "channel", "sessions", "advanced", "rate", "effect", "effect_unadjusted"])
+        columns=["transition", "channel", "sessions", "advanced", "rate", "effect", "effect_unadjusted", "compared"])
     out.attrs["adjust_for"] = adjust_for if isinstance(adjust_for, str) or adjust_for is None else "labels"
     return out
 

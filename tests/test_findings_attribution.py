@@ -53,12 +53,13 @@ def test_markov_lines_against_last_touch_and_guards():
     assert lines[0] == ("- The Markov chain (order 1, 3 states) converts **40.0%** of journeys from the start; "
                         "without **email** it would convert 20.0% (removal effect 50.0%).")
     assert lines[1] == ("- Against last touch, Markov credits **display** 1.33× (30 → 40: it assists journeys others "
-                        "close) and **email** 0.86×.")
+                        "close) and **email** 0.86× (70 → 60: it closes journeys others open).")
     # tied removal effects and a channel under 30 last-touch conversions: neither is named
     mk2 = mk.assign(removal_effect=[0.3, 0.3])
     att2 = _attributed({"email": [90.0, 80.0], "display": [10.0, 20.0]})
     assert F.markov_lines(mk2, att2, models=["last_touch", "markov"], order=1) == [
-        "- The Markov chain (order 1, 3 states) converts **40.0%** of journeys from the start."]
+        "- The Markov chain (order 1, 3 states) converts **40.0%** of journeys from the start.",
+        "- Against last touch, Markov credits **email** 0.89× (90 → 80: it closes journeys others open)."]
     mk3 = mk.copy()
     mk3.attrs["p_conversion"] = float("nan")
     assert F.markov_lines(mk3, att, models=["markov"], order=1) == []
@@ -90,8 +91,9 @@ def test_stage_titles_and_lines():
     assert lines == [
         "- **a → b** (50% of the customers at a with a touch move on): email earns 80% of the credit; per touch, "
         "email moves customers forward most (1.60× the average) and display least (0.40×).",
-        "- **b → c** (50% of the customers at b with a touch move on): 40 attributed conversions, too few to compare "
-        "channels.",
+        # 40 conversions are enough to share, but email and display earn 20 each and only display has 100 touches
+        "- **b → c** (50% of the customers at b with a touch move on): no channel earns materially more of the credit "
+        "than every other.",
         "- **c → d** (50% of the customers at c with a touch move on): 3 attributed conversions, too few to compare "
         "channels.",
         "- d → e: no customer with a touch moves on, so it is not attributed."]
@@ -128,7 +130,9 @@ def test_effects_title_and_lines():
     assert "b → c" in lines[1]
     tie = shown.assign(effect=[1.0, 1.0, 1.0])
     assert F.effects_title(tie, "a > b", "x").startswith("How often a visit")
-    assert F.effects_lines(tie, ["a > b"], [], min_sessions=100) == []
+    assert F.effects_lines(tie, ["a > b"], [], min_sessions=100, adjusted_by="4 personas") == [
+        "- **a → b**: no channel's visits move customers on materially more or less often than another's (1.00×); "
+        "unadjusted, email 2.00× and display 0.40×: the gap comes from which customers use each channel."]
     assert "compared with visits by similar customers" not in F.effects_method(A.NO_ADJUSTMENT)
     assert "4 personas" in F.effects_method("4 personas")
 
@@ -249,3 +253,150 @@ def test_adjustment_falls_back_with_a_reason():
     flat = pd.DataFrame({"orders": np.ones(150)}, index=[f"c{i}" for i in range(150)])
     bad = A.adjustment("persona", ev, features=flat)  # constant features: fit_personas refuses
     assert bad.segments is None and "cannot be fitted" in bad.note
+
+
+# ---------------------------------------------------------------------------------------------- ties, ratio 1.0
+def test_equal_models_print_one_number_and_say_they_agree():
+    # every customer keeps one channel: every model gives the same credit, and two channels tie for the top
+    att = _attributed({"organic": [161.0, 161.0 + 1e-12], "paid_search": [161.0, 161.0 - 1e-12],
+                       "social": [55.0, 55.0], "direct": [18.0, 18.0]})
+    assert F.model_title(att, ["last_touch", "markov"], 395) == "Every model gives each channel the same credit"
+    assert F.summary_lines(attributed=att, models=["last_touch", "markov"]) == []
+    # a clear leader whose range has equal ends prints one number, and no disagreement is claimed
+    lead = _attributed({"organic": [200.0, 200.0], "social": [55.0, 55.0]})
+    assert F.model_title(lead, ["last_touch", "markov"], 255) == (
+        "organic earns the most conversions under every model (200 of 255); every model gives each channel the "
+        "same credit")
+    assert F.summary_lines(attributed=lead, models=["last_touch", "markov"]) == [
+        "- **organic** earns the most conversions under every model (200 of 255)."]
+    # 1.04× and a 3-conversion spread: alike, not "disagree most"
+    near = _attributed({"organic": [200.0, 203.0], "social": [55.0, 57.0]})
+    assert F.model_title(near, ["last_touch", "markov"], 255) == (
+        "organic earns the most conversions under every model (200–203 of 255); the models differ by less than 10% "
+        "(or 5 conversions) on every channel")
+    # a leader 4% ahead of the runner-up is not "the most"
+    close = _attributed({"organic": [100.0, 100.0], "search": [96.0, 96.0]})
+    assert F.model_title(close, ["last_touch", "markov"], 196) == "Every model gives each channel the same credit"
+
+
+def test_markov_against_last_touch_needs_a_material_difference():
+    mk = pd.DataFrame({"removal_effect": [0.3425531914893618, 0.3425531914893616], "conversions": [161.0, 161.0]},
+                      index=pd.Index(["organic", "paid_search"], name="channel"))
+    mk.attrs.update(p_conversion=0.453, n_states=4)
+    same = _attributed({"organic": [161.0, 161.0], "paid_search": [161.0, 161.0 - 1e-9]})
+    # tied removal effects (equal up to float noise): nobody is "the" channel without which…; equal credit assists nothing
+    assert F.markov_lines(mk, same, models=["last_touch", "markov"], order=1) == [
+        "- The Markov chain (order 1, 4 states) converts **45.3%** of journeys from the start.",
+        "- Markov gives every channel the same credit as last touch."]
+    # 1.05× (+3): alike, not "assists"
+    near = _attributed({"organic": [60.0, 63.0], "paid_search": [100.0, 97.0]})
+    assert F.markov_lines(mk, near, models=["last_touch", "markov"], order=1)[1] == (
+        "- Markov and last touch differ by less than 10% (or 5 conversions) on every channel.")
+    # ≥ 1.1× but only 4 conversions more: not named either way
+    small_gap = _attributed({"organic": [35.0, 39.0], "paid_search": [100.0, 96.0]})
+    assert not any("assists" in x or "closes" in x for x in
+                   F.markov_lines(mk, small_gap, models=["last_touch", "markov"], order=1))
+
+
+def test_stage_lifts_and_shares_are_not_ranked_from_near_ties():
+    sa = _sa([("a>b", "email", 50.0, 200), ("a>b", "display", 48.0, 200),   # lift 1.02 vs 0.98, shares 51/49 %
+              ("b>c", "email", 60.0, 200), ("b>c", "display", 60.0, 200),   # exact tie
+              ("c>d", "email", 80.0, 200), ("c>d", "display", 40.0, 200), ("c>d", "social", 30.0, 50)])
+    assert F.stage_lift_title(sa, "a>b", min_touches=100) == (
+        "Attributed conversions per touch, against each transition's average")
+    lines = F.stage_lines(sa, min_touches=100)
+    assert lines[0] == (
+        "- **a → b** (50% of the customers at a with a touch move on): no channel earns materially more of the "
+        "credit than every other; per touch, no channel moves customers forward materially more than another "
+        "(0.98–1.02× the average).")
+    assert lines[1] == (
+        "- **b → c** (50% of the customers at b with a touch move on): no channel earns materially more of the "
+        "credit than every other; per touch, no channel moves customers forward materially more than another "
+        "(1.00× the average).")
+    # social has the highest lift (0.6 per touch against 150 / 450: 1.80×) but only 50 touches: never named "most"
+    assert lines[2] == (
+        "- **c → d** (50% of the customers at c with a touch move on): email earns 53% of the credit; per touch, "
+        "email moves customers forward most (1.20× the average) and display least (0.60×).")
+    assert F.stage_share_title(sa) == "email earns the largest share of c → d"
+    assert F.summary_lines(sa=sa, min_touches=100) == [
+        "- c → d: email earns the most credit; email moves customers forward most per touch (1.20×)."]
+
+
+def _effects(effect, lower, upper, compared=(500, 500, 500), unadjusted=(1.3, 0.8, 1.0)):
+    return pd.DataFrame({"transition": ["checkout > buy"] * 3, "channel": ["organic", "paid_search", "social"],
+                         "sessions": [500, 500, 500], "advanced": [100, 90, 95], "rate": [0.2, 0.18, 0.19],
+                         "effect": effect, "effect_unadjusted": list(unadjusted), "lower": lower, "upper": upper,
+                         "compared": list(compared)})
+
+
+def test_channel_effects_are_named_only_when_material_and_clear_of_one():
+    # ratio 1.0: nothing named, one sentence says so, with the unadjusted gap explained by the adjustment
+    flat = _effects([1.0, 1.0, 1.0], [1.0, 1.0, 0.98], [1.0, 1.04, 1.02])
+    neutral = "How often a visit from each channel moves customers to the next stage, against the average visit"
+    assert F.effects_title(flat, "checkout > buy", "5 personas", min_sessions=100) == neutral
+    assert F.effects_lines(flat, ["checkout > buy"], [], min_sessions=100, adjusted_by="5 personas") == [
+        "- **checkout → buy**: no channel's visits move customers on materially more or less often than another's "
+        "(1.00×); unadjusted, organic 1.30× and paid_search 0.80×: the gap comes from which customers use each "
+        "channel."]
+    # material, but only organic's interval excludes 1: organic named, paid_search (interval 0.7–1.1) not
+    mixed = _effects([1.3, 0.9, 1.0], [1.1, 0.7, 0.9], [1.5, 1.1, 1.1])
+    assert F.effects_title(mixed, "checkout > buy", "5 personas", min_sessions=100) == (
+        "Adjusted for 5 personas, a visit from organic moves customers from checkout to buy 1.30× as often as average")
+    assert F.effects_lines(mixed, ["checkout > buy"], [], min_sessions=100, adjusted_by="5 personas") == [
+        "- **checkout → buy**: organic 1.30× (1.10–1.50)."]
+    # material but every interval includes 1
+    wide = _effects([1.3, 0.8, 1.0], [0.9, 0.5, 0.8], [1.7, 1.1, 1.2])
+    assert F.effects_title(wide, "checkout > buy", "x", min_sessions=100) == neutral
+    assert "no channel's interval excludes" in F.effects_lines(wide, ["checkout > buy"], [], min_sessions=100)[0]
+
+
+def test_channel_effects_say_once_when_segments_and_channels_coincide():
+    # each persona visits through one channel: the adjusted effect (1.00×, interval 1.00–1.00) is not identified
+    one = _effects([1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0], compared=(0, 0, 0))
+    two = pd.concat([one, one.assign(transition="cart > checkout")], ignore_index=True)
+    assert F.effects_lines(two, ["cart > checkout", "checkout > buy"], [], min_sessions=100,
+                           adjusted_by="5 personas") == [
+        "- At every transition, each segment (5 personas) visits through one channel only, so the adjustment "
+        "cannot separate what a channel does from who uses it."]
+    assert F.effects_title(one, "checkout > buy", "5 personas", min_sessions=100).endswith(
+        "adjusted for 5 personas, the channels cannot be told apart from their customers")
+    # one transition identified, one not: each says its own
+    mixed = pd.concat([one.assign(transition="cart > checkout"),
+                       _effects([1.3, 0.7, 1.0], [1.1, 0.5, 0.9], [1.5, 0.9, 1.1])], ignore_index=True)
+    lines = F.effects_lines(mixed, ["cart > checkout", "checkout > buy"], [], min_sessions=100, adjusted_by="5 personas")
+    assert lines == [
+        "- **cart → checkout**: each segment (5 personas) visits through one channel only, so the adjustment cannot "
+        "separate what a channel does from who uses it.",
+        "- **checkout → buy**: organic 1.30× (1.10–1.50), paid_search 0.70× (0.50–0.90); unadjusted organic 1.30×, "
+        "paid_search 0.80×."]
+
+
+def test_channel_effects_count_sessions_shared_with_another_channel():
+    rows = []
+    for i in range(6):  # customers c0-c2 are segment s1 and visit by email; c3-c5 are s2 and visit by ads
+        ch = "email" if i < 3 else "ads"
+        rows += [(f"c{i}", 0, "page_view", ch), (f"c{i}", 1, "product_view", ch)]
+    ev = pd.DataFrame(rows, columns=["customer_id", "minute", "event", "channel"])
+    ev["timestamp"] = pd.Timestamp("2025-01-01") + pd.to_timedelta(ev["minute"], unit="min")
+    ev["seg"] = np.where(ev["customer_id"] < "c3", "s1", "s2")
+    eff = A.channel_effects(ev, adjust_for="seg", transitions=["awareness>consideration"],
+                            stage_map="data/stage_map.yml")
+    assert eff["compared"].tolist() == [0, 0]
+    mixed = ev.assign(seg="all")
+    eff2 = A.channel_effects(mixed, adjust_for="seg", transitions=["awareness>consideration"],
+                             stage_map="data/stage_map.yml").set_index("channel")
+    assert eff2["compared"].to_dict() == {"ads": 3, "email": 3}
+
+
+def test_channel_sections_left_out_once_for_one_reason():
+    no_channel = "The events have no `channel` column with two or more channels."
+    groups, covered = F.channel_left_out({"journey summary": no_channel, "model comparison": no_channel,
+                                          "transitions": no_channel, "stage attribution": no_channel,
+                                          "channel effects": no_channel, "cost per conversion": no_channel})
+    assert groups == [("channel attribution (journey summary, model comparison, transitions, stage attribution, "
+                       "channel effects, cost per conversion)", no_channel)]
+    assert len(covered) == 6
+    # different reasons: each section keeps its own
+    groups, covered = F.channel_left_out({"journey summary": "", "stage attribution": "", "cost per conversion":
+                                          "No channel costs were given."})
+    assert groups == [] and covered == set()

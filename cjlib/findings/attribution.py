@@ -5,7 +5,11 @@ Every function takes result frames of :mod:`cjlib.attribution` and returns the t
 neutral description when the finding is not earned, so a chart always has a true title. Guards (from
 :mod:`cjlib.findings`): a share of attributed conversions needs at least ``min_conversions`` of them; no
 most/least/cheapest/dearest from a tie, from channels under ``min_touches`` touches (sessions) or under
-``min_conversions`` attributed conversions; no ratio from zero; NaN never reaches text.
+``min_conversions`` attributed conversions; no ratio from zero; NaN never reaches text. Two numbers are only
+called different when they differ materially (:data:`MATERIAL`, ×1.1, and for conversions by at least
+:data:`HANDFUL`); a leader must lead its runner-up that clearly; values that print alike are a tie; a claim
+about what a channel does ("assists", "moves customers forward more") needs that and, where an interval
+exists, an interval that excludes no effect.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from cjlib.findings import is_number, join, leader, number, pct, ranking, rate, 
 
 __all__ = [
     "MIN_CONVERSIONS",
+    "MATERIAL",
+    "HANDFUL",
+    "channel_left_out",
     "transition_label",
     "data_sentence",
     "journeys_finding",
@@ -42,6 +49,8 @@ __all__ = [
 ]
 
 MIN_CONVERSIONS = 30  # fewest attributed conversions a share, a leader or a cost may be stated from
+MATERIAL = 1.1  # two numbers differ materially when the larger is at least this many times the smaller
+HANDFUL = 5  # attributed conversions: a gap smaller than this is not a difference worth a sentence
 
 MODELS_METHOD = ("Attributed conversions per channel under each model, with 95% bootstrap intervals (journeys "
                  "resampled with replacement). The Markov model's removal effects are solved exactly from the "
@@ -68,6 +77,99 @@ def _source(t: str) -> str:
 
 def _stage_name(stage: str) -> str:
     return "Touchpoints of no stage" if stage == "(other)" else f"{stage[:1].upper()}{stage[1:]} touchpoints"
+
+
+# -------------------------------------------------------------------------------------------- guards
+def _differ(a, b, *, gap: float = 0.0, ratio: float = MATERIAL) -> bool:
+    """Whether ``a`` and ``b`` (non-negative) differ materially: the larger is at least ``ratio`` times the
+    smaller and at least ``gap`` above it (a zero against a positive number differs when the gap holds)."""
+    if not (is_number(a) and is_number(b)):
+        return False
+    lo, hi = sorted((float(a), float(b)))
+    return hi - lo >= gap and hi > 0 and (lo <= 0 or hi / lo >= ratio)
+
+
+def _clear_leader(values: pd.Series, sizes=None, *, min_size: float = 0, gap: float = 0.0,
+                  ratio: float = MATERIAL) -> tuple[str, float] | None:
+    """The one group whose value leads every other eligible group materially (see :func:`_differ`)."""
+    v = pd.to_numeric(pd.Series(values), errors="coerce").astype(float)
+    v = v[np.isfinite(v.to_numpy())]
+    if sizes is not None:
+        v = v[pd.to_numeric(pd.Series(sizes).reindex(v.index), errors="coerce").fillna(0) >= min_size]
+    if len(v) < 2:
+        return None
+    top = v.sort_values(ascending=False, kind="stable")
+    if not _differ(top.iloc[0], top.iloc[1], gap=gap, ratio=ratio):
+        return None
+    return str(top.index[0]), float(top.iloc[0])
+
+
+def _spread(values: pd.Series, sizes=None, *, min_size: float = 0, digits: int = 2, gap: float = 0.0,
+            higher_is_better: bool = True):
+    """A :func:`ranking` whose ends differ materially and do not print alike (``digits``), else ``None``."""
+    r = ranking(values, sizes, min_size=min_size, higher_is_better=higher_is_better, tolerance=0.5 * 10 ** -digits)
+    if r is None or r.best is None or r.worst is None or not _differ(r.best_value, r.worst_value, gap=gap):
+        return None
+    return r
+
+
+def _most(values: pd.Series, *, tolerance: float, largest: bool = True) -> str | None:
+    """The one label with the largest (smallest) value among ``values`` (already filtered to the eligible
+    ones): the only one, or a leader no other comes within ``tolerance`` of."""
+    v = values.dropna()
+    if len(v) == 1:
+        return str(v.index[0])
+    r = ranking(v, min_size=0, higher_is_better=largest, tolerance=tolerance) if len(v) else None
+    return None if r is None or r.best is None else str(r.best)
+
+
+def _range(lo, hi, fmt: str = ",.0f") -> str:
+    """``"60–70"``, or one number when both ends print alike."""
+    a, b = number(lo, fmt), number(hi, fmt)
+    return a if a == b else f"{a}–{b}"
+
+
+def _alike(frame: pd.DataFrame, *, gap: float = HANDFUL) -> str | None:
+    """How every row's values (columns: models) agree: ``"the same"`` when they print alike, ``"alike"``
+    when none differs materially (:func:`_differ` with ``gap``), else ``None``."""
+    if frame.empty or not np.isfinite(frame.to_numpy(float)).all():
+        return None
+    lo, hi = frame.min(axis=1), frame.max(axis=1)
+    if all(number(a) == number(b) for a, b in zip(lo, hi)):
+        return "the same"
+    return None if any(_differ(a, b, gap=gap) for a, b in zip(lo, hi)) else "alike"
+
+
+def channel_left_out(reasons: Mapping[str, str], *, group: str = "channel attribution") -> tuple[list[tuple[str, str]], set[str]]:
+    """Sections left out for one shared reason, said once for the group.
+
+    Parameters
+    ----------
+    reasons : mapping
+        Section name → why it cannot run ('' when it can), in report order.
+    group : str
+        What the sections together are ("channel attribution").
+
+    Returns
+    -------
+    (list of (section, reason), set of str)
+        For each reason shared by two or more sections, one ``(f"{group} (sec1, sec2, …)", reason)`` for
+        :func:`cjlib.report.left_out`; and the sections that entry covers (each says nothing more).
+
+    Examples
+    --------
+    >>> groups, covered = channel_left_out({"model comparison": "No channel.", "stage attribution": "No channel.",
+    ...                                     "cost per conversion": ""})
+    >>> groups, sorted(covered)
+    ([('channel attribution (model comparison, stage attribution)', 'No channel.')], ['model comparison', 'stage attribution'])
+    """
+    by_reason: dict[str, list[str]] = {}
+    for section, why in reasons.items():
+        if why:
+            by_reason.setdefault(why, []).append(section)
+    groups = [(f"{group} ({', '.join(secs)})", why) for why, secs in by_reason.items() if len(secs) > 1]
+    covered = {sec for why, secs in by_reason.items() if len(secs) > 1 for sec in secs}
+    return groups, covered
 
 
 # -------------------------------------------------------------------------------------------- data, journeys
@@ -104,7 +206,7 @@ def journeys_finding(js: pd.DataFrame, *, touch_col: str, lookback: str, distinc
 def journeys_title(js: pd.DataFrame) -> str:
     """The path-length chart's title: whether converting journeys are longer."""
     m_conv, m_null = js.loc["converting", "mean touches"], js.loc["not converting", "mean touches"]
-    if not (is_number(m_conv) and is_number(m_null)) or round(m_conv, 1) == round(m_null, 1):
+    if not (is_number(m_conv) and is_number(m_null)) or not _differ(round(m_conv, 1), round(m_null, 1)):
         return "Touches per journey, converting and not converting"
     longer = "more" if m_conv > m_null else "fewer"
     return (f"Converting journeys have {longer} touches ({number(m_conv, '.1f')} against "
@@ -114,33 +216,83 @@ def journeys_title(js: pd.DataFrame) -> str:
 # -------------------------------------------------------------------------------------------- models
 def _top_channel(attributed: pd.DataFrame, models: Sequence[str], total: float,
                  min_conversions: int) -> tuple[str, bool] | None:
-    """(channel earning the most on average over the models, whether it leads under every model)."""
+    """(channel earning materially the most on average over the models, whether it leads under every model)."""
     if share(0, total, min_total=min_conversions) is None or attributed.empty:
         return None
     conv = attributed[list(models)]
-    top = leader(conv.mean(axis=1), min_size=0)
+    top = _clear_leader(conv.mean(axis=1), gap=HANDFUL)
     if top is None:
         return None
-    every = all((lead := leader(conv[m], min_size=0)) is not None and lead[0] == top[0] for m in models)
+    every = all((lead := leader(conv[m].round(), min_size=0)) is not None and lead[0] == top[0] for m in models)
     return str(top[0]), every
+
+
+def _top_phrase(attributed: pd.DataFrame, models: Sequence[str], total: float, top: tuple[str, bool]) -> str:
+    conv = attributed[list(models)].loc[top[0]]
+    return (f"{top[0]} earns the most conversions {'under every model' if top[1] else 'on average over the models'} "
+            f"({_range(conv.min(), conv.max())} of {number(total)})")
+
+
+def _agreement(attributed: pd.DataFrame, models: Sequence[str]) -> str | None:
+    """A clause saying the models agree on every channel, when they do (None otherwise)."""
+    if len(models) < 2:
+        return None
+    how = _alike(attributed[list(models)])
+    if how == "the same":
+        return "every model gives each channel the same credit"
+    if how == "alike":
+        return f"the models differ by less than 10% (or {HANDFUL} conversions) on every channel"
+    return None
 
 
 def model_title(attributed: pd.DataFrame, models: Sequence[str], total: float, *,
                 min_conversions: int = MIN_CONVERSIONS) -> str:
-    """The model-comparison chart's title: the leading channel and where the models disagree most."""
+    """The model-comparison chart's title: the leading channel (only when it leads materially) and where the
+    models disagree most (only when they disagree materially), or that they agree."""
     top = _top_channel(attributed, models, total, min_conversions)
-    if top is None:
-        return "Attributed conversions per channel under each model"
+    parts = [_top_phrase(attributed, models, total, top)] if top is not None else []
     conv = attributed[list(models)]
-    name, every = top
-    title = (f"{name} earns the most conversions {'under every model' if every else 'on average over the models'} "
-             f"({number(conv.loc[name].min())}–{number(conv.loc[name].max())} of {number(total)})")
-    low = conv.min(axis=1)
-    spread = (conv.max(axis=1) / low.where(low > 0)).dropna()
-    vary = leader(spread, low, min_size=min_conversions)
-    if vary is not None and vary[1] > 1:
-        title += f"; models disagree most on {vary[0]} ({times(vary[1])})"
-    return title
+    low, high = conv.min(axis=1), conv.max(axis=1)
+    material = [c for c in conv.index if _differ(low[c], high[c], gap=HANDFUL)]
+    spread = (high[material] / low[material].where(low[material] > 0)).fillna(np.inf)  # from 0: no end
+    vary = (_most(spread, tolerance=0.05)  # ratios that print alike (one decimal) are a tie
+            if np.isfinite(spread.to_numpy()).all() else None)
+    if vary is not None and low[vary] >= min_conversions:
+        parts.append(f"models disagree most on {vary} ({times(spread[vary])})")
+    agree = _agreement(attributed, models) if share(0, total, min_total=min_conversions) is not None else None
+    if agree is not None:
+        parts.append(agree)
+    if not parts:
+        return "Attributed conversions per channel under each model"
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] if top is None else text
+
+
+def _against_last_touch(attributed: pd.DataFrame, min_conversions: int) -> str | None:
+    """Markov against last touch: the channel Markov credits materially more (it assists journeys others
+    close) and the one it credits materially less (it closes journeys others open); or that they agree."""
+    lt, mv = attributed["last_touch"], attributed["markov"]
+    ratio = (mv / lt.where(lt > 0)).dropna()
+    ratio = ratio[lt.reindex(ratio.index) >= min_conversions]
+    up = ratio[[r >= MATERIAL and mv[c] - lt[c] >= HANDFUL for c, r in ratio.items()]]
+    down = ratio[[r <= 1 / MATERIAL and lt[c] - mv[c] >= HANDFUL for c, r in ratio.items()]]
+    best = _most(up, tolerance=0.005)  # ratios that print alike (two decimals) are a tie
+    worst = _most(down, tolerance=0.005, largest=False)
+    clauses = []
+    if best is not None:
+        clauses.append(f"**{best}** {times(ratio[best], 2)} ({number(lt[best])} → {number(mv[best])}: it assists "
+                       "journeys others close)")
+    if worst is not None:
+        clauses.append(f"**{worst}** {times(ratio[worst], 2)} ({number(lt[worst])} → {number(mv[worst])}: it "
+                       "closes journeys others open)")
+    if clauses:
+        return f"- Against last touch, Markov credits {' and '.join(clauses)}."
+    how = _alike(attributed[["last_touch", "markov"]])
+    if how == "the same":
+        return "- Markov gives every channel the same credit as last touch."
+    if how == "alike":
+        return f"- Markov and last touch differ by less than 10% (or {HANDFUL} conversions) on every channel."
+    return None
 
 
 def markov_lines(mk: pd.DataFrame, attributed: pd.DataFrame, *, models: Sequence[str], order: int,
@@ -154,26 +306,20 @@ def markov_lines(mk: pd.DataFrame, attributed: pd.DataFrame, *, models: Sequence
         return lines
     first = (f"- The Markov chain (order {order}, {number(mk.attrs.get('n_states', 0))} states) converts "
              f"**{pct(p, 1)}** of journeys from the start")
-    big = leader(mk["removal_effect"], min_size=0) if share(0, total, min_total=min_conversions) is not None else None
+    big = (leader(mk["removal_effect"], min_size=0, tolerance=0.0005)
+           if share(0, total, min_total=min_conversions) is not None else None)
     if big is not None:
         first += (f"; without **{big[0]}** it would convert {pct(p * (1 - big[1]), 1)} "
                   f"(removal effect {pct(big[1], 1)})")
     lines.append(first + ".")
-    if {"markov", "last_touch"} <= set(models):
-        lt = attributed["last_touch"]
-        ratio = (attributed["markov"] / lt.where(lt > 0)).dropna()
-        r = ranking(ratio, lt, min_size=min_conversions)
-        if r is not None and r.best is not None and r.best_value > 1:
-            text = (f"- Against last touch, Markov credits **{r.best}** {times(r.best_value, 2)} "
-                    f"({number(lt[r.best])} → {number(attributed.loc[r.best, 'markov'])}: it assists journeys "
-                    "others close)")
-            if r.worst is not None and r.worst_value < 1:
-                text += f" and **{r.worst}** {times(r.worst_value, 2)}"
-            lines.append(text + ".")
+    if {"markov", "last_touch"} <= set(models) and share(0, total, min_total=min_conversions) is not None:
+        line = _against_last_touch(attributed, min_conversions)
+        if line is not None:
+            lines.append(line)
     if interval is not None and len(interval):
         est = interval["estimate"]
         width = ((interval["upper"] - interval["lower"]) / est.where(est > 0)).dropna()
-        widest = leader(width, est, min_size=min_conversions)
+        widest = _clear_leader(width, est, min_size=min_conversions)
         if widest is not None:
             w = widest[0]
             lines.append(f"- The widest Markov interval, relative to its estimate, is {w}'s "
@@ -189,12 +335,12 @@ def transition_title(tm: pd.DataFrame, *, min_journeys: int = MIN_CONVERSIONS) -
     to_conv = tm[tm["channel_to"] == "(conversion)"].set_index("channel_from")["transition_probability"]
     to_conv = to_conv.reindex(out_of.drop("(start)", errors="ignore").index).fillna(0.0)
     parts = []
-    r = ranking(to_conv, out_of, min_size=min_journeys)
-    if r is not None and r.best is not None and r.worst is not None:
+    r = _spread(to_conv, out_of, min_size=min_journeys)
+    if r is not None:
         parts.append(f"Journeys convert most often straight after {r.best} ({pct(r.best_value)}) and least after "
                      f"{r.worst} ({pct(r.worst_value)})")
     starts = tm[tm["channel_from"] == "(start)"].set_index("channel_to")["transition_probability"]
-    first = leader(starts, min_size=0) if out_of.get("(start)", 0) >= min_journeys else None
+    first = leader(starts, min_size=0, tolerance=0.005) if out_of.get("(start)", 0) >= min_journeys else None
     if first is not None:
         parts.append(f"{pct(first[1])} start with {first[0]}")
     return "; ".join(parts) if parts else "Transition probabilities between channels (first-order chain)"
@@ -206,12 +352,13 @@ def _earned(fr: pd.DataFrame, min_conversions: int) -> bool:
 
 
 def _leaders(sa: pd.DataFrame, min_conversions: int) -> dict[str, tuple[str, float]]:
-    """Per transition with enough conversions, the one channel with the largest share (no ties)."""
+    """Per transition with enough conversions, the one channel whose share leads every other materially."""
     out = {}
     for t, fr in sa.groupby("transition", sort=False):
-        lead = leader(fr.set_index("channel")["share"], min_size=0) if _earned(fr, min_conversions) else None
+        f = fr.set_index("channel")
+        lead = _clear_leader(f["conversions"], gap=HANDFUL) if _earned(fr, min_conversions) else None
         if lead is not None:
-            out[t] = lead
+            out[t] = (lead[0], float(f.loc[lead[0], "share"]))
     return out
 
 
@@ -239,10 +386,22 @@ def stage_share_title(sa: pd.DataFrame, *, min_conversions: int = MIN_CONVERSION
 
 
 def _lift_ranking(fr: pd.DataFrame, min_touches: int, min_conversions: int):
+    """Most and least lift among channels with ``min_touches`` touches, when they differ materially."""
     if not _earned(fr, min_conversions):
         return None
     f = fr.set_index("channel")
-    return ranking(f["lift"], f["touches"], min_size=min_touches)
+    return _spread(f["lift"], f["touches"], min_size=min_touches)
+
+
+def _lifts_alike(fr: pd.DataFrame, min_touches: int, min_conversions: int) -> str | None:
+    """``"per touch, no channel …"`` when two or more channels have ``min_touches`` touches and none moves
+    customers forward materially more than another (None otherwise)."""
+    f = fr.set_index("channel")
+    lift = f.loc[f["touches"] >= min_touches, "lift"].dropna()
+    if not _earned(fr, min_conversions) or len(lift) < 2 or _differ(lift.min(), lift.max()):
+        return None
+    return (f"per touch, no channel moves customers forward materially more than another "
+            f"({_range(lift.min(), lift.max(), '.2f')}× the average)")
 
 
 def stage_lift_title(sa: pd.DataFrame, focus: str | None, *, min_touches: int,
@@ -250,7 +409,7 @@ def stage_lift_title(sa: pd.DataFrame, focus: str | None, *, min_touches: int,
     """The lift heatmap's title: per touch, which channel moves customers through ``focus`` most and least."""
     fr = sa[sa["transition"] == focus]
     r = _lift_ranking(fr, min_touches, min_conversions) if len(fr) else None
-    if r is None or r.best is None or r.worst is None:
+    if r is None:
         return "Attributed conversions per touch, against each transition's average"
     return (f"Per touch, {r.best} moves customers from {transition_label(focus)} most ({times(r.best_value, 2)} "
             f"the average) and {r.worst} least ({times(r.worst_value, 2)})")
@@ -265,17 +424,20 @@ def stage_lines(sa: pd.DataFrame, *, min_touches: int, min_conversions: int = MI
         line = f"- **{transition_label(t)}**"
         if is_number(rate):
             line += f" ({pct(rate)} of the customers at {_source(t)} with a touch move on)"
-        clauses = []
-        if t in leaders:
-            clauses.append(f"{leaders[t][0]} earns {pct(leaders[t][1])} of the credit")
+        if not _earned(fr, min_conversions):
+            n_c = fr["conversions"].sum()
+            lines.append(f"{line}: {number(n_c)} attributed conversion{'' if round(n_c) == 1 else 's'}, too few to "
+                         "compare channels.")
+            continue
+        clauses = [f"{leaders[t][0]} earns {pct(leaders[t][1])} of the credit" if t in leaders else
+                   "no channel earns materially more of the credit than every other"]
         r = _lift_ranking(fr, min_touches, min_conversions)
-        if r is not None and r.best is not None and r.worst is not None:
+        alike = _lifts_alike(fr, min_touches, min_conversions)
+        if r is not None:
             clauses.append(f"per touch, {r.best} moves customers forward most ({times(r.best_value, 2)} the average) "
                            f"and {r.worst} least ({times(r.worst_value, 2)})")
-        if not clauses:
-            n_c = fr["conversions"].sum()
-            clauses.append(f"{number(n_c)} attributed conversion{'' if round(n_c) == 1 else 's'}, too few to "
-                           "compare channels")
+        elif alike is not None:
+            clauses.append(alike)
         lines.append(f"{line}: {'; '.join(clauses)}.")
     skipped = list(sa.attrs.get("skipped", []))
     if skipped:
@@ -298,44 +460,122 @@ def effects_method(adjusted_by: str) -> str:
             "by the same kind of customer). Intervals: bootstrap over customers.")
 
 
-def _effect_ranking(fr: pd.DataFrame):
+def _comparable(fr: pd.DataFrame, min_sessions: int) -> pd.DataFrame:
+    """The channels whose effect the data can identify: ``min_sessions`` or more visits in segments another
+    channel also reaches (``compared`` of :func:`cjlib.attribution.channel_effects`; all when it is absent)."""
     f = fr.set_index("channel")
-    return ranking(f["effect"], f["sessions"], min_size=0)
+    return f[f["compared"] >= max(min_sessions, 1)] if "compared" in f.columns else f
 
 
-def effects_title(shown: pd.DataFrame, key: str | None, adjusted_by: str) -> str:
-    """The channel-effects heatmap's title for the transition ``key``."""
-    r = _effect_ranking(shown[shown["transition"] == key]) if key is not None else None
-    if r is None or r.best is None or r.worst is None:
-        return "How often a visit from each channel moves customers to the next stage, against the average visit"
+def _outside_one(f: pd.DataFrame, c: str, above: bool) -> bool:
+    """Whether channel ``c``'s interval lies wholly above (below) 1."""
+    if not {"lower", "upper"} <= set(f.columns) or not (is_number(f.loc[c, "lower"]) and is_number(f.loc[c, "upper"])):
+        return False
+    return f.loc[c, "lower"] > 1 if above else f.loc[c, "upper"] < 1
+
+
+def _named_effects(fr: pd.DataFrame, min_sessions: int) -> tuple[str | None, str | None]:
+    """(channel whose visits move customers on materially more often than average, one materially less
+    often): only when the highest and lowest identified effects differ materially, each only when its
+    interval excludes 1."""
+    f = _comparable(fr, min_sessions)
+    r = _spread(f["effect"]) if len(f) > 1 else None
+    if r is None:
+        return None, None
+    hi = r.best if r.best_value > 1 and _outside_one(f, r.best, True) else None
+    lo = r.worst if r.worst_value < 1 and _outside_one(f, r.worst, False) else None
+    return hi, lo
+
+
+def _unidentified(fr: pd.DataFrame, min_sessions: int, adjusted_by: str) -> str | None:
+    """Why the adjusted effects at this transition cannot be compared (None when they can)."""
+    if len(_comparable(fr, min_sessions)) > 1:
+        return None
+    if "compared" in fr.columns and (fr["compared"] == 0).all():
+        return (f"each segment ({adjusted_by}) visits through one channel only, so the adjustment cannot separate "
+                "what a channel does from who uses it")
+    return (f"fewer than two channels have {number(min_sessions)} or more visits in segments ({adjusted_by}) that "
+            "another channel also reaches, so the adjustment cannot separate what a channel does from who uses it")
+
+
+def effects_title(shown: pd.DataFrame, key: str | None, adjusted_by: str, *, min_sessions: int = 0) -> str:
+    """The channel-effects heatmap's title for the transition ``key``: the channels whose effect is
+    materially above (below) average with an interval excluding 1, else a neutral description."""
+    fr = shown[shown["transition"] == key] if key is not None else shown.iloc[:0]
+    neutral = "How often a visit from each channel moves customers to the next stage, against the average visit"
+    if fr.empty:
+        return neutral
+    if _unidentified(fr, min_sessions, adjusted_by) is not None:
+        return f"{neutral}: adjusted for {adjusted_by}, the channels cannot be told apart from their customers"
+    hi, lo = _named_effects(fr, min_sessions)
+    if hi is None and lo is None:
+        return neutral
+    f = fr.set_index("channel")
     lead = f"Adjusted for {adjusted_by}, a" if not adjusted_by.startswith("nothing") else "A"
-    return (f"{lead} visit from {r.best} moves customers from {transition_label(key).replace(' → ', ' to ')} "
-            f"{times(r.best_value, 2)} as often as average; one from {r.worst} {times(r.worst_value, 2)}")
+    where = transition_label(key).replace(" → ", " to ")
+    if hi is not None:
+        title = f"{lead} visit from {hi} moves customers from {where} {times(f.loc[hi, 'effect'], 2)} as often as average"
+        return title + (f"; one from {lo} {times(f.loc[lo, 'effect'], 2)}" if lo is not None else "")
+    return f"{lead} visit from {lo} moves customers from {where} only {times(f.loc[lo, 'effect'], 2)} as often as average"
 
 
 def _with_interval(f: pd.DataFrame, c: str) -> str:
     text = times(f.loc[c, "effect"], 2)
     if {"lower", "upper"} <= set(f.columns) and is_number(f.loc[c, "lower"]) and is_number(f.loc[c, "upper"]):
-        text += f" ({number(f.loc[c, 'lower'], '.2f')}–{number(f.loc[c, 'upper'], '.2f')})"
+        text += f" ({_range(f.loc[c, 'lower'], f.loc[c, 'upper'], '.2f')})"
     return text
 
 
+def _unadjusted_gap(f: pd.DataFrame) -> str | None:
+    """``"X 1.23× and Y 0.78×"`` when the unadjusted effects differ materially."""
+    if "effect_unadjusted" not in f.columns:
+        return None
+    r = _spread(f["effect_unadjusted"])
+    return None if r is None else f"{r.best} {times(r.best_value, 2)} and {r.worst} {times(r.worst_value, 2)}"
+
+
+def _effect_line(fr: pd.DataFrame, t: str, min_sessions: int, adjusted_by: str) -> str:
+    f = fr.set_index("channel")
+    adjusted = not adjusted_by.startswith("nothing")
+    hi, lo = _named_effects(fr, min_sessions)
+    named = [c for c in (hi, lo) if c is not None]
+    if named:
+        line = f"- **{transition_label(t)}**: " + ", ".join(f"{c} {_with_interval(f, c)}" for c in named)
+        un = [f.loc[c, "effect_unadjusted"] for c in named] if "effect_unadjusted" in f.columns else []
+        if adjusted and all(is_number(u) for u in un) and not np.allclose(un, [f.loc[c, "effect"] for c in named]):
+            line += "; unadjusted " + ", ".join(f"{c} {times(u, 2)}" for c, u in zip(named, un))
+        return line + "."
+    comp = _comparable(fr, min_sessions)["effect"].dropna()
+    if _spread(comp) is None:
+        line = (f"- **{transition_label(t)}**: no channel's visits move customers on materially more or less often "
+                f"than another's ({_range(comp.min(), comp.max(), '.2f')}×)")
+        gap = _unadjusted_gap(f) if adjusted else None
+        if gap is not None:
+            line += f"; unadjusted, {gap}: the gap comes from which customers use each channel"
+        return line + "."
+    return (f"- **{transition_label(t)}**: the channels' effects differ, but no channel's interval excludes the "
+            "average visit's (1×).")
+
+
 def effects_lines(shown: pd.DataFrame, transitions: Sequence[str], skipped: Sequence[str], *,
-                  min_sessions: int) -> list[str]:
-    """One line per transition shown (highest and lowest effect, adjusted and not) and one for those left out."""
-    lines = []
+                  min_sessions: int, adjusted_by: str = "") -> list[str]:
+    """One line per transition shown: the channels whose visits move customers on materially more (less)
+    often than average, with intervals and the unadjusted effects; or that no channel's does; or why the
+    adjustment cannot tell channels apart (said once when that holds at every transition). A last line for
+    the transitions left out."""
+    lines, why = [], {}
     for t in transitions:
         fr = shown[shown["transition"] == t]
-        r = _effect_ranking(fr)
-        if r is None or r.best is None or r.worst is None:
+        if fr.empty:
             continue
-        f = fr.set_index("channel")
-        hi, lo = r.best, r.worst
-        line = f"- **{transition_label(t)}**: {hi} {_with_interval(f, hi)}, {lo} {_with_interval(f, lo)}"
-        uh, ul = f.loc[hi, "effect_unadjusted"], f.loc[lo, "effect_unadjusted"]
-        if is_number(uh) and is_number(ul) and not np.allclose([uh, ul], [f.loc[hi, "effect"], f.loc[lo, "effect"]]):
-            line += f"; unadjusted {hi} {times(uh, 2)}, {lo} {times(ul, 2)}"
-        lines.append(line + ".")
+        why[t] = _unidentified(fr, min_sessions, adjusted_by or "segments")
+        if why[t] is None:
+            lines.append(_effect_line(fr, t, min_sessions, adjusted_by))
+    reasons = set(why.values())
+    if len(why) > 1 and len(reasons) == 1 and None not in reasons:
+        lines = [f"- At every transition, {reasons.pop()}."]
+    else:
+        lines = [f"- **{transition_label(t)}**: {w}." if w is not None else lines.pop(0) for t, w in why.items()]
     if skipped:
         lines.append(f"\n*Left out:* {join([transition_label(t) for t in skipped])} (fewer than two channels with "
                      f"{number(min_sessions)} or more visits advance customers there).")
@@ -348,7 +588,7 @@ def contribution_title(contrib: pd.DataFrame, model: str, *, min_conversions: in
     from at least ``min_conversions`` attributed conversions and without a tie."""
     total = contrib.attrs.get("conversions", contrib["conversions"].sum() if len(contrib) else 0)
     tied = contrib.attrs.get("events_tied", False)  # shares would only count each stage's events
-    lead = leader(contrib.set_index("stage")["conversions"], min_size=0) if len(contrib) and not tied else None
+    lead = _clear_leader(contrib.set_index("stage")["conversions"], gap=HANDFUL) if len(contrib) and not tied else None
     part = share(lead[1], total, min_total=min_conversions) if lead is not None else None
     if part is None:
         return f"Attributed conversions by the stage of the touchpoint ({model})"
@@ -362,13 +602,13 @@ def _paid(cpc: pd.DataFrame, model: str) -> pd.DataFrame:
 
 def _cost_ranking(cpc: pd.DataFrame, model: str, min_conversions: int):
     m = _paid(cpc, model)
-    return ranking(m["cost_per_conversion"], m["conversions"], min_size=min_conversions, higher_is_better=False)
+    return _spread(m["cost_per_conversion"], m["conversions"], min_size=min_conversions, higher_is_better=False)
 
 
 def cost_title(cpc: pd.DataFrame, model: str, *, min_conversions: int = MIN_CONVERSIONS) -> str:
     """The cost chart's title: the cheapest and dearest attributed conversion under ``model``."""
     r = _cost_ranking(cpc, model, min_conversions)
-    if r is None or r.best is None or r.worst is None:
+    if r is None:
         return "Spend per attributed conversion, by channel and model"
     title = (f"Under {model} attribution, a conversion from {r.best} costs {number(r.best_value, ',.2f')}; from "
              f"{r.worst} {number(r.worst_value, ',.2f')}")
@@ -386,8 +626,8 @@ def cost_finding(cpc: pd.DataFrame, model: str, *, has_revenue: bool,
     text = (f"**Costs:** {number(m['spend'].sum())} spent on {len(m)} paid channel{'s' if len(m) != 1 else ''}"
             + (f" ({join(unpaid)} {'carries' if len(unpaid) == 1 else 'carry'} no spend)" if unpaid else ""))
     if has_revenue and "roi" in m.columns and m.get("value", pd.Series(dtype=float)).sum() > 0:
-        r = ranking(m["roi"], m["conversions"], min_size=min_conversions)
-        if r is not None and r.best is not None and r.worst is not None:
+        r = _spread(m["roi"], m["conversions"], min_size=min_conversions, digits=1)
+        if r is not None:
             return (text + f". Return on spend (attributed revenue ÷ spend, {model}) is highest for {r.best} "
                     f"({times(r.best_value)}) and lowest for {r.worst} ({times(r.worst_value)}).")
     return text + "."
@@ -412,16 +652,13 @@ def summary_lines(*, js: pd.DataFrame | None = None, mk: pd.DataFrame | None = N
         total = float(attributed[models[0]].sum())
         top = _top_channel(attributed, models, total, min_conversions)
         if top is not None:
-            conv = attributed[list(models)].loc[top[0]]
-            lines.append(f"- **{top[0]}** earns the most conversions "
-                         f"{'under every model' if top[1] else 'on average over the models'} "
-                         f"({number(conv.min())}–{number(conv.max())} of {number(total)}).")
+            lines.append(f"- **{top[0]}**{_top_phrase(attributed, models, total, top)[len(top[0]):]}.")
     if sa is not None and len(sa):
         leaders = _leaders(sa, min_conversions)
         for t, fr in sa.groupby("transition", sort=False):
             r = _lift_ranking(fr, min_touches, min_conversions)
             clauses = [f"{leaders[t][0]} earns the most credit"] if t in leaders else []
-            if r is not None and r.best is not None:
+            if r is not None:
                 clauses.append(f"{r.best} moves customers forward most per touch ({times(r.best_value, 2)})")
             if clauses:
                 lines.append(f"- {transition_label(t)}: {'; '.join(clauses)}.")
@@ -431,7 +668,7 @@ def summary_lines(*, js: pd.DataFrame | None = None, mk: pd.DataFrame | None = N
             lines.append(f"- {title.rsplit(' (', 1)[0]}.")
     if cpc is not None:
         r = _cost_ranking(cpc, cost_model, min_conversions)
-        if r is not None and r.best is not None and r.worst is not None:
+        if r is not None:
             lines.append(f"- Under {cost_model} attribution, {r.best} conversions are the cheapest "
                          f"({number(r.best_value, ',.2f')} each) and {r.worst} the dearest "
                          f"({number(r.worst_value, ',.2f')}).")

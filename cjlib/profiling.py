@@ -295,7 +295,7 @@ def profile(data) -> DataProfile:
     --------
     >>> import cjlib
     >>> ev = pd.DataFrame({"customer_id": ["a", "a", "b"], "event": ["page_view", "purchase", "page_view"],
-    ...                    "timestamp": pd.to_datetime(["2025-01-01 10:00", "2025-01-01 10:05", "2025-01-02"])})
+    ...                    "timestamp": pd.to_datetime(["2025-01-01 10:00", "2025-01-01 10:05", "2025-01-02 09:00"])})
     >>> p = cjlib.profile(cjlib.Inputs(ev, None, None, None, cjlib.load_stage_map()))
     >>> p.customers, p.converters, p.supports("revenue"), p.checkout_unit
     (2, 1, False, 'session')

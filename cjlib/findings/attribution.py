@@ -26,6 +26,7 @@ __all__ = [
     "MATERIAL",
     "HANDFUL",
     "channel_left_out",
+    "said_above",
     "transition_label",
     "data_sentence",
     "journeys_finding",
@@ -138,6 +139,17 @@ def _alike(frame: pd.DataFrame, *, gap: float = HANDFUL) -> str | None:
     if all(number(a) == number(b) for a, b in zip(lo, hi)):
         return "the same"
     return None if any(_differ(a, b, gap=gap) for a, b in zip(lo, hi)) else "alike"
+
+
+def said_above(section: str) -> str:
+    """The one sentence under a section heading whose reason :func:`channel_left_out` gave once above.
+
+    Examples
+    --------
+    >>> said_above("model comparison")
+    '*Model comparison is not shown:* see why under *Journeys built from the log* above.'
+    """
+    return f"*{section[:1].upper() + section[1:]} is not shown:* see why under *Journeys built from the log* above."
 
 
 def channel_left_out(reasons: Mapping[str, str], *, group: str = "channel attribution") -> tuple[list[tuple[str, str]], set[str]]:

@@ -272,6 +272,27 @@ def test_index_shows_defined_values(run):
     assert not bad, f"{run.case.shape}: undefined metric values on the index:\n  " + "\n  ".join(bad)
 
 
+def test_one_name_one_number_across_reports(run):
+    """A metric key recorded by two reports is the same measure: the same value in both (obs 7: 00 and 03
+    both wrote `overall_conversion`, for two different definitions)."""
+    seen: dict[str, tuple[str, object]] = {}
+    clashes = []
+    for n in REPORTS:
+        if not run.ok(n):
+            continue
+        for key, value in run.metrics(n).items():
+            if key == "left_out" or not isinstance(value, (int, float, str)) or isinstance(value, bool):
+                continue
+            first = seen.get(key, (n, value))[1]
+            same = (value == pytest.approx(first, rel=1e-9) if isinstance(value, (int, float))
+                    and isinstance(first, (int, float)) else value == first)
+            if not same:
+                clashes.append(f"{key}: {seen[key][0]} = {seen[key][1]!r}, {n} = {value!r}")
+            seen.setdefault(key, (n, value))
+    assert not clashes, f"{run.case.shape}: one metric name, several numbers:\n  " + "\n  ".join(clashes)
+    assert {"n_events", "n_customers"} <= set(seen), f"{run.case.shape}: the shared counts are missing"
+
+
 def _reached(run: Run) -> dict[str, int]:
     return {s["stage"]: s["reached"] for s in run.metrics("00_journey_map").get("stages", [])}
 

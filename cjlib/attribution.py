@@ -163,7 +163,7 @@ def read_paths(file: str | Path) -> pd.DataFrame:
     Parameters
     ----------
     file : str or Path
-        Relative paths are taken from the project root. Two layouts are recognised by their header:
+        Relative paths are resolved by :func:`cjlib.paths.resolve` (the current folder, else the project root). Two layouts are recognised by their header:
 
         - ChannelAttribution: ``path;total_conversions;total_conversion_value;total_null`` (the value
           column is optional), channels joined by ``>``;

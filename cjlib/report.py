@@ -483,8 +483,9 @@ def run_reports(
     names : list of str, optional
         Notebook names (``"00_journey_map"`` or ``"00"``); default every ``NN_*.ipynb`` in order.
     params : mapping, optional
-        Parameter values; each goes to every selected notebook declaring it. Relative paths are taken
-        from the project root (the CLI makes paths given on its command line absolute first).
+        Parameter values; each goes to every selected notebook declaring it. Relative paths are resolved
+        by :func:`cjlib.paths.resolve` in the notebooks' folder, so in effect from the project root (the
+        CLI makes paths given on its command line or in a params file absolute first).
     out_dir : str or Path, default "reports"
         Where reports go; also the default ``output_dir`` parameter.
     keep_code : bool, default False

@@ -200,7 +200,7 @@ def load_stage_map(path: str | Path | None = None) -> StageMap:
     Parameters
     ----------
     path : str or Path, optional
-        The YAML file; relative paths are taken from the project root. ``None`` or ``""`` gives the default.
+        The YAML file; relative paths are resolved by :func:`cjlib.paths.resolve`. ``None`` or ``""`` gives the default.
 
     Raises
     ------

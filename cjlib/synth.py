@@ -331,7 +331,7 @@ class SyntheticData:
         Parameters
         ----------
         folder : str or Path
-            Target folder; relative paths are taken from the project root.
+            Target folder; relative paths are resolved by :func:`cjlib.paths.resolve`.
         """
         out = resolve(folder)
         out.mkdir(parents=True, exist_ok=True)
@@ -1037,7 +1037,7 @@ def main(argv: list[str] | None = None) -> int:
         "--end", default="2026-01-01", help="end of the range, exclusive (default 2026-01-01)"
     )
     parser.add_argument(
-        "--out", default="data/sample", help="output folder, relative to the project root"
+        "--out", default="data/sample", help="output folder (relative: the current folder if it exists there, else the project root)"
     )
     args = parser.parse_args(argv)
     data = generate(args.customers, args.seed, start=args.start, end=args.end)

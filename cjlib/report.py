@@ -652,9 +652,12 @@ def write_index(out_dir: str | Path, names: Iterable[str]) -> Path:
                 rows.append(f'<p class="desc">{html.escape(m["description"])}</p>')
             rows.append("<table>" + "".join(f"<tr><td>{html.escape(k.replace('_', ' '))}</td><td>{_fmt(v, k)}</td></tr>"
                                             for k, v in info + headline) + "</table>")
-            if gone:
-                rows.append('<p class="gone">Not shown for this data: ' + "; ".join(
-                    f"{html.escape(k)} ({html.escape(v.rstrip('.'))})" for k, v in gone.items()) + ".</p>")
+            if gone:  # one line of section names; each name's reason on hover and under "why"
+                names = ", ".join(f'<span title="{html.escape(v, quote=True)}">{html.escape(k)}</span>'
+                                  for k, v in gone.items())
+                why = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in gone.items())
+                rows.append(f'<p class="gone">Not shown for this data: {names}.</p>'
+                            f"<details><summary>why</summary><ul>{why}</ul></details>")
             ps = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
                          for k, v in m.get("parameters", {}).items())
             rows.append(f"<details><summary>parameters</summary><table>{ps}</table></details>")

@@ -109,7 +109,8 @@ def test_index_lists_what_each_report_could_not_show(tmp_path):
            "metrics": {"n_events": 10, "left_out": {"cart abandonment": "No <cart> event."}}}
     (tmp_path / "03_dropoff.metrics.json").write_text(json.dumps(doc))
     page = report.write_index(tmp_path, ["03_dropoff"]).read_text()
-    assert "Not shown for this data: cart abandonment (No &lt;cart&gt; event)." in page
+    assert 'Not shown for this data: <span title="No &lt;cart&gt; event.">cart abandonment</span>.' in page
+    assert "<li>cart abandonment: No &lt;cart&gt; event.</li>" in page
 
 
 def test_stage_map_roles_are_declared_never_inferred():

@@ -103,17 +103,24 @@ def test_score_pick_refuses_ties_small_groups_and_single_levels():
     assert fj.score_title(pick) == "By plan, desktop journeys score best (100; 90% convert) and mobile worst (0; 10%)"
 
 
-def test_trend_title_never_between_zeros_nor_from_partial_periods():
-    t = pd.DataFrame({"conversion_rate": [0.0, 0.0, 0.0], "active_customers": [10, 12, 12],
+def test_trend_title_never_between_zeros_nor_from_partial_or_tiny_periods():
+    t = pd.DataFrame({"conversion_rate": [0.0, 0.0, 0.0], "active_customers": [100, 1200, 1200],
                       "days": [30, 28, 31], "period_days": [31, 28, 31]},
                      index=pd.Index(["2016-11", "2016-12", "2017-01"], name="period"))
     title = fj.trend_title(t, "M")
     assert "0.0% (" not in title and problems(title) == []
-    assert title == "Active customers held at 12 per month from 2016-12 to 2017-01"  # 2016-11 is partial
-    t2 = t.assign(conversion_rate=[0.5, 0.02, 0.04])
+    assert title == "Active customers held at 1,200 per month from 2016-12 to 2017-01"  # 2016-11 is partial
+    t2 = t.assign(conversion_rate=[0.5, 0.02, 0.04])   # 24 of 1,200 against 48 of 1,200: p = 0.004
     assert fj.trend_title(t2, "M") == "Conversion rose from 2.0% (2016-12) to 4.0% (2017-01) of active customers per month"
+    # the same rates over 50 customers each are within chance; a 2-customer month starts no trend (Olist)
+    t3 = t2.assign(active_customers=[100, 50, 50])
+    assert fj.trend_title(t3, "M") == ("Conversion was 2.0% (2016-12) and 4.0% (2017-01) of active customers "
+                                       "per month: no change beyond chance")
+    t4 = pd.concat([t2.assign(days=[31, 28, 31]).iloc[:1].assign(active_customers=2, conversion_rate=1.0), t2.iloc[1:]])
+    assert fj.trend_title(t4, "M").startswith("Conversion rose from 2.0% (2016-12)")
     one_full = t.assign(days=[30, 28, 30])
-    assert fj.trend_title(one_full, "M") == "KPIs per month: fewer than two full months in the log, so no trend"
+    assert fj.trend_title(one_full, "M") == ("KPIs per month: fewer than two full months with 30+ active customers, "
+                                             "so no trend")
     nan_ends = t.assign(conversion_rate=[np.nan] * 3, active_customers=[0, 0, 0])
     assert "no trend" in fj.trend_title(nan_ends, "W")
 

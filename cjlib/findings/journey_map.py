@@ -31,6 +31,7 @@ from cjlib.findings import (
     pct,
     ranking,
     rate,
+    rates_differ,
     times,
     trend,
 )
@@ -423,13 +424,17 @@ def score_title(pick: dict | None) -> str:
 
 
 # ------------------------------------------------------------------------------------------ KPI trend
-def trend_title(trends: pd.DataFrame, freq: str = "M", *, conversions: bool = True) -> str:
+def trend_title(trends: pd.DataFrame, freq: str = "M", *, conversions: bool = True,
+                min_active: int = MIN_GROUP) -> str:
     """The KPI grid's title: how conversion (else active customers) moved from the first to the last
-    full period; "no trend" when fewer than two full periods, or when the ends are undefined or both 0."""
+    full period with at least ``min_active`` active customers; "no trend" when fewer than two such
+    periods, or when the ends are undefined or both 0; a change in conversion within chance (two-
+    proportion test over the two periods' active customers) is not called a rise or a fall."""
     unit = "month" if freq == "M" else "week"
     full = trends[trends["days"] >= trends["period_days"]] if "period_days" in trends.columns else trends
+    full = full[full["active_customers"] >= min_active]
     if len(full) < 2:
-        return f"KPIs per {unit}: fewer than two full {unit}s in the log, so no trend"
+        return f"KPIs per {unit}: fewer than two full {unit}s with {min_active}+ active customers, so no trend"
     p0, p1 = full.index[0], full.index[-1]
     for col, label, fmt in (("conversion_rate", "Conversion", lambda v: pct(v, 1)),
                             ("active_customers", "Active customers", lambda v: number(v))):
@@ -441,6 +446,9 @@ def trend_title(trends: pd.DataFrame, freq: str = "M", *, conversions: bool = Tr
             continue
         sa, sb = fmt(a), fmt(b)
         of = " of active customers" if col == "conversion_rate" else ""
+        n0, n1 = full["active_customers"].iloc[0], full["active_customers"].iloc[-1]
+        if col == "conversion_rate" and way != "held" and sa != sb and not rates_differ(a, n0, b, n1):
+            return (f"{label} was {sa} ({p0}) and {sb} ({p1}){of} per {unit}: no change beyond chance")
         if way == "held" or sa == sb:
             return f"{label} held at {sa}{of} per {unit} from {p0} to {p1}"
         return f"{label} {way} from {sa} ({p0}) to {sb} ({p1}){of} per {unit}"

@@ -345,7 +345,7 @@ _SAMPLE_STAGE_MAP = {
     "conversion_events": ["purchase"],
     "cart_events": ["add_to_cart"],
     "other_events": ["payment_error", "support_contact"],
-    "journeys": {"purchase": {"steps": ["awareness", "consideration", "purchase", "retention", "advocacy"]},
+    "journeys": {"purchase": {"steps": ["awareness", "consideration", "stage:purchase", "retention", "advocacy"]},
                  "checkout": {"steps": ["product_view", "add_to_cart", "begin_checkout", "event:purchase"]}},
     "default_journey": "purchase",
     "checkout_journey": "checkout",

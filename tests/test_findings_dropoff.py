@@ -58,7 +58,10 @@ def test_cohort_title_never_a_trend_between_two_zeros():
                         "rate": [0.0, 0.1, 0.0], "complete": [True, True, True]})
     assert D.cohort_title(coh, to_step="purchase") is None  # "fell from 0.0% to 0.0%" was observation 6
     coh["rate"] = [0.30, 0.2, 0.25]
-    t = D.cohort_title(coh, to_step="purchase")
+    # 90 of 300 against 125 of 500: p = 0.12, within chance
+    assert D.cohort_title(coh, to_step="purchase") == ("Funnel conversion to purchase: 30.0% (2016-11-01 cohort) "
+                                                        "and 25.0% (2018-09-01), no change beyond chance")
+    t = D.cohort_title(coh.assign(units=[3000, 400, 5000]), to_step="purchase")
     assert t == "Funnel conversion to purchase fell from 30.0% (2016-11-01 cohort) to 25.0% (2018-09-01)"
     # small cohorts are not trend ends
     assert D.cohort_title(coh.assign(units=[300, 10, 10]), to_step="purchase") is None

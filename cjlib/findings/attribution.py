@@ -147,9 +147,9 @@ def said_above(section: str) -> str:
     Examples
     --------
     >>> said_above("model comparison")
-    '*Model comparison is not shown:* see why under *Journeys built from the log* above.'
+    '*Not shown (model comparison):* see why under *Journeys built from the log* above.'
     """
-    return f"*{section[:1].upper() + section[1:]} is not shown:* see why under *Journeys built from the log* above."
+    return f"*Not shown ({section}):* see why under *Journeys built from the log* above."
 
 
 def channel_left_out(reasons: Mapping[str, str], *, group: str = "channel attribution") -> tuple[list[tuple[str, str]], set[str]]:

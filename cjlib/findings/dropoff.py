@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from cjlib.findings import duration, join, leader, number, p_value, pct, rate, share, times, trend
+from cjlib.findings import duration, join, leader, number, p_value, pct, rate, rates_differ, share, times, trend
 
 __all__ = [
     "FUNNEL_DEFINITION",
@@ -484,7 +484,8 @@ def time_to_convert_line(ttc: pd.DataFrame, *, from_step: str, to_step: str, con
 # ---------------------------------------------------------------------------------------------- cohorts
 def cohort_title(coh: pd.DataFrame, *, to_step: str, min_units: int = 30) -> str | None:
     """Title of the cohort chart: the direction of conversion from the first to the last complete cohort
-    of ``min_units``+ units (``None`` for fewer than two such cohorts or a trend between two zeros)."""
+    of ``min_units``+ units (``None`` for fewer than two such cohorts or a trend between two zeros); a
+    difference within chance (two-proportion test) is not called a rise or a fall."""
     full = coh[coh["complete"] & (coh["units"] >= min_units)]
     if len(full) < 2:
         return None
@@ -495,5 +496,8 @@ def cohort_title(coh: pd.DataFrame, *, to_step: str, min_units: int = 30) -> str
     if word == "held":
         return (f"Funnel conversion to {to_step} held at {pct(c0['rate'])} from the {c0['cohort']:%Y-%m-%d} cohort "
                 f"to the {c1['cohort']:%Y-%m-%d} cohort")
+    if not rates_differ(c0["rate"], c0["units"], c1["rate"], c1["units"]):
+        return (f"Funnel conversion to {to_step}: {pct(c0['rate'], 1)} ({c0['cohort']:%Y-%m-%d} cohort) and "
+                f"{pct(c1['rate'], 1)} ({c1['cohort']:%Y-%m-%d}), no change beyond chance")
     return (f"Funnel conversion to {to_step} {word} from {pct(c0['rate'], 1)} ({c0['cohort']:%Y-%m-%d} cohort) "
             f"to {pct(c1['rate'], 1)} ({c1['cohort']:%Y-%m-%d})")

@@ -95,7 +95,11 @@ def test_score_pick_refuses_ties_small_groups_and_single_levels():
     assert fj.score_pick(_scores(n=(60, 10)), min_customers=50) is None
     one = _scores().iloc[:1]
     assert fj.score_pick(one) is None
-    assert fj.score_title(None) == "Journey score per segment level: no level stands out (the levels tie)"
+    assert fj.score_title(None) == ("Journey score per segment level: no level stands out (the levels tie or "
+                                    "differ within chance)")
+    # clickstream: 3% of 600 against 0% of 76 converting is within chance (p = 0.13), so no best/worst
+    assert fj.score_pick(_scores(conv_a=0.03, conv_b=0.0, n=(600, 76))) is None
+    assert fj.score_pick(_scores(conv_a=0.03, conv_b=0.0, n=(6000, 760)))["best"].name == "desktop"
     # the segment with the larger conversion spread is headlined, if its ends are earned
     two = pd.concat([_scores(conv_a=0.5, conv_b=0.4), _scores(conv_a=0.9, conv_b=0.1, seg="plan")])
     pick = fj.score_pick(two)

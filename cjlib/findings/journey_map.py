@@ -382,7 +382,8 @@ def score_pick(scores: pd.DataFrame, min_customers: int = MIN_GROUP) -> dict | N
     """The segment whose journey scores to headline, with its earned best and worst level.
 
     Segments are tried by the spread of their levels' conversion (largest first, ties by name); the
-    first whose best and worst score are each unique is picked.
+    first whose best and worst score are each unique, and whose best and worst levels' conversion differ
+    beyond chance (two-proportion test), is picked.
 
     Returns
     -------
@@ -396,7 +397,9 @@ def score_pick(scores: pd.DataFrame, min_customers: int = MIN_GROUP) -> dict | N
     for seg in spread.index:
         d = scores[scores["segment"] == seg].set_index("level")
         r = ranking(d["score"], d["customers"], min_size=min_customers)
-        if r is not None and r.best is not None and r.worst is not None:
+        if r is not None and r.best is not None and r.worst is not None and rates_differ(
+                d.loc[r.best, "conversion"], d.loc[r.best, "customers"],
+                d.loc[r.worst, "conversion"], d.loc[r.worst, "customers"]):
             return {"segment": seg, "best": d.loc[r.best].rename(r.best), "worst": d.loc[r.worst].rename(r.worst)}
     return None
 
@@ -417,7 +420,7 @@ def score_definition(scores: pd.DataFrame) -> str | None:
 def score_title(pick: dict | None) -> str:
     """The journey-score chart's title from :func:`score_pick`."""
     if pick is None:
-        return "Journey score per segment level: no level stands out (the levels tie)"
+        return "Journey score per segment level: no level stands out (the levels tie or differ within chance)"
     b, w = pick["best"], pick["worst"]
     return (f"By {pick['segment']}, {b.name} journeys score best ({number(b['score'])}; {pct(b['conversion'])} "
             f"convert) and {w.name} worst ({number(w['score'])}; {pct(w['conversion'])})")

@@ -83,7 +83,10 @@ def test_journey_title_never_ranks_a_tie_or_repeats_a_persona():
     assert "Browsers" not in say.journey_title(j2, "purchase", small)
     # both ends print alike at 0 digits: one decimal; alike at one decimal: neutral
     close = pd.DataFrame({"purchase": [0.999, 0.996]}, index=["A", "B"])
-    assert say.journey_title(close, "purchase", {"A": 50, "B": 50}) == "99.9% of A reach purchase, against 99.6% of B"
+    assert say.journey_title(close, "purchase", {"A": 50_000, "B": 50_000}) == ("99.9% of A reach purchase, "
+                                                                              "against 99.6% of B")
+    # the same two rates over 50 customers each are within chance: no most/least
+    assert say.journey_title(close, "purchase", {"A": 50, "B": 50}) == "Share of each persona's customers reaching each stage"
     same = pd.DataFrame({"purchase": [1.0, 0.9996]}, index=["A", "B"])
     assert say.journey_title(same, "purchase", {"A": 50, "B": 50}) == "Share of each persona's customers reaching each stage"
     # no conversion stage declared, and unstable groups

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from cjlib.findings import MIN_GROUP, is_number, join, leader, number, pct, ranking
+from cjlib.findings import MIN_GROUP, is_number, join, leader, number, pct, ranking, rates_differ
 
 __all__ = [
     "EXCLUDED_WHY",
@@ -252,7 +252,8 @@ def journey_title(journey: pd.DataFrame, stage: str | None, sizes: Mapping | pd.
                   state: str = "stable", min_size: int = MIN_GROUP) -> str:
     """Title of the journey-per-persona chart: who reaches ``stage`` most and least often.
 
-    Only earned sides are named (:func:`cjlib.findings.ranking`: no tie, groups of ``min_size``); when
+    Only earned sides are named (:func:`cjlib.findings.ranking`: no tie, groups of ``min_size``; most
+    against least only when they differ beyond chance); when
     every persona reaches the stage at the same rate the title says so; otherwise it is neutral.
 
     Parameters
@@ -275,9 +276,10 @@ def journey_title(journey: pd.DataFrame, stage: str | None, sizes: Mapping | pd.
         if len(v) >= 2 and v.nunique() == 1:
             return f"Every {one} reaches {stage} at the same rate ({pct(v.iloc[0])})"
         return neutral
+    n = pd.Series(sizes, dtype=float)
     if r.best is not None and r.worst is not None:
         rates = two_rates(r.best_value, r.worst_value)
-        if rates is not None:
+        if rates is not None and rates_differ(r.best_value, n.get(r.best, 0), r.worst_value, n.get(r.worst, 0)):
             return f"{rates[0]} of {r.best} reach {stage}, against {rates[1]} of {r.worst}"
         return neutral
     if r.best is not None:

@@ -197,7 +197,9 @@ def test_cost_sentence_skips_zero_conversions_and_ties():
     # a log without web visits: its 'sessions' are not clicks worth naming
     assert fj.cost_sentence(cc, sessions=False) == "**Costs:** 180 spent on 3 channels; b had no conversion to cost."
     cc.loc["c", "cost_per_conversion"] = 20.0
-    assert fj.cost_sentence(cc) == ("**Costs:** 180 spent on 3 channels; the cheapest conversions come from a "
+    # c's 20.00 comes from 3 conversions: too few to call it the dearest (b2b: 'paid_search 14,169' from 2)
+    assert fj.cost_sentence(cc) == "**Costs:** 180 spent on 3 channels; b had no conversion to cost. Clicks are sessions."
+    assert fj.cost_sentence(cc, min_conversions=3) == ("**Costs:** 180 spent on 3 channels; the cheapest conversions come from a "
                                     "(10.00 each), the dearest from c (20.00); b had no conversion to cost. "
                                     "Clicks are sessions.")
 

@@ -354,15 +354,16 @@ def retention_title(ret: pd.DataFrame, based_on: str = "conversion", freq: str =
             f"(by {unit}ly cohort)")
 
 
-def cost_sentence(cc: pd.DataFrame, *, sessions: bool = True) -> str | None:
+def cost_sentence(cc: pd.DataFrame, *, sessions: bool = True, min_conversions: int = 10) -> str | None:
     """Spend, and the cheapest and dearest cost per conversion of :func:`cjlib.scorecard.channel_costs`
-    (channels without conversions are not ranked; a tied side is not named). ``sessions``: whether the
-    log has web visits (the profile's ``sessions`` role); without them clicks counted as sessions are
-    not mentioned."""
+    (only channels with ``min_conversions``+ conversions are ranked — a cost per conversion from one or
+    two conversions is noise; a tied side is not named). ``sessions``: whether the log has web visits
+    (the profile's ``sessions`` role); without them clicks counted as sessions are not mentioned."""
     if not len(cc) or not is_number(cc["spend"].sum()):
         return None
     text = f"**Costs:** {number(cc['spend'].sum())} spent on {len(cc)} channel{'s' if len(cc) != 1 else ''}"
-    r = ranking(cc["cost_per_conversion"], cc["conversions"], min_size=1, higher_is_better=False)
+    r = ranking(cc["cost_per_conversion"], cc["conversions"], min_size=max(1, min_conversions),
+                higher_is_better=False)
     sides = []
     if r is not None and r.best is not None:
         sides.append(f"the cheapest conversions come from {r.best} ({number(r.best_value, ',.2f')} each)")

@@ -23,8 +23,12 @@ def set_theme() -> None:
     """Set the cjlib theme (seaborn whitegrid, readable sizes, report-width figures, crisp PNGs).
 
     Inside a Jupyter kernel it also selects the inline backend, so figures reach the notebook (and the
-    HTML report) even when ``MPLBACKEND=Agg`` is set in the environment.
+    HTML report) even when ``MPLBACKEND=Agg`` is set in the environment, and makes every pandas table it
+    shows escape HTML in cells and labels (:func:`cjlib.safety.escape_stylers`): data never becomes markup.
     """
+    from cjlib.safety import escape_stylers
+
+    escape_stylers()
     try:
         from IPython import get_ipython
 

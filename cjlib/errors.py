@@ -24,6 +24,16 @@ class DataError(ValueError):
         A short name of the rule that failed (``"missing_column"``, ``"negative_revenue"`` …).
     examples : sequence of str, optional
         Up to five offending rows, already formatted.
+    parameter : str, optional
+        The parameter (``events_path``, ``start_date``, ``columns`` …) whose value is at fault.
+
+    Examples
+    --------
+    >>> str(DataError("2 value(s) are not finite", file="events.csv", column="revenue", rule="finite_revenue",
+    ...               examples=["row 3: revenue=inf"]))
+    "events.csv: column 'revenue': rule finite_revenue: 2 value(s) are not finite — e.g. row 3: revenue=inf"
+    >>> str(DataError("must be a date like 2025-01-31, got 'soon'", parameter="start_date", rule="parseable_date"))
+    "parameter 'start_date': rule parseable_date: must be a date like 2025-01-31, got 'soon'"
     """
 
     def __init__(
@@ -34,18 +44,25 @@ class DataError(ValueError):
         column: str | None = None,
         rule: str | None = None,
         examples: Sequence[str] = (),
+        parameter: str | None = None,
     ) -> None:
         self.message = message
         self.file = file
         self.column = column
         self.rule = rule
         self.examples = list(examples)[:5]
+        self.parameter = parameter
         super().__init__(self._one_line())
+
+    def __reduce__(self):  # picklable (Dask workers, papermill) with its keyword-only fields
+        return (_rebuild, (self.message, self.file, self.column, self.rule, self.examples, self.parameter))
 
     def _one_line(self) -> str:
         parts = []
         if self.file:
             parts.append(str(self.file))
+        if self.parameter:
+            parts.append(f"parameter '{self.parameter}'")
         if self.column:
             parts.append(f"column '{self.column}'")
         if self.rule:
@@ -55,6 +72,25 @@ class DataError(ValueError):
         if self.examples:
             text += " — e.g. " + "; ".join(self.examples)
         return " ".join(text.split())  # one line, whatever the examples held
+
+
+def _rebuild(message, file, column, rule, examples, parameter) -> DataError:
+    return DataError(message, file=file, column=column, rule=rule, examples=examples, parameter=parameter)
+
+
+def row_examples(df, mask, cols: Sequence[str] | None = None, limit: int = 5) -> list[str]:
+    """Up to ``limit`` rows of ``df`` where ``mask`` holds, each formatted ``row 3: revenue=inf, …``
+    (the examples of a :class:`DataError`); ``cols`` picks the columns shown."""
+    import numpy as np
+
+    rows = df.loc[np.asarray(mask, dtype=bool)].head(limit)
+    if cols:
+        rows = rows[[c for c in cols if c in rows.columns]]
+    out = []
+    for idx, row in rows.iterrows():
+        fields = ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in row.items())
+        out.append(f"row {idx}: {fields}")
+    return out
 
 
 class DataWarning(UserWarning):

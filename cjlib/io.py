@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import re
 import warnings
 import weakref
 from collections.abc import Mapping
@@ -31,10 +33,11 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
-from cjlib import paths
-from cjlib.errors import DataError, DataWarning
+from cjlib.errors import DataError, DataWarning, row_examples
 from cjlib.paths import resolve
+from cjlib.reading import column_names, read_table, read_text
 from cjlib.stagemap import StageMap, load_stage_map
+from cjlib.timestamps import check_timestamp_format, parse_timestamps
 
 __all__ = [
     "load_events",
@@ -54,6 +57,8 @@ REQUIRED = {
     "costs": ["channel", "spend"],
 }
 N_EXAMPLES = 5
+OPTIONS = ("timestamp_format",)  # keys of a column mapping that are options, not column names
+MAX_AMOUNT = 1e15  # revenue, cost and spend must be finite and below this (in absolute value)
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -63,12 +68,16 @@ def parse_columns(columns: Mapping[str, str] | str | Path | None) -> dict:
     Accepts a dict, YAML/JSON text (``"{customer_id: user_pseudo_id}"``), the path of a YAML/JSON file,
     or ``None``/``""`` for no mapping. A mapping is either flat (``{"customer_id": "user_pseudo_id"}``) or
     per table (``{"events": {...}, "customers": {...}, "feedback": {...}, "costs": {...}}``);
-    :func:`load_inputs` applies a flat one to each table that has the named column.
+    :func:`load_inputs` applies a flat one to each table that has the named column. The key
+    ``timestamp_format`` (``dayfirst``, ``monthfirst`` or a strftime format) is an option, not a column:
+    at the top level it applies to every table, inside a table's part to that table.
 
     Raises
     ------
-    ValueError
-        Not a mapping; a per-table mapping naming another table; flat and per-table entries mixed.
+    DataError
+        (a ``ValueError``; rule ``column_mapping``, parameter ``columns``) Not a mapping; a per-table
+        mapping naming another table; flat and per-table entries mixed; a bad ``timestamp_format``; a
+        mapping file that is missing or not UTF-8 text.
 
     Examples
     --------
@@ -76,111 +85,96 @@ def parse_columns(columns: Mapping[str, str] | str | Path | None) -> dict:
     {'customer_id': 'user_pseudo_id', 'timestamp': 'event_timestamp'}
     >>> parse_columns("{events: {event: event_name}}")
     {'events': {'event': 'event_name'}}
+    >>> parse_columns("{events: {event: event_name, timestamp_format: dayfirst}}")
+    {'events': {'event': 'event_name', 'timestamp_format': 'dayfirst'}}
     """
     if columns is None or (isinstance(columns, str) and not columns.strip()):
         return {}
     if isinstance(columns, Mapping):
         return _checked_mapping(dict(columns), columns)
-    text = str(columns)
+    if not isinstance(columns, (str, os.PathLike)):
+        raise _mapping_error(f"columns must be a mapping as YAML/JSON text or a file, got {columns!r}")
+    text, source = str(columns), None
     candidate = resolve(text) if len(text) < 4096 and "\n" not in text and ":" not in text else None
     if candidate is not None and candidate.is_file():
-        text = candidate.read_text()
+        text, source = read_text(candidate, "column mapping", "columns"), str(candidate)
+    elif candidate is not None and candidate.suffix.lower() in {".yml", ".yaml", ".json"}:
+        raise DataError("column mapping file not found", file=str(candidate), parameter="columns",
+                        rule="file_exists")
     try:
         parsed = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"columns must be a mapping as YAML/JSON text or a file, got {columns!r}") from exc
+    except yaml.YAMLError:
+        where = "this file is not valid YAML/JSON" if source else f"got {columns!r}"
+        raise _mapping_error(f"columns must be a mapping as YAML/JSON text or a file, {where}", source) from None
     if not isinstance(parsed, Mapping):
-        raise ValueError(f"columns must be a mapping as YAML/JSON text or a file, got {columns!r}")
-    return _checked_mapping(dict(parsed), columns)
+        raise _mapping_error(f"columns must be a mapping as YAML/JSON text or a file, got {columns!r}", source)
+    return _checked_mapping(dict(parsed), columns, source)
 
 
-def _checked_mapping(mapping: dict, given: object) -> dict:
-    """``mapping`` if it is flat (name → name) or per table (table → flat mapping), else ValueError."""
+def _mapping_error(message: str, file: str | None = None) -> DataError:
+    """A :class:`DataError` about the ``columns`` parameter. Its text starts with the message itself, which
+    names ``columns`` (the report runner prefixes "parameter 'columns':"); ``rule`` and ``parameter`` are set."""
+    err = DataError(message, file=file)
+    err.rule, err.parameter = "column_mapping", "columns"
+    return err
+
+
+def _checked_mapping(mapping: dict, given: object, source: str | None = None) -> dict:
+    """``mapping`` if it is flat (name → name) or per table (table → flat mapping), each part with valid
+    options, else :class:`DataError`."""
+    options = {k: _checked_option(k, mapping.pop(k), source) for k in OPTIONS if k in mapping}
     nested = [k for k, v in mapping.items() if isinstance(v, Mapping) or (v is None and k in REQUIRED)]
     if not nested:
         bad = next((k for k, v in mapping.items() if not isinstance(v, str)), None)
         if bad is not None:
-            raise ValueError(f"columns: '{bad}' must map to a column name, got {mapping[bad]!r}")
-        return mapping
+            raise _mapping_error(f"columns: '{bad}' must map to a column name, got {mapping[bad]!r}", source)
+        return {**mapping, **options}
     if len(nested) < len(mapping):
         flat = next(k for k in mapping if k not in nested)
-        raise ValueError(f"columns must be either flat ({{customer_id: user_pseudo_id}}) or per table "
-                         f"({{events: {{...}}, customers: {{...}}}}), not both: '{flat}' is flat, "
-                         f"'{nested[0]}' is a table, in {given!r}")
+        raise _mapping_error(f"columns must be either flat ({{customer_id: user_pseudo_id}}) or per table "
+                             f"({{events: {{...}}, customers: {{...}}}}), not both: '{flat}' is flat, "
+                             f"'{nested[0]}' is a table, in {given!r}", source)
     unknown = [k for k in nested if k not in REQUIRED]
     if unknown:
-        raise ValueError(f"columns names the table '{unknown[0]}'; tables are {', '.join(REQUIRED)}")
-    return {k: dict(v or {}) for k, v in mapping.items()}
+        raise _mapping_error(f"columns names the table '{unknown[0]}'; tables are {', '.join(REQUIRED)}", source)
+    parts = {k: _checked_mapping(dict(v or {}), v, source) for k, v in mapping.items()}
+    for k, part in parts.items():
+        if any(isinstance(v, Mapping) for v in part.values()):
+            raise _mapping_error(f"columns: the '{k}' part must be flat (contract name: your column name)", source)
+    return {**parts, **options}
+
+
+def _checked_option(key: str, value: object, source: str | None) -> str | None:
+    try:
+        return check_timestamp_format(value)
+    except DataError as exc:
+        raise _mapping_error(f"columns: {key}: {exc.message}", source) from None
 
 
 def _is_per_table(columns: Mapping) -> bool:
-    return bool(columns) and all(isinstance(v, Mapping) for v in columns.values())
+    tables = [v for k, v in columns.items() if k not in OPTIONS]
+    return bool(tables) and all(isinstance(v, Mapping) for v in tables)
 
 
 def _table_mapping(columns: Mapping, table: str, present: list[str] | None = None) -> dict[str, str]:
-    """The part of a (flat or per-table) mapping that applies to ``table``.
+    """The part of a (flat or per-table) mapping that applies to ``table``, options included.
 
     With ``present`` (the table's column names), a flat mapping keeps only the entries whose column the
-    table has; a per-table mapping is used as it is (each of its entries must name a column).
+    table has; a per-table mapping is used as it is (each of its entries must name a column). Options at
+    the top level apply to every table unless its part sets them.
     """
+    options = {k: v for k, v in columns.items() if k in OPTIONS and v is not None}
     if _is_per_table(columns):
-        return dict(columns.get(table) or {})
+        return {**options, **(columns.get(table) or {})}
     if present is None:
         return dict(columns)
-    return {k: v for k, v in columns.items() if v in present}
+    return {k: v for k, v in columns.items() if v in present or k in OPTIONS}
 
 
-def _column_names(path: str | Path) -> list[str] | None:
-    """A table file's column names, read from its header or schema only (``None`` if unreadable: the
-    loader then says why)."""
-    p = resolve(path)
-    try:
-        if p.is_dir() or p.suffix.lower() in {".parquet", ".pq"}:
-            import pyarrow.dataset as ds
-
-            return list(ds.dataset(p, format="parquet", partitioning="hive").schema.names)
-        sep = "\t" if ".tsv" in p.name.lower() else ","
-        return [str(c) for c in pd.read_csv(p, sep=sep, nrows=0).columns]
-    except Exception:  # missing, empty or corrupt: the loader raises the DataError
-        return None
-
-
-def _read(path: str | Path, what: str, dictionary: list[str] | None = None) -> tuple[pd.DataFrame, str]:
-    """Read CSV, a Parquet file or a Parquet folder; ``dictionary`` names Parquet columns to read as
-    categoricals straight from their dictionary pages (no per-row strings are built)."""
-    p = resolve(path)
-    name = str(p)
-    if not p.exists():
-        hint = "; run `make data` first to write the sample" if p.is_relative_to(paths.SAMPLE_DIR) else ""
-        raise DataError(f"{what} file not found{hint}", file=name, rule="file_exists")
-    try:
-        if p.is_dir():
-            parts = sorted(p.rglob("*.parquet"))
-            if not parts:
-                raise DataError(f"{what} folder holds no .parquet files", file=name, rule="empty_input")
-            df = pd.read_parquet(p, read_dictionary=dictionary or None)
-        elif p.suffix.lower() in {".parquet", ".pq"}:
-            df = pd.read_parquet(p, read_dictionary=dictionary or None)
-        elif p.suffix.lower() in {".csv", ".txt", ".gz", ".tsv"} or p.name.endswith(".csv.gz"):
-            sep = "\t" if ".tsv" in p.name.lower() else ","
-            if p.stat().st_size == 0:
-                raise DataError(f"{what} file is empty", file=name, rule="empty_input")
-            df = pd.read_csv(p, sep=sep, low_memory=False)
-        else:
-            raise DataError(
-                f"unsupported file type {p.suffix!r}: use .csv, .parquet or a Parquet folder",
-                file=name,
-                rule="file_type",
-            )
-    except DataError:
-        raise
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(f"{what} file is empty", file=name, rule="empty_input") from exc
-    except Exception as exc:  # a corrupt or unreadable file: say so in one line
-        raise DataError(f"cannot read {what}: {exc}", file=name, rule="readable") from exc
-    if len(df) == 0:
-        raise DataError(f"{what} file has no rows", file=name, rule="empty_input")
-    return df, name
+def _split_options(mapping: Mapping) -> tuple[dict[str, str], dict[str, str]]:
+    """(renames, options) of one table's mapping."""
+    return ({k: v for k, v in mapping.items() if k not in OPTIONS},
+            {k: v for k, v in mapping.items() if k in OPTIONS and v is not None})
 
 
 def _rename(df: pd.DataFrame, mapping: Mapping[str, str], file: str) -> pd.DataFrame:
@@ -205,14 +199,7 @@ def _rename(df: pd.DataFrame, mapping: Mapping[str, str], file: str) -> pd.DataF
 
 
 def _examples(df: pd.DataFrame, mask: np.ndarray | pd.Series, cols: list[str] | None = None) -> list[str]:
-    rows = df.loc[np.asarray(mask)].head(N_EXAMPLES)
-    if cols:
-        rows = rows[[c for c in cols if c in rows.columns]]
-    out = []
-    for idx, row in rows.iterrows():
-        fields = ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in row.items())
-        out.append(f"row {idx}: {fields}")
-    return out
+    return row_examples(df, mask, cols, N_EXAMPLES)
 
 
 def _require(df: pd.DataFrame, table: str, file: str) -> None:
@@ -227,52 +214,28 @@ def _require(df: pd.DataFrame, table: str, file: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------- timestamps
-def _to_utc_naive(raw: pd.Series, file: str, column: str, df: pd.DataFrame) -> pd.Series:
-    """Parse a timestamp column to timezone-naive UTC; unparseable values raise :class:`DataError`."""
-    s = raw
-    if isinstance(s.dtype, pd.DatetimeTZDtype):
-        parsed = s.dt.tz_convert("UTC").dt.tz_localize(None)
-    elif pd.api.types.is_datetime64_dtype(s.dtype):
-        parsed = s
-    elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-        finite = s.dropna()
-        mag = float(np.abs(finite).median()) if len(finite) else 0.0
-        unit = "ns" if mag > 1e17 else "us" if mag > 1e14 else "ms" if mag > 1e11 else "s"
-        parsed = pd.to_datetime(s, unit=unit, errors="coerce")
-    else:
-        text = s.astype("string")
-        with warnings.catch_warnings():  # "could not infer format" is expected for mixed inputs
-            warnings.simplefilter("ignore", UserWarning)
-            parsed = pd.to_datetime(text, utc=True, errors="coerce")
-        retry = parsed.isna() & text.notna()
-        if retry.any():  # mixed formats: parse the stragglers one format at a time
-            parsed.loc[retry] = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
-        parsed = parsed.dt.tz_localize(None)
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        raise DataError(
-            f"{int(bad.sum()):,} value(s) are missing or not a date/time",
-            file=file,
-            column=column,
-            rule="parseable_timestamp",
-            examples=_examples(df.assign(**{column: raw}), bad, [column]),
-        )
-    return parsed
+def _to_utc_naive(raw: pd.Series, file: str, column: str, timestamp_format: str | None = None) -> pd.Series:
+    """Parse a timestamp column to timezone-naive UTC (:func:`cjlib.timestamps.parse_timestamps`: one
+    day/month order per column); unparseable or ambiguous values raise :class:`DataError`."""
+    return parse_timestamps(raw, timestamp_format=timestamp_format, file=file, column=column)
 
 
 # ------------------------------------------------------------------------------------------- validation
 def _schema(table: str) -> pa.DataFrameSchema:
     not_null = {c: pa.Column(nullable=False, required=True) for c in REQUIRED[table]}
+
+    def amount(name: str, nullable: bool) -> pa.Column:  # ≥ 0, finite and below MAX_AMOUNT
+        checks = [pa.Check.ge(0, error=f"non_negative_{name}"), pa.Check.lt(MAX_AMOUNT, error=f"finite_{name}")]
+        return pa.Column(float, checks, nullable=nullable, required=not nullable, coerce=True)
+
     if table == "events":
-        not_null["revenue"] = pa.Column(float, pa.Check.ge(0, error="non_negative_revenue"),
-                                        nullable=True, required=False, coerce=True)
-        not_null["cost"] = pa.Column(float, pa.Check.ge(0, error="non_negative_cost"),
-                                     nullable=True, required=False, coerce=True)
+        not_null["revenue"] = amount("revenue", True)
+        not_null["cost"] = amount("cost", True)
     elif table == "feedback":
-        not_null["score"] = pa.Column(float, nullable=False, coerce=True)
-    elif table == "costs":
-        not_null["spend"] = pa.Column(float, pa.Check.ge(0, error="non_negative_spend"),
+        not_null["score"] = pa.Column(float, pa.Check(lambda v: np.isfinite(v), error="finite_score"),
                                       nullable=False, coerce=True)
+    elif table == "costs":
+        not_null["spend"] = amount("spend", False)
     return pa.DataFrameSchema(not_null, name=table)
 
 
@@ -298,6 +261,10 @@ def _validate(df: pd.DataFrame, table: str, file: str) -> pd.DataFrame:
             "non_negative_revenue": "value(s) are negative (revenue must be ≥ 0)",
             "non_negative_cost": "value(s) are negative (cost must be ≥ 0)",
             "non_negative_spend": "value(s) are negative (spend must be ≥ 0)",
+            "finite_revenue": f"value(s) are infinite or absurd (revenue must be below {MAX_AMOUNT:.0e})",
+            "finite_cost": f"value(s) are infinite or absurd (cost must be below {MAX_AMOUNT:.0e})",
+            "finite_spend": f"value(s) are infinite or absurd (spend must be below {MAX_AMOUNT:.0e})",
+            "finite_score": "value(s) are infinite",
         }.get(rule, f"value(s) fail {check}")
         raise DataError(f"{n:,} {what}", file=file, column=column, rule=rule,
                         examples=_examples(df, mask, list(dict.fromkeys(REQUIRED[table] + ([column] if column else []))))) from None
@@ -477,6 +444,7 @@ def load_events(
     *,
     stage_map: StageMap | None = None,
     keep_duplicates: bool = False,
+    timestamp_format: str | None = None,
 ) -> pd.DataFrame:
     """Load and validate an event log.
 
@@ -488,11 +456,15 @@ def load_events(
     columns : dict or str, optional
         Contract name → the data's column name (``{"customer_id": "user_pseudo_id"}``), or the same as
         YAML/JSON text or a file; each entry must name a column of the file. Of a per-table mapping only
-        the ``events`` part is used.
+        the ``events`` part is used. Its ``timestamp_format`` key is read like the keyword.
     stage_map : StageMap, optional
         Used to count events it does not name (default: ``data/stage_map.yml``).
     keep_duplicates : bool, default False
         Keep exact duplicate rows instead of dropping them.
+    timestamp_format : str, optional
+        ``"dayfirst"``, ``"monthfirst"`` or a strftime format (``"%d/%m/%Y %H:%M:%S"``) for text
+        timestamps; by default a ``dd/mm/yyyy``-like column takes the one order its values prove (a day
+        above 12) and stops with :class:`DataError` when they prove none or both.
 
     Returns
     -------
@@ -503,15 +475,17 @@ def load_events(
     Raises
     ------
     DataError
-        Missing or empty file, missing required column, null id or event, unparseable timestamp,
-        negative revenue or cost.
+        Missing, empty or unreadable file (not UTF-8, a repeated header, Parquet partitions that
+        differ), missing required column, null id or event, unparseable or ambiguous timestamp, negative,
+        infinite or absurd revenue or cost.
     """
-    mapping = _table_mapping(parse_columns(columns), "events")
-    df, file = _read(path, "events", dictionary=[mapping.get(c, c) for c in ("event", "channel")])
+    mapping, options = _split_options(_table_mapping(parse_columns(columns), "events"))
+    fmt = check_timestamp_format(timestamp_format) or options.get("timestamp_format")
+    df, file = read_table(path, "events", dictionary=[mapping.get(c, c) for c in ("event", "channel")])
     df = _rename(df, mapping, file)
     _require(df, "events", file)
     df = _validate(df, "events", file)
-    df = df.assign(timestamp=_to_utc_naive(df["timestamp"], file, "timestamp", df))
+    df = df.assign(timestamp=_to_utc_naive(df["timestamp"], file, "timestamp", fmt))
     cats = {c: _as_category(df[c]) for c in ("event", "channel") if c in df.columns}
     if "customer_id" in df.columns and df["customer_id"].dtype == object:
         cats["customer_id"] = df["customer_id"].astype(str)
@@ -534,26 +508,30 @@ def load_events(
     return df
 
 
-def _load_simple(path, columns, table: str, ts_cols: tuple[str, ...] = ()) -> pd.DataFrame:
-    df, file = _read(path, table)
-    df = _rename(df, _table_mapping(parse_columns(columns), table), file)
+def _load_simple(path, columns, table: str, ts_cols: tuple[str, ...] = (),
+                 timestamp_format: str | None = None) -> pd.DataFrame:
+    mapping, options = _split_options(_table_mapping(parse_columns(columns), table))
+    fmt = check_timestamp_format(timestamp_format) or options.get("timestamp_format")
+    df, file = read_table(path, table)
+    df = _rename(df, mapping, file)
     _require(df, table, file)
     df = _validate(df, table, file)
     for col in ts_cols:
         if col in df.columns:
-            df = df.assign(**{col: _to_utc_naive(df[col], file, col, df)})
+            df = df.assign(**{col: _to_utc_naive(df[col], file, col, fmt)})
     df = df.reset_index(drop=True)
     df.attrs["source"] = file
     return df
 
 
-def load_customers(path: str | Path, columns: Mapping[str, str] | str | None = None) -> pd.DataFrame:
+def load_customers(path: str | Path, columns: Mapping[str, str] | str | None = None, *,
+                   timestamp_format: str | None = None) -> pd.DataFrame:
     """Load customer attributes: ``customer_id`` (unique) plus any attributes.
 
-    Date-like attribute ``signup_date`` is parsed to naive UTC. Raises :class:`DataError` on a missing
-    id column, null ids or duplicate ids.
+    Date-like attribute ``signup_date`` is parsed to naive UTC (``timestamp_format`` as in
+    :func:`load_events`). Raises :class:`DataError` on a missing id column, null ids or duplicate ids.
     """
-    df = _load_simple(path, columns, "customers", ("signup_date",))
+    df = _load_simple(path, columns, "customers", ("signup_date",), timestamp_format)
     dup = df["customer_id"].duplicated(keep=False).to_numpy()
     if dup.any():
         raise DataError(f"{int(df['customer_id'][dup].nunique()):,} customer id(s) appear more than once",
@@ -562,13 +540,15 @@ def load_customers(path: str | Path, columns: Mapping[str, str] | str | None = N
     return df
 
 
-def load_feedback(path: str | Path, columns: Mapping[str, str] | str | None = None) -> pd.DataFrame:
+def load_feedback(path: str | Path, columns: Mapping[str, str] | str | None = None, *,
+                  timestamp_format: str | None = None) -> pd.DataFrame:
     """Load satisfaction feedback: ``customer_id``, ``timestamp``, ``score`` (+ ``scale``, ``stage``, …).
 
     ``scale`` is ``"csat"`` (1–5) or ``"nps"`` (0–10); without it every score is taken as CSAT. Scores
-    outside their scale's range raise :class:`DataError`.
+    outside their scale's range (or infinite) raise :class:`DataError`. ``timestamp_format`` as in
+    :func:`load_events`.
     """
-    df = _load_simple(path, columns, "feedback", ("timestamp",))
+    df = _load_simple(path, columns, "feedback", ("timestamp",), timestamp_format)
     if "scale" not in df.columns:
         df = df.assign(scale="csat")
     scale = df["scale"].astype(str).str.lower()
@@ -585,8 +565,38 @@ def load_feedback(path: str | Path, columns: Mapping[str, str] | str | None = No
 
 
 def load_costs(path: str | Path, columns: Mapping[str, str] | str | None = None) -> pd.DataFrame:
-    """Load channel costs: ``channel``, ``spend`` (≥ 0), optional ``period``."""
-    return _load_simple(path, columns, "costs")
+    """Load channel costs: ``channel``, ``spend`` (≥ 0, finite, below 1e15), optional ``period``.
+
+    ``period`` is the month the spend belongs to: ``YYYY-MM``, ``YYYY/MM``, a date ``YYYY-MM-DD`` or a
+    date/time column; it becomes ``YYYY-MM`` text. Any other value (a missing one included) raises
+    :class:`DataError` (rule ``period_format``) naming the rows.
+    """
+    df = _load_simple(path, columns, "costs")
+    if "period" not in df.columns:
+        return df
+    out = df.assign(period=_month_text(df["period"], df))
+    out.attrs.update(df.attrs)
+    return out
+
+
+_MONTH = r"^\s*(\d{4})[-/](0[1-9]|1[0-2])(?:[-/](0[1-9]|[12]\d|3[01])(?:[ T].*)?)?\s*$"
+
+
+def _month_text(period: pd.Series, df: pd.DataFrame) -> pd.Series:
+    """``period`` as ``YYYY-MM`` text, or :class:`DataError` naming the rows that are no month."""
+    if isinstance(period.dtype, (pd.DatetimeTZDtype, pd.PeriodDtype)) or pd.api.types.is_datetime64_dtype(
+            period.dtype):
+        months = period.dt.strftime("%Y-%m").astype("str")
+        bad = months.isna().to_numpy()
+    else:
+        parts = period.astype("string").str.extract(_MONTH)
+        months = (parts[0] + "-" + parts[1]).astype("str")
+        bad = parts[0].isna().to_numpy()
+    if bad.any():
+        raise DataError(f"{int(bad.sum()):,} period value(s) are no month: use YYYY-MM (2025-01) or a date "
+                        f"(2025-01-31)", file=df.attrs["source"], column="period", rule="period_format",
+                        examples=_examples(df, bad, ["channel", "period", "spend"]))
+    return months
 
 
 # -------------------------------------------------------------------------------------------- all inputs
@@ -627,13 +637,23 @@ class Inputs:
         }
 
 
-def _parse_date(value: str, name: str) -> pd.Timestamp | None:
-    if not value:
+def _parse_date(value: object, name: str) -> pd.Timestamp | None:
+    """``start_date``/``end_date`` as naive UTC (``None`` for ``""``); ISO 8601 only, so ``01/02/2025`` is
+    never read one way or the other; else :class:`DataError` (rule ``parseable_date``) naming the parameter."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        return pd.Timestamp(value).tz_localize(None) if pd.Timestamp(value).tzinfo else pd.Timestamp(value)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a date like 2025-01-31, got {value!r}") from exc
+    ts = None
+    if isinstance(value, str) and re.match(r"^\s*\d{4}-\d{2}(-\d{2})?([ T]|$)", value):
+        try:
+            ts = pd.Timestamp(value.strip())
+        except (ValueError, TypeError, OverflowError):
+            ts = None
+    elif isinstance(value, (pd.Timestamp, np.datetime64)) or hasattr(value, "isoformat"):
+        ts = pd.Timestamp(value)
+    if ts is None or pd.isna(ts):
+        raise DataError(f"must be a date like 2025-01-31 (ISO 8601), got {value!r}", parameter=name,
+                        rule="parseable_date")
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
 
 
 def load_inputs(
@@ -646,6 +666,7 @@ def load_inputs(
     stage_map_path: str = "",
     start_date: str = "",
     end_date: str = "",
+    timestamp_format: str | None = None,
 ) -> Inputs:
     """Load every input a notebook uses, from the shared notebook parameters.
 
@@ -664,26 +685,52 @@ def load_inputs(
     stage_map_path : str, optional
         The stage map (default ``data/stage_map.yml``).
     start_date, end_date : str, optional
-        Keep events and feedback with ``start_date <= timestamp < end_date``.
+        Keep events and feedback with ``start_date <= timestamp < end_date`` (ISO 8601 dates;
+        ``start_date`` must come before ``end_date``).
+    timestamp_format : str, optional
+        For every table whose part of ``columns`` sets none (see :func:`load_events`).
 
     Returns
     -------
     Inputs
         ``feedback.attrs["unmatched_stages"]`` counts feedback rows whose ``stage`` names no stage of
-        the map (warned about: :func:`cjlib.scorecard.feedback_stages` drops them).
+        the map (warned about: :func:`cjlib.scorecard.feedback_stages` drops them). When the tables type
+        ``customer_id`` differently (integers in one, text in another), every table's ids become text,
+        so ``1`` meets ``"1"``.
+
+    Raises
+    ------
+    DataError
+        Any loader's; also an empty ``events_path`` (rule ``file_exists``), a bad ``start_date`` or
+        ``end_date`` (``parseable_date``) or one after the other (``date_range``). Dates are checked
+        before any file is read. Cost channels the events never name, and customer tables sharing no
+        id with the events, are warned about (:class:`DataWarning`).
 
     Relative paths are taken from the current directory when they exist there, else from the project
     root (:func:`cjlib.paths.resolve`).
     """
+    if events_path is None or (isinstance(events_path, str) and not events_path.strip()):
+        raise DataError("events_path is required: the event log to read (CSV, Parquet file or folder)",
+                        parameter="events_path", rule="file_exists")
+    start, end = _parse_date(start_date, "start_date"), _parse_date(end_date, "end_date")
+    if start is not None and end is not None and start >= end:
+        raise DataError(f"start_date {start_date!r} must come before end_date {end_date!r}",
+                        parameter="start_date", rule="date_range")
+    timestamp_format = check_timestamp_format(timestamp_format)
     files = {t: p for t, p in (("events", events_path), ("customers", customers_path),
                                ("feedback", feedback_path), ("costs", costs_path)) if p}
     parts = _mapping_parts(parse_columns(columns), files)
+    fmt = {t: parts[t].get("timestamp_format") or timestamp_format for t in parts}
     stage_map = load_stage_map(stage_map_path or None)
-    events = load_events(events_path, parts["events"], stage_map=stage_map)
-    customers = load_customers(customers_path, parts["customers"]) if customers_path else None
-    feedback = load_feedback(feedback_path, parts["feedback"]) if feedback_path else None
+    events = load_events(events_path, parts["events"], stage_map=stage_map, timestamp_format=fmt["events"])
+    customers = load_customers(customers_path, parts["customers"],
+                               timestamp_format=fmt["customers"]) if customers_path else None
+    feedback = load_feedback(feedback_path, parts["feedback"],
+                             timestamp_format=fmt["feedback"]) if feedback_path else None
     costs = load_costs(costs_path, parts["costs"]) if costs_path else None
-    start, end = _parse_date(start_date, "start_date"), _parse_date(end_date, "end_date")
+    events, customers, feedback = _common_ids(events, customers, feedback)
+    if costs is not None:
+        _warn_unknown_cost_channels(costs, events)
     if start is not None or end is not None:
         events = _between(events, start, end)
         if len(events) == 0:
@@ -693,6 +740,56 @@ def load_inputs(
     if feedback is not None:
         feedback.attrs["unmatched_stages"] = _unmatched_stages(feedback, stage_map)
     return Inputs(events, customers, feedback, costs, stage_map)
+
+
+def _id_text(ids: pd.Series) -> pd.Series:
+    """Customer ids as text: integers (and floats holding integers) without a decimal point."""
+    if pd.api.types.is_float_dtype(ids.dtype) and bool(((ids.dropna() % 1) == 0).all()):
+        ids = ids.astype("Int64")
+    return ids.astype("str")
+
+
+def _common_ids(events: pd.DataFrame, *others: pd.DataFrame | None) -> tuple:
+    """``events`` and the other tables with one representation of ``customer_id``: as loaded when every
+    table types it alike (all numbers or all text), else as text everywhere (events re-sorted). A
+    customers table sharing no id with the events is warned about."""
+    tables = [events, *others]
+
+    def numeric(df: pd.DataFrame) -> bool:
+        dt = df["customer_id"].dtype
+        return pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt)
+
+    kinds = {numeric(df) for df in tables if df is not None}
+    if len(kinds) > 1:
+        tables = [None if df is None else _with_ids(df, _id_text(df["customer_id"])) for df in tables]
+        tables[0] = ensure_sorted(tables[0])
+    customers = tables[1] if len(tables) > 1 else None
+    if customers is not None and len(customers) and not customers["customer_id"].isin(
+            pd.unique(tables[0]["customer_id"])).any():
+        ev_ids = ", ".join(map(repr, pd.unique(tables[0]["customer_id"])[:3]))
+        cu_ids = ", ".join(map(repr, customers["customer_id"].head(3)))
+        warnings.warn(f"{customers.attrs.get('source', 'customers')}: no customer_id matches an event's "
+                      f"(events: {ev_ids}, …; customers: {cu_ids}, …); customer attributes attach to no one",
+                      DataWarning, stacklevel=3)
+    return tuple(tables)
+
+
+def _with_ids(df: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+    out = df.assign(customer_id=ids)
+    out.attrs.update(df.attrs)
+    return out
+
+
+def _warn_unknown_cost_channels(costs: pd.DataFrame, events: pd.DataFrame) -> None:
+    """Warn, naming them, about cost channels that no event has (their spend buys no visit)."""
+    if "channel" not in events.columns:
+        return
+    seen = set(map(str, pd.unique(events["channel"].dropna())))
+    unknown = sorted({str(c) for c in pd.unique(costs["channel"].dropna())} - seen)
+    if unknown:
+        warnings.warn(f"{costs.attrs.get('source', 'costs')}: {len(unknown)} cost channel(s) appear in no "
+                      f"event ({', '.join(map(repr, unknown[:5]))}{', …' if len(unknown) > 5 else ''}); "
+                      f"their spend buys no visit in the data", DataWarning, stacklevel=3)
 
 
 def _between(df: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.DataFrame:
@@ -716,9 +813,10 @@ def _mapping_parts(mapping: dict, files: Mapping[str, str]) -> dict[str, dict[st
     tables = ("events", "customers", "feedback", "costs")
     if _is_per_table(mapping) or not mapping:
         return {t: _table_mapping(mapping, t) for t in tables}
-    present = {t: _column_names(p) for t, p in files.items()}
+    present = {t: column_names(p) for t, p in files.items()}
     if all(cols is not None for cols in present.values()):
-        unused = [k for k, v in mapping.items() if not any(v in cols for cols in present.values())]
+        unused = [k for k, v in mapping.items()
+                  if k not in OPTIONS and not any(v in cols for cols in present.values())]
         if unused:
             k = unused[0]
             have = "; ".join(f"{resolve(files[t]).name}: {', '.join(cols[:12])}" for t, cols in present.items())

@@ -1,0 +1,157 @@
+"""Timestamp columns to timezone-naive UTC, with one day/month order for the whole column.
+
+The loaders (:mod:`cjlib.io`) parse every timestamp column here. A value such as ``02/01/2025`` reads as
+2 January or 1 February; pandas and dateutil decide that row by row, so a column mixes both orders
+without a word. Here the order is decided once per column: a value whose first field is above 12
+(``25/01/2025``) proves the column day-first, one whose second field is above 12 proves it month-first;
+proof of both, or of neither while some value reads two ways, raises :class:`cjlib.DataError` and the
+user names the order with ``timestamp_format``.
+
+``timestamp_format`` is ``None`` (decide from the data), ``"dayfirst"``, ``"monthfirst"`` or a strftime
+format (``"%d/%m/%Y %H:%M:%S"``) that every text value must match.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from cjlib.errors import DataError, row_examples
+
+__all__ = ["parse_timestamps", "check_timestamp_format", "ORDERS"]
+
+ORDERS = ("dayfirst", "monthfirst")
+# day and month (either order), then the year (4 or 2 digits), then anything (a time, an offset)
+_DAY_MONTH = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?!\d)(.*)$"
+_DAY_MONTH_START = r"^\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d"
+_HOW = ("set timestamp_format to dayfirst, monthfirst or a strftime format such as '%d/%m/%Y %H:%M:%S' "
+        "(in the column mapping, e.g. columns: {events: {timestamp_format: dayfirst}}, or "
+        "timestamp_format= of the loaders)")
+
+
+def check_timestamp_format(value: object, file: str | None = None) -> str | None:
+    """``value`` if it is a valid ``timestamp_format`` (``None``, ``"dayfirst"``, ``"monthfirst"`` or a
+    strftime format holding ``%``), else :class:`DataError` (rule ``timestamp_format``).
+
+    Examples
+    --------
+    >>> check_timestamp_format("dayfirst"), check_timestamp_format("%d/%m/%Y"), check_timestamp_format("")
+    ('dayfirst', '%d/%m/%Y', None)
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and (value.strip().lower() in ORDERS or "%" in value):
+        return value.strip().lower() if value.strip().lower() in ORDERS else value
+    raise DataError(f"timestamp_format must be dayfirst, monthfirst or a strftime format such as "
+                    f"'%d/%m/%Y %H:%M:%S', got {value!r}", file=file, parameter="timestamp_format",
+                    rule="timestamp_format")
+
+
+def parse_timestamps(raw: pd.Series, *, timestamp_format: str | None = None, file: str | None = None,
+                     column: str = "timestamp") -> pd.Series:
+    """Parse a timestamp column to timezone-naive UTC.
+
+    Offsets and time zones are converted to UTC and dropped; naive values are taken to be UTC; integer
+    epochs are read in s, ms, us or ns by their magnitude; day/month text follows one order for the
+    whole column (see the module). A missing or unparseable value raises :class:`DataError` (rule
+    ``parseable_timestamp``) naming ``file``, ``column`` and up to five rows.
+
+    Examples
+    --------
+    >>> s = pd.Series(["02/01/2025 08:00", "25/01/2025 09:30"])
+    >>> parse_timestamps(s).dt.strftime("%Y-%m-%d").tolist()  # 25/01 proves the column day-first
+    ['2025-01-02', '2025-01-25']
+    >>> parse_timestamps(pd.Series(["02/01/2025"]), timestamp_format="monthfirst").iloc[0]
+    Timestamp('2025-02-01 00:00:00')
+    """
+    fmt = check_timestamp_format(timestamp_format, file)
+    s = raw
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        parsed = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif pd.api.types.is_datetime64_dtype(s.dtype):
+        parsed = s
+    elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype) \
+            and (fmt is None or fmt in ORDERS):
+        finite = s.dropna()
+        mag = float(np.abs(finite).median()) if len(finite) else 0.0
+        unit = "ns" if mag > 1e17 else "us" if mag > 1e14 else "ms" if mag > 1e11 else "s"
+        parsed = pd.to_datetime(s, unit=unit, errors="coerce")
+    else:
+        text = _as_text(s)
+        with warnings.catch_warnings():  # "could not infer format" is expected for mixed inputs
+            warnings.simplefilter("ignore", UserWarning)
+            if fmt is not None and fmt not in ORDERS:
+                parsed = pd.to_datetime(text, format=fmt, utc=True, errors="coerce")
+            else:
+                text = _day_month_to_iso(text, fmt, file, column)
+                parsed = pd.to_datetime(text, utc=True, errors="coerce")
+                retry = parsed.isna() & text.notna()
+                if retry.any():  # mixed formats: parse the stragglers one format at a time
+                    parsed.loc[retry] = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
+        parsed = parsed.dt.tz_localize(None)
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        how = f" with timestamp_format {fmt!r}" if fmt else ""
+        raise DataError(f"{int(bad.sum()):,} value(s) are missing or not a date/time{how}", file=file,
+                        column=column, rule="parseable_timestamp",
+                        examples=row_examples(raw.to_frame(column), bad, [column]))
+    return parsed
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """Values as strings (integers without a decimal point, so ``20250102`` meets ``%Y%m%d``)."""
+    if pd.api.types.is_float_dtype(s.dtype) and bool(((s.dropna() % 1) == 0).all()):
+        s = s.astype("Int64")
+    return s.astype("string")
+
+
+def _day_month_to_iso(text: pd.Series, order: str | None, file: str | None, column: str) -> pd.Series:
+    """``text`` with every ``dd/mm/yyyy``-like value (slash, dot or dash) rewritten as ISO ``yyyy-mm-dd``
+    in the one order the column proves (or ``order`` gives); other values unchanged."""
+    starts = text.str.match(_DAY_MONTH_START).fillna(False).to_numpy(dtype=bool)
+    if not starts.any():
+        return text
+    parts = text[starts].str.extract(_DAY_MONTH)
+    ok = parts[0].notna().to_numpy()
+    if not ok.any():
+        return text
+    parts = parts[ok]
+    a, b = parts[0].astype(int).to_numpy(), parts[1].astype(int).to_numpy()
+    if order is None:
+        order = _decide_order(text[starts][ok], a, b, file, column)
+    day, month = (a, b) if order == "dayfirst" else (b, a)
+    year = parts[2].astype(int).to_numpy()
+    year = np.where(parts[2].str.len().to_numpy() == 2, np.where(year < 69, 2000 + year, 1900 + year), year)
+    valid = (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    def field(v: np.ndarray, width: int) -> pd.Series:
+        return pd.Series(v, index=parts.index).astype("string").str.zfill(width)
+
+    iso = field(year, 4) + "-" + field(month, 2) + "-" + field(day, 2) + parts[3].astype("string")
+    iso[~valid] = pd.NA  # no such month or day: reported as unparseable, with the value as written
+    out = text.copy()
+    out.loc[iso.index] = iso
+    return out
+
+
+def _decide_order(values: pd.Series, a: np.ndarray, b: np.ndarray, file: str | None, column: str) -> str:
+    """The day/month order the values prove, or :class:`DataError` when they prove both or neither."""
+    day_first = (a > 12) & (a <= 31) & (b <= 12)
+    month_first = (b > 12) & (b <= 31) & (a <= 12)
+    frame = values.rename(column).to_frame()
+    if day_first.any() and month_first.any():
+        ex = row_examples(frame, day_first, [column], 2) + row_examples(frame, month_first, [column], 2)
+        raise DataError(f"the column mixes day-first values (day above 12 first, {int(day_first.sum()):,} "
+                        f"row(s)) and month-first values ({int(month_first.sum()):,} row(s)); {_HOW}",
+                        file=file, column=column, rule="consistent_timestamp", examples=ex)
+    if day_first.any():
+        return "dayfirst"
+    if month_first.any():
+        return "monthfirst"
+    two_ways = (a <= 12) & (b <= 12) & (a != b)
+    if two_ways.any():
+        raise DataError(f"day/month order cannot be told: {int(two_ways.sum()):,} value(s) read as a date either "
+                        f"way and none has a day above 12; {_HOW}", file=file, column=column,
+                        rule="ambiguous_timestamp", examples=row_examples(frame, two_ways, [column], 3))
+    return "dayfirst"  # day == month, or no such date (reported as unparseable): the order changes nothing

@@ -132,17 +132,24 @@ def _checked(text: str, what: str) -> str:
     return "\n".join(line for line in text.split("\n") if not problems(line))
 
 
-def finding(text: str) -> None:
+def finding(text: str, *, trusted: bool = False) -> None:
     """Show a finding as Markdown (write it as an f-string from the numbers, never typed in).
 
     Lines that state an undefined value (NaN, inf, None, a trend between two zeros) are left out with a
     warning — or raise :class:`FindingError` when ``CJLIB_STRICT_FINDINGS=1``.
+
+    The text is data-derived, so it is escaped (:func:`cjlib.safety.escape_markdown`): HTML, links,
+    images, autolinks and math show as the characters they are, while ``**bold**``, ``*italic*``, code
+    spans and bullets keep their formatting. ``trusted=True`` shows ``text`` as Markdown as it is — only
+    for text with nothing from data in it.
     """
     from IPython.display import Markdown, display
 
+    from cjlib.safety import escape_markdown
+
     text = _checked(text, "finding")
     if text.strip():
-        display(Markdown(text))
+        display(Markdown(text if trusted else escape_markdown(text)))
 
 
 _LEFT_OUT: dict[str, str] = {}
@@ -178,9 +185,12 @@ def chart_title(title: str) -> None:
 def read_findings(nb: Any) -> list[str]:
     """Every finding (Markdown output) and chart title of an executed notebook, in order.
 
-    ``nb`` is a path or a NotebookNode (papermill's output, or ``reports/<name>.ipynb``).
+    ``nb`` is a path or a NotebookNode (papermill's output, or ``reports/<name>.ipynb``). A finding reads
+    as it was written: the escaping :func:`finding` added is undone (:func:`cjlib.safety.unescape_markdown`).
     """
     import nbformat
+
+    from cjlib.safety import unescape_markdown
 
     if not hasattr(nb, "cells"):
         nb = nbformat.read(str(nb), as_version=4)
@@ -193,7 +203,7 @@ def read_findings(nb: Any) -> list[str]:
                 out.append((json.loads(payload) if isinstance(payload, str) else payload)["title"])
             elif "text/markdown" in data:
                 md = data["text/markdown"]
-                out.append("".join(md) if isinstance(md, list) else md)
+                out.append(unescape_markdown("".join(md) if isinstance(md, list) else md))
     return out
 
 
@@ -216,10 +226,22 @@ def export_csv(df: pd.DataFrame, output_dir: str | Path, name: str, *, index: bo
     return path
 
 
-def pseudonymize(ids: Iterable, salt: str = "cjlib", length: int = 10) -> pd.Series:
-    """Salted SHA-256 pseudonyms for ids shown in reports (same id + salt → same pseudonym)."""
+def pseudonymize(ids: Iterable, length: int = 10, *, key: bytes | str | None = None) -> pd.Series:
+    """Keyed pseudonyms for ids shown in reports: the first ``length`` hex digits of HMAC-SHA256(key, id).
+
+    ``key`` defaults to the project's secret (:func:`cjlib.safety.pseudonym_key`: ``CJLIB_PSEUDONYM_KEY``,
+    else ``.cjlib/pseudonym.key`` at the project root, created once with random bytes), so the same id
+    gets the same pseudonym in every run of a project, and nobody without the key can recompute one from
+    an id (``C000001``) — unlike a hash with a constant salt.
+    """
+    import hmac
+
+    from cjlib.safety import pseudonym_key
+
+    key = pseudonym_key() if key is None else key
+    key = key.encode() if isinstance(key, str) else bytes(key)
     vals = [str(v) for v in ids]
-    out = [hashlib.sha256(f"{salt}:{v}".encode()).hexdigest()[:length] for v in vals]
+    out = [hmac.new(key, v.encode(), hashlib.sha256).hexdigest()[:length] for v in vals]
     return pd.Series(out, index=vals if not isinstance(ids, pd.Series) else ids.index, name="pseudonym")
 
 

@@ -276,9 +276,9 @@ def test_helpers():
 
     assert to_jsonable({"a": np.int64(3), "b": np.nan, "c": pd.Timestamp("2025-01-01"), "d": [np.float32(0.5)]}
                        ) == {"a": 3, "b": None, "c": "2025-01-01T00:00:00", "d": [0.5]}
-    p = pseudonymize(["c1", "c2", "c1"], salt="s")
+    p = pseudonymize(["c1", "c2", "c1"], key="s" * 32)
     assert p.iloc[0] == p.iloc[2] != p.iloc[1] and len(p.iloc[0]) == 10
-    assert (pseudonymize(["c1"], salt="t").iloc[0]) != p.iloc[0]
+    assert (pseudonymize(["c1"], key="t" * 32).iloc[0]) != p.iloc[0]
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(
         "display_data", data={METRICS_MIME: {"x": 1}, "text/plain": "recorded"})])]

@@ -63,7 +63,7 @@ from sklearn.preprocessing import (
 )
 from threadpoolctl import threadpool_limits
 
-__all__ = ["DEFAULT_BEHAVIOUR", "NAME_RULES", "PersonaResult", "fit_personas", "persona_features"]
+__all__ = ["DEFAULT_BEHAVIOUR", "NAME_RULES", "NotClusterable", "PersonaResult", "fit_personas", "persona_features"]
 
 METHODS = ("kmeans", "gmm")
 TRANSFORMS = ("log", "quantile", "standard")
@@ -444,12 +444,14 @@ class PersonaResult:
                                        for j in top[i]) for i in range(len(means))]
         if "furthest_stage_name" in f:
             stages = list(f["furthest_stage_name"].cat.categories)
-            ct = pd.crosstab(self.labels_, f["furthest_stage_name"]).reindex(columns=stages, fill_value=0)
+            # every persona gets a row (a log where nobody reaches a stage crosstabs to an empty table)
+            ct = pd.crosstab(self.labels_, f["furthest_stage_name"]).reindex(
+                index=range(k), columns=stages, fill_value=0)
             stall = ct[stages[:-1]] if len(stages) > 1 else ct
-            share = stall.max(axis=1) / size
+            share = stall.max(axis=1).to_numpy(float) / size if stages else np.zeros(k)
             # a persona none of whom stalls short of the last stage has no pain point (never "stalls at x (0%)")
             rows["pain_point"] = [f"stalls at {s} ({p:.0%})" if p > 0 else None
-                                  for s, p in zip(stall.idxmax(axis=1), share)]
+                                  for s, p in zip(stall.idxmax(axis=1) if stages else [None] * k, share)]
         chan = [c for c in f.columns if str(c).startswith("channel_share_")]
         if chan:
             means = g[chan].mean()
@@ -467,6 +469,11 @@ class PersonaResult:
 
 
 # ------------------------------------------------------------------------------------------- fitting
+class NotClusterable(ValueError):
+    """The data cannot be clustered into personas with these settings (too few or identical customers,
+    no usable feature); the message says why in one clause. Bad parameters raise plain ``ValueError``."""
+
+
 def fit_personas(
     features: pd.DataFrame,
     *,
@@ -512,9 +519,12 @@ def fit_personas(
 
     Raises
     ------
+    NotClusterable
+        The data cannot be clustered with these settings: fewer than 2 customers, k (or ``k_range``) larger
+        than the (distinct) customers, or no usable (non-constant) feature. A subclass of ``ValueError``;
+        the message is one clause a report can show.
     ValueError
-        Bad parameter values, fewer than 2 customers, k larger than the customers, or no usable
-        (non-constant) feature.
+        Bad parameter values.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -534,39 +544,39 @@ def fit_personas(
         raise TypeError("features must be a DataFrame from cjlib.features.customer_features")
     n = len(features)
     if n < 2:
-        raise ValueError(f"fit_personas needs at least 2 customers, got {n}")
+        raise NotClusterable(f"there {'is' if n == 1 else 'are'} {n} customer{'' if n == 1 else 's'}; personas need at least 2 customers")
     if isinstance(k, str):
         if k != "auto":
             raise ValueError(f"k must be 'auto' or an integer >= 2, got {k!r}")
         hi = min(hi, n - 1)
         if hi < lo:
-            raise ValueError(f"k_range {tuple(k_range)} does not fit {n} customers: the largest k is {n - 1}")
+            raise NotClusterable(f"k_range {tuple(k_range)} does not fit {n} customers: the largest k is {n - 1}")
         ks = list(range(lo, hi + 1))
     else:
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 2:
             raise ValueError(f"k must be 'auto' or an integer >= 2, got {k!r}")
         if k > n:
-            raise ValueError(f"k={k} personas need at least {k} customers, got {n}")
+            raise NotClusterable(f"k={k} personas need at least {k} customers, got {n}")
         ks = [int(k)]
 
     f = persona_features(features)
     num, cat = _select(f, include, exclude)
     if not num and not cat:
-        raise ValueError("no usable feature: every selected column is constant or missing "
+        raise NotClusterable("no usable feature: every selected column is constant or missing "
                          "(check include/exclude, or the data has no variation to cluster)")
     fx = _prepare_cat(f, cat)
     pipe = _pipeline(num, cat, transform, n, seed)
     X = np.asarray(pipe.fit_transform(fx), dtype=float)
     n_distinct = len(np.unique(np.round(X, 12), axis=0)) if X.shape[1] else 1
     if X.shape[1] == 0 or n_distinct < 2 or not (X.std(axis=0) > 1e-12).any():
-        raise ValueError("the features are constant across customers: nothing to cluster")
+        raise NotClusterable("the features are constant across customers: nothing to cluster")
     if max(ks) > n_distinct:
         if isinstance(k, str):
             ks = [kk for kk in ks if kk <= n_distinct]
             if not ks:
-                raise ValueError(f"only {n_distinct} distinct customers: fewer than the smallest k {lo}")
+                raise NotClusterable(f"only {n_distinct} distinct customers: fewer than the smallest k {lo}")
         else:
-            raise ValueError(f"k={k} personas need at least {k} distinct customers, got {n_distinct}")
+            raise NotClusterable(f"k={k} personas need at least {k} distinct customers, got {n_distinct}")
 
     rows, fits = {}, {}
     with threadpool_limits(1):

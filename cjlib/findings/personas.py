@@ -26,6 +26,9 @@ __all__ = [
     "k_sentence",
     "k_title",
     "map_title",
+    "METHOD",
+    "not_clustered",
+    "not_shown",
     "noun",
     "stability_sentence",
     "stability_state",
@@ -33,6 +36,45 @@ __all__ = [
 ]
 
 EXCLUDED_WHY = {"id": "an identifier or code, not a quantity", "outcome": "it restates the outcome"}
+
+# What each section shows, said only when the section runs (never an explanation over nothing).
+METHOD = {
+    "k": "Each k from `k_min` to `k_max` is fitted; its silhouette says how well separated the personas are, "
+         "its bootstrap adjusted Rand index (ARI) says whether refits on resampled customers find the same "
+         "personas. A k is admissible when its smallest persona holds at least 5 % of customers and its mean "
+         "ARI is at least 0.8; among those, k-means takes the highest silhouette × ARI (a mixture, the lowest "
+         "BIC).",
+    "profile": "Each cell is the persona's mean minus the mean of all customers, in standard deviations: red "
+               "is above average, blue below.",
+    "cards": "A persona sheet for marketing: size and revenue, who they are, what they do most (the stages "
+             "that make up most of their events), where they stall (the most common furthest stage short of "
+             "the last), their channels, satisfaction and the share inactive for 90 days at the last date (a "
+             "churn proxy).",
+    "map": "The clustered features projected on their two main directions of variation; each dot is a "
+           "customer (a sample of at most 5,000).",
+    "journey": "The share of each persona's customers that reached each stage of the journey.",
+    "assignments": "Every customer's persona goes to a CSV under `output_dir` for campaign tools; the report "
+                   "shows only a few pseudonymized examples.",
+}
+CLUSTERING = "Persona clustering"  # the section every other section points to when nothing is clustered
+
+
+def not_clustered(reason: object) -> str:
+    """The one sentence that says why no persona is fitted, from :class:`cjlib.personas.NotClusterable`.
+
+    >>> not_clustered("there is 1 customer; personas need at least 2 customers")
+    'there is 1 customer; personas need at least 2 customers, so no persona is shown.'
+    """
+    return f"{str(reason).strip().rstrip('.')}, so no persona is shown."
+
+
+def not_shown(section: str) -> str:
+    """The pointer under a section heading when nothing was clustered (the reason is said once).
+
+    >>> not_shown("persona cards")
+    '*Not shown (persona cards):* see why under *Choosing the number of personas* above.'
+    """
+    return f"*Not shown ({section}):* see why under *Choosing the number of personas* above."
 TIE_SD = 0.05  # z-scores closer than this to the largest are a tie
 
 
@@ -61,7 +103,10 @@ def two_rates(a, b) -> tuple[str, str] | None:
 def data_sentence(n_customers: int, n_events: int, n_features: int, *, has_customers: bool,
                   has_feedback: bool) -> str:
     """The data line: customers, events and features per customer (and which inputs were absent)."""
-    return (f"**Data:** {number(n_customers)} customers with {number(n_events)} events; {number(n_features)} "
+    def n(count, noun):  # "1 customer", "2 customers"
+        return f"{number(count)} {noun}{'' if count == 1 else 's'}"
+
+    return (f"**Data:** {n(n_customers, 'customer')} with {n(n_events, 'event')}; {number(n_features)} "
             f"features per customer{'' if has_customers else ' (no customer table: behaviour only)'}"
             f"{'' if has_feedback else ' (no feedback)'}.")
 

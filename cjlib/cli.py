@@ -1,7 +1,9 @@
 """Command line: ``python -m cjlib report …`` and ``python -m cjlib data …``.
 
-Exit status: 0 on success, 1 when a notebook failed (the others still ran), 2 on bad parameters or bad
-input data (nothing was run or written). Errors are one line on stderr, never a traceback.
+Exit status: 0 on success, 1 when a notebook failed (the others still ran), 2 on bad parameters, bad
+input data, an unusable ``--out`` or another run writing to it (nothing was run or written), 130 on
+Ctrl-C and 143 on SIGTERM (finished reports kept, the running one not written). Errors are one line on
+stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -49,8 +51,60 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _take_parameters(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """``argv`` without its ``-p KEY VALUE`` triples, and the pairs, VALUE taken as it is — argparse would
+    read a value such as ``-7D`` as an option."""
+    rest, pairs, i = [], [], 0
+    while i < len(argv):
+        if argv[i] in ("-p", "--parameter") and i + 2 < len(argv) and "report" in argv[:i]:
+            pairs.append((argv[i + 1], argv[i + 2]))
+            i += 3
+            continue
+        rest.append(argv[i])
+        i += 1
+    return rest, pairs
+
+
+def _read_params_file(path: str) -> dict:
+    """A params file as a mapping, its relative paths anchored at its folder; one-line errors."""
+    import yaml
+
+    from cjlib.report import ParameterError
+
+    pf = Path(path)
+    if not pf.is_file():
+        raise ParameterError(f"parameters file not found: {pf}")
+    try:
+        text = pf.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"{pf}: not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at position "
+                             f"{exc.start}); a parameters file is YAML text") from None
+    except OSError as exc:
+        raise ParameterError(f"{pf}: cannot be read ({exc.strerror})") from None
+    try:
+        loaded = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(exc, "problem", None) or type(exc).__name__
+        raise ParameterError(f"{pf}: not valid YAML{where}: {what}") from None
+    if not isinstance(loaded, dict):
+        raise ParameterError(f"{pf}: a parameters file must be a YAML mapping")
+    return _anchor({str(k): v for k, v in loaded.items()}, pf.resolve().parent)  # paths: from the file
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so a run cleans up the same way."""
+
+
+def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv, pairs = _take_parameters(list(sys.argv[1:] if argv is None else argv))
     args = _parser().parse_args(argv)
+    args.parameter = [*args.parameter, *pairs]
     if args.command == "data":
         from cjlib import synth
 
@@ -65,33 +119,46 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in notebook_parameters(nb).items():
                 print(f"  {k:<20} {v['type']:<6} default {v['default']!r}  {v['help']}")
         return 0
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+    out = Path(args.out or REPORTS_DIR)
     try:
         params: dict = {}
+        bases = [Path.cwd()]
         if args.parameters_file:
-            import yaml
-
-            pf = Path(args.parameters_file)
-            if not pf.is_file():
-                raise ParameterError(f"parameters file not found: {pf}")
-            loaded = yaml.safe_load(pf.read_text()) or {}
-            if not isinstance(loaded, dict):
-                raise ParameterError(f"{pf}: a parameters file must be a YAML mapping")
-            params.update(_anchor(loaded, pf.resolve().parent))  # paths in a params file: from the file
+            params.update(_read_params_file(args.parameters_file))
+            bases.insert(0, Path(args.parameters_file).resolve().parent)
         params.update(_anchor(dict(args.parameter), Path.cwd()))  # on the command line: from where you stand
         out = Path(args.out).resolve() if args.out else REPORTS_DIR
-        results = run_reports(args.names or None, params, out_dir=out, keep_code=args.keep_code)
+        results = run_reports(args.names or None, params, out_dir=out, keep_code=args.keep_code,
+                              path_bases=bases)
     except (DataError, ParameterError, ValueError) as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, _Terminated)
+        print(f"error: {'terminated' if terminated else 'interrupted'}; finished reports are kept, the one "
+              f"running was not written; index: {out / 'index.html'}", file=sys.stderr)
+        return 143 if terminated else 130
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}", file=sys.stderr)
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     failed = [r for r in results if r.status != "ok"]
     print(f"{len(results) - len(failed)} of {len(results)} report(s) ok; index: {out / 'index.html'}")
     if failed:
         print(f"error: {len(failed)} report(s) failed: {', '.join(r.name for r in failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ The runner (``python -m cjlib report``, :func:`run_reports`)
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -63,8 +64,9 @@ STRICT_ENV = "CJLIB_STRICT_FINDINGS"
 DATA_PARAMS = ("events_path", "customers_path", "feedback_path", "costs_path", "stage_map_path")
 
 
-class ParameterError(ValueError):
-    """A report parameter that no selected notebook declares, or of the wrong type."""
+from cjlib.parameters import ParameterError  # noqa: E402  (defined there, re-exported here)
+
+STAGING_ENV = "CJLIB_STAGING"  # set by the runner for each kernel: export_csv stages its files there
 
 
 # ------------------------------------------------------------------------------------- in the notebook
@@ -207,10 +209,26 @@ def read_findings(nb: Any) -> list[str]:
     return out
 
 
+def _umask() -> int:
+    """The process umask (read without changing it where /proc allows)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, data: str | bytes) -> None:
+    """Write ``path`` whole or not at all (a hidden ``.NAME.*.tmp`` file, then a rename), with the mode a
+    plain ``open`` gives (0666 less the umask; ``mkstemp`` alone would make it 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode() if isinstance(data, str) else data)
         os.replace(tmp, path)
@@ -219,10 +237,28 @@ def _atomic_write(path: Path, data: str | bytes) -> None:
         raise
 
 
+STAGED_SUFFIX = ".cjlib-staged"
+EXPORTS_MANIFEST = "exports.jsonl"
+
+
 def export_csv(df: pd.DataFrame, output_dir: str | Path, name: str, *, index: bool = True) -> Path:
-    """Write a customer-level table to ``output_dir/name`` atomically; return the path."""
+    """Write a customer-level table to ``output_dir/name``; return that path.
+
+    Alone (JupyterLab, plain papermill) the file is written atomically in place. Under the runner
+    (``python -m cjlib report`` sets ``CJLIB_STAGING`` to the report's staging folder) it is written to a
+    hidden ``.NAME.<run>.cjlib-staged`` file beside its target and listed in the staging folder, and the
+    runner moves it into place with the report's HTML, notebook and metrics — or deletes it when the
+    notebook fails — so a report and its exports are replaced together or not at all.
+    """
     path = resolve(output_dir) / name
-    _atomic_write(path, df.to_csv(index=index))
+    staging = os.environ.get(STAGING_ENV, "")
+    if not staging or not Path(staging).is_dir():
+        _atomic_write(path, df.to_csv(index=index))
+        return path
+    staged = path.parent / f".{path.name}.{Path(staging).name.lstrip('.')}{STAGED_SUFFIX}"
+    _atomic_write(staged, df.to_csv(index=index))
+    with open(Path(staging) / EXPORTS_MANIFEST, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"staged": str(staged), "target": str(path)}) + "\n")
     return path
 
 
@@ -363,7 +399,9 @@ def validate_parameters(notebooks: list[Path], params: Mapping[str, Any]) -> dic
     """Check and type parameters for each notebook; return notebook name → parameters to inject.
 
     Each parameter goes to every selected notebook that declares it. A name no selected notebook
-    declares, or a value of the wrong type, raises :class:`ParameterError` with a one-line message. A
+    declares, a value of the wrong type, or one outside the range or choices :mod:`cjlib.parameters`
+    knows for its name (checked on each notebook's defaults overlaid with the given values, so
+    ``k_min <= k_max`` holds either way) raises :class:`ParameterError` with a one-line message. A
     mapping for a ``str`` parameter (``columns`` from a params file) is passed on as JSON text, which
     :func:`cjlib.io.parse_columns` reads back; ``columns`` is checked to be a flat or per-table mapping.
     """
@@ -378,6 +416,13 @@ def validate_parameters(notebooks: list[Path], params: Mapping[str, Any]) -> dic
         out[nb] = {k: _coerce(k, v, decl[k]["type"]) for k, v in params.items() if k in decl}
     if params.get("columns"):
         _check_columns(params["columns"])
+    from cjlib.parameters import problems
+
+    bad: list[str] = []  # ranges, choices and cross-field rules on each notebook's defaults + given values
+    for nb, decl in declared.items():
+        bad += [p for p in problems({**{k: d["default"] for k, d in decl.items()}, **out[nb]}) if p not in bad]
+    if bad:
+        raise ParameterError("; ".join(bad))
     return out
 
 
@@ -475,6 +520,11 @@ class ReportResult:
 
 def _data_summary(params: Mapping[str, Any]) -> dict:
     """Load every input once (validating it) and describe it: fingerprint, range, counts."""
+    return _load_data(params)[0]
+
+
+def _load_data(params: Mapping[str, Any]):
+    """Load every input once (validating it): its summary (fingerprint, range, counts) and the stage map."""
     import warnings
 
     from cjlib.io import load_inputs
@@ -486,7 +536,138 @@ def _data_summary(params: Mapping[str, Any]) -> dict:
                                  "columns", "stage_map_path", "start_date", "end_date")})
     summary = inputs.summary()
     summary["fingerprint"] = fingerprint(params.get(k, "") for k in DATA_PARAMS)
-    return summary
+    return summary, inputs.stage_map
+
+
+# ------------------------------------------------------------------------- paths shown, output checks
+def _shown_path(value: str, bases: Iterable[Path] = ()) -> str:
+    """A path as reports show it: relative to the first of ``bases`` (the params file's folder, the
+    current folder), the project root or the output folder that holds it, else its name alone — never
+    the machine's absolute path."""
+    from cjlib.paths import PROJ_ROOT
+
+    if not isinstance(value, str) or not value or not os.path.isabs(os.path.expanduser(value)):
+        return value
+    p = Path(os.path.expanduser(value))
+    for base in [*bases, PROJ_ROOT]:
+        base = Path(base)
+        if base == Path(base.anchor) or base == Path.home():  # '/' or ~ would show the whole path
+            continue
+        try:
+            return str(p.relative_to(base)) or "."
+        except ValueError:
+            continue
+    return p.name or value
+
+
+def _scrub(text: str, bases: Iterable[Path] = ()) -> str:
+    """``text`` with the absolute paths of the known folders (params file, cwd, project, home) cut."""
+    from cjlib.paths import PROJ_ROOT
+
+    for base in sorted({str(b) for b in [*bases, PROJ_ROOT, Path.cwd()] if str(b) not in ("", "/")},
+                       key=len, reverse=True):
+        text = text.replace(base.rstrip("/") + "/", "")
+    home = str(Path.home())
+    return text.replace(home + "/", "~/") if home not in ("", "/") else text
+
+
+def _shown_parameters(params: Mapping[str, Any], bases: Iterable[Path]) -> dict:
+    from cjlib.cli import PATH_PARAMS
+
+    return {k: _shown_path(v, bases) if k in PATH_PARAMS or k.endswith("_path") or k == "columns" else v
+            for k, v in params.items()}
+
+
+def _check_writable(folder: Path, what: str) -> None:
+    """Raise :class:`ParameterError` (nothing written) unless ``folder`` is or can be made a writable folder."""
+    if folder.exists() and not folder.is_dir():
+        raise ParameterError(f"{what} {folder}: is a file, not a folder")
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ParameterError(f"{what} {folder}: cannot be created, {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ParameterError(f"{what} {folder}: " + ("not writable" if probe == folder else
+                                                     f"cannot be created, {probe} is not writable"))
+
+
+# ------------------------------------------------------------------------------------- the transaction
+LOCK_NAME = ".cjlib.lock"
+
+
+@contextlib.contextmanager
+def _locked(out: Path):
+    """Hold an exclusive lock on ``out`` (``out/.cjlib.lock``) for a run; a second run stops at once."""
+    import fcntl
+
+    fh = open(out / LOCK_NAME, "a+")  # noqa: SIM115
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            who = fh.read().strip()
+            raise RunLockedError(f"another report run is writing to {out} ({who or 'lock held'}); "
+                                 "wait for it to finish or use another --out") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()}\n")
+        fh.flush()
+        yield
+    finally:
+        fh.close()  # closing releases the lock; the empty-or-stale file stays (it is the lock's name)
+
+
+class RunLockedError(ParameterError):
+    """Another run holds the lock on the output folder."""
+
+
+def _commit(journal: Path, moves: list[tuple[Path, Path]], removes: list[Path]) -> None:
+    """Replace a report's files together: write the journal (what moves where, what goes), then move and
+    remove, then drop the journal. A run killed in between is finished by :func:`_recover` next time."""
+    _atomic_write(journal, json.dumps({"moves": [[str(a), str(b)] for a, b in moves],
+                                       "removes": [str(r) for r in removes]}))
+    _replay(journal)
+
+
+def _replay(journal: Path) -> None:
+    """Finish the commit a journal describes (moves whose source is gone are done already)."""
+    plan = json.loads(journal.read_text())
+    for src, dst in plan["moves"]:
+        if Path(src).exists():
+            os.replace(src, dst)
+    for r in plan["removes"]:
+        Path(r).unlink(missing_ok=True)
+    journal.unlink(missing_ok=True)
+
+
+def _recover(out: Path, export_dirs: Iterable[Path]) -> None:
+    """Clear what a killed run left in ``out`` (called under the lock): finish its journaled commits, then
+    delete its staging folders, staged exports and temporary files."""
+    import shutil
+
+    for journal in sorted(out.glob(".*.commit.json")):
+        try:
+            _replay(journal)
+        except (OSError, ValueError, KeyError):
+            journal.unlink(missing_ok=True)
+    for p in out.glob(".*"):
+        if p.is_dir() and ".staging." in p.name:
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.is_file() and (p.name.endswith(".tmp") or re.match(r"\.\d\d_.*\.ipynb$", p.name)):
+            p.unlink(missing_ok=True)
+    for d in {out, *export_dirs}:
+        for p in d.glob(f".*{STAGED_SUFFIX}*") if d.is_dir() else []:
+            p.unlink(missing_ok=True)
+
+
+def _staged_exports(staging: Path) -> list[tuple[Path, Path]]:
+    manifest = staging / EXPORTS_MANIFEST
+    if not manifest.exists():
+        return []
+    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    return list({r["target"]: (Path(r["staged"]), Path(r["target"])) for r in rows}.values())
 
 
 def run_reports(
@@ -497,6 +678,7 @@ def run_reports(
     keep_code: bool = False,
     notebooks_dir: str | Path = NOTEBOOKS_DIR,
     progress: Callable[[str], None] | None = print,
+    path_bases: Iterable[str | Path] = (),
 ) -> list[ReportResult]:
     """Run notebooks into HTML reports (the engine of ``python -m cjlib report``).
 
@@ -512,6 +694,10 @@ def run_reports(
         Where reports go; also the default ``output_dir`` parameter.
     keep_code : bool, default False
         Show code cells in the HTML.
+    path_bases : folders, optional
+        Paths in metrics.json and the index are shown relative to the first of these that holds them
+        (the CLI gives the params file's folder and the current folder), else to the project root, else
+        as their name: never as the machine's absolute path.
 
     Returns
     -------
@@ -520,10 +706,16 @@ def run_reports(
     Raises
     ------
     ParameterError, DataError
-        Before any notebook runs and before any file is written.
-    """
-    import papermill as pm
+        Before any notebook runs and before any file is written (a bad or out-of-range parameter, an
+        output folder that is a file or not writable, another run holding the lock on ``out_dir``).
 
+    Notes
+    -----
+    Each report is a transaction: its kernel writes its CSV exports staged (see :func:`export_csv`), and
+    only a notebook that succeeds has its HTML, notebook, metrics.json and exports moved into place,
+    through a journal that the next run finishes if this one is killed mid-way. A failed or interrupted
+    report keeps its last good files. ``index.html`` is rewritten at the end, also after an interrupt.
+    """
     out = resolve(out_dir)
     available = list_notebooks(resolve(notebooks_dir))
     if names:
@@ -540,60 +732,123 @@ def run_reports(
     for nb in chosen:
         if "output_dir" in notebook_parameters(nb) and "output_dir" not in per_nb[nb.stem]:
             per_nb[nb.stem]["output_dir"] = str(out)
+    _check_writable(out, "--out")
+    export_dirs = {resolve(p["output_dir"]) for p in per_nb.values() if p.get("output_dir")}
+    for d in sorted(export_dirs - {out}):
+        _check_writable(d, "parameter 'output_dir':")
     # load and validate the data once, before anything is written
     first = effective_parameters(chosen[0], per_nb[chosen[0].stem])
-    data = _data_summary(first)
+    data, stage_map = _load_data(first)
+    from cjlib.parameters import check_with_stage_map
+
+    for nb in chosen:
+        check_with_stage_map(effective_parameters(nb, per_nb[nb.stem]), stage_map)
+    bases = [Path(b) for b in path_bases]
 
     _warm_up_renderer(keep_code)
 
     out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for nb_path in chosen:
-        name = nb_path.stem
-        injected = per_nb[name]
-        started = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        t0 = time.perf_counter()
-        fd, tmp_nb = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".ipynb")
-        os.close(fd)
+    results: list[ReportResult] = []
+    with _locked(out):
+        _recover(out, export_dirs)
         try:
-            # no save after every cell (papermill's default writes the growing notebook twice per cell);
-            # papermill still writes it at the end, and before raising on a failed cell
-            executed = pm.execute_notebook(str(nb_path), tmp_nb, parameters=injected, kernel_name="python3",
-                                           cwd=str(nb_path.parent), progress_bar=False, log_output=False,
-                                           request_save_on_cell_execute=False,
-                                           extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                                           shutdown_kernel="immediate")
-            title = _title(executed)
-            page = render_html(executed, keep_code=keep_code, title=title)
-            seconds = round(time.perf_counter() - t0, 2)
-            metrics = read_metrics(executed)
-            doc = {
-                "report": name, "title": title, "description": _description(executed), "status": "ok", "cjlib_version": __version__,
-                "started": started.isoformat(), "seconds": seconds,
-                "parameters": effective_parameters(nb_path, injected),
-                "data": data, "metrics": metrics,
-            }
-            _atomic_write(out / f"{name}.html", page)
-            os.replace(tmp_nb, out / f"{name}.ipynb")
-            _atomic_write(out / f"{name}.metrics.json", json.dumps(to_jsonable(doc), indent=2) + "\n")
-            (out / f"{name}.error.json").unlink(missing_ok=True)
-            (out / f"{name}.failed.ipynb").unlink(missing_ok=True)
-            results.append(ReportResult(name, "ok", seconds, metrics=metrics))
-        except Exception as exc:  # a failed notebook: record it, keep the last good report, go on
-            seconds = round(time.perf_counter() - t0, 2)
-            error = _error_line(exc)
-            if Path(tmp_nb).exists() and Path(tmp_nb).stat().st_size:
-                os.replace(tmp_nb, out / f"{name}.failed.ipynb")
-            Path(tmp_nb).unlink(missing_ok=True)
-            _atomic_write(out / f"{name}.error.json", json.dumps(
-                {"report": name, "status": "failed", "error": error, "started": started.isoformat(),
-                 "seconds": seconds}, indent=2) + "\n")
-            results.append(ReportResult(name, "failed", seconds, error=error))
-        if progress:
-            r = results[-1]
-            progress(f"{name:<24} {r.status:<6} {r.seconds:6.1f} s" + (f"  {r.error}" if r.error else ""))
-    write_index(out, [p.stem for p in available])
+            for nb_path in chosen:
+                results.append(_run_one(nb_path, per_nb[nb_path.stem], out, keep_code=keep_code, data=data,
+                                        bases=bases))
+                if progress:
+                    r = results[-1]
+                    progress(f"{r.name:<24} {r.status:<6} {r.seconds:6.1f} s" + (f"  {r.error}" if r.error else ""))
+        finally:  # also on an interrupt: the index shows what is on disk
+            write_index(out, [p.stem for p in available])
     return results
+
+
+def _run_one(nb_path: Path, injected: dict, out: Path, *, keep_code: bool, data: dict,
+             bases: list[Path]) -> ReportResult:
+    """Execute one notebook in its staging folder and commit its files, or record its failure."""
+    import shutil
+
+    import papermill as pm
+
+    name = nb_path.stem
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    t0 = time.perf_counter()
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=f".{name}.staging."))
+    tmp_nb = staging / f"{name}.ipynb"
+    journal = out / f".{name}.commit.json"
+    previous_env = os.environ.get(STAGING_ENV)
+    os.environ[STAGING_ENV] = str(staging)  # the kernel inherits it: export_csv stages there
+    try:
+        # no save after every cell (papermill's default writes the growing notebook twice per cell);
+        # papermill still writes it at the end, and before raising on a failed cell
+        executed = pm.execute_notebook(str(nb_path), str(tmp_nb), parameters=injected, kernel_name="python3",
+                                       cwd=str(nb_path.parent), progress_bar=False, log_output=False,
+                                       request_save_on_cell_execute=False,
+                                       extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                       shutdown_kernel="immediate")
+        title = _title(executed)
+        page = render_html(_scrubbed_parameters(executed, bases) if keep_code else executed,
+                           keep_code=keep_code, title=title)
+        seconds = round(time.perf_counter() - t0, 2)
+        metrics = read_metrics(executed)
+        exports = _staged_exports(staging)
+        old_exports = _previous_exports(out, name)
+        doc = {
+            "report": name, "title": title, "description": _description(executed), "status": "ok",
+            "cjlib_version": __version__, "started": started.isoformat(), "seconds": seconds,
+            "parameters": _shown_parameters(effective_parameters(nb_path, injected), bases),
+            "data": data, "metrics": metrics,
+            "exports": [os.path.relpath(t, out) for _, t in exports],
+        }
+        _atomic_write(staging / f"{name}.html", page)
+        _atomic_write(staging / f"{name}.metrics.json", json.dumps(to_jsonable(doc), indent=2) + "\n")
+        os.chmod(tmp_nb, 0o666 & ~_umask())
+        new_targets = {Path(os.path.normpath(t)) for _, t in exports}
+        _commit(journal, [(staging / f"{name}.html", out / f"{name}.html"), (tmp_nb, out / f"{name}.ipynb"),
+                          *exports, (staging / f"{name}.metrics.json", out / f"{name}.metrics.json")],
+                [out / f"{name}.error.json", out / f"{name}.failed.ipynb",
+                 *(p for p in old_exports if p not in new_targets)])
+        return ReportResult(name, "ok", seconds, metrics=metrics)
+    except Exception as exc:  # a failed notebook: record it, keep the last good report, go on
+        seconds = round(time.perf_counter() - t0, 2)
+        error = _scrub(_error_line(exc), bases)
+        if tmp_nb.exists() and tmp_nb.stat().st_size:
+            os.chmod(tmp_nb, 0o666 & ~_umask())
+            os.replace(tmp_nb, out / f"{name}.failed.ipynb")
+        _atomic_write(out / f"{name}.error.json", json.dumps(
+            {"report": name, "status": "failed", "error": error, "started": started.isoformat(),
+             "seconds": seconds}, indent=2) + "\n")
+        return ReportResult(name, "failed", seconds, error=error)
+    finally:  # every exit, an interrupt included: finish a journaled commit, drop what was staged
+        if previous_env is None:
+            os.environ.pop(STAGING_ENV, None)
+        else:
+            os.environ[STAGING_ENV] = previous_env
+        if journal.exists():
+            _replay(journal)
+        for staged, _ in _staged_exports(staging):
+            staged.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _previous_exports(out: Path, name: str) -> list[Path]:
+    """The exports the report's current metrics.json lists (they go when the new version has not them)."""
+    try:
+        listed = json.loads((out / f"{name}.metrics.json").read_text()).get("exports", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [Path(os.path.normpath(out / p)) for p in listed if isinstance(p, str)]
+
+
+def _scrubbed_parameters(nb, bases: list[Path]):
+    """A copy of ``nb`` whose injected-parameters cell shows paths without the machine's folders."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = _scrub(cell.source, bases)
+    return nb
 
 
 def _error_line(exc: Exception) -> str:
@@ -681,7 +936,7 @@ def write_index(out_dir: str | Path, names: Iterable[str]) -> Path:
                 rows.append(f'<p class="gone">Not shown for this data: {names}.</p>'
                             f"<details><summary>why</summary><ul>{why}</ul></details>")
             ps = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
-                         for k, v in m.get("parameters", {}).items())
+                         for k, v in _shown_parameters(m.get("parameters", {}), ()).items())
             rows.append(f"<details><summary>parameters</summary><table>{ps}</table></details>")
         cards.append(f'<div class="card"><span class="status {status}">{status}</span>'
                      f"<h2>{head}</h2>{''.join(rows)}</div>")

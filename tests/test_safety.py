@@ -39,6 +39,12 @@ def test_escaped_finding_renders_no_markup_and_reads_back(value, template):
     assert unescape_markdown(md) == text
 
 
+def test_doctests():
+    import doctest
+
+    assert doctest.testmod(safety).failed == 0
+
+
 def test_formatting_of_findings_is_kept():
     md = escape_markdown("- **email** leads (p < 0.05, 3 > 2 & R&D)\n- *mobile* `add_to_cart`")
     soup = bs4.BeautifulSoup(_html(md), "html.parser")

@@ -188,7 +188,8 @@ def channel_left_out(reasons: Mapping[str, str], *, group: str = "channel attrib
 def data_sentence(summary: Mapping, *, conversion_events: Sequence[str], touch_col: str, lookback: str,
                   markov_order: int, n_bootstrap: int, has_touch: bool, has_conversions: bool) -> str:
     """The opening line: what the log holds and how journeys are built from it."""
-    text = (f"**Data:** {number(summary['events'])} events from {number(summary['customers'])} customers, "
+    text = (f"**Data:** {number(summary['events'])} event{'s' * (summary['events'] != 1)} "
+            f"from {number(summary['customers'])} customer{'s' * (summary['customers'] != 1)}, "
             f"{str(summary['first_event'])[:10]} to {str(summary['last_event'])[:10]}.")
     if has_conversions:
         text += f" Conversions are {join(conversion_events, 'or')} events"

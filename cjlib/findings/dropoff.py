@@ -112,7 +112,8 @@ def _steps(table: pd.DataFrame) -> list[str]:
 # ---------------------------------------------------------------------------------------- set-up notes
 def data_sentence(summary: Mapping) -> str:
     """The **Data:** line (events, customers, first and last day)."""
-    return (f"**Data:** {number(summary['events'])} events from {number(summary['customers'])} customers, "
+    return (f"**Data:** {number(summary['events'])} event{'s' * (summary['events'] != 1)} "
+            f"from {number(summary['customers'])} customer{'s' * (summary['customers'] != 1)}, "
             f"{summary['first_event'][:10]} to {summary['last_event'][:10]}.")
 
 
@@ -201,8 +202,9 @@ def funnel_title(table: pd.DataFrame, drop: dict | None, *, unit: str, window) -
     if conv is None:
         return None
     s = _steps(table)
-    text = (f"Funnel conversion {s[0]} → {s[-1]}: {pct(conv, 1)} of {number(table['reached'].iloc[0])} "
-            f"{unit_word(unit)}, {_short_window(window)}")
+    n = int(table["reached"].iloc[0])
+    text = (f"Funnel conversion {s[0]} → {s[-1]}: {pct(conv, 1)} of {number(n)} "
+            f"{unit_word(unit, n)}, {_short_window(window)}")
     if drop is not None:
         text += (f"; the largest drop{_drop_scope(drop, unit)} is {drop['from_step']} → {drop['to_step']} "
                  f"({pct(drop['drop_off_rate'])} leave)")

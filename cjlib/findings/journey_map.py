@@ -84,7 +84,8 @@ def _with_stage_of(kpis: pd.DataFrame, seen: Sequence[str] | None) -> pd.DataFra
 # --------------------------------------------------------------------------------------- data, notes
 def data_sentence(summary: Mapping) -> str:
     """The data line: events, customers and dates (``Inputs.summary()``)."""
-    return (f"**Data:** {number(summary['events'])} events from {number(summary['customers'])} customers, "
+    return (f"**Data:** {number(summary['events'])} event{'s' * (summary['events'] != 1)} "
+            f"from {number(summary['customers'])} customer{'s' * (summary['customers'] != 1)}, "
             f"{str(summary['first_event'])[:10]} to {str(summary['last_event'])[:10]}.")
 
 

@@ -487,7 +487,11 @@ def _warm_up_renderer(keep_code: bool) -> None:
 
 def render_html(nb, *, keep_code: bool = False, title: str | None = None) -> str:
     """HTML of an executed notebook: code hidden (unless ``keep_code``), no metrics or stderr outputs,
-    no external scripts (works offline)."""
+    no external scripts (works offline).
+
+    Data reaches the page already escaped (:func:`finding`, and every table through
+    :func:`cjlib.plots.set_theme`); nbconvert's ``sanitize_html`` stays off because it drops every ``<th>``
+    (table headers and index labels) and the tables' ``<style>`` (nbconvert 7.17)."""
     import copy
 
     nb = copy.deepcopy(nb)

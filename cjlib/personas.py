@@ -544,7 +544,8 @@ def fit_personas(
         raise TypeError("features must be a DataFrame from cjlib.features.customer_features")
     n = len(features)
     if n < 2:
-        raise NotClusterable(f"there {'is' if n == 1 else 'are'} {n} customer{'' if n == 1 else 's'}; personas need at least 2 customers")
+        raise NotClusterable(f"there {'is' if n == 1 else 'are'} {n} customer{'' if n == 1 else 's'}; "
+                             "personas need at least 2 customers")
     if isinstance(k, str):
         if k != "auto":
             raise ValueError(f"k must be 'auto' or an integer >= 2, got {k!r}")

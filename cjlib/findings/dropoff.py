@@ -16,7 +16,19 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from cjlib.findings import duration, join, leader, number, p_value, pct, rate, rates_differ, share, times, trend
+from cjlib.findings import (
+    duration,
+    join,
+    leader,
+    number,
+    p_value,
+    pct,
+    rate,
+    rates_differ,
+    share,
+    times,
+    trend,
+)
 
 __all__ = [
     "FUNNEL_DEFINITION",

@@ -26,6 +26,12 @@ from cjlib.report import (
 NB00 = PROJ_ROOT / "notebooks" / "00_journey_map.ipynb"
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _run(*args, cwd=None, env_extra=None):
     env = {**os.environ, "MPLBACKEND": "Agg", **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "cjlib", *args], capture_output=True, text=True,
@@ -61,8 +67,14 @@ def test_run_writes_index_html_ipynb_and_metrics(good_run, small_sample):
     assert m["metrics"]["n_customers"] == ev["customer_id"].nunique()
     buyers = ev.loc[ev["event"] == "purchase", "customer_id"].nunique()
     assert m["metrics"]["overall_conversion"] == pytest.approx(buyers / ev["customer_id"].nunique())
-    assert m["parameters"]["events_path"] == str(small_sample / "events.parquet")
-    assert m["parameters"]["output_dir"] == str(out)
+    # paths shown without the machine's folders: outside the cwd and the project, by their name
+    assert m["parameters"]["events_path"] == "events.parquet"
+    assert m["parameters"]["output_dir"] == out.name
+    assert m["parameters"]["stage_map_path"] == "data/stage_map.yml"
+    for f in ("00_journey_map.metrics.json", "index.html", "00_journey_map.html"):
+        text = (out / f).read_text()
+        assert str(small_sample) not in text and str(out) not in text and str(PROJ_ROOT) not in text, f
+    assert (out / "index.html").stat().st_mode & 0o777 == 0o666 & ~_umask()  # not 0600
 
 
 def test_html_has_no_code_and_shows_headline(good_run):
@@ -283,3 +295,130 @@ def test_helpers():
     nb.cells = [nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(
         "display_data", data={METRICS_MIME: {"x": 1}, "text/plain": "recorded"})])]
     assert read_metrics(nb) == {"x": 1}
+
+
+# ------------------------------------------------------------------- CLI: one line, exit 2, nothing written
+def _capture_params(monkeypatch):
+    from cjlib import report
+
+    seen = {}
+    monkeypatch.setattr(report, "run_reports", lambda names, params, **k: seen.update(params) or [])
+    return seen
+
+
+def test_cli_takes_values_that_start_with_a_dash(monkeypatch):
+    from cjlib import cli
+
+    seen = _capture_params(monkeypatch)
+    assert cli.main(["report", "03", "-p", "control", "-1", "-p", "window", "-7D", "--out", "x"]) == 0
+    assert seen == {"control": "-1", "window": "-7D"}
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"seed: [1, 2\nwindow: 7D\n", "not valid YAML at line"),
+    (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "not a UTF-8 text file"),
+    (b"- a\n- b\n", "must be a YAML mapping"),
+])
+def test_cli_bad_params_file_is_one_line(tmp_path, capsys, content, needle):
+    from cjlib import cli
+
+    pf = tmp_path / "params.yaml"
+    pf.write_bytes(content)
+    out = tmp_path / "out"
+    assert cli.main(["report", "00", "-f", str(pf), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(pf) in err[0] and needle in err[0], err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("case", ["file", "under_file", "unwritable"])
+def test_cli_unusable_out_is_one_line(tmp_path, capsys, case):
+    from cjlib import cli
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file")
+    out = {"file": blocker, "under_file": blocker / "reports"}.get(case, tmp_path / "ro" / "reports")
+    if case == "unwritable":
+        if os.geteuid() == 0:
+            pytest.skip("root writes anywhere")
+        (tmp_path / "ro").mkdir(mode=0o500)
+    before = sorted(tmp_path.rglob("*"))
+    assert cli.main(["report", "00", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --out") and str(out) in err[0], err
+    assert sorted(tmp_path.rglob("*")) == before and blocker.read_text() == "a file"
+
+
+def test_second_run_on_a_locked_out_stops_in_one_line(small_sample, tmp_path, capsys, monkeypatch):
+    import fcntl
+
+    from cjlib import cli, report
+
+    nbdir = _tiny_notebooks(tmp_path / "nb")
+    real = report.run_reports
+    monkeypatch.setattr(report, "run_reports", lambda *a, **k: real(*a, notebooks_dir=nbdir, **k))
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / ".cjlib.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        code = cli.main(["report", "-p", "events_path", str(small_sample / "events.parquet"), "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "another report run is writing to" in err[0], err
+    assert sorted(p.name for p in out.iterdir()) == [".cjlib.lock"]
+
+
+# ---------------------------------------------------------------------- a report is a transaction
+def _exporting_notebooks(folder: Path, fail: bool) -> Path:
+    """One notebook exporting two CSVs (a.csv, and b.csv unless ``drop_b``), then failing if ``fail``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    params = nbformat.v4.new_code_cell('events_path: str = "data/sample/events.parquet"  # events\n'
+                                       'output_dir: str = "reports"  # exports\n'
+                                       'version: str = "new"  # what the exports hold\n'
+                                       'drop_b: bool = False  # leave b.csv out')
+    params.metadata["tags"] = ["parameters"]
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# Exports"),
+                nbformat.v4.new_code_cell("import pandas as pd\nfrom cjlib import report"), params,
+                nbformat.v4.new_code_cell("report.export_csv(pd.DataFrame({'v': [version]}), output_dir, 'a.csv')\n"
+                                          "if not drop_b:\n"
+                                          "    report.export_csv(pd.DataFrame({'v': [version]}), output_dir, 'b.csv')\n"
+                                          "report.record('version', version)")]
+    if fail:
+        nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('planted failure after the exports')"))
+    nbformat.write(nb, folder / "00_exports.ipynb")
+    return folder
+
+
+def test_failed_report_keeps_its_last_good_exports(small_sample, tmp_path):
+    from cjlib.report import run_reports
+
+    out = tmp_path / "out"
+    ev = str(small_sample / "events.parquet")
+    good = run_reports(None, {"events_path": ev, "version": "old"}, out_dir=out,
+                       notebooks_dir=_exporting_notebooks(tmp_path / "ok", fail=False), progress=None)
+    assert [r.status for r in good] == ["ok"]
+    old = {f: (out / f).read_bytes() for f in ("a.csv", "b.csv", "00_exports.html", "00_exports.metrics.json")}
+    assert json.loads(old["00_exports.metrics.json"])["exports"] == ["a.csv", "b.csv"]
+    assert (out / "a.csv").stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+    bad = run_reports(None, {"events_path": ev, "version": "new"}, out_dir=out,
+                      notebooks_dir=_exporting_notebooks(tmp_path / "fail", fail=True), progress=None)
+    assert [r.status for r in bad] == ["failed"] and "planted failure" in bad[0].error
+    assert {f: (out / f).read_bytes() for f in old} == old  # the exports were staged, then dropped
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".cjlib.lock"]
+
+    again = run_reports(None, {"events_path": ev, "version": "newer", "drop_b": True}, out_dir=out,
+                        notebooks_dir=_exporting_notebooks(tmp_path / "ok", fail=False), progress=None)
+    assert [r.status for r in again] == ["ok"]
+    assert "newer" in (out / "a.csv").read_text() and not (out / "b.csv").exists()  # b.csv went with its report
+    assert not (out / "00_exports.error.json").exists()
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".cjlib.lock"]
+
+
+def test_export_csv_alone_writes_in_place(tmp_path, monkeypatch):
+    from cjlib import report
+
+    monkeypatch.delenv(report.STAGING_ENV, raising=False)
+    path = report.export_csv(pd.DataFrame({"a": [1]}), tmp_path, "x.csv", index=False)
+    assert path == tmp_path / "x.csv" and path.read_text() == "a\n1\n"

@@ -114,7 +114,7 @@ def parse_columns(columns: Mapping[str, str] | str | Path | None) -> dict:
 def _mapping_error(message: str, file: str | None = None) -> DataError:
     """A :class:`DataError` about the ``columns`` parameter. Its text starts with the message itself, which
     names ``columns`` (the report runner prefixes "parameter 'columns':"); ``rule`` and ``parameter`` are set."""
-    err = DataError(message, file=file)
+    err = DataError(f"{message} (rule column_mapping)", file=file)
     err.rule, err.parameter = "column_mapping", "columns"
     return err
 
@@ -148,7 +148,7 @@ def _checked_option(key: str, value: object, source: str | None) -> str | None:
     try:
         return check_timestamp_format(value)
     except DataError as exc:
-        raise _mapping_error(f"columns: {key}: {exc.message}", source) from None
+        raise _mapping_error(f"columns: {exc.message}", source) from None
 
 
 def _is_per_table(columns: Mapping) -> bool:

@@ -141,13 +141,13 @@ def _type_class(t) -> str:
     if pt.is_null(t):
         return "null"
     if pt.is_string(t) or pt.is_large_string(t) or getattr(pt, "is_string_view", lambda _: False)(t):
-        return "string"
+        return "text"
     if pt.is_integer(t) or pt.is_floating(t) or pt.is_decimal(t):
-        return "number"
+        return "numbers"
     if pt.is_timestamp(t):
-        return f"timestamp (time zone {t.tz})" if t.tz else "timestamp"
+        return f"timestamps in {t.tz}" if t.tz else "timestamps"
     if pt.is_date(t):
-        return "date"
+        return "dates"
     return str(t)
 
 
@@ -179,7 +179,7 @@ def _partition_schema(folder: Path, files: list[Path], what: str):
         if len(classes) > 1:
             a, b = sorted(classes)[:2]
             fa, fb = (next(r for r, k in zip(rel, kinds) if k == c) for c in (a, b))
-            raise DataError(f"Parquet partitions differ: column '{col}' is {a} in {fa} but {b} in {fb}; write "
+            raise DataError(f"Parquet partitions differ: column '{col}' holds {a} in {fa} but {b} in {fb}; write "
                             f"every partition with the same types", file=str(folder), column=col,
                             rule="schema_mismatch")
         empty = [r for r, k in zip(rel, kinds) if k == "null"]

@@ -7,6 +7,7 @@ map is ``data/stage_map.yml`` (the five-stage purchase journey); its comments do
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import yaml
 
 from cjlib.errors import DataError
 from cjlib.paths import DATA_DIR, resolve
+from cjlib.reading import read_text
 
 __all__ = ["Stage", "Journey", "StageMap", "load_stage_map", "DEFAULT_STAGE_MAP"]
 
@@ -171,7 +173,9 @@ def stage_map_from_dict(spec: Mapping, source: str = "<dict>") -> StageMap:
     if "conversion_events" not in spec:
         raise _fail(source, "'conversion_events' is required")
     conversions = _as_names(spec["conversion_events"], source, "conversion_events")
-    others = tuple(spec.get("other_events") or ())
+    others = _as_names(spec["other_events"], source, "other_events") if spec.get("other_events") else ()
+    if not isinstance(spec.get("journeys") or {}, Mapping):
+        raise _fail(source, f"'journeys' must map journey names to their steps, got {spec['journeys']!r}")
     journeys = {}
     for jname, raw in (spec.get("journeys") or {}).items():
         raw = raw if isinstance(raw, Mapping) else {"steps": raw}
@@ -205,11 +209,16 @@ def load_stage_map(path: str | Path | None = None) -> StageMap:
     Raises
     ------
     DataError
-        When the file is missing, is not YAML, or breaks the format.
+        When the path is not a path, the file is missing, not UTF-8 text (rule ``encoding``), not YAML, or
+        breaks the format; the message names the file.
     """
+    if path and not isinstance(path, (str, os.PathLike)):
+        raise DataError(f"the stage map path must be a file name, got {type(path).__name__} {path!r}",
+                        parameter="stage_map_path", rule="file_exists")
     p = resolve(path) if path else DEFAULT_STAGE_MAP
     if not p.is_file():
-        raise DataError("stage map file not found", file=str(p), rule="file_exists")
+        what = "is a folder, not a file" if p.is_dir() else "file not found"
+        raise DataError(f"stage map {what}", file=str(p), rule="file_exists")
     return _load_cached(str(p), p.stat().st_mtime_ns)
 
 
@@ -218,7 +227,7 @@ def _load_cached(path: str, mtime_ns: int) -> StageMap:
     """Parse a stage map once per file version (the result is immutable, so sharing it is safe)."""
     p = Path(path)
     try:
-        spec = yaml.safe_load(p.read_text())
+        spec = yaml.safe_load(read_text(p, "stage map", "stage_map_path"))
     except yaml.YAMLError as exc:
         raise _fail(str(p), f"not valid YAML ({exc.__class__.__name__})") from exc
     return stage_map_from_dict(spec, str(p))

@@ -370,3 +370,88 @@ def test_mapping_onto_an_existing_name_and_switched_off_tables(tmp_path, tiny_ev
                           columns={"events": {"customer_id": "user_pseudo_id", "timestamp": "event_timestamp"},
                                    "customers": {"customer_id": "no_such_column"}})
     assert d.customers is None and d.feedback["customer_id"].tolist() == ["a", "b"]
+
+
+# ------------------------------------------------------------------------------- issue 15: bad input
+DDMM = "customer_id,timestamp,event\na,02/01/2025 00:12:16,page_view\na,03/01/2025 09:00:00,purchase\n"
+
+
+def test_timestamp_format_by_keyword_mapping_and_load_inputs(tmp_path, write_csv):
+    """An all-ambiguous dd/mm column stops; each way of naming the order reads it, a table's own part of the
+    mapping winning over the keyword of load_inputs."""
+    (tmp_path / "ev.csv").write_text(DDMM)
+    ev = str(tmp_path / "ev.csv")
+    with pytest.raises(DataError, match="timestamp_format") as info:
+        load_events(ev)
+    assert (info.value.rule, info.value.column) == ("ambiguous_timestamp", "timestamp")
+    jan = [pd.Timestamp("2025-01-02 00:12:16"), pd.Timestamp("2025-01-03 09:00:00")]
+    feb = [pd.Timestamp("2025-02-01 00:12:16"), pd.Timestamp("2025-03-01 09:00:00")]
+    assert load_events(ev, timestamp_format="dayfirst")["timestamp"].tolist() == jan
+    assert load_events(ev, timestamp_format="%m/%d/%Y %H:%M:%S")["timestamp"].tolist() == feb
+    assert load_events(ev, columns="{timestamp_format: monthfirst}")["timestamp"].tolist() == feb
+    assert load_events(ev, columns={"events": {"timestamp_format": "dayfirst"}})["timestamp"].tolist() == jan
+    assert cjlib.load_inputs(events_path=ev, timestamp_format="dayfirst").events["timestamp"].tolist() == jan
+    d = cjlib.load_inputs(events_path=ev, timestamp_format="dayfirst",
+                          columns={"events": {"timestamp_format": "monthfirst"}})
+    assert d.events["timestamp"].tolist() == feb
+    # a flat mapping's option reaches feedback too; ISO values there are unaffected by an order
+    fb = write_csv({"customer_id": ["a", "a"], "timestamp": ["04/01/2025", "2025-01-05"], "score": [4, 5]}, "fb.csv")
+    d = cjlib.load_inputs(events_path=ev, feedback_path=str(fb), columns={"timestamp_format": "dayfirst"})
+    assert d.feedback["timestamp"].tolist() == [pd.Timestamp("2025-01-04"), pd.Timestamp("2025-01-05")]
+
+
+def test_integer_event_ids_meet_text_customer_ids(write_csv):
+    """Integer ids in events and text ids in customers: every table's ids become text, the events stay
+    ordered, and customer attributes attach (this crashed with ``invalid literal for int()``)."""
+    from cjlib.scorecard import customer_segments
+
+    ev = write_csv({"customer_id": [10, 2, 2, 1], "timestamp": ["2025-01-01", "2025-01-02", "2025-01-03",
+                                                                "2025-01-04"],
+                    "event": ["page_view", "page_view", "purchase", "page_view"]}, "ev.csv")
+    cu = write_csv({"customer_id": ["1", "x2", "10"], "plan": ["free", "pro", "pro"]}, "cu.csv")
+    d = cjlib.load_inputs(events_path=str(ev), customers_path=str(cu))
+    assert d.events["customer_id"].tolist() == ["1", "10", "2", "2"]
+    assert d.customers["customer_id"].tolist() == ["1", "x2", "10"]
+    seg = customer_segments(d.events, columns=["plan"], customers=d.customers)
+    assert seg.index.tolist() == ["1", "10", "2"]
+    assert seg["plan"].iloc[:2].tolist() == ["free", "pro"] and pd.isna(seg["plan"].iloc[2])
+    same = cjlib.load_inputs(events_path=str(ev), customers_path=str(write_csv({"customer_id": [1, 2]}, "c2.csv")))
+    assert same.events["customer_id"].dtype.kind == "i"  # alike types are left alone
+    with pytest.warns(DataWarning, match="no customer_id matches"):
+        cjlib.load_inputs(events_path=str(ev), customers_path=str(write_csv({"customer_id": ["z"]}, "c3.csv")))
+
+
+def test_cost_period_is_a_month_and_unknown_cost_channels_warn(write_csv, tiny_events):
+    k = write_csv({"channel": ["email", "email", "tv", "social"], "spend": [1, 2, 3, 4],
+                   "period": ["2025-01", "2025/02", "2025-03-15", "2025-01-01T00:00:00"]}, "k.csv")
+    assert load_costs(k)["period"].tolist() == ["2025-01", "2025-02", "2025-03", "2025-01"]
+    with pytest.warns(DataWarning, match=r"1 cost channel\(s\) appear in no event \('tv'\)"):
+        d = cjlib.load_inputs(events_path=str(write_csv(tiny_events)), costs_path=str(k))
+    assert d.costs["spend"].sum() == 10
+    e = _err(write_csv({"channel": ["email", "tv"], "spend": [1, 2], "period": ["2025-01", "Q1"]}, "k2.csv"),
+             load_costs)
+    assert (e.column, e.rule) == ("period", "period_format") and "row 1" in str(e) and "k2.csv" in str(e)
+
+
+def test_errors_of_the_loaders_are_data_errors_naming_what(tmp_path, write_csv, tiny_events):
+    ev = str(write_csv(tiny_events))
+    for kwargs, rule, needle in [
+        ({"events_path": ""}, "file_exists", "events_path is required"),
+        ({"events_path": ev, "start_date": "2025-13-01"}, "parseable_date", "parameter 'start_date'"),
+        ({"events_path": ev, "start_date": "2025-02-01", "end_date": "2025-02-01"}, "date_range", "end_date"),
+        ({"events_path": ev, "columns": ["customer_id"]}, "column_mapping", "columns must be a mapping"),
+    ]:
+        with pytest.raises(DataError) as info:
+            cjlib.load_inputs(**kwargs)
+        assert info.value.rule == rule and needle in str(info.value), str(info.value)
+    assert _err("").parameter == "events_path"
+    assert _err(None, load_customers).parameter == "customers_path"
+    (tmp_path / "latin.csv").write_bytes("customer_id,timestamp,event\nz\xe9,2025-01-01,x\n".encode("latin-1"))
+    e = _err(tmp_path / "latin.csv")
+    assert e.rule == "encoding" and "latin.csv" in str(e) and "UTF-8" in str(e)
+
+
+def test_start_date_with_an_offset_is_taken_in_utc(small_sample):
+    d = cjlib.load_inputs(events_path=str(small_sample / "events.parquet"), start_date="2025-03-01T02:00:00+02:00",
+                          end_date="2025-03-02")
+    assert d.events["timestamp"].min() >= pd.Timestamp("2025-03-01 00:00")

@@ -43,3 +43,25 @@ def test_missing_and_broken_files(tmp_path):
     (tmp_path / "bad.yml").write_text("stages: [unclosed")
     with pytest.raises(DataError, match="not valid YAML"):
         load_stage_map(tmp_path / "bad.yml")
+
+
+def test_files_that_are_not_utf8_or_not_files_are_named(tmp_path):
+    """A latin-1 map named only "'utf-8' codec can't decode" before; a folder or a non-path is refused."""
+    (tmp_path / "latin.yml").write_bytes("stages:\n  - name: d\xe9couverte\n    events: [a]\nconversion_events: a\n"
+                                         .encode("latin-1"))
+    with pytest.raises(DataError) as info:
+        load_stage_map(tmp_path / "latin.yml")
+    assert info.value.rule == "encoding" and "latin.yml" in str(info.value) and "UTF-8" in str(info.value)
+    with pytest.raises(DataError, match="is a folder"):
+        load_stage_map(tmp_path)
+    with pytest.raises(DataError, match="stage_map_path"):
+        load_stage_map(3)
+
+
+def test_other_events_and_journeys_are_checked():
+    base = {"stages": [{"name": "a", "events": ["x"]}], "conversion_events": "x"}
+    assert stage_map_from_dict({**base, "other_events": "help"}).other_events == ("help",)  # not ('h', 'e', …)
+    with pytest.raises(DataError, match="other_events"):
+        stage_map_from_dict({**base, "other_events": [1, 2]})
+    with pytest.raises(DataError, match="'journeys' must map"):
+        stage_map_from_dict({**base, "journeys": ["a", "b"]})

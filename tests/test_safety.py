@@ -200,3 +200,18 @@ def test_pseudonym_key_where_it_cannot_be_written_names_the_way_out(tmp_path, mo
     (tmp_path / "file").write_text("")
     with pytest.raises(ValueError, match=f"pseudonym key .*file.*{safety.KEY_ENV}"):
         safety.pseudonym_key(tmp_path / "file")  # the project root is a file: no folder can go there
+
+
+def test_dollar_signs_in_data_are_drawn_as_text_not_math():
+    """A malformed '$…' in a channel name must not crash a chart (matplotlib's mathtext is off)."""
+    import matplotlib.pyplot as plt
+
+    from cjlib import plots
+
+    plots.set_theme()
+    fig, ax = plt.subplots()
+    ax.barh(["$5 off", "a $\\frac{", "plain"], [1, 2, 3])
+    plots.finish(ax, "Deals like $5 off and $\\frac{ stay text")
+    fig.canvas.draw()  # would raise ValueError from mathtext on the unbalanced '$\frac{'
+    assert ax.get_title(loc="left") == "Deals like $5 off and $\\frac{ stay text"
+    plt.close(fig)

@@ -40,7 +40,9 @@ def set_theme() -> None:
     sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook",
                   rc={"figure.figsize": FIGSIZE, "figure.dpi": 100, "savefig.dpi": 110,
                       "axes.titlesize": 13, "axes.titleweight": "bold", "axes.titlelocation": "left",
-                      "axes.labelsize": 11, "legend.frameon": False})
+                      "axes.labelsize": 11, "legend.frameon": False,
+                      # data reaches titles and tick labels: a channel named "$5 off" is text, not math
+                      "text.parse_math": False})
 
 
 def palette(levels: Sequence, name: str = PALETTE) -> dict:

@@ -210,8 +210,8 @@ def test_dollar_signs_in_data_are_drawn_as_text_not_math():
 
     plots.set_theme()
     fig, ax = plt.subplots()
-    ax.barh(["$5 off", "a $\\frac{", "plain"], [1, 2, 3])
-    plots.finish(ax, "Deals like $5 off and $\\frac{ stay text")
-    fig.canvas.draw()  # would raise ValueError from mathtext on the unbalanced '$\frac{'
-    assert ax.get_title(loc="left") == "Deals like $5 off and $\\frac{ stay text"
+    ax.barh(["$5 off", "a $\\frac{$", "plain"], [1, 2, 3])
+    plots.finish(ax, "Deals like $5 off and $\\frac{$ stay text")
+    fig.canvas.draw()  # with mathtext on, '$\frac{$' raises ValueError here
+    assert ax.get_title(loc="left") == "Deals like $5 off and $\\frac{$ stay text"
     plt.close(fig)

@@ -24,8 +24,7 @@ __all__ = ["parse_timestamps", "check_timestamp_format", "ORDERS"]
 
 ORDERS = ("dayfirst", "monthfirst")
 # day and month (either order), then the year (4 or 2 digits), then anything (a time, an offset)
-_DAY_MONTH = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?!\d)(.*)$"
-_DAY_MONTH_START = r"^\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d"
+_DAY_MONTH_NAMED = r"^\s*(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-](?P<y>\d{4}|\d{2})(?P<rest>\D.*)?$"
 _HOW = ("set timestamp_format to dayfirst, monthfirst or a strftime format such as '%d/%m/%Y %H:%M:%S' "
         "(in the column mapping, e.g. columns: {events: {timestamp_format: dayfirst}}, or "
         "timestamp_format= of the loaders)")
@@ -107,28 +106,41 @@ def _as_text(s: pd.Series) -> pd.Series:
     return s.astype("string")
 
 
+def _extract(text: pd.Series):
+    """The four fields of :data:`_DAY_MONTH_NAMED` in each value (an Arrow struct array, null where a value does
+    not match), by Arrow's vectorized regex (pandas would loop over the rows in Python)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    return pc.extract_regex(arr, _DAY_MONTH_NAMED)
+
+
 def _day_month_to_iso(text: pd.Series, order: str | None, file: str | None, column: str) -> pd.Series:
     """``text`` with every ``dd/mm/yyyy``-like value (slash, dot or dash) rewritten as ISO ``yyyy-mm-dd``
     in the one order the column proves (or ``order`` gives); other values unchanged."""
-    starts = text.str.match(_DAY_MONTH_START).fillna(False).to_numpy(dtype=bool)
-    if not starts.any():
-        return text
-    parts = text[starts].str.extract(_DAY_MONTH)
-    ok = parts[0].notna().to_numpy()
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = _extract(text)
+    ok = found.is_valid().to_numpy(zero_copy_only=False)
     if not ok.any():
         return text
-    parts = parts[ok]
-    a, b = parts[0].astype(int).to_numpy(), parts[1].astype(int).to_numpy()
+    found = found.filter(pa.array(ok))
+    a, b, y = (pc.cast(found.field(g), pa.int64()).to_numpy() for g in ("a", "b", "y"))
     if order is None:
-        order = _decide_order(text[starts][ok], a, b, file, column)
+        order = _decide_order(text[ok], a, b, file, column)
     day, month = (a, b) if order == "dayfirst" else (b, a)
-    year = parts[2].astype(int).to_numpy()
-    year = np.where(parts[2].str.len().to_numpy() == 2, np.where(year < 69, 2000 + year, 1900 + year), year)
+    two_digit = pc.utf8_length(found.field("y")).to_numpy() == 2
+    year = np.where(two_digit, np.where(y < 69, 2000 + y, 1900 + y), y)
     valid = (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
-    def field(v: np.ndarray, width: int) -> pd.Series:
-        return pd.Series(v, index=parts.index).astype("string").str.zfill(width)
 
-    iso = field(year, 4) + "-" + field(month, 2) + "-" + field(day, 2) + parts[3].astype("string")
+    def field(v: np.ndarray, width: int):
+        return pc.utf8_lpad(pc.cast(pa.array(v), pa.large_string()), width=width, padding="0")
+
+    date = pc.binary_join_element_wise(field(year, 4), field(month, 2), field(day, 2), pa.scalar("-", pa.large_string()))
+    iso = pc.binary_join_element_wise(date, pc.fill_null(found.field("rest"), ""), pa.scalar("", pa.large_string()))
+    iso = pd.Series(iso.to_numpy(zero_copy_only=False), index=text.index[ok], dtype="string")
     iso[~valid] = pd.NA  # no such month or day: reported as unparseable, with the value as written
     out = text.copy()
     out.loc[iso.index] = iso

@@ -261,3 +261,20 @@ def test_revenue_is_accepted_exactly_when_finite_non_negative_and_bounded(values
         assert err.rule == "non_negative_revenue" or big
         return
     assert ok and np.isfinite(out["revenue"].dropna()).all()
+
+
+# ---------------------------------------------------------------------------------------- on the CLI
+@pytest.mark.parametrize("case", ["ddmm_every_value_ambiguous", "stage_map_latin1", "duplicated_header",
+                                  "partition_without_channel", "cost_period_not_a_month"])
+def test_cli_prints_one_line_and_writes_nothing(case, tmp_path, capsys):
+    from cjlib import cli
+
+    files, kwargs, rule, needles = CASES[case]
+    _write(tmp_path, files)
+    args = [a for k, v in kwargs.items() for a in ("-p", k, str(tmp_path / v))]
+    out = tmp_path / "reports"
+    assert cli.main(["report", "00", "--out", str(out), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and f"rule {rule}" in err, err
+    assert all(n in err for n in needles), err
+    assert not out.exists() or not any(out.iterdir())

@@ -13,10 +13,8 @@ the parameters (``cjlib.parameters.check(globals())``): only the names that have
 Examples
 --------
 >>> check({"k_min": 2, "k_max": 8, "window": "7D"})
->>> check({"window": "-7D"})
-Traceback (most recent call last):
-...
-cjlib.parameters.ParameterError: parameter 'window' is '-7D': accepts 'auto', '' (unbounded) or a positive duration such as 7D or 12h
+>>> problems({"window": "-7D", "k_min": 2})
+["parameter 'window' is '-7D': accepts 'auto', '' (unbounded) or a positive duration such as 7D or 12h"]
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["ParameterError", "RULES", "check", "check_with_stage_map"]
+__all__ = ["ParameterError", "RULES", "check", "check_with_stage_map", "problems"]
 
 
 class ParameterError(ValueError):

@@ -38,7 +38,8 @@ __all__ = [
 ]
 
 _SUBMODULES = {"attribution", "bgnbd", "churn", "features", "funnel", "journeys", "paths", "personas", "plots",
-               "report", "scorecard", "synth", "io", "stagemap", "engine", "findings", "profiling"}
+               "report", "scorecard", "synth", "io", "stagemap", "engine", "findings", "profiling", "parameters",
+               "safety"}
 
 
 def __getattr__(name: str):

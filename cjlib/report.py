@@ -242,7 +242,9 @@ EXPORTS_MANIFEST = "exports.jsonl"
 
 
 def export_csv(df: pd.DataFrame, output_dir: str | Path, name: str, *, index: bool = True) -> Path:
-    """Write a customer-level table to ``output_dir/name``; return that path.
+    """Write a customer-level table to ``output_dir/name``, spreadsheet-safe
+    (:func:`cjlib.safety.spreadsheet_safe`: text cells that a spreadsheet would run as a formula get a
+    leading ``'``); return that path.
 
     Alone (JupyterLab, plain papermill) the file is written atomically in place. Under the runner
     (``python -m cjlib report`` sets ``CJLIB_STAGING`` to the report's staging folder) it is written to a
@@ -250,13 +252,16 @@ def export_csv(df: pd.DataFrame, output_dir: str | Path, name: str, *, index: bo
     runner moves it into place with the report's HTML, notebook and metrics — or deletes it when the
     notebook fails — so a report and its exports are replaced together or not at all.
     """
+    from cjlib.safety import spreadsheet_safe
+
     path = resolve(output_dir) / name
+    text = spreadsheet_safe(df).to_csv(index=index)  # a cell like "=HYPERLINK(…)" never runs as a formula
     staging = os.environ.get(STAGING_ENV, "")
     if not staging or not Path(staging).is_dir():
-        _atomic_write(path, df.to_csv(index=index))
+        _atomic_write(path, text)
         return path
     staged = path.parent / f".{path.name}.{Path(staging).name.lstrip('.')}{STAGED_SUFFIX}"
-    _atomic_write(staged, df.to_csv(index=index))
+    _atomic_write(staged, text)
     with open(Path(staging) / EXPORTS_MANIFEST, "a", encoding="utf-8") as fh:
         fh.write(json.dumps({"staged": str(staged), "target": str(path)}) + "\n")
     return path

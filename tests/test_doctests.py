@@ -9,7 +9,7 @@ import pytest
 
 MODULES = ["cjlib.findings", "cjlib.findings.attribution", "cjlib.findings.churn", "cjlib.findings.dropoff",
            "cjlib.findings.journey_map", "cjlib.findings.personas", "cjlib.profiling", "cjlib.stagemap",
-           "cjlib.features", "cjlib.io", "cjlib.safety"]
+           "cjlib.features", "cjlib.io", "cjlib.safety", "cjlib.parameters"]
 
 
 @pytest.mark.parametrize("name", MODULES)

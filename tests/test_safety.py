@@ -215,3 +215,15 @@ def test_dollar_signs_in_data_are_drawn_as_text_not_math():
     fig.canvas.draw()  # with mathtext on, '$\frac{$' raises ValueError here
     assert ax.get_title(loc="left") == "Deals like $5 off and $\\frac{$ stay text"
     plt.close(fig)
+
+
+def test_export_csv_neutralizes_formulas(tmp_path, monkeypatch):
+    from cjlib import report
+
+    monkeypatch.delenv(report.STAGING_ENV, raising=False)
+    df = pd.DataFrame({"reason_1": ["=HYPERLINK(\"http://evil\")", "recency_days = 40"], "p": [-0.5, 0.2]},
+                      index=pd.Index(["@id1", "c2"], name="customer_id"))
+    path = report.export_csv(df, tmp_path, "risk.csv")
+    back = pd.read_csv(path, index_col=0)
+    assert back["reason_1"].tolist() == ["'=HYPERLINK(\"http://evil\")", "recency_days = 40"]
+    assert back.index.tolist() == ["'@id1", "c2"] and back["p"].tolist() == [-0.5, 0.2]

@@ -702,7 +702,8 @@ def load_inputs(
     ------
     DataError
         Any loader's; also an empty ``events_path`` (rule ``file_exists``), a bad ``start_date`` or
-        ``end_date`` (``parseable_date``) or one after the other (``date_range``). Dates are checked
+        ``end_date`` (``parseable_date``) or one after the other (``date_range``), a log none of whose
+        event names is in the stage map (``known_events``). Dates are checked
         before any file is read. Cost channels the events never name, and customer tables sharing no
         id with the events, are warned about (:class:`DataWarning`).
 
@@ -723,6 +724,7 @@ def load_inputs(
     fmt = {t: parts[t].get("timestamp_format") or timestamp_format for t in parts}
     stage_map = load_stage_map(stage_map_path or None)
     events = load_events(events_path, parts["events"], stage_map=stage_map, timestamp_format=fmt["events"])
+    _check_known_events(events, stage_map)
     customers = load_customers(customers_path, parts["customers"],
                                timestamp_format=fmt["customers"]) if customers_path else None
     feedback = load_feedback(feedback_path, parts["feedback"],
@@ -740,6 +742,21 @@ def load_inputs(
     if feedback is not None:
         feedback.attrs["unmatched_stages"] = _unmatched_stages(feedback, stage_map)
     return Inputs(events, customers, feedback, costs, stage_map)
+
+
+def _check_known_events(events: pd.DataFrame, stage_map: StageMap) -> None:
+    """:class:`DataError` (rule ``known_events``) when no event name of the log is in the stage map: the
+    map (or the ``event`` column mapped) does not describe this log, and every report would be empty."""
+    unknown = events.attrs.get("unknown_events", {})
+    names = int(categories_used(events["event"]).sum()) if isinstance(events["event"].dtype, pd.CategoricalDtype) \
+        else int(events["event"].nunique())
+    if names and len(unknown) >= names:
+        seen = ", ".join(map(repr, list(unknown)[:5]))
+        known = ", ".join(map(repr, sorted(stage_map.known_events)[:8]))
+        raise DataError(f"none of the {names} event names in the log is in the stage map {stage_map.source} "
+                        f"(the log has {seen}; the map names {known}, …): give the map of this log "
+                        f"(stage_map_path) or map your event column (columns: {{events: {{event: ...}}}})",
+                        file=events.attrs.get("source"), column="event", rule="known_events")
 
 
 def _id_text(ids: pd.Series) -> pd.Series:

@@ -136,7 +136,10 @@ def test_without_channel_or_optional_inputs_the_report_still_renders(sample, tmp
 
 
 def test_unknown_model_is_a_clear_failure(sample, tmp_path):
+    """An unknown model is a parameter error before anything runs or is written (issue 15: exit 2)."""
+    from cjlib.report import ParameterError
+
     _, params = sample
-    res = run_reports([NB], {**params, "models": "markov,lasso"}, out_dir=tmp_path, progress=None)
-    assert res[0].status == "failed"
-    assert "models must be a comma-separated list" in res[0].error
+    with pytest.raises(ParameterError, match=r"parameter 'models' is 'markov,lasso': accepts a comma-separated list"):
+        run_reports([NB], {**params, "models": "markov,lasso"}, out_dir=tmp_path / "out", progress=None)
+    assert not (tmp_path / "out").exists()

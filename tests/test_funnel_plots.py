@@ -237,6 +237,9 @@ def test_dropoff_report_follows_the_stage_maps_roles(tmp_path):
     cart = F.cart_abandonment(ev, recovery_days=7, stage_map=load_stage_map(params["stage_map_path"]))
     assert cart.cart_event == ("add_to_cart",)
     assert res.metrics["cart_abandonment_rate"] == pytest.approx(cart.abandonment_rate)
-    [res] = run_reports(["03_dropoff"], {**params, "journey": "purchase"}, out_dir=tmp_path / "out3", progress=None)
-    assert res.status == "failed"
-    assert "journey 'purchase' is not a journey of the stage map" in str(res.error) and "lifecycle, shop" in str(res.error)
+    # ... checked before anything runs or is written (issue 15: a parameter error, exit 2)
+    from cjlib.report import ParameterError
+
+    with pytest.raises(ParameterError, match=r"journey 'purchase' is not a journey of the stage map.*lifecycle, shop"):
+        run_reports(["03_dropoff"], {**params, "journey": "purchase"}, out_dir=tmp_path / "out3", progress=None)
+    assert not (tmp_path / "out3").exists()

@@ -181,9 +181,7 @@ def test_stage_numbers_on_degenerate_logs(shape, synth80):
     assert fun["reached"].iloc[-1] <= fun["reached"].iloc[0]
 
 
-@pytest.mark.xfail(strict=True, reason="load-time rule asked of io/stagemap (issue 15): every event unknown "
-                                       "is a DataError at load, exit 2, nothing written")
-def test_every_event_unknown_is_one_data_error(tmp_path, synth80):
+def test_every_event_unknown_is_one_data_error(tmp_path, synth80, capsys):
     """Every event unknown to the stage map: the map does not describe this log (wrong map or mapping),
     and every report would be a page of left-out sections, so the run stops with one line."""
     ev = synth80.events.assign(event="x_" + synth80.events["event"].astype(str))
@@ -191,3 +189,8 @@ def test_every_event_unknown_is_one_data_error(tmp_path, synth80):
     with pytest.raises(cjlib.DataError, match=r"none of the \d+ event names in the log is in the stage map"):
         cjlib.load_inputs(events_path=str(tmp_path / "events.csv"), customers_path="", feedback_path="",
                           costs_path="", stage_map_path=str(params.parent / "stage_map.yml"))
+    # the CLI: one line, exit 2, nothing written
+    out = tmp_path / "reports"
+    assert cli.main(["report", "-f", str(params), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "rule known_events" in err[0] and not out.exists()

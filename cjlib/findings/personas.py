@@ -27,6 +27,7 @@ __all__ = [
     "k_title",
     "map_title",
     "METHOD",
+    "cards_method",
     "not_clustered",
     "not_shown",
     "noun",
@@ -46,16 +47,30 @@ METHOD = {
          "BIC).",
     "profile": "Each cell is the persona's mean minus the mean of all customers, in standard deviations: red "
                "is above average, blue below.",
-    "cards": "A persona sheet for marketing: size and revenue, who they are, what they do most (the stages "
-             "that make up most of their events), where they stall (the most common furthest stage short of "
-             "the last), their channels, satisfaction and the share inactive for 90 days at the last date (a "
-             "churn proxy).",
     "map": "The clustered features projected on their two main directions of variation; each dot is a "
            "customer (a sample of at most 5,000).",
     "journey": "The share of each persona's customers that reached each stage of the journey.",
     "assignments": "Every customer's persona goes to a CSV under `output_dir` for campaign tools; the report "
                    "shows only a few pseudonymized examples.",
 }
+def cards_method(*, revenue: bool, channel: bool, feedback: bool) -> str:
+    """What a persona sheet shows, naming only what this data has (no revenue, channels or satisfaction
+    on a log without them).
+
+    Examples
+    --------
+    >>> cards_method(revenue=False, channel=False, feedback=False)
+    'A persona sheet for marketing: size, who they are, what they do most (the stages that make up most of their events), where they stall (the most common furthest stage short of the last) and the share inactive for 90 days at the last date (a churn proxy).'
+    """
+    parts = ["size and revenue" if revenue else "size", "who they are",
+             "what they do most (the stages that make up most of their events)",
+             "where they stall (the most common furthest stage short of the last)"]
+    parts += ["their channels"] if channel else []
+    parts += ["satisfaction"] if feedback else []
+    parts.append("the share inactive for 90 days at the last date (a churn proxy)")
+    return f"A persona sheet for marketing: {join(parts)}."
+
+
 CLUSTERING = "Persona clustering"  # the section every other section points to when nothing is clustered
 
 

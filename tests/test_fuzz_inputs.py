@@ -267,17 +267,38 @@ def test_revenue_is_accepted_exactly_when_finite_non_negative_and_bounded(values
 
 
 # ---------------------------------------------------------------------------------------- on the CLI
-@pytest.mark.parametrize("case", ["ddmm_every_value_ambiguous", "stage_map_latin1", "duplicated_header",
-                                  "partition_without_channel", "cost_period_not_a_month"])
-def test_cli_prints_one_line_and_writes_nothing(case, tmp_path, capsys):
+_CLI_PATHS = {"events_path", "customers_path", "feedback_path", "costs_path", "stage_map_path"}
+# the cases a user can give on the command line (paths as text; '' and non-text paths are library calls —
+# on the CLI an empty events_path is a parameter error, tested in test_parameters.py)
+_CLI_CASES = [c for c, (_, kwargs, _, _) in CASES.items()
+              if set(kwargs) <= _CLI_PATHS and all(isinstance(v, str) and v for v in kwargs.values())]
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("case", _CLI_CASES)
+def test_cli_prints_one_line_and_leaves_old_reports_intact(case, tmp_path, capsys):
+    """Every loader case given through the CLI: exit 2, one line naming the rule, and an --out holding a
+    previous run's reports is byte for byte the same afterwards (nothing written, nothing removed)."""
     from cjlib import cli
 
     files, kwargs, rule, needles = CASES[case]
     _write(tmp_path, files)
     args = [a for k, v in kwargs.items() for a in ("-p", k, str(tmp_path / v))]
     out = tmp_path / "reports"
+    out.mkdir()
+    for name, text in {"00_journey_map.html": "<p>old</p>", "00_journey_map.metrics.json": "{}",
+                       "00_journey_map.ipynb": "{}", "index.html": "<p>old index</p>",
+                       "dropoff_carts.csv": "customer_id\nC1\n"}.items():
+        (out / name).write_text(text)
+    before = _snapshot(out)
     assert cli.main(["report", "00", "--out", str(out), *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and f"rule {rule}" in err, err
     assert all(n in err for n in needles), err
-    assert not out.exists() or not any(out.iterdir())
+    assert _snapshot(out) == before

@@ -104,11 +104,11 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
 def main(argv: list[str] | None = None) -> int:
     argv, pairs = _take_parameters(list(sys.argv[1:] if argv is None else argv))
     args = _parser().parse_args(argv)
-    args.parameter = [*args.parameter, *pairs]
     if args.command == "data":
         from cjlib import synth
 
         return synth.main(["--customers", str(args.customers), "--seed", str(args.seed), "--out", args.out]) or 0
+    args.parameter = [*args.parameter, *pairs]
     from cjlib.errors import DataError
     from cjlib.paths import REPORTS_DIR
     from cjlib.report import ParameterError, list_notebooks, notebook_parameters, run_reports

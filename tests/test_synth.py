@@ -435,3 +435,12 @@ def test_write_uses_regular_file_mode(tmp_path):
     os.umask(old)
     assert (tmp_path / "events.parquet").stat().st_mode & 0o777 == 0o666 & ~old
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_cli_data_writes_the_sample(tmp_path):
+    """`python -m cjlib data` (what `make data` runs) writes the tables; its options are not report options."""
+    from cjlib import cli
+
+    assert cli.main(["data", "--customers", "40", "--seed", "3", "--out", str(tmp_path / "s")]) == 0
+    ev = pd.read_parquet(tmp_path / "s" / "events.parquet")
+    assert ev["customer_id"].nunique() == 40 and (tmp_path / "s" / "customers.parquet").exists()

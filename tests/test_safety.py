@@ -116,9 +116,12 @@ def test_set_theme_escapes_every_styler_a_notebook_shows_and_plain_frames_escape
 
     from cjlib.plots import set_theme
 
+    import matplotlib.pyplot as plt
+
     shell = InteractiveShell.instance()
     try:
-        set_theme()
+        with plt.rc_context():  # the theme's matplotlib settings stay inside this test
+            set_theme()
         assert pd.get_option("styler.format.escape") == "html"
         data, _ = shell.display_formatter.format(_hostile_frame().style.format({"n": "{:.1f}"}, na_rep="–"))
         assert not _live_table(data["text/html"]) and "&lt;script&gt;" in data["text/html"]
@@ -208,13 +211,14 @@ def test_dollar_signs_in_data_are_drawn_as_text_not_math():
 
     from cjlib import plots
 
-    plots.set_theme()
-    fig, ax = plt.subplots()
-    ax.barh(["$5 off", "a $\\frac{$", "plain"], [1, 2, 3])
-    plots.finish(ax, "Deals like $5 off and $\\frac{$ stay text")
-    fig.canvas.draw()  # with mathtext on, '$\frac{$' raises ValueError here
-    assert ax.get_title(loc="left") == "Deals like $5 off and $\\frac{$ stay text"
-    plt.close(fig)
+    with plt.rc_context():  # the theme's settings stay inside this test
+        plots.set_theme()
+        fig, ax = plt.subplots()
+        ax.barh(["$5 off", "a $\\frac{$", "plain"], [1, 2, 3])
+        plots.finish(ax, "Deals like $5 off and $\\frac{$ stay text")
+        fig.canvas.draw()  # with mathtext on, '$\frac{$' raises ValueError here
+        assert ax.get_title(loc="left") == "Deals like $5 off and $\\frac{$ stay text"
+        plt.close(fig)
 
 
 def test_export_csv_neutralizes_formulas(tmp_path, monkeypatch):

@@ -63,17 +63,23 @@ from sklearn.preprocessing import (
 )
 from threadpoolctl import threadpool_limits
 
-__all__ = ["DEFAULT_BEHAVIOUR", "NAME_RULES", "NotClusterable", "PersonaResult", "fit_personas", "persona_features"]
+__all__ = ["ASSIGNMENTS_FILE", "rfm_definitions", "DEFAULT_BEHAVIOUR", "NAME_RULES", "NotClusterable", "PURCHASE_BEHAVIOUR", "PersonaResult",
+           "RFM_SEGMENTS", "SharedPersonas", "assignments", "fit_for_inputs", "fit_personas", "persona_features",
+           "personas_for", "rfm_labels"]
 
 METHODS = ("kmeans", "gmm")
 TRANSFORMS = ("log", "quantile", "standard")
 DEFAULT_BEHAVIOUR = ("sessions_per_30d", "events_per_session", "purchases_per_session", "aov",
                      "furthest_stage", "csat_mean", "nps_mean")
+#: purchase behaviour: what personas cluster on for purchases-only logs and logs without web visits
+#: (recency, frequency, monetary value, tenure, regularity; never session artefacts)
+PURCHASE_BEHAVIOUR = ("recency_days", "n_purchases", "aov", "tenure_days", "days_between_purchases")
 # columns customer_features produces that are not customer attributes
 _BEHAVIOUR_PREFIXES = ("share_", "channel_share_", "n_")
 _BEHAVIOUR_COLS = {"recency_days", "tenure_days", "frequency", "sessions", "events_per_session", "monetary",
                    "aov", "days_to_first_purchase", "furthest_stage", "furthest_stage_name", "csat_mean",
-                   "nps_mean", "sessions_per_30d", "purchases_per_session", "revenue_per_30d"}
+                   "nps_mean", "sessions_per_30d", "purchases_per_session", "revenue_per_30d",
+                   "days_between_purchases"}
 MAX_LEVELS = 20
 SILHOUETTE_SAMPLE = 3000
 BOOT_SAMPLE = 3000
@@ -101,6 +107,12 @@ def persona_features(features: pd.DataFrame) -> pd.DataFrame:
         out["revenue_per_30d"] = features["monetary"] / np.maximum(features["tenure_days"], 30.0) * 30.0
     if "aov" in features.columns and "n_purchases" in features.columns:
         out["aov"] = features["aov"].where(features["n_purchases"] > 0, 0.0)
+    if {"n_purchases", "tenure_days", "recency_days"} <= set(features.columns):
+        # span from the first to the last event over the gaps between purchases: the purchase interval on a
+        # purchases-only log; a one-time buyer's interval is the time since that purchase (no second yet)
+        k = features["n_purchases"]
+        span = (features["tenure_days"] - features["recency_days"]).clip(lower=0)
+        out["days_between_purchases"] = (span / (k - 1).where(k > 1)).fillna(features["tenure_days"])
     return features.assign(**out)
 
 
@@ -108,7 +120,7 @@ def _is_attribute(col: str) -> bool:
     return col not in _BEHAVIOUR_COLS and not col.startswith(_BEHAVIOUR_PREFIXES)
 
 
-def _select(f: pd.DataFrame, include, exclude) -> tuple[list[str], list[str]]:
+def _select(f: pd.DataFrame, include, exclude, purchase: bool = False) -> tuple[list[str], list[str]]:
     """Numeric and categorical columns to cluster on."""
     def split(s):
         if s is None:
@@ -125,6 +137,9 @@ def _select(f: pd.DataFrame, include, exclude) -> tuple[list[str], list[str]]:
                              f"(columns: {', '.join(map(str, f.columns))})")
     if include:
         cols = list(include)
+    elif purchase:
+        cols = [c for c in PURCHASE_BEHAVIOUR if c in f.columns]
+        cols += [c for c in f.columns if _is_attribute(str(c))]
     else:
         cols = [c for c in DEFAULT_BEHAVIOUR if c in f.columns]
         cols += [c for c in f.columns if str(c).startswith("channel_share_")]
@@ -221,10 +236,16 @@ def _fit_k(X: np.ndarray, method: str, k: int, seed: int, n_boot: int) -> tuple[
     return model, labels, row
 
 
-def _choose(scores: pd.DataFrame, method: str, min_share: float, min_stability: float) -> tuple[int, str]:
+def _admissible(scores: pd.DataFrame, min_share: float, min_stability: float, min_worst: float) -> pd.Series:
+    """The stability bar: smallest share, bootstrap ARI mean and worst refit (NaN ARI = not checked)."""
+    return ((scores["min_share"] >= min_share) & (scores["ari_mean"].fillna(1.0) >= min_stability)
+            & (scores["ari_min"].fillna(1.0) >= min_worst))
+
+
+def _choose(scores: pd.DataFrame, method: str, min_share: float, min_stability: float,
+            min_worst: float = 0.0) -> tuple[int, str]:
     ok_share = scores["min_share"] >= min_share
-    stable = scores["ari_mean"].fillna(1.0) >= min_stability
-    adm = scores[ok_share & stable]
+    adm = scores[_admissible(scores, min_share, min_stability, min_worst)]
     if len(adm):
         if method == "gmm":
             best = adm["bic"].idxmin()
@@ -236,6 +257,73 @@ def _choose(scores: pd.DataFrame, method: str, min_share: float, min_stability: 
         combo = cand["silhouette"].fillna(0) * cand["ari_mean"].fillna(0)
         return int(combo.idxmax()), "fallback: no k was stable enough; best silhouette × ARI mean"
     return int(scores.index.min()), "fallback: no k met min_share; smallest k"
+
+
+# ----------------------------------------------------------------------------------------- RFM rules
+#: Rule-based RFM segments in order: (name, definition, rule on the scores R, F, M and purchases). Scores
+#: are quintiles 1–5 of the customers' percentile ranks (ties share a score): R from recency (5 = most
+#: recent), F from the number of purchases, M from revenue. The first rule a customer meets names them.
+RFM_SEGMENTS: tuple[tuple[str, str, object], ...] = (
+    ("Champions", "bought recently, often and for the most (R ≥ 4, F ≥ 4, M ≥ 4)",
+     lambda R, F, M, n: (R >= 4) & (F >= 4) & (M >= 4)),
+    ("Loyal customers", "buy often and not long ago (R ≥ 3, F ≥ 3)",
+     lambda R, F, M, n: (R >= 3) & (F >= 3)),
+    ("New customers", "one recent purchase (R ≥ 4, one purchase)",
+     lambda R, F, M, n: (R >= 4) & (n == 1)),
+    ("Potential loyalists", "recent, not yet frequent (R ≥ 3)",
+     lambda R, F, M, n: R >= 3),
+    ("At risk", "used to buy often, not lately (R ≤ 2, F ≥ 3)",
+     lambda R, F, M, n: (R <= 2) & (F >= 3)),
+    ("Hibernating", "few purchases, a while ago (R = 2)",
+     lambda R, F, M, n: R == 2),
+    ("Lost", "few purchases, long ago (R = 1)",
+     lambda R, F, M, n: R == 1),
+)
+
+
+def _score(values: pd.Series) -> np.ndarray:
+    """Quintile score 1–5 from the percentile rank (ties share a rank, so equal values share a score)."""
+    pct = values.astype(float).rank(method="average", pct=True).fillna(0.5).to_numpy()
+    return np.clip(np.ceil(pct * 5), 1, 5).astype(int)
+
+
+def rfm_labels(features: pd.DataFrame) -> tuple[np.ndarray, list[str], bool]:
+    """Rule-based RFM segments (:data:`RFM_SEGMENTS`) of :func:`persona_features` rows.
+
+    Returns segment numbers (0 = first non-empty segment in rule order), the names of the non-empty
+    segments in that order, and whether revenue was used (without revenue: RF segments, M ignored).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"recency_days": [1.0, 2, 300, 400, 3], "n_purchases": [9, 8, 9, 1, 1],
+    ...                   "monetary": [900.0, 800, 700, 10, 20]})
+    >>> lab, names, used_m = rfm_labels(f)
+    >>> [names[i] for i in lab], used_m
+    (['Champions', 'Champions', 'At risk', 'Lost', 'New customers'], True)
+    """
+    R = _score(-features["recency_days"])
+    n = features["n_purchases"].fillna(0).to_numpy()
+    F = _score(features["n_purchases"])
+    has_m = "monetary" in features and features["monetary"].notna().any() and features["monetary"].nunique() > 1
+    M = _score(features["monetary"].fillna(0)) if has_m else np.full(len(features), 5)
+    seg = np.full(len(features), -1)
+    for i, (_, _, rule) in enumerate(RFM_SEGMENTS):
+        hit = (seg < 0) & np.asarray(rule(R, F, M, n), dtype=bool)
+        seg[hit] = i
+    seg[seg < 0] = len(RFM_SEGMENTS) - 1
+    present = sorted(set(seg.tolist()))
+    lut = {s: j for j, s in enumerate(present)}
+    return np.array([lut[s] for s in seg]), [RFM_SEGMENTS[s][0] for s in present], bool(has_m)
+
+
+def rfm_definitions(names: Sequence[str], *, revenue: bool = True) -> pd.DataFrame:
+    """The definition of each RFM segment shown (index segment name), for the report's table."""
+    d = {n: text for n, text, _ in RFM_SEGMENTS}
+    out = pd.DataFrame({"definition": [d[n] for n in names]}, index=pd.Index(list(names), name="segment"))
+    if not revenue:
+        out["definition"] = out["definition"].str.replace(", M ≥ 4", "", regex=False).str.replace(
+            " and for the most", "", regex=False)
+    return out
 
 
 # ------------------------------------------------------------------------------------------- naming
@@ -289,9 +377,18 @@ def _name_rows(profile: pd.DataFrame, f: pd.DataFrame, labels: np.ndarray, k: in
     chan = [c for c in f.columns if str(c).startswith("channel_share_")]
     if chan:
         means = np.vstack([np.bincount(labels, weights=f[c].fillna(0).to_numpy(float), minlength=k) for c in chan]).T
-        rows["top_channel"] = [chan[i].removeprefix("channel_share_") for i in means.argmax(axis=1)]
+        top = means.argmax(axis=1)
+        rows["top_channel"] = [chan[i].removeprefix("channel_share_") for i in top]
+        size_ = np.maximum(np.bincount(labels, minlength=k), 1)
+        overall = f[chan].fillna(0).mean().to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rows["top_channel_lift"] = [(means[j, i] / size_[j]) / overall[i] if overall[i] > 0 else 1.0
+                                        for j, i in enumerate(top)]
     else:
         rows["top_channel"] = ""
+        rows["top_channel_lift"] = 1.0
+    if "n_purchases" in f:
+        rows["median_purchases"] = f.groupby(labels)["n_purchases"].median().reindex(range(k)).to_numpy()
     z = profile["z"]
     for col in ("events_per_session", "sessions_per_30d"):
         rows[f"z_{col}"] = z[col].to_numpy() if col in z.columns else 0.0
@@ -300,10 +397,53 @@ def _name_rows(profile: pd.DataFrame, f: pd.DataFrame, labels: np.ndarray, k: in
     return rows.fillna({"aov_ratio": 1.0})
 
 
-def _names(rows: pd.DataFrame, z: pd.DataFrame) -> list[str]:
+def _descriptors(r: pd.Series) -> list[tuple[str, str, float]]:
+    """Plain-word traits that set a persona apart: (kind, words, strength), strongest first."""
+    def get(key, default=0.0):
+        v = r.get(key, default)
+        return default if v is None or (isinstance(v, float) and np.isnan(v)) else v
+
+    out = []
+    z_rec, z_n = float(get("z_recency_days")), float(get("z_n_purchases"))
+    if z_rec >= 0.4:
+        out.append(("recency", "lapsed", z_rec))
+    elif z_rec <= -0.4:
+        out.append(("recency", "active", -z_rec))
+    if z_n >= 0.4:
+        out.append(("frequency", "frequent", z_n))
+    elif get("median_purchases", 2) <= 1 and get("conversion_rate", 0) >= 0.5 and z_n <= -0.1:
+        out.append(("frequency", "one-time", max(-z_n, 0.1)))
+    aov = float(get("aov_ratio", 1.0))
+    if aov >= 1.3:
+        out.append(("value", "big spenders", float(np.log(aov)) * 2))
+    elif 0 < aov <= 0.77:
+        out.append(("value", "bargain buyers", float(-np.log(aov)) * 2))
+    lift, chan = float(get("top_channel_lift", 1.0)), str(get("top_channel", "") or "")
+    if chan and lift >= 1.5:
+        out.append(("channel", f"{chan.replace('_', ' ')}-led", float(np.log(lift))))
+    return sorted(out, key=lambda t: (-t[2], t[0]))
+
+
+def _compose(desc: list[tuple[str, str, float]], buyers: bool, n_traits: int) -> str:
+    """A marketer's name from the strongest ``n_traits`` traits ("Frequent big spenders", "Lapsed regulars")."""
+    pick = {kind: words for kind, words, _ in desc[:n_traits]}
+    noun = pick.pop("value", None) or ("buyers" if buyers else "browsers")
+    if pick.get("recency") == "lapsed" and pick.get("frequency") == "frequent" and noun == "buyers":
+        pick.pop("frequency")
+        noun = "regulars"
+    words = [pick[k] for k in ("recency", "frequency", "channel") if k in pick]
+    name = " ".join([*words, noun])
+    if not words and noun in ("buyers", "browsers"):
+        name = "typical " + noun
+    return name[0].upper() + name[1:]
+
+
+def _names(rows: pd.DataFrame, z: pd.DataFrame, *, rules: bool = True) -> list[str]:
+    """Persona names: the planted-style rules of :data:`NAME_RULES` first (``rules``), then a plain-words
+    name from the traits that set each persona apart (never a raw feature name), unique across personas."""
     k = len(rows)
     names: list[str | None] = [None] * k
-    for name, cond, score in NAME_RULES:
+    for name, cond, score in (NAME_RULES if rules else ()):
         cands = []
         for i in range(k):
             if names[i] is not None:
@@ -318,20 +458,21 @@ def _names(rows: pd.DataFrame, z: pd.DataFrame) -> list[str]:
             names[min(cands)[1]] = name
     used = {n for n in names if n}
     for i in range(k):
-        if names[i] is None:
-            zi = z.iloc[i].drop([c for c in z.columns if str(c).startswith("_")], errors="ignore")
-            if len(zi) and zi.abs().max() > 0:
-                col = zi.abs().idxmax()
-                label = str(col).replace("channel_share_", "").replace("_", " ")
-                base = f"{'High' if zi[col] > 0 else 'Low'} {label}"
-                base = base[0].upper() + base[1:]
-            else:
-                base = "Persona"
-            name, j = base, 2
+        if names[i] is not None:
+            continue
+        r = rows.iloc[i]
+        desc = _descriptors(r)
+        buyers = float(r.get("conversion_rate", 1.0) or 0.0) >= 0.3
+        cands = [_compose(desc, buyers, t) for t in (2, 3, 4)]
+        name = next((c for c in cands if c not in used), None)
+        if name is None:
+            base, j = cands[0], 2
+            name = f"{base} {j}"
             while name in used:
-                name, j = f"{base} {j}", j + 1
-            names[i] = name
-            used.add(name)
+                j += 1
+                name = f"{base} {j}"
+        names[i] = name
+        used.add(name)
     return names  # type: ignore[return-value]
 
 
@@ -390,9 +531,14 @@ class PersonaResult:
     model_: object
     mapping_: np.ndarray
     params: dict = field(default_factory=dict)
+    kind_: str = "kmeans"
 
     def predict(self, features: pd.DataFrame) -> pd.Series:
         """Persona number for new customers' features (same columns as the fit)."""
+        if self.kind_ == "rfm":  # the rules, scored on these customers' own quantiles
+            lab, names, _ = rfm_labels(persona_features(features))
+            return pd.Series([self.names_.index(names[j]) if names[j] in self.names_ else -1 for j in lab],
+                             index=features.index, name="persona")
         f = _prepare_cat(persona_features(features), self.columns_["categorical"])
         X = self.pipeline_.transform(f)
         with threadpool_limits(1):
@@ -432,10 +578,13 @@ class PersonaResult:
         if "sessions_per_30d" in f:
             rows["sessions_per_30d"] = g["sessions_per_30d"].median()
         if "age" in f and pd.api.types.is_numeric_dtype(f["age"]):
-            rows["typical_age"] = g["age"].median()
+            sd = f["age"].std(ddof=0)
+            med = g["age"].median()
+            # only where the persona's age sets it apart (mean ≥ 0.3 SD from the whole)
+            apart = ((g["age"].mean() - f["age"].mean()).abs() >= 0.3 * sd) if sd > 0 else med * False
+            rows["typical_age"] = med.where(apart)
         for c in self.columns_["categorical"]:
-            ct = pd.crosstab(self.labels_, f[c].astype(str).where(f[c].notna()))
-            rows[f"typical_{c}"] = ct.idxmax(axis=1).reindex(rows.index)
+            rows[f"typical_{c}"] = _distinguishing_level(self.labels_, f[c], k)
         stage_cols = [c for c in f.columns if str(c).startswith("share_")]
         if stage_cols:
             means = g[stage_cols].mean()
@@ -468,6 +617,26 @@ class PersonaResult:
         return rows
 
 
+def _distinguishing_level(labels: pd.Series, values: pd.Series, k: int, *, min_gap: float = 0.10) -> list:
+    """Per persona: the level of ``values`` most over-represented in it, as "level (x% vs y% of all)",
+    or None when no level is at least ``min_gap`` more common in the persona than in the whole base
+    (no "typical gender: female" on every card when the whole base is mostly female)."""
+    text = values.astype(str).where(values.notna())
+    ct = pd.crosstab(labels, text).reindex(range(k), fill_value=0)
+    within = ct.div(ct.sum(axis=1).replace(0, np.nan), axis=0)
+    overall = text.value_counts(normalize=True).reindex(ct.columns).fillna(0)
+    gap = within - overall
+    out = []
+    for i in range(k):
+        row = gap.iloc[i].dropna()
+        if row.empty or row.max() < min_gap:
+            out.append(None)
+            continue
+        lvl = sorted(row.index[row == row.max()])[0]
+        out.append(f"{lvl} ({within.iloc[i][lvl]:.0%} vs {overall[lvl]:.0%} of all)")
+    return out
+
+
 # ------------------------------------------------------------------------------------------- fitting
 class NotClusterable(ValueError):
     """The data cannot be clustered into personas with these settings (too few or identical customers,
@@ -485,8 +654,11 @@ def fit_personas(
     exclude: Sequence[str] | str | None = None,
     min_share: float = 0.05,
     min_stability: float = 0.8,
+    min_stability_worst: float = 0.7,
     n_boot: int = 20,
     seed: int = 0,
+    purchase_behaviour: bool = False,
+    fallback: bool = True,
 ) -> PersonaResult:
     """Cluster customers into named personas (see the module docstring for every rule).
 
@@ -508,10 +680,20 @@ def fit_personas(
         A k whose smallest persona holds less than this share of customers is not admissible.
     min_stability : float, default 0.8
         A k whose mean bootstrap ARI is below this is not admissible.
+    min_stability_worst : float, default 0.7
+        A k whose worst bootstrap refit agrees below this ARI is not admissible.
     n_boot : int, default 20
         Bootstrap refits per k (0 switches stability off: every k counts as stable).
     seed : int, default 0
         Seeds every random step (model initialisation, samples, bootstrap).
+    purchase_behaviour : bool, default False
+        Cluster on purchase behaviour (:data:`PURCHASE_BEHAVIOUR`: recency, purchases, order value, tenure,
+        days between purchases) plus attributes instead of web behaviour: for purchases-only logs and logs
+        without web visits, where sessions are artefacts of the 30-minute rule.
+    fallback : bool, default True
+        With ``k="auto"``: when no k-means k passes the stability bar, try a Gaussian mixture; when none
+        passes either, return rule-based RFM segments (:data:`RFM_SEGMENTS`; ``kind_ == "rfm"``,
+        ``scores_.attrs["rule"]`` starts with ``"rfm"``).
 
     Returns
     -------
@@ -561,7 +743,7 @@ def fit_personas(
         ks = [int(k)]
 
     f = persona_features(features)
-    num, cat = _select(f, include, exclude)
+    num, cat = _select(f, include, exclude, purchase_behaviour)
     if not num and not cat:
         raise NotClusterable("no usable feature: every selected column is constant or missing "
                          "(check include/exclude, or the data has no variation to cluster)")
@@ -579,31 +761,27 @@ def fit_personas(
         else:
             raise NotClusterable(f"k={k} personas need at least {k} distinct customers, got {n_distinct}")
 
-    rows, fits = {}, {}
-    with threadpool_limits(1):
-        for kk in ks:
-            model, labels, row = _fit_k(X, method, kk, seed, n_boot)
-            rows[kk], fits[kk] = row, (model, labels)
-    scores = pd.DataFrame.from_dict(rows, orient="index")
-    scores.index.name = "k"
-    chosen, rule = (ks[0], "fixed k") if not isinstance(k, str) else _choose(
-        scores, method, min_share, min_stability)
-    scores["admissible"] = (scores["min_share"] >= min_share) & (scores["ari_mean"].fillna(1.0) >= min_stability)
-    scores["chosen"] = scores.index == chosen
-    scores.attrs["rule"] = rule
-    model, raw = fits[chosen]
-
-    # deterministic order: revenue share desc, size desc, centroid
-    kk = chosen
-    rev = f["monetary"].fillna(0).to_numpy(float) if "monetary" in f else np.zeros(n)
-    rev_k = np.bincount(raw, weights=rev, minlength=kk)
-    size_k = np.bincount(raw, minlength=kk)
-    cent = np.vstack([X[raw == j].mean(axis=0) if size_k[j] else np.zeros(X.shape[1]) for j in range(kk)])
-    keys = [(-round(rev_k[j], 6), -size_k[j], tuple(np.round(cent[j], 9))) for j in range(kk)]
-    order = sorted(range(kk), key=lambda j: keys[j])
-    mapping = np.empty(kk, dtype=np.int64)
-    mapping[order] = np.arange(kk)
-    labels = mapping[raw]
+    scores, fits, chosen, kind = _search(X, ks, k, method, seed, n_boot, min_share, min_stability,
+                                         min_stability_worst, fallback)
+    if kind == "rfm":
+        model, (raw, rfm_names, _) = None, rfm_labels(f)
+        kk = len(rfm_names)
+        mapping = np.arange(kk, dtype=np.int64)
+        labels = raw
+        rev = f["monetary"].fillna(0).to_numpy(float) if "monetary" in f else np.zeros(n)
+    else:
+        model, raw = fits[chosen]
+        # deterministic order: revenue share desc, size desc, centroid
+        kk = chosen
+        rev = f["monetary"].fillna(0).to_numpy(float) if "monetary" in f else np.zeros(n)
+        rev_k = np.bincount(raw, weights=rev, minlength=kk)
+        size_k = np.bincount(raw, minlength=kk)
+        cent = np.vstack([X[raw == j].mean(axis=0) if size_k[j] else np.zeros(X.shape[1]) for j in range(kk)])
+        keys = [(-round(rev_k[j], 6), -size_k[j], tuple(np.round(cent[j], 9))) for j in range(kk)]
+        order = sorted(range(kk), key=lambda j: keys[j])
+        mapping = np.empty(kk, dtype=np.int64)
+        mapping[order] = np.arange(kk)
+        labels = mapping[raw]
 
     # profile: z-scores and medians per persona
     prof_num = [c for c in f.columns if pd.api.types.is_numeric_dtype(f[c].dtype)
@@ -620,7 +798,7 @@ def fit_personas(
     helper = f.assign(_converted=(f["n_purchases"] > 0) if "n_purchases" in f else False,
                       _revenue=rev, _orders=f.get("n_purchases", 0))
     name_rows = _name_rows(pd.concat({"z": z}, axis=1), helper, labels, kk)
-    names = _names(name_rows, z)
+    names = rfm_names if kind == "rfm" else _names(name_rows, z, rules=not purchase_behaviour)
     z.index = med.index = pd.Index(names, name="persona")
     profile = pd.concat({"z": z, "median": med}, axis=1, names=["statistic", "feature"])
 
@@ -639,12 +817,190 @@ def fit_personas(
             emb[:, j] = -emb[:, j]
     embedding = pd.DataFrame(emb[:, :2], index=index, columns=["pc1", "pc2"])
     embedding.attrs["explained_variance_ratio"] = [float(v) for v in pcs.explained_variance_ratio_]
-    stab = {"ari_mean": float(scores.loc[chosen, "ari_mean"]), "ari_min": float(scores.loc[chosen, "ari_min"])}
+    if kind == "rfm":
+        stab = {"ari_mean": None, "ari_min": None}
+        n_lab = len(np.unique(labels))
+        idx = np.sort(np.random.default_rng(seed).choice(n, min(n, SILHOUETTE_SAMPLE), replace=False))
+        sil = (float(silhouette_score(X[idx], labels[idx]))
+               if 2 <= len(np.unique(labels[idx])) <= len(idx) - 1 and n_lab >= 2 else float("nan"))
+    else:
+        stab = {"ari_mean": float(scores.loc[chosen, "ari_mean"]), "ari_min": float(scores.loc[chosen, "ari_min"])}
+        sil = float(scores.loc[chosen, "silhouette"])
     return PersonaResult(
-        labels_=lab_s, persona_=persona, names_=list(names), k_=int(chosen), scores_=scores,
-        stability_=stab, silhouette_=float(scores.loc[chosen, "silhouette"]), profile_=profile,
+        labels_=lab_s, persona_=persona, names_=list(names), k_=int(kk), scores_=scores,
+        stability_=stab, silhouette_=sil, profile_=profile,
         embedding_=embedding, features_=f, columns_={"numeric": num, "categorical": cat},
         pipeline_=pipe, model_=model, mapping_=mapping,
         params={"k": k, "k_range": (lo, hi), "method": method, "transform": transform, "min_share": min_share,
-                "min_stability": min_stability, "n_boot": n_boot, "seed": seed},
+                "min_stability": min_stability, "min_stability_worst": min_stability_worst, "n_boot": n_boot,
+                "seed": seed, "purchase_behaviour": purchase_behaviour},
+        kind_=kind,
     )
+
+
+def _score_ks(X, ks, method, seed, n_boot):
+    rows, fits = {}, {}
+    with threadpool_limits(1):
+        for kk in ks:
+            model, labels, row = _fit_k(X, method, kk, seed, n_boot)
+            rows[kk], fits[kk] = row, (model, labels)
+    scores = pd.DataFrame.from_dict(rows, orient="index")
+    scores.index.name = "k"
+    return scores, fits
+
+
+def _search(X, ks, k, method, seed, n_boot, min_share, min_stability, min_worst, fallback):
+    """Score every k; with ``k="auto"`` and ``fallback``, a Gaussian mixture and then RFM rules when no
+    k-means k passes the stability bar. Returns (scores, fits, chosen k or None, kind)."""
+    scores, fits = _score_ks(X, ks, method, seed, n_boot)
+    auto = isinstance(k, str)
+    adm = _admissible(scores, min_share, min_stability, min_worst)
+    kind, switched = method, False
+    if auto and fallback and n_boot > 0 and not adm.any():
+        tried = [method]
+        if method == "kmeans":
+            g_scores, g_fits = _score_ks(X, ks, "gmm", seed, n_boot)
+            g_adm = _admissible(g_scores, min_share, min_stability, min_worst)
+            tried.append("gmm")
+            if g_adm.any():
+                scores, fits, adm, kind, method, switched = g_scores, g_fits, g_adm, "gmm", "gmm", True
+        if not adm.any():
+            scores["admissible"] = False
+            scores["chosen"] = False
+            scores.attrs["rule"] = "rfm: no k passed the stability bar with " + " or ".join(
+                {"kmeans": "k-means", "gmm": "a Gaussian mixture"}[m] for m in tried)
+            scores.attrs["tried"] = tried
+            return scores, fits, None, "rfm"
+    chosen, rule = (ks[0], "fixed k") if not auto else _choose(scores, method, min_share, min_stability, min_worst)
+    scores["admissible"] = adm
+    scores["chosen"] = scores.index == chosen
+    scores.attrs["rule"] = rule + (" (Gaussian mixture: no k-means k was stable)" if switched else "")
+    return scores, fits, chosen, kind
+
+
+# ------------------------------------------------------------------------------- one model per run
+#: the assignments file 01 writes in ``output_dir`` and 02/04 read
+ASSIGNMENTS_FILE = "personas_assignments.csv"
+
+
+def _hex(rgb) -> str:
+    return "#" + "".join(f"{int(round(float(v) * 255)):02x}" for v in tuple(rgb)[:3])
+
+
+def fit_for_inputs(data, *, features: pd.DataFrame | None = None, k: int | str = "auto",
+                   k_range: Sequence[int] = (2, 8), method: str = "kmeans", include=None, exclude=None,
+                   seed: int = 0) -> PersonaResult:
+    """The run's persona model from loaded inputs (:func:`cjlib.load_inputs`): the one fit 01 shows and
+    02/04 reproduce when 01's assignments are absent.
+
+    Features are :func:`cjlib.features.customer_features` without the profile's id-like and outcome-like
+    customer columns (or ``features`` when given, built the same way); purchase behaviour is clustered
+    when the log is purchases-only or has no web visits (``data.profile``).
+    """
+    from cjlib.features import customer_features, excluded_attributes, without_attributes
+
+    if features is None:
+        left_out = excluded_attributes(data.customers, data.profile)
+        features = customer_features(data.events, customers=without_attributes(data.customers, list(left_out)),
+                                     feedback=data.feedback, stage_map=data.stage_map)
+    purchase = bool(data.profile.purchases_only or not data.profile.supports("sessions"))
+    return fit_personas(features, k=k, k_range=k_range, method=method, include=include, exclude=exclude,
+                        seed=seed, purchase_behaviour=purchase)
+
+
+def assignments(result: PersonaResult, state: str) -> pd.DataFrame:
+    """The assignment table 01 exports (index ``customer_id``): ``persona_id`` (persona order),
+    ``persona`` (name), ``color`` (hex, as in every chart) and ``state`` (``stable``, ``rfm``, …)."""
+    from cjlib.plots.personas import persona_colors
+
+    colors = {n: _hex(c) for n, c in persona_colors(result.names_).items()}
+    names = result.persona_.astype(str)
+    return pd.DataFrame({"persona_id": result.labels_, "persona": names, "color": names.map(colors),
+                         "state": state}).rename_axis("customer_id")
+
+
+@dataclass(frozen=True)
+class SharedPersonas:
+    """The run's personas as 02 and 04 use them.
+
+    Attributes
+    ----------
+    persona : Series of ordered categorical
+        Persona name per customer (index ``customer_id``), categories in persona order.
+    state : str
+        ``"stable"`` (personas), ``"rfm"`` (rule-based RFM segments), ``"unstable"`` or ``"unchecked"``.
+    source : str
+        ``"file"`` (read from 01's assignments or ``personas_path``) or ``"fit"``.
+    """
+
+    persona: pd.Series
+    state: str
+    source: str
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.persona.cat.categories)
+
+    @property
+    def label(self) -> str:
+        """How a finding names the grouping ("4 personas", "5 RFM segments")."""
+        n = len(self.names)
+        return f"{n} RFM segments" if self.state == "rfm" else f"{n} {'personas' if self.state == 'stable' else 'groups'}"
+
+
+def _read_assignments(path, ids: pd.Index) -> pd.Series | None:
+    from pathlib import Path
+
+    p = Path(path)
+    t = pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p, dtype={"customer_id": str})
+    if not {"customer_id", "persona"} <= set(t.columns):
+        raise ValueError(f"{p.name} must have customer_id and persona columns (has {list(t.columns)})")
+    t = t.assign(customer_id=t["customer_id"].astype(str), persona=t["persona"].astype(str))
+    order = (t.groupby("persona")["persona_id"].min().sort_values().index.tolist() if "persona_id" in t
+             else sorted(t["persona"].unique()))
+    by_id = t.drop_duplicates("customer_id").set_index("customer_id")
+    keys = pd.Index(ids.astype(str))
+    if keys.isin(by_id.index).mean() < 0.9:
+        return None
+    values = by_id["persona"].reindex(keys).to_numpy()
+    s = pd.Series(pd.Categorical(values, categories=order, ordered=True), index=ids, name="persona")
+    s.attrs["state"] = str(by_id["state"].iloc[0]) if "state" in by_id and len(by_id) else "stable"
+    return s
+
+
+def personas_for(data, *, output_dir: str = "", personas_path: str = "", seed: int = 0,
+                 features: pd.DataFrame | None = None) -> SharedPersonas:
+    """The run's personas for 02 and 04: 01's assignments when present, else the same deterministic fit.
+
+    Parameters
+    ----------
+    data : Inputs
+        From :func:`cjlib.load_inputs`.
+    output_dir : str
+        Where 01 wrote :data:`ASSIGNMENTS_FILE` (used when it covers at least 90 % of the customers).
+    personas_path : str
+        A CSV/Parquet with ``customer_id`` and ``persona`` (optionally ``persona_id`` for the order and
+        ``state``); takes precedence over ``output_dir``.
+    seed : int
+        Seed of the fit when no file is used (01's seed gives 01's personas).
+    features : DataFrame, optional
+        Customer features over the whole log, built as in 01 (else built here).
+
+    Raises
+    ------
+    NotClusterable
+        No file and the customers cannot be clustered.
+    """
+    from pathlib import Path
+
+    from cjlib.findings.personas import stability_state
+    from cjlib.paths import resolve
+
+    ids = pd.Index(pd.unique(data.events["customer_id"]), name="customer_id")
+    for path, explicit in ((personas_path, True), (output_dir and Path(resolve(output_dir)) / ASSIGNMENTS_FILE, False)):
+        if path and (explicit or Path(path).is_file()):
+            s = _read_assignments(resolve(path) if explicit else path, ids)
+            if s is not None:
+                return SharedPersonas(s, s.attrs.get("state", "stable"), "file")
+    r = fit_for_inputs(data, features=features, seed=seed)
+    return SharedPersonas(r.persona_, stability_state(r.scores_), "fit")

@@ -149,7 +149,8 @@ def excluded_sentence(excluded: Mapping[str, str]) -> str | None:
 
 # --------------------------------------------------------------------------------------- stability
 def stability_state(scores: pd.DataFrame) -> str:
-    """``"stable"`` when the chosen k is admissible (bootstrap ARI and smallest share pass),
+    """``"rfm"`` when no k was stable and customers fell back to RFM segments,
+    ``"stable"`` when the chosen k is admissible (bootstrap ARI and smallest share pass),
     ``"unchecked"`` when no bootstrap refits were made, else ``"unstable"``.
 
     Parameters
@@ -157,6 +158,8 @@ def stability_state(scores: pd.DataFrame) -> str:
     scores : DataFrame
         ``PersonaResult.scores_`` (columns ``ari_mean``, ``admissible``, ``chosen``).
     """
+    if str(scores.attrs.get("rule", "")).startswith("rfm"):
+        return "rfm"
     row = scores.loc[scores["chosen"].astype(bool)]
     if row.empty:
         return "unstable"
@@ -167,8 +170,9 @@ def stability_state(scores: pd.DataFrame) -> str:
 
 
 def noun(state: str) -> str:
-    """What to call the clusters: ``"personas"`` only when they are stable, else ``"groups"``."""
-    return "personas" if state == "stable" else "groups"
+    """What to call the clusters: ``"personas"`` only when they are stable, ``"segments"`` for the RFM
+    fallback, else ``"groups"``."""
+    return {"stable": "personas", "rfm": "segments"}.get(state, "groups")
 
 
 def _chosen(scores: pd.DataFrame) -> pd.Series:
@@ -187,9 +191,18 @@ def stability_sentence(scores: pd.DataFrame, params: Mapping) -> str:
         ``PersonaResult.params`` (``k``, ``k_range``, ``min_stability``, ``min_share``).
     """
     state = stability_state(scores)
+    bar, share = params.get("min_stability", 0.8), params.get("min_share", 0.05)
+    worst = params.get("min_stability_worst", 0.0)
+    if state == "rfm":
+        lo, hi = params.get("k_range", (int(scores.index.min()), int(scores.index.max())))
+        how = " or ".join({"kmeans": "k-means", "gmm": "a Gaussian mixture"}[m]
+                          for m in scores.attrs.get("tried", ["kmeans"]))
+        return (f"No stable set of personas was found: no number of groups from {lo} to {hi} with {how} passes "
+                f"the stability bar (bootstrap refits reproducing the groups at a mean ARI of at least "
+                f"{bar:.2f} and at worst {worst:.2f}, every group holding at least {share:.0%} of customers), "
+                f"so customers are shown in transparent rule-based RFM segments instead (definitions below).")
     row = _chosen(scores)
     k = int(row.name)
-    bar, share = params.get("min_stability", 0.8), params.get("min_share", 0.05)
     agree = ""
     if is_number(row["ari_mean"]) and is_number(row["ari_min"]):
         agree = f"bootstrap refits agree at ARI {number(row['ari_mean'], '.2f')} on average, " \
@@ -211,8 +224,25 @@ def stability_sentence(scores: pd.DataFrame, params: Mapping) -> str:
             f"{' (' + agree + ')' if agree else ''}.")
 
 
+def rfm_sentence(*, revenue: bool) -> str:
+    """How the RFM fallback scores customers; without revenue it says the segments are RF segments.
+
+    >>> rfm_sentence(revenue=False).startswith("These are RF segments")
+    True
+    """
+    if revenue:
+        return ("Each customer is scored 1–5 on recency (R), frequency (F: purchases) and monetary value "
+                "(M: revenue) by quintile of their rank among all customers (equal values share a score); the "
+                "first definition below that a customer meets names their segment.")
+    return ("These are RF segments: the log has no revenue, so each customer is scored 1–5 on recency (R) and "
+            "frequency (F: purchases) only, by quintile of their rank among all customers (equal values share "
+            "a score); the first definition below that a customer meets names their segment.")
+
+
 def k_title(scores: pd.DataFrame) -> str:
     """Title of the k-selection chart: the chosen k, its silhouette and its bootstrap agreement."""
+    if stability_state(scores) == "rfm":
+        return "No number of personas is stable: customers are shown in RFM segments"
     row = _chosen(scores)
     k, what = int(row.name), noun(stability_state(scores))
     parts = []
@@ -228,8 +258,11 @@ def k_title(scores: pd.DataFrame) -> str:
 
 def k_sentence(scores: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) -> str:
     """Which k was chosen by which rule, and the features clustered on."""
-    row = _chosen(scores)
     cols = list(numeric) + list(categorical)
+    if stability_state(scores) == "rfm":
+        return (f"Tried clustering on {len(numeric)} numeric feature(s) and {len(categorical)} categorical "
+                f"attribute(s): {', '.join(map(str, cols))}.")
+    row = _chosen(scores)
     return (f"**k = {int(row.name)}** ({scores.attrs.get('rule', 'chosen')}). Clustered on {len(numeric)} "
             f"numeric feature(s) and {len(categorical)} categorical attribute(s): {', '.join(map(str, cols))}.")
 

@@ -99,8 +99,7 @@ def persona_map(embedding: pd.DataFrame, persona: pd.Series, *, x: str = "pc1", 
 
 _CARD_FIELDS = (("share", "customers", "{:.0%}"), ("revenue_share", "revenue", "{:.0%}"),
                 ("conversion_rate", "buy at least once", "{:.0%}"), ("aov", "order value", "{:,.0f}"),
-                ("typical_age", "typical age", "{:.0f}"), ("typical_gender", "gender", "{}"),
-                ("typical_region", "region", "{}"), ("typical_plan", "plan", "{}"),
+                ("typical_age", "typical age", "{:.0f}"),
                 ("goals", "do most", "{}"), ("pain_point", "pain point", "{}"),
                 ("preferred_channels", "channels", "{}"), ("satisfaction", "CSAT", "{:.2f}"),
                 ("churn_rate", "inactive 90 d", "{:.0%}"))
@@ -124,7 +123,11 @@ def persona_cards(cards: pd.DataFrame, *, title: str | None = None, ax=None):
         ax.add_patch(plt.Rectangle((x0, 0.88), 0.94, 0.12, fc=colors[row["name"]], ec="none"))
         ax.text(x0 + 0.04, 0.94, str(row["name"]), fontsize=12, fontweight="bold", va="center", color="white")
         y = 0.83
-        for col, label, fmt in _CARD_FIELDS:
+        fields = list(_CARD_FIELDS)
+        at = fields.index(("typical_age", "typical age", "{:.0f}")) + 1
+        fields[at:at] = [(c, c.removeprefix("typical_").replace("_", " "), "{}") for c in cards.columns
+                         if str(c).startswith("typical_") and c != "typical_age"]
+        for col, label, fmt in fields:
             if col not in row.index or pd.isna(row[col]):
                 continue
             text = fmt.format(row[col])

@@ -1964,20 +1964,45 @@ class Adjustment:
         How a finding names it ("4 personas", "device", "nothing (plain rate ratios)").
     note : str
         One sentence on why the requested adjustment fell back to none ('' when it did not).
+    names : tuple of str
+        The persona (or RFM segment) names in persona order when adjusted for the run's personas.
     """
 
     segments: object
     label: str
     note: str = ""
+    names: tuple = ()
 
 
 NO_ADJUSTMENT = "nothing (plain rate ratios)"
+
+
+def _run_personas(events, data, output_dir, personas, seed, min_customers) -> Adjustment:
+    """Adjust for the run's shared personas (see :func:`adjustment`)."""
+    n = int(events["customer_id"].nunique())
+    if n < min_customers:
+        return Adjustment(None, NO_ADJUSTMENT, f"personas are not fitted on {n:,} customers (fewer than "
+                          f"{min_customers}), so visits are compared without adjustment")
+    from cjlib.personas import personas_for
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            shared = personas if personas is not None else personas_for(data, output_dir=output_dir, seed=seed)
+    except ValueError as exc:
+        return Adjustment(None, NO_ADJUSTMENT, f"personas cannot be fitted on this log ({exc}), so visits are "
+                          "compared without adjustment")
+    if shared.state not in ("stable", "rfm"):
+        return Adjustment(None, NO_ADJUSTMENT, "no stable set of personas was found on this log, so visits are "
+                          "compared without adjustment")
+    return Adjustment(shared.persona.astype(str), shared.label, names=tuple(shared.names))
 MIN_PERSONA_CUSTOMERS = 100
 
 
 def adjustment(adjust_for: str, events: pd.DataFrame, *, customers: pd.DataFrame | None = None,
                features: pd.DataFrame | None = None, seed: int = 0,
-               min_customers: int = MIN_PERSONA_CUSTOMERS) -> Adjustment:
+               min_customers: int = MIN_PERSONA_CUSTOMERS, data=None, output_dir: str = "",
+               personas=None) -> Adjustment:
     """Resolve the ``adjust_for`` parameter of a report into segments for :func:`channel_effects`.
 
     Parameters
@@ -1991,6 +2016,11 @@ def adjustment(adjust_for: str, events: pd.DataFrame, *, customers: pd.DataFrame
     seed : int
     min_customers : int, default 100
         Personas are fitted only for at least this many customers.
+    data, output_dir, personas :
+        The run's personas (one model per run): ``personas`` (a :class:`cjlib.personas.SharedPersonas`),
+        else :func:`cjlib.personas.personas_for` on ``data`` (01's assignments in ``output_dir`` when
+        present, else 01's deterministic fit). Stable personas and RFM segments adjust; unstable groups
+        do not. Without either, personas are fitted here from ``features`` (the former behaviour).
 
     Returns
     -------
@@ -2011,6 +2041,8 @@ def adjustment(adjust_for: str, events: pd.DataFrame, *, customers: pd.DataFrame
         if customers is not None and adjust_for in customers.columns:
             return Adjustment(customers.set_index("customer_id")[adjust_for], adjust_for)
         raise ValueError(f"adjust_for must be 'persona', '' or a column of the events or customers, got {adjust_for!r}")
+    if personas is not None or data is not None:
+        return _run_personas(events, data, output_dir, personas, seed, min_customers)
     n = 0 if features is None else len(features)
     if n < min_customers:
         return Adjustment(None, NO_ADJUSTMENT, f"personas are not fitted on {n:,} customers (fewer than "

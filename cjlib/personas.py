@@ -221,7 +221,7 @@ def _fit_k(X: np.ndarray, method: str, k: int, seed: int, n_boot: int) -> tuple[
     for b in range(n_boot):
         boot = rng.integers(0, n, m)
         try:
-            bm = _model(method, k, seed + 1 + b, 2).fit(X[boot])
+            bm = _model(method, k, seed + 1 + b, 4).fit(X[boot])
         except ValueError:  # fewer distinct points than k in the resample
             aris.append(0.0)
             continue
@@ -405,14 +405,14 @@ def _descriptors(r: pd.Series) -> list[tuple[str, str, float]]:
 
     out = []
     z_rec, z_n = float(get("z_recency_days")), float(get("z_n_purchases"))
-    if z_rec >= 0.4:
+    if z_rec >= 0.4:  # only lapsing is named: "active" would be untrue where most of a base has lapsed
         out.append(("recency", "lapsed", z_rec))
-    elif z_rec <= -0.4:
-        out.append(("recency", "active", -z_rec))
+    elif z_rec <= -0.4:  # weaker: names a recent persona apart from a lapsed one ("New bargain buyers")
+        out.append(("recency", "recent", -z_rec * 0.5))
     if z_n >= 0.4:
         out.append(("frequency", "frequent", z_n))
     elif get("median_purchases", 2) <= 1 and get("conversion_rate", 0) >= 0.5 and z_n <= -0.1:
-        out.append(("frequency", "one-time", max(-z_n, 0.1)))
+        out.append(("frequency", "one-time", max(-z_n, 0.1) + 1.0))  # most bought once: a defining trait
     aov = float(get("aov_ratio", 1.0))
     if aov >= 1.3:
         out.append(("value", "big spenders", float(np.log(aov)) * 2))
@@ -431,6 +431,9 @@ def _compose(desc: list[tuple[str, str, float]], buyers: bool, n_traits: int) ->
     if pick.get("recency") == "lapsed" and pick.get("frequency") == "frequent" and noun == "buyers":
         pick.pop("frequency")
         noun = "regulars"
+    if pick.get("recency") == "recent" and pick.get("frequency") == "one-time":
+        pick.pop("frequency")
+        pick["recency"] = "new"
     words = [pick[k] for k in ("recency", "frequency", "channel") if k in pick]
     name = " ".join([*words, noun])
     if not words and noun in ("buyers", "browsers"):

@@ -42,9 +42,10 @@ EXCLUDED_WHY = {"id": "an identifier or code, not a quantity", "outcome": "it re
 METHOD = {
     "k": "Each k from `k_min` to `k_max` is fitted; its silhouette says how well separated the personas are, "
          "its bootstrap adjusted Rand index (ARI) says whether refits on resampled customers find the same "
-         "personas. A k is admissible when its smallest persona holds at least 5 % of customers and its mean "
-         "ARI is at least 0.8; among those, k-means takes the highest silhouette × ARI (a mixture, the lowest "
-         "BIC).",
+         "personas. A k is admissible when its smallest persona holds at least 5 % of customers, its mean "
+         "ARI is at least 0.8 and its worst refit at least 0.7; among those, k-means takes the highest "
+         "silhouette × ARI (a mixture, the lowest BIC). When no k-means k is admissible a Gaussian mixture is "
+         "tried, and when none of its k is either, customers are shown in rule-based RFM segments.",
     "profile": "Each cell is the persona's mean minus the mean of all customers, in standard deviations: red "
                "is above average, blue below.",
     "map": "The clustered features projected on their two main directions of variation; each dot is a "
@@ -242,7 +243,7 @@ def rfm_sentence(*, revenue: bool) -> str:
 def k_title(scores: pd.DataFrame) -> str:
     """Title of the k-selection chart: the chosen k, its silhouette and its bootstrap agreement."""
     if stability_state(scores) == "rfm":
-        return "No number of personas is stable: customers are shown in RFM segments"
+        return "No number of personas is stable, so customers are shown in RFM segments"
     row = _chosen(scores)
     k, what = int(row.name), noun(stability_state(scores))
     parts = []

@@ -235,9 +235,9 @@ def rfm_sentence(*, revenue: bool) -> str:
         return ("Each customer is scored 1–5 on recency (R), frequency (F: purchases) and monetary value "
                 "(M: revenue) by quintile of their rank among all customers (equal values share a score); the "
                 "first definition below that a customer meets names their segment.")
-    return ("These are RF segments: the log has no revenue, so each customer is scored 1–5 on recency (R) and "
-            "frequency (F: purchases) only, by quintile of their rank among all customers (equal values share "
-            "a score); the first definition below that a customer meets names their segment.")
+    return ("These are RF segments: the log has no revenue, so each customer is scored from one to five on "
+            "recency (R) and frequency (F: purchases) only, by quintile of their rank among all customers (equal "
+            "values share a score); the first definition below that a customer meets names their segment.")
 
 
 def k_title(scores: pd.DataFrame) -> str:

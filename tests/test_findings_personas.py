@@ -97,12 +97,12 @@ def test_heatmap_title_ties_and_small_groups():
     z = pd.DataFrame({"aov": [1.2, -1.2], "channel_share_email": [0.3, -0.3]}, index=["A", "B"])
     # two equal groups: every z is ± the same, so no persona may be named, only the feature
     assert say.heatmap_title(z, ["aov", "channel_share_email"], {"A": 100, "B": 100}) == (
-        "The personas differ most on aov (up to 1.2 SD from the average)")
+        "The personas differ most on order value (up to 1.2 SD from the average)")  # words, not column names
     z2 = pd.DataFrame({"aov": [0.4, -1.6], "channel_share_email": [2.1, -0.3]}, index=["A", "B"])
     assert say.heatmap_title(z2, ["aov", "channel_share_email"], {"A": 100, "B": 100}) == (
-        "A stand out most on channel email (+2.1 SD)")
+        "A stand out most on share of email visits (+2.1 SD)")
     # A is too small to name: B's strongest trait instead
-    assert say.heatmap_title(z2, ["aov", "channel_share_email"], {"A": 5, "B": 100}) == "B stand out most on aov (-1.6 SD)"
+    assert say.heatmap_title(z2, ["aov", "channel_share_email"], {"A": 5, "B": 100}) == "B stand out most on order value (-1.6 SD)"
     zero = pd.DataFrame({"aov": [0.0, 0.0]}, index=["A", "B"])
     assert say.heatmap_title(zero, ["aov"], {"A": 100, "B": 100}, state="unstable") == (
         "How each of the 2 groups differs from the average customer (in standard deviations)")

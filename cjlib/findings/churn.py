@@ -82,7 +82,8 @@ METHOD = {
     "drivers": ("Permutation importance: how much the test ROC AUC drops when one feature is shuffled (held-out "
                 "customers). Partial dependence: the average predicted churn as one feature varies, others as "
                 "they are."),
-    "personas": "Personas from `cjlib.personas`, fitted on the features as of the cutoff.",
+    "personas": "The run's personas (01's, fitted on the whole log, so they also reflect behaviour after the "
+                "cutoff): this describes who churned, it does not predict it.",
     "risk": ("Every customer seen before the cutoff, scored by the chosen model, with up to three reasons: the "
              "drivers whose replacement by a typical value (median, or most frequent value) lowers that "
              "customer's predicted churn the most. The full list is written to CSV under `output_dir`; this "

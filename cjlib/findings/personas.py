@@ -94,9 +94,31 @@ def not_shown(section: str) -> str:
 TIE_SD = 0.05  # z-scores closer than this to the largest are a tie
 
 
+FEATURE_WORDS = {
+    "recency_days": "days since the last visit", "n_purchases": "number of purchases", "aov": "order value",
+    "tenure_days": "days as a customer", "days_between_purchases": "days between purchases",
+    "sessions_per_30d": "visits per month", "events_per_session": "events per visit",
+    "purchases_per_session": "purchases per visit", "furthest_stage": "furthest stage reached",
+    "monetary": "total spend", "frequency": "repeat purchases", "n_events": "number of events",
+    "csat_mean": "satisfaction (CSAT)", "nps_mean": "NPS score", "days_to_first_purchase": "days to a first purchase",
+}
+
+
 def feature_label(col) -> str:
-    """A feature column as words: ``channel_share_email`` → ``channel email``, ``gender=f`` stays."""
-    return str(col).replace("channel_share_", "channel ")
+    """A feature column as words a marketer reads: ``days_between_purchases`` → ``days between
+    purchases``, ``channel_share_email`` → ``share of email visits``, ``plan=premium`` → ``plan premium``.
+
+    Examples
+    --------
+    >>> feature_label("days_between_purchases"), feature_label("channel_share_email"), feature_label("plan=premium")
+    ('days between purchases', 'share of email visits', 'plan premium')
+    """
+    col = str(col)
+    if col in FEATURE_WORDS:
+        return FEATURE_WORDS[col]
+    if col.startswith("channel_share_"):
+        return f"share of {col.removeprefix('channel_share_')} visits"
+    return col.replace("=", " ").replace("_", " ")
 
 
 def two_rates(a, b) -> tuple[str, str] | None:

@@ -1977,12 +1977,16 @@ class Adjustment:
 NO_ADJUSTMENT = "nothing (plain rate ratios)"
 
 
+def _unadjusted(why: str) -> Adjustment:
+    """No adjustment, with the one clause saying why (shared by the persona paths of :func:`adjustment`)."""
+    return Adjustment(None, NO_ADJUSTMENT, f"{why}, so visits are compared without adjustment")
+
+
 def _run_personas(events, data, output_dir, personas, seed, min_customers) -> Adjustment:
     """Adjust for the run's shared personas (see :func:`adjustment`)."""
     n = int(events["customer_id"].nunique())
     if n < min_customers:
-        return Adjustment(None, NO_ADJUSTMENT, f"personas are not fitted on {n:,} customers (fewer than "
-                          f"{min_customers}), so visits are compared without adjustment")
+        return _unadjusted(f"personas are not fitted on {n:,} customers (fewer than {min_customers})")
     from cjlib.personas import personas_for
 
     try:
@@ -1990,8 +1994,7 @@ def _run_personas(events, data, output_dir, personas, seed, min_customers) -> Ad
             warnings.simplefilter("ignore")
             shared = personas if personas is not None else personas_for(data, output_dir=output_dir, seed=seed)
     except ValueError as exc:
-        return Adjustment(None, NO_ADJUSTMENT, f"personas cannot be fitted on this log ({exc}), so visits are "
-                          "compared without adjustment")
+        return _unadjusted(f"personas cannot be fitted on this log ({exc})")
     if shared.state not in ("stable", "rfm"):
         return Adjustment(None, NO_ADJUSTMENT, "no stable set of personas was found on this log, so visits are "
                           "compared without adjustment")
@@ -2045,8 +2048,7 @@ def adjustment(adjust_for: str, events: pd.DataFrame, *, customers: pd.DataFrame
         return _run_personas(events, data, output_dir, personas, seed, min_customers)
     n = 0 if features is None else len(features)
     if n < min_customers:
-        return Adjustment(None, NO_ADJUSTMENT, f"personas are not fitted on {n:,} customers (fewer than "
-                          f"{min_customers}), so visits are compared without adjustment")
+        return _unadjusted(f"personas are not fitted on {n:,} customers (fewer than {min_customers})")
     from cjlib.personas import fit_personas
 
     try:
@@ -2054,8 +2056,7 @@ def adjustment(adjust_for: str, events: pd.DataFrame, *, customers: pd.DataFrame
             warnings.simplefilter("ignore")
             fitted = fit_personas(features, k="auto", n_boot=5, seed=seed)
     except ValueError as exc:
-        return Adjustment(None, NO_ADJUSTMENT, f"personas cannot be fitted on this log ({exc}), so visits are "
-                          "compared without adjustment")
+        return _unadjusted(f"personas cannot be fitted on this log ({exc})")
     if not str(fitted.scores_.attrs.get("rule", "")).startswith("admissible"):
         return Adjustment(None, NO_ADJUSTMENT, "no stable set of personas was found on this log, so visits are "
                           "compared without adjustment")

@@ -43,6 +43,7 @@ __all__ = [
     "times",
     "problems",
     "join",
+    "see_above",
 ]
 
 MIN_GROUP = 30  # default smallest group a best/worst may be named from
@@ -239,6 +240,17 @@ def duration(t) -> str:
         raise Unearned("duration is undefined")
     h = pd.Timedelta(t).total_seconds() / 3600
     return f"{h * 60:.1f} min" if h < 1 else f"{h:.1f} h" if h < 48 else f"{h / 24:.1f} days"
+
+
+def see_above(section: str, where: str) -> str:
+    """The one sentence under a section heading whose reason was said once above, under ``where``.
+
+    Examples
+    --------
+    >>> see_above("model comparison", "Journeys built from the log")
+    '*Not shown (model comparison):* see why under *Journeys built from the log* above.'
+    """
+    return f"*Not shown ({section}):* see why under *{where}* above."
 
 
 def join(names, conj: str = "and") -> str:

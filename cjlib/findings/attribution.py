@@ -19,7 +19,18 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cjlib.findings import is_number, join, leader, number, pct, ranking, rate, share, times
+from cjlib.findings import (
+    is_number,
+    join,
+    leader,
+    number,
+    pct,
+    ranking,
+    rate,
+    see_above,
+    share,
+    times,
+)
 
 __all__ = [
     "MIN_CONVERSIONS",
@@ -149,7 +160,7 @@ def said_above(section: str) -> str:
     >>> said_above("model comparison")
     '*Not shown (model comparison):* see why under *Journeys built from the log* above.'
     """
-    return f"*Not shown ({section}):* see why under *Journeys built from the log* above."
+    return see_above(section, "Journeys built from the log")
 
 
 def channel_left_out(reasons: Mapping[str, str], *, group: str = "channel attribution") -> tuple[list[tuple[str, str]], set[str]]:

@@ -16,7 +16,17 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from cjlib.findings import MIN_GROUP, is_number, join, leader, number, pct, ranking, rates_differ, times
+from cjlib.findings import (
+    MIN_GROUP,
+    is_number,
+    join,
+    leader,
+    number,
+    pct,
+    ranking,
+    rates_differ,
+    times,
+)
 from cjlib.findings.personas import noun, two_rates
 
 __all__ = [

@@ -12,7 +12,17 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from cjlib.findings import MIN_GROUP, is_number, join, leader, number, pct, ranking, rates_differ
+from cjlib.findings import (
+    MIN_GROUP,
+    is_number,
+    join,
+    leader,
+    number,
+    pct,
+    ranking,
+    rates_differ,
+    see_above,
+)
 
 __all__ = [
     "EXCLUDED_WHY",
@@ -90,7 +100,7 @@ def not_shown(section: str) -> str:
     >>> not_shown("persona cards")
     '*Not shown (persona cards):* see why under *Choosing the number of personas* above.'
     """
-    return f"*Not shown ({section}):* see why under *Choosing the number of personas* above."
+    return see_above(section, "Choosing the number of personas")
 TIE_SD = 0.05  # z-scores closer than this to the largest are a tie
 
 

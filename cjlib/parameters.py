@@ -87,6 +87,15 @@ def _duration(*, auto: bool = False, empty: str = "") -> Rule:
     return rule
 
 
+def _fraction() -> Rule:
+    accepts = "a number from 0 up to (not including) 1, such as 0.1 for 10 % a year"
+
+    def rule(v: Any) -> str:
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1
+        return "" if ok else accepts
+    return rule
+
+
 def _date(empty: str) -> Rule:
     accepts = f"a date such as 2025-01-31, or '' ({empty})"
 
@@ -178,8 +187,11 @@ RULES: dict[str, Rule] = {
     "cohort_freq": _choice("week", "month", fold=True),
     # 04
     "cutoff": _date("the last event date + 1 day - churn_window_days"),
-    "churn_window_days": _int(1, what="days"),
-    "model": _choice("gbm", "logistic"),
+    "churn_window_days": _int(0, what="days; 0 fits the window to the customers' gaps between active days"),
+    "model": _choice("auto", "gbm", "logistic", "bgnbd"),
+    "rank_by": _choice("value_at_risk", "risk"),
+    "value_horizon_days": _int(1, what="days of future value"),
+    "discount_rate": _fraction(),
 }
 
 

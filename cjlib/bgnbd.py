@@ -6,13 +6,17 @@ the first), ``t_x`` (time of the last purchase, from the first) and ``T`` (time 
 to the end of observation), all in one time unit.
 
 :func:`fit_bgnbd` maximizes the closed-form log-likelihood (``scipy.special.gammaln``, optimized over
-log-parameters); the fitted :class:`BGNBD` gives P(alive), expected purchases in a future window and
-the probability of **no** purchase in that window, which is the churn score we use. Raw P(alive)
-ranks one-time buyers badly: with ``x = 0`` the model says P(alive) = 1 (in BG/NBD nobody drops out
+log-parameters) and attaches standard errors from the Hessian (:func:`hessian_standard_errors`). The
+fitted :class:`BGNBD` gives P(alive), expected purchases in a future window (also given alive) and the
+probability of **no** purchase in that window, which is the churn score we use. Raw P(alive) ranks
+one-time buyers badly: with ``x = 0`` the model says P(alive) = 1 (in BG/NBD nobody drops out
 before a repeat purchase), so a one-time buyer seen a year ago outranks a frequent buyer who paused.
 P(no purchase in the window) combines P(alive) with the posterior purchase rate and ranks them sensibly.
 
-:func:`rfm_summary` turns an event log into ``(x, t_x, T)`` at a cutoff.
+:func:`rfm_summary` turns an event log into ``(x, t_x, T)`` at a cutoff; with
+``observation_end="last_day"`` it is lifetimes' ``summary_data_from_transaction_data(..., freq="D",
+observation_period_end=<the last day before the cutoff>)`` (checked on the CDNOW master log,
+``tests/data/cdnow/README.md``).
 
 Reference: P. S. Fader, B. G. S. Hardie, K. L. Lee (2005), "Counting your customers" the easy way: an
 alternative to the Pareto/NBD model, *Marketing Science* 24(2), 275–284. On the 2,357-customer CDNOW
@@ -23,15 +27,80 @@ sample (39-week calibration) they report r = 0.243, α = 4.414, a = 0.793, b = 2
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-__all__ = ["BGNBD", "TIME_UNITS", "bgnbd_log_likelihood", "fit_bgnbd", "rfm_summary"]
+__all__ = ["BGNBD", "OBSERVATION_ENDS", "TIME_UNITS", "bgnbd_log_likelihood", "fit_bgnbd",
+           "hessian_standard_errors", "rfm_summary"]
 
 TIME_UNITS = {"days": 1.0, "weeks": 7.0}
+OBSERVATION_ENDS = ("cutoff", "last_day")
+_PARAMS = ("r", "alpha", "a", "b")
+
+
+def hessian_standard_errors(neg_ll: Callable[[np.ndarray], float], params: Sequence[float], *,
+                            rel_step: float = 1e-4) -> np.ndarray:
+    """Standard errors from the inverse Hessian of a negative log-likelihood at its minimum.
+
+    The Hessian is taken in the natural (positive) parameters by central differences with steps
+    ``rel_step × |param|``; the standard errors are the square roots of the diagonal of its inverse (the
+    asymptotic covariance of the maximum-likelihood estimate).
+
+    Parameters
+    ----------
+    neg_ll : callable
+        The negative log-likelihood of a parameter vector (natural parameters, all positive).
+    params : sequence of float
+        The maximum-likelihood estimate.
+    rel_step : float, default 1e-4
+        Relative step of the central differences.
+
+    Returns
+    -------
+    ndarray
+        One standard error per parameter, all NaN when the Hessian is not finite or not positive
+        definite (the estimate is not a strict interior minimum, e.g. on a flat ridge).
+
+    Examples
+    --------
+    A normal sample's mean has standard error σ/√n and its standard deviation σ/√(2n):
+
+    >>> z = np.array([1.0, 2.0, 4.0, 5.0])
+    >>> nll = lambda p: len(z) * np.log(p[1]) + ((z - p[0]) ** 2).sum() / (2 * p[1] ** 2)
+    >>> se = hessian_standard_errors(nll, [3.0, np.sqrt(2.5)])
+    >>> [round(float(v), 4) for v in se], round(float(np.sqrt(2.5 / 4)), 4), round(float(np.sqrt(2.5 / 8)), 4)
+    ([0.7906, 0.559], 0.7906, 0.559)
+    """
+    theta = np.asarray(params, dtype=float)
+    k = len(theta)
+    h = rel_step * np.maximum(np.abs(theta), 1e-8)
+
+    def f(i: int, si: int, j: int = 0, sj: int = 0) -> float:
+        p = theta.copy()
+        p[i] += si * h[i]
+        p[j] += sj * h[j]
+        return float(neg_ll(p))
+
+    f0 = float(neg_ll(theta))
+    hess = np.empty((k, k))
+    for i in range(k):
+        hess[i, i] = (f(i, 1) - 2.0 * f0 + f(i, -1)) / h[i] ** 2
+        for j in range(i):
+            hess[i, j] = hess[j, i] = (f(i, 1, j, 1) - f(i, 1, j, -1) - f(i, -1, j, 1)
+                                       + f(i, -1, j, -1)) / (4.0 * h[i] * h[j])
+    nan = np.full(k, np.nan)
+    if not np.isfinite(hess).all():
+        return nan
+    try:
+        chol = np.linalg.cholesky(hess)
+    except np.linalg.LinAlgError:
+        return nan
+    inv_chol = np.linalg.inv(chol)
+    return np.sqrt((inv_chol ** 2).sum(axis=0))
 
 
 def _as_arrays(x, t_x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -87,6 +156,10 @@ class BGNBD:
         Customers the model was fitted on.
     converged : bool
         Whether the optimizer reported success.
+    standard_errors : dict of str to float
+        Asymptotic standard errors of ``r``, ``alpha``, ``a``, ``b`` from the inverse Hessian of the
+        negative log-likelihood at the estimate (:func:`hessian_standard_errors`); NaN when the Hessian is
+        not positive definite, and NaN by default for a model built by hand.
     """
 
     r: float
@@ -97,6 +170,7 @@ class BGNBD:
     log_likelihood: float
     n_customers: int
     converged: bool
+    standard_errors: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_PARAMS, float("nan")))
 
     @property
     def params(self) -> dict[str, float]:
@@ -120,15 +194,31 @@ class BGNBD:
         x, t_x, T = _as_arrays(frequency, recency, T)
         return 1.0 / (1.0 + self._dead_odds(x, t_x, T))
 
-    def expected_purchases(self, t: float, frequency, recency, T) -> np.ndarray:
-        """E[purchases in (T, T + t] | x, t_x, T] (Fader, Hardie & Lee 2005, eq. 10)."""
-        x, t_x, T = _as_arrays(frequency, recency, T)
+    def _if_alive(self, t: float, x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """The numerator of eq. 10: E[purchases in (T, T + t] | alive at T, x, T]."""
         t = float(t)
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
         z = t / (alpha + T + t)
         hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
         num = 1.0 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp
-        return (a + b + x - 1) / (a - 1) * num / (1.0 + self._dead_odds(x, t_x, T))
+        return (a + b + x - 1) / (a - 1) * num
+
+    def expected_purchases(self, t: float, frequency, recency, T) -> np.ndarray:
+        """E[purchases in (T, T + t] | x, t_x, T] (Fader, Hardie & Lee 2005, eq. 10)."""
+        x, t_x, T = _as_arrays(frequency, recency, T)
+        return self._if_alive(t, x, T) / (1.0 + self._dead_odds(x, t_x, T))
+
+    def expected_purchases_if_alive(self, t: float, frequency, recency, T) -> np.ndarray:
+        """E[purchases in (T, T + t] | alive at T, x, t_x, T] = :meth:`expected_purchases` / :meth:`p_alive`.
+
+        The denominator of Fader, Hardie & Lee (2005) eq. 10 is 1 / P(alive); without it the expectation
+        is the one for a customer known to be alive: given alive, λ ~ Gamma(r + x, α + T) and
+        p ~ Beta(a, b + x), and an alive customer buys (1 − exp(−λ p t)) / p times on average. It does not
+        depend on ``t_x`` (recency only tells whether the customer is alive). This is what a customer is
+        worth to keep; multiplying it by P(churn) gives the value at risk without discounting twice.
+        """
+        x, _, T = _as_arrays(frequency, recency, T)
+        return self._if_alive(t, x, T)
 
     def p_no_purchase(self, t: float, frequency, recency, T) -> np.ndarray:
         """P(no purchase in (T, T + t] | x, t_x, T): the BG/NBD churn score for a window of length ``t``.
@@ -160,7 +250,7 @@ def fit_bgnbd(frequency, recency, T, *, time_unit: str = "weeks", x0: Sequence[f
     Returns
     -------
     BGNBD
-        The fitted model.
+        The fitted model, with Hessian standard errors in ``standard_errors``.
 
     Raises
     ------
@@ -206,10 +296,13 @@ def fit_bgnbd(frequency, recency, T, *, time_unit: str = "weeks", x0: Sequence[f
     res2 = optimize.minimize(nll, res.x, method="Nelder-Mead",
                              options={"maxiter": 3000, "xatol": 1e-8, "fatol": 1e-11 * max(1.0, abs(res.fun))})
     best = res2 if res2.fun <= res.fun else res
-    r, alpha, a, b = np.exp(best.x)
-    return BGNBD(r=float(r), alpha=float(alpha), a=float(a), b=float(b), time_unit=time_unit,
+    est = np.exp(best.x)
+    se = hessian_standard_errors(lambda p: -(w * _ll_terms(p, ux, ut, uT)).sum(), est)
+    r, alpha, a, b = (float(v) for v in est)
+    return BGNBD(r=r, alpha=alpha, a=a, b=b, time_unit=time_unit,
                  log_likelihood=float(-best.fun), n_customers=len(x),
-                 converged=bool(res.success or res2.success))
+                 converged=bool(res.success or res2.success),
+                 standard_errors={k: float(v) for k, v in zip(_PARAMS, se)})
 
 
 def rfm_summary(
@@ -219,14 +312,16 @@ def rfm_summary(
     activity_events: Sequence[str] | None = None,
     time_unit: str = "days",
     customer_ids: Sequence | pd.Index | None = None,
+    observation_end: str = "cutoff",
 ) -> pd.DataFrame:
     """Per-customer ``(x, t_x, T)`` from the events before ``cutoff``, for BG/NBD.
 
     Transactions are the distinct calendar days with an activity event (several events on one day are
     one transaction, as in the CDNOW data). ``x`` is the number of such days after the first, ``t_x`` the
-    time from the first to the last, ``T`` the time from the first to ``cutoff``. Customers with events
-    but no activity event before ``cutoff`` (e.g. never purchased, for purchase churn) get ``x = 0`` with
-    their first event of any kind as time zero.
+    time from the first to the last (both taken at the start of their day), ``T`` the time from the first
+    to the end of observation (``observation_end``). Customers with events but no activity event before
+    ``cutoff`` (e.g. never purchased, for purchase churn) get ``x = 0`` with their first event of any kind
+    as time zero.
 
     Parameters
     ----------
@@ -240,6 +335,12 @@ def rfm_summary(
         Unit of ``t_x`` and ``T``.
     customer_ids : sequence, optional
         Rows to return, in this order (default: every customer with an event before ``cutoff``, sorted).
+    observation_end : {"cutoff", "last_day"}, default "cutoff"
+        Where ``T`` ends. ``"cutoff"``: at ``cutoff`` itself. ``"last_day"``: at the start of the last day
+        before ``cutoff``, like ``t_x`` — one day less for a midnight cutoff, so a purchase on the last
+        observed day has ``t_x = T``. ``"last_day"`` is the convention of Fader, Hardie & Lee's CDNOW
+        summary (T = 38.86 weeks = 272 days for a 1 January buyer over the 39 weeks to 30 September) and of
+        lifetimes' ``summary_data_from_transaction_data`` with ``observation_period_end`` = the last day.
 
     Returns
     -------
@@ -249,7 +350,10 @@ def rfm_summary(
     """
     if time_unit not in TIME_UNITS:
         raise ValueError(f"time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}")
+    if observation_end not in OBSERVATION_ENDS:
+        raise ValueError(f"observation_end must be one of {list(OBSERVATION_ENDS)}, got {observation_end!r}")
     cutoff = pd.Timestamp(cutoff)
+    end = cutoff if observation_end == "cutoff" else (cutoff - pd.Timedelta(1, "ns")).floor("D")
     ts = events["timestamp"]
     before = (ts < cutoff).to_numpy()
     ev = events.loc[before, ["customer_id", "timestamp", "event"]]
@@ -270,7 +374,7 @@ def rfm_summary(
     n = n.reindex(out.index).fillna(0).astype(np.int64)
     out["frequency"] = np.maximum(n.to_numpy() - 1, 0)
     out["recency"] = (last - zero).dt.total_seconds().to_numpy() / unit_s
-    out["T"] = (cutoff - zero).dt.total_seconds().to_numpy() / unit_s
+    out["T"] = (end - zero).dt.total_seconds().to_numpy() / unit_s
     out["has_activity"] = (n > 0).to_numpy()
     if customer_ids is not None:
         out = out.reindex(pd.Index(customer_ids, name="customer_id"))

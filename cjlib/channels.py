@@ -43,6 +43,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -380,6 +381,8 @@ def _matches(values: pd.Series, cond: Condition) -> np.ndarray:
         out = s.str.contains(v, regex=False)
     elif kind == "full_regexp":
         out = s.str.fullmatch(v, flags=re.IGNORECASE)
-    else:  # partial_regexp
-        out = s.str.contains(v, regex=True, flags=re.IGNORECASE)
+    else:  # partial_regexp; pandas warns about groups in a pattern, which are fine here
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            out = s.str.contains(v, regex=True, flags=re.IGNORECASE)
     return out.to_numpy(dtype=bool)

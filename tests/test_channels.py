@@ -253,3 +253,14 @@ def test_source_category_list_is_the_documented_copy():
 def test_module_examples_run():
     res = doctest.testmod(channels, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert res.attempted >= 3 and res.failed == 0
+
+
+def test_the_format_documented_in_the_module_docstring_loads(tmp_path):
+    doc = channels.__doc__
+    block = doc[doc.index("YAML::") + len("YAML::"):doc.index("Fields:")]
+    (tmp_path / "rules.yml").write_text(block, encoding="utf-8")
+    (tmp_path / "my_sites.csv").write_text("source,source_category\nexample-engine,SOURCE_CATEGORY_SEARCH\n",
+                                           encoding="utf-8")
+    got = channel_group(["example-engine", "acme", "mailchimp", "google"], ["cpc", "newsletter", "x", "cpc"],
+                        rules=tmp_path / "rules.yml")
+    assert got.tolist() == ["Paid Search", "Newsletter", "Newsletter", "Unassigned"]

@@ -29,8 +29,8 @@ Fields: ``source``, ``medium``, ``campaign`` and ``source_category`` (the row's 
 source-category list; empty when not listed). Match types, as in GA4's channel-group filters (Admin
 API ``ChannelGroupFilter``): ``exact``, ``begins_with``, ``ends_with``, ``contains``, ``full_regexp``
 (the whole value must match, as GA4's "matches regex"), ``partial_regexp`` (matches anywhere) and
-``in_list`` (a list of values). Every match ignores case, as GA4's does. A missing value is the empty
-string. YAML anchors (``&paid`` … ``*paid``) may name a pattern used twice; any other top-level key
+``in_list`` (a list of values). Every match ignores case, as GA4's does. Values are trimmed of
+surrounding spaces; a missing value is the empty string. YAML anchors (``&paid`` … ``*paid``) may name a pattern used twice; any other top-level key
 (e.g. ``patterns:`` holding the anchors) is ignored.
 
 Before the rules, rows without source and medium take them from ``referrer`` (source = the referrer's

@@ -211,6 +211,7 @@ def test_inputs_are_checked_and_the_index_kept():
     got = channel_group(src, pd.Series(["cpc", "cpc"], dtype="category"))
     assert got.index.tolist() == [10, 3] and got.name == "channel"
     assert got.tolist() == ["Paid Search", "Paid Social"]
+    assert channel_group([], []).empty  # no rows, no channels
 
 
 def test_100k_rows_run_vectorized(monkeypatch):

@@ -27,6 +27,7 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -39,12 +40,18 @@ from cjlib.reading import column_names, read_table, read_text
 from cjlib.stagemap import StageMap, load_stage_map
 from cjlib.timestamps import check_timestamp_format, parse_timestamps
 
+if TYPE_CHECKING:
+    from cjlib.readers import Stitching
+
 __all__ = [
     "load_events",
     "load_customers",
     "load_feedback",
     "load_costs",
     "load_inputs",
+    "events_from_frame",
+    "read_ga4",
+    "read_segment",
     "parse_columns",
     "ensure_sorted",
     "Inputs",
@@ -482,6 +489,25 @@ def load_events(
     mapping, options = _split_options(_table_mapping(parse_columns(columns), "events"))
     fmt = check_timestamp_format(timestamp_format) or options.get("timestamp_format")
     df, file = read_table(path, "events", dictionary=[mapping.get(c, c) for c in ("event", "channel")])
+    return events_from_frame(df, file, mapping, stage_map=stage_map, keep_duplicates=keep_duplicates,
+                             timestamp_format=fmt)
+
+
+def events_from_frame(df: pd.DataFrame, file: str, mapping: Mapping[str, str] | None = None, *,
+                      stage_map: StageMap | None = None, keep_duplicates: bool = False,
+                      timestamp_format: str | None = None, replace: bool = False) -> pd.DataFrame:
+    """The validation of :func:`load_events` on a frame already read from ``file`` (the readers of
+    :mod:`cjlib.readers` hand their flattened exports to it).
+
+    ``mapping`` (contract name → the frame's column, options removed) renames columns first; with
+    ``replace=True`` an entry naming a contract column the frame already has replaces it (``{channel:
+    medium}`` on a flattened export uses the raw medium as the channel). Raises what :func:`load_events`
+    raises, naming ``file``.
+    """
+    mapping = dict(mapping or {})
+    fmt = timestamp_format
+    if replace:
+        df = df.drop(columns=[k for k, v in mapping.items() if k != v and k in df.columns and v in df.columns])
     df = _rename(df, mapping, file)
     _require(df, "events", file)
     df = _validate(df, "events", file)
@@ -609,6 +635,13 @@ class Inputs:
     feedback: pd.DataFrame | None
     costs: pd.DataFrame | None
     stage_map: StageMap
+    stitching: Stitching | None = None  # what identity stitching did (events_format ga4 or segment), else None
+
+    @property
+    def stitched_ids(self) -> int | None:
+        """Anonymous ids whose events joined a known customer (:class:`cjlib.readers.Stitching`); ``None``
+        for a plain table, which is not stitched."""
+        return None if self.stitching is None else self.stitching.stitched_ids
 
     @property
     def date_range(self) -> tuple[str, str]:
@@ -667,6 +700,8 @@ def load_inputs(
     start_date: str = "",
     end_date: str = "",
     timestamp_format: str | None = None,
+    events_format: str = "table",
+    channel_rules: str | Path | None = None,
 ) -> Inputs:
     """Load every input a notebook uses, from the shared notebook parameters.
 
@@ -689,10 +724,20 @@ def load_inputs(
         ``start_date`` must come before ``end_date``).
     timestamp_format : str, optional
         For every table whose part of ``columns`` sets none (see :func:`load_events`).
+    events_format : {"table", "ga4", "segment"}, default "table"
+        How ``events_path`` is written: a table of the contract (CSV/Parquet), a GA4 BigQuery export or a
+        Segment / RudderStack export (read by :func:`cjlib.readers.load_export`: flattened, identities
+        stitched, channels by GA4's default channel group). For an export, the ``events`` part of
+        ``columns`` applies to the flattened columns (:data:`cjlib.readers.COLUMNS`), after flattening.
+    channel_rules : str or Path, optional
+        A channel rules file for the export readers (:func:`cjlib.channels.load_rules`); default GA4's
+        default channel group.
 
     Returns
     -------
     Inputs
+        ``stitching`` (:class:`cjlib.readers.Stitching`) counts the ids stitching joined for an export
+        (``Inputs.stitched_ids``), ``None`` for a table.
         ``feedback.attrs["unmatched_stages"]`` counts feedback rows whose ``stage`` names no stage of
         the map (warned about: :func:`cjlib.scorecard.feedback_stages` drops them). When the tables type
         ``customer_id`` differently (integers in one, text in another), every table's ids become text,
@@ -718,12 +763,22 @@ def load_inputs(
         raise DataError(f"start_date {start_date!r} must come before end_date {end_date!r}",
                         parameter="start_date", rule="date_range")
     timestamp_format = check_timestamp_format(timestamp_format)
+    from cjlib import readers
+
+    events_format = readers.check_format(events_format)
     files = {t: p for t, p in (("events", events_path), ("customers", customers_path),
                                ("feedback", feedback_path), ("costs", costs_path)) if p}
-    parts = _mapping_parts(parse_columns(columns), files)
+    parts = _mapping_parts(parse_columns(columns), files,
+                           None if events_format == "table" else list(readers.COLUMNS))
     fmt = {t: parts[t].get("timestamp_format") or timestamp_format for t in parts}
     stage_map = load_stage_map(stage_map_path or None)
-    events = load_events(events_path, parts["events"], stage_map=stage_map, timestamp_format=fmt["events"])
+    stitching = None
+    if events_format == "table":
+        events = load_events(events_path, parts["events"], stage_map=stage_map, timestamp_format=fmt["events"])
+    else:
+        export = readers.load_export(events_path, events_format, _split_options(parts["events"])[0],
+                                     rules=channel_rules or None, stage_map=stage_map)
+        events, stitching = export.events, export.stitching
     _check_known_events(events, stage_map)
     customers = load_customers(customers_path, parts["customers"],
                                timestamp_format=fmt["customers"]) if customers_path else None
@@ -741,7 +796,7 @@ def load_inputs(
         feedback = _between(feedback, start, end) if feedback is not None else None
     if feedback is not None:
         feedback.attrs["unmatched_stages"] = _unmatched_stages(feedback, stage_map)
-    return Inputs(events, customers, feedback, costs, stage_map)
+    return Inputs(events, customers, feedback, costs, stage_map, stitching)
 
 
 def _check_known_events(events: pd.DataFrame, stage_map: StageMap) -> None:
@@ -821,16 +876,18 @@ def _between(df: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp | N
     return out
 
 
-def _mapping_parts(mapping: dict, files: Mapping[str, str]) -> dict[str, dict[str, str]]:
+def _mapping_parts(mapping: dict, files: Mapping[str, str],
+                   events_columns: list[str] | None = None) -> dict[str, dict[str, str]]:
     """Each table's part of the column mapping (see :func:`load_inputs`).
 
     A flat entry that no loaded table has raises :class:`DataError` before anything is loaded, naming
-    the entry and each table's columns, so a typo is caught.
+    the entry and each table's columns, so a typo is caught. ``events_columns``: the columns an export
+    reader gives (the events file's own fields are not what the mapping names).
     """
     tables = ("events", "customers", "feedback", "costs")
     if _is_per_table(mapping) or not mapping:
         return {t: _table_mapping(mapping, t) for t in tables}
-    present = {t: column_names(p) for t, p in files.items()}
+    present = {t: events_columns if t == "events" and events_columns else column_names(p) for t, p in files.items()}
     if all(cols is not None for cols in present.values()):
         unused = [k for k, v in mapping.items()
                   if k not in OPTIONS and not any(v in cols for cols in present.values())]
@@ -868,3 +925,12 @@ def read_json_or_yaml(text: str) -> object:
         return json.loads(text)
     except json.JSONDecodeError:
         return yaml.safe_load(text)
+
+
+def __getattr__(name: str):
+    """``read_ga4`` and ``read_segment`` live in :mod:`cjlib.readers` (which imports this module)."""
+    if name in ("read_ga4", "read_segment"):
+        from cjlib import readers
+
+        return getattr(readers, name)
+    raise AttributeError(f"module 'cjlib.io' has no attribute {name!r}")

@@ -252,7 +252,7 @@ def spend_summary(
         ev = ev[ev["event"].astype(str).isin(list(activity_events)).to_numpy()]
     daily = (pd.DataFrame({"customer_id": ev["customer_id"].to_numpy(),
                            "day": ev["timestamp"].dt.floor("D").to_numpy(),
-                           "revenue": ev["revenue"].to_numpy(dtype=float)})
+                           "revenue": ev["revenue"].to_numpy(dtype=float, na_value=np.nan)})
              .groupby(["customer_id", "day"], sort=True, observed=True)["revenue"].sum())
     g = daily.groupby(level="customer_id", sort=True, observed=True)
     n = g.size()
@@ -372,8 +372,8 @@ def value_at_risk(churn_probability, value_if_active) -> pd.Series:
     >>> value_at_risk(pd.Series([0.5, 0.1], index=["a", "b"]), [100.0, 300.0]).tolist()
     [50.0, 30.0]
     """
-    prob_s, val_s = (v if isinstance(v, pd.Series) else None for v in (churn_probability, value_if_active))
-    if prob_s is not None and val_s is not None and not prob_s.index.equals(val_s.index):
+    series = [v for v in (churn_probability, value_if_active) if isinstance(v, pd.Series)]
+    if len(series) == 2 and not series[0].index.equals(series[1].index):
         raise ValueError("churn_probability and value_if_active must have the same index")
     prob = np.asarray(churn_probability, dtype=float).ravel()
     val = np.asarray(value_if_active, dtype=float).ravel()
@@ -383,8 +383,7 @@ def value_at_risk(churn_probability, value_if_active) -> pd.Series:
         raise ValueError("churn_probability must be a probability in [0, 1] for every customer")
     if not np.isfinite(val).all():
         raise ValueError("value_if_active must be a finite number for every customer")
-    index = (prob_s if prob_s is not None else val_s).index if (prob_s is not None or val_s is not None) else None
-    return pd.Series(prob * val, index=index, name="value_at_risk")
+    return pd.Series(prob * val, index=series[0].index if series else None, name="value_at_risk")
 
 
 def spend_frequency_correlation(summary: pd.DataFrame) -> float:

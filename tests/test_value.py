@@ -186,6 +186,8 @@ def test_spend_summary_by_hand():
     assert last.index.tolist() == ["b", "a"]
     assert last.loc["a"].tolist() == [2, pytest.approx(8 / 7), pytest.approx(13 / 7), True, 30.0]
     assert ev.equals(_log())  # the caller's frame is untouched
+    nullable = spend_summary(ev.astype({"revenue": "Float64"}), cutoff="2025-01-15", activity_events=["purchase"])
+    assert nullable["monetary_value"].tolist() == s["monetary_value"].tolist()  # pd.NA counts as 0 like NaN
     with pytest.raises(ValueError, match="needs a revenue column"):
         spend_summary(ev.drop(columns="revenue"), cutoff="2025-01-15")
     with pytest.raises(ValueError, match="observation_end must be one of"):

@@ -26,8 +26,7 @@ sample (39-week calibration) they report r = 0.243, α = 4.414, a = 0.793, b = 2
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -18,8 +18,14 @@ from scipy import integrate, stats
 from cjlib import bgnbd as bgnbd_module
 from cjlib import value as value_module
 from cjlib.bgnbd import BGNBD, fit_bgnbd, hessian_standard_errors, rfm_summary
-from cjlib.value import (GammaGamma, customer_value, fit_gamma_gamma, spend_frequency_correlation, spend_summary,
-                         value_at_risk)
+from cjlib.value import (
+    GammaGamma,
+    customer_value,
+    fit_gamma_gamma,
+    spend_frequency_correlation,
+    spend_summary,
+    value_at_risk,
+)
 
 DATA = Path(__file__).parent / "data" / "cdnow"
 CUTOFF = "1997-10-01"

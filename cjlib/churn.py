@@ -41,6 +41,7 @@ Explanations
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -52,7 +53,15 @@ from cjlib.errors import DataError
 from cjlib.stagemap import StageMap
 
 __all__ = [
+    "CANDIDATES",
+    "DESIGNS",
     "MODELS",
+    "N_SPLITS",
+    "activity_gap_days",
+    "choose_model",
+    "cross_validation",
+    "features_at",
+    "validate",
     "ChurnResult",
     "bgnbd_scores",
     "calibration_table",
@@ -195,92 +204,176 @@ def _check_classes(y: pd.Series, name: str, when: pd.Timestamp, window: int, min
                         column="event", rule="too_few_per_class")
 
 
-@dataclass(frozen=True)
-class WindowPlan:
-    """The churn window and cutoffs an out-of-time check uses on this log (:func:`plan_window`).
-
-    Attributes
-    ----------
-    window_days : int
-        The window used (the one asked for, or the fallback when that one does not fit).
-    requested_days : int
-        The window asked for.
-    cutoff, train_cutoff : Timestamp or None
-        Test and training cutoffs (``train_cutoff = cutoff − window_days``); None when nothing fits.
-    fits : bool
-        Whether the history holds a training history, a training window and a test window.
-    needed_days : float
-        Days of data the requested window needs (history + two windows; with a given cutoff, the
-        window after it must also fit).
-    span_days : float
-        Days the log covers (first event to the end of the last event's day).
-    """
-
-    window_days: int
-    requested_days: int
-    cutoff: pd.Timestamp | None
-    train_cutoff: pd.Timestamp | None
-    fits: bool
-    needed_days: float
-    span_days: float
-
-    @property
-    def changed(self) -> bool:
-        """Whether the window differs from the one asked for."""
-        return self.fits and self.window_days != self.requested_days
+DESIGNS = ("out_of_time", "cross_validation")
+MIN_WINDOW_DAYS = 7  # the shortest churn window a fitted plan uses
+GAP_PERCENTILE = 80  # the fitted window covers this percentile of the gaps between a customer's active days
 
 
-def _fits(first: pd.Timestamp, covered: pd.Timestamp, window: int, cutoff) -> tuple[bool, pd.Timestamp]:
-    w = pd.Timedelta(days=window)
-    cut = covered - w if cutoff is None else cutoff
-    return bool(cut + w <= covered and cut - w - first >= w), cut
+def activity_gap_days(events: pd.DataFrame, activity_events: Sequence[str] | None = None, *,
+                      percentile: float = GAP_PERCENTILE) -> float:
+    """A high percentile of the days between a customer's consecutive active days.
 
-
-def plan_window(events: pd.DataFrame, window_days: int, *, fallback_days: int | None = None,
-                cutoff=None) -> WindowPlan:
-    """Fit the churn window to the log: the one asked for when the history holds it, else the fallback.
-
-    Out-of-time validation needs, before the data's end, a training history at least one window long,
-    a training label window and a test label window: ``span ≥ 3 × window_days`` with the default cutoff
-    (the last event day + 1 − window). With a given ``cutoff`` the window after it must end by the last
-    event day and the training cutoff (``cutoff − window``) must leave one window of history.
+    An active day is a calendar day with an activity event (any event by default). Only customers with
+    two or more active days have gaps.
 
     Parameters
     ----------
     events : DataFrame
-        Event log with ``timestamp``.
+        Event log (``customer_id``, ``timestamp``, ``event``).
+    activity_events : sequence of str, optional
+        Events that count as activity (default: every event).
+    percentile : float, default 80
+
+    Returns
+    -------
+    float
+        Days; NaN when no customer has a second active day.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b"], "event": ["x"] * 5,
+    ...     "timestamp": pd.to_datetime(["2025-01-01 09:00", "2025-01-11 09:00", "2025-01-11 18:00", "2025-01-01 09:00", "2025-01-31 09:00"])})
+    >>> activity_gap_days(ev, percentile=50)
+    20.0
+    """
+    act = events if activity_events is None else events[events["event"].astype(str).isin(list(activity_events)).to_numpy()]
+    days = pd.DataFrame({"c": act["customer_id"].to_numpy(), "d": act["timestamp"].dt.floor("D").to_numpy()})
+    days = days.drop_duplicates().sort_values(["c", "d"], kind="stable")
+    same = days["c"].to_numpy()[1:] == days["c"].to_numpy()[:-1]
+    gaps = (np.diff(days["d"].to_numpy()) / np.timedelta64(1, "D"))[same]
+    return float(np.percentile(gaps, percentile)) if len(gaps) else float("nan")
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """The churn window, the cutoffs and the validation design this log allows (:func:`plan_window`).
+
+    Attributes
+    ----------
     window_days : int
-        The window asked for (a report's ``churn_window_days``).
-    fallback_days : int, optional
-        A window that fits the data (``data.profile.default_churn_window_days()``), used when
-        ``window_days`` does not fit.
+        The churn window.
+    cutoff : Timestamp
+        Start of the evaluation's label window (the latest whose window the data covers, unless given).
+    train_cutoff : Timestamp or None
+        ``cutoff − window_days`` for the out-of-time design; None for cross-validation.
+    design : {"out_of_time", "cross_validation"}
+        Out of time when the history before ``cutoff`` holds two windows (a training history and a
+        training label window); otherwise customer-split cross-validation at ``cutoff``.
+    given : bool
+        Whether the window was given (else fitted to the customers' gaps between active days).
+    reason : str
+        One sentence: how the window and the design were chosen.
+    span_days : float
+        Days the log covers (first event to the end of the last event's day).
+    longest_days : int
+        The longest window that fits this log (and cutoff) with cross-validation.
+    gap_days : float
+        The :data:`GAP_PERCENTILE` th percentile of the gaps between active days (NaN without repeats).
+    as_of : Timestamp
+        The end of the data (midnight after the last event day): the date the action list is scored at.
+    """
+
+    window_days: int
+    cutoff: pd.Timestamp
+    train_cutoff: pd.Timestamp | None
+    design: str
+    given: bool
+    reason: str
+    span_days: float
+    longest_days: int
+    gap_days: float
+    as_of: pd.Timestamp
+
+
+def _longest(first: pd.Timestamp, covered: pd.Timestamp, cutoff: pd.Timestamp | None) -> int:
+    """Longest whole-day window with one window of history before the cutoff and one after it."""
+    if cutoff is None:
+        return int(((covered - first) / _DAY) // 2)
+    return int(min((cutoff - first) / _DAY, (covered - cutoff) / _DAY))
+
+
+def plan_window(events: pd.DataFrame, window_days: int | None = None, *, cutoff=None,
+                activity_events: Sequence[str] | None = None) -> WindowPlan:
+    """Fit the churn window and the validation design to the log.
+
+    Without a window (``None`` or 0) it is the :data:`GAP_PERCENTILE` th percentile of the gaps between a
+    customer's consecutive active days, rounded up to whole weeks and at least :data:`MIN_WINDOW_DAYS`
+    days — a customer who is quiet for longer than most returning customers ever are counts as churned —
+    and capped at the longest window that fits. The design is out of time when the history before the
+    cutoff holds two windows, else customer-split cross-validation at the cutoff, which needs one
+    window of history before the cutoff and one window after it.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log (``customer_id``, ``timestamp``, ``event``).
+    window_days : int, optional
+        The window asked for (a report's ``churn_window_days``); ``None`` or 0 fits one.
     cutoff : str or Timestamp, optional
-        A fixed test cutoff (default: the latest whose window the data covers).
+        A fixed evaluation cutoff (default: the latest whose window the data covers).
+    activity_events : sequence of str, optional
+        Events that count as activity (for the gaps).
 
     Returns
     -------
     WindowPlan
 
+    Raises
+    ------
+    DataError
+        Rule ``window_too_long``: the given window does not fit (the message names the longest that
+        does); rule ``span_too_short``: not even a :data:`MIN_WINDOW_DAYS`-day window fits.
+
     Examples
     --------
-    >>> ev = pd.DataFrame({"timestamp": pd.to_datetime(["2025-01-01 00:00", "2025-06-29 12:00"])})
-    >>> p = plan_window(ev, 90, fallback_days=42)
-    >>> p.window_days, p.changed, str(p.cutoff.date()), str(p.train_cutoff.date())
-    (42, True, '2025-05-19', '2025-04-07')
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "b"], "event": ["x"] * 3,
+    ...     "timestamp": pd.to_datetime(["2025-01-01 00:00", "2025-02-12 00:00", "2025-06-29 12:00"])})
+    >>> p = plan_window(ev)
+    >>> p.window_days, p.design, str(p.cutoff.date())
+    (42, 'out_of_time', '2025-05-19')
+    >>> plan_window(ev, 61).design
+    'cross_validation'
     """
-    window = _as_window(window_days)
+    given = window_days is not None and window_days != 0
     ts = events["timestamp"]
     first, last = pd.Timestamp(ts.min()), pd.Timestamp(ts.max())
     covered = last.floor("D") + _DAY
     cut_given = None if cutoff is None or (isinstance(cutoff, str) and not cutoff.strip()) else _as_cutoff(cutoff)
+    if cut_given is not None and not first < cut_given < covered:
+        raise DataError(f"cutoff {cut_given:%Y-%m-%d} is outside the data ({first:%Y-%m-%d} to {last:%Y-%m-%d})",
+                        column="timestamp", rule="cutoff_outside_data")
     span = (covered - first) / _DAY
-    needed = 3.0 * window if cut_given is None else max((cut_given - first) / _DAY, 2.0 * window) + window
-    tries = [window] + ([_as_window(fallback_days)] if fallback_days is not None and fallback_days != window else [])
-    for w in tries:
-        ok, cut = _fits(first, covered, w, cut_given)
-        if ok:
-            return WindowPlan(w, window, cut, cut - pd.Timedelta(days=w), True, needed, span)
-    return WindowPlan(window, window, None, None, False, needed, span)
+    longest = _longest(first, covered, cut_given)
+    gap = activity_gap_days(events, _as_activity(activity_events, events) if activity_events else None)
+    if longest < MIN_WINDOW_DAYS:
+        raise DataError(f"the log covers {span:,.0f} days{'' if cut_given is None else ' around the cutoff'}: a "
+                        f"churn model needs a window of at least {MIN_WINDOW_DAYS} days of history before the "
+                        f"cutoff and one after it", column="timestamp", rule="span_too_short")
+    if given:
+        window = _as_window(window_days)
+        if window > longest:
+            where = "" if cut_given is None else f" with cutoff {cut_given:%Y-%m-%d}"
+            raise DataError(f"churn_window_days {window} does not fit this log ({span:,.0f} days{where}): a churn "
+                            f"model needs one window of history before the cutoff and one after it; the longest "
+                            f"window that fits is {longest} days", column="timestamp", rule="window_too_long")
+        reason = f"The churn window is {window} days, as given."
+    else:
+        fitted = MIN_WINDOW_DAYS if gap != gap else max(MIN_WINDOW_DAYS, int(math.ceil(gap / 7.0) * 7))
+        window = min(fitted, longest)
+        if gap != gap:
+            reason = (f"No customer was active on two different days, so the churn window is the shortest "
+                      f"used, {window} days.")
+        else:
+            reason = (f"The churn window is {window} days: {GAP_PERCENTILE} % of the gaps between a customer's "
+                      f"active days are {gap:,.0f} days or shorter")
+            reason += (", rounded up to whole weeks." if window == fitted else
+                       f"; {fitted} days would not fit the log's {span:,.0f} days, so it is capped at the longest "
+                       f"that fits.")
+    w = pd.Timedelta(days=window)
+    cut = covered - w if cut_given is None else cut_given
+    oot = (cut - w) - first >= w
+    design = "out_of_time" if oot else "cross_validation"
+    return WindowPlan(window, cut, cut - w if oot else None, design, given, reason, span, longest, gap, covered)
 
 
 # ------------------------------------------------------------------------------------------ data set
@@ -358,6 +451,62 @@ def _extra_features(ev: pd.DataFrame, cut: pd.Timestamp, window: int, activity: 
     return out
 
 
+def features_at(
+    events: pd.DataFrame,
+    *,
+    as_of: str | pd.Timestamp,
+    window_days: int,
+    activity_events: Sequence[str] | None = None,
+    customers: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
+    stage_map: StageMap | None = None,
+    exclude: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The churn features of every customer with an event before ``as_of``, from events before it only.
+
+    :func:`make_dataset` uses it at the cutoff (with the label of the window after it); the at-risk
+    list uses it at the data's end, where no label exists yet.
+
+    Parameters
+    ----------
+    events, activity_events, customers, feedback, stage_map, exclude
+        As in :func:`make_dataset`.
+    as_of : str or Timestamp
+        Only events and feedback strictly before it are used.
+    window_days : int
+        The churn window (``activity_days_recent`` counts the active days in the window before
+        ``as_of``).
+
+    Returns
+    -------
+    DataFrame
+        The ``X`` of :func:`make_dataset`, indexed by ``customer_id`` (sorted).
+    """
+    from cjlib.features import customer_features
+
+    cut = _as_cutoff(as_of)
+    window = _as_window(window_days)
+    activity = _as_activity(activity_events, events)
+    # Only the past goes in: every feature is computed from this frame.
+    past = events.loc[(events["timestamp"] < cut).to_numpy()].reset_index(drop=True)
+    if len(past) == 0:
+        raise DataError(f"no events before {cut}", column="timestamp", rule="cutoff_outside_data")
+    fb = None
+    if feedback is not None:
+        fb = feedback.loc[(feedback["timestamp"] < cut).to_numpy()].reset_index(drop=True)
+    X = customer_features(past, customers=customers, feedback=fb, cutoff=cut, stage_map=stage_map,
+                          exclude=exclude)
+    X = X.drop(columns=[c for c in ("furthest_stage_name",) if c in X.columns])
+    for col in X.columns:  # dates (e.g. signup_date) become days before the cutoff
+        if pd.api.types.is_datetime64_any_dtype(X[col]):
+            X[col] = (cut - X[col]).dt.total_seconds() / 86_400.0
+    extra = _extra_features(past, cut, window, activity, X.index)
+    X = X.join(extra.drop(columns=[c for c in (exclude or ()) if c in extra.columns]))
+    X = X.sort_index()
+    X.index.name = "customer_id"
+    return X
+
+
 def make_dataset(
     events: pd.DataFrame,
     *,
@@ -421,8 +570,6 @@ def make_dataset(
     >>> X.index.equals(y.index), set(y.unique()) == {0, 1}
     (True, True)
     """
-    from cjlib.features import customer_features
-
     _check_events(events)
     cut = _as_cutoff(cutoff)
     window = _as_window(window_days)
@@ -437,21 +584,8 @@ def make_dataset(
                         f"cutoff, churn_window_days (window_days in cjlib.churn) or activity_events",
                         column="event", rule="single_class")
 
-    # Only the past goes in: every feature is computed from this frame.
-    past = events.loc[(events["timestamp"] < cut).to_numpy()].reset_index(drop=True)
-    fb = None
-    if feedback is not None:
-        fb = feedback.loc[(feedback["timestamp"] < cut).to_numpy()].reset_index(drop=True)
-    X = customer_features(past, customers=customers, feedback=fb, cutoff=cut, stage_map=stage_map,
-                          exclude=exclude)
-    X = X.drop(columns=[c for c in ("furthest_stage_name",) if c in X.columns])
-    for col in X.columns:  # dates (e.g. signup_date) become days before the cutoff
-        if pd.api.types.is_datetime64_any_dtype(X[col]):
-            X[col] = (cut - X[col]).dt.total_seconds() / 86_400.0
-    extra = _extra_features(past, cut, window, activity, X.index)
-    X = X.join(extra.drop(columns=[c for c in (exclude or ()) if c in extra.columns]))
-    X = X.sort_index()
-    X.index.name = "customer_id"
+    X = features_at(events, as_of=cut, window_days=window, activity_events=activity, customers=customers,
+                    feedback=feedback, stage_map=stage_map, exclude=exclude)
     y = y.reindex(X.index)
     X.attrs.update(cutoff=cut.isoformat(), window_days=window, activity_events=activity)
     y.attrs.update(X.attrs)
@@ -679,28 +813,43 @@ def curve_table(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame, *, kind
 
 
 # ------------------------------------------------------------------------------------------ validation run
+CANDIDATES = ("logistic", "gbm", "bgnbd")  # the models validation compares and the list may use
+N_SPLITS = 5  # customer-split folds when the history holds no out-of-time check
+
+
 @dataclass(frozen=True)
 class ChurnResult:
-    """An out-of-time validation: the fitted models, the test scores and their evaluation.
+    """A validation run: the fitted models, the held-out scores, their evaluation and the model chosen.
 
     Attributes
     ----------
     model : str
-        The chosen model kind (``"gbm"`` or ``"logistic"``); ``models[model]`` is its fitted Pipeline.
+        The chosen model (``"gbm"``, ``"logistic"`` or ``"bgnbd"``); see ``reason``.
     models : dict
-        Kind → fitted Pipeline (trained at ``train_cutoff``).
+        Kind → fitted Pipeline: trained at ``train_cutoff`` (out of time) or on the first fold's training
+        customers (cross-validation).
     bgnbd : BGNBD or None
         The BG/NBD baseline fitted on the activity occasions before ``cutoff`` (None when it cannot be
-        fitted; ``info["bgnbd_why"]`` says why).
+        fitted; ``info["bgnbd_why"]`` says why). It uses no label, so cross-validation fits it once.
     X_train, y_train, X_test, y_test : DataFrame / Series
-        Training set at ``train_cutoff`` and test set at ``cutoff`` (test columns aligned to training).
+        Out of time: the training set at ``train_cutoff`` and the test set at ``cutoff`` (test columns
+        aligned to training). Cross-validation: both are the data set at ``cutoff``.
     scores : DataFrame
-        Test customers × ``logistic``, ``gbm``, ``bgnbd``: predicted churn probabilities.
+        Held-out customers × ``logistic``, ``gbm``, ``bgnbd``: predicted churn probabilities (out of fold
+        under cross-validation).
     metrics : DataFrame
-        Index model (``logistic``, ``gbm``, ``bgnbd``), :func:`classification_metrics` columns.
-    cutoff, train_cutoff : Timestamp
+        Index model, :func:`classification_metrics` columns.
+    cutoff : Timestamp
+    train_cutoff : Timestamp or None
+        None under cross-validation.
     window_days : int
     activity_events : list of str or None
+    design : {"out_of_time", "cross_validation"}
+    reason : str
+        One sentence: why ``model`` was chosen (:func:`choose_model`).
+    explain_index : Index or None
+        The held-out customers explanations use with ``fitted`` (the first fold under cross-validation;
+        None = every test customer).
     """
 
     model: str
@@ -713,19 +862,36 @@ class ChurnResult:
     scores: pd.DataFrame
     metrics: pd.DataFrame
     cutoff: pd.Timestamp
-    train_cutoff: pd.Timestamp
+    train_cutoff: pd.Timestamp | None
     window_days: int
     activity_events: list | None = None
     info: dict = field(default_factory=dict)
+    design: str = "out_of_time"
+    reason: str = ""
+    explain_index: pd.Index | None = None
 
     @property
     def fitted(self):
-        """The fitted Pipeline of the chosen model."""
-        return self.models[self.model]
+        """The fitted Pipeline to explain: the chosen model's, or boosting's when BG/NBD is chosen."""
+        return self.models[self.model if self.model in self.models else "gbm"]
+
+    @property
+    def explained(self) -> str:
+        """The kind :attr:`fitted` is."""
+        return self.model if self.model in self.models else "gbm"
+
+    @property
+    def X_explain(self) -> pd.DataFrame:
+        """Held-out features for :attr:`fitted` (permutation importance, partial dependence)."""
+        return self.X_test if self.explain_index is None else self.X_test.loc[self.explain_index]
+
+    @property
+    def y_explain(self) -> pd.Series:
+        return self.y_test if self.explain_index is None else self.y_test.loc[self.explain_index]
 
     @property
     def probability(self) -> pd.Series:
-        """The chosen model's churn probability per test customer."""
+        """The chosen model's churn probability per held-out customer."""
         return self.scores[self.model].rename("churn_probability")
 
     @property
@@ -736,6 +902,60 @@ class ChurnResult:
             return None
         return {**self.bgnbd.params, "time_unit": self.bgnbd.time_unit,
                 "roc_auc": float(self.metrics.loc["bgnbd", "roc_auc"])}
+
+
+def choose_model(metrics: pd.DataFrame, requested: str = "auto") -> tuple[str, str]:
+    """The model for the at-risk list and the sentence saying why.
+
+    ``"auto"`` takes the highest validation ROC AUC among the rows of ``metrics`` (logistic, boosting,
+    BG/NBD; a tie goes to the simpler model, in that order). A requested model is honoured, and the
+    sentence says so whenever another model scored higher — a model worse than a baseline is never
+    used silently.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        :attr:`ChurnResult.metrics` (index model, column ``roc_auc``).
+    requested : {"auto", "gbm", "logistic", "bgnbd"}
+
+    Returns
+    -------
+    (str, str)
+        The model and one sentence.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"roc_auc": [0.737, 0.680, 0.718]}, index=["logistic", "gbm", "bgnbd"])
+    >>> choose_model(m)[0]
+    'logistic'
+    >>> choose_model(m, "gbm")[1]
+    'Boosting was asked for (parameter model) and is used, though it ranks churners worse on validation than logistic regression (ROC AUC 0.680 against 0.737) and BG/NBD (0.718).'
+    """
+    if requested not in ("auto", *CANDIDATES):
+        raise ValueError(f"model must be 'auto' or one of {list(CANDIDATES)}, got {requested!r}")
+    auc = metrics["roc_auc"].astype(float)
+    order = [k for k in CANDIDATES if k in auc.index]
+    best = max(order, key=lambda k: (round(auc[k], 6), -order.index(k)))
+    if requested == "auto":
+        rivals = [k for k in order if k != best]
+        vs = " and ".join(f"{NAMES[k]} ({auc[k]:.3f})" for k in rivals)
+        return best, (f"{NAMES[best][0].upper() + NAMES[best][1:]} drives the list: it ranks churners best on "
+                      f"validation (ROC AUC {auc[best]:.3f}" + (f", against {vs})." if rivals else ")."))
+    if requested not in auc.index:
+        raise DataError(f"model {requested!r} could not be validated on this data", column="event",
+                        rule="model_unavailable")
+    better = [k for k in order if auc[k] > auc[requested] + 1e-12]
+    name = NAMES[requested][0].upper() + NAMES[requested][1:]
+    if not better:
+        return requested, f"{name} was asked for and is also the best on validation (ROC AUC {auc[requested]:.3f})."
+    first, rest = better[0], better[1:]
+    tail = "".join(f" and {NAMES[k]} ({auc[k]:.3f})" for k in rest)
+    return requested, (f"{name} was asked for (parameter model) and is used, though it ranks churners worse on "
+                       f"validation than {NAMES[first]} (ROC AUC {auc[requested]:.3f} against {auc[first]:.3f})"
+                       f"{tail}.")
+
+
+NAMES = {"logistic": "logistic regression", "gbm": "boosting", "bgnbd": "BG/NBD"}
 
 
 def bgnbd_scores(events: pd.DataFrame, *, cutoff, window_days: int, activity_events=None,
@@ -757,8 +977,9 @@ def bgnbd_scores(events: pd.DataFrame, *, cutoff, window_days: int, activity_eve
     cut = _as_cutoff(cutoff)
     window = _as_window(window_days)
     activity = _as_activity(activity_events, events) if activity_events is not None else None
+    # T ends on the last observed day, as in Fader, Hardie & Lee's CDNOW summaries and lifetimes
     rfm = rfm_summary(events, cutoff=cut, activity_events=activity, time_unit=time_unit,
-                      customer_ids=customer_ids)
+                      customer_ids=customer_ids, observation_end="last_day")
     # fit on customers with at least one activity occasion (BG/NBD's customers: a first transaction);
     # customers without one (never purchased, for purchase churn) are scored as x = 0 from their first event
     fit_on = rfm[rfm["has_activity"]] if rfm["has_activity"].sum() >= 2 else rfm
@@ -770,6 +991,34 @@ def bgnbd_scores(events: pd.DataFrame, *, cutoff, window_days: int, activity_eve
     return out, m
 
 
+def _bgnbd_column(events, cut, window, activity, index) -> tuple[np.ndarray | None, BGNBD | None, dict]:
+    try:
+        bg, bgm = bgnbd_scores(events, cutoff=cut, window_days=window, activity_events=activity,
+                               customer_ids=index)
+        if not np.isfinite(bg["p_no_activity"].to_numpy(dtype=float)).all():
+            raise ValueError("BG/NBD gave undefined scores for some customers")
+        return bg["p_no_activity"].to_numpy(), bgm, {"bgnbd_scores": bg}
+    except ValueError as exc:
+        return None, None, {"bgnbd_why": str(exc)}
+
+
+def _evaluate(scores: dict, y: pd.Series, index: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame]:
+    scores = pd.DataFrame(scores, index=index)
+    metrics = pd.DataFrame({k: classification_metrics(y, scores[k]) for k in scores}).T
+    metrics.index.name = "model"
+    metrics["n"] = metrics["n"].astype(np.int64)
+    return scores, metrics
+
+
+def _align(X_te: pd.DataFrame, X_tr: pd.DataFrame) -> pd.DataFrame:
+    """Test columns in the training order; a column the test period lacks (a channel) means zero of it."""
+    X_te = X_te.reindex(columns=X_tr.columns)
+    for c in X_tr.columns:
+        if X_te[c].isna().all() and not X_tr[c].isna().all() and pd.api.types.is_numeric_dtype(X_tr[c]):
+            X_te[c] = 0
+    return X_te
+
+
 def out_of_time_validation(
     events: pd.DataFrame,
     *,
@@ -779,7 +1028,7 @@ def out_of_time_validation(
     customers: pd.DataFrame | None = None,
     feedback: pd.DataFrame | None = None,
     stage_map: StageMap | None = None,
-    model: str = "gbm",
+    model: str = "auto",
     class_weight: str | None = None,
     seed: int = 0,
     n_threads: int | None = 1,
@@ -790,14 +1039,15 @@ def out_of_time_validation(
 
     The training labels come from ``[cutoff − window_days, cutoff)``, so nothing at or after ``cutoff``
     is used to fit; the test set's features are also from before ``cutoff`` and its labels from the
-    window after it. Both models are fitted (the logistic baseline is cheap); ``model`` picks the one the
-    result's :attr:`ChurnResult.probability` and explanations use.
+    window after it. Both feature models are fitted (the logistic baseline is cheap) and BG/NBD beside
+    them; :func:`choose_model` picks the one the result's :attr:`ChurnResult.probability` uses.
 
     Parameters
     ----------
     events, cutoff, window_days, activity_events, customers, feedback, stage_map, exclude
         As in :func:`make_dataset`.
-    model : {"gbm", "logistic"}, default "gbm"
+    model : {"auto", "gbm", "logistic", "bgnbd"}, default "auto"
+        See :func:`choose_model`.
     class_weight : {None, "balanced"}, default None
         See :func:`make_model`.
     seed : int, default 0
@@ -820,8 +1070,6 @@ def out_of_time_validation(
         rule ``cutoff_outside_data``); rule ``too_few_per_class`` when a data set holds fewer than
         ``min_class`` churned or active customers.
     """
-    if model not in MODELS:
-        raise ValueError(f"model must be one of {list(MODELS)}, got {model!r}")
     cut = _as_cutoff(cutoff)
     window = _as_window(window_days)
     train_cut = cut - pd.Timedelta(days=window)
@@ -836,36 +1084,109 @@ def out_of_time_validation(
                         column=exc.column, rule=exc.rule) from exc
     for name, when, yy in (("training", train_cut, y_tr), ("test", cut, y_te)):
         _check_classes(yy, name, when, window, min_class)
-    X_te = X_te.reindex(columns=X_tr.columns)
-    for c in X_tr.columns:  # a column the test period lacks (a channel, an error type) means zero of it
-        if X_te[c].isna().all() and not X_tr[c].isna().all() and pd.api.types.is_numeric_dtype(X_tr[c]):
-            X_te[c] = 0
-    fitted = {}
-    scores = {}
+    activity = X_te.attrs["activity_events"]
+    X_te = _align(X_te, X_tr)
+    fitted, scores = {}, {}
     with _threads(n_threads):
         for kind in MODELS:
             pipe = make_model(kind, X_tr, class_weight=class_weight, seed=seed).fit(X_tr, y_tr)
             fitted[kind] = pipe
             scores[kind] = pipe.predict_proba(X_te)[:, 1]
-    info: dict = {}
-    try:
-        bg, bgm = bgnbd_scores(events, cutoff=cut, window_days=window,
-                               activity_events=X_te.attrs["activity_events"], customer_ids=X_te.index)
-        if not np.isfinite(bg["p_no_activity"].to_numpy(dtype=float)).all():
-            raise ValueError("BG/NBD gave undefined scores for some customers")
-        scores["bgnbd"] = bg["p_no_activity"].to_numpy()
-        info["bgnbd_scores"] = bg
-    except ValueError as exc:
-        bgm = None
-        info["bgnbd_why"] = str(exc)
-    scores = pd.DataFrame(scores, index=X_te.index)
-    metrics = pd.DataFrame({k: classification_metrics(y_te, scores[k]) for k in scores}).T
-    metrics.index.name = "model"
-    metrics["n"] = metrics["n"].astype(np.int64)
-    return ChurnResult(model=model, models=fitted, bgnbd=bgm, X_train=X_tr, y_train=y_tr, X_test=X_te,
+    bg, bgm, info = _bgnbd_column(events, cut, window, activity, X_te.index)
+    if bg is not None:
+        scores["bgnbd"] = bg
+    scores, metrics = _evaluate(scores, y_te, X_te.index)
+    chosen, reason = choose_model(metrics, model)
+    return ChurnResult(model=chosen, models=fitted, bgnbd=bgm, X_train=X_tr, y_train=y_tr, X_test=X_te,
                        y_test=y_te, scores=scores, metrics=metrics, cutoff=cut, train_cutoff=train_cut,
-                       window_days=window, activity_events=X_te.attrs["activity_events"],
-                       info=info)
+                       window_days=window, activity_events=activity, info=info, design="out_of_time",
+                       reason=reason)
+
+
+def cross_validation(
+    events: pd.DataFrame,
+    *,
+    cutoff: str | pd.Timestamp,
+    window_days: int,
+    activity_events: Sequence[str] | None = None,
+    customers: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
+    stage_map: StageMap | None = None,
+    model: str = "auto",
+    class_weight: str | None = None,
+    seed: int = 0,
+    n_threads: int | None = 1,
+    exclude: Sequence[str] | None = None,
+    min_class: int = MIN_CLASS,
+    n_splits: int = N_SPLITS,
+) -> ChurnResult:
+    """Customer-split cross-validation at ``cutoff``, for histories too short for an out-of-time check.
+
+    The data set at ``cutoff`` (features from before it, labels from the window after it) is split into
+    ``n_splits`` stratified folds of customers; each feature model is fitted on the other folds and
+    scores the held-out one, so every customer gets an out-of-fold probability. BG/NBD uses no label
+    and is fitted once on the occasions before ``cutoff``. Unlike the out-of-time check, the models are
+    tested on the same period they were trained on, so drift between periods is not measured (the
+    report says so).
+
+    Parameters
+    ----------
+    As :func:`out_of_time_validation`, plus ``n_splits`` (default :data:`N_SPLITS`; fewer when a class
+    holds fewer customers).
+
+    Returns
+    -------
+    ChurnResult
+        ``design="cross_validation"``, ``train_cutoff=None``; ``models`` are the first fold's and
+        ``explain_index`` its held-out customers.
+    """
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold
+
+    cut = _as_cutoff(cutoff)
+    window = _as_window(window_days)
+    X, y = make_dataset(events, cutoff=cut, window_days=window, activity_events=activity_events,
+                        customers=customers, feedback=feedback, stage_map=stage_map, exclude=exclude)
+    _check_classes(y, "cross-validation", cut, window, min_class)
+    activity = X.attrs["activity_events"]
+    folds = int(min(n_splits, y.sum(), len(y) - y.sum()))
+    split = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y))
+    scores = {k: np.empty(len(X)) for k in MODELS}
+    fitted = {}
+    with _threads(n_threads):
+        for kind in MODELS:
+            base = make_model(kind, X, class_weight=class_weight, seed=seed)
+            for i, (tr, te) in enumerate(split):
+                pipe = clone(base).fit(X.iloc[tr], y.iloc[tr])
+                scores[kind][te] = pipe.predict_proba(X.iloc[te])[:, 1]
+                if i == 0:
+                    fitted[kind] = pipe
+    bg, bgm, info = _bgnbd_column(events, cut, window, activity, X.index)
+    if bg is not None:
+        scores["bgnbd"] = bg
+    info["n_splits"] = folds
+    scores, metrics = _evaluate(scores, y, X.index)
+    chosen, reason = choose_model(metrics, model)
+    return ChurnResult(model=chosen, models=fitted, bgnbd=bgm, X_train=X, y_train=y, X_test=X, y_test=y,
+                       scores=scores, metrics=metrics, cutoff=cut, train_cutoff=None, window_days=window,
+                       activity_events=activity, info=info, design="cross_validation", reason=reason,
+                       explain_index=X.index[split[0][1]])
+
+
+def validate(events: pd.DataFrame, plan: WindowPlan, **kw) -> ChurnResult:
+    """The validation ``plan`` calls for: :func:`out_of_time_validation` or :func:`cross_validation`.
+
+    Parameters
+    ----------
+    events : DataFrame
+    plan : WindowPlan
+        From :func:`plan_window` (window, cutoff and design).
+    **kw
+        Passed on (``activity_events``, ``customers``, ``feedback``, ``stage_map``, ``model``, ``seed``,
+        ``exclude``, …).
+    """
+    run = out_of_time_validation if plan.design == "out_of_time" else cross_validation
+    return run(events, cutoff=plan.cutoff, window_days=plan.window_days, **kw)
 
 
 # ------------------------------------------------------------------------------------------ explanations

@@ -241,7 +241,7 @@ def synth():
 @pytest.fixture(scope="module")
 def synth_result(synth):
     return churn.out_of_time_validation(synth.events, cutoff=CUT, window_days=WINDOW, customers=synth.customers,
-                                        feedback=synth.feedback, seed=0)
+                                        feedback=synth.feedback, seed=0, model="gbm")
 
 
 def test_leakage_events_at_or_after_cutoff_do_not_change_X(synth):
@@ -280,7 +280,7 @@ def test_out_of_time_split_and_bgnbd_baseline(synth_result):
     assert r.metrics.loc["gbm", "brier"] < r.metrics.loc["bgnbd", "brier"]
     assert r.metrics.loc["logistic", "roc_auc"] > r.metrics.loc["bgnbd", "roc_auc"]
     # calibrated: mean prediction near the observed rate, every decile within 6 points
-    p, y = r.probability, r.y_test
+    p, y = r.scores["gbm"], r.y_test
     assert p.mean() == pytest.approx(y.mean(), abs=0.03)
     ct = churn.calibration_table(y, p)
     assert ct["gap"].abs().max() < 0.06
@@ -338,36 +338,53 @@ def test_risk_table_reasons(synth_result):
 
 # ------------------------------------------------------------------ ordinary histories (issue 14, obs 5)
 def test_plan_window_by_hand():
-    ev = pd.DataFrame({"timestamp": pd.to_datetime(["2025-01-01 00:00", "2025-06-29 12:00"])})  # covers 180 days
-    p = churn.plan_window(ev, 90, fallback_days=42)
-    assert (p.window_days, p.requested_days, p.changed, p.fits) == (42, 90, True, True)
-    assert p.cutoff == pd.Timestamp("2025-05-19") and p.train_cutoff == pd.Timestamp("2025-04-07")
-    assert p.span_days == pytest.approx(180.0) and p.needed_days == 270
-    # 60 days fit exactly: 60 days of history before the training cutoff
-    p60 = churn.plan_window(ev, 60, fallback_days=42)
-    assert (p60.window_days, p60.changed, p60.train_cutoff) == (60, False, pd.Timestamp("2025-03-02"))
-    assert not churn.plan_window(ev, 61).fits
-    # a given cutoff: the window after it must end by the data's end, one window of history before training
-    pc = churn.plan_window(ev, 90, fallback_days=30, cutoff="2025-04-01")
-    assert (pc.window_days, pc.cutoff, pc.train_cutoff) == (30, pd.Timestamp("2025-04-01"), pd.Timestamp("2025-03-02"))
-    none = churn.plan_window(ev, 90, fallback_days=70, cutoff="2025-04-01")
-    assert not none.fits and none.cutoff is None and not none.changed
+    # a: active days 2025-01-01, 01-15 and 02-12 (gaps 14 and 28 days); b: one day; the log covers 180 days
+    ev = pd.DataFrame({"customer_id": ["a", "a", "a", "a", "b"], "event": ["x"] * 5,
+                       "timestamp": pd.to_datetime(["2025-01-01 00:00", "2025-01-15 09:00", "2025-01-15 18:00",
+                                                    "2025-02-12 00:00", "2025-06-29 12:00"])})
+    assert churn.activity_gap_days(ev) == pytest.approx(14 + 0.8 * 14)  # 80th percentile of (14, 28)
+    p = churn.plan_window(ev)  # 25.2 days → 28 (whole weeks); 3 × 28 ≤ 180: out of time
+    assert (p.window_days, p.design, p.given) == (28, "out_of_time", False)
+    assert (p.cutoff, p.train_cutoff, p.as_of) == (pd.Timestamp("2025-06-02"), pd.Timestamp("2025-05-05"),
+                                                   pd.Timestamp("2025-06-30"))
+    assert p.span_days == pytest.approx(180.0) and p.longest_days == 90
+    assert "80 % of the gaps between a customer's active days are 25 days or shorter" in p.reason
+    # 60 days: 60 days of history before the training cutoff, exactly enough for out of time
+    p60 = churn.plan_window(ev, 60)
+    assert (p60.design, p60.train_cutoff, p60.given) == ("out_of_time", pd.Timestamp("2025-03-02"), True)
+    # 61 to 90 days: cross-validation at the cutoff (one window before it, one after)
+    p90 = churn.plan_window(ev, 90)
+    assert (p90.design, p90.cutoff, p90.train_cutoff) == ("cross_validation", pd.Timestamp("2025-04-01"), None)
+    with pytest.raises(DataError, match="churn_window_days 91 does not fit .* the longest window that fits is 90 days") as e:
+        churn.plan_window(ev, 91)
+    assert e.value.rule == "window_too_long"
+    # a given cutoff: the longest window is the shorter of the history before it and the data after it
+    pc = churn.plan_window(ev, 30, cutoff="2025-04-01")
+    assert (pc.design, pc.cutoff, pc.train_cutoff, pc.longest_days) == ("out_of_time", pd.Timestamp("2025-04-01"),
+                                                                       pd.Timestamp("2025-03-02"), 90)
+    with pytest.raises(DataError, match="the longest window that fits is 60 days"):
+        churn.plan_window(ev, 61, cutoff="2025-05-01")
+    # the fitted window is capped at the longest that fits, and says so
+    slow = ev.assign(timestamp=ev["timestamp"].where(ev.index != 3, pd.Timestamp("2025-06-10")))  # gaps 14, 146
+    pcap = churn.plan_window(slow)
+    assert (pcap.window_days, pcap.design) == (90, "cross_validation") and "capped at the longest" in pcap.reason
+    # too short for any window: one clear error
+    with pytest.raises(DataError, match="at least 7 days") as e:
+        churn.plan_window(ev.assign(timestamp=pd.Timestamp("2025-01-01") + pd.to_timedelta(range(5), unit="h")))
+    assert e.value.rule == "span_too_short"
 
 
 def test_six_month_log_runs_with_a_fitted_window():
-    """A 6-month log with the default 90-day window failed (single_class); the plan's window fits."""
-    import cjlib
-
+    """A 6-month log with a 90-day window failed (single_class); with no window given, it fits the gaps."""
     d = generate(1500, seed=2, start="2025-01-01", end="2025-07-01")
-    prof = cjlib.profile(cjlib.Inputs(d.events, d.customers, d.feedback, None, cjlib.load_stage_map()))
     with pytest.raises(DataError):
         churn.out_of_time_validation(d.events, cutoff=churn.default_cutoff(d.events, 90), window_days=90)
-    plan = churn.plan_window(d.events, 90, fallback_days=prof.default_churn_window_days())
-    assert plan.changed and plan.window_days == prof.default_churn_window_days() < 90
-    r = churn.out_of_time_validation(d.events, cutoff=plan.cutoff, window_days=plan.window_days,
-                                     customers=d.customers, feedback=d.feedback)
-    assert r.train_cutoff == plan.train_cutoff and 0.1 < r.y_test.mean() < 0.9
-    assert r.metrics.loc["gbm", "roc_auc"] > 0.65
+    plan = churn.plan_window(d.events)
+    assert not plan.given and 7 <= plan.window_days < 90 and plan.window_days % 7 == 0
+    assert plan.window_days >= churn.activity_gap_days(d.events)
+    r = churn.validate(d.events, plan, customers=d.customers, feedback=d.feedback)
+    assert r.design == plan.design and r.train_cutoff == plan.train_cutoff and 0.1 < r.y_test.mean() < 0.9
+    assert r.metrics.loc[r.model, "roc_auc"] == r.metrics["roc_auc"].max() > 0.65
 
 
 def test_eighteen_month_purchases_only_history_fits_the_default_window():
@@ -383,9 +400,9 @@ def test_eighteen_month_purchases_only_history_fits_the_default_window():
     ev = pd.DataFrame(rows, columns=["customer_id", "day"])
     ev = pd.DataFrame({"customer_id": ev["customer_id"], "event": "purchase", "revenue": 20.0,
                        "timestamp": pd.Timestamp("2023-01-01") + pd.to_timedelta(ev["day"], unit="D")})
-    plan = churn.plan_window(ev, 90, fallback_days=60)
-    assert plan.fits and not plan.changed
-    r = churn.out_of_time_validation(ev, cutoff=plan.cutoff, window_days=90)
+    plan = churn.plan_window(ev, 90)
+    assert plan.design == "out_of_time"
+    r = churn.validate(ev, plan)
     assert len(r.y_test) == 1200 and r.bgnbd is not None
     assert r.metrics.loc["bgnbd", "roc_auc"] > 0.6 and r.metrics.loc["logistic", "roc_auc"] > 0.6
 

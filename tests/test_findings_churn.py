@@ -42,8 +42,21 @@ def test_worse_than_baselines_and_leakage():
     # within the tolerance is on par, not worse; no BG/NBD row is fine
     assert say.worse_than_baselines(_metrics({"logistic": 0.803, "gbm": 0.800}), "gbm") is None
     assert say.worse_than_baselines(_metrics({"logistic": 0.82, "gbm": 0.80}), "gbm").endswith("(ROC AUC 0.800 against 0.820).")
-    assert say.leakage_warning(_metrics({"logistic": 0.98, "gbm": 0.999}), "gbm").startswith("**Warning:** a ROC AUC of 0.999")
-    assert say.leakage_warning(_metrics({"logistic": 0.98, "gbm": 0.989}), "gbm") is None
+    assert say.leakage_warning(_metrics({"logistic": 0.98, "gbm": 0.999}), "gbm").startswith(
+        "**Warning:** a validation ROC AUC of 0.999 is suspiciously close to perfect: a feature")
+    assert say.leakage_warning(_metrics({"logistic": 0.97, "gbm": 0.981}), "gbm") is not None  # above 0.98
+    assert say.leakage_warning(_metrics({"logistic": 0.97, "gbm": 0.98}), "gbm") is None
+    # one feature carrying most of the importance: named; a customer attribute warns even at a modest AUC,
+    # cjlib's own event features (recency: 73 % of the importance on CDNOW) do not
+    imp = pd.DataFrame({"importance": [0.30, 0.05, 0.05, -0.01]}, index=["status", "recency_days", "age", "x"])
+    assert say.dominant_feature(imp) == ("status", pytest.approx(0.75))
+    modest = _metrics({"logistic": 0.80, "gbm": 0.82})
+    assert say.leakage_warning(modest, "gbm", imp, attributes=["status", "age"]) == (
+        "**Warning:** one customer attribute drives the churn model, and status carries 75% of the importance: it "
+        "probably restates the label (an outcome recorded after the cutoff, or activity certain to follow) — check "
+        "it before trusting the at-risk list, and leave it out if it is not known at the cutoff.")
+    assert say.leakage_warning(modest, "gbm", imp.rename(index={"status": "recency"}), attributes=["age"]) is None
+    assert say.dominant_feature(imp.assign(importance=[0.1, 0.1, 0.05, 0.0])) is None  # 40 %: not most
 
 
 def test_model_sentence_and_roc_title():
@@ -111,11 +124,19 @@ def test_persona_sentence_earned_ranking_only():
     assert say.persona_sentence(one.assign(customers=[400, 300, 300])) == "**S** churn most (60%)."
 
 
-def test_window_and_no_model_sentences():
-    plan = SimpleNamespace(changed=True, requested_days=90, window_days=42, span_days=181.0, needed_days=270.0)
-    assert say.window_sentence(plan).startswith("The 90-day churn window does not fit this log: it covers 181 days")
-    assert say.window_sentence(SimpleNamespace(changed=False)) is None
-    assert "too short for a history" in say.no_window_sentence(plan)
+def test_plan_choice_and_no_model_sentences():
+    cut = pd.Timestamp("2025-04-01")
+    oot = SimpleNamespace(reason="The churn window is 28 days, as given.", design="out_of_time", window_days=28,
+                          cutoff=cut, train_cutoff=pd.Timestamp("2025-03-04"))
+    assert say.plan_sentence(oot) == ("The churn window is 28 days, as given. **Validation:** out of time — trained "
+                                      "on the window from 2025-03-04 and tested on the window from 2025-04-01, "
+                                      "which the model never saw.")
+    cv = SimpleNamespace(**{**vars(oot), "design": "cross_validation", "train_cutoff": None})
+    assert "**Validation:** 5-fold cross-validation over customers at the cutoff 2025-04-01" in say.plan_sentence(cv, n_splits=5)
+    m = _metrics({"logistic": 0.771, "gbm": 0.772, "bgnbd": 0.746})
+    assert say.choice_sentence(m, "gbm", "R.") == ("R. Logistic regression is on par (within 0.005 ROC AUC), so the "
+                                                   "choice between them matters little.")
+    assert say.choice_sentence(m, "bgnbd", "R.") == "R."
     exc = DataError("all 50 customers are active in the window", column="event", rule="single_class")
     assert say.no_model_sentence(exc) == "all 50 customers are active in the window."
 

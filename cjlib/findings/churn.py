@@ -3,7 +3,8 @@
 - "calibrated" only when the Brier score beats always predicting the base rate and no decile is off
   by more than :data:`MAX_CALIBRATION_GAP`; otherwise the gap is stated plainly;
 - a chosen model that ranks churners worse than the logistic baseline or BG/NBD is said to be worse;
-- a ROC AUC of :data:`LEAKAGE_AUC` or more gets a leakage warning;
+- a ROC AUC above :data:`LEAKAGE_AUC`, or a customer attribute carrying most of the importance, gets a
+  leakage warning naming the feature;
 - "drives" only for features whose permutation importance is clearly above zero
   (:func:`drivers`); partial dependence only for features that move the prediction;
 - churn by persona names the most and least churning persona only from an earned ranking.
@@ -52,32 +53,40 @@ __all__ = [
     "model_sentence",
     "moving_features",
     "no_model_sentence",
-    "no_window_sentence",
     "pdp_title",
     "persona_sentence",
     "pr_title",
     "rate_text",
     "roc_title",
     "summary_lines",
-    "window_sentence",
+    "plan_sentence",
     "worse_than_baselines",
+    "choice_sentence",
+    "explained_sentence",
+    "dominant_feature",
+    "value_sentence",
+    "value_title",
+    "value_at_risk_title",
+    "ranking_sentence",
 ]
 
 MAX_CALIBRATION_GAP = 0.05  # largest decile gap (observed − predicted) that still reads "calibrated"
-LEAKAGE_AUC = 0.99  # a validation ROC AUC at or above this is suspicious
+LEAKAGE_AUC = 0.98  # a validation ROC AUC above this is suspicious
+DOMINANT_SHARE = 0.5  # a customer attribute carrying more than this share of the importance is suspicious
 MIN_DROP = 0.005  # permutation importance (drop in ROC AUC) a driver must exceed, and twice its std
 MIN_MOVE = 0.02  # change in average predicted churn across a feature's range that counts as moving it
 AUC_TOLERANCE = 0.005  # ROC AUCs closer than this are on par
 NAMES = {"gbm": "gradient boosting", "logistic": "the logistic baseline", "bgnbd": "BG/NBD"}
+MODEL_NAMES = {"gbm": "boosting", "logistic": "logistic regression", "bgnbd": "BG/NBD"}  # as cjlib.churn.NAMES
+UNIDENTIFIED = 1e4  # a shape or scale parameter past this has run to its boundary: no spread left to fit
 
 #: What each section of 04 computes, shown (as a finding) only when the section runs.
 METHOD = {
     "label": ("A customer seen before the cutoff is **churned** when they have no activity event in the window "
               "`[cutoff, cutoff + churn window)` (start inclusive, end exclusive); customers first seen after the "
               "cutoff are not scored. Features use only events and feedback before the cutoff, so the future "
-              "cannot leak in. Out-of-time validation: the models are trained one window earlier (features "
-              "before `cutoff − churn window`, labels from the window ending at the cutoff) and tested at the "
-              "cutoff."),
+              "cannot leak in. Validation is out of time when the history allows (trained one window earlier, "
+              "tested at the cutoff), else cross-validation over customers at the cutoff."),
     "models": ("Logistic regression (the baseline) and regularized gradient boosting, each with all preprocessing "
                "inside one fitted pipeline, against BG/NBD fitted on the activity days before the cutoff. The "
                "classes are not reweighted — reweighting would push predicted probabilities away from the real "
@@ -94,10 +103,15 @@ METHOD = {
                 "they are."),
     "personas": "The run's personas (01's, fitted on the whole log, so they also reflect behaviour after the "
                 "cutoff): this describes who churned, it does not predict it.",
-    "risk": ("Every customer seen before the cutoff, scored by the chosen model, with up to three reasons: the "
-             "drivers whose replacement by a typical value (median, or most frequent value) lowers that "
-             "customer's predicted churn the most. The full list is written to CSV under `output_dir`; this "
-             "report shows only aggregates and a few pseudonymized examples."),
+    "risk": ("The list is not the validation set: it holds the customers active in the last churn window, scored "
+             "as of the data's end by the chosen model refitted on the latest window whose outcome is known. "
+             "Reasons (up to three): the drivers whose replacement by a typical value (median, or most frequent "
+             "value) lowers that customer's predicted churn the most. The full list is written to CSV under "
+             "`output_dir`; this report shows only aggregates and a few pseudonymized examples."),
+    "value": ("Value at risk = churn probability × the value the customer brings over the horizon if kept "
+              "(BG/NBD's expected purchases given the customer is still active × Gamma-Gamma's expected spend). "
+              "BG/NBD's plain expected value already discounts for dropout, so multiplying it by the churn "
+              "probability would count the loss twice."),
 }
 
 
@@ -107,33 +121,35 @@ def rate_text(x) -> str:
 
 
 # ------------------------------------------------------------------------------------------ window
-def window_sentence(plan) -> str | None:
-    """One sentence when the window asked for does not fit the log and a fitted one is used instead.
+def plan_sentence(plan, *, n_splits: int | None = None) -> str:
+    """How the window was chosen and which validation design the history allows (from the plan).
 
     Parameters
     ----------
     plan : WindowPlan
         From :func:`cjlib.churn.plan_window`.
+    n_splits : int, optional
+        Folds used under cross-validation.
 
     Examples
     --------
     >>> from types import SimpleNamespace as N
-    >>> print(window_sentence(N(changed=True, requested_days=90, window_days=42, span_days=181.0, needed_days=270.0)))
-    The 90-day churn window does not fit this log: it covers 181 days, and a history, a training window and a test window of 90 days need 270; the window used is 42 days, from the gaps between customers' active days.
+    >>> import pandas as pd
+    >>> p = N(reason="The churn window is 273 days, as given.", design="cross_validation", window_days=273,
+    ...       cutoff=pd.Timestamp("1997-10-01"), train_cutoff=None)
+    >>> print(plan_sentence(p, n_splits=5))
+    The churn window is 273 days, as given. **Validation:** 5-fold cross-validation over customers at the cutoff 1997-10-01 — the history before it holds one 273-day window, not the two an out-of-time check needs (one to train on, one to test) — so the scores do not show how the model ages from one period to the next.
     """
-    if not plan.changed:
-        return None
-    return (f"The {plan.requested_days}-day churn window does not fit this log: it covers "
-            f"{number(plan.span_days)} days, and a history, a training window and a test window of "
-            f"{plan.requested_days} days need {number(plan.needed_days)}; the window used is "
-            f"{plan.window_days} days, from the gaps between customers' active days.")
-
-
-def no_window_sentence(plan) -> str:
-    """Why no churn model is shown when no window fits (the reason for ``report.left_out``)."""
-    return (f"the log covers {number(plan.span_days)} days, too short for a history, a training window and a "
-            f"test window of {plan.requested_days} days ({number(plan.needed_days)} days), and no shorter "
-            f"window fitted from the customers' activity gaps fits either.")
+    if plan.design == "out_of_time":
+        design = (f"**Validation:** out of time — trained on the window from {plan.train_cutoff:%Y-%m-%d} and "
+                  f"tested on the window from {plan.cutoff:%Y-%m-%d}, which the model never saw.")
+    else:
+        folds = f"{n_splits}-fold " if n_splits else ""
+        design = (f"**Validation:** {folds}cross-validation over customers at the cutoff {plan.cutoff:%Y-%m-%d} "
+                  f"— the history before it holds one {plan.window_days}-day window, not the two an "
+                  f"out-of-time check needs (one to train on, one to test) — so the scores do not show how the "
+                  f"model ages from one period to the next.")
+    return f"{plan.reason} {design}"
 
 
 def no_model_sentence(exc) -> str:
@@ -146,13 +162,14 @@ def no_model_sentence(exc) -> str:
 
 # ------------------------------------------------------------------------------------------ label
 def label_sentence(*, activity: str, window_days: int, cutoff: pd.Timestamp, y_test: pd.Series,
-                   train_cutoff: pd.Timestamp, y_train: pd.Series, n_features: int, has_customers: bool,
+                   train_cutoff: pd.Timestamp | None, y_train: pd.Series, n_features: int, has_customers: bool,
                    has_feedback: bool) -> str:
-    """The label line: churn definition, base rate in the test and training windows, features."""
+    """The label line: churn definition, base rate in the test (and out-of-time training) window, features."""
+    train = ("" if train_cutoff is None else
+             f" (training period from {train_cutoff:%Y-%m-%d}: {rate_text(y_train.mean())} of {number(len(y_train))})")
     return (f"**Label:** no {activity} in the {window_days} days from {cutoff:%Y-%m-%d}. "
             f"**{rate_text(y_test.mean())}** of the {number(len(y_test))} customers seen before the cutoff "
-            f"churned (training period from {train_cutoff:%Y-%m-%d}: {rate_text(y_train.mean())} of "
-            f"{number(len(y_train))}). {number(n_features)} features per customer"
+            f"churned{train}. {number(n_features)} features per customer"
             f"{'' if has_customers else ', no customer attributes'}{'' if has_feedback else ', no feedback'}.")
 
 
@@ -184,14 +201,71 @@ def worse_than_baselines(metrics: pd.DataFrame, model: str) -> str | None:
     return text + "."
 
 
-def leakage_warning(metrics: pd.DataFrame, model: str) -> str | None:
-    """A one-sentence warning when ``model``'s ROC AUC is :data:`LEAKAGE_AUC` or more."""
-    auc = metrics["roc_auc"].get(model)
-    if not is_number(auc) or auc < LEAKAGE_AUC:
+def dominant_feature(imp: pd.DataFrame | None, *, share: float = DOMINANT_SHARE) -> tuple[str, float] | None:
+    """The feature carrying more than ``share`` of the positive permutation importance, with its share."""
+    if imp is None or imp.empty:
         return None
-    return (f"**Warning:** a ROC AUC of {number(auc, '.3f')} is suspiciously close to perfect: a feature "
-            f"probably restates the label (an outcome recorded before the cutoff, or activity that is "
+    pos = imp["importance"].astype(float).clip(lower=0).fillna(0.0)
+    total = float(pos.sum())
+    if total <= 0:
+        return None
+    top = pos.idxmax()
+    return (str(top), float(pos[top] / total)) if pos[top] / total > share else None
+
+
+def leakage_warning(metrics: pd.DataFrame, model: str, imp: pd.DataFrame | None = None,
+                    attributes=()) -> str | None:
+    """A visible warning when the validation score looks too good to be true, naming the feature.
+
+    It fires when ``model``'s ROC AUC is above :data:`LEAKAGE_AUC`, or when one **customer attribute**
+    (``attributes``: columns of the customers table, a static snapshot that may have been recorded after
+    the cutoff) carries more than :data:`DOMINANT_SHARE` of the importance. cjlib's own event features
+    use only events before the cutoff, so they cannot leak the future by construction; recency
+    legitimately carries most of the importance when the label is "no activity" (73 % on CDNOW), so
+    dominance alone would cry wolf.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"roc_auc": [0.999]}, index=["gbm"])
+    >>> imp = pd.DataFrame({"importance": [0.4, 0.01]}, index=["order_status", "recency_days"])
+    >>> print(leakage_warning(m, "gbm", imp))
+    **Warning:** a validation ROC AUC of 0.999 is suspiciously close to perfect, and order_status carries 98% of the importance: it probably restates the label (an outcome recorded after the cutoff, or activity certain to follow) — check it before trusting the at-risk list, and leave it out if it is not known at the cutoff.
+    """
+    auc = metrics["roc_auc"].get(model)
+    dom = dominant_feature(imp)
+    high = is_number(auc) and auc > LEAKAGE_AUC
+    attr = dom is not None and dom[0] in set(attributes)
+    if not high and not attr:
+        return None
+    lead = (f"**Warning:** a validation ROC AUC of {number(auc, '.3f')} is suspiciously close to perfect"
+            if high else f"**Warning:** one customer attribute drives the churn model")
+    if dom is not None:
+        return (f"{lead}, and {dom[0]} carries {pct(dom[1])} of the importance: it probably restates the label "
+                f"(an outcome recorded after the cutoff, or activity certain to follow) — check it before "
+                f"trusting the at-risk list, and leave it out if it is not known at the cutoff.")
+    return (f"{lead}: a feature probably restates the label (an outcome recorded after the cutoff, or activity "
             f"certain to follow), so check the top drivers before trusting the at-risk list.")
+
+
+def choice_sentence(metrics: pd.DataFrame, model: str, reason: str) -> str:
+    """Why ``model`` drives the list (``reason`` from :func:`cjlib.churn.choose_model`), and which models
+    rank churners on par with it (ROC AUC within :data:`AUC_TOLERANCE`), so a tiny lead is not read as a
+    real one."""
+    auc = metrics["roc_auc"]
+    par = [k for k in auc.index if k != model and is_number(auc[k]) and abs(auc[k] - auc[model]) <= AUC_TOLERANCE]
+    if not par:
+        return reason
+    names = join(MODEL_NAMES[k] for k in par)
+    return reason + (f" {names[0].upper() + names[1:]} {'is' if len(par) == 1 else 'are'} on par (within "
+                     f"{AUC_TOLERANCE} ROC AUC), so the choice between them matters little.")
+
+
+def explained_sentence(res) -> str | None:
+    """When BG/NBD drives the list, whose drivers the report shows instead (BG/NBD has no features)."""
+    if res.explained == res.model:
+        return None
+    return (f"BG/NBD has no features to explain; the drivers below are those of {MODEL_NAMES[res.explained]}, "
+            f"the best feature model.")
 
 
 def model_sentence(metrics: pd.DataFrame, model: str, *, bgnbd_params: Mapping | None = None) -> str:
@@ -434,28 +508,122 @@ def persona_sentence(by_persona: pd.DataFrame, *, state: str = "stable", min_siz
     return text + "."
 
 
-def at_risk_sentence(risk: pd.DataFrame, file_name: str) -> str:
-    """Where the at-risk list went (the file name only: no machine path in a report) and the top
-    decile's mean predicted churn."""
-    top = risk.loc[risk["risk_decile"] == 1, "churn_probability"]
-    return (f"The at-risk list of {number(len(risk))} customers is in `{file_name}` in the output folder. "
-            f"The {number(len(top))} customers of the top decile have a mean predicted churn of "
-            f"{rate_text(top.mean())}.")
+def at_risk_sentence(at_risk, file_name: str, *, model_name: str) -> str:
+    """What the list is (as of when, who is on it, which model, how ranked) and where it went (the file
+    name only: no machine path in a report)."""
+    t = at_risk.table
+    top = t.loc[t["risk_decile"] == 1, "churn_probability"]
+    rank = ("value at risk (churn probability × value if kept)" if at_risk.rank_by == "value_at_risk"
+            else "churn probability")
+    return (f"**As of {at_risk.as_of:%Y-%m-%d}** (the data's end), {number(len(t))} customers were active in the "
+            f"last {at_risk.window_days} days. They are scored by {model_name}, refitted on the latest window "
+            f"whose outcome is known (from {at_risk.trained_at:%Y-%m-%d}, {number(at_risk.n_trained)} customers), "
+            f"and ranked by {rank}; the list is in `{file_name}` in the output folder. The riskiest tenth "
+            f"({number(len(top))} customers) has a mean predicted churn of {rate_text(top.mean())}.")
+
+
+# ------------------------------------------------------------------------------------------ value
+def _money(x) -> str:
+    x = float(x)
+    return number(x, ",.0f") if abs(x) >= 100 else number(x, ",.2f")
+
+
+def value_sentence(fit) -> str:
+    """The value model in one paragraph: BG/NBD and Gamma-Gamma parameters with standard errors, the
+    horizon and discount rate, and the spend–frequency correlation Gamma-Gamma assumes away.
+
+    A heterogeneity parameter past :data:`UNIDENTIFIED` means the fit ran to its boundary: customers do
+    not differ in that respect beyond chance, so the parameters are not printed (they are not
+    identified) and the sentence says what the model reduces to.
+
+    Parameters
+    ----------
+    fit : cjlib.at_risk.ValueFit
+    """
+    g, b = fit.gamma_gamma, fit.bgnbd
+    se_g, se_b = g.standard_errors, b.standard_errors
+
+    def est(v, se):
+        return f"{number(v, '.3g')} (± {number(se, '.2g')})" if is_number(se) else number(v, ".3g")
+
+    n_rep = int((fit.customers["frequency"] > 0).sum())
+    rate = f"r = {est(b.r, se_b.get('r'))}, α = {est(b.alpha, se_b.get('alpha'))} days"
+    if max(b.a, b.b) > UNIDENTIFIED:
+        drop = (f"{rate}; dropout hardly differs between customers — about {pct(b.a / (b.a + b.b), 1)} after each "
+                f"purchase — so a and b run to their boundary and are not identified")
+    else:
+        drop = f"{rate}, a = {est(b.a, se_b.get('a'))}, b = {est(b.b, se_b.get('b'))}"
+    if max(g.q, g.gamma) > UNIDENTIFIED:
+        spend = (f"spend per purchase differs between customers no more than from one purchase to the next, so the "
+                 f"model shrinks every customer towards the average of {_money(g.mean_spend)} (q and γ run to their "
+                 f"boundary and are not identified)")
+    else:
+        spend = (f"p = {est(g.p, se_g.get('p'))}, q = {est(g.q, se_g.get('q'))}, γ = {est(g.gamma, se_g.get('gamma'))}; "
+                 f"± one standard error")
+    text = (f"**Customer value** over {fit.horizon_days} days: BG/NBD for how often each of the "
+            f"{number(len(fit.customers))} buyers will buy ({drop}) and Gamma-Gamma for how much per purchase, "
+            f"from the {number(n_rep)} repeat buyers ({spend}). CLV discounts at {pct(fit.discount_rate)} a year.")
+    r = fit.correlation
+    if is_number(r):
+        if abs(r) < 0.3:
+            text += (f" Spend per purchase and purchase frequency are nearly independent (correlation "
+                     f"{number(r, '.2f')}), as Gamma-Gamma assumes.")
+        else:
+            text += (f" Spend per purchase and purchase frequency are correlated ({number(r, '.2f')}), which "
+                     f"Gamma-Gamma assumes they are not: read the spend estimates as rough.")
+    return text
+
+
+def value_title(values: pd.Series, horizon_days: int, *, top: float = 0.1) -> str:
+    """Title of the value-distribution chart: the share of expected value the top ``top`` of buyers hold."""
+    v = np.sort(values.to_numpy(dtype=float))[::-1]
+    total = v.sum()
+    k = max(1, int(round(top * len(v))))
+    if not total > 0:
+        return f"No buyer is expected to spend anything in the next {horizon_days} days"
+    return (f"The top {pct(k / len(v))} of buyers hold {pct(v[:k].sum() / total)} of the value expected in the "
+            f"next {horizon_days} days")
+
+
+def value_at_risk_title(table: pd.DataFrame, group: str, *, min_size: int = MIN_GROUP) -> str:
+    """Title of a value-at-risk-by-group chart: the group holding the most, when earned."""
+    top = leader(table["value_at_risk"], table["customers"], largest=True, min_size=min_size) \
+        if len(table) > 1 else None
+    total = float(table["value_at_risk"].sum())
+    if top is None or not total > 0:
+        return f"Value at risk by {group}"
+    label = f"{group[0].upper() + group[1:]} {top[0]}" if group == "risk decile" else str(top[0])
+    return f"{label} holds the most value at risk: {pct(top[1] / total)} of the list's total"
+
+
+def ranking_sentence(overlap: dict, rank_by: str) -> str | None:
+    """How ranking by value at risk differs from ranking by risk (from :func:`cjlib.at_risk.ranking_overlap`)."""
+    n, shared = overlap["top"], overlap["shared"]
+    sv, sr = overlap.get("value_share_by_value"), overlap.get("value_share_by_risk")
+    if n < MIN_GROUP or sv is None or sr is None:
+        return None
+    used = "value at risk" if rank_by == "value_at_risk" else "risk"
+    return (f"Ranking by value at risk instead of risk alone changes who is contacted first: of the top "
+            f"{number(n)} by value at risk, {number(shared)} are also in the top {number(n)} by risk. The top "
+            f"{number(n)} by value at risk hold {pct(sv)} of the list's value at risk, the top {number(n)} by risk "
+            f"{pct(sr)}. The list is ranked by {used} (parameter rank_by).")
 
 
 def summary_lines(*, base_rate: float, n_scored: int, activity: str, window_days: int, cutoff: pd.Timestamp,
                   metrics: pd.DataFrame, model: str, max_gap, lift: pd.DataFrame, imp: pd.DataFrame,
-                  persona: str | None = None) -> list[str]:
+                  persona: str | None = None, design: str = "out_of_time", attributes=(),
+                  at_risk=None, value_at_risk_total=None) -> list[str]:
     """The Findings section of 04 as Markdown bullets (each earned; see the module docstring)."""
     c = metrics.loc[model]
     others = ", ".join(f"{NAMES[k] if k == 'bgnbd' else k} {number(metrics.loc[k, 'roc_auc'], '.3f')}"
                        for k in metrics.index if k != model)
+    how = ("Trained one window earlier and tested out of time" if design == "out_of_time" else
+           "Cross-validated over customers at the cutoff")
     lines = [f"- **{rate_text(base_rate)}** of {number(n_scored)} customers had no {activity} in the "
              f"{window_days} days after {cutoff:%Y-%m-%d}.",
-             f"- Trained one window earlier and tested out of time, **{model}** ranks churners with ROC AUC "
-             f"**{number(c['roc_auc'], '.3f')}** ({others}); PR AUC {number(c['pr_auc'], '.3f')} against a base "
-             f"rate of {rate_text(base_rate)}."]
-    for extra in (worse_than_baselines(metrics, model), leakage_warning(metrics, model)):
+             f"- {how}, **{model}** ranks churners with ROC AUC **{number(c['roc_auc'], '.3f')}** ({others}); "
+             f"PR AUC {number(c['pr_auc'], '.3f')} against a base rate of {rate_text(base_rate)}."]
+    for extra in (worse_than_baselines(metrics, model), leakage_warning(metrics, model, imp, attributes)):
         if extra:
             lines.append(f"- {extra}")
     lines.append(f"- {calibration_sentence(max_gap, c['brier'], c['brier_base'])}")
@@ -464,4 +632,10 @@ def summary_lines(*, base_rate: float, n_scored: int, activity: str, window_days
     lines.append(f"- Strongest drivers: {join(d[:3])}." if d else "- No feature clearly drives the prediction.")
     if persona:
         lines.append(f"- By persona: {persona if persona.startswith('**') else persona[0].lower() + persona[1:]}")
+    if at_risk is not None:
+        text = (f"- **Act on:** {number(len(at_risk.table))} customers active in the last {at_risk.window_days} days, "
+                f"scored as of {at_risk.as_of:%Y-%m-%d}")
+        if is_number(value_at_risk_total):
+            text += f", with {_money(value_at_risk_total)} of value at risk in total (in the log's revenue units)"
+        lines.append(text + ".")
     return lines

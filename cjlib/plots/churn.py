@@ -12,7 +12,7 @@ import pandas as pd
 from cjlib.plots import finish, new_ax, palette, percent_axis
 
 __all__ = ["calibration_curve", "gains_chart", "importance_bars", "lift_chart", "partial_dependence_lines",
-           "pr_curves", "roc_curves"]
+           "pr_curves", "roc_curves", "value_at_risk_bars", "value_distribution"]
 
 
 def _colors(models) -> dict:
@@ -150,3 +150,33 @@ def partial_dependence_lines(data: pd.DataFrame, *, feature: str | None = None, 
         xlabel = "position in the feature's 5–95 % range (low → high)"
     percent_axis(ax, "y")
     return finish(ax, title, xlabel, "average predicted churn probability")
+
+
+def value_distribution(values: pd.Series, *, title: str | None = None, ax=None):
+    """Cumulative share of total value held by the most valuable customers (a Lorenz-style curve).
+
+    ``values`` is one value per customer (e.g. ``expected_value`` of :func:`cjlib.value.customer_value`);
+    the x axis is the share of customers, most valuable first, the y axis the share of total value they
+    hold. Skewed value bends the curve up sharply.
+    """
+    ax = new_ax(ax, figsize=(6, 4.5))
+    v = np.sort(np.asarray(values, dtype=float))[::-1]
+    total = v.sum()
+    x = np.arange(1, len(v) + 1) / len(v)
+    y = np.cumsum(v) / total if total > 0 else np.zeros(len(v))
+    ax.plot(np.r_[0, x], np.r_[0, y], lw=2, color=palette(["value"])["value"])
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="every customer alike")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.legend(loc="lower right")
+    percent_axis(ax, "x")
+    percent_axis(ax, "y")
+    return finish(ax, title, "customers, most valuable first", "share of total expected value")
+
+
+def value_at_risk_bars(data: pd.DataFrame, *, value: str = "value_at_risk", title: str | None = None, ax=None):
+    """Horizontal bars of total value at risk per group (persona or risk decile), in the table's order."""
+    ax = new_ax(ax, figsize=(7, 0.45 * len(data) + 1.5))
+    labels = [str(i) for i in data.index]
+    ax.barh(labels[::-1], data[value].to_numpy(dtype=float)[::-1], color=palette(["value"])["value"])
+    return finish(ax, title, "value at risk (churn probability × value if kept)", None)

@@ -1,0 +1,365 @@
+"""The at-risk list as of the data's end, ranked by value at risk: what a retention team acts on today.
+
+Validation (:func:`cjlib.churn.validate`) answers *how good is the model*: it scores customers at a
+cutoff whose outcome is already known. A retention team needs the customers who are still active **now**,
+so the list is built from a second data set:
+
+1. **Training**: the latest labelled window — features as of ``as_of − window_days`` and the label of
+   the window ``[as_of − window_days, as_of)`` — where ``as_of`` is the end of the data (midnight after
+   the last event day). The chosen model is refitted on it (BG/NBD, which needs no label, is refitted
+   on every occasion before ``as_of``).
+2. **Scoring**: features as of ``as_of`` for every customer *active in the last window* (an activity
+   event in ``[as_of − window_days, as_of)``); customers quiet for the whole last window have already
+   churned by the label's own definition and are not on the list.
+
+:func:`add_value` joins customer value (BG/NBD purchases × Gamma-Gamma spend, :mod:`cjlib.value`) fitted
+on the purchase occasions before ``as_of``, and ranks the list by **value at risk** = P(churn) × the
+value the customer brings over the horizon if they stay (see :func:`cjlib.value.value_at_risk` for why
+not × BG/NBD's expected value), or by risk alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cjlib.bgnbd import BGNBD
+from cjlib.churn import (_align, _as_activity, _check_classes, _threads, bgnbd_scores, features_at, make_dataset,
+                         make_model, risk_table)
+from cjlib.churn import WindowPlan
+from cjlib.errors import DataError
+from cjlib.stagemap import StageMap
+
+__all__ = ["RANK_BY", "AtRisk", "ValueFit", "active_customers", "add_value", "at_risk_list", "fit_value", "ranking_overlap",
+           "summary_by"]
+
+RANK_BY = ("value_at_risk", "risk")
+_DAY = pd.Timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class AtRisk:
+    """The action list: customers active in the last window, scored as of the data's end.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Index ``customer_id``: ``churn_probability``, ``risk_rank`` (1 = highest probability),
+        ``risk_decile`` (1 = highest), ``reason_1`` … and ``reason_1_effect`` …; :func:`add_value` adds
+        the value columns. Sorted by the ranking.
+    as_of : Timestamp
+        The end of the data; features use only events before it.
+    trained_at : Timestamp
+        Cutoff of the latest labelled window the model was refitted on (``as_of − window_days``).
+    model : str
+        ``"gbm"``, ``"logistic"`` or ``"bgnbd"``.
+    window_days : int
+    n_trained : int
+        Customers in the training set.
+    rank_by : str
+        ``"risk"`` until :func:`add_value` ranks by value at risk.
+    """
+
+    table: pd.DataFrame
+    as_of: pd.Timestamp
+    trained_at: pd.Timestamp
+    model: str
+    window_days: int
+    n_trained: int
+    rank_by: str = "risk"
+
+
+def active_customers(events: pd.DataFrame, *, as_of, window_days: int,
+                     activity_events: Sequence[str] | None = None) -> pd.Index:
+    """Customers with an activity event in ``[as_of − window_days, as_of)``, sorted.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"customer_id": ["a", "b", "b"], "event": ["view", "view", "buy"],
+    ...     "timestamp": pd.to_datetime(["2025-01-01 10:00", "2025-01-09 10:00", "2025-01-02 10:00"])})
+    >>> list(active_customers(ev, as_of="2025-01-10", window_days=7))
+    ['b']
+    >>> list(active_customers(ev, as_of="2025-01-10", window_days=7, activity_events=["buy"]))
+    []
+    """
+    end = pd.Timestamp(as_of)
+    ts = events["timestamp"]
+    mask = ((ts >= end - pd.Timedelta(days=window_days)) & (ts < end)).to_numpy().copy()
+    if activity_events:
+        mask &= events["event"].astype(str).isin(list(activity_events)).to_numpy()
+    return pd.Index(pd.unique(events["customer_id"].to_numpy()[mask]), name="customer_id").sort_values()
+
+
+def _bgnbd_reasons(bg: pd.DataFrame, top_n: int) -> pd.DataFrame:
+    """BG/NBD's reasons are its inputs: days since the last active day and repeat active days."""
+    since = bg["T"] - bg["recency"]
+    typical_since, typical_x = float(since.median()), float(bg["frequency"].median())
+    out = pd.DataFrame(index=bg.index)
+    texts = [since.map(lambda d: f"days since last active day = {d:,.0f} (typical {typical_since:,.0f})"),
+             bg["frequency"].map(lambda x: f"repeat active days = {x:,.0f} (typical {typical_x:,.0f})")]
+    for k in range(top_n):
+        out[f"reason_{k + 1}"] = pd.array(texts[k] if k < len(texts) else [None] * len(bg), dtype="str")
+        out[f"reason_{k + 1}_effect"] = np.nan
+    return out
+
+
+def at_risk_list(
+    events: pd.DataFrame,
+    plan: WindowPlan,
+    *,
+    model: str,
+    activity_events: Sequence[str] | None = None,
+    customers: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
+    stage_map: StageMap | None = None,
+    exclude: Sequence[str] | None = None,
+    features: Sequence[str] | None = None,
+    top_n: int = 3,
+    seed: int = 0,
+    n_threads: int | None = 1,
+    min_class: int = 10,
+) -> AtRisk:
+    """Refit ``model`` on the latest labelled window and score the customers active now.
+
+    Parameters
+    ----------
+    events : DataFrame
+    plan : WindowPlan
+        From :func:`cjlib.churn.plan_window`: ``window_days`` and ``as_of`` (the data's end) are used;
+        the evaluation cutoff is not.
+    model : {"gbm", "logistic", "bgnbd"}
+        The model validation chose (:attr:`cjlib.churn.ChurnResult.model`).
+    activity_events, customers, feedback, stage_map, exclude
+        As in :func:`cjlib.churn.make_dataset`.
+    features : sequence of str, optional
+        Candidate reason features (default every column; the top features by importance keep it fast).
+    top_n : int, default 3
+        Reasons per customer.
+    seed, n_threads, min_class
+        As in :func:`cjlib.churn.out_of_time_validation`.
+
+    Returns
+    -------
+    AtRisk
+        Ranked by churn probability (``rank_by="risk"``); :func:`add_value` re-ranks by value at risk.
+
+    Raises
+    ------
+    DataError
+        When the latest labelled window has one class or fewer than ``min_class`` of one (rule
+        ``single_class`` / ``too_few_per_class``), or nobody was active in the last window (rule
+        ``no_active_customers``).
+    """
+    window = plan.window_days
+    as_of = plan.as_of
+    trained_at = as_of - pd.Timedelta(days=window)
+    activity = _as_activity(activity_events, events)
+    active = active_customers(events, as_of=as_of, window_days=window, activity_events=activity)
+    if len(active) == 0:
+        raise DataError(f"no customer was active in the last {window} days before {as_of:%Y-%m-%d}: there is "
+                        f"nobody left to keep", column="timestamp", rule="no_active_customers")
+    kw = {"window_days": window, "activity_events": activity, "customers": customers, "feedback": feedback,
+          "stage_map": stage_map, "exclude": exclude}
+    if model == "bgnbd":
+        bg, _ = bgnbd_scores(events, cutoff=as_of, window_days=window, activity_events=activity,
+                             customer_ids=active)
+        table = pd.DataFrame({"churn_probability": bg["p_no_activity"].to_numpy()}, index=active)
+        table = table.join(_bgnbd_reasons(bg, top_n))
+        n_trained = int(bg["has_activity"].sum())
+    else:
+        X_tr, y_tr = make_dataset(events, cutoff=trained_at, **kw)
+        _check_classes(y_tr, "latest labelled", trained_at, window, min_class)
+        X_now = _align(features_at(events, as_of=as_of, **kw).reindex(active), X_tr)
+        with _threads(n_threads):
+            pipe = make_model(model, X_tr, seed=seed).fit(X_tr, y_tr)
+        cols = [f for f in (features or X_tr.columns) if f in X_now.columns]
+        table = risk_table(pipe, X_now, top_n=top_n, features=cols, n_threads=n_threads).drop(columns="risk_decile")
+        n_trained = len(y_tr)
+    table = _ranked(table, "churn_probability")
+    return AtRisk(table=table, as_of=as_of, trained_at=trained_at, model=model, window_days=window,
+                  n_trained=n_trained)
+
+
+def _ranked(table: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Risk rank and decile (1 = highest probability), sorted by ``by`` descending (ties: higher risk first)."""
+    p = table["churn_probability"]
+    rank = p.rank(ascending=False, method="first").astype(np.int64)
+    table = table.assign(risk_rank=rank, risk_decile=((rank - 1) * 10 // len(table) + 1).astype(np.int64))
+    table = table.sort_values([by, "churn_probability"] if by != "churn_probability" else [by],
+                              ascending=False, kind="stable")
+    table.index.name = "customer_id"
+    return table
+
+
+@dataclass(frozen=True)
+class ValueFit:
+    """Customer value as of the data's end (:func:`add_value`).
+
+    Attributes
+    ----------
+    bgnbd : BGNBD
+        Fitted on the purchase occasions (days with revenue) before ``as_of``.
+    gamma_gamma : cjlib.value.GammaGamma
+        Fitted on the repeat buyers' mean spend per repeat occasion (repeat buyers whose repeat occasions
+        all had zero revenue are left out of the fit, as lifetimes does; they are still valued).
+    customers : DataFrame
+        Every customer with a purchase before ``as_of``: :func:`cjlib.value.customer_value` columns plus
+        ``frequency`` and ``monetary_value``.
+    horizon_days : int
+    discount_rate : float
+    correlation : float
+        Spend–frequency correlation among repeat buyers (Gamma-Gamma assumes none; NaN if undefined).
+    purchase_events : list of str
+        The events whose revenue makes the occasions.
+    """
+
+    bgnbd: BGNBD
+    gamma_gamma: object
+    customers: pd.DataFrame
+    horizon_days: int
+    discount_rate: float
+    correlation: float
+    purchase_events: list
+
+    def summary(self) -> dict:
+        """Fitted parameters with standard errors, for metrics.json."""
+        return {"bgnbd": {**self.bgnbd.params, "time_unit": self.bgnbd.time_unit,
+                          "standard_errors": dict(self.bgnbd.standard_errors)},
+                "gamma_gamma": {**self.gamma_gamma.params, "standard_errors": dict(self.gamma_gamma.standard_errors)},
+                "horizon_days": self.horizon_days, "discount_rate": self.discount_rate,
+                "spend_frequency_correlation": None if self.correlation != self.correlation else self.correlation}
+
+
+def fit_value(events: pd.DataFrame, *, as_of, horizon_days: int = 365, discount_rate: float = 0.1) -> ValueFit:
+    """Fit BG/NBD and Gamma-Gamma on the purchase occasions before ``as_of`` and value every buyer.
+
+    A purchase occasion is a customer's day with positive revenue (from the events that carry revenue).
+
+    Raises
+    ------
+    ValueError
+        A plain sentence when the log has no revenue or too few repeat buyers for the spend model.
+    """
+    from cjlib.bgnbd import fit_bgnbd
+    from cjlib.value import customer_value, fit_gamma_gamma, spend_frequency_correlation, spend_summary
+
+    if "revenue" not in events.columns:
+        raise ValueError("the log has no revenue, so customer value cannot be estimated")
+    cut = pd.Timestamp(as_of)
+    rev = pd.to_numeric(events["revenue"], errors="coerce").fillna(0.0)
+    paid = (rev > 0).to_numpy() & (events["timestamp"] < cut).to_numpy()
+    if not paid.any():
+        raise ValueError("no event before the data's end carries revenue, so customer value cannot be estimated")
+    purchase_events = sorted(pd.unique(events["event"].astype(str).to_numpy()[paid]))
+    ev = events.loc[paid, ["customer_id", "timestamp", "event"]].assign(revenue=rev[paid].to_numpy())
+    summ = spend_summary(ev, cutoff=cut, observation_end="last_day")
+    bg = fit_bgnbd(summ["frequency"], summ["recency"], summ["T"], time_unit="days")
+    spends = summ[(summ["frequency"] > 0) & (summ["monetary_value"] > 0)]  # repeat buyers who paid something
+    gg = fit_gamma_gamma(spends["frequency"], spends["monetary_value"])
+    val = customer_value(bg, gg, summ, horizon_days=horizon_days, discount_rate=discount_rate)
+    val = summ[["frequency", "monetary_value"]].join(val)
+    return ValueFit(bgnbd=bg, gamma_gamma=gg, customers=val, horizon_days=int(horizon_days),
+                    discount_rate=float(discount_rate), correlation=spend_frequency_correlation(summ),
+                    purchase_events=purchase_events)
+
+
+def add_value(at_risk: AtRisk, fit: ValueFit, *, rank_by: str = "value_at_risk") -> AtRisk:
+    """Join customer value to the list and rank it by value at risk (or by risk).
+
+    Customers on the list with no purchase before ``as_of`` have no value of their own: their value if
+    active is the expected value of a new buyer is *not* assumed — it is 0 (they have bought nothing yet)
+    and their value at risk is 0.
+
+    Parameters
+    ----------
+    at_risk : AtRisk
+    fit : ValueFit
+    rank_by : {"value_at_risk", "risk"}, default "value_at_risk"
+
+    Returns
+    -------
+    AtRisk
+        ``table`` gains ``expected_value``, ``clv``, ``value_if_active``, ``value_at_risk`` and
+        ``value_rank`` (1 = most value at risk) and is sorted by ``rank_by``.
+    """
+    from cjlib.value import value_at_risk
+
+    if rank_by not in RANK_BY:
+        raise ValueError(f"rank_by must be one of {list(RANK_BY)}, got {rank_by!r}")
+    t = at_risk.table.drop(columns=[c for c in ("expected_value", "clv", "value_if_active", "value_at_risk",
+                                                "value_rank") if c in at_risk.table.columns])
+    v = fit.customers.reindex(t.index)[["expected_value", "clv", "value_if_active"]].fillna(0.0)
+    t = t.join(v)
+    t["value_at_risk"] = value_at_risk(t["churn_probability"], t["value_if_active"])
+    t["value_rank"] = t["value_at_risk"].rank(ascending=False, method="first").astype(np.int64)
+    t = _ranked(t, "value_at_risk" if rank_by == "value_at_risk" else "churn_probability")
+    return AtRisk(table=t, as_of=at_risk.as_of, trained_at=at_risk.trained_at, model=at_risk.model,
+                  window_days=at_risk.window_days, n_trained=at_risk.n_trained, rank_by=rank_by)
+
+
+def ranking_overlap(table: pd.DataFrame, *, top: int) -> dict:
+    """How the top ``top`` by value at risk differ from the top ``top`` by risk.
+
+    Returns
+    -------
+    dict
+        ``top``, ``shared`` (customers in both), ``value_share_by_value`` and ``value_share_by_risk``
+        (share of the list's total value at risk the two top groups hold; None when the total is 0).
+    """
+    top = int(min(top, len(table)))
+    by_value = table.nsmallest(top, "value_rank").index
+    by_risk = table.nsmallest(top, "risk_rank").index
+    total = float(table["value_at_risk"].sum())
+    out = {"top": top, "shared": int(len(by_value.intersection(by_risk))), "value_share_by_value": None,
+           "value_share_by_risk": None}
+    if total > 0:
+        out["value_share_by_value"] = float(table.loc[by_value, "value_at_risk"].sum()) / total
+        out["value_share_by_risk"] = float(table.loc[by_risk, "value_at_risk"].sum()) / total
+    return out
+
+
+def summary_by(table: pd.DataFrame, by: pd.Series | str = "risk_decile") -> pd.DataFrame:
+    """The list summarized per group: risk decile (default) or a label per customer (e.g. persona).
+
+    Parameters
+    ----------
+    table : DataFrame
+        :attr:`AtRisk.table`.
+    by : str or Series
+        A column of ``table``, or labels indexed by ``customer_id`` (customers without one are
+        ``"unknown"``).
+
+    Returns
+    -------
+    DataFrame
+        Per group: ``customers``, ``mean_probability``, ``top_reason`` (the most frequent first reason's
+        feature, "–" when none) and, when the table has value, ``value_at_risk`` (sum) and
+        ``value_at_risk_share``; groups sorted by name (deciles 1…10).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"churn_probability": [0.9, 0.8, 0.1], "risk_decile": [1, 1, 2],
+    ...                   "reason_1": ["recency_days = 90 (typical 20)", None, None]}, index=["a", "b", "c"])
+    >>> summary_by(t)[["customers", "top_reason"]].to_dict("list")
+    {'customers': [2, 1], 'top_reason': ['recency_days', '–']}
+    """
+    key = table[by] if isinstance(by, str) else by.reindex(table.index).astype(object).fillna("unknown").astype(str)
+    name = by if isinstance(by, str) else (by.name or "group")
+    feature = table["reason_1"].astype(object).where(table["reason_1"].notna()).str.split(" = ").str[0] \
+        if "reason_1" in table else pd.Series(None, index=table.index, dtype=object)
+    df = pd.DataFrame({"g": key.to_numpy(), "p": table["churn_probability"].to_numpy(),
+                       "f": feature.to_numpy()}, index=table.index)
+    if "value_at_risk" in table:
+        df["v"] = table["value_at_risk"].to_numpy()
+    g = df.groupby("g", sort=True)
+    out = pd.DataFrame({"customers": g.size(), "mean_probability": g["p"].mean(),
+                        "top_reason": g["f"].agg(lambda s: s.dropna().mode().iat[0] if s.notna().any() else "–")})
+    if "v" in df:
+        out["value_at_risk"] = g["v"].sum()
+        total = float(df["v"].sum())
+        out["value_at_risk_share"] = out["value_at_risk"] / total if total > 0 else np.nan
+    out.index.name = name
+    return out

@@ -1176,6 +1176,10 @@ def cross_validation(
 def validate(events: pd.DataFrame, plan: WindowPlan, **kw) -> ChurnResult:
     """The validation ``plan`` calls for: :func:`out_of_time_validation` or :func:`cross_validation`.
 
+    When the out-of-time training set cannot be built (e.g. the earlier window holds no event or one
+    class), it falls back to cross-validation at the same cutoff; ``info["fallback"]`` says why and the
+    result's ``design`` is ``"cross_validation"``.
+
     Parameters
     ----------
     events : DataFrame
@@ -1185,8 +1189,16 @@ def validate(events: pd.DataFrame, plan: WindowPlan, **kw) -> ChurnResult:
         Passed on (``activity_events``, ``customers``, ``feedback``, ``stage_map``, ``model``, ``seed``,
         ``exclude``, …).
     """
-    run = out_of_time_validation if plan.design == "out_of_time" else cross_validation
-    return run(events, cutoff=plan.cutoff, window_days=plan.window_days, **kw)
+    if plan.design == "out_of_time":
+        try:
+            return out_of_time_validation(events, cutoff=plan.cutoff, window_days=plan.window_days, **kw)
+        except DataError as exc:
+            if not exc.message.startswith("out-of-time training set"):
+                raise  # the test set itself cannot be built: cross-validation on it cannot either
+            res = cross_validation(events, cutoff=plan.cutoff, window_days=plan.window_days, **kw)
+            res.info["fallback"] = exc.message
+            return res
+    return cross_validation(events, cutoff=plan.cutoff, window_days=plan.window_days, **kw)
 
 
 # ------------------------------------------------------------------------------------------ explanations

@@ -121,7 +121,8 @@ def rate_text(x) -> str:
 
 
 # ------------------------------------------------------------------------------------------ window
-def plan_sentence(plan, *, n_splits: int | None = None) -> str:
+def plan_sentence(plan, *, n_splits: int | None = None, design: str | None = None,
+                  fallback: str | None = None) -> str:
     """How the window was chosen and which validation design the history allows (from the plan).
 
     Parameters
@@ -130,6 +131,9 @@ def plan_sentence(plan, *, n_splits: int | None = None) -> str:
         From :func:`cjlib.churn.plan_window`.
     n_splits : int, optional
         Folds used under cross-validation.
+    design, fallback : str, optional
+        The design the validation ran (:attr:`cjlib.churn.ChurnResult.design`, default the plan's) and,
+        when it fell back from out of time, why (``ChurnResult.info["fallback"]``).
 
     Examples
     --------
@@ -140,15 +144,17 @@ def plan_sentence(plan, *, n_splits: int | None = None) -> str:
     >>> print(plan_sentence(p, n_splits=5))
     The churn window is 273 days, as given. **Validation:** 5-fold cross-validation over customers at the cutoff 1997-10-01 — the history before it holds one 273-day window, not the two an out-of-time check needs (one to train on, one to test) — so the scores do not show how the model ages from one period to the next.
     """
-    if plan.design == "out_of_time":
+    design = design or plan.design
+    if design == "out_of_time":
         design = (f"**Validation:** out of time — trained on the window from {plan.train_cutoff:%Y-%m-%d} and "
                   f"tested on the window from {plan.cutoff:%Y-%m-%d}, which the model never saw.")
     else:
         folds = f"{n_splits}-fold " if n_splits else ""
+        why = (f"the window before it cannot train a model ({fallback.split(': ', 1)[-1].strip().rstrip('.')})"
+               if fallback else f"the history before it holds one {plan.window_days}-day window, not the two an "
+               f"out-of-time check needs (one to train on, one to test)")
         design = (f"**Validation:** {folds}cross-validation over customers at the cutoff {plan.cutoff:%Y-%m-%d} "
-                  f"— the history before it holds one {plan.window_days}-day window, not the two an "
-                  f"out-of-time check needs (one to train on, one to test) — so the scores do not show how the "
-                  f"model ages from one period to the next.")
+                  f"— {why} — so the scores do not show how the model ages from one period to the next.")
     return f"{plan.reason} {design}"
 
 
@@ -280,8 +286,10 @@ def model_sentence(metrics: pd.DataFrame, model: str, *, bgnbd_params: Mapping |
         gain = c["roc_auc"] - metrics.loc["bgnbd", "roc_auc"]
         verdict = ("better by " + number(gain, ".3f") if gain > AUC_TOLERANCE else
                    "on par" if gain > -AUC_TOLERANCE else "worse by " + number(-gain, ".3f"))
+        ab = ("a and b at their boundary" if unidentified(p["a"], p["b"]) else
+              f"a = {number(p['a'], '.3g')}, b = {number(p['b'], '.3g')}")
         text += (f" BG/NBD (r = {number(p['r'], '.3g')}, α = {number(p['alpha'], '.3g')} "
-                 f"{p.get('time_unit', 'days')}, a = {number(p['a'], '.3g')}, b = {number(p['b'], '.3g')}) "
+                 f"{p.get('time_unit', 'days')}, {ab}) "
                  f"reaches ROC AUC {number(metrics.loc['bgnbd', 'roc_auc'], '.3f')}: {model} is {verdict}.")
     return text
 
@@ -515,9 +523,11 @@ def at_risk_sentence(at_risk, file_name: str, *, model_name: str) -> str:
     top = t.loc[t["risk_decile"] == 1, "churn_probability"]
     rank = ("value at risk (churn probability × value if kept)" if at_risk.rank_by == "value_at_risk"
             else "churn probability")
+    fit = (f"refitted on every active day before then ({number(at_risk.n_trained)} customers)" if at_risk.model == "bgnbd"
+           else f"refitted on the latest window whose outcome is known (from {at_risk.trained_at:%Y-%m-%d}, "
+                f"{number(at_risk.n_trained)} customers)")
     return (f"**As of {at_risk.as_of:%Y-%m-%d}** (the data's end), {number(len(t))} customers were active in the "
-            f"last {at_risk.window_days} days. They are scored by {model_name}, refitted on the latest window "
-            f"whose outcome is known (from {at_risk.trained_at:%Y-%m-%d}, {number(at_risk.n_trained)} customers), "
+            f"last {at_risk.window_days} days. They are scored by {model_name}, {fit}, "
             f"and ranked by {rank}; the list is in `{file_name}` in the output folder. The riskiest tenth "
             f"({number(len(top))} customers) has a mean predicted churn of {rate_text(top.mean())}.")
 
@@ -526,6 +536,12 @@ def at_risk_sentence(at_risk, file_name: str, *, model_name: str) -> str:
 def _money(x) -> str:
     x = float(x)
     return number(x, ",.0f") if abs(x) >= 100 else number(x, ",.2f")
+
+
+def unidentified(*params) -> bool:
+    """Whether a pair of heterogeneity parameters ran to a boundary (past :data:`UNIDENTIFIED`, or a shape
+    below its inverse): the data cannot tell them apart, so they are not printed as estimates."""
+    return any(v > UNIDENTIFIED or v < 1.0 / UNIDENTIFIED for v in params)
 
 
 def value_sentence(fit) -> str:
@@ -548,12 +564,15 @@ def value_sentence(fit) -> str:
 
     n_rep = int((fit.customers["frequency"] > 0).sum())
     rate = f"r = {est(b.r, se_b.get('r'))}, α = {est(b.alpha, se_b.get('alpha'))} days"
-    if max(b.a, b.b) > UNIDENTIFIED:
+    if b.a / (b.a + b.b) < 1e-3:
+        drop = (f"{rate}; hardly anyone drops out after a purchase (a/(a + b) below 0.1%), so a and b are not "
+                f"identified")
+    elif unidentified(b.a, b.b):
         drop = (f"{rate}; dropout hardly differs between customers — about {pct(b.a / (b.a + b.b), 1)} after each "
                 f"purchase — so a and b run to their boundary and are not identified")
     else:
         drop = f"{rate}, a = {est(b.a, se_b.get('a'))}, b = {est(b.b, se_b.get('b'))}"
-    if max(g.q, g.gamma) > UNIDENTIFIED:
+    if unidentified(g.q, g.gamma):
         spend = (f"spend per purchase differs between customers no more than from one purchase to the next, so the "
                  f"model shrinks every customer towards the average of {_money(g.mean_spend)} (q and γ run to their "
                  f"boundary and are not identified)")
@@ -592,8 +611,8 @@ def value_at_risk_title(table: pd.DataFrame, group: str, *, min_size: int = MIN_
     total = float(table["value_at_risk"].sum())
     if top is None or not total > 0:
         return f"Value at risk by {group}"
-    label = f"{group[0].upper() + group[1:]} {top[0]}" if group == "risk decile" else str(top[0])
-    return f"{label} holds the most value at risk: {pct(top[1] / total)} of the list's total"
+    where = f"in risk decile {top[0]}" if group == "risk decile" else f"with {top[0]}"
+    return f"Most value at risk sits {where}: {pct(top[1] / total)} of the list's total"
 
 
 def ranking_sentence(overlap: dict, rank_by: str) -> str | None:

@@ -154,6 +154,7 @@ def _stage_model(v: Any) -> str:
 RULES: dict[str, Rule] = {
     # shared by every notebook
     "events_path": _nonempty("a file or folder of events (it cannot be switched off)"),
+    "events_format": _choice("table", "ga4", "segment", empty="table", fold=True),
     "output_dir": _nonempty("a folder for the CSV exports"),
     "start_date": _date("keeps all"),
     "end_date": _date("keeps all"),

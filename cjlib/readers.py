@@ -474,7 +474,7 @@ def _segment_table(table, file: str) -> pd.DataFrame:
         "utm_source": pick("context.campaign.source"),
         "utm_medium": pick("context.campaign.medium"),
         "utm_campaign": pick("context.campaign.name"),
-        "gclid": _text(None, n),
+        "gclid": pick("context.page.url", "properties.url").where(lambda u: u.str.contains(r"[?&]gclid=", regex=True)),
         "revenue": revenue.fillna(total),
         "item_count": _units(_get(table, "properties.products"), n, file, "properties.products"),
         "device_category": pick("context.device.type"),

@@ -542,7 +542,7 @@ def _load_data(params: Mapping[str, Any]):
         warnings.simplefilter("ignore")
         inputs = load_inputs(**{k: params.get(k, "") for k in
                                 ("events_path", "customers_path", "feedback_path", "costs_path",
-                                 "columns", "stage_map_path", "start_date", "end_date")})
+                                 "columns", "stage_map_path", "start_date", "end_date", "events_format")})
     summary = inputs.summary()
     summary["fingerprint"] = fingerprint(params.get(k, "") for k in DATA_PARAMS)
     return summary, inputs.stage_map

@@ -23,7 +23,7 @@ HOST = "https://shop.example.com"
 # traffic sources: (label, source, medium, campaign, referrer, gclid, weight) — GA4 channel in the README
 TOUCHES = [
     ("paid_search", "google", "cpc", "spring_sale", None, None, 0.13),
-    ("google_ads_auto", None, None, None, None, "Cj0KCQiA", 0.05),
+    ("google_ads_auto", None, None, None, "https://www.google.com/", "Cj0KCQiA", 0.05),  # auto-tagged ad click
     ("organic_search", None, None, None, "https://www.google.com/", None, 0.20),
     ("email", "newsletter", "email", "weekly_digest", None, None, 0.14),
     ("paid_social", "facebook", "cpc", "retargeting_q1", None, None, 0.09),

@@ -815,6 +815,7 @@ def curve_table(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame, *, kind
 # ------------------------------------------------------------------------------------------ validation run
 CANDIDATES = ("logistic", "gbm", "bgnbd")  # the models validation compares and the list may use
 N_SPLITS = 5  # customer-split folds when the history holds no out-of-time check
+AUC_TIE = 0.0005  # ROC AUCs this close read the same at three decimals: the simpler model is chosen
 
 
 @dataclass(frozen=True)
@@ -908,7 +909,7 @@ def choose_model(metrics: pd.DataFrame, requested: str = "auto") -> tuple[str, s
     """The model for the at-risk list and the sentence saying why.
 
     ``"auto"`` takes the highest validation ROC AUC among the rows of ``metrics`` (logistic, boosting,
-    BG/NBD; a tie goes to the simpler model, in that order). A requested model is honoured, and the
+    BG/NBD; AUCs within :data:`AUC_TIE`, equal at three decimals, go to the first in that order). A requested model is honoured, and the
     sentence says so whenever another model scored higher — a model worse than a baseline is never
     used silently.
 
@@ -935,8 +936,14 @@ def choose_model(metrics: pd.DataFrame, requested: str = "auto") -> tuple[str, s
         raise ValueError(f"model must be 'auto' or one of {list(CANDIDATES)}, got {requested!r}")
     auc = metrics["roc_auc"].astype(float)
     order = [k for k in CANDIDATES if k in auc.index]
-    best = max(order, key=lambda k: (round(auc[k], 6), -order.index(k)))
+    top = max(auc[k] for k in order)
+    best = next(k for k in order if auc[k] >= top - AUC_TIE)  # within display precision: the simpler model
     if requested == "auto":
+        tied = [k for k in order if k != best and auc[k] >= top - AUC_TIE]
+        if tied:
+            return best, (f"{NAMES[best][0].upper() + NAMES[best][1:]} drives the list: it ranks churners as well as "
+                          f"{' and '.join(NAMES[k] for k in tied)} on validation (ROC AUC {auc[best]:.3f}) and is the "
+                          f"simpler model.")
         rivals = [k for k in order if k != best]
         vs = " and ".join(f"{NAMES[k]} ({auc[k]:.3f})" for k in rivals)
         return best, (f"{NAMES[best][0].upper() + NAMES[best][1:]} drives the list: it ranks churners best on "

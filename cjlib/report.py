@@ -532,8 +532,12 @@ def _data_summary(params: Mapping[str, Any]) -> dict:
     return _load_data(params)[0]
 
 
-def _load_data(params: Mapping[str, Any]):
-    """Load every input once (validating it): its summary (fingerprint, range, counts) and the stage map."""
+def _load_data(params: Mapping[str, Any], checks: Iterable[Mapping[str, Any]] = ()):
+    """Load every input once (validating it): its summary (fingerprint, range, counts) and the stage map.
+
+    ``checks`` are the effective parameters of the chosen notebooks: the rules that need the data (a given
+    churn window must fit the log, see :func:`cjlib.churn.plan_window`) are checked here, while it is loaded,
+    so a bad one stops the run before anything is written."""
     import warnings
 
     from cjlib.io import load_inputs
@@ -543,9 +547,23 @@ def _load_data(params: Mapping[str, Any]):
         inputs = load_inputs(**{k: params.get(k, "") for k in
                                 ("events_path", "customers_path", "feedback_path", "costs_path",
                                  "columns", "stage_map_path", "start_date", "end_date", "events_format")})
+    for p in checks:
+        _check_churn_window(inputs, p)
     summary = inputs.summary()
     summary["fingerprint"] = fingerprint(params.get(k, "") for k in DATA_PARAMS)
     return summary, inputs.stage_map
+
+
+def _check_churn_window(inputs, params: Mapping[str, Any]) -> None:
+    """A given ``churn_window_days`` (or ``cutoff``) that does not fit the log: the one-line DataError of
+    :func:`cjlib.churn.plan_window`, naming the longest window that fits."""
+    window, cutoff = params.get("churn_window_days"), params.get("cutoff")
+    if "churn_window_days" not in params or not (window or cutoff):
+        return  # no churn notebook, or the window is fitted to the data (the notebook says why if none fits)
+    from cjlib.churn import plan_window
+
+    activity = [e.strip() for e in str(params.get("activity_events") or "").split(",") if e.strip()] or None
+    plan_window(inputs.events, window or None, cutoff=cutoff or None, activity_events=activity)
 
 
 # ------------------------------------------------------------------------- paths shown, output checks
@@ -747,7 +765,7 @@ def run_reports(
         _check_writable(d, "parameter 'output_dir':")
     # load and validate the data once, before anything is written
     first = effective_parameters(chosen[0], per_nb[chosen[0].stem])
-    data, stage_map = _load_data(first)
+    data, stage_map = _load_data(first, [effective_parameters(nb, per_nb[nb.stem]) for nb in chosen])
     from cjlib.parameters import check_with_stage_map
 
     for nb in chosen:

@@ -538,10 +538,12 @@ def _money(x) -> str:
     return number(x, ",.0f") if abs(x) >= 100 else number(x, ",.2f")
 
 
-def unidentified(*params) -> bool:
-    """Whether a pair of heterogeneity parameters ran to a boundary (past :data:`UNIDENTIFIED`, or a shape
-    below its inverse): the data cannot tell them apart, so they are not printed as estimates."""
-    return any(v > UNIDENTIFIED or v < 1.0 / UNIDENTIFIED for v in params)
+def unidentified(*params, se: tuple = ()) -> bool:
+    """Whether heterogeneity parameters ran to a boundary (past :data:`UNIDENTIFIED`, or a shape below its
+    inverse) or are swamped by their standard errors (``se``, same order): the data cannot pin them down,
+    so they are not printed as estimates."""
+    return (any(v > UNIDENTIFIED or v < 1.0 / UNIDENTIFIED for v in params)
+            or any(is_number(e) and e > v for v, e in zip(params, se)))
 
 
 def value_sentence(fit) -> str:
@@ -567,15 +569,15 @@ def value_sentence(fit) -> str:
     if b.a / (b.a + b.b) < 1e-3:
         drop = (f"{rate}; hardly anyone drops out after a purchase (a/(a + b) below 0.1%), so a and b are not "
                 f"identified")
-    elif unidentified(b.a, b.b):
+    elif unidentified(b.a, b.b, se=(se_b.get("a"), se_b.get("b"))):
         drop = (f"{rate}; dropout hardly differs between customers — about {pct(b.a / (b.a + b.b), 1)} after each "
-                f"purchase — so a and b run to their boundary and are not identified")
+                f"purchase — so a and b are not identified")
     else:
         drop = f"{rate}, a = {est(b.a, se_b.get('a'))}, b = {est(b.b, se_b.get('b'))}"
-    if unidentified(g.q, g.gamma):
-        spend = (f"spend per purchase differs between customers no more than from one purchase to the next, so the "
-                 f"model shrinks every customer towards the average of {_money(g.mean_spend)} (q and γ run to their "
-                 f"boundary and are not identified)")
+    if unidentified(g.q, g.gamma, se=(se_g.get("q"), se_g.get("gamma"))):
+        spend = (f"spend per purchase differs between customers little more than from one purchase to the next, so "
+                 f"the model shrinks every customer towards the average of {_money(g.mean_spend)}; q and γ are not "
+                 f"identified")
     else:
         spend = (f"p = {est(g.p, se_g.get('p'))}, q = {est(g.q, se_g.get('q'))}, γ = {est(g.gamma, se_g.get('gamma'))}; "
                  f"± one standard error")

@@ -259,7 +259,7 @@ def choice_sentence(metrics: pd.DataFrame, model: str, reason: str) -> str:
     real one."""
     auc = metrics["roc_auc"]
     par = [k for k in auc.index if k != model and is_number(auc[k]) and abs(auc[k] - auc[model]) <= AUC_TOLERANCE]
-    if not par:
+    if not par or " as well as " in reason:  # choose_model already named the models it ties with
         return reason
     names = join(MODEL_NAMES[k] for k in par)
     return reason + (f" {names[0].upper() + names[1:]} {'is' if len(par) == 1 else 'are'} on par (within "

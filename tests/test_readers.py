@@ -434,3 +434,23 @@ def test_checkout_funnel_starts_on_the_exports_product_views(suite):
                      "product_view (the lead adds view_item to the map)")
     m03 = json.loads((out / "03_dropoff.metrics.json").read_text())["metrics"]
     assert m03["checkout_funnel"][0]["reached"] > 0 and m03["checkout_funnel"][-1]["reached"] > 0
+
+
+def test_readme_example_and_docstring_examples_run():
+    import doctest
+    import re
+
+    import yaml
+
+    from cjlib import report
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    body = re.search(r"^## Data from GA4 or Segment$(.*?)(?=^## )", readme, flags=re.M | re.S).group(1)
+    (block,) = re.findall(r"^```yaml\n(.*?)^```", body, flags=re.M | re.S)
+    params = yaml.safe_load(block)
+    assert params["events_format"] == "ga4"
+    chosen = [p for p in report.list_notebooks() if p.stem in _with_format()]
+    injected = report.validate_parameters(chosen, params)  # every name declared, every value within its rule
+    assert all(v["events_format"] == "ga4" for v in injected.values())
+    res = doctest.testmod(readers, optionflags=doctest.ELLIPSIS)
+    assert res.failed == 0 and res.attempted >= 1

@@ -76,7 +76,7 @@ COLUMNS = ("customer_id", "timestamp", "event", "channel", "revenue", "session_i
 SESSION_GAP = pd.Timedelta("30min")  # GA4's default session timeout; Segment visits are cut by it
 _KINDS = {".parquet": "parquet", ".pq": "parquet", ".json": "json", ".jsonl": "json", ".ndjson": "json"}
 _NO_VALUE = ("", "(not set)", "(direct)", "(none)")  # GA4's placeholders: no source, medium or campaign
-_HOST = r"^\s*(?:[A-Za-z][A-Za-z0-9+.\-]*:)?//(?:[^@/?#\s]*@)?(?:www\.)?(?P<host>[^:/?#\s]+)"
+_HOST = r"^\s*(?:[A-Za-z][A-Za-z0-9+.\-]*:)?(?://)?(?:[^@/?#\s]*@)?(?:www\.)?(?P<host>[^:/?#\s]+)"
 _GA4_DAY = re.compile(r"^events_(intraday_)?(\d{8})")
 
 
@@ -291,11 +291,21 @@ def _text(arr, n: int) -> pd.Series:
     import pyarrow.compute as pc
 
     if arr is None or pa.types.is_null(arr.type):
-        return pd.Series(pd.array([pd.NA] * n, dtype="str"))
+        return pd.Series(np.full(n, np.nan), dtype="str")
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         arr = pc.cast(arr, pa.string())
-    s = pd.Series(arr.to_pandas(), dtype="str").str.strip()
-    return s.where(~s.str.lower().isin(_NO_VALUE))
+    arr = pc.utf8_trim_whitespace(arr)
+    placeholder = pc.fill_null(pc.is_in(pc.utf8_lower(arr), value_set=pa.array(_NO_VALUE)), False)
+    arr = pc.if_else(placeholder, pa.scalar(None, arr.type), arr)
+    return pd.Series(pd.StringDtype("pyarrow", na_value=np.nan).__from_arrow__(arr))
+
+
+def _pick(table, n: int, *paths: str) -> pd.Series:
+    """The text at the first of ``paths`` that holds a value, row by row."""
+    out = _text(None, n)
+    for path in paths:
+        out = out.fillna(_text(_get(table, path), n))
+    return out
 
 
 def _number(arr, n: int, file: str, field: str) -> pd.Series:
@@ -316,8 +326,13 @@ def _number(arr, n: int, file: str, field: str) -> pd.Series:
 
 
 def _host(urls: pd.Series) -> pd.Series:
-    """The lower-case host of each URL, without ``www.``."""
-    return urls.str.lower().str.extract(_HOST, expand=False)
+    """The lower-case host of each URL, without ``www.`` (Arrow's vectorized regex)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(urls.to_numpy(dtype=object, na_value=None), type=pa.string())
+    host = pc.struct_field(pc.extract_regex(pc.utf8_lower(arr), _HOST), "host")
+    return pd.Series(pd.StringDtype("pyarrow", na_value=np.nan).__from_arrow__(host), index=urls.index)
 
 
 def _list_rows(lst):
@@ -399,10 +414,7 @@ def _ga4_table(table, file: str) -> pd.DataFrame:
     p = _ga4_params(table, file)
 
     def pick(*paths: str) -> pd.Series:
-        out = _text(None, n)
-        for path in paths:
-            out = out.fillna(_text(_get(table, path), n))
-        return out
+        return _pick(table, n, *paths)
 
     units = _number(_get(table, "ecommerce.total_item_quantity"), n, file, "ecommerce.total_item_quantity")
     return pd.DataFrame({
@@ -430,7 +442,7 @@ def _ga4(files: list[Path], name: str, rules) -> tuple[pd.DataFrame, Stitching]:
     if raw["ts_us"].isna().any():
         bad = raw["ts_us"].isna().to_numpy()
         raise DataError(f"{int(bad.sum()):,} event(s) have no event_timestamp", file=name, column="event_timestamp",
-                        rule="not_null", examples=row_examples(raw, bad, ["user_pseudo_id", "event", "ts_us"]))
+                        rule="not_null", examples=row_examples(raw, bad, ["anonymous_id", "user_id", "event"]))
     raw["timestamp"] = pd.to_datetime(raw["ts_us"].round().astype("int64"), unit="us")
     raw = _drop_idless(raw, name)
     session = raw["ga_session_id"].astype("Int64").astype("str")
@@ -453,10 +465,7 @@ def _segment_table(table, file: str) -> pd.DataFrame:
                         column="anonymousId", rule="missing_column")
 
     def pick(*paths: str) -> pd.Series:
-        out = _text(None, n)
-        for path in paths:
-            out = out.fillna(_text(_get(table, path), n))
-        return out
+        return _pick(table, n, *paths)
 
     revenue = _number(_get(table, "properties.revenue"), n, file, "properties.revenue")
     total = _number(_get(table, "properties.total"), n, file, "properties.total")
@@ -593,8 +602,13 @@ def _finish(raw: pd.DataFrame, customer: pd.Series, rules) -> pd.DataFrame:
     auto = (raw["gclid"].notna() & raw["utm_source"].isna() & raw["utm_medium"].isna()).to_numpy()
     source = raw["utm_source"].mask(auto, "google")
     medium = raw["utm_medium"].mask(auto, "cpc")
-    ref_host = _host(raw["referrer"])
-    external = (ref_host.notna() & (ref_host != _host(raw["page_location"])).fillna(True)).to_numpy()
+    referrer = np.flatnonzero(raw["referrer"].notna().to_numpy())  # hosts are compared only where needed
+    ref_host = pd.Series(np.nan, index=raw.index, dtype="str")
+    ref_host.iloc[referrer] = _host(raw["referrer"].iloc[referrer]).to_numpy()
+    page_host = _host(raw["page_location"].iloc[referrer]).to_numpy(dtype=object, na_value=None)
+    external = np.zeros(n, dtype=bool)
+    external[referrer] = ref_host.iloc[referrer].notna().to_numpy() & (
+        ref_host.iloc[referrer].to_numpy(dtype=object, na_value=None) != page_host)
 
     s = pd.DataFrame({c: pd.Series(pd.NA, index=range(m), dtype="str")
                       for c in ("source", "medium", "campaign", "referrer")})

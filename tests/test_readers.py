@@ -288,6 +288,19 @@ def test_bad_inputs_name_file_column_and_rule(tmp_path):
     assert e.value.rule == "readable" and str(tmp_path / "broken.jsonl") in str(e.value)
 
 
+def test_cli_stops_on_a_bad_export_in_one_line_writing_nothing(tmp_path):
+    """A Segment file read as GA4 (a likely slip): exit 2, one line naming the file, field and rule."""
+    out = tmp_path / "reports"
+    proc = subprocess.run([sys.executable, "-m", "cjlib", "report", "00", "--out", str(out), "-p", "events_path",
+                           str(SEGMENT), "-p", "events_format", "ga4", "-p", "customers_path", "", "-p",
+                           "feedback_path", "", "-p", "costs_path", ""], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "MPLBACKEND": "Agg"})
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert "events.jsonl.gz" in lines[0] and "event_timestamp" in lines[0] and "missing_column" in lines[0]
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_events_format_parameter():
     from cjlib.parameters import problems
 

@@ -37,12 +37,16 @@ Both readers take one file or a folder of files (read recursively, in name order
 **Channels.** GA4 credits a session's events to the session's traffic source, so every event of a session
 gets one channel: from the session's first event that carries campaign data (GA4:
 ``collected_traffic_source.manual_source`` / ``manual_medium`` / ``manual_campaign_name``, else the
-``source`` / ``medium`` / ``campaign`` event parameters; a ``gclid`` without a source is ``google`` /
-``cpc``, as Google Ads auto-tagging records it; Segment: ``context.campaign``), else its first referrer
-from another site (GA4 ``page_referrer``, Segment ``context.page.referrer``), else Direct. Unlike GA4's
-reports, a direct session keeps Direct (GA4 credits it to the user's last campaign): attribution sees
-every session's own touch. ``traffic_source`` (the user's first source) is not used: it describes the
-user, not the session.
+``source`` / ``medium`` / ``campaign`` event parameters; Segment: ``context.campaign``; a Google Ads click id
+without a source — GA4's ``gclid``, a ``gclid=`` in a Segment page URL — is ``google`` / ``cpc``, as
+auto-tagging records it), else its first referrer from another site (GA4 ``page_referrer``, Segment
+``context.page.referrer``), else Direct. Unlike GA4's reports, a direct session keeps Direct (GA4 credits
+it to the user's last campaign): attribution sees every session's own touch. ``traffic_source`` (the
+user's first source) is not used: it describes the user, not the session. The grouping approximates
+GA4's own (:data:`cjlib.channels.GA4_NOTE`).
+
+**Events left out.** Events with neither an anonymous nor a user id (GA4's cookieless pings) and Segment
+messages whose ``messageId`` repeats an earlier one are dropped, with a :class:`cjlib.DataWarning`.
 
 **Identity stitching.** An anonymous id that is ever seen with a known user id joins that customer: GA4
 rows with ``user_id`` beside ``user_pseudo_id``; Segment identify calls (and any call) holding both

@@ -27,21 +27,19 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import yaml
 
+from cjlib import readers
 from cjlib.errors import DataError, DataWarning, row_examples
 from cjlib.paths import resolve
+from cjlib.readers import read_ga4, read_segment  # the export formats (events_format ga4, segment)
 from cjlib.reading import column_names, read_table, read_text
 from cjlib.stagemap import StageMap, load_stage_map
 from cjlib.timestamps import check_timestamp_format, parse_timestamps
-
-if TYPE_CHECKING:
-    from cjlib.readers import Stitching
 
 __all__ = [
     "load_events",
@@ -635,7 +633,7 @@ class Inputs:
     feedback: pd.DataFrame | None
     costs: pd.DataFrame | None
     stage_map: StageMap
-    stitching: Stitching | None = None  # what identity stitching did (events_format ga4 or segment), else None
+    stitching: readers.Stitching | None = None  # what identity stitching did (events_format ga4 or segment), else None
 
     @property
     def stitched_ids(self) -> int | None:
@@ -763,8 +761,6 @@ def load_inputs(
         raise DataError(f"start_date {start_date!r} must come before end_date {end_date!r}",
                         parameter="start_date", rule="date_range")
     timestamp_format = check_timestamp_format(timestamp_format)
-    from cjlib import readers
-
     events_format = readers.check_format(events_format)
     files = {t: p for t, p in (("events", events_path), ("customers", customers_path),
                                ("feedback", feedback_path), ("costs", costs_path)) if p}
@@ -925,12 +921,3 @@ def read_json_or_yaml(text: str) -> object:
         return json.loads(text)
     except json.JSONDecodeError:
         return yaml.safe_load(text)
-
-
-def __getattr__(name: str):
-    """``read_ga4`` and ``read_segment`` live in :mod:`cjlib.readers` (which imports this module)."""
-    if name in ("read_ga4", "read_segment"):
-        from cjlib import readers
-
-        return getattr(readers, name)
-    raise AttributeError(f"module 'cjlib.io' has no attribute {name!r}")

@@ -59,7 +59,7 @@ def simulate(seed: int = SEED, n_devices: int = 330) -> list[dict]:
     rng = np.random.default_rng(seed)
     n_users = 180
     sessions = []
-    for d in range(n_devices):
+    for _ in range(n_devices):
         first_day = float(rng.uniform(0, DAYS * 0.7))
         pseudo = f"{int(rng.integers(10**8, 10**9))}.{int((START + np.timedelta64(int(first_day * 86400), 's')).astype('datetime64[s]').astype(int))}"
         has_account = rng.random() < 0.6
@@ -115,7 +115,7 @@ def _story() -> list[dict]:
     """The planted anonymous → login → purchase visitor (no randomness)."""
     touch = {t[0]: t for t in TOUCHES}
     out = []
-    for number, (day, hour, label, logged_in, buys) in enumerate(STORY["sessions"]):
+    for number, (day, hour, label, logged_in, _buys) in enumerate(STORY["sessions"]):
         events = ([("first_visit", 0.0, None)] if number == 0 else []) + [
             ("session_start", 0.0, None), ("page_view", 0.0, None), ("view_item", 30.0, [PRODUCTS[0]])]
         if logged_in:

@@ -164,6 +164,20 @@ def test_value_at_risk_ranks_the_list_differently(sample, run, valued):
     assert dec["value_at_risk"].sum() == pytest.approx(t["value_at_risk"].sum(), rel=1e-12)
 
 
+@pytest.mark.xfail(strict=True, reason="bug reported to the lead: at_risk_list(model='bgnbd') fits BG/NBD on the "
+                                      "listed customers only (bgnbd_scores(customer_ids=active) restricts the fit)")
+def test_bgnbd_list_is_fitted_on_every_customer_before_as_of(sample, run):
+    """BG/NBD needs no label: the list's fit uses every customer seen before the data's end, not only those
+    still active (fitted on survivors alone, nobody ever drops out: a = 0)."""
+    ev, plan = sample.events, run.plan
+    ar = at_risk.at_risk_list(ev, plan, model="bgnbd")
+    everyone, model = churn.bgnbd_scores(ev, cutoff=plan.as_of, window_days=plan.window_days)
+    assert model.n_customers == ev["customer_id"].nunique() == 3000 and model.a > 0.1
+    assert ar.n_trained == 3000
+    np.testing.assert_allclose(ar.table["churn_probability"].to_numpy(),
+                               everyone["p_no_activity"].reindex(ar.table.index).to_numpy(), rtol=0, atol=1e-9)
+
+
 # ---------------------------------------------------------------------------------------------- 2. model choice
 def test_model_choice_is_the_best_or_says_which_is_better(run):
     m = pd.DataFrame({"roc_auc": [0.737, 0.680, 0.718]}, index=["logistic", "gbm", "bgnbd"])
@@ -202,24 +216,39 @@ def test_model_choice_is_the_best_or_says_which_is_better(run):
 
 
 # ---------------------------------------------------------------------------------------------- 3. leakage
-def test_a_planted_leak_is_named_and_a_clean_run_is_not(sample, run):
+def test_a_clean_run_gets_no_leakage_warning(sample, run):
+    # recency carries most of the importance, yet it is an event feature, not an attribute: no warning
+    feature, share = say.dominant_feature(run.imp)
+    assert feature == "recency_days" and share > 0.7
+    assert run.res.metrics["roc_auc"].max() < 0.9
+    assert say.leakage_warning(run.res.metrics, run.res.model, run.imp, attributes=sample.customers.columns) is None
+
+
+@pytest.mark.parametrize("noise", [0.02, 0.10])
+def test_a_planted_leak_is_named(sample, noise):
+    """A customer attribute that restates the label: "cancelled" for those who churn in the window, with
+    a share ``noise`` of the customers flipped. Nearly exact, the ROC AUC passes 0.98; noisier, it stays
+    below and the attribute's share of the importance gives it away."""
     d = sample
-    # clean: recency carries most of the importance, yet it is an event feature, not an attribute: no warning
-    assert say.dominant_feature(run.imp)[0] == "recency_days"
-    assert say.leakage_warning(run.res.metrics, run.res.model, run.imp, attributes=d.customers.columns) is None
-    # a customer attribute that restates the label: "cancelled" for those who churn in the window, 2 % noise
     plan = churn.plan_window(d.events, 150)  # one window before the cutoff: cross-validation on the label
     assert plan.design == "cross_validation"
     y = churn.label_customers(d.events, cutoff=plan.cutoff, window_days=150)
     churned = y.reindex(d.customers["customer_id"]).fillna(0).to_numpy().astype(bool)
-    noise = np.random.default_rng(0).random(len(churned)) < 0.02
-    leaky = d.customers.assign(status=np.where(churned ^ noise, "cancelled", "active"))
+    flip = np.random.default_rng(0).random(len(churned)) < noise
+    leaky = d.customers.assign(status=np.where(churned ^ flip, "cancelled", "active"))
     res = churn.validate(d.events, plan, customers=leaky, feedback=d.feedback, seed=0)
     imp = churn.permutation_importance_table(res.fitted, res.X_explain, res.y_explain, n_repeats=2,
                                              max_samples=1500)
-    assert res.metrics.loc[res.model, "roc_auc"] > 0.98 and imp.index[0] == "status"
+    auc = res.metrics.loc[res.model, "roc_auc"]
+    feature, share = say.dominant_feature(imp)
+    assert feature == "status" and share > 0.6
     warning = say.leakage_warning(res.metrics, res.model, imp, attributes=leaky.columns)
-    assert warning is not None and warning.startswith("**Warning:**") and "status carries" in warning
+    assert warning is not None and warning.startswith("**Warning:**") and f"status carries {share:.0%}" in warning
+    if noise < 0.05:  # 0.989: the score alone is suspicious
+        assert auc > 0.98 and say.leakage_warning(res.metrics, res.model) is not None
+    else:  # 0.96: only the attribute's dominance tells
+        assert auc < 0.98 and warning.startswith("**Warning:** one customer attribute drives the churn model")
+        assert say.leakage_warning(res.metrics, res.model, imp, attributes=d.customers.columns) is None
 
 
 # ---------------------------------------------------------------------------------------------- 4. short log

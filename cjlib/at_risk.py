@@ -164,11 +164,12 @@ def at_risk_list(
     kw = {"window_days": window, "activity_events": activity, "customers": customers, "feedback": feedback,
           "stage_map": stage_map, "exclude": exclude}
     if model == "bgnbd":
-        bg, _ = bgnbd_scores(events, cutoff=as_of, window_days=window, activity_events=activity,
-                             customer_ids=active)
+        # fitted on every customer seen before as_of (a fit on the active ones alone would see no dropout)
+        bg, _ = bgnbd_scores(events, cutoff=as_of, window_days=window, activity_events=activity)
+        n_trained = int(bg["has_activity"].sum())
+        bg = bg.reindex(active)
         table = pd.DataFrame({"churn_probability": bg["p_no_activity"].to_numpy()}, index=active)
         table = table.join(_bgnbd_reasons(bg, top_n))
-        n_trained = int(bg["has_activity"].sum())
     else:
         X_tr, y_tr = make_dataset(events, cutoff=trained_at, **kw)
         _check_classes(y_tr, "latest labelled", trained_at, window, min_class)

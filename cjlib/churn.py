@@ -897,11 +897,12 @@ class ChurnResult:
 
     @property
     def bgnbd_summary(self) -> dict | None:
-        """``{"r", "alpha", "a", "b", "time_unit", "roc_auc"}`` of the baseline (for ``report.record``);
+        """``{"r", "alpha", "a", "b", "time_unit", "standard_errors", "roc_auc"}`` of the baseline (for ``report.record``);
         None when BG/NBD could not be fitted."""
         if self.bgnbd is None:
             return None
         return {**self.bgnbd.params, "time_unit": self.bgnbd.time_unit,
+                "standard_errors": dict(self.bgnbd.standard_errors),
                 "roc_auc": float(self.metrics.loc["bgnbd", "roc_auc"])}
 
 

@@ -486,7 +486,8 @@ def load_events(
     """
     mapping, options = _split_options(_table_mapping(parse_columns(columns), "events"))
     fmt = check_timestamp_format(timestamp_format) or options.get("timestamp_format")
-    df, file = read_table(path, "events", dictionary=[mapping.get(c, c) for c in ("event", "channel")])
+    df, file = read_table(path, "events", dictionary=[mapping.get(c, c) for c in ("event", "channel")],
+                          text=[mapping.get(c, c) for c in ("customer_id", "session_id")])
     return events_from_frame(df, file, mapping, stage_map=stage_map, keep_duplicates=keep_duplicates,
                              timestamp_format=fmt)
 
@@ -536,7 +537,7 @@ def _load_simple(path, columns, table: str, ts_cols: tuple[str, ...] = (),
                  timestamp_format: str | None = None) -> pd.DataFrame:
     mapping, options = _split_options(_table_mapping(parse_columns(columns), table))
     fmt = check_timestamp_format(timestamp_format) or options.get("timestamp_format")
-    df, file = read_table(path, table)
+    df, file = read_table(path, table, text=[mapping.get("customer_id", "customer_id")])
     df = _rename(df, mapping, file)
     _require(df, table, file)
     df = _validate(df, table, file)

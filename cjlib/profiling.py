@@ -98,7 +98,8 @@ class DataProfile:
         The median of the same times.
     activity_gap_days : float
         80th percentile of the days between a customer's consecutive active days (NaN when nobody comes
-        back on a second day).
+        back on a second day): :func:`cjlib.churn.activity_gap_days` with any event as activity. The churn
+        report fits its window from it (:func:`cjlib.churn.plan_window`).
     roles : mapping of str to bool
     id_like, outcome_like : tuple of str
         Event or customer columns of each kind.
@@ -159,15 +160,6 @@ class DataProfile:
         if self.conversion_gap_median is None or self.conversion_gap_median <= pd.Timedelta(days=30):
             return "30D"
         return f"{math.ceil(self.conversion_gap / pd.Timedelta(days=1))}D"
-
-    def default_churn_window_days(self) -> int:
-        """A churn window that fits the data: the 80th percentile of the gaps between a customer's
-        active days, rounded up to whole weeks, at least 7 days and at most a third of the span (so
-        that a training window and a test window fit before the data's end)."""
-        third = max(1, int(self.span_days // 3))
-        gap = self.activity_gap_days
-        days = 30 if not gap == gap else int(math.ceil(gap / 7.0) * 7)
-        return int(min(max(days, 7), third))
 
     def lines(self) -> list[str]:
         """What the data supports and does not, one short line each (for the index and findings)."""

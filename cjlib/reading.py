@@ -64,9 +64,12 @@ def _path(path: object, what: str) -> Path:
     return resolve(path)
 
 
-def read_table(path: str | Path, what: str, dictionary: list[str] | None = None) -> tuple[pd.DataFrame, str]:
+def read_table(path: str | Path, what: str, dictionary: list[str] | None = None,
+               text: list[str] | None = None) -> tuple[pd.DataFrame, str]:
     """Read CSV, a Parquet file or a Parquet folder; ``dictionary`` names Parquet columns to read as
-    categoricals straight from their dictionary pages (no per-row strings are built)."""
+    categoricals straight from their dictionary pages (no per-row strings are built); ``text`` names CSV
+    columns read as text as written (identifiers: ``00017`` stays ``00017``, not the number 17, so
+    exports join back to the source)."""
     p = _path(path, what)
     name = str(p)
     if not p.exists():
@@ -85,8 +88,9 @@ def read_table(path: str | Path, what: str, dictionary: list[str] | None = None)
             sep = "\t" if ".tsv" in p.name.lower() else ","
             if p.stat().st_size == 0:
                 raise DataError(f"{what} file is empty", file=name, rule="empty_input")
-            _check_header(_csv_header(p, sep), name)
-            df = pd.read_csv(p, sep=sep, low_memory=False)
+            header = _csv_header(p, sep)
+            _check_header(header, name)
+            df = pd.read_csv(p, sep=sep, low_memory=False, dtype={c: str for c in (text or ()) if c in header})
         else:
             raise DataError(
                 f"unsupported file type {p.suffix!r}: use .csv, .parquet or a Parquet folder",

@@ -164,8 +164,6 @@ def test_value_at_risk_ranks_the_list_differently(sample, run, valued):
     assert dec["value_at_risk"].sum() == pytest.approx(t["value_at_risk"].sum(), rel=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="bug reported to the lead: at_risk_list(model='bgnbd') fits BG/NBD on the "
-                                      "listed customers only (bgnbd_scores(customer_ids=active) restricts the fit)")
 def test_bgnbd_list_is_fitted_on_every_customer_before_as_of(sample, run):
     """BG/NBD needs no label: the list's fit uses every customer seen before the data's end, not only those
     still active (fitted on survivors alone, nobody ever drops out: a = 0)."""

@@ -285,7 +285,8 @@ def test_out_of_time_split_and_bgnbd_baseline(synth_result):
     ct = churn.calibration_table(y, p)
     assert ct["gap"].abs().max() < 0.06
     summary = r.bgnbd_summary
-    assert set(summary) == {"r", "alpha", "a", "b", "time_unit", "roc_auc"} and summary["time_unit"] == "days"
+    assert set(summary) == {"r", "alpha", "a", "b", "time_unit", "standard_errors", "roc_auc"} and summary["time_unit"] == "days"
+    assert all(0 < summary["standard_errors"][k] < summary[k] for k in ("r", "alpha", "a", "b"))
 
 
 def test_planted_drivers_rank_among_top_features(synth, synth_result):

@@ -10,7 +10,7 @@ import pytest
 MODULES = ["cjlib.findings", "cjlib.findings.attribution", "cjlib.findings.churn", "cjlib.findings.dropoff",
            "cjlib.findings.journey_map", "cjlib.findings.personas", "cjlib.profiling", "cjlib.stagemap",
            "cjlib.features", "cjlib.io", "cjlib.safety", "cjlib.parameters", "cjlib.churn", "cjlib.at_risk",
-           "cjlib.value", "cjlib.bgnbd", "cjlib.channels"]
+           "cjlib.value", "cjlib.bgnbd", "cjlib.channels", "cjlib.readers", "cjlib.reading"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -72,7 +72,7 @@ def test_model_sentence_and_roc_title():
     assert say.bgnbd_sentence(None) is None
     assert say.roc_title(m) == "gbm ranks churners best (ROC AUC 0.840; logistic 0.800, bgnbd 0.780)"
     assert say.roc_title(_metrics({"logistic": 0.909, "gbm": 0.908, "bgnbd": 0.888})) == (
-        "logistic and gbm rank churners best and alike (ROC AUC 0.909, 0.908; bgnbd 0.888)")
+        "logistic and gbm rank churners alike (ROC AUC 0.909 and 0.908), above bgnbd 0.888")
     assert say.roc_title(_metrics({"logistic": 0.80, "gbm": 0.802})) == "The models rank churners alike (ROC AUC logistic 0.800, gbm 0.802)"
     assert say.pr_title(_metrics({"gbm": 0.8}, base=0.004), "gbm") == "PR AUC 0.500 for gbm against a base rate of 0.4%"
 

@@ -416,7 +416,11 @@ def test_integer_event_ids_meet_text_customer_ids(write_csv):
     assert seg.index.tolist() == ["1", "10", "2"]
     assert seg["plan"].iloc[:2].tolist() == ["free", "pro"] and pd.isna(seg["plan"].iloc[2])
     same = cjlib.load_inputs(events_path=str(ev), customers_path=str(write_csv({"customer_id": [1, 2]}, "c2.csv")))
-    assert same.events["customer_id"].dtype.kind == "i"  # alike types are left alone
+    # ids in CSV are read as written, text: a leading zero survives, so exports join back to the source
+    assert same.events["customer_id"].tolist() == ["1", "10", "2", "2"]
+    zeros = write_csv({"customer_id": ["00017", "00017", "2"], "timestamp": ["2025-01-01", "2025-01-02", "2025-01-03"],
+                       "event": ["page_view", "purchase", "page_view"]}, "z.csv")
+    assert cjlib.load_events(str(zeros))["customer_id"].tolist() == ["00017", "00017", "2"]
     with pytest.warns(DataWarning, match="no customer_id matches"):
         cjlib.load_inputs(events_path=str(ev), customers_path=str(write_csv({"customer_id": ["z"]}, "c3.csv")))
 

@@ -23,7 +23,12 @@ BAD = [
     ({"lookback": "30"}, "lookback"),  # a bare number is 30 nanoseconds to pandas
     ({"half_life": "abc"}, "half_life"),
     ({"half_life": "0D"}, "half_life"),
-    ({"churn_window_days": 0}, "churn_window_days"),
+    ({"churn_window_days": 1.5}, "churn_window_days"),
+    ({"model": "forest"}, "model"),
+    ({"rank_by": "value"}, "rank_by"),
+    ({"value_horizon_days": 0}, "value_horizon_days"),
+    ({"discount_rate": 1.0}, "discount_rate"),
+    ({"discount_rate": -0.1}, "discount_rate"),
     ({"churn_window_days": -30}, "churn_window_days"),
     ({"n_bootstrap": -5}, "n_bootstrap"),
     ({"min_support": -1}, "min_support"),
@@ -113,7 +118,7 @@ def test_journey_names_are_checked_against_the_stage_map():
 @pytest.mark.parametrize("argv,needle", [
     (["03", "-p", "window", "-7D"], "parameter 'window' is '-7D'"),
     (["01", "-p", "k_min", "5", "-p", "k_max", "2"], "k_min must be at most k_max"),
-    (["04", "-p", "churn_window_days", "0"], "parameter 'churn_window_days' is 0"),
+    (["04", "-p", "churn_window_days", "-1"], "parameter 'churn_window_days' is -1"),
     (["02", "-p", "n_bootstrap", "-5"], "parameter 'n_bootstrap' is -5"),
     (["03", "-p", "min_support", "-1"], "parameter 'min_support' is -1"),
     (["00", "-p", "events_path", ""], "parameter 'events_path' is ''"),

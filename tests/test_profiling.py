@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import cjlib
+from cjlib import churn
 from cjlib.stagemap import stage_map_from_dict
 
 ORDER_MAP = stage_map_from_dict({
@@ -78,8 +79,8 @@ def test_purchases_only_windows_and_repeat():
     p = cjlib.profile(_inputs(ev))
     assert p.purchases_only and p.supports("revenue") and p.supports("repeat")
     assert not p.supports("carts")          # no add_to_cart in the data
-    assert p.activity_gap_days == 20.0
-    assert p.default_churn_window_days() == 21        # 20 days rounded up to weeks, under a third of the span
+    assert p.activity_gap_days == 20.0 == churn.activity_gap_days(ev)  # one definition
+    assert churn.plan_window(ev).window_days == 21     # 20 days rounded up to whole weeks
     assert p.conversion_gap == pd.Timedelta(0) and p.default_window() == "30D"
 
 
@@ -93,8 +94,10 @@ def test_slow_cycles_get_a_longer_window_and_short_spans_a_shorter_churn_window(
     waits = np.array([60 + 2 * i for i in range(30)], float)
     assert p.conversion_gap_median == pd.Timedelta(days=float(np.median(waits)))
     assert p.default_window() == f"{int(np.ceil(np.quantile(waits, 0.95)))}D"
-    # churn window: the gaps (60-118 days) exceed a third of the 147-day span → capped at 49 days
-    assert p.default_churn_window_days() == int(p.span_days // 3) == 49
+    # churn window: the gaps (60-118 days, 80th percentile 106.4 → 112) exceed half the 148-day span → capped
+    plan = churn.plan_window(pd.DataFrame(rows, columns=["customer_id", "timestamp", "event"]))
+    assert (plan.window_days, plan.longest_days, plan.design) == (74, 74, "cross_validation")  # 148 days / 2
+    assert "capped at the longest that fits" in plan.reason
 
 
 def test_channel_variant_costs_and_feedback_stage_roles():

@@ -27,6 +27,7 @@ import pandas as pd
 
 __all__ = [
     "MIN_GROUP",
+    "source_lines",
     "Unearned",
     "Ranking",
     "is_number",
@@ -288,3 +289,33 @@ def problems(text: str) -> list[str]:
     for m in _EMPTY_PCT.finditer(text):
         out.append(f"percentage of nothing: {m.group(0)}")
     return out
+
+
+def source_lines(data) -> list[str]:
+    """What reading an export did, for the reports that show customers and channels (00, 02): how many
+    anonymous ids identity stitching joined to the customers they later logged in as, and that the
+    channels approximate GA4's default channel group. Empty for a plain table.
+
+    Parameters
+    ----------
+    data : cjlib.Inputs
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as N
+    >>> st = N(stitched_ids=208, anonymous_ids=331, customers=256, stitched_events=3000, dropped_events=0)
+    >>> print(source_lines(N(stitching=st))[0])
+    Identity stitching: 208 of the 331 anonymous ids logged in later, so their earlier events count in those customers' journeys (256 customers).
+    >>> source_lines(N(stitching=None))
+    []
+    """
+    st = getattr(data, "stitching", None)
+    if st is None:
+        return []
+    from cjlib.channels import GA4_NOTE
+
+    lines = [f"Identity stitching: {number(st.stitched_ids)} of the {number(st.anonymous_ids)} anonymous ids logged in "
+             f"later, so their earlier events count in those customers' journeys ({number(st.customers)} customers)."]
+    if st.dropped_events:
+        lines.append(f"{number(st.dropped_events)} events carried no id at all and are left out.")
+    return lines + [GA4_NOTE]

@@ -314,8 +314,8 @@ def roc_title(metrics: pd.DataFrame) -> str:
     v = auc[[is_number(x) for x in auc]].astype(float)
     top = [k for k in v.index if v[k] >= v.max() - AUC_TOLERANCE]
     rest = ", ".join(f"{k} {number(v[k], '.3f')}" for k in v.index if k not in top)
-    return (f"{join(top)} rank churners best and alike (ROC AUC "
-            f"{', '.join(number(v[k], '.3f') for k in top)}; {rest})")
+    above = f", above {rest}" if rest else ""
+    return f"{join(top)} rank churners alike (ROC AUC {join(number(v[k], '.3f') for k in top)}){above}"
 
 
 def pr_title(metrics: pd.DataFrame, model: str) -> str:

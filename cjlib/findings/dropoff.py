@@ -313,6 +313,22 @@ def variant_title(ab: pd.DataFrame, column: str, *, control: str | None, from_st
 
 
 # --------------------------------------------------------------------------------------------- drivers
+def odds(x) -> str:
+    """An odds ratio as a reader can compare it: two decimals from 0.01 up, else two significant digits
+    (``0.0023``), so a tiny ratio never reads as 0.00 and its interval never as "0.00–0.00".
+
+    Examples
+    --------
+    >>> odds(1.834), odds(0.0023), odds(0.04), odds(6.6e-06)
+    ('1.83', '0.0023', '0.04', '<0.001')
+    """
+    x = float(x)
+    if x < 0.001:
+        number(x)  # NaN and inf stay unearned
+        return "<0.001"
+    return number(x, ".2f") if x >= 0.01 else number(x, ".2g")
+
+
 def _neg_pos(drv: pd.DataFrame):
     neg = drv.iloc[-1] if len(drv) and drv["ci_high"].iloc[-1] < 1 else None
     pos = drv.iloc[0] if len(drv) and drv["ci_low"].iloc[0] > 1 else None
@@ -329,10 +345,10 @@ def drivers_sentence(drv: pd.DataFrame, *, unit: str, min_support: int) -> str:
     if neg is None:
         text += "No event goes clearly with leaving (every 95 % interval of an odds ratio below 1 reaches 1)"
     else:
-        text += (f"Strongest negative driver: **{neg['event']}** (odds ratio {number(neg['odds_ratio'], '.2f')}, "
-                 f"95 % CI {number(neg['ci_low'], '.2f')}–{number(neg['ci_high'], '.2f')})")
+        text += (f"Strongest negative driver: **{neg['event']}** (odds ratio {odds(neg['odds_ratio'])}, "
+                 f"95 % CI {odds(neg['ci_low'])}–{odds(neg['ci_high'])})")
     if pos is not None:
-        text += f"; strongest positive: **{pos['event']}** ({number(pos['odds_ratio'], '.2f')})."
+        text += f"; strongest positive: **{pos['event']}** ({odds(pos['odds_ratio'])})."
     else:
         text += f"; no event with {min_support}+ {unit_word(unit)} goes clearly with converting more often."
     return text
@@ -344,7 +360,7 @@ def drivers_title(drv: pd.DataFrame) -> str:
     if neg is None:
         return "Odds of converting with each event against without it (95 % CI): none clearly goes with leaving"
     return (f"{neg['event']} goes with leaving ({pct(neg['rate_with'])} convert vs {pct(neg['rate_without'])} "
-            f"without, OR {number(neg['odds_ratio'], '.2f')})")
+            f"without, OR {odds(neg['odds_ratio'])})")
 
 
 def drivers_line(drv: pd.DataFrame) -> str | None:
@@ -352,7 +368,7 @@ def drivers_line(drv: pd.DataFrame) -> str | None:
     neg, _ = _neg_pos(drv)
     if neg is None:
         return None
-    return f"{neg['event']} goes with leaving (odds ratio {number(neg['odds_ratio'], '.2f')})."
+    return f"{neg['event']} goes with leaving (odds ratio {odds(neg['odds_ratio'])})."
 
 
 # ----------------------------------------------------------------------------------------------- flows

@@ -92,6 +92,7 @@ def _session(rng, pseudo, user, logs_in, number, day, device, country, buy_rate)
     for _ in range(views):
         t += float(rng.exponential(40)) + 3
         events.append(("view_item", t, [PRODUCTS[int(rng.integers(0, len(PRODUCTS)))]]))
+        events.append(("user_engagement", t + 1.0, None))  # GA4 logs engagement as the page loses focus
     if logs_in:
         t += 20
         events.append(("login", t, None))

@@ -815,6 +815,7 @@ def curve_table(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame, *, kind
 # ------------------------------------------------------------------------------------------ validation run
 CANDIDATES = ("logistic", "gbm", "bgnbd")  # the models validation compares and the list may use
 N_SPLITS = 5  # customer-split folds when the history holds no out-of-time check
+_TRAINING = "out-of-time training set"  # how a failure of the earlier (training) window starts
 AUC_TIE = 0.0005  # ROC AUCs this close read the same at three decimals: the simpler model is chosen
 
 
@@ -1084,14 +1085,14 @@ def out_of_time_validation(
     kw = {"window_days": window, "activity_events": activity_events, "customers": customers, "feedback": feedback,
           "stage_map": stage_map, "exclude": exclude}
     X_te, y_te = make_dataset(events, cutoff=cut, **kw)
+    _check_classes(y_te, "test", cut, window, min_class)
     try:
         X_tr, y_tr = make_dataset(events, cutoff=train_cut, **kw)
+        _check_classes(y_tr, "training", train_cut, window, min_class)
     except DataError as exc:
-        raise DataError(f"out-of-time training set at cutoff − churn_window_days (window_days in cjlib.churn) "
+        raise DataError(f"{_TRAINING} at cutoff − churn_window_days (window_days in cjlib.churn) "
                         f"= {train_cut}: {exc.message}",
                         column=exc.column, rule=exc.rule) from exc
-    for name, when, yy in (("training", train_cut, y_tr), ("test", cut, y_te)):
-        _check_classes(yy, name, when, window, min_class)
     activity = X_te.attrs["activity_events"]
     X_te = _align(X_te, X_tr)
     fitted, scores = {}, {}
@@ -1201,7 +1202,7 @@ def validate(events: pd.DataFrame, plan: WindowPlan, **kw) -> ChurnResult:
         try:
             return out_of_time_validation(events, cutoff=plan.cutoff, window_days=plan.window_days, **kw)
         except DataError as exc:
-            if not exc.message.startswith("out-of-time training set"):
+            if not exc.message.startswith(_TRAINING):
                 raise  # the test set itself cannot be built: cross-validation on it cannot either
             res = cross_validation(events, cutoff=plan.cutoff, window_days=plan.window_days, **kw)
             res.info["fallback"] = exc.message

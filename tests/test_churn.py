@@ -450,3 +450,20 @@ def test_id_and_outcome_columns_never_become_churn_features(synth):
     assert not {"customer_zip_code_prefix", "status", "device"} & set(X.columns)
     assert {"age", "plan", "recency_days"} <= set(X.columns)
     pd.testing.assert_frame_equal(X, X_all.drop(columns=["customer_zip_code_prefix", "status", "device"]))
+
+
+def test_validate_falls_back_to_cross_validation_when_the_training_window_is_silent():
+    """b2b-like: nobody is active in the earlier window, so out of time cannot train; validate says so and
+    cross-validates at the same cutoff."""
+    day = pd.Timestamp("2025-01-01")
+    rows = [(f"c{i:02d}", day + pd.Timedelta(days=i % 25), "page_view") for i in range(60)]  # history: days 0-24
+    rows += [(f"c{i:02d}", day + pd.Timedelta(days=70), "page_view") for i in range(25)]   # 25 active at day 70
+    rows += [("z", day + pd.Timedelta(days=89), "page_view")]                                # the log ends on day 89
+    ev = pd.DataFrame(rows, columns=["customer_id", "timestamp", "event"])
+    plan = churn.plan_window(ev, 30)
+    assert (plan.design, plan.cutoff, plan.train_cutoff) == ("out_of_time", day + pd.Timedelta(days=60),
+                                                             day + pd.Timedelta(days=30))
+    r = churn.validate(ev, plan, seed=0)
+    assert r.design == "cross_validation" and r.train_cutoff is None and r.info["n_splits"] == 5
+    assert r.info["fallback"].startswith("out-of-time training set") and "no events at all" in r.info["fallback"]
+    assert (len(r.y_test), int(r.y_test.sum())) == (60, 35)  # 60 seen before the cutoff, 35 quiet in the window

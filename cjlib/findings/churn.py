@@ -17,6 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from cjlib.churn import NAMES as MODEL_NAMES
 from cjlib.findings import (
     MIN_GROUP,
     is_number,
@@ -77,7 +78,7 @@ MIN_DROP = 0.005  # permutation importance (drop in ROC AUC) a driver must excee
 MIN_MOVE = 0.02  # change in average predicted churn across a feature's range that counts as moving it
 AUC_TOLERANCE = 0.005  # ROC AUCs closer than this are on par
 NAMES = {"gbm": "gradient boosting", "logistic": "the logistic baseline", "bgnbd": "BG/NBD"}
-MODEL_NAMES = {"gbm": "boosting", "logistic": "logistic regression", "bgnbd": "BG/NBD"}  # as cjlib.churn.NAMES
+
 UNIDENTIFIED = 1e4  # a shape or scale parameter past this has run to its boundary: no spread left to fit
 
 #: What each section of 04 computes, shown (as a finding) only when the section runs.

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -291,6 +292,23 @@ def test_one_name_one_number_across_reports(run):
             seen.setdefault(key, (n, value))
     assert not clashes, f"{run.case.shape}: one metric name, several numbers:\n  " + "\n  ".join(clashes)
     assert {"n_events", "n_customers"} <= set(seen), f"{run.case.shape}: the shared counts are missing"
+
+
+def test_one_set_of_personas_per_run(run):
+    """Issue 17/16: 01, 02 and 04 name the same personas in one run, and 01's assignments file carries them
+    with one colour per persona (on every shape where the reports fitted personas)."""
+    if not run.ok("01_personas") or "persona_names" not in run.metrics("01_personas"):
+        pytest.skip(f"{run.case.shape}: 01 fitted no personas")
+    names = run.metrics("01_personas")["persona_names"]
+    assert len(names) >= 2 and len(set(names)) == len(names)
+    for n in ("02_stage_attribution", "04_churn"):
+        if run.ok(n) and "persona_names" in run.metrics(n):
+            assert run.metrics(n)["persona_names"] == names, n
+    if run.ok("04_churn") and "churn_by_persona" in run.metrics("04_churn"):
+        assert set(run.metrics("04_churn")["churn_by_persona"]) <= set(names) | {"unknown"}
+    table = pd.read_csv(run.out / "personas_assignments.csv")
+    assert list(table.groupby("persona_id")["persona"].first()) == names
+    assert table.groupby("persona")["color"].nunique().eq(1).all() and table["color"].nunique() == len(names)
 
 
 def _reached(run: Run) -> dict[str, int]:

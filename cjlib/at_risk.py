@@ -27,14 +27,23 @@ import numpy as np
 import pandas as pd
 
 from cjlib.bgnbd import BGNBD
-from cjlib.churn import (_align, _as_activity, _check_classes, _threads, bgnbd_scores, features_at, make_dataset,
-                         make_model, risk_table)
-from cjlib.churn import WindowPlan
+from cjlib.churn import (
+    WindowPlan,
+    _align,
+    _as_activity,
+    _check_classes,
+    _threads,
+    bgnbd_scores,
+    features_at,
+    make_dataset,
+    make_model,
+    risk_table,
+)
 from cjlib.errors import DataError
 from cjlib.stagemap import StageMap
 
-__all__ = ["RANK_BY", "AtRisk", "ValueFit", "active_customers", "add_value", "at_risk_list", "fit_value", "ranking_overlap",
-           "summary_by"]
+__all__ = ["RANK_BY", "AtRisk", "ValueFit", "active_customers", "add_value", "at_risk_list", "fit_value",
+           "ranking_overlap", "summary_by"]
 
 RANK_BY = ("value_at_risk", "risk")
 _DAY = pd.Timedelta(days=1)
@@ -245,7 +254,12 @@ def fit_value(events: pd.DataFrame, *, as_of, horizon_days: int = 365, discount_
         A plain sentence when the log has no revenue or too few repeat buyers for the spend model.
     """
     from cjlib.bgnbd import fit_bgnbd
-    from cjlib.value import customer_value, fit_gamma_gamma, spend_frequency_correlation, spend_summary
+    from cjlib.value import (
+        customer_value,
+        fit_gamma_gamma,
+        spend_frequency_correlation,
+        spend_summary,
+    )
 
     if "revenue" not in events.columns:
         raise ValueError("the log has no revenue, so customer value cannot be estimated")

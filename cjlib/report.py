@@ -61,7 +61,7 @@ __all__ = [
 METRICS_MIME = "application/vnd.cjlib.metrics+json"
 CHART_MIME = "application/vnd.cjlib.chart+json"
 STRICT_ENV = "CJLIB_STRICT_FINDINGS"
-DATA_PARAMS = ("events_path", "customers_path", "feedback_path", "costs_path", "stage_map_path")
+DATA_PARAMS = ("events_path", "customers_path", "feedback_path", "costs_path", "stage_map_path", "channel_rules_path")
 
 
 from cjlib.parameters import ParameterError  # noqa: E402  (defined there, re-exported here)
@@ -546,7 +546,8 @@ def _load_data(params: Mapping[str, Any], checks: Iterable[Mapping[str, Any]] = 
         warnings.simplefilter("ignore")
         inputs = load_inputs(**{k: params.get(k, "") for k in
                                 ("events_path", "customers_path", "feedback_path", "costs_path",
-                                 "columns", "stage_map_path", "start_date", "end_date", "events_format")})
+                                 "columns", "stage_map_path", "start_date", "end_date", "events_format")},
+                             channel_rules=params.get("channel_rules_path") or None)
     for p in checks:
         _check_churn_window(inputs, p)
     summary = inputs.summary()

@@ -69,7 +69,7 @@ def test_every_rule_is_a_declared_parameter_and_every_choice_parameter_has_a_rul
     declared = {k for d in DECLARED.values() for k in d}
     assert set(RULES) <= declared, set(RULES) - declared
     # parameters whose range or choices do not depend on the data all have a rule
-    free = {"customers_path", "feedback_path", "costs_path", "columns", "stage_map_path", "dask_address",
+    free = {"customers_path", "feedback_path", "costs_path", "columns", "stage_map_path", "dask_address", "channel_rules_path",
             "segment_columns", "personas_path", "features_include", "features_exclude", "adjust_for",
             "journey", "steps", "checkout_journey", "segments", "variant_column", "control", "activity_events"}
     assert declared - set(RULES) <= free, declared - set(RULES) - free

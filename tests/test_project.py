@@ -15,7 +15,7 @@ from cjlib.report import list_notebooks, notebook_parameters
 
 NOTEBOOKS = list_notebooks()
 SHARED = {"events_path", "customers_path", "feedback_path", "costs_path", "columns", "stage_map_path",
-          "start_date", "end_date", "seed", "output_dir", "dask_address", "events_format"}
+          "start_date", "end_date", "seed", "output_dir", "dask_address", "events_format", "channel_rules_path"}
 
 
 def test_there_are_notebooks():

@@ -301,6 +301,29 @@ def test_cli_stops_on_a_bad_export_in_one_line_writing_nothing(tmp_path):
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_own_channel_rules_reach_the_reports(tmp_path):
+    """channel_rules_path: the library groups the export's sessions by the user's rules, and the runner
+    checks the file before anything is written (a broken one: exit 2, one line naming it)."""
+    rules = tmp_path / "rules.yml"
+    rules.write_text("otherwise: Everything else\nchannels:\n  - channel: Paid\n    any:\n"
+                     "      - {medium: {exact: cpc}}\n")
+    d = cjlib.load_inputs(events_path=str(GA4), events_format="ga4", channel_rules=str(rules))
+    assert set(d.events["channel"].astype(str)) == {"Paid", "Everything else"}
+    default = cjlib.load_inputs(events_path=str(GA4), events_format="ga4")
+    paid = default.events["channel"].astype(str).isin(["Paid Search", "Paid Social", "Paid Video", "Paid Other",
+                                                        "Paid Shopping", "Display", "Cross-network"])
+    assert (d.events["channel"].astype(str) == "Paid").sum() <= paid.sum()  # cpc only: a subset of GA4's paid
+    broken = tmp_path / "broken.yml"
+    broken.write_text("channels: [unclosed\n")
+    out = tmp_path / "reports"
+    proc = subprocess.run([sys.executable, "-m", "cjlib", "report", "00", "--out", str(out), "-p", "events_path",
+                           str(GA4), "-p", "events_format", "ga4", "-p", "channel_rules_path", str(broken)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "MPLBACKEND": "Agg"})
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "broken.yml" in lines[0], proc.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_events_format_parameter():
     from cjlib.parameters import problems
 

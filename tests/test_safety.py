@@ -112,11 +112,10 @@ def _live_table(html: str) -> list[str]:
 
 
 def test_set_theme_escapes_every_styler_a_notebook_shows_and_plain_frames_escape():
+    import matplotlib.pyplot as plt
     from IPython.core.interactiveshell import InteractiveShell
 
     from cjlib.plots import set_theme
-
-    import matplotlib.pyplot as plt
 
     shell = InteractiveShell.instance()
     try:

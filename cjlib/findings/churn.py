@@ -245,7 +245,7 @@ def leakage_warning(metrics: pd.DataFrame, model: str, imp: pd.DataFrame | None 
     if not high and not attr:
         return None
     lead = (f"**Warning:** a validation ROC AUC of {number(auc, '.3f')} is suspiciously close to perfect"
-            if high else f"**Warning:** one customer attribute drives the churn model")
+            if high else "**Warning:** one customer attribute drives the churn model")
     if dom is not None:
         return (f"{lead}, and {dom[0]} carries {pct(dom[1])} of the importance: it probably restates the label "
                 f"(an outcome recorded after the cutoff, or activity certain to follow) — check it before "

@@ -112,6 +112,10 @@ def test_persona_sentence_earned_ranking_only():
     tie.loc["Other"] = [200, 0.5, 0.5]
     text = say.persona_sentence(tie, state="unstable")
     assert text.startswith("**Loyalists** churn least (33%)") and text.endswith("(these groups are not stable personas).")
+    # RFM segments (recency at the data's end, inside the churn window): no prediction yardstick, and said why
+    assert say.persona_sentence(by, state="rfm") == (
+        "**Social newcomers** churn most (76%), **Loyalists** least (33%) (RFM segments score recency at the data's "
+        "end, inside the churn window, so they partly restate who churned).")
     # everyone alike and no predictions: nothing to say
     same = pd.DataFrame({"customers": [100, 100], "churn_rate": [0.4, 0.4]}, index=["A", "B"])
     assert say.persona_sentence(same) is None

@@ -503,7 +503,7 @@ def persona_sentence(by_persona: pd.DataFrame, *, state: str = "stable", min_siz
         parts.append(f"**{r.best}** churn most ({rate_text(r.best_value)})")
     elif r is not None and r.worst is not None:
         parts.append(f"**{r.worst}** churn least ({rate_text(r.worst_value)})")
-    if "mean_predicted" in t:
+    if "mean_predicted" in t and state != "rfm":  # RFM segments read recency after the cutoff: no yardstick
         dev = (t["mean_predicted"] - t["churn_rate"]).abs().max()
         if is_number(dev):
             parts.append(f"the model's mean prediction per {what[:-1]} is within {_points(dev)} of the "
@@ -512,7 +512,10 @@ def persona_sentence(by_persona: pd.DataFrame, *, state: str = "stable", min_siz
         return None
     text = "; ".join(parts)
     text = text[0].upper() + text[1:] if not text.startswith("**") else text
-    if state != "stable":
+    if state == "rfm":
+        text += (" (RFM segments score recency at the data's end, inside the churn window, so they partly restate "
+                 "who churned)")
+    elif state != "stable":
         text += f" (these {what} are not stable personas)"
     return text + "."
 

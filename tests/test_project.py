@@ -48,6 +48,21 @@ def test_notebook_parameters_cell(path):
         assert params[name]["default"] == reference[name]["default"], name
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_are_thin_and_read_what_they_declare(path):
+    """No function is defined in a notebook (logic lives in cjlib, where it is tested), and every parameter
+    a notebook declares beyond the shared ones is read by a later cell (`-p trend_freq W` given to 01 was
+    accepted and did nothing)."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    at = next(i for i, c in enumerate(c for c in nb.cells if c.cell_type == "code")
+              if "parameters" in c.metadata.get("tags", []))
+    later = "\n".join(code[at + 1:])
+    assert not re.search(r"^\s*(async\s+)?def |^\s*class ", "\n".join(code), re.M), f"{path.name} defines a function"
+    unread = [n for n in notebook_parameters(path) if n not in SHARED and not re.search(rf"\b{n}\b", later)]
+    assert not unread, f"{path.name} declares parameters it never reads: {unread}"
+
+
 def test_notebooks_tracked_by_git_are_clean():
     """The committed copy (not only the working copy) has no outputs."""
     try:

@@ -34,11 +34,46 @@ import pandas as pd
 from scipy import optimize, special
 
 __all__ = ["BGNBD", "OBSERVATION_ENDS", "TIME_UNITS", "bgnbd_log_likelihood", "fit_bgnbd",
-           "hessian_standard_errors", "rfm_summary"]
+           "hessian_standard_errors", "positive_mle", "rfm_summary"]
 
 TIME_UNITS = {"days": 1.0, "weeks": 7.0}
 OBSERVATION_ENDS = ("cutoff", "last_day")
 _PARAMS = ("r", "alpha", "a", "b")
+
+
+def positive_mle(neg_ll: Callable[[np.ndarray], float], start: Sequence[float]
+                 ) -> tuple[np.ndarray, float, bool, np.ndarray]:
+    """Minimize a negative log-likelihood over positive parameters, with Hessian standard errors.
+
+    The search runs on log-parameters (clipped to ±30): L-BFGS-B, then a Nelder–Mead polish whose
+    tolerance on the objective is relative to its size (an absolute one is unreachable); the better of
+    the two is kept. BG/NBD (:func:`fit_bgnbd`) and Gamma-Gamma (:func:`cjlib.value.fit_gamma_gamma`)
+    share it.
+
+    Parameters
+    ----------
+    neg_ll : callable
+        Negative log-likelihood of the natural (positive) parameter vector.
+    start : sequence of float
+        Starting values, natural scale.
+
+    Returns
+    -------
+    (estimate, minimum, converged, standard_errors)
+        ``converged`` when either optimizer reported success; standard errors from
+        :func:`hessian_standard_errors` (NaN when the Hessian is not positive definite).
+    """
+    def nll(theta: np.ndarray) -> float:
+        val = neg_ll(np.exp(np.clip(theta, -30, 30)))
+        return float(val) if np.isfinite(val) else 1e300
+
+    res = optimize.minimize(nll, np.log(np.asarray(start, dtype=float)), method="L-BFGS-B",
+                            options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
+    res2 = optimize.minimize(nll, res.x, method="Nelder-Mead",
+                             options={"maxiter": 3000, "xatol": 1e-8, "fatol": 1e-11 * max(1.0, abs(res.fun))})
+    best = res2 if res2.fun <= res.fun else res
+    est = np.exp(best.x)
+    return est, float(best.fun), bool(res.success or res2.success), hessian_standard_errors(neg_ll, est)
 
 
 def hessian_standard_errors(neg_ll: Callable[[np.ndarray], float], params: Sequence[float], *,
@@ -284,24 +319,11 @@ def fit_bgnbd(frequency, recency, T, *, time_unit: str = "weeks", x0: Sequence[f
     ux, ut, uT = keys.T
     w = counts.astype(float)
 
-    def nll(theta: np.ndarray) -> float:
-        p = np.exp(np.clip(theta, -30, 30))
-        val = -(w * _ll_terms(p, ux, ut, uT)).sum()
-        return float(val) if np.isfinite(val) else 1e300
-
-    start = np.log(np.asarray(x0, dtype=float) if x0 is not None else [1.0, max(float(T.mean()), 1e-3), 1.0, 1.0])
-    res = optimize.minimize(nll, start, method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
-    # polish: the tolerance on the objective is relative to its size (an absolute one is unreachable)
-    res2 = optimize.minimize(nll, res.x, method="Nelder-Mead",
-                             options={"maxiter": 3000, "xatol": 1e-8, "fatol": 1e-11 * max(1.0, abs(res.fun))})
-    best = res2 if res2.fun <= res.fun else res
-    est = np.exp(best.x)
-    se = hessian_standard_errors(lambda p: -(w * _ll_terms(p, ux, ut, uT)).sum(), est)
+    start = x0 if x0 is not None else [1.0, max(float(T.mean()), 1e-3), 1.0, 1.0]
+    est, minimum, converged, se = positive_mle(lambda p: -(w * _ll_terms(p, ux, ut, uT)).sum(), start)
     r, alpha, a, b = (float(v) for v in est)
-    return BGNBD(r=r, alpha=alpha, a=a, b=b, time_unit=time_unit,
-                 log_likelihood=float(-best.fun), n_customers=len(x),
-                 converged=bool(res.success or res2.success),
-                 standard_errors={k: float(v) for k, v in zip(_PARAMS, se)})
+    return BGNBD(r=r, alpha=alpha, a=a, b=b, time_unit=time_unit, log_likelihood=-minimum, n_customers=len(x),
+                 converged=converged, standard_errors={k: float(v) for k, v in zip(_PARAMS, se)})
 
 
 def rfm_summary(

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import special
 
-from cjlib.bgnbd import BGNBD, TIME_UNITS, hessian_standard_errors, rfm_summary
+from cjlib.bgnbd import BGNBD, TIME_UNITS, positive_mle, rfm_summary
 
 __all__ = ["MIN_REPEAT_CUSTOMERS", "GammaGamma", "customer_value", "fit_gamma_gamma",
            "spend_frequency_correlation", "spend_summary", "value_at_risk"]
@@ -170,20 +170,10 @@ def fit_gamma_gamma(frequency, monetary_value, *, x0: Sequence[float] | None = N
                          f"zero or less; the Gamma-Gamma spend model needs positive spends.")
     x, m = x[rep], m[rep]
 
-    def nll(theta: np.ndarray) -> float:
-        val = -_gg_ll_terms(np.exp(np.clip(theta, -30, 30)), x, m).sum()
-        return float(val) if np.isfinite(val) else 1e300
-
-    start = np.log(np.asarray(x0, dtype=float) if x0 is not None else [1.0, 2.0, float(m.mean())])
-    res = optimize.minimize(nll, start, method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
-    res2 = optimize.minimize(nll, res.x, method="Nelder-Mead",
-                             options={"maxiter": 3000, "xatol": 1e-8, "fatol": 1e-11 * max(1.0, abs(res.fun))})
-    best = res2 if res2.fun <= res.fun else res
-    est = np.exp(best.x)
-    se = hessian_standard_errors(lambda prm: -_gg_ll_terms(prm, x, m).sum(), est)
+    start = x0 if x0 is not None else [1.0, 2.0, float(m.mean())]
+    est, minimum, converged, se = positive_mle(lambda prm: -_gg_ll_terms(prm, x, m).sum(), start)
     p, q, gamma = (float(v) for v in est)
-    return GammaGamma(p=p, q=q, gamma=gamma, log_likelihood=float(-best.fun), n_customers=len(x),
-                      converged=bool(res.success or res2.success),
+    return GammaGamma(p=p, q=q, gamma=gamma, log_likelihood=-minimum, n_customers=len(x), converged=converged,
                       standard_errors={k: float(v) for k, v in zip(_GG_PARAMS, se)})
 
 

@@ -11,6 +11,20 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("CJLIB_STRICT_FINDINGS", "1")  # a NaN or a zero-to-zero trend in a finding fails the test
 
 
+@pytest.fixture(scope="session")
+def cdnow_events() -> pd.DataFrame:
+    """The CDNOW master log (tests/data/cdnow, 23,570 customers) as a cjlib event log, every row a purchase,
+    as it is: no row dropped (lifetimes keeps the 255 exact duplicates too). Shared: do not modify it."""
+    from pathlib import Path
+
+    raw = pd.read_csv(Path(__file__).parent / "data" / "cdnow" / "CDNOW_master.txt.gz", sep=r"\s+", header=0,
+                      names=["customer_id", "date", "number_of_cds", "revenue"],
+                      dtype={"customer_id": str, "date": str})
+    return pd.DataFrame({"customer_id": raw["customer_id"],
+                         "timestamp": pd.to_datetime(raw["date"], format="%Y%m%d"),
+                         "event": "purchase", "revenue": raw["revenue"].astype(float)})
+
+
 @pytest.fixture
 def write_csv(tmp_path):
     """Write a DataFrame (or rows) to a CSV in tmp_path and return its path."""

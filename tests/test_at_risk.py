@@ -26,7 +26,6 @@ from cjlib.errors import DataError
 from cjlib.findings import churn as say
 from cjlib.synth import generate
 
-CDNOW = Path(__file__).parent / "data" / "cdnow"
 DAY = pd.Timedelta(days=1)
 
 
@@ -53,17 +52,6 @@ def run(sample):
 def valued(sample, run):
     fit = at_risk.fit_value(sample.events, as_of=run.plan.as_of)
     return fit, at_risk.add_value(run.ar, fit)
-
-
-@pytest.fixture(scope="module")
-def cdnow_events():
-    """The CDNOW master log (23,570 customers, every row a purchase), as it is: no row dropped."""
-    raw = pd.read_csv(CDNOW / "CDNOW_master.txt.gz", sep=r"\s+", header=0,
-                      names=["customer_id", "date", "number_of_cds", "revenue"],
-                      dtype={"customer_id": str, "date": str})
-    return pd.DataFrame({"customer_id": raw["customer_id"],
-                         "timestamp": pd.to_datetime(raw["date"], format="%Y%m%d"),
-                         "event": "purchase", "revenue": raw["revenue"].astype(float)})
 
 
 @pytest.fixture(scope="module")

@@ -50,20 +50,9 @@ def sample():
 
 
 @pytest.fixture(scope="module")
-def master_events():
-    """The CDNOW master log as a cjlib event log (every row a purchase)."""
-    raw = pd.read_csv(DATA / "CDNOW_master.txt.gz", sep=r"\s+", header=0,
-                      names=["customer_id", "date", "number_of_cds", "revenue"],
-                      dtype={"customer_id": str, "date": str})
-    return pd.DataFrame({"customer_id": raw["customer_id"],
-                         "timestamp": pd.to_datetime(raw["date"], format="%Y%m%d"),
-                         "event": "purchase", "revenue": raw["revenue"].astype(float)})
-
-
-@pytest.fixture(scope="module")
-def master_summaries(master_events):
+def master_summaries(cdnow_events):
     """spend_summary at the 1997-10-01 cutoff, T to the last day and T to the cutoff."""
-    return {end: spend_summary(master_events, cutoff=CUTOFF, activity_events=["purchase"], observation_end=end)
+    return {end: spend_summary(cdnow_events, cutoff=CUTOFF, activity_events=["purchase"], observation_end=end)
             for end in ("last_day", "cutoff")}
 
 

@@ -50,12 +50,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cjlib.errors import DataError, DataWarning
 from cjlib.io import ensure_sorted
 from cjlib.journeys import assign_stages, customer_groups, customer_starts, session_keys
 from cjlib.stagemap import StageMap, load_stage_map
+from cjlib.stats import holm, two_proportion_test, wilson_interval
 
 __all__ = [
     "MODES",
@@ -681,80 +681,6 @@ def funnel_table(level: np.ndarray, done: np.ndarray, labels: list[str], segment
     out.attrs.update(mode=mode, unit=unit, window=None if window is None else str(pd.Timedelta(window)),
                      steps=list(labels))
     return out
-
-
-# ------------------------------------------------------------------------------------------ statistics
-def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a binomial proportion (vectorized).
-
-    Parameters
-    ----------
-    successes, trials : int or array of int
-        Counts; ``trials == 0`` gives NaN bounds.
-    confidence : float, default 0.95
-
-    Returns
-    -------
-    (lower, upper) : arrays of float
-
-    Examples
-    --------
-    >>> lo, hi = wilson_interval(8, 10)
-    >>> round(float(lo), 4), round(float(hi), 4)
-    (0.4902, 0.9433)
-    """
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
-    x = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = x / n
-        denom = 1 + z**2 / n
-        center = (p + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-        lo = np.where(n > 0, np.clip(center - half, 0, 1), np.nan)
-        hi = np.where(n > 0, np.clip(center + half, 0, 1), np.nan)
-    return lo, hi
-
-
-def holm(p_values) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1; NaN stays NaN and is not counted).
-
-    Examples
-    --------
-    >>> holm([0.01, 0.04, 0.03, 0.005]).round(3).tolist()
-    [0.03, 0.06, 0.06, 0.02]
-    """
-    p = np.asarray(p_values, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    q = p[ok]
-    m = len(q)
-    if m == 0:
-        return out
-    order = np.argsort(q, kind="stable")
-    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * q[order]))
-    res = np.empty(m)
-    res[order] = adj
-    out[ok] = res
-    return out
-
-
-def two_proportion_test(x1, n1, x2, n2) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sided pooled two-proportion z-test (vectorized): returns (z, p_value).
-
-    NaN when either group is empty; z = 0, p = 1 when the pooled rate is 0 or 1.
-    """
-    x1, n1, x2, n2 = (np.asarray(v, dtype=float) for v in (x1, n1, x2, n2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pooled = (x1 + x2) / (n1 + n2)
-        se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-        z = np.where(se > 0, (x1 / n1 - x2 / n2) / se, 0.0)
-    empty = (n1 <= 0) | (n2 <= 0)
-    z = np.where(empty, np.nan, z)
-    p = np.where(empty, np.nan, 2 * stats.norm.sf(np.abs(z)))
-    return z, p
 
 
 def _step_index(step, labels: list[str], steps: list[tuple[str, ...]], name: str) -> int:

@@ -40,6 +40,7 @@ from cjlib._version import __version__
 from cjlib.paths import NOTEBOOKS_DIR, resolve
 
 __all__ = [
+    "load",
     "record",
     "finding",
     "chart_title",
@@ -96,6 +97,49 @@ def to_jsonable(value: Any) -> Any:
     if value is pd.NaT or (not isinstance(value, (list, dict)) and pd.isna(value)):
         return None
     return str(value)
+
+
+def load(params: Mapping[str, Any]):
+    """A report's inputs from its parameters: what every notebook does before its first section.
+
+    Checks the parameters' ranges and choices (as the CLI does), loads the event log and the optional
+    tables with the shared data parameters, checks the names that need the stage map (``journey``,
+    ``checkout_journey``) and, when ``dask_address`` is set, that the ``dask`` extra is installed, so a bad
+    parameter fails here and not halfway through the report.
+
+    Parameters
+    ----------
+    params : Mapping
+        The notebook's parameters; ``globals()`` works (only known names are read). ``events_path`` is
+        required; the other shared data parameters default to ``""`` (switched off).
+
+    Returns
+    -------
+    Inputs
+        As :func:`cjlib.load_inputs` returns it.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> path = tempfile.mkdtemp() + "/events.csv"
+    >>> pd.DataFrame({"customer_id": ["a", "a"], "timestamp": ["2025-01-01", "2025-01-02"],
+    ...               "event": ["page_view", "purchase"]}).to_csv(path, index=False)
+    >>> load({"events_path": path}).summary()["events"]
+    2
+    """
+    from cjlib import engine, parameters
+    from cjlib.io import load_inputs
+
+    parameters.check(params)
+    get = params.get
+    data = load_inputs(events_path=params["events_path"], customers_path=get("customers_path", ""),
+                       feedback_path=get("feedback_path", ""), costs_path=get("costs_path", ""),
+                       columns=get("columns", ""), stage_map_path=get("stage_map_path", ""),
+                       start_date=get("start_date", ""), end_date=get("end_date", ""),
+                       events_format=get("events_format", "table"), channel_rules=get("channel_rules_path", ""))
+    parameters.check_with_stage_map(params, data.stage_map)
+    engine.run_on(get("dask_address", ""))
+    return data
 
 
 def record(key: str, value: Any) -> None:

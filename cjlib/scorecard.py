@@ -33,6 +33,7 @@ from scipy import stats
 from cjlib.io import ensure_sorted
 from cjlib.journeys import assign_stages, session_keys, stage_reached
 from cjlib.stagemap import StageMap, load_stage_map
+from cjlib.stats import nps, two_proportion_test
 
 __all__ = [
     "SCORE_COMPONENTS",
@@ -164,28 +165,6 @@ def satisfaction_index(feedback: pd.DataFrame) -> pd.Series:
     s = feedback["score"].astype(float)
     return pd.Series(np.where(scale == "nps", s / 10 * 100, (s - 1) / 4 * 100), index=feedback.index,
                      name="satisfaction_index")
-
-
-def nps(scores, confidence: float = 0.95) -> tuple[float, float, float, int]:
-    """Net Promoter Score of 0–10 scores: % promoters (9–10) − % detractors (0–6), in points (−100…100).
-
-    Returns ``(nps, lo, hi, n)``; the interval is the normal (Wald) interval of the mean of the per-answer
-    values +100 / 0 / −100, whose variance is ``100² × (p + d − (p − d)²) / n``.
-
-    Examples
-    --------
-    >>> nps([10, 9, 8, 3])[0]
-    25.0
-    """
-    s = np.asarray(scores, dtype=float)
-    n = len(s)
-    if not n:
-        return np.nan, np.nan, np.nan, 0
-    p, d = float(np.mean(s >= 9)), float(np.mean(s <= 6))
-    value = 100 * (p - d)
-    se = 100 * np.sqrt(max(p + d - (p - d) ** 2, 0.0) / n)
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    return value, value - z * se, value + z * se, n
 
 
 def feedback_stages(feedback: pd.DataFrame, stage_map: StageMap | None = None,
@@ -797,15 +776,6 @@ def _segment_values(c: str, ev: pd.DataFrame, customers: pd.DataFrame | None) ->
     return ev[col] if kind == "event" else customers[col]
 
 
-def _two_prop_p(k1, n1, k2, n2):
-    k1, n1, k2, n2 = (np.asarray(x, dtype=float) for x in (k1, n1, k2, n2))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = (k1 + k2) / (n1 + n2)
-        se = np.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
-        z = (k1 / n1 - k2 / n2) / se
-    return np.where(se > 0, 2 * stats.norm.sf(np.abs(z)), np.nan)
-
-
 def segment_conversion(events: pd.DataFrame, segments: pd.DataFrame, stage_map: StageMap | None = None
                        ) -> pd.DataFrame:
     """Conversion out of each stage per segment level, against all customers of the stage.
@@ -854,7 +824,7 @@ def segment_conversion(events: pd.DataFrame, segments: pd.DataFrame, stage_map: 
     out["conversion_to_next"] = out["moved"] / out["reached"].where(out["reached"] > 0)
     out["overall"] = n_moved[i] / np.maximum(n_has[i], 1)
     out["gap"] = out["conversion_to_next"] - out["overall"]
-    out["p_value"] = _two_prop_p(out["moved"], out["reached"], n_moved[i] - out["moved"], n_has[i] - out["reached"])
+    out["p_value"] = two_proportion_test(out["moved"], out["reached"], n_moved[i] - out["moved"], n_has[i] - out["reached"])[1]
     out["stage"] = pd.Categorical(out["stage"], categories=names, ordered=True)
     out = out.sort_values(["stage", "segment", "level"], kind="stable").reset_index(drop=True)
     out["stage"] = out["stage"].astype(str)

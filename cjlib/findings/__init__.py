@@ -192,7 +192,7 @@ def rates_differ(rate1, n1, rate2, n2, *, alpha: float = 0.05) -> bool:
     >>> rates_differ(0.861, 11000, 0.860, 12000), rates_differ(0.30, 500, 0.20, 500)
     (False, True)
     """
-    from cjlib.funnel import two_proportion_test
+    from cjlib.stats import two_proportion_test
 
     if not all(is_number(v) for v in (rate1, n1, rate2, n2)) or min(n1, n2) <= 0:
         return False

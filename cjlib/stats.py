@@ -1,0 +1,107 @@
+"""The statistics every analysis shares: binomial intervals, the two-proportion test, Holm's correction, NPS.
+
+One definition each, so a rate's interval or a difference's p-value means the same thing in the scorecard,
+the funnel and the written findings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["holm", "nps", "two_proportion_test", "wilson_interval"]
+
+
+def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a binomial proportion (vectorized).
+
+    Parameters
+    ----------
+    successes, trials : int or array of int
+        Counts; ``trials == 0`` gives NaN bounds.
+    confidence : float, default 0.95
+
+    Returns
+    -------
+    (lower, upper) : arrays of float
+
+    Examples
+    --------
+    >>> lo, hi = wilson_interval(8, 10)
+    >>> round(float(lo), 4), round(float(hi), 4)
+    (0.4902, 0.9433)
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+    x = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = x / n
+        denom = 1 + z**2 / n
+        center = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+        lo = np.where(n > 0, np.clip(center - half, 0, 1), np.nan)
+        hi = np.where(n > 0, np.clip(center + half, 0, 1), np.nan)
+    return lo, hi
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1; NaN stays NaN and is not counted).
+
+    Examples
+    --------
+    >>> holm([0.01, 0.04, 0.03, 0.005]).round(3).tolist()
+    [0.03, 0.06, 0.06, 0.02]
+    """
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    q = p[ok]
+    m = len(q)
+    if m == 0:
+        return out
+    order = np.argsort(q, kind="stable")
+    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * q[order]))
+    res = np.empty(m)
+    res[order] = adj
+    out[ok] = res
+    return out
+
+
+def two_proportion_test(x1, n1, x2, n2) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided pooled two-proportion z-test (vectorized): returns (z, p_value).
+
+    NaN when either group is empty; z = 0, p = 1 when the pooled rate is 0 or 1.
+    """
+    x1, n1, x2, n2 = (np.asarray(v, dtype=float) for v in (x1, n1, x2, n2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (x1 + x2) / (n1 + n2)
+        se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+        z = np.where(se > 0, (x1 / n1 - x2 / n2) / se, 0.0)
+    empty = (n1 <= 0) | (n2 <= 0)
+    z = np.where(empty, np.nan, z)
+    p = np.where(empty, np.nan, 2 * stats.norm.sf(np.abs(z)))
+    return z, p
+
+
+def nps(scores, confidence: float = 0.95) -> tuple[float, float, float, int]:
+    """Net Promoter Score of 0–10 scores: % promoters (9–10) − % detractors (0–6), in points (−100…100).
+
+    Returns ``(nps, lo, hi, n)``; the interval is the normal (Wald) interval of the mean of the per-answer
+    values +100 / 0 / −100, whose variance is ``100² × (p + d − (p − d)²) / n``.
+
+    Examples
+    --------
+    >>> nps([10, 9, 8, 3])[0]
+    25.0
+    """
+    s = np.asarray(scores, dtype=float)
+    n = len(s)
+    if not n:
+        return np.nan, np.nan, np.nan, 0
+    p, d = float(np.mean(s >= 9)), float(np.mean(s <= 6))
+    value = 100 * (p - d)
+    se = 100 * np.sqrt(max(p + d - (p - d) ** 2, 0.0) / n)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    return value, value - z * se, value + z * se, n

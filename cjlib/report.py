@@ -42,6 +42,7 @@ from cjlib.paths import NOTEBOOKS_DIR, resolve
 __all__ = [
     "load",
     "record",
+    "record_all",
     "finding",
     "chart_title",
     "left_out",
@@ -153,6 +154,12 @@ def record(key: str, value: Any) -> None:
     payload = {key: to_jsonable(value)}
     text = f"recorded {key} = {json.dumps(payload[key])[:200]}"
     display({METRICS_MIME: payload, "text/plain": text}, raw=True)
+
+
+def record_all(metrics: Mapping[str, Any]) -> None:
+    """:func:`record` each key of ``metrics`` in order (a section's metrics from one cjlib call)."""
+    for key, value in metrics.items():
+        record(key, value)
 
 
 class FindingError(ValueError):

@@ -7,6 +7,7 @@ the caller passes a title that states the finding.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -51,11 +52,19 @@ def palette(levels: Sequence, name: str = PALETTE) -> dict:
     return dict(zip(ordered, sns.color_palette(name, len(ordered)), strict=True))
 
 
+_OWN_FIGURES: "weakref.WeakSet" = weakref.WeakSet()  # figures new_ax made: only these are laid out by finish
+
+
 def new_ax(ax=None, figsize=None):
-    """Return ``ax`` or a new Axes of the theme's size."""
+    """Return ``ax`` or a new Axes of the theme's size.
+
+    Only a figure made here is laid out by :func:`finish`: an Axes the caller passed in belongs to the
+    caller's figure (a grid of subplots, say), whose layout is the caller's to settle.
+    """
     if ax is not None:
         return ax
-    _, ax = plt.subplots(figsize=figsize or FIGSIZE)
+    fig, ax = plt.subplots(figsize=figsize or FIGSIZE)
+    _OWN_FIGURES.add(fig)
     return ax
 
 
@@ -72,14 +81,15 @@ def set_title(target, title: str, **kwargs) -> None:
 
 
 def finish(ax, title: str | None = None, xlabel: str | None = None, ylabel: str | None = None):
-    """Set title and axis labels (those given), tighten the layout, return ``ax``."""
+    """Set title and axis labels (those given), tighten the layout of a figure :func:`new_ax` made, return ``ax``."""
     if title:
         set_title(ax, title)
     if xlabel is not None:
         ax.set_xlabel(xlabel)
     if ylabel is not None:
         ax.set_ylabel(ylabel)
-    ax.figure.tight_layout()
+    if ax.figure in _OWN_FIGURES:
+        ax.figure.tight_layout()
     return ax
 
 

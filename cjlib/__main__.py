@@ -1,5 +1,8 @@
+"""``python -m cjlib``: the command line (:func:`cjlib.cli.main`)."""
+
 import sys
 
 from cjlib.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

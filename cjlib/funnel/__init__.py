@@ -1,0 +1,114 @@
+"""Drop-off analysis: funnels with precise semantics, segment comparison, drivers, flows, friction.
+
+Every function here works on an event log as :func:`cjlib.load_events` returns it (a user-made frame is
+put in that order with :func:`cjlib.io.ensure_sorted`) and never mutates it. The core is one vectorized
+matcher (:func:`funnel_units`) that finds, for every unit (customer or session), the furthest funnel step
+reached and the times at which the steps were completed; :func:`funnel` and the other analyses summarise
+its output.
+
+Funnel rules (shared by every function that takes ``steps``)
+------------------------------------------------------------
+* **Steps.** Each step is an event name, a stage name from the stage map, or a list of names any of
+  which satisfies the step. A name that is a stage name means the stage (stage names take precedence
+  over event names): an event satisfies it when :func:`cjlib.journeys.assign_stages` labels it with that
+  stage, so with the default map ``"retention"`` is satisfied by a customer's 2nd and later purchases and
+  ``"purchase"`` by the first purchase only. Prefix a name with ``"event:"`` or ``"stage:"`` to choose
+  explicitly (``"event:purchase"`` is every purchase event, as an event-level checkout funnel usually
+  means); labels drop the prefix. A bare name that is both a stage and an event keeps the stage
+  meaning but raises one :class:`~cjlib.errors.DataWarning` per call naming the ``event:`` form. Stage labels are always computed on the customer's whole history,
+  also when ``unit="session"``.
+* **Order.** Events are taken in the loader's order: (customer, timestamp, input order). Equal
+  timestamps keep their input order, so of two events at the same instant the earlier row comes first
+  and a step can be matched by an event at the same timestamp as the previous step, but never by the
+  same row or an earlier row.
+* **Attempts.** Every event satisfying step 1 starts an attempt. The conversion window is measured from
+  that step-1 event: a later step counts when ``t_step - t_step1 <= window`` (the boundary is
+  **inclusive**; ``window=None`` is unbounded).
+* **Modes.** ``"ordered"``: step k is the earliest event satisfying step k after the event matched to
+  step k-1 (other events may come between; greedy earliest matching is optimal). ``"strict"``: the event
+  matched to step k must be the unit's very next event after the one matched to step k-1 (no other event
+  of the unit in between). ``"any"``: step 1 opens the attempt and steps 2..K may come in any order after
+  it, each matched by its earliest event after the step-1 event; a unit reaches step k when steps
+  1..k are all present in the window. In ``"any"`` mode one event may satisfy several steps whose names
+  overlap.
+* **Furthest step.** A unit counts once, at the furthest step reached over all its attempts. Times are
+  taken from the *earliest* attempt that reaches that furthest step.
+* **Completion times.** A step's completion time is the latest matched time of steps 1..k (in ordered
+  and strict mode simply the time of step k's event; in ``"any"`` mode the time by which steps 1..k were
+  all done), so time from the previous step is never negative.
+* **Units.** ``unit="customer"`` or ``"session"``: the data's ``session_id`` (per customer) when it has
+  one, else :func:`cjlib.journeys.sessionize` with a 30-minute gap. All units in the data count in
+  ``units_total``, including those that never reach step 1.
+"""
+
+
+from __future__ import annotations
+
+from cjlib.funnel.carts import CartAbandonment, cart_abandonment, cart_outcomes
+from cjlib.funnel.flows import (
+    FRICTION_SIGNALS,
+    DropoffFlows,
+    dropper_end_share,
+    friction,
+    where_droppers_go,
+    worst_friction,
+)
+from cjlib.funnel.journeys import (
+    conversion_step,
+    parse_steps,
+    resolve_checkout,
+    resolve_journey,
+    segment_columns,
+)
+from cjlib.funnel.matching import MODES, UNITS, ambiguous_steps, funnel_units
+
+# private names cjlib.engine uses (its Dask kernels match partitions with the same matcher)
+from cjlib.funnel.matching import _check_choice as _check_choice
+from cjlib.funnel.matching import _check_events as _check_events
+from cjlib.funnel.matching import _labels as _labels
+from cjlib.funnel.matching import _normalize_steps as _normalize_steps
+from cjlib.funnel.matching import _parse_window as _parse_window
+from cjlib.funnel.matching import _run as _run
+from cjlib.funnel.matching import _unit_frame as _unit_frame
+from cjlib.funnel.segments import compare_segments, dropoff_drivers, worst_segment
+from cjlib.funnel.tables import _segment_values as _segment_values
+from cjlib.funnel.tables import (
+    conversion_by_cohort,
+    funnel,
+    funnel_table,
+    largest_drop,
+    time_to_convert,
+)
+from cjlib.stats import holm, two_proportion_test, wilson_interval
+
+__all__ = [
+    "FRICTION_SIGNALS",
+    "MODES",
+    "UNITS",
+    "CartAbandonment",
+    "DropoffFlows",
+    "ambiguous_steps",
+    "cart_abandonment",
+    "cart_outcomes",
+    "compare_segments",
+    "conversion_by_cohort",
+    "conversion_step",
+    "dropoff_drivers",
+    "dropper_end_share",
+    "friction",
+    "funnel",
+    "funnel_units",
+    "funnel_table",
+    "holm",
+    "largest_drop",
+    "parse_steps",
+    "resolve_checkout",
+    "resolve_journey",
+    "segment_columns",
+    "time_to_convert",
+    "two_proportion_test",
+    "where_droppers_go",
+    "wilson_interval",
+    "worst_friction",
+    "worst_segment",
+]

@@ -1,0 +1,118 @@
+"""The report's choices of funnels: steps from a parameter, named journeys, the conversion step, segment columns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cjlib.funnel.matching import _labels, _normalize_steps
+from cjlib.stagemap import StageMap, load_stage_map
+
+
+def parse_steps(text: str) -> list:
+    """Steps from a comma-separated parameter: ``"a, b|c, d"`` → ``["a", ["b", "c"], "d"]`` (``[]`` when empty).
+
+    Examples
+    --------
+    >>> parse_steps("product_view, add_to_cart|begin_checkout, event:purchase")
+    ['product_view', ['add_to_cart', 'begin_checkout'], 'event:purchase']
+    """
+    out = []
+    for part in (x.strip() for x in str(text).split(",")):
+        if part:
+            alts = [a.strip() for a in part.split("|") if a.strip()]
+            out.append(alts if len(alts) > 1 else alts[0])
+    return out
+
+
+def _journey_error(param: str, name: str, sm: StageMap) -> ValueError:
+    where = f" ({sm.source})" if sm.source else ""
+    known = ", ".join(sorted(sm.journeys))
+    if not known:
+        return ValueError(f"{param} {name!r}: the stage map{where} names no journeys (leave {param} empty)")
+    return ValueError(f"{param} {name!r} is not a journey of the stage map{where}; its journeys are: {known}")
+
+
+def resolve_journey(stage_map: StageMap, journey: str = "") -> tuple[str, list]:
+    """The main funnel's name and steps for a ``journey`` parameter.
+
+    ``""`` means the stage map's ``default_journey``, else every stage in order (named ``"stages"``).
+    A name the map does not have raises a one-line :class:`ValueError` naming the map's journeys.
+
+    Returns
+    -------
+    (name, steps)
+    """
+    name = (journey or "").strip() or stage_map.default_journey
+    if not name:
+        return "stages", list(stage_map.stage_names)
+    if name not in stage_map.journeys:
+        raise _journey_error("journey", name, stage_map)
+    return name, list(stage_map.journeys[name].steps)
+
+
+def resolve_checkout(stage_map: StageMap, checkout_journey: str = "") -> tuple[str | None, list | None]:
+    """The checkout funnel's name and steps: ``""`` means the map's ``checkout_journey`` role.
+
+    ``(None, None)`` when the parameter is empty and the map declares no checkout journey; a name the map
+    does not have raises a one-line :class:`ValueError` naming the map's journeys.
+    """
+    name = (checkout_journey or "").strip() or stage_map.checkout_journey
+    if not name:
+        return None, None
+    if name not in stage_map.journeys:
+        raise _journey_error("checkout_journey", name, stage_map)
+    return name, list(stage_map.journeys[name].steps)
+
+
+def conversion_step(steps: Sequence, stage_map: StageMap | None = None) -> str | None:
+    """The label of the first step after step 1 that a conversion event satisfies (an event step naming
+    a conversion event, or a stage listing one); ``None`` when no later step does (then there is no
+    conversion inside the funnel to time, only the reach of its last step).
+
+    Examples
+    --------
+    >>> conversion_step(["awareness", "consideration", "purchase", "retention"])
+    'purchase'
+    >>> conversion_step(["page_view", "product_view"]) is None
+    True
+    """
+    sm = stage_map or load_stage_map()
+    norm = _normalize_steps(steps)
+    labels = _labels(norm)
+    conv = set(sm.conversion_events)
+    stages = sm.stage_names
+
+    def converts(name: str) -> bool:
+        kind, bare = (name.split(":", 1) if name.startswith(("event:", "stage:")) else ("", name))
+        if kind == "stage" or (kind == "" and bare in stages):
+            return bool(conv & set(sm.stage(bare).events))
+        return bare in conv
+
+    for k in range(1, len(norm)):
+        if any(converts(n) for n in norm[k]):
+            return labels[k]
+    return None
+
+
+def segment_columns(segments: str, profile, events_columns, customer_columns=()) -> tuple[list[str], list[str]]:
+    """The segment columns for a ``segments`` parameter, and the named ones the data lacks.
+
+    ``""`` means ``profile.segment_candidates`` (the columns 00_journey_map uses). A named column is
+    usable when it is an event or customer column, or ``acquisition_channel`` with a ``channel`` column.
+
+    Returns
+    -------
+    (usable, missing) : lists of column names
+    """
+    ev_cols, cu_cols = set(events_columns), set(customer_columns or ())
+
+    def usable(c):
+        return c in ev_cols or c in cu_cols or (c == "acquisition_channel" and "channel" in ev_cols)
+
+    wanted = [c.strip() for c in str(segments or "").split(",") if c.strip()]
+    if not wanted:
+        return [c for c in profile.segment_candidates if usable(c)], []
+    wanted = list(dict.fromkeys(wanted))
+    return [c for c in wanted if usable(c)], [c for c in wanted if not usable(c)]
+
+

@@ -1,0 +1,443 @@
+"""The funnel matcher: step parsing and validation, and the vectorized match of every unit's attempts.
+
+The rules are those of :mod:`cjlib.funnel`. :func:`_run` prepares the log once (unit order, per-row step
+membership) and matches it; every analysis of the package summarises the :class:`_Match` it returns.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cjlib.errors import DataWarning
+from cjlib.io import ensure_sorted
+from cjlib.journeys import assign_stages, customer_groups, session_keys
+from cjlib.stagemap import StageMap, load_stage_map
+from cjlib.validation import check_choice, check_events, duration_ns
+
+MODES = ("ordered", "strict", "any")
+UNITS = ("customer", "session")
+_NAT = np.iinfo(np.int64).min  # int64 view of NaT
+_BIG = np.iinfo(np.int64).max
+_RESERVED = {"customer_id", "session", "steps_reached", "last_step", "entered_at", "converted",
+             "window_end", "first_entered_at"}
+
+
+# ------------------------------------------------------------------------------------------ validation
+_check_choice = check_choice  # the old private names, still used by cjlib.engine
+
+
+def _parse_window(window, name: str = "window") -> int | None:
+    """The window in ns (int) or ``None``; rejects negative and unparseable values."""
+    return duration_ns(name, window)
+
+
+def _check_events(events: pd.DataFrame) -> None:
+    check_events(events)
+
+
+def _strip(name: str) -> str:
+    return name.split(":", 1)[1] if name.startswith(("event:", "stage:")) else name
+
+
+def _step_label(step) -> str:
+    return _strip(step) if isinstance(step, str) else " | ".join(_strip(x) for x in step)
+
+
+def _normalize_steps(steps) -> list[tuple[str, ...]]:
+    if isinstance(steps, str) or not isinstance(steps, Sequence) or len(steps) == 0:
+        raise ValueError(f"steps must be a non-empty list of event names, stage names or lists of names, got {steps!r}")
+    out = []
+    for s in steps:
+        if isinstance(s, str):
+            out.append((s,))
+        elif isinstance(s, Sequence) and len(s) > 0 and all(isinstance(x, str) for x in s):
+            out.append(tuple(s))
+        else:
+            raise ValueError(f"steps: each step must be a name or a non-empty list of names, got {s!r}")
+    return out
+
+
+def _labels(steps) -> list[str]:
+    labels, seen = [], {}
+    for s in steps:
+        lab = _step_label(s if len(s) > 1 else s[0])
+        base = lab
+        if lab in seen or lab in _RESERVED:
+            seen[base] = seen.get(base, 1) + 1
+            lab = f"{base} ({seen[base]})"
+        seen.setdefault(lab, 1)
+        labels.append(lab)
+    return labels
+
+
+def ambiguous_steps(steps, stage_map: StageMap | None = None) -> list[str]:
+    """The bare step names that are both a stage and an event of the stage map (they mean the stage).
+
+    Examples
+    --------
+    >>> ambiguous_steps(["awareness", "purchase", "event:purchase", ["review", "retention"]])
+    ['purchase']
+    """
+    sm = stage_map or load_stage_map()
+    amb = set(sm.ambiguous_names())
+    names = [n for s in _normalize_steps(steps) for n in s if n in amb]
+    return list(dict.fromkeys(names))
+
+
+def _warn_ambiguous(norm, sm: StageMap, stacklevel: int = 3) -> None:
+    amb = set(sm.ambiguous_names())
+    names = list(dict.fromkeys(n for s in norm for n in s if n in amb))
+    if names:
+        forms = ", ".join(f"'event:{n}'" for n in names)
+        warnings.warn(f"steps: {', '.join(repr(n) for n in names)} is both a stage and an event; a bare name counts "
+                      f"the stage (when the customer reaches it, e.g. a first purchase only), not every such event. "
+                      f"Write {forms} for every such event, or 'stage:NAME' to say the stage.",
+                      DataWarning, stacklevel=stacklevel)
+
+
+# ---------------------------------------------------------------------------------------------- matcher
+@dataclass(frozen=True)
+class _Prepared:
+    """The event log in unit order plus per-row arrays shared by the analyses."""
+
+    ev: pd.DataFrame          # rows in unit order (customer order for unit="customer"), RangeIndex
+    unit: np.ndarray          # unit code per row, non-decreasing
+    unit_start: np.ndarray    # first row of each unit
+    ts: np.ndarray            # int64 ns per row
+    ev_codes: np.ndarray      # event category code per row
+    ev_cats: np.ndarray       # event category names (str)
+    member: np.ndarray        # (n, K) bool: row satisfies step k
+    labels: list
+    steps: list
+    unit_kind: str
+
+
+def _prepare(events, steps, unit, stage_map) -> _Prepared:
+    _check_events(events)
+    _check_choice("unit", unit, UNITS)
+    norm = _normalize_steps(steps)
+    sm = stage_map or load_stage_map()
+    ev = ensure_sorted(events)
+    cat = ev["event"] if isinstance(ev["event"].dtype, pd.CategoricalDtype) else ev["event"].astype("category")
+    ev_cats = np.asarray(cat.cat.categories.astype(str))
+    ev_codes = cat.cat.codes.to_numpy().astype(np.int64)  # int64: other analyses index with it
+    stage_names = sm.stage_names
+    known = set(sm.known_events) | set(ev_cats.tolist())
+    for s in norm:
+        for name in s:
+            if name.startswith(("event:", "stage:")):
+                kind, _, bare = name.partition(":")
+                if kind == "stage" and bare not in stage_names:
+                    raise ValueError(f"steps: unknown stage {bare!r} in {name!r}; stages are {stage_names}")
+                if kind == "event" and bare not in known:
+                    raise ValueError(f"steps: unknown event {bare!r} in {name!r}: not in the data or the stage map")
+            elif name not in stage_names and name not in known:
+                raise ValueError(
+                    f"steps: unknown step name {name!r}: not a stage ({', '.join(stage_names)}) and not an event "
+                    f"in the data or the stage map"
+                )
+    _warn_ambiguous(norm, sm, stacklevel=5)
+
+    def is_stage(name):
+        return name.startswith("stage:") or (name in stage_names and not name.startswith("event:"))
+
+    def bare(name):
+        return name.split(":", 1)[1] if name.startswith(("event:", "stage:")) else name
+
+    need_stage = any(is_stage(name) for s in norm for name in s)
+    stage_codes = assign_stages(ev, sm).cat.codes.to_numpy() if need_stage else None
+    n, k = len(ev), len(norm)
+    member = np.zeros((n, k), dtype=bool, order="F")  # column k contiguous: rows satisfying step k
+    for j, s in enumerate(norm):
+        ev_names = [bare(x) for x in s if not is_stage(x)]
+        st_names = [bare(x) for x in s if is_stage(x)]
+        if ev_names:
+            lut = np.r_[np.isin(ev_cats, ev_names), False]  # the last slot answers code -1 (missing)
+            member[:, j] |= lut[ev_codes]
+        if st_names:
+            member[:, j] |= np.isin(stage_codes, [stage_names.index(x) for x in st_names])
+    ustart = None
+    if unit == "customer":
+        ustart, ucode = customer_groups(ev)
+    else:
+        ucode = session_keys(ev).to_numpy()
+        if len(ucode) > 1 and (np.diff(ucode) < 0).any():  # interleaved sessions: make them contiguous
+            order = np.argsort(ucode, kind="stable")
+            attrs = dict(ev.attrs)
+            ev = ev.iloc[order].reset_index(drop=True)
+            ev.attrs.update(attrs)
+            ucode, ev_codes, member = ucode[order], ev_codes[order], member[order]
+        # renumber 0..U-1 in row order
+        new = np.ones(len(ucode), bool)
+        new[1:] = ucode[1:] != ucode[:-1]
+        ucode = np.cumsum(new) - 1
+    ts = ev["timestamp"].to_numpy().astype("datetime64[ns]", copy=False).view(np.int64)
+    if ustart is None:
+        ustart = np.flatnonzero(np.r_[True, ucode[1:] != ucode[:-1]]) if len(ucode) else np.zeros(0, np.int64)
+    return _Prepared(ev, ucode.astype(np.int64, copy=False), ustart, ts, ev_codes, ev_cats, member,
+                     _labels(norm), norm, unit)
+
+
+@dataclass(frozen=True)
+class _Match:
+    prep: _Prepared
+    level: np.ndarray        # per unit, 0..K
+    pos: np.ndarray          # (U, K) row matched to each step in the chosen attempt, -1 when none
+    done: np.ndarray         # (U, K) completion time ns, _NAT when not reached
+    first_entry: np.ndarray  # per unit row of the first step-1 event, -1 when none
+    end: np.ndarray          # per unit end of the observed span (ns): conversion, window end or last event
+    window: int | None
+    mode: str
+
+
+def _links(prep: _Prepared, src: np.ndarray, usrc: np.ndarray, k: int) -> np.ndarray:
+    """For each row in ``src`` (units ``usrc``), the index into the rows of step ``k`` of the first such
+    row after it in the same unit, -1 when there is none."""
+    mask = prep.member[:, k]
+    n = len(mask)
+    unit_last = np.r_[prep.unit_start[1:] - 1, n - 1] if len(prep.unit_start) else np.zeros(0, np.int64)
+    if len(src) > n // 16:  # many sources: one running count over the log beats a binary search each
+        count = np.cumsum(mask, dtype=np.int32 if n < 2**31 - 1 else np.int64)  # step-k rows up to here
+        j, end = count[src], count[unit_last]
+    else:
+        dst = np.flatnonzero(mask)
+        j = np.searchsorted(dst, src, side="right")
+        end = np.searchsorted(dst, unit_last, side="right")  # per unit: one past its last row of step k
+    return np.where(j < end[usrc], j, -1).astype(np.int64, copy=False)
+
+
+def _attempts_ordered(prep: _Prepared, window: int | None):
+    """Ordered mode by chains: for every row of step k-1, the next row of step k in the same unit.
+
+    Greedy ordered matching from an attempt follows these links, so the links are found once per row and
+    the chain times once per step-2 row; an attempt's level is then how many of its chain's times fall
+    within its window. Returns (step-1 rows, their units, level per attempt, positions of chosen attempts).
+    """
+    unit, ts = prep.unit, prep.ts
+    K = prep.member.shape[1]
+    rows = [np.flatnonzero(prep.member[:, k]) for k in range(K)]
+    A = rows[0]
+    ua = unit[A]
+    nxt = [None] + [_links(prep, rows[k - 1], ua if k == 1 else unit[rows[k - 1]], k) for k in range(1, K)]
+    lev = np.ones(len(A), np.int64)
+    if K > 1 and len(A):
+        # chain times from each step-2 row, with a last (sentinel) slot that link -1 picks: never reached
+        n2 = len(rows[1])
+        j = np.arange(n2)
+        big = np.iinfo(np.int64).max
+        limit = ts[A] + min(window, big - 1 - int(ts.max())) if window is not None else np.full(len(A), big - 1)
+        j1 = nxt[1]
+        for k in range(1, K):
+            t = np.full(n2 + 1, big, np.int64)
+            ok = j >= 0
+            t[:-1][ok] = ts[rows[k][j[ok]]]
+            lev += t[j1] <= limit
+            if k + 1 < K:
+                nj = np.full(n2, -1, np.int64)
+                nj[ok] = nxt[k + 1][j[ok]]
+                j = nj
+
+    def positions(chosen: np.ndarray, lev_chosen: np.ndarray) -> np.ndarray:
+        out = np.full((len(chosen), K), -1, np.int64)
+        out[:, 0] = A[chosen]
+        j = nxt[1][chosen] if K > 1 else None
+        for k in range(1, K):
+            have = lev_chosen > k
+            out[have, k] = rows[k][j[have]]
+            if k + 1 < K:
+                nj = np.full(len(j), -1, np.int64)
+                nj[have] = nxt[k + 1][j[have]]
+                j = nj
+        return out
+
+    return A, ua, lev, positions
+
+
+def _attempts_generic(prep: _Prepared, window: int | None, mode: str):
+    """Strict and any modes: every attempt searched step by step. Same return as :func:`_attempts_ordered`."""
+    unit, ts, member = prep.unit, prep.ts, prep.member
+    n, K = member.shape
+    A = np.flatnonzero(member[:, 0])
+    ua = unit[A]
+    limit = ts[A] + window if window is not None else np.full(len(A), _BIG)
+    pos = np.full((len(A), K), -1, dtype=np.int64)
+    pos[:, 0] = A
+    alive = np.ones(len(A), bool)
+    for k in range(1, K):
+        if mode == "strict":
+            cand = A + k
+            inb = cand < n
+            cand = np.where(inb, cand, 0)
+            ok = alive & inb & (unit[cand] == ua) & member[cand, k] & (ts[cand] <= limit)
+        else:
+            pk = np.flatnonzero(member[:, k])
+            idx = np.searchsorted(pk, A, side="right")
+            inb = idx < len(pk)
+            cand = pk[np.minimum(idx, max(len(pk) - 1, 0))] if len(pk) else np.zeros(len(A), np.int64)
+            ok = alive & inb & (unit[cand] == ua) & (ts[cand] <= limit)
+        pos[:, k] = np.where(ok, cand, -1)
+        alive = ok
+    # the prefix property holds by construction: once a step fails, later ones are -1
+    lev = (pos >= 0).sum(axis=1) if len(A) else np.zeros(0, np.int64)
+    return A, ua, lev, lambda chosen, _lev: pos[chosen]
+
+
+def _match(prep: _Prepared, window: int | None, mode: str) -> _Match:
+    _check_choice("mode", mode, MODES)
+    ts = prep.ts
+    n, K = prep.member.shape
+    U = len(prep.unit_start)
+    if mode == "ordered":
+        A, ua, lev_a, positions = _attempts_ordered(prep, window)
+    else:
+        A, ua, lev_a, positions = _attempts_generic(prep, window, mode)
+    level = np.zeros(U, np.int64)
+    chosen_pos = np.full((U, K), -1, np.int64)
+    first_entry = np.full(U, -1, np.int64)
+    if len(A):
+        gstart = np.flatnonzero(np.r_[True, ua[1:] != ua[:-1]])
+        gunits = ua[gstart]
+        gmax = np.maximum.reduceat(lev_a, gstart)
+        level[gunits] = gmax
+        first_entry[gunits] = A[gstart]
+        best = np.flatnonzero(lev_a == np.repeat(gmax, np.diff(np.r_[gstart, len(A)])))
+        ub = ua[best]
+        chosen = best[np.r_[True, ub[1:] != ub[:-1]]]  # earliest attempt reaching the unit's furthest step
+        chosen_pos[ua[chosen]] = positions(chosen, lev_a[chosen])
+    t = np.where(chosen_pos >= 0, ts[np.maximum(chosen_pos, 0)], _NAT)
+    done = np.where(chosen_pos >= 0, np.maximum.accumulate(np.where(chosen_pos >= 0, t, _NAT), axis=1), _NAT)
+    # end of the observed span
+    unit_last = np.r_[prep.unit_start[1:] - 1, n - 1] if U else np.zeros(0, np.int64)
+    last_ts = ts[unit_last] if U else np.zeros(0, np.int64)
+    end = np.full(U, _NAT, np.int64)
+    entered = level >= 1
+    t1 = np.where(entered, t[:, 0], _NAT) if K else end
+    if window is not None:
+        end[entered] = t1[entered] + window
+    else:
+        end[entered] = last_ts[entered]
+    conv = level == K
+    end[conv] = done[conv, K - 1]
+    return _Match(prep, level, chosen_pos, done, first_entry, end, window, mode)
+
+
+def _run(events, steps, window, mode, unit, stage_map) -> _Match:
+    w = _parse_window(window)
+    _check_choice("mode", mode, MODES)
+    prep = _prepare(events, steps, unit, stage_map)
+    return _match(prep, w, mode)
+
+
+def _to_ts(ns: np.ndarray) -> np.ndarray:
+    return np.asarray(ns, dtype=np.int64).view("datetime64[ns]")
+
+
+def _unit_frame(m: _Match, *, with_steps: bool = True) -> pd.DataFrame:
+    prep = m.prep
+    us = prep.unit_start
+    K = len(prep.labels)
+    cols = {"customer_id": prep.ev["customer_id"].array.take(us).to_numpy()}  # not the whole column to NumPy
+    if prep.unit_kind == "session":
+        cols["session"] = np.arange(len(us), dtype=np.int64)
+    cols["steps_reached"] = m.level
+    labels = np.asarray(prep.labels + [None], dtype=object)
+    cols["last_step"] = np.where(m.level > 0, labels[np.maximum(m.level - 1, 0)], None)
+    cols["first_entered_at"] = _to_ts(np.where(m.first_entry >= 0, prep.ts[np.maximum(m.first_entry, 0)], _NAT))
+    cols["entered_at"] = _to_ts(m.done[:, 0]) if K else _to_ts(np.full(len(us), _NAT))
+    cols["converted"] = m.level == K
+    cols["window_end"] = _to_ts(m.end)
+    if with_steps:
+        for k, lab in enumerate(prep.labels):
+            cols[lab] = _to_ts(m.done[:, k])
+    out = pd.DataFrame(cols)
+    out["last_step"] = out["last_step"].astype(pd.CategoricalDtype(prep.labels, ordered=True))
+    return out
+
+
+def funnel_units(
+    events: pd.DataFrame,
+    steps: Sequence,
+    *,
+    window=None,
+    mode: str = "ordered",
+    unit: str = "customer",
+    stage_map: StageMap | None = None,
+) -> pd.DataFrame:
+    """Per unit: the furthest funnel step reached and when each step was completed.
+
+    The rules are the module's (see :mod:`cjlib.funnel`); :func:`funnel` summarises this table.
+
+    Parameters
+    ----------
+    events : DataFrame
+        The event log (``customer_id``, ``timestamp``, ``event``; ``session_id`` optional).
+    steps : list
+        Event names, stage names or lists of names (any of which satisfies the step).
+    window : str, Timedelta or None
+        Conversion window from each attempt's step-1 event, inclusive; ``None`` is unbounded.
+    mode : {"ordered", "strict", "any"}
+    unit : {"customer", "session"}
+    stage_map : StageMap, optional
+        Default ``data/stage_map.yml``.
+
+    Returns
+    -------
+    DataFrame
+        One row per unit in the data, in (customer, session) order: ``customer_id``, ``session`` (only for
+        ``unit="session"``: a 0-based session number), ``steps_reached`` (0..K), ``last_step`` (ordered
+        categorical of step labels, NaN for 0), ``first_entered_at`` (the unit's first step-1 event),
+        ``entered_at`` (step 1 of the chosen attempt: the earliest attempt reaching the furthest step),
+        ``converted`` (reached every step), ``window_end`` (end of the observed span: the completion of
+        the last step for converters, else step-1 time + window, else the unit's last event; NaT for
+        units that never entered) and one column per step label holding the completion time (NaT when
+        not reached). Repeated labels get a `` (2)`` suffix. ``attrs``: ``steps`` (labels),
+        ``units_total``, ``mode``, ``unit``, ``window``.
+    """
+    m = _run(events, steps, window, mode, unit, stage_map)
+    out = _unit_frame(m)
+    out.attrs.update(steps=list(m.prep.labels), units_total=len(out), mode=mode, unit=unit,
+                     window=None if window is None else str(pd.Timedelta(window)))
+    return out
+
+
+
+
+def _step_index(step, labels: list[str], steps: list[tuple[str, ...]], name: str) -> int:
+    """0-based index of a step given by label, name, list of names, or 1-based int."""
+    if isinstance(step, (int, np.integer)) and not isinstance(step, bool):
+        if not 1 <= step <= len(labels):
+            raise ValueError(f"{name} must be a step number 1..{len(labels)} or a step label, got {step!r}")
+        return int(step) - 1
+    if isinstance(step, str) and step in labels:
+        return labels.index(step)
+    key = (step,) if isinstance(step, str) else tuple(step) if isinstance(step, Sequence) else None
+    if key is not None and key in steps:
+        return steps.index(key)
+    raise ValueError(f"{name} must be one of the steps {labels} (or a step number), got {step!r}")
+
+
+
+# ----------------------------------------------------------------------------------------- span helpers
+def _span_rows(m: _Match, units: np.ndarray, start_pos: np.ndarray, end_ns: np.ndarray, end_pos: np.ndarray):
+    """Rows of each unit strictly after ``start_pos`` up to ``end_ns`` (inclusive) and before ``end_pos``.
+
+    Returns (rows, owner) with owner the index into ``units``. Vectorized by repeating ranges.
+    """
+    prep = m.prep
+    n = len(prep.ts)
+    unit_end = np.r_[prep.unit_start[1:], n][units]  # exclusive
+    stop = np.minimum(unit_end, np.where(end_pos >= 0, end_pos, unit_end))
+    # rows after start whose time <= end_ns: the last row with ts <= end_ns inside [start+1, stop)
+    lo = start_pos + 1
+    lengths = np.maximum(stop - lo, 0)
+    owner = np.repeat(np.arange(len(units)), lengths)
+    offs = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    rows = np.repeat(lo, lengths) + offs
+    keep = prep.ts[rows] <= end_ns[owner]
+    return rows[keep], owner[keep]
+

@@ -1,0 +1,328 @@
+"""The funnel table, time to convert and entry cohorts: summaries of one match."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from cjlib.funnel.matching import _NAT, _Match, _run, _step_index, _to_ts, _unit_frame
+from cjlib.stagemap import StageMap
+from cjlib.stats import wilson_interval
+
+
+def _segment_values(m: _Match, by: list[str]) -> pd.DataFrame:
+    """The segment of each unit: the value on its first step-1 event, else on its first event."""
+    prep = m.prep
+    row = np.where(m.first_entry >= 0, m.first_entry, prep.unit_start)
+    return pd.DataFrame({c: prep.ev[c].to_numpy()[row] for c in by})
+
+
+def _check_by(by, events: pd.DataFrame) -> list[str]:
+    if by is None:
+        return []
+    cols = [by] if isinstance(by, str) else list(by)
+    if not cols:
+        raise ValueError("by must be a column name or a non-empty list of column names")
+    for c in cols:
+        if c not in events.columns:
+            raise ValueError(f"by: column {c!r} is not in the events (columns: {', '.join(map(str, events.columns))})")
+        if c in ("customer_id", "timestamp"):
+            raise ValueError(f"by: {c!r} cannot be a segment column")
+    return cols
+
+
+def _quantiles_int(values: np.ndarray, qs) -> list[int]:
+    """Linear-interpolation quantiles (numpy's default) of int64 durations, exact to the nanosecond."""
+    v = np.sort(np.asarray(values, dtype=np.int64))
+    out = []
+    for q in qs:
+        h = (len(v) - 1) * q
+        lo = int(np.floor(h))
+        hi = min(lo + 1, len(v) - 1)
+        out.append(int(v[lo]) + round((h - lo) * (int(v[hi]) - int(v[lo]))))
+    return out
+
+
+def _summarize(level: np.ndarray, done: np.ndarray, labels: list[str], units_total: int) -> dict:
+    K = len(labels)
+    reached = np.array([(level >= k + 1).sum() for k in range(K)], dtype=np.int64)
+    prev = np.r_[np.nan, reached[:-1]].astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        from_start = reached / reached[0] if reached[0] else np.full(K, np.nan)
+        from_prev = np.where(prev > 0, reached / prev, np.nan)
+    from_prev[0] = np.nan
+    dropped = np.r_[0, reached[:-1] - reached[1:]].astype(np.int64)
+    drop_rate = 1.0 - from_prev
+    med = np.full(K, _NAT, np.int64)
+    p90 = np.full(K, _NAT, np.int64)
+    for k in range(1, K):
+        sel = level >= k + 1
+        if sel.any():
+            med[k], p90[k] = _quantiles_int(done[sel, k] - done[sel, k - 1], (0.5, 0.9))
+    return {
+        "step": labels,
+        "reached": reached,
+        "conversion_from_start": from_start,
+        "conversion_from_previous": from_prev,
+        "dropped": dropped,
+        "drop_off_rate": drop_rate,
+        "median_time_from_previous": pd.to_timedelta(med.view("m8[ns]")),
+        "p90_time_from_previous": pd.to_timedelta(p90.view("m8[ns]")),
+    }
+
+
+def _groups(seg: pd.DataFrame, cols: list[str]):
+    """(codes per unit, DataFrame of group keys); units with a missing segment value get code -1."""
+    if len(cols) == 1:
+        codes, uniq = pd.factorize(seg[cols[0]], sort=True, use_na_sentinel=True)
+        keys = pd.DataFrame({cols[0]: uniq})
+        return codes, keys
+    mi = pd.MultiIndex.from_frame(seg[cols])
+    codes, uniq = pd.factorize(mi, sort=True, use_na_sentinel=True)
+    miss = seg[cols].isna().any(axis=1).to_numpy()
+    codes = np.where(miss, -1, codes)
+    keys = pd.DataFrame(list(uniq), columns=cols)
+    return codes, keys
+
+
+def funnel(
+    events: pd.DataFrame,
+    steps: Sequence,
+    *,
+    window=None,
+    mode: str = "ordered",
+    unit: str = "customer",
+    by: str | Sequence[str] | None = None,
+    stage_map: StageMap | None = None,
+) -> pd.DataFrame:
+    """Conversion funnel: how many units reach each step, drop-off and time between steps.
+
+    Rules
+    -----
+    * ``steps``: event names, stage names from the stage map (a stage step is satisfied by events whose
+      :func:`cjlib.journeys.assign_stages` label is that stage, so ``"retention"`` is the 2nd purchase with
+      the default map; stage names take precedence over event names, so ``"purchase"`` is the *first*
+      purchase — write ``"event:purchase"`` for every purchase event, ``"stage:x"`` to force a stage), or
+      lists of names any of which satisfies the step. Unknown names raise ``ValueError``.
+    * Rows are taken in (customer, timestamp, input order): equal timestamps keep the input order. A step
+      is matched by a row strictly after the row matched to the previous step (possibly at the same
+      timestamp).
+    * Every step-1 event starts an attempt; ``window`` is measured from that step-1 event and is
+      inclusive (``t - t_step1 <= window`` counts).
+    * ``mode="ordered"``: each next step is the earliest matching event after the previous match;
+      ``"strict"``: it must be the unit's very next event; ``"any"``: step 1 opens the attempt and steps
+      2..K may occur in any order after it within the window (step k is reached when steps 1..k are all
+      present; one event may satisfy several steps whose names overlap).
+    * A unit counts once, at the furthest step over all its attempts. Times come from the earliest
+      attempt that reaches that furthest step; step k's completion time is the latest of the times of
+      steps 1..k (in ordered/strict mode, the time of step k).
+    * ``unit="session"`` uses ``session_id`` (per customer) when present, else 30-minute sessions; in
+      strict mode "next event" is the next event of the same session.
+    * ``by``: a unit's segment is the value of the column(s) on its first step-1 event (its first event if
+      it never enters). Units with a missing segment value are left out of the segmented rows.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log as :func:`cjlib.load_events` returns it (any order is accepted; it is sorted first).
+    steps : list
+        The funnel steps (at least one).
+    window : str, Timedelta or None, default None
+        Conversion window (``"7D"``, ``pd.Timedelta(hours=1)``); must not be negative.
+    mode : {"ordered", "strict", "any"}, default "ordered"
+    unit : {"customer", "session"}, default "customer"
+    by : str or list of str, optional
+        Segment column(s) of ``events``; the result gets one row per segment and step.
+    stage_map : StageMap, optional
+        Default ``data/stage_map.yml``.
+
+    Returns
+    -------
+    DataFrame
+        One row per step (per segment and step with ``by``; segment columns first) with
+
+        - ``step``: the step label (lists joined with ``" | "``; repeated labels get ``" (2)"``);
+        - ``reached``: units whose furthest step is this one or later;
+        - ``conversion_from_start``: reached ÷ reached at step 1;
+        - ``conversion_from_previous``: reached ÷ reached at the previous step (NaN for step 1);
+        - ``dropped``: reached at the previous step − reached here (0 for step 1);
+        - ``drop_off_rate``: 1 − conversion_from_previous (NaN for step 1);
+        - ``median_time_from_previous``, ``p90_time_from_previous``: Timedelta quantiles (linear
+          interpolation) of completion(k) − completion(k−1) over units reaching step k (NaT for step 1).
+
+        ``attrs["units_total"]``: units in the data (for a rate over all units); with ``by`` also
+        ``attrs["units_total_by"]`` (segment → units, keys are tuples for several columns).
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "b"], "event": ["product_view", "purchase", "product_view"],
+    ...                    "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01"])})
+    >>> funnel(ev, ["product_view", "purchase"])[["step", "reached"]].values.tolist()
+    [['product_view', 2], ['purchase', 1]]
+    """
+    cols = _check_by(by, events) if by is not None else []
+    m = _run(events, steps, window, mode, unit, stage_map)
+    seg = _segment_values(m, cols) if cols else None
+    return funnel_table(m.level, m.done, m.prep.labels, seg, mode=mode, unit=unit, window=window)
+
+
+def funnel_table(level: np.ndarray, done: np.ndarray, labels: list[str], segments: pd.DataFrame | None = None,
+                 *, mode: str, unit: str, window) -> pd.DataFrame:
+    """The funnel table from per-unit results: ``level`` (steps reached), ``done`` (completion time per step,
+    ns) and optional ``segments`` (one row per unit, one column per ``by`` column).
+
+    :func:`funnel` calls it on one frame; :mod:`cjlib.engine` on the per-unit rows merged from partitions,
+    so both engines share one summary.
+    """
+    U = len(level)
+    if segments is None:
+        out = pd.DataFrame(_summarize(level, done, labels, U))
+        out.attrs["units_total"] = int(U)
+    else:
+        cols = list(segments.columns)
+        codes, keys = _groups(segments, cols)
+        parts, totals = [], {}
+        for g in range(len(keys)):
+            sel = codes == g
+            part = pd.DataFrame(_summarize(level[sel], done[sel], labels, int(sel.sum())))
+            for c in reversed(cols):
+                part.insert(0, c, keys[c].iloc[g])
+            parts.append(part)
+            key = keys.iloc[g, 0] if len(cols) == 1 else tuple(keys.iloc[g])
+            totals[key] = int(sel.sum())
+        out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+            columns=cols + list(_summarize(level[:0], done[:0], labels, 0)))
+        out.attrs["units_total"] = int(U)
+        out.attrs["units_total_by"] = totals
+    out.attrs.update(mode=mode, unit=unit, window=None if window is None else str(pd.Timedelta(window)),
+                     steps=list(labels))
+    return out
+
+
+# -------------------------------------------------------------------------------------- time to convert
+def time_to_convert(
+    events: pd.DataFrame,
+    steps: Sequence,
+    *,
+    from_step=None,
+    to_step=None,
+    window=None,
+    mode: str = "ordered",
+    unit: str = "customer",
+    stage_map: StageMap | None = None,
+) -> pd.DataFrame:
+    """Time from ``from_step`` (default step 1) to ``to_step`` (default the last step) per converting unit.
+
+    Times come from the chosen attempt of :func:`funnel` (the earliest attempt reaching the furthest
+    step), as completion(to_step) − completion(from_step).
+
+    Returns
+    -------
+    DataFrame
+        One row per unit that reached ``to_step``: ``customer_id`` (``session`` too for session units),
+        ``started_at``, ``converted_at``, ``time_to_convert`` (Timedelta), ``hours`` (float).
+        ``attrs``: ``units`` (reached from_step), ``converted``, ``from_step``, ``to_step``.
+    """
+    m = _run(events, steps, window, mode, unit, stage_map)
+    labels, norm = m.prep.labels, m.prep.steps
+    K = len(labels)
+    a = 0 if from_step is None else _step_index(from_step, labels, norm, "from_step")
+    b = K - 1 if to_step is None else _step_index(to_step, labels, norm, "to_step")
+    if b <= a:
+        raise ValueError(f"to_step must come after from_step, got {labels[a]!r} → {labels[b]!r}")
+    sel = m.level >= b + 1
+    uf = _unit_frame(m, with_steps=False)
+    out = uf.loc[sel, [c for c in ("customer_id", "session") if c in uf.columns]].reset_index(drop=True)
+    out["started_at"] = _to_ts(m.done[sel, a])
+    out["converted_at"] = _to_ts(m.done[sel, b])
+    out["time_to_convert"] = out["converted_at"] - out["started_at"]
+    out["hours"] = out["time_to_convert"].dt.total_seconds() / 3600.0
+    out.attrs.update(units=int((m.level >= a + 1).sum()), converted=int(sel.sum()), from_step=labels[a],
+                     to_step=labels[b])
+    return out
+
+
+# ------------------------------------------------------------------------------------------ cohorts
+def conversion_by_cohort(
+    events: pd.DataFrame,
+    steps: Sequence,
+    *,
+    freq: str = "week",
+    to_step=None,
+    window=None,
+    mode: str = "ordered",
+    unit: str = "customer",
+    stage_map: StageMap | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Conversion by entry cohort: units grouped by the week or month of their first step-1 event.
+
+    A unit converts when it reaches ``to_step`` (default the last step) by the rules of :func:`funnel`.
+    Weeks start on Monday. With a window, a cohort is ``complete`` when the window of each of its units
+    (from its first step-1 event) closed by the last timestamp in the data; without a window no cohort
+    can be known complete and ``complete`` is False. Recent cohorts have had less time to convert: read
+    their rates as lower bounds.
+
+    Returns
+    -------
+    DataFrame
+        ``cohort`` (period start, Timestamp), ``units``, ``converted``, ``rate``, ``ci_low``, ``ci_high``
+        (Wilson), ``complete``.
+    """
+    freq_code = {"week": "W-SUN", "w": "W-SUN", "month": "M", "m": "M"}.get(str(freq).lower())
+    if freq_code is None:
+        raise ValueError(f"freq must be 'week' or 'month', got {freq!r}")
+    m = _run(events, steps, window, mode, unit, stage_map)
+    labels, norm = m.prep.labels, m.prep.steps
+    b = len(labels) - 1 if to_step is None else _step_index(to_step, labels, norm, "to_step")
+    entered = m.first_entry >= 0
+    first_ts = _to_ts(m.prep.ts[m.first_entry[entered]])
+    cohort = pd.PeriodIndex(pd.DatetimeIndex(first_ts), freq=freq_code).start_time
+    conv = m.level[entered] >= b + 1
+    df = pd.DataFrame({"cohort": cohort, "converted": conv})
+    if m.window is not None:
+        data_end = m.prep.ts.max()
+        df["closed"] = (m.prep.ts[m.first_entry[entered]] + m.window) <= data_end
+    else:
+        df["closed"] = False
+    g = df.groupby("cohort", sort=True)
+    out = pd.DataFrame({"units": g.size(), "converted": g["converted"].sum().astype(np.int64),
+                        "complete": g["closed"].all()}).reset_index()
+    out["rate"] = out["converted"] / out["units"]
+    out["ci_low"], out["ci_high"] = wilson_interval(out["converted"].to_numpy(), out["units"].to_numpy(), confidence)
+    out = out[["cohort", "units", "converted", "rate", "ci_low", "ci_high", "complete"]]
+    out.attrs.update(freq=freq, to_step=labels[b])
+    return out
+
+
+def largest_drop(table: pd.DataFrame, *, min_units: int = 30, tolerance: float = 1e-9) -> dict | None:
+    """The transition of a :func:`funnel` table that loses the largest share of its units, or ``None``.
+
+    Transitions whose previous step has fewer than ``min_units`` units are left out (``excluded`` counts
+    them, so a sentence can say "among steps of 30+ units"); a tie for the largest drop, or fewer than two
+    eligible transitions (nothing to be largest among), names nothing.
+
+    Returns
+    -------
+    dict or None
+        ``from_step``, ``to_step``, ``units`` (reached the previous step), ``dropped``, ``drop_off_rate``,
+        ``excluded``, ``min_units``.
+    """
+    rows, excluded = [], 0
+    for k in range(1, len(table)):
+        prev, r = table.iloc[k - 1], table.iloc[k]
+        if int(prev["reached"]) >= max(min_units, 1) and np.isfinite(r["drop_off_rate"]):
+            rows.append(dict(from_step=prev["step"], to_step=r["step"], units=int(prev["reached"]),
+                             dropped=int(r["dropped"]), drop_off_rate=float(r["drop_off_rate"])))
+        else:
+            excluded += 1
+    if len(rows) < 2:
+        return None
+    rows.sort(key=lambda x: -x["drop_off_rate"])
+    if rows[0]["drop_off_rate"] - rows[1]["drop_off_rate"] <= tolerance:
+        return None
+    return {**rows[0], "excluded": excluded, "min_units": min_units}
+
+

@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 
 from cjlib import attribution as A
+from cjlib import effects as E
+from cjlib.attribution import paths as AP
 from cjlib.errors import DataError, DataWarning
 
 DATA = Path(__file__).parent / "data" / "attribution"
@@ -525,9 +527,9 @@ def test_figures_draw(paths20k, tmp_path):
 
 @pytest.mark.parametrize("chunk", [7, 1 << 18])  # 7: the Arrow tokenizer's chunks split the table many times
 def test_python_tokenizer_fallback_agrees(paths20k, monkeypatch, chunk):
-    monkeypatch.setattr(A, "_TOKEN_CHUNK", chunk)
+    monkeypatch.setattr(AP, "_TOKEN_CHUNK", chunk)
     strings = np.r_[paths20k.path.to_numpy(dtype=object)[:500], np.array([" x >> y ", "", " > "], dtype=object)]
-    a, b = A._tokenize(pd.Series(strings)), A._tokenize_python(strings)
+    a, b = AP._tokenize(pd.Series(strings)), AP._tokenize_python(strings)
     assert a.channels.tolist() == b.channels.tolist()
     for f in ("tok", "pid", "lens"):
         np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
@@ -578,11 +580,11 @@ def test_escaped_paths_parse_to_the_names_in_python_and_arrow(monkeypatch, chunk
     t = _paths([(A.join_path(["Email > Newsletter", "b"]), 2, 1), (A.join_path(["b", "Email > Newsletter"]), 1, 0),
                 ("b", 0, 3)])
     if chunk:
-        monkeypatch.setattr(A, "_TOKEN_CHUNK", chunk)
+        monkeypatch.setattr(AP, "_TOKEN_CHUNK", chunk)
     h = A.heuristic(t)
     assert h.index.tolist() == ["Email > Newsletter", "b"]
     assert h["first_touch"].to_dict() == {"Email > Newsletter": 2.0, "b": 1.0}
-    monkeypatch.setattr(A, "_tokenize", lambda s: A._tokenize_python(np.asarray(s, dtype=object)))
+    monkeypatch.setattr(AP, "_tokenize", lambda s: AP._tokenize_python(np.asarray(s, dtype=object)))
     assert A.heuristic(t)["first_touch"].to_dict() == {"Email > Newsletter": 2.0, "b": 1.0}
 
 
@@ -626,7 +628,7 @@ def test_channels_with_separator_give_the_same_attribution_as_plain_names(synth_
     idx = ["transition", "channel"]
     pd.testing.assert_frame_equal(sa_h.set_index(idx).sort_index(),
                                   sa_p.replace({"channel": back}).set_index(idx).sort_index())
-    ce_h, ce_p = A.channel_effects(eh), A.channel_effects(ep)
+    ce_h, ce_p = E.channel_effects(eh), E.channel_effects(ep)
     pd.testing.assert_frame_equal(ce_h.set_index(idx).sort_index(),
                                   ce_p.replace({"channel": back}).set_index(idx).sort_index())
     costs = pd.DataFrame({"channel": ["Email > Newsletter", "Paid > Search"], "spend": [100.0, 300.0]})

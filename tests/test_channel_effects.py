@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import minimize
 
-from cjlib.attribution import _two_way_poisson, channel_effects
+from cjlib.effects import _two_way_poisson, channel_effects
 from cjlib.io import ensure_sorted
 from cjlib.synth import generate
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from cjlib import attribution as A
+from cjlib import effects as E
 from cjlib.findings import attribution as F
 from cjlib.findings import problems
 
@@ -123,7 +124,7 @@ def test_effects_title_and_lines():
     assert F.effects_title(shown, "a > b", "4 personas") == (
         "Adjusted for 4 personas, a visit from email moves customers from a to b 1.50× as often as average; one "
         "from display 0.50×")
-    assert F.effects_title(shown, "a > b", A.NO_ADJUSTMENT).startswith("A visit from email")
+    assert F.effects_title(shown, "a > b", E.NO_ADJUSTMENT).startswith("A visit from email")
     lines = F.effects_lines(shown, ["a > b"], ["b > c"], min_sessions=100)
     assert lines[0] == ("- **a → b**: email 1.50× (1.20–1.80), display 0.50× (0.30–0.70); unadjusted email 2.00×, "
                         "display 0.40×.")
@@ -133,7 +134,7 @@ def test_effects_title_and_lines():
     assert F.effects_lines(tie, ["a > b"], [], min_sessions=100, adjusted_by="4 personas") == [
         "- **a → b**: no channel's visits move customers on materially more or less often than another's (1.00×); "
         "unadjusted, email 2.00× and display 0.40×: the gap comes from which customers use each channel."]
-    assert "compared with visits by similar customers" not in F.effects_method(A.NO_ADJUSTMENT)
+    assert "compared with visits by similar customers" not in F.effects_method(E.NO_ADJUSTMENT)
     assert "4 personas" in F.effects_method("4 personas")
 
 
@@ -238,20 +239,20 @@ def test_report_helpers():
     assert A.focus_transition([], "purchase") is None
     eff = pd.DataFrame({"transition": ["x"] * 3 + ["y"] * 2, "channel": ["a", "b", "c", "a", "b"],
                         "sessions": [200, 150, 20, 300, 300], "advanced": [10, 5, 3, 4, 0]})
-    shown, moving, skipped = A.shown_effects(eff, 100)
+    shown, moving, skipped = E.shown_effects(eff, 100)
     assert moving == ["x"] and skipped == ["y"] and shown["channel"].tolist() == ["a", "b"]
 
 
 def test_adjustment_falls_back_with_a_reason():
     ev = pd.DataFrame({"customer_id": ["a", "b"], "device": ["m", "d"]})
-    assert A.adjustment("", ev).segments is None and A.adjustment("", ev).note == ""
-    assert A.adjustment("device", ev).segments == "device"
+    assert E.adjustment("", ev).segments is None and E.adjustment("", ev).note == ""
+    assert E.adjustment("device", ev).segments == "device"
     with pytest.raises(ValueError, match="adjust_for must be"):
-        A.adjustment("plan", ev)
-    tiny = A.adjustment("persona", ev, features=pd.DataFrame({"x": [1.0, 2.0]}, index=["a", "b"]))
-    assert tiny.segments is None and tiny.label == A.NO_ADJUSTMENT and "fewer than 100" in tiny.note
+        E.adjustment("plan", ev)
+    tiny = E.adjustment("persona", ev, features=pd.DataFrame({"x": [1.0, 2.0]}, index=["a", "b"]))
+    assert tiny.segments is None and tiny.label == E.NO_ADJUSTMENT and "fewer than 100" in tiny.note
     flat = pd.DataFrame({"orders": np.ones(150)}, index=[f"c{i}" for i in range(150)])
-    bad = A.adjustment("persona", ev, features=flat)  # constant features: fit_personas refuses
+    bad = E.adjustment("persona", ev, features=flat)  # constant features: fit_personas refuses
     assert bad.segments is None and "cannot be fitted" in bad.note
 
 
@@ -379,11 +380,11 @@ def test_channel_effects_count_sessions_shared_with_another_channel():
     ev = pd.DataFrame(rows, columns=["customer_id", "minute", "event", "channel"])
     ev["timestamp"] = pd.Timestamp("2025-01-01") + pd.to_timedelta(ev["minute"], unit="min")
     ev["seg"] = np.where(ev["customer_id"] < "c3", "s1", "s2")
-    eff = A.channel_effects(ev, adjust_for="seg", transitions=["awareness>consideration"],
+    eff = E.channel_effects(ev, adjust_for="seg", transitions=["awareness>consideration"],
                             stage_map="data/stage_map.yml")
     assert eff["compared"].tolist() == [0, 0]
     mixed = ev.assign(seg="all")
-    eff2 = A.channel_effects(mixed, adjust_for="seg", transitions=["awareness>consideration"],
+    eff2 = E.channel_effects(mixed, adjust_for="seg", transitions=["awareness>consideration"],
                              stage_map="data/stage_map.yml").set_index("channel")
     assert eff2["compared"].to_dict() == {"ads": 3, "email": 3}
 

@@ -223,7 +223,7 @@ def test_retention_title_never_from_zero_customers():
 # ---------------------------------------------------------------------------- obs 7: one name, one number
 def test_definition_line_says_ever_in_any_order_and_why_03_differs(hand):
     k = sc.stage_kpis(hand, SM)
-    line = fj.definition_line(k, sc.stage_roles(SM))
+    line = fj.definition_line(k, sc.stage_roles(stage_map=SM))
     # c1 and c2 reached purchase, only c1 bought again: 50 %
     assert "of customers who ever reached purchase, 50% ever reached retention afterwards, at any time" in line
     assert "in order within its conversion window" in line and "months after the first" in line
@@ -310,7 +310,7 @@ def test_journey_map_draws_two_stages_nobody_reaching_and_no_channel():
                        "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03"])})
     k = sc.stage_kpis(ev, sm)  # nobody reaches repeat_purchase
     assert k["reached"].tolist() == [3, 0]
-    fig = jm.journey_map(k.drop(columns="revenue", errors="ignore"), touchpoints=sc.stage_touchpoints(ev, sm),
+    fig = jm.journey_map(k.drop(columns="revenue", errors="ignore"), touchpoints=sc.stage_touchpoints(ev, stage_map=sm),
                          title=fj.map_title(k, overall=1.0, purchases_only=True), notes=fj.map_notes(k))
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert len(fig.axes) == 2 and "FIRST_PURCHASE" in texts and "0%" in texts

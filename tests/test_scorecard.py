@@ -153,20 +153,20 @@ def test_stage_kpis_equal_independent_computation_on_hand(hand, hand_feedback):
 
 
 def test_stage_touchpoints(hand):
-    t = sc.stage_touchpoints(hand, SM, by="event", top=None)
+    t = sc.stage_touchpoints(hand, stage_map=SM, by="event", top=None)
     aw = t[t["stage"] == "awareness"].set_index("value")
     assert aw["events"].to_dict() == {"page_view": 3, "ad_click": 2}
     assert aw.loc["page_view", "rank"] == 1 and aw.loc["ad_click", "share"] == pytest.approx(0.4)
     with pytest.raises(ValueError, match="by must be a column"):
-        sc.stage_touchpoints(hand.drop(columns="channel"), SM, by="channel")
+        sc.stage_touchpoints(hand.drop(columns="channel"), stage_map=SM, by="channel")
 
 
 def test_feedback_stage_fallbacks(hand, hand_feedback):
     by_touch = hand_feedback.drop(columns="stage").assign(touchpoint=["purchase"] * 3 + ["review"] * 4
                                                           + ["product_view"])
-    assert sc.feedback_stages(by_touch, SM).astype(str).tolist() == hand_feedback["stage"].tolist()
+    assert sc.feedback_stages(by_touch, stage_map=SM).astype(str).tolist() == hand_feedback["stage"].tolist()
     by_time = hand_feedback.drop(columns="stage")
-    st = sc.feedback_stages(by_time, SM, events=hand).astype(object).tolist()
+    st = sc.feedback_stages(by_time, stage_map=SM, events=hand).astype(object).tolist()
     # c1 on 01-04: last staged event the purchase of 01-03; c4 on 01-01: before any event → NaN
     assert st[0] == "purchase" and st[3] == "advocacy" and st[5] == "awareness" and pd.isna(st[7])
 
@@ -183,7 +183,7 @@ def test_nps_by_hand():
 
 def test_stage_measures_by_hand(hand, hand_feedback):
     costs = pd.DataFrame({"channel": ["social", "display"], "period": ["2025-01", "2025-02"], "spend": [10.0, 30.0]})
-    m = sc.stage_measures(hand, SM, feedback=hand_feedback, costs=costs).set_index("measure")
+    m = sc.stage_measures(hand, stage_map=SM, feedback=hand_feedback, costs=costs).set_index("measure")
     v = m["value"]
     assert v["reach"] == 4 and v["reach_share"] == 1.0
     assert v["new_customers_per_month"] == pytest.approx(4 / 4)  # 4 customers over Jan–Apr
@@ -208,13 +208,13 @@ def test_stage_measures_by_hand(hand, hand_feedback):
 
 
 def test_stage_measures_missing_inputs_drop_rows(hand):
-    m = sc.stage_measures(hand.drop(columns="channel"), SM)
+    m = sc.stage_measures(hand.drop(columns="channel"), stage_map=SM)
     assert not {"top_channel_share", "cost_per_click", "cost_per_conversion", "nps"} & set(m["measure"])
     assert {"reach", "conversion_rate", "repeat_purchase_rate"} <= set(m["measure"])
     costs = pd.DataFrame({"channel": ["social"], "spend": [5.0]})
-    m2 = sc.stage_measures(hand.drop(columns="channel"), SM, costs=costs)  # costs but no channel: no cost rows
+    m2 = sc.stage_measures(hand.drop(columns="channel"), stage_map=SM, costs=costs)  # costs but no channel: no cost rows
     assert "cost_per_click" not in set(m2["measure"])
-    m3 = sc.stage_measures(hand.drop(columns="revenue"), SM)
+    m3 = sc.stage_measures(hand.drop(columns="revenue"), stage_map=SM)
     assert "aov" not in set(m3["measure"])
 
 
@@ -227,26 +227,26 @@ def test_stage_roles_follow_the_map_not_the_names():
                                          {"name": "again", "events": ["order"], "nth": 3},
                                          {"name": "tell", "events": ["share"]}],
                               "conversion_events": ["order"]})
-    assert sc.stage_roles(sm) == {"see": "awareness", "try": "consideration", "pay": "purchase",
+    assert sc.stage_roles(stage_map=sm) == {"see": "awareness", "try": "consideration", "pay": "purchase",
                                   "again": "retention", "tell": "advocacy"}
 
 
 # ------------------------------------------------------------------------------ retention and trends
 def test_cohort_retention_by_hand(hand):
-    r = sc.cohort_retention(hand, SM, based_on="conversion").set_index(["cohort", "offset"])
+    r = sc.cohort_retention(hand, stage_map=SM, based_on="conversion").set_index(["cohort", "offset"])
     # Jan cohort: c1 (Jan, Feb), c2 (Jan); Mar cohort: c4 (Mar, Apr); log ends in April
     assert r["retained"].to_dict() == {("2025-01", 0): 2, ("2025-01", 1): 1, ("2025-01", 2): 0,
                                        ("2025-01", 3): 0, ("2025-03", 0): 1, ("2025-03", 1): 1}
     assert r.loc[("2025-01", 1), "share"] == 0.5 and r.loc[("2025-03", 0), "customers"] == 1
-    a = sc.cohort_retention(hand, SM, based_on="activity").set_index(["cohort", "offset"])
+    a = sc.cohort_retention(hand, stage_map=SM, based_on="activity").set_index(["cohort", "offset"])
     assert a.loc["2025-01", "retained"].tolist() == [3, 1, 0, 0]
     assert a.loc["2025-02", "retained"].tolist() == [1, 1, 1]
     with pytest.raises(ValueError, match="based_on"):
-        sc.cohort_retention(hand, SM, based_on="orders")
+        sc.cohort_retention(hand, stage_map=SM, based_on="orders")
 
 
 def test_kpi_trends_by_hand(hand, hand_feedback):
-    t = sc.kpi_trends(hand, SM, freq="M", feedback=hand_feedback)
+    t = sc.kpi_trends(hand, stage_map=SM, freq="M", feedback=hand_feedback)
     assert t.index.tolist() == ["2025-01", "2025-02", "2025-03", "2025-04"]
     assert t["active_customers"].tolist() == [3, 2, 1, 1]
     assert t["new_customers"].tolist() == [3, 1, 0, 0]
@@ -256,10 +256,10 @@ def test_kpi_trends_by_hand(hand, hand_feedback):
     assert t["csat"]["2025-01"] == pytest.approx((5 + 3 + 2) / 3)
     assert t["period_days"].tolist() == [31, 28, 31, 30]
     assert t["days"].tolist() == [31, 28, 31, 6]  # the log ends on 04-06
-    w = sc.kpi_trends(hand, SM, freq="W")
+    w = sc.kpi_trends(hand, stage_map=SM, freq="W")
     assert w.index[0] == "2024-12-30" and w["orders"].sum() == 6
     with pytest.raises(ValueError, match="freq"):
-        sc.kpi_trends(hand, SM, freq="D")
+        sc.kpi_trends(hand, stage_map=SM, freq="D")
 
 
 # ------------------------------------------------------------------------------------------ segments
@@ -270,7 +270,7 @@ def test_customer_segments_and_pain_points(hand):
     # the profile's segment candidates: event columns, then acquisition_channel (issue 14)
     assert seg.columns.tolist() == ["device", "acquisition_channel"]
     assert seg["acquisition_channel"].to_dict() == {"c1": "email", "c2": "social", "c3": "social", "c4": "display"}
-    conv = sc.segment_conversion(hand, seg, SM)
+    conv = sc.segment_conversion(hand, seg, stage_map=SM)
     row = conv[(conv["segment"] == "device") & (conv["level"] == "mobile") & (conv["stage"] == "awareness")].iloc[0]
     # mobile: c3 never moves on, c4 does → 1/2 against 3/4 overall
     assert (row["reached"], row["moved"], row["conversion_to_next"], row["gap"]) == (2, 1, 0.5, -0.25)
@@ -339,7 +339,7 @@ def _planted_scores_data():
 @pytest.mark.parametrize("method", ["rank", "zscore"])
 def test_journey_scores_planted_order(method):
     ev, fb, seg = _planted_scores_data()
-    s = sc.journey_scores(ev, seg, SM, feedback=fb, method=method, min_customers=10)
+    s = sc.journey_scores(ev, seg, stage_map=SM, feedback=fb, method=method, min_customers=10)
     assert s["level"].tolist() == ["A", "B", "C"] and s["rank"].tolist() == [1, 2, 3]
     a = s.iloc[0]
     assert a["conversion"] == 1.0 and a["days_to_convert"] == 1.0 and a["satisfaction"] == 100.0
@@ -348,23 +348,23 @@ def test_journey_scores_planted_order(method):
     if method == "rank":
         assert s["score"].tolist() == [100.0, 50.0, 0.0]
     # without feedback the satisfaction component drops out and the order holds
-    s2 = sc.journey_scores(ev, seg, SM, method=method, min_customers=10)
+    s2 = sc.journey_scores(ev, seg, stage_map=SM, method=method, min_customers=10)
     assert s2["level"].tolist() == ["A", "B", "C"] and s2["score_satisfaction"].isna().all()
-    assert sc.journey_scores(ev, seg, SM, min_customers=41).empty
+    assert sc.journey_scores(ev, seg, stage_map=SM, min_customers=41).empty
     # a segment with one level large enough has nothing to be compared with: no score (issue 14)
-    assert sc.journey_scores(ev, seg.replace({"grp": {"B": "A", "C": "A"}}), SM, min_customers=10).empty
+    assert sc.journey_scores(ev, seg.replace({"grp": {"B": "A", "C": "A"}}), stage_map=SM, min_customers=10).empty
 
 
 def test_planted_mobile_friction_and_journey_score_on_synth(synth):
     seg = sc.customer_segments(synth.events, columns=["device", "acquisition_channel"])
-    conv = sc.segment_conversion(synth.events, seg, SM)
+    conv = sc.segment_conversion(synth.events, seg, stage_map=SM)
     cons = conv[(conv["segment"] == "device") & (conv["stage"] == "consideration")].set_index("level")
     assert cons.loc["mobile", "conversion_to_next"] < cons.loc["desktop", "conversion_to_next"] - 0.1
     assert cons.loc["mobile", "p_value"] < 1e-3
     # the level rows add up to the stage totals
     k = sc.stage_kpis(synth.events, SM)
     assert cons["reached"].sum() == k.loc["consideration", "reached"]
-    scores = sc.journey_scores(synth.events, seg, SM, feedback=synth.feedback)
+    scores = sc.journey_scores(synth.events, seg, stage_map=SM, feedback=synth.feedback)
     dev = scores[scores["segment"] == "device"].set_index("level")
     assert dev.loc["desktop", "rank"] < dev.loc["mobile", "rank"]
 
@@ -372,19 +372,19 @@ def test_planted_mobile_friction_and_journey_score_on_synth(synth):
 # --------------------------------------------------------------------------------------------- figures
 def test_journey_map_drops_missing_rows(hand, hand_feedback):
     k = sc.stage_kpis(hand, SM, feedback=hand_feedback)
-    touch = sc.stage_touchpoints(hand, SM)
-    chans = sc.stage_touchpoints(hand, SM, by="channel")
+    touch = sc.stage_touchpoints(hand, stage_map=SM)
+    chans = sc.stage_touchpoints(hand, stage_map=SM, by="channel")
     seg = sc.customer_segments(hand)
-    pains = sc.pain_points(sc.segment_conversion(hand, seg, SM), min_customers=1)
+    pains = sc.pain_points(sc.segment_conversion(hand, seg, stage_map=SM), min_customers=1)
     full = jm.journey_map(k, touchpoints=touch, channels=chans, pains=pains, title="t")
     assert len(full.axes) == 5
     bare = jm.journey_map(sc.stage_kpis(hand, SM), touchpoints=touch, notes=["no feedback", "no channel"])
     assert len(bare.axes) == 2
     texts = [t.get_text() for t in bare.texts]
     assert "no feedback" in texts and "no channel" in texts
-    ax = jm.score_ranking(sc.journey_scores(hand, seg, SM, min_customers=1), title="s")
+    ax = jm.score_ranking(sc.journey_scores(hand, seg, stage_map=SM, min_customers=1), title="s")
     assert ax.get_title() == "s"
-    fig = jm.kpi_trend_grid(sc.kpi_trends(hand, SM), {"orders": "orders", "nps": "NPS"})
+    fig = jm.kpi_trend_grid(sc.kpi_trends(hand, stage_map=SM), {"orders": "orders", "nps": "NPS"})
     assert sum(a.get_visible() for a in fig.axes) == 1  # no NPS column without feedback
-    jm.retention_heatmap(sc.cohort_retention(hand, SM), title="r")
+    jm.retention_heatmap(sc.cohort_retention(hand, stage_map=SM), title="r")
     plt.close("all")

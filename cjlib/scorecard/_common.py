@@ -1,0 +1,74 @@
+"""Helpers the scorecard modules share: stage progress, calendar periods, conversion events, t intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cjlib.stagemap import StageMap
+from cjlib.validation import check_choice
+
+# pandas' aliases accepted for ``freq``, and the period each one means here (calendar month, Monday week)
+FREQS = {"M": "M", "MS": "M", "ME": "M", "W": "W", "W-MON": "W"}
+UNITS = {"reach_share": "share", "top_channel_share": "share", "sessions_with_stage": "share",
+         "click_through": "share", "conversion_rate": "share", "repeat_purchase_rate": "share",
+         "retention_m1": "share", "retention_m3": "share", "new_customers_per_month": "count",
+         "engagement_per_session": "rate", "cost_per_click": "money", "cost_per_conversion": "money",
+         "revenue": "money", "aov": "money", "nps": "points"}
+
+
+def period_freq(freq: str) -> str:
+    """``"M"`` (calendar month) or ``"W"`` (Monday week) for a pandas alias in :data:`FREQS`.
+
+    Examples
+    --------
+    >>> period_freq("MS"), period_freq("W")
+    ('M', 'W')
+    """
+    return FREQS[check_choice("freq", freq, tuple(FREQS))]
+
+
+def progress(reached: pd.DataFrame):
+    """Per stage i: has_i (reached), moved_i (reached i+1 at/after i) and days from i to i+1 (NaN if not)."""
+    t = reached.to_numpy().astype("datetime64[ns]")
+    has = ~np.isnat(t)
+    n_st = t.shape[1]
+    moved = np.zeros_like(has)
+    days = np.full(has.shape, np.nan)
+    for i in range(n_st - 1):
+        m = has[:, i] & has[:, i + 1]
+        m[m] = t[m, i + 1] >= t[m, i]
+        moved[:, i] = m
+        days[m, i] = (t[m, i + 1] - t[m, i]) / np.timedelta64(1, "D")
+    return has, moved, days
+
+
+def period_key(ts: pd.Series, freq: str) -> np.ndarray:
+    """Integer period of each timestamp: months since 1970-01 (``M``) or Monday-weeks since 1970-01-05 (``W``)."""
+    a = ts.to_numpy().astype("datetime64[ns]")
+    if freq == "M":
+        return a.astype("datetime64[M]").astype(np.int64)
+    return (a.astype("datetime64[D]").astype(np.int64) - 4) // 7
+
+
+def period_label(keys, freq: str) -> list[str]:
+    """``YYYY-MM`` (``M``) or the week's Monday ``YYYY-MM-DD`` (``W``) of integer periods from :func:`period_key`."""
+    keys = np.asarray(keys, dtype=np.int64)
+    if freq == "M":
+        return [str(k) for k in keys.astype("datetime64[M]")]
+    return [str(k) for k in (keys * 7 + 4).astype("datetime64[D]")]
+
+
+def conversion_mask(events: pd.DataFrame, sm: StageMap) -> np.ndarray:
+    """True on the events the map declares conversion events."""
+    return events["event"].astype(str).isin(list(sm.conversion_events)).to_numpy()
+
+
+def t_interval(mean, sd, n, confidence):
+    """Student-t interval of means (NaN where ``n <= 1``)."""
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)) * np.asarray(sd) / np.sqrt(n)
+    half = np.where(n > 1, half, np.nan)
+    return np.asarray(mean) - half, np.asarray(mean) + half

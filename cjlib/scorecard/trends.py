@@ -1,0 +1,134 @@
+"""Retention by cohort and KPIs by period (month or Monday week)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cjlib.io import ensure_sorted
+from cjlib.scorecard._common import conversion_mask, period_freq, period_key, period_label
+from cjlib.stagemap import StageMap
+from cjlib.stats import nps
+from cjlib.validation import check_choice, resolve_stage_map
+
+__all__ = ["cohort_retention", "kpi_trends"]
+
+
+def cohort_retention(events: pd.DataFrame, *, stage_map: StageMap | str | None = None,
+                     based_on: str = "conversion", freq: str = "M") -> pd.DataFrame:
+    """The retention curve by cohort.
+
+    ``based_on="conversion"``: a customer's cohort is the period of their first conversion event, and
+    they are retained in period offset ``k`` when they have a conversion event in period cohort + k.
+    ``based_on="activity"``: the same with any event. Offset 0 is 1 by construction. Only offsets whose
+    period is not after the log's last period are listed (the last one may be partial).
+
+    Parameters
+    ----------
+    events : DataFrame
+        The loaded event log.
+    stage_map : StageMap, str or None
+        The map (its conversion events), a YAML path, or None for the default map.
+    based_on : {"conversion", "activity"}
+        What makes a customer active in a period.
+    freq : str, default "M"
+        A pandas alias: ``"M"``/``"MS"``/``"ME"`` (calendar months) or ``"W"`` (weeks starting Monday).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``cohort`` (``YYYY-MM``, or the week's Monday for ``freq="W"``), ``offset`` (int),
+        ``customers`` (cohort size), ``retained``, ``share``; sorted by cohort and offset.
+    """
+    check_choice("based_on", based_on, ("conversion", "activity"))
+    freq = period_freq(freq)
+    sm = resolve_stage_map(stage_map)
+    ev = ensure_sorted(events)
+    key = period_key(ev["timestamp"], freq)
+    last = key.max() if len(key) else 0
+    m = conversion_mask(ev, sm) if based_on == "conversion" else np.ones(len(ev), bool)
+    cust = pd.factorize(ev["customer_id"])[0][m]
+    k = key[m]
+    pairs = np.unique(np.c_[cust, k], axis=0) if len(k) else np.empty((0, 2), np.int64)
+    cohort = pd.Series(pairs[:, 1]).groupby(pairs[:, 0]).transform("min").to_numpy()
+    offset = pairs[:, 1] - cohort
+    tab = pd.DataFrame({"cohort": cohort, "offset": offset}).value_counts().rename("retained")
+    sizes = tab.xs(0, level="offset") if len(tab) else pd.Series(dtype=int)
+    rows = [(c, o) for c in sizes.index for o in range(int(last - c) + 1)]
+    idx = pd.MultiIndex.from_tuples(rows, names=["cohort", "offset"])
+    out = tab.reindex(idx, fill_value=0).reset_index()
+    out["customers"] = sizes.reindex(out["cohort"]).to_numpy()
+    out["share"] = out["retained"] / out["customers"]
+    out["cohort"] = period_label(out["cohort"], freq)
+    return out[["cohort", "offset", "customers", "retained", "share"]]
+
+
+def kpi_trends(events: pd.DataFrame, *, stage_map: StageMap | str | None = None, freq: str = "M",
+               feedback: pd.DataFrame | None = None) -> pd.DataFrame:
+    """KPIs per calendar month (``freq="M"``) or Monday week (``"W"``).
+
+    Parameters
+    ----------
+    events : DataFrame
+        The loaded event log.
+    stage_map : StageMap, str or None
+        The map (its conversion events), a YAML path, or None for the default map.
+    freq : str, default "M"
+        A pandas alias: ``"M"``/``"MS"``/``"ME"`` (calendar months) or ``"W"`` (weeks starting Monday).
+    feedback : DataFrame, optional
+        Loaded feedback, for ``csat`` and ``nps``.
+
+    Returns
+    -------
+    DataFrame
+        Index ``period``: ``active_customers`` (with any event), ``new_customers`` (first event in the
+        log), ``converters`` (customers with a conversion event), ``conversion_rate`` (converters ÷ active),
+        ``orders`` (conversion events), ``revenue``, ``aov`` (revenue ÷ orders with revenue), ``csat``
+        (mean CSAT answer), ``nps`` (see :func:`cjlib.stats.nps`), ``days`` (calendar days of the period between the
+        log's first and last event) and ``period_days`` (the period's length): the first and last period
+        may be partial.
+    """
+    freq = period_freq(freq)
+    sm = resolve_stage_map(stage_map)
+    ev = ensure_sorted(events)
+    key = period_key(ev["timestamp"], freq)
+    cust = pd.factorize(ev["customer_id"])[0]
+    conv = conversion_mask(ev, sm)
+    first = np.r_[True, cust[1:] != cust[:-1]] if len(cust) else np.zeros(0, bool)
+    periods = np.arange(key.min(), key.max() + 1)
+    df = pd.DataFrame({"k": key, "c": cust})
+    out = pd.DataFrame(index=periods)
+    out["active_customers"] = df.drop_duplicates().groupby("k").size()
+    out["new_customers"] = pd.Series(key[first]).value_counts()
+    out["converters"] = df[conv].drop_duplicates().groupby("k").size()
+    out["orders"] = pd.Series(key[conv]).value_counts()
+    out = out.fillna(0).astype(int)
+    out["conversion_rate"] = out["converters"] / out["active_customers"].where(out["active_customers"] > 0)
+    if "revenue" in ev.columns:
+        rev = ev["revenue"].to_numpy(dtype=float)
+        out["revenue"] = pd.Series(np.nan_to_num(rev[conv]), index=key[conv]).groupby(level=0).sum()
+        out["revenue"] = out["revenue"].fillna(0.0)
+        n_rev = pd.Series(~np.isnan(rev[conv]), index=key[conv]).groupby(level=0).sum()
+        out["aov"] = out["revenue"] / n_rev.reindex(out.index).where(lambda s: s > 0)
+    if feedback is not None and len(feedback):
+        fk = period_key(feedback["timestamp"], freq)
+        scale = (feedback["scale"].astype(str).str.lower().to_numpy() if "scale" in feedback.columns
+                 else np.full(len(feedback), "csat"))
+        score = feedback["score"].to_numpy(dtype=float)
+        cs = scale == "csat"
+        out["csat"] = pd.Series(score[cs], index=fk[cs]).groupby(level=0).mean()
+        ns = scale == "nps"
+        if ns.any():
+            by_period = pd.Series(score[ns], index=fk[ns]).groupby(level=0)
+            out["nps"] = pd.Series({k: nps(v.to_numpy())[0] for k, v in by_period})
+    ts = ev["timestamp"].to_numpy().astype("datetime64[D]")
+    span = pd.Series(np.arange(ts.min(), ts.max() + np.timedelta64(1, "D")))  # every calendar day of the log
+    out["days"] = pd.Series(period_key(span, freq)).value_counts().reindex(out.index, fill_value=0).astype(int)
+    if freq == "M":
+        starts = out.index.to_numpy().astype("datetime64[M]")
+        out["period_days"] = ((starts + 1).astype("datetime64[D]") - starts.astype("datetime64[D]")).astype(int)
+    else:
+        out["period_days"] = 7
+    out.index = pd.Index(period_label(out.index, freq), name="period")
+    return out
+

@@ -27,18 +27,11 @@ import numpy as np
 import pandas as pd
 
 from cjlib.bgnbd import BGNBD
-from cjlib.churn import (
-    WindowPlan,
-    _align,
-    _as_activity,
-    _check_classes,
-    _threads,
-    bgnbd_scores,
-    features_at,
-    make_dataset,
-    make_model,
-    risk_table,
-)
+from cjlib.churn.dataset import features_at, make_dataset
+from cjlib.churn.explain import risk_table
+from cjlib.churn.models import _threads, bgnbd_scores, make_model
+from cjlib.churn.validation import _align
+from cjlib.churn.window import WindowPlan, _as_activity, _check_classes
 from cjlib.errors import DataError
 from cjlib.stagemap import StageMap
 

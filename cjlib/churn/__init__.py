@@ -1,0 +1,122 @@
+"""Churn prediction: leakage-free data sets, calibrated models, honest evaluation and an action list.
+
+The label
+    At a ``cutoff``, a customer who had at least one event before it is **churned** (``y = 1``) when they
+    have no *activity event* in ``[cutoff, cutoff + window_days)`` — the start is inclusive, the end
+    exclusive. Activity is any event by default; ``activity_events=["purchase"]`` gives purchase churn.
+    Customers with no event before ``cutoff`` are not in the data set.
+
+Leakage-free by construction
+    :func:`make_dataset` hands :func:`cjlib.features.customer_features` only the events (and feedback)
+    strictly before ``cutoff``, so changing or deleting anything at or after ``cutoff`` cannot change
+    ``X``. Out-of-time validation (:func:`out_of_time_validation`) trains at ``cutoff − window_days`` —
+    whose labels end at ``cutoff`` — and tests at ``cutoff``: the model never sees the test window.
+
+Models (:func:`make_model`)
+    ``"logistic"``: median imputation (+ missing indicators), standardization, one-hot encoding and an
+    L2 logistic regression. ``"gbm"``: the same encoding and a regularized
+    :class:`~sklearn.ensemble.HistGradientBoostingClassifier` (shallow trees, L2, early stopping) wrapped
+    in :class:`~sklearn.calibration.CalibratedClassifierCV` (sigmoid, 3 folds). Every preprocessing step
+    lives inside the returned :class:`~sklearn.pipeline.Pipeline`.
+
+    Class imbalance: we do **not** reweight or resample by default. Reweighting moves the predicted
+    probabilities away from the real churn rate, and churn is rarely rare enough to need it; instead
+    the evaluation is imbalance-aware (PR AUC beside the base rate, lift by decile, stratified folds).
+    ``class_weight="balanced"`` is available; the model is then always wrapped in
+    ``CalibratedClassifierCV`` so the probabilities are calibrated back to the observed rate.
+
+The customer-base baseline
+    BG/NBD (:mod:`cjlib.bgnbd`) fitted on the activity occasions before ``cutoff``; its score is
+    P(no activity in the window). Raw P(alive) is *not* used: it equals 1 for every customer without a
+    repeat occasion (BG/NBD lets customers drop out only after a repeat purchase), so it ranks one-time
+    buyers as the safest customers however long ago they bought.
+
+Explanations
+    :func:`permutation_importance_table` (drop in ROC AUC when a feature is shuffled),
+    :func:`partial_dependence_table` (average predicted churn as one feature varies) and
+    :func:`risk_table`: per customer, the churn probability and the top reasons — the features whose
+    replacement by a typical value (median for numbers, most frequent value for categories) lowers this
+    customer's predicted churn probability the most (a local perturbation, model-agnostic).
+
+Modules
+    ``window`` (the churn window, cutoffs and :func:`plan_window`), ``dataset`` (labels and features at a
+    cutoff), ``models`` (the pipelines, the BG/NBD baseline, :func:`choose_model`), ``evaluation`` (lift,
+    calibration, AUCs), ``validation`` (:class:`ChurnResult` and the validation runs) and ``explain``
+    (importance, partial dependence, per-customer reasons). Every public name is re-exported here.
+"""
+
+from __future__ import annotations
+
+from cjlib.churn.dataset import features_at, label_customers, make_dataset
+from cjlib.churn.evaluation import (
+    calibration_table,
+    classification_metrics,
+    curve_table,
+    lift_table,
+)
+from cjlib.churn.explain import (
+    churn_by_segment,
+    partial_dependence_table,
+    permutation_importance_table,
+    risk_table,
+)
+from cjlib.churn.models import (
+    AUC_TIE,
+    CANDIDATES,
+    MODELS,
+    NAMES,
+    bgnbd_scores,
+    choose_model,
+    make_model,
+)
+from cjlib.churn.validation import (
+    N_SPLITS,
+    ChurnResult,
+    cross_validation,
+    out_of_time_validation,
+    validate,
+)
+from cjlib.churn.window import (
+    DESIGNS,
+    GAP_PERCENTILE,
+    MIN_CLASS,
+    MIN_WINDOW_DAYS,
+    WindowPlan,
+    activity_gap_days,
+    default_cutoff,
+    plan_window,
+)
+
+__all__ = [
+    "AUC_TIE",
+    "CANDIDATES",
+    "DESIGNS",
+    "GAP_PERCENTILE",
+    "MIN_CLASS",
+    "MIN_WINDOW_DAYS",
+    "MODELS",
+    "NAMES",
+    "N_SPLITS",
+    "ChurnResult",
+    "WindowPlan",
+    "activity_gap_days",
+    "bgnbd_scores",
+    "calibration_table",
+    "choose_model",
+    "churn_by_segment",
+    "classification_metrics",
+    "cross_validation",
+    "curve_table",
+    "default_cutoff",
+    "features_at",
+    "label_customers",
+    "lift_table",
+    "make_dataset",
+    "make_model",
+    "out_of_time_validation",
+    "partial_dependence_table",
+    "permutation_importance_table",
+    "plan_window",
+    "risk_table",
+    "validate",
+]

@@ -1,0 +1,234 @@
+"""The leakage-free data set: the churn label and the features as of a cutoff."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from cjlib.churn.window import _as_activity, _as_cutoff, _as_window, _check_window
+from cjlib.errors import DataError
+from cjlib.stagemap import StageMap
+from cjlib.validation import check_events
+
+
+# ------------------------------------------------------------------------------------------ data set
+def label_customers(
+    events: pd.DataFrame,
+    *,
+    cutoff: str | pd.Timestamp,
+    window_days: int,
+    activity_events: Sequence[str] | None = None,
+) -> pd.Series:
+    """The churn label: 1 when a customer with an event before ``cutoff`` has no activity in the window.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log (``customer_id``, ``timestamp``, ``event``).
+    cutoff : str or Timestamp
+        Start of the window (inclusive).
+    window_days : int
+        Window length in days; the window is ``[cutoff, cutoff + window_days)``.
+    activity_events : sequence of str, optional
+        Events that count as activity (default: every event).
+
+    Returns
+    -------
+    Series of int
+        Indexed by ``customer_id`` (customers with an event before ``cutoff``, sorted), named ``churned``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "b", "b", "c"],
+    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-10", "2025-01-02", "2025-01-11", "2025-01-05"]),
+    ...     "event": ["page_view"] * 5})
+    >>> label_customers(ev, cutoff="2025-01-10", window_days=1).to_dict()
+    {'a': 0, 'b': 1, 'c': 1}
+    """
+    check_events(events)
+    if len(events) == 0:
+        raise DataError("the event log is empty", column="timestamp", rule="empty_input")
+    cut = _as_cutoff(cutoff)
+    window = _as_window(window_days)
+    activity = _as_activity(activity_events, events)
+    ts = events["timestamp"]
+    ids = events["customer_id"]
+    before = ids[(ts < cut).to_numpy()]
+    customers = pd.Index(pd.unique(before), name="customer_id").sort_values()
+    in_win = ((ts >= cut) & (ts < cut + pd.Timedelta(days=window))).to_numpy()
+    if activity is not None:
+        in_win = in_win & events["event"].astype(str).isin(activity).to_numpy()
+    active = customers.isin(pd.unique(ids[in_win]))
+    return pd.Series((~active).astype(np.int64), index=customers, name="churned")
+
+
+def _extra_features(ev: pd.DataFrame, cut: pd.Timestamp, window: int, activity: list[str] | None,
+                    index: pd.Index) -> pd.DataFrame:
+    """Activity recency, recent activity days and the last device, from events before ``cut`` only."""
+    act = ev if activity is None else ev[ev["event"].astype(str).isin(activity).to_numpy()]
+    day = act["timestamp"].dt.floor("D")
+    g = pd.DataFrame({"customer_id": act["customer_id"].to_numpy(), "day": day.to_numpy()})
+    days = g.drop_duplicates().groupby("customer_id", sort=False).size().reindex(index).fillna(0)
+    recent_from = cut - pd.Timedelta(days=window)
+    recent = (g[g["day"] >= recent_from].drop_duplicates().groupby("customer_id", sort=False).size()
+              .reindex(index).fillna(0))
+    out = pd.DataFrame(index=index)
+    last_ts = act.groupby("customer_id", sort=False)["timestamp"].max().reindex(index)
+    if activity is not None:  # with any event as activity it would repeat recency_days
+        out["activity_recency_days"] = (cut - last_ts).dt.total_seconds() / 86_400.0
+    out["activity_days"] = days.astype(np.int64)
+    out["activity_days_recent"] = recent.astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        span = np.maximum((cut - ev.groupby("customer_id", sort=False)["timestamp"].min().reindex(index))
+                          .dt.total_seconds().to_numpy() / 86_400.0, 1.0)
+    out["activity_days_per_30d"] = days.to_numpy() / span * 30.0
+    if "device" in ev.columns:
+        dev = ev.groupby("customer_id", sort=False)["device"].last().reindex(index)
+        out["device"] = dev.astype("str")
+    return out
+
+
+def features_at(
+    events: pd.DataFrame,
+    *,
+    as_of: str | pd.Timestamp,
+    window_days: int,
+    activity_events: Sequence[str] | None = None,
+    customers: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
+    stage_map: StageMap | None = None,
+    exclude: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The churn features of every customer with an event before ``as_of``, from events before it only.
+
+    :func:`make_dataset` uses it at the cutoff (with the label of the window after it); the at-risk
+    list uses it at the data's end, where no label exists yet.
+
+    Parameters
+    ----------
+    events, activity_events, customers, feedback, stage_map, exclude
+        As in :func:`make_dataset`.
+    as_of : str or Timestamp
+        Only events and feedback strictly before it are used.
+    window_days : int
+        The churn window (``activity_days_recent`` counts the active days in the window before
+        ``as_of``).
+
+    Returns
+    -------
+    DataFrame
+        The ``X`` of :func:`make_dataset`, indexed by ``customer_id`` (sorted).
+    """
+    from cjlib.features import customer_features
+
+    cut = _as_cutoff(as_of)
+    window = _as_window(window_days)
+    activity = _as_activity(activity_events, events)
+    # Only the past goes in: every feature is computed from this frame.
+    past = events.loc[(events["timestamp"] < cut).to_numpy()].reset_index(drop=True)
+    if len(past) == 0:
+        raise DataError(f"no events before {cut}", column="timestamp", rule="cutoff_outside_data")
+    fb = None
+    if feedback is not None:
+        fb = feedback.loc[(feedback["timestamp"] < cut).to_numpy()].reset_index(drop=True)
+    X = customer_features(past, customers=customers, feedback=fb, cutoff=cut, stage_map=stage_map,
+                          exclude=exclude)
+    X = X.drop(columns=[c for c in ("furthest_stage_name",) if c in X.columns])
+    for col in X.columns:  # dates (e.g. signup_date) become days before the cutoff
+        if pd.api.types.is_datetime64_any_dtype(X[col]):
+            X[col] = (cut - X[col]).dt.total_seconds() / 86_400.0
+    extra = _extra_features(past, cut, window, activity, X.index)
+    X = X.join(extra.drop(columns=[c for c in (exclude or ()) if c in extra.columns]))
+    X = X.sort_index()
+    X.index.name = "customer_id"
+    return X
+
+
+def make_dataset(
+    events: pd.DataFrame,
+    *,
+    cutoff: str | pd.Timestamp,
+    window_days: int,
+    activity_events: Sequence[str] | None = None,
+    customers: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
+    stage_map: StageMap | None = None,
+    exclude: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Features as of ``cutoff`` and the churn label of the window after it.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log as :func:`cjlib.load_events` returns it (not modified).
+    cutoff : str or Timestamp
+        Features use only events and feedback strictly before it; the label window starts at it.
+    window_days : int
+        Label window ``[cutoff, cutoff + window_days)`` (start inclusive, end exclusive).
+    activity_events : sequence of str or comma-separated str, optional
+        Events that count as activity for the label (default: every event). ``["purchase"]`` gives
+        purchase churn.
+    customers : DataFrame, optional
+        Customer attributes (static; date columns become days before ``cutoff``).
+    feedback : DataFrame, optional
+        CSAT/NPS feedback; only rows before ``cutoff`` are used.
+    stage_map : StageMap, optional
+        For stage shares and conversion events (default ``data/stage_map.yml``).
+    exclude : sequence of str, optional
+        Customer (and event) attribute columns never to use as features: identifiers and codes, and
+        outcome-like columns (reports fill it from the data profile, see
+        :func:`cjlib.features.excluded_attributes`). ``"device"`` here drops the last-device feature.
+
+    Returns
+    -------
+    X : DataFrame
+        Indexed by ``customer_id`` (every customer with an event before ``cutoff``, sorted): the columns
+        of :func:`cjlib.features.customer_features` (``furthest_stage_name`` dropped: it repeats
+        ``furthest_stage``), plus — with ``activity_events`` — ``activity_recency_days`` (days since the
+        last activity event, NaN if none), and always ``activity_days`` (distinct days with activity), ``activity_days_recent`` (those in the
+        ``window_days`` before ``cutoff``), ``activity_days_per_30d``, and ``device`` (the last one seen)
+        when the log has it. ``X.attrs`` holds ``cutoff``, ``window_days`` and ``activity_events``.
+    y : Series of int
+        ``churned``: 1 when the customer has no activity event in the window; aligned with ``X``.
+
+    Raises
+    ------
+    DataError
+        The cutoff is outside the data (no event before it, or after the last event); the window runs
+        past the end of the data or holds no event at all; every customer has the same label.
+    ValueError
+        Bad ``cutoff``, ``window_days`` or ``activity_events`` (unknown events).
+
+    Examples
+    --------
+    >>> from cjlib.synth import generate
+    >>> d = generate(300, seed=1)
+    >>> X, y = make_dataset(d.events, cutoff="2025-09-01", window_days=60)
+    >>> X.index.equals(y.index), set(y.unique()) == {0, 1}
+    (True, True)
+    """
+    check_events(events)
+    if len(events) == 0:
+        raise DataError("the event log is empty", column="timestamp", rule="empty_input")
+    cut = _as_cutoff(cutoff)
+    window = _as_window(window_days)
+    activity = _as_activity(activity_events, events)
+    _check_window(events, cut, window)
+
+    y = label_customers(events, cutoff=cut, window_days=window, activity_events=activity)
+    if y.nunique() < 2:
+        which = "churned" if y.iloc[0] == 1 else "active"
+        raise DataError(f"all {len(y):,} customers are {which} in [{cut}, {cut + pd.Timedelta(days=window)}) "
+                        f"(activity: {activity or 'any event'}): a churn model needs both classes; change "
+                        f"cutoff, churn_window_days (window_days in cjlib.churn) or activity_events",
+                        column="event", rule="single_class")
+
+    X = features_at(events, as_of=cut, window_days=window, activity_events=activity, customers=customers,
+                    feedback=feedback, stage_map=stage_map, exclude=exclude)
+    y = y.reindex(X.index)
+    X.attrs.update(cutoff=cut.isoformat(), window_days=window, activity_events=activity)
+    y.attrs.update(X.attrs)
+    return X, y
+

@@ -1,0 +1,168 @@
+"""Evaluation of churn scores: lift and gains, calibration, ROC/PR AUC and curve points."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from cjlib.errors import DataError
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+def _check_scores(y_true, score) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true).astype(float)
+    s = np.asarray(score, dtype=float)
+    if y.shape != s.shape or y.ndim != 1:
+        raise ValueError(f"y_true and score must be 1-d and of equal length, got {y.shape} and {s.shape}")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("y_true must hold 0/1 labels")
+    if np.isnan(s).any():
+        raise ValueError("score holds NaN")
+    return y.astype(int), s
+
+
+def lift_table(y_true, score, *, n_bins: int = 10) -> pd.DataFrame:
+    """Lift and cumulative gains by score bin (decile by default), highest risk first.
+
+    Customers are ranked by ``score`` from highest to lowest (ties keep their input order) and cut into
+    ``n_bins`` groups of equal size (sizes differ by at most one; customer at rank ``i`` of ``n`` goes to
+    bin ``floor(i * n_bins / n) + 1``).
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1
+        1 = churned.
+    score : array-like of float
+        Higher = more at risk.
+    n_bins : int, default 10
+
+    Returns
+    -------
+    DataFrame
+        Index ``bin`` (1 = highest scores): ``customers``, ``churners``, ``churn_rate``, ``lift``
+        (churn_rate / base rate), ``cum_customers_share``, ``cum_churners_share`` (gains: share of all
+        churners captured so far), ``cum_lift``, ``min_score``, ``max_score``.
+
+    Examples
+    --------
+    >>> lift_table([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1], n_bins=2)["lift"].tolist()
+    [1.0, 1.0]
+    """
+    y, s = _check_scores(y_true, score)
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or not 1 <= n_bins <= len(y):
+        raise ValueError(f"n_bins must be an integer between 1 and the number of customers, got {n_bins!r}")
+    order = np.argsort(-s, kind="stable")
+    n = len(y)
+    b = np.arange(n) * n_bins // n  # 0-based bin by rank
+    ys, ss = y[order], s[order]
+    cnt = np.bincount(b, minlength=n_bins)
+    ch = np.bincount(b, weights=ys, minlength=n_bins)
+    base = y.mean()
+    rate = ch / cnt
+    out = pd.DataFrame({
+        "customers": cnt,
+        "churners": ch.astype(np.int64),
+        "churn_rate": rate,
+        "lift": rate / base if base > 0 else np.nan,
+        "cum_customers_share": np.cumsum(cnt) / n,
+        "cum_churners_share": np.cumsum(ch) / ch.sum() if ch.sum() > 0 else np.nan,
+        "cum_lift": (np.cumsum(ch) / np.cumsum(cnt)) / base if base > 0 else np.nan,
+        "min_score": pd.Series(ss).groupby(b).min().to_numpy(),
+        "max_score": pd.Series(ss).groupby(b).max().to_numpy(),
+    }, index=pd.RangeIndex(1, n_bins + 1, name="bin"))
+    return out
+
+
+def calibration_table(y_true, prob, *, n_bins: int = 10) -> pd.DataFrame:
+    """Observed churn rate against mean predicted probability in equal-size bins of the prediction.
+
+    Returns
+    -------
+    DataFrame
+        Index ``bin`` (1 = lowest predictions): ``customers``, ``mean_predicted``, ``observed_rate``,
+        ``gap`` (observed − predicted).
+    """
+    y, p = _check_scores(y_true, prob)
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError("prob must lie in [0, 1]")
+    order = np.argsort(p, kind="stable")
+    n = len(y)
+    b = np.empty(n, np.int64)
+    b[order] = np.arange(n) * n_bins // n
+    cnt = np.bincount(b, minlength=n_bins)
+    mp = np.bincount(b, weights=p, minlength=n_bins) / cnt
+    obs = np.bincount(b, weights=y, minlength=n_bins) / cnt
+    return pd.DataFrame({"customers": cnt, "mean_predicted": mp, "observed_rate": obs, "gap": obs - mp},
+                        index=pd.RangeIndex(1, n_bins + 1, name="bin"))
+
+
+def classification_metrics(y_true, prob, *, n_bins: int = 10) -> dict[str, float]:
+    """ROC AUC, PR AUC (average precision) with the base rate, Brier score and top-bin lift.
+
+    Returns
+    -------
+    dict
+        ``n``, ``base_rate`` (churn share: the PR AUC of a random score), ``roc_auc``, ``pr_auc``,
+        ``brier``, ``brier_base`` (Brier of always predicting the base rate), ``top_decile_lift``,
+        ``top_decile_capture`` (share of churners in the top bin).
+    """
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    y, p = _check_scores(y_true, prob)
+    if len(np.unique(y)) < 2:
+        raise DataError("y_true holds a single class: AUCs are undefined", column="churned", rule="single_class")
+    base = float(y.mean())
+    lt = lift_table(y, p, n_bins=n_bins)
+    return {
+        "n": len(y),
+        "base_rate": base,
+        "roc_auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "brier": float(brier_score_loss(y, np.clip(p, 0, 1))),
+        "brier_base": base * (1 - base),
+        "top_decile_lift": float(lt["lift"].iloc[0]),
+        "top_decile_capture": float(lt["cum_churners_share"].iloc[0]),
+    }
+
+
+def curve_table(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame, *, kind: str = "roc") -> pd.DataFrame:
+    """ROC or precision–recall curve points for several scores, in long form for plotting.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1
+    scores : mapping or DataFrame
+        Score name → scores (higher = more at risk).
+    kind : {"roc", "pr"}, default "roc"
+
+    Returns
+    -------
+    DataFrame
+        ``model``, and ``fpr``, ``tpr`` (ROC) or ``recall``, ``precision`` (PR).
+    """
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    if kind not in ("roc", "pr"):
+        raise ValueError(f"kind must be 'roc' or 'pr', got {kind!r}")
+    parts = []
+    for name in scores:
+        y, s = _check_scores(y_true, np.asarray(scores[name]))
+        if kind == "roc":
+            a, b, _ = roc_curve(y, s)
+            parts.append(pd.DataFrame({"model": name, "fpr": a, "tpr": b}))
+        else:
+            prec, rec, _ = precision_recall_curve(y, s)
+            parts.append(pd.DataFrame({"model": name, "recall": rec, "precision": prec}))
+    return pd.concat(parts, ignore_index=True)
+
+
+
+def _evaluate(scores: dict, y: pd.Series, index: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame]:
+    scores = pd.DataFrame(scores, index=index)
+    metrics = pd.DataFrame({k: classification_metrics(y, scores[k]) for k in scores}).T
+    metrics.index.name = "model"
+    metrics["n"] = metrics["n"].astype(np.int64)
+    return scores, metrics
+

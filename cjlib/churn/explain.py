@@ -1,0 +1,200 @@
+"""Explanations of a fitted churn model: permutation importance, partial dependence, per-customer reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from cjlib.churn.models import _threads
+
+
+# ------------------------------------------------------------------------------------------ explanations
+def permutation_importance_table(model, X: pd.DataFrame, y, *, n_repeats: int = 5, max_samples: int = 5000,
+                                 seed: int = 0, n_threads: int | None = 1) -> pd.DataFrame:
+    """Drop in ROC AUC when each feature is shuffled (sklearn's permutation importance), largest first.
+
+    Parameters
+    ----------
+    model : fitted Pipeline
+    X, y : DataFrame, Series
+        Held-out data (the test set), raw feature columns.
+    n_repeats : int, default 5
+    max_samples : int, default 5000
+        Rows drawn (with ``seed``) from ``X`` to keep it fast.
+    seed : int, default 0
+
+    Returns
+    -------
+    DataFrame
+        Index ``feature``: ``importance`` (mean AUC drop), ``std``, ``rank`` (1 = most important).
+    """
+    from sklearn.inspection import permutation_importance
+
+    with _threads(n_threads):
+        r = permutation_importance(model, X, np.asarray(y), scoring="roc_auc", n_repeats=n_repeats,
+                                   random_state=seed, max_samples=min(max_samples, len(X)) / len(X), n_jobs=1)
+    out = pd.DataFrame({"importance": r.importances_mean, "std": r.importances_std},
+                       index=pd.Index(X.columns, name="feature"))
+    out = out.sort_values(["importance", "std"], ascending=[False, True], kind="stable")
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out
+
+
+def partial_dependence_table(model, X: pd.DataFrame, features: Sequence[str], *, grid_resolution: int = 20,
+                             max_samples: int = 2000, seed: int = 0, n_threads: int | None = 1) -> pd.DataFrame:
+    """Average predicted churn probability as each numeric feature varies over its 5–95 % range.
+
+    The grid is the feature's observed (non-missing) values between its 5 % and 95 % quantiles, or
+    ``grid_resolution`` evenly spaced points there when there are more. Non-numeric features are skipped.
+    Uses ``sklearn.inspection.partial_dependence`` (brute force) on up to ``max_samples`` rows.
+
+    Returns
+    -------
+    DataFrame
+        ``feature``, ``value``, ``churn_probability`` (long form).
+    """
+    from sklearn.inspection import partial_dependence
+
+    Xs = X.sample(n=min(max_samples, len(X)), random_state=seed) if len(X) > max_samples else X
+    parts = []
+    for f in features:
+        if f not in X.columns:
+            raise ValueError(f"feature {f!r} is not a column of X")
+        if not pd.api.types.is_numeric_dtype(X[f]) or X[f].nunique() < 2:
+            continue
+        Xf = Xs.astype({f: float}) if pd.api.types.is_integer_dtype(Xs[f]) else Xs  # sklearn refuses ints
+        # the grid from the observed values only (sklearn's percentiles turn NaN when values are missing)
+        vals = X[f].to_numpy(dtype=float)
+        lo, hi = np.nanquantile(vals, [0.05, 0.95])
+        uniq = np.unique(vals[np.isfinite(vals) & (vals >= lo) & (vals <= hi)])
+        grid = uniq if len(uniq) <= grid_resolution else np.linspace(lo, hi, grid_resolution)
+        if len(grid) < 2:
+            continue
+        with _threads(n_threads):
+            pdp = partial_dependence(model, Xf, [f], custom_values={f: grid}, kind="average", method="brute")
+        parts.append(pd.DataFrame({"feature": f, "value": np.asarray(pdp["grid_values"][0], dtype=float),
+                                   "churn_probability": np.asarray(pdp["average"][0])}))
+    if not parts:
+        return pd.DataFrame(columns=["feature", "value", "churn_probability"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        if np.isnan(v):
+            return "missing"
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+    return str(v)
+
+
+def risk_table(model, X: pd.DataFrame, *, top_n: int = 3, reference: pd.DataFrame | None = None,
+               features: Sequence[str] | None = None, n_threads: int | None = 1) -> pd.DataFrame:
+    """Per customer: churn probability, risk decile and the top reasons, highest risk first.
+
+    A reason is a feature whose replacement by a *typical* value — the median (numbers) or most frequent
+    value (categories) of ``reference`` — lowers this customer's predicted churn probability; its size
+    is that drop (a local, one-feature-at-a-time perturbation; it works for any model, interactions are
+    not split). Features whose replacement would *raise* the risk are never reasons.
+
+    Parameters
+    ----------
+    model : fitted Pipeline
+    X : DataFrame
+        Customers to score (raw feature columns).
+    top_n : int, default 3
+        Reasons per customer.
+    reference : DataFrame, optional
+        Where the typical values come from (default ``X``).
+    features : sequence of str, optional
+        Candidate reason features (default: every column; the top features by permutation importance
+        keep it fast and the reasons meaningful).
+    n_threads : int or None, default 1
+        OpenMP/BLAS threads while predicting.
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id``: ``churn_probability``, ``risk_decile`` (1 = highest risk),
+        ``reason_1`` … (text "feature = value (typical t)"), ``reason_1_effect`` … (drop in probability,
+        NaN when fewer reasons), sorted by probability descending.
+    """
+    if top_n < 1:
+        raise ValueError(f"top_n must be at least 1, got {top_n!r}")
+    ref = X if reference is None else reference
+    cols = list(features) if features is not None else list(X.columns)
+    missing = [c for c in cols if c not in X.columns]
+    if missing:
+        raise ValueError(f"features {missing} are not columns of X")
+    with _threads(n_threads):
+        p, deltas, typical = _perturb(model, X, ref, cols)
+    order = np.argsort(-deltas, axis=1, kind="stable")[:, :top_n]
+    out = pd.DataFrame({"churn_probability": p}, index=X.index)
+    rank = pd.Series(p, index=X.index).rank(ascending=False, method="first").to_numpy()
+    out["risk_decile"] = ((rank - 1) * 10 // len(X) + 1).astype(np.int64)
+    vals = {c: X[c].to_numpy() for c in cols}
+    for k in range(min(top_n, len(cols))):
+        j = order[:, k]
+        eff = deltas[np.arange(len(X)), j]
+        pos = eff > 1e-4
+        text = np.array([f"{cols[jj]} = {_fmt(vals[cols[jj]][i])} (typical {_fmt(typical[cols[jj]])})"
+                         for i, jj in enumerate(j)], dtype=object)
+        out[f"reason_{k + 1}"] = pd.array(np.where(pos, text, None), dtype="str")
+        out[f"reason_{k + 1}_effect"] = np.where(pos, eff, np.nan)
+    out.index.name = "customer_id"
+    return out.sort_values("churn_probability", ascending=False, kind="stable")
+
+
+def _perturb(model, X: pd.DataFrame, ref: pd.DataFrame, cols: list[str]):
+    """Predicted probability and, per feature, its drop when the feature is set to a typical value."""
+    p = model.predict_proba(X)[:, 1]
+    deltas = np.zeros((len(X), len(cols)))
+    typical = {}
+    for j, c in enumerate(cols):
+        if pd.api.types.is_numeric_dtype(ref[c]):
+            t = ref[c].median()
+        else:
+            mode = ref[c].mode(dropna=True)
+            t = mode.iloc[0] if len(mode) else np.nan
+        typical[c] = t
+        same = (X[c] == t).to_numpy(dtype=bool, na_value=False)
+        if same.all():
+            continue
+        Xm = X.copy()
+        Xm[c] = pd.Series([t] * len(X), index=X.index).astype(X[c].dtype) if not pd.isna(t) else X[c]
+        deltas[:, j] = p - model.predict_proba(Xm)[:, 1]
+        deltas[same, j] = 0.0
+    return p, deltas, typical
+
+
+def churn_by_segment(y, labels: pd.Series, *, prob: pd.Series | None = None) -> pd.DataFrame:
+    """Churn rate (and mean predicted probability) per segment, e.g. persona.
+
+    Parameters
+    ----------
+    y : Series of 0/1
+        Churn label indexed by ``customer_id``.
+    labels : Series
+        Segment per ``customer_id``; customers missing from it are grouped as ``"unknown"``.
+    prob : Series, optional
+        Predicted churn probability indexed like ``y``.
+
+    Returns
+    -------
+    DataFrame
+        Index = segment (sorted by name): ``customers``, ``churners``, ``churn_rate``,
+        ``share_of_churners`` and, with ``prob``, ``mean_predicted``.
+    """
+    seg = labels.reindex(y.index).astype("object").where(lambda s: s.notna(), "unknown").astype(str)
+    df = pd.DataFrame({"segment": seg.to_numpy(), "y": np.asarray(y, dtype=float)}, index=y.index)
+    if prob is not None:
+        df["p"] = prob.reindex(y.index).to_numpy(dtype=float)
+    g = df.groupby("segment", sort=True)
+    out = pd.DataFrame({"customers": g.size(), "churners": g["y"].sum().astype(np.int64),
+                        "churn_rate": g["y"].mean()})
+    out["share_of_churners"] = out["churners"] / max(out["churners"].sum(), 1)
+    if prob is not None:
+        out["mean_predicted"] = g["p"].mean()
+    out.index.name = labels.name or "segment"
+    return out

@@ -1,0 +1,215 @@
+"""The churn models (one scikit-learn Pipeline each), the BG/NBD baseline and the choice between them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cjlib.bgnbd import BGNBD, fit_bgnbd, rfm_summary
+from cjlib.churn.window import _as_activity, _as_cutoff, _as_window
+from cjlib.errors import DataError
+
+MODELS = ("logistic", "gbm")
+
+
+
+
+def _threads(n_threads: int | None):
+    """Limit OpenMP/BLAS threads while fitting and predicting (``None``: leave them as they are).
+
+    The data sets are small; on a busy machine parallel OpenMP threads in gradient boosting spin and
+    slow a fit down more than tenfold, so the functions here default to one thread.
+    """
+    from contextlib import nullcontext
+
+    import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime first, or the limit would miss it)
+    from threadpoolctl import threadpool_limits
+
+    if n_threads is None:
+        return nullcontext()
+    if isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)) or n_threads < 1:
+        raise ValueError(f"n_threads must be a positive integer or None, got {n_threads!r}")
+    return threadpool_limits(limits=int(n_threads))
+
+
+
+# ------------------------------------------------------------------------------------------ models
+def _split_columns(X: pd.DataFrame) -> tuple[list[str], list[str]]:
+    num = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])]
+    num += [c for c in X.columns if pd.api.types.is_bool_dtype(X[c])]
+    cat = [c for c in X.columns if c not in num]
+    return num, cat
+
+
+def make_model(kind: str = "gbm", X: pd.DataFrame | None = None, *, class_weight: str | None = None,
+               seed: int = 0):
+    """An unfitted churn model: one scikit-learn Pipeline holding every preprocessing step.
+
+    Parameters
+    ----------
+    kind : {"logistic", "gbm"}, default "gbm"
+        L2 logistic regression, or regularized histogram gradient boosting with sigmoid calibration.
+    X : DataFrame, optional
+        Training features, used only to tell numeric from categorical columns (default: numeric columns
+        by dtype at fit time, everything else one-hot encoded).
+    class_weight : {None, "balanced"}, default None
+        ``None`` (the default) fits the data as it is, which keeps probabilities calibrated.
+        ``"balanced"`` reweights the classes and always adds a 3-fold sigmoid calibration on top.
+    seed : int, default 0
+        Seed of every random step (boosting's validation split, calibration folds).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        ``prep`` (ColumnTransformer: median imputation with missing indicators and scaling for numbers,
+        one-hot for categories) → ``model``.
+    """
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.compose import ColumnTransformer, make_column_selector
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    if kind not in MODELS:
+        raise ValueError(f"model kind must be one of {list(MODELS)}, got {kind!r}")
+    if class_weight not in (None, "balanced"):
+        raise ValueError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+    if X is not None:
+        num, cat = _split_columns(X)
+        num_sel, cat_sel = num, cat
+    else:
+        num_sel = make_column_selector(dtype_include="number")
+        cat_sel = make_column_selector(dtype_exclude="number")
+    numeric = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+                            StandardScaler())
+    categorical = make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
+                                OneHotEncoder(handle_unknown="ignore", min_frequency=20, sparse_output=False))
+    prep = ColumnTransformer([("num", numeric, num_sel), ("cat", categorical, cat_sel)],
+                             verbose_feature_names_out=False)
+    if kind == "logistic":
+        est = LogisticRegression(C=1.0, max_iter=2000, class_weight=class_weight)
+        calibrate = class_weight is not None
+    else:
+        est = HistGradientBoostingClassifier(learning_rate=0.1, max_iter=300, max_leaf_nodes=15,
+                                             min_samples_leaf=40, l2_regularization=1.0, max_bins=63,
+                                             early_stopping=True, validation_fraction=0.15,
+                                             n_iter_no_change=20, class_weight=class_weight,
+                                             random_state=seed)
+        calibrate = True
+    if calibrate:
+        est = CalibratedClassifierCV(est, method="sigmoid",
+                                     cv=StratifiedKFold(3, shuffle=True, random_state=seed))
+    return Pipeline([("prep", prep), ("model", est)])
+
+
+
+CANDIDATES = ("logistic", "gbm", "bgnbd")  # the models validation compares and the list may use
+AUC_TIE = 0.0005  # ROC AUCs this close read the same at three decimals: the simpler model is chosen
+
+
+def choose_model(metrics: pd.DataFrame, requested: str = "auto") -> tuple[str, str]:
+    """The model for the at-risk list and the sentence saying why.
+
+    ``"auto"`` takes the highest validation ROC AUC among the rows of ``metrics`` (logistic, boosting,
+    BG/NBD; AUCs within :data:`AUC_TIE`, equal at three decimals, go to the first in that order). A requested model is honoured, and the
+    sentence says so whenever another model scored higher — a model worse than a baseline is never
+    used silently.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        :attr:`ChurnResult.metrics` (index model, column ``roc_auc``).
+    requested : {"auto", "gbm", "logistic", "bgnbd"}
+
+    Returns
+    -------
+    (str, str)
+        The model and one sentence.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"roc_auc": [0.737, 0.680, 0.718]}, index=["logistic", "gbm", "bgnbd"])
+    >>> choose_model(m)[0]
+    'logistic'
+    >>> choose_model(m, "gbm")[1]
+    'Boosting was asked for (parameter model) and is used, though it ranks churners worse on validation than logistic regression (ROC AUC 0.680 against 0.737) and BG/NBD (0.718).'
+    """
+    if requested not in ("auto", *CANDIDATES):
+        raise ValueError(f"model must be 'auto' or one of {list(CANDIDATES)}, got {requested!r}")
+    auc = metrics["roc_auc"].astype(float)
+    order = [k for k in CANDIDATES if k in auc.index]
+    top = max(auc[k] for k in order)
+    best = next(k for k in order if auc[k] >= top - AUC_TIE)  # within display precision: the simpler model
+    if requested == "auto":
+        tied = [k for k in order if k != best and auc[k] >= top - AUC_TIE]
+        if tied:
+            return best, (f"{NAMES[best][0].upper() + NAMES[best][1:]} drives the list: it ranks churners as well as "
+                          f"{' and '.join(NAMES[k] for k in tied)} on validation (ROC AUC {auc[best]:.3f}) and is the "
+                          f"simpler model.")
+        rivals = [k for k in order if k != best]
+        vs = " and ".join(f"{NAMES[k]} ({auc[k]:.3f})" for k in rivals)
+        return best, (f"{NAMES[best][0].upper() + NAMES[best][1:]} drives the list: it ranks churners best on "
+                      f"validation (ROC AUC {auc[best]:.3f}" + (f", against {vs})." if rivals else ")."))
+    if requested not in auc.index:
+        raise DataError(f"model {requested!r} could not be validated on this data", column="event",
+                        rule="model_unavailable")
+    better = [k for k in order if auc[k] > auc[requested] + 1e-12]
+    name = NAMES[requested][0].upper() + NAMES[requested][1:]
+    if not better:
+        return requested, f"{name} was asked for and is also the best on validation (ROC AUC {auc[requested]:.3f})."
+    first, rest = better[0], better[1:]
+    tail = "".join(f" and {NAMES[k]} ({auc[k]:.3f})" for k in rest)
+    return requested, (f"{name} was asked for (parameter model) and is used, though it ranks churners worse on "
+                       f"validation than {NAMES[first]} (ROC AUC {auc[requested]:.3f} against {auc[first]:.3f})"
+                       f"{tail}.")
+
+
+NAMES = {"logistic": "logistic regression", "gbm": "boosting", "bgnbd": "BG/NBD"}
+
+
+def bgnbd_scores(events: pd.DataFrame, *, cutoff, window_days: int, activity_events=None,
+                 customer_ids=None, time_unit: str = "days") -> tuple[pd.DataFrame, BGNBD]:
+    """Fit BG/NBD on the activity occasions before ``cutoff`` and score the window after it.
+
+    The model is fitted on the customers with at least one activity occasion before ``cutoff``; customers
+    without one (for purchase churn: those who never bought) are scored as ``x = 0`` with their first
+    event as time zero.
+
+    Returns
+    -------
+    scores : DataFrame
+        Indexed by ``customer_id``: ``frequency``, ``recency``, ``T``, ``has_activity``, ``p_alive``,
+        ``expected_activity`` (expected activity days in the window) and ``p_no_activity`` (the churn
+        score; raw P(alive) ranks one-time buyers as safe, so it is not used as the score).
+    model : BGNBD
+    """
+    cut = _as_cutoff(cutoff)
+    window = _as_window(window_days)
+    activity = _as_activity(activity_events, events) if activity_events is not None else None
+    # T ends on the last observed day, as in Fader, Hardie & Lee's CDNOW summaries and lifetimes
+    rfm = rfm_summary(events, cutoff=cut, activity_events=activity, time_unit=time_unit,
+                      customer_ids=customer_ids, observation_end="last_day")
+    # fit on customers with at least one activity occasion (BG/NBD's customers: a first transaction);
+    # customers without one (never purchased, for purchase churn) are scored as x = 0 from their first event
+    fit_on = rfm[rfm["has_activity"]] if rfm["has_activity"].sum() >= 2 else rfm
+    m = fit_bgnbd(fit_on["frequency"], fit_on["recency"], fit_on["T"], time_unit=time_unit)
+    t = window / (7.0 if time_unit == "weeks" else 1.0)
+    x, tx, T = rfm["frequency"], rfm["recency"], rfm["T"]
+    out = rfm.assign(p_alive=m.p_alive(x, tx, T), expected_activity=m.expected_purchases(t, x, tx, T),
+                     p_no_activity=m.p_no_purchase(t, x, tx, T))
+    return out, m
+
+
+def _bgnbd_column(events, cut, window, activity, index) -> tuple[np.ndarray | None, BGNBD | None, dict]:
+    try:
+        bg, bgm = bgnbd_scores(events, cutoff=cut, window_days=window, activity_events=activity,
+                               customer_ids=index)
+        if not np.isfinite(bg["p_no_activity"].to_numpy(dtype=float)).all():
+            raise ValueError("BG/NBD gave undefined scores for some customers")
+        return bg["p_no_activity"].to_numpy(), bgm, {"bgnbd_scores": bg}
+    except ValueError as exc:
+        return None, None, {"bgnbd_why": str(exc)}
+

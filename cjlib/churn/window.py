@@ -1,0 +1,280 @@
+"""The churn window and the cutoffs: argument checks, activity gaps and :func:`plan_window`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cjlib.errors import DataError
+
+MIN_CLASS = 10  # fewest churned / active customers a data set needs for a model to be fitted and evaluated
+_DAY = pd.Timedelta(days=1)
+
+
+# ------------------------------------------------------------------------------------------ validation
+def _as_cutoff(cutoff) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(cutoff)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"cutoff must be a date like '2025-10-01' or a Timestamp, got {cutoff!r}") from exc
+    if pd.isna(ts):
+        raise ValueError(f"cutoff must be a date like '2025-10-01' or a Timestamp, got {cutoff!r}")
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts
+
+
+def _as_window(window_days) -> int:
+    if isinstance(window_days, bool) or not isinstance(window_days, (int, np.integer)) or window_days < 1:
+        raise ValueError(f"window_days must be a positive integer number of days, got {window_days!r}")
+    return int(window_days)
+
+
+def _as_activity(activity_events, events: pd.DataFrame) -> list[str] | None:
+    if activity_events is None:
+        return None
+    if isinstance(activity_events, str):
+        activity_events = [e.strip() for e in activity_events.split(",") if e.strip()]
+    names = [str(e) for e in activity_events]
+    if not names:
+        return None
+    present = set(map(str, pd.unique(events["event"].dropna())))
+    unknown = sorted(set(names) - present)
+    if unknown:
+        raise ValueError(f"activity_events {unknown} do not occur in the event log; events are {sorted(present)}")
+    return names
+
+
+
+def default_cutoff(events: pd.DataFrame, window_days: int) -> pd.Timestamp:
+    """The latest cutoff whose whole window the data covers: midnight after the last event day − window.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log with a ``timestamp`` column.
+    window_days : int
+        Length of the churn window in days.
+
+    Returns
+    -------
+    Timestamp
+        ``floor(last event, day) + 1 day − window_days``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"timestamp": pd.to_datetime(["2025-01-01 10:00", "2025-12-31 23:00"])})
+    >>> default_cutoff(ev, 90)
+    Timestamp('2025-10-03 00:00:00')
+    """
+    window = _as_window(window_days)
+    last = pd.Timestamp(events["timestamp"].max())
+    return last.floor("D") + _DAY - pd.Timedelta(days=window)
+
+
+def _check_window(events: pd.DataFrame, cutoff: pd.Timestamp, window: int) -> None:
+    ts = events["timestamp"]
+    first, last = pd.Timestamp(ts.min()), pd.Timestamp(ts.max())
+    if cutoff <= first or cutoff > last:
+        raise DataError(f"cutoff {cutoff} is outside the data: it must be after the first event ({first}) "
+                        f"and not after the last ({last})", column="timestamp", rule="cutoff_outside_data")
+    end = cutoff + pd.Timedelta(days=window)
+    covered = last.floor("D") + _DAY
+    if end > covered:
+        raise DataError(f"the churn window [{cutoff}, {end}) runs past the end of the data ({last}): "
+                        f"customers would look churned only because the log stops; use a cutoff on or "
+                        f"before {covered - pd.Timedelta(days=window)} or a shorter churn window (the report's "
+                        f"churn_window_days; window_days in cjlib.churn)",
+                        column="timestamp", rule="window_past_data")
+    in_window = ((ts >= cutoff) & (ts < end)).to_numpy()
+    if not in_window.any():
+        raise DataError(f"no events at all in the churn window [{cutoff}, {end}): the label would call "
+                        f"everyone churned", column="timestamp", rule="empty_window")
+
+
+def _check_classes(y: pd.Series, name: str, when: pd.Timestamp, window: int, min_class: int) -> None:
+    churned = int(np.asarray(y).sum())
+    active = len(y) - churned
+    if min(churned, active) < min_class:
+        few, k = ("churned", churned) if churned < active else ("active", active)
+        raise DataError(f"in the {name} window ({window} days from {when:%Y-%m-%d}) only {k:,} of the "
+                        f"{len(y):,} customers {'churned' if few == 'churned' else 'stayed active'}; a churn "
+                        f"model needs {min_class} or more customers of each outcome (churned, active)",
+                        column="event", rule="too_few_per_class")
+
+
+DESIGNS = ("out_of_time", "cross_validation")
+MIN_WINDOW_DAYS = 7  # the shortest churn window a fitted plan uses
+GAP_PERCENTILE = 80  # the fitted window covers this percentile of the gaps between a customer's active days
+
+
+def activity_gap_days(events: pd.DataFrame, activity_events: Sequence[str] | None = None, *,
+                      percentile: float = GAP_PERCENTILE) -> float:
+    """A high percentile of the days between a customer's consecutive active days.
+
+    An active day is a calendar day with an activity event (any event by default). Only customers with
+    two or more active days have gaps.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log (``customer_id``, ``timestamp``, ``event``).
+    activity_events : sequence of str, optional
+        Events that count as activity (default: every event).
+    percentile : float, default 80
+
+    Returns
+    -------
+    float
+        Days; NaN when no customer has a second active day.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b"], "event": ["x"] * 5,
+    ...     "timestamp": pd.to_datetime(["2025-01-01 09:00", "2025-01-11 09:00", "2025-01-11 18:00", "2025-01-01 09:00", "2025-01-31 09:00"])})
+    >>> activity_gap_days(ev, percentile=50)
+    20.0
+    """
+    act = events if activity_events is None else events[events["event"].astype(str).isin(list(activity_events)).to_numpy()]
+    days = pd.DataFrame({"c": act["customer_id"].to_numpy(), "d": act["timestamp"].dt.floor("D").to_numpy()})
+    days = days.drop_duplicates().sort_values(["c", "d"], kind="stable")
+    same = days["c"].to_numpy()[1:] == days["c"].to_numpy()[:-1]
+    gaps = (np.diff(days["d"].to_numpy()) / np.timedelta64(1, "D"))[same]
+    return float(np.percentile(gaps, percentile)) if len(gaps) else float("nan")
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """The churn window, the cutoffs and the validation design this log allows (:func:`plan_window`).
+
+    Attributes
+    ----------
+    window_days : int
+        The churn window.
+    cutoff : Timestamp
+        Start of the evaluation's label window (the latest whose window the data covers, unless given).
+    train_cutoff : Timestamp or None
+        ``cutoff − window_days`` for the out-of-time design; None for cross-validation.
+    design : {"out_of_time", "cross_validation"}
+        Out of time when the history before ``cutoff`` holds two windows (a training history and a
+        training label window); otherwise customer-split cross-validation at ``cutoff``.
+    given : bool
+        Whether the window was given (else fitted to the customers' gaps between active days).
+    reason : str
+        One sentence: how the window and the design were chosen.
+    span_days : float
+        Days the log covers (first event to the end of the last event's day).
+    longest_days : int
+        The longest window that fits this log (and cutoff) with cross-validation.
+    gap_days : float
+        The :data:`GAP_PERCENTILE` th percentile of the gaps between active days (NaN without repeats).
+    as_of : Timestamp
+        The end of the data (midnight after the last event day): the date the action list is scored at.
+    """
+
+    window_days: int
+    cutoff: pd.Timestamp
+    train_cutoff: pd.Timestamp | None
+    design: str
+    given: bool
+    reason: str
+    span_days: float
+    longest_days: int
+    gap_days: float
+    as_of: pd.Timestamp
+
+
+def _longest(first: pd.Timestamp, covered: pd.Timestamp, cutoff: pd.Timestamp | None) -> int:
+    """Longest whole-day window with one window of history before the cutoff and one after it."""
+    if cutoff is None:
+        return int(((covered - first) / _DAY) // 2)
+    return int(min((cutoff - first) / _DAY, (covered - cutoff) / _DAY))
+
+
+def plan_window(events: pd.DataFrame, window_days: int | None = None, *, cutoff=None,
+                activity_events: Sequence[str] | None = None) -> WindowPlan:
+    """Fit the churn window and the validation design to the log.
+
+    Without a window (``None`` or 0) it is the :data:`GAP_PERCENTILE` th percentile of the gaps between a
+    customer's consecutive active days, rounded up to whole weeks and at least :data:`MIN_WINDOW_DAYS`
+    days — a customer who is quiet for longer than most returning customers ever are counts as churned —
+    and capped at the longest window that fits. The design is out of time when the history before the
+    cutoff holds two windows, else customer-split cross-validation at the cutoff, which needs one
+    window of history before the cutoff and one window after it.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log (``customer_id``, ``timestamp``, ``event``).
+    window_days : int, optional
+        The window asked for (a report's ``churn_window_days``); ``None`` or 0 fits one.
+    cutoff : str or Timestamp, optional
+        A fixed evaluation cutoff (default: the latest whose window the data covers).
+    activity_events : sequence of str, optional
+        Events that count as activity (for the gaps).
+
+    Returns
+    -------
+    WindowPlan
+
+    Raises
+    ------
+    DataError
+        Rule ``window_too_long``: the given window does not fit (the message names the longest that
+        does); rule ``span_too_short``: not even a :data:`MIN_WINDOW_DAYS`-day window fits.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "b"], "event": ["x"] * 3,
+    ...     "timestamp": pd.to_datetime(["2025-01-01 00:00", "2025-02-12 00:00", "2025-06-29 12:00"])})
+    >>> p = plan_window(ev)
+    >>> p.window_days, p.design, str(p.cutoff.date())
+    (42, 'out_of_time', '2025-05-19')
+    >>> plan_window(ev, 61).design
+    'cross_validation'
+    """
+    given = window_days is not None and window_days != 0
+    ts = events["timestamp"]
+    first, last = pd.Timestamp(ts.min()), pd.Timestamp(ts.max())
+    covered = last.floor("D") + _DAY
+    cut_given = None if cutoff is None or (isinstance(cutoff, str) and not cutoff.strip()) else _as_cutoff(cutoff)
+    if cut_given is not None and not first < cut_given < covered:
+        raise DataError(f"cutoff {cut_given:%Y-%m-%d} is outside the data ({first:%Y-%m-%d} to {last:%Y-%m-%d})",
+                        column="timestamp", rule="cutoff_outside_data")
+    span = (covered - first) / _DAY
+    longest = _longest(first, covered, cut_given)
+    gap = activity_gap_days(events, _as_activity(activity_events, events) if activity_events else None)
+    if longest < MIN_WINDOW_DAYS:
+        raise DataError(f"the log covers {span:,.0f} days{'' if cut_given is None else ' around the cutoff'}: a "
+                        f"churn model needs a window of at least {MIN_WINDOW_DAYS} days of history before the "
+                        f"cutoff and one after it", column="timestamp", rule="span_too_short")
+    if given:
+        window = _as_window(window_days)
+        if window > longest:
+            where = "" if cut_given is None else f" with cutoff {cut_given:%Y-%m-%d}"
+            raise DataError(f"churn_window_days {window} does not fit this log ({span:,.0f} days{where}): a churn "
+                            f"model needs one window of history before the cutoff and one after it; the longest "
+                            f"window that fits is {longest} days", column="timestamp", rule="window_too_long")
+        reason = f"The churn window is {window} days, as given."
+    else:
+        fitted = MIN_WINDOW_DAYS if gap != gap else max(MIN_WINDOW_DAYS, int(math.ceil(gap / 7.0) * 7))
+        window = min(fitted, longest)
+        if gap != gap:
+            reason = (f"No customer was active on two different days, so the churn window is the shortest "
+                      f"used, {window} days.")
+        else:
+            reason = (f"The churn window is {window} days: {GAP_PERCENTILE} % of the gaps between a customer's "
+                      f"active days are {gap:,.0f} days or shorter")
+            reason += (", rounded up to whole weeks." if window == fitted else
+                       f"; {fitted} days would not fit the log's {span:,.0f} days, so it is capped at the longest "
+                       f"that fits.")
+    w = pd.Timedelta(days=window)
+    cut = covered - w if cut_given is None else cut_given
+    oot = (cut - w) - first >= w
+    design = "out_of_time" if oot else "cross_validation"
+    return WindowPlan(window, cut, cut - w if oot else None, design, given, reason, span, longest, gap, covered)
+

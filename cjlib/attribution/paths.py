@@ -414,110 +414,145 @@ class _Journeys:
     conversions_without_touches: int
 
 
+@dataclass(frozen=True)
+class _Log:
+    """The columns of a sorted event log that journeys are built from, as arrays (one entry per row)."""
+
+    n: int
+    customer: np.ndarray  # customer code of each row (0..n_customers-1, non-decreasing)
+    customer_start: np.ndarray  # first row of each customer
+    ts: np.ndarray  # exact integer ns
+    event_codes: np.ndarray
+    event_names: np.ndarray  # object, code → name
+    touch_codes: np.ndarray  # -1 where the row has no touch
+    touch_names: np.ndarray  # object, code → name
+    revenue: np.ndarray | None  # NaN → 0; None when the log has no revenue column
+
+    @property
+    def n_customers(self) -> int:
+        return len(self.customer_start)
+
+    @property
+    def has_touch(self) -> np.ndarray:
+        return self.touch_codes >= 0
+
+    def is_event(self, names) -> np.ndarray:
+        """Rows whose event is one of ``names`` (matched over the distinct names, then their codes)."""
+        hit = np.isin(self.event_names, np.asarray(list(names), dtype=object))
+        return hit[self.event_codes] & (self.event_codes >= 0) if len(hit) else np.zeros(self.n, bool)
+
+
+def _log_arrays(events: pd.DataFrame, touch_col: str) -> _Log:
+    ev = ensure_sorted(events)
+    customer_start, customer = customer_groups(ev)
+    ecodes, enames = _factorize(ev["event"])
+    tcodes, tnames = _factorize(ev[touch_col])
+    revenue = None
+    if "revenue" in ev.columns:
+        revenue = np.nan_to_num(ev["revenue"].to_numpy(dtype=float, na_value=np.nan), nan=0.0)
+    return _Log(n=len(ev), customer=customer, customer_start=customer_start,
+                ts=ev["timestamp"].to_numpy().astype("datetime64[ns]", copy=False).view(np.int64),
+                event_codes=ecodes, event_names=np.asarray(pd.Index(enames).astype(str), dtype=object),
+                touch_codes=tcodes, touch_names=np.asarray(tnames.astype(str), dtype=object), revenue=revenue)
+
+
+@dataclass(frozen=True)
+class _Touches:
+    """Which touch rows make journeys: those before a conversion (``converting``, keyed by the conversion's
+    row ``target``) and those of customers after their last conversion (``tail``)."""
+
+    converting: np.ndarray  # row mask: a touch of a converting journey, within the window of its conversion
+    target: np.ndarray  # per row: the row of the conversion its converting journey ends at
+    tail: np.ndarray  # row mask: a touch with no later conversion (window not applied yet)
+    conversion_rows: np.ndarray  # sorted rows of every conversion
+
+
+def _conversion_touches(log: _Log, conversion_events: tuple[str, ...], window: int) -> _Touches:
+    """Conversion mode: each conversion ends the journey of the touches since the previous one."""
+    rows = np.arange(log.n)
+    is_conv = log.is_event(conversion_events)
+    is_touch = log.has_touch & ~is_conv
+    # next conversion row at or after each row (n where none), and whether it is the same customer's
+    candidate = np.where(is_conv, rows, log.n)
+    next_conv = np.minimum.accumulate(candidate[::-1])[::-1] if log.n else candidate
+    customer_end = np.r_[log.customer_start[1:], log.n][log.customer]
+    has_next = next_conv < customer_end
+    t_conv = log.ts[np.minimum(next_conv, max(log.n - 1, 0))]
+    return _Touches(converting=is_touch & has_next & (t_conv - log.ts <= window), target=next_conv,
+                    tail=is_touch & ~has_next, conversion_rows=np.flatnonzero(is_conv))
+
+
+def _stage_touches(log: _Log, sm, stage, window: int) -> _Touches:
+    """Stage mode: from the row reaching the source stage up to the row reaching the target stage."""
+    src, tgt = (sm.stage(s) for s in _parse_stage(stage, sm))
+    src_row = _occurrence_rows(log.is_event(src.events), log.customer, log.n_customers, src.nth)
+    tgt_row = _occurrence_rows(log.is_event(tgt.events), log.customer, log.n_customers, tgt.nth)
+    at_risk = (src_row >= 0) & ((tgt_row < 0) | (tgt_row > src_row))
+    converted = at_risk & (tgt_row >= 0)  # per customer
+    rows = np.arange(log.n)
+    target = tgt_row[log.customer]
+    after_source = log.has_touch & at_risk[log.customer] & (rows >= src_row[log.customer])
+    before_target = after_source & converted[log.customer] & (rows < target)
+    t_target = log.ts[np.maximum(target, 0)]
+    return _Touches(converting=before_target & (t_target - log.ts <= window), target=target,
+                    tail=after_source & ~converted[log.customer], conversion_rows=tgt_row[converted])
+
+
 def _journeys(events, *, conversion_events, lookback, touch_col, stage, stage_map, collapse_repeats) -> _Journeys:
+    """Touches grouped into journeys (see :func:`paths_from_events` for the two modes)."""
     if not isinstance(events, pd.DataFrame):
         raise TypeError(f"events must be a DataFrame, got {type(events)}")
     for c in ("customer_id", "timestamp", "event", touch_col):
         if c not in events.columns:
             raise DataError(f"events lack the column {c!r}", column=c, rule="missing_column")
-    look = _timedelta_ns(lookback, "lookback")
+    window = _timedelta_ns(lookback, "lookback")
     sm = _stage_map(stage_map)
-    ev = ensure_sorted(events)
-    n = len(ev)
-    gstart, grp = customer_groups(ev)  # first row of each customer, customer of each row
-    n_groups = len(gstart)
-    ts = ev["timestamp"].to_numpy().astype("datetime64[ns]", copy=False).view(np.int64)  # exact integer ns
-    ecodes, enames = _factorize(ev["event"])
-    enames = np.asarray(pd.Index(enames).astype(str), dtype=object)
-
-    def is_event(names) -> np.ndarray:  # over the distinct event names, then their codes
-        hit = np.isin(enames, np.asarray(list(names), dtype=object))
-        return hit[ecodes] & (ecodes >= 0) if len(hit) else np.zeros(n, bool)
-
-    tail_init = int(ts.min()) if n else 0
-    touch = ev[touch_col]
-    tcodes, tnames = _factorize(touch)
-    tnames = np.asarray(tnames.astype(str), dtype=object)
-    has_touch = tcodes >= 0
-    has_rev = "revenue" in ev.columns
-    revenue = ev["revenue"].to_numpy(dtype=float, na_value=np.nan) if has_rev else np.zeros(n)
-    revenue = np.nan_to_num(revenue, nan=0.0)
-    rows = np.arange(n)
-
+    log = _log_arrays(events, touch_col)
     if stage is None:
         conv_ev = sm.conversion_events if conversion_events is None else (
             (conversion_events,) if isinstance(conversion_events, str) else tuple(conversion_events))
         if not conv_ev:
             raise ValueError("conversion_events must name at least one event")
-        is_conv = is_event(conv_ev)
-        is_touch = has_touch & ~is_conv
-        # next conversion row at or after each row, within the same customer
-        cand = np.where(is_conv, rows, n)
-        nxt = np.minimum.accumulate(cand[::-1])[::-1] if n else cand
-        nxt_ok = nxt < np.r_[gstart[1:], n][grp]  # the next conversion is the same customer's
-        conv_rows = np.flatnonzero(is_conv)
-        # converting touches: before the next conversion, after the previous one, within lookback
-        t_conv = ts[np.minimum(nxt, max(n - 1, 0))]
-        in_conv = is_touch & nxt_ok & (t_conv - ts <= look)
-        # non-converting tails: touches after the customer's last conversion, within lookback of its last touch
-        tail = is_touch & ~nxt_ok
-        last_tail_ts = np.full(n_groups, tail_init, dtype=np.int64)
-        np.maximum.at(last_tail_ts, grp[tail], ts[tail])
-        in_tail = tail & (last_tail_ts[grp] - ts <= look)
-        key = np.where(in_conv, nxt, n + grp)
-        sel = np.flatnonzero(in_conv | in_tail)
-        j_conv_rows = conv_rows
-        j_end = ts[conv_rows]
-        j_value = revenue[conv_rows]
-        j_cust = grp[conv_rows]
-        conv_key = conv_rows
+        touches = _conversion_touches(log, conv_ev, window)
     else:
-        src, tgt = _parse_stage(stage, sm)
-        s_src, s_tgt = sm.stage(src), sm.stage(tgt)
-        r_src = _occurrence_rows(is_event(s_src.events), grp, n_groups, s_src.nth)
-        r_tgt = _occurrence_rows(is_event(s_tgt.events), grp, n_groups, s_tgt.nth)
-        at_risk = (r_src >= 0) & ((r_tgt < 0) | (r_tgt > r_src))
-        converted_c = at_risk & (r_tgt >= 0)
-        rs = r_src[grp]
-        rt = r_tgt[grp]
-        base = has_touch & at_risk[grp] & (rows >= rs)
-        conv_touch = base & converted_c[grp] & (rows < rt)
-        t_tgt = ts[np.maximum(rt, 0)]
-        in_conv = conv_touch & (t_tgt - ts <= look)
-        tail = base & ~converted_c[grp]
-        last_tail_ts = np.full(n_groups, tail_init, dtype=np.int64)
-        np.maximum.at(last_tail_ts, grp[tail], ts[tail])
-        in_tail = tail & (last_tail_ts[grp] - ts <= look)
-        key = np.where(in_conv, rt, n + grp)
-        sel = np.flatnonzero(in_conv | in_tail)
-        j_conv_rows = r_tgt[converted_c]
-        j_end = ts[j_conv_rows]
-        j_value = revenue[j_conv_rows]
-        j_cust = np.flatnonzero(converted_c)
-        conv_key = j_conv_rows
+        touches = _stage_touches(log, sm, stage, window)
+    # a non-converting journey: a customer's tail touches within the window of the last of them
+    tail = touches.tail
+    last_tail_ts = np.full(log.n_customers, int(log.ts.min()) if log.n else 0, dtype=np.int64)
+    np.maximum.at(last_tail_ts, log.customer[tail], log.ts[tail])
+    in_tail = tail & (last_tail_ts[log.customer] - log.ts <= window)
+    # journey key of each row: its conversion's row, or n + customer for the non-converting journey
+    key = np.where(touches.converting, touches.target, log.n + log.customer)
+    selected = np.flatnonzero(touches.converting | in_tail)
+    return _group_journeys(log, key, selected, touches.conversion_rows, last_tail_ts, collapse_repeats)
 
-    order = sel[np.argsort(key[sel], kind="stable")]
-    k = key[order]
-    tok = tcodes[order].astype(np.int64)
-    t_ts = ts[order]
+
+def _group_journeys(log: _Log, key: np.ndarray, selected: np.ndarray, conversion_rows: np.ndarray,
+                    last_tail_ts: np.ndarray, collapse_repeats: bool) -> _Journeys:
+    """Order the selected touch rows into journeys by key (rows < n: a conversion's row) and describe each."""
+    order = selected[np.argsort(key[selected], kind="stable")]
+    k, tok, touch_ts = key[order], log.touch_codes[order].astype(np.int64), log.ts[order]
     if collapse_repeats and len(k):
         keep = np.r_[True, (k[1:] != k[:-1]) | (tok[1:] != tok[:-1])]
-        k, tok, t_ts = k[keep], tok[keep], t_ts[keep]
-    new_j = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, bool)  # k is sorted: journeys are runs
-    jid, ukeys = np.cumsum(new_j) - 1, k[new_j]
-    is_c = ukeys < n
-    # journey attributes
-    pos_conv = np.searchsorted(conv_key, ukeys[is_c]) if len(conv_key) else np.zeros(0, int)
-    value = np.zeros(len(ukeys))
-    end = np.zeros(len(ukeys), dtype=np.int64)
-    cust = np.zeros(len(ukeys), dtype=np.int64)
-    value[is_c] = j_value[pos_conv]
-    end[is_c] = j_end[pos_conv]
-    cust[is_c] = j_cust[pos_conv]
-    cust[~is_c] = ukeys[~is_c] - n
-    end[~is_c] = last_tail_ts[cust[~is_c]]
-    without = int(len(j_conv_rows) - is_c.sum())
-    return _Journeys(tnames, tok, jid.astype(np.int64), t_ts, is_c, value if has_rev else None, end, cust, without)
+        k, tok, touch_ts = k[keep], tok[keep], touch_ts[keep]
+    new_journey = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, bool)  # k is sorted: journeys are runs
+    jid, journey_key = np.cumsum(new_journey) - 1, k[new_journey]
+    converted = journey_key < log.n
+    conv_row = journey_key[converted]  # conversion_rows is sorted: search it for each converting journey
+    at = np.searchsorted(conversion_rows, conv_row) if len(conversion_rows) else np.zeros(0, int)
+    row = conversion_rows[at]
+    value = np.zeros(len(journey_key))
+    end = np.zeros(len(journey_key), dtype=np.int64)
+    cust = np.zeros(len(journey_key), dtype=np.int64)
+    if log.revenue is not None:
+        value[converted] = log.revenue[row]
+    end[converted] = log.ts[row]
+    cust[converted] = log.customer[row]
+    cust[~converted] = journey_key[~converted] - log.n
+    end[~converted] = last_tail_ts[cust[~converted]]
+    without = int(len(conversion_rows) - converted.sum())
+    return _Journeys(log.touch_names, tok, jid.astype(np.int64), touch_ts, converted,
+                     value if log.revenue is not None else None, end, cust, without)
 
 
 def paths_from_events(

@@ -578,3 +578,55 @@ def test_cart_outcomes_per_group():
     assert out.loc["all"].tolist() == [1, 1, 2, 4]
     assert out.loc["device = x"].tolist() == [0, 1, 1, 2] and out.loc["device = y"].tolist() == [1, 0, 0, 1]
     assert list(out.columns) == ["purchased", "recovered", "lost", "carts"]
+
+
+# ------------------------------------------------------------------------------------------ fitted Funnel
+@pytest.fixture
+def fitted_log():
+    rows = []
+    for i in range(40):
+        c, dev = f"c{i:02d}", ("mobile" if i % 3 else "desktop")
+        rows += [(c, 0, PV, dev), (c, 1, SEARCH, dev)]
+        if i % 2:
+            rows += [(c, 2, ATC, dev), (c, 3, "payment_error", dev)]
+        if i % 4 == 1:
+            rows += [(c, 5, ATC, dev), (c, 7 + i, BC, dev), (c, 9 + i, BUY, dev)]
+    return log(rows, cols=["device"])
+
+
+def test_funnel_methods_equal_the_one_call_functions(fitted_log):
+    from pandas.testing import assert_frame_equal
+
+    steps, kw = [PV, ATC, BC, "event:purchase"], dict(window="1D", mode="ordered", unit="customer")
+    f = F.Funnel(fitted_log, steps, **kw)
+    assert f.labels == [PV, ATC, BC, BUY] and (f.window, f.mode, f.unit) == ("1D", "ordered", "customer")
+    assert_frame_equal(f.table(), F.funnel(fitted_log, steps, **kw))
+    assert f.table().attrs == F.funnel(fitted_log, steps, **kw).attrs
+    assert_frame_equal(f.table(by="device"), F.funnel(fitted_log, steps, by="device", **kw))
+    assert_frame_equal(f.units(), F.funnel_units(fitted_log, steps, **kw))
+    assert_frame_equal(f.compare("device"), F.compare_segments(fitted_log, steps, "device", **kw))
+    assert_frame_equal(f.compare("device", control="desktop", to_step=BUY),
+                       F.compare_segments(fitted_log, steps, "device", control="desktop", to_step=BUY, **kw))
+    assert_frame_equal(f.drivers(min_support=2), F.dropoff_drivers(fitted_log, steps, min_support=2, **kw))
+    a, b = f.flows(depth=2, top=3), F.where_droppers_go(fitted_log, steps, depth=2, top=3, **kw)
+    assert_frame_equal(a.paths, b.paths)
+    assert_frame_equal(a.flows, b.flows)
+    assert_frame_equal(f.friction(), F.friction(fitted_log, steps, **kw))
+    assert_frame_equal(f.time_to_convert(to_step=BC), F.time_to_convert(fitted_log, steps, to_step=BC, **kw))
+    assert_frame_equal(f.cohorts(freq="week"), F.conversion_by_cohort(fitted_log, steps, freq="week", **kw))
+    # planted: 20 of 40 add to cart, 10 check out and buy (i % 4 == 1)
+    assert f.table()["reached"].tolist() == [40, 20, 10, 10]
+
+
+def test_funnel_matches_once(fitted_log, monkeypatch):
+    from cjlib.funnel import matching
+
+    calls = []
+    real = matching._match
+    monkeypatch.setattr(matching, "_match", lambda *a, **k: calls.append(1) or real(*a, **k))
+    f = F.Funnel(fitted_log, [PV, ATC, BC], window="1D")
+    f.table(), f.table(by="device"), f.compare("device"), f.drivers(min_support=2), f.flows(), f.friction()
+    f.time_to_convert(), f.cohorts(freq="month"), f.units()
+    assert len(calls) == 1
+    F.funnel(fitted_log, [PV, ATC, BC], window="1D")
+    assert len(calls) == 2

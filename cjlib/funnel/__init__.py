@@ -45,6 +45,7 @@ Funnel rules (shared by every function that takes ``steps``)
 from __future__ import annotations
 
 from cjlib.funnel.carts import CartAbandonment, cart_abandonment, cart_outcomes
+from cjlib.funnel.fitted import Funnel
 from cjlib.funnel.flows import (
     FRICTION_SIGNALS,
     DropoffFlows,
@@ -87,6 +88,7 @@ __all__ = [
     "UNITS",
     "CartAbandonment",
     "DropoffFlows",
+    "Funnel",
     "ambiguous_steps",
     "cart_abandonment",
     "cart_outcomes",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cjlib.funnel.matching import _BIG, _parse_window, _Prepared, _run, _span_rows
+from cjlib.funnel.matching import _BIG, _Match, _parse_window, _Prepared, _run, _span_rows
 from cjlib.funnel.tables import _quantiles_int
 from cjlib.stagemap import StageMap, load_stage_map
 from cjlib.stats import two_proportion_test
@@ -58,11 +58,19 @@ def where_droppers_go(
     -------
     DropoffFlows
     """
+    _check_depth_top(depth, top)
+    return _flows(_run(events, steps, window, mode, unit, stage_map), depth=depth, top=top)
+
+
+def _check_depth_top(depth, top) -> None:
     if not isinstance(depth, (int, np.integer)) or depth < 1:
         raise ValueError(f"depth must be a positive integer, got {depth!r}")
     if not isinstance(top, (int, np.integer)) or top < 1:
         raise ValueError(f"top must be a positive integer, got {top!r}")
-    m = _run(events, steps, window, mode, unit, stage_map)
+
+
+def _flows(m: _Match, *, depth: int, top: int) -> DropoffFlows:
+    _check_depth_top(depth, top)
     prep = m.prep
     K = len(prep.labels)
     units = np.flatnonzero((m.level >= 1) & (m.level < K))
@@ -155,7 +163,10 @@ def friction(
         ``attrs["error_events"]``.
     """
     sm = stage_map or load_stage_map()
-    m = _run(events, steps, window, mode, unit, sm)
+    return _friction(_run(events, steps, window, mode, unit, sm), sm, error_events=error_events, long_dwell=long_dwell)
+
+
+def _friction(m: _Match, sm: StageMap, *, error_events, long_dwell) -> pd.DataFrame:
     prep = m.prep
     K = len(prep.labels)
     if K < 2:

@@ -398,9 +398,13 @@ def funnel_units(
         not reached). Repeated labels get a `` (2)`` suffix. ``attrs``: ``steps`` (labels),
         ``units_total``, ``mode``, ``unit``, ``window``.
     """
-    m = _run(events, steps, window, mode, unit, stage_map)
+    return _units(_run(events, steps, window, mode, unit, stage_map), window)
+
+
+def _units(m: _Match, window) -> pd.DataFrame:
+    """:func:`funnel_units` of a match (``window`` as the caller gave it, for ``attrs``)."""
     out = _unit_frame(m)
-    out.attrs.update(steps=list(m.prep.labels), units_total=len(out), mode=mode, unit=unit,
+    out.attrs.update(steps=list(m.prep.labels), units_total=len(out), mode=m.mode, unit=m.prep.unit_kind,
                      window=None if window is None else str(pd.Timedelta(window)))
     return out
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cjlib.funnel.matching import _BIG, _run, _span_rows, _step_index
+from cjlib.funnel.matching import _BIG, _Match, _run, _span_rows, _step_index
 from cjlib.funnel.tables import _check_by, _segment_values
 from cjlib.stagemap import StageMap
 from cjlib.stats import holm, two_proportion_test, wilson_interval
@@ -66,7 +66,12 @@ def compare_segments(
     if len(cols) != 1:
         raise ValueError("by must be a single column name for compare_segments")
     col = cols[0]
-    m = _run(events, steps, window, mode, unit, stage_map)
+    return _compare(_run(events, steps, window, mode, unit, stage_map), col, from_step=from_step, to_step=to_step,
+                    control=control, confidence=confidence, alpha=alpha)
+
+
+def _compare(m: _Match, col: str, *, from_step, to_step, control, confidence: float, alpha: float) -> pd.DataFrame:
+    mode, unit = m.mode, m.prep.unit_kind
     labels, norm = m.prep.labels, m.prep.steps
     K = len(labels)
     if from_step is None and to_step is None:
@@ -79,7 +84,7 @@ def compare_segments(
         if b <= a:
             raise ValueError(f"to_step must come after from_step, got {labels[a]!r} → {labels[b]!r}")
         pairs = [(a, b)]
-    seg = _segment_values(m, cols)[col]
+    seg = _segment_values(m, [col])[col]
     codes, uniq = pd.factorize(seg, sort=True, use_na_sentinel=True)
     levels = list(uniq)
     if control is not None and control not in levels:
@@ -157,9 +162,18 @@ def dropoff_drivers(
         ``log_odds_ratio``, ``ci_low``, ``ci_high`` (odds-ratio scale), ``direction`` ("positive" when the
         odds ratio > 1, else "negative"). ``attrs``: ``units`` (population), ``converted``.
     """
+    _check_min_support(min_support)
+    return _drivers(_run(events, steps, window, mode, unit, stage_map), from_step=from_step, to_step=to_step,
+                    min_support=min_support, exclude_step_events=exclude_step_events)
+
+
+def _check_min_support(min_support) -> None:
     if not isinstance(min_support, (int, np.integer)) or min_support < 1:
         raise ValueError(f"min_support must be a positive integer, got {min_support!r}")
-    m = _run(events, steps, window, mode, unit, stage_map)
+
+
+def _drivers(m: _Match, *, from_step, to_step, min_support: int, exclude_step_events: bool) -> pd.DataFrame:
+    _check_min_support(min_support)
     prep = m.prep
     labels, norm = prep.labels, prep.steps
     K = len(labels)

@@ -163,9 +163,13 @@ def funnel(
     [['product_view', 2], ['purchase', 1]]
     """
     cols = _check_by(by, events) if by is not None else []
-    m = _run(events, steps, window, mode, unit, stage_map)
+    return _table(_run(events, steps, window, mode, unit, stage_map), cols, window)
+
+
+def _table(m: _Match, cols: list[str], window) -> pd.DataFrame:
+    """The funnel table of a match (``cols``: checked segment columns, ``window`` as the caller gave it)."""
     seg = _segment_values(m, cols) if cols else None
-    return funnel_table(m.level, m.done, m.prep.labels, seg, mode=mode, unit=unit, window=window)
+    return funnel_table(m.level, m.done, m.prep.labels, seg, mode=m.mode, unit=m.prep.unit_kind, window=window)
 
 
 def funnel_table(level: np.ndarray, done: np.ndarray, labels: list[str], segments: pd.DataFrame | None = None,
@@ -225,7 +229,10 @@ def time_to_convert(
         ``started_at``, ``converted_at``, ``time_to_convert`` (Timedelta), ``hours`` (float).
         ``attrs``: ``units`` (reached from_step), ``converted``, ``from_step``, ``to_step``.
     """
-    m = _run(events, steps, window, mode, unit, stage_map)
+    return _time_to_convert(_run(events, steps, window, mode, unit, stage_map), from_step, to_step)
+
+
+def _time_to_convert(m: _Match, from_step, to_step) -> pd.DataFrame:
     labels, norm = m.prep.labels, m.prep.steps
     K = len(labels)
     a = 0 if from_step is None else _step_index(from_step, labels, norm, "from_step")
@@ -271,10 +278,19 @@ def conversion_by_cohort(
         ``cohort`` (period start, Timestamp), ``units``, ``converted``, ``rate``, ``ci_low``, ``ci_high``
         (Wilson), ``complete``.
     """
+    _freq_code(freq)
+    return _cohorts(_run(events, steps, window, mode, unit, stage_map), freq, to_step, confidence)
+
+
+def _freq_code(freq) -> str:
     freq_code = {"week": "W-SUN", "w": "W-SUN", "month": "M", "m": "M"}.get(str(freq).lower())
     if freq_code is None:
         raise ValueError(f"freq must be 'week' or 'month', got {freq!r}")
-    m = _run(events, steps, window, mode, unit, stage_map)
+    return freq_code
+
+
+def _cohorts(m: _Match, freq, to_step, confidence: float) -> pd.DataFrame:
+    freq_code = _freq_code(freq)
     labels, norm = m.prep.labels, m.prep.steps
     b = len(labels) - 1 if to_step is None else _step_index(to_step, labels, norm, "to_step")
     entered = m.first_entry >= 0

@@ -1,0 +1,126 @@
+"""A fitted funnel: the matcher runs once, every analysis of the same funnel reads its match.
+
+``Funnel(events, steps, window=..., mode=..., unit=...)`` is what a report does when it asks several
+questions of one funnel (the table, segments, drivers, flows, friction, time to convert, cohorts): the
+one-call functions of :mod:`cjlib.funnel` each match the log again, the methods here do not, and give
+exactly what those functions give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from cjlib.funnel.flows import DropoffFlows, _flows, _friction
+from cjlib.funnel.matching import _Match, _run, _units
+from cjlib.funnel.segments import _compare, _drivers
+from cjlib.funnel.tables import _check_by, _cohorts, _table, _time_to_convert
+from cjlib.stagemap import StageMap
+from cjlib.validation import resolve_stage_map
+
+__all__ = ["Funnel"]
+
+
+class Funnel:
+    """One funnel matched once over an event log (the rules of :mod:`cjlib.funnel`).
+
+    Parameters
+    ----------
+    events : DataFrame
+        The event log as :func:`cjlib.load_events` returns it; segment columns that :meth:`table` or
+        :meth:`compare` break down by must be columns of it.
+    steps : list
+        Event names, stage names or lists of names (any of which satisfies the step).
+    window : str, Timedelta or None, default None
+        Conversion window from each attempt's step-1 event, inclusive; ``None`` is unbounded.
+    mode : {"ordered", "strict", "any"}, default "ordered"
+    unit : {"customer", "session"}, default "customer"
+    stage_map : StageMap or path, optional
+        Default ``data/stage_map.yml``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "b"], "event": ["product_view", "purchase", "product_view"],
+    ...                    "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01"])})
+    >>> f = Funnel(ev, ["product_view", "event:purchase"], window="7D")
+    >>> f.labels
+    ['product_view', 'purchase']
+    >>> f.table()["reached"].tolist()
+    [2, 1]
+    >>> f.time_to_convert()["hours"].tolist()
+    [24.0]
+    """
+
+    __slots__ = ("_match", "_stage_map", "_window")
+
+    def __init__(self, events: pd.DataFrame, steps: Sequence, *, window=None, mode: str = "ordered",
+                 unit: str = "customer", stage_map: StageMap | None = None) -> None:
+        sm = resolve_stage_map(stage_map)
+        self._match: _Match = _run(events, steps, window, mode, unit, sm)
+        self._stage_map = sm
+        self._window = window
+
+    def __repr__(self) -> str:
+        return (f"Funnel(steps={self.labels!r}, window={self._window!r}, mode={self.mode!r}, unit={self.unit!r}, "
+                f"units={len(self._match.level)})")
+
+    @property
+    def labels(self) -> list[str]:
+        """The step labels (lists joined with ``" | "``, repeated labels suffixed ``" (2)"``)."""
+        return list(self._match.prep.labels)
+
+    @property
+    def mode(self) -> str:
+        """The matching mode."""
+        return self._match.mode
+
+    @property
+    def unit(self) -> str:
+        """``"customer"`` or ``"session"``."""
+        return self._match.prep.unit_kind
+
+    @property
+    def window(self):
+        """The conversion window as given (``None`` is unbounded)."""
+        return self._window
+
+    def units(self) -> pd.DataFrame:
+        """Per unit, the furthest step and the completion times: :func:`cjlib.funnel.funnel_units`."""
+        return _units(self._match, self._window)
+
+    def table(self, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+        """The funnel table, per segment of ``by`` when given: :func:`cjlib.funnel.funnel`."""
+        cols = _check_by(by, self._match.prep.ev) if by is not None else []
+        return _table(self._match, cols, self._window)
+
+    def compare(self, by: str, *, from_step=None, to_step=None, control=None, confidence: float = 0.95,
+                alpha: float = 0.05) -> pd.DataFrame:
+        """Conversion per level of ``by`` with intervals and Holm-corrected tests:
+        :func:`cjlib.funnel.compare_segments`."""
+        cols = _check_by(by, self._match.prep.ev)
+        if len(cols) != 1:
+            raise ValueError("by must be a single column name for compare_segments")
+        return _compare(self._match, cols[0], from_step=from_step, to_step=to_step, control=control,
+                        confidence=confidence, alpha=alpha)
+
+    def drivers(self, *, from_step=None, to_step=None, min_support: int = 30, exclude_step_events: bool = True):
+        """Events that go with converting or dropping: :func:`cjlib.funnel.dropoff_drivers`."""
+        return _drivers(self._match, from_step=from_step, to_step=to_step, min_support=min_support,
+                        exclude_step_events=exclude_step_events)
+
+    def flows(self, *, depth: int = 3, top: int = 10) -> DropoffFlows:
+        """Where the droppers go next: :func:`cjlib.funnel.where_droppers_go`."""
+        return _flows(self._match, depth=depth, top=top)
+
+    def friction(self, *, error_events: str | Sequence[str] | None = None, long_dwell=None):
+        """Loops, errors and long dwell per transition: :func:`cjlib.funnel.friction`."""
+        return _friction(self._match, self._stage_map, error_events=error_events, long_dwell=long_dwell)
+
+    def time_to_convert(self, *, from_step=None, to_step=None) -> pd.DataFrame:
+        """Time from ``from_step`` to ``to_step`` per converting unit: :func:`cjlib.funnel.time_to_convert`."""
+        return _time_to_convert(self._match, from_step, to_step)
+
+    def cohorts(self, *, freq: str = "week", to_step=None, confidence: float = 0.95) -> pd.DataFrame:
+        """Conversion by entry cohort: :func:`cjlib.funnel.conversion_by_cohort`."""
+        return _cohorts(self._match, freq, to_step, confidence)

@@ -1,0 +1,105 @@
+"""``index.html`` (:func:`write_index`): a card per report from its ``metrics.json`` / ``error.json``,
+with its status, run time, data range, headline metrics, sections left out and parameters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from cjlib._version import __version__
+from cjlib.paths import resolve
+from cjlib.report.notebook import _atomic_write
+from cjlib.report.params import _shown_parameters
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
+color:#1f2933;padding:0 1rem}h1{margin-bottom:.2rem}.sub{color:#52606d;margin-top:0}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:1rem}
+.card{border:1px solid #d9e2ec;border-radius:10px;padding:1rem 1.2rem;background:#fff}
+.card h2{font-size:1.1rem;margin:.1rem 0 .4rem}.card a{color:#0b69a3;text-decoration:none}
+.status{display:inline-block;font-size:.75rem;padding:.1rem .5rem;border-radius:8px;font-weight:600}
+.ok{background:#e3f9e5;color:#207227}.failed{background:#ffe3e3;color:#a61b1b}
+.missing{background:#f0f4f8;color:#52606d}table{border-collapse:collapse;font-size:.85rem;width:100%}
+table{table-layout:fixed}td{padding:.15rem .3rem;border-top:1px solid #f0f4f8;vertical-align:top;
+overflow-wrap:anywhere}td:first-child{color:#52606d;width:48%}.desc{color:#3e4c59;font-size:.88rem;margin:.2rem 0 .6rem}
+details{font-size:.8rem;margin-top:.5rem}.gone{color:#52606d;font-size:.82rem;margin:.5rem 0 0}.err{color:#a61b1b;font-size:.85rem;word-break:break-word}
+"""
+
+
+_PERCENT_WORDS = ("rate", "conversion", "share")
+
+
+def _when(iso: str) -> str:
+    """'2026-11-22T23:09:52+00:00' → '2026-11-22 23:09 UTC'."""
+    return iso[:16].replace("T", " ") + (" UTC" if iso.endswith(("+00:00", "Z")) else "")
+
+
+def _fmt(v: Any, key: str = "") -> str:
+    if isinstance(v, float) and 0 <= v <= 1 and any(w in key for w in _PERCENT_WORDS):
+        return f"{v:.1%}"
+    if isinstance(v, float):
+        return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    if isinstance(v, list):
+        return f"{len(v)} item(s)"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_fmt(x)}" for k, x in list(v.items())[:4])
+    return html.escape(str(v))
+
+
+def write_index(out_dir: str | Path, names: Iterable[str]) -> Path:
+    """Write ``index.html``: a card per report from its metrics.json / error.json."""
+    out = resolve(out_dir)
+    cards = []
+    for name in names:
+        m_path, e_path = out / f"{name}.metrics.json", out / f"{name}.error.json"
+        m = json.loads(m_path.read_text()) if m_path.exists() else None
+        e = json.loads(e_path.read_text()) if e_path.exists() else None
+        title = (m or {}).get("title", name)
+        if e is not None:
+            status = "failed"
+        elif m is not None:
+            status = "ok"
+        else:
+            status = "missing"
+        head = (f'<a href="{name}.html">{html.escape(title)}</a>' if m else html.escape(title))
+        rows = []
+        if e is not None:
+            rows.append(f'<p class="err">Failed {html.escape(_when(e["started"]))}: {html.escape(e["error"])}'
+                        + (" — the last good report is kept." if m else "") + "</p>")
+        if m is not None:
+            d = m.get("data", {})
+            info = [("run", f'{_when(m["started"])} ({m["seconds"]:.1f} s)'),
+                    ("data", f'{d.get("first_event", "?")[:10]} → {d.get("last_event", "?")[:10]}, '
+                             f'{_fmt(d.get("events", 0))} events, {_fmt(d.get("customers", 0))} customers')]
+            headline = [(k, v) for k, v in m.get("metrics", {}).items()
+                        if isinstance(v, (int, float, str)) and not isinstance(v, bool)][:8]
+            gone = m.get("metrics", {}).get("left_out") or {}
+            if m.get("description"):
+                rows.append(f'<p class="desc">{html.escape(m["description"])}</p>')
+            rows.append("<table>" + "".join(f"<tr><td>{html.escape(k.replace('_', ' '))}</td><td>{_fmt(v, k)}</td></tr>"
+                                            for k, v in info + headline) + "</table>")
+            if gone:  # one line of section names; each name's reason on hover and under "why"
+                names = ", ".join(f'<span title="{html.escape(v, quote=True)}">{html.escape(k)}</span>'
+                                  for k, v in gone.items())
+                why = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in gone.items())
+                rows.append(f'<p class="gone">Not shown for this data: {names}.</p>'
+                            f"<details><summary>why</summary><ul>{why}</ul></details>")
+            ps = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
+                         for k, v in _shown_parameters(m.get("parameters", {}), ()).items())
+            rows.append(f"<details><summary>parameters</summary><table>{ps}</table></details>")
+        cards.append(f'<div class="card"><span class="status {status}">{status}</span>'
+                     f"<h2>{head}</h2>{''.join(rows)}</div>")
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>cjlib reports</title>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{_CSS}</style>"
+            f"</head><body><h1>Customer-journey reports</h1><p class='sub'>cjlib {__version__} · index "
+            f"written {_when(now)}</p><div class='grid'>{''.join(cards)}</div></body></html>\n")
+    path = out / "index.html"
+    _atomic_write(path, page)
+    return path

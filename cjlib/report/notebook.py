@@ -1,0 +1,315 @@
+"""What a notebook calls: its prologue (:func:`load`), headline numbers (:func:`record`,
+:func:`record_all`), findings (:func:`finding`, :func:`left_out`, :func:`chart_title`), customer-level
+exports (:func:`export_csv`) and pseudonyms (:func:`pseudonymize`); and the readers that get them back
+from an executed notebook (:func:`read_metrics`, :func:`read_findings`).
+
+A recorded number travels in the executed notebook as an output of its own MIME type, so any runner —
+ours, plain papermill — can read it back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cjlib.paths import resolve
+
+METRICS_MIME = "application/vnd.cjlib.metrics+json"
+CHART_MIME = "application/vnd.cjlib.chart+json"
+STRICT_ENV = "CJLIB_STRICT_FINDINGS"
+
+STAGING_ENV = "CJLIB_STAGING"  # set by the runner for each kernel: export_csv stages its files there
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy/pandas values to plain JSON types (NaN → None, timestamps → ISO text)."""
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, pd.DataFrame):
+        return to_jsonable(value.to_dict(orient="records"))
+    if isinstance(value, pd.Series):
+        return to_jsonable(value.to_dict())
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        f = float(value)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
+        return None if pd.isna(value) else value.isoformat()
+    if isinstance(value, pd.Timedelta):
+        return None if pd.isna(value) else value.total_seconds()
+    if value is None or isinstance(value, str):
+        return value
+    if value is pd.NaT or (not isinstance(value, (list, dict)) and pd.isna(value)):
+        return None
+    return str(value)
+
+
+def load(params: Mapping[str, Any]):
+    """A report's inputs from its parameters: what every notebook does before its first section.
+
+    Checks the parameters' ranges and choices (as the CLI does), loads the event log and the optional
+    tables with the shared data parameters, checks the names that need the stage map (``journey``,
+    ``checkout_journey``) and, when ``dask_address`` is set, that the ``dask`` extra is installed, so a bad
+    parameter fails here and not halfway through the report.
+
+    Parameters
+    ----------
+    params : Mapping
+        The notebook's parameters; ``globals()`` works (only known names are read). ``events_path`` is
+        required; the other shared data parameters default to ``""`` (switched off).
+
+    Returns
+    -------
+    Inputs
+        As :func:`cjlib.load_inputs` returns it.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> path = tempfile.mkdtemp() + "/events.csv"
+    >>> pd.DataFrame({"customer_id": ["a", "a"], "timestamp": ["2025-01-01", "2025-01-02"],
+    ...               "event": ["page_view", "purchase"]}).to_csv(path, index=False)
+    >>> load({"events_path": path}).summary()["events"]
+    2
+    """
+    from cjlib import engine, parameters
+    from cjlib.io import load_inputs
+
+    parameters.check(params)
+    get = params.get
+    data = load_inputs(events_path=params["events_path"], customers_path=get("customers_path", ""),
+                       feedback_path=get("feedback_path", ""), costs_path=get("costs_path", ""),
+                       columns=get("columns", ""), stage_map_path=get("stage_map_path", ""),
+                       start_date=get("start_date", ""), end_date=get("end_date", ""),
+                       events_format=get("events_format", "table"), channel_rules=get("channel_rules_path", ""))
+    parameters.check_with_stage_map(params, data.stage_map)
+    engine.run_on(get("dask_address", ""))
+    return data
+
+
+def record(key: str, value: Any) -> None:
+    """Record a headline number under ``key`` for ``metrics.json`` (shown as one plain line in Jupyter).
+
+    Values must be JSON-like: numbers, strings, lists and dicts of them; numpy/pandas values are
+    converted (NaN becomes null). Recording the same key twice keeps the last value.
+    """
+    from IPython.display import display
+
+    payload = {key: to_jsonable(value)}
+    text = f"recorded {key} = {json.dumps(payload[key])[:200]}"
+    display({METRICS_MIME: payload, "text/plain": text}, raw=True)
+
+
+def record_all(metrics: Mapping[str, Any]) -> None:
+    """:func:`record` each key of ``metrics`` in order (a section's metrics from one cjlib call)."""
+    for key, value in metrics.items():
+        record(key, value)
+
+
+class FindingError(ValueError):
+    """A finding or chart title that says something undefined (NaN, inf, a trend between two zeros)."""
+
+
+def _checked(text: str, what: str) -> str:
+    """``text`` without its lines that :func:`cjlib.findings.problems` flags.
+
+    With ``CJLIB_STRICT_FINDINGS=1`` (the test suite sets it) a flagged line raises
+    :class:`FindingError` instead, so a bug that lets NaN through fails the tests rather than a reader.
+    """
+    from cjlib.findings import problems
+
+    bad = problems(text)
+    if not bad:
+        return text
+    if os.environ.get(STRICT_ENV) == "1":
+        raise FindingError(f"{what} not earned ({'; '.join(bad)}): {text[:300]!r}")
+    import warnings
+
+    warnings.warn(f"{what} left out, it is not earned ({'; '.join(bad)})", stacklevel=3)
+    return "\n".join(line for line in text.split("\n") if not problems(line))
+
+
+def finding(text: str, *, trusted: bool = False) -> None:
+    """Show a finding as Markdown (write it as an f-string from the numbers, never typed in).
+
+    Lines that state an undefined value (NaN, inf, None, a trend between two zeros) are left out with a
+    warning — or raise :class:`FindingError` when ``CJLIB_STRICT_FINDINGS=1``.
+
+    The text is data-derived, so it is escaped (:func:`cjlib.safety.escape_markdown`): HTML, links,
+    images, autolinks and math show as the characters they are, while ``**bold**``, ``*italic*``, code
+    spans and bullets keep their formatting. ``trusted=True`` shows ``text`` as Markdown as it is — only
+    for text with nothing from data in it.
+    """
+    from IPython.display import Markdown, display
+
+    from cjlib.safety import escape_markdown
+
+    text = _checked(text, "finding")
+    if text.strip():
+        display(Markdown(text if trusted else escape_markdown(text)))
+
+
+_LEFT_OUT: dict[str, str] = {}
+
+
+def left_out(section: str, reason: str) -> None:
+    """Say in one sentence why a section is not shown for this data, and record it for the index.
+
+    The sentence reads "*{section} is not shown:* {reason}"; ``metrics.json`` keeps every section left out
+    in this kernel under ``left_out`` (section → reason), and the index lists them per report.
+    """
+    from cjlib import report  # the package's dict (the one a test swaps for a fresh one)
+
+    reason = reason.strip()
+    report._LEFT_OUT[section] = reason
+    finding(f"*{section[:1].upper() + section[1:]} is not shown:* {reason}")
+    record("left_out", dict(report._LEFT_OUT))
+
+
+def chart_title(title: str) -> None:
+    """Check a chart title like a finding and keep it in the executed notebook (under its own MIME type,
+    not shown in the HTML) so :func:`read_findings` returns titles with the findings."""
+    _checked(title, "chart title")
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return
+    if get_ipython() is None:
+        return
+    from IPython.display import display
+
+    display({CHART_MIME: {"title": title}}, raw=True)
+
+
+def read_findings(nb: Any) -> list[str]:
+    """Every finding (Markdown output) and chart title of an executed notebook, in order.
+
+    ``nb`` is a path or a NotebookNode (papermill's output, or ``reports/<name>.ipynb``). A finding reads
+    as it was written: the escaping :func:`finding` added is undone (:func:`cjlib.safety.unescape_markdown`).
+    """
+    import nbformat
+
+    from cjlib.safety import unescape_markdown
+
+    if not hasattr(nb, "cells"):
+        nb = nbformat.read(str(nb), as_version=4)
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            if CHART_MIME in data:
+                payload = data[CHART_MIME]
+                out.append((json.loads(payload) if isinstance(payload, str) else payload)["title"])
+            elif "text/markdown" in data:
+                md = data["text/markdown"]
+                out.append(unescape_markdown("".join(md) if isinstance(md, list) else md))
+    return out
+
+
+def _umask() -> int:
+    """The process umask (read without changing it where /proc allows)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _atomic_write(path: Path, data: str | bytes) -> None:
+    """Write ``path`` whole or not at all (a hidden ``.NAME.*.tmp`` file, then a rename), with the mode a
+    plain ``open`` gives (0666 less the umask; ``mkstemp`` alone would make it 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+STAGED_SUFFIX = ".cjlib-staged"
+EXPORTS_MANIFEST = "exports.jsonl"
+
+
+def export_csv(df: pd.DataFrame, output_dir: str | Path, name: str, *, index: bool = True) -> Path:
+    """Write a customer-level table to ``output_dir/name``, spreadsheet-safe
+    (:func:`cjlib.safety.spreadsheet_safe`: text cells that a spreadsheet would run as a formula get a
+    leading ``'``); return that path.
+
+    Alone (JupyterLab, plain papermill) the file is written atomically in place. Under the runner
+    (``python -m cjlib report`` sets ``CJLIB_STAGING`` to the report's staging folder) it is written to a
+    hidden ``.NAME.<run>.cjlib-staged`` file beside its target and listed in the staging folder, and the
+    runner moves it into place with the report's HTML, notebook and metrics — or deletes it when the
+    notebook fails — so a report and its exports are replaced together or not at all.
+    """
+    from cjlib.safety import spreadsheet_safe
+
+    path = resolve(output_dir) / name
+    text = spreadsheet_safe(df).to_csv(index=index)  # a cell like "=HYPERLINK(…)" never runs as a formula
+    staging = os.environ.get(STAGING_ENV, "")
+    if not staging or not Path(staging).is_dir():
+        _atomic_write(path, text)
+        return path
+    staged = path.parent / f".{path.name}.{Path(staging).name.lstrip('.')}{STAGED_SUFFIX}"
+    _atomic_write(staged, text)
+    with open(Path(staging) / EXPORTS_MANIFEST, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"staged": str(staged), "target": str(path)}) + "\n")
+    return path
+
+
+def pseudonymize(ids: Iterable, length: int = 10, *, key: bytes | str | None = None) -> pd.Series:
+    """Keyed pseudonyms for ids shown in reports: the first ``length`` hex digits of HMAC-SHA256(key, id).
+
+    ``key`` defaults to the project's secret (:func:`cjlib.safety.pseudonym_key`: ``CJLIB_PSEUDONYM_KEY``,
+    else ``.cjlib/pseudonym.key`` at the project root, created once with random bytes), so the same id
+    gets the same pseudonym in every run of a project, and nobody without the key can recompute one from
+    an id (``C000001``) — unlike a hash with a constant salt.
+    """
+    import hmac
+
+    from cjlib.safety import pseudonym_key
+
+    key = pseudonym_key() if key is None else key
+    key = key.encode() if isinstance(key, str) else bytes(key)
+    vals = [str(v) for v in ids]
+    out = [hmac.new(key, v.encode(), hashlib.sha256).hexdigest()[:length] for v in vals]
+    return pd.Series(out, index=vals if not isinstance(ids, pd.Series) else ids.index, name="pseudonym")
+
+
+def read_metrics(nb: Any) -> dict:
+    """Collect the values :func:`record` stored in an executed notebook (a path or a NotebookNode)."""
+    import nbformat
+
+    if not hasattr(nb, "cells"):
+        nb = nbformat.read(str(nb), as_version=4)
+    out: dict = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            if METRICS_MIME in data:
+                payload = data[METRICS_MIME]
+                out.update(json.loads(payload) if isinstance(payload, str) else payload)
+    return out
+

@@ -1,0 +1,398 @@
+"""The runner behind ``python -m cjlib report`` (:func:`run_reports`).
+
+It validates the parameters against the notebooks' ``parameters`` cells and loads the inputs once (bad
+input stops the run before any report is touched), then for each notebook (:func:`_run_one`): papermill
+executes it in a staging folder, nbconvert renders HTML, and ``<name>.html``, ``<name>.ipynb``,
+``<name>.metrics.json`` and the report's CSV exports are moved into place together through a journal
+(:func:`_commit`; a run killed mid-way is finished by the next one, :func:`_recover`) — a failed notebook
+never replaces the last good report. One run at a time writes to an output folder (:func:`_locked`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cjlib._version import __version__
+from cjlib.parameters import ParameterError
+from cjlib.paths import NOTEBOOKS_DIR, resolve
+from cjlib.report.index import write_index
+from cjlib.report.notebook import (
+    EXPORTS_MANIFEST,
+    STAGED_SUFFIX,
+    STAGING_ENV,
+    _atomic_write,
+    _umask,
+    read_metrics,
+    to_jsonable,
+)
+from cjlib.report.params import (
+    _scrub,
+    _shown_parameters,
+    effective_parameters,
+    list_notebooks,
+    notebook_parameters,
+    validate_parameters,
+)
+from cjlib.report.render import _description, _title, _warm_up_renderer, render_html
+
+DATA_PARAMS = ("events_path", "customers_path", "feedback_path", "costs_path", "stage_map_path", "channel_rules_path")
+
+
+def fingerprint(paths: Iterable[str | Path]) -> str:
+    """SHA-256 over the content of the given files (folders: every file in them, sorted); '' entries skipped."""
+    h = hashlib.sha256()
+    for p in paths:
+        if not p:
+            continue
+        p = resolve(p)
+        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+        for f in files:
+            h.update(str(f.name).encode())
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class ReportResult:
+    """What happened to one notebook in a run."""
+
+    name: str
+    status: str  # "ok" or "failed"
+    seconds: float
+    error: str = ""
+    metrics: dict = field(default_factory=dict)
+
+
+def _data_summary(params: Mapping[str, Any]) -> dict:
+    """Load every input once (validating it) and describe it: fingerprint, range, counts."""
+    return _load_data(params)[0]
+
+
+def _load_data(params: Mapping[str, Any], checks: Iterable[Mapping[str, Any]] = ()):
+    """Load every input once (validating it): its summary (fingerprint, range, counts) and the stage map.
+
+    ``checks`` are the effective parameters of the chosen notebooks: the rules that need the data (a given
+    churn window must fit the log, see :func:`cjlib.churn.plan_window`) are checked here, while it is loaded,
+    so a bad one stops the run before anything is written."""
+    import warnings
+
+    from cjlib.io import load_inputs
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inputs = load_inputs(**{k: params.get(k, "") for k in
+                                ("events_path", "customers_path", "feedback_path", "costs_path",
+                                 "columns", "stage_map_path", "start_date", "end_date", "events_format")},
+                             channel_rules=params.get("channel_rules_path") or None)
+    for p in checks:
+        _check_churn_window(inputs, p)
+    summary = inputs.summary()
+    summary["fingerprint"] = fingerprint(params.get(k, "") for k in DATA_PARAMS)
+    return summary, inputs.stage_map
+
+
+def _check_churn_window(inputs, params: Mapping[str, Any]) -> None:
+    """A given ``churn_window_days`` (or ``cutoff``) that does not fit the log: the one-line DataError of
+    :func:`cjlib.churn.plan_window`, naming the longest window that fits."""
+    window, cutoff = params.get("churn_window_days"), params.get("cutoff")
+    if "churn_window_days" not in params or not (window or cutoff):
+        return  # no churn notebook, or the window is fitted to the data (the notebook says why if none fits)
+    from cjlib.churn import plan_window
+
+    activity = [e.strip() for e in str(params.get("activity_events") or "").split(",") if e.strip()] or None
+    plan_window(inputs.events, window or None, cutoff=cutoff or None, activity_events=activity)
+
+
+def _check_writable(folder: Path, what: str) -> None:
+    """Raise :class:`ParameterError` (nothing written) unless ``folder`` is or can be made a writable folder."""
+    if folder.exists() and not folder.is_dir():
+        raise ParameterError(f"{what} {folder}: is a file, not a folder")
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ParameterError(f"{what} {folder}: cannot be created, {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ParameterError(f"{what} {folder}: " + ("not writable" if probe == folder else
+                                                     f"cannot be created, {probe} is not writable"))
+
+
+# ------------------------------------------------------------------------------------- the transaction
+LOCK_NAME = ".cjlib.lock"
+
+
+@contextlib.contextmanager
+def _locked(out: Path):
+    """Hold an exclusive lock on ``out`` (``out/.cjlib.lock``) for a run; a second run stops at once."""
+    import fcntl
+
+    fh = open(out / LOCK_NAME, "a+")  # noqa: SIM115
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            who = fh.read().strip()
+            raise RunLockedError(f"another report run is writing to {out} ({who or 'lock held'}); "
+                                 "wait for it to finish or use another --out") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()}\n")
+        fh.flush()
+        yield
+    finally:
+        fh.close()  # closing releases the lock; the empty-or-stale file stays (it is the lock's name)
+
+
+class RunLockedError(ParameterError):
+    """Another run holds the lock on the output folder."""
+
+
+def _commit(journal: Path, moves: list[tuple[Path, Path]], removes: list[Path]) -> None:
+    """Replace a report's files together: write the journal (what moves where, what goes), then move and
+    remove, then drop the journal. A run killed in between is finished by :func:`_recover` next time."""
+    _atomic_write(journal, json.dumps({"moves": [[str(a), str(b)] for a, b in moves],
+                                       "removes": [str(r) for r in removes]}))
+    _replay(journal)
+
+
+def _replay(journal: Path) -> None:
+    """Finish the commit a journal describes (moves whose source is gone are done already)."""
+    plan = json.loads(journal.read_text())
+    for src, dst in plan["moves"]:
+        if Path(src).exists():
+            os.replace(src, dst)
+    for r in plan["removes"]:
+        Path(r).unlink(missing_ok=True)
+    journal.unlink(missing_ok=True)
+
+
+def _recover(out: Path, export_dirs: Iterable[Path]) -> None:
+    """Clear what a killed run left in ``out`` (called under the lock): finish its journaled commits, then
+    delete its staging folders, staged exports and temporary files."""
+    import shutil
+
+    for journal in sorted(out.glob(".*.commit.json")):
+        try:
+            _replay(journal)
+        except (OSError, ValueError, KeyError):
+            journal.unlink(missing_ok=True)
+    for p in out.glob(".*"):
+        if p.is_dir() and ".staging." in p.name:
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.is_file() and (p.name.endswith(".tmp") or re.match(r"\.\d\d_.*\.ipynb$", p.name)):
+            p.unlink(missing_ok=True)
+    for d in {out, *export_dirs}:
+        for p in d.glob(f".*{STAGED_SUFFIX}*") if d.is_dir() else []:
+            p.unlink(missing_ok=True)
+
+
+def _staged_exports(staging: Path) -> list[tuple[Path, Path]]:
+    manifest = staging / EXPORTS_MANIFEST
+    if not manifest.exists():
+        return []
+    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    return list({r["target"]: (Path(r["staged"]), Path(r["target"])) for r in rows}.values())
+
+
+def run_reports(
+    names: Iterable[str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    *,
+    out_dir: str | Path = "reports",
+    keep_code: bool = False,
+    notebooks_dir: str | Path = NOTEBOOKS_DIR,
+    progress: Callable[[str], None] | None = print,
+    path_bases: Iterable[str | Path] = (),
+) -> list[ReportResult]:
+    """Run notebooks into HTML reports (the engine of ``python -m cjlib report``).
+
+    Parameters
+    ----------
+    names : list of str, optional
+        Notebook names (``"00_journey_map"`` or ``"00"``); default every ``NN_*.ipynb`` in order.
+    params : mapping, optional
+        Parameter values; each goes to every selected notebook declaring it. Relative paths are resolved
+        by :func:`cjlib.paths.resolve` in the notebooks' folder, so in effect from the project root (the
+        CLI makes paths given on its command line or in a params file absolute first).
+    out_dir : str or Path, default "reports"
+        Where reports go; also the default ``output_dir`` parameter.
+    keep_code : bool, default False
+        Show code cells in the HTML.
+    path_bases : folders, optional
+        Paths in metrics.json and the index are shown relative to the first of these that holds them
+        (the CLI gives the params file's folder and the current folder), else to the project root, else
+        as their name: never as the machine's absolute path.
+
+    Returns
+    -------
+    list of ReportResult
+
+    Raises
+    ------
+    ParameterError, DataError
+        Before any notebook runs and before any file is written (a bad or out-of-range parameter, an
+        output folder that is a file or not writable, another run holding the lock on ``out_dir``).
+
+    Notes
+    -----
+    Each report is a transaction: its kernel writes its CSV exports staged (see :func:`export_csv`), and
+    only a notebook that succeeds has its HTML, notebook, metrics.json and exports moved into place,
+    through a journal that the next run finishes if this one is killed mid-way. A failed or interrupted
+    report keeps its last good files. ``index.html`` is rewritten at the end, also after an interrupt.
+    """
+    out = resolve(out_dir)
+    available = list_notebooks(resolve(notebooks_dir))
+    if names:
+        chosen = []
+        for n in names:
+            match = [p for p in available if p.stem == n or p.stem.split("_")[0] == n]
+            if not match:
+                raise ParameterError(f"unknown report '{n}' (reports: {', '.join(p.stem for p in available)})")
+            chosen += [m for m in match if m not in chosen]
+    else:
+        chosen = available
+    params = dict(params or {})
+    per_nb = validate_parameters(chosen, params)
+    for nb in chosen:
+        if "output_dir" in notebook_parameters(nb) and "output_dir" not in per_nb[nb.stem]:
+            per_nb[nb.stem]["output_dir"] = str(out)
+    _check_writable(out, "--out")
+    export_dirs = {resolve(p["output_dir"]) for p in per_nb.values() if p.get("output_dir")}
+    for d in sorted(export_dirs - {out}):
+        _check_writable(d, "parameter 'output_dir':")
+    # load and validate the data once, before anything is written
+    first = effective_parameters(chosen[0], per_nb[chosen[0].stem])
+    data, stage_map = _load_data(first, [effective_parameters(nb, per_nb[nb.stem]) for nb in chosen])
+    from cjlib.parameters import check_with_stage_map
+
+    for nb in chosen:
+        check_with_stage_map(effective_parameters(nb, per_nb[nb.stem]), stage_map)
+    bases = [Path(b) for b in path_bases]
+
+    _warm_up_renderer(keep_code)
+
+    out.mkdir(parents=True, exist_ok=True)
+    results: list[ReportResult] = []
+    with _locked(out):
+        _recover(out, export_dirs)
+        try:
+            for nb_path in chosen:
+                results.append(_run_one(nb_path, per_nb[nb_path.stem], out, keep_code=keep_code, data=data,
+                                        bases=bases))
+                if progress:
+                    r = results[-1]
+                    progress(f"{r.name:<24} {r.status:<6} {r.seconds:6.1f} s" + (f"  {r.error}" if r.error else ""))
+        finally:  # also on an interrupt: the index shows what is on disk
+            write_index(out, [p.stem for p in available])
+    return results
+
+
+def _run_one(nb_path: Path, injected: dict, out: Path, *, keep_code: bool, data: dict,
+             bases: list[Path]) -> ReportResult:
+    """Execute one notebook in its staging folder and commit its files, or record its failure."""
+    import shutil
+
+    import papermill as pm
+
+    name = nb_path.stem
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    t0 = time.perf_counter()
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=f".{name}.staging."))
+    tmp_nb = staging / f"{name}.ipynb"
+    journal = out / f".{name}.commit.json"
+    previous_env = os.environ.get(STAGING_ENV)
+    os.environ[STAGING_ENV] = str(staging)  # the kernel inherits it: export_csv stages there
+    try:
+        # no save after every cell (papermill's default writes the growing notebook twice per cell);
+        # papermill still writes it at the end, and before raising on a failed cell
+        executed = pm.execute_notebook(str(nb_path), str(tmp_nb), parameters=injected, kernel_name="python3",
+                                       cwd=str(nb_path.parent), progress_bar=False, log_output=False,
+                                       request_save_on_cell_execute=False,
+                                       extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                       shutdown_kernel="immediate")
+        title = _title(executed)
+        page = render_html(_scrubbed_parameters(executed, bases) if keep_code else executed,
+                           keep_code=keep_code, title=title)
+        seconds = round(time.perf_counter() - t0, 2)
+        metrics = read_metrics(executed)
+        exports = _staged_exports(staging)
+        old_exports = _previous_exports(out, name)
+        doc = {
+            "report": name, "title": title, "description": _description(executed), "status": "ok",
+            "cjlib_version": __version__, "started": started.isoformat(), "seconds": seconds,
+            "parameters": _shown_parameters(effective_parameters(nb_path, injected), bases),
+            "data": data, "metrics": metrics,
+            "exports": [os.path.relpath(t, out) for _, t in exports],
+        }
+        _atomic_write(staging / f"{name}.html", page)
+        _atomic_write(staging / f"{name}.metrics.json", json.dumps(to_jsonable(doc), indent=2) + "\n")
+        os.chmod(tmp_nb, 0o666 & ~_umask())
+        new_targets = {Path(os.path.normpath(t)) for _, t in exports}
+        _commit(journal, [(staging / f"{name}.html", out / f"{name}.html"), (tmp_nb, out / f"{name}.ipynb"),
+                          *exports, (staging / f"{name}.metrics.json", out / f"{name}.metrics.json")],
+                [out / f"{name}.error.json", out / f"{name}.failed.ipynb",
+                 *(p for p in old_exports if p not in new_targets)])
+        return ReportResult(name, "ok", seconds, metrics=metrics)
+    except Exception as exc:  # a failed notebook: record it, keep the last good report, go on
+        seconds = round(time.perf_counter() - t0, 2)
+        error = _scrub(_error_line(exc), bases)
+        if tmp_nb.exists() and tmp_nb.stat().st_size:
+            os.chmod(tmp_nb, 0o666 & ~_umask())
+            os.replace(tmp_nb, out / f"{name}.failed.ipynb")
+        _atomic_write(out / f"{name}.error.json", json.dumps(
+            {"report": name, "status": "failed", "error": error, "started": started.isoformat(),
+             "seconds": seconds}, indent=2) + "\n")
+        return ReportResult(name, "failed", seconds, error=error)
+    finally:  # every exit, an interrupt included: finish a journaled commit, drop what was staged
+        if previous_env is None:
+            os.environ.pop(STAGING_ENV, None)
+        else:
+            os.environ[STAGING_ENV] = previous_env
+        if journal.exists():
+            _replay(journal)
+        for staged, _ in _staged_exports(staging):
+            staged.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _previous_exports(out: Path, name: str) -> list[Path]:
+    """The exports the report's current metrics.json lists (they go when the new version has not them)."""
+    try:
+        listed = json.loads((out / f"{name}.metrics.json").read_text()).get("exports", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [Path(os.path.normpath(out / p)) for p in listed if isinstance(p, str)]
+
+
+def _scrubbed_parameters(nb, bases: list[Path]):
+    """A copy of ``nb`` whose injected-parameters cell shows paths without the machine's folders."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = _scrub(cell.source, bases)
+    return nb
+
+
+def _error_line(exc: Exception) -> str:
+    ename = getattr(exc, "ename", None)
+    evalue = getattr(exc, "evalue", None)
+    text = f"{ename}: {evalue}" if ename else f"{type(exc).__name__}: {exc}"
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    return " ".join(text.split())[:500]
+

@@ -1,0 +1,175 @@
+"""The fitted persona model (:class:`PersonaResult`): assignments, profile, map and persona cards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
+from cjlib.personas.features import INACTIVE_DAYS, _prepare_cat, persona_features
+from cjlib.personas.rfm import rfm_labels
+
+
+@dataclass(frozen=True)
+class PersonaResult:
+    """A fitted persona model (learned attributes end in ``_``).
+
+    Attributes
+    ----------
+    labels_ : Series of int
+        Persona number per customer (index ``customer_id``); 0 is the persona with the largest revenue
+        share.
+    persona_ : Series of ordered categorical
+        The persona name per customer, categories in persona order.
+    names_ : list of str
+        Persona names in persona order (``names_[i]`` names persona ``i``).
+    k_ : int
+        Number of personas.
+    scores_ : DataFrame
+        One row per k tried (index ``k``): ``silhouette``, ``inertia`` (k-means) or ``bic`` (mixture),
+        ``ari_mean``, ``ari_min`` (bootstrap stability), ``min_share``, ``admissible``, ``chosen``; the
+        ``rule`` that chose k is in ``scores_.attrs["rule"]``.
+    stability_ : dict
+        ``{"ari_mean": ..., "ari_min": ...}`` of the chosen k.
+    silhouette_ : float
+        Silhouette of the chosen k (on the seeded sample).
+    profile_ : DataFrame
+        Index persona name (persona order); columns a MultiIndex (``statistic``, ``feature``) with
+        statistic ``"z"`` (persona mean minus overall mean, in overall standard deviations) and
+        ``"median"``, over every numeric feature and one ``<column>=<level>`` share per categorical level.
+    embedding_ : DataFrame
+        ``pc1``, ``pc2`` per customer: the transformed features projected on their first two principal
+        components (``embedding_.attrs["explained_variance_ratio"]``).
+    features_ : DataFrame
+        The features used (with the :func:`persona_features` columns added).
+    columns_ : dict
+        ``{"numeric": [...], "categorical": [...]}`` clustered on.
+    pipeline_, model_ :
+        The fitted scikit-learn transform pipeline and clustering model (model labels are not persona
+        numbers; ``mapping_[model_label]`` is).
+    """
+
+    labels_: pd.Series
+    persona_: pd.Series
+    names_: list[str]
+    k_: int
+    scores_: pd.DataFrame
+    stability_: dict
+    silhouette_: float
+    profile_: pd.DataFrame
+    embedding_: pd.DataFrame
+    features_: pd.DataFrame
+    columns_: dict
+    pipeline_: Pipeline
+    model_: object
+    mapping_: np.ndarray
+    params: dict = field(default_factory=dict)
+    kind_: str = "kmeans"
+
+    def predict(self, features: pd.DataFrame) -> pd.Series:
+        """Persona number for new customers' features (same columns as the fit)."""
+        if self.kind_ == "rfm":  # the rules, scored on these customers' own quantiles
+            lab, names, _ = rfm_labels(persona_features(features))
+            return pd.Series([self.names_.index(names[j]) if names[j] in self.names_ else -1 for j in lab],
+                             index=features.index, name="persona")
+        f = _prepare_cat(persona_features(features), self.columns_["categorical"])
+        X = self.pipeline_.transform(f)
+        with threadpool_limits(1):
+            raw = self.model_.predict(X)
+        return pd.Series(self.mapping_[raw], index=features.index, name="persona")
+
+    def cards(self, *, inactive_days: int = INACTIVE_DAYS) -> pd.DataFrame:
+        """One row per persona (index ``persona``, persona order): a marketer's persona sheet.
+
+        Columns: ``name``, ``customers``, ``share`` (of customers), ``revenue_share``, ``conversion_rate``
+        (share with ≥ 1 purchase), ``aov`` (revenue per order), ``sessions_per_30d`` (median),
+        ``typical_age`` (median) and ``typical_<attribute>`` (most common level) for each categorical
+        attribute clustered on (gender, region, plan …), ``goals`` (the two stages that make up most of
+        their events), ``pain_point`` (the stage most of them stall at: the most common furthest stage
+        short of the last; None when every one of them reached the last stage),
+        ``preferred_channels`` (the two channels with the largest session share),
+        ``satisfaction`` (mean CSAT) and ``nps`` (mean NPS) when feedback was used, ``churn_rate`` (share
+        with ``recency_days`` > ``inactive_days`` at the cutoff: a proxy for churned customers).
+        """
+        f = self.features_
+        lab = self.labels_.to_numpy()
+        k = self.k_
+        size = np.bincount(lab, minlength=k)
+        rows = pd.DataFrame({"name": self.names_, "customers": size, "share": size / size.sum()},
+                            index=pd.RangeIndex(k, name="persona"))
+        rev = f["monetary"].fillna(0).to_numpy(float) if "monetary" in f else np.zeros(len(f))
+        tot = rev.sum()
+        rev_k = np.bincount(lab, weights=rev, minlength=k)
+        rows["revenue_share"] = rev_k / tot if tot > 0 else 0.0
+        if "n_purchases" in f:
+            buyers = (f["n_purchases"] > 0).to_numpy(float)
+            orders = np.bincount(lab, weights=f["n_purchases"].to_numpy(float), minlength=k)
+            rows["conversion_rate"] = np.bincount(lab, weights=buyers, minlength=k) / size
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rows["aov"] = np.where(orders > 0, rev_k / np.maximum(orders, 1), np.nan)
+        g = f.groupby(self.labels_.rename("persona"), sort=True)
+        if "sessions_per_30d" in f:
+            rows["sessions_per_30d"] = g["sessions_per_30d"].median()
+        if "age" in f and pd.api.types.is_numeric_dtype(f["age"]):
+            sd = f["age"].std(ddof=0)
+            med = g["age"].median()
+            # only where the persona's age sets it apart (mean ≥ 0.3 SD from the whole)
+            apart = ((g["age"].mean() - f["age"].mean()).abs() >= 0.3 * sd) if sd > 0 else med * False
+            rows["typical_age"] = med.where(apart)
+        for c in self.columns_["categorical"]:
+            rows[f"typical_{c}"] = _distinguishing_level(self.labels_, f[c], k)
+        stage_cols = [c for c in f.columns if str(c).startswith("share_")]
+        if stage_cols:
+            means = g[stage_cols].mean()
+            top = np.argsort(-means.to_numpy(), axis=1, kind="stable")[:, :2]
+            rows["goals"] = [", ".join(f"{stage_cols[j].removeprefix('share_')} ({means.iloc[i, j]:.0%})"
+                                       for j in top[i]) for i in range(len(means))]
+        if "furthest_stage_name" in f:
+            stages = list(f["furthest_stage_name"].cat.categories)
+            # every persona gets a row (a log where nobody reaches a stage crosstabs to an empty table)
+            ct = pd.crosstab(self.labels_, f["furthest_stage_name"]).reindex(
+                index=range(k), columns=stages, fill_value=0)
+            stall = ct[stages[:-1]] if len(stages) > 1 else ct
+            share = stall.max(axis=1).to_numpy(float) / size if stages else np.zeros(k)
+            # a persona none of whom stalls short of the last stage has no pain point (never "stalls at x (0%)")
+            rows["pain_point"] = [f"stalls at {s} ({p:.0%})" if p > 0 else None
+                                  for s, p in zip(stall.idxmax(axis=1) if stages else [None] * k, share)]
+        chan = [c for c in f.columns if str(c).startswith("channel_share_")]
+        if chan:
+            means = g[chan].mean()
+            top = np.argsort(-means.to_numpy(), axis=1, kind="stable")[:, :2]
+            rows["preferred_channels"] = [", ".join(chan[j].removeprefix("channel_share_") for j in top[i])
+                                          for i in range(len(means))]
+        if "csat_mean" in f:
+            rows["satisfaction"] = g["csat_mean"].mean()
+        if "nps_mean" in f:
+            rows["nps"] = g["nps_mean"].mean()
+        if "recency_days" in f:
+            inactive = (f["recency_days"] > inactive_days).to_numpy(float)
+            rows["churn_rate"] = np.bincount(lab, weights=inactive, minlength=k) / size
+        return rows
+
+
+def _distinguishing_level(labels: pd.Series, values: pd.Series, k: int, *, min_gap: float = 0.10) -> list:
+    """Per persona: the level of ``values`` most over-represented in it, as "level (x% vs y% of all)",
+    or None when no level is at least ``min_gap`` more common in the persona than in the whole base
+    (no "typical gender: female" on every card when the whole base is mostly female)."""
+    text = values.astype(str).where(values.notna())
+    ct = pd.crosstab(labels, text).reindex(range(k), fill_value=0)
+    within = ct.div(ct.sum(axis=1).replace(0, np.nan), axis=0)
+    overall = text.value_counts(normalize=True).reindex(ct.columns).fillna(0)
+    gap = within - overall
+    out = []
+    for i in range(k):
+        row = gap.iloc[i].dropna()
+        if row.empty or row.max() < min_gap:
+            out.append(None)
+            continue
+        lvl = sorted(row.index[row == row.max()])[0]
+        out.append(f"{lvl} ({within.iloc[i][lvl]:.0%} vs {overall[lvl]:.0%} of all)")
+    return out
+
+

@@ -1,0 +1,75 @@
+"""Rule-based RFM segments: the fallback when no number of personas is stable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+#: Rule-based RFM segments in order: (name, definition, rule on the scores R, F, M and purchases). Scores
+#: are quintiles 1–5 of the customers' percentile ranks (ties share a score): R from recency (5 = most
+#: recent), F from the number of purchases, M from revenue. The first rule a customer meets names them.
+RFM_SEGMENTS: tuple[tuple[str, str, object], ...] = (
+    ("Champions", "bought recently, often and for the most (R ≥ 4, F ≥ 4, M ≥ 4)",
+     lambda R, F, M, n: (R >= 4) & (F >= 4) & (M >= 4)),
+    ("Loyal customers", "buy often and not long ago (R ≥ 3, F ≥ 3)",
+     lambda R, F, M, n: (R >= 3) & (F >= 3)),
+    ("New customers", "one recent purchase (R ≥ 4, one purchase)",
+     lambda R, F, M, n: (R >= 4) & (n == 1)),
+    ("Potential loyalists", "recent, not yet frequent (R ≥ 3)",
+     lambda R, F, M, n: R >= 3),
+    ("At risk", "used to buy often, not lately (R ≤ 2, F ≥ 3)",
+     lambda R, F, M, n: (R <= 2) & (F >= 3)),
+    ("Hibernating", "few purchases, a while ago (R = 2)",
+     lambda R, F, M, n: R == 2),
+    ("Lost", "few purchases, long ago (R = 1)",
+     lambda R, F, M, n: R == 1),
+)
+
+
+def _score(values: pd.Series) -> np.ndarray:
+    """Quintile score 1–5 from the percentile rank (ties share a rank, so equal values share a score)."""
+    pct = values.astype(float).rank(method="average", pct=True).fillna(0.5).to_numpy()
+    return np.clip(np.ceil(pct * 5), 1, 5).astype(int)
+
+
+def rfm_labels(features: pd.DataFrame) -> tuple[np.ndarray, list[str], bool]:
+    """Rule-based RFM segments (:data:`RFM_SEGMENTS`) of :func:`persona_features` rows.
+
+    Returns segment numbers (0 = first non-empty segment in rule order), the names of the non-empty
+    segments in that order, and whether revenue was used (without revenue: RF segments, M ignored).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"recency_days": [1.0, 2, 300, 400, 3], "n_purchases": [9, 8, 9, 1, 1],
+    ...                   "monetary": [900.0, 800, 700, 10, 20]})
+    >>> lab, names, used_m = rfm_labels(f)
+    >>> [names[i] for i in lab], used_m
+    (['Champions', 'Loyal customers', 'At risk', 'Lost', 'Potential loyalists'], True)
+    """
+    R = _score(-features["recency_days"])
+    n = features["n_purchases"].fillna(0).to_numpy()
+    F = _score(features["n_purchases"])
+    has_m = "monetary" in features and features["monetary"].notna().any() and features["monetary"].nunique() > 1
+    M = _score(features["monetary"].fillna(0)) if has_m else np.full(len(features), 5)
+    seg = np.full(len(features), -1)
+    for i, (_, _, rule) in enumerate(RFM_SEGMENTS):
+        hit = (seg < 0) & np.asarray(rule(R, F, M, n), dtype=bool)
+        seg[hit] = i
+    seg[seg < 0] = len(RFM_SEGMENTS) - 1
+    present = sorted(set(seg.tolist()))
+    lut = {s: j for j, s in enumerate(present)}
+    return np.array([lut[s] for s in seg]), [RFM_SEGMENTS[s][0] for s in present], bool(has_m)
+
+
+def rfm_definitions(names: Sequence[str], *, revenue: bool = True) -> pd.DataFrame:
+    """The definition of each RFM segment shown (index segment name), for the report's table."""
+    d = {n: text for n, text, _ in RFM_SEGMENTS}
+    out = pd.DataFrame({"definition": [d[n] for n in names]}, index=pd.Index(list(names), name="segment"))
+    if not revenue:
+        out["definition"] = out["definition"].str.replace(", M ≥ 4", "", regex=False).str.replace(
+            " and for the most", "", regex=False)
+    return out
+
+

@@ -1,0 +1,138 @@
+"""One persona model per run: the fit 01 shows, the assignments file it writes, and the personas 02 and
+04 read back (:func:`personas_for`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from cjlib.personas.fitting import fit_personas
+from cjlib.personas.result import PersonaResult
+
+#: the assignments file 01 writes in ``output_dir`` and 02/04 read
+ASSIGNMENTS_FILE = "personas_assignments.csv"
+
+
+def _hex(rgb) -> str:
+    return "#" + "".join(f"{int(round(float(v) * 255)):02x}" for v in tuple(rgb)[:3])
+
+
+def fit_for_inputs(data, *, features: pd.DataFrame | None = None, k: int | str = "auto",
+                   k_range: Sequence[int] = (2, 8), method: str = "kmeans", include=None, exclude=None,
+                   seed: int = 0) -> PersonaResult:
+    """The run's persona model from loaded inputs (:func:`cjlib.load_inputs`): the one fit 01 shows and
+    02/04 reproduce when 01's assignments are absent.
+
+    Features are :func:`cjlib.features.customer_features` without the profile's id-like and outcome-like
+    customer columns (or ``features`` when given, built the same way); purchase behaviour is clustered
+    when the log is purchases-only or has no web visits (``data.profile``).
+    """
+    from cjlib.features import customer_features, excluded_attributes, without_attributes
+
+    if features is None:
+        left_out = excluded_attributes(data.customers, data.profile)
+        features = customer_features(data.events, customers=without_attributes(data.customers, list(left_out)),
+                                     feedback=data.feedback, stage_map=data.stage_map)
+    purchase = bool(data.profile.purchases_only or not data.profile.supports("sessions"))
+    return fit_personas(features, k=k, k_range=k_range, method=method, include=include, exclude=exclude,
+                        seed=seed, purchase_behaviour=purchase)
+
+
+def assignments(result: PersonaResult, state: str) -> pd.DataFrame:
+    """The assignment table 01 exports (index ``customer_id``): ``persona_id`` (persona order),
+    ``persona`` (name), ``color`` (hex, as in every chart) and ``state`` (``stable``, ``rfm``, …)."""
+    from cjlib.plots.personas import persona_colors
+
+    colors = {n: _hex(c) for n, c in persona_colors(result.names_).items()}
+    names = result.persona_.astype(str)
+    return pd.DataFrame({"persona_id": result.labels_, "persona": names, "color": names.map(colors),
+                         "state": state}).rename_axis("customer_id")
+
+
+@dataclass(frozen=True)
+class SharedPersonas:
+    """The run's personas as 02 and 04 use them.
+
+    Attributes
+    ----------
+    persona : Series of ordered categorical
+        Persona name per customer (index ``customer_id``), categories in persona order.
+    state : str
+        ``"stable"`` (personas), ``"rfm"`` (rule-based RFM segments), ``"unstable"`` or ``"unchecked"``.
+    source : str
+        ``"file"`` (read from 01's assignments or ``personas_path``) or ``"fit"``.
+    """
+
+    persona: pd.Series
+    state: str
+    source: str
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.persona.cat.categories)
+
+    @property
+    def label(self) -> str:
+        """How a finding names the grouping ("4 personas", "5 RFM segments")."""
+        n = len(self.names)
+        return f"{n} RFM segments" if self.state == "rfm" else f"{n} {'personas' if self.state == 'stable' else 'groups'}"
+
+
+def _read_assignments(path, ids: pd.Index) -> pd.Series | None:
+    from pathlib import Path
+
+    p = Path(path)
+    t = pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p, dtype={"customer_id": str})
+    if not {"customer_id", "persona"} <= set(t.columns):
+        raise ValueError(f"{p.name} must have customer_id and persona columns (has {list(t.columns)})")
+    t = t.assign(customer_id=t["customer_id"].astype(str), persona=t["persona"].astype(str))
+    order = (t.groupby("persona")["persona_id"].min().sort_values().index.tolist() if "persona_id" in t
+             else sorted(t["persona"].unique()))
+    by_id = t.drop_duplicates("customer_id").set_index("customer_id")
+    keys = pd.Index(ids.astype(str))
+    if keys.isin(by_id.index).mean() < 0.9:
+        return None
+    values = by_id["persona"].reindex(keys).to_numpy()
+    s = pd.Series(pd.Categorical(values, categories=order, ordered=True), index=ids, name="persona")
+    s.attrs["state"] = str(by_id["state"].iloc[0]) if "state" in by_id and len(by_id) else "stable"
+    return s
+
+
+def personas_for(data, *, output_dir: str = "", personas_path: str = "", seed: int = 0,
+                 features: pd.DataFrame | None = None) -> SharedPersonas:
+    """The run's personas for 02 and 04: 01's assignments when present, else the same deterministic fit.
+
+    Parameters
+    ----------
+    data : Inputs
+        From :func:`cjlib.load_inputs`.
+    output_dir : str
+        Where 01 wrote :data:`ASSIGNMENTS_FILE` (used when it covers at least 90 % of the customers).
+    personas_path : str
+        A CSV/Parquet with ``customer_id`` and ``persona`` (optionally ``persona_id`` for the order and
+        ``state``); takes precedence over ``output_dir``.
+    seed : int
+        Seed of the fit when no file is used (01's seed gives 01's personas).
+    features : DataFrame, optional
+        Customer features over the whole log, built as in 01 (else built here).
+
+    Raises
+    ------
+    NotClusterable
+        No file and the customers cannot be clustered.
+    """
+    from pathlib import Path
+
+    from cjlib.findings.personas import stability_state
+    from cjlib.paths import resolve
+
+    ids = pd.Index(pd.unique(data.events["customer_id"]), name="customer_id")
+    for path, explicit in ((personas_path, True), (output_dir and Path(resolve(output_dir)) / ASSIGNMENTS_FILE, False)):
+        if path and (explicit or Path(path).is_file()):
+            s = _read_assignments(resolve(path) if explicit else path, ids)
+            if s is not None:
+                return SharedPersonas(s, s.attrs.get("state", "stable"), "file")
+    r = fit_for_inputs(data, features=features, seed=seed)
+    return SharedPersonas(r.persona_, stability_state(r.scores_), "fit")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -200,44 +201,77 @@ def customer_features(
             raise ValueError(f"events must have a {col!r} column (columns: {list(events.columns)})")
     sm = stage_map or load_stage_map()
     cut = _cutoff_ts(cutoff, events)
-    cut_ns = cut.as_unit("ns").value
 
     # columns that must not depend on the cutoff: other events and channels seen anywhere in the log
     event_names = set(_present(events["event"]))
     other = [e for e in sm.other_events if e in event_names]
-    channels = None
-    if "channel" in events.columns:
-        channels = sorted(_present(events["channel"]))
+    channels = sorted(_present(events["channel"])) if "channel" in events.columns else None
 
     keep = (events["timestamp"] < cut).to_numpy()
     ev = ensure_sorted(events if keep.all() else events.loc[keep].reset_index(drop=True))
+    g = _Groups.of(ev)
+    out = _activity_features(g, cut.as_unit("ns").value)
+    is_event = _event_matcher(ev)
+    out.update(_purchase_features(g, ev, is_event(sm.conversion_events)))
+    stage_cols, furthest_name = _stage_features(g, ev, sm)
+    out.update(stage_cols)
 
-    starts, cust = customer_groups(ev)  # the log is sorted
-    n = len(starts)
-    index = pd.Index(ev["customer_id"].array.take(starts), name="customer_id")
-    out: dict[str, np.ndarray] = {}
-    ts = _as_ns(ev["timestamp"])
-    n_ev = np.bincount(cust, minlength=n)
-    if n:
-        ends = np.r_[starts[1:], len(cust)] - 1
-        first, last = ts[starts], ts[ends]
+    frame = pd.DataFrame(out, index=g.index)
+    frame.insert(frame.columns.get_loc("furthest_stage") + 1, "furthest_stage_name", furthest_name)
+    extra = {**_channel_features(g, ev, channels),
+             **{f"n_{feature_name(e)}": np.bincount(g.cust[is_event([e])], minlength=g.n) for e in other}}
+    if extra:
+        frame = pd.concat([frame, pd.DataFrame(extra, index=g.index)], axis=1)
+    if feedback is not None:
+        frame = frame.join(_feedback_features(feedback, cut, g.index))
+    if customers is not None:
+        frame = frame.join(_attributes(customers, frame, exclude))
+    return frame
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """The customers of a sorted log: each row's customer code, the first row of each, sessions."""
+
+    cust: np.ndarray
+    starts: np.ndarray
+    index: pd.Index
+    ts: np.ndarray  # int64 ns
+    sess: np.ndarray  # session code per row (codes never span customers)
+    sess_first: np.ndarray  # first row of each session, in code order
+    n_codes: int
+
+    @property
+    def n(self) -> int:
+        return len(self.starts)
+
+    @classmethod
+    def of(cls, ev: pd.DataFrame) -> _Groups:
+        starts, cust = customer_groups(ev)  # the log is sorted
+        sess = session_keys(ev).to_numpy() if len(starts) else np.zeros(0, np.int64)
+        n_codes = int(sess.max()) + 1 if len(sess) else 0
+        return cls(cust, starts, pd.Index(ev["customer_id"].array.take(starts), name="customer_id"),
+                   _as_ns(ev["timestamp"]), sess, _first_rows(sess, n_codes), n_codes)
+
+
+def _activity_features(g: _Groups, cut_ns: int) -> dict[str, np.ndarray]:
+    """Recency, tenure, sessions (= frequency), events and events per session."""
+    n_ev = np.bincount(g.cust, minlength=g.n)
+    if g.n:
+        ends = np.r_[g.starts[1:], len(g.cust)] - 1
+        first, last = g.ts[g.starts], g.ts[ends]
     else:
         first = last = np.zeros(0, np.int64)
-    out["recency_days"] = (cut_ns - last) / _NS_PER_DAY
-    out["tenure_days"] = (cut_ns - first) / _NS_PER_DAY
-
-    # sessions: unique session codes per customer (codes never span customers)
-    sess = session_keys(ev).to_numpy() if n else np.zeros(0, np.int64)
-    n_codes = int(sess.max()) + 1 if len(sess) else 0
-    sess_first = _first_rows(sess, n_codes)
-    n_sess = np.bincount(cust[sess_first], minlength=n)
-    out["frequency"] = n_sess
-    out["sessions"] = n_sess.copy()
-    out["n_events"] = n_ev
+    n_sess = np.bincount(g.cust[g.sess_first], minlength=g.n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["events_per_session"] = n_ev / n_sess
+        per_session = n_ev / n_sess
+    return {"recency_days": (cut_ns - last) / _NS_PER_DAY, "tenure_days": (cut_ns - first) / _NS_PER_DAY,
+            "frequency": n_sess, "sessions": n_sess.copy(), "n_events": n_ev, "events_per_session": per_session}
 
-    ev_cat = ev["event"].astype("category")  # categorical codes: no per-row Python strings
+
+def _event_matcher(ev: pd.DataFrame):
+    """``is_event(names)``: a row mask of the events named, over categorical codes (no per-row strings)."""
+    ev_cat = ev["event"].astype("category")
     ev_code = ev_cat.cat.codes.to_numpy()
     ev_names = np.asarray(ev_cat.cat.categories.astype(str), dtype=object)
 
@@ -245,80 +279,78 @@ def customer_features(
         lut = np.isin(ev_names, list(names))
         return (ev_code >= 0) & lut[np.maximum(ev_code, 0)] if len(lut) else np.zeros(len(ev_code), bool)
 
-    is_conv = is_event(sm.conversion_events)
-    n_purch = np.bincount(cust[is_conv], minlength=n)
-    out["n_purchases"] = n_purch
+    return is_event
+
+
+def _purchase_features(g: _Groups, ev: pd.DataFrame, is_conv: np.ndarray) -> dict[str, np.ndarray]:
+    """Purchases, revenue (monetary), average order value and days to the first purchase."""
+    n = g.n
+    n_purch = np.bincount(g.cust[is_conv], minlength=n)
     if "revenue" in ev.columns:
         rev = pd.to_numeric(ev["revenue"], errors="coerce").to_numpy(dtype=float)
         paid = np.flatnonzero(~np.isnan(rev) & (rev != 0))  # most events carry no revenue
-        monetary = np.bincount(cust[paid], weights=rev[paid], minlength=n).astype(float)
+        monetary = np.bincount(g.cust[paid], weights=rev[paid], minlength=n).astype(float)
     else:
         monetary = np.full(n, np.nan)
-    out["monetary"] = monetary
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["aov"] = np.where(n_purch > 0, monetary / np.maximum(n_purch, 1), np.nan)
+        aov = np.where(n_purch > 0, monetary / np.maximum(n_purch, 1), np.nan)
     first_conv = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first_conv, cust[is_conv], ts[is_conv])
-    out["days_to_first_purchase"] = np.where(n_purch > 0, (first_conv - first) / _NS_PER_DAY, np.nan)
+    np.minimum.at(first_conv, g.cust[is_conv], g.ts[is_conv])
+    first = g.ts[g.starts] if n else np.zeros(0, np.int64)
+    return {"n_purchases": n_purch, "monetary": monetary, "aov": aov,
+            "days_to_first_purchase": np.where(n_purch > 0, (first_conv - first) / _NS_PER_DAY, np.nan)}
 
-    # stage shares and the furthest stage
+
+def _stage_features(g: _Groups, ev: pd.DataFrame, sm: StageMap) -> tuple[dict[str, np.ndarray], pd.Categorical]:
+    """Each stage's share of the customer's events, the furthest stage reached (code and name)."""
     names = sm.stage_names
-    n_st = len(names)
+    n, n_st = g.n, len(names)
+    n_ev = np.bincount(g.cust, minlength=n)
     stage = assign_stages(ev, sm).cat.codes.to_numpy() if n else np.zeros(0, np.int8)
     has = stage >= 0
-    counts = np.bincount(cust[has].astype(np.int64) * n_st + stage[has], minlength=n * n_st).reshape(n, n_st)
-    for j, name in enumerate(names):
-        out[f"share_{feature_name(name)}"] = counts[:, j] / np.maximum(n_ev, 1)
+    counts = np.bincount(g.cust[has].astype(np.int64) * n_st + stage[has], minlength=n * n_st).reshape(n, n_st)
+    out = {f"share_{feature_name(name)}": counts[:, j] / np.maximum(n_ev, 1) for j, name in enumerate(names)}
     reached = counts > 0
     furthest = np.where(reached.any(axis=1), n_st - 1 - np.argmax(reached[:, ::-1], axis=1), -1)
     out["furthest_stage"] = furthest.astype(np.int64)
-    furthest_name = pd.Categorical.from_codes(furthest, categories=names, ordered=True)
+    return out, pd.Categorical.from_codes(furthest, categories=names, ordered=True)
 
-    # channel mix over sessions (channel of each session's first event with a known channel)
-    ch_cols: dict[str, np.ndarray] = {}
-    if channels is not None:
-        ch_cat = ev["channel"].astype("category")
-        lut = pd.Index(channels).get_indexer(ch_cat.cat.categories.astype(str))  # own codes → `channels`
-        raw = ch_cat.cat.codes.to_numpy()
-        ch_code = np.r_[lut, -1][raw]  # the last slot answers code -1 (missing channel)
-        known = ch_code >= 0
-        rows = sess_first if known.all() else np.flatnonzero(known)[_first_rows(sess[known], n_codes)]
-        k = len(channels)
-        cc = np.bincount(cust[rows].astype(np.int64) * k + ch_code[rows], minlength=n * k).reshape(n, k)
-        denom = np.maximum(cc.sum(axis=1), 1)
-        used: set[str] = set()
-        for j, c in enumerate(channels):
-            col = f"channel_share_{feature_name(c)}"
-            while col in used:
-                col += "_"
-            used.add(col)
-            ch_cols[col] = cc[:, j] / denom
 
-    other_cols = {f"n_{feature_name(e)}": np.bincount(cust[is_event([e])], minlength=n) for e in other}
+def _channel_features(g: _Groups, ev: pd.DataFrame, channels: list[str] | None) -> dict[str, np.ndarray]:
+    """Channel mix over sessions: the channel of each session's first event with a known channel."""
+    if channels is None:
+        return {}
+    ch_cat = ev["channel"].astype("category")
+    lut = pd.Index(channels).get_indexer(ch_cat.cat.categories.astype(str))  # own codes → `channels`
+    ch_code = np.r_[lut, -1][ch_cat.cat.codes.to_numpy()]  # the last slot answers code -1 (missing channel)
+    known = ch_code >= 0
+    rows = g.sess_first if known.all() else np.flatnonzero(known)[_first_rows(g.sess[known], g.n_codes)]
+    n, k = g.n, len(channels)
+    cc = np.bincount(g.cust[rows].astype(np.int64) * k + ch_code[rows], minlength=n * k).reshape(n, k)
+    denom = np.maximum(cc.sum(axis=1), 1)
+    out: dict[str, np.ndarray] = {}
+    for j, c in enumerate(channels):
+        col = f"channel_share_{feature_name(c)}"
+        while col in out:
+            col += "_"
+        out[col] = cc[:, j] / denom
+    return out
 
-    frame = pd.DataFrame(out, index=index)
-    frame.insert(frame.columns.get_loc("furthest_stage") + 1, "furthest_stage_name", furthest_name)
-    extra = {**ch_cols, **other_cols}
-    if extra:
-        frame = pd.concat([frame, pd.DataFrame(extra, index=index)], axis=1)
 
-    if feedback is not None:
-        frame = frame.join(_feedback_features(feedback, cut, index))
-    if customers is not None:
-        if "customer_id" not in customers.columns:
-            raise ValueError("customers must have a 'customer_id' column")
-        attrs = customers.drop_duplicates("customer_id").set_index("customer_id")
-        attrs = attrs.drop(columns=[c for c in (exclude or ()) if c in attrs.columns])
-        attrs = attrs.rename(columns={c: f"{c}_attr" for c in attrs.columns if c in frame.columns})
-        # align on string ids when the two tables type the id differently (str vs int)
-        if attrs.index.dtype != frame.index.dtype:
-            attrs.index = attrs.index.astype(str)
-            attrs = attrs.reindex(frame.index.astype(str))
-            attrs.index = frame.index
-        else:
-            attrs = attrs.reindex(frame.index)
-        frame = frame.join(attrs)
-    return frame
+def _attributes(customers: pd.DataFrame, frame: pd.DataFrame, exclude: Sequence[str] | None) -> pd.DataFrame:
+    """The customer table's columns aligned to ``frame``'s customers (``_attr`` on a name clash)."""
+    if "customer_id" not in customers.columns:
+        raise ValueError("customers must have a 'customer_id' column")
+    attrs = customers.drop_duplicates("customer_id").set_index("customer_id")
+    attrs = attrs.drop(columns=[c for c in (exclude or ()) if c in attrs.columns])
+    attrs = attrs.rename(columns={c: f"{c}_attr" for c in attrs.columns if c in frame.columns})
+    # align on string ids when the two tables type the id differently (str vs int)
+    if attrs.index.dtype != frame.index.dtype:
+        attrs.index = attrs.index.astype(str)
+        attrs = attrs.reindex(frame.index.astype(str))
+        attrs.index = frame.index
+        return attrs
+    return attrs.reindex(frame.index)
 
 
 def _feedback_features(feedback: pd.DataFrame, cut: pd.Timestamp, index: pd.Index) -> pd.DataFrame:

@@ -50,11 +50,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from cjlib.errors import DataError
-from cjlib.paths import resolve
-from cjlib.reading import read_text
+from cjlib.stagemap import read_yaml, yaml_path
 
 __all__ = ["GA4_NOTE", "DEFAULT_RULES", "ChannelRules", "channel_group", "load_rules"]
 
@@ -133,23 +131,14 @@ def load_rules(path: str | os.PathLike | None = None) -> ChannelRules:
     >>> load_rules().names[:4]
     ['Direct', 'Cross-network', 'Paid Shopping', 'Paid Search']
     """
-    if path and not isinstance(path, (str, os.PathLike)):
-        raise DataError(f"the channel rules must be a file name, got {type(path).__name__} {path!r}",
-                        parameter="rules", rule="file_exists")
-    p = resolve(path) if path else DEFAULT_RULES
-    if not p.is_file():
-        what = "is a folder, not a file" if p.is_dir() else "file not found"
-        raise DataError(f"channel rules {what}", file=str(p), parameter="rules", rule="file_exists")
+    p = yaml_path(path, DEFAULT_RULES, what="channel rules", parameter="rules")
     return _load_cached(str(p), p.stat().st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=8)
 def _load_cached(path: str, mtime_ns: int) -> ChannelRules:
     p = Path(path)
-    try:
-        spec = yaml.safe_load(read_text(p, "channel rules", "rules"))
-    except yaml.YAMLError as exc:
-        raise _fail(path, f"not valid YAML ({exc.__class__.__name__})") from exc
+    spec = read_yaml(p, what="channel rules", parameter="rules", rule="channel_rules")
     if not isinstance(spec, dict) or not isinstance(spec.get("channels"), list) or not spec["channels"]:
         raise _fail(path, "needs a 'channels:' list of {channel: name, any: [conditions]}")
     otherwise = spec.get("otherwise", "Unassigned")

@@ -269,6 +269,104 @@ def _determined_by_conversion(labels: pd.Series, converted: pd.Series, min_level
     return bool(len(g) >= 2 and pure >= 0.9 * len(d) and (g["mean"] == 0).any() and (g["mean"] == 1).any())
 
 
+def _conversion_waits(ts, starts, codes, conv, n_cust) -> tuple[pd.Timedelta | None, pd.Timedelta | None]:
+    """95th percentile and median wait from a customer's first event to their first conversion (None: none)."""
+    if not conv.any():
+        return None, None
+    t_first = ts[starts]
+    first_conv_row = np.full(n_cust, -1, np.int64)
+    rows = np.flatnonzero(conv)
+    first_conv_row[codes[rows][::-1]] = rows[::-1]
+    has = first_conv_row >= 0
+    waits = (ts[first_conv_row[has]] - t_first[has]).astype(np.int64)
+    return pd.Timedelta(int(np.quantile(waits, 0.95))), pd.Timedelta(int(np.median(waits)))
+
+
+def _activity_gap_days(ts, codes) -> float:
+    """80th percentile of the days between a customer's consecutive active days (NaN: no repeat day)."""
+    n = len(ts)
+    day = ts.astype("datetime64[D]").astype(np.int64)
+    new_day = np.r_[True, (codes[1:] != codes[:-1]) | (day[1:] != day[:-1])] if n else np.zeros(0, bool)
+    d_codes, d_days = codes[new_day], day[new_day]
+    d_same = d_codes[1:] == d_codes[:-1]
+    day_gaps = (d_days[1:] - d_days[:-1])[d_same]
+    return float(np.quantile(day_gaps, 0.8)) if len(day_gaps) else float("nan")
+
+
+def _roles(data, ev, event_counts, within, converters, conv_per_cust, has_channel) -> dict[str, bool]:
+    """Which of :data:`ROLES` the inputs support."""
+    sm, customers, feedback, costs = data.stage_map, data.customers, data.feedback, data.costs
+    revenue = "revenue" in ev.columns and float(pd.to_numeric(ev["revenue"], errors="coerce").fillna(0).sum()) > 0
+    fb_stages = False
+    if feedback is not None and "stage" in feedback.columns:
+        fb_stages = bool(feedback["stage"].astype(str).isin(sm.stage_names).any())
+    variant_cols = [s for s in (ev.get("variant"), None if customers is None else customers.get("variant"))
+                    if s is not None]
+    return {
+        "revenue": revenue,
+        "channel": has_channel,
+        "sessions": "session_id" in ev.columns or (within == within and within >= 0.5),
+        "conversions": converters > 0,
+        "carts": bool(sm.cart_events) and bool(set(sm.cart_events) & set(event_counts)) and converters > 0,
+        "checkout": sm.checkout_journey is not None,
+        "customers": customers is not None,
+        "feedback": feedback is not None and len(feedback) > 0,
+        "feedback_stages": fb_stages,
+        "costs": costs is not None and has_channel,
+        "variant": any(s.nunique(dropna=True) >= 2 for s in variant_cols),
+        "repeat": bool((conv_per_cust >= 2).any()),
+    }
+
+
+def _column_kinds(ev, customers, starts, codes, conv_per_cust, vocabulary, has_channel) -> tuple[list, list, list]:
+    """(id-like, outcome-like, segment candidates) among the event columns (value at each customer's first
+    event) and the customer columns."""
+    n_cust = len(starts)
+    converted = pd.Series(conv_per_cust > 0)
+    id_like, outcome_like, candidates_ev, candidates_cu = [], [], [], []
+    for c in ev.columns:
+        if c in CONTRACT_COLUMNS:
+            continue
+        s = ev[c]
+        if _id_like(s, n_cust):
+            id_like.append(c)
+            continue
+        if not _is_text(s):
+            continue
+        changes = _changes_within_customer(s, codes, starts)
+        mirrors = _mirrors_event(s, ev["event"])
+        at_entry = _first_of(s, starts)
+        if _OUTCOME_NAME.search(str(c)) or changes >= 0.5 or (mirrors >= 0.95 and changes > 0.2) \
+                or _echoes_journey(s, vocabulary) or _determined_by_conversion(at_entry, converted):
+            outcome_like.append(c)
+        elif 2 <= s.nunique(dropna=True) <= MAX_SEGMENT_LEVELS:
+            candidates_ev.append(c)
+    if customers is not None:
+        ids = pd.Index(ev["customer_id"].iloc[starts].to_numpy())
+        conv_by_id = pd.Series(conv_per_cust > 0, index=ids)
+        cu = customers.drop_duplicates("customer_id").set_index("customer_id")
+        for c in cu.columns:
+            if c in CONTRACT_COLUMNS:
+                continue
+            s = cu[c]
+            if _id_like(s.rename(c), len(cu)):
+                id_like.append(c)
+                continue
+            if not _is_text(s):
+                continue
+            lab = s.reindex(ids)
+            if _OUTCOME_NAME.search(str(c)) or _echoes_journey(s, vocabulary) \
+                    or _determined_by_conversion(lab, conv_by_id):
+                outcome_like.append(c)
+            elif 2 <= s.nunique(dropna=True) <= MAX_SEGMENT_LEVELS:
+                candidates_cu.append(c)
+    candidates_cu.sort(key=lambda c: c != "persona")
+    segment_candidates = [c for c in candidates_cu + candidates_ev if c != "variant"]
+    if has_channel:
+        segment_candidates.append("acquisition_channel")
+    return id_like, outcome_like, segment_candidates
+
+
 # ---------------------------------------------------------------------------------------------- profile
 def profile(data) -> DataProfile:
     """Profile loaded inputs (a :class:`cjlib.Inputs`, e.g. from :func:`cjlib.load_inputs`).
@@ -318,91 +416,12 @@ def profile(data) -> DataProfile:
     conv = names.isin(sm.conversion_events).to_numpy()
     conv_per_cust = np.bincount(codes[conv], minlength=n_cust) if n_cust else np.zeros(0, np.int64)
     converters = int((conv_per_cust > 0).sum())
-    conversion_gap = conversion_gap_median = None
-    if converters:
-        t_first = ts[starts]
-        first_conv_row = np.full(n_cust, -1, np.int64)
-        rows = np.flatnonzero(conv)
-        first_conv_row[codes[rows][::-1]] = rows[::-1]
-        has = first_conv_row >= 0
-        waits = (ts[first_conv_row[has]] - t_first[has]).astype(np.int64)
-        conversion_gap = pd.Timedelta(int(np.quantile(waits, 0.95)))
-        conversion_gap_median = pd.Timedelta(int(np.median(waits)))
-
-    day = ts.astype("datetime64[D]").astype(np.int64)
-    new_day = np.r_[True, (codes[1:] != codes[:-1]) | (day[1:] != day[:-1])] if n else np.zeros(0, bool)
-    d_codes, d_days = codes[new_day], day[new_day]
-    d_same = d_codes[1:] == d_codes[:-1]
-    day_gaps = (d_days[1:] - d_days[:-1])[d_same]
-    activity_gap = float(np.quantile(day_gaps, 0.8)) if len(day_gaps) else float("nan")
-
-    customers, feedback, costs = data.customers, data.feedback, data.costs
+    conversion_gap, conversion_gap_median = _conversion_waits(ts, starts, codes, conv, n_cust)
     has_channel = "channel" in ev.columns and ev["channel"].nunique(dropna=True) >= 2
-    revenue = "revenue" in ev.columns and float(pd.to_numeric(ev["revenue"], errors="coerce").fillna(0).sum()) > 0
-    fb_stages = False
-    if feedback is not None and "stage" in feedback.columns:
-        fb_stages = bool(feedback["stage"].astype(str).isin(sm.stage_names).any())
-    variant_cols = [s for s in (ev.get("variant"), None if customers is None else customers.get("variant"))
-                    if s is not None]
-    roles = {
-        "revenue": revenue,
-        "channel": has_channel,
-        "sessions": "session_id" in ev.columns or (within == within and within >= 0.5),
-        "conversions": converters > 0,
-        "carts": bool(sm.cart_events) and bool(set(sm.cart_events) & set(event_counts)) and converters > 0,
-        "checkout": sm.checkout_journey is not None,
-        "customers": customers is not None,
-        "feedback": feedback is not None and len(feedback) > 0,
-        "feedback_stages": fb_stages,
-        "costs": costs is not None and has_channel,
-        "variant": any(s.nunique(dropna=True) >= 2 for s in variant_cols),
-        "repeat": bool((conv_per_cust >= 2).any()),
-    }
-
-    # column kinds: event columns (value at each customer's first event) and customer columns
+    roles = _roles(data, ev, event_counts, within, converters, conv_per_cust, has_channel)
     vocabulary = set(event_counts) | set(sm.stage_names)
-    converted = pd.Series(conv_per_cust > 0)
-    id_like, outcome_like, candidates_ev, candidates_cu = [], [], [], []
-    for c in ev.columns:
-        if c in CONTRACT_COLUMNS:
-            continue
-        s = ev[c]
-        if _id_like(s, n_cust):
-            id_like.append(c)
-            continue
-        if not _is_text(s):
-            continue
-        changes = _changes_within_customer(s, codes, starts)
-        mirrors = _mirrors_event(s, ev["event"])
-        at_entry = _first_of(s, starts)
-        if _OUTCOME_NAME.search(str(c)) or changes >= 0.5 or (mirrors >= 0.95 and changes > 0.2) \
-                or _echoes_journey(s, vocabulary) or _determined_by_conversion(at_entry, converted):
-            outcome_like.append(c)
-        elif 2 <= s.nunique(dropna=True) <= MAX_SEGMENT_LEVELS:
-            candidates_ev.append(c)
-    if customers is not None:
-        ids = pd.Index(ev["customer_id"].iloc[starts].to_numpy())
-        conv_by_id = pd.Series(conv_per_cust > 0, index=ids)
-        cu = customers.drop_duplicates("customer_id").set_index("customer_id")
-        for c in cu.columns:
-            if c in CONTRACT_COLUMNS:
-                continue
-            s = cu[c]
-            if _id_like(s.rename(c), len(cu)):
-                id_like.append(c)
-                continue
-            if not _is_text(s):
-                continue
-            lab = s.reindex(ids)
-            if _OUTCOME_NAME.search(str(c)) or _echoes_journey(s, vocabulary) \
-                    or _determined_by_conversion(lab, conv_by_id):
-                outcome_like.append(c)
-            elif 2 <= s.nunique(dropna=True) <= MAX_SEGMENT_LEVELS:
-                candidates_cu.append(c)
-    candidates_cu.sort(key=lambda c: c != "persona")
-    segment_candidates = [c for c in candidates_cu + candidates_ev if c != "variant"]
-    if has_channel:
-        segment_candidates.append("acquisition_channel")
+    id_like, outcome_like, segment_candidates = _column_kinds(ev, data.customers, starts, codes, conv_per_cust,
+                                                              vocabulary, has_channel)
 
     return DataProfile(
         customers=n_cust, events=n, first_event=first, last_event=last,
@@ -411,7 +430,7 @@ def profile(data) -> DataProfile:
         median_gap=median_gap, share_gaps_within_session=within,
         event_counts=event_counts, unknown_events=unknown, stages_seen=stages_seen,
         converters=converters, conversion_gap=conversion_gap,
-        conversion_gap_median=conversion_gap_median, activity_gap_days=activity_gap,
+        conversion_gap_median=conversion_gap_median, activity_gap_days=_activity_gap_days(ts, codes),
         roles=MappingProxyType(roles), id_like=tuple(dict.fromkeys(id_like)),
         outcome_like=tuple(dict.fromkeys(outcome_like)),
         segment_candidates=tuple(dict.fromkeys(segment_candidates)),

@@ -198,6 +198,71 @@ def stage_map_from_dict(spec: Mapping, source: str = "<dict>") -> StageMap:
                     carts, checkout)
 
 
+def yaml_path(path: str | os.PathLike | None, default: Path, *, what: str, parameter: str) -> Path:
+    """The YAML file a parameter names (``default`` for None or ``""``), checked to be an existing file.
+
+    One format for every YAML input (stage map, channel rules): :class:`DataError` naming the parameter,
+    rule ``file_exists``.
+
+    Parameters
+    ----------
+    path : str, PathLike or None
+        The parameter's value; relative paths are resolved by :func:`cjlib.paths.resolve`.
+    default : Path
+        The file used when ``path`` is empty.
+    what : str
+        What the file holds, for the message ("stage map", "channel rules").
+    parameter : str
+        The parameter's name.
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> yaml_path(None, DEFAULT_STAGE_MAP, what="stage map", parameter="stage_map_path").name
+    'stage_map.yml'
+    >>> yaml_path(3, DEFAULT_STAGE_MAP, what="stage map", parameter="stage_map_path")
+    Traceback (most recent call last):
+    ...
+    cjlib.errors.DataError: parameter 'stage_map_path': rule file_exists: the stage map must be a file name, got int 3
+    """
+    if path and not isinstance(path, (str, os.PathLike)):
+        raise DataError(f"the {what} must be a file name, got {type(path).__name__} {path!r}",
+                        parameter=parameter, rule="file_exists")
+    p = resolve(path) if path else default
+    if not p.is_file():
+        problem = "is a folder, not a file" if p.is_dir() else "file not found"
+        raise DataError(f"{what} {problem}", file=str(p), parameter=parameter, rule="file_exists")
+    return p
+
+
+def read_yaml(path: Path, *, what: str, parameter: str, rule: str) -> object:
+    """The parsed YAML of ``path`` (UTF-8 text, :func:`cjlib.reading.read_text`), or :class:`DataError`
+    (``rule``) naming the file when it is not YAML.
+
+    Parameters
+    ----------
+    path : Path
+        An existing file (:func:`yaml_path`).
+    what, parameter : str
+        As in :func:`yaml_path`.
+    rule : str
+        The rule named when the text is not YAML.
+
+    Returns
+    -------
+    object
+        What ``yaml.safe_load`` gives.
+    """
+    try:
+        return yaml.safe_load(read_text(path, what, parameter))
+    except yaml.YAMLError as exc:
+        raise DataError(f"not valid YAML ({exc.__class__.__name__})", file=str(path), parameter=parameter,
+                        rule=rule) from exc
+
+
 def load_stage_map(path: str | Path | None = None) -> StageMap:
     """Read a stage map from YAML (default ``data/stage_map.yml``).
 
@@ -212,13 +277,7 @@ def load_stage_map(path: str | Path | None = None) -> StageMap:
         When the path is not a path, the file is missing, not UTF-8 text (rule ``encoding``), not YAML, or
         breaks the format; the message names the file.
     """
-    if path and not isinstance(path, (str, os.PathLike)):
-        raise DataError(f"the stage map path must be a file name, got {type(path).__name__} {path!r}",
-                        parameter="stage_map_path", rule="file_exists")
-    p = resolve(path) if path else DEFAULT_STAGE_MAP
-    if not p.is_file():
-        what = "is a folder, not a file" if p.is_dir() else "file not found"
-        raise DataError(f"stage map {what}", file=str(p), rule="file_exists")
+    p = yaml_path(path, DEFAULT_STAGE_MAP, what="stage map", parameter="stage_map_path")
     return _load_cached(str(p), p.stat().st_mtime_ns)
 
 
@@ -226,8 +285,5 @@ def load_stage_map(path: str | Path | None = None) -> StageMap:
 def _load_cached(path: str, mtime_ns: int) -> StageMap:
     """Parse a stage map once per file version (the result is immutable, so sharing it is safe)."""
     p = Path(path)
-    try:
-        spec = yaml.safe_load(read_text(p, "stage map", "stage_map_path"))
-    except yaml.YAMLError as exc:
-        raise _fail(str(p), f"not valid YAML ({exc.__class__.__name__})") from exc
+    spec = read_yaml(p, what="stage map", parameter="stage_map_path", rule="stage_map")
     return stage_map_from_dict(spec, str(p))

@@ -74,6 +74,101 @@ def _list_cell(table: pd.DataFrame | None, stage: str, maxc: int, top: int) -> s
     return "\n".join(f"{_fit(v, maxc - 5)} {s:.0%}" for v, s in zip(rows["value"], rows["share"], strict=True))
 
 
+def _funnel_row(ax, kpis: pd.DataFrame, stages: list[str], xs: np.ndarray, maxc: int) -> None:
+    """Bars of customers reached per stage, the share moving on and the median time between stages."""
+    n = len(stages)
+    reached = kpis["reached"].to_numpy(float)
+    top_v = reached.max() if len(reached) and reached.max() > 0 else 1.0
+    h = reached / top_v
+    ax.set_ylim(-0.32, 1.62)
+    ax.bar(xs, h, width=0.5, color=_BAND, alpha=0.85, zorder=2)
+    share = kpis["reached_share"].to_numpy(float)
+    rev = kpis["revenue"].to_numpy(float) if "revenue" in kpis.columns else None
+    for i in range(n):
+        ax.text(xs[i], 1.56, _fit(stages[i], maxc).upper(), ha="center", va="top", fontsize=11,
+                fontweight="bold", color=_INK)
+        ax.text(xs[i], h[i] + 0.04, f"{int(reached[i]):,}\n{share[i]:.0%} of customers", ha="center",
+                va="bottom", fontsize=9.5, color=_INK, linespacing=1.15)
+        if rev is not None:  # no revenue column: the log has no revenue, say nothing per stage
+            money = _money(rev[i])
+            ax.text(xs[i], -0.06, f"revenue {money}" if money else "no revenue", ha="center", va="top",
+                    fontsize=9, color=_MUTED)
+        if i + 1 < n:
+            c = kpis["conversion_to_next"].iloc[i]
+            d = kpis["median_days_to_next"].iloc[i]
+            ax.annotate("", xy=(i + 1.2, 0.42), xytext=(i + 0.8, 0.42),
+                        arrowprops={"arrowstyle": "-|>", "color": _MUTED, "lw": 1.2})
+            ax.text(i + 1, 0.5, f"{c:.0%}" if np.isfinite(c) else "–", ha="center", va="bottom",
+                    fontsize=10, fontweight="bold", color=_INK)
+            ax.text(i + 1, 0.34, _days(d), ha="center", va="top", fontsize=9, color=_MUTED)
+    _row_label(ax, "Reach &\nconversion\n(→ moved on,\nmedian time)")
+
+
+def _list_row(ax, kind: str, table: pd.DataFrame | None, stages: list[str], xs: np.ndarray, maxc: int,
+              top: int) -> None:
+    """The top touchpoints or channels of each stage, with their shares."""
+    ax.set_ylim(0, 1)
+    for i, s in enumerate(stages):
+        ax.text(xs[i], 0.5, _list_cell(table, s, maxc, top), ha="center", va="center", fontsize=9.5,
+                color=_INK, linespacing=1.3)
+    _row_label(ax, "Top\ntouchpoints" if kind == "touchpoints" else "Top\nchannels")
+
+
+def _emotion_row(ax, kpis: pd.DataFrame, xs: np.ndarray, maxc: int) -> None:
+    """The satisfaction index per stage with its interval, CSAT and NPS beside it."""
+    n = len(xs)
+    y = kpis["satisfaction_index"].to_numpy(float)
+    lo = kpis.get("satisfaction_index_lo", kpis["satisfaction_index"]).to_numpy(float)
+    hi = kpis.get("satisfaction_index_hi", kpis["satisfaction_index"]).to_numpy(float)
+    ok = np.isfinite(y)
+    lo_f, hi_f = np.where(np.isfinite(lo), lo, y), np.where(np.isfinite(hi), hi, y)
+    ymin, ymax = np.nanmin(lo_f[ok]), np.nanmax(hi_f[ok])
+    pad = max((ymax - ymin) * 0.45, 4.0)
+    ax.set_ylim(ymin - pad, ymax + pad * 1.3)
+    for i in range(n - 1):  # solid between neighbouring stages with feedback, dotted across gaps
+        j = next((k for k in range(i + 1, n) if ok[k]), None)
+        if ok[i] and j is not None:
+            ax.plot([xs[i], xs[j]], [y[i], y[j]], color="#c2410c", lw=2 if j == i + 1 else 1,
+                    ls="-" if j == i + 1 else ":", zorder=2)
+    ax.plot(xs[ok], y[ok], color="#c2410c", lw=0, marker="o", zorder=3)
+    ax.errorbar(xs[ok], y[ok], yerr=[y[ok] - lo_f[ok], hi_f[ok] - y[ok]], fmt="none",
+                ecolor="#c2410c", elinewidth=1.5, capsize=4, zorder=3)
+    for i in range(n):
+        if not ok[i]:
+            ax.text(xs[i], ymin - pad * 0.85, "no feedback", ha="center", va="bottom", fontsize=9,
+                    color=_MUTED)
+            continue
+        extra = []
+        if "satisfaction" in kpis.columns and np.isfinite(kpis["satisfaction"].iloc[i]):
+            extra.append(f"CSAT {kpis['satisfaction'].iloc[i]:.2f}")
+        if "nps" in kpis.columns and np.isfinite(kpis["nps"].iloc[i]):
+            extra.append(f"NPS {kpis['nps'].iloc[i]:+.0f}")
+        label = f"{y[i]:.0f}" + (f" · {_fit(' · '.join(extra), maxc - 6)}" if extra else "")
+        ax.text(xs[i], hi_f[i] + pad * 0.15, label, ha="center", va="bottom", fontsize=9.5, color=_INK)
+    ax.set_yticks([])
+    _row_label(ax, "Emotion\n(satisfaction\n0–100, 95% CI)")
+
+
+def _pain_row(ax, pains: pd.DataFrame, stages: list[str], xs: np.ndarray, maxc: int) -> None:
+    """Each stage's pain point (muted and marked n.s. when p ≥ 0.05)."""
+    ax.set_ylim(0, 1)
+    for i, s in enumerate(stages):
+        if s in pains.index:
+            p = pains.loc[s]
+            who = f"{p['segment']} = {p['level']}"
+            if len(who) > maxc - 4:
+                who = f"{_fit(p['segment'], maxc)}\n= {_fit(p['level'], maxc - 2)}"
+            pv = p["p_value"] if "p_value" in p.index else np.nan
+            sig = bool(np.isfinite(pv) and pv < 0.05)
+            what = (f"{p['conversion_to_next']:.0%} vs {p['overall']:.0%} ({100 * p['gap']:+.0f} pp"
+                    f"{'' if sig else ', n.s.'})")
+            ax.text(xs[i], 0.5, f"{who}\n{what}", ha="center", va="center", fontsize=9.5,
+                    color="#a61b1b" if sig else _MUTED, linespacing=1.3)
+        else:
+            ax.text(xs[i], 0.5, "–", ha="center", va="center", fontsize=9.5, color=_MUTED)
+    _row_label(ax, "Pain point\n(worst conv.\nout, gap;\nn.s.: p ≥ 0.05)")
+
+
 def journey_map(
     kpis: pd.DataFrame,
     *,
@@ -135,86 +230,13 @@ def journey_map(
         ax = fig.add_subplot(gs[r])
         _blank(ax, n)
         if kind == "funnel":
-            reached = kpis["reached"].to_numpy(float)
-            top_v = reached.max() if len(reached) and reached.max() > 0 else 1.0
-            h = reached / top_v
-            ax.set_ylim(-0.32, 1.62)
-            ax.bar(xs, h, width=0.5, color=_BAND, alpha=0.85, zorder=2)
-            share = kpis["reached_share"].to_numpy(float)
-            rev = kpis["revenue"].to_numpy(float) if "revenue" in kpis.columns else None
-            for i in range(n):
-                ax.text(xs[i], 1.56, _fit(stages[i], maxc).upper(), ha="center", va="top", fontsize=11,
-                        fontweight="bold", color=_INK)
-                ax.text(xs[i], h[i] + 0.04, f"{int(reached[i]):,}\n{share[i]:.0%} of customers", ha="center",
-                        va="bottom", fontsize=9.5, color=_INK, linespacing=1.15)
-                if rev is not None:  # no revenue column: the log has no revenue, say nothing per stage
-                    money = _money(rev[i])
-                    ax.text(xs[i], -0.06, f"revenue {money}" if money else "no revenue", ha="center", va="top",
-                            fontsize=9, color=_MUTED)
-                if i + 1 < n:
-                    c = kpis["conversion_to_next"].iloc[i]
-                    d = kpis["median_days_to_next"].iloc[i]
-                    ax.annotate("", xy=(i + 1.2, 0.42), xytext=(i + 0.8, 0.42),
-                                arrowprops={"arrowstyle": "-|>", "color": _MUTED, "lw": 1.2})
-                    ax.text(i + 1, 0.5, f"{c:.0%}" if np.isfinite(c) else "–", ha="center", va="bottom",
-                            fontsize=10, fontweight="bold", color=_INK)
-                    ax.text(i + 1, 0.34, _days(d), ha="center", va="top", fontsize=9, color=_MUTED)
-            _row_label(ax, "Reach &\nconversion\n(→ moved on,\nmedian time)")
+            _funnel_row(ax, kpis, stages, xs, maxc)
         elif kind in ("touchpoints", "channels"):
-            table = touchpoints if kind == "touchpoints" else channels
-            ax.set_ylim(0, 1)
-            for i, s in enumerate(stages):
-                ax.text(xs[i], 0.5, _list_cell(table, s, maxc, top), ha="center", va="center", fontsize=9.5,
-                        color=_INK, linespacing=1.3)
-            _row_label(ax, "Top\ntouchpoints" if kind == "touchpoints" else "Top\nchannels")
+            _list_row(ax, kind, touchpoints if kind == "touchpoints" else channels, stages, xs, maxc, top)
         elif kind == "emotion":
-            y = kpis["satisfaction_index"].to_numpy(float)
-            lo = kpis.get("satisfaction_index_lo", kpis["satisfaction_index"]).to_numpy(float)
-            hi = kpis.get("satisfaction_index_hi", kpis["satisfaction_index"]).to_numpy(float)
-            ok = np.isfinite(y)
-            lo_f, hi_f = np.where(np.isfinite(lo), lo, y), np.where(np.isfinite(hi), hi, y)
-            ymin, ymax = np.nanmin(lo_f[ok]), np.nanmax(hi_f[ok])
-            pad = max((ymax - ymin) * 0.45, 4.0)
-            ax.set_ylim(ymin - pad, ymax + pad * 1.3)
-            for i in range(n - 1):  # solid between neighbouring stages with feedback, dotted across gaps
-                j = next((k for k in range(i + 1, n) if ok[k]), None)
-                if ok[i] and j is not None:
-                    ax.plot([xs[i], xs[j]], [y[i], y[j]], color="#c2410c", lw=2 if j == i + 1 else 1,
-                            ls="-" if j == i + 1 else ":", zorder=2)
-            ax.plot(xs[ok], y[ok], color="#c2410c", lw=0, marker="o", zorder=3)
-            ax.errorbar(xs[ok], y[ok], yerr=[y[ok] - lo_f[ok], hi_f[ok] - y[ok]], fmt="none",
-                        ecolor="#c2410c", elinewidth=1.5, capsize=4, zorder=3)
-            for i in range(n):
-                if not ok[i]:
-                    ax.text(xs[i], ymin - pad * 0.85, "no feedback", ha="center", va="bottom", fontsize=9,
-                            color=_MUTED)
-                    continue
-                extra = []
-                if "satisfaction" in kpis.columns and np.isfinite(kpis["satisfaction"].iloc[i]):
-                    extra.append(f"CSAT {kpis['satisfaction'].iloc[i]:.2f}")
-                if "nps" in kpis.columns and np.isfinite(kpis["nps"].iloc[i]):
-                    extra.append(f"NPS {kpis['nps'].iloc[i]:+.0f}")
-                label = f"{y[i]:.0f}" + (f" · {_fit(' · '.join(extra), maxc - 6)}" if extra else "")
-                ax.text(xs[i], hi_f[i] + pad * 0.15, label, ha="center", va="bottom", fontsize=9.5, color=_INK)
-            ax.set_yticks([])
-            _row_label(ax, "Emotion\n(satisfaction\n0–100, 95% CI)")
+            _emotion_row(ax, kpis, xs, maxc)
         elif kind == "pain":
-            ax.set_ylim(0, 1)
-            for i, s in enumerate(stages):
-                if s in pains.index:
-                    p = pains.loc[s]
-                    who = f"{p['segment']} = {p['level']}"
-                    if len(who) > maxc - 4:
-                        who = f"{_fit(p['segment'], maxc)}\n= {_fit(p['level'], maxc - 2)}"
-                    pv = p["p_value"] if "p_value" in p.index else np.nan
-                    sig = bool(np.isfinite(pv) and pv < 0.05)
-                    what = (f"{p['conversion_to_next']:.0%} vs {p['overall']:.0%} ({100 * p['gap']:+.0f} pp"
-                            f"{'' if sig else ', n.s.'})")
-                    ax.text(xs[i], 0.5, f"{who}\n{what}", ha="center", va="center", fontsize=9.5,
-                            color="#a61b1b" if sig else _MUTED, linespacing=1.3)
-                else:
-                    ax.text(xs[i], 0.5, "–", ha="center", va="center", fontsize=9.5, color=_MUTED)
-            _row_label(ax, "Pain point\n(worst conv.\nout, gap;\nn.s.: p ≥ 0.05)")
+            _pain_row(ax, pains, stages, xs, maxc)
     if title:
         set_title(fig, "\n".join(textwrap.wrap(title, 110)), x=0.01, y=1 - 0.12 / height, ha="left", va="top",
                      fontsize=13, fontweight="bold", color=_INK)

@@ -43,7 +43,7 @@ def _two_way_poisson(seg: np.ndarray, ch: np.ndarray, y: np.ndarray, n_seg: int,
     return np.where(n_per_ch > 0, eb, np.nan)  # a channel without sessions has no effect to speak of
 
 
-def _session_table(events: pd.DataFrame, sm, touch_col: str, adjust_for) -> pd.DataFrame:
+def _session_table(events: pd.DataFrame, sm, touch_col: str, by) -> pd.DataFrame:
     """One row per session with a touch: customer, channel, furthest stage before and at its end, segment."""
     ev = ensure_sorted(events)
     if touch_col not in ev.columns:
@@ -61,16 +61,16 @@ def _session_table(events: pd.DataFrame, sm, touch_col: str, adjust_for) -> pd.D
     out = g.agg(customer_id=("customer_id", "first"), before=("before", "first"), after=("after", "max"))
     out["channel"] = g["channel"].first()  # first non-missing touch of the session
     out = out[out["channel"].notna()]
-    if adjust_for is None:
+    if by is None:
         out["segment"] = "all"
-    elif isinstance(adjust_for, str):
-        if adjust_for not in ev.columns:
-            raise ValueError(f"adjust_for {adjust_for!r} is not a column of events; pass a Series of "
+    elif isinstance(by, str):
+        if by not in ev.columns:
+            raise ValueError(f"by {by!r} is not a column of events; pass a Series of "
                              "segment labels indexed by customer_id, or None")
-        first = ev.groupby("customer_id", sort=False)[adjust_for].first()
+        first = ev.groupby("customer_id", sort=False)[by].first()
         out["segment"] = first.reindex(out["customer_id"]).to_numpy()
     else:
-        labels = pd.Series(adjust_for)
+        labels = pd.Series(by)
         out["segment"] = labels.reindex(out["customer_id"]).to_numpy()
     return out[out["segment"].notna()].reset_index(drop=True)
 
@@ -78,13 +78,13 @@ def _session_table(events: pd.DataFrame, sm, touch_col: str, adjust_for) -> pd.D
 def channel_effects(
     events: pd.DataFrame,
     *,
-    adjust_for: str | pd.Series | None = None,
+    by: str | pd.Series | None = None,
     transitions: Sequence[str | tuple[str, str]] | None = None,
     stage_map=None,
     touch_col: str = "channel",
     n_boot: int = 0,
     seed: int = 0,
-    ci: float = 0.95,
+    confidence: float = 0.95,
 ) -> pd.DataFrame:
     """How much more likely a visit from each channel moves a customer to the next stage, adjusted for who
     uses the channel.
@@ -100,7 +100,7 @@ def channel_effects(
     - the model is Poisson with multiplicative segment and channel factors,
       ``E[advanced] = exp(a_segment + b_channel)``, fitted by maximum likelihood (iterative proportional
       fitting), so each channel is compared with other channels *within the same segment*
-      (``adjust_for``: a customer-level column of ``events``, or a Series of labels indexed by customer, e.g.
+      (``by``: a customer-level column of ``events``, or a Series of labels indexed by customer, e.g.
       personas from :func:`cjlib.personas.fit_personas`; ``None`` gives plain rate ratios);
     - ``effect`` is the channel factor scaled so the session-weighted average is 1: 1.3 means a visit from
       that channel advances customers 30 % more often than an average visit by similar customers.
@@ -109,7 +109,7 @@ def channel_effects(
     ----------
     events : DataFrame
         Event log (ordered by customer and time, or it is sorted).
-    adjust_for : str, Series or None
+    by : str, Series or None
         Segments to compare within (see above).
     transitions : sequence, optional
         ``"source>target"`` strings or tuples; default every consecutive pair of stages.
@@ -118,21 +118,22 @@ def channel_effects(
     n_boot : int, default 0
         Bootstrap replicates over customers for ``lower``/``upper`` (percentile intervals); 0 skips them.
     seed : int, default 0
-    ci : float, default 0.95
+    confidence : float, default 0.95
+        Coverage of the percentile intervals.
 
     Returns
     -------
     DataFrame
         ``transition, channel, sessions, advanced, rate, effect, effect_unadjusted, compared`` (+ ``lower,
-        upper`` with ``n_boot``), channels sorted by effect within each transition; ``attrs["adjust_for"]``.
+        upper`` with ``n_boot``), channels sorted by effect within each transition.
         ``compared`` counts the channel's sessions in segments where another channel also has sessions: only
         those separate the channel's effect from its segment's (a channel whose customers are all of segments
         no other channel reaches has ``compared == 0`` and an ``effect`` the data cannot identify).
     """
     sm = _stage_map(stage_map)
     names = sm.stage_names
-    pairs = [_parse_stage(t, sm) for t in (transitions or stage_transitions(sm))]
-    table = _session_table(events, sm, touch_col, adjust_for)
+    pairs = [_parse_stage(t, sm) for t in (transitions or stage_transitions(stage_map=sm))]
+    table = _session_table(events, sm, touch_col, by)
     rng = np.random.default_rng(seed)
     rows = []
     for src, tgt in pairs:
@@ -166,12 +167,11 @@ def channel_effects(
                 pick = rng.integers(0, n_cust, n_cust)
                 rows_b = order[np.repeat(starts[pick], sizes[pick]) + _ranges(sizes[pick])]
                 boots[b] = _two_way_poisson(seg[rows_b], ch[rows_b], y[rows_b], n_seg, n_ch)
-            alpha = (1 - ci) / 2
+            alpha = (1 - confidence) / 2
             res["lower"], res["upper"] = np.nanquantile(boots, alpha, axis=0), np.nanquantile(boots, 1 - alpha, axis=0)
         rows.append(res.sort_values("effect", ascending=False, kind="stable"))
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
         columns=["transition", "channel", "sessions", "advanced", "rate", "effect", "effect_unadjusted", "compared"])
-    out.attrs["adjust_for"] = adjust_for if isinstance(adjust_for, str) or adjust_for is None else "labels"
     return out
 
 
@@ -205,7 +205,7 @@ class Adjustment:
     Attributes
     ----------
     segments : str, Series or None
-        Passed as ``adjust_for``.
+        Passed to :func:`channel_effects` as ``by``.
     label : str
         How a finding names it ("4 personas", "device", "nothing (plain rate ratios)").
     note : str
@@ -250,17 +250,18 @@ def _run_personas(events, data, output_dir, personas, seed, min_customers) -> Ad
 MIN_PERSONA_CUSTOMERS = 100
 
 
-def adjustment(adjust_for: str, events: pd.DataFrame, *, customers: pd.DataFrame | None = None,
+def adjustment(events: pd.DataFrame, by: str, *, customers: pd.DataFrame | None = None,
                features: pd.DataFrame | None = None, seed: int = 0,
                min_customers: int = MIN_PERSONA_CUSTOMERS, data=None, output_dir: str = "",
                personas=None) -> Adjustment:
-    """Resolve the ``adjust_for`` parameter of a report into segments for :func:`channel_effects`.
+    """Resolve a report's ``adjust_for`` parameter (``by``) into segments for :func:`channel_effects`.
 
     Parameters
     ----------
-    adjust_for : str
-        ``"persona"`` (fitted here from ``features``), a column of ``events`` or ``customers``, or ``""``.
     events : DataFrame
+        The event log.
+    by : str
+        ``"persona"`` (fitted here from ``features``), a column of ``events`` or ``customers``, or ``""``.
     customers : DataFrame, optional
     features : DataFrame, optional
         :func:`cjlib.features.customer_features` of the customers, for ``"persona"``.
@@ -282,16 +283,17 @@ def adjustment(adjust_for: str, events: pd.DataFrame, *, customers: pd.DataFrame
     Raises
     ------
     ValueError
-        ``adjust_for`` is none of the above.
+        ``by`` is none of the above.
     """
-    if not adjust_for:
+    if not by:
         return Adjustment(None, NO_ADJUSTMENT)
-    if adjust_for != "persona":
-        if adjust_for in events.columns:
-            return Adjustment(adjust_for, adjust_for)
-        if customers is not None and adjust_for in customers.columns:
-            return Adjustment(customers.set_index("customer_id")[adjust_for], adjust_for)
-        raise ValueError(f"adjust_for must be 'persona', '' or a column of the events or customers, got {adjust_for!r}")
+    if by != "persona":
+        if by in events.columns:
+            return Adjustment(by, by)
+        if customers is not None and by in customers.columns:
+            return Adjustment(customers.set_index("customer_id")[by], by)
+        raise ValueError(f"by (the report's adjust_for) must be 'persona', '' or a column of the events or "
+                         f"customers, got {by!r}")
     if personas is not None or data is not None:
         return _run_personas(events, data, output_dir, personas, seed, min_customers)
     n = 0 if features is None else len(features)

@@ -408,8 +408,8 @@ def test_bootstrap_options(tiny):
     assert b.estimate.to_dict() == pytest.approx(A.markov(tiny, order=2, horizon="ca").value.to_dict())
     with pytest.raises(ValueError, match="model must be one of"):
         A.bootstrap(tiny, model="magic")
-    with pytest.raises(ValueError, match="ci must be"):
-        A.bootstrap(tiny, ci=95)
+    with pytest.raises(ValueError, match="confidence must be"):
+        A.bootstrap(tiny, confidence=95)
     with pytest.raises(TypeError, match="unknown model arguments"):
         A.bootstrap(tiny, n_boot=2, orders=2)
 
@@ -418,7 +418,7 @@ def test_bootstrap_options(tiny):
 def test_stage_attribution_and_contribution_by_hand():
     ev = _events()
     with pytest.warns(DataWarning, match="retention>advocacy has no conversions"):
-        sa = A.stage_attribution(ev, model="last_touch", lookback=None)
+        sa = A.stage_attribution(ev, model="last_touch", window=None)
     assert list(sa.columns) == ["transition", "channel", "conversions", "share", "journeys", "touches",
                                 "conversion_rate", "lift"]
     assert sa.attrs["skipped"] == ["retention>advocacy"]
@@ -516,7 +516,7 @@ def test_figures_draw(paths20k, tmp_path):
     assert ax.get_ylabel() == "from"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        sa = A.stage_attribution(_events(), model="linear", lookback=None)
+        sa = A.stage_attribution(_events(), model="linear", window=None)
     ax = P.stage_channel_heatmap(sa, value="conversion_rate")
     assert ax.get_yticklabels()[0].get_text() == "awareness → consideration"
     costs = A.cost_per_conversion(cm, pd.DataFrame({"channel": ["email", "video"], "spend": [100.0, 50.0]}))
@@ -636,3 +636,43 @@ def test_channels_with_separator_give_the_same_attribution_as_plain_names(synth_
     mk = A.compare_models(pp)
     assert cpc.loc[("markov", "Paid > Search"), "cost_per_conversion"] == pytest.approx(300 / mk.loc["b", "markov"])
     assert cpc.loc[("markov", "Email > Newsletter"), "spend"] == 100.0
+
+
+# ---------------------------------------------------------------------------------------------- report-level calls
+def test_model_comparison_by_hand():
+    """_events() at 30 days: converting paths paid_search (50), direct (20), social > email (30); tails email
+    and display × 3; C's purchase has no touch. Time decay (7 days) splits D's conversion 2^(-1/7) : 2^(-2/7)."""
+    from pandas.testing import assert_frame_equal
+
+    ev = _events()
+    paths = A.paths_from_events(ev, lookback="30D")
+    c = A.model_comparison(ev, paths, models="last_touch,time_decay,markov", n_boot=20, seed=1)
+    assert c.models == ("last_touch", "time_decay", "markov") and c.conversions == 3.0
+    assert list(c.attributed.columns) == ["last_touch", "time_decay", "markov", "last_touch_value",
+                                          "time_decay_value", "markov_value"]
+    assert c.attributed["last_touch"].to_dict() == {"direct": 1.0, "display": 0.0, "email": 1.0, "paid_search": 1.0,
+                                                    "social": 0.0}
+    q = 2 ** (-1 / 7)
+    assert c.attributed.loc["email", "time_decay"] == pytest.approx(1 / (1 + q), rel=1e-12)
+    assert c.attributed.loc["social", "time_decay"] == pytest.approx(q / (1 + q), rel=1e-12)
+    assert c.attributed.loc["social", "time_decay_value"] == pytest.approx(30 * q / (1 + q), rel=1e-12)
+    assert c.attributed.loc["paid_search", "last_touch_value"] == 50.0
+    assert set(c.intervals) == {"last_touch", "markov"} and c.intervals["markov"].attrs["n_boot"] == 20
+    assert_frame_equal(c.markov, A.markov(paths))
+    assert_frame_equal(c.intervals["markov"], A.bootstrap(paths, "markov", n_boot=20, seed=1, order=1))
+
+
+def test_stage_attribution_warn_false_skips_quietly():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sa = A.stage_attribution(_events(), model="last_touch", window=None, warn=False)
+    assert sa.attrs["skipped"] == ["retention>advocacy"]
+
+
+def test_spend_in_range_keeps_the_months_the_events_cover():
+    costs = pd.DataFrame({"channel": ["a", "a", "b", "b"], "period": ["2025-01", "2025-02", "2025-02-15", "2025-03"],
+                          "spend": [1.0, 2.0, 3.0, 4.0]})
+    ev = _events()  # 2025-01-01 to 2025-02-14
+    assert A.spend_in_range(ev, costs)["spend"].tolist() == [1.0, 2.0, 3.0]
+    flat = costs.drop(columns="period")
+    assert A.spend_in_range(ev, flat) is flat

@@ -49,12 +49,12 @@ def direct(sample):
     ev, sm = data.events, data.stage_map
     paths = A.paths_from_events(ev, lookback="30D", stage_map=sm)
     cm = A.compare_models(paths, [m for m in MODELS if m != "time_decay"], order=1)
-    td = A.time_decay(ev, "7D", lookback="30D", stage_map=sm)
+    td = A.time_decay(ev, "7D", window="30D", stage_map=sm)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        sa = A.stage_attribution(ev, model="markov", stage_map=sm, lookback="30D")
+        sa = A.stage_attribution(ev, model="markov", stage_map=sm, window="30D")
     return dict(paths=paths, cm=cm, td=td, mk=A.markov(paths, order=1), sa=sa, costs=data.costs,
-                contrib=A.stage_contribution(ev, model="markov", stage_map=sm, lookback="30D"),
+                contrib=A.stage_contribution(ev, model="markov", stage_map=sm, window="30D"),
                 boot=A.bootstrap(paths, "markov", n_boot=20, seed=0, order=1))
 
 

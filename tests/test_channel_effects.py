@@ -55,7 +55,7 @@ def test_adjustment_undoes_simpson():
     ev = _log(rng_rows)
     seg = pd.Series({c: c[:2] for c in ev["customer_id"].unique()})
     crude = channel_effects(ev, transitions=["consideration>purchase"]).set_index("channel")
-    adj = channel_effects(ev, adjust_for=seg, transitions=["consideration>purchase"]).set_index("channel")
+    adj = channel_effects(ev, by=seg, transitions=["consideration>purchase"]).set_index("channel")
     assert crude.loc["email", "effect"] < crude.loc["social", "effect"]  # 100/500 vs 125/500
     assert set(crude.index) == {"email", "social"}  # the first visits are awareness-stage sessions
     assert adj.loc["email", "effect"] / adj.loc["social", "effect"] == pytest.approx(2.0, rel=1e-6)
@@ -100,7 +100,7 @@ def _planted_session_effects(params, transition):
 def test_planted_channel_effects_come_out_in_the_planted_order(planted, transition):
     d, ev = planted
     personas = d.truth.set_index("customer_id")["persona"]
-    got = channel_effects(ev, adjust_for=personas, transitions=[transition.replace(" ", "")]).set_index("channel")
+    got = channel_effects(ev, by=personas, transitions=[transition.replace(" ", "")]).set_index("channel")
     truth = _planted_session_effects(d.params, transition)
     est = got["effect"]
     # every pair whose planted effects differ by 25 % or more is ordered as planted
@@ -129,8 +129,8 @@ def test_bootstrap_is_seeded_and_covers(planted):
 
 def test_bad_arguments(planted):
     _, ev = planted
-    with pytest.raises(ValueError, match="adjust_for"):
-        channel_effects(ev.head(100), adjust_for="nope")
+    with pytest.raises(ValueError, match="by 'nope'"):
+        channel_effects(ev.head(100), by="nope")
     with pytest.raises(ValueError, match="stage names"):
         channel_effects(ev.head(100), transitions=["awareness>nowhere"])
 
@@ -142,7 +142,7 @@ def test_planted_order_with_personas_found_from_the_data(planted):
 
     d, ev = planted
     fitted = fit_personas(customer_features(ev, customers=d.customers), k=4, n_boot=2, seed=0)
-    got = channel_effects(ev, adjust_for=fitted.persona_.astype(str), transitions=["consideration>purchase"])
+    got = channel_effects(ev, by=fitted.persona_.astype(str), transitions=["consideration>purchase"])
     est = got.set_index("channel")["effect"]
     truth = _planted_session_effects(d.params, "consideration > purchase")
     for a in truth:

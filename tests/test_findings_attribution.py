@@ -202,14 +202,14 @@ def test_journey_summary_and_sentences():
     assert js.loc["converting"].to_dict() == pytest.approx(
         {"journeys": 4, "distinct paths": 2, "mean touches": 1.75, "median touches": 2, "one-touch share": 0.25})
     assert js.loc["not converting", "mean touches"] == 2.0
-    text = F.journeys_finding(js, touch_col="channel", lookback="30D", distinct_paths=3, conversions_without_touches=2)
+    text = F.journeys_finding(js, touch_col="channel", window="30D", distinct_paths=3, conversions_without_touches=2)
     assert text == ("**8 journeys** from the log: 4 end in a conversion and 4 do not (50.0% convert), over 3 distinct "
                     "paths of channel touches. Converting journeys have 1.8 touches on average, the others 2.0. 2 "
                     "conversions had no touch within 30D and are left out.")
     assert F.journeys_title(js) == "Converting journeys have fewer touches (1.8 against 2.0 on average)"
     only_conv = A.journey_summary(t.assign(nulls=0.0))
     assert np.isnan(only_conv.loc["not converting", "mean touches"])
-    assert "on average" not in F.journeys_finding(only_conv, touch_col="channel", lookback="30D", distinct_paths=3)
+    assert "on average" not in F.journeys_finding(only_conv, touch_col="channel", window="30D", distinct_paths=3)
     assert F.journeys_title(only_conv) == "Touches per journey, converting and not converting"
     assert F.summary_lines(js=js) == ["- 8 journeys, 50.0% converting."]
     assert F.summary_lines() == []
@@ -217,7 +217,7 @@ def test_journey_summary_and_sentences():
 
 def test_data_sentence_without_conversions_or_touches():
     s = {"events": 1000, "customers": 50, "first_event": "2025-01-01T00:00", "last_event": "2025-02-01T00:00"}
-    kw = dict(conversion_events=["purchase", "renewal"], touch_col="channel", lookback="30D", markov_order=1,
+    kw = dict(conversion_events=["purchase", "renewal"], touch_col="channel", window="30D", markov_order=1,
               n_bootstrap=10)
     assert F.data_sentence(s, has_touch=False, has_conversions=False, **kw) == (
         "**Data:** 1,000 events from 50 customers, 2025-01-01 to 2025-02-01.")
@@ -245,14 +245,14 @@ def test_report_helpers():
 
 def test_adjustment_falls_back_with_a_reason():
     ev = pd.DataFrame({"customer_id": ["a", "b"], "device": ["m", "d"]})
-    assert E.adjustment("", ev).segments is None and E.adjustment("", ev).note == ""
-    assert E.adjustment("device", ev).segments == "device"
-    with pytest.raises(ValueError, match="adjust_for must be"):
-        E.adjustment("plan", ev)
-    tiny = E.adjustment("persona", ev, features=pd.DataFrame({"x": [1.0, 2.0]}, index=["a", "b"]))
+    assert E.adjustment(ev, "").segments is None and E.adjustment(ev, "").note == ""
+    assert E.adjustment(ev, "device").segments == "device"
+    with pytest.raises(ValueError, match=r"by \(the report's adjust_for\) must be"):
+        E.adjustment(ev, "plan")
+    tiny = E.adjustment(ev, "persona", features=pd.DataFrame({"x": [1.0, 2.0]}, index=["a", "b"]))
     assert tiny.segments is None and tiny.label == E.NO_ADJUSTMENT and "fewer than 100" in tiny.note
     flat = pd.DataFrame({"orders": np.ones(150)}, index=[f"c{i}" for i in range(150)])
-    bad = E.adjustment("persona", ev, features=flat)  # constant features: fit_personas refuses
+    bad = E.adjustment(ev, "persona", features=flat)  # constant features: fit_personas refuses
     assert bad.segments is None and "cannot be fitted" in bad.note
 
 
@@ -380,11 +380,11 @@ def test_channel_effects_count_sessions_shared_with_another_channel():
     ev = pd.DataFrame(rows, columns=["customer_id", "minute", "event", "channel"])
     ev["timestamp"] = pd.Timestamp("2025-01-01") + pd.to_timedelta(ev["minute"], unit="min")
     ev["seg"] = np.where(ev["customer_id"] < "c3", "s1", "s2")
-    eff = E.channel_effects(ev, adjust_for="seg", transitions=["awareness>consideration"],
+    eff = E.channel_effects(ev, by="seg", transitions=["awareness>consideration"],
                             stage_map="data/stage_map.yml")
     assert eff["compared"].tolist() == [0, 0]
     mixed = ev.assign(seg="all")
-    eff2 = E.channel_effects(mixed, adjust_for="seg", transitions=["awareness>consideration"],
+    eff2 = E.channel_effects(mixed, by="seg", transitions=["awareness>consideration"],
                              stage_map="data/stage_map.yml").set_index("channel")
     assert eff2["compared"].to_dict() == {"ads": 3, "email": 3}
 
@@ -401,3 +401,85 @@ def test_channel_sections_left_out_once_for_one_reason():
     groups, covered = F.channel_left_out({"journey summary": "", "stage attribution": "", "cost per conversion":
                                           "No channel costs were given."})
     assert groups == [] and covered == set()
+
+
+# ---------------------------------------------------------------------------------------------- report sections
+def test_stage_metrics_by_hand():
+    # a>b: email 6 conversions on 60 touches, search 4 on 400 (10 over 460 → average 1/46 a touch)
+    sa = _sa([("a>b", "email", 6.0, 60.0), ("a>b", "search", 4.0, 400.0), ("b>c", "email", 1.0, 10.0),
+              ("b>c", "search", 2.0, 150.0)], p={"a>b": 0.25, "b>c": 0.1})
+    m = F.stage_metrics(sa, min_touches=100)
+    assert m["top_channel_by_stage"] == {"a>b": "email", "b>c": "search"}
+    # email has fewer than 100 touches: only search can be the most effective
+    assert m["most_effective_channel_by_stage"] == {"a>b": "search", "b>c": "search"}
+    assert m["stage_attribution"] == {"a>b": {"email": 6.0, "search": 4.0}, "b>c": {"email": 1.0, "search": 2.0}}
+    assert m["stage_lift"]["a>b"] == pytest.approx({"email": 0.1 * 46, "search": 0.01 * 46})
+    assert m["stage_p_conversion"] == {"a>b": 0.25, "b>c": 0.1}
+    assert F.stage_finding(sa, "markov", min_touches=100).startswith("**Stage attribution (markov):**\n- **")
+
+
+def test_section_metrics_and_reasons():
+    assert F.data_metrics({"events": 5, "customers": 2}) == {"n_events": 5, "n_customers": 2}
+    js = pd.DataFrame({"journeys": [3.0, 7.0], "mean touches": [2.5, 1.0]},
+                      index=pd.Index(["converting", "not converting"], name="journeys"))
+    assert F.journeys_metrics(js, pd.DataFrame({"path": ["a", "b"]})) == {"journeys": {
+        "converting": 3.0, "not_converting": 7.0, "distinct_paths": 2, "mean_touches_converting": 2.5,
+        "mean_touches_not_converting": 1.0}}
+    assert F.no_paths_reason(pd.DataFrame({"conversions": [1.0]}), touch_col="channel", window="30D") == ""
+    assert F.no_stages_reason(pd.DataFrame(), touch_col="medium") == (
+        "No customer with a `medium` touch moves on at any stage transition of the stage map.")
+    assert F.no_effects_reason(["a > b"], min_touches=100) == ""
+    assert F.no_contribution_reason(pd.DataFrame(), window="14D") == (
+        "No conversion has a touchpoint event within 14D before it.")
+    assert F.order_note(1) is None and "uses order 2" in F.order_note(2)
+    assert F.missing_metrics(paths=True, stages=False) == {"top_channel_by_stage": {}}
+    assert F.missing_metrics(paths=True, stages=True) == {}
+    assert F.cost_model(["shapley"]) == "shapley"
+    cpc = pd.DataFrame({"model": ["m", "m"], "channel": ["x", "y"], "spend": [10.0, np.nan],
+                        "cost_per_conversion": [2.0, np.nan], "roi": [3.0, np.nan]})
+    assert F.cost_metrics(cpc, has_revenue=False) == {"cost_per_conversion": {"m": {"x": 2.0}}}
+
+
+def test_model_metrics_and_summary_from_a_comparison():
+    from cjlib.attribution import ModelComparison
+
+    att = _attributed({"email": [60.0, 70.0], "search": [40.0, 30.0]})
+    mk = pd.DataFrame({"conversions": [70.0, 30.0], "removal_effect": [0.8, 0.3]},
+                      index=pd.Index(["email", "search"], name="channel"))
+    mk.attrs.update(p_conversion=0.4, n_states=3)
+    iv = pd.DataFrame({"estimate": [70.0, 30.0], "lower": [60.0, 20.0], "upper": [80.0, 40.0]}, index=mk.index)
+    c = ModelComparison(att, mk, {"markov": iv}, ("last_touch", "markov"), 100.0)
+    m = F.model_metrics(c)
+    assert m["attribution"] == {"last_touch": {"email": 60.0, "search": 40.0}, "markov": {"email": 70.0, "search": 30.0}}
+    assert m["p_conversion"] == 0.4 and m["removal_effect"] == {"email": 0.8, "search": 0.3}
+    assert m["intervals"] == {"markov": {"email": [60.0, 80.0], "search": [20.0, 40.0]}}
+    assert F.markov_finding(c, order=1) == "\n".join(F.markov_lines(mk, att, models=c.models, order=1, interval=iv))
+    assert F.summary_finding(comparison=c) == "\n".join(F.summary_lines(mk=mk, attributed=att, models=list(c.models)))
+    assert F.summary_finding() == "*No finding is earned on this data:* the sections above say why."
+
+
+def test_leave_out_says_once_what_a_group_shares(monkeypatch):
+    from cjlib import report
+
+    said = []
+    monkeypatch.setattr(report, "left_out", lambda section, reason: said.append(("left_out", section, reason)))
+    monkeypatch.setattr(report, "finding", lambda text: said.append(("finding", text)))
+    covered = F.left_out_once({"journey summary": "No channel.", "model comparison": "No channel.",
+                               "stage contribution": ""})
+    assert covered == {"journey summary", "model comparison"}
+    F.leave_out("journey summary", "No channel.", covered)  # covered, and says nothing more
+    F.leave_out("model comparison", "No channel.", covered)
+    F.leave_out("channel effects", "Too few visits.", covered)
+    assert said == [("left_out", "channel attribution (journey summary, model comparison)", "No channel."),
+                    ("finding", F.said_above("model comparison")),
+                    ("left_out", "channel-effect estimate", "Too few visits.")]
+    with pytest.raises(ValueError, match="section must be one of"):
+        F.leave_out("heatmap", "x")
+
+
+def test_persona_and_effects_metrics():
+    adj = E.Adjustment("device", "device")
+    assert F.persona_metrics(adj) == {}
+    assert F.persona_metrics(E.Adjustment(None, "2 personas", names=("A", "B"))) == {"persona_names": ["A", "B"]}
+    assert F.effects_intro(E.Adjustment(None, E.NO_ADJUSTMENT, "too few")) == (
+        F.effects_method(E.NO_ADJUSTMENT) + " *Note:* too few.")

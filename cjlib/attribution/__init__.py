@@ -52,7 +52,14 @@ from cjlib.attribution.markov import (
     removal_effects,
     transition_matrix,
 )
-from cjlib.attribution.models import MODELS, bootstrap, compare_models, parse_models
+from cjlib.attribution.models import (
+    MODELS,
+    ModelComparison,
+    bootstrap,
+    compare_models,
+    model_comparison,
+    parse_models,
+)
 from cjlib.attribution.paths import (
     SEP,
     join_path,
@@ -87,6 +94,8 @@ __all__ = [
     "shapley",
     "time_decay",
     "compare_models",
+    "model_comparison",
+    "ModelComparison",
     "bootstrap",
     "stage_transitions",
     "stage_attribution",

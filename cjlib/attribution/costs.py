@@ -58,7 +58,7 @@ def cost_per_conversion(attributed: pd.DataFrame, costs: pd.DataFrame) -> pd.Dat
     return pd.concat(frames, ignore_index=True)
 
 
-def spend_in_range(costs: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+def spend_in_range(events: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
     """The cost rows of the months the events cover (rows without ``period`` are all kept)."""
     if "period" not in costs.columns or events.empty:
         return costs

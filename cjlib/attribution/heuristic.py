@@ -80,7 +80,7 @@ def time_decay(
     half_life: str | pd.Timedelta = "7D",
     *,
     conversion_events: Sequence[str] | str | None = None,
-    lookback: str | pd.Timedelta | None = "30D",
+    window: str | pd.Timedelta | None = "30D",
     touch_col: str = "channel",
     stage: str | tuple[str, str] | None = None,
     stage_map=None,
@@ -97,7 +97,9 @@ def time_decay(
         Event log (see :func:`paths_from_events`).
     half_life : str or Timedelta, default "7D"
         A touch this long before the conversion weighs half as much as one at the conversion.
-    conversion_events, lookback, touch_col, stage, stage_map
+    window : str, Timedelta or None, default "30D"
+        How far before the conversion touches count (``lookback`` of :func:`paths_from_events`).
+    conversion_events, touch_col, stage, stage_map
         As in :func:`paths_from_events`.
 
     Returns
@@ -109,7 +111,7 @@ def time_decay(
     hl = _timedelta_ns(half_life, "half_life")
     if hl == _NO_LIMIT:
         raise ValueError("half_life must be a finite duration")
-    j = _journeys(events, conversion_events=conversion_events, lookback=lookback, touch_col=touch_col,
+    j = _journeys(events, conversion_events=conversion_events, window=window, touch_col=touch_col,
                   stage=stage, stage_map=stage_map, collapse_repeats=False)
     conv_touch = j.converted[j.jid]
     w = np.where(conv_touch, np.exp2(-(j.end_ts[j.jid] - j.touch_ts).astype(float) / hl), 0.0)

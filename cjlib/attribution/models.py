@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -101,7 +102,7 @@ def _linear_operator(p: _Paths, model: str) -> sp.csr_matrix:
     return sp.csr_matrix((w, (p.tok, p.pid)), shape=(C, p.n))
 
 
-def bootstrap(paths: pd.DataFrame, model: str = "markov", n_boot: int = 200, seed: int = 0, ci: float = 0.95,
+def bootstrap(paths: pd.DataFrame, model: str = "markov", n_boot: int = 200, seed: int = 0, confidence: float = 0.95,
               *, value: bool = False, **kw) -> pd.DataFrame:
     """Bootstrap confidence intervals of attributed conversions (or value) for any model.
 
@@ -120,7 +121,7 @@ def bootstrap(paths: pd.DataFrame, model: str = "markov", n_boot: int = 200, see
         Number of replicates.
     seed : int, default 0
         Seed of :func:`numpy.random.default_rng`; same data + parameters + seed → same numbers.
-    ci : float, default 0.95
+    confidence : float, default 0.95
         Coverage of the percentile interval, in (0, 1).
     value : bool, default False
         Bootstrap the attributed value instead of conversions (needs ``value`` in ``paths``).
@@ -131,14 +132,14 @@ def bootstrap(paths: pd.DataFrame, model: str = "markov", n_boot: int = 200, see
     -------
     DataFrame
         Indexed by ``channel``: ``estimate`` (the model on the full data), ``lower``, ``upper``, ``std``.
-        ``attrs``: ``model``, ``n_boot``, ``ci``, ``seed``, ``failed`` (replicates without conversions,
+        ``attrs``: ``model``, ``n_boot``, ``confidence``, ``seed``, ``failed`` (replicates without conversions,
         skipped).
     """
     _check_model(model)
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
         raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
-    if not (isinstance(ci, float) and 0 < ci < 1):
-        raise ValueError(f"ci must be a float in (0, 1), got {ci!r}")
+    if not (isinstance(confidence, float) and 0 < confidence < 1):
+        raise ValueError(f"confidence must be a float in (0, 1), got {confidence!r}")
     unknown = set(kw) - {"order", "horizon", "shapley_method"}
     if unknown:
         raise TypeError(f"unknown model arguments {sorted(unknown)}; accepted: order, horizon, shapley_method")
@@ -169,11 +170,11 @@ def bootstrap(paths: pd.DataFrame, model: str = "markov", n_boot: int = 200, see
     if not reps:
         raise DataError("every bootstrap replicate lacked conversions", rule="no_conversions")
     R = np.vstack(reps)
-    a = (1 - ci) / 2
+    a = (1 - confidence) / 2
     out = pd.DataFrame({"estimate": est, "lower": np.quantile(R, a, axis=0), "upper": np.quantile(R, 1 - a, axis=0),
                         "std": R.std(axis=0, ddof=1) if len(R) > 1 else np.zeros(len(est))},
                        index=pd.Index(p.channels.astype(str), name="channel"))
-    out.attrs.update(model=model, n_boot=int(n_boot), ci=float(ci), seed=int(seed), failed=failed,
+    out.attrs.update(model=model, n_boot=int(n_boot), confidence=float(confidence), seed=int(seed), failed=failed,
                      column="value" if value else "conversions")
     return out
 
@@ -194,3 +195,87 @@ def parse_models(models: str | Sequence[str]) -> list[str]:
     if not out or set(out) - set(known):
         raise ValueError(f"models must be a comma-separated list of {known}, got {models!r}")
     return out
+
+
+@dataclass(frozen=True)
+class ModelComparison:
+    """Every requested model on one paths table, with intervals (:func:`model_comparison`).
+
+    Attributes
+    ----------
+    attributed : DataFrame
+        Indexed by ``channel``: one column of attributed conversions per model, in the order asked, then
+        the ``<model>_value`` columns there are.
+    markov : DataFrame
+        The :func:`~cjlib.attribution.markov` result (removal effects; ``attrs["p_conversion"]``).
+    intervals : dict of str to DataFrame
+        :func:`bootstrap` result per model of the paths table (every model but ``time_decay``).
+    models : tuple of str
+        The models, in the order asked.
+    conversions : float
+        The conversions with at least one touch (what every model shares out).
+    """
+
+    attributed: pd.DataFrame
+    markov: pd.DataFrame
+    intervals: dict
+    models: tuple
+    conversions: float
+
+
+def model_comparison(events: pd.DataFrame, paths: pd.DataFrame, *, models: str | Sequence[str] = MODELS,
+                     order: int = 1, half_life: str | pd.Timedelta = "7D", window: str | pd.Timedelta | None = "30D",
+                     touch_col: str = "channel", stage_map=None, n_boot: int = 100, seed: int = 0) -> ModelComparison:
+    """The report's model comparison: every model side by side, Markov removal effects, bootstrap intervals.
+
+    Parameters
+    ----------
+    events : DataFrame
+        The event log ``paths`` was built from (``time_decay`` needs its timestamps).
+    paths : DataFrame
+        :func:`~cjlib.attribution.paths_from_events` of ``events`` with the same ``window`` and ``touch_col``.
+    models : str or sequence of str
+        As :func:`parse_models` reads them; ``time_decay`` is computed from ``events``.
+    order : int, default 1
+        Markov order (for ``markov`` and its intervals).
+    half_life : str or Timedelta, default "7D"
+        Of ``time_decay``.
+    window : str, Timedelta or None, default "30D"
+        How far before a conversion touches count (``time_decay``; ``paths`` was built with it).
+    touch_col : str, default "channel"
+        The column whose values are the touches.
+    stage_map : StageMap or path, optional
+    n_boot : int, default 100
+        Bootstrap replicates per model.
+    seed : int, default 0
+
+    Returns
+    -------
+    ModelComparison
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "b", "b"], "event": ["page_view", "purchase"] * 2,
+    ...                    "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01", "2025-01-03"]),
+    ...                    "channel": ["email", None, "search", None]})
+    >>> from cjlib.attribution import paths_from_events
+    >>> paths = paths_from_events(ev, lookback="30D")
+    >>> model_comparison(ev, paths, models="last_touch,time_decay", n_boot=5).attributed
+             last_touch  time_decay
+    channel
+    email           1.0         1.0
+    search          1.0         1.0
+    """
+    from cjlib.attribution.heuristic import time_decay
+
+    model_list = parse_models(models)
+    path_models = [m for m in model_list if m in MODELS]
+    attributed = compare_models(paths, path_models, order=order)
+    if "time_decay" in model_list:
+        td = time_decay(events, half_life, window=window, touch_col=touch_col, stage_map=stage_map)
+        attributed = attributed.join(td, how="outer").fillna(0.0)
+    attributed = attributed[model_list + [f"{m}_value" for m in model_list if f"{m}_value" in attributed.columns]]
+    intervals = {m: bootstrap(paths, m, n_boot=n_boot, seed=seed, **({"order": order} if m == "markov" else {}))
+                 for m in path_models}
+    return ModelComparison(attributed, markov(paths, order=order), intervals, tuple(model_list),
+                           float(paths["conversions"].sum()))

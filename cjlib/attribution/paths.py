@@ -498,14 +498,14 @@ def _stage_touches(log: _Log, sm, stage, window: int) -> _Touches:
                     tail=after_source & ~converted[log.customer], conversion_rows=tgt_row[converted])
 
 
-def _journeys(events, *, conversion_events, lookback, touch_col, stage, stage_map, collapse_repeats) -> _Journeys:
+def _journeys(events, *, conversion_events, window, touch_col, stage, stage_map, collapse_repeats) -> _Journeys:
     """Touches grouped into journeys (see :func:`paths_from_events` for the two modes)."""
     if not isinstance(events, pd.DataFrame):
         raise TypeError(f"events must be a DataFrame, got {type(events)}")
     for c in ("customer_id", "timestamp", "event", touch_col):
         if c not in events.columns:
             raise DataError(f"events lack the column {c!r}", column=c, rule="missing_column")
-    window = _timedelta_ns(lookback, "lookback")
+    window = _timedelta_ns(window, "window")
     sm = _stage_map(stage_map)
     log = _log_arrays(events, touch_col)
     if stage is None:
@@ -619,7 +619,8 @@ def paths_from_events(
     """
     if not isinstance(collapse_repeats, bool):
         raise ValueError(f"collapse_repeats must be True or False, got {collapse_repeats!r}")
-    j = _journeys(events, conversion_events=conversion_events, lookback=lookback, touch_col=touch_col,
+    _timedelta_ns(lookback, "lookback")  # a bad value is named as this function's parameter
+    j = _journeys(events, conversion_events=conversion_events, window=lookback, touch_col=touch_col,
                   stage=stage, stage_map=stage_map, collapse_repeats=collapse_repeats)
     return _paths_table(j, dict(touch_col=touch_col, stage=None if stage is None else str(stage),
                                 lookback=None if lookback is None else str(lookback)))

@@ -21,7 +21,7 @@ from cjlib.attribution.paths import (
 from cjlib.errors import DataWarning
 
 
-def stage_transitions(stage_map=None) -> list[tuple[str, str]]:
+def stage_transitions(*, stage_map=None) -> list[tuple[str, str]]:
     """Consecutive stage pairs of the stage map: ``[("awareness", "consideration"), ...]``."""
     names = _stage_map(stage_map).stage_names
     return list(zip(names[:-1], names[1:]))
@@ -33,15 +33,17 @@ def stage_attribution(
     model: str = "markov",
     stage_map=None,
     transitions: Sequence[str | tuple[str, str]] | None = None,
-    lookback: str | pd.Timedelta | None = "30D",
+    window: str | pd.Timedelta | None = "30D",
     touch_col: str = "channel",
+    warn: bool = True,
     **kw,
 ) -> pd.DataFrame:
     """Attribution of each stage transition: which channels move customers forward at each stage.
 
     For every transition (default: each consecutive pair of stages in the stage map), builds the stage-mode
     paths table (:func:`paths_from_events` with ``stage=``) and attributes its conversions with ``model``.
-    Transitions without any conversion are skipped with a :class:`~cjlib.errors.DataWarning`.
+    Transitions without any conversion are skipped (with a :class:`~cjlib.errors.DataWarning` unless
+    ``warn=False``) and listed in ``attrs["skipped"]``.
 
     Parameters
     ----------
@@ -52,8 +54,12 @@ def stage_attribution(
     stage_map : StageMap or path, optional
     transitions : sequence, optional
         ``"source>target"`` strings or tuples; default :func:`stage_transitions`.
-    lookback, touch_col
+    window : str, Timedelta or None, default "30D"
+        How far before the target stage touches count (``lookback`` of :func:`paths_from_events`).
+    touch_col : str, default "channel"
         As in :func:`paths_from_events`.
+    warn : bool, default True
+        Warn about each transition skipped for want of a conversion (a report that names them passes False).
     **kw
         Passed to the model (``order``, ``horizon``, ``shapley_method``).
 
@@ -71,14 +77,15 @@ def stage_attribution(
     """
     _check_model(model)
     sm = _stage_map(stage_map)
-    trs = [_parse_stage(t, sm) for t in (transitions if transitions is not None else stage_transitions(sm))]
+    trs = [_parse_stage(t, sm) for t in (transitions if transitions is not None else stage_transitions(stage_map=sm))]
     frames, rates, skipped = [], {}, []
     for src, tgt in trs:
         name = f"{src}>{tgt}"
-        pt = paths_from_events(events, lookback=lookback, touch_col=touch_col, stage=(src, tgt), stage_map=sm)
+        pt = paths_from_events(events, lookback=window, touch_col=touch_col, stage=(src, tgt), stage_map=sm)
         p = _parse(pt)
         if p.conv.sum() <= 0:
-            warnings.warn(f"stage transition {name} has no conversions; skipped", DataWarning, stacklevel=2)
+            if warn:
+                warnings.warn(f"stage transition {name} has no conversions; skipped", DataWarning, stacklevel=2)
             skipped.append(name)
             continue
         conv, _ = _attribute(p, model, **kw)
@@ -110,7 +117,7 @@ def stage_contribution(
     model: str = "markov",
     stage_map=None,
     conversion_events: Sequence[str] | str | None = None,
-    lookback: str | pd.Timedelta | None = "30D",
+    window: str | pd.Timedelta | None = "30D",
     **kw,
 ) -> pd.DataFrame:
     """How much each journey stage's touchpoints contribute to conversion.
@@ -126,8 +133,10 @@ def stage_contribution(
         Event log.
     model : str, default "markov"
     stage_map : StageMap or path, optional
-    conversion_events, lookback
+    conversion_events : str or sequence of str, optional
         As in :func:`paths_from_events`.
+    window : str, Timedelta or None, default "30D"
+        How far before a conversion touchpoints count (``lookback`` of :func:`paths_from_events`).
     **kw
         Passed to the model.
 
@@ -141,7 +150,7 @@ def stage_contribution(
     """
     _check_model(model)
     sm = _stage_map(stage_map)
-    pt = paths_from_events(events, conversion_events=conversion_events, lookback=lookback, touch_col="event",
+    pt = paths_from_events(events, conversion_events=conversion_events, lookback=window, touch_col="event",
                            stage_map=sm)
     p = _parse(pt)
     if not p.conv.sum() > 0:  # nothing to attribute: an empty table, not a failure

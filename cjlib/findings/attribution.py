@@ -58,6 +58,29 @@ __all__ = [
     "cost_title",
     "cost_finding",
     "summary_lines",
+    "left_out_once",
+    "leave_out",
+    "no_paths_reason",
+    "no_stages_reason",
+    "no_effects_reason",
+    "no_contribution_reason",
+    "data_metrics",
+    "journeys_metrics",
+    "model_metrics",
+    "markov_finding",
+    "transition_metrics",
+    "order_note",
+    "stage_metrics",
+    "stage_finding",
+    "persona_metrics",
+    "effects_intro",
+    "effects_metrics",
+    "effects_finding",
+    "contribution_metrics",
+    "cost_metrics",
+    "cost_model",
+    "missing_metrics",
+    "summary_finding",
 ]
 
 MIN_CONVERSIONS = 30  # fewest attributed conversions a share, a leader or a cost may be stated from
@@ -196,7 +219,7 @@ def channel_left_out(reasons: Mapping[str, str], *, group: str = "channel attrib
 
 
 # -------------------------------------------------------------------------------------------- data, journeys
-def data_sentence(summary: Mapping, *, conversion_events: Sequence[str], touch_col: str, lookback: str,
+def data_sentence(summary: Mapping, *, conversion_events: Sequence[str], touch_col: str, window: str,
                   markov_order: int, n_bootstrap: int, has_touch: bool, has_conversions: bool) -> str:
     """The opening line: what the log holds and how journeys are built from it."""
     text = (f"**Data:** {number(summary['events'])} event{'s' * (summary['events'] != 1)} "
@@ -204,12 +227,12 @@ def data_sentence(summary: Mapping, *, conversion_events: Sequence[str], touch_c
             f"{str(summary['first_event'])[:10]} to {str(summary['last_event'])[:10]}.")
     if has_conversions:
         text += f" Conversions are {join(conversion_events, 'or')} events"
-        text += (f"; touches are `{touch_col}` values up to {lookback} before each conversion; Markov order "
+        text += (f"; touches are `{touch_col}` values up to {window} before each conversion; Markov order "
                  f"{markov_order}; {n_bootstrap} bootstrap replicates." if has_touch else ".")
     return text
 
 
-def journeys_finding(js: pd.DataFrame, *, touch_col: str, lookback: str, distinct_paths: int,
+def journeys_finding(js: pd.DataFrame, *, touch_col: str, window: str, distinct_paths: int,
                      conversions_without_touches: int = 0) -> str | None:
     """``**N journeys** from the log: …`` from :func:`cjlib.attribution.journey_summary`."""
     n_conv, n_null = float(js.loc["converting", "journeys"]), float(js.loc["not converting", "journeys"])
@@ -223,7 +246,7 @@ def journeys_finding(js: pd.DataFrame, *, touch_col: str, lookback: str, distinc
         text += (f" Converting journeys have {number(m_conv, '.1f')} touches on average, the others "
                  f"{number(m_null, '.1f')}.")
     if conversions_without_touches:
-        text += f" {number(conversions_without_touches)} conversions had no touch within {lookback} and are left out."
+        text += f" {number(conversions_without_touches)} conversions had no touch within {window} and are left out."
     return text
 
 
@@ -697,3 +720,328 @@ def summary_lines(*, js: pd.DataFrame | None = None, mk: pd.DataFrame | None = N
                          f"({number(r.best_value, ',.2f')} each) and {r.worst} the dearest "
                          f"({number(r.worst_value, ',.2f')}).")
     return lines
+
+
+# -------------------------------------------------------------------------------------------- report sections
+# what 02 records per section and says where a section cannot run: one call per section in the notebook
+
+# section key of channel_left_out → (name report.left_out gives it, name said_above gives it; None: nothing)
+_SECTIONS = {
+    "journey summary": ("journey summary", None),
+    "model comparison": ("model comparison", "model comparison"),
+    "transitions": ("transition heatmap", "transition probabilities"),
+    "stage attribution": ("stage attribution", "stage attribution"),
+    "channel effects": ("channel-effect estimate", "channel effects"),
+    "stage contribution": ("stage contribution", None),
+    "cost per conversion": ("cost per conversion", "cost per conversion"),
+}
+
+
+def left_out_once(reasons: Mapping[str, str]) -> set[str]:
+    """:func:`cjlib.report.left_out` once for each reason that two or more sections share
+    (:func:`channel_left_out`); returns the sections it covered, for :func:`leave_out`.
+
+    Parameters
+    ----------
+    reasons : mapping
+        Section → why it cannot run ('' when it can), in report order.
+
+    Returns
+    -------
+    set of str
+    """
+    from cjlib import report
+
+    groups, covered = channel_left_out(reasons)
+    for section, reason in groups:
+        report.left_out(section, reason)
+    return covered
+
+
+def leave_out(section: str, reason: str, covered: set[str] | frozenset[str] = frozenset()) -> None:
+    """Say in the report that ``section`` is not shown: :func:`cjlib.report.left_out` with ``reason``, or,
+    when the reason was already said once for the group (``covered`` of :func:`channel_left_out`), only
+    :func:`said_above` (the journey summary then says nothing more).
+
+    Parameters
+    ----------
+    section : str
+        One of ``journey summary``, ``model comparison``, ``transitions``, ``stage attribution``,
+        ``channel effects``, ``stage contribution``, ``cost per conversion``.
+    reason : str
+        Why it cannot run, one sentence.
+    covered : set of str
+        The sections whose reason :func:`channel_left_out` gave for the group.
+    """
+    from cjlib import report
+
+    if section not in _SECTIONS:
+        raise ValueError(f"section must be one of {list(_SECTIONS)}, got {section!r}")
+    name, said_as = _SECTIONS[section]
+    if section not in covered:
+        report.left_out(name, reason)
+    elif said_as is not None:
+        report.finding(said_above(said_as))
+
+
+def no_paths_reason(paths: pd.DataFrame, *, touch_col: str, window: str) -> str:
+    """Why the paths table carries nothing to attribute ('' when a conversion has a touch).
+
+    Examples
+    --------
+    >>> no_paths_reason(pd.DataFrame({"conversions": [0.0]}), touch_col="channel", window="30D")
+    'No conversion has a `channel` touch within 30D before it.'
+    """
+    return "" if paths["conversions"].sum() > 0 else f"No conversion has a `{touch_col}` touch within {window} before it."
+
+
+def no_stages_reason(sa: pd.DataFrame, *, touch_col: str) -> str:
+    """Why stage attribution shows nothing ('' when a transition has attributed conversions)."""
+    return "" if len(sa) else (f"No customer with a `{touch_col}` touch moves on at any stage transition of the "
+                               "stage map.")
+
+
+def no_effects_reason(transitions: Sequence[str], *, min_touches: int) -> str:
+    """Why channel effects show nothing ('' when ``transitions``, those :func:`cjlib.effects.shown_effects`
+    shows, is not empty).
+
+    Examples
+    --------
+    >>> no_effects_reason([], min_touches=1000)
+    'At no stage do visits from two or more channels (each with 1,000 visits or more, `min_touches`) move customers on.'
+    """
+    return "" if len(transitions) else (f"At no stage do visits from two or more channels (each with "
+                                        f"{min_touches:,} visits or more, `min_touches`) move customers on.")
+
+
+def no_contribution_reason(contrib: pd.DataFrame, *, window: str) -> str:
+    """Why stage contribution shows nothing ('' when a conversion has a touchpoint)."""
+    return "" if len(contrib) else f"No conversion has a touchpoint event within {window} before it."
+
+
+def data_metrics(summary: Mapping) -> dict:
+    """``n_events`` and ``n_customers`` of :meth:`cjlib.io.Inputs.summary`.
+
+    Examples
+    --------
+    >>> data_metrics({"events": 10, "customers": 3, "first_event": "2025-01-01"})
+    {'n_events': 10, 'n_customers': 3}
+    """
+    return {"n_events": summary["events"], "n_customers": summary["customers"]}
+
+
+def journeys_metrics(js: pd.DataFrame, paths: pd.DataFrame) -> dict:
+    """``journeys``: converting and non-converting journeys, distinct paths, mean touches of each kind.
+
+    Parameters
+    ----------
+    js : DataFrame
+        :func:`cjlib.attribution.journey_summary` of ``paths``.
+    paths : DataFrame
+        The paths table.
+
+    Returns
+    -------
+    dict
+    """
+    return {"journeys": {"converting": js.loc["converting", "journeys"],
+                         "not_converting": js.loc["not converting", "journeys"], "distinct_paths": len(paths),
+                         "mean_touches_converting": js.loc["converting", "mean touches"],
+                         "mean_touches_not_converting": js.loc["not converting", "mean touches"]}}
+
+
+def model_metrics(comparison) -> dict:
+    """``attribution`` (model → channel → conversions), ``p_conversion`` (Markov), ``removal_effect`` and
+    ``intervals`` (model → channel → [lower, upper]) of a :class:`cjlib.attribution.ModelComparison`.
+
+    Returns
+    -------
+    dict
+    """
+    return {"attribution": {m: comparison.attributed[m].to_dict() for m in comparison.models},
+            "p_conversion": comparison.markov.attrs["p_conversion"],
+            "removal_effect": comparison.markov["removal_effect"].to_dict(),
+            "intervals": {m: {c: [r.lower, r.upper] for c, r in iv.iterrows()}
+                          for m, iv in comparison.intervals.items()}}
+
+
+def markov_finding(comparison, *, order: int) -> str:
+    """:func:`markov_lines` of a :class:`cjlib.attribution.ModelComparison`, one Markdown block."""
+    return "\n".join(markov_lines(comparison.markov, comparison.attributed, models=comparison.models, order=order,
+                                  interval=comparison.intervals.get("markov")))
+
+
+def transition_metrics(tm: pd.DataFrame) -> dict:
+    """``p_conversion_after``: per channel, the probability that the next step is a conversion.
+
+    Parameters
+    ----------
+    tm : DataFrame
+        :func:`cjlib.attribution.transition_matrix` output.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> tm = pd.DataFrame({"channel_from": ["a", "a"], "channel_to": ["(conversion)", "(null)"],
+    ...                    "transition_probability": [0.25, 0.75]})
+    >>> transition_metrics(tm)
+    {'p_conversion_after': {'a': 0.25}}
+    """
+    to_conv = tm[tm["channel_to"] == "(conversion)"].set_index("channel_from")["transition_probability"]
+    return {"p_conversion_after": to_conv.to_dict()}
+
+
+def order_note(order: int) -> str | None:
+    """The note under the first-order heatmap when the model's chain is of a higher order (else ``None``)."""
+    if order <= 1:
+        return None
+    return f"*Note:* the heatmap shows the first-order chain for readability; the model above uses order {order}."
+
+
+def stage_metrics(sa: pd.DataFrame, *, min_touches: int) -> dict:
+    """The stage-attribution metrics of 02.
+
+    Parameters
+    ----------
+    sa : DataFrame
+        :func:`cjlib.attribution.stage_attribution` output (with its ``lift`` column).
+    min_touches : int
+        A channel with fewer touches in a transition is not named its most effective.
+
+    Returns
+    -------
+    dict
+        ``top_channel_by_stage`` (most attributed conversions), ``most_effective_channel_by_stage`` (highest
+        lift among channels with ``min_touches`` touches), ``stage_attribution`` and ``stage_lift``
+        (transition → channel → value), ``stage_p_conversion``.
+
+    Examples
+    --------
+    >>> sa = pd.DataFrame({"transition": ["a>b", "a>b"], "channel": ["x", "y"], "conversions": [3.0, 1.0],
+    ...                    "touches": [10.0, 200.0], "lift": [4.0, 0.5]})
+    >>> sa.attrs["p_conversion"] = {"a>b": 0.5}
+    >>> m = stage_metrics(sa, min_touches=100)
+    >>> m["top_channel_by_stage"], m["most_effective_channel_by_stage"]
+    ({'a>b': 'x'}, {'a>b': 'y'})
+    """
+    g = sa.groupby("transition", sort=False)
+    effective = sa[sa["touches"] >= min_touches].groupby("transition", sort=False)
+    return {"top_channel_by_stage": {t: f.loc[f["conversions"].idxmax(), "channel"] for t, f in g},
+            "most_effective_channel_by_stage": {t: f.loc[f["lift"].idxmax(), "channel"] for t, f in effective},
+            "stage_attribution": {t: dict(zip(f["channel"], f["conversions"])) for t, f in g},
+            "stage_lift": {t: dict(zip(f["channel"], f["lift"])) for t, f in g},
+            "stage_p_conversion": sa.attrs["p_conversion"]}
+
+
+def stage_finding(sa: pd.DataFrame, model: str, *, min_touches: int) -> str:
+    """``**Stage attribution (model):**`` followed by :func:`stage_lines`."""
+    return f"**Stage attribution ({model}):**\n" + "\n".join(stage_lines(sa, min_touches=min_touches))
+
+
+def persona_metrics(adjustment) -> dict:
+    """``persona_names`` when a :class:`cjlib.effects.Adjustment` used the run's personas (else nothing)."""
+    return {"persona_names": list(adjustment.names)} if adjustment.names else {}
+
+
+def effects_intro(adjustment) -> str:
+    """:func:`effects_method` for a :class:`cjlib.effects.Adjustment`, with its note when it fell back."""
+    return effects_method(adjustment.label) + (f" *Note:* {adjustment.note}." if adjustment.note else "")
+
+
+def effects_metrics(shown: pd.DataFrame, adjusted_by: str) -> dict:
+    """``channel_effects`` (transition → channel → effect) of the rows shown, and ``channel_effects_adjusted_for``.
+
+    Examples
+    --------
+    >>> shown = pd.DataFrame({"transition": ["a > b"], "channel": ["x"], "effect": [1.5]})
+    >>> effects_metrics(shown, "device")
+    {'channel_effects': {'a > b': {'x': 1.5}}, 'channel_effects_adjusted_for': 'device'}
+    """
+    return {"channel_effects": {t: dict(zip(f["channel"], f["effect"])) for t, f in shown.groupby("transition", sort=False)},
+            "channel_effects_adjusted_for": adjusted_by}
+
+
+def effects_finding(shown: pd.DataFrame, transitions: Sequence[str], skipped: Sequence[str], *, adjusted_by: str,
+                    min_sessions: int) -> str:
+    """``**Channel effects, adjusted for …:**`` followed by :func:`effects_lines`."""
+    return (f"**Channel effects, adjusted for {adjusted_by}:**\n"
+            + "\n".join(effects_lines(shown, transitions, skipped, min_sessions=min_sessions, adjusted_by=adjusted_by)))
+
+
+def contribution_metrics(contrib: pd.DataFrame) -> dict:
+    """``stage_contribution``: each stage's share of the attributed conversions.
+
+    Examples
+    --------
+    >>> contribution_metrics(pd.DataFrame({"stage": ["a", "b"], "share": [0.75, 0.25]}))
+    {'stage_contribution': {'a': 0.75, 'b': 0.25}}
+    """
+    return {"stage_contribution": dict(zip(contrib["stage"], contrib["share"]))}
+
+
+def cost_metrics(cpc: pd.DataFrame, *, has_revenue: bool) -> dict:
+    """``cost_per_conversion`` and, with revenue, ``roi`` (model → channel → value) of the paid channels.
+
+    Parameters
+    ----------
+    cpc : DataFrame
+        :func:`cjlib.attribution.cost_per_conversion` output.
+    has_revenue : bool
+        Whether the log's revenue supports a return on spend.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> cpc = pd.DataFrame({"model": ["m", "m"], "channel": ["x", "y"], "spend": [10.0, None],
+    ...                     "cost_per_conversion": [2.0, None], "roi": [3.0, None]})
+    >>> cost_metrics(cpc, has_revenue=True)
+    {'cost_per_conversion': {'m': {'x': 2.0}}, 'roi': {'m': {'x': 3.0}}}
+    """
+    paid = cpc[cpc["spend"].notna()]
+    out = {"cost_per_conversion": {m: dict(zip(f["channel"], f["cost_per_conversion"]))
+                                   for m, f in paid.groupby("model", sort=False)}}
+    if "roi" in paid.columns and has_revenue:
+        out["roi"] = {m: dict(zip(f["channel"], f["roi"])) for m, f in paid.groupby("model", sort=False)}
+    return out
+
+
+def cost_model(models: Sequence[str]) -> str:
+    """The model whose costs the report states: Markov when compared, else the first model.
+
+    Examples
+    --------
+    >>> cost_model(["linear", "markov"]), cost_model(["linear", "shapley"])
+    ('markov', 'linear')
+    """
+    return "markov" if "markov" in models else models[0]
+
+
+def missing_metrics(*, paths: bool, stages: bool) -> dict:
+    """The empty values 02 records for sections that did not run (so every run's metrics have the keys).
+
+    Examples
+    --------
+    >>> missing_metrics(paths=False, stages=True)
+    {'attribution': {}, 'p_conversion': None}
+    """
+    out: dict = {}
+    if not paths:
+        out.update(attribution={}, p_conversion=None)
+    if not stages:
+        out["top_channel_by_stage"] = {}
+    return out
+
+
+def summary_finding(*, comparison=None, **kw) -> str:
+    """The closing findings (:func:`summary_lines`; ``comparison``, a :class:`cjlib.attribution.ModelComparison`,
+    gives ``mk``, ``attributed`` and ``models``), or one sentence saying none is earned."""
+    if comparison is not None:
+        kw.update(mk=comparison.markov, attributed=comparison.attributed, models=list(comparison.models))
+    lines = summary_lines(**kw)
+    return "\n".join(lines) if lines else "*No finding is earned on this data:* the sections above say why."

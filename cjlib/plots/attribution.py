@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from cjlib.plots import set_title
+from cjlib.plots import new_ax, palette, set_title
 
 __all__ = ["model_comparison", "transition_heatmap", "stage_channel_heatmap", "cost_bars", "path_lengths",
-           "stage_lift_heatmap", "stage_contribution_bars"]
+           "stage_lift_heatmap", "stage_contribution_bars", "style_journeys", "style_removal_effects",
+           "style_cost_table"]
 
 _VALUE_SUFFIX = "_value"
 
@@ -26,21 +26,14 @@ def _transition_label(t) -> str:
     return f"{a.strip()} → {b.strip()}"
 
 
-def _ax(ax, figsize=(9, 4.5)):
-    if ax is not None:
-        return ax
-    _, ax = plt.subplots(figsize=figsize)
-    return ax
+def _rows_figsize(n_rows: int) -> tuple[float, float]:
+    """A report-wide heatmap with one band per row (stage transitions)."""
+    return (11, 2.4 + 0.9 * n_rows)
 
 
-def _colors(levels: Sequence[str]) -> dict:
-    try:  # the shared theme's stable palette, when the plots package provides it
-        from cjlib.plots import palette
-
-        return palette(levels)
-    except Exception:  # pragma: no cover - fall back to matplotlib's cycle
-        cycle = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
-        return {str(lv): cycle[i % len(cycle)] for i, lv in enumerate(sorted(map(str, levels)))}
+def _legend_outside(ax, title: str) -> None:
+    """The legend to the right of the plot (many bars: it would hide some inside)."""
+    ax.legend(title=title, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
 
 
 def model_comparison(
@@ -50,6 +43,7 @@ def model_comparison(
     intervals: Mapping[str, pd.DataFrame] | None = None,
     ylabel: str = "attributed conversions",
     title: str | None = None,
+    legend_outside: bool = False,
     ax=None,
 ):
     """Grouped bars of attributed conversions per channel, one bar per model, with interval whiskers.
@@ -65,6 +59,8 @@ def model_comparison(
         :func:`cjlib.attribution.bootstrap` results (``lower``, ``upper`` indexed by channel) drawn as
         whiskers on that model's bars.
     ylabel, title : str
+    legend_outside : bool, default False
+        Put the legend to the right of the plot (a new figure is then 12 × 5.5 inches).
     ax : matplotlib Axes, optional
 
     Returns
@@ -75,11 +71,11 @@ def model_comparison(
     missing = [m for m in models if m not in data.columns]
     if missing:
         raise ValueError(f"models {missing} are not columns of data; columns are {list(data.columns)}")
-    ax = _ax(ax)
+    ax = new_ax(ax, figsize=(12, 5.5) if legend_outside else None)
     channels = list(data.index.astype(str))
     x = np.arange(len(channels))
     width = 0.8 / max(len(models), 1)
-    colors = _colors(models)
+    colors = palette(models)
     for i, m in enumerate(models):
         h = data[m].to_numpy(dtype=float)
         pos = x - 0.4 + width * (i + 0.5)
@@ -93,7 +89,10 @@ def model_comparison(
     ax.set_xticklabels(channels, rotation=30, ha="right")
     ax.set_xlabel("channel")
     ax.set_ylabel(ylabel)
-    ax.legend(title="model", ncols=min(len(models), 3))
+    if legend_outside:
+        _legend_outside(ax, "model")
+    else:
+        ax.legend(title="model", ncols=min(len(models), 3))
     if title:
         set_title(ax, title)
     return ax
@@ -147,7 +146,7 @@ def transition_heatmap(transitions: pd.DataFrame, *, annotate: bool = True, titl
     cols = sorted(c for c in mat.columns if not str(c).startswith("(")) + [
         c for c in ("(conversion)", "(null)") if c in mat.columns]
     mat = mat.reindex(index=[r for r in rows if r in mat.index], columns=cols) * 100
-    ax = _ax(ax, figsize=(9, 7))
+    ax = new_ax(ax, figsize=(11, 7.5))
     _heatmap(mat, ax, cmap="Blues", fmt=".0f", cbar_label="transition probability (%)", annotate=annotate)
     ax.set_xlabel("to")
     ax.set_ylabel("from")
@@ -184,7 +183,7 @@ def stage_channel_heatmap(stage_attr: pd.DataFrame, *, value: str = "share", ann
         mat = mat * 100
     label = {"share": "share of the transition's conversions (%)", "conversions": "attributed conversions",
              "conversion_rate": "attributed conversions per touch (%)"}[value]
-    ax = _ax(ax, figsize=(9, 1.2 + 0.8 * len(mat)))
+    ax = new_ax(ax, figsize=_rows_figsize(len(mat)))
     _heatmap(mat, ax, cmap="viridis", fmt=".0f" if value != "conversion_rate" else ".1f", cbar_label=label,
              annotate=annotate)
     ax.set_xlabel("channel")
@@ -195,7 +194,7 @@ def stage_channel_heatmap(stage_attr: pd.DataFrame, *, value: str = "share", ann
 
 
 def cost_bars(costs: pd.DataFrame, *, metric: str = "cost_per_conversion", title: str | None = None, ax=None,
-              log: bool = False):
+              log: bool = False, legend_outside: bool = False):
     """Grouped bars of cost per attributed conversion (or ROI) per channel and model.
 
     Parameters
@@ -207,6 +206,8 @@ def cost_bars(costs: pd.DataFrame, *, metric: str = "cost_per_conversion", title
     ax : matplotlib Axes, optional
     log : bool, default False
         A log-scaled y axis with plain tick labels (costs of channels differ by orders of magnitude).
+    legend_outside : bool, default False
+        The legend to the right of the plot (a new figure is then 12 × 5 inches).
 
     Returns
     -------
@@ -219,7 +220,8 @@ def cost_bars(costs: pd.DataFrame, *, metric: str = "cost_per_conversion", title
     wide = costs.pivot(index="channel", columns="model", values=metric).dropna(how="all")
     ax = model_comparison(wide, models=list(dict.fromkeys(costs["model"])), ylabel=
                           "spend per attributed conversion" if metric == "cost_per_conversion"
-                          else "attributed value / spend", title=title, ax=ax)
+                          else "attributed value / spend", title=title, legend_outside=legend_outside,
+                          ax=new_ax(ax, figsize=(12, 5) if legend_outside else None))
     if log and np.isfinite(wide.to_numpy(dtype=float)).any() and (wide.to_numpy(dtype=float) > 0).any():
         ax.set_yscale("log")
         lo, hi = ax.get_ylim()
@@ -254,9 +256,9 @@ def path_lengths(paths: pd.DataFrame, *, max_touches: int = 10, title: str | Non
     from cjlib.attribution import path_length
 
     n = np.minimum(path_length(paths), max_touches)
-    ax = _ax(ax)
+    ax = new_ax(ax)
     x = np.arange(1, max_touches + 1)
-    colors = _colors(["converting", "not converting"])
+    colors = palette(["converting", "not converting"])
     for i, (col, label) in enumerate((("conversions", "converting"), ("nulls", "not converting"))):
         w = paths[col].to_numpy(dtype=float)
         share = np.bincount(n, weights=w, minlength=max_touches + 1)[1:] / max(w.sum(), 1e-300)
@@ -303,7 +305,7 @@ def stage_lift_heatmap(stage_attr: pd.DataFrame, *, value: str = "lift", annotat
     pos = vals[np.isfinite(vals) & (vals > 0)]
     span = float(np.clip(np.max(np.abs(np.log(pos))) if pos.size else np.log(2), np.log(1.5), np.log(4)))
     shown = np.where(np.isfinite(vals) & (vals > 0), vals, np.nan)
-    ax = _ax(ax, figsize=(9, 1.4 + 0.8 * len(mat)))
+    ax = new_ax(ax, figsize=_rows_figsize(len(mat)))
     im = ax.imshow(shown, aspect="auto", cmap="RdBu", norm=LogNorm(vmin=np.exp(-span), vmax=np.exp(span)))
     cb = _label_grid(ax, mat, im, f"{value} (× transition average, log scale)")
     ticks = [t for t in (0.25, 0.5, 0.67, 1, 1.5, 2, 4) if np.exp(-span) <= t <= np.exp(span)]
@@ -342,9 +344,9 @@ def stage_contribution_bars(contrib: pd.DataFrame, *, title: str | None = None, 
     missing = [c for c in ("stage", "conversions", "share") if c not in contrib.columns]
     if missing:
         raise ValueError(f"contrib lacks columns {missing}")
-    ax = _ax(ax, figsize=(9, 1.2 + 0.6 * len(contrib)))
+    ax = new_ax(ax, figsize=(9, 1.2 + 0.6 * len(contrib)))
     stages = contrib["stage"].astype(str).tolist()
-    colors = _colors(stages)
+    colors = palette(stages)
     y = np.arange(len(stages))
     share = contrib["share"].to_numpy(dtype=float)
     ax.barh(y, share, color=[colors[s] for s in stages])
@@ -361,3 +363,21 @@ def stage_contribution_bars(contrib: pd.DataFrame, *, title: str | None = None, 
     if title:
         set_title(ax, title)
     return ax
+
+
+# -------------------------------------------------------------------------------------------- tables
+def style_journeys(js: pd.DataFrame):
+    """:func:`cjlib.attribution.journey_summary` as a formatted table (counts, one decimal, percent)."""
+    return js.style.format({"journeys": "{:,.0f}", "distinct paths": "{:,.0f}", "mean touches": "{:.1f}",
+                            "median touches": "{:.0f}", "one-touch share": "{:.1%}"}, na_rep="–")
+
+
+def style_removal_effects(table: pd.DataFrame):
+    """:func:`cjlib.attribution.removal_effects` as a formatted table."""
+    return table.style.format({"removal effect": "{:.1%}", "attributed conversions": "{:,.0f}", "share": "{:.1%}",
+                               "lower": "{:,.0f}", "upper": "{:,.0f}"}, na_rep="–")
+
+
+def style_cost_table(table: pd.DataFrame, *, spend: str = "spend"):
+    """:func:`cjlib.attribution.cost_table` as a formatted table (whole ``spend``, two decimals elsewhere)."""
+    return table.style.format({c: "{:,.0f}" if c == spend else "{:,.2f}" for c in table.columns}, na_rep="–")

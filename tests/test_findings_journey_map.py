@@ -237,18 +237,21 @@ def test_definition_line_says_ever_in_any_order_and_why_03_differs(hand):
     assert all(len(n) <= 150 for n in notes)  # the map shortens longer notes
 
 
-def test_notebook_metrics_keys_do_not_reuse_03s_names():
-    src = "".join("".join(c["source"]) for c in json.loads(NB00.read_text())["cells"] if c["cell_type"] == "code")
-    assert '"reached_next_share": r.conversion_to_next' in src and '"conversion_to_next": r.' not in src
-    assert '"median_days_to_reach_next"' in src
+def test_notebook_metrics_keys_do_not_reuse_03s_names(hand):
+    kpis = sc.stage_kpis(hand, SM)
+    measures = sc.stage_measures(hand, stage_map=SM)
+    m = fj.scorecard_metrics(kpis, measures, cjlib.profile(inputs(hand)))
+    first = m["stages"][0]
+    assert first["reached_next_share"] == kpis["conversion_to_next"].iloc[0] and "conversion_to_next" not in first
+    assert first["median_days_to_reach_next"] == kpis["median_days_to_next"].iloc[0]
 
 
 # --------------------------------------------------------------------------- obs 8: unmatched feedback
 def test_unmatched_feedback_is_said_in_one_sentence():
     fb = pd.DataFrame({"customer_id": ["a"] * 5, "score": [4] * 5,
                        "stage": ["checkout", "checkout", "delivery", "purchase", "after-sales"]})
-    fb.attrs["unmatched_stages"] = 4
-    s = fj.feedback_unmatched_sentence(fb, SM.stage_names)
+    s = fj.feedback_unmatched_sentence(fb, SM.stage_names, unmatched=4)
+    assert s == fj.feedback_unmatched_sentence(fb, SM.stage_names)  # counted here when not given
     assert s == ("4 of 5 feedback rows name a stage the stage map lacks (checkout (2), after-sales (1) and "
                  "delivery (1)); they are left out of the satisfaction measures.")
     assert fj.feedback_unmatched_sentence(fb[fb["stage"] == "purchase"], SM.stage_names) is None
@@ -358,3 +361,76 @@ def test_journey_map_mutes_pain_points_within_chance():
     assert texts["plan = free\n20% vs 50% (-30 pp)"] == "#a61b1b"
     assert texts["device = mobile\n15% vs 20% (-5 pp, n.s.)"] == jm._MUTED
     plt.close("all")
+
+
+# ----------------------------------------------------------------------- the notebook's section functions
+def test_data_metrics_and_lines(hand):
+    fb = pd.DataFrame({"customer_id": ["c1", "c2"], "timestamp": pd.to_datetime(["2025-01-02", "2025-01-06"]),
+                       "score": [4, 5], "stage": ["purchase", "checkout"]})
+    data = cjlib.Inputs(inputs(hand).events, None, fb, None, SM, None, 1)
+    customers = hand["customer_id"].nunique()
+    assert fj.data_metrics(data) == {"stitched_ids": None, "n_events": len(hand), "n_customers": customers}
+    lines = fj.data_lines(data)
+    assert lines[0].startswith(f"**Data:** {len(hand)} events from {customers} customers")
+    assert lines[1] == ("*Note:* 1 of 2 feedback rows name a stage the stage map lacks (checkout (1)); they are "
+                        "left out of the satisfaction measures.")
+    assert len(fj.data_lines(inputs(hand))) == 1
+
+
+def test_scorecard_metrics_overall_and_stages():
+    kpis = kpis_frame([10, 4], [0.4])
+    kpis["satisfaction"] = [4.5, np.nan]
+    measures = pd.DataFrame({"measure": ["reach", "conversion_rate"], "value": [10.0, 0.25]})
+    yes = type("P", (), {"supports": staticmethod(lambda role: True)})()
+    no = type("P", (), {"supports": staticmethod(lambda role: role != "conversions")})()
+    m = fj.scorecard_metrics(kpis, measures, yes)
+    assert m["overall_conversion"] == 0.25 and [d["reached"] for d in m["stages"]] == [10, 4]
+    assert m["stages"][0]["satisfaction"] == 4.5 and m["stages"][0]["revenue"] is None
+    assert fj.scorecard_metrics(kpis, measures, no)["overall_conversion"] is None
+
+
+def test_scorecard_left_out_and_table(hand):
+    kpis = sc.stage_kpis(hand, SM)
+    left = dict(fj.scorecard_left_out(inputs(hand), kpis, retention_based_on="conversion"))
+    assert "The satisfaction view (emotion row, CSAT and NPS)" in left
+    table = fj.scorecard_table(kpis.drop(columns="revenue")).data
+    assert list(table.columns) == ["reached", "reached_share", "reached_next_share (ever)",
+                                   "median_days_to_reach_next"]
+    assert table["reached"].tolist() == kpis["reached"].tolist()
+
+
+def test_segment_request_parses_and_warns():
+    p = type("P", (), {"id_like": ("zip",), "outcome_like": ()})()
+    assert fj.segment_request("plan, device", p) == (["plan", "device"], "")
+    cols, note = fj.segment_request("zip", p)
+    assert cols == ["zip"] and note.startswith("*Note:* Segment column zip is used as asked")
+    assert fj.segment_request(" , ", p) == (None, "")
+
+
+def test_pain_and_score_metrics():
+    pains = pd.DataFrame({"segment": ["plan"], "level": ["free"], "conversion_to_next": [0.2], "overall": [0.5],
+                          "gap": [-0.3], "p_value": [0.01]}, index=pd.Index(["s0"], name="stage"))
+    assert fj.pain_metrics(pains) == {"pain_points": [{"stage": "s0", "segment": "plan", "level": "free",
+                                                       "reached_next_share": 0.2, "overall": 0.5, "gap": -0.3,
+                                                       "p_value": 0.01}]}
+    scores = _scores().assign(rank=[1, 2], days_to_convert=[3.0, 9.0], satisfaction=np.nan,
+                              revenue_per_customer=[12.5, 4.0])
+    got = fj.score_metrics(scores)["journey_scores"]
+    assert [(d["level"], d["customers"], d["score"], d["rank"]) for d in got] == [("desktop", 60, 100.0, 1),
+                                                                                  ("mobile", 60, 0.0, 2)]
+    assert got[0]["revenue_per_customer"] == 12.5 and got[1]["days_to_convert"] == 9.0
+    assert fj.scores_not_shown([("x", "why.")]) == "*Journey scores are not shown:* why."
+
+
+def test_cost_table_drops_session_clicks_without_visits():
+    cc = pd.DataFrame({"spend": [100.0], "clicks": [50], "conversions": [5], "cost_per_click": [2.0],
+                       "cost_per_conversion": [20.0]}, index=pd.Index(["email"], name="channel"))
+    cc.attrs["clicks_are"] = "sessions"
+    assert "clicks" in fj.cost_table(cc).data.columns
+    assert list(fj.cost_table(cc, sessions=False).data.columns) == ["spend", "conversions", "cost_per_conversion"]
+
+
+def test_trend_labels_follow_the_data():
+    labels = jm.trend_labels("M", conversions=True, revenue=True)
+    assert labels["conversion_rate"] == "converters ÷ active (per month)" and "aov" in labels
+    assert set(jm.trend_labels("W", conversions=False, revenue=False)) == {"active_customers", "csat", "nps"}

@@ -332,14 +332,14 @@ def test_feedback_stages_not_in_the_stage_map_warn_and_count(write_csv, tiny_eve
     text = " ".join(str(w.message) for w in rec if "stage" in str(w.message))
     assert "3 of 5 feedback row(s)" in text and "'Purchase' (2)" in text and "'checkout' (1)" in text
     assert "awareness, consideration, purchase, retention, advocacy" in text
-    assert d.feedback.attrs["unmatched_stages"] == 3
+    assert d.unmatched_stages == 3
     fb_ok = write_csv({"customer_id": ["a"], "timestamp": ["2025-01-02"], "score": [4], "stage": ["purchase"]},
                       "fb_ok.csv")
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataWarning)
         d = cjlib.load_inputs(events_path=str(write_csv(tiny_events.iloc[[0, 1, 3]], "ev_known.csv")),
                               feedback_path=str(fb_ok))
-    assert d.feedback.attrs["unmatched_stages"] == 0
+    assert d.unmatched_stages == 0
 
 
 # ---------------------------------------------------------------------------------------- relative paths
@@ -459,3 +459,19 @@ def test_start_date_with_an_offset_is_taken_in_utc(small_sample):
     d = cjlib.load_inputs(events_path=str(small_sample / "events.parquet"), start_date="2025-03-01T02:00:00+02:00",
                           end_date="2025-03-02")
     assert d.events["timestamp"].min() >= pd.Timestamp("2025-03-01 00:00")
+
+
+# ------------------------------------------------------------------------------------------- personas
+def test_with_personas_joins_the_persona_column(write_csv):
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c"], "plan": ["free", "pro", "free"]})
+    path = write_csv({"customer_id": ["b", "a", "z"], "persona": ["bargain", "loyal", "ghost"],
+                      "extra": [1, 2, 3]}, "personas.csv")
+    out = cjlib.io.with_personas(customers, str(path))
+    assert pd.isna(out["persona"].iloc[2])  # c has no persona; z, a persona without a customer, is not added
+    assert out["persona"].iloc[:2].tolist() == ["loyal", "bargain"] and list(out.columns) == ["customer_id", "plan",
+                                                                                              "persona"]
+    alone = cjlib.io.with_personas(None, str(path))
+    assert alone["customer_id"].tolist() == ["b", "a", "z"] and list(alone.columns) == ["customer_id", "persona"]
+    assert cjlib.io.with_personas(customers, "") is customers
+    with pytest.raises(DataError, match="persona"):
+        cjlib.io.with_personas(customers, str(write_csv({"customer_id": ["a"]}, "no_persona.csv")))

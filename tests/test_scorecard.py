@@ -260,6 +260,18 @@ def test_kpi_trends_by_hand(hand, hand_feedback):
     assert w.index[0] == "2024-12-30" and w["orders"].sum() == 6
     with pytest.raises(ValueError, match="freq"):
         sc.kpi_trends(hand, stage_map=SM, freq="D")
+    # pandas' month aliases mean the same calendar months; the map may be given as its YAML path
+    ms = sc.kpi_trends(hand, stage_map=str(SM.source), freq="MS")
+    pd.testing.assert_frame_equal(ms, sc.kpi_trends(hand, stage_map=SM, freq="M"))
+    assert sc.cohort_retention(hand, stage_map=SM, freq="ME").equals(sc.cohort_retention(hand, stage_map=SM))
+
+
+def test_stage_map_is_keyword_only(hand):
+    for call in (lambda: sc.stage_roles(SM), lambda: sc.stage_touchpoints(hand, SM),
+                 lambda: sc.stage_measures(hand, SM), lambda: sc.cohort_retention(hand, SM),
+                 lambda: sc.kpi_trends(hand, SM), lambda: sc.feedback_stages(hand, SM)):
+        with pytest.raises(TypeError):
+            call()
 
 
 # ------------------------------------------------------------------------------------------ segments

@@ -65,3 +65,27 @@ def test_other_events_and_journeys_are_checked():
         stage_map_from_dict({**base, "other_events": [1, 2]})
     with pytest.raises(DataError, match="'journeys' must map"):
         stage_map_from_dict({**base, "journeys": ["a", "b"]})
+
+
+def test_stage_map_and_channel_rules_share_one_yaml_loader(tmp_path):
+    """One error format for both YAML inputs: the parameter, rule file_exists / the format's rule."""
+    from cjlib.channels import load_rules
+    from cjlib.stagemap import read_yaml, yaml_path
+
+    missing = tmp_path / "nope.yml"
+    for load, what, parameter in ((load_stage_map, "stage map", "stage_map_path"),
+                                  (load_rules, "channel rules", "rules")):
+        with pytest.raises(DataError, match=f"{what} file not found") as err:
+            load(str(missing))
+        assert (err.value.parameter, err.value.rule) == (parameter, "file_exists")
+        with pytest.raises(DataError, match=f"the {what} must be a file name, got int 3"):
+            load(3)
+    bad = tmp_path / "bad.yml"
+    bad.write_text("stages: [\n")
+    with pytest.raises(DataError, match="not valid YAML") as err:
+        read_yaml(yaml_path(str(bad), bad, what="stage map", parameter="stage_map_path"),
+                  what="stage map", parameter="stage_map_path", rule="stage_map")
+    assert (err.value.parameter, err.value.rule, err.value.file) == ("stage_map_path", "stage_map", str(bad))
+    good = tmp_path / "good.yml"
+    good.write_text("a: 1\nb: [2, 3]\n")
+    assert read_yaml(good, what="x", parameter="p", rule="r") == {"a": 1, "b": [2, 3]}

@@ -38,6 +38,16 @@ from cjlib.findings import (
 
 __all__ = [
     "cost_sentence",
+    "cost_table",
+    "data_lines",
+    "data_metrics",
+    "pain_metrics",
+    "score_metrics",
+    "scorecard_left_out",
+    "scorecard_metrics",
+    "scorecard_table",
+    "scores_not_shown",
+    "segment_request",
     "data_sentence",
     "definition_line",
     "feedback_unmatched_sentence",
@@ -122,11 +132,23 @@ def named_segment_warning(columns: Sequence[str], profile) -> str:
 
 
 def feedback_unmatched_sentence(feedback: pd.DataFrame | None, stage_names: Sequence[str],
-                                top: int = 3) -> str | None:
+                                top: int = 3, *, unmatched: int | None = None) -> str | None:
     """How many feedback rows name a stage the stage map lacks, and which values (None when none).
 
-    Uses ``feedback.attrs["unmatched_stages"]`` (set by :func:`cjlib.load_inputs`) when present, else
-    counts them; the values named are the ``top`` most frequent.
+    Parameters
+    ----------
+    feedback : DataFrame or None
+        Loaded feedback (its ``stage`` column).
+    stage_names : list of str
+        The stage map's stages.
+    top : int, default 3
+        The most frequent unmatched values named.
+    unmatched : int, optional
+        The count :func:`cjlib.load_inputs` made (``Inputs.unmatched_stages``); counted here when None.
+
+    Returns
+    -------
+    str or None
 
     Examples
     --------
@@ -138,7 +160,7 @@ def feedback_unmatched_sentence(feedback: pd.DataFrame | None, stage_names: Sequ
         return None
     st = feedback["stage"].dropna().astype(str)
     other = st[~st.isin(list(stage_names))]
-    n = int(feedback.attrs.get("unmatched_stages", len(other)))
+    n = int(len(other) if unmatched is None else unmatched)
     if n <= 0 or not len(other):
         return None
     vc = other.value_counts().sort_index(kind="stable").sort_values(ascending=False, kind="stable")
@@ -435,7 +457,7 @@ def trend_title(trends: pd.DataFrame, freq: str = "M", *, conversions: bool = Tr
     full period with at least ``min_active`` active customers; "no trend" when fewer than two such
     periods, or when the ends are undefined or both 0; a change in conversion within chance (two-
     proportion test over the two periods' active customers) is not called a rise or a fall."""
-    unit = "month" if freq == "M" else "week"
+    unit = "week" if str(freq).startswith("W") else "month"
     full = trends[trends["days"] >= trends["period_days"]] if "period_days" in trends.columns else trends
     full = full[full["active_customers"] >= min_active]
     if len(full) < 2:
@@ -523,3 +545,224 @@ def finding_lines(kpis: pd.DataFrame, measures: pd.DataFrame, *, customers: int,
         lines.append(f"- Journey score by {pick['segment']}: {b.name} scores {number(b['score'])}, {w.name} "
                      f"{number(w['score'])}{more}.")
     return lines
+
+
+# ------------------------------------------------------------------------------------ report sections
+def data_metrics(data) -> dict:
+    """The data section's metrics (:func:`cjlib.report.record_all`): ``stitched_ids`` (an export's
+    stitched ids, None for a table), ``n_events``, ``n_customers``.
+
+    Parameters
+    ----------
+    data : cjlib.Inputs
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> import cjlib
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "b"], "event": ["page_view", "purchase", "page_view"],
+    ...                    "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03"])})
+    >>> data_metrics(cjlib.Inputs(ev, None, None, None, cjlib.load_stage_map()))
+    {'stitched_ids': None, 'n_events': 3, 'n_customers': 2}
+    """
+    summary = data.summary()
+    return {"stitched_ids": data.stitched_ids, "n_events": summary["events"], "n_customers": summary["customers"]}
+
+
+def _unmatched(data) -> str | None:
+    return feedback_unmatched_sentence(data.feedback, data.stage_map.stage_names,
+                                       unmatched=getattr(data, "unmatched_stages", None))
+
+
+def data_lines(data) -> list[str]:
+    """The data section's findings: what reading an export did (:func:`cjlib.findings.source_lines`), the
+    data sentence, and a note on feedback rows whose stage the map lacks.
+
+    Parameters
+    ----------
+    data : cjlib.Inputs
+
+    Returns
+    -------
+    list of str
+    """
+    from cjlib.findings import source_lines
+
+    lines = [*source_lines(data), data_sentence(data.summary())]
+    unmatched = _unmatched(data)
+    return lines + ([f"*Note:* {unmatched}"] if unmatched else [])
+
+
+def scorecard_metrics(kpis: pd.DataFrame, measures: pd.DataFrame, profile) -> dict:
+    """The scorecard section's metrics: ``overall_conversion`` (the purchase stage's ``conversion_rate``
+    measure; None when the data has no conversions) and ``stages`` (one dict per stage).
+
+    Parameters
+    ----------
+    kpis, measures : DataFrame
+        :func:`cjlib.scorecard.stage_kpis` (``revenue`` dropped when the data has none) and
+        :func:`cjlib.scorecard.stage_measures`.
+    profile : DataProfile
+        ``data.profile`` (its ``conversions`` role).
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as N
+    >>> kpis = pd.DataFrame({"reached": [4, 2], "conversion_to_next": [0.5, np.nan], "median_days_to_next":
+    ...                      [1.5, np.nan], "satisfaction": [np.nan, 4.0]}, index=pd.Index(["see", "buy"], name="stage"))
+    >>> measures = pd.DataFrame({"measure": ["conversion_rate"], "value": [0.5]})
+    >>> m = scorecard_metrics(kpis, measures, N(supports=lambda role: True))
+    >>> m["overall_conversion"], [(d["stage"], d["reached"], float(d["reached_next_share"])) for d in m["stages"]]
+    (0.5, [('see', 4, 0.5), ('buy', 2, nan)])
+    """
+    overall = (float(measures.set_index("measure")["value"]["conversion_rate"])
+               if profile.supports("conversions") else None)
+    stages = [{"stage": s, "reached": int(r.reached), "reached_next_share": r.conversion_to_next,
+               "median_days_to_reach_next": r.median_days_to_next, "revenue": r.get("revenue"),
+               "satisfaction": r.satisfaction} for s, r in kpis.iterrows()]
+    return {"overall_conversion": overall, "stages": stages}
+
+
+def scorecard_left_out(data, kpis: pd.DataFrame, *, retention_based_on: str = "conversion") -> list[tuple[str, str]]:
+    """:func:`left_out_sections` for loaded inputs: stage satisfaction read from ``kpis``, the emotion
+    row's reason from :func:`feedback_unmatched_sentence`.
+
+    Parameters
+    ----------
+    data : cjlib.Inputs
+    kpis : DataFrame
+        :func:`cjlib.scorecard.stage_kpis`.
+    retention_based_on : str
+        The retention curve's basis.
+
+    Returns
+    -------
+    list of (section, reason)
+    """
+    return left_out_sections(data.profile, stage_satisfaction=bool(kpis["satisfaction_index"].notna().any()),
+                             retention_based_on=retention_based_on, unmatched=_unmatched(data))
+
+
+def scorecard_table(kpis: pd.DataFrame):
+    """The stage scorecard as a formatted table: reach, conversion to next, time to next, revenue (when
+    ``kpis`` has it) and satisfaction (when any stage has a value).
+
+    Parameters
+    ----------
+    kpis : DataFrame
+        :func:`cjlib.scorecard.stage_kpis`.
+
+    Returns
+    -------
+    pandas Styler
+    """
+    shown = ["reached", "reached_share", "conversion_to_next", "median_days_to_next"]
+    shown += ["revenue"] if "revenue" in kpis.columns else []
+    shown += ["satisfaction", "satisfaction_n", "nps", "satisfaction_index"] if kpis["satisfaction_index"].notna().any() else []
+    table = kpis[shown].rename(columns={"conversion_to_next": "reached_next_share (ever)",
+                                        "median_days_to_next": "median_days_to_reach_next"})
+    return table.style.format(
+        {"reached": "{:,}", "reached_share": "{:.1%}", "reached_next_share (ever)": "{:.1%}",
+         "median_days_to_reach_next": "{:.1f}", "revenue": "{:,.0f}", "satisfaction": "{:.2f}",
+         "satisfaction_n": "{:,}", "nps": "{:+.0f}", "satisfaction_index": "{:.0f}"}, na_rep="–")
+
+
+def segment_request(segment_columns: str, profile) -> tuple[list[str] | None, str]:
+    """The segment columns a comma-separated parameter names (None: let the profile choose), and a note
+    (``""`` when none) on named columns the profile finds id-like or outcome-like.
+
+    Parameters
+    ----------
+    segment_columns : str
+        The ``segment_columns`` notebook parameter.
+    profile : DataProfile
+
+    Returns
+    -------
+    (list of str or None, str)
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as N
+    >>> segment_request(" plan, device ,", N(id_like=(), outcome_like=()))
+    (['plan', 'device'], '')
+    >>> segment_request("", N(id_like=(), outcome_like=()))
+    (None, '')
+    """
+    columns = [c.strip() for c in segment_columns.split(",") if c.strip()] or None
+    warning = named_segment_warning(columns, profile) if columns else ""
+    return columns, f"*Note:* {warning}" if warning else ""
+
+
+def pain_metrics(pains: pd.DataFrame) -> dict:
+    """The pain-point section's metrics: ``pain_points``, one dict per stage of :func:`cjlib.scorecard.pain_points`.
+
+    Parameters
+    ----------
+    pains : DataFrame
+
+    Returns
+    -------
+    dict
+    """
+    return {"pain_points": [{"stage": s, "segment": r.segment, "level": r.level,
+                             "reached_next_share": r.conversion_to_next, "overall": r.overall,
+                             "gap": r.gap, "p_value": r.p_value} for s, r in pains.iterrows()]}
+
+
+def cost_table(cc: pd.DataFrame, *, sessions: bool = True):
+    """:func:`cjlib.scorecard.channel_costs` as a formatted table; clicks counted as 30-minute sessions
+    are left out when the log has no web visits (``sessions=False``: the profile's ``sessions`` role).
+
+    Parameters
+    ----------
+    cc : DataFrame
+    sessions : bool, default True
+
+    Returns
+    -------
+    pandas Styler
+    """
+    if cc.attrs.get("clicks_are") == "sessions" and not sessions:
+        cc = cc.drop(columns=["clicks", "cost_per_click"])
+    fmt = {"spend": "{:,.0f}", "clicks": "{:,}", "conversions": "{:,}", "cost_per_click": "{:,.2f}",
+           "cost_per_conversion": "{:,.2f}"}
+    return cc.style.format({k: v for k, v in fmt.items() if k in cc.columns}, na_rep="–")
+
+
+def score_metrics(scores: pd.DataFrame) -> dict:
+    """The journey-score section's metrics: ``journey_scores``, one dict per level of
+    :func:`cjlib.scorecard.journey_scores`.
+
+    Parameters
+    ----------
+    scores : DataFrame
+
+    Returns
+    -------
+    dict
+    """
+    return {"journey_scores": [{"segment": r.segment, "level": r.level, "customers": r.customers,
+                                "score": r.score, "rank": r.rank, "conversion": r.conversion,
+                                "days_to_convert": r.days_to_convert, "satisfaction": r.satisfaction,
+                                "revenue_per_customer": r.revenue_per_customer} for r in scores.itertuples()]}
+
+
+def scores_not_shown(seg_left: Sequence[tuple[str, str]]) -> str:
+    """The journey-score heading's one sentence when no score is shown: the first reason of
+    :func:`segments_left_out`, else that no level is large enough.
+
+    Examples
+    --------
+    >>> scores_not_shown([])
+    '*Journey scores are not shown:* no segment level is large enough to score.'
+    """
+    return "*Journey scores are not shown:* " + (seg_left[0][1] if seg_left else
+                                                  "no segment level is large enough to score.")

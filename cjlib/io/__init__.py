@@ -28,6 +28,7 @@ from cjlib.io.loaders import (
     load_customers,
     load_events,
     load_feedback,
+    with_personas,
 )
 from cjlib.io.order import _arrow as _arrow  # used by cjlib.journeys
 from cjlib.io.order import _is_sorted as _is_sorted  # used by cjlib.journeys
@@ -55,4 +56,5 @@ __all__ = [
     "read_ga4",
     "read_json_or_yaml",
     "read_segment",
+    "with_personas",
 ]

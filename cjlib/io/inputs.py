@@ -32,6 +32,7 @@ class Inputs:
     costs: pd.DataFrame | None
     stage_map: StageMap
     stitching: readers.Stitching | None = None  # what identity stitching did (events_format ga4 or segment), else None
+    unmatched_stages: int = 0  # feedback rows whose ``stage`` names no stage of the map (warned about)
 
     @property
     def stitched_ids(self) -> int | None:
@@ -134,7 +135,7 @@ def load_inputs(
     Inputs
         ``stitching`` (:class:`cjlib.readers.Stitching`) counts the ids stitching joined for an export
         (``Inputs.stitched_ids``), ``None`` for a table.
-        ``feedback.attrs["unmatched_stages"]`` counts feedback rows whose ``stage`` names no stage of
+        ``unmatched_stages`` counts feedback rows whose ``stage`` names no stage of
         the map (warned about: :func:`cjlib.scorecard.feedback_stages` drops them). When the tables type
         ``customer_id`` differently (integers in one, text in another), every table's ids become text,
         so ``1`` meets ``"1"``.
@@ -188,9 +189,8 @@ def load_inputs(
             raise DataError(f"no events between start_date={start_date!r} and end_date={end_date!r}",
                             file=events.attrs.get("source"), column="timestamp", rule="empty_input")
         feedback = _between(feedback, start, end) if feedback is not None else None
-    if feedback is not None:
-        feedback.attrs["unmatched_stages"] = _unmatched_stages(feedback, stage_map)
-    return Inputs(events, customers, feedback, costs, stage_map, stitching)
+    unmatched = _unmatched_stages(feedback, stage_map) if feedback is not None else 0
+    return Inputs(events, customers, feedback, costs, stage_map, stitching, unmatched)
 
 
 def _check_known_events(events: pd.DataFrame, stage_map: StageMap) -> None:

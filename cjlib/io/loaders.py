@@ -179,6 +179,37 @@ def load_costs(path: str | Path, columns: Mapping[str, str] | str | None = None)
     return out
 
 
+def with_personas(customers: pd.DataFrame | None, personas_path: str | Path = "") -> pd.DataFrame | None:
+    """``customers`` with the ``persona`` column of a personas file joined on ``customer_id``.
+
+    Parameters
+    ----------
+    customers : DataFrame or None
+        Loaded customer attributes (None: the personas alone are the customer table).
+    personas_path : str or Path, default ""
+        A CSV/Parquet with ``customer_id`` and ``persona`` (01_personas' assignments), read by
+        :func:`load_customers`; ``""`` gives ``customers`` unchanged.
+
+    Returns
+    -------
+    DataFrame or None
+        Every row of ``customers`` (a left join: ``persona`` NaN where the file has none).
+
+    Raises
+    ------
+    DataError
+        What :func:`load_customers` raises; a file without a ``persona`` column (rule ``missing_column``).
+    """
+    if not personas_path:
+        return customers
+    personas = load_customers(personas_path)
+    if "persona" not in personas.columns:
+        raise DataError("required column is missing (a personas file holds customer_id and persona)",
+                        file=personas.attrs["source"], column="persona", rule="missing_column")
+    personas = personas[["customer_id", "persona"]]
+    return personas if customers is None else customers.merge(personas, on="customer_id", how="left")
+
+
 _MONTH = r"^\s*(\d{4})[-/](0[1-9]|1[0-2])(?:[-/](0[1-9]|[12]\d|3[01])(?:[ T].*)?)?\s*$"
 
 

@@ -19,7 +19,7 @@ from matplotlib.ticker import PercentFormatter
 
 from cjlib.plots import finish, new_ax, palette, set_title
 
-__all__ = ["journey_map", "kpi_trend_grid", "retention_heatmap", "score_ranking"]
+__all__ = ["journey_map", "kpi_trend_grid", "retention_heatmap", "score_ranking", "trend_labels"]
 
 MAP_WIDTH = 12.0  # inches
 _LEFT = 0.12  # figure fraction kept for the row labels
@@ -317,3 +317,31 @@ def retention_heatmap(ret: pd.DataFrame, *, title: str | None = None, ax=None, m
     ax.tick_params(axis="y", labelsize=9)
     ax.grid(False)
     return finish(ax, title, "periods since the cohort's first period", "cohort (size)")
+
+
+def trend_labels(freq: str = "M", *, conversions: bool = True, revenue: bool = True) -> dict[str, str]:
+    """The panels of :func:`kpi_trend_grid` for the journey map: KPI column → its label.
+
+    Parameters
+    ----------
+    freq : str, default "M"
+        The trends' period (``"W"``-like: weeks, else months), named in the conversion label.
+    conversions : bool
+        Whether conversion per period means something (conversions, and not a purchases-only log).
+    revenue : bool
+        Whether the data has revenue.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> list(trend_labels("W", revenue=False).values())
+    ['active customers', 'converters ÷ active (per week)', 'mean CSAT (1–5)', 'NPS (points)']
+    """
+    unit = "week" if str(freq).startswith("W") else "month"
+    return {"active_customers": "active customers",
+            **({"conversion_rate": f"converters ÷ active (per {unit})"} if conversions else {}),
+            **({"revenue": "revenue (currency)", "aov": "average order value (currency)"} if revenue else {}),
+            "csat": "mean CSAT (1–5)", "nps": "NPS (points)"}

@@ -13,18 +13,17 @@ from cjlib.findings import problems
 PARAMS = {"k": "auto", "k_range": (2, 8), "min_stability": 0.8, "min_share": 0.05}
 
 
-def _scores(rows: dict, chosen: int, rule: str = "admissible: highest silhouette × bootstrap ARI mean"):
+def _scores(rows: dict, chosen: int):
     s = pd.DataFrame.from_dict(rows, orient="index", columns=["silhouette", "ari_mean", "ari_min", "min_share"])
     s.index.name = "k"
     s["admissible"] = (s["min_share"] >= 0.05) & (s["ari_mean"].fillna(1.0) >= 0.8)
     s["chosen"] = s.index == chosen
-    s.attrs["rule"] = rule
     return s
 
 
 STABLE = _scores({2: (0.30, 0.95, 0.90, 0.30), 3: (0.35, 0.92, 0.85, 0.20), 4: (0.20, 0.60, 0.10, 0.10)}, 3)
-UNSTABLE = _scores({2: (0.08, 0.08, -0.10, 0.14), 3: (0.06, 0.40, 0.01, 0.10)}, 2,
-                   "fallback: no k was stable enough; best silhouette × ARI mean")
+UNSTABLE = _scores({2: (0.08, 0.08, -0.10, 0.14), 3: (0.06, 0.40, 0.01, 0.10)}, 2)
+UNSTABLE_RULE = "fallback: no k was stable enough; best silhouette × ARI mean"
 
 
 def test_stability_state_and_sentence():
@@ -38,10 +37,10 @@ def test_stability_state_and_sentence():
     assert "the 2 groups shown are not stable" in text and "ARI 0.08 on average, -0.10 at worst" in text
     assert " stable:" not in text and text.count(".") == text.count("0.") + 1  # one sentence
     # a fixed k that fails the bar
-    fixed = _scores({3: (0.2, 0.5, 0.2, 0.2)}, 3, "fixed k")
+    fixed = _scores({3: (0.2, 0.5, 0.2, 0.2)}, 3)
     assert "the 3 groups asked for (k = 3) do not pass" in say.stability_sentence(fixed, {**PARAMS, "k": 3})
     # no bootstrap: unchecked, and no NaN reaches the text
-    unchecked = _scores({3: (0.2, np.nan, np.nan, 0.2)}, 3, "fixed k")
+    unchecked = _scores({3: (0.2, np.nan, np.nan, 0.2)}, 3)
     assert say.stability_state(unchecked) == "unchecked"
     t = say.stability_sentence(unchecked, {**PARAMS, "k": 3})
     assert "not checked" in t and not problems(t)
@@ -51,7 +50,7 @@ def test_stability_state_and_sentence():
 def test_k_title_and_sentence():
     assert say.k_title(STABLE) == "3 personas: silhouette 0.35, refits agree at ARI 0.92 on average (worst 0.85)"
     assert say.k_title(UNSTABLE).startswith("2 groups: ")
-    assert say.k_sentence(UNSTABLE, ["aov", "sessions_per_30d"], ["plan"]) == (
+    assert say.k_sentence(UNSTABLE, ["aov", "sessions_per_30d"], ["plan"], rule=UNSTABLE_RULE) == (
         "**k = 2** (fallback: no k was stable enough; best silhouette × ARI mean). Clustered on 2 numeric "
         "feature(s) and 1 categorical attribute(s): aov, sessions_per_30d, plan.")
 
@@ -123,7 +122,7 @@ def test_cards_title_and_lines():
     # no revenue in the log: never "bring 0% of revenue"; the largest group instead
     t = say.cards_title(_cards([0.0, 0.0, 0.0]), has_revenue=False, state="unstable")
     assert t == "A is the largest of the groups: 50% of customers" and "revenue" not in t
-    lines = say.card_lines(_cards([0.0, 0.0, 0.0]), has_revenue=False, inactive_days=90)
+    lines = say.card_lines(_cards([0.0, 0.0, 0.0]), has_revenue=False, inactive_window="90D")
     assert lines[0] == ("- **A**: 50% of customers, 40% convert at least once; come through email, search; "
                         "stalls at consideration (40%); 10% inactive for 90 days.")
     assert lines[2] == "- **C**: 20% of customers; 30% inactive for 90 days."  # NaN and empty parts left out
@@ -145,3 +144,60 @@ def test_two_rates():
     assert say.two_rates(0.5, 0.5) is None
     with pytest.raises(ValueError):
         say.two_rates(np.nan, 0.5)
+
+
+def _result(scores, rule, *, state_kind="kmeans", tried=("kmeans",)):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(scores_=scores, rule_=rule, tried_=tried, k_=int(scores.index[scores["chosen"]][0])
+                           if scores["chosen"].any() else 5, kind_=state_kind, names_=["A", "B", "C"],
+                           silhouette_=0.35, stability_={"ari_mean": 0.92, "ari_min": 0.85}, params=PARAMS,
+                           columns_={"numeric": ["aov"], "categorical": ["plan"]})
+
+
+def test_k_metrics_and_findings():
+    r = _result(STABLE, "admissible: highest silhouette × bootstrap ARI mean")
+    assert say.fit_state(r) == "stable"
+    assert say.k_metrics(r) == {"n_personas": 3, "persona_kind": "kmeans", "persona_names": ["A", "B", "C"],
+                                "personas_stable": True, "silhouette": 0.35, "stability_ari_mean": 0.92,
+                                "stability_ari_min": 0.85}
+    assert say.k_findings(r, has_revenue=True) == (
+        "**k = 3** (admissible: highest silhouette × bootstrap ARI mean). Clustered on 1 numeric feature(s) and "
+        "1 categorical attribute(s): aov, plan.\n\n"
+        "The 3 personas are stable: bootstrap refits agree at ARI 0.92 on average, 0.85 at worst.")
+    rfm = STABLE.assign(admissible=False, chosen=False)
+    r = _result(rfm, "rfm: no k passed the stability bar with k-means or a Gaussian mixture",
+                tried=("kmeans", "gmm"))
+    assert say.fit_state(r) == "rfm" and say.k_metrics(r)["persona_kind"] == "rfm_segments"
+    assert say.k_metrics(r)["personas_stable"] is False
+    parts = say.k_findings(r, has_revenue=False).split("\n\n")
+    assert len(parts) == 3 and "with k-means or a Gaussian mixture passes" in parts[1]
+    assert parts[2].startswith("These are RF segments")
+    assert say.k_title(rfm, rule=r.rule_).startswith("No number of personas is stable")
+
+
+def test_summary_puts_stability_first_only_when_not_stable():
+    cards = _cards([0.7, 0.2, 0.1])
+    stable = say.summary(_result(STABLE, "x"), cards, has_revenue=True).split("\n")
+    assert len(stable) == 4 and stable[0].startswith("- **A**: 50% of customers, 70% of revenue")
+    assert stable[-1] == "- The 3 personas are stable: bootstrap refits agree at ARI 0.92 on average, 0.85 at worst."
+    unstable = say.summary(_result(UNSTABLE, UNSTABLE_RULE), cards, has_revenue=True,
+                           inactive_window="30D").split("\n")
+    assert unstable[0].startswith("- No stable set of personas was found") and len(unstable) == 4
+    assert unstable[1].endswith("10% inactive for 30 days.")
+
+
+def test_section_metrics_and_sentences():
+    from types import SimpleNamespace
+
+    data = SimpleNamespace(events=pd.DataFrame({"x": range(7532)}), customers=None, feedback=pd.DataFrame())
+    features = pd.DataFrame(np.zeros((1500, 23)))
+    assert say.inputs_findings(data, features, {}) == (
+        "**Data:** 1,500 customers with 7,532 events; 23 features per customer (no customer table: behaviour only).")
+    two = say.inputs_findings(data, features, {"zip": "id"}).split("\n\n")
+    assert two[1] == "Left out of the features: zip (an identifier or code, not a quantity)."
+    assert say.inputs_metrics({"zip": "id"}) == {"features_left_out": {"zip": "id"}}
+    m = say.cards_metrics(_cards([0.7, 0.2, 0.1]))["personas"]
+    assert [p["name"] for p in m] == ["A", "B", "C"] and m[0]["revenue_share"] == 0.7
+    assert m[1]["conversion_rate"] == 0.2 and np.isnan(m[2]["conversion_rate"])
+    assert say.assignments_sentence(1234, "p.csv") == "Wrote 1,234 assignments to `p.csv` in the output folder."

@@ -125,7 +125,7 @@ def test_plots_return_axes():
     r = fit_personas(f, k_range=(3, 5), n_boot=2)
     for ax in (persona_plots.k_selection(r.scores_, title="t"),
                persona_plots.profile_heatmap(r.profile_["z"], title="t"),
-               persona_plots.persona_map(r.embedding_, r.persona_, title="t"),
+               persona_plots.persona_map(r.embedding_, r.persona_, explained=r.explained_variance_ratio_, title="t"),
                persona_plots.persona_cards(r.cards(), title="t")):
         assert ax.get_title() == "t"
     plt.close("all")
@@ -153,3 +153,85 @@ def test_profiled_id_and_outcome_columns_never_enter_the_clustering():
     # the planted personas are still recovered
     truth = d.truth.set_index("customer_id")["persona"].reindex(f.index)
     assert r.k_ == 4 and adjusted_rand_score(truth, r.labels_) >= 0.8
+
+
+def test_sizes_profile_columns_and_inactive_window():
+    _, f, _ = _data(0)
+    r = fit_personas(f, k=4, n_boot=0)
+    sizes = r.sizes()
+    assert list(sizes.index) == r.names_ and sizes.sum() == len(f)
+    assert sizes.iloc[0] == (r.labels_ == 0).sum()
+    shown = r.profile_columns()
+    assert shown[: len(r.columns_["numeric"])] == [c for c in r.columns_["numeric"] if c in r.profile_["z"].columns]
+    assert "monetary" in shown and "recency_days" in shown
+    # churn_rate counts customers without an event for longer than the window, per persona
+    for window, days in (("90D", 90.0), (pd.Timedelta(days=30), 30.0)):
+        rate = r.cards(inactive_window=window)["churn_rate"]
+        by_hand = (r.features_["recency_days"] > days).groupby(r.labels_.to_numpy()).mean()
+        np.testing.assert_allclose(rate.to_numpy(), by_hand.reindex(range(r.k_)).to_numpy())
+    with pytest.raises(ValueError, match="inactive_window"):
+        r.cards(inactive_window="soon")
+
+
+def test_rule_tried_and_explained_variance_are_fields():
+    _, f, _ = _data(0)
+    r = fit_personas(f, k=4, n_boot=0)
+    assert r.rule_ == "fixed k" and r.tried_ == ("kmeans",)
+    assert len(r.explained_variance_ratio_) == 2 and 0 < sum(r.explained_variance_ratio_) <= 1
+    assert r.explained_variance_ratio_[0] >= r.explained_variance_ratio_[1]
+    assert not r.embedding_.attrs
+
+
+def test_persona_journey_planted_shares():
+    from cjlib.personas import persona_journey
+
+    ev = pd.DataFrame({"customer_id": ["a", "a", "b", "c", "c", "c"],
+                       "event": ["page_view", "purchase", "page_view", "page_view", "product_view", "purchase"],
+                       "timestamp": pd.to_datetime(["2025-01-01 00:00", "2025-01-02 00:00", "2025-01-01 00:00",
+                                                    "2025-01-01 00:00", "2025-01-01 00:05", "2025-01-01 00:09"])})
+    persona = pd.Series(pd.Categorical(["Buyers", "Browsers", "Buyers"], categories=["Buyers", "Browsers"],
+                                       ordered=True), index=pd.Index(["a", "b", "c"], name="customer_id"))
+    j = persona_journey(ev, persona, stage_map="data/stage_map.yml")
+    assert list(j.index) == ["Buyers", "Browsers"] and j.index.name == "persona"
+    assert j.loc["Buyers", "purchase"] == 1.0 and j.loc["Browsers", "purchase"] == 0.0
+    assert j.loc["Buyers", "consideration"] == 0.5  # only c viewed a product (a bought from the entry page)
+
+
+def test_fit_for_inputs_reads_k_as_the_notebook_gives_it(tmp_path):
+    import cjlib
+    from cjlib.personas import assignment_examples, assignments, fit_for_inputs
+
+    d, _, _ = _data(0)
+    ids = d.events["customer_id"].unique()[:600]
+    d.events[d.events["customer_id"].isin(ids)].to_csv(tmp_path / "events.csv", index=False)
+    data = cjlib.load_inputs(events_path=str(tmp_path / "events.csv"), customers_path="", feedback_path="",
+                             costs_path="")
+    r = fit_for_inputs(data, k=" 3 ", include="", exclude="", seed=0)
+    assert r.k_ == 3 and r.params["k"] == 3
+    table = assignments(r, "stable")
+    ex = assignment_examples(table, n=2)
+    assert len(ex) == 2 and ex.index.name == "customer (pseudonym)"
+    assert list(ex["persona"]) == r.names_[:2] or set(ex["persona"]) <= set(r.names_)
+    assert not set(ex.index) & set(table.index)  # ids never shown
+
+
+def test_new_plots_and_tables():
+    import matplotlib.pyplot as plt
+
+    from cjlib import plots
+
+    _, f, _ = _data(0)
+    r = fit_personas(f, k=3, n_boot=0)
+    j = pd.DataFrame({"awareness": [1.0, 1.0, 1.0], "purchase": [0.5, 0.2, 0.1]},
+                     index=pd.Index(r.names_, name="persona"))
+    ax = persona_plots.persona_journey(j, title="t")
+    assert ax.get_title() == "t" and len(ax.get_lines()) == 3
+    assert persona_plots.styled_scores(r.scores_).to_html()
+    assert "–" in persona_plots.styled_cards(r.cards().assign(aov=np.nan)).to_html()
+    # a given Axes is drawn on, its figure is not laid out by the plot
+    fig, (a1, a2) = plt.subplots(1, 2)
+    called = []
+    fig.tight_layout = lambda *a, **k: called.append(1)
+    assert persona_plots.persona_cards(r.cards(), title="t", ax=a1) is a1 and not called
+    assert plots is not None
+    plt.close("all")

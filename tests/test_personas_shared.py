@@ -75,11 +75,12 @@ def test_rfm_fallback_when_nothing_is_stable():
                       "x1": rng.normal(size=n), "x2": rng.normal(size=n), "x3": rng.normal(size=n)},
                      index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
     r = fit_personas(f, include=["x1", "x2", "x3"], n_boot=8, seed=0, min_stability=0.99, min_stability_worst=0.99)
-    assert r.kind_ == "rfm" and r.scores_.attrs["rule"].startswith("rfm")
-    assert r.scores_.attrs["tried"] == ["kmeans", "gmm"]
+    assert r.kind_ == "rfm" and r.rule_.startswith("rfm")
+    assert r.tried_ == ("kmeans", "gmm")
     lab, names, used_m = rfm_labels(f)
     assert r.names_ == names and used_m
     assert (r.labels_.to_numpy() == lab).all()
     from cjlib.findings.personas import stability_sentence, stability_state
-    assert stability_state(r.scores_) == "rfm"
-    assert "RFM segments" in stability_sentence(r.scores_, r.params)
+    assert stability_state(r.scores_, rule=r.rule_) == "rfm"
+    text = stability_sentence(r.scores_, r.params, rule=r.rule_, tried=r.tried_)
+    assert "RFM segments" in text and "with k-means or a Gaussian mixture passes" in text

@@ -23,6 +23,7 @@ from cjlib.findings import (
     rates_differ,
     see_above,
 )
+from cjlib.validation import duration
 
 __all__ = [
     "EXCLUDED_WHY",
@@ -44,6 +45,15 @@ __all__ = [
     "stability_sentence",
     "stability_state",
     "two_rates",
+    "assignments_sentence",
+    "cards_metrics",
+    "fit_state",
+    "inputs_findings",
+    "inputs_metrics",
+    "k_findings",
+    "k_metrics",
+    "rfm_sentence",
+    "summary",
 ]
 
 EXCLUDED_WHY = {"id": "an identifier or code, not a quantity", "outcome": "it restates the outcome"}
@@ -181,7 +191,7 @@ def excluded_sentence(excluded: Mapping[str, str]) -> str | None:
 
 
 # --------------------------------------------------------------------------------------- stability
-def stability_state(scores: pd.DataFrame) -> str:
+def stability_state(scores: pd.DataFrame, *, rule: str = "") -> str:
     """``"rfm"`` when no k was stable and customers fell back to RFM segments,
     ``"stable"`` when the chosen k is admissible (bootstrap ARI and smallest share pass),
     ``"unchecked"`` when no bootstrap refits were made, else ``"unstable"``.
@@ -190,8 +200,14 @@ def stability_state(scores: pd.DataFrame) -> str:
     ----------
     scores : DataFrame
         ``PersonaResult.scores_`` (columns ``ari_mean``, ``admissible``, ``chosen``).
+    rule : str
+        ``PersonaResult.rule_``: the rule that chose k (``"rfm: …"`` for the RFM fallback).
+
+    Returns
+    -------
+    str
     """
-    if str(scores.attrs.get("rule", "")).startswith("rfm"):
+    if str(rule).startswith("rfm"):
         return "rfm"
     row = scores.loc[scores["chosen"].astype(bool)]
     if row.empty:
@@ -212,7 +228,8 @@ def _chosen(scores: pd.DataFrame) -> pd.Series:
     return scores.loc[scores["chosen"].astype(bool)].iloc[0]
 
 
-def stability_sentence(scores: pd.DataFrame, params: Mapping) -> str:
+def stability_sentence(scores: pd.DataFrame, params: Mapping, *, rule: str = "",
+                       tried: Sequence[str] = ("kmeans",)) -> str:
     """The one sentence on stability: stable personas with their bootstrap ARI, or that no stable set
     of personas was found and the groups shown are not stable.
 
@@ -222,14 +239,22 @@ def stability_sentence(scores: pd.DataFrame, params: Mapping) -> str:
         ``PersonaResult.scores_``.
     params : mapping
         ``PersonaResult.params`` (``k``, ``k_range``, ``min_stability``, ``min_share``).
+    rule : str
+        ``PersonaResult.rule_``.
+    tried : sequence of str
+        ``PersonaResult.tried_``: the methods scored (named when no k was stable).
+
+    Returns
+    -------
+    str
     """
-    state = stability_state(scores)
+    state = stability_state(scores, rule=rule)
     bar, share = params.get("min_stability", 0.8), params.get("min_share", 0.05)
     worst = params.get("min_stability_worst", 0.0)
     if state == "rfm":
         lo, hi = params.get("k_range", (int(scores.index.min()), int(scores.index.max())))
         how = " or ".join({"kmeans": "k-means", "gmm": "a Gaussian mixture"}[m]
-                          for m in scores.attrs.get("tried", ["kmeans"]))
+                          for m in (tried or ("kmeans",)))
         return (f"No stable set of personas was found: no number of groups from {lo} to {hi} with {how} passes "
                 f"the stability bar (bootstrap refits reproducing the groups at a mean ARI of at least "
                 f"{bar:.2f} and at worst {worst:.2f}, every group holding at least {share:.0%} of customers), "
@@ -272,12 +297,25 @@ def rfm_sentence(*, revenue: bool) -> str:
             "values share a score); the first definition below that a customer meets names their segment.")
 
 
-def k_title(scores: pd.DataFrame) -> str:
-    """Title of the k-selection chart: the chosen k, its silhouette and its bootstrap agreement."""
-    if stability_state(scores) == "rfm":
+def k_title(scores: pd.DataFrame, *, rule: str = "") -> str:
+    """Title of the k-selection chart: the chosen k, its silhouette and its bootstrap agreement.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        ``PersonaResult.scores_``.
+    rule : str
+        ``PersonaResult.rule_``.
+
+    Returns
+    -------
+    str
+    """
+    state = stability_state(scores, rule=rule)
+    if state == "rfm":
         return "No number of personas is stable, so customers are shown in RFM segments"
     row = _chosen(scores)
-    k, what = int(row.name), noun(stability_state(scores))
+    k, what = int(row.name), noun(state)
     parts = []
     if is_number(row["silhouette"]):
         parts.append(f"silhouette {number(row['silhouette'], '.2f')}")
@@ -289,14 +327,29 @@ def k_title(scores: pd.DataFrame) -> str:
     return f"{k} {what}: {', '.join(parts)}"
 
 
-def k_sentence(scores: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) -> str:
-    """Which k was chosen by which rule, and the features clustered on."""
+def k_sentence(scores: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str], *,
+               rule: str = "") -> str:
+    """Which k was chosen by which rule, and the features clustered on.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        ``PersonaResult.scores_``.
+    numeric, categorical : sequence of str
+        The columns clustered on (``PersonaResult.columns_``).
+    rule : str
+        ``PersonaResult.rule_`` (``"chosen"`` when empty).
+
+    Returns
+    -------
+    str
+    """
     cols = list(numeric) + list(categorical)
-    if stability_state(scores) == "rfm":
+    if stability_state(scores, rule=rule) == "rfm":
         return (f"Tried clustering on {len(numeric)} numeric feature(s) and {len(categorical)} categorical "
                 f"attribute(s): {', '.join(map(str, cols))}.")
     row = _chosen(scores)
-    return (f"**k = {int(row.name)}** ({scores.attrs.get('rule', 'chosen')}). Clustered on {len(numeric)} "
+    return (f"**k = {int(row.name)}** ({rule or 'chosen'}). Clustered on {len(numeric)} "
             f"numeric feature(s) and {len(categorical)} categorical attribute(s): {', '.join(map(str, cols))}.")
 
 
@@ -416,7 +469,7 @@ def journey_title(journey: pd.DataFrame, stage: str | None, sizes: Mapping | pd.
 
 
 # ------------------------------------------------------------------------------------------ findings
-def card_lines(cards: pd.DataFrame, *, has_revenue: bool, inactive_days: int = 90) -> list[str]:
+def card_lines(cards: pd.DataFrame, *, has_revenue: bool, inactive_window: str | pd.Timedelta = "90D") -> list[str]:
     """One Markdown bullet per persona card; parts whose value is undefined are left out.
 
     Parameters
@@ -426,9 +479,15 @@ def card_lines(cards: pd.DataFrame, *, has_revenue: bool, inactive_days: int = 9
     has_revenue : bool
         Whether the log carries revenue (``data.profile.supports("revenue")``); without it no revenue
         share is written.
-    inactive_days : int
-        The inactivity span ``cards.churn_rate`` counts.
+    inactive_window : str or Timedelta, default "90D"
+        The inactivity span ``cards.churn_rate`` counts (the one given to ``cards()``).
+
+    Returns
+    -------
+    list of str
     """
+    window = duration("inactive_window", inactive_window, allow_none=False)
+    inactive = f"{window.days} days" if window == pd.Timedelta(days=window.days) else str(window)
     lines = []
     for _, r in cards.iterrows():
         line = f"- **{r['name']}**: {pct(r['share'])} of customers"
@@ -441,6 +500,147 @@ def card_lines(cards: pd.DataFrame, *, has_revenue: bool, inactive_days: int = 9
         if isinstance(r.get("pain_point"), str) and r["pain_point"]:
             line += f"; {r['pain_point']}"
         if is_number(r.get("churn_rate")):
-            line += f"; {pct(r['churn_rate'])} inactive for {inactive_days} days"
+            line += f"; {pct(r['churn_rate'])} inactive for {inactive}"
         lines.append(line + ".")
     return lines
+
+
+# ------------------------------------------------------------------------------------------ sections
+def fit_state(result) -> str:
+    """:func:`stability_state` of a :class:`cjlib.personas.PersonaResult` (its ``scores_`` and ``rule_``).
+
+    Parameters
+    ----------
+    result : PersonaResult
+
+    Returns
+    -------
+    str
+        ``"stable"``, ``"unstable"``, ``"unchecked"`` or ``"rfm"``.
+    """
+    return stability_state(result.scores_, rule=result.rule_)
+
+
+def inputs_findings(data, features: pd.DataFrame, left_out: Mapping[str, str]) -> str:
+    """The data line and, when customer columns were left out of the features, a paragraph naming them.
+
+    Parameters
+    ----------
+    data : Inputs
+        The loaded inputs (``events``, ``customers``, ``feedback``).
+    features : DataFrame
+        The customer features (one row per customer).
+    left_out : mapping
+        :func:`cjlib.features.excluded_attributes`.
+
+    Returns
+    -------
+    str
+        Markdown paragraphs.
+    """
+    lines = [data_sentence(len(features), len(data.events), features.shape[1],
+                           has_customers=data.customers is not None, has_feedback=data.feedback is not None)]
+    excluded = excluded_sentence(left_out)
+    return "\n\n".join(lines + ([excluded] if excluded else []))
+
+
+def inputs_metrics(left_out: Mapping[str, str]) -> dict:
+    """The inputs section's metrics: ``features_left_out`` (column → why).
+
+    Examples
+    --------
+    >>> inputs_metrics({"zip": "id"})
+    {'features_left_out': {'zip': 'id'}}
+    """
+    return {"features_left_out": left_out}
+
+
+def k_metrics(result) -> dict:
+    """The metrics of the section choosing k.
+
+    Parameters
+    ----------
+    result : PersonaResult
+
+    Returns
+    -------
+    dict
+        ``n_personas``, ``persona_kind`` (``"rfm_segments"``, ``"kmeans"`` or ``"gmm"``),
+        ``persona_names``, ``personas_stable``, ``silhouette``, ``stability_ari_mean``, ``stability_ari_min``.
+    """
+    state = fit_state(result)
+    return {"n_personas": result.k_, "persona_kind": "rfm_segments" if state == "rfm" else result.kind_,
+            "persona_names": result.names_, "personas_stable": state == "stable",
+            "silhouette": result.silhouette_, "stability_ari_mean": result.stability_["ari_mean"],
+            "stability_ari_min": result.stability_["ari_min"]}
+
+
+def k_findings(result, *, has_revenue: bool) -> str:
+    """The findings under the k chart: the rule and features, stability, and how RFM segments score.
+
+    Parameters
+    ----------
+    result : PersonaResult
+    has_revenue : bool
+        Whether the log carries revenue (RF segments without it).
+
+    Returns
+    -------
+    str
+        Markdown paragraphs.
+    """
+    lines = [k_sentence(result.scores_, result.columns_["numeric"], result.columns_["categorical"],
+                        rule=result.rule_),
+             stability_sentence(result.scores_, result.params, rule=result.rule_, tried=result.tried_)]
+    if fit_state(result) == "rfm":
+        lines.append(rfm_sentence(revenue=has_revenue))
+    return "\n\n".join(lines)
+
+
+def cards_metrics(cards: pd.DataFrame) -> dict:
+    """The persona cards' metrics: ``personas``, one dict per card (``name``, ``share``, ``revenue_share``,
+    ``conversion_rate`` or None).
+
+    Examples
+    --------
+    >>> cards_metrics(pd.DataFrame({"name": ["A"], "share": [1.0], "revenue_share": [1.0]}))
+    {'personas': [{'name': 'A', 'share': 1.0, 'revenue_share': 1.0, 'conversion_rate': None}]}
+    """
+    return {"personas": [{"name": r["name"], "share": r["share"], "revenue_share": r["revenue_share"],
+                          "conversion_rate": r.get("conversion_rate")} for _, r in cards.iterrows()]}
+
+
+def assignments_sentence(n: int, file: str) -> str:
+    """Where the assignments went.
+
+    >>> assignments_sentence(20000, "personas_assignments.csv")
+    'Wrote 20,000 assignments to `personas_assignments.csv` in the output folder.'
+    """
+    return f"Wrote {n:,} assignments to `{file}` in the output folder."
+
+
+def summary(result, cards: pd.DataFrame, *, has_revenue: bool,
+            inactive_window: str | pd.Timedelta = "90D") -> str:
+    """The report's closing findings: one bullet per persona card, and the stability sentence (first when
+    the groups are not stable personas, last when they are).
+
+    Parameters
+    ----------
+    result : PersonaResult
+    cards : DataFrame
+        ``result.cards()``.
+    has_revenue : bool
+        Whether the log carries revenue.
+    inactive_window : str or Timedelta, default "90D"
+        The span the cards' ``churn_rate`` counts.
+
+    Returns
+    -------
+    str
+        Markdown bullets.
+    """
+    stability = f"- {stability_sentence(result.scores_, result.params, rule=result.rule_, tried=result.tried_)}"
+    stable = fit_state(result) == "stable"
+    lines = [] if stable else [stability]
+    lines += card_lines(cards, has_revenue=has_revenue, inactive_window=inactive_window)
+    return "\n".join(lines + ([stability] if stable else []))

@@ -26,7 +26,7 @@ How k is chosen (``k="auto"``)
     weighted by reproducibility: silhouette alone favours few clusters and drifts with the sample); for
     the mixture the lowest BIC among admissible k wins. When no k is admissible, the k with the highest
     ``silhouette × ARI mean`` among those meeting ``min_share`` is
-    used, else the smallest k; ``scores_.attrs["rule"]`` says which branch applied.
+    used, else the smallest k; ``PersonaResult.rule_`` says which branch applied.
 
 Order and names
     Personas are sorted by revenue share (descending), then size (descending), then their centroid, so
@@ -50,7 +50,7 @@ the assignments file, :func:`personas_for`).
 from cjlib.personas.features import (
     BOOT_SAMPLE,
     DEFAULT_BEHAVIOUR,
-    INACTIVE_DAYS,
+    INACTIVE_WINDOW,
     MAX_LEVELS,
     METHODS,
     PURCHASE_BEHAVIOUR,
@@ -65,12 +65,14 @@ from cjlib.personas.rfm import RFM_SEGMENTS, rfm_definitions, rfm_labels
 from cjlib.personas.shared import (
     ASSIGNMENTS_FILE,
     SharedPersonas,
+    assignment_examples,
     assignments,
     fit_for_inputs,
+    persona_journey,
     personas_for,
 )
 
-__all__ = ["ASSIGNMENTS_FILE", "BOOT_SAMPLE", "DEFAULT_BEHAVIOUR", "INACTIVE_DAYS", "MAX_LEVELS", "METHODS",
+__all__ = ["ASSIGNMENTS_FILE", "BOOT_SAMPLE", "DEFAULT_BEHAVIOUR", "INACTIVE_WINDOW", "MAX_LEVELS", "METHODS",
            "NAME_RULES", "NotClusterable", "PURCHASE_BEHAVIOUR", "PersonaResult", "RFM_SEGMENTS",
-           "SILHOUETTE_SAMPLE", "SharedPersonas", "TRANSFORMS", "assignments", "fit_for_inputs", "fit_personas",
-           "persona_features", "personas_for", "rfm_definitions", "rfm_labels"]
+           "SILHOUETTE_SAMPLE", "SharedPersonas", "TRANSFORMS", "assignment_examples", "assignments", "fit_for_inputs", "fit_personas",
+           "persona_features", "persona_journey", "personas_for", "rfm_definitions", "rfm_labels"]

@@ -31,7 +31,7 @@ _BEHAVIOUR_COLS = {"recency_days", "tenure_days", "frequency", "sessions", "even
 MAX_LEVELS = 20
 SILHOUETTE_SAMPLE = 3000
 BOOT_SAMPLE = 3000
-INACTIVE_DAYS = 90
+INACTIVE_WINDOW = "90D"  # no event for longer than this: inactive (the cards' churn proxy)
 
 
 # ------------------------------------------------------------------------------------------- features

@@ -80,7 +80,7 @@ def fit_personas(
     fallback : bool, default True
         With ``k="auto"``: when no k-means k passes the stability bar, try a Gaussian mixture; when none
         passes either, return rule-based RFM segments (:data:`RFM_SEGMENTS`; ``kind_ == "rfm"``,
-        ``scores_.attrs["rule"]`` starts with ``"rfm"``).
+        ``rule_`` starts with ``"rfm"``).
 
     Returns
     -------
@@ -110,8 +110,8 @@ def fit_personas(
     X = np.asarray(pipe.fit_transform(_prepare_cat(f, cat)), dtype=float)
     ks = _distinct_ks(X, ks, k, lo)
 
-    scores, fits, chosen, kind = _search(X, ks, k, method, seed, n_boot, min_share, min_stability,
-                                         min_stability_worst, fallback)
+    scores, fits, chosen, kind, rule, tried = _search(X, ks, k, method, seed, n_boot, min_share,
+                                                      min_stability, min_stability_worst, fallback)
     rev = f["monetary"].fillna(0).to_numpy(float) if "monetary" in f else np.zeros(n)
     if kind == "rfm":
         model, (labels, names, _) = None, rfm_labels(f)
@@ -140,15 +140,16 @@ def fit_personas(
     else:
         stab = {"ari_mean": float(scores.loc[chosen, "ari_mean"]), "ari_min": float(scores.loc[chosen, "ari_min"])}
         sil = float(scores.loc[chosen, "silhouette"])
+    embedding, explained = _embedding(X, index, seed)
     return PersonaResult(
         labels_=pd.Series(labels, index=index, name="persona"), persona_=persona, names_=list(names),
         k_=int(kk), scores_=scores, stability_=stab, silhouette_=sil, profile_=profile,
-        embedding_=_embedding(X, index, seed), features_=f, columns_={"numeric": num, "categorical": cat},
+        embedding_=embedding, features_=f, columns_={"numeric": num, "categorical": cat},
         pipeline_=pipe, model_=model, mapping_=mapping,
         params={"k": k, "k_range": (lo, hi), "method": method, "transform": transform, "min_share": min_share,
                 "min_stability": min_stability, "min_stability_worst": min_stability_worst, "n_boot": n_boot,
                 "seed": seed, "purchase_behaviour": purchase_behaviour},
-        kind_=kind,
+        kind_=kind, rule_=rule, tried_=tried, explained_variance_ratio_=explained,
     )
 
 
@@ -231,9 +232,9 @@ def _profile(f: pd.DataFrame, cat: list[str], labels: np.ndarray, kk: int) -> tu
     return z, med
 
 
-def _embedding(X: np.ndarray, index: pd.Index, seed: int) -> pd.DataFrame:
+def _embedding(X: np.ndarray, index: pd.Index, seed: int) -> tuple[pd.DataFrame, tuple[float, ...]]:
     """``pc1``, ``pc2``: the transformed features on their first two principal components, each signed so
-    its largest loading is positive (``attrs["explained_variance_ratio"]``)."""
+    its largest loading is positive; and the share of the variance each component holds."""
     n = len(X)
     n_comp = min(2, X.shape[1], n)
     pcs = PCA(n_components=n_comp, random_state=seed).fit(X)
@@ -244,8 +245,7 @@ def _embedding(X: np.ndarray, index: pd.Index, seed: int) -> pd.DataFrame:
         if pcs.components_[j][np.argmax(np.abs(pcs.components_[j]))] < 0:
             emb[:, j] = -emb[:, j]
     embedding = pd.DataFrame(emb[:, :2], index=index, columns=["pc1", "pc2"])
-    embedding.attrs["explained_variance_ratio"] = [float(v) for v in pcs.explained_variance_ratio_]
-    return embedding
+    return embedding, tuple(float(v) for v in pcs.explained_variance_ratio_)
 
 
 def _rfm_silhouette(X: np.ndarray, labels: np.ndarray, seed: int) -> float:

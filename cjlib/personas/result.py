@@ -9,8 +9,9 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from cjlib.personas.features import INACTIVE_DAYS, _prepare_cat, persona_features
+from cjlib.personas.features import INACTIVE_WINDOW, _prepare_cat, persona_features
 from cjlib.personas.rfm import rfm_labels
+from cjlib.validation import duration
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,7 @@ class PersonaResult:
         Number of personas.
     scores_ : DataFrame
         One row per k tried (index ``k``): ``silhouette``, ``inertia`` (k-means) or ``bic`` (mixture),
-        ``ari_mean``, ``ari_min`` (bootstrap stability), ``min_share``, ``admissible``, ``chosen``; the
-        ``rule`` that chose k is in ``scores_.attrs["rule"]``.
+        ``ari_mean``, ``ari_min`` (bootstrap stability), ``min_share``, ``admissible``, ``chosen``.
     stability_ : dict
         ``{"ari_mean": ..., "ari_min": ...}`` of the chosen k.
     silhouette_ : float
@@ -42,7 +42,7 @@ class PersonaResult:
         ``"median"``, over every numeric feature and one ``<column>=<level>`` share per categorical level.
     embedding_ : DataFrame
         ``pc1``, ``pc2`` per customer: the transformed features projected on their first two principal
-        components (``embedding_.attrs["explained_variance_ratio"]``).
+        components.
     features_ : DataFrame
         The features used (with the :func:`persona_features` columns added).
     columns_ : dict
@@ -50,6 +50,16 @@ class PersonaResult:
     pipeline_, model_ :
         The fitted scikit-learn transform pipeline and clustering model (model labels are not persona
         numbers; ``mapping_[model_label]`` is).
+    params : dict
+        The settings of the fit (``k``, ``k_range`` as used, ``method``, ``min_share`` …).
+    kind_ : str
+        ``"kmeans"``, ``"gmm"`` or ``"rfm"`` (rule-based RFM segments: no k was stable).
+    rule_ : str
+        The rule that chose k (``"admissible: …"``, ``"fallback: …"``, ``"fixed k"``, or ``"rfm: …"``).
+    tried_ : tuple of str
+        The clustering methods scored (``("kmeans", "gmm")`` when the mixture was tried as well).
+    explained_variance_ratio_ : tuple of float
+        The share of the variance each axis of ``embedding_`` holds.
     """
 
     labels_: pd.Series
@@ -68,6 +78,23 @@ class PersonaResult:
     mapping_: np.ndarray
     params: dict = field(default_factory=dict)
     kind_: str = "kmeans"
+    rule_: str = ""
+    tried_: tuple[str, ...] = ()
+    explained_variance_ratio_: tuple[float, ...] = ()
+
+    def sizes(self) -> pd.Series:
+        """Customers per persona (index the persona names, persona order; 0 for an empty persona)."""
+        counts = self.labels_.value_counts().reindex(range(self.k_), fill_value=0).to_numpy()
+        return pd.Series(counts, index=self.names_)
+
+    def profile_columns(self) -> list[str]:
+        """The profile columns a report shows: the numeric features clustered on, every categorical level
+        (``<column>=<level>``), then total spend and recency when the profile has them."""
+        z = self.profile_["z"]
+        shown = [c for c in self.columns_["numeric"] if c in z.columns]
+        shown += [c for c in z.columns if "=" in str(c)]
+        shown += [c for c in ("monetary", "recency_days") if c in z.columns and c not in shown]
+        return shown
 
     def predict(self, features: pd.DataFrame) -> pd.Series:
         """Persona number for new customers' features (same columns as the fit)."""
@@ -81,7 +108,7 @@ class PersonaResult:
             raw = self.model_.predict(X)
         return pd.Series(self.mapping_[raw], index=features.index, name="persona")
 
-    def cards(self, *, inactive_days: int = INACTIVE_DAYS) -> pd.DataFrame:
+    def cards(self, *, inactive_window: str | pd.Timedelta = INACTIVE_WINDOW) -> pd.DataFrame:
         """One row per persona (index ``persona``, persona order): a marketer's persona sheet.
 
         Columns: ``name``, ``customers``, ``share`` (of customers), ``revenue_share``, ``conversion_rate``
@@ -92,8 +119,18 @@ class PersonaResult:
         short of the last; None when every one of them reached the last stage),
         ``preferred_channels`` (the two channels with the largest session share),
         ``satisfaction`` (mean CSAT) and ``nps`` (mean NPS) when feedback was used, ``churn_rate`` (share
-        with ``recency_days`` > ``inactive_days`` at the cutoff: a proxy for churned customers).
+        with ``recency_days`` longer than ``inactive_window`` at the cutoff: a proxy for churned customers).
+
+        Parameters
+        ----------
+        inactive_window : str or Timedelta, default "90D"
+            How long without an event counts as inactive for ``churn_rate``.
+
+        Returns
+        -------
+        DataFrame
         """
+        inactive_days = duration("inactive_window", inactive_window, allow_none=False) / pd.Timedelta(days=1)
         f = self.features_
         lab = self.labels_.to_numpy()
         k = self.k_

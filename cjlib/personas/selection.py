@@ -87,30 +87,33 @@ def _score_ks(X, ks, method, seed, n_boot):
 
 def _search(X, ks, k, method, seed, n_boot, min_share, min_stability, min_worst, fallback):
     """Score every k; with ``k="auto"`` and ``fallback``, a Gaussian mixture and then RFM rules when no
-    k-means k passes the stability bar. Returns (scores, fits, chosen k or None, kind)."""
+    k-means k passes the stability bar.
+
+    Returns (scores, fits, chosen k or None, kind, rule, tried): ``rule`` says which branch chose k (it
+    starts with ``"rfm"`` for the RFM fallback) and ``tried`` the methods scored. ``scores.attrs["rule"]``
+    repeats ``rule`` for :mod:`cjlib.effects`, which still reads it there.
+    """
     scores, fits = _score_ks(X, ks, method, seed, n_boot)
     auto = isinstance(k, str)
     adm = _admissible(scores, min_share, min_stability, min_worst)
-    kind, switched = method, False
+    kind, switched, tried = method, False, (method,)
     if auto and fallback and n_boot > 0 and not adm.any():
-        tried = [method]
         if method == "kmeans":
             g_scores, g_fits = _score_ks(X, ks, "gmm", seed, n_boot)
             g_adm = _admissible(g_scores, min_share, min_stability, min_worst)
-            tried.append("gmm")
+            tried += ("gmm",)
             if g_adm.any():
                 scores, fits, adm, kind, method, switched = g_scores, g_fits, g_adm, "gmm", "gmm", True
         if not adm.any():
             scores["admissible"] = False
             scores["chosen"] = False
-            scores.attrs["rule"] = "rfm: no k passed the stability bar with " + " or ".join(
+            rule = "rfm: no k passed the stability bar with " + " or ".join(
                 {"kmeans": "k-means", "gmm": "a Gaussian mixture"}[m] for m in tried)
-            scores.attrs["tried"] = tried
-            return scores, fits, None, "rfm"
+            scores.attrs["rule"] = rule
+            return scores, fits, None, "rfm", rule, tried
     chosen, rule = (ks[0], "fixed k") if not auto else _choose(scores, method, min_share, min_stability, min_worst)
+    rule += " (Gaussian mixture: no k-means k was stable)" if switched else ""
     scores["admissible"] = adm
     scores["chosen"] = scores.index == chosen
-    scores.attrs["rule"] = rule + (" (Gaussian mixture: no k-means k was stable)" if switched else "")
-    return scores, fits, chosen, kind
-
-
+    scores.attrs["rule"] = rule
+    return scores, fits, chosen, kind, rule, tried

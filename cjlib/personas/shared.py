@@ -28,9 +28,27 @@ def fit_for_inputs(data, *, features: pd.DataFrame | None = None, k: int | str =
     Features are :func:`cjlib.features.customer_features` without the profile's id-like and outcome-like
     customer columns (or ``features`` when given, built the same way); purchase behaviour is clustered
     when the log is purchases-only or has no web visits (``data.profile``).
+
+    Parameters
+    ----------
+    data : Inputs
+        From :func:`cjlib.load_inputs` (or :func:`cjlib.report.load`).
+    features : DataFrame, optional
+        Customer features built as above (else built here).
+    k : int, "auto" or str of digits, default "auto"
+        Number of personas; a notebook's text parameter such as ``"4"`` (surrounding spaces allowed) is
+        read as that integer.
+    k_range, method, include, exclude, seed :
+        As for :func:`fit_personas` (``include``/``exclude`` may be ``""``: the default set).
+
+    Returns
+    -------
+    PersonaResult
     """
     from cjlib.features import customer_features, excluded_attributes, without_attributes
 
+    if isinstance(k, str):
+        k = int(k) if k.strip().isdigit() else k.strip()
     if features is None:
         left_out = excluded_attributes(data.customers, data.profile)
         features = customer_features(data.events, customers=without_attributes(data.customers, list(left_out)),
@@ -40,9 +58,79 @@ def fit_for_inputs(data, *, features: pd.DataFrame | None = None, k: int | str =
                         seed=seed, purchase_behaviour=purchase)
 
 
+def persona_journey(events: pd.DataFrame, persona: pd.Series, *, stage_map) -> pd.DataFrame:
+    """The share of each persona's customers that reached each stage.
+
+    Parameters
+    ----------
+    events : DataFrame
+        The loaded event log.
+    persona : Series
+        Persona name per customer (index ``customer_id``), ordered categorical: ``PersonaResult.persona_``.
+    stage_map : StageMap or path
+        The stages, in order.
+
+    Returns
+    -------
+    DataFrame
+        Index ``persona`` (persona order), columns ``stage`` (stage order): share of customers reaching it.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "b"], "event": ["page_view", "purchase", "page_view"],
+    ...                    "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01"])})
+    >>> p = pd.Series(pd.Categorical(["Buyers", "Browsers"], categories=["Buyers", "Browsers"], ordered=True),
+    ...               index=pd.Index(["a", "b"], name="customer_id"))
+    >>> persona_journey(ev, p, stage_map="data/stage_map.yml")["purchase"].tolist()
+    [1.0, 0.0]
+    """
+    from cjlib.scorecard import stage_kpis
+
+    names = list(persona.cat.categories) if hasattr(persona, "cat") else sorted(map(str, persona.unique()))
+    reached = {}
+    for name in names:
+        ids = persona.index[(persona == name).to_numpy()]
+        reached[name] = stage_kpis(events.loc[events["customer_id"].isin(ids)], stage_map=stage_map)["reached_share"]
+    return pd.DataFrame(reached).T.rename_axis(index="persona", columns="stage")
+
+
+def assignment_examples(table: pd.DataFrame, *, n: int = 5) -> pd.DataFrame:
+    """The first customer of each of the first ``n`` personas of an :func:`assignments` table, with the
+    customer id replaced by its keyed pseudonym (:func:`cjlib.report.pseudonymize`): what a report shows.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`assignments` (index ``customer_id``).
+    n : int, default 5
+        At most this many rows.
+
+    Returns
+    -------
+    DataFrame
+        The same columns, index ``customer (pseudonym)``.
+    """
+    from cjlib.report import pseudonymize
+
+    examples = table.groupby("persona", sort=False).head(1).head(n)
+    return examples.set_axis(pseudonymize(examples.index).to_numpy()).rename_axis("customer (pseudonym)")
+
+
 def assignments(result: PersonaResult, state: str) -> pd.DataFrame:
-    """The assignment table 01 exports (index ``customer_id``): ``persona_id`` (persona order),
-    ``persona`` (name), ``color`` (hex, as in every chart) and ``state`` (``stable``, ``rfm``, …)."""
+    """The assignment table 01 exports (index ``customer_id``).
+
+    Parameters
+    ----------
+    result : PersonaResult
+        The run's fit.
+    state : str
+        :func:`cjlib.findings.personas.stability_state` of the fit (``stable``, ``rfm``, …).
+
+    Returns
+    -------
+    DataFrame
+        ``persona_id`` (persona order), ``persona`` (name), ``color`` (hex, as in every chart), ``state``.
+    """
     from cjlib.plots.personas import persona_colors
 
     colors = {n: _hex(c) for n, c in persona_colors(result.names_).items()}
@@ -80,7 +168,8 @@ class SharedPersonas:
         return f"{n} RFM segments" if self.state == "rfm" else f"{n} {'personas' if self.state == 'stable' else 'groups'}"
 
 
-def _read_assignments(path, ids: pd.Index) -> pd.Series | None:
+def _read_assignments(path, ids: pd.Index) -> SharedPersonas | None:
+    """01's assignments for ``ids`` (``None`` when the file covers fewer than 90 % of them)."""
     from pathlib import Path
 
     p = Path(path)
@@ -96,8 +185,8 @@ def _read_assignments(path, ids: pd.Index) -> pd.Series | None:
         return None
     values = by_id["persona"].reindex(keys).to_numpy()
     s = pd.Series(pd.Categorical(values, categories=order, ordered=True), index=ids, name="persona")
-    s.attrs["state"] = str(by_id["state"].iloc[0]) if "state" in by_id and len(by_id) else "stable"
-    return s
+    state = str(by_id["state"].iloc[0]) if "state" in by_id and len(by_id) else "stable"
+    return SharedPersonas(s, state, "file")
 
 
 def personas_for(data, *, output_dir: str = "", personas_path: str = "", seed: int = 0,
@@ -131,8 +220,8 @@ def personas_for(data, *, output_dir: str = "", personas_path: str = "", seed: i
     ids = pd.Index(pd.unique(data.events["customer_id"]), name="customer_id")
     for path, explicit in ((personas_path, True), (output_dir and Path(resolve(output_dir)) / ASSIGNMENTS_FILE, False)):
         if path and (explicit or Path(path).is_file()):
-            s = _read_assignments(resolve(path) if explicit else path, ids)
-            if s is not None:
-                return SharedPersonas(s, s.attrs.get("state", "stable"), "file")
+            shared = _read_assignments(resolve(path) if explicit else path, ids)
+            if shared is not None:
+                return shared
     r = fit_for_inputs(data, features=features, seed=seed)
-    return SharedPersonas(r.persona_, stability_state(r.scores_), "fit")
+    return SharedPersonas(r.persona_, stability_state(r.scores_, rule=r.rule_), "fit")

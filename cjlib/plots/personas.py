@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from cjlib.plots import PALETTE, finish, new_ax, set_title
+from cjlib.plots import PALETTE, finish, new_ax, percent_axis
 
-__all__ = ["k_selection", "persona_cards", "persona_colors", "persona_map", "profile_heatmap"]
+__all__ = ["k_selection", "persona_cards", "persona_colors", "persona_journey", "persona_map", "profile_heatmap",
+           "styled_cards", "styled_scores"]
 
 
 def persona_colors(names: Sequence[str]) -> dict[str, tuple]:
@@ -72,11 +73,29 @@ def profile_heatmap(z: pd.DataFrame, *, features: Sequence[str] | None = None, l
 
 
 def persona_map(embedding: pd.DataFrame, persona: pd.Series, *, x: str = "pc1", y: str = "pc2",
-                max_points: int = 5000, seed: int = 0, title: str | None = None, ax=None):
+                explained: Sequence[float] = (), max_points: int = 5000, seed: int = 0,
+                title: str | None = None, ax=None):
     """Customers on two principal components, coloured by persona (a seeded sample of ``max_points``).
 
-    ``embedding`` is ``PersonaResult.embedding_``, ``persona`` is ``PersonaResult.persona_`` (ordered
-    categorical, its categories give the colour order).
+    Parameters
+    ----------
+    embedding : DataFrame
+        ``PersonaResult.embedding_``: columns ``x`` and ``y`` per customer.
+    persona : Series
+        ``PersonaResult.persona_`` (ordered categorical, its categories give the colour order).
+    x, y : str
+        The columns drawn.
+    explained : sequence of float
+        The share of the variance of each axis (``PersonaResult.explained_variance_ratio_``), shown in
+        the axis labels; empty leaves it out.
+    max_points : int, default 5000
+        At most this many customers are drawn (a sample seeded by ``seed``).
+    title : str, optional
+    ax : Axes, optional
+
+    Returns
+    -------
+    Axes
     """
     ax = new_ax(ax)
     d = embedding.assign(persona=persona.to_numpy())
@@ -90,7 +109,7 @@ def persona_map(embedding: pd.DataFrame, persona: pd.Series, *, x: str = "pc1", 
         if len(part):
             ax.annotate(name, (part[x].median(), part[y].median()), fontsize=10, fontweight="bold",
                         ha="center", bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.7, "lw": 0})
-    evr = embedding.attrs.get("explained_variance_ratio", [])
+    evr = list(explained)
     xl = f"{x} ({evr[0]:.0%} of variance)" if len(evr) > 0 else x
     yl = f"{y} ({evr[1]:.0%} of variance)" if len(evr) > 1 else y
     ax.legend(markerscale=2, fontsize=9, loc="best")
@@ -111,8 +130,7 @@ def persona_cards(cards: pd.DataFrame, *, title: str | None = None, ax=None):
     ``cards`` is ``PersonaResult.cards()``; missing columns are skipped.
     """
     n = len(cards)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(min(4.2 * max(n, 1), 18), 4.6))
+    ax = new_ax(ax, figsize=(min(4.2 * max(n, 1), 18), 4.6))
     ax.set_axis_off()
     ax.set_xlim(0, max(n, 1))
     ax.set_ylim(0, 1)
@@ -136,7 +154,60 @@ def persona_cards(cards: pd.DataFrame, *, title: str | None = None, ax=None):
             ax.text(x0 + 0.04, y, f"{label}:", fontsize=8.5, color="#52606d", va="top")
             ax.text(x0 + 0.36, y, text, fontsize=8.5, va="top")
             y -= 0.063
-    if title:
-        set_title(ax, title)
-    ax.figure.tight_layout()
-    return ax
+    return finish(ax, title)
+
+
+def persona_journey(journey: pd.DataFrame, *, title: str | None = None, ax=None):
+    """The share of each persona's customers reaching each stage: one line per persona, in its colour.
+
+    Parameters
+    ----------
+    journey : DataFrame
+        Persona (index, persona order) × stage (columns, stage order): shares 0–1
+        (:func:`cjlib.personas.persona_journey`).
+    title : str, optional
+    ax : Axes, optional
+
+    Returns
+    -------
+    Axes
+    """
+    ax = new_ax(ax)
+    colors = persona_colors(list(journey.index))
+    journey.T.plot(ax=ax, marker="o", color=[colors[n] for n in journey.index])
+    percent_axis(ax)
+    return finish(ax, title, "stage", "customers reaching the stage")
+
+
+def styled_scores(scores: pd.DataFrame):
+    """``PersonaResult.scores_`` formatted for a report (3 digits of silhouette, shares in %, – for NaN).
+
+    Parameters
+    ----------
+    scores : DataFrame
+
+    Returns
+    -------
+    pandas Styler
+    """
+    return scores.style.format({"silhouette": "{:.3f}", "inertia": "{:,.0f}", "bic": "{:,.0f}",
+                                "ari_mean": "{:.2f}", "ari_min": "{:.2f}", "min_share": "{:.1%}"}, na_rep="–")
+
+
+_CARD_FORMATS = {"share": "{:.1%}", "revenue_share": "{:.1%}", "conversion_rate": "{:.1%}", "aov": "{:,.0f}",
+                 "sessions_per_30d": "{:.2f}", "typical_age": "{:.0f}", "satisfaction": "{:.2f}",
+                 "nps": "{:.1f}", "churn_rate": "{:.1%}", "customers": "{:,}"}
+
+
+def styled_cards(cards: pd.DataFrame):
+    """``PersonaResult.cards()`` formatted for a report (shares in %, – for missing values).
+
+    Parameters
+    ----------
+    cards : DataFrame
+
+    Returns
+    -------
+    pandas Styler
+    """
+    return cards.style.format({k: v for k, v in _CARD_FORMATS.items() if k in cards.columns}, na_rep="–")

@@ -192,11 +192,11 @@ def test_lowest_satisfaction_never_from_ties_or_few_answers():
 def test_cost_sentence_skips_zero_conversions_and_ties():
     cc = pd.DataFrame({"spend": [100.0, 50.0, 30.0], "conversions": [10, 0, 3],
                        "cost_per_conversion": [10.0, np.nan, 10.0]}, index=pd.Index(["a", "b", "c"], name="channel"))
-    cc.attrs["clicks_are"] = "sessions"
+    cc = sc.ChannelCosts(cc, "sessions")
     assert fj.cost_sentence(cc) == "**Costs:** 180 spent on 3 channels; b had no conversion to cost. Clicks are sessions."
     # a log without web visits: its 'sessions' are not clicks worth naming
     assert fj.cost_sentence(cc, sessions=False) == "**Costs:** 180 spent on 3 channels; b had no conversion to cost."
-    cc.loc["c", "cost_per_conversion"] = 20.0
+    cc.table.loc["c", "cost_per_conversion"] = 20.0
     # c's 20.00 comes from 3 conversions: too few to call it the dearest (b2b: 'paid_search 14,169' from 2)
     assert fj.cost_sentence(cc) == "**Costs:** 180 spent on 3 channels; b had no conversion to cost. Clicks are sessions."
     assert fj.cost_sentence(cc, min_conversions=3) == ("**Costs:** 180 spent on 3 channels; the cheapest conversions come from a "
@@ -425,7 +425,7 @@ def test_pain_and_score_metrics():
 def test_cost_table_drops_session_clicks_without_visits():
     cc = pd.DataFrame({"spend": [100.0], "clicks": [50], "conversions": [5], "cost_per_click": [2.0],
                        "cost_per_conversion": [20.0]}, index=pd.Index(["email"], name="channel"))
-    cc.attrs["clicks_are"] = "sessions"
+    cc = sc.ChannelCosts(cc, "sessions")
     assert "clicks" in fj.cost_table(cc).data.columns
     assert list(fj.cost_table(cc, sessions=False).data.columns) == ["spend", "conversions", "cost_per_conversion"]
 

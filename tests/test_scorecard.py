@@ -207,6 +207,18 @@ def test_stage_measures_by_hand(hand, hand_feedback):
     assert len(sc.format_measures(m.reset_index())) == len(m)
 
 
+def test_channel_costs_by_hand(hand):
+    costs = pd.DataFrame({"channel": ["social", "display"], "period": ["2025-01", "2025-02"], "spend": [10.0, 30.0]})
+    cc = sc.channel_costs(hand, costs, stage_map=SM)
+    assert isinstance(cc, sc.ChannelCosts) and cc.clicks_are == "ad events"
+    t = cc.table
+    # ad clicks in Jan/Feb: social (c2, Jan) and display (c4, Feb); conversions there: social 1 (c2), display 0
+    assert t.loc["social"].tolist() == [10.0, 1, 1, 10.0, 10.0]
+    assert t.loc["display", ["clicks", "conversions", "cost_per_click"]].tolist() == [1, 0, 30.0]
+    assert np.isnan(t.loc["display", "cost_per_conversion"])
+    assert sc.channel_costs(hand, costs, stage_map=SM, ad_events=[]).clicks_are == "sessions"
+
+
 def test_stage_measures_missing_inputs_drop_rows(hand):
     m = sc.stage_measures(hand.drop(columns="channel"), stage_map=SM)
     assert not {"top_channel_share", "cost_per_click", "cost_per_conversion", "nps"} & set(m["measure"])

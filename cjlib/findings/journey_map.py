@@ -370,18 +370,31 @@ def retention_title(ret: pd.DataFrame, based_on: str = "conversion", freq: str =
     share = rate(nxt["retained"].sum() if len(nxt) else 0, n)
     if share is None:
         return None
-    unit = "month" if freq == "M" else "week"
+    unit = "week" if str(freq).startswith("W") else "month"
     what = "convert again" if based_on == "conversion" else "come back"
     first = "conversion" if based_on == "conversion" else "visit"
     return (f"{pct(share)} of {number(n)} customers {what} in the {unit} after their first {first} "
             f"(by {unit}ly cohort)")
 
 
-def cost_sentence(cc: pd.DataFrame, *, sessions: bool = True, min_conversions: int = 10) -> str | None:
+def cost_sentence(costs, *, sessions: bool = True, min_conversions: int = 10) -> str | None:
     """Spend, and the cheapest and dearest cost per conversion of :func:`cjlib.scorecard.channel_costs`
     (only channels with ``min_conversions``+ conversions are ranked — a cost per conversion from one or
     two conversions is noise; a tied side is not named). ``sessions``: whether the log has web visits
-    (the profile's ``sessions`` role); without them clicks counted as sessions are not mentioned."""
+    (the profile's ``sessions`` role); without them clicks counted as sessions are not mentioned.
+
+    Parameters
+    ----------
+    costs : ChannelCosts
+        :func:`cjlib.scorecard.channel_costs`.
+    sessions : bool, default True
+    min_conversions : int, default 10
+
+    Returns
+    -------
+    str or None
+    """
+    cc = costs.table
     if not len(cc) or not is_number(cc["spend"].sum()):
         return None
     text = f"**Costs:** {number(cc['spend'].sum())} spent on {len(cc)} channel{'s' if len(cc) != 1 else ''}"
@@ -397,8 +410,7 @@ def cost_sentence(cc: pd.DataFrame, *, sessions: bool = True, min_conversions: i
         text += "; " + ", ".join(sides)
     if none:
         text += f"; {join(map(str, none))} had no conversion{'s' if len(none) > 1 else ''} to cost"
-    clicks = cc.attrs.get("clicks_are")
-    clicks = None if clicks == "sessions" and not sessions else clicks
+    clicks = None if costs.clicks_are == "sessions" and not sessions else costs.clicks_are
     return text + "." + (f" Clicks are {clicks}." if clicks else "")
 
 
@@ -717,20 +729,22 @@ def pain_metrics(pains: pd.DataFrame) -> dict:
                              "gap": r.gap, "p_value": r.p_value} for s, r in pains.iterrows()]}
 
 
-def cost_table(cc: pd.DataFrame, *, sessions: bool = True):
+def cost_table(costs, *, sessions: bool = True):
     """:func:`cjlib.scorecard.channel_costs` as a formatted table; clicks counted as 30-minute sessions
     are left out when the log has no web visits (``sessions=False``: the profile's ``sessions`` role).
 
     Parameters
     ----------
-    cc : DataFrame
+    costs : ChannelCosts
+        :func:`cjlib.scorecard.channel_costs`.
     sessions : bool, default True
 
     Returns
     -------
     pandas Styler
     """
-    if cc.attrs.get("clicks_are") == "sessions" and not sessions:
+    cc = costs.table
+    if costs.clicks_are == "sessions" and not sessions:
         cc = cc.drop(columns=["clicks", "cost_per_click"])
     fmt = {"spend": "{:,.0f}", "clicks": "{:,}", "conversions": "{:,}", "cost_per_click": "{:,.2f}",
            "cost_per_conversion": "{:,.2f}"}

@@ -27,7 +27,7 @@ name is importable from ``cjlib.scorecard``.
 
 from cjlib.scorecard._common import FREQS
 from cjlib.scorecard.kpis import stage_kpis, stage_touchpoints
-from cjlib.scorecard.measures import channel_costs, format_measures, stage_measures
+from cjlib.scorecard.measures import ChannelCosts, channel_costs, format_measures, stage_measures
 from cjlib.scorecard.roles import stage_roles
 from cjlib.scorecard.satisfaction import feedback_stages, satisfaction_index, stage_satisfaction
 from cjlib.scorecard.segments import (
@@ -42,6 +42,7 @@ from cjlib.stats import nps
 
 __all__ = [
     "FREQS",
+    "ChannelCosts",
     "SCORE_COMPONENTS",
     "channel_costs",
     "cohort_retention",

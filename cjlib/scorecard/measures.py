@@ -19,7 +19,7 @@ from cjlib.stagemap import StageMap
 from cjlib.stats import nps
 from cjlib.validation import resolve_stage_map
 
-__all__ = ["channel_costs", "format_measures", "stage_measures"]
+__all__ = ["ChannelCosts", "channel_costs", "format_measures", "stage_measures"]
 
 MEASURE_COLUMNS = ["stage", "role", "measure", "value", "lo", "hi", "n", "unit", "note"]
 
@@ -35,8 +35,16 @@ def _month_labels(ev: pd.DataFrame) -> np.ndarray:
     return np.array(period_label(period_key(ev["timestamp"], "M"), "M"))
 
 
+@dataclass(frozen=True)
+class ChannelCosts:
+    """:func:`channel_costs`: the table per costed channel and what its clicks count."""
+
+    table: pd.DataFrame  # index channel: spend, clicks, conversions, cost_per_click, cost_per_conversion
+    clicks_are: str  # "ad events" or "sessions" (the log has no ad events)
+
+
 def channel_costs(events: pd.DataFrame, costs: pd.DataFrame, *, stage_map: StageMap | str | None = None,
-                  ad_events: Sequence[str] | None = None, session_window: str = "30min") -> pd.DataFrame:
+                  ad_events: Sequence[str] | None = None, session_window: str = "30min") -> ChannelCosts:
     """Spend, clicks and conversions per costed channel, over the periods the costs cover.
 
     Clicks are the channel's ad events (see :func:`stage_measures`); without ad events, its sessions
@@ -58,9 +66,9 @@ def channel_costs(events: pd.DataFrame, costs: pd.DataFrame, *, stage_map: Stage
 
     Returns
     -------
-    DataFrame
-        Index ``channel``: ``spend``, ``clicks``, ``conversions``, ``cost_per_click``,
-        ``cost_per_conversion`` (NaN where the denominator is 0); attrs ``clicks_are`` ("ad events" or
+    ChannelCosts
+        ``table``, index ``channel``: ``spend``, ``clicks``, ``conversions``, ``cost_per_click``,
+        ``cost_per_conversion`` (NaN where the denominator is 0); ``clicks_are`` ("ad events" or
         "sessions").
     """
     if "channel" not in events.columns:
@@ -91,8 +99,7 @@ def channel_costs(events: pd.DataFrame, costs: pd.DataFrame, *, stage_map: Stage
     out["cost_per_click"] = out["spend"] / out["clicks"].where(out["clicks"] > 0)
     out["cost_per_conversion"] = out["spend"] / out["conversions"].where(out["conversions"] > 0)
     out.index.name = "channel"
-    out.attrs["clicks_are"] = clicks_are
-    return out
+    return ChannelCosts(out, clicks_are)
 
 
 @dataclass
@@ -108,7 +115,7 @@ class _Log:
     conv_mask: np.ndarray
     sess: np.ndarray
     ads: list
-    cc: pd.DataFrame | None
+    cc: ChannelCosts | None
     costs: pd.DataFrame | None
     rows: list
 
@@ -149,10 +156,10 @@ def _consideration(log: _Log, name: str, i: int) -> None:
         log.add(name, "click_through", np.isin(ad_sess, np.unique(s_in)).mean(), len(ad_sess),
                 f"sessions with {'/'.join(log.ads)} that reach this stage")
     if log.cc is not None:
-        clicked = log.cc[log.cc["clicks"] > 0]
+        clicked = log.cc.table[log.cc.table["clicks"] > 0]
         clicks = int(clicked["clicks"].sum())
         log.add(name, "cost_per_click", clicked["spend"].sum() / clicks if clicks else np.nan, clicks,
-                f"spend ÷ {log.cc.attrs['clicks_are']}, costed channels")
+                f"spend ÷ {log.cc.clicks_are}, costed channels")
 
 
 def _purchase(log: _Log, name: str, i: int) -> None:
@@ -172,7 +179,7 @@ def _purchase(log: _Log, name: str, i: int) -> None:
         if "period" in log.costs.columns:
             m = m & np.isin(_month_labels(ev), list(set(log.costs["period"].astype(str).str[:7])))
         k = int(m.sum())
-        log.add(name, "cost_per_conversion", float(log.cc["spend"].sum()) / k if k else np.nan, k,
+        log.add(name, "cost_per_conversion", float(log.cc.table["spend"].sum()) / k if k else np.nan, k,
                 "spend ÷ conversions in costed months")
 
 

@@ -418,10 +418,11 @@ def test_bootstrap_options(tiny):
 def test_stage_attribution_and_contribution_by_hand():
     ev = _events()
     with pytest.warns(DataWarning, match="retention>advocacy has no conversions"):
-        sa = A.stage_attribution(ev, model="last_touch", window=None)
+        res = A.stage_attribution(ev, model="last_touch", window=None)
+    sa = res.table
     assert list(sa.columns) == ["transition", "channel", "conversions", "share", "journeys", "touches",
                                 "conversion_rate", "lift"]
-    assert sa.attrs["skipped"] == ["retention>advocacy"]
+    assert res.skipped == ("retention>advocacy",) and res.model == "last_touch"
     # lift: awareness → consideration has 3 conversions over 5 touches (0.6 a touch); social earns 2 on 2
     # touches (1 a touch: ×5/3), display 1 on 2 (×5/6), email 0 on 1
     ac = sa[sa.transition == "awareness>consideration"].set_index("channel")["lift"]
@@ -433,11 +434,11 @@ def test_stage_attribution_and_contribution_by_hand():
                    ("consideration>purchase", "email"): 1, ("consideration>purchase", "paid_search"): 1,
                    ("purchase>retention", "direct"): 1}
     assert sa.groupby("transition").share.sum().to_numpy() == pytest.approx(1.0)
-    assert sa.attrs["p_conversion"]["awareness>consideration"] == 1.0
+    assert res.p_conversion["awareness>consideration"] == 1.0
     # consideration → purchase: B's three display touches (from its product view) never convert
     cp = sa[sa.transition == "consideration>purchase"].set_index("channel")
     assert cp.loc["display", "touches"] == 1 and cp.loc["display", "conversions"] == 0
-    sc = A.stage_contribution(ev, model="linear")
+    sc = A.stage_contribution(ev, model="linear").table
     # touches are events: D's ad_click (awareness) and product_view (consideration) share its purchase,
     # A's two purchases each have one touch (product_view, page_view)
     assert sc.set_index("stage").conversions.to_dict() == pytest.approx({"awareness": 1.5, "consideration": 1.5})
@@ -481,7 +482,7 @@ def synth_data():
 @pytest.mark.parametrize("model", ["markov", "linear"])
 def test_planted_channel_effects_consideration_to_purchase(synth_data, model):
     planted = synth_data.params["channel_effects"]["consideration->purchase"]
-    sa = A.stage_attribution(synth_data.events, model=model, transitions=["consideration>purchase"])
+    sa = A.stage_attribution(synth_data.events, model=model, transitions=["consideration>purchase"]).table
     rate = sa.set_index("channel").conversion_rate  # attributed conversions per path touch
     hi = max(planted, key=planted.get)  # email 1.6
     lo = min(planted, key=planted.get)  # display 0.5
@@ -493,7 +494,7 @@ def test_planted_channel_effects_consideration_to_purchase(synth_data, model):
 def test_planted_stage_attribution_every_transition(synth_data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        sa = A.stage_attribution(synth_data.events, model="markov")
+        sa = A.stage_attribution(synth_data.events, model="markov").table
     assert {"awareness>consideration", "consideration>purchase", "purchase>retention"} <= set(sa.transition)
     assert sa.groupby("transition").share.sum().to_numpy() == pytest.approx(1.0)
     planted = synth_data.params["channel_effects"]["awareness->consideration"]
@@ -516,7 +517,7 @@ def test_figures_draw(paths20k, tmp_path):
     assert ax.get_ylabel() == "from"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        sa = A.stage_attribution(_events(), model="linear", window=None)
+        sa = A.stage_attribution(_events(), model="linear", window=None).table
     ax = P.stage_channel_heatmap(sa, value="conversion_rate")
     assert ax.get_yticklabels()[0].get_text() == "awareness → consideration"
     costs = A.cost_per_conversion(cm, pd.DataFrame({"channel": ["email", "video"], "spend": [100.0, 50.0]}))
@@ -624,7 +625,7 @@ def test_channels_with_separator_give_the_same_attribution_as_plain_names(synth_
     assert "Email > Newsletter" in set(tm_h["channel_from"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        sa_h, sa_p = A.stage_attribution(eh), A.stage_attribution(ep)
+        sa_h, sa_p = A.stage_attribution(eh).table, A.stage_attribution(ep).table
     idx = ["transition", "channel"]
     pd.testing.assert_frame_equal(sa_h.set_index(idx).sort_index(),
                                   sa_p.replace({"channel": back}).set_index(idx).sort_index())
@@ -666,7 +667,7 @@ def test_stage_attribution_warn_false_skips_quietly():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sa = A.stage_attribution(_events(), model="last_touch", window=None, warn=False)
-    assert sa.attrs["skipped"] == ["retention>advocacy"]
+    assert sa.skipped == ("retention>advocacy",)
 
 
 def test_spend_in_range_keeps_the_months_the_events_cover():

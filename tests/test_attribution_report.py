@@ -89,14 +89,15 @@ def test_attribution_metrics_equal_direct_computation(run, direct):
 
 def test_stage_metrics_equal_direct_computation(run, direct):
     m, _ = run
-    sa = direct["sa"]
+    res = direct["sa"]
+    sa = res.table
     top = {t: f.loc[f["conversions"].idxmax(), "channel"] for t, f in sa.groupby("transition", sort=False)}
     assert m["top_channel_by_stage"] == top
     assert set(top) >= {"awareness>consideration", "consideration>purchase", "purchase>retention"}
     for t, f in sa.groupby("transition", sort=False):
         assert m["stage_attribution"][t] == pytest.approx(dict(zip(f["channel"], f["conversions"])), rel=1e-9)
-    assert m["stage_p_conversion"] == pytest.approx(sa.attrs["p_conversion"])
-    c = direct["contrib"]
+    assert m["stage_p_conversion"] == pytest.approx(res.p_conversion)
+    c = direct["contrib"].table
     assert m["stage_contribution"] == pytest.approx(dict(zip(c["stage"], c["share"])), rel=1e-9)
 
 
@@ -116,7 +117,8 @@ def test_planted_order_consideration_to_purchase(run, direct):
     assert lift["email"] > 1 > lift["display"]
     assert lift["email"] > 1.5 * lift["display"]
     # the report records cjlib's lift (hand-checked in test_attribution) for the same data
-    f = direct["sa"][direct["sa"]["transition"] == "consideration>purchase"].set_index("channel")
+    sa = direct["sa"].table
+    f = sa[sa["transition"] == "consideration>purchase"].set_index("channel")
     assert lift == pytest.approx(f["lift"].to_dict(), rel=1e-9)
 
 

@@ -18,14 +18,13 @@ def _attributed(rows: dict, models=("last_touch", "markov")) -> pd.DataFrame:
 
 
 def _sa(rows, p=None, skipped=()):
-    """rows: (transition, channel, conversions, touches)."""
+    """A StageAttribution; rows: (transition, channel, conversions, touches)."""
     df = pd.DataFrame(rows, columns=["transition", "channel", "conversions", "touches"])
     g = df.groupby("transition", sort=False)
     df["share"] = df["conversions"] / g["conversions"].transform("sum")
     df["conversion_rate"] = df["conversions"] / df["touches"]
     df["lift"] = df["conversion_rate"] / (g["conversions"].transform("sum") / g["touches"].transform("sum"))
-    df.attrs.update(p_conversion=p or {t: 0.5 for t in df["transition"].unique()}, skipped=list(skipped))
-    return df
+    return A.StageAttribution(df, p or {t: 0.5 for t in df["transition"].unique()}, tuple(skipped), "markov")
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -142,18 +141,17 @@ def test_effects_title_and_lines():
 def test_contribution_title_needs_30_conversions_and_a_leader():
     c = pd.DataFrame({"stage": ["awareness", "consideration", "(other)"], "conversions": [10.0, 25.0, 5.0]})
     c["share"] = c["conversions"] / 40
-    c.attrs.update(conversions=40.0)
-    assert F.contribution_title(c, "markov") == "Consideration touchpoints earn 62% of the attributed conversions (markov)"
+    assert F.contribution_title(A.StageContribution(c, 40.0, False, "markov"), "markov") == (
+        "Consideration touchpoints earn 62% of the attributed conversions (markov)")
     few = c.assign(conversions=c["conversions"] / 20)  # about one attributed conversion per bar
-    few.attrs.update(conversions=2.0)
-    assert F.contribution_title(few, "markov") == "Attributed conversions by the stage of the touchpoint (markov)"
-    tied = c.copy()
-    tied.attrs.update(conversions=40.0, events_tied=True)
+    assert F.contribution_title(A.StageContribution(few, 2.0, False, "markov"), "markov") == (
+        "Attributed conversions by the stage of the touchpoint (markov)")
+    tied = A.StageContribution(c.copy(), 40.0, True, "markov")
     assert F.contribution_title(tied, "markov").startswith("Attributed conversions by")
     other = c.assign(conversions=[5.0, 5.0, 30.0])
-    other.attrs.update(conversions=40.0)
-    assert F.contribution_title(other, "linear").startswith("Touchpoints of no stage earn 75%")
-    empty = c.iloc[:0]
+    assert F.contribution_title(A.StageContribution(other, 40.0, False, "linear"), "linear").startswith(
+        "Touchpoints of no stage earn 75%")
+    empty = A.StageContribution(c.iloc[:0], 0.0, False, "markov")
     assert F.contribution_title(empty, "markov").startswith("Attributed conversions by")
 
 
@@ -164,9 +162,9 @@ def test_stage_contribution_empty_and_tied_events():
                        "event": ["page_view", "product_view", "purchase", "page_view", "product_view"]})
     c = A.stage_contribution(ev, model="markov")
     # every converting path holds both events: each earns the same, and the flag says so
-    assert c.attrs["events_tied"] and c.attrs["conversions"] == 1.0
+    assert c.events_tied and c.conversions == 1.0
     none = A.stage_contribution(ev[ev["event"] != "purchase"], model="markov")
-    assert none.empty and none.attrs["conversions"] == 0.0
+    assert none.table.empty and none.conversions == 0.0
 
 
 # ---------------------------------------------------------------------------------------------- costs
@@ -426,10 +424,10 @@ def test_section_metrics_and_reasons():
         "converting": 3.0, "not_converting": 7.0, "distinct_paths": 2, "mean_touches_converting": 2.5,
         "mean_touches_not_converting": 1.0}}
     assert F.no_paths_reason(pd.DataFrame({"conversions": [1.0]}), touch_col="channel", window="30D") == ""
-    assert F.no_stages_reason(pd.DataFrame(), touch_col="medium") == (
+    assert F.no_stages_reason(A.StageAttribution(pd.DataFrame(), {}, (), "markov"), touch_col="medium") == (
         "No customer with a `medium` touch moves on at any stage transition of the stage map.")
     assert F.no_effects_reason(["a > b"], min_touches=100) == ""
-    assert F.no_contribution_reason(pd.DataFrame(), window="14D") == (
+    assert F.no_contribution_reason(A.StageContribution(pd.DataFrame(), 0.0, False, "markov"), window="14D") == (
         "No conversion has a touchpoint event within 14D before it.")
     assert F.order_note(1) is None and "uses order 2" in F.order_note(2)
     assert F.missing_metrics(paths=True, stages=False) == {"top_channel_by_stage": {}}

@@ -72,6 +72,8 @@ from cjlib.attribution.paths import (
 )
 from cjlib.attribution.shapley import MAX_EXACT_SHAPLEY_CHANNELS, shapley
 from cjlib.attribution.stages import (
+    StageAttribution,
+    StageContribution,
     focus_transition,
     stage_attribution,
     stage_contribution,
@@ -100,6 +102,8 @@ __all__ = [
     "stage_transitions",
     "stage_attribution",
     "stage_contribution",
+    "StageAttribution",
+    "StageContribution",
     "cost_per_conversion",
     "parse_models",
     "touch_problem",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,51 @@ from cjlib.attribution.paths import (
     paths_from_events,
 )
 from cjlib.errors import DataWarning
+
+
+@dataclass(frozen=True)
+class StageAttribution:
+    """What :func:`stage_attribution` returns.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Tidy, one row per (transition, channel): see :func:`stage_attribution`.
+    p_conversion : dict of str to float
+        Each attributed transition's conversion rate (converting journeys / journeys), in stage order.
+    skipped : tuple of str
+        The transitions without a conversion (not in ``table``).
+    model : str
+        The attribution model.
+    """
+
+    table: pd.DataFrame
+    p_conversion: dict
+    skipped: tuple
+    model: str
+
+
+@dataclass(frozen=True)
+class StageContribution:
+    """What :func:`stage_contribution` returns.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Columns ``stage``, ``conversions``, ``share``, one row per stage with touchpoints, in stage order
+        (``"(other)"`` last); empty when no conversion has a touchpoint.
+    conversions : float
+        The conversions attributed (the denominator of ``share``).
+    events_tied : bool
+        Every event earned the same: the stage shares then only reflect how many events each stage lists.
+    model : str
+        The attribution model.
+    """
+
+    table: pd.DataFrame
+    conversions: float
+    events_tied: bool
+    model: str
 
 
 def stage_transitions(*, stage_map=None) -> list[tuple[str, str]]:
@@ -37,13 +83,13 @@ def stage_attribution(
     touch_col: str = "channel",
     warn: bool = True,
     **kw,
-) -> pd.DataFrame:
+) -> StageAttribution:
     """Attribution of each stage transition: which channels move customers forward at each stage.
 
     For every transition (default: each consecutive pair of stages in the stage map), builds the stage-mode
     paths table (:func:`paths_from_events` with ``stage=``) and attributes its conversions with ``model``.
     Transitions without any conversion are skipped (with a :class:`~cjlib.errors.DataWarning` unless
-    ``warn=False``) and listed in ``attrs["skipped"]``.
+    ``warn=False``) and listed in ``skipped``.
 
     Parameters
     ----------
@@ -65,15 +111,15 @@ def stage_attribution(
 
     Returns
     -------
-    DataFrame
-        Tidy, one row per (transition, channel): ``transition`` ("source>target"), ``channel``,
+    StageAttribution
+        ``table``: tidy, one row per (transition, channel): ``transition`` ("source>target"), ``channel``,
         ``conversions`` (attributed), ``share`` (of the transition's conversions), ``journeys`` (journeys
         whose path holds the channel), ``touches`` (the channel's touches, counted once per journey),
         ``conversion_rate`` (``conversions / touches``: attributed conversions per touch), ``lift``
         (``conversion_rate`` over the transition's conversions per touch: 1 = average, 2 = a touch of
         this channel earns twice the average). Rows in transition order, channels sorted.
-        ``attrs["p_conversion"]``: each transition's conversion rate (converting journeys / journeys);
-        ``attrs["skipped"]``: the transitions without a conversion.
+        ``p_conversion``: each transition's conversion rate (converting journeys / journeys); ``skipped``:
+        the transitions without a conversion.
     """
     _check_model(model)
     sm = _stage_map(stage_map)
@@ -107,8 +153,7 @@ def stage_attribution(
     g = out.groupby("transition", sort=False)
     average = g["conversions"].transform("sum").to_numpy(float) / g["touches"].transform("sum").to_numpy(float)
     out["lift"] = out["conversion_rate"].to_numpy(float) / average  # every transition kept has conversions
-    out.attrs.update(model=model, p_conversion=rates, skipped=skipped)
-    return out
+    return StageAttribution(out, rates, tuple(skipped), model)
 
 
 def stage_contribution(
@@ -119,7 +164,7 @@ def stage_contribution(
     conversion_events: Sequence[str] | str | None = None,
     window: str | pd.Timedelta | None = "30D",
     **kw,
-) -> pd.DataFrame:
+) -> StageContribution:
     """How much each journey stage's touchpoints contribute to conversion.
 
     Builds conversion-mode paths with events as the touches (:func:`paths_from_events` with
@@ -142,11 +187,9 @@ def stage_contribution(
 
     Returns
     -------
-    DataFrame
-        Columns ``stage``, ``conversions``, ``share``, one row per stage with touchpoints, in stage order
-        (``"(other)"`` last); empty when no conversion has a touchpoint. ``attrs["conversions"]``: the
-        conversions attributed (the denominator of ``share``); ``attrs["events_tied"]``: every event earned
-        the same (the stage shares then only reflect how many events each stage lists).
+    StageContribution
+        ``table``: ``stage``, ``conversions``, ``share`` per stage with touchpoints; ``conversions``: the
+        conversions attributed; ``events_tied``: every event earned the same.
     """
     _check_model(model)
     sm = _stage_map(stage_map)
@@ -156,8 +199,7 @@ def stage_contribution(
     if not p.conv.sum() > 0:  # nothing to attribute: an empty table, not a failure
         out = pd.DataFrame({"stage": pd.Series(dtype=str), "conversions": pd.Series(dtype=float),
                             "share": pd.Series(dtype=float)})
-        out.attrs.update(model=model, conversions=0.0)
-        return out
+        return StageContribution(out, 0.0, False, model)
     conv, _ = _attribute(p, model, **kw)
     e2s = sm.event_to_stage
     stages = np.array([e2s.get(e, "(other)") for e in p.channels.astype(str)], dtype=object)
@@ -166,9 +208,8 @@ def stage_contribution(
     s = s.reindex(order)
     out = pd.DataFrame({"stage": s.index.astype(str), "conversions": s.to_numpy(), "share": _share(s.to_numpy())})
     # every event earning the same: the stage shares only count each stage's events
-    out.attrs.update(model=model, conversions=float(p.conv.sum()),
-                     events_tied=bool(len(conv) > 1 and np.ptp(conv) <= 1e-9 * max(abs(conv).max(), 1.0)))
-    return out
+    tied = bool(len(conv) > 1 and np.ptp(conv) <= 1e-9 * max(abs(conv).max(), 1.0))
+    return StageContribution(out, float(p.conv.sum()), tied, model)
 
 
 def _transition_ends(t: str) -> tuple[str, str]:

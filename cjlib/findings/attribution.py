@@ -398,10 +398,10 @@ def _earned(fr: pd.DataFrame, min_conversions: int) -> bool:
     return share(0, fr["conversions"].sum(), min_total=min_conversions) is not None
 
 
-def _leaders(sa: pd.DataFrame, min_conversions: int) -> dict[str, tuple[str, float]]:
+def _leaders(table: pd.DataFrame, min_conversions: int) -> dict[str, tuple[str, float]]:
     """Per transition with enough conversions, the one channel whose share leads every other materially."""
     out = {}
-    for t, fr in sa.groupby("transition", sort=False):
+    for t, fr in table.groupby("transition", sort=False):
         f = fr.set_index("channel")
         lead = _clear_leader(f["conversions"], gap=HANDFUL) if _earned(fr, min_conversions) else None
         if lead is not None:
@@ -409,11 +409,12 @@ def _leaders(sa: pd.DataFrame, min_conversions: int) -> dict[str, tuple[str, flo
     return out
 
 
-def stage_share_title(sa: pd.DataFrame, *, min_conversions: int = MIN_CONVERSIONS) -> str:
-    """The stage × channel share heatmap's title: the channel leading most transitions."""
-    leaders = _leaders(sa, min_conversions)
-    n = sa["transition"].nunique()
-    n_earned = sum(_earned(fr, min_conversions) for _, fr in sa.groupby("transition", sort=False))
+def stage_share_title(sa, *, min_conversions: int = MIN_CONVERSIONS) -> str:
+    """The stage × channel share heatmap's title (``sa``, a :class:`cjlib.attribution.StageAttribution`):
+    the channel leading most transitions."""
+    leaders = _leaders(sa.table, min_conversions)
+    n = sa.table["transition"].nunique()
+    n_earned = sum(_earned(fr, min_conversions) for _, fr in sa.table.groupby("transition", sort=False))
     if not leaders:
         return "Each channel's share of each stage transition's attributed conversions"
     counts = pd.Series([c for c, _ in leaders.values()]).value_counts()
@@ -451,10 +452,11 @@ def _lifts_alike(fr: pd.DataFrame, min_touches: int, min_conversions: int) -> st
             f"({_range(lift.min(), lift.max(), '.2f')}× the average)")
 
 
-def stage_lift_title(sa: pd.DataFrame, focus: str | None, *, min_touches: int,
+def stage_lift_title(sa, focus: str | None, *, min_touches: int,
                      min_conversions: int = MIN_CONVERSIONS) -> str:
-    """The lift heatmap's title: per touch, which channel moves customers through ``focus`` most and least."""
-    fr = sa[sa["transition"] == focus]
+    """The lift heatmap's title: per touch, which channel moves customers through ``focus`` most and least
+    (``sa``: a :class:`cjlib.attribution.StageAttribution`)."""
+    fr = sa.table[sa.table["transition"] == focus]
     r = _lift_ranking(fr, min_touches, min_conversions) if len(fr) else None
     if r is None:
         return "Attributed conversions per touch, against each transition's average"
@@ -462,12 +464,13 @@ def stage_lift_title(sa: pd.DataFrame, focus: str | None, *, min_touches: int,
             f"the average) and {r.worst} least ({times(r.worst_value, 2)})")
 
 
-def stage_lines(sa: pd.DataFrame, *, min_touches: int, min_conversions: int = MIN_CONVERSIONS) -> list[str]:
-    """One line per stage transition: how many move on, who earns the most credit, who moves most per touch."""
+def stage_lines(sa, *, min_touches: int, min_conversions: int = MIN_CONVERSIONS) -> list[str]:
+    """One line per stage transition of a :class:`cjlib.attribution.StageAttribution`: how many move on, who
+    earns the most credit, who moves most per touch."""
     lines = []
-    leaders = _leaders(sa, min_conversions)
-    for t, fr in sa.groupby("transition", sort=False):
-        rate = sa.attrs.get("p_conversion", {}).get(t)
+    leaders = _leaders(sa.table, min_conversions)
+    for t, fr in sa.table.groupby("transition", sort=False):
+        rate = sa.p_conversion.get(t)
         line = f"- **{transition_label(t)}**"
         if is_number(rate):
             line += f" ({pct(rate)} of the customers at {_source(t)} with a touch move on)"
@@ -486,7 +489,7 @@ def stage_lines(sa: pd.DataFrame, *, min_touches: int, min_conversions: int = MI
         elif alike is not None:
             clauses.append(alike)
         lines.append(f"{line}: {'; '.join(clauses)}.")
-    skipped = list(sa.attrs.get("skipped", []))
+    skipped = list(sa.skipped)
     if skipped:
         lines.append(f"- {join([transition_label(t) for t in skipped])}: no customer with a touch moves on, so "
                      f"{'it is' if len(skipped) == 1 else 'they are'} not attributed.")
@@ -630,12 +633,13 @@ def effects_lines(shown: pd.DataFrame, transitions: Sequence[str], skipped: Sequ
 
 
 # -------------------------------------------------------------------------------------------- contribution
-def contribution_title(contrib: pd.DataFrame, model: str, *, min_conversions: int = MIN_CONVERSIONS) -> str:
-    """The stage-contribution chart's title: the stage whose touchpoints earn the largest share, stated only
-    from at least ``min_conversions`` attributed conversions and without a tie."""
-    total = contrib.attrs.get("conversions", contrib["conversions"].sum() if len(contrib) else 0)
-    tied = contrib.attrs.get("events_tied", False)  # shares would only count each stage's events
-    lead = _clear_leader(contrib.set_index("stage")["conversions"], gap=HANDFUL) if len(contrib) and not tied else None
+def contribution_title(contrib, model: str, *, min_conversions: int = MIN_CONVERSIONS) -> str:
+    """The stage-contribution chart's title (``contrib``: a :class:`cjlib.attribution.StageContribution`): the
+    stage whose touchpoints earn the largest share, stated only from at least ``min_conversions`` attributed
+    conversions and without a tie."""
+    table, total = contrib.table, contrib.conversions
+    tied = contrib.events_tied  # shares would only count each stage's events
+    lead = _clear_leader(table.set_index("stage")["conversions"], gap=HANDFUL) if len(table) and not tied else None
     part = share(lead[1], total, min_total=min_conversions) if lead is not None else None
     if part is None:
         return f"Attributed conversions by the stage of the touchpoint ({model})"
@@ -683,10 +687,11 @@ def cost_finding(cpc: pd.DataFrame, model: str, *, has_revenue: bool,
 # -------------------------------------------------------------------------------------------- summary
 def summary_lines(*, js: pd.DataFrame | None = None, mk: pd.DataFrame | None = None,
                   attributed: pd.DataFrame | None = None, models: Sequence[str] = (),
-                  sa: pd.DataFrame | None = None, min_touches: int = 100, contrib: pd.DataFrame | None = None,
+                  sa=None, min_touches: int = 100, contrib=None,
                   stage_model: str = "markov", cpc: pd.DataFrame | None = None, cost_model: str = "markov",
                   min_conversions: int = MIN_CONVERSIONS) -> list[str]:
-    """The report's closing findings from whichever results exist (a missing one adds no line)."""
+    """The report's closing findings from whichever results exist (a missing one adds no line); ``sa`` and
+    ``contrib`` are a :class:`cjlib.attribution.StageAttribution` and :class:`~cjlib.attribution.StageContribution`."""
     lines = []
     if js is not None:
         n_conv, n_null = js.loc["converting", "journeys"], js.loc["not converting", "journeys"]
@@ -700,16 +705,16 @@ def summary_lines(*, js: pd.DataFrame | None = None, mk: pd.DataFrame | None = N
         top = _top_channel(attributed, models, total, min_conversions)
         if top is not None:
             lines.append(f"- **{top[0]}**{_top_phrase(attributed, models, total, top)[len(top[0]):]}.")
-    if sa is not None and len(sa):
-        leaders = _leaders(sa, min_conversions)
-        for t, fr in sa.groupby("transition", sort=False):
+    if sa is not None and len(sa.table):
+        leaders = _leaders(sa.table, min_conversions)
+        for t, fr in sa.table.groupby("transition", sort=False):
             r = _lift_ranking(fr, min_touches, min_conversions)
             clauses = [f"{leaders[t][0]} earns the most credit"] if t in leaders else []
             if r is not None:
                 clauses.append(f"{r.best} moves customers forward most per touch ({times(r.best_value, 2)})")
             if clauses:
                 lines.append(f"- {transition_label(t)}: {'; '.join(clauses)}.")
-    if contrib is not None and len(contrib):
+    if contrib is not None and len(contrib.table):
         title = contribution_title(contrib, stage_model, min_conversions=min_conversions)
         if not title.startswith("Attributed conversions by"):
             lines.append(f"- {title.rsplit(' (', 1)[0]}.")
@@ -795,9 +800,10 @@ def no_paths_reason(paths: pd.DataFrame, *, touch_col: str, window: str) -> str:
     return "" if paths["conversions"].sum() > 0 else f"No conversion has a `{touch_col}` touch within {window} before it."
 
 
-def no_stages_reason(sa: pd.DataFrame, *, touch_col: str) -> str:
-    """Why stage attribution shows nothing ('' when a transition has attributed conversions)."""
-    return "" if len(sa) else (f"No customer with a `{touch_col}` touch moves on at any stage transition of the "
+def no_stages_reason(sa, *, touch_col: str) -> str:
+    """Why a :class:`cjlib.attribution.StageAttribution` shows nothing ('' when a transition has attributed
+    conversions)."""
+    return "" if len(sa.table) else (f"No customer with a `{touch_col}` touch moves on at any stage transition of the "
                                "stage map.")
 
 
@@ -814,9 +820,9 @@ def no_effects_reason(transitions: Sequence[str], *, min_touches: int) -> str:
                                         f"{min_touches:,} visits or more, `min_touches`) move customers on.")
 
 
-def no_contribution_reason(contrib: pd.DataFrame, *, window: str) -> str:
-    """Why stage contribution shows nothing ('' when a conversion has a touchpoint)."""
-    return "" if len(contrib) else f"No conversion has a touchpoint event within {window} before it."
+def no_contribution_reason(contrib, *, window: str) -> str:
+    """Why a :class:`cjlib.attribution.StageContribution` shows nothing ('' when a conversion has a touchpoint)."""
+    return "" if len(contrib.table) else f"No conversion has a touchpoint event within {window} before it."
 
 
 def data_metrics(summary: Mapping) -> dict:
@@ -901,13 +907,13 @@ def order_note(order: int) -> str | None:
     return f"*Note:* the heatmap shows the first-order chain for readability; the model above uses order {order}."
 
 
-def stage_metrics(sa: pd.DataFrame, *, min_touches: int) -> dict:
+def stage_metrics(sa, *, min_touches: int) -> dict:
     """The stage-attribution metrics of 02.
 
     Parameters
     ----------
-    sa : DataFrame
-        :func:`cjlib.attribution.stage_attribution` output (with its ``lift`` column).
+    sa : StageAttribution
+        :func:`cjlib.attribution.stage_attribution` output (its table has the ``lift`` column).
     min_touches : int
         A channel with fewer touches in a transition is not named its most effective.
 
@@ -920,23 +926,24 @@ def stage_metrics(sa: pd.DataFrame, *, min_touches: int) -> dict:
 
     Examples
     --------
-    >>> sa = pd.DataFrame({"transition": ["a>b", "a>b"], "channel": ["x", "y"], "conversions": [3.0, 1.0],
-    ...                    "touches": [10.0, 200.0], "lift": [4.0, 0.5]})
-    >>> sa.attrs["p_conversion"] = {"a>b": 0.5}
-    >>> m = stage_metrics(sa, min_touches=100)
+    >>> from cjlib.attribution import StageAttribution
+    >>> table = pd.DataFrame({"transition": ["a>b", "a>b"], "channel": ["x", "y"], "conversions": [3.0, 1.0],
+    ...                       "touches": [10.0, 200.0], "lift": [4.0, 0.5]})
+    >>> m = stage_metrics(StageAttribution(table, {"a>b": 0.5}, (), "markov"), min_touches=100)
     >>> m["top_channel_by_stage"], m["most_effective_channel_by_stage"]
     ({'a>b': 'x'}, {'a>b': 'y'})
     """
-    g = sa.groupby("transition", sort=False)
-    effective = sa[sa["touches"] >= min_touches].groupby("transition", sort=False)
+    table = sa.table
+    g = table.groupby("transition", sort=False)
+    effective = table[table["touches"] >= min_touches].groupby("transition", sort=False)
     return {"top_channel_by_stage": {t: f.loc[f["conversions"].idxmax(), "channel"] for t, f in g},
             "most_effective_channel_by_stage": {t: f.loc[f["lift"].idxmax(), "channel"] for t, f in effective},
             "stage_attribution": {t: dict(zip(f["channel"], f["conversions"])) for t, f in g},
             "stage_lift": {t: dict(zip(f["channel"], f["lift"])) for t, f in g},
-            "stage_p_conversion": sa.attrs["p_conversion"]}
+            "stage_p_conversion": sa.p_conversion}
 
 
-def stage_finding(sa: pd.DataFrame, model: str, *, min_touches: int) -> str:
+def stage_finding(sa, model: str, *, min_touches: int) -> str:
     """``**Stage attribution (model):**`` followed by :func:`stage_lines`."""
     return f"**Stage attribution ({model}):**\n" + "\n".join(stage_lines(sa, min_touches=min_touches))
 
@@ -971,15 +978,18 @@ def effects_finding(shown: pd.DataFrame, transitions: Sequence[str], skipped: Se
             + "\n".join(effects_lines(shown, transitions, skipped, min_sessions=min_sessions, adjusted_by=adjusted_by)))
 
 
-def contribution_metrics(contrib: pd.DataFrame) -> dict:
-    """``stage_contribution``: each stage's share of the attributed conversions.
+def contribution_metrics(contrib) -> dict:
+    """``stage_contribution``: each stage's share of the attributed conversions (of a
+    :class:`cjlib.attribution.StageContribution`).
 
     Examples
     --------
-    >>> contribution_metrics(pd.DataFrame({"stage": ["a", "b"], "share": [0.75, 0.25]}))
+    >>> from cjlib.attribution import StageContribution
+    >>> table = pd.DataFrame({"stage": ["a", "b"], "conversions": [3.0, 1.0], "share": [0.75, 0.25]})
+    >>> contribution_metrics(StageContribution(table, 4.0, False, "markov"))
     {'stage_contribution': {'a': 0.75, 'b': 0.25}}
     """
-    return {"stage_contribution": dict(zip(contrib["stage"], contrib["share"]))}
+    return {"stage_contribution": dict(zip(contrib.table["stage"], contrib.table["share"]))}
 
 
 def cost_metrics(cpc: pd.DataFrame, *, has_revenue: bool) -> dict:

@@ -40,7 +40,6 @@ host without ``www.``, medium ``referral``) or, with no referrer either, become 
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import warnings
@@ -52,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.errors import DataError
-from cjlib.stagemap import read_yaml, yaml_path
+from cjlib.stagemap import load_yaml_file
 
 __all__ = ["GA4_NOTE", "DEFAULT_RULES", "ChannelRules", "channel_group", "load_rules"]
 
@@ -131,14 +130,13 @@ def load_rules(path: str | os.PathLike | None = None) -> ChannelRules:
     >>> load_rules().names[:4]
     ['Direct', 'Cross-network', 'Paid Shopping', 'Paid Search']
     """
-    p = yaml_path(path, DEFAULT_RULES, what="channel rules", parameter="rules")
-    return _load_cached(str(p), p.stat().st_mtime_ns)
+    return load_yaml_file(path, DEFAULT_RULES, what="channel rules", parameter="rules", rule="channel_rules",
+                          parse=_rules_from_dict)
 
 
-@functools.lru_cache(maxsize=8)
-def _load_cached(path: str, mtime_ns: int) -> ChannelRules:
+def _rules_from_dict(spec, path: str) -> ChannelRules:
+    """The rules of a parsed rules file, checked."""
     p = Path(path)
-    spec = read_yaml(p, what="channel rules", parameter="rules", rule="channel_rules")
     if not isinstance(spec, dict) or not isinstance(spec.get("channels"), list) or not spec["channels"]:
         raise _fail(path, "needs a 'channels:' list of {channel: name, any: [conditions]}")
     otherwise = spec.get("otherwise", "Unassigned")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -263,6 +263,33 @@ def read_yaml(path: Path, *, what: str, parameter: str, rule: str) -> object:
                         rule=rule) from exc
 
 
+def load_yaml_file(path: str | os.PathLike | None, default: Path, *, what: str, parameter: str, rule: str,
+                   parse: Callable[[object, str], object]):
+    """A YAML input read, parsed by ``parse(spec, file)`` and cached per file version (:func:`yaml_path`,
+    :func:`read_yaml`): the stage map and the channel rules load this way, so they fail alike.
+
+    Parameters
+    ----------
+    path, default, what, parameter : as in :func:`yaml_path`
+    rule : str
+        The rule named when the text is not YAML.
+    parse : callable
+        ``parse(spec, file)`` → the immutable result (shared between callers, so it must not change).
+
+    Returns
+    -------
+    What ``parse`` returns.
+    """
+    p = yaml_path(path, default, what=what, parameter=parameter)
+    return _parsed(str(p), p.stat().st_mtime_ns, what, parameter, rule, parse)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(path: str, mtime_ns: int, what: str, parameter: str, rule: str, parse):
+    """Parse a YAML input once per file version (the result is immutable, so sharing it is safe)."""
+    return parse(read_yaml(Path(path), what=what, parameter=parameter, rule=rule), path)
+
+
 def load_stage_map(path: str | Path | None = None) -> StageMap:
     """Read a stage map from YAML (default ``data/stage_map.yml``).
 
@@ -277,13 +304,5 @@ def load_stage_map(path: str | Path | None = None) -> StageMap:
         When the path is not a path, the file is missing, not UTF-8 text (rule ``encoding``), not YAML, or
         breaks the format; the message names the file.
     """
-    p = yaml_path(path, DEFAULT_STAGE_MAP, what="stage map", parameter="stage_map_path")
-    return _load_cached(str(p), p.stat().st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=16)
-def _load_cached(path: str, mtime_ns: int) -> StageMap:
-    """Parse a stage map once per file version (the result is immutable, so sharing it is safe)."""
-    p = Path(path)
-    spec = read_yaml(p, what="stage map", parameter="stage_map_path", rule="stage_map")
-    return stage_map_from_dict(spec, str(p))
+    return load_yaml_file(path, DEFAULT_STAGE_MAP, what="stage map", parameter="stage_map_path", rule="stage_map",
+                          parse=stage_map_from_dict)

@@ -3,6 +3,7 @@ zero denominators, NaN and missing roles never reach text."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from cjlib.findings import dropoff as D
 from cjlib.findings import problems
+from cjlib.funnel import Drivers
 
 
 def _funnel(reached, steps=None):
@@ -74,7 +76,8 @@ def _cart(carts, abandoned, recovered, ttr=()):
     return SimpleNamespace(carts=carts, abandoned=abandoned, recovered=recovered,
                            abandonment_rate=abandoned / carts if carts else float("nan"),
                            recovery_rate=recovered / abandoned if abandoned else float("nan"),
-                           cart_event=("add_to_cart",), purchase_event=("purchase",), table=table)
+                           cart_event=("add_to_cart",), purchase_event=("purchase",), table=table,
+                           window=pd.Timedelta(days=7))
 
 
 def test_cart_title_never_names_the_all_row_a_tie_or_a_small_group():
@@ -82,7 +85,7 @@ def test_cart_title_never_names_the_all_row_a_tie_or_a_small_group():
     out = pd.DataFrame({"purchased": [124, 60, 61], "recovered": [20, 10, 10], "lost": [256, 130, 129]},
                        index=["all", "device = mobile", "device = desktop"])
     out["carts"] = out.sum(axis=1)
-    t = D.cart_title(cart, out, recovery_days=7, min_units=30)
+    t = D.cart_title(cart, out, min_units=30)
     assert t.startswith("69% of carts are abandoned, 7% of those recovered within 7 days")
     assert "loses the most" not in t  # 65.0 % against 64.5 %: within a point, a tie; "all" (64 %) is never a group
 
@@ -92,15 +95,15 @@ def test_cart_title_names_a_clear_leader_only():
     out = pd.DataFrame({"purchased": [124, 40, 84], "recovered": [20, 10, 10], "lost": [256, 150, 106]},
                        index=["all", "device = mobile", "device = desktop"])
     out["carts"] = out.sum(axis=1)
-    assert D.cart_title(cart, out, recovery_days=7).endswith("; device = mobile loses the most (75%)")
-    assert "loses the most" not in D.cart_title(cart, out.iloc[:2], recovery_days=7)  # one group: nothing to rank
-    assert "loses the most" not in D.cart_title(cart, out, recovery_days=7, min_units=250)  # groups too small
+    assert D.cart_title(cart, out).endswith("; device = mobile loses the most (75%)")
+    assert "loses the most" not in D.cart_title(cart, out.iloc[:2])  # one group: nothing to rank
+    assert "loses the most" not in D.cart_title(cart, out, min_units=250)  # groups too small
     # no carts: nothing; no abandoned carts: no recovery rate (0 of 0)
-    assert D.cart_title(_cart(0, 0, 0), out.iloc[:1], recovery_days=7) is None
-    assert D.cart_sentence(_cart(0, 0, 0), recovery_days=7) is None
-    s = D.cart_sentence(_cart(50, 0, 0), recovery_days=7)
+    assert D.cart_title(_cart(0, 0, 0), out.iloc[:1]) is None
+    assert D.cart_sentence(_cart(0, 0, 0)) is None
+    s = D.cart_sentence(_cart(50, 0, 0))
     assert "recovered" not in s and not problems(s)
-    s = D.cart_sentence(_cart(50, 10, 2, [pd.Timedelta(days=1), pd.Timedelta(days=3)]), recovery_days=7)
+    s = D.cart_sentence(_cart(50, 10, 2, [pd.Timedelta(days=1), pd.Timedelta(days=3)]))
     assert "2 of them recovered by a purchase within 7 days (20.0%). Median time to recovery: 2.0 days" in s
 
 
@@ -140,16 +143,16 @@ def test_drivers_need_an_interval_that_excludes_one():
     drv = pd.DataFrame({"event": ["email_click", "search", "closed_lost"], "odds_ratio": [3.0, 0.9, 0.05],
                         "ci_low": [1.5, 0.7, 0.01], "ci_high": [6.0, 1.1, 0.38], "rate_with": [0.5, 0.2, 0.0],
                         "rate_without": [0.2, 0.2, 0.26], "units_with": [60, 80, 70]})
-    drv.attrs.update(units=150, converted=24)
-    s = D.drivers_sentence(drv, unit="customer", min_support=50)
+    drv = Drivers(drv, units=150, converted=24, from_step="a", to_step="b", min_support=50)
+    s = D.drivers_sentence(drv, unit="customer")
     assert "Strongest negative driver: **closed_lost** (odds ratio 0.05" in s and "strongest positive: **email_click**" in s
-    weak = drv.iloc[[1]].copy()
-    weak.attrs.update(units=150, converted=24)
-    s = D.drivers_sentence(weak, unit="customer", min_support=50)
+    weak = replace(drv, table=drv.table.iloc[[1]])
+    s = D.drivers_sentence(weak, unit="customer")
     assert "No event goes clearly with leaving" in s and "goes clearly with converting" in s
     assert D.drivers_line(weak) is None and "none clearly goes with leaving" in D.drivers_title(weak)
-    empty = drv.iloc[:0]
-    assert D.drivers_sentence(empty, unit="session", min_support=50) == \
+    empty = replace(drv, table=drv.table.iloc[:0])
+    assert D.drivers_metrics(empty) == {} and list(D.drivers_metrics(drv)["drivers"]["event"]) == list(drv.table["event"])
+    assert D.drivers_sentence(empty, unit="session") == \
         "No event was done by 50+ sessions between entry and conversion."
 
 
@@ -177,3 +180,80 @@ def test_friction_and_notes():
     assert D.segment_notes([], ["plan"], [], outcome_like=["plan"], auto=True) == []
     assert D.ambiguity_note([]) is None and "`event:purchase`" in D.ambiguity_note(["purchase"])
     assert D.bullets([None, "a", None]) == "- a" and D.bullets([None]) is None
+
+
+# ------------------------------------------------------------------------------- a section's metrics and notes
+def test_section_metrics_hold_the_planted_numbers():
+    t = pd.DataFrame({"step": ["pv", "buy"], "reached": [8, 2], "conversion_from_start": [1.0, 0.25]})
+    drop = {"to_step": "buy"}
+    assert D.funnel_metrics(t, drop, window="30D") == {
+        "funnel": [{"step": "pv", "reached": 8, "conversion_from_start": 1.0},
+                   {"step": "buy", "reached": 2, "conversion_from_start": 0.25}],
+        "funnel_conversion": 0.25, "funnel_window": "30D", "largest_drop_step": "buy"}
+    nobody = t.assign(reached=[0, 0])
+    assert D.funnel_metrics(nobody, None, window=None)["funnel_conversion"] is None
+    assert D.funnel_metrics(nobody, None, window=None)["largest_drop_step"] is None
+    assert D.checkout_metrics(t, unit="session")["checkout_funnel_conversion"] == 0.25
+    assert D.checkout_metrics(t, unit="session")["checkout_unit"] == "session"
+    cart = _cart(40, 10, 4)
+    assert D.cart_metrics(cart) == {"cart_abandonment_rate": 0.25, "cart_recovery_rate": 0.4}
+    assert D.cart_metrics(_cart(0, 0, 0)) == {"cart_abandonment_rate": None, "cart_recovery_rate": None}
+    assert "within 7 days" in D.cart_findings(cart) and "10 abandoned" in D.cart_findings(cart)
+    ttc = pd.DataFrame({"hours": [1.0, 3.0, 8.0]})
+    assert D.time_to_convert_metrics(ttc, converts=True) == {"funnel_median_hours_to_convert": 3.0}
+    assert D.time_to_convert_metrics(ttc, converts=False) == {"funnel_median_hours_to_last_step": 3.0}
+    assert D.time_to_convert_metrics(ttc.iloc[:0], converts=True) == {}
+    coh = pd.DataFrame({"cohort": [pd.Timestamp("2025-01-01")], "units": [10], "converted": [3], "rate": [0.3],
+                        "ci_low": [0.1], "ci_high": [0.6], "complete": [True]})
+    assert list(D.cohort_metrics(coh)["cohort_conversion"].columns) == ["cohort", "units", "converted", "rate"]
+    fr = SimpleNamespace(table=pd.DataFrame({"from_step": ["a"], "loop_units": [3], "dwell_threshold": [pd.NaT]}),
+                         error_events=("payment_error",))
+    assert list(D.friction_metrics(fr)["friction"].columns) == ["from_step", "loop_units"]
+    text = D.friction_findings(fr, None, unit="session", min_units=50)
+    assert "fewer than 50 units" in text and text.endswith("Error events: payment_error.")
+    flows = SimpleNamespace(flows=pd.DataFrame({"source": ["dropped after pv"] * 2, "target": ["1: (end)", "1: x"],
+                                                "count": [3, 1]}), droppers=4)
+    assert D.flows_metrics(flows) == {"dropper_end_share": 0.75}
+
+
+def test_segment_metrics_pick_the_worst_per_step():
+    def cmp(to_step, ratio, level="mobile"):
+        return dict(from_step="a", to_step=to_step, device=level, units=500, converted=100, rate=0.2, ci_low=0.17,
+                    ci_high=0.24, rate_comparison=0.4, ratio=ratio, p_adjusted=0.001, significant=True)
+
+    c = {"device": pd.DataFrame([cmp("b", 0.5), cmp("c", 0.8), cmp("c", 1.2, "desktop")])}
+    m = D.segment_metrics(c, ["a", "b", "c"], min_units=100)
+    assert m["worst_segment"]["to_step"] == "c" and m["worst_segment"]["ratio"] == 0.8
+    assert [w["to_step"] for w in m["worst_segments"]] == ["b", "c"]
+    assert len(D.worst_transition(c, m["worst_segment"])) == 2
+    assert D.segment_metrics(c, ["a", "b", "c"], min_units=1000) == {"worst_segment": None, "worst_segments": []}
+    assert D.segment_gaps_titles(c, unit="session", funnel="checkout", min_units=100)["device"].endswith(
+        "(sessions, checkout funnel)")
+    ab = pd.DataFrame({"variant": ["a", "b"], "units": [10, 12], "converted": [2, 3], "rate": [0.2, 0.25],
+                       "ci_low": [0.1, 0.1], "ci_high": [0.5, 0.5], "ratio": [0.8, 1.25], "p_adjusted": [0.5, 0.5],
+                       "significant": [False, False], "from_step": ["x", "x"], "to_step": ["y", "y"]})
+    assert list(D.variant_metrics(ab, "variant")["variants"].columns)[:3] == ["variant", "units", "converted"]
+    assert D.variant_title(ab, "variant", control=None) == "0 of 2 variant levels differ significantly from the rest in x → y"
+
+
+def test_setup_findings_and_summary():
+    data = SimpleNamespace(profile=SimpleNamespace(id_like=["zip"], outcome_like=[]), customers=None,
+                           summary=lambda: {"events": 12, "customers": 3, "first_event": "2025-01-01T00:00",
+                                            "last_event": "2025-02-01T00:00"})
+    seg = SimpleNamespace(columns=["zip"], missing=["nope"])
+    text = D.setup_findings(data, seg, "zip, nope", ambiguous=["purchase"])
+    parts = text.split("\n\n")
+    assert parts[0] == "**Data:** 12 events from 3 customers, 2025-01-01 to 2025-02-01."
+    assert parts[1].startswith("*Note:* No `nope` column") and "identifier" in parts[2]
+    assert "customers_path is empty" in parts[3] and "`event:purchase`" in parts[4] and len(parts) == 5
+    assert D.paragraphs(None, "") == ""
+    main = pd.DataFrame({"step": ["pv", "buy"], "reached": [100, 40]})
+    drv = Drivers(pd.DataFrame(columns=["event", "ci_low", "ci_high"]), units=100, converted=40, from_step="pv",
+                  to_step="buy", min_support=30)
+    flows = SimpleNamespace(flows=pd.DataFrame({"source": [], "target": [], "count": []}).astype({"target": str}))
+    s = D.summary(main, None, name="shop", unit="customer", window="30D", checkout=None, checkout_drop=None,
+                  checkout_unit="session", segment_metrics={"worst_segment": None, "worst_segments": []}, drivers=drv,
+                  friction=None, friction_unit="session", flows=flows, cart=None,
+                  time_to_convert=pd.DataFrame({"hours": [], "time_to_convert": pd.to_timedelta([])}),
+                  to_step="buy", converts=True)
+    assert s == "- Funnel conversion (shop, pv → buy in order, within 30 days of pv): **40.0%** of customers."

@@ -51,7 +51,8 @@ def test_columns_and_rates(modes_log):
     out = F.funnel(modes_log, [PV, ATC, BC])
     assert list(out.columns) == ["step", "reached", "conversion_from_start", "conversion_from_previous", "dropped",
                                  "drop_off_rate", "median_time_from_previous", "p90_time_from_previous"]
-    assert out.attrs["units_total"] == 4
+    assert out.attrs == {}  # no metadata on the table: the fitted Funnel says how many units there are
+    assert F.Funnel(modes_log, [PV, ATC, BC]).units_total == 4
     np.testing.assert_allclose(out["conversion_from_start"], [1, 1, 2 / 3])
     assert np.isnan(out["conversion_from_previous"][0]) and np.isnan(out["drop_off_rate"][0])
     np.testing.assert_allclose(out["conversion_from_previous"][1:], [1, 2 / 3])
@@ -134,14 +135,14 @@ def test_session_unit_sessionized():
     ev = log([("a", 0, PV), ("a", 120, ATC), ("b", 0, PV), ("b", 10, ATC)])
     assert reached(F.funnel(ev, [PV, ATC])) == [2, 2]
     out = F.funnel(ev, [PV, ATC], unit="session")
-    assert reached(out) == [2, 1] and out.attrs["units_total"] == 3
+    assert reached(out) == [2, 1] and F.Funnel(ev, [PV, ATC], unit="session").units_total == 3
 
 
 def test_session_unit_with_session_id():
     ev = log([("a", 0, PV, "s1"), ("a", 120, ATC, "s1"), ("b", 0, PV, "t1"), ("b", 5, SEARCH, "t2"),
               ("b", 10, ATC, "t1")], cols=["session_id"])
     out = F.funnel(ev, [PV, ATC], unit="session")
-    assert reached(out) == [2, 2] and out.attrs["units_total"] == 3
+    assert reached(out) == [2, 2] and F.Funnel(ev, [PV, ATC], unit="session").units_total == 3
     # strict is judged within the session: b's t2 event does not break t1
     assert reached(F.funnel(ev, [PV, ATC], unit="session", mode="strict")) == [2, 2]
     assert reached(F.funnel(ev, [PV, ATC], unit="customer", mode="strict")) == [2, 1]
@@ -174,7 +175,8 @@ def test_by_segments():
     out = F.funnel(ev, [PV, ATC], by="device")
     assert out["device"].tolist() == ["desktop", "desktop", "mobile", "mobile"]
     assert reached(out) == [1, 1, 2, 1]
-    assert out.attrs["units_total"] == 4 and out.attrs["units_total_by"] == {"desktop": 2, "mobile": 2}
+    f = F.Funnel(ev, [PV, ATC])
+    assert f.units_total == 4 and f.units_by("device").to_dict() == {"desktop": 2, "mobile": 2}
 
 
 def test_bad_parameters():
@@ -338,12 +340,14 @@ def test_dropoff_drivers_planted():
             rows += [(f"c{i}", 0, PV), (f"c{i}", 1, event)] + ([(f"c{i}", 2, BUY)] if buys else [])
             i += 1
     ev = log(rows)
-    out = F.dropoff_drivers(ev, [PV, "event:purchase"], min_support=5).set_index("event")
+    drv = F.dropoff_drivers(ev, [PV, "event:purchase"], min_support=5)
+    out = drv.table.set_index("event")
     assert out.loc[SEARCH, "odds_ratio"] == pytest.approx(31 * 31 / (11 * 11))
     assert out.loc["add_to_wishlist", "odds_ratio"] == pytest.approx(11 * 11 / (31 * 31))
     assert out.loc[SEARCH, "rate_with"] == pytest.approx(0.75) and out.loc[SEARCH, "units_with"] == 40
     assert list(out.index) == [SEARCH, "add_to_wishlist"]  # product_view / purchase are step events
-    assert F.dropoff_drivers(ev, [PV, "event:purchase"], min_support=41).empty
+    assert (drv.units, drv.converted, drv.from_step, drv.to_step) == (80, 40, PV, BUY)  # planted: 30 + 10 buy
+    assert F.dropoff_drivers(ev, [PV, "event:purchase"], min_support=41).table.empty
 
 
 # -------------------------------------------------------------------------------- flows, times, cohorts
@@ -364,14 +368,14 @@ def test_time_to_convert(modes_log):
     assert out["time_to_convert"].tolist() == [pd.Timedelta(minutes=3), pd.Timedelta(minutes=2)]
     assert out["hours"].tolist() == pytest.approx([0.05, 2 / 60])
     part = F.time_to_convert(modes_log, [PV, ATC, BC], to_step=ATC)
-    assert len(part) == 3 and out.attrs["units"] == 3
+    assert len(part) == 3 and F.Funnel(modes_log, [PV, ATC, BC]).table()["reached"].iloc[0] == 3
 
 
 def test_conversion_by_cohort():
     day = 24 * 60  # T0 is Saturday 2025-03-01: weeks of Mon 24 Feb and Mon 3 Mar
     ev = log([("a", 0, PV), ("a", 5, ATC), ("b", 10, PV), ("c", 3 * day, PV), ("c", 3 * day + 1, ATC),
               ("d", 20 * day, SEARCH)])
-    out = F.conversion_by_cohort(ev, [PV, ATC], freq="week", window="1D")
+    out = F.conversion_by_cohort(ev, [PV, ATC], freq="W", window="1D")
     assert out["cohort"].tolist() == [pd.Timestamp("2025-02-24"), pd.Timestamp("2025-03-03")]
     assert out["units"].tolist() == [2, 1] and out["converted"].tolist() == [1, 1]
     assert out["complete"].tolist() == [True, True]
@@ -383,15 +387,15 @@ def test_friction():
     ev = log([("a", 0, BC), ("a", 1, "payment_error"), ("a", 2, BC), ("a", 3, BUY),
               ("b", 0, BC), ("b", 1, "payment_error"),
               ("c", 0, BC), ("c", 1, BUY)])
-    out = F.friction(ev, [BC, "event:purchase"], long_dwell="2min").iloc[0]
+    out = F.friction(ev, [BC, "event:purchase"], long_dwell="2min").table.iloc[0]
     assert out["units"] == 3 and out["conversion"] == pytest.approx(2 / 3)
     assert out["error_units"] == 2 and out["conversion_if_error"] == pytest.approx(0.5)
     # a's first checkout opens the chosen attempt, so its retry is a loop; a dwelt 3 min > 2 min
     assert out["loop_units"] == 1 and out["conversion_if_loop"] == 1.0
     assert out["long_dwell_units"] == 1 and out["dwell_threshold"] == pd.Timedelta(minutes=2)
-    auto = F.friction(ev, [BC, "event:purchase"]).iloc[0]
+    auto = F.friction(ev, [BC, "event:purchase"]).table.iloc[0]
     assert auto["dwell_threshold"] == pd.Timedelta(minutes=2.8)  # p90 of converters' 3 and 1 min
-    assert F.friction(ev, [BC, "event:purchase"]).attrs["error_events"] == ["payment_error"]
+    assert F.friction(ev, [BC, "event:purchase"]).error_events == ("payment_error",)
 
 
 def test_cart_abandonment_and_recovery():
@@ -402,14 +406,15 @@ def test_cart_abandonment_and_recovery():
         ("c", 0, ATC), ("c", 10 * day, BUY),                 # abandoned, purchase too late
         ("d", 0, ATC), ("d", 5, ATC), ("d", 7 * day + 5, BUY),  # recovered exactly at the 7-day limit
     ])
-    res = F.cart_abandonment(ev, recovery_days=7)
+    res = F.cart_abandonment(ev, window="7D")
     assert (res.carts, res.abandoned, res.recovered) == (4, 3, 2)
     assert res.abandonment_rate == pytest.approx(0.75) and res.recovery_rate == pytest.approx(2 / 3)
     assert res.cart_event == (ATC,) and res.purchase_event == (BUY,)
     assert res.table["time_to_recovery"].dropna().tolist() == [pd.Timedelta(days=3), pd.Timedelta(days=7)]
-    assert F.cart_abandonment(ev, recovery_days=2).recovered == 0
-    with pytest.raises(ValueError, match="recovery_days"):
-        F.cart_abandonment(ev, recovery_days=0)
+    assert res.window == pd.Timedelta(days=7)
+    assert F.cart_abandonment(ev, window="2D").recovered == 0
+    with pytest.raises(ValueError, match="window must be positive"):
+        F.cart_abandonment(ev, window="0D")
 
 
 # ------------------------------------------------------------------------------------------ planted
@@ -438,9 +443,9 @@ def test_plots_return_labelled_axes(modes_log):
     seg = modes_log.assign(device=np.where(modes_log["customer_id"].isin(["x", "y"]), "a", "b"))
     axes = [
         P.funnel_bars(F.funnel(modes_log, steps), title="funnel"),
-        P.segment_comparison(F.compare_segments(seg, steps, "device", to_step=BC), title="segments"),
+        P.segment_comparison(F.compare_segments(seg, steps, "device", to_step=BC), by="device", title="segments"),
         P.time_to_convert_hist(F.time_to_convert(modes_log, steps), title="ttc"),
-        P.cohort_conversion(F.conversion_by_cohort(modes_log, steps, window="1h"), title="cohorts"),
+        P.cohort_conversion(F.conversion_by_cohort(modes_log, steps, window="1h"), to_step=BC, title="cohorts"),
     ]
     for ax in axes:
         assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
@@ -486,7 +491,7 @@ def test_cart_events_come_from_the_cart_role_not_from_the_checkout_journeys_seco
             "journeys": {"checkout": [PV, SEARCH, ATC, BC]}, "cart_events": [ATC]}
     sm = stage_map_from_dict(spec)
     ev = log([("a", 0, SEARCH), ("a", 1, ATC), ("a", 2, BC), ("b", 0, ATC), ("b", 3, BUY)])
-    res = F.cart_abandonment(ev, stage_map=sm, recovery_days=7)
+    res = F.cart_abandonment(ev, stage_map=sm, window="7D")
     assert res.cart_event == (ATC,) and res.purchase_event == (BUY,)
     assert (res.carts, res.abandoned) == (2, 1)  # a leaves its cart, b buys
     spec.pop("cart_events")
@@ -515,9 +520,9 @@ def test_parse_steps_and_conversion_step():
     assert F.parse_steps(" a, b|c ,, event:d ") == ["a", ["b", "c"], "event:d"]
     assert F.parse_steps("") == []
     sm = _map()
-    assert F.conversion_step(["lead", "won"], sm) == "won"
-    assert F.conversion_step(["lead_created", "event:closed_won"], sm) == "closed_won"
-    assert F.conversion_step(["won", "lead"], sm) is None  # the conversion is step 1: nothing after it converts
+    assert F.conversion_step(["lead", "won"], stage_map=sm) == "won"
+    assert F.conversion_step(["lead_created", "event:closed_won"], stage_map=sm) == "closed_won"
+    assert F.conversion_step(["won", "lead"], stage_map=sm) is None  # the conversion is step 1: nothing after it converts
 
 
 def test_segment_columns_default_to_the_profile_candidates():
@@ -601,19 +606,23 @@ def test_funnel_methods_equal_the_one_call_functions(fitted_log):
     f = F.Funnel(fitted_log, steps, **kw)
     assert f.labels == [PV, ATC, BC, BUY] and (f.window, f.mode, f.unit) == ("1D", "ordered", "customer")
     assert_frame_equal(f.table(), F.funnel(fitted_log, steps, **kw))
-    assert f.table().attrs == F.funnel(fitted_log, steps, **kw).attrs
     assert_frame_equal(f.table(by="device"), F.funnel(fitted_log, steps, by="device", **kw))
     assert_frame_equal(f.units(), F.funnel_units(fitted_log, steps, **kw))
     assert_frame_equal(f.compare("device"), F.compare_segments(fitted_log, steps, "device", **kw))
     assert_frame_equal(f.compare("device", control="desktop", to_step=BUY),
                        F.compare_segments(fitted_log, steps, "device", control="desktop", to_step=BUY, **kw))
-    assert_frame_equal(f.drivers(min_support=2), F.dropoff_drivers(fitted_log, steps, min_support=2, **kw))
+    a, b = f.drivers(min_support=2), F.dropoff_drivers(fitted_log, steps, min_support=2, **kw)
+    assert_frame_equal(a.table, b.table)
+    assert (a.units, a.converted, a.from_step, a.to_step) == (b.units, b.converted, b.from_step, b.to_step) == (40, 10, PV, BUY)
     a, b = f.flows(depth=2, top=3), F.where_droppers_go(fitted_log, steps, depth=2, top=3, **kw)
     assert_frame_equal(a.paths, b.paths)
     assert_frame_equal(a.flows, b.flows)
-    assert_frame_equal(f.friction(), F.friction(fitted_log, steps, **kw))
+    assert a.droppers == b.droppers == 30
+    a, b = f.friction(), F.friction(fitted_log, steps, **kw)
+    assert_frame_equal(a.table, b.table)
+    assert a.error_events == b.error_events == ("payment_error",)
     assert_frame_equal(f.time_to_convert(to_step=BC), F.time_to_convert(fitted_log, steps, to_step=BC, **kw))
-    assert_frame_equal(f.cohorts(freq="week"), F.conversion_by_cohort(fitted_log, steps, freq="week", **kw))
+    assert_frame_equal(f.cohorts(freq="W"), F.conversion_by_cohort(fitted_log, steps, freq="W", **kw))
     # planted: 20 of 40 add to cart, 10 check out and buy (i % 4 == 1)
     assert f.table()["reached"].tolist() == [40, 20, 10, 10]
 
@@ -626,7 +635,7 @@ def test_funnel_matches_once(fitted_log, monkeypatch):
     monkeypatch.setattr(matching, "_match", lambda *a, **k: calls.append(1) or real(*a, **k))
     f = F.Funnel(fitted_log, [PV, ATC, BC], window="1D")
     f.table(), f.table(by="device"), f.compare("device"), f.drivers(min_support=2), f.flows(), f.friction()
-    f.time_to_convert(), f.cohorts(freq="month"), f.units()
+    f.time_to_convert(), f.cohorts(freq="MS"), f.units()
     assert len(calls) == 1
     F.funnel(fitted_log, [PV, ATC, BC], window="1D")
     assert len(calls) == 2

@@ -12,6 +12,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from cjlib import funnel as F  # noqa: E402
+from cjlib.findings import dropoff as D  # noqa: E402
 from cjlib.plots import funnel as P  # noqa: E402
 
 T0 = pd.Timestamp("2025-03-01 09:00")
@@ -71,7 +72,7 @@ def test_dropoff_flow_merges_small_nodes():
 
 def test_segment_gaps_cells(small_log):
     cmp = F.compare_segments(small_log, CHECKOUT, "device")
-    ax = P.segment_gaps(cmp, title="gaps")
+    ax = P.segment_gaps(cmp, by="device", title="gaps")
     img = ax.images[0].get_array()
     assert img.shape == (2, 3)  # desktop/mobile × three transitions
     mobile_buy = cmp[(cmp["device"] == "mobile") & (cmp["to_step"] == "purchase")].iloc[0]
@@ -81,17 +82,17 @@ def test_segment_gaps_cells(small_log):
 
 
 def test_driver_forest_friction_and_cart_figures(small_log):
-    drv = F.dropoff_drivers(small_log, CHECKOUT, min_support=2)
+    drv = F.dropoff_drivers(small_log, CHECKOUT, min_support=2).table
     ax = P.driver_forest(drv, title="drivers")
     assert ax.get_xscale() == "log" and len(ax.get_yticklabels()) == len(drv)
-    fr = F.friction(small_log, CHECKOUT)
+    fr = F.friction(small_log, CHECKOUT).table
     ax = P.friction_signals(fr, title="friction")
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert any("begin_checkout → purchase\nerror" in lab for lab in labels)
     cart = F.cart_abandonment(small_log.assign(session_id=small_log["customer_id"]))
     tab = pd.DataFrame({"purchased": [cart.carts - cart.abandoned], "recovered": [cart.recovered],
                         "lost": [cart.abandoned - cart.recovered]}, index=["all"])
-    ax = P.cart_outcomes(tab, recovery_days=7, title="carts")
+    ax = P.cart_outcomes(tab, window="7D", title="carts")
     widths = [p.get_width() for p in ax.patches]
     assert sum(widths) == pytest.approx(1.0)
     for a in plt.get_fignums():
@@ -141,22 +142,27 @@ def test_dropoff_report_metrics_match_cjlib(tmp_path):
     # worst segment into purchase over the profile's segment columns (the same 00 uses), picked by cjlib
     cols = list(prof.segment_candidates)
     assert "device" in cols and "acquisition_channel" in cols
-    segs = ev.join(customer_segments(ev, columns=[c for c in cols if c not in ev.columns], customers=data.customers),
-                   on="customer_id")
-    cmp = {c: F.compare_segments(segs, CHECKOUT, c, window="30D", unit="session") for c in cols}
-    expected = F.worst_segment(cmp, to_step="purchase", min_units=30)
+    segs = F.report_segments(ev, profile=prof, customers=data.customers)
+    assert segs.columns == cols and segs.variant is None
+    joined = ev.join(customer_segments(ev, columns=[c for c in cols if c not in ev.columns], customers=data.customers),
+                     on="customer_id")
+    pd.testing.assert_frame_equal(segs.events, joined)
+    cmp = {c: F.compare_segments(segs.events, CHECKOUT, c, window="30D", unit="session") for c in cols}
+    expected = D.segment_metrics(cmp, ["product_view", "add_to_cart", "begin_checkout", "purchase"],
+                                 min_units=30)["worst_segment"]
+    assert expected == F.worst_segment(cmp, to_step="purchase", min_units=30)
     w = m["worst_segment"]
     assert (w["column"], w["level"]) == (expected["column"], expected["level"]) == ("device", "mobile")  # planted
     assert w["ratio"] == pytest.approx(expected["ratio"]) and w["rate"] == pytest.approx(expected["rate"])
     assert w["p_adjusted"] == pytest.approx(expected["p_adjusted"], abs=1e-12) and w["p_adjusted"] < 0.01
-    cart = F.cart_abandonment(ev, recovery_days=7)
+    cart = F.cart_abandonment(ev, window="7D")
     assert m["cart_abandonment_rate"] == pytest.approx(cart.abandonment_rate)
     assert m["cart_recovery_rate"] == pytest.approx(cart.recovery_rate)
     ttc = F.time_to_convert(ev, list(sm.journey("purchase").steps), to_step="purchase", window="30D")
     assert m["funnel_median_hours_to_convert"] == pytest.approx(ttc["hours"].median())
     # customer-level tables go to CSV, the HTML shows aggregates only
     units = pd.read_csv(out / "dropoff_funnel_units.csv")
-    assert len(units) == main.attrs["units_total"]
+    assert len(units) == F.Funnel(ev, list(sm.journey(sm.default_journey).steps), window="30D").units_total
     html = (out / "03_dropoff.html").read_text()
     assert str(units["customer_id"].iloc[0]) not in html
 
@@ -234,7 +240,7 @@ def test_dropoff_report_follows_the_stage_maps_roles(tmp_path):
     ev = pd.read_parquet(params["events_path"])
     from cjlib.stagemap import load_stage_map
 
-    cart = F.cart_abandonment(ev, recovery_days=7, stage_map=load_stage_map(params["stage_map_path"]))
+    cart = F.cart_abandonment(ev, window="7D", stage_map=load_stage_map(params["stage_map_path"]))
     assert cart.cart_event == ("add_to_cart",)
     assert res.metrics["cart_abandonment_rate"] == pytest.approx(cart.abandonment_rate)
     # ... checked before anything runs or is written (issue 15: a parameter error, exit 2)

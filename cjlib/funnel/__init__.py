@@ -44,19 +44,30 @@ Funnel rules (shared by every function that takes ``steps``)
 
 from __future__ import annotations
 
-from cjlib.funnel.carts import CartAbandonment, cart_abandonment, cart_outcomes
+from cjlib.funnel.carts import (
+    CartAbandonment,
+    cart_abandonment,
+    cart_outcomes,
+    segment_cart_outcomes,
+)
 from cjlib.funnel.fitted import Funnel
 from cjlib.funnel.flows import (
     FRICTION_SIGNALS,
     DropoffFlows,
+    Friction,
     dropper_end_share,
     friction,
     where_droppers_go,
     worst_friction,
 )
 from cjlib.funnel.journeys import (
+    ReportSegments,
+    cohort_freq,
     conversion_step,
     parse_steps,
+    report_segments,
+    report_steps,
+    report_window,
     resolve_checkout,
     resolve_journey,
     segment_columns,
@@ -71,7 +82,7 @@ from cjlib.funnel.matching import _normalize_steps as _normalize_steps
 from cjlib.funnel.matching import _parse_window as _parse_window
 from cjlib.funnel.matching import _run as _run
 from cjlib.funnel.matching import _unit_frame as _unit_frame
-from cjlib.funnel.segments import compare_segments, dropoff_drivers, worst_segment
+from cjlib.funnel.segments import Drivers, compare_segments, dropoff_drivers, worst_segment
 from cjlib.funnel.tables import _segment_values as _segment_values
 from cjlib.funnel.tables import (
     conversion_by_cohort,
@@ -85,13 +96,17 @@ from cjlib.stats import holm, two_proportion_test, wilson_interval
 __all__ = [
     "FRICTION_SIGNALS",
     "MODES",
+    "ReportSegments",
     "UNITS",
     "CartAbandonment",
     "DropoffFlows",
+    "Drivers",
+    "Friction",
     "Funnel",
     "ambiguous_steps",
     "cart_abandonment",
     "cart_outcomes",
+    "cohort_freq",
     "compare_segments",
     "conversion_by_cohort",
     "conversion_step",
@@ -104,8 +119,12 @@ __all__ = [
     "holm",
     "largest_drop",
     "parse_steps",
+    "report_segments",
+    "report_steps",
+    "report_window",
     "resolve_checkout",
     "resolve_journey",
+    "segment_cart_outcomes",
     "segment_columns",
     "time_to_convert",
     "two_proportion_test",

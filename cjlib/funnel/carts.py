@@ -12,6 +12,7 @@ from cjlib.funnel.matching import _NAT, _check_events, _to_ts
 from cjlib.io import ensure_sorted
 from cjlib.journeys import customer_starts, session_keys
 from cjlib.stagemap import StageMap, load_stage_map
+from cjlib.validation import duration
 
 
 # --------------------------------------------------------------------------------- cart abandonment
@@ -28,11 +29,12 @@ class CartAbandonment:
     abandonment_rate : float
         abandoned ÷ carts (NaN without carts).
     recovered : int
-        Abandoned carts followed by a purchase of the same customer within ``recovery_days`` of the
+        Abandoned carts followed by a purchase of the same customer within ``window`` of the
         session's last cart event (inclusive).
     recovery_rate : float
         recovered ÷ abandoned.
-    recovery_days : float
+    window : Timedelta
+        The recovery window.
     cart_event, purchase_event : tuple of str
     table : DataFrame
         One row per cart session: ``customer_id``, ``session``, ``cart_at`` (first cart event),
@@ -44,7 +46,7 @@ class CartAbandonment:
     abandonment_rate: float
     recovered: int
     recovery_rate: float
-    recovery_days: float
+    window: pd.Timedelta
     cart_event: tuple
     purchase_event: tuple
     table: pd.DataFrame
@@ -55,14 +57,14 @@ def cart_abandonment(
     *,
     cart_event: str | Sequence[str] | None = None,
     purchase_event: str | Sequence[str] | None = None,
-    recovery_days: float = 7,
+    window="7D",
     stage_map: StageMap | None = None,
 ) -> CartAbandonment:
     """Cart abandonment rate and later recovery.
 
     A *cart* is a session (the data's ``session_id``, else 30-minute sessions) with a cart event. It is
     *abandoned* when no purchase event follows its first cart event in the same session. An abandoned
-    cart is *recovered* when the customer makes a purchase event within ``recovery_days`` days
+    cart is *recovered* when the customer makes a purchase event within ``window``
     (inclusive) after the session's last cart event (necessarily in a later session).
 
     Parameters
@@ -71,13 +73,18 @@ def cart_abandonment(
         Event names. Defaults come from the stage map's roles: ``cart_events`` and
         ``conversion_events`` (never from a journey's step positions). Without a cart event (none given
         and none declared) a :class:`ValueError` says so in one sentence.
-    recovery_days : float, default 7
-        Must be positive.
+    window : str or Timedelta, default "7D"
+        The recovery window (a duration such as ``"7D"``); must be positive.
+    stage_map : StageMap, optional
+        Default ``data/stage_map.yml``.
+
+    Returns
+    -------
+    CartAbandonment
     """
     sm = stage_map or load_stage_map()
     _check_events(events)
-    if isinstance(recovery_days, bool) or not isinstance(recovery_days, (int, float)) or not recovery_days > 0:
-        raise ValueError(f"recovery_days must be a positive number, got {recovery_days!r}")
+    recovery = duration("window", window, allow_none=False, positive=True)
 
     def names(value, default, param):
         v = default if value is None else value
@@ -114,7 +121,7 @@ def cart_abandonment(
     j = np.searchsorted(bidx, last_row, side="right")
     has = j < len(bidx)
     nxt = bidx[np.minimum(j, max(len(bidx) - 1, 0))] if len(bidx) else np.zeros(len(last_row), np.int64)
-    limit = int(pd.Timedelta(days=recovery_days).value)
+    limit = int(recovery.value)
     rec = abandoned & has & (cust[nxt] == cust[last_row]) & (ts[nxt] - ts[last_row] <= limit)
     rec_at = np.where(rec, ts[nxt], _NAT)
     table = pd.DataFrame({
@@ -131,7 +138,7 @@ def cart_abandonment(
     n_c, n_a, n_r = len(table), int(abandoned.sum()), int(rec.sum())
     return CartAbandonment(
         carts=n_c, abandoned=n_a, abandonment_rate=n_a / n_c if n_c else float("nan"), recovered=n_r,
-        recovery_rate=n_r / n_a if n_a else float("nan"), recovery_days=float(recovery_days),
+        recovery_rate=n_r / n_a if n_a else float("nan"), window=recovery,
         cart_event=carts, purchase_event=buys, table=table,
     )
 
@@ -161,3 +168,29 @@ def cart_outcomes(table: pd.DataFrame, labels: pd.Series | None = None, column: 
     return res
 
 
+
+
+def segment_cart_outcomes(events: pd.DataFrame, cart: CartAbandonment, *, by: str | None = None) -> pd.DataFrame:
+    """:func:`cart_outcomes` of ``cart``, per level of the customer's ``by`` segment when given.
+
+    A customer's level is :func:`cjlib.scorecard.customer_segments`' (an event column's value on the
+    customer's first event with one, a customer column as is, ``acquisition_channel`` the first channel).
+
+    Parameters
+    ----------
+    events : DataFrame
+        The event log (with customer columns joined when ``by`` is one).
+    cart : CartAbandonment
+    by : str, optional
+        A segment column; ``None`` gives only the ``"all"`` row.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`cart_outcomes`.
+    """
+    if by is None:
+        return cart_outcomes(cart.table)
+    from cjlib.scorecard import customer_segments
+
+    return cart_outcomes(cart.table, customer_segments(events, columns=[by])[by], by)

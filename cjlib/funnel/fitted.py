@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from cjlib.funnel.flows import DropoffFlows, _flows, _friction
-from cjlib.funnel.matching import _Match, _run, _units
-from cjlib.funnel.segments import _compare, _drivers
-from cjlib.funnel.tables import _check_by, _cohorts, _table, _time_to_convert
+from cjlib.funnel.flows import DropoffFlows, Friction, _flows, _friction
+from cjlib.funnel.matching import _Match, _run, _unit_frame
+from cjlib.funnel.segments import Drivers, _compare, _drivers
+from cjlib.funnel.tables import _check_by, _cohorts, _segment_values, _table, _time_to_convert
 from cjlib.stagemap import StageMap
 from cjlib.validation import resolve_stage_map
 
@@ -85,9 +85,21 @@ class Funnel:
         """The conversion window as given (``None`` is unbounded)."""
         return self._window
 
+    @property
+    def units_total(self) -> int:
+        """Units in the data, including those that never reach step 1 (for a rate over all units)."""
+        return len(self._match.level)
+
+    def units_by(self, by: str | Sequence[str]) -> pd.Series:
+        """Units in the data per segment of ``by`` (the value on the unit's first step-1 event, else its
+        first event; units with a missing value are left out), named ``units``, indexed by the levels."""
+        cols = _check_by(by, self._match.prep.ev)
+        seg = _segment_values(self._match, cols)
+        return seg.groupby(cols if len(cols) > 1 else cols[0], sort=True).size().rename("units")
+
     def units(self) -> pd.DataFrame:
         """Per unit, the furthest step and the completion times: :func:`cjlib.funnel.funnel_units`."""
-        return _units(self._match, self._window)
+        return _unit_frame(self._match)
 
     def table(self, by: str | Sequence[str] | None = None) -> pd.DataFrame:
         """The funnel table, per segment of ``by`` when given: :func:`cjlib.funnel.funnel`."""
@@ -104,7 +116,8 @@ class Funnel:
         return _compare(self._match, cols[0], from_step=from_step, to_step=to_step, control=control,
                         confidence=confidence, alpha=alpha)
 
-    def drivers(self, *, from_step=None, to_step=None, min_support: int = 30, exclude_step_events: bool = True):
+    def drivers(self, *, from_step=None, to_step=None, min_support: int = 30,
+                exclude_step_events: bool = True) -> Drivers:
         """Events that go with converting or dropping: :func:`cjlib.funnel.dropoff_drivers`."""
         return _drivers(self._match, from_step=from_step, to_step=to_step, min_support=min_support,
                         exclude_step_events=exclude_step_events)
@@ -113,7 +126,7 @@ class Funnel:
         """Where the droppers go next: :func:`cjlib.funnel.where_droppers_go`."""
         return _flows(self._match, depth=depth, top=top)
 
-    def friction(self, *, error_events: str | Sequence[str] | None = None, long_dwell=None):
+    def friction(self, *, error_events: str | Sequence[str] | None = None, long_dwell=None) -> Friction:
         """Loops, errors and long dwell per transition: :func:`cjlib.funnel.friction`."""
         return _friction(self._match, self._stage_map, error_events=error_events, long_dwell=long_dwell)
 
@@ -121,6 +134,6 @@ class Funnel:
         """Time from ``from_step`` to ``to_step`` per converting unit: :func:`cjlib.funnel.time_to_convert`."""
         return _time_to_convert(self._match, from_step, to_step)
 
-    def cohorts(self, *, freq: str = "week", to_step=None, confidence: float = 0.95) -> pd.DataFrame:
+    def cohorts(self, *, freq: str = "W", to_step=None, confidence: float = 0.95) -> pd.DataFrame:
         """Conversion by entry cohort: :func:`cjlib.funnel.conversion_by_cohort`."""
         return _cohorts(self._match, freq, to_step, confidence)

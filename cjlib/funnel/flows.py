@@ -30,10 +30,13 @@ class DropoffFlows:
         ``"1: <event>"``, then ``"1: <event>"`` to ``"2: <event>"`` … (node names carry the depth so the
         graph is acyclic; ``"k: (end)"`` when the journey ends). All droppers are counted, not only the
         top paths.
+    droppers : int
+        Units that reached step 1 but not the last step.
     """
 
     paths: pd.DataFrame
     flows: pd.DataFrame
+    droppers: int
 
 
 def where_droppers_go(
@@ -118,11 +121,27 @@ def _flows(m: _Match, *, depth: int, top: int) -> DropoffFlows:
     lf = pd.concat(links, ignore_index=True) if links else pd.DataFrame({"source": [], "target": []})
     flows = (lf.groupby(["source", "target"], sort=False).size().rename("count").reset_index()
              .sort_values("count", ascending=False, kind="stable").reset_index(drop=True))
-    paths.attrs.update(droppers=len(units))
-    return DropoffFlows(paths, flows)
+    return DropoffFlows(paths, flows, droppers=len(units))
 
 
 # ----------------------------------------------------------------------------------------- friction
+@dataclass(frozen=True)
+class Friction:
+    """Friction signals per transition (:func:`friction`).
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per transition: ``from_step``, ``to_step``, ``units``, ``conversion`` (share reaching
+        step k), and for each signal s in (loop, error, long_dwell): ``{s}_units``, ``{s}_rate`` (share of
+        units), ``conversion_if_{s}``, ``conversion_if_no_{s}``; plus ``dwell_threshold`` (Timedelta).
+    error_events : tuple of str
+        The events counted as errors.
+    """
+
+    table: pd.DataFrame
+    error_events: tuple
+
 def _error_events(prep: _Prepared, sm: StageMap, error_events) -> list[str]:
     if error_events is not None:
         return [error_events] if isinstance(error_events, str) else list(error_events)
@@ -140,7 +159,7 @@ def friction(
     stage_map: StageMap | None = None,
     error_events: str | Sequence[str] | None = None,
     long_dwell=None,
-) -> pd.DataFrame:
+) -> Friction:
     """Friction signals per transition: loops (repeated steps), long dwell and error events.
 
     For each transition k-1 → k the population is the units that reached step k-1. A unit's *segment*
@@ -154,19 +173,24 @@ def friction(
       exceeds ``long_dwell``; by default the 90th percentile of the time converters took for that
       transition (so it flags units slower than 9 in 10 converters).
 
+    Parameters
+    ----------
+    events, steps, window, mode, unit, stage_map
+        As in :func:`cjlib.funnel.funnel`.
+    error_events : str or list of str, optional
+        The error events (default: see above).
+    long_dwell : str or Timedelta, optional
+        A fixed dwell threshold instead of the converters' 90th percentile.
+
     Returns
     -------
-    DataFrame
-        One row per transition: ``from_step``, ``to_step``, ``units``, ``conversion`` (share reaching
-        step k), and for each signal s in (loop, error, long_dwell): ``{s}_units``, ``{s}_rate`` (share of
-        units), ``conversion_if_{s}``, ``conversion_if_no_{s}``; plus ``dwell_threshold`` (Timedelta) and
-        ``attrs["error_events"]``.
+    Friction
     """
     sm = stage_map or load_stage_map()
     return _friction(_run(events, steps, window, mode, unit, sm), sm, error_events=error_events, long_dwell=long_dwell)
 
 
-def _friction(m: _Match, sm: StageMap, *, error_events, long_dwell) -> pd.DataFrame:
+def _friction(m: _Match, sm: StageMap, *, error_events, long_dwell) -> Friction:
     prep = m.prep
     K = len(prep.labels)
     if K < 2:
@@ -209,9 +233,7 @@ def _friction(m: _Match, sm: StageMap, *, error_events, long_dwell) -> pd.DataFr
             rec[f"conversion_if_no_{name}"] = conv[~flag].mean() if (~flag).any() else np.nan
         rec["dwell_threshold"] = pd.Timedelta(thr, unit="ns") if thr is not None else pd.NaT
         rows.append(rec)
-    out = pd.DataFrame(rows)
-    out.attrs.update(error_events=errs)
-    return out
+    return Friction(pd.DataFrame(rows), error_events=tuple(errs))
 
 
 FRICTION_SIGNALS = ("loop", "error", "long_dwell")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
 
 from cjlib.funnel.matching import _labels, _normalize_steps
 from cjlib.stagemap import StageMap, load_stage_map
@@ -64,7 +67,7 @@ def resolve_checkout(stage_map: StageMap, checkout_journey: str = "") -> tuple[s
     return name, list(stage_map.journeys[name].steps)
 
 
-def conversion_step(steps: Sequence, stage_map: StageMap | None = None) -> str | None:
+def conversion_step(steps: Sequence, *, stage_map: StageMap | None = None) -> str | None:
     """The label of the first step after step 1 that a conversion event satisfies (an event step naming
     a conversion event, or a stage listing one); ``None`` when no later step does (then there is no
     conversion inside the funnel to time, only the reach of its last step).
@@ -94,8 +97,8 @@ def conversion_step(steps: Sequence, stage_map: StageMap | None = None) -> str |
     return None
 
 
-def segment_columns(segments: str, profile, events_columns, customer_columns=()) -> tuple[list[str], list[str]]:
-    """The segment columns for a ``segments`` parameter, and the named ones the data lacks.
+def segment_columns(by: str, profile, events_columns, customer_columns=()) -> tuple[list[str], list[str]]:
+    """The segment columns for a ``segments`` parameter (comma-separated ``by``), and the named ones the data lacks.
 
     ``""`` means ``profile.segment_candidates`` (the columns 00_journey_map uses). A named column is
     usable when it is an event or customer column, or ``acquisition_channel`` with a ``channel`` column.
@@ -109,10 +112,123 @@ def segment_columns(segments: str, profile, events_columns, customer_columns=())
     def usable(c):
         return c in ev_cols or c in cu_cols or (c == "acquisition_channel" and "channel" in ev_cols)
 
-    wanted = [c.strip() for c in str(segments or "").split(",") if c.strip()]
+    wanted = [c.strip() for c in str(by or "").split(",") if c.strip()]
     if not wanted:
         return [c for c in profile.segment_candidates if usable(c)], []
     wanted = list(dict.fromkeys(wanted))
     return [c for c in wanted if usable(c)], [c for c in wanted if not usable(c)]
 
 
+
+
+def report_steps(steps: str = "", journey: str = "", *, stage_map: StageMap) -> tuple[str, list]:
+    """The main funnel of 03_dropoff: ``("custom", steps)`` for a ``steps`` parameter, else the named journey.
+
+    Parameters
+    ----------
+    steps : str
+        Comma-separated steps (:func:`parse_steps`); ``""`` uses ``journey``.
+    journey : str
+        A journey of the stage map (:func:`resolve_journey`); ``""`` is its default journey.
+    stage_map : StageMap
+
+    Returns
+    -------
+    (name, steps)
+
+    Examples
+    --------
+    >>> from cjlib.stagemap import load_stage_map
+    >>> report_steps("product_view, event:purchase", stage_map=load_stage_map())
+    ('custom', ['product_view', 'event:purchase'])
+    """
+    if str(steps or "").strip():
+        return "custom", parse_steps(steps)
+    return resolve_journey(stage_map, journey)
+
+
+def report_window(window: str, profile) -> str | None:
+    """The conversion window of a ``window`` parameter: ``"auto"`` fits the data (``profile.default_window()``),
+    ``""`` is unbounded (``None``), anything else is the duration as written.
+
+    Examples
+    --------
+    >>> report_window(" 12h ", None), report_window("", None)
+    ('12h', None)
+    """
+    text = str(window or "").strip()
+    return (profile.default_window() if text.lower() == "auto" else text) or None
+
+
+_COHORT_FREQ = {"week": "W", "month": "MS"}
+
+
+def cohort_freq(name: str) -> str:
+    """The pandas alias of a ``cohort_freq`` parameter: ``"week"`` → ``"W"``, ``"month"`` → ``"MS"``.
+
+    Examples
+    --------
+    >>> cohort_freq("Month"), cohort_freq("week")
+    ('MS', 'W')
+    """
+    key = str(name).strip().lower()
+    if key not in _COHORT_FREQ:
+        raise ValueError(f"cohort_freq must be one of {list(_COHORT_FREQ)}, got {name!r}")
+    return _COHORT_FREQ[key]
+
+
+@dataclass(frozen=True)
+class ReportSegments:
+    """The segment columns of 03_dropoff and the events they are read from.
+
+    Attributes
+    ----------
+    events : DataFrame
+        The event log with the customer-level columns joined per customer (customer-table columns and
+        ``acquisition_channel``, the customer's first channel); event columns stay as they are.
+    columns : list of str
+        Usable segment columns (:func:`segment_columns`).
+    missing : list of str
+        Named columns the data lacks.
+    variant : str or None
+        The A/B variant column when the data has it.
+    """
+
+    events: pd.DataFrame
+    columns: list
+    missing: list
+    variant: str | None
+
+
+def report_segments(events: pd.DataFrame, *, profile, customers: pd.DataFrame | None = None, by: str = "",
+                    variant_column: str = "") -> ReportSegments:
+    """The segment columns for a ``segments`` parameter (``by``) and a ``variant_column``, and the events
+    with the customer-level ones joined (:func:`cjlib.scorecard.customer_segments`).
+
+    Parameters
+    ----------
+    events : DataFrame
+        The loaded event log.
+    profile : DataProfile
+        ``data.profile``: ``by=""`` means its segment candidates.
+    customers : DataFrame, optional
+        Customer attributes.
+    by : str
+        Comma-separated column names; ``""`` picks the profile's candidates.
+    variant_column : str
+        The A/B column; ``""`` or a column the data lacks gives ``variant=None``.
+
+    Returns
+    -------
+    ReportSegments
+    """
+    from cjlib.scorecard import customer_segments
+
+    cust_cols = list(customers.columns) if customers is not None else []
+    cols, missing = segment_columns(by, profile, events.columns, cust_cols)
+    has_variant = bool(variant_column) and bool(segment_columns(variant_column, profile, events.columns, cust_cols)[0])
+    variant = variant_column if has_variant else None
+    joined = [c for c in cols + ([variant] if variant else []) if c not in events.columns]
+    if joined:
+        events = events.join(customer_segments(events, columns=joined, customers=customers), on="customer_id")
+    return ReportSegments(events, cols, missing, variant)

@@ -75,7 +75,7 @@ def _labels(steps) -> list[str]:
     return labels
 
 
-def ambiguous_steps(steps, stage_map: StageMap | None = None) -> list[str]:
+def ambiguous_steps(steps, *, stage_map: StageMap | None = None) -> list[str]:
     """The bare step names that are both a stage and an event of the stage map (they mean the stage).
 
     Examples
@@ -168,9 +168,7 @@ def _prepare(events, steps, unit, stage_map) -> _Prepared:
         ucode = session_keys(ev).to_numpy()
         if len(ucode) > 1 and (np.diff(ucode) < 0).any():  # interleaved sessions: make them contiguous
             order = np.argsort(ucode, kind="stable")
-            attrs = dict(ev.attrs)
-            ev = ev.iloc[order].reset_index(drop=True)
-            ev.attrs.update(attrs)
+            ev = ev.iloc[order].reset_index(drop=True)  # pandas carries attrs (the source file) along
             ucode, ev_codes, member = ucode[order], ev_codes[order], member[order]
         # renumber 0..U-1 in row order
         new = np.ones(len(ucode), bool)
@@ -395,18 +393,9 @@ def funnel_units(
         ``converted`` (reached every step), ``window_end`` (end of the observed span: the completion of
         the last step for converters, else step-1 time + window, else the unit's last event; NaT for
         units that never entered) and one column per step label holding the completion time (NaT when
-        not reached). Repeated labels get a `` (2)`` suffix. ``attrs``: ``steps`` (labels),
-        ``units_total``, ``mode``, ``unit``, ``window``.
+        not reached). Repeated labels get a `` (2)`` suffix.
     """
-    return _units(_run(events, steps, window, mode, unit, stage_map), window)
-
-
-def _units(m: _Match, window) -> pd.DataFrame:
-    """:func:`funnel_units` of a match (``window`` as the caller gave it, for ``attrs``)."""
-    out = _unit_frame(m)
-    out.attrs.update(steps=list(m.prep.labels), units_total=len(out), mode=m.mode, unit=m.prep.unit_kind,
-                     window=None if window is None else str(pd.Timedelta(window)))
-    return out
+    return _unit_frame(_run(events, steps, window, mode, unit, stage_map))
 
 
 

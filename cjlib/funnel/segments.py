@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -71,7 +72,6 @@ def compare_segments(
 
 
 def _compare(m: _Match, col: str, *, from_step, to_step, control, confidence: float, alpha: float) -> pd.DataFrame:
-    mode, unit = m.mode, m.prep.unit_kind
     labels, norm = m.prep.labels, m.prep.steps
     K = len(labels)
     if from_step is None and to_step is None:
@@ -120,11 +120,36 @@ def _compare(m: _Match, col: str, *, from_step, to_step, control, confidence: fl
     out = pd.concat(rows, ignore_index=True)
     out["p_adjusted"] = holm(out["p_value"].to_numpy())
     out["significant"] = out["p_adjusted"].to_numpy() < alpha
-    out.attrs.update(units_total=len(m.level), confidence=confidence, alpha=alpha, by=col, mode=mode, unit=unit)
     return out
 
 
 # ---------------------------------------------------------------------------------------- drop-off drivers
+@dataclass(frozen=True)
+class Drivers:
+    """Events that go with converting or dropping (:func:`dropoff_drivers`).
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per event, highest odds ratio first: ``event``, ``units_with``, ``rate_with``,
+        ``rate_without``, ``odds_ratio``, ``log_odds_ratio``, ``ci_low``, ``ci_high``, ``direction``.
+    units : int
+        The population: units that reached ``from_step``.
+    converted : int
+        Of them, units that reached ``to_step``.
+    from_step, to_step : str
+        The transition's step labels.
+    min_support : int
+        Events done by fewer units are left out of ``table``.
+    """
+
+    table: pd.DataFrame
+    units: int
+    converted: int
+    from_step: str
+    to_step: str
+    min_support: int
+
 def dropoff_drivers(
     events: pd.DataFrame,
     steps: Sequence,
@@ -137,7 +162,7 @@ def dropoff_drivers(
     stage_map: StageMap | None = None,
     min_support: int = 30,
     exclude_step_events: bool = True,
-) -> pd.DataFrame:
+) -> Drivers:
     """Which events go with converting or dropping: smoothed odds ratios per event.
 
     Population: units that reached ``from_step`` (default step 1). A unit *converts* when it reaches
@@ -154,13 +179,24 @@ def dropoff_drivers(
     (their span runs to the window end), so events typical of idle browsing lean negative; read the
     ratios as associations, not effects.
 
+    Parameters
+    ----------
+    events, steps, window, mode, unit, stage_map
+        As in :func:`cjlib.funnel.funnel`.
+    from_step, to_step : step label, step number (1-based) or name, optional
+        The transition (default step 1 → the last step).
+    min_support : int, default 30
+        Events done by fewer units are left out.
+    exclude_step_events : bool, default True
+        Ignore rows that satisfy a funnel step.
+
     Returns
     -------
-    DataFrame
-        One row per event, sorted by odds ratio (highest first): ``event``, ``units_with``,
+    Drivers
+        ``table`` has one row per event, sorted by odds ratio (highest first): ``event``, ``units_with``,
         ``rate_with`` (conversion of units that did it), ``rate_without``, ``odds_ratio``,
         ``log_odds_ratio``, ``ci_low``, ``ci_high`` (odds-ratio scale), ``direction`` ("positive" when the
-        odds ratio > 1, else "negative"). ``attrs``: ``units`` (population), ``converted``.
+        odds ratio > 1, else "negative"); ``units`` and ``converted`` count the population.
     """
     _check_min_support(min_support)
     return _drivers(_run(events, steps, window, mode, unit, stage_map), from_step=from_step, to_step=to_step,
@@ -172,7 +208,7 @@ def _check_min_support(min_support) -> None:
         raise ValueError(f"min_support must be a positive integer, got {min_support!r}")
 
 
-def _drivers(m: _Match, *, from_step, to_step, min_support: int, exclude_step_events: bool) -> pd.DataFrame:
+def _drivers(m: _Match, *, from_step, to_step, min_support: int, exclude_step_events: bool) -> Drivers:
     _check_min_support(min_support)
     prep = m.prep
     labels, norm = prep.labels, prep.steps
@@ -218,8 +254,7 @@ def _drivers(m: _Match, *, from_step, to_step, min_support: int, exclude_step_ev
     })
     out["direction"] = np.where(out["odds_ratio"] > 1, "positive", "negative")
     out = out.sort_values("odds_ratio", ascending=False, kind="stable").reset_index(drop=True)
-    out.attrs.update(units=n, converted=n_conv, from_step=labels[a_], to_step=labels[b_], min_support=min_support)
-    return out
+    return Drivers(out, units=n, converted=n_conv, from_step=labels[a_], to_step=labels[b_], min_support=min_support)
 
 
 

@@ -152,8 +152,8 @@ def funnel(
         - ``median_time_from_previous``, ``p90_time_from_previous``: Timedelta quantiles (linear
           interpolation) of completion(k) − completion(k−1) over units reaching step k (NaT for step 1).
 
-        ``attrs["units_total"]``: units in the data (for a rate over all units); with ``by`` also
-        ``attrs["units_total_by"]`` (segment → units, keys are tuples for several columns).
+        Units in the data (for a rate over all units) and per segment: :attr:`Funnel.units_total`,
+        :meth:`Funnel.units_by`.
 
     Examples
     --------
@@ -172,37 +172,45 @@ def _table(m: _Match, cols: list[str], window) -> pd.DataFrame:
     return funnel_table(m.level, m.done, m.prep.labels, seg, mode=m.mode, unit=m.prep.unit_kind, window=window)
 
 
-def funnel_table(level: np.ndarray, done: np.ndarray, labels: list[str], segments: pd.DataFrame | None = None,
-                 *, mode: str, unit: str, window) -> pd.DataFrame:
-    """The funnel table from per-unit results: ``level`` (steps reached), ``done`` (completion time per step,
-    ns) and optional ``segments`` (one row per unit, one column per ``by`` column).
+def funnel_table(steps_reached: np.ndarray, done: np.ndarray, labels: list[str], by: pd.DataFrame | None = None,
+                 *, mode: str | None = None, unit: str | None = None, window=None) -> pd.DataFrame:
+    """The funnel table from per-unit results.
 
     :func:`funnel` calls it on one frame; :mod:`cjlib.engine` on the per-unit rows merged from partitions,
     so both engines share one summary.
+
+    Parameters
+    ----------
+    steps_reached : array of int
+        Per unit, the furthest step reached (0..K).
+    done : array of int, shape (units, K)
+        Completion time of each step in ns (NaT's int64 where not reached).
+    labels : list of str
+        The step labels.
+    by : DataFrame, optional
+        The segment of each unit: one row per unit, one column per segment column.
+    mode, unit, window
+        Not used (the table carries no metadata); accepted for :mod:`cjlib.engine`'s call.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`funnel`.
     """
-    U = len(level)
-    if segments is None:
-        out = pd.DataFrame(_summarize(level, done, labels, U))
-        out.attrs["units_total"] = int(U)
-    else:
-        cols = list(segments.columns)
-        codes, keys = _groups(segments, cols)
-        parts, totals = [], {}
-        for g in range(len(keys)):
-            sel = codes == g
-            part = pd.DataFrame(_summarize(level[sel], done[sel], labels, int(sel.sum())))
-            for c in reversed(cols):
-                part.insert(0, c, keys[c].iloc[g])
-            parts.append(part)
-            key = keys.iloc[g, 0] if len(cols) == 1 else tuple(keys.iloc[g])
-            totals[key] = int(sel.sum())
-        out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-            columns=cols + list(_summarize(level[:0], done[:0], labels, 0)))
-        out.attrs["units_total"] = int(U)
-        out.attrs["units_total_by"] = totals
-    out.attrs.update(mode=mode, unit=unit, window=None if window is None else str(pd.Timedelta(window)),
-                     steps=list(labels))
-    return out
+    level = steps_reached
+    if by is None:
+        return pd.DataFrame(_summarize(level, done, labels, len(level)))
+    cols = list(by.columns)
+    codes, keys = _groups(by, cols)
+    parts = []
+    for g in range(len(keys)):
+        sel = codes == g
+        part = pd.DataFrame(_summarize(level[sel], done[sel], labels, int(sel.sum())))
+        for c in reversed(cols):
+            part.insert(0, c, keys[c].iloc[g])
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=cols + list(_summarize(level[:0], done[:0], labels, 0)))
 
 
 # -------------------------------------------------------------------------------------- time to convert
@@ -227,7 +235,6 @@ def time_to_convert(
     DataFrame
         One row per unit that reached ``to_step``: ``customer_id`` (``session`` too for session units),
         ``started_at``, ``converted_at``, ``time_to_convert`` (Timedelta), ``hours`` (float).
-        ``attrs``: ``units`` (reached from_step), ``converted``, ``from_step``, ``to_step``.
     """
     return _time_to_convert(_run(events, steps, window, mode, unit, stage_map), from_step, to_step)
 
@@ -246,8 +253,6 @@ def _time_to_convert(m: _Match, from_step, to_step) -> pd.DataFrame:
     out["converted_at"] = _to_ts(m.done[sel, b])
     out["time_to_convert"] = out["converted_at"] - out["started_at"]
     out["hours"] = out["time_to_convert"].dt.total_seconds() / 3600.0
-    out.attrs.update(units=int((m.level >= a + 1).sum()), converted=int(sel.sum()), from_step=labels[a],
-                     to_step=labels[b])
     return out
 
 
@@ -256,7 +261,7 @@ def conversion_by_cohort(
     events: pd.DataFrame,
     steps: Sequence,
     *,
-    freq: str = "week",
+    freq: str = "W",
     to_step=None,
     window=None,
     mode: str = "ordered",
@@ -282,11 +287,15 @@ def conversion_by_cohort(
     return _cohorts(_run(events, steps, window, mode, unit, stage_map), freq, to_step, confidence)
 
 
+_PERIODS = {"W": "W-SUN", "W-SUN": "W-SUN", "M": "M", "MS": "M", "ME": "M"}
+
+
 def _freq_code(freq) -> str:
-    freq_code = {"week": "W-SUN", "w": "W-SUN", "month": "M", "m": "M"}.get(str(freq).lower())
-    if freq_code is None:
-        raise ValueError(f"freq must be 'week' or 'month', got {freq!r}")
-    return freq_code
+    """The period of a pandas alias: weeks from Monday (``"W"``), calendar months (``"M"``, ``"MS"``)."""
+    code = _PERIODS.get(str(freq).upper())
+    if code is None:
+        raise ValueError(f"freq must be one of {list(_PERIODS)}, got {freq!r}")
+    return code
 
 
 def _cohorts(m: _Match, freq, to_step, confidence: float) -> pd.DataFrame:
@@ -308,9 +317,7 @@ def _cohorts(m: _Match, freq, to_step, confidence: float) -> pd.DataFrame:
                         "complete": g["closed"].all()}).reset_index()
     out["rate"] = out["converted"] / out["units"]
     out["ci_low"], out["ci_high"] = wilson_interval(out["converted"].to_numpy(), out["units"].to_numpy(), confidence)
-    out = out[["cohort", "units", "converted", "rate", "ci_low", "ci_high", "complete"]]
-    out.attrs.update(freq=freq, to_step=labels[b])
-    return out
+    return out[["cohort", "units", "converted", "rate", "ci_low", "ci_high", "complete"]]
 
 
 def largest_drop(table: pd.DataFrame, *, min_units: int = 30, tolerance: float = 1e-9) -> dict | None:

@@ -12,16 +12,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from cjlib.plots import set_title
+from cjlib.plots import finish, new_ax
 
 __all__ = ["cart_outcomes", "cohort_conversion", "driver_forest", "dropoff_flow", "friction_signals", "funnel_bars",
-           "funnel_table", "segment_comparison", "segment_gaps", "time_to_convert_hist"]
+           "funnel_table", "paths_table", "segment_comparison", "segment_gaps", "time_to_convert_hist"]
 
 
 def _ax(ax, figsize=(8, 4.5)):
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
+    return new_ax(ax, figsize)
 
 
 def _legend_below(ax, ncol: int):
@@ -46,6 +44,12 @@ def funnel_table(data: pd.DataFrame):
     return data.style.format({k: v for k, v in fmt.items() if k in data.columns}, na_rep="–").hide(axis="index")
 
 
+def paths_table(paths: pd.DataFrame):
+    """:attr:`cjlib.funnel.DropoffFlows.paths` styled for a report: counts with separators, shares as
+    percentages, no index."""
+    return paths.style.format({"units": "{:,}", "share": "{:.1%}"}).hide(axis="index")
+
+
 def funnel_bars(data: pd.DataFrame, *, title: str | None = None, ax=None):
     """Horizontal bars of units reached per step, annotated with conversion from start and drop-off.
 
@@ -66,21 +70,19 @@ def funnel_bars(data: pd.DataFrame, *, title: str | None = None, ax=None):
     ax.set_xlim(0, top * 1.45)
     ax.set_xlabel("units reaching the step (count)")
     ax.set_ylabel("funnel step")
-    if title:
-        set_title(ax, title)
-    return ax
+    return finish(ax, title)
 
 
-def segment_comparison(data: pd.DataFrame, *, segment: str | None = None, title: str | None = None, ax=None):
+def segment_comparison(data: pd.DataFrame, *, by: str, title: str | None = None, ax=None):
     """Conversion rate per segment with Wilson-interval whiskers; significant segments are marked ``*``.
 
     ``data`` is :func:`cjlib.funnel.compare_segments` output for one transition (filter it first when it
-    holds several); ``segment`` is the segment column (default ``data.attrs["by"]``).
+    holds several); ``by`` is the segment column.
     """
     ax = _ax(ax)
-    seg = segment or data.attrs.get("by")
-    if seg is None or seg not in data.columns:
-        raise ValueError("segment must name the segment column of data")
+    seg = by
+    if seg not in data.columns:
+        raise ValueError(f"by must name the segment column of data, got {by!r}")
     if "to_step" in data.columns and data[["from_step", "to_step"]].drop_duplicates().shape[0] > 1:
         raise ValueError("data holds several transitions: filter it to one (from_step, to_step) first")
     rate = data["rate"].to_numpy()
@@ -101,9 +103,7 @@ def segment_comparison(data: pd.DataFrame, *, segment: str | None = None, title:
         ax.set_ylabel(f"conversion {data['from_step'].iloc[0]} → {data['to_step'].iloc[0]} (%, 95 % CI)")
     else:
         ax.set_ylabel("conversion (%, 95 % CI)")
-    if title:
-        set_title(ax, title)
-    return ax
+    return finish(ax, title)
 
 
 def time_to_convert_hist(data: pd.DataFrame, *, bins: int = 40, log_scale: bool = True, title: str | None = None,
@@ -130,13 +130,12 @@ def time_to_convert_hist(data: pd.DataFrame, *, bins: int = 40, log_scale: bool 
         ax.legend()
     ax.set_xlabel("time to convert (hours" + (", log scale)" if log_scale else ")"))
     ax.set_ylabel("converting units (count)")
-    if title:
-        set_title(ax, title)
-    return ax
+    return finish(ax, title)
 
 
-def cohort_conversion(data: pd.DataFrame, *, title: str | None = None, ax=None):
-    """Conversion rate per entry cohort with a Wilson band (:func:`cjlib.funnel.conversion_by_cohort`).
+def cohort_conversion(data: pd.DataFrame, *, to_step: str | None = None, title: str | None = None, ax=None):
+    """Conversion rate per entry cohort with a Wilson band (:func:`cjlib.funnel.conversion_by_cohort`);
+    ``to_step`` names the step converted to on the y axis (default "last step").
 
     Incomplete cohorts (``complete`` False) are drawn hollow.
     """
@@ -153,15 +152,13 @@ def cohort_conversion(data: pd.DataFrame, *, title: str | None = None, ax=None):
     ax.xaxis.set_major_locator(loc)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
     ax.set_xlabel("entry cohort (period start)")
-    ax.set_ylabel(f"conversion to {data.attrs.get('to_step', 'last step')} (%)")
+    ax.set_ylabel(f"conversion to {to_step or 'last step'} (%)")
     ax.legend()
-    if title:
-        set_title(ax, title)
-    return ax
+    return finish(ax, title)
 
 
 # ------------------------------------------------------------------------------------ segment gap grid
-def segment_gaps(data: pd.DataFrame, *, segment: str | None = None, title: str | None = None, ax=None):
+def segment_gaps(data: pd.DataFrame, *, by: str, title: str | None = None, ax=None):
     """Grid of segment levels × funnel transitions coloured by the ratio to the comparison group.
 
     ``data`` is :func:`cjlib.funnel.compare_segments` output with every transition (columns ``from_step``,
@@ -171,9 +168,9 @@ def segment_gaps(data: pd.DataFrame, *, segment: str | None = None, title: str |
     """
     from matplotlib.colors import TwoSlopeNorm
 
-    seg = segment or data.attrs.get("by")
-    if seg is None or seg not in data.columns:
-        raise ValueError("segment must name the segment column of data")
+    seg = by
+    if seg not in data.columns:
+        raise ValueError(f"by must name the segment column of data, got {by!r}")
     d = data.assign(transition=data["from_step"].astype(str) + " → " + data["to_step"].astype(str))
     cols = list(dict.fromkeys(d["transition"]))
     rows = sorted(d[seg].astype(str).unique())
@@ -198,9 +195,7 @@ def segment_gaps(data: pd.DataFrame, *, segment: str | None = None, title: str |
     ax.set_xlabel(f"funnel transition (cell: conversion %, ratio to {'the rest' if comp == 'rest' else comp}; "
                   "* Holm-significant)")
     ax.set_ylabel(seg)
-    if title:
-        set_title(ax, title)
-    return ax
+    return finish(ax, title)
 
 
 # ------------------------------------------------------------------------------------------ drivers
@@ -223,9 +218,7 @@ def driver_forest(data: pd.DataFrame, *, top: int = 12, title: str | None = None
     ax.set_yticks(y, [f"{e} ({n:,} units)" for e, n in zip(d["event"], d["units_with"])])
     ax.set_xlabel("odds ratio of converting, did the event vs did not (log scale, 95 % CI)")
     ax.set_ylabel("event seen before converting / leaving")
-    if title:
-        set_title(ax, title)
-    return ax
+    return finish(ax, title)
 
 
 # ------------------------------------------------------------------------------------------- friction
@@ -256,23 +249,22 @@ def friction_signals(data: pd.DataFrame, *, title: str | None = None, ax=None):
     ax.set_xlabel("conversion to the next step (%)")
     ax.set_ylabel("transition and friction signal")
     _legend_below(ax, 2)
-    if title:
-        set_title(ax, title)
-    return ax
+    return finish(ax, title)
 
 
 # ------------------------------------------------------------------------------------ cart abandonment
-def cart_outcomes(data: pd.DataFrame, *, recovery_days: float | None = None, title: str | None = None, ax=None):
+def cart_outcomes(data: pd.DataFrame, *, window=None, title: str | None = None, ax=None):
     """100 % bars of cart outcomes per group: bought in the session, recovered later, lost.
 
     ``data``: one row per group (index = label) with counts ``purchased``, ``recovered`` and ``lost``
-    (e.g. from :func:`cjlib.funnel.cart_abandonment` per segment).
+    (:func:`cjlib.funnel.cart_outcomes`); ``window`` is the recovery window for the legend.
     """
     ax = _ax(ax, figsize=(9, 1.4 + 0.5 * len(data)))
     tot = data[["purchased", "recovered", "lost"]].sum(axis=1).to_numpy(dtype=float)
     y = np.arange(len(data))[::-1]
     left = np.zeros(len(data))
-    rec = "recovered later" + (f" (≤ {recovery_days:g} days)" if recovery_days else "")
+    days = pd.Timedelta(window) / pd.Timedelta(days=1) if window is not None else None
+    rec = "recovered later" + (f" (≤ {days:g} days)" if days else "")
     for col, label, color in (("purchased", "bought in the cart session", "#55A868"),
                               ("recovered", rec, "#DD8452"), ("lost", "lost", "#C44E52")):
         share = np.where(tot > 0, data[col].to_numpy(dtype=float) / np.maximum(tot, 1), 0)
@@ -287,9 +279,7 @@ def cart_outcomes(data: pd.DataFrame, *, recovery_days: float | None = None, tit
     ax.set_xlabel("share of cart sessions (%)")
     ax.set_ylabel("")
     _legend_below(ax, 3)
-    if title:
-        set_title(ax, title)
-    return ax
+    return finish(ax, title)
 
 
 # ------------------------------------------------------------------------------------- dropper flows
@@ -399,6 +389,4 @@ def dropoff_flow(data: pd.DataFrame, *, max_nodes: int = 6, min_share: float = 0
         ax.spines[side].set_visible(False)
     ax.set_xlabel("position after the last funnel step reached (band width ∝ units)")
     ax.set_ylabel("units (stacked)")
-    if title:
-        set_title(ax, title)
-    return ax
+    return finish(ax, title)

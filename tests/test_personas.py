@@ -226,8 +226,10 @@ def test_new_plots_and_tables():
                      index=pd.Index(r.names_, name="persona"))
     ax = persona_plots.persona_journey(j, title="t")
     assert ax.get_title() == "t" and len(ax.get_lines()) == 3
-    assert persona_plots.styled_scores(r.scores_).to_html()
-    assert "–" in persona_plots.styled_cards(r.cards().assign(aov=np.nan)).to_html()
+    assert "0.35" not in persona_plots.styled(pd.DataFrame({"silhouette": [0.34567]})).to_html()
+    assert "0.346" in persona_plots.styled(pd.DataFrame({"silhouette": [0.34567]})).to_html()
+    html = persona_plots.styled(r.cards().assign(aov=np.nan, share=0.25)).to_html()
+    assert "–" in html and "25.0%" in html
     # a given Axes is drawn on, its figure is not laid out by the plot
     fig, (a1, a2) = plt.subplots(1, 2)
     called = []

@@ -17,7 +17,7 @@ import seaborn as sns
 from cjlib.plots import PALETTE, finish, new_ax, percent_axis
 
 __all__ = ["k_selection", "persona_cards", "persona_colors", "persona_journey", "persona_map", "profile_heatmap",
-           "styled_cards", "styled_scores"]
+           "styled"]
 
 
 def persona_colors(names: Sequence[str]) -> dict[str, tuple]:
@@ -25,30 +25,41 @@ def persona_colors(names: Sequence[str]) -> dict[str, tuple]:
     return dict(zip(names, sns.color_palette(PALETTE, max(len(names), 1)), strict=False))
 
 
-def k_selection(scores: pd.DataFrame, *, silhouette: str = "silhouette", ari_mean: str = "ari_mean",
+def k_selection(scores: pd.DataFrame, *, k: str = "k", silhouette: str = "silhouette", ari_mean: str = "ari_mean",
                 ari_min: str = "ari_min", chosen: str = "chosen", title: str | None = None, ax=None):
     """Silhouette (left axis) and bootstrap ARI mean with its minimum (right axis) against k.
 
-    ``scores`` is ``PersonaResult.scores_`` (index ``k``); the chosen k is marked.
+    Parameters
+    ----------
+    scores : DataFrame
+        ``PersonaResult.scores_``: one row per k (the index or a column named ``k``).
+    k, silhouette, ari_mean, ari_min, chosen : str
+        The columns (``chosen``: bool, the chosen k is marked).
+    title : str, optional
+    ax : Axes, optional
+
+    Returns
+    -------
+    Axes
     """
     ax = new_ax(ax)
-    d = scores.reset_index()
-    k = d["k"].to_numpy()
+    d = scores.reset_index() if k not in scores.columns else scores
+    ks = d[k].to_numpy()
     c1, c2 = sns.color_palette(PALETTE, 2)
-    ax.plot(k, d[silhouette], marker="o", color=c1, label="silhouette")
+    ax.plot(ks, d[silhouette], marker="o", color=c1, label="silhouette")
     ax.set_ylabel("silhouette (higher = better separated)", color=c1)
     ax2 = ax.twinx()
-    ax2.plot(k, d[ari_mean], marker="s", color=c2, label="bootstrap ARI mean")
-    ax2.fill_between(k, d[ari_min], d[ari_mean], color=c2, alpha=0.15, label="bootstrap ARI min–mean")
+    ax2.plot(ks, d[ari_mean], marker="s", color=c2, label="bootstrap ARI mean")
+    ax2.fill_between(ks, d[ari_min], d[ari_mean], color=c2, alpha=0.15, label="bootstrap ARI min–mean")
     ax2.set_ylim(min(0.0, float(np.nanmin(d[ari_min]))) if d[ari_min].notna().any() else 0, 1.02)
     ax2.set_ylabel("stability (adjusted Rand index)", color=c2)
     ax2.grid(False)
     if chosen in d and d[chosen].any():
-        kc = int(d.loc[d[chosen], "k"].iloc[0])
+        kc = int(d.loc[d[chosen].astype(bool), k].iloc[0])
         ax.axvline(kc, color="grey", ls="--", lw=1)
         ax.annotate(f"chosen k = {kc}", (kc, ax.get_ylim()[1]), xytext=(4, -14), textcoords="offset points",
                     fontsize=10, color="grey")
-    ax.set_xticks(k)
+    ax.set_xticks(ks)
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
     ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="lower left", fontsize=9)
@@ -179,35 +190,24 @@ def persona_journey(journey: pd.DataFrame, *, title: str | None = None, ax=None)
     return finish(ax, title, "stage", "customers reaching the stage")
 
 
-def styled_scores(scores: pd.DataFrame):
-    """``PersonaResult.scores_`` formatted for a report (3 digits of silhouette, shares in %, – for NaN).
+# number formats of the report's tables: the k scores and the persona cards
+_FORMATS = {"silhouette": "{:.3f}", "inertia": "{:,.0f}", "bic": "{:,.0f}", "ari_mean": "{:.2f}",
+            "ari_min": "{:.2f}", "min_share": "{:.1%}", "share": "{:.1%}", "revenue_share": "{:.1%}",
+            "conversion_rate": "{:.1%}", "aov": "{:,.0f}", "sessions_per_30d": "{:.2f}", "typical_age": "{:.0f}",
+            "satisfaction": "{:.2f}", "nps": "{:.1f}", "churn_rate": "{:.1%}", "customers": "{:,}"}
+
+
+def styled(table: pd.DataFrame):
+    """``PersonaResult.scores_`` or ``cards()`` formatted for a report: shares in %, silhouette to 3
+    digits, ARI to 2, counts with thousands separators, – for a missing value.
 
     Parameters
     ----------
-    scores : DataFrame
+    table : DataFrame
+        Columns it does not know are shown as they are.
 
     Returns
     -------
     pandas Styler
     """
-    return scores.style.format({"silhouette": "{:.3f}", "inertia": "{:,.0f}", "bic": "{:,.0f}",
-                                "ari_mean": "{:.2f}", "ari_min": "{:.2f}", "min_share": "{:.1%}"}, na_rep="–")
-
-
-_CARD_FORMATS = {"share": "{:.1%}", "revenue_share": "{:.1%}", "conversion_rate": "{:.1%}", "aov": "{:,.0f}",
-                 "sessions_per_30d": "{:.2f}", "typical_age": "{:.0f}", "satisfaction": "{:.2f}",
-                 "nps": "{:.1f}", "churn_rate": "{:.1%}", "customers": "{:,}"}
-
-
-def styled_cards(cards: pd.DataFrame):
-    """``PersonaResult.cards()`` formatted for a report (shares in %, – for missing values).
-
-    Parameters
-    ----------
-    cards : DataFrame
-
-    Returns
-    -------
-    pandas Styler
-    """
-    return cards.style.format({k: v for k, v in _CARD_FORMATS.items() if k in cards.columns}, na_rep="–")
+    return table.style.format({k: v for k, v in _FORMATS.items() if k in table.columns}, na_rep="–")

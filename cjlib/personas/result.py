@@ -83,13 +83,25 @@ class PersonaResult:
     explained_variance_ratio_: tuple[float, ...] = ()
 
     def sizes(self) -> pd.Series:
-        """Customers per persona (index the persona names, persona order; 0 for an empty persona)."""
+        """Customers per persona.
+
+        Returns
+        -------
+        Series
+            Index the persona names (persona order), values the number of customers (0 for an empty one).
+        """
         counts = self.labels_.value_counts().reindex(range(self.k_), fill_value=0).to_numpy()
         return pd.Series(counts, index=self.names_)
 
     def profile_columns(self) -> list[str]:
-        """The profile columns a report shows: the numeric features clustered on, every categorical level
-        (``<column>=<level>``), then total spend and recency when the profile has them."""
+        """The profile columns a report shows.
+
+        Returns
+        -------
+        list of str
+            The numeric features clustered on, every categorical level (``<column>=<level>``), then total
+            spend and recency when the profile has them.
+        """
         z = self.profile_["z"]
         shown = [c for c in self.columns_["numeric"] if c in z.columns]
         shown += [c for c in z.columns if "=" in str(c)]

@@ -207,6 +207,11 @@ def personas_for(data, *, output_dir: str = "", personas_path: str = "", seed: i
     features : DataFrame, optional
         Customer features over the whole log, built as in 01 (else built here).
 
+    Returns
+    -------
+    SharedPersonas
+        The persona per customer, its stability state and where it came from.
+
     Raises
     ------
     NotClusterable

@@ -138,7 +138,17 @@ _CARD_FIELDS = (("share", "customers", "{:.0%}"), ("revenue_share", "revenue", "
 def persona_cards(cards: pd.DataFrame, *, title: str | None = None, ax=None):
     """A persona sheet: one card per persona (name on a coloured band, then its key facts).
 
-    ``cards`` is ``PersonaResult.cards()``; missing columns are skipped.
+    Parameters
+    ----------
+    cards : DataFrame
+        ``PersonaResult.cards()``; missing columns are skipped.
+    title : str, optional
+    ax : Axes, optional
+        Drawn on as given (its figure's layout is the caller's); else a new figure sized for the cards.
+
+    Returns
+    -------
+    Axes
     """
     n = len(cards)
     ax = new_ax(ax, figsize=(min(4.2 * max(n, 1), 18), 4.6))

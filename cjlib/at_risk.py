@@ -35,8 +35,8 @@ from cjlib.churn.window import WindowPlan, _as_activity, _check_classes
 from cjlib.errors import DataError
 from cjlib.stagemap import StageMap
 
-__all__ = ["RANK_BY", "AtRisk", "ValueFit", "active_customers", "add_value", "at_risk_list", "fit_value",
-           "ranking_overlap", "summary_by"]
+__all__ = ["RANK_BY", "AtRisk", "ValueFit", "active_customers", "add_value", "at_risk_list",
+           "at_risk_list_or_reason", "examples", "fit_value", "fit_value_or_reason", "ranking_overlap", "summary_by"]
 
 RANK_BY = ("value_at_risk", "risk")
 _DAY = pd.Timedelta(days=1)
@@ -308,8 +308,16 @@ def add_value(at_risk: AtRisk, fit: ValueFit, *, rank_by: str = "value_at_risk")
                   window_days=at_risk.window_days, n_trained=at_risk.n_trained, rank_by=rank_by)
 
 
-def ranking_overlap(table: pd.DataFrame, *, top: int) -> dict:
+def ranking_overlap(table: pd.DataFrame, *, top: int | None = None) -> dict:
     """How the top ``top`` by value at risk differ from the top ``top`` by risk.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :attr:`AtRisk.table` after :func:`add_value`.
+    top : int, optional
+        Customers compared (default: the riskiest tenth, counted as the decile table counts it: the
+        customers of ``risk_decile`` 1).
 
     Returns
     -------
@@ -317,6 +325,8 @@ def ranking_overlap(table: pd.DataFrame, *, top: int) -> dict:
         ``top``, ``shared`` (customers in both), ``value_share_by_value`` and ``value_share_by_risk``
         (share of the list's total value at risk the two top groups hold; None when the total is 0).
     """
+    if top is None:
+        top = int((table["risk_decile"] == 1).sum())
     top = int(min(top, len(table)))
     by_value = table.nsmallest(top, "value_rank").index
     by_risk = table.nsmallest(top, "risk_rank").index
@@ -370,4 +380,90 @@ def summary_by(table: pd.DataFrame, by: pd.Series | str = "risk_decile") -> pd.D
         total = float(df["v"].sum())
         out["value_at_risk_share"] = out["value_at_risk"] / total if total > 0 else np.nan
     out.index.name = name
+    return out
+
+
+def at_risk_list_or_reason(events: pd.DataFrame, plan: WindowPlan, **kw) -> tuple[AtRisk | None, str | None]:
+    """:func:`at_risk_list` for a report: the list, or ``None`` and the sentence saying why there is none.
+
+    Parameters
+    ----------
+    events : DataFrame
+    plan : WindowPlan
+    **kw
+        As :func:`at_risk_list` (``model`` is required).
+
+    Returns
+    -------
+    (AtRisk, None) or (None, str)
+        The sentence is the ``DataError``'s message (e.g. nobody was active in the last window).
+    """
+    from cjlib.findings.churn import no_model_sentence
+
+    try:
+        return at_risk_list(events, plan, **kw), None
+    except DataError as exc:
+        return None, no_model_sentence(exc)
+
+
+def fit_value_or_reason(inputs, plan: WindowPlan | None, *, horizon_days: int = 365,
+                        discount_rate: float = 0.1) -> tuple[ValueFit | None, str | None]:
+    """:func:`fit_value` as of the plan's data end, or ``None`` and the sentence saying why not.
+
+    Parameters
+    ----------
+    inputs : Inputs
+        The loaded inputs (``events`` and the data ``profile``, which says whether revenue is usable).
+    plan : WindowPlan or None
+        ``None`` when no churn window fits the log (the value section is then left out too).
+    horizon_days, discount_rate
+        As :func:`fit_value`.
+
+    Returns
+    -------
+    (ValueFit, None) or (None, str)
+    """
+    from cjlib.findings.churn import no_model_sentence
+
+    if plan is None:
+        return None, "no churn window fits this log (the reason is given under the label definition)."
+    if not inputs.profile.supports("revenue"):
+        return None, inputs.profile.why_not("revenue")
+    try:  # BG/NBD purchases × Gamma-Gamma spend, fitted on the purchase days before the data's end
+        return fit_value(inputs.events, as_of=plan.as_of, horizon_days=horizon_days,
+                         discount_rate=discount_rate), None
+    except ValueError as exc:
+        return None, no_model_sentence(exc)
+
+
+EXAMPLE_COLUMNS = ("churn_probability", "value_at_risk", "reason_1", "reason_2")
+
+
+def examples(table: pd.DataFrame, *, n: int = 5) -> pd.DataFrame:
+    """The first ``n`` customers of the list under pseudonyms, with their probability, value and reasons.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :attr:`AtRisk.table`.
+    n : int, default 5
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer (pseudonym)`` (:func:`cjlib.report.pseudonymize`): the columns of
+        :data:`EXAMPLE_COLUMNS` the table has.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"churn_probability": [0.9, 0.2], "reason_1": ["x = 1 (typical 0)", None]},
+    ...                  index=pd.Index(["a", "b"], name="customer_id"))
+    >>> ex = examples(t, n=1)
+    >>> list(ex.columns), ex.index.name, "a" in ex.index
+    (['churn_probability', 'reason_1'], 'customer (pseudonym)', False)
+    """
+    from cjlib.report import pseudonymize
+
+    out = table.head(n)[[c for c in EXAMPLE_COLUMNS if c in table]].copy()
+    out.index = pd.Index(pseudonymize(out.index).to_numpy(), name="customer (pseudonym)")
     return out

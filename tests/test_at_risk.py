@@ -334,3 +334,37 @@ def test_cli_window_that_does_not_fit_is_one_line_and_writes_nothing(cdnow_event
     err = proc.stderr.strip().splitlines()
     assert len(err) == 1 and "the longest window that fits is 273 days" in err[0] and "Traceback" not in proc.stderr
     assert not out.exists() or not list(out.iterdir())
+
+
+# ---------------------------------------------------------------------------------------------- the report's steps
+def test_ranking_overlap_defaults_to_the_riskiest_tenth():
+    # 20 customers, risk decile 1 holds two (rows 0, 1); the top two by value are rows 1 and 2
+    t = pd.DataFrame({"risk_decile": [1, 1] + [2] * 18, "risk_rank": range(1, 21),
+                      "value_rank": [3, 1, 2] + list(range(4, 21)), "value_at_risk": [10.0, 30.0] + [5.0] * 18})
+    out = at_risk.ranking_overlap(t)
+    assert out["top"] == 2 and out["shared"] == 1  # by value: rows 1, 2; by risk: rows 0, 1
+    assert out["value_share_by_value"] == pytest.approx(35 / 130) and out["value_share_by_risk"] == pytest.approx(40 / 130)
+    assert at_risk.ranking_overlap(t, top=3)["top"] == 3
+
+
+def test_examples_are_pseudonymized_and_keep_the_shown_columns(valued):
+    _, ar = valued
+    ex = at_risk.examples(ar.table, n=3)
+    assert list(ex.columns) == ["churn_probability", "value_at_risk", "reason_1", "reason_2"]
+    assert ex.index.name == "customer (pseudonym)" and len(ex) == 3
+    assert not set(ex.index) & set(map(str, ar.table.index))
+    assert ex["churn_probability"].tolist() == ar.table["churn_probability"].head(3).tolist()
+
+
+def test_value_and_list_or_reason(sample, run):
+    inputs = SimpleNamespace(events=sample.events, profile=SimpleNamespace(supports=lambda role: True))
+    fit, why = at_risk.fit_value_or_reason(inputs, run.plan, horizon_days=180)
+    assert why is None and fit.horizon_days == 180
+    assert at_risk.fit_value_or_reason(inputs, None) == (
+        None, "no churn window fits this log (the reason is given under the label definition).")
+    no_rev = SimpleNamespace(events=sample.events, profile=SimpleNamespace(
+        supports=lambda role: False, why_not=lambda role: "the log has no revenue."))
+    assert at_risk.fit_value_or_reason(no_rev, run.plan) == (None, "the log has no revenue.")
+    quiet = sample.events[sample.events["timestamp"] < run.plan.as_of - 2 * pd.Timedelta(days=run.plan.window_days)]
+    ar, why = at_risk.at_risk_list_or_reason(quiet, run.plan, model="logistic")
+    assert ar is None and why.startswith(f"no customer was active in the last {run.plan.window_days} days")

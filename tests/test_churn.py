@@ -467,3 +467,50 @@ def test_validate_falls_back_to_cross_validation_when_the_training_window_is_sil
     assert r.design == "cross_validation" and r.train_cutoff is None and r.info["n_splits"] == 5
     assert r.info["fallback"].startswith("out-of-time training set") and "no events at all" in r.info["fallback"]
     assert (len(r.y_test), int(r.y_test.sum())) == (60, 35)  # 60 seen before the cutoff, 35 quiet in the window
+
+
+# ---------------------------------------------------------------------------------- the report's steps
+def test_activity_list_and_plan_or_reason():
+    assert churn.activity_list(" purchase, ,signup") == ["purchase", "signup"]
+    assert churn.activity_list(["purchase"]) == ["purchase"]
+    assert churn.activity_list("") is None and churn.activity_list(None) is None
+    # 5 days of log: no 7-day window fits; fitted, it is a reason; given, it is a bad parameter
+    ev = _log([("a", "2025-01-01", "page_view"), ("b", "2025-01-05", "page_view")])
+    plan, why = churn.plan_window_or_reason(ev, 0, cutoff="")
+    assert plan is None and why == ("the log covers 5 days: a churn model needs a window of at least 7 days of "
+                                    "history before the cutoff and one after it.")
+    with pytest.raises(DataError, match="span_too_short"):
+        churn.plan_window_or_reason(ev, 7)
+    ok = _log([("a", "2025-01-01", "x"), ("a", "2025-01-11", "x"), ("b", "2025-01-01", "x"),
+               ("b", "2025-03-31", "x")])
+    plan, why = churn.plan_window_or_reason(ok, 14, cutoff="")
+    assert why is None and plan.window_days == 14 and plan.cutoff == pd.Timestamp("2025-03-18")
+
+
+def test_validate_or_reason_says_why(hand_log):
+    plan = churn.plan_window(hand_log, 10, cutoff="2025-02-01")
+    res, why = churn.validate_or_reason(hand_log, plan)
+    assert res is None and why.endswith(".") and "customers" in why
+
+
+def test_calibration_and_lift_by_model_by_hand():
+    y = [0, 1, 1, 0]
+    cal = churn.calibration_by_model(y, {"a": [0.1, 0.9, 0.8, 0.3], "b": [0.5] * 4}, n_bins=2)
+    assert list(cal.columns[:2]) == ["model", "bin"] and len(cal) == 4
+    # a: bins (0.1, 0.3) observe 0 against 0.2, (0.8, 0.9) observe 1 against 0.85; b: 0.5 against 0.5
+    assert churn.max_calibration_gap(cal, "a") == pytest.approx(0.2)
+    assert churn.max_calibration_gap(cal, "b") == pytest.approx(0.0)
+    lifts = churn.lift_by_model(y, {"a": [0.9, 0.8, 0.7, 0.1], "b": [0.1, 0.9, 0.8, 0.3]}, n_bins=2)
+    assert lifts["a"]["lift"].tolist() == [1.0, 1.0] and lifts["b"]["lift"].tolist() == [2.0, 0.0]
+
+
+def test_drivers_and_result_shortcuts(synth_result):
+    r = synth_result
+    assert r.chosen.equals(r.metrics.loc[r.model]) and r.base_rate == pytest.approx(r.y_test.mean())
+    imp, pdp = churn.drivers(r, seed=0, n_repeats=2, max_samples=1500, top=2, dependence_samples=300)
+    assert list(imp.index) == list(imp.sort_values("rank").index) and len(imp) == r.X_test.shape[1]
+    top = churn.top_numeric(imp, r.X_test, n=2)
+    assert len(top) == 2 and set(pdp["feature"]) <= set(top)
+    imp_x = pd.DataFrame(index=["device", "recency_days", "sessions", "tenure_days"])
+    X = pd.DataFrame({"device": ["app"], "recency_days": [1.0], "sessions": [2], "tenure_days": [9.0]})
+    assert churn.top_numeric(imp_x, X, among=3, n=4) == ["recency_days", "sessions"]

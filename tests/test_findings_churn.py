@@ -161,3 +161,50 @@ def test_summary_lines():
     assert not problems(text)
     with pytest.raises(ValueError):  # an undefined lift never reaches text
         say.lift_title(lift.assign(lift=np.nan))
+
+
+def test_section_metrics_and_paragraphs():
+    plan = SimpleNamespace(as_of=pd.Timestamp("2025-07-01"), window_days=42, cutoff=pd.Timestamp("2025-05-20"),
+                           reason="The churn window is 42 days, as given.", design="out_of_time",
+                           train_cutoff=pd.Timestamp("2025-04-08"))
+    assert say.plan_metrics(plan) == {"as_of": "2025-07-01", "churn_window_days_used": 42}
+    assert say.plan_metrics(None) == {}
+    m = _metrics({"logistic": 0.737, "gbm": 0.680, "bgnbd": 0.718}).assign(top_decile_lift=2.5)
+    y = pd.Series([1, 0, 0, 0], index=list("abcd"))
+    res = SimpleNamespace(model="logistic", reason="R.", metrics=m, chosen=m.loc["logistic"], base_rate=0.2,
+                          design="out_of_time", y_test=y, y_train=y, train_cutoff=plan.train_cutoff,
+                          X_test=pd.DataFrame(index=y.index, columns=["f1", "f2"]), info={},
+                          bgnbd_summary=None)
+    assert say.label_metrics(res) == {"n_customers_scored": 4, "base_rate": 0.2, "validation": "out_of_time"}
+    mm = say.model_metrics(res)
+    assert (mm["chosen_model"], mm["roc_auc"], mm["brier"], mm["baseline"]) == ("logistic", 0.737, 0.10, {"bgnbd": None})
+    text = say.label_findings(plan, res, activity=["purchase"], customers=None, feedback=None)
+    parts = text.split("\n\n")
+    assert parts[0] == say.METHOD["label"] and parts[1].startswith("The churn window is 42 days, as given.")
+    assert parts[2].startswith("**Label:** no purchase in the 42 days from 2025-05-20. **25%** of the 4 customers")
+    assert len(say.model_findings(res).split("\n\n")) == 2  # no BG/NBD line without a reason for its absence
+    imp = pd.DataFrame({"importance": [0.05, 0.001], "std": [0.001, 0.001]}, index=["recency_days", "age"])
+    assert say.driver_metrics(res, imp, customers=pd.DataFrame(columns=["customer_id", "age"])) == {
+        "top_features": ["recency_days", "age"], "drivers": ["recency_days"], "leakage_warning": None}
+    by = pd.DataFrame({"churn_rate": [0.5, 0.25]}, index=["A", "B"])
+    assert say.persona_metrics(["A", "B"], by) == {"persona_names": ["A", "B"],
+                                                   "churn_by_persona": {"A": 0.5, "B": 0.25}}
+    ar = SimpleNamespace(as_of=plan.as_of, table=pd.DataFrame({"value_at_risk": [3.0, 4.5]}), rank_by="risk",
+                         window_days=42)
+    assert say.at_risk_metrics(ar) == {"as_of": "2025-07-01", "n_at_risk_list": 2, "rank_by": "risk"}
+    assert say.at_risk_method(has_value=True, rank_by="risk") == say.METHOD["risk"] + "\n\n" + say.METHOD["value"]
+    assert say.at_risk_method(has_value=False, rank_by="risk") == say.METHOD["risk"]
+    lift = pd.DataFrame({"lift": [1.59, 1.2, 1.1], "cum_customers_share": [0.1, 0.2, 0.3],
+                         "cum_churners_share": [0.16, 0.3, 0.42]})
+    text = say.summary(res, plan, activity=None, max_gap=0.01, lift=lift, imp=imp, at_risk=ar, with_value=True)
+    assert "had no event of any kind in the 42 days after 2025-05-20" in text
+    assert "**Act on:** 2 customers active in the last 42 days" in text and "7.50 of value at risk" in text
+    assert not problems(text)
+
+
+def test_features_left_out_names_them():
+    cu = pd.DataFrame({"customer_id": ["a"], "zip_prefix": [1001], "age": [30]})
+    left, text = say.features_left_out(cu, SimpleNamespace(id_like=("zip_prefix",), outcome_like=()))
+    assert left == {"zip_prefix": "id"} and "zip_prefix" in text
+    assert say.features_left_out(None, SimpleNamespace(id_like=(), outcome_like=())) == ({}, "")
+    assert say.activity_text(["purchase", "signup"]) == "purchase or signup"

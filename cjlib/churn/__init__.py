@@ -49,16 +49,22 @@ from __future__ import annotations
 
 from cjlib.churn.dataset import features_at, label_customers, make_dataset
 from cjlib.churn.evaluation import (
+    calibration_by_model,
     calibration_table,
     classification_metrics,
     curve_table,
+    lift_by_model,
     lift_table,
+    max_calibration_gap,
 )
 from cjlib.churn.explain import (
     churn_by_segment,
+    drivers,
     partial_dependence_table,
     permutation_importance_table,
+    personas_or_reason,
     risk_table,
+    top_numeric,
 )
 from cjlib.churn.models import (
     AUC_TIE,
@@ -75,6 +81,7 @@ from cjlib.churn.validation import (
     cross_validation,
     out_of_time_validation,
     validate,
+    validate_or_reason,
 )
 from cjlib.churn.window import (
     DESIGNS,
@@ -83,13 +90,16 @@ from cjlib.churn.window import (
     MIN_WINDOW_DAYS,
     WindowPlan,
     activity_gap_days,
+    activity_list,
     default_cutoff,
     plan_window,
+    plan_window_or_reason,
 )
 
 __all__ = [
     "AUC_TIE",
     "CANDIDATES",
+    "ChurnResult",
     "DESIGNS",
     "GAP_PERCENTILE",
     "MIN_CLASS",
@@ -97,10 +107,11 @@ __all__ = [
     "MODELS",
     "NAMES",
     "N_SPLITS",
-    "ChurnResult",
     "WindowPlan",
     "activity_gap_days",
+    "activity_list",
     "bgnbd_scores",
+    "calibration_by_model",
     "calibration_table",
     "choose_model",
     "churn_by_segment",
@@ -108,15 +119,22 @@ __all__ = [
     "cross_validation",
     "curve_table",
     "default_cutoff",
+    "drivers",
     "features_at",
     "label_customers",
+    "lift_by_model",
     "lift_table",
     "make_dataset",
     "make_model",
+    "max_calibration_gap",
     "out_of_time_validation",
     "partial_dependence_table",
     "permutation_importance_table",
+    "personas_or_reason",
     "plan_window",
+    "plan_window_or_reason",
     "risk_table",
+    "top_numeric",
     "validate",
+    "validate_or_reason",
 ]

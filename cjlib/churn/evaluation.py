@@ -166,3 +166,35 @@ def _evaluate(scores: dict, y: pd.Series, index: pd.Index) -> tuple[pd.DataFrame
     metrics["n"] = metrics["n"].astype(np.int64)
     return scores, metrics
 
+
+
+def calibration_by_model(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame, *, n_bins: int = 10) -> pd.DataFrame:
+    """:func:`calibration_table` of every score, stacked in long form with a ``model`` column.
+
+    Examples
+    --------
+    >>> cal = calibration_by_model([0, 1, 1, 0], {"a": [0.1, 0.9, 0.8, 0.3], "b": [0.5] * 4}, n_bins=2)
+    >>> cal[["model", "bin", "mean_predicted", "observed_rate"]].round(3).values.tolist()
+    [['a', 1, 0.2, 0.0], ['a', 2, 0.85, 1.0], ['b', 1, 0.5, 0.5], ['b', 2, 0.5, 0.5]]
+    """
+    return pd.concat({k: calibration_table(y_true, scores[k], n_bins=n_bins) for k in scores},
+                     names=["model"]).reset_index()
+
+
+def max_calibration_gap(calibration: pd.DataFrame, model: str) -> float:
+    """The largest |observed − predicted| over ``model``'s bins of :func:`calibration_by_model`.
+
+    >>> cal = pd.DataFrame({"model": ["a", "a", "b"], "gap": [0.02, -0.07, 0.5]})
+    >>> max_calibration_gap(cal, "a")
+    0.07
+    """
+    return float(calibration.loc[calibration["model"] == model, "gap"].abs().max())
+
+
+def lift_by_model(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame, *, n_bins: int = 10) -> dict[str, pd.DataFrame]:
+    """Score name → :func:`lift_table` (for a gains chart comparing models).
+
+    >>> lift_by_model([1, 0, 1, 0], {"a": [0.9, 0.8, 0.7, 0.1]}, n_bins=2)["a"]["lift"].tolist()
+    [1.0, 1.0]
+    """
+    return {k: lift_table(y_true, scores[k], n_bins=n_bins) for k in scores}

@@ -198,3 +198,74 @@ def churn_by_segment(y, labels: pd.Series, *, prob: pd.Series | None = None) -> 
         out["mean_predicted"] = g["p"].mean()
     out.index.name = labels.name or "segment"
     return out
+
+
+def top_numeric(importance: pd.DataFrame, X: pd.DataFrame, *, among: int = 8, n: int = 4) -> list[str]:
+    """The first ``n`` numeric features among the ``among`` most important (for partial dependence).
+
+    Examples
+    --------
+    >>> imp = pd.DataFrame(index=pd.Index(["device", "recency_days", "sessions"], name="feature"))
+    >>> X = pd.DataFrame({"device": ["app"], "recency_days": [3.0], "sessions": [2]})
+    >>> top_numeric(imp, X, n=1)
+    ['recency_days']
+    """
+    return [f for f in importance.index[:among] if pd.api.types.is_numeric_dtype(X[f])][:n]
+
+
+def drivers(result, *, seed: int = 0, n_repeats: int = 3, max_samples: int = 3000, top: int = 4,
+            grid_resolution: int = 15, dependence_samples: int = 1000,
+            n_threads: int | None = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What drives the explained model of a validation run: importance, then the top features' dependence.
+
+    Parameters
+    ----------
+    result : ChurnResult
+        Its :attr:`~ChurnResult.fitted` model is explained on its held-out customers
+        (:attr:`~ChurnResult.X_explain`, :attr:`~ChurnResult.y_explain`).
+    seed : int, default 0
+    n_repeats, max_samples : int
+        For :func:`permutation_importance_table`.
+    top : int, default 4
+        Partial dependence of the first ``top`` numeric features among the 8 most important
+        (:func:`top_numeric`).
+    grid_resolution, dependence_samples : int
+        ``grid_resolution`` and ``max_samples`` of :func:`partial_dependence_table`.
+    n_threads : int or None, default 1
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        :func:`permutation_importance_table` and :func:`partial_dependence_table` (empty when no numeric
+        feature varies).
+    """
+    imp = permutation_importance_table(result.fitted, result.X_explain, result.y_explain, n_repeats=n_repeats,
+                                       max_samples=max_samples, seed=seed, n_threads=n_threads)
+    pdp = partial_dependence_table(result.fitted, result.X_explain, top_numeric(imp, result.X_explain, n=top),
+                                   grid_resolution=grid_resolution, max_samples=dependence_samples, seed=seed,
+                                   n_threads=n_threads)
+    return imp, pdp
+
+
+def personas_or_reason(inputs, *, output_dir: str = "reports", personas_path: str = "",
+                       seed: int = 0) -> tuple[object | None, str | None]:
+    """The run's personas (:func:`cjlib.personas.personas_for`), or ``None`` and why they cannot be had.
+
+    Parameters
+    ----------
+    inputs : Inputs
+        The loaded inputs.
+    output_dir, personas_path, seed
+        As the report's parameters: ``personas_path``, else 01's assignments in ``output_dir``, else 01's
+        deterministic fit.
+
+    Returns
+    -------
+    (SharedPersonas, None) or (None, str)
+    """
+    from cjlib.personas import personas_for
+
+    try:
+        return personas_for(inputs, output_dir=output_dir, personas_path=personas_path, seed=seed), None
+    except ValueError as exc:
+        return None, f"the customers cannot be clustered into personas: {exc}."

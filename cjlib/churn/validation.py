@@ -93,6 +93,16 @@ class ChurnResult:
         return self.y_test if self.explain_index is None else self.y_test.loc[self.explain_index]
 
     @property
+    def chosen(self) -> pd.Series:
+        """The chosen model's row of :attr:`metrics` (ROC AUC, PR AUC, Brier, …)."""
+        return self.metrics.loc[self.model]
+
+    @property
+    def base_rate(self) -> float:
+        """Share of the held-out customers who churned."""
+        return float(self.chosen["base_rate"])
+
+    @property
     def probability(self) -> pd.Series:
         """The chosen model's churn probability per held-out customer."""
         return self.scores[self.model].rename("churn_probability")
@@ -299,3 +309,26 @@ def validate(events: pd.DataFrame, plan: WindowPlan, **kw) -> ChurnResult:
             return res
     return cross_validation(events, cutoff=plan.cutoff, window_days=plan.window_days, **kw)
 
+
+
+def validate_or_reason(events: pd.DataFrame, plan: WindowPlan, **kw) -> tuple[ChurnResult | None, str | None]:
+    """:func:`validate` for a report: the result, or ``None`` and the sentence saying why no model fits.
+
+    Parameters
+    ----------
+    events : DataFrame
+    plan : WindowPlan
+    **kw
+        As :func:`validate`.
+
+    Returns
+    -------
+    (ChurnResult, None) or (None, str)
+        The sentence is the ``DataError``'s message (e.g. too few churned customers in a window).
+    """
+    from cjlib.findings.churn import no_model_sentence
+
+    try:
+        return validate(events, plan, **kw), None
+    except DataError as exc:
+        return None, no_model_sentence(exc)

@@ -278,3 +278,68 @@ def plan_window(events: pd.DataFrame, window_days: int | None = None, *, cutoff=
     design = "out_of_time" if oot else "cross_validation"
     return WindowPlan(window, cut, cut - w if oot else None, design, given, reason, span, longest, gap, covered)
 
+
+
+def activity_list(activity_events: str | Sequence[str] | None) -> list[str] | None:
+    """The activity events a report's ``activity_events`` parameter names (``None``: any event counts).
+
+    Parameters
+    ----------
+    activity_events : str, sequence of str or None
+        Comma-separated names (``"purchase, signup"``) or a list; blank names are dropped.
+
+    Returns
+    -------
+    list of str or None
+        ``None`` when no name is left (every event is activity).
+
+    Examples
+    --------
+    >>> activity_list(" purchase, ,signup")
+    ['purchase', 'signup']
+    >>> activity_list("") is None
+    True
+    """
+    if activity_events is None:
+        return None
+    parts = activity_events.split(",") if isinstance(activity_events, str) else activity_events
+    return [str(e).strip() for e in parts if str(e).strip()] or None
+
+
+def plan_window_or_reason(events: pd.DataFrame, window=None, *, cutoff=None,
+                          activity_events: Sequence[str] | None = None) -> tuple[WindowPlan | None, str | None]:
+    """:func:`plan_window` for a report: the plan, or ``None`` and the sentence saying why none fits.
+
+    A window or cutoff that was *given* and does not fit is a bad parameter, so its ``DataError`` is
+    raised (one line, the run stops); a fitted window that finds no room is a property of the data, and
+    the report says so and leaves the model out.
+
+    Parameters
+    ----------
+    events : DataFrame
+    window : int, str, Timedelta or None
+        As in :func:`plan_window` (a report's ``churn_window_days``; ``None`` or 0 fits one).
+    cutoff : str or Timestamp, optional
+        ``""`` or ``None``: the latest whose window the data covers.
+    activity_events : sequence of str, optional
+
+    Returns
+    -------
+    (WindowPlan, None) or (None, str)
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"customer_id": ["a", "b"], "event": ["x", "x"],
+    ...                    "timestamp": pd.to_datetime(["2025-01-01", "2025-01-05"])})
+    >>> plan_window_or_reason(ev)
+    (None, 'the log covers 5 days: a churn model needs a window of at least 7 days of history before the cutoff and one after it.')
+    """
+    from cjlib.findings.churn import no_model_sentence
+
+    cutoff = None if isinstance(cutoff, str) and not cutoff.strip() else cutoff
+    try:
+        return plan_window(events, window, cutoff=cutoff, activity_events=activity_events), None
+    except DataError as exc:
+        if window or cutoff is not None:
+            raise
+        return None, no_model_sentence(exc)

@@ -1,7 +1,8 @@
 """Churn figures: ROC and precision–recall curves, calibration, lift and gains, drivers.
 
 Every function takes the tidy tables :mod:`cjlib.churn` returns, draws on ``ax`` (or a new Axes) and
-returns the Axes; the caller passes a title that states the finding.
+returns the Axes; the caller passes a title that states the finding. :func:`styled` formats the tables
+the churn report displays.
 """
 
 from __future__ import annotations
@@ -11,12 +12,54 @@ import pandas as pd
 
 from cjlib.plots import finish, new_ax, palette, percent_axis
 
-__all__ = ["calibration_curve", "gains_chart", "importance_bars", "lift_chart", "partial_dependence_lines",
-           "pr_curves", "roc_curves", "value_at_risk_bars", "value_distribution"]
+__all__ = ["FORMATS", "calibration_curve", "gains_chart", "importance_bars", "lift_chart",
+           "partial_dependence_lines", "pr_curves", "roc_curves", "styled", "value_at_risk_bars",
+           "value_distribution"]
 
 
 def _colors(models) -> dict:
     return palette(pd.unique(pd.Series(list(models), dtype="str")))
+
+
+def _rates_square(ax, *, legend: str, top: float = 1.01) -> None:
+    """Both axes rates from 0 to 100 % (the y axis up to ``top``, room for a curve at 1), legend at ``legend``."""
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, top)
+    ax.legend(loc=legend)
+    percent_axis(ax, "x")
+    percent_axis(ax, "y")
+
+
+#: Display formats of the columns churn tables carry (:func:`styled`).
+FORMATS = {
+    "n": "{:,}", "base_rate": "{:.1%}", "roc_auc": "{:.3f}", "pr_auc": "{:.3f}", "brier": "{:.4f}",
+    "brier_base": "{:.4f}", "top_decile_lift": "{:.2f}", "top_decile_capture": "{:.1%}",
+    "customers": "{:,}", "churners": "{:,}", "churn_rate": "{:.1%}", "share_of_churners": "{:.1%}",
+    "mean_predicted": "{:.1%}", "mean_probability": "{:.1%}", "churn_probability": "{:.1%}",
+    "value_at_risk": "{:,.0f}", "value_at_risk_share": "{:.1%}",
+}
+
+
+def styled(table: pd.DataFrame, *, na_rep: str | None = None):
+    """``table`` for display, each column of :data:`FORMATS` it has formatted (rates as %, counts with commas).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Model metrics, churn by segment, the at-risk summary or examples.
+    na_rep : str, optional
+        How missing values show (e.g. ``"–"``).
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+
+    Examples
+    --------
+    >>> styled(pd.DataFrame({"customers": [1200], "churn_rate": [0.25]})).to_html().count("25.0%")
+    1
+    """
+    return table.style.format({c: f for c, f in FORMATS.items() if c in table.columns}, na_rep=na_rep)
 
 
 def roc_curves(data: pd.DataFrame, *, model: str = "model", fpr: str = "fpr", tpr: str = "tpr",
@@ -28,11 +71,7 @@ def roc_curves(data: pd.DataFrame, *, model: str = "model", fpr: str = "fpr", tp
         label = f"{name} (AUC {auc[name]:.3f})" if auc and name in auc else str(name)
         ax.plot(d[fpr], d[tpr], color=colors[str(name)], label=label, lw=2)
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="chance (AUC 0.5)")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.legend(loc="lower right")
-    percent_axis(ax, "x")
-    percent_axis(ax, "y")
+    _rates_square(ax, legend="lower right")
     return finish(ax, title, "active customers flagged (false-positive rate)", "churners caught (true-positive rate)")
 
 
@@ -45,11 +84,7 @@ def pr_curves(data: pd.DataFrame, *, base_rate: float, model: str = "model", rec
         label = f"{name} (PR AUC {auc[name]:.3f})" if auc and name in auc else str(name)
         ax.plot(d[recall], d[precision], color=colors[str(name)], label=label, lw=2)
     ax.axhline(base_rate, color="grey", ls="--", lw=1, label=f"base rate {base_rate:.1%}")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.legend(loc="lower left")
-    percent_axis(ax, "x")
-    percent_axis(ax, "y")
+    _rates_square(ax, legend="lower left")
     return finish(ax, title, "churners caught (recall)", "flagged who churn (precision)")
 
 
@@ -66,11 +101,7 @@ def calibration_curve(data: pd.DataFrame, *, model: str | None = "model", predic
     for name, d in groups:
         ax.plot(d[predicted], d[observed], marker="o", color=colors[str(name)], label=str(name), lw=2)
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfectly calibrated")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.legend(loc="upper left")
-    percent_axis(ax, "x")
-    percent_axis(ax, "y")
+    _rates_square(ax, legend="upper left", top=1.0)
     return finish(ax, title, "predicted churn probability (bin mean)", "observed churn rate")
 
 
@@ -105,11 +136,7 @@ def gains_chart(data: pd.DataFrame | dict, *, base_rate: float | None = None,
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="random")
     if base_rate:
         ax.plot([0, base_rate, 1], [0, 1, 1], color="grey", ls=":", lw=1, label="perfect")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.legend(loc="lower right")
-    percent_axis(ax, "x")
-    percent_axis(ax, "y")
+    _rates_square(ax, legend="lower right")
     return finish(ax, title, "customers contacted, highest risk first", "churners captured (cumulative gains)")
 
 
@@ -166,11 +193,7 @@ def value_distribution(values: pd.Series, *, title: str | None = None, ax=None):
     y = np.cumsum(v) / total if total > 0 else np.zeros(len(v))
     ax.plot(np.r_[0, x], np.r_[0, y], lw=2, color=palette(["value"])["value"])
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="every customer alike")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.legend(loc="lower right")
-    percent_axis(ax, "x")
-    percent_axis(ax, "y")
+    _rates_square(ax, legend="lower right")
     return finish(ax, title, "customers, most valuable first", "share of total expected value")
 
 

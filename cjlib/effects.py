@@ -187,6 +187,13 @@ def shown_effects(effects: pd.DataFrame, min_sessions: int) -> tuple[pd.DataFram
     A channel needs ``min_sessions`` sessions; a transition is shown when visits from at least two such
     channels advance customers (otherwise there is nothing to compare).
 
+    Parameters
+    ----------
+    effects : DataFrame
+        :func:`channel_effects` output.
+    min_sessions : int
+        Fewest sessions a channel needs to be shown.
+
     Returns
     -------
     (DataFrame, list of str, list of str)

@@ -677,3 +677,29 @@ def test_spend_in_range_keeps_the_months_the_events_cover():
     assert A.spend_in_range(ev, costs)["spend"].tolist() == [1.0, 2.0, 3.0]
     flat = costs.drop(columns="period")
     assert A.spend_in_range(ev, flat) is flat
+
+
+def test_figures_take_column_names_and_tables_are_formatted():
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cjlib.plots import attribution as P
+
+    frame = pd.DataFrame({"step": ["a>b", "a>b", "b>c"], "source": ["x", "y", "x"], "ratio": [2.0, 0.5, 1.0]})
+    ax = P.stage_lift_heatmap(frame, value="ratio", transition="step", channel="source")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a → b", "b → c"]
+    assert [t.get_text() for t in ax.texts] == ["×2.00", "×0.50", "×1.00"]
+    bars = P.stage_contribution_bars(pd.DataFrame({"s": ["a", "b"], "part": [0.75, 0.25], "n": [3.0, 1.0]}),
+                                     stage="s", share="part", conversions="n")
+    assert [t.get_text().strip() for t in bars.texts] == ["75.0% (3)", "25.0% (1)"]
+    with pytest.raises(ValueError, match="not in the frame"):
+        P.stage_channel_heatmap(frame, value="share", transition="step", channel="source")
+    plt.close("all")
+    js = pd.DataFrame({"journeys": [1234.0], "distinct paths": [5.0], "mean touches": [2.25], "median touches": [2.0],
+                       "one-touch share": [np.nan]}, index=["converting"])
+    html = P.style_journeys(js).to_html()
+    assert "1,234" in html and "2.2" in html and "–" in html
+    tab = pd.DataFrame({"spend": [1500.0], "cost/conv. markov": [12.345]}, index=["email"])
+    html = P.style_cost_table(tab).to_html()
+    assert "1,500" in html and "12.35" in html

@@ -59,7 +59,20 @@ def cost_per_conversion(attributed: pd.DataFrame, costs: pd.DataFrame) -> pd.Dat
 
 
 def spend_in_range(events: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
-    """The cost rows of the months the events cover (rows without ``period`` are all kept)."""
+    """The cost rows of the months the events cover (rows without ``period`` are all kept).
+
+    Parameters
+    ----------
+    events : DataFrame
+        The event log (its ``timestamp`` range).
+    costs : DataFrame
+        Channel spend, optionally with ``period`` (``YYYY-MM`` first).
+
+    Returns
+    -------
+    DataFrame
+        The rows of ``costs`` kept (``costs`` itself when nothing is filtered).
+    """
     if "period" not in costs.columns or events.empty:
         return costs
     months = pd.period_range(events["timestamp"].min(), events["timestamp"].max(), freq="M").astype(str)

@@ -184,6 +184,15 @@ def parse_models(models: str | Sequence[str]) -> list[str]:
 
     ``time_decay`` is accepted besides :data:`MODELS`. Raises ``ValueError`` naming the accepted models.
 
+    Parameters
+    ----------
+    models : str or sequence of str
+        Comma-separated model names, or a sequence of them.
+
+    Returns
+    -------
+    list of str
+
     Examples
     --------
     >>> parse_models("markov, linear,markov")

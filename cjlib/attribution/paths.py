@@ -37,6 +37,15 @@ def _escape(name: str) -> str:
 def join_path(channels: Sequence[str]) -> str:
     """A path string from channel names (any strings; ``>`` and ``\\`` inside a name are escaped).
 
+    Parameters
+    ----------
+    channels : sequence of str
+        Channel names in path order.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> join_path(["Email > Newsletter", "search"])
@@ -47,6 +56,15 @@ def join_path(channels: Sequence[str]) -> str:
 
 def split_path(path: str) -> list[str]:
     """The channel names of a path string (escapes undone, names trimmed, empty names dropped).
+
+    Parameters
+    ----------
+    path : str
+        A path string (:func:`join_path`).
+
+    Returns
+    -------
+    list of str
 
     Examples
     --------
@@ -59,6 +77,15 @@ def split_path(path: str) -> list[str]:
 
 def path_length(paths: pd.DataFrame | pd.Series) -> np.ndarray:
     """Touches on each row's path (channel names may hold ``>``: escapes are read, not counted).
+
+    Parameters
+    ----------
+    paths : DataFrame or Series
+        A paths table (its ``path`` column) or path strings.
+
+    Returns
+    -------
+    ndarray of int64
 
     Examples
     --------
@@ -683,6 +710,20 @@ def touch_problem(events: pd.DataFrame, touch_col: str, profile=None) -> str:
 
     It can when the column exists and holds at least two distinct values (with ``touch_col="channel"``
     and a data profile, the profile's ``channel`` role decides and words the reason).
+
+    Parameters
+    ----------
+    events : DataFrame
+        The event log.
+    touch_col : str
+        The column whose values are the touches.
+    profile : Profile, optional
+        The data profile (:func:`cjlib.profile`).
+
+    Returns
+    -------
+    str
+        One sentence, or '' when the column can carry attribution.
     """
     if touch_col == "channel" and profile is not None:
         return profile.why_not("channel")
@@ -696,6 +737,11 @@ def touch_problem(events: pd.DataFrame, touch_col: str, profile=None) -> str:
 
 def journey_summary(paths: pd.DataFrame) -> pd.DataFrame:
     """Converting and non-converting journeys of a paths table, side by side.
+
+    Parameters
+    ----------
+    paths : DataFrame
+        A paths table.
 
     Returns
     -------

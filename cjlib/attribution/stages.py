@@ -68,7 +68,17 @@ class StageContribution:
 
 
 def stage_transitions(*, stage_map=None) -> list[tuple[str, str]]:
-    """Consecutive stage pairs of the stage map: ``[("awareness", "consideration"), ...]``."""
+    """Consecutive stage pairs of the stage map: ``[("awareness", "consideration"), ...]``.
+
+    Parameters
+    ----------
+    stage_map : StageMap or path, optional
+        Default ``data/stage_map.yml``.
+
+    Returns
+    -------
+    list of (str, str)
+    """
     names = _stage_map(stage_map).stage_names
     return list(zip(names[:-1], names[1:]))
 
@@ -220,6 +230,18 @@ def _transition_ends(t: str) -> tuple[str, str]:
 
 def focus_transition(transitions: Sequence[str], conversion_stage: str | None) -> str | None:
     """The transition into the stage map's conversion stage (its declared role), else the first one.
+
+    Parameters
+    ----------
+    transitions : sequence of str
+        Transitions in report order.
+    conversion_stage : str or None
+        The stage map's conversion stage.
+
+    Returns
+    -------
+    str or None
+        None when there is no transition.
 
     Examples
     --------

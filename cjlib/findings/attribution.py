@@ -101,7 +101,17 @@ CONTRIBUTION_METHOD = ("The same model with the events themselves as touches (co
 
 
 def transition_label(t: str) -> str:
-    """``"awareness>consideration"`` or ``"awareness > consideration"`` → ``"awareness → consideration"``."""
+    """``"awareness>consideration"`` or ``"awareness > consideration"`` → ``"awareness → consideration"``.
+
+    Parameters
+    ----------
+    t : str
+        A transition, ``"a>b"`` or ``"a > b"``.
+
+    Returns
+    -------
+    str
+    """
     a, _, b = str(t).partition(">")
     return f"{a.strip()} → {b.strip()}"
 
@@ -178,6 +188,15 @@ def _alike(frame: pd.DataFrame, *, gap: float = HANDFUL) -> str | None:
 def said_above(section: str) -> str:
     """The one sentence under a section heading whose reason :func:`channel_left_out` gave once above.
 
+    Parameters
+    ----------
+    section : str
+        The section's name.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> said_above("model comparison")
@@ -221,7 +240,27 @@ def channel_left_out(reasons: Mapping[str, str], *, group: str = "channel attrib
 # -------------------------------------------------------------------------------------------- data, journeys
 def data_sentence(summary: Mapping, *, conversion_events: Sequence[str], touch_col: str, window: str,
                   markov_order: int, n_bootstrap: int, has_touch: bool, has_conversions: bool) -> str:
-    """The opening line: what the log holds and how journeys are built from it."""
+    """The opening line: what the log holds and how journeys are built from it.
+
+    Parameters
+    ----------
+    summary : mapping
+        :meth:`cjlib.io.Inputs.summary`.
+    conversion_events : sequence of str
+        The stage map's conversion events.
+    touch_col : str
+        The column whose values are the touches.
+    window : str
+        How far before a conversion touches count.
+    markov_order, n_bootstrap : int
+        The report's Markov order and bootstrap replicates.
+    has_touch, has_conversions : bool
+        Whether the channel sections and the conversions sections run.
+
+    Returns
+    -------
+    str
+    """
     text = (f"**Data:** {number(summary['events'])} event{'s' * (summary['events'] != 1)} "
             f"from {number(summary['customers'])} customer{'s' * (summary['customers'] != 1)}, "
             f"{str(summary['first_event'])[:10]} to {str(summary['last_event'])[:10]}.")
@@ -234,7 +273,26 @@ def data_sentence(summary: Mapping, *, conversion_events: Sequence[str], touch_c
 
 def journeys_finding(js: pd.DataFrame, *, touch_col: str, window: str, distinct_paths: int,
                      conversions_without_touches: int = 0) -> str | None:
-    """``**N journeys** from the log: …`` from :func:`cjlib.attribution.journey_summary`."""
+    """``**N journeys** from the log: …`` from :func:`cjlib.attribution.journey_summary`.
+
+    Parameters
+    ----------
+    js : DataFrame
+        :func:`cjlib.attribution.journey_summary` output.
+    touch_col : str
+        The column whose values are the touches.
+    window : str
+        How far before a conversion touches count.
+    distinct_paths : int
+        Rows of the paths table.
+    conversions_without_touches : int, default 0
+        Conversions left out for want of a touch.
+
+    Returns
+    -------
+    str or None
+        None without any journey.
+    """
     n_conv, n_null = float(js.loc["converting", "journeys"]), float(js.loc["not converting", "journeys"])
     if n_conv + n_null <= 0:
         return None
@@ -251,7 +309,17 @@ def journeys_finding(js: pd.DataFrame, *, touch_col: str, window: str, distinct_
 
 
 def journeys_title(js: pd.DataFrame) -> str:
-    """The path-length chart's title: whether converting journeys are longer."""
+    """The path-length chart's title: whether converting journeys are longer.
+
+    Parameters
+    ----------
+    js : DataFrame
+        :func:`cjlib.attribution.journey_summary` output.
+
+    Returns
+    -------
+    str
+    """
     m_conv, m_null = js.loc["converting", "mean touches"], js.loc["not converting", "mean touches"]
     if not (is_number(m_conv) and is_number(m_null)) or not _differ(round(m_conv, 1), round(m_null, 1)):
         return "Touches per journey, converting and not converting"
@@ -295,7 +363,23 @@ def _agreement(attributed: pd.DataFrame, models: Sequence[str]) -> str | None:
 def model_title(attributed: pd.DataFrame, models: Sequence[str], total: float, *,
                 min_conversions: int = MIN_CONVERSIONS) -> str:
     """The model-comparison chart's title: the leading channel (only when it leads materially) and where the
-    models disagree most (only when they disagree materially), or that they agree."""
+    models disagree most (only when they disagree materially), or that they agree.
+
+    Parameters
+    ----------
+    attributed : DataFrame
+        Channel × model conversions (``ModelComparison.attributed``).
+    models : sequence of str
+        The models compared.
+    total : float
+        The conversions shared out.
+    min_conversions : int, default MIN_CONVERSIONS
+        Fewest attributed conversions a claim is made from.
+
+    Returns
+    -------
+    str
+    """
     top = _top_channel(attributed, models, total, min_conversions)
     parts = [_top_phrase(attributed, models, total, top)] if top is not None else []
     conv = attributed[list(models)]
@@ -345,7 +429,27 @@ def _against_last_touch(attributed: pd.DataFrame, min_conversions: int) -> str |
 def markov_lines(mk: pd.DataFrame, attributed: pd.DataFrame, *, models: Sequence[str], order: int,
                  interval: pd.DataFrame | None = None, min_conversions: int = MIN_CONVERSIONS) -> list[str]:
     """Markov findings: P(conversion), the largest removal effect, Markov against last touch, the widest
-    interval. Lines are left out when not earned."""
+    interval. Lines are left out when not earned.
+
+    Parameters
+    ----------
+    mk : DataFrame
+        :func:`cjlib.attribution.markov` output.
+    attributed : DataFrame
+        Channel × model conversions.
+    models : sequence of str
+        The models compared.
+    order : int
+        The Markov order.
+    interval : DataFrame, optional
+        :func:`cjlib.attribution.bootstrap` of ``markov``.
+    min_conversions : int, default MIN_CONVERSIONS
+        Fewest attributed conversions a claim is made from.
+
+    Returns
+    -------
+    list of str
+    """
     p = mk.attrs.get("p_conversion")
     total = float(mk["conversions"].sum())
     lines = []
@@ -377,7 +481,19 @@ def markov_lines(mk: pd.DataFrame, attributed: pd.DataFrame, *, models: Sequence
 
 def transition_title(tm: pd.DataFrame, *, min_journeys: int = MIN_CONVERSIONS) -> str:
     """The transition heatmap's title: after which channel journeys convert most and least often, and
-    which channel most journeys start with."""
+    which channel most journeys start with.
+
+    Parameters
+    ----------
+    tm : DataFrame
+        :func:`cjlib.attribution.transition_matrix` output.
+    min_journeys : int, default MIN_CONVERSIONS
+        Fewest journeys leaving a channel for it to be ranked.
+
+    Returns
+    -------
+    str
+    """
     out_of = tm.groupby("channel_from")["count"].sum()
     to_conv = tm[tm["channel_to"] == "(conversion)"].set_index("channel_from")["transition_probability"]
     to_conv = to_conv.reindex(out_of.drop("(start)", errors="ignore").index).fillna(0.0)
@@ -411,7 +527,19 @@ def _leaders(table: pd.DataFrame, min_conversions: int) -> dict[str, tuple[str, 
 
 def stage_share_title(sa, *, min_conversions: int = MIN_CONVERSIONS) -> str:
     """The stage × channel share heatmap's title (``sa``, a :class:`cjlib.attribution.StageAttribution`):
-    the channel leading most transitions."""
+    the channel leading most transitions.
+
+    Parameters
+    ----------
+    sa : StageAttribution
+        :func:`cjlib.attribution.stage_attribution` output.
+    min_conversions : int, default MIN_CONVERSIONS
+        Fewest attributed conversions a claim is made from.
+
+    Returns
+    -------
+    str
+    """
     leaders = _leaders(sa.table, min_conversions)
     n = sa.table["transition"].nunique()
     n_earned = sum(_earned(fr, min_conversions) for _, fr in sa.table.groupby("transition", sort=False))
@@ -455,7 +583,23 @@ def _lifts_alike(fr: pd.DataFrame, min_touches: int, min_conversions: int) -> st
 def stage_lift_title(sa, focus: str | None, *, min_touches: int,
                      min_conversions: int = MIN_CONVERSIONS) -> str:
     """The lift heatmap's title: per touch, which channel moves customers through ``focus`` most and least
-    (``sa``: a :class:`cjlib.attribution.StageAttribution`)."""
+    (``sa``: a :class:`cjlib.attribution.StageAttribution`).
+
+    Parameters
+    ----------
+    sa : StageAttribution
+        :func:`cjlib.attribution.stage_attribution` output.
+    focus : str or None
+        The transition the title is about (:func:`cjlib.attribution.focus_transition`).
+    min_touches : int
+        Fewest touches a channel needs to be ranked.
+    min_conversions : int, default MIN_CONVERSIONS
+        Fewest attributed conversions a claim is made from.
+
+    Returns
+    -------
+    str
+    """
     fr = sa.table[sa.table["transition"] == focus]
     r = _lift_ranking(fr, min_touches, min_conversions) if len(fr) else None
     if r is None:
@@ -466,7 +610,21 @@ def stage_lift_title(sa, focus: str | None, *, min_touches: int,
 
 def stage_lines(sa, *, min_touches: int, min_conversions: int = MIN_CONVERSIONS) -> list[str]:
     """One line per stage transition of a :class:`cjlib.attribution.StageAttribution`: how many move on, who
-    earns the most credit, who moves most per touch."""
+    earns the most credit, who moves most per touch.
+
+    Parameters
+    ----------
+    sa : StageAttribution
+        :func:`cjlib.attribution.stage_attribution` output.
+    min_touches : int
+        Fewest touches a channel needs to be ranked.
+    min_conversions : int, default MIN_CONVERSIONS
+        Fewest attributed conversions a claim is made from.
+
+    Returns
+    -------
+    list of str
+    """
     lines = []
     leaders = _leaders(sa.table, min_conversions)
     for t, fr in sa.table.groupby("transition", sort=False):
@@ -498,7 +656,17 @@ def stage_lines(sa, *, min_touches: int, min_conversions: int = MIN_CONVERSIONS)
 
 # -------------------------------------------------------------------------------------------- channel effects
 def effects_method(adjusted_by: str) -> str:
-    """What the channel-effects section measures (shown only when it runs)."""
+    """What the channel-effects section measures (shown only when it runs).
+
+    Parameters
+    ----------
+    adjusted_by : str
+        What visits are compared within (``Adjustment.label``).
+
+    Returns
+    -------
+    str
+    """
     text = ("Attribution shares out conversions; it does not say what a channel *does*, and it is confounded by "
             "who uses each channel (if loyal buyers arrive by email, email is credited with their loyalty). Here "
             "the unit is a visit: of the visits by customers at a stage, how often does a visit from each channel "
@@ -550,7 +718,23 @@ def _unidentified(fr: pd.DataFrame, min_sessions: int, adjusted_by: str) -> str 
 
 def effects_title(shown: pd.DataFrame, key: str | None, adjusted_by: str, *, min_sessions: int = 0) -> str:
     """The channel-effects heatmap's title for the transition ``key``: the channels whose effect is
-    materially above (below) average with an interval excluding 1, else a neutral description."""
+    materially above (below) average with an interval excluding 1, else a neutral description.
+
+    Parameters
+    ----------
+    shown : DataFrame
+        The rows :func:`cjlib.effects.shown_effects` shows.
+    key : str or None
+        The transition the title is about.
+    adjusted_by : str
+        What visits are compared within.
+    min_sessions : int, default 0
+        Fewest visits a channel needs.
+
+    Returns
+    -------
+    str
+    """
     fr = shown[shown["transition"] == key] if key is not None else shown.iloc[:0]
     neutral = "How often a visit from each channel moves customers to the next stage, against the average visit"
     if fr.empty:
@@ -612,7 +796,21 @@ def effects_lines(shown: pd.DataFrame, transitions: Sequence[str], skipped: Sequ
     """One line per transition shown: the channels whose visits move customers on materially more (less)
     often than average, with intervals and the unadjusted effects; or that no channel's does; or why the
     adjustment cannot tell channels apart (said once when that holds at every transition). A last line for
-    the transitions left out."""
+    the transitions left out.
+
+    Parameters
+    ----------
+    shown, transitions, skipped
+        :func:`cjlib.effects.shown_effects` output.
+    min_sessions : int
+        Fewest visits a channel needs.
+    adjusted_by : str
+        What visits are compared within.
+
+    Returns
+    -------
+    list of str
+    """
     lines, why = [], {}
     for t in transitions:
         fr = shown[shown["transition"] == t]
@@ -636,7 +834,21 @@ def effects_lines(shown: pd.DataFrame, transitions: Sequence[str], skipped: Sequ
 def contribution_title(contrib, model: str, *, min_conversions: int = MIN_CONVERSIONS) -> str:
     """The stage-contribution chart's title (``contrib``: a :class:`cjlib.attribution.StageContribution`): the
     stage whose touchpoints earn the largest share, stated only from at least ``min_conversions`` attributed
-    conversions and without a tie."""
+    conversions and without a tie.
+
+    Parameters
+    ----------
+    contrib : StageContribution
+        :func:`cjlib.attribution.stage_contribution` output.
+    model : str
+        The model, named in the title.
+    min_conversions : int, default MIN_CONVERSIONS
+        Fewest attributed conversions a claim is made from.
+
+    Returns
+    -------
+    str
+    """
     table, total = contrib.table, contrib.conversions
     tied = contrib.events_tied  # shares would only count each stage's events
     lead = _clear_leader(table.set_index("stage")["conversions"], gap=HANDFUL) if len(table) and not tied else None
@@ -657,7 +869,21 @@ def _cost_ranking(cpc: pd.DataFrame, model: str, min_conversions: int):
 
 
 def cost_title(cpc: pd.DataFrame, model: str, *, min_conversions: int = MIN_CONVERSIONS) -> str:
-    """The cost chart's title: the cheapest and dearest attributed conversion under ``model``."""
+    """The cost chart's title: the cheapest and dearest attributed conversion under ``model``.
+
+    Parameters
+    ----------
+    cpc : DataFrame
+        :func:`cjlib.attribution.cost_per_conversion` output.
+    model : str
+        The model whose costs are stated.
+    min_conversions : int, default MIN_CONVERSIONS
+        Fewest attributed conversions a claim is made from.
+
+    Returns
+    -------
+    str
+    """
     r = _cost_ranking(cpc, model, min_conversions)
     if r is None:
         return "Spend per attributed conversion, by channel and model"
@@ -669,7 +895,23 @@ def cost_title(cpc: pd.DataFrame, model: str, *, min_conversions: int = MIN_CONV
 
 def cost_finding(cpc: pd.DataFrame, model: str, *, has_revenue: bool,
                  min_conversions: int = MIN_CONVERSIONS) -> str | None:
-    """``**Costs:** spend on paid channels``, and return on spend when revenue is known and earned."""
+    """``**Costs:** spend on paid channels``, and return on spend when revenue is known and earned.
+
+    Parameters
+    ----------
+    cpc : DataFrame
+        :func:`cjlib.attribution.cost_per_conversion` output.
+    model : str
+        The model whose costs are stated.
+    has_revenue : bool
+        Whether return on spend may be stated.
+    min_conversions : int, default MIN_CONVERSIONS
+        Fewest attributed conversions a claim is made from.
+
+    Returns
+    -------
+    str or None
+    """
     m = _paid(cpc, model)
     if m.empty:
         return None
@@ -691,7 +933,26 @@ def summary_lines(*, js: pd.DataFrame | None = None, mk: pd.DataFrame | None = N
                   stage_model: str = "markov", cpc: pd.DataFrame | None = None, cost_model: str = "markov",
                   min_conversions: int = MIN_CONVERSIONS) -> list[str]:
     """The report's closing findings from whichever results exist (a missing one adds no line); ``sa`` and
-    ``contrib`` are a :class:`cjlib.attribution.StageAttribution` and :class:`~cjlib.attribution.StageContribution`."""
+    ``contrib`` are a :class:`cjlib.attribution.StageAttribution` and :class:`~cjlib.attribution.StageContribution`.
+
+    Parameters
+    ----------
+    js, mk, attributed, sa, contrib, cpc : optional
+        The results that exist (journey summary, Markov, model comparison, stage attribution, stage
+        contribution, cost per conversion).
+    models : sequence of str
+        The models compared.
+    min_touches : int
+        Fewest touches a channel needs to be ranked.
+    stage_model, cost_model : str
+        The models of the stage sections and of the costs.
+    min_conversions : int, default MIN_CONVERSIONS
+        Fewest attributed conversions a claim is made from.
+
+    Returns
+    -------
+    list of str
+    """
     lines = []
     if js is not None:
         n_conv, n_null = js.loc["converting", "journeys"], js.loc["not converting", "journeys"]
@@ -777,6 +1038,11 @@ def leave_out(section: str, reason: str, covered: set[str] | frozenset[str] = fr
         Why it cannot run, one sentence.
     covered : set of str
         The sections whose reason :func:`channel_left_out` gave for the group.
+
+    Returns
+    -------
+    None
+        Writes to the report.
     """
     from cjlib import report
 
@@ -792,6 +1058,19 @@ def leave_out(section: str, reason: str, covered: set[str] | frozenset[str] = fr
 def no_paths_reason(paths: pd.DataFrame, *, touch_col: str, window: str) -> str:
     """Why the paths table carries nothing to attribute ('' when a conversion has a touch).
 
+    Parameters
+    ----------
+    paths : DataFrame
+        The paths table.
+    touch_col : str
+        The column whose values are the touches.
+    window : str
+        How far before a conversion touches count.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> no_paths_reason(pd.DataFrame({"conversions": [0.0]}), touch_col="channel", window="30D")
@@ -802,7 +1081,19 @@ def no_paths_reason(paths: pd.DataFrame, *, touch_col: str, window: str) -> str:
 
 def no_stages_reason(sa, *, touch_col: str) -> str:
     """Why a :class:`cjlib.attribution.StageAttribution` shows nothing ('' when a transition has attributed
-    conversions)."""
+    conversions).
+
+    Parameters
+    ----------
+    sa : StageAttribution
+        :func:`cjlib.attribution.stage_attribution` output.
+    touch_col : str
+        The column whose values are the touches.
+
+    Returns
+    -------
+    str
+    """
     return "" if len(sa.table) else (f"No customer with a `{touch_col}` touch moves on at any stage transition of the "
                                "stage map.")
 
@@ -810,6 +1101,17 @@ def no_stages_reason(sa, *, touch_col: str) -> str:
 def no_effects_reason(transitions: Sequence[str], *, min_touches: int) -> str:
     """Why channel effects show nothing ('' when ``transitions``, those :func:`cjlib.effects.shown_effects`
     shows, is not empty).
+
+    Parameters
+    ----------
+    transitions : sequence of str
+        The transitions shown.
+    min_touches : int
+        Fewest visits a channel needs.
+
+    Returns
+    -------
+    str
 
     Examples
     --------
@@ -821,12 +1123,33 @@ def no_effects_reason(transitions: Sequence[str], *, min_touches: int) -> str:
 
 
 def no_contribution_reason(contrib, *, window: str) -> str:
-    """Why a :class:`cjlib.attribution.StageContribution` shows nothing ('' when a conversion has a touchpoint)."""
+    """Why a :class:`cjlib.attribution.StageContribution` shows nothing ('' when a conversion has a touchpoint).
+
+    Parameters
+    ----------
+    contrib : StageContribution
+        :func:`cjlib.attribution.stage_contribution` output.
+    window : str
+        How far before a conversion touchpoints count.
+
+    Returns
+    -------
+    str
+    """
     return "" if len(contrib.table) else f"No conversion has a touchpoint event within {window} before it."
 
 
 def data_metrics(summary: Mapping) -> dict:
     """``n_events`` and ``n_customers`` of :meth:`cjlib.io.Inputs.summary`.
+
+    Parameters
+    ----------
+    summary : mapping
+        :meth:`cjlib.io.Inputs.summary`.
+
+    Returns
+    -------
+    dict
 
     Examples
     --------
@@ -860,6 +1183,11 @@ def model_metrics(comparison) -> dict:
     """``attribution`` (model → channel → conversions), ``p_conversion`` (Markov), ``removal_effect`` and
     ``intervals`` (model → channel → [lower, upper]) of a :class:`cjlib.attribution.ModelComparison`.
 
+    Parameters
+    ----------
+    comparison : ModelComparison
+        :func:`cjlib.attribution.model_comparison` output.
+
     Returns
     -------
     dict
@@ -872,7 +1200,19 @@ def model_metrics(comparison) -> dict:
 
 
 def markov_finding(comparison, *, order: int) -> str:
-    """:func:`markov_lines` of a :class:`cjlib.attribution.ModelComparison`, one Markdown block."""
+    """:func:`markov_lines` of a :class:`cjlib.attribution.ModelComparison`, one Markdown block.
+
+    Parameters
+    ----------
+    comparison : ModelComparison
+        :func:`cjlib.attribution.model_comparison` output.
+    order : int
+        The Markov order.
+
+    Returns
+    -------
+    str
+    """
     return "\n".join(markov_lines(comparison.markov, comparison.attributed, models=comparison.models, order=order,
                                   interval=comparison.intervals.get("markov")))
 
@@ -901,7 +1241,17 @@ def transition_metrics(tm: pd.DataFrame) -> dict:
 
 
 def order_note(order: int) -> str | None:
-    """The note under the first-order heatmap when the model's chain is of a higher order (else ``None``)."""
+    """The note under the first-order heatmap when the model's chain is of a higher order (else ``None``).
+
+    Parameters
+    ----------
+    order : int
+        The Markov order of the model.
+
+    Returns
+    -------
+    str or None
+    """
     if order <= 1:
         return None
     return f"*Note:* the heatmap shows the first-order chain for readability; the model above uses order {order}."
@@ -944,22 +1294,67 @@ def stage_metrics(sa, *, min_touches: int) -> dict:
 
 
 def stage_finding(sa, model: str, *, min_touches: int) -> str:
-    """``**Stage attribution (model):**`` followed by :func:`stage_lines`."""
+    """``**Stage attribution (model):**`` followed by :func:`stage_lines`.
+
+    Parameters
+    ----------
+    sa : StageAttribution
+        :func:`cjlib.attribution.stage_attribution` output.
+    model : str
+        The model, named in the heading.
+    min_touches : int
+        Fewest touches a channel needs to be ranked.
+
+    Returns
+    -------
+    str
+    """
     return f"**Stage attribution ({model}):**\n" + "\n".join(stage_lines(sa, min_touches=min_touches))
 
 
 def persona_metrics(adjustment) -> dict:
-    """``persona_names`` when a :class:`cjlib.effects.Adjustment` used the run's personas (else nothing)."""
+    """``persona_names`` when a :class:`cjlib.effects.Adjustment` used the run's personas (else nothing).
+
+    Parameters
+    ----------
+    adjustment : Adjustment
+        :func:`cjlib.effects.adjustment` output.
+
+    Returns
+    -------
+    dict
+    """
     return {"persona_names": list(adjustment.names)} if adjustment.names else {}
 
 
 def effects_intro(adjustment) -> str:
-    """:func:`effects_method` for a :class:`cjlib.effects.Adjustment`, with its note when it fell back."""
+    """:func:`effects_method` for a :class:`cjlib.effects.Adjustment`, with its note when it fell back.
+
+    Parameters
+    ----------
+    adjustment : Adjustment
+        :func:`cjlib.effects.adjustment` output.
+
+    Returns
+    -------
+    str
+    """
     return effects_method(adjustment.label) + (f" *Note:* {adjustment.note}." if adjustment.note else "")
 
 
 def effects_metrics(shown: pd.DataFrame, adjusted_by: str) -> dict:
     """``channel_effects`` (transition → channel → effect) of the rows shown, and ``channel_effects_adjusted_for``.
+
+    Parameters
+    ----------
+    shown : DataFrame
+        The rows :func:`cjlib.effects.shown_effects` shows.
+    adjusted_by : str
+        What visits are compared within (``Adjustment.label``).
+
+    Returns
+    -------
+    dict
 
     Examples
     --------
@@ -973,7 +1368,21 @@ def effects_metrics(shown: pd.DataFrame, adjusted_by: str) -> dict:
 
 def effects_finding(shown: pd.DataFrame, transitions: Sequence[str], skipped: Sequence[str], *, adjusted_by: str,
                     min_sessions: int) -> str:
-    """``**Channel effects, adjusted for …:**`` followed by :func:`effects_lines`."""
+    """``**Channel effects, adjusted for …:**`` followed by :func:`effects_lines`.
+
+    Parameters
+    ----------
+    shown, transitions, skipped
+        :func:`cjlib.effects.shown_effects` output.
+    adjusted_by : str
+        What visits are compared within (``Adjustment.label``).
+    min_sessions : int
+        Fewest visits a channel needs.
+
+    Returns
+    -------
+    str
+    """
     return (f"**Channel effects, adjusted for {adjusted_by}:**\n"
             + "\n".join(effects_lines(shown, transitions, skipped, min_sessions=min_sessions, adjusted_by=adjusted_by)))
 
@@ -981,6 +1390,15 @@ def effects_finding(shown: pd.DataFrame, transitions: Sequence[str], skipped: Se
 def contribution_metrics(contrib) -> dict:
     """``stage_contribution``: each stage's share of the attributed conversions (of a
     :class:`cjlib.attribution.StageContribution`).
+
+    Parameters
+    ----------
+    contrib : StageContribution
+        :func:`cjlib.attribution.stage_contribution` output.
+
+    Returns
+    -------
+    dict
 
     Examples
     --------
@@ -1024,6 +1442,15 @@ def cost_metrics(cpc: pd.DataFrame, *, has_revenue: bool) -> dict:
 def cost_model(models: Sequence[str]) -> str:
     """The model whose costs the report states: Markov when compared, else the first model.
 
+    Parameters
+    ----------
+    models : sequence of str
+        The models compared, in order.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> cost_model(["linear", "markov"]), cost_model(["linear", "shapley"])
@@ -1034,6 +1461,17 @@ def cost_model(models: Sequence[str]) -> str:
 
 def missing_metrics(*, paths: bool, stages: bool) -> dict:
     """The empty values 02 records for sections that did not run (so every run's metrics have the keys).
+
+    Parameters
+    ----------
+    paths : bool
+        Whether the paths sections ran.
+    stages : bool
+        Whether stage attribution ran.
+
+    Returns
+    -------
+    dict
 
     Examples
     --------
@@ -1050,7 +1488,19 @@ def missing_metrics(*, paths: bool, stages: bool) -> dict:
 
 def summary_finding(*, comparison=None, **kw) -> str:
     """The closing findings (:func:`summary_lines`; ``comparison``, a :class:`cjlib.attribution.ModelComparison`,
-    gives ``mk``, ``attributed`` and ``models``), or one sentence saying none is earned."""
+    gives ``mk``, ``attributed`` and ``models``), or one sentence saying none is earned.
+
+    Parameters
+    ----------
+    comparison : ModelComparison, optional
+        :func:`cjlib.attribution.model_comparison` output.
+    **kw
+        The other arguments of :func:`summary_lines`.
+
+    Returns
+    -------
+    str
+    """
     if comparison is not None:
         kw.update(mk=comparison.markov, attributed=comparison.attributed, models=list(comparison.models))
     lines = summary_lines(**kw)

@@ -1,7 +1,9 @@
 """Attribution figures: model comparison with intervals, transition and stage × channel heatmaps, costs.
 
-Every function takes the tidy result of a :mod:`cjlib.attribution` call, draws on ``ax`` (or a new Axes)
-and returns the Axes. The caller passes the title that states the finding.
+Every figure takes the tidy result of a :mod:`cjlib.attribution` call (its column names are arguments, with
+the result's names as defaults), draws on ``ax`` (or a new Axes from :func:`cjlib.plots.new_ax`) and returns
+the Axes; the caller passes the title that states the finding and lays the figure out with
+:func:`cjlib.plots.finish`. The ``style_*`` functions format the tables the report shows beside them.
 """
 
 from __future__ import annotations
@@ -98,6 +100,17 @@ def model_comparison(
     return ax
 
 
+def _stage_matrix(frame: pd.DataFrame, value: str, transition: str, channel: str) -> pd.DataFrame:
+    """Transition × channel matrix of ``value``, transitions in the frame's order and labelled ``a → b``."""
+    missing = [c for c in (transition, channel, value) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the frame; columns are {list(frame.columns)}")
+    order = list(dict.fromkeys(frame[transition]))
+    mat = frame.pivot(index=transition, columns=channel, values=value).reindex(order)
+    mat.index = [_transition_label(t) for t in mat.index]
+    return mat
+
+
 def _label_grid(ax, mat: pd.DataFrame, im, cbar_label: str):
     """Tick labels from ``mat``'s columns and index, no grid, a labelled colour bar (returned)."""
     ax.set_xticks(np.arange(mat.shape[1]))
@@ -124,7 +137,9 @@ def _heatmap(mat: pd.DataFrame, ax, *, cmap: str, fmt: str, cbar_label: str, ann
     return ax
 
 
-def transition_heatmap(transitions: pd.DataFrame, *, annotate: bool = True, title: str | None = None, ax=None):
+def transition_heatmap(transitions: pd.DataFrame, *, source: str = "channel_from", target: str = "channel_to",
+                       probability: str = "transition_probability", annotate: bool = True,
+                       title: str | None = None, ax=None):
     """Heatmap of transition probabilities (rows: from, columns: to).
 
     Parameters
@@ -132,6 +147,8 @@ def transition_heatmap(transitions: pd.DataFrame, *, annotate: bool = True, titl
     transitions : DataFrame
         :func:`cjlib.attribution.transition_matrix` output (``channel_from``, ``channel_to``,
         ``transition_probability``); best at order 1.
+    source, target, probability : str
+        The columns of the state a step leaves, the state it reaches and its probability.
     annotate : bool, default True
         Write the probabilities in the cells (as percentages).
     title : str, optional
@@ -141,7 +158,7 @@ def transition_heatmap(transitions: pd.DataFrame, *, annotate: bool = True, titl
     -------
     matplotlib Axes
     """
-    mat = transitions.pivot(index="channel_from", columns="channel_to", values="transition_probability")
+    mat = transitions.pivot(index=source, columns=target, values=probability)
     rows = ["(start)"] + sorted(r for r in mat.index if r != "(start)")
     cols = sorted(c for c in mat.columns if not str(c).startswith("(")) + [
         c for c in ("(conversion)", "(null)") if c in mat.columns]
@@ -155,16 +172,18 @@ def transition_heatmap(transitions: pd.DataFrame, *, annotate: bool = True, titl
     return ax
 
 
-def stage_channel_heatmap(stage_attr: pd.DataFrame, *, value: str = "share", annotate: bool = True,
-                          title: str | None = None, ax=None):
+def stage_channel_heatmap(stage_attr: pd.DataFrame, *, value: str = "share", transition: str = "transition",
+                          channel: str = "channel", annotate: bool = True, title: str | None = None, ax=None):
     """Heatmap of stage transition × channel (the share of each transition's conversions by default).
 
     Parameters
     ----------
     stage_attr : DataFrame
-        :func:`cjlib.attribution.stage_attribution` output.
+        The ``table`` of :func:`cjlib.attribution.stage_attribution`.
     value : str, default "share"
         Column to show: ``share``, ``conversions`` or ``conversion_rate``.
+    transition, channel : str
+        The columns naming the stage transition (``"a>b"``) and the channel.
     annotate : bool, default True
     title : str, optional
     ax : matplotlib Axes, optional
@@ -175,9 +194,7 @@ def stage_channel_heatmap(stage_attr: pd.DataFrame, *, value: str = "share", ann
     """
     if value not in ("share", "conversions", "conversion_rate"):
         raise ValueError(f"value must be 'share', 'conversions' or 'conversion_rate', got {value!r}")
-    order = list(dict.fromkeys(stage_attr["transition"]))
-    mat = stage_attr.pivot(index="transition", columns="channel", values=value).reindex(order)
-    mat.index = [_transition_label(t) for t in mat.index]
+    mat = _stage_matrix(stage_attr, value, transition, channel)
     pct = value in ("share", "conversion_rate")
     if pct:
         mat = mat * 100
@@ -193,8 +210,9 @@ def stage_channel_heatmap(stage_attr: pd.DataFrame, *, value: str = "share", ann
     return ax
 
 
-def cost_bars(costs: pd.DataFrame, *, metric: str = "cost_per_conversion", title: str | None = None, ax=None,
-              log: bool = False, legend_outside: bool = False):
+def cost_bars(costs: pd.DataFrame, *, metric: str = "cost_per_conversion", channel: str = "channel",
+              model: str = "model", title: str | None = None, ax=None, log: bool = False,
+              legend_outside: bool = False):
     """Grouped bars of cost per attributed conversion (or ROI) per channel and model.
 
     Parameters
@@ -202,6 +220,8 @@ def cost_bars(costs: pd.DataFrame, *, metric: str = "cost_per_conversion", title
     costs : DataFrame
         :func:`cjlib.attribution.cost_per_conversion` output.
     metric : {"cost_per_conversion", "roi"}
+    channel, model : str
+        The columns naming the channel and the attribution model.
     title : str, optional
     ax : matplotlib Axes, optional
     log : bool, default False
@@ -217,8 +237,8 @@ def cost_bars(costs: pd.DataFrame, *, metric: str = "cost_per_conversion", title
         raise ValueError(f"metric must be 'cost_per_conversion' or 'roi', got {metric!r}")
     if metric not in costs.columns:
         raise ValueError(f"costs has no {metric!r} column")
-    wide = costs.pivot(index="channel", columns="model", values=metric).dropna(how="all")
-    ax = model_comparison(wide, models=list(dict.fromkeys(costs["model"])), ylabel=
+    wide = costs.pivot(index=channel, columns=model, values=metric).dropna(how="all")
+    ax = model_comparison(wide, models=list(dict.fromkeys(costs[model])), ylabel=
                           "spend per attributed conversion" if metric == "cost_per_conversion"
                           else "attributed value / spend", title=title, legend_outside=legend_outside,
                           ax=new_ax(ax, figsize=(12, 5) if legend_outside else None))
@@ -233,7 +253,8 @@ def cost_bars(costs: pd.DataFrame, *, metric: str = "cost_per_conversion", title
     return ax
 
 
-def path_lengths(paths: pd.DataFrame, *, max_touches: int = 10, title: str | None = None, ax=None):
+def path_lengths(paths: pd.DataFrame, *, max_touches: int = 10, path: str = "path", converting: str = "conversions",
+                 not_converting: str = "nulls", title: str | None = None, ax=None):
     """Share of converting and of non-converting journeys by number of touches (bars side by side).
 
     Parameters
@@ -242,6 +263,8 @@ def path_lengths(paths: pd.DataFrame, *, max_touches: int = 10, title: str | Non
         A paths table (``path``, ``conversions``, ``nulls``; channel names may hold ``>``).
     max_touches : int, default 10
         Longer journeys are pooled into one ``max_touches+`` bar.
+    path, converting, not_converting : str
+        The columns of the path string and of its converting and non-converting journeys.
     title : str, optional
     ax : matplotlib Axes, optional
 
@@ -255,11 +278,11 @@ def path_lengths(paths: pd.DataFrame, *, max_touches: int = 10, title: str | Non
 
     from cjlib.attribution import path_length
 
-    n = np.minimum(path_length(paths), max_touches)
+    n = np.minimum(path_length(paths[path]), max_touches)
     ax = new_ax(ax)
     x = np.arange(1, max_touches + 1)
     colors = palette(["converting", "not converting"])
-    for i, (col, label) in enumerate((("conversions", "converting"), ("nulls", "not converting"))):
+    for i, (col, label) in enumerate(((converting, "converting"), (not_converting, "not converting"))):
         w = paths[col].to_numpy(dtype=float)
         share = np.bincount(n, weights=w, minlength=max_touches + 1)[1:] / max(w.sum(), 1e-300)
         ax.bar(x + (i - 0.5) * 0.4, share, width=0.4, label=f"{label} ({w.sum():,.0f})", color=colors[label])
@@ -274,17 +297,20 @@ def path_lengths(paths: pd.DataFrame, *, max_touches: int = 10, title: str | Non
     return ax
 
 
-def stage_lift_heatmap(stage_attr: pd.DataFrame, *, value: str = "lift", annotate: bool = True,
-                       title: str | None = None, ax=None):
+def stage_lift_heatmap(stage_attr: pd.DataFrame, *, value: str = "lift", transition: str = "transition",
+                       channel: str = "channel", annotate: bool = True, title: str | None = None, ax=None):
     """Heatmap of stage transition × channel for a ratio centred at 1 (blue above 1, red below).
 
     Parameters
     ----------
     stage_attr : DataFrame
-        :func:`cjlib.attribution.stage_attribution` output with a ratio column added by the caller, e.g.
-        ``lift``: a channel's attributed conversions per touch ÷ the transition's conversions per touch.
+        One row per (transition, channel) with a ratio column: the ``table`` of
+        :func:`cjlib.attribution.stage_attribution` (``lift``: a channel's attributed conversions per touch ÷
+        the transition's), or :func:`cjlib.effects.channel_effects` (``effect``).
     value : str, default "lift"
         The ratio column to show (1 = average).
+    transition, channel : str
+        The columns naming the stage transition and the channel.
     annotate : bool, default True
         Write ``×ratio`` in the cells.
     title : str, optional
@@ -296,11 +322,7 @@ def stage_lift_heatmap(stage_attr: pd.DataFrame, *, value: str = "lift", annotat
     """
     from matplotlib.colors import LogNorm
 
-    if value not in stage_attr.columns:
-        raise ValueError(f"stage_attr has no column {value!r}; columns are {list(stage_attr.columns)}")
-    order = list(dict.fromkeys(stage_attr["transition"]))
-    mat = stage_attr.pivot(index="transition", columns="channel", values=value).reindex(order)
-    mat.index = [_transition_label(t) for t in mat.index]
+    mat = _stage_matrix(stage_attr, value, transition, channel)
     vals = mat.to_numpy(dtype=float)
     pos = vals[np.isfinite(vals) & (vals > 0)]
     span = float(np.clip(np.max(np.abs(np.log(pos))) if pos.size else np.log(2), np.log(1.5), np.log(4)))
@@ -324,14 +346,16 @@ def stage_lift_heatmap(stage_attr: pd.DataFrame, *, value: str = "lift", annotat
     return ax
 
 
-def stage_contribution_bars(contrib: pd.DataFrame, *, title: str | None = None, ax=None):
+def stage_contribution_bars(contrib: pd.DataFrame, *, stage: str = "stage", share: str = "share",
+                            conversions: str = "conversions", title: str | None = None, ax=None):
     """Horizontal bars: each stage's share of the attributed conversions, labelled with the conversions.
 
     Parameters
     ----------
     contrib : DataFrame
-        :func:`cjlib.attribution.stage_contribution` output (``stage``, ``conversions``, ``share``), in
-        stage order.
+        The ``table`` of :func:`cjlib.attribution.stage_contribution`, in stage order.
+    stage, share, conversions : str
+        The columns holding the stage name, its share (0–1) and its attributed conversions.
     title : str, optional
     ax : matplotlib Axes, optional
 
@@ -341,21 +365,21 @@ def stage_contribution_bars(contrib: pd.DataFrame, *, title: str | None = None, 
     """
     from matplotlib.ticker import PercentFormatter
 
-    missing = [c for c in ("stage", "conversions", "share") if c not in contrib.columns]
+    missing = [c for c in (stage, conversions, share) if c not in contrib.columns]
     if missing:
         raise ValueError(f"contrib lacks columns {missing}")
     ax = new_ax(ax, figsize=(9, 1.2 + 0.6 * len(contrib)))
-    stages = contrib["stage"].astype(str).tolist()
+    stages = contrib[stage].astype(str).tolist()
     colors = palette(stages)
     y = np.arange(len(stages))
-    share = contrib["share"].to_numpy(dtype=float)
-    ax.barh(y, share, color=[colors[s] for s in stages])
-    for yi, s, c in zip(y, share, contrib["conversions"].to_numpy(dtype=float)):
+    shares = contrib[share].to_numpy(dtype=float)
+    ax.barh(y, shares, color=[colors[s] for s in stages])
+    for yi, s, c in zip(y, shares, contrib[conversions].to_numpy(dtype=float)):
         ax.text(s, yi, f"  {s:.1%} ({c:,.0f})", va="center", fontsize=10)
     ax.set_yticks(y)
     ax.set_yticklabels(stages)
     ax.invert_yaxis()
-    ax.set_xlim(0, max(float(share.max()) if len(share) else 0, 0.01) * 1.3)
+    ax.set_xlim(0, max(float(shares.max()) if len(shares) else 0, 0.01) * 1.3)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.grid(axis="y", visible=False)
     ax.set_xlabel("share of attributed conversions (attributed conversions in brackets)")
@@ -367,17 +391,49 @@ def stage_contribution_bars(contrib: pd.DataFrame, *, title: str | None = None, 
 
 # -------------------------------------------------------------------------------------------- tables
 def style_journeys(js: pd.DataFrame):
-    """:func:`cjlib.attribution.journey_summary` as a formatted table (counts, one decimal, percent)."""
+    """:func:`cjlib.attribution.journey_summary` as a formatted table (counts, one decimal, percent).
+
+    Parameters
+    ----------
+    js : DataFrame
+        :func:`cjlib.attribution.journey_summary` output.
+
+    Returns
+    -------
+    pandas Styler
+    """
     return js.style.format({"journeys": "{:,.0f}", "distinct paths": "{:,.0f}", "mean touches": "{:.1f}",
                             "median touches": "{:.0f}", "one-touch share": "{:.1%}"}, na_rep="–")
 
 
 def style_removal_effects(table: pd.DataFrame):
-    """:func:`cjlib.attribution.removal_effects` as a formatted table."""
+    """:func:`cjlib.attribution.removal_effects` as a formatted table.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`cjlib.attribution.removal_effects` output.
+
+    Returns
+    -------
+    pandas Styler
+    """
     return table.style.format({"removal effect": "{:.1%}", "attributed conversions": "{:,.0f}", "share": "{:.1%}",
                                "lower": "{:,.0f}", "upper": "{:,.0f}"}, na_rep="–")
 
 
 def style_cost_table(table: pd.DataFrame, *, spend: str = "spend"):
-    """:func:`cjlib.attribution.cost_table` as a formatted table (whole ``spend``, two decimals elsewhere)."""
+    """:func:`cjlib.attribution.cost_table` as a formatted table (whole ``spend``, two decimals elsewhere).
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`cjlib.attribution.cost_table` output.
+    spend : str, default "spend"
+        The spend column (whole numbers).
+
+    Returns
+    -------
+    pandas Styler
+    """
     return table.style.format({c: "{:,.0f}" if c == spend else "{:,.2f}" for c in table.columns}, na_rep="–")

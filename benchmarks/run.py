@@ -4,7 +4,9 @@
 
 - ``BENCH_SIZES``: comma-separated event-log sizes, default ``1M,10M`` (``1M`` for a quick run).
 - ``BENCH_REPEATS``: timed runs per implementation (median reported), default 3 (minimum 3).
-- ``BENCH_SKIP``: comma-separated parts to skip: ``journeys``, ``peak``, ``dask``, ``markov``, ``reports``.
+- ``BENCH_SKIP``: comma-separated parts to skip: ``journeys``, ``peak``, ``dask`` (needs ``journeys``),
+  ``dask-config`` (the README's worker configuration against Dask's default), ``markov``, ``reports``.
+- ``BENCH_OUT``: where the results go, default ``benchmarks/results/latest.json``.
 - ``BENCH_MARKOV_PATHS``: distinct paths of the synthetic Markov table, default 1000000.
 
 Synthetic logs come from ``cjlib.synth.generate`` (seed 0) and are cached as Parquet under
@@ -646,7 +648,7 @@ def dask_pipeline(parts: Path, client) -> dict:
     wait(p.ddf)
     out = {"partition": time.perf_counter() - t0}
     for name, fn in (
-        ("sessionize", lambda: engine.sessionize(p, gap=GAP)),
+        ("sessionize", lambda: engine.sessionize(p, window=GAP)),
         ("stage_reached", lambda: engine.stage_reached(p, stage_map=SM)),
         ("funnel 4-step 7D", lambda: engine.funnel(p, STEPS, window=WINDOW, stage_map=SM)),
         ("channel transitions", lambda: engine.transition_counts(p)),
@@ -662,49 +664,77 @@ def dask_pipeline(parts: Path, client) -> dict:
 
 
 # Dask's nanny starts each worker with MALLOC_TRIM_THRESHOLD_=65536 (distributed.nanny.pre-spawn-environ), which
-# freezes glibc's mmap threshold at 128 KiB; cjlib's tasks lift that while they run (engine._task_allocator). The
-# pipeline is timed both ways: Dask's default worker environment first (what a user gets), then workers started
-# without the variable, i.e. glibc's adaptive thresholds throughout, as in the in-process pipeline.
-DASK_WORKER_ENV = [  # (result row, label, Dask config overrides for the nannies: None unsets a variable)
-    ("dask pipeline (2 local workers)", "Dask's default worker environment", {}),
-    ("dask pipeline (2 local workers, glibc malloc)", "workers with glibc's malloc defaults",
-     {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}),
-]
+# also freezes glibc's mmap threshold at 128 KiB, so every large temporary array faults its pages in afresh. The
+# README's one configuration line unsets it (None drops a variable from the nannies' environment), so the workers
+# run with glibc's adaptive thresholds, as the in-process pipeline does.
+DASK_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 
 
-def bench_dask(size: str, in_process_s: float, ev_cj: pd.DataFrame, rows: list) -> None:
+def _worker_peak_mb(client) -> float:
+    """The largest peak resident set (VmHWM, MB) among the cluster's worker processes."""
+    def hwm() -> float:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    return max(client.run(hwm).values())
+
+
+def _dask_runs(parts: Path, overrides: dict) -> tuple[list[dict], float, float]:
+    """The Dask pipeline ``repeats()`` times on a fresh LocalCluster (2 workers, 1 thread each) started under
+    the Dask config ``overrides``: the runs, the cluster's start-up time and its workers' peak memory."""
     import dask
     from distributed import Client, LocalCluster
 
-    parts = parts_path(size)
-    for op, label, overrides in DASK_WORKER_ENV:
-        t = time.perf_counter()
-        # the nannies live in this process and write their pre-spawn variables into os.environ: undo that
-        # afterwards, so neither the next cluster nor later child processes (peak memory, reports) inherit them
-        saved = dict(os.environ)
+    t = time.perf_counter()
+    # the nannies live in this process and write their pre-spawn variables into os.environ: undo that
+    # afterwards, so neither the next cluster nor later child processes (peak memory, reports) inherit them
+    saved = dict(os.environ)
+    try:
+        with dask.config.set(overrides):
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   silence_logs=40)
+        client = Client(cluster)
+        startup = time.perf_counter() - t
         try:
-            with dask.config.set(overrides):
-                cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                       silence_logs=40)
-            client = Client(cluster)
-            startup = time.perf_counter() - t
-            runs = []
-            try:
-                for _ in range(repeats()):
-                    runs.append(dask_pipeline(parts, client))
-            finally:
-                client.close()
-                cluster.close()
+            runs = [dask_pipeline(parts, client) for _ in range(repeats())]
+            peak = _worker_peak_mb(client)
         finally:
-            os.environ.clear()
-            os.environ.update(saved)
-        _check_dask(runs[-1], ev_cj)
-        med = statistics.median(r["total"] for r in runs)
-        detail = {k: round(statistics.median(r[k] for r in runs), 2) for k in runs[-1] if not k.endswith(":result")}
-        rows.append(row(op, size, med, "cjlib in-process pipeline", in_process_s, None))
-        print(f"  dask pipeline          {med:7.2f} s vs in-process {in_process_s:7.2f} s "
-              f"(ratio {med / in_process_s:.2f}; {label}; cluster start {startup:.1f} s, not counted) {detail}",
-              flush=True)
+            client.close()
+            cluster.close()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return runs, startup, peak
+
+
+def bench_dask(size: str, in_process_s: float, ev_cj: pd.DataFrame, rows: list) -> None:
+    """The Dask pipeline on Dask's default worker environment, against the in-process pipeline."""
+    runs, startup, peak = _dask_runs(parts_path(size), {})
+    _check_dask(runs[-1], ev_cj)
+    med = statistics.median(r["total"] for r in runs)
+    detail = {k: round(statistics.median(r[k] for r in runs), 2) for k in runs[-1] if not k.endswith(":result")}
+    rows.append(row("dask pipeline (2 local workers)", size, med, "cjlib in-process pipeline", in_process_s, peak))
+    print(f"  dask pipeline          {med:7.2f} s vs in-process {in_process_s:7.2f} s "
+          f"(ratio {med / in_process_s:.2f}; cluster start {startup:.1f} s, not counted; workers' peak "
+          f"{peak:.0f} MB) {detail}", flush=True)
+
+
+def bench_dask_config(size: str, rows: list) -> None:
+    """The README's Dask configuration line (MALLOC_TRIM_THRESHOLD_ unset for the workers) against Dask's
+    default worker environment: the same pipeline on two fresh clusters, as a ratio, with peak memory."""
+    parts = parts_path(size)
+    default, _, peak_default = _dask_runs(parts, {})
+    configured, _, peak = _dask_runs(parts, DASK_CONFIG)
+    _check_dask(configured[-1], cj_load(data_path(size)))  # the same answers, whatever the allocator
+    med, med_default = (statistics.median(r["total"] for r in runs) for runs in (configured, default))
+    r = row("dask pipeline, MALLOC_TRIM_THRESHOLD_ unset", size, med, "dask pipeline, Dask's default env",
+            med_default, peak)
+    r["baseline_peak_mb"] = round(peak_default, 1)
+    rows.append(r)
+    print(f"  dask config            {med:7.2f} s vs Dask's default {med_default:7.2f} s (ratio {med / med_default:.2f}); "
+          f"workers' peak {peak:.0f} MB vs {peak_default:.0f} MB", flush=True)
 
 
 def _check_dask(last: dict, ev_cj: pd.DataFrame) -> None:
@@ -812,10 +842,12 @@ def main() -> int:
     rows: list[dict] = []
     RESULTS.mkdir(parents=True, exist_ok=True)
 
+    out = Path(os.environ.get("BENCH_OUT") or RESULTS / "latest.json")
+
     def save():
-        tmp = RESULTS / "latest.json.tmp"
+        tmp = out.with_name(out.name + ".tmp")
         tmp.write_text(json.dumps(rows, indent=1) + "\n")
-        tmp.replace(RESULTS / "latest.json")
+        tmp.replace(out)
 
     for size in sizes:
         if "journeys" not in skip:
@@ -826,6 +858,9 @@ def main() -> int:
                 save()
             del res
             gc.collect()
+        if "dask-config" not in skip:
+            bench_dask_config(size, rows)
+            save()
     if "markov" not in skip:
         bench_markov(rows)
         save()
@@ -833,7 +868,7 @@ def main() -> int:
         bench_reports(rows)
         save()
     print_table(rows)
-    print(f"\nwritten {RESULTS / 'latest.json'}")
+    print(f"\nwritten {out}")
     return 0
 
 

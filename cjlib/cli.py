@@ -102,6 +102,26 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m cjlib``: run reports (``report``) or write the sample data (``data``).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after ``python -m cjlib``; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status (module docstring): 0 ok, 1 a notebook failed, 2 bad parameters, bad input or an
+        unusable ``--out``, 130/143 interrupted or terminated.
+
+    Examples
+    --------
+    >>> main(["report", "--list"])  # doctest: +ELLIPSIS
+    00_journey_map
+    ...
+    0
+    """
     argv, pairs = _take_parameters(list(sys.argv[1:] if argv is None else argv))
     args = _parser().parse_args(argv)
     if args.command == "data":

@@ -22,9 +22,9 @@ reused), else the active distributed client, else Dask's default scheduler. Note
 frame itself in process, else shuffled onto the cluster once); :func:`run_on` gives the same choice as
 keyword arguments for a single call.
 
-On a worker whose ``MALLOC_TRIM_THRESHOLD_`` is set (Dask's default), each cjlib task runs with the
-allocator thresholds glibc would otherwise have grown to, and the worker's own come back when the last
-cjlib task ends (see ``_task_allocator``; ``CJLIB_SCOPED_MALLOC=0`` turns this off).
+The engine leaves the workers' allocator to Dask's configuration: README, "Running on a Dask cluster",
+shows the one line (``distributed.nanny.pre-spawn-environ``) that gives the workers glibc's adaptive
+thresholds, as the in-process run has.
 
 Examples
 --------
@@ -38,13 +38,7 @@ True
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import functools
 import math
-import os
-import platform
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +51,7 @@ from cjlib import features as _feat
 from cjlib import funnel as _fun
 from cjlib import journeys as _jour
 from cjlib.stagemap import StageMap, load_stage_map
+from cjlib.validation import check_choice, duration
 
 __all__ = [
     "ENGINES",
@@ -101,6 +96,17 @@ class Partitioned:
 
     Build it with :func:`partition`; every wrapper accepts it in place of ``events``, so the shuffle is
     paid once for several analyses.
+
+    Parameters
+    ----------
+    ddf : dask.dataframe.DataFrame
+        The ordered, persisted partitions.
+    client : distributed.Client, optional
+        The client they live on (None: Dask's default scheduler).
+    n_rows : int, optional
+        Rows of a pandas input.
+    source_index : pandas.Index, optional
+        A pandas input's index: per-event results come back on it.
     """
 
     ddf: Any  # dask.dataframe.DataFrame
@@ -114,8 +120,26 @@ class Partitioned:
 
 
 def get_client(client=None, address: str | None = None):
-    """The ``distributed.Client`` to use: ``client``, else one opened (once) for ``address``, else the
-    active client, else ``None`` (Dask's default scheduler)."""
+    """The ``distributed.Client`` to use.
+
+    Parameters
+    ----------
+    client : distributed.Client, optional
+        Returned as it is when given.
+    address : str, optional
+        A scheduler address such as ``"tcp://10.0.0.5:8786"``: a client is opened for it once and reused.
+
+    Returns
+    -------
+    distributed.Client or None
+        ``client``, else the one for ``address``, else the active client, else ``None`` (Dask's default
+        scheduler).
+
+    Examples
+    --------
+    >>> get_client(client="given")
+    'given'
+    """
     if client is not None:
         return client
     if address:
@@ -221,84 +245,6 @@ def distribute(events, address: str | None = "", *, client=None, npartitions: in
     return partition(events, client=client, address=kw["address"], npartitions=npartitions)
 
 
-# ============================================================================= worker allocator, per task
-# Dask's nanny starts every worker with MALLOC_TRIM_THRESHOLD_=65536 (distributed.nanny.pre-spawn-environ) so
-# that freed memory goes back to the operating system at once. Setting it also freezes glibc's mmap threshold
-# at 128 KiB: every array above that is a fresh mapping whose pages fault in one by one, and a kernel's many
-# temporaries pay that again and again (measured on 1 M-row partitions: the kernels 2-3x slower). While a cjlib
-# task runs, the worker gets the thresholds glibc itself would have grown to (mmap 32 MiB, trim 64 MiB); when
-# the last running cjlib task ends, the worker's own values come back and malloc_trim(0) returns the freed
-# memory, so between tasks memory behaves as Dask configured it. Only glibc, only when MALLOC_TRIM_THRESHOLD_
-# is set (otherwise glibc's adaptive thresholds are in force and better left alone); CJLIB_SCOPED_MALLOC=0 in the
-# workers' environment turns it off.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
-_TASK_MMAP_THRESHOLD = 32 << 20  # glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit
-_TASK_TRIM_THRESHOLD = 64 << 20  # twice the mmap threshold, as glibc's adaptive rule sets it
-_ALLOC_LOCK = threading.Lock()
-_ALLOC_ACTIVE = [0]  # cjlib tasks running in this process
-
-
-@functools.lru_cache(maxsize=1)
-def _libc():
-    """The C library's handle when it is glibc, else None."""
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return None
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:  # pragma: no cover - depends on the platform
-        return None
-
-
-def _glibc():
-    """glibc's handle when the environment froze its thresholds and lifting is allowed, else None (read at
-    every task: a worker's environment is what its nanny wrote before starting it)."""
-    env = os.environ
-    if env.get("CJLIB_SCOPED_MALLOC", "1") == "0" or "MALLOC_TRIM_THRESHOLD_" not in env \
-            or "malloc" in env.get("GLIBC_TUNABLES", ""):
-        return None
-    return _libc()
-
-
-def _env_bytes(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
-
-
-@contextlib.contextmanager
-def _task_allocator():
-    """glibc's grown thresholds while a cjlib task runs on a Dask worker (see the comment above)."""
-    libc = _glibc()
-    if libc is None:
-        yield
-        return
-    with _ALLOC_LOCK:
-        _ALLOC_ACTIVE[0] += 1
-        if _ALLOC_ACTIVE[0] == 1:  # never below what the environment asked for (if glibc accepts it)
-            if not libc.mallopt(_M_MMAP_THRESHOLD, max(_TASK_MMAP_THRESHOLD, _env_bytes("MALLOC_MMAP_THRESHOLD_", 0))):
-                libc.mallopt(_M_MMAP_THRESHOLD, _TASK_MMAP_THRESHOLD)
-            libc.mallopt(_M_TRIM_THRESHOLD, max(_TASK_TRIM_THRESHOLD, _env_bytes("MALLOC_TRIM_THRESHOLD_", 0)))
-    try:
-        yield
-    finally:
-        with _ALLOC_LOCK:
-            _ALLOC_ACTIVE[0] -= 1
-            if _ALLOC_ACTIVE[0] == 0:
-                libc.mallopt(_M_TRIM_THRESHOLD, _env_bytes("MALLOC_TRIM_THRESHOLD_", 128 << 10))
-                libc.mallopt(_M_MMAP_THRESHOLD, _env_bytes("MALLOC_MMAP_THRESHOLD_", 128 << 10))
-                libc.malloc_trim(0)
-
-
-def _on_worker(fn: Callable) -> Callable:
-    """``fn`` run under :func:`_task_allocator` (for functions the Dask workers call)."""
-    @functools.wraps(fn)
-    def wrapped(*args, **kwargs):
-        with _task_allocator():
-            return fn(*args, **kwargs)
-    return wrapped
-
-
 def _require_dask():
     try:
         import dask  # noqa: F401
@@ -332,13 +278,11 @@ def _categorize(part: pd.DataFrame) -> pd.DataFrame:
     return part.assign(**cats) if cats else part
 
 
-@_on_worker
 def _prepare_partition(part: pd.DataFrame, partition_info=None) -> pd.DataFrame:
     """Before the shuffle: the global row tag (:func:`_number_rows`) and the categoricals."""
     return _categorize(_number_rows(part, partition_info))
 
 
-@_on_worker
 def _order_partition(part: pd.DataFrame) -> pd.DataFrame:
     """Inside a shuffled partition: the loader's order, (customer, timestamp, input position), by one
     sort and one take (event and channel are categoricals, so the take moves small codes)."""
@@ -433,9 +377,24 @@ def read_events(path: str, *, columns: Mapping[str, str] | None = None, client=N
     """A Parquet event log (file, folder or glob — local or shared storage such as ``s3://``) as a
     Dask DataFrame for the ``engine="dask"`` wrappers.
 
-    Column mapping (``{"customer_id": "user_pseudo_id"}``) is applied; timestamps with a time zone
-    become naive UTC. Validation beyond that is :func:`cjlib.load_events`'s job on data that fits in
+    Validation beyond the column names and time zone is :func:`cjlib.load_events`'s job on data that fits in
     memory; run it on a sample first.
+
+    Parameters
+    ----------
+    path : str
+        A Parquet file, folder or glob every worker can read.
+    columns : mapping, optional
+        Column mapping from the contract's names to the file's (``{"customer_id": "user_pseudo_id"}``).
+    client, address : optional
+        The client to make active for the graph that follows (see :func:`get_client`).
+    **read_parquet_kwargs
+        Passed to :func:`dask.dataframe.read_parquet`.
+
+    Returns
+    -------
+    dask.dataframe.DataFrame
+        The log with the contract's column names and naive-UTC timestamps.
     """
     dd = _require_dask()
     get_client(client, address)  # make it the active client for the graph that follows
@@ -449,7 +408,6 @@ def read_events(path: str, *, columns: Mapping[str, str] | None = None, client=N
 
 
 # ================================================================================================= run
-@_on_worker
 def _apply(part: pd.DataFrame, kernel: Callable, kwargs: dict, reduce: str):
     """Run ``kernel`` on one ordered partition and tag its output so the merge can restore order."""
     rows = part[_ROW].to_numpy()
@@ -545,10 +503,8 @@ def run(
     The kernel's result for the whole log. With ``engine="pandas"`` the kernel runs once on ``events``
     as given (``reduce="sum"`` additionally sorts and sums by index, like the Dask merge).
     """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
-    if reduce not in REDUCES:
-        raise ValueError(f"reduce must be one of {list(REDUCES)}, got {reduce!r}")
+    check_choice("engine", engine, ENGINES)
+    check_choice("reduce", reduce, REDUCES)
     use_dask = (engine == "dask" or isinstance(events, Partitioned) or _is_dask(events)
                 or client is not None or address is not None)
     if not use_dask:
@@ -585,30 +541,86 @@ def _log_wide(events, fn: Callable[[pd.DataFrame], Any], client=None):
 
 
 # ============================================================================================= wrappers
-def _session_starts(ev: pd.DataFrame, gap) -> pd.Series:
-    s = _jour.sessionize(ev, gap).to_numpy()
+def _session_starts(ev: pd.DataFrame, window) -> pd.Series:
+    s = _jour.sessionize(ev, window).to_numpy()
     new = np.ones(len(s), dtype=bool)
     new[1:] = s[1:] != s[:-1]
     return pd.Series(new, index=ev.index, name="session")
 
 
-def sessionize(events, *, gap: str | pd.Timedelta = "30min", engine: str = "pandas", client=None,
+def sessionize(events, *, window: str | pd.Timedelta = "30min", engine: str = "pandas", client=None,
                address: str | None = None, npartitions: int | None = None) -> pd.Series:
     """:func:`cjlib.journeys.sessionize` on either engine (session numbers 0, 1, 2 … in input order).
 
     The partitions return where sessions start; the numbering is a running count over the input order,
     so the numbers equal the in-process ones on a log in (customer, timestamp) order.
+
+    Parameters
+    ----------
+        events : pandas DataFrame, Dask DataFrame or Partitioned
+            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
+            once by :func:`partition` / :func:`distribute`.
+    window : str or Timedelta, default "30min"
+        Inactivity that starts a new session (as :func:`cjlib.journeys.sessionize`).
+        engine : {"pandas", "dask"}, default "pandas"
+            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
+            ``client`` or ``address`` implies it.
+        client, address : optional
+            Where Dask runs (see :func:`get_client`).
+        npartitions : int, optional
+            Partitions of the shuffle (see :func:`partition`).
+
+    Returns
+    -------
+    Series
+        ``session`` (int64) per event, on the input's index.
+
+    Examples
+    --------
+    >>> from cjlib import synth
+    >>> ev = synth.generate(30, seed=1).events
+    >>> sessionize(ev, window="30min").equals(sessionize(ev, window="30min", engine="dask"))
+    True
     """
     if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
-        return _jour.sessionize(events, gap)
+        return _jour.sessionize(events, window)
     starts = run(_session_starts, events, engine="dask", client=client, address=address,
-                 npartitions=npartitions, gap=gap)
+                 npartitions=npartitions, window=window)
     return pd.Series(np.cumsum(starts.to_numpy()) - 1, index=starts.index, name="session", dtype=np.int64)
 
 
 def stage_reached(events, *, stage_map: StageMap | None = None, engine: str = "pandas", client=None,
                   address: str | None = None, npartitions: int | None = None) -> pd.DataFrame:
-    """:func:`cjlib.journeys.stage_reached` on either engine (customers in order of first appearance)."""
+    """:func:`cjlib.journeys.stage_reached` on either engine (customers in order of first appearance).
+
+    Parameters
+    ----------
+        events : pandas DataFrame, Dask DataFrame or Partitioned
+            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
+            once by :func:`partition` / :func:`distribute`.
+    stage_map : StageMap, optional
+        Keyword-only; default the project's stage map.
+        engine : {"pandas", "dask"}, default "pandas"
+            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
+            ``client`` or ``address`` implies it.
+        client, address : optional
+            Where Dask runs (see :func:`get_client`).
+        npartitions : int, optional
+            Partitions of the shuffle (see :func:`partition`).
+
+    Returns
+    -------
+    DataFrame
+        One row per customer, one column per stage (the first time the customer reached it), columns named
+        ``stage``.
+
+    Examples
+    --------
+    >>> from cjlib import synth
+    >>> ev = synth.generate(30, seed=1).events
+    >>> list(stage_reached(ev).columns)
+    ['awareness', 'consideration', 'purchase', 'retention', 'advocacy']
+    """
     sm = stage_map or load_stage_map()
     out = run(_jour.stage_reached, events, engine=engine, client=client, address=address,
               npartitions=npartitions, stage_map=sm)
@@ -628,9 +640,9 @@ def _units_kernel(ev: pd.DataFrame, *, steps, window, mode, unit, stage_map, by)
 
 def _funnel_units_frame(events, steps, window, mode, unit, stage_map, by, engine, client, address,
                         npartitions) -> pd.DataFrame:
-    _fun._parse_window(window)
-    _fun._check_choice("mode", mode, _fun.MODES)
-    _fun._check_choice("unit", unit, _fun.UNITS)
+    duration("window", window)
+    check_choice("mode", mode, _fun.MODES)
+    check_choice("unit", unit, _fun.UNITS)
     sm = stage_map or load_stage_map()
     out = run(_units_kernel, events, engine=engine, client=client, address=address,
               npartitions=npartitions, steps=steps, window=window, mode=mode, unit=unit, stage_map=sm,
@@ -648,7 +660,34 @@ def funnel_units(events, steps: Sequence, *, window=None, mode: str = "ordered",
                  stage_map: StageMap | None = None, engine: str = "pandas", client=None,
                  address: str | None = None, npartitions: int | None = None) -> pd.DataFrame:
     """:func:`cjlib.funnel.funnel_units` on either engine: one row per unit, in (customer, session)
-    order (sessions renumbered 0..U-1 over the whole log, as in process)."""
+    order (sessions renumbered 0..U-1 over the whole log, as in process).
+
+    Parameters
+    ----------
+        events : pandas DataFrame, Dask DataFrame or Partitioned
+            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
+            once by :func:`partition` / :func:`distribute`.
+    steps : list
+        Funnel steps, as :func:`cjlib.funnel.funnel_units` takes them.
+    window : str or Timedelta, optional
+        Time from a unit's first step within which the later steps count (None: no limit).
+    mode : {"ordered", "strict", "any"}, default "ordered"
+    unit : {"customer", "session"}, default "customer"
+    stage_map : StageMap, optional
+        Keyword-only; default the project's stage map.
+        engine : {"pandas", "dask"}, default "pandas"
+            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
+            ``client`` or ``address`` implies it.
+        client, address : optional
+            Where Dask runs (see :func:`get_client`).
+        npartitions : int, optional
+            Partitions of the shuffle (see :func:`partition`).
+
+    Returns
+    -------
+    DataFrame
+        As :func:`cjlib.funnel.funnel_units` returns it (``attrs`` included).
+    """
     if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
         return _fun.funnel_units(events, steps, window=window, mode=mode, unit=unit, stage_map=stage_map)
     return _funnel_units_frame(events, steps, window, mode, unit, stage_map, None, engine, client, address,
@@ -668,6 +707,42 @@ def funnel(events, steps: Sequence, *, window=None, mode: str = "ordered", unit:
     Each partition matches its units (:func:`cjlib.funnel.funnel_units`, plus the segment of each unit
     with ``by``); the funnel table is then computed from the merged per-unit rows with the funnel
     module's own summary, so it equals the in-process table.
+
+    Parameters
+    ----------
+        events : pandas DataFrame, Dask DataFrame or Partitioned
+            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
+            once by :func:`partition` / :func:`distribute`.
+    steps : list
+        Funnel steps, as :func:`cjlib.funnel.funnel` takes them.
+    window : str or Timedelta, optional
+        Time from a unit's first step within which the later steps count (None: no limit).
+    mode : {"ordered", "strict", "any"}, default "ordered"
+    unit : {"customer", "session"}, default "customer"
+    by : str or list of str, optional
+        Segment column(s) to break the funnel down by.
+    stage_map : StageMap, optional
+        Keyword-only; default the project's stage map.
+        engine : {"pandas", "dask"}, default "pandas"
+            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
+            ``client`` or ``address`` implies it.
+        client, address : optional
+            Where Dask runs (see :func:`get_client`).
+        npartitions : int, optional
+            Partitions of the shuffle (see :func:`partition`).
+
+    Returns
+    -------
+    DataFrame
+        The funnel table of :func:`cjlib.funnel.funnel`.
+
+    Examples
+    --------
+    >>> from cjlib import synth
+    >>> ev = synth.generate(60, seed=1).events
+    >>> steps = ["awareness", "consideration", "stage:purchase"]
+    >>> funnel(ev, steps, window="30D").equals(funnel(ev, steps, window="30D", engine="dask"))
+    True
     """
     if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
         return _fun.funnel(events, steps, window=window, mode=mode, unit=unit, by=by, stage_map=stage_map)
@@ -690,10 +765,25 @@ def channel_transitions(events: pd.DataFrame, col: str = "channel") -> pd.DataFr
     A touch is a row with a non-missing ``col``; rows must be in (customer, timestamp) order, as
     :func:`cjlib.load_events` returns them. Repeats count (``email → email``).
 
+    Parameters
+    ----------
+    events : DataFrame
+        The event log, grouped by customer in time order.
+    col : str, default "channel"
+        The column whose consecutive values are counted.
+
     Returns
     -------
     DataFrame
         Index (``channel_from``, ``channel_to``) sorted, column ``count`` (int64), observed pairs only.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b"],
+    ...                    "channel": ["email", "email", "search", "search", "email"]})
+    >>> channel_transitions(ev)["count"].to_dict()
+    {('email', 'email'): 1, ('email', 'search'): 1, ('search', 'email'): 1}
     """
     vals = events[col]
     if isinstance(vals.dtype, pd.CategoricalDtype):  # the loader's categoricals: their codes, no hashing
@@ -714,7 +804,29 @@ def channel_transitions(events: pd.DataFrame, col: str = "channel") -> pd.DataFr
 
 def transition_counts(events, *, col: str = "channel", engine: str = "pandas", client=None,
                       address: str | None = None, npartitions: int | None = None) -> pd.DataFrame:
-    """:func:`channel_transitions` on either engine: partial counts summed over partitions."""
+    """:func:`channel_transitions` on either engine: partial counts summed over partitions.
+
+    Parameters
+    ----------
+        events : pandas DataFrame, Dask DataFrame or Partitioned
+            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
+            once by :func:`partition` / :func:`distribute`.
+    col : str, default "channel"
+        The column whose consecutive values are counted.
+        engine : {"pandas", "dask"}, default "pandas"
+            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
+            ``client`` or ``address`` implies it.
+        client, address : optional
+            Where Dask runs (see :func:`get_client`).
+        npartitions : int, optional
+            Partitions of the shuffle (see :func:`partition`).
+
+    Returns
+    -------
+    DataFrame
+        Index (``channel_from``, ``channel_to``) sorted, column ``count`` (int64); empty when no customer
+        has two touches.
+    """
     out = run(channel_transitions, events, engine=engine, client=client, address=address,
               npartitions=npartitions, reduce="sum", col=col)
     if out is None:
@@ -735,6 +847,30 @@ def customer_features(events, *, customers: pd.DataFrame | None = None, feedback
     The default cutoff (last event + 1 s) is taken over the whole log before the partitions run, and
     columns a partition lacks (a channel none of its customers used) are filled with 0, so the table
     equals the in-process one (rows in customer-id order).
+
+    Parameters
+    ----------
+        events : pandas DataFrame, Dask DataFrame or Partitioned
+            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
+            once by :func:`partition` / :func:`distribute`.
+    customers, feedback : DataFrame, optional
+        Customer attributes and satisfaction feedback, as :func:`cjlib.features.customer_features` takes them.
+    cutoff : timestamp-like, optional
+        Features use events before it; default the log's last event + 1 s.
+    stage_map : StageMap, optional
+        Keyword-only; default the project's stage map.
+        engine : {"pandas", "dask"}, default "pandas"
+            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
+            ``client`` or ``address`` implies it.
+        client, address : optional
+            Where Dask runs (see :func:`get_client`).
+        npartitions : int, optional
+            Partitions of the shuffle (see :func:`partition`).
+
+    Returns
+    -------
+    DataFrame
+        One row per customer, as :func:`cjlib.features.customer_features` returns it.
     """
     if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
         return _feat.customer_features(events, customers=customers, feedback=feedback, cutoff=cutoff,
@@ -787,7 +923,30 @@ def paths_from_events(events, *, conversion_events: Sequence[str] | str | None =
                       npartitions: int | None = None) -> pd.DataFrame:
     """:func:`cjlib.attribution.paths_from_events` on either engine: each partition builds its paths
     table, the tables are summed by path (conversions, nulls, value) and sorted by path; ``attrs`` hold
-    the summed journey counts."""
+    the summed journey counts.
+
+    Parameters
+    ----------
+        events : pandas DataFrame, Dask DataFrame or Partitioned
+            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
+            once by :func:`partition` / :func:`distribute`.
+    conversion_events, lookback, touch_col, stage, collapse_repeats
+        As :func:`cjlib.attribution.paths_from_events` takes them.
+    stage_map : StageMap, optional
+        Keyword-only; default the project's stage map.
+        engine : {"pandas", "dask"}, default "pandas"
+            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
+            ``client`` or ``address`` implies it.
+        client, address : optional
+            Where Dask runs (see :func:`get_client`).
+        npartitions : int, optional
+            Partitions of the shuffle (see :func:`partition`).
+
+    Returns
+    -------
+    DataFrame
+        The paths table of :func:`cjlib.attribution.paths_from_events`.
+    """
     kw = dict(conversion_events=conversion_events, lookback=lookback, touch_col=touch_col, stage=stage,
               stage_map=stage_map, collapse_repeats=collapse_repeats)
     if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:

@@ -210,7 +210,26 @@ def _cross(params: Mapping[str, Any]) -> list[str]:
 
 
 def problems(params: Mapping[str, Any]) -> list[str]:
-    """One sentence per parameter of ``params`` that breaks its rule (names without a rule pass)."""
+    """One sentence per parameter of ``params`` that breaks its rule (names without a rule pass).
+
+    Parameters
+    ----------
+    params : mapping
+        Parameter name → typed value (a notebook's ``globals()`` works).
+
+    Returns
+    -------
+    list of str
+        One sentence per broken rule (the cross-field rules only when every single value passes); empty
+        when all pass.
+
+    Examples
+    --------
+    >>> problems({"seed": 0})
+    []
+    >>> problems({"start_date": "2025-02-01", "end_date": "2025-01-01"})[0][:40]
+    "parameters 'start_date' = '2025-02-01' a"
+    """
     out = []
     for name, rule in RULES.items():
         if name in params:
@@ -225,6 +244,20 @@ def check(params: Mapping[str, Any]) -> None:
 
     ``params`` is a mapping of parameter names to typed values (a notebook's ``globals()`` works: only
     the names that have a rule in :data:`RULES` are looked at).
+
+    Parameters
+    ----------
+    params : mapping
+        Parameter name → typed value.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ParameterError
+        One line naming every broken rule (see :func:`problems`).
     """
     bad = problems(params)
     if bad:
@@ -232,7 +265,25 @@ def check(params: Mapping[str, Any]) -> None:
 
 
 def check_with_stage_map(params: Mapping[str, Any], stage_map) -> None:
-    """The rules that need the stage map: ``journey`` and ``checkout_journey`` must name its journeys."""
+    """The rules that need the stage map: ``journey`` and ``checkout_journey`` must name its journeys.
+
+    Parameters
+    ----------
+    params : mapping
+        Parameter name → typed value; ``journey`` (unless ``steps`` is given) and ``checkout_journey`` are
+        read.
+    stage_map : StageMap
+        The loaded stage map.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ParameterError
+        A name that is not one of the stage map's journeys, with the names it has.
+    """
     from cjlib.funnel import resolve_checkout, resolve_journey
 
     try:

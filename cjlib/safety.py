@@ -77,6 +77,16 @@ def escape_markdown(text: str) -> str:
     ``<script>`` shows as text, ``[x](javascript:…)`` and ``![x](…)`` as their brackets, a bare
     ``http://…`` as text. Code spans are left as they are (the renderer escapes their content).
 
+    Parameters
+    ----------
+    text : str
+        Markdown written from data.
+
+    Returns
+    -------
+    str
+        The escaped Markdown.
+
     Examples
     --------
     >>> escape_markdown("**<b>x</b>** in `<b>` [a](javascript:alert(1))")
@@ -90,7 +100,23 @@ def escape_markdown(text: str) -> str:
 
 def unescape_markdown(text: str) -> str:
     """The text a reader sees of Markdown outside its code spans: backslash escapes and the entities
-    ``&amp; &lt; &gt; &quot; &#39;`` resolved (the inverse of :func:`escape_markdown`), formatting kept."""
+    ``&amp; &lt; &gt; &quot; &#39;`` resolved (the inverse of :func:`escape_markdown`), formatting kept.
+
+    Parameters
+    ----------
+    text : str
+        Markdown as :func:`escape_markdown` returned it.
+
+    Returns
+    -------
+    str
+        The text as written before escaping.
+
+    Examples
+    --------
+    >>> unescape_markdown(r"\\[a\\] &lt;b&gt; `x`")
+    '[a] <b> `x`'
+    """
     return "".join(piece if code else _UNESCAPE_RE.sub(lambda m: m.group(1) or _ENTITIES[m.group(2)], piece)
                    for code, piece in _segments(text))
 
@@ -123,6 +149,16 @@ def escape_styler(styler: Any) -> Any:
 
     pandas' ``styler.format.escape = "html"`` option reaches the cells of a new Styler only: labels are
     never escaped, and a later ``.format({...}, na_rep=...)`` replaces the cells' escaping functions.
+
+    Parameters
+    ----------
+    styler : pandas.io.formats.style.Styler
+        The table to show.
+
+    Returns
+    -------
+    Styler
+        ``styler`` itself, changed in place (escaping only).
     """
     for attr in _STYLER_FUNCS:
         funcs = getattr(styler, attr, None)
@@ -154,6 +190,10 @@ def escape_stylers() -> None:
     Sets ``styler.format.escape = "html"`` (Stylers built and rendered by hand escape their cells) and, in
     an IPython kernel, shows every Styler through :func:`escape_styler` (labels, and cells formatted by
     ``.format``). A plain DataFrame's HTML escapes already (``to_html(escape=True)``).
+
+    Returns
+    -------
+    None
     """
     from pandas.io.formats.style import Styler
 
@@ -194,6 +234,16 @@ def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
     or a carriage return gets a leading ``'`` (spreadsheets then show it as text). Numbers are untouched,
     also written as text (``"-5"``, ``"+1.5e3"``): a spreadsheet reads them as numbers, never formulas.
 
+    Parameters
+    ----------
+    df : DataFrame
+        The table to export (not changed).
+
+    Returns
+    -------
+    DataFrame
+        The copy.
+
     Examples
     --------
     >>> df = pd.DataFrame({"channel": ["=HYPERLINK(\\"http://x\\")", "email", "-3"], "n": [-1, 2, 3]})
@@ -221,6 +271,28 @@ def pseudonym_key(root: str | Path | None = None) -> bytes:
     first use with 32 random bytes (64 hex characters), mode 0600, atomically, so concurrent first runs
     agree; afterwards it is only read. Keep it to keep pseudonyms stable between runs; delete it to
     unlink new reports from old ones.
+
+    Parameters
+    ----------
+    root : str or Path, optional
+        The folder holding ``.cjlib/``; default the project root.
+
+    Returns
+    -------
+    bytes
+        The key.
+
+    Raises
+    ------
+    ValueError
+        ``CJLIB_PSEUDONYM_KEY`` or the key file is too short, or the file cannot be written or read.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> pseudonym_key(root) == pseudonym_key(root) and len(pseudonym_key(root)) == 64
+    True
     """
     env = os.environ.get(KEY_ENV)
     if env is not None and env.strip():

@@ -9,8 +9,6 @@ from a Parquet folder. Skipped when the ``dask`` extra is not installed.
 
 from __future__ import annotations
 
-import os
-import platform
 import warnings
 
 import numpy as np
@@ -191,18 +189,3 @@ def test_run_validates_arguments(log):
         engine.run(journeys.stage_reached, log, engine="spark")
     with pytest.raises(ValueError, match="reduce must be one of"):
         engine.run(journeys.stage_reached, log, reduce="max")
-
-
-def _allocator_state(ev: pd.DataFrame) -> pd.Series:
-    """What a kernel sees of the per-task allocator thresholds on its worker (summed over partitions)."""
-    return pd.Series({"partitions": 1, "lifted": int(engine._ALLOC_ACTIVE[0] > 0),
-                      "dask_env": int("MALLOC_TRIM_THRESHOLD_" in os.environ)})
-
-
-def test_kernels_run_with_lifted_allocator_thresholds_on_dask_workers(parted, client):
-    got = engine.run(_allocator_state, parted, reduce="sum")
-    assert got["partitions"] == parted.npartitions
-    assert got["dask_env"] == parted.npartitions  # Dask's nannies set MALLOC_TRIM_THRESHOLD_ ...
-    on_glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
-    assert got["lifted"] == (parted.npartitions if on_glibc else 0)  # ... so on glibc every cjlib task is lifted
-    assert set(client.run(lambda: engine._ALLOC_ACTIVE[0]).values()) == {0}  # and no worker stays lifted

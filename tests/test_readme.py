@@ -207,3 +207,28 @@ def test_plain_papermill_example(workdir):
     assert read_metrics(workdir / "out.ipynb")["n_customers"] == N_SAMPLE
     assert f"'n_customers': {N_SAMPLE}," in printed["python"]  # read_metrics printed the recorded numbers
     assert read_metrics(workdir / "mine.ipynb")["n_customers"] == N_MINE
+
+
+def test_dask_worker_configuration_line_unsets_the_trim_threshold(monkeypatch):
+    """The Dask section's YAML is what the nannies apply: MALLOC_TRIM_THRESHOLD_ leaves the workers' environment
+    (glibc's adaptive thresholds), the other pre-spawn variables stay; the DASK_ environment form it warns about
+    is lower-cased by Dask and leaves Dask's 65536 in place."""
+    dask = pytest.importorskip("dask")
+    nanny = pytest.importorskip("distributed.nanny")
+    text = section("Running on a Dask cluster")
+    (block,) = blocks(text, "yaml")
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)  # an OS variable would override the config
+    key = "distributed.nanny.pre-spawn-environ"
+    default = nanny._get_env_variables(key)
+    assert default["MALLOC_TRIM_THRESHOLD_"] == "65536"
+    with dask.config.set(dask.config.merge(dask.config.config, yaml.safe_load(block))):  # as a YAML file merges
+        env = nanny._get_env_variables(key)
+    assert "MALLOC_TRIM_THRESHOLD_" not in env
+    assert {k: v for k, v in default.items() if k != "MALLOC_TRIM_THRESHOLD_"} == env
+    assert 'dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})' in text
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        assert nanny._get_env_variables(key) == env
+    name = "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_"
+    assert name in text
+    with dask.config.set(dask.config.merge(dask.config.config, dask.config.collect_env({name: "None"}))):
+        assert nanny._get_env_variables(key)["MALLOC_TRIM_THRESHOLD_"] == "65536"

@@ -53,7 +53,26 @@ def _fmt(v: Any, key: str = "") -> str:
 
 
 def write_index(out_dir: str | Path, names: Iterable[str]) -> Path:
-    """Write ``index.html``: a card per report from its metrics.json / error.json."""
+    """Write ``index.html``: a card per report from its metrics.json / error.json.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The reports' folder.
+    names : iterable of str
+        The reports to show, in order (one without files shows as missing).
+
+    Returns
+    -------
+    Path
+        The index written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> write_index(tempfile.mkdtemp(), ["00_journey_map"]).read_text().count('class="status missing"')
+    1
+    """
     out = resolve(out_dir)
     cards = []
     for name in names:

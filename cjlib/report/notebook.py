@@ -32,7 +32,25 @@ STAGING_ENV = "CJLIB_STAGING"  # set by the runner for each kernel: export_csv s
 
 
 def to_jsonable(value: Any) -> Any:
-    """Convert numpy/pandas values to plain JSON types (NaN → None, timestamps → ISO text)."""
+    """Convert numpy/pandas values to plain JSON types.
+
+    Parameters
+    ----------
+    value : object
+        A number, string, timestamp, timedelta, list, dict, Series or DataFrame (nested freely).
+
+    Returns
+    -------
+    object
+        The same value in JSON types: NaN and inf → None, timestamps → ISO text, timedeltas → seconds,
+        a Series → dict, a DataFrame → list of row dicts, anything else → its text.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> to_jsonable({"n": np.int64(3), "rate": np.nan, "at": pd.Timestamp("2025-01-02"), "w": pd.Timedelta("1h")})
+    {'n': 3, 'rate': None, 'at': '2025-01-02T00:00:00', 'w': 3600.0}
+    """
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, pd.DataFrame):
@@ -105,8 +123,19 @@ def load(params: Mapping[str, Any]):
 def record(key: str, value: Any) -> None:
     """Record a headline number under ``key`` for ``metrics.json`` (shown as one plain line in Jupyter).
 
-    Values must be JSON-like: numbers, strings, lists and dicts of them; numpy/pandas values are
-    converted (NaN becomes null). Recording the same key twice keeps the last value.
+    Parameters
+    ----------
+    key : str
+        The metric's name in ``metrics.json``. Recording the same key twice keeps the last value.
+    value : object
+        JSON-like: numbers, strings, lists and dicts of them; numpy/pandas values are converted by
+        :func:`to_jsonable` (NaN becomes null).
+
+    Returns
+    -------
+    None
+        The value travels in the notebook as an output of MIME type ``METRICS_MIME``; :func:`read_metrics`
+        reads it back.
     """
     from IPython.display import display
 
@@ -116,7 +145,17 @@ def record(key: str, value: Any) -> None:
 
 
 def record_all(metrics: Mapping[str, Any]) -> None:
-    """:func:`record` each key of ``metrics`` in order (a section's metrics from one cjlib call)."""
+    """:func:`record` each key of ``metrics`` in order (a section's metrics from one cjlib call).
+
+    Parameters
+    ----------
+    metrics : mapping
+        Metric name → value, recorded in the mapping's order.
+
+    Returns
+    -------
+    None
+    """
     for key, value in metrics.items():
         record(key, value)
 
@@ -150,10 +189,23 @@ def finding(text: str, *, trusted: bool = False) -> None:
     Lines that state an undefined value (NaN, inf, None, a trend between two zeros) are left out with a
     warning — or raise :class:`FindingError` when ``CJLIB_STRICT_FINDINGS=1``.
 
-    The text is data-derived, so it is escaped (:func:`cjlib.safety.escape_markdown`): HTML, links,
-    images, autolinks and math show as the characters they are, while ``**bold**``, ``*italic*``, code
-    spans and bullets keep their formatting. ``trusted=True`` shows ``text`` as Markdown as it is — only
-    for text with nothing from data in it.
+    Parameters
+    ----------
+    text : str
+        The finding; data-derived, so it is escaped (:func:`cjlib.safety.escape_markdown`): HTML, links,
+        images, autolinks and math show as the characters they are, while ``**bold**``, ``*italic*``,
+        code spans and bullets keep their formatting.
+    trusted : bool, default False
+        Show ``text`` as Markdown as it is — only for text with nothing from data in it.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    FindingError
+        A line is not earned and ``CJLIB_STRICT_FINDINGS=1``.
     """
     from IPython.display import Markdown, display
 
@@ -170,8 +222,18 @@ _LEFT_OUT: dict[str, str] = {}
 def left_out(section: str, reason: str) -> None:
     """Say in one sentence why a section is not shown for this data, and record it for the index.
 
-    The sentence reads "*{section} is not shown:* {reason}"; ``metrics.json`` keeps every section left out
-    in this kernel under ``left_out`` (section → reason), and the index lists them per report.
+    Parameters
+    ----------
+    section : str
+        The section's name (its first letter is capitalized in the sentence).
+    reason : str
+        One sentence: why the data cannot support it.
+
+    Returns
+    -------
+    None
+        Shows "*{section} is not shown:* {reason}" and records every section left out in this kernel
+        under ``left_out`` (section → reason); the index lists them per report.
     """
     from cjlib import report  # the package's dict (the one a test swaps for a fresh one)
 
@@ -182,8 +244,24 @@ def left_out(section: str, reason: str) -> None:
 
 
 def chart_title(title: str) -> None:
-    """Check a chart title like a finding and keep it in the executed notebook (under its own MIME type,
-    not shown in the HTML) so :func:`read_findings` returns titles with the findings."""
+    """Check a chart title like a finding and keep it in the executed notebook.
+
+    Parameters
+    ----------
+    title : str
+        The title as the chart shows it.
+
+    Returns
+    -------
+    None
+        In a kernel, the title is kept under its own MIME type (not shown in the HTML), so
+        :func:`read_findings` returns titles with the findings.
+
+    Raises
+    ------
+    FindingError
+        The title is not earned and ``CJLIB_STRICT_FINDINGS=1`` (otherwise a warning).
+    """
     _checked(title, "chart title")
     try:
         from IPython import get_ipython
@@ -199,8 +277,16 @@ def chart_title(title: str) -> None:
 def read_findings(nb: Any) -> list[str]:
     """Every finding (Markdown output) and chart title of an executed notebook, in order.
 
-    ``nb`` is a path or a NotebookNode (papermill's output, or ``reports/<name>.ipynb``). A finding reads
-    as it was written: the escaping :func:`finding` added is undone (:func:`cjlib.safety.unescape_markdown`).
+    Parameters
+    ----------
+    nb : str, Path or NotebookNode
+        A path, or papermill's output (``reports/<name>.ipynb`` is one).
+
+    Returns
+    -------
+    list of str
+        Each finding as it was written: the escaping :func:`finding` added is undone
+        (:func:`cjlib.safety.unescape_markdown`).
     """
     import nbformat
 
@@ -254,15 +340,37 @@ EXPORTS_MANIFEST = "exports.jsonl"
 
 
 def export_csv(df: pd.DataFrame, output_dir: str | Path, name: str, *, index: bool = True) -> Path:
-    """Write a customer-level table to ``output_dir/name``, spreadsheet-safe
-    (:func:`cjlib.safety.spreadsheet_safe`: text cells that a spreadsheet would run as a formula get a
-    leading ``'``); return that path.
+    """Write a customer-level table to ``output_dir/name``, spreadsheet-safe.
 
-    Alone (JupyterLab, plain papermill) the file is written atomically in place. Under the runner
-    (``python -m cjlib report`` sets ``CJLIB_STAGING`` to the report's staging folder) it is written to a
-    hidden ``.NAME.<run>.cjlib-staged`` file beside its target and listed in the staging folder, and the
-    runner moves it into place with the report's HTML, notebook and metrics — or deletes it when the
-    notebook fails — so a report and its exports are replaced together or not at all.
+    Text cells that a spreadsheet would run as a formula get a leading ``'``
+    (:func:`cjlib.safety.spreadsheet_safe`). Alone (JupyterLab, plain papermill) the file is written
+    atomically in place. Under the runner (``python -m cjlib report`` sets ``CJLIB_STAGING`` to the report's
+    staging folder) it is written to a hidden ``.NAME.<run>.cjlib-staged`` file beside its target and listed
+    in the staging folder, and the runner moves it into place with the report's HTML, notebook and metrics —
+    or deletes it when the notebook fails — so a report and its exports are replaced together or not at all.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table.
+    output_dir : str or Path
+        The folder (relative paths: :func:`cjlib.paths.resolve`).
+    name : str
+        The file's name, e.g. ``"at_risk.csv"``.
+    index : bool, default True
+        Write the index as the first column.
+
+    Returns
+    -------
+    Path
+        Where the file is (or will be, once the runner commits the report).
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> path = export_csv(pd.DataFrame({"note": ["=1+1"]}), tempfile.mkdtemp(), "t.csv", index=False)
+    >>> path.read_text().splitlines()
+    ['note', "'=1+1"]
     """
     from cjlib.safety import spreadsheet_safe
 
@@ -282,10 +390,29 @@ def export_csv(df: pd.DataFrame, output_dir: str | Path, name: str, *, index: bo
 def pseudonymize(ids: Iterable, length: int = 10, *, key: bytes | str | None = None) -> pd.Series:
     """Keyed pseudonyms for ids shown in reports: the first ``length`` hex digits of HMAC-SHA256(key, id).
 
-    ``key`` defaults to the project's secret (:func:`cjlib.safety.pseudonym_key`: ``CJLIB_PSEUDONYM_KEY``,
-    else ``.cjlib/pseudonym.key`` at the project root, created once with random bytes), so the same id
-    gets the same pseudonym in every run of a project, and nobody without the key can recompute one from
-    an id (``C000001``) — unlike a hash with a constant salt.
+    Parameters
+    ----------
+    ids : iterable
+        The ids (any type; compared as text).
+    length : int, default 10
+        Hex digits kept.
+    key : bytes or str, optional
+        Default the project's secret (:func:`cjlib.safety.pseudonym_key`: ``CJLIB_PSEUDONYM_KEY``, else
+        ``.cjlib/pseudonym.key`` at the project root, created once with random bytes), so the same id gets
+        the same pseudonym in every run of a project, and nobody without the key can recompute one from an
+        id — unlike a hash with a constant salt.
+
+    Returns
+    -------
+    Series
+        ``pseudonym`` per id, indexed by the ids as text (or by ``ids.index`` for a Series).
+
+    Examples
+    --------
+    >>> pseudonymize(["C000001"], key="k").tolist() == pseudonymize(["C000001"], key="k").tolist()
+    True
+    >>> len(pseudonymize(["C000001", "C000002"], length=8, key="k").iloc[0])
+    8
     """
     import hmac
 
@@ -299,7 +426,25 @@ def pseudonymize(ids: Iterable, length: int = 10, *, key: bytes | str | None = N
 
 
 def read_metrics(nb: Any) -> dict:
-    """Collect the values :func:`record` stored in an executed notebook (a path or a NotebookNode)."""
+    """Collect the values :func:`record` stored in an executed notebook.
+
+    Parameters
+    ----------
+    nb : str, Path or NotebookNode
+        A path, or papermill's output.
+
+    Returns
+    -------
+    dict
+        Metric name → value, in recording order (a key recorded twice keeps its last value).
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> out = nbformat.v4.new_output("display_data", data={METRICS_MIME: {"n": 3}})
+    >>> read_metrics(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[out])]))
+    {'n': 3}
+    """
     import nbformat
 
     if not hasattr(nb, "cells"):

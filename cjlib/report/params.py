@@ -19,12 +19,49 @@ from cjlib.paths import NOTEBOOKS_DIR
 
 
 def list_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
-    """Notebooks the runner knows: ``NN_name.ipynb`` in ``folder``, in name order."""
+    """Notebooks the runner knows: ``NN_name.ipynb`` in ``folder``, in name order.
+
+    Parameters
+    ----------
+    folder : Path, default the project's ``notebooks/``
+
+    Returns
+    -------
+    list of Path
+
+    Examples
+    --------
+    >>> [p.stem for p in list_notebooks()][:2]
+    ['00_journey_map', '01_personas']
+    """
     return sorted(p for p in folder.glob("*.ipynb") if re.match(r"\d\d_", p.name))
 
 
 def notebook_parameters(path: str | Path) -> dict[str, dict]:
-    """The parameters a notebook declares: name → {default, type, help} (from its ``parameters`` cell)."""
+    """The parameters a notebook declares in its ``parameters`` cell.
+
+    Parameters
+    ----------
+    path : str or Path
+        The notebook.
+
+    Returns
+    -------
+    dict
+        Name → ``{"default": value, "type": type name, "help": the line's comment}``, in declaration order.
+
+    Raises
+    ------
+    ParameterError
+        A line of the parameters cell papermill cannot read.
+
+    Examples
+    --------
+    >>> from cjlib.paths import NOTEBOOKS_DIR
+    >>> p = notebook_parameters(NOTEBOOKS_DIR / "03_dropoff.ipynb")["seed"]
+    >>> p["default"], p["type"]
+    (0, 'int')
+    """
     import logging
 
     import papermill as pm
@@ -100,14 +137,36 @@ def _coerce(name: str, value: Any, typ: str) -> Any:
 
 
 def validate_parameters(notebooks: list[Path], params: Mapping[str, Any]) -> dict[str, dict]:
-    """Check and type parameters for each notebook; return notebook name → parameters to inject.
+    """Check and type parameters for each notebook.
 
-    Each parameter goes to every selected notebook that declares it. A name no selected notebook
-    declares, a value of the wrong type, or one outside the range or choices :mod:`cjlib.parameters`
-    knows for its name (checked on each notebook's defaults overlaid with the given values, so
-    ``k_min <= k_max`` holds either way) raises :class:`ParameterError` with a one-line message. A
-    mapping for a ``str`` parameter (``columns`` from a params file) is passed on as JSON text, which
-    :func:`cjlib.io.parse_columns` reads back; ``columns`` is checked to be a flat or per-table mapping.
+    Each parameter goes to every selected notebook that declares it. A mapping for a ``str`` parameter
+    (``columns`` from a params file) is passed on as JSON text, which :func:`cjlib.io.parse_columns` reads
+    back; ``columns`` is checked to be a flat or per-table mapping.
+
+    Parameters
+    ----------
+    notebooks : list of Path
+        The selected notebooks.
+    params : mapping
+        Parameter values as given (CLI text or YAML values).
+
+    Returns
+    -------
+    dict
+        Notebook name → the parameters to inject into it, coerced to their declared types.
+
+    Raises
+    ------
+    ParameterError
+        One line: a name no selected notebook declares, a value of the wrong type, or one outside the range
+        or choices :mod:`cjlib.parameters` knows for its name (checked on each notebook's defaults overlaid
+        with the given values, so ``k_min <= k_max`` holds either way).
+
+    Examples
+    --------
+    >>> from cjlib.paths import NOTEBOOKS_DIR
+    >>> validate_parameters([NOTEBOOKS_DIR / "03_dropoff.ipynb"], {"seed": "7"})
+    {'03_dropoff': {'seed': 7}}
     """
     declared = {nb.stem: notebook_parameters(nb) for nb in notebooks}
     known = sorted({n for d in declared.values() for n in d})
@@ -143,7 +202,20 @@ def _check_columns(value: Any) -> None:
 
 
 def effective_parameters(path: Path, injected: Mapping[str, Any]) -> dict:
-    """Declared defaults overlaid with the injected values."""
+    """Declared defaults overlaid with the injected values.
+
+    Parameters
+    ----------
+    path : Path
+        The notebook.
+    injected : mapping
+        The values :func:`validate_parameters` gave for it.
+
+    Returns
+    -------
+    dict
+        Every declared parameter with the value the run uses.
+    """
     merged = {k: v["default"] for k, v in notebook_parameters(path).items()}
     merged.update(injected)
     return merged

@@ -52,9 +52,24 @@ def render_html(nb, *, keep_code: bool = False, title: str | None = None) -> str
     """HTML of an executed notebook: code hidden (unless ``keep_code``), no metrics or stderr outputs,
     no external scripts (works offline).
 
-    Data reaches the page already escaped (:func:`finding`, and every table through
+    Data reaches the page already escaped (:func:`cjlib.report.finding`, and every table through
     :func:`cjlib.plots.set_theme`); nbconvert's ``sanitize_html`` stays off because it drops every ``<th>``
-    (table headers and index labels) and the tables' ``<style>`` (nbconvert 7.17)."""
+    (table headers and index labels) and the tables' ``<style>`` (nbconvert 7.17).
+
+    Parameters
+    ----------
+    nb : NotebookNode
+        The executed notebook (not changed).
+    keep_code : bool, default False
+        Show code cells and stderr outputs.
+    title : str, optional
+        The page title; default the notebook's first ``# heading``.
+
+    Returns
+    -------
+    str
+        The page.
+    """
     import copy
 
     nb = copy.deepcopy(nb)

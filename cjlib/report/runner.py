@@ -50,7 +50,26 @@ DATA_PARAMS = ("events_path", "customers_path", "feedback_path", "costs_path", "
 
 
 def fingerprint(paths: Iterable[str | Path]) -> str:
-    """SHA-256 over the content of the given files (folders: every file in them, sorted); '' entries skipped."""
+    """SHA-256 over the content of the given files (folders: every file in them, sorted).
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+        Files or folders (relative: :func:`cjlib.paths.resolve`); ``""`` entries are skipped.
+
+    Returns
+    -------
+    str
+        The first 16 hex digits: the same files give the same fingerprint.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "a.csv"
+    >>> _ = f.write_text("x")
+    >>> fingerprint([f, ""]) == fingerprint([f]) and len(fingerprint([f])) == 16
+    True
+    """
     h = hashlib.sha256()
     for p in paths:
         if not p:
@@ -67,7 +86,20 @@ def fingerprint(paths: Iterable[str | Path]) -> str:
 
 @dataclass
 class ReportResult:
-    """What happened to one notebook in a run."""
+    """What happened to one notebook in a run.
+
+    Parameters
+    ----------
+    name : str
+        The notebook's name (``"03_dropoff"``).
+    status : {"ok", "failed"}
+    seconds : float
+        Run time.
+    error : str, default ""
+        The one-line error of a failed notebook.
+    metrics : dict
+        What the notebook recorded.
+    """
 
     name: str
     status: str  # "ok" or "failed"
@@ -232,6 +264,10 @@ def run_reports(
         Where reports go; also the default ``output_dir`` parameter.
     keep_code : bool, default False
         Show code cells in the HTML.
+    notebooks_dir : str or Path, default the project's ``notebooks/``
+        Where the ``NN_name.ipynb`` notebooks are.
+    progress : callable, default print
+        Called with one line per finished report (name, status, seconds, error); None is silent.
     path_bases : folders, optional
         Paths in metrics.json and the index are shown relative to the first of these that holds them
         (the CLI gives the params file's folder and the current folder), else to the project root, else

@@ -211,8 +211,8 @@ class Adjustment:
 
     Attributes
     ----------
-    segments : str, Series or None
-        Passed to :func:`channel_effects` as ``by``.
+    by : str, Series or None
+        Passed to :func:`channel_effects` as ``by``: a column of the events, labels per customer, or None.
     label : str
         How a finding names it ("4 personas", "device", "nothing (plain rate ratios)").
     note : str
@@ -221,7 +221,7 @@ class Adjustment:
         The persona (or RFM segment) names in persona order when adjusted for the run's personas.
     """
 
-    segments: object
+    by: object
     label: str
     note: str = ""
     names: tuple = ()

@@ -243,15 +243,15 @@ def test_report_helpers():
 
 def test_adjustment_falls_back_with_a_reason():
     ev = pd.DataFrame({"customer_id": ["a", "b"], "device": ["m", "d"]})
-    assert E.adjustment(ev, "").segments is None and E.adjustment(ev, "").note == ""
-    assert E.adjustment(ev, "device").segments == "device"
+    assert E.adjustment(ev, "").by is None and E.adjustment(ev, "").note == ""
+    assert E.adjustment(ev, "device").by == "device"
     with pytest.raises(ValueError, match=r"by \(the report's adjust_for\) must be"):
         E.adjustment(ev, "plan")
     tiny = E.adjustment(ev, "persona", features=pd.DataFrame({"x": [1.0, 2.0]}, index=["a", "b"]))
-    assert tiny.segments is None and tiny.label == E.NO_ADJUSTMENT and "fewer than 100" in tiny.note
+    assert tiny.by is None and tiny.label == E.NO_ADJUSTMENT and "fewer than 100" in tiny.note
     flat = pd.DataFrame({"orders": np.ones(150)}, index=[f"c{i}" for i in range(150)])
     bad = E.adjustment(ev, "persona", features=flat)  # constant features: fit_personas refuses
-    assert bad.segments is None and "cannot be fitted" in bad.note
+    assert bad.by is None and "cannot be fitted" in bad.note
 
 
 # ---------------------------------------------------------------------------------------------- ties, ratio 1.0

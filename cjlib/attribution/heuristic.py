@@ -122,5 +122,4 @@ def time_decay(
                        index=pd.Index(j.names[seen].astype(str), name="channel"))
     if j.value is not None:
         out["time_decay_value"] = np.bincount(j.tok, weights=share * j.value[j.jid], minlength=len(j.names))[seen]
-    out.attrs.update(model="time_decay", half_life=str(half_life))
     return out

@@ -55,7 +55,7 @@ def compare_models(paths: pd.DataFrame, models: Sequence[str] = MODELS, *, order
     -------
     DataFrame
         Indexed by ``channel``: one column of conversions per model and ``<model>_value`` columns when
-        ``paths`` has ``value``. ``attrs["p_conversion"]`` when Markov is among the models.
+        ``paths`` has ``value`` (:func:`markov` itself gives P(conversion) and the removal effects).
     """
     models = list(models)
     for m in models:
@@ -63,11 +63,9 @@ def compare_models(paths: pd.DataFrame, models: Sequence[str] = MODELS, *, order
     _validate_horizon(horizon)
     p = _parse(paths)
     cols, vals = {}, {}
-    attrs = {}
     for m in models:
         if m == "markov":
             f = markov(p, order=order, horizon=horizon)
-            attrs.update(p_conversion=f.attrs["p_conversion"], order=order, horizon=str(horizon))
             cols[m], vals[m] = f["conversions"].to_numpy(), (f["value"].to_numpy() if "value" in f else None)
         else:
             cols[m], vals[m] = _attribute(p, m)
@@ -75,7 +73,6 @@ def compare_models(paths: pd.DataFrame, models: Sequence[str] = MODELS, *, order
     for m in models:
         if vals[m] is not None:
             out[f"{m}_value"] = vals[m]
-    out.attrs.update(attrs)
     return out
 
 

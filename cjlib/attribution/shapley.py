@@ -121,5 +121,4 @@ def shapley(paths: pd.DataFrame, method: str = "simplified", *,
     out = pd.DataFrame({"shapley": phi}, index=index)
     if val is not None:
         out["shapley_value"] = _shapley_from_v(val, C)
-    out.attrs.update(model="shapley", method=method, characteristic=characteristic)
     return out

@@ -184,15 +184,17 @@ def test_friction_and_notes():
 
 # ------------------------------------------------------------------------------- a section's metrics and notes
 def test_section_metrics_hold_the_planted_numbers():
-    t = pd.DataFrame({"step": ["pv", "buy"], "reached": [8, 2], "conversion_from_start": [1.0, 0.25]})
-    drop = {"to_step": "buy"}
-    assert D.funnel_metrics(t, drop, window="30D") == {
-        "funnel": [{"step": "pv", "reached": 8, "conversion_from_start": 1.0},
-                   {"step": "buy", "reached": 2, "conversion_from_start": 0.25}],
+    t = pd.DataFrame({"step": ["pv", "add", "buy"], "reached": [80, 60, 20], "conversion_from_start": [1.0, 0.75, 0.25],
+                      "dropped": [0, 20, 40], "drop_off_rate": [np.nan, 0.25, 40 / 60]})
+    assert D.funnel_metrics(t, window="30D") == {
+        "funnel": [{"step": "pv", "reached": 80, "conversion_from_start": 1.0},
+                   {"step": "add", "reached": 60, "conversion_from_start": 0.75},
+                   {"step": "buy", "reached": 20, "conversion_from_start": 0.25}],
         "funnel_conversion": 0.25, "funnel_window": "30D", "largest_drop_step": "buy"}
-    nobody = t.assign(reached=[0, 0])
-    assert D.funnel_metrics(nobody, None, window=None)["funnel_conversion"] is None
-    assert D.funnel_metrics(nobody, None, window=None)["largest_drop_step"] is None
+    nobody = t.assign(reached=[0, 0, 0])
+    assert D.funnel_metrics(nobody, window=None)["funnel_conversion"] is None
+    assert D.funnel_metrics(nobody, window=None)["largest_drop_step"] is None
+    assert D.segment_findings(None, to_step="buy", unit="session", min_units=100, any_segments=False) == ""
     assert D.checkout_metrics(t, unit="session")["checkout_funnel_conversion"] == 0.25
     assert D.checkout_metrics(t, unit="session")["checkout_unit"] == "session"
     cart = _cart(40, 10, 4)
@@ -247,13 +249,13 @@ def test_setup_findings_and_summary():
     assert parts[1].startswith("*Note:* No `nope` column") and "identifier" in parts[2]
     assert "customers_path is empty" in parts[3] and "`event:purchase`" in parts[4] and len(parts) == 5
     assert D.paragraphs(None, "") == ""
-    main = pd.DataFrame({"step": ["pv", "buy"], "reached": [100, 40]})
+    main = pd.DataFrame({"step": ["pv", "buy"], "reached": [100, 40], "dropped": [0, 60], "drop_off_rate": [np.nan, 0.6]})
     drv = Drivers(pd.DataFrame(columns=["event", "ci_low", "ci_high"]), units=100, converted=40, from_step="pv",
                   to_step="buy", min_support=30)
     flows = SimpleNamespace(flows=pd.DataFrame({"source": [], "target": [], "count": []}).astype({"target": str}))
-    s = D.summary(main, None, name="shop", unit="customer", window="30D", checkout=None, checkout_drop=None,
-                  checkout_unit="session", segment_metrics={"worst_segment": None, "worst_segments": []}, drivers=drv,
-                  friction=None, friction_unit="session", flows=flows, cart=None,
+    s = D.summary(main, name="shop", unit="customer", window="30D", checkout=None, checkout_unit="session",
+                  segment_metrics={"worst_segment": None, "worst_segments": []}, drivers=drv,
+                  friction=None, flows=flows, cart=None,
                   time_to_convert=pd.DataFrame({"hours": [], "time_to_convert": pd.to_timedelta([])}),
                   to_step="buy", converts=True)
     assert s == "- Funnel conversion (shop, pv → buy in order, within 30 days of pv): **40.0%** of customers."

@@ -645,16 +645,21 @@ def _conversion(table: pd.DataFrame) -> float | None:
     return float(table["conversion_from_start"].iloc[-1]) if table["reached"].iloc[0] else None
 
 
-def funnel_metrics(table: pd.DataFrame, drop: dict | None, *, window) -> dict:
+def funnel_metrics(table: pd.DataFrame, *, window) -> dict:
     """The main funnel's metrics: ``funnel`` (step, reached, conversion from start per step),
-    ``funnel_conversion`` (``None`` when nobody enters), ``funnel_window`` and ``largest_drop_step``.
+    ``funnel_conversion`` (``None`` when nobody enters), ``funnel_window`` and ``largest_drop_step``
+    (:func:`cjlib.funnel.largest_drop`).
 
     Examples
     --------
-    >>> t = pd.DataFrame({"step": ["a", "b"], "reached": [4, 1], "conversion_from_start": [1.0, 0.25]})
-    >>> funnel_metrics(t, None, window=None)["funnel_conversion"], funnel_metrics(t, None, window="7D")["funnel_window"]
+    >>> t = pd.DataFrame({"step": ["a", "b"], "reached": [4, 1], "conversion_from_start": [1.0, 0.25],
+    ...                   "dropped": [0, 3], "drop_off_rate": [float("nan"), 0.75]})
+    >>> funnel_metrics(t, window=None)["funnel_conversion"], funnel_metrics(t, window="7D")["funnel_window"]
     (0.25, '7D')
     """
+    from cjlib.funnel import largest_drop
+
+    drop = largest_drop(table)
     return {"funnel": _steps_rows(table), "funnel_conversion": _conversion(table),
             "funnel_window": window or "unbounded", "largest_drop_step": drop["to_step"] if drop else None}
 
@@ -675,8 +680,12 @@ def segment_metrics(comparisons: Mapping[str, pd.DataFrame], steps: Sequence[str
             "worst_segments": [w for w in per_step if w]}
 
 
-def segment_findings(worst: dict | None, *, to_step: str, unit: str, min_units: int) -> str:
-    """The segment section's finding: the method (:data:`SEGMENT_METHOD`), then the worst segment."""
+def segment_findings(worst: dict | None, *, to_step: str, unit: str, min_units: int,
+                     any_segments: bool = True) -> str:
+    """The segment section's finding: the method (:data:`SEGMENT_METHOD`), then the worst segment
+    (``""`` without segment columns)."""
+    if not any_segments:
+        return ""
     return paragraphs(SEGMENT_METHOD.format(min_units=min_units),
                       worst_segment_sentence(worst, to_step=to_step, unit=unit, min_units=min_units))
 
@@ -727,9 +736,9 @@ def drivers_metrics(drv) -> dict:
     return {"drivers": drv.table[["event", "units_with", "rate_with", "rate_without", "odds_ratio"]]}
 
 
-FLOWS_METHOD = ("The next three events of every unit that entered the funnel but did not finish it, after the last "
-                "step it reached (`(end)`: nothing followed in the unit).")
 PATHS_INTRO = "Top paths after the last step reached (share of the droppers at that step):"
+FLOWS_METHOD = ("The next three events of every unit that entered the funnel but did not finish it, after the last "
+                "step it reached (`(end)`: nothing followed in the unit).\n\n" + PATHS_INTRO)
 
 
 def flows_metrics(flows) -> dict:
@@ -804,22 +813,23 @@ def units_export_sentence(unit: str, file_name: str) -> str:
     return f"The furthest step of every {unit} is in `{file_name}` (customer-level, not shown here)."
 
 
-def summary(main: pd.DataFrame, drop: dict | None, *, name: str, unit: str, window, checkout: pd.DataFrame | None,
-            checkout_drop: dict | None, checkout_unit: str, segment_metrics: Mapping, drivers, friction: dict | None,
-            friction_unit: str, flows, cart, time_to_convert: pd.DataFrame, to_step: str, converts: bool) -> str:
+def summary(main: pd.DataFrame, *, name: str, unit: str, window, checkout: pd.DataFrame | None, checkout_unit: str,
+            segment_metrics: Mapping, drivers, friction: dict | None, flows, cart, time_to_convert: pd.DataFrame,
+            to_step: str, converts: bool) -> str:
     """The **Findings** bullets of 03_dropoff, those that are earned (``""`` when none is).
 
     Parameters
     ----------
-    main, drop, name, unit, window
-        The main funnel table, its :func:`cjlib.funnel.largest_drop`, name, unit and window.
-    checkout, checkout_drop, checkout_unit
-        The checkout funnel table (``None`` without one), its largest drop and unit.
+    main, name, unit, window
+        The main funnel table (its largest drop is :func:`cjlib.funnel.largest_drop`'s), name, unit, window.
+    checkout, checkout_unit
+        The checkout funnel table (``None`` without one) and the unit of the funnel that segments, drivers,
+        flows and friction ran on (the checkout funnel's, else the main funnel's).
     segment_metrics : dict
         :func:`segment_metrics` (a parameter named after the function that makes it).
     drivers : Drivers
     friction : dict or None
-        :func:`cjlib.funnel.worst_friction`; ``friction_unit`` is the unit of the funnel it ran on.
+        :func:`cjlib.funnel.worst_friction`.
     flows : DropoffFlows
     cart : CartAbandonment or None
     time_to_convert : DataFrame
@@ -829,12 +839,14 @@ def summary(main: pd.DataFrame, drop: dict | None, *, name: str, unit: str, wind
     -------
     str
     """
+    from cjlib.funnel import largest_drop
+
     worst = segment_metrics["worst_segment"]
-    lines = [funnel_line(main, drop, name=name, unit=unit, window=window),
-             checkout_line(checkout, checkout_drop, unit=checkout_unit) if checkout is not None else None,
+    lines = [funnel_line(main, largest_drop(main), name=name, unit=unit, window=window),
+             checkout_line(checkout, largest_drop(checkout), unit=checkout_unit) if checkout is not None else None,
              worst_segment_line(worst)]
     lines += [step_worst_line(w, worst) for w in segment_metrics["worst_segments"]]
-    lines += [drivers_line(drivers), friction_line(friction, unit=friction_unit), flows_line(flows.flows),
+    lines += [drivers_line(drivers), friction_line(friction, unit=checkout_unit), flows_line(flows.flows),
               cart_line(cart) if cart is not None else None,
               time_to_convert_line(time_to_convert, from_step=_steps(main)[0], to_step=to_step, converts=converts)]
     return bullets(lines) or ""

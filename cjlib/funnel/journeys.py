@@ -97,6 +97,21 @@ def conversion_step(steps: Sequence, *, stage_map: StageMap | None = None) -> st
     return None
 
 
+def conversion_target(steps: Sequence, *, stage_map: StageMap | None = None) -> tuple[str, bool]:
+    """The step a funnel's time to convert runs to: ``(label, True)`` for its :func:`conversion_step`,
+    ``(last step's label, False)`` when no step after step 1 converts.
+
+    Examples
+    --------
+    >>> conversion_target(["awareness", "consideration", "purchase", "retention"])
+    ('purchase', True)
+    >>> conversion_target(["page_view", "product_view"])
+    ('product_view', False)
+    """
+    conv = conversion_step(steps, stage_map=stage_map)
+    return (conv, True) if conv is not None else (_labels(_normalize_steps(steps))[-1], False)
+
+
 def segment_columns(by: str, profile, events_columns, customer_columns=()) -> tuple[list[str], list[str]]:
     """The segment columns for a ``segments`` parameter (comma-separated ``by``), and the named ones the data lacks.
 

@@ -1,0 +1,441 @@
+"""The engine's wrappers: each analysis function of cjlib that works customer by customer, on either engine,
+with the same result as the pandas function. The kernels are the analyses' own functions; a wrapper only
+routes them (:func:`cjlib.engine.run`) and merges what the partitions return."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from cjlib import attribution as _attr
+from cjlib import features as _feat
+from cjlib import funnel as _fun
+from cjlib import journeys as _jour
+from cjlib.engine.core import _log_wide, run
+from cjlib.stagemap import StageMap, load_stage_map
+from cjlib.validation import check_choice, duration
+
+_SEG = "__cj_by__"
+
+
+def _session_starts(ev: pd.DataFrame, window) -> pd.Series:
+    s = _jour.sessionize(ev, window).to_numpy()
+    new = np.ones(len(s), dtype=bool)
+    new[1:] = s[1:] != s[:-1]
+    return pd.Series(new, index=ev.index, name="session")
+
+
+def sessionize(events, *, window: str | pd.Timedelta = "30min", engine: str = "pandas", client=None,
+               address: str | None = None, npartitions: int | None = None) -> pd.Series:
+    """:func:`cjlib.journeys.sessionize` on either engine (session numbers 0, 1, 2 … in input order).
+
+    The partitions return where sessions start; the numbering is a running count over the input order,
+    so the numbers equal the in-process ones on a log in (customer, timestamp) order.
+
+    Parameters
+    ----------
+        events : pandas DataFrame, Dask DataFrame or Partitioned
+            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
+            once by :func:`partition` / :func:`distribute`.
+    window : str or Timedelta, default "30min"
+        Inactivity that starts a new session (as :func:`cjlib.journeys.sessionize`).
+        engine : {"pandas", "dask"}, default "pandas"
+            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
+            ``client`` or ``address`` implies it.
+        client, address : optional
+            Where Dask runs (see :func:`get_client`).
+        npartitions : int, optional
+            Partitions of the shuffle (see :func:`partition`).
+
+    Returns
+    -------
+    Series
+        ``session`` (int64) per event, on the input's index.
+
+    Examples
+    --------
+    >>> from cjlib import synth
+    >>> ev = synth.generate(30, seed=1).events
+    >>> sessionize(ev, window="30min").equals(sessionize(ev, window="30min", engine="dask"))
+    True
+    """
+    if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
+        return _jour.sessionize(events, window)
+    starts = run(_session_starts, events, engine="dask", client=client, address=address,
+                 npartitions=npartitions, window=window)
+    return pd.Series(np.cumsum(starts.to_numpy()) - 1, index=starts.index, name="session", dtype=np.int64)
+
+
+def stage_reached(events, *, stage_map: StageMap | None = None, engine: str = "pandas", client=None,
+                  address: str | None = None, npartitions: int | None = None) -> pd.DataFrame:
+    """:func:`cjlib.journeys.stage_reached` on either engine (customers in order of first appearance).
+
+    Parameters
+    ----------
+        events : pandas DataFrame, Dask DataFrame or Partitioned
+            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
+            once by :func:`partition` / :func:`distribute`.
+    stage_map : StageMap, optional
+        Keyword-only; default the project's stage map.
+        engine : {"pandas", "dask"}, default "pandas"
+            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
+            ``client`` or ``address`` implies it.
+        client, address : optional
+            Where Dask runs (see :func:`get_client`).
+        npartitions : int, optional
+            Partitions of the shuffle (see :func:`partition`).
+
+    Returns
+    -------
+    DataFrame
+        One row per customer, one column per stage (the first time the customer reached it), columns named
+        ``stage``.
+
+    Examples
+    --------
+    >>> from cjlib import synth
+    >>> ev = synth.generate(30, seed=1).events
+    >>> list(stage_reached(ev).columns)
+    ['awareness', 'consideration', 'purchase', 'retention', 'advocacy']
+    """
+    sm = stage_map or load_stage_map()
+    out = run(_jour.stage_reached, events, engine=engine, client=client, address=address,
+              npartitions=npartitions, stage_map=sm)
+    out.columns = pd.Index(sm.stage_names, name="stage")
+    return out
+
+
+def _units_kernel(ev: pd.DataFrame, *, steps, window, mode, unit, stage_map, by) -> pd.DataFrame:
+    m = _fun._run(ev, steps, window, mode, unit, stage_map)
+    out = _fun._unit_frame(m)
+    if by:
+        seg = _fun._segment_values(m, by)
+        for c in by:
+            out[_SEG + c] = seg[c].to_numpy()
+    return out
+
+
+def _funnel_units_frame(events, steps, window, mode, unit, stage_map, by, engine, client, address,
+                        npartitions) -> pd.DataFrame:
+    duration("window", window)
+    check_choice("mode", mode, _fun.MODES)
+    check_choice("unit", unit, _fun.UNITS)
+    sm = stage_map or load_stage_map()
+    out = run(_units_kernel, events, engine=engine, client=client, address=address,
+              npartitions=npartitions, steps=steps, window=window, mode=mode, unit=unit, stage_map=sm,
+              by=by)
+    if unit == "session":
+        out["session"] = np.arange(len(out), dtype=np.int64)
+    labels = _fun._labels(_fun._normalize_steps(steps))
+    out["last_step"] = out["last_step"].astype(pd.CategoricalDtype(labels, ordered=True))
+    out.attrs.update(steps=list(labels), units_total=len(out), mode=mode, unit=unit,
+                     window=None if window is None else str(pd.Timedelta(window)))
+    return out
+
+
+def funnel_units(events, steps: Sequence, *, window=None, mode: str = "ordered", unit: str = "customer",
+                 stage_map: StageMap | None = None, engine: str = "pandas", client=None,
+                 address: str | None = None, npartitions: int | None = None) -> pd.DataFrame:
+    """:func:`cjlib.funnel.funnel_units` on either engine: one row per unit, in (customer, session)
+    order (sessions renumbered 0..U-1 over the whole log, as in process).
+
+    Parameters
+    ----------
+        events : pandas DataFrame, Dask DataFrame or Partitioned
+            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
+            once by :func:`partition` / :func:`distribute`.
+    steps : list
+        Funnel steps, as :func:`cjlib.funnel.funnel_units` takes them.
+    window : str or Timedelta, optional
+        Time from a unit's first step within which the later steps count (None: no limit).
+    mode : {"ordered", "strict", "any"}, default "ordered"
+    unit : {"customer", "session"}, default "customer"
+    stage_map : StageMap, optional
+        Keyword-only; default the project's stage map.
+        engine : {"pandas", "dask"}, default "pandas"
+            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
+            ``client`` or ``address`` implies it.
+        client, address : optional
+            Where Dask runs (see :func:`get_client`).
+        npartitions : int, optional
+            Partitions of the shuffle (see :func:`partition`).
+
+    Returns
+    -------
+    DataFrame
+        As :func:`cjlib.funnel.funnel_units` returns it (``attrs`` included).
+    """
+    if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
+        return _fun.funnel_units(events, steps, window=window, mode=mode, unit=unit, stage_map=stage_map)
+    return _funnel_units_frame(events, steps, window, mode, unit, stage_map, None, engine, client, address,
+                               npartitions)
+
+
+def _ns(col: pd.Series) -> np.ndarray:
+    return col.to_numpy().astype("datetime64[ns]").view(np.int64)
+
+
+def funnel(events, steps: Sequence, *, window=None, mode: str = "ordered", unit: str = "customer",
+           by: str | Sequence[str] | None = None, stage_map: StageMap | None = None,
+           engine: str = "pandas", client=None, address: str | None = None,
+           npartitions: int | None = None) -> pd.DataFrame:
+    """:func:`cjlib.funnel.funnel` on either engine.
+
+    Each partition matches its units (:func:`cjlib.funnel.funnel_units`, plus the segment of each unit
+    with ``by``); the funnel table is then computed from the merged per-unit rows with the funnel
+    module's own summary, so it equals the in-process table.
+
+    Parameters
+    ----------
+        events : pandas DataFrame, Dask DataFrame or Partitioned
+            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
+            once by :func:`partition` / :func:`distribute`.
+    steps : list
+        Funnel steps, as :func:`cjlib.funnel.funnel` takes them.
+    window : str or Timedelta, optional
+        Time from a unit's first step within which the later steps count (None: no limit).
+    mode : {"ordered", "strict", "any"}, default "ordered"
+    unit : {"customer", "session"}, default "customer"
+    by : str or list of str, optional
+        Segment column(s) to break the funnel down by.
+    stage_map : StageMap, optional
+        Keyword-only; default the project's stage map.
+        engine : {"pandas", "dask"}, default "pandas"
+            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
+            ``client`` or ``address`` implies it.
+        client, address : optional
+            Where Dask runs (see :func:`get_client`).
+        npartitions : int, optional
+            Partitions of the shuffle (see :func:`partition`).
+
+    Returns
+    -------
+    DataFrame
+        The funnel table of :func:`cjlib.funnel.funnel`.
+
+    Examples
+    --------
+    >>> from cjlib import synth
+    >>> ev = synth.generate(60, seed=1).events
+    >>> steps = ["awareness", "consideration", "stage:purchase"]
+    >>> funnel(ev, steps, window="30D").equals(funnel(ev, steps, window="30D", engine="dask"))
+    True
+    """
+    if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
+        return _fun.funnel(events, steps, window=window, mode=mode, unit=unit, by=by, stage_map=stage_map)
+    cols = [] if by is None else ([by] if isinstance(by, str) else list(by))
+    if by is not None and not cols:
+        raise ValueError("by must be a column name or a non-empty list of column names")
+    units = _funnel_units_frame(events, steps, window, mode, unit, stage_map, cols, engine, client, address,
+                                npartitions)
+    labels = units.attrs["steps"]
+    level = units["steps_reached"].to_numpy()
+    done = (np.column_stack([_ns(units[lab]) for lab in labels]) if labels
+            else np.zeros((len(units), 0), np.int64))
+    seg = pd.DataFrame({c: units[_SEG + c].to_numpy() for c in cols}) if cols else None
+    return _fun.funnel_table(level, done, labels, seg, mode=mode, unit=unit, window=window)
+
+
+def channel_transitions(events: pd.DataFrame, col: str = "channel") -> pd.DataFrame:
+    """Counts of consecutive touches ``a → b`` within each customer (the per-customer kernel).
+
+    A touch is a row with a non-missing ``col``; rows must be in (customer, timestamp) order, as
+    :func:`cjlib.load_events` returns them. Repeats count (``email → email``).
+
+    Parameters
+    ----------
+    events : DataFrame
+        The event log, grouped by customer in time order.
+    col : str, default "channel"
+        The column whose consecutive values are counted.
+
+    Returns
+    -------
+    DataFrame
+        Index (``channel_from``, ``channel_to``) sorted, column ``count`` (int64), observed pairs only.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b"],
+    ...                    "channel": ["email", "email", "search", "search", "email"]})
+    >>> channel_transitions(ev)["count"].to_dict()
+    {('email', 'email'): 1, ('email', 'search'): 1, ('search', 'email'): 1}
+    """
+    vals = events[col]
+    if isinstance(vals.dtype, pd.CategoricalDtype):  # the loader's categoricals: their codes, no hashing
+        codes, names = vals.cat.codes.to_numpy(), vals.cat.categories
+    else:
+        codes, names = pd.factorize(vals, sort=True)
+    keep = codes >= 0
+    cust = np.cumsum(_jour.customer_starts(events))  # rows are grouped by customer
+    c, k = codes[keep].astype(np.int64), cust[keep]
+    same = k[1:] == k[:-1]
+    C = max(len(names), 1)
+    counts = np.bincount(c[:-1][same] * C + c[1:][same], minlength=C * C) if len(c) > 1 else np.zeros(C * C, int)
+    nz = np.flatnonzero(counts)
+    names = np.asarray(pd.Index(names).astype(str), dtype=object)
+    idx = pd.MultiIndex.from_arrays([names[nz // C], names[nz % C]], names=["channel_from", "channel_to"])
+    return pd.DataFrame({"count": counts[nz].astype(np.int64)}, index=idx).sort_index()
+
+
+def transition_counts(events, *, col: str = "channel", engine: str = "pandas", client=None,
+                      address: str | None = None, npartitions: int | None = None) -> pd.DataFrame:
+    """:func:`channel_transitions` on either engine: partial counts summed over partitions.
+
+    Parameters
+    ----------
+        events : pandas DataFrame, Dask DataFrame or Partitioned
+            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
+            once by :func:`partition` / :func:`distribute`.
+    col : str, default "channel"
+        The column whose consecutive values are counted.
+        engine : {"pandas", "dask"}, default "pandas"
+            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
+            ``client`` or ``address`` implies it.
+        client, address : optional
+            Where Dask runs (see :func:`get_client`).
+        npartitions : int, optional
+            Partitions of the shuffle (see :func:`partition`).
+
+    Returns
+    -------
+    DataFrame
+        Index (``channel_from``, ``channel_to``) sorted, column ``count`` (int64); empty when no customer
+        has two touches.
+    """
+    out = run(channel_transitions, events, engine=engine, client=client, address=address,
+              npartitions=npartitions, reduce="sum", col=col)
+    if out is None:
+        idx = pd.MultiIndex.from_arrays([[], []], names=["channel_from", "channel_to"])
+        return pd.DataFrame({"count": np.zeros(0, np.int64)}, index=idx)
+    return out.astype({"count": np.int64})
+
+
+def _features_kernel(ev: pd.DataFrame, **kw) -> pd.DataFrame:
+    return _feat.customer_features(ev, **kw)
+
+
+def customer_features(events, *, customers: pd.DataFrame | None = None, feedback: pd.DataFrame | None = None,
+                      cutoff=None, stage_map: StageMap | None = None, engine: str = "pandas", client=None,
+                      address: str | None = None, npartitions: int | None = None) -> pd.DataFrame:
+    """:func:`cjlib.features.customer_features` on either engine.
+
+    The default cutoff (last event + 1 s) is taken over the whole log before the partitions run, and
+    columns a partition lacks (a channel none of its customers used) are filled with 0, so the table
+    equals the in-process one (rows in customer-id order).
+
+    Parameters
+    ----------
+        events : pandas DataFrame, Dask DataFrame or Partitioned
+            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
+            once by :func:`partition` / :func:`distribute`.
+    customers, feedback : DataFrame, optional
+        Customer attributes and satisfaction feedback, as :func:`cjlib.features.customer_features` takes them.
+    cutoff : timestamp-like, optional
+        Features use events before it; default the log's last event + 1 s.
+    stage_map : StageMap, optional
+        Keyword-only; default the project's stage map.
+        engine : {"pandas", "dask"}, default "pandas"
+            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
+            ``client`` or ``address`` implies it.
+        client, address : optional
+            Where Dask runs (see :func:`get_client`).
+        npartitions : int, optional
+            Partitions of the shuffle (see :func:`partition`).
+
+    Returns
+    -------
+    DataFrame
+        One row per customer, as :func:`cjlib.features.customer_features` returns it.
+    """
+    if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
+        return _feat.customer_features(events, customers=customers, feedback=feedback, cutoff=cutoff,
+                                       stage_map=stage_map)
+    sm = stage_map or load_stage_map()
+    if cutoff is None:
+        mx = _log_wide(events, lambda d: d["timestamp"].max() if len(d) else pd.NaT, client)
+        mx = [m for m in (mx if isinstance(mx, list) else [mx]) if not pd.isna(m)]
+        if not mx:
+            raise ValueError("events is empty: give a cutoff or a non-empty event log")
+        cutoff = pd.Timestamp(max(mx)) + pd.Timedelta(seconds=1)
+    out = run(_features_kernel, events, engine="dask", client=client, address=address,
+              npartitions=npartitions, customers=customers, feedback=feedback, cutoff=cutoff, stage_map=sm)
+    # a partition that never saw a channel / other event lacks its column: 0, in the in-process order
+    share = sorted(c for c in out.columns if c.startswith("channel_share_"))
+    counts = [f"n_{_feat.feature_name(e)}" for e in sm.other_events if f"n_{_feat.feature_name(e)}" in out.columns]
+    base = [c for c in out.columns if c not in share and c not in counts]
+    first_attr = next((i for i, c in enumerate(base) if c not in _BASE_FEATURES), len(base))
+    cols = base[:first_attr] + share + counts + base[first_attr:]
+    out = out[cols]
+    fill = {c: 0 for c in share + counts if out[c].isna().any()}
+    if fill:
+        out = out.fillna(fill)
+        out = out.astype({c: np.int64 for c in counts if c in fill})
+    out = out.sort_index(kind="stable")
+    return out
+
+
+_BASE_FEATURES = {
+    "recency_days", "tenure_days", "frequency", "sessions", "n_events", "events_per_session", "n_purchases",
+    "monetary", "aov", "days_to_first_purchase", "furthest_stage", "furthest_stage_name",
+} | {f"share_{s}" for s in ("awareness", "consideration", "purchase", "retention", "advocacy")}
+
+
+def _paths_kernel(ev: pd.DataFrame, **kw) -> pd.DataFrame:
+    p = _attr.paths_from_events(ev, **kw)
+    out = p.set_index("path").assign(__journeys=0.0)
+    # the journey counts travel as one extra row keyed by a name no path can have (paths are summed)
+    tot = pd.DataFrame({c: [0.0] for c in out.columns}, index=pd.Index(["\x00totals"], name="path"))
+    tot["__journeys"] = float(p.attrs.get("journeys", 0))
+    tot["conversions"] = float(p.attrs.get("converting_journeys", 0))
+    tot["nulls"] = float(p.attrs.get("conversions_without_touches", 0))
+    return pd.concat([out, tot])
+
+
+def paths_from_events(events, *, conversion_events: Sequence[str] | str | None = None,
+                      lookback: str | pd.Timedelta | None = "30D", touch_col: str = "channel",
+                      stage: str | tuple[str, str] | None = None, stage_map=None, collapse_repeats: bool = False,
+                      engine: str = "pandas", client=None, address: str | None = None,
+                      npartitions: int | None = None) -> pd.DataFrame:
+    """:func:`cjlib.attribution.paths_from_events` on either engine: each partition builds its paths
+    table, the tables are summed by path (conversions, nulls, value) and sorted by path; ``attrs`` hold
+    the summed journey counts.
+
+    Parameters
+    ----------
+        events : pandas DataFrame, Dask DataFrame or Partitioned
+            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
+            once by :func:`partition` / :func:`distribute`.
+    conversion_events, lookback, touch_col, stage, collapse_repeats
+        As :func:`cjlib.attribution.paths_from_events` takes them.
+    stage_map : StageMap, optional
+        Keyword-only; default the project's stage map.
+        engine : {"pandas", "dask"}, default "pandas"
+            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
+            ``client`` or ``address`` implies it.
+        client, address : optional
+            Where Dask runs (see :func:`get_client`).
+        npartitions : int, optional
+            Partitions of the shuffle (see :func:`partition`).
+
+    Returns
+    -------
+    DataFrame
+        The paths table of :func:`cjlib.attribution.paths_from_events`.
+    """
+    kw = dict(conversion_events=conversion_events, lookback=lookback, touch_col=touch_col, stage=stage,
+              stage_map=stage_map, collapse_repeats=collapse_repeats)
+    if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
+        return _attr.paths_from_events(events, **kw)
+    summed = run(_paths_kernel, events, engine="dask", client=client, address=address,
+                 npartitions=npartitions, reduce="sum", **kw)
+    tot = summed.loc["\x00totals"]
+    out = summed.drop(index="\x00totals").drop(columns="__journeys").reset_index()
+    out.attrs.update(journeys=int(tot["__journeys"]), converting_journeys=int(tot["conversions"]),
+                     conversions_without_touches=int(tot["nulls"]), touch_col=touch_col,
+                     stage=None if stage is None else str(stage),
+                     lookback=None if lookback is None else str(lookback))
+    return out

@@ -416,6 +416,17 @@ def _step_index(step, labels: list[str], steps: list[tuple[str, ...]], name: str
 
 
 # ----------------------------------------------------------------------------------------- span helpers
+def _transition(m: _Match, from_step, to_step) -> tuple[int, int]:
+    """0-based (from, to) step indices of a transition: step 1 and the last step by default; ``to_step`` must
+    come after ``from_step``."""
+    labels, norm = m.prep.labels, m.prep.steps
+    a = 0 if from_step is None else _step_index(from_step, labels, norm, "from_step")
+    b = len(labels) - 1 if to_step is None else _step_index(to_step, labels, norm, "to_step")
+    if b <= a:
+        raise ValueError(f"to_step must come after from_step, got {labels[a]!r} → {labels[b]!r}")
+    return a, b
+
+
 def _span_rows(m: _Match, units: np.ndarray, start_pos: np.ndarray, end_ns: np.ndarray, end_pos: np.ndarray):
     """Rows of each unit strictly after ``start_pos`` up to ``end_ns`` (inclusive) and before ``end_pos``.
 

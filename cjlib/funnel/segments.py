@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cjlib.funnel.matching import _BIG, _Match, _run, _span_rows, _step_index
+from cjlib.funnel.matching import _BIG, _Match, _run, _span_rows, _transition
 from cjlib.funnel.tables import _check_by, _segment_values
 from cjlib.stagemap import StageMap
 from cjlib.stats import holm, two_proportion_test, wilson_interval
@@ -72,18 +72,14 @@ def compare_segments(
 
 
 def _compare(m: _Match, col: str, *, from_step, to_step, control, confidence: float, alpha: float) -> pd.DataFrame:
-    labels, norm = m.prep.labels, m.prep.steps
+    labels = m.prep.labels
     K = len(labels)
     if from_step is None and to_step is None:
         if K < 2:
             raise ValueError("steps: segment comparison needs at least 2 steps")
         pairs = [(k - 1, k) for k in range(1, K)]
     else:
-        a = 0 if from_step is None else _step_index(from_step, labels, norm, "from_step")
-        b = K - 1 if to_step is None else _step_index(to_step, labels, norm, "to_step")
-        if b <= a:
-            raise ValueError(f"to_step must come after from_step, got {labels[a]!r} → {labels[b]!r}")
-        pairs = [(a, b)]
+        pairs = [_transition(m, from_step, to_step)]
     seg = _segment_values(m, [col])[col]
     codes, uniq = pd.factorize(seg, sort=True, use_na_sentinel=True)
     levels = list(uniq)
@@ -211,12 +207,8 @@ def _check_min_support(min_support) -> None:
 def _drivers(m: _Match, *, from_step, to_step, min_support: int, exclude_step_events: bool) -> Drivers:
     _check_min_support(min_support)
     prep = m.prep
-    labels, norm = prep.labels, prep.steps
-    K = len(labels)
-    a_ = 0 if from_step is None else _step_index(from_step, labels, norm, "from_step")
-    b_ = K - 1 if to_step is None else _step_index(to_step, labels, norm, "to_step")
-    if b_ <= a_:
-        raise ValueError(f"to_step must come after from_step, got {labels[a_]!r} → {labels[b_]!r}")
+    labels = prep.labels
+    a_, b_ = _transition(m, from_step, to_step)
     units = np.flatnonzero(m.level >= a_ + 1)
     conv = m.level[units] >= b_ + 1
     start = m.pos[units, a_]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from cjlib.funnel.matching import _NAT, _Match, _run, _step_index, _to_ts, _unit_frame
+from cjlib.funnel.matching import _NAT, _Match, _run, _step_index, _to_ts, _transition, _unit_frame
 from cjlib.stagemap import StageMap
 from cjlib.stats import wilson_interval
 
@@ -240,12 +240,7 @@ def time_to_convert(
 
 
 def _time_to_convert(m: _Match, from_step, to_step) -> pd.DataFrame:
-    labels, norm = m.prep.labels, m.prep.steps
-    K = len(labels)
-    a = 0 if from_step is None else _step_index(from_step, labels, norm, "from_step")
-    b = K - 1 if to_step is None else _step_index(to_step, labels, norm, "to_step")
-    if b <= a:
-        raise ValueError(f"to_step must come after from_step, got {labels[a]!r} → {labels[b]!r}")
+    a, b = _transition(m, from_step, to_step)
     sel = m.level >= b + 1
     uf = _unit_frame(m, with_steps=False)
     out = uf.loc[sel, [c for c in ("customer_id", "session") if c in uf.columns]].reset_index(drop=True)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from cjlib.plots import finish, new_ax
+from cjlib.plots import finish, new_ax, percent_axis
 
 __all__ = ["cart_outcomes", "cohort_conversion", "driver_forest", "dropoff_flow", "friction_signals", "funnel_bars",
            "funnel_table", "paths_table", "segment_comparison", "segment_gaps", "time_to_convert_hist"]
@@ -245,11 +245,9 @@ def friction_signals(data: pd.DataFrame, *, title: str | None = None, ax=None):
         ax.text(b + 0.01, yi - h / 2, f"{b:.0%}", va="center", fontsize=8)
     ax.set_yticks(y, [r[0] for r in rows])
     ax.set_xlim(0, 1.12)
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel("conversion to the next step (%)")
-    ax.set_ylabel("transition and friction signal")
+    percent_axis(ax, "x")
     _legend_below(ax, 2)
-    return finish(ax, title)
+    return finish(ax, title, xlabel="conversion to the next step (%)", ylabel="transition and friction signal")
 
 
 # ------------------------------------------------------------------------------------ cart abandonment
@@ -275,11 +273,9 @@ def cart_outcomes(data: pd.DataFrame, *, window=None, title: str | None = None, 
         left += share
     ax.set_yticks(y, [f"{i} ({int(t):,} carts)" for i, t in zip(data.index.astype(str), tot)])
     ax.set_xlim(0, 1)
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel("share of cart sessions (%)")
-    ax.set_ylabel("")
+    percent_axis(ax, "x")
     _legend_below(ax, 3)
-    return finish(ax, title)
+    return finish(ax, title, xlabel="share of cart sessions (%)", ylabel="")
 
 
 # ------------------------------------------------------------------------------------- dropper flows

@@ -4,12 +4,12 @@ Validation (:func:`cjlib.churn.validate`) answers *how good is the model*: it sc
 cutoff whose outcome is already known. A retention team needs the customers who are still active **now**,
 so the list is built from a second data set:
 
-1. **Training**: the latest labelled window — features as of ``as_of − window_days`` and the label of
-   the window ``[as_of − window_days, as_of)`` — where ``as_of`` is the end of the data (midnight after
+1. **Training**: the latest labelled window — features as of ``as_of − window`` and the label of
+   the window ``[as_of − window, as_of)`` — where ``as_of`` is the end of the data (midnight after
    the last event day). The chosen model is refitted on it (BG/NBD, which needs no label, is refitted
    on every occasion before ``as_of``).
 2. **Scoring**: features as of ``as_of`` for every customer *active in the last window* (an activity
-   event in ``[as_of − window_days, as_of)``); customers quiet for the whole last window have already
+   event in ``[as_of − window, as_of)``); customers quiet for the whole last window have already
    churned by the label's own definition and are not on the list.
 
 :func:`add_value` joins customer value (BG/NBD purchases × Gamma-Gamma spend, :mod:`cjlib.value`) fitted
@@ -31,7 +31,7 @@ from cjlib.churn.dataset import features_at, make_dataset
 from cjlib.churn.explain import risk_table
 from cjlib.churn.models import _threads, bgnbd_scores, make_model
 from cjlib.churn.validation import _align
-from cjlib.churn.window import WindowPlan, _as_activity, _check_classes
+from cjlib.churn.window import WindowPlan, _as_activity, _as_window, _check_classes
 from cjlib.errors import DataError
 from cjlib.stagemap import StageMap
 
@@ -55,10 +55,11 @@ class AtRisk:
     as_of : Timestamp
         The end of the data; features use only events before it.
     trained_at : Timestamp
-        Cutoff of the latest labelled window the model was refitted on (``as_of − window_days``).
+        Cutoff of the latest labelled window the model was refitted on (``as_of − window``).
     model : str
         ``"gbm"``, ``"logistic"`` or ``"bgnbd"``.
-    window_days : int
+    window : Timedelta
+        The churn window (whole days; :attr:`window_days` is the count).
     n_trained : int
         Customers in the training set.
     rank_by : str
@@ -69,27 +70,47 @@ class AtRisk:
     as_of: pd.Timestamp
     trained_at: pd.Timestamp
     model: str
-    window_days: int
+    window: pd.Timedelta
     n_trained: int
     rank_by: str = "risk"
 
+    @property
+    def window_days(self) -> int:
+        """The churn window in whole days."""
+        return int(self.window / _DAY)
 
-def active_customers(events: pd.DataFrame, *, as_of, window_days: int,
+
+def active_customers(events: pd.DataFrame, *, as_of, window,
                      activity_events: Sequence[str] | None = None) -> pd.Index:
-    """Customers with an activity event in ``[as_of − window_days, as_of)``, sorted.
+    """Customers with an activity event in ``[as_of − window, as_of)``, sorted.
+
+    Parameters
+    ----------
+    events : DataFrame
+    as_of : str or Timestamp
+        End of the window (exclusive).
+    window : int, str or Timedelta
+        Days, ``"7D"`` or a Timedelta of whole days.
+    activity_events : sequence of str, optional
+        Events that count as activity (default: every event).
+
+    Returns
+    -------
+    Index
+        ``customer_id``, sorted.
 
     Examples
     --------
     >>> ev = pd.DataFrame({"customer_id": ["a", "b", "b"], "event": ["view", "view", "buy"],
     ...     "timestamp": pd.to_datetime(["2025-01-01 10:00", "2025-01-09 10:00", "2025-01-02 10:00"])})
-    >>> list(active_customers(ev, as_of="2025-01-10", window_days=7))
+    >>> list(active_customers(ev, as_of="2025-01-10", window="7D"))
     ['b']
-    >>> list(active_customers(ev, as_of="2025-01-10", window_days=7, activity_events=["buy"]))
+    >>> list(active_customers(ev, as_of="2025-01-10", window=7, activity_events=["buy"]))
     []
     """
     end = pd.Timestamp(as_of)
     ts = events["timestamp"]
-    mask = ((ts >= end - pd.Timedelta(days=window_days)) & (ts < end)).to_numpy().copy()
+    mask = ((ts >= end - pd.Timedelta(days=_as_window(window))) & (ts < end)).to_numpy().copy()
     if activity_events:
         mask &= events["event"].astype(str).isin(list(activity_events)).to_numpy()
     return pd.Index(pd.unique(events["customer_id"].to_numpy()[mask]), name="customer_id").sort_values()
@@ -130,7 +151,7 @@ def at_risk_list(
     ----------
     events : DataFrame
     plan : WindowPlan
-        From :func:`cjlib.churn.plan_window`: ``window_days`` and ``as_of`` (the data's end) are used;
+        From :func:`cjlib.churn.plan_window`: ``window`` and ``as_of`` (the data's end) are used;
         the evaluation cutoff is not.
     model : {"gbm", "logistic", "bgnbd"}
         The model validation chose (:attr:`cjlib.churn.ChurnResult.model`).
@@ -159,30 +180,30 @@ def at_risk_list(
     as_of = plan.as_of
     trained_at = as_of - pd.Timedelta(days=window)
     activity = _as_activity(activity_events, events)
-    active = active_customers(events, as_of=as_of, window_days=window, activity_events=activity)
+    active = active_customers(events, as_of=as_of, window=window, activity_events=activity)
     if len(active) == 0:
         raise DataError(f"no customer was active in the last {window} days before {as_of:%Y-%m-%d}: there is "
                         f"nobody left to keep", column="timestamp", rule="no_active_customers")
-    kw = {"window_days": window, "activity_events": activity, "customers": customers, "feedback": feedback,
-          "stage_map": stage_map, "exclude": exclude}
+    kw = {"activity_events": activity, "customers": customers, "feedback": feedback, "stage_map": stage_map,
+          "exclude": exclude}
     if model == "bgnbd":
         # fitted on every customer seen before as_of (a fit on the active ones alone would see no dropout)
-        bg, _ = bgnbd_scores(events, cutoff=as_of, window_days=window, activity_events=activity)
+        bg, _ = bgnbd_scores(events, cutoff=as_of, window=window, activity_events=activity)
         n_trained = int(bg["has_activity"].sum())
         bg = bg.reindex(active)
         table = pd.DataFrame({"churn_probability": bg["p_no_activity"].to_numpy()}, index=active)
         table = table.join(_bgnbd_reasons(bg, top_n))
     else:
-        X_tr, y_tr = make_dataset(events, cutoff=trained_at, **kw)
+        X_tr, y_tr = make_dataset(events, cutoff=trained_at, window_days=window, **kw)
         _check_classes(y_tr, "latest labelled", trained_at, window, min_class)
-        X_now = _align(features_at(events, as_of=as_of, **kw).reindex(active), X_tr)
+        X_now = _align(features_at(events, as_of=as_of, window=window, **kw).reindex(active), X_tr)
         with _threads(n_threads):
             pipe = make_model(model, X_tr, seed=seed).fit(X_tr, y_tr)
         cols = [f for f in (features or X_tr.columns) if f in X_now.columns]
         table = risk_table(pipe, X_now, top_n=top_n, features=cols, n_threads=n_threads).drop(columns="risk_decile")
         n_trained = len(y_tr)
     table = _ranked(table, "churn_probability")
-    return AtRisk(table=table, as_of=as_of, trained_at=trained_at, model=model, window_days=window,
+    return AtRisk(table=table, as_of=as_of, trained_at=trained_at, model=model, window=plan.window,
                   n_trained=n_trained)
 
 
@@ -305,7 +326,7 @@ def add_value(at_risk: AtRisk, fit: ValueFit, *, rank_by: str = "value_at_risk")
     t["value_rank"] = t["value_at_risk"].rank(ascending=False, method="first").astype(np.int64)
     t = _ranked(t, "value_at_risk" if rank_by == "value_at_risk" else "churn_probability")
     return AtRisk(table=t, as_of=at_risk.as_of, trained_at=at_risk.trained_at, model=at_risk.model,
-                  window_days=at_risk.window_days, n_trained=at_risk.n_trained, rank_by=rank_by)
+                  window=at_risk.window, n_trained=at_risk.n_trained, rank_by=rank_by)
 
 
 def ranking_overlap(table: pd.DataFrame, *, top: int | None = None) -> dict:

@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-__all__ = ["BGNBD", "OBSERVATION_ENDS", "TIME_UNITS", "bgnbd_log_likelihood", "fit_bgnbd",
-           "hessian_standard_errors", "positive_mle", "rfm_summary"]
+__all__ = ["BGNBD", "OBSERVATION_ENDS", "TIME_UNITS", "FittedParams", "bgnbd_log_likelihood", "fit_bgnbd",
+           "hessian_standard_errors", "positive_mle", "rfm_summary", "unknown_errors"]
 
 TIME_UNITS = {"days": 1.0, "weeks": 7.0}
 OBSERVATION_ENDS = ("cutoff", "last_day")
@@ -172,8 +172,24 @@ def bgnbd_log_likelihood(params: Sequence[float], frequency, recency, T) -> floa
     return float(_ll_terms(np.asarray(params, dtype=float), x, t_x, T).sum())
 
 
+def unknown_errors(names: Sequence[str]):
+    """A dataclass field defaulting to a NaN standard error per parameter (a model built by hand)."""
+    return field(default_factory=lambda: dict.fromkeys(names, float("nan")))
+
+
+class FittedParams:
+    """What every fitted model here shares: ``params``, its parameters by the names in ``PARAM_NAMES``."""
+
+    PARAM_NAMES: tuple[str, ...] = ()
+
+    @property
+    def params(self) -> dict[str, float]:
+        """The fitted parameters, in :attr:`PARAM_NAMES` order."""
+        return {k: getattr(self, k) for k in self.PARAM_NAMES}
+
+
 @dataclass(frozen=True)
-class BGNBD:
+class BGNBD(FittedParams):
     """A fitted BG/NBD model.
 
     Attributes
@@ -204,12 +220,9 @@ class BGNBD:
     log_likelihood: float
     n_customers: int
     converged: bool
-    standard_errors: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_PARAMS, float("nan")))
+    standard_errors: dict[str, float] = unknown_errors(_PARAMS)
 
-    @property
-    def params(self) -> dict[str, float]:
-        """``{"r", "alpha", "a", "b"}`` as plain floats."""
-        return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
+    PARAM_NAMES = _PARAMS  # params: {"r", "alpha", "a", "b"}
 
     def _dead_odds(self, x, t_x, T) -> np.ndarray:
         """Odds (dead after the last purchase) : (alive), 0 for ``x = 0``."""

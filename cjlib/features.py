@@ -19,7 +19,7 @@ from cjlib.io import categories_used, ensure_sorted
 from cjlib.journeys import assign_stages, customer_groups, session_keys
 from cjlib.stagemap import StageMap, load_stage_map
 
-__all__ = ["customer_features", "excluded_attributes", "feature_name", "without_attributes"]
+__all__ = ["as_cutoff", "customer_features", "excluded_attributes", "feature_name", "without_attributes"]
 
 _NS_PER_DAY = 86_400 * 10**9
 
@@ -103,6 +103,15 @@ def _cutoff_ts(cutoff, events: pd.DataFrame) -> pd.Timestamp:
         if len(events) == 0:
             raise ValueError("events is empty: give a cutoff or a non-empty event log")
         return pd.Timestamp(events["timestamp"].max()) + pd.Timedelta(seconds=1)
+    return as_cutoff(cutoff)
+
+
+def as_cutoff(cutoff) -> pd.Timestamp:
+    """``cutoff`` as a timezone-naive UTC Timestamp, or ``ValueError`` naming the parameter.
+
+    >>> as_cutoff("2025-10-01T02:00+02:00")
+    Timestamp('2025-10-01 00:00:00')
+    """
     try:
         ts = pd.Timestamp(cutoff)
     except (TypeError, ValueError) as exc:

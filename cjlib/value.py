@@ -22,13 +22,13 @@ sample they report p = 6.25, q = 3.74, γ = 15.44; ``tests/test_value.py`` repro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
-from cjlib.bgnbd import BGNBD, TIME_UNITS, positive_mle, rfm_summary
+from cjlib.bgnbd import BGNBD, TIME_UNITS, FittedParams, positive_mle, rfm_summary, unknown_errors
 
 __all__ = ["MIN_REPEAT_CUSTOMERS", "GammaGamma", "customer_value", "fit_gamma_gamma",
            "spend_frequency_correlation", "spend_summary", "value_at_risk"]
@@ -60,7 +60,7 @@ def _gg_ll_terms(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray
 
 
 @dataclass(frozen=True)
-class GammaGamma:
+class GammaGamma(FittedParams):
     """A fitted Gamma-Gamma spend model.
 
     Attributes
@@ -86,12 +86,9 @@ class GammaGamma:
     log_likelihood: float
     n_customers: int
     converged: bool
-    standard_errors: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_GG_PARAMS, float("nan")))
+    standard_errors: dict[str, float] = unknown_errors(_GG_PARAMS)
 
-    @property
-    def params(self) -> dict[str, float]:
-        """``{"p", "q", "gamma"}`` as plain floats."""
-        return {"p": self.p, "q": self.q, "gamma": self.gamma}
+    PARAM_NAMES = _GG_PARAMS  # params: {"p", "q", "gamma"}
 
     @property
     def mean_spend(self) -> float:

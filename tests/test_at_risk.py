@@ -66,7 +66,7 @@ def test_list_holds_exactly_the_customers_active_in_the_last_window(sample, run)
     ev, plan, ar = sample.events, run.plan, run.ar
     w = pd.Timedelta(days=plan.window_days)
     assert ar.as_of == plan.as_of == ev["timestamp"].max().normalize() + DAY == pd.Timestamp("2026-01-01")
-    assert ar.trained_at == ar.as_of - w and ar.window_days == plan.window_days
+    assert ar.trained_at == ar.as_of - w and ar.window_days == plan.window_days and ar.window == plan.window == w
     # brute force: anyone with an event (any event is activity here) in [as_of - window, as_of)
     last = ev.groupby("customer_id")["timestamp"].max()
     active = set(last.index[last >= ar.as_of - w])
@@ -74,7 +74,7 @@ def test_list_holds_exactly_the_customers_active_in_the_last_window(sample, run)
     assert len(active) == 1101 and len(active) < ev["customer_id"].nunique()  # quiet customers are off it
     # and the list is not the validation set: it is scored later, on other customers' current state
     assert ar.as_of > run.res.cutoff and ar.model == run.res.model
-    assert ar.n_trained == len(churn.label_customers(ev, cutoff=ar.trained_at, window_days=plan.window_days))
+    assert ar.n_trained == len(churn.label_customers(ev, cutoff=ar.trained_at, window=plan.window))
     t = ar.table
     assert t["churn_probability"].is_monotonic_decreasing and ar.rank_by == "risk"
     assert t["risk_rank"].tolist() == list(range(1, len(t) + 1))
@@ -84,9 +84,9 @@ def test_list_holds_exactly_the_customers_active_in_the_last_window(sample, run)
 def test_list_is_scored_as_of_the_data_end_by_the_model_refitted_on_the_latest_window(sample, run):
     d, ar, res = sample, run.ar, run.res
     assert res.model in churn.MODELS  # this sample's best model has features (checked: gbm, 0.815)
-    kw = {"window_days": ar.window_days, "customers": d.customers, "feedback": d.feedback}
-    X_tr, y_tr = churn.make_dataset(d.events, cutoff=ar.trained_at, **kw)
-    X_now = churn.features_at(d.events, as_of=ar.as_of, **kw).loc[ar.table.index]
+    kw = {"customers": d.customers, "feedback": d.feedback}
+    X_tr, y_tr = churn.make_dataset(d.events, cutoff=ar.trained_at, window_days=ar.window_days, **kw)
+    X_now = churn.features_at(d.events, as_of=ar.as_of, window=ar.window, **kw).loc[ar.table.index]
     assert set(X_now.columns) == set(X_tr.columns)
     with threadpool_limits(1):
         pipe = churn.make_model(res.model, X_tr, seed=0).fit(X_tr, y_tr)
@@ -157,7 +157,7 @@ def test_bgnbd_list_is_fitted_on_every_customer_before_as_of(sample, run):
     still active (fitted on survivors alone, nobody ever drops out: a = 0)."""
     ev, plan = sample.events, run.plan
     ar = at_risk.at_risk_list(ev, plan, model="bgnbd")
-    everyone, model = churn.bgnbd_scores(ev, cutoff=plan.as_of, window_days=plan.window_days)
+    everyone, model = churn.bgnbd_scores(ev, cutoff=plan.as_of, window=plan.window)
     assert model.n_customers == ev["customer_id"].nunique() == 3000 and model.a > 0.1
     assert ar.n_trained == 3000
     np.testing.assert_allclose(ar.table["churn_probability"].to_numpy(),
@@ -218,7 +218,7 @@ def test_a_planted_leak_is_named(sample, noise):
     d = sample
     plan = churn.plan_window(d.events, 150)  # one window before the cutoff: cross-validation on the label
     assert plan.design == "cross_validation"
-    y = churn.label_customers(d.events, cutoff=plan.cutoff, window_days=150)
+    y = churn.label_customers(d.events, cutoff=plan.cutoff, window=150)
     churned = y.reindex(d.customers["customer_id"]).fillna(0).to_numpy().astype(bool)
     flip = np.random.default_rng(0).random(len(churned)) < noise
     leaky = d.customers.assign(status=np.where(churned ^ flip, "cancelled", "active"))

@@ -147,12 +147,12 @@ def hand_log():
 
 
 def test_labels_window_start_inclusive_end_exclusive(hand_log):
-    y = churn.label_customers(hand_log, cutoff="2025-02-01", window_days=10)
+    y = churn.label_customers(hand_log, cutoff="2025-02-01", window=10)
     assert y.to_dict() == {"a": 0, "b": 1, "c": 0, "e": 0, "f": 1}
-    yp = churn.label_customers(hand_log, cutoff="2025-02-01", window_days=10, activity_events=["purchase"])
+    yp = churn.label_customers(hand_log, cutoff="2025-02-01", window=10, activity_events=["purchase"])
     assert yp.to_dict() == {"a": 1, "b": 1, "c": 1, "e": 1, "f": 1}
     # the same window one day longer catches b's purchase at 2025-02-11 00:00
-    assert churn.label_customers(hand_log, cutoff="2025-02-01", window_days=11,
+    assert churn.label_customers(hand_log, cutoff="2025-02-01", window=11,
                                  activity_events="purchase").to_dict()["b"] == 0
 
 
@@ -184,8 +184,10 @@ def test_clear_errors(hand_log):
         churn.make_dataset(hand_log, cutoff="2025-02-12", window_days=10)
     with pytest.raises(DataError, match="all 5 customers are churned"):
         churn.make_dataset(hand_log, cutoff="2025-02-01", window_days=10, activity_events=["purchase"])
-    with pytest.raises(ValueError, match="window_days must be a positive integer"):
+    with pytest.raises(ValueError, match="window_days must be a positive whole number of days"):
         churn.make_dataset(hand_log, cutoff="2025-02-01", window_days=0)
+    with pytest.raises(ValueError, match="window must be a positive whole number of days"):
+        churn.label_customers(hand_log, cutoff="2025-02-01", window="36h")
     with pytest.raises(ValueError, match=r"activity_events \['buy'\] do not occur"):
         churn.make_dataset(hand_log, cutoff="2025-02-01", window_days=10, activity_events=["buy"])
     with pytest.raises(ValueError, match="cutoff must be a date"):
@@ -199,7 +201,7 @@ def test_clear_errors(hand_log):
 def test_default_cutoff_covers_the_window(hand_log):
     cut = churn.default_cutoff(hand_log, 10)
     assert cut == pd.Timestamp("2025-02-20")  # midnight after the last event day (03-02) − 10 days
-    churn.label_customers(hand_log, cutoff=cut, window_days=10)
+    churn.label_customers(hand_log, cutoff=cut, window=10)
 
 
 def test_lift_and_gains_by_hand():
@@ -240,7 +242,7 @@ def synth():
 
 @pytest.fixture(scope="module")
 def synth_result(synth):
-    return churn.out_of_time_validation(synth.events, cutoff=CUT, window_days=WINDOW, customers=synth.customers,
+    return churn.out_of_time_validation(synth.events, cutoff=CUT, window=WINDOW, customers=synth.customers,
                                         feedback=synth.feedback, seed=0, model="gbm")
 
 
@@ -318,7 +320,7 @@ def test_planted_drivers_rank_among_top_features(synth, synth_result):
 def test_purchases_only_log_beats_or_matches_bgnbd(synth):
     ev = synth.events.loc[synth.events["event"] == "purchase",
                           ["customer_id", "timestamp", "event", "revenue"]].reset_index(drop=True)
-    r = churn.out_of_time_validation(ev, cutoff=CUT, window_days=WINDOW, seed=0)
+    r = churn.out_of_time_validation(ev, cutoff=CUT, window=f"{WINDOW}D", seed=0)
     assert r.metrics.loc["gbm", "roc_auc"] >= r.metrics.loc["bgnbd", "roc_auc"] - 0.005
     assert r.metrics.loc["logistic", "roc_auc"] >= r.metrics.loc["bgnbd", "roc_auc"]
 
@@ -379,7 +381,7 @@ def test_six_month_log_runs_with_a_fitted_window():
     """A 6-month log with a 90-day window failed (single_class); with no window given, it fits the gaps."""
     d = generate(1500, seed=2, start="2025-01-01", end="2025-07-01")
     with pytest.raises(DataError):
-        churn.out_of_time_validation(d.events, cutoff=churn.default_cutoff(d.events, 90), window_days=90)
+        churn.out_of_time_validation(d.events, cutoff=churn.default_cutoff(d.events, "90D"), window=90)
     plan = churn.plan_window(d.events)
     assert not plan.given and 7 <= plan.window_days < 90 and plan.window_days % 7 == 0
     assert plan.window_days >= churn.activity_gap_days(d.events)
@@ -417,7 +419,7 @@ def test_too_few_of_a_class_and_bgnbd_without_repeats():
     rows += [(f"c{i:02d}", day + pd.Timedelta(days=32), "purchase") for i in range(20, 32)]
     rows += [("z", day + pd.Timedelta(days=39), "page_view")]  # the data covers the test window
     ev = pd.DataFrame(rows, columns=["customer_id", "timestamp", "event"])
-    kw = {"cutoff": "2025-01-31", "window_days": 10, "activity_events": ["purchase"]}
+    kw = {"cutoff": "2025-01-31", "window": pd.Timedelta(days=10), "activity_events": ["purchase"]}
     with pytest.raises(DataError, match=r"only 12 of the 40 customers stayed active; a churn model needs 13 "
                                         r"or more customers of each outcome \(churned, active\)"):
         churn.out_of_time_validation(ev, **kw, min_class=13)

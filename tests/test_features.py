@@ -211,3 +211,13 @@ def test_profile_marks_zip_prefix_and_status_and_features_leave_them_out():
     pd.testing.assert_frame_equal(f, g)
     assert "status" in customers.columns
     assert excluded_attributes(None, data.profile) == {} and without_attributes(None, ["status"]) is None
+
+
+def test_as_cutoff_is_naive_utc_and_names_the_parameter():
+    from cjlib.features import as_cutoff
+
+    assert as_cutoff("2025-10-01T02:00+02:00") == pd.Timestamp("2025-10-01 00:00")
+    assert as_cutoff(pd.Timestamp("2025-10-01")) == pd.Timestamp("2025-10-01")
+    for bad in ("soon", None, float("nan")):
+        with pytest.raises(ValueError, match="cutoff must be a date/time like '2025-10-01'"):
+            as_cutoff(bad)

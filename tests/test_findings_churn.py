@@ -150,7 +150,7 @@ def test_summary_lines():
     lift = pd.DataFrame({"lift": [1.59, 1.2, 1.1], "cum_customers_share": [0.1, 0.2, 0.3],
                          "cum_churners_share": [0.16, 0.3, 0.42]})
     imp = pd.DataFrame({"importance": [0.004], "std": [0.001]}, index=["recency_days"])
-    lines = say.summary_lines(base_rate=0.55, n_scored=971, activity="event of any kind", window_days=42,
+    lines = say.summary_lines(base_rate=0.55, n_scored=971, activity="event of any kind", window=42,
                               cutoff=pd.Timestamp("2025-05-20"), metrics=m, model="gbm", max_gap=0.73, lift=lift,
                               imp=imp, persona=None)
     text = "\n".join(lines)

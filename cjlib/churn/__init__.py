@@ -2,14 +2,14 @@
 
 The label
     At a ``cutoff``, a customer who had at least one event before it is **churned** (``y = 1``) when they
-    have no *activity event* in ``[cutoff, cutoff + window_days)`` — the start is inclusive, the end
+    have no *activity event* in ``[cutoff, cutoff + window)`` — the start is inclusive, the end
     exclusive. Activity is any event by default; ``activity_events=["purchase"]`` gives purchase churn.
     Customers with no event before ``cutoff`` are not in the data set.
 
 Leakage-free by construction
     :func:`make_dataset` hands :func:`cjlib.features.customer_features` only the events (and feedback)
     strictly before ``cutoff``, so changing or deleting anything at or after ``cutoff`` cannot change
-    ``X``. Out-of-time validation (:func:`out_of_time_validation`) trains at ``cutoff − window_days`` —
+    ``X``. Out-of-time validation (:func:`out_of_time_validation`) trains at ``cutoff − window`` —
     whose labels end at ``cutoff`` — and tests at ``cutoff``: the model never sees the test window.
 
 Models (:func:`make_model`)

@@ -18,7 +18,7 @@ def label_customers(
     events: pd.DataFrame,
     *,
     cutoff: str | pd.Timestamp,
-    window_days: int,
+    window,
     activity_events: Sequence[str] | None = None,
 ) -> pd.Series:
     """The churn label: 1 when a customer with an event before ``cutoff`` has no activity in the window.
@@ -29,8 +29,9 @@ def label_customers(
         Event log (``customer_id``, ``timestamp``, ``event``).
     cutoff : str or Timestamp
         Start of the window (inclusive).
-    window_days : int
-        Window length in days; the window is ``[cutoff, cutoff + window_days)``.
+    window : int, str or Timedelta
+        Window length: days (int), ``"30D"`` or a Timedelta of whole days; the window is
+        ``[cutoff, cutoff + window)``.
     activity_events : sequence of str, optional
         Events that count as activity (default: every event).
 
@@ -44,20 +45,20 @@ def label_customers(
     >>> ev = pd.DataFrame({"customer_id": ["a", "a", "b", "b", "c"],
     ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-10", "2025-01-02", "2025-01-11", "2025-01-05"]),
     ...     "event": ["page_view"] * 5})
-    >>> label_customers(ev, cutoff="2025-01-10", window_days=1).to_dict()
+    >>> label_customers(ev, cutoff="2025-01-10", window="1D").to_dict()
     {'a': 0, 'b': 1, 'c': 1}
     """
     check_events(events)
     if len(events) == 0:
         raise DataError("the event log is empty", column="timestamp", rule="empty_input")
     cut = _as_cutoff(cutoff)
-    window = _as_window(window_days)
+    days = _as_window(window)
     activity = _as_activity(activity_events, events)
     ts = events["timestamp"]
     ids = events["customer_id"]
     before = ids[(ts < cut).to_numpy()]
     customers = pd.Index(pd.unique(before), name="customer_id").sort_values()
-    in_win = ((ts >= cut) & (ts < cut + pd.Timedelta(days=window))).to_numpy()
+    in_win = ((ts >= cut) & (ts < cut + pd.Timedelta(days=days))).to_numpy()
     if activity is not None:
         in_win = in_win & events["event"].astype(str).isin(activity).to_numpy()
     active = customers.isin(pd.unique(ids[in_win]))
@@ -94,7 +95,7 @@ def features_at(
     events: pd.DataFrame,
     *,
     as_of: str | pd.Timestamp,
-    window_days: int,
+    window,
     activity_events: Sequence[str] | None = None,
     customers: pd.DataFrame | None = None,
     feedback: pd.DataFrame | None = None,
@@ -112,9 +113,9 @@ def features_at(
         As in :func:`make_dataset`.
     as_of : str or Timestamp
         Only events and feedback strictly before it are used.
-    window_days : int
-        The churn window (``activity_days_recent`` counts the active days in the window before
-        ``as_of``).
+    window : int, str or Timedelta
+        The churn window, days or whole-day duration (``activity_days_recent`` counts the active days in
+        the window before ``as_of``).
 
     Returns
     -------
@@ -124,7 +125,7 @@ def features_at(
     from cjlib.features import customer_features
 
     cut = _as_cutoff(as_of)
-    window = _as_window(window_days)
+    days = _as_window(window)
     activity = _as_activity(activity_events, events)
     # Only the past goes in: every feature is computed from this frame.
     past = events.loc[(events["timestamp"] < cut).to_numpy()].reset_index(drop=True)
@@ -139,7 +140,7 @@ def features_at(
     for col in X.columns:  # dates (e.g. signup_date) become days before the cutoff
         if pd.api.types.is_datetime64_any_dtype(X[col]):
             X[col] = (cut - X[col]).dt.total_seconds() / 86_400.0
-    extra = _extra_features(past, cut, window, activity, X.index)
+    extra = _extra_features(past, cut, days, activity, X.index)
     X = X.join(extra.drop(columns=[c for c in (exclude or ()) if c in extra.columns]))
     X = X.sort_index()
     X.index.name = "customer_id"
@@ -165,8 +166,9 @@ def make_dataset(
         Event log as :func:`cjlib.load_events` returns it (not modified).
     cutoff : str or Timestamp
         Features use only events and feedback strictly before it; the label window starts at it.
-    window_days : int
-        Label window ``[cutoff, cutoff + window_days)`` (start inclusive, end exclusive).
+    window_days : int, str or Timedelta
+        Label window ``[cutoff, cutoff + window_days)`` (start inclusive, end exclusive): days, ``"90D"``
+        or a Timedelta of whole days.
     activity_events : sequence of str or comma-separated str, optional
         Events that count as activity for the label (default: every event). ``["purchase"]`` gives
         purchase churn.
@@ -189,7 +191,7 @@ def make_dataset(
         ``furthest_stage``), plus — with ``activity_events`` — ``activity_recency_days`` (days since the
         last activity event, NaN if none), and always ``activity_days`` (distinct days with activity), ``activity_days_recent`` (those in the
         ``window_days`` before ``cutoff``), ``activity_days_per_30d``, and ``device`` (the last one seen)
-        when the log has it. ``X.attrs`` holds ``cutoff``, ``window_days`` and ``activity_events``.
+        when the log has it.
     y : Series of int
         ``churned``: 1 when the customer has no activity event in the window; aligned with ``X``.
 
@@ -213,11 +215,11 @@ def make_dataset(
     if len(events) == 0:
         raise DataError("the event log is empty", column="timestamp", rule="empty_input")
     cut = _as_cutoff(cutoff)
-    window = _as_window(window_days)
+    window = _as_window(window_days, "window_days")
     activity = _as_activity(activity_events, events)
     _check_window(events, cut, window)
 
-    y = label_customers(events, cutoff=cut, window_days=window, activity_events=activity)
+    y = label_customers(events, cutoff=cut, window=window, activity_events=activity)
     if y.nunique() < 2:
         which = "churned" if y.iloc[0] == 1 else "active"
         raise DataError(f"all {len(y):,} customers are {which} in [{cut}, {cut + pd.Timedelta(days=window)}) "
@@ -225,10 +227,7 @@ def make_dataset(
                         f"cutoff, churn_window_days (window_days in cjlib.churn) or activity_events",
                         column="event", rule="single_class")
 
-    X = features_at(events, as_of=cut, window_days=window, activity_events=activity, customers=customers,
+    X = features_at(events, as_of=cut, window=window, activity_events=activity, customers=customers,
                     feedback=feedback, stage_map=stage_map, exclude=exclude)
-    y = y.reindex(X.index)
-    X.attrs.update(cutoff=cut.isoformat(), window_days=window, activity_events=activity)
-    y.attrs.update(X.attrs)
-    return X, y
+    return X, y.reindex(X.index)
 

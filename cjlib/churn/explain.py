@@ -168,15 +168,15 @@ def _perturb(model, X: pd.DataFrame, ref: pd.DataFrame, cols: list[str]):
     return p, deltas, typical
 
 
-def churn_by_segment(y, labels: pd.Series, *, prob: pd.Series | None = None) -> pd.DataFrame:
+def churn_by_segment(y, by: pd.Series, *, prob: pd.Series | None = None) -> pd.DataFrame:
     """Churn rate (and mean predicted probability) per segment, e.g. persona.
 
     Parameters
     ----------
     y : Series of 0/1
         Churn label indexed by ``customer_id``.
-    labels : Series
-        Segment per ``customer_id``; customers missing from it are grouped as ``"unknown"``.
+    by : Series
+        Segment per ``customer_id`` (e.g. persona); customers missing from it are grouped as ``"unknown"``.
     prob : Series, optional
         Predicted churn probability indexed like ``y``.
 
@@ -186,7 +186,7 @@ def churn_by_segment(y, labels: pd.Series, *, prob: pd.Series | None = None) -> 
         Index = segment (sorted by name): ``customers``, ``churners``, ``churn_rate``,
         ``share_of_churners`` and, with ``prob``, ``mean_predicted``.
     """
-    seg = labels.reindex(y.index).astype("object").where(lambda s: s.notna(), "unknown").astype(str)
+    seg = by.reindex(y.index).astype("object").where(lambda s: s.notna(), "unknown").astype(str)
     df = pd.DataFrame({"segment": seg.to_numpy(), "y": np.asarray(y, dtype=float)}, index=y.index)
     if prob is not None:
         df["p"] = prob.reindex(y.index).to_numpy(dtype=float)
@@ -196,7 +196,7 @@ def churn_by_segment(y, labels: pd.Series, *, prob: pd.Series | None = None) -> 
     out["share_of_churners"] = out["churners"] / max(out["churners"].sum(), 1)
     if prob is not None:
         out["mean_predicted"] = g["p"].mean()
-    out.index.name = labels.name or "segment"
+    out.index.name = by.name or "segment"
     return out
 
 

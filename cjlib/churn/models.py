@@ -170,13 +170,26 @@ def choose_model(metrics: pd.DataFrame, requested: str = "auto") -> tuple[str, s
 NAMES = {"logistic": "logistic regression", "gbm": "boosting", "bgnbd": "BG/NBD"}
 
 
-def bgnbd_scores(events: pd.DataFrame, *, cutoff, window_days: int, activity_events=None,
+def bgnbd_scores(events: pd.DataFrame, *, cutoff, window, activity_events=None,
                  customer_ids=None, time_unit: str = "days") -> tuple[pd.DataFrame, BGNBD]:
     """Fit BG/NBD on the activity occasions before ``cutoff`` and score the window after it.
 
     The model is fitted on the customers with at least one activity occasion before ``cutoff``; customers
     without one (for purchase churn: those who never bought) are scored as ``x = 0`` with their first
     event as time zero.
+
+    Parameters
+    ----------
+    events : DataFrame
+    cutoff : str or Timestamp
+        Occasions strictly before it are the model's history.
+    window : int, str or Timedelta
+        The churn window after ``cutoff``: days, ``"90D"`` or a Timedelta of whole days.
+    activity_events : sequence of str, optional
+        Events that make an activity occasion (default: every event).
+    customer_ids : Index, optional
+        Customers to score (default: every customer with an event before ``cutoff``).
+    time_unit : {"days", "weeks"}, default "days"
 
     Returns
     -------
@@ -187,7 +200,7 @@ def bgnbd_scores(events: pd.DataFrame, *, cutoff, window_days: int, activity_eve
     model : BGNBD
     """
     cut = _as_cutoff(cutoff)
-    window = _as_window(window_days)
+    days = _as_window(window)
     activity = _as_activity(activity_events, events) if activity_events is not None else None
     # T ends on the last observed day, as in Fader, Hardie & Lee's CDNOW summaries and lifetimes
     rfm = rfm_summary(events, cutoff=cut, activity_events=activity, time_unit=time_unit,
@@ -196,7 +209,7 @@ def bgnbd_scores(events: pd.DataFrame, *, cutoff, window_days: int, activity_eve
     # customers without one (never purchased, for purchase churn) are scored as x = 0 from their first event
     fit_on = rfm[rfm["has_activity"]] if rfm["has_activity"].sum() >= 2 else rfm
     m = fit_bgnbd(fit_on["frequency"], fit_on["recency"], fit_on["T"], time_unit=time_unit)
-    t = window / (7.0 if time_unit == "weeks" else 1.0)
+    t = days / (7.0 if time_unit == "weeks" else 1.0)
     x, tx, T = rfm["frequency"], rfm["recency"], rfm["T"]
     out = rfm.assign(p_alive=m.p_alive(x, tx, T), expected_activity=m.expected_purchases(t, x, tx, T),
                      p_no_activity=m.p_no_purchase(t, x, tx, T))
@@ -205,7 +218,7 @@ def bgnbd_scores(events: pd.DataFrame, *, cutoff, window_days: int, activity_eve
 
 def _bgnbd_column(events, cut, window, activity, index) -> tuple[np.ndarray | None, BGNBD | None, dict]:
     try:
-        bg, bgm = bgnbd_scores(events, cutoff=cut, window_days=window, activity_events=activity,
+        bg, bgm = bgnbd_scores(events, cutoff=cut, window=window, activity_events=activity,
                                customer_ids=index)
         if not np.isfinite(bg["p_no_activity"].to_numpy(dtype=float)).all():
             raise ValueError("BG/NBD gave undefined scores for some customers")

@@ -12,7 +12,14 @@ from cjlib.bgnbd import BGNBD
 from cjlib.churn.dataset import make_dataset
 from cjlib.churn.evaluation import _evaluate
 from cjlib.churn.models import MODELS, _bgnbd_column, _threads, choose_model, make_model
-from cjlib.churn.window import MIN_CLASS, WindowPlan, _as_cutoff, _as_window, _check_classes
+from cjlib.churn.window import (
+    MIN_CLASS,
+    WindowPlan,
+    _as_activity,
+    _as_cutoff,
+    _as_window,
+    _check_classes,
+)
 from cjlib.errors import DataError
 from cjlib.stagemap import StageMap
 
@@ -45,7 +52,8 @@ class ChurnResult:
     cutoff : Timestamp
     train_cutoff : Timestamp or None
         None under cross-validation.
-    window_days : int
+    window : Timedelta
+        The churn window (whole days; :attr:`window_days` is the count).
     activity_events : list of str or None
     design : {"out_of_time", "cross_validation"}
     reason : str
@@ -66,12 +74,17 @@ class ChurnResult:
     metrics: pd.DataFrame
     cutoff: pd.Timestamp
     train_cutoff: pd.Timestamp | None
-    window_days: int
+    window: pd.Timedelta
     activity_events: list | None = None
     info: dict = field(default_factory=dict)
     design: str = "out_of_time"
     reason: str = ""
     explain_index: pd.Index | None = None
+
+    @property
+    def window_days(self) -> int:
+        """The churn window in whole days."""
+        return int(self.window / pd.Timedelta(days=1))
 
     @property
     def fitted(self):
@@ -138,7 +151,8 @@ def _result(events, model: str, fitted: dict, scores: dict, X_train, y_train, X_
     chosen, reason = choose_model(metrics, model)
     return ChurnResult(model=chosen, models=fitted, bgnbd=bgm, X_train=X_train, y_train=y_train, X_test=X_test,
                        y_test=y_test, scores=scores, metrics=metrics, cutoff=cutoff, train_cutoff=train_cutoff,
-                       window_days=window, activity_events=activity, info={**bg_info, **(info or {})},
+                       window=pd.Timedelta(days=window), activity_events=activity,
+                       info={**bg_info, **(info or {})},
                        design=design, reason=reason, explain_index=explain_index)
 
 
@@ -146,7 +160,7 @@ def out_of_time_validation(
     events: pd.DataFrame,
     *,
     cutoff: str | pd.Timestamp,
-    window_days: int,
+    window,
     activity_events: Sequence[str] | None = None,
     customers: pd.DataFrame | None = None,
     feedback: pd.DataFrame | None = None,
@@ -158,17 +172,20 @@ def out_of_time_validation(
     exclude: Sequence[str] | None = None,
     min_class: int = MIN_CLASS,
 ) -> ChurnResult:
-    """Train at ``cutoff − window_days``, test at ``cutoff``; compare logistic, GBM and BG/NBD.
+    """Train at ``cutoff − window``, test at ``cutoff``; compare logistic, GBM and BG/NBD.
 
-    The training labels come from ``[cutoff − window_days, cutoff)``, so nothing at or after ``cutoff``
+    The training labels come from ``[cutoff − window, cutoff)``, so nothing at or after ``cutoff``
     is used to fit; the test set's features are also from before ``cutoff`` and its labels from the
     window after it. Both feature models are fitted (the logistic baseline is cheap) and BG/NBD beside
     them; :func:`choose_model` picks the one the result's :attr:`ChurnResult.probability` uses.
 
     Parameters
     ----------
-    events, cutoff, window_days, activity_events, customers, feedback, stage_map, exclude
+    events, cutoff, activity_events, customers, feedback, stage_map, exclude
         As in :func:`make_dataset`.
+    window : int, str or Timedelta
+        The churn window: days, ``"90D"`` or a Timedelta of whole days (``window_days`` of
+        :func:`make_dataset`).
     model : {"auto", "gbm", "logistic", "bgnbd"}, default "auto"
         See :func:`choose_model`.
     class_weight : {None, "balanced"}, default None
@@ -189,14 +206,15 @@ def out_of_time_validation(
     Raises
     ------
     DataError
-        As :func:`make_dataset`, for either cutoff (e.g. no events before ``cutoff − window_days``,
+        As :func:`make_dataset`, for either cutoff (e.g. no events before ``cutoff − window``,
         rule ``cutoff_outside_data``); rule ``too_few_per_class`` when a data set holds fewer than
         ``min_class`` churned or active customers.
     """
     cut = _as_cutoff(cutoff)
-    window = _as_window(window_days)
+    window = _as_window(window)
     train_cut = cut - pd.Timedelta(days=window)
-    kw = {"window_days": window, "activity_events": activity_events, "customers": customers, "feedback": feedback,
+    activity = _as_activity(activity_events, events)
+    kw = {"window_days": window, "activity_events": activity, "customers": customers, "feedback": feedback,
           "stage_map": stage_map, "exclude": exclude}
     X_te, y_te = make_dataset(events, cutoff=cut, **kw)
     _check_classes(y_te, "test", cut, window, min_class)
@@ -204,10 +222,9 @@ def out_of_time_validation(
         X_tr, y_tr = make_dataset(events, cutoff=train_cut, **kw)
         _check_classes(y_tr, "training", train_cut, window, min_class)
     except DataError as exc:
-        raise DataError(f"{_TRAINING} at cutoff − churn_window_days (window_days in cjlib.churn) "
+        raise DataError(f"{_TRAINING} at cutoff − churn_window_days (window in cjlib.churn) "
                         f"= {train_cut}: {exc.message}",
                         column=exc.column, rule=exc.rule) from exc
-    activity = X_te.attrs["activity_events"]
     X_te = _align(X_te, X_tr)
     fitted, scores = {}, {}
     with _threads(n_threads):
@@ -223,7 +240,7 @@ def cross_validation(
     events: pd.DataFrame,
     *,
     cutoff: str | pd.Timestamp,
-    window_days: int,
+    window,
     activity_events: Sequence[str] | None = None,
     customers: pd.DataFrame | None = None,
     feedback: pd.DataFrame | None = None,
@@ -260,11 +277,11 @@ def cross_validation(
     from sklearn.model_selection import StratifiedKFold
 
     cut = _as_cutoff(cutoff)
-    window = _as_window(window_days)
-    X, y = make_dataset(events, cutoff=cut, window_days=window, activity_events=activity_events,
+    window = _as_window(window)
+    activity = _as_activity(activity_events, events)
+    X, y = make_dataset(events, cutoff=cut, window_days=window, activity_events=activity,
                         customers=customers, feedback=feedback, stage_map=stage_map, exclude=exclude)
     _check_classes(y, "cross-validation", cut, window, min_class)
-    activity = X.attrs["activity_events"]
     folds = int(min(n_splits, y.sum(), len(y) - y.sum()))
     split = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y))
     scores = {k: np.empty(len(X)) for k in MODELS}
@@ -300,14 +317,14 @@ def validate(events: pd.DataFrame, plan: WindowPlan, **kw) -> ChurnResult:
     """
     if plan.design == "out_of_time":
         try:
-            return out_of_time_validation(events, cutoff=plan.cutoff, window_days=plan.window_days, **kw)
+            return out_of_time_validation(events, cutoff=plan.cutoff, window=plan.window, **kw)
         except DataError as exc:
             if not exc.message.startswith(_TRAINING):
                 raise  # the test set itself cannot be built: cross-validation on it cannot either
-            res = cross_validation(events, cutoff=plan.cutoff, window_days=plan.window_days, **kw)
+            res = cross_validation(events, cutoff=plan.cutoff, window=plan.window, **kw)
             res.info["fallback"] = exc.message
             return res
-    return cross_validation(events, cutoff=plan.cutoff, window_days=plan.window_days, **kw)
+    return cross_validation(events, cutoff=plan.cutoff, window=plan.window, **kw)
 
 
 

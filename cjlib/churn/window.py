@@ -10,28 +10,29 @@ import numpy as np
 import pandas as pd
 
 from cjlib.errors import DataError
+from cjlib.features import as_cutoff as _as_cutoff
+from cjlib.validation import duration
 
 MIN_CLASS = 10  # fewest churned / active customers a data set needs for a model to be fitted and evaluated
 _DAY = pd.Timedelta(days=1)
 
 
 # ------------------------------------------------------------------------------------------ validation
-def _as_cutoff(cutoff) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(cutoff)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"cutoff must be a date like '2025-10-01' or a Timestamp, got {cutoff!r}") from exc
-    if pd.isna(ts):
-        raise ValueError(f"cutoff must be a date like '2025-10-01' or a Timestamp, got {cutoff!r}")
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts
+def _as_window(window, name: str = "window") -> int:
+    """A churn window in whole days: an int (days), a duration string like ``"49D"`` or a Timedelta.
 
-
-def _as_window(window_days) -> int:
-    if isinstance(window_days, bool) or not isinstance(window_days, (int, np.integer)) or window_days < 1:
-        raise ValueError(f"window_days must be a positive integer number of days, got {window_days!r}")
-    return int(window_days)
+    >>> _as_window(49), _as_window("49D"), _as_window(pd.Timedelta(weeks=7))
+    (49, 49, 49)
+    """
+    what = f"{name} must be a positive whole number of days: an int (days), '49D' or a Timedelta"
+    if isinstance(window, (int, np.integer)) and not isinstance(window, bool):
+        if window < 1:
+            raise ValueError(f"{what}, got {window!r}")
+        return int(window)
+    td = duration(name, window, allow_none=False, positive=True) if not isinstance(window, bool) else None
+    if td is None or td % _DAY != pd.Timedelta(0):
+        raise ValueError(f"{what}, got {window!r}")
+    return int(td / _DAY)
 
 
 def _as_activity(activity_events, events: pd.DataFrame) -> list[str] | None:
@@ -50,20 +51,20 @@ def _as_activity(activity_events, events: pd.DataFrame) -> list[str] | None:
 
 
 
-def default_cutoff(events: pd.DataFrame, window_days: int) -> pd.Timestamp:
+def default_cutoff(events: pd.DataFrame, window) -> pd.Timestamp:
     """The latest cutoff whose whole window the data covers: midnight after the last event day − window.
 
     Parameters
     ----------
     events : DataFrame
         Event log with a ``timestamp`` column.
-    window_days : int
-        Length of the churn window in days.
+    window : int, str or Timedelta
+        The churn window: days (int), ``"90D"`` or a Timedelta of whole days.
 
     Returns
     -------
     Timestamp
-        ``floor(last event, day) + 1 day − window_days``.
+        ``floor(last event, day) + 1 day − window``.
 
     Examples
     --------
@@ -71,9 +72,9 @@ def default_cutoff(events: pd.DataFrame, window_days: int) -> pd.Timestamp:
     >>> default_cutoff(ev, 90)
     Timestamp('2025-10-03 00:00:00')
     """
-    window = _as_window(window_days)
+    days = _as_window(window)
     last = pd.Timestamp(events["timestamp"].max())
-    return last.floor("D") + _DAY - pd.Timedelta(days=window)
+    return last.floor("D") + _DAY - pd.Timedelta(days=days)
 
 
 def _check_window(events: pd.DataFrame, cutoff: pd.Timestamp, window: int) -> None:
@@ -153,12 +154,12 @@ class WindowPlan:
 
     Attributes
     ----------
-    window_days : int
-        The churn window.
+    window : Timedelta
+        The churn window (whole days; :attr:`window_days` is the count reports record).
     cutoff : Timestamp
         Start of the evaluation's label window (the latest whose window the data covers, unless given).
     train_cutoff : Timestamp or None
-        ``cutoff − window_days`` for the out-of-time design; None for cross-validation.
+        ``cutoff − window`` for the out-of-time design; None for cross-validation.
     design : {"out_of_time", "cross_validation"}
         Out of time when the history before ``cutoff`` holds two windows (a training history and a
         training label window); otherwise customer-split cross-validation at ``cutoff``.
@@ -176,7 +177,7 @@ class WindowPlan:
         The end of the data (midnight after the last event day): the date the action list is scored at.
     """
 
-    window_days: int
+    window: pd.Timedelta
     cutoff: pd.Timestamp
     train_cutoff: pd.Timestamp | None
     design: str
@@ -187,6 +188,11 @@ class WindowPlan:
     gap_days: float
     as_of: pd.Timestamp
 
+    @property
+    def window_days(self) -> int:
+        """The churn window in whole days (the report's ``churn_window_days_used``)."""
+        return int(self.window / _DAY)
+
 
 def _longest(first: pd.Timestamp, covered: pd.Timestamp, cutoff: pd.Timestamp | None) -> int:
     """Longest whole-day window with one window of history before the cutoff and one after it."""
@@ -195,7 +201,7 @@ def _longest(first: pd.Timestamp, covered: pd.Timestamp, cutoff: pd.Timestamp | 
     return int(min((cutoff - first) / _DAY, (covered - cutoff) / _DAY))
 
 
-def plan_window(events: pd.DataFrame, window_days: int | None = None, *, cutoff=None,
+def plan_window(events: pd.DataFrame, window=None, *, cutoff=None,
                 activity_events: Sequence[str] | None = None) -> WindowPlan:
     """Fit the churn window and the validation design to the log.
 
@@ -210,8 +216,9 @@ def plan_window(events: pd.DataFrame, window_days: int | None = None, *, cutoff=
     ----------
     events : DataFrame
         Event log (``customer_id``, ``timestamp``, ``event``).
-    window_days : int, optional
-        The window asked for (a report's ``churn_window_days``); ``None`` or 0 fits one.
+    window : int, str or Timedelta, optional
+        The window asked for: days (a report's ``churn_window_days``), ``"49D"`` or a Timedelta of whole
+        days; ``None`` or 0 fits one.
     cutoff : str or Timestamp, optional
         A fixed evaluation cutoff (default: the latest whose window the data covers).
     activity_events : sequence of str, optional
@@ -234,10 +241,10 @@ def plan_window(events: pd.DataFrame, window_days: int | None = None, *, cutoff=
     >>> p = plan_window(ev)
     >>> p.window_days, p.design, str(p.cutoff.date())
     (42, 'out_of_time', '2025-05-19')
-    >>> plan_window(ev, 61).design
+    >>> plan_window(ev, "61D").design
     'cross_validation'
     """
-    given = window_days is not None and window_days != 0
+    given = window is not None and (isinstance(window, str) or bool(window))
     ts = events["timestamp"]
     first, last = pd.Timestamp(ts.min()), pd.Timestamp(ts.max())
     covered = last.floor("D") + _DAY
@@ -253,30 +260,30 @@ def plan_window(events: pd.DataFrame, window_days: int | None = None, *, cutoff=
                         f"churn model needs a window of at least {MIN_WINDOW_DAYS} days of history before the "
                         f"cutoff and one after it", column="timestamp", rule="span_too_short")
     if given:
-        window = _as_window(window_days)
-        if window > longest:
+        days = _as_window(window)
+        if days > longest:
             where = "" if cut_given is None else f" with cutoff {cut_given:%Y-%m-%d}"
-            raise DataError(f"churn_window_days {window} does not fit this log ({span:,.0f} days{where}): a churn "
+            raise DataError(f"churn_window_days {days} does not fit this log ({span:,.0f} days{where}): a churn "
                             f"model needs one window of history before the cutoff and one after it; the longest "
                             f"window that fits is {longest} days", column="timestamp", rule="window_too_long")
-        reason = f"The churn window is {window} days, as given."
+        reason = f"The churn window is {days} days, as given."
     else:
         fitted = MIN_WINDOW_DAYS if gap != gap else max(MIN_WINDOW_DAYS, int(math.ceil(gap / 7.0) * 7))
-        window = min(fitted, longest)
+        days = min(fitted, longest)
         if gap != gap:
             reason = (f"No customer was active on two different days, so the churn window is the shortest "
-                      f"used, {window} days.")
+                      f"used, {days} days.")
         else:
-            reason = (f"The churn window is {window} days: {GAP_PERCENTILE} % of the gaps between a customer's "
+            reason = (f"The churn window is {days} days: {GAP_PERCENTILE} % of the gaps between a customer's "
                       f"active days are {gap:,.0f} days or shorter")
-            reason += (", rounded up to whole weeks." if window == fitted else
+            reason += (", rounded up to whole weeks." if days == fitted else
                        f"; {fitted} days would not fit the log's {span:,.0f} days, so it is capped at the longest "
                        f"that fits.")
-    w = pd.Timedelta(days=window)
+    w = pd.Timedelta(days=days)
     cut = covered - w if cut_given is None else cut_given
     oot = (cut - w) - first >= w
     design = "out_of_time" if oot else "cross_validation"
-    return WindowPlan(window, cut, cut - w if oot else None, design, given, reason, span, longest, gap, covered)
+    return WindowPlan(w, cut, cut - w if oot else None, design, given, reason, span, longest, gap, covered)
 
 
 

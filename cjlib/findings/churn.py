@@ -185,13 +185,37 @@ def no_model_sentence(exc) -> str:
 
 
 # ------------------------------------------------------------------------------------------ label
-def label_sentence(*, activity: str, window_days: int, cutoff: pd.Timestamp, y_test: pd.Series,
+def _days(window) -> int:
+    """A churn window as its number of days (an int count, or a Timedelta of whole days)."""
+    return int(window / pd.Timedelta(days=1)) if isinstance(window, pd.Timedelta) else int(window)
+
+
+def label_sentence(*, activity: str, window, cutoff: pd.Timestamp, y_test: pd.Series,
                    train_cutoff: pd.Timestamp | None, y_train: pd.Series, n_features: int, has_customers: bool,
                    has_feedback: bool) -> str:
-    """The label line: churn definition, base rate in the test (and out-of-time training) window, features."""
+    """The label line: churn definition, base rate in the test (and out-of-time training) window, features.
+
+    Parameters
+    ----------
+    activity : str
+        What counts as activity (:func:`activity_text`).
+    window : int or Timedelta
+        The churn window (days, or a Timedelta of whole days).
+    cutoff, train_cutoff : Timestamp
+        Start of the test window and of the training window (None under cross-validation).
+    y_test, y_train : Series of 0/1
+        The labels of the two windows.
+    n_features : int
+    has_customers, has_feedback : bool
+        Whether customer attributes and feedback fed the features.
+
+    Returns
+    -------
+    str
+    """
     train = ("" if train_cutoff is None else
              f" (training period from {train_cutoff:%Y-%m-%d}: {rate_text(y_train.mean())} of {number(len(y_train))})")
-    return (f"**Label:** no {activity} in the {window_days} days from {cutoff:%Y-%m-%d}. "
+    return (f"**Label:** no {activity} in the {_days(window)} days from {cutoff:%Y-%m-%d}. "
             f"**{rate_text(y_test.mean())}** of the {number(len(y_test))} customers seen before the cutoff "
             f"churned{train}. {number(n_features)} features per customer"
             f"{'' if has_customers else ', no customer attributes'}{'' if has_feedback else ', no feedback'}.")
@@ -651,18 +675,48 @@ def ranking_sentence(overlap: dict, rank_by: str) -> str | None:
             f"{pct(sr)}. The list is ranked by {used} (parameter rank_by).")
 
 
-def summary_lines(*, base_rate: float, n_scored: int, activity: str, window_days: int, cutoff: pd.Timestamp,
+def summary_lines(*, base_rate: float, n_scored: int, activity: str, window, cutoff: pd.Timestamp,
                   metrics: pd.DataFrame, model: str, max_gap, lift: pd.DataFrame, imp: pd.DataFrame,
                   persona: str | None = None, design: str = "out_of_time", attributes=(),
                   at_risk=None, value_at_risk_total=None) -> list[str]:
-    """The Findings section of 04 as Markdown bullets (each earned; see the module docstring)."""
+    """The Findings section of 04 as Markdown bullets (each earned; see the module docstring).
+
+    Parameters
+    ----------
+    base_rate : float
+    n_scored : int
+    activity : str
+        What counts as activity (:func:`activity_text`).
+    window : int or Timedelta
+        The churn window (days, or a Timedelta of whole days).
+    cutoff : Timestamp
+    metrics : DataFrame
+        :attr:`cjlib.churn.ChurnResult.metrics`.
+    model : str
+        The chosen model.
+    max_gap : float
+        The chosen model's largest calibration gap.
+    lift, imp : DataFrame
+        :func:`cjlib.churn.lift_table` of the chosen model, :func:`cjlib.churn.permutation_importance_table`.
+    persona : str, optional
+        :func:`persona_sentence`.
+    design : {"out_of_time", "cross_validation"}
+    attributes : sequence of str
+        Customer attribute columns (for the leakage warning).
+    at_risk : AtRisk, optional
+    value_at_risk_total : float, optional
+
+    Returns
+    -------
+    list of str
+    """
     c = metrics.loc[model]
     others = ", ".join(f"{NAMES[k] if k == 'bgnbd' else k} {number(metrics.loc[k, 'roc_auc'], '.3f')}"
                        for k in metrics.index if k != model)
     how = ("Trained one window earlier and tested out of time" if design == "out_of_time" else
            "Cross-validated over customers at the cutoff")
     lines = [f"- **{rate_text(base_rate)}** of {number(n_scored)} customers had no {activity} in the "
-             f"{window_days} days after {cutoff:%Y-%m-%d}.",
+             f"{_days(window)} days after {cutoff:%Y-%m-%d}.",
              f"- {how}, **{model}** ranks churners with ROC AUC **{number(c['roc_auc'], '.3f')}** ({others}); "
              f"PR AUC {number(c['pr_auc'], '.3f')} against a base rate of {rate_text(base_rate)}."]
     for extra in (worse_than_baselines(metrics, model), leakage_warning(metrics, model, imp, attributes)):
@@ -741,7 +795,7 @@ def label_findings(plan, res, *, activity: Sequence[str] | None, customers: pd.D
     return _paragraphs(
         METHOD["label"],
         plan_sentence(plan, n_splits=res.info.get("n_splits"), design=res.design, fallback=res.info.get("fallback")),
-        label_sentence(activity=activity_text(activity), window_days=plan.window_days, cutoff=plan.cutoff,
+        label_sentence(activity=activity_text(activity), window=plan.window_days, cutoff=plan.cutoff,
                        y_test=res.y_test, train_cutoff=res.train_cutoff, y_train=res.y_train,
                        n_features=res.X_test.shape[1], has_customers=customers is not None,
                        has_feedback=feedback is not None))
@@ -807,6 +861,6 @@ def summary(res, plan, *, activity: Sequence[str] | None, max_gap, lift: pd.Data
     total = at_risk.table["value_at_risk"].sum() if at_risk is not None and with_value else None
     return "\n".join(summary_lines(
         base_rate=res.base_rate, n_scored=len(res.y_test), activity=activity_text(activity),
-        window_days=plan.window_days, cutoff=plan.cutoff, metrics=res.metrics, model=res.model, max_gap=max_gap,
+        window=plan.window_days, cutoff=plan.cutoff, metrics=res.metrics, model=res.model, max_gap=max_gap,
         lift=lift, imp=imp, persona=persona, design=res.design, attributes=_attributes(customers),
         at_risk=at_risk, value_at_risk_total=total))

@@ -1,0 +1,305 @@
+"""What each section of 03_dropoff records and says: its metrics dict (for :func:`cjlib.report.record_all`),
+its findings as one text, and the summary bullets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from cjlib.findings.dropoff.sentences import (
+    CART_METHOD,
+    SEGMENT_METHOD,
+    _cart_days,
+    _steps,
+    ambiguity_note,
+    bullets,
+    cart_line,
+    cart_sentence,
+    checkout_line,
+    data_sentence,
+    drivers_line,
+    drivers_sentence,
+    error_events_sentence,
+    flows_line,
+    friction_line,
+    friction_sentence,
+    funnel_line,
+    segment_gaps_title,
+    segment_notes,
+    setup_notes,
+    step_worst_line,
+    time_to_convert_line,
+    worst_segment_line,
+    worst_segment_sentence,
+)
+
+
+# ------------------------------------------------------------------------------- a section's metrics and notes
+def data_metrics(summary: Mapping) -> dict:
+    """``n_events`` and ``n_customers`` of :meth:`cjlib.Inputs.summary`.
+
+    Examples
+    --------
+    >>> data_metrics({"events": 10, "customers": 3, "first_event": "2025-01-01", "last_event": "2025-01-31"})
+    {'n_events': 10, 'n_customers': 3}
+    """
+    return {"n_events": summary["events"], "n_customers": summary["customers"]}
+
+
+def paragraphs(*texts: str | None) -> str:
+    """The earned texts (``None`` and ``""`` skipped) as one finding, a paragraph each (``""`` when none).
+
+    Examples
+    --------
+    >>> print(paragraphs("One.", None, "Two."))
+    One.
+    <BLANKLINE>
+    Two.
+    """
+    return "\n\n".join(t for t in texts if t)
+
+
+def setup_findings(data, chosen, by: str, *, ambiguous: Sequence[str] = ()) -> str:
+    """The opening finding of 03_dropoff: the **Data:** line, then notes on named segment columns the data
+    lacks or that are identifiers or outcomes, on a missing customer table, and on step names that are both
+    a stage and an event.
+
+    Parameters
+    ----------
+    data : Inputs
+        :func:`cjlib.report.load` (its ``summary()``, ``profile`` and ``customers``).
+    chosen : ReportSegments
+        :func:`cjlib.funnel.report_segments`.
+    by : str
+        The ``segments`` parameter as written (``""``: the profile's choice, whose notes are not repeated).
+    ambiguous : list of str
+        :func:`cjlib.funnel.ambiguous_steps` of the report's funnels.
+
+    Returns
+    -------
+    str
+    """
+    prof = data.profile
+    wanted = [c for c in str(by).split(",") if c.strip()]
+    notes = (segment_notes(wanted, chosen.columns, chosen.missing, id_like=prof.id_like,
+                           outcome_like=prof.outcome_like, auto=not str(by).strip())
+             + setup_notes(has_customers=data.customers is not None))
+    return paragraphs(data_sentence(data.summary()), *(f"*Note:* {note}" for note in notes),
+                      ambiguity_note(list(ambiguous)))
+
+
+def _steps_rows(table: pd.DataFrame) -> list[dict]:
+    return [{"step": r.step, "reached": int(r.reached), "conversion_from_start": r.conversion_from_start}
+            for r in table.itertuples()]
+
+
+def _conversion(table: pd.DataFrame) -> float | None:
+    return float(table["conversion_from_start"].iloc[-1]) if table["reached"].iloc[0] else None
+
+
+def funnel_metrics(table: pd.DataFrame, *, window) -> dict:
+    """The main funnel's metrics: ``funnel`` (step, reached, conversion from start per step),
+    ``funnel_conversion`` (``None`` when nobody enters), ``funnel_window`` and ``largest_drop_step``
+    (:func:`cjlib.funnel.largest_drop`).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"step": ["a", "b"], "reached": [4, 1], "conversion_from_start": [1.0, 0.25],
+    ...                   "dropped": [0, 3], "drop_off_rate": [float("nan"), 0.75]})
+    >>> funnel_metrics(t, window=None)["funnel_conversion"], funnel_metrics(t, window="7D")["funnel_window"]
+    (0.25, '7D')
+    """
+    from cjlib.funnel import largest_drop
+
+    drop = largest_drop(table)
+    return {"funnel": _steps_rows(table), "funnel_conversion": _conversion(table),
+            "funnel_window": window or "unbounded", "largest_drop_step": drop["to_step"] if drop else None}
+
+
+def checkout_metrics(table: pd.DataFrame, *, unit: str) -> dict:
+    """The checkout funnel's metrics: ``checkout_funnel``, ``checkout_funnel_conversion``, ``checkout_unit``."""
+    return {"checkout_funnel": _steps_rows(table), "checkout_funnel_conversion": _conversion(table),
+            "checkout_unit": unit}
+
+
+def segment_metrics(comparisons: Mapping[str, pd.DataFrame], steps: Sequence[str], *, min_units: int) -> dict:
+    """``worst_segment`` (into the last step) and ``worst_segments`` (the worst at each later step, where one
+    is earned) of :func:`cjlib.funnel.compare_segments` results per column (:func:`cjlib.funnel.worst_segment`)."""
+    from cjlib.funnel import worst_segment
+
+    per_step = [worst_segment(comparisons, to_step=s, min_units=min_units) for s in steps[1:]]
+    return {"worst_segment": worst_segment(comparisons, to_step=steps[-1], min_units=min_units),
+            "worst_segments": [w for w in per_step if w]}
+
+
+def segment_findings(worst: dict | None, *, to_step: str, unit: str, min_units: int,
+                     any_segments: bool = True) -> str:
+    """The segment section's finding: the method (:data:`SEGMENT_METHOD`), then the worst segment
+    (``""`` without segment columns)."""
+    if not any_segments:
+        return ""
+    return paragraphs(SEGMENT_METHOD.format(min_units=min_units),
+                      worst_segment_sentence(worst, to_step=to_step, unit=unit, min_units=min_units))
+
+
+def segment_gaps_titles(comparisons: Mapping[str, pd.DataFrame], *, unit: str, funnel: str,
+                        min_units: int) -> dict[str, str]:
+    """Column → title of its segment-gap heatmap (:func:`segment_gaps_title` of its worst level);
+    ``funnel`` names the funnel (``"checkout"`` → "checkout funnel")."""
+    from cjlib.funnel import worst_segment
+
+    return {col: segment_gaps_title(worst_segment({col: c}, min_units=min_units), col, unit=unit,
+                                    funnel=f"{funnel} funnel", min_units=min_units) for col, c in comparisons.items()}
+
+
+def worst_transition(comparisons: Mapping[str, pd.DataFrame], worst: dict) -> pd.DataFrame:
+    """The rows of the worst segment's column at the worst segment's transition (for its interval chart)."""
+    c = comparisons[worst["column"]]
+    return c[c["to_step"] == worst["to_step"]]
+
+
+def variant_metrics(ab: pd.DataFrame, column: str) -> dict:
+    """``variants``: per level of the A/B column, units, converted, rate with interval, ratio and Holm p."""
+    return {"variants": ab[[column, "units", "converted", "rate", "ci_low", "ci_high", "ratio", "p_adjusted",
+                            "significant"]]}
+
+
+def variant_left_out(column: str) -> str:
+    """Why the A/B comparison is not shown."""
+    return (f"there is no `{column}` column in the events or customers." if column
+            else "no variant column is set (variant_column is empty).")
+
+
+DRIVERS_METHOD = ("For every event seen after entering the funnel and before converting (or the window's end), the odds "
+                  "of converting for units that did it against those that did not (+1 smoothing, 95 % interval). These "
+                  "are associations, not effects: non-converters are watched for longer.")
+
+
+def drivers_findings(drv, *, unit: str) -> str:
+    """The drivers section's finding: the method (:data:`DRIVERS_METHOD`), then :func:`drivers_sentence`."""
+    return paragraphs(DRIVERS_METHOD, drivers_sentence(drv, unit=unit))
+
+
+def drivers_metrics(drv) -> dict:
+    """``drivers``: event, units with it, conversion with and without it, odds ratio (nothing when no
+    event has the support)."""
+    if not len(drv.table):
+        return {}
+    return {"drivers": drv.table[["event", "units_with", "rate_with", "rate_without", "odds_ratio"]]}
+
+
+PATHS_INTRO = "Top paths after the last step reached (share of the droppers at that step):"
+FLOWS_METHOD = ("The next three events of every unit that entered the funnel but did not finish it, after the last "
+                "step it reached (`(end)`: nothing followed in the unit).\n\n" + PATHS_INTRO)
+
+
+def flows_metrics(flows) -> dict:
+    """``dropper_end_share`` of a :class:`cjlib.funnel.DropoffFlows`."""
+    from cjlib.funnel import dropper_end_share
+
+    return {"dropper_end_share": dropper_end_share(flows.flows)}
+
+
+def no_droppers(unit: str) -> str:
+    """Why the droppers' flow is not shown."""
+    return f"no {unit} that entered the funnel dropped out of it."
+
+
+def friction_method(min_units: int) -> str:
+    """What the friction chart shows and which signals can earn a finding."""
+    return ("Per transition: units that repeated the step (loops), met an error event, or dwelt longer than 9 in 10 "
+            f"converters, and how each signal goes with moving on (signals met by fewer than {min_units} units "
+            "earn no finding).")
+
+
+def friction_findings(fr, worst: dict | None, *, unit: str, min_units: int) -> str:
+    """The friction section's finding: the method, the worst friction when earned, the error events."""
+    return paragraphs(friction_method(min_units), friction_sentence(worst, unit=unit),
+                      error_events_sentence(fr.error_events))
+
+
+def friction_metrics(fr) -> dict:
+    """``friction``: the friction table without its dwell threshold."""
+    return {"friction": fr.table.drop(columns="dwell_threshold")}
+
+
+def cart_method(cart) -> str:
+    """The definition of a cart, abandonment and recovery, with the events and the window in use."""
+    return CART_METHOD.format(carts=", ".join(cart.cart_event), buys=", ".join(cart.purchase_event),
+                              days=_cart_days(cart))
+
+
+def cart_findings(cart) -> str:
+    """The cart section's finding: :func:`cart_method`, then :func:`cart_sentence`."""
+    return paragraphs(cart_method(cart), cart_sentence(cart))
+
+
+def cart_metrics(cart) -> dict:
+    """``cart_abandonment_rate`` (``None`` without carts) and ``cart_recovery_rate`` (``None`` without
+    abandoned carts)."""
+    return {"cart_abandonment_rate": cart.abandonment_rate if cart.carts else None,
+            "cart_recovery_rate": cart.recovery_rate if cart.abandoned else None}
+
+
+def time_to_convert_metrics(ttc: pd.DataFrame, *, converts: bool) -> dict:
+    """The median hours from step 1 to the conversion step (``funnel_median_hours_to_convert``), or to the last
+    step when no step converts (``funnel_median_hours_to_last_step``); empty without units that got there."""
+    if not len(ttc):
+        return {}
+    key = "funnel_median_hours_to_convert" if converts else "funnel_median_hours_to_last_step"
+    return {key: float(ttc["hours"].median())}
+
+
+def no_time_to_convert(unit: str, to_step: str) -> str:
+    """Why time to convert is not shown."""
+    return f"no {unit} reaches {to_step} in the funnel, so there is no time to convert."
+
+
+def cohort_metrics(coh: pd.DataFrame) -> dict:
+    """``cohort_conversion``: cohort, units, converted and rate per entry cohort."""
+    return {"cohort_conversion": coh[["cohort", "units", "converted", "rate"]]}
+
+
+def units_export_sentence(unit: str, file_name: str) -> str:
+    """Where the per-unit table went."""
+    return f"The furthest step of every {unit} is in `{file_name}` (customer-level, not shown here)."
+
+
+def summary(main: pd.DataFrame, *, name: str, unit: str, window, checkout: pd.DataFrame | None, checkout_unit: str,
+            segment_metrics: Mapping, drivers, friction: dict | None, flows, cart, time_to_convert: pd.DataFrame,
+            to_step: str, converts: bool) -> str:
+    """The **Findings** bullets of 03_dropoff, those that are earned (``""`` when none is).
+
+    Parameters
+    ----------
+    main, name, unit, window
+        The main funnel table (its largest drop is :func:`cjlib.funnel.largest_drop`'s), name, unit, window.
+    checkout, checkout_unit
+        The checkout funnel table (``None`` without one) and the unit of the funnel that segments, drivers,
+        flows and friction ran on (the checkout funnel's, else the main funnel's).
+    segment_metrics : dict
+        :func:`segment_metrics` (a parameter named after the function that makes it).
+    drivers : Drivers
+    friction : dict or None
+        :func:`cjlib.funnel.worst_friction`.
+    flows : DropoffFlows
+    cart : CartAbandonment or None
+    time_to_convert : DataFrame
+        :meth:`cjlib.funnel.Funnel.time_to_convert` to ``to_step``; ``converts`` says whether it is a conversion.
+
+    Returns
+    -------
+    str
+    """
+    from cjlib.funnel import largest_drop
+
+    worst = segment_metrics["worst_segment"]
+    lines = [funnel_line(main, largest_drop(main), name=name, unit=unit, window=window),
+             checkout_line(checkout, largest_drop(checkout), unit=checkout_unit) if checkout is not None else None,
+             worst_segment_line(worst)]
+    lines += [step_worst_line(w, worst) for w in segment_metrics["worst_segments"]]
+    lines += [drivers_line(drivers), friction_line(friction, unit=checkout_unit), flows_line(flows.flows),
+              cart_line(cart) if cart is not None else None,
+              time_to_convert_line(time_to_convert, from_step=_steps(main)[0], to_step=to_step, converts=converts)]
+    return bullets(lines) or ""

@@ -36,18 +36,18 @@ def sessionize(events, *, window: str | pd.Timedelta = "30min", engine: str = "p
 
     Parameters
     ----------
-        events : pandas DataFrame, Dask DataFrame or Partitioned
-            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
-            once by :func:`partition` / :func:`distribute`.
+    events : pandas DataFrame, Dask DataFrame or Partitioned
+        The event log (:func:`cjlib.load_events`), a Dask frame (:func:`cjlib.engine.read_events`) or a
+        log shuffled once by :func:`cjlib.engine.partition` / :func:`cjlib.engine.distribute`.
     window : str or Timedelta, default "30min"
         Inactivity that starts a new session (as :func:`cjlib.journeys.sessionize`).
-        engine : {"pandas", "dask"}, default "pandas"
-            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
-            ``client`` or ``address`` implies it.
-        client, address : optional
-            Where Dask runs (see :func:`get_client`).
-        npartitions : int, optional
-            Partitions of the shuffle (see :func:`partition`).
+    engine : {"pandas", "dask"}, default "pandas"
+        ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a
+        :class:`~cjlib.engine.Partitioned`, ``client`` or ``address`` implies it.
+    client, address : optional
+        Where Dask runs (see :func:`cjlib.engine.get_client`).
+    npartitions : int, optional
+        Partitions of the shuffle (see :func:`cjlib.engine.partition`).
 
     Returns
     -------
@@ -74,18 +74,18 @@ def stage_reached(events, *, stage_map: StageMap | None = None, engine: str = "p
 
     Parameters
     ----------
-        events : pandas DataFrame, Dask DataFrame or Partitioned
-            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
-            once by :func:`partition` / :func:`distribute`.
+    events : pandas DataFrame, Dask DataFrame or Partitioned
+        The event log (:func:`cjlib.load_events`), a Dask frame (:func:`cjlib.engine.read_events`) or a
+        log shuffled once by :func:`cjlib.engine.partition` / :func:`cjlib.engine.distribute`.
     stage_map : StageMap, optional
         Keyword-only; default the project's stage map.
-        engine : {"pandas", "dask"}, default "pandas"
-            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
-            ``client`` or ``address`` implies it.
-        client, address : optional
-            Where Dask runs (see :func:`get_client`).
-        npartitions : int, optional
-            Partitions of the shuffle (see :func:`partition`).
+    engine : {"pandas", "dask"}, default "pandas"
+        ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a
+        :class:`~cjlib.engine.Partitioned`, ``client`` or ``address`` implies it.
+    client, address : optional
+        Where Dask runs (see :func:`cjlib.engine.get_client`).
+    npartitions : int, optional
+        Partitions of the shuffle (see :func:`cjlib.engine.partition`).
 
     Returns
     -------
@@ -143,9 +143,9 @@ def funnel_units(events, steps: Sequence, *, window=None, mode: str = "ordered",
 
     Parameters
     ----------
-        events : pandas DataFrame, Dask DataFrame or Partitioned
-            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
-            once by :func:`partition` / :func:`distribute`.
+    events : pandas DataFrame, Dask DataFrame or Partitioned
+        The event log (:func:`cjlib.load_events`), a Dask frame (:func:`cjlib.engine.read_events`) or a
+        log shuffled once by :func:`cjlib.engine.partition` / :func:`cjlib.engine.distribute`.
     steps : list
         Funnel steps, as :func:`cjlib.funnel.funnel_units` takes them.
     window : str or Timedelta, optional
@@ -154,13 +154,13 @@ def funnel_units(events, steps: Sequence, *, window=None, mode: str = "ordered",
     unit : {"customer", "session"}, default "customer"
     stage_map : StageMap, optional
         Keyword-only; default the project's stage map.
-        engine : {"pandas", "dask"}, default "pandas"
-            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
-            ``client`` or ``address`` implies it.
-        client, address : optional
-            Where Dask runs (see :func:`get_client`).
-        npartitions : int, optional
-            Partitions of the shuffle (see :func:`partition`).
+    engine : {"pandas", "dask"}, default "pandas"
+        ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a
+        :class:`~cjlib.engine.Partitioned`, ``client`` or ``address`` implies it.
+    client, address : optional
+        Where Dask runs (see :func:`cjlib.engine.get_client`).
+    npartitions : int, optional
+        Partitions of the shuffle (see :func:`cjlib.engine.partition`).
 
     Returns
     -------
@@ -189,9 +189,9 @@ def funnel(events, steps: Sequence, *, window=None, mode: str = "ordered", unit:
 
     Parameters
     ----------
-        events : pandas DataFrame, Dask DataFrame or Partitioned
-            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
-            once by :func:`partition` / :func:`distribute`.
+    events : pandas DataFrame, Dask DataFrame or Partitioned
+        The event log (:func:`cjlib.load_events`), a Dask frame (:func:`cjlib.engine.read_events`) or a
+        log shuffled once by :func:`cjlib.engine.partition` / :func:`cjlib.engine.distribute`.
     steps : list
         Funnel steps, as :func:`cjlib.funnel.funnel` takes them.
     window : str or Timedelta, optional
@@ -202,13 +202,13 @@ def funnel(events, steps: Sequence, *, window=None, mode: str = "ordered", unit:
         Segment column(s) to break the funnel down by.
     stage_map : StageMap, optional
         Keyword-only; default the project's stage map.
-        engine : {"pandas", "dask"}, default "pandas"
-            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
-            ``client`` or ``address`` implies it.
-        client, address : optional
-            Where Dask runs (see :func:`get_client`).
-        npartitions : int, optional
-            Partitions of the shuffle (see :func:`partition`).
+    engine : {"pandas", "dask"}, default "pandas"
+        ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a
+        :class:`~cjlib.engine.Partitioned`, ``client`` or ``address`` implies it.
+    client, address : optional
+        Where Dask runs (see :func:`cjlib.engine.get_client`).
+    npartitions : int, optional
+        Partitions of the shuffle (see :func:`cjlib.engine.partition`).
 
     Returns
     -------
@@ -287,18 +287,18 @@ def transition_counts(events, *, col: str = "channel", engine: str = "pandas", c
 
     Parameters
     ----------
-        events : pandas DataFrame, Dask DataFrame or Partitioned
-            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
-            once by :func:`partition` / :func:`distribute`.
+    events : pandas DataFrame, Dask DataFrame or Partitioned
+        The event log (:func:`cjlib.load_events`), a Dask frame (:func:`cjlib.engine.read_events`) or a
+        log shuffled once by :func:`cjlib.engine.partition` / :func:`cjlib.engine.distribute`.
     col : str, default "channel"
         The column whose consecutive values are counted.
-        engine : {"pandas", "dask"}, default "pandas"
-            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
-            ``client`` or ``address`` implies it.
-        client, address : optional
-            Where Dask runs (see :func:`get_client`).
-        npartitions : int, optional
-            Partitions of the shuffle (see :func:`partition`).
+    engine : {"pandas", "dask"}, default "pandas"
+        ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a
+        :class:`~cjlib.engine.Partitioned`, ``client`` or ``address`` implies it.
+    client, address : optional
+        Where Dask runs (see :func:`cjlib.engine.get_client`).
+    npartitions : int, optional
+        Partitions of the shuffle (see :func:`cjlib.engine.partition`).
 
     Returns
     -------
@@ -329,22 +329,22 @@ def customer_features(events, *, customers: pd.DataFrame | None = None, feedback
 
     Parameters
     ----------
-        events : pandas DataFrame, Dask DataFrame or Partitioned
-            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
-            once by :func:`partition` / :func:`distribute`.
+    events : pandas DataFrame, Dask DataFrame or Partitioned
+        The event log (:func:`cjlib.load_events`), a Dask frame (:func:`cjlib.engine.read_events`) or a
+        log shuffled once by :func:`cjlib.engine.partition` / :func:`cjlib.engine.distribute`.
     customers, feedback : DataFrame, optional
         Customer attributes and satisfaction feedback, as :func:`cjlib.features.customer_features` takes them.
     cutoff : timestamp-like, optional
         Features use events before it; default the log's last event + 1 s.
     stage_map : StageMap, optional
         Keyword-only; default the project's stage map.
-        engine : {"pandas", "dask"}, default "pandas"
-            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
-            ``client`` or ``address`` implies it.
-        client, address : optional
-            Where Dask runs (see :func:`get_client`).
-        npartitions : int, optional
-            Partitions of the shuffle (see :func:`partition`).
+    engine : {"pandas", "dask"}, default "pandas"
+        ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a
+        :class:`~cjlib.engine.Partitioned`, ``client`` or ``address`` implies it.
+    client, address : optional
+        Where Dask runs (see :func:`cjlib.engine.get_client`).
+    npartitions : int, optional
+        Partitions of the shuffle (see :func:`cjlib.engine.partition`).
 
     Returns
     -------
@@ -406,20 +406,20 @@ def paths_from_events(events, *, conversion_events: Sequence[str] | str | None =
 
     Parameters
     ----------
-        events : pandas DataFrame, Dask DataFrame or Partitioned
-            The event log (:func:`cjlib.load_events`), a Dask frame (:func:`read_events`) or a log shuffled
-            once by :func:`partition` / :func:`distribute`.
+    events : pandas DataFrame, Dask DataFrame or Partitioned
+        The event log (:func:`cjlib.load_events`), a Dask frame (:func:`cjlib.engine.read_events`) or a
+        log shuffled once by :func:`cjlib.engine.partition` / :func:`cjlib.engine.distribute`.
     conversion_events, lookback, touch_col, stage, collapse_repeats
         As :func:`cjlib.attribution.paths_from_events` takes them.
     stage_map : StageMap, optional
         Keyword-only; default the project's stage map.
-        engine : {"pandas", "dask"}, default "pandas"
-            ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a :class:`Partitioned`,
-            ``client`` or ``address`` implies it.
-        client, address : optional
-            Where Dask runs (see :func:`get_client`).
-        npartitions : int, optional
-            Partitions of the shuffle (see :func:`partition`).
+    engine : {"pandas", "dask"}, default "pandas"
+        ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a
+        :class:`~cjlib.engine.Partitioned`, ``client`` or ``address`` implies it.
+    client, address : optional
+        Where Dask runs (see :func:`cjlib.engine.get_client`).
+    npartitions : int, optional
+        Partitions of the shuffle (see :func:`cjlib.engine.partition`).
 
     Returns
     -------

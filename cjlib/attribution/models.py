@@ -129,8 +129,7 @@ def bootstrap(paths: pd.DataFrame, model: str = "markov", n_boot: int = 200, see
     -------
     DataFrame
         Indexed by ``channel``: ``estimate`` (the model on the full data), ``lower``, ``upper``, ``std``.
-        ``attrs``: ``model``, ``n_boot``, ``confidence``, ``seed``, ``failed`` (replicates without conversions,
-        skipped).
+        A replicate without conversions is skipped (a :class:`~cjlib.errors.DataError` when every one is).
     """
     _check_model(model)
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
@@ -154,7 +153,6 @@ def bootstrap(paths: pd.DataFrame, model: str = "markov", n_boot: int = 200, see
         op = _linear_operator(p, model)
     rng = np.random.default_rng(seed)
     reps = []
-    failed = 0
     for _ in range(n_boot):
         q = _resample(p, rng)
         if op is not None:
@@ -163,7 +161,7 @@ def bootstrap(paths: pd.DataFrame, model: str = "markov", n_boot: int = 200, see
         try:
             reps.append(_attribute(q, model, chain=chain, **kw)[pick])
         except DataError:
-            failed += 1
+            continue  # a replicate without conversions has nothing to attribute
     if not reps:
         raise DataError("every bootstrap replicate lacked conversions", rule="no_conversions")
     R = np.vstack(reps)
@@ -171,8 +169,6 @@ def bootstrap(paths: pd.DataFrame, model: str = "markov", n_boot: int = 200, see
     out = pd.DataFrame({"estimate": est, "lower": np.quantile(R, a, axis=0), "upper": np.quantile(R, 1 - a, axis=0),
                         "std": R.std(axis=0, ddof=1) if len(R) > 1 else np.zeros(len(est))},
                        index=pd.Index(p.channels.astype(str), name="channel"))
-    out.attrs.update(model=model, n_boot=int(n_boot), confidence=float(confidence), seed=int(seed), failed=failed,
-                     column="value" if value else "conversions")
     return out
 
 

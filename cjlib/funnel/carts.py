@@ -156,6 +156,11 @@ def cart_outcomes(table: pd.DataFrame, labels: pd.Series | None = None, column: 
         (carts of customers without a level count only in ``"all"``).
     column : str, optional
         The segment's name for the row labels.
+
+    Returns
+    -------
+    DataFrame
+        One row per group (``"all"`` first): ``purchased``, ``recovered``, ``lost``, ``carts``.
     """
     groups = {"all": table}
     if labels is not None:

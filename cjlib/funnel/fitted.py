@@ -92,24 +92,63 @@ class Funnel:
 
     def units_by(self, by: str | Sequence[str]) -> pd.Series:
         """Units in the data per segment of ``by`` (the value on the unit's first step-1 event, else its
-        first event; units with a missing value are left out), named ``units``, indexed by the levels."""
+        first event; units with a missing value are left out), named ``units``, indexed by the levels.
+
+        Parameters
+        ----------
+        by : str or list of str
+            Segment column(s) of the events the funnel was fitted on.
+
+        Returns
+        -------
+        Series
+        """
         cols = _check_by(by, self._match.prep.ev)
         seg = _segment_values(self._match, cols)
         return seg.groupby(cols if len(cols) > 1 else cols[0], sort=True).size().rename("units")
 
     def units(self) -> pd.DataFrame:
-        """Per unit, the furthest step and the completion times: :func:`cjlib.funnel.funnel_units`."""
+        """Per unit, the furthest step and the completion times: :func:`cjlib.funnel.funnel_units`.
+
+        Returns
+        -------
+        DataFrame
+            As :func:`cjlib.funnel.funnel_units`.
+        """
         return _unit_frame(self._match)
 
     def table(self, by: str | Sequence[str] | None = None) -> pd.DataFrame:
-        """The funnel table, per segment of ``by`` when given: :func:`cjlib.funnel.funnel`."""
+        """The funnel table, per segment of ``by`` when given: :func:`cjlib.funnel.funnel`.
+
+        Parameters
+        ----------
+        by : str or list of str, optional
+            Segment column(s) of the events the funnel was fitted on.
+
+        Returns
+        -------
+        DataFrame
+            As :func:`cjlib.funnel.funnel`.
+        """
         cols = _check_by(by, self._match.prep.ev) if by is not None else []
         return _table(self._match, cols, self._window)
 
     def compare(self, by: str, *, from_step=None, to_step=None, control=None, confidence: float = 0.95,
                 alpha: float = 0.05) -> pd.DataFrame:
         """Conversion per level of ``by`` with intervals and Holm-corrected tests:
-        :func:`cjlib.funnel.compare_segments`."""
+        :func:`cjlib.funnel.compare_segments`.
+
+        Parameters
+        ----------
+        by : str
+            A segment column of the events the funnel was fitted on.
+        from_step, to_step, control, confidence, alpha
+            As in :func:`cjlib.funnel.compare_segments`.
+
+        Returns
+        -------
+        DataFrame
+        """
         cols = _check_by(by, self._match.prep.ev)
         if len(cols) != 1:
             raise ValueError("by must be a single column name for compare_segments")
@@ -118,22 +157,73 @@ class Funnel:
 
     def drivers(self, *, from_step=None, to_step=None, min_support: int = 30,
                 exclude_step_events: bool = True) -> Drivers:
-        """Events that go with converting or dropping: :func:`cjlib.funnel.dropoff_drivers`."""
+        """Events that go with converting or dropping: :func:`cjlib.funnel.dropoff_drivers`.
+
+        Parameters
+        ----------
+        from_step, to_step, min_support, exclude_step_events
+            As in :func:`cjlib.funnel.dropoff_drivers`.
+
+        Returns
+        -------
+        Drivers
+        """
         return _drivers(self._match, from_step=from_step, to_step=to_step, min_support=min_support,
                         exclude_step_events=exclude_step_events)
 
     def flows(self, *, depth: int = 3, top: int = 10) -> DropoffFlows:
-        """Where the droppers go next: :func:`cjlib.funnel.where_droppers_go`."""
+        """Where the droppers go next: :func:`cjlib.funnel.where_droppers_go`.
+
+        Parameters
+        ----------
+        depth, top
+            As in :func:`cjlib.funnel.where_droppers_go`.
+
+        Returns
+        -------
+        DropoffFlows
+        """
         return _flows(self._match, depth=depth, top=top)
 
     def friction(self, *, error_events: str | Sequence[str] | None = None, long_dwell=None) -> Friction:
-        """Loops, errors and long dwell per transition: :func:`cjlib.funnel.friction`."""
+        """Loops, errors and long dwell per transition: :func:`cjlib.funnel.friction`.
+
+        Parameters
+        ----------
+        error_events, long_dwell
+            As in :func:`cjlib.funnel.friction`.
+
+        Returns
+        -------
+        Friction
+        """
         return _friction(self._match, self._stage_map, error_events=error_events, long_dwell=long_dwell)
 
     def time_to_convert(self, *, from_step=None, to_step=None) -> pd.DataFrame:
-        """Time from ``from_step`` to ``to_step`` per converting unit: :func:`cjlib.funnel.time_to_convert`."""
+        """Time from ``from_step`` to ``to_step`` per converting unit: :func:`cjlib.funnel.time_to_convert`.
+
+        Parameters
+        ----------
+        from_step, to_step
+            As in :func:`cjlib.funnel.time_to_convert`.
+
+        Returns
+        -------
+        DataFrame
+        """
         return _time_to_convert(self._match, from_step, to_step)
 
     def cohorts(self, *, freq: str = "W", to_step=None, confidence: float = 0.95) -> pd.DataFrame:
-        """Conversion by entry cohort: :func:`cjlib.funnel.conversion_by_cohort`."""
+        """Conversion by entry cohort: :func:`cjlib.funnel.conversion_by_cohort`.
+
+        Parameters
+        ----------
+        freq : {"W", "M", "MS"}, default "W"
+        to_step, confidence
+            As in :func:`cjlib.funnel.conversion_by_cohort`.
+
+        Returns
+        -------
+        DataFrame
+        """
         return _cohorts(self._match, freq, to_step, confidence)

@@ -57,6 +57,15 @@ def where_droppers_go(
     matched to that step in the chosen attempt (any time later, not limited to the window; in session
     units, within the session).
 
+    Parameters
+    ----------
+    events, steps, window, mode, unit, stage_map
+        As in :func:`cjlib.funnel.funnel`.
+    depth : int, default 3
+        Events followed after the last step reached.
+    top : int, default 10
+        Paths kept per last step in ``paths``.
+
     Returns
     -------
     DropoffFlows
@@ -248,6 +257,17 @@ def worst_friction(table: pd.DataFrame, *, min_units: int = 50, alpha: float = 0
     proportion z-test, ``p < alpha``; the signals are few, so no correction). A tie for the largest gap
     names nothing.
 
+    Parameters
+    ----------
+    table : DataFrame
+        :attr:`Friction.table`.
+    min_units : int, default 50
+        Units that must meet, and not meet, a signal.
+    alpha : float, default 0.05
+        Significance level of the two-proportion test.
+    tolerance : float, default 1e-9
+        Gaps closer than this are a tie.
+
     Returns
     -------
     dict or None
@@ -276,7 +296,17 @@ def worst_friction(table: pd.DataFrame, *, min_units: int = 50, alpha: float = 0
 
 def dropper_end_share(flows: pd.DataFrame) -> float | None:
     """Share of dropped units whose next event after dropping is none (``(end)``) in
-    :attr:`DropoffFlows.flows`; ``None`` without droppers."""
+    :attr:`DropoffFlows.flows`; ``None`` without droppers.
+
+    Parameters
+    ----------
+    flows : DataFrame
+        :attr:`DropoffFlows.flows`.
+
+    Returns
+    -------
+    float or None
+    """
     first = flows[flows["target"].astype(str).str.startswith("1: ")]
     total = first["count"].sum()
     if not total:

@@ -14,6 +14,16 @@ from cjlib.stagemap import StageMap, load_stage_map
 def parse_steps(text: str) -> list:
     """Steps from a comma-separated parameter: ``"a, b|c, d"`` → ``["a", ["b", "c"], "d"]`` (``[]`` when empty).
 
+    Parameters
+    ----------
+    text : str
+        The parameter's text.
+
+    Returns
+    -------
+    list
+        Names, and lists of names for alternatives.
+
     Examples
     --------
     >>> parse_steps("product_view, add_to_cart|begin_checkout, event:purchase")
@@ -41,6 +51,12 @@ def resolve_journey(stage_map: StageMap, journey: str = "") -> tuple[str, list]:
     ``""`` means the stage map's ``default_journey``, else every stage in order (named ``"stages"``).
     A name the map does not have raises a one-line :class:`ValueError` naming the map's journeys.
 
+    Parameters
+    ----------
+    stage_map : StageMap
+    journey : str, default ""
+        The ``journey`` parameter.
+
     Returns
     -------
     (name, steps)
@@ -58,6 +74,16 @@ def resolve_checkout(stage_map: StageMap, checkout_journey: str = "") -> tuple[s
 
     ``(None, None)`` when the parameter is empty and the map declares no checkout journey; a name the map
     does not have raises a one-line :class:`ValueError` naming the map's journeys.
+
+    Parameters
+    ----------
+    stage_map : StageMap
+    checkout_journey : str, default ""
+        The ``checkout_journey`` parameter.
+
+    Returns
+    -------
+    (name, steps) or (None, None)
     """
     name = (checkout_journey or "").strip() or stage_map.checkout_journey
     if not name:
@@ -71,6 +97,18 @@ def conversion_step(steps: Sequence, *, stage_map: StageMap | None = None) -> st
     """The label of the first step after step 1 that a conversion event satisfies (an event step naming
     a conversion event, or a stage listing one); ``None`` when no later step does (then there is no
     conversion inside the funnel to time, only the reach of its last step).
+
+    Parameters
+    ----------
+    steps : list
+        Funnel steps (as :func:`cjlib.funnel.funnel` takes them).
+    stage_map : StageMap, optional
+        Default ``data/stage_map.yml``; its ``conversion_events`` say what converts.
+
+    Returns
+    -------
+    str or None
+        A step label.
 
     Examples
     --------
@@ -101,6 +139,17 @@ def conversion_target(steps: Sequence, *, stage_map: StageMap | None = None) -> 
     """The step a funnel's time to convert runs to: ``(label, True)`` for its :func:`conversion_step`,
     ``(last step's label, False)`` when no step after step 1 converts.
 
+    Parameters
+    ----------
+    steps : list
+        Funnel steps.
+    stage_map : StageMap, optional
+        Default ``data/stage_map.yml``.
+
+    Returns
+    -------
+    (label, converts) : (str, bool)
+
     Examples
     --------
     >>> conversion_target(["awareness", "consideration", "purchase", "retention"])
@@ -117,6 +166,15 @@ def segment_columns(by: str, profile, events_columns, customer_columns=()) -> tu
 
     ``""`` means ``profile.segment_candidates`` (the columns 00_journey_map uses). A named column is
     usable when it is an event or customer column, or ``acquisition_channel`` with a ``channel`` column.
+
+    Parameters
+    ----------
+    by : str
+        The ``segments`` parameter: comma-separated column names, ``""`` for the profile's candidates.
+    profile : DataProfile
+        ``data.profile``.
+    events_columns, customer_columns : list of str
+        The columns of the event log and of the customer table.
 
     Returns
     -------
@@ -166,6 +224,17 @@ def report_window(window: str, profile) -> str | None:
     """The conversion window of a ``window`` parameter: ``"auto"`` fits the data (``profile.default_window()``),
     ``""`` is unbounded (``None``), anything else is the duration as written.
 
+    Parameters
+    ----------
+    window : str
+        The ``window`` parameter.
+    profile : DataProfile
+        ``data.profile`` (read only for ``"auto"``).
+
+    Returns
+    -------
+    str or None
+
     Examples
     --------
     >>> report_window(" 12h ", None), report_window("", None)
@@ -180,6 +249,16 @@ _COHORT_FREQ = {"week": "W", "month": "MS"}
 
 def cohort_freq(name: str) -> str:
     """The pandas alias of a ``cohort_freq`` parameter: ``"week"`` → ``"W"``, ``"month"`` → ``"MS"``.
+
+    Parameters
+    ----------
+    name : str
+        The ``cohort_freq`` parameter (``"week"`` or ``"month"``, any case).
+
+    Returns
+    -------
+    str
+        ``"W"`` or ``"MS"``.
 
     Examples
     --------

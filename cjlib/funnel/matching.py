@@ -78,6 +78,18 @@ def _labels(steps) -> list[str]:
 def ambiguous_steps(steps, *, stage_map: StageMap | None = None) -> list[str]:
     """The bare step names that are both a stage and an event of the stage map (they mean the stage).
 
+    Parameters
+    ----------
+    steps : list
+        Funnel steps.
+    stage_map : StageMap, optional
+        Default ``data/stage_map.yml``.
+
+    Returns
+    -------
+    list of str
+        In order of first appearance.
+
     Examples
     --------
     >>> ambiguous_steps(["awareness", "purchase", "event:purchase", ["review", "retention"]])

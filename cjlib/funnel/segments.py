@@ -259,6 +259,17 @@ def worst_segment(comparisons: Mapping[str, pd.DataFrame], to_step=None, *, min_
     (``ratio < 1``) and, with ``to_step``, end at that step. Two rows tied for the lowest ratio (within
     ``tolerance``) name nothing: a tie is never called the worst.
 
+    Parameters
+    ----------
+    comparisons : mapping of str to DataFrame
+        Segment column → its :func:`compare_segments` result.
+    to_step : str, optional
+        Only transitions into this step.
+    min_units : int, default 100
+        Levels with fewer units at the transition are never named.
+    tolerance : float, default 1e-9
+        Ratios closer than this are a tie.
+
     Returns
     -------
     dict or None

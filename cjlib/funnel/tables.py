@@ -230,6 +230,13 @@ def time_to_convert(
     Times come from the chosen attempt of :func:`funnel` (the earliest attempt reaching the furthest
     step), as completion(to_step) − completion(from_step).
 
+    Parameters
+    ----------
+    events, steps, window, mode, unit, stage_map
+        As in :func:`cjlib.funnel.funnel`.
+    from_step, to_step : step label, step number (1-based) or name, optional
+        The transition (default step 1 → the last step).
+
     Returns
     -------
     DataFrame
@@ -271,6 +278,17 @@ def conversion_by_cohort(
     (from its first step-1 event) closed by the last timestamp in the data; without a window no cohort
     can be known complete and ``complete`` is False. Recent cohorts have had less time to convert: read
     their rates as lower bounds.
+
+    Parameters
+    ----------
+    events, steps, window, mode, unit, stage_map
+        As in :func:`cjlib.funnel.funnel`.
+    freq : {"W", "M", "MS"}, default "W"
+        Pandas alias of the cohort period: weeks from Monday, or calendar months.
+    to_step : step label, step number (1-based) or name, optional
+        The step that counts as converted (default the last step).
+    confidence : float, default 0.95
+        Of the Wilson intervals.
 
     Returns
     -------
@@ -321,6 +339,15 @@ def largest_drop(table: pd.DataFrame, *, min_units: int = 30, tolerance: float =
     Transitions whose previous step has fewer than ``min_units`` units are left out (``excluded`` counts
     them, so a sentence can say "among steps of 30+ units"); a tie for the largest drop, or fewer than two
     eligible transitions (nothing to be largest among), names nothing.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A :func:`funnel` table without ``by``.
+    min_units : int, default 30
+        Transitions from a step with fewer units are left out.
+    tolerance : float, default 1e-9
+        Drop rates closer than this are a tie.
 
     Returns
     -------

@@ -37,7 +37,17 @@ def _dur(t) -> str:
 
 def funnel_table(data: pd.DataFrame):
     """A :func:`cjlib.funnel.funnel` table styled for a report: counts with separators, rates as
-    percentages, times as minutes/hours/days, ``–`` where a value is undefined, no index."""
+    percentages, times as minutes/hours/days, ``–`` where a value is undefined, no index.
+
+    Parameters
+    ----------
+    data : DataFrame
+        A :func:`cjlib.funnel.funnel` table.
+
+    Returns
+    -------
+    Styler
+    """
     fmt = {"reached": "{:,}", "conversion_from_start": "{:.1%}", "conversion_from_previous": "{:.1%}",
            "dropped": "{:,}", "drop_off_rate": "{:.1%}", "median_time_from_previous": _dur,
            "p90_time_from_previous": _dur}
@@ -46,7 +56,17 @@ def funnel_table(data: pd.DataFrame):
 
 def paths_table(paths: pd.DataFrame):
     """:attr:`cjlib.funnel.DropoffFlows.paths` styled for a report: counts with separators, shares as
-    percentages, no index."""
+    percentages, no index.
+
+    Parameters
+    ----------
+    paths : DataFrame
+        :attr:`cjlib.funnel.DropoffFlows.paths`.
+
+    Returns
+    -------
+    Styler
+    """
     return paths.style.format({"units": "{:,}", "share": "{:.1%}"}).hide(axis="index")
 
 
@@ -55,6 +75,18 @@ def funnel_bars(data: pd.DataFrame, *, title: str | None = None, ax=None):
 
     ``data`` is :func:`cjlib.funnel.funnel` output without ``by`` (columns ``step``, ``reached``,
     ``conversion_from_start``, ``drop_off_rate``).
+
+    Parameters
+    ----------
+    data : DataFrame
+    title : str, optional
+        The title (a finding; the caller computes it).
+    ax : Axes, optional
+        Draw here; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
     """
     ax = _ax(ax)
     y = np.arange(len(data))[::-1]
@@ -78,6 +110,21 @@ def segment_comparison(data: pd.DataFrame, *, by: str, title: str | None = None,
 
     ``data`` is :func:`cjlib.funnel.compare_segments` output for one transition (filter it first when it
     holds several); ``by`` is the segment column.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One transition of :func:`cjlib.funnel.compare_segments`.
+    by : str
+        The segment column.
+    title : str, optional
+        The title (a finding; the caller computes it).
+    ax : Axes, optional
+        Draw here; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
     """
     ax = _ax(ax)
     seg = by
@@ -111,6 +158,22 @@ def time_to_convert_hist(data: pd.DataFrame, *, bins: int = 40, log_scale: bool 
     """Histogram of hours to convert (:func:`cjlib.funnel.time_to_convert` output), median marked.
 
     ``log_scale`` puts hours on a log axis (conversion times usually span minutes to months).
+
+    Parameters
+    ----------
+    data : DataFrame
+        :func:`cjlib.funnel.time_to_convert`.
+    bins : int, default 40
+    log_scale : bool, default True
+        Hours on a log axis.
+    title : str, optional
+        The title (a finding; the caller computes it).
+    ax : Axes, optional
+        Draw here; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
     """
     ax = _ax(ax)
     h = data["hours"].to_numpy(dtype=float)
@@ -138,6 +201,21 @@ def cohort_conversion(data: pd.DataFrame, *, to_step: str | None = None, title: 
     ``to_step`` names the step converted to on the y axis (default "last step").
 
     Incomplete cohorts (``complete`` False) are drawn hollow.
+
+    Parameters
+    ----------
+    data : DataFrame
+        :func:`cjlib.funnel.conversion_by_cohort`.
+    to_step : str, optional
+        The step converted to, for the axis label.
+    title : str, optional
+        The title (a finding; the caller computes it).
+    ax : Axes, optional
+        Draw here; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
     """
     ax = _ax(ax)
     x = pd.to_datetime(data["cohort"])
@@ -165,6 +243,21 @@ def segment_gaps(data: pd.DataFrame, *, by: str, title: str | None = None, ax=No
     ``to_step``, the segment column, ``rate``, ``ratio``, ``significant``). Each cell shows the conversion
     rate and the ratio to the rest (or the control); blue is better, red worse (log2 scale, capped at
     ½× and 2×); ``*`` marks Holm-significant differences.
+
+    Parameters
+    ----------
+    data : DataFrame
+        :func:`cjlib.funnel.compare_segments` with every transition.
+    by : str
+        The segment column.
+    title : str, optional
+        The title (a finding; the caller computes it).
+    ax : Axes, optional
+        Draw here; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
     """
     from matplotlib.colors import TwoSlopeNorm
 
@@ -203,6 +296,21 @@ def driver_forest(data: pd.DataFrame, *, top: int = 12, title: str | None = None
     """Odds ratios of converting with their 95 % intervals (:func:`cjlib.funnel.dropoff_drivers`), log axis.
 
     The ``top`` events furthest from 1 (on the log scale) are shown, highest odds ratio on top.
+
+    Parameters
+    ----------
+    data : DataFrame
+        :attr:`cjlib.funnel.Drivers.table`.
+    top : int, default 12
+        Events shown (the strongest either way).
+    title : str, optional
+        The title (a finding; the caller computes it).
+    ax : Axes, optional
+        Draw here; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
     """
     d = data.assign(_abs=data["log_odds_ratio"].abs()).nlargest(top, "_abs").sort_values("odds_ratio")
     ax = _ax(ax, figsize=(8, 1.2 + 0.4 * max(len(d), 1)))
@@ -226,6 +334,19 @@ def friction_signals(data: pd.DataFrame, *, title: str | None = None, ax=None):
     """Conversion with and without each friction signal, per transition (:func:`cjlib.funnel.friction`).
 
     One pair of bars per (transition, signal) that occurs; the label gives the share of units with it.
+
+    Parameters
+    ----------
+    data : DataFrame
+        :attr:`cjlib.funnel.Friction.table`.
+    title : str, optional
+        The title (a finding; the caller computes it).
+    ax : Axes, optional
+        Draw here; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
     """
     rows = []
     for r in data.itertuples(index=False):
@@ -256,6 +377,21 @@ def cart_outcomes(data: pd.DataFrame, *, window=None, title: str | None = None, 
 
     ``data``: one row per group (index = label) with counts ``purchased``, ``recovered`` and ``lost``
     (:func:`cjlib.funnel.cart_outcomes`); ``window`` is the recovery window for the legend.
+
+    Parameters
+    ----------
+    data : DataFrame
+        :func:`cjlib.funnel.cart_outcomes`.
+    window : str or Timedelta, optional
+        The recovery window, for the legend.
+    title : str, optional
+        The title (a finding; the caller computes it).
+    ax : Axes, optional
+        Draw here; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
     """
     ax = _ax(ax, figsize=(9, 1.4 + 0.5 * len(data)))
     tot = data[["purchased", "recovered", "lost"]].sum(axis=1).to_numpy(dtype=float)
@@ -294,6 +430,23 @@ def dropoff_flow(data: pd.DataFrame, *, max_nodes: int = 6, min_share: float = 0
     ``max_nodes`` biggest nodes are drawn and the rest (and nodes under ``min_share`` of the column) are
     merged into ``other``; band widths are proportional to units; ``(end)`` means the journey (or
     session) ended.
+
+    Parameters
+    ----------
+    data : DataFrame
+        :attr:`cjlib.funnel.DropoffFlows.flows`.
+    max_nodes : int, default 6
+        Nodes kept per depth (the rest merge into "other").
+    min_share : float, default 0.02
+        Nodes below this share merge into "other".
+    title : str, optional
+        The title (a finding; the caller computes it).
+    ax : Axes, optional
+        Draw here; a new figure when ``None``.
+
+    Returns
+    -------
+    Axes
     """
     import matplotlib.patches as mpatches
     from matplotlib.path import Path

@@ -39,6 +39,15 @@ from cjlib.findings.dropoff.sentences import (
 def data_metrics(summary: Mapping) -> dict:
     """``n_events`` and ``n_customers`` of :meth:`cjlib.Inputs.summary`.
 
+    Parameters
+    ----------
+    summary : Mapping
+        :meth:`cjlib.Inputs.summary`.
+
+    Returns
+    -------
+    dict
+
     Examples
     --------
     >>> data_metrics({"events": 10, "customers": 3, "first_event": "2025-01-01", "last_event": "2025-01-31"})
@@ -49,6 +58,14 @@ def data_metrics(summary: Mapping) -> dict:
 
 def paragraphs(*texts: str | None) -> str:
     """The earned texts (``None`` and ``""`` skipped) as one finding, a paragraph each (``""`` when none).
+
+    Parameters
+    ----------
+    *texts : str or None
+
+    Returns
+    -------
+    str
 
     Examples
     --------
@@ -103,6 +120,17 @@ def funnel_metrics(table: pd.DataFrame, *, window) -> dict:
     ``funnel_conversion`` (``None`` when nobody enters), ``funnel_window`` and ``largest_drop_step``
     (:func:`cjlib.funnel.largest_drop`).
 
+    Parameters
+    ----------
+    table : DataFrame
+        The main :func:`cjlib.funnel.funnel` table.
+    window : str or None
+        The conversion window in use (``None``: unbounded).
+
+    Returns
+    -------
+    dict
+
     Examples
     --------
     >>> t = pd.DataFrame({"step": ["a", "b"], "reached": [4, 1], "conversion_from_start": [1.0, 0.25],
@@ -118,14 +146,40 @@ def funnel_metrics(table: pd.DataFrame, *, window) -> dict:
 
 
 def checkout_metrics(table: pd.DataFrame, *, unit: str) -> dict:
-    """The checkout funnel's metrics: ``checkout_funnel``, ``checkout_funnel_conversion``, ``checkout_unit``."""
+    """The checkout funnel's metrics: ``checkout_funnel``, ``checkout_funnel_conversion``, ``checkout_unit``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The checkout funnel table.
+    unit : str
+        Its unit.
+
+    Returns
+    -------
+    dict
+    """
     return {"checkout_funnel": _steps_rows(table), "checkout_funnel_conversion": _conversion(table),
             "checkout_unit": unit}
 
 
 def segment_metrics(comparisons: Mapping[str, pd.DataFrame], steps: Sequence[str], *, min_units: int) -> dict:
     """``worst_segment`` (into the last step) and ``worst_segments`` (the worst at each later step, where one
-    is earned) of :func:`cjlib.funnel.compare_segments` results per column (:func:`cjlib.funnel.worst_segment`)."""
+    is earned) of :func:`cjlib.funnel.compare_segments` results per column (:func:`cjlib.funnel.worst_segment`).
+
+    Parameters
+    ----------
+    comparisons : mapping of str to DataFrame
+        Segment column → :func:`cjlib.funnel.compare_segments` result.
+    steps : list of str
+        The funnel's step labels.
+    min_units : int
+        Smaller levels are never named.
+
+    Returns
+    -------
+    dict
+    """
     from cjlib.funnel import worst_segment
 
     per_step = [worst_segment(comparisons, to_step=s, min_units=min_units) for s in steps[1:]]
@@ -136,7 +190,21 @@ def segment_metrics(comparisons: Mapping[str, pd.DataFrame], steps: Sequence[str
 def segment_findings(worst: dict | None, *, to_step: str, unit: str, min_units: int,
                      any_segments: bool = True) -> str:
     """The segment section's finding: the method (:data:`SEGMENT_METHOD`), then the worst segment
-    (``""`` without segment columns)."""
+    (``""`` without segment columns).
+
+    Parameters
+    ----------
+    worst : dict or None
+        ``segment_metrics(...)["worst_segment"]``.
+    to_step, unit, min_units
+        As in :func:`worst_segment_sentence`.
+    any_segments : bool, default True
+        ``False``: there are no segment columns (nothing to say).
+
+    Returns
+    -------
+    str
+    """
     if not any_segments:
         return ""
     return paragraphs(SEGMENT_METHOD.format(min_units=min_units),
@@ -146,7 +214,19 @@ def segment_findings(worst: dict | None, *, to_step: str, unit: str, min_units: 
 def segment_gaps_titles(comparisons: Mapping[str, pd.DataFrame], *, unit: str, funnel: str,
                         min_units: int) -> dict[str, str]:
     """Column → title of its segment-gap heatmap (:func:`segment_gaps_title` of its worst level);
-    ``funnel`` names the funnel (``"checkout"`` → "checkout funnel")."""
+    ``funnel`` names the funnel (``"checkout"`` → "checkout funnel").
+
+    Parameters
+    ----------
+    comparisons : mapping of str to DataFrame
+    unit : str
+    funnel : str
+    min_units : int
+
+    Returns
+    -------
+    dict of str to str
+    """
     from cjlib.funnel import worst_segment
 
     return {col: segment_gaps_title(worst_segment({col: c}, min_units=min_units), col, unit=unit,
@@ -154,19 +234,52 @@ def segment_gaps_titles(comparisons: Mapping[str, pd.DataFrame], *, unit: str, f
 
 
 def worst_transition(comparisons: Mapping[str, pd.DataFrame], worst: dict) -> pd.DataFrame:
-    """The rows of the worst segment's column at the worst segment's transition (for its interval chart)."""
+    """The rows of the worst segment's column at the worst segment's transition (for its interval chart).
+
+    Parameters
+    ----------
+    comparisons : mapping of str to DataFrame
+    worst : dict
+        :func:`cjlib.funnel.worst_segment`.
+
+    Returns
+    -------
+    DataFrame
+    """
     c = comparisons[worst["column"]]
     return c[c["to_step"] == worst["to_step"]]
 
 
 def variant_metrics(ab: pd.DataFrame, column: str) -> dict:
-    """``variants``: per level of the A/B column, units, converted, rate with interval, ratio and Holm p."""
+    """``variants``: per level of the A/B column, units, converted, rate with interval, ratio and Holm p.
+
+    Parameters
+    ----------
+    ab : DataFrame
+        :func:`cjlib.funnel.compare_segments` of the variant column.
+    column : str
+        The variant column.
+
+    Returns
+    -------
+    dict
+    """
     return {"variants": ab[[column, "units", "converted", "rate", "ci_low", "ci_high", "ratio", "p_adjusted",
                             "significant"]]}
 
 
 def variant_left_out(column: str) -> str:
-    """Why the A/B comparison is not shown."""
+    """Why the A/B comparison is not shown.
+
+    Parameters
+    ----------
+    column : str
+        The ``variant_column`` parameter.
+
+    Returns
+    -------
+    str
+    """
     return (f"there is no `{column}` column in the events or customers." if column
             else "no variant column is set (variant_column is empty).")
 
@@ -177,13 +290,32 @@ DRIVERS_METHOD = ("For every event seen after entering the funnel and before con
 
 
 def drivers_findings(drv, *, unit: str) -> str:
-    """The drivers section's finding: the method (:data:`DRIVERS_METHOD`), then :func:`drivers_sentence`."""
+    """The drivers section's finding: the method (:data:`DRIVERS_METHOD`), then :func:`drivers_sentence`.
+
+    Parameters
+    ----------
+    drv : Drivers
+    unit : str
+
+    Returns
+    -------
+    str
+    """
     return paragraphs(DRIVERS_METHOD, drivers_sentence(drv, unit=unit))
 
 
 def drivers_metrics(drv) -> dict:
     """``drivers``: event, units with it, conversion with and without it, odds ratio (nothing when no
-    event has the support)."""
+    event has the support).
+
+    Parameters
+    ----------
+    drv : Drivers
+
+    Returns
+    -------
+    dict
+    """
     if not len(drv.table):
         return {}
     return {"drivers": drv.table[["event", "units_with", "rate_with", "rate_without", "odds_ratio"]]}
@@ -195,56 +327,145 @@ FLOWS_METHOD = ("The next three events of every unit that entered the funnel but
 
 
 def flows_metrics(flows) -> dict:
-    """``dropper_end_share`` of a :class:`cjlib.funnel.DropoffFlows`."""
+    """``dropper_end_share`` of a :class:`cjlib.funnel.DropoffFlows`.
+
+    Parameters
+    ----------
+    flows : DropoffFlows
+
+    Returns
+    -------
+    dict
+    """
     from cjlib.funnel import dropper_end_share
 
     return {"dropper_end_share": dropper_end_share(flows.flows)}
 
 
 def no_droppers(unit: str) -> str:
-    """Why the droppers' flow is not shown."""
+    """Why the droppers' flow is not shown.
+
+    Parameters
+    ----------
+    unit : str
+
+    Returns
+    -------
+    str
+    """
     return f"no {unit} that entered the funnel dropped out of it."
 
 
 def friction_method(min_units: int) -> str:
-    """What the friction chart shows and which signals can earn a finding."""
+    """What the friction chart shows and which signals can earn a finding.
+
+    Parameters
+    ----------
+    min_units : int
+        Signals met by fewer units earn no finding.
+
+    Returns
+    -------
+    str
+    """
     return ("Per transition: units that repeated the step (loops), met an error event, or dwelt longer than 9 in 10 "
             f"converters, and how each signal goes with moving on (signals met by fewer than {min_units} units "
             "earn no finding).")
 
 
 def friction_findings(fr, worst: dict | None, *, unit: str, min_units: int) -> str:
-    """The friction section's finding: the method, the worst friction when earned, the error events."""
+    """The friction section's finding: the method, the worst friction when earned, the error events.
+
+    Parameters
+    ----------
+    fr : Friction
+    worst : dict or None
+        :func:`cjlib.funnel.worst_friction`.
+    unit : str
+    min_units : int
+
+    Returns
+    -------
+    str
+    """
     return paragraphs(friction_method(min_units), friction_sentence(worst, unit=unit),
                       error_events_sentence(fr.error_events))
 
 
 def friction_metrics(fr) -> dict:
-    """``friction``: the friction table without its dwell threshold."""
+    """``friction``: the friction table without its dwell threshold.
+
+    Parameters
+    ----------
+    fr : Friction
+
+    Returns
+    -------
+    dict
+    """
     return {"friction": fr.table.drop(columns="dwell_threshold")}
 
 
 def cart_method(cart) -> str:
-    """The definition of a cart, abandonment and recovery, with the events and the window in use."""
+    """The definition of a cart, abandonment and recovery, with the events and the window in use.
+
+    Parameters
+    ----------
+    cart : CartAbandonment
+
+    Returns
+    -------
+    str
+    """
     return CART_METHOD.format(carts=", ".join(cart.cart_event), buys=", ".join(cart.purchase_event),
                               days=_cart_days(cart))
 
 
 def cart_findings(cart) -> str:
-    """The cart section's finding: :func:`cart_method`, then :func:`cart_sentence`."""
+    """The cart section's finding: :func:`cart_method`, then :func:`cart_sentence`.
+
+    Parameters
+    ----------
+    cart : CartAbandonment
+
+    Returns
+    -------
+    str
+    """
     return paragraphs(cart_method(cart), cart_sentence(cart))
 
 
 def cart_metrics(cart) -> dict:
     """``cart_abandonment_rate`` (``None`` without carts) and ``cart_recovery_rate`` (``None`` without
-    abandoned carts)."""
+    abandoned carts).
+
+    Parameters
+    ----------
+    cart : CartAbandonment
+
+    Returns
+    -------
+    dict
+    """
     return {"cart_abandonment_rate": cart.abandonment_rate if cart.carts else None,
             "cart_recovery_rate": cart.recovery_rate if cart.abandoned else None}
 
 
 def time_to_convert_metrics(ttc: pd.DataFrame, *, converts: bool) -> dict:
     """The median hours from step 1 to the conversion step (``funnel_median_hours_to_convert``), or to the last
-    step when no step converts (``funnel_median_hours_to_last_step``); empty without units that got there."""
+    step when no step converts (``funnel_median_hours_to_last_step``); empty without units that got there.
+
+    Parameters
+    ----------
+    ttc : DataFrame
+        :func:`cjlib.funnel.time_to_convert`.
+    converts : bool
+        Whether its step is a conversion.
+
+    Returns
+    -------
+    dict
+    """
     if not len(ttc):
         return {}
     key = "funnel_median_hours_to_convert" if converts else "funnel_median_hours_to_last_step"
@@ -252,17 +473,48 @@ def time_to_convert_metrics(ttc: pd.DataFrame, *, converts: bool) -> dict:
 
 
 def no_time_to_convert(unit: str, to_step: str) -> str:
-    """Why time to convert is not shown."""
+    """Why time to convert is not shown.
+
+    Parameters
+    ----------
+    unit : str
+    to_step : str
+
+    Returns
+    -------
+    str
+    """
     return f"no {unit} reaches {to_step} in the funnel, so there is no time to convert."
 
 
 def cohort_metrics(coh: pd.DataFrame) -> dict:
-    """``cohort_conversion``: cohort, units, converted and rate per entry cohort."""
+    """``cohort_conversion``: cohort, units, converted and rate per entry cohort.
+
+    Parameters
+    ----------
+    coh : DataFrame
+        :func:`cjlib.funnel.conversion_by_cohort`.
+
+    Returns
+    -------
+    dict
+    """
     return {"cohort_conversion": coh[["cohort", "units", "converted", "rate"]]}
 
 
 def units_export_sentence(unit: str, file_name: str) -> str:
-    """Where the per-unit table went."""
+    """Where the per-unit table went.
+
+    Parameters
+    ----------
+    unit : str
+    file_name : str
+        The CSV written.
+
+    Returns
+    -------
+    str
+    """
     return f"The furthest step of every {unit} is in `{file_name}` (customer-level, not shown here)."
 
 

@@ -265,7 +265,21 @@ def worst_comparison_title(worst: dict) -> str:
 def variant_title(ab: pd.DataFrame, column: str, *, control: str | None, from_step: str | None = None,
                   to_step: str | None = None) -> str:
     """Title of the A/B comparison: how many variants differ significantly (the transition defaults to
-    the one ``ab`` holds)."""
+    the one ``ab`` holds).
+
+    Parameters
+    ----------
+    ab : DataFrame
+        :func:`cjlib.funnel.compare_segments` of the variant column (one transition).
+    column : str
+    control : str or None
+    from_step, to_step : str, optional
+        Default: the transition ``ab`` holds.
+
+    Returns
+    -------
+    str
+    """
     from_step = from_step or (ab["from_step"].iloc[0] if len(ab) else "step 1")
     to_step = to_step or (ab["to_step"].iloc[0] if len(ab) else "the last step")
     tested = ab if control is None else ab[ab[column] != control]
@@ -300,7 +314,17 @@ def _neg_pos(drv):
 
 def drivers_sentence(drv, *, unit: str) -> str:
     """The drivers finding of a :class:`cjlib.funnel.Drivers`: entered/converted, the clearest negative and
-    positive driver (their 95 % interval excludes 1), or that none is clear."""
+    positive driver (their 95 % interval excludes 1), or that none is clear.
+
+    Parameters
+    ----------
+    drv : Drivers
+    unit : str
+
+    Returns
+    -------
+    str
+    """
     min_support = drv.min_support
     if not len(drv.table):
         return f"No event was done by {min_support}+ {unit_word(unit)} between entry and conversion."
@@ -319,7 +343,16 @@ def drivers_sentence(drv, *, unit: str) -> str:
 
 
 def drivers_title(drv) -> str:
-    """Title of the driver forest: the clearest negative driver, else what the chart shows."""
+    """Title of the driver forest: the clearest negative driver, else what the chart shows.
+
+    Parameters
+    ----------
+    drv : Drivers
+
+    Returns
+    -------
+    str
+    """
     neg, _ = _neg_pos(drv)
     if neg is None:
         return "Odds of converting with each event against without it (95 % CI): none clearly goes with leaving"
@@ -328,7 +361,16 @@ def drivers_title(drv) -> str:
 
 
 def drivers_line(drv) -> str | None:
-    """Summary bullet of the drivers."""
+    """Summary bullet of the drivers.
+
+    Parameters
+    ----------
+    drv : Drivers
+
+    Returns
+    -------
+    str or None
+    """
     neg, _ = _neg_pos(drv)
     if neg is None:
         return None
@@ -395,7 +437,16 @@ def _cart_days(cart) -> float:
 
 
 def cart_sentence(cart) -> str | None:
-    """The cart finding (``None`` without carts)."""
+    """The cart finding (``None`` without carts).
+
+    Parameters
+    ----------
+    cart : CartAbandonment
+
+    Returns
+    -------
+    str or None
+    """
     if not cart.carts:
         return None
     text = (f"{number(cart.carts)} cart sessions ({', '.join(cart.cart_event)}); {number(cart.abandoned)} abandoned "
@@ -411,7 +462,21 @@ def cart_sentence(cart) -> str | None:
 
 def cart_title(cart, outcomes: pd.DataFrame, *, min_units: int = 30, tolerance: float = 0.01) -> str | None:
     """Title of the cart-outcome chart; names the group that loses the most only when it is earned (segment
-    rows of ``min_units``+ carts, ahead of the next by more than ``tolerance``, never the ``all`` row)."""
+    rows of ``min_units``+ carts, ahead of the next by more than ``tolerance``, never the ``all`` row).
+
+    Parameters
+    ----------
+    cart : CartAbandonment
+    outcomes : DataFrame
+        :func:`cjlib.funnel.cart_outcomes`.
+    min_units : int, default 30
+    tolerance : float, default 0.01
+        Loss rates closer than this are a tie.
+
+    Returns
+    -------
+    str or None
+    """
     if not cart.carts:
         return None
     text = f"{pct(cart.abandonment_rate)} of carts are abandoned"
@@ -427,7 +492,16 @@ def cart_title(cart, outcomes: pd.DataFrame, *, min_units: int = 30, tolerance: 
 
 
 def cart_line(cart) -> str | None:
-    """Summary bullet of cart abandonment."""
+    """Summary bullet of cart abandonment.
+
+    Parameters
+    ----------
+    cart : CartAbandonment
+
+    Returns
+    -------
+    str or None
+    """
     if not cart.carts:
         return None
     text = f"{pct(cart.abandonment_rate)} of carts are abandoned"
@@ -501,7 +575,18 @@ def cohort_title(coh: pd.DataFrame, *, to_step: str, min_units: int = 30) -> str
 
 
 def cohort_chart_title(coh: pd.DataFrame, *, to_step: str, min_units: int = 30) -> str:
-    """:func:`cohort_title`, or what the chart shows when no direction is earned."""
+    """:func:`cohort_title`, or what the chart shows when no direction is earned.
+
+    Parameters
+    ----------
+    coh : DataFrame
+    to_step : str
+    min_units : int, default 30
+
+    Returns
+    -------
+    str
+    """
     return cohort_title(coh, to_step=to_step, min_units=min_units) or f"Funnel conversion to {to_step} by entry cohort"
 
 

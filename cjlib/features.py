@@ -109,6 +109,17 @@ def _cutoff_ts(cutoff, events: pd.DataFrame) -> pd.Timestamp:
 def as_cutoff(cutoff) -> pd.Timestamp:
     """``cutoff`` as a timezone-naive UTC Timestamp, or ``ValueError`` naming the parameter.
 
+    Parameters
+    ----------
+    cutoff : str, datetime or Timestamp
+        A timezone-aware value is converted to UTC first.
+
+    Returns
+    -------
+    Timestamp
+
+    Examples
+    --------
     >>> as_cutoff("2025-10-01T02:00+02:00")
     Timestamp('2025-10-01 00:00:00')
     """

@@ -171,6 +171,18 @@ def _evaluate(scores: dict, y: pd.Series, index: pd.Index) -> tuple[pd.DataFrame
 def calibration_by_model(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame, *, n_bins: int = 10) -> pd.DataFrame:
     """:func:`calibration_table` of every score, stacked in long form with a ``model`` column.
 
+    Parameters
+    ----------
+    y_true : array-like of 0/1
+    scores : mapping or DataFrame
+        Score name → predicted probabilities.
+    n_bins : int, default 10
+
+    Returns
+    -------
+    DataFrame
+        ``model``, ``bin`` and the :func:`calibration_table` columns, one row per model and bin.
+
     Examples
     --------
     >>> cal = calibration_by_model([0, 1, 1, 0], {"a": [0.1, 0.9, 0.8, 0.3], "b": [0.5] * 4}, n_bins=2)
@@ -184,6 +196,18 @@ def calibration_by_model(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame
 def max_calibration_gap(calibration: pd.DataFrame, model: str) -> float:
     """The largest |observed − predicted| over ``model``'s bins of :func:`calibration_by_model`.
 
+    Parameters
+    ----------
+    calibration : DataFrame
+        :func:`calibration_by_model` (``model`` and ``gap`` columns).
+    model : str
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
     >>> cal = pd.DataFrame({"model": ["a", "a", "b"], "gap": [0.02, -0.07, 0.5]})
     >>> max_calibration_gap(cal, "a")
     0.07
@@ -194,6 +218,19 @@ def max_calibration_gap(calibration: pd.DataFrame, model: str) -> float:
 def lift_by_model(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame, *, n_bins: int = 10) -> dict[str, pd.DataFrame]:
     """Score name → :func:`lift_table` (for a gains chart comparing models).
 
+    Parameters
+    ----------
+    y_true : array-like of 0/1
+    scores : mapping or DataFrame
+        Score name → scores (higher = more at risk).
+    n_bins : int, default 10
+
+    Returns
+    -------
+    dict of str to DataFrame
+
+    Examples
+    --------
     >>> lift_by_model([1, 0, 1, 0], {"a": [0.9, 0.8, 0.7, 0.1]}, n_bins=2)["a"]["lift"].tolist()
     [1.0, 1.0]
     """

@@ -203,6 +203,18 @@ def churn_by_segment(y, by: pd.Series, *, prob: pd.Series | None = None) -> pd.D
 def top_numeric(importance: pd.DataFrame, X: pd.DataFrame, *, among: int = 8, n: int = 4) -> list[str]:
     """The first ``n`` numeric features among the ``among`` most important (for partial dependence).
 
+    Parameters
+    ----------
+    importance : DataFrame
+        Indexed by feature, most important first (:func:`permutation_importance_table`).
+    X : DataFrame
+        The features (their dtypes tell numbers from categories).
+    among, n : int
+
+    Returns
+    -------
+    list of str
+
     Examples
     --------
     >>> imp = pd.DataFrame(index=pd.Index(["device", "recency_days", "sessions"], name="feature"))

@@ -27,6 +27,17 @@ def _paragraphs(*parts: str | None) -> str:
 def activity_text(activity: Sequence[str] | None) -> str:
     """What counts as activity, for sentences: ``"purchase or signup"``, or ``"event of any kind"``.
 
+    Parameters
+    ----------
+    activity : sequence of str or None
+        :func:`cjlib.churn.activity_list` (``None``: any event).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> activity_text(["purchase", "signup"]), activity_text(None)
     ('purchase or signup', 'event of any kind')
     """
@@ -56,6 +67,16 @@ def features_left_out(customers: pd.DataFrame | None, profile) -> tuple[dict[str
 def plan_metrics(plan) -> dict:
     """``as_of`` (the data's end, the at-risk list's date) and ``churn_window_days_used``; ``{}`` without a plan.
 
+    Parameters
+    ----------
+    plan : WindowPlan or None
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
     >>> from types import SimpleNamespace as N
     >>> plan_metrics(N(as_of=pd.Timestamp("2025-07-01"), window_days=42))
     {'as_of': '2025-07-01', 'churn_window_days_used': 42}
@@ -66,13 +87,37 @@ def plan_metrics(plan) -> dict:
 
 
 def label_metrics(res) -> dict:
-    """``n_customers_scored``, ``base_rate`` and ``validation`` (the design) of a validation run."""
+    """``n_customers_scored``, ``base_rate`` and ``validation`` (the design) of a validation run.
+
+    Parameters
+    ----------
+    res : ChurnResult
+
+    Returns
+    -------
+    dict
+    """
     return {"n_customers_scored": len(res.y_test), "base_rate": res.base_rate, "validation": res.design}
 
 
 def label_findings(plan, res, *, activity: Sequence[str] | None, customers: pd.DataFrame | None,
                    feedback: pd.DataFrame | None) -> str:
-    """The label section: how the label is made, how the window and design were chosen, the base rates."""
+    """The label section: how the label is made, how the window and design were chosen, the base rates.
+
+    Parameters
+    ----------
+    plan : WindowPlan
+    res : ChurnResult
+    activity : sequence of str or None
+        The activity events (``None``: any event).
+    customers, feedback : DataFrame or None
+        The optional inputs (the sentence says when one is missing).
+
+    Returns
+    -------
+    str
+        Markdown paragraphs.
+    """
     return _paragraphs(
         METHOD["label"],
         plan_sentence(plan, n_splits=res.info.get("n_splits"), design=res.design, fallback=res.info.get("fallback")),
@@ -83,7 +128,18 @@ def label_findings(plan, res, *, activity: Sequence[str] | None, customers: pd.D
 
 
 def model_metrics(res) -> dict:
-    """The chosen model, why, its validation scores and the BG/NBD baseline's parameters."""
+    """The chosen model, why, its validation scores and the BG/NBD baseline's parameters.
+
+    Parameters
+    ----------
+    res : ChurnResult
+
+    Returns
+    -------
+    dict
+        ``chosen_model``, ``chosen_model_why``, ``roc_auc``, ``pr_auc``, ``brier``, ``top_decile_lift``,
+        ``baseline``.
+    """
     c = res.chosen
     return {"chosen_model": res.model, "chosen_model_why": res.reason, "roc_auc": c["roc_auc"],
             "pr_auc": c["pr_auc"], "brier": c["brier"], "top_decile_lift": c["top_decile_lift"],
@@ -91,7 +147,17 @@ def model_metrics(res) -> dict:
 
 
 def model_findings(res) -> str:
-    """Which model drives the list and why, how the models compare, and why BG/NBD is missing if it is."""
+    """Which model drives the list and why, how the models compare, and why BG/NBD is missing if it is.
+
+    Parameters
+    ----------
+    res : ChurnResult
+
+    Returns
+    -------
+    str
+        Markdown paragraphs.
+    """
     return _paragraphs(choice_sentence(res.metrics, res.model, res.reason),
                        model_sentence(res.metrics, res.model, bgnbd_params=res.bgnbd_summary),
                        bgnbd_sentence(res.info.get("bgnbd_why")))
@@ -102,24 +168,72 @@ def _attributes(customers: pd.DataFrame | None) -> list[str]:
 
 
 def driver_metrics(res, imp: pd.DataFrame, *, customers: pd.DataFrame | None = None) -> dict:
-    """``top_features`` (ten), ``drivers`` (:func:`drivers`) and ``leakage_warning`` (None when none)."""
+    """``top_features`` (ten), ``drivers`` (:func:`drivers`) and ``leakage_warning`` (None when none).
+
+    Parameters
+    ----------
+    res : ChurnResult
+    imp : DataFrame
+        :func:`cjlib.churn.permutation_importance_table`.
+    customers : DataFrame, optional
+        The customer table (an attribute carrying most of the importance is a leakage suspect).
+
+    Returns
+    -------
+    dict
+    """
     return {"top_features": list(imp.index[:10]), "drivers": drivers(imp),
             "leakage_warning": leakage_warning(res.metrics, res.model, imp, _attributes(customers))}
 
 
 def persona_metrics(names, by_persona: pd.DataFrame) -> dict:
-    """``persona_names`` and ``churn_by_persona`` (persona → churn rate)."""
+    """``persona_names`` and ``churn_by_persona`` (persona → churn rate).
+
+    Parameters
+    ----------
+    names : list of str
+        The personas' names.
+    by_persona : DataFrame
+        :func:`cjlib.churn.churn_by_segment` by persona.
+
+    Returns
+    -------
+    dict
+    """
     return {"persona_names": names, "churn_by_persona": by_persona["churn_rate"].to_dict()}
 
 
 def value_metrics(fit) -> dict:
-    """``value_models`` (fitted parameters) and ``expected_value_total`` of a :class:`cjlib.at_risk.ValueFit`."""
+    """``value_models`` (fitted parameters) and ``expected_value_total`` of a :class:`cjlib.at_risk.ValueFit`.
+
+    Parameters
+    ----------
+    fit : ValueFit
+
+    Returns
+    -------
+    dict
+    """
     return {"value_models": fit.summary(), "expected_value_total": fit.customers["expected_value"].sum()}
 
 
 def at_risk_method(*, has_value: bool, rank_by: str) -> str:
     """How the at-risk list is made and ranked (value at risk needs customer value).
 
+    Parameters
+    ----------
+    has_value : bool
+        Whether customer value could be fitted.
+    rank_by : {"value_at_risk", "risk"}
+        The ranking asked for.
+
+    Returns
+    -------
+    str
+        Markdown paragraphs.
+
+    Examples
+    --------
     >>> at_risk_method(has_value=False, rank_by="value_at_risk").endswith("there is no value at risk.")
     True
     """
@@ -130,7 +244,16 @@ def at_risk_method(*, has_value: bool, rank_by: str) -> str:
 
 
 def at_risk_metrics(at_risk) -> dict:
-    """``as_of``, ``n_at_risk_list`` and ``rank_by`` of a :class:`cjlib.at_risk.AtRisk`."""
+    """``as_of``, ``n_at_risk_list`` and ``rank_by`` of a :class:`cjlib.at_risk.AtRisk`.
+
+    Parameters
+    ----------
+    at_risk : AtRisk
+
+    Returns
+    -------
+    dict
+    """
     return {"as_of": at_risk.as_of.strftime("%Y-%m-%d"), "n_at_risk_list": len(at_risk.table),
             "rank_by": at_risk.rank_by}
 
@@ -138,7 +261,29 @@ def at_risk_metrics(at_risk) -> dict:
 def summary(res, plan, *, activity: Sequence[str] | None, max_gap, lift: pd.DataFrame, imp: pd.DataFrame,
             persona: str | None = None, customers: pd.DataFrame | None = None, at_risk=None,
             with_value: bool = False) -> str:
-    """The Findings section of 04 from a validation run and its plan (:func:`summary_lines`, one per line)."""
+    """The Findings section of 04 from a validation run and its plan (:func:`summary_lines`, one per line).
+
+    Parameters
+    ----------
+    res : ChurnResult
+    plan : WindowPlan
+    activity : sequence of str or None
+    max_gap : float
+        The chosen model's largest calibration gap (:func:`cjlib.churn.max_calibration_gap`).
+    lift, imp : DataFrame
+        The chosen model's :func:`cjlib.churn.lift_table`; :func:`cjlib.churn.permutation_importance_table`.
+    persona : str, optional
+        :func:`persona_sentence`.
+    customers : DataFrame, optional
+    at_risk : AtRisk, optional
+    with_value : bool, default False
+        Whether the list carries value at risk (its total is then stated).
+
+    Returns
+    -------
+    str
+        Markdown bullets.
+    """
     total = at_risk.table["value_at_risk"].sum() if at_risk is not None and with_value else None
     return "\n".join(summary_lines(
         base_rate=res.base_rate, n_scored=len(res.y_test), activity=activity_text(activity),

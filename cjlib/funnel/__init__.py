@@ -4,7 +4,13 @@ Every function here works on an event log as :func:`cjlib.load_events` returns i
 put in that order with :func:`cjlib.io.ensure_sorted`) and never mutates it. The core is one vectorized
 matcher (:func:`funnel_units`) that finds, for every unit (customer or session), the furthest funnel step
 reached and the times at which the steps were completed; :func:`funnel` and the other analyses summarise
-its output.
+its output. :class:`Funnel` matches once and answers every question of the same funnel (table,
+segments, drivers, flows, friction, time to convert, cohorts) from that one match; the functions are
+its one-call forms.
+
+Modules: ``matching`` (step parsing and the matcher), ``tables`` (funnel table, time to convert,
+cohorts), ``segments`` (segment comparison, drivers), ``flows`` (where droppers go, friction),
+``carts``, ``journeys`` (a report's choices of funnels), ``fitted`` (:class:`Funnel`).
 
 Funnel rules (shared by every function that takes ``steps``)
 ------------------------------------------------------------

@@ -653,7 +653,7 @@ def dask_pipeline(parts: Path, client) -> dict:
         ("funnel 4-step 7D", lambda: engine.funnel(p, STEPS, window=WINDOW, stage_map=SM)),
         ("channel transitions", lambda: engine.transition_counts(p)),
         ("customer_features", lambda: engine.customer_features(p, stage_map=SM)),
-        ("paths_from_events", lambda: engine.paths_from_events(p, lookback=LOOKBACK, stage_map=SM)),
+        ("paths_from_events", lambda: engine.paths_from_events(p, window=LOOKBACK, stage_map=SM)),
     ):
         t, res = timed(fn)
         out[name] = t

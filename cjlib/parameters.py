@@ -264,7 +264,7 @@ def check(params: Mapping[str, Any]) -> None:
         raise ParameterError("; ".join(bad))
 
 
-def check_with_stage_map(params: Mapping[str, Any], stage_map) -> None:
+def check_with_stage_map(params: Mapping[str, Any], *, stage_map) -> None:
     """The rules that need the stage map: ``journey`` and ``checkout_journey`` must name its journeys.
 
     Parameters

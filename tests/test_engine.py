@@ -117,7 +117,7 @@ def test_pandas_frame_with_engine_dask(log, client):
     small = log[log["customer_id"].isin(log["customer_id"].unique()[:2000])].reset_index(drop=True)
     assert_frame_equal(engine.stage_reached(small, engine="dask", client=client, npartitions=3),
                        journeys.stage_reached(small))
-    assert_frame_equal(engine.run(journeys.stage_reached, small, engine="pandas"),
+    assert_frame_equal(engine.run(small, journeys.stage_reached, engine="pandas"),
                        journeys.stage_reached(small))
     # both of Dask's shuffle algorithms (the default is "tasks" for few partitions)
     for method in ("p2p", "tasks"):
@@ -186,6 +186,6 @@ def test_dask_dataframe_input(log, client, tmp_path, split):
 
 def test_run_validates_arguments(log):
     with pytest.raises(ValueError, match="engine must be one of"):
-        engine.run(journeys.stage_reached, log, engine="spark")
+        engine.run(log, journeys.stage_reached, engine="spark")
     with pytest.raises(ValueError, match="reduce must be one of"):
-        engine.run(journeys.stage_reached, log, reduce="max")
+        engine.run(log, journeys.stage_reached, reduce="max")

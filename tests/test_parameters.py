@@ -107,12 +107,12 @@ def test_journey_names_are_checked_against_the_stage_map():
     from cjlib.stagemap import load_stage_map
 
     sm = load_stage_map(None)
-    check_with_stage_map({"journey": "", "checkout_journey": ""}, sm)
+    check_with_stage_map({"journey": "", "checkout_journey": ""}, stage_map=sm)
     with pytest.raises(ParameterError, match="journey 'nope'"):
-        check_with_stage_map({"journey": "nope", "steps": ""}, sm)
-    check_with_stage_map({"journey": "nope", "steps": "a, b"}, sm)  # custom steps replace the journey
+        check_with_stage_map({"journey": "nope", "steps": ""}, stage_map=sm)
+    check_with_stage_map({"journey": "nope", "steps": "a, b"}, stage_map=sm)  # custom steps replace the journey
     with pytest.raises(ParameterError, match="checkout_journey 'nope'"):
-        check_with_stage_map({"checkout_journey": "nope"}, sm)
+        check_with_stage_map({"checkout_journey": "nope"}, stage_map=sm)
 
 
 @pytest.mark.parametrize("argv,needle", [

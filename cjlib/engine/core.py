@@ -407,8 +407,8 @@ def _concat_reduce(parts: list, original_index=None):
 
 
 def run(
-    kernel: Callable,
     events,
+    kernel: Callable,
     *,
     engine: str = "pandas",
     client=None,
@@ -421,13 +421,13 @@ def run(
 
     Parameters
     ----------
+    events : pandas DataFrame, Dask DataFrame or Partitioned
+        A Dask frame or a :class:`Partitioned` implies ``engine="dask"``.
     kernel : callable
         ``kernel(events, **kwargs)`` on a frame of complete customers in (customer, timestamp, input)
         order. It returns per-event values (a Series/DataFrame aligned with the frame's index),
         per-customer rows (indexed by ``customer_id`` or with a ``customer_id`` column) or, with
         ``reduce="sum"``, additive counts indexed by what they count.
-    events : pandas DataFrame, Dask DataFrame or Partitioned
-        A Dask frame or a :class:`Partitioned` implies ``engine="dask"``.
     engine : {"pandas", "dask"}, default "pandas"
     client, address : optional
         Where Dask runs (see :func:`get_client`); either implies ``engine="dask"``.

@@ -63,7 +63,7 @@ def sessionize(events, *, window: str | pd.Timedelta = "30min", engine: str = "p
     """
     if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
         return _jour.sessionize(events, window)
-    starts = run(_session_starts, events, engine="dask", client=client, address=address,
+    starts = run(events, _session_starts, engine="dask", client=client, address=address,
                  npartitions=npartitions, window=window)
     return pd.Series(np.cumsum(starts.to_numpy()) - 1, index=starts.index, name="session", dtype=np.int64)
 
@@ -101,7 +101,7 @@ def stage_reached(events, *, stage_map: StageMap | None = None, engine: str = "p
     ['awareness', 'consideration', 'purchase', 'retention', 'advocacy']
     """
     sm = stage_map or load_stage_map()
-    out = run(_jour.stage_reached, events, engine=engine, client=client, address=address,
+    out = run(events, _jour.stage_reached, engine=engine, client=client, address=address,
               npartitions=npartitions, stage_map=sm)
     out.columns = pd.Index(sm.stage_names, name="stage")
     return out
@@ -123,7 +123,7 @@ def _funnel_units_frame(events, steps, window, mode, unit, stage_map, by, engine
     check_choice("mode", mode, _fun.MODES)
     check_choice("unit", unit, _fun.UNITS)
     sm = stage_map or load_stage_map()
-    out = run(_units_kernel, events, engine=engine, client=client, address=address,
+    out = run(events, _units_kernel, engine=engine, client=client, address=address,
               npartitions=npartitions, steps=steps, window=window, mode=mode, unit=unit, stage_map=sm,
               by=by)
     if unit == "session":
@@ -306,7 +306,7 @@ def transition_counts(events, *, col: str = "channel", engine: str = "pandas", c
         Index (``channel_from``, ``channel_to``) sorted, column ``count`` (int64); empty when no customer
         has two touches.
     """
-    out = run(channel_transitions, events, engine=engine, client=client, address=address,
+    out = run(events, channel_transitions, engine=engine, client=client, address=address,
               npartitions=npartitions, reduce="sum", col=col)
     if out is None:
         idx = pd.MultiIndex.from_arrays([[], []], names=["channel_from", "channel_to"])
@@ -361,7 +361,7 @@ def customer_features(events, *, customers: pd.DataFrame | None = None, feedback
         if not mx:
             raise ValueError("events is empty: give a cutoff or a non-empty event log")
         cutoff = pd.Timestamp(max(mx)) + pd.Timedelta(seconds=1)
-    out = run(_features_kernel, events, engine="dask", client=client, address=address,
+    out = run(events, _features_kernel, engine="dask", client=client, address=address,
               npartitions=npartitions, customers=customers, feedback=feedback, cutoff=cutoff, stage_map=sm)
     # a partition that never saw a channel / other event lacks its column: 0, in the in-process order
     share = sorted(c for c in out.columns if c.startswith("channel_share_"))
@@ -396,7 +396,7 @@ def _paths_kernel(ev: pd.DataFrame, **kw) -> pd.DataFrame:
 
 
 def paths_from_events(events, *, conversion_events: Sequence[str] | str | None = None,
-                      lookback: str | pd.Timedelta | None = "30D", touch_col: str = "channel",
+                      window: str | pd.Timedelta | None = "30D", touch_col: str = "channel",
                       stage: str | tuple[str, str] | None = None, stage_map=None, collapse_repeats: bool = False,
                       engine: str = "pandas", client=None, address: str | None = None,
                       npartitions: int | None = None) -> pd.DataFrame:
@@ -409,8 +409,11 @@ def paths_from_events(events, *, conversion_events: Sequence[str] | str | None =
     events : pandas DataFrame, Dask DataFrame or Partitioned
         The event log (:func:`cjlib.load_events`), a Dask frame (:func:`cjlib.engine.read_events`) or a
         log shuffled once by :func:`cjlib.engine.partition` / :func:`cjlib.engine.distribute`.
-    conversion_events, lookback, touch_col, stage, collapse_repeats
+    conversion_events, touch_col, stage, collapse_repeats
         As :func:`cjlib.attribution.paths_from_events` takes them.
+    window : str or Timedelta, optional, default "30D"
+        How far back from a conversion touches count (``lookback`` of
+        :func:`cjlib.attribution.paths_from_events`); None: no limit.
     stage_map : StageMap, optional
         Keyword-only; default the project's stage map.
     engine : {"pandas", "dask"}, default "pandas"
@@ -426,16 +429,17 @@ def paths_from_events(events, *, conversion_events: Sequence[str] | str | None =
     DataFrame
         The paths table of :func:`cjlib.attribution.paths_from_events`.
     """
-    kw = dict(conversion_events=conversion_events, lookback=lookback, touch_col=touch_col, stage=stage,
+    # attribution.paths_from_events still spells the window ``lookback``
+    kw = dict(conversion_events=conversion_events, lookback=window, touch_col=touch_col, stage=stage,
               stage_map=stage_map, collapse_repeats=collapse_repeats)
     if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
         return _attr.paths_from_events(events, **kw)
-    summed = run(_paths_kernel, events, engine="dask", client=client, address=address,
+    summed = run(events, _paths_kernel, engine="dask", client=client, address=address,
                  npartitions=npartitions, reduce="sum", **kw)
     tot = summed.loc["\x00totals"]
     out = summed.drop(index="\x00totals").drop(columns="__journeys").reset_index()
     out.attrs.update(journeys=int(tot["__journeys"]), converting_journeys=int(tot["conversions"]),
                      conversions_without_touches=int(tot["nulls"]), touch_col=touch_col,
                      stage=None if stage is None else str(stage),
-                     lookback=None if lookback is None else str(lookback))
+                     lookback=None if window is None else str(window))
     return out

@@ -115,7 +115,7 @@ def load(params: Mapping[str, Any]):
                        columns=get("columns", ""), stage_map_path=get("stage_map_path", ""),
                        start_date=get("start_date", ""), end_date=get("end_date", ""),
                        events_format=get("events_format", "table"), channel_rules=get("channel_rules_path", ""))
-    parameters.check_with_stage_map(params, data.stage_map)
+    parameters.check_with_stage_map(params, stage_map=data.stage_map)
     engine.run_on(get("dask_address", ""))
     return data
 

@@ -316,7 +316,7 @@ def run_reports(
     from cjlib.parameters import check_with_stage_map
 
     for nb in chosen:
-        check_with_stage_map(effective_parameters(nb, per_nb[nb.stem]), stage_map)
+        check_with_stage_map(effective_parameters(nb, per_nb[nb.stem]), stage_map=stage_map)
     bases = [Path(b) for b in path_bases]
 
     _warm_up_renderer(keep_code)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pandas.testing import assert_frame_equal
 
 from cjlib import attribution as A
 from cjlib import effects as E
@@ -114,19 +115,22 @@ def test_heuristics_by_hand():
 def test_markov_exact_matches_reference(paths20k, order):
     ref = pd.read_csv(DATA / f"exact_markov_o{order}.csv", index_col=0)
     summary = json.loads((DATA / "exact_summary.json").read_text())[f"o{order}"]
-    ca = A.markov(paths20k, order=order, horizon="ca")
+    chain = A.markov_chain(paths20k, order=order, horizon="ca")
+    ca = chain.table
     _close(ca.removal_effect, ref.removal_effects_conversion)
     _close(ca.conversions, ref.total_conversions)
     _close(ca.removal_effect_value, ref.removal_effects_conversion_value)
     _close(ca.value, ref.total_conversion_value)
-    assert ca.attrs["n_states"] == summary["n_states"]
-    assert ca.attrs["horizon"] == summary["horizon"]
-    assert ca.attrs["p_conversion"] == pytest.approx(summary["p_conv"], rel=RTOL)
-    inf = A.markov(paths20k, order=order)  # default: infinite horizon
+    assert chain.n_states == summary["n_states"] and chain.order == order
+    assert chain.horizon == summary["horizon"]
+    assert chain.p_conversion == pytest.approx(summary["p_conv"], rel=RTOL)
+    assert_frame_equal(A.markov(paths20k, order=order, horizon="ca"), ca)
+    inf_chain = A.markov_chain(paths20k, order=order)  # default: infinite horizon
+    inf = inf_chain.table
     _close(inf.removal_effect, ref.removal_effects_conversion_infinite_horizon)
     _close(inf.conversions, ref.total_conversions_infinite_horizon)
     # the infinite-horizon absorbing chain conserves flow: P(conversion) = conversions / journeys
-    assert inf.attrs["p_conversion"] == pytest.approx(24_639 / (24_639 + 199_538), rel=1e-12)
+    assert inf_chain.p_conversion == pytest.approx(24_639 / (24_639 + 199_538), rel=1e-12)
     # ChannelAttribution's 10^7 simulated walks agree within their Monte-Carlo noise
     sim = pd.read_csv(DATA / f"ca_nsim1e7_markov_o{order}.csv", index_col=0)
     re = ca.removal_effect.reindex(sim.index)
@@ -138,10 +142,10 @@ def test_markov_exact_matches_reference(paths20k, order):
 @pytest.mark.parametrize("order", [1, 2, 3])
 def test_markov_ca_horizon_without_nulls(paths20k, order):
     summary = json.loads((DATA / "exact_summary.json").read_text())[f"nonull_o{order}"]
-    m = A.markov(paths20k.assign(nulls=0.0), order=order, horizon="ca")
-    assert m.attrs["n_states"] == summary["n_states"]
-    assert m.attrs["horizon"] == summary["horizon"]
-    assert m.attrs["p_conversion"] == pytest.approx(summary["p_conv"], rel=RTOL)
+    m = A.markov_chain(paths20k.assign(nulls=0.0), order=order, horizon="ca")
+    assert m.n_states == summary["n_states"]
+    assert m.horizon == summary["horizon"]
+    assert m.p_conversion == pytest.approx(summary["p_conv"], rel=RTOL)
 
 
 def test_transition_matrix_matches_reference(paths20k):
@@ -159,7 +163,7 @@ def test_markov_tiny_by_hand(tiny):
     # tiny.csv by hand: start→a 3/8, b 1/8, c 3/8 (+ c alone 1/8 → null); a→b 3/4, a→null 1/4 ...
     ref = pd.read_csv(DATA / "tiny_exact_markov_o1.csv", index_col=0)
     m = A.markov(tiny)
-    assert m.attrs["p_conversion"] == pytest.approx(0.5, rel=1e-12)
+    assert A.markov_chain(tiny).p_conversion == pytest.approx(0.5, rel=1e-12)
     assert m.removal_effect.to_dict() == pytest.approx({"a": 0.8, "b": 1.0, "c": 4 / 15}, rel=1e-12)
     _close(m.removal_effect, ref.removal_effect)
     _close(m.conversions, ref.total_conversions)
@@ -171,7 +175,7 @@ def test_markov_order3_one_state_paths(tiny):
     # at order 3 every tiny path is a single state: P(conv) = 4/8; removing a leaves (b) 1/8 → RE .75,
     # removing b leaves nothing converting → 1, removing c leaves (a,b) + (b) = 2/8 → .5
     m = A.markov(tiny, order=3)
-    assert m.attrs["n_states"] == 6
+    assert A.markov_chain(tiny, order=3).n_states == 6
     assert m.removal_effect.to_dict() == pytest.approx({"a": 0.75, "b": 1.0, "c": 0.5}, rel=1e-12)
     assert m.conversions.to_dict() == pytest.approx({"a": 4 / 3, "b": 16 / 9, "c": 8 / 9}, rel=1e-12)
     for h in ("infinite", "ca", 2):
@@ -182,7 +186,7 @@ def test_markov_edge_cases(tiny):
     # single-channel paths; a channel seen only on non-converting paths gets 0 from every model
     p = _paths([("a", 1, 1), ("b", 0, 1), ("a > a", 1, 0)])
     m = A.markov(p)
-    assert m.attrs["p_conversion"] == pytest.approx(0.5)  # 2 of 4 journeys
+    assert A.markov_chain(p).p_conversion == pytest.approx(0.5)  # 2 of 4 journeys
     assert m.conversions.to_dict() == {"a": 2.0, "b": 0.0}
     assert A.heuristic(p).loc["b"].eq(0).all()
     assert A.shapley(p).shapley["b"] == 0
@@ -563,7 +567,7 @@ def test_order_k_states_by_hand():
         tm = A.transition_matrix(t, order=k)
         got = list(zip(tm.channel_from, tm.channel_to, tm["count"].astype(int)))
         assert sorted(got) == sorted(rows), k
-        assert A.markov(t, order=k, horizon="ca").attrs["horizon"] == 3  # two states on the longest path, + 1
+        assert A.markov_chain(t, order=k, horizon="ca").horizon == 3  # two states on the longest path, + 1
 
 
 # ---------------------------------------------------------------------------------------------- any channel string
@@ -643,8 +647,6 @@ def test_channels_with_separator_give_the_same_attribution_as_plain_names(synth_
 def test_model_comparison_by_hand():
     """_events() at 30 days: converting paths paid_search (50), direct (20), social > email (30); tails email
     and display × 3; C's purchase has no touch. Time decay (7 days) splits D's conversion 2^(-1/7) : 2^(-2/7)."""
-    from pandas.testing import assert_frame_equal
-
     ev = _events()
     paths = A.paths_from_events(ev, lookback="30D")
     c = A.model_comparison(ev, paths, models="last_touch,time_decay,markov", n_boot=20, seed=1)
@@ -659,7 +661,7 @@ def test_model_comparison_by_hand():
     assert c.attributed.loc["social", "time_decay_value"] == pytest.approx(30 * q / (1 + q), rel=1e-12)
     assert c.attributed.loc["paid_search", "last_touch_value"] == 50.0
     assert set(c.intervals) == {"last_touch", "markov"}
-    assert_frame_equal(c.markov, A.markov(paths))
+    assert_frame_equal(c.markov.table, A.markov(paths))
     assert_frame_equal(c.intervals["markov"], A.bootstrap(paths, "markov", n_boot=20, seed=1, order=1))
 
 

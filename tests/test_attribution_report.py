@@ -53,7 +53,7 @@ def direct(sample):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
         sa = A.stage_attribution(ev, model="markov", stage_map=sm, window="30D")
-    return dict(paths=paths, cm=cm, td=td, mk=A.markov(paths, order=1), sa=sa, costs=data.costs,
+    return dict(paths=paths, cm=cm, td=td, mk=A.markov_chain(paths, order=1), sa=sa, costs=data.costs,
                 contrib=A.stage_contribution(ev, model="markov", stage_map=sm, window="30D"),
                 boot=A.bootstrap(paths, "markov", n_boot=20, seed=0, order=1))
 
@@ -76,8 +76,8 @@ def test_attribution_metrics_equal_direct_computation(run, direct):
         assert att[model] == pytest.approx(expected, rel=1e-9, abs=1e-9), model
         # every model shares out all the conversions that had a touch
         assert sum(att[model].values()) == pytest.approx(direct["paths"]["conversions"].sum())
-    assert m["p_conversion"] == pytest.approx(direct["mk"].attrs["p_conversion"], rel=1e-12)
-    assert m["removal_effect"] == pytest.approx(direct["mk"]["removal_effect"].to_dict(), rel=1e-9)
+    assert m["p_conversion"] == pytest.approx(direct["mk"].p_conversion, rel=1e-12)
+    assert m["removal_effect"] == pytest.approx(direct["mk"].table["removal_effect"].to_dict(), rel=1e-9)
     iv = direct["boot"]
     assert set(m["intervals"]["markov"]) == set(iv.index)
     for c, r in iv.iterrows():

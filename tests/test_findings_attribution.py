@@ -45,9 +45,9 @@ def test_model_title_names_the_leader_only_when_earned():
 
 
 def test_markov_lines_against_last_touch_and_guards():
-    mk = pd.DataFrame({"removal_effect": [0.5, 0.2], "conversions": [60.0, 40.0]},
-                      index=pd.Index(["email", "display"], name="channel"))
-    mk.attrs.update(p_conversion=0.4, n_states=3)
+    table = pd.DataFrame({"removal_effect": [0.5, 0.2], "conversions": [60.0, 40.0]},
+                         index=pd.Index(["email", "display"], name="channel"))
+    mk = A.MarkovChain(table, p_conversion=0.4, n_states=3, horizon=3, order=1)
     att = _attributed({"email": [70.0, 60.0], "display": [30.0, 40.0]})
     lines = F.markov_lines(mk, att, models=["last_touch", "markov"], order=1)
     assert lines[0] == ("- The Markov chain (order 1, 3 states) converts **40.0%** of journeys from the start; "
@@ -55,13 +55,12 @@ def test_markov_lines_against_last_touch_and_guards():
     assert lines[1] == ("- Against last touch, Markov credits **display** 1.33× (30 → 40: it assists journeys others "
                         "close) and **email** 0.86× (70 → 60: it closes journeys others open).")
     # tied removal effects and a channel under 30 last-touch conversions: neither is named
-    mk2 = mk.assign(removal_effect=[0.3, 0.3])
+    mk2 = A.MarkovChain(table.assign(removal_effect=[0.3, 0.3]), p_conversion=0.4, n_states=3, horizon=3, order=1)
     att2 = _attributed({"email": [90.0, 80.0], "display": [10.0, 20.0]})
     assert F.markov_lines(mk2, att2, models=["last_touch", "markov"], order=1) == [
         "- The Markov chain (order 1, 3 states) converts **40.0%** of journeys from the start.",
         "- Against last touch, Markov credits **email** 0.89× (90 → 80: it closes journeys others open)."]
-    mk3 = mk.copy()
-    mk3.attrs["p_conversion"] = float("nan")
+    mk3 = A.MarkovChain(table, p_conversion=float("nan"), n_states=3, horizon=3, order=1)
     assert F.markov_lines(mk3, att, models=["markov"], order=1) == []
 
 
@@ -279,9 +278,9 @@ def test_equal_models_print_one_number_and_say_they_agree():
 
 
 def test_markov_against_last_touch_needs_a_material_difference():
-    mk = pd.DataFrame({"removal_effect": [0.3425531914893618, 0.3425531914893616], "conversions": [161.0, 161.0]},
-                      index=pd.Index(["organic", "paid_search"], name="channel"))
-    mk.attrs.update(p_conversion=0.453, n_states=4)
+    table = pd.DataFrame({"removal_effect": [0.3425531914893618, 0.3425531914893616], "conversions": [161.0, 161.0]},
+                         index=pd.Index(["organic", "paid_search"], name="channel"))
+    mk = A.MarkovChain(table, p_conversion=0.453, n_states=4, horizon=3, order=1)
     same = _attributed({"organic": [161.0, 161.0], "paid_search": [161.0, 161.0 - 1e-9]})
     # tied removal effects (equal up to float noise): nobody is "the" channel without which…; equal credit assists nothing
     assert F.markov_lines(mk, same, models=["last_touch", "markov"], order=1) == [
@@ -442,10 +441,10 @@ def test_model_metrics_and_summary_from_a_comparison():
     from cjlib.attribution import ModelComparison
 
     att = _attributed({"email": [60.0, 70.0], "search": [40.0, 30.0]})
-    mk = pd.DataFrame({"conversions": [70.0, 30.0], "removal_effect": [0.8, 0.3]},
-                      index=pd.Index(["email", "search"], name="channel"))
-    mk.attrs.update(p_conversion=0.4, n_states=3)
-    iv = pd.DataFrame({"estimate": [70.0, 30.0], "lower": [60.0, 20.0], "upper": [80.0, 40.0]}, index=mk.index)
+    table = pd.DataFrame({"conversions": [70.0, 30.0], "removal_effect": [0.8, 0.3]},
+                         index=pd.Index(["email", "search"], name="channel"))
+    mk = A.MarkovChain(table, p_conversion=0.4, n_states=3, horizon=3, order=1)
+    iv = pd.DataFrame({"estimate": [70.0, 30.0], "lower": [60.0, 20.0], "upper": [80.0, 40.0]}, index=table.index)
     c = ModelComparison(att, mk, {"markov": iv}, ("last_touch", "markov"), 100.0)
     m = F.model_metrics(c)
     assert m["attribution"] == {"last_touch": {"email": 60.0, "search": 40.0}, "markov": {"email": 70.0, "search": 30.0}}

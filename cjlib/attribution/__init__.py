@@ -48,7 +48,9 @@ from cjlib.attribution.markov import (
     CONVERSION,
     NULL,
     START,
+    MarkovChain,
     markov,
+    markov_chain,
     removal_effects,
     transition_matrix,
 )
@@ -92,6 +94,8 @@ __all__ = [
     "paths_from_events",
     "heuristic",
     "markov",
+    "markov_chain",
+    "MarkovChain",
     "transition_matrix",
     "shapley",
     "time_decay",

@@ -16,7 +16,7 @@ def cost_per_conversion(attributed: pd.DataFrame, costs: pd.DataFrame) -> pd.Dat
     attributed : DataFrame
         Indexed by channel. Either one column of conversions per model with optional ``<model>_value``
         columns (:func:`compare_models`, :func:`heuristic`, :func:`shapley`, :func:`time_decay`), or a
-        :func:`markov` result (``conversions``, ``value``; the model is named by ``attrs["model"]``).
+        :func:`markov` result (``conversions``, ``value``, ``removal_effect``: named ``markov``).
     costs : DataFrame
         Columns ``channel`` and ``spend`` (optional ``period``; spend is summed over periods).
 
@@ -34,7 +34,7 @@ def cost_per_conversion(attributed: pd.DataFrame, costs: pd.DataFrame) -> pd.Dat
             raise DataError(f"costs lack the column {c!r}", column=c, rule="missing_column")
     spend = costs.groupby(costs["channel"].astype(str), observed=True)["spend"].sum()
     if "conversions" in attributed.columns:
-        name = str(attributed.attrs.get("model", "model"))
+        name = "markov" if "removal_effect" in attributed.columns else "model"
         pairs = [(name, "conversions", "value" if "value" in attributed.columns else None)]
     else:
         skip = {"removal_effect", "removal_effect_value", "value"}

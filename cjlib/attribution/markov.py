@@ -213,6 +213,64 @@ def _validate_horizon(horizon) -> None:
         raise ValueError(f"horizon must be 'infinite', 'ca' or a positive integer number of states, got {horizon!r}")
 
 
+@dataclass(frozen=True)
+class MarkovChain:
+    """The Markov attribution of :func:`markov_chain`: the table of :func:`markov` and the chain's figures.
+
+    Attributes
+    ----------
+    table : DataFrame
+        :func:`markov`'s result: ``removal_effect``, ``conversions`` (and ``removal_effect_value``,
+        ``value``) per channel.
+    p_conversion : float
+        P(conversion) from ``(start)`` under the chosen horizon.
+    n_states : int
+        Transient states, ``(start)`` included.
+    horizon : int
+        H, the step limit (under ``"infinite"``: the longest collapsed path in states + 1, for reference).
+    order : int
+        Markov order k.
+    """
+
+    table: pd.DataFrame
+    p_conversion: float
+    n_states: int
+    horizon: int
+    order: int
+
+
+def markov_chain(paths: pd.DataFrame, order: int = 1, horizon: str | int = "infinite") -> MarkovChain:
+    """:func:`markov` with the fitted chain's figures (P(conversion), states, horizon) beside its table.
+
+    Parameters
+    ----------
+    paths : DataFrame
+        A paths table.
+    order : int, default 1
+        Markov order k ≥ 1.
+    horizon : {"infinite", "ca"} or int, default "infinite"
+        As in :func:`markov`.
+
+    Returns
+    -------
+    MarkovChain
+
+    Raises
+    ------
+    DataError
+        When the paths hold no conversions.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"path": ["a > b", "b", "a"], "conversions": [1.0, 1, 0], "nulls": [1.0, 0, 2]})
+    >>> round(markov_chain(t).p_conversion, 3)
+    0.4
+    """
+    _validate_horizon(horizon)
+    p = _parse(paths)
+    return _markov_from(p, _states(p, order), horizon)
+
+
 def markov(paths: pd.DataFrame, order: int = 1, horizon: str | int = "infinite") -> pd.DataFrame:
     """Markov-chain attribution by removal effects, computed exactly from the absorbing chain.
 
@@ -253,8 +311,8 @@ def markov(paths: pd.DataFrame, order: int = 1, horizon: str | int = "infinite")
     -------
     DataFrame
         Indexed by ``channel`` (sorted by name): ``removal_effect``, ``conversions`` and, with values,
-        ``removal_effect_value``, ``value``. ``attrs``: ``p_conversion`` (under the chosen horizon),
-        ``n_states`` (transient states including ``(start)``), ``horizon`` (H), ``order``, ``model``.
+        ``removal_effect_value``, ``value``. P(conversion), the number of states and the horizon are
+        :func:`markov_chain`'s fields.
 
     Raises
     ------
@@ -264,16 +322,13 @@ def markov(paths: pd.DataFrame, order: int = 1, horizon: str | int = "infinite")
     Examples
     --------
     >>> t = pd.DataFrame({"path": ["a > b", "b", "a"], "conversions": [1.0, 1, 0], "nulls": [1.0, 0, 2]})
-    >>> round(markov(t).attrs["p_conversion"], 3)
-    0.4
+    >>> markov(t)["removal_effect"].round(3).to_dict()
+    {'a': 0.667, 'b': 1.0}
     """
-    _validate_horizon(horizon)
-    p = _parse(paths)
-    ch = _states(p, order)
-    return _markov_from(p, ch, horizon)
+    return markov_chain(paths, order=order, horizon=horizon).table
 
 
-def _markov_from(p: _Paths, ch: _Chain, horizon) -> pd.DataFrame:
+def _markov_from(p: _Paths, ch: _Chain, horizon) -> MarkovChain:
     total_conv = p.conv.sum()
     if not total_conv > 0:
         raise DataError("markov attribution needs at least one conversion; the paths have none",
@@ -295,9 +350,7 @@ def _markov_from(p: _Paths, ch: _Chain, horizon) -> pd.DataFrame:
         re_v = np.clip(1.0 - res[1:, 1] / base[1], 0.0, None) if base[1] > 0 else np.zeros(len(re))
         out["removal_effect_value"] = re_v
         out["value"] = _share(re_v) * p.value.sum()
-    out.attrs.update(p_conversion=float(base[0]), n_states=int(ch.n_transient), horizon=int(H),
-                     order=int(ch.order), model="markov", horizon_kind=str(horizon))
-    return out
+    return MarkovChain(out, float(base[0]), int(ch.n_transient), int(H), int(ch.order))
 
 
 def _state_names(ch: _Chain) -> np.ndarray:

@@ -10,7 +10,14 @@ import pandas as pd
 import scipy.sparse as sp
 
 from cjlib.attribution.heuristic import HEURISTIC_MODELS, _heuristic_frame, _heuristic_weights
-from cjlib.attribution.markov import _Chain, _markov_from, _states, _validate_horizon, markov
+from cjlib.attribution.markov import (
+    _Chain,
+    _markov_from,
+    _states,
+    _validate_horizon,
+    markov,
+    markov_chain,
+)
 from cjlib.attribution.paths import _distinct_pairs, _parse, _Paths
 from cjlib.attribution.shapley import _simplified_shapley, shapley
 from cjlib.errors import DataError
@@ -33,7 +40,7 @@ def _attribute(p: _Paths, model: str, *, chain: _Chain | None = None, order: int
         f = _simplified_shapley(p) if shapley_method == "simplified" else shapley(p, method=shapley_method)
         return f["shapley"].to_numpy(), (f["shapley_value"].to_numpy() if "shapley_value" in f else None)
     ch = chain if chain is not None else _states(p, order)
-    f = _markov_from(p, ch, horizon)
+    f = _markov_from(p, ch, horizon).table
     return f["conversions"].to_numpy(), (f["value"].to_numpy() if "value" in f else None)
 
 
@@ -208,8 +215,8 @@ class ModelComparison:
     attributed : DataFrame
         Indexed by ``channel``: one column of attributed conversions per model, in the order asked, then
         the ``<model>_value`` columns there are.
-    markov : DataFrame
-        The :func:`~cjlib.attribution.markov` result (removal effects; ``attrs["p_conversion"]``).
+    markov : MarkovChain
+        :func:`~cjlib.attribution.markov_chain` of the paths (removal effects, P(conversion)).
     intervals : dict of str to DataFrame
         :func:`bootstrap` result per model of the paths table (every model but ``time_decay``).
     models : tuple of str
@@ -279,5 +286,5 @@ def model_comparison(events: pd.DataFrame, paths: pd.DataFrame, *, models: str |
     attributed = attributed[model_list + [f"{m}_value" for m in model_list if f"{m}_value" in attributed.columns]]
     intervals = {m: bootstrap(paths, m, n_boot=n_boot, seed=seed, **({"order": order} if m == "markov" else {}))
                  for m in path_models}
-    return ModelComparison(attributed, markov(paths, order=order), intervals, tuple(model_list),
+    return ModelComparison(attributed, markov_chain(paths, order=order), intervals, tuple(model_list),
                            float(paths["conversions"].sum()))

@@ -130,15 +130,15 @@ def _against_last_touch(attributed: pd.DataFrame, min_conversions: int) -> str |
     return None
 
 
-def markov_lines(mk: pd.DataFrame, attributed: pd.DataFrame, *, models: Sequence[str], order: int,
+def markov_lines(mk, attributed: pd.DataFrame, *, models: Sequence[str], order: int,
                  interval: pd.DataFrame | None = None, min_conversions: int = MIN_CONVERSIONS) -> list[str]:
     """Markov findings: P(conversion), the largest removal effect, Markov against last touch, the widest
     interval. Lines are left out when not earned.
 
     Parameters
     ----------
-    mk : DataFrame
-        :func:`cjlib.attribution.markov` output.
+    mk : MarkovChain
+        :func:`cjlib.attribution.markov_chain` output.
     attributed : DataFrame
         Channel × model conversions.
     models : sequence of str
@@ -154,14 +154,14 @@ def markov_lines(mk: pd.DataFrame, attributed: pd.DataFrame, *, models: Sequence
     -------
     list of str
     """
-    p = mk.attrs.get("p_conversion")
-    total = float(mk["conversions"].sum())
+    p = mk.p_conversion
+    total = float(mk.table["conversions"].sum())
     lines = []
     if not is_number(p):
         return lines
-    first = (f"- The Markov chain (order {order}, {number(mk.attrs.get('n_states', 0))} states) converts "
+    first = (f"- The Markov chain (order {order}, {number(mk.n_states)} states) converts "
              f"**{pct(p, 1)}** of journeys from the start")
-    big = (leader(mk["removal_effect"], min_size=0, tolerance=0.0005)
+    big = (leader(mk.table["removal_effect"], min_size=0, tolerance=0.0005)
            if share(0, total, min_total=min_conversions) is not None else None)
     if big is not None:
         first += (f"; without **{big[0]}** it would convert {pct(p * (1 - big[1]), 1)} "
@@ -227,8 +227,8 @@ def model_metrics(comparison) -> dict:
     dict
     """
     return {"attribution": {m: comparison.attributed[m].to_dict() for m in comparison.models},
-            "p_conversion": comparison.markov.attrs["p_conversion"],
-            "removal_effect": comparison.markov["removal_effect"].to_dict(),
+            "p_conversion": comparison.markov.p_conversion,
+            "removal_effect": comparison.markov.table["removal_effect"].to_dict(),
             "intervals": {m: {c: [r.lower, r.upper] for c, r in iv.iterrows()}
                           for m, iv in comparison.intervals.items()}}
 

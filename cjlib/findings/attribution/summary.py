@@ -18,7 +18,7 @@ from cjlib.findings.attribution.models import _top_channel, _top_phrase
 from cjlib.findings.attribution.stages import _leaders, _lift_ranking, contribution_title
 
 
-def summary_lines(*, js: pd.DataFrame | None = None, mk: pd.DataFrame | None = None,
+def summary_lines(*, js: pd.DataFrame | None = None, mk=None,
                   attributed: pd.DataFrame | None = None, models: Sequence[str] = (),
                   sa=None, min_touches: int = 100, contrib=None,
                   stage_model: str = "markov", cpc: pd.DataFrame | None = None, cost_model: str = "markov",
@@ -29,7 +29,7 @@ def summary_lines(*, js: pd.DataFrame | None = None, mk: pd.DataFrame | None = N
     Parameters
     ----------
     js, mk, attributed, sa, contrib, cpc : optional
-        The results that exist (journey summary, Markov, model comparison, stage attribution, stage
+        The results that exist (journey summary, Markov chain (a MarkovChain), model comparison, stage attribution, stage
         contribution, cost per conversion).
     models : sequence of str
         The models compared.
@@ -49,8 +49,8 @@ def summary_lines(*, js: pd.DataFrame | None = None, mk: pd.DataFrame | None = N
         n_conv, n_null = js.loc["converting", "journeys"], js.loc["not converting", "journeys"]
         if n_conv + n_null > 0:
             text = f"- {number(n_conv + n_null)} journeys, {pct(n_conv / (n_conv + n_null), 1)} converting"
-            if mk is not None and is_number(mk.attrs.get("p_conversion")):
-                text += f"; the Markov chain puts P(conversion) at {pct(mk.attrs['p_conversion'], 1)}"
+            if mk is not None and is_number(mk.p_conversion):
+                text += f"; the Markov chain puts P(conversion) at {pct(mk.p_conversion, 1)}"
             lines.append(text + ".")
     if attributed is not None and models:
         total = float(attributed[models[0]].sum())

@@ -442,8 +442,16 @@ def run(
 
     Returns
     -------
-    The kernel's result for the whole log. With ``engine="pandas"`` the kernel runs once on ``events``
-    as given (``reduce="sum"`` additionally sorts and sums by index, like the Dask merge).
+    object
+        The kernel's result for the whole log. With ``engine="pandas"`` the kernel runs once on ``events``
+        as given (``reduce="sum"`` additionally sorts and sums by index, like the Dask merge).
+
+    Examples
+    --------
+    >>> from cjlib import journeys, synth
+    >>> ev = synth.generate(40, seed=2).events
+    >>> run(ev, journeys.stage_reached, engine="dask").equals(journeys.stage_reached(ev))
+    True
     """
     check_choice("engine", engine, ENGINES)
     check_choice("reduce", reduce, REDUCES)

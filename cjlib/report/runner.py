@@ -84,7 +84,7 @@ def fingerprint(paths: Iterable[str | Path]) -> str:
     return h.hexdigest()[:16]
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReportResult:
     """What happened to one notebook in a run.
 

@@ -232,7 +232,8 @@ class ValueFit:
     customers : DataFrame
         Every customer with a purchase before ``as_of``: :func:`cjlib.value.customer_value` columns plus
         ``frequency`` and ``monetary_value``.
-    horizon_days : int
+    horizon : Timedelta
+        The value horizon (:attr:`horizon_days` is its length in days, as metrics.json records it).
     discount_rate : float
     correlation : float
         Spend–frequency correlation among repeat buyers (Gamma-Gamma assumes none; NaN if undefined).
@@ -243,10 +244,16 @@ class ValueFit:
     bgnbd: BGNBD
     gamma_gamma: object
     customers: pd.DataFrame
-    horizon_days: int
+    horizon: pd.Timedelta
     discount_rate: float
     correlation: float
     purchase_events: list
+
+    @property
+    def horizon_days(self) -> int | float:
+        """The value horizon in days (an int when whole)."""
+        days = self.horizon / _DAY
+        return int(days) if float(days).is_integer() else float(days)
 
     def summary(self) -> dict:
         """Fitted parameters with standard errors, for metrics.json."""
@@ -257,10 +264,24 @@ class ValueFit:
                 "spend_frequency_correlation": None if self.correlation != self.correlation else self.correlation}
 
 
-def fit_value(events: pd.DataFrame, *, as_of, horizon_days: int = 365, discount_rate: float = 0.1) -> ValueFit:
+def fit_value(events: pd.DataFrame, *, as_of, horizon=365, discount_rate: float = 0.1) -> ValueFit:
     """Fit BG/NBD and Gamma-Gamma on the purchase occasions before ``as_of`` and value every buyer.
 
     A purchase occasion is a customer's day with positive revenue (from the events that carry revenue).
+
+    Parameters
+    ----------
+    events : DataFrame
+    as_of : str or Timestamp
+        Only purchase occasions before it count (the data's end, :attr:`cjlib.churn.WindowPlan.as_of`).
+    horizon : float, str or Timedelta, default 365
+        How far ahead value counts: days, ``"365D"`` or a Timedelta (:func:`cjlib.value.horizon_days`).
+    discount_rate : float, default 0.1
+        Yearly discount rate of the CLV.
+
+    Returns
+    -------
+    ValueFit
 
     Raises
     ------
@@ -271,6 +292,7 @@ def fit_value(events: pd.DataFrame, *, as_of, horizon_days: int = 365, discount_
     from cjlib.value import (
         customer_value,
         fit_gamma_gamma,
+        horizon_days,
         spend_frequency_correlation,
         spend_summary,
     )
@@ -288,9 +310,9 @@ def fit_value(events: pd.DataFrame, *, as_of, horizon_days: int = 365, discount_
     bg = fit_bgnbd(summ["frequency"], summ["recency"], summ["T"], time_unit="days")
     spends = summ[(summ["frequency"] > 0) & (summ["monetary_value"] > 0)]  # repeat buyers who paid something
     gg = fit_gamma_gamma(spends["frequency"], spends["monetary_value"])
-    val = customer_value(bg, gg, summ, horizon_days=horizon_days, discount_rate=discount_rate)
+    val = customer_value(bg, gg, summ, horizon=horizon, discount_rate=discount_rate)
     val = summ[["frequency", "monetary_value"]].join(val)
-    return ValueFit(bgnbd=bg, gamma_gamma=gg, customers=val, horizon_days=int(horizon_days),
+    return ValueFit(bgnbd=bg, gamma_gamma=gg, customers=val, horizon=pd.Timedelta(days=horizon_days(horizon)),
                     discount_rate=float(discount_rate), correlation=spend_frequency_correlation(summ),
                     purchase_events=purchase_events)
 
@@ -427,7 +449,7 @@ def at_risk_list_or_reason(events: pd.DataFrame, plan: WindowPlan, **kw) -> tupl
         return None, no_model_sentence(exc)
 
 
-def fit_value_or_reason(inputs, plan: WindowPlan | None, *, horizon_days: int = 365,
+def fit_value_or_reason(inputs, plan: WindowPlan | None, *, horizon=365,
                         discount_rate: float = 0.1) -> tuple[ValueFit | None, str | None]:
     """:func:`fit_value` as of the plan's data end, or ``None`` and the sentence saying why not.
 
@@ -437,7 +459,7 @@ def fit_value_or_reason(inputs, plan: WindowPlan | None, *, horizon_days: int = 
         The loaded inputs (``events`` and the data ``profile``, which says whether revenue is usable).
     plan : WindowPlan or None
         ``None`` when no churn window fits the log (the value section is then left out too).
-    horizon_days, discount_rate
+    horizon, discount_rate
         As :func:`fit_value`.
 
     Returns
@@ -451,7 +473,7 @@ def fit_value_or_reason(inputs, plan: WindowPlan | None, *, horizon_days: int = 
     if not inputs.profile.supports("revenue"):
         return None, inputs.profile.why_not("revenue")
     try:  # BG/NBD purchases × Gamma-Gamma spend, fitted on the purchase days before the data's end
-        return fit_value(inputs.events, as_of=plan.as_of, horizon_days=horizon_days,
+        return fit_value(inputs.events, as_of=plan.as_of, horizon=horizon,
                          discount_rate=discount_rate), None
     except ValueError as exc:
         return None, no_model_sentence(exc)

@@ -29,8 +29,9 @@ import pandas as pd
 from scipy import special
 
 from cjlib.bgnbd import BGNBD, TIME_UNITS, FittedParams, positive_mle, rfm_summary, unknown_errors
+from cjlib.validation import duration
 
-__all__ = ["MIN_REPEAT_CUSTOMERS", "GammaGamma", "customer_value", "fit_gamma_gamma",
+__all__ = ["MIN_REPEAT_CUSTOMERS", "GammaGamma", "customer_value", "fit_gamma_gamma", "horizon_days",
            "spend_frequency_correlation", "spend_summary", "value_at_risk"]
 
 MIN_REPEAT_CUSTOMERS = 20
@@ -258,7 +259,21 @@ def _check_rate(name: str, value: float, *, low: float, inclusive: bool) -> floa
     return value
 
 
-def customer_value(bgnbd: BGNBD, gamma_gamma: GammaGamma, summary: pd.DataFrame, *, horizon_days: float = 365,
+def horizon_days(horizon) -> float:
+    """A value horizon in days: a number of days (int or float), ``"365D"`` or a Timedelta; > 0.
+
+    Examples
+    --------
+    >>> horizon_days(365), horizon_days("26W"), horizon_days(pd.Timedelta(hours=36))
+    (365.0, 182.0, 1.5)
+    """
+    if isinstance(horizon, (int, float, np.integer, np.floating)) and not isinstance(horizon, bool):
+        return _check_rate("horizon", horizon, low=0.0, inclusive=False)
+    td = duration("horizon", horizon, allow_none=False, positive=True)
+    return td / pd.Timedelta(days=1)
+
+
+def customer_value(bgnbd: BGNBD, gamma_gamma: GammaGamma, summary: pd.DataFrame, *, horizon=365,
                    discount_rate: float = 0.1) -> pd.DataFrame:
     """Expected purchases, spend, value and discounted CLV per customer over a horizon.
 
@@ -271,8 +286,8 @@ def customer_value(bgnbd: BGNBD, gamma_gamma: GammaGamma, summary: pd.DataFrame,
     summary : DataFrame
         :func:`spend_summary` output (``frequency``, ``recency``, ``T``, ``monetary_value``), finite values.
         Every row is valued as a customer whose first purchase started at time zero.
-    horizon_days : float, default 365
-        Length of the future window, in days.
+    horizon : float, str or Timedelta, default 365
+        Length of the future window: days (a number), ``"365D"`` or a Timedelta (:func:`horizon_days`).
     discount_rate : float, default 0.1
         Annual discount rate for ``clv``.
 
@@ -296,9 +311,9 @@ def customer_value(bgnbd: BGNBD, gamma_gamma: GammaGamma, summary: pd.DataFrame,
     Raises
     ------
     ValueError
-        On a non-positive ``horizon_days``, a ``discount_rate`` below 0, or missing or bad summary values.
+        On a non-positive ``horizon``, a ``discount_rate`` below 0, or missing or bad summary values.
     """
-    horizon_days = _check_rate("horizon_days", horizon_days, low=0.0, inclusive=False)
+    days = horizon_days(horizon)
     discount_rate = _check_rate("discount_rate", discount_rate, low=0.0, inclusive=True)
     missing = [c for c in ("frequency", "recency", "T", "monetary_value") if c not in summary.columns]
     if missing:
@@ -306,9 +321,9 @@ def customer_value(bgnbd: BGNBD, gamma_gamma: GammaGamma, summary: pd.DataFrame,
     unit = TIME_UNITS[bgnbd.time_unit]
     x, t_x, T = (summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
     spend = gamma_gamma.conditional_expected_spend(x, summary["monetary_value"].to_numpy(dtype=float))
-    purchases = bgnbd.expected_purchases(horizon_days / unit, x, t_x, T)
+    purchases = bgnbd.expected_purchases(days / unit, x, t_x, T)
     # discounted: expected purchases in each 30-day step
-    ends = np.minimum(np.arange(1, int(np.ceil(horizon_days / STEP_DAYS)) + 1) * STEP_DAYS, horizon_days)
+    ends = np.minimum(np.arange(1, int(np.ceil(days / STEP_DAYS)) + 1) * STEP_DAYS, days)
     monthly = (1.0 + discount_rate) ** (1.0 / 12.0) - 1.0
     clv = np.zeros(len(x))
     before = np.zeros(len(x))
@@ -322,7 +337,7 @@ def customer_value(bgnbd: BGNBD, gamma_gamma: GammaGamma, summary: pd.DataFrame,
         "expected_spend": spend,
         "expected_value": purchases * spend,
         "clv": clv * spend,
-        "value_if_active": bgnbd.expected_purchases_if_alive(horizon_days / unit, x, t_x, T) * spend,
+        "value_if_active": bgnbd.expected_purchases_if_alive(days / unit, x, t_x, T) * spend,
     }, index=summary.index)
 
 

@@ -358,8 +358,8 @@ def test_examples_are_pseudonymized_and_keep_the_shown_columns(valued):
 
 def test_value_and_list_or_reason(sample, run):
     inputs = SimpleNamespace(events=sample.events, profile=SimpleNamespace(supports=lambda role: True))
-    fit, why = at_risk.fit_value_or_reason(inputs, run.plan, horizon_days=180)
-    assert why is None and fit.horizon_days == 180
+    fit, why = at_risk.fit_value_or_reason(inputs, run.plan, horizon="180D")
+    assert why is None and fit.horizon_days == 180 and fit.horizon == pd.Timedelta(days=180)
     assert at_risk.fit_value_or_reason(inputs, None) == (
         None, "no churn window fits this log (the reason is given under the label definition).")
     no_rev = SimpleNamespace(events=sample.events, profile=SimpleNamespace(

@@ -234,7 +234,7 @@ def test_gamma_gamma_and_clv_match_lifetimes_on_cdnow_master(master_summaries):
                n_customers=23_570, converged=True)
     gl = GammaGamma(p=6.275359, q=3.624450, gamma=14.983689, log_likelihood=np.nan, n_customers=9_450,
                     converged=True)
-    v = customer_value(bg, gl, s, horizon_days=360, discount_rate=0.1)
+    v = customer_value(bg, gl, s, horizon=360, discount_rate=0.1)
     assert v["clv"].sum() == pytest.approx(768_661.381114, rel=1e-6)
     assert v.loc["00001", "clv"] == pytest.approx(8.732770, rel=1e-6)
 
@@ -244,7 +244,7 @@ def test_customer_value_by_hand():
     m, gg = FHL_WEEKS, FHL_GG
     s = pd.DataFrame({"frequency": [2, 0], "recency": [30.43, 0.0], "T": [38.86, 20.0],
                       "monetary_value": [30.0, 0.0]}, index=pd.Index(["p", "new"], name="customer_id"))
-    v = customer_value(m, gg, s, horizon_days=273, discount_rate=0.1)  # 39 weeks
+    v = customer_value(m, gg, s, horizon=273, discount_rate=0.1)  # 39 weeks
     assert list(v.columns) == ["p_alive", "expected_purchases", "expected_spend", "expected_value", "clv",
                                "value_if_active"]
     assert v.index.equals(s.index)
@@ -256,13 +256,13 @@ def test_customer_value_by_hand():
     assert (v["value_if_active"] * v["p_alive"]).tolist() == pytest.approx(v["expected_value"].tolist())
     assert v.loc["new", "p_alive"] == 1.0
     # CLV by hand: 30-day steps ending at 30, 60, 75 days, step i discounted by (1 + monthly) ** i
-    short = customer_value(m, gg, s.iloc[:1], horizon_days=75, discount_rate=0.1)
+    short = customer_value(m, gg, s.iloc[:1], horizon=75, discount_rate=0.1)
     monthly = 1.1 ** (1 / 12) - 1
     e = [m.expected_purchases(d / 7, 2, 30.43, 38.86).item() for d in (0, 30, 60, 75)]
     want = sum((e[i] - e[i - 1]) / (1 + monthly) ** i for i in (1, 2, 3)) * 30.9383
     assert short.loc["p", "clv"] == pytest.approx(want, rel=1e-5)
     assert short.loc["p", "clv"] < short.loc["p", "expected_value"]
-    flat = customer_value(m, gg, s, horizon_days=75, discount_rate=0.0)
+    flat = customer_value(m, gg, s, horizon=75, discount_rate=0.0)
     assert flat["clv"].tolist() == pytest.approx(flat["expected_value"].tolist(), rel=1e-12)
 
 
@@ -273,11 +273,11 @@ def test_customer_value_respects_the_time_unit():
     s_w = pd.DataFrame({"frequency": [2, 0, 5], "recency": [30.43, 0.0, 10.0], "T": [38.86, 20.0, 12.0],
                         "monetary_value": [30.0, 0.0, 12.5]})
     s_d = s_w.assign(recency=s_w["recency"] * 7, T=s_w["T"] * 7)
-    v_w = customer_value(weeks, FHL_GG, s_w, horizon_days=365, discount_rate=0.05)
-    v_d = customer_value(days, FHL_GG, s_d, horizon_days=365, discount_rate=0.05)
+    v_w = customer_value(weeks, FHL_GG, s_w, horizon=365, discount_rate=0.05)
+    v_d = customer_value(days, FHL_GG, s_d, horizon=365, discount_rate=0.05)
     pd.testing.assert_frame_equal(v_w, v_d, rtol=1e-9)
-    with pytest.raises(ValueError, match="horizon_days must be a finite number > 0"):
-        customer_value(weeks, FHL_GG, s_w, horizon_days=0)
+    with pytest.raises(ValueError, match="horizon must be a finite number > 0"):
+        customer_value(weeks, FHL_GG, s_w, horizon=0)
     with pytest.raises(ValueError, match="discount_rate must be a finite number >= 0"):
         customer_value(weeks, FHL_GG, s_w, discount_rate=-0.1)
     with pytest.raises(ValueError, match=r"lacks the column\(s\) \['monetary_value'\]"):
@@ -312,3 +312,13 @@ def test_spend_frequency_correlation_edge_cases():
 def test_examples_run(mod):
     res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert res.failed == 0 and res.attempted > 0
+
+
+def test_horizon_is_a_duration_or_days():
+    from cjlib.value import horizon_days
+
+    assert horizon_days(365) == 365.0 and horizon_days("26W") == 182.0
+    assert horizon_days(pd.Timedelta(hours=36)) == 1.5 and horizon_days(12.5) == 12.5
+    for bad in (0, -3, "0D", "-1D", "soon", None, float("inf")):
+        with pytest.raises(ValueError, match="horizon must be"):
+            horizon_days(bad)

@@ -576,15 +576,35 @@ def value_sentence(fit) -> str:
     return text
 
 
-def value_title(values: pd.Series, horizon_days: int, *, top: float = 0.1) -> str:
-    """Title of the value-distribution chart: the share of expected value the top ``top`` of buyers hold."""
+def value_title(values: pd.Series, horizon, *, top: float = 0.1) -> str:
+    """Title of the value-distribution chart: the share of expected value the top ``top`` of buyers hold.
+
+    Parameters
+    ----------
+    values : Series
+        Expected value per buyer.
+    horizon : int or Timedelta
+        The value horizon (days, or a Timedelta).
+    top : float, default 0.1
+        The share of buyers at the top.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> value_title(pd.Series([90.0, 5, 5, 0, 0, 0, 0, 0, 0, 0]), pd.Timedelta(days=365))
+    'The top 10% of buyers hold 90% of the value expected in the next 365 days'
+    """
+    days = _days(horizon)
     v = np.sort(values.to_numpy(dtype=float))[::-1]
     total = v.sum()
     k = max(1, int(round(top * len(v))))
     if not total > 0:
-        return f"No buyer is expected to spend anything in the next {horizon_days} days"
+        return f"No buyer is expected to spend anything in the next {days} days"
     return (f"The top {pct(k / len(v))} of buyers hold {pct(v[:k].sum() / total)} of the value expected in the "
-            f"next {horizon_days} days")
+            f"next {days} days")
 
 
 def value_at_risk_title(table: pd.DataFrame, group: str, *, min_size: int = MIN_GROUP) -> str:

@@ -224,7 +224,7 @@ def pl_stages():
 
 
 def cj_stage_reached(ev):
-    return journeys.stage_reached(ev, SM)
+    return journeys.stage_reached(ev, stage_map=SM)
 
 
 def pd_stage_reached(ev):
@@ -468,7 +468,7 @@ def check_features(cj, base):
 
 # ---- paths_from_events (conversion mode, 30-day lookback)
 def cj_paths(ev):
-    return attribution.paths_from_events(ev, lookback=LOOKBACK, stage_map=SM)
+    return attribution.paths_from_events(ev, window=LOOKBACK, stage_map=SM)
 
 
 def pd_paths(ev):
@@ -740,7 +740,7 @@ def bench_dask_config(size: str, rows: list) -> None:
 def _check_dask(last: dict, ev_cj: pd.DataFrame) -> None:
     """Correctness guard: the cluster's answers are the in-process ones."""
     pd.testing.assert_series_equal(last["sessionize:result"], journeys.sessionize(ev_cj, GAP))
-    pd.testing.assert_frame_equal(last["stage_reached:result"], journeys.stage_reached(ev_cj, SM))
+    pd.testing.assert_frame_equal(last["stage_reached:result"], journeys.stage_reached(ev_cj, stage_map=SM))
     pd.testing.assert_frame_equal(last["funnel 4-step 7D:result"], cj_funnel(ev_cj))
     pd.testing.assert_frame_equal(last["channel transitions:result"], cj_transitions(ev_cj))
     pd.testing.assert_frame_equal(last["customer_features:result"], cj_features(ev_cj))

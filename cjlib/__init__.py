@@ -39,7 +39,7 @@ __all__ = [
 
 _SUBMODULES = {"attribution", "bgnbd", "churn", "features", "funnel", "journeys", "paths", "personas", "plots",
                "report", "scorecard", "synth", "io", "stagemap", "engine", "findings", "profiling", "parameters",
-               "safety", "at_risk", "value", "channels", "readers", "stats", "validation"}
+               "safety", "at_risk", "value", "channels", "readers", "stats", "validation", "effects"}
 
 
 def __getattr__(name: str):

@@ -194,7 +194,7 @@ def at_risk_list(
         table = pd.DataFrame({"churn_probability": bg["p_no_activity"].to_numpy()}, index=active)
         table = table.join(_bgnbd_reasons(bg, top_n))
     else:
-        X_tr, y_tr = make_dataset(events, cutoff=trained_at, window_days=window, **kw)
+        X_tr, y_tr = make_dataset(events, cutoff=trained_at, window=window, **kw)
         _check_classes(y_tr, "latest labelled", trained_at, window, min_class)
         X_now = _align(features_at(events, as_of=as_of, window=window, **kw).reindex(active), X_tr)
         with _threads(n_threads):

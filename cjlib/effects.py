@@ -48,7 +48,7 @@ def _session_table(events: pd.DataFrame, sm, touch_col: str, by) -> pd.DataFrame
     ev = ensure_sorted(events)
     if touch_col not in ev.columns:
         raise ValueError(f"touch_col {touch_col!r} is not a column of events")
-    code = assign_stages(ev, sm).cat.codes.to_numpy().astype(np.int64)
+    code = assign_stages(ev, stage_map=sm).cat.codes.to_numpy().astype(np.int64)
     cust = np.cumsum(customer_starts(ev)) - 1
     # furthest stage reached so far: a running maximum that restarts at each customer
     furthest = np.maximum.accumulate(code + (len(sm.stage_names) + 1) * cust) - (len(sm.stage_names) + 1) * cust
@@ -314,7 +314,7 @@ def adjustment(events: pd.DataFrame, by: str, *, customers: pd.DataFrame | None 
             fitted = fit_personas(features, k="auto", n_boot=5, seed=seed)
     except ValueError as exc:
         return _unadjusted(f"personas cannot be fitted on this log ({exc})")
-    if not str(fitted.scores_.attrs.get("rule", "")).startswith("admissible"):
+    if not fitted.rule_.startswith("admissible"):
         return Adjustment(None, NO_ADJUSTMENT, "no stable set of personas was found on this log, so visits are "
                           "compared without adjustment")
     return Adjustment(fitted.persona_.astype(str), f"{fitted.k_} personas")

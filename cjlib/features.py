@@ -326,7 +326,7 @@ def _stage_features(g: _Groups, ev: pd.DataFrame, sm: StageMap) -> tuple[dict[st
     names = sm.stage_names
     n, n_st = g.n, len(names)
     n_ev = np.bincount(g.cust, minlength=n)
-    stage = assign_stages(ev, sm).cat.codes.to_numpy() if n else np.zeros(0, np.int8)
+    stage = assign_stages(ev, stage_map=sm).cat.codes.to_numpy() if n else np.zeros(0, np.int8)
     has = stage >= 0
     counts = np.bincount(g.cust[has].astype(np.int64) * n_st + stage[has], minlength=n * n_st).reshape(n, n_st)
     out = {f"share_{feature_name(name)}": counts[:, j] / np.maximum(n_ev, 1) for j, name in enumerate(names)}

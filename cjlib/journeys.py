@@ -49,15 +49,15 @@ def _occurrence(group_start: np.ndarray) -> np.ndarray:
     return pos - first + 1
 
 
-def sessionize(events: pd.DataFrame, gap: str | pd.Timedelta = "30min") -> pd.Series:
-    """Number the sessions: a new session starts at a customer's first event and after any gap > ``gap``.
+def sessionize(events: pd.DataFrame, window: str | pd.Timedelta = "30min") -> pd.Series:
+    """Number the sessions: a new session starts at a customer's first event and after any gap > ``window``.
 
     Parameters
     ----------
     events : DataFrame
         Ordered by (customer_id, timestamp).
-    gap : str or Timedelta, default "30min"
-        Inactivity that ends a session. A gap of exactly ``gap`` stays in the session.
+    window : str or Timedelta, default "30min"
+        Inactivity that ends a session. A gap of exactly ``window`` stays in the session.
 
     Returns
     -------
@@ -72,7 +72,7 @@ def sessionize(events: pd.DataFrame, gap: str | pd.Timedelta = "30min") -> pd.Se
     >>> sessionize(ev).tolist()
     [0, 0, 1, 2]
     """
-    gap_ns = pd.Timedelta(gap).value
+    gap_ns = pd.Timedelta(window).value
     ts = events["timestamp"].to_numpy().astype("datetime64[ns]", copy=False).view(np.int64)
     new = customer_starts(events)
     if len(ts) > 1:
@@ -101,7 +101,7 @@ def _runs_repeat(cust: np.ndarray, ids: pd.Series) -> bool:
     return bool(pc.any(same).as_py())
 
 
-def session_keys(events: pd.DataFrame, gap: str | pd.Timedelta = "30min") -> pd.Series:
+def session_keys(events: pd.DataFrame, window: str | pd.Timedelta = "30min") -> pd.Series:
     """Session number per event: from the data's ``session_id`` when it has one, else :func:`sessionize`.
 
     With ``session_id``, sessions are numbered by (customer, session_id) in order of first appearance
@@ -110,7 +110,7 @@ def session_keys(events: pd.DataFrame, gap: str | pd.Timedelta = "30min") -> pd.
     another one still gets one number.
     """
     if "session_id" not in events.columns:
-        return sessionize(events, gap)
+        return sessionize(events, window)
     n = len(events)
     sid = events["session_id"]
     if n and is_sorted(events):
@@ -133,7 +133,7 @@ def session_keys(events: pd.DataFrame, gap: str | pd.Timedelta = "30min") -> pd.
     return pd.Series(codes.astype(np.int64, copy=False), index=events.index, name="session")
 
 
-def assign_stages(events: pd.DataFrame, stage_map: StageMap | None = None) -> pd.Series:
+def assign_stages(events: pd.DataFrame, *, stage_map: StageMap | None = None) -> pd.Series:
     """Stage of each event, as an ordered categorical (NaN for events that belong to no stage).
 
     An event belongs to the stage that lists it; occurrences from the ``nth`` on of an event listed
@@ -168,7 +168,7 @@ def assign_stages(events: pd.DataFrame, stage_map: StageMap | None = None) -> pd
                      index=events.index, name="stage")
 
 
-def stage_reached(events: pd.DataFrame, stage_map: StageMap | None = None) -> pd.DataFrame:
+def stage_reached(events: pd.DataFrame, *, stage_map: StageMap | None = None) -> pd.DataFrame:
     """When each customer first reached each stage.
 
     Returns
@@ -180,7 +180,7 @@ def stage_reached(events: pd.DataFrame, stage_map: StageMap | None = None) -> pd
         consideration. :func:`furthest_stage` summarises it.
     """
     sm = stage_map or load_stage_map()
-    stage = assign_stages(events, sm)
+    stage = assign_stages(events, stage_map=sm)
     codes = stage.cat.codes.to_numpy()
     ts = events["timestamp"].to_numpy().astype("datetime64[ns]", copy=False)
     n_st = len(sm.stages)

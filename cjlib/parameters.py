@@ -288,8 +288,8 @@ def check_with_stage_map(params: Mapping[str, Any], *, stage_map) -> None:
 
     try:
         if isinstance(params.get("journey"), str) and not str(params.get("steps") or "").strip():
-            resolve_journey(stage_map, params["journey"])
+            resolve_journey(params["journey"], stage_map=stage_map)
         if isinstance(params.get("checkout_journey"), str):
-            resolve_checkout(stage_map, params["checkout_journey"])
+            resolve_checkout(params["checkout_journey"], stage_map=stage_map)
     except ValueError as exc:
         raise ParameterError(f"parameter {exc}") from None

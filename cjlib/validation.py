@@ -119,16 +119,16 @@ def check_events(events, columns: Iterable[str] = EVENT_COLUMNS, *, name: str = 
     return events
 
 
-def resolve_stage_map(stage_map):
-    """The :class:`~cjlib.stagemap.StageMap` for ``stage_map``: the map itself, a YAML path, or ``None`` (default map).
+def resolve_stage_map(given):
+    """The :class:`~cjlib.stagemap.StageMap` a ``stage_map=`` argument names: the map itself, a YAML path, or ``None`` (default map).
 
     >>> resolve_stage_map(None).stage_names[0]
     'awareness'
     """
     from cjlib.stagemap import StageMap, load_stage_map
 
-    if stage_map is None or isinstance(stage_map, (str, Path)):
-        return load_stage_map(stage_map or None)
-    if not isinstance(stage_map, StageMap):
-        raise TypeError(f"stage_map must be a StageMap, a path or None, got {type(stage_map).__name__}")
-    return stage_map
+    if given is None or isinstance(given, (str, Path)):
+        return load_stage_map(given or None)
+    if not isinstance(given, StageMap):
+        raise TypeError(f"stage_map must be a StageMap, a path or None, got {type(given).__name__}")
+    return given

@@ -85,7 +85,7 @@ def test_list_is_scored_as_of_the_data_end_by_the_model_refitted_on_the_latest_w
     d, ar, res = sample, run.ar, run.res
     assert res.model in churn.MODELS  # this sample's best model has features (checked: gbm, 0.815)
     kw = {"customers": d.customers, "feedback": d.feedback}
-    X_tr, y_tr = churn.make_dataset(d.events, cutoff=ar.trained_at, window_days=ar.window_days, **kw)
+    X_tr, y_tr = churn.make_dataset(d.events, cutoff=ar.trained_at, window=ar.window_days, **kw)
     X_now = churn.features_at(d.events, as_of=ar.as_of, window=ar.window, **kw).loc[ar.table.index]
     assert set(X_now.columns) == set(X_tr.columns)
     with threadpool_limits(1):

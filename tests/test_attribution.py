@@ -307,11 +307,11 @@ def test_paths_from_events_conversions_lookback_and_tails():
     assert pt.path.tolist() == sorted(pt.path)
     assert pt.attrs["conversions_without_touches"] == 1
     assert pt.attrs["journeys"] == 5
-    longer = A.paths_from_events(ev, lookback="41D")
+    longer = A.paths_from_events(ev, window="41D")
     assert "email > social > paid_search" in set(longer.path)
-    assert _as_dict(A.paths_from_events(ev, lookback=None))["email > social > paid_search"] == (1, 0, 50.0)
+    assert _as_dict(A.paths_from_events(ev, window=None))["email > social > paid_search"] == (1, 0, 50.0)
     # tail lookback is measured from the customer's last touch: B's day-0 touch is 3 days before it
-    short = A.paths_from_events(ev, lookback="2D")
+    short = A.paths_from_events(ev, window="2D")
     assert "display > display" in set(short.path)
     # the log's order does not matter; identical paths are aggregated
     shuffled = ev.sample(frac=1, random_state=3).reset_index(drop=True)
@@ -322,8 +322,8 @@ def test_paths_from_events_conversions_lookback_and_tails():
     assert "display" in set(collapsed.path)
     ev_touch = A.paths_from_events(ev, touch_col="event", conversion_events=["purchase"])
     assert "ad_click > product_view" in set(ev_touch.path)
-    with pytest.raises(ValueError, match="lookback must be"):
-        A.paths_from_events(ev, lookback="soon")
+    with pytest.raises(ValueError, match="window must be"):
+        A.paths_from_events(ev, window="soon")
     with pytest.raises(DataError, match="column 'medium'"):
         A.paths_from_events(ev, touch_col="medium")
 
@@ -350,7 +350,7 @@ def test_paths_from_events_long_and_many_journeys_match_plain_strings():
         rows += [(c, i, "ad_click", ch, np.nan) for i, ch in enumerate(["email"] * 18 + tail)]
     ev = pd.DataFrame(rows, columns=["customer_id", "minute", "event", "channel", "revenue"])
     ev["timestamp"] = pd.Timestamp("2025-01-01") + pd.to_timedelta(ev.pop("minute"), unit="min")
-    got = A.paths_from_events(ev, lookback=None)
+    got = A.paths_from_events(ev, window=None)
     # reference: every customer is one journey (all touches precede its only purchase)
     touches = ev[ev["event"] == "ad_click"]
     path = touches.groupby("customer_id", sort=True)["channel"].agg(" > ".join)
@@ -368,7 +368,7 @@ def test_paths_from_events_stage_mode():
     pt = A.paths_from_events(ev, stage="awareness>consideration")
     assert _as_dict(pt) == {"display > display": (1, 0, 0.0), "social": (1, 0, 0.0)}
     assert pt.attrs["conversions_without_touches"] == 1
-    pt = A.paths_from_events(ev, stage=("awareness", "consideration"), lookback=None)
+    pt = A.paths_from_events(ev, stage=("awareness", "consideration"), window=None)
     assert _as_dict(pt) == {"display > display": (1, 0, 0.0), "email > social": (1, 0, 0.0),
                             "social": (1, 0, 0.0)}
     # purchase → retention (2nd purchase, per the stage map's nth): touches from the first purchase on
@@ -549,8 +549,8 @@ def test_lookback_boundary_is_inclusive_any_time_unit():
                        "channel": ["a", "b", None], "revenue": [np.nan, np.nan, 5.0],
                        "timestamp": pd.to_datetime(["2025-01-01 00:00:00", "2025-01-01 00:00:01",
                                                     "2025-01-31 00:00:00"]).astype("datetime64[us]")})
-    assert A.paths_from_events(ev, lookback="30D").path.tolist() == ["a > b"]
-    assert A.paths_from_events(ev, lookback=pd.Timedelta("30D") - pd.Timedelta("1us")).path.tolist() == ["b"]
+    assert A.paths_from_events(ev, window="30D").path.tolist() == ["a > b"]
+    assert A.paths_from_events(ev, window=pd.Timedelta("30D") - pd.Timedelta("1us")).path.tolist() == ["b"]
 
 
 def test_order_k_states_by_hand():
@@ -648,7 +648,7 @@ def test_model_comparison_by_hand():
     """_events() at 30 days: converting paths paid_search (50), direct (20), social > email (30); tails email
     and display × 3; C's purchase has no touch. Time decay (7 days) splits D's conversion 2^(-1/7) : 2^(-2/7)."""
     ev = _events()
-    paths = A.paths_from_events(ev, lookback="30D")
+    paths = A.paths_from_events(ev, window="30D")
     c = A.model_comparison(ev, paths, models="last_touch,time_decay,markov", n_boot=20, seed=1)
     assert c.models == ("last_touch", "time_decay", "markov") and c.conversions == 3.0
     assert list(c.attributed.columns) == ["last_touch", "time_decay", "markov", "last_touch_value",

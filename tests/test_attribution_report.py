@@ -47,7 +47,7 @@ def direct(sample):
     data = cjlib.load_inputs(events_path=params["events_path"], costs_path=params["costs_path"],
                              stage_map_path="data/stage_map.yml")
     ev, sm = data.events, data.stage_map
-    paths = A.paths_from_events(ev, lookback="30D", stage_map=sm)
+    paths = A.paths_from_events(ev, window="30D", stage_map=sm)
     cm = A.compare_models(paths, [m for m in MODELS if m != "time_decay"], order=1)
     td = A.time_decay(ev, "7D", window="30D", stage_map=sm)
     with warnings.catch_warnings():

@@ -157,7 +157,7 @@ def test_labels_window_start_inclusive_end_exclusive(hand_log):
 
 
 def test_make_dataset_by_hand(hand_log):
-    X, y = churn.make_dataset(hand_log, cutoff="2025-02-01", window_days=10)
+    X, y = churn.make_dataset(hand_log, cutoff="2025-02-01", window=10)
     assert list(X.index) == ["a", "b", "c", "e", "f"]  # d has no event before the cutoff
     assert X.index.equals(y.index) and y.tolist() == [0, 1, 0, 0, 1]
     assert X.loc["c", "recency_days"] == pytest.approx(1 / 1440)  # one minute before the cutoff
@@ -166,8 +166,8 @@ def test_make_dataset_by_hand(hand_log):
     assert "activity_recency_days" not in X.columns  # would repeat recency_days
     # purchase churn: everyone churns in this tiny log -> a clear error instead of a one-class data set
     with pytest.raises(DataError, match="single_class|all 5 customers are churned"):
-        churn.make_dataset(hand_log, cutoff="2025-02-01", window_days=10, activity_events=["purchase"])
-    Xp, yp = churn.make_dataset(hand_log, cutoff="2025-02-01", window_days=11, activity_events=["purchase"])
+        churn.make_dataset(hand_log, cutoff="2025-02-01", window=10, activity_events=["purchase"])
+    Xp, yp = churn.make_dataset(hand_log, cutoff="2025-02-01", window=11, activity_events=["purchase"])
     assert yp.to_dict() == {"a": 1, "b": 0, "c": 1, "e": 1, "f": 1}
     assert Xp.loc["b", "activity_recency_days"] == pytest.approx(21 + 14 / 24)
     assert np.isnan(Xp.loc["a", "activity_recency_days"])  # never purchased
@@ -175,23 +175,23 @@ def test_make_dataset_by_hand(hand_log):
 
 def test_clear_errors(hand_log):
     with pytest.raises(DataError, match="outside the data"):
-        churn.make_dataset(hand_log, cutoff="2024-12-01", window_days=10)
+        churn.make_dataset(hand_log, cutoff="2024-12-01", window=10)
     with pytest.raises(DataError, match="outside the data"):
-        churn.make_dataset(hand_log, cutoff="2025-03-02", window_days=10)
+        churn.make_dataset(hand_log, cutoff="2025-03-02", window=10)
     with pytest.raises(DataError, match="runs past the end of the data"):
-        churn.make_dataset(hand_log, cutoff="2025-02-25", window_days=10)
+        churn.make_dataset(hand_log, cutoff="2025-02-25", window=10)
     with pytest.raises(DataError, match="no events at all in the churn window"):
-        churn.make_dataset(hand_log, cutoff="2025-02-12", window_days=10)
+        churn.make_dataset(hand_log, cutoff="2025-02-12", window=10)
     with pytest.raises(DataError, match="all 5 customers are churned"):
-        churn.make_dataset(hand_log, cutoff="2025-02-01", window_days=10, activity_events=["purchase"])
+        churn.make_dataset(hand_log, cutoff="2025-02-01", window=10, activity_events=["purchase"])
     with pytest.raises(ValueError, match="window_days must be a positive whole number of days"):
-        churn.make_dataset(hand_log, cutoff="2025-02-01", window_days=0)
+        churn.make_dataset(hand_log, cutoff="2025-02-01", window=0)
     with pytest.raises(ValueError, match="window must be a positive whole number of days"):
         churn.label_customers(hand_log, cutoff="2025-02-01", window="36h")
     with pytest.raises(ValueError, match=r"activity_events \['buy'\] do not occur"):
-        churn.make_dataset(hand_log, cutoff="2025-02-01", window_days=10, activity_events=["buy"])
+        churn.make_dataset(hand_log, cutoff="2025-02-01", window=10, activity_events=["buy"])
     with pytest.raises(ValueError, match="cutoff must be a date"):
-        churn.make_dataset(hand_log, cutoff="not a date", window_days=10)
+        churn.make_dataset(hand_log, cutoff="not a date", window=10)
     with pytest.raises(ValueError, match="model kind must be one of"):
         churn.make_model("forest")
     with pytest.raises(DataError, match="single class"):
@@ -248,7 +248,7 @@ def synth_result(synth):
 
 def test_leakage_events_at_or_after_cutoff_do_not_change_X(synth):
     d = synth
-    X, _ = churn.make_dataset(d.events, cutoff=CUT, window_days=WINDOW, customers=d.customers,
+    X, _ = churn.make_dataset(d.events, cutoff=CUT, window=WINDOW, customers=d.customers,
                               feedback=d.feedback)
     ev = d.events.copy()
     after = (ev["timestamp"] >= pd.Timestamp(CUT)).to_numpy()
@@ -262,13 +262,13 @@ def test_leakage_events_at_or_after_cutoff_do_not_change_X(synth):
     ev = ev.loc[keep].sample(frac=1.0, random_state=0).reset_index(drop=True)  # and shuffle the rows
     fb = d.feedback.copy()
     fb.loc[(fb["timestamp"] >= pd.Timestamp(CUT)).to_numpy(), "score"] = 1
-    X2, _ = churn.make_dataset(ev, cutoff=CUT, window_days=WINDOW, customers=d.customers, feedback=fb)
+    X2, _ = churn.make_dataset(ev, cutoff=CUT, window=WINDOW, customers=d.customers, feedback=fb)
     pd.testing.assert_frame_equal(X, X2)
     # an event 1 µs before the cutoff does change X
     ev3 = d.events.copy()
     i = np.flatnonzero((ev3["timestamp"] < pd.Timestamp(CUT)).to_numpy())[-1]
     ev3.loc[i, "timestamp"] = pd.Timestamp(CUT) - pd.Timedelta(microseconds=1)
-    X3, _ = churn.make_dataset(ev3, cutoff=CUT, window_days=WINDOW, customers=d.customers, feedback=d.feedback)
+    X3, _ = churn.make_dataset(ev3, cutoff=CUT, window=WINDOW, customers=d.customers, feedback=d.feedback)
     assert not X3.equals(X)
 
 
@@ -445,9 +445,9 @@ def test_id_and_outcome_columns_never_become_churn_features(synth):
     prof = cjlib.profile(cjlib.Inputs(d.events, customers, None, None, cjlib.load_stage_map()))
     left_out = excluded_attributes(customers, prof)
     assert left_out == {"customer_zip_code_prefix": "id", "status": "outcome"}
-    X_all, _ = churn.make_dataset(d.events, cutoff=CUT, window_days=WINDOW, customers=customers)
+    X_all, _ = churn.make_dataset(d.events, cutoff=CUT, window=WINDOW, customers=customers)
     assert {"customer_zip_code_prefix", "status"} <= set(X_all.columns)
-    X, y = churn.make_dataset(d.events, cutoff=CUT, window_days=WINDOW, customers=customers,
+    X, y = churn.make_dataset(d.events, cutoff=CUT, window=WINDOW, customers=customers,
                               exclude=list(left_out) + ["device"])
     assert not {"customer_zip_code_prefix", "status", "device"} & set(X.columns)
     assert {"age", "plan", "recency_days"} <= set(X.columns)

@@ -222,7 +222,7 @@ def test_retention_title_never_from_zero_customers():
 
 # ---------------------------------------------------------------------------- obs 7: one name, one number
 def test_definition_line_says_ever_in_any_order_and_why_03_differs(hand):
-    k = sc.stage_kpis(hand, SM)
+    k = sc.stage_kpis(hand, stage_map=SM)
     line = fj.definition_line(k, sc.stage_roles(stage_map=SM))
     # c1 and c2 reached purchase, only c1 bought again: 50 %
     assert "of customers who ever reached purchase, 50% ever reached retention afterwards, at any time" in line
@@ -238,7 +238,7 @@ def test_definition_line_says_ever_in_any_order_and_why_03_differs(hand):
 
 
 def test_notebook_metrics_keys_do_not_reuse_03s_names(hand):
-    kpis = sc.stage_kpis(hand, SM)
+    kpis = sc.stage_kpis(hand, stage_map=SM)
     measures = sc.stage_measures(hand, stage_map=SM)
     m = fj.scorecard_metrics(kpis, measures, cjlib.profile(inputs(hand)))
     first = m["stages"][0]
@@ -311,7 +311,7 @@ def test_journey_map_draws_two_stages_nobody_reaching_and_no_channel():
                               "conversion_events": ["purchase"]})
     ev = pd.DataFrame({"customer_id": ["a", "b", "c"], "event": ["purchase"] * 3,
                        "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03"])})
-    k = sc.stage_kpis(ev, sm)  # nobody reaches repeat_purchase
+    k = sc.stage_kpis(ev, stage_map=sm)  # nobody reaches repeat_purchase
     assert k["reached"].tolist() == [3, 0]
     fig = jm.journey_map(k.drop(columns="revenue", errors="ignore"), touchpoints=sc.stage_touchpoints(ev, stage_map=sm),
                          title=fj.map_title(k, overall=1.0, purchases_only=True), notes=fj.map_notes(k))
@@ -390,7 +390,7 @@ def test_scorecard_metrics_overall_and_stages():
 
 
 def test_scorecard_left_out_and_table(hand):
-    kpis = sc.stage_kpis(hand, SM)
+    kpis = sc.stage_kpis(hand, stage_map=SM)
     left = dict(fj.scorecard_left_out(inputs(hand), kpis, retention_based_on="conversion"))
     assert "The satisfaction view (emotion row, CSAT and NPS)" in left
     table = fj.scorecard_table(kpis.drop(columns="revenue")).data

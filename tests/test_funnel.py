@@ -468,17 +468,17 @@ def _map(**over):
 
 def test_resolve_journey_uses_the_maps_default_and_names_the_journeys_on_a_bad_name():
     sm = _map()
-    assert F.resolve_journey(sm, "") == ("pipeline", ["lead", "won"])
-    assert F.resolve_journey(sm, "quick") == ("quick", ["lead_created", "closed_won"])
-    assert F.resolve_journey(_map(default_journey=None), "") == ("stages", ["lead", "won"])
+    assert F.resolve_journey("", stage_map=sm) == ("pipeline", ["lead", "won"])
+    assert F.resolve_journey("quick", stage_map=sm) == ("quick", ["lead_created", "closed_won"])
+    assert F.resolve_journey("", stage_map=_map(default_journey=None)) == ("stages", ["lead", "won"])
     with pytest.raises(ValueError, match=r"journey 'purchase' is not a journey of the stage map.*: pipeline, quick$") as e:
-        F.resolve_journey(sm, "purchase")
+        F.resolve_journey("purchase", stage_map=sm)
     assert "\n" not in str(e.value)
     # the checkout funnel: the map's role, or none
-    assert F.resolve_checkout(sm, "") == (None, None)
-    assert F.resolve_checkout(_map(checkout_journey="quick"), "") == ("quick", ["lead_created", "closed_won"])
+    assert F.resolve_checkout("", stage_map=sm) == (None, None)
+    assert F.resolve_checkout("", stage_map=_map(checkout_journey="quick")) == ("quick", ["lead_created", "closed_won"])
     with pytest.raises(ValueError, match="checkout_journey 'checkout' is not a journey"):
-        F.resolve_checkout(sm, "checkout")
+        F.resolve_checkout("checkout", stage_map=sm)
 
 
 def test_cart_events_come_from_the_cart_role_not_from_the_checkout_journeys_second_step():

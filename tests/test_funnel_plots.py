@@ -144,7 +144,7 @@ def test_dropoff_report_metrics_match_cjlib(tmp_path):
     assert "device" in cols and "acquisition_channel" in cols
     segs = F.report_segments(ev, profile=prof, customers=data.customers)
     assert segs.columns == cols and segs.variant is None
-    joined = ev.join(customer_segments(ev, columns=[c for c in cols if c not in ev.columns], customers=data.customers),
+    joined = ev.join(customer_segments(ev, by=[c for c in cols if c not in ev.columns], customers=data.customers),
                      on="customer_id")
     pd.testing.assert_frame_equal(segs.events, joined)
     cmp = {c: F.compare_segments(segs.events, CHECKOUT, c, window="30D", unit="session") for c in cols}

@@ -412,7 +412,7 @@ def test_integer_event_ids_meet_text_customer_ids(write_csv):
     d = cjlib.load_inputs(events_path=str(ev), customers_path=str(cu))
     assert d.events["customer_id"].tolist() == ["1", "10", "2", "2"]
     assert d.customers["customer_id"].tolist() == ["1", "x2", "10"]
-    seg = customer_segments(d.events, columns=["plan"], customers=d.customers)
+    seg = customer_segments(d.events, by=["plan"], customers=d.customers)
     assert seg.index.tolist() == ["1", "10", "2"]
     assert seg["plan"].iloc[:2].tolist() == ["free", "pro"] and pd.isna(seg["plan"].iloc[2])
     same = cjlib.load_inputs(events_path=str(ev), customers_path=str(write_csv({"customer_id": [1, 2]}, "c2.csv")))

@@ -30,8 +30,8 @@ def test_sessionize_gap_rule():
     df = pd.DataFrame({"customer_id": ["a", "a", "a", "a", "b"], "timestamp": ts, "event": ["x"] * 5})
     # exactly 30 min stays in the session; 30 min 1 s starts a new one; a new customer starts a new one
     assert sessionize(df).tolist() == [0, 0, 1, 1, 2]
-    assert sessionize(df, gap="5min").tolist() == [0, 1, 2, 3, 4]
-    assert sessionize(df, gap="2h").tolist() == [0, 0, 0, 0, 1]
+    assert sessionize(df, window="5min").tolist() == [0, 1, 2, 3, 4]
+    assert sessionize(df, window="2h").tolist() == [0, 0, 0, 0, 1]
 
 
 def test_customer_groups():

@@ -154,7 +154,7 @@ def test_ga4_stitching_hand_computed(tmp_path):
     assert ex.stitching == readers.Stitching(stitched_ids=2, stitched_events=3, anonymous_ids=3, customers=2,
                                              dropped_events=1)
     # the anonymous visit before the login is in U1's converting journey
-    paths = cjlib.attribution.paths_from_events(ev, lookback="30D", collapse_repeats=True)
+    paths = cjlib.attribution.paths_from_events(ev, window="30D", collapse_repeats=True)
     assert paths.loc[paths["conversions"] > 0, "path"].tolist() == ["Paid Search > Direct"]
 
 
@@ -370,7 +370,7 @@ def test_fixture_story_is_one_customer_with_the_touches_before_login(exports, fm
     anonymous = "900000001.1736500000" if fmt == "ga4" else "a1b2c3d4-0000-4000-8000-000000000001"
     assert anonymous not in set(ev["customer_id"])
     story = ev[ev["customer_id"] == "U90001"]
-    paths = cjlib.attribution.paths_from_events(story, lookback="30D", collapse_repeats=True)
+    paths = cjlib.attribution.paths_from_events(story, window="30D", collapse_repeats=True)
     converting = paths[paths["conversions"] > 0]
     assert converting[["path", "conversions", "value"]].values.tolist() == [
         ["Paid Social > Organic Search > Email", 1.0, 178.0]]

@@ -253,13 +253,13 @@ def test_churn_hints_name_the_report_parameter():
     ev = pd.DataFrame({"customer_id": ["a", "a", "b", "b"], "event": ["page_view"] * 4,
                        "timestamp": pd.to_datetime(["2025-01-01", "2025-03-01", "2025-01-05", "2025-03-30"])})
     with pytest.raises(DataError, match="window_past_data") as info:
-        churn.make_dataset(ev, cutoff="2025-03-15", window_days=30)
+        churn.make_dataset(ev, cutoff="2025-03-15", window=30)
     assert "on or before 2025-03-01 00:00:00 or a shorter churn window (the report's churn_window_days" in str(
         info.value)
     both_active = ev.assign(timestamp=pd.to_datetime(["2025-01-01", "2025-03-02", "2025-01-05", "2025-03-03"]))
     with pytest.raises(DataError, match="all 2 customers are active") as info:  # both in [Mar 1, Mar 4)
-        churn.make_dataset(both_active, cutoff="2025-03-01", window_days=3)
-    assert "change cutoff, churn_window_days (window_days in cjlib.churn) or activity_events" in str(info.value)
+        churn.make_dataset(both_active, cutoff="2025-03-01", window=3)
+    assert "change cutoff, churn_window_days (window in cjlib.churn) or activity_events" in str(info.value)
 
 
 def test_parameter_validation():

@@ -102,7 +102,7 @@ def reference_stages(ev: pd.DataFrame, sm, feedback=None) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------------------- stage KPIs
 def test_stage_kpis_by_hand(hand, hand_feedback):
-    k = sc.stage_kpis(hand, SM, feedback=hand_feedback)
+    k = sc.stage_kpis(hand, stage_map=SM, feedback=hand_feedback)
     assert k["reached"].tolist() == [4, 3, 3, 2, 1]
     # awareness → consideration: c1 after 1 d, c2 after 1 min, c4 after 28 d; c3 never
     assert k.loc["awareness", "conversion_to_next"] == 0.75
@@ -131,14 +131,14 @@ def test_stage_kpis_by_hand(hand, hand_feedback):
 
 
 def test_stage_kpis_unit_and_order_independent(hand):
-    a = sc.stage_kpis(hand, SM)
+    a = sc.stage_kpis(hand, stage_map=SM)
     shuffled = hand.sample(frac=1, random_state=0).astype({"timestamp": "datetime64[us]"})
-    b = sc.stage_kpis(shuffled, SM)
+    b = sc.stage_kpis(shuffled, stage_map=SM)
     pd.testing.assert_frame_equal(a, b)
 
 
 def test_stage_kpis_equal_independent_computation_on_synth(synth):
-    k = sc.stage_kpis(synth.events, SM, feedback=synth.feedback)
+    k = sc.stage_kpis(synth.events, stage_map=SM, feedback=synth.feedback)
     ref = reference_stages(synth.events, SM, synth.feedback)
     for col in ["reached", "conversion_to_next", "median_days_to_next", "revenue", "satisfaction"]:
         np.testing.assert_allclose(k[col].to_numpy(float), ref[col].to_numpy(float), rtol=1e-9, err_msg=col)
@@ -146,7 +146,7 @@ def test_stage_kpis_equal_independent_computation_on_synth(synth):
 
 
 def test_stage_kpis_equal_independent_computation_on_hand(hand, hand_feedback):
-    k = sc.stage_kpis(hand, SM, feedback=hand_feedback)
+    k = sc.stage_kpis(hand, stage_map=SM, feedback=hand_feedback)
     ref = reference_stages(hand, SM, hand_feedback)
     for col in ["reached", "conversion_to_next", "median_days_to_next", "revenue", "satisfaction"]:
         np.testing.assert_allclose(k[col].to_numpy(float), ref[col].to_numpy(float), err_msg=col)
@@ -311,11 +311,11 @@ def test_customer_segments_and_pain_points(hand):
     assert sc.pain_points(conv, min_customers=10).empty
     cust = pd.DataFrame({"customer_id": ["c1", "c2", "c3", "c4"], "persona": ["a", "a", "b", "b"],
                          "age": [30, 40, 50, 60]})
-    seg2 = sc.customer_segments(hand, columns=["persona", "acquisition_channel"], customers=cust)
+    seg2 = sc.customer_segments(hand, by=["persona", "acquisition_channel"], customers=cust)
     assert seg2["persona"].tolist() == ["a", "a", "b", "b"]
     assert sc.customer_segments(hand, customers=cust).columns.tolist() == ["persona", "device", "acquisition_channel"]
-    with pytest.raises(ValueError, match="columns"):
-        sc.customer_segments(hand, columns=["nope"])
+    with pytest.raises(ValueError, match="by: "):
+        sc.customer_segments(hand, by=["nope"])
     assert sc.customer_segments(hand.drop(columns=["channel", "device"])).shape[1] == 0
 
 
@@ -337,7 +337,7 @@ def test_customer_segments_default_to_the_profile_candidates(hand):
     assert seg.columns.tolist() == ["plan", "device", "acquisition_channel"] == list(prof.segment_candidates)
     assert sc.customer_segments(ev, customers=cust).columns.tolist() == seg.columns.tolist()  # profiled itself
     with pytest.warns(UserWarning, match="order_status is used as asked.*outcome-like"):
-        named = sc.customer_segments(ev, columns=["order_status"], customers=cust, profile=prof)
+        named = sc.customer_segments(ev, by=["order_status"], customers=cust, profile=prof)
     assert named["order_status"].to_dict() == {"c1": "browsing", "c2": "browsing", "c3": "browsing", "c4": "browsing"}
 
 
@@ -380,13 +380,13 @@ def test_journey_scores_planted_order(method):
 
 
 def test_planted_mobile_friction_and_journey_score_on_synth(synth):
-    seg = sc.customer_segments(synth.events, columns=["device", "acquisition_channel"])
+    seg = sc.customer_segments(synth.events, by=["device", "acquisition_channel"])
     conv = sc.segment_conversion(synth.events, seg, stage_map=SM)
     cons = conv[(conv["segment"] == "device") & (conv["stage"] == "consideration")].set_index("level")
     assert cons.loc["mobile", "conversion_to_next"] < cons.loc["desktop", "conversion_to_next"] - 0.1
     assert cons.loc["mobile", "p_value"] < 1e-3
     # the level rows add up to the stage totals
-    k = sc.stage_kpis(synth.events, SM)
+    k = sc.stage_kpis(synth.events, stage_map=SM)
     assert cons["reached"].sum() == k.loc["consideration", "reached"]
     scores = sc.journey_scores(synth.events, seg, stage_map=SM, feedback=synth.feedback)
     dev = scores[scores["segment"] == "device"].set_index("level")
@@ -395,14 +395,14 @@ def test_planted_mobile_friction_and_journey_score_on_synth(synth):
 
 # --------------------------------------------------------------------------------------------- figures
 def test_journey_map_drops_missing_rows(hand, hand_feedback):
-    k = sc.stage_kpis(hand, SM, feedback=hand_feedback)
+    k = sc.stage_kpis(hand, stage_map=SM, feedback=hand_feedback)
     touch = sc.stage_touchpoints(hand, stage_map=SM)
     chans = sc.stage_touchpoints(hand, stage_map=SM, by="channel")
     seg = sc.customer_segments(hand)
     pains = sc.pain_points(sc.segment_conversion(hand, seg, stage_map=SM), min_customers=1)
     full = jm.journey_map(k, touchpoints=touch, channels=chans, pains=pains, title="t")
     assert len(full.axes) == 5
-    bare = jm.journey_map(sc.stage_kpis(hand, SM), touchpoints=touch, notes=["no feedback", "no channel"])
+    bare = jm.journey_map(sc.stage_kpis(hand, stage_map=SM), touchpoints=touch, notes=["no feedback", "no channel"])
     assert len(bare.axes) == 2
     texts = [t.get_text() for t in bare.texts]
     assert "no feedback" in texts and "no channel" in texts

@@ -98,7 +98,7 @@ def time_decay(
     half_life : str or Timedelta, default "7D"
         A touch this long before the conversion weighs half as much as one at the conversion.
     window : str, Timedelta or None, default "30D"
-        How far before the conversion touches count (``lookback`` of :func:`paths_from_events`).
+        How far before the conversion touches count (``window`` of :func:`paths_from_events`).
     conversion_events, touch_col, stage, stage_map
         As in :func:`paths_from_events`.
 

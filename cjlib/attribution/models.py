@@ -268,7 +268,7 @@ def model_comparison(events: pd.DataFrame, paths: pd.DataFrame, *, models: str |
     ...                    "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01", "2025-01-03"]),
     ...                    "channel": ["email", None, "search", None]})
     >>> from cjlib.attribution import paths_from_events
-    >>> paths = paths_from_events(ev, lookback="30D")
+    >>> paths = paths_from_events(ev, window="30D")
     >>> model_comparison(ev, paths, models="last_touch,time_decay", n_boot=5).attributed
              last_touch  time_decay
     channel

@@ -586,7 +586,7 @@ def paths_from_events(
     events: pd.DataFrame,
     *,
     conversion_events: Sequence[str] | str | None = None,
-    lookback: str | pd.Timedelta | None = "30D",
+    window: str | pd.Timedelta | None = "30D",
     touch_col: str = "channel",
     stage: str | tuple[str, str] | None = None,
     stage_map=None,
@@ -600,9 +600,9 @@ def paths_from_events(
 
     **Conversion mode** (``stage=None``). Rows whose ``event`` is a conversion event are conversions and
     never touches. Each conversion makes one converting journey: the customer's touches that come before it
-    (in the log's order) and after the customer's previous conversion, no earlier than ``lookback`` before
+    (in the log's order) and after the customer's previous conversion, no earlier than ``window`` before
     it. Each customer's touches after its last conversion (all touches for a customer who never converted),
-    no earlier than ``lookback`` before the last of them, make one non-converting journey. A conversion with
+    no earlier than ``window`` before the last of them, make one non-converting journey. A conversion with
     no touch in its window makes an empty journey, which is dropped (counted in
     ``attrs["conversions_without_touches"]``).
 
@@ -610,8 +610,8 @@ def paths_from_events(
     customer enters at the row where it reaches the source stage (the first event listed under it, or its
     ``nth`` occurrence: ``purchase>retention`` starts at the first purchase and converts at the second).
     The converting journey is the touches from that row (inclusive) up to the row reaching the target
-    stage (exclusive), within ``lookback`` before the target; a customer that never reaches the target
-    makes a non-converting journey of its touches from the source row on, within ``lookback`` of its last
+    stage (exclusive), within ``window`` before the target; a customer that never reaches the target
+    makes a non-converting journey of its touches from the source row on, within ``window`` of its last
     touch. Customers that never reach the source stage, or reach the target at or before it, are left out.
     Every touch row counts here, conversion events included (the first purchase's channel is a touch of
     purchase → retention).
@@ -624,7 +624,7 @@ def paths_from_events(
         never modified.
     conversion_events : str or sequence of str, optional
         Conversion mode only; default: the stage map's ``conversion_events``.
-    lookback : str, Timedelta or None, default "30D"
+    window : str, Timedelta or None, default "30D"
         How far before the conversion (or the last touch) touches count; ``None`` for no limit.
     touch_col : str, default "channel"
         The column whose values are the touches (any strings: a ``>`` or ``\\`` in a value is escaped
@@ -642,15 +642,15 @@ def paths_from_events(
         The paths table: ``path``, ``conversions``, ``nulls`` and ``value`` (the converting journeys'
         revenue; only when ``events`` has ``revenue``), identical paths aggregated, sorted by ``path``.
         ``attrs``: ``journeys``, ``converting_journeys``, ``conversions_without_touches``, ``touch_col``,
-        ``stage``, ``lookback``.
+        ``stage``, ``window``.
     """
     if not isinstance(collapse_repeats, bool):
         raise ValueError(f"collapse_repeats must be True or False, got {collapse_repeats!r}")
-    _timedelta_ns(lookback, "lookback")  # a bad value is named as this function's parameter
-    j = _journeys(events, conversion_events=conversion_events, window=lookback, touch_col=touch_col,
+    _timedelta_ns(window, "window")  # a bad value is named as this function's parameter
+    j = _journeys(events, conversion_events=conversion_events, window=window, touch_col=touch_col,
                   stage=stage, stage_map=stage_map, collapse_repeats=collapse_repeats)
     return _paths_table(j, dict(touch_col=touch_col, stage=None if stage is None else str(stage),
-                                lookback=None if lookback is None else str(lookback)))
+                                window=None if window is None else str(window)))
 
 
 def _path_groups(tok: np.ndarray, jid: np.ndarray, n_j: int, n_names: int) -> tuple[np.ndarray, np.ndarray]:

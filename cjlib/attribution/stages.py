@@ -111,7 +111,7 @@ def stage_attribution(
     transitions : sequence, optional
         ``"source>target"`` strings or tuples; default :func:`stage_transitions`.
     window : str, Timedelta or None, default "30D"
-        How far before the target stage touches count (``lookback`` of :func:`paths_from_events`).
+        How far before the target stage touches count (``window`` of :func:`paths_from_events`).
     touch_col : str, default "channel"
         As in :func:`paths_from_events`.
     warn : bool, default True
@@ -137,7 +137,7 @@ def stage_attribution(
     frames, rates, skipped = [], {}, []
     for src, tgt in trs:
         name = f"{src}>{tgt}"
-        pt = paths_from_events(events, lookback=window, touch_col=touch_col, stage=(src, tgt), stage_map=sm)
+        pt = paths_from_events(events, window=window, touch_col=touch_col, stage=(src, tgt), stage_map=sm)
         p = _parse(pt)
         if p.conv.sum() <= 0:
             if warn:
@@ -191,7 +191,7 @@ def stage_contribution(
     conversion_events : str or sequence of str, optional
         As in :func:`paths_from_events`.
     window : str, Timedelta or None, default "30D"
-        How far before a conversion touchpoints count (``lookback`` of :func:`paths_from_events`).
+        How far before a conversion touchpoints count (``window`` of :func:`paths_from_events`).
     **kw
         Passed to the model.
 
@@ -203,7 +203,7 @@ def stage_contribution(
     """
     _check_model(model)
     sm = _stage_map(stage_map)
-    pt = paths_from_events(events, conversion_events=conversion_events, lookback=window, touch_col="event",
+    pt = paths_from_events(events, conversion_events=conversion_events, window=window, touch_col="event",
                            stage_map=sm)
     p = _parse(pt)
     if not p.conv.sum() > 0:  # nothing to attribute: an empty table, not a failure

@@ -151,7 +151,7 @@ def make_dataset(
     events: pd.DataFrame,
     *,
     cutoff: str | pd.Timestamp,
-    window_days: int,
+    window: int | str | pd.Timedelta,
     activity_events: Sequence[str] | None = None,
     customers: pd.DataFrame | None = None,
     feedback: pd.DataFrame | None = None,
@@ -166,8 +166,8 @@ def make_dataset(
         Event log as :func:`cjlib.load_events` returns it (not modified).
     cutoff : str or Timestamp
         Features use only events and feedback strictly before it; the label window starts at it.
-    window_days : int, str or Timedelta
-        Label window ``[cutoff, cutoff + window_days)`` (start inclusive, end exclusive): days, ``"90D"``
+    window : int, str or Timedelta
+        Label window ``[cutoff, cutoff + window)`` (start inclusive, end exclusive): days, ``"90D"``
         or a Timedelta of whole days.
     activity_events : sequence of str or comma-separated str, optional
         Events that count as activity for the label (default: every event). ``["purchase"]`` gives
@@ -190,7 +190,7 @@ def make_dataset(
         of :func:`cjlib.features.customer_features` (``furthest_stage_name`` dropped: it repeats
         ``furthest_stage``), plus — with ``activity_events`` — ``activity_recency_days`` (days since the
         last activity event, NaN if none), and always ``activity_days`` (distinct days with activity), ``activity_days_recent`` (those in the
-        ``window_days`` before ``cutoff``), ``activity_days_per_30d``, and ``device`` (the last one seen)
+        ``window`` before ``cutoff``), ``activity_days_per_30d``, and ``device`` (the last one seen)
         when the log has it.
     y : Series of int
         ``churned``: 1 when the customer has no activity event in the window; aligned with ``X``.
@@ -201,13 +201,13 @@ def make_dataset(
         The cutoff is outside the data (no event before it, or after the last event); the window runs
         past the end of the data or holds no event at all; every customer has the same label.
     ValueError
-        Bad ``cutoff``, ``window_days`` or ``activity_events`` (unknown events).
+        Bad ``cutoff``, ``window`` or ``activity_events`` (unknown events).
 
     Examples
     --------
     >>> from cjlib.synth import generate
     >>> d = generate(300, seed=1)
-    >>> X, y = make_dataset(d.events, cutoff="2025-09-01", window_days=60)
+    >>> X, y = make_dataset(d.events, cutoff="2025-09-01", window=60)
     >>> X.index.equals(y.index), set(y.unique()) == {0, 1}
     (True, True)
     """
@@ -215,7 +215,7 @@ def make_dataset(
     if len(events) == 0:
         raise DataError("the event log is empty", column="timestamp", rule="empty_input")
     cut = _as_cutoff(cutoff)
-    window = _as_window(window_days, "window_days")
+    window = _as_window(window, "window")
     activity = _as_activity(activity_events, events)
     _check_window(events, cut, window)
 
@@ -224,7 +224,7 @@ def make_dataset(
         which = "churned" if y.iloc[0] == 1 else "active"
         raise DataError(f"all {len(y):,} customers are {which} in [{cut}, {cut + pd.Timedelta(days=window)}) "
                         f"(activity: {activity or 'any event'}): a churn model needs both classes; change "
-                        f"cutoff, churn_window_days (window_days in cjlib.churn) or activity_events",
+                        f"cutoff, churn_window_days (window in cjlib.churn) or activity_events",
                         column="event", rule="single_class")
 
     X = features_at(events, as_of=cut, window=window, activity_events=activity, customers=customers,

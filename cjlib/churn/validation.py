@@ -214,7 +214,7 @@ def out_of_time_validation(
     window = _as_window(window)
     train_cut = cut - pd.Timedelta(days=window)
     activity = _as_activity(activity_events, events)
-    kw = {"window_days": window, "activity_events": activity, "customers": customers, "feedback": feedback,
+    kw = {"window": window, "activity_events": activity, "customers": customers, "feedback": feedback,
           "stage_map": stage_map, "exclude": exclude}
     X_te, y_te = make_dataset(events, cutoff=cut, **kw)
     _check_classes(y_te, "test", cut, window, min_class)
@@ -279,7 +279,7 @@ def cross_validation(
     cut = _as_cutoff(cutoff)
     window = _as_window(window)
     activity = _as_activity(activity_events, events)
-    X, y = make_dataset(events, cutoff=cut, window_days=window, activity_events=activity,
+    X, y = make_dataset(events, cutoff=cut, window=window, activity_events=activity,
                         customers=customers, feedback=feedback, stage_map=stage_map, exclude=exclude)
     _check_classes(y, "cross-validation", cut, window, min_class)
     folds = int(min(n_splits, y.sum(), len(y) - y.sum()))

@@ -89,7 +89,7 @@ def _check_window(events: pd.DataFrame, cutoff: pd.Timestamp, window: int) -> No
         raise DataError(f"the churn window [{cutoff}, {end}) runs past the end of the data ({last}): "
                         f"customers would look churned only because the log stops; use a cutoff on or "
                         f"before {covered - pd.Timedelta(days=window)} or a shorter churn window (the report's "
-                        f"churn_window_days; window_days in cjlib.churn)",
+                        f"churn_window_days; window in cjlib.churn)",
                         column="timestamp", rule="window_past_data")
     in_window = ((ts >= cutoff) & (ts < end)).to_numpy()
     if not in_window.any():

@@ -412,7 +412,7 @@ def paths_from_events(events, *, conversion_events: Sequence[str] | str | None =
     conversion_events, touch_col, stage, collapse_repeats
         As :func:`cjlib.attribution.paths_from_events` takes them.
     window : str or Timedelta, optional, default "30D"
-        How far back from a conversion touches count (``lookback`` of
+        How far back from a conversion touches count (``window`` of
         :func:`cjlib.attribution.paths_from_events`); None: no limit.
     stage_map : StageMap, optional
         Keyword-only; default the project's stage map.
@@ -429,8 +429,7 @@ def paths_from_events(events, *, conversion_events: Sequence[str] | str | None =
     DataFrame
         The paths table of :func:`cjlib.attribution.paths_from_events`.
     """
-    # attribution.paths_from_events still spells the window ``lookback``
-    kw = dict(conversion_events=conversion_events, lookback=window, touch_col=touch_col, stage=stage,
+    kw = dict(conversion_events=conversion_events, window=window, touch_col=touch_col, stage=stage,
               stage_map=stage_map, collapse_repeats=collapse_repeats)
     if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
         return _attr.paths_from_events(events, **kw)
@@ -441,5 +440,5 @@ def paths_from_events(events, *, conversion_events: Sequence[str] | str | None =
     out.attrs.update(journeys=int(tot["__journeys"]), converting_journeys=int(tot["conversions"]),
                      conversions_without_touches=int(tot["nulls"]), touch_col=touch_col,
                      stage=None if stage is None else str(stage),
-                     lookback=None if window is None else str(window))
+                     window=None if window is None else str(window))
     return out

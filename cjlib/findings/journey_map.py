@@ -210,7 +210,7 @@ def left_out_sections(profile, *, stage_satisfaction: bool = True, retention_bas
     return out
 
 
-def segments_left_out(segments: pd.DataFrame, scores: pd.DataFrame, pains: pd.DataFrame, *,
+def segments_left_out(by: pd.DataFrame, scores: pd.DataFrame, pains: pd.DataFrame, *,
                       min_customers: int, conversions: bool = True, stages: bool = True,
                       seg_conv: pd.DataFrame | None = None) -> list[tuple[str, str]]:
     """Why pain points or journey scores are not shown (``(section, reason)`` pairs; empty when both are).
@@ -218,8 +218,9 @@ def segments_left_out(segments: pd.DataFrame, scores: pd.DataFrame, pains: pd.Da
     ``seg_conv`` (:func:`cjlib.scorecard.segment_conversion`) tells "no level is large enough" apart
     from "no large level converts below its stage without a tie". ``stages``: whether two or more
     stages occur (else no segment can move between stages, and that is the reason given).
+    ``by`` is the segment table (:func:`cjlib.scorecard.customer_segments`).
     """
-    if segments.shape[1] == 0:
+    if by.shape[1] == 0:
         return [("The segment comparison (pain points and journey scores)",
                  "no column can serve as a segment (a text column with 2–12 values that is neither an "
                  "identifier nor an outcome); name one in segment_columns.")]

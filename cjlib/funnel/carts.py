@@ -198,4 +198,4 @@ def segment_cart_outcomes(events: pd.DataFrame, cart: CartAbandonment, *, by: st
         return cart_outcomes(cart.table)
     from cjlib.scorecard import customer_segments
 
-    return cart_outcomes(cart.table, customer_segments(events, columns=[by])[by], by)
+    return cart_outcomes(cart.table, customer_segments(events, by=[by])[by], by)

@@ -45,7 +45,7 @@ def _journey_error(param: str, name: str, sm: StageMap) -> ValueError:
     return ValueError(f"{param} {name!r} is not a journey of the stage map{where}; its journeys are: {known}")
 
 
-def resolve_journey(stage_map: StageMap, journey: str = "") -> tuple[str, list]:
+def resolve_journey(journey: str = "", *, stage_map: StageMap) -> tuple[str, list]:
     """The main funnel's name and steps for a ``journey`` parameter.
 
     ``""`` means the stage map's ``default_journey``, else every stage in order (named ``"stages"``).
@@ -69,7 +69,7 @@ def resolve_journey(stage_map: StageMap, journey: str = "") -> tuple[str, list]:
     return name, list(stage_map.journeys[name].steps)
 
 
-def resolve_checkout(stage_map: StageMap, checkout_journey: str = "") -> tuple[str | None, list | None]:
+def resolve_checkout(checkout_journey: str = "", *, stage_map: StageMap) -> tuple[str | None, list | None]:
     """The checkout funnel's name and steps: ``""`` means the map's ``checkout_journey`` role.
 
     ``(None, None)`` when the parameter is empty and the map declares no checkout journey; a name the map
@@ -217,7 +217,7 @@ def report_steps(steps: str = "", journey: str = "", *, stage_map: StageMap) -> 
     """
     if str(steps or "").strip():
         return "custom", parse_steps(steps)
-    return resolve_journey(stage_map, journey)
+    return resolve_journey(journey, stage_map=stage_map)
 
 
 def report_window(window: str, profile) -> str | None:
@@ -324,5 +324,5 @@ def report_segments(events: pd.DataFrame, *, profile, customers: pd.DataFrame | 
     variant = variant_column if has_variant else None
     joined = [c for c in cols + ([variant] if variant else []) if c not in events.columns]
     if joined:
-        events = events.join(customer_segments(events, columns=joined, customers=customers), on="customer_id")
+        events = events.join(customer_segments(events, by=joined, customers=customers), on="customer_id")
     return ReportSegments(events, cols, missing, variant)

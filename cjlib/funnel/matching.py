@@ -162,7 +162,7 @@ def _prepare(events, steps, unit, stage_map) -> _Prepared:
         return name.split(":", 1)[1] if name.startswith(("event:", "stage:")) else name
 
     need_stage = any(is_stage(name) for s in norm for name in s)
-    stage_codes = assign_stages(ev, sm).cat.codes.to_numpy() if need_stage else None
+    stage_codes = assign_stages(ev, stage_map=sm).cat.codes.to_numpy() if need_stage else None
     n, k = len(ev), len(norm)
     member = np.zeros((n, k), dtype=bool, order="F")  # column k contiguous: rows satisfying step k
     for j, s in enumerate(norm):

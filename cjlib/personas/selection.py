@@ -90,8 +90,7 @@ def _search(X, ks, k, method, seed, n_boot, min_share, min_stability, min_worst,
     k-means k passes the stability bar.
 
     Returns (scores, fits, chosen k or None, kind, rule, tried): ``rule`` says which branch chose k (it
-    starts with ``"rfm"`` for the RFM fallback) and ``tried`` the methods scored. ``scores.attrs["rule"]``
-    repeats ``rule`` for :mod:`cjlib.effects`, which still reads it there.
+    starts with ``"rfm"`` for the RFM fallback) and ``tried`` the methods scored.
     """
     scores, fits = _score_ks(X, ks, method, seed, n_boot)
     auto = isinstance(k, str)
@@ -109,11 +108,9 @@ def _search(X, ks, k, method, seed, n_boot, min_share, min_stability, min_worst,
             scores["chosen"] = False
             rule = "rfm: no k passed the stability bar with " + " or ".join(
                 {"kmeans": "k-means", "gmm": "a Gaussian mixture"}[m] for m in tried)
-            scores.attrs["rule"] = rule
             return scores, fits, None, "rfm", rule, tried
     chosen, rule = (ks[0], "fixed k") if not auto else _choose(scores, method, min_share, min_stability, min_worst)
     rule += " (Gaussian mixture: no k-means k was stable)" if switched else ""
     scores["admissible"] = adm
     scores["chosen"] = scores.index == chosen
-    scores.attrs["rule"] = rule
     return scores, fits, chosen, kind, rule, tried

@@ -52,7 +52,7 @@ def palette(levels: Sequence, name: str = PALETTE) -> dict:
     return dict(zip(ordered, sns.color_palette(name, len(ordered)), strict=True))
 
 
-_OWN_FIGURES: "weakref.WeakSet" = weakref.WeakSet()  # figures new_ax made: only these are laid out by finish
+_OWN_FIGURES: weakref.WeakSet = weakref.WeakSet()  # figures new_ax made: only these are laid out by finish
 
 
 def new_ax(ax=None, figsize=None):

@@ -246,7 +246,7 @@ def journey_map(
     return fig
 
 
-def score_ranking(scores: pd.DataFrame, *, title: str | None = None, ax=None, segment: str = "segment",
+def score_ranking(scores: pd.DataFrame, *, title: str | None = None, ax=None, by: str = "segment",
                   level: str = "level", score: str = "score"):
     """Horizontal bars of the journey score per segment level, grouped by segment, best first.
 
@@ -254,15 +254,15 @@ def score_ranking(scores: pd.DataFrame, *, title: str | None = None, ax=None, se
     scores (the most telling first); each level's bar carries its score.
     """
     d = scores.copy()
-    spread = d.groupby(segment)[score].agg(lambda s: s.max() - s.min()).sort_values(ascending=False)
-    d["_o"] = d[segment].map({s: i for i, s in enumerate(spread.index)})
+    spread = d.groupby(by)[score].agg(lambda s: s.max() - s.min()).sort_values(ascending=False)
+    d["_o"] = d[by].map({s: i for i, s in enumerate(spread.index)})
     d = d.sort_values(["_o", score, level], ascending=[True, False, True], kind="stable")
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 0.9 + 0.27 * len(d)))
     colors = palette(spread.index)
-    labels = [f"{s}: {lv}" for s, lv in zip(d[segment], d[level], strict=True)]
+    labels = [f"{s}: {lv}" for s, lv in zip(d[by], d[level], strict=True)]
     y = np.arange(len(d))
-    ax.barh(y, d[score], color=[colors[str(s)] for s in d[segment]])
+    ax.barh(y, d[score], color=[colors[str(s)] for s in d[by]])
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     for yi, v in zip(y, d[score], strict=True):

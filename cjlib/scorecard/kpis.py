@@ -40,7 +40,7 @@ def stage_touchpoints(events: pd.DataFrame, *, stage_map: StageMap | str | None 
         raise ValueError(f"by must be a column of events ({', '.join(map(str, events.columns))}), got {by!r}")
     sm = resolve_stage_map(stage_map)
     ev = ensure_sorted(events)
-    stage = assign_stages(ev, sm)
+    stage = assign_stages(ev, stage_map=sm)
     df = pd.DataFrame({"stage": stage, "value": ev[by].astype("string")}).dropna()
     counts = df.groupby(["stage", "value"], observed=True).size().rename("events").reset_index()
     counts["value"] = counts["value"].astype(str)
@@ -55,8 +55,8 @@ def stage_touchpoints(events: pd.DataFrame, *, stage_map: StageMap | str | None 
 
 def stage_kpis(
     events: pd.DataFrame,
-    stage_map: StageMap | str | None = None,
     *,
+    stage_map: StageMap | str | None = None,
     feedback: pd.DataFrame | None = None,
     confidence: float = 0.95,
 ) -> pd.DataFrame:
@@ -105,10 +105,10 @@ def stage_kpis(
     """
     sm = resolve_stage_map(stage_map)
     events = ensure_sorted(events)
-    reached = stage_reached(events, sm)
+    reached = stage_reached(events, stage_map=sm)
     n_customers = len(reached)
     has, moved, days = progress(reached)
-    stage = assign_stages(events, sm)
+    stage = assign_stages(events, stage_map=sm)
     by_stage = events.assign(_stage=stage).groupby("_stage", observed=False)
     counts = by_stage.size()
     revenue = by_stage["revenue"].sum() if "revenue" in events.columns else pd.Series(0.0, index=counts.index)

@@ -270,8 +270,8 @@ def stage_measures(
     ev_name = ev["event"].astype(str).to_numpy()
     cc = (channel_costs(ev, costs, stage_map=sm, ad_events=ad_events, session_window=session_window)
           if costs is not None and "channel" in ev.columns else None)
-    log = _Log(ev=ev, sm=sm, roles=roles, has=stage_reached(ev, sm).notna(),
-               scode=assign_stages(ev, sm).cat.codes.to_numpy(), ev_name=ev_name,
+    log = _Log(ev=ev, sm=sm, roles=roles, has=stage_reached(ev, stage_map=sm).notna(),
+               scode=assign_stages(ev, stage_map=sm).cat.codes.to_numpy(), ev_name=ev_name,
                conv_mask=conversion_mask(ev, sm), sess=session_keys(ev, session_window).to_numpy(),
                ads=[a for a in _ad_events(sm, ad_events) if a in set(ev_name)], cc=cc, costs=costs, rows=[])
     for i, name in enumerate(sm.stage_names):

@@ -43,7 +43,7 @@ def satisfaction_index(feedback: pd.DataFrame) -> pd.Series:
 def _stage_at_time(feedback: pd.DataFrame, events: pd.DataFrame, sm: StageMap) -> pd.Series:
     """The stage of each customer's latest staged event at or before each feedback time."""
     ev = ensure_sorted(events)
-    stage = assign_stages(ev, sm)
+    stage = assign_stages(ev, stage_map=sm)
     keep = stage.notna().to_numpy()
     right = pd.DataFrame({"_k": ev.loc[keep, "customer_id"].astype(str).to_numpy(),
                           "_t": ev.loc[keep, "timestamp"].to_numpy().astype("datetime64[ns]"),

@@ -29,7 +29,7 @@ SCORE_COMPONENTS = {
 def customer_segments(
     events: pd.DataFrame,
     *,
-    columns: Sequence[str] | None = None,
+    by: Sequence[str] | None = None,
     customers: pd.DataFrame | None = None,
     max_levels: int = 12,
     profile=None,
@@ -44,7 +44,7 @@ def customer_segments(
     ----------
     events : DataFrame
         The loaded event log.
-    columns : list of str, optional
+    by : list of str, optional
         Event or customer columns (``"acquisition_channel"`` means ``channel``). Default: the data
         profile's ``segment_candidates`` (text columns with 2 to 12 values that are neither id-like nor
         outcome-like, customer columns first, then event columns, then ``acquisition_channel``; see
@@ -55,7 +55,7 @@ def customer_segments(
         Customer attributes with ``customer_id``.
     profile : DataProfile, optional
         The profile of the loaded inputs (``data.profile``); computed from ``events``, ``customers`` and
-        ``stage_map`` when not given and ``columns`` is None.
+        ``stage_map`` when not given and ``by`` is None.
     max_levels : int, default 12
         The most values a default segment column may have.
     stage_map : StageMap, str or None
@@ -76,6 +76,7 @@ def customer_segments(
             or s.dtype == object
         return ok and 2 <= s.nunique() <= max_levels
 
+    columns = by
     if columns is None:
         if profile is None:
             from cjlib.io import Inputs
@@ -101,7 +102,7 @@ def customer_segments(
         if src is None:
             avail = [x for x in ev.columns if x not in skip] + (
                 [x for x in customers.columns if x != "customer_id"] if customers is not None else [])
-            raise ValueError(f"columns: {c!r} is neither an event nor a customer column "
+            raise ValueError(f"by: {c!r} is neither an event nor a customer column "
                              f"(available: {', '.join(map(str, avail))})")
         cols.append(src)
     out = pd.DataFrame(index=ids)
@@ -132,7 +133,7 @@ def _segment_values(c: str, ev: pd.DataFrame, customers: pd.DataFrame | None) ->
     return ev[col] if kind == "event" else customers[col]
 
 
-def segment_conversion(events: pd.DataFrame, segments: pd.DataFrame, *,
+def segment_conversion(events: pd.DataFrame, by: pd.DataFrame, *,
                        stage_map: StageMap | str | None = None) -> pd.DataFrame:
     """Conversion out of each stage per segment level, against all customers of the stage.
 
@@ -140,7 +141,7 @@ def segment_conversion(events: pd.DataFrame, segments: pd.DataFrame, *,
     ----------
     events : DataFrame
         The loaded event log.
-    segments : DataFrame
+    by : DataFrame
         From :func:`customer_segments` (index ``customer_id``, one column per segment).
     stage_map : StageMap, str or None
         The map, a YAML path, or None for the default map.
@@ -155,11 +156,11 @@ def segment_conversion(events: pd.DataFrame, segments: pd.DataFrame, *,
     """
     sm = resolve_stage_map(stage_map)
     ev = ensure_sorted(events)
-    reached = stage_reached(ev, sm)
+    reached = stage_reached(ev, stage_map=sm)
     has, moved, days = progress(reached)
     names = sm.stage_names[:-1]
     n_has, n_moved = has.sum(axis=0), moved.sum(axis=0)
-    seg = segments.reindex(reached.index)
+    seg = by.reindex(reached.index)
     parts = []
     for col in seg.columns:
         lab = seg[col].to_numpy(dtype=object)
@@ -227,7 +228,7 @@ def pain_points(seg_conv: pd.DataFrame, *, min_customers: int = 30) -> pd.DataFr
 
 def journey_scores(
     events: pd.DataFrame,
-    segments: pd.DataFrame,
+    by: pd.DataFrame,
     *,
     stage_map: StageMap | str | None = None,
     feedback: pd.DataFrame | None = None,
@@ -255,7 +256,7 @@ def journey_scores(
     ----------
     events : DataFrame
         The loaded event log.
-    segments : DataFrame
+    by : DataFrame
         From :func:`customer_segments`.
     stage_map : StageMap, str or None
         The map (its conversion events), a YAML path, or None for the default map.
@@ -290,7 +291,7 @@ def journey_scores(
     if feedback is not None and len(feedback):
         sat = pd.DataFrame({"customer_id": feedback["customer_id"].to_numpy(),
                             "v": satisfaction_index(feedback).to_numpy()})
-    seg = segments.reindex(per.index)
+    seg = by.reindex(per.index)
     parts = []
     for col in seg.columns:
         lab = seg[col]

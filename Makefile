@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml Makefile
 
 setup: $(STAMP) ## create .venv (if absent) and install cjlib with its dev tools; quick when nothing changed
 
-$(SAMPLE): cjlib/synth.py | $(STAMP)
+$(SAMPLE): $(wildcard cjlib/synth.py cjlib/synth/*.py) | $(STAMP)
 	$(BIN)/python -m cjlib data --customers $(CUSTOMERS) --seed $(SEED) --out data/sample
 
 data: setup $(SAMPLE) ## write the synthetic sample to data/sample/ (skipped when current)
@@ -30,8 +30,8 @@ data: setup $(SAMPLE) ## write the synthetic sample to data/sample/ (skipped whe
 reports: data ## run every notebook into reports/ and write reports/index.html
 	$(BIN)/python -m cjlib report
 
-test: data ## run the test suite and every notebook under nbval
-	CJLIB_STRICT_FINDINGS=1 $(BIN)/python -m pytest -q tests
+test: data ## run the test suite, the docstring examples and every notebook under nbval
+	CJLIB_STRICT_FINDINGS=1 $(BIN)/python -m pytest -q --doctest-modules cjlib tests
 	CJLIB_STRICT_FINDINGS=1 $(BIN)/python -m pytest -q --nbval-lax notebooks -p no:cacheprovider
 
 lab: data ## open the notebooks in JupyterLab

@@ -10,6 +10,8 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("CJLIB_STRICT_FINDINGS", "1")  # a NaN or a zero-to-zero trend in a finding fails the test
 
+collect_ignore = ["data"]  # fixture files and the scripts that made them (make_fixture.py) are not tests
+
 
 @pytest.fixture(scope="session")
 def cdnow_events() -> pd.DataFrame:

@@ -238,17 +238,17 @@ def funnel(events, steps: Sequence, *, window=None, mode: str = "ordered", unit:
     return _fun.funnel_table(level, done, labels, seg, mode=mode, unit=unit, window=window)
 
 
-def channel_transitions(events: pd.DataFrame, col: str = "channel") -> pd.DataFrame:
+def channel_transitions(events: pd.DataFrame, touch_col: str = "channel") -> pd.DataFrame:
     """Counts of consecutive touches ``a → b`` within each customer (the per-customer kernel).
 
-    A touch is a row with a non-missing ``col``; rows must be in (customer, timestamp) order, as
+    A touch is a row with a non-missing ``touch_col``; rows must be in (customer, timestamp) order, as
     :func:`cjlib.load_events` returns them. Repeats count (``email → email``).
 
     Parameters
     ----------
     events : DataFrame
         The event log, grouped by customer in time order.
-    col : str, default "channel"
+    touch_col : str, default "channel"
         The column whose consecutive values are counted.
 
     Returns
@@ -264,7 +264,7 @@ def channel_transitions(events: pd.DataFrame, col: str = "channel") -> pd.DataFr
     >>> channel_transitions(ev)["count"].to_dict()
     {('email', 'email'): 1, ('email', 'search'): 1, ('search', 'email'): 1}
     """
-    vals = events[col]
+    vals = events[touch_col]
     if isinstance(vals.dtype, pd.CategoricalDtype):  # the loader's categoricals: their codes, no hashing
         codes, names = vals.cat.codes.to_numpy(), vals.cat.categories
     else:
@@ -281,7 +281,7 @@ def channel_transitions(events: pd.DataFrame, col: str = "channel") -> pd.DataFr
     return pd.DataFrame({"count": counts[nz].astype(np.int64)}, index=idx).sort_index()
 
 
-def transition_counts(events, *, col: str = "channel", engine: str = "pandas", client=None,
+def transition_counts(events, *, touch_col: str = "channel", engine: str = "pandas", client=None,
                       address: str | None = None, npartitions: int | None = None) -> pd.DataFrame:
     """:func:`channel_transitions` on either engine: partial counts summed over partitions.
 
@@ -290,7 +290,7 @@ def transition_counts(events, *, col: str = "channel", engine: str = "pandas", c
     events : pandas DataFrame, Dask DataFrame or Partitioned
         The event log (:func:`cjlib.load_events`), a Dask frame (:func:`cjlib.engine.read_events`) or a
         log shuffled once by :func:`cjlib.engine.partition` / :func:`cjlib.engine.distribute`.
-    col : str, default "channel"
+    touch_col : str, default "channel"
         The column whose consecutive values are counted.
     engine : {"pandas", "dask"}, default "pandas"
         ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a
@@ -307,7 +307,7 @@ def transition_counts(events, *, col: str = "channel", engine: str = "pandas", c
         has two touches.
     """
     out = run(events, channel_transitions, engine=engine, client=client, address=address,
-              npartitions=npartitions, reduce="sum", col=col)
+              npartitions=npartitions, reduce="sum", touch_col=touch_col)
     if out is None:
         idx = pd.MultiIndex.from_arrays([[], []], names=["channel_from", "channel_to"])
         return pd.DataFrame({"count": np.zeros(0, np.int64)}, index=idx)

@@ -20,6 +20,12 @@ from cjlib.validation import check_choice, duration
 _SEG = "__cj_by__"
 
 
+def _in_process(events, engine: str, client, address) -> bool:
+    """Whether a wrapper calls the pandas function itself: ``engine="pandas"`` on a pandas frame, no client, no
+    address (anything else goes through :func:`cjlib.engine.run`, which checks it)."""
+    return engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None
+
+
 def _session_starts(ev: pd.DataFrame, window) -> pd.Series:
     s = _jour.sessionize(ev, window).to_numpy()
     new = np.ones(len(s), dtype=bool)
@@ -61,7 +67,7 @@ def sessionize(events, *, window: str | pd.Timedelta = "30min", engine: str = "p
     >>> sessionize(ev, window="30min").equals(sessionize(ev, window="30min", engine="dask"))
     True
     """
-    if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
+    if _in_process(events, engine, client, address):
         return _jour.sessionize(events, window)
     starts = run(events, _session_starts, engine="dask", client=client, address=address,
                  npartitions=npartitions, window=window)
@@ -167,7 +173,7 @@ def funnel_units(events, steps: Sequence, *, window=None, mode: str = "ordered",
     DataFrame
         As :func:`cjlib.funnel.funnel_units` returns it (``attrs`` included).
     """
-    if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
+    if _in_process(events, engine, client, address):
         return _fun.funnel_units(events, steps, window=window, mode=mode, unit=unit, stage_map=stage_map)
     return _funnel_units_frame(events, steps, window, mode, unit, stage_map, None, engine, client, address,
                                npartitions)
@@ -223,7 +229,7 @@ def funnel(events, steps: Sequence, *, window=None, mode: str = "ordered", unit:
     >>> funnel(ev, steps, window="30D").equals(funnel(ev, steps, window="30D", engine="dask"))
     True
     """
-    if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
+    if _in_process(events, engine, client, address):
         return _fun.funnel(events, steps, window=window, mode=mode, unit=unit, by=by, stage_map=stage_map)
     cols = [] if by is None else ([by] if isinstance(by, str) else list(by))
     if by is not None and not cols:
@@ -351,7 +357,7 @@ def customer_features(events, *, customers: pd.DataFrame | None = None, feedback
     DataFrame
         One row per customer, as :func:`cjlib.features.customer_features` returns it.
     """
-    if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
+    if _in_process(events, engine, client, address):
         return _feat.customer_features(events, customers=customers, feedback=feedback, cutoff=cutoff,
                                        stage_map=stage_map)
     sm = stage_map or load_stage_map()
@@ -431,7 +437,7 @@ def paths_from_events(events, *, conversion_events: Sequence[str] | str | None =
     """
     kw = dict(conversion_events=conversion_events, window=window, touch_col=touch_col, stage=stage,
               stage_map=stage_map, collapse_repeats=collapse_repeats)
-    if engine == "pandas" and isinstance(events, pd.DataFrame) and client is None and address is None:
+    if _in_process(events, engine, client, address):
         return _attr.paths_from_events(events, **kw)
     summed = run(events, _paths_kernel, engine="dask", client=client, address=address,
                  npartitions=npartitions, reduce="sum", **kw)

@@ -2,7 +2,7 @@
 
 Every figure takes the tidy result of a :mod:`cjlib.attribution` call (its column names are arguments, with
 the result's names as defaults), draws on ``ax`` (or a new Axes from :func:`cjlib.plots.new_ax`) and returns
-the Axes; the caller passes the title that states the finding and lays the figure out with
+the Axes, titled (the caller passes the title that states the finding), labelled and laid out by
 :func:`cjlib.plots.finish`. The ``style_*`` functions format the tables the report shows beside them.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cjlib.plots import new_ax, palette, set_title
+from cjlib.plots import finish, new_ax, palette
 
 __all__ = ["model_comparison", "transition_heatmap", "stage_channel_heatmap", "cost_bars", "path_lengths",
            "stage_lift_heatmap", "stage_contribution_bars", "style_journeys", "style_removal_effects",
@@ -89,15 +89,11 @@ def model_comparison(
             ax.errorbar(pos, h, yerr=np.vstack([lo, hi]), fmt="none", ecolor="black", elinewidth=1, capsize=2)
     ax.set_xticks(x)
     ax.set_xticklabels(channels, rotation=30, ha="right")
-    ax.set_xlabel("channel")
-    ax.set_ylabel(ylabel)
     if legend_outside:
         _legend_outside(ax, "model")
     else:
         ax.legend(title="model", ncols=min(len(models), 3))
-    if title:
-        set_title(ax, title)
-    return ax
+    return finish(ax, title, "channel", ylabel)
 
 
 def _stage_matrix(frame: pd.DataFrame, value: str, transition: str, channel: str) -> pd.DataFrame:
@@ -130,11 +126,16 @@ def _heatmap(mat: pd.DataFrame, ax, *, cmap: str, fmt: str, cbar_label: str, ann
         vals = mat.to_numpy(dtype=float)
         finite = vals[np.isfinite(vals)]
         mid = (finite.max() + finite.min()) / 2 if finite.size else 0
-        for (r, c), v in np.ndenumerate(vals):
-            if np.isfinite(v):
-                ax.text(c, r, format(v, fmt), ha="center", va="center", fontsize=8,
-                        color="white" if v > mid else "black")
+        _write_cells(ax, vals, lambda v: format(v, fmt), lambda v: v > mid)
     return ax
+
+
+def _write_cells(ax, vals: np.ndarray, text, dark) -> None:
+    """Write ``text(v)`` in every finite cell of a heatmap, white where ``dark(v)`` (the colour is deep), else
+    black."""
+    for (r, c), v in np.ndenumerate(vals):
+        if np.isfinite(v):
+            ax.text(c, r, text(v), ha="center", va="center", fontsize=8, color="white" if dark(v) else "black")
 
 
 def transition_heatmap(transitions: pd.DataFrame, *, source: str = "channel_from", target: str = "channel_to",
@@ -165,11 +166,7 @@ def transition_heatmap(transitions: pd.DataFrame, *, source: str = "channel_from
     mat = mat.reindex(index=[r for r in rows if r in mat.index], columns=cols) * 100
     ax = new_ax(ax, figsize=(11, 7.5))
     _heatmap(mat, ax, cmap="Blues", fmt=".0f", cbar_label="transition probability (%)", annotate=annotate)
-    ax.set_xlabel("to")
-    ax.set_ylabel("from")
-    if title:
-        set_title(ax, title)
-    return ax
+    return finish(ax, title, "to", "from")
 
 
 def stage_channel_heatmap(stage_attr: pd.DataFrame, *, value: str = "share", transition: str = "transition",
@@ -203,11 +200,7 @@ def stage_channel_heatmap(stage_attr: pd.DataFrame, *, value: str = "share", tra
     ax = new_ax(ax, figsize=_rows_figsize(len(mat)))
     _heatmap(mat, ax, cmap="viridis", fmt=".0f" if value != "conversion_rate" else ".1f", cbar_label=label,
              annotate=annotate)
-    ax.set_xlabel("channel")
-    ax.set_ylabel("stage transition")
-    if title:
-        set_title(ax, title)
-    return ax
+    return finish(ax, title, "channel", "stage transition")
 
 
 def cost_bars(costs: pd.DataFrame, *, metric: str = "cost_per_conversion", channel: str = "channel",
@@ -250,7 +243,7 @@ def cost_bars(costs: pd.DataFrame, *, metric: str = "cost_per_conversion", chann
         ax.yaxis.set_major_formatter("{x:g}")
         ax.yaxis.set_minor_formatter("")
         ax.set_ylabel(f"{ax.get_ylabel()}\n(log scale)")
-    return ax
+    return finish(ax)
 
 
 def path_lengths(paths: pd.DataFrame, *, max_touches: int = 10, path: str = "path", converting: str = "conversions",
@@ -289,12 +282,8 @@ def path_lengths(paths: pd.DataFrame, *, max_touches: int = 10, path: str = "pat
     ax.set_xticks(x)
     ax.set_xticklabels([str(v) for v in x[:-1]] + [f"{max_touches}+"])
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel("touches in the journey")
-    ax.set_ylabel("share of journeys")
     ax.legend(title="journeys")
-    if title:
-        set_title(ax, title)
-    return ax
+    return finish(ax, title, "touches in the journey", "share of journeys")
 
 
 def stage_lift_heatmap(stage_attr: pd.DataFrame, *, value: str = "lift", transition: str = "transition",
@@ -334,16 +323,8 @@ def stage_lift_heatmap(stage_attr: pd.DataFrame, *, value: str = "lift", transit
     cb.set_ticks(ticks, labels=[f"×{t:g}" for t in ticks])
     cb.minorticks_off()
     if annotate:
-        for (r, c), v in np.ndenumerate(vals):
-            if np.isfinite(v):
-                strong = v > 0 and abs(np.log(v)) > 0.6 * span
-                ax.text(c, r, f"×{v:.2f}", ha="center", va="center", fontsize=8,
-                        color="white" if strong else "black")
-    ax.set_xlabel("channel")
-    ax.set_ylabel("stage transition")
-    if title:
-        set_title(ax, title)
-    return ax
+        _write_cells(ax, vals, lambda v: f"×{v:.2f}", lambda v: v > 0 and abs(np.log(v)) > 0.6 * span)
+    return finish(ax, title, "channel", "stage transition")
 
 
 def stage_contribution_bars(contrib: pd.DataFrame, *, stage: str = "stage", share: str = "share",
@@ -382,11 +363,7 @@ def stage_contribution_bars(contrib: pd.DataFrame, *, stage: str = "stage", shar
     ax.set_xlim(0, max(float(shares.max()) if len(shares) else 0, 0.01) * 1.3)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.grid(axis="y", visible=False)
-    ax.set_xlabel("share of attributed conversions (attributed conversions in brackets)")
-    ax.set_ylabel("stage of the touchpoint")
-    if title:
-        set_title(ax, title)
-    return ax
+    return finish(ax, title, "share of attributed conversions (attributed conversions in brackets)", "stage of the touchpoint")
 
 
 # -------------------------------------------------------------------------------------------- tables

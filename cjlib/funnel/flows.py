@@ -8,7 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cjlib.funnel.matching import _BIG, _Match, _parse_window, _Prepared, _run, _span_rows
+from cjlib.funnel.matching import (
+    _check_positive_int,
+    _Match,
+    _parse_window,
+    _Prepared,
+    _run,
+    _transition_spans,
+)
 from cjlib.funnel.tables import _quantiles_int
 from cjlib.stagemap import StageMap, load_stage_map
 from cjlib.stats import two_proportion_test
@@ -75,10 +82,8 @@ def where_droppers_go(
 
 
 def _check_depth_top(depth, top) -> None:
-    if not isinstance(depth, (int, np.integer)) or depth < 1:
-        raise ValueError(f"depth must be a positive integer, got {depth!r}")
-    if not isinstance(top, (int, np.integer)) or top < 1:
-        raise ValueError(f"top must be a positive integer, got {top!r}")
+    _check_positive_int("depth", depth)
+    _check_positive_int("top", top)
 
 
 def _flows(m: _Match, *, depth: int, top: int) -> DropoffFlows:
@@ -210,15 +215,7 @@ def _friction(m: _Match, sm: StageMap, *, error_events, long_dwell) -> Friction:
     is_err = (prep.ev_codes >= 0) & err_lut[np.maximum(prep.ev_codes, 0)]
     rows = []
     for k in range(1, K):
-        units = np.flatnonzero(m.level >= k)
-        conv = m.level[units] >= k + 1
-        start = m.pos[units, k - 1]
-        end_pos = np.where(conv, m.pos[units, k], -1)
-        if m.window is not None:
-            end_ns = np.where(conv, _BIG, prep.ts[m.pos[units, 0]] + m.window)
-        else:
-            end_ns = np.full(len(units), _BIG)
-        r, own = _span_rows(m, units, start, end_ns, end_pos)
+        units, conv, start, end_pos, r, own = _transition_spans(m, k - 1, k)
         loop = np.bincount(own[prep.member[r, k - 1]], minlength=len(units)) > 0
         err = np.bincount(own[is_err[r]], minlength=len(units)) > 0
         seg_last = np.full(len(units), -1, np.int64)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,11 @@ _check_choice = check_choice  # the old private names, still used by cjlib.engin
 def _parse_window(window, name: str = "window") -> int | None:
     """The window in ns (int) or ``None``; rejects negative and unparseable values."""
     return duration_ns(name, window)
+
+
+def _check_positive_int(name: str, value) -> None:
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _check_events(events: pd.DataFrame) -> None:
@@ -456,4 +462,31 @@ def _span_rows(m: _Match, units: np.ndarray, start_pos: np.ndarray, end_ns: np.n
     rows = np.repeat(lo, lengths) + offs
     keep = prep.ts[rows] <= end_ns[owner]
     return rows[keep], owner[keep]
+
+
+class _Spans(NamedTuple):
+    """The units at the start of a transition and the rows each one saw on its way (:func:`_transition_spans`)."""
+
+    units: np.ndarray  # units that reached the from-step
+    conv: np.ndarray  # per unit: reached the to-step
+    start: np.ndarray  # per unit: the row of its from-step event (chosen attempt)
+    end_pos: np.ndarray  # per unit: the row of its to-step event, -1 when not reached
+    rows: np.ndarray  # the span rows (:func:`_span_rows`)
+    owner: np.ndarray  # per span row: the index into ``units``
+
+
+def _transition_spans(m: _Match, a: int, b: int) -> _Spans:
+    """The span of every unit that reached step ``a`` (0-based) toward step ``b``: the rows strictly after its
+    step-``a`` event up to its step-``b`` event (exclusive) when it got there, else up to the window end
+    (inclusive) or, without a window, its last event."""
+    units = np.flatnonzero(m.level >= a + 1)
+    conv = m.level[units] >= b + 1
+    start = m.pos[units, a]
+    end_pos = np.where(conv, m.pos[units, b], -1)
+    if m.window is not None:
+        end_ns = np.where(conv, _BIG, m.prep.ts[m.pos[units, 0]] + m.window)
+    else:
+        end_ns = np.full(len(units), _BIG)
+    rows, owner = _span_rows(m, units, start, end_ns, end_pos)
+    return _Spans(units, conv, start, end_pos, rows, owner)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cjlib.funnel.matching import _BIG, _Match, _run, _span_rows, _transition
+from cjlib.funnel.matching import _check_positive_int, _Match, _run, _transition, _transition_spans
 from cjlib.funnel.tables import _check_by, _segment_values
 from cjlib.stagemap import StageMap
 from cjlib.stats import holm, two_proportion_test, wilson_interval
@@ -194,30 +194,18 @@ def dropoff_drivers(
         ``log_odds_ratio``, ``ci_low``, ``ci_high`` (odds-ratio scale), ``direction`` ("positive" when the
         odds ratio > 1, else "negative"); ``units`` and ``converted`` count the population.
     """
-    _check_min_support(min_support)
+    _check_positive_int("min_support", min_support)
     return _drivers(_run(events, steps, window, mode, unit, stage_map), from_step=from_step, to_step=to_step,
                     min_support=min_support, exclude_step_events=exclude_step_events)
 
 
-def _check_min_support(min_support) -> None:
-    if not isinstance(min_support, (int, np.integer)) or min_support < 1:
-        raise ValueError(f"min_support must be a positive integer, got {min_support!r}")
-
-
 def _drivers(m: _Match, *, from_step, to_step, min_support: int, exclude_step_events: bool) -> Drivers:
-    _check_min_support(min_support)
+    _check_positive_int("min_support", min_support)
     prep = m.prep
     labels = prep.labels
     a_, b_ = _transition(m, from_step, to_step)
-    units = np.flatnonzero(m.level >= a_ + 1)
-    conv = m.level[units] >= b_ + 1
-    start = m.pos[units, a_]
-    end_pos = np.where(conv, m.pos[units, b_], -1)
-    if m.window is not None:
-        end_ns = np.where(conv, _BIG, prep.ts[m.pos[units, 0]] + m.window)
-    else:
-        end_ns = np.full(len(units), _BIG)
-    rows, owner = _span_rows(m, units, start, end_ns, end_pos)
+    span = _transition_spans(m, a_, b_)
+    units, conv, rows, owner = span.units, span.conv, span.rows, span.owner
     if exclude_step_events:
         keep = ~prep.member[rows].any(axis=1)
         rows, owner = rows[keep], owner[keep]

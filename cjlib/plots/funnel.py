@@ -35,6 +35,13 @@ def _dur(t) -> str:
     return "–" if t is None or pd.isna(t) else duration(t)
 
 
+def _segment_column(data: pd.DataFrame, by: str) -> str:
+    """``by``, checked to name a column of a :func:`cjlib.funnel.compare_segments` result."""
+    if by not in data.columns:
+        raise ValueError(f"by must name the segment column of data, got {by!r}")
+    return by
+
+
 def funnel_table(data: pd.DataFrame):
     """A :func:`cjlib.funnel.funnel` table styled for a report: counts with separators, rates as
     percentages, times as minutes/hours/days, ``–`` where a value is undefined, no index.
@@ -127,9 +134,7 @@ def segment_comparison(data: pd.DataFrame, *, by: str, title: str | None = None,
     Axes
     """
     ax = _ax(ax)
-    seg = by
-    if seg not in data.columns:
-        raise ValueError(f"by must name the segment column of data, got {by!r}")
+    seg = _segment_column(data, by)
     if "to_step" in data.columns and data[["from_step", "to_step"]].drop_duplicates().shape[0] > 1:
         raise ValueError("data holds several transitions: filter it to one (from_step, to_step) first")
     rate = data["rate"].to_numpy()
@@ -261,9 +266,7 @@ def segment_gaps(data: pd.DataFrame, *, by: str, title: str | None = None, ax=No
     """
     from matplotlib.colors import TwoSlopeNorm
 
-    seg = by
-    if seg not in data.columns:
-        raise ValueError(f"by must name the segment column of data, got {by!r}")
+    seg = _segment_column(data, by)
     d = data.assign(transition=data["from_step"].astype(str) + " → " + data["to_step"].astype(str))
     cols = list(dict.fromkeys(d["transition"]))
     rows = sorted(d[seg].astype(str).unique())

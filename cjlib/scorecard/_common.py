@@ -65,6 +65,14 @@ def conversion_mask(events: pd.DataFrame, sm: StageMap) -> np.ndarray:
     return events["event"].astype(str).isin(list(sm.conversion_events)).to_numpy()
 
 
+def feedback_scale(feedback: pd.DataFrame) -> np.ndarray:
+    """The scale of each feedback row in lower case; ``"csat"`` for every row when there is no ``scale`` column
+    (the loader's rule)."""
+    if "scale" not in feedback.columns:
+        return np.full(len(feedback), "csat", dtype=object)
+    return feedback["scale"].astype(str).str.lower().to_numpy()
+
+
 def t_interval(mean, sd, n, confidence):
     """Student-t interval of means (NaN where ``n <= 1``)."""
     n = np.asarray(n, dtype=float)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from cjlib.io import ensure_sorted
 from cjlib.journeys import assign_stages, session_keys, stage_reached
-from cjlib.scorecard._common import UNITS, conversion_mask, period_key, period_label
+from cjlib.scorecard._common import UNITS, conversion_mask, feedback_scale, period_key, period_label
 from cjlib.scorecard.kpis import stage_touchpoints
 from cjlib.scorecard.roles import stage_roles
 from cjlib.scorecard.trends import cohort_retention
@@ -276,9 +276,9 @@ def stage_measures(
                ads=[a for a in _ad_events(sm, ad_events) if a in set(ev_name)], cc=cc, costs=costs, rows=[])
     for i, name in enumerate(sm.stage_names):
         _BY_ROLE[roles[name]](log, name, i)
-    if feedback is not None and len(feedback) and "scale" in feedback.columns:
+    if feedback is not None and len(feedback):
         adv = [s for s, r in roles.items() if r == "advocacy"]
-        sc = feedback.loc[feedback["scale"].astype(str).str.lower() == "nps", "score"]
+        sc = feedback.loc[feedback_scale(feedback) == "nps", "score"]
         if len(sc):
             v, lo, hi, n = nps(sc, confidence)
             log.add(adv[-1] if adv else sm.stage_names[-1], "nps", v, n,

@@ -7,7 +7,7 @@ import pandas as pd
 
 from cjlib.io import ensure_sorted
 from cjlib.journeys import assign_stages
-from cjlib.scorecard._common import t_interval
+from cjlib.scorecard._common import feedback_scale, t_interval
 from cjlib.stagemap import StageMap
 from cjlib.stats import nps
 from cjlib.validation import resolve_stage_map
@@ -34,7 +34,7 @@ def satisfaction_index(feedback: pd.DataFrame) -> pd.Series:
     >>> satisfaction_index(pd.DataFrame({"score": [5, 3, 7], "scale": ["csat", "csat", "nps"]})).tolist()
     [100.0, 50.0, 70.0]
     """
-    scale = feedback["scale"].astype(str).str.lower() if "scale" in feedback.columns else "csat"
+    scale = feedback_scale(feedback)
     s = feedback["score"].astype(float)
     return pd.Series(np.where(scale == "nps", s / 10 * 100, (s - 1) / 4 * 100), index=feedback.index,
                      name="satisfaction_index")
@@ -124,9 +124,7 @@ def stage_satisfaction(feedback: pd.DataFrame | None, *, stage_map: StageMap | s
     if feedback is None or not len(feedback):
         return out
     st = feedback_stages(feedback, stage_map=sm, events=events)
-    scale = (feedback["scale"].astype(str).str.lower() if "scale" in feedback.columns
-             else pd.Series("csat", index=feedback.index))
-    df = pd.DataFrame({"stage": st, "scale": scale.to_numpy(), "score": feedback["score"].astype(float),
+    df = pd.DataFrame({"stage": st, "scale": feedback_scale(feedback), "score": feedback["score"].astype(float),
                        "index": satisfaction_index(feedback)}).dropna(subset=["stage"])
     for col, sub in (("csat", df[df["scale"] == "csat"].rename(columns={"score": "v"})),
                      ("index", df.rename(columns={"index": "v"}))):

@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 
 from cjlib.io import ensure_sorted
-from cjlib.scorecard._common import conversion_mask, period_freq, period_key, period_label
+from cjlib.scorecard._common import (
+    conversion_mask,
+    feedback_scale,
+    period_freq,
+    period_key,
+    period_label,
+)
 from cjlib.stagemap import StageMap
 from cjlib.stats import nps
 from cjlib.validation import check_choice, resolve_stage_map
@@ -112,8 +118,7 @@ def kpi_trends(events: pd.DataFrame, *, stage_map: StageMap | str | None = None,
         out["aov"] = out["revenue"] / n_rev.reindex(out.index).where(lambda s: s > 0)
     if feedback is not None and len(feedback):
         fk = period_key(feedback["timestamp"], freq)
-        scale = (feedback["scale"].astype(str).str.lower().to_numpy() if "scale" in feedback.columns
-                 else np.full(len(feedback), "csat"))
+        scale = feedback_scale(feedback)
         score = feedback["score"].to_numpy(dtype=float)
         cs = scale == "csat"
         out["csat"] = pd.Series(score[cs], index=fk[cs]).groupby(level=0).mean()

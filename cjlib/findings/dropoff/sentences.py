@@ -378,15 +378,16 @@ def drivers_line(drv) -> str | None:
 
 
 # ----------------------------------------------------------------------------------------------- flows
-def _first_moves(flows: pd.DataFrame):
+def _first_moves(flows: pd.DataFrame, min_units: int):
+    """The links to droppers' first next event, and the share of droppers with none (``None`` unless earned)."""
     first = flows[flows["target"].str.startswith("1: ")]
-    return first, first["count"].sum()
+    end = share(first.loc[first["target"] == "1: (end)", "count"].sum(), first["count"].sum(), min_total=min_units)
+    return first, end
 
 
 def flows_title(flows: pd.DataFrame, droppers: int, *, unit: str, min_units: int = 30) -> str | None:
     """Title of the dropper flow: the share that does nothing more, and the commonest next step."""
-    first, total = _first_moves(flows)
-    end = share(first.loc[first["target"] == "1: (end)", "count"].sum(), total, min_total=min_units)
+    first, end = _first_moves(flows, min_units)
     if end is None:
         return None
     text = f"{pct(end)} of {number(droppers)} dropped {unit_word(unit)} do nothing more"
@@ -400,8 +401,7 @@ def flows_title(flows: pd.DataFrame, droppers: int, *, unit: str, min_units: int
 
 def flows_line(flows: pd.DataFrame, *, min_units: int = 30) -> str | None:
     """Summary bullet: the share of droppers that do nothing more."""
-    first, total = _first_moves(flows)
-    end = share(first.loc[first["target"] == "1: (end)", "count"].sum(), total, min_total=min_units)
+    _, end = _first_moves(flows, min_units)
     return None if end is None else f"{pct(end)} of droppers do nothing more after dropping."
 
 
@@ -434,6 +434,16 @@ def friction_line(w: dict | None, *, unit: str) -> str | None:
 # ----------------------------------------------------------------------------------------------- carts
 def _cart_days(cart) -> float:
     return cart.window / pd.Timedelta(days=1)
+
+
+def _carts_abandoned(cart) -> str | None:
+    """The share of carts abandoned and, of those, recovered (the chart title's and the bullet's head)."""
+    if not cart.carts:
+        return None
+    text = f"{pct(cart.abandonment_rate)} of carts are abandoned"
+    if cart.abandoned:
+        text += f", {pct(cart.recovery_rate)} of those recovered within {_cart_days(cart):g} days"
+    return text
 
 
 def cart_sentence(cart) -> str | None:
@@ -477,11 +487,9 @@ def cart_title(cart, outcomes: pd.DataFrame, *, min_units: int = 30, tolerance: 
     -------
     str or None
     """
-    if not cart.carts:
+    text = _carts_abandoned(cart)
+    if text is None:
         return None
-    text = f"{pct(cart.abandonment_rate)} of carts are abandoned"
-    if cart.abandoned:
-        text += f", {pct(cart.recovery_rate)} of those recovered within {_cart_days(cart):g} days"
     groups = outcomes.drop(index="all", errors="ignore")
     if len(groups) >= 2:
         lost = groups["lost"] / groups["carts"].where(groups["carts"] > 0)
@@ -502,12 +510,8 @@ def cart_line(cart) -> str | None:
     -------
     str or None
     """
-    if not cart.carts:
-        return None
-    text = f"{pct(cart.abandonment_rate)} of carts are abandoned"
-    if cart.abandoned:
-        text += f"; {pct(cart.recovery_rate)} of those are recovered within {_cart_days(cart):g} days"
-    return text + "."
+    text = _carts_abandoned(cart)
+    return None if text is None else text + "."
 
 
 # ------------------------------------------------------------------------------------- time to convert

@@ -27,11 +27,11 @@ import numpy as np
 import pandas as pd
 
 from cjlib.bgnbd import BGNBD
-from cjlib.churn.dataset import features_at, make_dataset
+from cjlib.churn.dataset import _labelled, features_at
 from cjlib.churn.explain import risk_table
 from cjlib.churn.models import _threads, bgnbd_scores, make_model
 from cjlib.churn.validation import _align
-from cjlib.churn.window import WindowPlan, _as_activity, _as_window, _check_classes
+from cjlib.churn.window import WindowPlan, _as_activity, _as_window, _or_reason
 from cjlib.errors import DataError
 from cjlib.stagemap import StageMap
 
@@ -194,8 +194,8 @@ def at_risk_list(
         table = pd.DataFrame({"churn_probability": bg["p_no_activity"].to_numpy()}, index=active)
         table = table.join(_bgnbd_reasons(bg, top_n))
     else:
-        X_tr, y_tr = make_dataset(events, cutoff=trained_at, window=window, **kw)
-        _check_classes(y_tr, "latest labelled", trained_at, window, min_class)
+        X_tr, y_tr = _labelled(events, "latest labelled", cutoff=trained_at, window=window, min_class=min_class,
+                               **kw)
         X_now = _align(features_at(events, as_of=as_of, window=window, **kw).reindex(active), X_tr)
         with _threads(n_threads):
             pipe = make_model(model, X_tr, seed=seed).fit(X_tr, y_tr)
@@ -441,12 +441,7 @@ def at_risk_list_or_reason(events: pd.DataFrame, plan: WindowPlan, **kw) -> tupl
     (AtRisk, None) or (None, str)
         The sentence is the ``DataError``'s message (e.g. nobody was active in the last window).
     """
-    from cjlib.findings.churn import no_model_sentence
-
-    try:
-        return at_risk_list(events, plan, **kw), None
-    except DataError as exc:
-        return None, no_model_sentence(exc)
+    return _or_reason(at_risk_list, events, plan, **kw)
 
 
 def fit_value_or_reason(inputs, plan: WindowPlan | None, *, horizon=365,
@@ -466,17 +461,13 @@ def fit_value_or_reason(inputs, plan: WindowPlan | None, *, horizon=365,
     -------
     (ValueFit, None) or (None, str)
     """
-    from cjlib.findings.churn import no_model_sentence
-
     if plan is None:
         return None, "no churn window fits this log (the reason is given under the label definition)."
     if not inputs.profile.supports("revenue"):
         return None, inputs.profile.why_not("revenue")
-    try:  # BG/NBD purchases × Gamma-Gamma spend, fitted on the purchase days before the data's end
-        return fit_value(inputs.events, as_of=plan.as_of, horizon=horizon,
-                         discount_rate=discount_rate), None
-    except ValueError as exc:
-        return None, no_model_sentence(exc)
+    # BG/NBD purchases × Gamma-Gamma spend, fitted on the purchase days before the data's end
+    return _or_reason(fit_value, inputs.events, as_of=plan.as_of, horizon=horizon, discount_rate=discount_rate,
+                      errors=ValueError)
 
 
 EXAMPLE_COLUMNS = ("churn_probability", "value_at_risk", "reason_1", "reason_2")

@@ -184,7 +184,7 @@ def test_clear_errors(hand_log):
         churn.make_dataset(hand_log, cutoff="2025-02-12", window=10)
     with pytest.raises(DataError, match="all 5 customers are churned"):
         churn.make_dataset(hand_log, cutoff="2025-02-01", window=10, activity_events=["purchase"])
-    with pytest.raises(ValueError, match="window_days must be a positive whole number of days"):
+    with pytest.raises(ValueError, match="window must be a positive whole number of days"):
         churn.make_dataset(hand_log, cutoff="2025-02-01", window=0)
     with pytest.raises(ValueError, match="window must be a positive whole number of days"):
         churn.label_customers(hand_log, cutoff="2025-02-01", window="36h")

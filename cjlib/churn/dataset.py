@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from cjlib.churn.window import _as_activity, _as_cutoff, _as_window, _check_window
+from cjlib.churn.window import _as_activity, _as_cutoff, _as_window, _check_classes, _check_window
 from cjlib.errors import DataError
 from cjlib.stagemap import StageMap
 from cjlib.validation import check_events
@@ -231,3 +231,11 @@ def make_dataset(
                     feedback=feedback, stage_map=stage_map, exclude=exclude)
     return X, y.reindex(X.index)
 
+
+def _labelled(events: pd.DataFrame, name: str, *, cutoff: pd.Timestamp, window: int, min_class: int,
+              **kw) -> tuple[pd.DataFrame, pd.Series]:
+    """:func:`make_dataset` at ``cutoff`` holding at least ``min_class`` churned and active customers
+    (else the ``too_few_per_class`` DataError naming the ``name`` window); ``kw`` as make_dataset's."""
+    X, y = make_dataset(events, cutoff=cutoff, window=window, **kw)
+    _check_classes(y, name, cutoff, window, min_class)
+    return X, y

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.bgnbd import BGNBD
-from cjlib.churn.dataset import make_dataset
+from cjlib.churn.dataset import _labelled
 from cjlib.churn.evaluation import _evaluate
 from cjlib.churn.models import MODELS, _bgnbd_column, _threads, choose_model, make_model
 from cjlib.churn.window import (
@@ -18,7 +18,7 @@ from cjlib.churn.window import (
     _as_activity,
     _as_cutoff,
     _as_window,
-    _check_classes,
+    _or_reason,
 )
 from cjlib.errors import DataError
 from cjlib.stagemap import StageMap
@@ -216,11 +216,9 @@ def out_of_time_validation(
     activity = _as_activity(activity_events, events)
     kw = {"window": window, "activity_events": activity, "customers": customers, "feedback": feedback,
           "stage_map": stage_map, "exclude": exclude}
-    X_te, y_te = make_dataset(events, cutoff=cut, **kw)
-    _check_classes(y_te, "test", cut, window, min_class)
+    X_te, y_te = _labelled(events, "test", cutoff=cut, min_class=min_class, **kw)
     try:
-        X_tr, y_tr = make_dataset(events, cutoff=train_cut, **kw)
-        _check_classes(y_tr, "training", train_cut, window, min_class)
+        X_tr, y_tr = _labelled(events, "training", cutoff=train_cut, min_class=min_class, **kw)
     except DataError as exc:
         raise DataError(f"{_TRAINING} at cutoff − churn_window_days (window in cjlib.churn) "
                         f"= {train_cut}: {exc.message}",
@@ -279,9 +277,9 @@ def cross_validation(
     cut = _as_cutoff(cutoff)
     window = _as_window(window)
     activity = _as_activity(activity_events, events)
-    X, y = make_dataset(events, cutoff=cut, window=window, activity_events=activity,
-                        customers=customers, feedback=feedback, stage_map=stage_map, exclude=exclude)
-    _check_classes(y, "cross-validation", cut, window, min_class)
+    X, y = _labelled(events, "cross-validation", cutoff=cut, window=window, min_class=min_class,
+                     activity_events=activity, customers=customers, feedback=feedback, stage_map=stage_map,
+                     exclude=exclude)
     folds = int(min(n_splits, y.sum(), len(y) - y.sum()))
     split = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y))
     scores = {k: np.empty(len(X)) for k in MODELS}
@@ -343,9 +341,4 @@ def validate_or_reason(events: pd.DataFrame, plan: WindowPlan, **kw) -> tuple[Ch
     (ChurnResult, None) or (None, str)
         The sentence is the ``DataError``'s message (e.g. too few churned customers in a window).
     """
-    from cjlib.findings.churn import no_model_sentence
-
-    try:
-        return validate(events, plan, **kw), None
-    except DataError as exc:
-        return None, no_model_sentence(exc)
+    return _or_reason(validate, events, plan, **kw)

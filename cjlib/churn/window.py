@@ -341,12 +341,18 @@ def plan_window_or_reason(events: pd.DataFrame, window=None, *, cutoff=None,
     >>> plan_window_or_reason(ev)
     (None, 'the log covers 5 days: a churn model needs a window of at least 7 days of history before the cutoff and one after it.')
     """
+    cutoff = None if isinstance(cutoff, str) and not cutoff.strip() else cutoff
+    if window or cutoff is not None:  # given parameters that do not fit raise
+        return plan_window(events, window, cutoff=cutoff, activity_events=activity_events), None
+    return _or_reason(plan_window, events, window, cutoff=cutoff, activity_events=activity_events)
+
+
+def _or_reason(fit, *args, errors: type[Exception] | tuple = DataError, **kw) -> tuple[object | None, str | None]:
+    """``(fit(*args, **kw), None)``, or ``(None, sentence)`` when it raises one of ``errors``: the
+    ``…_or_reason`` form of a churn step for a report (:func:`cjlib.findings.churn.no_model_sentence`)."""
     from cjlib.findings.churn import no_model_sentence
 
-    cutoff = None if isinstance(cutoff, str) and not cutoff.strip() else cutoff
     try:
-        return plan_window(events, window, cutoff=cutoff, activity_events=activity_events), None
-    except DataError as exc:
-        if window or cutoff is not None:
-            raise
+        return fit(*args, **kw), None
+    except errors as exc:
         return None, no_model_sentence(exc)

@@ -44,6 +44,7 @@ __all__ = [
     "times",
     "problems",
     "join",
+    "paragraphs",
     "see_above",
 ]
 
@@ -260,6 +261,30 @@ def join(names, conj: str = "and") -> str:
     if len(names) <= 1:
         return "".join(names)
     return f"{', '.join(names[:-1])} {conj} {names[-1]}"
+
+
+def paragraphs(*texts: str | None) -> str:
+    """The earned texts (``None``, ``""`` and blank skipped) as one finding, a paragraph each (``""``
+    when none).
+
+    Parameters
+    ----------
+    *texts : str or None
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(paragraphs("One.", None, " ", "Two."))
+    One.
+    <BLANKLINE>
+    Two.
+    >>> paragraphs(None, "")
+    ''
+    """
+    return "\n\n".join(t for t in texts if t and t.strip())
 
 
 # -------------------------------------------------------------------------------------------- checks

@@ -18,6 +18,7 @@ from cjlib.findings import (
     join,
     leader,
     number,
+    paragraphs,
     pct,
     ranking,
     rates_differ,
@@ -538,10 +539,9 @@ def inputs_findings(data, features: pd.DataFrame, left_out: Mapping[str, str]) -
     str
         Markdown paragraphs.
     """
-    lines = [data_sentence(len(features), len(data.events), features.shape[1],
-                           has_customers=data.customers is not None, has_feedback=data.feedback is not None)]
-    excluded = excluded_sentence(left_out)
-    return "\n\n".join(lines + ([excluded] if excluded else []))
+    return paragraphs(data_sentence(len(features), len(data.events), features.shape[1],
+                                    has_customers=data.customers is not None, has_feedback=data.feedback is not None),
+                      excluded_sentence(left_out))
 
 
 def inputs_metrics(left_out: Mapping[str, str]) -> dict:
@@ -589,12 +589,10 @@ def k_findings(result, *, has_revenue: bool) -> str:
     str
         Markdown paragraphs.
     """
-    lines = [k_sentence(result.scores_, result.columns_["numeric"], result.columns_["categorical"],
-                        rule=result.rule_),
-             stability_sentence(result.scores_, result.params, rule=result.rule_, tried=result.tried_)]
-    if fit_state(result) == "rfm":
-        lines.append(rfm_sentence(revenue=has_revenue))
-    return "\n\n".join(lines)
+    return paragraphs(k_sentence(result.scores_, result.columns_["numeric"], result.columns_["categorical"],
+                                 rule=result.rule_),
+                      stability_sentence(result.scores_, result.params, rule=result.rule_, tried=result.tried_),
+                      rfm_sentence(revenue=has_revenue) if fit_state(result) == "rfm" else None)
 
 
 def cards_metrics(cards: pd.DataFrame) -> dict:

@@ -62,14 +62,20 @@ def styled(table: pd.DataFrame, *, na_rep: str | None = None):
     return table.style.format({c: f for c, f in FORMATS.items() if c in table.columns}, na_rep=na_rep)
 
 
-def roc_curves(data: pd.DataFrame, *, model: str = "model", fpr: str = "fpr", tpr: str = "tpr",
-               auc: dict | None = None, title: str | None = None, ax=None):
-    """ROC curve per model with the chance diagonal; ``auc`` (model → value) goes into the legend."""
+def _model_curves(data: pd.DataFrame, model: str, x: str, y: str, auc: dict | None, area: str, ax):
+    """One line per model in its colour, labelled with its ``area`` value from ``auc`` when given."""
     ax = new_ax(ax, figsize=(6, 5))
     colors = _colors(data[model])
     for name, d in data.groupby(model, sort=True):
-        label = f"{name} (AUC {auc[name]:.3f})" if auc and name in auc else str(name)
-        ax.plot(d[fpr], d[tpr], color=colors[str(name)], label=label, lw=2)
+        label = f"{name} ({area} {auc[name]:.3f})" if auc and name in auc else str(name)
+        ax.plot(d[x], d[y], color=colors[str(name)], label=label, lw=2)
+    return ax
+
+
+def roc_curves(data: pd.DataFrame, *, model: str = "model", fpr: str = "fpr", tpr: str = "tpr",
+               auc: dict | None = None, title: str | None = None, ax=None):
+    """ROC curve per model with the chance diagonal; ``auc`` (model → value) goes into the legend."""
+    ax = _model_curves(data, model, fpr, tpr, auc, "AUC", ax)
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="chance (AUC 0.5)")
     _rates_square(ax, legend="lower right")
     return finish(ax, title, "active customers flagged (false-positive rate)", "churners caught (true-positive rate)")
@@ -78,11 +84,7 @@ def roc_curves(data: pd.DataFrame, *, model: str = "model", fpr: str = "fpr", tp
 def pr_curves(data: pd.DataFrame, *, base_rate: float, model: str = "model", recall: str = "recall",
               precision: str = "precision", auc: dict | None = None, title: str | None = None, ax=None):
     """Precision–recall curve per model with the base rate (a random score's precision) as a line."""
-    ax = new_ax(ax, figsize=(6, 5))
-    colors = _colors(data[model])
-    for name, d in data.groupby(model, sort=True):
-        label = f"{name} (PR AUC {auc[name]:.3f})" if auc and name in auc else str(name)
-        ax.plot(d[recall], d[precision], color=colors[str(name)], label=label, lw=2)
+    ax = _model_curves(data, model, recall, precision, auc, "PR AUC", ax)
     ax.axhline(base_rate, color="grey", ls="--", lw=1, label=f"base rate {base_rate:.1%}")
     _rates_square(ax, legend="lower left")
     return finish(ax, title, "churners caught (recall)", "flagged who churn (precision)")

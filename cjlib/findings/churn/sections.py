@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from cjlib.findings import paragraphs
 from cjlib.findings.churn.sentences import (
     METHOD,
     bgnbd_sentence,
@@ -17,11 +18,6 @@ from cjlib.findings.churn.sentences import (
     plan_sentence,
     summary_lines,
 )
-
-
-def _paragraphs(*parts: str | None) -> str:
-    """The findings that were earned (not None, not blank), as separate Markdown paragraphs."""
-    return "\n\n".join(p for p in parts if p and p.strip())
 
 
 def activity_text(activity: Sequence[str] | None) -> str:
@@ -118,7 +114,7 @@ def label_findings(plan, res, *, activity: Sequence[str] | None, customers: pd.D
     str
         Markdown paragraphs.
     """
-    return _paragraphs(
+    return paragraphs(
         METHOD["label"],
         plan_sentence(plan, n_splits=res.info.get("n_splits"), design=res.design, fallback=res.info.get("fallback")),
         label_sentence(activity=activity_text(activity), window=plan.window_days, cutoff=plan.cutoff,
@@ -158,7 +154,7 @@ def model_findings(res) -> str:
     str
         Markdown paragraphs.
     """
-    return _paragraphs(choice_sentence(res.metrics, res.model, res.reason),
+    return paragraphs(choice_sentence(res.metrics, res.model, res.reason),
                        model_sentence(res.metrics, res.model, bgnbd_params=res.bgnbd_summary),
                        bgnbd_sentence(res.info.get("bgnbd_why")))
 
@@ -238,8 +234,8 @@ def at_risk_method(*, has_value: bool, rank_by: str) -> str:
     True
     """
     if has_value:
-        return _paragraphs(METHOD["risk"], METHOD["value"])
-    return _paragraphs(METHOD["risk"], "The list is ranked by churn probability: without customer value there "
+        return paragraphs(METHOD["risk"], METHOD["value"])
+    return paragraphs(METHOD["risk"], "The list is ranked by churn probability: without customer value there "
                                        "is no value at risk." if rank_by == "value_at_risk" else None)
 
 

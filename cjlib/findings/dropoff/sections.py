@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from cjlib.findings import paragraphs
 from cjlib.findings.dropoff.sentences import (
     CART_METHOD,
     SEGMENT_METHOD,
@@ -54,27 +55,6 @@ def data_metrics(summary: Mapping) -> dict:
     {'n_events': 10, 'n_customers': 3}
     """
     return {"n_events": summary["events"], "n_customers": summary["customers"]}
-
-
-def paragraphs(*texts: str | None) -> str:
-    """The earned texts (``None`` and ``""`` skipped) as one finding, a paragraph each (``""`` when none).
-
-    Parameters
-    ----------
-    *texts : str or None
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> print(paragraphs("One.", None, "Two."))
-    One.
-    <BLANKLINE>
-    Two.
-    """
-    return "\n\n".join(t for t in texts if t)
 
 
 def setup_findings(data, chosen, by: str, *, ambiguous: Sequence[str] = ()) -> str:

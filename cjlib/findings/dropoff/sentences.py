@@ -12,7 +12,7 @@ definition stands beside them (:data:`FUNNEL_DEFINITION`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
@@ -29,6 +29,7 @@ from cjlib.findings import (
     times,
     trend,
 )
+from cjlib.findings.journey_map import data_sentence  # noqa: F401  (03's **Data:** line is 00's)
 
 FUNNEL_DEFINITION = ("*Funnel conversion* is the share of units at step 1 that go on to reach a step, every "
                      "step in order and within the window from step 1; 00's stage reach counts a stage "
@@ -80,13 +81,6 @@ def _steps(table: pd.DataFrame) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------- set-up notes
-def data_sentence(summary: Mapping) -> str:
-    """The **Data:** line (events, customers, first and last day)."""
-    return (f"**Data:** {number(summary['events'])} event{'s' * (summary['events'] != 1)} "
-            f"from {number(summary['customers'])} customer{'s' * (summary['customers'] != 1)}, "
-            f"{summary['first_event'][:10]} to {summary['last_event'][:10]}.")
-
-
 def segment_notes(wanted: Sequence[str], used: Sequence[str], missing: Sequence[str], *, id_like=(),
                   outcome_like=(), auto: bool = False) -> list[str]:
     """Notes on the segment columns: named ones the data lacks, named ones that are identifiers or

@@ -8,14 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cjlib.funnel.matching import (
-    _check_positive_int,
-    _Match,
-    _parse_window,
-    _Prepared,
-    _run,
-    _transition_spans,
-)
+from cjlib.funnel.matching import _check_positive, _Match, _parse_window, _run, _transition_spans
 from cjlib.funnel.tables import _quantiles_int
 from cjlib.stagemap import StageMap, load_stage_map
 from cjlib.stats import two_proportion_test
@@ -82,8 +75,8 @@ def where_droppers_go(
 
 
 def _check_depth_top(depth, top) -> None:
-    _check_positive_int("depth", depth)
-    _check_positive_int("top", top)
+    _check_positive("depth", depth)
+    _check_positive("top", top)
 
 
 def _flows(m: _Match, *, depth: int, top: int) -> DropoffFlows:
@@ -156,10 +149,11 @@ class Friction:
     table: pd.DataFrame
     error_events: tuple
 
-def _error_events(prep: _Prepared, sm: StageMap, error_events) -> list[str]:
+def _error_events(seen: np.ndarray, sm: StageMap, error_events) -> list[str]:
+    """The error events given, else the map's and the data's (``seen``: its event names) with "error" in the name."""
     if error_events is not None:
         return [error_events] if isinstance(error_events, str) else list(error_events)
-    names = set(sm.other_events) | set(prep.ev_cats.tolist())
+    names = set(sm.other_events) | set(seen.tolist())
     return sorted(e for e in names if "error" in e.lower())
 
 
@@ -210,7 +204,7 @@ def _friction(m: _Match, sm: StageMap, *, error_events, long_dwell) -> Friction:
     if K < 2:
         raise ValueError("steps: friction needs at least 2 steps")
     dwell_fixed = None if long_dwell is None else _parse_window(long_dwell, "long_dwell")
-    errs = _error_events(prep, sm, error_events)
+    errs = _error_events(prep.ev_cats, sm, error_events)
     err_lut = np.isin(prep.ev_cats, errs)
     is_err = (prep.ev_codes >= 0) & err_lut[np.maximum(prep.ev_codes, 0)]
     rows = []

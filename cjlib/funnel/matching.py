@@ -37,7 +37,7 @@ def _parse_window(window, name: str = "window") -> int | None:
     return duration_ns(name, window)
 
 
-def _check_positive_int(name: str, value) -> None:
+def _check_positive(name: str, value) -> None:
     if not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cjlib.funnel.matching import _check_positive_int, _Match, _run, _transition, _transition_spans
+from cjlib.funnel.matching import _check_positive, _Match, _run, _transition, _transition_spans
 from cjlib.funnel.tables import _check_by, _segment_values
 from cjlib.stagemap import StageMap
 from cjlib.stats import holm, two_proportion_test, wilson_interval
@@ -194,13 +194,13 @@ def dropoff_drivers(
         ``log_odds_ratio``, ``ci_low``, ``ci_high`` (odds-ratio scale), ``direction`` ("positive" when the
         odds ratio > 1, else "negative"); ``units`` and ``converted`` count the population.
     """
-    _check_positive_int("min_support", min_support)
+    _check_positive("min_support", min_support)
     return _drivers(_run(events, steps, window, mode, unit, stage_map), from_step=from_step, to_step=to_step,
                     min_support=min_support, exclude_step_events=exclude_step_events)
 
 
 def _drivers(m: _Match, *, from_step, to_step, min_support: int, exclude_step_events: bool) -> Drivers:
-    _check_positive_int("min_support", min_support)
+    _check_positive("min_support", min_support)
     prep = m.prep
     labels = prep.labels
     a_, b_ = _transition(m, from_step, to_step)

@@ -34,6 +34,7 @@ from cjlib.churn.validation import _align
 from cjlib.churn.window import WindowPlan, _as_activity, _as_window, _or_reason
 from cjlib.errors import DataError
 from cjlib.stagemap import StageMap
+from cjlib.validation import check_choice
 
 __all__ = ["RANK_BY", "AtRisk", "ValueFit", "active_customers", "add_value", "at_risk_list",
            "at_risk_list_or_reason", "examples", "fit_value", "fit_value_or_reason", "ranking_overlap", "summary_by"]
@@ -338,8 +339,7 @@ def add_value(at_risk: AtRisk, fit: ValueFit, *, rank_by: str = "value_at_risk")
     """
     from cjlib.value import value_at_risk
 
-    if rank_by not in RANK_BY:
-        raise ValueError(f"rank_by must be one of {list(RANK_BY)}, got {rank_by!r}")
+    check_choice("rank_by", rank_by, RANK_BY)
     t = at_risk.table.drop(columns=[c for c in ("expected_value", "clv", "value_if_active", "value_at_risk",
                                                 "value_rank") if c in at_risk.table.columns])
     v = fit.customers.reindex(t.index)[["expected_value", "clv", "value_if_active"]].fillna(0.0)

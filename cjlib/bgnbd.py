@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from cjlib.validation import check_choice
+
 __all__ = ["BGNBD", "OBSERVATION_ENDS", "TIME_UNITS", "FittedParams", "bgnbd_log_likelihood", "fit_bgnbd",
            "hessian_standard_errors", "positive_mle", "rfm_summary", "unknown_errors"]
 
@@ -316,8 +318,7 @@ def fit_bgnbd(frequency, recency, T, *, time_unit: str = "weeks", x0: Sequence[f
     >>> round(m.p_alive(0, 0, 10).item(), 3)
     1.0
     """
-    if time_unit not in TIME_UNITS:
-        raise ValueError(f"time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}")
+    check_choice("time_unit", time_unit, sorted(TIME_UNITS))
     x, t_x, T = _as_arrays(frequency, recency, T)
     x, t_x, T = x.ravel(), t_x.ravel(), T.ravel()
     if len(x) < 2:
@@ -382,10 +383,8 @@ def rfm_summary(
         Indexed by ``customer_id``: ``frequency`` (int), ``recency``, ``T`` (float, in ``time_unit``) and
         ``has_activity`` (False for customers with no activity event before ``cutoff``).
     """
-    if time_unit not in TIME_UNITS:
-        raise ValueError(f"time_unit must be one of {sorted(TIME_UNITS)}, got {time_unit!r}")
-    if observation_end not in OBSERVATION_ENDS:
-        raise ValueError(f"observation_end must be one of {list(OBSERVATION_ENDS)}, got {observation_end!r}")
+    check_choice("time_unit", time_unit, sorted(TIME_UNITS))
+    check_choice("observation_end", observation_end, OBSERVATION_ENDS)
     cutoff = pd.Timestamp(cutoff)
     end = cutoff if observation_end == "cutoff" else (cutoff - pd.Timedelta(1, "ns")).floor("D")
     ts = events["timestamp"]

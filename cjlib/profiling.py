@@ -36,6 +36,8 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from cjlib.validation import check_choice
+
 __all__ = ["DataProfile", "profile", "ROLES", "CONTRACT_COLUMNS"]
 
 ROLES = ("revenue", "channel", "sessions", "conversions", "carts", "checkout", "customers", "feedback",
@@ -132,9 +134,7 @@ class DataProfile:
 
     def supports(self, role: str) -> bool:
         """Whether the data supports ``role`` (one of :data:`ROLES`)."""
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {list(ROLES)}, got {role!r}")
-        return bool(self.roles[role])
+        return bool(self.roles[check_choice("role", role, ROLES)])
 
     def why_not(self, role: str) -> str:
         """One sentence on why ``role`` is not supported ('' when it is)."""

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.errors import DataError
+from cjlib.validation import check_choice
 
 
 # ------------------------------------------------------------------------------------------ evaluation
@@ -144,8 +145,7 @@ def curve_table(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame, *, kind
     """
     from sklearn.metrics import precision_recall_curve, roc_curve
 
-    if kind not in ("roc", "pr"):
-        raise ValueError(f"kind must be 'roc' or 'pr', got {kind!r}")
+    check_choice("kind", kind, ("roc", "pr"))
     parts = []
     for name in scores:
         y, s = _check_scores(y_true, np.asarray(scores[name]))

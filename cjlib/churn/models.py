@@ -8,6 +8,7 @@ import pandas as pd
 from cjlib.bgnbd import BGNBD, fit_bgnbd, rfm_summary
 from cjlib.churn.window import _as_activity, _as_cutoff, _as_window
 from cjlib.errors import DataError
+from cjlib.validation import check_choice
 
 MODELS = ("logistic", "gbm")
 
@@ -73,10 +74,8 @@ def make_model(kind: str = "gbm", X: pd.DataFrame | None = None, *, class_weight
     from sklearn.pipeline import Pipeline, make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    if kind not in MODELS:
-        raise ValueError(f"model kind must be one of {list(MODELS)}, got {kind!r}")
-    if class_weight not in (None, "balanced"):
-        raise ValueError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+    check_choice("model kind", kind, MODELS)
+    check_choice("class_weight", class_weight, (None, "balanced"))
     if X is not None:
         num, cat = _split_columns(X)
         num_sel, cat_sel = num, cat
@@ -137,8 +136,7 @@ def choose_model(metrics: pd.DataFrame, requested: str = "auto") -> tuple[str, s
     >>> choose_model(m, "gbm")[1]
     'Boosting was asked for (parameter model) and is used, though it ranks churners worse on validation than logistic regression (ROC AUC 0.680 against 0.737) and BG/NBD (0.718).'
     """
-    if requested not in ("auto", *CANDIDATES):
-        raise ValueError(f"model must be 'auto' or one of {list(CANDIDATES)}, got {requested!r}")
+    check_choice("model", requested, ("auto", *CANDIDATES))
     auc = metrics["roc_auc"].astype(float)
     order = [k for k in CANDIDATES if k in auc.index]
     top = max(auc[k] for k in order)

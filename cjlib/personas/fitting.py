@@ -23,6 +23,7 @@ from cjlib.personas.naming import _name_rows, _names
 from cjlib.personas.result import PersonaResult
 from cjlib.personas.rfm import rfm_labels
 from cjlib.personas.selection import _search
+from cjlib.validation import check_choice
 
 
 class NotClusterable(ValueError):
@@ -155,10 +156,8 @@ def fit_personas(
 
 def _check_parameters(method, transform, min_share, n_boot, k_range) -> tuple[int, int]:
     """Check :func:`fit_personas`' settings (``ValueError`` naming the parameter); returns ``k_range``."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if transform not in TRANSFORMS:
-        raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
+    check_choice("method", method, METHODS)
+    check_choice("transform", transform, TRANSFORMS)
     if not 0 <= min_share < 1:
         raise ValueError(f"min_share must be in [0, 1), got {min_share!r}")
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 0:

@@ -293,7 +293,8 @@ def _as_dict(pt):
 def test_paths_from_events_conversions_lookback_and_tails():
     ev = _events()
     before = ev.copy()
-    pt = A.paths_from_events(ev)
+    jp = A.journey_paths(ev)
+    pt = jp.table
     pd.testing.assert_frame_equal(ev, before)  # the caller's frame is not modified
     # A: 1st purchase keeps only the touch within 30 days (day 40); the 2nd only touches since the 1st;
     # A's touch after its last purchase and B's touches are non-converting tails; C's purchase has no touch
@@ -305,8 +306,9 @@ def test_paths_from_events_conversions_lookback_and_tails():
         "social > email": (1, 0, 30.0),
     }
     assert pt.path.tolist() == sorted(pt.path)
-    assert pt.attrs["conversions_without_touches"] == 1
-    assert pt.attrs["journeys"] == 5
+    assert jp.conversions_without_touches == 1
+    assert (jp.journeys, jp.converting_journeys) == (5, 3)
+    pd.testing.assert_frame_equal(A.paths_from_events(ev), pt)
     longer = A.paths_from_events(ev, window="41D")
     assert "email > social > paid_search" in set(longer.path)
     assert _as_dict(A.paths_from_events(ev, window=None))["email > social > paid_search"] == (1, 0, 50.0)
@@ -365,9 +367,9 @@ def test_paths_from_events_long_and_many_journeys_match_plain_strings():
 def test_paths_from_events_stage_mode():
     ev = _events()
     # awareness → consideration: A's touches before its first product view are > 30 days old
-    pt = A.paths_from_events(ev, stage="awareness>consideration")
-    assert _as_dict(pt) == {"display > display": (1, 0, 0.0), "social": (1, 0, 0.0)}
-    assert pt.attrs["conversions_without_touches"] == 1
+    jp = A.journey_paths(ev, stage="awareness>consideration")
+    assert _as_dict(jp.table) == {"display > display": (1, 0, 0.0), "social": (1, 0, 0.0)}
+    assert jp.conversions_without_touches == 1
     pt = A.paths_from_events(ev, stage=("awareness", "consideration"), window=None)
     assert _as_dict(pt) == {"display > display": (1, 0, 0.0), "email > social": (1, 0, 0.0),
                             "social": (1, 0, 0.0)}

@@ -47,13 +47,14 @@ def direct(sample):
     data = cjlib.load_inputs(events_path=params["events_path"], costs_path=params["costs_path"],
                              stage_map_path="data/stage_map.yml")
     ev, sm = data.events, data.stage_map
-    paths = A.paths_from_events(ev, window="30D", stage_map=sm)
+    jp = A.journey_paths(ev, window="30D", stage_map=sm)
+    paths = jp.table
     cm = A.compare_models(paths, [m for m in MODELS if m != "time_decay"], order=1)
     td = A.time_decay(ev, "7D", window="30D", stage_map=sm)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
         sa = A.stage_attribution(ev, model="markov", stage_map=sm, window="30D")
-    return dict(paths=paths, cm=cm, td=td, mk=A.markov_chain(paths, order=1), sa=sa, costs=data.costs,
+    return dict(paths=paths, jp=jp, cm=cm, td=td, mk=A.markov_chain(paths, order=1), sa=sa, costs=data.costs,
                 contrib=A.stage_contribution(ev, model="markov", stage_map=sm, window="30D"),
                 boot=A.bootstrap(paths, "markov", n_boot=20, seed=0, order=1))
 
@@ -83,8 +84,8 @@ def test_attribution_metrics_equal_direct_computation(run, direct):
     for c, r in iv.iterrows():
         assert m["intervals"]["markov"][c] == pytest.approx([r.lower, r.upper], rel=1e-9), c
     j = m["journeys"]
-    assert j["converting"] == direct["paths"].attrs["converting_journeys"]
-    assert j["converting"] + j["not_converting"] == direct["paths"].attrs["journeys"]
+    assert j["converting"] == direct["jp"].converting_journeys
+    assert j["converting"] + j["not_converting"] == direct["jp"].journeys
 
 
 def test_stage_metrics_equal_direct_computation(run, direct):

@@ -105,12 +105,26 @@ def test_customer_features(log, parted):
 
 @pytest.mark.parametrize("stage", [None, "purchase>retention"])
 def test_paths_from_events(log, parted, stage):
-    want = attribution.paths_from_events(log, stage=stage)
-    got = engine.paths_from_events(parted, stage=stage)
+    want_paths = attribution.journey_paths(log, stage=stage)
+    got_paths = engine.journey_paths(parted, stage=stage)
+    want, got = want_paths.table, got_paths.table
     # counts are exact; revenue sums are added in another order across partitions
     assert_frame_equal(got.drop(columns="value"), want.drop(columns="value"), check_exact=True)
     np.testing.assert_allclose(got["value"], want["value"], rtol=1e-12)
-    assert got.attrs == want.attrs
+    assert got_paths.conversions_without_touches == want_paths.conversions_without_touches
+    assert_frame_equal(engine.paths_from_events(parted, stage=stage), got)
+
+
+def test_journey_paths_sums_conversions_without_touches(log, client):
+    """Customers whose touches are blanked convert without a touch: the partitions' counts add up."""
+    small = log[log["customer_id"].isin(log["customer_id"].unique()[:2000])].reset_index(drop=True)
+    codes = pd.factorize(small["customer_id"])[0]
+    small["channel"] = small["channel"].where(codes % 3 != 0)
+    want = attribution.journey_paths(small)
+    got = engine.journey_paths(small, engine="dask", client=client, npartitions=3)
+    assert want.conversions_without_touches > 0
+    assert got.conversions_without_touches == want.conversions_without_touches
+    assert (got.journeys, got.converting_journeys) == (want.journeys, want.converting_journeys)
 
 
 def test_pandas_frame_with_engine_dask(log, client):

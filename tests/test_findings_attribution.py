@@ -199,14 +199,14 @@ def test_journey_summary_and_sentences():
     assert js.loc["converting"].to_dict() == pytest.approx(
         {"journeys": 4, "distinct paths": 2, "mean touches": 1.75, "median touches": 2, "one-touch share": 0.25})
     assert js.loc["not converting", "mean touches"] == 2.0
-    text = F.journeys_finding(js, touch_col="channel", window="30D", distinct_paths=3, conversions_without_touches=2)
+    text = F.journeys_finding(js, A.JourneyPaths(t, 2), touch_col="channel", window="30D")
     assert text == ("**8 journeys** from the log: 4 end in a conversion and 4 do not (50.0% convert), over 3 distinct "
                     "paths of channel touches. Converting journeys have 1.8 touches on average, the others 2.0. 2 "
                     "conversions had no touch within 30D and are left out.")
     assert F.journeys_title(js) == "Converting journeys have fewer touches (1.8 against 2.0 on average)"
     only_conv = A.journey_summary(t.assign(nulls=0.0))
     assert np.isnan(only_conv.loc["not converting", "mean touches"])
-    assert "on average" not in F.journeys_finding(only_conv, touch_col="channel", window="30D", distinct_paths=3)
+    assert "on average" not in F.journeys_finding(only_conv, A.JourneyPaths(t, 0), touch_col="channel", window="30D")
     assert F.journeys_title(only_conv) == "Touches per journey, converting and not converting"
     assert F.summary_lines(js=js) == ["- 8 journeys, 50.0% converting."]
     assert F.summary_lines() == []

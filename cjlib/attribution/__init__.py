@@ -12,7 +12,8 @@ The central table is the **paths table**: one row per distinct journey path with
     the total conversion value of the converting journeys.
 
 :func:`read_paths` reads it from our CSV or from ChannelAttribution's ``;``-separated format;
-:func:`paths_from_events` builds it from an event log (for all conversions or for one stage transition).
+:func:`paths_from_events` builds it from an event log (for all conversions or for one stage transition);
+:func:`journey_paths` returns it in a :class:`JourneyPaths` with the conversions left out for want of a touch.
 
 Every model takes a paths table and returns a DataFrame indexed by ``channel``:
 
@@ -64,7 +65,9 @@ from cjlib.attribution.models import (
 )
 from cjlib.attribution.paths import (
     SEP,
+    JourneyPaths,
     join_path,
+    journey_paths,
     journey_summary,
     path_length,
     paths_from_events,
@@ -92,6 +95,8 @@ __all__ = [
     "path_length",
     "read_paths",
     "paths_from_events",
+    "journey_paths",
+    "JourneyPaths",
     "heuristic",
     "markov",
     "markov_chain",

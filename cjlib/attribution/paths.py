@@ -604,7 +604,7 @@ def paths_from_events(
     it. Each customer's touches after its last conversion (all touches for a customer who never converted),
     no earlier than ``window`` before the last of them, make one non-converting journey. A conversion with
     no touch in its window makes an empty journey, which is dropped (counted in
-    ``attrs["conversions_without_touches"]``).
+    :attr:`JourneyPaths.conversions_without_touches` of :func:`journey_paths`).
 
     **Stage mode** (``stage="source>target"`` or ``(source, target)``, stage names of the stage map). A
     customer enters at the row where it reaches the source stage (the first event listed under it, or its
@@ -641,16 +641,78 @@ def paths_from_events(
     DataFrame
         The paths table: ``path``, ``conversions``, ``nulls`` and ``value`` (the converting journeys'
         revenue; only when ``events`` has ``revenue``), identical paths aggregated, sorted by ``path``.
-        ``attrs``: ``journeys``, ``converting_journeys``, ``conversions_without_touches``, ``touch_col``,
-        ``stage``, ``window``.
+        Every model takes it; :func:`journey_paths` returns it with the conversions left out.
+    """
+    return journey_paths(events, conversion_events=conversion_events, window=window, touch_col=touch_col,
+                         stage=stage, stage_map=stage_map, collapse_repeats=collapse_repeats).table
+
+
+@dataclass(frozen=True)
+class JourneyPaths:
+    """What :func:`journey_paths` returns: the paths table and the conversions it leaves out.
+
+    Attributes
+    ----------
+    table : DataFrame
+        The paths table of :func:`paths_from_events` (``path``, ``conversions``, ``nulls``, optional
+        ``value``), the one every model takes.
+    conversions_without_touches : int
+        Conversions with no touch in their window: empty journeys, in no path.
+    """
+
+    table: pd.DataFrame
+    conversions_without_touches: int
+
+    @property
+    def converting_journeys(self) -> int:
+        """Journeys that end in a conversion (the table's ``conversions``, summed)."""
+        return int(self.table["conversions"].sum())
+
+    @property
+    def journeys(self) -> int:
+        """Journeys in the table, converting or not (each is one path's ``conversions`` or ``nulls``)."""
+        return self.converting_journeys + int(self.table["nulls"].sum())
+
+
+def journey_paths(
+    events: pd.DataFrame,
+    *,
+    conversion_events: Sequence[str] | str | None = None,
+    window: str | pd.Timedelta | None = "30D",
+    touch_col: str = "channel",
+    stage: str | tuple[str, str] | None = None,
+    stage_map=None,
+    collapse_repeats: bool = False,
+) -> JourneyPaths:
+    """:func:`paths_from_events` with the number of conversions it leaves out for want of a touch.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log after :func:`cjlib.load_events`.
+    conversion_events, window, touch_col, stage, stage_map, collapse_repeats
+        As :func:`paths_from_events` takes them.
+
+    Returns
+    -------
+    JourneyPaths
+        ``table`` (the paths table) and ``conversions_without_touches``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "b"], "event": ["ad_click", "purchase", "purchase"],
+    ...                    "channel": ["email", None, None],
+    ...                    "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03"])})
+    >>> jp = journey_paths(ev, conversion_events="purchase")
+    >>> jp.table["path"].tolist(), jp.journeys, jp.conversions_without_touches
+    (['email'], 1, 1)
     """
     if not isinstance(collapse_repeats, bool):
         raise ValueError(f"collapse_repeats must be True or False, got {collapse_repeats!r}")
     _timedelta_ns(window, "window")  # a bad value is named as this function's parameter
     j = _journeys(events, conversion_events=conversion_events, window=window, touch_col=touch_col,
                   stage=stage, stage_map=stage_map, collapse_repeats=collapse_repeats)
-    return _paths_table(j, dict(touch_col=touch_col, stage=None if stage is None else str(stage),
-                                window=None if window is None else str(window)))
+    return JourneyPaths(_paths_table(j), int(j.conversions_without_touches))
 
 
 def _path_groups(tok: np.ndarray, jid: np.ndarray, n_j: int, n_names: int) -> tuple[np.ndarray, np.ndarray]:
@@ -686,7 +748,7 @@ def _path_groups(tok: np.ndarray, jid: np.ndarray, n_j: int, n_names: int) -> tu
     return group, reps
 
 
-def _paths_table(j: _Journeys, attrs: dict) -> pd.DataFrame:
+def _paths_table(j: _Journeys) -> pd.DataFrame:
     n_j = len(j.converted)
     group, reps = _path_groups(j.tok, j.jid, n_j, len(j.names))
     keep = np.zeros(n_j, bool)
@@ -699,10 +761,7 @@ def _paths_table(j: _Journeys, attrs: dict) -> pd.DataFrame:
                        "nulls": np.bincount(group, weights=(~j.converted).astype(float), minlength=G)})
     if j.value is not None:
         df["value"] = np.bincount(group, weights=np.where(j.converted, j.value, 0.0), minlength=G)
-    out = df.sort_values("path", kind="stable", ignore_index=True)
-    out.attrs.update(journeys=int(n_j), converting_journeys=int(j.converted.sum()),
-                     conversions_without_touches=int(j.conversions_without_touches), **attrs)
-    return out
+    return df.sort_values("path", kind="stable", ignore_index=True)
 
 
 def touch_problem(events: pd.DataFrame, touch_col: str, profile=None) -> str:

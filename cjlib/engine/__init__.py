@@ -9,8 +9,8 @@ runs the same kernel on each partition and merges the partial results — concat
 per-event outputs, put back in the input's order) or summed (additive counts). No second implementation.
 
 The public wrappers (:func:`sessionize`, :func:`stage_reached`, :func:`funnel_units`, :func:`funnel`,
-:func:`transition_counts`, :func:`customer_features`, :func:`paths_from_events`) take ``engine=`` and
-return exactly what the pandas functions return on the same log (see their notes for the few
+:func:`transition_counts`, :func:`customer_features`, :func:`paths_from_events`, :func:`journey_paths`)
+take ``engine=`` and return exactly what the pandas functions return on the same log (see their notes for the few
 log-wide parameters — the features cutoff, a funnel's totals — that are fixed before the partitions run).
 
 Dask input: pass a ``dask.dataframe.DataFrame`` (implies ``engine="dask"``), e.g. from
@@ -57,6 +57,7 @@ from cjlib.engine.wrappers import (
     customer_features,
     funnel,
     funnel_units,
+    journey_paths,
     paths_from_events,
     sessionize,
     stage_reached,
@@ -81,4 +82,5 @@ __all__ = [
     "transition_counts",
     "customer_features",
     "paths_from_events",
+    "journey_paths",
 ]

@@ -390,25 +390,25 @@ _BASE_FEATURES = {
 } | {f"share_{s}" for s in ("awareness", "consideration", "purchase", "retention", "advocacy")}
 
 
+_TOTALS = "\x00totals"  # the row of a partition's paths table that carries its count (no path has this name)
+
+
 def _paths_kernel(ev: pd.DataFrame, **kw) -> pd.DataFrame:
-    p = _attr.paths_from_events(ev, **kw)
-    out = p.set_index("path").assign(__journeys=0.0)
-    # the journey counts travel as one extra row keyed by a name no path can have (paths are summed)
-    tot = pd.DataFrame({c: [0.0] for c in out.columns}, index=pd.Index(["\x00totals"], name="path"))
-    tot["__journeys"] = float(p.attrs.get("journeys", 0))
-    tot["conversions"] = float(p.attrs.get("converting_journeys", 0))
-    tot["nulls"] = float(p.attrs.get("conversions_without_touches", 0))
+    jp = _attr.journey_paths(ev, **kw)
+    out = jp.table.set_index("path")
+    tot = pd.DataFrame({c: [0.0] for c in out.columns}, index=pd.Index([_TOTALS], name="path"))
+    tot["nulls"] = float(jp.conversions_without_touches)  # summed with the paths, taken out after
     return pd.concat([out, tot])
 
 
-def paths_from_events(events, *, conversion_events: Sequence[str] | str | None = None,
-                      window: str | pd.Timedelta | None = "30D", touch_col: str = "channel",
-                      stage: str | tuple[str, str] | None = None, stage_map=None, collapse_repeats: bool = False,
-                      engine: str = "pandas", client=None, address: str | None = None,
-                      npartitions: int | None = None) -> pd.DataFrame:
-    """:func:`cjlib.attribution.paths_from_events` on either engine: each partition builds its paths
-    table, the tables are summed by path (conversions, nulls, value) and sorted by path; ``attrs`` hold
-    the summed journey counts.
+def journey_paths(events, *, conversion_events: Sequence[str] | str | None = None,
+                  window: str | pd.Timedelta | None = "30D", touch_col: str = "channel",
+                  stage: str | tuple[str, str] | None = None, stage_map=None, collapse_repeats: bool = False,
+                  engine: str = "pandas", client=None, address: str | None = None,
+                  npartitions: int | None = None):
+    """:func:`cjlib.attribution.journey_paths` on either engine: each partition builds its paths table, the
+    tables are summed by path (conversions, nulls, value) and sorted by path, and the partitions'
+    conversions without touches are summed.
 
     Parameters
     ----------
@@ -432,19 +432,46 @@ def paths_from_events(events, *, conversion_events: Sequence[str] | str | None =
 
     Returns
     -------
-    DataFrame
-        The paths table of :func:`cjlib.attribution.paths_from_events`.
+    JourneyPaths
+        As :func:`cjlib.attribution.journey_paths` returns it.
+
+    Examples
+    --------
+    >>> from cjlib import synth
+    >>> ev = synth.generate(60, seed=1).events
+    >>> a, b = journey_paths(ev), journey_paths(ev, engine="dask")
+    >>> a.table.equals(b.table), a.conversions_without_touches == b.conversions_without_touches
+    (True, True)
     """
     kw = dict(conversion_events=conversion_events, window=window, touch_col=touch_col, stage=stage,
               stage_map=stage_map, collapse_repeats=collapse_repeats)
     if _in_process(events, engine, client, address):
-        return _attr.paths_from_events(events, **kw)
+        return _attr.journey_paths(events, **kw)
     summed = run(events, _paths_kernel, engine="dask", client=client, address=address,
                  npartitions=npartitions, reduce="sum", **kw)
-    tot = summed.loc["\x00totals"]
-    out = summed.drop(index="\x00totals").drop(columns="__journeys").reset_index()
-    out.attrs.update(journeys=int(tot["__journeys"]), converting_journeys=int(tot["conversions"]),
-                     conversions_without_touches=int(tot["nulls"]), touch_col=touch_col,
-                     stage=None if stage is None else str(stage),
-                     window=None if window is None else str(window))
-    return out
+    table = summed.drop(index=_TOTALS).reset_index()
+    return _attr.JourneyPaths(table, int(summed.loc[_TOTALS, "nulls"]))
+
+
+def paths_from_events(events, *, conversion_events: Sequence[str] | str | None = None,
+                      window: str | pd.Timedelta | None = "30D", touch_col: str = "channel",
+                      stage: str | tuple[str, str] | None = None, stage_map=None, collapse_repeats: bool = False,
+                      engine: str = "pandas", client=None, address: str | None = None,
+                      npartitions: int | None = None) -> pd.DataFrame:
+    """:func:`cjlib.attribution.paths_from_events` on either engine: the ``table`` of :func:`journey_paths`.
+
+    Parameters
+    ----------
+    events : pandas DataFrame, Dask DataFrame or Partitioned
+        As :func:`journey_paths` takes it.
+    conversion_events, window, touch_col, stage, stage_map, collapse_repeats, engine, client, address, npartitions
+        As :func:`journey_paths` takes them.
+
+    Returns
+    -------
+    DataFrame
+        The paths table of :func:`cjlib.attribution.paths_from_events`.
+    """
+    return journey_paths(events, conversion_events=conversion_events, window=window, touch_col=touch_col,
+                         stage=stage, stage_map=stage_map, collapse_repeats=collapse_repeats, engine=engine,
+                         client=client, address=address, npartitions=npartitions).table

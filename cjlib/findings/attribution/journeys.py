@@ -48,22 +48,20 @@ def data_sentence(summary: Mapping, *, conversion_events: Sequence[str], touch_c
     return text
 
 
-def journeys_finding(js: pd.DataFrame, *, touch_col: str, window: str, distinct_paths: int,
-                     conversions_without_touches: int = 0) -> str | None:
+def journeys_finding(js: pd.DataFrame, journey_paths, *, touch_col: str, window: str) -> str | None:
     """``**N journeys** from the log: …`` from :func:`cjlib.attribution.journey_summary`.
 
     Parameters
     ----------
     js : DataFrame
         :func:`cjlib.attribution.journey_summary` output.
+    journey_paths : JourneyPaths
+        :func:`cjlib.attribution.journey_paths` output (its distinct paths and the conversions it left out
+        for want of a touch).
     touch_col : str
         The column whose values are the touches.
     window : str
         How far before a conversion touches count.
-    distinct_paths : int
-        Rows of the paths table.
-    conversions_without_touches : int, default 0
-        Conversions left out for want of a touch.
 
     Returns
     -------
@@ -75,13 +73,14 @@ def journeys_finding(js: pd.DataFrame, *, touch_col: str, window: str, distinct_
         return None
     text = (f"**{number(n_conv + n_null)} journeys** from the log: {number(n_conv)} end in a conversion and "
             f"{number(n_null)} do not ({pct(n_conv / (n_conv + n_null), 1)} convert), over "
-            f"{number(distinct_paths)} distinct paths of {touch_col} touches.")
+            f"{number(len(journey_paths.table))} distinct paths of {touch_col} touches.")
     m_conv, m_null = js.loc["converting", "mean touches"], js.loc["not converting", "mean touches"]
     if is_number(m_conv) and is_number(m_null):
         text += (f" Converting journeys have {number(m_conv, '.1f')} touches on average, the others "
                  f"{number(m_null, '.1f')}.")
-    if conversions_without_touches:
-        text += f" {number(conversions_without_touches)} conversions had no touch within {window} and are left out."
+    left_out = journey_paths.conversions_without_touches
+    if left_out:
+        text += f" {number(left_out)} conversions had no touch within {window} and are left out."
     return text
 
 

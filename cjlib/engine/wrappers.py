@@ -136,8 +136,6 @@ def _funnel_units_frame(events, steps, window, mode, unit, stage_map, by, engine
         out["session"] = np.arange(len(out), dtype=np.int64)
     labels = _fun._labels(_fun._normalize_steps(steps))
     out["last_step"] = out["last_step"].astype(pd.CategoricalDtype(labels, ordered=True))
-    out.attrs.update(steps=list(labels), units_total=len(out), mode=mode, unit=unit,
-                     window=None if window is None else str(pd.Timedelta(window)))
     return out
 
 
@@ -171,7 +169,7 @@ def funnel_units(events, steps: Sequence, *, window=None, mode: str = "ordered",
     Returns
     -------
     DataFrame
-        As :func:`cjlib.funnel.funnel_units` returns it (``attrs`` included).
+        As :func:`cjlib.funnel.funnel_units` returns it.
     """
     if _in_process(events, engine, client, address):
         return _fun.funnel_units(events, steps, window=window, mode=mode, unit=unit, stage_map=stage_map)
@@ -236,7 +234,7 @@ def funnel(events, steps: Sequence, *, window=None, mode: str = "ordered", unit:
         raise ValueError("by must be a column name or a non-empty list of column names")
     units = _funnel_units_frame(events, steps, window, mode, unit, stage_map, cols, engine, client, address,
                                 npartitions)
-    labels = units.attrs["steps"]
+    labels = list(units["last_step"].cat.categories)
     level = units["steps_reached"].to_numpy()
     done = (np.column_stack([_ns(units[lab]) for lab in labels]) if labels
             else np.zeros((len(units), 0), np.int64))

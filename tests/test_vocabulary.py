@@ -77,11 +77,7 @@ def test_events_comes_first():
     assert not bad, "events must be the first parameter of: " + ", ".join(sorted(bad))
 
 
-# Known exceptions (file:line). None is left: paths_from_events' counts moved to attribution.JourneyPaths.
-STILL_IN_ATTRS: set[str] = set()
-
-
-@pytest.mark.parametrize("name", ["cjlib.funnel", "cjlib.attribution", "cjlib.churn", "cjlib.personas",
+@pytest.mark.parametrize("name", ["cjlib.funnel", "cjlib.attribution", "cjlib.churn", "cjlib.personas", "cjlib.engine",
                                   "cjlib.scorecard", "cjlib.report"])
 def test_results_carry_no_dataframe_attrs(name):
     """Result metadata lives in dataclass fields, not in ``DataFrame.attrs`` (pandas calls it experimental).
@@ -94,5 +90,5 @@ def test_results_carry_no_dataframe_attrs(name):
     if pathlib.Path(mod.__file__).name == "__init__.py":
         files = sorted(pathlib.Path(mod.__file__).parent.glob("*.py"))
     uses = [f"{f.name}:{i}" for f in files for i, line in enumerate(f.read_text().splitlines(), 1)
-            if re.search(r"\.attrs\b", line) and "source" not in line and f"{f.name}:{i}" not in STILL_IN_ATTRS]
+            if re.search(r"\.attrs\b", line) and "source" not in line]
     assert not uses, f"{name} keeps result metadata in DataFrame.attrs at " + ", ".join(uses)

@@ -8,7 +8,6 @@ every other command is checked in process (parameters validated, inputs loaded).
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -158,18 +157,25 @@ def test_bash_commands_of_running_on_your_own_data(workdir, monkeypatch, dry_run
 
 
 def test_python_snippet_of_jupyterlab(workdir, monkeypatch):
-    """The snippet reads ``data/sample/`` from the folder it runs in (here the stand-in sample)."""
+    """The snippet reads ``data/sample/`` from the folder it runs in (here the stand-in sample), and the
+    fitted Funnel answers on the same units as the one-call funnel."""
     (code,) = blocks(section("In JupyterLab"), "python")
     monkeypatch.chdir(workdir)
-    tree = ast.parse(code)
     scope: dict = {}
-    exec(compile(ast.Module(tree.body[:-1], []), "README", "exec"), scope)
-    result = eval(compile(ast.Expression(tree.body[-1].value), "README", "eval"), scope)
+    exec(compile(code, "README", "exec"), scope)
     assert scope["data"].events["customer_id"].nunique() == N_SAMPLE
+    result = scope["by_device"]
     assert isinstance(result, pd.DataFrame) and len(result) > 0
     devices = set(pd.read_parquet(workdir / "data" / "sample" / "events.parquet")["device"])
     assert set(result["device"]) == devices and len(result) == 4 * len(devices)  # one row per device and step
-    assert 0 < result.groupby("device")["reached"].first().sum() <= N_SAMPLE
+    entered = result.groupby("device")["reached"].first()
+    assert 0 < entered.sum() <= N_SAMPLE
+    # compare: per device and transition, the units at a step and those that went on are the funnel's
+    cmp = scope["devices"].assign(to_step=lambda d: d["to_step"].astype(str))
+    reached = result.set_index(["device", "step"])["reached"]
+    for r in cmp.itertuples():
+        assert (r.units, r.converted) == (reached[(r.device, r.from_step)], reached[(r.device, r.to_step)])
+    assert int(scope["monthly"]["units"].sum()) == int(entered.sum())  # every entered unit in one cohort
 
 
 def test_report_runs_from_my_data_yaml(workdir):

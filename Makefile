@@ -31,7 +31,7 @@ reports: data ## run every notebook into reports/ and write reports/index.html
 	$(BIN)/python -m cjlib report
 
 test: data ## run the test suite, the docstring examples and every notebook under nbval
-	CJLIB_STRICT_FINDINGS=1 $(BIN)/python -m pytest -q --doctest-modules cjlib tests
+	CJLIB_STRICT_FINDINGS=1 $(BIN)/python -m pytest -q -n auto --dist loadfile --doctest-modules cjlib tests
 	CJLIB_STRICT_FINDINGS=1 $(BIN)/python -m pytest -q --nbval-lax notebooks -p no:cacheprovider
 
 lab: data ## open the notebooks in JupyterLab

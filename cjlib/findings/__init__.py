@@ -56,7 +56,18 @@ class Unearned(ValueError):
 
 
 def is_number(x) -> bool:
-    """Whether ``x`` is a finite real number (not None, NaN, NaT or inf)."""
+    """Whether ``x`` is a finite real number (not None, NaN, NaT or inf).
+
+    Parameters
+    ----------
+    x : object
+        Any value.
+
+    Returns
+    -------
+    bool
+        ``True`` when ``float(x)`` is finite; ``False`` for None, bools, NaN, NaT, inf and non-numbers.
+    """
     if x is None or isinstance(x, (bool, np.bool_)):
         return False
     try:
@@ -69,6 +80,16 @@ def is_number(x) -> bool:
 # -------------------------------------------------------------------------------------------- guards
 def rate(numerator, denominator) -> float | None:
     """``numerator / denominator``, or ``None`` when the denominator is zero or either is not a number.
+
+    Parameters
+    ----------
+    numerator, denominator : float
+        The two counts (or any numbers).
+
+    Returns
+    -------
+    float or None
+        The ratio, or ``None`` when it is not earned (zero denominator or a non-number).
 
     Examples
     --------
@@ -118,6 +139,24 @@ def ranking(values: Mapping | pd.Series, sizes: Mapping | pd.Series | None = Non
     are left out. ``None`` when fewer than two groups remain or all remaining values are equal (within
     ``tolerance``). A side is ``None`` when two groups tie for it.
 
+    Parameters
+    ----------
+    values : Mapping or pandas.Series
+        Label → value; non-numbers are left out.
+    sizes : Mapping or pandas.Series, optional
+        Label → group size; groups under ``min_size`` are left out (default ``None``: no size rule).
+    min_size : int
+        Smallest group that may be ranked (default ``MIN_GROUP``, 30).
+    higher_is_better : bool
+        Whether the largest value is the best (default ``True``).
+    tolerance : float
+        Values within this of the top (bottom) tie for it (default ``0.0``).
+
+    Returns
+    -------
+    Ranking or None
+        The earned best and worst, or ``None`` when fewer than two groups remain or all are equal.
+
     Examples
     --------
     >>> r = ranking({"mobile": 0.10, "desktop": 0.20, "tablet": 0.20}, {"mobile": 500, "desktop": 400, "tablet": 40})
@@ -145,6 +184,24 @@ def leader(values: Mapping | pd.Series, sizes: Mapping | pd.Series | None = None
     """The one group with the largest (or smallest) value, or ``None`` on a tie, a single group, or
     nothing eligible.
 
+    Parameters
+    ----------
+    values : Mapping or pandas.Series
+        Label → value.
+    sizes : Mapping or pandas.Series, optional
+        Label → group size (default ``None``: no size rule).
+    min_size : int
+        Smallest group that may lead (default ``MIN_GROUP``, 30).
+    largest : bool
+        Lead by the largest value, else the smallest (default ``True``).
+    tolerance : float
+        Values within this of the leader tie with it (default ``0.0``).
+
+    Returns
+    -------
+    tuple of (object, float) or None
+        ``(label, value)`` of the leader, or ``None`` when it is not earned.
+
     Examples
     --------
     >>> leader({"email": 12.0, "search": 30.0, "social": 8.0}, largest=False)
@@ -162,6 +219,18 @@ def trend(first, last, *, tolerance: float = 0.0) -> str | None:
     """The direction from ``first`` to ``last``: ``"rose"``, ``"fell"`` or ``"held"``; ``None`` when an
     end is not a number or both are zero (no trend between two undefined ends).
 
+    Parameters
+    ----------
+    first, last : float
+        The values at the two ends.
+    tolerance : float
+        A change no larger than this counts as ``"held"`` (default ``0.0``).
+
+    Returns
+    -------
+    str or None
+        ``"rose"``, ``"fell"`` or ``"held"``, or ``None`` when the trend is not earned.
+
     Examples
     --------
     >>> trend(0.02, 0.03), trend(0.0, 0.0), trend(float("nan"), 0.1)
@@ -178,7 +247,20 @@ def trend(first, last, *, tolerance: float = 0.0) -> str | None:
 
 
 def share(part, total, *, min_total: float = MIN_GROUP) -> float | None:
-    """``part / total`` when ``total`` is at least ``min_total`` (a share of 3 conversions is noise)."""
+    """``part / total`` when ``total`` is at least ``min_total`` (a share of 3 conversions is noise).
+
+    Parameters
+    ----------
+    part, total : float
+        The part and the total it is a share of.
+    min_total : float
+        Smallest total a share may be taken of (default ``MIN_GROUP``, 30).
+
+    Returns
+    -------
+    float or None
+        The share, or ``None`` when either is not a number or ``total`` is under ``min_total`` (or not positive).
+    """
     if not (is_number(part) and is_number(total)) or float(total) < min_total or float(total) <= 0:
         return None
     return float(part) / float(total)
@@ -187,6 +269,20 @@ def share(part, total, *, min_total: float = MIN_GROUP) -> float | None:
 def rates_differ(rate1, n1, rate2, n2, *, alpha: float = 0.05) -> bool:
     """Whether two rates over ``n1`` and ``n2`` units differ beyond chance (two-sided pooled
     two-proportion z-test at ``alpha``): "X churns most, Y least" needs more than 86.1 % against 86.0 %.
+
+    Parameters
+    ----------
+    rate1, rate2 : float
+        The two rates (0–1).
+    n1, n2 : int
+        The units each rate is over.
+    alpha : float
+        Significance level (default ``0.05``).
+
+    Returns
+    -------
+    bool
+        ``True`` when p < ``alpha``; ``False`` otherwise, or when any input is not a number or a size is not positive.
 
     Examples
     --------
@@ -209,22 +305,72 @@ def _need(x, what: str = "value") -> float:
 
 
 def pct(x, digits: int = 0) -> str:
-    """A rate as a percentage (``0.1234`` → ``"12%"``); raises :class:`Unearned` on NaN/inf/None."""
+    """A rate as a percentage (``0.1234`` → ``"12%"``); raises :class:`Unearned` on NaN/inf/None.
+
+    Parameters
+    ----------
+    x : float
+        The rate (``0.12`` is 12 %).
+    digits : int
+        Decimals after the point (default ``0``).
+
+    Returns
+    -------
+    str
+        The percentage text.
+    """
     return f"{_need(x, 'rate'):.{digits}%}"
 
 
 def number(x, fmt: str = ",.0f") -> str:
-    """A number formatted with ``fmt``; raises :class:`Unearned` on NaN/inf/None."""
+    """A number formatted with ``fmt``; raises :class:`Unearned` on NaN/inf/None.
+
+    Parameters
+    ----------
+    x : float
+        The number.
+    fmt : str
+        A format spec (default ``",.0f"``: thousands separators, no decimals).
+
+    Returns
+    -------
+    str
+        The formatted number.
+    """
     return format(_need(x, "number"), fmt)
 
 
 def times(ratio, digits: int = 1) -> str:
-    """A ratio as ``"2.1×"``; raises :class:`Unearned` on NaN/inf/None."""
+    """A ratio as ``"2.1×"``; raises :class:`Unearned` on NaN/inf/None.
+
+    Parameters
+    ----------
+    ratio : float
+        The ratio.
+    digits : int
+        Decimals after the point (default ``1``).
+
+    Returns
+    -------
+    str
+        The ratio followed by ``×``.
+    """
     return f"{_need(ratio, 'ratio'):.{digits}f}×"
 
 
 def p_value(p) -> str:
-    """``"p < 0.001"`` or ``"p = 0.042"``."""
+    """``"p < 0.001"`` or ``"p = 0.042"``.
+
+    Parameters
+    ----------
+    p : float
+        The p-value; raises :class:`Unearned` on NaN/inf/None.
+
+    Returns
+    -------
+    str
+        ``"p < 0.001"`` under 0.001, else ``"p = "`` with three decimals.
+    """
     p = _need(p, "p-value")
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
@@ -232,6 +378,16 @@ def p_value(p) -> str:
 def duration(t) -> str:
     """A duration in minutes, hours or days (``Timedelta``, offset string or hours as a number is not
     accepted: pass a Timedelta). Raises :class:`Unearned` on NaT.
+
+    Parameters
+    ----------
+    t : pandas.Timedelta
+        The duration; raises :class:`Unearned` on None or NaT.
+
+    Returns
+    -------
+    str
+        Minutes under an hour, hours under 48 hours, else days, one decimal.
 
     Examples
     --------
@@ -247,6 +403,18 @@ def duration(t) -> str:
 def see_above(section: str, where: str) -> str:
     """The one sentence under a section heading whose reason was said once above, under ``where``.
 
+    Parameters
+    ----------
+    section : str
+        The section that is not shown.
+    where : str
+        The heading above under which the reason was given.
+
+    Returns
+    -------
+    str
+        The sentence.
+
     Examples
     --------
     >>> see_above("model comparison", "Journeys built from the log")
@@ -256,7 +424,20 @@ def see_above(section: str, where: str) -> str:
 
 
 def join(names, conj: str = "and") -> str:
-    """``["a", "b", "c"]`` → ``"a, b and c"``."""
+    """``["a", "b", "c"]`` → ``"a, b and c"``.
+
+    Parameters
+    ----------
+    names : iterable
+        The items (each turned to ``str``).
+    conj : str
+        The word before the last item (default ``"and"``).
+
+    Returns
+    -------
+    str
+        The joined list; the one item alone, or ``""`` when empty.
+    """
     names = [str(n) for n in names]
     if len(names) <= 1:
         return "".join(names)
@@ -297,6 +478,16 @@ def problems(text: str) -> list[str]:
     """What in ``text`` a finding must never say: NaN/inf/None as a value, a trend between two zeros,
     a percentage of nothing. Empty list: the text is clean.
 
+    Parameters
+    ----------
+    text : str
+        The finding text to check.
+
+    Returns
+    -------
+    list of str
+        One message per problem found; empty when the text is clean.
+
     Examples
     --------
     >>> problems("Conversion fell from 0.0% (2016-11) to 0.0% (2018-09)")
@@ -324,6 +515,12 @@ def source_lines(data) -> list[str]:
     Parameters
     ----------
     data : cjlib.Inputs
+
+    Returns
+    -------
+    list of str
+        The stitching line, a line on events with no id (when any) and the GA4 channel note; ``[]`` when
+        ``data.stitching`` is ``None``.
 
     Examples
     --------

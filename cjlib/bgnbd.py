@@ -169,13 +169,43 @@ def _ll_terms(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray)
 
 
 def bgnbd_log_likelihood(params: Sequence[float], frequency, recency, T) -> float:
-    """Total BG/NBD log-likelihood of ``params = (r, alpha, a, b)`` on ``(x, t_x, T)`` data."""
+    """Total BG/NBD log-likelihood of ``params = (r, alpha, a, b)`` on ``(x, t_x, T)`` data.
+
+    Parameters
+    ----------
+    params : sequence of float
+        ``(r, alpha, a, b)``.
+    frequency, recency, T : array-like
+        Per customer: repeat purchases ``x`` (non-negative integers), the time of the last one ``t_x``
+        (0 when ``x`` is 0) and the observation length ``T`` (``0 <= t_x <= T``); broadcast together.
+
+    Returns
+    -------
+    float
+        The sum of the customers' log-likelihoods.
+
+    Raises
+    ------
+    ValueError
+        Non-finite inputs, a non-integer or negative ``x``, or ``t_x`` outside ``[0, T]``.
+    """
     x, t_x, T = _as_arrays(frequency, recency, T)
     return float(_ll_terms(np.asarray(params, dtype=float), x, t_x, T).sum())
 
 
 def unknown_errors(names: Sequence[str]):
-    """A dataclass field defaulting to a NaN standard error per parameter (a model built by hand)."""
+    """A dataclass field defaulting to a NaN standard error per parameter (a model built by hand).
+
+    Parameters
+    ----------
+    names : sequence of str
+        The parameter names.
+
+    Returns
+    -------
+    dataclasses.Field
+        A field whose default factory gives ``{name: nan}`` for each name.
+    """
     return field(default_factory=lambda: dict.fromkeys(names, float("nan")))
 
 

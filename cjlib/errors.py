@@ -80,7 +80,24 @@ def _rebuild(message, file, column, rule, examples, parameter) -> DataError:
 
 def row_examples(df, mask, cols: Sequence[str] | None = None, limit: int = 5) -> list[str]:
     """Up to ``limit`` rows of ``df`` where ``mask`` holds, each formatted ``row 3: revenue=inf, …``
-    (the examples of a :class:`DataError`); ``cols`` picks the columns shown."""
+    (the examples of a :class:`DataError`); ``cols`` picks the columns shown.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table the rows come from.
+    mask : array-like of bool
+        One flag per row of ``df``: the rows to show.
+    cols : sequence of str, optional
+        Columns shown, those ``df`` has (default: every column).
+    limit : int, default 5
+        Most rows shown (the first ones).
+
+    Returns
+    -------
+    list of str
+        One line per row, labelled by its index.
+    """
     import numpy as np
 
     rows = df.loc[np.asarray(mask, dtype=bool)].head(limit)

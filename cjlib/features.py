@@ -25,7 +25,26 @@ _NS_PER_DAY = 86_400 * 10**9
 
 
 def feature_name(value: object) -> str:
-    """A column-name-safe form of a category value (``"Paid Search"`` → ``"paid_search"``)."""
+    """A column-name-safe form of a category value (``"Paid Search"`` → ``"paid_search"``).
+
+    Parameters
+    ----------
+    value : object
+        The category value (taken as its ``str``).
+
+    Returns
+    -------
+    str
+        Lower case, each run of other characters than ASCII letters and digits made one ``_``, none at
+        either end; ``"blank"`` when nothing is left.
+
+    Examples
+    --------
+    >>> feature_name("Paid Search")
+    'paid_search'
+    >>> feature_name(" -- ")
+    'blank'
+    """
     text = re.sub(r"[^0-9a-zA-Z]+", "_", str(value).strip().lower()).strip("_")
     return text or "blank"
 
@@ -72,6 +91,18 @@ def without_attributes(customers: pd.DataFrame | None, exclude: Sequence[str] | 
     """The customer table without the ``exclude`` columns (``None`` stays ``None``; not modified).
 
     For callers that cannot pass ``exclude=`` through (e.g. :func:`cjlib.engine.customer_features`).
+
+    Parameters
+    ----------
+    customers : DataFrame or None
+        The customer attributes.
+    exclude : sequence of str or None
+        Columns to drop; names the table lacks are ignored, and ``customer_id`` is always kept.
+
+    Returns
+    -------
+    DataFrame or None
+        A copy without those columns, or ``customers`` itself when it is ``None`` or ``exclude`` is empty.
     """
     if customers is None or not exclude:
         return customers

@@ -79,6 +79,15 @@ def lift_table(y_true, score, *, n_bins: int = 10) -> pd.DataFrame:
 def calibration_table(y_true, prob, *, n_bins: int = 10) -> pd.DataFrame:
     """Observed churn rate against mean predicted probability in equal-size bins of the prediction.
 
+    Parameters
+    ----------
+    y_true : array-like
+        0/1 churn labels (1-d).
+    prob : array-like
+        Predicted churn probabilities in [0, 1], as long as ``y_true``; no NaN.
+    n_bins : int, default 10
+        Number of bins; customers are split by rank of ``prob`` into bins of (nearly) equal size.
+
     Returns
     -------
     DataFrame
@@ -101,6 +110,15 @@ def calibration_table(y_true, prob, *, n_bins: int = 10) -> pd.DataFrame:
 
 def classification_metrics(y_true, prob, *, n_bins: int = 10) -> dict[str, float]:
     """ROC AUC, PR AUC (average precision) with the base rate, Brier score and top-bin lift.
+
+    Parameters
+    ----------
+    y_true : array-like
+        0/1 churn labels (1-d); both classes must occur (else :class:`DataError`).
+    prob : array-like
+        Predicted churn probabilities (or scores), as long as ``y_true``; no NaN.
+    n_bins : int, default 10
+        Number of bins of :func:`lift_table`; the top bin gives the lift and capture.
 
     Returns
     -------

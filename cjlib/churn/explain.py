@@ -50,6 +50,23 @@ def partial_dependence_table(model, X: pd.DataFrame, features: Sequence[str], *,
     ``grid_resolution`` evenly spaced points there when there are more. Non-numeric features are skipped.
     Uses ``sklearn.inspection.partial_dependence`` (brute force) on up to ``max_samples`` rows.
 
+    Parameters
+    ----------
+    model : estimator
+        A fitted classifier with ``predict_proba`` (e.g. a Pipeline of :mod:`cjlib.churn`).
+    X : DataFrame
+        The feature rows the model takes.
+    features : sequence of str
+        Columns of ``X`` to vary (a name not in ``X`` raises ``ValueError``).
+    grid_resolution : int, default 20
+        Most grid points per feature.
+    max_samples : int, default 2000
+        Rows averaged over: a random sample of ``X`` when it has more.
+    seed : int, default 0
+        Random state of that sample.
+    n_threads : int or None, default 1
+        OpenMP/BLAS threads for the predictions (None: leave them as they are).
+
     Returns
     -------
     DataFrame

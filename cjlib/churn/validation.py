@@ -312,6 +312,11 @@ def validate(events: pd.DataFrame, plan: WindowPlan, **kw) -> ChurnResult:
     **kw
         Passed on (``activity_events``, ``customers``, ``feedback``, ``stage_map``, ``model``, ``seed``,
         ``exclude``, …).
+
+    Returns
+    -------
+    ChurnResult
+        The run of the validation used (its ``design`` says which).
     """
     if plan.design == "out_of_time":
         try:

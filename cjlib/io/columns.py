@@ -29,6 +29,16 @@ def parse_columns(columns: Mapping[str, str] | str | Path | None) -> dict:
     ``timestamp_format`` (``dayfirst``, ``monthfirst`` or a strftime format) is an option, not a column:
     at the top level it applies to every table, inside a table's part to that table.
 
+    Parameters
+    ----------
+    columns : dict, str, Path or None
+        The mapping, as a dict, YAML/JSON text or the path of a YAML/JSON file.
+
+    Returns
+    -------
+    dict
+        The mapping as a dict (flat or per table, as given); ``{}`` for ``None`` or ``""``.
+
     Raises
     ------
     DataError
@@ -180,7 +190,25 @@ def _mapping_parts(mapping: dict, files: Mapping[str, str],
 
 
 def read_json_or_yaml(text: str) -> object:
-    """Parse a parameter given as JSON or YAML text."""
+    """Parse a parameter given as JSON or YAML text.
+
+    Parameters
+    ----------
+    text : str
+        JSON, or else YAML, text.
+
+    Returns
+    -------
+    object
+        The parsed value (JSON first; YAML when the text is not valid JSON).
+
+    Examples
+    --------
+    >>> read_json_or_yaml('{"a": [1, 2]}')
+    {'a': [1, 2]}
+    >>> read_json_or_yaml("a: b")
+    {'a': 'b'}
+    """
     try:
         return json.loads(text)
     except json.JSONDecodeError:

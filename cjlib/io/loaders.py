@@ -77,6 +77,30 @@ def events_from_frame(df: pd.DataFrame, file: str, mapping: Mapping[str, str] | 
     ``replace=True`` an entry naming a contract column the frame already has replaces it (``{channel:
     medium}`` on a flattened export uses the raw medium as the channel). Raises what :func:`load_events`
     raises, naming ``file``.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The events as read.
+    file : str
+        Where they came from: named in errors and warnings and kept in ``attrs["source"]``.
+    mapping : dict, optional
+        Contract name → the frame's column (no options).
+    stage_map : StageMap, optional
+        Used to count events it does not name (default: ``data/stage_map.yml``).
+    keep_duplicates : bool, default False
+        Keep exact duplicate rows instead of dropping them.
+    timestamp_format : str, optional
+        As in :func:`load_events`.
+    replace : bool, default False
+        Let a mapping entry replace a contract column the frame already has.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`load_events` returns: validated, timestamps naive UTC, ``event``/``channel``
+        categorical, sorted by (customer, timestamp, input order); ``attrs["unknown_events"]`` counts
+        the events the stage map does not name (name → rows), which also warn (:class:`DataWarning`).
     """
     mapping = dict(mapping or {})
     fmt = timestamp_format
@@ -130,6 +154,20 @@ def load_customers(path: str | Path, columns: Mapping[str, str] | str | None = N
 
     Date-like attribute ``signup_date`` is parsed to naive UTC (``timestamp_format`` as in
     :func:`load_events`). Raises :class:`DataError` on a missing id column, null ids or duplicate ids.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV, Parquet file or Parquet folder (resolved as in :func:`load_events`).
+    columns : dict or str, optional
+        Column mapping as in :func:`load_events`; of a per-table mapping the ``customers`` part is used.
+    timestamp_format : str, optional
+        For a text ``signup_date``, as in :func:`load_events` (the keyword wins over the mapping's).
+
+    Returns
+    -------
+    DataFrame
+        One row per customer, RangeIndex; ``attrs["source"]`` is the file read.
     """
     df = _load_simple(path, columns, "customers", ("signup_date",), timestamp_format)
     dup = df["customer_id"].duplicated(keep=False).to_numpy()
@@ -147,6 +185,21 @@ def load_feedback(path: str | Path, columns: Mapping[str, str] | str | None = No
     ``scale`` is ``"csat"`` (1–5) or ``"nps"`` (0–10); without it every score is taken as CSAT. Scores
     outside their scale's range (or infinite) raise :class:`DataError`. ``timestamp_format`` as in
     :func:`load_events`.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV, Parquet file or Parquet folder (resolved as in :func:`load_events`).
+    columns : dict or str, optional
+        Column mapping as in :func:`load_events`; of a per-table mapping the ``feedback`` part is used.
+    timestamp_format : str, optional
+        For a text ``timestamp``, as in :func:`load_events` (the keyword wins over the mapping's).
+
+    Returns
+    -------
+    DataFrame
+        The feedback rows, ``timestamp`` naive UTC and ``scale`` lower case (``"csat"`` where the file
+        has no ``scale`` column), RangeIndex; ``attrs["source"]`` is the file read.
     """
     df = _load_simple(path, columns, "feedback", ("timestamp",), timestamp_format)
     if "scale" not in df.columns:
@@ -170,6 +223,19 @@ def load_costs(path: str | Path, columns: Mapping[str, str] | str | None = None)
     ``period`` is the month the spend belongs to: ``YYYY-MM``, ``YYYY/MM``, a date ``YYYY-MM-DD`` or a
     date/time column; it becomes ``YYYY-MM`` text. Any other value (a missing one included) raises
     :class:`DataError` (rule ``period_format``) naming the rows.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV, Parquet file or Parquet folder (resolved as in :func:`load_events`).
+    columns : dict or str, optional
+        Column mapping as in :func:`load_events`; of a per-table mapping the ``costs`` part is used.
+
+    Returns
+    -------
+    DataFrame
+        The cost rows (``period`` as ``YYYY-MM`` text when present), RangeIndex; ``attrs["source"]`` is
+        the file read.
     """
     df = _load_simple(path, columns, "costs")
     if "period" not in df.columns:

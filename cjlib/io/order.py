@@ -50,6 +50,21 @@ def neighbours_differ(values: pd.Series) -> np.ndarray:
 
     Arrow-backed strings are compared by Arrow's vectorized kernels, ten times faster than hashing them,
     and the answer is memoized per (immutable) Arrow array. The result may be read-only.
+
+    Parameters
+    ----------
+    values : Series
+        Any Series (an Arrow-backed string one without nulls takes the fast path).
+
+    Returns
+    -------
+    ndarray of bool
+        ``True`` where a value differs from the one before it (empty for fewer than two values).
+
+    Examples
+    --------
+    >>> neighbours_differ(pd.Series(["a", "a", "b", "a"])).tolist()
+    [False, True, True]
     """
     n = len(values)
     if n < 2:
@@ -95,6 +110,16 @@ def ensure_sorted(events: pd.DataFrame) -> pd.DataFrame:
 
     Stable: rows with equal customer and timestamp keep their order. Returns the frame itself when it
     is already in that order (checked in one linear pass, without sorting).
+
+    Parameters
+    ----------
+    events : DataFrame
+        With ``customer_id`` and ``timestamp`` columns.
+
+    Returns
+    -------
+    DataFrame
+        ``events`` itself when already sorted, else a sorted copy (``attrs`` kept).
     """
     if _is_sorted(events):
         return events
@@ -110,7 +135,23 @@ def ensure_sorted(events: pd.DataFrame) -> pd.DataFrame:
 
 def categories_used(values: pd.Series) -> np.ndarray:
     """For a categorical Series, whether each of its categories occurs (a bool per category; missing
-    values count for none), without hashing the rows."""
+    values count for none), without hashing the rows.
+
+    Parameters
+    ----------
+    values : Series
+        A categorical Series.
+
+    Returns
+    -------
+    ndarray of bool
+        One flag per category, in the order of ``values.cat.categories``.
+
+    Examples
+    --------
+    >>> categories_used(pd.Series(["b", None], dtype=pd.CategoricalDtype(["a", "b"]))).tolist()
+    [False, True]
+    """
     n_cats = len(values.cat.categories)
     codes = values.cat.codes.to_numpy()
     if codes.dtype.itemsize <= 2:  # count codes directly; -1 (missing) lands past the categories

@@ -93,7 +93,18 @@ def _with_stage_of(kpis: pd.DataFrame, seen: Sequence[str] | None) -> pd.DataFra
 
 # --------------------------------------------------------------------------------------- data, notes
 def data_sentence(summary: Mapping) -> str:
-    """The data line: events, customers and dates (``Inputs.summary()``)."""
+    """The data line: events, customers and dates (``Inputs.summary()``).
+
+    Parameters
+    ----------
+    summary : Mapping
+        ``Inputs.summary()``: ``events``, ``customers``, ``first_event``, ``last_event``.
+
+    Returns
+    -------
+    str
+        The ``**Data:**`` sentence (dates cut to ``YYYY-MM-DD``).
+    """
     return (f"**Data:** {number(summary['events'])} event{'s' * (summary['events'] != 1)} "
             f"from {number(summary['customers'])} customer{'s' * (summary['customers'] != 1)}, "
             f"{str(summary['first_event'])[:10]} to {str(summary['last_event'])[:10]}.")
@@ -101,6 +112,18 @@ def data_sentence(summary: Mapping) -> str:
 
 def named_segment_warning(columns: Sequence[str], profile) -> str:
     """One sentence on named segment columns the profile finds id-like or outcome-like ('' when none).
+
+    Parameters
+    ----------
+    columns : sequence of str
+        The segment columns the user named.
+    profile : DataProfile
+        ``data.profile`` (``id_like``, ``outcome_like``).
+
+    Returns
+    -------
+    str
+        The warning sentence, or ``""`` when no named column is id-like or outcome-like.
 
     Examples
     --------
@@ -185,6 +208,11 @@ def left_out_sections(profile, *, stage_satisfaction: bool = True, retention_bas
         The retention curve's basis: ``"conversion"`` needs repeat conversions.
     unmatched : str, optional
         :func:`feedback_unmatched_sentence`, added to the emotion row's reason.
+
+    Returns
+    -------
+    list of tuple of (str, str)
+        ``(section, reason)`` pairs; empty when the data supports every section.
     """
     out = []
     if len(profile.stages_seen) < 2:
@@ -219,6 +247,28 @@ def segments_left_out(by: pd.DataFrame, scores: pd.DataFrame, pains: pd.DataFram
     from "no large level converts below its stage without a tie". ``stages``: whether two or more
     stages occur (else no segment can move between stages, and that is the reason given).
     ``by`` is the segment table (:func:`cjlib.scorecard.customer_segments`).
+
+    Parameters
+    ----------
+    by : pandas.DataFrame
+        The segment table; with no columns, the whole segment comparison is left out.
+    scores : pandas.DataFrame
+        The journey scores (:func:`cjlib.scorecard.journey_scores`); empty means none is shown.
+    pains : pandas.DataFrame
+        The pain points (:func:`cjlib.scorecard.pain_points`); empty means none is shown.
+    min_customers : int
+        Smallest segment level counted (``min_segment_customers``), quoted in the reasons.
+    conversions : bool
+        Whether the data has conversions; without them no journey-score reason is given (default ``True``).
+    stages : bool
+        Whether two or more stages occur (default ``True``).
+    seg_conv : pandas.DataFrame, optional
+        :func:`cjlib.scorecard.segment_conversion` (default ``None``: assume some level is large enough).
+
+    Returns
+    -------
+    list of tuple of (str, str)
+        ``(section, reason)`` pairs; empty when pain points and scores are both shown.
     """
     if by.shape[1] == 0:
         return [("The segment comparison (pain points and journey scores)",
@@ -246,6 +296,23 @@ def definition_line(kpis: pd.DataFrame, roles: Mapping[str, str] | None = None,
     The example is the purchase → retention step when the map has both roles (on the sample: 51 % here,
     18.7 % in 03's funnel), else the first step with a number between stages that occur (``seen``);
     None when there is no such step.
+
+    Parameters
+    ----------
+    kpis : pandas.DataFrame
+        :func:`cjlib.scorecard.stage_kpis`, one row per stage in map order (``reached``,
+        ``conversion_to_next``, ``median_days_to_next``).
+    roles : Mapping of str to str, optional
+        Stage → role from the stage map (``"purchase"``, ``"retention"`` …) (default ``None``).
+    seen : sequence of str, optional
+        The profile's ``stages_seen``; steps into or out of a stage not in it are skipped (default ``None``:
+        no such filter).
+
+    Returns
+    -------
+    str or None
+        The ``*How to read the stage numbers:*`` line, or ``None`` when no step between occurring stages
+        has a number.
     """
     t = _with_stage_of(kpis, seen)
     if not len(t):
@@ -267,7 +334,20 @@ def definition_line(kpis: pd.DataFrame, roles: Mapping[str, str] | None = None,
 
 def map_notes(kpis: pd.DataFrame, left_out: Sequence[tuple[str, str]] = ()) -> list[str]:
     """Lines for the foot of the map: what an arrow means, and which rows are not drawn (their reasons
-    are the report's left-out sentences above the map)."""
+    are the report's left-out sentences above the map).
+
+    Parameters
+    ----------
+    kpis : pandas.DataFrame
+        :func:`cjlib.scorecard.stage_kpis` (not read: the notes do not depend on it).
+    left_out : sequence of tuple of (str, str)
+        :func:`left_out_sections` and :func:`segments_left_out` pairs (default ``()``).
+
+    Returns
+    -------
+    list of str
+        The arrow note, plus a line naming the rows not drawn when any is left out.
+    """
     notes = ["Arrows: of customers who ever reached a stage, the share who ever reached the next one "
              "(any time after), and the median time between."]
     rows = {"The channel view (channel row, channel mix and costs)": "channel",
@@ -288,6 +368,15 @@ def leak(kpis: pd.DataFrame, seen: Sequence[str] | None = None) -> dict | None:
     Steps from a stage nobody reaches, or into a stage whose events never occur (``seen``: the profile's
     ``stages_seen``), are not candidates. With one candidate it is returned with ``only=True`` (not a
     "biggest" leak); with two or more the lowest share must be unique (no tie).
+
+    Parameters
+    ----------
+    kpis : pandas.DataFrame
+        :func:`cjlib.scorecard.stage_kpis`, one row per stage in map order (``reached``,
+        ``conversion_to_next``, ``median_days_to_next``).
+    seen : sequence of str, optional
+        The profile's ``stages_seen``; steps into or out of a stage not in it are skipped (default ``None``:
+        no such filter).
 
     Returns
     -------
@@ -314,6 +403,28 @@ def map_title(kpis: pd.DataFrame, *, overall=None, pains: pd.DataFrame | None = 
     ``overall`` is the share of customers with a conversion event (None or NaN leaves it out; in a
     purchases-only log it is 100 % by construction and left out). The sorest pain point is the pain
     point with the most negative gap, unique and significant at ``alpha``.
+
+    Parameters
+    ----------
+    kpis : pandas.DataFrame
+        :func:`cjlib.scorecard.stage_kpis`, one row per stage in map order (``reached``,
+        ``conversion_to_next``, ``median_days_to_next``).
+    overall : float, optional
+        Share of customers with a conversion event (default ``None``: left out).
+    pains : pandas.DataFrame, optional
+        :func:`cjlib.scorecard.pain_points` (``segment``, ``level``, ``gap``, ``p_value``) (default ``None``).
+    seen : sequence of str, optional
+        The profile's ``stages_seen``; steps into or out of a stage not in it are skipped (default ``None``:
+        no such filter).
+    purchases_only : bool
+        Whether the log holds only purchases, so ``overall`` is left out (default ``False``).
+    alpha : float
+        Significance level for naming the sorest pain point (default ``ALPHA``, 0.05).
+
+    Returns
+    -------
+    str
+        The earned parts joined by ``"; "``, or the plain description when none is earned.
     """
     parts = []
     if is_number(overall) and not purchases_only:
@@ -339,7 +450,19 @@ def map_title(kpis: pd.DataFrame, *, overall=None, pains: pd.DataFrame | None = 
 
 
 def pain_lines(pains: pd.DataFrame) -> str | None:
-    """The pain-point list (one bullet per stage of :func:`cjlib.scorecard.pain_points`), or None."""
+    """The pain-point list (one bullet per stage of :func:`cjlib.scorecard.pain_points`), or None.
+
+    Parameters
+    ----------
+    pains : pandas.DataFrame
+        :func:`cjlib.scorecard.pain_points`, indexed by stage (``segment``, ``level``,
+        ``conversion_to_next``, ``overall``, ``gap``, ``p_value``, ``reached``).
+
+    Returns
+    -------
+    str or None
+        The ``**Pain points**`` heading line and bullets, or ``None`` when no row has all its numbers.
+    """
     lines = []
     for stage, r in pains.iterrows():
         if not (is_number(r["conversion_to_next"]) and is_number(r["overall"]) and is_number(r["gap"])):
@@ -359,13 +482,41 @@ def pain_lines(pains: pd.DataFrame) -> str | None:
 # ------------------------------------------------------------------------------ retention, costs, scores
 def retention_runs(profile, based_on: str = "conversion") -> bool:
     """Whether the retention curve can be drawn at all: by conversion it needs repeat conversions (the
-    reason it cannot is among :func:`left_out_sections`)."""
+    reason it cannot is among :func:`left_out_sections`).
+
+    Parameters
+    ----------
+    profile : DataProfile
+        ``data.profile``.
+    based_on : str
+        The retention basis; only ``"conversion"`` needs conversions and repeats (default ``"conversion"``).
+
+    Returns
+    -------
+    bool
+        ``True`` when the curve can be drawn.
+    """
     return based_on != "conversion" or (profile.supports("conversions") and profile.supports("repeat"))
 
 
 def retention_title(ret: pd.DataFrame, based_on: str = "conversion", freq: str = "M") -> str | None:
     """The retention heat map's title: the share retained one period after the first (None when no
-    cohort has a next period)."""
+    cohort has a next period).
+
+    Parameters
+    ----------
+    ret : pandas.DataFrame
+        The retention table (``offset``, ``customers``, ``retained`` per cohort and offset).
+    based_on : str
+        ``"conversion"`` (convert again) or a visit basis (come back) (default ``"conversion"``).
+    freq : str
+        The cohort period; ``"W…"`` is weekly, anything else monthly (default ``"M"``).
+
+    Returns
+    -------
+    str or None
+        The title, or ``None`` when no cohort has a next period (no customers at offset 1).
+    """
     nxt = ret[ret["offset"] == 1]
     n = float(nxt["customers"].sum()) if len(nxt) else 0.0
     share = rate(nxt["retained"].sum() if len(nxt) else 0, n)
@@ -422,6 +573,13 @@ def score_pick(scores: pd.DataFrame, min_customers: int = MIN_GROUP) -> dict | N
     first whose best and worst score are each unique, and whose best and worst levels' conversion differ
     beyond chance (two-proportion test), is picked.
 
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The journey scores (``segment``, ``level``, ``score``, ``conversion``, ``customers``).
+    min_customers : int
+        Smallest level that may be named best or worst (default ``MIN_GROUP``, 30).
+
     Returns
     -------
     dict or None
@@ -442,7 +600,18 @@ def score_pick(scores: pd.DataFrame, min_customers: int = MIN_GROUP) -> dict | N
 
 
 def score_definition(scores: pd.DataFrame) -> str | None:
-    """How the journey score is made, naming only the components this data has (None without scores)."""
+    """How the journey score is made, naming only the components this data has (None without scores).
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        The journey scores; components are the ``score_*`` columns with a value.
+
+    Returns
+    -------
+    str or None
+        The definition sentence, or ``None`` when there are no scores or no component has a value.
+    """
     what = {"conversion": "conversion (share who convert)",
             "speed": "speed (median days from first event to first conversion)",
             "satisfaction": "satisfaction (mean feedback on a 0–100 scale)",
@@ -455,7 +624,18 @@ def score_definition(scores: pd.DataFrame) -> str | None:
 
 
 def score_title(pick: dict | None) -> str:
-    """The journey-score chart's title from :func:`score_pick`."""
+    """The journey-score chart's title from :func:`score_pick`.
+
+    Parameters
+    ----------
+    pick : dict or None
+        :func:`score_pick`.
+
+    Returns
+    -------
+    str
+        The best/worst title, or the "no level stands out" title when ``pick`` is ``None``.
+    """
     if pick is None:
         return "Journey score per segment level: no level stands out (the levels tie or differ within chance)"
     b, w = pick["best"], pick["worst"]
@@ -469,7 +649,25 @@ def trend_title(trends: pd.DataFrame, freq: str = "M", *, conversions: bool = Tr
     """The KPI grid's title: how conversion (else active customers) moved from the first to the last
     full period with at least ``min_active`` active customers; "no trend" when fewer than two such
     periods, or when the ends are undefined or both 0; a change in conversion within chance (two-
-    proportion test over the two periods' active customers) is not called a rise or a fall."""
+    proportion test over the two periods' active customers) is not called a rise or a fall.
+
+    Parameters
+    ----------
+    trends : pandas.DataFrame
+        KPIs per period, indexed by period (``active_customers``, ``conversion_rate``; ``days`` and
+        ``period_days`` mark full periods when present).
+    freq : str
+        The period; ``"W…"`` is weekly, anything else monthly (default ``"M"``).
+    conversions : bool
+        Whether to try conversion first (default ``True``); otherwise active customers only.
+    min_active : int
+        Fewest active customers a period needs to count (default ``MIN_GROUP``, 30).
+
+    Returns
+    -------
+    str
+        The title: a rise, fall or hold, a change within chance, or "no trend" with the reason.
+    """
     unit = "week" if str(freq).startswith("W") else "month"
     full = trends[trends["days"] >= trends["period_days"]] if "period_days" in trends.columns else trends
     full = full[full["active_customers"] >= min_active]
@@ -507,11 +705,26 @@ def finding_lines(kpis: pd.DataFrame, measures: pd.DataFrame, *, customers: int,
     kpis, measures : DataFrame
         :func:`cjlib.scorecard.stage_kpis` and :func:`cjlib.scorecard.stage_measures`.
     customers : int
-        Customers in the log. overall : share with a conversion event (None: no conversions).
+        Customers in the log.
+    overall : float, optional
+        Share with a conversion event (default ``None``: no conversion bullet).
+    conversion_events : sequence of str
+        The conversion event names, quoted in the conversion bullet (default ``()``).
+    seen : sequence of str, optional
+        The profile's ``stages_seen``, for :func:`leak` (default ``None``).
     revenue : bool
         Whether the data has revenue (the profile's ``revenue`` role); without it no revenue sentence.
+    purchases_only : bool
+        Whether the log holds only purchases; the conversion bullet says so (default ``False``).
     pick : dict, optional
-        :func:`score_pick`. min_answers : fewest feedback answers a stage needs to be named lowest.
+        :func:`score_pick` (default ``None``: no journey-score bullet).
+    min_answers : int
+        Fewest feedback answers a stage needs to be named lowest (default ``MIN_GROUP``, 30).
+
+    Returns
+    -------
+    list of str
+        Markdown bullets (``"- …"``), each only when earned; may be empty.
     """
     m = measures.set_index("measure")["value"] if len(measures) else pd.Series(dtype=float)
     n = measures.set_index("measure")["n"] if len(measures) else pd.Series(dtype=float)
@@ -773,6 +986,16 @@ def score_metrics(scores: pd.DataFrame) -> dict:
 def scores_not_shown(seg_left: Sequence[tuple[str, str]]) -> str:
     """The journey-score heading's one sentence when no score is shown: the first reason of
     :func:`segments_left_out`, else that no level is large enough.
+
+    Parameters
+    ----------
+    seg_left : sequence of tuple of (str, str)
+        :func:`segments_left_out` pairs.
+
+    Returns
+    -------
+    str
+        The sentence.
 
     Examples
     --------

@@ -79,6 +79,16 @@ def cards_method(*, revenue: bool, channel: bool, feedback: bool) -> str:
     """What a persona sheet shows, naming only what this data has (no revenue, channels or satisfaction
     on a log without them).
 
+    Parameters
+    ----------
+    revenue, channel, feedback : bool
+        Whether the data has revenue, channels and feedback; each adds its part of the sheet.
+
+    Returns
+    -------
+    str
+        The sentence.
+
     Examples
     --------
     >>> cards_method(revenue=False, channel=False, feedback=False)
@@ -99,6 +109,18 @@ CLUSTERING = "Persona clustering"  # the section every other section points to w
 def not_clustered(reason: object) -> str:
     """The one sentence that says why no persona is fitted, from :class:`cjlib.personas.NotClusterable`.
 
+    Parameters
+    ----------
+    reason : object
+        The reason (e.g. the :class:`cjlib.personas.NotClusterable` error); its text is used, final period dropped.
+
+    Returns
+    -------
+    str
+        The sentence.
+
+    Examples
+    --------
     >>> not_clustered("there is 1 customer; personas need at least 2 customers")
     'there is 1 customer; personas need at least 2 customers, so no persona is shown.'
     """
@@ -108,6 +130,18 @@ def not_clustered(reason: object) -> str:
 def not_shown(section: str) -> str:
     """The pointer under a section heading when nothing was clustered (the reason is said once).
 
+    Parameters
+    ----------
+    section : str
+        The section that is not shown.
+
+    Returns
+    -------
+    str
+        The pointer sentence (:func:`cjlib.findings.see_above`).
+
+    Examples
+    --------
     >>> not_shown("persona cards")
     '*Not shown (persona cards):* see why under *Choosing the number of personas* above.'
     """
@@ -129,6 +163,16 @@ def feature_label(col) -> str:
     """A feature column as words a marketer reads: ``days_between_purchases`` → ``days between
     purchases``, ``channel_share_email`` → ``share of email visits``, ``plan=premium`` → ``plan premium``.
 
+    Parameters
+    ----------
+    col : object
+        The feature column name (turned to ``str``).
+
+    Returns
+    -------
+    str
+        The words: from ``FEATURE_WORDS`` when listed, else the name with ``=`` and ``_`` as spaces.
+
     Examples
     --------
     >>> feature_label("days_between_purchases"), feature_label("channel_share_email"), feature_label("plan=premium")
@@ -146,6 +190,16 @@ def two_rates(a, b) -> tuple[str, str] | None:
     """``a`` and ``b`` as percentages that read differently (0 digits, else 1), or ``None`` when they
     print the same even with one decimal (a sentence contrasting them would repeat one number).
 
+    Parameters
+    ----------
+    a, b : float
+        The two rates (0–1); raises :class:`cjlib.findings.Unearned` on NaN/inf/None.
+
+    Returns
+    -------
+    tuple of (str, str) or None
+        The two percentages, or ``None`` when they read the same with one decimal.
+
     Examples
     --------
     >>> two_rates(0.62, 0.31), two_rates(0.999, 0.996), two_rates(1.0, 0.9996)
@@ -161,7 +215,22 @@ def two_rates(a, b) -> tuple[str, str] | None:
 # ------------------------------------------------------------------------------------------ inputs
 def data_sentence(n_customers: int, n_events: int, n_features: int, *, has_customers: bool,
                   has_feedback: bool) -> str:
-    """The data line: customers, events and features per customer (and which inputs were absent)."""
+    """The data line: customers, events and features per customer (and which inputs were absent).
+
+    Parameters
+    ----------
+    n_customers, n_events, n_features : int
+        Customers, events, and features per customer.
+    has_customers : bool
+        Whether a customer table was given; without it the line says "behaviour only".
+    has_feedback : bool
+        Whether feedback was given; without it the line says "no feedback".
+
+    Returns
+    -------
+    str
+        The ``**Data:**`` sentence.
+    """
     def n(count, noun):  # "1 customer", "2 customers"
         return f"{number(count)} {noun}{'' if count == 1 else 's'}"
 
@@ -177,6 +246,11 @@ def excluded_sentence(excluded: Mapping[str, str]) -> str | None:
     ----------
     excluded : mapping
         Column → ``"id"`` or ``"outcome"`` (:func:`cjlib.features.excluded_attributes`).
+
+    Returns
+    -------
+    str or None
+        The sentence, or ``None`` when no column is left out.
 
     Examples
     --------
@@ -221,7 +295,18 @@ def stability_state(scores: pd.DataFrame, *, rule: str = "") -> str:
 
 def noun(state: str) -> str:
     """What to call the clusters: ``"personas"`` only when they are stable, ``"segments"`` for the RFM
-    fallback, else ``"groups"``."""
+    fallback, else ``"groups"``.
+
+    Parameters
+    ----------
+    state : str
+        :func:`stability_state` (``"stable"``, ``"rfm"`` or another state).
+
+    Returns
+    -------
+    str
+        ``"personas"``, ``"segments"`` or ``"groups"``.
+    """
     return {"stable": "personas", "rfm": "segments"}.get(state, "groups")
 
 
@@ -286,6 +371,18 @@ def stability_sentence(scores: pd.DataFrame, params: Mapping, *, rule: str = "",
 def rfm_sentence(*, revenue: bool) -> str:
     """How the RFM fallback scores customers; without revenue it says the segments are RF segments.
 
+    Parameters
+    ----------
+    revenue : bool
+        Whether the log has revenue (RFM) or not (RF only).
+
+    Returns
+    -------
+    str
+        The sentence.
+
+    Examples
+    --------
     >>> rfm_sentence(revenue=False).startswith("These are RF segments")
     True
     """
@@ -371,7 +468,14 @@ def heatmap_title(z: pd.DataFrame, features: Sequence[str], sizes: Mapping | pd.
     sizes : mapping or Series
         Customers per persona name.
     state : str
-        :func:`stability_state`.
+        :func:`stability_state`; names the clusters via :func:`noun` (default ``"stable"``).
+    min_size : int
+        Smallest persona that may be named (default ``MIN_GROUP``, 30).
+
+    Returns
+    -------
+    str
+        The title naming the persona and feature (or the shared feature) when earned, else the neutral title.
     """
     what = noun(state)
     neutral = f"How each of the {len(z)} {what} differs from the average customer (in standard deviations)"
@@ -403,6 +507,17 @@ def cards_title(cards: pd.DataFrame, *, has_revenue: bool, state: str = "stable"
     ----------
     cards : DataFrame
         ``PersonaResult.cards()`` (``name``, ``customers``, ``share``, ``revenue_share``).
+    has_revenue : bool
+        Whether to lead by revenue share (when the column is present) rather than by size.
+    state : str
+        :func:`stability_state`; names the clusters via :func:`noun` (default ``"stable"``).
+    min_size : int
+        Smallest persona that may be named (default ``MIN_GROUP``, 30).
+
+    Returns
+    -------
+    str
+        The title naming the leading persona when earned, else the neutral title.
     """
     what = noun(state)
     c = cards.set_index("name")
@@ -420,7 +535,22 @@ def cards_title(cards: pd.DataFrame, *, has_revenue: bool, state: str = "stable"
 
 
 def map_title(k: int, explained: Sequence[float], *, state: str = "stable") -> str:
-    """Title of the 2-D map (the share of variance the two axes show)."""
+    """Title of the 2-D map (the share of variance the two axes show).
+
+    Parameters
+    ----------
+    k : int
+        Number of clusters.
+    explained : sequence of float
+        Share of variance each of the two axes explains; an empty sequence leaves the share out.
+    state : str
+        :func:`stability_state`; names the clusters via :func:`noun` (default ``"stable"``).
+
+    Returns
+    -------
+    str
+        The title.
+    """
     what = noun(state)
     total = sum(float(v) for v in explained) if explained else float("nan")
     if not is_number(total):
@@ -444,6 +574,15 @@ def journey_title(journey: pd.DataFrame, stage: str | None, sizes: Mapping | pd.
         The stage compared (the stage map's conversion stage); ``None`` gives the neutral title.
     sizes : mapping or Series
         Customers per persona.
+    state : str
+        :func:`stability_state`; names the clusters via :func:`noun` (default ``"stable"``).
+    min_size : int
+        Smallest persona that may be named (default ``MIN_GROUP``, 30).
+
+    Returns
+    -------
+    str
+        The title naming the earned most/least side(s), the same-rate title, or the neutral title.
     """
     one = noun(state)[:-1]
     neutral = f"Share of each {one}'s customers reaching each stage"
@@ -547,6 +686,16 @@ def inputs_findings(data, features: pd.DataFrame, left_out: Mapping[str, str]) -
 def inputs_metrics(left_out: Mapping[str, str]) -> dict:
     """The inputs section's metrics: ``features_left_out`` (column → why).
 
+    Parameters
+    ----------
+    left_out : Mapping of str to str
+        Column → why it is left out of the features.
+
+    Returns
+    -------
+    dict
+        ``{"features_left_out": left_out}``.
+
     Examples
     --------
     >>> inputs_metrics({"zip": "id"})
@@ -599,6 +748,16 @@ def cards_metrics(cards: pd.DataFrame) -> dict:
     """The persona cards' metrics: ``personas``, one dict per card (``name``, ``share``, ``revenue_share``,
     ``conversion_rate`` or None).
 
+    Parameters
+    ----------
+    cards : pandas.DataFrame
+        ``PersonaResult.cards()`` (``name``, ``share``, ``revenue_share``; ``conversion_rate`` when present).
+
+    Returns
+    -------
+    dict
+        ``{"personas": [...]}``, one dict per card.
+
     Examples
     --------
     >>> cards_metrics(pd.DataFrame({"name": ["A"], "share": [1.0], "revenue_share": [1.0]}))
@@ -611,6 +770,20 @@ def cards_metrics(cards: pd.DataFrame) -> dict:
 def assignments_sentence(n: int, file: str) -> str:
     """Where the assignments went.
 
+    Parameters
+    ----------
+    n : int
+        Number of assignments written.
+    file : str
+        The file name in the output folder.
+
+    Returns
+    -------
+    str
+        The sentence.
+
+    Examples
+    --------
     >>> assignments_sentence(20000, "personas_assignments.csv")
     'Wrote 20,000 assignments to `personas_assignments.csv` in the output folder.'
     """

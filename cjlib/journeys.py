@@ -28,7 +28,25 @@ __all__ = [
 
 
 def customer_starts(events: pd.DataFrame, col: str = "customer_id") -> np.ndarray:
-    """Boolean array, True on the first row of each customer (rows must be grouped by customer)."""
+    """Boolean array, True on the first row of each customer (rows must be grouped by customer).
+
+    Parameters
+    ----------
+    events : DataFrame
+        Rows grouped by ``col``.
+    col : str, default "customer_id"
+        The column whose value changes mark a new customer.
+
+    Returns
+    -------
+    ndarray of bool
+        One flag per row (the first row is always True).
+
+    Examples
+    --------
+    >>> customer_starts(pd.DataFrame({"customer_id": ["a", "a", "b"]})).tolist()
+    [True, False, True]
+    """
     starts = np.ones(len(events), dtype=bool)
     starts[1:] = neighbours_differ(events[col])
     return starts
@@ -36,7 +54,26 @@ def customer_starts(events: pd.DataFrame, col: str = "customer_id") -> np.ndarra
 
 def customer_groups(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """``(first row of each customer, customer number 0..C-1 of each row)`` for rows grouped by customer,
-    without hashing the ids."""
+    without hashing the ids.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Rows grouped by ``customer_id``.
+
+    Returns
+    -------
+    starts : ndarray of int64
+        Position of each customer's first row, in row order.
+    codes : ndarray of int64
+        Customer number of each row (numbered in order of appearance).
+
+    Examples
+    --------
+    >>> starts, codes = customer_groups(pd.DataFrame({"customer_id": ["a", "a", "b"]}))
+    >>> starts.tolist(), codes.tolist()
+    ([0, 2], [0, 0, 1])
+    """
     starts = np.flatnonzero(customer_starts(events)) if len(events) else np.zeros(0, np.int64)
     codes = np.repeat(np.arange(len(starts), dtype=np.int64), np.diff(np.r_[starts, len(events)]))
     return starts, codes
@@ -108,6 +145,19 @@ def session_keys(events: pd.DataFrame, window: str | pd.Timedelta = "30min") -> 
     (rows with a missing ``session_id`` form one session per customer). On a log in the loader's order
     only the first row of each run of equal (customer, session_id) is hashed: a session interleaved with
     another one still gets one number.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Events with ``customer_id`` and ``timestamp`` (and optionally ``session_id``); without
+        ``session_id`` ordered by (customer_id, timestamp) as :func:`sessionize` requires.
+    window : str or Timedelta, default "30min"
+        Passed to :func:`sessionize` when there is no ``session_id`` (unused otherwise).
+
+    Returns
+    -------
+    Series of int64
+        Session number of each event, aligned with ``events.index``, named ``session``.
     """
     if "session_id" not in events.columns:
         return sessionize(events, window)
@@ -139,6 +189,18 @@ def assign_stages(events: pd.DataFrame, *, stage_map: StageMap | None = None) ->
     An event belongs to the stage that lists it; occurrences from the ``nth`` on of an event listed
     under a stage with ``nth > 1`` belong to that stage instead (with the default map, a customer's
     first purchase is *purchase*, the second and later are *retention*).
+
+    Parameters
+    ----------
+    events : DataFrame
+        Events with ``event``, grouped by customer in time order (as loaded).
+    stage_map : StageMap, optional
+        The stages and their events (default: :func:`load_stage_map`).
+
+    Returns
+    -------
+    Series
+        Ordered categorical of the stage names, aligned with ``events.index``, named ``stage``.
     """
     sm = stage_map or load_stage_map()
     names = sm.stage_names
@@ -171,6 +233,14 @@ def assign_stages(events: pd.DataFrame, *, stage_map: StageMap | None = None) ->
 def stage_reached(events: pd.DataFrame, *, stage_map: StageMap | None = None) -> pd.DataFrame:
     """When each customer first reached each stage.
 
+    Parameters
+    ----------
+    events : DataFrame
+        Events with ``customer_id``, ``timestamp`` and ``event``, in time order within each customer
+        (as loaded).
+    stage_map : StageMap, optional
+        The stages and their events (default: :func:`load_stage_map`).
+
     Returns
     -------
     DataFrame
@@ -201,7 +271,19 @@ def stage_reached(events: pd.DataFrame, *, stage_map: StageMap | None = None) ->
 
 
 def furthest_stage(reached: pd.DataFrame) -> pd.Series:
-    """The furthest stage each customer reached (ordered categorical; NaN if none), from :func:`stage_reached`."""
+    """The furthest stage each customer reached (ordered categorical; NaN if none), from :func:`stage_reached`.
+
+    Parameters
+    ----------
+    reached : DataFrame
+        :func:`stage_reached`'s table: one column per stage in journey order, NaT where not reached.
+
+    Returns
+    -------
+    Series
+        The name of the last column the customer has a time in, as an ordered categorical of the
+        stages, indexed like ``reached``, named ``furthest_stage``.
+    """
     arr = reached.notna().to_numpy()
     any_ = arr.any(axis=1)
     last = arr.shape[1] - 1 - np.argmax(arr[:, ::-1], axis=1)
@@ -217,6 +299,28 @@ def customer_paths(
 
     ``collapse=True`` merges consecutive repeats (``a > a > b`` → ``a > b``). Returns a Series indexed by
     ``customer_id``, in order of first appearance.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Events with ``customer_id`` and ``col``, grouped by customer in time order.
+    col : str, default "channel"
+        The column whose values make the path.
+    sep : str, default " > "
+        Joins the values.
+    collapse : bool, default False
+        Merge consecutive repeats of a value.
+
+    Returns
+    -------
+    Series of str
+        One path per customer with at least one non-missing value, named ``<col>_path``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "a", "b"], "channel": ["x", "x", "y", None]})
+    >>> customer_paths(ev, collapse=True).to_dict()
+    {'a': 'x > y'}
     """
     vals = events[col]
     keep = vals.notna().to_numpy()

@@ -45,6 +45,19 @@ def persona_features(features: pd.DataFrame) -> pd.DataFrame:
     - ``aov`` with 0 for customers without purchases (instead of NaN).
 
     Columns whose inputs are missing are skipped.
+
+    Parameters
+    ----------
+    features : DataFrame
+        One row per customer with (some of) ``sessions``, ``tenure_days``, ``n_purchases``, ``monetary``,
+        ``aov`` and ``recency_days``.
+
+    Returns
+    -------
+    DataFrame
+        ``features`` with those columns added (or ``aov`` replaced), plus ``days_between_purchases``
+        when ``n_purchases``, ``tenure_days`` and ``recency_days`` are there: the first-to-last-event
+        span over ``n_purchases - 1`` (``tenure_days`` for fewer than two purchases).
     """
     out = {}
     if {"sessions", "tenure_days"} <= set(features.columns):

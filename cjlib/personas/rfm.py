@@ -40,6 +40,21 @@ def rfm_labels(features: pd.DataFrame) -> tuple[np.ndarray, list[str], bool]:
     Returns segment numbers (0 = first non-empty segment in rule order), the names of the non-empty
     segments in that order, and whether revenue was used (without revenue: RF segments, M ignored).
 
+    Parameters
+    ----------
+    features : DataFrame
+        One row per customer with ``recency_days`` and ``n_purchases`` (optionally ``monetary``, used
+        when it holds more than one distinct value).
+
+    Returns
+    -------
+    labels : ndarray of int
+        Segment number of each row, into ``names``.
+    names : list of str
+        The non-empty segments' names, in rule order.
+    used_revenue : bool
+        Whether ``monetary`` was scored.
+
     Examples
     --------
     >>> f = pd.DataFrame({"recency_days": [1.0, 2, 300, 400, 3], "n_purchases": [9, 8, 9, 1, 1],
@@ -64,7 +79,20 @@ def rfm_labels(features: pd.DataFrame) -> tuple[np.ndarray, list[str], bool]:
 
 
 def rfm_definitions(names: Sequence[str], *, revenue: bool = True) -> pd.DataFrame:
-    """The definition of each RFM segment shown (index segment name), for the report's table."""
+    """The definition of each RFM segment shown (index segment name), for the report's table.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Segment names of :data:`RFM_SEGMENTS`, in the order shown.
+    revenue : bool, default True
+        Whether revenue was used; ``False`` drops the monetary conditions from the texts.
+
+    Returns
+    -------
+    DataFrame
+        Index ``segment`` (``names``), column ``definition``.
+    """
     d = {n: text for n, text, _ in RFM_SEGMENTS}
     out = pd.DataFrame({"definition": [d[n] for n in names]}, index=pd.Index(list(names), name="segment"))
     if not revenue:

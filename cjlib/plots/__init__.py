@@ -47,7 +47,20 @@ def set_theme() -> None:
 
 
 def palette(levels: Sequence, name: str = PALETTE) -> dict:
-    """A stable colour per level: levels are sorted, so colours do not drift between runs."""
+    """A stable colour per level: levels are sorted, so colours do not drift between runs.
+
+    Parameters
+    ----------
+    levels : Sequence
+        The levels to colour (turned to ``str``).
+    name : str
+        A seaborn palette name (default ``PALETTE``, ``"colorblind"``).
+
+    Returns
+    -------
+    dict
+        Level (``str``) → RGB tuple, in sorted order.
+    """
     ordered = sorted(map(str, levels))
     return dict(zip(ordered, sns.color_palette(name, len(ordered)), strict=True))
 
@@ -60,6 +73,18 @@ def new_ax(ax=None, figsize=None):
 
     Only a figure made here is laid out by :func:`finish`: an Axes the caller passed in belongs to the
     caller's figure (a grid of subplots, say), whose layout is the caller's to settle.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes, optional
+        An Axes to draw on (default ``None``: make a new figure).
+    figsize : tuple of float, optional
+        Size of a new figure (default ``None``: ``FIGSIZE``, 9 × 4.5 in).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax`` itself, or the new Axes.
     """
     if ax is not None:
         return ax
@@ -70,7 +95,17 @@ def new_ax(ax=None, figsize=None):
 
 def set_title(target, title: str, **kwargs) -> None:
     """Title an Axes (or a Figure: its suptitle) and hand the title to the report as a finding, so
-    titles pass the same checks as written findings (:func:`cjlib.report.chart_title`)."""
+    titles pass the same checks as written findings (:func:`cjlib.report.chart_title`).
+
+    Parameters
+    ----------
+    target : matplotlib.axes.Axes or matplotlib.figure.Figure
+        What to title; an object with ``suptitle`` (a Figure) gets a suptitle.
+    title : str
+        The title (a finding: it is checked by :func:`cjlib.report.chart_title`).
+    **kwargs
+        Passed to ``set_title`` or ``suptitle``.
+    """
     from cjlib.report import chart_title
 
     chart_title(title)
@@ -81,7 +116,22 @@ def set_title(target, title: str, **kwargs) -> None:
 
 
 def finish(ax, title: str | None = None, xlabel: str | None = None, ylabel: str | None = None):
-    """Set title and axis labels (those given), tighten the layout of a figure :func:`new_ax` made, return ``ax``."""
+    """Set title and axis labels (those given), tighten the layout of a figure :func:`new_ax` made, return ``ax``.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The Axes drawn on.
+    title : str, optional
+        The title, set through :func:`set_title` (default ``None``: none set).
+    xlabel, ylabel : str, optional
+        Axis labels; ``None`` leaves a label as it is, ``""`` clears it (default ``None``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax``.
+    """
     if title:
         set_title(ax, title)
     if xlabel is not None:
@@ -94,7 +144,20 @@ def finish(ax, title: str | None = None, xlabel: str | None = None, ylabel: str 
 
 
 def percent_axis(ax, axis: str = "y"):
-    """Format an axis holding rates (0–1) as percentages."""
+    """Format an axis holding rates (0–1) as percentages.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The Axes.
+    axis : str
+        ``"y"`` for the y axis, anything else for the x axis (default ``"y"``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax``.
+    """
     from matplotlib.ticker import PercentFormatter
 
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(PercentFormatter(1.0))
@@ -103,7 +166,24 @@ def percent_axis(ax, axis: str = "y"):
 
 def stage_funnel(data: pd.DataFrame, *, stage: str = "stage", reached: str = "reached",
                  title: str | None = None, ax=None):
-    """Horizontal funnel: customers reaching each stage, with the share of the first stage."""
+    """Horizontal funnel: customers reaching each stage, with the share of the first stage.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per stage in funnel order; the stage may be a column or the index.
+    stage, reached : str
+        Column names of the stage and of the customers reaching it (default ``"stage"``, ``"reached"``).
+    title : str, optional
+        The chart's title (default ``None``).
+    ax : matplotlib.axes.Axes, optional
+        An Axes to draw on (default ``None``: a new one).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     ax = new_ax(ax)
     d = data.reset_index() if stage not in data.columns else data
     top = float(d[reached].iloc[0]) or 1.0

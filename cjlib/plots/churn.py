@@ -74,7 +74,26 @@ def _model_curves(data: pd.DataFrame, model: str, x: str, y: str, auc: dict | No
 
 def roc_curves(data: pd.DataFrame, *, model: str = "model", fpr: str = "fpr", tpr: str = "tpr",
                auc: dict | None = None, title: str | None = None, ax=None):
-    """ROC curve per model with the chance diagonal; ``auc`` (model → value) goes into the legend."""
+    """ROC curve per model with the chance diagonal; ``auc`` (model → value) goes into the legend.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        ROC points of one or more models, stacked.
+    model, fpr, tpr : str
+        Column names of the model, false-positive and true-positive rates (default ``"model"``, ``"fpr"``, ``"tpr"``).
+    auc : dict, optional
+        Model → area, shown in the legend (default ``None``: names only).
+    title : str, optional
+        The chart's title, stating the finding (default ``None``).
+    ax : matplotlib.axes.Axes, optional
+        An Axes to draw on (default ``None``: a new one).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     ax = _model_curves(data, model, fpr, tpr, auc, "AUC", ax)
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="chance (AUC 0.5)")
     _rates_square(ax, legend="lower right")
@@ -83,7 +102,28 @@ def roc_curves(data: pd.DataFrame, *, model: str = "model", fpr: str = "fpr", tp
 
 def pr_curves(data: pd.DataFrame, *, base_rate: float, model: str = "model", recall: str = "recall",
               precision: str = "precision", auc: dict | None = None, title: str | None = None, ax=None):
-    """Precision–recall curve per model with the base rate (a random score's precision) as a line."""
+    """Precision–recall curve per model with the base rate (a random score's precision) as a line.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Precision–recall points of one or more models, stacked.
+    base_rate : float
+        The churn base rate, drawn as a horizontal line.
+    model, recall, precision : str
+        Column names (default ``"model"``, ``"recall"``, ``"precision"``).
+    auc : dict, optional
+        Model → area, shown in the legend (default ``None``: names only).
+    title : str, optional
+        The chart's title, stating the finding (default ``None``).
+    ax : matplotlib.axes.Axes, optional
+        An Axes to draw on (default ``None``: a new one).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     ax = _model_curves(data, model, recall, precision, auc, "PR AUC", ax)
     ax.axhline(base_rate, color="grey", ls="--", lw=1, label=f"base rate {base_rate:.1%}")
     _rates_square(ax, legend="lower left")
@@ -96,6 +136,25 @@ def calibration_curve(data: pd.DataFrame, *, model: str | None = "model", predic
 
     ``data`` is :func:`cjlib.churn.calibration_table` output, stacked with a ``model`` column for several
     models (``model=None`` for one table).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        :func:`cjlib.churn.calibration_table`, one or several models stacked.
+    model : str or None
+        The model column; ``None`` or a missing column draws one line named "model" (default ``"model"``).
+    predicted, observed : str
+        Columns of the bin's mean predicted probability and observed churn rate
+        (default ``"mean_predicted"``, ``"observed_rate"``).
+    title : str, optional
+        The chart's title, stating the finding (default ``None``).
+    ax : matplotlib.axes.Axes, optional
+        An Axes to draw on (default ``None``: a new one).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
     """
     ax = new_ax(ax, figsize=(6, 5))
     groups = [("model", data)] if model is None or model not in data.columns else list(data.groupby(model, sort=True))
@@ -108,7 +167,24 @@ def calibration_curve(data: pd.DataFrame, *, model: str | None = "model", predic
 
 
 def lift_chart(data: pd.DataFrame, *, lift: str = "lift", title: str | None = None, ax=None):
-    """Lift per score decile (1 = highest risk) as bars, with the no-model line at 1."""
+    """Lift per score decile (1 = highest risk) as bars, with the no-model line at 1.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        :func:`cjlib.churn.lift_table`; the index is the score bin (1 = highest risk).
+    lift : str
+        The lift column (default ``"lift"``).
+    title : str, optional
+        The chart's title, stating the finding (default ``None``).
+    ax : matplotlib.axes.Axes, optional
+        An Axes to draw on (default ``None``: a new one).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     ax = new_ax(ax)
     d = data.reset_index()
     bins = d.iloc[:, 0].astype(int)
@@ -128,6 +204,25 @@ def gains_chart(data: pd.DataFrame | dict, *, base_rate: float | None = None,
 
     ``data`` is a :func:`cjlib.churn.lift_table` or a dict model → lift table. With ``base_rate`` the
     perfect model's curve is drawn too.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or dict
+        A :func:`cjlib.churn.lift_table`, or model → lift table for one line each.
+    base_rate : float, optional
+        The churn base rate; when given (and not 0) the perfect model's curve is drawn (default ``None``).
+    customers, churners : str
+        Columns of the cumulative shares of customers and of churners
+        (default ``"cum_customers_share"``, ``"cum_churners_share"``).
+    title : str, optional
+        The chart's title, stating the finding (default ``None``).
+    ax : matplotlib.axes.Axes, optional
+        An Axes to draw on (default ``None``: a new one).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
     """
     ax = new_ax(ax, figsize=(6, 5))
     tables = data if isinstance(data, dict) else {"model": data}
@@ -144,7 +239,28 @@ def gains_chart(data: pd.DataFrame | dict, *, base_rate: float | None = None,
 
 def importance_bars(data: pd.DataFrame, *, importance: str = "importance", std: str | None = "std",
                     top: int = 12, title: str | None = None, ax=None):
-    """Horizontal bars of the ``top`` features by permutation importance (drop in ROC AUC), with ±1 sd."""
+    """Horizontal bars of the ``top`` features by permutation importance (drop in ROC AUC), with ±1 sd.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Permutation importance, indexed by feature.
+    importance : str
+        The importance column (default ``"importance"``).
+    std : str or None
+        The standard-deviation column for error bars; ``None`` or a missing column draws none (default ``"std"``).
+    top : int
+        How many features to show, largest first (default ``12``).
+    title : str, optional
+        The chart's title, stating the finding (default ``None``).
+    ax : matplotlib.axes.Axes, optional
+        An Axes to draw on (default ``None``: a new one).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     d = data.sort_values(importance, ascending=False).head(top)
     ax = new_ax(ax, figsize=(8, 0.35 * len(d) + 1.5))
     xerr = d[std] if std and std in d.columns else None
@@ -160,6 +276,25 @@ def partial_dependence_lines(data: pd.DataFrame, *, feature: str | None = None, 
 
     With ``feature`` one feature on its own scale; without, every feature of ``data`` on a common x axis
     (position in that feature's 5–95 % range), one line each.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        :func:`cjlib.churn.partial_dependence_table` (a ``feature`` column plus ``value`` and probability).
+    feature : str, optional
+        The one feature to draw (default ``None``: every feature on a common axis).
+    value, prob : str
+        Columns of the feature value and the average predicted probability
+        (default ``"value"``, ``"churn_probability"``).
+    title : str, optional
+        The chart's title, stating the finding (default ``None``).
+    ax : matplotlib.axes.Axes, optional
+        An Axes to draw on (default ``None``: a new one).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
     """
     ax = new_ax(ax)
     if feature is not None:
@@ -187,6 +322,20 @@ def value_distribution(values: pd.Series, *, title: str | None = None, ax=None):
     ``values`` is one value per customer (e.g. ``expected_value`` of :func:`cjlib.value.customer_value`);
     the x axis is the share of customers, most valuable first, the y axis the share of total value they
     hold. Skewed value bends the curve up sharply.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        One value per customer (any array-like of numbers).
+    title : str, optional
+        The chart's title, stating the finding (default ``None``).
+    ax : matplotlib.axes.Axes, optional
+        An Axes to draw on (default ``None``: a new one).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
     """
     ax = new_ax(ax, figsize=(6, 4.5))
     v = np.sort(np.asarray(values, dtype=float))[::-1]
@@ -200,7 +349,24 @@ def value_distribution(values: pd.Series, *, title: str | None = None, ax=None):
 
 
 def value_at_risk_bars(data: pd.DataFrame, *, value: str = "value_at_risk", title: str | None = None, ax=None):
-    """Horizontal bars of total value at risk per group (persona or risk decile), in the table's order."""
+    """Horizontal bars of total value at risk per group (persona or risk decile), in the table's order.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per group (the index labels the bars).
+    value : str
+        The value-at-risk column (default ``"value_at_risk"``).
+    title : str, optional
+        The chart's title, stating the finding (default ``None``).
+    ax : matplotlib.axes.Axes, optional
+        An Axes to draw on (default ``None``: a new one).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     ax = new_ax(ax, figsize=(7, 0.45 * len(data) + 1.5))
     labels = [str(i) for i in data.index]
     ax.barh(labels[::-1], data[value].to_numpy(dtype=float)[::-1], color=palette(["value"])["value"])

@@ -70,7 +70,24 @@ METHOD = {
 
 
 def rate_text(x) -> str:
-    """A rate as a percentage with one decimal under 10 % (``0.004`` → ``"0.4%"``), else none."""
+    """A rate as a percentage with one decimal under 10 % (``0.004`` → ``"0.4%"``), else none.
+
+    Parameters
+    ----------
+    x : float
+        A rate (a share between 0 and 1).
+
+    Returns
+    -------
+    str
+        The percentage (``"0.4%"``, ``"12%"``); :class:`cjlib.findings.Unearned` is raised when ``x`` is
+        not a finite number.
+
+    Examples
+    --------
+    >>> rate_text(0.004), rate_text(0.1234)
+    ('0.4%', '12%')
+    """
     return pct(x, 1 if abs(float(x)) < 0.1 else 0) if is_number(x) else pct(x)
 
 
@@ -88,6 +105,11 @@ def plan_sentence(plan, *, n_splits: int | None = None, design: str | None = Non
     design, fallback : str, optional
         The design the validation ran (:attr:`cjlib.churn.ChurnResult.design`, default the plan's) and,
         when it fell back from out of time, why (``ChurnResult.info["fallback"]``).
+
+    Returns
+    -------
+    str
+        The plan's ``reason`` followed by the **Validation:** sentence (always written).
 
     Examples
     --------
@@ -114,7 +136,23 @@ def plan_sentence(plan, *, n_splits: int | None = None, design: str | None = Non
 
 def no_model_sentence(exc) -> str:
     """Why the churn model cannot be fitted, from the ``DataError`` that stopped it (for
-    ``report.left_out``)."""
+    ``report.left_out``).
+
+    Parameters
+    ----------
+    exc : DataError or Exception
+        The error that stopped the fit; its ``message`` attribute when set, else ``str(exc)``.
+
+    Returns
+    -------
+    str
+        The message, stripped, ending in exactly one full stop.
+
+    Examples
+    --------
+    >>> no_model_sentence(ValueError(" too few customers before the cutoff.. "))
+    'too few customers before the cutoff.'
+    """
     msg = getattr(exc, "message", None) or str(exc)
     msg = msg.strip().rstrip(".")
     return f"{msg}."
@@ -163,6 +201,20 @@ def worse_than_baselines(metrics: pd.DataFrame, model: str) -> str | None:
     :data:`AUC_TOLERANCE`) than the logistic baseline or BG/NBD, which then did better than the model
     that scores the at-risk list.
 
+    Parameters
+    ----------
+    metrics : DataFrame
+        Index model (``"logistic"``, ``"gbm"``, ``"bgnbd"``) with a ``roc_auc`` column
+        (:attr:`cjlib.churn.ChurnResult.metrics`).
+    model : str
+        The model that scores the at-risk list.
+
+    Returns
+    -------
+    str or None
+        The sentence, or ``None`` when ``model``'s ROC AUC is not a number or no other model's is higher
+        by more than :data:`AUC_TOLERANCE`.
+
     Examples
     --------
     >>> m = pd.DataFrame({"roc_auc": [0.737, 0.680, 0.718]}, index=["logistic", "gbm", "bgnbd"])
@@ -186,7 +238,28 @@ def worse_than_baselines(metrics: pd.DataFrame, model: str) -> str | None:
 
 
 def dominant_feature(imp: pd.DataFrame | None, *, share: float = DOMINANT_SHARE) -> tuple[str, float] | None:
-    """The feature carrying more than ``share`` of the positive permutation importance, with its share."""
+    """The feature carrying more than ``share`` of the positive permutation importance, with its share.
+
+    Parameters
+    ----------
+    imp : DataFrame or None
+        :func:`cjlib.churn.permutation_importance_table` (index feature, ``importance``); negative and
+        missing importances count as 0.
+    share : float
+        The share of the positive importance the top feature must exceed (default ``DOMINANT_SHARE``, 0.5).
+
+    Returns
+    -------
+    tuple of (str, float) or None
+        ``(feature, its share)``, or ``None`` when ``imp`` is None or empty, no importance is positive, or
+        the top feature's share is not above ``share``.
+
+    Examples
+    --------
+    >>> top, share = dominant_feature(pd.DataFrame({"importance": [0.03, 0.01, -0.002]}, index=["a", "b", "c"]))
+    >>> top, round(share, 3)
+    ('a', 0.75)
+    """
     if imp is None or imp.empty:
         return None
     pos = imp["importance"].astype(float).clip(lower=0).fillna(0.0)
@@ -207,6 +280,24 @@ def leakage_warning(metrics: pd.DataFrame, model: str, imp: pd.DataFrame | None 
     use only events before the cutoff, so they cannot leak the future by construction; recency
     legitimately carries most of the importance when the label is "no activity" (73 % on CDNOW), so
     dominance alone would cry wolf.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        Index model with a ``roc_auc`` column (:attr:`cjlib.churn.ChurnResult.metrics`).
+    model : str
+        The model that scores the at-risk list.
+    imp : DataFrame, optional
+        :func:`cjlib.churn.permutation_importance_table` of the explained model; its
+        :func:`dominant_feature` is named (default ``None``: no feature named).
+    attributes : sequence of str
+        Columns of the customers table (default ``()``).
+
+    Returns
+    -------
+    str or None
+        The **Warning:** sentence, naming the dominant feature when there is one; ``None`` when the ROC AUC
+        is not above :data:`LEAKAGE_AUC` and no customer attribute dominates.
 
     Examples
     --------
@@ -234,7 +325,23 @@ def leakage_warning(metrics: pd.DataFrame, model: str, imp: pd.DataFrame | None 
 def choice_sentence(metrics: pd.DataFrame, model: str, reason: str) -> str:
     """Why ``model`` drives the list (``reason`` from :func:`cjlib.churn.choose_model`), and which models
     rank churners on par with it (ROC AUC within :data:`AUC_TOLERANCE`), so a tiny lead is not read as a
-    real one."""
+    real one.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        Index model with a ``roc_auc`` column (:attr:`cjlib.churn.ChurnResult.metrics`).
+    model : str
+        The chosen model.
+    reason : str
+        :attr:`cjlib.churn.ChurnResult.reason`.
+
+    Returns
+    -------
+    str
+        ``reason`` alone when no other model is on par or ``reason`` already names a tie ("as well as"),
+        else ``reason`` followed by the sentence naming the models on par.
+    """
     auc = metrics["roc_auc"]
     par = [k for k in auc.index if k != model and is_number(auc[k]) and abs(auc[k] - auc[model]) <= AUC_TOLERANCE]
     if not par or " as well as " in reason:  # choose_model already named the models it ties with
@@ -245,7 +352,18 @@ def choice_sentence(metrics: pd.DataFrame, model: str, reason: str) -> str:
 
 
 def explained_sentence(res) -> str | None:
-    """When BG/NBD drives the list, whose drivers the report shows instead (BG/NBD has no features)."""
+    """When BG/NBD drives the list, whose drivers the report shows instead (BG/NBD has no features).
+
+    Parameters
+    ----------
+    res : ChurnResult
+        :func:`cjlib.churn.validate`'s result (its ``model`` and ``explained``).
+
+    Returns
+    -------
+    str or None
+        The sentence, or ``None`` when the chosen model is the one explained (not BG/NBD).
+    """
     if res.explained == res.model:
         return None
     return (f"BG/NBD has no features to explain; the drivers below are those of {MODEL_NAMES[res.explained]}, "
@@ -253,7 +371,24 @@ def explained_sentence(res) -> str | None:
 
 
 def model_sentence(metrics: pd.DataFrame, model: str, *, bgnbd_params: Mapping | None = None) -> str:
-    """ROC AUC, PR AUC and Brier of ``model`` against the base rate, and BG/NBD beside it."""
+    """ROC AUC, PR AUC and Brier of ``model`` against the base rate, and BG/NBD beside it.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        :attr:`cjlib.churn.ChurnResult.metrics`: ``roc_auc``, ``pr_auc``, ``base_rate``, ``brier``,
+        ``brier_base`` per model.
+    model : str
+        The model described.
+    bgnbd_params : mapping, optional
+        :attr:`cjlib.churn.ChurnResult.bgnbd_summary` (``r``, ``alpha``, ``a``, ``b``, ``time_unit``); the
+        BG/NBD comparison is added only when given and ``metrics`` has a ``bgnbd`` row (default ``None``).
+
+    Returns
+    -------
+    str
+        The sentence (always written).
+    """
     c = metrics.loc[model]
     text = (f"**{model}** reaches ROC AUC **{number(c['roc_auc'], '.3f')}** and PR AUC "
             f"{number(c['pr_auc'], '.3f')} (base rate {rate_text(c['base_rate'])}); Brier "
@@ -273,14 +408,37 @@ def model_sentence(metrics: pd.DataFrame, model: str, *, bgnbd_params: Mapping |
 
 
 def bgnbd_sentence(why: str | None) -> str | None:
-    """One sentence when BG/NBD could not be fitted (``why`` from ``ChurnResult.info["bgnbd_why"]``)."""
+    """One sentence when BG/NBD could not be fitted (``why`` from ``ChurnResult.info["bgnbd_why"]``).
+
+    Parameters
+    ----------
+    why : str or None
+        Why BG/NBD could not be fitted (``ChurnResult.info["bgnbd_why"]``).
+
+    Returns
+    -------
+    str or None
+        The sentence, or ``None`` when ``why`` is empty or None (BG/NBD was fitted).
+    """
     if not why:
         return None
     return f"BG/NBD cannot be fitted on this log, so it is not compared: {why.strip().rstrip('.')}."
 
 
 def roc_title(metrics: pd.DataFrame) -> str:
-    """Title of the ROC chart: the model that ranks churners best, or that they rank alike."""
+    """Title of the ROC chart: the model that ranks churners best, or that they rank alike.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        Index model with a ``roc_auc`` column.
+
+    Returns
+    -------
+    str
+        The title (always written): the one model best by more than :data:`AUC_TOLERANCE`, the models tied
+        at the top, or that all rank churners alike.
+    """
     auc = metrics["roc_auc"]
     listed = ", ".join(f"{k} {number(v, '.3f')}" for k, v in auc.items() if is_number(v))
     r = ranking(auc, None, tolerance=AUC_TOLERANCE)
@@ -297,7 +455,20 @@ def roc_title(metrics: pd.DataFrame) -> str:
 
 
 def pr_title(metrics: pd.DataFrame, model: str) -> str:
-    """Title of the precision–recall chart: the chosen model's PR AUC against the base rate."""
+    """Title of the precision–recall chart: the chosen model's PR AUC against the base rate.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        Index model with ``pr_auc`` and ``base_rate`` columns.
+    model : str
+        The chosen model.
+
+    Returns
+    -------
+    str
+        The title (always written).
+    """
     c = metrics.loc[model]
     return f"PR AUC {number(c['pr_auc'], '.3f')} for {model} against a base rate of {rate_text(c['base_rate'])}"
 
@@ -305,7 +476,27 @@ def pr_title(metrics: pd.DataFrame, model: str) -> str:
 # ------------------------------------------------------------------------------------------ calibration
 def calibrated(max_gap, brier, brier_base) -> bool:
     """Whether the probabilities earn "calibrated": Brier below the base-rate Brier and no decile off by
-    more than :data:`MAX_CALIBRATION_GAP`."""
+    more than :data:`MAX_CALIBRATION_GAP`.
+
+    Parameters
+    ----------
+    max_gap : float
+        The largest decile gap, observed − predicted (its absolute value is used;
+        :func:`cjlib.churn.max_calibration_gap`).
+    brier, brier_base : float
+        The model's Brier score and that of always predicting the base rate.
+
+    Returns
+    -------
+    bool
+        ``True`` only when all three are numbers, ``brier < brier_base`` and ``|max_gap|`` is at most
+        :data:`MAX_CALIBRATION_GAP`.
+
+    Examples
+    --------
+    >>> calibrated(0.03, 0.10, 0.16), calibrated(0.03, 0.20, 0.16), calibrated(float("nan"), 0.10, 0.16)
+    (True, False, False)
+    """
     return (is_number(max_gap) and is_number(brier) and is_number(brier_base)
             and float(brier) < float(brier_base) and abs(float(max_gap)) <= MAX_CALIBRATION_GAP)
 
@@ -316,6 +507,20 @@ def _points(gap) -> str:
 
 def calibration_title(max_gap, brier, brier_base, model: str) -> str:
     """Title of the calibration chart: "calibrated to within …" only when earned, else the gap.
+
+    Parameters
+    ----------
+    max_gap : float
+        The model's largest decile gap (:func:`cjlib.churn.max_calibration_gap`).
+    brier, brier_base : float
+        The model's Brier score and that of always predicting the base rate.
+    model : str
+        The model named.
+
+    Returns
+    -------
+    str
+        The title (always written); the Brier clause is added when ``brier`` is not below ``brier_base``.
 
     Examples
     --------
@@ -334,7 +539,21 @@ def calibration_title(max_gap, brier, brier_base, model: str) -> str:
 
 
 def calibration_sentence(max_gap, brier, brier_base) -> str:
-    """The calibration line of the findings (calibrated only when earned)."""
+    """The calibration line of the findings (calibrated only when earned).
+
+    Parameters
+    ----------
+    max_gap : float
+        The chosen model's largest decile gap (:func:`cjlib.churn.max_calibration_gap`).
+    brier, brier_base : float
+        The model's Brier score and that of always predicting the base rate.
+
+    Returns
+    -------
+    str
+        "Probabilities are calibrated …" when :func:`calibrated`, else "Probabilities are not
+        calibrated …" (always written).
+    """
     if calibrated(max_gap, brier, brier_base):
         return (f"Probabilities are calibrated to within {_points(max_gap)} per decile (Brier "
                 f"{number(brier, '.4f')} against {number(brier_base, '.4f')} for the base rate).")
@@ -347,19 +566,58 @@ def calibration_sentence(max_gap, brier, brier_base) -> str:
 
 # ------------------------------------------------------------------------------------------ lift
 def lift_title(lift: pd.DataFrame) -> str:
-    """Title of the lift chart: the top decile's churn rate over the base rate."""
+    """Title of the lift chart: the top decile's churn rate over the base rate.
+
+    Parameters
+    ----------
+    lift : DataFrame
+        :func:`cjlib.churn.lift_table` (``lift`` column, riskiest decile first).
+
+    Returns
+    -------
+    str
+        The title (always written).
+    """
     return f"The top decile churns at {times(lift['lift'].iloc[0], 2)} the base rate"
 
 
 def gains_title(lift: pd.DataFrame, model: str, *, top: int = 3) -> str:
-    """Title of the gains chart: the share of churners the riskiest ``top`` deciles reach."""
+    """Title of the gains chart: the share of churners the riskiest ``top`` deciles reach.
+
+    Parameters
+    ----------
+    lift : DataFrame
+        :func:`cjlib.churn.lift_table` (``cum_customers_share``, ``cum_churners_share``).
+    model : str
+        The model named in parentheses.
+    top : int
+        Riskiest deciles contacted (default ``3``).
+
+    Returns
+    -------
+    str
+        The title (always written).
+    """
     share = lift["cum_customers_share"].iloc[top - 1]
     return (f"Contacting the riskiest {pct(share)} reaches {pct(lift['cum_churners_share'].iloc[top - 1])} of "
             f"churners ({model})")
 
 
 def lift_sentence(lift: pd.DataFrame, *, top: int = 3) -> str:
-    """The lift line of the findings."""
+    """The lift line of the findings.
+
+    Parameters
+    ----------
+    lift : DataFrame
+        :func:`cjlib.churn.lift_table` (``lift``, ``cum_customers_share``, ``cum_churners_share``).
+    top : int
+        Riskiest deciles whose share of churners is given (default ``3``).
+
+    Returns
+    -------
+    str
+        The sentence (always written).
+    """
     return (f"The riskiest {pct(lift['cum_customers_share'].iloc[0])} churn at {times(lift['lift'].iloc[0], 2)} "
             f"the base rate; the riskiest {pct(lift['cum_customers_share'].iloc[top - 1])} hold "
             f"{pct(lift['cum_churners_share'].iloc[top - 1])} of all churners.")
@@ -369,6 +627,19 @@ def lift_sentence(lift: pd.DataFrame, *, top: int = 3) -> str:
 def drivers(imp: pd.DataFrame, *, min_drop: float = MIN_DROP) -> list[str]:
     """Features whose permutation importance is clearly above zero: a mean drop in ROC AUC above
     ``min_drop`` and above twice its standard deviation, in importance order.
+
+    Parameters
+    ----------
+    imp : DataFrame
+        :func:`cjlib.churn.permutation_importance_table` (index feature, ``importance``, optional ``std``;
+        a missing std counts as 0).
+    min_drop : float
+        The mean drop in ROC AUC a driver must exceed (default ``MIN_DROP``, 0.005).
+
+    Returns
+    -------
+    list of str
+        The drivers' feature names, largest importance first; empty when no feature clears both bars.
 
     Examples
     --------
@@ -384,7 +655,19 @@ def drivers(imp: pd.DataFrame, *, min_drop: float = MIN_DROP) -> list[str]:
 
 
 def importance_title(imp: pd.DataFrame) -> str:
-    """Title of the importance chart: the earned drivers, or that no feature clearly drives it."""
+    """Title of the importance chart: the earned drivers, or that no feature clearly drives it.
+
+    Parameters
+    ----------
+    imp : DataFrame
+        :func:`cjlib.churn.permutation_importance_table`.
+
+    Returns
+    -------
+    str
+        "<driver> drives the churn prediction, then …" (up to three :func:`drivers`), else "No feature
+        clearly drives the churn prediction" with the largest drop when any importance is a number.
+    """
     d = drivers(imp)
     if d:
         return f"{d[0]} drives the churn prediction" + (f", then {join(d[1:3])}" if len(d) > 1 else "")
@@ -398,7 +681,29 @@ def importance_title(imp: pd.DataFrame) -> str:
 
 def moving_features(pdp: pd.DataFrame, *, min_move: float = MIN_MOVE) -> pd.DataFrame:
     """Per feature of a partial-dependence table, the average predicted churn at the low and high end
-    (``first``, ``last``), only for features whose ends differ by at least ``min_move``; steepest first."""
+    (``first``, ``last``), only for features whose ends differ by at least ``min_move``; steepest first.
+
+    Parameters
+    ----------
+    pdp : DataFrame
+        :func:`cjlib.churn.partial_dependence_table` (long form: ``feature``, ``value``,
+        ``churn_probability``, each feature's grid from low to high).
+    min_move : float
+        The change between the two ends a feature must reach (default ``MIN_MOVE``, 0.02).
+
+    Returns
+    -------
+    DataFrame
+        Index feature, columns ``first`` and ``last``, ordered by the absolute change, largest first; empty
+        (with those columns) when ``pdp`` is empty or no feature moves enough.
+
+    Examples
+    --------
+    >>> pdp = pd.DataFrame({"feature": ["a", "a", "b", "b"], "value": [0, 1, 0, 1],
+    ...                     "churn_probability": [0.2, 0.5, 0.3, 0.31]})
+    >>> moving_features(pdp).to_dict("index")
+    {'a': {'first': 0.2, 'last': 0.5}}
+    """
     if pdp.empty:
         return pd.DataFrame(columns=["first", "last"])
     ends = pdp.groupby("feature", sort=False)["churn_probability"].agg(["first", "last"])
@@ -408,7 +713,20 @@ def moving_features(pdp: pd.DataFrame, *, min_move: float = MIN_MOVE) -> pd.Data
 
 
 def pdp_title(pdp: pd.DataFrame) -> str:
-    """Title of the partial-dependence chart: the feature that moves predicted churn most, if one does."""
+    """Title of the partial-dependence chart: the feature that moves predicted churn most, if one does.
+
+    Parameters
+    ----------
+    pdp : DataFrame
+        :func:`cjlib.churn.partial_dependence_table`.
+
+    Returns
+    -------
+    str
+        "Predicted churn moves most with <feature>: low → high" when one feature moves it most (the only
+        one that moves it, or ahead of the next by more than :data:`AUC_TOLERANCE`), "Predicted churn moves
+        with …" (up to three) on a tie, or that no feature moves it by :data:`MIN_MOVE` (always written).
+    """
     ends = moving_features(pdp)
     if ends.empty:
         return (f"No feature shown moves the average predicted churn by {pct(MIN_MOVE)} or more across its "
@@ -424,7 +742,23 @@ def pdp_title(pdp: pd.DataFrame) -> str:
 
 def drivers_sentence(imp: pd.DataFrame, pdp: pd.DataFrame, *, top: int = 5) -> str:
     """The drivers line: earned drivers with their drop in ROC AUC, and partial dependence for the
-    features that move the prediction."""
+    features that move the prediction.
+
+    Parameters
+    ----------
+    imp : DataFrame
+        :func:`cjlib.churn.permutation_importance_table`.
+    pdp : DataFrame
+        :func:`cjlib.churn.partial_dependence_table`.
+    top : int
+        Most drivers listed (default ``5``).
+
+    Returns
+    -------
+    str
+        The **Top drivers** (or **No clear driver**) sentence, then the partial-dependence ends of the
+        features that move the prediction when there are any (always written).
+    """
     d = drivers(imp)[:top]
     if d:
         text = ("**Top drivers** (drop in ROC AUC when shuffled): "
@@ -464,7 +798,16 @@ def persona_sentence(by_persona: pd.DataFrame, *, state: str = "stable", min_siz
         :func:`cjlib.churn.churn_by_segment` (index persona; ``customers``, ``churn_rate``, optional
         ``mean_predicted``). The ``"unknown"`` row is never named.
     state : str
-        Stability of the persona fit (:func:`cjlib.findings.personas.stability_state`).
+        Stability of the persona fit (:func:`cjlib.findings.personas.stability_state`; default
+        ``"stable"``).
+    min_size : int
+        Smallest number of scored customers a persona needs to be named (default ``MIN_GROUP``, 30).
+
+    Returns
+    -------
+    str or None
+        The sentence, or ``None`` when neither a ranking beyond chance nor the mean-prediction comparison
+        (which needs ``mean_predicted`` and is skipped for RFM segments) can be written.
     """
     t = by_persona.drop(index=["unknown"], errors="ignore")
     what = noun(state)
@@ -499,7 +842,22 @@ def persona_sentence(by_persona: pd.DataFrame, *, state: str = "stable", min_siz
 
 def at_risk_sentence(at_risk, file_name: str, *, model_name: str) -> str:
     """What the list is (as of when, who is on it, which model, how ranked) and where it went (the file
-    name only: no machine path in a report)."""
+    name only: no machine path in a report).
+
+    Parameters
+    ----------
+    at_risk : AtRisk
+        :func:`cjlib.at_risk.at_risk_list` (after :func:`cjlib.at_risk.add_value` when ranked by value).
+    file_name : str
+        The list's file name, without its folder.
+    model_name : str
+        The scoring model's readable name (``cjlib.churn.NAMES[model]``).
+
+    Returns
+    -------
+    str
+        The sentence (always written).
+    """
     t = at_risk.table
     top = t.loc[t["risk_decile"] == 1, "churn_probability"]
     rank = ("value at risk (churn probability × value if kept)" if at_risk.rank_by == "value_at_risk"
@@ -522,7 +880,26 @@ def _money(x) -> str:
 def unidentified(*params, se: tuple = ()) -> bool:
     """Whether heterogeneity parameters ran to a boundary (past :data:`UNIDENTIFIED`, or a shape below its
     inverse) or are swamped by their standard errors (``se``, same order): the data cannot pin them down,
-    so they are not printed as estimates."""
+    so they are not printed as estimates.
+
+    Parameters
+    ----------
+    *params : float
+        The heterogeneity parameters (``a, b`` of BG/NBD, ``q, gamma`` of Gamma-Gamma).
+    se : tuple of float
+        Their standard errors in the same order; missing or NaN ones are skipped (default ``()``).
+
+    Returns
+    -------
+    bool
+        ``True`` when a parameter is above :data:`UNIDENTIFIED` or below its inverse, or smaller than its
+        standard error.
+
+    Examples
+    --------
+    >>> unidentified(2.0, 3.0), unidentified(2.0, 3e5), unidentified(2.0, 3.0, se=(5.0, None))
+    (False, True, True)
+    """
     return (any(v > UNIDENTIFIED or v < 1.0 / UNIDENTIFIED for v in params)
             or any(is_number(e) and e > v for v, e in zip(params, se)))
 
@@ -538,6 +915,11 @@ def value_sentence(fit) -> str:
     Parameters
     ----------
     fit : cjlib.at_risk.ValueFit
+
+    Returns
+    -------
+    str
+        The paragraph (always written).
     """
     g, b = fit.gamma_gamma, fit.bgnbd
     se_g, se_b = g.standard_errors, b.standard_errors
@@ -608,7 +990,23 @@ def value_title(values: pd.Series, horizon, *, top: float = 0.1) -> str:
 
 
 def value_at_risk_title(table: pd.DataFrame, group: str, *, min_size: int = MIN_GROUP) -> str:
-    """Title of a value-at-risk-by-group chart: the group holding the most, when earned."""
+    """Title of a value-at-risk-by-group chart: the group holding the most, when earned.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`cjlib.at_risk.summary_by` of the valued list (``customers``, ``value_at_risk`` per group).
+    group : str
+        What the groups are (``"risk decile"``, ``"persona"`` …).
+    min_size : int
+        Smallest group that may be named (default ``MIN_GROUP``, 30).
+
+    Returns
+    -------
+    str
+        "Most value at risk sits …" when one group holds the most, else "Value at risk by <group>" (a
+        single group, a tie, no group of ``min_size`` customers, or no value at risk).
+    """
     top = leader(table["value_at_risk"], table["customers"], largest=True, min_size=min_size) \
         if len(table) > 1 else None
     total = float(table["value_at_risk"].sum())
@@ -619,7 +1017,21 @@ def value_at_risk_title(table: pd.DataFrame, group: str, *, min_size: int = MIN_
 
 
 def ranking_sentence(overlap: dict, rank_by: str) -> str | None:
-    """How ranking by value at risk differs from ranking by risk (from :func:`cjlib.at_risk.ranking_overlap`)."""
+    """How ranking by value at risk differs from ranking by risk (from :func:`cjlib.at_risk.ranking_overlap`).
+
+    Parameters
+    ----------
+    overlap : dict
+        :func:`cjlib.at_risk.ranking_overlap`.
+    rank_by : str
+        :attr:`cjlib.at_risk.AtRisk.rank_by` (``"value_at_risk"`` or ``"risk"``).
+
+    Returns
+    -------
+    str or None
+        The sentence, or ``None`` when fewer than ``MIN_GROUP`` customers are compared or the total value at
+        risk is 0 (no value shares).
+    """
     n, shared = overlap["top"], overlap["shared"]
     sv, sr = overlap.get("value_share_by_value"), overlap.get("value_share_by_risk")
     if n < MIN_GROUP or sv is None or sr is None:

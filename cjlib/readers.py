@@ -124,6 +124,16 @@ def check_format(events_format: object) -> str:
     """``events_format`` in lower case (``""`` and ``None`` mean ``"table"``), else :class:`DataError`
     (parameter ``events_format``, rule ``events_format``).
 
+    Parameters
+    ----------
+    events_format : object
+        The requested format: one of :data:`FORMATS` in any case, ``""`` or ``None``.
+
+    Returns
+    -------
+    str
+        ``"table"``, ``"ga4"`` or ``"segment"``.
+
     Examples
     --------
     >>> check_format("GA4"), check_format("")
@@ -187,6 +197,22 @@ def read_ga4(path: str | Path, *, rules=None, stage_map=None, keep_duplicates: b
 
     ``rules`` are channel rules (default GA4's default channel group). Stitching counts:
     :func:`load_export` or ``cjlib.load_inputs(..., events_format="ga4").stitching``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The export file or folder.
+    rules : str, Path or ChannelRules, optional
+        Channel rules (:func:`cjlib.channels.load_rules`); default GA4's default channel group.
+    stage_map : StageMap, optional
+        Used to count events it does not name (default: ``data/stage_map.yml``).
+    keep_duplicates : bool, default False
+        Keep exact duplicate rows instead of dropping them.
+
+    Returns
+    -------
+    DataFrame
+        The event log (``load_export(path, "ga4", ...).events``).
     """
     return load_export(path, "ga4", rules=rules, stage_map=stage_map, keep_duplicates=keep_duplicates).events
 
@@ -197,6 +223,22 @@ def read_segment(path: str | Path, *, rules=None, stage_map=None, keep_duplicate
 
     ``rules`` are channel rules (default GA4's default channel group). Stitching counts:
     :func:`load_export` or ``cjlib.load_inputs(..., events_format="segment").stitching``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The export file or folder.
+    rules : str, Path or ChannelRules, optional
+        Channel rules (:func:`cjlib.channels.load_rules`); default GA4's default channel group.
+    stage_map : StageMap, optional
+        Used to count events it does not name (default: ``data/stage_map.yml``).
+    keep_duplicates : bool, default False
+        Keep exact duplicate rows instead of dropping them.
+
+    Returns
+    -------
+    DataFrame
+        The event log (``load_export(path, "segment", ...).events``).
     """
     return load_export(path, "segment", rules=rules, stage_map=stage_map, keep_duplicates=keep_duplicates).events
 

@@ -26,7 +26,22 @@ __all__ = ["read_table", "read_text", "column_names"]
 
 
 def read_text(path: Path, what: str, parameter: str | None = None) -> str:
-    """The UTF-8 text of a small file; :class:`DataError` naming the file when it is not UTF-8 or unreadable."""
+    """The UTF-8 text of a small file; :class:`DataError` naming the file when it is not UTF-8 or unreadable.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    what : str
+        What it is, for the message (``"column mapping"``).
+    parameter : str, optional
+        The parameter that named the file, recorded on the error.
+
+    Returns
+    -------
+    str
+        The file's text.
+    """
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -39,7 +54,18 @@ def read_text(path: Path, what: str, parameter: str | None = None) -> str:
 
 def column_names(path: str | Path) -> list[str] | None:
     """A table file's column names, read from its header or schema only (``None`` if unreadable: the
-    loader then says why)."""
+    loader then says why).
+
+    Parameters
+    ----------
+    path : str or Path
+        A CSV/TSV file, a Parquet file or a Parquet folder (resolved by :func:`cjlib.paths.resolve`).
+
+    Returns
+    -------
+    list of str or None
+        The column names, or ``None`` when the file is missing, empty or cannot be read.
+    """
     p = resolve(path)
     try:
         if p.is_dir() or p.suffix.lower() in {".parquet", ".pq"}:
@@ -69,7 +95,32 @@ def read_table(path: str | Path, what: str, dictionary: list[str] | None = None,
     """Read CSV, a Parquet file or a Parquet folder; ``dictionary`` names Parquet columns to read as
     categoricals straight from their dictionary pages (no per-row strings are built); ``text`` names CSV
     columns read as text as written (identifiers: ``00017`` stays ``00017``, not the number 17, so
-    exports join back to the source)."""
+    exports join back to the source).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file or folder (resolved by :func:`cjlib.paths.resolve`).
+    what : str
+        The table (``"events"``, ``"customers"``, …), named in the messages and in the parameter
+        ``<what>_path``.
+    dictionary : list of str, optional
+        Parquet columns read as categoricals.
+    text : list of str, optional
+        CSV columns read as text.
+
+    Returns
+    -------
+    df : DataFrame
+        The rows read (at least one).
+    name : str
+        The resolved path, for messages.
+
+    Raises
+    ------
+    DataError
+        No path, a missing, empty or unreadable file, an unsupported file type, or a repeated column name.
+    """
     p = _path(path, what)
     name = str(p)
     if not p.exists():

@@ -146,7 +146,22 @@ def _as_names(value, path: str, where: str) -> tuple[str, ...]:
 
 
 def stage_map_from_dict(spec: Mapping, source: str = "<dict>") -> StageMap:
-    """Build and check a :class:`StageMap` from its parsed YAML form (see ``data/stage_map.yml``)."""
+    """Build and check a :class:`StageMap` from its parsed YAML form (see ``data/stage_map.yml``).
+
+    Parameters
+    ----------
+    spec : Mapping
+        ``stages`` (each ``name``, ``events``, optional ``nth`` and ``description``) and
+        ``conversion_events``; optional ``other_events``, ``journeys``, ``default_journey``,
+        ``cart_events`` and ``checkout_journey``.
+    source : str, default "<dict>"
+        Where the spec came from, named in errors and kept as the map's source.
+
+    Returns
+    -------
+    StageMap
+        The checked map.
+    """
     if not isinstance(spec, Mapping):
         raise _fail(source, "the stage map must be a mapping with a 'stages' list")
     unknown = set(spec) - {"stages", "conversion_events", "other_events", "journeys", "default_journey",
@@ -297,6 +312,11 @@ def load_stage_map(path: str | Path | None = None) -> StageMap:
     ----------
     path : str or Path, optional
         The YAML file; relative paths are resolved by :func:`cjlib.paths.resolve`. ``None`` or ``""`` gives the default.
+
+    Returns
+    -------
+    StageMap
+        The map, checked by :func:`stage_map_from_dict`.
 
     Raises
     ------

@@ -49,6 +49,16 @@ def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.nda
 def holm(p_values) -> np.ndarray:
     """Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1; NaN stays NaN and is not counted).
 
+    Parameters
+    ----------
+    p_values : array-like of float
+        The raw p-values (NaN allowed).
+
+    Returns
+    -------
+    ndarray of float
+        The adjusted p-values, in the input's order and shape.
+
     Examples
     --------
     >>> holm([0.01, 0.04, 0.03, 0.005]).round(3).tolist()
@@ -73,6 +83,26 @@ def two_proportion_test(x1, n1, x2, n2) -> tuple[np.ndarray, np.ndarray]:
     """Two-sided pooled two-proportion z-test (vectorized): returns (z, p_value).
 
     NaN when either group is empty; z = 0, p = 1 when the pooled rate is 0 or 1.
+
+    Parameters
+    ----------
+    x1, n1 : array-like
+        Successes and size of the first group.
+    x2, n2 : array-like
+        Successes and size of the second group (all four broadcast together).
+
+    Returns
+    -------
+    z : ndarray
+        ``(x1/n1 − x2/n2) / se`` with the pooled standard error (positive when group 1's rate is higher).
+    p_value : ndarray
+        Two-sided p-value.
+
+    Examples
+    --------
+    >>> z, p = two_proportion_test(30, 100, 20, 100)
+    >>> round(float(z), 3), round(float(p), 4)
+    (1.633, 0.1025)
     """
     x1, n1, x2, n2 = (np.asarray(v, dtype=float) for v in (x1, n1, x2, n2))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -90,6 +120,18 @@ def nps(scores, confidence: float = 0.95) -> tuple[float, float, float, int]:
 
     Returns ``(nps, lo, hi, n)``; the interval is the normal (Wald) interval of the mean of the per-answer
     values +100 / 0 / −100, whose variance is ``100² × (p + d − (p − d)²) / n``.
+
+    Parameters
+    ----------
+    scores : array-like of float
+        0–10 answers.
+    confidence : float, default 0.95
+        Confidence level of the interval.
+
+    Returns
+    -------
+    tuple of (float, float, float, int)
+        ``(nps, lo, hi, n)``; all NaN and ``n = 0`` without scores.
 
     Examples
     --------

@@ -34,6 +34,19 @@ def check_timestamp_format(value: object, file: str | None = None) -> str | None
     """``value`` if it is a valid ``timestamp_format`` (``None``, ``"dayfirst"``, ``"monthfirst"`` or a
     strftime format holding ``%``), else :class:`DataError` (rule ``timestamp_format``).
 
+    Parameters
+    ----------
+    value : object
+        The requested format.
+    file : str, optional
+        The file named in the error.
+
+    Returns
+    -------
+    str or None
+        ``"dayfirst"``/``"monthfirst"`` (lower-cased), the strftime format as given, or ``None`` for
+        ``None`` or blank text.
+
     Examples
     --------
     >>> check_timestamp_format("dayfirst"), check_timestamp_format("%d/%m/%Y"), check_timestamp_format("")
@@ -56,6 +69,23 @@ def parse_timestamps(raw: pd.Series, *, timestamp_format: str | None = None, fil
     epochs are read in s, ms, us or ns by their magnitude; day/month text follows one order for the
     whole column (see the module). A missing or unparseable value raises :class:`DataError` (rule
     ``parseable_timestamp``) naming ``file``, ``column`` and up to five rows.
+
+    Parameters
+    ----------
+    raw : Series
+        Text, numbers (epochs) or datetimes (with or without a time zone).
+    timestamp_format : str, optional
+        ``"dayfirst"``, ``"monthfirst"`` or a strftime format (checked by :func:`check_timestamp_format`);
+        by default the day/month order is inferred from the values.
+    file : str, optional
+        The file named in errors.
+    column : str, default "timestamp"
+        The column named in errors.
+
+    Returns
+    -------
+    Series of datetime64
+        Naive UTC times, indexed like ``raw``.
 
     Examples
     --------

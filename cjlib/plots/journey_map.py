@@ -252,6 +252,22 @@ def score_ranking(scores: pd.DataFrame, *, title: str | None = None, ax=None, by
 
     ``scores`` is :func:`cjlib.scorecard.journey_scores`. Segments are ordered by the spread of their
     scores (the most telling first); each level's bar carries its score.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        One row per segment level with its score.
+    title : str, optional
+        The chart's title, stating the finding (default ``None``).
+    ax : matplotlib.axes.Axes, optional
+        An Axes to draw on (default ``None``: a new one).
+    by, level, score : str
+        Columns of the segment, the level and the score (default ``"segment"``, ``"level"``, ``"score"``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
     """
     d = scores.copy()
     spread = d.groupby(by)[score].agg(lambda s: s.max() - s.min()).sort_values(ascending=False)
@@ -279,6 +295,24 @@ def kpi_trend_grid(trends: pd.DataFrame, metrics: Mapping[str, str], *, title: s
     ``metrics`` maps a column to its axis label (with units). Columns in ``rates`` are shown as
     percentages. Periods the log covers only in part (``days < period_days``) are drawn hollow.
     Returns the Figure.
+
+    Parameters
+    ----------
+    trends : pandas.DataFrame
+        KPIs per period, indexed by period (``days`` and ``period_days`` mark part periods when present).
+    metrics : Mapping of str to str
+        Column → axis label; columns missing from ``trends`` or all-NaN are skipped.
+    title : str, optional
+        The chart's title, stating the finding (default ``None``).
+    ncols : int
+        Charts per row (default ``2``).
+    rates : sequence of str
+        Columns shown as percentages (default ``("conversion_rate",)``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The grid's Figure.
     """
     metrics = {k: v for k, v in metrics.items() if k in trends.columns and trends[k].notna().any()}
     nrows = int(np.ceil(len(metrics) / ncols)) or 1
@@ -306,7 +340,24 @@ def kpi_trend_grid(trends: pd.DataFrame, metrics: Mapping[str, str], *, title: s
 
 
 def retention_heatmap(ret: pd.DataFrame, *, title: str | None = None, ax=None, max_offset: int = 12):
-    """Cohort × periods-since-first heat map of :func:`cjlib.scorecard.cohort_retention` shares."""
+    """Cohort × periods-since-first heat map of :func:`cjlib.scorecard.cohort_retention` shares.
+
+    Parameters
+    ----------
+    ret : pandas.DataFrame
+        The retention table (``cohort``, ``offset``, ``share``; ``customers`` at offset 0 gives the cohort size).
+    title : str, optional
+        The chart's title, stating the finding (default ``None``).
+    ax : matplotlib.axes.Axes, optional
+        An Axes to draw on (default ``None``: a new one).
+    max_offset : int
+        Last period after the first to show (default ``12``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     grid = ret[(ret["offset"] >= 1) & (ret["offset"] <= max_offset)].pivot(
         index="cohort", columns="offset", values="share")
     sizes = ret[ret["offset"] == 0].set_index("cohort")["customers"]

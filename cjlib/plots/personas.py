@@ -21,7 +21,18 @@ __all__ = ["k_selection", "persona_cards", "persona_colors", "persona_journey", 
 
 
 def persona_colors(names: Sequence[str]) -> dict[str, tuple]:
-    """One colour per persona, by persona order (persona 0 always gets the first colour)."""
+    """One colour per persona, by persona order (persona 0 always gets the first colour).
+
+    Parameters
+    ----------
+    names : sequence of str
+        Persona names in persona order.
+
+    Returns
+    -------
+    dict of str to tuple
+        Name → RGB tuple from the ``PALETTE`` palette.
+    """
     return dict(zip(names, sns.color_palette(PALETTE, max(len(names), 1)), strict=False))
 
 
@@ -72,6 +83,24 @@ def profile_heatmap(z: pd.DataFrame, *, features: Sequence[str] | None = None, l
 
     ``z`` is ``PersonaResult.profile_["z"]``; ``features`` picks and orders columns (default all);
     colours saturate at ±``limit`` standard deviations, cells show the value.
+
+    Parameters
+    ----------
+    z : pandas.DataFrame
+        Persona × feature z-scores.
+    features : sequence of str, optional
+        Columns to show, in order (default ``None``: all).
+    limit : float
+        Standard deviations at which colours saturate (default ``2.0``).
+    title : str, optional
+        The chart's title, stating the finding (default ``None``).
+    ax : matplotlib.axes.Axes, optional
+        An Axes to draw on (default ``None``: a new one).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
     """
     d = z[list(features)] if features is not None else z
     ax = new_ax(ax, figsize=(max(8, 0.55 * d.shape[1] + 3), 1.0 + 0.6 * d.shape[0]))

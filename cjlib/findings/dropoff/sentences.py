@@ -40,6 +40,17 @@ FUNNEL_DEFINITION = ("*Funnel conversion* is the share of units at step 1 that g
 def window_text(window) -> str:
     """``"30D"`` → ``"within 30 days of step 1"``; ``None``/``""`` → ``"with no time limit"``.
 
+    Parameters
+    ----------
+    window : str, Timedelta or None
+        The funnel window (anything :class:`pandas.Timedelta` reads); ``None`` or ``""`` for none.
+
+    Returns
+    -------
+    str
+        ``"within <n> days of step 1"`` (whole days; else whole hours, else minutes), or
+        ``"with no time limit"``.
+
     Examples
     --------
     >>> window_text("30D"), window_text("12h"), window_text(None)
@@ -66,12 +77,49 @@ def _short_window(window) -> str:
 
 
 def unit_word(unit: str, n: int = 2) -> str:
-    """``"customer"`` → ``"customers"`` (singular when ``n == 1``)."""
+    """``"customer"`` → ``"customers"`` (singular when ``n == 1``).
+
+    Parameters
+    ----------
+    unit : str
+        The unit, singular (``"customer"``, ``"session"``).
+    n : int
+        How many (default ``2``: plural).
+
+    Returns
+    -------
+    str
+        ``unit`` when ``n == 1``, else ``unit + "s"``.
+
+    Examples
+    --------
+    >>> unit_word("customer"), unit_word("session", 1)
+    ('customers', 'session')
+    """
     return unit if n == 1 else f"{unit}s"
 
 
 def bullets(lines: Iterable[str | None]) -> str | None:
-    """Markdown bullets of the lines that were earned (``None`` skipped); ``None`` when none were."""
+    """Markdown bullets of the lines that were earned (``None`` skipped); ``None`` when none were.
+
+    Parameters
+    ----------
+    lines : iterable of str or None
+        The candidate lines; ``None`` and empty strings are skipped.
+
+    Returns
+    -------
+    str or None
+        The kept lines as ``"- …"`` bullets joined by newlines, or ``None`` when none is kept.
+
+    Examples
+    --------
+    >>> print(bullets(["Funnel conversion: 12%.", None, "Checkout: 40% leave."]))
+    - Funnel conversion: 12%.
+    - Checkout: 40% leave.
+    >>> bullets([None, ""]) is None
+    True
+    """
     kept = [f"- {x}" for x in lines if x]
     return "\n".join(kept) if kept else None
 
@@ -85,6 +133,27 @@ def segment_notes(wanted: Sequence[str], used: Sequence[str], missing: Sequence[
                   outcome_like=(), auto: bool = False) -> list[str]:
     """Notes on the segment columns: named ones the data lacks, named ones that are identifiers or
     restate the outcome (used, with a warning), and none at all.
+
+    Parameters
+    ----------
+    wanted : sequence of str
+        The segment columns as the ``segments`` parameter names them (not read: ``used`` and ``missing``
+        carry them).
+    used : sequence of str
+        The usable segment columns (:attr:`cjlib.funnel.ReportSegments.columns`).
+    missing : sequence of str
+        Named columns the data lacks (:attr:`cjlib.funnel.ReportSegments.missing`).
+    id_like, outcome_like : sequence of str
+        The profile's identifier-like and outcome-like columns (default ``()``).
+    auto : bool
+        The columns are the profile's choice, not named: only the missing-column notes are written
+        (default ``False``).
+
+    Returns
+    -------
+    list of str
+        One note per missing column, then one per used column that is outcome-like (or else id-like);
+        empty when there is nothing to note.
 
     Examples
     --------
@@ -104,20 +173,54 @@ def segment_notes(wanted: Sequence[str], used: Sequence[str], missing: Sequence[
 
 
 def setup_notes(*, has_customers: bool) -> list[str]:
-    """Notes on what the report works from (no customer table)."""
+    """Notes on what the report works from (no customer table).
+
+    Parameters
+    ----------
+    has_customers : bool
+        Whether a customer table was loaded.
+
+    Returns
+    -------
+    list of str
+        Empty with a customer table, else the one note that only event columns can be segments.
+    """
     if has_customers:
         return []
     return ["No customer attributes (customers_path is empty): only event columns can be segments."]
 
 
 def checkout_left_out(reason: str) -> str:
-    """Why the checkout funnel is not shown and what the later sections use instead (one sentence)."""
+    """Why the checkout funnel is not shown and what the later sections use instead (one sentence).
+
+    Parameters
+    ----------
+    reason : str
+        Why there is no checkout funnel (e.g. ``DataProfile.why_not("checkout")``); its final full stop is
+        dropped.
+
+    Returns
+    -------
+    str
+        The sentence (always written).
+    """
     return (f"{reason.rstrip('.')}; segments, drop-off drivers, where droppers go and friction use the main "
             "funnel instead.")
 
 
 def error_events_sentence(names: Sequence[str]) -> str | None:
-    """The list of error events friction looked for."""
+    """The list of error events friction looked for.
+
+    Parameters
+    ----------
+    names : sequence of str
+        The error events (:attr:`cjlib.funnel.Friction.error_events`).
+
+    Returns
+    -------
+    str or None
+        ``"Error events: a, b."``, or ``None`` when ``names`` is empty.
+    """
     return f"Error events: {', '.join(names)}." if names else None
 
 
@@ -130,7 +233,18 @@ CART_METHOD = ("A cart is a session with a cart event ({carts}); it is abandoned
 
 
 def ambiguity_note(names: Sequence[str]) -> str | None:
-    """The note for step names that are both a stage and an event (they count the stage)."""
+    """The note for step names that are both a stage and an event (they count the stage).
+
+    Parameters
+    ----------
+    names : sequence of str
+        :func:`cjlib.funnel.ambiguous_steps` of the report's funnels.
+
+    Returns
+    -------
+    str or None
+        The *Note:* sentence, or ``None`` when ``names`` is empty.
+    """
     if not names:
         return None
     forms = join([f"`event:{n}`" for n in names], "or")
@@ -140,13 +254,47 @@ def ambiguity_note(names: Sequence[str]) -> str | None:
 
 # --------------------------------------------------------------------------------------------- funnels
 def funnel_caption(name: str, *, mode: str, unit: str, window) -> str:
-    """The line over the main funnel table, with the definition of funnel conversion."""
+    """The line over the main funnel table, with the definition of funnel conversion.
+
+    Parameters
+    ----------
+    name : str
+        The funnel's name.
+    mode : str
+        The step mode (``"ordered"``, ``"strict"`` or ``"any"``).
+    unit : str
+        The unit counted (``"customer"`` or ``"session"``).
+    window : str, Timedelta or None
+        The funnel window (:func:`window_text`).
+
+    Returns
+    -------
+    str
+        The caption, ending with :data:`FUNNEL_DEFINITION` (always written).
+    """
     return (f"**{name}** funnel ({mode} steps, one count per {unit}, {window_text(window)}); times are medians "
             f"and 90th percentiles between consecutive steps. {FUNNEL_DEFINITION}")
 
 
 def checkout_caption(name: str, *, mode: str, unit: str, window) -> str:
-    """The line over the checkout funnel table."""
+    """The line over the checkout funnel table.
+
+    Parameters
+    ----------
+    name : str
+        The checkout funnel's name.
+    mode : str
+        The step mode (``"ordered"``, ``"strict"`` or ``"any"``).
+    unit : str
+        The unit counted (``"customer"`` or ``"session"``).
+    window : str, Timedelta or None
+        The funnel window (:func:`window_text`).
+
+    Returns
+    -------
+    str
+        The caption (always written).
+    """
     return f"**Checkout funnel** ({name}; {mode} steps, one count per {unit}, {window_text(window)})."
 
 
@@ -161,7 +309,24 @@ def _overall(table: pd.DataFrame) -> float | None:
 
 
 def funnel_title(table: pd.DataFrame, drop: dict | None, *, unit: str, window) -> str | None:
-    """Chart title of the main funnel: funnel conversion first → last step, and the largest drop."""
+    """Chart title of the main funnel: funnel conversion first → last step, and the largest drop.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`cjlib.funnel.funnel` table without ``by`` (``step``, ``reached``).
+    drop : dict or None
+        :func:`cjlib.funnel.largest_drop` of ``table``; its clause is left out when ``None``.
+    unit : str
+        The unit counted.
+    window : str, Timedelta or None
+        The funnel window (:func:`window_text`).
+
+    Returns
+    -------
+    str or None
+        The title, or ``None`` when the table is empty or no unit reached step 1.
+    """
     conv = _overall(table)
     if conv is None:
         return None
@@ -176,7 +341,26 @@ def funnel_title(table: pd.DataFrame, drop: dict | None, *, unit: str, window) -
 
 
 def funnel_line(table: pd.DataFrame, drop: dict | None, *, name: str, unit: str, window) -> str | None:
-    """Summary bullet of the main funnel."""
+    """Summary bullet of the main funnel.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`cjlib.funnel.funnel` table without ``by`` (``step``, ``reached``).
+    drop : dict or None
+        :func:`cjlib.funnel.largest_drop` of ``table``; its clause is left out when ``None``.
+    name : str
+        The funnel's name.
+    unit : str
+        The unit counted.
+    window : str, Timedelta or None
+        The funnel window (:func:`window_text`).
+
+    Returns
+    -------
+    str or None
+        The bullet, or ``None`` when the table is empty or no unit reached step 1.
+    """
     conv = _overall(table)
     if conv is None:
         return None
@@ -190,7 +374,22 @@ def funnel_line(table: pd.DataFrame, drop: dict | None, *, name: str, unit: str,
 
 
 def checkout_title(table: pd.DataFrame, drop: dict | None, *, unit: str) -> str | None:
-    """Chart title of the checkout funnel: the last step's step conversion and the largest drop."""
+    """Chart title of the checkout funnel: the last step's step conversion and the largest drop.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The checkout funnel's :func:`cjlib.funnel.funnel` table without ``by`` (``step``, ``reached``).
+    drop : dict or None
+        :func:`cjlib.funnel.largest_drop` of ``table``; its clause is left out when ``None``.
+    unit : str
+        The unit counted.
+
+    Returns
+    -------
+    str or None
+        The title, or ``None`` with fewer than two steps or no unit at the second-to-last step.
+    """
     if len(table) < 2:
         return None
     s = _steps(table)
@@ -204,7 +403,22 @@ def checkout_title(table: pd.DataFrame, drop: dict | None, *, unit: str) -> str 
 
 
 def checkout_line(table: pd.DataFrame, drop: dict | None, *, unit: str) -> str | None:
-    """Summary bullet of the checkout funnel."""
+    """Summary bullet of the checkout funnel.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The checkout funnel's :func:`cjlib.funnel.funnel` table without ``by`` (``step``, ``reached``).
+    drop : dict or None
+        :func:`cjlib.funnel.largest_drop` of ``table``.
+    unit : str
+        The unit counted.
+
+    Returns
+    -------
+    str or None
+        ``"Checkout: <title>."``, or ``None`` when :func:`checkout_title` is ``None``.
+    """
     t = checkout_title(table, drop, unit=unit)
     return f"Checkout: {t}." if t else None
 
@@ -212,7 +426,27 @@ def checkout_line(table: pd.DataFrame, drop: dict | None, *, unit: str) -> str |
 # -------------------------------------------------------------------------------------------- segments
 def worst_segment_sentence(worst: dict | None, *, to_step: str, unit: str, min_units: int,
                            any_segments: bool = True) -> str | None:
-    """The worst-segment finding (or that no level is significantly worse)."""
+    """The worst-segment finding (or that no level is significantly worse).
+
+    Parameters
+    ----------
+    worst : dict or None
+        :func:`cjlib.funnel.worst_segment` into ``to_step``.
+    to_step : str
+        The step the comparison leads into.
+    unit : str
+        The unit counted.
+    min_units : int
+        Smallest level that may be named (for the sentence that none is worse).
+    any_segments : bool
+        Whether any segment column was compared (default ``True``).
+
+    Returns
+    -------
+    str or None
+        The **Worst segment** sentence, the sentence that no level converts significantly worse when
+        ``worst`` is ``None``, or ``None`` when ``any_segments`` is False.
+    """
     if not any_segments:
         return None
     if worst is None:
@@ -226,7 +460,18 @@ def worst_segment_sentence(worst: dict | None, *, to_step: str, unit: str, min_u
 
 
 def worst_segment_line(worst: dict | None) -> str | None:
-    """Summary bullet of the worst segment."""
+    """Summary bullet of the worst segment.
+
+    Parameters
+    ----------
+    worst : dict or None
+        :func:`cjlib.funnel.worst_segment`.
+
+    Returns
+    -------
+    str or None
+        The bullet, or ``None`` when ``worst`` is ``None``.
+    """
     if worst is None:
         return None
     return (f"**{worst['column']} = {worst['level']}** is the worst segment into {worst['to_step']}: "
@@ -235,7 +480,20 @@ def worst_segment_line(worst: dict | None) -> str | None:
 
 
 def step_worst_line(w: dict, worst: dict | None = None) -> str | None:
-    """Summary bullet of the worst segment at one transition (``None`` when it repeats ``worst``)."""
+    """Summary bullet of the worst segment at one transition (``None`` when it repeats ``worst``).
+
+    Parameters
+    ----------
+    w : dict
+        :func:`cjlib.funnel.worst_segment` at one transition.
+    worst : dict, optional
+        The worst segment into the last step (default ``None``).
+
+    Returns
+    -------
+    str or None
+        The bullet, or ``None`` when ``w`` has the same ``to_step``, ``column`` and ``level`` as ``worst``.
+    """
     key = ("to_step", "column", "level")
     if worst is not None and all(w[k] == worst[k] for k in key):
         return None
@@ -244,14 +502,44 @@ def step_worst_line(w: dict, worst: dict | None = None) -> str | None:
 
 
 def segment_gaps_title(w: dict | None, column: str, *, unit: str, funnel: str, min_units: int) -> str:
-    """Title of one column's segment-gap heatmap."""
+    """Title of one column's segment-gap heatmap.
+
+    Parameters
+    ----------
+    w : dict or None
+        :func:`cjlib.funnel.worst_segment` of this column alone.
+    column : str
+        The segment column.
+    unit : str
+        The unit counted.
+    funnel : str
+        The funnel's name as shown in parentheses (``"checkout funnel"``).
+    min_units : int
+        Smallest level that may be named (for the title that none is worse).
+
+    Returns
+    -------
+    str
+        The title (always written): the worst level, or that no level converts significantly worse.
+    """
     t = (f"By {column}: {w['level']} converts {times(w['ratio'], 2)} the rest at {w['from_step']} → {w['to_step']}"
          if w else f"By {column}: no level of {min_units:,}+ {unit_word(unit)} converts significantly worse than the rest")
     return f"{t} ({unit_word(unit)}, {funnel})"
 
 
 def worst_comparison_title(worst: dict) -> str:
-    """Title of the worst segment's interval chart."""
+    """Title of the worst segment's interval chart.
+
+    Parameters
+    ----------
+    worst : dict
+        :func:`cjlib.funnel.worst_segment` (not ``None``).
+
+    Returns
+    -------
+    str
+        The title (always written).
+    """
     return (f"{worst['level']} completes {worst['from_step']} → {worst['to_step']} {times(1 / worst['ratio'])} "
             f"less often than the rest ({p_value(worst['p_adjusted'])})")
 
@@ -286,6 +574,17 @@ def variant_title(ab: pd.DataFrame, column: str, *, control: str | None, from_st
 def odds(x) -> str:
     """An odds ratio as a reader can compare it: two decimals from 0.01 up, else two significant digits
     (``0.0023``), so a tiny ratio never reads as 0.00 and its interval never as "0.00–0.00".
+
+    Parameters
+    ----------
+    x : float
+        An odds ratio or an end of its interval.
+
+    Returns
+    -------
+    str
+        The formatted ratio, ``"<0.001"`` below 0.001; :class:`cjlib.findings.Unearned` is raised for NaN
+        or inf.
 
     Examples
     --------
@@ -380,7 +679,26 @@ def _first_moves(flows: pd.DataFrame, min_units: int):
 
 
 def flows_title(flows: pd.DataFrame, droppers: int, *, unit: str, min_units: int = 30) -> str | None:
-    """Title of the dropper flow: the share that does nothing more, and the commonest next step."""
+    """Title of the dropper flow: the share that does nothing more, and the commonest next step.
+
+    Parameters
+    ----------
+    flows : DataFrame
+        :attr:`cjlib.funnel.DropoffFlows.flows`.
+    droppers : int
+        The number of dropped units shown in the title (:attr:`cjlib.funnel.DropoffFlows.droppers`).
+    unit : str
+        The unit counted.
+    min_units : int
+        Smallest number of droppers' first moves a share is taken of, and of units a next step needs to
+        be named the commonest (default ``30``).
+
+    Returns
+    -------
+    str or None
+        The title, with the commonest next step only when one leads; ``None`` when fewer than
+        ``min_units`` droppers' first moves are counted.
+    """
     first, end = _first_moves(flows, min_units)
     if end is None:
         return None
@@ -394,14 +712,40 @@ def flows_title(flows: pd.DataFrame, droppers: int, *, unit: str, min_units: int
 
 
 def flows_line(flows: pd.DataFrame, *, min_units: int = 30) -> str | None:
-    """Summary bullet: the share of droppers that do nothing more."""
+    """Summary bullet: the share of droppers that do nothing more.
+
+    Parameters
+    ----------
+    flows : DataFrame
+        :attr:`cjlib.funnel.DropoffFlows.flows`.
+    min_units : int
+        Smallest number of droppers' first moves a share is taken of (default ``30``).
+
+    Returns
+    -------
+    str or None
+        The bullet, or ``None`` when fewer than ``min_units`` first moves are counted.
+    """
     _, end = _first_moves(flows, min_units)
     return None if end is None else f"{pct(end)} of droppers do nothing more after dropping."
 
 
 # -------------------------------------------------------------------------------------------- friction
 def friction_sentence(w: dict | None, *, unit: str) -> str | None:
-    """The worst-friction finding (``None`` when no signal is earned)."""
+    """The worst-friction finding (``None`` when no signal is earned).
+
+    Parameters
+    ----------
+    w : dict or None
+        :func:`cjlib.funnel.worst_friction`.
+    unit : str
+        The unit counted.
+
+    Returns
+    -------
+    str or None
+        The **Worst friction** sentence, or ``None`` when ``w`` is ``None``.
+    """
     if w is None:
         return None
     return (f"**Worst friction:** {pct(w['share'])} of {unit_word(unit)} at {w['from_step']} "
@@ -410,7 +754,18 @@ def friction_sentence(w: dict | None, *, unit: str) -> str | None:
 
 
 def friction_title(w: dict | None) -> str:
-    """Title of the friction chart: the worst friction, else what the chart shows."""
+    """Title of the friction chart: the worst friction, else what the chart shows.
+
+    Parameters
+    ----------
+    w : dict or None
+        :func:`cjlib.funnel.worst_friction`.
+
+    Returns
+    -------
+    str
+        The title (always written): the worst friction's move-on rates, else what the chart shows.
+    """
     if w is None:
         return "Moving on with and without each friction signal (none earns a finding)"
     return (f"{w['signal'].capitalize()} at {w['from_step']} → {w['to_step']}: {pct(w['conversion_with'])} move on "
@@ -418,7 +773,20 @@ def friction_title(w: dict | None) -> str:
 
 
 def friction_line(w: dict | None, *, unit: str) -> str | None:
-    """Summary bullet of the worst friction."""
+    """Summary bullet of the worst friction.
+
+    Parameters
+    ----------
+    w : dict or None
+        :func:`cjlib.funnel.worst_friction`.
+    unit : str
+        The unit counted.
+
+    Returns
+    -------
+    str or None
+        The bullet, or ``None`` when ``w`` is ``None``.
+    """
     if w is None:
         return None
     return (f"Friction: {w['signal']} at {w['from_step']} → {w['to_step']} ({pct(w['share'])} of {unit_word(unit)}; "
@@ -516,7 +884,22 @@ def _ttc_numbers(ttc: pd.DataFrame):
 
 
 def time_to_convert_title(ttc: pd.DataFrame, *, unit: str, from_step: str, to_step: str) -> str | None:
-    """Title of the time-to-convert histogram (``None`` without units that got there)."""
+    """Title of the time-to-convert histogram (``None`` without units that got there).
+
+    Parameters
+    ----------
+    ttc : DataFrame
+        :func:`cjlib.funnel.time_to_convert` (one row per unit that got there, ``hours``).
+    unit : str
+        The unit counted.
+    from_step, to_step : str
+        The transition's step labels.
+
+    Returns
+    -------
+    str or None
+        The title (median time and the share within a day), or ``None`` when ``ttc`` is empty.
+    """
     nums = _ttc_numbers(ttc)
     if nums is None:
         return None
@@ -528,7 +911,26 @@ def time_to_convert_title(ttc: pd.DataFrame, *, unit: str, from_step: str, to_st
 def time_to_convert_sentence(ttc: pd.DataFrame, *, unit: str, from_step: str, to_step: str, window,
                              converts: bool = True) -> str | None:
     """The time-to-convert finding, with its definition (in-funnel, from step 1, within the window).
-    With ``converts=False`` (no step after step 1 is a conversion) it is called the time to reach ``to_step``."""
+    With ``converts=False`` (no step after step 1 is a conversion) it is called the time to reach ``to_step``.
+
+    Parameters
+    ----------
+    ttc : DataFrame
+        :func:`cjlib.funnel.time_to_convert` (``time_to_convert``, ``hours``).
+    unit : str
+        The unit counted.
+    from_step, to_step : str
+        The transition's step labels.
+    window : str, Timedelta or None
+        The funnel window (:func:`window_text`).
+    converts : bool
+        Whether ``to_step`` is a conversion (default ``True``).
+
+    Returns
+    -------
+    str or None
+        The sentence (median and 90th percentile), or ``None`` when ``ttc`` is empty.
+    """
     nums = _ttc_numbers(ttc)
     if nums is None:
         return None
@@ -542,7 +944,22 @@ def time_to_convert_sentence(ttc: pd.DataFrame, *, unit: str, from_step: str, to
 
 
 def time_to_convert_line(ttc: pd.DataFrame, *, from_step: str, to_step: str, converts: bool = True) -> str | None:
-    """Summary bullet of time to convert."""
+    """Summary bullet of time to convert.
+
+    Parameters
+    ----------
+    ttc : DataFrame
+        :func:`cjlib.funnel.time_to_convert` (``hours``).
+    from_step, to_step : str
+        The transition's step labels.
+    converts : bool
+        Whether ``to_step`` is a conversion (default ``True``).
+
+    Returns
+    -------
+    str or None
+        The bullet, or ``None`` when ``ttc`` is empty.
+    """
     nums = _ttc_numbers(ttc)
     if nums is None:
         return None
@@ -554,7 +971,23 @@ def time_to_convert_line(ttc: pd.DataFrame, *, from_step: str, to_step: str, con
 def cohort_title(coh: pd.DataFrame, *, to_step: str, min_units: int = 30) -> str | None:
     """Title of the cohort chart: the direction of conversion from the first to the last complete cohort
     of ``min_units``+ units (``None`` for fewer than two such cohorts or a trend between two zeros); a
-    difference within chance (two-proportion test) is not called a rise or a fall."""
+    difference within chance (two-proportion test) is not called a rise or a fall.
+
+    Parameters
+    ----------
+    coh : DataFrame
+        :func:`cjlib.funnel.conversion_by_cohort` (``cohort``, ``units``, ``rate``, ``complete``).
+    to_step : str
+        The step that counts as converted.
+    min_units : int
+        Smallest cohort compared (default ``30``).
+
+    Returns
+    -------
+    str or None
+        The title ("rose", "fell", "held", or no change beyond chance), or ``None`` with fewer than two
+        complete cohorts of ``min_units``+ units or when the first and last rates are both zero.
+    """
     full = coh[coh["complete"] & (coh["units"] >= min_units)]
     if len(full) < 2:
         return None

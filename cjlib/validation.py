@@ -30,6 +30,20 @@ _DURATION_TYPES = (str, pd.Timedelta, _dt.timedelta, np.timedelta64)
 def check_choice(name: str, value, choices: Sequence):
     """``value`` when it is one of ``choices``, else ``ValueError`` naming the parameter.
 
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the message.
+    value : object
+        The value given.
+    choices : sequence
+        The allowed values.
+
+    Returns
+    -------
+    object
+        ``value`` unchanged.
+
     Examples
     --------
     >>> check_choice("mode", "strict", ("ordered", "strict", "any"))
@@ -91,6 +105,22 @@ def duration(name: str, value, *, allow_none: bool = True, positive: bool = Fals
 def duration_ns(name: str, value, *, positive: bool = False) -> int | None:
     """:func:`duration` in integer nanoseconds (``None`` stays ``None``).
 
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the message.
+    value : str, Timedelta, datetime.timedelta, numpy.timedelta64 or None
+        As for :func:`duration`.
+    positive : bool, default False
+        Refuse zero as well as negative durations.
+
+    Returns
+    -------
+    int or None
+        The duration in nanoseconds, or ``None`` for ``None``.
+
+    Examples
+    --------
     >>> duration_ns("window", "1s")
     1000000000
     """
@@ -102,6 +132,20 @@ def check_events(events, columns: Iterable[str] = EVENT_COLUMNS, *, name: str = 
     """``events`` when it is a DataFrame holding ``columns``, else ``TypeError`` / :class:`DataError`.
 
     The error names the file the frame was read from (``events.attrs["source"]``) when the loader recorded it.
+
+    Parameters
+    ----------
+    events : object
+        The argument to check.
+    columns : iterable of str, default EVENT_COLUMNS
+        Columns it must hold (:class:`DataError`, rule ``missing_column``, on the first one missing).
+    name : str, default "events"
+        The parameter's name, for the ``TypeError`` message.
+
+    Returns
+    -------
+    DataFrame
+        ``events`` unchanged.
 
     Examples
     --------
@@ -122,6 +166,19 @@ def check_events(events, columns: Iterable[str] = EVENT_COLUMNS, *, name: str = 
 def resolve_stage_map(given):
     """The :class:`~cjlib.stagemap.StageMap` a ``stage_map=`` argument names: the map itself, a YAML path, or ``None`` (default map).
 
+    Parameters
+    ----------
+    given : StageMap, str, Path or None
+        The argument; another type raises ``TypeError``.
+
+    Returns
+    -------
+    StageMap
+        ``given`` itself, the map read by :func:`~cjlib.stagemap.load_stage_map`, or the default map
+        (``None`` or ``""``).
+
+    Examples
+    --------
     >>> resolve_stage_map(None).stage_names[0]
     'awareness'
     """

@@ -262,6 +262,16 @@ def _check_rate(name: str, value: float, *, low: float, inclusive: bool) -> floa
 def horizon_days(horizon) -> float:
     """A value horizon in days: a number of days (int or float), ``"365D"`` or a Timedelta; > 0.
 
+    Parameters
+    ----------
+    horizon : int, float, str or Timedelta
+        The horizon; zero, negative or not a duration raises ``ValueError``.
+
+    Returns
+    -------
+    float
+        The horizon in days.
+
     Examples
     --------
     >>> horizon_days(365), horizon_days("26W"), horizon_days(pd.Timedelta(hours=36))
@@ -393,6 +403,12 @@ def spend_frequency_correlation(summary: pd.DataFrame) -> float:
 
     The Gamma-Gamma model assumes a customer's spend per purchase is independent of how often they buy;
     a correlation near 0 is consistent with that (Fader, Hardie & Lee report 0.11 on CDNOW).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        One row per customer with ``frequency`` (repeat purchases) and ``monetary_value`` (mean spend
+        per repeat purchase), as from :func:`spend_summary`.
 
     Returns
     -------

@@ -21,6 +21,16 @@ UNITS = {"reach_share": "share", "top_channel_share": "share", "sessions_with_st
 def period_freq(freq: str) -> str:
     """``"M"`` (calendar month) or ``"W"`` (Monday week) for a pandas alias in :data:`FREQS`.
 
+    Parameters
+    ----------
+    freq : str
+        ``"M"``, ``"MS"``, ``"ME"``, ``"W"`` or ``"W-MON"`` (another value raises ``ValueError``).
+
+    Returns
+    -------
+    str
+        ``"M"`` or ``"W"``.
+
     Examples
     --------
     >>> period_freq("MS"), period_freq("W")
@@ -30,7 +40,21 @@ def period_freq(freq: str) -> str:
 
 
 def progress(reached: pd.DataFrame):
-    """Per stage i: has_i (reached), moved_i (reached i+1 at/after i) and days from i to i+1 (NaN if not)."""
+    """Per stage i: has_i (reached), moved_i (reached i+1 at/after i) and days from i to i+1 (NaN if not).
+
+    Parameters
+    ----------
+    reached : DataFrame
+        :func:`cjlib.journeys.stage_reached`'s table: customers × stages in journey order, first times
+        (NaT where not reached).
+
+    Returns
+    -------
+    has, moved : ndarray of bool
+        Customers × stages; ``moved`` is False in the last stage.
+    days : ndarray of float
+        Customers × stages: days from stage i to i+1 where ``moved``, else NaN.
+    """
     t = reached.to_numpy().astype("datetime64[ns]")
     has = ~np.isnat(t)
     n_st = t.shape[1]
@@ -45,7 +69,25 @@ def progress(reached: pd.DataFrame):
 
 
 def period_key(ts: pd.Series, freq: str) -> np.ndarray:
-    """Integer period of each timestamp: months since 1970-01 (``M``) or Monday-weeks since 1970-01-05 (``W``)."""
+    """Integer period of each timestamp: months since 1970-01 (``M``) or Monday-weeks since 1970-01-05 (``W``).
+
+    Parameters
+    ----------
+    ts : Series
+        Naive timestamps.
+    freq : str
+        ``"M"`` or ``"W"`` (any value but ``"M"`` gives weeks), as from :func:`period_freq`.
+
+    Returns
+    -------
+    ndarray of int64
+        One period number per timestamp.
+
+    Examples
+    --------
+    >>> period_key(pd.Series(pd.to_datetime(["1970-02-15", "2025-01-01"])), "M").tolist()
+    [1, 660]
+    """
     a = ts.to_numpy().astype("datetime64[ns]")
     if freq == "M":
         return a.astype("datetime64[M]").astype(np.int64)
@@ -53,7 +95,25 @@ def period_key(ts: pd.Series, freq: str) -> np.ndarray:
 
 
 def period_label(keys, freq: str) -> list[str]:
-    """``YYYY-MM`` (``M``) or the week's Monday ``YYYY-MM-DD`` (``W``) of integer periods from :func:`period_key`."""
+    """``YYYY-MM`` (``M``) or the week's Monday ``YYYY-MM-DD`` (``W``) of integer periods from :func:`period_key`.
+
+    Parameters
+    ----------
+    keys : array-like of int
+        Period numbers from :func:`period_key`.
+    freq : str
+        ``"M"`` or ``"W"``, as given to :func:`period_key`.
+
+    Returns
+    -------
+    list of str
+        One label per key.
+
+    Examples
+    --------
+    >>> period_label([660], "M"), period_label([0], "W")
+    (['2025-01'], ['1970-01-05'])
+    """
     keys = np.asarray(keys, dtype=np.int64)
     if freq == "M":
         return [str(k) for k in keys.astype("datetime64[M]")]
@@ -61,20 +121,57 @@ def period_label(keys, freq: str) -> list[str]:
 
 
 def conversion_mask(events: pd.DataFrame, sm: StageMap) -> np.ndarray:
-    """True on the events the map declares conversion events."""
+    """True on the events the map declares conversion events.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Events with an ``event`` column.
+    sm : StageMap
+        The map whose ``conversion_events`` count.
+
+    Returns
+    -------
+    ndarray of bool
+        One flag per event.
+    """
     return events["event"].astype(str).isin(list(sm.conversion_events)).to_numpy()
 
 
 def feedback_scale(feedback: pd.DataFrame) -> np.ndarray:
     """The scale of each feedback row in lower case; ``"csat"`` for every row when there is no ``scale`` column
-    (the loader's rule)."""
+    (the loader's rule).
+
+    Parameters
+    ----------
+    feedback : DataFrame
+        Feedback rows, with or without a ``scale`` column.
+
+    Returns
+    -------
+    ndarray of object
+        One scale (``"csat"``, ``"nps"``, …) per row.
+    """
     if "scale" not in feedback.columns:
         return np.full(len(feedback), "csat", dtype=object)
     return feedback["scale"].astype(str).str.lower().to_numpy()
 
 
 def t_interval(mean, sd, n, confidence):
-    """Student-t interval of means (NaN where ``n <= 1``)."""
+    """Student-t interval of means (NaN where ``n <= 1``).
+
+    Parameters
+    ----------
+    mean, sd, n : array-like
+        Sample means, standard deviations and sizes (broadcast together).
+    confidence : float
+        Confidence level (``0.95``).
+
+    Returns
+    -------
+    lo, hi : ndarray
+        ``mean ∓ t × sd / √n`` with ``n − 1`` degrees of freedom.
+    """
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         half = stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)) * np.asarray(sd) / np.sqrt(n)

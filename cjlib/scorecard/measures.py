@@ -287,7 +287,21 @@ def stage_measures(
 
 
 def format_measures(measures: pd.DataFrame) -> pd.DataFrame:
-    """:func:`stage_measures` as text for a report table: stage, measure, value (formatted by unit), note."""
+    """:func:`stage_measures` as text for a report table: stage, measure, value (formatted by unit), note.
+
+    Parameters
+    ----------
+    measures : DataFrame
+        :func:`stage_measures`'s table (``stage``, ``measure``, ``value``, ``lo``, ``hi``, ``unit``,
+        ``note``, …).
+
+    Returns
+    -------
+    DataFrame
+        Index (``stage``, ``measure`` with ``_`` as spaces), columns ``value`` (text: a share as a
+        percentage, money and rates with two decimals, points signed, counts whole, ``–`` when not
+        finite, the interval in brackets when known) and ``note``.
+    """
     def fmt(r):
         v = r["value"]
         if not np.isfinite(v):

@@ -422,3 +422,29 @@ def test_export_csv_alone_writes_in_place(tmp_path, monkeypatch):
     monkeypatch.delenv(report.STAGING_ENV, raising=False)
     path = report.export_csv(pd.DataFrame({"a": [1]}), tmp_path, "x.csv", index=False)
     assert path == tmp_path / "x.csv" and path.read_text() == "a\n1\n"
+
+
+def test_report_reads_in_the_cells_order(tmp_path):
+    """A chart drawn before a finding or a table stands above them in the report, as in the code (the inline
+    backend alone would show a cell's figures after everything else the cell displayed)."""
+    import papermill as pm
+
+    src = ("import matplotlib.pyplot as plt\nimport pandas as pd\nfrom cjlib import plots, report\n"
+           "plots.set_theme()\n"
+           "ax = plots.new_ax(); ax.plot([1, 2]); plots.finish(ax, 'First chart')\n"
+           "report.finding('After the first chart.')\n"
+           "report.show(pd.DataFrame({'a': [1]}))\n"
+           "ax = plots.new_ax(); ax.plot([2, 1]); plots.finish(ax, 'Second chart')\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "order.ipynb")
+    done = pm.execute_notebook(str(tmp_path / "order.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False,
+                               cwd=str(tmp_path))
+    kinds = []
+    for out in done.cells[0].outputs:
+        data = out.get("data", {})
+        kind = ("chart" if "image/png" in data else "finding" if "text/markdown" in data
+                else "table" if "text/html" in data else None)
+        if kind:
+            kinds.append(kind)
+    assert kinds == ["chart", "finding", "table", "chart"]

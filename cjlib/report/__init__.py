@@ -42,6 +42,7 @@ from cjlib.report.notebook import (
     read_metrics,
     record,
     record_all,
+    show,
     to_jsonable,
 )
 from cjlib.report.params import (
@@ -65,6 +66,7 @@ __all__ = [
     "load",
     "record",
     "record_all",
+    "show",
     "finding",
     "chart_title",
     "left_out",

@@ -213,7 +213,55 @@ def finding(text: str, *, trusted: bool = False) -> None:
 
     text = _checked(text, "finding")
     if text.strip():
+        _show_drawn_figures()
         display(Markdown(text if trusted else escape_markdown(text)))
+
+
+def show(obj: Any) -> None:
+    """Display a table (or any object) after the charts drawn before it in the cell.
+
+    Parameters
+    ----------
+    obj : object
+        What to show: a DataFrame, a Styler, anything IPython displays.
+
+    Returns
+    -------
+    None
+        Charts already drawn in the cell are shown first, so the report reads in the cell's order;
+        ``IPython.display.display`` alone would put them after the table.
+    """
+    from IPython.display import display
+
+    _show_drawn_figures()
+    display(obj)
+
+
+def _show_drawn_figures() -> None:
+    """In a notebook kernel, show and close the figures drawn so far.
+
+    The inline backend shows a cell's figures when the cell ends, after everything the cell displayed, so
+    a finding or table written after a chart would stand above it. Outside a kernel (tests, scripts)
+    this does nothing.
+    """
+    import sys
+
+    if "matplotlib.pyplot" not in sys.modules:
+        return
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of ipykernel
+        return
+    shell = get_ipython()
+    if shell is None or shell.__class__.__name__ != "ZMQInteractiveShell":
+        return
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    for num in plt.get_fignums():
+        fig = plt.figure(num)
+        display(fig)
+        plt.close(fig)
 
 
 _LEFT_OUT: dict[str, str] = {}

@@ -92,3 +92,19 @@ def test_results_carry_no_dataframe_attrs(name):
     uses = [f"{f.name}:{i}" for f in files for i, line in enumerate(f.read_text().splitlines(), 1)
             if re.search(r"\.attrs\b", line) and "source" not in line]
     assert not uses, f"{name} keeps result metadata in DataFrame.attrs at " + ", ".join(uses)
+
+
+def test_every_public_function_documents_its_parameters_and_result():
+    """Numpydoc ``Parameters`` (when it takes any) and ``Returns`` (unless annotated ``-> None``) on every
+    public function cjlib defines, so ``help()`` answers what a call takes and gives."""
+    lacking = []
+    for where, fn in PUBLIC.items():
+        if "." in fn.__qualname__:
+            continue  # methods and constructors: their class documents them
+        doc = inspect.getdoc(fn) or ""
+        sig = inspect.signature(fn)
+        if [p for p in sig.parameters if p != "self"] and "Parameters\n----------" not in doc:
+            lacking.append(f"{where} (Parameters)")
+        if sig.return_annotation not in (None, "None") and "Returns\n-------" not in doc:
+            lacking.append(f"{where} (Returns)")
+    assert not lacking, "numpydoc sections missing: " + ", ".join(sorted(lacking))

@@ -9,10 +9,30 @@ later step **in order, within the window from step 1**. They differ from 00's st
 any order"), so they carry their own names (``funnel conversion``, ``step conversion``) and the
 definition stands beside them (:data:`FUNNEL_DEFINITION`).
 
-``sentences`` holds the sentences and titles; ``sections`` what each section records (a metrics dict for
+``sentences`` holds the sentences and titles (``diagnostics`` those of the drivers, flows, friction, carts,
+time-to-convert and cohort sections); ``sections`` what each section records (a metrics dict for
 :func:`cjlib.report.record_all`) and says, and the summary.
 """
 
+from cjlib.findings.dropoff.diagnostics import (
+    COHORT_NOTE,
+    cart_line,
+    cart_sentence,
+    cart_title,
+    cohort_chart_title,
+    cohort_title,
+    drivers_line,
+    drivers_sentence,
+    drivers_title,
+    flows_line,
+    flows_title,
+    friction_line,
+    friction_sentence,
+    friction_title,
+    time_to_convert_line,
+    time_to_convert_sentence,
+    time_to_convert_title,
+)
 from cjlib.findings.dropoff.sections import (
     DRIVERS_METHOD,
     FLOWS_METHOD,
@@ -46,30 +66,16 @@ from cjlib.findings.dropoff.sections import (
 )
 from cjlib.findings.dropoff.sentences import (
     CART_METHOD,
-    COHORT_NOTE,
     FUNNEL_DEFINITION,
     SEGMENT_METHOD,
     ambiguity_note,
     bullets,
-    cart_line,
-    cart_sentence,
-    cart_title,
     checkout_caption,
     checkout_left_out,
     checkout_line,
     checkout_title,
-    cohort_chart_title,
-    cohort_title,
     data_sentence,
-    drivers_line,
-    drivers_sentence,
-    drivers_title,
     error_events_sentence,
-    flows_line,
-    flows_title,
-    friction_line,
-    friction_sentence,
-    friction_title,
     funnel_caption,
     funnel_line,
     funnel_title,
@@ -77,9 +83,6 @@ from cjlib.findings.dropoff.sentences import (
     segment_notes,
     setup_notes,
     step_worst_line,
-    time_to_convert_line,
-    time_to_convert_sentence,
-    time_to_convert_title,
     unit_word,
     variant_title,
     window_text,

@@ -8,29 +8,31 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from cjlib.findings import paragraphs
-from cjlib.findings.dropoff.sentences import (
-    CART_METHOD,
-    SEGMENT_METHOD,
+from cjlib.findings.dropoff.diagnostics import (
     _cart_days,
-    _steps,
-    ambiguity_note,
-    bullets,
     cart_line,
     cart_sentence,
-    checkout_line,
-    data_sentence,
     drivers_line,
     drivers_sentence,
-    error_events_sentence,
     flows_line,
     friction_line,
     friction_sentence,
+    time_to_convert_line,
+)
+from cjlib.findings.dropoff.sentences import (
+    CART_METHOD,
+    SEGMENT_METHOD,
+    _steps,
+    ambiguity_note,
+    bullets,
+    checkout_line,
+    data_sentence,
+    error_events_sentence,
     funnel_line,
     segment_gaps_title,
     segment_notes,
     setup_notes,
     step_worst_line,
-    time_to_convert_line,
     worst_segment_line,
     worst_segment_sentence,
 )

@@ -9,8 +9,9 @@
   (:func:`drivers`); partial dependence only for features that move the prediction;
 - churn by persona names the most and least churning persona only from an earned ranking.
 
-``sentences`` holds the sentence and title builders, ``sections`` each section's metrics (for
-``report.record_all``) and paragraphs; every public name is re-exported here.
+``sentences`` holds the sentence builders, ``titles`` the chart titles, ``value`` the persona, at-risk and
+value sentences and titles, ``sections`` each section's metrics (for ``report.record_all``) and paragraphs;
+every public name is re-exported here.
 """
 
 from __future__ import annotations
@@ -41,38 +42,42 @@ from cjlib.findings.churn.sentences import (
     NAMES,
     NO_MODEL,
     UNIDENTIFIED,
-    at_risk_sentence,
     bgnbd_sentence,
     calibrated,
     calibration_sentence,
-    calibration_title,
     choice_sentence,
     dominant_feature,
     drivers,
     drivers_sentence,
     explained_sentence,
-    gains_title,
-    importance_title,
     label_sentence,
     leakage_warning,
     lift_sentence,
-    lift_title,
     model_sentence,
     moving_features,
     no_model_sentence,
-    pdp_title,
-    persona_sentence,
     plan_sentence,
-    pr_title,
-    ranking_sentence,
     rate_text,
-    roc_title,
     summary_lines,
     unidentified,
+    worse_than_baselines,
+)
+from cjlib.findings.churn.titles import (
+    calibration_title,
+    gains_title,
+    importance_title,
+    lift_title,
+    pdp_title,
+    pr_title,
+    roc_title,
+)
+from cjlib.findings.churn.value import (
+    at_risk_sentence,
+    persona_sentence,
+    ranking_sentence,
     value_at_risk_title,
     value_sentence,
     value_title,
-    worse_than_baselines,
 )
 
 __all__ = [

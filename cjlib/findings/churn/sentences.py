@@ -1,4 +1,4 @@
-"""The churn report's sentences and chart titles (see :mod:`cjlib.findings.churn`)."""
+"""The churn report's sentences (see :mod:`cjlib.findings.churn`)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,12 @@ import pandas as pd
 
 from cjlib.churn import NAMES as MODEL_NAMES
 from cjlib.findings import (
-    MIN_GROUP,
     is_number,
     join,
-    leader,
     number,
     pct,
-    ranking,
-    rates_differ,
     times,
 )
-from cjlib.findings.personas import noun, two_rates
 
 MAX_CALIBRATION_GAP = 0.05  # largest decile gap (observed − predicted) that still reads "calibrated"
 LEAKAGE_AUC = 0.98  # a validation ROC AUC above this is suspicious
@@ -425,54 +420,6 @@ def bgnbd_sentence(why: str | None) -> str | None:
     return f"BG/NBD cannot be fitted on this log, so it is not compared: {why.strip().rstrip('.')}."
 
 
-def roc_title(metrics: pd.DataFrame) -> str:
-    """Title of the ROC chart: the model that ranks churners best, or that they rank alike.
-
-    Parameters
-    ----------
-    metrics : DataFrame
-        Index model with a ``roc_auc`` column.
-
-    Returns
-    -------
-    str
-        The title (always written): the one model best by more than :data:`AUC_TOLERANCE`, the models tied
-        at the top, or that all rank churners alike.
-    """
-    auc = metrics["roc_auc"]
-    listed = ", ".join(f"{k} {number(v, '.3f')}" for k, v in auc.items() if is_number(v))
-    r = ranking(auc, None, tolerance=AUC_TOLERANCE)
-    if r is None:
-        return f"The models rank churners alike (ROC AUC {listed})"
-    if r.best is not None:
-        rest = ", ".join(f"{k} {number(v, '.3f')}" for k, v in auc.items() if k != r.best and is_number(v))
-        return f"{r.best} ranks churners best (ROC AUC {number(r.best_value, '.3f')}; {rest})"
-    v = auc[[is_number(x) for x in auc]].astype(float)
-    top = [k for k in v.index if v[k] >= v.max() - AUC_TOLERANCE]
-    rest = ", ".join(f"{k} {number(v[k], '.3f')}" for k in v.index if k not in top)
-    above = f", above {rest}" if rest else ""
-    return f"{join(top)} rank churners alike (ROC AUC {join(number(v[k], '.3f') for k in top)}){above}"
-
-
-def pr_title(metrics: pd.DataFrame, model: str) -> str:
-    """Title of the precision–recall chart: the chosen model's PR AUC against the base rate.
-
-    Parameters
-    ----------
-    metrics : DataFrame
-        Index model with ``pr_auc`` and ``base_rate`` columns.
-    model : str
-        The chosen model.
-
-    Returns
-    -------
-    str
-        The title (always written).
-    """
-    c = metrics.loc[model]
-    return f"PR AUC {number(c['pr_auc'], '.3f')} for {model} against a base rate of {rate_text(c['base_rate'])}"
-
-
 # ------------------------------------------------------------------------------------------ calibration
 def calibrated(max_gap, brier, brier_base) -> bool:
     """Whether the probabilities earn "calibrated": Brier below the base-rate Brier and no decile off by
@@ -505,39 +452,6 @@ def _points(gap) -> str:
     return f"{number(abs(float(gap)) * 100, '.1f')} percentage points"
 
 
-def calibration_title(max_gap, brier, brier_base, model: str) -> str:
-    """Title of the calibration chart: "calibrated to within …" only when earned, else the gap.
-
-    Parameters
-    ----------
-    max_gap : float
-        The model's largest decile gap (:func:`cjlib.churn.max_calibration_gap`).
-    brier, brier_base : float
-        The model's Brier score and that of always predicting the base rate.
-    model : str
-        The model named.
-
-    Returns
-    -------
-    str
-        The title (always written); the Brier clause is added when ``brier`` is not below ``brier_base``.
-
-    Examples
-    --------
-    >>> calibration_title(0.032, 0.10, 0.16, "gbm")
-    'gbm is calibrated to within 3.2 percentage points in every decile'
-    >>> calibration_title(0.73, 0.13, 0.014, "gbm")
-    "gbm's predicted churn is off by up to 73.0 percentage points in a decile, and its Brier score (0.1300) is no better than always predicting the base rate (0.0140)"
-    """
-    if calibrated(max_gap, brier, brier_base):
-        return f"{model} is calibrated to within {_points(max_gap)} in every decile"
-    text = f"{model}'s predicted churn is off by up to {_points(max_gap)} in a decile"
-    if float(brier) >= float(brier_base):
-        text += (f", and its Brier score ({number(brier, '.4f')}) is no better than always predicting the "
-                 f"base rate ({number(brier_base, '.4f')})")
-    return text
-
-
 def calibration_sentence(max_gap, brier, brier_base) -> str:
     """The calibration line of the findings (calibrated only when earned).
 
@@ -565,44 +479,6 @@ def calibration_sentence(max_gap, brier, brier_base) -> str:
 
 
 # ------------------------------------------------------------------------------------------ lift
-def lift_title(lift: pd.DataFrame) -> str:
-    """Title of the lift chart: the top decile's churn rate over the base rate.
-
-    Parameters
-    ----------
-    lift : DataFrame
-        :func:`cjlib.churn.lift_table` (``lift`` column, riskiest decile first).
-
-    Returns
-    -------
-    str
-        The title (always written).
-    """
-    return f"The top decile churns at {times(lift['lift'].iloc[0], 2)} the base rate"
-
-
-def gains_title(lift: pd.DataFrame, model: str, *, top: int = 3) -> str:
-    """Title of the gains chart: the share of churners the riskiest ``top`` deciles reach.
-
-    Parameters
-    ----------
-    lift : DataFrame
-        :func:`cjlib.churn.lift_table` (``cum_customers_share``, ``cum_churners_share``).
-    model : str
-        The model named in parentheses.
-    top : int
-        Riskiest deciles contacted (default ``3``).
-
-    Returns
-    -------
-    str
-        The title (always written).
-    """
-    share = lift["cum_customers_share"].iloc[top - 1]
-    return (f"Contacting the riskiest {pct(share)} reaches {pct(lift['cum_churners_share'].iloc[top - 1])} of "
-            f"churners ({model})")
-
-
 def lift_sentence(lift: pd.DataFrame, *, top: int = 3) -> str:
     """The lift line of the findings.
 
@@ -654,31 +530,6 @@ def drivers(imp: pd.DataFrame, *, min_drop: float = MIN_DROP) -> list[str]:
     return list(v[ok].sort_values(ascending=False, kind="stable").index)
 
 
-def importance_title(imp: pd.DataFrame) -> str:
-    """Title of the importance chart: the earned drivers, or that no feature clearly drives it.
-
-    Parameters
-    ----------
-    imp : DataFrame
-        :func:`cjlib.churn.permutation_importance_table`.
-
-    Returns
-    -------
-    str
-        "<driver> drives the churn prediction, then …" (up to three :func:`drivers`), else "No feature
-        clearly drives the churn prediction" with the largest drop when any importance is a number.
-    """
-    d = drivers(imp)
-    if d:
-        return f"{d[0]} drives the churn prediction" + (f", then {join(d[1:3])}" if len(d) > 1 else "")
-    top = imp["importance"].astype(float)
-    top = top[np.isfinite(top)]
-    if len(top):
-        return (f"No feature clearly drives the churn prediction (largest drop in ROC AUC when shuffled: "
-                f"{number(top.max(), '.3f')})")
-    return "No feature clearly drives the churn prediction"
-
-
 def moving_features(pdp: pd.DataFrame, *, min_move: float = MIN_MOVE) -> pd.DataFrame:
     """Per feature of a partial-dependence table, the average predicted churn at the low and high end
     (``first``, ``last``), only for features whose ends differ by at least ``min_move``; steepest first.
@@ -710,34 +561,6 @@ def moving_features(pdp: pd.DataFrame, *, min_move: float = MIN_MOVE) -> pd.Data
     move = (ends["last"] - ends["first"]).abs()
     return ends[move >= min_move].loc[lambda e: (e["last"] - e["first"]).abs().sort_values(
         ascending=False, kind="stable").index]
-
-
-def pdp_title(pdp: pd.DataFrame) -> str:
-    """Title of the partial-dependence chart: the feature that moves predicted churn most, if one does.
-
-    Parameters
-    ----------
-    pdp : DataFrame
-        :func:`cjlib.churn.partial_dependence_table`.
-
-    Returns
-    -------
-    str
-        "Predicted churn moves most with <feature>: low → high" when one feature moves it most (the only
-        one that moves it, or ahead of the next by more than :data:`AUC_TOLERANCE`), "Predicted churn moves
-        with …" (up to three) on a tie, or that no feature moves it by :data:`MIN_MOVE` (always written).
-    """
-    ends = moving_features(pdp)
-    if ends.empty:
-        return (f"No feature shown moves the average predicted churn by {pct(MIN_MOVE)} or more across its "
-                f"range")
-    move = (ends["last"] - ends["first"]).abs()
-    top = leader(move, None, tolerance=AUC_TOLERANCE) if len(move) > 1 else (move.index[0], move.iloc[0])
-    if top is None:
-        return f"Predicted churn moves with {join(ends.index[:3])}"
-    f = top[0]
-    return (f"Predicted churn moves most with {f}: {rate_text(ends.loc[f, 'first'])} → "
-            f"{rate_text(ends.loc[f, 'last'])}")
 
 
 def drivers_sentence(imp: pd.DataFrame, pdp: pd.DataFrame, *, top: int = 5) -> str:
@@ -774,103 +597,6 @@ def drivers_sentence(imp: pd.DataFrame, pdp: pd.DataFrame, *, top: int = 5) -> s
     return text
 
 
-# ------------------------------------------------------------------------------------------ personas
-def _beyond_chance(t: pd.DataFrame, r) -> bool:
-    """Whether the named side(s) of a churn ranking differ beyond chance: most against least when both
-    are named, else the one named group against all the others together."""
-    n = t["customers"].astype(float)
-    if r.best is not None and r.worst is not None:
-        return rates_differ(r.best_value, n[r.best], r.worst_value, n[r.worst])
-    name = r.best if r.best is not None else r.worst
-    rest = t.drop(index=name)
-    n_rest = float(rest["customers"].sum())
-    rate_rest = float((rest["churn_rate"] * rest["customers"]).sum() / n_rest) if n_rest else float("nan")
-    return rates_differ(t.loc[name, "churn_rate"], n[name], rate_rest, n_rest)
-
-
-def persona_sentence(by_persona: pd.DataFrame, *, state: str = "stable", min_size: int = MIN_GROUP) -> str | None:
-    """Churn by persona: who churns most and least (only from an earned ranking of personas with at
-    least ``min_size`` scored customers), and how close the mean prediction is per persona.
-
-    Parameters
-    ----------
-    by_persona : DataFrame
-        :func:`cjlib.churn.churn_by_segment` (index persona; ``customers``, ``churn_rate``, optional
-        ``mean_predicted``). The ``"unknown"`` row is never named.
-    state : str
-        Stability of the persona fit (:func:`cjlib.findings.personas.stability_state`; default
-        ``"stable"``).
-    min_size : int
-        Smallest number of scored customers a persona needs to be named (default ``MIN_GROUP``, 30).
-
-    Returns
-    -------
-    str or None
-        The sentence, or ``None`` when neither a ranking beyond chance nor the mean-prediction comparison
-        (which needs ``mean_predicted`` and is skipped for RFM segments) can be written.
-    """
-    t = by_persona.drop(index=["unknown"], errors="ignore")
-    what = noun(state)
-    r = ranking(t["churn_rate"], t["customers"], min_size=min_size)
-    if r is not None and not _beyond_chance(t, r):
-        r = None  # most and least within chance of each other (86.1 % against 86.0 %): no ranking
-    parts = []
-    if r is not None and r.best is not None and r.worst is not None:
-        rates = two_rates(r.best_value, r.worst_value)
-        if rates is not None:
-            parts.append(f"**{r.best}** churn most ({rates[0]}), **{r.worst}** least ({rates[1]})")
-    elif r is not None and r.best is not None:
-        parts.append(f"**{r.best}** churn most ({rate_text(r.best_value)})")
-    elif r is not None and r.worst is not None:
-        parts.append(f"**{r.worst}** churn least ({rate_text(r.worst_value)})")
-    if "mean_predicted" in t and state != "rfm":  # RFM segments read recency after the cutoff: no yardstick
-        dev = (t["mean_predicted"] - t["churn_rate"]).abs().max()
-        if is_number(dev):
-            parts.append(f"the model's mean prediction per {what[:-1]} is within {_points(dev)} of the "
-                         f"observed rate")
-    if not parts:
-        return None
-    text = "; ".join(parts)
-    text = text[0].upper() + text[1:] if not text.startswith("**") else text
-    if state == "rfm":
-        text += (" (RFM segments score recency at the data's end, inside the churn window, so they partly restate "
-                 "who churned)")
-    elif state != "stable":
-        text += f" (these {what} are not stable personas)"
-    return text + "."
-
-
-def at_risk_sentence(at_risk, file_name: str, *, model_name: str) -> str:
-    """What the list is (as of when, who is on it, which model, how ranked) and where it went (the file
-    name only: no machine path in a report).
-
-    Parameters
-    ----------
-    at_risk : AtRisk
-        :func:`cjlib.at_risk.at_risk_list` (after :func:`cjlib.at_risk.add_value` when ranked by value).
-    file_name : str
-        The list's file name, without its folder.
-    model_name : str
-        The scoring model's readable name (``cjlib.churn.NAMES[model]``).
-
-    Returns
-    -------
-    str
-        The sentence (always written).
-    """
-    t = at_risk.table
-    top = t.loc[t["risk_decile"] == 1, "churn_probability"]
-    rank = ("value at risk (churn probability × value if kept)" if at_risk.rank_by == "value_at_risk"
-            else "churn probability")
-    fit = (f"refitted on every active day before then ({number(at_risk.n_trained)} customers)" if at_risk.model == "bgnbd"
-           else f"refitted on the latest window whose outcome is known (from {at_risk.trained_at:%Y-%m-%d}, "
-                f"{number(at_risk.n_trained)} customers)")
-    return (f"**As of {at_risk.as_of:%Y-%m-%d}** (the data's end), {number(len(t))} customers were active in the "
-            f"last {at_risk.window_days} days. They are scored by {model_name}, {fit}, "
-            f"and ranked by {rank}; the list is in `{file_name}` in the output folder. The riskiest tenth "
-            f"({number(len(top))} customers) has a mean predicted churn of {rate_text(top.mean())}.")
-
-
 # ------------------------------------------------------------------------------------------ value
 def _money(x) -> str:
     x = float(x)
@@ -902,145 +628,6 @@ def unidentified(*params, se: tuple = ()) -> bool:
     """
     return (any(v > UNIDENTIFIED or v < 1.0 / UNIDENTIFIED for v in params)
             or any(is_number(e) and e > v for v, e in zip(params, se)))
-
-
-def value_sentence(fit) -> str:
-    """The value model in one paragraph: BG/NBD and Gamma-Gamma parameters with standard errors, the
-    horizon and discount rate, and the spend–frequency correlation Gamma-Gamma assumes away.
-
-    A heterogeneity parameter past :data:`UNIDENTIFIED` means the fit ran to its boundary: customers do
-    not differ in that respect beyond chance, so the parameters are not printed (they are not
-    identified) and the sentence says what the model reduces to.
-
-    Parameters
-    ----------
-    fit : cjlib.at_risk.ValueFit
-
-    Returns
-    -------
-    str
-        The paragraph (always written).
-    """
-    g, b = fit.gamma_gamma, fit.bgnbd
-    se_g, se_b = g.standard_errors, b.standard_errors
-
-    def est(v, se):
-        return f"{number(v, '.3g')} (± {number(se, '.2g')})" if is_number(se) else number(v, ".3g")
-
-    n_rep = int((fit.customers["frequency"] > 0).sum())
-    rate = f"r = {est(b.r, se_b.get('r'))}, α = {est(b.alpha, se_b.get('alpha'))} days"
-    if b.a / (b.a + b.b) < 1e-3:
-        drop = (f"{rate}; hardly anyone drops out after a purchase (a/(a + b) below 0.1%), so a and b are not "
-                f"identified")
-    elif unidentified(b.a, b.b, se=(se_b.get("a"), se_b.get("b"))):
-        drop = (f"{rate}; dropout hardly differs between customers — about {pct(b.a / (b.a + b.b), 1)} after each "
-                f"purchase — so a and b are not identified")
-    else:
-        drop = f"{rate}, a = {est(b.a, se_b.get('a'))}, b = {est(b.b, se_b.get('b'))}"
-    if unidentified(g.q, g.gamma, se=(se_g.get("q"), se_g.get("gamma"))):
-        spend = (f"spend per purchase differs between customers little more than from one purchase to the next, so "
-                 f"the model shrinks every customer towards the average of {_money(g.mean_spend)}; q and γ are not "
-                 f"identified")
-    else:
-        spend = (f"p = {est(g.p, se_g.get('p'))}, q = {est(g.q, se_g.get('q'))}, γ = {est(g.gamma, se_g.get('gamma'))}; "
-                 f"± one standard error")
-    text = (f"**Customer value** over {fit.horizon_days} days: BG/NBD for how often each of the "
-            f"{number(len(fit.customers))} buyers will buy ({drop}) and Gamma-Gamma for how much per purchase, "
-            f"from the {number(n_rep)} repeat buyers ({spend}). CLV discounts at {pct(fit.discount_rate)} a year.")
-    r = fit.correlation
-    if is_number(r):
-        if abs(r) < 0.3:
-            text += (f" Spend per purchase and purchase frequency are nearly independent (correlation "
-                     f"{number(r, '.2f')}), as Gamma-Gamma assumes.")
-        else:
-            text += (f" Spend per purchase and purchase frequency are correlated ({number(r, '.2f')}), which "
-                     f"Gamma-Gamma assumes they are not: read the spend estimates as rough.")
-    return text
-
-
-def value_title(values: pd.Series, horizon, *, top: float = 0.1) -> str:
-    """Title of the value-distribution chart: the share of expected value the top ``top`` of buyers hold.
-
-    Parameters
-    ----------
-    values : Series
-        Expected value per buyer.
-    horizon : int or Timedelta
-        The value horizon (days, or a Timedelta).
-    top : float, default 0.1
-        The share of buyers at the top.
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> value_title(pd.Series([90.0, 5, 5, 0, 0, 0, 0, 0, 0, 0]), pd.Timedelta(days=365))
-    'The top 10% of buyers hold 90% of the value expected in the next 365 days'
-    """
-    days = _days(horizon)
-    v = np.sort(values.to_numpy(dtype=float))[::-1]
-    total = v.sum()
-    k = max(1, int(round(top * len(v))))
-    if not total > 0:
-        return f"No buyer is expected to spend anything in the next {days} days"
-    return (f"The top {pct(k / len(v))} of buyers hold {pct(v[:k].sum() / total)} of the value expected in the "
-            f"next {days} days")
-
-
-def value_at_risk_title(table: pd.DataFrame, group: str, *, min_size: int = MIN_GROUP) -> str:
-    """Title of a value-at-risk-by-group chart: the group holding the most, when earned.
-
-    Parameters
-    ----------
-    table : DataFrame
-        :func:`cjlib.at_risk.summary_by` of the valued list (``customers``, ``value_at_risk`` per group).
-    group : str
-        What the groups are (``"risk decile"``, ``"persona"`` …).
-    min_size : int
-        Smallest group that may be named (default ``MIN_GROUP``, 30).
-
-    Returns
-    -------
-    str
-        "Most value at risk sits …" when one group holds the most, else "Value at risk by <group>" (a
-        single group, a tie, no group of ``min_size`` customers, or no value at risk).
-    """
-    top = leader(table["value_at_risk"], table["customers"], largest=True, min_size=min_size) \
-        if len(table) > 1 else None
-    total = float(table["value_at_risk"].sum())
-    if top is None or not total > 0:
-        return f"Value at risk by {group}"
-    where = f"in risk decile {top[0]}" if group == "risk decile" else f"with {top[0]}"
-    return f"Most value at risk sits {where}: {pct(top[1] / total)} of the list's total"
-
-
-def ranking_sentence(overlap: dict, rank_by: str) -> str | None:
-    """How ranking by value at risk differs from ranking by risk (from :func:`cjlib.at_risk.ranking_overlap`).
-
-    Parameters
-    ----------
-    overlap : dict
-        :func:`cjlib.at_risk.ranking_overlap`.
-    rank_by : str
-        :attr:`cjlib.at_risk.AtRisk.rank_by` (``"value_at_risk"`` or ``"risk"``).
-
-    Returns
-    -------
-    str or None
-        The sentence, or ``None`` when fewer than ``MIN_GROUP`` customers are compared or the total value at
-        risk is 0 (no value shares).
-    """
-    n, shared = overlap["top"], overlap["shared"]
-    sv, sr = overlap.get("value_share_by_value"), overlap.get("value_share_by_risk")
-    if n < MIN_GROUP or sv is None or sr is None:
-        return None
-    used = "value at risk" if rank_by == "value_at_risk" else "risk"
-    return (f"Ranking by value at risk instead of risk alone changes who is contacted first: of the top "
-            f"{number(n)} by value at risk, {number(shared)} are also in the top {number(n)} by risk. The top "
-            f"{number(n)} by value at risk hold {pct(sv)} of the list's value at risk, the top {number(n)} by risk "
-            f"{pct(sr)}. The list is ranked by {used} (parameter rank_by).")
 
 
 def summary_lines(*, base_rate: float, n_scored: int, activity: str, window, cutoff: pd.Timestamp,

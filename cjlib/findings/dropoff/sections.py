@@ -305,7 +305,7 @@ def drivers_metrics(drv) -> dict:
 
 PATHS_INTRO = "Top paths after the last step reached (share of the droppers at that step):"
 FLOWS_METHOD = ("The next three events of every unit that entered the funnel but did not finish it, after the last "
-                "step it reached (`(end)`: nothing followed in the unit).\n\n" + PATHS_INTRO)
+                "step it reached (`(end)`: nothing followed in the unit).")
 
 
 def flows_metrics(flows) -> dict:

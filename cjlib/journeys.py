@@ -16,6 +16,7 @@ from cjlib.io import _is_sorted as is_sorted
 from cjlib.stagemap import StageMap, load_stage_map
 
 __all__ = [
+    "channel_transitions",
     "customer_starts",
     "customer_groups",
     "sessionize",
@@ -332,3 +333,46 @@ def customer_paths(
     out = sub.groupby("customer_id", sort=False)["v"].agg(sep.join)
     out.name = f"{col}_path"
     return out
+
+
+def channel_transitions(events: pd.DataFrame, touch_col: str = "channel") -> pd.DataFrame:
+    """Counts of consecutive touches ``a → b`` within each customer (the per-customer kernel).
+
+    A touch is a row with a non-missing ``touch_col``; rows must be in (customer, timestamp) order, as
+    :func:`cjlib.load_events` returns them. Repeats count (``email → email``).
+
+    Parameters
+    ----------
+    events : DataFrame
+        The event log, grouped by customer in time order.
+    touch_col : str, default "channel"
+        The column whose consecutive values are counted.
+
+    Returns
+    -------
+    DataFrame
+        Index (``channel_from``, ``channel_to``) sorted, column ``count`` (int64), observed pairs only.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b"],
+    ...                    "channel": ["email", "email", "search", "search", "email"]})
+    >>> channel_transitions(ev)["count"].to_dict()
+    {('email', 'email'): 1, ('email', 'search'): 1, ('search', 'email'): 1}
+    """
+    vals = events[touch_col]
+    if isinstance(vals.dtype, pd.CategoricalDtype):  # the loader's categoricals: their codes, no hashing
+        codes, names = vals.cat.codes.to_numpy(), vals.cat.categories
+    else:
+        codes, names = pd.factorize(vals, sort=True)
+    keep = codes >= 0
+    cust = np.cumsum(customer_starts(events))  # rows are grouped by customer
+    c, k = codes[keep].astype(np.int64), cust[keep]
+    same = k[1:] == k[:-1]
+    C = max(len(names), 1)
+    counts = np.bincount(c[:-1][same] * C + c[1:][same], minlength=C * C) if len(c) > 1 else np.zeros(C * C, int)
+    nz = np.flatnonzero(counts)
+    names = np.asarray(pd.Index(names).astype(str), dtype=object)
+    idx = pd.MultiIndex.from_arrays([names[nz // C], names[nz % C]], names=["channel_from", "channel_to"])
+    return pd.DataFrame({"count": counts[nz].astype(np.int64)}, index=idx).sort_index()

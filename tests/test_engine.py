@@ -189,7 +189,7 @@ def test_dask_dataframe_input(log, client, tmp_path, split):
         assert cats.is_monotonic_increasing
     # in process: the same files read in the same order (ties at one timestamp keep file order)
     whole = ensure_sorted(pd.concat(pieces, ignore_index=True))
-    assert_frame_equal(engine.transition_counts(parted), engine.channel_transitions(whole))
+    assert_frame_equal(engine.transition_counts(parted), journeys.channel_transitions(whole))
     assert_frame_equal(engine.funnel(ddf, STEPS, window="7D", client=client),
                        funnel.funnel(whole, STEPS, window="7D"))
     assert_frame_equal(engine.customer_features(ddf, client=client), features.customer_features(whole))

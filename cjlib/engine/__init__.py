@@ -53,7 +53,6 @@ from cjlib.engine.core import (
     run_on,
 )
 from cjlib.engine.wrappers import (
-    channel_transitions,
     customer_features,
     funnel,
     funnel_units,
@@ -78,7 +77,6 @@ __all__ = [
     "stage_reached",
     "funnel_units",
     "funnel",
-    "channel_transitions",
     "transition_counts",
     "customer_features",
     "paths_from_events",

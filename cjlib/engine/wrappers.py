@@ -242,52 +242,9 @@ def funnel(events, steps: Sequence, *, window=None, mode: str = "ordered", unit:
     return _fun.funnel_table(level, done, labels, seg, mode=mode, unit=unit, window=window)
 
 
-def channel_transitions(events: pd.DataFrame, touch_col: str = "channel") -> pd.DataFrame:
-    """Counts of consecutive touches ``a → b`` within each customer (the per-customer kernel).
-
-    A touch is a row with a non-missing ``touch_col``; rows must be in (customer, timestamp) order, as
-    :func:`cjlib.load_events` returns them. Repeats count (``email → email``).
-
-    Parameters
-    ----------
-    events : DataFrame
-        The event log, grouped by customer in time order.
-    touch_col : str, default "channel"
-        The column whose consecutive values are counted.
-
-    Returns
-    -------
-    DataFrame
-        Index (``channel_from``, ``channel_to``) sorted, column ``count`` (int64), observed pairs only.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b"],
-    ...                    "channel": ["email", "email", "search", "search", "email"]})
-    >>> channel_transitions(ev)["count"].to_dict()
-    {('email', 'email'): 1, ('email', 'search'): 1, ('search', 'email'): 1}
-    """
-    vals = events[touch_col]
-    if isinstance(vals.dtype, pd.CategoricalDtype):  # the loader's categoricals: their codes, no hashing
-        codes, names = vals.cat.codes.to_numpy(), vals.cat.categories
-    else:
-        codes, names = pd.factorize(vals, sort=True)
-    keep = codes >= 0
-    cust = np.cumsum(_jour.customer_starts(events))  # rows are grouped by customer
-    c, k = codes[keep].astype(np.int64), cust[keep]
-    same = k[1:] == k[:-1]
-    C = max(len(names), 1)
-    counts = np.bincount(c[:-1][same] * C + c[1:][same], minlength=C * C) if len(c) > 1 else np.zeros(C * C, int)
-    nz = np.flatnonzero(counts)
-    names = np.asarray(pd.Index(names).astype(str), dtype=object)
-    idx = pd.MultiIndex.from_arrays([names[nz // C], names[nz % C]], names=["channel_from", "channel_to"])
-    return pd.DataFrame({"count": counts[nz].astype(np.int64)}, index=idx).sort_index()
-
-
 def transition_counts(events, *, touch_col: str = "channel", engine: str = "pandas", client=None,
                       address: str | None = None, npartitions: int | None = None) -> pd.DataFrame:
-    """:func:`channel_transitions` on either engine: partial counts summed over partitions.
+    """:func:`cjlib.journeys.channel_transitions` on either engine: partial counts summed over partitions.
 
     Parameters
     ----------
@@ -310,7 +267,7 @@ def transition_counts(events, *, touch_col: str = "channel", engine: str = "pand
         Index (``channel_from``, ``channel_to``) sorted, column ``count`` (int64); empty when no customer
         has two touches.
     """
-    out = run(events, channel_transitions, engine=engine, client=client, address=address,
+    out = run(events, _jour.channel_transitions, engine=engine, client=client, address=address,
               npartitions=npartitions, reduce="sum", touch_col=touch_col)
     if out is None:
         idx = pd.MultiIndex.from_arrays([[], []], names=["channel_from", "channel_to"])

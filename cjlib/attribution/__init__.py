@@ -35,16 +35,18 @@ Newsletter`` and ``Paid > Search``; every result names the channels exactly as i
 are undone when the paths are parsed). Surrounding spaces are trimmed and empty names dropped; a path left
 without channels is dropped (with a :class:`~cjlib.errors.DataWarning` when it carried conversions).
 
-Modules: :mod:`~cjlib.attribution.paths` (the paths table, from files and event logs),
-:mod:`~cjlib.attribution.heuristic`, :mod:`~cjlib.attribution.markov`, :mod:`~cjlib.attribution.shapley`,
-:mod:`~cjlib.attribution.models` (any model by name, bootstrap), :mod:`~cjlib.attribution.stages`,
-:mod:`~cjlib.attribution.costs`; every public name is importable from :mod:`cjlib.attribution` itself.
+Modules: :mod:`~cjlib.attribution.paths` (the paths table, from files), :mod:`~cjlib.attribution.journeys`
+(the paths table, from event logs), :mod:`~cjlib.attribution.heuristic`, :mod:`~cjlib.attribution.markov`,
+:mod:`~cjlib.attribution.shapley`, :mod:`~cjlib.attribution.models` (any model by name, bootstrap),
+:mod:`~cjlib.attribution.stages`, :mod:`~cjlib.attribution.costs`; every public name is importable from
+:mod:`cjlib.attribution` itself.
 """
 
 from __future__ import annotations
 
 from cjlib.attribution.costs import cost_per_conversion, cost_table, spend_in_range
 from cjlib.attribution.heuristic import HEURISTIC_MODELS, heuristic, time_decay
+from cjlib.attribution.journeys import JourneyPaths, journey_paths, paths_from_events
 from cjlib.attribution.markov import (
     CONVERSION,
     NULL,
@@ -65,12 +67,9 @@ from cjlib.attribution.models import (
 )
 from cjlib.attribution.paths import (
     SEP,
-    JourneyPaths,
     join_path,
-    journey_paths,
     journey_summary,
     path_length,
-    paths_from_events,
     read_paths,
     split_path,
     touch_problem,

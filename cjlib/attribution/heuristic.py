@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from cjlib.attribution.paths import _NO_LIMIT, _journeys, _parse, _Paths, _timedelta_ns
+from cjlib.attribution.journeys import _journeys
+from cjlib.attribution.paths import _NO_LIMIT, _parse, _Paths, _timedelta_ns
 
 HEURISTIC_MODELS = ("first_touch", "last_touch", "linear", "position_based")
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cjlib.attribution.journeys import paths_from_events
 from cjlib.attribution.models import _attribute, _check_model
 from cjlib.attribution.paths import (
     _distinct_pairs,
@@ -17,7 +18,6 @@ from cjlib.attribution.paths import (
     _parse_stage,
     _share,
     _stage_map,
-    paths_from_events,
 )
 from cjlib.errors import DataWarning
 

@@ -1,4 +1,5 @@
-"""The statistics every analysis shares: binomial intervals, the two-proportion test, Holm's correction, NPS.
+"""The statistics every analysis shares: binomial intervals, the two-proportion test and the interval of a
+difference of two proportions, Holm's correction, NPS.
 
 One definition each, so a rate's interval or a difference's p-value means the same thing in the scorecard,
 the funnel and the written findings.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["holm", "nps", "two_proportion_test", "wilson_interval"]
+__all__ = ["holm", "nps", "proportion_difference", "two_proportion_test", "wilson_interval"]
 
 
 def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -113,6 +114,52 @@ def two_proportion_test(x1, n1, x2, n2) -> tuple[np.ndarray, np.ndarray]:
     z = np.where(empty, np.nan, z)
     p = np.where(empty, np.nan, 2 * stats.norm.sf(np.abs(z)))
     return z, p
+
+
+def proportion_difference(x1, n1, x2, n2, *, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Difference of two independent proportions ``x1/n1 − x2/n2`` with Newcombe's hybrid score interval.
+
+    Method 10 of Newcombe (1998), "Interval estimation for the difference between independent proportions:
+    comparison of eleven methods", *Statistics in Medicine* 17, 873–890: with ``(l1, u1)`` and ``(l2, u2)``
+    the Wilson score intervals of ``p1`` and ``p2`` (no continuity correction),
+
+    ``low = d − sqrt((p1 − l1)² + (u2 − p2)²)``, ``high = d + sqrt((u1 − p1)² + (p2 − l2)²)``, ``d = p1 − p2``.
+
+    Unlike the Wald interval it stays inside [−1, 1] and keeps its coverage near 0 and 1 and for small groups.
+    Vectorized: the four counts broadcast together.
+
+    Parameters
+    ----------
+    x1, n1 : int or array of int
+        Successes and size of the first group.
+    x2, n2 : int or array of int
+        Successes and size of the second group.
+    confidence : float, default 0.95
+        Confidence level of the interval.
+
+    Returns
+    -------
+    (diff, low, high) : arrays of float
+        ``p1 − p2`` and its interval; all NaN where either group is empty.
+
+    Examples
+    --------
+    Newcombe's (1998) Table II example, 56/70 against 48/80:
+
+    >>> d, lo, hi = proportion_difference(56, 70, 48, 80)
+    >>> round(float(d), 4), round(float(lo), 4), round(float(hi), 4)
+    (0.2, 0.0524, 0.3339)
+    """
+    x1, n1, x2, n2 = (np.asarray(v, dtype=float) for v in (x1, n1, x2, n2))
+    l1, u1 = wilson_interval(x1, n1, confidence)
+    l2, u2 = wilson_interval(x2, n2, confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p1 = np.where(n1 > 0, x1 / n1, np.nan)
+        p2 = np.where(n2 > 0, x2 / n2, np.nan)
+    d = p1 - p2
+    low = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return d, low, high
 
 
 def nps(scores, confidence: float = 0.95) -> tuple[float, float, float, int]:

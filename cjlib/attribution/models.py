@@ -21,6 +21,7 @@ from cjlib.attribution.markov import (
 from cjlib.attribution.paths import _distinct_pairs, _parse, _Paths
 from cjlib.attribution.shapley import _simplified_shapley, shapley
 from cjlib.errors import DataError
+from cjlib.progress import progress
 
 MODELS = HEURISTIC_MODELS + ("markov", "shapley")
 
@@ -160,7 +161,7 @@ def bootstrap(paths: pd.DataFrame, model: str = "markov", n_boot: int = 200, see
         op = _linear_operator(p, model)
     rng = np.random.default_rng(seed)
     reps = []
-    for _ in range(n_boot):
+    for _ in progress(range(n_boot), desc=f"bootstrap ({model})"):
         q = _resample(p, rng)
         if op is not None:
             reps.append(op @ (q.value if value else q.conv))

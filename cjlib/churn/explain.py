@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.churn.models import _threads
+from cjlib.progress import progress_bar
 
 
 # ------------------------------------------------------------------------------------------ explanations
@@ -31,10 +32,13 @@ def permutation_importance_table(model, X: pd.DataFrame, y, *, n_repeats: int = 
         Index ``feature``: ``importance`` (mean AUC drop), ``std``, ``rank`` (1 = most important).
     """
     from sklearn.inspection import permutation_importance
+    from sklearn.metrics import get_scorer
 
-    with _threads(n_threads):
-        r = permutation_importance(model, X, np.asarray(y), scoring="roc_auc", n_repeats=n_repeats,
-                                   random_state=seed, max_samples=min(max_samples, len(X)) / len(X), n_jobs=1)
+    # the bar counts sklearn's scorer calls: the baseline, then each column × repeat
+    with _threads(n_threads), progress_bar(total=1 + X.shape[1] * n_repeats, desc="permutation importance") as bar:
+        r = permutation_importance(model, X, np.asarray(y), scoring=bar.counting(get_scorer("roc_auc")),
+                                   n_repeats=n_repeats, random_state=seed,
+                                   max_samples=min(max_samples, len(X)) / len(X), n_jobs=1)
     out = pd.DataFrame({"importance": r.importances_mean, "std": r.importances_std},
                        index=pd.Index(X.columns, name="feature"))
     out = out.sort_values(["importance", "std"], ascending=[False, True], kind="stable")

@@ -11,6 +11,7 @@ from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from cjlib.personas.features import BOOT_SAMPLE, SILHOUETTE_SAMPLE
+from cjlib.progress import progress
 
 
 def _model(method: str, k: int, seed: int, n_init: int):
@@ -77,7 +78,7 @@ def _choose(scores: pd.DataFrame, method: str, min_share: float, min_stability: 
 def _score_ks(X, ks, method, seed, n_boot):
     rows, fits = {}, {}
     with threadpool_limits(1):
-        for kk in ks:
+        for kk in progress(ks, desc=f"personas: scoring k ({method})"):
             model, labels, row = _fit_k(X, method, kk, seed, n_boot)
             rows[kk], fits[kk] = row, (model, labels)
     scores = pd.DataFrame.from_dict(rows, orient="index")

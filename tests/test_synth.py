@@ -65,16 +65,19 @@ def test_schemas(data):
         "revenue",
         "session_id",
         "device",
+        "variant",
     ]
     assert isinstance(e.index, pd.RangeIndex) and e.index.start == 0
     assert pd.api.types.is_datetime64_dtype(e["timestamp"]) and e["timestamp"].dt.tz is None
     assert e["revenue"].dtype == np.float64
-    for col in ("customer_id", "event", "channel", "session_id", "device"):
+    for col in ("customer_id", "event", "channel", "session_id", "device", "variant"):
         assert pd.api.types.is_string_dtype(e[col]), col
     assert e["customer_id"].str.fullmatch(r"C\d{6}").all()
     assert set(e["channel"]) == CHANNELS
     assert set(e["device"]) == {"desktop", "mobile", "tablet"}
     assert (e.groupby("customer_id")["device"].nunique() == 1).all()
+    assert set(e["variant"]) == {"control", "treatment"}
+    assert (e.groupby("customer_id")["variant"].nunique() == 1).all()
     assert e["timestamp"].min() >= pd.Timestamp("2025-01-01")
     assert e["timestamp"].max() < pd.Timestamp("2026-01-01")
 
@@ -112,6 +115,7 @@ def test_schemas(data):
         "churn_time",
         "delivery_issue",
         "satisfaction",
+        "variant",
     ]
     assert t["churned"].dtype == bool and t["delivery_issue"].dtype == bool
     assert t["churn_time"].isna().eq(~t["churned"]).all()
@@ -448,10 +452,12 @@ def test_cli_data_writes_the_sample(tmp_path):
 
 def test_same_draws_as_the_single_module_generator():
     """The package runs the random draws of the former single-module generator in the same order: these
-    fingerprints were taken from cjlib/synth.py before the split (issue 18)."""
+    fingerprints were taken from cjlib/synth.py before the split (issue 18). Without the A/B test (issue 20)
+    every table is as before: the assignment draws from a stream of its own and shifts no other draw."""
     import hashlib
 
-    d = synth.generate(300, seed=2)
+    d = synth.generate(300, seed=2, variant_split=None)
+    assert "variant" not in d.events.columns and "variant" not in d.truth.columns and d.params["ab_test"] is None
 
     def fingerprint(df):
         return hashlib.sha256(pd.util.hash_pandas_object(df, index=True).values.tobytes()).hexdigest()[:16]
@@ -478,3 +484,74 @@ def test_module_runs_as_a_script(tmp_path):
     out = subprocess.run([sys.executable, "-m", "cjlib.synth", "--customers", "30", "--seed", "1", "--out",
                           str(tmp_path / "s")], capture_output=True, text=True, check=True)
     assert "for 30 customers" in out.stdout and (tmp_path / "s" / "events.parquet").is_file()
+
+
+# --------------------------------------------------------------------------------------------------
+# The planted A/B test (issue 20)
+# --------------------------------------------------------------------------------------------------
+def _checkout_sessions(d: synth.SyntheticData) -> pd.DataFrame:
+    """Sessions with an add_to_cart: variant and whether they went on to begin_checkout."""
+    e = d.events
+    s = (
+        e.assign(a=e["event"].eq("add_to_cart"), c=e["event"].eq("begin_checkout"))
+        .groupby("session_id")
+        .agg(variant=("variant", "first"), a=("a", "any"), c=("c", "any"))
+    )
+    return s[s["a"]]
+
+
+def test_ab_test_planted_at_one_step(big):
+    """Half the customers are treated; sessions with a cart reach begin_checkout about `lift` more often in
+    treatment, and the step before (add_to_cart) and after (purchase) do not move."""
+    ab = big.params["ab_test"]
+    assert ab["from_step"] == "add_to_cart" and ab["to_step"] == "begin_checkout" and ab["unit"] == "customer"
+    assert ab["levels"] == ["control", "treatment"] and ab["treatment_share"] == 0.5 and ab["lift"] == 0.06
+    t = big.truth
+    assert t["variant"].eq("treatment").mean() == pytest.approx(0.5, abs=0.015)
+    # the truth agrees with the events, and the assignment is independent of the persona
+    per_cust = big.events.groupby("customer_id")["variant"].first()
+    assert (per_cust == t.set_index("customer_id")["variant"].loc[per_cust.index]).all()
+    share = pd.crosstab(t["persona"], t["variant"], normalize="index")["treatment"]
+    assert share.between(0.46, 0.54).all()
+
+    s = _checkout_sessions(big)
+    rate = s.groupby("variant")["c"].mean()
+    # persona bases are 0.50-0.85 and the lift is added to each, so the difference is the lift
+    assert rate["treatment"] - rate["control"] == pytest.approx(ab["lift"], abs=0.02)
+
+    e = big.events
+    sess = (
+        e.assign(v=e["event"].eq("product_view"), a=e["event"].eq("add_to_cart"),
+                 c=e["event"].eq("begin_checkout"), p=e["event"].eq("purchase"))
+        .groupby("session_id")
+        .agg(variant=("variant", "first"), v=("v", "any"), a=("a", "any"), c=("c", "any"), p=("p", "any"))
+    )
+    cart = sess[sess["v"]].groupby("variant")["a"].mean()
+    buy = sess[sess["c"]].groupby("variant")["p"].mean()
+    assert abs(cart["treatment"] - cart["control"]) < 0.01
+    assert abs(buy["treatment"] - buy["control"]) < 0.015
+
+
+def test_variant_split_plants_an_imbalance_and_only_the_assignment():
+    """``variant_split`` sets the treatment share; the assignment stream is the same, so a customer in
+    treatment at 0.5 stays in treatment at 0.52; without an A/B test nothing but the column goes."""
+    a = synth.generate(6000, seed=3)
+    b = synth.generate(6000, seed=3, variant_split=0.52)
+    ta, tb = (d.truth.set_index("customer_id")["variant"].eq("treatment") for d in (a, b))
+    assert tb.mean() == pytest.approx(0.52, abs=0.015) and b.params["ab_test"]["treatment_share"] == 0.52
+    assert not (ta & ~tb).any()  # u < 0.5 implies u < 0.52
+    assert (tb & ~ta).sum() == pytest.approx(0.02 * 6000, rel=0.35)
+    # everything drawn before the sessions is the same with and without a test
+    none = synth.generate(6000, seed=3, variant_split=None)
+    pd.testing.assert_frame_equal(none.customers, a.customers)
+    pd.testing.assert_frame_equal(none.truth, a.truth.drop(columns="variant"))
+    for bad in (0, 1, 1.5, -0.1, True, "half"):
+        with pytest.raises(ValueError, match="variant_split"):
+            synth.generate(20, variant_split=bad)
+
+
+def test_cli_variant_split(tmp_path):
+    assert synth.main(["--customers", "50", "--seed", "1", "--variant-split", "none", "--out", str(tmp_path / "a")]) == 0
+    assert "variant" not in pd.read_parquet(tmp_path / "a" / "events.parquet").columns
+    assert synth.main(["--customers", "50", "--seed", "1", "--variant-split", "0.3", "--out", str(tmp_path / "b")]) == 0
+    assert json.loads((tmp_path / "b" / "truth.json").read_text())["ab_test"]["treatment_share"] == 0.3

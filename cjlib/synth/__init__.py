@@ -36,6 +36,12 @@ What is planted (all numbers are in ``SyntheticData.params``):
 * **Feedback.** CSAT (1–5) after about 30 % of purchases, driven by satisfaction, lower after a
   delivery issue or a payment error; CSAT after about 5 % of sessions with product views; NPS (0–10)
   from about 10 % of customers at a random time while they are active.
+* **An A/B test.** Each customer is assigned ``variant`` "control" or "treatment" (50/50 by default,
+  ``variant_split`` sets the treatment share) from a random stream of its own, so the assignment moves no
+  other draw. The treatment raises one step, ``begin_checkout`` after ``add_to_cart``: the session-level
+  probability gains 0.06 (persona base 0.50–0.85); nothing else depends on the variant. The column is an
+  event column (like ``device``), not a customer attribute, so that it never becomes a persona or churn
+  feature; ``params["ab_test"]`` holds the step, the lift and the split.
 * **Costs.** Monthly spend for paid_search, social, display, affiliate and email: the sessions each
   brought times a channel-specific cost per visit, with a little noise.
 
@@ -54,10 +60,11 @@ import numpy as np
 import pandas as pd
 
 from cjlib.paths import resolve
-from cjlib.synth.config import CHANNELS, EVENTS, PAID_CHANNELS, PERSONAS, _check_stage_map, _params
+from cjlib.synth.config import CHANNELS, EVENTS, PAID_CHANNELS, PERSONAS, VARIANTS, _check_stage_map, _params
 from cjlib.synth.journeys import (
     _after_purchase_sessions,
     _draw_customers,
+    _draw_variants,
     _regular_sessions,
     _timeline,
 )
@@ -71,7 +78,7 @@ from cjlib.synth.tables import (
     _truth_table,
 )
 
-__all__ = ["CHANNELS", "EVENTS", "PAID_CHANNELS", "PERSONAS", "SyntheticData", "generate", "main"]
+__all__ = ["CHANNELS", "EVENTS", "PAID_CHANNELS", "PERSONAS", "VARIANTS", "SyntheticData", "generate", "main"]
 
 
 def generate(
@@ -81,6 +88,7 @@ def generate(
     start: str | pd.Timestamp = "2025-01-01",
     end: str | pd.Timestamp = "2026-01-01",
     stage_map=None,
+    variant_split: float | None = 0.5,
 ) -> SyntheticData:
     """Generate synthetic customer journeys with a planted truth.
 
@@ -94,6 +102,10 @@ def generate(
         The simulated range ``[start, end)``; every timestamp falls inside it.
     stage_map : StageMap, str or Path, optional
         Stage map every generated event must be known to (default ``data/stage_map.yml``).
+    variant_split : float or None, default 0.5
+        Share of customers assigned to the A/B treatment (strictly between 0 and 1; another value than
+        0.5 plants a sample-ratio mismatch against the usual equal split). ``None`` plants no A/B test:
+        no ``variant`` column, and every other draw as with a test.
 
     Returns
     -------
@@ -103,22 +115,25 @@ def generate(
     Raises
     ------
     ValueError
-        When ``n_customers`` is not a positive integer, ``end`` is not after ``start``, or the stage
-        map does not know the generated events.
+        When ``n_customers`` is not a positive integer, ``end`` is not after ``start``, ``variant_split``
+        is not None or strictly between 0 and 1, or the stage map does not know the generated events.
 
     Examples
     --------
     >>> data = generate(200, seed=1)
     >>> sorted(data.truth["persona"].unique())
     ['bargain_hunter', 'loyal_premium', 'social_newcomer', 'window_shopper']
+    >>> data.params["ab_test"]["from_step"], data.params["ab_test"]["to_step"], data.params["ab_test"]["lift"]
+    ('add_to_cart', 'begin_checkout', 0.06)
     """
     t0, t1 = _check_arguments(n_customers, seed, start, end)
+    _check_variant_split(variant_split)
     _check_stage_map(stage_map)
     n = int(n_customers)
     rng = np.random.default_rng(seed)
     span = int((t1 - t0).total_seconds())
 
-    customers = _draw_customers(rng, n, span)
+    customers = _draw_customers(rng, n, span, _draw_variants(seed, n, variant_split))
     regular = _regular_sessions(rng, customers)
     after_purchase = _after_purchase_sessions(rng, customers, regular)
     log = _timeline(customers, regular, after_purchase)
@@ -133,8 +148,17 @@ def generate(
         feedback=feedback,
         costs=costs,
         truth=_truth_table(customers, labels),
-        params=_params(n, seed, t0, t1),
+        params=_params(n, seed, t0, t1, variant_split),
     )
+
+
+def _check_variant_split(variant_split) -> None:
+    """``variant_split`` is None or a number strictly between 0 and 1."""
+    if variant_split is None:
+        return
+    if isinstance(variant_split, bool) or not isinstance(variant_split, (int, float, np.integer, np.floating)) \
+            or not 0 < variant_split < 1:
+        raise ValueError(f"variant_split must be a share strictly between 0 and 1 or None, got {variant_split!r}")
 
 
 def _check_arguments(n_customers, seed, start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -189,8 +213,14 @@ def main(argv: list[str] | None = None) -> int:
         default="data/sample",
         help="output folder (relative: the current folder if it exists there, else the project root)",
     )
+    parser.add_argument(
+        "--variant-split",
+        default="0.5",
+        help="share of customers in the A/B treatment (default 0.5); 'none' plants no A/B test",
+    )
     args = parser.parse_args(argv)
-    data = generate(args.customers, args.seed, start=args.start, end=args.end)
+    split = None if args.variant_split.strip().lower() == "none" else float(args.variant_split)
+    data = generate(args.customers, args.seed, start=args.start, end=args.end, variant_split=split)
     out = resolve(args.out)
     data.write(out)
     print(f"wrote {len(data.events):,} events for {len(data.customers):,} customers to {out}")

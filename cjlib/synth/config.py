@@ -63,6 +63,7 @@ REGIONS = ("north", "south", "east", "west", "central")
 PLANS = ("free", "basic", "premium")
 
 PERSONAS = ("loyal_premium", "bargain_hunter", "window_shopper", "social_newcomer")
+VARIANTS = ("control", "treatment")  # the planted A/B test's levels (codes 0 and 1)
 
 _DAY = 86_400
 _MIN_SESSION_GAP = 2 * 3600  # seconds between the last event of a session and the next session
@@ -154,6 +155,23 @@ _CHECKOUT = {
     "p_error_before_success": {"mobile": 0.25, "other": 0.02},
 }
 _REVENUE_SIGMA = 0.45
+
+# The planted A/B test: each customer is assigned once (customer-level randomization), from a random
+# stream of its own (numpy's default_rng([seed, stream])), so drawing the assignment moves no other draw;
+# the treatment adds `lift` to the session-level probability of one step: begin_checkout after
+# add_to_cart (persona base p_checkout 0.50 to 0.85). Nothing else depends on the variant.
+_AB_TEST = {
+    "column": "variant",
+    "levels": list(VARIANTS),
+    "control": "control",
+    "treatment": "treatment",
+    "unit": "customer",
+    "from_step": "add_to_cart",
+    "to_step": "begin_checkout",
+    "lift": 0.06,
+    "lift_unit": "session",
+    "stream": 0xAB,
+}
 
 _SATISFACTION_SD = 0.8
 _DELIVERY_ISSUE_RATE = 0.15
@@ -253,7 +271,15 @@ def _channel_multipliers(transition: str) -> np.ndarray:
     return np.array([effects.get(c, 1.0) for c in CHANNELS])
 
 
-def _params(n: int, seed: int, t0: pd.Timestamp, t1: pd.Timestamp) -> dict:
+def _ab_params(variant_split: float | None) -> dict | None:
+    """The planted A/B test (``None`` without one): :data:`_AB_TEST` and the treatment share."""
+    if variant_split is None:
+        return None
+    return {**_AB_TEST, "treatment_share": float(variant_split),
+            "assignment": f"default_rng([seed, {_AB_TEST['stream']}]).random(n) < treatment_share"}
+
+
+def _params(n: int, seed: int, t0: pd.Timestamp, t1: pd.Timestamp, variant_split: float | None = None) -> dict:
     """The planted parameters as a JSON-serializable dict."""
     personas = {}
     for name in PERSONAS:
@@ -331,6 +357,7 @@ def _params(n: int, seed: int, t0: pd.Timestamp, t1: pd.Timestamp) -> dict:
                 "cost_per_visit": _COST_PER_VISIT,
                 "cost_noise_sd": _COST_NOISE_SD,
                 "paid_channels": list(PAID_CHANNELS),
+                "ab_test": _ab_params(variant_split),
             }
         )
     )

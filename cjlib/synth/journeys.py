@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.synth.config import (
+    _AB_TEST,
     _ADVOCACY,
     _CHECKOUT,
     _CHURN,
@@ -107,14 +108,30 @@ class _Customers:
     churn_at: np.ndarray
     churned: np.ndarray
     stop: np.ndarray
+    variant: np.ndarray | None = None  # codes into VARIANTS (0 control, 1 treatment); None: no A/B test
 
     @property
     def mobile(self) -> np.ndarray:
         return self.device == DEVICES.index("mobile")
 
+    @property
+    def treated(self) -> np.ndarray:
+        """Whether each customer is in the treatment (all False without an A/B test)."""
+        return np.zeros(len(self.persona), bool) if self.variant is None else self.variant == 1
 
-def _draw_customers(rng: np.random.Generator, n: int, span: int) -> _Customers:
-    """Persona, attributes, latent satisfaction, delivery issue, first visit and churn of ``n`` customers."""
+
+def _draw_variants(seed: int, n: int, treatment_share: float | None) -> np.ndarray | None:
+    """The A/B assignment of ``n`` customers (1 = treatment with probability ``treatment_share``), drawn
+    from a stream of its own so that it shifts no other draw; ``None`` when ``treatment_share`` is None."""
+    if treatment_share is None:
+        return None
+    u = np.random.default_rng([seed, _AB_TEST["stream"]]).random(n)
+    return (u < treatment_share).astype(np.int8)
+
+
+def _draw_customers(rng: np.random.Generator, n: int, span: int, variant: np.ndarray | None = None) -> _Customers:
+    """Persona, attributes, latent satisfaction, delivery issue, first visit and churn of ``n`` customers
+    (``variant``: their A/B assignment, drawn elsewhere, or None)."""
     weights = _spec_array("weight")
     persona = rng.choice(len(PERSONAS), size=n, p=weights / weights.sum())
     age = np.clip(
@@ -158,6 +175,7 @@ def _draw_customers(rng: np.random.Generator, n: int, span: int) -> _Customers:
         churn_at=churn_at,
         churned=churned,
         stop=np.where(churned, churn_at, span),
+        variant=variant,
     )
 
 
@@ -196,7 +214,7 @@ def _regular_sessions(rng: np.random.Generator, customers: _Customers) -> _Sessi
         customers.acquisition[cust],
         _draw_categorical(rng, _spec_matrix("returning"), persona[cust]),
     )
-    session, code = _simulate_sessions(rng, persona[cust], channel, customers.mobile[cust])
+    session, code = _simulate_sessions(rng, persona[cust], channel, customers.mobile[cust], customers.treated[cust])
     offset = _offsets(rng, session)
     revenue = np.full(len(session), np.nan)
     buy = np.flatnonzero(code == PURCHASE)
@@ -335,7 +353,7 @@ def _timeline(customers: _Customers, regular: _Sessions, extra: _Sessions) -> _T
 # --------------------------------------------------------------------------------------------------
 # The in-session state machine
 # --------------------------------------------------------------------------------------------------
-def _simulate_sessions(rng, persona, channel, mobile):
+def _simulate_sessions(rng, persona, channel, mobile, treated=None):
     """Event sequences of all regular sessions at once (loops over journey steps, never over sessions).
 
     Parameters
@@ -345,6 +363,9 @@ def _simulate_sessions(rng, persona, channel, mobile):
         Persona and channel code of each session.
     mobile : ndarray of bool
         Whether the session's customer is on mobile.
+    treated : ndarray of bool, optional
+        Whether the session's customer is in the A/B treatment (its begin_checkout probability after
+        add_to_cart gains the planted lift); default none.
 
     Returns
     -------
@@ -397,7 +418,10 @@ def _simulate_sessions(rng, persona, channel, mobile):
     )
     carted = considering[rng.random(len(considering)) < np.minimum(p, 0.98)]
     emit(carted, ADD_TO_CART)
-    checking = carted[rng.random(len(carted)) < _spec_array("p_checkout")[persona[carted]]]
+    p = _spec_array("p_checkout")[persona[carted]]
+    if treated is not None:
+        p = np.minimum(p + _AB_TEST["lift"] * treated[carted], 1.0)
+    checking = carted[rng.random(len(carted)) < p]
 
     # checkout: the session's outcome is drawn first (mobile × the friction multiplier), then its attempts.
     # A failing session shows begin_checkout (+ payment_error, often on mobile) and is sometimes retried

@@ -29,6 +29,7 @@ from cjlib.synth.config import (
     PRODUCT_VIEW,
     PURCHASE,
     REGIONS,
+    VARIANTS,
 )
 from cjlib.synth.journeys import _Customers, _group_starts, _Timeline
 
@@ -45,7 +46,8 @@ class SyntheticData:
     events : DataFrame
         ``customer_id`` (str), ``timestamp`` (datetime64, naive), ``event`` (str), ``channel`` (str),
         ``revenue`` (float64, > 0 on purchases, NaN elsewhere), ``session_id`` (str, globally unique),
-        ``device`` (str, fixed per customer); sorted by (customer_id, timestamp), RangeIndex.
+        ``device`` (str, fixed per customer), ``variant`` (str, "control" or "treatment", fixed per
+        customer; absent when no A/B test is planted); sorted by (customer_id, timestamp), RangeIndex.
     customers : DataFrame
         ``customer_id``, ``age`` (int), ``gender``, ``region``, ``signup_date`` (datetime64), ``plan``.
     feedback : DataFrame
@@ -56,7 +58,7 @@ class SyntheticData:
     truth : DataFrame
         One row per customer: ``customer_id``, ``persona``, ``acquisition_channel``, ``device``,
         ``churned`` (bool), ``churn_time`` (NaT unless churned), ``delivery_issue`` (bool),
-        ``satisfaction`` (latent float).
+        ``satisfaction`` (latent float), ``variant`` (with an A/B test).
     params : dict
         The planted parameters, JSON-serializable.
     """
@@ -126,9 +128,11 @@ class _Labels:
 
 
 def _events_table(log: _Timeline, customers: _Customers, labels: _Labels) -> pd.DataFrame:
-    """The event log: one row per kept event, sessions numbered ``S0000001`` … in customer/time order."""
+    """The event log: one row per kept event, sessions numbered ``S0000001`` … in customer/time order;
+    the A/B ``variant`` (fixed per customer) after ``device`` when the sample plants a test."""
     n_sessions = int(log.session[-1]) + 1 if len(log.session) else 0
     sess_ids = np.char.add("S", np.char.zfill(np.arange(1, n_sessions + 1).astype(str), 7))
+    ab = {} if customers.variant is None else {"variant": _take_str(VARIANTS, customers.variant[log.cust])}
     return pd.DataFrame(
         {
             "customer_id": _take_str(labels.ids, log.cust),
@@ -138,6 +142,7 @@ def _events_table(log: _Timeline, customers: _Customers, labels: _Labels) -> pd.
             "revenue": log.revenue,
             "session_id": _take_str(sess_ids, log.session),
             "device": _take_str(DEVICES, customers.device[log.cust]),
+            **ab,
         }
     )
 
@@ -170,6 +175,7 @@ def _truth_table(customers: _Customers, labels: _Labels) -> pd.DataFrame:
             "churn_time": churn_ts.where(churned),
             "delivery_issue": customers.delivery,
             "satisfaction": customers.satisfaction,
+            **({} if customers.variant is None else {"variant": _take_str(VARIANTS, customers.variant)}),
         }
     )
 

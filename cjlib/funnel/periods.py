@@ -1,0 +1,387 @@
+"""This period against the last: a fitted funnel's conversion in the latest full period whose conversion
+windows have all closed, against the period before it.
+
+Rules
+-----
+* **Each period is its own funnel.** A period's units are those with a step-1 event inside it, and a
+  unit's progress there is its best attempt (furthest step, the rules of :mod:`cjlib.funnel`) among the
+  attempts that *start* in the period. Attempts started in other periods do not count, so a unit active
+  in both periods counts in both (as a date range does in Amplitude or PostHog): the periods are then
+  not independent samples, and an interval that treats them as independent is wider than it needs to be
+  (conservative) when a unit behaves alike in both. :attr:`PeriodComparison.in_both` says how many.
+* **Censoring.** With a conversion window ``W`` and the data observed up to ``end``, the current period
+  is the latest full period ending on or before ``end − W``: every attempt counted had its whole window
+  observed. Units whose step-1 event came after that are left out (their window was still open at
+  ``end``): :attr:`PeriodComparison.censored` counts them.
+* **No window.** An unbounded window never closes, so each period is cut at its own end: a step counts
+  only when it was reached before the period ended (both periods give their units at most the period's
+  length), and the current period is the latest full period ending on or before ``end``.
+* **Periods.** ``freq`` is a duration (``"30D"``, ``"7D"``, ``"12h"``: periods of that length, the current
+  one ending at ``end − W`` floored to whole days, hours or minutes as the length allows) or a calendar
+  alias: ``"W"`` (weeks from Monday) or ``"MS"`` (``"M"``, ``"ME"``: calendar months). The previous
+  period must start on or after the data's first event (for calendar periods: its day), else
+  ``ValueError`` says the span is too short.
+* **Tests.** Per transition, the difference current − previous with Newcombe's hybrid score interval
+  (:func:`cjlib.stats.proportion_difference`) and the pooled two-proportion test; the p-values of every
+  transition in the table form one family for Holm's correction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from cjlib.funnel.fitted import Funnel
+from cjlib.funnel.matching import _Match, _match
+from cjlib.stats import holm, proportion_difference, two_proportion_test
+from cjlib.validation import duration
+
+__all__ = ["PeriodComparison", "compare_periods", "period_freq", "report_periods"]
+
+_CALENDAR = {"W": "W-SUN", "W-SUN": "W-SUN", "M": "M", "MS": "M", "ME": "M"}
+_DAY = pd.Timedelta(days=1)
+_REPORT_FREQ = {"day": "1D", "week": "W", "month": "MS"}
+_AUTO = ("MS", "W", "1D")  # longest first: the longest period the data can hold twice
+
+
+@dataclass(frozen=True)
+class PeriodComparison:
+    """A funnel in the current period against the previous one (:func:`compare_periods`).
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per transition: every step-to-step transition (step k−1 → k), then conversion from step 1
+        to each step after the second (1 → k). ``from_step``, ``to_step``, ``units_previous`` (units at
+        ``from_step`` in the previous period), ``converted_previous`` (of them, at ``to_step``),
+        ``rate_previous``, the same three for the current period, ``difference`` (rate current − rate
+        previous), ``ci_low``, ``ci_high`` (Newcombe), ``z``, ``p_value``, ``p_adjusted`` (Holm over the
+        table's rows) and ``significant`` (``p_adjusted < 1 − confidence``). Rates and tests are NaN when a
+        period has no unit at ``from_step``.
+    reached : DataFrame
+        ``step``, ``previous``, ``current``: units reaching each step in each period (step 1: entering).
+    previous_start, previous_end, current_start, current_end : Timestamp
+        The periods, ``[start, end)``; ``previous_end == current_start``.
+    end : Timestamp
+        The data is taken as observed up to this instant (the last event unless given).
+    freq : str
+        The period as given.
+    window : Timedelta or None
+        The funnel's conversion window.
+    censored : int
+        Units left out because their step-1 event came after ``current_end`` (up to ``end``): with a window,
+        their window was still open at ``end``; without one, their period is not over.
+    in_both : int
+        Units counted in both periods.
+    confidence : float
+        Level of the intervals; ``significant`` uses ``1 − confidence`` as the level of the tests.
+    unit : str
+        ``"customer"`` or ``"session"``.
+    note : str
+        The censoring rule in one sentence, with this comparison's dates.
+    """
+
+    table: pd.DataFrame
+    reached: pd.DataFrame
+    previous_start: pd.Timestamp
+    previous_end: pd.Timestamp
+    current_start: pd.Timestamp
+    current_end: pd.Timestamp
+    end: pd.Timestamp
+    freq: str
+    window: pd.Timedelta | None
+    censored: int
+    in_both: int
+    confidence: float
+    unit: str
+    note: str
+
+    @property
+    def calendar(self) -> str | None:
+        """``"W"`` or ``"M"`` for calendar periods, ``None`` for periods of a fixed length."""
+        code = _calendar(self.freq)
+        return None if code is None else code[0]
+
+
+def _calendar(freq) -> str | None:
+    return _CALENDAR.get(freq.strip().upper()) if isinstance(freq, str) else None
+
+
+def _floor_unit(length: pd.Timedelta) -> str | None:
+    """The coarsest of day, hour, minute that divides ``length`` (periods then start on round times)."""
+    for unit in ("D", "h", "min"):
+        if length % pd.Timedelta(1, unit=unit) == pd.Timedelta(0):
+            return unit
+    return None
+
+
+def _bounds(first: pd.Timestamp, end: pd.Timestamp, freq, window: pd.Timedelta | None):
+    """(previous_start, current_start, current_end) of the two periods, or ``ValueError`` when the data's span
+    cannot hold them."""
+    stop = end - window if window is not None else end
+    code = _calendar(freq)
+    if code is not None:
+        cur = pd.Period(stop, freq=code) - 1
+        bounds = ((cur - 1).start_time, cur.start_time, (cur + 1).start_time)
+        earliest = first.normalize()
+    else:
+        try:
+            length = duration("freq", freq, allow_none=False, positive=True)
+        except ValueError as exc:
+            raise ValueError(f"freq must be a positive duration like '30D' or a calendar alias, one of "
+                             f"{list(_CALENDAR)}; got {freq!r}") from exc
+        unit = _floor_unit(length)
+        stop = stop.floor(unit) if unit else stop
+        bounds = (stop - 2 * length, stop - length, stop)
+        earliest = first
+    if bounds[0] < earliest:
+        why = (f"the data's end ({end:%Y-%m-%d %H:%M}) minus the {_span(window)} conversion window, so that "
+               f"every window counted has closed" if window is not None else f"the data's end ({end:%Y-%m-%d %H:%M})")
+        raise ValueError(
+            f"freq={freq!r}: the data cannot hold two full {_period_name(freq)}s: they would run from {bounds[0]:%Y-%m-%d %H:%M} "
+            f"to {bounds[2]:%Y-%m-%d %H:%M}, ending by {why}, but the first event is at {first:%Y-%m-%d %H:%M}")
+    return bounds
+
+
+def _period_name(freq) -> str:
+    """``"month"``, ``"week"`` or ``"7-day period"``."""
+    code = _calendar(freq)
+    if code is not None:
+        return "month" if code == "M" else "week"
+    return f"{_span(duration('freq', freq, allow_none=False, positive=True))} period"
+
+
+def _span(t: pd.Timedelta) -> str:
+    """``"30-day"``, ``"12-hour"``: a window as an adjective."""
+    days = t / _DAY
+    return f"{days:g}-day" if days >= 1 and days == round(days) else f"{t / pd.Timedelta(hours=1):g}-hour"
+
+
+def _end(m: _Match, end) -> pd.Timestamp:
+    if end is None:
+        return pd.Timestamp(int(m.prep.ts.max()))
+    t = pd.Timestamp(end)
+    if t is pd.NaT or pd.isna(t):
+        raise ValueError(f"end must be a timestamp, got {end!r}")
+    return t.tz_convert("UTC").tz_localize(None) if t.tzinfo is not None else t
+
+
+def _period_level(m: _Match, lo: int, hi: int, cut: bool) -> np.ndarray:
+    """Per unit, its furthest step over the attempts starting in ``[lo, hi)`` (ns); with ``cut``, events from
+    ``hi`` on do not count."""
+    prep = m.prep
+    member = np.array(prep.member, copy=True, order="F")
+    ts = prep.ts
+    member[:, 0] &= (ts >= lo) & (ts < hi)
+    if cut:
+        member[ts >= hi, :] = False
+    return _match(replace(prep, member=member), m.window, m.mode).level
+
+
+def _transitions(K: int) -> list[tuple[int, int]]:
+    return [(k - 1, k) for k in range(1, K)] + [(0, k) for k in range(2, K)]
+
+
+def _table(labels: list[str], prev: np.ndarray, cur: np.ndarray, confidence: float) -> pd.DataFrame:
+    """The per-transition comparison of the units reaching each step (``prev``, ``cur``: counts per step)."""
+    pairs = _transitions(len(labels))
+    a = np.array([p[0] for p in pairs], dtype=np.int64)
+    b = np.array([p[1] for p in pairs], dtype=np.int64)
+    n0, x0, n1, x1 = prev[a], prev[b], cur[a], cur[b]
+    diff, lo, hi = proportion_difference(x1, n1, x0, n0, confidence=confidence)
+    z, p = two_proportion_test(x1, n1, x0, n0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r0 = np.where(n0 > 0, x0 / np.maximum(n0, 1), np.nan)
+        r1 = np.where(n1 > 0, x1 / np.maximum(n1, 1), np.nan)
+    adj = holm(p)
+    return pd.DataFrame({
+        "from_step": [labels[i] for i in a], "to_step": [labels[i] for i in b],
+        "units_previous": n0, "converted_previous": x0, "rate_previous": r0,
+        "units_current": n1, "converted_current": x1, "rate_current": r1,
+        "difference": diff, "ci_low": lo, "ci_high": hi, "z": z, "p_value": p, "p_adjusted": adj,
+        "significant": np.nan_to_num(adj, nan=1.0) < 1 - confidence,
+    })
+
+
+def _note(window, current_end: pd.Timestamp, end: pd.Timestamp, censored: int, unit: str) -> str:
+    units = f"{censored:,} {unit}{' entering' if censored == 1 else 's entering'}"
+    verb = "is" if censored == 1 else "are"
+    if window is not None:
+        return (f"Only {unit}s whose {_span(window)} conversion window had closed by the data's end ({end:%Y-%m-%d}) "
+                f"are counted: {units} on or after {current_end:%Y-%m-%d} {verb} left out, their window still open.")
+    return (f"Without a conversion window, a step counts only when reached before its period ended; {units} on "
+            f"or after {current_end:%Y-%m-%d} {verb} left out, their period not over.")
+
+
+def compare_periods(funnel: Funnel, *, freq="30D", end=None, confidence: float = 0.95) -> PeriodComparison:
+    """The funnel's conversion in the current period against the previous one (the module's rules).
+
+    The current period is the latest full period ending on or before ``end − window`` (``end`` without a
+    window), so every unit counted had its whole conversion window observed; units entering later are
+    censored (left out and counted in :attr:`PeriodComparison.censored`). Without a window each period's
+    funnel stops at the period's end.
+
+    Parameters
+    ----------
+    funnel : Funnel
+        A fitted :class:`cjlib.funnel.Funnel` of at least two steps.
+    freq : str or Timedelta, default "30D"
+        The period: a positive duration (``"30D"``, ``"7D"``, ``"12h"``) or a calendar alias, ``"W"``
+        (weeks from Monday) or ``"MS"`` (also ``"M"``, ``"ME"``: calendar months).
+    end : str or Timestamp, optional
+        The instant the data is observed to (default: its last event); timezone-aware values are taken
+        to UTC.
+    confidence : float, default 0.95
+        Level of the Newcombe intervals; the tests' significance level is ``1 − confidence``.
+
+    Returns
+    -------
+    PeriodComparison
+
+    Raises
+    ------
+    ValueError
+        Fewer than two steps, a ``freq`` that is neither a duration nor a calendar alias, or a span of data
+        that cannot hold the two periods (it says the dates).
+
+    Examples
+    --------
+    Two weeks ending two days (the window) before the last event; ``z`` enters too late to be counted:
+
+    >>> ev = pd.DataFrame({"customer_id": list("aabccdeez"),
+    ...     "event": ["product_view", "purchase", "product_view", "product_view", "purchase", "product_view",
+    ...               "product_view", "purchase", "product_view"],
+    ...     "timestamp": pd.to_datetime(["2025-01-04", "2025-01-05", "2025-01-06", "2025-01-12", "2025-01-12 12:00",
+    ...                                  "2025-01-13", "2025-01-14", "2025-01-15", "2025-01-20"], format="mixed")})
+    >>> pc = compare_periods(Funnel(ev, ["product_view", "event:purchase"], window="2D"), freq="7D")
+    >>> [str(t.date()) for t in (pc.previous_start, pc.current_start, pc.current_end)], pc.censored
+    (['2025-01-04', '2025-01-11', '2025-01-18'], 1)
+    >>> pc.reached
+               step  previous  current
+    0  product_view         2        3
+    1      purchase         1        2
+    >>> round(float(pc.table["difference"].iloc[0]), 4)
+    0.1667
+    """
+    if not isinstance(funnel, Funnel):
+        raise TypeError(f"funnel must be a fitted cjlib.funnel.Funnel, got {type(funnel).__name__}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+    m: _Match = funnel._match
+    labels = list(m.prep.labels)
+    if len(labels) < 2:
+        raise ValueError("steps: comparing periods needs a funnel of at least 2 steps")
+    window = None if m.window is None else pd.Timedelta(int(m.window), unit="ns")
+    end_ts = _end(m, end)
+    first = pd.Timestamp(int(m.prep.ts.min())) if len(m.prep.ts) else end_ts
+    p0, c0, c1 = _bounds(first, end_ts, freq, window)
+    ns = [int(t.as_unit("ns").value) for t in (p0, c0, c1)]
+    cut = window is None
+    lev_prev = _period_level(m, ns[0], ns[1], cut)
+    lev_cur = _period_level(m, ns[1], ns[2], cut)
+    K = len(labels)
+    prev = np.array([(lev_prev >= k + 1).sum() for k in range(K)], dtype=np.int64)
+    cur = np.array([(lev_cur >= k + 1).sum() for k in range(K)], dtype=np.int64)
+    ts, step1 = m.prep.ts, m.prep.member[:, 0]
+    late = step1 & (ts >= ns[2]) & (ts <= int(end_ts.as_unit("ns").value))
+    late_units = np.unique(m.prep.unit[late])
+    censored = int((lev_cur[late_units] == 0).sum())  # units counted in the current period are not left out
+    unit = m.prep.unit_kind
+    return PeriodComparison(
+        table=_table(labels, prev, cur, confidence),
+        reached=pd.DataFrame({"step": labels, "previous": prev, "current": cur}),
+        previous_start=p0, previous_end=c0, current_start=c0, current_end=c1, end=end_ts, freq=freq,
+        window=window, censored=censored, in_both=int(((lev_prev >= 1) & (lev_cur >= 1)).sum()),
+        confidence=confidence, unit=unit, note=_note(window, c1, end_ts, censored, unit))
+
+
+def period_freq(compare_period: str, funnel: Funnel, *, end=None) -> str | None:
+    """The ``freq`` of a ``compare_period`` report parameter.
+
+    ``"day"``, ``"week"``, ``"month"`` are ``"D"``, ``"W"``, ``"MS"``; ``"auto"`` is the longest of month,
+    week and day of which the data holds two full periods before its open windows (``None`` when not even
+    two days fit); ``""`` is ``None`` (switched off); anything else is passed on as written (a duration
+    such as ``"30D"``, or a pandas alias).
+
+    Parameters
+    ----------
+    compare_period : str
+        The parameter.
+    funnel : Funnel
+        The funnel compared (read only for ``"auto"``).
+    end : str or Timestamp, optional
+        As in :func:`compare_periods`.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> period_freq("Month", None), period_freq(" 14D ", None), period_freq("", None)
+    ('MS', '14D', None)
+    """
+    text = str(compare_period or "").strip()
+    key = text.lower()
+    if key in _REPORT_FREQ:
+        return _REPORT_FREQ[key]
+    if key != "auto":
+        return text or None
+    m = funnel._match
+    window = None if m.window is None else pd.Timedelta(int(m.window), unit="ns")
+    end_ts = _end(m, end)
+    first = pd.Timestamp(int(m.prep.ts.min())) if len(m.prep.ts) else end_ts
+    for freq in _AUTO:
+        try:
+            _bounds(first, end_ts, freq, window)
+        except ValueError:
+            continue
+        return freq
+    return None
+
+
+def report_periods(funnel: Funnel, compare_period: str, *, end=None,
+                   confidence: float = 0.95) -> tuple[PeriodComparison | None, str | None]:
+    """03's comparison of this period against the last, or the one sentence why there is none.
+
+    Parameters
+    ----------
+    funnel : Funnel
+        The funnel compared.
+    compare_period : str
+        The report parameter (:func:`period_freq`).
+    end : str or Timestamp, optional
+        As in :func:`compare_periods`.
+    confidence : float, default 0.95
+        As in :func:`compare_periods`.
+
+    Returns
+    -------
+    (PeriodComparison or None, str or None)
+        The comparison and ``None``, or ``None`` and the reason: the parameter is ``""``, the funnel has
+        one step, or the data's span cannot hold two periods.
+    """
+    if not str(compare_period or "").strip():
+        return None, "compare_period is '' (switched off)."
+    if len(funnel.labels) < 2:
+        return None, "the funnel has a single step, so there is no conversion to compare."
+    freq = period_freq(compare_period, funnel, end=end)
+    if freq is None:
+        m = funnel._match
+        first, last = pd.Timestamp(int(m.prep.ts.min())), _end(m, end)
+        win = "" if m.window is None else (f" before the last {_span(pd.Timedelta(int(m.window), unit='ns'))} "
+                                           "conversion window, still open at its end,")
+        return None, (f"the data ({first:%Y-%m-%d} to {last:%Y-%m-%d}) cannot hold two full days{win}, the "
+                      "shortest periods compared.")
+    try:
+        pc = compare_periods(funnel, freq=freq, end=end, confidence=confidence)
+    except ValueError as exc:
+        return None, str(exc).split(": ", 1)[-1].rstrip(".") + "."
+    for name, start, stop, n in (("previous", pc.previous_start, pc.previous_end, pc.reached["previous"].iloc[0]),
+                                 ("current", pc.current_start, pc.current_end, pc.reached["current"].iloc[0])):
+        if n == 0:
+            return None, (f"no {pc.unit} entered the funnel in the {name} period ({start:%Y-%m-%d} to "
+                          f"{stop - pd.Timedelta(1):%Y-%m-%d}), so there is no conversion to compare.")
+    return pc, None

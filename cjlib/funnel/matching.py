@@ -25,7 +25,7 @@ UNITS = ("customer", "session")
 _NAT = np.iinfo(np.int64).min  # int64 view of NaT
 _BIG = np.iinfo(np.int64).max
 _RESERVED = {"customer_id", "session", "steps_reached", "last_step", "entered_at", "converted",
-             "window_end", "first_entered_at"}
+             "window_end", "first_entered_at", "entry_step"}
 
 
 # ------------------------------------------------------------------------------------------ validation
@@ -54,18 +54,33 @@ def _step_label(step) -> str:
     return _strip(step) if isinstance(step, str) else " | ".join(_strip(x) for x in step)
 
 
+def _unmark(name: str) -> str:
+    """A name without its optional-step mark (a trailing ``"?"``)."""
+    return name[:-1].rstrip() if name.endswith("?") else name
+
+
+def _names(s, what: str = "steps") -> tuple[str, ...]:
+    """One step (or exclusion) as a tuple of names; raises on anything else."""
+    if isinstance(s, str):
+        return (s,)
+    if isinstance(s, Sequence) and len(s) > 0 and all(isinstance(x, str) for x in s):
+        return tuple(s)
+    raise ValueError(f"{what}: each step must be a name or a non-empty list of names, got {s!r}")
+
+
 def _normalize_steps(steps) -> list[tuple[str, ...]]:
+    """The steps as tuples of names, optional-step marks (a trailing ``"?"``) removed."""
     if isinstance(steps, str) or not isinstance(steps, Sequence) or len(steps) == 0:
         raise ValueError(f"steps must be a non-empty list of event names, stage names or lists of names, got {steps!r}")
     out = []
     for s in steps:
-        if isinstance(s, str):
-            out.append((s,))
-        elif isinstance(s, Sequence) and len(s) > 0 and all(isinstance(x, str) for x in s):
-            out.append(tuple(s))
-        else:
-            raise ValueError(f"steps: each step must be a name or a non-empty list of names, got {s!r}")
+        out.append(tuple(_unmark(x) for x in _names(s)))
     return out
+
+
+def _marked_optional(steps) -> list[bool]:
+    """Per step: written with a trailing ``"?"`` (a list step: any of its names)."""
+    return [any(x.endswith("?") for x in _names(s)) for s in steps]
 
 
 def _labels(steps) -> list[str]:
@@ -133,12 +148,14 @@ class _Prepared:
     labels: list
     steps: list
     unit_kind: str
+    xmember: np.ndarray | None = None  # (n, X) bool: row is an event of exclusion x (funnel options), else None
 
 
-def _prepare(events, steps, unit, stage_map) -> _Prepared:
+def _prepare(events, steps, unit, stage_map, exclude_names=()) -> _Prepared:
     _check_events(events)
     _check_choice("unit", unit, UNITS)
     norm = _normalize_steps(steps)
+    xnorm = [tuple(x) for x in exclude_names]
     sm = stage_map or load_stage_map()
     ev = ensure_sorted(events)
     cat = ev["event"] if isinstance(ev["event"].dtype, pd.CategoricalDtype) else ev["event"].astype("category")
@@ -146,20 +163,21 @@ def _prepare(events, steps, unit, stage_map) -> _Prepared:
     ev_codes = cat.cat.codes.to_numpy().astype(np.int64)  # int64: other analyses index with it
     stage_names = sm.stage_names
     known = set(sm.known_events) | set(ev_cats.tolist())
-    for s in norm:
-        for name in s:
-            if name.startswith(("event:", "stage:")):
-                kind, _, bare = name.partition(":")
-                if kind == "stage" and bare not in stage_names:
-                    raise ValueError(f"steps: unknown stage {bare!r} in {name!r}; stages are {stage_names}")
-                if kind == "event" and bare not in known:
-                    raise ValueError(f"steps: unknown event {bare!r} in {name!r}: not in the data or the stage map")
-            elif name not in stage_names and name not in known:
-                raise ValueError(
-                    f"steps: unknown step name {name!r}: not a stage ({', '.join(stage_names)}) and not an event "
-                    f"in the data or the stage map"
-                )
-    _warn_ambiguous(norm, sm, stacklevel=5)
+    for what, sets in (("steps", norm), ("exclude", xnorm)):
+        for s in sets:
+            for name in s:
+                if name.startswith(("event:", "stage:")):
+                    kind, _, bare = name.partition(":")
+                    if kind == "stage" and bare not in stage_names:
+                        raise ValueError(f"{what}: unknown stage {bare!r} in {name!r}; stages are {stage_names}")
+                    if kind == "event" and bare not in known:
+                        raise ValueError(f"{what}: unknown event {bare!r} in {name!r}: not in the data or the stage map")
+                elif name not in stage_names and name not in known:
+                    raise ValueError(
+                        f"{what}: unknown step name {name!r}: not a stage ({', '.join(stage_names)}) and not an event "
+                        f"in the data or the stage map"
+                    )
+    _warn_ambiguous(norm + xnorm, sm, stacklevel=5)
 
     def is_stage(name):
         return name.startswith("stage:") or (name in stage_names and not name.startswith("event:"))
@@ -167,18 +185,24 @@ def _prepare(events, steps, unit, stage_map) -> _Prepared:
     def bare(name):
         return name.split(":", 1)[1] if name.startswith(("event:", "stage:")) else name
 
-    need_stage = any(is_stage(name) for s in norm for name in s)
+    need_stage = any(is_stage(name) for s in norm + xnorm for name in s)
     stage_codes = assign_stages(ev, stage_map=sm).cat.codes.to_numpy() if need_stage else None
     n, k = len(ev), len(norm)
-    member = np.zeros((n, k), dtype=bool, order="F")  # column k contiguous: rows satisfying step k
-    for j, s in enumerate(norm):
-        ev_names = [bare(x) for x in s if not is_stage(x)]
-        st_names = [bare(x) for x in s if is_stage(x)]
-        if ev_names:
-            lut = np.r_[np.isin(ev_cats, ev_names), False]  # the last slot answers code -1 (missing)
-            member[:, j] |= lut[ev_codes]
-        if st_names:
-            member[:, j] |= np.isin(stage_codes, [stage_names.index(x) for x in st_names])
+
+    def membership(sets):
+        out = np.zeros((n, len(sets)), dtype=bool, order="F")  # column k contiguous: rows satisfying step k
+        for j, s in enumerate(sets):
+            ev_names = [bare(x) for x in s if not is_stage(x)]
+            st_names = [bare(x) for x in s if is_stage(x)]
+            if ev_names:
+                lut = np.r_[np.isin(ev_cats, ev_names), False]  # the last slot answers code -1 (missing)
+                out[:, j] |= lut[ev_codes]
+            if st_names:
+                out[:, j] |= np.isin(stage_codes, [stage_names.index(x) for x in st_names])
+        return out
+
+    member = membership(norm)
+    xmember = membership(xnorm) if xnorm else None
     ustart = None
     if unit == "customer":
         ustart, ucode = customer_groups(ev)
@@ -188,6 +212,7 @@ def _prepare(events, steps, unit, stage_map) -> _Prepared:
             order = np.argsort(ucode, kind="stable")
             ev = ev.iloc[order].reset_index(drop=True)  # pandas carries attrs (the source file) along
             ucode, ev_codes, member = ucode[order], ev_codes[order], member[order]
+            xmember = xmember[order] if xmember is not None else None
         # renumber 0..U-1 in row order
         new = np.ones(len(ucode), bool)
         new[1:] = ucode[1:] != ucode[:-1]
@@ -196,19 +221,45 @@ def _prepare(events, steps, unit, stage_map) -> _Prepared:
     if ustart is None:
         ustart = np.flatnonzero(np.r_[True, ucode[1:] != ucode[:-1]]) if len(ucode) else np.zeros(0, np.int64)
     return _Prepared(ev, ucode.astype(np.int64, copy=False), ustart, ts, ev_codes, ev_cats, member,
-                     _labels(norm), norm, unit)
+                     _labels(norm), norm, unit, xmember)
 
 
 @dataclass(frozen=True)
 class _Match:
+    """One funnel matched over a log: per unit, its chosen attempt.
+
+    A unit is *at* step k when ``pos[:, k] >= 0`` (:attr:`at_step`): without funnel options that is
+    ``level >= k + 1``; with optional steps or an open funnel it is not (an optional step may be skipped,
+    an open funnel's unit may enter after step 1), so code that asks "who is at step k" reads ``at_step``.
+    """
+
     prep: _Prepared
-    level: np.ndarray        # per unit, 0..K
+    level: np.ndarray        # per unit, 0..K: 1-based position of the furthest (required) step reached
     pos: np.ndarray          # (U, K) row matched to each step in the chosen attempt, -1 when none
     done: np.ndarray         # (U, K) completion time ns, _NAT when not reached
-    first_entry: np.ndarray  # per unit row of the first step-1 event, -1 when none
+    first_entry: np.ndarray  # per unit row of the first step-1 event (open: of any required step), -1 when none
     end: np.ndarray          # per unit end of the observed span (ns): conversion, window end or last event
     window: int | None
     mode: str
+    optional: tuple = ()     # per step: optional (empty: no optional step)
+    exclusions: tuple = ()   # ((names, from, to), ...): 0-based step range of each exclusion
+    open: bool = False       # units may enter at any step
+    entry: np.ndarray | None = None  # per unit 0-based entry step of the chosen attempt, -1 when none
+
+    @property
+    def at_step(self) -> np.ndarray:
+        """(U, K) bool: the unit is at step k in its chosen attempt (reached it; an optional step: did it)."""
+        return self.pos >= 0
+
+    @property
+    def entry_step(self) -> np.ndarray:
+        """Per unit, the 0-based step its chosen attempt entered at (0 unless open), -1 for units never in."""
+        return self.entry if self.entry is not None else np.where(self.level >= 1, 0, -1)
+
+    @property
+    def has_options(self) -> bool:
+        """Whether optional steps, exclusions or an open entry shape this match."""
+        return any(self.optional) or bool(self.exclusions) or self.open
 
 
 def _links(prep: _Prepared, src: np.ndarray, usrc: np.ndarray, k: int) -> np.ndarray:
@@ -342,11 +393,182 @@ def _match(prep: _Prepared, window: int | None, mode: str) -> _Match:
     return _Match(prep, level, chosen_pos, done, first_entry, end, window, mode)
 
 
-def _run(events, steps, window, mode, unit, stage_map) -> _Match:
+# ------------------------------------------------------------------------------------------ funnel options
+def _optional_flags(steps, optional=None) -> tuple:
+    """Per step: optional, from the ``"?"`` marks of ``steps`` and the ``optional`` argument (1-based step
+    numbers or labels); ``()`` when no step is optional. The first and the last step cannot be optional."""
+    norm = _normalize_steps(steps)
+    labels = _labels(norm)
+    flags = _marked_optional(steps)
+    if optional is not None:
+        items = [optional] if isinstance(optional, (str, int, np.integer)) else list(optional)
+        for x in items:
+            flags[_step_index(x, labels, norm, "optional")] = True
+    if not any(flags):
+        return ()
+    bad = [labels[k] for k in (0, len(labels) - 1) if flags[k]]
+    if bad:
+        raise ValueError(f"optional: the first and the last step cannot be optional, got {', '.join(map(repr, bad))}")
+    return tuple(flags)
+
+
+def _exclusions(steps, exclude=None) -> tuple:
+    """The exclusions as ``((names, lo, hi), ...)``: names a tuple, ``lo < hi`` 0-based steps.
+
+    ``exclude`` is a name, a list of names (any of which), or a list of such items and tuples
+    ``(names, from_step, to_step)`` (steps as 1-based numbers or labels); an item without a range spans
+    the whole funnel.
+    """
+    if exclude is None:
+        return ()
+    norm = _normalize_steps(steps)
+    labels = _labels(norm)
+    items = [exclude] if isinstance(exclude, (str, tuple)) else list(exclude)
+    out = []
+    for x in items:
+        if isinstance(x, tuple):
+            if len(x) != 3:
+                raise ValueError(f"exclude: a range is (names, from_step, to_step), got {x!r}")
+            names, a, b = x
+            lo = _step_index(a, labels, norm, "exclude: from_step")
+            hi = _step_index(b, labels, norm, "exclude: to_step")
+        else:
+            names, lo, hi = x, 0, len(norm) - 1
+        if hi <= lo:
+            raise ValueError(f"exclude: {names!r} needs a later to_step than from_step: the range covers the steps "
+                             f"between them, got {labels[lo]!r} → {labels[hi]!r}")
+        out.append((_names(names, "exclude"), lo, hi))
+    return tuple(out)
+
+
+def _check_options(mode: str, optional: tuple, exclusions: tuple, open_: bool) -> None:
+    if mode == "any" and (any(optional) or exclusions or open_):
+        raise ValueError("mode 'any' takes no optional steps, exclusions or open entry: they are defined for "
+                         "mode='ordered' (all three) and mode='strict' (exclusions and open entry)")
+    if mode == "strict" and any(optional):
+        raise ValueError("optional steps need mode='ordered': in strict mode every step follows the previous one "
+                         "back to back, so a skipped step has no place")
+
+
+def _next_row(rows: np.ndarray, unit: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """For each row in ``src``, the first row of sorted ``rows`` after it in the same unit, else ``_BIG``."""
+    if not len(rows) or not len(src):
+        return np.full(len(src), _BIG, np.int64)
+    j = np.searchsorted(rows, src, side="right")
+    cand = rows[np.minimum(j, len(rows) - 1)]
+    return np.where((j < len(rows)) & (unit[cand] == unit[src]), cand, _BIG)
+
+
+def _option_links(prep: _Prepared, mode: str, req: list, rows: list, xrows: list) -> list:
+    """Per required gap i (1..R-1), for each row of required step i-1: the index into ``rows[i]`` of the row
+    its attempt goes on to, -1 when none (no such row, or an exclusion row strictly between)."""
+    unit, member = prep.unit, prep.member
+    n = len(unit)
+    links = [None]
+    for i in range(1, len(req)):
+        src = rows[i - 1]
+        if mode == "ordered":
+            j = _links(prep, src, unit[src], req[i])
+        else:  # strict: the unit's very next row
+            q = np.minimum(src + 1, max(n - 1, 0))
+            ok = (src + 1 < n) & (unit[q] == unit[src]) & member[q, req[i]]
+            j = np.where(ok, np.searchsorted(rows[i], q), -1)
+        if xrows[i] is not None and len(src):
+            q = rows[i][np.maximum(j, 0)] if len(rows[i]) else np.zeros(len(src), np.int64)
+            j = np.where((j >= 0) & (_next_row(xrows[i], unit, src) >= q), j, -1)
+        links.append(np.asarray(j, np.int64))
+    return links
+
+
+def _match_options(prep: _Prepared, window: int | None, mode: str, optional: tuple, exclusions: tuple,
+                   open_: bool) -> _Match:
+    """The matcher with funnel options (the rules of :mod:`cjlib.funnel`, "Funnel options")."""
+    _check_options(mode, optional, exclusions, open_)
+    unit, ts = prep.unit, prep.ts
+    n, K = prep.member.shape
+    U = len(prep.unit_start)
+    opt = optional or (False,) * K
+    req = [k for k in range(K) if not opt[k]]
+    R = len(req)
+    rows = [np.flatnonzero(prep.member[:, k]) for k in req]
+    xrows = [None] * R  # per required gap: the rows of the exclusions that cover it
+    for i in range(1, R):
+        cols = [c for c, (_, lo, hi) in enumerate(exclusions) if lo < req[i] and req[i - 1] < hi]
+        if cols:
+            xrows[i] = np.flatnonzero(prep.xmember[:, cols].any(axis=1))
+    links = _option_links(prep, mode, req, rows, xrows)
+    big = _BIG - 1 - (int(ts.max()) if n else 0)
+    w = None if window is None else min(window, big)
+    parts = []
+    for e in (range(R) if open_ else [0]):  # attempts entering at required step e
+        S = rows[e]
+        if not len(S):
+            continue
+        lim = ts[S] + w if w is not None else np.full(len(S), _BIG)
+        P = np.full((len(S), R), -1, np.int64)
+        P[:, e] = S
+        lev = np.full(len(S), e + 1, np.int64)
+        cur, alive = np.arange(len(S)), np.ones(len(S), bool)
+        for i in range(e + 1, R):
+            if not alive.any():
+                break
+            nj = np.where(alive, links[i][cur], -1)
+            q = rows[i][np.maximum(nj, 0)] if len(rows[i]) else np.zeros(len(S), np.int64)
+            alive = (nj >= 0) & (ts[q] <= lim)
+            P[alive, i] = q[alive]
+            lev += alive
+            cur = np.where(alive, nj, 0)
+        parts.append((unit[S], lev, np.full(len(S), e, np.int64), S, P))
+    level = np.zeros(U, np.int64)
+    entry = np.full(U, -1, np.int64)
+    pos = np.full((U, K), -1, np.int64)
+    first_entry = np.full(U, -1, np.int64)
+    if parts:
+        ua, lev, ent, row, P = (np.concatenate([p[i] for p in parts]) for i in range(5))
+        order = np.lexsort((row, ent, -lev, ua))  # per unit: furthest, then lowest entry, then earliest
+        first = order[np.r_[True, ua[order][1:] != ua[order][:-1]]]
+        uu = ua[first]
+        level[uu] = np.asarray(req)[lev[first] - 1] + 1
+        entry[uu] = np.asarray(req)[ent[first]]
+        pos[np.ix_(uu, req)] = P[first]
+        by_row = np.lexsort((row, ua))
+        first_entry[uu] = row[by_row[np.r_[True, ua[by_row][1:] != ua[by_row][:-1]]]]
+    start_ts = np.where(entry >= 0, ts[np.maximum(pos[np.arange(U), np.maximum(entry, 0)], 0)], _NAT) if U else level
+    for o in (k for k in range(K) if opt[k]):  # an optional step: done between its required neighbours
+        i = max(i for i in range(R) if req[i] < o)
+        r, s_ = req[i], req[i + 1]
+        uu = np.flatnonzero(pos[:, r] >= 0)
+        p = pos[uu, r]
+        ro = _next_row(np.flatnonzero(prep.member[:, o]), unit, p)
+        upper = np.where(pos[uu, s_] >= 0, pos[uu, s_], _BIG)
+        if xrows[i + 1] is not None:
+            upper = np.minimum(upper, _next_row(xrows[i + 1], unit, p))
+        ok = ro < upper
+        if w is not None:
+            ok &= ts[np.minimum(ro, max(n - 1, 0))] <= start_ts[uu] + w
+        pos[uu[ok], o] = ro[ok]
+    done = np.where(pos >= 0, ts[np.maximum(pos, 0)], _NAT) if n else np.full((U, K), _NAT, np.int64)
+    unit_last = np.r_[prep.unit_start[1:] - 1, n - 1] if U else np.zeros(0, np.int64)
+    end = np.full(U, _NAT, np.int64)
+    entered = level >= 1
+    end[entered] = start_ts[entered] + window if window is not None else ts[unit_last[entered]]
+    conv = level == K
+    end[conv] = done[conv, K - 1]
+    return _Match(prep, level, pos, done, first_entry, end, window, mode, optional, exclusions, open_, entry)
+
+
+def _run(events, steps, window, mode, unit, stage_map, *, optional=None, exclude=None, open=False) -> _Match:
     w = _parse_window(window)
     _check_choice("mode", mode, MODES)
-    prep = _prepare(events, steps, unit, stage_map)
-    return _match(prep, w, mode)
+    opt = _optional_flags(steps, optional)
+    excl = _exclusions(steps, exclude)
+    if not isinstance(open, (bool, np.bool_)):
+        raise ValueError(f"open must be True or False, got {open!r}")
+    _check_options(mode, opt, excl, bool(open))
+    prep = _prepare(events, steps, unit, stage_map, [names for names, _, _ in excl])
+    if not (opt or excl or open):
+        return _match(prep, w, mode)
+    return _match_options(prep, w, mode, opt, excl, bool(open))
 
 
 def _to_ts(ns: np.ndarray) -> np.ndarray:
@@ -363,6 +585,8 @@ def _unit_frame(m: _Match, *, with_steps: bool = True) -> pd.DataFrame:
     cols["steps_reached"] = m.level
     labels = np.asarray(prep.labels + [None], dtype=object)
     cols["last_step"] = np.where(m.level > 0, labels[np.maximum(m.level - 1, 0)], None)
+    if m.open:
+        cols["entry_step"] = np.where(m.entry_step >= 0, labels[np.maximum(m.entry_step, 0)], None)
     cols["first_entered_at"] = _to_ts(np.where(m.first_entry >= 0, prep.ts[np.maximum(m.first_entry, 0)], _NAT))
     cols["entered_at"] = _to_ts(m.done[:, 0]) if K else _to_ts(np.full(len(us), _NAT))
     cols["converted"] = m.level == K
@@ -372,6 +596,8 @@ def _unit_frame(m: _Match, *, with_steps: bool = True) -> pd.DataFrame:
             cols[lab] = _to_ts(m.done[:, k])
     out = pd.DataFrame(cols)
     out["last_step"] = out["last_step"].astype(pd.CategoricalDtype(prep.labels, ordered=True))
+    if m.open:
+        out["entry_step"] = out["entry_step"].astype(pd.CategoricalDtype(prep.labels, ordered=True))
     return out
 
 
@@ -383,10 +609,14 @@ def funnel_units(
     mode: str = "ordered",
     unit: str = "customer",
     stage_map: StageMap | None = None,
+    optional=None,
+    exclude=None,
+    open: bool = False,
 ) -> pd.DataFrame:
     """Per unit: the furthest funnel step reached and when each step was completed.
 
-    The rules are the module's (see :mod:`cjlib.funnel`); :func:`funnel` summarises this table.
+    The rules are the module's (see :mod:`cjlib.funnel`, also for the funnel options ``optional``,
+    ``exclude`` and ``open``); :func:`funnel` summarises this table.
 
     Parameters
     ----------
@@ -400,20 +630,48 @@ def funnel_units(
     unit : {"customer", "session"}
     stage_map : StageMap, optional
         Default ``data/stage_map.yml``.
+    optional : list of int or str, optional
+        Optional steps (1-based numbers or labels), besides those written with a trailing ``"?"``.
+    exclude : str, list or tuple, optional
+        Exclusion events: a name (event or stage) or list of names, or ``(names, from_step, to_step)``
+        for the steps between two steps; a list of such items.
+    open : bool, default False
+        Units may enter the funnel at any step.
 
     Returns
     -------
     DataFrame
         One row per unit in the data, in (customer, session) order: ``customer_id``, ``session`` (only for
-        ``unit="session"``: a 0-based session number), ``steps_reached`` (0..K), ``last_step`` (ordered
-        categorical of step labels, NaN for 0), ``first_entered_at`` (the unit's first step-1 event),
+        ``unit="session"``: a 0-based session number), ``steps_reached`` (0..K: the 1-based position of
+        the furthest step reached, never an optional step), ``last_step`` (ordered categorical of step
+        labels, NaN for 0), ``entry_step`` (only with ``open=True``: the step the chosen attempt entered
+        at), ``first_entered_at`` (the unit's first step-1 event; open funnels: first event of any
+        required step),
         ``entered_at`` (step 1 of the chosen attempt: the earliest attempt reaching the furthest step),
         ``converted`` (reached every step), ``window_end`` (end of the observed span: the completion of
-        the last step for converters, else step-1 time + window, else the unit's last event; NaT for
+        the last step for converters, else entry time + window, else the unit's last event; NaT for
         units that never entered) and one column per step label holding the completion time (NaT when
-        not reached). Repeated labels get a `` (2)`` suffix.
+        not reached, skipped or before the entry step). Repeated labels get a `` (2)`` suffix.
+
+    Examples
+    --------
+    A search between steps stops ``a`` at step 1; ``b`` skips the optional step 2 (``c`` never enters):
+
+    >>> ev = pd.DataFrame({"customer_id": list("aaaabbcc"), "timestamp": pd.date_range("2025-01-01", periods=8, freq="h"),
+    ...                    "event": ["product_view", "search", "add_to_cart", "purchase", "product_view", "purchase",
+    ...                              "add_to_cart", "purchase"]})
+    >>> u = funnel_units(ev, ["product_view", "add_to_cart?", "event:purchase"], exclude="search")
+    >>> u[["customer_id", "steps_reached", "converted"]].values.tolist()
+    [['a', 1, False], ['b', 3, True], ['c', 0, False]]
+
+    In an open funnel a unit may enter at any step (``b`` enters at its purchase, ``c`` at its cart):
+
+    >>> u = funnel_units(ev, ["product_view", "add_to_cart", "event:purchase"], open=True)
+    >>> u["entry_step"].tolist(), u["steps_reached"].tolist()
+    (['product_view', 'purchase', 'add_to_cart'], [3, 3, 3])
     """
-    return _unit_frame(_run(events, steps, window, mode, unit, stage_map))
+    return _unit_frame(_run(events, steps, window, mode, unit, stage_map, optional=optional, exclude=exclude,
+                            open=open))
 
 
 
@@ -479,12 +737,13 @@ def _transition_spans(m: _Match, a: int, b: int) -> _Spans:
     """The span of every unit that reached step ``a`` (0-based) toward step ``b``: the rows strictly after its
     step-``a`` event up to its step-``b`` event (exclusive) when it got there, else up to the window end
     (inclusive) or, without a window, its last event."""
-    units = np.flatnonzero(m.level >= a + 1)
-    conv = m.level[units] >= b + 1
+    units = np.flatnonzero(m.pos[:, a] >= 0)  # at step a (without options: level >= a + 1)
+    conv = m.pos[units, b] >= 0
     start = m.pos[units, a]
     end_pos = np.where(conv, m.pos[units, b], -1)
     if m.window is not None:
-        end_ns = np.where(conv, _BIG, m.prep.ts[m.pos[units, 0]] + m.window)
+        entry = m.pos[units, m.entry_step[units]]  # the attempt's first row (step 1 unless open)
+        end_ns = np.where(conv, _BIG, m.prep.ts[entry] + m.window)
     else:
         end_ns = np.full(len(units), _BIG)
     rows, owner = _span_rows(m, units, start, end_ns, end_pos)

@@ -89,6 +89,7 @@ from cjlib.funnel.matching import _normalize_steps as _normalize_steps
 from cjlib.funnel.matching import _parse_window as _parse_window
 from cjlib.funnel.matching import _run as _run
 from cjlib.funnel.matching import _unit_frame as _unit_frame
+from cjlib.funnel.periods import PeriodComparison, compare_periods, period_freq, report_periods
 from cjlib.funnel.segments import Drivers, compare_segments, dropoff_drivers, worst_segment
 from cjlib.funnel.tables import _segment_values as _segment_values
 from cjlib.funnel.tables import (
@@ -110,10 +111,12 @@ __all__ = [
     "Drivers",
     "Friction",
     "Funnel",
+    "PeriodComparison",
     "ambiguous_steps",
     "cart_abandonment",
     "cart_outcomes",
     "cohort_freq",
+    "compare_periods",
     "compare_segments",
     "conversion_by_cohort",
     "conversion_step",
@@ -127,6 +130,8 @@ __all__ = [
     "holm",
     "largest_drop",
     "parse_steps",
+    "period_freq",
+    "report_periods",
     "report_segments",
     "report_steps",
     "report_window",

@@ -393,7 +393,7 @@ def event_paths(events: pd.DataFrame, event: str, *, direction: str = "forward",
     if not isinstance(event, str) or event not in set(map(str, cats)):
         raise ValueError(f"event must be an event name in the data, got {event!r}")
     f = Funnel(events, [f"event:{event}"], unit=unit)
-    return paths_around(f, step=1, direction=direction, depth=depth, top=top, collapse_repeats=collapse_repeats)
+    return paths_around(f, event=event, direction=direction, depth=depth, top=top, collapse_repeats=collapse_repeats)
 
 
 def step_matrix_difference(a: PathsAround | pd.DataFrame, b: PathsAround | pd.DataFrame) -> pd.DataFrame:

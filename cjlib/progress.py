@@ -41,10 +41,11 @@ def progress_enabled() -> bool:
     Examples
     --------
     >>> import os
-    >>> os.environ.get("CJLIB_STAGING") is None and "PYTEST_CURRENT_TEST" in os.environ
-    True
-    >>> progress_enabled()  # under pytest, unless CJLIB_PROGRESS=1
+    >>> saved = os.environ.get("CJLIB_PROGRESS", "")  # '' is the automatic choice
+    >>> os.environ["CJLIB_PROGRESS"] = "0"
+    >>> progress_enabled()
     False
+    >>> os.environ["CJLIB_PROGRESS"] = saved
     """
     if os.environ.get(_RUNNER_ENV):
         return False

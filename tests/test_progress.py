@@ -178,9 +178,9 @@ def test_bootstrap_same_numbers_with_a_bar(monkeypatch, capsys, model):
 
 
 def test_k_search_same_numbers_with_a_bar(monkeypatch, capsys):
+    from cjlib.features import customer_features
     from cjlib.personas import fit_personas
     from cjlib.synth import generate
-    from cjlib.features import customer_features
 
     d = generate(300, 1)
     f = customer_features(d.events, customers=d.customers, feedback=d.feedback)

@@ -89,6 +89,7 @@ from cjlib.funnel.matching import _normalize_steps as _normalize_steps
 from cjlib.funnel.matching import _parse_window as _parse_window
 from cjlib.funnel.matching import _run as _run
 from cjlib.funnel.matching import _unit_frame as _unit_frame
+from cjlib.funnel.paths import PathsAround, event_paths, paths_around, step_matrix_difference
 from cjlib.funnel.periods import PeriodComparison, compare_periods, period_freq, report_periods
 from cjlib.funnel.segments import Drivers, compare_segments, dropoff_drivers, worst_segment
 from cjlib.funnel.tables import _segment_values as _segment_values
@@ -112,6 +113,10 @@ __all__ = [
     "Friction",
     "Funnel",
     "PeriodComparison",
+    "PathsAround",
+    "event_paths",
+    "paths_around",
+    "step_matrix_difference",
     "ambiguous_steps",
     "cart_abandonment",
     "cart_outcomes",

@@ -1,5 +1,6 @@
 """``index.html`` (:func:`write_index`): a card per report from its ``metrics.json`` / ``error.json``,
-with its status, run time, data range, headline metrics, sections left out and parameters."""
+with its status, run time, data range, headline metrics and their change since the previous run (from
+``history/``, :mod:`cjlib.report.history`), sections left out and parameters."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from cjlib._version import __version__
 from cjlib.paths import resolve
+from cjlib.report.history import DEFAULT_THRESHOLD, PERCENT_WORDS, Comparison, compare, headline, previous_run
 from cjlib.report.notebook import _atomic_write
 from cjlib.report.params import _shown_parameters
 
@@ -26,11 +28,13 @@ color:#1f2933;padding:0 1rem}h1{margin-bottom:.2rem}.sub{color:#52606d;margin-to
 .missing{background:#f0f4f8;color:#52606d}table{border-collapse:collapse;font-size:.85rem;width:100%}
 table{table-layout:fixed}td{padding:.15rem .3rem;border-top:1px solid #f0f4f8;vertical-align:top;
 overflow-wrap:anywhere}td:first-child{color:#52606d;width:48%}.desc{color:#3e4c59;font-size:.88rem;margin:.2rem 0 .6rem}
-details{font-size:.8rem;margin-top:.5rem}.gone{color:#52606d;font-size:.82rem;margin:.5rem 0 0}.err{color:#a61b1b;font-size:.85rem;word-break:break-word}
+details{font-size:.8rem;margin-top:.5rem}.d{color:#7b8794;font-size:.76rem;margin-left:.45rem;white-space:nowrap}
+.d.flag{color:#b44d12;font-weight:600}.since{color:#3e4c59;font-size:.8rem;margin:.1rem 0 .4rem}
+.since b{color:#b44d12}.gone{color:#52606d;font-size:.82rem;margin:.5rem 0 0}.err{color:#a61b1b;font-size:.85rem;word-break:break-word}
 """
 
 
-_PERCENT_WORDS = ("rate", "conversion", "share")
+_PERCENT_WORDS = PERCENT_WORDS
 
 
 def _when(iso: str) -> str:
@@ -52,7 +56,42 @@ def _fmt(v: Any, key: str = "") -> str:
     return html.escape(str(v))
 
 
-def write_index(out_dir: str | Path, names: Iterable[str]) -> Path:
+def _short(v: Any) -> str:
+    """A parameter value in a sentence: quoted when empty, cut at 40 characters (escaped)."""
+    text = "''" if v in ("", None) else str(v)
+    return html.escape(text if len(text) <= 40 else text[:39] + "…")
+
+
+def _since(c: Comparison) -> str:
+    """The card's line on the previous run: first run, or when it was and what changed (data, parameters)."""
+    if c.previous_started is None:
+        return '<p class="since">First run: no earlier run to compare with.</p>'
+    when = html.escape(_when(c.previous_started)) if c.previous_started else "an earlier time"
+    parts = [] if c.data_changed is None else ["data changed" if c.data_changed else "same data"]
+    if c.parameters:
+        parts.append("parameters changed: " + "; ".join(f"{html.escape(k)} {_short(a)} → {_short(b)}"
+                                                         for k, a, b in c.parameters))
+    else:
+        parts.append("same parameters")
+    if c.versions:
+        parts.append(f"cjlib {html.escape(c.versions[0])} → {html.escape(c.versions[1])}")
+    flagged = sum(d.flagged for d in c.deltas)
+    mark = (f" <b>⚑</b> marks {'a change' if flagged == 1 else f'{flagged} changes'} outside the metric’s "
+            f"interval or of more than {c.threshold:.0%} (hover for why)." if flagged else "")
+    return f'<p class="since">Since the run of {when}: {", ".join(parts)}.{mark}</p>'
+
+
+def _delta(c: Comparison, key: str) -> str:
+    """The change of one headline metric, as a small span after its value (flagged ones stand out)."""
+    d = next((d for d in c.deltas if d.key == key), None)
+    if d is None:
+        return ""
+    if d.flagged:
+        return f'<span class="d flag" title="{html.escape(d.reason, quote=True)}">{html.escape(d.text)} ⚑</span>'
+    return f'<span class="d">{html.escape(d.text)}</span>'
+
+
+def write_index(out_dir: str | Path, names: Iterable[str], *, threshold: float = DEFAULT_THRESHOLD) -> Path:
     """Write ``index.html``: a card per report from its metrics.json / error.json.
 
     Parameters
@@ -61,6 +100,9 @@ def write_index(out_dir: str | Path, names: Iterable[str]) -> Path:
         The reports' folder.
     names : iterable of str
         The reports to show, in order (one without files shows as missing).
+    threshold : float, default 0.10
+        A headline metric without an interval whose relative change since the previous run (kept in
+        ``history/``) is beyond it is flagged (:func:`cjlib.report.history.delta`).
 
     Returns
     -------
@@ -96,13 +138,15 @@ def write_index(out_dir: str | Path, names: Iterable[str]) -> Path:
             info = [("run", f'{_when(m["started"])} ({m["seconds"]:.1f} s)'),
                     ("data", f'{d.get("first_event", "?")[:10]} → {d.get("last_event", "?")[:10]}, '
                              f'{_fmt(d.get("events", 0))} events, {_fmt(d.get("customers", 0))} customers')]
-            headline = [(k, v) for k, v in m.get("metrics", {}).items()
-                        if isinstance(v, (int, float, str)) and not isinstance(v, bool)][:8]
+            shown = headline(m.get("metrics", {}))
+            since = compare(m, previous_run(out, name), threshold=threshold)
             gone = m.get("metrics", {}).get("left_out") or {}
             if m.get("description"):
                 rows.append(f'<p class="desc">{html.escape(m["description"])}</p>')
-            rows.append("<table>" + "".join(f"<tr><td>{html.escape(k.replace('_', ' '))}</td><td>{_fmt(v, k)}</td></tr>"
-                                            for k, v in info + headline) + "</table>")
+            rows.append(_since(since))
+            cells = [(k, _fmt(v, k)) for k, v in info] + [(k, _fmt(v, k) + _delta(since, k)) for k, v in shown]
+            rows.append("<table>" + "".join(f"<tr><td>{html.escape(k.replace('_', ' '))}</td><td>{v}</td></tr>"
+                                            for k, v in cells) + "</table>")
             if gone:  # one line of section names; each name's reason on hover and under "why"
                 names = ", ".join(f'<span title="{html.escape(v, quote=True)}">{html.escape(k)}</span>'
                                   for k, v in gone.items())

@@ -5,7 +5,9 @@ input stops the run before any report is touched), then for each notebook (:func
 executes it in a staging folder, nbconvert renders HTML, and ``<name>.html``, ``<name>.ipynb``,
 ``<name>.metrics.json`` and the report's CSV exports are moved into place together through a journal
 (:func:`_commit`; a run killed mid-way is finished by the next one, :func:`_recover`) — a failed notebook
-never replaces the last good report. One run at a time writes to an output folder (:func:`_locked`).
+never replaces the last good report. The same commit adds a copy of the new metrics.json to the report's
+append-only history (``history/<name>/``, :mod:`cjlib.report.history`), from which the index shows each
+headline's change since the previous run. One run at a time writes to an output folder (:func:`_locked`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from cjlib._version import __version__
 from cjlib.parameters import ParameterError
 from cjlib.paths import NOTEBOOKS_DIR, resolve
+from cjlib.report.history import DEFAULT_THRESHOLD, new_entry
 from cjlib.report.index import write_index
 from cjlib.report.notebook import (
     EXPORTS_MANIFEST,
@@ -206,6 +209,7 @@ def _replay(journal: Path) -> None:
     plan = json.loads(journal.read_text())
     for src, dst in plan["moves"]:
         if Path(src).exists():
+            Path(dst).parent.mkdir(parents=True, exist_ok=True)  # history/<name>/ on a report's first run
             os.replace(src, dst)
     for r in plan["removes"]:
         Path(r).unlink(missing_ok=True)
@@ -249,6 +253,7 @@ def run_reports(
     notebooks_dir: str | Path = NOTEBOOKS_DIR,
     progress: Callable[[str], None] | None = print,
     path_bases: Iterable[str | Path] = (),
+    delta_threshold: float = DEFAULT_THRESHOLD,
 ) -> list[ReportResult]:
     """Run notebooks into HTML reports (the engine of ``python -m cjlib report``).
 
@@ -272,6 +277,10 @@ def run_reports(
         Paths in metrics.json and the index are shown relative to the first of these that holds them
         (the CLI gives the params file's folder and the current folder), else to the project root, else
         as their name: never as the machine's absolute path.
+    delta_threshold : float, default 0.10
+        On the index, a headline metric without an interval whose relative change since the report's
+        previous run is beyond this (0.10: 10 %) is flagged; one with an interval is flagged when it leaves
+        it (:func:`cjlib.report.history.delta`). 0 flags every change.
 
     Returns
     -------
@@ -280,17 +289,25 @@ def run_reports(
     Raises
     ------
     ParameterError, DataError
-        Before any notebook runs and before any file is written (a bad or out-of-range parameter, an
-        output folder that is a file or not writable, another run holding the lock on ``out_dir``).
+        Before any notebook runs and before any file is written (a bad or out-of-range parameter or
+        ``delta_threshold``, an output folder that is a file or not writable, another run holding the lock
+        on ``out_dir``).
 
     Notes
     -----
     Each report is a transaction: its kernel writes its CSV exports staged (see :func:`export_csv`), and
     only a notebook that succeeds has its HTML, notebook, metrics.json and exports moved into place,
     through a journal that the next run finishes if this one is killed mid-way. A failed or interrupted
-    report keeps its last good files. ``index.html`` is rewritten at the end, also after an interrupt.
+    report keeps its last good files. The commit of a report that succeeds also adds its metrics.json to
+    ``out_dir/history/<name>/`` (append-only: an entry is never rewritten or deleted; a failed report adds
+    none). ``index.html`` is rewritten at the end, also after an interrupt, with each headline metric's
+    change since the report's previous run.
     """
     out = resolve(out_dir)
+    if (isinstance(delta_threshold, bool) or not isinstance(delta_threshold, (int, float))
+            or not 0 <= delta_threshold < float("inf")):
+        raise ParameterError(f"delta_threshold {delta_threshold!r}: must be a number >= 0 (a relative change, "
+                             "0.1 = 10 %)")
     available = list_notebooks(resolve(notebooks_dir))
     if names:
         chosen = []
@@ -333,7 +350,7 @@ def run_reports(
                     r = results[-1]
                     progress(f"{r.name:<24} {r.status:<6} {r.seconds:6.1f} s" + (f"  {r.error}" if r.error else ""))
         finally:  # also on an interrupt: the index shows what is on disk
-            write_index(out, [p.stem for p in available])
+            write_index(out, [p.stem for p in available], threshold=delta_threshold)
     return results
 
 
@@ -374,12 +391,15 @@ def _run_one(nb_path: Path, injected: dict, out: Path, *, keep_code: bool, data:
             "data": data, "metrics": metrics,
             "exports": [os.path.relpath(t, out) for _, t in exports],
         }
+        text = json.dumps(to_jsonable(doc), indent=2) + "\n"
         _atomic_write(staging / f"{name}.html", page)
-        _atomic_write(staging / f"{name}.metrics.json", json.dumps(to_jsonable(doc), indent=2) + "\n")
+        _atomic_write(staging / f"{name}.metrics.json", text)
+        _atomic_write(staging / f"{name}.history.json", text)  # the same bytes: the index finds it by them
         os.chmod(tmp_nb, 0o666 & ~_umask())
         new_targets = {Path(os.path.normpath(t)) for _, t in exports}
         _commit(journal, [(staging / f"{name}.html", out / f"{name}.html"), (tmp_nb, out / f"{name}.ipynb"),
-                          *exports, (staging / f"{name}.metrics.json", out / f"{name}.metrics.json")],
+                          *exports, (staging / f"{name}.history.json", new_entry(out, name, started)),
+                          (staging / f"{name}.metrics.json", out / f"{name}.metrics.json")],
                 [out / f"{name}.error.json", out / f"{name}.failed.ipynb",
                  *(p for p in old_exports if p not in new_targets)])
         return ReportResult(name, "ok", seconds, metrics=metrics)

@@ -73,6 +73,47 @@ def _summarize(level: np.ndarray, done: np.ndarray, labels: list[str], units_tot
     }
 
 
+def _summarize_options(done: np.ndarray, labels: list[str], optional, entry) -> dict:
+    """:func:`_summarize` with funnel options: a unit is at step k when it has a completion time there."""
+    K = len(labels)
+    at = done != _NAT
+    opt = list(optional) if optional else [False] * K
+    prev = [-1] + [max(j for j in range(k) if not opt[j]) for k in range(1, K)]
+    reached = at.sum(axis=0).astype(np.int64)
+    cont = np.array([0] + [(at[:, prev[k]] & at[:, k]).sum() for k in range(1, K)], dtype=np.int64)
+    base = np.array([np.nan] + [reached[prev[k]] for k in range(1, K)], dtype=float)
+    first = np.array([(at[:, 0] & at[:, k]).sum() for k in range(K)], dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        from_start = first / reached[0] if reached[0] else np.full(K, np.nan)
+        from_prev = np.where(base > 0, cont / base, np.nan)
+    from_prev[0] = np.nan
+    isopt = np.asarray(opt, bool)
+    dropped = np.where(isopt, 0, np.r_[0, (base[1:] - cont[1:])]).astype(np.int64)
+    drop_rate = np.where(isopt, np.nan, 1.0 - from_prev)
+    med = np.full(K, _NAT, np.int64)
+    p90 = np.full(K, _NAT, np.int64)
+    for k in range(1, K):
+        sel = at[:, prev[k]] & at[:, k]
+        if sel.any():
+            med[k], p90[k] = _quantiles_int(done[sel, k] - done[sel, prev[k]], (0.5, 0.9))
+    out = {"step": labels}
+    if optional:
+        out["optional"] = isopt
+    out["reached"] = reached
+    if entry is not None:
+        e = np.asarray(entry)
+        out["entered_here"] = np.bincount(e[e >= 0], minlength=K).astype(np.int64)
+    out.update({
+        "conversion_from_start": from_start,
+        "conversion_from_previous": from_prev,
+        "dropped": dropped,
+        "drop_off_rate": drop_rate,
+        "median_time_from_previous": pd.to_timedelta(med.view("m8[ns]")),
+        "p90_time_from_previous": pd.to_timedelta(p90.view("m8[ns]")),
+    })
+    return out
+
+
 def _groups(seg: pd.DataFrame, cols: list[str]):
     """(codes per unit, DataFrame of group keys); units with a missing segment value get code -1."""
     if len(cols) == 1:
@@ -96,6 +137,9 @@ def funnel(
     unit: str = "customer",
     by: str | Sequence[str] | None = None,
     stage_map: StageMap | None = None,
+    optional=None,
+    exclude=None,
+    open: bool = False,
 ) -> pd.DataFrame:
     """Conversion funnel: how many units reach each step, drop-off and time between steps.
 
@@ -122,6 +166,9 @@ def funnel(
       strict mode "next event" is the next event of the same session.
     * ``by``: a unit's segment is the value of the column(s) on its first step-1 event (its first event if
       it never enters). Units with a missing segment value are left out of the segmented rows.
+    * Funnel options (``optional``, ``exclude``, ``open``): the rules of :mod:`cjlib.funnel`, "Funnel
+      options". With optional steps the table gets an ``optional`` column, with ``open=True`` an
+      ``entered_here`` column, and the rates read "of the units at the previous (required) step".
 
     Parameters
     ----------
@@ -137,6 +184,12 @@ def funnel(
         Segment column(s) of ``events``; the result gets one row per segment and step.
     stage_map : StageMap, optional
         Default ``data/stage_map.yml``.
+    optional : list of int or str, optional
+        Optional steps (1-based numbers or labels), besides those written ``"name?"``.
+    exclude : str, list or tuple, optional
+        Exclusion events: names, or ``(names, from_step, to_step)`` tuples (see :mod:`cjlib.funnel`).
+    open : bool, default False
+        Units may enter at any step.
 
     Returns
     -------
@@ -144,13 +197,19 @@ def funnel(
         One row per step (per segment and step with ``by``; segment columns first) with
 
         - ``step``: the step label (lists joined with ``" | "``; repeated labels get ``" (2)"``);
-        - ``reached``: units whose furthest step is this one or later;
-        - ``conversion_from_start``: reached ÷ reached at step 1;
-        - ``conversion_from_previous``: reached ÷ reached at the previous step (NaN for step 1);
-        - ``dropped``: reached at the previous step − reached here (0 for step 1);
-        - ``drop_off_rate``: 1 − conversion_from_previous (NaN for step 1);
+        - ``optional`` (only when a step is optional): the step may be skipped;
+        - ``reached``: units at this step: whose furthest step is this one or later (an optional step:
+          who did it; an open funnel: who entered here or earlier and got this far);
+        - ``entered_here`` (only with ``open=True``): units whose chosen attempt entered at this step;
+        - ``conversion_from_start``: of the units at step 1, the share at this step;
+        - ``conversion_from_previous``: of the units at the previous step (with optional steps: the
+          previous required step), the share at this step (NaN for step 1); never above 1;
+        - ``dropped``: units at the previous (required) step who are not at this one (0 for step 1 and
+          for optional steps: skipping one drops no one);
+        - ``drop_off_rate``: 1 − conversion_from_previous (NaN for step 1 and optional steps);
         - ``median_time_from_previous``, ``p90_time_from_previous``: Timedelta quantiles (linear
-          interpolation) of completion(k) − completion(k−1) over units reaching step k (NaT for step 1).
+          interpolation) of completion(k) − completion(previous (required) step) over units at both
+          (NaT for step 1).
 
         Units in the data (for a rate over all units) and per segment: :attr:`Funnel.units_total`,
         :meth:`Funnel.units_by`.
@@ -163,17 +222,20 @@ def funnel(
     [['product_view', 2], ['purchase', 1]]
     """
     cols = _check_by(by, events) if by is not None else []
-    return _table(_run(events, steps, window, mode, unit, stage_map), cols, window)
+    m = _run(events, steps, window, mode, unit, stage_map, optional=optional, exclude=exclude, open=open)
+    return _table(m, cols, window)
 
 
 def _table(m: _Match, cols: list[str], window) -> pd.DataFrame:
     """The funnel table of a match (``cols``: checked segment columns, ``window`` as the caller gave it)."""
     seg = _segment_values(m, cols) if cols else None
-    return funnel_table(m.level, m.done, m.prep.labels, seg, mode=m.mode, unit=m.prep.unit_kind, window=window)
+    return funnel_table(m.level, m.done, m.prep.labels, seg, mode=m.mode, unit=m.prep.unit_kind, window=window,
+                        optional=m.optional or None, entry=m.entry_step if m.open else None)
 
 
 def funnel_table(steps_reached: np.ndarray, done: np.ndarray, labels: list[str], by: pd.DataFrame | None = None,
-                 *, mode: str | None = None, unit: str | None = None, window=None) -> pd.DataFrame:
+                 *, mode: str | None = None, unit: str | None = None, window=None, optional=None,
+                 entry=None) -> pd.DataFrame:
     """The funnel table from per-unit results.
 
     :func:`funnel` calls it on one frame; :mod:`cjlib.engine` on the per-unit rows merged from partitions,
@@ -191,6 +253,11 @@ def funnel_table(steps_reached: np.ndarray, done: np.ndarray, labels: list[str],
         The segment of each unit: one row per unit, one column per segment column.
     mode, unit, window
         Not used (the table carries no metadata); accepted for :mod:`cjlib.engine`'s call.
+    optional : sequence of bool, optional
+        Per step: optional (adds the ``optional`` column; a unit is then at a step when ``done`` has a
+        time there).
+    entry : array of int, optional
+        Per unit, the 0-based entry step of an open funnel (-1: never entered); adds ``entered_here``.
 
     Returns
     -------
@@ -198,19 +265,27 @@ def funnel_table(steps_reached: np.ndarray, done: np.ndarray, labels: list[str],
         As :func:`funnel`.
     """
     level = steps_reached
+    opts = bool(optional and any(optional)) or entry is not None
+
+    def summary(sel):
+        if opts:
+            return _summarize_options(done[sel], labels, optional if optional and any(optional) else None,
+                                      None if entry is None else np.asarray(entry)[sel])
+        return _summarize(level[sel], done[sel], labels, int(np.count_nonzero(sel)))
+
     if by is None:
-        return pd.DataFrame(_summarize(level, done, labels, len(level)))
+        return pd.DataFrame(summary(slice(None)) if opts else _summarize(level, done, labels, len(level)))
     cols = list(by.columns)
     codes, keys = _groups(by, cols)
     parts = []
     for g in range(len(keys)):
         sel = codes == g
-        part = pd.DataFrame(_summarize(level[sel], done[sel], labels, int(sel.sum())))
+        part = pd.DataFrame(summary(sel))
         for c in reversed(cols):
             part.insert(0, c, keys[c].iloc[g])
         parts.append(part)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=cols + list(_summarize(level[:0], done[:0], labels, 0)))
+        columns=cols + list(summary(np.zeros(len(level), bool))))
 
 
 # -------------------------------------------------------------------------------------- time to convert
@@ -248,7 +323,7 @@ def time_to_convert(
 
 def _time_to_convert(m: _Match, from_step, to_step) -> pd.DataFrame:
     a, b = _transition(m, from_step, to_step)
-    sel = m.level >= b + 1
+    sel = (m.pos[:, a] >= 0) & (m.pos[:, b] >= 0)  # without options: level >= b + 1
     uf = _unit_frame(m, with_steps=False)
     out = uf.loc[sel, [c for c in ("customer_id", "session") if c in uf.columns]].reset_index(drop=True)
     out["started_at"] = _to_ts(m.done[sel, a])
@@ -318,7 +393,7 @@ def _cohorts(m: _Match, freq, to_step, confidence: float) -> pd.DataFrame:
     entered = m.first_entry >= 0
     first_ts = _to_ts(m.prep.ts[m.first_entry[entered]])
     cohort = pd.PeriodIndex(pd.DatetimeIndex(first_ts), freq=freq_code).start_time
-    conv = m.level[entered] >= b + 1
+    conv = m.pos[entered, b] >= 0  # reached to_step (without options: level >= b + 1)
     df = pd.DataFrame({"cohort": cohort, "converted": conv})
     if m.window is not None:
         data_end = m.prep.ts.max()
@@ -356,8 +431,9 @@ def largest_drop(table: pd.DataFrame, *, min_units: int = 30, tolerance: float =
         ``excluded``, ``min_units``.
     """
     rows, excluded = [], 0
-    for k in range(1, len(table)):
-        prev, r = table.iloc[k - 1], table.iloc[k]
+    req = [k for k in range(len(table)) if not ("optional" in table.columns and table["optional"].iloc[k])]
+    for i in range(1, len(req)):  # optional steps drop no one: transitions between required steps
+        prev, r = table.iloc[req[i - 1]], table.iloc[req[i]]
         if int(prev["reached"]) >= max(min_units, 1) and np.isfinite(r["drop_off_rate"]):
             rows.append(dict(from_step=prev["step"], to_step=r["step"], units=int(prev["reached"]),
                              dropped=int(r["dropped"]), drop_off_rate=float(r["drop_off_rate"])))

@@ -14,6 +14,7 @@ from cjlib import features as _feat
 from cjlib import funnel as _fun
 from cjlib import journeys as _jour
 from cjlib.engine.core import _log_wide, run
+from cjlib.funnel import matching as _match
 from cjlib.stagemap import StageMap, load_stage_map
 from cjlib.validation import check_choice, duration
 
@@ -113,8 +114,8 @@ def stage_reached(events, *, stage_map: StageMap | None = None, engine: str = "p
     return out
 
 
-def _units_kernel(ev: pd.DataFrame, *, steps, window, mode, unit, stage_map, by) -> pd.DataFrame:
-    m = _fun._run(ev, steps, window, mode, unit, stage_map)
+def _units_kernel(ev: pd.DataFrame, *, steps, window, mode, unit, stage_map, by, options) -> pd.DataFrame:
+    m = _fun._run(ev, steps, window, mode, unit, stage_map, **options)
     out = _fun._unit_frame(m)
     if by:
         seg = _fun._segment_values(m, by)
@@ -123,25 +124,37 @@ def _units_kernel(ev: pd.DataFrame, *, steps, window, mode, unit, stage_map, by)
     return out
 
 
+def _funnel_options(steps, mode, optional, exclude, open) -> dict:
+    """The funnel options checked up front (before any partition runs), as the kernel's keyword arguments."""
+    opt, excl = _match._optional_flags(steps, optional), _match._exclusions(steps, exclude)
+    if not isinstance(open, (bool, np.bool_)):
+        raise ValueError(f"open must be True or False, got {open!r}")
+    _match._check_options(mode, opt, excl, bool(open))
+    return {"optional": optional, "exclude": exclude, "open": bool(open)}
+
+
 def _funnel_units_frame(events, steps, window, mode, unit, stage_map, by, engine, client, address,
-                        npartitions) -> pd.DataFrame:
+                        npartitions, options=None) -> pd.DataFrame:
     duration("window", window)
     check_choice("mode", mode, _fun.MODES)
     check_choice("unit", unit, _fun.UNITS)
     sm = stage_map or load_stage_map()
     out = run(events, _units_kernel, engine=engine, client=client, address=address,
               npartitions=npartitions, steps=steps, window=window, mode=mode, unit=unit, stage_map=sm,
-              by=by)
+              by=by, options=options or {})
     if unit == "session":
         out["session"] = np.arange(len(out), dtype=np.int64)
     labels = _fun._labels(_fun._normalize_steps(steps))
     out["last_step"] = out["last_step"].astype(pd.CategoricalDtype(labels, ordered=True))
+    if "entry_step" in out.columns:
+        out["entry_step"] = out["entry_step"].astype(pd.CategoricalDtype(labels, ordered=True))
     return out
 
 
 def funnel_units(events, steps: Sequence, *, window=None, mode: str = "ordered", unit: str = "customer",
-                 stage_map: StageMap | None = None, engine: str = "pandas", client=None,
-                 address: str | None = None, npartitions: int | None = None) -> pd.DataFrame:
+                 stage_map: StageMap | None = None, optional=None, exclude=None, open: bool = False,
+                 engine: str = "pandas", client=None, address: str | None = None,
+                 npartitions: int | None = None) -> pd.DataFrame:
     """:func:`cjlib.funnel.funnel_units` on either engine: one row per unit, in (customer, session)
     order (sessions renumbered 0..U-1 over the whole log, as in process).
 
@@ -158,6 +171,9 @@ def funnel_units(events, steps: Sequence, *, window=None, mode: str = "ordered",
     unit : {"customer", "session"}, default "customer"
     stage_map : StageMap, optional
         Keyword-only; default the project's stage map.
+    optional, exclude, open
+        Funnel options, as :func:`cjlib.funnel.funnel_units` takes them (each partition's matcher applies
+        them to its complete units, so the rows equal the in-process ones).
     engine : {"pandas", "dask"}, default "pandas"
         ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a
         :class:`~cjlib.engine.Partitioned`, ``client`` or ``address`` implies it.
@@ -172,9 +188,11 @@ def funnel_units(events, steps: Sequence, *, window=None, mode: str = "ordered",
         As :func:`cjlib.funnel.funnel_units` returns it.
     """
     if _in_process(events, engine, client, address):
-        return _fun.funnel_units(events, steps, window=window, mode=mode, unit=unit, stage_map=stage_map)
+        return _fun.funnel_units(events, steps, window=window, mode=mode, unit=unit, stage_map=stage_map,
+                                 optional=optional, exclude=exclude, open=open)
+    options = _funnel_options(steps, mode, optional, exclude, open)
     return _funnel_units_frame(events, steps, window, mode, unit, stage_map, None, engine, client, address,
-                               npartitions)
+                               npartitions, options)
 
 
 def _ns(col: pd.Series) -> np.ndarray:
@@ -182,8 +200,8 @@ def _ns(col: pd.Series) -> np.ndarray:
 
 
 def funnel(events, steps: Sequence, *, window=None, mode: str = "ordered", unit: str = "customer",
-           by: str | Sequence[str] | None = None, stage_map: StageMap | None = None,
-           engine: str = "pandas", client=None, address: str | None = None,
+           by: str | Sequence[str] | None = None, stage_map: StageMap | None = None, optional=None,
+           exclude=None, open: bool = False, engine: str = "pandas", client=None, address: str | None = None,
            npartitions: int | None = None) -> pd.DataFrame:
     """:func:`cjlib.funnel.funnel` on either engine.
 
@@ -206,6 +224,8 @@ def funnel(events, steps: Sequence, *, window=None, mode: str = "ordered", unit:
         Segment column(s) to break the funnel down by.
     stage_map : StageMap, optional
         Keyword-only; default the project's stage map.
+    optional, exclude, open
+        Funnel options, as :func:`cjlib.funnel.funnel` takes them.
     engine : {"pandas", "dask"}, default "pandas"
         ``"dask"`` runs on customer-shuffled partitions; a Dask DataFrame, a
         :class:`~cjlib.engine.Partitioned`, ``client`` or ``address`` implies it.
@@ -228,18 +248,22 @@ def funnel(events, steps: Sequence, *, window=None, mode: str = "ordered", unit:
     True
     """
     if _in_process(events, engine, client, address):
-        return _fun.funnel(events, steps, window=window, mode=mode, unit=unit, by=by, stage_map=stage_map)
+        return _fun.funnel(events, steps, window=window, mode=mode, unit=unit, by=by, stage_map=stage_map,
+                           optional=optional, exclude=exclude, open=open)
     cols = [] if by is None else ([by] if isinstance(by, str) else list(by))
     if by is not None and not cols:
         raise ValueError("by must be a column name or a non-empty list of column names")
+    options = _funnel_options(steps, mode, optional, exclude, open)
     units = _funnel_units_frame(events, steps, window, mode, unit, stage_map, cols, engine, client, address,
-                                npartitions)
+                                npartitions, options)
     labels = list(units["last_step"].cat.categories)
     level = units["steps_reached"].to_numpy()
     done = (np.column_stack([_ns(units[lab]) for lab in labels]) if labels
             else np.zeros((len(units), 0), np.int64))
     seg = pd.DataFrame({c: units[_SEG + c].to_numpy() for c in cols}) if cols else None
-    return _fun.funnel_table(level, done, labels, seg, mode=mode, unit=unit, window=window)
+    entry = units["entry_step"].cat.codes.to_numpy().astype(np.int64) if open else None
+    return _fun.funnel_table(level, done, labels, seg, mode=mode, unit=unit, window=window,
+                             optional=_match._optional_flags(steps, optional) or None, entry=entry)
 
 
 def transition_counts(events, *, touch_col: str = "channel", engine: str = "pandas", client=None,

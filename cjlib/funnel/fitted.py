@@ -9,17 +9,55 @@ exactly what those functions give.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 
 from cjlib.funnel.flows import DropoffFlows, Friction, _flows, _friction
-from cjlib.funnel.matching import _Match, _run, _unit_frame
+from cjlib.funnel.matching import _Match, _run, _transition, _unit_frame
 from cjlib.funnel.segments import Drivers, _compare, _drivers
 from cjlib.funnel.tables import _check_by, _cohorts, _segment_values, _table, _time_to_convert
 from cjlib.stagemap import StageMap
+from cjlib.stats import holm
 from cjlib.validation import resolve_stage_map
 
 __all__ = ["Funnel"]
+
+
+def _required_view(m: _Match) -> _Match:
+    """The match seen through its required steps only (optional steps dropped, ``level`` renumbered):
+    segment comparison, drivers, flows and friction read transitions between required steps."""
+    if not any(m.optional):
+        return m
+    K = len(m.optional)
+    req = [k for k in range(K) if not m.optional[k]]
+    lut = np.zeros(K + 1, np.int64)
+    lut[np.asarray(req) + 1] = np.arange(1, len(req) + 1)
+    prep = replace(m.prep, member=np.asfortranarray(m.prep.member[:, req]), labels=[m.prep.labels[k] for k in req],
+                   steps=[m.prep.steps[k] for k in req])
+    entry = np.where(m.entry_step >= 0, lut[m.entry_step + 1] - 1, -1)
+    return replace(m, prep=prep, level=lut[m.level], pos=m.pos[:, req], done=m.done[:, req], optional=(),
+                   exclusions=(), entry=entry)
+
+
+def _compare_open(m: _Match, col: str, **kw) -> pd.DataFrame:
+    """:func:`_compare` for an open funnel: each transition counts the units at its from-step only (a unit
+    that entered later is not at it), Holm's correction over all transitions as :func:`_compare` does."""
+    from_step, to_step, alpha = kw.pop("from_step"), kw.pop("to_step"), kw.pop("alpha")
+    K = len(m.prep.labels)
+    if from_step is None and to_step is None:
+        if K < 2:
+            raise ValueError("steps: segment comparison needs at least 2 steps")
+        pairs = [(k - 1, k) for k in range(1, K)]
+    else:
+        pairs = [_transition(m, from_step, to_step)]
+    parts = [_compare(replace(m, level=np.where(m.pos[:, a] >= 0, m.level, 0)), col, from_step=a + 1,
+                      to_step=b + 1, alpha=alpha, **kw) for a, b in pairs]
+    out = pd.concat(parts, ignore_index=True)
+    out["p_adjusted"] = holm(out["p_value"].to_numpy())
+    out["significant"] = out["p_adjusted"].to_numpy() < alpha
+    return out
 
 
 class Funnel:
@@ -38,6 +76,19 @@ class Funnel:
     unit : {"customer", "session"}, default "customer"
     stage_map : StageMap or path, optional
         Default ``data/stage_map.yml``.
+    optional : list of int or str, optional
+        Optional steps (1-based numbers or labels), besides steps written ``"name?"``.
+    exclude : str, list or tuple, optional
+        Exclusion events: names, or ``(names, from_step, to_step)`` tuples (:mod:`cjlib.funnel`).
+    open : bool, default False
+        Units may enter at any step.
+
+    Notes
+    -----
+    With optional steps, :meth:`compare`, :meth:`drivers`, :meth:`flows` and :meth:`friction` read the
+    transitions between required steps (an optional step is not a place one drops off); :meth:`table`,
+    :meth:`units`, :meth:`time_to_convert` and :meth:`cohorts` show every step. In an open funnel a
+    transition counts the units at its from-step (entered there or earlier).
 
     Examples
     --------
@@ -52,18 +103,39 @@ class Funnel:
     [24.0]
     """
 
-    __slots__ = ("_match", "_stage_map", "_window")
+    __slots__ = ("_match", "_stage_map", "_window", "_exclude")
 
     def __init__(self, events: pd.DataFrame, steps: Sequence, *, window=None, mode: str = "ordered",
-                 unit: str = "customer", stage_map: StageMap | None = None) -> None:
+                 unit: str = "customer", stage_map: StageMap | None = None, optional=None, exclude=None,
+                 open: bool = False) -> None:
         sm = resolve_stage_map(stage_map)
-        self._match: _Match = _run(events, steps, window, mode, unit, sm)
+        self._match: _Match = _run(events, steps, window, mode, unit, sm, optional=optional, exclude=exclude,
+                                   open=open)
         self._stage_map = sm
         self._window = window
+        self._exclude = exclude
 
     def __repr__(self) -> str:
-        return (f"Funnel(steps={self.labels!r}, window={self._window!r}, mode={self.mode!r}, unit={self.unit!r}, "
-                f"units={len(self._match.level)})")
+        opts = "".join(f", {k}={v!r}" for k, v in (("optional", self.optional), ("exclude", self._exclude),
+                                                    ("open", self.open)) if v)
+        return (f"Funnel(steps={self.labels!r}, window={self._window!r}, mode={self.mode!r}, unit={self.unit!r}"
+                f"{opts}, units={len(self._match.level)})")
+
+    @property
+    def optional(self) -> list[str]:
+        """The labels of the optional steps (empty when every step is required)."""
+        return [lab for lab, o in zip(self._match.prep.labels, self._match.optional) if o]
+
+    @property
+    def open(self) -> bool:
+        """Whether units may enter at any step."""
+        return self._match.open
+
+    @property
+    def exclusions(self) -> list[tuple]:
+        """The exclusions as ``(names, from_label, to_label)``: events that stop an attempt between those steps."""
+        labels = self._match.prep.labels
+        return [(list(names), labels[lo], labels[hi]) for names, lo, hi in self._match.exclusions]
 
     @property
     def labels(self) -> list[str]:
@@ -152,8 +224,10 @@ class Funnel:
         cols = _check_by(by, self._match.prep.ev)
         if len(cols) != 1:
             raise ValueError("by must be a single column name for compare_segments")
-        return _compare(self._match, cols[0], from_step=from_step, to_step=to_step, control=control,
-                        confidence=confidence, alpha=alpha)
+        m = _required_view(self._match)
+        compare = _compare_open if m.open else _compare
+        return compare(m, cols[0], from_step=from_step, to_step=to_step, control=control, confidence=confidence,
+                       alpha=alpha)
 
     def drivers(self, *, from_step=None, to_step=None, min_support: int = 30,
                 exclude_step_events: bool = True) -> Drivers:
@@ -168,7 +242,7 @@ class Funnel:
         -------
         Drivers
         """
-        return _drivers(self._match, from_step=from_step, to_step=to_step, min_support=min_support,
+        return _drivers(_required_view(self._match), from_step=from_step, to_step=to_step, min_support=min_support,
                         exclude_step_events=exclude_step_events)
 
     def flows(self, *, depth: int = 3, top: int = 10) -> DropoffFlows:
@@ -183,7 +257,7 @@ class Funnel:
         -------
         DropoffFlows
         """
-        return _flows(self._match, depth=depth, top=top)
+        return _flows(_required_view(self._match), depth=depth, top=top)
 
     def friction(self, *, error_events: str | Sequence[str] | None = None, long_dwell=None) -> Friction:
         """Loops, errors and long dwell per transition: :func:`cjlib.funnel.friction`.
@@ -197,7 +271,7 @@ class Funnel:
         -------
         Friction
         """
-        return _friction(self._match, self._stage_map, error_events=error_events, long_dwell=long_dwell)
+        return _friction(_required_view(self._match), self._stage_map, error_events=error_events, long_dwell=long_dwell)
 
     def time_to_convert(self, *, from_step=None, to_step=None) -> pd.DataFrame:
         """Time from ``from_step`` to ``to_step`` per converting unit: :func:`cjlib.funnel.time_to_convert`.

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.funnel.fitted import Funnel
-from cjlib.funnel.matching import _Match, _match
+from cjlib.funnel.matching import _Match, _match, _match_options
 from cjlib.stats import holm, proportion_difference, two_proportion_test
 from cjlib.validation import duration
 
@@ -168,28 +168,39 @@ def _end(m: _Match, end) -> pd.Timestamp:
     return t.tz_convert("UTC").tz_localize(None) if t.tzinfo is not None else t
 
 
-def _period_level(m: _Match, lo: int, hi: int, cut: bool) -> np.ndarray:
-    """Per unit, its furthest step over the attempts starting in ``[lo, hi)`` (ns); with ``cut``, events from
-    ``hi`` on do not count."""
+def _period_at(m: _Match, lo: int, hi: int, cut: bool) -> np.ndarray:
+    """(units, steps) bool: the unit is at the step in its best attempt among those starting in ``[lo, hi)``
+    (ns), by the funnel's rules and options; with ``cut``, events from ``hi`` on do not count."""
     prep = m.prep
     member = np.array(prep.member, copy=True, order="F")
     ts = prep.ts
     member[:, 0] &= (ts >= lo) & (ts < hi)
     if cut:
         member[ts >= hi, :] = False
-    return _match(replace(prep, member=member), m.window, m.mode).level
+    pm = replace(prep, member=member)
+    if m.has_options:
+        return _match_options(pm, m.window, m.mode, m.optional, m.exclusions, m.open).at_step
+    return _match(pm, m.window, m.mode).at_step
 
 
-def _transitions(K: int) -> list[tuple[int, int]]:
-    return [(k - 1, k) for k in range(1, K)] + [(0, k) for k in range(2, K)]
+def _transitions(optional) -> list[tuple[int, int]]:
+    """Each step from the required step before it, then step 1 to each later step not already paired."""
+    K = len(optional)
+    last_required, pairs = 0, []
+    for k in range(1, K):
+        pairs.append((last_required, k))
+        if not optional[k]:
+            last_required = k
+    return pairs + [(0, k) for k in range(1, K) if (0, k) not in pairs]
 
 
-def _table(labels: list[str], prev: np.ndarray, cur: np.ndarray, confidence: float) -> pd.DataFrame:
-    """The per-transition comparison of the units reaching each step (``prev``, ``cur``: counts per step)."""
-    pairs = _transitions(len(labels))
+def _table(labels: list[str], optional, prev: np.ndarray, cur: np.ndarray, confidence: float) -> pd.DataFrame:
+    """The per-transition comparison (``prev``, ``cur``: :func:`_period_at` of each period)."""
+    pairs = _transitions(optional)
     a = np.array([p[0] for p in pairs], dtype=np.int64)
     b = np.array([p[1] for p in pairs], dtype=np.int64)
-    n0, x0, n1, x1 = prev[a], prev[b], cur[a], cur[b]
+    n0, n1 = prev[:, a].sum(axis=0), cur[:, a].sum(axis=0)
+    x0, x1 = (prev[:, a] & prev[:, b]).sum(axis=0), (cur[:, a] & cur[:, b]).sum(axis=0)
     diff, lo, hi = proportion_difference(x1, n1, x0, n0, confidence=confidence)
     z, p = two_proportion_test(x1, n1, x0, n0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -273,27 +284,27 @@ def compare_periods(funnel: Funnel, *, freq="30D", end=None, confidence: float =
     labels = list(m.prep.labels)
     if len(labels) < 2:
         raise ValueError("steps: comparing periods needs a funnel of at least 2 steps")
+    if m.open:
+        raise ValueError("open funnels cannot be compared by period: an attempt may start at any step, so a period's "
+                         "attempts are not told apart by their step-1 event")
     window = None if m.window is None else pd.Timedelta(int(m.window), unit="ns")
     end_ts = _end(m, end)
     first = pd.Timestamp(int(m.prep.ts.min())) if len(m.prep.ts) else end_ts
     p0, c0, c1 = _bounds(first, end_ts, freq, window)
     ns = [int(t.as_unit("ns").value) for t in (p0, c0, c1)]
     cut = window is None
-    lev_prev = _period_level(m, ns[0], ns[1], cut)
-    lev_cur = _period_level(m, ns[1], ns[2], cut)
-    K = len(labels)
-    prev = np.array([(lev_prev >= k + 1).sum() for k in range(K)], dtype=np.int64)
-    cur = np.array([(lev_cur >= k + 1).sum() for k in range(K)], dtype=np.int64)
+    at_prev = _period_at(m, ns[0], ns[1], cut)
+    at_cur = _period_at(m, ns[1], ns[2], cut)
     ts, step1 = m.prep.ts, m.prep.member[:, 0]
     late = step1 & (ts >= ns[2]) & (ts <= int(end_ts.as_unit("ns").value))
     late_units = np.unique(m.prep.unit[late])
-    censored = int((lev_cur[late_units] == 0).sum())  # units counted in the current period are not left out
+    censored = int((~at_cur[late_units, 0]).sum())  # units counted in the current period are not left out
     unit = m.prep.unit_kind
     return PeriodComparison(
-        table=_table(labels, prev, cur, confidence),
-        reached=pd.DataFrame({"step": labels, "previous": prev, "current": cur}),
+        table=_table(labels, m.optional or (False,) * len(labels), at_prev, at_cur, confidence),
+        reached=pd.DataFrame({"step": labels, "previous": at_prev.sum(axis=0), "current": at_cur.sum(axis=0)}),
         previous_start=p0, previous_end=c0, current_start=c0, current_end=c1, end=end_ts, freq=freq,
-        window=window, censored=censored, in_both=int(((lev_prev >= 1) & (lev_cur >= 1)).sum()),
+        window=window, censored=censored, in_both=int((at_prev[:, 0] & at_cur[:, 0]).sum()),
         confidence=confidence, unit=unit, note=_note(window, c1, end_ts, censored, unit))
 
 
@@ -372,9 +383,9 @@ def report_periods(funnel: Funnel, compare_period: str, *, end=None,
         m = funnel._match
         first, last = pd.Timestamp(int(m.prep.ts.min())), _end(m, end)
         win = "" if m.window is None else (f" before the last {_span(pd.Timedelta(int(m.window), unit='ns'))} "
-                                           "conversion window, still open at its end,")
-        return None, (f"the data ({first:%Y-%m-%d} to {last:%Y-%m-%d}) cannot hold two full days{win}, the "
-                      "shortest periods compared.")
+                                           "conversion window, still open at its end")
+        return None, (f"the data ({first:%Y-%m-%d} to {last:%Y-%m-%d}) cannot hold two full days (the shortest "
+                      f"periods compared){win}.")
     try:
         pc = compare_periods(funnel, freq=freq, end=end, confidence=confidence)
     except ValueError as exc:

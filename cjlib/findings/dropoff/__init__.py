@@ -33,6 +33,15 @@ from cjlib.findings.dropoff.diagnostics import (
     time_to_convert_sentence,
     time_to_convert_title,
 )
+from cjlib.findings.dropoff.periods import (
+    PERIODS_SECTION,
+    period_findings,
+    period_label,
+    period_line,
+    period_metrics,
+    period_report,
+    period_title,
+)
 from cjlib.findings.dropoff.sections import (
     DRIVERS_METHOD,
     FLOWS_METHOD,
@@ -161,5 +170,12 @@ __all__ = [
     "COHORT_NOTE",
     "cohort_metrics",
     "units_export_sentence",
+    "PERIODS_SECTION",
+    "period_label",
+    "period_title",
+    "period_findings",
+    "period_line",
+    "period_metrics",
+    "period_report",
     "summary",
 ]

@@ -106,6 +106,10 @@ def test_step_matrix_difference_of_converters_and_droppers():
     # position 1: converter a → search (1.0); droppers b → view, c → cart (0.5 each)
     assert d[1].to_dict() == pytest.approx({"search": 1.0, "view": -0.5, "cart": -0.5, "exit": 0.0, END: 0.0})
     assert d.sum().tolist() == pytest.approx([0.0, 0.0])
+    whole = paths_around(f, step=1, depth=2)  # the same comparison, carried by the unfiltered result
+    assert whole.converted_units == 1
+    pd.testing.assert_frame_equal(whole.outcome_difference, d)
+    pd.testing.assert_frame_equal(whole.converted_matrix, conv.matrix)
     with pytest.raises(ValueError, match="same anchor"):
         step_matrix_difference(conv, paths_around(f, step=2, depth=2))
 
@@ -302,6 +306,8 @@ def test_counts_agree_with_the_funnel_on_a_synthetic_log(synth_events, unit):
         conv, drop = (paths_around(f, step=label, depth=5, converted=c) for c in (True, False))
         assert conv.anchor_units + drop.anchor_units == reached[k]
         assert conv.anchor_units == reached[-1]
+        whole = paths_around(f, step=label, depth=5)
+        pd.testing.assert_frame_equal(whole.outcome_difference, step_matrix_difference(conv, drop))
     # a session unit's paths stop with the session: none is longer than its session
     if unit == "session":
         p = paths_around(f, step=1, depth=20, collapse_repeats=False, top=10_000)

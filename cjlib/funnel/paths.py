@@ -72,6 +72,11 @@ class PathsAround:
         ``"converted"`` or ``"dropped"`` when the units were filtered by reaching the funnel's last step.
     reached : int or None
         With ``between``: units at the anchor whose span reaches the second step; else ``None``.
+    converted_units : int
+        Units at the anchor that reached the funnel's last step (converters); the others are droppers.
+    converted_matrix, dropped_matrix : DataFrame
+        The step matrix of the converters and of the droppers at the anchor (each column sums to 1; empty
+        without such units); :attr:`outcome_difference` is the first minus the second.
     """
 
     paths: pd.DataFrame
@@ -86,6 +91,15 @@ class PathsAround:
     collapse_repeats: bool
     group: str | None = None
     reached: int | None = None
+    converted_units: int = 0
+    converted_matrix: pd.DataFrame | None = None
+    dropped_matrix: pd.DataFrame | None = None
+
+    @property
+    def outcome_difference(self) -> pd.DataFrame:
+        """Converters' step matrix minus droppers' (:func:`step_matrix_difference`); empty when either group
+        has no units."""
+        return step_matrix_difference(self.converted_matrix, self.dropped_matrix)
 
 
 # ------------------------------------------------------------------------------------------- validation
@@ -351,12 +365,15 @@ def paths_around(funnel, *, step=None, event: str | None = None, between: Sequen
     rows = _walk(m, anchor, limit, depth=depth, backward=backward, collapse=bool(collapse_repeats))
     lab = _labels_matrix(m, rows, ends)
     n = len(units)
+    conv = m.level[units] == len(m.prep.labels)
     return PathsAround(
         paths=_path_table(lab, names, top=top, backward=backward, total=n),
         flows=_flow_table(lab, names, label, top, C + 1),
         matrix=_step_matrix(lab, names, C + 1),
         anchor=label, anchor_kind=kind, anchor_units=n, direction=direction, depth=int(depth),
-        unit=m.prep.unit_kind, collapse_repeats=bool(collapse_repeats), group=group, reached=reached)
+        unit=m.prep.unit_kind, collapse_repeats=bool(collapse_repeats), group=group, reached=reached,
+        converted_units=int(conv.sum()), converted_matrix=_step_matrix(lab[conv], names, C + 1),
+        dropped_matrix=_step_matrix(lab[~conv], names, C + 1))
 
 
 def event_paths(events: pd.DataFrame, event: str, *, direction: str = "forward", depth: int = 5, top: int = 10,

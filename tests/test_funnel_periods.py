@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 
 from cjlib import funnel as F
 from cjlib import synth
+from cjlib.findings import dropoff as D
+from cjlib.findings import problems
 from cjlib.io import ensure_sorted
+from cjlib.report import to_jsonable
 
 T0 = pd.Timestamp("2025-03-01 09:00")
 PV, ATC, BC, BUY, SEARCH, SUPPORT = "product_view", "add_to_cart", "begin_checkout", "purchase", "search", "support_contact"
@@ -317,3 +320,115 @@ def test_planted_drop_in_the_last_period_is_found(sample_events):
 def test_unplanted_months_do_not_differ_at_the_purchase(sample_events):
     pc = F.compare_periods(F.Funnel(sample_events, CHECKOUT, window="30D", unit="session"), freq="MS")
     assert not pc.table.loc[pc.table["to_step"] == BUY, "significant"].any()
+
+
+# ------------------------------------------------------------------------------- findings and the chart
+def newcombe_comparison(**kw):
+    return F.compare_periods(F.Funnel(newcombe_log(), [PV, "event:purchase"], window="1D"), freq="W", **kw)
+
+
+def test_period_labels():
+    pc = newcombe_comparison()
+    assert (D.period_label(pc, "previous"), D.period_label(pc)) == ("the week of 2025-01-06", "the week of 2025-01-13")
+    ev = newcombe_log()
+    days = F.compare_periods(F.Funnel(ev, [PV, "event:purchase"], window="1D"), freq="4D", end="2025-01-16")
+    assert D.period_label(days, "previous") == "2025-01-07 – 2025-01-10"
+    one = F.compare_periods(F.Funnel(ev, [PV, "event:purchase"], window="1D"), freq="1D")
+    assert D.period_label(one) == "2025-01-20"
+    hours = F.compare_periods(F.Funnel(ev, [PV, "event:purchase"], window="90min"), freq="90min")
+    assert D.period_label(hours) == "2025-01-21 21:00 – 2025-01-21 22:30"
+    rows = [("a", "2025-01-01 10:00", PV), ("a", "2025-01-02", BUY), ("b", "2025-02-10", PV), ("z", "2025-03-31", ATC)]
+    months = F.compare_periods(F.Funnel(day_log(rows), [PV, "event:purchase"], window="2D"), freq="MS")
+    assert (D.period_label(months, "previous"), D.period_label(months)) == ("January 2025", "February 2025")
+    with pytest.raises(ValueError, match="which must be"):
+        D.period_label(pc, "next")
+
+
+def test_an_earned_change_is_written_with_its_interval():
+    pc = newcombe_comparison()
+    title = D.period_title(pc)
+    assert title == ("product_view → purchase conversion rose 20.0 pp in the week of 2025-01-13 against the week of "
+                     "2025-01-06")
+    text = D.period_findings(pc, name="checkout")
+    assert "70 customers entered the checkout funnel in the week of 2025-01-13 and 80 in the week of 2025-01-06" in text
+    assert ("- product_view → purchase rose 20.0 pp, from 60.0% to 80.0% (95% CI of the change +5.2 to +33.4 pp; "
+            "Holm-adjusted p = 0.008)") in text
+    assert "1 customer entering on or after 2025-01-20 is left out" in text
+    assert D.period_line(pc) == ("**This period against the last:** in the week of 2025-01-13 against the week of "
+                                 "2025-01-06, product_view → purchase rose 20.0 pp (Holm-significant).")
+    assert problems(text) == [] and problems(title) == []
+
+
+def test_no_claim_from_small_groups_or_chance():
+    pc = newcombe_comparison()
+    title, text = D.period_title(pc, min_units=100), D.period_findings(pc, min_units=100)
+    assert title.startswith("No step's conversion changed beyond chance")
+    assert "rose" not in text and ("1 transition with fewer than 100 customers at its first step in a period is not "
+                                   "judged.") in text
+    assert D.period_line(pc, min_units=100) is None
+    rows = [("z0", "2025-01-01", ATC), ("end", "2025-01-22", ATC)]
+    for i in range(60):  # 30 of 60 convert in both periods
+        rows += [(f"p{i}", "2025-01-02", PV), (f"c{i}", "2025-01-12", PV)]
+        if i % 2:
+            rows += [(f"p{i}", "2025-01-02 01:00", BUY), (f"c{i}", "2025-01-12 01:00", BUY)]
+    same = F.compare_periods(F.Funnel(day_log(rows), [PV, "event:purchase"], window="1D"), freq="10D")
+    assert same.table["difference"].tolist() == [0.0]
+    assert D.period_findings(same).count("No step's conversion changed beyond chance in 2025-01-11 – 2025-01-20 "
+                                         "against 2025-01-01 – 2025-01-10: no Holm-adjusted p-value over the 1 "
+                                         "transition compared is below 0.05.") == 1
+
+
+def test_metrics_are_json_and_carry_the_numbers():
+    m = D.period_metrics(newcombe_comparison())["period_comparison"]
+    js = to_jsonable(m)
+    assert js["previous_start"] == "2025-01-06T00:00:00" and js["current_end"] == "2025-01-20T00:00:00"
+    assert js["reached"] == [{"step": PV, "previous": 80, "current": 70}, {"step": BUY, "previous": 48, "current": 56}]
+    tr = js["transitions"][0]
+    assert (tr["difference"], round(tr["ci_low"], 4), round(tr["ci_high"], 4), tr["significant"]) == (
+        pytest.approx(0.2), 0.0524, 0.3339, True)
+    assert js["censored"] == 1 and js["in_both"] == 0 and js["freq"] == "W"
+
+
+def test_section_writer_records_or_leaves_out(monkeypatch):
+    from cjlib import report
+
+    calls = []
+    monkeypatch.setattr(report, "record_all", lambda m: calls.append(("record", list(m))))
+    monkeypatch.setattr(report, "finding", lambda t: calls.append(("finding", t[:40])))
+    monkeypatch.setattr(report, "left_out", lambda s, r: calls.append(("left_out", s, r)))
+    D.period_report(newcombe_comparison(), None, name="checkout")
+    assert calls == [("record", ["period_comparison"]), ("finding", "**This period against the last:** 70 cus")]
+    calls.clear()
+    D.period_report(None, "compare_period is '' (switched off).")
+    assert calls == [("left_out", "this period against the last", "compare_period is '' (switched off).")]
+
+
+def test_a_bad_parameter_is_an_error_not_a_left_out_section():
+    fn = F.Funnel(newcombe_log(), [PV, "event:purchase"], window="1D")
+    with pytest.raises(ValueError, match="freq must be a positive duration"):
+        F.report_periods(fn, "fortnight")
+    pc, why = F.report_periods(F.Funnel(newcombe_log(), [PV, "event:purchase"], window="1D", open=True), "week")
+    assert pc is None and why.startswith("the funnel is open")
+    pc, why = F.report_periods(F.Funnel(newcombe_log(), [PV]), "week")
+    assert pc is None and "single step" in why
+
+
+def test_chart_draws_each_transition_with_its_interval():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cjlib.plots import periods as pp
+
+    pc = newcombe_comparison()
+    ax = pp.period_differences(pc.table, title=D.period_title(pc))
+    dots = ax.collections[-1].get_offsets()
+    assert dots.tolist() == [[pytest.approx(20.0), 0.0]]
+    seg = ax.collections[0].get_segments()[0]
+    assert seg[0][0] == pytest.approx(5.24, abs=0.01) and seg[1][0] == pytest.approx(33.39, abs=0.01)
+    assert ax.get_yticklabels()[0].get_text() == "product_view → purchase\n60.0% → 80.0%"
+    assert ax.get_title().replace("\n", " ") == D.period_title(pc)
+    empty = pc.table.assign(difference=np.nan)
+    assert len(pp.period_differences(empty).collections[-1].get_offsets()) == 0
+    plt.close("all")

@@ -38,12 +38,16 @@ from cjlib.funnel.matching import _Match, _match, _match_options
 from cjlib.stats import holm, proportion_difference, two_proportion_test
 from cjlib.validation import duration
 
-__all__ = ["PeriodComparison", "compare_periods", "period_freq", "report_periods"]
+__all__ = ["PeriodComparison", "ShortSpan", "compare_periods", "period_freq", "report_periods"]
 
 _CALENDAR = {"W": "W-SUN", "W-SUN": "W-SUN", "M": "M", "MS": "M", "ME": "M"}
 _DAY = pd.Timedelta(days=1)
 _REPORT_FREQ = {"day": "1D", "week": "W", "month": "MS"}
 _AUTO = ("MS", "W", "1D")  # longest first: the longest period the data can hold twice
+
+
+class ShortSpan(ValueError):
+    """The data's span cannot hold the two periods (a :class:`ValueError`; the message says the dates)."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,7 @@ def _bounds(first: pd.Timestamp, end: pd.Timestamp, freq, window: pd.Timedelta |
     if bounds[0] < earliest:
         why = (f"the data's end ({end:%Y-%m-%d %H:%M}) minus the {_span(window)} conversion window, so that "
                f"every window counted has closed" if window is not None else f"the data's end ({end:%Y-%m-%d %H:%M})")
-        raise ValueError(
+        raise ShortSpan(
             f"freq={freq!r}: the data cannot hold two full {_period_name(freq)}s: they would run from {bounds[0]:%Y-%m-%d %H:%M} "
             f"to {bounds[2]:%Y-%m-%d %H:%M}, ending by {why}, but the first event is at {first:%Y-%m-%d %H:%M}")
     return bounds
@@ -254,8 +258,9 @@ def compare_periods(funnel: Funnel, *, freq="30D", end=None, confidence: float =
     Raises
     ------
     ValueError
-        Fewer than two steps, a ``freq`` that is neither a duration nor a calendar alias, or a span of data
-        that cannot hold the two periods (it says the dates).
+        Fewer than two steps, an open funnel, or a ``freq`` that is neither a duration nor a calendar alias.
+    ShortSpan
+        A :class:`ValueError`: the data's span cannot hold the two periods (it says the dates).
 
     Examples
     --------
@@ -347,7 +352,7 @@ def period_freq(compare_period: str, funnel: Funnel, *, end=None) -> str | None:
     for freq in _AUTO:
         try:
             _bounds(first, end_ts, freq, window)
-        except ValueError:
+        except ShortSpan:
             continue
         return freq
     return None
@@ -372,12 +377,20 @@ def report_periods(funnel: Funnel, compare_period: str, *, end=None,
     -------
     (PeriodComparison or None, str or None)
         The comparison and ``None``, or ``None`` and the reason: the parameter is ``""``, the funnel has
-        one step, or the data's span cannot hold two periods.
+        one step or is open, the data's span cannot hold two periods, or a period has no entrant.
+
+    Raises
+    ------
+    ValueError
+        A ``compare_period`` that is none of the accepted values.
     """
     if not str(compare_period or "").strip():
         return None, "compare_period is '' (switched off)."
     if len(funnel.labels) < 2:
         return None, "the funnel has a single step, so there is no conversion to compare."
+    if funnel._match.open:
+        return None, ("the funnel is open (units may enter at any step), so a period's attempts are not told apart "
+                      "by their step-1 event.")
     freq = period_freq(compare_period, funnel, end=end)
     if freq is None:
         m = funnel._match
@@ -388,7 +401,7 @@ def report_periods(funnel: Funnel, compare_period: str, *, end=None,
                       f"periods compared){win}.")
     try:
         pc = compare_periods(funnel, freq=freq, end=end, confidence=confidence)
-    except ValueError as exc:
+    except ShortSpan as exc:
         return None, str(exc).split(": ", 1)[-1].rstrip(".") + "."
     for name, start, stop, n in (("previous", pc.previous_start, pc.previous_end, pc.reached["previous"].iloc[0]),
                                  ("current", pc.current_start, pc.current_end, pc.reached["current"].iloc[0])):

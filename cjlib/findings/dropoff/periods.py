@@ -38,7 +38,7 @@ def period_label(pc, which: str = "current") -> str:
     >>> from types import SimpleNamespace as NS
     >>> pc = NS(calendar=None, current_start=pd.Timestamp("2025-11-02"), current_end=pd.Timestamp("2025-12-02"))
     >>> period_label(pc)
-    '2025-11-02 to 2025-12-01'
+    '2025-11-02 – 2025-12-01'
     """
     if which not in ("current", "previous"):
         raise ValueError(f"which must be 'current' or 'previous', got {which!r}")
@@ -49,8 +49,8 @@ def period_label(pc, which: str = "current") -> str:
         return f"the week of {start:%Y-%m-%d}"
     if start == start.normalize() and end == end.normalize():
         last = end - pd.Timedelta(days=1)
-        return f"{start:%Y-%m-%d}" if last == start else f"{start:%Y-%m-%d} to {last:%Y-%m-%d}"
-    return f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}"
+        return f"{start:%Y-%m-%d}" if last == start else f"{start:%Y-%m-%d} – {last:%Y-%m-%d}"
+    return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}"
 
 
 def _pp(x, sign: bool = True) -> str:
@@ -90,18 +90,18 @@ def period_title(pc, *, min_units: int = MIN_GROUP) -> str:
     -------
     str
     """
-    span = f"{period_label(pc, 'previous')} to {period_label(pc, 'current')}"
+    span = f"in {period_label(pc, 'current')} against {period_label(pc, 'previous')}"
     ch = _changes(pc, min_units)
     if ch.empty:
-        return f"No step's conversion changed beyond chance from {span}"
+        return f"No step's conversion changed beyond chance {span}"
     r = ch.iloc[0]
     more = f"; {len(ch) - 1} more transition{'s' if len(ch) > 2 else ''} changed" if len(ch) > 1 else ""
     word = "rose" if r["difference"] > 0 else "fell"
-    return (f"{r['from_step']} → {r['to_step']} conversion {word} {_pp(abs(r['difference']), sign=False)} pp from "
+    return (f"{r['from_step']} → {r['to_step']} conversion {word} {_pp(abs(r['difference']), sign=False)} pp "
             f"{span}{more}")
 
 
-def period_findings(pc, *, min_units: int = MIN_GROUP) -> str:
+def period_findings(pc, *, name: str | None = None, min_units: int = MIN_GROUP) -> str:
     """The section's text: what is compared and the censoring rule, then each change earned, or that none
     is.
 
@@ -109,6 +109,8 @@ def period_findings(pc, *, min_units: int = MIN_GROUP) -> str:
     ----------
     pc : PeriodComparison
         :func:`cjlib.funnel.compare_periods`.
+    name : str, optional
+        The funnel's name (a journey of the stage map), said in the first sentence.
     min_units : int, default 30
         Transitions with fewer units at their first step in either period are not judged.
 
@@ -117,9 +119,10 @@ def period_findings(pc, *, min_units: int = MIN_GROUP) -> str:
     str
     """
     unit, t = pc.unit, pc.table
+    which = f"the {name} funnel" if name else "the funnel"
     n0, n1 = int(pc.reached["previous"].iloc[0]), int(pc.reached["current"].iloc[0])
     prev, cur = period_label(pc, "previous"), period_label(pc, "current")
-    method = (f"**This period against the last:** {number(n1)} {unit_word(unit, n1)} entered the funnel in {cur} "
+    method = (f"**This period against the last:** {number(n1)} {unit_word(unit, n1)} entered {which} in {cur} "
               f"and {number(n0)} in {prev}. Each period counts the attempts that start in it, a step counting when "
               f"reached {window_text(pc.window)}. {pc.note}")
     if pc.in_both:
@@ -129,10 +132,10 @@ def period_findings(pc, *, min_units: int = MIN_GROUP) -> str:
     ch = _changes(pc, min_units)
     m = int(t["p_value"].notna().sum())
     if ch.empty:
-        verdict = (f"No step's conversion changed beyond chance from {prev} to {cur}: no Holm-adjusted p-value over "
+        verdict = (f"No step's conversion changed beyond chance in {cur} against {prev}: no Holm-adjusted p-value over "
                    f"the {m} transition{'s' if m != 1 else ''} compared is below {1 - pc.confidence:.2g}.")
     else:
-        verdict = (f"Changes beyond chance from {prev} to {cur} (Holm over {m} transitions):\n"
+        verdict = (f"Changes beyond chance in {cur} against {prev} (Holm over {m} transitions):\n"
                    + bullets(_change_text(r, pc.confidence) for _, r in ch.iterrows()))
     small = int((~_judged(t, min_units)).sum())
     note = (f"{small} transition{'s' if small != 1 else ''} with fewer than {min_units} {unit_word(unit)} at "
@@ -162,7 +165,7 @@ def period_line(pc, *, min_units: int = MIN_GROUP) -> str | None:
         return None
     parts = [f"{r['from_step']} → {r['to_step']} {'rose' if r['difference'] > 0 else 'fell'} "
              f"{_pp(abs(r['difference']), sign=False)} pp" for _, r in ch.iterrows()]
-    return (f"**This period against the last:** from {period_label(pc, 'previous')} to {period_label(pc, 'current')}, "
+    return (f"**This period against the last:** in {period_label(pc, 'current')} against {period_label(pc, 'previous')}, "
             + "; ".join(parts) + " (Holm-significant).")
 
 
@@ -188,7 +191,7 @@ def period_metrics(pc) -> dict:
     }}
 
 
-def period_report(pc, why: str | None, *, min_units: int = MIN_GROUP) -> None:
+def period_report(pc, why: str | None, *, name: str | None = None, min_units: int = MIN_GROUP) -> None:
     """Write the section to the report: its metrics and findings, or the one sentence why it is left out.
 
     Parameters
@@ -197,6 +200,8 @@ def period_report(pc, why: str | None, *, min_units: int = MIN_GROUP) -> None:
         :func:`cjlib.funnel.report_periods`' comparison.
     why : str or None
         Its reason when ``pc`` is ``None``.
+    name : str, optional
+        The funnel's name (:func:`period_findings`).
     min_units : int, default 30
         As in :func:`period_findings`.
 
@@ -212,4 +217,4 @@ def period_report(pc, why: str | None, *, min_units: int = MIN_GROUP) -> None:
         report.left_out(PERIODS_SECTION, why or "it was not computed.")
         return
     report.record_all(period_metrics(pc))
-    report.finding(period_findings(pc, min_units=min_units))
+    report.finding(period_findings(pc, name=name, min_units=min_units))

@@ -111,6 +111,7 @@ def test_delta_of_strings_and_missing_values():
     assert H.delta("largest_drop_step", "cart", "cart").text == "unchanged"
     assert H.delta("new_metric", 3, None).text == "new"
     assert H.delta("kind", "x", 2).text == "was 2"
+    assert H.delta("why", "short", "y" * 80).text == "was " + "y" * 59 + "…"
 
 
 def test_an_interval_decides_instead_of_the_threshold():
@@ -237,7 +238,7 @@ def test_two_runs_with_a_changed_parameter_show_the_deltas_on_the_index(three_ru
         then = first["metrics"].get(key)
         text, flag, reason = shown[key.replace("_", " ")]
         if isinstance(now, str):
-            assert text == ("unchanged" if now == then else f"was {then}") and not flag
+            assert text == ("unchanged" if now == then else f"was {then}"[:63]) and not flag
             continue
         d = now - then
         if d == 0:
@@ -257,7 +258,7 @@ def test_two_runs_with_a_changed_parameter_show_the_deltas_on_the_index(three_ru
     assert shown["n events"] == ("unchanged", False, "") and unchanged >= 2  # same data: same counts
     assert shown["funnel window"] == ("was 30D", False, "")
     assert checked >= 1 and flagged >= 1, shown  # a shorter window converts fewer: flagged
-    assert "⚑</b> marks" in card
+    assert "<b>⚑</b> funnel conversion: it changed by" in card
     # the first run: no deltas
     assert "First run: no earlier run to compare with." in _card(snaps[0]["index"], "03_dropoff")
     assert not _deltas(_card(snaps[0]["index"], "03_dropoff"))

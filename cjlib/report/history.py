@@ -165,7 +165,7 @@ class Delta:
         Why it is flagged, a plain sentence; ``""`` when not flagged.
     text : str
         The change as the index shows it (``"+2.1 pp"``, ``"+1,204 (+6.2%)"``, ``"unchanged"``,
-        ``"was retention"``, ``"new"``); not escaped.
+        ``"was retention"``, cut at 60 characters, ``"new"``); not escaped.
     """
 
     key: str
@@ -329,7 +329,8 @@ def delta(key: str, value: Any, previous: Any, *, current_metrics: Mapping[str, 
         elif value == previous:
             text = "unchanged"
         else:
-            text = "was " + (_value_text(previous, False) if _number(previous) else str(previous))
+            was = _value_text(previous, False) if _number(previous) else str(previous)
+            text = "was " + (was if len(was) <= 60 else was[:59] + "…")
         return Delta(key, value, previous, None, None, False, False, "", text)
     change = value - previous
     relative = change / abs(previous) if previous != 0 else None

@@ -57,8 +57,9 @@ def _fmt(v: Any, key: str = "") -> str:
 
 
 def _short(v: Any) -> str:
-    """A parameter value in a sentence: quoted when empty, cut at 40 characters (escaped)."""
-    text = "''" if v in ("", None) else str(v)
+    """A parameter value in a sentence: ``''`` when empty, — when the run did not have it, cut at 40
+    characters (escaped)."""
+    text = "—" if v is None else "''" if v == "" else str(v)
     return html.escape(text if len(text) <= 40 else text[:39] + "…")
 
 
@@ -75,10 +76,10 @@ def _since(c: Comparison) -> str:
         parts.append("same parameters")
     if c.versions:
         parts.append(f"cjlib {html.escape(c.versions[0])} → {html.escape(c.versions[1])}")
-    flagged = sum(d.flagged for d in c.deltas)
-    mark = (f" <b>⚑</b> marks {'a change' if flagged == 1 else f'{flagged} changes'} outside the metric’s "
-            f"interval or of more than {c.threshold:.0%} (hover for why)." if flagged else "")
-    return f'<p class="since">Since the run of {when}: {", ".join(parts)}.{mark}</p>'
+    flagged = "; ".join(f"{html.escape(d.key.replace('_', ' '))}: {html.escape(d.reason)}" for d in c.deltas
+                        if d.flagged)
+    return (f'<p class="since">Since the run of {when}: {", ".join(parts)}.'
+            + (f" <b>⚑</b> {flagged}." if flagged else "") + "</p>")
 
 
 def _delta(c: Comparison, key: str) -> str:

@@ -45,6 +45,39 @@ Funnel rules (shared by every function that takes ``steps``)
 * **Units.** ``unit="customer"`` or ``"session"``: the data's ``session_id`` (per customer) when it has
   one, else :func:`cjlib.journeys.sessionize` with a 30-minute gap. All units in the data count in
   ``units_total``, including those that never reach step 1.
+
+Funnel options (``optional=``, ``exclude=``, ``open=`` of :func:`funnel`, :func:`funnel_units`,
+:class:`Funnel` and the :mod:`cjlib.engine` wrappers; none given: the rules above, unchanged)
+------------------------------------------------------------------------------------------------
+* **Optional steps.** A step written with a trailing ``"?"`` (``"search?"``; a list step when one of
+  its names carries it) or named in ``optional=`` (1-based numbers or labels) may be skipped; the first
+  and the last step cannot be optional. The *required* steps are matched exactly as if the optional
+  steps were absent, so their counts equal that funnel's. An optional step is done in the chosen attempt
+  when an event of it comes after the row matched to the previous required step and before the row
+  matched to the next required step (when that one was not reached: within the window of the attempt,
+  else by the unit's last event, and before any exclusion event that stopped the attempt); its time is
+  that event's (the first one). Several optional steps in one gap are judged each on its own.
+* **Exclusions.** ``exclude=`` lists events (names or stage names as in steps; a list means any of
+  them), each over the whole funnel or over a step range ``(names, from_step, to_step)``. An attempt
+  stops at step i when an event of an exclusion whose range covers the gap lies strictly between the
+  row matched to step i and the row the attempt would match to the next step (by row order, so an
+  event at the same instant counts by its input order; the next step's own row is not "between"): the
+  unit leaves the funnel there; a later step-1 event starts a new attempt. With optional steps the gaps
+  are those between consecutive required steps, and a range covers a gap when they overlap. In
+  ``"strict"`` mode nothing lies between two matched rows, so exclusions never stop an attempt.
+* **Open funnel.** ``open=True``: an attempt starts at any row of any required step j and continues
+  greedily to the next steps within the window from its start. Per unit the chosen attempt reaches
+  the furthest step, then has the lowest entry step, then starts earliest; the unit is *at* steps
+  entry..furthest (``funnel_units``' ``entry_step``; ``first_entered_at`` is its first row of any
+  required step and its segment is read there).
+* **Counts.** ``steps_reached`` is the 1-based position of the furthest required step reached (never
+  an optional step); ``converted`` means the last step. The table counts at each step the units *at* it
+  (an optional step: who did it), gains ``optional`` (with optional steps) and ``entered_here`` (open)
+  columns, and its rates are "of the units at the previous (required) step, the share at this one" and
+  "of the units at step 1, the share at this one": never above 1 (an open funnel's count at step k+1 may
+  exceed that at step k, the rate does not).
+* **Modes.** ``"ordered"`` takes all three options; ``"strict"`` exclusions and open entry (an
+  optional step has no place back to back); ``"any"`` none (a ``ValueError`` says so).
 """
 
 
@@ -71,6 +104,7 @@ from cjlib.funnel.journeys import (
     cohort_freq,
     conversion_step,
     conversion_target,
+    parse_exclude,
     parse_steps,
     report_segments,
     report_steps,
@@ -135,6 +169,7 @@ __all__ = [
     "funnel_table",
     "holm",
     "largest_drop",
+    "parse_exclude",
     "parse_steps",
     "period_freq",
     "report_periods",

@@ -132,6 +132,12 @@ class Funnel:
         return self._match.open
 
     @property
+    def options(self) -> dict:
+        """The funnel options in words' terms: ``optional`` (labels), ``exclusions`` (as :attr:`exclusions`)
+        and ``open``; a caption takes them as keyword arguments."""
+        return {"optional": self.optional, "exclusions": self.exclusions, "open": self.open}
+
+    @property
     def exclusions(self) -> list[tuple]:
         """The exclusions as ``(names, from_label, to_label)``: events that stop an attempt between those steps."""
         labels = self._match.prep.labels

@@ -14,6 +14,10 @@ from cjlib.stagemap import StageMap, load_stage_map
 def parse_steps(text: str) -> list:
     """Steps from a comma-separated parameter: ``"a, b|c, d"`` → ``["a", ["b", "c"], "d"]`` (``[]`` when empty).
 
+    A step written with a trailing ``?`` is optional (``"a, b?, c"``; for alternatives ``"b|c?"``, the
+    mark on the last name): the funnel functions read the mark (rules: :mod:`cjlib.funnel`, "Funnel
+    options"), so the names keep it here.
+
     Parameters
     ----------
     text : str
@@ -28,12 +32,58 @@ def parse_steps(text: str) -> list:
     --------
     >>> parse_steps("product_view, add_to_cart|begin_checkout, event:purchase")
     ['product_view', ['add_to_cart', 'begin_checkout'], 'event:purchase']
+    >>> parse_steps("product_view, search?, add_to_cart")
+    ['product_view', 'search?', 'add_to_cart']
     """
     out = []
     for part in (x.strip() for x in str(text).split(",")):
         if part:
             alts = [a.strip() for a in part.split("|") if a.strip()]
             out.append(alts if len(alts) > 1 else alts[0])
+    return out
+
+
+def parse_exclude(text: str) -> list:
+    """Funnel exclusions from a comma-separated parameter (``[]`` when empty).
+
+    Each item is an event or stage name, ``a|b`` for either, optionally followed by ``@i-j``: only between
+    steps ``i`` and ``j`` (1-based, ``i < j``); without it, between any two steps of the funnel.
+    ``"support_contact@2-4, payment_error"`` → ``[("support_contact", 2, 4), "payment_error"]``.
+
+    Parameters
+    ----------
+    text : str
+        The ``exclude`` parameter.
+
+    Returns
+    -------
+    list
+        What the funnel functions take as ``exclude``: names (lists for alternatives) and
+        ``(names, from_step, to_step)`` tuples.
+
+    Examples
+    --------
+    >>> parse_exclude("support_contact@2-4, payment_error|login")
+    [('support_contact', 2, 4), ['payment_error', 'login']]
+    >>> parse_exclude("  ")
+    []
+    """
+    out = []
+    for part in (x.strip() for x in str(text or "").split(",")):
+        if not part:
+            continue
+        names, at, span = (x.strip() for x in part.partition("@"))
+        alts = [a.strip() for a in names.split("|") if a.strip()]
+        if not alts:
+            raise ValueError(f"exclude: {part!r} names no event (write NAME, A|B, or NAME@2-3)")
+        item = alts if len(alts) > 1 else alts[0]
+        if at:
+            lo, dash, hi = (x.strip() for x in span.partition("-"))
+            if not (dash and lo.isdigit() and hi.isdigit() and 0 < int(lo) < int(hi)):
+                raise ValueError(f"exclude: {part!r}: the range after '@' is two step numbers i-j with i < j, "
+                                 f"e.g. {names}@2-3")
+            item = (item, int(lo), int(hi))
+        out.append(item)
     return out
 
 

@@ -65,19 +65,16 @@ def test_schemas(data):
         "revenue",
         "session_id",
         "device",
-        "variant",
     ]
     assert isinstance(e.index, pd.RangeIndex) and e.index.start == 0
     assert pd.api.types.is_datetime64_dtype(e["timestamp"]) and e["timestamp"].dt.tz is None
     assert e["revenue"].dtype == np.float64
-    for col in ("customer_id", "event", "channel", "session_id", "device", "variant"):
+    for col in ("customer_id", "event", "channel", "session_id", "device"):
         assert pd.api.types.is_string_dtype(e[col]), col
     assert e["customer_id"].str.fullmatch(r"C\d{6}").all()
     assert set(e["channel"]) == CHANNELS
     assert set(e["device"]) == {"desktop", "mobile", "tablet"}
     assert (e.groupby("customer_id")["device"].nunique() == 1).all()
-    assert set(e["variant"]) == {"control", "treatment"}
-    assert (e.groupby("customer_id")["variant"].nunique() == 1).all()
     assert e["timestamp"].min() >= pd.Timestamp("2025-01-01")
     assert e["timestamp"].max() < pd.Timestamp("2026-01-01")
 
@@ -115,7 +112,6 @@ def test_schemas(data):
         "churn_time",
         "delivery_issue",
         "satisfaction",
-        "variant",
     ]
     assert t["churned"].dtype == bool and t["delivery_issue"].dtype == bool
     assert t["churn_time"].isna().eq(~t["churned"]).all()
@@ -273,7 +269,7 @@ def test_write_round_trip(tmp_path):
 def test_main_writes_sample(tmp_path):
     assert synth.main(["--customers", "50", "--seed", "2", "--out", str(tmp_path / "s")]) == 0
     ev = pd.read_parquet(tmp_path / "s" / "events.parquet")
-    pd.testing.assert_frame_equal(ev, synth.generate(50, seed=2).events, check_dtype=False)
+    pd.testing.assert_frame_equal(ev, synth.generate(50, seed=2, variant_split=0.5).events, check_dtype=False)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -452,11 +448,11 @@ def test_cli_data_writes_the_sample(tmp_path):
 
 def test_same_draws_as_the_single_module_generator():
     """The package runs the random draws of the former single-module generator in the same order: these
-    fingerprints were taken from cjlib/synth.py before the split (issue 18). Without the A/B test (issue 20)
-    every table is as before: the assignment draws from a stream of its own and shifts no other draw."""
+    fingerprints were taken from cjlib/synth.py before the split (issue 18). Without an A/B test (the
+    default since issue 20) every table is as before."""
     import hashlib
 
-    d = synth.generate(300, seed=2, variant_split=None)
+    d = synth.generate(300, seed=2)
     assert "variant" not in d.events.columns and "variant" not in d.truth.columns and d.params["ab_test"] is None
 
     def fingerprint(df):
@@ -500,9 +496,18 @@ def _checkout_sessions(d: synth.SyntheticData) -> pd.DataFrame:
     return s[s["a"]]
 
 
-def test_ab_test_planted_at_one_step(big):
+@pytest.fixture(scope="module")
+def ab_big() -> synth.SyntheticData:
+    return synth.generate(12000, seed=5, variant_split=0.5)
+
+
+def test_ab_test_planted_at_one_step(ab_big):
     """Half the customers are treated; sessions with a cart reach begin_checkout about `lift` more often in
     treatment, and the step before (add_to_cart) and after (purchase) do not move."""
+    big = ab_big
+    e = big.events
+    assert list(e.columns)[-2:] == ["device", "variant"] and pd.api.types.is_string_dtype(e["variant"])
+    assert (e.groupby("customer_id")["variant"].nunique() == 1).all()
     ab = big.params["ab_test"]
     assert ab["from_step"] == "add_to_cart" and ab["to_step"] == "begin_checkout" and ab["unit"] == "customer"
     assert ab["levels"] == ["control", "treatment"] and ab["treatment_share"] == 0.5 and ab["lift"] == 0.06
@@ -535,22 +540,26 @@ def test_ab_test_planted_at_one_step(big):
 def test_variant_split_plants_an_imbalance_and_only_the_assignment():
     """``variant_split`` sets the treatment share; the assignment stream is the same, so a customer in
     treatment at 0.5 stays in treatment at 0.52; without an A/B test nothing but the column goes."""
-    a = synth.generate(6000, seed=3)
+    a = synth.generate(6000, seed=3, variant_split=0.5)
     b = synth.generate(6000, seed=3, variant_split=0.52)
     ta, tb = (d.truth.set_index("customer_id")["variant"].eq("treatment") for d in (a, b))
     assert tb.mean() == pytest.approx(0.52, abs=0.015) and b.params["ab_test"]["treatment_share"] == 0.52
     assert not (ta & ~tb).any()  # u < 0.5 implies u < 0.52
     assert (tb & ~ta).sum() == pytest.approx(0.02 * 6000, rel=0.35)
     # everything drawn before the sessions is the same with and without a test
-    none = synth.generate(6000, seed=3, variant_split=None)
+    none = synth.generate(6000, seed=3)
     pd.testing.assert_frame_equal(none.customers, a.customers)
     pd.testing.assert_frame_equal(none.truth, a.truth.drop(columns="variant"))
+    assert "variant" not in none.events.columns and none.params["ab_test"] is None
     for bad in (0, 1, 1.5, -0.1, True, "half"):
         with pytest.raises(ValueError, match="variant_split"):
             synth.generate(20, variant_split=bad)
 
 
 def test_cli_variant_split(tmp_path):
+    """The command line (what writes the sample) plants the 50/50 test unless told otherwise."""
+    assert synth.main(["--customers", "50", "--seed", "1", "--out", str(tmp_path / "s")]) == 0
+    assert json.loads((tmp_path / "s" / "truth.json").read_text())["ab_test"]["treatment_share"] == 0.5
     assert synth.main(["--customers", "50", "--seed", "1", "--variant-split", "none", "--out", str(tmp_path / "a")]) == 0
     assert "variant" not in pd.read_parquet(tmp_path / "a" / "events.parquet").columns
     assert synth.main(["--customers", "50", "--seed", "1", "--variant-split", "0.3", "--out", str(tmp_path / "b")]) == 0

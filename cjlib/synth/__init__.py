@@ -36,9 +36,10 @@ What is planted (all numbers are in ``SyntheticData.params``):
 * **Feedback.** CSAT (1–5) after about 30 % of purchases, driven by satisfaction, lower after a
   delivery issue or a payment error; CSAT after about 5 % of sessions with product views; NPS (0–10)
   from about 10 % of customers at a random time while they are active.
-* **An A/B test.** Each customer is assigned ``variant`` "control" or "treatment" (50/50 by default,
-  ``variant_split`` sets the treatment share) from a random stream of its own, so the assignment moves no
-  other draw. The treatment raises one step, ``begin_checkout`` after ``add_to_cart``: the session-level
+* **An A/B test** (with ``variant_split``; the sample is written with 0.5). Each customer is assigned
+  ``variant`` "control" or "treatment" (``variant_split`` is the treatment share) from a random stream of
+  its own, so the assignment moves no draw before the sessions (customers and their truth are the same with
+  and without a test). The treatment raises one step, ``begin_checkout`` after ``add_to_cart``: the session-level
   probability gains 0.06 (persona base 0.50–0.85); nothing else depends on the variant. The column is an
   event column (like ``device``), not a customer attribute, so that it never becomes a persona or churn
   feature; ``params["ab_test"]`` holds the step, the lift and the split.
@@ -88,7 +89,7 @@ def generate(
     start: str | pd.Timestamp = "2025-01-01",
     end: str | pd.Timestamp = "2026-01-01",
     stage_map=None,
-    variant_split: float | None = 0.5,
+    variant_split: float | None = None,
 ) -> SyntheticData:
     """Generate synthetic customer journeys with a planted truth.
 
@@ -102,10 +103,11 @@ def generate(
         The simulated range ``[start, end)``; every timestamp falls inside it.
     stage_map : StageMap, str or Path, optional
         Stage map every generated event must be known to (default ``data/stage_map.yml``).
-    variant_split : float or None, default 0.5
-        Share of customers assigned to the A/B treatment (strictly between 0 and 1; another value than
-        0.5 plants a sample-ratio mismatch against the usual equal split). ``None`` plants no A/B test:
-        no ``variant`` column, and every other draw as with a test.
+    variant_split : float or None, default None
+        Plant an A/B test with this share of customers in treatment (strictly between 0 and 1; another
+        value than 0.5 plants a sample-ratio mismatch against the usual equal split). ``None`` plants none:
+        no ``variant`` column, and the very data of a generator without A/B tests (the same seed gives the
+        same files as before). The sample (``python -m cjlib.synth``, ``make data``) uses 0.5.
 
     Returns
     -------
@@ -123,7 +125,8 @@ def generate(
     >>> data = generate(200, seed=1)
     >>> sorted(data.truth["persona"].unique())
     ['bargain_hunter', 'loyal_premium', 'social_newcomer', 'window_shopper']
-    >>> data.params["ab_test"]["from_step"], data.params["ab_test"]["to_step"], data.params["ab_test"]["lift"]
+    >>> ab = generate(200, seed=1, variant_split=0.5).params["ab_test"]
+    >>> ab["from_step"], ab["to_step"], ab["lift"]
     ('add_to_cart', 'begin_checkout', 0.06)
     """
     t0, t1 = _check_arguments(n_customers, seed, start, end)

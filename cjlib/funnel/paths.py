@@ -77,6 +77,9 @@ class PathsAround:
     converted_matrix, dropped_matrix : DataFrame
         The step matrix of the converters and of the droppers at the anchor (each column sums to 1; empty
         without such units); :attr:`outcome_difference` is the first minus the second.
+    step_events : tuple of str
+        The events that satisfy a step of the funnel somewhere in the log (converters do these by definition,
+        so a comparison may want to look past them).
     """
 
     paths: pd.DataFrame
@@ -94,6 +97,7 @@ class PathsAround:
     converted_units: int = 0
     converted_matrix: pd.DataFrame | None = None
     dropped_matrix: pd.DataFrame | None = None
+    step_events: tuple = ()
 
     @property
     def outcome_difference(self) -> pd.DataFrame:
@@ -373,7 +377,13 @@ def paths_around(funnel, *, step=None, event: str | None = None, between: Sequen
         anchor=label, anchor_kind=kind, anchor_units=n, direction=direction, depth=int(depth),
         unit=m.prep.unit_kind, collapse_repeats=bool(collapse_repeats), group=group, reached=reached,
         converted_units=int(conv.sum()), converted_matrix=_step_matrix(lab[conv], names, C + 1),
-        dropped_matrix=_step_matrix(lab[~conv], names, C + 1))
+        dropped_matrix=_step_matrix(lab[~conv], names, C + 1), step_events=_step_events(m))
+
+
+def _step_events(m: _Match) -> tuple:
+    """Names of the events of the rows that satisfy some step."""
+    codes = m.prep.ev_codes[m.prep.member.any(axis=1)]
+    return tuple(str(x) for x in m.prep.ev_cats[np.unique(codes[codes >= 0])])
 
 
 def event_paths(events: pd.DataFrame, event: str, *, direction: str = "forward", depth: int = 5, top: int = 10,

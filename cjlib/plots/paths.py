@@ -7,15 +7,25 @@ caller passes (a title that states the finding) and returns the Axes.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 
 from cjlib.plots import finish, new_ax, palette
 
-__all__ = ["path_flow", "step_matrix_heatmap"]
+__all__ = ["path_flow", "step_matrix_heatmap", "paths_figure"]
 
 _SPECIAL = ("(other)", "(end)", "(start)")
 _GREY = {"(other)": (0.78, 0.78, 0.78, 1.0), "(end)": (0.55, 0.55, 0.55, 1.0), "(start)": (0.55, 0.55, 0.55, 1.0)}
+
+
+def _wrapped(title: str | None, ax) -> str | None:
+    """The title in lines that fit the figure's width (the theme's bold 13 pt: about 9 characters an inch)."""
+    if not title:
+        return title
+    inches = ax.figure.get_size_inches()[0] * ax.get_position().width
+    return "\n".join(textwrap.wrap(title, max(int(inches * 9), 40)))
 
 
 def _short(text: str, n: int = 24) -> str:
@@ -140,9 +150,10 @@ def path_flow(data: pd.DataFrame, *, direction: str = "forward", max_nodes: int 
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     where = "after" if direction == "forward" else "before"
-    ax.set_xlabel(f"events {where} {_short(anchor, 40)} (band height ∝ units)")
+    end = "(end): no more events" if direction == "forward" else "(start): no earlier event"
+    ax.set_xlabel(f"events {where} {_short(anchor, 40)}   ·   {end}   ·   band height ∝ units")
     ax.set_ylabel("")
-    return finish(ax, title)
+    return finish(ax, _wrapped(title, ax))
 
 
 def step_matrix_heatmap(data: pd.DataFrame, *, direction: str = "forward", max_rows: int = 12,
@@ -155,7 +166,8 @@ def step_matrix_heatmap(data: pd.DataFrame, *, direction: str = "forward", max_r
     data : DataFrame
         Rows events, columns positions 1..depth, shares (0–1) or differences of shares.
     direction : {"forward", "backward"}, default "forward"
-        Labels the positions ``+k`` (after the anchor) or ``−k`` (before it).
+        Labels the positions ``+k`` (after the anchor) or ``−k`` (before it; drawn from the earliest on the
+        left, as :func:`path_flow` draws them).
     max_rows : int, default 12
         Rows drawn: those with the largest absolute value in any position, in the data's order.
     cbar_label : str, optional
@@ -176,6 +188,8 @@ def step_matrix_heatmap(data: pd.DataFrame, *, direction: str = "forward", max_r
     if len(mat) > max_rows:
         big = mat.abs().max(axis=1).sort_values(ascending=False, kind="stable").index[:max_rows]
         mat = mat.loc[[i for i in mat.index if i in set(big)]]
+    if direction == "backward":  # the earliest position on the left, as in path_flow
+        mat = mat[mat.columns[::-1]]
     vals = mat.to_numpy() * 100
     ax = new_ax(ax, figsize=(9, 0.42 * max(len(mat), 3) + 1.6))
     diff = bool((vals < 0).any())
@@ -194,5 +208,43 @@ def step_matrix_heatmap(data: pd.DataFrame, *, direction: str = "forward", max_r
             ax.text(c, r, "0" if text in ("+0", "-0") else text, ha="center", va="center", fontsize=8,
                     color="white" if abs(v) > 0.6 * lim else "black")
     where = "after" if direction == "forward" else "before"
-    return finish(ax, title, xlabel=f"position {where} the anchor (events)", ylabel="")
+    return finish(ax, _wrapped(title, ax), xlabel=f"position {where} the anchor (events)", ylabel="")
 
+
+
+def paths_figure(flows: pd.DataFrame, difference: pd.DataFrame | None = None, *, direction: str = "forward",
+                 titles: tuple = (None, None), max_nodes: int = 6, max_rows: int = 10):
+    """The flow chart (:func:`path_flow`) and, below it, the converters − droppers step matrix
+    (:func:`step_matrix_heatmap`) in one figure; the heatmap only when ``difference`` has rows and
+    ``titles[1]`` is given.
+
+    Parameters
+    ----------
+    flows : DataFrame
+        :attr:`cjlib.funnel.PathsAround.flows`.
+    difference : DataFrame, optional
+        :attr:`cjlib.funnel.PathsAround.outcome_difference` (or any :func:`cjlib.funnel.step_matrix_difference`).
+    direction : {"forward", "backward"}, default "forward"
+        As the paths were computed.
+    titles : pair of str or None
+        The flow chart's and the heatmap's titles (findings; the caller computes them).
+    max_nodes, max_rows : int
+        As in :func:`path_flow` and :func:`step_matrix_heatmap`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    both = difference is not None and len(difference) > 0 and titles[1] is not None
+    rows = min(len(difference), max_rows) if both else 0
+    heights = [6.0] + ([0.42 * max(rows, 3) + 1.6] if both else [])
+    fig, axes = plt.subplots(len(heights), 1, figsize=(12, sum(heights) + 0.4 * len(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    path_flow(flows, direction=direction, max_nodes=max_nodes, title=titles[0], ax=axes[0, 0])
+    if both:
+        step_matrix_heatmap(difference, direction=direction, max_rows=max_rows, title=titles[1], ax=axes[1, 0],
+                            cbar_label="converters − droppers (percentage points)")
+    fig.tight_layout()
+    return fig

@@ -42,6 +42,15 @@ from cjlib.findings.dropoff.periods import (
     period_report,
     period_title,
 )
+from cjlib.findings.dropoff.paths import (
+    largest_step_gap,
+    no_paths,
+    paths_findings,
+    paths_metrics,
+    paths_title,
+    paths_titles,
+    step_matrix_title,
+)
 from cjlib.findings.dropoff.sections import (
     DRIVERS_METHOD,
     FLOWS_METHOD,
@@ -178,4 +187,11 @@ __all__ = [
     "period_metrics",
     "period_report",
     "summary",
+    "paths_metrics",
+    "paths_title",
+    "paths_titles",
+    "paths_findings",
+    "step_matrix_title",
+    "largest_step_gap",
+    "no_paths",
 ]

@@ -55,8 +55,8 @@ Funnel options (``optional=``, ``exclude=``, ``open=`` of :func:`funnel`, :func:
   steps were absent, so their counts equal that funnel's. An optional step is done in the chosen attempt
   when an event of it comes after the row matched to the previous required step and before the row
   matched to the next required step (when that one was not reached: within the window of the attempt,
-  else by the unit's last event, and before any exclusion event that stopped the attempt); its time is
-  that event's (the first one). Several optional steps in one gap are judged each on its own.
+  else by the unit's last event, and before the gap's first exclusion event, where the unit left); its
+  time is that event's (the first one). Several optional steps in one gap are judged each on its own.
 * **Exclusions.** ``exclude=`` lists events (names or stage names as in steps; a list means any of
   them), each over the whole funnel or over a step range ``(names, from_step, to_step)``. An attempt
   stops at step i when an event of an exclusion whose range covers the gap lies strictly between the

@@ -248,7 +248,8 @@ def ambiguity_note(names: Sequence[str]) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------- funnels
-def funnel_caption(name: str, *, mode: str, unit: str, window) -> str:
+def funnel_caption(name: str, *, mode: str, unit: str, window, optional: Sequence[str] = (),
+                   exclusions: Sequence = (), open: bool = False) -> str:
     """The line over the main funnel table, with the definition of funnel conversion.
 
     Parameters
@@ -261,14 +262,43 @@ def funnel_caption(name: str, *, mode: str, unit: str, window) -> str:
         The unit counted (``"customer"`` or ``"session"``).
     window : str, Timedelta or None
         The funnel window (:func:`window_text`).
+    optional : list of str, optional
+        Labels of the optional steps (:attr:`cjlib.funnel.Funnel.optional`).
+    exclusions : list of (names, from_label, to_label), optional
+        The exclusions (:attr:`cjlib.funnel.Funnel.exclusions`).
+    open : bool, default False
+        Units may enter at any step.
 
     Returns
     -------
     str
-        The caption, ending with :data:`FUNNEL_DEFINITION` (always written).
+        The caption, ending with :data:`FUNNEL_DEFINITION` (always written), then one sentence per funnel
+        option in use (a :class:`cjlib.funnel.Funnel`'s ``options`` unpack into the keywords).
+
+    Examples
+    --------
+    >>> cap = funnel_caption("shop", mode="ordered", unit="customer", window=None, optional=["search"],
+    ...                      exclusions=[(["support_contact"], "add_to_cart", "purchase")], open=True)
+    >>> for sentence in cap.split(". ")[-3:]:
+    ...     print(sentence)
+    Optional step search: counted when done, never required; the step after it is rated on the units at the previous required step
+    Exclusion: a unit that does support_contact between add_to_cart and purchase leaves the funnel there
+    Open funnel: a unit may enter at any step and counts from there on; a step's rate is the share of the units at the previous step who went on.
     """
-    return (f"**{name}** funnel ({mode} steps, one count per {unit}, {window_text(window)}); times are medians "
-            f"and 90th percentiles between consecutive steps. {FUNNEL_DEFINITION}")
+    out = (f"**{name}** funnel ({mode} steps, one count per {unit}, {window_text(window)}); times are medians "
+           f"and 90th percentiles between consecutive steps. {FUNNEL_DEFINITION}")
+    if optional:
+        out += (f" Optional step{'s' if len(optional) > 1 else ''} {', '.join(optional)}: counted when done, never "
+                f"required; the step after {'them' if len(optional) > 1 else 'it'} is rated on the units at the "
+                f"previous required step.")
+    if exclusions:
+        parts = [f"{' or '.join(names)} between {lo} and {hi}" for names, lo, hi in exclusions]
+        out += (f" Exclusion{'s' if len(parts) > 1 else ''}: a unit that does {'; or '.join(parts)} leaves the "
+                f"funnel there.")
+    if open:
+        out += (" Open funnel: a unit may enter at any step and counts from there on; a step's rate is the share "
+                "of the units at the previous step who went on.")
+    return out
 
 
 def checkout_caption(name: str, *, mode: str, unit: str, window) -> str:

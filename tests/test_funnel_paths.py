@@ -313,3 +313,111 @@ def test_counts_agree_with_the_funnel_on_a_synthetic_log(synth_events, unit):
         p = paths_around(f, step=1, depth=20, collapse_repeats=False, top=10_000)
         longest = session_keys(ensure_sorted(synth_events)).value_counts().max()
         assert p.paths["path"].str.count(" > ").max() + 1 <= longest
+
+
+# ------------------------------------------------------------------------------ findings and figures
+def _planted(groups):
+    """groups: list of (count, [events after 'view']); each unit starts with 'view' one minute apart."""
+    rows, i = [], 0
+    for count, evs in groups:
+        for _ in range(count):
+            rows += [(f"u{i:04d}", t, e) for t, e in enumerate(["view", *evs])]
+            i += 1
+    return _log(rows)
+
+
+def test_flow_title_names_the_commonest_event_only_when_it_leads():
+    from cjlib.findings.dropoff import paths_title
+
+    f = Funnel(_planted([(40, ["search"]), (35, ["cart"]), (10, [])]), ["view", "cart"])
+    p = paths_around(f, depth=2)
+    assert paths_title(p) == ("12% of the 85 customers at view have no further event; the commonest event after it "
+                              "is search (47%)")
+    tie = paths_around(Funnel(_planted([(40, ["search"]), (40, ["cart"]), (10, [])]), ["view", "cart"]), depth=2)
+    assert paths_title(tie) == "11% of the 90 customers at view have no further event"
+    small = paths_around(Funnel(HAND, ["view", "cart", "buy"]), depth=2)  # 3 units: no share, no leader
+    assert paths_title(small) == "The next 2 events of the 3 customers at view"
+    # before cart: always view, so no unit starts at cart (a 0% share is not stated) and one event leads nothing
+    back = paths_around(f, step="cart", direction="backward", depth=2)
+    assert paths_title(back) == "The previous 2 events of the 35 customers at cart"
+    first = paths_around(f, step="view", direction="backward", depth=2)
+    assert paths_title(first) == "For 100% of the 85 customers at view it is their first event"
+
+
+def test_step_matrix_title_and_gap_are_earned():
+    from cjlib.findings.dropoff import largest_step_gap, paths_metrics, paths_titles, step_matrix_title
+
+    steps = ["view", "buy"]
+    planted = _planted([(40, ["wish", "buy"]), (30, ["search"]), (10, ["wish"]), (10, [])])
+    p = paths_around(Funnel(planted, steps), depth=2)
+    gap = largest_step_gap(p)
+    assert (gap["event"], gap["position"], gap["converted_units"], gap["dropped_units"]) == ("wish", 1, 40, 50)
+    assert gap["difference"] == pytest.approx(1.0 - 0.2)
+    assert step_matrix_title(p) == ("Besides the funnel's own steps, converters' 1st event after view is wish more "
+                                    "often than droppers' (100% against 20%)")
+    m = paths_metrics(p, top=2)
+    assert m["paths_anchor_units"] == 90 and m["paths_converted_units"] == 40
+    assert m["paths_end_share"] == pytest.approx(10 / 90)
+    assert m["paths_top"] == [{"path": "wish > buy", "units": 40, "share": pytest.approx(40 / 90)},
+                              {"path": "search > (end)", "units": 30, "share": pytest.approx(30 / 90)}]
+    assert m["paths_largest_gap"] == gap
+    # a tie between two cells names nothing (wish +0.9 against search −0.9)
+    tie = paths_around(Funnel(_planted([(40, ["wish", "buy"]), (45, ["search"]), (5, ["wish"])]), steps), depth=2)
+    assert largest_step_gap(tie) is None
+    assert step_matrix_title(tie) == ("Converters (40) against droppers (50) by position after view: besides the "
+                                      "funnel's own steps, no single gap stands out")
+    # a group under min_units names nothing; one without units is not compared at all
+    few = paths_around(Funnel(_planted([(5, ["wish", "buy"]), (40, ["search"]), (10, [])]), steps), depth=2)
+    assert largest_step_gap(few) is None and largest_step_gap(few, min_units=5) is not None
+    none = paths_around(Funnel(_planted([(50, ["search"])]), ["view", "event:purchase"]), depth=2)  # none bought
+    assert step_matrix_title(none) is None
+    flow, matrix = paths_titles(none)
+    assert matrix is None and flow.endswith("; no customer converted, so converters and droppers are not compared")
+
+
+def test_reading_guide_and_left_out_sentence():
+    from cjlib.findings import problems
+    from cjlib.findings.dropoff import no_paths, paths_findings
+
+    p = paths_around(Funnel(_planted([(40, ["search"]), (35, ["cart"]), (10, [])]), ["view", "cart"]), depth=2)
+    text = paths_findings(p)
+    assert text == ("The next 2 events after view of each of the 85 customers there (the funnel's count at that step), "
+                    "each run of a repeated event shown once; `(end)`: the customer had no more events. The commonest "
+                    "path is search > (end) (40 customers, 47%).")
+    ends = paths_around(Funnel(_planted([(20, ["search"]), (35, ["cart"]), (50, [])]), ["view", "cart"]), depth=2)
+    assert paths_findings(ends).endswith("The commonest path is none at all: no further event (50 customers, 48%).")
+    empty = paths_around(Funnel(HAND, ["view", "cart", "buy"]), step="buy", converted=False)
+    assert no_paths(empty) == "no customer reached buy, so there are no paths around it."
+    assert paths_findings(empty) == no_paths(empty)
+    assert not problems(text)
+
+
+def test_figures_draw_what_the_numbers_say():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from cjlib.plots.paths import path_flow, paths_figure, step_matrix_heatmap
+
+    f = Funnel(_planted([(40, ["wish", "buy"]), (30, ["search"]), (10, ["wish"]), (10, [])]), ["view", "buy"])
+    p = paths_around(f, depth=2)
+    ax = path_flow(p.flows, title="t")
+    nodes = [r for r in ax.patches if isinstance(r, Rectangle)]
+    heights = {round(r.get_x(), 3): [] for r in nodes}
+    for r in nodes:
+        heights[round(r.get_x(), 3)].append(r.get_height())
+    cols = [sorted(v, reverse=True) for _, v in sorted(heights.items())]
+    # the anchor column is as tall as the column of first events (90 units), the second one lacks the 10 ended
+    assert sum(cols[0]) == pytest.approx(sum(cols[1]))
+    assert sorted(cols[1]) == pytest.approx(sorted(np.array([50, 30, 10]) * cols[0][0] / 90))
+    plt.close("all")
+    hm = step_matrix_heatmap(p.outcome_difference, direction="backward", title="t")
+    img = hm.images[0].get_array()
+    assert np.allclose(img, p.outcome_difference.to_numpy()[:, ::-1] * 100)
+    assert [t.get_text() for t in hm.get_xticklabels()] == ["−2", "−1"]
+    plt.close("all")
+    assert len(paths_figure(p.flows, p.outcome_difference, titles=("a", "b")).axes) == 3  # flow, heatmap, colour bar
+    assert len(paths_figure(p.flows, p.outcome_difference.iloc[:0], titles=("a", None)).axes) == 1
+    plt.close("all")

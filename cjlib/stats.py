@@ -157,8 +157,8 @@ def proportion_difference(x1, n1, x2, n2, *, confidence: float = 0.95) -> tuple[
         p1 = np.where(n1 > 0, x1 / n1, np.nan)
         p2 = np.where(n2 > 0, x2 / n2, np.nan)
     d = p1 - p2
-    low = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
-    high = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    low = np.clip(d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), -1, 1)  # clip: rounding at d = ±1
+    high = np.clip(d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2), -1, 1)
     return d, low, high
 
 

@@ -33,6 +33,16 @@ from cjlib.findings.dropoff.diagnostics import (
     time_to_convert_sentence,
     time_to_convert_title,
 )
+from cjlib.findings.dropoff.experiment import (
+    AB_METHOD,
+    ab_findings,
+    ab_metrics,
+    ab_title,
+    difference_sentence,
+    mde_sentence,
+    srm_sentence,
+    transition_text,
+)
 from cjlib.findings.dropoff.periods import (
     PERIODS_SECTION,
     period_findings,
@@ -160,6 +170,14 @@ __all__ = [
     "worst_transition",
     "variant_metrics",
     "variant_left_out",
+    "AB_METHOD",
+    "ab_findings",
+    "ab_metrics",
+    "ab_title",
+    "difference_sentence",
+    "mde_sentence",
+    "srm_sentence",
+    "transition_text",
     "DRIVERS_METHOD",
     "drivers_findings",
     "drivers_metrics",

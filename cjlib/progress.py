@@ -67,11 +67,12 @@ def progress_enabled() -> bool:
 
 def _in_kernel() -> bool:
     """True inside a Jupyter (ipykernel) kernel."""
-    shell = sys.modules.get("IPython")
-    if shell is None or "ipykernel" not in sys.modules:
+    zmqshell = sys.modules.get("ipykernel.zmqshell")
+    if zmqshell is None:
         return False
-    ip = shell.get_ipython()
-    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+    from IPython import get_ipython
+
+    return isinstance(get_ipython(), zmqshell.ZMQInteractiveShell)
 
 
 def _tqdm():

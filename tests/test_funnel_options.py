@@ -69,10 +69,10 @@ def reference_unit(names, ts, sets, optional, exclusions, open_, window, mode):
                     break  # the unit leaves the funnel at step t-1
                 rows[req[t]] = nxt
                 cur = nxt
-            attempts.append((-max(rows), e, i, rows))  # furthest step, lowest entry, earliest
+            attempts.append((e, -max(rows), i, rows))  # lowest entry, furthest step, earliest
     if not attempts:
         return 0, -1, [None] * K
-    _, e, i, rows = min(attempts, key=lambda a: a[:3])
+    e, _, i, rows = min(attempts, key=lambda a: a[:3])
     for o in range(K):
         if not optional[o]:
             continue
@@ -197,3 +197,179 @@ def _check(rows, steps, excl, open_, window, mode):
 def test_matches_reference(rows, steps, excl, open_, window, mode):
     if rows:
         _check(rows, steps, excl, open_, window, mode)
+
+
+# ------------------------------------------------------------------------------------------ hand cases
+def test_exclusion_stops_the_attempt_at_the_step_before_it():
+    ev = log([
+        ("a", 0, PV), ("a", 1, SUP), ("a", 2, ATC), ("a", 3, BC),    # support between steps 1 and 2
+        ("b", 0, PV), ("b", 1, ATC), ("b", 2, SUP), ("b", 3, BC),    # support between steps 2 and 3
+        ("c", 0, PV), ("c", 1, SUP), ("c", 2, PV), ("c", 3, ATC),    # a new attempt after the support contact
+        ("d", 0, PV), ("d", 1, ATC), ("d", 2, BC), ("d", 3, SUP),    # support after converting
+    ])
+    whole = F.funnel_units(ev, [PV, ATC, BC], exclude=SUP)
+    assert whole["steps_reached"].tolist() == [1, 2, 2, 3]
+    # only between steps 2 and 3: a and c go through
+    ranged = F.funnel_units(ev, [PV, ATC, BC], exclude=[(SUP, 2, 3)])
+    assert ranged["steps_reached"].tolist() == [3, 2, 2, 3]
+    # the same range by labels; the step's own row is not "between"
+    assert F.funnel_units(ev, [PV, ATC, BC], exclude=[(SUP, ATC, BC)])["steps_reached"].tolist() == [3, 2, 2, 3]
+    table = F.funnel(ev, [PV, ATC, BC], exclude=SUP)
+    assert table["reached"].tolist() == [4, 3, 1] and table["dropped"].tolist() == [0, 1, 2]
+    # c's chosen attempt is its second (the first stopped at step 1)
+    assert whole.loc[2, "entered_at"] == T0 + pd.Timedelta(minutes=2)
+    assert whole.loc[2, "first_entered_at"] == T0
+
+
+def test_optional_step_counts_when_done_and_never_blocks():
+    ev = log([
+        ("a", 0, PV), ("a", 1, SEARCH), ("a", 2, ATC),                # did the optional search
+        ("b", 0, PV), ("b", 1, ATC), ("b", 2, SEARCH),                # searched only after the next step
+        ("c", 0, PV), ("c", 5, SEARCH),                               # searched, never reached step 3
+        ("d", 0, PV), ("d", 9, SEARCH),                               # searched after the window
+    ])
+    u = F.funnel_units(ev, [PV, SEARCH + "?", ATC], window="5min")
+    assert u["steps_reached"].tolist() == [3, 3, 1, 1]
+    assert u[SEARCH].notna().tolist() == [True, False, True, False]
+    t = F.funnel(ev, [PV, SEARCH + "?", ATC], window="5min")
+    assert t["optional"].tolist() == [False, True, False]
+    assert t["reached"].tolist() == [4, 2, 2] and t["dropped"].tolist() == [0, 0, 2]
+    assert t["conversion_from_previous"].tolist()[1:] == [0.5, 0.5]  # both of the units at step 1
+    assert np.isnan(t["drop_off_rate"].iloc[1])
+    # the required steps' rows are the funnel without the optional step, column for column
+    plain = F.funnel(ev, [PV, ATC], window="5min")
+    assert_frame_equal(t.drop(columns="optional").iloc[[0, 2]].reset_index(drop=True), plain)
+    # optional= by number or label gives the same; the mark and the argument agree
+    assert_frame_equal(F.funnel(ev, [PV, SEARCH, ATC], window="5min", optional=[2]), t)
+    assert_frame_equal(F.funnel(ev, [PV, SEARCH, ATC], window="5min", optional=SEARCH), t)
+
+
+def test_open_funnel_counts_units_from_their_entry_step():
+    ev = log([
+        ("a", 0, PV), ("a", 1, ATC), ("a", 2, BC),
+        ("b", 0, ATC), ("b", 1, BC),                                  # enters at step 2
+        ("c", 0, BC),                                                 # enters at step 3
+        ("d", 0, ATC),                                                # enters at step 2, goes no further
+        ("e", 0, PV), ("e", 1, BC),                                   # has step 1: counted as closed
+        ("f", 0, BC), ("f", 1, BC),                                   # enters at step 3 (its first row)
+    ])
+    u = F.funnel_units(ev, [PV, ATC, BC], open=True)
+    assert u["entry_step"].tolist() == [PV, ATC, BC, ATC, PV, BC]
+    assert u["steps_reached"].tolist() == [3, 3, 3, 2, 1, 3]
+    assert u["entered_at"].tolist()[-1] == T0
+    t = F.funnel(ev, [PV, ATC, BC], open=True)
+    assert t["reached"].tolist() == [2, 3, 4]                          # more units at step 3 than at step 2
+    assert t["entered_here"].tolist() == [2, 2, 2]
+    # of the 2 units at step 1, 1 went on (a); of the 3 at step 2, 2 (a, b): never count(k+1) / count(k)
+    assert t["conversion_from_previous"].tolist()[1:] == [0.5, 2 / 3]
+    assert t["conversion_from_start"].tolist() == [1.0, 0.5, 0.5]
+    assert t["dropped"].tolist() == [0, 1, 1]
+    # the closed funnel: the same units at step 1, with the same progress; the open one adds b, c, d, f
+    closed = F.funnel(ev, [PV, ATC, BC])
+    assert closed["reached"].tolist() == [2, 1, 1]
+    assert (t["reached"] >= closed["reached"]).all()
+
+
+def test_open_funnel_comparison_counts_the_units_at_each_from_step():
+    ev = log([(c, 0, ATC) for c in "abc"] + [(c, 1, BC) for c in "ab"] + [("d", 0, PV), ("d", 1, ATC)]
+             + [("e", 0, PV)])
+    ev["device"] = np.where(ev["customer_id"].isin(["a", "d"]), "mobile", "desktop")
+    f = F.Funnel(ev, [PV, ATC, BC], open=True)
+    cmp = f.compare("device")
+    first = cmp[cmp["from_step"] == PV].set_index("device")
+    assert first["units"].to_dict() == {"desktop": 1, "mobile": 1}      # d and e only
+    second = cmp[cmp["from_step"] == ATC].set_index("device")
+    assert second["units"].to_dict() == {"desktop": 2, "mobile": 2} and second["converted"].sum() == 2
+
+
+def test_no_option_in_effect_gives_the_default_results():
+    from cjlib import synth
+
+    ev = synth.generate(400, seed=2).events
+    steps = [PV, ATC, BC, "event:purchase"]
+    for mode in ("ordered", "strict"):
+        want = F.funnel_units(ev, steps, window="7D", mode=mode)
+        # an exclusion event the log never has: the options path gives the default rows
+        got = F.funnel_units(ev, steps, window="7D", mode=mode, exclude="login")
+        assert_frame_equal(got, want)
+        assert_frame_equal(F.funnel(ev, steps, window="7D", mode=mode, exclude=[]),
+                           F.funnel(ev, steps, window="7D", mode=mode))
+    # strict mode: nothing lies between two matched rows, an exclusion never stops an attempt
+    assert_frame_equal(F.funnel(ev, steps, mode="strict", exclude=SEARCH), F.funnel(ev, steps, mode="strict"))
+
+
+def test_sample_sized_log_required_counts_equal_the_funnel_without_optional_steps():
+    from cjlib import synth
+
+    ev = synth.generate(2000, seed=0).events
+    with_opt = F.funnel(ev, [PV, SEARCH + "?", ATC, BC + "?", "event:purchase"], window="30D")
+    plain = F.funnel(ev, [PV, ATC, "event:purchase"], window="30D")
+    req = with_opt[~with_opt["optional"]].drop(columns="optional").reset_index(drop=True)
+    assert_frame_equal(req, plain)
+    assert 0 < with_opt.loc[1, "reached"] < with_opt.loc[0, "reached"]
+
+
+def test_bad_options_name_the_parameter():
+    ev = log([("a", 0, PV), ("a", 1, ATC), ("a", 2, BC)])
+    with pytest.raises(ValueError, match="first and the last step cannot be optional"):
+        F.funnel(ev, [PV + "?", ATC, BC])
+    with pytest.raises(ValueError, match="first and the last step cannot be optional"):
+        F.funnel(ev, [PV, ATC], optional=[2])
+    with pytest.raises(ValueError, match="mode 'any'"):
+        F.funnel(ev, [PV, ATC], mode="any", open=True)
+    with pytest.raises(ValueError, match="optional steps need mode='ordered'"):
+        F.funnel(ev, [PV, ATC + "?", BC], mode="strict")
+    with pytest.raises(ValueError, match="exclude: unknown step name 'nope'"):
+        F.funnel(ev, [PV, ATC], exclude="nope")
+    with pytest.raises(ValueError, match="later to_step"):
+        F.funnel(ev, [PV, ATC, BC], exclude=[(SUP, 3, 2)])
+    with pytest.raises(ValueError, match="exclude: from_step must be a step number 1..3"):
+        F.funnel(ev, [PV, ATC, BC], exclude=[(SUP, 0, 2)])
+    with pytest.raises(ValueError, match="open must be True or False"):
+        F.funnel(ev, [PV, ATC], open="yes")
+
+
+def test_parse_steps_and_parse_exclude():
+    assert F.parse_steps("product_view, search?, add_to_cart|begin_checkout?") == \
+        [PV, SEARCH + "?", [ATC, BC + "?"]]
+    assert F.parse_exclude("support_contact@2-3, payment_error|login, search") == \
+        [(SUP, 2, 3), [ERR, "login"], SEARCH]
+    assert F.parse_exclude("") == []
+    for bad in ("support_contact@3-2", "support_contact@2", "@1-2", "x@a-b"):
+        with pytest.raises(ValueError, match="exclude"):
+            F.parse_exclude(bad)
+    # a list step with a marked name is optional as a whole
+    ev = log([("a", 0, PV), ("a", 1, BC)])
+    t = F.funnel(ev, F.parse_steps("product_view, add_to_cart|search?, begin_checkout"))
+    assert t["optional"].tolist() == [False, True, False] and t["step"].tolist()[1] == "add_to_cart | search"
+
+
+def test_dask_gives_the_in_process_results():
+    pytest.importorskip("dask.dataframe")
+    from cjlib import engine, synth
+
+    ev = synth.generate(300, seed=1).events
+    steps = [PV, SEARCH + "?", ATC, BC, "event:purchase"]
+    for kw in (dict(exclude=[(SUP, 1, 4)]), dict(open=True), dict(exclude=ERR, open=True, window="30D")):
+        assert_frame_equal(engine.funnel(ev, steps, engine="dask", npartitions=3, by="device", **kw),
+                           F.funnel(ev, steps, by="device", **kw))
+        got = engine.funnel_units(ev, steps, engine="dask", npartitions=3, unit="session", **kw)
+        assert_frame_equal(got, F.funnel_units(ev, steps, unit="session", **kw))
+    with pytest.raises(ValueError, match="mode 'any'"):  # checked before any partition runs
+        engine.funnel(ev, steps[:1] + steps[2:], engine="dask", mode="any", open=True)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=random_logs(), steps=st.sampled_from(STEPS), window=st.sampled_from([None, "2min"]))
+def test_open_funnel_keeps_every_unit_of_the_closed_funnel(rows, steps, window):
+    """A unit with a step-1 event counts in the open funnel exactly as in the closed one."""
+    if not rows:
+        return
+    ev = log(rows)
+    closed = F.funnel_units(ev, steps, window=window)
+    opened = F.funnel_units(ev, steps, window=window, open=True)
+    same = closed["first_entered_at"].notna().to_numpy()
+    assert_frame_equal(opened.loc[same].drop(columns=["entry_step", "first_entered_at"]),
+                       closed.loc[same].drop(columns="first_entered_at"))
+    later = opened.loc[~same, "entry_step"]
+    assert (later.isna() | (later != later.cat.categories[0])).all()  # the others enter after step 1

@@ -66,10 +66,12 @@ Funnel options (``optional=``, ``exclude=``, ``open=`` of :func:`funnel`, :func:
   are those between consecutive required steps, and a range covers a gap when they overlap. In
   ``"strict"`` mode nothing lies between two matched rows, so exclusions never stop an attempt.
 * **Open funnel.** ``open=True``: an attempt starts at any row of any required step j and continues
-  greedily to the next steps within the window from its start. Per unit the chosen attempt reaches
-  the furthest step, then has the lowest entry step, then starts earliest; the unit is *at* steps
+  greedily to the next steps within the window from its start. Per unit the chosen attempt has the
+  lowest entry step, then reaches the furthest step, then starts earliest; the unit is *at* steps
   entry..furthest (``funnel_units``' ``entry_step``; ``first_entered_at`` is its first row of any
-  required step and its segment is read there).
+  required step and its segment is read there). So a unit with a step-1 event counts exactly as in the
+  closed funnel, and the open funnel only adds the units that entered later: at every step it counts
+  at least the closed funnel's units.
 * **Counts.** ``steps_reached`` is the 1-based position of the furthest required step reached (never
   an optional step); ``converted`` means the last step. The table counts at each step the units *at* it
   (an optional step: who did it), gains ``optional`` (with optional steps) and ``entered_here`` (open)

@@ -525,7 +525,7 @@ def _match_options(prep: _Prepared, window: int | None, mode: str, optional: tup
     first_entry = np.full(U, -1, np.int64)
     if parts:
         ua, lev, ent, row, P = (np.concatenate([p[i] for p in parts]) for i in range(5))
-        order = np.lexsort((row, ent, -lev, ua))  # per unit: furthest, then lowest entry, then earliest
+        order = np.lexsort((row, -lev, ent, ua))  # per unit: lowest entry, then furthest, then earliest
         first = order[np.r_[True, ua[order][1:] != ua[order][:-1]]]
         uu = ua[first]
         level[uu] = np.asarray(req)[lev[first] - 1] + 1
@@ -588,7 +588,11 @@ def _unit_frame(m: _Match, *, with_steps: bool = True) -> pd.DataFrame:
     if m.open:
         cols["entry_step"] = np.where(m.entry_step >= 0, labels[np.maximum(m.entry_step, 0)], None)
     cols["first_entered_at"] = _to_ts(np.where(m.first_entry >= 0, prep.ts[np.maximum(m.first_entry, 0)], _NAT))
-    cols["entered_at"] = _to_ts(m.done[:, 0]) if K else _to_ts(np.full(len(us), _NAT))
+    if m.open:  # the entry step's time
+        e = m.entry_step
+        cols["entered_at"] = _to_ts(np.where(e >= 0, m.done[np.arange(len(e)), np.maximum(e, 0)], _NAT))
+    else:
+        cols["entered_at"] = _to_ts(m.done[:, 0]) if K else _to_ts(np.full(len(us), _NAT))
     cols["converted"] = m.level == K
     cols["window_end"] = _to_ts(m.end)
     if with_steps:
@@ -647,7 +651,8 @@ def funnel_units(
         labels, NaN for 0), ``entry_step`` (only with ``open=True``: the step the chosen attempt entered
         at), ``first_entered_at`` (the unit's first step-1 event; open funnels: first event of any
         required step),
-        ``entered_at`` (step 1 of the chosen attempt: the earliest attempt reaching the furthest step),
+        ``entered_at`` (step 1 of the chosen attempt: the earliest attempt reaching the furthest step;
+        open funnels: its entry step),
         ``converted`` (reached every step), ``window_end`` (end of the observed span: the completion of
         the last step for converters, else entry time + window, else the unit's last event; NaT for
         units that never entered) and one column per step label holding the completion time (NaT when
@@ -664,11 +669,12 @@ def funnel_units(
     >>> u[["customer_id", "steps_reached", "converted"]].values.tolist()
     [['a', 1, False], ['b', 3, True], ['c', 0, False]]
 
-    In an open funnel a unit may enter at any step (``b`` enters at its purchase, ``c`` at its cart):
+    In an open funnel a unit may enter at any step (``c`` enters at its cart; ``b`` has a step-1 event,
+    so it counts as the closed funnel counts it):
 
     >>> u = funnel_units(ev, ["product_view", "add_to_cart", "event:purchase"], open=True)
     >>> u["entry_step"].tolist(), u["steps_reached"].tolist()
-    (['product_view', 'purchase', 'add_to_cart'], [3, 3, 3])
+    (['product_view', 'product_view', 'add_to_cart'], [3, 1, 3])
     """
     return _unit_frame(_run(events, steps, window, mode, unit, stage_map, optional=optional, exclude=exclude,
                             open=open))

@@ -242,8 +242,8 @@ def reference_at(ev, steps, window, mode, lo, hi, cut):
             if names[i] not in steps[0] or not lo <= ts[i] < hi:
                 continue
             level, prev = 1, i
-            for k in range(1, len(steps)):
-                cands = [prev + 1] if mode == "strict" else range(prev + 1, len(names))
+            for k in range(1, len(steps)):  # "any": every later step after the step-1 event, in any order
+                cands = [prev + 1] if mode == "strict" else range((i if mode == "any" else prev) + 1, len(names))
                 nxt = next((j for j in cands if j < len(names) and names[j] in steps[k]
                             and (w is None or ts[j] - ts[i] <= w) and not (cut and ts[j] >= hi)), None)
                 if nxt is None:
@@ -268,7 +268,7 @@ def random_logs(draw):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=random_logs(), window=st.sampled_from([None, "0min", "2min", "5min"]),
-       mode=st.sampled_from(["ordered", "strict"]), freq=st.sampled_from(["3min", "5min", "10min"]),
+       mode=st.sampled_from(["ordered", "strict", "any"]), freq=st.sampled_from(["3min", "5min", "10min"]),
        steps=st.sampled_from([[PV, ATC, BC], [PV, ATC], [PV, [ATC, SEARCH], BC], [PV, PV, ATC]]))
 def test_matches_reference(rows, window, mode, freq, steps):
     ev = log(rows)

@@ -85,7 +85,7 @@ def test_delta_of_a_rate_is_in_percentage_points_and_flagged_beyond_the_threshol
     assert d.relative == pytest.approx(0.25) and d.flagged and "+25.0%" in d.reason and "10%" in d.reason
     small = H.delta("conversion_rate", 0.21, 0.20)  # +5 % relative: under 10 %
     assert small.text == "+1.0 pp" and not small.flagged and small.reason == ""
-    assert H.delta("conversion_rate", 0.21, 0.20, threshold=0.04).flagged
+    assert H.delta("conversion_rate", 0.21, 0.20, threshold=0.045).reason == "it changed by +5.0%, more than 4.5%"
     assert H.delta("conversion_rate", 0.2, 0.2) == H.Delta("conversion_rate", 0.2, 0.2, 0, 0.0, True, False, "",
                                                             "unchanged")
 

@@ -355,7 +355,7 @@ def delta(key: str, value: Any, previous: Any, *, current_metrics: Mapping[str, 
     elif relative is None:
         reason = "it was 0 in the last run"
     elif abs(relative) > threshold:
-        reason = f"it changed by {relative:+.1%}, more than {threshold:.0%}"
+        reason = f"it changed by {relative:+.1%}, more than {threshold * 100:g}%"
     return Delta(key, value, previous, change, relative, percent, bool(reason), reason, text)
 
 

@@ -58,7 +58,7 @@ class AtRisk:
     trained_at : Timestamp
         Cutoff of the latest labelled window the model was refitted on (``as_of − window``).
     model : str
-        ``"gbm"``, ``"logistic"`` or ``"bgnbd"``.
+        ``"gbm"``, ``"logistic"``, ``"bgnbd"`` or ``"ensemble"``.
     window : Timedelta
         The churn window (whole days; :attr:`window_days` is the count).
     n_trained : int
@@ -154,8 +154,9 @@ def at_risk_list(
     plan : WindowPlan
         From :func:`cjlib.churn.plan_window`: ``window`` and ``as_of`` (the data's end) are used;
         the evaluation cutoff is not.
-    model : {"gbm", "logistic", "bgnbd"}
-        The model validation chose (:attr:`cjlib.churn.ChurnResult.model`).
+    model : {"gbm", "logistic", "bgnbd", "ensemble"}
+        The model validation chose (:attr:`cjlib.churn.ChurnResult.model`); ``"ensemble"`` refits both
+        feature models and averages them.
     activity_events, customers, feedback, stage_map, exclude
         As in :func:`cjlib.churn.make_dataset`.
     features : sequence of str, optional

@@ -83,7 +83,8 @@ def test_list_holds_exactly_the_customers_active_in_the_last_window(sample, run)
 
 def test_list_is_scored_as_of_the_data_end_by_the_model_refitted_on_the_latest_window(sample, run):
     d, ar, res = sample, run.ar, run.res
-    assert res.model in churn.MODELS  # this sample's best model has features (checked: gbm, 0.815)
+    # this sample's best model has features (checked: the ensemble 0.818, logistic 0.816, boosting 0.816)
+    assert res.model == churn.ENSEMBLE
     kw = {"customers": d.customers, "feedback": d.feedback}
     X_tr, y_tr = churn.make_dataset(d.events, cutoff=ar.trained_at, window=ar.window_days, **kw)
     X_now = churn.features_at(d.events, as_of=ar.as_of, window=ar.window, **kw).loc[ar.table.index]
@@ -205,7 +206,8 @@ def test_model_choice_is_the_best_or_says_which_is_better(run):
 def test_a_clean_run_gets_no_leakage_warning(sample, run):
     # recency carries most of the importance, yet it is an event feature, not an attribute: no warning
     feature, share = say.dominant_feature(run.imp)
-    assert feature == "recency_days" and share > 0.7
+    # (0.64 with the ensemble explained; above 0.7 with boosting alone): beyond DOMINANT_SHARE either way
+    assert feature == "recency_days" and share > 0.6 > say.DOMINANT_SHARE
     assert run.res.metrics["roc_auc"].max() < 0.9
     assert say.leakage_warning(run.res.metrics, run.res.model, run.imp, attributes=sample.customers.columns) is None
 
@@ -259,11 +261,15 @@ def test_cdnow_cross_validation_reaches_the_reference(cdnow_events, cdnow_run):
     assert plan.cutoff == pd.Timestamp("1997-10-01") and plan.as_of == pd.Timestamp("1998-07-01")
     assert res.design == "cross_validation" and res.info["n_splits"] == 5 and len(res.y_test) == 23570
     auc = res.metrics["roc_auc"]
-    # measured: boosting 0.7717, logistic 0.7710, BG/NBD P(no purchase) 0.7466; references (issue 16):
-    # BG/NBD expected purchases 0.763, logistic on RFM 0.772
-    assert auc.to_dict() == pytest.approx({"logistic": 0.7710, "gbm": 0.7717, "bgnbd": 0.7466}, abs=0.003)
-    assert auc[res.model] >= auc.max() - churn.AUC_TIE and auc[res.model] >= 0.765
-    assert "on par" in say.choice_sentence(res.metrics, res.model, res.reason)  # the lead is 0.0006
+    # measured: the ensemble 0.7725, boosting 0.7717, logistic 0.7710, BG/NBD P(no purchase) 0.7466;
+    # references (issue 16): BG/NBD expected purchases 0.763, logistic on RFM 0.772. Issue 16 asks for
+    # 0.775: not reached (the experiments behind the ensemble: benchmarks/churn_cdnow.py)
+    assert auc.to_dict() == pytest.approx({"logistic": 0.7710, "gbm": 0.7717, "bgnbd": 0.7466, "ensemble": 0.7725},
+                                          abs=0.003)
+    # the ensemble's scores are the mean of its members' out-of-fold probabilities
+    np.testing.assert_allclose(res.scores["ensemble"], (res.scores["logistic"] + res.scores["gbm"]) / 2, atol=1e-12)
+    assert res.model == "ensemble" and auc["ensemble"] > max(auc["logistic"], auc["gbm"]) + churn.AUC_TIE
+    assert "ranks churners best" in res.reason and "(ROC AUC 0.7725" in res.reason  # four digits: 0.772 both
     with pytest.raises(DataError, match="the longest window that fits is 273 days") as e:
         churn.plan_window(cdnow_events, 274, cutoff="1997-10-01")
     assert e.value.rule == "window_too_long"
@@ -311,7 +317,7 @@ def test_cli_runs_04_on_cdnow(cdnow_events, tmp_path):
     assert proc.returncode == 0, proc.stderr
     m = json.loads((tmp_path / "out" / "04_churn.metrics.json").read_text())["metrics"]
     assert m["validation"] == "cross_validation" and m["churn_window_days_used"] == 273
-    assert m["as_of"] == "1998-07-01" and m["chosen_model"] in ("gbm", "logistic", "bgnbd")
+    assert m["as_of"] == "1998-07-01" and m["chosen_model"] in churn.CANDIDATES
     assert m["roc_auc"] >= 0.765 and m["roc_auc"] >= m["baseline"]["bgnbd"]["roc_auc"]
     assert m["chosen_model_why"]
     # the list: everyone who bought in the last 273 days, and the value at risk it carries

@@ -427,7 +427,7 @@ def test_too_few_of_a_class_and_bgnbd_without_repeats():
     assert (int(r.y_train.sum()), int(r.y_test.sum())) == (25, 28)
     # no customer has a second purchase day before the cutoff: BG/NBD cannot be fitted, and says why
     assert r.bgnbd is None and r.bgnbd_summary is None and "bgnbd" not in r.metrics.index
-    assert list(r.scores.columns) == ["logistic", "gbm"] and "repeat transaction" in r.info["bgnbd_why"]
+    assert list(r.scores.columns) == ["logistic", "gbm", "ensemble"] and "repeat transaction" in r.info["bgnbd_why"]
     with pytest.raises(ValueError, match="no customer has a repeat transaction"):
         fit_bgnbd([0, 0, 0], [0, 0, 0], [5.0, 3.0, 2.0])
 

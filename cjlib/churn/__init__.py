@@ -17,7 +17,9 @@ Models (:func:`make_model`)
     L2 logistic regression. ``"gbm"``: the same encoding and a regularized
     :class:`~sklearn.ensemble.HistGradientBoostingClassifier` (shallow trees, L2, early stopping) wrapped
     in :class:`~sklearn.calibration.CalibratedClassifierCV` (sigmoid, 3 folds). Every preprocessing step
-    lives inside the returned :class:`~sklearn.pipeline.Pipeline`.
+    lives inside the returned :class:`~sklearn.pipeline.Pipeline`. ``"ensemble"``: the mean of the two
+    models' probabilities (:class:`MeanProbability`); validation scores it from the fits it already made,
+    and it drives the list only when it ranks churners better than both of its members.
 
     Class imbalance: we do **not** reweight or resample by default. Reweighting moves the predicted
     probabilities away from the real churn rate, and churn is rarely rare enough to need it; instead
@@ -69,8 +71,10 @@ from cjlib.churn.explain import (
 from cjlib.churn.models import (
     AUC_TIE,
     CANDIDATES,
+    ENSEMBLE,
     MODELS,
     NAMES,
+    MeanProbability,
     bgnbd_scores,
     choose_model,
     make_model,
@@ -101,10 +105,12 @@ __all__ = [
     "CANDIDATES",
     "ChurnResult",
     "DESIGNS",
+    "ENSEMBLE",
     "GAP_PERCENTILE",
     "MIN_CLASS",
     "MIN_WINDOW_DAYS",
     "MODELS",
+    "MeanProbability",
     "NAMES",
     "N_SPLITS",
     "WindowPlan",

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from cjlib.bgnbd import BGNBD, fit_bgnbd, rfm_summary
 from cjlib.churn.window import _as_activity, _as_cutoff, _as_window
 from cjlib.errors import DataError
 from cjlib.validation import check_choice
 
-MODELS = ("logistic", "gbm")
+MODELS = ("logistic", "gbm")  # the feature models validation fits
+ENSEMBLE = "ensemble"  # the mean of their probabilities: no fit of its own
 
 
 
@@ -35,6 +37,94 @@ def _threads(n_threads: int | None):
 
 
 # ------------------------------------------------------------------------------------------ models
+class MeanProbability(ClassifierMixin, BaseEstimator):
+    """A classifier whose churn probability is the mean of its members' (soft voting, equal weights).
+
+    ``fit`` fits a clone of each member on the same data; :meth:`of_fitted` wraps members already fitted
+    (validation averages the logistic and boosting models it fitted anyway). The mean of calibrated
+    probabilities stays on the probability scale.
+
+    Parameters
+    ----------
+    estimators : list of (str, estimator)
+        Named members with ``predict_proba``.
+
+    Examples
+    --------
+    >>> from sklearn.dummy import DummyClassifier
+    >>> X, y = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]}), pd.Series([0, 0, 0, 1])
+    >>> m = MeanProbability([("prior", DummyClassifier(strategy="prior")),
+    ...                      ("uniform", DummyClassifier(strategy="uniform"))]).fit(X, y)
+    >>> m.predict_proba(X)[0].tolist()
+    [0.625, 0.375]
+    """
+
+    def __init__(self, estimators: list):
+        self.estimators = estimators
+
+    @classmethod
+    def of_fitted(cls, estimators: list) -> "MeanProbability":
+        """The mean of members already fitted on the same data (nothing is refitted).
+
+        Parameters
+        ----------
+        estimators : list of (str, fitted estimator)
+
+        Returns
+        -------
+        MeanProbability
+        """
+        m = cls(estimators)
+        m.estimators_ = [e for _, e in estimators]
+        m.classes_ = m.estimators_[0].classes_
+        return m
+
+    def fit(self, X, y):
+        """Fit a clone of every member on ``X``, ``y``.
+
+        Parameters
+        ----------
+        X : DataFrame
+        y : array-like of 0/1
+
+        Returns
+        -------
+        MeanProbability
+            Itself, fitted.
+        """
+        from sklearn.base import clone
+
+        self.estimators_ = [clone(e).fit(X, y) for _, e in self.estimators]
+        self.classes_ = self.estimators_[0].classes_
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """The members' mean class probabilities.
+
+        Parameters
+        ----------
+        X : DataFrame
+
+        Returns
+        -------
+        ndarray of shape (n, 2)
+        """
+        return np.mean([e.predict_proba(X) for e in self.estimators_], axis=0)
+
+    def predict(self, X) -> np.ndarray:
+        """The class with the higher mean probability.
+
+        Parameters
+        ----------
+        X : DataFrame
+
+        Returns
+        -------
+        ndarray
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
 def _split_columns(X: pd.DataFrame) -> tuple[list[str], list[str]]:
     num = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])]
     num += [c for c in X.columns if pd.api.types.is_bool_dtype(X[c])]
@@ -48,8 +138,9 @@ def make_model(kind: str = "gbm", X: pd.DataFrame | None = None, *, class_weight
 
     Parameters
     ----------
-    kind : {"logistic", "gbm"}, default "gbm"
-        L2 logistic regression, or regularized histogram gradient boosting with sigmoid calibration.
+    kind : {"logistic", "gbm", "ensemble"}, default "gbm"
+        L2 logistic regression, regularized histogram gradient boosting with sigmoid calibration, or
+        their mean (:class:`MeanProbability` of the two pipelines).
     X : DataFrame, optional
         Training features, used only to tell numeric from categorical columns (default: numeric columns
         by dtype at fit time, everything else one-hot encoded).
@@ -61,9 +152,9 @@ def make_model(kind: str = "gbm", X: pd.DataFrame | None = None, *, class_weight
 
     Returns
     -------
-    sklearn.pipeline.Pipeline
+    sklearn.pipeline.Pipeline or MeanProbability
         ``prep`` (ColumnTransformer: median imputation with missing indicators and scaling for numbers,
-        one-hot for categories) → ``model``.
+        one-hot for categories) → ``model``; for ``"ensemble"`` the mean of the two pipelines.
     """
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.compose import ColumnTransformer, make_column_selector
@@ -74,8 +165,10 @@ def make_model(kind: str = "gbm", X: pd.DataFrame | None = None, *, class_weight
     from sklearn.pipeline import Pipeline, make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    check_choice("model kind", kind, MODELS)
+    check_choice("model kind", kind, (*MODELS, ENSEMBLE))
     check_choice("class_weight", class_weight, (None, "balanced"))
+    if kind == ENSEMBLE:
+        return MeanProbability([(k, make_model(k, X, class_weight=class_weight, seed=seed)) for k in MODELS])
     if X is not None:
         num, cat = _split_columns(X)
         num_sel, cat_sel = num, cat
@@ -105,7 +198,8 @@ def make_model(kind: str = "gbm", X: pd.DataFrame | None = None, *, class_weight
 
 
 
-CANDIDATES = ("logistic", "gbm", "bgnbd")  # the models validation compares and the list may use
+# the models validation compares and the list may use; ties go to the earlier (simpler) one
+CANDIDATES = ("logistic", "gbm", "bgnbd", ENSEMBLE)
 AUC_TIE = 0.0005  # ROC AUCs this close read the same at three decimals: the simpler model is chosen
 
 
@@ -113,7 +207,8 @@ def choose_model(metrics: pd.DataFrame, requested: str = "auto") -> tuple[str, s
     """The model for the at-risk list and the sentence saying why.
 
     ``"auto"`` takes the highest validation ROC AUC among the rows of ``metrics`` (logistic, boosting,
-    BG/NBD; AUCs within :data:`AUC_TIE`, equal at three decimals, go to the first in that order). A requested model is honoured, and the
+    BG/NBD, the ensemble; AUCs within :data:`AUC_TIE`, equal at three decimals, go to the first in that
+    order, so the ensemble is chosen only when it ranks better than both of its members). A requested model is honoured, and the
     sentence says so whenever another model scored higher — a model worse than a baseline is never
     used silently.
 
@@ -121,7 +216,7 @@ def choose_model(metrics: pd.DataFrame, requested: str = "auto") -> tuple[str, s
     ----------
     metrics : DataFrame
         :attr:`ChurnResult.metrics` (index model, column ``roc_auc``).
-    requested : {"auto", "gbm", "logistic", "bgnbd"}
+    requested : {"auto", "gbm", "logistic", "bgnbd", "ensemble"}
 
     Returns
     -------
@@ -148,9 +243,10 @@ def choose_model(metrics: pd.DataFrame, requested: str = "auto") -> tuple[str, s
                           f"{' and '.join(NAMES[k] for k in tied)} on validation (ROC AUC {auc[best]:.3f}) and is the "
                           f"simpler model.")
         rivals = [k for k in order if k != best]
-        vs = " and ".join(f"{NAMES[k]} ({auc[k]:.3f})" for k in rivals)
+        f = _digits(auc[best], [auc[k] for k in rivals])
+        vs = " and ".join(f"{NAMES[k]} ({auc[k]:{f}})" for k in rivals)
         return best, (f"{NAMES[best][0].upper() + NAMES[best][1:]} drives the list: it ranks churners best on "
-                      f"validation (ROC AUC {auc[best]:.3f}" + (f", against {vs})." if rivals else ")."))
+                      f"validation (ROC AUC {auc[best]:{f}}" + (f", against {vs})." if rivals else ")."))
     if requested not in auc.index:
         raise DataError(f"model {requested!r} could not be validated on this data", column="event",
                         rule="model_unavailable")
@@ -159,13 +255,22 @@ def choose_model(metrics: pd.DataFrame, requested: str = "auto") -> tuple[str, s
     if not better:
         return requested, f"{name} was asked for and is also the best on validation (ROC AUC {auc[requested]:.3f})."
     first, rest = better[0], better[1:]
-    tail = "".join(f" and {NAMES[k]} ({auc[k]:.3f})" for k in rest)
+    f = _digits(auc[requested], [auc[k] for k in better])
+    tail = "".join(f" and {NAMES[k]} ({auc[k]:{f}})" for k in rest)
     return requested, (f"{name} was asked for (parameter model) and is used, though it ranks churners worse on "
-                       f"validation than {NAMES[first]} (ROC AUC {auc[requested]:.3f} against {auc[first]:.3f})"
+                       f"validation than {NAMES[first]} (ROC AUC {auc[requested]:{f}} against {auc[first]:{f}})"
                        f"{tail}.")
 
 
-NAMES = {"logistic": "logistic regression", "gbm": "boosting", "bgnbd": "BG/NBD"}
+def _digits(value: float, others) -> str:
+    """``".3f"``, or ``".4f"`` when ``value`` and one of ``others`` differ but read the same at three decimals
+    (a model chosen over another by less than 0.001 must not read as equal to it)."""
+    same = any(f"{value:.3f}" == f"{o:.3f}" and abs(value - o) > 1e-12 for o in others)
+    return ".4f" if same else ".3f"
+
+
+NAMES = {"logistic": "logistic regression", "gbm": "boosting", "bgnbd": "BG/NBD",
+         ENSEMBLE: "the mean of logistic regression and boosting"}
 
 
 def bgnbd_scores(events: pd.DataFrame, *, cutoff, window, activity_events=None,

@@ -11,7 +11,7 @@ import pandas as pd
 from cjlib.bgnbd import BGNBD
 from cjlib.churn.dataset import _labelled
 from cjlib.churn.evaluation import _evaluate
-from cjlib.churn.models import MODELS, _bgnbd_column, _threads, choose_model, make_model
+from cjlib.churn.models import ENSEMBLE, MODELS, MeanProbability, _bgnbd_column, _threads, choose_model, make_model
 from cjlib.churn.window import (
     MIN_CLASS,
     WindowPlan,
@@ -34,9 +34,10 @@ class ChurnResult:
     Attributes
     ----------
     model : str
-        The chosen model (``"gbm"``, ``"logistic"`` or ``"bgnbd"``); see ``reason``.
+        The chosen model (``"gbm"``, ``"logistic"``, ``"bgnbd"`` or ``"ensemble"``); see ``reason``.
     models : dict
-        Kind → fitted Pipeline: trained at ``train_cutoff`` (out of time) or on the first fold's training
+        Kind → fitted model (a Pipeline; for ``"ensemble"`` the :class:`~cjlib.churn.models.MeanProbability`
+        of the other two): trained at ``train_cutoff`` (out of time) or on the first fold's training
         customers (cross-validation).
     bgnbd : BGNBD or None
         The BG/NBD baseline fitted on the activity occasions before ``cutoff`` (None when it cannot be
@@ -45,8 +46,8 @@ class ChurnResult:
         Out of time: the training set at ``train_cutoff`` and the test set at ``cutoff`` (test columns
         aligned to training). Cross-validation: both are the data set at ``cutoff``.
     scores : DataFrame
-        Held-out customers × ``logistic``, ``gbm``, ``bgnbd``: predicted churn probabilities (out of fold
-        under cross-validation).
+        Held-out customers × ``logistic``, ``gbm``, ``bgnbd``, ``ensemble`` (the mean of the first two):
+        predicted churn probabilities (out of fold under cross-validation).
     metrics : DataFrame
         Index model, :func:`classification_metrics` columns.
     cutoff : Timestamp
@@ -88,7 +89,7 @@ class ChurnResult:
 
     @property
     def fitted(self):
-        """The fitted Pipeline to explain: the chosen model's, or boosting's when BG/NBD is chosen."""
+        """The fitted model to explain: the chosen model's, or boosting's when BG/NBD is chosen."""
         return self.models[self.model if self.model in self.models else "gbm"]
 
     @property
@@ -141,12 +142,24 @@ def _align(X_te: pd.DataFrame, X_tr: pd.DataFrame) -> pd.DataFrame:
     return X_te
 
 
+def _with_ensemble(fitted: dict, scores: dict) -> tuple[dict, dict]:
+    """Add the ensemble: the mean of the feature models' held-out probabilities, and of the fitted models.
+
+    Under cross-validation the mean of out-of-fold probabilities is what fitting the ensemble in each fold
+    would give (its members are those same fits), so it costs no fit of its own.
+    """
+    fitted = {**fitted, ENSEMBLE: MeanProbability.of_fitted([(k, fitted[k]) for k in MODELS])}
+    return fitted, {**scores, ENSEMBLE: np.mean([scores[k] for k in MODELS], axis=0)}
+
+
 def _result(events, model: str, fitted: dict, scores: dict, X_train, y_train, X_test, y_test, *, cutoff,
             train_cutoff, window, activity, design: str, explain_index=None, info=None) -> ChurnResult:
-    """Add the BG/NBD baseline to the held-out ``scores``, evaluate them all and choose the model."""
+    """Add the ensemble and the BG/NBD baseline to the held-out ``scores``, evaluate them all and choose the
+    model."""
+    fitted, scores = _with_ensemble(fitted, scores)
     bg, bgm, bg_info = _bgnbd_column(events, cutoff, window, activity, X_test.index)
     if bg is not None:
-        scores = {**scores, "bgnbd": bg}
+        scores = {**{k: v for k, v in scores.items() if k != ENSEMBLE}, "bgnbd": bg, ENSEMBLE: scores[ENSEMBLE]}
     scores, metrics = _evaluate(scores, y_test, X_test.index)
     chosen, reason = choose_model(metrics, model)
     return ChurnResult(model=chosen, models=fitted, bgnbd=bgm, X_train=X_train, y_train=y_train, X_test=X_test,
@@ -172,12 +185,12 @@ def out_of_time_validation(
     exclude: Sequence[str] | None = None,
     min_class: int = MIN_CLASS,
 ) -> ChurnResult:
-    """Train at ``cutoff − window``, test at ``cutoff``; compare logistic, GBM and BG/NBD.
+    """Train at ``cutoff − window``, test at ``cutoff``; compare logistic, GBM, BG/NBD and the ensemble.
 
     The training labels come from ``[cutoff − window, cutoff)``, so nothing at or after ``cutoff``
     is used to fit; the test set's features are also from before ``cutoff`` and its labels from the
-    window after it. Both feature models are fitted (the logistic baseline is cheap) and BG/NBD beside
-    them; :func:`choose_model` picks the one the result's :attr:`ChurnResult.probability` uses.
+    window after it. Both feature models are fitted (the logistic baseline is cheap), the ensemble is
+    their mean and BG/NBD stands beside them; :func:`choose_model` picks the one the result's :attr:`ChurnResult.probability` uses.
 
     Parameters
     ----------
@@ -186,7 +199,7 @@ def out_of_time_validation(
     window : int, str or Timedelta
         The churn window: days, ``"90D"`` or a Timedelta of whole days (``window_days`` of
         :func:`make_dataset`).
-    model : {"auto", "gbm", "logistic", "bgnbd"}, default "auto"
+    model : {"auto", "gbm", "logistic", "bgnbd", "ensemble"}, default "auto"
         See :func:`choose_model`.
     class_weight : {None, "balanced"}, default None
         See :func:`make_model`.

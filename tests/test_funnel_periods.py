@@ -362,10 +362,29 @@ def test_an_earned_change_is_written_with_its_interval():
 def test_no_claim_from_small_groups_or_chance():
     pc = newcombe_comparison()
     title, text = D.period_title(pc, min_units=100), D.period_findings(pc, min_units=100)
-    assert title.startswith("No step's conversion changed beyond chance")
-    assert "rose" not in text and ("1 transition with fewer than 100 customers at its first step in a period is not "
-                                   "judged.") in text
+    assert title == ("Conversion per transition in the week of 2025-01-13 against the week of 2025-01-06: too few "
+                     "customers to judge a change")
+    assert "rose" not in text and text.endswith("Too few customers to judge a change in the week of 2025-01-13 "
+                                                "against the week of 2025-01-06: every transition has fewer than 100 "
+                                                "at its first step in a period.")
     assert D.period_line(pc, min_units=100) is None
+    # three steps, the last transition small: judged ones speak, the small one is named as not judged
+    rows = [("z0", "2025-01-01", ATC), ("end", "2025-01-22", ATC)]
+    for i in range(60):
+        rows += [(f"p{i}", "2025-01-02", PV), (f"c{i}", "2025-01-12", PV)]
+        if i < 10:
+            rows += [(f"p{i}", "2025-01-02 01:00", BC), (f"c{i}", "2025-01-12 01:00", BC)]
+        if i < 2:
+            rows += [(f"p{i}", "2025-01-02 02:00", BUY)]
+        if i < 9:
+            rows += [(f"c{i}", "2025-01-12 02:00", BUY)]
+    small = F.compare_periods(F.Funnel(day_log(rows), [PV, BC, "event:purchase"], window="1D"), freq="10D")
+    t = small.table.set_index(["from_step", "to_step"])
+    assert t.loc[(BC, BUY), "significant"] and not t.loc[(PV, BC), "significant"]  # 2/10 → 9/10: p_adj < 0.05
+    text = D.period_findings(small)
+    assert "begin_checkout → purchase rose" not in text and "none of the 2 transitions judged" in text
+    assert "1 transition with fewer than 30 customers at its first step in a period is not judged." in text
+    assert D.period_title(small).startswith("No step's conversion changed beyond chance")
     rows = [("z0", "2025-01-01", ATC), ("end", "2025-01-22", ATC)]
     for i in range(60):  # 30 of 60 convert in both periods
         rows += [(f"p{i}", "2025-01-02", PV), (f"c{i}", "2025-01-12", PV)]
@@ -374,8 +393,8 @@ def test_no_claim_from_small_groups_or_chance():
     same = F.compare_periods(F.Funnel(day_log(rows), [PV, "event:purchase"], window="1D"), freq="10D")
     assert same.table["difference"].tolist() == [0.0]
     assert D.period_findings(same).count("No step's conversion changed beyond chance in 2025-01-11 – 2025-01-20 "
-                                         "against 2025-01-01 – 2025-01-10: no Holm-adjusted p-value over the 1 "
-                                         "transition compared is below 0.05.") == 1
+                                         "against 2025-01-01 – 2025-01-10: none of the 1 transition judged has a "
+                                         "Holm-adjusted p-value below 0.05.") == 1
 
 
 def test_metrics_are_json_and_carry_the_numbers():

@@ -77,7 +77,7 @@ def _change_text(row, confidence: float) -> str:
 
 def period_title(pc, *, min_units: int = MIN_GROUP) -> str:
     """Chart title: the first transition (in the table's order) that changed, and how many more did; or
-    that none changed beyond chance.
+    that none changed beyond chance; or that no transition has enough units to judge.
 
     Parameters
     ----------
@@ -92,6 +92,8 @@ def period_title(pc, *, min_units: int = MIN_GROUP) -> str:
     """
     span = f"in {period_label(pc, 'current')} against {period_label(pc, 'previous')}"
     ch = _changes(pc, min_units)
+    if not _judged(pc.table, min_units).any():
+        return f"Conversion per transition {span}: too few {unit_word(pc.unit)} to judge a change"
     if ch.empty:
         return f"No step's conversion changed beyond chance {span}"
     r = ch.iloc[0]
@@ -130,10 +132,14 @@ def period_findings(pc, *, name: str | None = None, min_units: int = MIN_GROUP) 
                    f"the intervals treat the periods as independent samples, which makes them wider than needed "
                    f"when a {unit} behaves alike in both.")
     ch = _changes(pc, min_units)
-    m = int(t["p_value"].notna().sum())
+    m, judged = int(t["p_value"].notna().sum()), int(_judged(t, min_units).sum())
+    if not judged:
+        return paragraphs(method, f"Too few {unit_word(unit)} to judge a change in {cur} against {prev}: every "
+                                  f"transition has fewer than {min_units} at its first step in a period.")
     if ch.empty:
-        verdict = (f"No step's conversion changed beyond chance in {cur} against {prev}: no Holm-adjusted p-value over "
-                   f"the {m} transition{'s' if m != 1 else ''} compared is below {1 - pc.confidence:.2g}.")
+        verdict = (f"No step's conversion changed beyond chance in {cur} against {prev}: none of the {judged} "
+                   f"transition{'s' if judged != 1 else ''} judged has a Holm-adjusted p-value below "
+                   f"{1 - pc.confidence:.2g}.")
     else:
         verdict = (f"Changes beyond chance in {cur} against {prev} (Holm over {m} transitions):\n"
                    + bullets(_change_text(r, pc.confidence) for _, r in ch.iterrows()))

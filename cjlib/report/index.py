@@ -13,7 +13,14 @@ from typing import Any
 
 from cjlib._version import __version__
 from cjlib.paths import resolve
-from cjlib.report.history import DEFAULT_THRESHOLD, PERCENT_WORDS, Comparison, compare, headline, previous_run
+from cjlib.report.history import (
+    DEFAULT_THRESHOLD,
+    PERCENT_WORDS,
+    Comparison,
+    compare,
+    headline,
+    previous_run,
+)
 from cjlib.report.notebook import _atomic_write
 from cjlib.report.params import _shown_parameters
 

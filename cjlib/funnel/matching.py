@@ -187,7 +187,7 @@ def _prepare(events, steps, unit, stage_map, exclude_names=()) -> _Prepared:
 
     need_stage = any(is_stage(name) for s in norm + xnorm for name in s)
     stage_codes = assign_stages(ev, stage_map=sm).cat.codes.to_numpy() if need_stage else None
-    n, k = len(ev), len(norm)
+    n = len(ev)
 
     def membership(sets):
         out = np.zeros((n, len(sets)), dtype=bool, order="F")  # column k contiguous: rows satisfying step k

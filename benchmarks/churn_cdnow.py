@@ -146,8 +146,8 @@ def main() -> pd.DataFrame:
     ]:
         oof[name] = out_of_fold(Xe, y, model, split)
         rows.append(row(name, y, oof[name], split))
-    l, g = oof["logistic, report features (the report's logistic)"], oof["boosting, report features (the report's boosting)"]
-    rows.append(row("ensemble: mean of the report's logistic and boosting (04's 4th candidate)", y, (l + g) / 2, split))
+    lo, g = oof["logistic, report features (the report's logistic)"], oof["boosting, report features (the report's boosting)"]
+    rows.append(row("ensemble: mean of the report's logistic and boosting (04's 4th candidate)", y, (lo + g) / 2, split))
     rows.append(row("mean of signed-log logistic (everything) and boosting", y,
                     (oof["signed-log logistic + BG/NBD + last-k-days + gaps"] + g) / 2, split))
     spread = []

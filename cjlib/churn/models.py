@@ -63,7 +63,7 @@ class MeanProbability(ClassifierMixin, BaseEstimator):
         self.estimators = estimators
 
     @classmethod
-    def of_fitted(cls, estimators: list) -> "MeanProbability":
+    def of_fitted(cls, estimators: list) -> MeanProbability:
         """The mean of members already fitted on the same data (nothing is refitted).
 
         Parameters

@@ -11,7 +11,15 @@ import pandas as pd
 from cjlib.bgnbd import BGNBD
 from cjlib.churn.dataset import _labelled
 from cjlib.churn.evaluation import _evaluate
-from cjlib.churn.models import ENSEMBLE, MODELS, MeanProbability, _bgnbd_column, _threads, choose_model, make_model
+from cjlib.churn.models import (
+    ENSEMBLE,
+    MODELS,
+    MeanProbability,
+    _bgnbd_column,
+    _threads,
+    choose_model,
+    make_model,
+)
 from cjlib.churn.window import (
     MIN_CLASS,
     WindowPlan,

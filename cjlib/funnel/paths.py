@@ -170,7 +170,8 @@ _HUGE = np.iinfo(np.int64).max
 # ---------------------------------------------------------------------------------------------- anchor
 def _step_anchor(m: _Match, step):
     k = 0 if step is None else _step_index(step, m.prep.labels, m.prep.steps, "step")
-    units = np.flatnonzero(m.level >= k + 1)
+    # a unit past the step whose chosen attempt has no row for it (a skipped optional step) has no anchor
+    units = np.flatnonzero((m.level >= k + 1) & (m.pos[:, k] >= 0))
     return m.prep.labels[k], units, m.pos[units, k]
 
 

@@ -110,7 +110,7 @@ class PeriodComparison:
 
 
 def _calendar(freq) -> str | None:
-    return _CALENDAR.get(freq.strip().upper()) if isinstance(freq, str) else None
+    return _CALENDAR.get(freq.strip()) if isinstance(freq, str) else None
 
 
 def _floor_unit(length: pd.Timedelta) -> str | None:

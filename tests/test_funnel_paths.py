@@ -122,6 +122,10 @@ def test_arguments_are_checked():
                         ({"collapse_repeats": "yes"}, "collapse_repeats")]:
         with pytest.raises(ValueError, match=msg):
             paths_around(f, **kwargs)
+    with pytest.raises(ValueError, match="event must be an event name"):
+        event_paths(HAND, "nope")
+    with pytest.raises(ValueError, match="direction"):
+        event_paths(HAND, "view", direction="sideways")
 
 
 def test_no_units_at_the_anchor():

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.funnel.matching import _check_positive, _Match, _step_index, _transition, _transition_spans
-from cjlib.validation import check_choice
+from cjlib.validation import check_choice, check_events
 
 __all__ = ["PathsAround", "paths_around", "event_paths", "step_matrix_difference", "DIRECTIONS", "MAX_DEPTH"]
 
@@ -416,8 +416,9 @@ def event_paths(events: pd.DataFrame, event: str, *, direction: str = "forward",
     """
     from cjlib.funnel.fitted import Funnel
 
+    check_events(events)
     check_choice("direction", direction, DIRECTIONS)
-    cats = events["event"].astype("category").cat.categories if "event" in events.columns else []
+    cats = events["event"].astype("category").cat.categories
     if not isinstance(event, str) or event not in set(map(str, cats)):
         raise ValueError(f"event must be an event name in the data, got {event!r}")
     f = Funnel(events, [f"event:{event}"], unit=unit)

@@ -425,3 +425,15 @@ def test_figures_draw_what_the_numbers_say():
     assert len(paths_figure(p.flows, p.outcome_difference, titles=("a", "b")).axes) == 3  # flow, heatmap, colour bar
     assert len(paths_figure(p.flows, p.outcome_difference.iloc[:0], titles=("a", None)).axes) == 1
     plt.close("all")
+
+
+@pytest.mark.parametrize("mode", ["strict", "any"])
+def test_counts_agree_with_the_funnel_in_every_mode(synth_events, mode):
+    steps = [["product_view", "view_item"], "add_to_cart", "begin_checkout", "event:purchase"]
+    f = Funnel(synth_events, steps, window="7D", mode=mode, unit="session")
+    reached = f.table()["reached"].astype(int).tolist()
+    for k in range(len(steps)):
+        for direction in ("forward", "backward"):
+            p = paths_around(f, step=k + 1, direction=direction, depth=3, top=4)
+            assert p.anchor_units == p.paths["units"].sum() == reached[k]
+            assert p.flows.loc[p.flows["position"] == 1, "units"].sum() == reached[k]

@@ -180,6 +180,12 @@ def test_too_short_span_gives_the_reason():
     assert pc is None and why == ("the data (2025-01-01 to 2025-01-02) cannot hold two full days (the shortest periods "
                                   "compared) before the last 7-day conversion window, still open at its end.")
     assert F.report_periods(fn, "") == (None, "compare_period is '' (switched off).")
+    empty = F.Funnel(ev.iloc[:0], [PV, "event:purchase"], window="7D")
+    assert F.report_periods(empty, "auto") == (None, "the data has no events.")
+    with pytest.raises(F.ShortSpan, match="no events"):
+        F.compare_periods(empty, freq="1D")
+    instant = F.Funnel(ev.assign(timestamp=pd.Timestamp("2025-01-01")), [PV, "event:purchase"], window="7D")
+    assert F.report_periods(instant, "auto")[1].startswith("the data (2025-01-01 to 2025-01-01) cannot hold two")
 
 
 def test_bad_arguments():

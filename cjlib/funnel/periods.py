@@ -289,6 +289,8 @@ def compare_periods(funnel: Funnel, *, freq="30D", end=None, confidence: float =
     labels = list(m.prep.labels)
     if len(labels) < 2:
         raise ValueError("steps: comparing periods needs a funnel of at least 2 steps")
+    if not len(m.prep.ts):
+        raise ShortSpan("the data has no events")
     if m.open:
         raise ValueError("open funnels cannot be compared by period: an attempt may start at any step, so a period's "
                          "attempts are not told apart by their step-1 event")
@@ -318,7 +320,7 @@ def period_freq(compare_period: str, funnel: Funnel, *, end=None) -> str | None:
 
     ``"day"``, ``"week"``, ``"month"`` are ``"D"``, ``"W"``, ``"MS"``; ``"auto"`` is the longest of month,
     week and day of which the data holds two full periods before its open windows (``None`` when not even
-    two days fit); ``""`` is ``None`` (switched off); anything else is passed on as written (a duration
+    two days fit, or the data has no events); ``""`` is ``None`` (switched off); anything else is passed on as written (a duration
     such as ``"30D"``, or a pandas alias).
 
     Parameters
@@ -346,9 +348,11 @@ def period_freq(compare_period: str, funnel: Funnel, *, end=None) -> str | None:
     if key != "auto":
         return text or None
     m = funnel._match
+    if not len(m.prep.ts):
+        return None
     window = None if m.window is None else pd.Timedelta(int(m.window), unit="ns")
     end_ts = _end(m, end)
-    first = pd.Timestamp(int(m.prep.ts.min())) if len(m.prep.ts) else end_ts
+    first = pd.Timestamp(int(m.prep.ts.min()))
     for freq in _AUTO:
         try:
             _bounds(first, end_ts, freq, window)
@@ -386,6 +390,8 @@ def report_periods(funnel: Funnel, compare_period: str, *, end=None,
     """
     if not str(compare_period or "").strip():
         return None, "compare_period is '' (switched off)."
+    if not len(funnel._match.prep.ts):
+        return None, "the data has no events."
     if len(funnel.labels) < 2:
         return None, "the funnel has a single step, so there is no conversion to compare."
     if funnel._match.open:

@@ -210,7 +210,9 @@ def test_a_commit_cut_short_adds_its_history_entry_when_the_next_run_finishes_it
 
 @pytest.fixture(scope="module")
 def three_runs(small_sample, tmp_path_factory):
-    """03 run three times on the small sample: window 30D, then 7D twice (history after each run kept)."""
+    """03 run three times on the small sample: window 30D, then 7D twice (history after each run kept); the
+    second run through the command line, as ``make reports`` runs it."""
+    from cjlib import cli
     from cjlib.report import run_reports
 
     out = tmp_path_factory.mktemp("history_runs")
@@ -218,9 +220,13 @@ def three_runs(small_sample, tmp_path_factory):
               "customers_path": str(small_sample / "customers.parquet"),
               "feedback_path": "", "costs_path": ""}
     snaps = []
-    for window in ("30D", "7D", "7D"):
-        res = run_reports(["03_dropoff"], {**params, "window": window}, out_dir=out, progress=None)
-        assert [r.status for r in res] == ["ok"], res[0].error
+    for i, window in enumerate(("30D", "7D", "7D")):
+        if i == 1:
+            args = [a for k, v in {**params, "window": window}.items() for a in ("-p", k, v)]
+            assert cli.main(["report", "03", *args, "--out", str(out)]) == 0
+        else:
+            res = run_reports(["03_dropoff"], {**params, "window": window}, out_dir=out, progress=None)
+            assert [r.status for r in res] == ["ok"], res[0].error
         snaps.append({"index": (out / "index.html").read_text(),
                       "entries": {p: p.read_bytes() for p in H.entries(out, "03_dropoff")}})
     return out, snaps
@@ -336,8 +342,10 @@ def test_a_failed_report_adds_no_history_entry(small_sample, tmp_path, monkeypat
     shown = _deltas(_card((out / "index.html").read_text(), "00_tiny"))
     assert shown["conversion rate"] == ("+40.0 pp", True, "it changed by +80.0%, more than 10%")
     assert shown["n things"] == ("unchanged", False, "")
-    # lift 0 → 0.4: its interval 0.35–0.45 decides (it would be "from 0" by the threshold rule)
+    # lift 0 → 0.4: its interval 0.35–0.45 decides (it would be "from 0" by the threshold rule); the interval
+    # stands beside the value, its ends are not rows of their own
     assert shown["lift"][1] and "outside this run’s interval 0.35–0.45" in shown["lift"][2]
+    assert "lift low" not in shown and '<td>0.4 <span class="iv">(0.35–0.45)</span>' in (out / "index.html").read_text()
 
 
 def test_hostile_names_values_and_parameters_are_escaped(small_sample, tmp_path):

@@ -212,8 +212,13 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+_BOUNDS = ("_low", "_high", "_ci_low", "_ci_high")
+
+
 def headline(metrics: Mapping[str, Any], limit: int = 8) -> list[tuple[str, Any]]:
-    """The metrics an index card shows: the first ``limit`` numbers and strings, in recording order.
+    """The metrics an index card shows: the first ``limit`` numbers and strings, in recording order; the
+    ends of a shown number's interval (``<key>_low``, ``<key>_ci_high`` …) are not rows of their own, the
+    card shows them beside the number (:func:`interval`).
 
     Parameters
     ----------
@@ -228,11 +233,12 @@ def headline(metrics: Mapping[str, Any], limit: int = 8) -> list[tuple[str, Any]
 
     Examples
     --------
-    >>> headline({"n": 3, "funnel": [1, 2], "ok": True, "rate": 0.5}, limit=8)
+    >>> headline({"n": 3, "funnel": [1, 2], "ok": True, "rate": 0.5, "rate_low": 0.4, "rate_high": 0.6})
     [('n', 3), ('rate', 0.5)]
     """
-    return [(k, v) for k, v in metrics.items()
-            if isinstance(v, (int, float, str)) and not isinstance(v, bool)][:limit]
+    scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+    bounds = {f"{k}{b}" for k in scalars for b in _BOUNDS if interval(metrics, k) is not None}
+    return [(k, v) for k, v in scalars.items() if k not in bounds][:limit]
 
 
 def interval(metrics: Mapping[str, Any], key: str) -> tuple[float, float] | None:

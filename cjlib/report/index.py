@@ -19,6 +19,7 @@ from cjlib.report.history import (
     Comparison,
     compare,
     headline,
+    interval,
     previous_run,
 )
 from cjlib.report.notebook import _atomic_write
@@ -36,7 +37,7 @@ color:#1f2933;padding:0 1rem}h1{margin-bottom:.2rem}.sub{color:#52606d;margin-to
 table{table-layout:fixed}td{padding:.15rem .3rem;border-top:1px solid #f0f4f8;vertical-align:top;
 overflow-wrap:anywhere}td:first-child{color:#52606d;width:48%}.desc{color:#3e4c59;font-size:.88rem;margin:.2rem 0 .6rem}
 details{font-size:.8rem;margin-top:.5rem}.d{color:#7b8794;font-size:.76rem;margin-left:.45rem;white-space:nowrap}
-.d.flag{color:#b44d12;font-weight:600}.since{color:#3e4c59;font-size:.8rem;margin:.1rem 0 .4rem}
+.d.flag{color:#b44d12;font-weight:600}.iv{color:#52606d;font-size:.8rem}.since{color:#3e4c59;font-size:.8rem;margin:.1rem 0 .4rem}
 .since b{color:#b44d12}.gone{color:#52606d;font-size:.82rem;margin:.5rem 0 0}.err{color:#a61b1b;font-size:.85rem;word-break:break-word}
 """
 
@@ -87,6 +88,16 @@ def _since(c: Comparison) -> str:
                         if d.flagged)
     return (f'<p class="since">Since the run of {when}: {", ".join(parts)}.'
             + (f" <b>⚑</b> {flagged}." if flagged else "") + "</p>")
+
+
+def _interval(metrics: dict, key: str, value: Any) -> str:
+    """A number's interval as the card shows it after the number, `` (low–high)``; ``""`` when none."""
+    iv = interval(metrics, key) if isinstance(value, (int, float)) else None
+    if iv is None:
+        return ""
+    share = isinstance(value, float) and all(0 <= x <= 1 for x in (value, *iv)) and any(w in key for w in PERCENT_WORDS)
+    lo, hi = (f"{x:.1%}" if share else _fmt(float(x)) for x in iv)
+    return f' <span class="iv">({lo}–{hi})</span>'
 
 
 def _delta(c: Comparison, key: str) -> str:
@@ -152,7 +163,8 @@ def write_index(out_dir: str | Path, names: Iterable[str], *, threshold: float =
             if m.get("description"):
                 rows.append(f'<p class="desc">{html.escape(m["description"])}</p>')
             rows.append(_since(since))
-            cells = [(k, _fmt(v, k)) for k, v in info] + [(k, _fmt(v, k) + _delta(since, k)) for k, v in shown]
+            cells = [(k, _fmt(v, k)) for k, v in info] + [(k, _fmt(v, k) + _interval(m["metrics"], k, v)
+                                                           + _delta(since, k)) for k, v in shown]
             rows.append("<table>" + "".join(f"<tr><td>{html.escape(k.replace('_', ' '))}</td><td>{v}</td></tr>"
                                             for k, v in cells) + "</table>")
             if gone:  # one line of section names; each name's reason on hover and under "why"

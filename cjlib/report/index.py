@@ -37,7 +37,7 @@ color:#1f2933;padding:0 1rem}h1{margin-bottom:.2rem}.sub{color:#52606d;margin-to
 table{table-layout:fixed}td{padding:.15rem .3rem;border-top:1px solid #f0f4f8;vertical-align:top;
 overflow-wrap:anywhere}td:first-child{color:#52606d;width:48%}.desc{color:#3e4c59;font-size:.88rem;margin:.2rem 0 .6rem}
 details{font-size:.8rem;margin-top:.5rem}.d{color:#7b8794;font-size:.76rem;margin-left:.45rem;white-space:nowrap}
-.d.flag{color:#b44d12;font-weight:600}.iv{color:#52606d;font-size:.8rem}.since{color:#3e4c59;font-size:.8rem;margin:.1rem 0 .4rem}
+.d.flag{color:#b44d12;font-weight:600}.iv{color:#52606d;font-size:.8rem;white-space:nowrap}.since{color:#3e4c59;font-size:.8rem;margin:.1rem 0 .4rem}
 .since b{color:#b44d12}.gone{color:#52606d;font-size:.82rem;margin:.5rem 0 0}.err{color:#a61b1b;font-size:.85rem;word-break:break-word}
 """
 
@@ -86,7 +86,8 @@ def _since(c: Comparison) -> str:
         parts.append(f"cjlib {html.escape(c.versions[0])} → {html.escape(c.versions[1])}")
     flagged = "; ".join(f"{html.escape(d.key.replace('_', ' '))}: {html.escape(d.reason)}" for d in c.deltas
                         if d.flagged)
-    return (f'<p class="since">Since the run of {when}: {", ".join(parts)}.'
+    said = ", ".join(parts)
+    return (f'<p class="since">Since the run of {when}: {said}{"" if said.endswith("…") else "."}'
             + (f" <b>⚑</b> {flagged}." if flagged else "") + "</p>")
 
 

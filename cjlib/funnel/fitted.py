@@ -86,7 +86,8 @@ class Funnel:
     Notes
     -----
     With optional steps, :meth:`compare`, :meth:`drivers`, :meth:`flows` and :meth:`friction` read the
-    transitions between required steps (an optional step is not a place one drops off); :meth:`table`,
+    transitions between required steps (an optional step is not a place one drops off; its events are
+    candidate drivers, so :meth:`drivers` says whether doing it goes with converting); :meth:`table`,
     :meth:`units`, :meth:`time_to_convert` and :meth:`cohorts` show every step. In an open funnel a
     transition counts the units at its from-step (entered there or earlier).
 
@@ -101,6 +102,14 @@ class Funnel:
     [2, 1]
     >>> f.time_to_convert()["hours"].tolist()
     [24.0]
+
+    Funnel options: ``c`` enters the open funnel at its cart; ``a`` skips the optional search.
+
+    >>> ev = pd.DataFrame({"customer_id": list("aabcc"), "event": ["product_view", "add_to_cart", "product_view",
+    ...                    "add_to_cart", "purchase"], "timestamp": pd.date_range("2025-01-01", periods=5, freq="h")})
+    >>> t = Funnel(ev, ["product_view", "search?", "add_to_cart", "event:purchase"], open=True).table()
+    >>> t[["step", "optional", "reached", "entered_here", "conversion_from_previous"]].values.tolist()
+    [['product_view', False, 2, 2, nan], ['search', True, 0, 0, 0.0], ['add_to_cart', False, 2, 1, 0.5], ['purchase', False, 1, 0, 0.5]]
     """
 
     __slots__ = ("_match", "_stage_map", "_window", "_exclude")

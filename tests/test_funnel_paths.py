@@ -437,3 +437,14 @@ def test_counts_agree_with_the_funnel_in_every_mode(synth_events, mode):
             p = paths_around(f, step=k + 1, direction=direction, depth=3, top=4)
             assert p.anchor_units == p.paths["units"].sum() == reached[k]
             assert p.flows.loc[p.flows["position"] == 1, "units"].sum() == reached[k]
+
+
+@pytest.mark.parametrize("options", [{"optional": 2}, {"open": True}, {"exclude": "payment_error"}])
+def test_counts_agree_with_a_funnel_with_options(synth_events, options):
+    steps = [["product_view", "view_item"], "add_to_cart", "begin_checkout", "event:purchase"]
+    f = Funnel(synth_events, steps, window="7D", unit="customer", **options)
+    reached = f.table()["reached"].astype(int).tolist()
+    for k in range(len(steps)):
+        p = paths_around(f, step=k + 1, depth=3, top=4)
+        assert p.anchor_units == p.paths["units"].sum() == reached[k]
+        assert p.flows.loc[p.flows["position"] == 1, "units"].sum() == reached[k]

@@ -170,8 +170,9 @@ _HUGE = np.iinfo(np.int64).max
 # ---------------------------------------------------------------------------------------------- anchor
 def _step_anchor(m: _Match, step):
     k = 0 if step is None else _step_index(step, m.prep.labels, m.prep.steps, "step")
-    # a unit past the step whose chosen attempt has no row for it (a skipped optional step) has no anchor
-    units = np.flatnonzero((m.level >= k + 1) & (m.pos[:, k] >= 0))
+    # the units at the step (without funnel options: level >= k + 1; a skipped optional step or an open
+    # funnel's later entry leaves a unit without a row there, so without an anchor)
+    units = np.flatnonzero(m.pos[:, k] >= 0)
     return m.prep.labels[k], units, m.pos[units, k]
 
 

@@ -172,8 +172,7 @@ def ab_findings(ab) -> str:
         verdict = (f"**No difference beyond chance** between {levels} and {ab.control} at any of the {n} "
                    "comparisons (Holm-corrected)" + (
                        ": no observed difference reaches the minimum detectable effect below, the size the "
-                       f"test finds {pct(ab.power)} of the time; smaller differences can go unseen." if under
-                       else "."))
+                       f"test finds {pct(ab.power)} of the time." if under else "."))
     mixed = (f"{number(ab.mixed_units)} customers whose events carry more than one variant are left out."
              if ab.mixed_units else None)
     return paragraphs(srm_sentence(ab), verdict, mde_sentence(ab), mixed,

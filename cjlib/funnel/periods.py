@@ -57,8 +57,9 @@ class PeriodComparison:
     Attributes
     ----------
     table : DataFrame
-        One row per transition: every step-to-step transition (step k−1 → k), then conversion from step 1
-        to each step after the second (1 → k). ``from_step``, ``to_step``, ``units_previous`` (units at
+        One row per transition: each step from the required step before it (step k−1 → k when no step is
+        optional), then conversion from step 1 to each later step not already paired (1 → k); a unit
+        converts on a transition when its best attempt in the period is at both steps. ``from_step``, ``to_step``, ``units_previous`` (units at
         ``from_step`` in the previous period), ``converted_previous`` (of them, at ``to_step``),
         ``rate_previous``, the same three for the current period, ``difference`` (rate current − rate
         previous), ``ci_low``, ``ci_high`` (Newcombe), ``z``, ``p_value``, ``p_adjusted`` (Holm over the

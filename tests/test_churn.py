@@ -516,3 +516,47 @@ def test_drivers_and_result_shortcuts(synth_result):
     imp_x = pd.DataFrame(index=["device", "recency_days", "sessions", "tenure_days"])
     X = pd.DataFrame({"device": ["app"], "recency_days": [1.0], "sessions": [2], "tenure_days": [9.0]})
     assert churn.top_numeric(imp_x, X, among=3, n=4) == ["recency_days", "sessions"]
+
+
+# ------------------------------------------------------------------ the ensemble (issue 16, CDNOW experiments)
+def test_ensemble_is_the_mean_of_its_members(synth_result):
+    """Its held-out scores are the members' mean, its fitted model gives them, and building it with
+    make_model and fitting it from scratch gives the same probabilities (same seed, same data)."""
+    from threadpoolctl import threadpool_limits
+
+    r = synth_result
+    s = r.scores
+    np.testing.assert_allclose(s["ensemble"], (s["logistic"] + s["gbm"]) / 2, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(r.models["ensemble"].predict_proba(r.X_test)[:, 1], s["ensemble"], rtol=0, atol=1e-12)
+    assert list(r.metrics.index) == ["logistic", "gbm", "bgnbd", "ensemble"]
+    # a different model than either member: on this sample it ranks churners better than both
+    auc = r.metrics["roc_auc"]
+    assert auc["ensemble"] > max(auc["logistic"], auc["gbm"])
+    X_tr, y_tr = r.X_train.head(3000), r.y_train.head(3000)
+    with threadpool_limits(1):
+        whole = churn.make_model("ensemble", X_tr, seed=0).fit(X_tr, y_tr).predict_proba(r.X_test.head(500))[:, 1]
+        parts = [churn.make_model(k, X_tr, seed=0).fit(X_tr, y_tr).predict_proba(r.X_test.head(500))[:, 1]
+                 for k in ("logistic", "gbm")]
+    np.testing.assert_allclose(whole, (parts[0] + parts[1]) / 2, rtol=0, atol=1e-12)
+
+
+def test_ensemble_is_chosen_only_when_it_ranks_better_than_both_members():
+    m = pd.DataFrame({"roc_auc": [0.7710, 0.7717, 0.7466, 0.7725]}, index=["logistic", "gbm", "bgnbd", "ensemble"])
+    model, why = churn.choose_model(m)
+    # ahead of boosting by 0.0008 (> AUC_TIE): chosen, and both read apart at four decimals
+    assert model == "ensemble" and why == (
+        "The mean of logistic regression and boosting drives the list: it ranks churners best on validation "
+        "(ROC AUC 0.7725, against logistic regression (0.7710) and boosting (0.7717) and BG/NBD (0.7466)).")
+    # within AUC_TIE of logistic regression: the simpler model drives the list
+    tie = m.assign(roc_auc=[0.7722, 0.7717, 0.7466, 0.7725])
+    model, why = churn.choose_model(tie)
+    assert model == "logistic" and "as well as the mean of logistic regression and boosting" in why
+    # below a member: never chosen; asked for, the sentence says what beats it
+    low = m.assign(roc_auc=[0.700, 0.681, 0.677, 0.699])
+    assert churn.choose_model(low)[0] == "logistic"
+    assert churn.choose_model(low, "ensemble") == (
+        "ensemble", "The mean of logistic regression and boosting was asked for (parameter model) and is used, "
+        "though it ranks churners worse on validation than logistic regression (ROC AUC 0.699 against 0.700).")
+    # three decimals whenever they tell the models apart
+    assert "(ROC AUC 0.819, against logistic regression (0.816)" in churn.choose_model(
+        m.assign(roc_auc=[0.816, 0.815, 0.798, 0.819]))[1]

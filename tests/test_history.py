@@ -368,3 +368,32 @@ def test_hostile_names_values_and_parameters_are_escaped(small_sample, tmp_path)
     shown = _deltas(card)
     assert shown["kind"] == ("was a", False, "")
     assert shown[hostile.replace("_", " ")] == ("new", False, "")
+
+
+def test_a_report_from_before_history_was_kept_becomes_its_first_entry(small_sample, tmp_path):
+    from cjlib.report import run_reports
+
+    out = tmp_path / "out"
+    out.mkdir()
+    before = json.dumps({"report": "00_tiny", "title": "Tiny", "status": "ok", "started": "2026-01-01T08:00:00+00:00",
+                         "seconds": 1.0, "parameters": {"rate": 0.4}, "data": {},
+                         "metrics": {"conversion_rate": 0.4, "n_things": 100}}, indent=2)
+    (out / "00_tiny.metrics.json").write_text(before)
+    assert run_reports(None, {"events_path": str(small_sample / "events.parquet")}, out_dir=out,
+                       notebooks_dir=_tiny(tmp_path / "nb"), progress=None)[0].status == "ok"
+    first, second = H.entries(out, "00_tiny")
+    assert first.name == "000001_20260101T080000Z.metrics.json" and first.read_text() == before
+    assert second.name.startswith("000002_") and second.read_bytes() == (out / "00_tiny.metrics.json").read_bytes()
+    card = _card((out / "index.html").read_text(), "00_tiny")
+    assert "Since the run of 2026-01-01 08:00 UTC: parameters changed: " in card  # no fingerprint then: no claim
+    assert "; rate 0.4 → 0.5; count — → 100;" in card  # a parameter the old run did not record: —
+    shown = _deltas(card)
+    assert shown["conversion rate"] == ("+10.0 pp", True, "it changed by +25.0%, more than 10%")
+    assert shown["n things"] == ("unchanged", False, "")
+
+
+def test_an_unreadable_report_from_before_is_not_an_entry(tmp_path):
+    (tmp_path / "r.metrics.json").write_text("{not json")
+    moves = H.stage_entries(tmp_path, "r", "2026-01-02T00:00:00+00:00", "{}\n", tmp_path)
+    assert [b.name for _, b in moves] == ["000001_20260102T000000Z.metrics.json"]
+    assert moves[0][0].read_text() == "{}\n"

@@ -79,12 +79,68 @@ def new_entry(out_dir: str | Path, name: str, started: dt.datetime | str) -> Pat
     >>> new_entry(tempfile.mkdtemp(), "03_dropoff", "2026-11-30T11:17:55+00:00").name
     '000001_20261130T111755Z.metrics.json'
     """
+    taken = entries(out_dir, name)
+    return _entry_path(out_dir, name, int(_ENTRY.match(taken[-1].name).group(1)) + 1 if taken else 1, started)
+
+
+def _entry_path(out_dir: str | Path, name: str, seq: int, started: dt.datetime | str) -> Path:
     when = dt.datetime.fromisoformat(started) if isinstance(started, str) else started
     if when.tzinfo is not None:
         when = when.astimezone(dt.UTC)
-    taken = entries(out_dir, name)
-    seq = int(_ENTRY.match(taken[-1].name).group(1)) + 1 if taken else 1
     return Path(out_dir) / HISTORY_DIR / name / f"{seq:06d}_{when:%Y%m%dT%H%M%SZ}.metrics.json"
+
+
+def stage_entries(out_dir: str | Path, name: str, started: dt.datetime | str, text: str,
+                  staging: str | Path) -> list[tuple[Path, Path]]:
+    """Stage a successful run's history entry for the report's commit (call it under the run's lock).
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The reports' folder.
+    name : str
+        The report.
+    started : datetime or str
+        When the run started.
+    text : str
+        The run's metrics.json, exactly as it is written to ``<name>.metrics.json``.
+    staging : str or Path
+        The run's staging folder, where the entry is written before the commit moves it.
+
+    Returns
+    -------
+    list of (staged file, history entry)
+        The moves to add to the commit: this run's entry; first, when the report has no history yet but
+        a ``<name>.metrics.json`` from before history was kept, that one (so the first run with history
+        already compares with it).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> [b.name for _, b in stage_entries(out, "r", "2026-01-02T00:00:00+00:00", "{}", out)]
+    ['000001_20260102T000000Z.metrics.json']
+    >>> _ = (out / "r.metrics.json").write_text('{"started": "2026-01-01T00:00:00+00:00"}')
+    >>> [b.name for _, b in stage_entries(out, "r", "2026-01-02T00:00:00+00:00", "{}", out)]
+    ['000001_20260101T000000Z.metrics.json', '000002_20260102T000000Z.metrics.json']
+    """
+    from cjlib.report.notebook import _atomic_write
+
+    staging, moves = Path(staging), []
+    taken = entries(out_dir, name)
+    if not taken:
+        try:
+            before = (Path(out_dir) / f"{name}.metrics.json").read_text()
+            then = dt.datetime.fromisoformat(json.loads(before)["started"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no earlier run, or not a readable one
+        else:
+            _atomic_write(staging / f"{name}.history-before.json", before)
+            moves.append((staging / f"{name}.history-before.json", _entry_path(out_dir, name, 1, then)))
+    _atomic_write(staging / f"{name}.history.json", text)  # the same bytes: previous_run finds it by them
+    seq = int(_ENTRY.match(taken[-1].name).group(1)) + 1 if taken else len(moves) + 1
+    moves.append((staging / f"{name}.history.json", _entry_path(out_dir, name, seq, started)))
+    return moves
 
 
 def _read(path: Path) -> dict | None:

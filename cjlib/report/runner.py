@@ -28,7 +28,7 @@ from typing import Any
 from cjlib._version import __version__
 from cjlib.parameters import ParameterError
 from cjlib.paths import NOTEBOOKS_DIR, resolve
-from cjlib.report.history import DEFAULT_THRESHOLD, new_entry
+from cjlib.report.history import DEFAULT_THRESHOLD, stage_entries
 from cjlib.report.index import write_index
 from cjlib.report.notebook import (
     EXPORTS_MANIFEST,
@@ -394,11 +394,10 @@ def _run_one(nb_path: Path, injected: dict, out: Path, *, keep_code: bool, data:
         text = json.dumps(to_jsonable(doc), indent=2) + "\n"
         _atomic_write(staging / f"{name}.html", page)
         _atomic_write(staging / f"{name}.metrics.json", text)
-        _atomic_write(staging / f"{name}.history.json", text)  # the same bytes: the index finds it by them
         os.chmod(tmp_nb, 0o666 & ~_umask())
         new_targets = {Path(os.path.normpath(t)) for _, t in exports}
         _commit(journal, [(staging / f"{name}.html", out / f"{name}.html"), (tmp_nb, out / f"{name}.ipynb"),
-                          *exports, (staging / f"{name}.history.json", new_entry(out, name, started)),
+                          *exports, *stage_entries(out, name, started, text, staging),
                           (staging / f"{name}.metrics.json", out / f"{name}.metrics.json")],
                 [out / f"{name}.error.json", out / f"{name}.failed.ipynb",
                  *(p for p in old_exports if p not in new_targets)])

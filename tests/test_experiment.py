@@ -337,6 +337,17 @@ def test_srm_sentence_and_mixed_units():
         replace(ok, mixed_units=3))
 
 
+def test_ab_left_out_says_why():
+    ev = pd.DataFrame({"customer_id": ["a", "b", "c"], "variant": ["control", "control", None]})
+    assert X.ab_left_out(ev, None, "variant") == "there is no `variant` column in the events or customers."
+    assert X.ab_left_out(ev, None, "") == "no variant column is set (variant_column is empty)."
+    assert X.ab_left_out(ev, "variant", "variant") == ("the `variant` column has one value (control): there is "
+                                                       "nothing to compare.")
+    assert X.ab_left_out(ev.assign(variant=None), "variant", "variant") == (
+        "the `variant` column has no value: no customer is assigned a variant.")
+    assert X.ab_left_out(ev.assign(variant=["A", "B", None]), "variant", "variant") is None
+
+
 def test_ab_figures(planted):
     import matplotlib
 

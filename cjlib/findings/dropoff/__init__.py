@@ -36,6 +36,7 @@ from cjlib.findings.dropoff.diagnostics import (
 from cjlib.findings.dropoff.experiment import (
     AB_METHOD,
     ab_findings,
+    ab_left_out,
     ab_metrics,
     ab_title,
     difference_sentence,
@@ -172,6 +173,7 @@ __all__ = [
     "variant_left_out",
     "AB_METHOD",
     "ab_findings",
+    "ab_left_out",
     "ab_metrics",
     "ab_title",
     "difference_sentence",

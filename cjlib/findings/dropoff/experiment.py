@@ -8,16 +8,53 @@ minimum detectable effect is stated only where it is defined (a control rate str
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from cjlib.findings import is_number, join, number, p_value, paragraphs, pct
 
-__all__ = ["AB_METHOD", "ab_findings", "ab_metrics", "ab_title", "difference_sentence", "mde_sentence",
+__all__ = ["AB_METHOD", "ab_findings", "ab_left_out", "ab_metrics", "ab_title", "difference_sentence", "mde_sentence",
            "srm_sentence", "transition_text"]
 
 AB_METHOD = ("Customers are the unit, the unit a variant is assigned to. Per transition (reaching step 1, each "
              "step from the one before, and overall conversion of every assigned customer), each variant's "
              "conversion with its 95 % Wilson interval and the difference from control with Newcombe's "
              "interval; the p-values are Holm-corrected together.")
+
+
+def ab_left_out(events, column: str | None, variant_column: str) -> str | None:
+    """Why the A/B test is not shown, or ``None`` when it can be: the column is missing (or not set), or its
+    values give fewer than two variants.
+
+    Parameters
+    ----------
+    events : DataFrame
+        The events the test would read (with the variant column when there is one).
+    column : str or None
+        The variant column found in the data (``ReportSegments.variant``), ``None`` when there is none.
+    variant_column : str
+        The ``variant_column`` parameter.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ab_left_out(pd.DataFrame({"variant": ["a", "a", None]}), "variant", "variant")
+    'the `variant` column has one value (a): there is nothing to compare.'
+    >>> ab_left_out(pd.DataFrame({"variant": ["a", "b"]}), "variant", "variant") is None
+    True
+    """
+    if column is None or column not in events.columns:
+        return (f"there is no `{variant_column}` column in the events or customers." if variant_column
+                else "no variant column is set (variant_column is empty).")
+    levels = sorted(map(str, pd.unique(events[column].dropna())))
+    if len(levels) >= 2:
+        return None
+    if not levels:
+        return f"the `{column}` column has no value: no customer is assigned a variant."
+    return f"the `{column}` column has one value ({levels[0]}): there is nothing to compare."
 
 
 def _pp(x, digits: int = 1) -> str:

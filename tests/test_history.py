@@ -386,7 +386,8 @@ def test_a_report_from_before_history_was_kept_becomes_its_first_entry(small_sam
     assert second.name.startswith("000002_") and second.read_bytes() == (out / "00_tiny.metrics.json").read_bytes()
     card = _card((out / "index.html").read_text(), "00_tiny")
     assert "Since the run of 2026-01-01 08:00 UTC: parameters changed: " in card  # no fingerprint then: no claim
-    assert "; rate 0.4 → 0.5; count — → 100;" in card  # a parameter the old run did not record: —
+    assert "parameters changed: rate 0.4 → 0.5, new parameters: events_path " in card
+    assert "; count 100; label a; fail False." in card  # the old run did not record them (nor its version)
     shown = _deltas(card)
     assert shown["conversion rate"] == ("+10.0 pp", True, "it changed by +25.0%, more than 10%")
     assert shown["n things"] == ("unchanged", False, "")

@@ -249,7 +249,7 @@ class Comparison:
     parameters : tuple of (name, previous value, value)
         The parameters whose values differ (one absent in a run has None there), in the current run's order.
     versions : tuple of str
-        ``(previous, current)`` cjlib versions when they differ, else ``()``.
+        ``(previous, current)`` cjlib versions when both runs record one and they differ, else ``()``.
     deltas : tuple of Delta
         One per headline metric, in the card's order.
     threshold : float
@@ -458,8 +458,8 @@ def compare(current: Mapping[str, Any], previous: Mapping[str, Any] | None, *,
                    if prev_p.get(k) != cur_p.get(k))
     fp_now = (current.get("data") or {}).get("fingerprint")
     fp_then = (previous.get("data") or {}).get("fingerprint")
-    versions = ((str(previous.get("cjlib_version")), str(current.get("cjlib_version")))
-                if previous.get("cjlib_version") != current.get("cjlib_version") else ())
+    was, now = previous.get("cjlib_version"), current.get("cjlib_version")
+    versions = (str(was), str(now)) if was and now and was != now else ()
     deltas = tuple(delta(k, v, prev_m.get(k), current_metrics=cur_m, previous_metrics=prev_m, threshold=threshold)
                    for k, v in headline(cur_m))
     changed = None if fp_now is None or fp_then is None else fp_now != fp_then

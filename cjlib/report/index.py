@@ -65,9 +65,8 @@ def _fmt(v: Any, key: str = "") -> str:
 
 
 def _short(v: Any) -> str:
-    """A parameter value in a sentence: ``''`` when empty, — when the run did not have it, cut at 40
-    characters (escaped)."""
-    text = "—" if v is None else "''" if v == "" else str(v)
+    """A parameter value in a sentence: ``''`` when empty, cut at 40 characters (escaped)."""
+    text = "''" if v == "" else str(v)
     return html.escape(text if len(text) <= 40 else text[:39] + "…")
 
 
@@ -77,11 +76,14 @@ def _since(c: Comparison) -> str:
         return '<p class="since">First run: no earlier run to compare with.</p>'
     when = html.escape(_when(c.previous_started)) if c.previous_started else "an earlier time"
     parts = [] if c.data_changed is None else ["data changed" if c.data_changed else "same data"]
-    if c.parameters:
-        parts.append("parameters changed: " + "; ".join(f"{html.escape(k)} {_short(a)} → {_short(b)}"
-                                                         for k, a, b in c.parameters))
-    else:
-        parts.append("same parameters")
+    changed = [f"{html.escape(k)} {_short(a)} → {_short(b)}" for k, a, b in c.parameters
+               if a is not None and b is not None]
+    added = [f"{html.escape(k)} {_short(b)}" for k, a, b in c.parameters if a is None]
+    gone = [html.escape(k) for k, a, b in c.parameters if b is None]
+    parts += ([f"parameters changed: {'; '.join(changed)}"] if changed else
+              [] if c.parameters else ["same parameters"])
+    parts += [f"new parameters: {'; '.join(added)}"] if added else []
+    parts += [f"parameters no longer taken: {', '.join(gone)}"] if gone else []
     if c.versions:
         parts.append(f"cjlib {html.escape(c.versions[0])} → {html.escape(c.versions[1])}")
     flagged = "; ".join(f"{html.escape(d.key.replace('_', ' '))}: {html.escape(d.reason)}" for d in c.deltas

@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 SAMPLE := data/sample/events.parquet
 CUSTOMERS ?= 20000
 SEED   ?= 0
+DELTA_THRESHOLD ?= 0.1
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
@@ -27,8 +28,8 @@ $(SAMPLE): $(wildcard cjlib/synth.py cjlib/synth/*.py) | $(STAMP)
 
 data: setup $(SAMPLE) ## write the synthetic sample to data/sample/ (skipped when current)
 
-reports: data ## run every notebook into reports/ and write reports/index.html
-	$(BIN)/python -m cjlib report
+reports: data ## run every notebook into reports/ and write reports/index.html (DELTA_THRESHOLD=0.2 flags moves over 20 %)
+	$(BIN)/python -m cjlib report --delta-threshold $(DELTA_THRESHOLD)
 
 test: data ## run the test suite, the docstring examples and every notebook under nbval
 	CJLIB_STRICT_FINDINGS=1 $(BIN)/python -m pytest -q -n auto --dist loadfile --doctest-modules cjlib tests
@@ -41,6 +42,6 @@ bench: data ## run the benchmarks (installs the bench and dask extras)
 	$(BIN)/python -m pip install -q -e '.[dev,bench,dask]'
 	$(BIN)/python benchmarks/run.py
 
-clean: ## remove generated reports, sample data and caches (keeps .venv)
+clean: ## remove generated reports, sample data and caches (keeps .venv and reports/history/)
 	rm -rf reports/*.html reports/*.ipynb reports/*.json reports/*.csv data/sample .pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("-f", "--parameters-file", help="YAML file of parameters")
     rp.add_argument("--out", default=None, help="output folder (default: reports/ in the project)")
     rp.add_argument("--keep-code", action="store_true", help="keep code cells in the HTML")
+    rp.add_argument("--delta-threshold", type=float, default=None, metavar="X",
+                    help="on the index, flag a headline metric without an interval that moved by more than X "
+                         "of its value in the previous run (default 0.1; 0 flags every change)")
     rp.add_argument("--list", action="store_true", help="list reports and their parameters, then exit")
     dp = sub.add_parser("data", help="write the synthetic sample data")
     dp.add_argument("--customers", type=int, default=20_000)
@@ -152,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         params.update(_anchor(dict(args.parameter), Path.cwd()))  # on the command line: from where you stand
         out = Path(args.out).resolve() if args.out else REPORTS_DIR
         results = run_reports(args.names or None, params, out_dir=out, keep_code=args.keep_code,
-                              path_bases=bases)
+                              path_bases=bases, **({} if args.delta_threshold is None else
+                                                   {"delta_threshold": args.delta_threshold}))
     except (DataError, ParameterError, ValueError) as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

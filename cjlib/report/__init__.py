@@ -16,8 +16,9 @@ The runner (``python -m cjlib report``, :func:`run_reports`)
 
 Modules: :mod:`~cjlib.report.notebook` (what notebooks call), :mod:`~cjlib.report.params` (parameters
 of the notebooks), :mod:`~cjlib.report.render` (HTML), :mod:`~cjlib.report.runner` (the run, its
-staging and journal), :mod:`~cjlib.report.index` (``index.html``). Every name is importable from
-``cjlib.report``; the CLI looks :func:`run_reports` up here at call time.
+staging and journal), :mod:`~cjlib.report.index` (``index.html``), :mod:`~cjlib.report.history` (the
+run history and this run against the last). Every name but history's is importable from ``cjlib.report``;
+the CLI looks :func:`run_reports` up here at call time.
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ __all__ = [
 
 _SUBMODULES = {"attribution", "bgnbd", "churn", "features", "funnel", "journeys", "paths", "personas", "plots",
                "report", "scorecard", "synth", "io", "stagemap", "engine", "findings", "profiling", "parameters",
-               "safety", "at_risk", "value", "channels", "readers", "stats", "validation", "effects"}
+               "safety", "at_risk", "value", "channels", "readers", "stats", "validation", "effects",
+               "progress", "experiment"}
 
 
 def __getattr__(name: str):

@@ -63,15 +63,17 @@ def excluded_attributes(customers: pd.DataFrame | None, profile) -> dict[str, st
     Returns
     -------
     dict
-        Column → ``"id"`` (an identifier or code) or ``"outcome"`` (restates the outcome), in the
-        customer table's column order; empty when nothing is left out.
+        Column → ``"id"`` (an identifier or code), ``"outcome"`` (restates the outcome) or
+        ``"experiment"`` (a ``variant`` column: an A/B assignment, random by design), in the customer
+        table's column order; empty when nothing is left out.
 
     Examples
     --------
     >>> from types import SimpleNamespace
-    >>> cu = pd.DataFrame({"customer_id": ["a"], "zip_prefix": [1001], "status": ["won"], "age": [30]})
+    >>> cu = pd.DataFrame({"customer_id": ["a"], "zip_prefix": [1001], "status": ["won"], "age": [30],
+    ...                    "variant": ["B"]})
     >>> excluded_attributes(cu, SimpleNamespace(id_like=("zip_prefix",), outcome_like=("status",)))
-    {'zip_prefix': 'id', 'status': 'outcome'}
+    {'zip_prefix': 'id', 'status': 'outcome', 'variant': 'experiment'}
     """
     if customers is None:
         return {}
@@ -84,6 +86,8 @@ def excluded_attributes(customers: pd.DataFrame | None, profile) -> dict[str, st
             out[c] = "id"
         elif c in outcomes:
             out[c] = "outcome"
+        elif c == "variant":
+            out[c] = "experiment"
     return out
 
 

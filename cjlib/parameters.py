@@ -96,6 +96,25 @@ def _fraction() -> Rule:
     return rule
 
 
+def _compare_period(v: Any) -> str:
+    accepts = "'auto', 'day', 'week', 'month', '' (switched off) or a positive duration such as 30D or 12h"
+    if isinstance(v, str) and v.strip().lower() in ("", "auto", "day", "week", "month"):
+        return ""
+    return "" if _duration_ok(v) else accepts
+
+
+def _exclude(v: Any) -> str:
+    from cjlib.funnel import parse_exclude
+
+    if not isinstance(v, str):
+        return "event names like payment_error, a|b for either, NAME@2-3 for between steps 2 and 3"
+    try:
+        parse_exclude(v)
+    except ValueError as exc:
+        return str(exc).removeprefix("exclude: ")
+    return ""
+
+
 def _date(empty: str) -> Rule:
     accepts = f"a date such as 2025-01-31, or '' ({empty})"
 
@@ -186,10 +205,12 @@ RULES: dict[str, Rule] = {
     "min_support": _int(1, what="units"),
     "recovery_days": _int(1, what="days"),
     "cohort_freq": _choice("week", "month", fold=True),
+    "compare_period": _compare_period,
+    "exclude": _exclude,
     # 04
     "cutoff": _date("the last event date + 1 day - churn_window_days"),
     "churn_window_days": _int(0, what="days; 0 fits the window to the customers' gaps between active days"),
-    "model": _choice("auto", "gbm", "logistic", "bgnbd"),
+    "model": _choice("auto", "gbm", "logistic", "bgnbd", "ensemble"),
     "rank_by": _choice("value_at_risk", "risk"),
     "value_horizon_days": _int(1, what="days of future value"),
     "discount_rate": _fraction(),

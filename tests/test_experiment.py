@@ -234,10 +234,10 @@ def test_planted_lift_found_at_its_step(planted):
     assert 0.01 < row["difference"] < truth["lift"]
     assert row["mde"] < row["difference"]
     text = X.ab_findings(t)
-    assert f"**treatment converts {100 * row['difference']:.1f} pp better than control at add_to_cart → " \
+    assert f"**Variant treatment converts {100 * row['difference']:.1f} pp better than control at add_to_cart → " \
            "begin_checkout**" in text
     assert "no sample-ratio mismatch" in text and not problems(text)
-    assert X.ab_title(t).startswith("treatment converts") and "begin_checkout" in X.ab_title(t)
+    assert X.ab_title(t).startswith("Variant treatment converts") and "begin_checkout" in X.ab_title(t)
     m = json.loads(json.dumps(to_jsonable(X.ab_metrics(t))))["ab_test"]
     assert m["srm"]["mismatch"] is False and [v["units"] for v in m["variants"]] == t.srm.table["units"].tolist()
     assert m["found"] == [{"variant": "treatment", "from_step": "add_to_cart", "to_step": "begin_checkout",
@@ -313,9 +313,9 @@ def test_difference_sentences_worse_and_several():
               {"from": "y", "to": "z", "counts": (1000, 2000, 1000, 1800), "p": 1e-4},
               {"kind": "overall", "from": "(assigned)", "to": "z", "counts": (1000, 5000, 1000, 5000), "p": 1.0}])
     text = X.ab_findings(ab)
-    assert "**B converts 5.1 pp worse than A at x → y** (44.9% against 50.0%; 95% CI -7.3 to -2.9 pp, " \
+    assert "**Variant B converts 5.1 pp worse than A at x → y** (44.9% against 50.0%; 95% CI -7.3 to -2.9 pp, " \
            "Holm-adjusted p < 0.001)." in text
-    assert "**B converts 5.6 pp better than A at y → z**" in text
+    assert "**Variant B converts 5.6 pp better than A at y → z**" in text
     assert "The other 2 comparisons show no difference beyond chance." in text
     assert X.ab_title(ab) == "2 of 4 comparisons differ from A beyond chance"
     # MDE overall: 2.801585 × sqrt(0.2 × 0.8 × 2/5000) = 0.0224, 11% of 0.2

@@ -138,8 +138,8 @@ def test_plan_choice_and_no_model_sentences():
     cv = SimpleNamespace(**{**vars(oot), "design": "cross_validation", "train_cutoff": None})
     assert "**Validation:** 5-fold cross-validation over customers at the cutoff 2025-04-01" in say.plan_sentence(cv, n_splits=5)
     m = _metrics({"logistic": 0.771, "gbm": 0.772, "bgnbd": 0.746})
-    assert say.choice_sentence(m, "gbm", "R.") == ("R. Logistic regression is on par (within 0.005 ROC AUC), so the "
-                                                   "choice between them matters little.")
+    assert say.choice_sentence(m, "gbm", "R.") == ("R. Logistic regression is on par with it (within 0.005 ROC AUC), "
+                                                   "so the choice among them matters little.")
     assert say.choice_sentence(m, "bgnbd", "R.") == "R."
     exc = DataError("all 50 customers are active in the window", column="event", rule="single_class")
     assert say.no_model_sentence(exc) == "all 50 customers are active in the window."

@@ -231,11 +231,6 @@ def test_segment_metrics_pick_the_worst_per_step():
     assert D.segment_metrics(c, ["a", "b", "c"], min_units=1000) == {"worst_segment": None, "worst_segments": []}
     assert D.segment_gaps_titles(c, unit="session", funnel="checkout", min_units=100)["device"].endswith(
         "(sessions, checkout funnel)")
-    ab = pd.DataFrame({"variant": ["a", "b"], "units": [10, 12], "converted": [2, 3], "rate": [0.2, 0.25],
-                       "ci_low": [0.1, 0.1], "ci_high": [0.5, 0.5], "ratio": [0.8, 1.25], "p_adjusted": [0.5, 0.5],
-                       "significant": [False, False], "from_step": ["x", "x"], "to_step": ["y", "y"]})
-    assert list(D.variant_metrics(ab, "variant")["variants"].columns)[:3] == ["variant", "units", "converted"]
-    assert D.variant_title(ab, "variant", control=None) == "0 of 2 variant levels differ significantly from the rest in x → y"
 
 
 def test_setup_findings_and_summary():

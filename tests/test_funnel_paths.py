@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 
 import cjlib
 from cjlib.funnel import Funnel
-from cjlib.funnel.paths import END, OTHER_PATHS, START, event_paths, paths_around, step_matrix_difference
+from cjlib.funnel.paths import (
+    END,
+    OTHER_PATHS,
+    START,
+    event_paths,
+    paths_around,
+    step_matrix_difference,
+)
 from cjlib.io import ensure_sorted
 from cjlib.journeys import session_keys
 
@@ -349,7 +356,12 @@ def test_flow_title_names_the_commonest_event_only_when_it_leads():
 
 
 def test_step_matrix_title_and_gap_are_earned():
-    from cjlib.findings.dropoff import largest_step_gap, paths_metrics, paths_titles, step_matrix_title
+    from cjlib.findings.dropoff import (
+        largest_step_gap,
+        paths_metrics,
+        paths_titles,
+        step_matrix_title,
+    )
 
     steps = ["view", "buy"]
     planted = _planted([(40, ["wish", "buy"]), (30, ["search"]), (10, ["wish"]), (10, [])])

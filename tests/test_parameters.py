@@ -43,6 +43,10 @@ BAD = [
     ({"checkout_unit": "visit"}, "checkout_unit"),
     ({"method": "dbscan"}, "method"),
     ({"model": "forest"}, "model"),
+    ({"compare_period": "fortnight"}, "compare_period"),
+    ({"exclude": "payment_error@3-2"}, "exclude"),
+    ({"exclude": "@2-3"}, "exclude"),
+    ({"open_funnel": "maybe"}, "open_funnel"),  # its declared type (bool) refuses it
     ({"trend_freq": "Q"}, "trend_freq"),
     ({"cohort_freq": "year"}, "cohort_freq"),
     ({"retention_based_on": "revenue"}, "retention_based_on"),
@@ -71,7 +75,8 @@ def test_every_rule_is_a_declared_parameter_and_every_choice_parameter_has_a_rul
     # parameters whose range or choices do not depend on the data all have a rule
     free = {"customers_path", "feedback_path", "costs_path", "columns", "stage_map_path", "dask_address", "channel_rules_path",
             "segment_columns", "personas_path", "features_include", "features_exclude", "adjust_for",
-            "journey", "steps", "checkout_journey", "segments", "variant_column", "control", "activity_events"}
+            "journey", "steps", "checkout_journey", "segments", "variant_column", "control", "activity_events",
+            "open_funnel"}  # a bool: its declared type is the whole rule
     assert declared - set(RULES) <= free, declared - set(RULES) - free
 
 
@@ -90,7 +95,8 @@ def test_out_of_range_is_refused_naming_parameter_value_and_what_it_accepts(give
     {"window": ""}, {"window": "auto"}, {"window": "12h"}, {"window": "1 days 02:00:00"}, {"k": "4"},
     {"k": " auto "}, {"cohort_freq": "Month"}, {"checkout_unit": ""}, {"models": "markov, linear"},
     {"start_date": "2025-01-01", "end_date": "2025-02-01"}, {"cutoff": "2025-06-01"}, {"k_min": 3, "k_max": 3},
-    {"min_support": 1}, {"seed": 2**32 - 1},
+    {"min_support": 1}, {"seed": 2**32 - 1}, {"compare_period": "Month"}, {"compare_period": "14D"},
+    {"exclude": "payment_error@2-3, support_contact|login"}, {"open_funnel": True},
 ])
 def test_values_in_range_pass(given):
     validate_parameters(NOTEBOOKS, given)

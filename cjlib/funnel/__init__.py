@@ -126,7 +126,13 @@ from cjlib.funnel.matching import _parse_window as _parse_window
 from cjlib.funnel.matching import _run as _run
 from cjlib.funnel.matching import _unit_frame as _unit_frame
 from cjlib.funnel.paths import PathsAround, event_paths, paths_around, step_matrix_difference
-from cjlib.funnel.periods import PeriodComparison, ShortSpan, compare_periods, period_freq, report_periods
+from cjlib.funnel.periods import (
+    PeriodComparison,
+    ShortSpan,
+    compare_periods,
+    period_freq,
+    report_periods,
+)
 from cjlib.funnel.segments import Drivers, compare_segments, dropoff_drivers, worst_segment
 from cjlib.funnel.tables import _segment_values as _segment_values
 from cjlib.funnel.tables import (

@@ -316,3 +316,37 @@ class Funnel:
         DataFrame
         """
         return _cohorts(self._match, freq, to_step, confidence)
+
+    def paths(self, *, step=None, event=None, between=None, direction: str = "forward", depth: int = 5,
+              top: int = 10, collapse_repeats: bool = True, converted=None):
+        """Paths around a step, an event or between two steps: :func:`cjlib.funnel.paths_around`.
+
+        Parameters
+        ----------
+        step, event, between, direction, depth, top, collapse_repeats, converted
+            As in :func:`cjlib.funnel.paths_around`.
+
+        Returns
+        -------
+        PathsAround
+        """
+        from cjlib.funnel.paths import paths_around  # paths imports this module
+
+        return paths_around(self, step=step, event=event, between=between, direction=direction, depth=depth,
+                            top=top, collapse_repeats=collapse_repeats, converted=converted)
+
+    def compare_periods(self, *, freq="30D", end=None, confidence: float = 0.95):
+        """This period against the last: :func:`cjlib.funnel.compare_periods`.
+
+        Parameters
+        ----------
+        freq, end, confidence
+            As in :func:`cjlib.funnel.compare_periods`.
+
+        Returns
+        -------
+        PeriodComparison
+        """
+        from cjlib.funnel.periods import compare_periods  # periods imports this module
+
+        return compare_periods(self, freq=freq, end=end, confidence=confidence)

@@ -22,7 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cjlib.funnel.matching import _check_positive, _Match, _step_index, _transition, _transition_spans
+from cjlib.funnel.matching import (
+    _check_positive,
+    _Match,
+    _step_index,
+    _transition,
+    _transition_spans,
+)
 from cjlib.validation import check_choice, check_events
 
 __all__ = ["PathsAround", "paths_around", "event_paths", "step_matrix_difference", "DIRECTIONS", "MAX_DEPTH"]

@@ -57,7 +57,8 @@ def funnel_table(data: pd.DataFrame):
     """
     fmt = {"reached": "{:,}", "conversion_from_start": "{:.1%}", "conversion_from_previous": "{:.1%}",
            "dropped": "{:,}", "drop_off_rate": "{:.1%}", "median_time_from_previous": _dur,
-           "p90_time_from_previous": _dur}
+           "p90_time_from_previous": _dur, "entered_here": "{:,}",
+           "optional": lambda v: "optional" if v else ""}
     return data.style.format({k: v for k, v in fmt.items() if k in data.columns}, na_rep="–").hide(axis="index")
 
 

@@ -61,7 +61,15 @@ import numpy as np
 import pandas as pd
 
 from cjlib.paths import resolve
-from cjlib.synth.config import CHANNELS, EVENTS, PAID_CHANNELS, PERSONAS, VARIANTS, _check_stage_map, _params
+from cjlib.synth.config import (
+    CHANNELS,
+    EVENTS,
+    PAID_CHANNELS,
+    PERSONAS,
+    VARIANTS,
+    _check_stage_map,
+    _params,
+)
 from cjlib.synth.journeys import (
     _after_purchase_sessions,
     _draw_customers,

@@ -37,7 +37,8 @@ METHOD = {
               "cannot leak in. Validation is out of time when the history allows (trained one window earlier, "
               "tested at the cutoff), else cross-validation over customers at the cutoff."),
     "models": ("Logistic regression (the baseline) and regularized gradient boosting, each with all preprocessing "
-               "inside one fitted pipeline, against BG/NBD fitted on the activity days before the cutoff. The "
+               "inside one fitted pipeline, and their ensemble (the mean of the two predicted probabilities, "
+               "chosen only when it ranks churners better than both), against BG/NBD fitted on the activity days before the cutoff. The "
                "classes are not reweighted — reweighting would push predicted probabilities away from the real "
                "churn rate; the boosting model is calibrated (sigmoid, 3 folds) and the evaluation is "
                "imbalance-aware: PR AUC beside the base rate (the PR AUC of a random score), lift by decile. "
@@ -342,8 +343,8 @@ def choice_sentence(metrics: pd.DataFrame, model: str, reason: str) -> str:
     if not par or " as well as " in reason:  # choose_model already named the models it ties with
         return reason
     names = join(MODEL_NAMES[k] for k in par)
-    return reason + (f" {names[0].upper() + names[1:]} {'is' if len(par) == 1 else 'are'} on par (within "
-                     f"{AUC_TOLERANCE} ROC AUC), so the choice between them matters little.")
+    return reason + (f" {names[0].upper() + names[1:]} {'is' if len(par) == 1 else 'are'} on par with it "
+                     f"(within {AUC_TOLERANCE} ROC AUC), so the choice among them matters little.")
 
 
 def explained_sentence(res) -> str | None:

@@ -44,15 +44,6 @@ from cjlib.findings.dropoff.experiment import (
     srm_sentence,
     transition_text,
 )
-from cjlib.findings.dropoff.periods import (
-    PERIODS_SECTION,
-    period_findings,
-    period_label,
-    period_line,
-    period_metrics,
-    period_report,
-    period_title,
-)
 from cjlib.findings.dropoff.paths import (
     largest_step_gap,
     no_paths,
@@ -61,6 +52,15 @@ from cjlib.findings.dropoff.paths import (
     paths_title,
     paths_titles,
     step_matrix_title,
+)
+from cjlib.findings.dropoff.periods import (
+    PERIODS_SECTION,
+    period_findings,
+    period_label,
+    period_line,
+    period_metrics,
+    period_report,
+    period_title,
 )
 from cjlib.findings.dropoff.sections import (
     DRIVERS_METHOD,
@@ -89,8 +89,6 @@ from cjlib.findings.dropoff.sections import (
     summary,
     time_to_convert_metrics,
     units_export_sentence,
-    variant_left_out,
-    variant_metrics,
     worst_transition,
 )
 from cjlib.findings.dropoff.sentences import (
@@ -113,7 +111,6 @@ from cjlib.findings.dropoff.sentences import (
     setup_notes,
     step_worst_line,
     unit_word,
-    variant_title,
     window_text,
     worst_comparison_title,
     worst_segment_line,
@@ -143,7 +140,6 @@ __all__ = [
     "step_worst_line",
     "segment_gaps_title",
     "worst_comparison_title",
-    "variant_title",
     "drivers_sentence",
     "drivers_title",
     "drivers_line",
@@ -169,8 +165,6 @@ __all__ = [
     "segment_findings",
     "segment_gaps_titles",
     "worst_transition",
-    "variant_metrics",
-    "variant_left_out",
     "AB_METHOD",
     "ab_findings",
     "ab_left_out",

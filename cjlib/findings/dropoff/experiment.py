@@ -126,7 +126,7 @@ def srm_sentence(ab) -> str | None:
 
 
 def difference_sentence(row, *, confidence: float = 0.95) -> str:
-    """One significant difference: ``"**treatment converts 2.9 pp better than control at a → b** (88.9%
+    """One significant difference: ``"**Variant treatment converts 2.9 pp better than control at a → b** (88.9%
     against 86.1%; 95 % CI 1.5 to 4.2 pp, Holm-adjusted p < 0.001)."``.
 
     Parameters
@@ -142,7 +142,7 @@ def difference_sentence(row, *, confidence: float = 0.95) -> str:
     """
     d = float(row["difference"])
     how = "better" if d > 0 else "worse"
-    return (f"**{row['variant']} converts {_pp(abs(d))} {how} than {row['control']} at {transition_text(row)}** "
+    return (f"**Variant {row['variant']} converts {_pp(abs(d))} {how} than {row['control']} at {transition_text(row)}** "
             f"({pct(row['rate'], 1)} against {pct(row['rate_control'], 1)}; {confidence:.0%} CI "
             f"{_pp(row['ci_low']).removesuffix(' pp')} to {_pp(row['ci_high'])}, Holm-adjusted "
             f"{p_value(row['p_adjusted'])}).")
@@ -234,7 +234,7 @@ def ab_title(ab) -> str:
     if len(found) == 1:
         r = found.iloc[0]
         how = "more" if r["difference"] > 0 else "less"
-        return f"{r['variant']} converts {_pp(abs(r['difference']))} {how} than {r['control']} at {transition_text(r)}"
+        return f"Variant {r['variant']} converts {_pp(abs(r['difference']))} {how} than {r['control']} at {transition_text(r)}"
     if len(found):
         return f"{len(found)} of {len(ab.differences)} comparisons differ from {ab.control} beyond chance"
     return f"No transition differs from {ab.control} beyond chance"

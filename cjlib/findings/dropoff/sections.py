@@ -19,6 +19,7 @@ from cjlib.findings.dropoff.diagnostics import (
     friction_sentence,
     time_to_convert_line,
 )
+from cjlib.findings.dropoff.periods import period_line
 from cjlib.findings.dropoff.sentences import (
     CART_METHOD,
     SEGMENT_METHOD,
@@ -230,40 +231,6 @@ def worst_transition(comparisons: Mapping[str, pd.DataFrame], worst: dict) -> pd
     """
     c = comparisons[worst["column"]]
     return c[c["to_step"] == worst["to_step"]]
-
-
-def variant_metrics(ab: pd.DataFrame, column: str) -> dict:
-    """``variants``: per level of the A/B column, units, converted, rate with interval, ratio and Holm p.
-
-    Parameters
-    ----------
-    ab : DataFrame
-        :func:`cjlib.funnel.compare_segments` of the variant column.
-    column : str
-        The variant column.
-
-    Returns
-    -------
-    dict
-    """
-    return {"variants": ab[[column, "units", "converted", "rate", "ci_low", "ci_high", "ratio", "p_adjusted",
-                            "significant"]]}
-
-
-def variant_left_out(column: str) -> str:
-    """Why the A/B comparison is not shown.
-
-    Parameters
-    ----------
-    column : str
-        The ``variant_column`` parameter.
-
-    Returns
-    -------
-    str
-    """
-    return (f"there is no `{column}` column in the events or customers." if column
-            else "no variant column is set (variant_column is empty).")
 
 
 DRIVERS_METHOD = ("For every event seen after entering the funnel and before converting (or the window's end), the odds "
@@ -502,7 +469,7 @@ def units_export_sentence(unit: str, file_name: str) -> str:
 
 def summary(main: pd.DataFrame, *, name: str, unit: str, window, checkout: pd.DataFrame | None, checkout_unit: str,
             segment_metrics: Mapping, drivers, friction: dict | None, flows, cart, time_to_convert: pd.DataFrame,
-            to_step: str, converts: bool) -> str:
+            to_step: str, converts: bool, periods=None) -> str:
     """The **Findings** bullets of 03_dropoff, those that are earned (``""`` when none is).
 
     Parameters
@@ -521,6 +488,8 @@ def summary(main: pd.DataFrame, *, name: str, unit: str, window, checkout: pd.Da
     cart : CartAbandonment or None
     time_to_convert : DataFrame
         :meth:`cjlib.funnel.Funnel.time_to_convert` to ``to_step``; ``converts`` says whether it is a conversion.
+    periods : PeriodComparison, optional
+        :func:`cjlib.funnel.compare_periods` (``None``: the section was left out).
 
     Returns
     -------
@@ -535,5 +504,6 @@ def summary(main: pd.DataFrame, *, name: str, unit: str, window, checkout: pd.Da
     lines += [step_worst_line(w, worst) for w in segment_metrics["worst_segments"]]
     lines += [drivers_line(drivers), friction_line(friction, unit=checkout_unit), flows_line(flows.flows),
               cart_line(cart) if cart is not None else None,
-              time_to_convert_line(time_to_convert, from_step=_steps(main)[0], to_step=to_step, converts=converts)]
+              time_to_convert_line(time_to_convert, from_step=_steps(main)[0], to_step=to_step, converts=converts),
+              period_line(periods)]
     return bullets(lines) or ""

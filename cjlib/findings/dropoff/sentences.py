@@ -568,28 +568,3 @@ def worst_comparison_title(worst: dict) -> str:
     return (f"{worst['level']} completes {worst['from_step']} → {worst['to_step']} {times(1 / worst['ratio'])} "
             f"less often than the rest ({p_value(worst['p_adjusted'])})")
 
-
-def variant_title(ab: pd.DataFrame, column: str, *, control: str | None, from_step: str | None = None,
-                  to_step: str | None = None) -> str:
-    """Title of the A/B comparison: how many variants differ significantly (the transition defaults to
-    the one ``ab`` holds).
-
-    Parameters
-    ----------
-    ab : DataFrame
-        :func:`cjlib.funnel.compare_segments` of the variant column (one transition).
-    column : str
-    control : str or None
-    from_step, to_step : str, optional
-        Default: the transition ``ab`` holds.
-
-    Returns
-    -------
-    str
-    """
-    from_step = from_step or (ab["from_step"].iloc[0] if len(ab) else "step 1")
-    to_step = to_step or (ab["to_step"].iloc[0] if len(ab) else "the last step")
-    tested = ab if control is None else ab[ab[column] != control]
-    k = int(tested["significant"].sum())
-    return (f"{k} of {len(tested)} {column} levels differ significantly from {control or 'the rest'} "
-            f"in {from_step} → {to_step}")

@@ -19,7 +19,8 @@ from cjlib.findings import (
 )
 from cjlib.validation import duration
 
-EXCLUDED_WHY = {"id": "an identifier or code, not a quantity", "outcome": "it restates the outcome"}
+EXCLUDED_WHY = {"id": "an identifier or code, not a quantity", "outcome": "it restates the outcome",
+                "experiment": "an A/B assignment, random by design"}
 
 # What each section shows, said only when the section runs (never an explanation over nothing).
 METHOD = {

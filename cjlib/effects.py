@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cjlib.attribution.distributed import in_customer_order, is_partitioned, log_columns, log_customers, session_kernel
 from cjlib.attribution.paths import _parse_stage, _stage_map
 from cjlib.attribution.stages import stage_transitions
 from cjlib.io import ensure_sorted
@@ -75,6 +76,27 @@ def _session_table(events: pd.DataFrame, sm, touch_col: str, by) -> pd.DataFrame
     return out[out["segment"].notna()].reset_index(drop=True)
 
 
+def _sessions(events, sm, touch_col: str, by) -> pd.DataFrame:
+    """:func:`_session_table` of a pandas log, or of a partitioned one: each partition's sessions (a column
+    ``by`` read there), concatenated in the in-process order; labels per customer are joined here."""
+    if not is_partitioned(events):
+        return _session_table(events, sm, touch_col, by)
+    cols = log_columns(events)
+    if touch_col not in cols:
+        raise ValueError(f"touch_col {touch_col!r} is not a column of events")
+    col = by if isinstance(by, str) else None
+    if col is not None and col not in cols:
+        raise ValueError(f"by {by!r} is not a column of events; pass a Series of "
+                         "segment labels indexed by customer_id, or None")
+    from cjlib import engine
+
+    table = in_customer_order(engine.run(events, session_kernel, stage_map=sm, touch_col=touch_col, by=col))
+    if by is None or isinstance(by, str):
+        return table
+    table["segment"] = pd.Series(by).reindex(table["customer_id"]).to_numpy()
+    return table[table["segment"].notna()].reset_index(drop=True)
+
+
 def channel_effects(
     events: pd.DataFrame,
     *,
@@ -107,8 +129,10 @@ def channel_effects(
 
     Parameters
     ----------
-    events : DataFrame
-        Event log (ordered by customer and time, or it is sorted).
+    events : DataFrame or Partitioned
+        Event log (ordered by customer and time, or it is sorted), or shuffled onto a cluster
+        (:class:`cjlib.engine.Partitioned`: the workers build the session table, the model runs here on it,
+        so the result equals the in-process one).
     by : str, Series or None
         Segments to compare within (see above).
     transitions : sequence, optional
@@ -133,7 +157,7 @@ def channel_effects(
     sm = _stage_map(stage_map)
     names = sm.stage_names
     pairs = [_parse_stage(t, sm) for t in (transitions or stage_transitions(stage_map=sm))]
-    table = _session_table(events, sm, touch_col, by)
+    table = _sessions(events, sm, touch_col, by)
     rng = np.random.default_rng(seed)
     rows = []
     for src, tgt in pairs:
@@ -237,7 +261,7 @@ def _unadjusted(why: str) -> Adjustment:
 
 def _run_personas(events, data, output_dir, personas, seed, min_customers) -> Adjustment:
     """Adjust for the run's shared personas (see :func:`adjustment`)."""
-    n = int(events["customer_id"].nunique())
+    n = len(log_customers(events))
     if n < min_customers:
         return _unadjusted(f"personas are not fitted on {n:,} customers (fewer than {min_customers})")
     from cjlib.personas import personas_for
@@ -265,8 +289,8 @@ def adjustment(events: pd.DataFrame, by: str, *, customers: pd.DataFrame | None 
 
     Parameters
     ----------
-    events : DataFrame
-        The event log.
+    events : DataFrame or Partitioned
+        The event log (pandas, or shuffled onto a cluster).
     by : str
         ``"persona"`` (fitted here from ``features``), a column of ``events`` or ``customers``, or ``""``.
     customers : DataFrame, optional
@@ -295,7 +319,7 @@ def adjustment(events: pd.DataFrame, by: str, *, customers: pd.DataFrame | None 
     if not by:
         return Adjustment(None, NO_ADJUSTMENT)
     if by != "persona":
-        if by in events.columns:
+        if by in log_columns(events):
             return Adjustment(by, by)
         if customers is not None and by in customers.columns:
             return Adjustment(customers.set_index("customer_id")[by], by)

@@ -182,10 +182,11 @@ def customer_features(
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or Partitioned
         The event log (``customer_id``, ``timestamp``, ``event``; optional ``channel``, ``revenue``,
         ``session_id``), as :func:`cjlib.load_events` returns it. Not modified; sorted internally when
-        it is not in (customer, timestamp) order.
+        it is not in (customer, timestamp) order. A log shuffled onto a cluster
+        (:class:`cjlib.engine.Partitioned`) is handed to :func:`cjlib.engine.customer_features`.
     customers : DataFrame, optional
         Customer attributes with a ``customer_id`` column; every other column is joined as is.
     feedback : DataFrame, optional
@@ -251,6 +252,13 @@ def customer_features(
     >>> f[["recency_days", "sessions", "n_purchases", "monetary"]].round(3).to_dict("index")["a"]
     {'recency_days': 2.58, 'sessions': 1, 'n_purchases': 1, 'monetary': 40.0}
     """
+    from cjlib.attribution.distributed import is_partitioned
+
+    if is_partitioned(events):  # on the workers (one row per customer back), equal to the in-process table
+        from cjlib import engine
+
+        return engine.customer_features(events, customers=without_attributes(customers, exclude),
+                                        feedback=feedback, cutoff=cutoff, stage_map=stage_map)
     for col in ("customer_id", "timestamp", "event"):
         if col not in events.columns:
             raise ValueError(f"events must have a {col!r} column (columns: {list(events.columns)})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cjlib.attribution.distributed import log_time_range
 from cjlib.errors import DataError
 
 
@@ -63,8 +64,8 @@ def spend_in_range(events: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
 
     Parameters
     ----------
-    events : DataFrame
-        The event log (its ``timestamp`` range).
+    events : DataFrame or Partitioned
+        The event log (its ``timestamp`` range; on a cluster, the workers' first and last timestamps).
     costs : DataFrame
         Channel spend, optionally with ``period`` (``YYYY-MM`` first).
 
@@ -73,9 +74,12 @@ def spend_in_range(events: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         The rows of ``costs`` kept (``costs`` itself when nothing is filtered).
     """
-    if "period" not in costs.columns or events.empty:
+    if "period" not in costs.columns:
         return costs
-    months = pd.period_range(events["timestamp"].min(), events["timestamp"].max(), freq="M").astype(str)
+    n, first, last = log_time_range(events)
+    if not n:
+        return costs
+    months = pd.period_range(first, last, freq="M").astype(str)
     return costs[costs["period"].astype(str).str[:7].isin(months)]
 
 

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from cjlib.attribution.journeys import _journeys
-from cjlib.attribution.paths import _NO_LIMIT, _parse, _Paths, _timedelta_ns
+from cjlib.attribution.distributed import is_partitioned, log_columns, time_decay_merged
+from cjlib.attribution.journeys import _check_columns, _journeys
+from cjlib.attribution.paths import _NO_LIMIT, _parse, _Paths, _stage_map, _timedelta_ns
 
 HEURISTIC_MODELS = ("first_touch", "last_touch", "linear", "position_based")
 
@@ -94,8 +95,9 @@ def time_decay(
 
     Parameters
     ----------
-    events : DataFrame
-        Event log (see :func:`paths_from_events`).
+    events : DataFrame or Partitioned
+        Event log (see :func:`paths_from_events`); on a partitioned log each partition's sums are added by
+        channel.
     half_life : str or Timedelta, default "7D"
         A touch this long before the conversion weighs half as much as one at the conversion.
     window : str, Timedelta or None, default "30D"
@@ -112,6 +114,13 @@ def time_decay(
     hl = _timedelta_ns(half_life, "half_life")
     if hl == _NO_LIMIT:
         raise ValueError("half_life must be a finite duration")
+    if is_partitioned(events):  # per customer on the workers, the partitions' sums added by channel
+        _check_columns(events, touch_col)
+        _timedelta_ns(window, "window")
+        cols = ["time_decay"] + (["time_decay_value"] if "revenue" in log_columns(events) else [])
+        empty = pd.DataFrame({c: pd.Series(dtype=float) for c in cols}, index=pd.Index([], dtype=object, name="channel"))
+        return time_decay_merged(events, empty, half_life=half_life, conversion_events=conversion_events,
+                                 window=window, touch_col=touch_col, stage=stage, stage_map=_stage_map(stage_map))
     j = _journeys(events, conversion_events=conversion_events, window=window, touch_col=touch_col,
                   stage=stage, stage_map=stage_map, collapse_repeats=False)
     conv_touch = j.converted[j.jid]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cjlib.attribution.distributed import is_partitioned, log_columns
 from cjlib.attribution.paths import _join_paths, _parse_stage, _stage_map, _timedelta_ns
 from cjlib.errors import DataError
 from cjlib.io import categories_used, ensure_sorted
@@ -139,13 +140,19 @@ def _stage_touches(log: _Log, sm, stage, window: int) -> _Touches:
                     tail=after_source & ~converted[log.customer], conversion_rows=tgt_row[converted])
 
 
+def _check_columns(events, touch_col: str) -> None:
+    """The columns journeys need, on a pandas or partitioned log (a missing one: :class:`DataError`)."""
+    cols = set(log_columns(events))
+    for c in ("customer_id", "timestamp", "event", touch_col):
+        if c not in cols:
+            raise DataError(f"events lack the column {c!r}", column=c, rule="missing_column")
+
+
 def _journeys(events, *, conversion_events, window, touch_col, stage, stage_map, collapse_repeats) -> _Journeys:
     """Touches grouped into journeys (see :func:`paths_from_events` for the two modes)."""
     if not isinstance(events, pd.DataFrame):
         raise TypeError(f"events must be a DataFrame, got {type(events)}")
-    for c in ("customer_id", "timestamp", "event", touch_col):
-        if c not in events.columns:
-            raise DataError(f"events lack the column {c!r}", column=c, rule="missing_column")
+    _check_columns(events, touch_col)
     window = _timedelta_ns(window, "window")
     sm = _stage_map(stage_map)
     log = _log_arrays(events, touch_col)
@@ -232,7 +239,7 @@ def paths_from_events(
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or Partitioned
         Event log after :func:`cjlib.load_events` (``customer_id``, ``timestamp``, ``event``,
         ``touch_col``, optional ``revenue``). Sorted by (customer, timestamp) here if it is not already;
         never modified.
@@ -302,8 +309,9 @@ def journey_paths(
 
     Parameters
     ----------
-    events : DataFrame
-        Event log after :func:`cjlib.load_events`.
+    events : DataFrame or Partitioned
+        Event log after :func:`cjlib.load_events`, or shuffled onto a cluster (:class:`cjlib.engine.Partitioned`:
+        each partition's paths tables are summed by path, equal to the in-process table).
     conversion_events, window, touch_col, stage, stage_map, collapse_repeats
         As :func:`paths_from_events` takes them.
 
@@ -324,6 +332,13 @@ def journey_paths(
     if not isinstance(collapse_repeats, bool):
         raise ValueError(f"collapse_repeats must be True or False, got {collapse_repeats!r}")
     _timedelta_ns(window, "window")  # a bad value is named as this function's parameter
+    if is_partitioned(events):  # per customer on the workers, the paths tables summed by path
+        from cjlib import engine
+
+        _check_columns(events, touch_col)
+        return engine.journey_paths(events, conversion_events=conversion_events, window=window,
+                                    touch_col=touch_col, stage=stage, stage_map=_stage_map(stage_map),
+                                    collapse_repeats=collapse_repeats)
     j = _journeys(events, conversion_events=conversion_events, window=window, touch_col=touch_col,
                   stage=stage, stage_map=stage_map, collapse_repeats=collapse_repeats)
     return JourneyPaths(_paths_table(j), int(j.conversions_without_touches))

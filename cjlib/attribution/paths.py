@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cjlib.attribution.distributed import log_columns, log_distinct
 from cjlib.errors import DataError, DataWarning
 
 SEP = " > "
@@ -412,8 +413,8 @@ def touch_problem(events: pd.DataFrame, touch_col: str, profile=None) -> str:
 
     Parameters
     ----------
-    events : DataFrame
-        The event log.
+    events : DataFrame or Partitioned
+        The event log (on a cluster: distinct values counted by the workers).
     touch_col : str
         The column whose values are the touches.
     profile : Profile, optional
@@ -426,9 +427,9 @@ def touch_problem(events: pd.DataFrame, touch_col: str, profile=None) -> str:
     """
     if touch_col == "channel" and profile is not None:
         return profile.why_not("channel")
-    if touch_col not in events.columns:
+    if touch_col not in log_columns(events):
         return f"the events have no `{touch_col}` column (set `touch_col` or map a column with `columns`)"
-    n = events[touch_col].nunique(dropna=True)
+    n = log_distinct(events, touch_col)
     if n < 2:
         return f"the `{touch_col}` column holds {'one value' if n == 1 else 'no value'}: there is nothing to compare"
     return ""

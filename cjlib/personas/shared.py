@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from cjlib.personas.fitting import fit_personas
@@ -58,13 +59,14 @@ def fit_for_inputs(data, *, features: pd.DataFrame | None = None, k: int | str =
                         seed=seed, purchase_behaviour=purchase)
 
 
-def persona_journey(events: pd.DataFrame, persona: pd.Series, *, stage_map) -> pd.DataFrame:
+def persona_journey(events, persona: pd.Series, *, stage_map) -> pd.DataFrame:
     """The share of each persona's customers that reached each stage.
 
     Parameters
     ----------
-    events : DataFrame
-        The loaded event log.
+    events : DataFrame or Partitioned
+        The loaded event log, or the log shuffled onto a cluster (:class:`cjlib.engine.Partitioned`: the
+        workers return the stages each customer reached, the shares are counted here).
     persona : Series
         Persona name per customer (index ``customer_id``), ordered categorical: ``PersonaResult.persona_``.
     stage_map : StageMap or path
@@ -73,7 +75,9 @@ def persona_journey(events: pd.DataFrame, persona: pd.Series, *, stage_map) -> p
     Returns
     -------
     DataFrame
-        Index ``persona`` (persona order), columns ``stage`` (stage order): share of customers reaching it.
+        Index ``persona`` (persona order), columns ``stage`` (stage order): share of the persona's customers
+        in the log that reached it (:func:`cjlib.scorecard.stage_kpis`' ``reached_share`` of their events;
+        NaN for a persona without events).
 
     Examples
     --------
@@ -84,14 +88,30 @@ def persona_journey(events: pd.DataFrame, persona: pd.Series, *, stage_map) -> p
     >>> persona_journey(ev, p, stage_map="data/stage_map.yml")["purchase"].tolist()
     [1.0, 0.0]
     """
-    from cjlib.scorecard import stage_kpis
+    from cjlib.attribution.distributed import is_partitioned
+    from cjlib.validation import resolve_stage_map
 
+    sm = resolve_stage_map(stage_map)
+    if is_partitioned(events):
+        from cjlib import engine
+
+        reached = engine.stage_reached(events, stage_map=sm)
+    else:
+        from cjlib.io import ensure_sorted
+        from cjlib.journeys import stage_reached
+
+        reached = stage_reached(ensure_sorted(events), stage_map=sm)
+    has = ~np.isnat(reached.to_numpy().astype("datetime64[ns]"))  # customers × stages, as stage_kpis counts
     names = list(persona.cat.categories) if hasattr(persona, "cat") else sorted(map(str, persona.unique()))
-    reached = {}
-    for name in names:
-        ids = persona.index[(persona == name).to_numpy()]
-        reached[name] = stage_kpis(events.loc[events["customer_id"].isin(ids)], stage_map=stage_map)["reached_share"]
-    return pd.DataFrame(reached).T.rename_axis(index="persona", columns="stage")
+    # each customer of the log: its persona's position (-1: none); one pass instead of a log subset per persona
+    label = persona.astype(object).reindex(reached.index).to_numpy()
+    code = pd.Index(names).get_indexer(label)
+    rows = {}
+    for i, name in enumerate(names):
+        mine = code == i
+        n = int(mine.sum())
+        rows[name] = has[mine].sum(axis=0) / n if n else np.full(len(sm.stage_names), np.nan)
+    return pd.DataFrame(rows, index=pd.Index(sm.stage_names, name="stage")).T.rename_axis(index="persona")
 
 
 def assignment_examples(table: pd.DataFrame, *, n: int = 5) -> pd.DataFrame:
@@ -222,7 +242,9 @@ def personas_for(data, *, output_dir: str = "", personas_path: str = "", seed: i
     from cjlib.findings.personas import stability_state
     from cjlib.paths import resolve
 
-    ids = pd.Index(pd.unique(data.events["customer_id"]), name="customer_id")
+    from cjlib.attribution.distributed import log_customers
+
+    ids = log_customers(data.events)  # order of first appearance (on a cluster: the workers' customers)
     for path, explicit in ((personas_path, True), (output_dir and Path(resolve(output_dir)) / ASSIGNMENTS_FILE, False)):
         if path and (explicit or Path(path).is_file()):
             shared = _read_assignments(resolve(path) if explicit else path, ids)

@@ -58,7 +58,13 @@ class Partitioned:
 
     @property
     def npartitions(self) -> int:
+        """Partitions of the shuffled log."""
         return self.ddf.npartitions
+
+    @property
+    def columns(self) -> pd.Index:
+        """The log's columns (as the loaded frame has them; the private row position left out)."""
+        return self.ddf.columns.drop(_ROW, errors="ignore")
 
 
 def get_client(client=None, address: str | None = None):
@@ -151,7 +157,7 @@ def distribute(events, address: str | None = "", *, client=None, npartitions: in
 
     Parameters
     ----------
-    events : pandas DataFrame
+    events : pandas DataFrame or Partitioned
         The loaded event log.
     address : str or None, default ""
         A scheduler address such as ``"tcp://10.0.0.5:8786"``; ``""`` (or only spaces, or None) means
@@ -162,7 +168,8 @@ def distribute(events, address: str | None = "", *, client=None, npartitions: in
     Returns
     -------
     DataFrame or Partitioned
-        ``events`` itself for an empty address (every wrapper then calls the pandas function on it,
+        ``events`` itself for an empty address or a :class:`Partitioned` log (what ``report.load`` gives a
+        Dask run) (every wrapper then calls the pandas function on it,
         unchanged); else ``events`` sent to that scheduler once, shuffled by customer and persisted
         (:func:`partition`), so every wrapper call after it reuses one transfer and one shuffle.
         Per-event results come back on ``events.index`` either way.
@@ -180,7 +187,7 @@ def distribute(events, address: str | None = "", *, client=None, npartitions: in
     True
     """
     kw = run_on(address)
-    if not kw:
+    if not kw or isinstance(events, Partitioned):  # a Dask run's log (report.load) is shuffled already
         return events
     if not isinstance(events, pd.DataFrame):
         raise TypeError(f"events must be a pandas DataFrame, got {type(events).__name__}")

@@ -114,6 +114,34 @@ def _row_counts(files: list[str]) -> list[int]:
     return out
 
 
+def ids_numeric(path: str, column: str = "customer_id") -> bool:
+    """Whether a Parquet log types customer ids as numbers, from its first file's schema (no rows read).
+
+    Parameters
+    ----------
+    path : str
+        As :func:`read_log` takes it.
+    column : str, default "customer_id"
+        The id column's name in the file.
+
+    Returns
+    -------
+    bool
+        ``False`` also when the column is missing (:func:`read_log` then names it).
+    """
+    import fsspec
+    import pyarrow.parquet as pq
+    import pyarrow.types as pt
+
+    files = _pieces(path)[0]
+    with fsspec.open(files[0], "rb") as fh:
+        schema = pq.read_schema(fh)
+    if column not in schema.names:
+        return False
+    t = schema.field(column).type
+    return bool(pt.is_integer(t) or pt.is_floating(t) or pt.is_decimal(t))
+
+
 @dataclass(frozen=True)
 class _Spec:
     """How every worker validates its rows (the loader's arguments)."""

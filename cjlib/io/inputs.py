@@ -26,13 +26,14 @@ from cjlib.timestamps import check_timestamp_format
 class Inputs:
     """Everything a notebook reads; optional tables are ``None`` when switched off."""
 
-    events: pd.DataFrame
+    events: pd.DataFrame  # or a cjlib.engine.Partitioned in a Dask run (dask_address)
     customers: pd.DataFrame | None
     feedback: pd.DataFrame | None
     costs: pd.DataFrame | None
     stage_map: StageMap
     stitching: readers.Stitching | None = None  # what identity stitching did (events_format ga4 or segment), else None
     unmatched_stages: int = 0  # feedback rows whose ``stage`` names no stage of the map (warned about)
+    log: object = None  # a Dask run's cjlib.engine.load.LogFacts (counts the workers found), else None
 
     @property
     def stitched_ids(self) -> int | None:
@@ -43,6 +44,8 @@ class Inputs:
     @property
     def date_range(self) -> tuple[str, str]:
         """First and last event time, ISO formatted."""
+        if self.log is not None:
+            return self.log.first_event, self.log.last_event
         ts = self.events["timestamp"]
         return ts.min().isoformat(), ts.max().isoformat()
 
@@ -55,9 +58,13 @@ class Inputs:
 
     def summary(self) -> dict:
         """Counts of what was loaded (for findings and metrics)."""
+        if self.log is not None:
+            n_events, n_customers = self.log.events, self.log.customers
+        else:
+            n_events, n_customers = len(self.events), int(self.events["customer_id"].nunique())
         return {
-            "events": len(self.events),
-            "customers": int(self.events["customer_id"].nunique()),
+            "events": n_events,
+            "customers": n_customers,
             "first_event": self.date_range[0],
             "last_event": self.date_range[1],
             "has_customers": self.customers is not None,
@@ -99,6 +106,7 @@ def load_inputs(
     timestamp_format: str | None = None,
     events_format: str = "table",
     channel_rules: str | Path | None = None,
+    dask_address: str = "",
 ) -> Inputs:
     """Load every input a notebook uses, from the shared notebook parameters.
 
@@ -129,6 +137,12 @@ def load_inputs(
     channel_rules : str or Path, optional
         A channel rules file for the export readers (:func:`cjlib.channels.load_rules`); default GA4's
         default channel group.
+    dask_address : str, default ""
+        A Dask scheduler (``"tcp://10.0.0.5:8786"``): the workers read ``events_path`` (Parquet, local or
+        an fsspec URL they can all read), validate it with the same rules and shuffle it by customer once
+        (:func:`cjlib.engine.load.read_log`; a log the runner saved for this run, ``CJLIB_SHUFFLED_LOG``,
+        is opened instead), and ``events`` is a :class:`cjlib.engine.Partitioned`; ``log`` holds the
+        counts the workers found. ``""``: in process.
 
     Returns
     -------
@@ -168,6 +182,9 @@ def load_inputs(
     fmt = {t: parts[t].get("timestamp_format") or timestamp_format for t in parts}
     stage_map = load_stage_map(stage_map_path or None)
     stitching = None
+    if dask_address and dask_address.strip():
+        return _load_on_dask(dask_address.strip(), events_path, parts, fmt, stage_map, start, end,
+                             events_format, customers_path, feedback_path, costs_path)
     if events_format == "table":
         events = load_events(events_path, parts["events"], stage_map=stage_map, timestamp_format=fmt["events"])
     else:
@@ -193,19 +210,88 @@ def load_inputs(
     return Inputs(events, customers, feedback, costs, stage_map, stitching, unmatched)
 
 
-def _check_known_events(events: pd.DataFrame, stage_map: StageMap) -> None:
+def _load_on_dask(address, events_path, parts, fmt, stage_map, start, end, events_format, customers_path,
+                  feedback_path, costs_path) -> Inputs:
+    """:func:`load_inputs` with the events read, validated and shuffled by the Dask workers."""
+    import json
+    import os
+
+    from cjlib.engine import load as dload
+    from cjlib.engine.core import get_client
+
+    if events_format != "table":
+        raise DataError(f"a Dask run reads a table of the contract (Parquet); events_format {events_format!r} "
+                        "is read in process only: flatten the export once (cjlib.readers.load_export) and write "
+                        "it as Parquet", parameter="events_format", rule="file_type")
+    mapping = _split_options(parts["events"])[0]
+    customers = load_customers(customers_path, parts["customers"],
+                               timestamp_format=fmt["customers"]) if customers_path else None
+    feedback = load_feedback(feedback_path, parts["feedback"],
+                             timestamp_format=fmt["feedback"]) if feedback_path else None
+    costs = load_costs(costs_path, parts["costs"]) if costs_path else None
+    ev_numeric = dload.ids_numeric(events_path, mapping.get("customer_id", "customer_id"))
+    kinds = {ev_numeric} | {_numeric_ids(df) for df in (customers, feedback) if df is not None}
+    as_text = len(kinds) > 1
+    if as_text:
+        customers, feedback = (None if df is None else _with_ids(df, _id_text(df["customer_id"]))
+                               for df in (customers, feedback))
+    key = json.dumps([str(events_path), mapping, fmt["events"], str(start), str(end), as_text])
+    client = get_client(address=address)
+    saved = os.environ.get(dload.SHUFFLED_ENV, "")
+    events = log = None
+    if saved:
+        events, log = dload.open_log(saved, client=client)
+        if log.key != key:  # saved for other inputs: read this run's own
+            events = log = None
+    if events is None:
+        events, log = dload.read_log(events_path, columns=mapping, timestamp_format=fmt["events"], start=start,
+                                     end=end, ids_as_text=as_text, client=client, key=key)
+    _warn_unknown_events(log, stage_map)
+    _check_known_events(None, stage_map, log=log)
+    if costs is not None and log.channels:
+        _warn_unknown_cost_channels(costs, pd.DataFrame({"channel": log.channels}))
+    if feedback is not None and (start is not None or end is not None):
+        feedback = _between(feedback, start, end)
+    unmatched = _unmatched_stages(feedback, stage_map) if feedback is not None else 0
+    return Inputs(events, customers, feedback, costs, stage_map, None, unmatched, log)
+
+
+def _numeric_ids(df: pd.DataFrame) -> bool:
+    dt = df["customer_id"].dtype
+    return pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt)
+
+
+def _warn_unknown_events(log, stage_map: StageMap) -> None:
+    """The warning of :func:`cjlib.load_events` on event names the stage map does not know, from the counts."""
+    unknown = {k: v for k, v in sorted(log.event_counts.items(), key=lambda kv: -kv[1])
+               if k not in stage_map.known_events}
+    if unknown:
+        warnings.warn(f"{log.source}: {sum(unknown.values()):,} event(s) of {len(unknown)} name(s) not in the "
+                      f"stage map ({', '.join(list(unknown)[:5])}); they count as activity but belong to no stage",
+                      DataWarning, stacklevel=4)
+
+
+def _check_known_events(events: pd.DataFrame | None, stage_map: StageMap, *, log=None) -> None:
     """:class:`DataError` (rule ``known_events``) when no event name of the log is in the stage map: the
-    map (or the ``event`` column mapped) does not describe this log, and every report would be empty."""
-    unknown = events.attrs.get("unknown_events", {})
-    names = int(categories_used(events["event"]).sum()) if isinstance(events["event"].dtype, pd.CategoricalDtype) \
-        else int(events["event"].nunique())
+    map (or the ``event`` column mapped) does not describe this log, and every report would be empty.
+    A Dask run passes the workers' counts (``log``) instead of the events."""
+    if log is not None:
+        unknown = sorted((k for k in log.event_counts if k not in stage_map.known_events),
+                         key=lambda k: -log.event_counts[k])
+        names, source = len(log.event_counts), log.source
+    else:
+        unknown = events.attrs.get("unknown_events", {})
+        names = int(categories_used(events["event"]).sum()) if isinstance(events["event"].dtype,
+                                                                          pd.CategoricalDtype) \
+            else int(events["event"].nunique())
+        source = events.attrs.get("source")
     if names and len(unknown) >= names:
         seen = ", ".join(map(repr, list(unknown)[:5]))
         known = ", ".join(map(repr, sorted(stage_map.known_events)[:8]))
         raise DataError(f"none of the {names} event names in the log is in the stage map {stage_map.source} "
                         f"(the log has {seen}; the map names {known}, …): give the map of this log "
                         f"(stage_map_path) or map your event column (columns: {{events: {{event: ...}}}})",
-                        file=events.attrs.get("source"), column="event", rule="known_events")
+                        file=source, column="event", rule="known_events")
 
 
 def _id_text(ids: pd.Series) -> pd.Series:

@@ -94,7 +94,9 @@ def load(params: Mapping[str, Any]):
     Returns
     -------
     Inputs
-        As :func:`cjlib.load_inputs` returns it.
+        As :func:`cjlib.load_inputs` returns it. With ``dask_address`` set, ``events`` is a
+        :class:`cjlib.engine.Partitioned`: the workers read, validate and shuffle the log (or open the one
+        the runner shuffled for this run), and the notebook's process never holds the events.
 
     Examples
     --------
@@ -110,13 +112,14 @@ def load(params: Mapping[str, Any]):
 
     parameters.check(params)
     get = params.get
+    address = engine.run_on(get("dask_address", "")).get("address", "")  # the dask extra is checked first
     data = load_inputs(events_path=params["events_path"], customers_path=get("customers_path", ""),
                        feedback_path=get("feedback_path", ""), costs_path=get("costs_path", ""),
                        columns=get("columns", ""), stage_map_path=get("stage_map_path", ""),
                        start_date=get("start_date", ""), end_date=get("end_date", ""),
-                       events_format=get("events_format", "table"), channel_rules=get("channel_rules_path", ""))
+                       events_format=get("events_format", "table"), channel_rules=get("channel_rules_path", ""),
+                       dask_address=(get("dask_address", "") or "").strip() and address)
     parameters.check_with_stage_map(params, stage_map=data.stage_map)
-    engine.run_on(get("dask_address", ""))
     return data
 
 

@@ -117,11 +117,13 @@ def _data_summary(params: Mapping[str, Any]) -> dict:
 
 
 def _load_data(params: Mapping[str, Any], checks: Iterable[Mapping[str, Any]] = ()):
-    """Load every input once (validating it): its summary (fingerprint, range, counts) and the stage map.
+    """Load every input once (validating it): its summary (fingerprint, range, counts), the stage map and
+    the inputs.
 
     ``checks`` are the effective parameters of the chosen notebooks: the rules that need the data (a given
     churn window must fit the log, see :func:`cjlib.churn.plan_window`) are checked here, while it is loaded,
-    so a bad one stops the run before anything is written."""
+    so a bad one stops the run before anything is written. With ``dask_address`` the workers read, validate
+    and shuffle the events (:func:`cjlib.engine.load.read_log`): this process holds only their counts."""
     import warnings
 
     from cjlib.io import load_inputs
@@ -131,12 +133,64 @@ def _load_data(params: Mapping[str, Any], checks: Iterable[Mapping[str, Any]] = 
         inputs = load_inputs(**{k: params.get(k, "") for k in
                                 ("events_path", "customers_path", "feedback_path", "costs_path",
                                  "columns", "stage_map_path", "start_date", "end_date", "events_format")},
-                             channel_rules=params.get("channel_rules_path") or None)
+                             channel_rules=params.get("channel_rules_path") or None,
+                             dask_address=_dask_address(params))
     for p in checks:
         _check_churn_window(inputs, p)
     summary = inputs.summary()
     summary["fingerprint"] = fingerprint(params.get(k, "") for k in DATA_PARAMS)
-    return summary, inputs.stage_map
+    return summary, inputs.stage_map, inputs
+
+
+def _dask_address(params: Mapping[str, Any]) -> str:
+    from cjlib import engine
+
+    return engine.run_on(params.get("dask_address") or "").get("address", "")
+
+
+SCRATCH_ENV = "CJLIB_DASK_SCRATCH"  # where a Dask run saves its shuffled log (default: the output folder)
+
+
+def _save_shared_log(inputs, out: Path) -> tuple[str | None, str | None]:
+    """In a Dask run, the shuffled log saved once as a Parquet folder (one file per partition) in a run-scoped
+    place every worker can write and read — ``$CJLIB_DASK_SCRATCH`` (shared storage, e.g. ``s3://…``) or the
+    output folder — and named to the notebooks' kernels by ``CJLIB_SHUFFLED_LOG``: (folder, the variable's
+    previous value); ``(None, None)`` in process."""
+    from cjlib.engine.core import Partitioned
+
+    if not isinstance(inputs.events, Partitioned):
+        return None, None
+    import uuid
+
+    from cjlib.engine.load import SHUFFLED_ENV, save_log
+
+    base = os.environ.get(SCRATCH_ENV) or str(out)
+    folder = f"{base.rstrip('/')}/.shuffled.staging.{uuid.uuid4().hex[:12]}"
+    previous = os.environ.get(SHUFFLED_ENV)
+    try:
+        save_log(inputs.events, inputs.log, folder)
+    except BaseException:
+        _drop_shared_log(folder, previous)
+        raise
+    os.environ[SHUFFLED_ENV] = folder  # the kernels inherit it: report.load opens this log
+    return folder, previous
+
+
+def _drop_shared_log(folder: str | None, previous: str | None) -> None:
+    """Remove a run's saved log and restore ``CJLIB_SHUFFLED_LOG``."""
+    if folder is None:
+        return
+    import fsspec
+
+    from cjlib.engine.load import SHUFFLED_ENV
+
+    if previous is None:
+        os.environ.pop(SHUFFLED_ENV, None)
+    else:
+        os.environ[SHUFFLED_ENV] = previous
+    fs, root = fsspec.core.url_to_fs(folder)
+    with contextlib.suppress(OSError):
+        fs.rm(root, recursive=True)
 
 
 def _check_churn_window(inputs, params: Mapping[str, Any]) -> None:
@@ -148,6 +202,14 @@ def _check_churn_window(inputs, params: Mapping[str, Any]) -> None:
     from cjlib.churn import plan_window
 
     activity = [e.strip() for e in str(params.get("activity_events") or "").split(",") if e.strip()] or None
+    from cjlib.engine.core import Partitioned
+
+    if isinstance(inputs.events, Partitioned):
+        try:
+            plan_window(inputs.events, window or None, cutoff=cutoff or None, activity_events=activity)
+        except (TypeError, AttributeError, NotImplementedError):
+            return  # plan_window does not read a Partitioned log yet: the notebook checks the window
+        return
     plan_window(inputs.events, window or None, cutoff=cutoff or None, activity_events=activity)
 
 
@@ -329,7 +391,7 @@ def run_reports(
         _check_writable(d, "parameter 'output_dir':")
     # load and validate the data once, before anything is written
     first = effective_parameters(chosen[0], per_nb[chosen[0].stem])
-    data, stage_map = _load_data(first, [effective_parameters(nb, per_nb[nb.stem]) for nb in chosen])
+    data, stage_map, inputs = _load_data(first, [effective_parameters(nb, per_nb[nb.stem]) for nb in chosen])
     from cjlib.parameters import check_with_stage_map
 
     for nb in chosen:
@@ -342,6 +404,8 @@ def run_reports(
     results: list[ReportResult] = []
     with _locked(out):
         _recover(out, export_dirs)
+        shared = _save_shared_log(inputs, out)
+        del inputs  # in process the kernels load their own; on Dask they open the saved log
         try:
             for nb_path in chosen:
                 results.append(_run_one(nb_path, per_nb[nb_path.stem], out, keep_code=keep_code, data=data,
@@ -350,6 +414,7 @@ def run_reports(
                     r = results[-1]
                     progress(f"{r.name:<24} {r.status:<6} {r.seconds:6.1f} s" + (f"  {r.error}" if r.error else ""))
         finally:  # also on an interrupt: the index shows what is on disk
+            _drop_shared_log(*shared)
             write_index(out, [p.stem for p in available], threshold=delta_threshold)
     return results
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cjlib.funnel.distributed import _customer_order, _each, columns, is_partitioned
 from cjlib.stats import holm, proportion_difference, two_proportion_test, wilson_interval
 
 __all__ = ["ABTest", "SampleRatio", "ab_test", "minimum_detectable_effect", "sample_ratio_mismatch"]
@@ -220,10 +221,20 @@ class ABTest:
         return d.iloc[np.argsort(-d["difference"].abs().to_numpy(), kind="stable")]
 
 
-def _assignment(events: pd.DataFrame, by: str) -> tuple[pd.Series, int]:
-    """Each customer's variant (customers with two or more left out) and how many had two or more."""
+def _first_and_distinct(events: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Per customer (in order of appearance): the first non-missing value of ``by`` and how many distinct."""
     g = events.groupby("customer_id", sort=False, observed=True)[by]
-    first, distinct = g.first(), g.nunique()
+    return pd.DataFrame({"first": g.first(), "distinct": g.nunique()})
+
+
+def _assignment(events, by: str) -> tuple[pd.Series, int]:
+    """Each customer's variant (customers with two or more left out) and how many had two or more."""
+    if is_partitioned(events):  # per partition of complete customers, in the loader's customer order
+        fd = pd.concat(_each(events, _first_and_distinct, by=by))
+        fd = fd.iloc[_customer_order(fd.index)]
+    else:
+        fd = _first_and_distinct(events, by)
+    first, distinct = fd["first"].rename(by), fd["distinct"]
     mixed = distinct > 1
     return first[~mixed & first.notna()], int(mixed.sum())
 
@@ -236,9 +247,9 @@ def ab_test(events: pd.DataFrame, steps: Sequence, by: str = "variant", *, contr
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or cjlib.engine.Partitioned
         The event log with the variant column ``by`` (an event column; a customer attribute joined onto
-        the events works the same).
+        the events works the same). A ``Partitioned`` log is read partition by partition (the same result).
     steps : list
         The funnel's steps, as :class:`cjlib.funnel.Funnel` takes them.
     by : str, default "variant"
@@ -273,9 +284,10 @@ def ab_test(events: pd.DataFrame, steps: Sequence, by: str = "variant", *, contr
     """
     from cjlib.funnel import Funnel
 
-    if not isinstance(by, str) or by not in events.columns:
+    cols = columns(events)
+    if not isinstance(by, str) or by not in cols:
         raise ValueError(f"by must name the variant column of the events, got {by!r} "
-                         f"(columns: {', '.join(map(str, events.columns))})")
+                         f"(columns: {', '.join(map(str, cols))})")
     assigned, mixed = _assignment(events, by)
     levels = sorted(assigned.unique().tolist(), key=str)
     if len(levels) < 2:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.funnel.matching import _NAT, _check_events, _to_ts
+from cjlib.funnel.distributed import is_partitioned
 from cjlib.io import ensure_sorted
 from cjlib.journeys import customer_starts, session_keys
 from cjlib.stagemap import StageMap, load_stage_map
@@ -83,7 +84,8 @@ def cart_abandonment(
     CartAbandonment
     """
     sm = stage_map or load_stage_map()
-    _check_events(events)
+    if not is_partitioned(events):
+        _check_events(events)
     recovery = duration("window", window, allow_none=False, positive=True)
 
     def names(value, default, param):
@@ -97,7 +99,25 @@ def cart_abandonment(
         raise ValueError("the stage map declares no cart events (cart_events), so no event marks a cart")
     carts = names(sm.cart_events if cart_event is None else cart_event, None, "cart_event")
     buys = names(sm.conversion_events if purchase_event is None else purchase_event, None, "purchase_event")
-    ev = ensure_sorted(events)
+    limit = int(recovery.value)
+    if is_partitioned(events):  # a cjlib.engine.Partitioned log: every partition's carts, sessions numbered log-wide
+        from cjlib.funnel.distributed import cart_table
+
+        table = cart_table(events, carts, buys, limit)
+    else:
+        table = _cart_table(ensure_sorted(events), carts, buys, limit)
+    table = table.sort_values(["customer_id", "cart_at"], kind="stable").reset_index(drop=True)
+    n_c, n_a, n_r = len(table), int(table["abandoned"].sum()), int(table["recovered"].sum())
+    return CartAbandonment(
+        carts=n_c, abandoned=n_a, abandonment_rate=n_a / n_c if n_c else float("nan"), recovered=n_r,
+        recovery_rate=n_r / n_a if n_a else float("nan"), window=recovery,
+        cart_event=carts, purchase_event=buys, table=table,
+    )
+
+
+def _cart_table(ev: pd.DataFrame, carts: tuple, buys: tuple, limit: int) -> pd.DataFrame:
+    """One row per cart session of a log in the loader's order (:attr:`CartAbandonment.table`, in session
+    order; ``limit``: the recovery window in ns)."""
     sess = session_keys(ev).to_numpy()
     ev_names = ev["event"].astype(str).to_numpy()
     is_cart = np.isin(ev_names, carts)
@@ -121,7 +141,6 @@ def cart_abandonment(
     j = np.searchsorted(bidx, last_row, side="right")
     has = j < len(bidx)
     nxt = bidx[np.minimum(j, max(len(bidx) - 1, 0))] if len(bidx) else np.zeros(len(last_row), np.int64)
-    limit = int(recovery.value)
     rec = abandoned & has & (cust[nxt] == cust[last_row]) & (ts[nxt] - ts[last_row] <= limit)
     rec_at = np.where(rec, ts[nxt], _NAT)
     table = pd.DataFrame({
@@ -134,14 +153,7 @@ def cart_abandonment(
         "recovered_at": _to_ts(rec_at),
     })
     table["time_to_recovery"] = table["recovered_at"] - table["last_cart_at"]
-    table = table.sort_values(["customer_id", "cart_at"], kind="stable").reset_index(drop=True)
-    n_c, n_a, n_r = len(table), int(abandoned.sum()), int(rec.sum())
-    return CartAbandonment(
-        carts=n_c, abandoned=n_a, abandonment_rate=n_a / n_c if n_c else float("nan"), recovered=n_r,
-        recovery_rate=n_r / n_a if n_a else float("nan"), window=recovery,
-        cart_event=carts, purchase_event=buys, table=table,
-    )
-
+    return table
 
 
 def cart_outcomes(table: pd.DataFrame, labels: pd.Series | None = None, column: str | None = None) -> pd.DataFrame:
@@ -196,6 +208,9 @@ def segment_cart_outcomes(events: pd.DataFrame, cart: CartAbandonment, *, by: st
     """
     if by is None:
         return cart_outcomes(cart.table)
-    from cjlib.scorecard import customer_segments
+    if is_partitioned(events):
+        from cjlib.funnel.distributed import customer_segments
+    else:
+        from cjlib.scorecard import customer_segments
 
     return cart_outcomes(cart.table, customer_segments(events, by=[by])[by], by)

@@ -14,6 +14,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from cjlib.funnel import distributed as _on_partitions
+from cjlib.funnel.distributed import is_partitioned
 from cjlib.funnel.flows import DropoffFlows, Friction, _flows, _friction
 from cjlib.funnel.matching import _Match, _run, _transition, _unit_frame
 from cjlib.funnel.segments import Drivers, _compare, _drivers
@@ -65,9 +67,11 @@ class Funnel:
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or cjlib.engine.Partitioned
         The event log as :func:`cjlib.load_events` returns it; segment columns that :meth:`table` or
-        :meth:`compare` break down by must be columns of it.
+        :meth:`compare` break down by must be columns of it. A log shuffled by customer
+        (:class:`cjlib.engine.Partitioned`) is matched on its partitions (:mod:`cjlib.funnel.distributed`):
+        the report's process keeps per-unit results only, and every method gives what it gives in process.
     steps : list
         Event names, stage names or lists of names (any of which satisfies the step).
     window : str, Timedelta or None, default None
@@ -112,14 +116,19 @@ class Funnel:
     [['product_view', False, 2, 2, nan], ['search', True, 0, 0, 0.0], ['add_to_cart', False, 2, 1, 0.5], ['purchase', False, 1, 0, 0.5]]
     """
 
-    __slots__ = ("_match", "_stage_map", "_window", "_exclude")
+    __slots__ = ("_match", "_stage_map", "_window", "_exclude", "_parted")
 
     def __init__(self, events: pd.DataFrame, steps: Sequence, *, window=None, mode: str = "ordered",
                  unit: str = "customer", stage_map: StageMap | None = None, optional=None, exclude=None,
                  open: bool = False) -> None:
         sm = resolve_stage_map(stage_map)
-        self._match: _Match = _run(events, steps, window, mode, unit, sm, optional=optional, exclude=exclude,
-                                   open=open)
+        self._parted = None  # fitted on a cjlib.engine.Partitioned log: what its event-level methods rerun
+        if is_partitioned(events):
+            self._match, self._parted = _on_partitions.fit(events, steps, window=window, mode=mode, unit=unit,
+                                                           stage_map=sm, optional=optional, exclude=exclude, open=open)
+        else:
+            self._match: _Match = _run(events, steps, window, mode, unit, sm, optional=optional, exclude=exclude,
+                                       open=open)
         self._stage_map = sm
         self._window = window
         self._exclude = exclude
@@ -257,6 +266,9 @@ class Funnel:
         -------
         Drivers
         """
+        if self._parted is not None:
+            return _on_partitions.drivers(self, from_step=from_step, to_step=to_step, min_support=min_support,
+                                          exclude_step_events=exclude_step_events)
         return _drivers(_required_view(self._match), from_step=from_step, to_step=to_step, min_support=min_support,
                         exclude_step_events=exclude_step_events)
 
@@ -272,6 +284,8 @@ class Funnel:
         -------
         DropoffFlows
         """
+        if self._parted is not None:
+            return _on_partitions.flows(self, depth=depth, top=top)
         return _flows(_required_view(self._match), depth=depth, top=top)
 
     def friction(self, *, error_events: str | Sequence[str] | None = None, long_dwell=None) -> Friction:
@@ -286,6 +300,8 @@ class Funnel:
         -------
         Friction
         """
+        if self._parted is not None:
+            return _on_partitions.friction(self, error_events=error_events, long_dwell=long_dwell)
         return _friction(_required_view(self._match), self._stage_map, error_events=error_events, long_dwell=long_dwell)
 
     def time_to_convert(self, *, from_step=None, to_step=None) -> pd.DataFrame:

@@ -79,8 +79,9 @@ def _check_depth_top(depth, top) -> None:
     _check_positive("top", top)
 
 
-def _flows(m: _Match, *, depth: int, top: int) -> DropoffFlows:
-    _check_depth_top(depth, top)
+def _flow_units(m: _Match, depth: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Per dropper (in unit order): its unit number, its last step's label, and its next ``depth`` events
+    (``cols[d]``: the d-th event's name, ``"(end)"`` where the unit's events stop, None after that)."""
     prep = m.prep
     K = len(prep.labels)
     units = np.flatnonzero((m.level >= 1) & (m.level < K))
@@ -98,9 +99,19 @@ def _flows(m: _Match, *, depth: int, top: int) -> DropoffFlows:
         lab = np.where(code == -2, "(end)", names[np.where(code >= 0, code, len(names) - 1)])
         cols[d] = np.where(alive, lab, None)
         alive = has
-    last_lab = np.asarray(prep.labels, dtype=object)[last]
+    return units, np.asarray(prep.labels, dtype=object)[last], cols
+
+
+def _flows(m: _Match, *, depth: int, top: int) -> DropoffFlows:
+    _check_depth_top(depth, top)
+    _, last_lab, cols = _flow_units(m, depth)
+    return _flow_summary(m.prep.labels, last_lab, cols, depth=depth, top=top)
+
+
+def _flow_summary(labels: list, last_lab: np.ndarray, cols: dict, *, depth: int, top: int) -> DropoffFlows:
+    """:class:`DropoffFlows` from :func:`_flow_units` (droppers in unit order)."""
     # paths
-    path = pd.Series([""] * len(units), dtype=object)
+    path = pd.Series([""] * len(last_lab), dtype=object)
     for d in range(1, depth + 1):
         part = pd.Series(cols[d], dtype=object)
         sep = np.where(d > 1, " > ", "")
@@ -110,7 +121,7 @@ def _flows(m: _Match, *, depth: int, top: int) -> DropoffFlows:
         counts = pdf.groupby(["last_step", "path"], sort=False).size().rename("units").reset_index()
         totals = counts.groupby("last_step")["units"].transform("sum")
         counts["share"] = counts["units"] / totals
-        order = {lab: i for i, lab in enumerate(prep.labels)}
+        order = {lab: i for i, lab in enumerate(labels)}
         counts["_o"] = counts["last_step"].map(order)
         counts = counts.sort_values(["_o", "units", "path"], ascending=[True, False, True], kind="stable")
         paths = counts.groupby("last_step", sort=False).head(top).drop(columns="_o").reset_index(drop=True)
@@ -128,7 +139,7 @@ def _flows(m: _Match, *, depth: int, top: int) -> DropoffFlows:
     lf = pd.concat(links, ignore_index=True) if links else pd.DataFrame({"source": [], "target": []})
     flows = (lf.groupby(["source", "target"], sort=False).size().rename("count").reset_index()
              .sort_values("count", ascending=False, kind="stable").reset_index(drop=True))
-    return DropoffFlows(paths, flows, droppers=len(units))
+    return DropoffFlows(paths, flows, droppers=len(last_lab))
 
 
 # ----------------------------------------------------------------------------------------- friction
@@ -199,16 +210,20 @@ def friction(
 
 
 def _friction(m: _Match, sm: StageMap, *, error_events, long_dwell) -> Friction:
-    prep = m.prep
-    K = len(prep.labels)
-    if K < 2:
+    if len(m.prep.labels) < 2:
         raise ValueError("steps: friction needs at least 2 steps")
     dwell_fixed = None if long_dwell is None else _parse_window(long_dwell, "long_dwell")
-    errs = _error_events(prep.ev_cats, sm, error_events)
+    errs = _error_events(m.prep.ev_cats, sm, error_events)
+    return _friction_table(m.prep.labels, _friction_units(m, errs), errs, dwell_fixed)
+
+
+def _friction_units(m: _Match, errs: list[str]) -> list[tuple]:
+    """Per transition k-1 → k, per unit at step k-1: (moved on, looped, met an error, dwell in ns)."""
+    prep = m.prep
     err_lut = np.isin(prep.ev_cats, errs)
     is_err = (prep.ev_codes >= 0) & err_lut[np.maximum(prep.ev_codes, 0)]
-    rows = []
-    for k in range(1, K):
+    out = []
+    for k in range(1, len(prep.labels)):
         units, conv, start, end_pos, r, own = _transition_spans(m, k - 1, k)
         loop = np.bincount(own[prep.member[r, k - 1]], minlength=len(units)) > 0
         err = np.bincount(own[is_err[r]], minlength=len(units)) > 0
@@ -217,18 +232,25 @@ def _friction(m: _Match, sm: StageMap, *, error_events, long_dwell) -> Friction:
         t_from = prep.ts[start]
         t_to = np.where(conv, prep.ts[np.maximum(end_pos, 0)],
                         np.where(seg_last >= 0, prep.ts[np.maximum(seg_last, 0)], t_from))
-        dwell = t_to - t_from
+        out.append((conv, loop, err, t_to - t_from))
+    return out
+
+
+def _friction_table(labels: list, spans: list[tuple], errs: list[str], dwell_fixed) -> Friction:
+    """:class:`Friction` from :func:`_friction_units` (units in any order: every figure is a count or share)."""
+    rows = []
+    for k, (conv, loop, err, dwell) in enumerate(spans, start=1):
         if dwell_fixed is not None:
             thr = dwell_fixed
         else:
             conv_dwell = dwell[conv]
             thr = _quantiles_int(conv_dwell, (0.9,))[0] if len(conv_dwell) else None
-        longd = dwell > thr if thr is not None else np.zeros(len(units), bool)
-        rec = {"from_step": prep.labels[k - 1], "to_step": prep.labels[k], "units": len(units),
-               "conversion": conv.mean() if len(units) else np.nan}
+        longd = dwell > thr if thr is not None else np.zeros(len(conv), bool)
+        rec = {"from_step": labels[k - 1], "to_step": labels[k], "units": len(conv),
+               "conversion": conv.mean() if len(conv) else np.nan}
         for name, flag in (("loop", loop), ("error", err), ("long_dwell", longd)):
             rec[f"{name}_units"] = int(flag.sum())
-            rec[f"{name}_rate"] = flag.mean() if len(units) else np.nan
+            rec[f"{name}_rate"] = flag.mean() if len(conv) else np.nan
             rec[f"conversion_if_{name}"] = conv[flag].mean() if flag.any() else np.nan
             rec[f"conversion_if_no_{name}"] = conv[~flag].mean() if (~flag).any() else np.nan
         rec["dwell_threshold"] = pd.Timedelta(thr, unit="ns") if thr is not None else pd.NaT

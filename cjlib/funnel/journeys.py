@@ -351,8 +351,9 @@ def report_segments(events: pd.DataFrame, *, profile, customers: pd.DataFrame | 
 
     Parameters
     ----------
-    events : DataFrame
-        The loaded event log.
+    events : DataFrame or cjlib.engine.Partitioned
+        The loaded event log (a ``Partitioned`` one: the columns are joined partition by partition and the
+        returned ``events`` is ``Partitioned`` too).
     profile : DataProfile
         ``data.profile``: ``by=""`` means its segment candidates.
     customers : DataFrame, optional
@@ -366,13 +367,17 @@ def report_segments(events: pd.DataFrame, *, profile, customers: pd.DataFrame | 
     -------
     ReportSegments
     """
+    from cjlib.funnel import distributed
     from cjlib.scorecard import customer_segments
 
     cust_cols = list(customers.columns) if customers is not None else []
-    cols, missing = segment_columns(by, profile, events.columns, cust_cols)
-    has_variant = bool(variant_column) and bool(segment_columns(variant_column, profile, events.columns, cust_cols)[0])
+    ev_cols = distributed.columns(events)
+    cols, missing = segment_columns(by, profile, ev_cols, cust_cols)
+    has_variant = bool(variant_column) and bool(segment_columns(variant_column, profile, ev_cols, cust_cols)[0])
     variant = variant_column if has_variant else None
-    joined = [c for c in cols + ([variant] if variant else []) if c not in events.columns]
-    if joined:
+    joined = [c for c in cols + ([variant] if variant else []) if c not in ev_cols]
+    if joined and distributed.is_partitioned(events):  # joined on the workers; the log stays there
+        events = distributed.join_segments(events, joined, customers)
+    elif joined:
         events = events.join(customer_segments(events, by=joined, customers=customers), on="customer_id")
     return ReportSegments(events, cols, missing, variant)

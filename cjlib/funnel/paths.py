@@ -342,12 +342,25 @@ def paths_around(funnel, *, step=None, event: str | None = None, between: Sequen
     (2, 2)
     """
     _check_args(step, event, between, direction, depth, top, collapse_repeats, converted)
+    if getattr(funnel, "_parted", None) is not None:  # a Funnel fitted on a cjlib.engine.Partitioned log
+        from cjlib.funnel.distributed import paths_around as _on_partitions
+
+        return _on_partitions(funnel, step=step, event=event, between=between, direction=direction, depth=depth,
+                              top=top, collapse_repeats=collapse_repeats, converted=converted)
     m: _Match = funnel._match
+    part = _path_labels(m, step=step, event=event, between=between, direction=direction, depth=depth,
+                        collapse_repeats=collapse_repeats, converted=converted)
+    return _paths_result(part, m.prep.ev_cats, direction=direction, depth=depth, top=top,
+                         collapse_repeats=collapse_repeats, converted=converted, unit=m.prep.unit_kind)
+
+
+def _path_labels(m: _Match, *, step, event, between, direction, depth, collapse_repeats, converted) -> dict:
+    """The units at the anchor as label rows (:func:`_labels_matrix`): ``lab``, ``conv`` (per unit: reached
+    the last step), ``label``, ``kind``, ``reached`` (between: units that got there) and ``extra`` (the end
+    label of ``between``), ``step_events``. Rows of partitions of complete units concatenate."""
     backward = direction == "backward"
-    cats = m.prep.ev_cats
-    C = len(cats)
-    names = list(cats.astype(object)) + ["(unknown)", START if backward else END]
-    reached = None
+    C = len(m.prep.ev_cats)
+    reached, extra = None, []
     if between is not None:
         a, b = _transition(m, between[0], between[1])
         sp = _transition_spans(m, a, b)
@@ -355,7 +368,7 @@ def paths_around(funnel, *, step=None, event: str | None = None, between: Sequen
         label = f"{m.prep.labels[a]} → {m.prep.labels[b]}"
         limit = anchor + 1
         np.maximum.at(limit, sp.owner, sp.rows + 1)
-        names.append(f"(reached {m.prep.labels[b]})")
+        extra = [f"(reached {m.prep.labels[b]})"]
         ends = np.where(sp.conv, C + 2, C + 1)
     else:
         if event is not None:
@@ -367,25 +380,32 @@ def paths_around(funnel, *, step=None, event: str | None = None, between: Sequen
         lo, hi = _unit_bounds(m, units)
         limit = lo if backward else hi
         ends = np.full(len(units), C + 1, np.int64)
-    group = None
     if converted is not None:
         keep = (m.level[units] == len(m.prep.labels)) == bool(converted)
         units, anchor, limit, ends = units[keep], anchor[keep], limit[keep], ends[keep]
-        group = "converted" if converted else "dropped"
     if kind == "between":
         reached = int((ends == C + 2).sum())
     rows = _walk(m, anchor, limit, depth=depth, backward=backward, collapse=bool(collapse_repeats))
-    lab = _labels_matrix(m, rows, ends)
-    n = len(units)
-    conv = m.level[units] == len(m.prep.labels)
+    return {"lab": _labels_matrix(m, rows, ends), "conv": m.level[units] == len(m.prep.labels), "label": label,
+            "kind": kind, "reached": reached, "extra": extra, "step_events": _step_events(m)}
+
+
+def _paths_result(part: dict, cats: np.ndarray, *, direction, depth, top, collapse_repeats, converted,
+                  unit: str) -> PathsAround:
+    """:class:`PathsAround` from :func:`_path_labels` (``cats``: the event names its labels index)."""
+    backward = direction == "backward"
+    C = len(cats)
+    names = list(cats.astype(object)) + ["(unknown)", START if backward else END] + part["extra"]
+    lab, conv, label = part["lab"], part["conv"], part["label"]
+    group = None if converted is None else ("converted" if converted else "dropped")
     return PathsAround(
-        paths=_path_table(lab, names, top=top, backward=backward, total=n),
+        paths=_path_table(lab, names, top=top, backward=backward, total=len(lab)),
         flows=_flow_table(lab, names, label, top, C + 1),
         matrix=_step_matrix(lab, names, C + 1),
-        anchor=label, anchor_kind=kind, anchor_units=n, direction=direction, depth=int(depth),
-        unit=m.prep.unit_kind, collapse_repeats=bool(collapse_repeats), group=group, reached=reached,
+        anchor=label, anchor_kind=part["kind"], anchor_units=len(lab), direction=direction, depth=int(depth),
+        unit=unit, collapse_repeats=bool(collapse_repeats), group=group, reached=part["reached"],
         converted_units=int(conv.sum()), converted_matrix=_step_matrix(lab[conv], names, C + 1),
-        dropped_matrix=_step_matrix(lab[~conv], names, C + 1), step_events=_step_events(m))
+        dropped_matrix=_step_matrix(lab[~conv], names, C + 1), step_events=part["step_events"])
 
 
 def _step_events(m: _Match) -> tuple:

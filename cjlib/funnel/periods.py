@@ -188,6 +188,19 @@ def _period_at(m: _Match, lo: int, hi: int, cut: bool) -> np.ndarray:
     return _match(pm, m.window, m.mode).at_step
 
 
+def _period_units(m: _Match, bounds: tuple, cut: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    """(:func:`_period_at` of the previous and of the current period, units censored) for ``bounds`` =
+    (previous start, current start, current end, end) in ns; partitions of complete units concatenate / sum."""
+    p0, c0, c1, end = bounds
+    at_prev = _period_at(m, p0, c0, cut)
+    at_cur = _period_at(m, c0, c1, cut)
+    ts, step1 = m.prep.ts, m.prep.member[:, 0]
+    late = step1 & (ts >= c1) & (ts <= end)
+    late_units = np.unique(m.prep.unit[late])
+    censored = int((~at_cur[late_units, 0]).sum())  # units counted in the current period are not left out
+    return at_prev, at_cur, censored
+
+
 def _transitions(optional) -> list[tuple[int, int]]:
     """Each step from the required step before it, then step 1 to each later step not already paired."""
     K = len(optional)
@@ -300,13 +313,13 @@ def compare_periods(funnel: Funnel, *, freq="30D", end=None, confidence: float =
     first = pd.Timestamp(int(m.prep.ts.min())) if len(m.prep.ts) else end_ts
     p0, c0, c1 = _bounds(first, end_ts, freq, window)
     ns = [int(t.as_unit("ns").value) for t in (p0, c0, c1)]
-    cut = window is None
-    at_prev = _period_at(m, ns[0], ns[1], cut)
-    at_cur = _period_at(m, ns[1], ns[2], cut)
-    ts, step1 = m.prep.ts, m.prep.member[:, 0]
-    late = step1 & (ts >= ns[2]) & (ts <= int(end_ts.as_unit("ns").value))
-    late_units = np.unique(m.prep.unit[late])
-    censored = int((~at_cur[late_units, 0]).sum())  # units counted in the current period are not left out
+    bounds = (ns[0], ns[1], ns[2], int(end_ts.as_unit("ns").value))
+    if getattr(funnel, "_parted", None) is not None:  # fitted on a cjlib.engine.Partitioned log
+        from cjlib.funnel.distributed import period_units
+
+        at_prev, at_cur, censored = period_units(funnel, bounds, window is None)
+    else:
+        at_prev, at_cur, censored = _period_units(m, bounds, window is None)
     unit = m.prep.unit_kind
     return PeriodComparison(
         table=_table(labels, m.optional or (False,) * len(labels), at_prev, at_cur, confidence),

@@ -199,10 +199,10 @@ def dropoff_drivers(
                     min_support=min_support, exclude_step_events=exclude_step_events)
 
 
-def _drivers(m: _Match, *, from_step, to_step, min_support: int, exclude_step_events: bool) -> Drivers:
-    _check_positive("min_support", min_support)
+def _driver_counts(m: _Match, *, from_step, to_step, exclude_step_events: bool) -> tuple:
+    """The additive counts of :func:`_drivers`: (from index, to index, units with each event, converters with
+    each event, units, converters); summed over partitions of complete units they are the whole log's."""
     prep = m.prep
-    labels = prep.labels
     a_, b_ = _transition(m, from_step, to_step)
     span = _transition_spans(m, a_, b_)
     units, conv, rows, owner = span.units, span.conv, span.rows, span.owner
@@ -214,9 +214,14 @@ def _drivers(m: _Match, *, from_step, to_step, min_support: int, exclude_step_ev
     valid = codes >= 0
     key = np.unique(owner[valid].astype(np.int64) * E + codes[valid])
     did_owner, did_event = key // E, key % E
-    with_all = np.bincount(did_event, minlength=E)
+    with_all = np.bincount(did_event, minlength=E).astype(np.int64)
     with_conv = np.bincount(did_event, weights=conv[did_owner].astype(float), minlength=E)
-    n_conv, n = int(conv.sum()), len(units)
+    return a_, b_, with_all, with_conv, len(units), int(conv.sum())
+
+
+def _driver_table(labels: list, cats: np.ndarray, counts: tuple, min_support: int) -> Drivers:
+    """:class:`Drivers` from :func:`_driver_counts` (``cats``: the event names the counts are indexed by)."""
+    a_, b_, with_all, with_conv, n, n_conv = counts
     a = with_conv
     b = with_all - with_conv
     c = n_conv - a
@@ -228,7 +233,7 @@ def _drivers(m: _Match, *, from_step, to_step, min_support: int, exclude_step_ev
         rate_without = np.where(n - with_all > 0, c / (n - with_all), np.nan)
     sel = with_all >= min_support
     out = pd.DataFrame({
-        "event": prep.ev_cats[sel], "units_with": with_all[sel].astype(np.int64), "rate_with": rate_with[sel],
+        "event": cats[sel], "units_with": with_all[sel].astype(np.int64), "rate_with": rate_with[sel],
         "rate_without": rate_without[sel], "odds_ratio": np.exp(lor[sel]), "log_odds_ratio": lor[sel],
         "ci_low": np.exp(lor[sel] - 1.959964 * se[sel]), "ci_high": np.exp(lor[sel] + 1.959964 * se[sel]),
     })
@@ -236,6 +241,11 @@ def _drivers(m: _Match, *, from_step, to_step, min_support: int, exclude_step_ev
     out = out.sort_values("odds_ratio", ascending=False, kind="stable").reset_index(drop=True)
     return Drivers(out, units=n, converted=n_conv, from_step=labels[a_], to_step=labels[b_], min_support=min_support)
 
+
+def _drivers(m: _Match, *, from_step, to_step, min_support: int, exclude_step_events: bool) -> Drivers:
+    _check_positive("min_support", min_support)
+    counts = _driver_counts(m, from_step=from_step, to_step=to_step, exclude_step_events=exclude_step_events)
+    return _driver_table(m.prep.labels, m.prep.ev_cats, counts, min_support)
 
 
 def worst_segment(comparisons: Mapping[str, pd.DataFrame], to_step=None, *, min_units: int = 100,

@@ -27,7 +27,7 @@ def ab_left_out(events, column: str | None, variant_column: str) -> str | None:
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or cjlib.engine.Partitioned
         The events the test would read (with the variant column when there is one).
     column : str or None
         The variant column found in the data (``ReportSegments.variant``), ``None`` when there is none.
@@ -46,10 +46,12 @@ def ab_left_out(events, column: str | None, variant_column: str) -> str | None:
     >>> ab_left_out(pd.DataFrame({"variant": ["a", "b"]}), "variant", "variant") is None
     True
     """
-    if column is None or column not in events.columns:
+    from cjlib.funnel.distributed import columns, distinct_values
+
+    if column is None or column not in columns(events):
         return (f"there is no `{variant_column}` column in the events or customers." if variant_column
                 else "no variant column is set (variant_column is empty).")
-    levels = sorted(map(str, pd.unique(events[column].dropna())))
+    levels = sorted(map(str, distinct_values(events, column)))
     if len(levels) >= 2:
         return None
     if not levels:

@@ -1,0 +1,152 @@
+"""03_dropoff's analyses on a log shuffled by customer (cjlib.engine.Partitioned) equal the in-process ones.
+
+One synthetic log (with an A/B variant) is loaded as 03 loads it and shuffled into 3 partitions on the
+2-worker local cluster; every function 03 calls with events is compared with its in-process result: exactly
+for counts, to 1e-9 relative for rates (in practice the frames are equal)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cjlib
+from cjlib import engine, experiment, synth
+from cjlib import funnel as F
+from cjlib.findings import dropoff as D
+
+distributed = pytest.importorskip("distributed")
+
+CHECKOUT = [["product_view", "view_item"], "add_to_cart", "begin_checkout", "event:purchase"]
+PURCHASE = ["awareness", "consideration", "stage:purchase", "retention", "advocacy"]
+
+
+@pytest.fixture(scope="module")
+def client(local_cluster):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cl = distributed.Client(local_cluster)
+    yield cl
+    cl.close()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dask_funnel")
+    d = synth.generate(1500, seed=5, variant_split=0.5)
+    d.events.drop(columns=["variant"]).to_parquet(folder / "events.parquet")  # the variant: a customer column
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ev = cjlib.load_events(folder / "events.parquet")
+    variant = d.events.groupby("customer_id")["variant"].first()
+    customers = d.customers.assign(variant=d.customers["customer_id"].map(variant))
+    return ev, customers
+
+
+@pytest.fixture(scope="module")
+def parted(data, client):
+    return engine.partition(data[0], client=client, npartitions=3)
+
+
+def _frames_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_exact=False, rtol=1e-9,
+                                  atol=0, check_categorical=False)
+
+
+def _funnels(ev, parted, steps, **kw):
+    return F.Funnel(ev, steps, window="30D", **kw), F.Funnel(parted, steps, window="30D", **kw)
+
+
+@pytest.mark.parametrize("steps, kw", [
+    (CHECKOUT, {"unit": "session"}),
+    (PURCHASE, {}),
+    (["product_view", "search?", "add_to_cart", "event:purchase"], {"exclude": ["support_contact"]}),
+    (["product_view", "add_to_cart", "begin_checkout", "event:purchase"], {"open": True}),
+])
+def test_per_unit_methods_equal_in_process(data, parted, steps, kw):
+    a, b = _funnels(data[0], parted, steps, **kw)
+    assert a.units_total == b.units_total > 1000
+    _frames_equal(a.units(), b.units())
+    _frames_equal(a.table(), b.table())
+    _frames_equal(a.table(by="device"), b.table(by="device"))
+    _frames_equal(a.compare("channel"), b.compare("channel"))
+    pd.testing.assert_series_equal(a.units_by("device"), b.units_by("device"))
+    _frames_equal(a.time_to_convert(), b.time_to_convert())
+    _frames_equal(a.cohorts(freq="MS"), b.cohorts(freq="MS"))
+    assert a.options == b.options and a.labels == b.labels
+
+
+@pytest.mark.parametrize("steps, kw", [
+    (CHECKOUT, {"unit": "session"}),
+    (PURCHASE, {}),
+    (["product_view", "search?", "add_to_cart", "event:purchase"], {"exclude": ["support_contact"]}),
+])
+def test_event_level_methods_equal_in_process(data, parted, steps, kw):
+    a, b = _funnels(data[0], parted, steps, **kw)
+    da, db = a.drivers(min_support=20), b.drivers(min_support=20)
+    assert (da.units, da.converted, da.from_step, da.to_step) == (db.units, db.converted, db.from_step, db.to_step)
+    assert len(da.table) > 0
+    _frames_equal(da.table, db.table)
+    fa, fb = a.flows(depth=3, top=5), b.flows(depth=3, top=5)
+    assert fa.droppers == fb.droppers > 0
+    _frames_equal(fa.paths, fb.paths)
+    _frames_equal(fa.flows, fb.flows)  # also the order of tied counts (first appearance in unit order)
+    ra, rb = a.friction(), b.friction()
+    assert ra.error_events == rb.error_events == ("payment_error",)
+    _frames_equal(ra.table, rb.table)
+    for kw_paths in ({"depth": 5, "top": 8}, {"event": "search", "direction": "backward"},
+                     {"between": (1, 2), "converted": False}, {"step": 2, "collapse_repeats": False}):
+        pa, pb = a.paths(**kw_paths), b.paths(**kw_paths)
+        assert (pa.anchor, pa.anchor_units, pa.reached, pa.converted_units, pa.step_events) == \
+            (pb.anchor, pb.anchor_units, pb.reached, pb.converted_units, pb.step_events)
+        for name in ("paths", "flows", "matrix", "converted_matrix", "dropped_matrix"):
+            _frames_equal(getattr(pa, name), getattr(pb, name))
+    for period in ("auto", "week", "14D"):
+        pa, why_a = F.report_periods(a, period)
+        pb, why_b = F.report_periods(b, period)
+        assert why_a == why_b
+        if pa is not None:
+            assert (pa.censored, pa.in_both, pa.current_start, pa.note) == (pb.censored, pb.in_both, pb.current_start,
+                                                                             pb.note)
+            _frames_equal(pa.table, pb.table)
+            _frames_equal(pa.reached, pb.reached)
+
+
+def test_report_segments_carts_and_ab_test_equal_in_process(data, parted):
+    ev, customers = data
+    prof = cjlib.profile(cjlib.Inputs(ev, customers, None, None, cjlib.load_stage_map()))
+    sa = F.report_segments(ev, profile=prof, customers=customers, by="plan, acquisition_channel, device",
+                           variant_column="variant")
+    sb = F.report_segments(parted, profile=prof, customers=customers, by="plan, acquisition_channel, device",
+                           variant_column="variant")
+    assert engine.Partitioned is type(sb.events)
+    assert (sa.columns, sa.missing, sa.variant) == (sb.columns, sb.missing, sb.variant) == \
+        (["plan", "acquisition_channel", "device"], [], "variant")
+    a, b = _funnels(sa.events, sb.events, CHECKOUT, unit="session")
+    for col in sa.columns:
+        _frames_equal(a.compare(col), b.compare(col))
+    assert D.ab_left_out(sa.events, "variant", "variant") is D.ab_left_out(sb.events, "variant", "variant") is None
+    assert D.ab_left_out(sb.events, "plan", "plan") is None
+    assert D.ab_left_out(sb.events, None, "variant") == D.ab_left_out(sa.events, None, "variant")
+    ta = experiment.ab_test(sa.events, CHECKOUT, by="variant", window="30D")
+    tb = experiment.ab_test(sb.events, CHECKOUT, by="variant", window="30D")
+    assert (ta.control, ta.mixed_units, ta.srm.p_value, ta.srm.mismatch) == \
+        (tb.control, tb.mixed_units, tb.srm.p_value, tb.srm.mismatch)
+    _frames_equal(ta.srm.table, tb.srm.table)
+    _frames_equal(ta.rates, tb.rates)
+    _frames_equal(ta.differences, tb.differences)
+    ca, cb = F.cart_abandonment(ev, window="7D"), F.cart_abandonment(parted, window="7D")
+    assert (ca.carts, ca.abandoned, ca.recovered) == (cb.carts, cb.abandoned, cb.recovered)
+    assert ca.abandoned > ca.recovered > 0
+    _frames_equal(ca.table, cb.table)  # sessions numbered as in the whole log
+    for by in ("plan", "acquisition_channel", None):
+        _frames_equal(F.segment_cart_outcomes(sa.events, ca, by=by), F.segment_cart_outcomes(sb.events, cb, by=by))
+
+
+def test_kernels_never_gather_the_events(data, parted):
+    # the merged match keeps per-unit rows only: far fewer than the log's
+    b = F.Funnel(parted, CHECKOUT, window="30D")
+    assert len(b._match.prep.ev) < len(data[0]) / 3
+    assert np.array_equal(b._match.prep.unit_start, np.flatnonzero(np.r_[True, np.diff(b._match.prep.unit) != 0]))

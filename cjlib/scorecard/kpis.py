@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.io import ensure_sorted
+from cjlib.scorecard import distributed as _dist
 from cjlib.journeys import assign_stages, stage_reached
 from cjlib.scorecard._common import progress
 from cjlib.scorecard.satisfaction import stage_satisfaction
@@ -21,8 +22,8 @@ def stage_touchpoints(events: pd.DataFrame, *, stage_map: StageMap | str | None 
 
     Parameters
     ----------
-    events : DataFrame
-        The loaded event log.
+    events : DataFrame or Partitioned
+        The loaded event log, or a log partitioned on a Dask cluster (:func:`cjlib.engine.partition`).
     stage_map : StageMap, str or None
         The map, a YAML path, or None for the default map.
     by : str, default "event"
@@ -36,13 +37,17 @@ def stage_touchpoints(events: pd.DataFrame, *, stage_map: StageMap | str | None 
         Columns ``stage`` (in journey order), ``value``, ``events`` (count), ``share`` (of the stage's
         events with a value), ``rank`` (1 = most frequent; ties broken by value name).
     """
-    if by not in events.columns:
-        raise ValueError(f"by must be a column of events ({', '.join(map(str, events.columns))}), got {by!r}")
+    cols = _dist.columns(events)
+    if by not in cols:
+        raise ValueError(f"by must be a column of events ({', '.join(map(str, cols))}), got {by!r}")
     sm = resolve_stage_map(stage_map)
-    ev = ensure_sorted(events)
-    stage = assign_stages(ev, stage_map=sm)
-    df = pd.DataFrame({"stage": stage, "value": ev[by].astype("string")}).dropna()
-    counts = df.groupby(["stage", "value"], observed=True).size().rename("events").reset_index()
+    if _dist.is_partitioned(events):
+        counts = _dist.touch_counts(events, sm, by)
+    else:
+        ev = ensure_sorted(events)
+        stage = assign_stages(ev, stage_map=sm)
+        df = pd.DataFrame({"stage": stage, "value": ev[by].astype("string")}).dropna()
+        counts = df.groupby(["stage", "value"], observed=True).size().rename("events").reset_index()
     counts["value"] = counts["value"].astype(str)
     counts["share"] = counts["events"] / counts.groupby("stage", observed=True)["events"].transform("sum")
     counts = counts.sort_values(["stage", "events", "value"], ascending=[True, False, True], kind="stable")
@@ -64,8 +69,8 @@ def stage_kpis(
 
     Parameters
     ----------
-    events : DataFrame
-        The loaded event log.
+    events : DataFrame or Partitioned
+        The loaded event log, or a log partitioned on a Dask cluster (:func:`cjlib.engine.partition`).
     stage_map : StageMap, str or None
         The map, a YAML path, or None for the default map (still positional here: callers outside the
         journey map pass it so).
@@ -104,14 +109,18 @@ def stage_kpis(
     [2.0, 0.5, 2.0]
     """
     sm = resolve_stage_map(stage_map)
-    events = ensure_sorted(events)
-    reached = stage_reached(events, stage_map=sm)
+    if _dist.is_partitioned(events):  # per-customer stage times and per-stage sums from the workers
+        reached = _dist.reached(events, sm)
+        counts, revenue = _dist.stage_totals(events, sm)
+    else:
+        events = ensure_sorted(events)
+        reached = stage_reached(events, stage_map=sm)
+        stage = assign_stages(events, stage_map=sm)
+        by_stage = events.assign(_stage=stage).groupby("_stage", observed=False)
+        counts = by_stage.size()
+        revenue = by_stage["revenue"].sum() if "revenue" in events.columns else pd.Series(0.0, index=counts.index)
     n_customers = len(reached)
     has, moved, days = progress(reached)
-    stage = assign_stages(events, stage_map=sm)
-    by_stage = events.assign(_stage=stage).groupby("_stage", observed=False)
-    counts = by_stage.size()
-    revenue = by_stage["revenue"].sum() if "revenue" in events.columns else pd.Series(0.0, index=counts.index)
     n_has = has.sum(axis=0)
     n_moved = moved.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -137,7 +146,7 @@ def stage_kpis(
     out["satisfaction_index_lo"], out["satisfaction_index_hi"] = sat["index_lo"], sat["index_hi"]
     out["satisfaction_index_n"] = sat["index_n"].astype(int)
     for by, name in (("event", "top_touchpoint"), ("channel", "top_channel")):
-        if by not in events.columns:
+        if by not in _dist.columns(events):
             continue
         top = stage_touchpoints(events, stage_map=sm, by=by, top=1).set_index("stage")
         out[name] = top["value"].reindex(out.index).astype(object)

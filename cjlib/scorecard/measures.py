@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.io import ensure_sorted
+from cjlib.scorecard import distributed as _dist
 from cjlib.journeys import assign_stages, session_keys, stage_reached
 from cjlib.scorecard._common import UNITS, conversion_mask, feedback_scale, period_key, period_label
 from cjlib.scorecard.kpis import stage_touchpoints
@@ -53,8 +54,9 @@ def channel_costs(events: pd.DataFrame, costs: pd.DataFrame, *, stage_map: Stage
 
     Parameters
     ----------
-    events : DataFrame
-        The loaded event log, with ``channel``.
+    events : DataFrame or Partitioned
+        The loaded event log (or a log partitioned on a Dask cluster, :func:`cjlib.engine.partition`),
+        with ``channel``.
     costs : DataFrame
         ``channel``, ``spend`` and optionally ``period``.
     stage_map : StageMap, str or None
@@ -71,27 +73,19 @@ def channel_costs(events: pd.DataFrame, costs: pd.DataFrame, *, stage_map: Stage
         ``cost_per_conversion`` (NaN where the denominator is 0); ``clicks_are`` ("ad events" or
         "sessions").
     """
-    if "channel" not in events.columns:
+    if "channel" not in _dist.columns(events):
         raise ValueError("events need a 'channel' column to relate costs to clicks")
     sm = resolve_stage_map(stage_map)
-    ev = ensure_sorted(events)
-    keep = np.ones(len(ev), bool)
-    if "period" in costs.columns:
-        months = set(costs["period"].astype(str).str[:7])
-        keep = np.isin(_month_labels(ev), list(months))
-    ch = ev["channel"].astype("string").to_numpy()
+    months = sorted(set(costs["period"].astype(str).str[:7])) if "period" in costs.columns else None
     ads = _ad_events(sm, ad_events)
-    name = ev["event"].astype(str).to_numpy()
-    if ads:
-        click = keep & np.isin(name, ads)
-        clicks = pd.Series(ch[click]).value_counts()
-        clicks_are = "ad events"
+    clicks_are = "ad events" if ads else "sessions"
+    if _dist.is_partitioned(events):
+        t = _dist.tally(events, _channel_counts, stage_map=sm, months=months, ads=ads,
+                        session_window=session_window)
+        clicks, conv = (_dist.part(t, k).droplevel(1) for k in ("clicks", "conversions"))
     else:
-        sess = session_keys(ev, session_window).to_numpy()
-        first = np.r_[True, sess[1:] != sess[:-1]]
-        clicks = pd.Series(ch[keep & first]).value_counts()
-        clicks_are = "sessions"
-    conv = pd.Series(ch[keep & conversion_mask(ev, sm)]).value_counts()
+        clicks, conv = _channel_counts(ensure_sorted(events), stage_map=sm, months=months, ads=ads,
+                                       session_window=session_window, tally=False)
     spend = costs.assign(channel=costs["channel"].astype(str)).groupby("channel")["spend"].sum()
     out = pd.DataFrame({"spend": spend})
     out["clicks"] = clicks.reindex(out.index, fill_value=0).astype(int)
@@ -100,6 +94,29 @@ def channel_costs(events: pd.DataFrame, costs: pd.DataFrame, *, stage_map: Stage
     out["cost_per_conversion"] = out["spend"] / out["conversions"].where(out["conversions"] > 0)
     out.index.name = "channel"
     return ChannelCosts(out, clicks_are)
+
+
+def _channel_counts(ev: pd.DataFrame, *, stage_map: StageMap, months, ads: list, session_window,
+                    tally: bool = True):
+    """Clicks and conversions per channel (:func:`channel_costs`); with ``tally`` as one additive Series
+    (the kernel of a partitioned log)."""
+    keep = np.ones(len(ev), bool)
+    if months is not None:
+        keep = np.isin(_month_labels(ev), list(months))
+    ch = ev["channel"].astype("string").to_numpy()
+    name = ev["event"].astype(str).to_numpy()
+    if ads:
+        click = keep & np.isin(name, ads)
+        clicks = pd.Series(ch[click]).value_counts()
+    else:
+        sess = session_keys(ev, session_window).to_numpy()
+        first = np.r_[True, sess[1:] != sess[:-1]]
+        clicks = pd.Series(ch[keep & first]).value_counts()
+    conv = pd.Series(ch[keep & conversion_mask(ev, stage_map)]).value_counts()
+    if not tally:
+        return clicks, conv
+    return _dist._series({**{("clicks", str(c), ""): n for c, n in clicks.items()},
+                          **{("conversions", str(c), ""): n for c, n in conv.items()}})
 
 
 @dataclass
@@ -245,8 +262,8 @@ def stage_measures(
 
     Parameters
     ----------
-    events : DataFrame
-        The loaded event log.
+    events : DataFrame or Partitioned
+        The loaded event log, or a log partitioned on a Dask cluster (:func:`cjlib.engine.partition`).
     stage_map : StageMap, str or None
         The map, a YAML path, or None for the default map.
     feedback, costs : DataFrame, optional
@@ -265,6 +282,11 @@ def stage_measures(
         ``n`` (the denominator or sample size), ``unit`` (share, count, rate, money, points) and ``note``.
     """
     sm = resolve_stage_map(stage_map)
+    if _dist.is_partitioned(events):
+        from cjlib.scorecard.distributed_measures import stage_measures as _on_partitions
+
+        return _on_partitions(events, sm, feedback=feedback, costs=costs, ad_events=ad_events,
+                              session_window=session_window, confidence=confidence)
     ev = ensure_sorted(events)
     roles = stage_roles(stage_map=sm)
     ev_name = ev["event"].astype(str).to_numpy()
@@ -276,12 +298,17 @@ def stage_measures(
                ads=[a for a in _ad_events(sm, ad_events) if a in set(ev_name)], cc=cc, costs=costs, rows=[])
     for i, name in enumerate(sm.stage_names):
         _BY_ROLE[roles[name]](log, name, i)
+    return _with_nps(log, feedback, confidence)
+
+
+def _with_nps(log: _Log, feedback: pd.DataFrame | None, confidence: float) -> pd.DataFrame:
+    """The measures table, with ``nps`` over every NPS answer of the feedback on the last advocacy stage."""
     if feedback is not None and len(feedback):
-        adv = [s for s, r in roles.items() if r == "advocacy"]
+        adv = [s for s, r in log.roles.items() if r == "advocacy"]
         sc = feedback.loc[feedback_scale(feedback) == "nps", "score"]
         if len(sc):
             v, lo, hi, n = nps(sc, confidence)
-            log.add(adv[-1] if adv else sm.stage_names[-1], "nps", v, n,
+            log.add(adv[-1] if adv else log.sm.stage_names[-1], "nps", v, n,
                     f"% promoters − % detractors, {confidence:.0%} CI", lo, hi)
     return pd.DataFrame(log.rows, columns=MEASURE_COLUMNS)
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.io import ensure_sorted
+from cjlib.scorecard import distributed as _dist
 from cjlib.journeys import assign_stages
 from cjlib.scorecard._common import feedback_scale, t_interval
 from cjlib.stagemap import StageMap
@@ -42,6 +43,8 @@ def satisfaction_index(feedback: pd.DataFrame) -> pd.Series:
 
 def _stage_at_time(feedback: pd.DataFrame, events: pd.DataFrame, sm: StageMap) -> pd.Series:
     """The stage of each customer's latest staged event at or before each feedback time."""
+    if _dist.is_partitioned(events):
+        return _dist.stage_at_time(feedback, events, sm)
     ev = ensure_sorted(events)
     stage = assign_stages(ev, stage_map=sm)
     keep = stage.notna().to_numpy()
@@ -69,8 +72,8 @@ def feedback_stages(feedback: pd.DataFrame, *, stage_map: StageMap | str | None 
         Loaded feedback (``customer_id``, ``timestamp``, ``score`` and ``stage`` or ``touchpoint``).
     stage_map : StageMap, str or None
         The map, a YAML path, or None for the default map.
-    events : DataFrame, optional
-        The event log, used when the feedback names neither stage nor touchpoint.
+    events : DataFrame or Partitioned, optional
+        The event log (or a partitioned one, :func:`cjlib.engine.partition`), used when the feedback names neither stage nor touchpoint.
 
     Returns
     -------
@@ -102,8 +105,8 @@ def stage_satisfaction(feedback: pd.DataFrame | None, *, stage_map: StageMap | s
         Loaded feedback; None gives the empty table.
     stage_map : StageMap, str or None
         The map, a YAML path, or None for the default map.
-    events : DataFrame, optional
-        The event log, to place feedback without ``stage``/``touchpoint`` (:func:`feedback_stages`).
+    events : DataFrame or Partitioned, optional
+        The event log (or a partitioned one), to place feedback without ``stage``/``touchpoint`` (:func:`feedback_stages`).
     confidence : float, default 0.95
         Level of the intervals.
 

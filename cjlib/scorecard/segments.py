@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from cjlib.io import ensure_sorted
+from cjlib.scorecard import distributed as _dist
 from cjlib.journeys import stage_reached
-from cjlib.scorecard._common import conversion_mask, progress
+from cjlib.scorecard._common import progress
 from cjlib.scorecard.satisfaction import satisfaction_index
 from cjlib.stagemap import StageMap
 from cjlib.stats import two_proportion_test
@@ -42,8 +43,8 @@ def customer_segments(
 
     Parameters
     ----------
-    events : DataFrame
-        The loaded event log.
+    events : DataFrame or Partitioned
+        The loaded event log, or a log partitioned on a Dask cluster (:func:`cjlib.engine.partition`).
     by : list of str, optional
         Event or customer columns (``"acquisition_channel"`` means ``channel``). Default: the data
         profile's ``segment_candidates`` (text columns with 2 to 12 values that are neither id-like nor
@@ -67,14 +68,26 @@ def customer_segments(
         Index ``customer_id`` (every customer in the log, in log order), one column per segment (str,
         NaN when unknown).
     """
-    ev = ensure_sorted(events)
+    parted = _dist.is_partitioned(events)
+    ev = events if parted else ensure_sorted(events)
     skip = {"customer_id", "event", "session_id", "timestamp", "revenue", "cost"}
-    ids = pd.Index(pd.unique(ev["customer_id"]), name="customer_id")
+    ev_cols = _dist.columns(ev)
+    first_all = None
+    if parted:  # each customer's first value of every event column that could be a segment
+        first_all = _dist.first_values(ev, [c for c in ev_cols if c not in skip])
+        ids = pd.Index(first_all.index, name="customer_id")
+    else:
+        ids = pd.Index(pd.unique(ev["customer_id"]), name="customer_id")
 
-    def is_label(s: pd.Series) -> bool:
-        ok = isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s.dtype) \
-            or s.dtype == object
-        return ok and 2 <= s.nunique() <= max_levels
+    def is_label(c: str) -> bool:
+        kind, col = _segment_source(c, ev_cols, customers, set())
+        if kind == "event" and parted:
+            dtype, n = _dist.label_stats(ev, col)
+        else:
+            s = ev[col] if kind == "event" else customers[col]
+            dtype, n = s.dtype, None
+        ok = isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype) or dtype == object
+        return ok and 2 <= (s.nunique() if n is None else n) <= max_levels
 
     columns = by
     if columns is None:
@@ -86,8 +99,7 @@ def customer_segments(
         columns = list(profile.segment_candidates)
         if customers is not None and "persona" in customers.columns:
             columns = ["persona"] + [c for c in columns if c != "persona"]
-        columns = [c for c in columns if _segment_source(c, ev, customers, skip) is not None
-                   and is_label(_segment_values(c, ev, customers))]
+        columns = [c for c in columns if _segment_source(c, ev_cols, customers, skip) is not None and is_label(c)]
     elif profile is not None:
         odd = [c for c in columns if c in set(profile.id_like) | set(profile.outcome_like)]
         if odd:
@@ -98,9 +110,9 @@ def customer_segments(
             warnings.warn(named_segment_warning(odd, profile), UserWarning, stacklevel=2)
     cols = []
     for c in columns:
-        src = _segment_source(c, ev, customers, skip)
+        src = _segment_source(c, ev_cols, customers, skip)
         if src is None:
-            avail = [x for x in ev.columns if x not in skip] + (
+            avail = [x for x in ev_cols if x not in skip] + (
                 [x for x in customers.columns if x != "customer_id"] if customers is not None else [])
             raise ValueError(f"by: {c!r} is neither an event nor a customer column "
                              f"(available: {', '.join(map(str, avail))})")
@@ -108,7 +120,7 @@ def customer_segments(
     out = pd.DataFrame(index=ids)
     for src, c in cols:
         if src == "event":
-            first = ev.groupby("customer_id", sort=False, observed=True)[c].first()
+            first = first_all[c] if parted else ev.groupby("customer_id", sort=False, observed=True)[c].first()
             name = "acquisition_channel" if c == "channel" else c
             out[name] = first.reindex(ids).astype("string").to_numpy()
         else:
@@ -118,19 +130,14 @@ def customer_segments(
     return out
 
 
-def _segment_source(c: str, ev: pd.DataFrame, customers: pd.DataFrame | None, skip) -> tuple[str, str] | None:
+def _segment_source(c: str, ev_cols: list, customers: pd.DataFrame | None, skip) -> tuple[str, str] | None:
     """Where segment column ``c`` comes from: ``("event", column)``, ``("customer", column)`` or None."""
     src = "channel" if c == "acquisition_channel" else c
-    if src in ev.columns and src not in skip:
+    if src in ev_cols and src not in skip:
         return "event", src
     if customers is not None and c in customers.columns and c != "customer_id":
         return "customer", c
     return None
-
-
-def _segment_values(c: str, ev: pd.DataFrame, customers: pd.DataFrame | None) -> pd.Series:
-    kind, col = _segment_source(c, ev, customers, set())
-    return ev[col] if kind == "event" else customers[col]
 
 
 def segment_conversion(events: pd.DataFrame, by: pd.DataFrame, *,
@@ -139,8 +146,8 @@ def segment_conversion(events: pd.DataFrame, by: pd.DataFrame, *,
 
     Parameters
     ----------
-    events : DataFrame
-        The loaded event log.
+    events : DataFrame or Partitioned
+        The loaded event log, or a log partitioned on a Dask cluster (:func:`cjlib.engine.partition`).
     by : DataFrame
         From :func:`customer_segments` (index ``customer_id``, one column per segment).
     stage_map : StageMap, str or None
@@ -155,8 +162,8 @@ def segment_conversion(events: pd.DataFrame, by: pd.DataFrame, *,
         of the stage's customers). The last stage has no conversion out and is left out.
     """
     sm = resolve_stage_map(stage_map)
-    ev = ensure_sorted(events)
-    reached = stage_reached(ev, stage_map=sm)
+    reached = _dist.reached(events, sm) if _dist.is_partitioned(events) else \
+        stage_reached(ensure_sorted(events), stage_map=sm)
     has, moved, days = progress(reached)
     names = sm.stage_names[:-1]
     n_has, n_moved = has.sum(axis=0), moved.sum(axis=0)
@@ -254,8 +261,8 @@ def journey_scores(
 
     Parameters
     ----------
-    events : DataFrame
-        The loaded event log.
+    events : DataFrame or Partitioned
+        The loaded event log, or a log partitioned on a Dask cluster (:func:`cjlib.engine.partition`).
     by : DataFrame
         From :func:`customer_segments`.
     stage_map : StageMap, str or None
@@ -278,15 +285,14 @@ def journey_scores(
     """
     check_choice("method", method, ("rank", "zscore"))
     sm = resolve_stage_map(stage_map)
-    ev = ensure_sorted(events)
-    conv = conversion_mask(ev, sm)
-    first_ts = ev.groupby("customer_id", sort=False, observed=True)["timestamp"].min()
-    conv_ts = ev.loc[conv].groupby("customer_id", sort=False, observed=True)["timestamp"].min()
-    per = pd.DataFrame(index=first_ts.index)
-    per["converted"] = per.index.isin(conv_ts.index)
-    per["days_to_convert"] = (conv_ts.reindex(per.index) - first_ts) / pd.Timedelta(days=1)
-    if "revenue" in ev.columns:
-        per["revenue"] = ev.groupby("customer_id", sort=False, observed=True)["revenue"].sum().reindex(per.index)
+    # per customer: first event, first conversion, revenue (the kernel runs on the workers in Dask mode)
+    outcomes = (_dist.per_customer(events, _dist.customer_outcomes, stage_map=sm) if _dist.is_partitioned(events)
+                else _dist.customer_outcomes(ensure_sorted(events), stage_map=sm))
+    per = pd.DataFrame(index=outcomes.index)
+    per["converted"] = outcomes["conv_ts"].notna().to_numpy()
+    per["days_to_convert"] = (outcomes["conv_ts"] - outcomes["first_ts"]) / pd.Timedelta(days=1)
+    if "revenue" in outcomes.columns:
+        per["revenue"] = outcomes["revenue"]
     sat = None
     if feedback is not None and len(feedback):
         sat = pd.DataFrame({"customer_id": feedback["customer_id"].to_numpy(),

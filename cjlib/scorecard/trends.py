@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.io import ensure_sorted
+from cjlib.scorecard import distributed as _dist
 from cjlib.scorecard._common import (
     conversion_mask,
     feedback_scale,
@@ -31,8 +32,8 @@ def cohort_retention(events: pd.DataFrame, *, stage_map: StageMap | str | None =
 
     Parameters
     ----------
-    events : DataFrame
-        The loaded event log.
+    events : DataFrame or Partitioned
+        The loaded event log, or a log partitioned on a Dask cluster (:func:`cjlib.engine.partition`).
     stage_map : StageMap, str or None
         The map (its conversion events), a YAML path, or None for the default map.
     based_on : {"conversion", "activity"}
@@ -49,16 +50,19 @@ def cohort_retention(events: pd.DataFrame, *, stage_map: StageMap | str | None =
     check_choice("based_on", based_on, ("conversion", "activity"))
     freq = period_freq(freq)
     sm = resolve_stage_map(stage_map)
-    ev = ensure_sorted(events)
-    key = period_key(ev["timestamp"], freq)
-    last = key.max() if len(key) else 0
-    m = conversion_mask(ev, sm) if based_on == "conversion" else np.ones(len(ev), bool)
-    cust = pd.factorize(ev["customer_id"])[0][m]
-    k = key[m]
-    pairs = np.unique(np.c_[cust, k], axis=0) if len(k) else np.empty((0, 2), np.int64)
-    cohort = pd.Series(pairs[:, 1]).groupby(pairs[:, 0]).transform("min").to_numpy()
-    offset = pairs[:, 1] - cohort
-    tab = pd.DataFrame({"cohort": cohort, "offset": offset}).value_counts().rename("retained")
+    if _dist.is_partitioned(events):  # (cohort, offset) counts from the workers, in value_counts' order
+        tab, last = _dist.retention_counts(events, sm, based_on, freq)
+    else:
+        ev = ensure_sorted(events)
+        key = period_key(ev["timestamp"], freq)
+        last = key.max() if len(key) else 0
+        m = conversion_mask(ev, sm) if based_on == "conversion" else np.ones(len(ev), bool)
+        cust = pd.factorize(ev["customer_id"])[0][m]
+        k = key[m]
+        pairs = np.unique(np.c_[cust, k], axis=0) if len(k) else np.empty((0, 2), np.int64)
+        cohort = pd.Series(pairs[:, 1]).groupby(pairs[:, 0]).transform("min").to_numpy()
+        offset = pairs[:, 1] - cohort
+        tab = pd.DataFrame({"cohort": cohort, "offset": offset}).value_counts().rename("retained")
     sizes = tab.xs(0, level="offset") if len(tab) else pd.Series(dtype=int)
     rows = [(c, o) for c in sizes.index for o in range(int(last - c) + 1)]
     idx = pd.MultiIndex.from_tuples(rows, names=["cohort", "offset"])
@@ -75,8 +79,8 @@ def kpi_trends(events: pd.DataFrame, *, stage_map: StageMap | str | None = None,
 
     Parameters
     ----------
-    events : DataFrame
-        The loaded event log.
+    events : DataFrame or Partitioned
+        The loaded event log, or a log partitioned on a Dask cluster (:func:`cjlib.engine.partition`).
     stage_map : StageMap, str or None
         The map (its conversion events), a YAML path, or None for the default map.
     freq : str, default "M"
@@ -96,25 +100,33 @@ def kpi_trends(events: pd.DataFrame, *, stage_map: StageMap | str | None = None,
     """
     freq = period_freq(freq)
     sm = resolve_stage_map(stage_map)
-    ev = ensure_sorted(events)
-    key = period_key(ev["timestamp"], freq)
-    cust = pd.factorize(ev["customer_id"])[0]
-    conv = conversion_mask(ev, sm)
-    first = np.r_[True, cust[1:] != cust[:-1]] if len(cust) else np.zeros(0, bool)
-    periods = np.arange(key.min(), key.max() + 1)
-    df = pd.DataFrame({"k": key, "c": cust})
-    out = pd.DataFrame(index=periods)
-    out["active_customers"] = df.drop_duplicates().groupby("k").size()
-    out["new_customers"] = pd.Series(key[first]).value_counts()
-    out["converters"] = df[conv].drop_duplicates().groupby("k").size()
-    out["orders"] = pd.Series(key[conv]).value_counts()
-    out = out.fillna(0).astype(int)
+    if _dist.is_partitioned(events):  # per-period counts and sums from the workers
+        out, rev_sum, n_rev, (day0, day1) = _dist.trend_counts(events, sm, freq)
+    else:
+        ev = ensure_sorted(events)
+        key = period_key(ev["timestamp"], freq)
+        cust = pd.factorize(ev["customer_id"])[0]
+        conv = conversion_mask(ev, sm)
+        first = np.r_[True, cust[1:] != cust[:-1]] if len(cust) else np.zeros(0, bool)
+        periods = np.arange(key.min(), key.max() + 1)
+        df = pd.DataFrame({"k": key, "c": cust})
+        out = pd.DataFrame(index=periods)
+        out["active_customers"] = df.drop_duplicates().groupby("k").size()
+        out["new_customers"] = pd.Series(key[first]).value_counts()
+        out["converters"] = df[conv].drop_duplicates().groupby("k").size()
+        out["orders"] = pd.Series(key[conv]).value_counts()
+        out = out.fillna(0).astype(int)
+        rev_sum = n_rev = None
+        if "revenue" in ev.columns:
+            rev = ev["revenue"].to_numpy(dtype=float)
+            rev_sum = pd.Series(np.nan_to_num(rev[conv]), index=key[conv]).groupby(level=0).sum()
+            n_rev = pd.Series(~np.isnan(rev[conv]), index=key[conv]).groupby(level=0).sum()
+        ts = ev["timestamp"].to_numpy().astype("datetime64[D]")
+        day0, day1 = ts.min(), ts.max()
     out["conversion_rate"] = out["converters"] / out["active_customers"].where(out["active_customers"] > 0)
-    if "revenue" in ev.columns:
-        rev = ev["revenue"].to_numpy(dtype=float)
-        out["revenue"] = pd.Series(np.nan_to_num(rev[conv]), index=key[conv]).groupby(level=0).sum()
+    if rev_sum is not None:
+        out["revenue"] = rev_sum
         out["revenue"] = out["revenue"].fillna(0.0)
-        n_rev = pd.Series(~np.isnan(rev[conv]), index=key[conv]).groupby(level=0).sum()
         out["aov"] = out["revenue"] / n_rev.reindex(out.index).where(lambda s: s > 0)
     if feedback is not None and len(feedback):
         fk = period_key(feedback["timestamp"], freq)
@@ -126,8 +138,7 @@ def kpi_trends(events: pd.DataFrame, *, stage_map: StageMap | str | None = None,
         if ns.any():
             by_period = pd.Series(score[ns], index=fk[ns]).groupby(level=0)
             out["nps"] = pd.Series({k: nps(v.to_numpy())[0] for k, v in by_period})
-    ts = ev["timestamp"].to_numpy().astype("datetime64[D]")
-    span = pd.Series(np.arange(ts.min(), ts.max() + np.timedelta64(1, "D")))  # every calendar day of the log
+    span = pd.Series(np.arange(day0, day1 + np.timedelta64(1, "D")))  # every calendar day of the log
     out["days"] = pd.Series(period_key(span, freq)).value_counts().reindex(out.index, fill_value=0).astype(int)
     if freq == "M":
         starts = out.index.to_numpy().astype("datetime64[M]")

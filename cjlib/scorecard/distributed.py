@@ -1,0 +1,467 @@
+"""The scorecard on a :class:`cjlib.engine.Partitioned` log: the per-customer kernels and the merges.
+
+Each public scorecard function that reads events dispatches here when it is given a partitioned log
+(Dask mode). What it needs from the events is computed on the workers, per partition of complete
+customers (:func:`cjlib.engine.run`): per-customer rows (stage reached and when, first values, first and
+conversion times, revenue) concatenated, or additive tallies (events, sessions, customers per stage,
+channel, period …) summed. The report process then finishes with the scorecard's own code, so the
+results equal the in-process ones (counts exactly; sums of money to rounding).
+
+The engine is imported inside the functions: ``cjlib.engine`` imports the funnel, which imports the
+scorecard.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cjlib.journeys import assign_stages, session_keys, stage_reached
+from cjlib.scorecard._common import conversion_mask, period_key
+from cjlib.stagemap import StageMap
+
+_ROW = "__cj_row"  # the engine's private input-position column (cjlib.engine.core)
+
+
+# ================================================================================================ routing
+def is_partitioned(events) -> bool:
+    """Whether ``events`` is a :class:`cjlib.engine.Partitioned` log (checked without importing the engine).
+
+    Parameters
+    ----------
+    events : object
+        What a scorecard function was given as ``events``.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> is_partitioned(pd.DataFrame())
+    False
+    """
+    t = type(events)
+    return t.__name__ == "Partitioned" and t.__module__ == "cjlib.engine.core"
+
+
+def columns(events) -> list[str]:
+    """The event log's columns, for a pandas frame or a partitioned log.
+
+    Parameters
+    ----------
+    events : DataFrame or Partitioned
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> columns(pd.DataFrame({"customer_id": [], "event": []}))
+    ['customer_id', 'event']
+    """
+    if is_partitioned(events):
+        return [c for c in events.ddf.columns if c != _ROW]
+    return list(events.columns)
+
+
+def _run(events, kernel, reduce: str, **kwargs):
+    from cjlib.engine.core import run
+
+    return run(events, kernel, reduce=reduce, **kwargs)
+
+
+def per_customer(events, kernel, **kwargs) -> pd.DataFrame:
+    """A per-customer kernel's rows over the whole partitioned log, in the loader's customer order.
+
+    Parameters
+    ----------
+    events : Partitioned
+    kernel : callable
+        ``kernel(ev, **kwargs)`` returning rows indexed by ``customer_id``.
+    **kwargs
+        Passed to the kernel.
+
+    Returns
+    -------
+    DataFrame
+        The rows of every partition, sorted by ``customer_id`` (the order :func:`cjlib.io.ensure_sorted`
+        gives in process).
+    """
+    out = _run(events, kernel, "concat", **kwargs)
+    return out.sort_index(kind="stable")
+
+
+def tally(events, kernel, **kwargs) -> pd.Series:
+    """An additive kernel's counts summed over the partitions.
+
+    Parameters
+    ----------
+    events : Partitioned
+    kernel : callable
+        ``kernel(ev, **kwargs)`` returning a float Series on a 3-level (kind, a, b) text index.
+    **kwargs
+        Passed to the kernel.
+
+    Returns
+    -------
+    Series
+        Summed by key (empty when no partition counted anything).
+    """
+    out = _run(events, kernel, "sum", **kwargs)
+    if out is None:
+        return pd.Series(dtype=float, index=pd.MultiIndex.from_tuples([], names=["kind", "a", "b"]))
+    return out
+
+
+def _series(rows: dict) -> pd.Series:
+    idx = pd.MultiIndex.from_tuples(list(rows), names=["kind", "a", "b"]) if rows else \
+        pd.MultiIndex.from_tuples([], names=["kind", "a", "b"])
+    return pd.Series(np.array(list(rows.values()), dtype=float), index=idx)
+
+
+def part(t: pd.Series, kind: str) -> pd.Series:
+    """The (a, b) → value counts of one kind from a :func:`tally`.
+
+    Parameters
+    ----------
+    t : Series
+        From :func:`tally`.
+    kind : str
+
+    Returns
+    -------
+    Series
+        Index (a, b); empty when the kind never occurred.
+    """
+    if not len(t) or kind not in t.index.get_level_values(0):
+        return pd.Series(dtype=float, index=pd.MultiIndex.from_tuples([], names=["a", "b"]))
+    return t.xs(kind, level=0)
+
+
+def _one(t: pd.Series, kind: str, a: str = "", b: str = "") -> float:
+    try:
+        return float(t.loc[(kind, a, b)])
+    except KeyError:
+        return 0.0
+
+
+# ======================================================================================== stage table
+def _k_reached(ev: pd.DataFrame, *, stage_map: StageMap) -> pd.DataFrame:
+    return stage_reached(ev, stage_map=stage_map)
+
+
+def reached(events, sm: StageMap) -> pd.DataFrame:
+    """:func:`cjlib.journeys.stage_reached` on a partitioned log, in the loader's customer order.
+
+    Parameters
+    ----------
+    events : Partitioned
+    sm : StageMap
+
+    Returns
+    -------
+    DataFrame
+        As :func:`cjlib.journeys.stage_reached`.
+    """
+    out = per_customer(events, _k_reached, stage_map=sm)
+    out.columns = pd.Index(sm.stage_names, name="stage")
+    return out
+
+
+def _k_stage(ev: pd.DataFrame, *, stage_map: StageMap, by: list, revenue: bool) -> pd.Series:
+    rows: dict = {}
+    if not len(ev):
+        return _series(rows)
+    stage = assign_stages(ev, stage_map=stage_map)
+    codes = stage.cat.codes.to_numpy()
+    for i, n in zip(*np.unique(codes[codes >= 0], return_counts=True)):
+        rows[("events", str(i), "")] = n
+    if revenue:
+        rev = ev.assign(_stage=stage).groupby("_stage", observed=True)["revenue"].sum()
+        for s, v in rev.items():
+            rows[("revenue", s, "")] = v
+    for col in by:
+        df = pd.DataFrame({"stage": codes, "value": ev[col].astype("string")})
+        df = df[df["stage"] >= 0].dropna()
+        for (i, v), n in df.groupby(["stage", "value"]).size().items():
+            rows[(col, str(i), str(v))] = n
+    return _series(rows)
+
+
+def stage_totals(events, sm: StageMap) -> tuple[pd.Series, pd.Series]:
+    """Events and revenue per stage on a partitioned log (:func:`cjlib.scorecard.stage_kpis`).
+
+    Parameters
+    ----------
+    events : Partitioned
+    sm : StageMap
+
+    Returns
+    -------
+    counts, revenue : Series
+        Indexed by stage name (every stage); revenue 0.0 everywhere without a ``revenue`` column.
+    """
+    has_rev = "revenue" in columns(events)
+    t = tally(events, _k_stage, stage_map=sm, by=[], revenue=has_rev)
+    ev_n = part(t, "events")
+    counts = pd.Series([int(ev_n.get((str(i), ""), 0)) for i in range(len(sm.stage_names))],
+                       index=pd.Index(sm.stage_names, name="_stage"))
+    rev = part(t, "revenue")
+    revenue = pd.Series([float(rev.get((s, ""), 0.0)) for s in sm.stage_names], index=counts.index)
+    return counts, revenue
+
+
+def touch_counts(events, sm: StageMap, by: str) -> pd.DataFrame:
+    """Events per (stage, value of ``by``) on a partitioned log (:func:`cjlib.scorecard.stage_touchpoints`).
+
+    Parameters
+    ----------
+    events : Partitioned
+    sm : StageMap
+    by : str
+        An event-log column.
+
+    Returns
+    -------
+    DataFrame
+        ``stage`` (ordered categorical), ``value``, ``events`` (int64), sorted by stage and value.
+    """
+    t = part(tally(events, _k_stage, stage_map=sm, by=[by], revenue=False), by)
+    codes = np.array([int(a) for a in t.index.get_level_values(0)], dtype=np.int64)
+    vals = np.array(list(t.index.get_level_values(1)), dtype=object)
+    out = pd.DataFrame({"stage": pd.Categorical.from_codes(codes, categories=sm.stage_names, ordered=True),
+                        "value": vals, "events": t.to_numpy().astype(np.int64)})
+    return out.sort_values(["stage", "value"], kind="stable").reset_index(drop=True)
+
+
+def _k_feedback_stage(ev: pd.DataFrame, *, feedback: pd.DataFrame, stage_map: StageMap) -> pd.DataFrame:
+    from cjlib.scorecard.satisfaction import _stage_at_time
+
+    ids = ev["customer_id"].astype(str)
+    fb_ids = feedback["customer_id"].astype(str)
+    fb = feedback[fb_ids.isin(pd.unique(ids)).to_numpy()]
+    st = _stage_at_time(fb, ev, stage_map) if len(fb) and len(ev) else pd.Series([], dtype="string")
+    return pd.DataFrame({"customer_id": fb["customer_id"].to_numpy(), "_i": fb["_i"].to_numpy(),
+                         "_s": st.to_numpy()})
+
+
+def stage_at_time(feedback: pd.DataFrame, events, sm: StageMap) -> pd.Series:
+    """The stage of each customer's latest staged event at or before each feedback time, on a
+    partitioned log (each partition places the feedback of its own customers).
+
+    Parameters
+    ----------
+    feedback : DataFrame
+    events : Partitioned
+    sm : StageMap
+
+    Returns
+    -------
+    Series
+        ``string`` stage names on the index of ``feedback`` (NA where none).
+    """
+    fb = feedback[["customer_id", "timestamp"]].assign(_i=np.arange(len(feedback)))
+    got = _run(events, _k_feedback_stage, "concat", feedback=fb, stage_map=sm)
+    out = np.full(len(feedback), None, dtype=object)
+    if len(got):
+        s = got["_s"].astype(object)
+        out[got["_i"].to_numpy(dtype=np.int64)] = s.where(s.notna(), None).to_numpy()
+    return pd.Series(out, index=feedback.index, dtype="string")
+
+
+# ====================================================================================== segments
+def _k_first(ev: pd.DataFrame, *, cols: list) -> pd.DataFrame:
+    if cols:
+        return ev.groupby("customer_id", sort=False, observed=True)[cols].first()
+    return pd.DataFrame(index=pd.Index(pd.unique(ev["customer_id"]), name="customer_id"))
+
+
+def first_values(events, cols: list) -> pd.DataFrame:
+    """Each customer's first non-missing value of each event column ``cols`` (every customer of the log).
+
+    Parameters
+    ----------
+    events : Partitioned
+    cols : list of str
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id`` in the loader's order, one column per name in ``cols``.
+    """
+    return per_customer(events, _k_first, cols=list(cols))
+
+
+def _distinct(part_: pd.DataFrame, col: str):
+    return pd.unique(part_[col].dropna().astype(object))
+
+
+def label_stats(events, col: str) -> tuple[object, int]:
+    """The dtype and the number of distinct values of an event column on a partitioned log.
+
+    Parameters
+    ----------
+    events : Partitioned
+    col : str
+
+    Returns
+    -------
+    dtype, int
+    """
+    from functools import partial
+
+    from cjlib.engine.core import _log_wide
+
+    parts = _log_wide(events, partial(_distinct, col=col))
+    vals = set()
+    for p in parts:
+        vals.update(p.tolist())
+    return events.ddf.dtypes[col], len(vals)
+
+
+def customer_outcomes(ev: pd.DataFrame, *, stage_map: StageMap) -> pd.DataFrame:
+    """Per customer: first event time, first conversion time (NaT when none) and revenue (when the log has it).
+
+    The kernel of :func:`cjlib.scorecard.journey_scores` (in process it runs on the whole log).
+
+    Parameters
+    ----------
+    ev : DataFrame
+        Complete customers in the loader's order.
+    stage_map : StageMap
+        Its conversion events count.
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id`` (order of appearance): ``first_ts``, ``conv_ts`` and ``revenue``.
+    """
+    conv = conversion_mask(ev, stage_map)
+    g = ev.groupby("customer_id", sort=False, observed=True)
+    first_ts = g["timestamp"].min()
+    conv_ts = ev.loc[conv].groupby("customer_id", sort=False, observed=True)["timestamp"].min()
+    out = pd.DataFrame({"first_ts": first_ts, "conv_ts": conv_ts.reindex(first_ts.index)}, index=first_ts.index)
+    if "revenue" in ev.columns:
+        out["revenue"] = g["revenue"].sum().reindex(first_ts.index)
+    return out
+
+
+# ==================================================================================== periods
+def _k_retention(ev: pd.DataFrame, *, stage_map: StageMap, based_on: str, freq: str) -> pd.DataFrame:
+    key = period_key(ev["timestamp"], freq)
+    m = conversion_mask(ev, stage_map) if based_on == "conversion" else np.ones(len(ev), bool)
+    cust, names = pd.factorize(ev["customer_id"])
+    cust, k = cust[m], key[m]
+    cols = ["customer_id", "cohort", "offset", "n", "last"]
+    if not len(k):
+        return pd.DataFrame({"customer_id": ev["customer_id"].iloc[:1].to_numpy(), "cohort": [-1], "offset": [-1],
+                             "n": [0], "last": [key.max()]} if len(ev) else {c: [] for c in cols})
+    pairs = np.unique(np.c_[cust, k], axis=0)
+    cohort = pd.Series(pairs[:, 1]).groupby(pairs[:, 0]).transform("min").to_numpy()
+    df = pd.DataFrame({"c": pairs[:, 0], "cohort": cohort, "offset": pairs[:, 1] - cohort})
+    # the customer who first has each (cohort, offset) in the loader's order: the value_counts tie order
+    first = df.assign(cid=np.asarray(names)[df["c"].to_numpy()]).groupby(["cohort", "offset"], sort=False)
+    out = first.agg(customer_id=("cid", "min"), n=("c", "size")).reset_index()
+    out["last"] = key.max()
+    return out[cols]
+
+
+def retention_counts(events, sm: StageMap, based_on: str, freq: str) -> tuple[pd.Series, int]:
+    """:func:`cjlib.scorecard.cohort_retention`'s ``(cohort, offset)`` counts on a partitioned log, in the
+    order ``DataFrame.value_counts`` gives them in process, and the log's last period.
+
+    Parameters
+    ----------
+    events : Partitioned
+    sm : StageMap
+    based_on : str
+    freq : str
+        ``"M"`` or ``"W"``.
+
+    Returns
+    -------
+    tab : Series
+        ``retained`` on (cohort, offset), by count descending, ties in order of first appearance.
+    last : int
+    """
+    got = _run(events, _k_retention, "concat", stage_map=sm, based_on=based_on, freq=freq)
+    last = int(got["last"].max()) if len(got) else 0
+    got = got[got["offset"] >= 0]
+    idx = pd.MultiIndex.from_tuples([], names=["cohort", "offset"])
+    if not len(got):
+        return pd.Series([], index=idx, dtype=np.int64, name="retained"), last
+    got = got.astype({"cohort": np.int64, "offset": np.int64, "n": np.int64})
+    g = got.groupby(["cohort", "offset"])
+    tab = pd.DataFrame({"n": g["n"].sum(), "first": g["customer_id"].min()}).reset_index()
+    first_rank = pd.Index(tab["first"].unique().tolist()).sort_values().get_indexer(tab["first"])
+    tab = tab.assign(_r=first_rank).sort_values(["_r", "offset"], kind="stable")
+    out = pd.Series(tab["n"].to_numpy(), index=pd.MultiIndex.from_arrays(
+        [tab["cohort"].to_numpy(), tab["offset"].to_numpy()], names=["cohort", "offset"]), name="retained")
+    return out.sort_values(ascending=False, kind="stable"), last
+
+
+def _k_trends(ev: pd.DataFrame, *, stage_map: StageMap, freq: str, revenue: bool) -> pd.Series:
+    rows: dict = {}
+    if not len(ev):
+        return _series(rows)
+    key = period_key(ev["timestamp"], freq)
+    cust = pd.factorize(ev["customer_id"])[0]
+    conv = conversion_mask(ev, stage_map)
+    first = np.r_[True, cust[1:] != cust[:-1]]
+    df = pd.DataFrame({"k": key, "c": cust})
+    counts = {"active_customers": df.drop_duplicates().groupby("k").size(),
+              "new_customers": pd.Series(key[first]).value_counts(),
+              "converters": df[conv].drop_duplicates().groupby("k").size(),
+              "orders": pd.Series(key[conv]).value_counts()}
+    if revenue:
+        rev = ev["revenue"].to_numpy(dtype=float)
+        counts["revenue"] = pd.Series(np.nan_to_num(rev[conv]), index=key[conv]).groupby(level=0).sum()
+        counts["n_rev"] = pd.Series(~np.isnan(rev[conv]), index=key[conv]).groupby(level=0).sum()
+    for name, s in counts.items():
+        for k, v in s.items():
+            rows[(name, str(int(k)), "")] = v
+    days = ev["timestamp"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    rows[("day", str(int(days.min())), "")] = 1
+    rows[("day", str(int(days.max())), "")] = 1
+    return _series(rows)
+
+
+def trend_counts(events, sm: StageMap, freq: str) -> tuple[pd.DataFrame, pd.Series | None, pd.Series | None,
+                                                           tuple[np.datetime64, np.datetime64]]:
+    """:func:`cjlib.scorecard.kpi_trends`' per-period counts on a partitioned log.
+
+    Parameters
+    ----------
+    events : Partitioned
+    sm : StageMap
+    freq : str
+        ``"M"`` or ``"W"``.
+
+    Returns
+    -------
+    out : DataFrame
+        Index every period from the first to the last: ``active_customers``, ``new_customers``,
+        ``converters``, ``orders`` (int).
+    revenue, n_rev : Series or None
+        Revenue and orders with revenue per period with conversions (None without ``revenue``).
+    days : (datetime64[D], datetime64[D])
+        The log's first and last day.
+    """
+    has_rev = "revenue" in columns(events)
+    t = tally(events, _k_trends, stage_map=sm, freq=freq, revenue=has_rev)
+
+    def series(kind):
+        p = part(t, kind)
+        return pd.Series(p.to_numpy(), index=np.array([int(a) for a in p.index.get_level_values(0)], np.int64))
+
+    day = series("day").index
+    keys = series("active_customers").index
+    out = pd.DataFrame(index=np.arange(keys.min(), keys.max() + 1))
+    for c in ("active_customers", "new_customers", "converters", "orders"):
+        out[c] = series(c)
+    out = out.fillna(0).astype(int)
+    rev = series("revenue") if has_rev else None
+    n_rev = series("n_rev").astype(np.int64) if has_rev else None
+    return out, rev, n_rev, (np.datetime64(int(day.min()), "D"), np.datetime64(int(day.max()), "D"))

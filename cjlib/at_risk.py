@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.bgnbd import BGNBD
+from cjlib.churn import distributed as _dist
 from cjlib.churn.dataset import _labelled, features_at
 from cjlib.churn.explain import risk_table
 from cjlib.churn.models import _threads, bgnbd_scores, make_model
@@ -110,11 +111,26 @@ def active_customers(events: pd.DataFrame, *, as_of, window,
     []
     """
     end = pd.Timestamp(as_of)
+    start = end - pd.Timedelta(days=_as_window(window))
+    if _dist.is_partitioned(events):  # each partition flags its customers; the active ones, sorted
+        flags = _dist.per_customer(events, _active_flags, start=start, end=end, activity_events=activity_events)
+        return flags.index[flags["active"].to_numpy()]
+    return _active(events, start, end, activity_events).sort_values()
+
+
+def _active(events: pd.DataFrame, start, end, activity_events) -> pd.Index:
     ts = events["timestamp"]
-    mask = ((ts >= end - pd.Timedelta(days=_as_window(window))) & (ts < end)).to_numpy().copy()
+    mask = ((ts >= start) & (ts < end)).to_numpy().copy()
     if activity_events:
         mask &= events["event"].astype(str).isin(list(activity_events)).to_numpy()
-    return pd.Index(pd.unique(events["customer_id"].to_numpy()[mask]), name="customer_id").sort_values()
+    return pd.Index(pd.unique(events["customer_id"].to_numpy()[mask]), name="customer_id")
+
+
+def _active_flags(part: pd.DataFrame, *, start, end, activity_events) -> pd.DataFrame:
+    """Every customer of a partition, flagged when active in ``[start, end)`` (a per-customer kernel: one
+    row per customer, so no partition's answer is empty)."""
+    ids = pd.Index(pd.unique(part["customer_id"].to_numpy()), name="customer_id")
+    return pd.DataFrame({"active": ids.isin(_active(part, start, end, activity_events))}, index=ids)
 
 
 def _bgnbd_reasons(bg: pd.DataFrame, top_n: int) -> pd.DataFrame:
@@ -198,7 +214,7 @@ def at_risk_list(
     else:
         X_tr, y_tr = _labelled(events, "latest labelled", cutoff=trained_at, window=window, min_class=min_class,
                                **kw)
-        X_now = _align(features_at(events, as_of=as_of, window=window, **kw).reindex(active), X_tr)
+        X_now = _align(features_at(events, as_of=as_of, window=window, keep=active, **kw), X_tr)
         with _threads(n_threads):
             pipe = make_model(model, X_tr, seed=seed).fit(X_tr, y_tr)
         cols = [f for f in (features or X_tr.columns) if f in X_now.columns]
@@ -299,16 +315,22 @@ def fit_value(events: pd.DataFrame, *, as_of, horizon=365, discount_rate: float 
         spend_summary,
     )
 
-    if "revenue" not in events.columns:
+    if "revenue" not in _dist.columns(events):
         raise ValueError("the log has no revenue, so customer value cannot be estimated")
     cut = pd.Timestamp(as_of)
-    rev = pd.to_numeric(events["revenue"], errors="coerce").fillna(0.0)
-    paid = (rev > 0).to_numpy() & (events["timestamp"] < cut).to_numpy()
-    if not paid.any():
-        raise ValueError("no event before the data's end carries revenue, so customer value cannot be estimated")
-    purchase_events = sorted(pd.unique(events["event"].astype(str).to_numpy()[paid]))
-    ev = events.loc[paid, ["customer_id", "timestamp", "event"]].assign(revenue=rev[paid].to_numpy())
-    summ = spend_summary(ev, cutoff=cut, observation_end="last_day")
+    no_paid = "no event before the data's end carries revenue, so customer value cannot be estimated"
+    if _dist.is_partitioned(events):  # the partitions' paid events and spend summaries
+        counts = _dist.run(events, _paid_events, reduce="sum", cut=cut)
+        if counts is None:
+            raise ValueError(no_paid)
+        purchase_events = sorted(counts.index.astype(str))
+        summ = _dist.per_customer(events, _paid_spend, cut=cut)
+    else:
+        ev = _paid(events, cut)
+        if len(ev) == 0:
+            raise ValueError(no_paid)
+        purchase_events = sorted(pd.unique(ev["event"].astype(str).to_numpy()))
+        summ = spend_summary(ev, cutoff=cut, observation_end="last_day")
     bg = fit_bgnbd(summ["frequency"], summ["recency"], summ["T"], time_unit="days")
     spends = summ[(summ["frequency"] > 0) & (summ["monetary_value"] > 0)]  # repeat buyers who paid something
     gg = fit_gamma_gamma(spends["frequency"], spends["monetary_value"])
@@ -317,6 +339,29 @@ def fit_value(events: pd.DataFrame, *, as_of, horizon=365, discount_rate: float 
     return ValueFit(bgnbd=bg, gamma_gamma=gg, customers=val, horizon=pd.Timedelta(days=horizon_days(horizon)),
                     discount_rate=float(discount_rate), correlation=spend_frequency_correlation(summ),
                     purchase_events=purchase_events)
+
+
+def _paid(events: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
+    """The events before ``cut`` with positive revenue (missing or unreadable revenue counts as none)."""
+    rev = pd.to_numeric(events["revenue"], errors="coerce").fillna(0.0)
+    paid = (rev > 0).to_numpy() & (events["timestamp"] < cut).to_numpy()
+    return events.loc[paid, ["customer_id", "timestamp", "event"]].assign(revenue=rev[paid].to_numpy())
+
+
+def _paid_events(part: pd.DataFrame, *, cut: pd.Timestamp) -> pd.DataFrame:
+    """How many paid events of each name one partition holds (summed over partitions)."""
+    names = _paid(part, cut)["event"].astype(str)
+    return names.value_counts().rename_axis("event").to_frame("count")
+
+
+def _paid_spend(part: pd.DataFrame, *, cut: pd.Timestamp) -> pd.DataFrame:
+    """One partition's :func:`cjlib.value.spend_summary` of its paid events (a per-customer kernel)."""
+    from cjlib.value import spend_summary
+
+    ev = _paid(part, cut)
+    if len(ev) == 0:
+        return pd.DataFrame(index=pd.Index([], name="customer_id"))
+    return spend_summary(ev, cutoff=cut, observation_end="last_day")
 
 
 def add_value(at_risk: AtRisk, fit: ValueFit, *, rank_by: str = "value_at_risk") -> AtRisk:

@@ -139,6 +139,15 @@ def hessian_standard_errors(neg_ll: Callable[[np.ndarray], float], params: Seque
     return np.sqrt((inv_chol ** 2).sum(axis=0))
 
 
+def _is_partitioned(events) -> bool:
+    """Whether ``events`` is a log shuffled by customer (the engine is imported only when it is not a frame)."""
+    if isinstance(events, pd.DataFrame):
+        return False
+    from cjlib.engine.core import Partitioned
+
+    return isinstance(events, Partitioned)
+
+
 def _as_arrays(x, t_x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x = np.asarray(x, dtype=float)
     t_x = np.asarray(t_x, dtype=float)
@@ -390,8 +399,9 @@ def rfm_summary(
 
     Parameters
     ----------
-    events : DataFrame
-        Event log with ``customer_id``, ``timestamp``, ``event``.
+    events : DataFrame or Partitioned
+        Event log with ``customer_id``, ``timestamp``, ``event``; a log shuffled by customer
+        (:class:`cjlib.engine.Partitioned`) is summarized partition by partition.
     cutoff : str or Timestamp
         Only events strictly before it are used.
     activity_events : sequence of str, optional
@@ -416,6 +426,12 @@ def rfm_summary(
     check_choice("time_unit", time_unit, sorted(TIME_UNITS))
     check_choice("observation_end", observation_end, OBSERVATION_ENDS)
     cutoff = pd.Timestamp(cutoff)
+    if _is_partitioned(events):  # per customer: each partition's rows, in customer order
+        from cjlib.churn.distributed import per_customer
+
+        out = per_customer(events, rfm_summary, cutoff=cutoff, activity_events=activity_events,
+                           time_unit=time_unit, observation_end=observation_end)
+        return out if customer_ids is None else out.reindex(pd.Index(customer_ids, name="customer_id"))
     end = cutoff if observation_end == "cutoff" else (cutoff - pd.Timedelta(1, "ns")).floor("D")
     ts = events["timestamp"]
     before = (ts < cutoff).to_numpy()

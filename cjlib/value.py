@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from cjlib.bgnbd import BGNBD, TIME_UNITS, FittedParams, positive_mle, rfm_summary, unknown_errors
+from cjlib.bgnbd import BGNBD, TIME_UNITS, FittedParams, _is_partitioned, positive_mle, rfm_summary, unknown_errors
 from cjlib.validation import duration
 
 __all__ = ["MIN_REPEAT_CUSTOMERS", "GammaGamma", "customer_value", "fit_gamma_gamma", "horizon_days",
@@ -193,8 +193,9 @@ def spend_summary(
 
     Parameters
     ----------
-    events : DataFrame
-        Event log with ``customer_id``, ``timestamp``, ``event`` and a numeric ``revenue``.
+    events : DataFrame or Partitioned
+        Event log with ``customer_id``, ``timestamp``, ``event`` and a numeric ``revenue``; a log shuffled by
+        customer (:class:`cjlib.engine.Partitioned`) is summarized partition by partition.
     cutoff : str or Timestamp
         Only events strictly before it are used.
     activity_events : sequence of str, optional
@@ -228,6 +229,10 @@ def spend_summary(
     a                    1            30.0
     b                    0             0.0
     """
+    if _is_partitioned(events):
+        return _spend_on_partitions(events, cutoff=cutoff, activity_events=activity_events,
+                                    customer_ids=customer_ids, time_unit=time_unit,
+                                    observation_end=observation_end)
     if "revenue" not in events.columns:
         raise ValueError("spend_summary needs a revenue column in the events; this log has none.")
     if not pd.api.types.is_numeric_dtype(events["revenue"]):
@@ -249,6 +254,19 @@ def spend_summary(
     out["monetary_value"] = mean.reindex(out.index).to_numpy()
     out.loc[out["frequency"].eq(0).to_numpy(), "monetary_value"] = 0.0
     return out
+
+
+def _spend_on_partitions(events, *, cutoff, customer_ids, **kw) -> pd.DataFrame:
+    """:func:`spend_summary` of a Partitioned log: each partition's customers, in customer order."""
+    from cjlib.churn.distributed import per_customer
+
+    revenue = events.ddf.dtypes.get("revenue")
+    if revenue is None:
+        raise ValueError("spend_summary needs a revenue column in the events; this log has none.")
+    if not pd.api.types.is_numeric_dtype(revenue):
+        raise ValueError("the revenue column must hold numbers")
+    out = per_customer(events, spend_summary, cutoff=cutoff, **kw)
+    return out if customer_ids is None else out.reindex(pd.Index(customer_ids, name="customer_id"))
 
 
 def _check_rate(name: str, value: float, *, low: float, inclusive: bool) -> float:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from cjlib.churn import distributed as _dist
 from cjlib.churn.window import _as_activity, _as_cutoff, _as_window, _check_classes, _check_window
 from cjlib.errors import DataError
 from cjlib.stagemap import StageMap
@@ -48,12 +49,29 @@ def label_customers(
     >>> label_customers(ev, cutoff="2025-01-10", window="1D").to_dict()
     {'a': 0, 'b': 1, 'c': 1}
     """
-    check_events(events)
-    if len(events) == 0:
-        raise DataError("the event log is empty", column="timestamp", rule="empty_input")
+    _check_log(events)
     cut = _as_cutoff(cutoff)
     days = _as_window(window)
     activity = _as_activity(activity_events, events)
+    if _dist.is_partitioned(events):
+        return _dist.per_customer(events, _labels, cut=cut, days=days, activity=activity)["churned"]
+    return _labels(events, cut=cut, days=days, activity=activity)
+
+
+def _check_log(events) -> None:
+    """The log has the required columns and at least one event (a pandas frame or a Partitioned log)."""
+    if _dist.is_partitioned(events):
+        _dist.check_columns(events)
+        n = _dist.facts(events).n_rows
+    else:
+        check_events(events)
+        n = len(events)
+    if n == 0:
+        raise DataError("the event log is empty", column="timestamp", rule="empty_input")
+
+
+def _labels(events: pd.DataFrame, *, cut: pd.Timestamp, days: int, activity: list[str] | None) -> pd.Series:
+    """:func:`label_customers` after its checks (a per-customer kernel)."""
     ts = events["timestamp"]
     ids = events["customer_id"]
     before = ids[(ts < cut).to_numpy()]
@@ -101,6 +119,7 @@ def features_at(
     feedback: pd.DataFrame | None = None,
     stage_map: StageMap | None = None,
     exclude: Sequence[str] | None = None,
+    keep: pd.Index | None = None,
 ) -> pd.DataFrame:
     """The churn features of every customer with an event before ``as_of``, from events before it only.
 
@@ -116,25 +135,70 @@ def features_at(
     window : int, str or Timedelta
         The churn window, days or whole-day duration (``activity_days_recent`` counts the active days in
         the window before ``as_of``).
+    keep : Index, optional
+        Only these customers' rows, in this order (``X.reindex(keep)``); on a Partitioned log the
+        partitions send only these rows.
 
     Returns
     -------
     DataFrame
-        The ``X`` of :func:`make_dataset`, indexed by ``customer_id`` (sorted).
+        The ``X`` of :func:`make_dataset`, indexed by ``customer_id`` (sorted; ``keep``'s order with
+        ``keep``).
     """
-    from cjlib.features import customer_features
-
     cut = _as_cutoff(as_of)
     days = _as_window(window)
     activity = _as_activity(activity_events, events)
+    if _dist.is_partitioned(events):
+        return _features_on_partitions(events, cut=cut, days=days, activity=activity, customers=customers,
+                                       feedback=feedback, stage_map=stage_map, exclude=exclude, keep=keep)
     # Only the past goes in: every feature is computed from this frame.
     past = events.loc[(events["timestamp"] < cut).to_numpy()].reset_index(drop=True)
     if len(past) == 0:
         raise DataError(f"no events before {cut}", column="timestamp", rule="cutoff_outside_data")
-    fb = None
-    if feedback is not None:
-        fb = feedback.loc[(feedback["timestamp"] < cut).to_numpy()].reset_index(drop=True)
-    X = customer_features(past, customers=customers, feedback=fb, cutoff=cut, stage_map=stage_map,
+    X = _features(past, cut=cut, days=days, activity=activity, customers=customers,
+                  feedback=_feedback_before(feedback, cut), stage_map=stage_map, exclude=exclude)
+    return X if keep is None else X.reindex(keep)
+
+
+def _feedback_before(feedback: pd.DataFrame | None, cut: pd.Timestamp) -> pd.DataFrame | None:
+    if feedback is None:
+        return None
+    return feedback.loc[(feedback["timestamp"] < cut).to_numpy()].reset_index(drop=True)
+
+
+def _features_on_partitions(events, *, cut, days, activity, customers, feedback, stage_map, exclude,
+                            keep) -> pd.DataFrame:
+    """:func:`features_at` of a Partitioned log: each partition's customers, then the columns of the
+    whole log (:func:`cjlib.churn.distributed.merge_features`)."""
+    from cjlib.stagemap import load_stage_map
+
+    f = _dist.facts(events)
+    if not f.first < cut:
+        raise DataError(f"no events before {cut}", column="timestamp", rule="cutoff_outside_data")
+    sm = stage_map or load_stage_map()
+    X = _dist.per_customer(events, _past_features, cut=cut, days=days, activity=activity, customers=customers,
+                           feedback=_feedback_before(feedback, cut), stage_map=sm, exclude=exclude,
+                           keep=keep)
+    seen = f.events_before(cut)
+    X = _dist.merge_features(X, channels=f.channels_before(cut), other=[e for e in sm.other_events if e in seen])
+    return X if keep is None else X.reindex(keep)
+
+
+def _past_features(part: pd.DataFrame, *, cut, keep, **kw) -> pd.DataFrame:
+    """One partition's :func:`features_at` rows (only ``keep``'s customers when given)."""
+    past = part.loc[(part["timestamp"] < cut).to_numpy()].reset_index(drop=True)
+    if len(past) == 0:
+        return pd.DataFrame(index=pd.Index([], name="customer_id"))
+    X = _features(past, cut=cut, **kw)
+    return X if keep is None else X.loc[X.index.isin(keep)]
+
+
+def _features(past: pd.DataFrame, *, cut: pd.Timestamp, days: int, activity: list[str] | None, customers,
+              feedback, stage_map, exclude) -> pd.DataFrame:
+    """:func:`features_at` of the events (and feedback) before ``cut`` (a per-customer kernel)."""
+    from cjlib.features import customer_features
+
+    X = customer_features(past, customers=customers, feedback=feedback, cutoff=cut, stage_map=stage_map,
                           exclude=exclude)
     X = X.drop(columns=[c for c in ("furthest_stage_name",) if c in X.columns])
     for col in X.columns:  # dates (e.g. signup_date) become days before the cutoff
@@ -211,9 +275,7 @@ def make_dataset(
     >>> X.index.equals(y.index), set(y.unique()) == {0, 1}
     (True, True)
     """
-    check_events(events)
-    if len(events) == 0:
-        raise DataError("the event log is empty", column="timestamp", rule="empty_input")
+    _check_log(events)
     cut = _as_cutoff(cutoff)
     window = _as_window(window, "window")
     activity = _as_activity(activity_events, events)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cjlib.churn import distributed as _dist
 from cjlib.errors import DataError
 from cjlib.features import as_cutoff as _as_cutoff
 from cjlib.validation import duration
@@ -43,7 +44,10 @@ def _as_activity(activity_events, events: pd.DataFrame) -> list[str] | None:
     names = [str(e) for e in activity_events]
     if not names:
         return None
-    present = set(map(str, pd.unique(events["event"].dropna())))
+    if _dist.is_partitioned(events):
+        present = _dist.facts(events).events_before()
+    else:
+        present = set(map(str, pd.unique(events["event"].dropna())))
     unknown = sorted(set(names) - present)
     if unknown:
         raise ValueError(f"activity_events {unknown} do not occur in the event log; events are {sorted(present)}")
@@ -73,13 +77,21 @@ def default_cutoff(events: pd.DataFrame, window) -> pd.Timestamp:
     Timestamp('2025-10-03 00:00:00')
     """
     days = _as_window(window)
-    last = pd.Timestamp(events["timestamp"].max())
+    last = _span(events)[1]
     return last.floor("D") + _DAY - pd.Timedelta(days=days)
 
 
-def _check_window(events: pd.DataFrame, cutoff: pd.Timestamp, window: int) -> None:
+def _span(events) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The first and last event of a pandas or Partitioned log."""
+    if _dist.is_partitioned(events):
+        f = _dist.facts(events)
+        return f.first, f.last
     ts = events["timestamp"]
-    first, last = pd.Timestamp(ts.min()), pd.Timestamp(ts.max())
+    return pd.Timestamp(ts.min()), pd.Timestamp(ts.max())
+
+
+def _check_window(events, cutoff: pd.Timestamp, window: int) -> None:
+    first, last = _span(events)
     if cutoff <= first or cutoff > last:
         raise DataError(f"cutoff {cutoff} is outside the data: it must be after the first event ({first}) "
                         f"and not after the last ({last})", column="timestamp", rule="cutoff_outside_data")
@@ -91,8 +103,12 @@ def _check_window(events: pd.DataFrame, cutoff: pd.Timestamp, window: int) -> No
                         f"before {covered - pd.Timedelta(days=window)} or a shorter churn window (the report's "
                         f"churn_window_days; window in cjlib.churn)",
                         column="timestamp", rule="window_past_data")
-    in_window = ((ts >= cutoff) & (ts < end)).to_numpy()
-    if not in_window.any():
+    if _dist.is_partitioned(events):
+        any_in = _dist.any_between(events, cutoff, end)
+    else:
+        ts = events["timestamp"]
+        any_in = ((ts >= cutoff) & (ts < end)).to_numpy().any()
+    if not any_in:
         raise DataError(f"no events at all in the churn window [{cutoff}, {end}): the label would call "
                         f"everyone churned", column="timestamp", rule="empty_window")
 
@@ -131,7 +147,8 @@ def activity_gap_days(events: pd.DataFrame, activity_events: Sequence[str] | Non
     Returns
     -------
     float
-        Days; NaN when no customer has a second active day.
+        Days; NaN when no customer has a second active day. On a Partitioned log the partitions count
+        their gaps and the percentile is taken over the summed counts (the same number).
 
     Examples
     --------
@@ -140,12 +157,22 @@ def activity_gap_days(events: pd.DataFrame, activity_events: Sequence[str] | Non
     >>> activity_gap_days(ev, percentile=50)
     20.0
     """
+    if _dist.is_partitioned(events):
+        counts = _dist.run(events, _dist.gap_counts, reduce="sum", gaps=_gaps, activity_events=activity_events)
+        if counts is None:
+            return float("nan")
+        return _dist.percentile_of_counts(counts.index.to_numpy(), counts["count"].to_numpy(), percentile)
+    gaps = _gaps(events, activity_events)
+    return float(np.percentile(gaps, percentile)) if len(gaps) else float("nan")
+
+
+def _gaps(events: pd.DataFrame, activity_events: Sequence[str] | None) -> np.ndarray:
+    """Days between each customer's consecutive active days (a per-customer kernel)."""
     act = events if activity_events is None else events[events["event"].astype(str).isin(list(activity_events)).to_numpy()]
     days = pd.DataFrame({"c": act["customer_id"].to_numpy(), "d": act["timestamp"].dt.floor("D").to_numpy()})
     days = days.drop_duplicates().sort_values(["c", "d"], kind="stable")
     same = days["c"].to_numpy()[1:] == days["c"].to_numpy()[:-1]
-    gaps = (np.diff(days["d"].to_numpy()) / np.timedelta64(1, "D"))[same]
-    return float(np.percentile(gaps, percentile)) if len(gaps) else float("nan")
+    return (np.diff(days["d"].to_numpy()) / np.timedelta64(1, "D"))[same]
 
 
 @dataclass(frozen=True)
@@ -245,8 +272,7 @@ def plan_window(events: pd.DataFrame, window=None, *, cutoff=None,
     'cross_validation'
     """
     given = window is not None and (isinstance(window, str) or bool(window))
-    ts = events["timestamp"]
-    first, last = pd.Timestamp(ts.min()), pd.Timestamp(ts.max())
+    first, last = _span(events)
     covered = last.floor("D") + _DAY
     cut_given = None if cutoff is None or (isinstance(cutoff, str) and not cutoff.strip()) else _as_cutoff(cutoff)
     if cut_given is not None and not first < cut_given < covered:

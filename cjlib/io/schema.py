@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from cjlib.errors import DataError, DataWarning, row_examples
 from cjlib.io.order import neighbours_differ
@@ -45,7 +44,9 @@ def _to_utc_naive(raw: pd.Series, file: str, column: str, timestamp_format: str 
 
 
 # ------------------------------------------------------------------------------------------- validation
-def _schema(table: str) -> pa.DataFrameSchema:
+def _schema(table: str):
+    import pandera.pandas as pa  # imported on first use: a valid table never needs it (see _passes)
+
     not_null = {c: pa.Column(nullable=False, required=True) for c in REQUIRED[table]}
 
     def amount(name: str, nullable: bool) -> pa.Column:  # ≥ 0, finite and below MAX_AMOUNT
@@ -64,10 +65,61 @@ def _schema(table: str) -> pa.DataFrameSchema:
 
 
 _RULES = {"not_nullable": "not_null", "coerce_dtype": "numeric", "dtype": "numeric"}
+# the schema's numeric columns per table: (name, nullable, rule) with rule "amount" (0 <= x < MAX_AMOUNT, NaN
+# allowed where nullable) or "finite"
+_NUMERIC = {"events": [("revenue", True, "amount"), ("cost", True, "amount")],
+            "feedback": [("score", False, "finite")], "costs": [("spend", False, "amount")], "customers": []}
+
+
+def _passes(df: pd.DataFrame, table: str) -> dict | None:
+    """The columns the schema would coerce to float (name → float64 values) when ``df`` passes every rule of
+    :func:`_schema`, checked with plain vectorized NumPy; ``None`` when it may not (or its coercion is not a
+    plain ``astype(float64)`` of a numeric column), so pandera decides and words the failure.
+
+    The same rules as the schema: required columns not null; numeric columns of a NumPy integer or float
+    type, ``0 <= x < MAX_AMOUNT`` (amounts; NaN passes where nullable, as pandera's checks skip nulls) or
+    finite (scores). Importing pandera and running its backends costs about a second per process and copies
+    the table; a valid log (the common case) needs neither.
+    """
+    if not df.columns.is_unique:
+        return None
+    if any(c not in df.columns or df[c].isna().any() for c in REQUIRED[table]):
+        return None
+    out = {}
+    for col, nullable, rule in _NUMERIC[table]:
+        if col not in df.columns:
+            if not nullable:
+                return None
+            continue
+        dtype = df[col].dtype
+        if not (isinstance(dtype, np.dtype) and dtype.kind in "iuf"):
+            return None
+        v = df[col].to_numpy()
+        if not nullable and dtype.kind == "f" and np.isnan(v).any():
+            return None
+        if rule == "amount" and ((v < 0).any() or (v >= MAX_AMOUNT).any()):  # NaN fails neither comparison
+            return None
+        if rule == "finite" and dtype.kind == "f" and not np.isfinite(v).all():
+            return None
+        if dtype != np.float64:
+            out[col] = v.astype(np.float64)
+    return out
 
 
 def _validate(df: pd.DataFrame, table: str, file: str) -> pd.DataFrame:
-    """Run the table's pandera schema; turn the first failure into a one-line :class:`DataError`."""
+    """Run the table's pandera schema; turn the first failure into a one-line :class:`DataError`.
+
+    A table that passes every rule (checked first by :func:`_passes`) is returned without pandera: the
+    same columns, the schema's numeric columns as float64."""
+    coerced = _passes(df, table)
+    if coerced is not None:
+        if not coerced:
+            return df
+        out = df.assign(**coerced)
+        out.attrs.update(df.attrs)
+        return out
+    import pandera.pandas as pa
+
     try:
         return _schema(table).validate(df, lazy=True)
     except pa.errors.SchemaErrors as err:

@@ -374,8 +374,9 @@ def profile(data) -> DataProfile:
     Parameters
     ----------
     data : Inputs
-        ``events`` ordered by (customer, timestamp) as the loader returns them, optional ``customers``,
-        ``feedback``, ``costs``, and the ``stage_map``.
+        ``events`` ordered by (customer, timestamp) as the loader returns them, or a
+        :class:`cjlib.engine.Partitioned` log (a Dask run: the same profile from the workers' aggregates),
+        optional ``customers``, ``feedback``, ``costs``, and the ``stage_map``.
 
     Returns
     -------
@@ -390,9 +391,12 @@ def profile(data) -> DataProfile:
     >>> p.customers, p.converters, p.supports("revenue"), p.checkout_unit
     (2, 1, False, 'session')
     """
+    from cjlib.engine.core import Partitioned
     from cjlib.io import ensure_sorted
     from cjlib.journeys import customer_groups
 
+    if isinstance(data.events, Partitioned):  # a Dask run: from the workers' aggregates, equal to in process
+        return _profile_partitioned(data)
     ev = ensure_sorted(data.events)
     sm = data.stage_map
     n = len(ev)
@@ -433,6 +437,299 @@ def profile(data) -> DataProfile:
         conversion_gap_median=conversion_gap_median, activity_gap_days=_activity_gap_days(ts, codes),
         roles=MappingProxyType(roles), id_like=tuple(dict.fromkeys(id_like)),
         outcome_like=tuple(dict.fromkeys(outcome_like)),
+        segment_candidates=tuple(dict.fromkeys(segment_candidates)),
+        conversion_events=tuple(sm.conversion_events),
+    )
+
+
+# ================================================================================ on a Partitioned log
+# A Dask run (cjlib.engine.Partitioned: complete customers per partition, in the loader's order): every
+# quantity above is computed from per-partition aggregates and per-customer arrays the workers return, so
+# the profile equals the in-process one without the events ever reaching this process.
+_VC_CAP = 20_000  # a partition sends a column's value counts up to this many distinct values
+_RANK_LIMIT = 1_000_000  # values fetched at once when selecting an exact order statistic
+
+
+def _gaps(ev: pd.DataFrame) -> np.ndarray:
+    """Times between a customer's consecutive events (ns), in an ordered partition."""
+    from cjlib.journeys import customer_groups
+
+    if len(ev) < 2:
+        return np.zeros(0, np.int64)
+    _, codes = customer_groups(ev)
+    ts = ev["timestamp"].to_numpy().astype("datetime64[ns]")
+    return (ts[1:] - ts[:-1])[codes[1:] == codes[:-1]].astype(np.int64)
+
+
+def _histogram(part: pd.DataFrame, intervals: list, bins: int) -> list:
+    v = _gaps(part)
+    out = []
+    for a, b, width in intervals:
+        x = v[(v >= a) & (v <= b)]
+        out.append(np.bincount((x - a) // width, minlength=bins)[:bins] if len(x) else np.zeros(bins, np.int64))
+    return out
+
+
+def _values_in(part: pd.DataFrame, intervals: list) -> list:
+    v = _gaps(part)
+    return [np.sort(v[(v >= a) & (v <= b)]) for a, b in intervals]
+
+
+def _order_stats(events, ranks: list[int], lo: int, hi: int, bins: int = 4096) -> dict[int, int]:
+    """The values at 0-based ``ranks`` of every partition's gaps sorted together (exact): histograms narrow
+    each rank's interval until it holds few enough values to fetch."""
+    import functools
+
+    from cjlib.engine.core import _log_wide
+
+    state = {k: (lo, hi, 0) for k in ranks}  # interval [a, b] holding rank k; values below a
+    while True:
+        wide = sorted({(a, b) for a, b, _ in state.values() if b > a})
+        counts = {}
+        if wide:
+            specs = [(a, b, -(-(b - a + 1) // bins)) for a, b in wide]
+            hists = _log_wide(events, functools.partial(_histogram, intervals=specs, bins=bins))
+            counts = {(a, b): (w, sum(h[i] for h in hists)) for i, (a, b, w) in enumerate(specs)}
+        done = True
+        for k, (a, b, below) in state.items():
+            if (a, b) not in counts:
+                continue
+            width, hist = counts[(a, b)]
+            if hist.sum() <= _RANK_LIMIT:
+                continue
+            cum = below + np.cumsum(hist)
+            j = int(np.searchsorted(cum, k, side="right"))
+            state[k] = (a + j * width, min(b, a + (j + 1) * width - 1), int(cum[j - 1]) if j else below)
+            done = False
+        if done:
+            break
+    wanted = sorted({(a, b) for a, b, _ in state.values()})
+    vals = _log_wide(events, functools.partial(_values_in, intervals=wanted))
+    merged = {iv: np.sort(np.concatenate([v[i] for v in vals])) for i, iv in enumerate(wanted)}
+    return {k: int(merged[(a, b)][k - below]) for k, (a, b, below) in state.items()}
+
+
+def _quantile_of_counts(values: np.ndarray, counts: np.ndarray, q: float) -> float:
+    """``np.quantile`` (linear) of the values repeated by their counts, without building that array."""
+    order = np.argsort(values, kind="stable")
+    values, cum = values[order], np.cumsum(counts[order])
+    n = int(cum[-1])
+    virtual = (n - 1) * np.float64(q)  # numpy's "linear" method
+    prev = np.floor(virtual)
+    i, j = int(np.clip(prev, 0, n - 1)), int(np.clip(prev + 1, 0, n - 1))
+    a, b = values[np.searchsorted(cum, i, side="right")], values[np.searchsorted(cum, j, side="right")]
+    t = virtual - prev
+    diff = b - a
+    return float(b - diff * (1 - t)) if t >= 0.5 else float(a + diff * t)
+
+
+def _column_part(s: pd.Series, ev: pd.DataFrame, codes, starts, full: bool) -> dict:
+    """One column's aggregates over an ordered partition (see :func:`_column_kinds`)."""
+    ok = s.notna().to_numpy()
+    out = {"notna": int(ok.sum()), "text": _is_text(s), "vc": None, "ev": None, "hashes": None}
+    vc = s.value_counts(dropna=True, sort=False)
+    vc = vc[vc > 0]
+    if full or len(vc) <= _VC_CAP:
+        out["vc"] = vc
+        if out["text"]:
+            d = pd.DataFrame({"e": ev["event"].astype(str).to_numpy()[ok], "v": s.astype(str).to_numpy()[ok]})
+            out["ev"] = d.groupby(["e", "v"], sort=False).size()
+    else:
+        out["hashes"] = np.unique(pd.util.hash_array(np.asarray(vc.index)))
+    if not out["text"] and pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        v = s.dropna().to_numpy(dtype=float)
+        out["integer"] = bool(np.all(np.isfinite(v)) and np.all(v == np.round(v)))
+        out["big"], out["n"] = int((v >= 1000).sum()), len(v)
+    if out["text"]:
+        vals, cust = s.to_numpy()[ok], codes[ok]
+        f, _ = pd.factorize(vals) if len(vals) else (np.zeros(0, np.int64), None)
+        same = cust[1:] == cust[:-1]
+        out["multi"] = len(np.unique(cust[1:][same]))
+        out["changed"] = len(np.unique(cust[1:][same & (f[1:] != f[:-1])]))
+        out["entry"] = s.iloc[starts].to_numpy()
+    return out
+
+
+def _profile_part(part: pd.DataFrame, conversions: tuple, stages: tuple, columns: tuple) -> dict:
+    """Everything :func:`profile` needs from one ordered partition of complete customers (``stages``: each
+    stage's (events, nth), as plain tuples a worker unpickles)."""
+    from types import SimpleNamespace
+
+    from cjlib.engine.core import _ROW
+    from cjlib.journeys import customer_groups
+
+    rows = part[_ROW].to_numpy()
+    ev = part.drop(columns=[_ROW])
+    n = len(ev)
+    starts, codes = customer_groups(ev)
+    n_cust = len(starts)
+    ts = ev["timestamp"].to_numpy().astype("datetime64[ns]")
+    gaps = _gaps(ev)
+    names = ev["event"].astype(str)
+    conv = names.isin(list(conversions)).to_numpy()
+    conv_per_cust = np.bincount(codes[conv], minlength=n_cust) if n_cust else np.zeros(0, np.int64)
+    waits = np.zeros(0, np.int64)
+    if conv.any():
+        first_conv_row = np.full(n_cust, -1, np.int64)
+        at = np.flatnonzero(conv)
+        first_conv_row[codes[at][::-1]] = at[::-1]
+        has = first_conv_row >= 0
+        waits = (ts[first_conv_row[has]] - ts[starts][has]).astype(np.int64)
+    day = ts.astype("datetime64[D]").astype(np.int64)
+    new_day = np.r_[True, (codes[1:] != codes[:-1]) | (day[1:] != day[:-1])] if n else np.zeros(0, bool)
+    d_codes, d_days = codes[new_day], day[new_day]
+    day_gaps = (d_days[1:] - d_days[:-1])[d_codes[1:] == d_codes[:-1]]
+    by_name = pd.DataFrame({"e": names.to_numpy(), "r": rows}).groupby("e", sort=False)["r"].agg(["size", "min"])
+    out = {
+        "n": n, "ts": (ts.min(), ts.max()) if n else None, "gaps": len(gaps),
+        "within": int((gaps <= SESSION_GAP.value).sum()), "gap_range": (gaps.min(), gaps.max()) if len(gaps) else None,
+        "per_cust": np.diff(np.r_[starts, n]), "names": by_name,
+        "stages": [_reached(names, codes, n_cust, SimpleNamespace(events=list(e), nth=k)) for e, k in stages],
+        "conv_per_cust": conv_per_cust, "waits": waits,
+        "day_gaps": pd.Series(day_gaps).value_counts(sort=False),
+        "ids": ev["customer_id"].to_numpy()[starts],
+        "channels": set(map(str, ev["channel"].dropna().unique())) if "channel" in ev.columns else set(),
+        "revenue": float(pd.to_numeric(ev["revenue"], errors="coerce").fillna(0).sum()) if "revenue" in ev.columns
+        else 0.0,
+        "variant": list(pd.unique(ev["variant"].dropna())) if "variant" in ev.columns else [],
+        "columns": {c: _column_part(ev[c], ev, codes, starts, False) for c in columns},
+    }
+    return out
+
+
+def _full_column(part: pd.DataFrame, column: str) -> dict:
+    from cjlib.engine.core import _ROW
+    from cjlib.journeys import customer_groups
+
+    ev = part.drop(columns=[_ROW])
+    starts, codes = customer_groups(ev)
+    return _column_part(ev[column], ev, codes, starts, True)
+
+
+def _merged_columns(events, parts: list, n_cust: int, conv_per_cust, vocabulary) -> tuple[list, list, list]:
+    """(id-like, outcome-like, segment candidates) among the event columns, as :func:`_column_kinds` finds
+    them, from the partitions' column aggregates."""
+    import functools
+
+    from cjlib.engine.core import _log_wide
+
+    converted = pd.Series(conv_per_cust > 0)
+    id_like, outcome_like, candidates = [], [], []
+    for c in parts[0]["columns"] if parts else []:
+        cols = [p["columns"][c] for p in parts]
+        if any(x["vc"] is None for x in cols):
+            nunique = len(np.unique(np.concatenate([x["hashes"] if x["vc"] is None else
+                                                    pd.util.hash_array(np.asarray(x["vc"].index)) for x in cols])))
+        else:
+            vc = pd.concat([x["vc"] for x in cols]).groupby(level=0, sort=False).sum()
+            nunique = len(vc)
+        notna = sum(x["notna"] for x in cols)
+        text = cols[0]["text"]
+        if nunique >= 2:
+            if text:
+                is_id = nunique > 50 and nunique >= 0.5 * max(1, min(n_cust, notna))
+            elif "integer" in cols[0] and all(x["integer"] for x in cols) and sum(x["n"] for x in cols):
+                n = sum(x["n"] for x in cols)
+                codes = (sum(x["big"] for x in cols) / n >= 0.9) and nunique >= 20 and nunique >= 0.1 * n
+                is_id = bool(_ID_NAME.search(str(c))) or bool(codes and not _MONEY_NAME.search(str(c)))
+            else:
+                is_id = False
+            if is_id:
+                id_like.append(c)
+                continue
+        if not text:
+            continue
+        if any(x["vc"] is None for x in cols):  # many values, yet no id: their counts are needed after all
+            cols = [dict(x, **f) for x, f in zip(cols, _log_wide(events, functools.partial(_full_column, column=c)))]
+        vc = pd.concat([x["vc"] for x in cols]).groupby(level=0, sort=False).sum()
+        multi = sum(x["multi"] for x in cols)
+        changes = float(sum(x["changed"] for x in cols) / multi) if multi else 0.0
+        pairs = pd.concat([x["ev"] for x in cols]).groupby(level=[0, 1], sort=False).sum()
+        mirrors = float(pairs.groupby(level=0).max().sum() / notna) if notna else 0.0
+        entry = pd.Series(np.concatenate([x["entry"] for x in cols]))
+        if _OUTCOME_NAME.search(str(c)) or changes >= 0.5 or (mirrors >= 0.95 and changes > 0.2) \
+                or _echoes_counts(vc, vocabulary) or _determined_by_conversion(entry, converted):
+            outcome_like.append(c)
+        elif 2 <= nunique <= MAX_SEGMENT_LEVELS:
+            candidates.append(c)
+    return id_like, outcome_like, candidates
+
+
+def _echoes_counts(vc: pd.Series, vocabulary: set[str]) -> bool:
+    """:func:`_echoes_journey` from a column's value counts."""
+    if vc.sum() == 0:
+        return False
+    levels = vc.groupby(pd.Index(vc.index.astype(str)).str.lower().str.strip(), sort=False).sum()
+    words = [w.lower() for w in vocabulary]
+    echo = [v for v in levels.index if len(v) >= 3 and any(v == w or v in w.replace("-", "_").split("_")
+                                                              or (len(v) >= 5 and v in w) for w in words)]
+    return bool(levels[echo].sum() >= 0.5 * vc.sum()) if echo else False
+
+
+def _profile_partitioned(data) -> DataProfile:
+    """:func:`profile` of inputs whose events are a :class:`cjlib.engine.Partitioned` log."""
+    import functools
+
+    from cjlib.engine.core import _log_wide
+
+    ev_cols = [c for c in data.events.columns if c not in CONTRACT_COLUMNS]
+    sm = data.stage_map
+    stages = tuple((tuple(s.events), int(s.nth)) for s in sm.stages)
+    parts = _log_wide(data.events, functools.partial(_profile_part, conversions=tuple(sm.conversion_events),
+                                                     stages=stages, columns=tuple(ev_cols)))
+    n = sum(p["n"] for p in parts)
+    per_cust = np.concatenate([p["per_cust"] for p in parts])
+    n_cust = len(per_cust)
+    stamps = [p["ts"] for p in parts if p["ts"] is not None]
+    first, last = pd.Timestamp(min(a for a, _ in stamps)), pd.Timestamp(max(b for _, b in stamps))
+    n_gaps, within_n = sum(p["gaps"] for p in parts), sum(p["within"] for p in parts)
+    median_gap = None
+    if n_gaps:
+        ranges = [p["gap_range"] for p in parts if p["gap_range"] is not None]
+        ks = sorted({(n_gaps - 1) // 2, n_gaps // 2})
+        got = _order_stats(data.events, ks, int(min(a for a, _ in ranges)), int(max(b for _, b in ranges)))
+        median_gap = pd.Timedelta(int(np.mean(np.array([got[k] for k in ks], dtype=np.int64))))
+    within = float(within_n / n_gaps) if n_gaps else float("nan")
+    by_name = pd.concat([p["names"] for p in parts]).groupby(level=0, sort=False).agg({"size": "sum", "min": "min"})
+    counts = by_name.sort_values("min")["size"].rename("count").sort_values(ascending=False)
+    event_counts = MappingProxyType({str(k): int(v) for k, v in counts.items()})
+    unknown = tuple(sorted(e for e in event_counts if e not in sm.known_events))
+    stages_seen = tuple(s.name for i, s in enumerate(sm.stages) if any(p["stages"][i] for p in parts))
+    conv_per_cust = np.concatenate([p["conv_per_cust"] for p in parts])
+    converters = int((conv_per_cust > 0).sum())
+    waits = np.concatenate([p["waits"] for p in parts])
+    conversion_gap = conversion_gap_median = None
+    if len(waits):
+        conversion_gap = pd.Timedelta(int(np.quantile(waits, 0.95)))
+        conversion_gap_median = pd.Timedelta(int(np.median(waits)))
+    day_gaps = pd.concat([p["day_gaps"] for p in parts]).groupby(level=0).sum()
+    day_gaps = day_gaps[day_gaps > 0]
+    activity = _quantile_of_counts(day_gaps.index.to_numpy(np.int64), day_gaps.to_numpy(), 0.8) \
+        if len(day_gaps) else float("nan")
+    channels = set().union(*(p["channels"] for p in parts))
+    has_channel = "channel" in data.events.columns and len(channels) >= 2
+    variant = list(dict.fromkeys(v for p in parts for v in p["variant"]))
+    stand_in = pd.DataFrame({  # the columns _roles reads, with the same totals and distinct values
+        **({"revenue": pd.Series([sum(p["revenue"] for p in parts)])} if "revenue" in data.events.columns else {}),
+        **({"session_id": pd.Series(["s"])} if "session_id" in data.events.columns else {}),
+        **({"variant": pd.Series(variant, dtype=object)} if "variant" in data.events.columns else {})})
+    roles = _roles(data, stand_in, event_counts, within, converters, conv_per_cust, has_channel)
+    vocabulary = set(event_counts) | set(sm.stage_names)
+    id_ev, out_ev, cand_ev = _merged_columns(data.events, parts, n_cust, conv_per_cust, vocabulary)
+    ids = pd.DataFrame({"customer_id": np.concatenate([p["ids"] for p in parts])})
+    id_cu, out_cu, cand = _column_kinds(ids, data.customers, np.arange(n_cust), None, conv_per_cust, vocabulary,
+                                        False)
+    segment_candidates = cand + [c for c in cand_ev if c != "variant"] + (["acquisition_channel"] if has_channel else [])
+    return DataProfile(
+        customers=n_cust, events=n, first_event=first, last_event=last,
+        span_days=(last - first) / pd.Timedelta(days=1),
+        events_per_customer=float(np.median(per_cust)) if n_cust else 0.0,
+        median_gap=median_gap, share_gaps_within_session=within,
+        event_counts=event_counts, unknown_events=unknown, stages_seen=stages_seen,
+        converters=converters, conversion_gap=conversion_gap,
+        conversion_gap_median=conversion_gap_median, activity_gap_days=activity,
+        roles=MappingProxyType(roles), id_like=tuple(dict.fromkeys(id_ev + id_cu)),
+        outcome_like=tuple(dict.fromkeys(out_ev + out_cu)),
         segment_candidates=tuple(dict.fromkeys(segment_candidates)),
         conversion_events=tuple(sm.conversion_events),
     )

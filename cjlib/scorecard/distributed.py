@@ -247,14 +247,14 @@ def _k_feedback_stage(ev: pd.DataFrame, *, feedback: pd.DataFrame, stage_map: St
                          "_s": st.to_numpy()})
 
 
-def stage_at_time(feedback: pd.DataFrame, events, sm: StageMap) -> pd.Series:
+def stage_at_time(events, feedback: pd.DataFrame, sm: StageMap) -> pd.Series:
     """The stage of each customer's latest staged event at or before each feedback time, on a
     partitioned log (each partition places the feedback of its own customers).
 
     Parameters
     ----------
-    feedback : DataFrame
     events : Partitioned
+    feedback : DataFrame
     sm : StageMap
 
     Returns

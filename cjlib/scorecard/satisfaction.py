@@ -44,7 +44,7 @@ def satisfaction_index(feedback: pd.DataFrame) -> pd.Series:
 def _stage_at_time(feedback: pd.DataFrame, events: pd.DataFrame, sm: StageMap) -> pd.Series:
     """The stage of each customer's latest staged event at or before each feedback time."""
     if _dist.is_partitioned(events):
-        return _dist.stage_at_time(feedback, events, sm)
+        return _dist.stage_at_time(events, feedback, sm)
     ev = ensure_sorted(events)
     stage = assign_stages(ev, stage_map=sm)
     keep = stage.notna().to_numpy()

@@ -5,7 +5,9 @@
 - ``BENCH_SIZES``: comma-separated event-log sizes, default ``1M,10M`` (``1M`` for a quick run).
 - ``BENCH_REPEATS``: timed runs per implementation (median reported), default 3 (minimum 3).
 - ``BENCH_SKIP``: comma-separated parts to skip: ``journeys``, ``peak``, ``dask`` (needs ``journeys``),
-  ``dask-config`` (the README's worker configuration against Dask's default), ``markov``, ``reports``.
+  ``dask-config`` (the README's worker configuration against Dask's default), ``markov``, ``reports``,
+  ``suite`` (the five reports on each size's log, in process and on Dask: ``benchmarks/suite.py``),
+  ``suite-dask`` (only the Dask run of the suite).
 - ``BENCH_OUT``: where the results go, default ``benchmarks/results/latest.json``.
 - ``BENCH_MARKOV_PATHS``: distinct paths of the synthetic Markov table, default 1000000.
 
@@ -824,7 +826,8 @@ def print_table(rows: list) -> None:
         b = "" if r["baseline_s"] is None else f"{r['baseline_s']:.3f}"
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
         mem = "" if r["cjlib_peak_mb"] is None else f"{r['cjlib_peak_mb']:.0f}"
-        print(f"{r['op']:<36}{r['size']:>10}{r['cjlib_s']:>10.3f}  {r['baseline'][:41]:<42}{b:>11}{ratio:>8}{mem:>9}")
+        b = b or ("FAILED" if r.get("failed") or r.get("error") else "")
+        print(f"{r['op']:<36}{r['size']:>10}{r['cjlib_s'] if r['cjlib_s'] is not None else float('nan'):>10.3f}  {r['baseline'][:41]:<42}{b:>11}{ratio:>8}{mem:>9}")
 
 
 def main() -> int:
@@ -860,6 +863,11 @@ def main() -> int:
             gc.collect()
         if "dask-config" not in skip:
             bench_dask_config(size, rows)
+            save()
+        if "suite" not in skip:
+            import suite  # benchmarks/suite.py
+
+            suite.bench_suite(size, parts_path(size), rows, dask="suite-dask" not in skip)
             save()
     if "markov" not in skip:
         bench_markov(rows)

@@ -135,7 +135,38 @@ def conversion_mask(events: pd.DataFrame, sm: StageMap) -> np.ndarray:
     ndarray of bool
         One flag per event.
     """
-    return events["event"].astype(str).isin(list(sm.conversion_events)).to_numpy()
+    ev = events["event"]
+    if isinstance(ev.dtype, pd.CategoricalDtype):  # decided once per category, not per event
+        hit = ev.cat.categories.astype(str).isin(list(sm.conversion_events))
+        return np.append(np.asarray(hit, dtype=bool), False)[ev.cat.codes.to_numpy()]
+    return ev.astype(str).isin(list(sm.conversion_events)).to_numpy()
+
+
+def text_values(values: pd.Series, dtype=str) -> np.ndarray:
+    """``values.astype(dtype).to_numpy()``, converting a categorical's categories rather than every row.
+
+    Parameters
+    ----------
+    values : Series
+        Any Series (a categorical takes the fast path).
+    dtype : str or type, default str
+        ``str`` or ``"string"``.
+
+    Returns
+    -------
+    ndarray of object
+        The same values (and missing values) as ``values.astype(dtype).to_numpy()``.
+
+    Examples
+    --------
+    >>> text_values(pd.Series(["b", "a", None], dtype="category"), "string").tolist()
+    ['b', 'a', <NA>]
+    """
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values.astype(dtype).to_numpy()
+    cats = np.asarray(values.cat.categories.astype(dtype).to_numpy(), dtype=object)
+    missing = pd.Series([None], dtype=values.dtype).astype(dtype).to_numpy()  # what a missing value becomes
+    return np.append(cats, missing)[values.cat.codes.to_numpy()]
 
 
 def feedback_scale(feedback: pd.DataFrame) -> np.ndarray:

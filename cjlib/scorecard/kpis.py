@@ -16,6 +16,24 @@ from cjlib.validation import resolve_stage_map
 __all__ = ["stage_kpis", "stage_touchpoints"]
 
 
+def _touch_counts(ev: pd.DataFrame, sm: StageMap, by: str) -> pd.DataFrame:
+    """Events per (stage, value of ``by``): ``stage`` (ordered categorical), ``value``, ``events``; a
+    categorical column is counted on its codes (no text per event)."""
+    stage = assign_stages(ev, stage_map=sm)
+    col = ev[by]
+    if not isinstance(col.dtype, pd.CategoricalDtype):
+        df = pd.DataFrame({"stage": stage, "value": col.astype("string")}).dropna()
+        return df.groupby(["stage", "value"], observed=True).size().rename("events").reset_index()
+    sc, vc = stage.cat.codes.to_numpy().astype(np.int64), col.cat.codes.to_numpy().astype(np.int64)
+    ok = (sc >= 0) & (vc >= 0)
+    k = len(col.cat.categories)
+    n = np.bincount(sc[ok] * k + vc[ok], minlength=len(sm.stage_names) * k)
+    nz = np.flatnonzero(n)
+    return pd.DataFrame({"stage": pd.Categorical.from_codes(nz // k, categories=sm.stage_names, ordered=True),
+                         "value": col.cat.categories.astype("string")[nz % k],
+                         "events": n[nz].astype(np.int64)})
+
+
 def stage_touchpoints(events: pd.DataFrame, *, stage_map: StageMap | str | None = None, by: str = "event",
                       top: int | None = 3) -> pd.DataFrame:
     """The most frequent values of ``by`` (``"event"``: touchpoints; ``"channel"``: channel mix) per stage.
@@ -44,10 +62,7 @@ def stage_touchpoints(events: pd.DataFrame, *, stage_map: StageMap | str | None 
     if _dist.is_partitioned(events):
         counts = _dist.touch_counts(events, sm, by)
     else:
-        ev = ensure_sorted(events)
-        stage = assign_stages(ev, stage_map=sm)
-        df = pd.DataFrame({"stage": stage, "value": ev[by].astype("string")}).dropna()
-        counts = df.groupby(["stage", "value"], observed=True).size().rename("events").reset_index()
+        counts = _touch_counts(ensure_sorted(events), sm, by)
     counts["value"] = counts["value"].astype(str)
     counts["share"] = counts["events"] / counts.groupby("stage", observed=True)["events"].transform("sum")
     counts = counts.sort_values(["stage", "events", "value"], ascending=[True, False, True], kind="stable")

@@ -12,7 +12,7 @@ import pandas as pd
 from cjlib.io import ensure_sorted
 from cjlib.scorecard import distributed as _dist
 from cjlib.journeys import assign_stages, session_keys, stage_reached
-from cjlib.scorecard._common import UNITS, conversion_mask, feedback_scale, period_key, period_label
+from cjlib.scorecard._common import UNITS, conversion_mask, feedback_scale, period_key, period_label, text_values
 from cjlib.scorecard.kpis import stage_touchpoints
 from cjlib.scorecard.roles import stage_roles
 from cjlib.scorecard.trends import cohort_retention
@@ -103,8 +103,8 @@ def _channel_counts(ev: pd.DataFrame, *, stage_map: StageMap, months, ads: list,
     keep = np.ones(len(ev), bool)
     if months is not None:
         keep = np.isin(_month_labels(ev), list(months))
-    ch = ev["channel"].astype("string").to_numpy()
-    name = ev["event"].astype(str).to_numpy()
+    ch = text_values(ev["channel"], "string")
+    name = text_values(ev["event"])
     if ads:
         click = keep & np.isin(name, ads)
         clicks = pd.Series(ch[click]).value_counts()
@@ -162,15 +162,17 @@ def _awareness(log: _Log, name: str, i: int) -> None:
 
 
 def _consideration(log: _Log, name: str, i: int) -> None:
+    # session numbers are 0 … K−1 (journeys.session_keys): sets of sessions as counts per number
     s_in = log.sess[log.scode == i]
+    n_sessions = int(log.sess.max()) + 1 if len(log.sess) else 0
+    in_stage = np.bincount(s_in, minlength=n_sessions)
     if len(s_in):
-        per = np.bincount(np.unique(s_in, return_inverse=True)[1])
-        n_sessions = len(np.unique(log.sess))
+        per = in_stage[in_stage > 0]
         log.add(name, "engagement_per_session", per.mean(), len(per), "events of the stage per session that has one")
         log.add(name, "sessions_with_stage", len(per) / n_sessions, n_sessions, "share of sessions")
     if log.ads:
-        ad_sess = np.unique(log.sess[np.isin(log.ev_name, log.ads)])
-        log.add(name, "click_through", np.isin(ad_sess, np.unique(s_in)).mean(), len(ad_sess),
+        ad_sess = np.flatnonzero(np.bincount(log.sess[np.isin(log.ev_name, log.ads)], minlength=n_sessions))
+        log.add(name, "click_through", (in_stage[ad_sess] > 0).mean(), len(ad_sess),
                 f"sessions with {'/'.join(log.ads)} that reach this stage")
     if log.cc is not None:
         clicked = log.cc.table[log.cc.table["clicks"] > 0]
@@ -289,7 +291,7 @@ def stage_measures(
                               session_window=session_window, confidence=confidence)
     ev = ensure_sorted(events)
     roles = stage_roles(stage_map=sm)
-    ev_name = ev["event"].astype(str).to_numpy()
+    ev_name = text_values(ev["event"])
     cc = (channel_costs(ev, costs, stage_map=sm, ad_events=ad_events, session_window=session_window)
           if costs is not None and "channel" in ev.columns else None)
     log = _Log(ev=ev, sm=sm, roles=roles, has=stage_reached(ev, stage_map=sm).notna(),

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.io import ensure_sorted
+from cjlib.journeys import customer_starts
 from cjlib.scorecard import distributed as _dist
 from cjlib.scorecard._common import (
     conversion_mask,
@@ -19,6 +20,31 @@ from cjlib.stats import nps
 from cjlib.validation import check_choice, resolve_stage_map
 
 __all__ = ["cohort_retention", "kpi_trends"]
+
+
+def _customer_codes(ev: pd.DataFrame) -> np.ndarray:
+    """Customer numbers 0, 1, … in order of appearance on a log grouped by customer (as ``pd.factorize``)."""
+    return np.cumsum(customer_starts(ev), dtype=np.int64) - 1
+
+
+def _unique_pairs(cust: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``np.unique(np.c_[cust, k], axis=0)`` for non-negative customer numbers, on one int64 key."""
+    if not len(k):
+        return np.empty((0, 2), np.int64)
+    k0, width = int(k.min()), int(k.max() - k.min()) + 1
+    u = np.unique(cust.astype(np.int64) * width + (k - k0))
+    return np.c_[u // width, u % width + k0]
+
+
+def _pair_starts_per_period(cust_or_starts: np.ndarray, key: np.ndarray) -> pd.Series:
+    """Distinct (customer, period) pairs per period, on rows in (customer, time) order. The first argument
+    is either customer-start flags or customer numbers of the rows."""
+    c = cust_or_starts
+    new = np.ones(len(key), bool)
+    if len(key) > 1:
+        same_cust = ~c[1:] if c.dtype == bool else c[1:] == c[:-1]
+        new[1:] = ~(same_cust & (key[1:] == key[:-1]))
+    return pd.Series(key[new]).value_counts()
 
 
 def cohort_retention(events: pd.DataFrame, *, stage_map: StageMap | str | None = None,
@@ -57,9 +83,9 @@ def cohort_retention(events: pd.DataFrame, *, stage_map: StageMap | str | None =
         key = period_key(ev["timestamp"], freq)
         last = key.max() if len(key) else 0
         m = conversion_mask(ev, sm) if based_on == "conversion" else np.ones(len(ev), bool)
-        cust = pd.factorize(ev["customer_id"])[0][m]
+        cust = _customer_codes(ev)[m]
         k = key[m]
-        pairs = np.unique(np.c_[cust, k], axis=0) if len(k) else np.empty((0, 2), np.int64)
+        pairs = _unique_pairs(cust, k)
         cohort = pd.Series(pairs[:, 1]).groupby(pairs[:, 0]).transform("min").to_numpy()
         offset = pairs[:, 1] - cohort
         tab = pd.DataFrame({"cohort": cohort, "offset": offset}).value_counts().rename("retained")
@@ -105,15 +131,13 @@ def kpi_trends(events: pd.DataFrame, *, stage_map: StageMap | str | None = None,
     else:
         ev = ensure_sorted(events)
         key = period_key(ev["timestamp"], freq)
-        cust = pd.factorize(ev["customer_id"])[0]
+        first = customer_starts(ev)
         conv = conversion_mask(ev, sm)
-        first = np.r_[True, cust[1:] != cust[:-1]] if len(cust) else np.zeros(0, bool)
-        periods = np.arange(key.min(), key.max() + 1)
-        df = pd.DataFrame({"k": key, "c": cust})
-        out = pd.DataFrame(index=periods)
-        out["active_customers"] = df.drop_duplicates().groupby("k").size()
+        out = pd.DataFrame(index=np.arange(key.min(), key.max() + 1))
+        # the log is in (customer, time) order, so a (customer, period) pair's rows are adjacent
+        out["active_customers"] = _pair_starts_per_period(first, key)
         out["new_customers"] = pd.Series(key[first]).value_counts()
-        out["converters"] = df[conv].drop_duplicates().groupby("k").size()
+        out["converters"] = _pair_starts_per_period(np.cumsum(first)[conv], key[conv])
         out["orders"] = pd.Series(key[conv]).value_counts()
         out = out.fillna(0).astype(int)
         rev_sum = n_rev = None

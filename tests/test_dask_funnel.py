@@ -145,8 +145,10 @@ def test_report_segments_carts_and_ab_test_equal_in_process(data, parted):
         _frames_equal(F.segment_cart_outcomes(sa.events, ca, by=by), F.segment_cart_outcomes(sb.events, cb, by=by))
 
 
-def test_kernels_never_gather_the_events(data, parted):
-    # the merged match keeps per-unit rows only: far fewer than the log's
-    b = F.Funnel(parted, CHECKOUT, window="30D")
-    assert len(b._match.prep.ev) < len(data[0]) / 3
-    assert np.array_equal(b._match.prep.unit_start, np.flatnonzero(np.r_[True, np.diff(b._match.prep.unit) != 0]))
+def test_the_merged_match_holds_two_rows_per_unit_at_most(data, parted):
+    # the report's process keeps per-unit rows only: a unit's first row and its entry row (+ the span's ends)
+    b = F.Funnel(parted, CHECKOUT, window="30D", unit="session")
+    m = b._match
+    assert len(m.prep.ev) <= 2 * b.units_total + 2 * parted.npartitions < len(data[0]) / 2
+    assert np.array_equal(m.prep.unit_start, np.flatnonzero(np.r_[True, np.diff(m.prep.unit) != 0]))
+    assert (m.prep.ts.min(), m.prep.ts.max()) == (data[0]["timestamp"].min().value, data[0]["timestamp"].max().value)

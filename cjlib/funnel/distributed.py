@@ -5,9 +5,9 @@ Every partition holds complete customers in the loader's order, so each one matc
 same matcher (:func:`cjlib.funnel.matching._run`) and the report's process merges what they return:
 
 * :func:`fit` (what :class:`cjlib.funnel.Funnel` does with a ``Partitioned`` log) keeps of each partition's
-  match only the rows the per-unit summaries read (each unit's first row, its entry row, the rows matched to
-  the steps, and the partition's first and last instants), and merges them into one match over all units in
-  the loader's order (customers sorted). The table, segment comparison, units, time to convert and cohorts
+  match only the rows the per-unit summaries read (each unit's first row and entry row, and the partition's
+  first and last instants; see :func:`_condense`), and merges them into one match over all units in the
+  loader's order (customers sorted). The table, segment comparison, units, time to convert and cohorts
   then run on it unchanged.
 * The methods that read the events between the steps (drivers, flows, friction, paths, periods) run their
   kernel on every partition (``*_kernel`` below: the in-process code split into its per-unit part and its
@@ -174,10 +174,16 @@ def _local_match(ev: pd.DataFrame, cats, args: dict) -> _Match:
 
 
 def _condense(m: _Match) -> _Match:
-    """``m`` on the rows its per-unit summaries read: each unit's first row, its entry row, the rows matched
-    to the steps, and the first and last instant (the data's span)."""
+    """``m`` on the rows its per-unit summaries read: each unit's first row and entry row, and the first and
+    last instant (the data's span), at most two rows per unit.
+
+    The per-unit summaries read ``pos`` only as "at the step" (``pos >= 0``), so a condensed ``pos`` points at
+    the unit's first row instead of the matched one: the rows between the steps are the kernels' business
+    (drivers, flows, friction, paths and periods run on the partitions, never on this match)."""
     prep = m.prep
-    parts = [prep.unit_start, m.first_entry[m.first_entry >= 0], m.pos[m.pos >= 0]]
+    pos = np.where(m.pos >= 0, prep.unit_start[:, None], -1) if m.pos.size else m.pos
+    m = replace(m, pos=pos)
+    parts = [prep.unit_start, m.first_entry[m.first_entry >= 0]]
     if len(prep.ts):
         parts.append([int(np.argmin(prep.ts)), int(np.argmax(prep.ts))])
     keep = np.unique(np.concatenate([np.asarray(p, np.int64).ravel() for p in parts]))

@@ -248,7 +248,7 @@ def gap_counts(part: pd.DataFrame, gaps: Callable[[pd.DataFrame], np.ndarray], *
 def percentile_of_counts(values: np.ndarray, counts: np.ndarray, percentile: float) -> float:
     """``np.percentile(np.repeat(values, counts), percentile)`` (linear) without the repeated array.
 
-    The same arithmetic as numpy's: the virtual index ``n·q + (1 − q) − 1``, its floor and next
+    The same arithmetic as numpy's: the virtual index ``(n − 1)·q``, its floor and next
     neighbour, and numpy's two-sided linear interpolation, so the result is bit-for-bit numpy's.
 
     Parameters
@@ -277,7 +277,7 @@ def percentile_of_counts(values: np.ndarray, counts: np.ndarray, percentile: flo
     if n == 0:
         return float("nan")
     q = np.true_divide(percentile, 100)
-    virtual = n * q + (1 + q * (1 - 1 - 1)) - 1  # numpy's _compute_virtual_index, alpha = beta = 1
+    virtual = (n - 1) * q  # numpy's virtual index for method "linear"
     prev = np.floor(virtual)
     nxt = prev + 1
     if virtual >= n - 1:

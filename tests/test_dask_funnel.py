@@ -152,3 +152,37 @@ def test_the_merged_match_holds_two_rows_per_unit_at_most(data, parted):
     assert len(m.prep.ev) <= 2 * b.units_total + 2 * parted.npartitions < len(data[0]) / 2
     assert np.array_equal(m.prep.unit_start, np.flatnonzero(np.r_[True, np.diff(m.prep.unit) != 0]))
     assert (m.prep.ts.min(), m.prep.ts.max()) == (data[0]["timestamp"].min().value, data[0]["timestamp"].max().value)
+
+
+def test_a_clickstream_without_session_ids_equals_in_process(tmp_path, client):
+    # gallery's GA-like clickstream: sessions come from the 30-minute gap, numbered over the whole log
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import gallery
+
+    case = gallery.write_case("clickstream", tmp_path / "clickstream", seed=3)
+    p = yaml.safe_load(case.params_path.read_text())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = cjlib.load_inputs(events_path=str(case.folder / p["events_path"]), columns=p["columns"] or None,
+                                 stage_map_path=str(case.folder / "stage_map.yml"))
+    ev, sm = data.events, data.stage_map
+    assert "session_id" not in ev.columns
+    parted = engine.partition(ev, client=client, npartitions=3)
+    steps = ["page_view", "product_view", "add_to_cart", "event:purchase"]
+    a = F.Funnel(ev, steps, window="1D", unit="session", stage_map=sm)
+    b = F.Funnel(parted, steps, window="1D", unit="session", stage_map=sm)
+    assert a.units_total == b.units_total > 1000
+    _frames_equal(a.units(), b.units())
+    _frames_equal(a.table(), b.table())
+    _frames_equal(a.drivers(min_support=5).table, b.drivers(min_support=5).table)
+    _frames_equal(a.flows(depth=3, top=5).flows, b.flows(depth=3, top=5).flows)
+    _frames_equal(a.friction().table, b.friction().table)
+    _frames_equal(a.paths(depth=4).paths, b.paths(depth=4).paths)
+    ca, cb = F.cart_abandonment(ev, stage_map=sm), F.cart_abandonment(parted, stage_map=sm)
+    assert ca.carts > 0
+    _frames_equal(ca.table, cb.table)

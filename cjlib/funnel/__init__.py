@@ -10,7 +10,10 @@ its one-call forms.
 
 Modules: ``matching`` (step parsing and the matcher), ``tables`` (funnel table, time to convert,
 cohorts), ``segments`` (segment comparison, drivers), ``flows`` (where droppers go, friction),
-``carts``, ``journeys`` (a report's choices of funnels), ``fitted`` (:class:`Funnel`).
+``carts``, ``journeys`` (a report's choices of funnels), ``fitted`` (:class:`Funnel`), ``distributed``
+(the same analyses on a log shuffled by customer, :class:`cjlib.engine.Partitioned`: :class:`Funnel`,
+:func:`report_segments`, :func:`cart_abandonment` and :func:`segment_cart_outcomes` take one and give what
+they give in process).
 
 Funnel rules (shared by every function that takes ``steps``)
 ------------------------------------------------------------

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cjlib.funnel.matching import _NAT, _check_events, _to_ts
 from cjlib.funnel.distributed import is_partitioned
+from cjlib.funnel.matching import _NAT, _check_events, _to_ts
 from cjlib.io import ensure_sorted
 from cjlib.journeys import customer_starts, session_keys
 from cjlib.stagemap import StageMap, load_stage_map

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cjlib.attribution.distributed import in_customer_order, is_partitioned, log_columns, log_customers, session_kernel
+from cjlib.attribution.distributed import (
+    in_customer_order,
+    is_partitioned,
+    log_columns,
+    log_customers,
+    session_kernel,
+)
 from cjlib.attribution.paths import _parse_stage, _stage_map
 from cjlib.attribution.stages import stage_transitions
 from cjlib.io import ensure_sorted

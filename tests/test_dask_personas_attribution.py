@@ -23,6 +23,8 @@ from pandas.testing import assert_frame_equal, assert_series_equal
 pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
+import gallery  # noqa: E402
+
 from cjlib import attribution as A  # noqa: E402
 from cjlib import effects as E  # noqa: E402
 from cjlib import engine, synth  # noqa: E402
@@ -31,8 +33,6 @@ from cjlib.errors import DataError  # noqa: E402
 from cjlib.features import customer_features, excluded_attributes, without_attributes  # noqa: E402
 from cjlib.io import load_inputs  # noqa: E402
 from cjlib.personas import fit_for_inputs, persona_journey, personas_for  # noqa: E402
-
-import gallery  # noqa: E402
 
 RTOL = 1e-9
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
@@ -19,6 +19,25 @@ def _model(method: str, k: int, seed: int, n_init: int):
         return KMeans(n_clusters=k, n_init=n_init, random_state=seed)
     return GaussianMixture(n_components=k, covariance_type="diag", n_init=max(1, n_init // 3),
                            reg_covar=1e-3, random_state=seed)
+
+
+def _ari(labels: np.ndarray, other: np.ndarray) -> float:
+    """:func:`sklearn.metrics.adjusted_rand_score` of two labelings by small non-negative integers, from a
+    dense contingency table (one bincount instead of a sparse matrix): the same integer pair counts and the
+    same formula, so the same float, about ten times faster at a few clusters."""
+    a, b = np.asarray(labels, dtype=np.int64), np.asarray(other, dtype=np.int64)
+    n = np.int64(len(a))
+    kb = int(b.max()) + 1 if n else 1
+    cont = np.bincount(a * kb + b, minlength=((int(a.max()) + 1) if n else 1) * kb).reshape(-1, kb)
+    n_c, n_k = cont.sum(axis=1), cont.sum(axis=0)
+    sum_squares = (cont**2).sum()
+    tp = int(sum_squares - n)
+    fp = int(cont.dot(n_k).sum() - sum_squares)
+    fn = int(cont.T.dot(n_c).sum() - sum_squares)
+    tn = int(n**2 - fp - fn - sum_squares)
+    if fn == 0 and fp == 0:
+        return 1.0
+    return 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))
 
 
 def _fit_k(X: np.ndarray, method: str, k: int, seed: int, n_boot: int) -> tuple[object, np.ndarray, dict]:
@@ -41,7 +60,7 @@ def _fit_k(X: np.ndarray, method: str, k: int, seed: int, n_boot: int) -> tuple[
         except ValueError:  # fewer distinct points than k in the resample
             aris.append(0.0)
             continue
-        aris.append(adjusted_rand_score(labels, bm.predict(X)))
+        aris.append(_ari(labels, bm.predict(X)))
     shares = np.bincount(labels, minlength=k) / n
     row = {"silhouette": sil,
            "inertia": float(model.inertia_) if method == "kmeans" else np.nan,

@@ -239,10 +239,9 @@ def personas_for(data, *, output_dir: str = "", personas_path: str = "", seed: i
     """
     from pathlib import Path
 
+    from cjlib.attribution.distributed import log_customers
     from cjlib.findings.personas import stability_state
     from cjlib.paths import resolve
-
-    from cjlib.attribution.distributed import log_customers
 
     ids = log_customers(data.events)  # order of first appearance (on a cluster: the workers' customers)
     for path, explicit in ((personas_path, True), (output_dir and Path(resolve(output_dir)) / ASSIGNMENTS_FILE, False)):

@@ -186,3 +186,21 @@ def test_a_clickstream_without_session_ids_equals_in_process(tmp_path, client):
     ca, cb = F.cart_abandonment(ev, stage_map=sm), F.cart_abandonment(parted, stage_map=sm)
     assert ca.carts > 0
     _frames_equal(ca.table, cb.table)
+
+
+def test_warnings_and_errors_are_the_in_process_ones(data, parted):
+    from cjlib.errors import DataWarning
+
+    with pytest.warns(DataWarning) as got:  # "purchase" is a stage and an event: said once, in this process
+        F.Funnel(parted, ["product_view", "purchase"])
+    assert len([w for w in got if issubclass(w.category, DataWarning)]) == 1
+    with pytest.raises(ValueError) as a:
+        F.Funnel(data[0], ["product_view", "no_such_event"])
+    with pytest.raises(ValueError) as b:
+        F.Funnel(parted, ["product_view", "no_such_event"])
+    assert str(a.value) == str(b.value)
+    f = F.Funnel(parted, CHECKOUT)
+    with pytest.raises(ValueError, match="to_step must come after from_step"):
+        f.drivers(from_step=3, to_step=2)
+    with pytest.raises(ValueError, match="event must be an event name in the data"):
+        f.paths(event="no_such_event")

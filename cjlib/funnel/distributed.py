@@ -512,7 +512,7 @@ def customer_segments(events, *, by, customers: pd.DataFrame | None = None) -> p
 
 def _join_part(part: pd.DataFrame, by: tuple, customers) -> pd.DataFrame:
     if not len(part):
-        return part.assign(**{c: pd.Series(dtype=object, index=part.index) for c in by})
+        return part.assign(**{c: pd.Series(dtype="str", index=part.index) for c in by})
     from cjlib.engine.core import _ROW, _plain_strings
 
     seg = _segments_kernel(_plain_strings(part.drop(columns=[_ROW], errors="ignore")), by=by, customers=customers)
@@ -538,7 +538,7 @@ def join_segments(events, by, customers: pd.DataFrame | None = None):
         The same partitions with the columns added, persisted.
     """
     by = tuple(by)
-    meta = events.ddf._meta.assign(**{c: pd.Series(dtype=object) for c in by})
+    meta = events.ddf._meta.assign(**{c: pd.Series(dtype="str") for c in by})  # customer_segments' labels: text
     ddf = events.ddf.map_partitions(_join_part, by=by, customers=customers, meta=meta)
     ddf = events.client.persist(ddf) if events.client is not None else ddf.persist()
     return replace(events, ddf=ddf)

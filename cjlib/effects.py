@@ -61,13 +61,23 @@ def _session_table(events: pd.DataFrame, sm, touch_col: str, by) -> pd.DataFrame
     furthest = np.maximum.accumulate(code + (len(sm.stage_names) + 1) * cust) - (len(sm.stage_names) + 1) * cust
     before = np.r_[-1, furthest[:-1]]
     before[customer_starts(ev)] = -1
-    frame = pd.DataFrame({"session": session_keys(ev).to_numpy(), "customer_id": ev["customer_id"].to_numpy(),
-                          "channel": ev[touch_col].astype("string").to_numpy(), "before": before,
-                          "after": furthest})
-    g = frame.groupby("session", sort=False)
-    out = g.agg(customer_id=("customer_id", "first"), before=("before", "first"), after=("after", "max"))
-    out["channel"] = g["channel"].first()  # first non-missing touch of the session
-    out = out[out["channel"].notna()]
+    # per session (numbered in order of first appearance, one customer each), with numpy rather than a
+    # groupby over string columns: its first row, the furthest stage at its end, its first non-missing touch
+    sess = session_keys(ev).to_numpy()
+    n, n_sess = len(ev), (int(sess.max()) + 1 if len(ev) else 0)
+    rows = np.arange(n, dtype=np.int64)
+    first_row = np.full(n_sess, n, dtype=np.int64)
+    np.minimum.at(first_row, sess, rows)
+    after = np.full(n_sess, -1, dtype=np.int64)
+    np.maximum.at(after, sess, furthest)
+    touched = np.flatnonzero(ev[touch_col].notna().to_numpy())
+    touch_row = np.full(n_sess, n, dtype=np.int64)
+    np.minimum.at(touch_row, sess[touched], touched)
+    keep = np.flatnonzero(touch_row < n)  # sessions with a touch, in session order
+    out = pd.DataFrame({"customer_id": ev["customer_id"].take(first_row[keep]).to_numpy(),
+                        "before": before[first_row[keep]], "after": after[keep],
+                        "channel": ev[touch_col].take(touch_row[keep]).astype("string").to_numpy()},
+                       index=pd.Index(keep, name="session"))
     if by is None:
         out["segment"] = "all"
     elif isinstance(by, str):

@@ -193,17 +193,23 @@ def run_suite_dask(events_path: Path, out: Path, config: dict | None = None) -> 
     return res
 
 
+def _close(x, y, rtol: float) -> bool:
+    """Equal JSON values: numbers to ``rtol`` (relative), dicts and lists element by element, others exactly."""
+    if isinstance(x, bool) or isinstance(y, bool):
+        return x == y
+    if isinstance(x, (int, float)) and isinstance(y, (int, float)):
+        return x == y or (math.isfinite(x) and math.isfinite(y) and abs(x - y) <= rtol * max(abs(x), abs(y)))
+    if isinstance(x, dict) and isinstance(y, dict):
+        return x.keys() == y.keys() and all(_close(x[k], y[k], rtol) for k in x)
+    if isinstance(x, list) and isinstance(y, list):
+        return len(x) == len(y) and all(_close(a, b, rtol) for a, b in zip(x, y))
+    return x == y
+
+
 def metric_differences(a: dict, b: dict, rtol: float = 1e-9) -> list[str]:
-    """Metric names whose values differ between two runs' ``metrics`` (numbers to ``rtol``, others exactly)."""
-    diff = []
-    for key in sorted(set(a) | set(b)):
-        x, y = a.get(key), b.get(key)
-        if isinstance(x, (int, float)) and isinstance(y, (int, float)) and not isinstance(x, bool):
-            if not (x == y or (math.isfinite(x) and math.isfinite(y) and abs(x - y) <= rtol * max(abs(x), abs(y)))):
-                diff.append(key)
-        elif x != y:
-            diff.append(key)
-    return diff
+    """Metric names whose values differ between two runs' ``metrics`` (numbers, also inside lists and dicts,
+    to ``rtol`` relative; everything else exactly)."""
+    return [key for key in sorted(set(a) | set(b)) if key not in a or key not in b or not _close(a[key], b[key], rtol)]
 
 
 def _r(x, nd=1):
@@ -248,6 +254,7 @@ def suite_rows(size: str, inproc: dict, on_dask: dict | None) -> list[dict]:
             "cjlib_peak_mb": nb.get("kernel_peak_mb"), "own_s": nb.get("own_s"), "status": nb["status"],
             "error": nb.get("error", ""),
             "metrics_differing": metric_differences(nb["metrics"], base["metrics"]) if both else None,
+            "metrics_not_bitwise": metric_differences(nb["metrics"], base["metrics"], 0.0) if both else None,
         })
     return rows
 

@@ -63,3 +63,12 @@ def test_failed_dask_suite_is_recorded():
     ok = dict(dask, failed={}, notebooks={"00_x": dask["notebooks"]["00_x"]})
     whole = {r["op"]: r for r in suite.suite_rows("1M", inproc, ok)}["report suite on Dask (2 local workers)"]
     assert whole["ratio"] == 0.75 and whole["report_peak_ratio"] == 0.2
+
+
+def test_metric_differences_nested():
+    a = {"stages": [{"stage": "x", "share": 0.3, "n": 3}], "m": {"a": 1.0}}
+    assert suite.metric_differences(a, {"stages": [{"stage": "x", "share": 0.3 * (1 + 1e-13), "n": 3}],
+                                        "m": {"a": 1.0}}) == []
+    assert suite.metric_differences(a, {"stages": [{"stage": "x", "share": 0.31, "n": 3}], "m": {"a": 1.0}}) \
+        == ["stages"]
+    assert suite.metric_differences(a, {"stages": a["stages"], "m": {"a": 1.0, "b": 2}}) == ["m"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -21,13 +20,13 @@ from pandas.testing import assert_frame_equal, assert_series_equal
 pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
+import gallery  # noqa: E402
+
 import cjlib  # noqa: E402
 from cjlib import engine, synth  # noqa: E402
 from cjlib import scorecard as sc  # noqa: E402
-from cjlib.io import Inputs, load_inputs  # noqa: E402
+from cjlib.io import load_inputs  # noqa: E402
 from cjlib.scorecard import distributed as dist  # noqa: E402
-
-import gallery  # noqa: E402
 
 RTOL = 1e-9
 

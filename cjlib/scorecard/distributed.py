@@ -13,11 +13,14 @@ scorecard.
 
 from __future__ import annotations
 
+import weakref
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
-from cjlib.journeys import assign_stages, session_keys, stage_reached
-from cjlib.scorecard._common import conversion_mask, period_key
+from cjlib.journeys import assign_stages, customer_starts, stage_reached
+from cjlib.scorecard._common import conversion_mask
 from cjlib.stagemap import StageMap
 
 _ROW = "__cj_row"  # the engine's private input-position column (cjlib.engine.core)
@@ -64,6 +67,43 @@ def columns(events) -> list[str]:
     if is_partitioned(events):
         return [c for c in events.ddf.columns if c != _ROW]
     return list(events.columns)
+
+
+_MEMO: dict[int, tuple] = {}  # id(Partitioned) -> (weak reference, {key: (stage map, result)})
+
+
+def _forget(key: int, _ref) -> None:
+    _MEMO.pop(key, None)
+
+
+def memo(events, key: tuple, sm: StageMap, compute):
+    """``compute()`` once per partitioned log, key and stage map: 00 asks for the stage times, the
+    touchpoint counts and the retention counts several times, and each answer is a pass over the cluster.
+
+    Parameters
+    ----------
+    events : Partitioned
+        The log (immutable: persisted partitions); the entry goes when it does.
+    key : tuple
+        What is computed (name and arguments).
+    sm : StageMap
+        The map it was computed with (compared by identity).
+    compute : callable
+        Computes the result.
+
+    Returns
+    -------
+    object
+        The result (callers must not modify it).
+    """
+    entry = _MEMO.get(id(events))
+    if entry is None or entry[0]() is not events:
+        ref = weakref.ref(events, partial(_forget, id(events)))
+        entry = _MEMO[id(events)] = (ref, {})
+    got = entry[1].get(key)
+    if got is None or got[0] is not sm:
+        got = entry[1][key] = (sm, compute())
+    return got[1]
 
 
 def _run(events, kernel, reduce: str, **kwargs):
@@ -165,28 +205,33 @@ def reached(events, sm: StageMap) -> pd.DataFrame:
     DataFrame
         As :func:`cjlib.journeys.stage_reached`.
     """
-    out = per_customer(events, _k_reached, stage_map=sm)
-    out.columns = pd.Index(sm.stage_names, name="stage")
-    return out
+    def compute():
+        out = per_customer(events, _k_reached, stage_map=sm)
+        out.columns = pd.Index(sm.stage_names, name="stage")
+        return out
+
+    return memo(events, ("reached",), sm, compute)
 
 
 def _k_stage(ev: pd.DataFrame, *, stage_map: StageMap, by: list, revenue: bool) -> pd.Series:
+    from cjlib.scorecard.kpis import _touch_counts
+
     rows: dict = {}
     if not len(ev):
         return _series(rows)
-    stage = assign_stages(ev, stage_map=stage_map)
-    codes = stage.cat.codes.to_numpy()
-    for i, n in zip(*np.unique(codes[codes >= 0], return_counts=True)):
-        rows[("events", str(i), "")] = n
-    if revenue:
-        rev = ev.assign(_stage=stage).groupby("_stage", observed=True)["revenue"].sum()
-        for s, v in rev.items():
-            rows[("revenue", s, "")] = v
-    for col in by:
-        df = pd.DataFrame({"stage": codes, "value": ev[col].astype("string")})
-        df = df[df["stage"] >= 0].dropna()
-        for (i, v), n in df.groupby(["stage", "value"]).size().items():
-            rows[(col, str(i), str(v))] = n
+    if not by:
+        stage = assign_stages(ev, stage_map=stage_map)
+        codes = stage.cat.codes.to_numpy()
+        for i, n in enumerate(np.bincount(codes[codes >= 0], minlength=len(stage_map.stage_names))):
+            rows[("events", str(i), "")] = n
+        if revenue:
+            rev = ev.assign(_stage=stage).groupby("_stage", observed=True)["revenue"].sum()
+            for s, v in rev.items():
+                rows[("revenue", s, "")] = v
+    for col in by:  # the in-process counting code, on this partition
+        c = _touch_counts(ev, stage_map, col)
+        for i, v, n in zip(c["stage"].cat.codes, c["value"].astype(str), c["events"]):
+            rows[(col, str(i), v)] = n
     return _series(rows)
 
 
@@ -228,12 +273,15 @@ def touch_counts(events, sm: StageMap, by: str) -> pd.DataFrame:
     DataFrame
         ``stage`` (ordered categorical), ``value``, ``events`` (int64), sorted by stage and value.
     """
-    t = part(tally(events, _k_stage, stage_map=sm, by=[by], revenue=False), by)
-    codes = np.array([int(a) for a in t.index.get_level_values(0)], dtype=np.int64)
-    vals = np.array(list(t.index.get_level_values(1)), dtype=object)
-    out = pd.DataFrame({"stage": pd.Categorical.from_codes(codes, categories=sm.stage_names, ordered=True),
-                        "value": vals, "events": t.to_numpy().astype(np.int64)})
-    return out.sort_values(["stage", "value"], kind="stable").reset_index(drop=True)
+    def compute():
+        t = part(tally(events, _k_stage, stage_map=sm, by=[by], revenue=False), by)
+        codes = np.array([int(a) for a in t.index.get_level_values(0)], dtype=np.int64)
+        vals = np.array(list(t.index.get_level_values(1)), dtype=object)
+        out = pd.DataFrame({"stage": pd.Categorical.from_codes(codes, categories=sm.stage_names, ordered=True),
+                            "value": vals, "events": t.to_numpy().astype(np.int64)})
+        return out.sort_values(["stage", "value"], kind="stable").reset_index(drop=True)
+
+    return memo(events, ("touch", by), sm, compute).copy()  # the caller adds columns
 
 
 def _k_feedback_stage(ev: pd.DataFrame, *, feedback: pd.DataFrame, stage_map: StageMap) -> pd.DataFrame:
@@ -310,8 +358,6 @@ def label_stats(events, col: str) -> tuple[object, int]:
     -------
     dtype, int
     """
-    from functools import partial
-
     from cjlib.engine.core import _log_wide
 
     parts = _log_wide(events, partial(_distinct, col=col))
@@ -350,21 +396,23 @@ def customer_outcomes(ev: pd.DataFrame, *, stage_map: StageMap) -> pd.DataFrame:
 
 # ==================================================================================== periods
 def _k_retention(ev: pd.DataFrame, *, stage_map: StageMap, based_on: str, freq: str) -> pd.DataFrame:
-    key = period_key(ev["timestamp"], freq)
-    m = conversion_mask(ev, stage_map) if based_on == "conversion" else np.ones(len(ev), bool)
-    cust, names = pd.factorize(ev["customer_id"])
-    cust, k = cust[m], key[m]
+    from cjlib.scorecard.trends import retention_pairs
+
     cols = ["customer_id", "cohort", "offset", "n", "last"]
-    if not len(k):
+    if not len(ev):
+        return pd.DataFrame({c: [] for c in cols})
+    pairs, last = retention_pairs(ev, stage_map, based_on, freq)  # the in-process code, on this partition
+    if not len(pairs):
         return pd.DataFrame({"customer_id": ev["customer_id"].iloc[:1].to_numpy(), "cohort": [-1], "offset": [-1],
-                             "n": [0], "last": [key.max()]} if len(ev) else {c: [] for c in cols})
-    pairs = np.unique(np.c_[cust, k], axis=0)
+                             "n": [0], "last": [last]})
+    names = ev["customer_id"].array.take(np.flatnonzero(customer_starts(ev)))  # customer numbers → ids
     cohort = pd.Series(pairs[:, 1]).groupby(pairs[:, 0]).transform("min").to_numpy()
     df = pd.DataFrame({"c": pairs[:, 0], "cohort": cohort, "offset": pairs[:, 1] - cohort})
     # the customer who first has each (cohort, offset) in the loader's order: the value_counts tie order
-    first = df.assign(cid=np.asarray(names)[df["c"].to_numpy()]).groupby(["cohort", "offset"], sort=False)
+    first = df.assign(cid=np.asarray(names.take(df["c"].to_numpy()), dtype=object)).groupby(
+        ["cohort", "offset"], sort=False)
     out = first.agg(customer_id=("cid", "min"), n=("c", "size")).reset_index()
-    out["last"] = key.max()
+    out["last"] = last
     return out[cols]
 
 
@@ -386,6 +434,12 @@ def retention_counts(events, sm: StageMap, based_on: str, freq: str) -> tuple[pd
         ``retained`` on (cohort, offset), by count descending, ties in order of first appearance.
     last : int
     """
+    tab, last = memo(events, ("retention", based_on, freq), sm,
+                     lambda: _retention_counts(events, sm, based_on, freq))
+    return tab.copy(), last
+
+
+def _retention_counts(events, sm: StageMap, based_on: str, freq: str) -> tuple[pd.Series, int]:
     got = _run(events, _k_retention, "concat", stage_map=sm, based_on=based_on, freq=freq)
     last = int(got["last"].max()) if len(got) else 0
     got = got[got["offset"] >= 0]
@@ -403,28 +457,20 @@ def retention_counts(events, sm: StageMap, based_on: str, freq: str) -> tuple[pd
 
 
 def _k_trends(ev: pd.DataFrame, *, stage_map: StageMap, freq: str, revenue: bool) -> pd.Series:
+    from cjlib.scorecard.trends import period_counts
+
     rows: dict = {}
     if not len(ev):
         return _series(rows)
-    key = period_key(ev["timestamp"], freq)
-    cust = pd.factorize(ev["customer_id"])[0]
-    conv = conversion_mask(ev, stage_map)
-    first = np.r_[True, cust[1:] != cust[:-1]]
-    df = pd.DataFrame({"k": key, "c": cust})
-    counts = {"active_customers": df.drop_duplicates().groupby("k").size(),
-              "new_customers": pd.Series(key[first]).value_counts(),
-              "converters": df[conv].drop_duplicates().groupby("k").size(),
-              "orders": pd.Series(key[conv]).value_counts()}
+    out, rev_sum, n_rev, days = period_counts(ev, stage_map, freq)  # the in-process code, on this partition
+    counts = {c: out[c] for c in out.columns}
     if revenue:
-        rev = ev["revenue"].to_numpy(dtype=float)
-        counts["revenue"] = pd.Series(np.nan_to_num(rev[conv]), index=key[conv]).groupby(level=0).sum()
-        counts["n_rev"] = pd.Series(~np.isnan(rev[conv]), index=key[conv]).groupby(level=0).sum()
+        counts["revenue"], counts["n_rev"] = rev_sum, n_rev
     for name, s in counts.items():
         for k, v in s.items():
             rows[(name, str(int(k)), "")] = v
-    days = ev["timestamp"].to_numpy().astype("datetime64[D]").astype(np.int64)
-    rows[("day", str(int(days.min())), "")] = 1
-    rows[("day", str(int(days.max())), "")] = 1
+    for d in days:
+        rows[("day", str(int(d.astype(np.int64))), "")] = 1
     return _series(rows)
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from cjlib.journeys import assign_stages, session_keys
 from cjlib.scorecard import distributed as _dist
-from cjlib.scorecard._common import conversion_mask, period_key
+from cjlib.scorecard._common import conversion_mask, period_key, text_values
 from cjlib.stagemap import StageMap
 
 __all__ = ["stage_measures"]
@@ -30,23 +30,25 @@ def _k_measures(ev: pd.DataFrame, *, stage_map: StageMap, ads: list, session_win
     if not len(ev):
         return _dist._series(rows)
     scode = assign_stages(ev, stage_map=stage_map).cat.codes.to_numpy()
-    name = ev["event"].astype(str).to_numpy()
-    sess = session_keys(ev, session_window).to_numpy()
+    name = text_values(ev["event"])
+    sess = session_keys(ev, session_window).to_numpy()  # 0 … K−1 in this partition
+    n_sess = int(sess.max()) + 1
     ids = ev["customer_id"].to_numpy()
-    for m in np.unique(period_key(ev["timestamp"], "M")):
-        rows[("month", str(int(m)), "")] = 1
-    rows[("sessions", "", "")] = len(np.unique(sess))
+    months = period_key(ev["timestamp"], "M")
+    rows[("month", str(int(months.min())), "")] = rows[("month", str(int(months.max())), "")] = 1
+    rows[("sessions", "", "")] = n_sess
     for a in ads:
         rows[("ad_name", a, "")] = int((name == a).sum())
-    ad_sess = np.unique(sess[np.isin(name, ads)]) if ads else np.empty(0, sess.dtype)
+    ad_sess = (np.flatnonzero(np.bincount(sess[np.isin(name, ads)], minlength=n_sess)) if ads
+               else np.empty(0, np.int64))
     rows[("ad_sessions", "", "")] = len(ad_sess)
     for i in range(len(stage_map.stage_names)):
         s_in = sess[scode == i]
         if len(s_in):
-            u = np.unique(s_in)
+            in_stage = np.bincount(s_in, minlength=n_sess)
             rows[("stage_events", str(i), "")] = len(s_in)
-            rows[("stage_sessions", str(i), "")] = len(u)
-            rows[("ad_sess_stage", str(i), "")] = int(np.isin(ad_sess, u).sum())
+            rows[("stage_sessions", str(i), "")] = int((in_stage > 0).sum())
+            rows[("ad_sess_stage", str(i), "")] = int((in_stage[ad_sess] > 0).sum())
     conv = conversion_mask(ev, stage_map)
     rows[("converters", "", "")] = ev.loc[conv, "customer_id"].nunique()
     rows[("orders", "", "")] = int(conv.sum())
@@ -164,7 +166,7 @@ def stage_measures(events, sm: StageMap, *, feedback: pd.DataFrame | None = None
     DataFrame
         As :func:`cjlib.scorecard.stage_measures`.
     """
-    from cjlib.scorecard.measures import _Log, _ad_events, _with_nps, channel_costs
+    from cjlib.scorecard.measures import _ad_events, _Log, _with_nps, channel_costs
     from cjlib.scorecard.roles import stage_roles
 
     roles = stage_roles(stage_map=sm)

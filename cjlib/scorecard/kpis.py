@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from cjlib.io import ensure_sorted
-from cjlib.scorecard import distributed as _dist
 from cjlib.journeys import assign_stages, stage_reached
+from cjlib.scorecard import distributed as _dist
 from cjlib.scorecard._common import progress
 from cjlib.scorecard.satisfaction import stage_satisfaction
 from cjlib.stagemap import StageMap

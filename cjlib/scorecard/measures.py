@@ -10,9 +10,16 @@ import numpy as np
 import pandas as pd
 
 from cjlib.io import ensure_sorted
-from cjlib.scorecard import distributed as _dist
 from cjlib.journeys import assign_stages, session_keys, stage_reached
-from cjlib.scorecard._common import UNITS, conversion_mask, feedback_scale, period_key, period_label, text_values
+from cjlib.scorecard import distributed as _dist
+from cjlib.scorecard._common import (
+    UNITS,
+    conversion_mask,
+    feedback_scale,
+    period_key,
+    period_label,
+    text_values,
+)
 from cjlib.scorecard.kpis import stage_touchpoints
 from cjlib.scorecard.roles import stage_roles
 from cjlib.scorecard.trends import cohort_retention

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from cjlib.io import ensure_sorted
-from cjlib.scorecard import distributed as _dist
 from cjlib.journeys import assign_stages
+from cjlib.scorecard import distributed as _dist
 from cjlib.scorecard._common import feedback_scale, t_interval
 from cjlib.stagemap import StageMap
 from cjlib.stats import nps

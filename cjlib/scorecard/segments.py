@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from cjlib.io import ensure_sorted
-from cjlib.scorecard import distributed as _dist
 from cjlib.journeys import stage_reached
+from cjlib.scorecard import distributed as _dist
 from cjlib.scorecard._common import progress
 from cjlib.scorecard.satisfaction import satisfaction_index
 from cjlib.stagemap import StageMap
@@ -86,7 +86,8 @@ def customer_segments(
         else:
             s = ev[col] if kind == "event" else customers[col]
             dtype, n = s.dtype, None
-        ok = isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype) or dtype == object
+        ok = isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype) \
+            or pd.api.types.is_object_dtype(dtype)
         return ok and 2 <= (s.nunique() if n is None else n) <= max_levels
 
     columns = by

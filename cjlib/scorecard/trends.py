@@ -79,13 +79,7 @@ def cohort_retention(events: pd.DataFrame, *, stage_map: StageMap | str | None =
     if _dist.is_partitioned(events):  # (cohort, offset) counts from the workers, in value_counts' order
         tab, last = _dist.retention_counts(events, sm, based_on, freq)
     else:
-        ev = ensure_sorted(events)
-        key = period_key(ev["timestamp"], freq)
-        last = key.max() if len(key) else 0
-        m = conversion_mask(ev, sm) if based_on == "conversion" else np.ones(len(ev), bool)
-        cust = _customer_codes(ev)[m]
-        k = key[m]
-        pairs = _unique_pairs(cust, k)
+        pairs, last = retention_pairs(ensure_sorted(events), sm, based_on, freq)
         cohort = pd.Series(pairs[:, 1]).groupby(pairs[:, 0]).transform("min").to_numpy()
         offset = pairs[:, 1] - cohort
         tab = pd.DataFrame({"cohort": cohort, "offset": offset}).value_counts().rename("retained")
@@ -97,6 +91,72 @@ def cohort_retention(events: pd.DataFrame, *, stage_map: StageMap | str | None =
     out["share"] = out["retained"] / out["customers"]
     out["cohort"] = period_label(out["cohort"], freq)
     return out[["cohort", "offset", "customers", "retained", "share"]]
+
+
+def period_counts(ev: pd.DataFrame, sm: StageMap, freq: str):
+    """:func:`kpi_trends`' counts on a log in the loader's order (the whole log in process, one partition
+    of complete customers on a cluster, where the counts add up).
+
+    Parameters
+    ----------
+    ev : DataFrame
+        Complete customers in (customer, timestamp) order.
+    sm : StageMap
+    freq : str
+        ``"M"`` or ``"W"``.
+
+    Returns
+    -------
+    out : DataFrame
+        Index every period from the first to the last event: ``active_customers``, ``new_customers``,
+        ``converters``, ``orders`` (int).
+    rev_sum, n_rev : Series or None
+        Revenue and orders with revenue per period with conversions (None without ``revenue``).
+    days : (datetime64[D], datetime64[D])
+        The first and the last day with an event.
+    """
+    key = period_key(ev["timestamp"], freq)
+    first = customer_starts(ev)
+    conv = conversion_mask(ev, sm)
+    out = pd.DataFrame(index=np.arange(key.min(), key.max() + 1))
+    # the log is in (customer, time) order, so a (customer, period) pair's rows are adjacent
+    out["active_customers"] = _pair_starts_per_period(first, key)
+    out["new_customers"] = pd.Series(key[first]).value_counts()
+    out["converters"] = _pair_starts_per_period(np.cumsum(first)[conv], key[conv])
+    out["orders"] = pd.Series(key[conv]).value_counts()
+    out = out.fillna(0).astype(int)
+    rev_sum = n_rev = None
+    if "revenue" in ev.columns:
+        rev = ev["revenue"].to_numpy(dtype=float)
+        rev_sum = pd.Series(np.nan_to_num(rev[conv]), index=key[conv]).groupby(level=0).sum()
+        n_rev = pd.Series(~np.isnan(rev[conv]), index=key[conv]).groupby(level=0).sum()
+    ts = ev["timestamp"].to_numpy().astype("datetime64[D]")
+    return out, rev_sum, n_rev, (ts.min(), ts.max())
+
+
+def retention_pairs(ev: pd.DataFrame, sm: StageMap, based_on: str, freq: str):
+    """The distinct (customer number, period) pairs :func:`cohort_retention` counts, and the last period.
+
+    Parameters
+    ----------
+    ev : DataFrame
+        Complete customers in (customer, timestamp) order.
+    sm : StageMap
+    based_on : {"conversion", "activity"}
+    freq : str
+        ``"M"`` or ``"W"``.
+
+    Returns
+    -------
+    pairs : ndarray of int64
+        (customer number in order of appearance, period), sorted.
+    last : int
+        The log's last period (0 for an empty log).
+    """
+    key = period_key(ev["timestamp"], freq)
+    last = key.max() if len(key) else 0
+    m = conversion_mask(ev, sm) if based_on == "conversion" else np.ones(len(ev), bool)
+    return _unique_pairs(_customer_codes(ev)[m], key[m]), last
 
 
 def kpi_trends(events: pd.DataFrame, *, stage_map: StageMap | str | None = None, freq: str = "M",
@@ -129,24 +189,7 @@ def kpi_trends(events: pd.DataFrame, *, stage_map: StageMap | str | None = None,
     if _dist.is_partitioned(events):  # per-period counts and sums from the workers
         out, rev_sum, n_rev, (day0, day1) = _dist.trend_counts(events, sm, freq)
     else:
-        ev = ensure_sorted(events)
-        key = period_key(ev["timestamp"], freq)
-        first = customer_starts(ev)
-        conv = conversion_mask(ev, sm)
-        out = pd.DataFrame(index=np.arange(key.min(), key.max() + 1))
-        # the log is in (customer, time) order, so a (customer, period) pair's rows are adjacent
-        out["active_customers"] = _pair_starts_per_period(first, key)
-        out["new_customers"] = pd.Series(key[first]).value_counts()
-        out["converters"] = _pair_starts_per_period(np.cumsum(first)[conv], key[conv])
-        out["orders"] = pd.Series(key[conv]).value_counts()
-        out = out.fillna(0).astype(int)
-        rev_sum = n_rev = None
-        if "revenue" in ev.columns:
-            rev = ev["revenue"].to_numpy(dtype=float)
-            rev_sum = pd.Series(np.nan_to_num(rev[conv]), index=key[conv]).groupby(level=0).sum()
-            n_rev = pd.Series(~np.isnan(rev[conv]), index=key[conv]).groupby(level=0).sum()
-        ts = ev["timestamp"].to_numpy().astype("datetime64[D]")
-        day0, day1 = ts.min(), ts.max()
+        out, rev_sum, n_rev, (day0, day1) = period_counts(ensure_sorted(events), sm, freq)
     out["conversion_rate"] = out["converters"] / out["active_customers"].where(out["active_customers"] > 0)
     if rev_sum is not None:
         out["revenue"] = rev_sum

@@ -39,7 +39,10 @@ Modules: :mod:`~cjlib.attribution.paths` (the paths table, from files), :mod:`~c
 (the paths table, from event logs), :mod:`~cjlib.attribution.heuristic`, :mod:`~cjlib.attribution.markov`,
 :mod:`~cjlib.attribution.shapley`, :mod:`~cjlib.attribution.models` (any model by name, bootstrap),
 :mod:`~cjlib.attribution.stages`, :mod:`~cjlib.attribution.costs`; every public name is importable from
-:mod:`cjlib.attribution` itself.
+:mod:`cjlib.attribution` itself. :mod:`~cjlib.attribution.distributed` holds the per-customer kernels and
+log-wide helpers through which the functions that read events (and :mod:`cjlib.effects`,
+:mod:`cjlib.personas`) accept a log shuffled onto a Dask cluster (:class:`cjlib.engine.Partitioned`) and
+return what they return in process.
 """
 
 from __future__ import annotations

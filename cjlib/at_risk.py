@@ -30,7 +30,7 @@ from cjlib.bgnbd import BGNBD
 from cjlib.churn import distributed as _dist
 from cjlib.churn.dataset import _labelled, features_at
 from cjlib.churn.explain import risk_table
-from cjlib.churn.models import _threads, bgnbd_scores, make_model
+from cjlib.churn.models import _threads, bgnbd_scores, fit_rows, make_model
 from cjlib.churn.validation import _align
 from cjlib.churn.window import WindowPlan, _as_activity, _as_window, _or_reason
 from cjlib.errors import DataError
@@ -215,8 +215,10 @@ def at_risk_list(
         X_tr, y_tr = _labelled(events, "latest labelled", cutoff=trained_at, window=window, min_class=min_class,
                                **kw)
         X_now = _align(features_at(events, as_of=as_of, window=window, keep=active, **kw), X_tr)
+        rows = fit_rows(len(X_tr), seed=seed)  # a large log's training set: a random sample is fitted
         with _threads(n_threads):
-            pipe = make_model(model, X_tr, seed=seed).fit(X_tr, y_tr)
+            pipe = make_model(model, X_tr, seed=seed).fit(*((X_tr, y_tr) if rows is None else
+                                                            (X_tr.iloc[rows], y_tr.iloc[rows])))
         cols = [f for f in (features or X_tr.columns) if f in X_now.columns]
         table = risk_table(pipe, X_now, top_n=top_n, features=cols, n_threads=n_threads).drop(columns="risk_decile")
         n_trained = len(y_tr)

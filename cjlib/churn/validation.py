@@ -18,6 +18,8 @@ from cjlib.churn.models import (
     _bgnbd_column,
     _threads,
     choose_model,
+    fit_note,
+    fit_rows,
     make_model,
 )
 from cjlib.churn.window import (
@@ -170,6 +172,8 @@ def _result(events, model: str, fitted: dict, scores: dict, X_train, y_train, X_
         scores = {**{k: v for k, v in scores.items() if k != ENSEMBLE}, "bgnbd": bg, ENSEMBLE: scores[ENSEMBLE]}
     scores, metrics = _evaluate(scores, y_test, X_test.index)
     chosen, reason = choose_model(metrics, model)
+    if (info or {}).get("fit_customers"):  # a large log's feature models saw a sample: the report says so
+        reason += fit_note(info["fit_customers"], info["training_customers"])
     return ChurnResult(model=chosen, models=fitted, bgnbd=bgm, X_train=X_train, y_train=y_train, X_test=X_test,
                        y_test=y_test, scores=scores, metrics=metrics, cutoff=cutoff, train_cutoff=train_cutoff,
                        window=pd.Timedelta(days=window), activity_events=activity,
@@ -246,13 +250,16 @@ def out_of_time_validation(
                         column=exc.column, rule=exc.rule) from exc
     X_te = _align(X_te, X_tr)
     fitted, scores = {}, {}
+    rows = fit_rows(len(X_tr), seed=seed)
+    X_fit, y_fit = (X_tr, y_tr) if rows is None else (X_tr.iloc[rows], y_tr.iloc[rows])
     with _threads(n_threads):
         for kind in MODELS:
-            pipe = make_model(kind, X_tr, class_weight=class_weight, seed=seed).fit(X_tr, y_tr)
+            pipe = make_model(kind, X_tr, class_weight=class_weight, seed=seed).fit(X_fit, y_fit)
             fitted[kind] = pipe
             scores[kind] = pipe.predict_proba(X_te)[:, 1]
     return _result(events, model, fitted, scores, X_tr, y_tr, X_te, y_te, cutoff=cut, train_cutoff=train_cut,
-                   window=window, activity=activity, design="out_of_time")
+                   window=window, activity=activity, design="out_of_time",
+                   info=None if rows is None else {"fit_customers": len(rows), "training_customers": len(X_tr)})
 
 
 def cross_validation(
@@ -309,13 +316,17 @@ def cross_validation(
         for kind in MODELS:
             base = make_model(kind, X, class_weight=class_weight, seed=seed)
             for i, (tr, te) in enumerate(split):
+                rows = fit_rows(len(tr), seed=seed)
+                tr = tr if rows is None else tr[rows]
                 pipe = clone(base).fit(X.iloc[tr], y.iloc[tr])
                 scores[kind][te] = pipe.predict_proba(X.iloc[te])[:, 1]
                 if i == 0:
                     fitted[kind] = pipe
     return _result(events, model, fitted, scores, X, y, X, y, cutoff=cut, train_cutoff=None, window=window,
                    activity=activity, design="cross_validation", explain_index=X.index[split[0][1]],
-                   info={"n_splits": folds})
+                   info={"n_splits": folds, **({} if fit_rows(len(split[0][0])) is None else
+                                              {"fit_customers": fit_rows(len(split[0][0])).size,
+                                               "training_customers": len(split[0][0])})})
 
 
 def validate(events: pd.DataFrame, plan: WindowPlan, **kw) -> ChurnResult:

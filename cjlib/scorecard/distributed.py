@@ -384,13 +384,19 @@ def customer_outcomes(ev: pd.DataFrame, *, stage_map: StageMap) -> pd.DataFrame:
     DataFrame
         Index ``customer_id`` (order of appearance): ``first_ts``, ``conv_ts`` and ``revenue``.
     """
-    conv = conversion_mask(ev, stage_map)
-    g = ev.groupby("customer_id", sort=False, observed=True)
-    first_ts = g["timestamp"].min()
-    conv_ts = ev.loc[conv].groupby("customer_id", sort=False, observed=True)["timestamp"].min()
-    out = pd.DataFrame({"first_ts": first_ts, "conv_ts": conv_ts.reindex(first_ts.index)}, index=first_ts.index)
-    if "revenue" in ev.columns:
-        out["revenue"] = g["revenue"].sum().reindex(first_ts.index)
+    # the log is grouped by customer in time order: a customer's first row holds the first time, the first
+    # conversion row the first conversion time (no hashing of ids)
+    starts = customer_starts(ev)
+    code = np.cumsum(starts, dtype=np.int64) - 1
+    ts = ev["timestamp"].to_numpy()
+    index = pd.Index(ev["customer_id"].array.take(np.flatnonzero(starts)), name="customer_id")
+    conv = np.flatnonzero(conversion_mask(ev, stage_map))
+    first_conv = conv[np.r_[True, code[conv][1:] != code[conv][:-1]]] if len(conv) else conv
+    conv_ts = np.full(len(index), np.datetime64("NaT"), dtype=ts.dtype)
+    conv_ts[code[first_conv]] = ts[first_conv]
+    out = pd.DataFrame({"first_ts": ts[starts], "conv_ts": conv_ts}, index=index)
+    if "revenue" in ev.columns:  # pandas' grouped sum (compensated, in row order), as by customer id
+        out["revenue"] = ev["revenue"].groupby(code, sort=False).sum().to_numpy()
     return out
 
 

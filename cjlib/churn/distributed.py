@@ -23,8 +23,8 @@ import pandas as pd
 from cjlib.engine.core import _ROW, Partitioned, _log_wide, run
 from cjlib.errors import DataError
 
-__all__ = ["LogFacts", "any_between", "columns", "facts", "is_partitioned", "merge_features", "per_customer",
-           "percentile_of_counts"]
+__all__ = ["LogFacts", "any_between", "check_columns", "columns", "facts", "gap_counts", "is_partitioned",
+           "merge_features", "per_customer", "percentile_of_counts", "run"]
 
 
 def is_partitioned(events) -> bool:
@@ -68,7 +68,13 @@ def columns(events) -> list[str]:
 
 def check_columns(events, required: Sequence[str] = ("customer_id", "timestamp", "event")) -> None:
     """:func:`cjlib.validation.check_events` for a Partitioned log: the first required column it lacks is a
-    ``DataError`` (rule ``missing_column``)."""
+    ``DataError`` (rule ``missing_column``).
+
+    Parameters
+    ----------
+    events : DataFrame or Partitioned
+    required : sequence of str, default the event log's three required columns
+    """
     have = set(columns(events))
     for col in required:
         if col not in have:
@@ -240,7 +246,22 @@ def merge_features(X: pd.DataFrame, *, channels: list[str] | None, other: list[s
 
 
 def gap_counts(part: pd.DataFrame, gaps: Callable[[pd.DataFrame], np.ndarray], **kw) -> pd.DataFrame:
-    """How often each gap occurs in one partition (``gaps(part, **kw)``), for a summed histogram."""
+    """How often each gap occurs in one partition, for a histogram summed over partitions.
+
+    Parameters
+    ----------
+    part : DataFrame
+        One partition of complete customers.
+    gaps : callable
+        ``gaps(part, **kw)``: the partition's gaps as an array (e.g. days between active days).
+    **kw
+        Passed to ``gaps``.
+
+    Returns
+    -------
+    DataFrame
+        Index ``gap`` (sorted distinct values), column ``count``.
+    """
     v, n = np.unique(gaps(part, **kw), return_counts=True)
     return pd.DataFrame({"count": n.astype(np.int64)}, index=pd.Index(v, name="gap"))
 

@@ -230,3 +230,50 @@ def test_percentile_of_counts_is_numpys(values, percentile, scale):
     v, n = np.unique(arr, return_counts=True)
     assert dist.percentile_of_counts(v, n, percentile) == float(np.percentile(arr, percentile))
     assert np.isnan(dist.percentile_of_counts(np.array([]), np.array([], dtype=int), 80))
+
+
+def _extra_features_reference(ev, cut, window, activity, index):
+    """The pandas groupby version _extra_features replaced (hashes every id), kept as the oracle."""
+    act = ev if activity is None else ev[ev["event"].astype(str).isin(activity).to_numpy()]
+    day = act["timestamp"].dt.floor("D")
+    g = pd.DataFrame({"customer_id": act["customer_id"].to_numpy(), "day": day.to_numpy()})
+    days = g.drop_duplicates().groupby("customer_id", sort=False).size().reindex(index).fillna(0)
+    recent_from = cut - pd.Timedelta(days=window)
+    recent = (g[g["day"] >= recent_from].drop_duplicates().groupby("customer_id", sort=False).size()
+              .reindex(index).fillna(0))
+    out = pd.DataFrame(index=index)
+    last_ts = act.groupby("customer_id", sort=False)["timestamp"].max().reindex(index)
+    if activity is not None:
+        out["activity_recency_days"] = (cut - last_ts).dt.total_seconds() / 86_400.0
+    out["activity_days"] = days.astype(np.int64)
+    out["activity_days_recent"] = recent.astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        span = np.maximum((cut - ev.groupby("customer_id", sort=False)["timestamp"].min().reindex(index))
+                          .dt.total_seconds().to_numpy() / 86_400.0, 1.0)
+    out["activity_days_per_30d"] = days.to_numpy() / span * 30.0
+    if "device" in ev.columns:
+        out["device"] = ev.groupby("customer_id", sort=False)["device"].last().reindex(index).astype("str")
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 40 * 86_400), st.sampled_from(["view", "purchase", "cart"]),
+                          st.sampled_from(["app", "web", None])), min_size=1, max_size=50),
+       st.sampled_from(["ns", "us", "s"]), st.sampled_from(["none", "str", "category"]), st.integers(1, 20),
+       st.sampled_from([None, ["purchase"], ["purchase", "cart"]]))
+def test_extra_features_equal_the_groupby_version(rows, unit, device, window, activity):
+    from cjlib.churn.dataset import _extra_features
+    from cjlib.io import ensure_sorted
+
+    ev = pd.DataFrame(rows, columns=["c", "s", "event", "device"])
+    ev = pd.DataFrame({"customer_id": "c" + ev["c"].astype(str),
+                       "timestamp": (pd.Timestamp("2025-01-01") + pd.to_timedelta(ev["s"], unit="s")).dt.as_unit(unit),
+                       "event": pd.Categorical(ev["event"]), "device": ev["device"]})
+    ev = ev.drop(columns="device") if device == "none" else ev.astype({"device": device})
+    cut = pd.Timestamp("2025-01-30")
+    past = ensure_sorted(ev[ev["timestamp"] < cut].reset_index(drop=True))
+    if len(past) == 0:
+        return
+    index = pd.Index(sorted(past["customer_id"].unique()), name="customer_id")
+    assert_frame_equal(_extra_features(past, cut, window, activity, index),
+                       _extra_features_reference(past, cut, window, activity, index), check_exact=True)

@@ -85,28 +85,63 @@ def _labels(events: pd.DataFrame, *, cut: pd.Timestamp, days: int, activity: lis
 
 def _extra_features(ev: pd.DataFrame, cut: pd.Timestamp, window: int, activity: list[str] | None,
                     index: pd.Index) -> pd.DataFrame:
-    """Activity recency, recent activity days and the last device, from events before ``cut`` only."""
-    act = ev if activity is None else ev[ev["event"].astype(str).isin(activity).to_numpy()]
-    day = act["timestamp"].dt.floor("D")
-    g = pd.DataFrame({"customer_id": act["customer_id"].to_numpy(), "day": day.to_numpy()})
-    days = g.drop_duplicates().groupby("customer_id", sort=False).size().reindex(index).fillna(0)
-    recent_from = cut - pd.Timedelta(days=window)
-    recent = (g[g["day"] >= recent_from].drop_duplicates().groupby("customer_id", sort=False).size()
-              .reindex(index).fillna(0))
+    """Activity recency, recent activity days and the last device, from events before ``cut`` only.
+
+    Over the log in (customer, timestamp) order: a customer's active days are the rows whose (customer,
+    day) differs from the row before, the last activity and the last device are the last such rows, so
+    no customer id is hashed per row.
+    """
+    from cjlib.io import ensure_sorted
+    from cjlib.journeys import customer_groups
+
+    ev = ensure_sorted(ev)
+    starts, cust = customer_groups(ev)
+    at = index.get_indexer(ev["customer_id"].array.take(starts))  # each group's row in ``index``
+    n = len(index)
+    ts = ev["timestamp"]
+    day_ns = ts.dt.floor("D").to_numpy().astype("datetime64[ns]").view(np.int64)
+    rows = np.flatnonzero(_is_activity(ev, activity)) if activity is not None else np.arange(len(ev))
+    c, d = cust[rows], day_ns[rows]
+    new_day = np.ones(len(rows), dtype=bool)
+    new_day[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1])
+    recent_from = (cut - pd.Timedelta(days=window)).as_unit("ns").value
+    days = _scatter(at, np.bincount(c[new_day], minlength=len(starts)), n)
+    recent = _scatter(at, np.bincount(c[new_day & (d >= recent_from)], minlength=len(starts)), n)
     out = pd.DataFrame(index=index)
-    last_ts = act.groupby("customer_id", sort=False)["timestamp"].max().reindex(index)
     if activity is not None:  # with any event as activity it would repeat recency_days
+        last = rows[np.flatnonzero(np.r_[c[1:] != c[:-1], True])] if len(rows) else rows
+        last_ts = pd.Series(ts.to_numpy()[last], index=index[at[cust[last]]]).reindex(index)
         out["activity_recency_days"] = (cut - last_ts).dt.total_seconds() / 86_400.0
-    out["activity_days"] = days.astype(np.int64)
-    out["activity_days_recent"] = recent.astype(np.int64)
+    out["activity_days"] = days
+    out["activity_days_recent"] = recent
+    first = pd.Series(ts.to_numpy()[starts], index=index[at]).reindex(index)
     with np.errstate(divide="ignore", invalid="ignore"):
-        span = np.maximum((cut - ev.groupby("customer_id", sort=False)["timestamp"].min().reindex(index))
-                          .dt.total_seconds().to_numpy() / 86_400.0, 1.0)
-    out["activity_days_per_30d"] = days.to_numpy() / span * 30.0
-    if "device" in ev.columns:
-        dev = ev.groupby("customer_id", sort=False)["device"].last().reindex(index)
+        span = np.maximum((cut - first).dt.total_seconds().to_numpy() / 86_400.0, 1.0)
+    out["activity_days_per_30d"] = days / span * 30.0
+    if "device" in ev.columns:  # groupby().last(): the last device seen (missing ones skipped)
+        known = np.flatnonzero(ev["device"].notna().to_numpy())
+        kc = cust[known]
+        last_dev = known[np.flatnonzero(np.r_[kc[1:] != kc[:-1], True])] if len(known) else known
+        dev = pd.Series(ev["device"].iloc[last_dev].to_numpy(), index=index[at[cust[last_dev]]]).reindex(index)
         out["device"] = dev.astype("str")
     return out
+
+
+def _scatter(at: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per-group values placed at their rows of the index (0 for rows no group has)."""
+    out = np.zeros(n, dtype=np.int64)
+    out[at] = values
+    return out
+
+
+def _is_activity(ev: pd.DataFrame, activity: list[str]) -> np.ndarray:
+    """Rows whose event (as text) is one of ``activity``: a lookup over a categorical's categories."""
+    col = ev["event"]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        lut = np.asarray(col.cat.categories.astype(str).isin(activity), dtype=bool)
+        codes = col.cat.codes.to_numpy()
+        return (codes >= 0) & lut[np.maximum(codes, 0)] if len(lut) else np.zeros(len(col), dtype=bool)
+    return col.astype(str).isin(activity).to_numpy()
 
 
 def features_at(

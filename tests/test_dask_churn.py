@@ -277,3 +277,14 @@ def test_extra_features_equal_the_groupby_version(rows, unit, device, window, ac
     index = pd.Index(sorted(past["customer_id"].unique()), name="customer_id")
     assert_frame_equal(_extra_features(past, cut, window, activity, index),
                        _extra_features_reference(past, cut, window, activity, index), check_exact=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -0.0, 0.5, 123.0])),
+                max_size=30), st.lists(st.integers(-10**6, 10**6), max_size=30))
+def test_risk_reason_values_format_as_one_by_one(floats, ints):
+    from cjlib.churn.explain import _fmt, _fmt_all
+
+    for arr in (np.asarray(floats, dtype=float), np.asarray(ints, dtype=np.int64), np.asarray(ints, dtype=bool),
+                np.asarray([str(i) for i in ints] + [None], dtype=object)):
+        assert _fmt_all(arr).tolist() == [_fmt(v) for v in arr]

@@ -110,6 +110,18 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _fmt_all(values: np.ndarray) -> np.ndarray:
+    """:func:`_fmt` of every value (an object array), each distinct number formatted once."""
+    if values.dtype.kind == "f":  # distinct bit patterns: -0.0 and 0.0, or two NaNs, stay apart
+        bits = np.ascontiguousarray(values).view(np.int64 if values.dtype.itemsize == 8 else np.int32)
+        _, first, inv = np.unique(bits, return_index=True, return_inverse=True)
+        return np.array([_fmt(values[i]) for i in first] + [""], dtype=object)[:-1][inv]
+    if values.dtype.kind in "iub":
+        _, first, inv = np.unique(values, return_index=True, return_inverse=True)
+        return np.array([_fmt(values[i]) for i in first] + [""], dtype=object)[:-1][inv]
+    return np.array([_fmt(v) for v in values] + [""], dtype=object)[:-1]
+
+
 def risk_table(model, X: pd.DataFrame, *, top_n: int = 3, reference: pd.DataFrame | None = None,
                features: Sequence[str] | None = None, n_threads: int | None = 1) -> pd.DataFrame:
     """Per customer: churn probability, risk decile and the top reasons, highest risk first.
@@ -159,8 +171,11 @@ def risk_table(model, X: pd.DataFrame, *, top_n: int = 3, reference: pd.DataFram
         j = order[:, k]
         eff = deltas[np.arange(len(X)), j]
         pos = eff > 1e-4
-        text = np.array([f"{cols[jj]} = {_fmt(vals[cols[jj]][i])} (typical {_fmt(typical[cols[jj]])})"
-                         for i, jj in enumerate(j)], dtype=object)
+        text = np.empty(len(X), dtype=object)
+        for jj in np.unique(j):  # each feature's rows at once, each distinct value formatted once
+            rows = np.flatnonzero(j == jj)
+            c = cols[jj]
+            text[rows] = f"{c} = " + _fmt_all(vals[c][rows]) + f" (typical {_fmt(typical[c])})"
         out[f"reason_{k + 1}"] = pd.array(np.where(pos, text, None), dtype="str")
         out[f"reason_{k + 1}_effect"] = np.where(pos, eff, np.nan)
     out.index.name = "customer_id"

@@ -88,7 +88,7 @@ def active_customers(events: pd.DataFrame, *, as_of, window,
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or Partitioned
     as_of : str or Timestamp
         End of the window (exclusive).
     window : int, str or Timedelta
@@ -166,7 +166,7 @@ def at_risk_list(
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or Partitioned
     plan : WindowPlan
         From :func:`cjlib.churn.plan_window`: ``window`` and ``as_of`` (the data's end) are used;
         the evaluation cutoff is not.
@@ -291,7 +291,7 @@ def fit_value(events: pd.DataFrame, *, as_of, horizon=365, discount_rate: float 
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or Partitioned
     as_of : str or Timestamp
         Only purchase occasions before it count (the data's end, :attr:`cjlib.churn.WindowPlan.as_of`).
     horizon : float, str or Timedelta, default 365
@@ -479,7 +479,7 @@ def at_risk_list_or_reason(events: pd.DataFrame, plan: WindowPlan, **kw) -> tupl
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or Partitioned
     plan : WindowPlan
     **kw
         As :func:`at_risk_list` (``model`` is required).

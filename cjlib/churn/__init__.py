@@ -40,11 +40,21 @@ Explanations
     replacement by a typical value (median for numbers, most frequent value for categories) lowers this
     customer's predicted churn probability the most (a local perturbation, model-agnostic).
 
+Large logs
+    Every function that reads the events also takes a log shuffled by customer
+    (:class:`cjlib.engine.Partitioned`, a report's events with ``dask_address``): labels, features, the
+    gaps between active days and the BG/NBD summaries are per-customer kernels run on its partitions
+    (:mod:`cjlib.churn.distributed`), and the models are fitted on the merged per-customer tables in the
+    calling process, so the results equal the in-process ones. A feature model's training set of more than
+    :data:`MAX_FIT_CUSTOMERS` customers is a seeded random sample of it (:func:`fit_rows`); every customer is
+    still scored, and the choice sentence says so (:func:`fit_note`).
+
 Modules
     ``window`` (the churn window, cutoffs and :func:`plan_window`), ``dataset`` (labels and features at a
     cutoff), ``models`` (the pipelines, the BG/NBD baseline, :func:`choose_model`), ``evaluation`` (lift,
-    calibration, AUCs), ``validation`` (:class:`ChurnResult` and the validation runs) and ``explain``
-    (importance, partial dependence, per-customer reasons). Every public name is re-exported here.
+    calibration, AUCs), ``validation`` (:class:`ChurnResult` and the validation runs), ``explain``
+    (importance, partial dependence, per-customer reasons) and ``distributed`` (the same steps on a
+    Partitioned log). Every public name is re-exported here.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ def label_customers(
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or Partitioned
         Event log (``customer_id``, ``timestamp``, ``event``).
     cutoff : str or Timestamp
         Start of the window (inclusive).
@@ -261,8 +261,10 @@ def make_dataset(
 
     Parameters
     ----------
-    events : DataFrame
-        Event log as :func:`cjlib.load_events` returns it (not modified).
+    events : DataFrame or Partitioned
+        Event log as :func:`cjlib.load_events` returns it (not modified), or the log shuffled by customer
+        (:class:`cjlib.engine.Partitioned`): every per-customer step then runs on its partitions
+        (:mod:`cjlib.churn.distributed`) and gives the same result.
     cutoff : str or Timestamp
         Features use only events and feedback strictly before it; the label window starts at it.
     window : int, str or Timedelta

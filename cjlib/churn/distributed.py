@@ -116,7 +116,7 @@ class LogFacts:
 def _first_seen(part: pd.DataFrame, col: str) -> dict:
     if len(part) == 0:
         return {}
-    g = part.groupby(part[col].astype(str).where(part[col].notna()), sort=False, observed=True)["timestamp"].min()
+    g = part.groupby(col, sort=False, observed=True)["timestamp"].min()  # missing values are not a group
     return {str(k): pd.Timestamp(v) for k, v in g.items()}
 
 

@@ -345,7 +345,7 @@ def bgnbd_scores(events: pd.DataFrame, *, cutoff, window, activity_events=None,
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or Partitioned
     cutoff : str or Timestamp
         Occasions strictly before it are the model's history.
     window : int, str or Timedelta

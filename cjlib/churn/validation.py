@@ -338,7 +338,7 @@ def validate(events: pd.DataFrame, plan: WindowPlan, **kw) -> ChurnResult:
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or Partitioned
     plan : WindowPlan
         From :func:`plan_window` (window, cutoff and design).
     **kw
@@ -368,7 +368,7 @@ def validate_or_reason(events: pd.DataFrame, plan: WindowPlan, **kw) -> tuple[Ch
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or Partitioned
     plan : WindowPlan
     **kw
         As :func:`validate`.

@@ -60,7 +60,7 @@ def default_cutoff(events: pd.DataFrame, window) -> pd.Timestamp:
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or Partitioned
         Event log with a ``timestamp`` column.
     window : int, str or Timedelta
         The churn window: days (int), ``"90D"`` or a Timedelta of whole days.
@@ -138,7 +138,7 @@ def activity_gap_days(events: pd.DataFrame, activity_events: Sequence[str] | Non
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or Partitioned
         Event log (``customer_id``, ``timestamp``, ``event``).
     activity_events : sequence of str, optional
         Events that count as activity (default: every event).
@@ -241,7 +241,7 @@ def plan_window(events: pd.DataFrame, window=None, *, cutoff=None,
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or Partitioned
         Event log (``customer_id``, ``timestamp``, ``event``).
     window : int, str or Timedelta, optional
         The window asked for: days (a report's ``churn_window_days``), ``"49D"`` or a Timedelta of whole
@@ -349,7 +349,7 @@ def plan_window_or_reason(events: pd.DataFrame, window=None, *, cutoff=None,
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or Partitioned
     window : int, str, Timedelta or None
         As in :func:`plan_window` (a report's ``churn_window_days``; ``None`` or 0 fits one).
     cutoff : str or Timestamp, optional

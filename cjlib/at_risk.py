@@ -66,6 +66,9 @@ class AtRisk:
         Customers in the training set.
     rank_by : str
         ``"risk"`` until :func:`add_value` ranks by value at risk.
+    n_fitted : int or None
+        Customers the refitted feature model saw when the training set was larger than
+        :data:`cjlib.churn.MAX_FIT_CUSTOMERS` (a seeded random sample of it); None when it saw all of them.
     """
 
     table: pd.DataFrame
@@ -75,6 +78,7 @@ class AtRisk:
     window: pd.Timedelta
     n_trained: int
     rank_by: str = "risk"
+    n_fitted: int | None = None
 
     @property
     def window_days(self) -> int:
@@ -204,6 +208,7 @@ def at_risk_list(
                         f"nobody left to keep", column="timestamp", rule="no_active_customers")
     kw = {"activity_events": activity, "customers": customers, "feedback": feedback, "stage_map": stage_map,
           "exclude": exclude}
+    rows = None  # the feature model's fitted sample (None: every training customer)
     if model == "bgnbd":
         # fitted on every customer seen before as_of (a fit on the active ones alone would see no dropout)
         bg, _ = bgnbd_scores(events, cutoff=as_of, window=window, activity_events=activity)
@@ -224,7 +229,7 @@ def at_risk_list(
         n_trained = len(y_tr)
     table = _ranked(table, "churn_probability")
     return AtRisk(table=table, as_of=as_of, trained_at=trained_at, model=model, window=plan.window,
-                  n_trained=n_trained)
+                  n_trained=n_trained, n_fitted=None if rows is None else len(rows))
 
 
 def _ranked(table: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -396,7 +401,7 @@ def add_value(at_risk: AtRisk, fit: ValueFit, *, rank_by: str = "value_at_risk")
     t["value_rank"] = t["value_at_risk"].rank(ascending=False, method="first").astype(np.int64)
     t = _ranked(t, "value_at_risk" if rank_by == "value_at_risk" else "churn_probability")
     return AtRisk(table=t, as_of=at_risk.as_of, trained_at=at_risk.trained_at, model=at_risk.model,
-                  window=at_risk.window, n_trained=at_risk.n_trained, rank_by=rank_by)
+                  window=at_risk.window, n_trained=at_risk.n_trained, rank_by=rank_by, n_fitted=at_risk.n_fitted)
 
 
 def ranking_overlap(table: pd.DataFrame, *, top: int | None = None) -> dict:

@@ -28,7 +28,15 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from cjlib.bgnbd import BGNBD, TIME_UNITS, FittedParams, _is_partitioned, positive_mle, rfm_summary, unknown_errors
+from cjlib.bgnbd import (
+    BGNBD,
+    TIME_UNITS,
+    FittedParams,
+    _is_partitioned,
+    positive_mle,
+    rfm_summary,
+    unknown_errors,
+)
 from cjlib.validation import duration
 
 __all__ = ["MIN_REPEAT_CUSTOMERS", "GammaGamma", "customer_value", "fit_gamma_gamma", "horizon_days",

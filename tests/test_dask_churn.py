@@ -25,14 +25,14 @@ from pandas.testing import assert_frame_equal, assert_index_equal, assert_series
 pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
+import gallery  # noqa: E402
+
 from cjlib import at_risk, churn, engine, synth  # noqa: E402
 from cjlib.bgnbd import rfm_summary  # noqa: E402
 from cjlib.churn import distributed as dist  # noqa: E402
 from cjlib.errors import DataError  # noqa: E402
 from cjlib.findings import churn as say  # noqa: E402
 from cjlib.io import load_inputs  # noqa: E402
-
-import gallery  # noqa: E402
 
 
 @pytest.fixture(scope="module")

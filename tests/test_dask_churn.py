@@ -88,7 +88,7 @@ def case_both(request, tmp_path_factory, client):
     return request.param, data, _on_cluster(data, parted)
 
 
-def _notebook(data, activity):
+def _notebook(data, activity, output_dir="."):
     """The churn notebook's calls with events, in its order, with its defaults (model auto, seed 0)."""
     left_out = list(say.features_left_out(data.customers, data.profile)[0])
     plan, why = churn.plan_window_or_reason(data.events, 0, cutoff="", activity_events=activity)
@@ -105,7 +105,11 @@ def _notebook(data, activity):
     assert risk is not None, why
     if value is not None:
         risk = at_risk.add_value(risk, value)
-    return plan, res, value, risk
+    personas, why = churn.personas_or_reason(data, output_dir=str(output_dir), personas_path="", seed=0)
+    assert personas is not None, why
+    by_persona = churn.churn_by_segment(res.y_test, personas.persona.astype(str).rename("persona"),
+                                        prob=res.probability)
+    return plan, res, value, risk, by_persona
 
 
 def _same_result(a, b):
@@ -120,10 +124,10 @@ def _same_result(a, b):
     assert (a.explain_index is None) == (b.explain_index is None)
 
 
-def test_the_notebook_calls_give_the_in_process_results(synth_both):
+def test_the_notebook_calls_give_the_in_process_results(synth_both, tmp_path):
     data, on_cluster = synth_both
-    plan_a, res_a, value_a, risk_a = _notebook(data, None)
-    plan_b, res_b, value_b, risk_b = _notebook(on_cluster, None)
+    plan_a, res_a, value_a, risk_a, persona_a = _notebook(data, None, tmp_path)  # no 01 output: personas fitted
+    plan_b, res_b, value_b, risk_b, persona_b = _notebook(on_cluster, None, tmp_path)
     assert plan_a == plan_b
     assert plan_a.design == "out_of_time" and plan_a.window_days >= 7
     _same_result(res_a, res_b)
@@ -134,6 +138,8 @@ def test_the_notebook_calls_give_the_in_process_results(synth_both):
     assert_frame_equal(risk_a.table, risk_b.table, check_exact=True)
     assert (risk_a.as_of, risk_a.trained_at, risk_a.n_trained) == (risk_b.as_of, risk_b.trained_at, risk_b.n_trained)
     assert len(risk_a.table) > 20
+    assert_frame_equal(persona_a, persona_b, check_exact=True)  # churn by persona (personas fitted as 01 does)
+    assert len(persona_a) >= 2
 
 
 def test_purchase_activity_and_the_bgnbd_list(synth_both):

@@ -108,10 +108,26 @@ class TreePeak:
         return self.total_kb / 1024
 
 
-def run_suite(events_path: Path, out: Path, dask_address: str = "") -> dict:
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """End the runner this benchmark started and the processes below it (its kernels), by process id."""
+    import psutil
+
+    try:
+        below = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        below = []
+    for p in [*below, psutil.Process(proc.pid)] if proc.poll() is None else below:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+
+
+def run_suite(events_path: Path, out: Path, dask_address: str = "", timeout: float | None = None) -> dict:
     """Run all five reports once on ``events_path`` into ``out`` (emptied first): wall seconds, per-notebook
     seconds / own cell seconds / status / kernel peak, the runner's own seconds (loading and pre-validating
-    the inputs, the index), and peak memory. Never raises for a failed report: it is recorded."""
+    the inputs, the index), and peak memory. Never raises for a failed report: it is recorded; a run past
+    ``timeout`` seconds is ended (the runner and its kernels) and recorded as timed out."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     cmd = [sys.executable, "-m", "cjlib", "report", "--out", str(out), "-p", "events_path", str(events_path),
@@ -121,7 +137,13 @@ def run_suite(events_path: Path, out: Path, dask_address: str = "") -> dict:
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = TreePeak(proc.pid)
-    stdout, stderr = proc.communicate()
+    timed_out = False
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_tree(proc)
+        stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t
     peak.stop()
     notebooks: dict[str, dict] = {}
@@ -147,7 +169,11 @@ def run_suite(events_path: Path, out: Path, dask_address: str = "") -> dict:
            "tree_peak_mb": peak.total_mb}
     res["report_peak_mb"] = max(res["runner_peak_mb"], res["kernel_peak_mb"])
     failed = {k: v.get("error", v["status"]) for k, v in notebooks.items() if v["status"] != "ok"}
-    if proc.returncode and not failed:
+    if timed_out:
+        done = [k for k, v in notebooks.items() if v["status"] != "not run"]
+        failed["runner"] = (f"timed out after {timeout:.0f} s (ended by the benchmark; notebooks finished: "
+                            f"{', '.join(done) or 'none'})")
+    elif proc.returncode and not failed:
         failed["runner"] = (stderr.strip().splitlines() or stdout.strip().splitlines() or ["no output"])[-1]
     res["failed"] = failed
     return res
@@ -161,7 +187,7 @@ def worker_peaks_mb(client) -> list[float]:
     return sorted(client.run(hwm).values())
 
 
-def run_suite_dask(events_path: Path, out: Path, config: dict | None = None) -> dict:
+def run_suite_dask(events_path: Path, out: Path, config: dict | None = None, timeout: float | None = None) -> dict:
     """:func:`run_suite` with ``dask_address`` set to a fresh ``LocalCluster`` (2 worker processes, 1 thread
     each, Dask's configuration updated by ``config``); adds ``worker_peak_mb`` (each worker's ``VmHWM``).
     A cluster that does not start is recorded as the failure."""
@@ -179,7 +205,7 @@ def run_suite_dask(events_path: Path, out: Path, config: dict | None = None) -> 
         os.environ.update(saved)
         return {"wall_s": float("nan"), "failed": {"cluster": f"{type(exc).__name__}: {exc}"}, "notebooks": {}}
     try:
-        res = run_suite(events_path, out, cluster.scheduler_address)
+        res = run_suite(events_path, out, cluster.scheduler_address, timeout=timeout)
         try:
             res["worker_peak_mb"] = worker_peaks_mb(client)
         except Exception as exc:  # noqa: BLE001 - a worker lost at the end: say so
@@ -290,7 +316,10 @@ def bench_suite(size: str, events_path: Path, rows: list, dask: bool = True) -> 
     on_dask = None
     if dask:
         print(f"== report suite, {size} events, on a two-worker LocalCluster", flush=True)
-        on_dask = run_suite_dask(events_path, CACHE / f"suite_{size}_dask")
+        # a hung Dask path must not hang the benchmark: BENCH_SUITE_TIMEOUT seconds, by default 4 x the
+        # in-process suite (at least 10 min)
+        limit = float(os.environ.get("BENCH_SUITE_TIMEOUT") or max(600.0, 4 * inproc["wall_s"]))
+        on_dask = run_suite_dask(events_path, CACHE / f"suite_{size}_dask", timeout=limit)
     new = suite_rows(size, inproc, on_dask)
     print(describe(new), flush=True)
     rows.extend(new)
@@ -303,6 +332,7 @@ if __name__ == "__main__":  # one suite alone: python benchmarks/suite.py 1M [in
     size = sys.argv[1] if len(sys.argv) > 1 else "1M"
     mode = sys.argv[2] if len(sys.argv) > 2 else "inprocess"
     path = run.parts_path(size)
-    res = (run_suite_dask if mode == "dask" else run_suite)(path, CACHE / f"suite_{size}_{mode}")
+    limit = float(os.environ.get("BENCH_SUITE_TIMEOUT") or 0) or None
+    res = (run_suite_dask if mode == "dask" else run_suite)(path, CACHE / f"suite_{size}_{mode}", timeout=limit)
     res["notebooks"] = {k: {kk: vv for kk, vv in v.items() if kk != "metrics"} for k, v in res["notebooks"].items()}
     print(json.dumps(res, indent=1, default=str))

@@ -72,3 +72,23 @@ def test_metric_differences_nested():
     assert suite.metric_differences(a, {"stages": [{"stage": "x", "share": 0.31, "n": 3}], "m": {"a": 1.0}}) \
         == ["stages"]
     assert suite.metric_differences(a, {"stages": a["stages"], "m": {"a": 1.0, "b": 2}}) == ["m"]
+
+
+def test_hung_suite_is_ended_and_recorded(tmp_path, monkeypatch):
+    import psutil
+
+    fake = tmp_path / "python"  # stands in for the interpreter: a runner that starts a child and hangs
+    fake.write_text("#!/bin/sh\nsleep 60 &\necho $! > \"$(dirname \"$0\")/child.pid\"\nsleep 60\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(fake))
+    monkeypatch.setattr(suite, "ROOT", tmp_path)
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "00_a.ipynb").write_text("{}")
+    t = time.perf_counter()
+    res = suite.run_suite(tmp_path / "events", tmp_path / "out", timeout=1.5)
+    assert time.perf_counter() - t < 20
+    assert res["failed"]["runner"].startswith("timed out after 2 s") and "finished: none" in res["failed"]["runner"]
+    assert res["notebooks"]["00_a"]["status"] == "not run"
+    child = int((tmp_path / "child.pid").read_text())
+    time.sleep(0.2)
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE

@@ -173,8 +173,9 @@ def run_suite(events_path: Path, out: Path, dask_address: str = "", timeout: flo
         done = [k for k, v in notebooks.items() if v["status"] != "not run"]
         failed["runner"] = (f"timed out after {timeout:.0f} s (ended by the benchmark; notebooks finished: "
                             f"{', '.join(done) or 'none'})")
-    elif proc.returncode and not failed:
-        failed["runner"] = (stderr.strip().splitlines() or stdout.strip().splitlines() or ["no output"])[-1]
+    elif proc.returncode:
+        last = (stderr.strip().splitlines() or stdout.strip().splitlines() or ["no output"])[-1]
+        failed["runner"] = f"exit status {proc.returncode}: {last}"
     res["failed"] = failed
     return res
 
@@ -274,7 +275,8 @@ def suite_rows(size: str, inproc: dict, on_dask: dict | None) -> list[dict]:
         base = inproc["notebooks"].get(name, {})
         both = nb["status"] == "ok" and base.get("status") == "ok"
         rows.append({
-            "op": f"report {name} on Dask", "size": size, "cjlib_s": _r(nb["seconds"], 2),
+            "op": f"report {name} on Dask", "size": size,
+            "cjlib_s": None if nb["status"] == "not run" else _r(nb["seconds"], 2),
             "baseline": f"report {name} in process", "baseline_s": _r(base.get("seconds"), 2),
             "ratio": _r(nb["seconds"] / base["seconds"], 3) if both and base["seconds"] else None,
             "cjlib_peak_mb": nb.get("kernel_peak_mb"), "own_s": nb.get("own_s"), "status": nb["status"],

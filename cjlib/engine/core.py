@@ -61,6 +61,12 @@ class Partitioned:
         """Partitions of the shuffled log."""
         return self.ddf.npartitions
 
+    def __len__(self) -> int:
+        """Rows of the log (known for a loaded or a pandas log; a Dask frame's rows are not counted)."""
+        if self.n_rows is None:
+            raise TypeError("the rows of a Partitioned log built from a Dask frame are not counted")
+        return int(self.n_rows)
+
     @property
     def columns(self) -> pd.Index:
         """The log's columns (as the loaded frame has them; the private row position left out)."""

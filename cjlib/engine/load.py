@@ -102,6 +102,25 @@ def _pieces(path: str) -> tuple[list[str], str, object]:
     return [fs.unstrip_protocol(f) for f in files], str(path), None
 
 
+def _local_path(path: str) -> str:
+    """A local path resolved here (:func:`cjlib.paths.resolve`), a URL as it is."""
+    from cjlib.paths import resolve
+
+    return str(path) if "://" in str(path) else str(resolve(path))
+
+
+def _on_worker(client, fn, *args):
+    """``fn(*args)`` run by a worker: only the workers need to read the events' storage. A DataError it
+    raises is raised here as it is."""
+    return client.submit(fn, *args, pure=False).result()
+
+
+def _listing(path: str) -> tuple[list[str], str, object, list[int]]:
+    """:func:`_pieces` and each file's rows (from the footers), as a worker sees the storage."""
+    files, source, schema = _pieces(path)
+    return files, source, schema, _row_counts(files)
+
+
 def _row_counts(files: list[str]) -> list[int]:
     """Rows of each Parquet file, from its footer (no data is read)."""
     import fsspec
@@ -114,7 +133,7 @@ def _row_counts(files: list[str]) -> list[int]:
     return out
 
 
-def ids_numeric(path: str, column: str = "customer_id") -> bool:
+def ids_numeric(path: str, column: str = "customer_id", *, client=None, address: str | None = None) -> bool:
     """Whether a Parquet log types customer ids as numbers, from its first file's schema (no rows read).
 
     Parameters
@@ -123,12 +142,21 @@ def ids_numeric(path: str, column: str = "customer_id") -> bool:
         As :func:`read_log` takes it.
     column : str, default "customer_id"
         The id column's name in the file.
+    client, address : optional
+        A distributed client: a worker reads the schema (the report process may not see the storage).
 
     Returns
     -------
     bool
         ``False`` also when the column is missing (:func:`read_log` then names it).
     """
+    client = get_client(client, address)
+    if client is not None:
+        return _on_worker(client, _ids_numeric_here, _local_path(path), column)
+    return _ids_numeric_here(path, column)
+
+
+def _ids_numeric_here(path: str, column: str) -> bool:
     import fsspec
     import pyarrow.parquet as pq
     import pyarrow.types as pt
@@ -324,8 +352,8 @@ def read_log(path: str, *, columns: Mapping[str, str] | None = None, timestamp_f
     client = get_client(client, address)
     if client is None:
         raise ValueError("read_log needs a distributed client (dask_address)")
-    files, source, schema = _pieces(path)
-    offsets = np.r_[0, np.cumsum(_row_counts(files))]
+    files, source, schema, counts = _on_worker(client, _listing, _local_path(path))
+    offsets = np.r_[0, np.cumsum(counts)]
     spec = _Spec(source, dict(columns or {}), timestamp_format, start, end, ids_as_text, schema)
     pieces = [client.submit(_read_piece, f, int(o), spec, pure=False) for f, o in zip(files, offsets[:-1])]
     errors = [e for e in client.gather(client.map(_failure, pieces, pure=False)) if e is not None]
@@ -367,20 +395,31 @@ def save_log(parted: Partitioned, facts: LogFacts, folder: str) -> str:
     str
         ``folder``.
     """
-    import fsspec
-
-    client = parted.client
-    fs, root = fsspec.core.url_to_fs(folder)
-    fs.makedirs(root, exist_ok=True)
-    width = len(str(parted.npartitions))
-    paths = [fs.unstrip_protocol(f"{root.rstrip('/')}/part.{i:0{width}d}.parquet") for i in range(parted.npartitions)]
     import dask
 
+    client = parted.client
+    paths = _on_worker(client, _make_folder, folder, parted.npartitions)
     client.gather(client.compute([dask.delayed(_write_part, pure=False)(d, p)
                                   for d, p in zip(parted.ddf.to_delayed(), paths)]))
-    with fs.open(f"{root.rstrip('/')}/{FACTS_FILE}", "w") as fh:
-        json.dump({**asdict(facts), "files": paths}, fh)
+    _on_worker(client, _write_facts, folder, {**asdict(facts), "files": paths})
     return folder
+
+
+def _make_folder(folder: str, n: int) -> list[str]:
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(folder)
+    fs.makedirs(root, exist_ok=True)
+    width = len(str(n))
+    return [fs.unstrip_protocol(f"{root.rstrip('/')}/part.{i:0{width}d}.parquet") for i in range(n)]
+
+
+def _write_facts(folder: str, saved: dict) -> None:
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(folder)
+    with fs.open(f"{root.rstrip('/')}/{FACTS_FILE}", "w") as fh:
+        json.dump(saved, fh)
 
 
 def _open_part(path: str) -> pd.DataFrame:
@@ -398,6 +437,14 @@ def _categorized(part: pd.DataFrame) -> pd.DataFrame:
     return _plain_strings(_categorize(part))
 
 
+def _read_facts(folder: str) -> dict:
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(folder)
+    with fs.open(f"{root.rstrip('/')}/{FACTS_FILE}") as fh:
+        return json.load(fh)
+
+
 def open_log(folder: str, *, client=None, address: str | None = None) -> tuple[Partitioned, LogFacts]:
     """A log saved by :func:`save_log`, read back by the workers with no second shuffle.
 
@@ -412,13 +459,9 @@ def open_log(folder: str, *, client=None, address: str | None = None) -> tuple[P
     -------
     (Partitioned, LogFacts)
     """
-    import fsspec
-
     dd = _require_dask()
     client = get_client(client, address)
-    fs, root = fsspec.core.url_to_fs(folder)
-    with fs.open(f"{root.rstrip('/')}/{FACTS_FILE}") as fh:
-        saved = json.load(fh)
+    saved = _on_worker(client, _read_facts, folder)
     files = saved.pop("files")
     parts = client.map(_open_part, files, pure=False)
     meta = client.submit(lambda p: p.iloc[:0], parts[0], pure=False).result()

@@ -229,14 +229,14 @@ def _load_on_dask(address, events_path, parts, fmt, stage_map, start, end, event
     feedback = load_feedback(feedback_path, parts["feedback"],
                              timestamp_format=fmt["feedback"]) if feedback_path else None
     costs = load_costs(costs_path, parts["costs"]) if costs_path else None
-    ev_numeric = dload.ids_numeric(events_path, mapping.get("customer_id", "customer_id"))
+    client = get_client(address=address)
+    ev_numeric = dload.ids_numeric(events_path, mapping.get("customer_id", "customer_id"), client=client)
     kinds = {ev_numeric} | {_numeric_ids(df) for df in (customers, feedback) if df is not None}
     as_text = len(kinds) > 1
     if as_text:
         customers, feedback = (None if df is None else _with_ids(df, _id_text(df["customer_id"]))
                                for df in (customers, feedback))
     key = json.dumps([str(events_path), mapping, fmt["events"], str(start), str(end), as_text])
-    client = get_client(address=address)
     saved = os.environ.get(dload.SHUFFLED_ENV, "")
     events = log = None
     if saved:

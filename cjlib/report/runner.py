@@ -138,7 +138,14 @@ def _load_data(params: Mapping[str, Any], checks: Iterable[Mapping[str, Any]] = 
     for p in checks:
         _check_churn_window(inputs, p)
     summary = inputs.summary()
-    summary["fingerprint"] = fingerprint(params.get(k, "") for k in DATA_PARAMS)
+    paths = [params.get(k, "") for k in DATA_PARAMS]
+    from cjlib.engine.core import Partitioned
+
+    if isinstance(inputs.events, Partitioned):  # a worker reads the files: this process may not see them
+        summary["fingerprint"] = inputs.events.client.submit(fingerprint, [str(resolve(p)) if p else "" for p in paths],
+                                                             pure=False).result()
+    else:
+        summary["fingerprint"] = fingerprint(paths)
     return summary, inputs.stage_map, inputs
 
 

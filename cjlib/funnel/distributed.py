@@ -191,11 +191,20 @@ def _condense(m: _Match) -> _Match:
     def at(a):
         return np.where(a >= 0, np.searchsorted(keep, np.maximum(a, 0)), a)
 
-    small = replace(prep, ev=prep.ev.iloc[keep].reset_index(drop=True), unit=prep.unit[keep],
+    small = replace(prep, ev=_compact(prep.ev.iloc[keep].reset_index(drop=True)), unit=prep.unit[keep],
                     unit_start=np.searchsorted(keep, prep.unit_start), ts=prep.ts[keep], ev_codes=prep.ev_codes[keep],
                     member=np.asfortranarray(prep.member[keep]),
                     xmember=None if prep.xmember is None else prep.xmember[keep])
     return replace(m, prep=small, pos=at(m.pos), first_entry=at(m.first_entry))
+
+
+def _compact(ev: pd.DataFrame) -> pd.DataFrame:
+    """Text columns with few values (segments) as categoricals: the same values, a fraction of the memory in
+    the report's process (``customer_id`` and id-like columns stay as they are)."""
+    cats = {c: ev[c].astype("category") for c in ev.columns
+            if c != "customer_id" and (ev[c].dtype == object or pd.api.types.is_string_dtype(ev[c].dtype))
+            and not isinstance(ev[c].dtype, pd.CategoricalDtype) and ev[c].nunique() * 4 <= len(ev)}
+    return ev.assign(**cats) if cats else ev
 
 
 def _fit_kernel(ev: pd.DataFrame, *, cats, args: dict) -> _Match:

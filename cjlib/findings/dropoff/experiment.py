@@ -8,7 +8,6 @@ minimum detectable effect is stated only where it is defined (a control rate str
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from cjlib.findings import is_number, join, number, p_value, paragraphs, pct
 

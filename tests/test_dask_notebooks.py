@@ -109,8 +109,9 @@ def test_every_notebook_declares_dask_address_alike():
 def test_the_cluster_ran_the_kernels(runs):
     # every routed call runs its kernel (engine._apply, key prefix "apply") on at least one partition
     assert runs["tasks"]["apply"] >= sum(ROUTED_CALLS.values())
-    # and each notebook shuffled its log once (engine.distribute), however many calls it routed
-    assert runs["shuffles"] == len(NOTEBOOKS)
+    # and the run shuffled the log once (the runner; every notebook opens the saved log), however many
+    # notebooks and calls
+    assert runs["shuffles"] == 1
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

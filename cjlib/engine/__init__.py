@@ -17,15 +17,18 @@ Dask input: pass a ``dask.dataframe.DataFrame`` (implies ``engine="dask"``), e.g
 :func:`read_events` on a Parquet folder on shared storage, or a :class:`Partitioned` log from
 :func:`partition` to shuffle once and run several analyses on the persisted partitions. Where the work
 runs: ``client=`` (a ``distributed.Client``), ``address="tcp://scheduler:8786"`` (a client is opened and
-reused), else the active distributed client, else Dask's default scheduler. Notebooks turn their
-``dask_address`` parameter into the log their wrapped calls take with :func:`distribute` (the loaded
-frame itself in process, else shuffled onto the cluster once); :func:`run_on` gives the same choice as
-keyword arguments for a single call.
+reused), else the active distributed client, else Dask's default scheduler. In a notebook with a
+``dask_address``, ``report.load`` returns the log as a :class:`Partitioned` read, validated and shuffled
+by the workers (:func:`cjlib.engine.load.read_log`, or the log the runner saved once for the run:
+:func:`cjlib.engine.load.open_log`), and :func:`distribute` passes it through; :func:`run_on` gives the
+choice as keyword arguments for a single call.
 
-Modules: :mod:`~cjlib.engine.core` (clients, the shuffle, :func:`run` and its merges) and
+Modules: :mod:`~cjlib.engine.core` (clients, the shuffle, :func:`run` and its merges),
+:mod:`~cjlib.engine.load` (a Dask run's log: read and validated on the workers, saved and reopened) and
 :mod:`~cjlib.engine.wrappers` (one wrapper per analysis function; the kernels stay in their analysis).
 
-The engine leaves the workers' allocator to Dask's configuration: README, "Running on a Dask cluster",
+The engine leaves the workers' allocator to Dask's configuration: README, "Running on a Dask cluster: the
+workers' memory allocator",
 shows the one line (``distributed.nanny.pre-spawn-environ``) that gives the workers glibc's adaptive
 thresholds, as the in-process run has.
 

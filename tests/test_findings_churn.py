@@ -208,3 +208,18 @@ def test_features_left_out_names_them():
     assert left == {"zip_prefix": "id"} and "zip_prefix" in text
     assert say.features_left_out(None, SimpleNamespace(id_like=(), outcome_like=())) == ({}, "")
     assert say.activity_text(["purchase", "signup"]) == "purchase or signup"
+
+
+def test_at_risk_sentence_says_when_the_refit_saw_a_sample():
+    from cjlib.at_risk import AtRisk
+    from cjlib.findings.churn.value import at_risk_sentence
+
+    table = pd.DataFrame({"churn_probability": [0.9, 0.5], "risk_decile": [1, 2]},
+                         index=pd.Index(["a", "b"], name="customer_id"))
+    kw = dict(table=table, as_of=pd.Timestamp("2026-01-01"), trained_at=pd.Timestamp("2025-11-13"),
+              model="gbm", window=pd.Timedelta(days=49), n_trained=250_000)
+    full = at_risk_sentence(AtRisk(**kw), "list.csv", model_name="boosting")
+    assert "(from 2025-11-13, 250,000 customers), and ranked" in full
+    sampled = at_risk_sentence(AtRisk(**kw, n_fitted=100_000), "list.csv", model_name="boosting")
+    assert "(from 2025-11-13, 250,000 customers; fitted on a random 100,000 of them), and ranked" in sampled
+    assert "mean predicted churn of 90%" in sampled

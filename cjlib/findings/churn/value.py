@@ -116,7 +116,9 @@ def at_risk_sentence(at_risk, file_name: str, *, model_name: str) -> str:
             else "churn probability")
     fit = (f"refitted on every active day before then ({number(at_risk.n_trained)} customers)" if at_risk.model == "bgnbd"
            else f"refitted on the latest window whose outcome is known (from {at_risk.trained_at:%Y-%m-%d}, "
-                f"{number(at_risk.n_trained)} customers)")
+                f"{number(at_risk.n_trained)} customers"
+                + (f"; fitted on a random {number(at_risk.n_fitted)} of them)" if at_risk.n_fitted
+                   else ")"))
     return (f"**As of {at_risk.as_of:%Y-%m-%d}** (the data's end), {number(len(t))} customers were active in the "
             f"last {at_risk.window_days} days. They are scored by {model_name}, {fit}, "
             f"and ranked by {rank}; the list is in `{file_name}` in the output folder. The riskiest tenth "

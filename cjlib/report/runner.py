@@ -8,6 +8,11 @@ executes it in a staging folder, nbconvert renders HTML, and ``<name>.html``, ``
 never replaces the last good report. The same commit adds a copy of the new metrics.json to the report's
 append-only history (``history/<name>/``, :mod:`cjlib.report.history`), from which the index shows each
 headline's change since the previous run. One run at a time writes to an output folder (:func:`_locked`).
+
+With ``dask_address`` the runner never holds the events: the workers read, validate and shuffle the log
+once (:func:`cjlib.engine.load.read_log`), it is saved as a Parquet folder for the run
+(:func:`_save_shared_log`, ``CJLIB_DASK_SCRATCH`` or the output folder) and every notebook opens it
+(``CJLIB_SHUFFLED_LOG``) instead of reading and shuffling again; the folder goes at the end of the run.
 """
 
 from __future__ import annotations

@@ -213,14 +213,22 @@ def _first_of(values: pd.Series, starts: np.ndarray) -> pd.Series:
     return values.iloc[starts].reset_index(drop=True)
 
 
+def _text_codes(s: pd.Series) -> np.ndarray:
+    """Non-negative codes, equal where ``s.astype(str)`` is equal (a categorical through its few categories;
+    a missing value gets a code of its own, the loaded ``event`` has none)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        names = np.r_[pd.Index(s.cat.categories).astype(str).to_numpy(dtype=object), np.array(["nan"], dtype=object)]
+        return pd.factorize(names)[0][s.cat.codes.to_numpy()]  # code -1 (missing) takes the last: "nan"
+    return pd.factorize(s.astype(str), use_na_sentinel=False)[0]
+
+
 def _changes_within_customer(s: pd.Series, codes: np.ndarray, starts: np.ndarray) -> float:
     """Share of customers with 2+ non-null values whose value changes along their events."""
-    vals, cust = s.to_numpy(), codes
     ok = s.notna().to_numpy()
-    vals, cust = vals[ok], cust[ok]
-    if len(vals) < 2:
+    cust = codes[ok]
+    if len(cust) < 2:
         return 0.0
-    f, _ = pd.factorize(vals)
+    f, _ = pd.factorize(s[ok])  # the same equality as factorizing the values as objects
     same_c = cust[1:] == cust[:-1]
     changed = same_c & (f[1:] != f[:-1])
     multi = np.unique(cust[1:][same_c])
@@ -233,24 +241,33 @@ def _mirrors_event(s: pd.Series, event: pd.Series) -> float:
     """Share of rows whose value is the commonest value for that row's event (1.0: the column restates
     the event)."""
     ok = s.notna().to_numpy()
-    if ok.sum() == 0:
+    n = int(ok.sum())
+    if n == 0:
         return 0.0
-    df = pd.DataFrame({"e": event.astype(str).to_numpy()[ok], "v": s.astype(str).to_numpy()[ok]})
-    top = df.groupby(["e", "v"], sort=False).size().groupby(level=0).max().sum()
-    return float(top / len(df))
+    e = _text_codes(event)[ok]
+    v = _text_codes(s)[ok]
+    ne, nv = int(e.max()) + 1, int(v.max()) + 1
+    key = e.astype(np.int64) * nv + v
+    if ne * nv <= 4 * n + 1024:
+        top = np.bincount(key, minlength=ne * nv).reshape(ne, nv).max(axis=1).sum()
+    else:
+        keys, counts = np.unique(key, return_counts=True)
+        grp = keys // nv
+        top = np.maximum.reduceat(counts, np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]])).sum()
+    return float(top / n)
 
 
 def _echoes_journey(s: pd.Series, vocabulary: set[str]) -> bool:
     """Whether most rows hold a value that names an event or a stage (``delivered`` beside an
     ``order_delivered`` event): the column narrates the journey rather than describing the customer."""
-    vals = s.dropna().astype(str).str.lower().str.strip()
-    if vals.empty:
+    counts = s.dropna().astype(str).value_counts()
+    if counts.empty:
         return False
+    levels = counts.groupby(counts.index.str.lower().str.strip()).sum()
     words = [w.lower() for w in vocabulary]
-    levels = vals.value_counts()
     echo = [v for v in levels.index if len(v) >= 3 and any(v == w or v in w.replace("-", "_").split("_")
                                                               or (len(v) >= 5 and v in w) for w in words)]
-    return bool(levels[echo].sum() >= 0.5 * len(vals)) if echo else False
+    return bool(levels[echo].sum() >= 0.5 * counts.sum()) if echo else False
 
 
 def _determined_by_conversion(labels: pd.Series, converted: pd.Series, min_level: int = 20) -> bool:

@@ -176,6 +176,10 @@ def test_python_snippet_of_jupyterlab(workdir, monkeypatch):
     for r in cmp.itertuples():
         assert (r.units, r.converted) == (reached[(r.device, r.from_step)], reached[(r.device, r.to_step)])
     assert int(scope["monthly"]["units"].sum()) == int(entered.sum())  # every entered unit in one cohort
+    at_cart = scope["fn"].table().set_index("step")["reached"]["add_to_cart"]
+    assert int(scope["after"]["units"].sum()) == at_cart  # every unit at the anchor is on one path
+    kept, plain = scope["strict"].table()["reached"].to_numpy(), scope["fn"].table()["reached"].to_numpy()
+    assert kept[0] == plain[0] and (kept <= plain).all() and kept[-1] < plain[-1]  # errors stop some buyers
 
 
 def test_report_runs_from_my_data_yaml(workdir):

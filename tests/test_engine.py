@@ -203,3 +203,15 @@ def test_run_validates_arguments(log):
         engine.run(log, journeys.stage_reached, engine="spark")
     with pytest.raises(ValueError, match="reduce must be one of"):
         engine.run(log, journeys.stage_reached, reduce="max")
+
+
+def test_a_closed_clients_scheduler_setting_does_not_stop_local_runs():
+    """A ``distributed`` client that closed can leave ``scheduler: dask.distributed`` in Dask's configuration;
+    without a live client the engine then runs on the threaded scheduler instead of refusing."""
+    import dask
+
+    from cjlib import journeys, synth
+
+    ev = synth.generate(40, seed=2).events
+    with dask.config.set(scheduler="dask.distributed"):
+        assert engine.run(ev, journeys.stage_reached, engine="dask").equals(journeys.stage_reached(ev))

@@ -200,6 +200,16 @@ def distribute(events, address: str | None = "", *, client=None, npartitions: in
     return partition(events, client=client, address=kw["address"], npartitions=npartitions)
 
 
+def _local_scheduler():
+    """Dask's scheduler for work without a ``distributed`` client: the configured one, except a
+    ``"dask.distributed"`` left in the configuration by a client that has since closed (Dask would then
+    refuse to run: "no Client active"), which falls back to the threaded scheduler."""
+    import dask
+
+    chosen = dask.config.get("scheduler", None)
+    return "threads" if chosen in ("dask.distributed", "distributed") else chosen
+
+
 def _require_dask():
     try:
         import dask  # noqa: F401
@@ -323,7 +333,7 @@ def partition(events, *, client=None, address: str | None = None, npartitions: i
     meta = _order_partition(shuffled._meta)
     ordered = shuffled.map_partitions(_order_partition, meta=meta)
     if persist:
-        ordered = client.persist(ordered) if client is not None else ordered.persist()
+        ordered = client.persist(ordered) if client is not None else ordered.persist(scheduler=_local_scheduler())
     return Partitioned(ordered, client, n_rows, events.index if isinstance(events, pd.DataFrame) else None)
 
 
@@ -485,7 +495,7 @@ def run(
     if client is not None:
         parts = client.gather(client.compute(tasks))
     else:
-        parts = list(dask.compute(*tasks))
+        parts = list(dask.compute(*tasks, scheduler=_local_scheduler()))
     if reduce == "sum":
         return _sum_reduce(parts)
     return _concat_reduce(parts, original_index)
@@ -500,6 +510,6 @@ def _log_wide(events, fn: Callable[[pd.DataFrame], Any], client=None):
 
     parts = [dask.delayed(fn)(d) for d in ddf.to_delayed()]
     cl = get_client(client or (events.client if isinstance(events, Partitioned) else None))
-    return cl.gather(cl.compute(parts)) if cl is not None else list(dask.compute(*parts))
+    return cl.gather(cl.compute(parts)) if cl is not None else list(dask.compute(*parts, scheduler=_local_scheduler()))
 
 

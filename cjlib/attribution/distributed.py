@@ -16,32 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cjlib.partitioned import is_partitioned
+
 _PRIVATE = "__cj_"  # the engine's private columns (the input position) are no column of the log
-
-
-def is_partitioned(events) -> bool:
-    """Whether ``events`` is a log shuffled onto a cluster (:class:`cjlib.engine.Partitioned`).
-
-    Parameters
-    ----------
-    events : object
-        What a public function received as ``events``.
-
-    Returns
-    -------
-    bool
-        False for a pandas frame (checked first, without importing the engine).
-
-    Examples
-    --------
-    >>> is_partitioned(pd.DataFrame({"customer_id": []}))
-    False
-    """
-    if isinstance(events, pd.DataFrame):
-        return False
-    from cjlib.engine.core import Partitioned  # here: cjlib.engine imports cjlib.attribution
-
-    return isinstance(events, Partitioned)
 
 
 def log_columns(events) -> list[str]:

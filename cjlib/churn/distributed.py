@@ -20,50 +20,12 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from cjlib.engine.core import _ROW, Partitioned, _log_wide, run
+from cjlib.engine.core import Partitioned, _log_wide, run
 from cjlib.errors import DataError
+from cjlib.partitioned import columns, is_partitioned
 
 __all__ = ["LogFacts", "any_between", "check_columns", "columns", "facts", "gap_counts", "is_partitioned",
            "merge_features", "per_customer", "percentile_of_counts", "run"]
-
-
-def is_partitioned(events) -> bool:
-    """Whether ``events`` is a log shuffled by customer (:class:`cjlib.engine.Partitioned`).
-
-    Parameters
-    ----------
-    events : object
-
-    Returns
-    -------
-    bool
-
-    Examples
-    --------
-    >>> is_partitioned(pd.DataFrame())
-    False
-    """
-    return isinstance(events, Partitioned)
-
-
-def columns(events) -> list[str]:
-    """The log's columns (a pandas frame's or a Partitioned log's, without the engine's private ones).
-
-    Parameters
-    ----------
-    events : DataFrame or Partitioned
-
-    Returns
-    -------
-    list of str
-
-    Examples
-    --------
-    >>> columns(pd.DataFrame({"customer_id": [1], "event": ["x"]}))
-    ['customer_id', 'event']
-    """
-    cols = events.ddf.columns if is_partitioned(events) else events.columns
-    return [c for c in cols if c != _ROW]
 
 
 def check_columns(events, required: Sequence[str] = ("customer_id", "timestamp", "event")) -> None:

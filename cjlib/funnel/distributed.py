@@ -36,57 +36,13 @@ from cjlib.funnel.matching import (
     _run,
     _warn_ambiguous,
 )
+from cjlib.partitioned import columns, is_partitioned
 
 __all__ = ["is_partitioned", "columns", "distinct_values", "fit", "join_segments", "customer_segments",
            "cart_table", "paths_around", "period_units"]
 
 
 # ============================================================================================ plumbing
-def is_partitioned(obj) -> bool:
-    """Whether ``obj`` is a :class:`cjlib.engine.Partitioned` log (checked without importing the engine).
-
-    Parameters
-    ----------
-    obj : object
-        Anything a function takes as ``events``.
-
-    Returns
-    -------
-    bool
-
-    Examples
-    --------
-    >>> is_partitioned(pd.DataFrame())
-    False
-    """
-    t = type(obj)
-    return t.__name__ == "Partitioned" and t.__module__ == "cjlib.engine.core"
-
-
-def columns(events) -> list[str]:
-    """The columns of a pandas log or of a ``Partitioned`` one (without the engine's private column).
-
-    Parameters
-    ----------
-    events : DataFrame or Partitioned
-        The event log.
-
-    Returns
-    -------
-    list of str
-
-    Examples
-    --------
-    >>> columns(pd.DataFrame({"customer_id": [], "event": []}))
-    ['customer_id', 'event']
-    """
-    if is_partitioned(events):
-        from cjlib.engine.core import _ROW
-
-        return [c for c in events.ddf.columns if c != _ROW]
-    return list(events.columns)
-
-
 def _call(part: pd.DataFrame, fn, kw: dict):
     from cjlib.engine.core import _ROW, _plain_strings
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.journeys import assign_stages, customer_starts, stage_reached
+from cjlib.partitioned import columns, is_partitioned  # noqa: F401 (used through this module)
 from cjlib.scorecard._common import conversion_mask
 from cjlib.stagemap import StageMap
 
@@ -27,48 +28,6 @@ _ROW = "__cj_row"  # the engine's private input-position column (cjlib.engine.co
 
 
 # ================================================================================================ routing
-def is_partitioned(events) -> bool:
-    """Whether ``events`` is a :class:`cjlib.engine.Partitioned` log (checked without importing the engine).
-
-    Parameters
-    ----------
-    events : object
-        What a scorecard function was given as ``events``.
-
-    Returns
-    -------
-    bool
-
-    Examples
-    --------
-    >>> is_partitioned(pd.DataFrame())
-    False
-    """
-    t = type(events)
-    return t.__name__ == "Partitioned" and t.__module__ == "cjlib.engine.core"
-
-
-def columns(events) -> list[str]:
-    """The event log's columns, for a pandas frame or a partitioned log.
-
-    Parameters
-    ----------
-    events : DataFrame or Partitioned
-
-    Returns
-    -------
-    list of str
-
-    Examples
-    --------
-    >>> columns(pd.DataFrame({"customer_id": [], "event": []}))
-    ['customer_id', 'event']
-    """
-    if is_partitioned(events):
-        return [c for c in events.ddf.columns if c != _ROW]
-    return list(events.columns)
-
-
 _MEMO: dict[int, tuple] = {}  # id(Partitioned) -> (weak reference, {key: (stage map, result)})
 
 

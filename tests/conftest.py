@@ -77,3 +77,16 @@ def local_cluster():
                                            dashboard_address=None, silence_logs=40)
     yield cluster
     cluster.close()
+
+
+@pytest.fixture(scope="module")
+def client(local_cluster):
+    """A ``distributed.Client`` on :func:`local_cluster`, one per test module."""
+    import warnings
+
+    distributed = pytest.importorskip("distributed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cl = distributed.Client(local_cluster)
+    yield cl
+    cl.close()

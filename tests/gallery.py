@@ -444,6 +444,46 @@ def write_case(shape: str, folder: str | Path, seed: int = 0) -> Case:
     return SHAPES[shape](folder, np.random.default_rng([seed, offset]))
 
 
+def load_case(shape: str, folder: str | Path, seed: int = 3):
+    """:func:`write_case` into ``folder``, loaded as a report would (``cjlib.io.load_inputs``, warnings quiet)."""
+    import warnings
+
+    import yaml
+
+    from cjlib.io import load_inputs
+
+    case = write_case(shape, Path(folder) / shape, seed=seed)
+    p = yaml.safe_load(case.params_path.read_text())
+    path = {k: str(case.folder / p[k]) if p.get(k) else "" for k in
+            ("events_path", "customers_path", "feedback_path", "costs_path")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_inputs(**path, columns=p["columns"] or None, stage_map_path=str(case.folder / "stage_map.yml"))
+
+
+def load_synth(folder: str | Path, customers: int, *, seed: int, costs: bool = True):
+    """A synthetic sample with an A/B test (customers, feedback and, with ``costs``, spend) written into
+    ``folder`` and loaded as a report would (warnings quiet)."""
+    import warnings
+
+    from cjlib import synth
+    from cjlib.io import load_inputs
+
+    d = synth.generate(customers, seed=seed, variant_split=0.5)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    d.events.to_parquet(folder / "events.parquet")
+    d.customers.to_parquet(folder / "customers.parquet")
+    d.feedback.to_parquet(folder / "feedback.parquet")
+    if costs:
+        d.costs.to_csv(folder / "costs.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_inputs(events_path=str(folder / "events.parquet"), customers_path=str(folder / "customers.parquet"),
+                           feedback_path=str(folder / "feedback.parquet"),
+                           costs_path=str(folder / "costs.csv") if costs else "")
+
+
 # ============================================================================================== texts
 def _plain(text: str) -> str:
     """Markdown → plain text: emphasis, code marks, link targets, bullets and heading marks removed."""

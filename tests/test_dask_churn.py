@@ -17,7 +17,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal, assert_index_equal, assert_series_equal
@@ -27,21 +26,11 @@ distributed = pytest.importorskip("distributed")
 
 import gallery  # noqa: E402
 
-from cjlib import at_risk, churn, engine, synth  # noqa: E402
+from cjlib import at_risk, churn, engine  # noqa: E402
 from cjlib.bgnbd import rfm_summary  # noqa: E402
 from cjlib.churn import distributed as dist  # noqa: E402
 from cjlib.errors import DataError  # noqa: E402
 from cjlib.findings import churn as say  # noqa: E402
-from cjlib.io import load_inputs  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def client(local_cluster):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cl = distributed.Client(local_cluster)
-    yield cl
-    cl.close()
 
 
 def _quiet(fn, *args, **kw):
@@ -50,27 +39,10 @@ def _quiet(fn, *args, **kw):
         return fn(*args, **kw)
 
 
-def _synth_inputs(tmp):
-    d = synth.generate(600, seed=5, variant_split=0.5)
-    d.events.to_parquet(tmp / "events.parquet")
-    d.customers.to_parquet(tmp / "customers.parquet")
-    d.feedback.to_parquet(tmp / "feedback.parquet")
-    return _quiet(load_inputs, events_path=str(tmp / "events.parquet"), customers_path=str(tmp / "customers.parquet"),
-                  feedback_path=str(tmp / "feedback.parquet"))
-
-
-def _case_inputs(tmp, shape):
-    case = gallery.write_case(shape, tmp / shape, seed=3)
-    p = yaml.safe_load(case.params_path.read_text())
-    path = {k: str(case.folder / p[k]) if p.get(k) else "" for k in
-            ("events_path", "customers_path", "feedback_path", "costs_path")}
-    return _quiet(load_inputs, **path, columns=p["columns"] or None, stage_map_path=str(case.folder / "stage_map.yml"))
-
-
 @pytest.fixture(scope="module")
 def synth_both(tmp_path_factory, client):
     """(inputs, the same inputs with the events partitioned on the cluster)."""
-    data = _synth_inputs(tmp_path_factory.mktemp("dask_churn"))
+    data = gallery.load_synth(tmp_path_factory.mktemp("dask_churn"), 600, seed=5, costs=False)
     parted = engine.partition(data.events, client=client, npartitions=3)
     return data, _on_cluster(data, parted)
 
@@ -83,7 +55,7 @@ def _on_cluster(data, parted):
 
 @pytest.fixture(scope="module", params=["every_table", "purchases_only"])
 def case_both(request, tmp_path_factory, client):
-    data = _case_inputs(tmp_path_factory.mktemp("dask_churn_case"), request.param)
+    data = gallery.load_case(request.param, tmp_path_factory.mktemp("dask_churn_case"))
     parted = engine.partition(data.events, client=client, npartitions=3)
     return request.param, data, _on_cluster(data, parted)
 

@@ -24,15 +24,6 @@ PURCHASE = ["awareness", "consideration", "stage:purchase", "retention", "advoca
 
 
 @pytest.fixture(scope="module")
-def client(local_cluster):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cl = distributed.Client(local_cluster)
-    yield cl
-    cl.close()
-
-
-@pytest.fixture(scope="module")
 def data(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dask_funnel")
     d = synth.generate(1500, seed=5, variant_split=0.5)

@@ -10,11 +10,8 @@ every_table (``session_id``, hierarchical channels, costs by month). Skipped wit
 
 from __future__ import annotations
 
-import warnings
-
 import pandas as pd
 import pytest
-import yaml
 from pandas.testing import assert_frame_equal, assert_series_equal
 
 pytest.importorskip("dask.dataframe")
@@ -23,52 +20,18 @@ distributed = pytest.importorskip("distributed")
 import gallery  # noqa: E402
 
 import cjlib  # noqa: E402
-from cjlib import engine, synth  # noqa: E402
+from cjlib import engine  # noqa: E402
 from cjlib import scorecard as sc  # noqa: E402
-from cjlib.io import load_inputs  # noqa: E402
 from cjlib.scorecard import distributed as dist  # noqa: E402
 
 RTOL = 1e-9
-
-
-@pytest.fixture(scope="module")
-def client(local_cluster):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cl = distributed.Client(local_cluster)
-    yield cl
-    cl.close()
-
-
-def _synth_inputs(tmp):
-    d = synth.generate(600, seed=11, variant_split=0.5)
-    folder = tmp / "synth"
-    folder.mkdir()
-    d.events.to_parquet(folder / "events.parquet")
-    d.customers.to_parquet(folder / "customers.parquet")
-    d.feedback.to_parquet(folder / "feedback.parquet")
-    d.costs.to_csv(folder / "costs.csv", index=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return load_inputs(events_path=str(folder / "events.parquet"), customers_path=str(folder / "customers.parquet"),
-                           feedback_path=str(folder / "feedback.parquet"), costs_path=str(folder / "costs.csv"))
-
-
-def _case_inputs(tmp, shape):
-    case = gallery.write_case(shape, tmp / shape, seed=3)
-    p = yaml.safe_load(case.params_path.read_text())
-    path = {k: str(case.folder / p[k]) if p.get(k) else "" for k in
-            ("events_path", "customers_path", "feedback_path", "costs_path")}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return load_inputs(**path, columns=p["columns"] or None, stage_map_path=str(case.folder / "stage_map.yml"))
 
 
 @pytest.fixture(scope="module", params=["synth", "clickstream", "every_table"])
 def both(request, tmp_path_factory, client):
     """(inputs, the same events partitioned on the cluster)."""
     tmp = tmp_path_factory.mktemp("dask_scorecard")
-    data = _synth_inputs(tmp) if request.param == "synth" else _case_inputs(tmp, request.param)
+    data = gallery.load_synth(tmp, 600, seed=11) if request.param == "synth" else gallery.load_case(request.param, tmp)
     return data, engine.partition(data.events, client=client, npartitions=3)
 
 

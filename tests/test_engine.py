@@ -28,15 +28,6 @@ STEPS = ["product_view", "add_to_cart", "begin_checkout", "event:purchase"]
 
 
 @pytest.fixture(scope="module")
-def client(local_cluster):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cl = distributed.Client(local_cluster)
-    yield cl
-    cl.close()
-
-
-@pytest.fixture(scope="module")
 def log(tmp_path_factory):
     folder = tmp_path_factory.mktemp("engine")
     synth.generate(N_CUSTOMERS, seed=3).events.to_parquet(folder / "events.parquet")

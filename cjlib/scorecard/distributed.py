@@ -24,9 +24,6 @@ from cjlib.partitioned import columns, is_partitioned  # noqa: F401 (used throug
 from cjlib.scorecard._common import conversion_mask
 from cjlib.stagemap import StageMap
 
-_ROW = "__cj_row"  # the engine's private input-position column (cjlib.engine.core)
-
-
 # ================================================================================================ routing
 _MEMO: dict[int, tuple] = {}  # id(Partitioned) -> (weak reference, {key: (stage map, result)})
 

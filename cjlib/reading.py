@@ -11,7 +11,6 @@ as int64 and double, are read with one widened schema).
 from __future__ import annotations
 
 import csv
-import gzip
 import os
 import warnings
 from pathlib import Path
@@ -22,7 +21,7 @@ from cjlib import paths
 from cjlib.errors import DataError, DataWarning
 from cjlib.paths import resolve
 
-__all__ = ["read_table", "read_text", "column_names"]
+__all__ = ["read_table", "read_text", "column_names", "read_csv_file", "is_csv"]
 
 
 def read_text(path: Path, what: str, parameter: str | None = None) -> str:
@@ -135,13 +134,8 @@ def read_table(path: str | Path, what: str, dictionary: list[str] | None = None,
             df = pd.read_parquet(p, read_dictionary=dictionary or None, schema=schema)
         elif p.suffix.lower() in {".parquet", ".pq"}:
             df = pd.read_parquet(p, read_dictionary=dictionary or None)
-        elif p.suffix.lower() in {".csv", ".txt", ".gz", ".tsv"} or p.name.endswith(".csv.gz"):
-            sep = "\t" if ".tsv" in p.name.lower() else ","
-            if p.stat().st_size == 0:
-                raise DataError(f"{what} file is empty", file=name, rule="empty_input")
-            header = _csv_header(p, sep)
-            _check_header(header, name)
-            df = pd.read_csv(p, sep=sep, low_memory=False, dtype={c: str for c in (text or ()) if c in header})
+        elif is_csv(p.name):
+            df = _read_csv(name, what, text)
         else:
             raise DataError(
                 f"unsupported file type {p.suffix!r}: use .csv, .parquet or a Parquet folder",
@@ -150,16 +144,84 @@ def read_table(path: str | Path, what: str, dictionary: list[str] | None = None,
             )
     except DataError:
         raise
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(f"{what} file is empty", file=name, rule="empty_input") from exc
-    except UnicodeDecodeError as exc:
-        raise _encoding_error(exc, what, name) from None
-    except Exception as exc:  # a corrupt or unreadable file: say so in one line
-        raise DataError(f"cannot read {what}: {exc}", file=name, rule="readable") from exc
+    except Exception as exc:  # noqa: BLE001 - empty, not UTF-8, corrupt or unreadable: one line
+        raise _read_error(exc, what, name) from None
     _check_header([str(c) for c in df.columns], name)
     if len(df) == 0:
         raise DataError(f"{what} file has no rows", file=name, rule="empty_input")
     return df, name
+
+
+def is_csv(name: str) -> bool:
+    """Whether :func:`read_table` reads a file of this name as CSV (``.csv``, ``.tsv``, ``.txt``, ``.gz``).
+
+    Parameters
+    ----------
+    name : str
+        A file name or path.
+
+    Returns
+    -------
+    bool
+    """
+    name = str(name).rsplit("/", 1)[-1]
+    return Path(name).suffix.lower() in {".csv", ".txt", ".gz", ".tsv"} or name.endswith(".csv.gz")
+
+
+def read_csv_file(path: str | Path, what: str, text: list[str] | None = None) -> pd.DataFrame:
+    """One CSV file read with :func:`read_table`'s rules and messages, from a local path or any fsspec URL
+    (a Dask worker reads each file of a CSV log with it); a file with a header and no rows gives no rows.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (a path as it is, not resolved) or URL; ``.gz`` is decompressed, ``.tsv`` is tab-separated.
+    what : str
+        The table, named in messages.
+    text : list of str, optional
+        Columns read as text, as :func:`read_table` takes them.
+
+    Returns
+    -------
+    DataFrame
+        The rows as written, on a fresh RangeIndex.
+
+    Raises
+    ------
+    DataError
+        An empty, unreadable or not UTF-8 file, or a repeated column name (the rules of :func:`read_table`).
+    """
+    name = str(path)
+    try:
+        df = _read_csv(name, what, text)
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - empty, not UTF-8, corrupt or unreadable: one line
+        raise _read_error(exc, what, name) from None
+    _check_header([str(c) for c in df.columns], name)
+    return df
+
+
+def _read_csv(name: str, what: str, text: list[str] | None) -> pd.DataFrame:
+    """A CSV file (path or URL) after the empty and repeated-header checks; reading errors propagate."""
+    import fsspec
+
+    sep = "\t" if ".tsv" in name.rsplit("/", 1)[-1].lower() else ","
+    fs, inner = fsspec.core.url_to_fs(name)
+    if fs.size(inner) == 0:
+        raise DataError(f"{what} file is empty", file=name, rule="empty_input")
+    header = _csv_header(name, sep)
+    _check_header(header, name)
+    return pd.read_csv(name, sep=sep, low_memory=False, dtype={c: str for c in (text or ()) if c in header})
+
+
+def _read_error(exc: Exception, what: str, name: str) -> DataError:
+    """A reading failure as :func:`read_table` words it (empty, not UTF-8, or unreadable)."""
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return DataError(f"{what} file is empty", file=name, rule="empty_input")
+    if isinstance(exc, UnicodeDecodeError):
+        return _encoding_error(exc, what, name)
+    return DataError(f"cannot read {what}: {exc}", file=name, rule="readable")
 
 
 def _encoding_error(exc: UnicodeDecodeError, what: str, name: str) -> DataError:
@@ -167,10 +229,13 @@ def _encoding_error(exc: UnicodeDecodeError, what: str, name: str) -> DataError:
                      f"position {exc.start:,}); save it as UTF-8", file=name, rule="encoding")
 
 
-def _csv_header(p: Path, sep: str) -> list[str]:
-    """The column names of a CSV's first line, as written (pandas renames a repeated name ``event.1``)."""
-    opener = gzip.open if p.name.lower().endswith(".gz") else open
-    with opener(p, "rt", encoding="utf-8-sig", newline="") as f:
+def _csv_header(name: str, sep: str) -> list[str]:
+    """The column names of a CSV's first line (a path or URL), as written (pandas renames a repeated name
+    ``event.1``)."""
+    import fsspec
+
+    gz = "gzip" if name.lower().endswith(".gz") else None
+    with fsspec.open(name, "rt", encoding="utf-8-sig", newline="", compression=gz) as f:
         return next(csv.reader(f, delimiter=sep), [])
 
 

@@ -372,6 +372,38 @@ def read_log(path: str, *, columns: Mapping[str, str] | None = None, timestamp_f
     return parted, facts
 
 
+# ============================================================================================ customers
+def _ids_found(part: pd.DataFrame, ids) -> tuple[bool, np.ndarray]:
+    """Whether any customer of an ordered partition is in ``ids``, and its first three customers."""
+    own = part["customer_id"]
+    return bool(own.isin(ids).any()), pd.unique(own)[:3]
+
+
+def shared_ids(parted: Partitioned, ids: pd.Series) -> tuple[bool, np.ndarray]:
+    """Whether a log shares a customer id with ``ids``, tested by the workers (only ``ids`` is sent).
+
+    Parameters
+    ----------
+    parted : Partitioned
+        From :func:`read_log` or :func:`open_log`.
+    ids : Series
+        Customer ids (a customers table's), typed as the log's.
+
+    Returns
+    -------
+    (bool, ndarray)
+        Any shared id; the log's first three customer ids in the loader's order (sorted), for messages.
+    """
+    import dask
+
+    client = parted.client
+    wanted = client.scatter(pd.unique(ids), broadcast=True)
+    found = client.gather(client.compute([dask.delayed(_ids_found, pure=False)(d, wanted)
+                                          for d in parted.ddf.to_delayed()]))
+    first = np.concatenate([f for _, f in found]) if found else np.zeros(0)
+    return any(hit for hit, _ in found), pd.unique(np.sort(first))[:3]
+
+
 # ======================================================================================== save and open
 def _write_part(part: pd.DataFrame, path: str) -> int:
     part.to_parquet(path, index=False)

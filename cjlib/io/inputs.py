@@ -220,9 +220,7 @@ def _load_on_dask(address, events_path, parts, fmt, stage_map, start, end, event
     from cjlib.engine.core import get_client
 
     if events_format != "table":
-        raise DataError(f"a Dask run reads a table of the contract (Parquet); events_format {events_format!r} "
-                        "is read in process only: flatten the export once (cjlib.readers.load_export) and write "
-                        "it as Parquet", parameter="events_format", rule="file_type")
+        raise _export_on_dask(events_path, events_format)
     mapping = _split_options(parts["events"])[0]
     customers = load_customers(customers_path, parts["customers"],
                                timestamp_format=fmt["customers"]) if customers_path else None
@@ -250,10 +248,25 @@ def _load_on_dask(address, events_path, parts, fmt, stage_map, start, end, event
     _check_known_events(None, stage_map, log=log)
     if costs is not None and log.channels:
         _warn_unknown_cost_channels(costs, pd.DataFrame({"channel": log.channels}))
+    if customers is not None and len(customers):
+        _warn_no_shared_ids(customers, *dload.shared_ids(events, customers["customer_id"]))
     if feedback is not None and (start is not None or end is not None):
         feedback = _between(feedback, start, end)
     unmatched = _unmatched_stages(feedback, stage_map) if feedback is not None else 0
     return Inputs(events, customers, feedback, costs, stage_map, None, unmatched, log)
+
+
+def _export_on_dask(events_path, events_format: str) -> DataError:
+    """The refusal of an export in a Dask run: identity stitching joins an anonymous id to the customer it
+    is seen with in any file (and sessions may cross files), so no worker can flatten one file alone."""
+    from cjlib.paths import resolve
+
+    src = str(events_path) if "://" in str(events_path) else str(resolve(events_path))
+    line = (f"python -c \"from cjlib.readers import load_export; load_export({src!r}, {events_format!r})"
+            f".events.to_parquet('events.parquet')\"")
+    return DataError(f"a Dask run reads a table of the contract, not a {events_format} export (identity stitching "
+                     f"needs every file at once): convert it once with {line} and run on events.parquet with "
+                     f"events_format table", file=src, parameter="events_format", rule="dask_format")
 
 
 def _numeric_ids(df: pd.DataFrame) -> bool:
@@ -316,14 +329,22 @@ def _common_ids(events: pd.DataFrame, *others: pd.DataFrame | None) -> tuple:
         tables = [None if df is None else _with_ids(df, _id_text(df["customer_id"])) for df in tables]
         tables[0] = ensure_sorted(tables[0])
     customers = tables[1] if len(tables) > 1 else None
-    if customers is not None and len(customers) and not customers["customer_id"].isin(
-            pd.unique(tables[0]["customer_id"])).any():
-        ev_ids = ", ".join(map(repr, pd.unique(tables[0]["customer_id"])[:3]))
-        cu_ids = ", ".join(map(repr, customers["customer_id"].head(3)))
-        warnings.warn(f"{customers.attrs.get('source', 'customers')}: no customer_id matches an event's "
-                      f"(events: {ev_ids}, …; customers: {cu_ids}, …); customer attributes attach to no one",
-                      DataWarning, stacklevel=3)
+    if customers is not None and len(customers):
+        ids = pd.unique(tables[0]["customer_id"])
+        _warn_no_shared_ids(customers, bool(customers["customer_id"].isin(ids).any()), ids[:3])
     return tuple(tables)
+
+
+def _warn_no_shared_ids(customers: pd.DataFrame, shared: bool, first_ids) -> None:
+    """Warn when no customer_id of ``customers`` is an event's (``first_ids``: the log's first three ids in
+    the loader's order, named in the warning)."""
+    if shared:
+        return
+    ev_ids = ", ".join(map(repr, first_ids))
+    cu_ids = ", ".join(map(repr, customers["customer_id"].head(3)))
+    warnings.warn(f"{customers.attrs.get('source', 'customers')}: no customer_id matches an event's "
+                  f"(events: {ev_ids}, …; customers: {cu_ids}, …); customer attributes attach to no one",
+                  DataWarning, stacklevel=4)
 
 
 def _with_ids(df: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from cjlib.findings import paragraphs
 from cjlib.findings.churn.sentences import (
     METHOD,
     bgnbd_sentence,
+    chance_sentence,
     choice_sentence,
     drivers,
     label_sentence,
@@ -156,6 +157,7 @@ def model_findings(res) -> str:
     """
     return paragraphs(choice_sentence(res.metrics, res.model, res.reason),
                        model_sentence(res.metrics, res.model, bgnbd_params=res.bgnbd_summary),
+                       chance_sentence(res.metrics, res.model),
                        bgnbd_sentence(res.info.get("bgnbd_why")))
 
 

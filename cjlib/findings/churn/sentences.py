@@ -318,6 +318,106 @@ def leakage_warning(metrics: pd.DataFrame, model: str, imp: pd.DataFrame | None 
             f"certain to follow), so check the top drivers before trusting the at-risk list.")
 
 
+def auc_se(auc, n, base_rate) -> float | None:
+    """The standard error of a ROC AUC over ``n`` customers of whom ``base_rate`` churned (Hanley and
+    McNeil, 1982), or ``None`` when a number is missing or a class is empty.
+
+    Parameters
+    ----------
+    auc : float
+        The ROC AUC.
+    n : int
+        Customers scored.
+    base_rate : float
+        Share of them that churned.
+
+    Returns
+    -------
+    float or None
+        The standard error.
+
+    Examples
+    --------
+    >>> round(auc_se(0.571, 29, 18 / 29), 3), auc_se(0.8, 0, 0.5)
+    (0.11, None)
+    """
+    if not (is_number(auc) and is_number(n) and is_number(base_rate)):
+        return None
+    a = float(auc)
+    n1 = round(float(base_rate) * float(n))
+    n0 = round(float(n)) - n1
+    if n1 < 1 or n0 < 1:
+        return None
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    var = (a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a)) / (n1 * n0)
+    return float(np.sqrt(max(var, 0.0)))
+
+
+def auc_margin(metrics: pd.DataFrame, *models: str) -> float:
+    """The gap two ROC AUCs of ``metrics`` must exceed to differ beyond chance: 1.96 × the standard error of
+    their difference (each :func:`auc_se`, taken as independent — conservative for scores of the same
+    customers), never less than :data:`AUC_TOLERANCE`. Without ``n`` and ``base_rate`` columns, the tolerance.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        Index model; ``roc_auc`` and, for the sampling error, ``n`` and ``base_rate``.
+    *models : str
+        The models compared (their standard errors add).
+
+    Returns
+    -------
+    float
+        The margin.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"roc_auc": [0.571, 0.49], "n": [29, 29], "base_rate": [0.62, 0.62]}, index=["logistic", "bgnbd"])
+    >>> round(auc_margin(m, "logistic", "bgnbd"), 2), auc_margin(m[["roc_auc"]], "logistic", "bgnbd")
+    (0.31, 0.005)
+    """
+    if not {"n", "base_rate"} <= set(metrics.columns):
+        return AUC_TOLERANCE
+    se = [auc_se(metrics.loc[k, "roc_auc"], metrics.loc[k, "n"], metrics.loc[k, "base_rate"]) for k in models]
+    if any(e is None for e in se):
+        return AUC_TOLERANCE
+    return max(AUC_TOLERANCE, 1.96 * float(np.sqrt(sum(e * e for e in se))))
+
+
+def chance_sentence(metrics: pd.DataFrame, model: str) -> str | None:
+    """That ``model``'s ROC AUC is within chance of a random ranking (0.5) on this many customers, when its
+    95 % interval (:func:`auc_se`) reaches 0.5; ``None`` otherwise, or without ``n`` and ``base_rate``.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        Index model; ``roc_auc``, ``n``, ``base_rate``.
+    model : str
+        The chosen model.
+
+    Returns
+    -------
+    str or None
+        The sentence, or ``None`` when the ranking is better than chance (or cannot be judged).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"roc_auc": [0.571], "n": [29], "base_rate": [0.62]}, index=["logistic"])
+    >>> print(chance_sentence(m, "logistic"))
+    On 29 customers a ROC AUC of 0.571 is within chance of a random ranking (0.5; 95% interval 0.356–0.786): the at-risk list's order is not shown to beat a random one.
+    """
+    if not {"n", "base_rate"} <= set(metrics.columns):
+        return None
+    c = metrics.loc[model]
+    se = auc_se(c["roc_auc"], c["n"], c["base_rate"])
+    if se is None or float(c["roc_auc"]) - 1.96 * se > 0.5:
+        return None
+    lo, hi = max(0.0, float(c["roc_auc"]) - 1.96 * se), min(1.0, float(c["roc_auc"]) + 1.96 * se)
+    return (f"On {number(c['n'])} customers a ROC AUC of {number(c['roc_auc'], '.3f')} is within chance of a random "
+            f"ranking (0.5; 95% interval {number(lo, '.3f')}–{number(hi, '.3f')}): the at-risk list's order is not "
+            "shown to beat a random one.")
+
+
 def choice_sentence(metrics: pd.DataFrame, model: str, reason: str) -> str:
     """Why ``model`` drives the list (``reason`` from :func:`cjlib.churn.choose_model`), and which models
     rank churners on par with it (ROC AUC within :data:`AUC_TOLERANCE`), so a tiny lead is not read as a
@@ -383,7 +483,8 @@ def model_sentence(metrics: pd.DataFrame, model: str, *, bgnbd_params: Mapping |
     Returns
     -------
     str
-        The sentence (always written).
+        The sentence (always written); a gap to BG/NBD within the sampling error of the two AUCs
+        (:func:`auc_margin`) is on par, not better or worse.
     """
     c = metrics.loc[model]
     text = (f"**{model}** reaches ROC AUC **{number(c['roc_auc'], '.3f')}** and PR AUC "
@@ -393,8 +494,12 @@ def model_sentence(metrics: pd.DataFrame, model: str, *, bgnbd_params: Mapping |
     if "bgnbd" in metrics.index and bgnbd_params:
         p = bgnbd_params
         gain = c["roc_auc"] - metrics.loc["bgnbd", "roc_auc"]
-        verdict = ("better by " + number(gain, ".3f") if gain > AUC_TOLERANCE else
-                   "on par" if gain > -AUC_TOLERANCE else "worse by " + number(-gain, ".3f"))
+        margin = auc_margin(metrics, model, "bgnbd")
+        verdict = ("better by " + number(gain, ".3f") if gain > margin else
+                   "worse by " + number(-gain, ".3f") if gain < -margin else
+                   "on par" if abs(gain) <= AUC_TOLERANCE else
+                   f"on par within chance (a gap of {number(abs(gain), '.3f')} where chance alone allows up to "
+                   f"{number(margin, '.3f')} on {number(c['n'])} customers)")
         ab = ("a and b at their boundary" if unidentified(p["a"], p["b"]) else
               f"a = {number(p['a'], '.3g')}, b = {number(p['b'], '.3g')}")
         text += (f" BG/NBD (r = {number(p['r'], '.3g')}, α = {number(p['alpha'], '.3g')} "
@@ -675,6 +780,9 @@ def summary_lines(*, base_rate: float, n_scored: int, activity: str, window, cut
              f"{_days(window)} days after {cutoff:%Y-%m-%d}.",
              f"- {how}, **{model}** ranks churners with ROC AUC **{number(c['roc_auc'], '.3f')}** ({others}); "
              f"PR AUC {number(c['pr_auc'], '.3f')} against a base rate of {rate_text(base_rate)}."]
+    chance = chance_sentence(metrics, model)
+    if chance:
+        lines.append(f"- {chance}")
     for extra in (worse_than_baselines(metrics, model), leakage_warning(metrics, model, imp, attributes)):
         if extra:
             lines.append(f"- {extra}")

@@ -18,6 +18,7 @@ from cjlib.findings.churn.sentences import (
     AUC_TOLERANCE,
     MIN_MOVE,
     _points,
+    auc_margin,
     calibrated,
     drivers,
     moving_features,
@@ -36,19 +37,25 @@ def roc_title(metrics: pd.DataFrame) -> str:
     Returns
     -------
     str
-        The title (always written): the one model best by more than :data:`AUC_TOLERANCE`, the models tied
-        at the top, or that all rank churners alike.
+        The title (always written): the one model best by more than :data:`AUC_TOLERANCE` and the
+        sampling error of the AUCs (:func:`auc_margin`, with ``n`` and ``base_rate`` columns), the models
+        tied at the top, or that all rank churners alike (within chance, when the sampling error is what
+        ties them).
     """
     auc = metrics["roc_auc"]
     listed = ", ".join(f"{k} {number(v, '.3f')}" for k, v in auc.items() if is_number(v))
-    r = ranking(auc, None, tolerance=AUC_TOLERANCE)
+    ok = [k for k, v in auc.items() if is_number(v)]
+    top = max(ok, key=lambda k: float(auc[k])) if ok else None
+    tol = auc_margin(metrics, top, top) if top is not None else AUC_TOLERANCE
+    r = ranking(auc, None, tolerance=tol)
     if r is None:
-        return f"The models rank churners alike (ROC AUC {listed})"
+        within = " within chance" if tol > AUC_TOLERANCE and ranking(auc, None, tolerance=AUC_TOLERANCE) else ""
+        return f"The models rank churners alike{within} (ROC AUC {listed})"
     if r.best is not None:
         rest = ", ".join(f"{k} {number(v, '.3f')}" for k, v in auc.items() if k != r.best and is_number(v))
         return f"{r.best} ranks churners best (ROC AUC {number(r.best_value, '.3f')}; {rest})"
     v = auc[[is_number(x) for x in auc]].astype(float)
-    top = [k for k in v.index if v[k] >= v.max() - AUC_TOLERANCE]
+    top = [k for k in v.index if v[k] >= v.max() - tol]
     rest = ", ".join(f"{k} {number(v[k], '.3f')}" for k in v.index if k not in top)
     above = f", above {rest}" if rest else ""
     return f"{join(top)} rank churners alike (ROC AUC {join(number(v[k], '.3f') for k in top)}){above}"

@@ -231,14 +231,23 @@ def value_at_risk_title(table: pd.DataFrame, group: str, *, min_size: int = MIN_
     -------
     str
         "Most value at risk sits …" when one group holds the most, else "Value at risk by <group>" (a
-        single group, a tie, no group of ``min_size`` customers, or no value at risk).
+        single group, a tie, no group of ``min_size`` customers, or no value at risk). A risk decile is
+        named with its place among the deciles, 1 being the riskiest.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"customers": [40, 40, 40], "value_at_risk": [10.0, 20.0, 70.0]}, index=[1, 2, 3])
+    >>> value_at_risk_title(t, "risk decile")
+    "Most value at risk sits in risk decile 3 of 10 (1 = riskiest): 70% of the list's total"
     """
     top = leader(table["value_at_risk"], table["customers"], largest=True, min_size=min_size) \
         if len(table) > 1 else None
     total = float(table["value_at_risk"].sum())
     if top is None or not total > 0:
         return f"Value at risk by {group}"
-    where = f"in risk decile {top[0]}" if group == "risk decile" else f"with {top[0]}"
+    # deciles are numbered from the riskiest: say so, or "decile 9" reads as a high-risk group
+    where = (f"in risk decile {top[0]} of 10 (1 = riskiest)" if group == "risk decile"
+             else f"with {top[0]}")
     return f"Most value at risk sits {where}: {pct(top[1] / total)} of the list's total"
 
 

@@ -171,7 +171,7 @@ def segment_metrics(comparisons: Mapping[str, pd.DataFrame], steps: Sequence[str
 
 
 def segment_findings(worst: dict | None, *, to_step: str, unit: str, min_units: int,
-                     any_segments: bool = True) -> str:
+                     any_segments: bool = True, comparisons: Mapping[str, pd.DataFrame] | None = None) -> str:
     """The segment section's finding: the method (:data:`SEGMENT_METHOD`), then the worst segment
     (``""`` without segment columns).
 
@@ -183,6 +183,10 @@ def segment_findings(worst: dict | None, *, to_step: str, unit: str, min_units: 
         As in :func:`worst_segment_sentence`.
     any_segments : bool, default True
         ``False``: there are no segment columns (nothing to say).
+    comparisons : mapping of str to DataFrame, optional
+        The :func:`cjlib.funnel.compare_segments` results the worst was picked from; with them, when no
+        level has ``min_units`` units at the transition into ``to_step``, the sentence says none was
+        compared (default ``None``: some level is assumed large enough).
 
     Returns
     -------
@@ -190,8 +194,20 @@ def segment_findings(worst: dict | None, *, to_step: str, unit: str, min_units: 
     """
     if not any_segments:
         return ""
+    compared = comparisons is None or _any_compared(comparisons, min_units, to_step=to_step)
     return paragraphs(SEGMENT_METHOD.format(min_units=min_units),
-                      worst_segment_sentence(worst, to_step=to_step, unit=unit, min_units=min_units))
+                      worst_segment_sentence(worst, to_step=to_step, unit=unit, min_units=min_units,
+                                             compared=compared))
+
+
+def _any_compared(comparisons: Mapping[str, pd.DataFrame], min_units: int, *, to_step=None) -> bool:
+    """Whether any level of any column has ``min_units`` units at a transition (into ``to_step``, when given)."""
+    for c in comparisons.values():
+        if to_step is not None:
+            c = c[c["to_step"] == to_step]
+        if (pd.to_numeric(c["units"], errors="coerce") >= min_units).any():
+            return True
+    return False
 
 
 def segment_gaps_titles(comparisons: Mapping[str, pd.DataFrame], *, unit: str, funnel: str,
@@ -213,7 +229,8 @@ def segment_gaps_titles(comparisons: Mapping[str, pd.DataFrame], *, unit: str, f
     from cjlib.funnel import worst_segment
 
     return {col: segment_gaps_title(worst_segment({col: c}, min_units=min_units), col, unit=unit,
-                                    funnel=f"{funnel} funnel", min_units=min_units) for col, c in comparisons.items()}
+                                    funnel=f"{funnel} funnel", min_units=min_units,
+                                    compared=_any_compared({col: c}, min_units)) for col, c in comparisons.items()}
 
 
 def worst_transition(comparisons: Mapping[str, pd.DataFrame], worst: dict) -> pd.DataFrame:

@@ -450,7 +450,7 @@ def checkout_line(table: pd.DataFrame, drop: dict | None, *, unit: str) -> str |
 
 # -------------------------------------------------------------------------------------------- segments
 def worst_segment_sentence(worst: dict | None, *, to_step: str, unit: str, min_units: int,
-                           any_segments: bool = True) -> str | None:
+                           any_segments: bool = True, compared: bool = True) -> str | None:
     """The worst-segment finding (or that no level is significantly worse).
 
     Parameters
@@ -465,15 +465,28 @@ def worst_segment_sentence(worst: dict | None, *, to_step: str, unit: str, min_u
         Smallest level that may be named (for the sentence that none is worse).
     any_segments : bool
         Whether any segment column was compared (default ``True``).
+    compared : bool
+        Whether any level had ``min_units`` units at the transition into ``to_step`` (default ``True``);
+        when none had, the sentence says so instead of "none converts significantly worse", which would
+        claim a test that was never made.
 
     Returns
     -------
     str or None
-        The **Worst segment** sentence, the sentence that no level converts significantly worse when
-        ``worst`` is ``None``, or ``None`` when ``any_segments`` is False.
+        The **Worst segment** sentence, the sentence that no level converts significantly worse (or that
+        no level is large enough to compare) when ``worst`` is ``None``, or ``None`` when ``any_segments``
+        is False.
+
+    Examples
+    --------
+    >>> worst_segment_sentence(None, to_step="purchase", unit="session", min_units=100, compared=False)
+    'No segment level has 100+ sessions at the step before purchase, so none is compared with the rest (min_segment_units).'
     """
     if not any_segments:
         return None
+    if worst is None and not compared:
+        return (f"No segment level has {min_units:,}+ {unit_word(unit)} at the step before {to_step}, so none is "
+                "compared with the rest (min_segment_units).")
     if worst is None:
         return (f"No segment level of {min_units:,}+ {unit_word(unit)} converts significantly worse than the rest "
                 f"into {to_step} (smaller levels, and ties, are never named).")
@@ -526,7 +539,8 @@ def step_worst_line(w: dict, worst: dict | None = None) -> str | None:
             f"({times(w['ratio'], 2)} the rest, {p_value(w['p_adjusted'])}).")
 
 
-def segment_gaps_title(w: dict | None, column: str, *, unit: str, funnel: str, min_units: int) -> str:
+def segment_gaps_title(w: dict | None, column: str, *, unit: str, funnel: str, min_units: int,
+                       compared: bool = True) -> str:
     """Title of one column's segment-gap heatmap.
 
     Parameters
@@ -541,14 +555,22 @@ def segment_gaps_title(w: dict | None, column: str, *, unit: str, funnel: str, m
         The funnel's name as shown in parentheses (``"checkout funnel"``).
     min_units : int
         Smallest level that may be named (for the title that none is worse).
+    compared : bool
+        Whether any level of ``column`` had ``min_units`` units at some transition (default ``True``); when
+        none had, the title says that none is large enough rather than that none converts worse.
 
     Returns
     -------
     str
-        The title (always written): the worst level, or that no level converts significantly worse.
+        The title (always written): the worst level, that no level converts significantly worse, or that
+        no level is large enough to compare.
     """
-    t = (f"By {column}: {w['level']} converts {times(w['ratio'], 2)} the rest at {w['from_step']} → {w['to_step']}"
-         if w else f"By {column}: no level of {min_units:,}+ {unit_word(unit)} converts significantly worse than the rest")
+    if w:
+        t = f"By {column}: {w['level']} converts {times(w['ratio'], 2)} the rest at {w['from_step']} → {w['to_step']}"
+    elif not compared:
+        t = f"By {column}: no level has {min_units:,}+ {unit_word(unit)} at any step, so none is compared"
+    else:
+        t = f"By {column}: no level of {min_units:,}+ {unit_word(unit)} converts significantly worse than the rest"
     return f"{t} ({unit_word(unit)}, {funnel})"
 
 

@@ -71,7 +71,9 @@ def finding_lines(kpis: pd.DataFrame, measures: pd.DataFrame, *, customers: int,
     lk = leak(kpis, seen)
     if lk is not None:
         after = f", after a median of {_days(lk['days'])}" if is_number(lk["days"]) else ""
-        head = "The only step" if lk["only"] else "The largest drop is"
+        head = "The only step" if lk["only"] else (
+            f"Among stages reached by {MIN_GROUP}+ customers, the largest drop is" if lk["scoped"]
+            else "The largest drop is")
         lines.append(f"- {head} **{lk['from']} → {lk['to']}**: of customers who ever reached {lk['from']}, "
                      f"{pct(lk['share'], 1)} ever reached {lk['to']}{after}.")
     if revenue and "revenue" in kpis.columns and is_number(kpis["revenue"].sum()) and kpis["revenue"].sum() > 0:
@@ -319,8 +321,9 @@ def score_metrics(scores: pd.DataFrame) -> dict:
 
 
 def scores_not_shown(seg_left: Sequence[tuple[str, str]]) -> str:
-    """The journey-score heading's one sentence when no score is shown: the first reason of
-    :func:`segments_left_out`, else that no level is large enough.
+    """The journey-score heading's one sentence when no score is shown: the journey scores' own reason
+    among :func:`segments_left_out` (the journey-score chart's, or the whole segment comparison's — never
+    the pain-point row's, which says why pain points are missing), else that no level is large enough.
 
     Parameters
     ----------
@@ -336,6 +339,9 @@ def scores_not_shown(seg_left: Sequence[tuple[str, str]]) -> str:
     --------
     >>> scores_not_shown([])
     '*Journey scores are not shown:* no segment level is large enough to score.'
+    >>> scores_not_shown([("The pain-point row", "no level converts worse."),
+    ...                   ("The journey-score chart", "no segment has two levels with 50+ customers.")])
+    '*Journey scores are not shown:* no segment has two levels with 50+ customers.'
     """
-    return "*Journey scores are not shown:* " + (seg_left[0][1] if seg_left else
-                                                  "no segment level is large enough to score.")
+    own = [why for section, why in seg_left if section != "The pain-point row"]
+    return "*Journey scores are not shown:* " + (own[0] if own else "no segment level is large enough to score.")

@@ -317,12 +317,14 @@ def map_notes(kpis: pd.DataFrame, left_out: Sequence[tuple[str, str]] = ()) -> l
 
 
 # -------------------------------------------------------------------------------------- the map title
-def leak(kpis: pd.DataFrame, seen: Sequence[str] | None = None) -> dict | None:
+def leak(kpis: pd.DataFrame, seen: Sequence[str] | None = None, *, min_customers: int = MIN_GROUP) -> dict | None:
     """The step where the smallest share of customers moves on, when one earns the name.
 
     Steps from a stage nobody reaches, or into a stage whose events never occur (``seen``: the profile's
     ``stages_seen``), are not candidates. With one candidate it is returned with ``only=True`` (not a
-    "biggest" leak); with two or more the lowest share must be unique (no tie).
+    "biggest" leak); with two or more, only steps out of a stage reached by ``min_customers`` or more
+    compete (0 % of one customer is no leak), two or more of them must, and the lowest share must be
+    unique (no tie). ``scoped`` is ``True`` when a smaller stage was left out of the comparison.
 
     Parameters
     ----------
@@ -332,22 +334,36 @@ def leak(kpis: pd.DataFrame, seen: Sequence[str] | None = None) -> dict | None:
     seen : sequence of str, optional
         The profile's ``stages_seen``; steps into or out of a stage not in it are skipped (default ``None``:
         no such filter).
+    min_customers : int
+        Fewest customers a stage needs for its step to be named the biggest leak (default ``MIN_GROUP``, 30).
 
     Returns
     -------
     dict or None
-        ``from``, ``to``, ``share``, ``days`` (median days, NaN when nobody moved on), ``reached``, ``only``.
+        ``from``, ``to``, ``share``, ``days`` (median days, NaN when nobody moved on), ``reached``, ``only``,
+        ``scoped``.
+
+    Examples
+    --------
+    >>> k = pd.DataFrame({"reached": [30, 25, 7, 1, 5], "conversion_to_next": [0.83, 0.28, 0.14, 0.0, np.nan],
+    ...                   "median_days_to_next": [0.1, 16, 20, np.nan, np.nan]},
+    ...                  index=["awareness", "consideration", "purchase", "retention", "advocacy"])
+    >>> leak(k) is None   # only awareness has 30+ customers: no step is the biggest leak
+    True
+    >>> leak(k, min_customers=5)["from"]
+    'purchase'
     """
     t = _with_stage_of(kpis, seen)
     if not len(t):
         return None
     if len(t) == 1:
         r = t.iloc[0]
-        return {**r.to_dict(), "only": True}
-    lead = leader(t["share"], largest=False, min_size=1)
+        return {**r.to_dict(), "only": True, "scoped": False}
+    lead = leader(t["share"], t["reached"], largest=False, min_size=max(1, min_customers))
     if lead is None:
         return None
-    return {**t.loc[lead[0]].to_dict(), "only": False}
+    scoped = bool((t["reached"] < min_customers).any())
+    return {**t.loc[lead[0]].to_dict(), "only": False, "scoped": scoped}
 
 
 def map_title(kpis: pd.DataFrame, *, overall=None, pains: pd.DataFrame | None = None,
@@ -389,7 +405,8 @@ def map_title(kpis: pd.DataFrame, *, overall=None, pains: pd.DataFrame | None = 
         if lk["only"]:
             parts.append(f"of customers who reached {lk['from']}, {pct(lk['share'])} ever reach {lk['to']}")
         else:
-            parts.append(f"the biggest leak is {lk['from']} → {lk['to']} ({pct(lk['share'])} ever move on)")
+            among = f" among stages of {MIN_GROUP}+ customers" if lk["scoped"] else ""
+            parts.append(f"the biggest leak{among} is {lk['from']} → {lk['to']} ({pct(lk['share'])} ever move on)")
     if pains is not None and len(pains):
         sig = pains[pd.to_numeric(pains["p_value"], errors="coerce") < alpha]
         lead = leader(sig["gap"], largest=False, min_size=0) if len(sig) > 1 else (

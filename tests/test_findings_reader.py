@@ -1,0 +1,123 @@
+"""Sentences that read false on logs the reports were not built for (a 30-customer log, a 150-account
+B2B pipeline, CDNOW, Olist, a clickstream), each pinned on a hand-made frame shaped like the log that
+showed it. Every test fails on the text the reports printed before the fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cjlib.findings import churn as say
+from cjlib.findings import dropoff as D
+from cjlib.findings import journey_map as fj
+
+
+def _kpis(reached, share):
+    """stage_kpis-like frame over the sample's five stages (the last stage's share is NaN)."""
+    names = ["awareness", "consideration", "purchase", "retention", "advocacy"][:len(reached)]
+    return pd.DataFrame({"reached": reached, "conversion_to_next": list(share) + [np.nan],
+                         "median_days_to_next": [1.0] * (len(reached) - 1) + [np.nan]},
+                        index=pd.Index(names, name="stage"))
+
+
+# ------------------------------------------------------------------------------------------------ 00
+def test_biggest_leak_is_never_a_stage_of_one_customer():
+    # tiny log (30 customers): 1 customer reached retention and did not go on; the map said
+    # "the biggest leak is retention → advocacy (0% ever move on)"
+    k = _kpis([30, 25, 7, 1, 5], [25 / 30, 7 / 25, 1 / 7, 0.0])
+    assert fj.leak(k) is None
+    assert fj.map_title(k, overall=0.23) == "23% of customers convert"
+    assert not any("drop" in line for line in fj.finding_lines(k, pd.DataFrame(), customers=30))
+    # with two stages of 30+ customers the leak is named among them, and the title says so
+    k = _kpis([400, 200, 40, 4, 2], [0.5, 0.2, 0.1, 0.0])
+    lk = fj.leak(k)
+    assert (lk["from"], lk["to"], lk["scoped"]) == ("purchase", "retention", True)
+    assert fj.map_title(k) == "The biggest leak among stages of 30+ customers is purchase → retention (10% ever move on)"
+    line = [x for x in fj.finding_lines(k, pd.DataFrame(), customers=400) if "drop" in x][0]
+    assert line.startswith("- Among stages reached by 30+ customers, the largest drop is **purchase → retention**")
+    # every stage large: worded as before
+    k = _kpis([400, 200, 40], [0.5, 0.2])
+    assert fj.map_title(k) == "The biggest leak is consideration → purchase (20% ever move on)"
+
+
+def test_journey_scores_sentence_gives_the_scores_reason_not_the_pain_points():
+    # B2B log: "Journey scores are not shown: no segment level with 50+ customers at a stage converts worse
+    # than all customers there" — the pain-point row's reason, under the journey-score heading
+    by = pd.DataFrame({"source": ["a", "b"]})
+    seg_left = fj.segments_left_out(by, pd.DataFrame(), pd.DataFrame(), min_customers=50)
+    assert [s for s, _ in seg_left] == ["The pain-point row", "The journey-score chart"]
+    assert fj.scores_not_shown(seg_left) == ("*Journey scores are not shown:* no segment has two or more levels "
+                                             "with 50+ customers (min_segment_customers).")
+    whole = [("The segment comparison (pain points and journey scores)", "no column can serve as a segment.")]
+    assert fj.scores_not_shown(whole) == "*Journey scores are not shown:* no column can serve as a segment."
+
+
+# ------------------------------------------------------------------------------------------------ 03
+def _cmp(units, to_step="purchase", level="mobile", significant=False, ratio=0.9):
+    return dict(from_step="begin_checkout", to_step=to_step, device=level, units=units, converted=units // 2,
+                rate=0.5, ci_low=0.3, ci_high=0.7, rate_comparison=0.55, ratio=ratio, p_adjusted=0.5,
+                significant=significant)
+
+
+def test_segments_too_small_are_not_said_to_convert_no_worse():
+    # tiny log: 65 sessions in all, yet "By device: no level of 100+ sessions converts significantly worse
+    # than the rest" — a test that was never made
+    small = {"device": pd.DataFrame([_cmp(40), _cmp(25, level="desktop")])}
+    assert D.segment_gaps_titles(small, unit="session", funnel="checkout", min_units=100) == {
+        "device": "By device: no level has 100+ sessions at any step, so none is compared (sessions, checkout funnel)"}
+    text = D.segment_findings(None, to_step="purchase", unit="session", min_units=100, comparisons=small)
+    assert text.endswith("No segment level has 100+ sessions at the step before purchase, so none is compared "
+                         "with the rest (min_segment_units).")
+    assert "converts significantly worse" not in text
+    # a level of 100+ units was tested and is not worse: the sentence says that, as before
+    big = {"device": pd.DataFrame([_cmp(140), _cmp(25, level="desktop")])}
+    assert D.segment_gaps_titles(big, unit="session", funnel="checkout", min_units=100)["device"].startswith(
+        "By device: no level of 100+ sessions converts significantly worse than the rest")
+    assert "No segment level of 100+ sessions converts significantly worse" in D.segment_findings(
+        None, to_step="purchase", unit="session", min_units=100, comparisons=big)
+    # a large level at another transition does not make the comparison into purchase happen
+    other = {"device": pd.DataFrame([_cmp(140, to_step="begin_checkout"), _cmp(40)])}
+    assert "so none is compared" in D.segment_findings(None, to_step="purchase", unit="session", min_units=100,
+                                                       comparisons=other)
+
+
+# ------------------------------------------------------------------------------------------------ 04
+def _metrics(auc: dict, n: int, base: float):
+    m = pd.DataFrame({"roc_auc": auc}).assign(pr_auc=0.6, brier=0.28, brier_base=base * (1 - base), base_rate=base,
+                                               n=n)
+    m.index.name = "model"
+    return m
+
+
+def test_auc_gaps_within_sampling_error_are_not_better_or_best():
+    # tiny log: 29 customers, 18 churned; the report said "logistic is better by 0.081" (than BG/NBD) and
+    # "logistic and ensemble rank churners alike (0.571 and 0.571), above gbm 0.432, bgnbd 0.490"
+    m = _metrics({"logistic": 0.571, "gbm": 0.432, "ensemble": 0.571, "bgnbd": 0.490}, n=29, base=18 / 29)
+    p = {"r": 1.26e6, "alpha": 4.62e7, "a": 1e-9, "b": 1e9, "time_unit": "days"}
+    s = say.model_sentence(m, "logistic", bgnbd_params=p)
+    assert "better by" not in s
+    assert s.endswith("reaches ROC AUC 0.490: logistic is on par within chance (a gap of 0.081 where chance alone "
+                      "allows up to 0.308 on 29 customers).")
+    assert say.roc_title(m) == ("The models rank churners alike within chance (ROC AUC logistic 0.571, gbm 0.432, "
+                                "ensemble 0.571, bgnbd 0.490)")
+    assert say.chance_sentence(m, "logistic").startswith("On 29 customers a ROC AUC of 0.571 is within chance")
+    lines = say.summary_lines(base_rate=18 / 29, n_scored=29, activity="event of any kind", window=28,
+                              cutoff=pd.Timestamp("2025-06-03"), metrics=m, model="logistic", max_gap=1.0,
+                              lift=pd.DataFrame({"lift": [0.0] * 3, "cum_customers_share": [0.1, 0.2, 0.3],
+                                                "cum_churners_share": [0.0, 0.1, 0.3]}),
+                              imp=pd.DataFrame({"importance": [0.0], "importance_std": [0.01]}, index=["x"]))
+    assert any(x.startswith("- On 29 customers a ROC AUC of 0.571 is within chance") for x in lines)
+    # CDNOW: 23,570 customers; a 0.015 lead over BG/NBD is well beyond chance, and stays "better by"
+    big = _metrics({"logistic": 0.827, "gbm": 0.823, "ensemble": 0.826, "bgnbd": 0.812}, n=23570, base=0.82)
+    assert "logistic is better by 0.015." in say.model_sentence(big, "logistic", bgnbd_params={**p, "a": 0.5, "b": 2})
+    assert say.chance_sentence(big, "logistic") is None
+    assert say.roc_title(big) == "logistic, gbm and ensemble rank churners alike (ROC AUC 0.827, 0.823 and 0.826), above bgnbd 0.812"
+
+
+def test_value_at_risk_decile_says_which_end_is_riskiest():
+    # CDNOW: "Most value at risk sits in risk decile 9" read as a high-risk group; decile 1 is the riskiest
+    t = pd.DataFrame({"customers": [423] * 10,
+                      "value_at_risk": [8357, 13151, 15594, 20065, 21791, 25436, 26863, 31343, 32818, 22355.0]},
+                     index=pd.Index(range(1, 11), name="risk_decile"))
+    assert say.value_at_risk_title(t, "risk decile") == (
+        "Most value at risk sits in risk decile 9 of 10 (1 = riskiest): 15% of the list's total")

@@ -145,7 +145,7 @@ def test_drivers_need_an_interval_that_excludes_one():
                         "rate_without": [0.2, 0.2, 0.26], "units_with": [60, 80, 70]})
     drv = Drivers(drv, units=150, converted=24, from_step="a", to_step="b", min_support=50)
     s = D.drivers_sentence(drv, unit="customer")
-    assert "Strongest negative driver: **closed_lost** (odds ratio 0.05" in s and "strongest positive: **email_click**" in s
+    assert "Strongest negative association: **closed_lost** (odds ratio 0.05" in s and "strongest positive: **email_click**" in s
     weak = replace(drv, table=drv.table.iloc[[1]])
     s = D.drivers_sentence(weak, unit="customer")
     assert "No event goes clearly with leaving" in s and "goes clearly with converting" in s

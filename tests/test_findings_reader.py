@@ -121,3 +121,31 @@ def test_value_at_risk_decile_says_which_end_is_riskiest():
                      index=pd.Index(range(1, 11), name="risk_decile"))
     assert say.value_at_risk_title(t, "risk decile") == (
         "Most value at risk sits in risk decile 9 of 10 (1 = riskiest): 15% of the list's total")
+
+
+def test_drivers_are_associations_and_an_interval_below_one_never_prints_1_00():
+    # clickstream (retentioneering's ecom): "Strongest negative driver: home (odds ratio 0.45, 95 % CI
+    # 0.21–1.00)" — a "driver" the method calls an association, and an interval that reads as reaching 1
+    from cjlib.funnel import Drivers
+
+    t = pd.DataFrame({"event": ["cart", "home"], "odds_ratio": [4.7, 0.45], "ci_low": [2.1, 0.207],
+                      "ci_high": [9.8, 0.9981], "rate_with": [0.2, 0.03], "rate_without": [0.05, 0.07],
+                      "units_with": [300, 400]})
+    drv = Drivers(t, units=1213, converted=82, from_step="add_to_cart", to_step="purchase", min_support=50)
+    s = D.drivers_sentence(drv, unit="session")
+    assert "driver" not in s
+    assert "Strongest negative association: **home** (odds ratio 0.45, 95 % CI 0.21–0.998)" in s
+
+
+def test_checkout_title_does_not_repeat_its_last_step_as_the_largest_drop():
+    # clickstream: "69% of sessions that reach payment_details do not reach purchase; the largest drop is at
+    # purchase (69%)" — the same drop twice
+    table = pd.DataFrame({"step": ["add_to_cart", "shipping_details", "payment_details", "purchase"],
+                          "reached": [1213, 600, 265, 82]})
+    drop = {"from_step": "payment_details", "to_step": "purchase", "drop_off_rate": 1 - 82 / 265}
+    assert D.checkout_title(table, drop, unit="session") == (
+        "69% of sessions that reach payment_details do not reach purchase, the largest drop")
+    drop = {"from_step": "add_to_cart", "to_step": "shipping_details", "drop_off_rate": 1 - 600 / 1213}
+    assert D.checkout_title(table, drop, unit="session") == (
+        "69% of sessions that reach payment_details do not reach purchase; the largest drop is at "
+        "shipping_details (51%)")

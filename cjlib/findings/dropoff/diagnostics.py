@@ -47,6 +47,17 @@ def odds(x) -> str:
     return number(x, ".2f") if x >= 0.01 else number(x, ".2g")
 
 
+def _bound(x, side: str) -> str:
+    """An interval end by :func:`odds`, with more digits when rounding would put it on 1 although it is
+    below (``side="high"``) or above (``side="low"``) 1: an interval said to exclude 1 never reads "–1.00"."""
+    text = odds(x)
+    digits = 3
+    while float(text) == 1.0 and float(x) != 1.0 and digits < 7:
+        text = number(x, f".{digits}f")
+        digits += 1
+    return text
+
+
 def _neg_pos(drv):
     t = drv.table
     neg = t.iloc[-1] if len(t) and t["ci_high"].iloc[-1] < 1 else None
@@ -56,7 +67,8 @@ def _neg_pos(drv):
 
 def drivers_sentence(drv, *, unit: str) -> str:
     """The drivers finding of a :class:`cjlib.funnel.Drivers`: entered/converted, the clearest negative and
-    positive driver (their 95 % interval excludes 1), or that none is clear.
+    positive association (their 95 % interval excludes 1, and its printed end never reads 1.00), or that
+    none is clear. Worded as associations, as the section's method says, never as drivers.
 
     Parameters
     ----------
@@ -75,8 +87,9 @@ def drivers_sentence(drv, *, unit: str) -> str:
     if neg is None:
         text += "No event goes clearly with leaving (every 95 % interval of an odds ratio below 1 reaches 1)"
     else:
-        text += (f"Strongest negative driver: **{neg['event']}** (odds ratio {odds(neg['odds_ratio'])}, "
-                 f"95 % CI {odds(neg['ci_low'])}–{odds(neg['ci_high'])})")
+        # an association (the method says so), not a driver: non-converters are watched for longer
+        text += (f"Strongest negative association: **{neg['event']}** (odds ratio {odds(neg['odds_ratio'])}, "
+                 f"95 % CI {odds(neg['ci_low'])}–{_bound(neg['ci_high'], 'high')})")
     if pos is not None:
         text += f"; strongest positive: **{pos['event']}** ({odds(pos['odds_ratio'])})."
     else:

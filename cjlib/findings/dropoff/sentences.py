@@ -422,7 +422,9 @@ def checkout_title(table: pd.DataFrame, drop: dict | None, *, unit: str) -> str 
     if last is None:
         return None
     text = f"{pct(1 - last)} of {unit_word(unit)} that reach {s[-2]} do not reach {s[-1]}"
-    if drop is not None:
+    if drop is not None and str(drop["to_step"]) == str(s[-1]):  # the drop just stated: not said twice
+        text += f", the largest drop{_drop_scope(drop, unit)}"
+    elif drop is not None:
         text += f"; the largest drop{_drop_scope(drop, unit)} is at {drop['to_step']} ({pct(drop['drop_off_rate'])})"
     return text
 

@@ -149,3 +149,18 @@ def test_checkout_title_does_not_repeat_its_last_step_as_the_largest_drop():
     assert D.checkout_title(table, drop, unit="session") == (
         "69% of sessions that reach payment_details do not reach purchase; the largest drop is at "
         "shipping_details (51%)")
+
+
+def test_model_chosen_as_best_by_a_gap_within_chance_is_said_on_par():
+    # retentioneering's ecom: "The mean of logistic regression and boosting drives the list: it ranks churners
+    # best on validation (ROC AUC 0.681, against logistic regression (0.675) …)" on 597 customers
+    m = _metrics({"logistic": 0.675, "gbm": 0.664, "ensemble": 0.681, "bgnbd": 0.521}, n=597, base=0.24)
+    reason = "The mean of logistic regression and boosting drives the list: it ranks churners best on validation."
+    s = say.choice_sentence(m, "ensemble", reason)
+    assert s.startswith(reason)
+    assert s.endswith(" Logistic regression and boosting are on par with it (within chance: a ROC AUC gap of up to "
+                      "0.017, where chance alone allows 0.075 on 597 customers), so the choice among them matters "
+                      "little.")
+    # BG/NBD, 0.16 behind, is not on par; without n the fixed tolerance stays the rule
+    assert "BG/NBD" not in s
+    assert say.choice_sentence(m.drop(columns="n"), "ensemble", reason) == reason

@@ -420,8 +420,8 @@ def chance_sentence(metrics: pd.DataFrame, model: str) -> str | None:
 
 def choice_sentence(metrics: pd.DataFrame, model: str, reason: str) -> str:
     """Why ``model`` drives the list (``reason`` from :func:`cjlib.churn.choose_model`), and which models
-    rank churners on par with it (ROC AUC within :data:`AUC_TOLERANCE`), so a tiny lead is not read as a
-    real one.
+    rank churners on par with it (ROC AUC within :data:`AUC_TOLERANCE`, or within the sampling error of
+    the two AUCs, :func:`auc_margin`), so a tiny lead, or one chance explains, is not read as a real one.
 
     Parameters
     ----------
@@ -439,12 +439,18 @@ def choice_sentence(metrics: pd.DataFrame, model: str, reason: str) -> str:
         else ``reason`` followed by the sentence naming the models on par.
     """
     auc = metrics["roc_auc"]
-    par = [k for k in auc.index if k != model and is_number(auc[k]) and abs(auc[k] - auc[model]) <= AUC_TOLERANCE]
+    margin = {k: auc_margin(metrics, model, k) for k in auc.index if k != model and is_number(auc[k])}
+    par = [k for k, m in margin.items() if abs(auc[k] - auc[model]) <= m]
     if not par or " as well as " in reason:  # choose_model already named the models it ties with
         return reason
     names = join(MODEL_NAMES[k] for k in par)
+    gaps = {k: abs(auc[k] - auc[model]) for k in par}
+    chance = [k for k in par if gaps[k] > AUC_TOLERANCE]
+    within = (f"within {AUC_TOLERANCE} ROC AUC" if not chance else
+              f"within chance: a ROC AUC gap of up to {number(max(gaps.values()), '.3f')}, where chance alone "
+              f"allows {number(min(margin[k] for k in chance), '.3f')} on {number(metrics.loc[model, 'n'])} customers")
     return reason + (f" {names[0].upper() + names[1:]} {'is' if len(par) == 1 else 'are'} on par with it "
-                     f"(within {AUC_TOLERANCE} ROC AUC), so the choice among them matters little.")
+                     f"({within}), so the choice among them matters little.")
 
 
 def explained_sentence(res) -> str | None:

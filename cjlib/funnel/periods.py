@@ -16,6 +16,16 @@ Rules
 * **No window.** An unbounded window never closes, so each period is cut at its own end: a step counts
   only when it was reached before the period ended (both periods give their units at most the period's
   length), and the current period is the latest full period ending on or before ``end``.
+* **Sessions.** A session's attempt cannot go past the session's end, so its clock is the earlier of its
+  conversion window and its session. A session is *over* at ``end`` when its last event is at least
+  :data:`SESSION_GAP` (30 minutes, the gap that ends a session in :func:`cjlib.journeys.sessionize`; taken as
+  the timeout of ``session_id`` sessions too, as GA4's default) before ``end``: any later event would start a
+  new session. So for ``unit="session"`` the current period is the latest full period ending on or before
+  ``end − min(W, 30 minutes)`` (``end − 30 minutes`` without a window, and no period is cut at its end), and
+  a session is left out of a period only when it can still move: it is still running at ``end`` (not over)
+  and one of its attempts starting in the period has its window open at ``end`` (started after ``end − W``;
+  any attempt without a window). Sessions that ended long before ``end`` count even when their 30-day
+  window has not closed. With ``W`` ≤ 30 minutes this is the customers' rule.
 * **Periods.** ``freq`` is a duration (``"30D"``, ``"7D"``, ``"12h"``: periods of that length, the current
   one ending at ``end − W`` floored to whole days, hours or minutes as the length allows) or a calendar
   alias: ``"W"`` (weeks from Monday) or ``"MS"`` (``"M"``, ``"ME"``: calendar months). The previous
@@ -35,6 +45,7 @@ import pandas as pd
 
 from cjlib.funnel.fitted import Funnel
 from cjlib.funnel.matching import _Match, _match, _match_options
+from cjlib.profiling import SESSION_GAP
 from cjlib.stats import holm, proportion_difference, two_proportion_test
 from cjlib.validation import duration
 
@@ -76,8 +87,10 @@ class PeriodComparison:
     window : Timedelta or None
         The funnel's conversion window.
     censored : int
-        Units left out because their step-1 event came after ``current_end`` (up to ``end``): with a window,
-        their window was still open at ``end``; without one, their period is not over.
+        Units left out: those whose step-1 event came after ``current_end`` (up to ``end``) and are not counted
+        in the current period (with a window on customers, their window, or their period's, was still open
+        at ``end``; without one, their period is not over), and for sessions also those still running at
+        ``end`` with an attempt in a period whose window was open (the module's rules).
     in_both : int
         Units counted in both periods.
     confidence : float
@@ -122,10 +135,26 @@ def _floor_unit(length: pd.Timedelta) -> str | None:
     return None
 
 
-def _bounds(first: pd.Timestamp, end: pd.Timestamp, freq, window: pd.Timedelta | None):
+def _session_clock(window: pd.Timedelta | None, unit: str) -> bool:
+    """Whether the session rule's clock (the session's end) comes before the window's."""
+    return unit == "session" and (window is None or window > SESSION_GAP)
+
+
+def _gap_text() -> str:
+    return f"{SESSION_GAP / pd.Timedelta(minutes=1):g} minutes"
+
+
+def _clock(window: pd.Timedelta | None, unit: str) -> pd.Timedelta | None:
+    """How long before the data's end the current period ends: the window, or for sessions the earlier of
+    the window and :data:`SESSION_GAP` (``None``: at the end)."""
+    return SESSION_GAP if _session_clock(window, unit) else window
+
+
+def _bounds(first: pd.Timestamp, end: pd.Timestamp, freq, window: pd.Timedelta | None, unit: str = "customer"):
     """(previous_start, current_start, current_end) of the two periods, or ``ValueError`` when the data's span
-    cannot hold them."""
-    stop = end - window if window is not None else end
+    cannot hold them (``unit``: the session rule's clock, see the module's rules)."""
+    clock = _clock(window, unit)
+    stop = end - clock if clock is not None else end
     code = _calendar(freq)
     if code is not None:
         cur = pd.Period(stop, freq=code) - 1
@@ -137,13 +166,19 @@ def _bounds(first: pd.Timestamp, end: pd.Timestamp, freq, window: pd.Timedelta |
         except ValueError as exc:
             raise ValueError(f"freq must be a positive duration like '30D' or a calendar alias, one of "
                              f"{list(_CALENDAR)}; got {freq!r}") from exc
-        unit = _floor_unit(length)
-        stop = stop.floor(unit) if unit else stop
+        floor = _floor_unit(length)
+        stop = stop.floor(floor) if floor else stop
         bounds = (stop - 2 * length, stop - length, stop)
         earliest = first
     if bounds[0] < earliest:
-        why = (f"the data's end ({end:%Y-%m-%d %H:%M}) minus the {_span(window)} conversion window, so that "
-               f"every window counted has closed" if window is not None else f"the data's end ({end:%Y-%m-%d %H:%M})")
+        if _session_clock(window, unit):
+            why = (f"the data's end ({end:%Y-%m-%d %H:%M}) minus {_gap_text()}, so that every session counted "
+                   f"could have ended")
+        elif window is not None:
+            why = (f"the data's end ({end:%Y-%m-%d %H:%M}) minus the {_span(window)} conversion window, so that "
+                   f"every window counted has closed")
+        else:
+            why = f"the data's end ({end:%Y-%m-%d %H:%M})"
         raise ShortSpan(
             f"freq={freq!r}: the data cannot hold two full {_period_name(freq)}s: they would run from {bounds[0]:%Y-%m-%d %H:%M} "
             f"to {bounds[2]:%Y-%m-%d %H:%M}, ending by {why}, but the first event is at {first:%Y-%m-%d %H:%M}")
@@ -159,9 +194,11 @@ def _period_name(freq) -> str:
 
 
 def _span(t: pd.Timedelta) -> str:
-    """``"30-day"``, ``"12-hour"``: a window as an adjective."""
-    days = t / _DAY
-    return f"{days:g}-day" if days >= 1 and days == round(days) else f"{t / pd.Timedelta(hours=1):g}-hour"
+    """``"30-day"``, ``"12-hour"``, ``"10-minute"``: a window as an adjective."""
+    days, hours = t / _DAY, t / pd.Timedelta(hours=1)
+    if days >= 1 and days == round(days):
+        return f"{days:g}-day"
+    return f"{hours:g}-hour" if hours >= 1 or hours == 0 else f"{t / pd.Timedelta(minutes=1):g}-minute"
 
 
 def _end(m: _Match, end) -> pd.Timestamp:
@@ -188,16 +225,38 @@ def _period_at(m: _Match, lo: int, hi: int, cut: bool) -> np.ndarray:
     return _match(pm, m.window, m.mode).at_step
 
 
+def _running(m: _Match, end: int) -> np.ndarray:
+    """Per row: its session can still move at ``end`` (ns): the session is still running (its last event
+    less than :data:`SESSION_GAP` before ``end``, or after it) and the row's window is open at ``end``."""
+    prep = m.prep
+    if not len(prep.ts):
+        return np.zeros(0, bool)
+    last = np.maximum.reduceat(prep.ts, prep.unit_start)
+    moving = (last > end - SESSION_GAP.value)[prep.unit]
+    if m.window is not None:
+        moving &= prep.ts > end - int(m.window)
+    return moving
+
+
 def _period_units(m: _Match, bounds: tuple, cut: bool) -> tuple[np.ndarray, np.ndarray, int]:
-    """(:func:`_period_at` of the previous and of the current period, units censored) for ``bounds`` =
-    (previous start, current start, current end, end) in ns; partitions of complete units concatenate / sum."""
+    """(:func:`_period_at` of the previous and of the current period, units left out) for ``bounds`` =
+    (previous start, current start, current end, end) in ns; partitions of complete units concatenate / sum.
+
+    Sessions still able to move at ``end`` (:func:`_running` at an attempt's step-1 event in the period) are
+    taken out of that period (the module's rules); customers keep the window rule alone."""
     p0, c0, c1, end = bounds
     at_prev = _period_at(m, p0, c0, cut)
     at_cur = _period_at(m, c0, c1, cut)
-    ts, step1 = m.prep.ts, m.prep.member[:, 0]
-    late = step1 & (ts >= c1) & (ts <= end)
-    late_units = np.unique(m.prep.unit[late])
-    censored = int((~at_cur[late_units, 0]).sum())  # units counted in the current period are not left out
+    ts, step1, unit = m.prep.ts, m.prep.member[:, 0], m.prep.unit
+    left = np.zeros(len(at_cur), bool)
+    left[unit[step1 & (ts >= c1) & (ts <= end)]] = True  # entered after the current period
+    if m.prep.unit_kind == "session":
+        moving = step1 & _running(m, end)
+        for at, lo, hi in ((at_prev, p0, c0), (at_cur, c0, c1)):
+            gone = unit[moving & (ts >= lo) & (ts < hi)]
+            at[gone] = False
+            left[gone] = True
+    censored = int((left & ~at_cur[:, 0]).sum())  # units counted in the current period are not left out
     return at_prev, at_cur, censored
 
 
@@ -237,6 +296,15 @@ def _table(labels: list[str], optional, prev: np.ndarray, cur: np.ndarray, confi
 def _note(window, current_end: pd.Timestamp, end: pd.Timestamp, censored: int, unit: str) -> str:
     units = f"{censored:,} {unit}{' entering' if censored == 1 else 's entering'}"
     verb = "is" if censored == 1 else "are"
+    if _session_clock(window, unit):
+        clock = (f"with the session (after {_gap_text()} without an event) or with its {_span(window)} conversion "
+                 f"window, whichever comes first" if window is not None else
+                 f"with the session (after {_gap_text()} without an event), there being no conversion window")
+        inside = " inside their window" if window is not None else ""
+        return (f"A session's attempt ends {clock}, so only sessions still running at the data's end "
+                f"({end:%Y-%m-%d %H:%M}) could still move: {censored:,} session{'' if censored == 1 else 's'} "
+                f"{verb} left out, entering on or after {current_end:%Y-%m-%d} (after the current period) or still "
+                f"running at the end{inside}.")
     if window is not None:
         return (f"Only {unit}s whose {_span(window)} conversion window had closed by the data's end ({end:%Y-%m-%d}) "
                 f"are counted: {units} on or after {current_end:%Y-%m-%d} {verb} left out, their window still open.")
@@ -250,7 +318,9 @@ def compare_periods(funnel: Funnel, *, freq="30D", end=None, confidence: float =
     The current period is the latest full period ending on or before ``end − window`` (``end`` without a
     window), so every unit counted had its whole conversion window observed; units entering later are
     censored (left out and counted in :attr:`PeriodComparison.censored`). Without a window each period's
-    funnel stops at the period's end.
+    funnel stops at the period's end. Sessions (``unit="session"``) stop at their session's end instead: the
+    current period ends by ``end − min(window, 30 minutes)``, and only sessions still running at ``end``
+    inside their window are left out of a period (the module's rules).
 
     Parameters
     ----------
@@ -309,18 +379,19 @@ def compare_periods(funnel: Funnel, *, freq="30D", end=None, confidence: float =
         raise ValueError("open funnels cannot be compared by period: an attempt may start at any step, so a period's "
                          "attempts are not told apart by their step-1 event")
     window = None if m.window is None else pd.Timedelta(int(m.window), unit="ns")
+    unit = m.prep.unit_kind
     end_ts = _end(m, end)
     first = pd.Timestamp(int(m.prep.ts.min())) if len(m.prep.ts) else end_ts
-    p0, c0, c1 = _bounds(first, end_ts, freq, window)
+    p0, c0, c1 = _bounds(first, end_ts, freq, window, unit)
     ns = [int(t.as_unit("ns").value) for t in (p0, c0, c1)]
     bounds = (ns[0], ns[1], ns[2], int(end_ts.as_unit("ns").value))
+    cut = window is None and unit != "session"  # a session's end bounds its attempt
     if getattr(funnel, "_parted", None) is not None:  # fitted on a cjlib.engine.Partitioned log
         from cjlib.funnel.distributed import period_units
 
-        at_prev, at_cur, censored = period_units(funnel, bounds, window is None)
+        at_prev, at_cur, censored = period_units(funnel, bounds, cut)
     else:
-        at_prev, at_cur, censored = _period_units(m, bounds, window is None)
-    unit = m.prep.unit_kind
+        at_prev, at_cur, censored = _period_units(m, bounds, cut)
     return PeriodComparison(
         table=_table(labels, m.optional or (False,) * len(labels), at_prev, at_cur, confidence),
         reached=pd.DataFrame({"step": labels, "previous": at_prev.sum(axis=0), "current": at_cur.sum(axis=0)}),
@@ -333,8 +404,9 @@ def period_freq(compare_period: str, funnel: Funnel, *, end=None) -> str | None:
     """The ``freq`` of a ``compare_period`` report parameter.
 
     ``"day"``, ``"week"``, ``"month"`` are ``"D"``, ``"W"``, ``"MS"``; ``"auto"`` is the longest of month,
-    week and day of which the data holds two full periods before its open windows (``None`` when not even
-    two days fit, or the data has no events); ``""`` is ``None`` (switched off); anything else is passed on as written (a duration
+    week and day of which the data holds two full periods before its open windows (for sessions: before
+    the earlier of the window and the last 30 minutes; ``None`` when not even two days fit, or the data has
+    no events); ``""`` is ``None`` (switched off); anything else is passed on as written (a duration
     such as ``"30D"``, or a pandas alias).
 
     Parameters
@@ -369,7 +441,7 @@ def period_freq(compare_period: str, funnel: Funnel, *, end=None) -> str | None:
     first = pd.Timestamp(int(m.prep.ts.min()))
     for freq in _AUTO:
         try:
-            _bounds(first, end_ts, freq, window)
+            _bounds(first, end_ts, freq, window, m.prep.unit_kind)
         except ShortSpan:
             continue
         return freq
@@ -415,8 +487,11 @@ def report_periods(funnel: Funnel, compare_period: str, *, end=None,
     if freq is None:
         m = funnel._match
         first, last = pd.Timestamp(int(m.prep.ts.min())), _end(m, end)
-        win = "" if m.window is None else (f" before the last {_span(pd.Timedelta(int(m.window), unit='ns'))} "
-                                           "conversion window, still open at its end")
+        window = None if m.window is None else pd.Timedelta(int(m.window), unit="ns")
+        if _session_clock(window, m.prep.unit_kind):
+            win = f" before its last {_gap_text()}, in which a session may still be running at its end"
+        else:
+            win = "" if window is None else f" before the last {_span(window)} conversion window, still open at its end"
         return None, (f"the data ({first:%Y-%m-%d} to {last:%Y-%m-%d}) cannot hold two full days (the shortest "
                       f"periods compared){win}.")
     try:

@@ -164,3 +164,13 @@ def test_model_chosen_as_best_by_a_gap_within_chance_is_said_on_par():
     # BG/NBD, 0.16 behind, is not on par; without n the fixed tolerance stays the rule
     assert "BG/NBD" not in s
     assert say.choice_sentence(m.drop(columns="n"), "ensemble", reason) == reason
+
+
+def test_a_top_decile_of_three_customers_is_given_with_its_counts():
+    # tiny log: "The top decile churns at 0.00× the base rate" — from 3 customers, none churned
+    lift = pd.DataFrame({"lift": [0.0, 1.2, 1.6], "customers": [3, 3, 3], "churners": [0, 2, 3],
+                         "cum_customers_share": [0.103, 0.207, 0.31], "cum_churners_share": [0.0, 0.11, 0.28]})
+    assert say.lift_title(lift) == "The top decile (3 customers, 0 churned) churns at 0.00× the base rate"
+    assert say.lift_sentence(lift).startswith("The riskiest 10% (3 customers) churn at 0.00× the base rate")
+    big = lift.assign(customers=2357, churners=[2200, 2000, 1900])
+    assert say.lift_title(big) == "The top decile churns at 0.00× the base rate"

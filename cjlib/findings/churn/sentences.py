@@ -9,6 +9,7 @@ import pandas as pd
 
 from cjlib.churn import NAMES as MODEL_NAMES
 from cjlib.findings import (
+    MIN_GROUP,
     is_number,
     join,
     number,
@@ -606,7 +607,9 @@ def lift_sentence(lift: pd.DataFrame, *, top: int = 3) -> str:
     str
         The sentence (always written).
     """
-    return (f"The riskiest {pct(lift['cum_customers_share'].iloc[0])} churn at {times(lift['lift'].iloc[0], 2)} "
+    n = lift["customers"].iloc[0] if "customers" in lift.columns else None
+    few = (f" ({number(n)} customer{'' if n == 1 else 's'})" if is_number(n) and n < MIN_GROUP else "")
+    return (f"The riskiest {pct(lift['cum_customers_share'].iloc[0])}{few} churn at {times(lift['lift'].iloc[0], 2)} "
             f"the base rate; the riskiest {pct(lift['cum_customers_share'].iloc[top - 1])} hold "
             f"{pct(lift['cum_churners_share'].iloc[top - 1])} of all churners.")
 

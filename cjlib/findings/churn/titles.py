@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.findings import (
+    MIN_GROUP,
     is_number,
     join,
     leader,
@@ -127,9 +128,25 @@ def lift_title(lift: pd.DataFrame) -> str:
     Returns
     -------
     str
-        The title (always written).
+        The title (always written); a top decile of fewer than ``MIN_GROUP`` customers is given with its
+        counts, so a lift from three customers does not read like one from thousands.
+
+    Examples
+    --------
+    >>> lift_title(pd.DataFrame({"lift": [0.0], "customers": [3], "churners": [0]}))
+    'The top decile (3 customers, 0 churned) churns at 0.00× the base rate'
     """
-    return f"The top decile churns at {times(lift['lift'].iloc[0], 2)} the base rate"
+    return f"The top decile{_few(lift)} churns at {times(lift['lift'].iloc[0], 2)} the base rate"
+
+
+def _few(lift: pd.DataFrame) -> str:
+    """`` (3 customers, 0 churned)`` when the top decile holds fewer than ``MIN_GROUP`` customers, else ``""``."""
+    if "customers" not in lift.columns or "churners" not in lift.columns:
+        return ""
+    n = lift["customers"].iloc[0]
+    if not is_number(n) or n >= MIN_GROUP:
+        return ""
+    return f" ({number(n)} customer{'' if n == 1 else 's'}, {number(lift['churners'].iloc[0])} churned)"
 
 
 

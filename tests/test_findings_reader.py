@@ -174,3 +174,20 @@ def test_a_top_decile_of_three_customers_is_given_with_its_counts():
     assert say.lift_sentence(lift).startswith("The riskiest 10% (3 customers) churn at 0.00× the base rate")
     big = lift.assign(customers=2357, churners=[2200, 2000, 1900])
     assert say.lift_title(big) == "The top decile churns at 0.00× the base rate"
+
+
+def test_small_cart_and_checkout_rates_carry_their_counts():
+    # tiny log: "43% of carts are abandoned, 0% of those recovered within 7 days" (14 carts) and
+    # "33% of sessions that reach begin_checkout do not reach purchase" (12 sessions)
+    from types import SimpleNamespace
+
+    cart = SimpleNamespace(carts=14, abandoned=6, abandonment_rate=6 / 14, recovery_rate=0.0,
+                           window=pd.Timedelta(days=7))
+    assert D.cart_title(cart, pd.DataFrame()) == "43% of 14 carts are abandoned, 0% of those 6 recovered within 7 days"
+    big = SimpleNamespace(carts=1213, abandoned=849, abandonment_rate=849 / 1213, recovery_rate=47 / 849,
+                          window=pd.Timedelta(days=7))
+    assert D.cart_title(big, pd.DataFrame()) == "70% of carts are abandoned, 6% of those recovered within 7 days"
+    table = pd.DataFrame({"step": ["product_view", "add_to_cart", "begin_checkout", "purchase"],
+                          "reached": [65, 14, 12, 8]})
+    assert D.checkout_title(table, None, unit="session") == (
+        "33% of the 12 sessions that reach begin_checkout do not reach purchase")

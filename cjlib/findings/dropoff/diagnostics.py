@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cjlib.findings import (
+    MIN_GROUP,
     duration,
     join,
     leader,
@@ -264,9 +265,11 @@ def _carts_abandoned(cart) -> str | None:
     """The share of carts abandoned and, of those, recovered (the chart title's and the bullet's head)."""
     if not cart.carts:
         return None
-    text = f"{pct(cart.abandonment_rate)} of carts are abandoned"
+    few = cart.carts < MIN_GROUP  # a rate of 14 carts is given with its counts
+    text = f"{pct(cart.abandonment_rate)} of {f'{number(cart.carts)} ' if few else ''}carts are abandoned"
     if cart.abandoned:
-        text += f", {pct(cart.recovery_rate)} of those recovered within {_cart_days(cart):g} days"
+        text += (f", {pct(cart.recovery_rate)} of those{f' {number(cart.abandoned)}' if few else ''} recovered "
+                 f"within {_cart_days(cart):g} days")
     return text
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 
 from cjlib.findings import (
+    MIN_GROUP,
     join,
     number,
     p_value,
@@ -421,7 +422,9 @@ def checkout_title(table: pd.DataFrame, drop: dict | None, *, unit: str) -> str 
     last = rate(table["reached"].iloc[-1], table["reached"].iloc[-2])
     if last is None:
         return None
-    text = f"{pct(1 - last)} of {unit_word(unit)} that reach {s[-2]} do not reach {s[-1]}"
+    n = table["reached"].iloc[-2]
+    of = f"the {number(n)} " if n < MIN_GROUP else ""  # a rate of 9 sessions is given with its count
+    text = f"{pct(1 - last)} of {of}{unit_word(unit, n)} that reach {s[-2]} do not reach {s[-1]}"
     if drop is not None and str(drop["to_step"]) == str(s[-1]):  # the drop just stated: not said twice
         text += f", the largest drop{_drop_scope(drop, unit)}"
     elif drop is not None:

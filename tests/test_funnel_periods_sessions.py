@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cjlib import funnel as F
+from cjlib.findings import dropoff as D
+from cjlib.findings import problems
 from cjlib.io import ensure_sorted
 
 PV, ATC, BC, BUY, SEARCH = "product_view", "add_to_cart", "begin_checkout", "purchase", "search"
@@ -68,6 +70,15 @@ def test_sessions_over_long_before_the_end_count_with_a_long_window():
     # customers with the same window: their windows are all open, no two days fit
     with pytest.raises(F.ShortSpan, match="minus the 30-day conversion window"):
         F.compare_periods(F.Funnel(ev, [PV, "event:purchase"], window="30D"), freq="1D")
+
+
+def test_the_section_says_who_was_left_out_and_why():
+    pc = F.compare_periods(F.Funnel(hand_log(), [PV, "event:purchase"], window="30D", unit="session"), freq="1D")
+    text = D.period_findings(pc, name="shop")
+    assert ("3 sessions entered the shop funnel in 2025-01-03 and 2 in 2025-01-02. Each period counts the attempts "
+            "that start in it, a step counting when reached in the same session, within 30 days of step 1. A "
+            "session's attempt ends with the session") in text
+    assert "3 sessions are left out" in text and problems(text) == []
 
 
 def test_a_running_session_counts_once_its_window_has_closed():

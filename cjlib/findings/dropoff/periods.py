@@ -126,7 +126,7 @@ def period_findings(pc, *, name: str | None = None, min_units: int = MIN_GROUP) 
     prev, cur = period_label(pc, "previous"), period_label(pc, "current")
     method = (f"**This period against the last:** {number(n1)} {unit_word(unit, n1)} entered {which} in {cur} "
               f"and {number(n0)} in {prev}. Each period counts the attempts that start in it, a step counting when "
-              f"reached {window_text(pc.window)}. {pc.note}")
+              f"reached {'in the same session, ' if unit == 'session' else ''}{window_text(pc.window)}. {pc.note}")
     if pc.in_both:
         method += (f" {number(pc.in_both)} {unit_word(unit, pc.in_both)} entered in both periods and count in both; "
                    f"the intervals treat the periods as independent samples, which makes them wider than needed "

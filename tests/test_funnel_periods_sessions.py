@@ -193,16 +193,15 @@ def reference(ev, steps, window, mode, bounds, end):
     for evs in sessions_of(ev).values():
         running = evs[-1][0] > end - GAP
         starts = [t for t, e in evs if e in steps[0]]
-
-        def moving(lo, hi):
-            return running and any(lo <= t < hi and (w is None or t > end - w) for t in starts)
-
-        lp = 0 if moving(p0, c0) else best_level(evs, steps, w, mode, p0, c0)
-        lc = 0 if moving(c0, c1) else best_level(evs, steps, w, mode, c0, c1)
+        # still moving in a period: running at the end, with an attempt there whose window is open
+        mp, mc = (running and any(lo <= t < hi and (w is None or t > end - w) for t in starts)
+                  for lo, hi in ((p0, c0), (c0, c1)))
+        lp = 0 if mp else best_level(evs, steps, w, mode, p0, c0)
+        lc = 0 if mc else best_level(evs, steps, w, mode, c0, c1)
         for k in range(len(steps)):
             prev[k] += lp >= k + 1
             cur[k] += lc >= k + 1
-        out = any(c1 <= t <= end for t in starts) or moving(p0, c0) or moving(c0, c1)
+        out = any(c1 <= t <= end for t in starts) or mp or mc
         left += out and lc == 0
     return prev, cur, left
 

@@ -191,3 +191,21 @@ def test_small_cart_and_checkout_rates_carry_their_counts():
                           "reached": [65, 14, 12, 8]})
     assert D.checkout_title(table, None, unit="session") == (
         "33% of the 12 sessions that reach begin_checkout do not reach purchase")
+
+
+def test_transition_title_says_small_channels_were_left_out_of_least():
+    # B2B leads: "Journeys convert most often straight after email (34%) and least after outbound (3%)" over a
+    # heatmap where paid_search, referral and webinar (under 30 steps out each) convert 0 % straight after
+    from cjlib.findings import attribution as F
+
+    rows = [("(start)", "email", 50), ("(start)", "outbound", 30), ("(start)", "webinar", 20),
+            ("email", "(conversion)", 34), ("email", "(null)", 66),
+            ("outbound", "(conversion)", 1), ("outbound", "(null)", 32),
+            ("webinar", "(null)", 12), ("webinar", "email", 8)]
+    tm = pd.DataFrame(rows, columns=["channel_from", "channel_to", "count"])
+    tm["transition_probability"] = tm["count"] / tm.groupby("channel_from")["count"].transform("sum")
+    assert F.transition_title(tm) == ("Of channels with 30+ journey steps out, journeys convert most often straight "
+                                      "after email (34%) and least after outbound (3%); 50% start with email")
+    big = tm[tm["channel_from"] != "webinar"]
+    assert F.transition_title(big).startswith(
+        "Journeys convert most often straight after email (34%) and least after outbound (3%); ")

@@ -184,8 +184,9 @@ def markov_lines(mk, attributed: pd.DataFrame, *, models: Sequence[str], order: 
 
 
 def transition_title(tm: pd.DataFrame, *, min_journeys: int = MIN_CONVERSIONS) -> str:
-    """The transition heatmap's title: after which channel journeys convert most and least often, and
-    which channel most journeys start with.
+    """The transition heatmap's title: after which channel journeys convert most and least often (among
+    channels with ``min_journeys`` steps out of them, said when a smaller one is left out), and which
+    channel most journeys start with.
 
     Parameters
     ----------
@@ -204,7 +205,11 @@ def transition_title(tm: pd.DataFrame, *, min_journeys: int = MIN_CONVERSIONS) -
     parts = []
     r = _spread(to_conv, out_of, min_size=min_journeys)
     if r is not None:
-        parts.append(f"Journeys convert most often straight after {r.best} ({pct(r.best_value)}) and least after "
+        # the heatmap shows every channel: when a smaller one was left out of the ranking, say so, or a
+        # channel drawn at 0 % contradicts "least after <a channel at 3 %>"
+        small = (out_of.reindex(to_conv.index).fillna(0) < min_journeys).any()
+        head = f"Of channels with {min_journeys}+ journey steps out, journeys" if small else "Journeys"
+        parts.append(f"{head} convert most often straight after {r.best} ({pct(r.best_value)}) and least after "
                      f"{r.worst} ({pct(r.worst_value)})")
     starts = tm[tm["channel_from"] == "(start)"].set_index("channel_to")["transition_probability"]
     first = leader(starts, min_size=0, tolerance=0.005) if out_of.get("(start)", 0) >= min_journeys else None

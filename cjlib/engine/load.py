@@ -1,11 +1,17 @@
 """The event log of a Dask run: read and validated by the workers, shuffled by customer once, persisted.
 
 :func:`read_log` is :func:`cjlib.load_events` for a log that does not fit the report process: each worker
-reads Parquet files (a file, a folder, or any fsspec URL such as ``s3://bucket/events/``) and validates
-its rows with the loader's own rules (required columns, pandera schema, parseable timestamps, the column
-mapping, the start/end filter); a failure anywhere reaches the caller as one :class:`cjlib.DataError`
-naming the file, column, rule, the count over every file and the first example rows (their row numbers
-count from the log's first row, as in process). The rows are then shuffled by customer
+reads whole files of the log — Parquet or CSV (``.csv``, ``.tsv``, ``.txt``, ``.gz``, read with the loader's
+CSV rules: :func:`cjlib.reading.read_csv_file`) — given as a file, a folder, a glob (``exports/*.csv``) or any
+fsspec URL (``s3://bucket/events/``), and validates its rows with the loader's own rules (required columns,
+pandera schema, parseable timestamps, the column mapping, the start/end filter). What the loader decides
+over the whole log is decided over every file too: the one day/month order of text timestamps, and the
+type of a CSV column (empty in one file, numbers or text in another: as one read of all the rows types
+it). A Hive-partitioned Parquet folder (``events/date=2025-01-01/part-0.parquet``) gives its partition keys
+as categorical columns, as the loader (pyarrow's dataset) does. A failure anywhere reaches the caller as
+one :class:`cjlib.DataError` naming the file, column, rule, the count over every file and the first
+example rows (their row numbers count from the log's first row, as in process). A CSV file is read whole
+by one worker: split a large export into several files. The rows are then shuffled by customer
 (:func:`cjlib.engine.partition`), exact duplicates dropped inside each partition (a customer's rows are all
 there, so the result is the loader's), and every row numbered by its position in the loader's order
 (customer, timestamp, input order) — so per-event results come back in the order ``load_events`` gives,
@@ -27,6 +33,7 @@ import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -72,41 +79,118 @@ class LogFacts:
 
 
 # ============================================================================================== reading
-def _pieces(path: str) -> tuple[list[str], str, object]:
-    """The Parquet files of ``path`` in the loader's order, the name errors give, and the unified schema
-    when local files differ only in width (:func:`cjlib.reading._partition_schema`)."""
+@dataclass(frozen=True)
+class _Listing:
+    """The files of a log as a worker sees its storage, and what every file is read with."""
+
+    files: list  # in the loader's order
+    source: str  # named in errors
+    kind: str  # "parquet" or "csv"
+    schema: object = None  # a unified Parquet schema (files differing only in width), else None
+    keys: list = field(default_factory=list)  # per file: {partition key: value} of a Hive-partitioned folder
+    key_types: dict = field(default_factory=dict)  # partition key -> CategoricalDtype, as the loader types it
+
+
+_HIDDEN = (".", "_")  # file names the loader (pyarrow's dataset discovery) skips
+
+
+def _kind(name: str) -> str | None:
+    from cjlib.reading import is_csv
+
+    if name.rsplit("/", 1)[-1].lower().endswith((".parquet", ".pq")):
+        return "parquet"
+    return "csv" if is_csv(name) else None
+
+
+def _is_glob(path: str) -> bool:
+    return any(ch in str(path) for ch in "*?[")
+
+
+def _pieces(path: str) -> _Listing:
+    """The files of ``path`` (a file, a folder, a glob; local or any fsspec URL) in the loader's order."""
     import fsspec
 
-    from cjlib.paths import resolve
+    remote = "://" in str(path)
+    fs, root = fsspec.core.url_to_fs(str(path))
+    name = (lambda f: fs.unstrip_protocol(f)) if remote else str
+    if _is_glob(path):
+        files = [name(f) for f in sorted(fs.glob(root)) if not f.rsplit("/", 1)[-1].startswith(_HIDDEN)]
+        if not files:
+            raise DataError("no file matches the pattern", file=str(path), rule="file_exists")
+        kinds = {_kind(f) for f in files}
+        if len(kinds) > 1 or None in kinds:
+            raise DataError("the pattern matches files that are not all Parquet or all CSV (.csv, .tsv, .txt, "
+                            ".gz): match one kind", file=str(path), rule="file_type")
+        kind = kinds.pop()
+        schema = _local_schema(files) if kind == "parquet" and not remote else None
+        return _Listing(files, str(path), kind, schema)
+    if not fs.exists(root):
+        raise DataError("events file not found", file=str(path), rule="file_exists")
+    if not fs.isdir(root):
+        kind = _kind(root)
+        if kind is None:
+            raise DataError(f"unsupported file type {Path(root).suffix!r}: use .csv, .parquet or a Parquet folder",
+                            file=str(path), rule="file_type")
+        return _Listing([name(root)], str(path), kind)
+    every = [f for f in sorted(fs.find(root)) if not any(
+        part.startswith(_HIDDEN) for part in f[len(root.rstrip("/")):].strip("/").split("/"))]
+    if any(_kind(f) == "parquet" for f in every):
+        return _hive(str(path), fs, root, name, remote)
+    csvs = [name(f) for f in every if _kind(f) == "csv"]
+    if not csvs:
+        raise DataError("events folder holds no .parquet or .csv files", file=str(path), rule="empty_input")
+    return _Listing(csvs, str(path), "csv")
+
+
+def _hive(source: str, fs, root: str, name, remote: bool) -> _Listing:
+    """A Parquet folder as the loader reads it (pyarrow's dataset with Hive partitioning): its files, and
+    each file's partition keys (``date=2025-01-01/``) with their types, so the workers add them as the
+    loader does: categorical columns after the file's own, categories in order of first appearance."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(root, filesystem=fs if remote else None, format="parquet", partitioning="hive")
+    frags = list(dataset.get_fragments())
+    files = [name(f.path) for f in frags]
+    keys = [{k: v for k, v in ds.get_partition_keys(f.partition_expression).items() if v is not None}
+            for f in frags]
+    fields = dataset.partitioning.schema if dataset.partitioning is not None else pa.schema([])
+    types = {}
+    for fld in fields:
+        seen = list(dict.fromkeys(k[fld.name] for k in keys if fld.name in k))
+        types[fld.name] = pd.CategoricalDtype(pd.Index(pa.array(seen, type=fld.type).to_pandas()))
+    schema = None if remote else _local_schema(files, Path(root))
+    if schema is not None and types:  # the files hold no partition column: read them with their own fields
+        schema = pa.schema([f for f in schema if f.name not in types])
+    return _Listing(files, source, "parquet", schema, keys if types else [], types)
+
+
+def _local_schema(files: list[str], folder: Path | None = None):
+    """:func:`cjlib.reading._partition_schema` of local Parquet files (schema_mismatch, widening)."""
+    import os
+
     from cjlib.reading import _partition_schema
 
-    remote = "://" in str(path)
-    if not remote:
-        p = resolve(path)
-        if not p.exists():
-            raise DataError("events file not found", file=str(p), rule="file_exists")
-        if p.is_dir():
-            files = sorted(p.rglob("*.parquet"))
-            if not files:
-                raise DataError("events folder holds no .parquet files", file=str(p), rule="empty_input")
-            return [str(f) for f in files], str(p), _partition_schema(p, files, "events")
-        if p.suffix.lower() not in {".parquet", ".pq"}:
-            raise DataError(f"a Dask run reads Parquet (a file, a folder or a URL); convert {p.name} once, "
-                            f"e.g. pandas.read_csv(...).to_parquet('events.parquet')", file=str(p),
-                            rule="file_type")
-        return [str(p)], str(p), None
-    fs, root = fsspec.core.url_to_fs(str(path))
-    files = sorted(fs.glob(root.rstrip("/") + "/**/*.parquet")) if fs.isdir(root) else [root]
-    if not files:
-        raise DataError("events folder holds no .parquet files", file=str(path), rule="empty_input")
-    return [fs.unstrip_protocol(f) for f in files], str(path), None
+    paths = [Path(f) for f in files]
+    folder = folder or Path(os.path.commonpath([str(p.parent) for p in paths]))
+    return _partition_schema(folder, paths, "events")
 
 
 def _local_path(path: str) -> str:
-    """A local path resolved here (:func:`cjlib.paths.resolve`), a URL as it is."""
-    from cjlib.paths import resolve
+    """A local path resolved here (:func:`cjlib.paths.resolve`; a relative glob from the current folder when
+    it matches there, else from the project root), a URL as it is."""
+    import glob
 
-    return str(path) if "://" in str(path) else str(resolve(path))
+    from cjlib.paths import PROJ_ROOT, resolve
+
+    if "://" in str(path):
+        return str(path)
+    if _is_glob(path):
+        p = Path(path).expanduser()
+        if p.is_absolute():
+            return str(p)
+        return str(Path.cwd() / p) if glob.glob(str(Path.cwd() / p)) else str(PROJ_ROOT / p)
+    return str(resolve(path))
 
 
 def _on_worker(client, fn, *args):
@@ -115,26 +199,9 @@ def _on_worker(client, fn, *args):
     return client.submit(fn, *args, pure=False).result()
 
 
-def _listing(path: str) -> tuple[list[str], str, object, list[int]]:
-    """:func:`_pieces` and each file's rows (from the footers), as a worker sees the storage."""
-    files, source, schema = _pieces(path)
-    return files, source, schema, _row_counts(files)
-
-
-def _row_counts(files: list[str]) -> list[int]:
-    """Rows of each Parquet file, from its footer (no data is read)."""
-    import fsspec
-    import pyarrow.parquet as pq
-
-    out = []
-    for f in files:
-        with fsspec.open(f, "rb") as fh:
-            out.append(int(pq.read_metadata(fh).num_rows))
-    return out
-
-
 def ids_numeric(path: str, column: str = "customer_id", *, client=None, address: str | None = None) -> bool:
-    """Whether a Parquet log types customer ids as numbers, from its first file's schema (no rows read).
+    """Whether a log types customer ids as numbers, from its first file's schema (no rows read); a CSV
+    log's ids are text (the loader reads them as written).
 
     Parameters
     ----------
@@ -161,8 +228,10 @@ def _ids_numeric_here(path: str, column: str) -> bool:
     import pyarrow.parquet as pq
     import pyarrow.types as pt
 
-    files = _pieces(path)[0]
-    with fsspec.open(files[0], "rb") as fh:
+    listing = _pieces(path)
+    if listing.kind == "csv":
+        return False
+    with fsspec.open(listing.files[0], "rb") as fh:
         schema = pq.read_schema(fh)
     if column not in schema.names:
         return False
@@ -172,7 +241,7 @@ def _ids_numeric_here(path: str, column: str) -> bool:
 
 @dataclass(frozen=True)
 class _Spec:
-    """How every worker validates its rows (the loader's arguments)."""
+    """How every worker reads and validates its rows (the loader's arguments)."""
 
     file: str
     mapping: dict
@@ -181,28 +250,158 @@ class _Spec:
     end: pd.Timestamp | None
     ids_as_text: bool
     schema: object = None
+    kind: str = "parquet"
+    text: tuple = ()  # CSV columns read as text (the loader's ids; columns the files type differently)
+    key_types: dict = field(default_factory=dict)
 
 
-def _read_piece(path: str, offset: int, spec: _Spec):
-    """One Parquet file read and validated like :func:`cjlib.load_events` (rows numbered from the log's first
-    row); a :class:`DataError` is returned, not raised, so every file's failures can be counted."""
-    from cjlib.io.columns import _rename
-    from cjlib.io.order import _as_category
-    from cjlib.io.schema import _require, _to_utc_naive, _validate
-
+def _read_raw(path: str, keys: dict, spec: _Spec):
+    """Phase 1: one file as written (Hive partition keys added as the loader adds them); a
+    :class:`DataError` is returned, not raised, so every file's failures can be counted."""
     try:
-        mapping = spec.mapping
-        dictionary = [mapping.get(c, c) for c in ("event", "channel")]
-        try:
-            df = pd.read_parquet(path, schema=spec.schema) if spec.schema is not None else pd.read_parquet(path)
-        except Exception as exc:  # noqa: BLE001 - a corrupt file: one line naming it
-            raise DataError(f"cannot read events: {exc}", file=path, rule="readable") from None
-        cats = {c: _as_category(df[c]) for c in dictionary if c in df.columns}
-        df = df.assign(**cats).set_axis(pd.RangeIndex(offset, offset + len(df)))
-        df = _rename(df, mapping, spec.file)
+        if spec.kind == "csv":
+            from cjlib.reading import read_csv_file
+
+            df = read_csv_file(path, "events", list(spec.text))
+        else:
+            try:
+                df = pd.read_parquet(path, schema=spec.schema) if spec.schema is not None else pd.read_parquet(path)
+            except Exception as exc:  # noqa: BLE001 - a corrupt file: one line naming it
+                raise DataError(f"cannot read events: {exc}", file=path, rule="readable") from None
+        if spec.key_types:
+            df = df.assign(**{k: pd.Categorical.from_codes(
+                np.full(len(df), t.categories.get_loc(keys[k]) if k in keys else -1, dtype=np.int32), dtype=t)
+                for k, t in spec.key_types.items()})
+        dictionary = [spec.mapping.get(c, c) for c in ("event", "channel")]
+        from cjlib.io.order import _as_category
+
+        return df.assign(**{c: _as_category(df[c]) for c in dictionary if c in df.columns})
+    except DataError as err:
+        return err
+
+
+def _shape(raw) -> tuple[int, list[str]] | DataError:
+    return raw if isinstance(raw, DataError) else (len(raw), [str(c) for c in raw.columns])
+
+
+def _check_piece(raw, offset: int, spec: _Spec):
+    """Phase 2: rows numbered from the log's first row, columns renamed, required columns and the
+    pandera rules checked (the loader's steps before the timestamps)."""
+    from cjlib.io.columns import _rename
+    from cjlib.io.schema import _require, _validate
+
+    if isinstance(raw, DataError):
+        return raw
+    try:
+        df = _rename(raw.set_axis(pd.RangeIndex(offset, offset + len(raw))), spec.mapping, spec.file)
         _require(df, "events", spec.file)
-        df = _validate(df, "events", spec.file)
-        df = df.assign(timestamp=_to_utc_naive(df["timestamp"], spec.file, "timestamp", spec.timestamp_format))
+        return _validate(df, "events", spec.file)
+    except DataError as err:
+        return err
+
+
+_OWN = ("customer_id", "timestamp", "event", "channel")  # typed by the loader itself, whatever the file
+
+
+def _evidence(piece, spec: _Spec):
+    """What the report process needs from a checked piece to decide as the loader decides over the whole
+    log: the day/month evidence of text timestamps and (CSV) each column's type."""
+    if isinstance(piece, DataError):
+        return piece
+    kinds = {}
+    if spec.kind == "csv":
+        for c in piece.columns:
+            if c not in _OWN:
+                s = piece[c]
+                kinds[c] = "null" if s.dtype in (np.float64, object) and s.isna().all() else \
+                    "bool+null" if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "boolean" \
+                    else str(s.dtype)
+    order = _order_evidence(piece["timestamp"]) if spec.timestamp_format is None else None
+    return {"kinds": kinds, "order": order}
+
+
+def _order_evidence(ts: pd.Series) -> dict | None:
+    """Rows proving day-first, month-first, or reading two ways (counts, first examples), as
+    :func:`cjlib.timestamps._decide_order` counts them; ``None`` for a column of no day/month text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from cjlib.errors import row_examples
+    from cjlib.timestamps import _as_text, _extract
+
+    dt = ts.dtype
+    if isinstance(dt, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dt) or (
+            pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt)):
+        return None
+    text = _as_text(ts)
+    found = _extract(text)
+    ok = found.is_valid().to_numpy(zero_copy_only=False)
+    if not ok.any():
+        return None
+    found = found.filter(pa.array(ok))
+    a, b = (pc.cast(found.field(g), pa.int64()).to_numpy() for g in ("a", "b"))
+    masks = {"day": (a > 12) & (a <= 31) & (b <= 12), "month": (b > 12) & (b <= 31) & (a <= 12),
+             "two": (a <= 12) & (b <= 12) & (a != b)}
+    frame = text[ok].rename("timestamp").to_frame()
+    return {k: (int(m.sum()), row_examples(frame, m, ["timestamp"], 3)) for k, m in masks.items()}
+
+
+def _decided_order(evidence: list, spec: _Spec) -> str | None:
+    """The day/month order of the whole log's text timestamps, or the loader's :class:`DataError` when its
+    values prove both orders or neither while some read two ways; ``None``: nothing to decide."""
+    from cjlib.timestamps import _HOW
+
+    ev = [e["order"] for e in evidence if e["order"] is not None]
+    if not ev:
+        return None
+    n = {k: sum(e[k][0] for e in ev) for k in ("day", "month", "two")}
+    ex = {k: [x for e in ev for x in e[k][1]] for k in ("day", "month", "two")}
+    if n["day"] and n["month"]:
+        raise DataError(f"the column mixes day-first values (day above 12 first, {n['day']:,} row(s)) and "
+                        f"month-first values ({n['month']:,} row(s)); {_HOW}", file=spec.file, column="timestamp",
+                        rule="consistent_timestamp", examples=ex["day"][:2] + ex["month"][:2])
+    if n["day"] or n["month"]:
+        return "dayfirst" if n["day"] else "monthfirst"
+    if n["two"]:
+        raise DataError(f"day/month order cannot be told: {n['two']:,} value(s) read as a date either way and "
+                        f"none has a day above 12; {_HOW}", file=spec.file, column="timestamp",
+                        rule="ambiguous_timestamp", examples=ex["two"][:3])
+    return None
+
+
+def _common_types(evidence: list) -> tuple[dict, list[str]]:
+    """CSV columns typed alike in every file, as one read of all the rows would type them: a column empty
+    in some files takes the others' type (integers then become floats, booleans objects), integers and
+    floats become floats. Columns typed otherwise differently (numbers here, text there) are returned to be
+    read as text, which is what one read of their mixed values gives."""
+    casts, mixed = {}, []
+    names = list(dict.fromkeys(c for e in evidence for c in e["kinds"]))
+    for col in names:
+        ks = [e["kinds"].get(col, "null") for e in evidence]
+        if "bool+null" in ks:  # booleans with gaps (pandas reads them as objects)
+            ks = [k for k in ks if k != "bool+null"] + ["bool", "null"]
+        types = list(dict.fromkeys(k for k in ks if k != "null"))
+        numeric = [t for t in types if t in ("int64", "float64")]
+        if not types:
+            casts[col] = "float64"
+        elif len(types) == 1:
+            t = types[0]
+            casts[col] = t if "null" not in ks else {"int64": "float64", "bool": "object"}.get(t, t)
+        elif len(numeric) == len(types):
+            casts[col] = "float64"
+        else:
+            mixed.append(col)
+    return casts, mixed
+
+
+def _finish_piece(piece, spec: _Spec, order: str | None, casts: dict):
+    """Phase 3: timestamps parsed in the log's one day/month order, the loader's types, the date filter."""
+    from cjlib.io.order import _as_category
+
+    if isinstance(piece, DataError):
+        return piece
+    try:
+        df = piece.assign(timestamp=_timestamps(piece["timestamp"], spec, order))
         cats = {c: _as_category(df[c]) for c in ("event", "channel") if c in df.columns}
         if spec.ids_as_text:
             from cjlib.io.inputs import _id_text
@@ -210,6 +409,7 @@ def _read_piece(path: str, offset: int, spec: _Spec):
             cats["customer_id"] = _id_text(df["customer_id"])
         elif df["customer_id"].dtype == object:
             cats["customer_id"] = df["customer_id"].astype(str)
+        cats.update({c: df[c].astype(t) for c, t in casts.items() if c in df.columns and str(df[c].dtype) != t})
         df = df.assign(**cats)
         keep = np.ones(len(df), bool)
         if spec.start is not None:
@@ -219,6 +419,33 @@ def _read_piece(path: str, offset: int, spec: _Spec):
         return df.loc[keep].reset_index(drop=True) if not keep.all() else df.reset_index(drop=True)
     except DataError as err:
         return err
+
+
+def _timestamps(raw: pd.Series, spec: _Spec, order: str | None) -> pd.Series:
+    """:func:`cjlib.io.schema._to_utc_naive` with the order decided over the whole log (the message of an
+    unparseable value as the loader words it, which names no order it was not given)."""
+    from cjlib.io.schema import _to_utc_naive
+
+    if spec.timestamp_format is not None or order is None:
+        return _to_utc_naive(raw, spec.file, "timestamp", spec.timestamp_format)
+    try:
+        return _to_utc_naive(raw, spec.file, "timestamp", order)
+    except DataError as err:
+        raise DataError(err.message.replace(f" with timestamp_format {order!r}", ""), file=err.file,
+                        column=err.column, rule=err.rule, examples=err.examples) from None
+
+
+_PHASE = {"file_exists": 0, "file_type": 0, "readable": 0, "encoding": 0, "empty_input": 0,
+          "duplicate_header": 0, "schema_mismatch": 0, "duplicate_column": 1, "missing_column": 1}
+
+
+def _raise_failures(client, futures) -> None:
+    """Raise the failures of one phase as the loader would meet them: its earliest step first, then the
+    first file failing it (:func:`_merged_error` counts it over every file)."""
+    errors = [e for e in client.gather(client.map(_failure, futures, pure=False)) if e is not None]
+    if errors:
+        step = min(_PHASE.get(e.rule, 2) for e in errors)
+        raise _merged_error([e for e in errors if _PHASE.get(e.rule, 2) == step])
 
 
 def _failure(piece):
@@ -273,7 +500,7 @@ def _renumber(part: pd.DataFrame, start: np.ndarray) -> pd.DataFrame:
                                                  != part["customer_id"].to_numpy()[:-1]]), len(part)]) \
         if len(part) else np.zeros(0, np.int64)
     first = np.repeat(start, counts)
-    within = np.arange(len(part), dtype=np.int64) - np.repeat(np.r_[0, np.cumsum(counts)[:-1]], counts)
+    within = np.arange(len(part), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)  # 0 rows: none
     return part.assign(**{_ROW: first + within})
 
 
@@ -320,7 +547,9 @@ def read_log(path: str, *, columns: Mapping[str, str] | None = None, timestamp_f
     Parameters
     ----------
     path : str
-        A Parquet file or folder, local or any fsspec URL every worker can read.
+        A Parquet or CSV file, a folder of them (Parquet, Hive-partitioned or not; else ``*.csv``), or a glob
+        (``exports/*.csv``): local or any fsspec URL every worker can read. A relative path is taken as
+        :func:`cjlib.paths.resolve` takes it.
     columns : mapping, optional
         Contract name → the file's column (options removed), as :func:`cjlib.load_events` takes it.
     timestamp_format : str, optional
@@ -346,30 +575,75 @@ def read_log(path: str, *, columns: Mapping[str, str] | None = None, timestamp_f
     ------
     DataError
         What :func:`cjlib.load_events` raises for the same rows (counted over every file), also a file
-        that is not Parquet (rule ``file_type``) and a filter that keeps no row (``empty_input``).
+        that is neither Parquet nor CSV (rule ``file_type``), CSV files naming different columns
+        (``schema_mismatch``) and a filter that keeps no row (``empty_input``).
     """
     dd = _require_dask()
     client = get_client(client, address)
     if client is None:
         raise ValueError("read_log needs a distributed client (dask_address)")
-    files, source, schema, counts = _on_worker(client, _listing, _local_path(path))
-    offsets = np.r_[0, np.cumsum(counts)]
-    spec = _Spec(source, dict(columns or {}), timestamp_format, start, end, ids_as_text, schema)
-    pieces = [client.submit(_read_piece, f, int(o), spec, pure=False) for f, o in zip(files, offsets[:-1])]
-    errors = [e for e in client.gather(client.map(_failure, pieces, pure=False)) if e is not None]
-    if errors:
-        raise _merged_error(errors)
+    listing = _on_worker(client, _pieces, _local_path(path))
+    mapping = dict(columns or {})
+    text = tuple(mapping.get(c, c) for c in ("customer_id", "session_id")) if listing.kind == "csv" else ()
+    spec = _Spec(listing.source, mapping, timestamp_format, start, end, ids_as_text, listing.schema,
+                 listing.kind, text, listing.key_types)
+    pieces, order, casts = _validated(client, listing, spec)
+    pieces = [client.submit(_finish_piece, p, spec, order, casts, pure=False) for p in pieces]
+    _raise_failures(client, pieces)
     meta = client.submit(lambda p: p.iloc[:0], pieces[0], pure=False).result()
-    ddf = dd.from_delayed(pieces, meta=meta, verify_meta=False)
-    shuffled = partition(ddf, client=client, npartitions=npartitions or max(len(files), 2), persist=False)
-    parts = client.compute(shuffled.ddf.to_delayed())  # one future per ordered partition
-    del pieces, ddf
-    parted, facts = _finish(client, parts, source, key, keep_duplicates)
+    with _as_loaded():
+        ddf = dd.from_delayed(pieces, meta=meta, verify_meta=False)
+        n_files = len(listing.files)
+        shuffled = partition(ddf, client=client, npartitions=npartitions or max(n_files, 2), persist=False)
+        parts = client.compute(shuffled.ddf.to_delayed())  # one future per ordered partition
+        del pieces, ddf
+        parted, facts = _finish(client, parts, listing.source, key, keep_duplicates)
     if facts.duplicates:
         verb = "found" if keep_duplicates else "dropped"
-        warnings.warn(f"{source}: {verb} {facts.duplicates:,} exact duplicate row(s)"
+        warnings.warn(f"{listing.source}: {verb} {facts.duplicates:,} exact duplicate row(s)"
                       + ("" if keep_duplicates else " (keep_duplicates=True keeps them)"), DataWarning, stacklevel=2)
     return parted, facts
+
+
+def _validated(client, listing: _Listing, spec: _Spec) -> tuple[list, str | None, dict]:
+    """Phases 1 and 2 on every file (read, then checked), and what the whole log decides: the day/month
+    order of its timestamps and the CSV columns' common types. A CSV column the files type differently
+    (numbers in one, text in another) is read again as text, as one read of all its rows would give it."""
+    import dataclasses
+
+    for _ in range(2):
+        keys = listing.keys or [{}] * len(listing.files)
+        raws = [client.submit(_read_raw, f, k, spec, pure=False) for f, k in zip(listing.files, keys)]
+        shapes = client.gather(client.map(_shape, raws, pure=False))
+        _raise_failures(client, raws)
+        if listing.kind == "csv":
+            _same_header(listing, [cols for _, cols in shapes])
+        counts = np.array([n for n, _ in shapes], dtype=np.int64)
+        if not counts.sum():
+            raise DataError("events file has no rows", file=listing.source, rule="empty_input")
+        offsets = np.r_[0, np.cumsum(counts)[:-1]]
+        pieces = [client.submit(_check_piece, r, int(o), spec, pure=False) for r, o in zip(raws, offsets)]
+        del raws
+        evidence = client.gather(client.map(_evidence, pieces, spec=spec, pure=False))
+        _raise_failures(client, pieces)
+        order = _decided_order(evidence, spec)
+        casts, mixed = _common_types(evidence)
+        if not mixed:
+            return pieces, order, casts
+        spec = dataclasses.replace(spec, text=spec.text + tuple(spec.mapping.get(c, c) for c in mixed))
+    raise RuntimeError("CSV columns typed differently after reading them as text")  # not reached
+
+
+def _same_header(listing: _Listing, headers: list[list[str]]) -> None:
+    """:class:`DataError` (rule ``schema_mismatch``) when the CSV files of a log name different columns."""
+    first = headers[0]
+    for f, cols in zip(listing.files, headers):
+        if set(cols) != set(first):
+            col = next(iter(sorted(set(cols) ^ set(first))))
+            lacking, having = (f, listing.files[0]) if col in first else (listing.files[0], f)
+            raise DataError(f"CSV files differ: column '{col}' is missing from {lacking} but present in {having}; "
+                            f"write every file with the same columns", file=listing.source, column=col,
+                            rule="schema_mismatch")
 
 
 # ============================================================================================ customers
@@ -498,4 +772,14 @@ def open_log(folder: str, *, client=None, address: str | None = None) -> tuple[P
     parts = client.map(_open_part, files, pure=False)
     meta = client.submit(lambda p: p.iloc[:0], parts[0], pure=False).result()
     facts = LogFacts(**saved)
-    return Partitioned(dd.from_delayed(parts, meta=meta, verify_meta=False), client, facts.events, None), facts
+    with _as_loaded():
+        return Partitioned(dd.from_delayed(parts, meta=meta, verify_meta=False), client, facts.events, None), facts
+
+
+def _as_loaded():
+    """Dask's frames built with the loader's column types: Dask would turn every object column into
+    strings (``dataframe.convert-string``), so booleans with gaps (objects, as pandas reads them) would
+    become the text ``"True"``."""
+    import dask
+
+    return dask.config.set({"dataframe.convert-string": False})

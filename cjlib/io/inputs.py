@@ -138,11 +138,13 @@ def load_inputs(
         A channel rules file for the export readers (:func:`cjlib.channels.load_rules`); default GA4's
         default channel group.
     dask_address : str, default ""
-        A Dask scheduler (``"tcp://10.0.0.5:8786"``): the workers read ``events_path`` (Parquet, local or
-        an fsspec URL they can all read), validate it with the same rules and shuffle it by customer once
-        (:func:`cjlib.engine.load.read_log`; a log the runner saved for this run, ``CJLIB_SHUFFLED_LOG``,
-        is opened instead), and ``events`` is a :class:`cjlib.engine.Partitioned`; ``log`` holds the
-        counts the workers found. ``""``: in process.
+        A Dask scheduler (``"tcp://10.0.0.5:8786"``): the workers read ``events_path`` (Parquet or CSV: a
+        file, a folder, Hive-partitioned or not, or a glob; local or an fsspec URL they can all read),
+        validate it with the same rules and shuffle it by customer once (:func:`cjlib.engine.load.read_log`;
+        a log the runner saved for this run, ``CJLIB_SHUFFLED_LOG``, is opened instead), and ``events`` is
+        a :class:`cjlib.engine.Partitioned`; ``log`` holds the counts the workers found. A ga4 or segment
+        export is refused (rule ``dask_format``: stitching needs every file at once), naming the line that
+        converts it to Parquet once. ``""``: in process.
 
     Returns
     -------

@@ -1,0 +1,314 @@
+"""What a Dask run reads (issue 19): CSV logs, Hive-partitioned folders, exports refused, and the warning on
+customers sharing no id with the events — each against the in-process loader on the same data.
+
+The cluster is the session's 2-worker ``LocalCluster`` (tests/conftest.py). Skipped when the ``dask``
+extra is not installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shlex
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+
+from cjlib import engine, synth  # noqa: E402
+from cjlib.engine import load as dload  # noqa: E402
+from cjlib.errors import DataError, DataWarning  # noqa: E402
+from cjlib.io import load_events, load_inputs  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+import gallery  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+_ROW = engine.core._ROW
+
+
+@pytest.fixture(scope="module")
+def client(local_cluster):
+    with distributed.Client(local_cluster) as c:
+        yield c
+    cached = engine.core._CLIENTS.pop(local_cluster.scheduler_address, None)  # load_inputs(dask_address=…)'s
+    if cached is not None:
+        cached.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_saved_log(monkeypatch):
+    monkeypatch.delenv(dload.SHUFFLED_ENV, raising=False)
+
+
+def _quiet(fn, *args, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kw)
+
+
+def _rows(parted) -> pd.DataFrame:
+    """A Dask log's rows in the loader's order, as a pandas frame."""
+    out = parted.ddf.compute()
+    return out.sort_values(_ROW).drop(columns=_ROW).reset_index(drop=True)
+
+
+def _split(df: pd.DataFrame, folder: Path, pieces: int = 3, name: str = "part{}.csv", cuts=None) -> Path:
+    """``df`` in input order as a folder of CSV files (``cuts``: the row where each file after the first starts)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    bounds = np.r_[0, cuts if cuts is not None else np.linspace(0, len(df), pieces + 1)[1:-1].astype(int), len(df)]
+    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        df.iloc[a:b].to_csv(folder / name.format(i), index=False)
+    return folder
+
+
+def _error(fn, *args, **kw) -> DataError:
+    with pytest.raises(DataError) as e:
+        _quiet(fn, *args, **kw)
+    return e.value
+
+
+def _same_error(here: DataError, there: DataError) -> None:
+    """The same failure: column, rule, message (with the count over every file) and example rows."""
+    assert (there.column, there.rule, there.message, there.examples) == \
+        (here.column, here.rule, here.message, here.examples)
+
+
+def _fields(p) -> dict:
+    return {f.name: getattr(p, f.name) for f in dataclasses.fields(p)}
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if hasattr(a, "items"):
+        return list(a.items()) == list(b.items())
+    return type(a) is type(b) and a == b
+
+
+def _profile_differences(a, b) -> list[str]:
+    pa, pb = _fields(a.profile), _fields(b.profile)
+    return [k for k in pa if not _same(pa[k], pb[k])]
+
+
+# =================================================================================================== CSV
+@pytest.fixture(scope="module")
+def day_first_log() -> pd.DataFrame:
+    """A synthetic log written as CSV would hold it: day-first text timestamps, text ids; the rows whose day
+    is at most 12 (they read two ways) first, so a first file cut from them proves no order by itself."""
+    ev = synth.generate(120, seed=1).events
+    ev = ev.iloc[np.argsort(ev["timestamp"].dt.day.to_numpy() > 12, kind="stable")].reset_index(drop=True)
+    return ev.assign(timestamp=ev["timestamp"].dt.strftime("%d/%m/%Y %H:%M:%S"))
+
+
+@pytest.mark.parametrize("form", ["file", "folder", "glob", "gzip"])
+def test_csv_log_is_the_loaders(client, tmp_path, day_first_log, form):
+    ev = day_first_log
+    single = tmp_path / "events.csv"
+    ev.to_csv(single, index=False)
+    local = _quiet(load_events, single)
+    # the first file proves no order (every day <= 12, read two ways): only the whole log decides day-first
+    early = int((ev["timestamp"].str[:2].astype(int) <= 12).sum())
+    cuts = [early // 2, early + 10] if form != "file" else None
+    with pytest.raises(DataError, match="rule ambiguous_timestamp"):
+        load_events(_split(ev.iloc[:early // 2], tmp_path / "first", pieces=1) / "part0.csv")
+    if form == "gzip":
+        source = _split(ev, tmp_path / "csv", name="part{}.csv.gz", cuts=cuts)
+    else:
+        folder = _split(ev, tmp_path / "csv", cuts=cuts) if form != "file" else None
+        source = {"file": single, "folder": folder, "glob": f"{folder}/*.csv"}[form]
+    parted, facts = _quiet(dload.read_log, str(source), client=client)
+    pd.testing.assert_frame_equal(_rows(parted), local)
+    assert (facts.events, facts.customers) == (len(local), local["customer_id"].nunique())
+    assert facts.first_event == local["timestamp"].min().isoformat()
+
+
+CSV_SHAPES = ["purchases_only", "order_lifecycle", "b2b_leads", "tiny"]
+
+
+def _case(shape: str, folder: Path) -> dict:
+    import yaml
+
+    case = gallery.write_case(shape, folder)
+    p = yaml.safe_load(case.params_path.read_text())
+    kw = {k: str(folder / p[k]) if p.get(k) else "" for k in
+          ("events_path", "customers_path", "feedback_path", "costs_path")}
+    return {**kw, "columns": p["columns"] or None, "stage_map_path": str(folder / "stage_map.yml")}
+
+
+@pytest.mark.parametrize("shape", CSV_SHAPES)
+def test_csv_inputs_and_profile_equal_in_process(local_cluster, client, tmp_path, shape, monkeypatch):
+    monkeypatch.setattr("cjlib.profiling._RANK_LIMIT", 50)  # the exact median gap by several narrowing passes
+    kw = _case(shape, tmp_path)
+    assert kw["events_path"].endswith(".csv")
+    a = _quiet(load_inputs, **kw)
+    b = _quiet(load_inputs, **kw, dask_address=local_cluster.scheduler_address)
+    assert isinstance(b.events, engine.Partitioned)
+    assert b.summary() == a.summary() and b.date_range == a.date_range
+    assert _profile_differences(a, b) == []
+    assert a.profile.events == len(a.events) > 0
+    # the same log as a folder of three CSV files: the same inputs
+    raw = pd.read_csv(kw["events_path"], dtype=str)  # as written, to split it
+    folder = _split(raw, tmp_path / "split")
+    c = _quiet(load_inputs, **{**kw, "events_path": str(folder)}, dask_address=local_cluster.scheduler_address)
+    assert c.summary() == a.summary() and _profile_differences(a, c) == []
+
+
+def test_csv_columns_typed_as_one_read_types_them(client, tmp_path):
+    """Per file, pandas types a column by that file's values; the log is typed as one read of every row:
+    empty in one file and integers in another → floats; numbers in one, text in another → text as written."""
+    ev = pd.DataFrame({"customer_id": ["007", "b", "c", "007", "d", "e"],
+                       "timestamp": ["2025-01-0%d 10:00" % (i + 1) for i in range(6)],
+                       "event": ["page_view"] * 6,
+                       "zip": ["", "", "75001", "", "12", "3"],  # empty in the first file, integers after
+                       "plan": ["1", "2", "1.50", "gold", "3", ""],  # numbers, then text
+                       "vip": ["True", "", "False", "True", "", ""]})  # booleans with gaps
+    single = tmp_path / "events.csv"
+    ev.to_csv(single, index=False)
+    local = _quiet(load_events, single)
+    folder = _split(ev, tmp_path / "csv", cuts=[2, 4])
+    assert pd.read_csv(folder / "part0.csv")["zip"].isna().all()  # the case: per file the types differ
+    parted, _ = _quiet(dload.read_log, str(folder), client=client)
+    there = _rows(parted)
+    pd.testing.assert_frame_equal(there, local)
+    assert there["plan"].tolist()[:3] == local["plan"].tolist()[:3] and "1.50" in set(there["plan"])
+    assert local["customer_id"].iloc[0] == "007"  # ids as written
+
+
+@pytest.mark.parametrize("case", ["bad_timestamp", "missing_column", "negative_revenue", "mixed_orders",
+                                  "two_ways"])
+def test_csv_errors_are_the_loaders(client, tmp_path, day_first_log, case):
+    ev = day_first_log.copy()
+    if case == "bad_timestamp":
+        ev.loc[[10, len(ev) - 5], "timestamp"] = "not a time"
+    elif case == "missing_column":
+        ev = ev.drop(columns=["event"])
+    elif case == "negative_revenue":
+        ev.loc[[3, len(ev) - 2], "revenue"] = -1.0
+    elif case == "mixed_orders":  # the first third proves day-first, a late row month-first
+        ev.loc[len(ev) - 3, "timestamp"] = "01/25/2025 10:00:00"
+    elif case == "two_ways":
+        ev["timestamp"] = ev["timestamp"].str.replace(r"^(\d\d)", lambda m: f"{int(m[1]) % 12 + 1:02d}", regex=True)
+    single = tmp_path / "events.csv"
+    ev.to_csv(single, index=False)
+    here = _error(load_events, single)
+    there = _error(dload.read_log, str(single), client=client)
+    assert str(there) == str(here)  # one file: the very same line (file, column, rule, count, examples)
+    folder = _split(ev, tmp_path / "csv")
+    _same_error(here, _error(dload.read_log, str(folder), client=client))  # every file counted
+    rule = {"bad_timestamp": "parseable_timestamp", "missing_column": "missing_column",
+            "negative_revenue": "non_negative_revenue", "mixed_orders": "consistent_timestamp",
+            "two_ways": "ambiguous_timestamp"}[case]
+    assert here.rule == rule
+    if case == "bad_timestamp":
+        assert here.message.startswith("2 value(s)") and f"row {len(ev) - 5}:" in str(here)
+
+
+def test_csv_refusals(client, tmp_path, day_first_log):
+    folder = _split(day_first_log, tmp_path / "csv", pieces=2)
+    pd.read_csv(folder / "part1.csv").drop(columns=["channel"]).to_csv(folder / "part1.csv", index=False)
+    e = _error(dload.read_log, str(folder), client=client)
+    assert (e.rule, e.column) == ("schema_mismatch", "channel") and "part1.csv" in e.message
+    (tmp_path / "x.xlsx").write_bytes(b"PK")
+    assert _error(dload.read_log, str(tmp_path / "x.xlsx"), client=client).rule == "file_type"
+    (tmp_path / "empty").mkdir()
+    assert _error(dload.read_log, str(tmp_path / "empty"), client=client).rule == "empty_input"
+    day_first_log.iloc[:0].to_csv(tmp_path / "header_only.csv", index=False)
+    here, there = (_error(fn, str(tmp_path / "header_only.csv"), **kw)
+                   for fn, kw in ((load_events, {}), (dload.read_log, {"client": client})))
+    assert str(there) == str(here) and here.rule == "empty_input"
+
+
+# ================================================================================== Hive-partitioned
+@pytest.fixture
+def hive_folder(tmp_path) -> tuple[Path, pd.DataFrame]:
+    """A synthetic log written as ``events/date=YYYY-MM/country=XX/part-0.parquet`` (keys not in the files)."""
+    ev = synth.generate(150, seed=2).events.reset_index(drop=True)
+    country = np.array(["FR", "DE", "12"])[pd.factorize(ev["customer_id"])[0] % 3]
+    month = ev["timestamp"].dt.strftime("%Y-%m")
+    root = tmp_path / "events"
+    for (m, c), rows in ev.groupby([month, country], sort=True).groups.items():
+        d = root / f"month={m}" / f"country={c}"
+        d.mkdir(parents=True)
+        ev.loc[rows].to_parquet(d / "part-0.parquet", index=False)
+    empty = root / "month=2099-01" / "country=FR"  # a partition holding no row
+    empty.mkdir(parents=True)
+    ev.iloc[:0].to_parquet(empty / "part-0.parquet", index=False)
+    return root, ev
+
+
+def test_hive_folder_keeps_its_keys_as_the_loader_does(client, hive_folder, local_cluster):
+    root, ev = hive_folder
+    local = _quiet(load_events, root)
+    assert {"month", "country"} <= set(local.columns)  # the loader keeps partition keys as columns …
+    assert isinstance(local["country"].dtype, pd.CategoricalDtype)  # … as categoricals
+    parted, facts = _quiet(dload.read_log, str(root), client=client)
+    there = _rows(parted)
+    pd.testing.assert_frame_equal(there, local)  # same columns, dtypes (categories in order), rows, order
+    assert list(there["country"].cat.categories) == list(local["country"].cat.categories)
+    assert facts.events == len(local) > 0
+    a = _quiet(load_inputs, events_path=str(root))
+    b = _quiet(load_inputs, events_path=str(root), dask_address=local_cluster.scheduler_address)
+    assert b.summary() == a.summary() and _profile_differences(a, b) == []
+
+
+def test_hive_keys_survive_save_and_open(client, hive_folder, tmp_path):
+    root, _ = hive_folder
+    parted, facts = _quiet(dload.read_log, str(root), client=client)
+    saved = dload.save_log(parted, facts, str(tmp_path / "shuffled"))
+    reopened, _ = dload.open_log(saved, client=client)
+    pd.testing.assert_frame_equal(_rows(reopened), _rows(parted))
+
+
+# ============================================================================================ exports
+@pytest.mark.parametrize("fmt", ["ga4", "segment"])
+def test_exports_are_refused_with_the_line_that_converts_them(local_cluster, client, tmp_path, fmt):
+    src = {"ga4": DATA / "ga4" / "events.parquet", "segment": DATA / "segment" / "events.jsonl.gz"}[fmt]
+    e = _error(load_inputs, events_path=str(src), events_format=fmt, dask_address=local_cluster.scheduler_address)
+    assert (e.rule, e.file, e.parameter) == ("dask_format", str(src), "events_format")
+    assert "\n" not in str(e)
+    line = str(e).split("convert it once with ", 1)[1].split(" and run on events.parquet")[0]
+    args = shlex.split(line)
+    assert args[:2] == ["python", "-c"]
+    subprocess.run([sys.executable, *args[1:]], cwd=tmp_path, check=True, capture_output=True)  # it works as given
+    a = _quiet(load_inputs, events_path=str(src), events_format=fmt)
+    b = _quiet(load_inputs, events_path=str(tmp_path / "events.parquet"), dask_address=local_cluster.scheduler_address)
+    assert b.summary() == a.summary() and a.summary()["events"] > 0
+
+
+# ========================================================================== customers sharing no id
+@pytest.mark.parametrize("shared", [False, True])
+def test_customers_sharing_no_id_warn_on_dask_as_in_process(local_cluster, client, tmp_path, shared):
+    ev = synth.generate(60, seed=4).events
+    ev.to_parquet(tmp_path / "events.parquet", index=False)
+    ids = ["x1", "x2", "x3", "x4"] + (list(ev["customer_id"].iloc[:1]) if shared else [])
+    pd.DataFrame({"customer_id": ids, "plan": "a"}).to_csv(tmp_path / "customers.csv", index=False)
+    kw = {"events_path": str(tmp_path / "events.parquet"), "customers_path": str(tmp_path / "customers.csv")}
+
+    def warned(**extra) -> list[str]:
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            load_inputs(**kw, **extra)
+        return [str(w.message) for w in got if issubclass(w.category, DataWarning) and "no customer_id" in str(w.message)]
+
+    here, there = warned(), warned(dask_address=local_cluster.scheduler_address)
+    assert there == here and len(here) == (0 if shared else 1)
+    if not shared:
+        first = sorted(ev["customer_id"].unique())[:3]
+        assert f"events: {first[0]!r}, {first[1]!r}, {first[2]!r}, …; customers: 'x1', 'x2', 'x3'" in here[0]
+
+
+def test_shared_ids_counts_on_the_workers(client, tmp_path):
+    ev = synth.generate(40, seed=5).events
+    parted = engine.partition(ev, client=client, npartitions=3)
+    some = ev["customer_id"].drop_duplicates().iloc[[7]]
+    assert dload.shared_ids(parted, pd.Series(["nobody"]))[0] is False
+    hit, first = dload.shared_ids(parted, some)
+    assert hit is True and list(first) == sorted(ev["customer_id"].unique())[:3]

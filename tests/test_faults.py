@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from cjlib.paths import PROJ_ROOT
+from cjlib.report.notebook import EXPORTS_MANIFEST, STAGED_SUFFIX, STAGING_ENV
 
 REPORTS = ("00_journey_map", "03_dropoff")
 
@@ -201,3 +202,80 @@ def test_a_commit_cut_short_is_finished_by_the_next_run(tmp_path):
     assert {f: (out / f).read_text() for f in ("03_dropoff.html", "03_dropoff.metrics.json", "a.csv")} == {
         "03_dropoff.html": "new", "03_dropoff.metrics.json": "new", "a.csv": "new"}
     assert sorted(p.name for p in out.iterdir()) == ["03_dropoff.html", "03_dropoff.metrics.json", "a.csv"]
+
+
+# ------------------------------------------------- staged exports: a kill between the write and the manifest
+def _killed_03_run(out: Path, exports: Path) -> Path:
+    """What a 03 run killed while staging its exports leaves: its staging folder, whose manifest lists one
+    staged export (written), one never written (killed between the line and the file) and a torn line; one
+    export staged but not listed (killed between the file and its line); an export staged in another folder
+    (``output_dir``), listed; and a staged file of an older run whose folder is gone."""
+    staging = out / ".03_dropoff.staging.k1"
+    staging.mkdir()
+    tag = f"03_dropoff.staging.k1{STAGED_SUFFIX}"
+    listed, unwritten, unlisted, elsewhere = (out / f".dropoff_carts.csv.{tag}", out / f".dropoff_funnel_units.csv.{tag}",
+                                              out / f".dropoff_time_to_convert.csv.{tag}", exports / f".x.csv.{tag}")
+    lines = [json.dumps({"staged": str(s), "target": str(s.parent / s.name.split(".03_dropoff")[0][1:])})
+             for s in (listed, unwritten, elsewhere)]
+    (staging / EXPORTS_MANIFEST).write_text("\n".join(lines) + '\n{"staged": "/tm')
+    for p in (listed, unlisted, elsewhere, out / f".dropoff_carts.csv.03_dropoff.staging.gone{STAGED_SUFFIX}"):
+        p.write_text("new\n")
+    return staging
+
+
+def test_a_run_killed_between_a_staged_write_and_its_manifest_line_is_cleared_by_the_next_run(baseline, tmp_path):
+    """Deterministic: the killed run's leftovers are made by hand, then a real next run (of 00 only)."""
+    root, old = baseline
+    out, exports = tmp_path / "out", tmp_path / "exports"
+    shutil.copytree(root / "base", out)
+    exports.mkdir()
+    _killed_03_run(out, exports)
+    proc = _start(root / "data", out, "00")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert _hidden(out) == [] and list(exports.iterdir()) == []
+    assert [_state(out, old, n) for n in REPORTS] == ["new", "old"]  # 03's last good exports untouched
+
+
+@pytest.mark.parametrize("when", ["before the manifest line", "between the manifest line and the file",
+                                  "after the file"])
+@pytest.mark.parametrize("clearer", ["the next run", "the run's own end"])
+def test_a_kernel_outliving_its_run_leaves_no_staged_export(tmp_path, monkeypatch, when, clearer):
+    """A kernel still exporting when its staging folder is cleared (its runner killed, then the next run's
+    recovery; or the runner's own clean-up on an interrupt) leaves no staged file, whatever the point, and
+    never writes the export in place of the last good one."""
+    from cjlib.report import notebook
+    from cjlib.report.runner import _clear_staged, _recover
+
+    out = tmp_path / "out"
+    staging = out / ".03_dropoff.staging.k2"
+    staging.mkdir(parents=True)
+    (out / "a.csv").write_text("old\n")
+    monkeypatch.setenv(STAGING_ENV, str(staging))
+
+    def clear():
+        _recover(out, [out]) if clearer == "the next run" else _clear_staged(staging, [out])
+
+    real = notebook._atomic_write
+
+    def write(path, data):
+        if when == "between the manifest line and the file":
+            assert json.loads((staging / EXPORTS_MANIFEST).read_text())["staged"] == str(path)
+            clear()
+        real(path, data)
+        if when == "after the file":
+            clear()
+
+    monkeypatch.setattr(notebook, "_atomic_write", write)
+    if when == "before the manifest line":
+        clear()
+    with pytest.raises(RuntimeError, match="staging folder .* (is gone|was removed while a.csv was written)"):
+        notebook.export_csv(pd.DataFrame({"v": ["new"]}), out, "a.csv", index=False)
+    assert sorted(p.name for p in out.iterdir()) == ["a.csv"] and (out / "a.csv").read_text() == "old\n"
+    # and an export the kernel finished before the clean-up goes with the folder
+    staging.mkdir()
+    monkeypatch.setattr(notebook, "_atomic_write", real)
+    notebook.export_csv(pd.DataFrame({"v": ["new"]}), out, "b.csv", index=False)
+    assert len(_hidden(out)) == 2  # the staging folder and the staged b.csv
+    clear()
+    assert sorted(p.name for p in out.iterdir()) == ["a.csv"]

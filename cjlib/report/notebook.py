@@ -396,9 +396,15 @@ def export_csv(df: pd.DataFrame, output_dir: str | Path, name: str, *, index: bo
     Text cells that a spreadsheet would run as a formula get a leading ``'``
     (:func:`cjlib.safety.spreadsheet_safe`). Alone (JupyterLab, plain papermill) the file is written
     atomically in place. Under the runner (``python -m cjlib report`` sets ``CJLIB_STAGING`` to the report's
-    staging folder) it is written to a hidden ``.NAME.<run>.cjlib-staged`` file beside its target and listed
-    in the staging folder, and the runner moves it into place with the report's HTML, notebook and metrics —
+    staging folder) it is listed in the staging folder, then written to a hidden ``.NAME.<run>.cjlib-staged``
+    file beside its target, and the runner moves it into place with the report's HTML, notebook and metrics —
     or deletes it when the notebook fails — so a report and its exports are replaced together or not at all.
+    Whoever removes a staging folder (the runner at the end of the report, or the next run clearing up after
+    a killed one) removes the folder first and the staged files named after it second; a kernel that
+    outlives its run finds the folder gone after writing and deletes its own file, so no staged file
+    outlives its run whatever the order of the two (:func:`cjlib.report.runner._clear_staged`). Under the
+    runner, a staging folder that is gone is an error: the export is never written in place of the last
+    good report's.
 
     Parameters
     ----------
@@ -428,13 +434,22 @@ def export_csv(df: pd.DataFrame, output_dir: str | Path, name: str, *, index: bo
     path = resolve(output_dir) / name
     text = spreadsheet_safe(df).to_csv(index=index)  # a cell like "=HYPERLINK(…)" never runs as a formula
     staging = os.environ.get(STAGING_ENV, "")
-    if not staging or not Path(staging).is_dir():
+    if not staging:
         _atomic_write(path, text)
         return path
-    staged = path.parent / f".{path.name}.{Path(staging).name.lstrip('.')}{STAGED_SUFFIX}"
+    folder = Path(staging)
+    staged = path.parent / f".{path.name}.{folder.name.lstrip('.')}{STAGED_SUFFIX}"
+    try:  # listed first: the runner's clean-up knows the file before it exists ("a" needs the folder)
+        with open(folder / EXPORTS_MANIFEST, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"staged": str(staged), "target": str(path)}) + "\n")
+    except FileNotFoundError:
+        raise RuntimeError(f"export_csv: the report's staging folder {folder} is gone (its run was stopped); "
+                           f"{name} is not written") from None
     _atomic_write(staged, text)
-    with open(Path(staging) / EXPORTS_MANIFEST, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"staged": str(staged), "target": str(path)}) + "\n")
+    if not folder.is_dir():  # cleared while writing: the clean-up may have looked before the file existed
+        staged.unlink(missing_ok=True)
+        raise RuntimeError(f"export_csv: the report's staging folder {folder} was removed while {name} was "
+                           "written (its run was stopped); the file is deleted")
     return path
 
 

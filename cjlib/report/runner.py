@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import glob
 import hashlib
 import json
 import os
@@ -292,9 +293,8 @@ def _replay(journal: Path) -> None:
 
 def _recover(out: Path, export_dirs: Iterable[Path]) -> None:
     """Clear what a killed run left in ``out`` (called under the lock): finish its journaled commits, then
-    delete its staging folders, staged exports and temporary files."""
-    import shutil
-
+    delete its staging folders with their staged exports (:func:`_clear_staged`), any other staged export
+    and temporary files."""
     for journal in sorted(out.glob(".*.commit.json")):
         try:
             _replay(journal)
@@ -302,7 +302,7 @@ def _recover(out: Path, export_dirs: Iterable[Path]) -> None:
             journal.unlink(missing_ok=True)
     for p in out.glob(".*"):
         if p.is_dir() and ".staging." in p.name:
-            shutil.rmtree(p, ignore_errors=True)
+            _clear_staged(p, {out, *export_dirs})
         elif p.is_file() and (p.name.endswith(".tmp") or re.match(r"\.\d\d_.*\.ipynb$", p.name)):
             p.unlink(missing_ok=True)
     for d in {out, *export_dirs}:
@@ -310,12 +310,48 @@ def _recover(out: Path, export_dirs: Iterable[Path]) -> None:
             p.unlink(missing_ok=True)
 
 
-def _staged_exports(staging: Path) -> list[tuple[Path, Path]]:
+def _clear_staged(staging: Path, dirs: Iterable[Path]) -> None:
+    """Remove a staging folder, then every export staged for it: those its manifest lists and any file in
+    ``dirs`` (or beside a listed one) named after it.
+
+    The order pairs with :func:`cjlib.report.export_csv`, which lists a file in the folder, writes it, then
+    deletes it itself if the folder is gone: a kernel that outlives its run (killed runner, lingering
+    kernel) either finds the folder gone before or after writing, or wrote before the search here began.
+    """
+    import shutil
+
+    listed = _staged_exports(staging, strict=False)
+    for _ in range(5):  # a live kernel appending to the manifest can refill the folder while it goes
+        shutil.rmtree(staging, ignore_errors=True)
+        if not staging.exists():
+            break
+    for staged, _ in listed:
+        staged.unlink(missing_ok=True)
+    pattern = f".*.{glob.escape(staging.name.lstrip('.'))}{STAGED_SUFFIX}*"
+    for d in {*dirs, *(staged.parent for staged, _ in listed)}:
+        for p in d.glob(pattern) if d.is_dir() else []:
+            p.unlink(missing_ok=True)
+
+
+def _staged_exports(staging: Path, *, strict: bool = True) -> list[tuple[Path, Path]]:
+    """(staged, target) of each export the staging folder's manifest lists (the last line per target);
+    ``strict=False`` skips lines a killed kernel left torn and reads a missing folder as empty."""
     manifest = staging / EXPORTS_MANIFEST
-    if not manifest.exists():
+    try:
+        lines = manifest.read_text().splitlines()
+    except FileNotFoundError:
         return []
-    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-    return list({r["target"]: (Path(r["staged"]), Path(r["target"])) for r in rows}.values())
+    rows = []
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            rows.append((Path(row["staged"]), Path(row["target"])))
+        except (ValueError, KeyError, TypeError):
+            if strict:
+                raise
+    return list({str(t): (s, t) for s, t in rows}.values())
 
 
 def run_reports(
@@ -435,8 +471,6 @@ def run_reports(
 def _run_one(nb_path: Path, injected: dict, out: Path, *, keep_code: bool, data: dict,
              bases: list[Path]) -> ReportResult:
     """Execute one notebook in its staging folder and commit its files, or record its failure."""
-    import shutil
-
     import papermill as pm
 
     name = nb_path.stem
@@ -497,9 +531,8 @@ def _run_one(nb_path: Path, injected: dict, out: Path, *, keep_code: bool, data:
             os.environ[STAGING_ENV] = previous_env
         if journal.exists():
             _replay(journal)
-        for staged, _ in _staged_exports(staging):
-            staged.unlink(missing_ok=True)
-        shutil.rmtree(staging, ignore_errors=True)
+        export_dir = injected.get("output_dir")
+        _clear_staged(staging, {out, *([resolve(export_dir)] if export_dir else [])})
 
 
 def _release_memory() -> None:

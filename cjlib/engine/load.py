@@ -154,9 +154,9 @@ def _hive(source: str, fs, root: str, name, remote: bool) -> _Listing:
     files = [name(f.path) for f in frags]
     keys = [{k: v for k, v in ds.get_partition_keys(f.partition_expression).items() if v is not None}
             for f in frags]
-    fields = dataset.partitioning.schema if dataset.partitioning is not None else pa.schema([])
+    own = set(frags[0].physical_schema.names) if frags else set()
     types = {}
-    for fld in fields:
+    for fld in (f for f in dataset.schema if f.name not in own):  # the partition keys
         seen = list(dict.fromkeys(k[fld.name] for k in keys if fld.name in k))
         types[fld.name] = pd.CategoricalDtype(pd.Index(pa.array(seen, type=fld.type).to_pandas()))
     schema = None if remote else _local_schema(files, Path(root))

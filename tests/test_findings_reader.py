@@ -209,3 +209,22 @@ def test_transition_title_says_small_channels_were_left_out_of_least():
     big = tm[tm["channel_from"] != "webinar"]
     assert F.transition_title(big).startswith(
         "Journeys convert most often straight after email (34%) and least after outbound (3%); ")
+
+
+def test_a_long_chart_title_wraps_instead_of_squeezing_its_chart():
+    # tiny log: the calibration title (164 characters) over a 6-inch figure shrank the chart to a sliver in
+    # the HTML; it now wraps inside the figure, and the report still records it as one line
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cjlib.plots import churn as cp
+
+    t = ("logistic's predicted churn is off by up to 100.0 percentage points in a decile, and its Brier score "
+         "(0.2871) is no better than always predicting the base rate (0.2354)")
+    d = pd.DataFrame({"model": ["a"] * 3, "mean_predicted": [0.1, 0.5, 0.9], "observed_rate": [0.2, 0.4, 0.8]})
+    ax = cp.calibration_curve(d, title=t)
+    drawn = ax.title
+    assert drawn.get_text().count("\n") >= 2 and drawn.get_text().replace("\n", " ") == t
+    fig = ax.figure
+    assert drawn.get_window_extent(renderer=fig.canvas.get_renderer()).width <= fig.get_figwidth() * fig.dpi
+    assert cp.calibration_curve(d, title="short").get_title() == "short"

@@ -112,7 +112,28 @@ def set_title(target, title: str, **kwargs) -> None:
     if hasattr(target, "suptitle"):
         target.suptitle(title, **kwargs)
     else:
-        target.set_title(title, **kwargs)
+        _fit(target.set_title(title, **kwargs), target.figure)
+
+
+def _fit(text, fig) -> None:
+    """Wrap a one-line title drawn wider than its figure onto as many lines as it needs (a long title
+    otherwise squeezes the Axes to a sliver when the figure is laid out tightly). The title handed to
+    the report (:func:`set_title`) stays one line."""
+    import math
+    import textwrap
+
+    title = text.get_text()
+    if not title or "\n" in title:
+        return
+    try:
+        width = text.get_window_extent(renderer=fig.canvas.get_renderer()).width
+    except (AttributeError, RuntimeError, ValueError):  # a canvas without a renderer: leave it
+        return
+    room = 0.8 * fig.get_figwidth() * fig.dpi  # centred over the Axes, which sits right of the y label
+    if width <= room:
+        return
+    chars = max(20, math.floor(len(title) * room / width))
+    text.set_text("\n".join(textwrap.wrap(title, chars)))
 
 
 def finish(ax, title: str | None = None, xlabel: str | None = None, ylabel: str | None = None):

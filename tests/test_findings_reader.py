@@ -228,3 +228,17 @@ def test_a_long_chart_title_wraps_instead_of_squeezing_its_chart():
     fig = ax.figure
     assert drawn.get_window_extent(renderer=fig.canvas.get_renderer()).width <= fig.get_figwidth() * fig.dpi
     assert cp.calibration_curve(d, title="short").get_title() == "short"
+
+
+def test_persona_cards_do_not_repeat_the_one_channel_of_the_log():
+    # tiny log with one channel: every RFM segment card said "come through direct"
+    from cjlib.findings import personas as P
+
+    cards = pd.DataFrame({"name": ["Champions", "Lost"], "share": [0.2, 0.8], "conversion_rate": [1.0, 0.0],
+                          "preferred_channels": ["direct", "direct"], "pain_point": [None, None],
+                          "churn_rate": [0.0, 0.2]})
+    lines = P.card_lines(cards, has_revenue=False)
+    assert lines == ["- **Champions**: 20% of customers, 100% convert at least once; 0% inactive for 90 days.",
+                     "- **Lost**: 80% of customers, 0% convert at least once; 20% inactive for 90 days."]
+    two = P.card_lines(cards.assign(preferred_channels=["direct", "email"]), has_revenue=False)
+    assert "come through direct" in two[0] and "come through email" in two[1]

@@ -588,17 +588,22 @@ def card_lines(cards: pd.DataFrame, *, has_revenue: bool, inactive_window: str |
     Returns
     -------
     list of str
+        One bullet per card; the channel part is left out when every persona comes through the same single
+        channel (it would set none apart).
     """
     window = duration("inactive_window", inactive_window, allow_none=False)
     inactive = f"{window.days} days" if window == pd.Timedelta(days=window.days) else str(window)
     lines = []
+    chans = [c for c in cards.get("preferred_channels", pd.Series(dtype=object)) if isinstance(c, str) and c]
+    # one channel for every persona (a log with one channel): "come through direct" sets no persona apart
+    same = len(cards) > 1 and len(chans) == len(cards) and len(set(chans)) == 1 and "," not in chans[0]
     for _, r in cards.iterrows():
         line = f"- **{r['name']}**: {pct(r['share'])} of customers"
         if has_revenue and is_number(r.get("revenue_share")):
             line += f", {pct(r['revenue_share'])} of revenue"
         if is_number(r.get("conversion_rate")):
             line += f", {pct(r['conversion_rate'])} convert at least once"
-        if isinstance(r.get("preferred_channels"), str) and r["preferred_channels"]:
+        if isinstance(r.get("preferred_channels"), str) and r["preferred_channels"] and not same:
             line += f"; come through {r['preferred_channels']}"
         if isinstance(r.get("pain_point"), str) and r["pain_point"]:
             line += f"; {r['pain_point']}"

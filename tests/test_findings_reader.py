@@ -242,3 +242,20 @@ def test_persona_cards_do_not_repeat_the_one_channel_of_the_log():
                      "- **Lost**: 80% of customers, 0% convert at least once; 20% inactive for 90 days."]
     two = P.card_lines(cards.assign(preferred_channels=["direct", "email"]), has_revenue=False)
     assert "come through direct" in two[0] and "come through email" in two[1]
+
+
+def test_value_at_risk_bars_have_readable_ticks_and_say_which_decile_is_riskiest():
+    # CDNOW: the persona chart's ticks ran together ("0 25000 50000 75000 …") and the decile chart had no y label
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cjlib.plots import churn as cp
+
+    d = pd.DataFrame({"value_at_risk": [4000.0, 213000.0]},
+                     index=pd.Index(["Lapsed one-time buyers", "Recent frequent buyers"], name="persona"))
+    ax = cp.value_at_risk_bars(d, title="t")
+    ax.figure.canvas.draw()
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert len(ticks) <= 7 and "200,000" in ticks and ax.get_ylabel() == "persona"
+    t = pd.DataFrame({"value_at_risk": [8357.0, 13151.0]}, index=pd.Index([1, 2], name="risk_decile"))
+    assert cp.value_at_risk_bars(t, title="t").get_ylabel() == "risk decile (1 = riskiest)"

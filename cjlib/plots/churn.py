@@ -367,7 +367,14 @@ def value_at_risk_bars(data: pd.DataFrame, *, value: str = "value_at_risk", titl
     matplotlib.axes.Axes
         The Axes drawn on.
     """
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     ax = new_ax(ax, figsize=(7, 0.45 * len(data) + 1.5))
     labels = [str(i) for i in data.index]
     ax.barh(labels[::-1], data[value].to_numpy(dtype=float)[::-1], color=palette(["value"])["value"])
-    return finish(ax, title, "value at risk (churn probability × value if kept)", None)
+    # few ticks with thousands separators: "0 25000 50000 …" ran together under long persona names
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    name = str(data.index.name or "")
+    ylabel = "risk decile (1 = riskiest)" if name == "risk_decile" else name.replace("_", " ") or None
+    return finish(ax, title, "value at risk (churn probability × value if kept)", ylabel)

@@ -259,3 +259,16 @@ def test_value_at_risk_bars_have_readable_ticks_and_say_which_decile_is_riskiest
     assert len(ticks) <= 7 and "200,000" in ticks and ax.get_ylabel() == "persona"
     t = pd.DataFrame({"value_at_risk": [8357.0, 13151.0]}, index=pd.Index([1, 2], name="risk_decile"))
     assert cp.value_at_risk_bars(t, title="t").get_ylabel() == "risk decile (1 = riskiest)"
+
+
+def test_persona_heatmap_never_prints_minus_zero():
+    # CDNOW: the profile heatmap printed "-0.0" for tenure days
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cjlib.plots import personas as pp
+
+    z = pd.DataFrame({"recency_days": [-0.8, 0.5], "tenure_days": [-0.04, 0.03]}, index=["A", "B"])
+    ax = pp.profile_heatmap(z, title="t")
+    texts = [t.get_text() for t in ax.texts]
+    assert "-0.0" not in texts and texts.count("0.0") == 2 and "-0.8" in texts

@@ -104,8 +104,10 @@ def profile_heatmap(z: pd.DataFrame, *, features: Sequence[str] | None = None, l
     """
     d = z[list(features)] if features is not None else z
     ax = new_ax(ax, figsize=(max(8, 0.55 * d.shape[1] + 3), 1.0 + 0.6 * d.shape[0]))
-    sns.heatmap(d, ax=ax, cmap="RdBu_r", center=0, vmin=-limit, vmax=limit, annot=True, fmt=".1f",
-                annot_kws={"fontsize": 8}, linewidths=0.5, cbar_kws={"label": "z-score (SD from all customers)"})
+    # the cell text is the value rounded as shown, + 0.0 so a -0.04 reads "0.0", not "-0.0"
+    sns.heatmap(d, ax=ax, cmap="RdBu_r", center=0, vmin=-limit, vmax=limit, annot=d.astype(float).round(1) + 0.0,
+                fmt=".1f", annot_kws={"fontsize": 8}, linewidths=0.5,
+                cbar_kws={"label": "z-score (SD from all customers)"})
     ax.set_xticklabels([str(c).replace("channel_share_", "ch: ").replace("_", " ") for c in d.columns],
                        rotation=60, ha="right")
     ax.tick_params(axis="y", rotation=0)

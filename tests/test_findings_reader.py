@@ -272,3 +272,16 @@ def test_persona_heatmap_never_prints_minus_zero():
     ax = pp.profile_heatmap(z, title="t")
     texts = [t.get_text() for t in ax.texts]
     assert "-0.0" not in texts and texts.count("0.0") == 2 and "-0.8" in texts
+
+
+def test_bgnbd_parameters_that_ran_to_their_boundary_are_not_printed_as_estimates():
+    # tiny log and the retentioneering clickstream: "BG/NBD (r = 1.26e+06, α = 4.62e+07 days, a and b at their
+    # boundary)" — r and α printed as if estimated
+    m = _metrics({"logistic": 0.571, "bgnbd": 0.490}, n=29, base=18 / 29)
+    p = {"r": 1.26e6, "alpha": 4.62e7, "a": 1e-9, "b": 1e9, "time_unit": "days"}
+    s = say.model_sentence(m, "logistic", bgnbd_params=p)
+    assert "1.26e+06" not in s and "4.62e+07" not in s
+    assert "BG/NBD (its parameters ran to their boundary: the data do not pin them down) reaches ROC AUC 0.490" in s
+    ok = {"r": 0.267, "alpha": 39.7, "a": 0.544, "b": 2.12, "time_unit": "days"}
+    assert "BG/NBD (r = 0.267, α = 39.7 days, a = 0.544, b = 2.12) reaches" in say.model_sentence(m, "logistic",
+                                                                                              bgnbd_params=ok)

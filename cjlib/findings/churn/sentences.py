@@ -509,9 +509,12 @@ def model_sentence(metrics: pd.DataFrame, model: str, *, bgnbd_params: Mapping |
                    f"{number(margin, '.3f')} on {number(c['n'])} customers)")
         ab = ("a and b at their boundary" if unidentified(p["a"], p["b"]) else
               f"a = {number(p['a'], '.3g')}, b = {number(p['b'], '.3g')}")
-        text += (f" BG/NBD (r = {number(p['r'], '.3g')}, α = {number(p['alpha'], '.3g')} "
-                 f"{p.get('time_unit', 'days')}, {ab}) "
-                 f"reaches ROC AUC {number(metrics.loc['bgnbd', 'roc_auc'], '.3f')}: {model} is {verdict}.")
+        fit = (f"r = {number(p['r'], '.3g')}, α = {number(p['alpha'], '.3g')} {p.get('time_unit', 'days')}, {ab}"
+               if not unidentified(p["r"], p["alpha"]) else
+               # r = 1.26e+06, α = 4.62e+07 days are no estimates: the fit ran off to its boundary
+               "its parameters ran to their boundary: the data do not pin them down")
+        text += (f" BG/NBD ({fit}) reaches ROC AUC {number(metrics.loc['bgnbd', 'roc_auc'], '.3f')}: "
+                 f"{model} is {verdict}.")
     return text
 
 

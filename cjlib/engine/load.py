@@ -255,7 +255,7 @@ class _Spec:
     key_types: dict = field(default_factory=dict)
 
 
-def _read_raw(path: str, keys: dict, spec: _Spec):
+def _read_piece(path: str, keys: dict, spec: _Spec):
     """Phase 1: one file as written (Hive partition keys added as the loader adds them); a
     :class:`DataError` is returned, not raised, so every file's failures can be counted."""
     try:
@@ -613,7 +613,7 @@ def _validated(client, listing: _Listing, spec: _Spec) -> tuple[list, str | None
 
     for _ in range(2):
         keys = listing.keys or [{}] * len(listing.files)
-        raws = [client.submit(_read_raw, f, k, spec, pure=False) for f, k in zip(listing.files, keys)]
+        raws = [client.submit(_read_piece, f, k, spec, pure=False) for f, k in zip(listing.files, keys)]
         shapes = client.gather(client.map(_shape, raws, pure=False))
         _raise_failures(client, raws)
         if listing.kind == "csv":

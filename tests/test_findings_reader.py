@@ -285,3 +285,23 @@ def test_bgnbd_parameters_that_ran_to_their_boundary_are_not_printed_as_estimate
     ok = {"r": 0.267, "alpha": 39.7, "a": 0.544, "b": 2.12, "time_unit": "days"}
     assert "BG/NBD (r = 0.267, α = 39.7 days, a = 0.544, b = 2.12) reaches" in say.model_sentence(m, "logistic",
                                                                                               bgnbd_params=ok)
+
+
+def test_persona_sheet_and_table_leave_out_revenue_when_the_log_has_none():
+    # retentioneering's ecom (no revenue): every card read "revenue: 0%" and "order value: 0", and the table
+    # had revenue_share 0.0% and aov 0 columns, while the text cards rightly said nothing of revenue
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cjlib.plots import personas as pp
+
+    cards = pd.DataFrame({"name": ["Organic-led buyers", "Email-led buyers"], "customers": [219, 95],
+                          "share": [0.365, 0.158], "revenue_share": [0.0, 0.0], "conversion_rate": [0.525, 0.537],
+                          "aov": [0.0, 0.0], "churn_rate": [0.0, 0.021]})
+    texts = [t.get_text() for t in pp.persona_cards(cards, title="t").texts]
+    assert "revenue:" not in texts and "order value:" not in texts and "buy at least once:" in texts
+    html = pp.styled(cards).to_html()
+    assert "revenue_share" not in html and "aov" not in html and "conversion_rate" in html
+    paid = cards.assign(revenue_share=[0.7, 0.3], aov=[40.0, 25.0])
+    assert "revenue:" in [t.get_text() for t in pp.persona_cards(paid, title="t").texts]
+    assert "revenue_share" in pp.styled(paid).to_html()

@@ -180,6 +180,8 @@ def persona_cards(cards: pd.DataFrame, *, title: str | None = None, ax=None):
     Returns
     -------
     Axes
+        Revenue and order value are left off when no persona has revenue (a log without revenue: "revenue 0%"
+        and "order value 0" would read as customers who spend nothing).
     """
     n = len(cards)
     ax = new_ax(ax, figsize=(min(4.2 * max(n, 1), 18), 4.6))
@@ -187,6 +189,7 @@ def persona_cards(cards: pd.DataFrame, *, title: str | None = None, ax=None):
     ax.set_xlim(0, max(n, 1))
     ax.set_ylim(0, 1)
     colors = persona_colors(list(cards["name"]))
+    skip = _no_revenue(cards)
     for i, (_, row) in enumerate(cards.iterrows()):
         x0 = i + 0.03
         ax.add_patch(plt.Rectangle((x0, 0.0), 0.94, 1.0, fc="#f7f9fb", ec="#d9e2ec", lw=1))
@@ -198,7 +201,7 @@ def persona_cards(cards: pd.DataFrame, *, title: str | None = None, ax=None):
         fields[at:at] = [(c, c.removeprefix("typical_").replace("_", " "), "{}") for c in cards.columns
                          if str(c).startswith("typical_") and c != "typical_age"]
         for col, label, fmt in fields:
-            if col not in row.index or pd.isna(row[col]):
+            if col not in row.index or pd.isna(row[col]) or col in skip:
                 continue
             text = fmt.format(row[col])
             if len(text) > 34:
@@ -240,7 +243,8 @@ _FORMATS = {"silhouette": "{:.3f}", "inertia": "{:,.0f}", "bic": "{:,.0f}", "ari
 
 def styled(table: pd.DataFrame):
     """``PersonaResult.scores_`` or ``cards()`` formatted for a report: shares in %, silhouette to 3
-    digits, ARI to 2, counts with thousands separators, – for a missing value.
+    digits, ARI to 2, counts with thousands separators, – for a missing value; cards without any revenue
+    lose their revenue share and order value columns.
 
     Parameters
     ----------
@@ -251,4 +255,14 @@ def styled(table: pd.DataFrame):
     -------
     pandas Styler
     """
+    table = table.drop(columns=sorted(_no_revenue(table)))
     return table.style.format({k: v for k, v in _FORMATS.items() if k in table.columns}, na_rep="–")
+
+
+def _no_revenue(cards: pd.DataFrame) -> set[str]:
+    """``{"revenue_share", "aov"}`` (those present) when the cards carry a revenue share that is nowhere
+    above zero — the log has no revenue — else the empty set."""
+    if "revenue_share" not in cards.columns:
+        return set()
+    rev = pd.to_numeric(cards["revenue_share"], errors="coerce").fillna(0)
+    return {"revenue_share", "aov"} & set(cards.columns) if not (rev > 0).any() else set()

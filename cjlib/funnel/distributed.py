@@ -5,7 +5,7 @@ Every partition holds complete customers in the loader's order, so each one matc
 same matcher (:func:`cjlib.funnel.matching._run`) and the report's process merges what they return:
 
 * :func:`fit` (what :class:`cjlib.funnel.Funnel` does with a ``Partitioned`` log) keeps of each partition's
-  match only the rows the per-unit summaries read (each unit's first row and entry row, and the partition's
+  match only the rows the per-unit summaries read (one row per unit, its entry row, and the partition's
   first and last instants; see :func:`_condense`), and merges them into one match over all units in the
   loader's order (customers sorted). The table, segment comparison, units, time to convert and cohorts
   then run on it unchanged.
@@ -130,19 +130,22 @@ def _local_match(ev: pd.DataFrame, cats, args: dict) -> _Match:
 
 
 def _condense(m: _Match) -> _Match:
-    """``m`` on the rows its per-unit summaries read: each unit's first row and entry row, and the first and
-    last instant (the data's span), at most two rows per unit.
+    """``m`` on the rows its per-unit summaries read: one row per unit (its entry row, the first step-1 event,
+    which carries the segment values the summaries break down by; the unit's first row when it never entered)
+    and the rows of the first and last instants (the data's span).
 
-    The per-unit summaries read ``pos`` only as "at the step" (``pos >= 0``), so a condensed ``pos`` points at
-    the unit's first row instead of the matched one: the rows between the steps are the kernels' business
+    The condensed unit starts at that row (a unit's rows are contiguous and its customer is the same on every
+    row). The per-unit summaries read ``pos`` only as "at the step" (``pos >= 0``), so a condensed ``pos``
+    points at that row instead of the matched one: the rows between the steps are the kernels' business
     (drivers, flows, friction, paths and periods run on the partitions, never on this match)."""
     prep = m.prep
-    pos = np.where(m.pos >= 0, prep.unit_start[:, None], -1) if m.pos.size else m.pos
+    start = np.where(m.first_entry >= 0, m.first_entry, prep.unit_start).astype(np.int64)
+    span = np.asarray([np.argmin(prep.ts), np.argmax(prep.ts)] if len(prep.ts) else [], np.int64)
+    start[prep.unit[span]] = prep.unit_start[prep.unit[span]]  # a span row's unit keeps its rows from the first
+    pos = np.where(m.pos >= 0, start[:, None], -1) if m.pos.size else m.pos
     m = replace(m, pos=pos)
-    parts = [prep.unit_start, m.first_entry[m.first_entry >= 0]]
-    if len(prep.ts):
-        parts.append([int(np.argmin(prep.ts)), int(np.argmax(prep.ts))])
-    keep = np.unique(np.concatenate([np.asarray(p, np.int64).ravel() for p in parts]))
+    prep = replace(prep, unit_start=start)
+    keep = np.unique(np.concatenate([start, m.first_entry[m.first_entry >= 0], span]))
 
     def at(a):
         return np.where(a >= 0, np.searchsorted(keep, np.maximum(a, 0)), a)
@@ -295,16 +298,16 @@ def _strip(src: _Source) -> _Source:
 
 
 def _flows_kernel(ev, *, src: _Source, depth: int) -> tuple:
-    from cjlib.funnel.flows import _flow_units
+    from cjlib.funnel.flows import _flow_counts, _flow_units
 
-    m = _required(_local_match(ev, src.cats, src.args))
-    units, last_lab, cols = _flow_units(m, depth)
-    return m.prep.ev["customer_id"].array.take(m.prep.unit_start[units]), last_lab, cols
+    _, last_lab, cols = _flow_units(_required(_local_match(ev, src.cats, src.args)), depth)
+    return _flow_counts(last_lab, cols, depth=depth)
 
 
 def flows(funnel, *, depth: int, top: int):
-    """:meth:`cjlib.funnel.Funnel.flows` of a funnel fitted on a ``Partitioned`` log: the droppers' next events
-    come back per dropper and are summarised in the loader's order.
+    """:meth:`cjlib.funnel.Funnel.flows` of a funnel fitted on a ``Partitioned`` log: each partition counts
+    its droppers' paths and flow links; the counts are added up (the report's process never holds a row per
+    dropper).
 
     Parameters
     ----------
@@ -317,7 +320,7 @@ def flows(funnel, *, depth: int, top: int):
     -------
     DropoffFlows
     """
-    from cjlib.funnel.flows import _check_depth_top, _flow_summary, _flow_units
+    from cjlib.funnel.flows import _add_flow_counts, _check_depth_top, _flow_summary, _flow_tables, _flow_units
 
     _check_depth_top(depth, top)
     src = funnel._parted
@@ -325,10 +328,7 @@ def flows(funnel, *, depth: int, top: int):
     if not parts:
         _, last_lab, cols = _flow_units(_required(funnel._match), depth)
         return _flow_summary(funnel._match.prep.labels, last_lab, cols, depth=depth, top=top)
-    order = _customer_order(np.concatenate([np.asarray(p[0], dtype=object) for p in parts]))
-    last_lab = np.concatenate([p[1] for p in parts])[order]
-    cols = {d: np.concatenate([p[2][d] for p in parts])[order] for d in range(1, depth + 1)}
-    return _flow_summary(_required(funnel._match).prep.labels, last_lab, cols, depth=depth, top=top)
+    return _flow_tables(_required(funnel._match).prep.labels, *_add_flow_counts(parts), top=top)
 
 
 def _friction_kernel(ev, *, src: _Source, errs) -> list:
@@ -371,7 +371,9 @@ def friction(funnel, *, error_events, long_dwell):
 def _paths_kernel(ev, *, src: _Source, kw: dict) -> dict:
     from cjlib.funnel.paths import _path_labels
 
-    return _path_labels(_local_match(ev, src.cats, src.args), **kw)
+    out = _path_labels(_local_match(ev, src.cats, src.args), **kw)
+    lab = out["lab"]  # label indices (a few dozen values): int16 is a quarter of the memory
+    return dict(out, lab=lab.astype(np.int16)) if lab.max(initial=0) < 2**15 - 1 else out
 
 
 def paths_around(funnel, *, step, event, between, direction, depth, top, collapse_repeats, converted):

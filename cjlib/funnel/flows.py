@@ -109,37 +109,58 @@ def _flows(m: _Match, *, depth: int, top: int) -> DropoffFlows:
 
 
 def _flow_summary(labels: list, last_lab: np.ndarray, cols: dict, *, depth: int, top: int) -> DropoffFlows:
-    """:class:`DropoffFlows` from :func:`_flow_units` (droppers in unit order)."""
-    # paths
+    """:class:`DropoffFlows` from :func:`_flow_units` (droppers in any order)."""
+    return _flow_tables(labels, *_flow_counts(last_lab, cols, depth=depth), top=top)
+
+
+def _flow_counts(last_lab: np.ndarray, cols: dict, *, depth: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """The droppers of :func:`_flow_units` counted: per (``last_step``, ``path``) ``units``, per flow link
+    (``source``, ``target``) ``count``, and the number of droppers. Counts of disjoint sets of units add up
+    (:func:`_add_flow_counts`), so partitions of a log count their own droppers."""
     path = pd.Series([""] * len(last_lab), dtype=object)
     for d in range(1, depth + 1):
         part = pd.Series(cols[d], dtype=object)
         sep = np.where(d > 1, " > ", "")
         path = np.where(part.notna(), path + sep + part.fillna(""), path)
-    pdf = pd.DataFrame({"last_step": last_lab, "path": np.asarray(path, dtype=object)})
-    if len(pdf):
-        counts = pdf.groupby(["last_step", "path"], sort=False).size().rename("units").reset_index()
-        totals = counts.groupby("last_step")["units"].transform("sum")
-        counts["share"] = counts["units"] / totals
-        order = {lab: i for i, lab in enumerate(labels)}
-        counts["_o"] = counts["last_step"].map(order)
-        counts = counts.sort_values(["_o", "units", "path"], ascending=[True, False, True], kind="stable")
-        paths = counts.groupby("last_step", sort=False).head(top).drop(columns="_o").reset_index(drop=True)
-    else:
-        paths = pd.DataFrame({"last_step": [], "path": [], "units": [], "share": []})
-    # flows
+    pdf = pd.DataFrame({"last_step": np.asarray(last_lab, dtype=object), "path": np.asarray(path, dtype=object)})
+    counts = pdf.groupby(["last_step", "path"], sort=False).size().rename("units").reset_index()
     links = []
     src = np.asarray(["dropped after " + s for s in last_lab], dtype=object)
     for d in range(1, depth + 1):
         tgt = cols[d]
         ok = pd.notna(tgt)
         tgt_name = np.where(ok, np.char.add(f"{d}: ", tgt.astype(str)) if len(tgt) else tgt, None)
-        links.append(pd.DataFrame({"source": src[ok], "target": tgt_name[ok]}))
+        links.append(pd.DataFrame({"source": src[ok], "target": tgt_name[ok]}, dtype=object))
         src = tgt_name
-    lf = pd.concat(links, ignore_index=True) if links else pd.DataFrame({"source": [], "target": []})
-    flows = (lf.groupby(["source", "target"], sort=False).size().rename("count").reset_index()
-             .sort_values("count", ascending=False, kind="stable").reset_index(drop=True))
-    return DropoffFlows(paths, flows, droppers=len(last_lab))
+    lf = pd.concat(links, ignore_index=True) if links else pd.DataFrame({"source": [], "target": []}, dtype=object)
+    return counts, lf.groupby(["source", "target"], sort=False).size().rename("count").reset_index(), len(last_lab)
+
+
+def _add_flow_counts(parts: list) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """:func:`_flow_counts` of disjoint sets of droppers, added up."""
+    def add(i: int, keys: list) -> pd.DataFrame:
+        frame = pd.concat([p[i] for p in parts], ignore_index=True)
+        return frame.groupby(keys, sort=False)[frame.columns[-1]].sum().reset_index()
+
+    return add(0, ["last_step", "path"]), add(1, ["source", "target"]), sum(p[2] for p in parts)
+
+
+def _flow_tables(labels: list, counts: pd.DataFrame, links: pd.DataFrame, droppers: int, *, top: int) -> DropoffFlows:
+    """:class:`DropoffFlows` from :func:`_flow_counts`: paths ordered by last step, units (descending) and
+    path; flow links by count (descending), source and target, so the result does not depend on unit order."""
+    if len(counts):
+        counts = counts.assign(units=counts["units"].astype(np.int64))
+        counts["share"] = counts["units"] / counts.groupby("last_step")["units"].transform("sum")
+        order = {lab: i for i, lab in enumerate(labels)}
+        counts["_o"] = counts["last_step"].map(order)
+        counts = counts.sort_values(["_o", "units", "path"], ascending=[True, False, True], kind="stable")
+        paths = counts.groupby("last_step", sort=False).head(top).drop(columns="_o").reset_index(drop=True)
+    else:
+        paths = pd.DataFrame({"last_step": [], "path": [], "units": [], "share": []})
+    flows = (links.assign(count=links["count"].astype(np.int64))
+             .sort_values(["count", "source", "target"], ascending=[False, True, True], kind="stable")
+             .reset_index(drop=True))
+    return DropoffFlows(paths, flows, droppers=int(droppers))
 
 
 # ----------------------------------------------------------------------------------------- friction

@@ -248,16 +248,19 @@ def _top_per_position(lab: np.ndarray, top: int, n_events: int, other: int) -> n
 
 
 def _flow_table(lab: np.ndarray, names: list[str], anchor: str, top: int, n_events: int) -> pd.DataFrame:
-    t = _top_per_position(lab, top, n_events, len(names))
-    name_of = np.asarray(names + [OTHER], dtype=object)
+    t = _top_per_position(lab.astype(np.int64), top, n_events, len(names))
+    name_of = np.asarray(names + [OTHER, anchor], dtype=object)  # the anchor's code: len(names) + 1
+    n = len(name_of)
     frames = []
-    for k in range(t.shape[1]):
+    for k in range(t.shape[1]):  # links counted on codes (a few dozen), named once per distinct link
         tgt = t[:, k]
         ok = tgt != -1
-        src = np.full(int(ok.sum()), anchor, dtype=object) if k == 0 else name_of[t[ok, k - 1]]
-        frames.append(pd.DataFrame({"position": k + 1, "source": src, "target": name_of[tgt[ok]]}))
+        src = np.full(int(ok.sum()), n - 1, dtype=np.int64) if k == 0 else t[ok, k - 1]
+        key, units = np.unique(src * n + tgt[ok], return_counts=True)
+        frames.append(pd.DataFrame({"position": k + 1, "source": name_of[key // n], "target": name_of[key % n],
+                                    "units": units.astype(np.int64)}))
     f = pd.concat(frames, ignore_index=True)
-    f = f.groupby(["position", "source", "target"], sort=False).size().rename("units").reset_index()
+    f = f.groupby(["position", "source", "target"], sort=False)["units"].sum().reset_index()
     f["units"] = f["units"].astype(np.int64)
     return f.sort_values(["position", "units", "source", "target"], ascending=[True, False, True, True],
                          kind="stable").reset_index(drop=True)

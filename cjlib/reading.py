@@ -91,7 +91,9 @@ def _path(path: object, what: str) -> Path:
 
 def read_table(path: str | Path, what: str, dictionary: list[str] | None = None,
                text: list[str] | None = None) -> tuple[pd.DataFrame, str]:
-    """Read CSV, a Parquet file or a Parquet folder; ``dictionary`` names Parquet columns to read as
+    """Read CSV, a Parquet file or a Parquet folder (a Hive-partitioned folder, ``date=2025-01-01/…``,
+    gives its keys as categorical columns after the files' own; a Dask run adds them alike:
+    :func:`cjlib.engine.load.read_log`); ``dictionary`` names Parquet columns to read as
     categoricals straight from their dictionary pages (no per-row strings are built); ``text`` names CSV
     columns read as text as written (identifiers: ``00017`` stays ``00017``, not the number 17, so
     exports join back to the source).

@@ -216,6 +216,10 @@ def test_csv_refusals(client, tmp_path, day_first_log):
     pd.read_csv(folder / "part1.csv").drop(columns=["channel"]).to_csv(folder / "part1.csv", index=False)
     e = _error(dload.read_log, str(folder), client=client)
     assert (e.rule, e.column) == ("schema_mismatch", "channel") and "part1.csv" in e.message
+    split = _split(day_first_log, tmp_path / "headerless", pieces=2)  # an export cut after its header line
+    pd.read_csv(split / "part1.csv").to_csv(split / "part1.csv", index=False, header=False)
+    e = _error(dload.read_log, str(split), client=client)
+    assert e.rule == "schema_mismatch" and "part1.csv" in e.message and "\n" not in str(e)
     (tmp_path / "x.xlsx").write_bytes(b"PK")
     assert _error(dload.read_log, str(tmp_path / "x.xlsx"), client=client).rule == "file_type"
     (tmp_path / "empty").mkdir()

@@ -120,7 +120,20 @@ def test_value_at_risk_decile_says_which_end_is_riskiest():
                       "value_at_risk": [8357, 13151, 15594, 20065, 21791, 25436, 26863, 31343, 32818, 22355.0]},
                      index=pd.Index(range(1, 11), name="risk_decile"))
     assert say.value_at_risk_title(t, "risk decile") == (
-        "Most value at risk sits in risk decile 9 of 10 (1 = riskiest): 15% of the list's total")
+        "Most value at risk sits in risk decile 9 (1 = riskiest): 15% of the list's total")
+    # the ends are named in words: "decile 10 of 10" read to the gallery's rule as a tie of 10 and 10
+    ten = t.assign(value_at_risk=t["value_at_risk"].where(t.index != 10, 40000.0))
+    assert say.value_at_risk_title(ten, "risk decile") == (
+        "Most value at risk sits in risk decile 10, the least risky: 17% of the list's total")
+    one = t.assign(value_at_risk=t["value_at_risk"].where(t.index != 1, 40000.0))
+    assert say.value_at_risk_title(one, "risk decile").startswith("Most value at risk sits in risk decile 1, the riskiest")
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import gallery
+
+    assert gallery.rule_no_tied_ranking([say.value_at_risk_title(x, "risk decile") for x in (t, ten, one)]) == []
 
 
 def test_drivers_are_associations_and_an_interval_below_one_never_prints_1_00():

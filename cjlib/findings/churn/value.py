@@ -236,9 +236,11 @@ def value_at_risk_title(table: pd.DataFrame, group: str, *, min_size: int = MIN_
 
     Examples
     --------
-    >>> t = pd.DataFrame({"customers": [40, 40, 40], "value_at_risk": [10.0, 20.0, 70.0]}, index=[1, 2, 3])
+    >>> t = pd.DataFrame({"customers": [40, 40, 40], "value_at_risk": [10.0, 70.0, 20.0]}, index=[1, 2, 3])
     >>> value_at_risk_title(t, "risk decile")
-    "Most value at risk sits in risk decile 3 of 10 (1 = riskiest): 70% of the list's total"
+    "Most value at risk sits in risk decile 2 (1 = riskiest): 70% of the list's total"
+    >>> value_at_risk_title(t.assign(value_at_risk=[10.0, 20.0, 70.0]), "risk decile")
+    "Most value at risk sits in risk decile 3, the least risky: 70% of the list's total"
     """
     top = leader(table["value_at_risk"], table["customers"], largest=True, min_size=min_size) \
         if len(table) > 1 else None
@@ -246,8 +248,14 @@ def value_at_risk_title(table: pd.DataFrame, group: str, *, min_size: int = MIN_
     if top is None or not total > 0:
         return f"Value at risk by {group}"
     # deciles are numbered from the riskiest: say so, or "decile 9" reads as a high-risk group
-    where = (f"in risk decile {top[0]} of 10 (1 = riskiest)" if group == "risk decile"
-             else f"with {top[0]}")
+    if group != "risk decile":
+        where = f"with {top[0]}"
+    elif top[0] == min(table.index):
+        where = f"in risk decile {top[0]}, the riskiest"
+    elif top[0] == max(table.index):
+        where = f"in risk decile {top[0]}, the least risky"
+    else:
+        where = f"in risk decile {top[0]} (1 = riskiest)"
     return f"Most value at risk sits {where}: {pct(top[1] / total)} of the list's total"
 
 

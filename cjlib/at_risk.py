@@ -30,8 +30,8 @@ from cjlib.bgnbd import BGNBD
 from cjlib.churn import distributed as _dist
 from cjlib.churn.dataset import _labelled, features_at
 from cjlib.churn.explain import risk_table
-from cjlib.churn.models import _threads, bgnbd_scores, fit_rows, make_model
-from cjlib.churn.validation import _align
+from cjlib.churn.models import PREDICT_ROWS, _threads, bgnbd_scores, fit_rows, make_model
+from cjlib.churn.validation import _align_to, _layout
 from cjlib.churn.window import WindowPlan, _as_activity, _as_window, _or_reason
 from cjlib.errors import DataError
 from cjlib.stagemap import StageMap
@@ -219,17 +219,34 @@ def at_risk_list(
     else:
         X_tr, y_tr = _labelled(events, "latest labelled", cutoff=trained_at, window=window, min_class=min_class,
                                **kw)
-        X_now = _align(features_at(events, as_of=as_of, window=window, keep=active, **kw), X_tr)
         rows = fit_rows(len(X_tr), seed=seed)  # a large log's training set: a random sample is fitted
+        n_trained, layout = len(y_tr), _layout(X_tr)
+        if rows is not None:  # only the sample is kept: the training set goes before the scoring set is built
+            X_tr, y_tr = X_tr.iloc[rows], y_tr.iloc[rows]
         with _threads(n_threads):
-            pipe = make_model(model, X_tr, seed=seed).fit(*((X_tr, y_tr) if rows is None else
-                                                            (X_tr.iloc[rows], y_tr.iloc[rows])))
-        cols = [f for f in (features or X_tr.columns) if f in X_now.columns]
-        table = risk_table(pipe, X_now, top_n=top_n, features=cols, n_threads=n_threads).drop(columns="risk_decile")
-        n_trained = len(y_tr)
+            pipe = make_model(model, X_tr, seed=seed).fit(X_tr, y_tr)
+        del X_tr, y_tr
+        _dist.release_memory(events)
+        X_now = _align_to(features_at(events, as_of=as_of, window=window, keep=active, **kw), layout)
+        cols = [f for f in (features or layout[0]) if f in X_now.columns]
+        table = _risk_table(pipe, X_now, top_n=top_n, features=cols, n_threads=n_threads)
     table = _ranked(table, "churn_probability")
+    _dist.release_memory(events)
     return AtRisk(table=table, as_of=as_of, trained_at=trained_at, model=model, window=plan.window,
                   n_trained=n_trained, n_fitted=None if rows is None else len(rows))
+
+
+def _risk_table(pipe, X: pd.DataFrame, **kw) -> pd.DataFrame:
+    """:func:`cjlib.churn.risk_table` (without ``risk_decile``) in blocks of
+    :data:`~cjlib.churn.models.PREDICT_ROWS` customers, the typical values taken from all of ``X``.
+
+    Each reason perturbs a copy of the customers scored; a block at a time, only one block's copy exists.
+    A customer's probability and reasons depend on their own row and the typical values only, and the
+    blocks stand in ``X``'s order, so :func:`_ranked` gives the one-call ranking (ties too).
+    """
+    blocks = [risk_table(pipe, X.iloc[i:i + PREDICT_ROWS], reference=X, **kw).drop(columns="risk_decile")
+              for i in range(0, len(X), PREDICT_ROWS)]
+    return pd.concat(blocks) if len(blocks) > 1 else blocks[0]
 
 
 def _ranked(table: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -343,6 +360,7 @@ def fit_value(events: pd.DataFrame, *, as_of, horizon=365, discount_rate: float 
     gg = fit_gamma_gamma(spends["frequency"], spends["monetary_value"])
     val = customer_value(bg, gg, summ, horizon=horizon, discount_rate=discount_rate)
     val = summ[["frequency", "monetary_value"]].join(val)
+    _dist.release_memory(events)
     return ValueFit(bgnbd=bg, gamma_gamma=gg, customers=val, horizon=pd.Timedelta(days=horizon_days(horizon)),
                     discount_rate=float(discount_rate), correlation=spend_frequency_correlation(summ),
                     purchase_events=purchase_events)

@@ -216,7 +216,9 @@ def _features_on_partitions(events, *, cut, days, activity, customers, feedback,
                            keep=keep)
     seen = f.events_before(cut)
     X = _dist.merge_features(X, channels=f.channels_before(cut), other=[e for e in sm.other_events if e in seen])
-    return X if keep is None else X.reindex(keep)
+    X = X if keep is None else X.reindex(keep)
+    _dist.release_memory(events)  # the partitions' rows and the merge's copies
+    return X
 
 
 def _past_features(part: pd.DataFrame, *, cut, keep, **kw) -> pd.DataFrame:

@@ -12,6 +12,8 @@ partition — the first and last event, which events and channels occur before a
 
 from __future__ import annotations
 
+import gc
+import sys
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +27,40 @@ from cjlib.errors import DataError
 from cjlib.partitioned import columns, is_partitioned
 
 __all__ = ["LogFacts", "any_between", "check_columns", "columns", "facts", "gap_counts", "is_partitioned",
-           "merge_features", "per_customer", "percentile_of_counts", "run"]
+           "merge_features", "per_customer", "percentile_of_counts", "release_memory", "run"]
+
+
+def release_memory(events=None) -> None:
+    """Give the memory a churn step freed back to the system, when ``events`` is a Partitioned log.
+
+    Merging the partitions' per-customer rows and scoring 380,000 customers free hundreds of MB in many
+    pieces; glibc's heap and pyarrow's pool keep such pieces for reuse, so the report process's resident
+    set would stay at the step's peak and every later step would start from there. After a step this
+    collects Python's garbage, then returns pyarrow's unused pool memory and trims the C heap
+    (``malloc_trim``, glibc only). It changes no number. With a loaded frame it does nothing: that
+    process holds the whole log anyway, and the in-process run keeps its speed.
+
+    Parameters
+    ----------
+    events : DataFrame or Partitioned, optional
+        The step's log (``None``: release in any case).
+    """
+    if events is not None and not is_partitioned(events):
+        return
+    gc.collect()
+    try:
+        import pyarrow
+
+        pyarrow.default_memory_pool().release_unused()
+    except ImportError:  # pragma: no cover - pandas' string columns bring pyarrow
+        pass
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # another C library (musl): nothing to trim
+            pass
 
 
 def check_columns(events, required: Sequence[str] = ("customer_id", "timestamp", "event")) -> None:

@@ -159,7 +159,10 @@ def curve_table(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame, *, kind
     Returns
     -------
     DataFrame
-        ``model``, and ``fpr``, ``tpr`` (ROC) or ``recall``, ``precision`` (PR).
+        ``model``, and ``fpr``, ``tpr`` (ROC) or ``recall``, ``precision`` (PR). Points that lie inside a
+        straight stretch of the curve are left out (scikit-learn's ``drop_intermediate``): the drawn curve
+        is the same, with a fraction of the points (380,000 held-out customers give 380,000 PR points
+        otherwise).
     """
     from sklearn.metrics import precision_recall_curve, roc_curve
 
@@ -171,7 +174,7 @@ def curve_table(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame, *, kind
             a, b, _ = roc_curve(y, s)
             parts.append(pd.DataFrame({"model": name, "fpr": a, "tpr": b}))
         else:
-            prec, rec, _ = precision_recall_curve(y, s)
+            prec, rec, _ = precision_recall_curve(y, s, drop_intermediate=True)
             parts.append(pd.DataFrame({"model": name, "recall": rec, "precision": prec}))
     return pd.concat(parts, ignore_index=True)
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.bgnbd import BGNBD
+from cjlib.churn.distributed import release_memory
 from cjlib.churn.dataset import _labelled
 from cjlib.churn.evaluation import _evaluate
 from cjlib.churn.models import (
@@ -145,9 +146,21 @@ class ChurnResult:
 
 def _align(X_te: pd.DataFrame, X_tr: pd.DataFrame) -> pd.DataFrame:
     """Test columns in the training order; a column the test period lacks (a channel) means zero of it."""
-    X_te = X_te.reindex(columns=X_tr.columns)
-    for c in X_tr.columns:
-        if X_te[c].isna().all() and not X_tr[c].isna().all() and pd.api.types.is_numeric_dtype(X_tr[c]):
+    return _align_to(X_te, _layout(X_tr))
+
+
+def _layout(X_tr: pd.DataFrame) -> tuple[list, list]:
+    """What :func:`_align_to` needs of a training set: its columns, and the numeric ones it has values of."""
+    valued = [c for c in X_tr.columns if pd.api.types.is_numeric_dtype(X_tr[c]) and not X_tr[c].isna().all()]
+    return list(X_tr.columns), valued
+
+
+def _align_to(X_te: pd.DataFrame, layout: tuple[list, list]) -> pd.DataFrame:
+    """:func:`_align` from the training set's :func:`_layout` (the training set itself may be gone)."""
+    columns, valued = layout
+    X_te = X_te.reindex(columns=columns)
+    for c in valued:
+        if X_te[c].isna().all():
             X_te[c] = 0
     return X_te
 
@@ -172,6 +185,7 @@ def _result(events, model: str, fitted: dict, scores: dict, X_train, y_train, X_
         scores = {**{k: v for k, v in scores.items() if k != ENSEMBLE}, "bgnbd": bg, ENSEMBLE: scores[ENSEMBLE]}
     scores, metrics = _evaluate(scores, y_test, X_test.index)
     chosen, reason = choose_model(metrics, model)
+    release_memory(events)  # the data sets' merges, the fits and the scoring
     if (info or {}).get("fit_customers"):  # a large log's feature models saw a sample: the report says so
         reason += fit_note(info["fit_customers"], info["training_customers"])
     return ChurnResult(model=chosen, models=fitted, bgnbd=bgm, X_train=X_train, y_train=y_train, X_test=X_test,
@@ -249,6 +263,7 @@ def out_of_time_validation(
                         f"= {train_cut}: {exc.message}",
                         column=exc.column, rule=exc.rule) from exc
     X_te = _align(X_te, X_tr)
+    release_memory(events)  # the test set's columns before alignment
     fitted, scores = {}, {}
     rows = fit_rows(len(X_tr), seed=seed)
     X_fit, y_fit = (X_tr, y_tr) if rows is None else (X_tr.iloc[rows], y_tr.iloc[rows])

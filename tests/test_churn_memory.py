@@ -1,0 +1,110 @@
+"""Issue 19: the churn steps that bound the report process's memory give the numbers of the one-call versions.
+
+Churn models predict in blocks of rows (:class:`cjlib.churn.models.BlockPipeline`), the at-risk list scores and
+explains its customers a block at a time, and its training set goes before the scoring set is built. Each test
+shrinks the block so a small log spans many blocks (odd sizes: no block divides the log) and compares with the
+one-call result exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
+from cjlib import at_risk, churn
+from cjlib.churn import models
+from cjlib.churn.validation import _align, _align_to, _layout
+from cjlib.synth import generate
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return generate(1500, seed=5)
+
+
+@pytest.fixture(scope="module")
+def dataset(sample):
+    return churn.make_dataset(sample.events, cutoff="2025-09-01", window=60, customers=sample.customers,
+                              feedback=sample.feedback)
+
+
+@pytest.mark.parametrize("kind", ["logistic", "gbm"])
+@pytest.mark.parametrize("rows", [16, 112, 400])  # multiples of 16, as PREDICT_ROWS (see its note)
+def test_block_predictions_are_the_one_call_predictions(dataset, kind, rows, monkeypatch):
+    X, y = dataset
+    assert len(X) > 3 * 400  # every block size below spans several blocks, the last one short
+    with threadpool_limits(1):  # as cjlib fits and scores (churn.models._threads)
+        pipe = churn.make_model(kind, X, seed=0).fit(X, y)
+        whole = Pipeline.predict_proba(pipe, X)
+        monkeypatch.setattr(models, "PREDICT_ROWS", rows)
+        blocks = pipe.predict_proba(X)
+        assert np.array_equal(blocks, whole)
+        assert np.array_equal(pipe.predict(X), Pipeline.predict(pipe, X))
+        if kind == "logistic":
+            assert np.array_equal(pipe.decision_function(X), Pipeline.decision_function(pipe, X))
+    assert isinstance(pipe, Pipeline) and blocks.shape == (len(X), 2)
+    assert 0.0 < whole[:, 1].min() < whole[:, 1].max() < 1.0  # real probabilities, not a constant
+
+
+def test_block_pipeline_offers_only_what_its_last_step_offers(dataset):
+    """Scorers pick decision_function when hasattr says so: calibrated boosting has none, logistic has one."""
+    X, y = dataset
+    gbm = churn.make_model("gbm", X, seed=0).fit(X.head(600), y.head(600))
+    logistic = churn.make_model("logistic", X, seed=0).fit(X.head(600), y.head(600))
+    assert not hasattr(gbm, "decision_function") and hasattr(logistic, "decision_function")
+    assert hasattr(gbm, "predict_proba")
+    assert type(churn.make_model("gbm", X, seed=0)) is models.BlockPipeline
+
+
+def test_align_from_a_layout_is_align(dataset):
+    X, _ = dataset
+    X_tr = X.assign(channel_share_email=np.nan)  # a training column with no value stays NaN
+    X_te = X.drop(columns=["n_purchases", "device"]).head(40)  # the test period lacks two columns
+    X_te = X_te.assign(channel_share_email=np.nan)  # and has no value of one the training set has none of
+    a, b = _align(X_te, X_tr), _align_to(X_te, _layout(X_tr))
+    pd.testing.assert_frame_equal(a, b)
+    assert list(b.columns) == list(X_tr.columns)
+    assert (b["n_purchases"] == 0).all() and b["device"].isna().all()  # numbers absent mean 0; text stays NaN
+    assert b["channel_share_email"].isna().all()
+    valued = _layout(X_tr)[1]
+    assert "n_purchases" in valued and "channel_share_email" not in valued and "device" not in valued
+
+
+@pytest.mark.parametrize("model", ["gbm", "ensemble"])
+def test_at_risk_list_in_blocks_is_the_one_call_list(sample, model, monkeypatch):
+    d = sample
+    plan = churn.plan_window(d.events)
+    kw = {"model": model, "customers": d.customers, "feedback": d.feedback, "seed": 0,
+          "features": ["recency_days", "frequency", "device", "activity_days_recent", "sessions"]}
+    one = at_risk.at_risk_list(d.events, plan, **kw)
+    assert len(one.table) > 400
+    monkeypatch.setattr(at_risk, "PREDICT_ROWS", 128)
+    monkeypatch.setattr(models, "PREDICT_ROWS", 128)
+    blocks = at_risk.at_risk_list(d.events, plan, **kw)
+    pd.testing.assert_frame_equal(blocks.table, one.table)
+    assert (blocks.n_trained, blocks.n_fitted) == (one.n_trained, one.n_fitted)
+    assert one.table["reason_1"].notna().sum() > 100  # reasons were given, so they were compared
+
+
+def test_at_risk_list_fits_the_sample_of_a_large_training_set(sample, monkeypatch):
+    """A training set past MAX_FIT_CUSTOMERS is cut to its sample before the scoring set is built: the same
+    sample, the same fit, as cutting it at the fit."""
+    d = sample
+    plan = churn.plan_window(d.events)
+    limit = 300
+    monkeypatch.setattr(models.fit_rows, "__defaults__", None)
+    monkeypatch.setattr(models.fit_rows, "__kwdefaults__", {"seed": 0, "limit": limit})
+    ar = at_risk.at_risk_list(d.events, plan, model="logistic", seed=0, features=["recency_days"])
+    X_tr, y_tr = churn.make_dataset(d.events, cutoff=ar.trained_at, window=plan.window)
+    rows = np.sort(np.random.default_rng(0).choice(len(X_tr), size=limit, replace=False))
+    assert ar.n_trained == len(X_tr) > limit and ar.n_fitted == limit
+    with threadpool_limits(1):
+        pipe = churn.make_model("logistic", X_tr, seed=0).fit(X_tr.iloc[rows], y_tr.iloc[rows])
+    active = ar.table.index.sort_values()  # scored in customer order, as the list scores them
+    X_now = _align(churn.features_at(d.events, as_of=plan.as_of, window=plan.window), X_tr).loc[active]
+    with threadpool_limits(1):
+        p = pd.Series(pipe.predict_proba(X_now)[:, 1], index=active)
+    assert np.array_equal(ar.table["churn_probability"].to_numpy(), p.loc[ar.table.index].to_numpy())

@@ -136,12 +136,21 @@ def test_report_segments_carts_and_ab_test_equal_in_process(data, parted):
         _frames_equal(F.segment_cart_outcomes(sa.events, ca, by=by), F.segment_cart_outcomes(sb.events, cb, by=by))
 
 
-def test_the_merged_match_holds_two_rows_per_unit_at_most(data, parted):
-    # the report's process keeps per-unit rows only: a unit's first row and its entry row (+ the span's ends)
+def test_the_merged_match_holds_one_row_per_unit(data, parted):
+    # the report's process keeps per-unit rows only: a unit's entry row (its first row if it never entered),
+    # plus the rows of each partition's first and last instants, which keep their unit's rows from its first
     b = F.Funnel(parted, CHECKOUT, window="30D", unit="session")
-    m = b._match
-    assert len(m.prep.ev) <= 2 * b.units_total + 2 * parted.npartitions < len(data[0]) / 2
-    assert np.array_equal(m.prep.unit_start, np.flatnonzero(np.r_[True, np.diff(m.prep.unit) != 0]))
+    a = F.Funnel(data[0], CHECKOUT, window="30D", unit="session")
+    m, ma = b._match, a._match
+    assert b.units_total == a.units_total
+    assert b.units_total <= len(m.prep.ev) <= b.units_total + 4 * parted.npartitions < len(data[0]) / 4
+    assert np.array_equal(m.prep.unit[m.prep.unit_start], np.arange(b.units_total))  # each unit's row is its own
+    entered = ma.first_entry >= 0  # a unit that entered keeps its entry row (same time, same segment values)
+    assert np.array_equal(m.prep.ts[m.first_entry[entered]], ma.prep.ts[ma.first_entry[entered]])
+    assert np.array_equal(m.prep.ev["device"].to_numpy()[m.first_entry[entered]],
+                          ma.prep.ev["device"].to_numpy()[ma.first_entry[entered]])
+    kept_first = (m.prep.unit_start[entered] != m.first_entry[entered]).sum()  # only a span row's unit
+    assert kept_first <= 2 * parted.npartitions
     assert (m.prep.ts.min(), m.prep.ts.max()) == (data[0]["timestamp"].min().value, data[0]["timestamp"].max().value)
 
 

@@ -115,10 +115,10 @@ def test_worker_errors_are_the_loaders(client, tmp_path, case):
         ev["timestamp"] = ev["timestamp"].astype(str)
         ev.loc[[10, len(ev) - 5], "timestamp"] = "not a time"
     folder = _as_folder(ev, tmp_path / "events")
-    if case == "not_parquet":
-        ev.to_csv(tmp_path / "events.csv", index=False)
-        with pytest.raises(DataError, match="rule file_type: a Dask run reads Parquet"):
-            dload.read_log(str(tmp_path / "events.csv"), client=client)
+    if case == "not_parquet":  # CSV is read now (tests/test_dask_load.py); another type is refused
+        (tmp_path / "events.xlsx").write_bytes(b"PK")
+        with pytest.raises(DataError, match="rule file_type: unsupported file type '.xlsx'"):
+            dload.read_log(str(tmp_path / "events.xlsx"), client=client)
         return
     with pytest.raises(DataError) as here:
         load_events(folder)

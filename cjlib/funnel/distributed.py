@@ -7,8 +7,8 @@ same matcher (:func:`cjlib.funnel.matching._run`) and the report's process merge
 * :func:`fit` (what :class:`cjlib.funnel.Funnel` does with a ``Partitioned`` log) keeps of each partition's
   match only the rows the per-unit summaries read (one row per unit, its entry row, and the partition's
   first and last instants; see :func:`_condense`), and merges them into one match over all units in the
-  loader's order (customers sorted). The table, segment comparison, units, time to convert and cohorts
-  then run on it unchanged.
+  loader's order (customers sorted; the rows stay partition after partition). The table, segment
+  comparison, units, time to convert and cohorts then run on it unchanged.
 * The methods that read the events between the steps (drivers, flows, friction, paths, periods) run their
   kernel on every partition (``*_kernel`` below: the in-process code split into its per-unit part and its
   summary) and summarise the summed counts or concatenated per-unit rows in the report's process.
@@ -182,38 +182,39 @@ def _concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _merge(ms: list[_Match]) -> _Match:
-    """One match over the units of partitions' condensed matches, units in the loader's order."""
+    """One match over the units of partitions' condensed matches, units in the loader's order (customers
+    sorted, as in process). The rows stay partition after partition (a condensed unit's rows need not be
+    next to the next unit's: every per-unit summary reads a unit's row through ``unit_start``, ``pos`` or
+    ``first_entry``). Each field is concatenated and the partitions' copies of it released before the next
+    (``ms`` is emptied), so the merge holds little more than its result."""
     ro = np.r_[0, np.cumsum([len(m.prep.ts) for m in ms])[:-1]].astype(np.int64)
     uo = np.r_[0, np.cumsum([len(m.level) for m in ms])[:-1]].astype(np.int64)
+    first = replace(ms[0], prep=None)
+    p0 = replace(ms[0].prep, ev=None, unit=None, unit_start=None, ts=None, ev_codes=None, member=None, xmember=None)
+    got = {f: [getattr(m, f) for m in ms] for f in ("level", "pos", "done", "first_entry", "end", "entry")}
+    got.update({f: [getattr(m.prep, f) for m in ms] for f in ("ev", "unit", "unit_start", "ts", "ev_codes",
+                                                             "member", "xmember")})
+    ms.clear()
 
-    def cat(get, shift=None):
-        return np.concatenate([get(m) if shift is None else np.where(get(m) >= 0, get(m) + o, get(m))
-                               for m, o in zip(ms, ro if shift == "row" else uo)])
+    def cat(field: str, offsets=None, order=None):
+        arrays = got.pop(field)
+        if arrays[0] is None:
+            return None
+        out = np.concatenate([a if offsets is None else np.where(a >= 0, a + o, a) for a, o in zip(arrays, offsets)]
+                             if offsets is not None else arrays)
+        arrays.clear()
+        return out if order is None else out[order]
 
-    p0 = ms[0].prep
-    ev = _concat_frames([m.prep.ev for m in ms])
-    ustart = np.concatenate([m.prep.unit_start + o for m, o in zip(ms, ro)]).astype(np.int64)
-    n, U = len(ev), len(ustart)
-    perm = _customer_order(ev["customer_id"].array.take(ustart))
-    lengths = (np.r_[ustart[1:], n] - ustart)[perm]
-    new_start = np.r_[0, np.cumsum(lengths)[:-1]].astype(np.int64)
-    rows = np.repeat(ustart[perm] - new_start, lengths) + np.arange(n)  # the old row of every new row
-    inv = np.empty(n, np.int64)
-    inv[rows] = np.arange(n)
-
-    def to_new(a):
-        return np.where(a >= 0, inv[np.maximum(a, 0)], a)
-
-    member = np.concatenate([m.prep.member for m in ms])[rows]
-    xmember = None if p0.xmember is None else np.concatenate([m.prep.xmember for m in ms])[rows]
-    prep = _Prepared(ev.iloc[rows].reset_index(drop=True), np.repeat(np.arange(U, dtype=np.int64), lengths), new_start,
-                     cat(lambda m: m.prep.ts)[rows], cat(lambda m: m.prep.ev_codes)[rows], p0.ev_cats,
-                     np.asfortranarray(member), p0.labels, p0.steps, p0.unit_kind, xmember)
-    pos = np.concatenate([np.where(m.pos >= 0, m.pos + o, -1) for m, o in zip(ms, ro)])[perm]
-    entry = None if ms[0].entry is None else cat(lambda m: m.entry)[perm]
-    return replace(ms[0], prep=prep, level=cat(lambda m: m.level)[perm], pos=to_new(pos),
-                   done=np.concatenate([m.done for m in ms])[perm], first_entry=to_new(cat(lambda m: m.first_entry, "row")[perm]),
-                   end=cat(lambda m: m.end)[perm], entry=entry)
+    ev = _concat_frames(got.pop("ev"))
+    unit_start = cat("unit_start", ro)
+    perm = _customer_order(ev["customer_id"].array.take(unit_start))  # new unit i is old unit perm[i]
+    rank = np.empty(len(perm), np.int64)
+    rank[perm] = np.arange(len(perm), dtype=np.int64)
+    prep = replace(p0, ev=ev, unit=rank[cat("unit", uo)], unit_start=unit_start[perm], ts=cat("ts"),
+                   ev_codes=cat("ev_codes"), member=np.asfortranarray(cat("member")), xmember=cat("xmember"))
+    return replace(first, prep=prep, level=cat("level", order=perm), pos=cat("pos", ro, perm),
+                   done=cat("done", order=perm), first_entry=cat("first_entry", ro, perm),
+                   end=cat("end", order=perm), entry=cat("entry", order=perm))
 
 
 def fit(events, steps, *, window, mode, unit, stage_map, optional, exclude, open) -> tuple[_Match, _Source]:

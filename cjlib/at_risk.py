@@ -198,6 +198,7 @@ def at_risk_list(
         ``single_class`` / ``too_few_per_class``), or nobody was active in the last window (rule
         ``no_active_customers``).
     """
+    _dist.release_memory(events)  # what earlier report steps freed: this step's peak starts lower
     window = plan.window_days
     as_of = plan.as_of
     trained_at = as_of - pd.Timedelta(days=window)
@@ -342,6 +343,7 @@ def fit_value(events: pd.DataFrame, *, as_of, horizon=365, discount_rate: float 
     if "revenue" not in _dist.columns(events):
         raise ValueError("the log has no revenue, so customer value cannot be estimated")
     cut = pd.Timestamp(as_of)
+    _dist.release_memory(events)  # what earlier report steps freed: this step's peak starts lower
     no_paid = "no event before the data's end carries revenue, so customer value cannot be estimated"
     if _dist.is_partitioned(events):  # the partitions' paid events and spend summaries
         counts = _dist.run(events, _paid_events, reduce="sum", cut=cut)

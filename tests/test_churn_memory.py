@@ -108,3 +108,29 @@ def test_at_risk_list_fits_the_sample_of_a_large_training_set(sample, monkeypatc
     with threadpool_limits(1):
         p = pd.Series(pipe.predict_proba(X_now)[:, 1], index=active)
     assert np.array_equal(ar.table["churn_probability"].to_numpy(), p.loc[ar.table.index].to_numpy())
+
+
+@pytest.mark.parametrize("kind", ["roc", "pr"])
+def test_curve_points_are_the_drawn_ones(kind):
+    """Kept points are points of scikit-learn's curve; every full point lies within CURVE_STEP (each axis) of the
+    last kept point at or before it; 40,000 customers keep a few thousand points, not 40,000."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    from cjlib.churn.evaluation import CURVE_STEP
+
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 40_000)
+    s = y * 0.3 + rng.random(40_000)  # continuous scores: every customer is a threshold
+    t = churn.curve_table(y, {"m": s}, kind=kind)
+    if kind == "roc":
+        fx, fy, _ = roc_curve(y, s)
+        kx, ky = t["fpr"].to_numpy(), t["tpr"].to_numpy()
+    else:
+        fy, fx, _ = precision_recall_curve(y, s, drop_intermediate=True)  # what is thinned (straight stretches out)
+        kx, ky = t["recall"].to_numpy(), t["precision"].to_numpy()
+    assert 100 < len(kx) < 5_000 < len(fx)
+    full = np.column_stack([fx, fy])
+    pos = np.array([np.flatnonzero((full == p).all(axis=1))[0] for p in np.column_stack([kx, ky])])
+    assert pos[0] == 0 and pos[-1] == len(fx) - 1 and (np.diff(pos) > 0).all()  # on the curve, in order
+    last = pos[np.searchsorted(pos, np.arange(len(fx)), side="right") - 1]
+    assert np.abs(full - full[last]).max() < CURVE_STEP

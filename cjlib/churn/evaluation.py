@@ -146,6 +146,9 @@ def classification_metrics(y_true, prob, *, n_bins: int = 10) -> dict[str, float
     }
 
 
+CURVE_STEP = 1e-3  # curve points closer than this (on either 0–1 axis) to the one before are not drawn apart
+
+
 def curve_table(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame, *, kind: str = "roc") -> pd.DataFrame:
     """ROC or precision–recall curve points for several scores, in long form for plotting.
 
@@ -159,10 +162,18 @@ def curve_table(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame, *, kind
     Returns
     -------
     DataFrame
-        ``model``, and ``fpr``, ``tpr`` (ROC) or ``recall``, ``precision`` (PR). Points that lie inside a
-        straight stretch of the curve are left out (scikit-learn's ``drop_intermediate``): the drawn curve
-        is the same, with a fraction of the points (380,000 held-out customers give 380,000 PR points
-        otherwise).
+        ``model``, and ``fpr``, ``tpr`` (ROC) or ``recall``, ``precision`` (PR). Only the points a chart
+        can tell apart are kept (:func:`_drawn`): the first, the last, and each point that enters a new
+        cell of a 1,000 × 1,000 grid over the unit square (scikit-learn's ``drop_intermediate`` first
+        removes points inside straight stretches). The line drawn through them stays within 1/1,000 of
+        each axis of the full curve — under a pixel — while 380,000 held-out customers give a few
+        thousand points per model instead of up to 380,000.
+
+    Examples
+    --------
+    >>> t = curve_table([0, 0, 1, 1], {"m": [0.1, 0.4, 0.35, 0.8]})
+    >>> t[["fpr", "tpr"]].to_numpy().tolist()
+    [[0.0, 0.0], [0.0, 0.5], [0.5, 0.5], [0.5, 1.0], [1.0, 1.0]]
     """
     from sklearn.metrics import precision_recall_curve, roc_curve
 
@@ -172,12 +183,23 @@ def curve_table(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame, *, kind
         y, s = _check_scores(y_true, np.asarray(scores[name]))
         if kind == "roc":
             a, b, _ = roc_curve(y, s)
-            parts.append(pd.DataFrame({"model": name, "fpr": a, "tpr": b}))
+            keep = _drawn(a, b)
+            parts.append(pd.DataFrame({"model": name, "fpr": a[keep], "tpr": b[keep]}))
         else:
             prec, rec, _ = precision_recall_curve(y, s, drop_intermediate=True)
-            parts.append(pd.DataFrame({"model": name, "recall": rec, "precision": prec}))
+            keep = _drawn(rec, prec)
+            parts.append(pd.DataFrame({"model": name, "recall": rec[keep], "precision": prec[keep]}))
     return pd.concat(parts, ignore_index=True)
 
+
+def _drawn(x: np.ndarray, y: np.ndarray, step: float = CURVE_STEP) -> np.ndarray:
+    """Which points of a curve in the unit square a chart can tell apart: the first and last, and every
+    point whose ``step`` grid cell differs from the point before's."""
+    cx, cy = np.floor(np.asarray(x) / step), np.floor(np.asarray(y) / step)
+    keep = np.ones(len(cx), dtype=bool)
+    keep[1:] = (cx[1:] != cx[:-1]) | (cy[1:] != cy[:-1])
+    keep[-1] = True
+    return keep
 
 
 def _evaluate(scores: dict, y: pd.Series, index: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame]:

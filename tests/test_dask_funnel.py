@@ -204,3 +204,39 @@ def test_warnings_and_errors_are_the_in_process_ones(data, parted):
         f.drivers(from_step=3, to_step=2)
     with pytest.raises(ValueError, match="event must be an event name in the data"):
         f.paths(event="no_such_event")
+
+
+
+_MAPPED_BLOCKS = """
+import ctypes, sys
+import numpy as np
+from cjlib.partitioned import map_large_blocks
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                               "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = Info
+if sys.argv[1] == "1":
+    assert map_large_blocks()
+warm = np.ones(1 << 21); del warm  # 16 MiB freed: glibc's own threshold rises past 4 MiB
+before = libc.mallinfo2().hblks
+big = [np.ones(1 << 19) for _ in range(10)]  # 4 MiB each
+print(libc.mallinfo2().hblks - before)
+"""
+
+
+@pytest.mark.parametrize("fixed", [True, False])
+def test_map_large_blocks_keeps_large_arrays_mapped(fixed):
+    # mapped blocks go back to the system when freed; heap blocks stay in the process. Without the fixed
+    # threshold, glibc puts 4 MiB arrays in its heap once a 16 MiB block was freed; with it, each is mapped
+    import ctypes
+    import subprocess
+    import sys
+
+    try:
+        ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        pytest.skip("glibc >= 2.33 only")
+    out = subprocess.run([sys.executable, "-c", _MAPPED_BLOCKS, str(int(fixed))], capture_output=True, text=True,
+                         check=True).stdout
+    assert int(out) == (10 if fixed else 0)

@@ -109,10 +109,13 @@ def load(params: Mapping[str, Any]):
     """
     from cjlib import engine, parameters
     from cjlib.io import load_inputs
+    from cjlib.partitioned import map_large_blocks
 
     parameters.check(params)
     get = params.get
     address = engine.run_on(get("dask_address", "")).get("address", "")  # the dask extra is checked first
+    if address:  # this process holds per-unit tables only: large blocks go back to the system when freed
+        map_large_blocks()
     data = load_inputs(events_path=params["events_path"], customers_path=get("customers_path", ""),
                        feedback_path=get("feedback_path", ""), costs_path=get("costs_path", ""),
                        columns=get("columns", ""), stage_map_path=get("stage_map_path", ""),

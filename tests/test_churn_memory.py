@@ -134,3 +134,26 @@ def test_curve_points_are_the_drawn_ones(kind):
     assert pos[0] == 0 and pos[-1] == len(fx) - 1 and (np.diff(pos) > 0).all()  # on the curve, in order
     last = pos[np.searchsorted(pos, np.arange(len(fx)), side="right") - 1]
     assert np.abs(full - full[last]).max() < CURVE_STEP
+
+
+def test_release_memory_runs_only_for_a_partitioned_log(sample, monkeypatch):
+    """A loaded frame keeps the in-process run as it was (no collection, no trim); a Partitioned log (or no
+    log) collects Python's garbage and trims the heap; on a non-glibc system the trim is skipped quietly."""
+    from cjlib.churn import distributed
+
+    calls = []
+    monkeypatch.setattr(distributed.gc, "collect", lambda: calls.append("gc") or 0)
+    distributed.release_memory(sample.events)
+    assert calls == []
+    monkeypatch.setattr(distributed, "is_partitioned", lambda events: True)
+    distributed.release_memory(sample.events)
+    distributed.release_memory()
+    assert calls == ["gc", "gc"]
+    import ctypes
+
+    def no_libc(name):
+        raise OSError(name)
+
+    monkeypatch.setattr(ctypes, "CDLL", no_libc)
+    distributed.release_memory()
+    assert calls == ["gc", "gc", "gc"]

@@ -365,6 +365,12 @@ def validate(events: pd.DataFrame, plan: WindowPlan, **kw) -> ChurnResult:
     ChurnResult
         The run of the validation used (its ``design`` says which).
     """
+    res = _validate(events, plan, **kw)
+    release_memory(events)  # the run's transient tables, once its frames are gone
+    return res
+
+
+def _validate(events, plan: WindowPlan, **kw) -> ChurnResult:
     if plan.design == "out_of_time":
         try:
             return out_of_time_validation(events, cutoff=plan.cutoff, window=plan.window, **kw)

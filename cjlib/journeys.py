@@ -23,6 +23,7 @@ __all__ = [
     "session_keys",
     "assign_stages",
     "stage_reached",
+    "stage_progress",
     "furthest_stage",
     "customer_paths",
 ]
@@ -231,6 +232,36 @@ def assign_stages(events: pd.DataFrame, *, stage_map: StageMap | None = None) ->
                      index=events.index, name="stage")
 
 
+def _first_stage_rows(events: pd.DataFrame, sm: StageMap):
+    """Row of each customer's first event of each stage (``len(events)`` where none), with what it used.
+
+    Returns ``first`` (customers × stages, int64), the stage code and customer number of each row, the
+    timestamps (datetime64[ns]) and the customers in order of appearance."""
+    stage = assign_stages(events, stage_map=sm)
+    codes = stage.cat.codes.to_numpy()
+    ts = events["timestamp"].to_numpy().astype("datetime64[ns]", copy=False)
+    n_st = len(sm.stages)
+    n = len(events)
+    if is_sorted(events):  # customers from group starts: no hashing of ids
+        ustart, cust_codes = customer_groups(events)
+        custs = events["customer_id"].array.take(ustart)
+    else:
+        cust_codes, custs = pd.factorize(events["customer_id"], sort=False)
+    # first occurrence of each (customer, stage): rows are time-ordered within a customer
+    rows = np.flatnonzero(codes >= 0)
+    first = np.full(len(custs) * n_st, n, dtype=np.int64)
+    np.minimum.at(first, cust_codes[rows] * n_st + codes[rows], rows)
+    return first.reshape(len(custs), n_st), codes, cust_codes, ts, custs
+
+
+def _row_times(rows: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """``ts[rows]`` where a row exists (``rows < len(ts)``), NaT elsewhere."""
+    n = len(ts)
+    if not n:
+        return np.full(rows.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
+    return np.where(rows < n, ts[np.minimum(rows, n - 1)], np.datetime64("NaT")).astype("datetime64[ns]")
+
+
 def stage_reached(events: pd.DataFrame, *, stage_map: StageMap | None = None) -> pd.DataFrame:
     """When each customer first reached each stage.
 
@@ -251,24 +282,58 @@ def stage_reached(events: pd.DataFrame, *, stage_map: StageMap | None = None) ->
         consideration. :func:`furthest_stage` summarises it.
     """
     sm = stage_map or load_stage_map()
-    stage = assign_stages(events, stage_map=sm)
-    codes = stage.cat.codes.to_numpy()
-    ts = events["timestamp"].to_numpy().astype("datetime64[ns]", copy=False)
-    n_st = len(sm.stages)
-    n = len(events)
-    if is_sorted(events):  # customers from group starts: no hashing of ids
-        ustart, cust_codes = customer_groups(events)
-        custs = events["customer_id"].array.take(ustart)
-    else:
-        cust_codes, custs = pd.factorize(events["customer_id"], sort=False)
-    # first occurrence of each (customer, stage): rows are time-ordered within a customer
-    rows = np.flatnonzero(codes >= 0)
-    first = np.full(len(custs) * n_st, n, dtype=np.int64)
-    np.minimum.at(first, cust_codes[rows] * n_st + codes[rows], rows)
-    out = np.where(first < n, ts[np.minimum(first, max(n - 1, 0))] if n else np.datetime64("NaT"),
-                   np.datetime64("NaT")).astype("datetime64[ns]").reshape(len(custs), n_st)
-    index = pd.Index(custs, name="customer_id")
-    return pd.DataFrame(out, index=index, columns=pd.Index(sm.stage_names, name="stage"))
+    first, _, _, ts, custs = _first_stage_rows(events, sm)
+    return pd.DataFrame(_row_times(first, ts), index=pd.Index(custs, name="customer_id"),
+                        columns=pd.Index(sm.stage_names, name="stage"))
+
+
+def stage_progress(events: pd.DataFrame, *, stage_map: StageMap | None = None) -> pd.DataFrame:
+    """When each customer first reached each stage, and when they moved on from it to the next.
+
+    A customer moves on from a stage when they have an event of the next stage at or after their first
+    event of this stage, whenever their first event of the next stage was: a customer who opens a
+    product page from an email, then the home page, then another product page has moved on from the
+    visit stage to browsing (their second product view follows the visit); one whose only product view
+    came before any visit has not.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Events with ``customer_id``, ``timestamp`` and ``event``, in time order within each customer
+        (as loaded).
+    stage_map : StageMap, optional
+        The stages and their events (default: :func:`load_stage_map`).
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id`` (every customer in the log, as :func:`stage_reached`), columns a two-level
+        index (``what``, ``stage``): ``("reached", stage)`` as :func:`stage_reached`, and ``("next",
+        stage)`` the time of the customer's first event of the next stage at or after their first event
+        of ``stage`` (NaT when there is none, and throughout for the last stage).
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"customer_id": ["a", "a", "a"], "timestamp": pd.to_datetime(
+    ...     ["2025-01-01", "2025-01-02", "2025-01-03"]), "event": ["product_view", "page_view", "product_view"]})
+    >>> p = stage_progress(ev)
+    >>> str(p.loc["a", ("reached", "consideration")].date()), str(p.loc["a", ("next", "awareness")].date())
+    ('2025-01-01', '2025-01-03')
+    """
+    sm = stage_map or load_stage_map()
+    first, codes, cust_codes, ts, custs = _first_stage_rows(events, sm)
+    n_cust, n_st = first.shape
+    t_first = _row_times(first, ts)
+    # a row of stage s ≥ 1 moves its customer on from stage s − 1 when it is at or after their first s − 1
+    rows = np.flatnonzero(codes >= 1)
+    prev = cust_codes[rows] * n_st + codes[rows] - 1
+    t_prev = t_first.reshape(-1)[prev]
+    ok = ~np.isnat(t_prev) & (ts[rows] >= t_prev)
+    nxt = np.full(n_cust * n_st, len(events), dtype=np.int64)
+    np.minimum.at(nxt, prev[ok], rows[ok])
+    cols = pd.MultiIndex.from_product([["reached", "next"], sm.stage_names], names=["what", "stage"])
+    return pd.DataFrame(np.hstack([t_first, _row_times(nxt.reshape(n_cust, n_st), ts)]),
+                        index=pd.Index(custs, name="customer_id"), columns=cols)
 
 
 def furthest_stage(reached: pd.DataFrame) -> pd.Series:

@@ -87,8 +87,11 @@ def reference_stages(ev: pd.DataFrame, sm, feedback=None) -> pd.DataFrame:
         row = {"reached": int(ta.notna().sum()),
                "revenue": float(ev.loc[ev["stage"] == s, "revenue"].sum())}
         if i + 1 < len(names):
-            tb = first[names[i + 1]]
-            ok = ta.notna() & tb.notna() & (tb >= ta)
+            # moving on: the first event of the next stage at or after the first of this one
+            nb = ev[ev["stage"] == names[i + 1]][["customer_id", "timestamp"]]
+            nb = nb[nb["timestamp"] >= nb["customer_id"].map(ta).to_numpy()]
+            tb = nb.groupby("customer_id")["timestamp"].min().reindex(ta.index)
+            ok = ta.notna() & tb.notna()
             row["conversion_to_next"] = ok.sum() / ta.notna().sum()
             row["median_days_to_next"] = ((tb - ta)[ok].dt.total_seconds() / 86400).median()
         else:

@@ -39,32 +39,29 @@ def period_freq(freq: str) -> str:
     return FREQS[check_choice("freq", freq, tuple(FREQS))]
 
 
-def progress(reached: pd.DataFrame):
-    """Per stage i: has_i (reached), moved_i (reached i+1 at/after i) and days from i to i+1 (NaN if not).
+def progress(table: pd.DataFrame):
+    """Per stage i: has_i (reached), moved_i (an event of stage i+1 at or after first reaching i) and the
+    days from first reaching i to that event (NaN if none).
 
     Parameters
     ----------
-    reached : DataFrame
-        :func:`cjlib.journeys.stage_reached`'s table: customers × stages in journey order, first times
-        (NaT where not reached).
+    table : DataFrame
+        :func:`cjlib.journeys.stage_progress`'s table: customers × (``reached``/``next``, stage), times
+        (NaT where none).
 
     Returns
     -------
     has, moved : ndarray of bool
         Customers × stages; ``moved`` is False in the last stage.
     days : ndarray of float
-        Customers × stages: days from stage i to i+1 where ``moved``, else NaN.
+        Customers × stages: days from first reaching stage i to moving on to i+1 where ``moved``, else NaN.
     """
-    t = reached.to_numpy().astype("datetime64[ns]")
+    t = table["reached"].to_numpy().astype("datetime64[ns]")
+    nxt = table["next"].to_numpy().astype("datetime64[ns]")
     has = ~np.isnat(t)
-    n_st = t.shape[1]
-    moved = np.zeros_like(has)
-    days = np.full(has.shape, np.nan)
-    for i in range(n_st - 1):
-        m = has[:, i] & has[:, i + 1]
-        m[m] = t[m, i + 1] >= t[m, i]
-        moved[:, i] = m
-        days[m, i] = (t[m, i + 1] - t[m, i]) / np.timedelta64(1, "D")
+    moved = has & ~np.isnat(nxt)
+    moved[:, -1:] = False
+    days = np.where(moved, (nxt - t) / np.timedelta64(1, "D"), np.nan)
     return has, moved, days
 
 

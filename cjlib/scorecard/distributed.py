@@ -19,7 +19,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from cjlib.journeys import assign_stages, customer_starts, stage_reached
+from cjlib.journeys import assign_stages, customer_starts, stage_progress
 from cjlib.partitioned import columns, is_partitioned  # noqa: F401 (used through this module)
 from cjlib.scorecard._common import conversion_mask
 from cjlib.stagemap import StageMap
@@ -144,12 +144,36 @@ def _one(t: pd.Series, kind: str, a: str = "", b: str = "") -> float:
 
 
 # ======================================================================================== stage table
-def _k_reached(ev: pd.DataFrame, *, stage_map: StageMap) -> pd.DataFrame:
-    return stage_reached(ev, stage_map=stage_map)
+def _k_progress(ev: pd.DataFrame, *, stage_map: StageMap) -> pd.DataFrame:
+    out = stage_progress(ev, stage_map=stage_map)
+    out.columns = [f"c{i}" for i in range(out.shape[1])]  # flat names for the merge; stage_table restores them
+    return out
+
+
+def stage_table(events, sm: StageMap) -> pd.DataFrame:
+    """:func:`cjlib.journeys.stage_progress` on a partitioned log, in the loader's customer order.
+
+    Parameters
+    ----------
+    events : Partitioned
+    sm : StageMap
+
+    Returns
+    -------
+    DataFrame
+        As :func:`cjlib.journeys.stage_progress`.
+    """
+    def compute():
+        out = per_customer(events, _k_progress, stage_map=sm)
+        out.columns = pd.MultiIndex.from_product([["reached", "next"], sm.stage_names], names=["what", "stage"])
+        return out
+
+    return memo(events, ("progress",), sm, compute)
 
 
 def reached(events, sm: StageMap) -> pd.DataFrame:
-    """:func:`cjlib.journeys.stage_reached` on a partitioned log, in the loader's customer order.
+    """:func:`cjlib.journeys.stage_reached` on a partitioned log, in the loader's customer order (from the
+    same pass as :func:`stage_table`).
 
     Parameters
     ----------
@@ -161,12 +185,9 @@ def reached(events, sm: StageMap) -> pd.DataFrame:
     DataFrame
         As :func:`cjlib.journeys.stage_reached`.
     """
-    def compute():
-        out = per_customer(events, _k_reached, stage_map=sm)
-        out.columns = pd.Index(sm.stage_names, name="stage")
-        return out
-
-    return memo(events, ("reached",), sm, compute)
+    out = stage_table(events, sm)["reached"]
+    out.columns = pd.Index(sm.stage_names, name="stage")
+    return out
 
 
 def _k_stage(ev: pd.DataFrame, *, stage_map: StageMap, by: list, revenue: bool) -> pd.Series:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.io import ensure_sorted
-from cjlib.journeys import assign_stages, stage_reached
+from cjlib.journeys import assign_stages, stage_progress
 from cjlib.scorecard import distributed as _dist
 from cjlib.scorecard._common import progress
 from cjlib.scorecard.satisfaction import stage_satisfaction
@@ -103,10 +103,11 @@ def stage_kpis(
     -------
     reached : customers with at least one event of the stage.
     reached_share : ``reached`` ÷ customers in the log.
-    conversion_to_next : share of ``reached`` who reached the next stage at or after their first event
-        of this stage (NaN for the last stage).
-    median_days_to_next : median days from first reaching this stage to first reaching the next, over
-        the customers counted in ``conversion_to_next``.
+    conversion_to_next : share of ``reached`` with an event of the next stage at or after their first
+        event of this stage, whenever they first reached the next one (NaN for the last stage; see
+        :func:`cjlib.journeys.stage_progress`).
+    median_days_to_next : median days from first reaching this stage to that first event of the next,
+        over the customers counted in ``conversion_to_next``.
     events : events of the stage; revenue : revenue on the stage's events.
     satisfaction : mean CSAT (1–5) of feedback rows of this stage (see :func:`feedback_stages`);
         satisfaction_n : how many such rows; satisfaction_lo / satisfaction_hi : its t interval.
@@ -125,17 +126,17 @@ def stage_kpis(
     """
     sm = resolve_stage_map(stage_map)
     if _dist.is_partitioned(events):  # per-customer stage times and per-stage sums from the workers
-        reached = _dist.reached(events, sm)
+        table = _dist.stage_table(events, sm)
         counts, revenue = _dist.stage_totals(events, sm)
     else:
         events = ensure_sorted(events)
-        reached = stage_reached(events, stage_map=sm)
+        table = stage_progress(events, stage_map=sm)
         stage = assign_stages(events, stage_map=sm)
         by_stage = events.assign(_stage=stage).groupby("_stage", observed=False)
         counts = by_stage.size()
         revenue = by_stage["revenue"].sum() if "revenue" in events.columns else pd.Series(0.0, index=counts.index)
-    n_customers = len(reached)
-    has, moved, days = progress(reached)
+    n_customers = len(table)
+    has, moved, days = progress(table)
     n_has = has.sum(axis=0)
     n_moved = moved.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):

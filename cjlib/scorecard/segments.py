@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cjlib.io import ensure_sorted
-from cjlib.journeys import stage_reached
+from cjlib.journeys import stage_progress
 from cjlib.scorecard import distributed as _dist
 from cjlib.scorecard._common import progress
 from cjlib.scorecard.satisfaction import satisfaction_index
@@ -145,6 +145,10 @@ def segment_conversion(events: pd.DataFrame, by: pd.DataFrame, *,
                        stage_map: StageMap | str | None = None) -> pd.DataFrame:
     """Conversion out of each stage per segment level, against all customers of the stage.
 
+    A customer moves on from a stage as in :func:`cjlib.scorecard.stage_kpis`' ``conversion_to_next`` (an
+    event of the next stage at or after their first event of this one: :func:`cjlib.journeys.stage_progress`),
+    so a level's rates and the stage table's agree.
+
     Parameters
     ----------
     events : DataFrame or Partitioned
@@ -163,12 +167,12 @@ def segment_conversion(events: pd.DataFrame, by: pd.DataFrame, *,
         of the stage's customers). The last stage has no conversion out and is left out.
     """
     sm = resolve_stage_map(stage_map)
-    reached = _dist.reached(events, sm) if _dist.is_partitioned(events) else \
-        stage_reached(ensure_sorted(events), stage_map=sm)
-    has, moved, days = progress(reached)
+    table = _dist.stage_table(events, sm) if _dist.is_partitioned(events) else \
+        stage_progress(ensure_sorted(events), stage_map=sm)
+    has, moved, days = progress(table)
     names = sm.stage_names[:-1]
     n_has, n_moved = has.sum(axis=0), moved.sum(axis=0)
-    seg = by.reindex(reached.index)
+    seg = by.reindex(table.index)
     parts = []
     for col in seg.columns:
         lab = seg[col].to_numpy(dtype=object)

@@ -1,11 +1,15 @@
-"""Reading a table file: CSV, a Parquet file or a partitioned Parquet folder, into a DataFrame as written.
+"""Reading a table file: CSV, a Parquet file, a partitioned Parquet folder, or a folder or glob of CSV
+files (``exports/*.csv``), into a DataFrame as written.
 
 The loaders (:mod:`cjlib.io`) read every file through :func:`read_table`, which turns each way a file can
 be unreadable into a one-line :class:`cjlib.DataError` naming it: no path given (``""`` never reads the
 current folder), missing, empty, an unsupported type, not UTF-8 text (rule ``encoding``), a column name
 repeated in the header (``duplicate_header``: pandas would silently read the second as ``event.1``), and
 Parquet partitions whose columns differ (``schema_mismatch``; partitions that differ only in width, such
-as int64 and double, are read with one widened schema).
+as int64 and double, are read with one widened schema). Several CSV files are read as one file holding all
+their rows: the same columns in each (``schema_mismatch``), each column typed over every file. A Dask run
+(:func:`cjlib.engine.load.read_log`) lists and reads a log's files with the same functions (``_pieces``,
+:func:`read_csv_file`, ``_common_types``), so both give the same log.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from __future__ import annotations
 import csv
 import os
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cjlib import paths
@@ -58,7 +64,8 @@ def column_names(path: str | Path) -> list[str] | None:
     Parameters
     ----------
     path : str or Path
-        A CSV/TSV file, a Parquet file or a Parquet folder (resolved by :func:`cjlib.paths.resolve`).
+        A CSV/TSV file, a Parquet file, a folder of Parquet or CSV files or a glob (``exports/*.csv``),
+        resolved by :func:`cjlib.paths.resolve`.
 
     Returns
     -------
@@ -67,6 +74,11 @@ def column_names(path: str | Path) -> list[str] | None:
     """
     p = resolve(path)
     try:
+        if (_is_glob(str(path)) and not p.exists()) or (p.is_dir() and not any(p.rglob("*.parquet"))):
+            with warnings.catch_warnings():  # a glob of Parquet files: the loader warns about their schemas
+                warnings.simplefilter("ignore")
+                first = _pieces(_local_path(str(path))).files[0]
+            return column_names(first)  # a glob or a folder of CSV files: every file has the first's columns
         if p.is_dir() or p.suffix.lower() in {".parquet", ".pq"}:
             import pyarrow.dataset as ds
 
@@ -93,7 +105,9 @@ def read_table(path: str | Path, what: str, dictionary: list[str] | None = None,
                text: list[str] | None = None) -> tuple[pd.DataFrame, str]:
     """Read CSV, a Parquet file or a Parquet folder (a Hive-partitioned folder, ``date=2025-01-01/…``,
     gives its keys as categorical columns after the files' own; a Dask run adds them alike:
-    :func:`cjlib.engine.load.read_log`); ``dictionary`` names Parquet columns to read as
+    :func:`cjlib.engine.load.read_log`), a folder of CSV files or a glob (``exports/*.csv``: CSV or
+    Parquet files), read as one file holding all their rows in file order (sorted names), each column
+    typed as one read of every row types it; ``dictionary`` names Parquet columns to read as
     categoricals straight from their dictionary pages (no per-row strings are built); ``text`` names CSV
     columns read as text as written (identifiers: ``00017`` stays ``00017``, not the number 17, so
     exports join back to the source).
@@ -101,7 +115,8 @@ def read_table(path: str | Path, what: str, dictionary: list[str] | None = None,
     Parameters
     ----------
     path : str or Path
-        The file or folder (resolved by :func:`cjlib.paths.resolve`).
+        The file, folder or glob (resolved by :func:`cjlib.paths.resolve`; a relative glob from the current
+        folder when it matches there, else from the project root).
     what : str
         The table (``"events"``, ``"customers"``, …), named in the messages and in the parameter
         ``<what>_path``.
@@ -120,18 +135,26 @@ def read_table(path: str | Path, what: str, dictionary: list[str] | None = None,
     Raises
     ------
     DataError
-        No path, a missing, empty or unreadable file, an unsupported file type, or a repeated column name.
+        No path, a missing, empty or unreadable file, an unsupported file type, a repeated column name, or
+        CSV files naming different columns (``schema_mismatch``).
     """
     p = _path(path, what)
     name = str(p)
-    if not p.exists():
+    pattern = _is_glob(str(path)) and not p.exists()
+    if pattern:
+        name = _local_path(str(path))
+    elif not p.exists():
         hint = "; run `make data` first to write the sample" if p.is_relative_to(paths.SAMPLE_DIR) else ""
         raise DataError(f"{what} file not found{hint}", file=name, rule="file_exists")
     try:
-        if p.is_dir():
+        if pattern or (p.is_dir() and not any(p.rglob("*.parquet"))):  # a glob, or a folder of CSV files
+            listing = _pieces(name, what)
+            if listing.kind == "csv":
+                df = _read_csv_files(listing, what, text)
+            else:
+                df = pd.read_parquet(listing.files, read_dictionary=dictionary or None, schema=listing.schema)
+        elif p.is_dir():
             parts = sorted(p.rglob("*.parquet"))
-            if not parts:
-                raise DataError(f"{what} folder holds no .parquet files", file=name, rule="empty_input")
             schema = _partition_schema(p, parts, what)
             df = pd.read_parquet(p, read_dictionary=dictionary or None, schema=schema)
         elif p.suffix.lower() in {".parquet", ".pq"}:
@@ -314,3 +337,183 @@ def _partition_schema(folder: Path, files: list[Path], what: str):
 
 def _few(names: list[str], n: int = 3) -> str:
     return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
+# ================================================================= a log of several files: in process and on Dask
+@dataclass(frozen=True)
+class _Listing:
+    """The files of a log (a file, a folder or a glob) in the loader's order, and what each is read with:
+    :func:`read_table` reads them here, :func:`cjlib.engine.load.read_log` on the workers."""
+
+    files: list  # in the loader's order
+    source: str  # named in errors
+    kind: str  # "parquet" or "csv"
+    schema: object = None  # a unified Parquet schema (files differing only in width), else None
+    keys: list = field(default_factory=list)  # per file: {partition key: value} of a Hive-partitioned folder
+    key_types: dict = field(default_factory=dict)  # partition key -> CategoricalDtype, as the loader types it
+
+
+_HIDDEN = (".", "_")  # file names the loader (pyarrow's dataset discovery) skips
+
+
+def _kind(name: str) -> str | None:
+    if name.rsplit("/", 1)[-1].lower().endswith((".parquet", ".pq")):
+        return "parquet"
+    return "csv" if is_csv(name) else None
+
+
+def _is_glob(path: str) -> bool:
+    return any(ch in str(path) for ch in "*?[")
+
+
+def _pieces(path: str, what: str = "events") -> _Listing:
+    """The files of ``path`` (a file, a folder, a glob; local or any fsspec URL) in the loader's order."""
+    import fsspec
+
+    remote = "://" in str(path)
+    fs, root = fsspec.core.url_to_fs(str(path))
+    name = (lambda f: fs.unstrip_protocol(f)) if remote else str
+    if _is_glob(path):
+        files = [name(f) for f in sorted(fs.glob(root)) if not f.rsplit("/", 1)[-1].startswith(_HIDDEN)]
+        if not files:
+            raise DataError("no file matches the pattern", file=str(path), rule="file_exists")
+        kinds = {_kind(f) for f in files}
+        if len(kinds) > 1 or None in kinds:
+            raise DataError("the pattern matches files that are not all Parquet or all CSV (.csv, .tsv, .txt, "
+                            ".gz): match one kind", file=str(path), rule="file_type")
+        kind = kinds.pop()
+        schema = _local_schema(files, what=what) if kind == "parquet" and not remote else None
+        return _Listing(files, str(path), kind, schema)
+    if not fs.exists(root):
+        raise DataError(f"{what} file not found", file=str(path), rule="file_exists")
+    if not fs.isdir(root):
+        kind = _kind(root)
+        if kind is None:
+            raise DataError(f"unsupported file type {Path(root).suffix!r}: use .csv, .parquet or a Parquet folder",
+                            file=str(path), rule="file_type")
+        return _Listing([name(root)], str(path), kind)
+    every = [f for f in sorted(fs.find(root)) if not any(
+        part.startswith(_HIDDEN) for part in f[len(root.rstrip("/")):].strip("/").split("/"))]
+    if any(_kind(f) == "parquet" for f in every):
+        return _hive(str(path), fs, root, name, remote, what)
+    csvs = [name(f) for f in every if _kind(f) == "csv"]
+    if not csvs:
+        raise DataError(f"{what} folder holds no .parquet or .csv files", file=str(path), rule="empty_input")
+    return _Listing(csvs, str(path), "csv")
+
+
+def _hive(source: str, fs, root: str, name, remote: bool, what: str = "events") -> _Listing:
+    """A Parquet folder as the loader reads it (pyarrow's dataset with Hive partitioning): its files, and
+    each file's partition keys (``date=2025-01-01/``) with their types, so the workers add them as the
+    loader does: categorical columns after the file's own, categories in order of first appearance."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(root, filesystem=fs if remote else None, format="parquet", partitioning="hive")
+    frags = list(dataset.get_fragments())
+    files = [name(f.path) for f in frags]
+    keys = [{k: v for k, v in ds.get_partition_keys(f.partition_expression).items() if v is not None}
+            for f in frags]
+    own = set(frags[0].physical_schema.names) if frags else set()
+    types = {}
+    for fld in (f for f in dataset.schema if f.name not in own):  # the partition keys
+        seen = list(dict.fromkeys(k[fld.name] for k in keys if fld.name in k))
+        types[fld.name] = pd.CategoricalDtype(pd.Index(pa.array(seen, type=fld.type).to_pandas()))
+    schema = None if remote else _local_schema(files, Path(root), what)
+    if schema is not None and types:  # the files hold no partition column: read them with their own fields
+        schema = pa.schema([f for f in schema if f.name not in types])
+    return _Listing(files, source, "parquet", schema, keys if types else [], types)
+
+
+def _local_schema(files: list[str], folder: Path | None = None, what: str = "events"):
+    """:func:`_partition_schema` of local Parquet files (schema_mismatch, widening)."""
+    paths = [Path(f) for f in files]
+    folder = folder or Path(os.path.commonpath([str(p.parent) for p in paths]))
+    return _partition_schema(folder, paths, what)
+
+
+def _local_path(path: str) -> str:
+    """A local path resolved here (:func:`cjlib.paths.resolve`; a relative glob from the current folder when
+    it matches there, else from the project root), a URL as it is."""
+    import glob
+
+    if "://" in str(path):
+        return str(path)
+    if _is_glob(path):
+        p = Path(path).expanduser()
+        if p.is_absolute():
+            return str(p)
+        return str(Path.cwd() / p) if glob.glob(str(Path.cwd() / p)) else str(paths.PROJ_ROOT / p)
+    return str(resolve(path))
+
+
+def _csv_kinds(df: pd.DataFrame, skip=()) -> dict[str, str]:
+    """The type one CSV file gave each column (but ``skip``): ``null`` when it holds no value, ``bool+null``
+    for booleans with gaps (pandas reads them as objects), else the dtype's name."""
+    kinds = {}
+    for c in df.columns:
+        if c not in skip:
+            s = df[c]
+            kinds[c] = "null" if s.dtype in (np.float64, object) and s.isna().all() else \
+                "bool+null" if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "boolean" \
+                else str(s.dtype)
+    return kinds
+
+
+def _common_types(kinds: list[dict]) -> tuple[dict, list[str]]:
+    """CSV columns typed alike in every file (``kinds``: :func:`_csv_kinds` per file), as one read of all
+    the rows would type them: a column empty in some files takes the others' type (integers then become
+    floats, booleans objects), integers and floats become floats. Columns typed otherwise differently
+    (numbers here, text there) are returned to be read as text, which is what one read of their mixed
+    values gives."""
+    casts, mixed = {}, []
+    names = list(dict.fromkeys(c for k in kinds for c in k))
+    for col in names:
+        ks = [k.get(col, "null") for k in kinds]
+        if "bool+null" in ks:  # booleans with gaps (pandas reads them as objects)
+            ks = [k for k in ks if k != "bool+null"] + ["bool", "null"]
+        types = list(dict.fromkeys(k for k in ks if k != "null"))
+        numeric = [t for t in types if t in ("int64", "float64")]
+        if not types:
+            casts[col] = "float64"
+        elif len(types) == 1:
+            t = types[0]
+            casts[col] = t if "null" not in ks else {"int64": "float64", "bool": "object"}.get(t, t)
+        elif len(numeric) == len(types):
+            casts[col] = "float64"
+        else:
+            mixed.append(col)
+    return casts, mixed
+
+
+def _same_header(listing: _Listing, headers: list[list[str]]) -> None:
+    """:class:`DataError` (rule ``schema_mismatch``) when the CSV files of a log name different columns."""
+    first = headers[0]
+    for f, cols in zip(listing.files, headers):
+        if set(cols) != set(first):
+            col = next(iter(sorted(set(cols) ^ set(first))))
+            lacking, having = (f, listing.files[0]) if col in first else (listing.files[0], f)
+            raise DataError(f"CSV files differ: column '{col}' is missing from {lacking} but present in {having}; "
+                            f"write every file with the same columns", file=listing.source, column=col,
+                            rule="schema_mismatch")
+
+
+def _read_csv_files(listing: _Listing, what: str, text: list[str] | None) -> pd.DataFrame:
+    """The CSV files of a log as one read of all their rows gives them (the rules a Dask run applies to its
+    files: :func:`cjlib.engine.load.read_log`): each file read with :func:`read_csv_file` (the first
+    failing file's error), the same columns in every file (``schema_mismatch``), and each column typed over
+    every file (:func:`_common_types`; a column typed numbers in one file and text in another is read again
+    as text). Rows in file order, on a fresh RangeIndex."""
+    text = list(text or ())
+    frames = [read_csv_file(f, what, text) for f in listing.files]
+    _same_header(listing, [[str(c) for c in df.columns] for df in frames])
+    kinds = [_csv_kinds(df, text) for df in frames]
+    casts, mixed = _common_types(kinds)
+    if mixed:  # the files holding such a column as numbers (or booleans) read it again as text
+        again = [i for i, k in enumerate(kinds) if any(k.get(c) not in ("str", "object", "null") for c in mixed)]
+        for i in again:
+            frames[i] = read_csv_file(listing.files[i], what, text + mixed)
+            kinds[i] = _csv_kinds(frames[i], text)
+        casts, mixed = _common_types(kinds)
+    frames = [df.astype({c: t for c, t in casts.items() if str(df[c].dtype) != t}) for df in frames]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

@@ -33,13 +33,13 @@ import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cjlib.engine.core import _ROW, Partitioned, _require_dask, get_client, partition
 from cjlib.errors import DataError, DataWarning
+from cjlib.reading import _common_types, _csv_kinds, _Listing, _local_path, _pieces, _same_header
 
 SHUFFLED_ENV = "CJLIB_SHUFFLED_LOG"  # set by the runner: the saved, shuffled log every notebook opens
 FACTS_FILE = "_cjlib_log.json"
@@ -79,120 +79,6 @@ class LogFacts:
 
 
 # ============================================================================================== reading
-@dataclass(frozen=True)
-class _Listing:
-    """The files of a log as a worker sees its storage, and what every file is read with."""
-
-    files: list  # in the loader's order
-    source: str  # named in errors
-    kind: str  # "parquet" or "csv"
-    schema: object = None  # a unified Parquet schema (files differing only in width), else None
-    keys: list = field(default_factory=list)  # per file: {partition key: value} of a Hive-partitioned folder
-    key_types: dict = field(default_factory=dict)  # partition key -> CategoricalDtype, as the loader types it
-
-
-_HIDDEN = (".", "_")  # file names the loader (pyarrow's dataset discovery) skips
-
-
-def _kind(name: str) -> str | None:
-    from cjlib.reading import is_csv
-
-    if name.rsplit("/", 1)[-1].lower().endswith((".parquet", ".pq")):
-        return "parquet"
-    return "csv" if is_csv(name) else None
-
-
-def _is_glob(path: str) -> bool:
-    return any(ch in str(path) for ch in "*?[")
-
-
-def _pieces(path: str) -> _Listing:
-    """The files of ``path`` (a file, a folder, a glob; local or any fsspec URL) in the loader's order."""
-    import fsspec
-
-    remote = "://" in str(path)
-    fs, root = fsspec.core.url_to_fs(str(path))
-    name = (lambda f: fs.unstrip_protocol(f)) if remote else str
-    if _is_glob(path):
-        files = [name(f) for f in sorted(fs.glob(root)) if not f.rsplit("/", 1)[-1].startswith(_HIDDEN)]
-        if not files:
-            raise DataError("no file matches the pattern", file=str(path), rule="file_exists")
-        kinds = {_kind(f) for f in files}
-        if len(kinds) > 1 or None in kinds:
-            raise DataError("the pattern matches files that are not all Parquet or all CSV (.csv, .tsv, .txt, "
-                            ".gz): match one kind", file=str(path), rule="file_type")
-        kind = kinds.pop()
-        schema = _local_schema(files) if kind == "parquet" and not remote else None
-        return _Listing(files, str(path), kind, schema)
-    if not fs.exists(root):
-        raise DataError("events file not found", file=str(path), rule="file_exists")
-    if not fs.isdir(root):
-        kind = _kind(root)
-        if kind is None:
-            raise DataError(f"unsupported file type {Path(root).suffix!r}: use .csv, .parquet or a Parquet folder",
-                            file=str(path), rule="file_type")
-        return _Listing([name(root)], str(path), kind)
-    every = [f for f in sorted(fs.find(root)) if not any(
-        part.startswith(_HIDDEN) for part in f[len(root.rstrip("/")):].strip("/").split("/"))]
-    if any(_kind(f) == "parquet" for f in every):
-        return _hive(str(path), fs, root, name, remote)
-    csvs = [name(f) for f in every if _kind(f) == "csv"]
-    if not csvs:
-        raise DataError("events folder holds no .parquet or .csv files", file=str(path), rule="empty_input")
-    return _Listing(csvs, str(path), "csv")
-
-
-def _hive(source: str, fs, root: str, name, remote: bool) -> _Listing:
-    """A Parquet folder as the loader reads it (pyarrow's dataset with Hive partitioning): its files, and
-    each file's partition keys (``date=2025-01-01/``) with their types, so the workers add them as the
-    loader does: categorical columns after the file's own, categories in order of first appearance."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
-    dataset = ds.dataset(root, filesystem=fs if remote else None, format="parquet", partitioning="hive")
-    frags = list(dataset.get_fragments())
-    files = [name(f.path) for f in frags]
-    keys = [{k: v for k, v in ds.get_partition_keys(f.partition_expression).items() if v is not None}
-            for f in frags]
-    own = set(frags[0].physical_schema.names) if frags else set()
-    types = {}
-    for fld in (f for f in dataset.schema if f.name not in own):  # the partition keys
-        seen = list(dict.fromkeys(k[fld.name] for k in keys if fld.name in k))
-        types[fld.name] = pd.CategoricalDtype(pd.Index(pa.array(seen, type=fld.type).to_pandas()))
-    schema = None if remote else _local_schema(files, Path(root))
-    if schema is not None and types:  # the files hold no partition column: read them with their own fields
-        schema = pa.schema([f for f in schema if f.name not in types])
-    return _Listing(files, source, "parquet", schema, keys if types else [], types)
-
-
-def _local_schema(files: list[str], folder: Path | None = None):
-    """:func:`cjlib.reading._partition_schema` of local Parquet files (schema_mismatch, widening)."""
-    import os
-
-    from cjlib.reading import _partition_schema
-
-    paths = [Path(f) for f in files]
-    folder = folder or Path(os.path.commonpath([str(p.parent) for p in paths]))
-    return _partition_schema(folder, paths, "events")
-
-
-def _local_path(path: str) -> str:
-    """A local path resolved here (:func:`cjlib.paths.resolve`; a relative glob from the current folder when
-    it matches there, else from the project root), a URL as it is."""
-    import glob
-
-    from cjlib.paths import PROJ_ROOT, resolve
-
-    if "://" in str(path):
-        return str(path)
-    if _is_glob(path):
-        p = Path(path).expanduser()
-        if p.is_absolute():
-            return str(p)
-        return str(Path.cwd() / p) if glob.glob(str(Path.cwd() / p)) else str(PROJ_ROOT / p)
-    return str(resolve(path))
-
-
 def _on_worker(client, fn, *args):
     """``fn(*args)`` run by a worker: only the workers need to read the events' storage. A DataError it
     raises is raised here as it is."""
@@ -308,14 +194,7 @@ def _evidence(piece, spec: _Spec):
     log: the day/month evidence of text timestamps and (CSV) each column's type."""
     if isinstance(piece, DataError):
         return piece
-    kinds = {}
-    if spec.kind == "csv":
-        for c in piece.columns:
-            if c not in _OWN:
-                s = piece[c]
-                kinds[c] = "null" if s.dtype in (np.float64, object) and s.isna().all() else \
-                    "bool+null" if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "boolean" \
-                    else str(s.dtype)
+    kinds = _csv_kinds(piece, _OWN) if spec.kind == "csv" else {}
     order = _order_evidence(piece["timestamp"]) if spec.timestamp_format is None else None
     return {"kinds": kinds, "order": order}
 
@@ -367,31 +246,6 @@ def _decided_order(evidence: list, spec: _Spec) -> str | None:
                         f"none has a day above 12; {_HOW}", file=spec.file, column="timestamp",
                         rule="ambiguous_timestamp", examples=ex["two"][:3])
     return None
-
-
-def _common_types(evidence: list) -> tuple[dict, list[str]]:
-    """CSV columns typed alike in every file, as one read of all the rows would type them: a column empty
-    in some files takes the others' type (integers then become floats, booleans objects), integers and
-    floats become floats. Columns typed otherwise differently (numbers here, text there) are returned to be
-    read as text, which is what one read of their mixed values gives."""
-    casts, mixed = {}, []
-    names = list(dict.fromkeys(c for e in evidence for c in e["kinds"]))
-    for col in names:
-        ks = [e["kinds"].get(col, "null") for e in evidence]
-        if "bool+null" in ks:  # booleans with gaps (pandas reads them as objects)
-            ks = [k for k in ks if k != "bool+null"] + ["bool", "null"]
-        types = list(dict.fromkeys(k for k in ks if k != "null"))
-        numeric = [t for t in types if t in ("int64", "float64")]
-        if not types:
-            casts[col] = "float64"
-        elif len(types) == 1:
-            t = types[0]
-            casts[col] = t if "null" not in ks else {"int64": "float64", "bool": "object"}.get(t, t)
-        elif len(numeric) == len(types):
-            casts[col] = "float64"
-        else:
-            mixed.append(col)
-    return casts, mixed
 
 
 def _finish_piece(piece, spec: _Spec, order: str | None, casts: dict):
@@ -627,23 +481,11 @@ def _validated(client, listing: _Listing, spec: _Spec) -> tuple[list, str | None
         evidence = client.gather(client.map(_evidence, pieces, spec=spec, pure=False))
         _raise_failures(client, pieces)
         order = _decided_order(evidence, spec)
-        casts, mixed = _common_types(evidence)
+        casts, mixed = _common_types([e["kinds"] for e in evidence])
         if not mixed:
             return pieces, order, casts
         spec = dataclasses.replace(spec, text=spec.text + tuple(spec.mapping.get(c, c) for c in mixed))
     raise RuntimeError("CSV columns typed differently after reading them as text")  # not reached
-
-
-def _same_header(listing: _Listing, headers: list[list[str]]) -> None:
-    """:class:`DataError` (rule ``schema_mismatch``) when the CSV files of a log name different columns."""
-    first = headers[0]
-    for f, cols in zip(listing.files, headers):
-        if set(cols) != set(first):
-            col = next(iter(sorted(set(cols) ^ set(first))))
-            lacking, having = (f, listing.files[0]) if col in first else (listing.files[0], f)
-            raise DataError(f"CSV files differ: column '{col}' is missing from {lacking} but present in {having}; "
-                            f"write every file with the same columns", file=listing.source, column=col,
-                            rule="schema_mismatch")
 
 
 # ============================================================================================ customers

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cjlib.personas.features import INACTIVE_WINDOW
+
 #: Naming rules in priority order: (name, condition on a persona's profile row, score to prefer).
 #: The profile row holds z-scores (``z_<feature>``) and persona-level rates: ``conversion_rate``,
 #: ``conv_ratio`` (÷ overall), ``aov_ratio`` (revenue per order ÷ overall), ``top_channel``,
@@ -68,6 +70,9 @@ def _name_rows(profile: pd.DataFrame, f: pd.DataFrame, labels: np.ndarray, k: in
         rows["top_channel_lift"] = 1.0
     if "n_purchases" in f:
         rows["median_purchases"] = f.groupby(labels)["n_purchases"].median().reindex(range(k)).to_numpy()
+    if "recency_days" in f:  # the cards' churn proxy: no event for longer than INACTIVE_WINDOW at the cutoff
+        inactive = (f["recency_days"] > pd.Timedelta(INACTIVE_WINDOW) / pd.Timedelta(days=1)).to_numpy(float)
+        rows["inactive_share"] = np.bincount(labels, weights=inactive, minlength=k) / np.maximum(size, 1)
     z = profile["z"]
     for col in ("events_per_session", "sessions_per_30d"):
         rows[f"z_{col}"] = z[col].to_numpy() if col in z.columns else 0.0
@@ -77,18 +82,32 @@ def _name_rows(profile: pd.DataFrame, f: pd.DataFrame, labels: np.ndarray, k: in
 
 
 def _descriptors(r: pd.Series) -> list[tuple[str, str, float]]:
-    """Plain-word traits that set a persona apart: (kind, words, strength), strongest first."""
+    """Plain-word traits that set a persona apart: (kind, words, strength), strongest first.
+
+    A trait is named only when it sets the persona apart (its z-score or ratio) *and* is true of its
+    typical member, so a name never contradicts the persona's card:
+
+    - "frequent": purchases well above the base (``z_n_purchases`` ≥ 0.4) and a median of at least two
+      purchases (a persona of one-time buyers among non-buyers is not "frequent");
+    - "one-time": most bought exactly once (median ≤ 1, at least half converted, purchases below the base);
+    - "lapsed" / "recent": recency well above / below the base (``z_recency_days`` ≥ 0.4 / ≤ −0.4) and
+      more / fewer than half the persona inactive for ``INACTIVE_WINDOW`` (``inactive_share``, the cards'
+      churn proxy; unknown → neither);
+    - "big spenders" / "bargain buyers": revenue per order ≥ 1.3× / ≤ 0.77× the base's;
+    - "<channel>-led": the persona's top channel at ≥ 1.5× its share in the whole base.
+    """
     def get(key, default=0.0):
         v = r.get(key, default)
         return default if v is None or (isinstance(v, float) and np.isnan(v)) else v
 
     out = []
     z_rec, z_n = float(get("z_recency_days")), float(get("z_n_purchases"))
-    if z_rec >= 0.4:  # only lapsing is named: "active" would be untrue where most of a base has lapsed
+    inactive = float(get("inactive_share", np.nan))
+    if z_rec >= 0.4 and inactive > 0.5:  # "active" would be untrue where most of a base has lapsed
         out.append(("recency", "lapsed", z_rec))
-    elif z_rec <= -0.4:  # weaker: names a recent persona apart from a lapsed one ("New bargain buyers")
+    elif z_rec <= -0.4 and inactive < 0.5:  # weaker: tells a recent persona from a lapsed one ("New …")
         out.append(("recency", "recent", -z_rec * 0.5))
-    if z_n >= 0.4:
+    if z_n >= 0.4 and get("median_purchases", 0) >= 2:
         out.append(("frequency", "frequent", z_n))
     elif get("median_purchases", 2) <= 1 and get("conversion_rate", 0) >= 0.5 and z_n <= -0.1:
         out.append(("frequency", "one-time", max(-z_n, 0.1) + 1.0))  # most bought once: a defining trait

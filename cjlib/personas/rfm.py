@@ -7,20 +7,25 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-#: Rule-based RFM segments in order: (name, definition, rule on the scores R, F, M and purchases). Scores
-#: are quintiles 1–5 of the customers' percentile ranks (ties share a score): R from recency (5 = most
-#: recent), F from the number of purchases, M from revenue. The first rule a customer meets names them.
+#: Rule-based RFM segments in order: (name, definition, rule on the scores R, F, M and purchases n).
+#: Scores are quintiles 1–5 of the customers' percentile ranks (ties share a score): R from recency
+#: (5 = most recent), F from the number of purchases, M from revenue. The first rule a customer meets
+#: names them. A customer without a purchase is a "Prospect" (every other segment presumes buying), and
+#: "often" also needs two purchases or more: where most customers never bought or bought once, a one-time
+#: buyer's F score is high.
 RFM_SEGMENTS: tuple[tuple[str, str, object], ...] = (
-    ("Champions", "bought recently, often and for the most (R ≥ 4, F ≥ 4, M ≥ 4)",
-     lambda R, F, M, n: (R >= 4) & (F >= 4) & (M >= 4)),
-    ("Loyal customers", "buy often and not long ago (R ≥ 3, F ≥ 3)",
-     lambda R, F, M, n: (R >= 3) & (F >= 3)),
+    ("Prospects", "no purchase yet",
+     lambda R, F, M, n: n == 0),
+    ("Champions", "bought recently, often and for the most (R ≥ 4, F ≥ 4, M ≥ 4, 2+ purchases)",
+     lambda R, F, M, n: (R >= 4) & (F >= 4) & (M >= 4) & (n >= 2)),
+    ("Loyal customers", "buy often and not long ago (R ≥ 3, F ≥ 3, 2+ purchases)",
+     lambda R, F, M, n: (R >= 3) & (F >= 3) & (n >= 2)),
     ("New customers", "one recent purchase (R ≥ 4, one purchase)",
      lambda R, F, M, n: (R >= 4) & (n == 1)),
     ("Potential loyalists", "recent, not yet frequent (R ≥ 3)",
      lambda R, F, M, n: R >= 3),
-    ("At risk", "used to buy often, not lately (R ≤ 2, F ≥ 3)",
-     lambda R, F, M, n: (R <= 2) & (F >= 3)),
+    ("At risk", "used to buy often, not lately (R ≤ 2, F ≥ 3, 2+ purchases)",
+     lambda R, F, M, n: (R <= 2) & (F >= 3) & (n >= 2)),
     ("Hibernating", "few purchases, a while ago (R = 2)",
      lambda R, F, M, n: R == 2),
     ("Lost", "few purchases, long ago (R = 1)",
@@ -39,6 +44,7 @@ def rfm_labels(features: pd.DataFrame) -> tuple[np.ndarray, list[str], bool]:
 
     Returns segment numbers (0 = first non-empty segment in rule order), the names of the non-empty
     segments in that order, and whether revenue was used (without revenue: RF segments, M ignored).
+    Customers without a purchase are "Prospects"; a segment that says "often" needs 2+ purchases.
 
     Parameters
     ----------
@@ -57,11 +63,11 @@ def rfm_labels(features: pd.DataFrame) -> tuple[np.ndarray, list[str], bool]:
 
     Examples
     --------
-    >>> f = pd.DataFrame({"recency_days": [1.0, 2, 300, 400, 3], "n_purchases": [9, 8, 9, 1, 1],
-    ...                   "monetary": [900.0, 800, 700, 10, 20]})
+    >>> f = pd.DataFrame({"recency_days": [1.0, 2, 300, 400, 3, 5], "n_purchases": [9, 8, 9, 1, 1, 0],
+    ...                   "monetary": [900.0, 800, 700, 10, 20, 0]})
     >>> lab, names, used_m = rfm_labels(f)
     >>> [names[i] for i in lab], used_m
-    (['Champions', 'Loyal customers', 'At risk', 'Lost', 'Potential loyalists'], True)
+    (['Champions', 'Champions', 'At risk', 'Lost', 'New customers', 'Prospects'], True)
     """
     R = _score(-features["recency_days"])
     n = features["n_purchases"].fillna(0).to_numpy()

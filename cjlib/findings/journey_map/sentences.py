@@ -623,6 +623,11 @@ def trend_title(trends: pd.DataFrame, freq: str = "M", *, conversions: bool = Tr
     periods, or when the ends are undefined or both 0; a change in conversion within chance (two-
     proportion test over the two periods' active customers) is not called a rise or a fall.
 
+    The conversion trend starts at the first period in which anyone converted: the periods before it
+    are a pipeline filling up (customers who entered at the log's start had not had the time to convert;
+    a B2B log's first months read 0 %), not a conversion rate to rise from. The title says which
+    periods it leaves out.
+
     Parameters
     ----------
     trends : pandas.DataFrame
@@ -645,21 +650,48 @@ def trend_title(trends: pd.DataFrame, freq: str = "M", *, conversions: bool = Tr
     full = full[full["active_customers"] >= min_active]
     if len(full) < 2:
         return f"KPIs per {unit}: fewer than two full {unit}s with {min_active}+ active customers, so no trend"
-    p0, p1 = full.index[0], full.index[-1]
     for col, label, fmt in (("conversion_rate", "Conversion", lambda v: pct(v, 1)),
                             ("active_customers", "Active customers", lambda v: number(v))):
         if col == "conversion_rate" and not conversions:
             continue
-        a, b = full[col].iloc[0], full[col].iloc[-1]
+        per, ramp = full, ""
+        if col == "conversion_rate":
+            per, ramp = _after_first_conversion(trends, full, unit, min_active)
+            if isinstance(per, str):
+                return per
+        p0, p1 = per.index[0], per.index[-1]
+        a, b = per[col].iloc[0], per[col].iloc[-1]
         way = trend(a, b)
         if way is None:
             continue
         sa, sb = fmt(a), fmt(b)
         of = " of active customers" if col == "conversion_rate" else ""
-        n0, n1 = full["active_customers"].iloc[0], full["active_customers"].iloc[-1]
+        n0, n1 = per["active_customers"].iloc[0], per["active_customers"].iloc[-1]
         if col == "conversion_rate" and way != "held" and sa != sb and not rates_differ(a, n0, b, n1):
-            return (f"{label} was {sa} ({p0}) and {sb} ({p1}){of} per {unit}: no change beyond chance")
+            return (f"{label} was {sa} ({p0}) and {sb} ({p1}){of} per {unit}: no change beyond chance{ramp}")
         if way == "held" or sa == sb:
-            return f"{label} held at {sa}{of} per {unit} from {p0} to {p1}"
-        return f"{label} {way} from {sa} ({p0}) to {sb} ({p1}){of} per {unit}"
+            return f"{label} held at {sa}{of} per {unit} from {p0} to {p1}{ramp}"
+        return f"{label} {way} from {sa} ({p0}) to {sb} ({p1}){of} per {unit}{ramp}"
     return f"KPIs per {unit}: no trend (the first and last full {unit}s have no defined value)"
+
+
+def _after_first_conversion(trends: pd.DataFrame, full: pd.DataFrame, unit: str, min_active: int):
+    """``(periods, note)``: the periods of ``full`` from the first period of ``trends`` with a conversion on,
+    and the clause naming the full periods left out before it ("" when none); the "no trend" title instead
+    when fewer than two periods remain although ``full`` had two."""
+    rate = pd.to_numeric(trends["conversion_rate"], errors="coerce").to_numpy(dtype=float)
+    converting = np.flatnonzero(np.nan_to_num(rate) > 0)
+    if not len(converting):  # nobody ever converted: no rate to trend (the caller says so)
+        return full, ""
+    start = trends.index[converting[0]]
+    pos = trends.index.get_indexer(full.index)
+    left = full.index[pos < converting[0]]
+    if not len(left):
+        return full, ""
+    per = full[pos >= converting[0]]
+    before = left[0] if len(left) == 1 else f"{left[0]} to {left[-1]}"
+    if len(per) < 2:
+        return (f"KPIs per {unit}: fewer than two full {unit}s with {min_active}+ active customers from "
+                f"{start}, the first {unit} with a conversion, so no trend ({before} left out: nobody in "
+                "the log had converted yet)"), ""
+    return per, f" ({before} left out: nobody in the log had converted yet)"

@@ -281,8 +281,9 @@ def definition_line(kpis: pd.DataFrame, roles: Mapping[str, str] | None = None,
              "before it"
              if key == f"{buy} → {again}" else "")
     return (f"*How to read the stage numbers:* reach is counted ever, in any order — of customers who ever "
-            f"reached {r['from']}, {pct(r['share'])} ever reached {r['to']} afterwards, at any time; the median "
-            f"time is from first reaching one stage to first reaching the next. The drop-off report's funnel "
+            f"reached {r['from']}, {pct(r['share'])} ever reached {r['to']} afterwards, at any time (an event of "
+            f"the next stage before the first of this one does not count); the median time is from first "
+            f"reaching one stage to the first event of the next after it. The drop-off report's funnel "
             f"counts a step only in order within its conversion window, so its step rates are lower where "
             f"customers take long{later}.")
 

@@ -449,9 +449,10 @@ def _local_path(path: str) -> str:
 
 def _csv_kinds(df: pd.DataFrame, skip=()) -> dict[str, str]:
     """The type one CSV file gave each column (but ``skip``): ``null`` when it holds no value, ``bool+null``
-    for booleans with gaps (pandas reads them as objects), else the dtype's name."""
+    for booleans with gaps (pandas reads them as objects), else the dtype's name; a file of no row gives
+    no evidence (one read of every row would not see it)."""
     kinds = {}
-    for c in df.columns:
+    for c in df.columns if len(df) else ():
         if c not in skip:
             s = df[c]
             kinds[c] = "null" if s.dtype in (np.float64, object) and s.isna().all() else \
@@ -469,7 +470,7 @@ def _common_types(kinds: list[dict]) -> tuple[dict, list[str]]:
     casts, mixed = {}, []
     names = list(dict.fromkeys(c for k in kinds for c in k))
     for col in names:
-        ks = [k.get(col, "null") for k in kinds]
+        ks = [k[col] for k in kinds if col in k]  # the files holding rows
         if "bool+null" in ks:  # booleans with gaps (pandas reads them as objects)
             ks = [k for k in ks if k != "bool+null"] + ["bool", "null"]
         types = list(dict.fromkeys(k for k in ks if k != "null"))
@@ -515,5 +516,6 @@ def _read_csv_files(listing: _Listing, what: str, text: list[str] | None) -> pd.
             frames[i] = read_csv_file(listing.files[i], what, text + mixed)
             kinds[i] = _csv_kinds(frames[i], text)
         casts, mixed = _common_types(kinds)
-    frames = [df.astype({c: t for c, t in casts.items() if str(df[c].dtype) != t}) for df in frames]
+    frames = [df.astype({c: t for c, t in casts.items() if str(df[c].dtype) != t})
+              for df in frames if len(df)] or frames[:1]  # a file of no row adds no row (nor a type)
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

@@ -113,7 +113,9 @@ def load_inputs(
     Parameters
     ----------
     events_path : str
-        The event log (CSV, Parquet file or folder).
+        The event log: a CSV or Parquet file, a Parquet folder, a folder of CSV files or a glob
+        (``exports/*.csv``), several files read as one holding all their rows (:func:`cjlib.reading.read_table`;
+        a Dask run reads them alike).
     customers_path, feedback_path, costs_path : str, optional
         The optional tables; ``""`` switches one off (``None``).
     columns : dict or str, optional

@@ -157,3 +157,15 @@ def test_release_memory_runs_only_for_a_partitioned_log(sample, monkeypatch):
     monkeypatch.setattr(ctypes, "CDLL", no_libc)
     distributed.release_memory()
     assert calls == ["gc", "gc", "gc"]
+
+
+def test_validation_tables_share_one_index_per_data_set(sample):
+    """Labels, scores and the BG/NBD table reuse their features' index object (no copy of the ids)."""
+    plan = churn.plan_window(sample.events)
+    r = churn.validate(sample.events, plan, seed=0)
+    assert r.design == "out_of_time"
+    assert r.y_test.index is r.X_test.index and r.y_train.index is r.X_train.index
+    assert r.scores.index is r.X_test.index and r.info["bgnbd_scores"].index is r.X_test.index
+    X, y = churn.make_dataset(sample.events, cutoff=plan.cutoff, window=plan.window)
+    assert y.index is X.index and y.index.equals(churn.label_customers(sample.events, cutoff=plan.cutoff,
+                                                                       window=plan.window).index)

@@ -192,7 +192,8 @@ class MeanProbability(ClassifierMixin, BaseEstimator):
 # Rows a churn model transforms and scores at once. A power of two, so each block starts where a BLAS
 # kernel's group of rows (4, 8 or 16 at a time) would start in one call over all rows: the logistic dot
 # products, and so the probabilities, are then the one call's bit for bit (blocks of 7 rows are not).
-PREDICT_ROWS = 65_536
+PREDICT_ROWS = 16_384  # the scoring's transient copies (object array of a block with a text column, imputed,
+# indicator and scaled arrays) grow with the block; 16,384 rows keep them to tens of MB
 
 
 def _final_has(attr: str):
@@ -485,6 +486,8 @@ def _bgnbd_column(events, cut, window, activity, index) -> tuple[np.ndarray | No
                                customer_ids=index)
         if not np.isfinite(bg["p_no_activity"].to_numpy(dtype=float)).all():
             raise ValueError("BG/NBD gave undefined scores for some customers")
+        if bg.index.equals(index):
+            bg.index = index  # the held-out customers' index object, not a copy of it
         return bg["p_no_activity"].to_numpy(), bgm, {"bgnbd_scores": bg}
     except ValueError as exc:
         return None, None, {"bgnbd_why": str(exc)}

@@ -179,6 +179,17 @@ def test_random_split_logs_load_as_their_one_file(tmp_path_factory, files):
     pd.testing.assert_frame_equal(_quiet(load_events, f"{d}/part*.csv"), one)
 
 
+def test_a_glob_of_parquet_files_loads_as_their_folder(tmp_path):
+    ev = synth.generate(80, seed=6).events.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(ev)), 3)):
+        ev.iloc[rows].to_parquet(folder / f"part{i}.parquet", index=False)
+    whole = _quiet(load_events, folder)
+    pd.testing.assert_frame_equal(_quiet(load_events, f"{folder}/*.parquet"), whole)
+    assert len(whole) == len(ev.drop_duplicates())
+
+
 # ================================================================================== errors as one file
 @pytest.mark.parametrize("case", ["bad_timestamp", "negative_revenue", "mixed_orders", "duplicate_header",
                                   "encoding"])

@@ -370,3 +370,18 @@ def test_a_file_of_no_row_types_nothing_in_process_and_on_dask(client, tmp_path,
     assert (here["vip"].dtype, here["n"].dtype) == (np.dtype(bool), np.dtype(np.int64))
     parted, _ = _quiet(dload.read_log, f"{tmp_path}/p*.csv", client=client)
     pd.testing.assert_frame_equal(_dask_rows(parted), one)
+
+
+def test_a_glob_is_fingerprinted_by_the_files_it_matches(tmp_path):
+    # a report run on events_path 'exports/*.csv' fingerprints the matched files (equal to the folder holding just
+    # them; a changed matched file changes it, a file the glob does not match does not)
+    from cjlib.report.runner import fingerprint
+
+    for i in range(2):
+        (tmp_path / f"part{i}.csv").write_text(f"customer_id,timestamp,event\nc{i},2025-01-0{i + 1},purchase\n")
+    glob_fp = fingerprint([str(tmp_path / "*.csv")])
+    assert glob_fp == fingerprint([tmp_path])
+    (tmp_path / "notes.txt").write_text("not matched")
+    assert fingerprint([str(tmp_path / "*.csv")]) == glob_fp != fingerprint([tmp_path])
+    (tmp_path / "part1.csv").write_text("customer_id,timestamp,event\nc9,2025-01-09,purchase\n")
+    assert fingerprint([str(tmp_path / "*.csv")]) != glob_fp

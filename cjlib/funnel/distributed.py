@@ -29,6 +29,7 @@ import pandas as pd
 
 from cjlib.errors import DataWarning
 from cjlib.funnel.matching import (
+    _NOT_SEGMENTS,
     _exclusions,
     _Match,
     _normalize_steps,
@@ -137,7 +138,9 @@ def _condense(m: _Match) -> _Match:
     The condensed unit starts at that row (a unit's rows are contiguous and its customer is the same on every
     row). The per-unit summaries read ``pos`` only as "at the step" (``pos >= 0``), so a condensed ``pos``
     points at that row instead of the matched one: the rows between the steps are the kernels' business
-    (drivers, flows, friction, paths and periods run on the partitions, never on this match)."""
+    (drivers, flows, friction, paths and periods run on the partitions, never on this match). Of the columns,
+    the condensed rows keep what a segment can be (not the timestamp, which ``ts`` holds, nor the session id),
+    and ``pos`` is int32 (it indexes the condensed rows)."""
     prep = m.prep
     start = np.where(m.first_entry >= 0, m.first_entry, prep.unit_start).astype(np.int64)
     span = np.asarray([np.argmin(prep.ts), np.argmax(prep.ts)] if len(prep.ts) else [], np.int64)
@@ -150,11 +153,12 @@ def _condense(m: _Match) -> _Match:
     def at(a):
         return np.where(a >= 0, np.searchsorted(keep, np.maximum(a, 0)), a)
 
-    small = replace(prep, ev=_compact(prep.ev.iloc[keep].reset_index(drop=True)), unit=prep.unit[keep],
+    ev = prep.ev.iloc[keep].drop(columns=[c for c in _NOT_SEGMENTS if c != "customer_id"], errors="ignore")
+    small = replace(prep, ev=_compact(ev.reset_index(drop=True)), unit=prep.unit[keep],
                     unit_start=np.searchsorted(keep, prep.unit_start), ts=prep.ts[keep], ev_codes=prep.ev_codes[keep],
                     member=np.asfortranarray(prep.member[keep]),
                     xmember=None if prep.xmember is None else prep.xmember[keep])
-    return replace(m, prep=small, pos=at(m.pos), first_entry=at(m.first_entry))
+    return replace(m, prep=small, pos=at(m.pos).astype(np.int32), first_entry=at(m.first_entry))
 
 
 def _compact(ev: pd.DataFrame) -> pd.DataFrame:

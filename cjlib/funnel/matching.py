@@ -571,6 +571,9 @@ def _run(events, steps, window, mode, unit, stage_map, *, optional=None, exclude
     return _match_options(prep, w, mode, opt, excl, bool(open))
 
 
+_NOT_SEGMENTS = ("customer_id", "timestamp", "session_id")  # columns no funnel breaks down by
+
+
 def _to_ts(ns: np.ndarray) -> np.ndarray:
     return np.asarray(ns, dtype=np.int64).view("datetime64[ns]")
 

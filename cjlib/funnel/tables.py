@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from cjlib.funnel.matching import _NAT, _Match, _run, _step_index, _to_ts, _transition, _unit_frame
+from cjlib.funnel.matching import _NAT, _NOT_SEGMENTS, _Match, _run, _step_index, _to_ts, _transition, _unit_frame
 from cjlib.stagemap import StageMap
 from cjlib.stats import wilson_interval
 
@@ -28,8 +28,8 @@ def _check_by(by, events: pd.DataFrame) -> list[str]:
     for c in cols:
         if c not in events.columns:
             raise ValueError(f"by: column {c!r} is not in the events (columns: {', '.join(map(str, events.columns))})")
-        if c in ("customer_id", "timestamp"):
-            raise ValueError(f"by: {c!r} cannot be a segment column")
+        if c in _NOT_SEGMENTS:
+            raise ValueError(f"by: {c!r} cannot be a segment column (it identifies a customer, an instant or a session)")
     return cols
 
 

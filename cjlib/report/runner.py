@@ -34,6 +34,7 @@ from typing import Any
 from cjlib._version import __version__
 from cjlib.parameters import ParameterError
 from cjlib.paths import NOTEBOOKS_DIR, resolve
+from cjlib.reading import _is_glob, _local_path
 from cjlib.report.history import DEFAULT_THRESHOLD, stage_entries
 from cjlib.report.index import write_index
 from cjlib.report.notebook import (
@@ -59,7 +60,8 @@ DATA_PARAMS = ("events_path", "customers_path", "feedback_path", "costs_path", "
 
 
 def fingerprint(paths: Iterable[str | Path]) -> str:
-    """SHA-256 over the content of the given files (folders: every file in them, sorted).
+    """SHA-256 over the content of the given files (folders: every file in them, sorted; a glob: the files it
+    matches).
 
     Parameters
     ----------
@@ -83,8 +85,11 @@ def fingerprint(paths: Iterable[str | Path]) -> str:
     for p in paths:
         if not p:
             continue
-        p = resolve(p)
-        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+        if _is_glob(str(p)) and not resolve(p).exists():  # a glob (exports/*.csv): the files it matches
+            files = [Path(f) for f in sorted(glob.glob(_local_path(str(p))))]
+        else:
+            p = resolve(p)
+            files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
         for f in files:
             h.update(str(f.name).encode())
             with open(f, "rb") as fh:

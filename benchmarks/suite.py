@@ -76,10 +76,11 @@ class TreePeak:
             hwm = _status_kb(p.pid, "VmHWM:")
             if not hwm:
                 continue
-            if p.pid not in self.hwm and p.pid != self.root.pid:
-                try:
+            if p.pid not in self.kernels and p.pid != self.root.pid:
+                try:  # asked on every poll: a fresh fork shows its parent's command line until it runs the kernel
                     if "ipykernel" in " ".join(p.cmdline()):
                         self.kernels.append(p.pid)
+                        self.hwm[p.pid] = 0  # what was read before the exec was the fork's, not the kernel's
                 except psutil.Error:
                     pass
             self.hwm[p.pid] = max(self.hwm.get(p.pid, 0), hwm)

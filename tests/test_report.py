@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -448,3 +449,19 @@ def test_report_reads_in_the_cells_order(tmp_path):
         if kind:
             kinds.append(kind)
     assert kinds == ["chart", "finding", "table", "chart"]
+
+
+def test_export_csv_writes_blocks_of_rows_as_one_csv(tmp_path, monkeypatch):
+    # written a block of rows at a time, the file is byte for byte the one-string CSV (header once, every row,
+    # formulas neutralised in every block, the index named once)
+    from cjlib.report import notebook as nbmod
+    from cjlib.safety import spreadsheet_safe
+
+    df = pd.DataFrame({"customer": [f"c{i}" for i in range(23)], "note": ["=1+1", "ok", "-x"] * 7 + ["+", "@a"],
+                       "score": np.linspace(0, 1, 23)}, index=pd.RangeIndex(23, name="rank"))
+    monkeypatch.setattr(nbmod, "CSV_BLOCK_ROWS", 5)
+    for index in (True, False):
+        path = nbmod.export_csv(df, tmp_path, f"t{index}.csv", index=index)
+        assert path.read_text() == spreadsheet_safe(df).to_csv(index=index)
+    empty = nbmod.export_csv(df.iloc[:0], tmp_path, "empty.csv", index=False)
+    assert empty.read_text() == "customer,note,score\n"

@@ -311,9 +311,12 @@ def personas_or_reason(inputs, *, output_dir: str = "reports", personas_path: st
     -------
     (SharedPersonas, None) or (None, str)
     """
+    from cjlib.churn.distributed import release_memory
     from cjlib.personas import personas_for
 
     try:
         return personas_for(inputs, output_dir=output_dir, personas_path=personas_path, seed=seed), None
     except ValueError as exc:
         return None, f"the customers cannot be clustered into personas: {exc}."
+    finally:  # reading or fitting personas frees what it built (a Partitioned log: back to the system)
+        release_memory(inputs.events)

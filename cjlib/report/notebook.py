@@ -374,15 +374,19 @@ def _umask() -> int:
     return mask
 
 
-def _atomic_write(path: Path, data: str | bytes) -> None:
+def _atomic_write(path: Path, data) -> None:
     """Write ``path`` whole or not at all (a hidden ``.NAME.*.tmp`` file, then a rename), with the mode a
-    plain ``open`` gives (0666 less the umask; ``mkstemp`` alone would make it 0600)."""
+    plain ``open`` gives (0666 less the umask; ``mkstemp`` alone would make it 0600). ``data``: text, bytes,
+    or a function that writes to the open binary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode() if isinstance(data, str) else data)
+            if callable(data):
+                data(fh)
+            else:
+                fh.write(data.encode() if isinstance(data, str) else data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -390,6 +394,7 @@ def _atomic_write(path: Path, data: str | bytes) -> None:
 
 
 STAGED_SUFFIX = ".cjlib-staged"
+CSV_BLOCK_ROWS = 50_000  # rows export_csv turns into text at a time
 EXPORTS_MANIFEST = "exports.jsonl"
 
 
@@ -435,7 +440,11 @@ def export_csv(df: pd.DataFrame, output_dir: str | Path, name: str, *, index: bo
     from cjlib.safety import spreadsheet_safe
 
     path = resolve(output_dir) / name
-    text = spreadsheet_safe(df).to_csv(index=index)  # a cell like "=HYPERLINK(…)" never runs as a formula
+
+    def text(fh) -> None:  # a cell like "=HYPERLINK(…)" never runs as a formula; rows a block at a time, so
+        for start in range(0, max(len(df), 1), CSV_BLOCK_ROWS):  # the whole file is never one string
+            block = spreadsheet_safe(df.iloc[start:start + CSV_BLOCK_ROWS])
+            fh.write(block.to_csv(index=index, header=start == 0).encode())
     staging = os.environ.get(STAGING_ENV, "")
     if not staging:
         _atomic_write(path, text)

@@ -269,7 +269,8 @@ def test_cdnow_cross_validation_reaches_the_reference(cdnow_events, cdnow_run):
     # the ensemble's scores are the mean of its members' out-of-fold probabilities
     np.testing.assert_allclose(res.scores["ensemble"], (res.scores["logistic"] + res.scores["gbm"]) / 2, atol=1e-12)
     assert res.model == "ensemble" and auc["ensemble"] > max(auc["logistic"], auc["gbm"]) + churn.AUC_TIE
-    assert "ranks churners best" in res.reason and "(ROC AUC 0.7725" in res.reason  # four digits: 0.772 both
+    # four digits (0.772 both); the gaps to its members are within chance on 23,570 customers: never "best"
+    assert "highest ROC AUC on validation (0.7725), within chance of" in res.reason and "best" not in res.reason
     with pytest.raises(DataError, match="the longest window that fits is 273 days") as e:
         churn.plan_window(cdnow_events, 274, cutoff="1997-10-01")
     assert e.value.rule == "window_too_long"

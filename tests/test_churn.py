@@ -545,8 +545,9 @@ def test_ensemble_is_chosen_only_when_it_ranks_better_than_both_members():
     model, why = churn.choose_model(m)
     # ahead of boosting by 0.0008 (> AUC_TIE): chosen, and both read apart at four decimals
     assert model == "ensemble" and why == (
-        "The mean of logistic regression and boosting drives the list: it ranks churners best on validation "
-        "(ROC AUC 0.7725, against logistic regression (0.7710) and boosting (0.7717) and BG/NBD (0.7466)).")
+        "The mean of logistic regression and boosting drives the list: it has the highest ROC AUC on validation "
+        "(0.7725), within chance of logistic regression (0.7710) and boosting (0.7717); BG/NBD (0.7466) ranks "
+        "worse.")
     # within AUC_TIE of logistic regression: the simpler model drives the list
     tie = m.assign(roc_auc=[0.7722, 0.7717, 0.7466, 0.7725])
     model, why = churn.choose_model(tie)
@@ -558,5 +559,23 @@ def test_ensemble_is_chosen_only_when_it_ranks_better_than_both_members():
         "ensemble", "The mean of logistic regression and boosting was asked for (parameter model) and is used, "
         "though it ranks churners worse on validation than logistic regression (ROC AUC 0.699 against 0.700).")
     # three decimals whenever they tell the models apart
-    assert "(ROC AUC 0.819, against logistic regression (0.816)" in churn.choose_model(
+    assert "validation (0.819), within chance of logistic regression (0.816)" in churn.choose_model(
         m.assign(roc_auc=[0.816, 0.815, 0.798, 0.819]))[1]
+
+
+def test_choose_model_says_best_only_beyond_chance():
+    # ecom (597 customers): 0.681 against 0.675 and 0.664 is within chance, so the sentence never says "best";
+    # with 5,000 customers a 0.100 gap is beyond chance and a 0.005 one is not
+    from cjlib.churn.models import choose_model
+
+    small = pd.DataFrame({"roc_auc": [0.675, 0.681, 0.664], "n": [597] * 3, "base_rate": [0.3] * 3},
+                         index=["logistic", "gbm", "bgnbd"])
+    model, why = choose_model(small)
+    assert model == "gbm" and "best" not in why
+    assert why == ("Boosting drives the list: it has the highest ROC AUC on validation (0.681), within chance of "
+                   "logistic regression (0.675) and BG/NBD (0.664).")
+    big = pd.DataFrame({"roc_auc": [0.800, 0.700, 0.795], "n": [5000] * 3, "base_rate": [0.3] * 3},
+                       index=["logistic", "gbm", "bgnbd"])
+    assert choose_model(big)[1].endswith("within chance of BG/NBD (0.795); boosting (0.700) ranks worse.")
+    clear = big.assign(roc_auc=[0.900, 0.700, 0.750])
+    assert "ranks churners best on validation (ROC AUC 0.900" in choose_model(clear)[1]

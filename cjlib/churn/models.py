@@ -369,7 +369,9 @@ def choose_model(metrics: pd.DataFrame, requested: str = "auto") -> tuple[str, s
 
     ``"auto"`` takes the highest validation ROC AUC among the rows of ``metrics`` (logistic, boosting,
     BG/NBD, the ensemble; AUCs within :data:`AUC_TIE`, equal at three decimals, go to the first in that
-    order, so the ensemble is chosen only when it ranks better than both of its members). A requested model is honoured, and the
+    order, so the ensemble is chosen only when it ranks better than both of its members); the sentence says
+    "best" only when the gap to every other model is beyond chance (:func:`cjlib.findings.churn.auc_margin`),
+    and otherwise names the models within chance of it. A requested model is honoured, and the
     sentence says so whenever another model scored higher — a model worse than a baseline is never
     used silently.
 
@@ -403,11 +405,21 @@ def choose_model(metrics: pd.DataFrame, requested: str = "auto") -> tuple[str, s
             return best, (f"{NAMES[best][0].upper() + NAMES[best][1:]} drives the list: it ranks churners as well as "
                           f"{' and '.join(NAMES[k] for k in tied)} on validation (ROC AUC {auc[best]:.3f}) and is the "
                           f"simpler model.")
+        from cjlib.findings.churn.sentences import auc_margin  # the findings' own "beyond chance"
+
         rivals = [k for k in order if k != best]
         f = _digits(auc[best], [auc[k] for k in rivals])
+        close = [k for k in rivals if auc[best] - auc[k] <= auc_margin(metrics, best, k)]
         vs = " and ".join(f"{NAMES[k]} ({auc[k]:{f}})" for k in rivals)
-        return best, (f"{NAMES[best][0].upper() + NAMES[best][1:]} drives the list: it ranks churners best on "
-                      f"validation (ROC AUC {auc[best]:{f}}" + (f", against {vs})." if rivals else ")."))
+        lead = f"{NAMES[best][0].upper() + NAMES[best][1:]} drives the list: "
+        if close:  # the highest AUC, but not beyond chance of these: never "best"
+            near = " and ".join(f"{NAMES[k]} ({auc[k]:{f}})" for k in close)
+            far = [k for k in rivals if k not in close]
+            return best, (lead + f"it has the highest ROC AUC on validation ({auc[best]:{f}}), within chance of "
+                          f"{near}" + (f"; {' and '.join(f'{NAMES[k]} ({auc[k]:{f}})' for k in far)} "
+                                       f"rank{'s' if len(far) == 1 else ''} worse" if far else "") + ".")
+        return best, (lead + f"it ranks churners best on validation (ROC AUC {auc[best]:{f}}"
+                      + (f", against {vs})." if rivals else ")."))
     if requested not in auc.index:
         raise DataError(f"model {requested!r} could not be validated on this data", column="event",
                         rule="model_unavailable")

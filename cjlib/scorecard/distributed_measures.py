@@ -121,19 +121,9 @@ def _purchase(log, t, name: str, i: int) -> None:
 
 
 def _retention(log, t, name: str, i: int) -> None:
-    from cjlib.scorecard.trends import cohort_retention
+    from cjlib.scorecard.measures import _retention as in_process  # the same rows: the per-customer table
 
-    purchase_stage = next((s for s, r in log.roles.items() if r == "purchase"), None)
-    if purchase_stage is not None:
-        base = int(log.has[purchase_stage].sum())
-        log.add(name, "repeat_purchase_rate", log.has[name].sum() / base if base else np.nan, base,
-                f"reached {name} ÷ reached {purchase_stage}")
-    ret = cohort_retention(log.ev, stage_map=log.sm, based_on="conversion")
-    for k in (1, 3):
-        r = ret[ret["offset"] == k]
-        if len(r) and r["customers"].sum():
-            log.add(name, f"retention_m{k}", r["retained"].sum() / r["customers"].sum(),
-                    r["customers"].sum(), f"converting again {k} month(s) after the first")
+    in_process(log, name, i)
 
 
 def _advocacy(log, t, name: str, i: int) -> None:

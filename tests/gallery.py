@@ -484,6 +484,23 @@ def load_synth(folder: str | Path, customers: int, *, seed: int, costs: bool = T
                            costs_path=str(folder / "costs.csv") if costs else "")
 
 
+def profile_differences(a, b) -> list[str]:
+    """The fields of two loaded inputs' data profiles that differ (NaN equals NaN; dicts compare in order,
+    other values by type and value): ``[]`` when a log loaded two ways profiles alike."""
+    import dataclasses
+    import math
+
+    def same(x, y) -> bool:
+        if isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y):
+            return True
+        if hasattr(x, "items"):
+            return list(x.items()) == list(y.items())
+        return type(x) is type(y) and x == y
+
+    pa, pb = ({f.name: getattr(p.profile, f.name) for f in dataclasses.fields(p.profile)} for p in (a, b))
+    return [k for k in pa if not same(pa[k], pb[k])]
+
+
 # ============================================================================================== texts
 def _plain(text: str) -> str:
     """Markdown → plain text: emphasis, code marks, link targets, bullets and heading marks removed."""

@@ -7,8 +7,6 @@ extra is not installed.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import shlex
 import subprocess
 import sys
@@ -81,21 +79,10 @@ def _same_error(here: DataError, there: DataError) -> None:
         (here.column, here.rule, here.message, here.examples)
 
 
-def _fields(p) -> dict:
-    return {f.name: getattr(p, f.name) for f in dataclasses.fields(p)}
 
 
-def _same(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if hasattr(a, "items"):
-        return list(a.items()) == list(b.items())
-    return type(a) is type(b) and a == b
 
 
-def _profile_differences(a, b) -> list[str]:
-    pa, pb = _fields(a.profile), _fields(b.profile)
-    return [k for k in pa if not _same(pa[k], pb[k])]
 
 
 # =================================================================================================== CSV
@@ -152,13 +139,13 @@ def test_csv_inputs_and_profile_equal_in_process(local_cluster, client, tmp_path
     b = _quiet(load_inputs, **kw, dask_address=local_cluster.scheduler_address)
     assert isinstance(b.events, engine.Partitioned)
     assert b.summary() == a.summary() and b.date_range == a.date_range
-    assert _profile_differences(a, b) == []
+    assert gallery.profile_differences(a, b) == []
     assert a.profile.events == len(a.events) > 0
     # the same log as a folder of three CSV files: the same inputs
     raw = pd.read_csv(kw["events_path"], dtype=str)  # as written, to split it
     folder = _split(raw, tmp_path / "split")
     c = _quiet(load_inputs, **{**kw, "events_path": str(folder)}, dask_address=local_cluster.scheduler_address)
-    assert c.summary() == a.summary() and _profile_differences(a, c) == []
+    assert c.summary() == a.summary() and gallery.profile_differences(a, c) == []
 
 
 def test_csv_columns_typed_as_one_read_types_them(client, tmp_path):
@@ -260,7 +247,7 @@ def test_hive_folder_keeps_its_keys_as_the_loader_does(client, hive_folder, loca
     assert facts.events == len(local) > 0
     a = _quiet(load_inputs, events_path=str(root))
     b = _quiet(load_inputs, events_path=str(root), dask_address=local_cluster.scheduler_address)
-    assert b.summary() == a.summary() and _profile_differences(a, b) == []
+    assert b.summary() == a.summary() and gallery.profile_differences(a, b) == []
 
 
 def test_hive_keys_survive_save_and_open(client, hive_folder, tmp_path):

@@ -8,9 +8,7 @@ Parquet). Skipped when the ``dask`` extra is not installed.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
 import os
 import resource
 import subprocess
@@ -53,16 +51,8 @@ def _as_folder(ev: pd.DataFrame, folder: Path, pieces: int = 3) -> Path:
     return folder
 
 
-def _fields(p) -> dict:
-    return {f.name: getattr(p, f.name) for f in dataclasses.fields(p)}
 
 
-def _same(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if hasattr(a, "items"):
-        return list(a.items()) == list(b.items())
-    return type(a) is type(b) and a == b
 
 
 # ============================================================================================ read_log
@@ -160,8 +150,7 @@ def test_inputs_and_profile_equal_in_process(local_cluster, client, tmp_path, sh
         b = load_inputs(**kw, dask_address=local_cluster.scheduler_address)
     assert isinstance(b.events, engine.Partitioned)
     assert b.summary() == a.summary() and b.date_range == a.date_range
-    pa, pb = _fields(a.profile), _fields(b.profile)
-    assert [k for k in pa if not _same(pa[k], pb[k])] == []
+    assert gallery.profile_differences(a, b) == []
     assert a.profile.events == len(a.events) > 0  # not two empty profiles
 
 

@@ -4,7 +4,6 @@ columns, dtypes, rows, order, and the same DataError for the same bad row."""
 
 from __future__ import annotations
 
-import math
 import sys
 import warnings
 from pathlib import Path
@@ -56,23 +55,10 @@ def _case(shape: str, folder: Path) -> dict:
     return {**kw, "columns": p["columns"] or None, "stage_map_path": str(folder / "stage_map.yml")}
 
 
-def _fields(p) -> dict:
-    import dataclasses
-
-    return {f.name: getattr(p, f.name) for f in dataclasses.fields(p)}
 
 
-def _same(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if hasattr(a, "items"):
-        return list(a.items()) == list(b.items())
-    return type(a) is type(b) and a == b
 
 
-def _profile_differences(a, b) -> list[str]:
-    pa, pb = _fields(a.profile), _fields(b.profile)
-    return [k for k in pa if not _same(pa[k], pb[k])]
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +88,7 @@ def test_gallery_log_in_three_files_loads_as_the_one_file(tmp_path, shape, form)
     a = _quiet(load_inputs, **kw)
     b = _quiet(load_inputs, **{**kw, "events_path": source})
     pd.testing.assert_frame_equal(b.events, a.events)
-    assert b.summary() == a.summary() and _profile_differences(a, b) == []
+    assert b.summary() == a.summary() and gallery.profile_differences(a, b) == []
 
 
 def test_day_month_order_is_decided_over_every_file(tmp_path, day_first_log):
@@ -326,7 +312,7 @@ def test_in_process_and_dask_read_the_same_folder_alike(local_cluster, client, t
     a = _quiet(load_inputs, **{**kw, "events_path": folder})
     b = _quiet(load_inputs, **{**kw, "events_path": folder}, dask_address=local_cluster.scheduler_address)
     assert b.summary() == a.summary() and b.date_range == a.date_range
-    assert _profile_differences(a, b) == []
+    assert gallery.profile_differences(a, b) == []
 
 
 @pytest.mark.parametrize("case", ["bad_timestamp", "negative_revenue", "header_mismatch"])

@@ -280,10 +280,11 @@ def definition_line(kpis: pd.DataFrame, roles: Mapping[str, str] | None = None,
     later = (" — a second purchase months after the first counts here, but not in a funnel whose window closes "
              "before it"
              if key == f"{buy} → {again}" else "")
-    return (f"*How to read the stage numbers:* reach is counted ever, in any order — of customers who ever "
-            f"reached {r['from']}, {pct(r['share'])} ever reached {r['to']} afterwards, at any time (an event of "
-            f"the next stage before the first of this one does not count); the median time is from first "
-            f"reaching one stage to the first event of the next after it. The drop-off report's funnel "
+    return (f"*How to read the stage numbers:* a stage counts as reached whenever it was, in any order; moving on "
+            f"counts an event of the next stage at or after the first of this one (one before it does not count) — "
+            f"of customers who ever reached {r['from']}, {pct(r['share'])} ever reached {r['to']} afterwards, at "
+            f"any time; the median time is from first reaching one stage to the first event of the next after it. "
+            f"The drop-off report's funnel "
             f"counts a step only in order within its conversion window, so its step rates are lower where "
             f"customers take long{later}.")
 

@@ -444,21 +444,28 @@ def write_case(shape: str, folder: str | Path, seed: int = 0) -> Case:
     return SHAPES[shape](folder, np.random.default_rng([seed, offset]))
 
 
+def case_inputs(shape: str, folder: str | Path, seed: int = 0) -> dict:
+    """:func:`write_case` into ``folder``: the keyword arguments of ``cjlib.io.load_inputs`` its params file gives
+    (paths made absolute, ``columns`` and ``stage_map_path`` included)."""
+    import yaml
+
+    case = write_case(shape, folder, seed=seed)
+    p = yaml.safe_load(case.params_path.read_text())
+    paths = {k: str(case.folder / p[k]) if p.get(k) else "" for k in
+             ("events_path", "customers_path", "feedback_path", "costs_path")}
+    return {**paths, "columns": p["columns"] or None, "stage_map_path": str(case.folder / "stage_map.yml")}
+
+
 def load_case(shape: str, folder: str | Path, seed: int = 3):
     """:func:`write_case` into ``folder``, loaded as a report would (``cjlib.io.load_inputs``, warnings quiet)."""
     import warnings
 
-    import yaml
-
     from cjlib.io import load_inputs
 
-    case = write_case(shape, Path(folder) / shape, seed=seed)
-    p = yaml.safe_load(case.params_path.read_text())
-    path = {k: str(case.folder / p[k]) if p.get(k) else "" for k in
-            ("events_path", "customers_path", "feedback_path", "costs_path")}
+    kw = case_inputs(shape, Path(folder) / shape, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return load_inputs(**path, columns=p["columns"] or None, stage_map_path=str(case.folder / "stage_map.yml"))
+        return load_inputs(**kw)
 
 
 def load_synth(folder: str | Path, customers: int, *, seed: int, costs: bool = True):

@@ -120,20 +120,12 @@ def test_csv_log_is_the_loaders(client, tmp_path, day_first_log, form):
 CSV_SHAPES = ["purchases_only", "order_lifecycle", "b2b_leads", "tiny"]
 
 
-def _case(shape: str, folder: Path) -> dict:
-    import yaml
-
-    case = gallery.write_case(shape, folder)
-    p = yaml.safe_load(case.params_path.read_text())
-    kw = {k: str(folder / p[k]) if p.get(k) else "" for k in
-          ("events_path", "customers_path", "feedback_path", "costs_path")}
-    return {**kw, "columns": p["columns"] or None, "stage_map_path": str(folder / "stage_map.yml")}
 
 
 @pytest.mark.parametrize("shape", CSV_SHAPES)
 def test_csv_inputs_and_profile_equal_in_process(local_cluster, client, tmp_path, shape, monkeypatch):
     monkeypatch.setattr("cjlib.profiling._RANK_LIMIT", 50)  # the exact median gap by several narrowing passes
-    kw = _case(shape, tmp_path)
+    kw = gallery.case_inputs(shape, tmp_path)
     assert kw["events_path"].endswith(".csv")
     a = _quiet(load_inputs, **kw)
     b = _quiet(load_inputs, **kw, dask_address=local_cluster.scheduler_address)

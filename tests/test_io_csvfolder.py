@@ -45,14 +45,6 @@ def _split(path: Path, folder: Path, cuts: list[int], name: str = "part{}.csv") 
     return folder
 
 
-def _case(shape: str, folder: Path) -> dict:
-    import yaml
-
-    case = gallery.write_case(shape, folder)
-    p = yaml.safe_load(case.params_path.read_text())
-    kw = {k: str(folder / p[k]) if p.get(k) else "" for k in
-          ("events_path", "customers_path", "feedback_path", "costs_path")}
-    return {**kw, "columns": p["columns"] or None, "stage_map_path": str(folder / "stage_map.yml")}
 
 
 
@@ -74,7 +66,7 @@ def day_first_log() -> pd.DataFrame:
 @pytest.mark.parametrize("shape", ["order_lifecycle", "b2b_leads"])
 @pytest.mark.parametrize("form", ["folder", "glob", "gzip"])
 def test_gallery_log_in_three_files_loads_as_the_one_file(tmp_path, shape, form):
-    kw = _case(shape, tmp_path / "case")
+    kw = gallery.case_inputs(shape, tmp_path / "case")
     single = Path(kw["events_path"])
     n = len(pd.read_csv(single, dtype=str))
     name = "part{}.csv.gz" if form == "gzip" else "part{}.csv"
@@ -301,7 +293,7 @@ def test_in_process_and_dask_read_the_same_folder_alike(local_cluster, client, t
     from cjlib.engine import load as dload
 
     monkeypatch.setattr("cjlib.profiling._RANK_LIMIT", 50)  # the exact median gap by several narrowing passes
-    kw = _case(shape, tmp_path / "case")
+    kw = gallery.case_inputs(shape, tmp_path / "case")
     n = len(pd.read_csv(kw["events_path"], dtype=str))
     folder = str(_split(Path(kw["events_path"]), tmp_path / "split", [n // 3, 2 * n // 3]))
     columns = (kw["columns"] or {}).get("events")

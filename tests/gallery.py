@@ -508,6 +508,18 @@ def profile_differences(a, b) -> list[str]:
     return [k for k in pa if not same(pa[k], pb[k])]
 
 
+def mixed_types_log() -> pd.DataFrame:
+    """Six CSV rows whose columns pandas types differently per file when cut after rows 2 and 4: ``zip`` is
+    empty in the first file and integers after, ``plan`` numbers then text, ``vip`` booleans with gaps; a
+    customer id with a leading zero."""
+    return pd.DataFrame({"customer_id": ["007", "b", "c", "007", "d", "e"],
+                         "timestamp": [f"2025-01-0{i + 1} 10:00" for i in range(6)],
+                         "event": ["page_view"] * 6,
+                         "zip": ["", "", "75001", "", "12", "3"],
+                         "plan": ["1", "2", "1.50", "gold", "3", ""],
+                         "vip": ["True", "", "False", "True", "", ""]})
+
+
 # ============================================================================================== texts
 def _plain(text: str) -> str:
     """Markdown → plain text: emphasis, code marks, link targets, bullets and heading marks removed."""

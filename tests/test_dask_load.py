@@ -143,12 +143,7 @@ def test_csv_inputs_and_profile_equal_in_process(local_cluster, client, tmp_path
 def test_csv_columns_typed_as_one_read_types_them(client, tmp_path):
     """Per file, pandas types a column by that file's values; the log is typed as one read of every row:
     empty in one file and integers in another → floats; numbers in one, text in another → text as written."""
-    ev = pd.DataFrame({"customer_id": ["007", "b", "c", "007", "d", "e"],
-                       "timestamp": [f"2025-01-0{i + 1} 10:00" for i in range(6)],
-                       "event": ["page_view"] * 6,
-                       "zip": ["", "", "75001", "", "12", "3"],  # empty in the first file, integers after
-                       "plan": ["1", "2", "1.50", "gold", "3", ""],  # numbers, then text
-                       "vip": ["True", "", "False", "True", "", ""]})  # booleans with gaps
+    ev = gallery.mixed_types_log()  # zip empty then integers, plan numbers then text, vip booleans with gaps
     single = tmp_path / "events.csv"
     ev.to_csv(single, index=False)
     local = _quiet(load_events, single)

@@ -99,12 +99,7 @@ def test_day_month_order_is_decided_over_every_file(tmp_path, day_first_log):
 
 def test_columns_typed_as_one_read_types_them(tmp_path):
     """Per file pandas types a column by that file's values; the log is typed as one read of every row."""
-    ev = pd.DataFrame({"customer_id": ["007", "b", "c", "007", "d", "e"],
-                       "timestamp": [f"2025-01-0{i + 1} 10:00" for i in range(6)],
-                       "event": ["page_view"] * 6,
-                       "zip": ["", "", "75001", "", "12", "3"],  # empty in the first file, integers after
-                       "plan": ["1", "2", "1.50", "gold", "3", ""],  # numbers, then text
-                       "vip": ["True", "", "False", "True", "", ""]})  # booleans with gaps
+    ev = gallery.mixed_types_log()  # zip empty then integers, plan numbers then text, vip booleans with gaps
     single = tmp_path / "events.csv"
     ev.to_csv(single, index=False)
     folder = _split(single, tmp_path / "csv", [2, 4])

@@ -128,6 +128,7 @@ def test_pandas_frame_with_engine_dask(log, client):
     for method in ("p2p", "tasks"):
         parted = engine.partition(small, client=client, npartitions=3, shuffle_method=method)
         assert_frame_equal(engine.stage_reached(parted), journeys.stage_reached(small))
+        assert_series_equal(engine.sessionize(parted), journeys.sessionize(small))  # per event, sorted back
 
 
 def test_ties_keep_input_order_across_the_shuffle(log, client):
@@ -206,3 +207,84 @@ def test_a_closed_clients_scheduler_setting_does_not_stop_local_runs():
     ev = synth.generate(40, seed=2).events
     with dask.config.set(scheduler="dask.distributed"):
         assert engine.run(ev, journeys.stage_reached, engine="dask").equals(journeys.stage_reached(ev))
+
+
+# ---------------------------------------------------------------- files already sorted by customer: no shuffle
+def test_regroup_plan_by_hand():
+    """(rows, first id, last id, rows of the first id) per partition → (rows to drop, heads to append)."""
+    from cjlib.engine.core import _regroup_plan
+
+    # b straddles 0|1; c fills partition 2 and runs on into 3: partition 1 owns it
+    runs = [(3, "a", "b", 1), (2, "b", "c", 1), (2, "c", "c", 2), (2, "c", "d", 1)]
+    assert _regroup_plan(runs) == [(0, [(1, 1)]), (1, [(2, 2), (3, 1)]), (2, []), (1, [])]
+    # an empty partition in between, no shared customer: nothing moves
+    assert _regroup_plan([(3, "a", "b", 1), (0, None, None, 0), (2, "c", "d", 1)]) == [(0, []), (0, []), (0, [])]
+    # an empty partition between the two halves of a customer
+    assert _regroup_plan([(2, "a", "b", 1), (0, None, None, 0), (3, "b", "c", 2)]) == [(0, [(2, 2)]), (0, []), (2, [])]
+    assert _regroup_plan([(3, "a", "c", 1), (2, "b", "d", 1)]) is None  # overlap beyond one customer
+    assert _regroup_plan([(3, "a", "c", 1), None]) is None  # a partition not sorted by customer
+
+
+def test_in_order_is_lexsorts_identity():
+    """Brute force on random small keys: True exactly when np.lexsort would leave the rows where they are
+    and no two rows tie on every key."""
+    from cjlib.engine.core import _in_order
+
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        n = int(rng.integers(0, 7))
+        keys = [rng.integers(0, 3, n) for _ in range(3)]
+        identity = bool((np.lexsort(keys) == np.arange(n)).all()) and len(set(zip(*keys))) == n
+        assert _in_order(*keys) == identity, keys
+    stamps = np.array(["2025-01-02", "2025-01-01"], dtype="datetime64[ns]")
+    assert not _in_order(np.array([0, 1]), stamps, np.array([0, 0]))
+    assert _in_order(np.array([0, 1]), stamps, np.array([0, 1]))
+
+
+def test_per_event_merge_against_a_sort():
+    """Per-event partial results, as runs or as positions, in order or shuffled: the merge gives the values
+    in input-position order."""
+    from cjlib.engine.core import _PerEvent, _per_event_merge
+
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        n = int(rng.integers(1, 40))
+        pos = np.sort(rng.choice(10 * n, n, replace=False)).astype(np.int64)
+        order = rng.permutation(n) if rng.random() < 0.5 else np.arange(n)
+        cuts = np.sort(rng.choice(np.arange(1, n + 1), int(rng.integers(0, min(n, 4))), replace=False)) if n > 1 else []
+        parts = []
+        for chunk in np.split(order, cuts):
+            vals = pd.Series(pos[chunk] * 10, name="v")
+            parts.append(_PerEvent.of(vals, pos[chunk]))
+        got = _per_event_merge(parts)
+        assert got.tolist() == list(pos * 10)
+        assert got.index.equals(pd.RangeIndex(n))
+
+
+def test_files_sorted_by_customer_are_regrouped_not_shuffled(log, client, tmp_path):
+    """A log sorted by customer, cut into Parquet files at arbitrary rows (a customer in three files, an
+    empty file): each partition is the run of customers its file starts, boundary customers moved to the
+    first file holding them, and every result equals the in-process one."""
+    ids = log["customer_id"].unique()[:3000]
+    small = log[log["customer_id"].isin(ids)].reset_index(drop=True)
+    sizes = small.groupby("customer_id", sort=False).size()
+    big = sizes[sizes >= 6].index[len(sizes) // 3 // 10]  # a customer with 6+ events, a third of the way in
+    at = int(np.flatnonzero(small["customer_id"].to_numpy() == big)[0])
+    cuts = [at // 2, at + 2, at + 4, at + 4, len(small) - 17]  # the fourth file is empty
+    bounds = [0, *cuts, len(small)]
+    for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        small.iloc[a:b].astype({"event": str, "channel": str}).to_parquet(tmp_path / f"part-{k}.parquet")
+    ddf = engine.read_events(str(tmp_path / "*.parquet"), client=client)
+    parted = engine.partition(ddf, client=client)
+    assert parted.npartitions == 6
+    held = [p.compute()["customer_id"].unique().tolist() for p in parted.ddf.to_delayed()]
+    assert [c for h in held for c in h] == sorted(ids)  # consecutive runs of customers, in file order
+    first_file = small.iloc[: cuts[0]]["customer_id"].unique().tolist()
+    assert held[0] == first_file  # its last customer, cut in two, came back whole
+    assert held[2] == [] and held[3] == []  # the third file held only part of `big`, owned by the second
+    assert_series_equal(engine.sessionize(parted), journeys.sessionize(small))
+    assert_frame_equal(engine.stage_reached(parted), journeys.stage_reached(small))
+    assert_frame_equal(engine.funnel(parted, STEPS, window="7D"), funnel.funnel(small, STEPS, window="7D"))
+    assert_frame_equal(engine.customer_features(parted), features.customer_features(small))
+    assert_frame_equal(engine.paths_from_events(parted), attribution.paths_from_events(small),
+                       check_exact=False, rtol=1e-12)

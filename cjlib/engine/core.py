@@ -509,7 +509,8 @@ def _apply(part: pd.DataFrame, kernel: Callable, kwargs: dict, reduce: str):
 class _PerEvent:
     """A partition's per-event result with the global input positions of its rows, sent as runs of
     consecutive positions (``starts``, ``lengths``) when they are few — a partition of a log read in order
-    is one or two runs — else as every row's position (``starts``, ``lengths`` None)."""
+    is one or two runs — else sorted by position, with every row's position (``starts``, ``lengths``
+    None), so that the caller's stable sort only merges one sorted run per partition."""
 
     values: Any  # Series or DataFrame on a RangeIndex
     starts: np.ndarray
@@ -519,8 +520,9 @@ class _PerEvent:
     def of(cls, out, rows: np.ndarray) -> "_PerEvent":
         cut = np.flatnonzero(rows[1:] != rows[:-1] + 1) + 1
         values = out.reset_index(drop=True)
-        if 2 * (len(cut) + 1) >= len(rows):
-            return cls(values, rows)
+        if 2 * (len(cut) + 1) >= len(rows):  # a shuffled partition: sorted here, so the caller merges sorted runs
+            order = np.argsort(rows, kind="stable")
+            return cls(values.take(order).reset_index(drop=True), rows[order])
         bounds = np.r_[0, cut, len(rows)]
         return cls(values, rows[bounds[:-1]], np.diff(bounds))
 

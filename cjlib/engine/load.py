@@ -12,7 +12,8 @@ as categorical columns, as the loader (pyarrow's dataset) does. A failure anywhe
 one :class:`cjlib.DataError` naming the file, column, rule, the count over every file and the first
 example rows (their row numbers count from the log's first row, as in process). A CSV file is read whole
 by one worker: split a large export into several files. The rows are then shuffled by customer
-(:func:`cjlib.engine.partition`), exact duplicates dropped inside each partition (a customer's rows are all
+(:func:`cjlib.engine.partition`; files sorted by customer id keep their rows, only a customer cut between
+two files moving), exact duplicates dropped inside each partition (a customer's rows are all
 there, so the result is the loader's), and every row numbered by its position in the loader's order
 (customer, timestamp, input order) — so per-event results come back in the order ``load_events`` gives,
 and per-customer results in sorted customer order.

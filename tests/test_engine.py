@@ -225,6 +225,19 @@ def test_regroup_plan_by_hand():
     assert _regroup_plan([(3, "a", "c", 1), None]) is None  # a partition not sorted by customer
 
 
+def test_sorted_run_reads_ids_as_values():
+    """A partition's place in a customer-sorted log: rows, first id, last id, rows of the first id; None when
+    the ids are not rising by value (a categorical's own category order does not count) or one is missing."""
+    from cjlib.engine.core import _sorted_run
+
+    assert _sorted_run(pd.DataFrame({"customer_id": ["a", "a", "b", "c", "c"]})) == (5, "a", "c", 2)
+    assert _sorted_run(pd.DataFrame({"customer_id": [7, 9, 9]})) == (3, 7, 9, 1)
+    assert _sorted_run(pd.DataFrame({"customer_id": pd.Categorical(["b", "b", "a"], categories=["b", "a"])})) is None
+    assert _sorted_run(pd.DataFrame({"customer_id": ["a", "b", "a"]})) is None  # a customer twice
+    assert _sorted_run(pd.DataFrame({"customer_id": ["a", None, "b"]})) is None
+    assert _sorted_run(pd.DataFrame({"customer_id": pd.Series([], dtype=str)})) == (0, None, None, 0)
+
+
 def test_in_order_is_lexsorts_identity():
     """Brute force on random small keys: True exactly when np.lexsort would leave the rows where they are
     and no two rows tie on every key."""

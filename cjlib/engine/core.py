@@ -380,7 +380,8 @@ def _sorted_run(part: pd.DataFrame) -> tuple:
     if not len(part):
         return (0, None, None, 0)
     codes, uniques = pd.factorize(part["customer_id"], sort=False)  # faster than comparing every row's text
-    if codes[0] < 0 or (np.diff(codes) < 0).any() or not pd.Index(uniques).is_monotonic_increasing:
+    uniques = pd.Index(np.asarray(uniques))  # values, compared as the partitions will be (not category order)
+    if codes[0] < 0 or (np.diff(codes) < 0).any() or not uniques.is_monotonic_increasing:
         return None  # a missing id (code -1) is first, or ids go back (a customer twice, or out of order)
     return (len(part), uniques[0], uniques[-1], int(np.searchsorted(codes, 0, side="right")))
 

@@ -7,7 +7,9 @@ executes it in a staging folder, nbconvert renders HTML, and ``<name>.html``, ``
 (:func:`_commit`; a run killed mid-way is finished by the next one, :func:`_recover`) — a failed notebook
 never replaces the last good report. The same commit adds a copy of the new metrics.json to the report's
 append-only history (``history/<name>/``, :mod:`cjlib.report.history`), from which the index shows each
-headline's change since the previous run. One run at a time writes to an output folder (:func:`_locked`).
+headline's change since the previous run. One run at a time writes to a folder: a run locks its output
+folder and its export folders (:class:`_FolderLocks`) and a second run into any of them stops at once, so
+the recovery of a killed run's leftovers never touches a live run's files.
 
 With ``dask_address`` the runner never holds the events: the workers read, validate and shuffle the log
 once (:func:`cjlib.engine.load.read_log`), it is saved as a Parquet folder for the run
@@ -35,7 +37,7 @@ from cjlib._version import __version__
 from cjlib.parameters import ParameterError
 from cjlib.paths import NOTEBOOKS_DIR, resolve
 from cjlib.reading import _is_glob, _local_path
-from cjlib.report.history import DEFAULT_THRESHOLD, stage_entries
+from cjlib.report.history import DEFAULT_THRESHOLD, HISTORY_DIR, stage_entries
 from cjlib.report.index import write_index
 from cjlib.report.notebook import (
     EXPORTS_MANIFEST,
@@ -249,31 +251,82 @@ def _check_writable(folder: Path, what: str) -> None:
 LOCK_NAME = ".cjlib.lock"
 
 
-@contextlib.contextmanager
-def _locked(out: Path):
-    """Hold an exclusive lock on ``out`` (``out/.cjlib.lock``) for a run; a second run stops at once."""
-    import fcntl
+class RunLockedError(ParameterError):
+    """Another live run holds the lock on a folder this run writes to."""
 
-    fh = open(out / LOCK_NAME, "a+")  # noqa: SIM115
-    try:
+
+class _FolderLocks:
+    """Exclusive locks (``fcntl.flock`` on ``FOLDER/.cjlib.lock``) on every folder a run writes to — its
+    ``--out``, each export folder (``output_dir``) and any folder a killed run's journal moves files into —
+    held until :meth:`release`.
+
+    A run never waits: a folder another live run holds stops it at once with one line
+    (:class:`RunLockedError`, exit 2: nothing was run or written). The kernel dies with its process (also
+    on SIGKILL), so a killed run's folders are free at once and whatever is staged in a folder this run
+    holds is a dead run's: :func:`_recover` may clear it all. Folders are told apart by device and inode (a
+    second path to a locked folder is that folder). The lock file is never deleted: a deleted lock file
+    would let two runs each lock a file of that name.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[int, int], Any] = {}
+
+    def take(self, folder: Path, hint: str, *, create: bool = True) -> bool:
+        """Lock ``folder`` (one this run holds already: nothing to do) or raise :class:`RunLockedError`
+        ending with ``hint``; ``create=False`` writes nothing: only a folder with a lock file is locked.
+        Returns whether the folder is locked now."""
+        import fcntl
+
+        try:
+            st = folder.stat()
+            key = (st.st_dev, st.st_ino)
+            if key in self._held:
+                return True
+            try:
+                fd, writable = os.open(folder / LOCK_NAME, os.O_RDWR | (os.O_CREAT if create else 0), 0o666), True
+            except PermissionError:  # another user's lock file: reading is enough to lock it
+                fd, writable = os.open(folder / LOCK_NAME, os.O_RDONLY), False
+        except FileNotFoundError:
+            return False
+        fh = os.fdopen(fd, "r+" if writable else "r")
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            fh.seek(0)
             who = fh.read().strip()
-            raise RunLockedError(f"another report run is writing to {out} ({who or 'lock held'}); "
-                                 "wait for it to finish or use another --out") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} since {dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()}\n")
-        fh.flush()
-        yield
-    finally:
-        fh.close()  # closing releases the lock; the empty-or-stale file stays (it is the lock's name)
+            fh.close()
+            raise RunLockedError(f"another report run is writing to {folder} ({who or 'lock held'}); "
+                                 f"{hint}") from None
+        if writable:  # who holds it, for the message of a run it stops
+            fh.truncate()
+            fh.write(f"pid {os.getpid()} since {dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()}\n")
+            fh.flush()
+        self._held[key] = fh
+        return True
+
+    def release(self) -> None:
+        """Release every lock (closing the file releases it; the file stays)."""
+        for fh in self._held.values():
+            fh.close()
+        self._held.clear()
 
 
-class RunLockedError(ParameterError):
-    """Another run holds the lock on the output folder."""
+def _hint(what: str) -> str:
+    return f"wait for it to finish or use another {what}"
+
+
+def _lock_journal_targets(journal: Path, out: Path, locks: _FolderLocks) -> None:
+    """Lock the folders outside ``out`` (export folders) a killed run's journal moves files into, so that
+    finishing its commit never writes under a live run; a journal that cannot be read is left to
+    :func:`_recover`."""
+    try:
+        targets = {Path(dst).parent for _, dst in json.loads(journal.read_text())["moves"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    history = out / HISTORY_DIR
+    for folder in sorted(targets):
+        if folder != out and history not in (folder, *folder.parents):
+            locks.take(folder, f"the unfinished commit {journal} of a killed run moves files there: run again "
+                               "when it is done")
 
 
 def _commit(journal: Path, moves: list[tuple[Path, Path]], removes: list[Path]) -> None:
@@ -296,11 +349,14 @@ def _replay(journal: Path) -> None:
     journal.unlink(missing_ok=True)
 
 
-def _recover(out: Path, export_dirs: Iterable[Path]) -> None:
-    """Clear what a killed run left in ``out`` (called under the lock): finish its journaled commits, then
-    delete its staging folders with their staged exports (:func:`_clear_staged`), any other staged export
-    and temporary files."""
+def _recover(out: Path, export_dirs: Iterable[Path], *, locks: _FolderLocks | None = None) -> None:
+    """Clear what a killed run left in ``out`` (called holding the locks on ``out`` and ``export_dirs``, so
+    whatever is staged there is a dead run's): finish its journaled commits (with ``locks``, first locking
+    the export folders they move files into), then delete its staging folders with their staged exports
+    (:func:`_clear_staged`), any other staged export and temporary files."""
     for journal in sorted(out.glob(".*.commit.json")):
+        if locks is not None:
+            _lock_journal_targets(journal, out, locks)
         try:
             _replay(journal)
         except (OSError, ValueError, KeyError):
@@ -405,8 +461,9 @@ def run_reports(
     ------
     ParameterError, DataError
         Before any notebook runs and before any file is written (a bad or out-of-range parameter or
-        ``delta_threshold``, an output folder that is a file or not writable, another run holding the lock
-        on ``out_dir``).
+        ``delta_threshold``, an output folder that is a file or not writable). :class:`RunLockedError` (a
+        ParameterError) when another live run writes to ``out_dir`` or to an export folder (``output_dir``):
+        nothing is run and nothing written but the folders and their ``.cjlib.lock`` files.
 
     Notes
     -----
@@ -417,6 +474,12 @@ def run_reports(
     ``out_dir/history/<name>/`` (append-only: an entry is never rewritten or deleted; a failed report adds
     none). ``index.html`` is rewritten at the end, also after an interrupt, with each headline metric's
     change since the report's previous run.
+
+    Two runs never write to one folder at once: a run holds a lock on ``out_dir`` and on each export folder
+    from before it loads the data (folders run into before) or from when it creates them, to its end, and a
+    second run into any of them stops at once rather than wait. Only then does it clear what a killed run
+    left there (finishing the killed run's journaled commit first, locking the folders that commit writes
+    to), so it never touches a live run's staged files.
     """
     out = resolve(out_dir)
     if (isinstance(delta_threshold, bool) or not isinstance(delta_threshold, (int, float))
@@ -442,24 +505,28 @@ def run_reports(
     export_dirs = {resolve(p["output_dir"]) for p in per_nb.values() if p.get("output_dir")}
     for d in sorted(export_dirs - {out}):
         _check_writable(d, "parameter 'output_dir':")
-    # load and validate the data once, before anything is written
-    first = effective_parameters(chosen[0], per_nb[chosen[0].stem])
-    data, stage_map, inputs = _load_data(first, [effective_parameters(nb, per_nb[nb.stem]) for nb in chosen])
-    from cjlib.parameters import check_with_stage_map
+    folders = {out: "--out", **{d: "output_dir" for d in sorted(export_dirs - {out})}}
+    locks = _FolderLocks()
+    try:
+        for d, what in folders.items():  # a folder run into before: a second run stops before loading the data
+            locks.take(d, _hint(what), create=False)
+        # load and validate the data once, before anything is written
+        first = effective_parameters(chosen[0], per_nb[chosen[0].stem])
+        data, stage_map, inputs = _load_data(first, [effective_parameters(nb, per_nb[nb.stem]) for nb in chosen])
+        from cjlib.parameters import check_with_stage_map
 
-    for nb in chosen:
-        check_with_stage_map(effective_parameters(nb, per_nb[nb.stem]), stage_map=stage_map)
-    bases = [Path(b) for b in path_bases]
-
-    _warm_up_renderer(keep_code)
-
-    out.mkdir(parents=True, exist_ok=True)
-    results: list[ReportResult] = []
-    with _locked(out):
-        _recover(out, export_dirs)
+        for nb in chosen:
+            check_with_stage_map(effective_parameters(nb, per_nb[nb.stem]), stage_map=stage_map)
+        bases = [Path(b) for b in path_bases]
+        _warm_up_renderer(keep_code)
+        for d, what in folders.items():
+            d.mkdir(parents=True, exist_ok=True)
+            locks.take(d, _hint(what))
+        _recover(out, export_dirs, locks=locks)
         shared = _save_shared_log(inputs, out)
         del inputs  # in process the kernels load their own; on Dask they open the saved log
         _release_memory()  # Arrow's pool keeps the freed log (~0.9 GB at 10M events) while the kernels run
+        results: list[ReportResult] = []
         try:
             for nb_path in chosen:
                 results.append(_run_one(nb_path, per_nb[nb_path.stem], out, keep_code=keep_code, data=data,
@@ -470,6 +537,8 @@ def run_reports(
         finally:  # also on an interrupt: the index shows what is on disk
             _drop_shared_log(*shared)
             write_index(out, [p.stem for p in available], threshold=delta_threshold)
+    finally:
+        locks.release()
     return results
 
 

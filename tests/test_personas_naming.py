@@ -120,15 +120,18 @@ def test_fit_personas_names_cdnow_shape():
 
 def test_rfm_prospects_first_and_often_needs_two_purchases():
     # tiny30 shape: most customers never bought; one-time buyers then score high on F
-    f = pd.DataFrame({"recency_days": [1.0, 2, 50, 60, 200, 300, 5, 250, 280, 4],
+    # R is the days since the last purchase, scored among the buyers (a prospect has no purchase to date)
+    f = pd.DataFrame({"days_since_last_purchase": [np.nan] * 6 + [5.0, 250, 280, 4],
                       "n_purchases": [0, 0, 0, 0, 0, 0, 1, 1, 1, 3],
                       "monetary": [0.0] * 6 + [10.0, 10, 10, 90]})
     lab, names, used_m = rfm_labels(f)
     assert used_m
-    assert [names[i] for i in lab] == ["Prospects"] * 6 + ["New customers", "Hibernating", "Lost", "Champions"]
+    assert [names[i] for i in lab] == ["Prospects"] * 6 + ["New customers", "Potential loyalists", "Hibernating",
+                                                           "Champions"]
     # before: the never-buyers were Potential loyalists / Hibernating / Lost, the recent one-time buyer a
-    # Champion and the older one "At risk" ("used to buy often")
-    assert names == ["Prospects", "Champions", "New customers", "Hibernating", "Lost"]
+    # Champion and the older one "At risk" ("used to buy often"); until R came from the last purchase, the
+    # prospects' visits were ranked with the buyers' purchases (250 and 280 days: Hibernating and Lost)
+    assert names == ["Prospects", "Champions", "New customers", "Potential loyalists", "Hibernating"]
     d = rfm_definitions(names, revenue=False)
     assert d.loc["Prospects", "definition"] == "no purchase yet"
     assert d.loc["Champions", "definition"] == "bought recently, often (R ≥ 4, F ≥ 4, 2+ purchases)"
@@ -140,7 +143,7 @@ def test_rfm_names_true_of_each_customer(seed):
     rng = np.random.default_rng(seed)
     m = int(rng.integers(5, 40))
     n = rng.choice([0, 0, 1, 1, 1, 2, 5], m)
-    f = pd.DataFrame({"recency_days": rng.integers(0, 400, m).astype(float), "n_purchases": n,
+    f = pd.DataFrame({"days_since_last_purchase": np.where(n > 0, rng.integers(0, 400, m), np.nan), "n_purchases": n,
                       "monetary": n * rng.uniform(5, 50, m)})
     lab, names, _ = rfm_labels(f)
     seg = np.array(names, dtype=object)[lab]

@@ -11,10 +11,10 @@ from cjlib.personas.features import INACTIVE_WINDOW
 #: Naming rules in priority order: (name, condition on a persona's profile row, score to prefer).
 #: The profile row holds z-scores (``z_<feature>``) and persona-level rates: ``conversion_rate``,
 #: ``conv_ratio`` (÷ overall), ``aov_ratio`` (revenue per order ÷ overall), ``top_channel``,
-#: ``mobile_share`` (when a device column exists).
+#: ``mobile_share`` (when a device column exists), ``median_purchases`` (a "loyalist" typically buys twice or more).
 NAME_RULES: tuple[tuple[str, object, object], ...] = (
     ("High-value loyalists",
-     lambda r: r["revenue_ratio"] >= 1.5 and r["conv_ratio"] >= 1.2,
+     lambda r: r["revenue_ratio"] >= 1.5 and r["conv_ratio"] >= 1.2 and r.get("median_purchases", 2) >= 2,
      lambda r: r["revenue_ratio"]),
     ("Bargain hunters",
      lambda r: r["conv_ratio"] >= 0.6 and r["aov_ratio"] < 0.8,
@@ -125,7 +125,8 @@ def _descriptors(r: pd.Series) -> list[tuple[str, str, float]]:
 def _compose(desc: list[tuple[str, str, float]], buyers: bool, n_traits: int) -> str:
     """A marketer's name from the strongest ``n_traits`` traits ("Frequent big spenders", "Lapsed regulars")."""
     pick = {kind: words for kind, words, _ in desc[:n_traits]}
-    noun = pick.pop("value", None) or ("buyers" if buyers else "browsers")
+    value = pick.pop("value", None)  # "bargain buyers" / "big spenders" only of a persona that mostly buys
+    noun = (value if buyers else None) or ("buyers" if buyers else "browsers")
     if pick.get("recency") == "lapsed" and pick.get("frequency") == "frequent" and noun == "buyers":
         pick.pop("frequency")
         noun = "regulars"

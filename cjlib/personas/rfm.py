@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from cjlib.errors import DataWarning
+
 #: Rule-based RFM segments in order: (name, definition, rule on the scores R, F, M and purchases n).
-#: Scores are quintiles 1–5 of the customers' percentile ranks (ties share a score): R from recency
-#: (5 = most recent), F from the number of purchases, M from revenue. The first rule a customer meets
+#: Scores are quintiles 1–5 of the customers' percentile ranks (ties share a score): R from the days since
+#: the last purchase (5 = most recent; RFM's recency is of buying, not of any visit), F from the number of
+#: purchases, M from revenue. The first rule a customer meets
 #: names them. A customer without a purchase is a "Prospect" (every other segment presumes buying), and
 #: "often" also needs two purchases or more: where most customers never bought or bought once, a one-time
 #: buyer's F score is high.
@@ -39,6 +43,44 @@ def _score(values: pd.Series) -> np.ndarray:
     return np.clip(np.ceil(pct * 5), 1, 5).astype(int)
 
 
+def purchase_recency(features: pd.DataFrame) -> pd.Series:
+    """Days from each customer's last purchase to the cutoff: RFM's *R*. ``days_since_last_purchase`` when
+    the feature table has it; on a log whose only events are purchases (every event a conversion, so
+    ``n_purchases == n_events``) ``recency_days`` is the same; NaN for customers without a purchase.
+
+    Parameters
+    ----------
+    features : DataFrame
+        :func:`cjlib.features.customer_features` rows.
+
+    Returns
+    -------
+    Series
+        Days since the last purchase (NaN without one).
+
+    Warns
+    -----
+    DataWarning
+        When neither column tells when a customer last bought and ``recency_days`` (any event) stands in:
+        it ranks a customer who browsed yesterday but last bought a year ago as a recent buyer.
+
+    Examples
+    --------
+    >>> purchase_recency(pd.DataFrame({"recency_days": [2.0, 5.0], "n_purchases": [1, 0], "n_events": [1, 0]}))
+    0    2.0
+    1    NaN
+    dtype: float64
+    """
+    n = features["n_purchases"].fillna(0)
+    if "days_since_last_purchase" in features:
+        return features["days_since_last_purchase"].astype(float).where(n > 0)
+    if "n_events" in features and "recency_days" in features and (n == features["n_events"]).all():
+        return features["recency_days"].astype(float).where(n > 0).rename(None)
+    warnings.warn("RFM recency falls back to the last event of any kind: the feature table has no "
+                  "days_since_last_purchase", DataWarning, stacklevel=2)
+    return features["recency_days"].astype(float).where(n > 0).rename(None)
+
+
 def rfm_labels(features: pd.DataFrame) -> tuple[np.ndarray, list[str], bool]:
     """Rule-based RFM segments (:data:`RFM_SEGMENTS`) of :func:`persona_features` rows.
 
@@ -49,8 +91,9 @@ def rfm_labels(features: pd.DataFrame) -> tuple[np.ndarray, list[str], bool]:
     Parameters
     ----------
     features : DataFrame
-        One row per customer with ``recency_days`` and ``n_purchases`` (optionally ``monetary``, used
-        when it holds more than one distinct value).
+        One row per customer with ``n_purchases``, the days since the last purchase
+        (:func:`purchase_recency`) and optionally ``monetary``, used when it holds more than one distinct
+        value.
 
     Returns
     -------
@@ -63,14 +106,14 @@ def rfm_labels(features: pd.DataFrame) -> tuple[np.ndarray, list[str], bool]:
 
     Examples
     --------
-    >>> f = pd.DataFrame({"recency_days": [1.0, 2, 300, 400, 3, 5], "n_purchases": [9, 8, 9, 1, 1, 0],
+    >>> f = pd.DataFrame({"days_since_last_purchase": [1.0, 2, 300, 400, 3, None], "n_purchases": [9, 8, 9, 1, 1, 0],
     ...                   "monetary": [900.0, 800, 700, 10, 20, 0]})
     >>> lab, names, used_m = rfm_labels(f)
     >>> [names[i] for i in lab], used_m
-    (['Champions', 'Champions', 'At risk', 'Lost', 'New customers', 'Prospects'], True)
+    (['Champions', 'Champions', 'At risk', 'Lost', 'Potential loyalists', 'Prospects'], True)
     """
-    R = _score(-features["recency_days"])
     n = features["n_purchases"].fillna(0).to_numpy()
+    R = _score(-purchase_recency(features).where(n > 0))  # prospects score 3 (NaN) and meet the first rule
     F = _score(features["n_purchases"])
     has_m = "monetary" in features and features["monetary"].notna().any() and features["monetary"].nunique() > 1
     M = _score(features["monetary"].fillna(0)) if has_m else np.full(len(features), 5)

@@ -48,6 +48,7 @@ from cjlib.findings.attribution.journeys import (
     journeys_metrics,
     journeys_title,
     no_paths_reason,
+    same_credit_reason,
 )
 from cjlib.findings.attribution.models import (
     MODELS_METHOD,
@@ -84,6 +85,7 @@ __all__ = [
     "data_sentence",
     "journeys_finding",
     "journeys_title",
+    "same_credit_reason",
     "MODELS_METHOD",
     "model_title",
     "markov_lines",

@@ -13,7 +13,7 @@ from cjlib.findings import (
     number,
     times,
 )
-from cjlib.findings.attribution.common import _range, _spread, transition_label
+from cjlib.findings.attribution.common import _differ, _range, _spread, transition_label
 
 
 def effects_method(adjusted_by: str) -> str:
@@ -141,6 +141,16 @@ def _effect_line(fr: pd.DataFrame, t: str, min_sessions: int, adjusted_by: str) 
             line += "; unadjusted " + ", ".join(f"{c} {times(u, 2)}" for c, u in zip(named, un))
         return line + "."
     comp = _comparable(fr, min_sessions)["effect"].dropna()
+    top, bottom = comp[comp >= comp.max() - 0.005], comp[comp <= comp.min() + 0.005]  # print alike: a tie
+    if _differ(comp.min(), comp.max()) and (len(top) > 1 or len(bottom) > 1):
+        why = []
+        for x, end, above in ((top, "highest", True), (bottom, "lowest", False)):
+            if len(x) > 1:
+                why.append(f"{join(list(x.index))} tie for the {end} ({times(x.iloc[0], 2)})")
+            elif not _outside_one(f, x.index[0], above):
+                why.append(f"the {end}, {x.index[0]}'s ({times(x.iloc[0], 2)}), has an interval that includes 1×")
+        return (f"- **{transition_label(t)}**: the channels' effects range over "
+                f"{_range(comp.min(), comp.max(), '.2f')}×, but no one channel is named: {'; '.join(why)}.")
     if _spread(comp) is None:
         line = (f"- **{transition_label(t)}**: no channel's visits move customers on materially more or less often "
                 f"than another's ({_range(comp.min(), comp.max(), '.2f')}×)")

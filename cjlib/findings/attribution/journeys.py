@@ -81,7 +81,48 @@ def journeys_finding(js: pd.DataFrame, journey_paths, *, touch_col: str, window:
     left_out = journey_paths.conversions_without_touches
     if left_out:
         text += f" {number(left_out)} conversions had no touch within {window} and are left out."
+    why = same_credit_reason(journey_paths.table)
+    if why:
+        text += f" {why[:1].upper()}{why[1:]}."
     return text
+
+
+def same_credit_reason(paths: pd.DataFrame) -> str | None:
+    """Why every attribution model must give each channel the same credit, when the paths show it: every
+    converting path touches one channel only (a single touch, or one channel repeated), so each model hands
+    that channel the whole conversion. None when some converting path mixes channels.
+
+    Parameters
+    ----------
+    paths : DataFrame
+        The paths table (``path``: touches joined by ``" > "``, ``conversions``).
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> paths = pd.DataFrame({"path": ["a", "b > b", "a > b"], "conversions": [3.0, 2.0, 0.0]})
+    >>> same_credit_reason(paths)
+    'every converting journey touches one channel only (3 of 5 have a single touch), so every model gives that channel the whole conversion'
+    >>> same_credit_reason(paths.assign(conversions=[3.0, 2.0, 1.0])) is None
+    True
+    """
+    from cjlib.attribution.paths import SEP
+
+    conv = paths.loc[pd.to_numeric(paths["conversions"], errors="coerce").fillna(0) > 0]
+    if conv.empty:
+        return None
+    touches = conv["path"].astype(str).str.split(SEP, regex=False)
+    if not all(len(set(t)) == 1 for t in touches):
+        return None
+    n = float(conv["conversions"].sum())
+    single = float(conv.loc[touches.str.len() == 1, "conversions"].sum())
+    how = ("each has a single touch" if single == n else "each repeats one channel" if single == 0 else
+           f"{number(single)} of {number(n)} {'has' if single == 1 else 'have'} a single touch")
+    return (f"every converting journey touches one channel only ({how}), so every model gives that channel the "
+            "whole conversion")
 
 
 def journeys_title(js: pd.DataFrame) -> str:

@@ -26,6 +26,7 @@ from cjlib.findings.attribution.common import (
     _range,
     _spread,
 )
+from cjlib.findings.attribution.journeys import same_credit_reason
 
 MODELS_METHOD = ("Attributed conversions per channel under each model, with 95% bootstrap intervals (journeys "
                  "resampled with replacement). The Markov model's removal effects are solved exactly from the "
@@ -65,7 +66,7 @@ def _agreement(attributed: pd.DataFrame, models: Sequence[str]) -> str | None:
 
 
 def model_title(attributed: pd.DataFrame, models: Sequence[str], total: float, *,
-                min_conversions: int = MIN_CONVERSIONS) -> str:
+                min_conversions: int = MIN_CONVERSIONS, paths: pd.DataFrame | None = None) -> str:
     """The model-comparison chart's title: the leading channel (only when it leads materially) and where the
     models disagree most (only when they disagree materially), or that they agree.
 
@@ -79,6 +80,9 @@ def model_title(attributed: pd.DataFrame, models: Sequence[str], total: float, *
         The conversions shared out.
     min_conversions : int, default MIN_CONVERSIONS
         Fewest attributed conversions a claim is made from.
+    paths : DataFrame, optional
+        The paths table: when every model gives the same credit because every converting path touches one
+        channel only, the title says so (:func:`~cjlib.findings.attribution.journeys.same_credit_reason`).
 
     Returns
     -------
@@ -96,7 +100,8 @@ def model_title(attributed: pd.DataFrame, models: Sequence[str], total: float, *
         parts.append(f"models disagree most on {vary} ({times(spread[vary])})")
     agree = _agreement(attributed, models) if share(0, total, min_total=min_conversions) is not None else None
     if agree is not None:
-        parts.append(agree)
+        why = same_credit_reason(paths) if paths is not None and agree.endswith("the same credit") else None
+        parts.append(f"{agree}, as every converting journey touches one channel only" if why else agree)
     if not parts:
         return "Attributed conversions per channel under each model"
     text = "; ".join(parts)

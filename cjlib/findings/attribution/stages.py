@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from cjlib.findings import (
@@ -29,7 +30,9 @@ STAGE_METHOD = ("Each stage transition of the stage map is attributed on its own
                 "it reaches the source stage and converts when it reaches the target. The first heatmap shows each "
                 "channel's share of the transition's attributed conversions (volume); the second its attributed "
                 "conversions per touch against the transition's average (lift: ×1 = average, above 1 moves "
-                "customers forward more than its touches' share).")
+                "customers forward more than its touches' share). A channel is said to move customers forward most "
+                "(least) per touch only when its conversions per touch are clear of every other ranked channel's at "
+                "95% (attributed conversions taken as Poisson counts); channels within that noise are named together.")
 
 
 CONTRIBUTION_METHOD = ("The same model with the events themselves as touches (conversion events excluded), summed "
@@ -95,6 +98,58 @@ def _lift_ranking(fr: pd.DataFrame, min_touches: int, min_conversions: int):
     return _spread(f["lift"], f["touches"], min_size=min_touches)
 
 
+Z95 = 1.959964  # two-sided 95 %: the stated uncertainty of a per-touch "most" or "least"
+
+
+def _apart(f: pd.DataFrame, a, b) -> bool:
+    """Whether channels ``a`` and ``b`` convert per touch differently beyond Poisson noise on their attributed
+    conversions (two-sided, 95 %)."""
+    ca, cb = max(float(f.loc[a, "conversions"]), 0.0), max(float(f.loc[b, "conversions"]), 0.0)
+    ta, tb = float(f.loc[a, "touches"]), float(f.loc[b, "touches"])
+    se = np.sqrt(ca / ta ** 2 + cb / tb ** 2)
+    return bool(se > 0 and abs(ca / ta - cb / tb) > Z95 * se)
+
+
+def _lift_ends(fr: pd.DataFrame, min_touches: int, min_conversions: int):
+    """``(top, bottom)``: the ranked channels within noise (:func:`_apart`) of the highest and of the lowest
+    lift, each in lift order; None when :func:`_lift_ranking` names nobody."""
+    if _lift_ranking(fr, min_touches, min_conversions) is None:
+        return None
+    f = fr.set_index("channel")
+    f = f[(f["touches"] >= min_touches) & f["lift"].notna()].sort_values("lift", ascending=False, kind="stable")
+    names = list(f.index)
+    top = [c for c in names if c == names[0] or not _apart(f, names[0], c)]
+    bottom = [c for c in reversed(names) if c == names[-1] or not _apart(f, names[-1], c)][::-1]
+    return top, bottom, f["lift"]
+
+
+def _lift_clause(fr: pd.DataFrame, min_touches: int, min_conversions: int) -> str | None:
+    """``"per touch, X moves customers forward most (…) and Y least (…)"`` with each end named only when it
+    is clear of the other ranked channels beyond noise; tied ends are named together."""
+    ends = _lift_ends(fr, min_touches, min_conversions)
+    if ends is None:
+        return None
+    top, bottom, lift = ends
+    if set(top) == set(lift.index):
+        return (f"per touch, {join(list(lift.index))} cannot be told apart beyond noise "
+                f"({_range(lift.min(), lift.max(), '.2f')}× the average)")
+    if set(top) & set(bottom):  # the ends differ, but some channel is within noise of both
+        hi, lo = top[0], bottom[-1]
+        return (f"per touch, {hi} ({times(lift[hi], 2)} the average) moves customers forward more than {lo} "
+                f"({times(lift[lo], 2)}) beyond noise, and {join([c for c in lift.index if c in top and c in bottom])} "
+                "cannot be told apart from either")
+    if len(top) == 1:
+        most = f"{top[0]} moves customers forward most ({times(lift[top[0]], 2)} the average)"
+    else:
+        most = (f"{join(top)} move customers forward most, too close to tell apart "
+                f"({_range(lift[top].min(), lift[top].max(), '.2f')}× the average)")
+    if len(bottom) == 1:
+        least = f"{bottom[0]} least ({times(lift[bottom[0]], 2)})"
+    else:
+        least = f"{join(bottom)} least, within noise of each other ({_range(lift[bottom].min(), lift[bottom].max(), '.2f')}×)"
+    return f"per touch, {most} and {least}"
+
+
 def _lifts_alike(fr: pd.DataFrame, min_touches: int, min_conversions: int) -> str | None:
     """``"per touch, no channel …"`` when two or more channels have ``min_touches`` touches and none moves
     customers forward materially more than another (None otherwise)."""
@@ -127,11 +182,12 @@ def stage_lift_title(sa, focus: str | None, *, min_touches: int,
     str
     """
     fr = sa.table[sa.table["transition"] == focus]
-    r = _lift_ranking(fr, min_touches, min_conversions) if len(fr) else None
-    if r is None:
+    ends = _lift_ends(fr, min_touches, min_conversions) if len(fr) else None
+    if ends is None or len(ends[0]) > 1 or len(ends[1]) > 1:
         return "Attributed conversions per touch, against each transition's average"
-    return (f"Per touch, {r.best} moves customers from {transition_label(focus)} most ({times(r.best_value, 2)} "
-            f"the average) and {r.worst} least ({times(r.worst_value, 2)})")
+    (best,), (worst,), lift = ends
+    return (f"Per touch, {best} moves customers from {transition_label(focus)} most ({times(lift[best], 2)} "
+            f"the average) and {worst} least ({times(lift[worst], 2)})")
 
 
 def stage_lines(sa, *, min_touches: int, min_conversions: int = MIN_CONVERSIONS) -> list[str]:
@@ -165,11 +221,10 @@ def stage_lines(sa, *, min_touches: int, min_conversions: int = MIN_CONVERSIONS)
             continue
         clauses = [f"{leaders[t][0]} earns {pct(leaders[t][1])} of the credit" if t in leaders else
                    "no channel earns materially more of the credit than every other"]
-        r = _lift_ranking(fr, min_touches, min_conversions)
+        lift = _lift_clause(fr, min_touches, min_conversions)
         alike = _lifts_alike(fr, min_touches, min_conversions)
-        if r is not None:
-            clauses.append(f"per touch, {r.best} moves customers forward most ({times(r.best_value, 2)} the average) "
-                           f"and {r.worst} least ({times(r.worst_value, 2)})")
+        if lift is not None:
+            clauses.append(lift)
         elif alike is not None:
             clauses.append(alike)
         lines.append(f"{line}: {'; '.join(clauses)}.")

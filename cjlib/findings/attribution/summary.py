@@ -15,7 +15,7 @@ from cjlib.findings import (
 from cjlib.findings.attribution.common import MIN_CONVERSIONS, transition_label
 from cjlib.findings.attribution.costs import _cost_ranking
 from cjlib.findings.attribution.models import _top_channel, _top_phrase
-from cjlib.findings.attribution.stages import _leaders, _lift_ranking, contribution_title
+from cjlib.findings.attribution.stages import _leaders, _lift_ends, contribution_title
 
 
 def summary_lines(*, js: pd.DataFrame | None = None, mk=None,
@@ -60,10 +60,10 @@ def summary_lines(*, js: pd.DataFrame | None = None, mk=None,
     if sa is not None and len(sa.table):
         leaders = _leaders(sa.table, min_conversions)
         for t, fr in sa.table.groupby("transition", sort=False):
-            r = _lift_ranking(fr, min_touches, min_conversions)
+            ends = _lift_ends(fr, min_touches, min_conversions)
             clauses = [f"{leaders[t][0]} earns the most credit"] if t in leaders else []
-            if r is not None:
-                clauses.append(f"{r.best} moves customers forward most per touch ({times(r.best_value, 2)})")
+            if ends is not None and len(ends[0]) == 1:  # a "most" clear of every other channel beyond noise
+                clauses.append(f"{ends[0][0]} moves customers forward most per touch ({times(ends[2][ends[0][0]], 2)})")
             if clauses:
                 lines.append(f"- {transition_label(t)}: {'; '.join(clauses)}.")
     if contrib is not None and len(contrib.table):

@@ -59,7 +59,14 @@ def _bound(x, side: str) -> str:
     return text
 
 
+def _one_outcome(drv) -> bool:
+    """Whether no unit converted, or every unit did: then +1 smoothing alone makes the odds ratios."""
+    return int(drv.converted) == 0 or int(drv.converted) == int(drv.units)
+
+
 def _neg_pos(drv):
+    if _one_outcome(drv):
+        return None, None
     t = drv.table
     neg = t.iloc[-1] if len(t) and t["ci_high"].iloc[-1] < 1 else None
     pos = t.iloc[0] if len(t) and t["ci_low"].iloc[0] > 1 else None
@@ -85,6 +92,9 @@ def drivers_sentence(drv, *, unit: str) -> str:
         return f"No event was done by {min_support}+ {unit_word(unit)} between entry and conversion."
     neg, pos = _neg_pos(drv)
     text = f"Of {number(drv.units)} {unit_word(unit)} that entered, {number(drv.converted)} converted. "
+    if _one_outcome(drv):
+        return text + (f"With {'no' if int(drv.converted) == 0 else 'every'} {unit_word(unit, 1)} converting, "
+                       "no event can go with converting or leaving (the odds ratios come from the smoothing alone).")
     if neg is None:
         text += "No event goes clearly with leaving (every 95 % interval of an odds ratio below 1 reaches 1)"
     else:
@@ -110,6 +120,8 @@ def drivers_title(drv) -> str:
     str
     """
     neg, _ = _neg_pos(drv)
+    if _one_outcome(drv):
+        return "Odds of converting with each event against without it (95 % CI)"
     if neg is None:
         return "Odds of converting with each event against without it (95 % CI): none clearly goes with leaving"
     return (f"{neg['event']} goes with leaving ({pct(neg['rate_with'])} convert vs {pct(neg['rate_without'])} "
@@ -299,7 +311,8 @@ def cart_sentence(cart) -> str | None:
 
 def cart_title(cart, outcomes: pd.DataFrame, *, min_units: int = 30, tolerance: float = 0.01) -> str | None:
     """Title of the cart-outcome chart; names the group that loses the most only when it is earned (segment
-    rows of ``min_units``+ carts, ahead of the next by more than ``tolerance``, never the ``all`` row).
+    rows of ``min_units``+ carts, ahead of the next by more than ``tolerance`` and beyond chance (a
+    two-proportion test against the runner-up), never the ``all`` row).
 
     Parameters
     ----------
@@ -321,7 +334,10 @@ def cart_title(cart, outcomes: pd.DataFrame, *, min_units: int = 30, tolerance: 
     if len(groups) >= 2:
         lost = groups["lost"] / groups["carts"].where(groups["carts"] > 0)
         top = leader(lost, groups["carts"], min_size=min_units, tolerance=tolerance)
-        if top is not None and top[1] > 0:
+        rest = lost[(groups["carts"] >= min_units) & (lost.index != (top[0] if top else None))].dropna()
+        second = rest.idxmax() if top is not None and len(rest) else None
+        if (top is not None and top[1] > 0 and second is not None  # ahead of the runner-up beyond chance
+                and rates_differ(top[1], groups.loc[top[0], "carts"], rest[second], groups.loc[second, "carts"])):
             text += f"; {top[0]} loses the most ({pct(top[1])})"
     return text
 

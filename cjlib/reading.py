@@ -65,13 +65,15 @@ def column_names(path: str | Path) -> list[str] | None:
     ----------
     path : str or Path
         A CSV/TSV file, a Parquet file, a folder of Parquet or CSV files or a glob (``exports/*.csv``),
-        resolved by :func:`cjlib.paths.resolve`.
+        resolved by :func:`cjlib.paths.resolve`, or an fsspec URL to one.
 
     Returns
     -------
     list of str or None
         The column names, or ``None`` when the file is missing, empty or cannot be read.
     """
+    if _is_url(path):
+        return _url_column_names(str(path))
     p = resolve(path)
     try:
         if (_is_glob(str(path)) and not p.exists()) or (p.is_dir() and not any(p.rglob("*.parquet"))):
@@ -116,7 +118,9 @@ def read_table(path: str | Path, what: str, dictionary: list[str] | None = None,
     ----------
     path : str or Path
         The file, folder or glob (resolved by :func:`cjlib.paths.resolve`; a relative glob from the current
-        folder when it matches there, else from the project root).
+        folder when it matches there, else from the project root), or an fsspec URL to one
+        (``file:///data/events/``, ``s3://bucket/events/*.csv``), read with the same rules and named as
+        given.
     what : str
         The table (``"events"``, ``"customers"``, …), named in the messages and in the parameter
         ``<what>_path``.
@@ -138,6 +142,8 @@ def read_table(path: str | Path, what: str, dictionary: list[str] | None = None,
         No path, a missing, empty or unreadable file, an unsupported file type, a repeated column name, or
         CSV files naming different columns (``schema_mismatch``).
     """
+    if _is_url(path):
+        return _read_url(str(path), what, dictionary, text)
     p = _path(path, what)
     name = str(p)
     pattern = _is_glob(str(path)) and not p.exists()
@@ -296,21 +302,23 @@ def _type_class(t) -> str:
     return str(t)
 
 
-def _partition_schema(folder: Path, files: list[Path], what: str):
+def _partition_schema(folder: Path | str, files: list, what: str, fs=None):
     """The schema to read a Parquet folder with: ``None`` when every file has the same one, a unified
     schema when files differ only in width (int64 and double, string and large_string), else
     :class:`DataError` (rule ``schema_mismatch``) naming the files and the column. A column that holds
-    no value in some files is warned about, naming them."""
+    no value in some files is warned about, naming them. ``fs``: the fsspec filesystem of a URL (``folder``
+    and ``files`` are then paths inside it)."""
     import pyarrow as pa
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
     if len(files) < 2:
         return None
-    schemas = [pq.read_schema(f).remove_metadata() for f in files]
+    schemas = [pq.read_schema(str(f), filesystem=fs).remove_metadata() for f in files]
     if all(sc.equals(schemas[0]) for sc in schemas[1:]):
         return None
-    rel = [str(f.relative_to(folder)) for f in files]
+    rel = [str(f)[len(str(folder).rstrip("/")) + 1:] for f in files]
+    shown = fs.unstrip_protocol(str(folder)) if fs is not None else str(folder)
     columns = list(dict.fromkeys(n for sc in schemas for n in sc.names))
     for col in columns:
         kinds = [_type_class(sc.field(col).type) if col in sc.names else None for sc in schemas]
@@ -319,19 +327,19 @@ def _partition_schema(folder: Path, files: list[Path], what: str):
             having = next(r for r, k in zip(rel, kinds) if k is not None)
             raise DataError(f"Parquet partitions differ: column '{col}' is missing from {_few(lacking)} but "
                             f"present in {having}; write every partition with the same columns",
-                            file=str(folder), column=col, rule="schema_mismatch")
+                            file=shown, column=col, rule="schema_mismatch")
         classes = {k for k in kinds if k != "null"}
         if len(classes) > 1:
             a, b = sorted(classes)[:2]
             fa, fb = (next(r for r, k in zip(rel, kinds) if k == c) for c in (a, b))
             raise DataError(f"Parquet partitions differ: column '{col}' holds {a} in {fa} but {b} in {fb}; write "
-                            f"every partition with the same types", file=str(folder), column=col,
+                            f"every partition with the same types", file=shown, column=col,
                             rule="schema_mismatch")
         empty = [r for r, k in zip(rel, kinds) if k == "null"]
         if empty and classes:
-            warnings.warn(f"{folder}: column '{col}' holds no value in {len(empty)} of {len(files)} partition "
+            warnings.warn(f"{shown}: column '{col}' holds no value in {len(empty)} of {len(files)} partition "
                           f"file(s) ({_few(empty)})", DataWarning, stacklevel=4)
-    found = ds.dataset(folder, format="parquet", partitioning="hive").schema.remove_metadata()
+    found = ds.dataset(str(folder), filesystem=fs, format="parquet", partitioning="hive").schema.remove_metadata()
     return pa.unify_schemas([found, *schemas], promote_options="permissive")
 
 
@@ -382,7 +390,7 @@ def _pieces(path: str, what: str = "events") -> _Listing:
             raise DataError("the pattern matches files that are not all Parquet or all CSV (.csv, .tsv, .txt, "
                             ".gz): match one kind", file=str(path), rule="file_type")
         kind = kinds.pop()
-        schema = _local_schema(files, what=what) if kind == "parquet" and not remote else None
+        schema = _files_schema(files, fs, remote, what=what) if kind == "parquet" else None
         return _Listing(files, str(path), kind, schema)
     if not fs.exists(root):
         raise DataError(f"{what} file not found", file=str(path), rule="file_exists")
@@ -419,17 +427,74 @@ def _hive(source: str, fs, root: str, name, remote: bool, what: str = "events") 
     for fld in (f for f in dataset.schema if f.name not in own):  # the partition keys
         seen = list(dict.fromkeys(k[fld.name] for k in keys if fld.name in k))
         types[fld.name] = pd.CategoricalDtype(pd.Index(pa.array(seen, type=fld.type).to_pandas()))
-    schema = None if remote else _local_schema(files, Path(root), what)
+    schema = _files_schema(files, fs, remote, root, what)
     if schema is not None and types:  # the files hold no partition column: read them with their own fields
         schema = pa.schema([f for f in schema if f.name not in types])
     return _Listing(files, source, "parquet", schema, keys if types else [], types)
 
 
-def _local_schema(files: list[str], folder: Path | None = None, what: str = "events"):
-    """:func:`_partition_schema` of local Parquet files (schema_mismatch, widening)."""
-    paths = [Path(f) for f in files]
-    folder = folder or Path(os.path.commonpath([str(p.parent) for p in paths]))
-    return _partition_schema(folder, paths, what)
+def _files_schema(files: list[str], fs, remote: bool, folder: str | None = None, what: str = "events"):
+    """:func:`_partition_schema` of the Parquet files of a listing (schema_mismatch, widening), local or
+    at a URL (``fs``: its fsspec filesystem), so a URL's files are read as a local folder's are."""
+    if not remote:
+        paths = [Path(f) for f in files]
+        return _partition_schema(Path(folder) if folder else Path(os.path.commonpath([str(p.parent) for p in paths])),
+                                 paths, what)
+    inner = [fs._strip_protocol(f) for f in files]
+    return _partition_schema(folder or os.path.commonpath([f.rsplit("/", 1)[0] or "/" for f in inner]), inner, what, fs)
+
+
+def _is_url(path: object) -> bool:
+    """Whether ``path`` is an fsspec URL (``file://``, ``s3://``, ``memory://``), read through fsspec."""
+    return isinstance(path, str) and "://" in path
+
+
+def _read_url(url: str, what: str, dictionary: list[str] | None, text: list[str] | None) -> tuple[pd.DataFrame, str]:
+    """:func:`read_table` of an fsspec URL: its files listed as a Dask run lists them (:func:`_pieces`) and
+    read as a local file, folder or glob is (the URL named in messages)."""
+    import fsspec
+
+    try:
+        listing = _pieces(url, what)
+        if listing.kind == "csv":
+            df = _read_csv_files(listing, what, text)
+        else:
+            fs, root = fsspec.core.url_to_fs(url)
+            opts = {"filesystem": fs, "read_dictionary": dictionary or None}
+            inner = [fs._strip_protocol(f) for f in listing.files]
+            if _is_glob(url):
+                df = pd.read_parquet(inner, schema=listing.schema, **opts)
+            elif fs.isdir(root):  # pyarrow's dataset, Hive keys and all, as a local folder is read
+                df = pd.read_parquet(root, schema=_partition_schema(root, inner, what, fs), **opts)
+            else:
+                df = pd.read_parquet(root, **opts)
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - empty, not UTF-8, corrupt or unreadable: one line
+        raise _read_error(exc, what, url) from None
+    _check_header([str(c) for c in df.columns], url)
+    if len(df) == 0:
+        raise DataError(f"{what} file has no rows", file=url, rule="empty_input")
+    return df, url
+
+
+def _url_column_names(url: str) -> list[str] | None:
+    """:func:`column_names` of an fsspec URL (``None`` when it cannot be read)."""
+    import fsspec
+    import pyarrow.dataset as ds
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            listing = _pieces(url)
+        if listing.kind == "csv":
+            first = listing.files[0]
+            return _csv_header(first, "\t" if ".tsv" in first.rsplit("/", 1)[-1].lower() else ",")
+        fs, root = fsspec.core.url_to_fs(url)
+        where = root if fs.isdir(root) and not _is_glob(url) else fs._strip_protocol(listing.files[0])
+        return list(ds.dataset(where, filesystem=fs, format="parquet", partitioning="hive").schema.names)
+    except Exception:  # noqa: BLE001 - missing, empty or corrupt: the loader raises the DataError
+        return None
 
 
 def _local_path(path: str) -> str:

@@ -66,9 +66,10 @@ def parse_timestamps(raw: pd.Series, *, timestamp_format: str | None = None, fil
     """Parse a timestamp column to timezone-naive UTC.
 
     Offsets and time zones are converted to UTC and dropped; naive values are taken to be UTC; integer
-    epochs are read in s, ms, us or ns by their magnitude; day/month text follows one order for the
-    whole column (see the module). A missing or unparseable value raises :class:`DataError` (rule
-    ``parseable_timestamp``) naming ``file``, ``column`` and up to five rows.
+    epochs are read in s, ms, us or ns by their magnitude, one unit for the whole column (values of two
+    units' ranges raise :class:`DataError`, rule ``consistent_timestamp``: :func:`_epoch_unit`); day/month
+    text follows one order for the whole column (see the module). A missing or unparseable value raises
+    :class:`DataError` (rule ``parseable_timestamp``) naming ``file``, ``column`` and up to five rows.
 
     Parameters
     ----------
@@ -95,17 +96,19 @@ def parse_timestamps(raw: pd.Series, *, timestamp_format: str | None = None, fil
     >>> parse_timestamps(pd.Series(["02/01/2025"]), timestamp_format="monthfirst").iloc[0]
     Timestamp('2025-02-01 00:00:00')
     """
-    fmt = check_timestamp_format(timestamp_format, file)
+    return _parse(raw, check_timestamp_format(timestamp_format, file), file, column)
+
+
+def _parse(raw: pd.Series, fmt: str | None, file: str | None, column: str, unit: str | None = None) -> pd.Series:
+    """:func:`parse_timestamps` with a checked format and, for epochs, the unit when the caller decided it
+    over more than this column's values (a Dask run: :func:`_epoch_unit` over every file)."""
     s = raw
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         parsed = s.dt.tz_convert("UTC").dt.tz_localize(None)
     elif pd.api.types.is_datetime64_dtype(s.dtype):
         parsed = s
-    elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype) \
-            and (fmt is None or fmt in ORDERS):
-        finite = s.dropna()
-        mag = float(np.abs(finite).median()) if len(finite) else 0.0
-        unit = "ns" if mag > 1e17 else "us" if mag > 1e14 else "ms" if mag > 1e11 else "s"
+    elif _is_epoch(s, fmt):
+        unit = unit or _epoch_unit([_epoch_evidence(s, column)], file, column)
         parsed = pd.to_datetime(s, unit=unit, errors="coerce")
     else:
         text = _as_text(s)
@@ -197,3 +200,54 @@ def _decide_order(values: pd.Series, a: np.ndarray, b: np.ndarray, file: str | N
                         f"way and none has a day above 12; {_HOW}", file=file, column=column,
                         rule="ambiguous_timestamp", examples=row_examples(frame, two_ways, [column], 3))
     return "dayfirst"  # day == month, or no such date (reported as unparseable): the order changes nothing
+
+
+# ================================================================================================ epochs
+# the magnitude (absolute value) range of each unit's epochs: up to 1e11 seconds (the year 5138), then
+# milliseconds, microseconds, nanoseconds. A value of one range read in a larger unit lands before March
+# 1973; in a smaller one, past the year 2262 that pandas holds.
+EPOCH_UNITS = ("s", "ms", "us", "ns")
+_EPOCH_BOUNDS = np.array([1e11, 1e14, 1e17])
+_EPOCH_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+_EPOCH_RANGES = {"s": "up to 1e11", "ms": "1e11 to 1e14", "us": "1e14 to 1e17", "ns": "above 1e17"}
+
+
+def _is_epoch(s: pd.Series, fmt: str | None) -> bool:
+    """Whether a column is read as epochs: numbers (not booleans), with no strftime format given."""
+    return (pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+            and not isinstance(s.dtype, pd.DatetimeTZDtype) and not pd.api.types.is_datetime64_dtype(s.dtype)
+            and (fmt is None or fmt in ORDERS))
+
+
+def _epoch_evidence(s: pd.Series, column: str = "timestamp") -> dict:
+    """Per unit, the values of ``s`` in its magnitude range: (count, the first two rows as examples, labelled
+    by ``s``'s index). Missing values count in none. A Dask worker sends this for its file, and
+    :func:`_epoch_unit` decides over every file's."""
+    values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    seen = np.isfinite(values)  # missing and infinite values are reported as unparseable
+    which = np.searchsorted(_EPOCH_BOUNDS, np.abs(values), side="left")  # 0: <= 1e11 (s), ... 3: > 1e17 (ns)
+    out = {}
+    for i, unit in enumerate(EPOCH_UNITS):
+        m = seen & (which == i)
+        first = np.flatnonzero(m)[:2]
+        # an integral value is shown as an integer whatever the file's type (a CSV file with a gap reads floats)
+        out[unit] = (int(m.sum()), [f"row {s.index[j]}: {column}="
+                                    f"{int(values[j]) if values[j] % 1 == 0 else float(values[j])!r}" for j in first])
+    return out
+
+
+def _epoch_unit(evidence: list, file: str | None, column: str = "timestamp") -> str:
+    """The one unit of a column's epochs (``evidence``: :func:`_epoch_evidence` per file, in file order):
+    the unit whose range holds every value; values in the ranges of two units or more raise
+    :class:`DataError` (rule ``consistent_timestamp``), counted over every file, with the first two rows
+    of each unit as examples. No value at all: seconds (the missing values are reported as unparseable)."""
+    n = {u: sum(e[u][0] for e in evidence) for u in EPOCH_UNITS}
+    found = [u for u in EPOCH_UNITS if n[u]]
+    if len(found) > 1:
+        parts = [f"{n[u]:,} {'value(s) ' if not k else ''}in the range of {_EPOCH_NAMES[u]} ({_EPOCH_RANGES[u]})"
+                 for k, u in enumerate(found)]
+        examples = [x for u in found for x in [y for e in evidence for y in e[u][1]][:2]]
+        raise DataError(f"the column mixes epoch units: {' and '.join(parts)}; no one unit reads them all as "
+                        f"dates: write every value in one unit", file=file, column=column,
+                        rule="consistent_timestamp", examples=examples[:5])
+    return found[0] if found else "s"

@@ -290,3 +290,130 @@ def test_shared_ids_counts_on_the_workers(client, tmp_path):
     assert dload.shared_ids(parted, pd.Series(["nobody"]))[0] is False
     hit, first = dload.shared_ids(parted, some)
     assert hit is True and list(first) == sorted(ev["customer_id"].unique())[:3]
+
+
+# ============================================================== epoch timestamps: one unit for the log
+T0 = pd.Timestamp("2025-03-01 09:00:00")
+_SCALE = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+
+
+def _epoch_log(units: tuple[str, ...], rows: int = 6, gap: bool = False) -> list[pd.DataFrame]:
+    """One frame per file: ``rows`` events a minute apart from T0, the timestamps written as integers in
+    that file's unit (``gap``: the first file's second time missing, so CSV types that file's column float)."""
+    out = []
+    for f, unit in enumerate(units):
+        secs = T0.value // 10**9 + 60 * np.arange(f * rows, (f + 1) * rows)
+        ts = pd.Series(secs * _SCALE[unit], dtype="Int64" if gap else "int64")
+        if gap and f == 0:
+            ts.iloc[1] = pd.NA
+        out.append(pd.DataFrame({"customer_id": [f"c{(f * rows + i) % 4}" for i in range(rows)],
+                                 "timestamp": ts, "event": "page_view"}))
+    return out
+
+
+def _write(frames: list[pd.DataFrame], folder: Path, kind: str) -> tuple[Path, Path]:
+    """The frames as a folder of files (one each) and as one file of all their rows."""
+    folder.mkdir(parents=True)
+    for i, df in enumerate(frames):
+        getattr(df, f"to_{kind}")(folder / f"part{i}.{kind}", index=False)
+    single = folder.parent / f"all.{kind}"
+    getattr(pd.concat(frames, ignore_index=True), f"to_{kind}")(single, index=False)
+    return folder, single
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+@pytest.mark.parametrize("units", [("ms", "ms"), ("s", "ms"), ("ms", "s", "ms"), ("us", "ns"), ("ns", "ns")])
+def test_epoch_unit_is_one_decision_over_every_file(client, tmp_path, kind, units):
+    """Each file alone is a valid log in its own unit (a worker deciding from its file reads it right); the
+    files together mix units, which the loader refuses for one column: the Dask run refuses it too, with
+    the loader's error counted over every file. One unit throughout: the same log, the right times."""
+    folder, single = _write(_epoch_log(units), tmp_path / "parts", kind)
+    for f in sorted(folder.iterdir()):  # every file alone reads, in process and on Dask
+        assert _quiet(load_events, f)["timestamp"].min() >= T0
+    if len(set(units)) > 1:
+        here = _error(load_events, folder)
+        assert here.message == _error(load_events, single).message  # the folder is its one file
+        there = _error(dload.read_log, str(folder), client=client)
+        assert str(there) == str(here)
+        n = {u: 6 * units.count(u) for u in dict.fromkeys(units)}
+        assert here.rule == "consistent_timestamp" and here.column == "timestamp"
+        first, second = sorted(n, key=list(_SCALE).index)
+        assert f"mixes epoch units: {n[first]} value(s) in the range of" in here.message
+        # the first two rows of each unit, labelled by their place in the whole log
+        rows = {u: [i for i, x in enumerate(np.repeat(units, 6)) if x == u][:2] for u in (first, second)}
+        assert [int(e.split(":")[0][4:]) for e in here.examples] == rows[first] + rows[second]
+    else:
+        here = _quiet(load_events, folder)
+        pd.testing.assert_frame_equal(here, _quiet(load_events, single))
+        assert here["timestamp"].min() == T0 and here["timestamp"].max() == T0 + pd.Timedelta(minutes=6 * len(units) - 1)
+        parted, _ = _quiet(dload.read_log, str(folder), client=client)
+        pd.testing.assert_frame_equal(_rows(parted), here)
+
+
+def test_epochs_with_a_gap_and_start_end_agree(client, local_cluster, tmp_path):
+    """A CSV file with a missing time is the loader's error on both; one with a fractional millisecond reads
+    floats, its neighbour integers: one unit still, and the dates filter alike."""
+    frames = _epoch_log(("ms", "ms"), gap=True)
+    folder, _ = _write(frames, tmp_path / "gap", "csv")
+    here = _error(load_events, folder)
+    assert (here.rule, here.column, here.examples[0][:6]) == ("not_null", "timestamp", "row 1:")
+    assert str(_error(dload.read_log, str(folder), client=client)) == str(here)
+    frames[0]["timestamp"] = frames[0]["timestamp"].astype("Float64")
+    frames[0].loc[1, "timestamp"] = frames[0].loc[0, "timestamp"] + 30_000.5
+    folder, _ = _write(frames, tmp_path / "filled", "csv")
+    assert pd.read_csv(folder / "part0.csv")["timestamp"].dtype == np.float64  # the case: floats, then integers
+    assert pd.read_csv(folder / "part1.csv")["timestamp"].dtype == np.int64
+    kw = {"events_path": str(folder), "start_date": "2025-03-01T09:03", "end_date": "2025-03-01T09:09"}
+    a = _quiet(load_inputs, **kw)
+    b = _quiet(load_inputs, **kw, dask_address=local_cluster.scheduler_address)
+    assert b.summary() == a.summary() and a.summary()["events"] == 6
+    assert a.date_range == ("2025-03-01T09:03:00", "2025-03-01T09:08:00")
+
+
+# ================================================================== checks made after the start/end dates
+def _dated_inputs(tmp_path) -> tuple[dict, pd.DataFrame, str]:
+    """A log whose early customers (every event before the start date) are the only ones the customers table
+    shares, and whose channel 'fax' only they used (the costs name it): both warnings depend on the dates."""
+    ev = synth.generate(60, seed=4).events
+    start = ev["timestamp"].quantile(0.5).normalize()
+    last = ev.groupby("customer_id")["timestamp"].max()
+    early = sorted(last.index[last < start])
+    assert len(early) >= 2 and (last >= start).any()
+    ev = ev.assign(channel=ev["channel"].astype(str).where(~ev["customer_id"].isin(early[:1]), "fax"))
+    ev.to_parquet(tmp_path / "events.parquet", index=False)
+    pd.DataFrame({"customer_id": ["x1", early[0], "x2"], "plan": "a"}).to_csv(tmp_path / "customers.csv", index=False)
+    pd.DataFrame({"channel": ["fax"], "spend": [10.0]}).to_csv(tmp_path / "costs.csv", index=False)
+    kw = {"events_path": str(tmp_path / "events.parquet"), "customers_path": str(tmp_path / "customers.csv"),
+          "costs_path": str(tmp_path / "costs.csv")}
+    return kw, ev, start.strftime("%Y-%m-%d")
+
+
+def _warned(kw: dict) -> list[str]:
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        load_inputs(**kw)
+    return [str(w.message) for w in got if issubclass(w.category, DataWarning)
+            and ("no customer_id" in str(w.message) or "cost channel" in str(w.message))]
+
+
+def test_shared_ids_and_cost_channels_are_checked_on_the_dated_log_alike(local_cluster, client, tmp_path):
+    """The customers share ids, and the costs a channel, only with events before start_date: on the events
+    the reports read they attach to no one, and both runs say so (in process checked the whole file)."""
+    kw, ev, start = _dated_inputs(tmp_path)
+    assert _warned(kw) == _warned({**kw, "dask_address": local_cluster.scheduler_address}) == []  # no dates
+    dated = {**kw, "start_date": start}
+    here, there = _warned(dated), _warned({**dated, "dask_address": local_cluster.scheduler_address})
+    assert there == here and len(here) == 2
+    kept = sorted(ev.loc[ev["timestamp"] >= pd.Timestamp(start), "customer_id"].unique())[:3]
+    ids = ", ".join(map(repr, kept))
+    assert f"no customer_id matches an event's (events: {ids}, …; customers: 'x1', " in here[0] + here[1]
+    assert "1 cost channel(s) appear in no event ('fax')" in here[0] + here[1]
+
+
+def test_dates_keeping_no_event_fail_alike(local_cluster, client, tmp_path):
+    kw, ev, _ = _dated_inputs(tmp_path)
+    dated = {**kw, "start_date": "2099-01-01", "end_date": "2099-02-01"}
+    here = _error(load_inputs, **dated)
+    there = _error(load_inputs, **dated, dask_address=local_cluster.scheduler_address)
+    assert str(there) == str(here) and here.rule == "empty_input"
+    assert "no events between start_date='2099-01-01' and end_date='2099-02-01'" in here.message

@@ -5,9 +5,10 @@ reads whole files of the log — Parquet or CSV (``.csv``, ``.tsv``, ``.txt``, `
 CSV rules: :func:`cjlib.reading.read_csv_file`) — given as a file, a folder, a glob (``exports/*.csv``) or any
 fsspec URL (``s3://bucket/events/``), and validates its rows with the loader's own rules (required columns,
 pandera schema, parseable timestamps, the column mapping, the start/end filter). What the loader decides
-over the whole log is decided over every file too: the one day/month order of text timestamps, and the
-type of a CSV column (empty in one file, numbers or text in another: as one read of all the rows types
-it). A Hive-partitioned Parquet folder (``events/date=2025-01-01/part-0.parquet``) gives its partition keys
+over the whole log is decided over every file too: the one day/month order of text timestamps, the one
+unit of epoch timestamps (files holding seconds and milliseconds are refused as one column holding both
+is), and the type of a CSV column (empty in one file, numbers or text in another: as one read of all the
+rows types it). A Hive-partitioned Parquet folder (``events/date=2025-01-01/part-0.parquet``) gives its partition keys
 as categorical columns, as the loader (pyarrow's dataset) does. A failure anywhere reaches the caller as
 one :class:`cjlib.DataError` naming the file, column, rule, the count over every file and the first
 example rows (their row numbers count from the log's first row, as in process). A CSV file is read whole
@@ -44,6 +45,7 @@ from cjlib.reading import _common_types, _csv_kinds, _Listing, _local_path, _pie
 
 SHUFFLED_ENV = "CJLIB_SHUFFLED_LOG"  # set by the runner: the saved, shuffled log every notebook opens
 FACTS_FILE = "_cjlib_log.json"
+NO_ROWS_LEFT = "the event log has no rows"  # every file read holds rows, none kept by the start/end filter
 
 
 @dataclass(frozen=True)
@@ -192,12 +194,17 @@ _OWN = ("customer_id", "timestamp", "event", "channel")  # typed by the loader i
 
 def _evidence(piece, spec: _Spec):
     """What the report process needs from a checked piece to decide as the loader decides over the whole
-    log: the day/month evidence of text timestamps and (CSV) each column's type."""
+    log: the day/month evidence of text timestamps, the magnitudes of epoch timestamps (their one unit)
+    and (CSV) each column's type."""
+    from cjlib.timestamps import _epoch_evidence, _is_epoch
+
     if isinstance(piece, DataError):
         return piece
     kinds = _csv_kinds(piece, _OWN) if spec.kind == "csv" else {}
     order = _order_evidence(piece["timestamp"]) if spec.timestamp_format is None else None
-    return {"kinds": kinds, "order": order}
+    ts = piece["timestamp"]
+    unit = _epoch_evidence(ts) if len(piece) and _is_epoch(ts, spec.timestamp_format) else None
+    return {"kinds": kinds, "order": order, "unit": unit}
 
 
 def _order_evidence(ts: pd.Series) -> dict | None:
@@ -249,14 +256,25 @@ def _decided_order(evidence: list, spec: _Spec) -> str | None:
     return None
 
 
-def _finish_piece(piece, spec: _Spec, order: str | None, casts: dict):
-    """Phase 3: timestamps parsed in the log's one day/month order, the loader's types, the date filter."""
+def _decided_unit(evidence: list, spec: _Spec) -> str | None:
+    """The one unit of the whole log's epoch timestamps (:func:`cjlib.timestamps._epoch_unit` over every
+    file's values, as the loader decides over its one column), or its :class:`DataError` when the files
+    hold values of two units' ranges; ``None``: no file holds epochs."""
+    from cjlib.timestamps import _epoch_unit
+
+    ev = [e["unit"] for e in evidence if e.get("unit") is not None]
+    return _epoch_unit(ev, spec.file) if ev else None
+
+
+def _finish_piece(piece, spec: _Spec, order: str | None, casts: dict, unit: str | None = None):
+    """Phase 3: timestamps parsed in the log's one day/month order (epochs in its one unit), the loader's
+    types, the date filter."""
     from cjlib.io.order import _as_category
 
     if isinstance(piece, DataError):
         return piece
     try:
-        df = piece.assign(timestamp=_timestamps(piece["timestamp"], spec, order))
+        df = piece.assign(timestamp=_timestamps(piece["timestamp"], spec, order, unit))
         cats = {c: _as_category(df[c]) for c in ("event", "channel") if c in df.columns}
         if spec.ids_as_text:
             from cjlib.io.inputs import _id_text
@@ -276,15 +294,16 @@ def _finish_piece(piece, spec: _Spec, order: str | None, casts: dict):
         return err
 
 
-def _timestamps(raw: pd.Series, spec: _Spec, order: str | None) -> pd.Series:
-    """:func:`cjlib.io.schema._to_utc_naive` with the order decided over the whole log (the message of an
-    unparseable value as the loader words it, which names no order it was not given)."""
-    from cjlib.io.schema import _to_utc_naive
+def _timestamps(raw: pd.Series, spec: _Spec, order: str | None, unit: str | None = None) -> pd.Series:
+    """:func:`cjlib.io.schema._to_utc_naive` with the order and the epoch unit decided over the whole log
+    (the message of an unparseable value as the loader words it, which names no order it was not given)."""
+    from cjlib.timestamps import _parse, check_timestamp_format
 
-    if spec.timestamp_format is not None or order is None:
-        return _to_utc_naive(raw, spec.file, "timestamp", spec.timestamp_format)
+    fmt = check_timestamp_format(spec.timestamp_format, spec.file)
+    if fmt is not None or order is None:
+        return _parse(raw, fmt, spec.file, "timestamp", unit)
     try:
-        return _to_utc_naive(raw, spec.file, "timestamp", order)
+        return _parse(raw, order, spec.file, "timestamp", unit)
     except DataError as err:
         raise DataError(err.message.replace(f" with timestamp_format {order!r}", ""), file=err.file,
                         column=err.column, rule=err.rule, examples=err.examples) from None
@@ -385,7 +404,7 @@ def _finish(client, parts: list, source: str, key: str, keep_duplicates: bool, d
     names = pd.concat([f["events"] for f in facts]).groupby(level=0, sort=True).sum()
     stamps = [(f["first"], f["last"]) for f in facts if f["first"] is not None]
     if not stamps:
-        raise DataError("the event log has no rows", file=source, rule="empty_input")
+        raise DataError(NO_ROWS_LEFT, file=source, rule="empty_input")
     log = LogFacts(source=source, events=int(counts.sum()), customers=len(every),
                    first_event=min(a for a, _ in stamps).isoformat(), last_event=max(b for _, b in stamps).isoformat(),
                    event_counts={str(k): int(v) for k, v in names.items() if v > 0},
@@ -442,8 +461,8 @@ def read_log(path: str, *, columns: Mapping[str, str] | None = None, timestamp_f
     text = tuple(mapping.get(c, c) for c in ("customer_id", "session_id")) if listing.kind == "csv" else ()
     spec = _Spec(listing.source, mapping, timestamp_format, start, end, ids_as_text, listing.schema,
                  listing.kind, text, listing.key_types)
-    pieces, order, casts = _validated(client, listing, spec)
-    pieces = [client.submit(_finish_piece, p, spec, order, casts, pure=False) for p in pieces]
+    pieces, order, casts, unit = _validated(client, listing, spec)
+    pieces = [client.submit(_finish_piece, p, spec, order, casts, unit, pure=False) for p in pieces]
     _raise_failures(client, pieces)
     meta = client.submit(lambda p: p.iloc[:0], pieces[0], pure=False).result()
     with _as_loaded():
@@ -460,9 +479,9 @@ def read_log(path: str, *, columns: Mapping[str, str] | None = None, timestamp_f
     return parted, facts
 
 
-def _validated(client, listing: _Listing, spec: _Spec) -> tuple[list, str | None, dict]:
+def _validated(client, listing: _Listing, spec: _Spec) -> tuple[list, str | None, dict, str | None]:
     """Phases 1 and 2 on every file (read, then checked), and what the whole log decides: the day/month
-    order of its timestamps and the CSV columns' common types. A CSV column the files type differently
+    order of its timestamps, the unit of its epochs and the CSV columns' common types. A CSV column the files type differently
     (numbers in one, text in another) is read again as text, as one read of all its rows would give it."""
     import dataclasses
 
@@ -481,10 +500,10 @@ def _validated(client, listing: _Listing, spec: _Spec) -> tuple[list, str | None
         del raws
         evidence = client.gather(client.map(_evidence, pieces, spec=spec, pure=False))
         _raise_failures(client, pieces)
-        order = _decided_order(evidence, spec)
+        order, unit = _decided_order(evidence, spec), _decided_unit(evidence, spec)
         casts, mixed = _common_types([e["kinds"] for e in evidence])
         if not mixed:
-            return pieces, order, casts
+            return pieces, order, casts, unit
         spec = dataclasses.replace(spec, text=spec.text + tuple(spec.mapping.get(c, c) for c in mixed))
     raise RuntimeError("CSV columns typed differently after reading them as text")  # not reached
 

@@ -188,7 +188,7 @@ def load_inputs(
     stitching = None
     if dask_address and dask_address.strip():
         return _load_on_dask(dask_address.strip(), events_path, parts, fmt, stage_map, start, end,
-                             events_format, customers_path, feedback_path, costs_path)
+                             events_format, customers_path, feedback_path, costs_path, (start_date, end_date))
     if events_format == "table":
         events = load_events(events_path, parts["events"], stage_map=stage_map, timestamp_format=fmt["events"])
     else:
@@ -202,20 +202,24 @@ def load_inputs(
                              timestamp_format=fmt["feedback"]) if feedback_path else None
     costs = load_costs(costs_path, parts["costs"]) if costs_path else None
     events, customers, feedback = _common_ids(events, customers, feedback)
-    if costs is not None:
-        _warn_unknown_cost_channels(costs, events)
     if start is not None or end is not None:
         events = _between(events, start, end)
         if len(events) == 0:
             raise DataError(f"no events between start_date={start_date!r} and end_date={end_date!r}",
                             file=events.attrs.get("source"), column="timestamp", rule="empty_input")
         feedback = _between(feedback, start, end) if feedback is not None else None
+    # checked on the events the reports read (after the dates), as a Dask run checks the workers' log
+    if costs is not None:
+        _warn_unknown_cost_channels(costs, events)
+    if customers is not None and len(customers):
+        ids = pd.unique(events["customer_id"])
+        _warn_no_shared_ids(customers, bool(customers["customer_id"].isin(ids).any()), ids[:3], stacklevel=3)
     unmatched = _unmatched_stages(feedback, stage_map) if feedback is not None else 0
     return Inputs(events, customers, feedback, costs, stage_map, stitching, unmatched)
 
 
 def _load_on_dask(address, events_path, parts, fmt, stage_map, start, end, events_format, customers_path,
-                  feedback_path, costs_path) -> Inputs:
+                  feedback_path, costs_path, dates=("", "")) -> Inputs:
     """:func:`load_inputs` with the events read, validated and shuffled by the Dask workers."""
     import json
     import os
@@ -246,8 +250,14 @@ def _load_on_dask(address, events_path, parts, fmt, stage_map, start, end, event
         if log.key != key:  # saved for other inputs: read this run's own
             events = log = None
     if events is None:
-        events, log = dload.read_log(events_path, columns=mapping, timestamp_format=fmt["events"], start=start,
-                                     end=end, ids_as_text=as_text, client=client, key=key)
+        try:
+            events, log = dload.read_log(events_path, columns=mapping, timestamp_format=fmt["events"], start=start,
+                                         end=end, ids_as_text=as_text, client=client, key=key)
+        except DataError as err:  # rows, but none between the dates: the in-process message
+            if err.rule != "empty_input" or err.message != dload.NO_ROWS_LEFT or (start is None and end is None):
+                raise
+            raise DataError(f"no events between start_date={dates[0]!r} and end_date={dates[1]!r}", file=err.file,
+                            column="timestamp", rule="empty_input") from None
     _warn_unknown_events(log, stage_map)
     _check_known_events(None, stage_map, log=log)
     if costs is not None and log.channels:
@@ -320,8 +330,7 @@ def _id_text(ids: pd.Series) -> pd.Series:
 
 def _common_ids(events: pd.DataFrame, *others: pd.DataFrame | None) -> tuple:
     """``events`` and the other tables with one representation of ``customer_id``: as loaded when every
-    table types it alike (all numbers or all text), else as text everywhere (events re-sorted). A
-    customers table sharing no id with the events is warned about."""
+    table types it alike (all numbers or all text), else as text everywhere (events re-sorted)."""
     tables = [events, *others]
 
     def numeric(df: pd.DataFrame) -> bool:
@@ -332,14 +341,10 @@ def _common_ids(events: pd.DataFrame, *others: pd.DataFrame | None) -> tuple:
     if len(kinds) > 1:
         tables = [None if df is None else _with_ids(df, _id_text(df["customer_id"])) for df in tables]
         tables[0] = ensure_sorted(tables[0])
-    customers = tables[1] if len(tables) > 1 else None
-    if customers is not None and len(customers):
-        ids = pd.unique(tables[0]["customer_id"])
-        _warn_no_shared_ids(customers, bool(customers["customer_id"].isin(ids).any()), ids[:3])
     return tuple(tables)
 
 
-def _warn_no_shared_ids(customers: pd.DataFrame, shared: bool, first_ids) -> None:
+def _warn_no_shared_ids(customers: pd.DataFrame, shared: bool, first_ids, stacklevel: int = 4) -> None:
     """Warn when no customer_id of ``customers`` is an event's (``first_ids``: the log's first three ids in
     the loader's order, named in the warning)."""
     if shared:
@@ -348,7 +353,7 @@ def _warn_no_shared_ids(customers: pd.DataFrame, shared: bool, first_ids) -> Non
     cu_ids = ", ".join(map(repr, customers["customer_id"].head(3)))
     warnings.warn(f"{customers.attrs.get('source', 'customers')}: no customer_id matches an event's "
                   f"(events: {ev_ids}, …; customers: {cu_ids}, …); customer attributes attach to no one",
-                  DataWarning, stacklevel=4)
+                  DataWarning, stacklevel=stacklevel)
 
 
 def _with_ids(df: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:

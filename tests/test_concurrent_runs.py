@@ -194,3 +194,84 @@ def test_a_run_killed_mid_commit_is_finished_by_the_next_run_and_nothing_else_is
     assert [json.loads(h.read_text())["metrics"]["version"] for h in history] == ["old", "new"]
     for folder in (out, x):
         assert _hidden(folder) == [".keep"] and (folder / ".keep").read_text() == "mine"
+
+
+def test_folder_locks_by_hand(tmp_path):
+    """A lock per folder, whatever the path to it; ``create=False`` writes nothing; a held folder stops a
+    second holder with the first's pid; released, it is free."""
+    from cjlib.report.runner import LOCK_NAME, RunLockedError, _FolderLocks
+
+    out, link = tmp_path / "out", tmp_path / "link"
+    out.mkdir()
+    link.symlink_to(out)
+    first, second = _FolderLocks(), _FolderLocks()
+    assert not first.take(out, "hint", create=False) and list(out.iterdir()) == []
+    assert not first.take(tmp_path / "missing", "hint")
+    assert first.take(out, "hint") and first.take(link, "hint")  # one folder, two paths: held once
+    assert (out / LOCK_NAME).read_text().startswith(f"pid {os.getpid()} since ")
+    with pytest.raises(RunLockedError, match=rf"^another report run is writing to {link} \(pid {os.getpid()} "
+                                             r"since [^)]+\); hint$"):
+        second.take(link, "hint", create=False)
+    first.release()
+    assert second.take(link, "hint", create=False)
+    second.release()
+
+
+def test_a_killed_runs_commit_into_a_busy_export_folder_waits_for_it(setup, tmp_path):
+    """The next run into ``out`` finds a killed run's journal moving an export into x, which a live run
+    holds: it stops with one line and touches nothing (journal, staged files, x as they were); once x is
+    free, the next run finishes the commit."""
+    import fcntl
+
+    from cjlib.report import RunLockedError, _atomic_write, run_reports
+    from cjlib.report.runner import LOCK_NAME
+
+    _, events, nbdir = setup
+    out, x = tmp_path / "out", tmp_path / "x"
+    staging = out / ".00_gated.staging.k"
+    staging.mkdir(parents=True)
+    x.mkdir()
+    (out / "00_gated.html").write_text("old")
+    (staging / "00_gated.html").write_text("new")
+    (x / "a.csv").write_text("old")
+    staged = x / f".a.csv.00_gated.staging.k{STAGED_SUFFIX}"
+    staged.write_text("new")
+    moves = [(staging / "00_gated.html", out / "00_gated.html"), (staged, x / "a.csv")]
+    journal = out / ".00_gated.commit.json"
+    _atomic_write(journal, json.dumps({"moves": [[str(a), str(b)] for a, b in moves], "removes": []}))
+    before = {p: p.read_bytes() for p in (journal, *[a for a, _ in moves], *[b for _, b in moves])}
+    with open(x / LOCK_NAME, "a+") as held:  # a live run writing to x
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(RunLockedError, match=rf"writing to {x} .*the unfinished commit {journal} of a killed"):
+            run_reports(["01"], {"events_path": str(events)}, out_dir=out, notebooks_dir=nbdir, progress=None)
+    assert {p: p.read_bytes() for p in before} == before and staging.is_dir()
+    assert [r.status for r in run_reports(["01"], {"events_path": str(events)}, out_dir=out, notebooks_dir=nbdir,
+                                          progress=None)] == ["ok"]
+    assert (out / "00_gated.html").read_text() == "new" and (x / "a.csv").read_text() == "new"
+    assert not journal.exists() and not staging.exists() and _hidden(x) == []
+
+
+@pytest.mark.parametrize("busy", [False, True])
+def test_exports_left_in_a_folder_a_live_run_holds_are_not_deleted(setup, tmp_path, busy):
+    """A report whose exports move from x to y drops its old ones in x with its commit — unless a live run
+    holds x by then (they may be that run's files now): those stay."""
+    import fcntl
+
+    from cjlib.report import run_reports
+    from cjlib.report.runner import LOCK_NAME
+
+    _, events, nbdir = setup
+    out, x, y = tmp_path / "out", tmp_path / "x", tmp_path / "y"
+
+    def run(folder, version):
+        res = run_reports(["00"], {"events_path": str(events), "output_dir": str(folder), "version": version},
+                          out_dir=out, notebooks_dir=nbdir, progress=None)
+        assert [r.status for r in res] == ["ok"], res
+
+    run(x, "old")
+    with open(x / LOCK_NAME, "a+") as held:
+        if busy:  # a live run writing to x
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        run(y, "new")
+    assert _report(out, y) == {"version": "new", "a.csv": ["new"], "b.csv": ["new"]}
+    assert sorted(p.name for p in x.iterdir() if p.name != LOCK_NAME) == (["a.csv", "b.csv"] if busy else [])

@@ -530,7 +530,7 @@ def run_reports(
         try:
             for nb_path in chosen:
                 results.append(_run_one(nb_path, per_nb[nb_path.stem], out, keep_code=keep_code, data=data,
-                                        bases=bases))
+                                        bases=bases, locks=locks))
                 if progress:
                     r = results[-1]
                     progress(f"{r.name:<24} {r.status:<6} {r.seconds:6.1f} s" + (f"  {r.error}" if r.error else ""))
@@ -543,7 +543,7 @@ def run_reports(
 
 
 def _run_one(nb_path: Path, injected: dict, out: Path, *, keep_code: bool, data: dict,
-             bases: list[Path]) -> ReportResult:
+             bases: list[Path], locks: _FolderLocks | None = None) -> ReportResult:
     """Execute one notebook in its staging folder and commit its files, or record its failure."""
     import papermill as pm
 
@@ -586,7 +586,7 @@ def _run_one(nb_path: Path, injected: dict, out: Path, *, keep_code: bool, data:
                           *exports, *stage_entries(out, name, started, text, staging),
                           (staging / f"{name}.metrics.json", out / f"{name}.metrics.json")],
                 [out / f"{name}.error.json", out / f"{name}.failed.ipynb",
-                 *(p for p in old_exports if p not in new_targets)])
+                 *_removable([p for p in old_exports if p not in new_targets], locks)])
         return ReportResult(name, "ok", seconds, metrics=metrics)
     except Exception as exc:  # a failed notebook: record it, keep the last good report, go on
         seconds = round(time.perf_counter() - t0, 2)
@@ -607,6 +607,19 @@ def _run_one(nb_path: Path, injected: dict, out: Path, *, keep_code: bool, data:
             _replay(journal)
         export_dir = injected.get("output_dir")
         _clear_staged(staging, {out, *([resolve(export_dir)] if export_dir else [])})
+
+
+def _removable(paths: list[Path], locks: _FolderLocks | None) -> list[Path]:
+    """The last report's exports its new version drops that the commit may delete: those in folders this run
+    holds or can lock now (an export folder the report no longer uses). A folder another live run holds
+    keeps its files — by now they may be that run's."""
+    keep = []
+    for folder in sorted({p.parent for p in paths}) if locks is not None else []:
+        try:
+            locks.take(folder, "")
+        except RunLockedError:
+            keep.append(folder)
+    return [p for p in paths if p.parent not in keep]
 
 
 def _release_memory() -> None:

@@ -261,9 +261,9 @@ class _FolderLocks:
     held until :meth:`release`.
 
     A run never waits: a folder another live run holds stops it at once with one line
-    (:class:`RunLockedError`, exit 2: nothing was run or written). The kernel dies with its process (also
-    on SIGKILL), so a killed run's folders are free at once and whatever is staged in a folder this run
-    holds is a dead run's: :func:`_recover` may clear it all. Folders are told apart by device and inode (a
+    (:class:`RunLockedError`, exit 2: no report was run). A lock dies with the process holding it (also on
+    SIGKILL; the kernels do not inherit it), so a killed run's folders are free at once and whatever is
+    staged in a folder this run holds is a dead run's: :func:`_recover` may clear it all. Folders are told apart by device and inode (a
     second path to a locked folder is that folder). The lock file is never deleted: a deleted lock file
     would let two runs each lock a file of that name.
     """

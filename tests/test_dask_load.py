@@ -417,3 +417,89 @@ def test_dates_keeping_no_event_fail_alike(local_cluster, client, tmp_path):
     there = _error(load_inputs, **dated, dask_address=local_cluster.scheduler_address)
     assert str(there) == str(here) and here.rule == "empty_input"
     assert "no events between start_date='2099-01-01' and end_date='2099-02-01'" in here.message
+
+
+# ============================================================================= fsspec URLs in process
+def _url_sources(tmp_path: Path, day_first_log: pd.DataFrame) -> dict[str, tuple[str, Path | str]]:
+    """Each form as a ``file://`` URL and as the local path it names: a CSV file, a CSV folder, a glob of CSV
+    files, a Parquet folder, a Hive-partitioned Parquet folder."""
+    ev = day_first_log
+    csv_folder = _split(ev, tmp_path / "csv")
+    single = tmp_path / "events.csv"
+    ev.to_csv(single, index=False)
+    parquet = tmp_path / "pq"
+    parquet.mkdir()
+    typed = synth.generate(80, seed=6).events
+    typed.iloc[:150].to_parquet(parquet / "a.parquet", index=False)
+    typed.iloc[150:].assign(revenue=typed["revenue"].iloc[150:].fillna(0).astype("int64")) \
+        .to_parquet(parquet / "b.parquet", index=False)  # int64 here, double there: read widened
+    hive = tmp_path / "hive"
+    for dev, rows in typed.groupby("device").groups.items():
+        (hive / f"device={dev}").mkdir(parents=True)
+        typed.loc[rows].drop(columns="device").to_parquet(hive / f"device={dev}" / "part-0.parquet", index=False)
+    forms = {"csv_file": single, "csv_folder": csv_folder, "csv_glob": f"{csv_folder}/*.csv", "parquet_folder": parquet,
+             "hive_folder": hive}
+    return {k: (f"file://{p}", p) for k, p in forms.items()}
+
+
+@pytest.mark.parametrize("form", ["csv_file", "csv_folder", "csv_glob", "parquet_folder", "hive_folder"])
+def test_a_url_reads_in_process_as_on_dask(local_cluster, client, tmp_path, day_first_log, form):
+    """In process reads an fsspec URL as the local path it names, and as the Dask run reads the URL."""
+    url, local = _url_sources(tmp_path, day_first_log)[form]
+    here = _quiet(load_events, url)
+    expected = _quiet(load_events, local)
+    pd.testing.assert_frame_equal(here, expected)
+    assert here.attrs["source"] == url
+    parted, facts = _quiet(dload.read_log, url, client=client)
+    pd.testing.assert_frame_equal(_rows(parted), here)
+    assert facts.source == url
+    a = _quiet(load_inputs, events_path=url)
+    b = _quiet(load_inputs, events_path=url, dask_address=local_cluster.scheduler_address)
+    assert b.summary() == a.summary() == _quiet(load_inputs, events_path=str(local)).summary()
+    assert gallery.profile_differences(a, b) == []
+
+
+def test_a_bad_file_at_a_url_fails_alike(client, tmp_path, day_first_log):
+    ev = day_first_log.copy()
+    ev.loc[len(ev) // 2, "timestamp"] = "31/31/2025 10:00:00"
+    url = f"file://{_split(ev, tmp_path / 'csv')}"
+    here = _error(load_events, url)
+    assert str(_error(dload.read_log, url, client=client)) == str(here)
+    assert (here.rule, here.file) == ("parseable_timestamp", url) and f"row {len(ev) // 2}:" in str(here)
+    for missing in (f"file://{tmp_path}/nothing", f"file://{tmp_path}/nothing/*.csv"):
+        here, there = _error(load_events, missing), _error(dload.read_log, missing, client=client)
+        assert str(there) == str(here) and here.rule == "file_exists" and here.file == missing
+    pq = tmp_path / "mixed"
+    pq.mkdir()
+    day_first_log.iloc[:10].to_parquet(pq / "a.parquet", index=False)
+    day_first_log.iloc[10:].assign(revenue="x").to_parquet(pq / "b.parquet", index=False)  # numbers, then text
+    here = _error(load_events, f"file://{pq}")
+    assert (here.rule, here.column) == ("schema_mismatch", "revenue")
+    assert str(_error(dload.read_log, f"file://{pq}", client=client)) == str(here)
+
+
+def test_a_memory_url_reads_as_its_local_copy(tmp_path, day_first_log):
+    """``memory://`` (this process's own fsspec store: no worker sees it, so in process only): a Parquet file,
+    a CSV folder and a glob read as their local copies; the flat mapping is checked against its columns."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    root = f"/cjlib-test-{tmp_path.name}"
+    try:
+        local = _split(day_first_log, tmp_path / "csv")
+        for f in sorted(local.iterdir()):
+            fs.pipe(f"{root}/csv/{f.name}", f.read_bytes())
+        typed = synth.generate(40, seed=7).events
+        typed.to_parquet(tmp_path / "e.parquet", index=False)
+        fs.pipe(f"{root}/e.parquet", (tmp_path / "e.parquet").read_bytes())
+        for url, path in ((f"memory://{root}/csv", local), (f"memory://{root}/csv/*.csv", local),
+                          (f"memory://{root}/e.parquet", tmp_path / "e.parquet")):
+            pd.testing.assert_frame_equal(_quiet(load_events, url), _quiet(load_events, path))
+        renamed = day_first_log.rename(columns={"customer_id": "user"})
+        fs.pipe(f"{root}/renamed.csv", renamed.to_csv(index=False).encode())
+        got = _quiet(load_inputs, events_path=f"memory://{root}/renamed.csv", columns={"customer_id": "user"})
+        assert got.summary()["events"] == len(_quiet(load_events, local))
+        e = _error(load_inputs, events_path=f"memory://{root}/renamed.csv", columns={"customer_id": "usr"})
+        assert e.rule == "missing_column" and "no input has such a column (renamed.csv: user, " in e.message
+    finally:
+        fs.rm(root, recursive=True)

@@ -356,9 +356,13 @@ def _part_facts(part: pd.DataFrame) -> dict:
     """The customers of an ordered partition (in order) with their row counts, and its small aggregates."""
     from cjlib.journeys import customer_groups
 
+    from cjlib.io.order import categories_used
+
     starts, _ = customer_groups(part)
     ts = part["timestamp"]
     return {
+        "categories": {c: part[c].cat.categories[categories_used(part[c])] for c in ("event", "channel")
+                       if c in part.columns and isinstance(part[c].dtype, pd.CategoricalDtype)},
         "ids": part["customer_id"].to_numpy()[starts],
         "counts": np.diff(np.r_[starts, len(part)]).astype(np.int64),
         "first": ts.min() if len(part) else None, "last": ts.max() if len(part) else None,
@@ -367,15 +371,29 @@ def _part_facts(part: pd.DataFrame) -> dict:
     }
 
 
-def _renumber(part: pd.DataFrame, start: np.ndarray) -> pd.DataFrame:
+def _renumber(part: pd.DataFrame, start: np.ndarray, dtypes: dict) -> pd.DataFrame:
     """Rows numbered by their place in the whole log's order: each customer's first row in the sorted log
-    plus the row's place within the customer."""
+    plus the row's place within the customer; ``event`` and ``channel`` given the log's categories
+    (``dtypes``: every value present in any partition, sorted, as the loader types them), so partitions
+    read from different files concatenate to the loader's column."""
+    part = part.assign(**{c: part[c].cat.set_categories(t.categories) for c, t in dtypes.items()
+                          if c in part.columns and not part[c].dtype == t})
     counts = np.diff(np.r_[np.flatnonzero(np.r_[True, part["customer_id"].to_numpy()[1:]
                                                  != part["customer_id"].to_numpy()[:-1]]), len(part)]) \
         if len(part) else np.zeros(0, np.int64)
     first = np.repeat(start, counts)
     within = np.arange(len(part), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)  # 0 rows: none
     return part.assign(**{_ROW: first + within})
+
+
+def _sorted_union(indexes: list) -> pd.Index:
+    """The values of several category indexes, once each, sorted (as :func:`cjlib.io.order._as_category` sorts)."""
+    every = pd.Index(np.concatenate([np.asarray(i, dtype=object) for i in indexes])) if indexes else pd.Index([])
+    every = every.unique()
+    try:
+        return pd.Index(every.sort_values().tolist())
+    except TypeError:  # categories of mixed types: as the loader's object categoricals order them
+        return pd.Index(pd.Series(list(every), dtype=object).astype("category").cat.categories.tolist())
 
 
 def _finish(client, parts: list, source: str, key: str, keep_duplicates: bool, dedupe: bool = True):
@@ -398,7 +416,10 @@ def _finish(client, parts: list, source: str, key: str, keep_duplicates: bool, d
     start = np.empty(len(every), np.int64)
     start[order] = np.r_[0, np.cumsum(counts[order])[:-1]] if len(every) else np.zeros(0, np.int64)
     bounds = np.r_[0, np.cumsum([len(i) for i in ids])]
-    parts = [client.submit(_renumber, p, start[a:b], pure=False) for p, a, b in zip(parts, bounds[:-1], bounds[1:])]
+    dtypes = {c: pd.CategoricalDtype(_sorted_union([f["categories"][c] for f in facts if c in f["categories"]]))
+              for c in ("event", "channel") if any(c in f["categories"] for f in facts)}
+    parts = [client.submit(_renumber, p, start[a:b], dtypes, pure=False)
+             for p, a, b in zip(parts, bounds[:-1], bounds[1:])]
     meta = client.submit(lambda p: p.iloc[:0], parts[0], pure=False).result()
     ddf = dd.from_delayed(parts, meta=meta, verify_meta=False)
     names = pd.concat([f["events"] for f in facts]).groupby(level=0, sort=True).sum()

@@ -182,11 +182,17 @@ def _mapping_parts(mapping: dict, files: Mapping[str, str],
                   if k not in OPTIONS and not any(v in cols for cols in present.values())]
         if unused:
             k = unused[0]
-            have = "; ".join(f"{resolve(files[t]).name}: {', '.join(cols[:12])}" for t, cols in present.items())
+            have = "; ".join(f"{_shown(files[t]).rstrip('/').rsplit('/', 1)[-1]}: {', '.join(cols[:12])}"
+                             for t, cols in present.items())
             raise DataError(f"the column mapping names '{mapping[k]}' for '{k}', but no input has such a "
-                            f"column ({have})", file=", ".join(str(resolve(p)) for p in files.values()),
+                            f"column ({have})", file=", ".join(_shown(p) for p in files.values()),
                             column=k, rule="missing_column")
     return {t: _table_mapping(mapping, t, present.get(t)) for t in tables}
+
+
+def _shown(path) -> str:
+    """A table's path as messages name it: resolved (:func:`cjlib.paths.resolve`), a URL as given."""
+    return str(path) if "://" in str(path) else str(resolve(path))
 
 
 def read_json_or_yaml(text: str) -> object:

@@ -25,9 +25,9 @@ PURCHASE_BEHAVIOUR = ("recency_days", "n_purchases", "aov", "tenure_days", "days
 # columns customer_features produces that are not customer attributes
 _BEHAVIOUR_PREFIXES = ("share_", "channel_share_", "n_")
 _BEHAVIOUR_COLS = {"recency_days", "tenure_days", "frequency", "sessions", "events_per_session", "monetary",
-                   "aov", "days_to_first_purchase", "furthest_stage", "furthest_stage_name", "csat_mean",
-                   "nps_mean", "sessions_per_30d", "purchases_per_session", "revenue_per_30d",
-                   "days_between_purchases"}
+                   "aov", "days_to_first_purchase", "days_since_last_purchase", "furthest_stage",
+                   "furthest_stage_name", "csat_mean", "nps_mean", "sessions_per_30d", "purchases_per_session",
+                   "revenue_per_30d", "days_between_purchases"}
 MAX_LEVELS = 20
 SILHOUETTE_SAMPLE = 3000
 BOOT_SAMPLE = 3000

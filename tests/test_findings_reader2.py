@@ -339,3 +339,12 @@ def test_persona_names_never_call_non_buyers_bargain_buyers_or_one_time_buyers_l
     row = pd.Series({"revenue_ratio": 3.7, "conv_ratio": 3.6, "median_purchases": 1.0})
     assert not rule(row)
     assert rule(pd.Series({**row, "median_purchases": 2.0}))
+
+
+def test_purchase_recency_is_behaviour_not_an_attribute_to_cluster_on():
+    # with days_since_last_purchase in the feature table, the sample's personas went from 5 to 4: the column
+    # was taken for a customer attribute and clustered on
+    from cjlib.personas.features import _is_attribute
+
+    assert not _is_attribute("days_since_last_purchase")
+    assert not _is_attribute("recency_days") and _is_attribute("age")

@@ -1,7 +1,7 @@
 """Command line: ``python -m cjlib report …`` and ``python -m cjlib data …``.
 
 Exit status: 0 on success, 1 when a notebook failed (the others still ran), 2 on bad parameters, bad
-input data, an unusable ``--out`` or another run writing to it (nothing was run or written), 130 on
+input data, an unusable ``--out`` or another run writing to it or to an export folder (nothing was run), 130 on
 Ctrl-C and 143 on SIGTERM (finished reports kept, the running one not written). Errors are one line on
 stderr, never a traceback.
 """

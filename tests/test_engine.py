@@ -257,7 +257,7 @@ def test_in_order_is_lexsorts_identity():
 def test_per_event_merge_against_a_sort():
     """Per-event partial results, as runs or as positions, in order or shuffled: the merge gives the values
     in input-position order."""
-    from cjlib.engine.core import _PerEvent, _per_event_merge
+    from cjlib.engine.core import _per_event_merge, _PerEvent
 
     rng = np.random.default_rng(1)
     for _ in range(300):

@@ -518,7 +518,7 @@ class _PerEvent:
     lengths: np.ndarray | None = None
 
     @classmethod
-    def of(cls, out, rows: np.ndarray) -> "_PerEvent":
+    def of(cls, out, rows: np.ndarray) -> _PerEvent:
         cut = np.flatnonzero(rows[1:] != rows[:-1] + 1) + 1
         values = out.reset_index(drop=True)
         if 2 * (len(cut) + 1) >= len(rows):  # a shuffled partition: sorted here, so the caller merges sorted runs

@@ -8,16 +8,17 @@ pandera schema, parseable timestamps, the column mapping, the start/end filter).
 over the whole log is decided over every file too: the one day/month order of text timestamps, the one
 unit of epoch timestamps (files holding seconds and milliseconds are refused as one column holding both
 is), and the type of a CSV column (empty in one file, numbers or text in another: as one read of all the
-rows types it). A Hive-partitioned Parquet folder (``events/date=2025-01-01/part-0.parquet``) gives its partition keys
-as categorical columns, as the loader (pyarrow's dataset) does. A failure anywhere reaches the caller as
-one :class:`cjlib.DataError` naming the file, column, rule, the count over every file and the first
-example rows (their row numbers count from the log's first row, as in process). A CSV file is read whole
-by one worker: split a large export into several files. The rows are then shuffled by customer
+rows types it). A Hive-partitioned Parquet folder (``events/date=2025-01-01/part-0.parquet``) gives its
+partition keys as categorical columns, as the loader (pyarrow's dataset) does. A failure anywhere reaches
+the caller as one :class:`cjlib.DataError` naming the file, column, rule, the count over every file and
+the first example rows (their row numbers count from the log's first row, as in process). A CSV file is
+read whole by one worker: split a large export into several files. The rows are then shuffled by customer
 (:func:`cjlib.engine.partition`; files sorted by customer id keep their rows, only a customer cut between
-two files moving), exact duplicates dropped inside each partition (a customer's rows are all
-there, so the result is the loader's), and every row numbered by its position in the loader's order
-(customer, timestamp, input order) — so per-event results come back in the order ``load_events`` gives,
-and per-customer results in sorted customer order.
+two files moving), exact duplicates dropped inside each partition (a customer's rows are all there, so
+the result is the loader's), ``event`` and ``channel`` given the whole log's sorted categories in every
+partition, and every row numbered by its position in the loader's order (customer, timestamp, input
+order) — so per-event results come back in the order ``load_events`` gives, and per-customer results in
+sorted customer order.
 
 :func:`save_log` writes that log as a Parquet folder (one file per partition, complete customers,
 ordered) and :func:`open_log` reads it back without a second shuffle: the runner validates and shuffles
@@ -376,8 +377,8 @@ def _renumber(part: pd.DataFrame, start: np.ndarray, dtypes: dict) -> pd.DataFra
     plus the row's place within the customer; ``event`` and ``channel`` given the log's categories
     (``dtypes``: every value present in any partition, sorted, as the loader types them), so partitions
     read from different files concatenate to the loader's column."""
-    part = part.assign(**{c: part[c].cat.set_categories(t.categories) for c, t in dtypes.items()
-                          if c in part.columns and not part[c].dtype == t})
+    part = part.assign(**{c: part[c].cat.set_categories(t.categories) if isinstance(part[c].dtype, pd.CategoricalDtype)
+                          else part[c].astype(t) for c, t in dtypes.items() if c in part.columns and part[c].dtype != t})
     counts = np.diff(np.r_[np.flatnonzero(np.r_[True, part["customer_id"].to_numpy()[1:]
                                                  != part["customer_id"].to_numpy()[:-1]]), len(part)]) \
         if len(part) else np.zeros(0, np.int64)
@@ -502,8 +503,9 @@ def read_log(path: str, *, columns: Mapping[str, str] | None = None, timestamp_f
 
 def _validated(client, listing: _Listing, spec: _Spec) -> tuple[list, str | None, dict, str | None]:
     """Phases 1 and 2 on every file (read, then checked), and what the whole log decides: the day/month
-    order of its timestamps, the unit of its epochs and the CSV columns' common types. A CSV column the files type differently
-    (numbers in one, text in another) is read again as text, as one read of all its rows would give it."""
+    order of its timestamps, the unit of its epochs and the CSV columns' common types. A CSV column the
+    files type differently (numbers in one, text in another) is read again as text, as one read of all its
+    rows would give it."""
     import dataclasses
 
     for _ in range(2):

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from cjlib.bgnbd import BGNBD
-from cjlib.churn.distributed import release_memory
 from cjlib.churn.dataset import _labelled
+from cjlib.churn.distributed import release_memory
 from cjlib.churn.evaluation import _evaluate
 from cjlib.churn.models import (
     ENSEMBLE,

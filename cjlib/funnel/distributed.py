@@ -33,7 +33,6 @@ from cjlib.funnel.matching import (
     _exclusions,
     _Match,
     _normalize_steps,
-    _Prepared,
     _run,
     _warn_ambiguous,
 )
@@ -325,7 +324,13 @@ def flows(funnel, *, depth: int, top: int):
     -------
     DropoffFlows
     """
-    from cjlib.funnel.flows import _add_flow_counts, _check_depth_top, _flow_summary, _flow_tables, _flow_units
+    from cjlib.funnel.flows import (
+        _add_flow_counts,
+        _check_depth_top,
+        _flow_summary,
+        _flow_tables,
+        _flow_units,
+    )
 
     _check_depth_top(depth, top)
     src = funnel._parted

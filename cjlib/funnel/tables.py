@@ -7,7 +7,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from cjlib.funnel.matching import _NAT, _NOT_SEGMENTS, _Match, _run, _step_index, _to_ts, _transition, _unit_frame
+from cjlib.funnel.matching import (
+    _NAT,
+    _NOT_SEGMENTS,
+    _Match,
+    _run,
+    _step_index,
+    _to_ts,
+    _transition,
+    _unit_frame,
+)
 from cjlib.stagemap import StageMap
 from cjlib.stats import wilson_interval
 

@@ -88,14 +88,15 @@ def journeys_finding(js: pd.DataFrame, journey_paths, *, touch_col: str, window:
 
 
 def same_credit_reason(paths: pd.DataFrame) -> str | None:
-    """Why every attribution model must give each channel the same credit, when the paths show it: every
-    converting path touches one channel only (a single touch, or one channel repeated), so each model hands
-    that channel the whole conversion. None when some converting path mixes channels.
+    """Why the attribution models must give each channel the same credit, when the paths show it: every
+    converting path touches one channel only (a single touch, or one channel repeated), so the rule-based
+    models hand that channel the whole conversion; when the non-converting paths do too, the Markov chain and
+    Shapley values can only agree. None when some converting path mixes channels.
 
     Parameters
     ----------
     paths : DataFrame
-        The paths table (``path``: touches joined by ``" > "``, ``conversions``).
+        The paths table (``path``: touches joined by ``" > "``, ``conversions``, ``nulls``).
 
     Returns
     -------
@@ -103,26 +104,34 @@ def same_credit_reason(paths: pd.DataFrame) -> str | None:
 
     Examples
     --------
-    >>> paths = pd.DataFrame({"path": ["a", "b > b", "a > b"], "conversions": [3.0, 2.0, 0.0]})
+    >>> paths = pd.DataFrame({"path": ["a", "b > b", "a > b"], "conversions": [3.0, 2.0, 0.0],
+    ...                       "nulls": [1.0, 0.0, 2.0]})
     >>> same_credit_reason(paths)
-    'every converting journey touches one channel only (3 of 5 have a single touch), so every model gives that channel the whole conversion'
+    'every converting journey touches one channel only (3 of 5 have a single touch), so first touch, last touch, linear, position-based and time decay give that channel the whole conversion'
+    >>> same_credit_reason(paths.iloc[:2])
+    'every journey touches one channel only (3 of 5 converting journeys have a single touch), so every model gives that channel the whole conversion'
     >>> same_credit_reason(paths.assign(conversions=[3.0, 2.0, 1.0])) is None
     True
     """
     from cjlib.attribution.paths import SEP
 
-    conv = paths.loc[pd.to_numeric(paths["conversions"], errors="coerce").fillna(0) > 0]
-    if conv.empty:
+    touches = paths["path"].astype(str).str.split(SEP, regex=False)
+    one = touches.map(lambda t: len(set(t)) == 1)
+    is_conv = pd.to_numeric(paths["conversions"], errors="coerce").fillna(0) > 0
+    if not is_conv.any() or not one[is_conv].all():
         return None
-    touches = conv["path"].astype(str).str.split(SEP, regex=False)
-    if not all(len(set(t)) == 1 for t in touches):
-        return None
-    n = float(conv["conversions"].sum())
-    single = float(conv.loc[touches.str.len() == 1, "conversions"].sum())
-    how = ("each has a single touch" if single == n else "each repeats one channel" if single == 0 else
-           f"{number(single)} of {number(n)} {'has' if single == 1 else 'have'} a single touch")
-    return (f"every converting journey touches one channel only ({how}), so every model gives that channel the "
-            "whole conversion")
+    n = float(paths.loc[is_conv, "conversions"].sum())
+    single = float(paths.loc[is_conv & (touches.str.len() == 1), "conversions"].sum())
+    every = bool(one.all())
+    of = f"{number(n)} converting journeys" if every else number(n)
+    each = "each converting journey" if every else "each"
+    how = (f"{each} has a single touch" if single == n else f"{each} repeats one channel" if single == 0 else
+           f"{number(single)} of {of} {'has' if single == 1 else 'have'} a single touch")
+    if every:
+        return (f"every journey touches one channel only ({how}), so every model gives that channel the whole "
+                "conversion")
+    return (f"every converting journey touches one channel only ({how}), so first touch, last touch, linear, "
+            "position-based and time decay give that channel the whole conversion")
 
 
 def journeys_title(js: pd.DataFrame) -> str:

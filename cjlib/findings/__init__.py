@@ -508,7 +508,8 @@ def problems(text: str) -> list[str]:
 
 
 def source_lines(data) -> list[str]:
-    """What reading an export did, for the reports that show customers and channels (00, 02): how many
+    """What reading the log did, for the reports that show customers and channels (00, 02): exact duplicate
+    rows dropped, how many
     anonymous ids identity stitching joined to the customers they later logged in as, and that the
     channels approximate GA4's default channel group. Empty for a plain table.
 
@@ -519,8 +520,9 @@ def source_lines(data) -> list[str]:
     Returns
     -------
     list of str
-        The stitching line, a line on events with no id (when any) and the GA4 channel note; ``[]`` when
-        ``data.stitching`` is ``None``.
+        A line on exact duplicate rows dropped on loading (when ``data.summary()`` counts any in
+        ``duplicates_dropped``), the stitching line, a line on events with no id (when any) and the GA4
+        channel note; nothing more when ``data.stitching`` is ``None``.
 
     Examples
     --------
@@ -530,13 +532,19 @@ def source_lines(data) -> list[str]:
     Identity stitching: 208 of the 331 anonymous ids logged in later, so their earlier events count in those customers' journeys (256 customers).
     >>> source_lines(N(stitching=None))
     []
+    >>> source_lines(N(stitching=None, summary=lambda: {"duplicates_dropped": 7710}))
+    ['7,710 exact duplicate event rows (every column equal) were dropped on loading; the counts here are of the rows kept.']
     """
+    summary = data.summary() if callable(getattr(data, "summary", None)) else {}
+    dup = summary.get("duplicates_dropped") if isinstance(summary, Mapping) else None
+    dropped = ([f"{number(dup)} exact duplicate event rows (every column equal) were dropped on loading; the "
+                "counts here are of the rows kept."] if is_number(dup) and dup > 0 else [])
     st = getattr(data, "stitching", None)
     if st is None:
-        return []
+        return dropped
     from cjlib.channels import GA4_NOTE
 
-    lines = [f"Identity stitching: {number(st.stitched_ids)} of the {number(st.anonymous_ids)} anonymous ids logged in "
+    lines = dropped + [f"Identity stitching: {number(st.stitched_ids)} of the {number(st.anonymous_ids)} anonymous ids logged in "
              f"later, so their earlier events count in those customers' journeys ({number(st.customers)} customers)."]
     if st.dropped_events:
         lines.append(f"{number(st.dropped_events)} events carried no id at all and are left out.")

@@ -503,3 +503,15 @@ def test_a_memory_url_reads_as_its_local_copy(tmp_path, day_first_log):
         assert e.rule == "missing_column" and "no input has such a column (renamed.csv: user, " in e.message
     finally:
         fs.rm(root, recursive=True)
+
+
+def test_epochs_in_one_csv_file_and_text_in_another_fail_alike(client, tmp_path):
+    """One read of every row types the column text (numbers here, dates there), which is not epochs: the
+    loader refuses the numbers as unparseable text; a Dask run read each file by its own type and took both."""
+    frames = _epoch_log(("s", "s"))
+    frames[1] = frames[1].assign(timestamp=pd.to_datetime(frames[1]["timestamp"], unit="s").dt.strftime("%Y-%m-%d %H:%M"))
+    folder, single = _write(frames, tmp_path / "parts", "csv")
+    here = _error(load_events, folder)
+    assert str(_error(load_events, single)).replace(str(single), str(folder)) == str(here)  # as its one file
+    assert here.rule == "parseable_timestamp" and here.examples[0] == f"row 0: timestamp='{frames[0]['timestamp'][0]}'"
+    assert str(_error(dload.read_log, str(folder), client=client)) == str(here)

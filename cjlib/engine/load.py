@@ -190,7 +190,9 @@ def _check_piece(raw, offset: int, spec: _Spec):
         return err
 
 
-_OWN = ("customer_id", "timestamp", "event", "channel")  # typed by the loader itself, whatever the file
+# typed by the loader itself, whatever the file; the timestamp column is typed over every file first, as in
+# process (epochs in one file and text in another are text, which the loader then refuses to read as epochs)
+_OWN = ("customer_id", "event", "channel")
 
 
 def _evidence(piece, spec: _Spec):
@@ -275,7 +277,9 @@ def _finish_piece(piece, spec: _Spec, order: str | None, casts: dict, unit: str 
     if isinstance(piece, DataError):
         return piece
     try:
-        df = piece.assign(timestamp=_timestamps(piece["timestamp"], spec, order, unit))
+        raw, t = piece["timestamp"], casts.get("timestamp")
+        raw = raw.astype(t) if t is not None and str(raw.dtype) != t else raw  # integers with gaps elsewhere: floats
+        df = piece.assign(timestamp=_timestamps(raw, spec, order, unit))
         cats = {c: _as_category(df[c]) for c in ("event", "channel") if c in df.columns}
         if spec.ids_as_text:
             from cjlib.io.inputs import _id_text
@@ -283,7 +287,8 @@ def _finish_piece(piece, spec: _Spec, order: str | None, casts: dict, unit: str 
             cats["customer_id"] = _id_text(df["customer_id"])
         elif df["customer_id"].dtype == object:
             cats["customer_id"] = df["customer_id"].astype(str)
-        cats.update({c: df[c].astype(t) for c, t in casts.items() if c in df.columns and str(df[c].dtype) != t})
+        cats.update({c: df[c].astype(t) for c, t in casts.items()
+                     if c != "timestamp" and c in df.columns and str(df[c].dtype) != t})
         df = df.assign(**cats)
         keep = np.ones(len(df), bool)
         if spec.start is not None:
@@ -523,10 +528,9 @@ def _validated(client, listing: _Listing, spec: _Spec) -> tuple[list, str | None
         del raws
         evidence = client.gather(client.map(_evidence, pieces, spec=spec, pure=False))
         _raise_failures(client, pieces)
-        order, unit = _decided_order(evidence, spec), _decided_unit(evidence, spec)
         casts, mixed = _common_types([e["kinds"] for e in evidence])
-        if not mixed:
-            return pieces, order, casts, unit
+        if not mixed:  # decided on the columns as the loader types them (a mixed one is read again as text)
+            return pieces, _decided_order(evidence, spec), casts, _decided_unit(evidence, spec)
         spec = dataclasses.replace(spec, text=spec.text + tuple(spec.mapping.get(c, c) for c in mixed))
     raise RuntimeError("CSV columns typed differently after reading them as text")  # not reached
 

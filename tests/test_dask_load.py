@@ -515,3 +515,22 @@ def test_epochs_in_one_csv_file_and_text_in_another_fail_alike(client, tmp_path)
     assert str(_error(load_events, single)).replace(str(single), str(folder)) == str(here)  # as its one file
     assert here.rule == "parseable_timestamp" and here.examples[0] == f"row 0: timestamp='{frames[0]['timestamp'][0]}'"
     assert str(_error(dload.read_log, str(folder), client=client)) == str(here)
+
+
+def test_event_codes_in_one_csv_file_and_names_in_another_read_alike(client, tmp_path):
+    """Event names that are numbers in one file (``404``) and words in another are text in the whole log, as
+    one read of every row gives them; a channel empty in one file takes the other files' values."""
+    ev = synth.generate(30, seed=8).events.reset_index(drop=True)
+    ev["event"] = ev["event"].astype(str)
+    ev.loc[:29, "event"] = np.where(np.arange(30) % 2, "404", "500")
+    ev["channel"] = ev["channel"].astype(str).where(ev.index >= 30)
+    folder = _split(ev, tmp_path / "csv", cuts=[30, 60])
+    assert pd.read_csv(folder / "part0.csv")["event"].dtype == np.int64  # the case: codes read as numbers
+    assert pd.read_csv(folder / "part0.csv")["channel"].isna().all()
+    single = tmp_path / "events.csv"
+    ev.to_csv(single, index=False)
+    here = _quiet(load_events, folder)
+    pd.testing.assert_frame_equal(here, _quiet(load_events, single))
+    assert {"404", "500"} <= set(here["event"].cat.categories)
+    parted, _ = _quiet(dload.read_log, str(folder), client=client)
+    pd.testing.assert_frame_equal(_rows(parted), here)

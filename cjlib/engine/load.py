@@ -191,7 +191,8 @@ def _check_piece(raw, offset: int, spec: _Spec):
 
 
 # typed by the loader itself, whatever the file; the timestamp column is typed over every file first, as in
-# process (epochs in one file and text in another are text, which the loader then refuses to read as epochs)
+# process (epochs in one file and text in another are text, which the loader then refuses to read as epochs),
+# and event and channel by their categories' values (codes in one file, names in another: text)
 _OWN = ("customer_id", "event", "channel")
 
 
@@ -204,6 +205,9 @@ def _evidence(piece, spec: _Spec):
     if isinstance(piece, DataError):
         return piece
     kinds = _csv_kinds(piece, _OWN) if spec.kind == "csv" else {}
+    if spec.kind == "csv" and len(piece):  # event and channel (categoricals already): their values' type
+        kinds.update({c: "null" if piece[c].isna().all() else str(piece[c].cat.categories.dtype)
+                      for c in ("event", "channel") if c in piece.columns})
     order = _order_evidence(piece["timestamp"]) if spec.timestamp_format is None else None
     ts = piece["timestamp"]
     unit = _epoch_evidence(ts) if len(piece) and _is_epoch(ts, spec.timestamp_format) else None
@@ -288,7 +292,7 @@ def _finish_piece(piece, spec: _Spec, order: str | None, casts: dict, unit: str 
         elif df["customer_id"].dtype == object:
             cats["customer_id"] = df["customer_id"].astype(str)
         cats.update({c: df[c].astype(t) for c, t in casts.items()
-                     if c != "timestamp" and c in df.columns and str(df[c].dtype) != t})
+                     if c not in ("timestamp", "event", "channel") and c in df.columns and str(df[c].dtype) != t})
         df = df.assign(**cats)
         keep = np.ones(len(df), bool)
         if spec.start is not None:

@@ -166,12 +166,14 @@ def test_a_per_touch_most_needs_a_leader_clear_of_the_runner_up_beyond_noise():
               ("c>d", "email", 400.0, 1000), ("c>d", "paid_search", 300.0, 1000), ("c>d", "social", 200.0, 1000)])
     lines = F.stage_lines(sa, min_touches=100)
     # 30/200 against 25/200: a difference of 0.025 per touch where the noise is 0.037 — a tie for the lead
-    assert lines[0] == ("- **a → b** (50% of the customers at a with a touch move on): email earns 46% of the credit; "
-                        "per touch, email and paid_search move customers forward most, too close to tell apart "
-                        "(1.15–1.38× the average) and social least (0.46×).")
+    # (a tie lists names: a sentence of its own, so no name is given twice in one sentence — the gallery's
+    # repeated-subject rule read "Organic > Search earns …; per touch, …, Organic > Search, …" as a repeat)
+    assert lines[0] == ("- **a → b** (50% of the customers at a with a touch move on): email earns 46% of the credit. "
+                        "Per touch, the channels that move customers forward most, within noise of each other: email "
+                        "and paid_search (1.15–1.38× the average); social least (0.46×).")
     # email is clear of social but paid_search of neither
-    assert lines[1].endswith("per touch, email (1.33× the average) moves customers forward more than social (0.67×) "
-                             "beyond noise, and paid_search cannot be told apart from either.")
+    assert lines[1].endswith("credit. Per touch, email (1.33× the average) moves customers forward more than social "
+                             "(0.67×) beyond noise, and paid_search cannot be told apart from either.")
     # ten times the touches: the same lifts are clear of one another
     assert lines[2].endswith("per touch, email moves customers forward most (1.33× the average) and social least "
                              "(0.67×).")
@@ -185,7 +187,14 @@ def test_a_per_touch_most_needs_a_leader_clear_of_the_runner_up_beyond_noise():
     # every ranked channel within noise of every other: said once, with the range
     tie = _sa([("a>b", "email", 20.0, 150), ("a>b", "organic", 15.0, 150), ("a>b", "social", 12.0, 150)])
     assert F.stage_lines(tie, min_touches=100)[0].endswith(
-        "per touch, email, organic and social cannot be told apart beyond noise (0.77–1.28× the average).")
+        "Per touch, email, organic and social cannot be told apart beyond noise (0.77–1.28× the average).")
+    bottom = _sa([("a>b", "Paid > Search", 400.0, 1000), ("a>b", "Paid > Display", 100.0, 1000),
+                  ("a>b", "Paid > Social", 95.0, 1000)])
+    line = F.stage_lines(bottom, min_touches=100)[0]
+    assert line.endswith("credit. Per touch, Paid > Search moves customers forward most (2.02× the average); least, "
+                         "too close to tell apart: Paid > Display and Paid > Social (0.48–0.50×).")
+    import gallery
+    assert not gallery.rule_no_repeated_subject([line]) and not gallery.rule_no_tied_ranking([line])
     assert "clear of every other ranked channel's at 95%" in F.STAGE_METHOD
 
 

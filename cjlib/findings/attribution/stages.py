@@ -123,31 +123,32 @@ def _lift_ends(fr: pd.DataFrame, min_touches: int, min_conversions: int):
     return top, bottom, f["lift"]
 
 
-def _lift_clause(fr: pd.DataFrame, min_touches: int, min_conversions: int) -> str | None:
-    """``"per touch, X moves customers forward most (…) and Y least (…)"`` with each end named only when it
-    is clear of the other ranked channels beyond noise; tied ends are named together."""
+def _lift_clause(fr: pd.DataFrame, min_touches: int, min_conversions: int) -> tuple[str, bool] | None:
+    """``("per touch, X moves customers forward most (…) and Y least (…)", False)`` with each end named only
+    when it is clear of the other ranked channels beyond noise; tied ends are named together, in a sentence
+    of their own (``True``: each name once in it, apart from the credit clause)."""
     ends = _lift_ends(fr, min_touches, min_conversions)
     if ends is None:
         return None
     top, bottom, lift = ends
     if set(top) == set(lift.index):
         return (f"per touch, {join(list(lift.index))} cannot be told apart beyond noise "
-                f"({_range(lift.min(), lift.max(), '.2f')}× the average)")
+                f"({_range(lift.min(), lift.max(), '.2f')}× the average)"), True
     if set(top) & set(bottom):  # the ends differ, but some channel is within noise of both
         hi, lo = top[0], bottom[-1]
         return (f"per touch, {hi} ({times(lift[hi], 2)} the average) moves customers forward more than {lo} "
                 f"({times(lift[lo], 2)}) beyond noise, and {join([c for c in lift.index if c in top and c in bottom])} "
-                "cannot be told apart from either")
-    if len(top) == 1:
-        most = f"{top[0]} moves customers forward most ({times(lift[top[0]], 2)} the average)"
-    else:
-        most = (f"{join(top)} move customers forward most, too close to tell apart "
-                f"({_range(lift[top].min(), lift[top].max(), '.2f')}× the average)")
-    if len(bottom) == 1:
-        least = f"{bottom[0]} least ({times(lift[bottom[0]], 2)})"
-    else:
-        least = f"{join(bottom)} least, within noise of each other ({_range(lift[bottom].min(), lift[bottom].max(), '.2f')}×)"
-    return f"per touch, {most} and {least}"
+                "cannot be told apart from either"), True
+    if len(top) == 1 and len(bottom) == 1:
+        return (f"per touch, {top[0]} moves customers forward most ({times(lift[top[0]], 2)} the average) and "
+                f"{bottom[0]} least ({times(lift[bottom[0]], 2)})"), False
+    most = (f"{top[0]} moves customers forward most ({times(lift[top[0]], 2)} the average)" if len(top) == 1 else
+            f"the channels that move customers forward most, within noise of each other: {join(top)} "
+            f"({_range(lift[top].min(), lift[top].max(), '.2f')}× the average)")
+    least = (f"{bottom[0]} least ({times(lift[bottom[0]], 2)})" if len(bottom) == 1 else
+             f"least, too close to tell apart: {join(bottom)} "
+             f"({_range(lift[bottom].min(), lift[bottom].max(), '.2f')}×)")
+    return f"per touch, {most}; {least}", True
 
 
 def _lifts_alike(fr: pd.DataFrame, min_touches: int, min_conversions: int) -> str | None:
@@ -223,11 +224,14 @@ def stage_lines(sa, *, min_touches: int, min_conversions: int = MIN_CONVERSIONS)
                    "no channel earns materially more of the credit than every other"]
         lift = _lift_clause(fr, min_touches, min_conversions)
         alike = _lifts_alike(fr, min_touches, min_conversions)
-        if lift is not None:
-            clauses.append(lift)
+        apart = ""
+        if lift is not None and lift[1]:  # ties list names: a sentence of its own, each name once in it
+            apart = f" {lift[0][:1].upper()}{lift[0][1:]}."
+        elif lift is not None:
+            clauses.append(lift[0])
         elif alike is not None:
             clauses.append(alike)
-        lines.append(f"{line}: {'; '.join(clauses)}.")
+        lines.append(f"{line}: {'; '.join(clauses)}.{apart}")
     skipped = list(sa.skipped)
     if skipped:
         lines.append(f"- {join([transition_label(t) for t in skipped])}: no customer with a touch moves on, so "

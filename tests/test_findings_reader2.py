@@ -360,3 +360,23 @@ def test_purchase_recency_is_behaviour_not_an_attribute_to_cluster_on():
 
     assert not _is_attribute("days_since_last_purchase")
     assert not _is_attribute("recency_days") and _is_attribute("age")
+
+
+def test_marketplace_cart_title_on_the_generated_shape(tmp_path):
+    # the marketplace's channels lose carts at 52–56 %: no channel "loses the most" beyond chance
+    import cjlib
+    from cjlib.findings import dropoff as D
+    from cjlib.funnel import cart_abandonment, cart_outcomes
+
+    p = marketplace_refunds(tmp_path, negative=False)
+    cfg = yaml.safe_load(p.read_text())
+    data = cjlib.load_inputs(events_path=str(tmp_path / cfg["events_path"]), stage_map_path=str(tmp_path / "stage_map.yml"),
+                             columns=cfg["columns"])
+    ev = data.events
+    assert ev["revenue"].dropna().gt(0).all() and (ev["event"] == "refund").sum() > 50
+    assert ev["channel"].value_counts(normalize=True).lt(0.01).sum() == 8  # eight tiny channels
+    cart = cart_abandonment(ev, stage_map=data.stage_map)
+    first = ev.groupby("customer_id", observed=True)["channel"].first()
+    out = cart_outcomes(cart.table, first, "acquisition_channel")
+    title = D.cart_title(cart, out, min_units=50)
+    assert title.startswith("54% of carts are abandoned") and "loses the most" not in title

@@ -534,3 +534,64 @@ def test_event_codes_in_one_csv_file_and_names_in_another_read_alike(client, tmp
     assert {"404", "500"} <= set(here["event"].cat.categories)
     parted, _ = _quiet(dload.read_log, str(folder), client=client)
     pd.testing.assert_frame_equal(_rows(parted), here)
+
+
+# ============================================================== random logs: in process against Dask
+_T_FORMS = {"iso": lambda t: t.strftime("%Y-%m-%d %H:%M"), "dayfirst": lambda t: t.strftime("%d/%m/%Y %H:%M"),
+            "s": lambda t: t.value // 10**9, "ms": lambda t: t.value // 10**6, "gap": lambda t: None}
+
+
+
+def _random_files(draw) -> list[pd.DataFrame]:
+    """2–4 files of 0–6 rows; per file, one form of timestamp (ISO, day-first text, epoch seconds or
+    milliseconds, or a gap), of event name (words or numeric codes) and a channel or none."""
+    from hypothesis import strategies as st
+
+    files = []
+    for _ in range(draw(st.integers(2, 4))):
+        n = draw(st.integers(0, 6))
+        form = draw(st.sampled_from(sorted(_T_FORMS)))
+        codes = draw(st.booleans())
+        channel = draw(st.booleans())
+        rows = []
+        for _ in range(n):
+            t = pd.Timestamp("2025-03-01") + pd.Timedelta(minutes=draw(st.integers(0, 60 * 24 * 40)))
+            rows.append({"customer_id": draw(st.sampled_from(["1", "02", "b"])),
+                         "timestamp": _T_FORMS[form](t) if form != "gap" or draw(st.booleans()) else None,
+                         "event": draw(st.sampled_from(["404", "500"] if codes else ["view", "buy"])),
+                         "channel": draw(st.sampled_from(["web", "email"])) if channel else None})
+        if form == "gap":  # a gap among epochs in seconds
+            for r in rows:
+                r["timestamp"] = None if r["timestamp"] is None else r["timestamp"].value // 10**9
+        files.append(pd.DataFrame(rows, columns=["customer_id", "timestamp", "event", "channel"]))
+    return files
+
+
+def _outcome(fn, *args, **kw):
+    """The frame read, or the error's one line (file named as given)."""
+    try:
+        return _quiet(fn, *args, **kw)
+    except DataError as err:
+        return str(err)
+
+
+def test_random_csv_logs_read_alike_in_process_and_on_dask(client, tmp_path_factory):
+    """Brute force: logs split at random, each file written in its own forms, give the same frame (or the same
+    error line) in process and on Dask."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.composite(_random_files)())
+    def check(files):
+        d = tmp_path_factory.mktemp("random")
+        for i, df in enumerate(files):
+            df.to_csv(d / f"part{i}.csv", index=False)
+        here = _outcome(load_events, d)
+        there = _outcome(dload.read_log, str(d), client=client)
+        if isinstance(here, str) or isinstance(there, str):
+            assert there == here
+        else:
+            pd.testing.assert_frame_equal(_rows(there[0]), here)
+
+    check()

@@ -174,16 +174,39 @@ def _shape(raw) -> tuple[int, list[str]] | DataError:
     return raw if isinstance(raw, DataError) else (len(raw), [str(c) for c in raw.columns])
 
 
-def _check_piece(raw, offset: int, spec: _Spec):
-    """Phase 2: rows numbered from the log's first row, columns renamed, required columns and the
-    pandera rules checked (the loader's steps before the timestamps)."""
+def _kinds(raw, spec: _Spec) -> dict:
+    """The type this CSV file gave each column, by its contract name (:func:`cjlib.reading._csv_kinds`; event
+    and channel, categoricals already, by their values' type): the report process types every column over
+    all files from them, as one read of every row would (:func:`cjlib.reading._common_types`)."""
     from cjlib.io.columns import _rename
+
+    if isinstance(raw, DataError) or spec.kind != "csv":
+        return {}
+    try:
+        df = _rename(raw, spec.mapping, spec.file)
+    except DataError:  # named when the file is checked
+        return {}
+    kinds = _csv_kinds(df, _OWN)
+    if len(df):
+        kinds.update({c: "null" if df[c].isna().all() else str(df[c].cat.categories.dtype)
+                      for c in ("event", "channel") if c in df.columns})
+    return kinds
+
+
+def _check_piece(raw, offset: int, spec: _Spec, casts: dict):
+    """Phase 2: rows numbered from the log's first row, columns renamed and typed as over every file
+    (``casts``), required columns and the pandera rules checked (the loader's steps before the timestamps)."""
+    from cjlib.io.columns import _rename
+    from cjlib.io.order import _as_category
     from cjlib.io.schema import _require, _validate
 
     if isinstance(raw, DataError):
         return raw
     try:
         df = _rename(raw.set_axis(pd.RangeIndex(offset, offset + len(raw))), spec.mapping, spec.file)
+        typed = {c: _as_category(df[c].astype(object).astype(t)) if c in ("event", "channel")
+                 else df[c].astype(t) for c, t in casts.items() if c in df.columns and _kind_of(df[c]) != t}
+        df = df.assign(**typed) if typed else df
         _require(df, "events", spec.file)
         return _validate(df, "events", spec.file)
     except DataError as err:
@@ -196,22 +219,22 @@ def _check_piece(raw, offset: int, spec: _Spec):
 _OWN = ("customer_id", "event", "channel")
 
 
+def _kind_of(s: pd.Series) -> str:
+    """A column's type as a cast names it (a categorical: its values' type)."""
+    return str(s.cat.categories.dtype) if isinstance(s.dtype, pd.CategoricalDtype) else str(s.dtype)
+
+
 def _evidence(piece, spec: _Spec):
     """What the report process needs from a checked piece to decide as the loader decides over the whole
-    log: the day/month evidence of text timestamps, the magnitudes of epoch timestamps (their one unit)
-    and (CSV) each column's type."""
+    log: the day/month evidence of text timestamps and the magnitudes of epoch timestamps (their one unit)."""
     from cjlib.timestamps import _epoch_evidence, _is_epoch
 
     if isinstance(piece, DataError):
         return piece
-    kinds = _csv_kinds(piece, _OWN) if spec.kind == "csv" else {}
-    if spec.kind == "csv" and len(piece):  # event and channel (categoricals already): their values' type
-        kinds.update({c: "null" if piece[c].isna().all() else str(piece[c].cat.categories.dtype)
-                      for c in ("event", "channel") if c in piece.columns})
     order = _order_evidence(piece["timestamp"]) if spec.timestamp_format is None else None
     ts = piece["timestamp"]
     unit = _epoch_evidence(ts) if len(piece) and _is_epoch(ts, spec.timestamp_format) else None
-    return {"kinds": kinds, "order": order, "unit": unit}
+    return {"order": order, "unit": unit}
 
 
 def _order_evidence(ts: pd.Series) -> dict | None:
@@ -273,7 +296,7 @@ def _decided_unit(evidence: list, spec: _Spec) -> str | None:
     return _epoch_unit(ev, spec.file) if ev else None
 
 
-def _finish_piece(piece, spec: _Spec, order: str | None, casts: dict, unit: str | None = None):
+def _finish_piece(piece, spec: _Spec, order: str | None, unit: str | None = None):
     """Phase 3: timestamps parsed in the log's one day/month order (epochs in its one unit), the loader's
     types, the date filter."""
     from cjlib.io.order import _as_category
@@ -281,9 +304,7 @@ def _finish_piece(piece, spec: _Spec, order: str | None, casts: dict, unit: str 
     if isinstance(piece, DataError):
         return piece
     try:
-        raw, t = piece["timestamp"], casts.get("timestamp")
-        raw = raw.astype(t) if t is not None and str(raw.dtype) != t else raw  # integers with gaps elsewhere: floats
-        df = piece.assign(timestamp=_timestamps(raw, spec, order, unit))
+        df = piece.assign(timestamp=_timestamps(piece["timestamp"], spec, order, unit))
         cats = {c: _as_category(df[c]) for c in ("event", "channel") if c in df.columns}
         if spec.ids_as_text:
             from cjlib.io.inputs import _id_text
@@ -291,8 +312,6 @@ def _finish_piece(piece, spec: _Spec, order: str | None, casts: dict, unit: str 
             cats["customer_id"] = _id_text(df["customer_id"])
         elif df["customer_id"].dtype == object:
             cats["customer_id"] = df["customer_id"].astype(str)
-        cats.update({c: df[c].astype(t) for c, t in casts.items()
-                     if c not in ("timestamp", "event", "channel") and c in df.columns and str(df[c].dtype) != t})
         df = df.assign(**cats)
         keep = np.ones(len(df), bool)
         if spec.start is not None:
@@ -364,9 +383,8 @@ def _dedupe_part(part: pd.DataFrame, keep_duplicates: bool):
 
 def _part_facts(part: pd.DataFrame) -> dict:
     """The customers of an ordered partition (in order) with their row counts, and its small aggregates."""
-    from cjlib.journeys import customer_groups
-
     from cjlib.io.order import categories_used
+    from cjlib.journeys import customer_groups
 
     starts, _ = customer_groups(part)
     ts = part["timestamp"]
@@ -387,7 +405,8 @@ def _renumber(part: pd.DataFrame, start: np.ndarray, dtypes: dict) -> pd.DataFra
     (``dtypes``: every value present in any partition, sorted, as the loader types them), so partitions
     read from different files concatenate to the loader's column."""
     part = part.assign(**{c: part[c].cat.set_categories(t.categories) if isinstance(part[c].dtype, pd.CategoricalDtype)
-                          else part[c].astype(t) for c, t in dtypes.items() if c in part.columns and part[c].dtype != t})
+                          else part[c].astype(t) for c, t in dtypes.items() if c in part.columns and not (
+                              part[c].dtype == t and part[c].dtype.categories.dtype == t.categories.dtype)})
     counts = np.diff(np.r_[np.flatnonzero(np.r_[True, part["customer_id"].to_numpy()[1:]
                                                  != part["customer_id"].to_numpy()[:-1]]), len(part)]) \
         if len(part) else np.zeros(0, np.int64)
@@ -396,18 +415,29 @@ def _renumber(part: pd.DataFrame, start: np.ndarray, dtypes: dict) -> pd.DataFra
     return part.assign(**{_ROW: first + within})
 
 
-def _sorted_union(indexes: list) -> pd.Index:
-    """The values of several category indexes, once each, sorted (as :func:`cjlib.io.order._as_category` sorts)."""
+def _category_types(piece) -> dict:
+    """The type of the event and channel values of a read file holding rows (the shuffle may change it
+    where a file holds none)."""
+    return {c: piece[c].cat.categories.dtype for c in ("event", "channel") if c in piece.columns and len(piece)}
+
+
+def _sorted_union(indexes: list, types: list) -> pd.Index:
+    """The values of several category indexes, once each, sorted (as :func:`cjlib.io.order._as_category` sorts);
+    of the files' one type when they share it (``types``: so a column empty everywhere keeps its type)."""
     every = pd.Index(np.concatenate([np.asarray(i, dtype=object) for i in indexes])) if indexes else pd.Index([])
     every = every.unique()
     try:
+        if len({str(t) for t in types}) == 1:
+            return pd.Index(every.sort_values().tolist(), dtype=types[0])
         return pd.Index(every.sort_values().tolist())
     except TypeError:  # categories of mixed types: as the loader's object categoricals order them
         return pd.Index(pd.Series(list(every), dtype=object).astype("category").cat.categories.tolist())
 
 
-def _finish(client, parts: list, source: str, key: str, keep_duplicates: bool, dedupe: bool = True):
-    """Deduplicate, gather the facts, number the rows in the loader's order; the log and its facts."""
+def _finish(client, parts: list, source: str, key: str, keep_duplicates: bool, dedupe: bool = True,
+            types: list = ()):
+    """Deduplicate, gather the facts, number the rows in the loader's order; the log and its facts
+    (``types``: :func:`_category_types` of every file read)."""
     dd = _require_dask()
     if dedupe:
         pairs = client.map(_dedupe_part, parts, keep_duplicates=keep_duplicates, pure=False)
@@ -426,7 +456,8 @@ def _finish(client, parts: list, source: str, key: str, keep_duplicates: bool, d
     start = np.empty(len(every), np.int64)
     start[order] = np.r_[0, np.cumsum(counts[order])[:-1]] if len(every) else np.zeros(0, np.int64)
     bounds = np.r_[0, np.cumsum([len(i) for i in ids])]
-    dtypes = {c: pd.CategoricalDtype(_sorted_union([f["categories"][c] for f in facts if c in f["categories"]]))
+    dtypes = {c: pd.CategoricalDtype(_sorted_union([f["categories"][c] for f in facts if c in f["categories"]],
+                                                   [t[c] for t in types if c in t]))
               for c in ("event", "channel") if any(c in f["categories"] for f in facts)}
     parts = [client.submit(_renumber, p, start[a:b], dtypes, pure=False)
              for p, a, b in zip(parts, bounds[:-1], bounds[1:])]
@@ -492,9 +523,10 @@ def read_log(path: str, *, columns: Mapping[str, str] | None = None, timestamp_f
     text = tuple(mapping.get(c, c) for c in ("customer_id", "session_id")) if listing.kind == "csv" else ()
     spec = _Spec(listing.source, mapping, timestamp_format, start, end, ids_as_text, listing.schema,
                  listing.kind, text, listing.key_types)
-    pieces, order, casts, unit = _validated(client, listing, spec)
-    pieces = [client.submit(_finish_piece, p, spec, order, casts, unit, pure=False) for p in pieces]
+    pieces, order, unit = _validated(client, listing, spec)
+    pieces = [client.submit(_finish_piece, p, spec, order, unit, pure=False) for p in pieces]
     _raise_failures(client, pieces)
+    types = client.gather(client.map(_category_types, pieces, pure=False))
     meta = client.submit(lambda p: p.iloc[:0], pieces[0], pure=False).result()
     with _as_loaded():
         ddf = dd.from_delayed(pieces, meta=meta, verify_meta=False)
@@ -502,7 +534,7 @@ def read_log(path: str, *, columns: Mapping[str, str] | None = None, timestamp_f
         shuffled = partition(ddf, client=client, npartitions=npartitions or max(n_files, 2), persist=False)
         parts = client.compute(shuffled.ddf.to_delayed())  # one future per ordered partition
         del pieces, ddf
-        parted, facts = _finish(client, parts, listing.source, key, keep_duplicates)
+        parted, facts = _finish(client, parts, listing.source, key, keep_duplicates, types=types)
     if facts.duplicates:
         verb = "found" if keep_duplicates else "dropped"
         warnings.warn(f"{listing.source}: {verb} {facts.duplicates:,} exact duplicate row(s)"
@@ -510,11 +542,11 @@ def read_log(path: str, *, columns: Mapping[str, str] | None = None, timestamp_f
     return parted, facts
 
 
-def _validated(client, listing: _Listing, spec: _Spec) -> tuple[list, str | None, dict, str | None]:
-    """Phases 1 and 2 on every file (read, then checked), and what the whole log decides: the day/month
-    order of its timestamps, the unit of its epochs and the CSV columns' common types. A CSV column the
-    files type differently (numbers in one, text in another) is read again as text, as one read of all its
-    rows would give it."""
+def _validated(client, listing: _Listing, spec: _Spec) -> tuple[list, str | None, str | None]:
+    """Phases 1 and 2 on every file (read, then checked), and what the whole log decides: the CSV columns'
+    common types (before any row is checked, so errors show the values as in process), the day/month order
+    of its timestamps and the unit of its epochs. A CSV column the files type differently (numbers in one,
+    text in another) is read again as text, as one read of all its rows would give it."""
     import dataclasses
 
     for _ in range(2):
@@ -527,15 +559,16 @@ def _validated(client, listing: _Listing, spec: _Spec) -> tuple[list, str | None
         counts = np.array([n for n, _ in shapes], dtype=np.int64)
         if not counts.sum():
             raise DataError("events file has no rows", file=listing.source, rule="empty_input")
+        casts, mixed = _common_types(client.gather(client.map(_kinds, raws, spec=spec, pure=False)))
+        if mixed:  # read again as text
+            spec = dataclasses.replace(spec, text=spec.text + tuple(spec.mapping.get(c, c) for c in mixed))
+            continue
         offsets = np.r_[0, np.cumsum(counts)[:-1]]
-        pieces = [client.submit(_check_piece, r, int(o), spec, pure=False) for r, o in zip(raws, offsets)]
+        pieces = [client.submit(_check_piece, r, int(o), spec, casts, pure=False) for r, o in zip(raws, offsets)]
         del raws
         evidence = client.gather(client.map(_evidence, pieces, spec=spec, pure=False))
         _raise_failures(client, pieces)
-        casts, mixed = _common_types([e["kinds"] for e in evidence])
-        if not mixed:  # decided on the columns as the loader types them (a mixed one is read again as text)
-            return pieces, _decided_order(evidence, spec), casts, _decided_unit(evidence, spec)
-        spec = dataclasses.replace(spec, text=spec.text + tuple(spec.mapping.get(c, c) for c in mixed))
+        return pieces, _decided_order(evidence, spec), _decided_unit(evidence, spec)
     raise RuntimeError("CSV columns typed differently after reading them as text")  # not reached
 
 

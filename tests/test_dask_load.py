@@ -575,9 +575,11 @@ def _outcome(fn, *args, **kw):
         return str(err)
 
 
-def test_random_csv_logs_read_alike_in_process_and_on_dask(client, tmp_path_factory):
-    """Brute force: logs split at random, each file written in its own forms, give the same frame (or the same
-    error line) in process and on Dask."""
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_random_logs_read_alike_in_process_and_on_dask(client, tmp_path_factory, kind):
+    """Brute force: logs split at random, each file written in its own forms (as CSV, or as Parquet whose
+    columns then differ in type between files), give the same frame (or the same error line) in process and
+    on Dask."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
@@ -586,7 +588,10 @@ def test_random_csv_logs_read_alike_in_process_and_on_dask(client, tmp_path_fact
     def check(files):
         d = tmp_path_factory.mktemp("random")
         for i, df in enumerate(files):
-            df.to_csv(d / f"part{i}.csv", index=False)
+            if kind == "csv":
+                df.to_csv(d / f"part{i}.csv", index=False)
+            else:
+                df.infer_objects().to_parquet(d / f"part{i}.parquet", index=False)
         here = _outcome(load_events, d)
         there = _outcome(dload.read_log, str(d), client=client)
         if isinstance(here, str) or isinstance(there, str):

@@ -114,8 +114,9 @@ def load_inputs(
     ----------
     events_path : str
         The event log: a CSV or Parquet file, a Parquet folder, a folder of CSV files or a glob
-        (``exports/*.csv``), several files read as one holding all their rows (:func:`cjlib.reading.read_table`;
-        a Dask run reads them alike).
+        (``exports/*.csv``), local or an fsspec URL to one (``file:///data/events/``, ``s3://bucket/events/``),
+        several files read as one holding all their rows (:func:`cjlib.reading.read_table`; a Dask run reads
+        them alike).
     customers_path, feedback_path, costs_path : str, optional
         The optional tables; ``""`` switches one off (``None``).
     columns : dict or str, optional
@@ -165,7 +166,7 @@ def load_inputs(
         ``end_date`` (``parseable_date``) or one after the other (``date_range``), a log none of whose
         event names is in the stage map (``known_events``). Dates are checked
         before any file is read. Cost channels the events never name, and customer tables sharing no
-        id with the events, are warned about (:class:`DataWarning`).
+        id with the events, are warned about (:class:`DataWarning`), on the events between the dates.
 
     Relative paths are taken from the current directory when they exist there, else from the project
     root (:func:`cjlib.paths.resolve`).

@@ -31,8 +31,9 @@ def load_events(
     Parameters
     ----------
     path : str or Path
-        CSV, Parquet file or Parquet folder; a relative path is taken from the current directory when
-        it exists there, else from the project root (:func:`cjlib.paths.resolve`).
+        CSV, Parquet file or Parquet folder, a folder or glob of CSV files, or an fsspec URL to one
+        (``file://…``, ``s3://…``); a relative path is taken from the current directory when it exists
+        there, else from the project root (:func:`cjlib.paths.resolve`).
     columns : dict or str, optional
         Contract name → the data's column name (``{"customer_id": "user_pseudo_id"}``), or the same as
         YAML/JSON text or a file; each entry must name a column of the file. Of a per-table mapping only
@@ -44,7 +45,8 @@ def load_events(
     timestamp_format : str, optional
         ``"dayfirst"``, ``"monthfirst"`` or a strftime format (``"%d/%m/%Y %H:%M:%S"``) for text
         timestamps; by default a ``dd/mm/yyyy``-like column takes the one order its values prove (a day
-        above 12) and stops with :class:`DataError` when they prove none or both.
+        above 12) and stops with :class:`DataError` when they prove none or both. Integer epochs take one
+        unit (s, ms, us or ns by magnitude) and stop when their values fall in two units' ranges.
 
     Returns
     -------

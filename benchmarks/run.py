@@ -393,7 +393,8 @@ def pd_features(ev):
     f = g.agg(first=("timestamp", "min"), last=("timestamp", "max"), n_events=("event", "size"),
               sessions=("session_id", "nunique"), monetary=("revenue", "sum"))
     p = ev[ev["event"].isin(CONV)].groupby("customer_id").agg(n_purchases=("timestamp", "size"),
-                                                              first_purchase=("timestamp", "min"))
+                                                              first_purchase=("timestamp", "min"),
+                                                              last_purchase=("timestamp", "max"))
     f = f.join(p)
     f["n_purchases"] = f["n_purchases"].fillna(0).astype(np.int64)
     f["recency_days"] = (cut - f["last"]) / pd.Timedelta(days=1)
@@ -402,6 +403,7 @@ def pd_features(ev):
     f["events_per_session"] = f["n_events"] / f["sessions"]
     f["aov"] = (f["monetary"] / f["n_purchases"]).where(f["n_purchases"] > 0)
     f["days_to_first_purchase"] = (f["first_purchase"] - f["first"]) / pd.Timedelta(days=1)
+    f["days_since_last_purchase"] = (cut - f["last_purchase"]) / pd.Timedelta(days=1)
     counts = (ev.assign(stage=pd_stages(ev)).groupby(["customer_id", "stage"]).size()
               .unstack(fill_value=0).reindex(index=f.index, columns=STAGES, fill_value=0))
     for s in STAGES:
@@ -435,6 +437,7 @@ def pl_features(ev):
         pl.col("revenue").sum().alias("monetary"),
         is_conv.sum().alias("n_purchases"),
         pl.col("timestamp").filter(is_conv).min().alias("first_purchase"),
+        pl.col("timestamp").filter(is_conv).max().alias("last_purchase"),
         *[(pl.col("stage") == s).sum().alias(f"c_{s}") for s in STAGES],
         *[(pl.col("event").cast(pl.String) == e).sum().alias(f"n_{features.feature_name(e)}") for e in OTHER],
     ).with_columns(
@@ -444,6 +447,7 @@ def pl_features(ev):
         (pl.col("n_events") / pl.col("sessions")).alias("events_per_session"),
         pl.when(pl.col("n_purchases") > 0).then(pl.col("monetary") / pl.col("n_purchases")).alias("aov"),
         ((pl.col("first_purchase") - pl.col("first")) / day).alias("days_to_first_purchase"),
+        ((cut - pl.col("last_purchase")) / day).alias("days_since_last_purchase"),
         *[(pl.col(f"c_{s}") / pl.col("n_events")).alias(f"share_{s}") for s in STAGES],
         pl.max_horizontal([pl.when(pl.col(f"c_{s}") > 0).then(j).otherwise(-1)
                            for j, s in enumerate(STAGES)]).alias("furthest_stage"),

@@ -221,6 +221,8 @@ def customer_features(
         - ``aov``: average order value, ``monetary / n_purchases`` (NaN without purchases).
         - ``days_to_first_purchase``: days from the first event to the first conversion event (NaN when
           the customer never converted before ``cutoff``).
+        - ``days_since_last_purchase``: days from the last conversion event to ``cutoff`` (RFM's *R*; NaN
+          when the customer never converted before ``cutoff``).
         - ``share_<stage>``, one per stage in journey order: share of the customer's events that belong
           to the stage (:func:`cjlib.journeys.assign_stages`; events of no stage count in the
           denominator, so shares sum to ≤ 1).
@@ -275,7 +277,7 @@ def customer_features(
     g = _Groups.of(ev)
     out = _activity_features(g, cut.as_unit("ns").value)
     is_event = _event_matcher(ev)
-    out.update(_purchase_features(g, ev, is_event(sm.conversion_events)))
+    out.update(_purchase_features(g, ev, is_event(sm.conversion_events), cut.as_unit("ns").value))
     stage_cols, furthest_name = _stage_features(g, ev, sm)
     out.update(stage_cols)
 
@@ -345,7 +347,7 @@ def _event_matcher(ev: pd.DataFrame):
     return is_event
 
 
-def _purchase_features(g: _Groups, ev: pd.DataFrame, is_conv: np.ndarray) -> dict[str, np.ndarray]:
+def _purchase_features(g: _Groups, ev: pd.DataFrame, is_conv: np.ndarray, cut_ns: int) -> dict[str, np.ndarray]:
     """Purchases, revenue (monetary), average order value and days to the first purchase."""
     n = g.n
     n_purch = np.bincount(g.cust[is_conv], minlength=n)
@@ -360,8 +362,12 @@ def _purchase_features(g: _Groups, ev: pd.DataFrame, is_conv: np.ndarray) -> dic
     first_conv = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first_conv, g.cust[is_conv], g.ts[is_conv])
     first = g.ts[g.starts] if n else np.zeros(0, np.int64)
+    last_conv = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last_conv, g.cust[is_conv], g.ts[is_conv])
     return {"n_purchases": n_purch, "monetary": monetary, "aov": aov,
-            "days_to_first_purchase": np.where(n_purch > 0, (first_conv - first) / _NS_PER_DAY, np.nan)}
+            "days_to_first_purchase": np.where(n_purch > 0, (first_conv - first) / _NS_PER_DAY, np.nan),
+            "days_since_last_purchase": np.where(n_purch > 0, (cut_ns - np.where(n_purch > 0, last_conv, cut_ns))
+                                                 / _NS_PER_DAY, np.nan)}
 
 
 def _stage_features(g: _Groups, ev: pd.DataFrame, sm: StageMap) -> tuple[dict[str, np.ndarray], pd.Categorical]:

@@ -66,6 +66,7 @@ def test_every_column_by_hand(hand_log, hand_feedback):
         "monetary": [80.0, 0.0, 20.0],
         "aov": [40.0, np.nan, 20.0],
         "days_to_first_purchase": [20 / 1440 * day, np.nan, 10 / 1440],
+        "days_since_last_purchase": [6 + 14 / 24 + 55 / 1440, np.nan, 7 + 11 / 24 + 50 / 1440],  # RFM's R
         "share_awareness": [2 / 6, 1 / 4, 0.0],
         "share_consideration": [1 / 6, 3 / 4, 0.0],
         "share_purchase": [1 / 6, 0.0, 0.5],

@@ -366,7 +366,7 @@ def customer_features(events, *, customers: pd.DataFrame | None = None, feedback
 
 _BASE_FEATURES = {
     "recency_days", "tenure_days", "frequency", "sessions", "n_events", "events_per_session", "n_purchases",
-    "monetary", "aov", "days_to_first_purchase", "furthest_stage", "furthest_stage_name",
+    "monetary", "aov", "days_to_first_purchase", "days_since_last_purchase", "furthest_stage", "furthest_stage_name",
 } | {f"share_{s}" for s in ("awareness", "consideration", "purchase", "retention", "advocacy")}
 
 

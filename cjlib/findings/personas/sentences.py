@@ -119,6 +119,7 @@ FEATURE_WORDS = {
     "purchases_per_session": "purchases per visit", "furthest_stage": "furthest stage reached",
     "monetary": "total spend", "frequency": "repeat purchases", "n_events": "number of events",
     "csat_mean": "satisfaction (CSAT)", "nps_mean": "NPS score", "days_to_first_purchase": "days to a first purchase",
+    "days_since_last_purchase": "days since the last purchase",
 }
 
 

@@ -20,7 +20,7 @@ PATH_PARAMS = {"events_path", "customers_path", "feedback_path", "costs_path", "
 def _is_path(key: str, value: object) -> bool:
     """Whether a parameter value is a relative path to anchor: a ``*_path`` or ``output_dir`` value, or a
     ``columns`` mapping given as a file name (not as YAML/JSON text)."""
-    if not isinstance(value, str) or not value or os.path.isabs(value):
+    if not isinstance(value, str) or not value or os.path.isabs(value) or "://" in value:  # a URL: as given
         return False
     if key == "columns":
         return not any(c in value for c in ":{}\n")

@@ -87,6 +87,9 @@ def fingerprint(paths: Iterable[str | Path]) -> str:
     for p in paths:
         if not p:
             continue
+        if "://" in str(p):  # an fsspec URL (s3://…, file://…): its files read through fsspec
+            _hash_url(h, str(p))
+            continue
         if _is_glob(str(p)) and not resolve(p).exists():  # a glob (exports/*.csv): the files it matches
             files = [Path(f) for f in sorted(glob.glob(_local_path(str(p))))]
         else:
@@ -98,6 +101,19 @@ def fingerprint(paths: Iterable[str | Path]) -> str:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
                     h.update(chunk)
     return h.hexdigest()[:16]
+
+
+def _hash_url(h, url: str) -> None:
+    """:func:`fingerprint` of an fsspec URL: a file, a folder (every file in it, sorted) or a glob."""
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(url)
+    files = sorted(fs.glob(root)) if _is_glob(root) else sorted(fs.find(root)) if fs.isdir(root) else [root]
+    for f in files:
+        h.update(f.rsplit("/", 1)[-1].encode())
+        with fs.open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
 
 
 @dataclass(frozen=True)
@@ -155,7 +171,7 @@ def _load_data(params: Mapping[str, Any], checks: Iterable[Mapping[str, Any]] = 
     from cjlib.engine.core import Partitioned
 
     if isinstance(inputs.events, Partitioned):  # a worker reads the files: this process may not see them
-        summary["fingerprint"] = inputs.events.client.submit(fingerprint, [str(resolve(p)) if p else "" for p in paths],
+        summary["fingerprint"] = inputs.events.client.submit(fingerprint, [_local_path(str(p)) if p else "" for p in paths],
                                                              pure=False).result()
     else:
         summary["fingerprint"] = fingerprint(paths)

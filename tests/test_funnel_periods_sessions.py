@@ -280,3 +280,19 @@ def test_dask_equals_in_process_with_running_sessions(client):
     # "run" entered the current period at 20:00 and runs at the end: left out with 30 days, counted with 2 hours
     assert out["30D"].censored == out["2h"].censored + 1
     assert out["30D"].reached["current"].iloc[0] == out["2h"].reached["current"].iloc[0] - 1
+
+
+def test_note_with_nothing_left_out_drops_the_count():
+    """A period comparison that left no unit out says so instead of '0 customers … are left out' (the reader's
+    subscription log printed '0 customers entering on or after 2024-07-01 are left out')."""
+    from cjlib.funnel.periods import _note
+
+    cur, end = pd.Timestamp("2024-07-01"), pd.Timestamp("2024-07-20")
+    assert _note(pd.Timedelta("30D"), cur, end, 0, "customer") == (
+        "Only customers whose 30-day conversion window had closed by the data's end (2024-07-20) are counted; "
+        "no customer was left out.")
+    assert _note(None, cur, end, 0, "customer") == (
+        "Without a conversion window, a step counts only when reached before its period ended.")
+    assert _note(pd.Timedelta("2h"), cur, end, 0, "session").endswith("could still move; none was left out.")
+    assert "2 customers entering on or after 2024-07-01 are left out" in _note(pd.Timedelta("30D"), cur, end, 2,
+                                                                              "customer")

@@ -301,15 +301,23 @@ def _note(window, current_end: pd.Timestamp, end: pd.Timestamp, censored: int, u
                  f"window, whichever comes first" if window is not None else
                  f"with the session (after {_gap_text()} without an event), there being no conversion window")
         inside = " inside their window" if window is not None else ""
-        return (f"A session's attempt ends {clock}, so only sessions still running at the data's end "
-                f"({end:%Y-%m-%d %H:%M}) could still move: {censored:,} session{'' if censored == 1 else 's'} "
+        head = (f"A session's attempt ends {clock}, so only sessions still running at the data's end "
+                f"({end:%Y-%m-%d %H:%M}) could still move")
+        if not censored:
+            return head + "; none was left out."
+        return (f"{head}: {censored:,} session{'' if censored == 1 else 's'} "
                 f"{verb} left out, entering on or after {current_end:%Y-%m-%d} (after the current period) or still "
                 f"running at the end{inside}.")
     if window is not None:
-        return (f"Only {unit}s whose {_span(window)} conversion window had closed by the data's end ({end:%Y-%m-%d}) "
-                f"are counted: {units} on or after {current_end:%Y-%m-%d} {verb} left out, their window still open.")
-    return (f"Without a conversion window, a step counts only when reached before its period ended; {units} on "
-            f"or after {current_end:%Y-%m-%d} {verb} left out, their period not over.")
+        head = (f"Only {unit}s whose {_span(window)} conversion window had closed by the data's end "
+                f"({end:%Y-%m-%d}) are counted")
+        if not censored:
+            return head + f"; no {unit} was left out."
+        return f"{head}: {units} on or after {current_end:%Y-%m-%d} {verb} left out, their window still open."
+    head = "Without a conversion window, a step counts only when reached before its period ended"
+    if not censored:
+        return head + "."
+    return f"{head}; {units} on or after {current_end:%Y-%m-%d} {verb} left out, their period not over."
 
 
 def compare_periods(funnel: Funnel, *, freq="30D", end=None, confidence: float = 0.95) -> PeriodComparison:

@@ -600,3 +600,26 @@ def test_random_logs_read_alike_in_process_and_on_dask(client, tmp_path_factory,
             pd.testing.assert_frame_equal(_rows(there[0]), here)
 
     check()
+
+
+def test_duplicates_dropped_are_counted_alike_and_said(local_cluster, client, tmp_path):
+    """Exact duplicate rows dropped on loading are counted in ``Inputs.summary()`` (the runner's metrics) the
+    same way in process and on Dask, and 00/02's source line says so (4 here: one row twice more, two once)."""
+    from cjlib.findings import source_lines
+
+    ev = synth.generate(60, seed=4).events
+    folder = tmp_path / "events"
+    folder.mkdir()
+    doubled = pd.concat([ev, ev.iloc[[3, 4, 40, 40]]], ignore_index=True)
+    for k in range(2):
+        doubled.iloc[k::2].to_parquet(folder / f"part-{k}.parquet", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        here = load_inputs(events_path=str(folder))
+        there = load_inputs(events_path=str(folder), dask_address=local_cluster.scheduler_address)
+    assert here.summary()["duplicates_dropped"] == there.summary()["duplicates_dropped"] == 4
+    assert here.summary()["events"] == there.summary()["events"] == len(ev)
+    assert source_lines(here)[0].startswith("4 exact duplicate event rows (every column equal) were dropped")
+    clean = tmp_path / "clean.parquet"
+    ev.to_parquet(clean, index=False)
+    assert load_inputs(events_path=str(clean)).summary()["duplicates_dropped"] == 0

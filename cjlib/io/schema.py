@@ -134,7 +134,8 @@ def _validate(df: pd.DataFrame, table: str, file: str) -> pd.DataFrame:
         what = {
             "not_null": "value(s) are missing",
             "numeric": "value(s) are not numbers",
-            "non_negative_revenue": "value(s) are negative (revenue must be ≥ 0)",
+            "non_negative_revenue": "value(s) are negative (revenue must be ≥ 0; a refund is its own event "
+                                    "with its amount in another column, not negative revenue)",
             "non_negative_cost": "value(s) are negative (cost must be ≥ 0)",
             "non_negative_spend": "value(s) are negative (spend must be ≥ 0)",
             "finite_revenue": f"value(s) are infinite or absurd (revenue must be below {MAX_AMOUNT:.0e})",

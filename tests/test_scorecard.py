@@ -244,6 +244,14 @@ def test_stage_roles_follow_the_map_not_the_names():
                               "conversion_events": ["order"]})
     assert sc.stage_roles(stage_map=sm) == {"see": "awareness", "try": "consideration", "pay": "purchase",
                                   "again": "retention", "tell": "advocacy"}
+    # a subscription: renewals are their own conversion event, in the stage after subscribing (nth 1)
+    sub = stage_map_from_dict({"stages": [{"name": "installed", "events": ["install"]},
+                                          {"name": "subscribed", "events": ["subscribe"]},
+                                          {"name": "renewed", "events": ["renew"]},
+                                          {"name": "referred", "events": ["invite"]}],
+                               "conversion_events": ["subscribe", "renew"]})
+    assert sc.stage_roles(stage_map=sub) == {"installed": "awareness", "subscribed": "purchase",
+                                             "renewed": "retention", "referred": "advocacy"}
 
 
 # ------------------------------------------------------------------------------ retention and trends

@@ -11,10 +11,11 @@ __all__ = ["stage_roles"]
 def stage_roles(*, stage_map: StageMap | str | None = None) -> dict[str, str]:
     """The role of each stage: ``awareness``, ``consideration``, ``purchase``, ``retention`` or ``advocacy``.
 
-    Found from the map, not from stage names: the stage listing a conversion event with ``nth == 1`` is
-    *purchase*, one listing a conversion event with ``nth > 1`` is *retention*, the first stage is
-    *awareness* (unless it is the purchase stage), stages before purchase are *consideration* and stages
-    after purchase and retention are *advocacy*.
+    Found from the map, not from stage names: the first stage listing a conversion event with ``nth == 1`` is
+    *purchase*; the first other stage listing a conversion event — with ``nth > 1`` (a repeat purchase), or
+    after the purchase stage (a subscription's ``renew`` after ``subscribe``) — is *retention*; the first
+    stage is *awareness* (unless it is the purchase stage), stages before purchase are *consideration* and
+    stages after purchase and retention are *advocacy*.
 
     Parameters
     ----------
@@ -34,7 +35,8 @@ def stage_roles(*, stage_map: StageMap | str | None = None) -> dict[str, str]:
     sm = resolve_stage_map(stage_map)
     conv = set(sm.conversion_events)
     purchase = next((i for i, s in enumerate(sm.stages) if s.nth == 1 and conv & set(s.events)), None)
-    retention = next((i for i, s in enumerate(sm.stages) if s.nth > 1 and conv & set(s.events)), None)
+    retention = next((i for i, s in enumerate(sm.stages) if conv & set(s.events) and i != purchase
+                      and (s.nth > 1 or (purchase is not None and i > purchase))), None)
     last_money = max(i for i in (purchase, retention, -1) if i is not None)
     roles = {}
     for i, s in enumerate(sm.stages):

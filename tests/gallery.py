@@ -649,13 +649,10 @@ def _words(clause: str) -> list[str]:
     return [w for w in (f.strip(".-") for f in found) if w]
 
 
-def _subject(clause: str) -> str | None:
-    """The first content word of a clause (parentheses, numbers and function words dropped)."""
-    for w in _words(clause):
-        w = w.strip(".")
-        if w and w not in _FILLER and not re.fullmatch(r"[-+$€£×]?[\d.,]+%?×?", w):
-            return w
-    return None
+def _subject_words(clause: str) -> tuple[str, ...]:
+    """The content words of a clause: parentheses, numbers, function words and ranking words dropped."""
+    return tuple(w for w in (w.strip(".") for w in _words(clause))
+                 if w and w not in _FILLER and w not in _POS | _NEG and not re.fullmatch(r"[-+$€£×]?[\d.,]+%?×?", w))
 
 
 def rule_no_repeated_subject(texts: Iterable[str]) -> list[str]:
@@ -678,9 +675,11 @@ def rule_no_repeated_subject(texts: Iterable[str]) -> list[str]:
             parts = _clauses(s)
             pos = [p for p in parts if set(_words(p)) & _POS]
             neg = [p for p in parts if set(_words(p)) & _NEG]
-            sp = {_subject(p) for p in pos} - {None}
-            sn = {_subject(p) for p in neg if p not in pos} - {None}
-            repeated = bool(sp & sn)
+            sp = {_subject_words(p) for p in pos} - {()}
+            sn = {_subject_words(p) for p in neg if p not in pos} - {()}
+            # one name as both ends: the same words, or one name the start of the other ('delivered' and
+            # 'delivered journeys'); 'Typical browsers' and 'Typical buyers' are two names
+            repeated = any(a[:len(b)] == b or b[:len(a)] == a for a in sp for b in sn)
         if repeated:
             out.append(s)
     return out

@@ -205,6 +205,7 @@ def test_stage_measures_by_hand(hand, hand_feedback):
     # repeat purchase: c1 and c4 of c1, c2, c4
     assert v["repeat_purchase_rate"] == pytest.approx(2 / 3)
     assert v["review"] == 1 and v["referral"] == 0 and m.loc["review", "n"] == 1
+    assert m.loc["review", "note"] == "events, from 1 customer"  # the count a reader sees (n is no column)
     assert v["nps"] == pytest.approx(25.0) and m.loc["nps", "stage"] == "advocacy"
     assert set(m["unit"]) <= {"share", "count", "rate", "money", "points"}
     assert len(sc.format_measures(m.reset_index())) == len(m)

@@ -128,8 +128,8 @@ def _retention(log, t, name: str, i: int) -> None:
 
 def _advocacy(log, t, name: str, i: int) -> None:
     for e in log.sm.stage(name).events:
-        log.add(name, e, _dist._one(t, "adv_events", str(i), e), _dist._one(t, "adv_customers", str(i), e),
-                "events (n = customers)")
+        n = int(_dist._one(t, "adv_customers", str(i), e))
+        log.add(name, e, _dist._one(t, "adv_events", str(i), e), n, f"events, from {n:,} customer{'' if n == 1 else 's'}")
 
 
 _BY_ROLE = {"awareness": _awareness, "consideration": _consideration, "purchase": _purchase,

@@ -229,7 +229,8 @@ def _advocacy(log: _Log, name: str, i: int) -> None:
     cust_st = log.ev["customer_id"].to_numpy()[in_stage]
     for e in log.sm.stage(name).events:
         m = ev_st == e
-        log.add(name, e, m.sum(), len(pd.unique(cust_st[m])), "events (n = customers)")
+        n = len(pd.unique(cust_st[m]))
+        log.add(name, e, m.sum(), n, f"events, from {n:,} customer{'' if n == 1 else 's'}")
 
 
 _BY_ROLE = {"awareness": _awareness, "consideration": _consideration, "purchase": _purchase,

@@ -177,10 +177,7 @@ def read_table(path: str | Path, what: str, dictionary: list[str] | None = None,
         raise
     except Exception as exc:  # noqa: BLE001 - empty, not UTF-8, corrupt or unreadable: one line
         raise _read_error(exc, what, name) from None
-    _check_header([str(c) for c in df.columns], name)
-    if len(df) == 0:
-        raise DataError(f"{what} file has no rows", file=name, rule="empty_input")
-    return df, name
+    return _with_rows(df, what, name), name
 
 
 def is_csv(name: str) -> bool:
@@ -230,6 +227,14 @@ def read_csv_file(path: str | Path, what: str, text: list[str] | None = None) ->
     except Exception as exc:  # noqa: BLE001 - empty, not UTF-8, corrupt or unreadable: one line
         raise _read_error(exc, what, name) from None
     _check_header([str(c) for c in df.columns], name)
+    return df
+
+
+def _with_rows(df: pd.DataFrame, what: str, name: str) -> pd.DataFrame:
+    """A table as read, once its header is checked and it has rows (else :class:`DataError` naming ``name``)."""
+    _check_header([str(c) for c in df.columns], name)
+    if len(df) == 0:
+        raise DataError(f"{what} file has no rows", file=name, rule="empty_input")
     return df
 
 
@@ -472,10 +477,7 @@ def _read_url(url: str, what: str, dictionary: list[str] | None, text: list[str]
         raise
     except Exception as exc:  # noqa: BLE001 - empty, not UTF-8, corrupt or unreadable: one line
         raise _read_error(exc, what, url) from None
-    _check_header([str(c) for c in df.columns], url)
-    if len(df) == 0:
-        raise DataError(f"{what} file has no rows", file=url, rule="empty_input")
-    return df, url
+    return _with_rows(df, what, url), url
 
 
 def _url_column_names(url: str) -> list[str] | None:

@@ -370,8 +370,13 @@ def partition(events, *, client=None, address: str | None = None, npartitions: i
     meta = _order_partition(shuffled._meta)
     ordered = shuffled.map_partitions(_order_partition, meta=meta)
     if persist:
-        ordered = client.persist(ordered) if client is not None else ordered.persist(scheduler=_local_scheduler())
+        ordered = _persist(ordered, client)
     return Partitioned(ordered, client, n_rows, events.index if isinstance(events, pd.DataFrame) else None)
+
+
+def _persist(collection, client):
+    """A Dask collection persisted on ``client``, or by Dask's local scheduler without one."""
+    return client.persist(collection) if client is not None else collection.persist(scheduler=_local_scheduler())
 
 
 def _sorted_run(part: pd.DataFrame) -> tuple:
@@ -432,14 +437,11 @@ def _regrouped(ddf, client):
     import dask
     import dask.dataframe as dd
 
-    ddf = client.persist(ddf) if client is not None else ddf.persist(scheduler=_local_scheduler())
-    parts = ddf.to_delayed()
-    tasks = [dask.delayed(_sorted_run, pure=True)(d) for d in parts]
-    runs = client.gather(client.compute(tasks)) if client is not None else list(
-        dask.compute(*tasks, scheduler=_local_scheduler()))
-    plan = _regroup_plan(runs)
+    ddf = _persist(ddf, client)
+    plan = _regroup_plan(_log_wide(ddf, _sorted_run, client))
     if plan is None:
         return ddf, None
+    parts = ddf.to_delayed()
     regrouped = [dask.delayed(_regroup, pure=True)(d, drop, *(dask.delayed(_head, pure=True)(parts[j], n)
                                                                for j, n in heads))
                  for d, (drop, heads) in zip(parts, plan)]

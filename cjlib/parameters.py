@@ -23,7 +23,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["ParameterError", "RULES", "check", "check_with_stage_map", "problems"]
+__all__ = ["ParameterError", "RULES", "SAMPLE_TABLES", "check", "check_with_stage_map", "problems",
+           "sample_tables_off"]
 
 
 class ParameterError(ValueError):
@@ -314,3 +315,50 @@ def check_with_stage_map(params: Mapping[str, Any], *, stage_map) -> None:
             resolve_checkout(params["checkout_journey"], stage_map=stage_map)
     except ValueError as exc:
         raise ParameterError(f"parameter {exc}") from None
+
+
+# ------------------------------------------------------------------------------ the sample's tables
+SAMPLE_TABLES = ("customers_path", "feedback_path", "costs_path")
+
+
+def _in_sample(path: Any) -> bool:
+    """Whether ``path`` is a local file of the bundled sample (``data/sample``)."""
+    from cjlib.paths import SAMPLE_DIR, resolve
+
+    if not isinstance(path, str) or not path.strip() or "://" in path:
+        return False
+    try:
+        return resolve(path).is_relative_to(SAMPLE_DIR)
+    except (OSError, ValueError):
+        return False
+
+
+def sample_tables_off(params: Mapping[str, Any]) -> dict[str, str]:
+    """The optional tables to switch off because they are the sample's while the events are not.
+
+    The notebooks' defaults point every table at the bundled sample (``data/sample``), so a run given only
+    ``events_path`` would otherwise join the sample's customer attributes, feedback and spend to another
+    log's customers. Both the runner and :func:`cjlib.report.load` (plain papermill) apply this.
+
+    Parameters
+    ----------
+    params : Mapping
+        Parameters with ``events_path`` and any of :data:`SAMPLE_TABLES`.
+
+    Returns
+    -------
+    dict
+        ``{name: ""}`` for each of :data:`SAMPLE_TABLES` that is a sample file while ``events_path`` is not
+        (empty when the events are the sample's).
+
+    Examples
+    --------
+    >>> sample_tables_off({"events_path": "/data/shop.csv", "customers_path": "data/sample/customers.parquet",
+    ...                    "costs_path": "/data/spend.csv"})
+    {'customers_path': ''}
+    >>> sample_tables_off({"events_path": "data/sample/events.parquet", "customers_path": "data/sample/customers.parquet"})
+    {}
+    """
+    if not params.get("events_path") or _in_sample(params.get("events_path")):
+        return {}
+    return {k: "" for k in SAMPLE_TABLES if _in_sample(params.get(k))}

@@ -85,8 +85,7 @@ def column_names(path: str | Path) -> list[str] | None:
             import pyarrow.dataset as ds
 
             return list(ds.dataset(p, format="parquet", partitioning="hive").schema.names)
-        sep = "\t" if ".tsv" in p.name.lower() else ","
-        return [str(c) for c in pd.read_csv(p, sep=sep, nrows=0).columns]
+        return _csv_header(str(p), _separator(str(p)))
     except Exception:  # missing, empty or corrupt: the loader raises the DataError
         return None
 
@@ -242,13 +241,45 @@ def _read_csv(name: str, what: str, text: list[str] | None) -> pd.DataFrame:
     """A CSV file (path or URL) after the empty and repeated-header checks; reading errors propagate."""
     import fsspec
 
-    sep = "\t" if ".tsv" in name.rsplit("/", 1)[-1].lower() else ","
     fs, inner = fsspec.core.url_to_fs(name)
     if fs.size(inner) == 0:
         raise DataError(f"{what} file is empty", file=name, rule="empty_input")
+    sep = _separator(name)
     header = _csv_header(name, sep)
     _check_header(header, name)
-    return pd.read_csv(name, sep=sep, low_memory=False, dtype={c: str for c in (text or ()) if c in header})
+    df = pd.read_csv(name, sep=sep, low_memory=False, dtype={c: str for c in (text or ()) if c in header})
+    return _decimal_commas(df, set(text or ())) if sep == ";" else df
+
+
+_DECIMAL_COMMA = r"-?\d+,\d+|-?\d+"
+
+
+def _separator(name: str) -> str:
+    """A CSV file's field separator: a tab for ``.tsv``, else whichever of ``,``, ``;``, tab and ``|`` its
+    header line holds most often (``,`` for a one-column file). Spreadsheets in many locales save
+    ``;``-separated files with decimal commas (:func:`_decimal_commas`)."""
+    if ".tsv" in name.rsplit("/", 1)[-1].lower():
+        return "\t"
+    import fsspec
+
+    gz = "gzip" if name.lower().endswith(".gz") else None
+    with fsspec.open(name, "rt", encoding="utf-8-sig", newline="", compression=gz) as f:
+        line = f.readline()
+    counts = {s: line.count(s) for s in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)  # a tie keeps the earlier: the comma
+    return best if counts[best] else ","
+
+
+def _decimal_commas(df: pd.DataFrame, keep: set[str]) -> pd.DataFrame:
+    """Text columns of a ``;``-separated file whose every value is a number written with a decimal comma
+    (``12,50``; at least one with a comma) as numbers; columns read as text on purpose (``keep``) stay."""
+    for c in df.columns:
+        if c in keep or df[c].dtype.kind in "biufcmM":
+            continue
+        v = df[c].dropna().astype(str).str.strip()
+        if len(v) and v.str.contains(",", regex=False).any() and v.str.fullmatch(_DECIMAL_COMMA).all():
+            df[c] = pd.to_numeric(df[c].astype(str).str.strip().str.replace(",", ".", regex=False), errors="coerce")
+    return df
 
 
 def _read_error(exc: Exception, what: str, name: str) -> DataError:
@@ -491,7 +522,7 @@ def _url_column_names(url: str) -> list[str] | None:
             listing = _pieces(url)
         if listing.kind == "csv":
             first = listing.files[0]
-            return _csv_header(first, "\t" if ".tsv" in first.rsplit("/", 1)[-1].lower() else ",")
+            return _csv_header(first, _separator(first))
         fs, root = fsspec.core.url_to_fs(url)
         where = root if fs.isdir(root) and not _is_glob(url) else fs._strip_protocol(listing.files[0])
         return list(ds.dataset(where, filesystem=fs, format="parquet", partitioning="hive").schema.names)

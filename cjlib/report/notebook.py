@@ -89,7 +89,8 @@ def load(params: Mapping[str, Any]):
     ----------
     params : Mapping
         The notebook's parameters; ``globals()`` works (only known names are read). ``events_path`` is
-        required; the other shared data parameters default to ``""`` (switched off).
+        required; the other shared data parameters default to ``""`` (switched off), and the sample's
+        optional tables are not joined to another log (:func:`cjlib.parameters.sample_tables_off`).
 
     Returns
     -------
@@ -112,6 +113,7 @@ def load(params: Mapping[str, Any]):
     from cjlib.partitioned import map_large_blocks
 
     parameters.check(params)
+    params = {**params, **parameters.sample_tables_off(params)}  # another log never gets the sample's tables
     get = params.get
     address = engine.run_on(get("dask_address", "")).get("address", "")  # the dask extra is checked first
     if address:  # this process holds per-unit tables only: large blocks go back to the system when freed

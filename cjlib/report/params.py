@@ -153,7 +153,9 @@ def validate_parameters(notebooks: list[Path], params: Mapping[str, Any]) -> dic
     Returns
     -------
     dict
-        Notebook name → the parameters to inject into it, coerced to their declared types.
+        Notebook name → the parameters to inject into it, coerced to their declared types. When
+        ``events_path`` is not the bundled sample's, the optional tables still at the sample's defaults
+        are switched off (``""``: :func:`cjlib.parameters.sample_tables_off`).
 
     Raises
     ------
@@ -179,10 +181,11 @@ def validate_parameters(notebooks: list[Path], params: Mapping[str, Any]) -> dic
         out[nb] = {k: _coerce(k, v, decl[k]["type"]) for k, v in params.items() if k in decl}
     if params.get("columns"):
         _check_columns(params["columns"])
-    from cjlib.parameters import problems
+    from cjlib.parameters import problems, sample_tables_off
 
     bad: list[str] = []  # ranges, choices and cross-field rules on each notebook's defaults + given values
     for nb, decl in declared.items():
+        out[nb].update(sample_tables_off({**{k: d["default"] for k, d in decl.items()}, **out[nb]}))
         bad += [p for p in problems({**{k: d["default"] for k, d in decl.items()}, **out[nb]}) if p not in bad]
     if bad:
         raise ParameterError("; ".join(bad))

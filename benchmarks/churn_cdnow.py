@@ -10,6 +10,13 @@ labels on all of them (no label is used, so fitting it outside the folds leaks n
 Each row prints the pooled out-of-fold ROC AUC (what the report shows) and the mean ± sd of the five
 folds' AUCs. The last rows refit the report's models with five other fold seeds: the pooled AUC's spread
 over fold assignments.
+
+``--ceiling`` adds the experiments that ask whether more data, more label information or another model
+family would lift the AUC (session 28, all below 0.774): a learning curve (training on 25–100 % of each
+training fold), training rows from six earlier cutoffs two weeks apart (the same customers' labels over
+overlapping windows), a discrete-time hazard model that also learns *when* the first purchase in the window
+came, random forests and extra trees, and the master log's number of CDs per order (a column cjlib's event
+log does not carry; asked only to see whether the data holds more signal).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -39,13 +46,15 @@ from cjlib.churn.models import _bgnbd_column  # noqa: E402
 CUT, WINDOW, ACTIVITY = pd.Timestamp("1997-10-01"), 273, ["purchase"]
 
 
-def load() -> pd.DataFrame:
+def load(*, cds: bool = False) -> pd.DataFrame:
+    """The master log as a cjlib event log (with ``cds``: plus the number of CDs of each order)."""
     raw = pd.read_csv(ROOT / "tests" / "data" / "cdnow" / "CDNOW_master.txt.gz", sep=r"\s+", header=0,
                       names=["customer_id", "date", "number_of_cds", "revenue"],
                       dtype={"customer_id": str, "date": str})
-    return pd.DataFrame({"customer_id": raw["customer_id"],
-                         "timestamp": pd.to_datetime(raw["date"], format="%Y%m%d"),
-                         "event": "purchase", "revenue": raw["revenue"].astype(float)})
+    out = pd.DataFrame({"customer_id": raw["customer_id"],
+                        "timestamp": pd.to_datetime(raw["date"], format="%Y%m%d"),
+                        "event": "purchase", "revenue": raw["revenue"].astype(float)})
+    return out.assign(number_of_cds=raw["number_of_cds"]) if cds else out
 
 
 def recent_and_gaps(ev: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
@@ -162,5 +171,71 @@ def main() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _fit_score(model, X_train, y_train, X_test) -> np.ndarray:
+    with threadpool_limits(1):
+        return clone(model).fit(X_train, y_train).predict_proba(X_test)[:, 1]
+
+
+def ceiling() -> pd.DataFrame:
+    """The ``--ceiling`` rows: does more data, more label information or another model family help?"""
+    ev = load(cds=True)
+    X, y = churn.make_dataset(ev, cutoff=CUT, window=WINDOW, activity_events=ACTIVITY)
+    split = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+    rng, rows = np.random.default_rng(0), []
+    print(f"{'experiment':72s} pooled   folds mean ± sd")
+    for name in ("logistic", "gbm"):  # learning curve: a flat curve means more customers would not help
+        base = churn.make_model(name, X, seed=0)
+        for frac in (0.25, 0.5, 0.75, 1.0):
+            oof = np.empty(len(X))
+            for tr, te in split:
+                sub = rng.choice(tr, int(len(tr) * frac), replace=False)
+                oof[te] = _fit_score(base, X.iloc[sub], y.iloc[sub], X.iloc[te])
+            rows.append(row(f"{name}, trained on {frac:.0%} of each training fold", y, oof, split))
+    # earlier cutoffs: the training customers' rows at 6 cutoffs 2 weeks apart (windows end inside the log)
+    earlier = [churn.make_dataset(ev, cutoff=CUT - pd.Timedelta(days=14 * k), window=WINDOW,
+                                  activity_events=ACTIVITY) for k in range(7)]
+    for name in ("logistic", "gbm"):
+        base, oof = churn.make_model(name, X, seed=0), np.empty(len(X))
+        for tr, te in split:
+            keep = [(Xk.reindex(columns=X.columns)[Xk.index.isin(X.index[tr])], yk[yk.index.isin(X.index[tr])])
+                    for Xk, yk in earlier]
+            oof[te] = _fit_score(base, pd.concat([k[0] for k in keep]), pd.concat([k[1] for k in keep]),
+                                 X.iloc[te])
+        rows.append(row(f"{name}, training rows from 7 cutoffs 2 weeks apart", y, oof, split))
+    rows.append(row("discrete-time hazard boosting (9 monthly intervals), P(no purchase)", y,
+                    _hazard(ev, X, y, split), split))
+    rfm = X[["recency_days", "tenure_days", "frequency", "n_events", "monetary", "aov"]]
+    for name, model in [("random forest, 100-customer leaves, RFM", RandomForestClassifier(
+                            300, min_samples_leaf=100, max_features=None, n_jobs=1, random_state=0)),
+                        ("extra trees, 50-customer leaves, RFM + last-k-days + gaps", ExtraTreesClassifier(
+                            300, min_samples_leaf=50, n_jobs=1, random_state=0))]:
+        Xe = rfm if "gaps" not in name else rfm.join(recent_and_gaps(ev, X.index)).fillna(-1)
+        rows.append(row(name, y, out_of_fold(Xe, y, lambda _X, m=model: m, split), split))
+    past = ev[ev["timestamp"] < CUT].groupby("customer_id")["number_of_cds"]
+    cds = pd.DataFrame({"cds_sum": past.sum(), "cds_mean": past.mean(), "cds_max": past.max()}).reindex(X.index)
+    rows.append(row("boosting + number of CDs (sum, mean, max per order)", y,
+                    out_of_fold(X.join(cds), y, "gbm", split), split))
+    return pd.DataFrame(rows)
+
+
+def _hazard(ev: pd.DataFrame, X: pd.DataFrame, y: pd.Series, split, intervals: int = 9) -> np.ndarray:
+    """Boosting on customer × interval rows (at risk until the first purchase after the cutoff); the churn
+    score is the predicted probability of surviving every interval."""
+    after = ev[ev["timestamp"] >= CUT].groupby("customer_id")["timestamp"].min()
+    first = np.floor((after - CUT).dt.days / (WINDOW / intervals)).reindex(X.index)
+    model = HistGradientBoostingClassifier(learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=80,
+                                           max_iter=400, early_stopping=True, random_state=0)
+    oof = np.empty(len(X))
+    for tr, te in split:
+        f, Xi = first.iloc[tr], X.iloc[tr]
+        at_risk = [(Xi[f.isna() | (f >= j)].assign(interval=j), (f[f.isna() | (f >= j)] == j).astype(int))
+                   for j in range(intervals)]
+        with threadpool_limits(1):
+            m = clone(model).fit(pd.concat([a[0] for a in at_risk]), pd.concat([a[1] for a in at_risk]))
+            oof[te] = sum(np.log1p(-m.predict_proba(X.iloc[te].assign(interval=j))[:, 1])
+                          for j in range(intervals))
+    return oof
+
+
 if __name__ == "__main__":
-    main()
+    ceiling() if "--ceiling" in sys.argv[1:] else main()

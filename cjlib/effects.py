@@ -26,6 +26,8 @@ from cjlib.attribution.stages import stage_transitions
 from cjlib.io import ensure_sorted
 from cjlib.journeys import assign_stages, customer_starts, session_keys
 
+MIN_ADVANCED = 30  # fewest advancing visits a transition's channel effects are compared from
+
 
 def _two_way_poisson(seg: np.ndarray, ch: np.ndarray, y: np.ndarray, n_seg: int, n_ch: int,
                      tol: float = 1e-10, max_iter: int = 1000) -> np.ndarray:
@@ -221,11 +223,15 @@ def _ranges(sizes: np.ndarray) -> np.ndarray:
     return np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - sizes, sizes)
 
 
-def shown_effects(effects: pd.DataFrame, min_sessions: int) -> tuple[pd.DataFrame, list[str], list[str]]:
+def shown_effects(effects: pd.DataFrame, min_sessions: int, *,
+                  min_advanced: int = MIN_ADVANCED) -> tuple[pd.DataFrame, list[str], list[str]]:
     """The :func:`channel_effects` rows a report can show.
 
     A channel needs ``min_sessions`` sessions; a transition is shown when visits from at least two such
-    channels advance customers (otherwise there is nothing to compare).
+    channels advance customers (otherwise there is nothing to compare) and those channels' visits advance
+    customers ``min_advanced`` times or more in all: effects from a handful of advances (a log where the
+    next stage is reached in a later visit without a touch, weeks after the searches) are noise, and a
+    channel of no advance among them would read as "0×".
 
     Parameters
     ----------
@@ -233,14 +239,25 @@ def shown_effects(effects: pd.DataFrame, min_sessions: int) -> tuple[pd.DataFram
         :func:`channel_effects` output.
     min_sessions : int
         Fewest sessions a channel needs to be shown.
+    min_advanced : int, default MIN_ADVANCED
+        Fewest advancing visits (of the channels shown) a transition needs.
 
     Returns
     -------
     (DataFrame, list of str, list of str)
         The rows shown, the transitions shown, and the transitions left out, in the input's order.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"transition": ["a > b"] * 3 + ["b > c"] * 2, "channel": ["x", "y", "z", "x", "y"],
+    ...                   "sessions": [500, 400, 20, 800, 900], "advanced": [40, 10, 5, 3, 2]})
+    >>> rows, shown, left = shown_effects(e, 100)
+    >>> list(rows["channel"]), shown, left
+    (['x', 'y'], ['a > b'], ['b > c'])
     """
     big = effects[effects["sessions"] >= min_sessions]
-    moving = [t for t, fr in big.groupby("transition", sort=False) if (fr["advanced"] > 0).sum() > 1]
+    moving = [t for t, fr in big.groupby("transition", sort=False)
+              if (fr["advanced"] > 0).sum() > 1 and fr["advanced"].sum() >= min_advanced]
     skipped = [t for t in pd.unique(effects["transition"]) if t not in moving]
     return big[big["transition"].isin(moving)].reset_index(drop=True), moving, skipped
 

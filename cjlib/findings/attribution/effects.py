@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from cjlib.effects import MIN_ADVANCED
 from cjlib.findings import (
     is_number,
     join,
@@ -197,7 +198,8 @@ def effects_lines(shown: pd.DataFrame, transitions: Sequence[str], skipped: Sequ
         lines = [f"- **{transition_label(t)}**: {w}." if w is not None else lines.pop(0) for t, w in why.items()]
     if skipped:
         lines.append(f"\n*Left out:* {join([transition_label(t) for t in skipped])} (fewer than two channels with "
-                     f"{number(min_sessions)} or more visits advance customers there).")
+                     f"{number(min_sessions)} or more visits advance customers there, or fewer than "
+                     f"{number(MIN_ADVANCED)} of their visits do).")
     return lines
 
 
@@ -219,10 +221,11 @@ def no_effects_reason(transitions: Sequence[str], *, min_touches: int) -> str:
     Examples
     --------
     >>> no_effects_reason([], min_touches=1000)
-    'At no stage do visits from two or more channels (each with 1,000 visits or more, `min_touches`) move customers on.'
+    'At no stage do visits from two or more channels (each with 1,000 visits or more, `min_touches`) move customers on, at least 30 times in all.'
     """
     return "" if len(transitions) else (f"At no stage do visits from two or more channels (each with "
-                                        f"{min_touches:,} visits or more, `min_touches`) move customers on.")
+                                        f"{min_touches:,} visits or more, `min_touches`) move customers on, at least "
+                                        f"{MIN_ADVANCED} times in all.")
 
 
 def persona_metrics(adjustment) -> dict:

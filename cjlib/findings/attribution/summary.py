@@ -13,7 +13,7 @@ from cjlib.findings import (
     times,
 )
 from cjlib.findings.attribution.common import MIN_CONVERSIONS, transition_label
-from cjlib.findings.attribution.costs import _cost_ranking
+from cjlib.findings.attribution.costs import _cost_ranking, dearest_phrase
 from cjlib.findings.attribution.models import _top_channel, _top_phrase
 from cjlib.findings.attribution.stages import _leaders, _lift_ends, contribution_title
 
@@ -71,11 +71,12 @@ def summary_lines(*, js: pd.DataFrame | None = None, mk=None,
         if not title.startswith("Attributed conversions by"):
             lines.append(f"- {title.rsplit(' (', 1)[0]}.")
     if cpc is not None:
-        r = _cost_ranking(cpc, cost_model, min_conversions)
-        if r is not None:
+        r, extra = _cost_ranking(cpc, cost_model, min_conversions)
+        if r is not None and r.best is not None:
             lines.append(f"- Under {cost_model} attribution, {r.best} conversions are the cheapest "
-                         f"({number(r.best_value, ',.2f')} each) and {r.worst} the dearest "
-                         f"({number(r.worst_value, ',.2f')}).")
+                         f"({number(r.best_value, ',.2f')} each)"
+                         + (f" and {dearest_phrase(r, extra, each='')}." if extra is None or extra[0] is not None
+                            else f"; {dearest_phrase(r, extra)}."))
     return lines
 
 

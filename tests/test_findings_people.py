@@ -236,3 +236,22 @@ def test_channel_effects_need_thirty_advancing_visits_at_a_transition():
     lines = F.effects_lines(shown, moving, skipped, min_sessions=100, adjusted_by="2 personas")
     assert lines[-1] == ("\n*Left out:* searching → booked (fewer than two channels with 100 or more visits "
                          "advance customers there, or fewer than 30 of their visits do).")
+
+
+# ============================================================================================ 01: personas
+def test_a_recent_rfm_segment_mostly_inactive_says_its_recency_is_a_rank():
+    # hotel: "Loyal customers (buy often and not long ago): … 85% inactive for 90 days" and "Potential
+    # loyalists (recent): … 76% inactive" — bookings are rare, so R ≥ 3 (the buyers' more recent 60 %) holds
+    # customers idle for months; the line now says what "recent" means there
+    from cjlib.findings.personas import card_lines
+
+    cards = pd.DataFrame({"name": ["Loyal customers", "Champions", "Potential loyalists", "Lost"],
+                          "share": [0.010, 0.027, 0.080, 0.088], "revenue_share": [0.043, 0.112, 0.167, 0.174],
+                          "conversion_rate": [1.0, 1.0, 1.0, 1.0], "churn_rate": [0.847, 0.061, 0.5, 0.953]})
+    assert card_lines(cards, has_revenue=True) == [
+        "- **Loyal customers**: 1% of customers, 4% of revenue, 100% convert at least once; 85% inactive for 90 "
+        "days (an RFM segment's recency is a rank among the buyers, not activity within 90 days).",
+        "- **Champions**: 3% of customers, 11% of revenue, 100% convert at least once; 6% inactive for 90 days.",
+        "- **Potential loyalists**: 8% of customers, 17% of revenue, 100% convert at least once; 50% inactive for "
+        "90 days.",
+        "- **Lost**: 9% of customers, 17% of revenue, 100% convert at least once; 95% inactive for 90 days."]

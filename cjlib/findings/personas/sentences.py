@@ -17,6 +17,7 @@ from cjlib.findings import (
     rates_differ,
     see_above,
 )
+from cjlib.personas.rfm import RFM_SEGMENTS
 from cjlib.validation import duration
 
 EXCLUDED_WHY = {"id": "an identifier or code, not a quantity", "outcome": "it restates the outcome",
@@ -573,6 +574,11 @@ def journey_title(journey: pd.DataFrame, stage: str | None, sizes: Mapping | pd.
 
 
 # ------------------------------------------------------------------------------------------ findings
+#: RFM segments whose definition says recent (R ≥ 3 or 4): a rank among the buyers, which on a log of rare
+#: purchases (bookings) holds customers idle for months — said where most of the segment is inactive
+_RECENT_RFM = frozenset(name for name, text, _ in RFM_SEGMENTS if "R ≥" in text)
+
+
 def card_lines(cards: pd.DataFrame, *, has_revenue: bool, inactive_window: str | pd.Timedelta = "90D") -> list[str]:
     """One Markdown bullet per persona card; parts whose value is undefined are left out.
 
@@ -610,5 +616,8 @@ def card_lines(cards: pd.DataFrame, *, has_revenue: bool, inactive_window: str |
             line += f"; {r['pain_point']}"
         if is_number(r.get("churn_rate")):
             line += f"; {pct(r['churn_rate'])} inactive for {inactive}"
+            if r["name"] in _RECENT_RFM and r["churn_rate"] > 0.5:  # "recent" by rank, mostly idle
+                line += (f" (an RFM segment's recency is a rank among the buyers, not activity within "
+                         f"{inactive})")
         lines.append(line + ".")
     return lines

@@ -255,3 +255,27 @@ def test_a_recent_rfm_segment_mostly_inactive_says_its_recency_is_a_rank():
         "- **Potential loyalists**: 8% of customers, 17% of revenue, 100% convert at least once; 50% inactive for "
         "90 days.",
         "- **Lost**: 9% of customers, 17% of revenue, 100% convert at least once; 95% inactive for 90 days."]
+
+
+# ================================================================================= hostile channel names
+def test_hostile_channel_names_are_short_single_line_tick_labels():
+    # hotel: the model-comparison chart's 200-character channel name ran 1,500 pixels down-left of the plot,
+    # "line\nbreak" took two lines in every heatmap and bar chart
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cjlib.plots import attribution as pa
+    from cjlib.plots import personas as pp
+
+    data = pd.DataFrame({"markov": [3.0, 2.0, 1.0]}, index=pd.Index(HOSTILE[3:], name="channel"))
+    ax = pa.model_comparison(data)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["百度推广", "line break", "c" * 31 + "…"]
+    sa = pd.DataFrame({"transition": ["a>b"] * 3, "channel": HOSTILE[3:], "share": [0.5, 0.3, 0.2]})
+    ax = pa.stage_channel_heatmap(sa)
+    assert sorted(t.get_text() for t in ax.get_xticklabels()) == sorted(["百度推广", "line break", "c" * 31 + "…"])
+    z = pd.DataFrame({"channel_share_" + "c" * 200: [1.0, -1.0]}, index=["A", "B"])
+    ax = pp.profile_heatmap(z)
+    assert ax.get_xticklabels()[0].get_text() == "ch: " + "c" * 27 + "…"
+    plt.close("all")

@@ -28,6 +28,30 @@ def _transition_label(t) -> str:
     return f"{a.strip()} → {b.strip()}"
 
 
+def tick_label(value, width: int = 32) -> str:
+    """A data value as a tick label: line breaks and tabs made spaces, cut to ``width`` characters with
+    "…" (a 200-character channel name would push the plot off its figure).
+
+    Parameters
+    ----------
+    value : object
+        The label (taken as its ``str``).
+    width : int, default 32
+        Most characters kept.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> tick_label("line\nbreak"), tick_label("c" * 200, 8)
+    ('line break', 'ccccccc…')
+    """
+    text = " ".join(str(value).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _rows_figsize(n_rows: int) -> tuple[float, float]:
     """A report-wide heatmap with one band per row (stage transitions)."""
     return (11, 2.4 + 0.9 * n_rows)
@@ -88,7 +112,7 @@ def model_comparison(
             hi = np.clip(iv["upper"].to_numpy(float) - h, 0, None)
             ax.errorbar(pos, h, yerr=np.vstack([lo, hi]), fmt="none", ecolor="black", elinewidth=1, capsize=2)
     ax.set_xticks(x)
-    ax.set_xticklabels(channels, rotation=30, ha="right")
+    ax.set_xticklabels([tick_label(c) for c in channels], rotation=30, ha="right")
     if legend_outside:
         _legend_outside(ax, "model")
     else:
@@ -110,9 +134,9 @@ def _stage_matrix(frame: pd.DataFrame, value: str, transition: str, channel: str
 def _label_grid(ax, mat: pd.DataFrame, im, cbar_label: str):
     """Tick labels from ``mat``'s columns and index, no grid, a labelled colour bar (returned)."""
     ax.set_xticks(np.arange(mat.shape[1]))
-    ax.set_xticklabels(mat.columns.astype(str), rotation=45, ha="right")
+    ax.set_xticklabels([tick_label(c) for c in mat.columns], rotation=45, ha="right")
     ax.set_yticks(np.arange(mat.shape[0]))
-    ax.set_yticklabels(mat.index.astype(str))
+    ax.set_yticklabels([tick_label(c, 40) for c in mat.index])
     ax.grid(False)
     cb = ax.figure.colorbar(im, ax=ax)
     cb.set_label(cbar_label)

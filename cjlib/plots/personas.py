@@ -15,6 +15,7 @@ import pandas as pd
 import seaborn as sns
 
 from cjlib.plots import PALETTE, finish, new_ax, percent_axis
+from cjlib.plots.attribution import tick_label
 
 __all__ = ["k_selection", "persona_cards", "persona_colors", "persona_journey", "persona_map", "profile_heatmap",
            "styled"]
@@ -108,7 +109,7 @@ def profile_heatmap(z: pd.DataFrame, *, features: Sequence[str] | None = None, l
     sns.heatmap(d, ax=ax, cmap="RdBu_r", center=0, vmin=-limit, vmax=limit, annot=d.astype(float).round(1) + 0.0,
                 fmt=".1f", annot_kws={"fontsize": 8}, linewidths=0.5,
                 cbar_kws={"label": "z-score (SD from all customers)"})
-    ax.set_xticklabels([str(c).replace("channel_share_", "ch: ").replace("_", " ") for c in d.columns],
+    ax.set_xticklabels([tick_label(str(c).replace("channel_share_", "ch: ").replace("_", " ")) for c in d.columns],
                        rotation=60, ha="right")
     ax.tick_params(axis="y", rotation=0)
     return finish(ax, title, "", "")
@@ -203,9 +204,7 @@ def persona_cards(cards: pd.DataFrame, *, title: str | None = None, ax=None):
         for col, label, fmt in fields:
             if col not in row.index or pd.isna(row[col]) or col in skip:
                 continue
-            text = fmt.format(row[col])
-            if len(text) > 34:
-                text = text[:33] + "…"
+            text = tick_label(fmt.format(row[col]), 34)
             ax.text(x0 + 0.04, y, f"{label}:", fontsize=8.5, color="#52606d", va="top")
             ax.text(x0 + 0.36, y, text, fontsize=8.5, va="top")
             y -= 0.063

@@ -279,3 +279,32 @@ def test_hostile_channel_names_are_short_single_line_tick_labels():
     ax = pp.profile_heatmap(z)
     assert ax.get_xticklabels()[0].get_text() == "ch: " + "c" * 27 + "…"
     plt.close("all")
+
+
+def _sa(rows):
+    """A StageAttribution; rows: (transition, channel, attributed conversions, touches)."""
+    from cjlib.attribution import StageAttribution
+
+    df = pd.DataFrame(rows, columns=["transition", "channel", "conversions", "touches"])
+    g = df.groupby("transition", sort=False)
+    df["share"] = df["conversions"] / g["conversions"].transform("sum")
+    df["conversion_rate"] = df["conversions"] / df["touches"]
+    df["lift"] = df["conversion_rate"] / (g["conversions"].transform("sum") / g["touches"].transform("sum"))
+    return StageAttribution(df, {t: 0.5 for t in df["transition"].unique()}, (), "markov")
+
+
+def test_a_tie_of_many_channels_is_counted_not_listed():
+    # hotel: "Per touch, ch_14, ch_07, ch_30, ch_26, ccc…(200 characters), إعلانات_جوجل, ch_24, … ch_23 and ch_11
+    # cannot be told apart beyond noise (0.64–1.47× the average)": 37 names in one sentence
+    from cjlib.findings import attribution as F
+
+    names = [f"ch_{i:02d}" for i in range(12)]
+    tie = _sa([("a>b", c, 80.0 + 2 * i, 1000) for i, c in enumerate(names)])
+    assert F.stage_lines(tie, min_touches=100)[0].endswith(
+        "Per touch, the 12 channels with 100 or more touches cannot be told apart beyond noise (0.88–1.12× the "
+        "average).")
+    # eight tied for the top, one clearly least: the top list names five and counts the rest
+    top = _sa([("a>b", c, 60.0 + i, 300) for i, c in enumerate(names[:8])] + [("a>b", "paid_social", 1.0, 300)])
+    line = F.stage_lines(top, min_touches=100)[0]
+    assert line.endswith("Per touch, the channels that move customers forward most, within noise of each other: ch_07, "
+                         "ch_06, ch_05, ch_04, ch_03 and 3 others (1.06–1.18× the average); paid_social least (0.02×).")

@@ -123,6 +123,18 @@ def _lift_ends(fr: pd.DataFrame, min_touches: int, min_conversions: int):
     return top, bottom, f["lift"]
 
 
+LIST_AT_MOST = 6  # channels named in one list; a longer one names the first five and counts the rest
+
+
+def _names(channels) -> str:
+    """``join`` of the channels, or of the first five and ``"N others"`` past :data:`LIST_AT_MOST` (a log of
+    forty channels listed 37 names in one tie)."""
+    channels = list(channels)
+    if len(channels) <= LIST_AT_MOST:
+        return join(channels)
+    return join([*channels[:LIST_AT_MOST - 1], f"{len(channels) - LIST_AT_MOST + 1} others"])
+
+
 def _lift_clause(fr: pd.DataFrame, min_touches: int, min_conversions: int) -> tuple[str, bool] | None:
     """``("per touch, X moves customers forward most (…) and Y least (…)", False)`` with each end named only
     when it is clear of the other ranked channels beyond noise; tied ends are named together, in a sentence
@@ -132,21 +144,23 @@ def _lift_clause(fr: pd.DataFrame, min_touches: int, min_conversions: int) -> tu
         return None
     top, bottom, lift = ends
     if set(top) == set(lift.index):
-        return (f"per touch, {join(list(lift.index))} cannot be told apart beyond noise "
+        every = join(list(lift.index)) if len(lift) <= LIST_AT_MOST else (
+            f"the {len(lift)} channels with {number(min_touches)} or more touches")
+        return (f"per touch, {every} cannot be told apart beyond noise "
                 f"({_range(lift.min(), lift.max(), '.2f')}× the average)"), True
     if set(top) & set(bottom):  # the ends differ, but some channel is within noise of both
         hi, lo = top[0], bottom[-1]
         return (f"per touch, {hi} ({times(lift[hi], 2)} the average) moves customers forward more than {lo} "
-                f"({times(lift[lo], 2)}) beyond noise, and {join([c for c in lift.index if c in top and c in bottom])} "
+                f"({times(lift[lo], 2)}) beyond noise, and {_names([c for c in lift.index if c in top and c in bottom])} "
                 "cannot be told apart from either"), True
     if len(top) == 1 and len(bottom) == 1:
         return (f"per touch, {top[0]} moves customers forward most ({times(lift[top[0]], 2)} the average) and "
                 f"{bottom[0]} least ({times(lift[bottom[0]], 2)})"), False
     most = (f"{top[0]} moves customers forward most ({times(lift[top[0]], 2)} the average)" if len(top) == 1 else
-            f"the channels that move customers forward most, within noise of each other: {join(top)} "
+            f"the channels that move customers forward most, within noise of each other: {_names(top)} "
             f"({_range(lift[top].min(), lift[top].max(), '.2f')}× the average)")
     least = (f"{bottom[0]} least ({times(lift[bottom[0]], 2)})" if len(bottom) == 1 else
-             f"least, too close to tell apart: {join(bottom)} "
+             f"least, too close to tell apart: {_names(bottom)} "
              f"({_range(lift[bottom].min(), lift[bottom].max(), '.2f')}×)")
     return f"per touch, {most}; {least}", True
 

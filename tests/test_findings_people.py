@@ -308,3 +308,15 @@ def test_a_tie_of_many_channels_is_counted_not_listed():
     line = F.stage_lines(top, min_touches=100)[0]
     assert line.endswith("Per touch, the channels that move customers forward most, within noise of each other: ch_07, "
                          "ch_06, ch_05, ch_04, ch_03 and 3 others (1.06–1.18× the average); paid_social least (0.02×).")
+
+
+def test_a_tie_of_many_channel_effects_is_shortened():
+    from cjlib.findings import attribution as F
+
+    ch = [f"c{i}" for i in range(8)] + ["x", "y"]
+    shown = pd.DataFrame({"transition": "a > b", "channel": ch, "sessions": 500, "advanced": [0] * 8 + [60, 40],
+                          "effect": [0.0] * 8 + [2.0, 1.5], "effect_unadjusted": [0.0] * 8 + [2.0, 1.5],
+                          "compared": 500, "lower": [0.0] * 8 + [0.9, 0.8], "upper": [0.0] * 8 + [3.0, 2.0]})
+    assert F.effects_lines(shown, ["a > b"], [], min_sessions=100, adjusted_by="2 personas") == [
+        "- **a → b**: the channels' effects range over 0.00–2.00×, but no one channel is named: the highest, x's "
+        "(2.00×), has an interval that includes 1×; c0, c1, c2, c3, c4 and 3 others tie for the lowest (0.00×)."]

@@ -15,6 +15,7 @@ from cjlib.findings import (
     times,
 )
 from cjlib.findings.attribution.common import _differ, _range, _spread, transition_label
+from cjlib.findings.attribution.stages import _names
 
 
 def effects_method(adjusted_by: str) -> str:
@@ -147,7 +148,7 @@ def _effect_line(fr: pd.DataFrame, t: str, min_sessions: int, adjusted_by: str) 
         why = []
         for x, end, above in ((top, "highest", True), (bottom, "lowest", False)):
             if len(x) > 1:
-                why.append(f"{join(list(x.index))} tie for the {end} ({times(x.iloc[0], 2)})")
+                why.append(f"{_names(list(x.index))} tie for the {end} ({times(x.iloc[0], 2)})")
             elif not _outside_one(f, x.index[0], above):
                 why.append(f"the {end}, {x.index[0]}'s ({times(x.iloc[0], 2)}), has an interval that includes 1×")
         return (f"- **{transition_label(t)}**: the channels' effects range over "

@@ -320,3 +320,23 @@ def test_a_tie_of_many_channel_effects_is_shortened():
     assert F.effects_lines(shown, ["a > b"], [], min_sessions=100, adjusted_by="2 personas") == [
         "- **a → b**: the channels' effects range over 0.00–2.00×, but no one channel is named: the highest, x's "
         "(2.00×), has an interval that includes 1×; c0, c1, c2, c3, c4 and 3 others tie for the lowest (0.00×)."]
+
+
+def test_persona_names_true_of_the_typical_member_on_the_ecom_profile():
+    # /tmp/real/ecom: "Social-led buyers" with 48% converting (most never bought) and "Occasional buyers" for a
+    # persona of 1.52 sessions a month against 1.74–1.84 (z −0.33) whose one trait is direct visits at 20×
+    from cjlib.personas.naming import _names
+
+    rows = pd.DataFrame({"conversion_rate": [0.525, 0.621, 0.537, 0.483, 0.500],
+                         "conv_ratio": [0.96, 1.14, 0.98, 0.88, 0.91], "revenue_ratio": 0.0, "aov_ratio": 1.0,
+                         "top_channel": ["organic", "paid_search", "email", "social", "direct"],
+                         "top_channel_lift": [2.74, 3.55, 6.32, 6.90, 20.0],
+                         "z_sessions_per_30d": [-0.043, 0.054, 0.033, 0.083, -0.333],
+                         "z_events_per_session": [0.017, -0.081, -0.012, 0.142, -0.038],
+                         "inactive_share": [0.0, 0.012, 0.021, 0.0, 0.033],
+                         "median_purchases": [1.0, 1.0, 1.0, 0.0, 0.5]})
+    assert _names(rows, pd.DataFrame(index=rows.index)) == [
+        "Organic-led buyers", "Paid search-led buyers", "Email-led buyers", "Social-led browsers", "Direct-led buyers"]
+    # visits half a standard deviation rarer than the base's: occasional
+    rows.loc[4, "z_sessions_per_30d"] = -0.5
+    assert _names(rows, pd.DataFrame(index=rows.index))[4] == "Occasional buyers"

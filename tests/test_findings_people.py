@@ -340,3 +340,17 @@ def test_persona_names_true_of_the_typical_member_on_the_ecom_profile():
     # visits half a standard deviation rarer than the base's: occasional
     rows.loc[4, "z_sessions_per_30d"] = -0.5
     assert _names(rows, pd.DataFrame(index=rows.index))[4] == "Occasional buyers"
+
+
+def test_an_effect_is_named_only_when_its_printed_interval_clears_one():
+    # retailer: "purchase → repeat: direct 1.26× (1.00–1.68)" — named above average with a lower end of 1.003
+    from cjlib.findings import attribution as F
+
+    shown = pd.DataFrame({"transition": "a > b", "channel": ["direct", "email", "organic"], "sessions": 500,
+                          "advanced": [60, 50, 40], "effect": [1.26, 1.0, 0.8], "effect_unadjusted": [1.26, 1.0, 0.8],
+                          "compared": 500, "lower": [1.003, 0.7, 0.5], "upper": [1.68, 1.3, 1.1]})
+    line = F.effects_lines(shown, ["a > b"], [], min_sessions=100, adjusted_by="2 personas")[0]
+    assert "direct 1.26×" not in line and line.endswith("but no channel's interval excludes the average visit's (1×).")
+    shown.loc[0, "lower"] = 1.006
+    assert F.effects_lines(shown, ["a > b"], [], min_sessions=100, adjusted_by="2 personas") == [
+        "- **a → b**: direct 1.26× (1.01–1.68)."]

@@ -52,7 +52,8 @@ def _outside_one(f: pd.DataFrame, c: str, above: bool) -> bool:
     """Whether channel ``c``'s interval lies wholly above (below) 1."""
     if not {"lower", "upper"} <= set(f.columns) or not (is_number(f.loc[c, "lower"]) and is_number(f.loc[c, "upper"])):
         return False
-    return f.loc[c, "lower"] > 1 if above else f.loc[c, "upper"] < 1
+    # as printed (two decimals): an interval shown as "1.00–1.68" does not read as clear of 1
+    return round(float(f.loc[c, "lower"]), 2) > 1 if above else round(float(f.loc[c, "upper"]), 2) < 1
 
 
 def _named_effects(fr: pd.DataFrame, min_sessions: int) -> tuple[str | None, str | None]:

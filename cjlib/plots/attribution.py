@@ -29,7 +29,7 @@ def _transition_label(t) -> str:
 
 
 def tick_label(value, width: int = 32) -> str:
-    """A data value as a tick label: line breaks and tabs made spaces, cut to ``width`` characters with
+    r"""A data value as a tick label: line breaks and tabs made spaces, cut to ``width`` characters with
     "…" (a 200-character channel name would push the plot off its figure).
 
     Parameters

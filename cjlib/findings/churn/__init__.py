@@ -9,7 +9,7 @@
   (:func:`drivers`); partial dependence only for features that move the prediction;
 - churn by persona names the most and least churning persona only from an earned ranking.
 
-``sentences`` holds the sentence builders, ``titles`` the chart titles, ``value`` the persona, at-risk and
+``sentences`` holds the sentence builders (``comparison`` those of the model comparison), ``titles`` the chart titles, ``value`` the persona, at-risk and
 value sentences and titles, ``sections`` each section's metrics (for ``report.record_all``) and paragraphs;
 every public name is re-exported here.
 """

@@ -119,6 +119,7 @@ from cjlib.funnel.journeys import (
     segment_columns,
 )
 from cjlib.funnel.matching import MODES, UNITS, ambiguous_steps, funnel_units
+from cjlib.funnel.window import WindowChoice, fit_window
 
 # private names cjlib.engine uses (its Dask kernels match partitions with the same matcher)
 from cjlib.funnel.matching import _check_choice as _check_choice
@@ -152,6 +153,7 @@ __all__ = [
     "MODES",
     "ReportSegments",
     "UNITS",
+    "WindowChoice",
     "CartAbandonment",
     "DropoffFlows",
     "Drivers",
@@ -175,6 +177,7 @@ __all__ = [
     "dropoff_drivers",
     "dropper_end_share",
     "friction",
+    "fit_window",
     "funnel",
     "funnel_units",
     "funnel_table",

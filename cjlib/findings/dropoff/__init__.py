@@ -111,6 +111,7 @@ from cjlib.findings.dropoff.sentences import (
     setup_notes,
     step_worst_line,
     unit_word,
+    window_sentence,
     window_text,
     worst_comparison_title,
     worst_segment_line,
@@ -120,6 +121,7 @@ from cjlib.findings.dropoff.sentences import (
 __all__ = [
     "FUNNEL_DEFINITION",
     "window_text",
+    "window_sentence",
     "unit_word",
     "data_sentence",
     "setup_notes",

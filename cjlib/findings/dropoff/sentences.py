@@ -12,6 +12,7 @@ definition stands beside them (:data:`FUNNEL_DEFINITION`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
@@ -26,6 +27,7 @@ from cjlib.findings import (
     times,
 )
 from cjlib.findings.journey_map import data_sentence  # noqa: F401  (03's **Data:** line is 00's)
+from cjlib.funnel.window import MIN_REACHED as MIN_REACHED_WINDOW
 
 FUNNEL_DEFINITION = ("*Funnel conversion* is the share of units at step 1 that go on to reach a step, every "
                      "step in order and within the window from step 1; 00's stage reach counts a stage "
@@ -250,7 +252,7 @@ def ambiguity_note(names: Sequence[str]) -> str | None:
 
 # --------------------------------------------------------------------------------------------- funnels
 def funnel_caption(name: str, *, mode: str, unit: str, window, optional: Sequence[str] = (),
-                   exclusions: Sequence = (), open: bool = False) -> str:
+                   exclusions: Sequence = (), open: bool = False, fit=None) -> str:
     """The line over the main funnel table, with the definition of funnel conversion.
 
     Parameters
@@ -269,6 +271,9 @@ def funnel_caption(name: str, *, mode: str, unit: str, window, optional: Sequenc
         The exclusions (:attr:`cjlib.funnel.Funnel.exclusions`).
     open : bool, default False
         Units may enter at any step.
+    fit : WindowChoice, optional
+        How the window was chosen (:func:`cjlib.funnel.fit_window`): its :func:`window_sentence` follows the
+        window's mention.
 
     Returns
     -------
@@ -286,8 +291,9 @@ def funnel_caption(name: str, *, mode: str, unit: str, window, optional: Sequenc
     Exclusion: a unit that does support_contact between add_to_cart and purchase leaves the funnel there
     Open funnel: a unit may enter at any step and counts from there on; a step's rate is the share of the units at the previous step who went on.
     """
+    why = window_sentence(fit) if fit is not None else None
     out = (f"**{name}** funnel ({mode} steps, one count per {unit}, {window_text(window)}); times are medians "
-           f"and 90th percentiles between consecutive steps. {FUNNEL_DEFINITION}")
+           f"and 90th percentiles between consecutive steps. {why + ' ' if why else ''}{FUNNEL_DEFINITION}")
     if optional:
         out += (f" Optional step{'s' if len(optional) > 1 else ''} {', '.join(optional)}: counted when done, never "
                 f"required; the step after {'them' if len(optional) > 1 else 'it'} is rated on the units at the "
@@ -300,6 +306,59 @@ def funnel_caption(name: str, *, mode: str, unit: str, window, optional: Sequenc
         out += (" Open funnel: a unit may enter at any step and counts from there on; a step's rate is the share "
                 "of the units at the previous step who went on.")
     return out
+
+
+def _span(window) -> str:
+    """``"30D"`` → ``"30 days"`` (:func:`window_text` without its frame)."""
+    return window_text(window).removeprefix("within ").removesuffix(" of step 1")
+
+
+def window_sentence(fit) -> str | None:
+    """Why the funnel has its window: fitted to the last step, the default kept, or as given — and a step
+    most of whose reachers got there only after the window.
+
+    Parameters
+    ----------
+    fit : WindowChoice
+        :func:`cjlib.funnel.fit_window`'s result.
+
+    Returns
+    -------
+    str or None
+        One sentence (two when a step lies mostly beyond the window); None with no time limit.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cjlib.funnel.window import WindowChoice
+    >>> reach = pd.DataFrame({"step": ["trial", "renewed"], "reached": [900, 333], "within": [900, 0],
+    ...                       "within_default": [900.0, 0.0], "days_q": [3.0, 39.9]})
+    >>> print(window_sentence(WindowChoice("30D", "30D", None, False, "customer", "installed", reach)))
+    With the window of 30 days as given, 0 of the 333 customers who reached renewed at any time did so within it: the drop-off to renewed is mostly the window's (95 % of them took up to 40 days from installed).
+    """
+    if fit.window is None:
+        return None
+    last, units, n, short = fit.last, f"{fit.unit}s", _span(fit.window), fit.short_step
+    tail = None if short is None else (
+        f"{int(short['within']):,} of the {int(short['reached']):,} {units} who reached {short['step']} at any time "
+        f"did so within it: the drop-off to {short['step']} is mostly the window's (95 % of them took up to "
+        f"{math.ceil(short['days_q']):,} days from {fit.first_step}).")
+    if fit.fitted:
+        out = (f"The window is {n}, fitted to the journey: {int(last['within']):,} of the {int(last['reached']):,} "
+               f"{units} who reached {last['step']} did so within {n} of {fit.first_step} (the default "
+               f"{_span(fit.default)} would hold {int(last['within_default']):,}).")
+    elif fit.default is not None and last["reached"] < MIN_REACHED_WINDOW:
+        some = f"only {int(last['reached']):,} {units}" if last["reached"] else f"no {fit.unit}"
+        out = (f"The window is the default {n}: {some} reached {last['step']} at any time, too few to fit the "
+               f"window to the journey ({MIN_REACHED_WINDOW} needed).")
+    elif tail is None:
+        how = "the default" if fit.default is not None else "as given"
+        return (f"The window of {n} ({how}) holds {int(last['within']):,} of the {int(last['reached']):,} {units} "
+                f"who reached {last['step']} at any time.")
+    else:
+        return (f"With the default window of {n}, " if fit.default is not None
+                else f"With the window of {n} as given, ") + tail
+    return out if tail is None else f"{out} {tail[0].upper()}{tail[1:]}"
 
 
 def checkout_caption(name: str, *, mode: str, unit: str, window) -> str:

@@ -1,0 +1,210 @@
+"""00 (journey map) and 03 (drop-off) on log shapes the sample does not have — a mobile game (installs from
+six sources, two of them tiny ad networks, many level-ups per player, rare in-app purchases with a few
+whales, spend per channel per day) and a content site with no revenue at all (newsletter sign-up is the
+conversion) — and the funnel's conversion window fitted to the journey's last step (a subscription's
+monthly renewal). Every test fails on the code before its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+DAY = 86_400.0
+
+
+# ======================================================================================= the two shapes
+def _write(folder: Path, events: pd.DataFrame, stage_map: dict, costs: pd.DataFrame | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    events.to_parquet(folder / "events.parquet", index=False)
+    (folder / "stage_map.yml").write_text(yaml.safe_dump(stage_map, sort_keys=False))
+    if costs is not None:
+        costs.to_csv(folder / "costs.csv", index=False)
+    p = folder / "params.yaml"
+    p.write_text(yaml.safe_dump({"events_path": "events.parquet", "customers_path": "", "feedback_path": "",
+                                 "costs_path": "costs.csv" if costs is not None else "",
+                                 "stage_map_path": "stage_map.yml", "seed": 0}, sort_keys=False))
+    return p
+
+
+def _frame(rows, t0: pd.Timestamp, prefix: str) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=["c", "t", "event", "channel", "revenue"])
+    df = df.sort_values("t", kind="stable")
+    df.insert(0, "customer_id", [f"{prefix}{c:05d}" for c in df.pop("c")])
+    df.insert(1, "timestamp", t0 + pd.to_timedelta(np.round(df.pop("t").to_numpy()).astype(np.int64), unit="s"))
+    return df.reset_index(drop=True)
+
+
+def mobile_game(folder: str | Path, seed: int = 0, n: int = 5000) -> Path:
+    """A mobile game over 3 months: ``install`` (the only event with a channel, the install source:
+    organic, facebook, google, tiktok and two tiny ad networks), ``tutorial_complete`` (70 %), many
+    ``level_up`` per player, ``iap_purchase`` (revenue; about 3 % of players pay, a few whales pay 100x)
+    and ``invite_friend``; a costs table per paid channel per day. Returns the params file's path."""
+    rng = np.random.default_rng(seed)
+    t0, span = pd.Timestamp("2024-03-01"), 92 * DAY
+    channels = np.array(["organic", "facebook", "google", "tiktok", "adnet_small", "adnet_tiny"])
+    ch_p = np.array([0.45, 0.22, 0.17, 0.13, 0.02, 0.01])
+    pay_p = {"organic": 0.035, "facebook": 0.03, "google": 0.03, "tiktok": 0.015, "adnet_small": 0.03,
+             "adnet_tiny": 0.03}
+    rows = []
+    for i in range(n):
+        ch = str(rng.choice(channels, p=ch_p))
+        t = rng.random() * 85 * DAY
+        rows.append((i, t, "install", ch, np.nan))
+        if rng.random() > 0.7:
+            continue
+        t += rng.exponential(0.02 * DAY)
+        rows.append((i, t, "tutorial_complete", None, np.nan))
+        life = rng.exponential(20 * DAY)
+        for k in range(rng.geometric(0.08)):
+            u = t + rng.random() * life
+            rows.append((i, u, "level_up", None, np.nan))
+        if rng.random() < pay_p[ch]:
+            whale = rng.random() < 0.08
+            for _ in range(1 + rng.poisson(6 if whale else 0.5)):
+                amount = round(float(rng.choice([0.99, 4.99, 9.99])) * (100 if whale else 1), 2)
+                rows.append((i, t + rng.random() * life, "iap_purchase", None, amount))
+        if rng.random() < 0.12:
+            rows.append((i, t + rng.random() * life, "invite_friend", None, np.nan))
+    df = _frame([r for r in rows if r[1] < span], t0, "p")
+    days = pd.date_range(t0, periods=92, freq="D")
+    daily = {"facebook": 180.0, "google": 140.0, "tiktok": 110.0, "adnet_small": 9.0, "adnet_tiny": 4.0}
+    costs = pd.DataFrame([(ch, d.strftime("%Y-%m-%d"), round(v * (0.7 + 0.6 * rng.random()), 2))
+                          for d in days for ch, v in daily.items()], columns=["channel", "period", "spend"])
+    sm = {"stages": [{"name": "installed", "events": ["install"]},
+                     {"name": "onboarded", "events": ["tutorial_complete"]},
+                     {"name": "engaged", "events": ["level_up"], "nth": 5},
+                     {"name": "payer", "events": ["iap_purchase"]},
+                     {"name": "repeat_payer", "events": ["iap_purchase"], "nth": 2},
+                     {"name": "advocate", "events": ["invite_friend"]}],
+          "conversion_events": ["iap_purchase"],
+          "journeys": {"player": {"steps": ["installed", "onboarded", "engaged", "payer"]}},
+          "default_journey": "player"}
+    return _write(Path(folder), df, sm, costs)
+
+
+def content_site(folder: str | Path, seed: int = 0, n: int = 8000) -> Path:
+    """A content site with no revenue and no purchase over 4 months: ``visit`` (channel: referral, search,
+    social, direct), ``article_read``, ``newsletter_signup`` (the conversion, about 6 % of readers),
+    ``comment`` and ``share``. Returns the params file's path."""
+    rng = np.random.default_rng(seed)
+    t0, span = pd.Timestamp("2024-01-01"), 121 * DAY
+    channels = np.array(["search", "social", "direct", "referral"])
+    ch_p = np.array([0.45, 0.25, 0.2, 0.1])
+    sign_p = {"search": 0.05, "social": 0.03, "direct": 0.10, "referral": 0.07}
+    rows = []
+    for i in range(n):
+        t = rng.random() * 115 * DAY
+        signed = False
+        for v in range(1 + rng.poisson(1.5)):
+            ch = str(rng.choice(channels, p=ch_p))
+            rows.append((i, t, "visit", ch, np.nan))
+            u = t
+            for _ in range(rng.poisson(1.8)):
+                u += rng.exponential(300)
+                rows.append((i, u, "article_read", None, np.nan))
+                if rng.random() < 0.04:
+                    rows.append((i, u + 60, "comment", None, np.nan))
+                if rng.random() < 0.05:
+                    rows.append((i, u + 30, "share", None, np.nan))
+            if not signed and u > t and rng.random() < sign_p[ch]:
+                signed = True
+                rows.append((i, u + 20, "newsletter_signup", None, np.nan))
+            t += rng.exponential(12 * DAY)
+    df = _frame([r for r in rows if r[1] < span], t0, "r").drop(columns="revenue")
+    sm = {"stages": [{"name": "visited", "events": ["visit"]},
+                     {"name": "reader", "events": ["article_read"]},
+                     {"name": "subscriber", "events": ["newsletter_signup"]},
+                     {"name": "engaged", "events": ["comment", "share"]}],
+          "conversion_events": ["newsletter_signup"],
+          "journeys": {"readership": {"steps": ["visited", "reader", "subscriber", "engaged"]}},
+          "default_journey": "readership"}
+    return _write(Path(folder), df, sm)
+
+
+# ========================================================== the conversion window fitted to the last step
+def _planted(n: int, late_days: float) -> pd.DataFrame:
+    """n customers: a at day 0, b at day 5, c at ``late_days`` + i hours (customer i)."""
+    t0 = pd.Timestamp("2024-01-01")
+    rows = []
+    for i in range(n):
+        rows += [(i, t0, "a"), (i, t0 + pd.Timedelta(days=5), "b"),
+                 (i, t0 + pd.Timedelta(days=late_days) + pd.Timedelta(hours=i), "c")]
+    return pd.DataFrame(rows, columns=["customer_id", "timestamp", "event"])
+
+
+def test_auto_window_reaches_a_last_step_the_default_cannot():
+    from cjlib.findings import dropoff as D
+    from cjlib.funnel import Funnel, fit_window
+
+    ev = _planted(40, 45)  # c at 45 days + 0..39 hours: the 95th percentile is 45 d + 37.05 h = 46.54 d
+    w = fit_window(ev, ["a", "b", "c"], window="auto")
+    assert (w.window, w.default, w.fitted) == ("47D", "30D", True)
+    assert w.reach["reached"].tolist() == [40, 40] and w.reach["within"].tolist() == [40, 40]
+    assert w.reach["within_default"].tolist() == [40.0, 0.0]
+    assert Funnel(ev, ["a", "b", "c"], window="30D").table()["reached"].iloc[-1] == 0  # what 03 showed before
+    assert Funnel(ev, ["a", "b", "c"], window=w.window).table()["reached"].iloc[-1] == 40
+    assert D.window_sentence(w) == ("The window is 47 days, fitted to the journey: 40 of the 40 customers who "
+                                    "reached c did so within 47 days of a (the default 30 days would hold 0).")
+    cap = D.funnel_caption("x", mode="ordered", unit="customer", window=w.window, fit=w)
+    assert "within 47 days of step 1); times are medians" in cap and "fitted to the journey" in cap
+
+
+def test_a_given_window_is_kept_and_says_the_step_it_cannot_reach():
+    from cjlib.findings import dropoff as D
+    from cjlib.funnel import fit_window
+
+    w = fit_window(_planted(40, 45), ["a", "b", "c"], window="30D")
+    assert (w.window, w.default, w.fitted) == ("30D", None, False)
+    assert w.short_step["step"] == "c" and w.reach["within"].tolist() == [40, 0]
+    assert D.window_sentence(w) == (
+        "With the window of 30 days as given, 0 of the 40 customers who reached c at any time did so within it: "
+        "the drop-off to c is mostly the window's (95 % of them took up to 47 days from a).")
+    # a window that holds the journey says so; no window, no sentence
+    ok = fit_window(_planted(40, 45), ["a", "b", "c"], window="60D")
+    assert ok.short_step is None
+    assert D.window_sentence(ok) == "The window of 60 days (as given) holds 40 of the 40 customers who reached c at any time."
+    assert D.window_sentence(fit_window(_planted(40, 45), ["a", "b", "c"], window="")) is None
+
+
+def test_auto_window_keeps_the_default_for_a_quick_journey_or_too_few_reaching_the_end():
+    from cjlib.findings import dropoff as D
+    from cjlib.funnel import fit_window
+
+    quick = fit_window(_planted(40, 6), ["a", "b", "c"], window="auto")
+    assert (quick.window, quick.fitted) == ("30D", False)
+    assert D.window_sentence(quick) == ("The window of 30 days (the default) holds 40 of the 40 customers who "
+                                        "reached c at any time.")
+    few = fit_window(_planted(19, 45), ["a", "b", "c"], window="auto")  # 19 < 20 reach c
+    assert (few.window, few.fitted) == ("30D", False)
+    assert D.window_sentence(few) == (
+        "The window is the default 30 days: only 19 customers reached c at any time, too few to fit the window to "
+        "the journey (20 needed). 0 of the 19 customers who reached c at any time did so within it: the drop-off "
+        "to c is mostly the window's (95 % of them took up to 46 days from a).")
+
+
+def test_subscription_renewal_is_reachable_in_the_fitted_window(tmp_path):
+    from test_findings_reader2 import subscription_app
+
+    from cjlib import funnel as F
+    from cjlib.findings import dropoff as D
+    from cjlib.io import load_inputs
+
+    p = subscription_app(tmp_path)
+    cfg = yaml.safe_load(p.read_text())
+    inp = load_inputs(events_path=str(tmp_path / cfg["events_path"]), columns=cfg["columns"],
+                      stage_map_path=str(tmp_path / "stage_map.yml"))
+    name, steps = F.report_steps("", "", stage_map=inp.stage_map)
+    old = F.report_window("auto", inp.profile)
+    assert old == "30D"
+    before = F.Funnel(inp.events, steps, window=old, stage_map=inp.stage_map).table()
+    assert before["reached"].iloc[-1] == 0  # no install renews within 30 days: a drop-off the window made
+    w = F.fit_window(inp.events, steps, window="auto", profile=inp.profile, stage_map=inp.stage_map)
+    last = w.last
+    assert w.fitted and pd.Timedelta(w.window) > pd.Timedelta("30D") and last["step"] == "renewed"
+    assert last["within"] >= 0.95 * last["reached"] > 0 and last["within_default"] == 0
+    after = F.Funnel(inp.events, steps, window=w.window, stage_map=inp.stage_map).table()
+    assert after["reached"].iloc[-1] == last["within"]
+    assert D.window_sentence(w).startswith(f"The window is {w.window[:-1]} days, fitted to the journey: ")

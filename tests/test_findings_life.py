@@ -208,3 +208,22 @@ def test_subscription_renewal_is_reachable_in_the_fitted_window(tmp_path):
     after = F.Funnel(inp.events, steps, window=w.window, stage_map=inp.stage_map).table()
     assert after["reached"].iloc[-1] == last["within"]
     assert D.window_sentence(w).startswith(f"The window is {w.window[:-1]} days, fitted to the journey: ")
+
+
+def test_auto_window_is_cut_to_half_the_span():
+    from types import SimpleNamespace
+
+    from cjlib.findings import dropoff as D
+    from cjlib.funnel import fit_window
+
+    prof = SimpleNamespace(default_window=lambda: "30D", span_days=92.4)  # half: 46.2 -> 46 whole days
+    w = fit_window(_planted(40, 45), ["a", "b", "c"], window="auto", profile=prof)
+    assert (w.window, w.fitted, w.capped, w.cap) == ("46D", True, True, "46D")
+    assert w.reach["within"].tolist() == [40, 25]  # c at 45 d + i hours: i <= 24 inside 46 days
+    assert D.window_sentence(w) == (
+        "The window is 46 days, fitted to the journey and cut to half the data's span, so most customers' windows "
+        "close: 25 of the 40 customers who reached c did so within 46 days of a (the default 30 days would hold 0).")
+    # a cap under the default leaves the default
+    short = fit_window(_planted(40, 45), ["a", "b", "c"], window="auto",
+                       profile=SimpleNamespace(default_window=lambda: "30D", span_days=50))
+    assert (short.window, short.fitted, short.capped) == ("30D", False, False)

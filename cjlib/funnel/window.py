@@ -20,6 +20,7 @@ from cjlib.validation import duration
 
 QUANTILE = 0.95  # the share of the units reaching the last step that the fitted window holds
 MIN_REACHED = 20  # fewer units reaching the last step: too few to fit a window to, the default stays
+SPAN_SHARE = 0.5  # a fitted window is at most this share of the data's span, so most entrants' windows close
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class WindowChoice:
         With ``"auto"``: the data profile's window (30 days unless converting takes longer), the floor.
     fitted : bool
         ``"auto"`` widened the default to reach the last step.
+    capped : bool
+        The fitted window was cut to half the data's span (``cap``).
+    cap : str or None
+        Half the data's span in whole days (``"auto"`` only; None without a profile).
     unit : str
         ``"customer"`` or ``"session"``.
     reach : DataFrame
@@ -52,6 +57,8 @@ class WindowChoice:
     unit: str
     first_step: str
     reach: pd.DataFrame
+    capped: bool = False
+    cap: str | None = None
 
     @property
     def last(self) -> pd.Series:
@@ -77,7 +84,8 @@ def fit_window(events, steps: Sequence, *, window: str = "auto", profile=None, s
     The funnel is matched once with no time limit. With ``"auto"`` the window is the data profile's
     (``profile.default_window()``: 30 days unless converting takes longer), widened to the 95th percentile
     of the time from step 1 to the last step among the units that reach it (whole days) when that is
-    longer and at least 20 units reach it. A window given as a duration is kept; ``reach`` then says how
+    longer and at least 20 units reach it, but at most half the data's span (``profile.span_days``), so that
+    most units entering the funnel have their whole window inside the data. A window given as a duration is kept; ``reach`` then says how
     many of the units reaching each step did so inside it. ``""`` is no time limit.
 
     Parameters
@@ -123,11 +131,18 @@ def fit_window(events, steps: Sequence, *, window: str = "auto", profile=None, s
     for k in range(2, len(f.labels) + 1):
         t = f.time_to_convert(from_step=1, to_step=k)["time_to_convert"]
         rows.append((f.labels[k - 1], len(t), t.quantile(QUANTILE) if len(t) else pd.NaT, t))
-    fitted = False
+    fitted = capped = False
+    cap = None
+    if auto and profile is not None:
+        cap = f"{max(1, math.floor(SPAN_SHARE * profile.span_days))}D"
     if auto and rows and rows[-1][1] >= MIN_REACHED:
         q = _days(rows[-1][2])
+        if cap is not None and pd.Timedelta(q) > pd.Timedelta(cap):
+            q, capped = cap, True
         if pd.Timedelta(q) > pd.Timedelta(default):
             chosen, fitted = q, True
+        else:
+            capped = False
     reach = pd.DataFrame({
         "step": [r[0] for r in rows],
         "reached": [r[1] for r in rows],
@@ -136,4 +151,4 @@ def fit_window(events, steps: Sequence, *, window: str = "auto", profile=None, s
         "days_q": [r[2] / pd.Timedelta(days=1) if r[1] else float("nan") for r in rows],
     })
     return WindowChoice(window=chosen, asked=text, default=default, fitted=fitted, unit=f.unit,
-                        first_step=f.labels[0], reach=reach)
+                        first_step=f.labels[0], reach=reach, capped=capped, cap=cap)

@@ -344,7 +344,9 @@ def window_sentence(fit) -> str | None:
         f"did so within it: the drop-off to {short['step']} is mostly the window's (95 % of them took up to "
         f"{math.ceil(short['days_q']):,} days from {fit.first_step}).")
     if fit.fitted:
-        out = (f"The window is {n}, fitted to the journey: {int(last['within']):,} of the {int(last['reached']):,} "
+        how = (f"fitted to the journey and cut to half the data's span, so most {units}' windows close"
+               if fit.capped else "fitted to the journey")
+        out = (f"The window is {n}, {how}: {int(last['within']):,} of the {int(last['reached']):,} "
                f"{units} who reached {last['step']} did so within {n} of {fit.first_step} (the default "
                f"{_span(fit.default)} would hold {int(last['within_default']):,}).")
     elif fit.default is not None and last["reached"] < MIN_REACHED_WINDOW:

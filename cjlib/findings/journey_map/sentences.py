@@ -21,6 +21,7 @@ from cjlib.findings import (
     rates_differ,
     trend,
 )
+from cjlib.stats import two_proportion_test
 
 ALPHA = 0.05  # a pain point is named in the map's title only when its gap is significant at this level
 
@@ -319,6 +320,18 @@ def map_notes(kpis: pd.DataFrame, left_out: Sequence[tuple[str, str]] = ()) -> l
 
 
 # -------------------------------------------------------------------------------------- the map title
+def _clear_of_runner_up(t: pd.DataFrame, label, min_customers: int) -> bool:
+    """Whether the step ``label`` moves on less than the next-lowest eligible step beyond chance (a
+    two-proportion test at ALPHA): 0 % of 40 repeat payers is no larger drop than 2.3 % of 3,470 players."""
+    rest = t[(t.index != label) & (t["reached"] >= max(1, min_customers))]
+    if rest.empty:
+        return True
+    r, x = rest.loc[rest["share"].idxmin()], t.loc[label]
+    _, p = two_proportion_test(round(x["share"] * x["reached"]), x["reached"],
+                               round(r["share"] * r["reached"]), r["reached"])
+    return bool(p < ALPHA)
+
+
 def leak(kpis: pd.DataFrame, seen: Sequence[str] | None = None, *, min_customers: int = MIN_GROUP) -> dict | None:
     """The step where the smallest share of customers moves on, when one earns the name.
 
@@ -326,7 +339,7 @@ def leak(kpis: pd.DataFrame, seen: Sequence[str] | None = None, *, min_customers
     ``stages_seen``), are not candidates. With one candidate it is returned with ``only=True`` (not a
     "biggest" leak); with two or more, only steps out of a stage reached by ``min_customers`` or more
     compete (0 % of one customer is no leak), two or more of them must, and the lowest share must be
-    unique (no tie). ``scoped`` is ``True`` when a smaller stage was left out of the comparison.
+    unique (no tie) and below the next-lowest beyond chance (two-proportion test, p < 0.05). ``scoped`` is ``True`` when a smaller stage was left out of the comparison.
 
     Parameters
     ----------
@@ -352,8 +365,10 @@ def leak(kpis: pd.DataFrame, seen: Sequence[str] | None = None, *, min_customers
     ...                  index=["awareness", "consideration", "purchase", "retention", "advocacy"])
     >>> leak(k) is None   # only awareness has 30+ customers: no step is the biggest leak
     True
-    >>> leak(k, min_customers=5)["from"]
-    'purchase'
+    >>> leak(k, min_customers=5) is None  # purchase's 14 % of 7 is not below consideration's 28 % of 25 beyond chance
+    True
+    >>> leak(k.assign(reached=[3000, 2500, 700, 100, 500]))["from"]  # 0 % of 100 against 14 % of 700
+    'retention'
     """
     t = _with_stage_of(kpis, seen)
     if not len(t):
@@ -362,7 +377,7 @@ def leak(kpis: pd.DataFrame, seen: Sequence[str] | None = None, *, min_customers
         r = t.iloc[0]
         return {**r.to_dict(), "only": True, "scoped": False}
     lead = leader(t["share"], t["reached"], largest=False, min_size=max(1, min_customers))
-    if lead is None:
+    if lead is None or not _clear_of_runner_up(t, lead[0], min_customers):
         return None
     scoped = bool((t["reached"] < min_customers).any())
     return {**t.loc[lead[0]].to_dict(), "only": False, "scoped": scoped}

@@ -35,17 +35,17 @@ def feature_name(value: object) -> str:
     Returns
     -------
     str
-        Lower case, each run of other characters than ASCII letters and digits made one ``_``, none at
-        either end; ``"blank"`` when nothing is left.
+        Lower case, each run of other characters than letters and digits (of any script) made one ``_``,
+        none at either end; ``"blank"`` when nothing is left.
 
     Examples
     --------
     >>> feature_name("Paid Search")
     'paid_search'
-    >>> feature_name(" -- ")
-    'blank'
+    >>> feature_name(" -- "), feature_name("百度推广")
+    ('blank', '百度推广')
     """
-    text = re.sub(r"[^0-9a-zA-Z]+", "_", str(value).strip().lower()).strip("_")
+    text = re.sub(r"[\W_]+", "_", str(value).strip().lower()).strip("_")
     return text or "blank"
 
 

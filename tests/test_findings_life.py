@@ -248,3 +248,26 @@ def test_largest_drop_is_not_named_from_forty_repeat_payers_within_chance_of_the
     assert "biggest leak" not in J.map_title(k, overall=0.021)
     # with 400 repeat payers, 0 % is below 2.3 % beyond chance and is named
     assert J.leak(k.assign(reached=[5000, 3511, 3470, 1050, 400, 379]))["from"] == "repeat_payer"
+
+
+def test_a_conversion_without_a_channel_counts_for_the_channel_that_brought_the_customer():
+    # game 00 printed "Costs: 40,400 spent on 5 channels; adnet_small, adnet_tiny, facebook, google and tiktok
+    # had no conversions to cost." — the purchases carry no channel, the install carried the source
+    from cjlib.io import events_from_frame
+    from cjlib.scorecard.measures import channel_costs
+    from cjlib.stagemap import stage_map_from_dict
+
+    t = pd.Timestamp("2024-01-01")
+    ev = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "b", "b", "c", "c", "d"],
+        "timestamp": [t, t + pd.Timedelta(days=3), t + pd.Timedelta(days=9), t, t + pd.Timedelta(hours=1),
+                      t, t + pd.Timedelta(days=1), t],
+        "event": ["install", "purchase", "purchase", "install", "purchase", "purchase", "install", "purchase"],
+        "channel": ["facebook", None, None, "google", "google", None, "tiktok", None]})
+    sm = stage_map_from_dict({"stages": [{"name": "in", "events": ["install"]}, {"name": "buy", "events": ["purchase"]}],
+                             "conversion_events": ["purchase"]})
+    costs = pd.DataFrame({"channel": ["facebook", "google", "tiktok"], "spend": [100.0, 50.0, 30.0]})
+    tab = channel_costs(events_from_frame(ev, "x", stage_map=sm), costs, stage_map=sm).table
+    # a's two purchases: facebook; b's: google (its own); c bought before its install and d never had a channel
+    assert tab["conversions"].to_dict() == {"facebook": 2, "google": 1, "tiktok": 0}
+    assert tab["cost_per_conversion"].iloc[:2].tolist() == [50.0, 50.0]

@@ -56,7 +56,8 @@ def channel_costs(events: pd.DataFrame, costs: pd.DataFrame, *, stage_map: Stage
     """Spend, clicks and conversions per costed channel, over the periods the costs cover.
 
     Clicks are the channel's ad events (see :func:`stage_measures`); without ad events, its sessions
-    (visits). Conversions are the conversion events on the channel. With a ``period`` column
+    (visits). Conversions are the conversion events on the channel; one without a channel counts for the
+    customer's latest channel before it (an app's purchase for the install's source). With a ``period`` column
     (``YYYY-MM``) only events in those months count.
 
     Parameters
@@ -119,11 +120,28 @@ def _channel_counts(ev: pd.DataFrame, *, stage_map: StageMap, months, ads: list,
         sess = session_keys(ev, session_window).to_numpy()
         first = np.r_[True, sess[1:] != sess[:-1]]
         clicks = pd.Series(ch[keep & first]).value_counts()
-    conv = pd.Series(ch[keep & conversion_mask(ev, stage_map)]).value_counts()
+    conv = pd.Series(_carried(ev, ch)[keep & conversion_mask(ev, stage_map)]).value_counts()
     if not tally:
         return clicks, conv
     return _dist._series({**{("clicks", str(c), ""): n for c, n in clicks.items()},
                           **{("conversions", str(c), ""): n for c, n in conv.items()}})
+
+
+def _carried(ev: pd.DataFrame, ch: np.ndarray) -> np.ndarray:
+    """``ch`` with each missing channel taken from the customer's latest event with one before it (rows in
+    the loader's order): a conversion without a channel — a mobile app's purchase, whose install carried
+    the source — counts for the channel that brought the customer."""
+    missing = pd.isna(ch)
+    if not missing.any() or missing.all():
+        return ch
+    ids = ev["customer_id"].to_numpy()
+    i = np.arange(len(ch))
+    start = np.maximum.accumulate(np.where(np.r_[True, ids[1:] != ids[:-1]], i, 0))
+    last = np.maximum.accumulate(np.where(missing, -1, i))
+    fill = missing & (last >= start)
+    out = ch.copy()
+    out[fill] = ch[last[fill]]
+    return out
 
 
 @dataclass

@@ -137,16 +137,36 @@ def _active_flags(part: pd.DataFrame, *, start, end, activity_events) -> pd.Data
     return pd.DataFrame({"active": ids.isin(_active(part, start, end, activity_events))}, index=ids)
 
 
-def _bgnbd_reasons(bg: pd.DataFrame, top_n: int) -> pd.DataFrame:
-    """BG/NBD's reasons are its inputs: days since the last active day and repeat active days."""
-    since = bg["T"] - bg["recency"]
-    typical_since, typical_x = float(since.median()), float(bg["frequency"].median())
+def _bgnbd_reasons(bg: pd.DataFrame, m, t: float, top_n: int) -> pd.DataFrame:
+    """BG/NBD's reasons are its inputs — days since the last active day and repeat active days — each
+    listed, as for a feature model, only when setting it to the typical value (the median over ``bg``, the
+    customers scored; repeat days only for a customer who has some) lowers that customer's P(no activity in ``t``) from model ``m``; larger drops first."""
+    x, tx, T = (bg[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    since = T - tx
+    typical_since, typical_x = float(np.median(since)), float(np.median(x))
+    p = m.p_no_purchase(t, x, tx, T)
+    tx_typ = np.clip(T - typical_since, 0.0, T)  # the last active day moved to the typical distance
+    x_typ = np.full_like(x, np.round(typical_x))
+    drops = np.column_stack([p - m.p_no_purchase(t, x, np.where(x > 0, tx_typ, tx), T),
+                             np.where(x > 0, p - m.p_no_purchase(t, x_typ, np.where(x_typ > 0, tx, 0.0), T), 0.0)])
+    drops[~np.isfinite(drops)] = 0.0
+    texts = [np.array([f"days since last active day = {d:,.0f} (typical {typical_since:,.0f})" for d in since],
+                      dtype=object),
+             np.array([f"repeat active days = {v:,.0f} (typical {typical_x:,.0f})" for v in x], dtype=object)]
+    order = np.argsort(-drops, axis=1, kind="stable")
     out = pd.DataFrame(index=bg.index)
-    texts = [since.map(lambda d: f"days since last active day = {d:,.0f} (typical {typical_since:,.0f})"),
-             bg["frequency"].map(lambda x: f"repeat active days = {x:,.0f} (typical {typical_x:,.0f})")]
+    rows = np.arange(len(bg))
     for k in range(top_n):
-        out[f"reason_{k + 1}"] = pd.array(texts[k] if k < len(texts) else [None] * len(bg), dtype="str")
-        out[f"reason_{k + 1}_effect"] = np.nan
+        if k < 2:
+            j = order[:, k]
+            eff = drops[rows, j]
+            pos = eff > 1e-4
+            text = np.where(j == 0, texts[0], texts[1])
+            out[f"reason_{k + 1}"] = pd.array(np.where(pos, text, None), dtype="str")
+            out[f"reason_{k + 1}_effect"] = np.where(pos, eff, np.nan)
+        else:
+            out[f"reason_{k + 1}"] = pd.array([None] * len(bg), dtype="str")
+            out[f"reason_{k + 1}_effect"] = np.nan
     return out
 
 
@@ -212,11 +232,11 @@ def at_risk_list(
     rows = None  # the feature model's fitted sample (None: every training customer)
     if model == "bgnbd":
         # fitted on every customer seen before as_of (a fit on the active ones alone would see no dropout)
-        bg, _ = bgnbd_scores(events, cutoff=as_of, window=window, activity_events=activity)
+        bg, fitted = bgnbd_scores(events, cutoff=as_of, window=window, activity_events=activity)
         n_trained = int(bg["has_activity"].sum())
         bg = bg.reindex(active)
         table = pd.DataFrame({"churn_probability": bg["p_no_activity"].to_numpy()}, index=active)
-        table = table.join(_bgnbd_reasons(bg, top_n))
+        table = table.join(_bgnbd_reasons(bg, fitted, float(window), top_n))
     else:
         X_tr, y_tr = _labelled(events, "latest labelled", cutoff=trained_at, window=window, min_class=min_class,
                                **kw)
@@ -304,7 +324,8 @@ class ValueFit:
                           "standard_errors": dict(self.bgnbd.standard_errors)},
                 "gamma_gamma": {**self.gamma_gamma.params, "standard_errors": dict(self.gamma_gamma.standard_errors)},
                 "horizon_days": self.horizon_days, "discount_rate": self.discount_rate,
-                "spend_frequency_correlation": None if self.correlation != self.correlation else self.correlation}
+                "spend_frequency_correlation": None if self.correlation != self.correlation else self.correlation,
+                "purchase_events": list(self.purchase_events)}
 
 
 def fit_value(events: pd.DataFrame, *, as_of, horizon=365, discount_rate: float = 0.1) -> ValueFit:

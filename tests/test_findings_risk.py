@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 DAY = 86_400.0
@@ -158,3 +159,145 @@ def weekly(folder: str | Path, seed: int = 0, variant: str = "") -> Path:
 
 
 # =============================================================================================== tests
+def _weekly_events(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"customer_id": df["customer"], "timestamp": pd.to_datetime(df["week"]),
+                         "event": df["event"], "revenue": df["revenue"]}).sort_values(
+        ["customer_id", "timestamp"], kind="stable").reset_index(drop=True)
+
+
+def test_shapes_are_what_their_docstrings_say(tmp_path):
+    g = pd.read_parquet(Path(grocery(tmp_path / "g", n=300)).parent / "events.parquet")
+    assert set(g["event"]) == {"app_open", "order", "delivery_late", "delivery_pass"}
+    orders = g.loc[g["event"] == "order", "revenue"]
+    assert orders.between(20, 150).all() and (g["timestamp"].max() - g["timestamp"].min()).days <= 304
+    w = pd.read_csv(Path(weekly(tmp_path / "w")).parent / "weekly.csv")
+    assert (pd.to_datetime(w["week"]).dt.day_of_week == 0).all() and w["customer"].nunique() > 1400
+    last = pd.read_csv(Path(weekly(tmp_path / "l", variant="last_day")).parent / "weekly.csv")
+    assert last.loc[last["week"] == last["week"].max(), "customer"].nunique() == last["customer"].nunique()
+
+
+def test_bgnbd_driving_the_list_is_not_said_to_be_on_par_with_itself():
+    """weekly export: 'BG/NBD (r = 4.72, …) reaches ROC AUC 0.939: bgnbd is on par.' when BG/NBD was chosen."""
+    from cjlib.findings.churn import model_sentence
+
+    m = pd.DataFrame({"roc_auc": [0.931, 0.938, 0.939], "pr_auc": [0.97, 0.97, 0.977], "base_rate": [0.705] * 3,
+                      "brier": [0.1, 0.09, 0.0951], "brier_base": [0.2081] * 3, "n": [1466] * 3},
+                     index=["logistic", "gbm", "bgnbd"])
+    p = {"r": 4.72, "alpha": 65.4, "a": 2.32, "b": 67.2, "time_unit": "days"}
+    text = model_sentence(m, "bgnbd", bgnbd_params=p)
+    assert "bgnbd is on par" not in text and "reaches ROC AUC 0.939:" not in text
+    assert text.endswith("for always predicting the base rate. Its fit: r = 4.72, α = 65.4 days, a = 2.32, b = 67.2.")
+    assert "BG/NBD (r = 4.72, α = 65.4 days, a = 2.32, b = 67.2) reaches ROC AUC 0.939: gbm is on par" in (
+        model_sentence(m, "gbm", bgnbd_params=p))
+
+
+def test_a_log_stamping_every_customer_on_its_last_day_says_so():
+    """weekly export, every customer's last event on the export day: 'all 1,466 customers are active in
+    [2024-12-03 00:00:00, 2024-12-24 00:00:00) … (window in cjlib.churn)' named neither the cause nor a fix."""
+    from cjlib import churn
+    from cjlib.errors import DataError
+
+    df = weekly_rows(0, n=120)
+    last = df["week"].max()
+    df = pd.concat([df, pd.DataFrame({"customer": df["customer"].unique(), "week": last, "event": "visit",
+                                      "revenue": np.nan})])
+    ev = _weekly_events(df)
+    cut = pd.Timestamp(last) + pd.Timedelta(days=1) - pd.Timedelta(days=21)
+    with pytest.raises(DataError, match="single_class") as info:
+        churn.make_dataset(ev, cutoff=cut, window=21)
+    n = ev.loc[ev["timestamp"] < cut, "customer_id"].nunique()
+    assert (f"every one of the {n:,} customers has an event on the log's last day ({last}), so no one can be "
+            "seen to lapse in a window that ends there") in str(info.value)
+    assert "00:00:00" not in str(info.value)
+    one = (ev["customer_id"] == ev["customer_id"].iloc[0]) & (ev["timestamp"] == pd.Timestamp(last))
+    one_short = ev.assign(timestamp=ev["timestamp"].mask(one, pd.Timestamp(last) - pd.Timedelta(days=7)))
+    with pytest.raises(DataError, match="single_class") as info:  # not every customer: the plain sentence
+        churn.make_dataset(one_short, cutoff=cut, window=21)
+    assert "every one of" not in str(info.value) and "are active in the churn window [" in str(info.value)
+
+
+def test_bgnbd_reasons_are_only_inputs_that_raise_the_risk():
+    """weekly export scored by BG/NBD: 'days since last active day = 0 (typical 0)' was a reason — a value
+    equal to the typical one cannot lower the risk when replaced by it."""
+    from cjlib import at_risk, churn
+
+    ev = _weekly_events(weekly_rows(0, n=600))
+    plan = churn.plan_window(ev, 14)
+    ar = at_risk.at_risk_list(ev, plan, model="bgnbd")
+    t = ar.table
+    bg, m = churn.bgnbd_scores(ev, cutoff=plan.as_of, window=14)
+    bg = bg.reindex(t.index)
+    since = bg["T"] - bg["recency"]
+    typical = float(since.median())
+    text = t["reason_1"].astype(object)
+    assert not text.fillna("").str.contains(f"= {typical:,.0f} \\(typical {typical:,.0f}\\)").any()
+    for cid in t.index[:50]:  # brute force: each listed reason lowers P(no activity) when set to typical
+        x, tx, T = bg.loc[cid, ["frequency", "recency", "T"]].astype(float)
+        p = float(m.p_no_purchase(14.0, np.array([x]), np.array([tx]), np.array([T]))[0])
+        moved = float(m.p_no_purchase(14.0, np.array([x]), np.array([np.clip(T - typical, 0, T) if x > 0 else tx]),
+                                      np.array([T]))[0])
+        listed = any(str(t.loc[cid, f"reason_{k}"]).startswith("days since") for k in (1, 2))
+        assert listed == (p - moved > 1e-4), cid
+    assert (t["reason_1_effect"].dropna() > 0).all() and t["reason_1_effect"].notna().any()
+
+
+def test_a_near_perfect_auc_from_long_gone_customers_is_not_called_a_leak():
+    """grocery: 'a validation ROC AUC of 0.996 is suspiciously close to perfect, and recency_days carries 80%
+    of the importance: it probably restates the label (an outcome recorded after the cutoff…)' — recency uses
+    events before the cutoff only; the score came from customers long gone (0.860 among the active ones)."""
+    from cjlib.findings.churn import leakage_warning
+
+    m = pd.DataFrame({"roc_auc": [0.996], "n": [3994]}, index=["gbm"])
+    imp = pd.DataFrame({"importance": [0.4, 0.1]}, index=["recency_days", "activity_days_recent"])
+    recent = {"n_recent": 1609, "churn_rate_recent": 0.046, "roc_auc_recent": 0.8596}
+    assert leakage_warning(m, "gbm", imp, recent=recent) == (
+        "**Warning:** the validation ROC AUC of 0.996 comes mostly from customers who had long stopped before the "
+        "cutoff: of the 3,994 customers scored, 1,609 were active in the window before it, and among them the ROC "
+        "AUC is 0.860 — the at-risk list holds only such customers, so expect that accuracy. recency_days carries "
+        "80% of the importance, from events before the cutoff only.")
+    # near perfect among the active ones too, or an attribute dominating: still a suspected leak
+    assert "restates the label" in leakage_warning(m, "gbm", imp, recent={**recent, "roc_auc_recent": 0.995})
+    assert "restates the label" in leakage_warning(m, "gbm", imp.rename(index={"recency_days": "status"}),
+                                                   attributes=["status"], recent=recent)
+    assert "restates the label" in leakage_warning(m, "gbm", imp)
+
+
+def test_the_grocery_report_gives_the_auc_among_active_customers(tmp_path):
+    """End to end on the grocery shape (small): metrics.json holds n_recent and roc_auc_recent and the
+    warning, when there is one, prints them as recorded."""
+    from cjlib import churn
+    from cjlib.findings.churn import driver_metrics
+
+    ev = pd.read_parquet(Path(grocery(tmp_path / "g", n=800)).parent / "events.parquet")
+    ev = ev.sort_values(["customer_id", "timestamp"], kind="stable").reset_index(drop=True)
+    plan = churn.plan_window(ev)
+    res = churn.validate(ev, plan)
+    imp = churn.permutation_importance_table(res.models["gbm"], res.X_test, res.y_test, n_repeats=2)
+    d = driver_metrics(res, imp)
+    recent = res.X_test["activity_days_recent"] > 0
+    from sklearn.metrics import roc_auc_score
+    assert d["n_recent"] == int(recent.sum()) < len(res.X_test)
+    assert d["roc_auc_recent"] == pytest.approx(roc_auc_score(res.y_test[recent], res.scores[res.model][recent]))
+    if d["leakage_warning"] and "long stopped" in d["leakage_warning"]:
+        assert f"among them the ROC AUC is {d['roc_auc_recent']:.3f}" in d["leakage_warning"]
+
+
+def test_value_names_the_paid_events_and_prints_no_e_notation(tmp_path):
+    """grocery: 'Gamma-Gamma … from the 3,885 repeat buyers (p = 4.29 (± 0.19), q = 183 (± 22), γ = 3.43e+03
+    (± 5.4e+02)' — e-notation in prose, and the delivery_pass renewals silently counted as purchases."""
+    from cjlib import at_risk
+    from cjlib.findings.churn import value_metrics
+    from cjlib.findings.churn.value import value_sentence
+
+    ev = pd.read_parquet(Path(grocery(tmp_path / "g", n=600)).parent / "events.parquet")
+    fit = at_risk.fit_value(ev, as_of=ev["timestamp"].max().normalize() + pd.Timedelta(days=1))
+    text = value_sentence(fit)
+    assert "e+0" not in text
+    assert text.count(" A purchase is a day with revenue from delivery_pass or order.") == 1
+    assert value_metrics(fit)["value_models"]["purchase_events"] == ["delivery_pass", "order"]
+    g = fit.gamma_gamma
+    gamma = float(f"{g.gamma:.3g}")
+    shown = f"{gamma:,.0f}" if gamma >= 1000 else f"{gamma:.3g}"
+    assert f"γ = {shown} (± " in text
+    one = ev[ev["event"] != "delivery_pass"]
+    assert "A purchase is" not in value_sentence(at_risk.fit_value(one, as_of=ev["timestamp"].max()))

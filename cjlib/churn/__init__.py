@@ -68,6 +68,7 @@ from cjlib.churn.evaluation import (
     lift_by_model,
     lift_table,
     max_calibration_gap,
+    recent_roc_auc,
 )
 from cjlib.churn.explain import (
     churn_by_segment,
@@ -155,6 +156,7 @@ __all__ = [
     "personas_or_reason",
     "plan_window",
     "plan_window_or_reason",
+    "recent_roc_auc",
     "risk_table",
     "top_numeric",
     "validate",

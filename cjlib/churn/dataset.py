@@ -322,17 +322,37 @@ def make_dataset(
 
     y = label_customers(events, cutoff=cut, window=window, activity_events=activity)
     if y.nunique() < 2:
-        which = "churned" if y.iloc[0] == 1 else "active"
-        raise DataError(f"all {len(y):,} customers are {which} in [{cut}, {cut + pd.Timedelta(days=window)}) "
-                        f"(activity: {activity or 'any event'}): a churn model needs both classes; change "
-                        f"cutoff, churn_window_days (window in cjlib.churn) or activity_events",
-                        column="event", rule="single_class")
+        raise DataError(_single_class(events, y, cut, window, activity), column="event", rule="single_class")
 
     X = features_at(events, as_of=cut, window=window, activity_events=activity, customers=customers,
                     feedback=feedback, stage_map=stage_map, exclude=exclude)
     y = y.reindex(X.index)
     y.index = X.index  # one index object for both (380,000 customer ids are ~14 MB each)
     return X, y
+
+
+def _day(t: pd.Timestamp) -> str:
+    return f"{t:%Y-%m-%d}" if t == t.normalize() else str(t)
+
+
+def _single_class(events, y: pd.Series, cut: pd.Timestamp, window: int, activity) -> str:
+    """Why every customer has one label; when every customer is active on the log's last day (an export
+    that stamps each customer on its own day), that is said, since no window ending there can show churn."""
+    which = "churned" if y.iloc[0] == 1 else "active"
+    text = (f"all {len(y):,} customers are {which} in the churn window [{_day(cut)}, "
+            f"{_day(cut + pd.Timedelta(days=window))}) (activity: {', '.join(activity) if activity else 'any event'})")
+    if which == "active" and isinstance(events, pd.DataFrame):
+        ts = events["timestamp"]
+        last = ts.max().normalize()
+        on_last = events.loc[(ts >= last).to_numpy() & (_is_activity(events, activity) if activity else True),
+                             "customer_id"].nunique()
+        if on_last >= len(y):
+            return (f"every one of the {len(y):,} customers has an event on the log's last day ({last:%Y-%m-%d}), "
+                    "so no one can be seen to lapse in a window that ends there (an export that stamps every "
+                    "customer on its day looks like this): a churn model needs both classes; leave that day out "
+                    "(end_date) or count only real activity (activity_events)")
+    return text + (": a churn model needs both classes; change cutoff, churn_window_days (window in "
+                   "cjlib.churn) or activity_events")
 
 
 def _labelled(events: pd.DataFrame, name: str, *, cutoff: pd.Timestamp, window: int, min_class: int,

@@ -278,3 +278,42 @@ def lift_by_model(y_true, scores: Mapping[str, np.ndarray] | pd.DataFrame, *, n_
     [1.0, 1.0]
     """
     return {k: lift_table(y_true, scores[k], n_bins=n_bins) for k in scores}
+
+
+def recent_roc_auc(res) -> dict:
+    """The chosen model's ROC AUC among the customers active in the window before the cutoff — the kind
+    of customer the at-risk list holds — beside the whole validation set's, which also counts customers
+    long gone before the cutoff (near-certain churners that any recency feature ranks first).
+
+    Parameters
+    ----------
+    res : ChurnResult
+        :func:`cjlib.churn.validate`'s result: ``X_test`` needs ``activity_days_recent`` (the active days
+        in the window before the cutoff), ``scores`` the chosen model's column.
+
+    Returns
+    -------
+    dict
+        ``n_recent`` (customers active in the window before the cutoff), ``churn_rate_recent`` and
+        ``roc_auc_recent`` (NaN when that group is empty or holds one class); ``{}`` when ``X_test``
+        has no ``activity_days_recent``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> X = pd.DataFrame({"activity_days_recent": [0, 0, 2, 1, 3, 1]})
+    >>> res = SimpleNamespace(X_test=X, y_test=pd.Series([1, 1, 1, 0, 0, 1]), model="gbm",
+    ...                       scores=pd.DataFrame({"gbm": [0.9, 0.95, 0.6, 0.2, 0.3, 0.1]}))
+    >>> {k: round(v, 3) for k, v in recent_roc_auc(res).items()}
+    {'n_recent': 4, 'churn_rate_recent': 0.5, 'roc_auc_recent': 0.5}
+    """
+    from sklearn.metrics import roc_auc_score
+
+    if "activity_days_recent" not in res.X_test.columns:
+        return {}
+    recent = res.X_test["activity_days_recent"].to_numpy() > 0
+    y = np.asarray(res.y_test, dtype=float)[recent]
+    s = res.scores[res.model].to_numpy(dtype=float)[recent]
+    auc = float(roc_auc_score(y, s)) if len(np.unique(y)) == 2 else float("nan")
+    return {"n_recent": int(recent.sum()), "churn_rate_recent": float(y.mean()) if len(y) else float("nan"),
+            "roc_auc_recent": auc}

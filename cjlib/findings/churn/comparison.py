@@ -121,7 +121,7 @@ def dominant_feature(imp: pd.DataFrame | None, *, share: float = DOMINANT_SHARE)
 
 
 def leakage_warning(metrics: pd.DataFrame, model: str, imp: pd.DataFrame | None = None,
-                    attributes=()) -> str | None:
+                    attributes=(), recent: Mapping | None = None) -> str | None:
     """A visible warning when the validation score looks too good to be true, naming the feature.
 
     It fires when ``model``'s ROC AUC is above :data:`LEAKAGE_AUC`, or when one **customer attribute**
@@ -142,6 +142,12 @@ def leakage_warning(metrics: pd.DataFrame, model: str, imp: pd.DataFrame | None 
         :func:`dominant_feature` is named (default ``None``: no feature named).
     attributes : sequence of str
         Columns of the customers table (default ``()``).
+    recent : mapping, optional
+        :func:`cjlib.churn.recent_roc_auc` (``n_recent``, ``roc_auc_recent``). When the near-perfect ROC AUC
+        does not hold among the customers active before the cutoff (at most :data:`LEAKAGE_AUC` there) and
+        no customer attribute dominates, the score comes from customers long gone, which any recency
+        feature ranks first: the sentence says so and gives the ROC AUC among the active ones instead of
+        suspecting a leak (default ``None``).
 
     Returns
     -------
@@ -162,6 +168,16 @@ def leakage_warning(metrics: pd.DataFrame, model: str, imp: pd.DataFrame | None 
     attr = dom is not None and dom[0] in set(attributes)
     if not high and not attr:
         return None
+    if high and not attr and recent and is_number(recent.get("roc_auc_recent")) \
+            and recent["roc_auc_recent"] <= LEAKAGE_AUC:
+        n = int(metrics.loc[model, "n"]) if "n" in metrics.columns else None
+        of = f"of the {number(n)} customers scored, " if n else ""
+        carries = (f" {dom[0]} carries {pct(dom[1])} of the importance, from events before the cutoff only."
+                   if dom is not None else "")
+        return (f"**Warning:** the validation ROC AUC of {number(auc, '.3f')} comes mostly from customers who had "
+                f"long stopped before the cutoff: {of}{number(recent['n_recent'])} were active in the window "
+                f"before it, and among them the ROC AUC is {number(recent['roc_auc_recent'], '.3f')} — the "
+                f"at-risk list holds only such customers, so expect that accuracy.{carries}")
     lead = (f"**Warning:** a validation ROC AUC of {number(auc, '.3f')} is suspiciously close to perfect"
             if high else "**Warning:** one customer attribute drives the churn model")
     if dom is not None:
@@ -338,7 +354,8 @@ def model_sentence(metrics: pd.DataFrame, model: str, *, bgnbd_params: Mapping |
         The model described.
     bgnbd_params : mapping, optional
         :attr:`cjlib.churn.ChurnResult.bgnbd_summary` (``r``, ``alpha``, ``a``, ``b``, ``time_unit``); the
-        BG/NBD comparison is added only when given and ``metrics`` has a ``bgnbd`` row (default ``None``).
+        BG/NBD comparison (its fit alone when ``model`` is BG/NBD) is added only when given and ``metrics`` has
+        a ``bgnbd`` row (default ``None``).
 
     Returns
     -------
@@ -366,7 +383,8 @@ def model_sentence(metrics: pd.DataFrame, model: str, *, bgnbd_params: Mapping |
                if not unidentified(p["r"], p["alpha"]) else
                # r = 1.26e+06, α = 4.62e+07 days are no estimates: the fit ran off to its boundary
                "its parameters ran to their boundary: the data do not pin them down")
-        text += (f" BG/NBD ({fit}) reaches ROC AUC {number(metrics.loc['bgnbd', 'roc_auc'], '.3f')}: "
+        text += (f" Its fit: {fit}." if model == "bgnbd" else  # not "bgnbd is on par" with itself
+                 f" BG/NBD ({fit}) reaches ROC AUC {number(metrics.loc['bgnbd', 'roc_auc'], '.3f')}: "
                  f"{model} is {verdict}.")
     return text
 

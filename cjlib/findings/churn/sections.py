@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from cjlib.churn import recent_roc_auc
 from cjlib.findings import paragraphs
 from cjlib.findings.churn.sentences import (
     METHOD,
@@ -166,7 +167,9 @@ def _attributes(customers: pd.DataFrame | None) -> list[str]:
 
 
 def driver_metrics(res, imp: pd.DataFrame, *, customers: pd.DataFrame | None = None) -> dict:
-    """``top_features`` (ten), ``drivers`` (:func:`drivers`) and ``leakage_warning`` (None when none).
+    """``top_features`` (ten), ``drivers`` (:func:`drivers`), the chosen model's ROC AUC among the customers
+    active before the cutoff (:func:`cjlib.churn.recent_roc_auc`: ``n_recent``, ``churn_rate_recent``,
+    ``roc_auc_recent``) and ``leakage_warning`` (None when none).
 
     Parameters
     ----------
@@ -180,8 +183,9 @@ def driver_metrics(res, imp: pd.DataFrame, *, customers: pd.DataFrame | None = N
     -------
     dict
     """
-    return {"top_features": list(imp.index[:10]), "drivers": drivers(imp),
-            "leakage_warning": leakage_warning(res.metrics, res.model, imp, _attributes(customers))}
+    recent = recent_roc_auc(res)
+    return {"top_features": list(imp.index[:10]), "drivers": drivers(imp), **recent,
+            "leakage_warning": leakage_warning(res.metrics, res.model, imp, _attributes(customers), recent)}
 
 
 def persona_metrics(names, by_persona: pd.DataFrame) -> dict:
@@ -287,4 +291,4 @@ def summary(res, plan, *, activity: Sequence[str] | None, max_gap, lift: pd.Data
         base_rate=res.base_rate, n_scored=len(res.y_test), activity=activity_text(activity),
         window=plan.window_days, cutoff=plan.cutoff, metrics=res.metrics, model=res.model, max_gap=max_gap,
         lift=lift, imp=imp, persona=persona, design=res.design, attributes=_attributes(customers),
-        at_risk=at_risk, value_at_risk_total=total))
+        at_risk=at_risk, value_at_risk_total=total, recent=recent_roc_auc(res)))

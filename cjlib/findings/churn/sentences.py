@@ -370,7 +370,7 @@ def _money(x) -> str:
 def summary_lines(*, base_rate: float, n_scored: int, activity: str, window, cutoff: pd.Timestamp,
                   metrics: pd.DataFrame, model: str, max_gap, lift: pd.DataFrame, imp: pd.DataFrame,
                   persona: str | None = None, design: str = "out_of_time", attributes=(),
-                  at_risk=None, value_at_risk_total=None) -> list[str]:
+                  at_risk=None, value_at_risk_total=None, recent=None) -> list[str]:
     """The Findings section of 04 as Markdown bullets (each earned; see the module docstring).
 
     Parameters
@@ -397,6 +397,8 @@ def summary_lines(*, base_rate: float, n_scored: int, activity: str, window, cut
         Customer attribute columns (for the leakage warning).
     at_risk : AtRisk, optional
     value_at_risk_total : float, optional
+    recent : mapping, optional
+        :func:`cjlib.churn.recent_roc_auc` (for the leakage warning).
 
     Returns
     -------
@@ -414,7 +416,7 @@ def summary_lines(*, base_rate: float, n_scored: int, activity: str, window, cut
     chance = chance_sentence(metrics, model)
     if chance:
         lines.append(f"- {chance}")
-    for extra in (worse_than_baselines(metrics, model), leakage_warning(metrics, model, imp, attributes)):
+    for extra in (worse_than_baselines(metrics, model), leakage_warning(metrics, model, imp, attributes, recent)):
         if extra:
             lines.append(f"- {extra}")
     lines.append(f"- {calibration_sentence(max_gap, c['brier'], c['brier_base'])}")

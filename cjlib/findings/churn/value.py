@@ -8,6 +8,7 @@ import pandas as pd
 from cjlib.findings import (
     MIN_GROUP,
     is_number,
+    join,
     leader,
     number,
     pct,
@@ -148,8 +149,11 @@ def value_sentence(fit) -> str:
     g, b = fit.gamma_gamma, fit.bgnbd
     se_g, se_b = g.standard_errors, b.standard_errors
 
-    def est(v, se):
-        return f"{number(v, '.3g')} (± {number(se, '.2g')})" if is_number(se) else number(v, ".3g")
+    def est(v, se):  # 3 significant digits, never in e-notation ("3,430 (± 540)", not "3.43e+03 (± 5.4e+02)")
+        def g(x, digits):
+            x = float(f"{float(x):.{digits}g}")
+            return number(x, ",.0f") if abs(x) >= 1000 else number(x, f".{digits}g")
+        return f"{g(v, 3)} (± {g(se, 2)})" if is_number(se) else g(v, 3)
 
     n_rep = int((fit.customers["frequency"] > 0).sum())
     rate = f"r = {est(b.r, se_b.get('r'))}, α = {est(b.alpha, se_b.get('alpha'))} days"
@@ -171,6 +175,8 @@ def value_sentence(fit) -> str:
     text = (f"**Customer value** over {fit.horizon_days} days: BG/NBD for how often each of the "
             f"{number(len(fit.customers))} buyers will buy ({drop}) and Gamma-Gamma for how much per purchase, "
             f"from the {number(n_rep)} repeat buyers ({spend}). CLV discounts at {pct(fit.discount_rate)} a year.")
+    if len(fit.purchase_events) > 1:  # a subscription renewal is a purchase too: the reader should know
+        text += f" A purchase is a day with revenue from {join(fit.purchase_events, 'or')}."
     r = fit.correlation
     if is_number(r):
         if abs(r) < 0.3:

@@ -271,3 +271,17 @@ def test_a_conversion_without_a_channel_counts_for_the_channel_that_brought_the_
     # a's two purchases: facebook; b's: google (its own); c bought before its install and d never had a channel
     assert tab["conversions"].to_dict() == {"facebook": 2, "google": 1, "tiktok": 0}
     assert tab["cost_per_conversion"].iloc[:2].tolist() == [50.0, 50.0]
+
+
+# ================================================================================ 00 on the content site
+def test_newsletter_signups_are_conversions_not_orders(tmp_path):
+    # content site 00 printed "subscriber | orders | 876 | conversion events": a sign-up is no order
+    from cjlib.io import load_inputs
+    from cjlib.scorecard import stage_measures
+
+    content_site(tmp_path, n=400)
+    inp = load_inputs(events_path=str(tmp_path / "events.parquet"), stage_map_path=str(tmp_path / "stage_map.yml"))
+    m = stage_measures(inp.events, stage_map=inp.stage_map)
+    row = m[m["stage"] == "subscriber"].set_index("measure")
+    assert "orders" not in row.index
+    assert row.loc["conversions", "value"] == (inp.events["event"] == "newsletter_signup").sum() > 0

@@ -108,8 +108,9 @@ def _purchase(log, t, name: str, i: int) -> None:
     converters = int(_dist._one(t, "converters"))
     log.add(name, "conversion_rate", converters / n_cust if n_cust else np.nan, n_cust,
             f"customers with {'/'.join(log.sm.conversion_events)}")
-    orders = int(_dist._one(t, "orders"))
-    log.add(name, "orders", orders, converters, "conversion events")
+    orders = int(_dist._one(t, "orders"))  # without revenue they are conversions, not orders (as in process)
+    log.add(name, "orders" if "revenue" in _dist.columns(log.ev) else "conversions", orders, converters,
+            "conversion events")
     if "revenue" in _dist.columns(log.ev):
         rev, n_rev = _dist._one(t, "conv_revenue"), int(_dist._one(t, "conv_rev_n"))
         log.add(name, "revenue", rev, orders, "on conversion events")

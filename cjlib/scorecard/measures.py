@@ -211,8 +211,8 @@ def _purchase(log: _Log, name: str, i: int) -> None:
     converters = ev.loc[conv_mask, "customer_id"].nunique()
     log.add(name, "conversion_rate", converters / n_cust if n_cust else np.nan, n_cust,
             f"customers with {'/'.join(log.sm.conversion_events)}")
-    orders = int(conv_mask.sum())
-    log.add(name, "orders", orders, converters, "conversion events")
+    orders = int(conv_mask.sum())  # without revenue (a newsletter sign-up) they are conversions, not orders
+    log.add(name, "orders" if "revenue" in ev.columns else "conversions", orders, converters, "conversion events")
     if "revenue" in ev.columns:
         rev = ev.loc[conv_mask, "revenue"]
         log.add(name, "revenue", rev.sum(), orders, "on conversion events")

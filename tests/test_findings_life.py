@@ -285,3 +285,29 @@ def test_newsletter_signups_are_conversions_not_orders(tmp_path):
     row = m[m["stage"] == "subscriber"].set_index("measure")
     assert "orders" not in row.index
     assert row.loc["conversions", "value"] == (inp.events["event"] == "newsletter_signup").sum() > 0
+
+
+def test_drivers_say_the_funnel_holds_every_event_instead_of_too_few_customers(tmp_path):
+    # content site 03 printed "No event was done by 50+ customers between entry and conversion." — thousands
+    # read articles; every event of the log is a step of the funnel, and step events are left out
+    from cjlib import funnel as F
+    from cjlib.findings import dropoff as D
+    from cjlib.io import load_inputs
+
+    content_site(tmp_path, n=600)
+    inp = load_inputs(events_path=str(tmp_path / "events.parquet"), stage_map_path=str(tmp_path / "stage_map.yml"))
+    _, steps = F.report_steps("", "", stage_map=inp.stage_map)
+    drv = F.Funnel(inp.events, steps, window="30D", stage_map=inp.stage_map).drivers(min_support=50)
+    assert len(drv.table) == 0 and drv.events_seen == 0 and drv.units == 600
+    assert D.drivers_sentence(drv, unit="customer") == (
+        "Between entry and conversion nothing but the funnel's own step events happened (they would explain "
+        "converting by definition), so no other event can go with converting or leaving.")
+    # an event outside the steps, done by too few, keeps the support sentence
+    ev = pd.concat([inp.events, inp.events.iloc[[0]].assign(event="poll_vote",
+                                                            timestamp=inp.events["timestamp"].iloc[0]
+                                                            + pd.Timedelta("1min"))])
+    from cjlib.io import events_from_frame
+    ev = events_from_frame(ev.astype({"event": str, "channel": object}), "x", stage_map=inp.stage_map)
+    drv2 = F.Funnel(ev, steps, window="30D", stage_map=inp.stage_map).drivers(min_support=50)
+    assert drv2.events_seen == 1
+    assert D.drivers_sentence(drv2, unit="customer") == "No event was done by 50+ customers between entry and conversion."

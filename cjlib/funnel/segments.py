@@ -137,6 +137,9 @@ class Drivers:
         The transition's step labels.
     min_support : int
         Events done by fewer units are left out of ``table``.
+    events_seen : int or None
+        Distinct events (other than step events when those are excluded) done by any unit in its span,
+        before ``min_support`` (0: nothing but the funnel's own steps happened; None: not counted).
     """
 
     table: pd.DataFrame
@@ -145,6 +148,7 @@ class Drivers:
     from_step: str
     to_step: str
     min_support: int
+    events_seen: int | None = None
 
 def dropoff_drivers(
     events: pd.DataFrame,
@@ -239,7 +243,8 @@ def _driver_table(labels: list, cats: np.ndarray, counts: tuple, min_support: in
     })
     out["direction"] = np.where(out["odds_ratio"] > 1, "positive", "negative")
     out = out.sort_values("odds_ratio", ascending=False, kind="stable").reset_index(drop=True)
-    return Drivers(out, units=n, converted=n_conv, from_step=labels[a_], to_step=labels[b_], min_support=min_support)
+    return Drivers(out, units=n, converted=n_conv, from_step=labels[a_], to_step=labels[b_], min_support=min_support,
+                   events_seen=int((with_all > 0).sum()))
 
 
 def _drivers(m: _Match, *, from_step, to_step, min_support: int, exclude_step_events: bool) -> Drivers:

@@ -89,6 +89,9 @@ def drivers_sentence(drv, *, unit: str) -> str:
     """
     min_support = drv.min_support
     if not len(drv.table):
+        if drv.events_seen == 0:
+            return ("Between entry and conversion nothing but the funnel's own step events happened (they would "
+                    "explain converting by definition), so no other event can go with converting or leaving.")
         return f"No event was done by {min_support}+ {unit_word(unit)} between entry and conversion."
     neg, pos = _neg_pos(drv)
     text = f"Of {number(drv.units)} {unit_word(unit)} that entered, {number(drv.converted)} converted. "

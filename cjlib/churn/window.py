@@ -127,6 +127,7 @@ def _check_classes(y: pd.Series, name: str, when: pd.Timestamp, window: int, min
 DESIGNS = ("out_of_time", "cross_validation")
 MIN_WINDOW_DAYS = 7  # the shortest churn window a fitted plan uses
 GAP_PERCENTILE = 80  # the fitted window covers this percentile of the gaps between a customer's active days
+TAIL_SHARE = 0.7  # a last week with fewer active customers than this share of the weeks before looks cut short
 
 
 def activity_gap_days(events: pd.DataFrame, activity_events: Sequence[str] | None = None, *,
@@ -202,6 +203,9 @@ class WindowPlan:
         The :data:`GAP_PERCENTILE` th percentile of the gaps between active days (NaN without repeats).
     as_of : Timestamp
         The end of the data (midnight after the last event day): the date the action list is scored at.
+    last_week_share : float
+        Customers active in the log's last 7 days over the median of the four 7-day blocks before them
+        (:func:`last_week_share`; NaN on a log shorter than 35 days or with fewer than 20 customers a week).
     """
 
     window: pd.Timedelta
@@ -214,6 +218,7 @@ class WindowPlan:
     longest_days: int
     gap_days: float
     as_of: pd.Timestamp
+    last_week_share: float = float("nan")
 
     @property
     def window_days(self) -> int:
@@ -309,7 +314,52 @@ def plan_window(events: pd.DataFrame, window=None, *, cutoff=None,
     cut = covered - w if cut_given is None else cut_given
     oot = (cut - w) - first >= w
     design = "out_of_time" if oot else "cross_validation"
-    return WindowPlan(w, cut, cut - w if oot else None, design, given, reason, span, longest, gap, covered)
+    return WindowPlan(w, cut, cut - w if oot else None, design, given, reason, span, longest, gap, covered,
+                      last_week_share(events, covered) if span >= 35 else float("nan"))
+
+
+def _week_actives(part: pd.DataFrame, *, end: pd.Timestamp) -> pd.DataFrame:
+    """Distinct customers with an event in each of the five 7-day blocks before ``end`` (0 = the last)."""
+    ts = part["timestamp"]
+    block = ((end - ts) // pd.Timedelta(days=7)).to_numpy()
+    keep = (ts < end).to_numpy() & (block < 5)
+    pairs = pd.DataFrame({"block": block[keep], "c": part["customer_id"].to_numpy()[keep]}).drop_duplicates()
+    return pairs.groupby("block").size().reindex(range(5), fill_value=0).rename_axis("block").to_frame("customers")
+
+
+def last_week_share(events, end) -> float:
+    """Customers active in the 7 days before ``end`` over the median of the four 7-day blocks before those:
+    well below 1 when the export cut the last week short (the label window then ends in missing data).
+
+    Parameters
+    ----------
+    events : DataFrame or Partitioned
+        Event log (``customer_id``, ``timestamp``).
+    end : str or Timestamp
+        The data's end (exclusive; :attr:`WindowPlan.as_of`).
+
+    Returns
+    -------
+    float
+        The share; NaN when the four earlier blocks hold fewer than 20 customers (median).
+
+    Examples
+    --------
+    >>> days = pd.date_range("2025-01-01", periods=35)
+    >>> ev = pd.DataFrame({"customer_id": [f"c{i}" for i in range(40)] * 35,
+    ...                    "timestamp": days.repeat(40)})
+    >>> cut_short = ev[(ev["timestamp"] < "2025-01-29") | ev["customer_id"].isin([f"c{i}" for i in range(14)])]
+    >>> last_week_share(ev, "2025-02-05"), last_week_share(cut_short, "2025-02-05")
+    (1.0, 0.35)
+    """
+    end = pd.Timestamp(end)
+    if _dist.is_partitioned(events):
+        counts = _dist.run(events, _week_actives, reduce="sum", end=end)
+        counts = counts["customers"].reindex(range(5), fill_value=0) if counts is not None else pd.Series(0, range(5))
+    else:
+        counts = _week_actives(events, end=end)["customers"]
+    base = float(np.median(counts.to_numpy()[1:5]))
+    return float(counts.iloc[0]) / base if base >= 20 else float("nan")
 
 
 

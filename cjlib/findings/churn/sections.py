@@ -63,7 +63,9 @@ def features_left_out(customers: pd.DataFrame | None, profile) -> tuple[dict[str
 
 
 def plan_metrics(plan) -> dict:
-    """``as_of`` (the data's end, the at-risk list's date) and ``churn_window_days_used``; ``{}`` without a plan.
+    """``as_of`` (the data's end, the at-risk list's date), ``churn_window_days_used`` and
+    ``last_week_active_share`` (:func:`cjlib.churn.last_week_share`, None when not measured); ``{}`` without
+    a plan.
 
     Parameters
     ----------
@@ -77,11 +79,13 @@ def plan_metrics(plan) -> dict:
     --------
     >>> from types import SimpleNamespace as N
     >>> plan_metrics(N(as_of=pd.Timestamp("2025-07-01"), window_days=42))
-    {'as_of': '2025-07-01', 'churn_window_days_used': 42}
+    {'as_of': '2025-07-01', 'churn_window_days_used': 42, 'last_week_active_share': None}
     """
     if plan is None:
         return {}
-    return {"as_of": plan.as_of.strftime("%Y-%m-%d"), "churn_window_days_used": plan.window_days}
+    share = getattr(plan, "last_week_share", float("nan"))
+    return {"as_of": plan.as_of.strftime("%Y-%m-%d"), "churn_window_days_used": plan.window_days,
+            "last_week_active_share": float(share) if share == share else None}
 
 
 def label_metrics(res) -> dict:

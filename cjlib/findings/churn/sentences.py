@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cjlib.churn import TAIL_SHARE
 from cjlib.findings import (
     MIN_GROUP,
     is_number,
@@ -118,7 +119,13 @@ def plan_sentence(plan, *, n_splits: int | None = None, design: str | None = Non
                f"out-of-time check needs (one to train on, one to test)")
         design = (f"**Validation:** {folds}cross-validation over customers at the cutoff {plan.cutoff:%Y-%m-%d} "
                   f"— {why} — so the scores do not show how the model ages from one period to the next.")
-    return f"{plan.reason} {design}"
+    share = getattr(plan, "last_week_share", float("nan"))
+    tail = "" if not (is_number(share) and share < TAIL_SHARE) else (
+        f" **The last week looks cut short:** {pct(share)} as many customers were active in the log's last 7 days "
+        f"as in a typical week before them (the median of the four before), so customers quiet then may look "
+        f"churned only because the export stopped; if the last week is partial, set end_date to the end of the "
+        f"last complete week.")
+    return f"{plan.reason} {design}{tail}"
 
 
 def no_model_sentence(exc) -> str:

@@ -311,3 +311,22 @@ def test_drivers_say_the_funnel_holds_every_event_instead_of_too_few_customers(t
     drv2 = F.Funnel(ev, steps, window="30D", stage_map=inp.stage_map).drivers(min_support=50)
     assert drv2.events_seen == 1
     assert D.drivers_sentence(drv2, unit="customer") == "No event was done by 50+ customers between entry and conversion."
+
+
+def test_kpi_trend_rate_ticks_are_distinct_on_a_narrow_range():
+    # game 00's conversion panel (1.5 % → 2.6 %) read "2%, 2%, 2%, 2%, 3%" on its y axis
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cjlib.plots.journey_map import kpi_trend_grid
+
+    tr = pd.DataFrame({"conversion_rate": [0.0151, 0.0163, 0.0262], "active_customers": [1857, 2344, 2020]},
+                      index=["2024-03", "2024-04", "2024-05"])
+    fig = kpi_trend_grid(tr, {"conversion_rate": "converters ÷ active", "active_customers": "active customers"})
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    shown = [t.get_text() for t in ax.get_yticklabels() if ax.get_ylim()[0] <= t.get_position()[1] <= ax.get_ylim()[1]]
+    plt.close(fig)
+    assert len(shown) >= 3 and len(set(shown)) == len(shown), shown

@@ -329,7 +329,7 @@ def kpi_trend_grid(trends: pd.DataFrame, metrics: Mapping[str, str], *, title: s
         ax.set_xticks(x[::step], [str(p) for p in trends.index[::step]], rotation=0, fontsize=8.5)
         ax.set_ylabel(label, fontsize=9.5)
         if col in rates:
-            ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))  # decimals from the range: 1.5–2.6 % is not "2%, 2%, 2%"
         ax.tick_params(axis="y", labelsize=8.5)
     for ax in list(axes.flat)[len(metrics):]:
         ax.set_visible(False)

@@ -328,3 +328,19 @@ def test_a_last_week_cut_mid_week_is_said():
         if flagged:
             assert f" {share:.0%} as many customers were active in the log's last 7 days" in text
     assert np.isnan(churn.last_week_share(_weekly_events(full[full["week"] < "2023-01-20"]), "2023-01-24"))
+
+
+def test_a_top_decile_at_the_ceiling_says_every_one_churned():
+    """weekly export (70 % churn): 'The riskiest 10% churn at 1.42× the base rate' for every model — 1.42 is
+    the most a ranking can reach at that base rate (every one of them churned), which the sentence hid."""
+    from cjlib import churn
+    from cjlib.findings.churn import lift_sentence, lift_title
+
+    y = np.r_[np.ones(700), np.zeros(300)]
+    ceiling = churn.lift_table(y, np.r_[np.linspace(1, 0.5, 700), np.linspace(0.4, 0, 300)])
+    assert lift_sentence(ceiling) == ("Every one of the riskiest 10% churned (1.43× the base rate, the most any "
+                                      "ranking can reach); the riskiest 30% hold 43% of all churners.")
+    assert lift_title(ceiling) == "Every customer of the top decile churned: 1.43× the base rate"
+    below = churn.lift_table(y, np.r_[np.linspace(1, 0.5, 690), np.full(10, 0.3), np.linspace(0.4, 0, 290),
+                                      np.full(10, 2.0)])
+    assert lift_sentence(below).startswith("The riskiest 10% churn at 1.29× the base rate")

@@ -64,8 +64,8 @@ def features_left_out(customers: pd.DataFrame | None, profile) -> tuple[dict[str
 
 def plan_metrics(plan) -> dict:
     """``as_of`` (the data's end, the at-risk list's date), ``churn_window_days_used`` and
-    ``last_week_active_share`` (:func:`cjlib.churn.last_week_share`, None when not measured); ``{}`` without
-    a plan.
+    ``last_week_active_share`` (a :class:`cjlib.churn.WindowPlan`'s ``last_week_share``, None when not
+    measured); ``{}`` without a plan.
 
     Parameters
     ----------
@@ -79,13 +79,15 @@ def plan_metrics(plan) -> dict:
     --------
     >>> from types import SimpleNamespace as N
     >>> plan_metrics(N(as_of=pd.Timestamp("2025-07-01"), window_days=42))
-    {'as_of': '2025-07-01', 'churn_window_days_used': 42, 'last_week_active_share': None}
+    {'as_of': '2025-07-01', 'churn_window_days_used': 42}
     """
     if plan is None:
         return {}
-    share = getattr(plan, "last_week_share", float("nan"))
-    return {"as_of": plan.as_of.strftime("%Y-%m-%d"), "churn_window_days_used": plan.window_days,
-            "last_week_active_share": float(share) if share == share else None}
+    out = {"as_of": plan.as_of.strftime("%Y-%m-%d"), "churn_window_days_used": plan.window_days}
+    if hasattr(plan, "last_week_share"):  # every WindowPlan has it
+        share = plan.last_week_share
+        out["last_week_active_share"] = float(share) if share == share else None
+    return out
 
 
 def label_metrics(res) -> dict:

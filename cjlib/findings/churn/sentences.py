@@ -265,8 +265,13 @@ def lift_sentence(lift: pd.DataFrame, *, top: int = 3) -> str:
     """
     n = lift["customers"].iloc[0] if "customers" in lift.columns else None
     few = (f" ({number(n)} customer{'' if n == 1 else 's'})" if is_number(n) and n < MIN_GROUP else "")
-    return (f"The riskiest {pct(lift['cum_customers_share'].iloc[0])}{few} churn at {times(lift['lift'].iloc[0], 2)} "
-            f"the base rate; the riskiest {pct(lift['cum_customers_share'].iloc[top - 1])} hold "
+    if "churn_rate" in lift.columns and lift["churn_rate"].iloc[0] >= 1.0:  # a small lift here is the ceiling
+        head = (f"Every one of the riskiest {pct(lift['cum_customers_share'].iloc[0])}{few} churned "
+                f"({times(lift['lift'].iloc[0], 2)} the base rate, the most any ranking can reach)")
+    else:
+        head = (f"The riskiest {pct(lift['cum_customers_share'].iloc[0])}{few} churn at "
+                f"{times(lift['lift'].iloc[0], 2)} the base rate")
+    return (f"{head}; the riskiest {pct(lift['cum_customers_share'].iloc[top - 1])} hold "
             f"{pct(lift['cum_churners_share'].iloc[top - 1])} of all churners.")
 
 

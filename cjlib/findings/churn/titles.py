@@ -135,7 +135,11 @@ def lift_title(lift: pd.DataFrame) -> str:
     --------
     >>> lift_title(pd.DataFrame({"lift": [0.0], "customers": [3], "churners": [0]}))
     'The top decile (3 customers, 0 churned) churns at 0.00× the base rate'
+    >>> lift_title(pd.DataFrame({"lift": [1.42], "customers": [147], "churners": [147], "churn_rate": [1.0]}))
+    'Every customer of the top decile churned: 1.42× the base rate'
     """
+    if "churn_rate" in lift.columns and lift["churn_rate"].iloc[0] >= 1.0:  # the ceiling, however small
+        return f"Every customer of the top decile{_few(lift)} churned: {times(lift['lift'].iloc[0], 2)} the base rate"
     return f"The top decile{_few(lift)} churns at {times(lift['lift'].iloc[0], 2)} the base rate"
 
 

@@ -147,7 +147,7 @@ def test_auto_window_reaches_a_last_step_the_default_cannot():
     assert Funnel(ev, ["a", "b", "c"], window="30D").table()["reached"].iloc[-1] == 0  # what 03 showed before
     assert Funnel(ev, ["a", "b", "c"], window=w.window).table()["reached"].iloc[-1] == 40
     assert D.window_sentence(w) == ("The window is 47 days, fitted to the journey: 40 of the 40 customers who "
-                                    "reached c did so within 47 days of a (the default 30 days would hold 0).")
+                                    "reached c did so within 47 days of first reaching a (the default 30 days would hold 0).")
     cap = D.funnel_caption("x", mode="ordered", unit="customer", window=w.window, fit=w)
     assert "within 47 days of step 1); times are medians" in cap and "fitted to the journey" in cap
 
@@ -160,12 +160,13 @@ def test_a_given_window_is_kept_and_says_the_step_it_cannot_reach():
     assert (w.window, w.default, w.fitted) == ("30D", None, False)
     assert w.short_step["step"] == "c" and w.reach["within"].tolist() == [40, 0]
     assert D.window_sentence(w) == (
-        "With the window of 30 days as given, 0 of the 40 customers who reached c at any time did so within it: "
-        "the drop-off to c is mostly the window's (95 % of them took up to 47 days from a).")
+        "With the window of 30 days as given, 0 of the 40 customers who reached c at any time did so within it of first "
+        "reaching a: the drop-off to c is mostly the window's (95 % of them took up to 47 days).")
     # a window that holds the journey says so; no window, no sentence
     ok = fit_window(_planted(40, 45), ["a", "b", "c"], window="60D")
     assert ok.short_step is None
-    assert D.window_sentence(ok) == "The window of 60 days (as given) holds 40 of the 40 customers who reached c at any time."
+    assert D.window_sentence(ok) == ("The window of 60 days (as given) holds 40 of the 40 customers who reached c at "
+                                     "any time, counted from first reaching a.")
     assert D.window_sentence(fit_window(_planted(40, 45), ["a", "b", "c"], window="")) is None
 
 
@@ -176,13 +177,19 @@ def test_auto_window_keeps_the_default_for_a_quick_journey_or_too_few_reaching_t
     quick = fit_window(_planted(40, 6), ["a", "b", "c"], window="auto")
     assert (quick.window, quick.fitted) == ("30D", False)
     assert D.window_sentence(quick) == ("The window of 30 days (the default) holds 40 of the 40 customers who "
-                                        "reached c at any time.")
+                                        "reached c at any time, counted from first reaching a.")
+    # the default holding 90 % or more of the units reaching the end stays (game: 31 days for 75 of 79 -> 75)
+    ev = _planted(40, 6)
+    late = ev["event"].eq("c") & ev["customer_id"].isin([0, 1, 2, 3])
+    ev.loc[late, "timestamp"] += pd.Timedelta(days=40)  # 4 of 40 late: the 95th percentile is past 30 days
+    most = fit_window(ev, ["a", "b", "c"], window="auto")
+    assert (most.window, most.fitted, int(most.last["within_default"])) == ("30D", False, 36)
     few = fit_window(_planted(19, 45), ["a", "b", "c"], window="auto")  # 19 < 20 reach c
     assert (few.window, few.fitted) == ("30D", False)
     assert D.window_sentence(few) == (
         "The window is the default 30 days: only 19 customers reached c at any time, too few to fit the window to "
-        "the journey (20 needed). 0 of the 19 customers who reached c at any time did so within it: the drop-off "
-        "to c is mostly the window's (95 % of them took up to 46 days from a).")
+        "the journey (20 needed). 0 of the 19 customers who reached c at any time did so within it of first reaching a: "
+        "the drop-off to c is mostly the window's (95 % of them took up to 46 days).")
 
 
 def test_subscription_renewal_is_reachable_in_the_fitted_window(tmp_path):
@@ -222,7 +229,8 @@ def test_auto_window_is_cut_to_half_the_span():
     assert w.reach["within"].tolist() == [40, 25]  # c at 45 d + i hours: i <= 24 inside 46 days
     assert D.window_sentence(w) == (
         "The window is 46 days, fitted to the journey and cut to half the data's span, so most customers' windows "
-        "close: 25 of the 40 customers who reached c did so within 46 days of a (the default 30 days would hold 0).")
+        "close: 25 of the 40 customers who reached c did so within 46 days of first reaching a (the default 30 days would "
+        "hold 0).")
     # a cap under the default leaves the default
     short = fit_window(_planted(40, 45), ["a", "b", "c"], window="auto",
                        profile=SimpleNamespace(default_window=lambda: "30D", span_days=50))

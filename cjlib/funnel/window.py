@@ -20,6 +20,7 @@ from cjlib.validation import duration
 
 QUANTILE = 0.95  # the share of the units reaching the last step that the fitted window holds
 MIN_REACHED = 20  # fewer units reaching the last step: too few to fit a window to, the default stays
+KEEP_SHARE = 0.9  # "auto" keeps the default when it already holds this share of the units reaching the last step
 SPAN_SHARE = 0.5  # a fitted window is at most this share of the data's span, so most entrants' windows close
 
 
@@ -84,7 +85,7 @@ def fit_window(events, steps: Sequence, *, window: str = "auto", profile=None, s
     The funnel is matched once with no time limit. With ``"auto"`` the window is the data profile's
     (``profile.default_window()``: 30 days unless converting takes longer), widened to the 95th percentile
     of the time from step 1 to the last step among the units that reach it (whole days) when that is
-    longer and at least 20 units reach it, but at most half the data's span (``profile.span_days``), so that
+    longer, at least 20 units reach it and the default holds fewer than 90 % of them, but at most half the data's span (``profile.span_days``), so that
     most units entering the funnel have their whole window inside the data. A window given as a duration is kept; ``reach`` then says how
     many of the units reaching each step did so inside it. ``""`` is no time limit.
 
@@ -139,7 +140,8 @@ def fit_window(events, steps: Sequence, *, window: str = "auto", profile=None, s
         q = _days(rows[-1][2])
         if cap is not None and pd.Timedelta(q) > pd.Timedelta(cap):
             q, capped = cap, True
-        if pd.Timedelta(q) > pd.Timedelta(default):
+        held = int((rows[-1][3] <= pd.Timedelta(default)).sum())
+        if pd.Timedelta(q) > pd.Timedelta(default) and held < KEEP_SHARE * rows[-1][1]:
             chosen, fitted = q, True
         else:
             capped = False

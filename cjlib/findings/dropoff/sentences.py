@@ -334,20 +334,20 @@ def window_sentence(fit) -> str | None:
     >>> reach = pd.DataFrame({"step": ["trial", "renewed"], "reached": [900, 333], "within": [900, 0],
     ...                       "within_default": [900.0, 0.0], "days_q": [3.0, 39.9]})
     >>> print(window_sentence(WindowChoice("30D", "30D", None, False, "customer", "installed", reach)))
-    With the window of 30 days as given, 0 of the 333 customers who reached renewed at any time did so within it: the drop-off to renewed is mostly the window's (95 % of them took up to 40 days from installed).
+    With the window of 30 days as given, 0 of the 333 customers who reached renewed at any time did so within it of first reaching installed: the drop-off to renewed is mostly the window's (95 % of them took up to 40 days).
     """
     if fit.window is None:
         return None
     last, units, n, short = fit.last, f"{fit.unit}s", _span(fit.window), fit.short_step
     tail = None if short is None else (
         f"{int(short['within']):,} of the {int(short['reached']):,} {units} who reached {short['step']} at any time "
-        f"did so within it: the drop-off to {short['step']} is mostly the window's (95 % of them took up to "
-        f"{math.ceil(short['days_q']):,} days from {fit.first_step}).")
+        f"did so within it of first reaching {fit.first_step}: the drop-off to {short['step']} is mostly the window's "
+        f"(95 % of them took up to {math.ceil(short['days_q']):,} days).")
     if fit.fitted:
         how = (f"fitted to the journey and cut to half the data's span, so most {units}' windows close"
                if fit.capped else "fitted to the journey")
         out = (f"The window is {n}, {how}: {int(last['within']):,} of the {int(last['reached']):,} "
-               f"{units} who reached {last['step']} did so within {n} of {fit.first_step} (the default "
+               f"{units} who reached {last['step']} did so within {n} of first reaching {fit.first_step} (the default "
                f"{_span(fit.default)} would hold {int(last['within_default']):,}).")
     elif fit.default is not None and last["reached"] < MIN_REACHED_WINDOW:
         some = f"only {int(last['reached']):,} {units}" if last["reached"] else f"no {fit.unit}"
@@ -356,7 +356,7 @@ def window_sentence(fit) -> str | None:
     elif tail is None:
         how = "the default" if fit.default is not None else "as given"
         return (f"The window of {n} ({how}) holds {int(last['within']):,} of the {int(last['reached']):,} {units} "
-                f"who reached {last['step']} at any time.")
+                f"who reached {last['step']} at any time, counted from first reaching {fit.first_step}.")
     else:
         return (f"With the default window of {n}, " if fit.default is not None
                 else f"With the window of {n} as given, ") + tail

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import pandas as pd
 import yaml
 
@@ -338,3 +339,31 @@ def test_kpi_trend_rate_ticks_are_distinct_on_a_narrow_range():
     shown = [t.get_text() for t in ax.get_yticklabels() if ax.get_ylim()[0] <= t.get_position()[1] <= ax.get_ylim()[1]]
     plt.close(fig)
     assert len(shown) >= 3 and len(set(shown)) == len(shown), shown
+
+
+def test_a_pain_point_is_judged_by_its_holm_adjusted_p_value():
+    # content site 00's map title read "the sorest point is acquisition_channel = social out of reader (-1 pp)"
+    # on p = 0.022, the worst of 12 level tests (4 channels x 3 stages); Holm over them: 0.26
+    from cjlib.findings.journey_map import sentences as J
+    from cjlib.scorecard import pain_points
+
+    rows = []
+    p = {("reader", "social"): 0.022}
+    for stage, overall in (("visited", 0.943), ("reader", 0.116), ("subscriber", 0.194)):
+        for k, level in enumerate(("direct", "referral", "search", "social")):
+            gap = -0.014 if (stage, level) == ("reader", "social") else (-0.002 - 0.001 * k if k < 2 else 0.004)
+            rows.append({"segment": "acquisition_channel", "level": level, "stage": stage, "reached": 1000,
+                         "moved": round(1000 * (overall + gap)), "conversion_to_next": overall + gap,
+                         "median_days_to_next": 1.0, "overall": overall, "gap": gap,
+                         "p_value": p.get((stage, level), 0.5 + 0.01 * k)})
+    pains = pain_points(pd.DataFrame(rows))
+    assert pains.loc["reader", "level"] == "social"
+    assert pains.loc["reader", "p_adjusted"] == pytest.approx(0.022 * 12)
+    kpis = pd.DataFrame({"reached": [8000, 7544, 876, 2344], "conversion_to_next": [0.943, 0.116, 0.194, np.nan],
+                         "median_days_to_next": [0.0, 0.02, 2.2, np.nan]},
+                        index=["visited", "reader", "subscriber", "engaged"])
+    assert "sorest" not in J.map_title(kpis, overall=0.109, pains=pains)
+    assert "Holm-adjusted p = 0.264, within chance" in J.pain_lines(pains)
+    # the raw p alone (a frame without p_adjusted) still reads as before
+    assert "sorest point is acquisition_channel = social out of reader" in J.map_title(
+        kpis, overall=0.109, pains=pains.drop(columns="p_adjusted"))

@@ -150,7 +150,7 @@ def _emotion_row(ax, kpis: pd.DataFrame, xs: np.ndarray, maxc: int) -> None:
 
 
 def _pain_row(ax, pains: pd.DataFrame, stages: list[str], xs: np.ndarray, maxc: int) -> None:
-    """Each stage's pain point (muted and marked n.s. when p ≥ 0.05)."""
+    """Each stage's pain point (muted and marked n.s. when its Holm-adjusted p, else its p, is 0.05 or more)."""
     ax.set_ylim(0, 1)
     for i, s in enumerate(stages):
         if s in pains.index:
@@ -158,7 +158,7 @@ def _pain_row(ax, pains: pd.DataFrame, stages: list[str], xs: np.ndarray, maxc: 
             who = f"{p['segment']} = {p['level']}"
             if len(who) > maxc - 4:
                 who = f"{_fit(p['segment'], maxc)}\n= {_fit(p['level'], maxc - 2)}"
-            pv = p["p_value"] if "p_value" in p.index else np.nan
+            pv = next((p[c] for c in ("p_adjusted", "p_value") if c in p.index), np.nan)  # Holm-adjusted first
             sig = bool(np.isfinite(pv) and pv < 0.05)
             what = (f"{p['conversion_to_next']:.0%} vs {p['overall']:.0%} ({100 * p['gap']:+.0f} pp"
                     f"{'' if sig else ', n.s.'})")
@@ -166,7 +166,7 @@ def _pain_row(ax, pains: pd.DataFrame, stages: list[str], xs: np.ndarray, maxc: 
                     color="#a61b1b" if sig else _MUTED, linespacing=1.3)
         else:
             ax.text(xs[i], 0.5, "–", ha="center", va="center", fontsize=9.5, color=_MUTED)
-    _row_label(ax, "Pain point\n(worst conv.\nout, gap;\nn.s.: p ≥ 0.05)")
+    _row_label(ax, "Pain point\n(worst conv. out,\ngap; n.s.: Holm\np ≥ 0.05)")
 
 
 def journey_map(
@@ -193,7 +193,7 @@ def journey_map(
         :func:`cjlib.scorecard.stage_touchpoints` by event / by channel; None leaves the row out.
     pains : DataFrame, optional
         :func:`cjlib.scorecard.pain_points` (index ``stage``); None leaves the row out. A pain point
-        whose ``p_value`` is 0.05 or more is drawn muted and marked "n.s." (within chance).
+        whose ``p_adjusted`` (else ``p_value``) is 0.05 or more is drawn muted and marked "n.s." (within chance).
     title : str, optional
         The finding the map shows. notes : lines printed at the foot (why a row is missing …).
     top : int, default 3

@@ -13,7 +13,7 @@ from cjlib.scorecard import distributed as _dist
 from cjlib.scorecard._common import progress
 from cjlib.scorecard.satisfaction import satisfaction_index
 from cjlib.stagemap import StageMap
-from cjlib.stats import two_proportion_test
+from cjlib.stats import holm, two_proportion_test
 from cjlib.validation import check_choice, resolve_stage_map
 
 __all__ = ["SCORE_COMPONENTS", "customer_segments", "journey_scores", "pain_points", "segment_conversion"]
@@ -221,11 +221,16 @@ def pain_points(seg_conv: pd.DataFrame, *, min_customers: int = 30) -> pd.DataFr
     Returns
     -------
     DataFrame
-        One row per stage that has a pain point, columns as :func:`segment_conversion`, index ``stage``
-        (in journey order).
+        One row per stage that has a pain point, columns as :func:`segment_conversion` plus ``p_adjusted``
+        (Holm over the levels of ``min_customers`` or more of every stage in ``seg_conv``: the pain point
+        is the worst of many, so its raw p-value overstates it), index ``stage`` (in journey order).
     """
     if min_customers < 1:
         raise ValueError(f"min_customers must be a positive integer, got {min_customers!r}")
+    big = (seg_conv["reached"] >= min_customers).to_numpy()
+    adj = np.full(len(seg_conv), np.nan)
+    adj[big] = holm(seg_conv["p_value"].to_numpy(float)[big])
+    seg_conv = seg_conv.assign(p_adjusted=adj)
     c = seg_conv[(seg_conv["reached"] >= min_customers) & (seg_conv["gap"] < 0)].dropna(subset=["gap"])
     if not len(c):
         return seg_conv.iloc[0:0].set_index("stage")

@@ -425,7 +425,7 @@ def map_title(kpis: pd.DataFrame, *, overall=None, pains: pd.DataFrame | None = 
             among = f" among stages of {MIN_GROUP}+ customers" if lk["scoped"] else ""
             parts.append(f"the biggest leak{among} is {lk['from']} → {lk['to']} ({pct(lk['share'])} ever move on)")
     if pains is not None and len(pains):
-        sig = pains[pd.to_numeric(pains["p_value"], errors="coerce") < alpha]
+        sig = pains[pd.to_numeric(pains[_p_col(pains)], errors="coerce") < alpha]
         lead = leader(sig["gap"], largest=False, min_size=0) if len(sig) > 1 else (
             (sig.index[0], float(sig["gap"].iloc[0])) if len(sig) == 1 else None)
         if lead is not None:
@@ -436,6 +436,11 @@ def map_title(kpis: pd.DataFrame, *, overall=None, pains: pd.DataFrame | None = 
         return f"The journey: customers reached at each of {len(kpis)} stages"
     text = "; ".join(parts)
     return text[:1].upper() + text[1:]
+
+
+def _p_col(pains: pd.DataFrame) -> str:
+    """The p-value a pain point is judged by: Holm-adjusted when :func:`cjlib.scorecard.pain_points` gave it."""
+    return "p_adjusted" if "p_adjusted" in pains.columns else "p_value"
 
 
 def pain_lines(pains: pd.DataFrame) -> str | None:
@@ -456,10 +461,11 @@ def pain_lines(pains: pd.DataFrame) -> str | None:
     for stage, r in pains.iterrows():
         if not (is_number(r["conversion_to_next"]) and is_number(r["overall"]) and is_number(r["gap"])):
             continue
-        p = ""
-        if is_number(r["p_value"]):
-            p = f", {'p < 0.001' if r['p_value'] < 0.001 else f'p = {r.p_value:.3f}'}"
-            p += ", within chance" if r["p_value"] >= ALPHA else ""
+        p, col = "", _p_col(pains)
+        if is_number(r[col]):
+            name = "Holm-adjusted p" if col == "p_adjusted" else "p"
+            p = f", {f'{name} < 0.001' if r[col] < 0.001 else f'{name} = {r[col]:.3f}'}"
+            p += ", within chance" if r[col] >= ALPHA else ""
         lines.append(f"- **{stage}**: of {r['segment']} = {r['level']} customers who reached {stage}, "
                      f"{pct(r['conversion_to_next'], 1)} moved on, against {pct(r['overall'], 1)} of all "
                      f"({number(100 * r['gap'], '+.1f')} pp, {number(r['reached'])} customers{p}).")

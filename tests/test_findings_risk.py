@@ -135,15 +135,16 @@ def _weekly_params(folder: Path, df: pd.DataFrame, **extra) -> Path:
 def weekly(folder: str | Path, seed: int = 0, variant: str = "") -> Path:
     """The weekly export (1,500 customers, 2 years) or a variant: ``ten_days`` (the first 10 days of
     it), ``last_day`` (every customer also has a ``visit`` on the export day), ``bot`` (2,000 customers
-    and one with 300,000 visit rows), ``partial`` (the last week holds only the 3 of 7 days exported:
+    and one with 300,000 visit rows, each on its own ``page``), ``partial`` (the last week holds only the 3 of 7 days exported:
     each of its rows kept with probability 3/7)."""
     rng = np.random.default_rng(seed + 1)
     if variant == "bot":
         df = weekly_rows(seed, n=2000)
         last = pd.Timestamp(df["week"].max())
         bot_weeks = (last - pd.to_timedelta(rng.integers(0, 104, 300_000) * 7, unit="D")).strftime("%Y-%m-%d")
-        df = pd.concat([df, pd.DataFrame({"customer": "BOT", "week": bot_weeks, "event": "visit",
-                                          "revenue": np.nan})], ignore_index=True)
+        df = pd.concat([df.assign(page="/"), pd.DataFrame({  # pages keep the bot's rows apart (no duplicates)
+            "customer": "BOT", "week": bot_weeks, "event": "visit", "revenue": np.nan,
+            "page": [f"/p/{i}" for i in range(300_000)]})], ignore_index=True)
     else:
         df = weekly_rows(seed)
     if variant == "ten_days":
@@ -297,8 +298,9 @@ def test_value_names_the_paid_events_and_prints_no_e_notation(tmp_path):
     assert value_metrics(fit)["value_models"]["purchase_events"] == ["delivery_pass", "order"]
     g = fit.gamma_gamma
     gamma = float(f"{g.gamma:.3g}")
-    shown = f"{gamma:,.0f}" if gamma >= 1000 else f"{gamma:.3g}"
-    assert f"γ = {shown} (± " in text
+    se = float(f"{g.standard_errors['gamma']:.2g}")
+    shown = (f"{gamma:,.0f}" if gamma >= 100 else f"{gamma:.3g}") + " (± " + (f"{se:,.0f}" if se >= 10 else f"{se:.2g}")
+    assert f"γ = {shown})" in text
     one = ev[ev["event"] != "delivery_pass"]
     assert "A purchase is" not in value_sentence(at_risk.fit_value(one, as_of=ev["timestamp"].max()))
 

@@ -152,7 +152,7 @@ def value_sentence(fit) -> str:
     def est(v, se):  # 3 significant digits, never in e-notation ("3,430 (± 540)", not "3.43e+03 (± 5.4e+02)")
         def g(x, digits):
             x = float(f"{float(x):.{digits}g}")
-            return number(x, ",.0f") if abs(x) >= 1000 else number(x, f".{digits}g")
+            return number(x, ",.0f") if abs(x) >= 10 ** (digits - 1) else number(x, f".{digits}g")
         return f"{g(v, 3)} (± {g(se, 2)})" if is_number(se) else g(v, 3)
 
     n_rep = int((fit.customers["frequency"] > 0).sum())

@@ -367,3 +367,22 @@ def test_a_pain_point_is_judged_by_its_holm_adjusted_p_value():
     # the raw p alone (a frame without p_adjusted) still reads as before
     assert "sorest point is acquisition_channel = social out of reader" in J.map_title(
         kpis, overall=0.109, pains=pains.drop(columns="p_adjusted"))
+
+
+def test_fit_window_on_dask_partitions_equals_in_process(tmp_path, client):
+    from test_findings_reader2 import subscription_app
+
+    from cjlib import engine
+    from cjlib import funnel as F
+    from cjlib.io import load_inputs
+
+    p = subscription_app(tmp_path, n=600)
+    cfg = yaml.safe_load(p.read_text())
+    inp = load_inputs(events_path=str(tmp_path / cfg["events_path"]), columns=cfg["columns"],
+                      stage_map_path=str(tmp_path / "stage_map.yml"))
+    _, steps = F.report_steps("", "", stage_map=inp.stage_map)
+    local = F.fit_window(inp.events, steps, window="auto", profile=inp.profile, stage_map=inp.stage_map)
+    parted = engine.partition(inp.events, client=client, npartitions=3)
+    dist = F.fit_window(parted, steps, window="auto", profile=inp.profile, stage_map=inp.stage_map)
+    assert local.fitted and dist.window == local.window
+    pd.testing.assert_frame_equal(dist.reach, local.reach)

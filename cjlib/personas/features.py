@@ -81,8 +81,12 @@ def _is_attribute(col: str) -> bool:
     return col not in _BEHAVIOUR_COLS and not col.startswith(_BEHAVIOUR_PREFIXES)
 
 
-def _select(f: pd.DataFrame, include, exclude, purchase: bool = False) -> tuple[list[str], list[str]]:
-    """Numeric and categorical columns to cluster on."""
+def _select_with_reasons(f: pd.DataFrame, include, exclude,
+                         purchase: bool = False) -> tuple[list[str], list[str], dict[str, str]]:
+    """Numeric and categorical columns to cluster on, and the customer attributes (or columns named in
+    ``include``) left out with why: ``"30 values, more than the 20 a column may have"``, ``"one value"``, ``"no value"``
+    or ``"a date"``. Behaviour columns that are constant are dropped without a reason (they say nothing
+    about the data's customers)."""
     def split(s):
         if s is None:
             return None
@@ -106,21 +110,26 @@ def _select(f: pd.DataFrame, include, exclude, purchase: bool = False) -> tuple[
         cols += [c for c in f.columns if str(c).startswith("channel_share_")]
         cols += [c for c in f.columns if _is_attribute(str(c))]
     cols = [c for c in cols if c not in exclude]
-    num, cat = [], []
+    num, cat, why = [], [], {}
     for c in cols:
         s = f[c]
+        levels = s.nunique(dropna=True)
         if pd.api.types.is_bool_dtype(s.dtype):
             cat.append(c)
         elif pd.api.types.is_numeric_dtype(s.dtype):
-            if s.notna().any() and s.nunique(dropna=True) > 1:
+            if levels > 1:
                 num.append(c)
+            else:
+                why[c] = "one value" if levels else "no value"
         elif pd.api.types.is_datetime64_any_dtype(s.dtype) or isinstance(s.dtype, pd.DatetimeTZDtype):
-            continue
+            why[c] = "a date"
+        elif 2 <= levels <= MAX_LEVELS or (include and c in include and levels >= 2):
+            cat.append(c)
         else:
-            levels = s.nunique(dropna=True)
-            if 2 <= levels <= MAX_LEVELS or (include and c in include and levels >= 2):
-                cat.append(c)
-    return num, cat
+            why[c] = (f"{levels:,} values, more than the {MAX_LEVELS} a column may have" if levels > MAX_LEVELS
+                      else "one value" if levels else "no value")
+    reported = set(include or ()) | {c for c in cols if _is_attribute(str(c))}
+    return num, cat, {c: w for c, w in why.items() if c in reported}
 
 
 def _signed_log1p(x):

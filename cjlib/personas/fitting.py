@@ -16,7 +16,7 @@ from cjlib.personas.features import (
     TRANSFORMS,
     _pipeline,
     _prepare_cat,
-    _select,
+    _select_with_reasons,
     persona_features,
 )
 from cjlib.personas.naming import _name_rows, _names
@@ -103,7 +103,7 @@ def fit_personas(
     ks, hi = _candidate_ks(k, lo, hi, n, k_range)
 
     f = persona_features(features)
-    num, cat = _select(f, include, exclude, purchase_behaviour)
+    num, cat, unclustered = _select_with_reasons(f, include, exclude, purchase_behaviour)
     if not num and not cat:
         raise NotClusterable("no usable feature: every selected column is constant or missing "
                              "(check include/exclude, or the data has no variation to cluster)")
@@ -151,6 +151,7 @@ def fit_personas(
                 "min_stability": min_stability, "min_stability_worst": min_stability_worst, "n_boot": n_boot,
                 "seed": seed, "purchase_behaviour": purchase_behaviour},
         kind_=kind, rule_=rule, tried_=tried, explained_variance_ratio_=explained,
+        left_out_=unclustered,
     )
 
 

@@ -60,6 +60,10 @@ class PersonaResult:
         The clustering methods scored (``("kmeans", "gmm")`` when the mixture was tried as well).
     explained_variance_ratio_ : tuple of float
         The share of the variance each axis of ``embedding_`` holds.
+    left_out_ : dict
+        Customer attributes (and columns named in ``include``) not clustered on → why: ``"30 values, more
+        than the 20 a column may have"`` (one-hot levels of a many-valued column would outweigh behaviour),
+        ``"one value"``, ``"no value"`` or ``"a date"``.
     """
 
     labels_: pd.Series
@@ -81,6 +85,7 @@ class PersonaResult:
     rule_: str = ""
     tried_: tuple[str, ...] = ()
     explained_variance_ratio_: tuple[float, ...] = ()
+    left_out_: dict = field(default_factory=dict)
 
     def sizes(self) -> pd.Series:
         """Customers per persona.
@@ -125,9 +130,11 @@ class PersonaResult:
 
         Columns: ``name``, ``customers``, ``share`` (of customers), ``revenue_share``, ``conversion_rate``
         (share with ≥ 1 purchase), ``aov`` (revenue per order), ``sessions_per_30d`` (median),
-        ``typical_age`` (median) and ``typical_<attribute>`` (most common level) for each categorical
-        attribute clustered on (gender, region, plan …), ``goals`` (the two stages that make up most of
-        their events), ``pain_point`` (the stage most of them stall at: the most common furthest stage
+        ``typical_age`` (median, where it sets the persona apart) and ``typical_<attribute>`` for each
+        categorical attribute clustered on (gender, region, plan …): the level most over-represented in
+        the persona against all customers, as ``"gold (37% vs 15% of all)"`` (None when no level is 10
+        points more common; reports label it "over-represented <attribute>", not "typical"), ``goals``
+        (the two stages that make up most of their events), ``pain_point`` (the stage most of them stall at: the most common furthest stage
         short of the last; None when every one of them reached the last stage),
         ``preferred_channels`` (the two channels with the largest session share),
         ``satisfaction`` (mean CSAT) and ``nps`` (mean NPS) when feedback was used, ``churn_rate`` (share

@@ -183,9 +183,10 @@ class SharedPersonas:
 
     @property
     def label(self) -> str:
-        """How a finding names the grouping ("4 personas", "5 RFM segments")."""
+        """How a finding names the grouping ("4 personas", "5 RFM segments", "1 RFM segment")."""
         n = len(self.names)
-        return f"{n} RFM segments" if self.state == "rfm" else f"{n} {'personas' if self.state == 'stable' else 'groups'}"
+        what = "RFM segment" if self.state == "rfm" else "persona" if self.state == "stable" else "group"
+        return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 def _read_assignments(path, ids: pd.Index) -> SharedPersonas | None:

@@ -7,6 +7,7 @@ the caller passes a title that states the finding.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Sequence
 
@@ -18,10 +19,69 @@ __all__ = ["set_theme", "palette", "new_ax", "finish", "set_title", "stage_funne
 
 PALETTE = "colorblind"
 FIGSIZE = (9, 4.5)
+#: families tried, glyph by glyph, after the theme's sans-serif font (matplotlib >= 3.6 falls back along
+#: ``font.family``): Chinese, Japanese and Arabic channel or persona names draw as text, not boxes, when
+#: one of them is installed (e.g. Debian's fonts-noto-cjk); the missing ones are skipped in silence
+FONT_FALLBACK = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans Arabic", "WenQuanYi Zen Hei",
+                 "Arial Unicode MS")
+
+
+class _MissingFallbackFont(logging.Filter):
+    """Drops matplotlib's "findfont: Font family 'X' not found." for the :data:`FONT_FALLBACK` families only
+    (one line per family and text size otherwise); every other font warning still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.msg == "findfont: Font family %r not found." and isinstance(record.args, tuple)
+                    and len(record.args) == 1 and record.args[0] in FONT_FALLBACK)
+
+
+_FONT_FILTER = _MissingFallbackFont()
+
+
+def _add_installed_fallback_fonts() -> list[str]:
+    """Make matplotlib see :data:`FONT_FALLBACK` fonts installed after its font cache was built.
+
+    matplotlib lists the system's fonts once and caches the list, so a font installed later (``apt-get
+    install fonts-noto-cjk``) stays unknown until the cache is deleted. When no fallback family is known,
+    the files fontconfig (``fc-list``) holds for those families are added; without fontconfig, or with none
+    of the families installed, nothing changes.
+
+    Returns
+    -------
+    list of str
+        The font files added (empty when none was needed or found).
+    """
+    import shutil
+    import subprocess
+
+    from matplotlib import font_manager
+
+    if {f.name for f in font_manager.fontManager.ttflist} & set(FONT_FALLBACK):
+        return []
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return []
+    try:
+        out = subprocess.run([fc_list, "--format", "%{family}\t%{file}\n"], capture_output=True, text=True,
+                             timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    wanted = set(FONT_FALLBACK)
+    paths = sorted({file for line in out.splitlines() if "\t" in line
+                    for family, file in [line.split("\t", 1)] if wanted & set(family.split(","))})
+    added = []
+    for path in paths:
+        try:
+            font_manager.fontManager.addfont(path)
+        except (OSError, RuntimeError, ValueError):  # an unreadable file: skipped
+            continue
+        added.append(path)
+    return added
 
 
 def set_theme() -> None:
-    """Set the cjlib theme (seaborn whitegrid, readable sizes, report-width figures, crisp PNGs).
+    """Set the cjlib theme (seaborn whitegrid, readable sizes, report-width figures, crisp PNGs, and a font
+    fallback list, :data:`FONT_FALLBACK`, for Chinese, Japanese and Arabic text in data).
 
     Inside a Jupyter kernel it also selects the inline backend, so figures reach the notebook (and the
     HTML report) even when ``MPLBACKEND=Agg`` is set in the environment, and makes every pandas table it
@@ -38,12 +98,17 @@ def set_theme() -> None:
             shell.run_line_magic("matplotlib", "inline")
     except ImportError:  # pragma: no cover - IPython is a dependency of ipykernel
         pass
+    font_log = logging.getLogger("matplotlib.font_manager")
+    if _FONT_FILTER not in font_log.filters:
+        font_log.addFilter(_FONT_FILTER)
+    _add_installed_fallback_fonts()
     sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook",
                   rc={"figure.figsize": FIGSIZE, "figure.dpi": 100, "savefig.dpi": 110,
                       "axes.titlesize": 13, "axes.titleweight": "bold", "axes.titlelocation": "left",
                       "axes.labelsize": 11, "legend.frameon": False,
                       # data reaches titles and tick labels: a channel named "$5 off" is text, not math
-                      "text.parse_math": False})
+                      "text.parse_math": False,
+                      "font.family": ["sans-serif", *FONT_FALLBACK]})
 
 
 def palette(levels: Sequence, name: str = PALETTE) -> dict:

@@ -199,7 +199,7 @@ def persona_cards(cards: pd.DataFrame, *, title: str | None = None, ax=None):
         y = 0.83
         fields = list(_CARD_FIELDS)
         at = fields.index(("typical_age", "typical age", "{:.0f}")) + 1
-        fields[at:at] = [(c, c.removeprefix("typical_").replace("_", " "), "{}") for c in cards.columns
+        fields[at:at] = [(c, _level_label(c), "{}") for c in cards.columns
                          if str(c).startswith("typical_") and c != "typical_age"]
         for col, label, fmt in fields:
             if col not in row.index or pd.isna(row[col]) or col in skip:
@@ -209,6 +209,12 @@ def persona_cards(cards: pd.DataFrame, *, title: str | None = None, ax=None):
             ax.text(x0 + 0.36, y, text, fontsize=8.5, va="top")
             y -= 0.063
     return finish(ax, title)
+
+
+def _level_label(col) -> str:
+    """The words for a ``typical_<attribute>`` card column: the level most over-represented in the persona,
+    not its most common one, so ``typical_loyalty_tier`` reads "over-represented loyalty tier"."""
+    return "over-represented " + str(col).removeprefix("typical_").replace("_", " ")
 
 
 def persona_journey(journey: pd.DataFrame, *, title: str | None = None, ax=None):
@@ -243,7 +249,8 @@ _FORMATS = {"silhouette": "{:.3f}", "inertia": "{:,.0f}", "bic": "{:,.0f}", "ari
 def styled(table: pd.DataFrame):
     """``PersonaResult.scores_`` or ``cards()`` formatted for a report: shares in %, silhouette to 3
     digits, ARI to 2, counts with thousands separators, – for a missing value; cards without any revenue
-    lose their revenue share and order value columns.
+    lose their revenue share and order value columns; a card's ``typical_<attribute>`` (its most
+    over-represented level, not its most common one) is headed "over-represented <attribute>".
 
     Parameters
     ----------
@@ -255,6 +262,9 @@ def styled(table: pd.DataFrame):
     pandas Styler
     """
     table = table.drop(columns=sorted(_no_revenue(table)))
+    # a card's typical_<attribute> is its most over-represented level ("platinum (21% vs 5% of all)")
+    table = table.rename(columns={c: _level_label(c) for c in table.columns
+                                  if str(c).startswith("typical_") and c != "typical_age"})
     return table.style.format({k: v for k, v in _FORMATS.items() if k in table.columns}, na_rep="–")
 
 

@@ -41,10 +41,12 @@ from cjlib.findings.personas.sentences import (
     not_clustered,
     not_shown,
     noun,
+    only_one,
     rfm_sentence,
     stability_sentence,
     stability_state,
     two_rates,
+    unclustered_sentence,
 )
 
 __all__ = [
@@ -64,9 +66,11 @@ __all__ = [
     "not_clustered",
     "not_shown",
     "noun",
+    "only_one",
     "stability_sentence",
     "stability_state",
     "two_rates",
+    "unclustered_sentence",
     "assignments_sentence",
     "cards_metrics",
     "fit_state",

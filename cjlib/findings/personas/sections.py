@@ -112,8 +112,9 @@ def k_findings(result, *, has_revenue: bool) -> str:
         Markdown paragraphs.
     """
     return paragraphs(k_sentence(result.scores_, result.columns_["numeric"], result.columns_["categorical"],
-                                 rule=result.rule_),
-                      stability_sentence(result.scores_, result.params, rule=result.rule_, tried=result.tried_),
+                                 rule=result.rule_, left_out=getattr(result, "left_out_", None)),
+                      stability_sentence(result.scores_, result.params, rule=result.rule_, tried=result.tried_,
+                                         n_groups=result.k_),
                       rfm_sentence(revenue=has_revenue) if fit_state(result) == "rfm" else None)
 
 
@@ -183,7 +184,8 @@ def summary(result, cards: pd.DataFrame, *, has_revenue: bool,
     str
         Markdown bullets.
     """
-    stability = f"- {stability_sentence(result.scores_, result.params, rule=result.rule_, tried=result.tried_)}"
+    stability = "- " + stability_sentence(result.scores_, result.params, rule=result.rule_, tried=result.tried_,
+                                          n_groups=result.k_)
     stable = fit_state(result) == "stable"
     lines = [] if stable else [stability]
     lines += card_lines(cards, has_revenue=has_revenue, inactive_window=inactive_window)

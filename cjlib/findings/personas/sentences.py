@@ -275,12 +275,36 @@ def noun(state: str) -> str:
     return {"stable": "personas", "rfm": "segments"}.get(state, "groups")
 
 
+def only_one(state: str, then: str = "") -> str:
+    """The title of a chart over a single group: it holds every customer, so it compares with nothing
+    (RFM rules can put every customer in one segment, e.g. one purchase each at the same instant).
+
+    Parameters
+    ----------
+    state : str
+        :func:`stability_state`; names the group via :func:`noun`.
+    then : str
+        What follows for the chart at hand (after a comma), or ``""``.
+
+    Returns
+    -------
+    str
+        The title.
+
+    Examples
+    --------
+    >>> only_one("rfm", "so nothing sets it apart from the average customer")
+    'One segment holds every customer, so nothing sets it apart from the average customer'
+    """
+    return f"One {noun(state)[:-1]} holds every customer" + (f", {then}" if then else "")
+
+
 def _chosen(scores: pd.DataFrame) -> pd.Series:
     return scores.loc[scores["chosen"].astype(bool)].iloc[0]
 
 
 def stability_sentence(scores: pd.DataFrame, params: Mapping, *, rule: str = "",
-                       tried: Sequence[str] = ("kmeans",)) -> str:
+                       tried: Sequence[str] = ("kmeans",), n_groups: int | None = None) -> str:
     """The one sentence on stability: stable personas with their bootstrap ARI, or that no stable set
     of personas was found and the groups shown are not stable.
 
@@ -294,6 +318,8 @@ def stability_sentence(scores: pd.DataFrame, params: Mapping, *, rule: str = "",
         ``PersonaResult.rule_``.
     tried : sequence of str
         ``PersonaResult.tried_``: the methods scored (named when no k was stable).
+    n_groups : int, optional
+        ``PersonaResult.k_``: with the RFM fallback, 1 says that one segment holds every customer.
 
     Returns
     -------
@@ -309,7 +335,9 @@ def stability_sentence(scores: pd.DataFrame, params: Mapping, *, rule: str = "",
         return (f"No stable set of personas was found: no number of groups from {lo} to {hi} with {how} passes "
                 f"the stability bar (bootstrap refits reproducing the groups at a mean ARI of at least "
                 f"{bar:.2f} and at worst {worst:.2f}, every group holding at least {share:.0%} of customers), "
-                f"so customers are shown in transparent rule-based RFM segments instead (definitions below).")
+                f"so customers are shown in transparent rule-based RFM segments instead"
+                + (", and here every customer falls in one segment (definition below)." if n_groups == 1
+                   else " (definitions below)."))
     row = _chosen(scores)
     k = int(row.name)
     agree = ""
@@ -360,7 +388,7 @@ def rfm_sentence(*, revenue: bool) -> str:
             "values share a score); the first definition below that a customer meets names their segment.")
 
 
-def k_title(scores: pd.DataFrame, *, rule: str = "") -> str:
+def k_title(scores: pd.DataFrame, *, rule: str = "", n_groups: int | None = None) -> str:
     """Title of the k-selection chart: the chosen k, its silhouette and its bootstrap agreement.
 
     Parameters
@@ -369,6 +397,8 @@ def k_title(scores: pd.DataFrame, *, rule: str = "") -> str:
         ``PersonaResult.scores_``.
     rule : str
         ``PersonaResult.rule_``.
+    n_groups : int, optional
+        ``PersonaResult.k_``: with the RFM fallback, 1 says "one RFM segment".
 
     Returns
     -------
@@ -376,7 +406,8 @@ def k_title(scores: pd.DataFrame, *, rule: str = "") -> str:
     """
     state = stability_state(scores, rule=rule)
     if state == "rfm":
-        return "No number of personas is stable, so customers are shown in RFM segments"
+        return ("No number of personas is stable, so customers are shown in "
+                + ("one RFM segment" if n_groups == 1 else "RFM segments"))
     row = _chosen(scores)
     k, what = int(row.name), noun(state)
     parts = []
@@ -391,8 +422,8 @@ def k_title(scores: pd.DataFrame, *, rule: str = "") -> str:
 
 
 def k_sentence(scores: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str], *,
-               rule: str = "") -> str:
-    """Which k was chosen by which rule, and the features clustered on.
+               rule: str = "", left_out: Mapping[str, str] | None = None) -> str:
+    """Which k was chosen by which rule, the features clustered on, and the attributes that were not.
 
     Parameters
     ----------
@@ -402,18 +433,46 @@ def k_sentence(scores: pd.DataFrame, numeric: Sequence[str], categorical: Sequen
         The columns clustered on (``PersonaResult.columns_``).
     rule : str
         ``PersonaResult.rule_`` (``"chosen"`` when empty).
+    left_out : mapping, optional
+        ``PersonaResult.left_out_``: attribute → why it was not clustered on (e.g. ``"30 values, more than
+        the 20 a column may have"``); named in one more sentence.
 
     Returns
     -------
     str
     """
     cols = list(numeric) + list(categorical)
+    tail = f" {unclustered_sentence(left_out)}" if left_out else ""
     if stability_state(scores, rule=rule) == "rfm":
         return (f"Tried clustering on {len(numeric)} numeric feature(s) and {len(categorical)} categorical "
-                f"attribute(s): {', '.join(map(str, cols))}.")
+                f"attribute(s): {', '.join(map(str, cols))}.{tail}")
     row = _chosen(scores)
     return (f"**k = {int(row.name)}** ({rule or 'chosen'}). Clustered on {len(numeric)} "
-            f"numeric feature(s) and {len(categorical)} categorical attribute(s): {', '.join(map(str, cols))}.")
+            f"numeric feature(s) and {len(categorical)} categorical attribute(s): {', '.join(map(str, cols))}."
+            f"{tail}")
+
+
+def unclustered_sentence(left_out: Mapping[str, str]) -> str | None:
+    """The customer attributes the clustering left out and why (``None`` when it left none out).
+
+    Parameters
+    ----------
+    left_out : mapping
+        ``PersonaResult.left_out_``: column → why.
+
+    Returns
+    -------
+    str or None
+        The sentence.
+
+    Examples
+    --------
+    >>> unclustered_sentence({"country": "30 values, more than the 20 a column may have", "since": "a date"})
+    'Not clustered on: country (30 values, more than the 20 a column may have) and since (a date).'
+    """
+    if not left_out:
+        return None
+    return f"Not clustered on: {join([f'{c} ({why})' for c, why in left_out.items()])}."
 
 
 # ------------------------------------------------------------------------------------------ titles
@@ -443,6 +502,8 @@ def heatmap_title(z: pd.DataFrame, features: Sequence[str], sizes: Mapping | pd.
         The title naming the persona and feature (or the shared feature) when earned, else the neutral title.
     """
     what = noun(state)
+    if len(z) == 1:  # one group holds every customer: it is the average
+        return only_one(state, "so nothing sets it apart from the average customer")
     neutral = f"How each of the {len(z)} {what} differs from the average customer (in standard deviations)"
     cols = [c for c in features if c in z.columns]
     size = pd.Series(sizes, dtype=float).reindex(z.index).fillna(0)
@@ -486,6 +547,8 @@ def cards_title(cards: pd.DataFrame, *, has_revenue: bool, state: str = "stable"
     """
     what = noun(state)
     c = cards.set_index("name")
+    if len(c) == 1:
+        return only_one(state)
     neutral = f"The {len(c)} {what}: size" + (" and revenue share" if has_revenue else "")
     if has_revenue and "revenue_share" in c:
         top = leader(c["revenue_share"], c["customers"], min_size=min_size)
@@ -518,9 +581,11 @@ def map_title(k: int, explained: Sequence[float], *, state: str = "stable") -> s
     """
     what = noun(state)
     total = sum(float(v) for v in explained) if explained else float("nan")
-    if not is_number(total):
-        return f"{k} {what} on the two main axes of variation"
-    return f"{k} {what} on the two main axes of variation ({pct(total)} of the variance shown)"
+    shown = f" ({pct(total)} of the variance shown)" if is_number(total) else ""
+    if k == 1:  # one colour: the map shows how customers spread, not how groups separate
+        return only_one(state, "so the map shows only how customers spread on the two main axes of "
+                               f"variation{shown}")
+    return f"{k} {what} on the two main axes of variation{shown}"
 
 
 def journey_title(journey: pd.DataFrame, stage: str | None, sizes: Mapping | pd.Series, *,
@@ -550,6 +615,8 @@ def journey_title(journey: pd.DataFrame, stage: str | None, sizes: Mapping | pd.
         The title naming the earned most/least side(s), the same-rate title, or the neutral title.
     """
     one = noun(state)[:-1]
+    if len(journey) == 1:
+        return only_one(state, "so this is the share of all customers reaching each stage")
     neutral = f"Share of each {one}'s customers reaching each stage"
     if stage is None or stage not in journey.columns:
         return neutral

@@ -250,12 +250,13 @@ def test_a_near_perfect_auc_from_long_gone_customers_is_not_called_a_leak():
 
     m = pd.DataFrame({"roc_auc": [0.996], "n": [3994]}, index=["gbm"])
     imp = pd.DataFrame({"importance": [0.4, 0.1]}, index=["recency_days", "activity_days_recent"])
-    recent = {"n_recent": 1609, "churn_rate_recent": 0.046, "roc_auc_recent": 0.8596}
+    recent = {"n_recent": 1609, "churn_rate_recent": 0.046, "mean_predicted_recent": 0.052, "roc_auc_recent": 0.8596}
     assert leakage_warning(m, "gbm", imp, recent=recent) == (
         "**Warning:** the validation ROC AUC of 0.996 comes mostly from customers who had long stopped before the "
         "cutoff: of the 3,994 customers scored, 1,609 were active in the window before it, and among them the ROC "
-        "AUC is 0.860 — the at-risk list holds only such customers, so expect that accuracy. recency_days carries "
-        "80% of the importance, from events before the cutoff only.")
+        "AUC is 0.860 and the mean predicted churn 5.2% against 4.6% observed — the at-risk list holds only such "
+        "customers, so expect that accuracy. recency_days carries 80% of the importance, from events before the "
+        "cutoff only.")
     # near perfect among the active ones too, or an attribute dominating: still a suspected leak
     assert "restates the label" in leakage_warning(m, "gbm", imp, recent={**recent, "roc_auc_recent": 0.995})
     assert "restates the label" in leakage_warning(m, "gbm", imp.rename(index={"recency_days": "status"}),
@@ -278,6 +279,8 @@ def test_the_grocery_report_gives_the_auc_among_active_customers(tmp_path):
     recent = res.X_test["activity_days_recent"] > 0
     from sklearn.metrics import roc_auc_score
     assert d["n_recent"] == int(recent.sum()) < len(res.X_test)
+    assert d["mean_predicted_recent"] == pytest.approx(res.scores[res.model][recent].mean())
+    assert d["churn_rate_recent"] == pytest.approx(res.y_test[recent].mean())
     assert d["roc_auc_recent"] == pytest.approx(roc_auc_score(res.y_test[recent], res.scores[res.model][recent]))
     if d["leakage_warning"] and "long stopped" in d["leakage_warning"]:
         assert f"among them the ROC AUC is {d['roc_auc_recent']:.3f}" in d["leakage_warning"]

@@ -294,9 +294,9 @@ def recent_roc_auc(res) -> dict:
     Returns
     -------
     dict
-        ``n_recent`` (customers active in the window before the cutoff), ``churn_rate_recent`` and
-        ``roc_auc_recent`` (NaN when that group is empty or holds one class); ``{}`` when ``X_test``
-        has no ``activity_days_recent``.
+        ``n_recent`` (customers active in the window before the cutoff), ``churn_rate_recent``,
+        ``mean_predicted_recent`` (the model's mean probability over them) and ``roc_auc_recent`` (NaN when
+        that group is empty or holds one class); ``{}`` when ``X_test`` has no ``activity_days_recent``.
 
     Examples
     --------
@@ -305,7 +305,7 @@ def recent_roc_auc(res) -> dict:
     >>> res = SimpleNamespace(X_test=X, y_test=pd.Series([1, 1, 1, 0, 0, 1]), model="gbm",
     ...                       scores=pd.DataFrame({"gbm": [0.9, 0.95, 0.6, 0.2, 0.3, 0.1]}))
     >>> {k: round(v, 3) for k, v in recent_roc_auc(res).items()}
-    {'n_recent': 4, 'churn_rate_recent': 0.5, 'roc_auc_recent': 0.5}
+    {'n_recent': 4, 'churn_rate_recent': 0.5, 'mean_predicted_recent': 0.3, 'roc_auc_recent': 0.5}
     """
     from sklearn.metrics import roc_auc_score
 
@@ -316,4 +316,4 @@ def recent_roc_auc(res) -> dict:
     s = res.scores[res.model].to_numpy(dtype=float)[recent]
     auc = float(roc_auc_score(y, s)) if len(np.unique(y)) == 2 else float("nan")
     return {"n_recent": int(recent.sum()), "churn_rate_recent": float(y.mean()) if len(y) else float("nan"),
-            "roc_auc_recent": auc}
+            "mean_predicted_recent": float(s.mean()) if len(s) else float("nan"), "roc_auc_recent": auc}

@@ -172,12 +172,15 @@ def leakage_warning(metrics: pd.DataFrame, model: str, imp: pd.DataFrame | None 
             and recent["roc_auc_recent"] <= LEAKAGE_AUC:
         n = int(metrics.loc[model, "n"]) if "n" in metrics.columns else None
         of = f"of the {number(n)} customers scored, " if n else ""
+        pred, obs = recent.get("mean_predicted_recent"), recent.get("churn_rate_recent")
+        among = (f" and the mean predicted churn {rate_text(pred)} against {rate_text(obs)} observed"
+                 if is_number(pred) and is_number(obs) else "")
         carries = (f" {dom[0]} carries {pct(dom[1])} of the importance, from events before the cutoff only."
                    if dom is not None else "")
         return (f"**Warning:** the validation ROC AUC of {number(auc, '.3f')} comes mostly from customers who had "
                 f"long stopped before the cutoff: {of}{number(recent['n_recent'])} were active in the window "
-                f"before it, and among them the ROC AUC is {number(recent['roc_auc_recent'], '.3f')} — the "
-                f"at-risk list holds only such customers, so expect that accuracy.{carries}")
+                f"before it, and among them the ROC AUC is {number(recent['roc_auc_recent'], '.3f')}{among} — "
+                f"the at-risk list holds only such customers, so expect that accuracy.{carries}")
     lead = (f"**Warning:** a validation ROC AUC of {number(auc, '.3f')} is suspiciously close to perfect"
             if high else "**Warning:** one customer attribute drives the churn model")
     if dom is not None:

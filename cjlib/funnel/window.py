@@ -128,10 +128,11 @@ def fit_window(events, steps: Sequence, *, window: str = "auto", profile=None, s
     if chosen is not None:
         duration("window", chosen, allow_none=False, positive=True)
     f = Funnel(events, steps, window=None, mode=mode, unit=unit, stage_map=stage_map, exclude=exclude, open=open)
-    rows = []
-    for k in range(2, len(f.labels) + 1):
-        t = f.time_to_convert(from_step=1, to_step=k)["time_to_convert"]
-        rows.append((f.labels[k - 1], len(t), t.quantile(QUANTILE) if len(t) else pd.NaT, t))
+    m, rows = f._match, []  # per unit: the chosen attempt's step positions and completion times (ns)
+    for k in range(1, len(f.labels)):
+        sel = (m.pos[:, 0] >= 0) & (m.pos[:, k] >= 0)  # as time_to_convert(from_step=1, to_step=k + 1)
+        t = pd.Series(pd.to_timedelta(m.done[sel, k] - m.done[sel, 0], unit="ns"))
+        rows.append((f.labels[k], len(t), t.quantile(QUANTILE) if len(t) else pd.NaT, t))
     fitted = capped = False
     cap = None
     if auto and profile is not None:

@@ -386,3 +386,24 @@ def test_fit_window_on_dask_partitions_equals_in_process(tmp_path, client):
     dist = F.fit_window(parted, steps, window="auto", profile=inp.profile, stage_map=inp.stage_map)
     assert local.fitted and dist.window == local.window
     pd.testing.assert_frame_equal(dist.reach, local.reach)
+
+
+def test_cheapest_and_dearest_channel_need_costs_that_differ_beyond_chance():
+    # game 00 (after the channel carry-over) read "the cheapest conversions come from google (399.10 each), the
+    # dearest from tiktok (529.67)": 32 against 19 conversions for 12,771 and 10,064 spent (exact test p = 0.45)
+    from cjlib.findings.journey_map import sentences as J
+    from cjlib.scorecard.measures import ChannelCosts
+
+    tab = pd.DataFrame({"spend": [818.74, 367.23, 16378.98, 12771.32, 10063.76], "clicks": [109, 40, 1149, 833, 628],
+                        "conversions": [1, 1, 33, 32, 19]},
+                       index=pd.Index(["adnet_small", "adnet_tiny", "facebook", "google", "tiktok"], name="channel"))
+    tab["cost_per_click"] = tab["spend"] / tab["clicks"]
+    tab["cost_per_conversion"] = tab["spend"] / tab["conversions"]
+    s = J.cost_sentence(ChannelCosts(tab, "sessions"), sessions=False)
+    assert "cheapest" not in s and "dearest" not in s
+    assert "costs per conversion run from 399.10 (google) to 529.67 (tiktok), within chance of each other" in s
+    # ten times the data: the same costs differ beyond chance and are named
+    k = np.array([1, 1, 10, 10, 10])  # the three large channels (the ad networks stay under 10 conversions)
+    big = tab.assign(spend=tab["spend"] * k, conversions=tab["conversions"] * k)
+    s = J.cost_sentence(ChannelCosts(big, "sessions"), sessions=False)
+    assert "the cheapest conversions come from google (399.10 each), the dearest from tiktok (529.67)" in s

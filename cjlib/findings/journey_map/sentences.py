@@ -524,10 +524,24 @@ def retention_title(ret: pd.DataFrame, based_on: str = "conversion", freq: str =
             f"(by {unit}ly cohort)")
 
 
+def _costs_differ(cc: pd.DataFrame, a, b) -> bool:
+    """Whether channels ``a`` and ``b`` convert per unit of spend differently beyond chance: given their
+    conversions together, ``a``'s count against a binomial with its share of the two channels' spend
+    (the exact conditional test of two Poisson rates), two-sided at ALPHA."""
+    from scipy.stats import binomtest
+
+    xa, xb = int(cc.loc[a, "conversions"]), int(cc.loc[b, "conversions"])
+    sa, sb = float(cc.loc[a, "spend"]), float(cc.loc[b, "spend"])
+    if xa + xb == 0 or sa + sb <= 0:
+        return False
+    return bool(binomtest(xa, xa + xb, sa / (sa + sb)).pvalue < ALPHA)
+
+
 def cost_sentence(costs, *, sessions: bool = True, min_conversions: int = 10) -> str | None:
     """Spend, and the cheapest and dearest cost per conversion of :func:`cjlib.scorecard.channel_costs`
     (only channels with ``min_conversions``+ conversions are ranked — a cost per conversion from one or
-    two conversions is noise; a tied side is not named). ``sessions``: whether the log has web visits
+    two conversions is noise; a tied side is not named, and neither side when the two ends' conversions
+    per unit of spend do not differ beyond chance). ``sessions``: whether the log has web visits
     (the profile's ``sessions`` role); without them clicks counted as sessions are not mentioned.
 
     Parameters
@@ -548,6 +562,10 @@ def cost_sentence(costs, *, sessions: bool = True, min_conversions: int = 10) ->
     r = ranking(cc["cost_per_conversion"], cc["conversions"], min_size=max(1, min_conversions),
                 higher_is_better=False)
     sides = []
+    if r is not None and r.best is not None and r.worst is not None and not _costs_differ(cc, r.best, r.worst):
+        sides.append(f"costs per conversion run from {number(r.best_value, ',.2f')} ({r.best}) to "
+                     f"{number(r.worst_value, ',.2f')} ({r.worst}), within chance of each other")
+        r = None
     if r is not None and r.best is not None:
         sides.append(f"the cheapest conversions come from {r.best} ({number(r.best_value, ',.2f')} each)")
     if r is not None and r.worst is not None:

@@ -349,3 +349,35 @@ def test_a_top_decile_at_the_ceiling_says_every_one_churned():
     below = churn.lift_table(y, np.r_[np.linspace(1, 0.5, 690), np.full(10, 0.3), np.linspace(0.4, 0, 290),
                                       np.full(10, 2.0)])
     assert lift_sentence(below).startswith("The riskiest 10% churn at 1.29× the base rate")
+
+
+def test_the_roc_auc_among_active_customers_is_given_when_clearly_lower():
+    """weekly export: 'bgnbd ranks churners with ROC AUC 0.939' — over every customer seen in two years, most
+    long gone; among the 460 active before the cutoff (the list's kind) it is 0.712, which nothing said."""
+    from cjlib.findings.churn import recent_sentence
+
+    m = pd.DataFrame({"roc_auc": [0.939], "n": [1466]}, index=["bgnbd"])
+    r = {"n_recent": 460, "churn_rate_recent": 0.274, "mean_predicted_recent": 0.372, "roc_auc_recent": 0.712}
+    assert recent_sentence(m, "bgnbd", r) == (
+        "Among the 460 customers active in the window before the cutoff — the kind the at-risk list holds — the "
+        "ROC AUC is 0.712 (27% of them churned; 37% predicted on average): the 0.939 over all 1,466 also counts "
+        "customers long gone before the cutoff, whom recency alone ranks first.")
+    assert recent_sentence(m, "bgnbd", {**r, "roc_auc_recent": 0.925}) is None  # within 0.02: nothing to add
+    assert recent_sentence(m, "bgnbd", {**r, "n_recent": 29}) is None  # too few to say
+    assert recent_sentence(m.assign(roc_auc=0.996), "bgnbd", r) is None  # the leakage warning says it
+    assert recent_sentence(m, "bgnbd", {}) is None
+
+
+def test_the_weekly_report_states_the_active_customers_auc(tmp_path):
+    """End to end on the weekly export (600 customers): the model paragraph holds the sentence with the
+    numbers metrics.json records."""
+    from cjlib import churn
+    from cjlib.findings.churn import driver_metrics, model_findings
+
+    ev = _weekly_events(weekly_rows(0, n=600))
+    res = churn.validate(ev, churn.plan_window(ev))
+    imp = churn.permutation_importance_table(res.models["gbm"], res.X_test, res.y_test, n_repeats=2)
+    d = driver_metrics(res, imp)
+    assert res.metrics.loc[res.model, "roc_auc"] - d["roc_auc_recent"] > 0.02  # the shape's point
+    assert (f"Among the {d['n_recent']:,} customers active in the window before the cutoff — the kind the at-risk "
+            f"list holds — the ROC AUC is {d['roc_auc_recent']:.3f}") in model_findings(res)

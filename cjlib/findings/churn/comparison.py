@@ -10,6 +10,7 @@ import pandas as pd
 
 from cjlib.churn import NAMES as MODEL_NAMES
 from cjlib.findings import (
+    MIN_GROUP,
     is_number,
     join,
     number,
@@ -435,3 +436,49 @@ def unidentified(*params, se: tuple = ()) -> bool:
     """
     return (any(v > UNIDENTIFIED or v < 1.0 / UNIDENTIFIED for v in params)
             or any(is_number(e) and e > v for v, e in zip(params, se)))
+
+
+def recent_sentence(metrics: pd.DataFrame, model: str, recent: Mapping | None) -> str | None:
+    """The ranking among the customers active in the window before the cutoff — the kind the at-risk list
+    holds — when it is clearly worse than over every customer scored (who include customers long gone,
+    whom recency alone ranks first), so the headline ROC AUC is not read as the list's.
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        Index model with ``roc_auc`` (and ``n``).
+    model : str
+        The chosen model.
+    recent : mapping or None
+        :func:`cjlib.churn.recent_roc_auc`.
+
+    Returns
+    -------
+    str or None
+        The sentence; ``None`` without numbers, with fewer than ``MIN_GROUP`` active customers or as many as
+        scored, when the gap is at most ``4 × AUC_TOLERANCE``, or when the ROC AUC is above
+        :data:`LEAKAGE_AUC` (the leakage warning then says it).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"roc_auc": [0.939], "n": [1466]}, index=["bgnbd"])
+    >>> r = {"n_recent": 460, "churn_rate_recent": 0.274, "mean_predicted_recent": 0.372, "roc_auc_recent": 0.712}
+    >>> print(recent_sentence(m, "bgnbd", r))
+    Among the 460 customers active in the window before the cutoff — the kind the at-risk list holds — the ROC AUC is 0.712 (27% of them churned; 37% predicted on average): the 0.939 over all 1,466 also counts customers long gone before the cutoff, whom recency alone ranks first.
+    """
+    auc = metrics["roc_auc"].get(model)
+    if not recent or not (is_number(auc) and is_number(recent.get("roc_auc_recent"))) or auc > LEAKAGE_AUC:
+        return None
+    n = int(metrics.loc[model, "n"]) if "n" in metrics.columns else None
+    k = recent["n_recent"]
+    if k < MIN_GROUP or (n is not None and k >= n) or auc - recent["roc_auc_recent"] <= 4 * AUC_TOLERANCE:
+        return None
+    rates = [f"{rate_text(recent['churn_rate_recent'])} of them churned"] if is_number(
+        recent.get("churn_rate_recent")) else []
+    if rates and is_number(recent.get("mean_predicted_recent")):
+        rates.append(f"{rate_text(recent['mean_predicted_recent'])} predicted on average")
+    over = f"all {number(n)}" if n else "every customer scored"
+    return (f"Among the {number(k)} customers active in the window before the cutoff — the kind the at-risk list "
+            f"holds — the ROC AUC is {number(recent['roc_auc_recent'], '.3f')}"
+            f"{' (' + '; '.join(rates) + ')' if rates else ''}: the {number(auc, '.3f')} over {over} also counts "
+            f"customers long gone before the cutoff, whom recency alone ranks first.")

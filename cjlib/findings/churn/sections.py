@@ -18,6 +18,7 @@ from cjlib.findings.churn.sentences import (
     leakage_warning,
     model_sentence,
     plan_sentence,
+    recent_sentence,
     summary_lines,
 )
 
@@ -151,7 +152,8 @@ def model_metrics(res) -> dict:
 
 
 def model_findings(res) -> str:
-    """Which model drives the list and why, how the models compare, and why BG/NBD is missing if it is.
+    """Which model drives the list and why, how the models compare, how it ranks the customers active before
+    the cutoff when that differs (:func:`recent_sentence`), and why BG/NBD is missing if it is.
 
     Parameters
     ----------
@@ -165,6 +167,7 @@ def model_findings(res) -> str:
     return paragraphs(choice_sentence(res.metrics, res.model, res.reason),
                        model_sentence(res.metrics, res.model, bgnbd_params=res.bgnbd_summary),
                        chance_sentence(res.metrics, res.model),
+                       recent_sentence(res.metrics, res.model, recent_roc_auc(res)),
                        bgnbd_sentence(res.info.get("bgnbd_why")))
 
 

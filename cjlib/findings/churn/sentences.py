@@ -31,6 +31,7 @@ from cjlib.findings.churn.comparison import (  # noqa: F401 (re-exported: the mo
     leakage_warning,
     model_sentence,
     rate_text,
+    recent_sentence,
     unidentified,
     worse_than_baselines,
 )
@@ -425,9 +426,9 @@ def summary_lines(*, base_rate: float, n_scored: int, activity: str, window, cut
              f"{_days(window)} days after {cutoff:%Y-%m-%d}.",
              f"- {how}, **{model}** ranks churners with ROC AUC **{number(c['roc_auc'], '.3f')}** ({others}); "
              f"PR AUC {number(c['pr_auc'], '.3f')} against a base rate of {rate_text(base_rate)}."]
-    chance = chance_sentence(metrics, model)
-    if chance:
-        lines.append(f"- {chance}")
+    for extra in (chance_sentence(metrics, model), recent_sentence(metrics, model, recent)):
+        if extra:
+            lines.append(f"- {extra}")
     for extra in (worse_than_baselines(metrics, model), leakage_warning(metrics, model, imp, attributes, recent)):
         if extra:
             lines.append(f"- {extra}")

@@ -407,3 +407,23 @@ def test_cheapest_and_dearest_channel_need_costs_that_differ_beyond_chance():
     big = tab.assign(spend=tab["spend"] * k, conversions=tab["conversions"] * k)
     s = J.cost_sentence(ChannelCosts(big, "sessions"), sessions=False)
     assert "the cheapest conversions come from google (399.10 each), the dearest from tiktok (529.67)" in s
+
+
+def test_cohort_chart_rate_ticks_are_distinct_on_a_narrow_range():
+    # game 03's cohort chart (1.6 % and 1.5 %, intervals 1.1–2.5 %) read "1%, 1%, 1%, 2%, 2%, 2%, 2%"
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cjlib.plots.funnel import cohort_conversion
+
+    coh = pd.DataFrame({"cohort": pd.to_datetime(["2024-03-01", "2024-04-01", "2024-05-01"]),
+                        "rate": [0.016, 0.015, 0.0135], "ci_low": [0.011, 0.010, 0.007],
+                        "ci_high": [0.025, 0.023, 0.023], "complete": [True, True, False]})
+    ax = cohort_conversion(coh, to_step="payer", title="t")
+    ax.figure.canvas.draw()
+    lo, hi = ax.get_ylim()
+    shown = [t.get_text() for t in ax.get_yticklabels() if lo <= t.get_position()[1] <= hi]
+    plt.close(ax.figure)
+    assert len(shown) >= 3 and len(set(shown)) == len(shown), shown

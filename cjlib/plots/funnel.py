@@ -231,7 +231,7 @@ def cohort_conversion(data: pd.DataFrame, *, to_step: str | None = None, title: 
         inc = ~data["complete"].to_numpy()
         ax.plot(x[inc], data["rate"][inc], ls="none", marker="o", mfc="white", mec="#4C72B0",
                 label="cohort still open")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))  # decimals from the range (game: 1.1–2.4 % read "2%, 2%, 1%")
     loc = mdates.AutoDateLocator(maxticks=8)
     ax.xaxis.set_major_locator(loc)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))

@@ -267,3 +267,41 @@ def test_chinese_channel_name_draws_with_an_installed_cjk_font():
         warnings.simplefilter("always")
         _draw("百度推广")
     assert not [w for w in caught if "missing from font" in str(w.message)]
+
+
+def test_eight_persona_cards_wrap_and_no_label_runs_into_its_value():
+    # hotel: eight RFM segments side by side in 18 inches left 2.2 inches a card: "buy at least once:" ran
+    # into "100%" and "over-represented loyalty tier:" into "platinum (21% vs 5% of all)"
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cjlib.plots.personas import persona_cards
+
+    names = ["Prospects", "Champions", "Loyal customers", "New customers", "Potential loyalists", "At risk",
+             "Hibernating", "Lost"]
+    cards = pd.DataFrame({"name": names, "customers": [100] * 8, "share": [0.125] * 8,
+                          "revenue_share": [0.0] + [1 / 7] * 7, "conversion_rate": [0.0] + [1.0] * 7,
+                          "aov": [np.nan] + [412.0] * 7,
+                          "typical_loyalty_tier": [None, "platinum (21% vs 5% of all)"] + [None] * 6,
+                          "goals": ["searching (84%), stayed (6%)"] * 8, "pain_point": ["stalls at stayed (37%)"] * 8,
+                          "preferred_channels": ["ch_11, ch_23"] * 8, "churn_rate": [0.5] * 8})
+    ax = persona_cards(cards)
+    assert ax.get_ylim() == (0.0, 2.0) and ax.get_xlim() == (0.0, 4.0)  # two rows of four
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for t in ax.texts if t.get_text()]
+    labels = [t for t in texts if t.get_text().endswith(":")]
+    values = [t for t in texts if not t.get_text().endswith(":") and t.get_text() not in names]
+    assert len(labels) >= 8 * 5
+    for lab in labels:
+        lb = lab.get_window_extent(renderer)
+        for val in values:
+            vb = val.get_window_extent(renderer)
+            assert not lb.overlaps(vb), (lab.get_text(), val.get_text())
+    long = next(t for t in labels if t.get_text() == "over-represented loyalty tier:")
+    value = next(t for t in values if t.get_text() == "platinum (21% vs 5% of all)")
+    assert value.get_position()[1] < long.get_position()[1]  # on the next line
+    plt.close(fig)

@@ -167,8 +167,13 @@ _CARD_FIELDS = (("share", "customers", "{:.0%}"), ("revenue_share", "revenue", "
                 ("churn_rate", "inactive 90 d", "{:.0%}"))
 
 
+CARDS_PER_ROW = 4  # more cards wrap to a new row (eight side by side left each card too narrow to read)
+_LONG_LABEL = 18  # a longer label ("over-represented loyalty tier:") puts its value on the next line
+
+
 def persona_cards(cards: pd.DataFrame, *, title: str | None = None, ax=None):
-    """A persona sheet: one card per persona (name on a coloured band, then its key facts).
+    """A persona sheet: one card per persona (name on a coloured band, then its key facts), at most
+    :data:`CARDS_PER_ROW` cards a row.
 
     Parameters
     ----------
@@ -182,32 +187,41 @@ def persona_cards(cards: pd.DataFrame, *, title: str | None = None, ax=None):
     -------
     Axes
         Revenue and order value are left off when no persona has revenue (a log without revenue: "revenue 0%"
-        and "order value 0" would read as customers who spend nothing).
+        and "order value 0" would read as customers who spend nothing). A label longer than 18 characters
+        has its value on the next line, so a label never runs into its value.
     """
     n = len(cards)
-    ax = new_ax(ax, figsize=(min(4.2 * max(n, 1), 18), 4.6))
+    per_row = max(1, min(n, CARDS_PER_ROW))
+    rows = max(1, -(-n // CARDS_PER_ROW))
+    ax = new_ax(ax, figsize=(min(4.2 * per_row, 18), 4.6 * rows))
     ax.set_axis_off()
-    ax.set_xlim(0, max(n, 1))
-    ax.set_ylim(0, 1)
+    ax.set_xlim(0, per_row)
+    ax.set_ylim(0, rows)
     colors = persona_colors(list(cards["name"]))
     skip = _no_revenue(cards)
+    fields = list(_CARD_FIELDS)
+    at = fields.index(("typical_age", "typical age", "{:.0f}")) + 1
+    fields[at:at] = [(c, _level_label(c), "{}") for c in cards.columns
+                     if str(c).startswith("typical_") and c != "typical_age"]
     for i, (_, row) in enumerate(cards.iterrows()):
-        x0 = i + 0.03
-        ax.add_patch(plt.Rectangle((x0, 0.0), 0.94, 1.0, fc="#f7f9fb", ec="#d9e2ec", lw=1))
-        ax.add_patch(plt.Rectangle((x0, 0.88), 0.94, 0.12, fc=colors[row["name"]], ec="none"))
-        ax.text(x0 + 0.04, 0.94, str(row["name"]), fontsize=12, fontweight="bold", va="center", color="white")
-        y = 0.83
-        fields = list(_CARD_FIELDS)
-        at = fields.index(("typical_age", "typical age", "{:.0f}")) + 1
-        fields[at:at] = [(c, _level_label(c), "{}") for c in cards.columns
-                         if str(c).startswith("typical_") and c != "typical_age"]
-        for col, label, fmt in fields:
-            if col not in row.index or pd.isna(row[col]) or col in skip:
-                continue
-            text = tick_label(fmt.format(row[col]), 34)
-            ax.text(x0 + 0.04, y, f"{label}:", fontsize=8.5, color="#52606d", va="top")
-            ax.text(x0 + 0.36, y, text, fontsize=8.5, va="top")
-            y -= 0.063
+        x0, base = i % CARDS_PER_ROW + 0.03, rows - 1 - i // CARDS_PER_ROW
+        ax.add_patch(plt.Rectangle((x0, base), 0.94, 1.0, fc="#f7f9fb", ec="#d9e2ec", lw=1))
+        ax.add_patch(plt.Rectangle((x0, base + 0.88), 0.94, 0.12, fc=colors[row["name"]], ec="none"))
+        ax.text(x0 + 0.04, base + 0.94, str(row["name"]), fontsize=12, fontweight="bold", va="center",
+                color="white")
+        shown = [(f"{label}:", tick_label(fmt.format(row[col]), 34)) for col, label, fmt in fields
+                 if col in row.index and not pd.isna(row[col]) and col not in skip]
+        lines = sum(2 if len(label) > _LONG_LABEL else 1 for label, _ in shown)
+        step = min(0.063, 0.8 / max(lines, 1))
+        y = base + 0.83
+        for label, text in shown:
+            ax.text(x0 + 0.04, y, label, fontsize=8.5, color="#52606d", va="top")
+            if len(label) > _LONG_LABEL:
+                y -= step
+                ax.text(x0 + 0.08, y, text, fontsize=8.5, va="top")
+            else:
+                ax.text(x0 + 0.36, y, text, fontsize=8.5, va="top")
+            y -= step
     return finish(ax, title)
 
 

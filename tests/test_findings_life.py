@@ -427,3 +427,15 @@ def test_cohort_chart_rate_ticks_are_distinct_on_a_narrow_range():
     shown = [t.get_text() for t in ax.get_yticklabels() if lo <= t.get_position()[1] <= hi]
     plt.close(ax.figure)
     assert len(shown) >= 3 and len(set(shown)) == len(shown), shown
+
+
+def test_window_fit_on_a_one_step_funnel_and_an_empty_entry():
+    from cjlib.findings import dropoff as D
+    from cjlib.funnel import fit_window
+
+    one = fit_window(_planted(5, 45), ["a"], window="auto")
+    assert (one.window, one.fitted, len(one.reach)) == ("30D", False, 0) and D.window_sentence(one) is None
+    nobody = fit_window(_planted(5, 45), ["c", "a"], window="auto")  # a comes before c: nobody reaches it
+    assert nobody.window == "30D" and nobody.reach["reached"].tolist() == [0]
+    assert D.window_sentence(nobody) == ("The window is the default 30 days: no customer reached a at any time, too "
+                                         "few to fit the window to the journey (20 needed).")

@@ -336,7 +336,7 @@ def window_sentence(fit) -> str | None:
     >>> print(window_sentence(WindowChoice("30D", "30D", None, False, "customer", "installed", reach)))
     With the window of 30 days as given, 0 of the 333 customers who reached renewed at any time did so within it of first reaching installed: the drop-off to renewed is mostly the window's (95 % of them took up to 40 days).
     """
-    if fit.window is None:
+    if fit.window is None or not len(fit.reach):  # no window, or a one-step funnel: nothing to reach
         return None
     last, units, n, short = fit.last, f"{fit.unit}s", _span(fit.window), fit.short_step
     tail = None if short is None else (

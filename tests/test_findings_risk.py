@@ -333,6 +333,9 @@ def test_a_last_week_cut_mid_week_is_said():
         if flagged:
             assert f" {share:.0%} as many customers were active in the log's last 7 days" in text
     assert np.isnan(churn.last_week_share(_weekly_events(full[full["week"] < "2023-01-20"]), "2023-01-24"))
+    short = _weekly_events(full[full["week"] < "2023-02-01"])  # under 35 days: not measured, plans compare equal
+    assert churn.plan_window(short).last_week_share is None and churn.plan_window(short) == churn.plan_window(short)
+    assert "last_week_active_share" in plan_metrics(churn.plan_window(short))
 
 
 def test_a_top_decile_at_the_ceiling_says_every_one_churned():

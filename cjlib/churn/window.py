@@ -203,9 +203,10 @@ class WindowPlan:
         The :data:`GAP_PERCENTILE` th percentile of the gaps between active days (NaN without repeats).
     as_of : Timestamp
         The end of the data (midnight after the last event day): the date the action list is scored at.
-    last_week_share : float
+    last_week_share : float or None
         Customers active in the log's last 7 days over the median of the four 7-day blocks before them
-        (:func:`last_week_share`; NaN on a log shorter than 35 days or with fewer than 20 customers a week).
+        (:func:`last_week_share`; None on a log shorter than 35 days or with fewer than 20 customers a week,
+        so two plans of one log compare equal).
     """
 
     window: pd.Timedelta
@@ -218,7 +219,7 @@ class WindowPlan:
     longest_days: int
     gap_days: float
     as_of: pd.Timestamp
-    last_week_share: float = float("nan")
+    last_week_share: float | None = None
 
     @property
     def window_days(self) -> int:
@@ -315,7 +316,11 @@ def plan_window(events: pd.DataFrame, window=None, *, cutoff=None,
     oot = (cut - w) - first >= w
     design = "out_of_time" if oot else "cross_validation"
     return WindowPlan(w, cut, cut - w if oot else None, design, given, reason, span, longest, gap, covered,
-                      last_week_share(events, covered) if span >= 35 else float("nan"))
+                      _measured(last_week_share(events, covered)) if span >= 35 else None)
+
+
+def _measured(x: float) -> float | None:
+    return None if x != x else x
 
 
 def _week_actives(part: pd.DataFrame, *, end: pd.Timestamp) -> pd.DataFrame:

@@ -87,7 +87,7 @@ def plan_metrics(plan) -> dict:
     out = {"as_of": plan.as_of.strftime("%Y-%m-%d"), "churn_window_days_used": plan.window_days}
     if hasattr(plan, "last_week_share"):  # every WindowPlan has it
         share = plan.last_week_share
-        out["last_week_active_share"] = float(share) if share == share else None
+        out["last_week_active_share"] = None if share is None or share != share else float(share)
     return out
 
 

@@ -120,7 +120,7 @@ def plan_sentence(plan, *, n_splits: int | None = None, design: str | None = Non
                f"out-of-time check needs (one to train on, one to test)")
         design = (f"**Validation:** {folds}cross-validation over customers at the cutoff {plan.cutoff:%Y-%m-%d} "
                   f"— {why} — so the scores do not show how the model ages from one period to the next.")
-    share = getattr(plan, "last_week_share", float("nan"))
+    share = getattr(plan, "last_week_share", None)
     tail = "" if not (is_number(share) and share < TAIL_SHARE) else (
         f" **The last week looks cut short:** {pct(share)} as many customers were active in the log's last 7 days "
         f"as in a typical week before them (the median of the four before), so customers quiet then may look "

@@ -238,12 +238,13 @@ def test_theme_sets_a_font_fallback_without_findfont_warnings(caplog):
 
     from cjlib import plots
 
-    plots.set_theme()
-    fam = list(matplotlib.rcParams["font.family"])
-    assert fam[0] == "sans-serif" and fam[1:] == list(plots.FONT_FALLBACK)
-    assert "Noto Sans CJK SC" in fam and "Noto Sans Arabic" in fam
-    with caplog.at_level(logging.WARNING, logger="matplotlib.font_manager"):
-        _draw("百度推广")
+    with matplotlib.rc_context():  # the theme's settings end with the test (other tests' titles are centred)
+        plots.set_theme()
+        fam = list(matplotlib.rcParams["font.family"])
+        assert fam[0] == "sans-serif" and fam[1:] == list(plots.FONT_FALLBACK)
+        assert "Noto Sans CJK SC" in fam and "Noto Sans Arabic" in fam
+        with caplog.at_level(logging.WARNING, logger="matplotlib.font_manager"):
+            _draw("百度推广")
     assert not [r for r in caplog.records if "findfont" in r.getMessage()
                 and any(f in r.getMessage() for f in plots.FONT_FALLBACK)]
     # other font warnings still pass the filter
@@ -257,13 +258,14 @@ def test_theme_sets_a_font_fallback_without_findfont_warnings(caplog):
 @pytest.mark.skipif(not _cjk_installed(), reason="needs fonts-noto-cjk (apt-get install fonts-noto-cjk)")
 def test_chinese_channel_name_draws_with_an_installed_cjk_font():
     # with fonts-noto-cjk installed (even after matplotlib cached its font list), no glyph is missing
+    import matplotlib
     from matplotlib import font_manager
 
     from cjlib import plots
 
-    plots.set_theme()
-    assert "Noto Sans CJK SC" in {f.name for f in font_manager.fontManager.ttflist}
-    with warnings.catch_warnings(record=True) as caught:
+    with matplotlib.rc_context(), warnings.catch_warnings(record=True) as caught:
+        plots.set_theme()
+        assert "Noto Sans CJK SC" in {f.name for f in font_manager.fontManager.ttflist}
         warnings.simplefilter("always")
         _draw("百度推广")
     assert not [w for w in caught if "missing from font" in str(w.message)]
@@ -305,3 +307,36 @@ def test_eight_persona_cards_wrap_and_no_label_runs_into_its_value():
     value = next(t for t in values if t.get_text() == "platinum (21% vs 5% of all)")
     assert value.get_position()[1] < long.get_position()[1]  # on the next line
     plt.close(fig)
+
+
+def test_forty_channel_shares_are_counted_not_listed_in_the_k_sentence():
+    # hotel: "Tried clustering on 46 numeric feature(s) …: sessions_per_30d, …, channel_share_ccc…(200 c)…,
+    # channel_share_ch_00, … channel_share_百度推广, loyalty_tier." — forty machine names in one sentence
+    from cjlib.findings.personas import k_sentence
+
+    rows = pd.DataFrame({"silhouette": [0.1], "ari_mean": [0.5], "ari_min": [0.3], "admissible": [False],
+                         "chosen": [False]}, index=pd.Index([2], name="k"))
+    chans = [f"channel_share_ch_{i:02d}" for i in range(40)]
+    t = k_sentence(rows, ["aov", *chans, "csat_mean"], ["loyalty_tier"], rule="rfm: no k passed",
+                   left_out={"country": TOO_MANY})
+    assert t == ("Tried clustering on 42 numeric feature(s) and 1 categorical attribute(s): aov, the share of "
+                 "visits from each of 40 channels, csat_mean, loyalty_tier. Not clustered on: country "
+                 f"({TOO_MANY}).")
+    few = k_sentence(rows, ["aov", "channel_share_email", "channel_share_sms"], [], rule="rfm: no k passed")
+    assert few.endswith(": aov, channel_share_email, channel_share_sms.")
+
+
+def test_a_stage_of_none_of_their_events_is_not_what_they_do_most():
+    # hotel: Prospects "do most: searching (100%), booked (0%)" — they never booked
+    from cjlib.personas import fit_personas
+
+    n = 200
+    g = np.arange(n) % 2
+    rng = np.random.default_rng(1)
+    f = pd.DataFrame({"sessions": np.where(g == 0, 2, 20) + rng.integers(0, 2, n), "tenure_days": 60.0,
+                      "n_purchases": np.where(g == 0, 0, 3), "aov": np.where(g == 0, 0.0, 50.0),
+                      "share_searching": np.where(g == 0, 1.0, 0.7), "share_booked": np.where(g == 0, 0.0, 0.3)},
+                     index=pd.Index([f"c{i}" for i in range(n)], name="customer_id"))
+    r = fit_personas(f, k=2, n_boot=0, seed=0)
+    goals = dict(zip(r.cards()["conversion_rate"], r.cards()["goals"]))
+    assert goals == {0.0: "searching (100%)", 1.0: "searching (70%), booked (30%)"}

@@ -134,7 +134,7 @@ class PersonaResult:
         categorical attribute clustered on (gender, region, plan …): the level most over-represented in
         the persona against all customers, as ``"gold (37% vs 15% of all)"`` (None when no level is 10
         points more common; reports label it "over-represented <attribute>", not "typical"), ``goals``
-        (the two stages that make up most of their events), ``pain_point`` (the stage most of them stall at: the most common furthest stage
+        (the two stages that make up most of their events; one under 0.5 % of them is left out), ``pain_point`` (the stage most of them stall at: the most common furthest stage
         short of the last; None when every one of them reached the last stage),
         ``preferred_channels`` (the two channels with the largest session share),
         ``satisfaction`` (mean CSAT) and ``nps`` (mean NPS) when feedback was used, ``churn_rate`` (share
@@ -181,8 +181,10 @@ class PersonaResult:
         if stage_cols:
             means = g[stage_cols].mean()
             top = np.argsort(-means.to_numpy(), axis=1, kind="stable")[:, :2]
+            # a stage under half a percent of their events is not what they do most ("booked (0%)")
             rows["goals"] = [", ".join(f"{stage_cols[j].removeprefix('share_')} ({means.iloc[i, j]:.0%})"
-                                       for j in top[i]) for i in range(len(means))]
+                                       for j in top[i] if means.iloc[i, j] >= 0.005) or None
+                             for i in range(len(means))]
         if "furthest_stage_name" in f:
             stages = list(f["furthest_stage_name"].cat.categories)
             # every persona gets a row (a log where nobody reaches a stage crosstabs to an empty table)

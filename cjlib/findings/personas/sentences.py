@@ -441,7 +441,7 @@ def k_sentence(scores: pd.DataFrame, numeric: Sequence[str], categorical: Sequen
     -------
     str
     """
-    cols = list(numeric) + list(categorical)
+    cols = _listed(list(numeric) + list(categorical))
     tail = f" {unclustered_sentence(left_out)}" if left_out else ""
     if stability_state(scores, rule=rule) == "rfm":
         return (f"Tried clustering on {len(numeric)} numeric feature(s) and {len(categorical)} categorical "
@@ -450,6 +450,25 @@ def k_sentence(scores: pd.DataFrame, numeric: Sequence[str], categorical: Sequen
     return (f"**k = {int(row.name)}** ({rule or 'chosen'}). Clustered on {len(numeric)} "
             f"numeric feature(s) and {len(categorical)} categorical attribute(s): {', '.join(map(str, cols))}."
             f"{tail}")
+
+
+MAX_CHANNELS_LISTED = 5  # more channel-share columns are counted in one item, not listed
+
+
+def _listed(cols: list) -> list[str]:
+    """The clustered columns as listed in :func:`k_sentence`: more than :data:`MAX_CHANNELS_LISTED`
+    ``channel_share_*`` columns become one item where the first stood (hotel: forty channel names, one
+    of 200 characters, made the sentence unreadable)."""
+    chan = [c for c in cols if str(c).startswith("channel_share_")]
+    if len(chan) <= MAX_CHANNELS_LISTED:
+        return [str(c) for c in cols]
+    out = []
+    for c in cols:
+        if c == chan[0]:
+            out.append(f"the share of visits from each of {len(chan)} channels")
+        elif c not in chan:
+            out.append(str(c))
+    return out
 
 
 def unclustered_sentence(left_out: Mapping[str, str]) -> str | None:

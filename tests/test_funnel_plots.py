@@ -127,8 +127,11 @@ def test_dropoff_report_metrics_match_cjlib(tmp_path):
     data = cjlib.load_inputs(events_path=params["events_path"], customers_path=params["customers_path"])
     ev, sm, prof = data.events, data.stage_map, data.profile
     # the defaults come from the stage map's roles and the data profile
-    assert m["funnel_window"] == prof.default_window() == "30D" and m["checkout_unit"] == prof.checkout_unit == "session"
-    main = F.funnel(ev, list(sm.journey(sm.default_journey).steps), window="30D", unit="customer")
+    steps = list(sm.journey(sm.default_journey).steps)
+    w = F.fit_window(ev, steps, window="auto", profile=prof, stage_map=sm)  # widened to reach the last step
+    assert prof.default_window() == "30D" and w.fitted and w.unfitted == "30D"
+    assert m["funnel_window"] == w.window and m["checkout_unit"] == prof.checkout_unit == "session"
+    main = F.funnel(ev, steps, window=w.window, unit="customer")
     assert [r["step"] for r in m["funnel"]] == main["step"].tolist()
     assert [r["reached"] for r in m["funnel"]] == main["reached"].tolist()
     assert [r["conversion_from_start"] for r in m["funnel"]] == pytest.approx(main["conversion_from_start"].tolist())
@@ -151,18 +154,18 @@ def test_dropoff_report_metrics_match_cjlib(tmp_path):
     expected = D.segment_metrics(cmp, ["product_view", "add_to_cart", "begin_checkout", "purchase"],
                                  min_units=30)["worst_segment"]
     assert expected == F.worst_segment(cmp, to_step="purchase", min_units=30)
-    w = m["worst_segment"]
-    assert (w["column"], w["level"]) == (expected["column"], expected["level"]) == ("device", "mobile")  # planted
-    assert w["ratio"] == pytest.approx(expected["ratio"]) and w["rate"] == pytest.approx(expected["rate"])
-    assert w["p_adjusted"] == pytest.approx(expected["p_adjusted"], abs=1e-12) and w["p_adjusted"] < 0.01
+    worst = m["worst_segment"]
+    assert (worst["column"], worst["level"]) == (expected["column"], expected["level"]) == ("device", "mobile")  # planted
+    assert worst["ratio"] == pytest.approx(expected["ratio"]) and worst["rate"] == pytest.approx(expected["rate"])
+    assert worst["p_adjusted"] == pytest.approx(expected["p_adjusted"], abs=1e-12) and worst["p_adjusted"] < 0.01
     cart = F.cart_abandonment(ev, window="7D")
     assert m["cart_abandonment_rate"] == pytest.approx(cart.abandonment_rate)
     assert m["cart_recovery_rate"] == pytest.approx(cart.recovery_rate)
-    ttc = F.time_to_convert(ev, list(sm.journey("purchase").steps), to_step="purchase", window="30D")
+    ttc = F.time_to_convert(ev, list(sm.journey("purchase").steps), to_step="purchase", window=w.window)
     assert m["funnel_median_hours_to_convert"] == pytest.approx(ttc["hours"].median())
     # customer-level tables go to CSV, the HTML shows aggregates only
     units = pd.read_csv(out / "dropoff_funnel_units.csv")
-    assert len(units) == F.Funnel(ev, list(sm.journey(sm.default_journey).steps), window="30D").units_total
+    assert len(units) == F.Funnel(ev, steps, window=w.window).units_total
     html = (out / "03_dropoff.html").read_text()
     assert str(units["customer_id"].iloc[0]) not in html
 

@@ -62,6 +62,12 @@ class WindowChoice:
     cap: str | None = None
 
     @property
+    def unfitted(self) -> str | None:
+        """The window before any widening: the default with ``"auto"``, else the window as given. A
+        checkout funnel takes this one: a checkout is a visit's few steps, not the whole journey."""
+        return self.default if self.fitted else self.window
+
+    @property
     def last(self) -> pd.Series:
         """The ``reach`` row of the last step."""
         return self.reach.iloc[-1]

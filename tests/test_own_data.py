@@ -91,3 +91,16 @@ def test_cli_params_file_with_only_events_reports_the_tables_switched_off(tmp_pa
     params = m["parameters"]
     assert (params["customers_path"], params["feedback_path"], params["costs_path"]) == ("", "", "")
     assert params["stage_map_path"].endswith("stage_map.yml")  # the generic stage map stays
+
+
+def test_churn_models_fit_when_a_customer_attribute_is_missing_for_everyone():
+    # a customers table that shares no id with the events (or an attribute only later customers have):
+    # the attribute is all missing in training; 04 stopped with "Found array with 0 feature(s)"
+    from cjlib import churn
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"recency_days": rng.uniform(0, 60, 200), "segment": pd.Series([None] * 200, dtype=object)})
+    y = pd.Series((X["recency_days"] + rng.normal(0, 10, 200) > 30).astype(int))
+    for kind in ("logistic", "gbm"):
+        p = churn.make_model(kind, X, seed=0).fit(X, y).predict_proba(X)[:, 1]
+        assert np.isfinite(p).all() and np.corrcoef(p, X["recency_days"])[0, 1] > 0.5

@@ -338,7 +338,7 @@ def make_model(kind: str = "gbm", X: pd.DataFrame | None = None, *, class_weight
         cat_sel = make_column_selector(dtype_exclude="number")
     numeric = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
                             StandardScaler())
-    categorical = make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
+    categorical = make_pipeline(SimpleImputer(strategy="constant", fill_value="missing", keep_empty_features=True),
                                 OneHotEncoder(handle_unknown="ignore", min_frequency=20, sparse_output=False))
     prep = ColumnTransformer([("num", numeric, num_sel), ("cat", categorical, cat_sel)],
                              verbose_feature_names_out=False)

@@ -121,7 +121,7 @@ def test_cards_title_and_lines():
     assert say.cards_title(_cards([0.4, 0.4, 0.2]), has_revenue=True) == "The 3 personas: size and revenue share"
     # no revenue in the log: never "bring 0% of revenue"; the largest group instead
     t = say.cards_title(_cards([0.0, 0.0, 0.0]), has_revenue=False, state="unstable")
-    assert t == "A is the largest of the groups: 50% of customers" and "revenue" not in t
+    assert t == "A: 50% of customers, the largest of the groups" and "revenue" not in t
     lines = say.card_lines(_cards([0.0, 0.0, 0.0]), has_revenue=False, inactive_window="90D")
     assert lines[0] == ("- **A**: 50% of customers, 40% convert at least once; come through email, search; "
                         "stalls at consideration (40%); 10% inactive for 90 days.")

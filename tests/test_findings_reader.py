@@ -28,11 +28,13 @@ def test_biggest_leak_is_never_a_stage_of_one_customer():
     assert fj.leak(k) is None
     assert fj.map_title(k, overall=0.23) == "23% of customers convert"
     assert not any("drop" in line for line in fj.finding_lines(k, pd.DataFrame(), customers=30))
+    # 4 of 40 moving on is within chance of the next-lowest 40 of 200 (Fisher p ≈ 0.2): no leak is named
+    assert fj.leak(_kpis([400, 200, 40, 4, 2], [0.5, 0.2, 0.1, 0.0])) is None
     # with two stages of 30+ customers the leak is named among them, and the title says so
-    k = _kpis([400, 200, 40, 4, 2], [0.5, 0.2, 0.1, 0.0])
+    k = _kpis([400, 200, 100, 4, 2], [0.5, 0.5, 0.04, 0.5])
     lk = fj.leak(k)
     assert (lk["from"], lk["to"], lk["scoped"]) == ("purchase", "retention", True)
-    assert fj.map_title(k) == "The biggest leak among stages of 30+ customers is purchase → retention (10% ever move on)"
+    assert fj.map_title(k) == "The biggest leak among stages of 30+ customers is purchase → retention (4% ever move on)"
     line = [x for x in fj.finding_lines(k, pd.DataFrame(), customers=400) if "drop" in x][0]
     assert line.startswith("- Among stages reached by 30+ customers, the largest drop is **purchase → retention**")
     # every stage large: worded as before

@@ -577,7 +577,7 @@ def cards_title(cards: pd.DataFrame, *, has_revenue: bool, state: str = "stable"
         return neutral
     top = leader(c["share"], c["customers"], min_size=min_size)
     if top is not None:
-        return f"{top[0]} is the largest of the {what}: {pct(top[1])} of customers"
+        return f"{top[0]}: {pct(top[1])} of customers, the largest of the {what}"
     return neutral
 
 

@@ -384,3 +384,27 @@ def test_the_weekly_report_states_the_active_customers_auc(tmp_path):
     assert res.metrics.loc[res.model, "roc_auc"] - d["roc_auc_recent"] > 0.02  # the shape's point
     assert (f"Among the {d['n_recent']:,} customers active in the window before the cutoff — the kind the at-risk "
             f"list holds — the ROC AUC is {d['roc_auc_recent']:.3f}") in model_findings(res)
+
+
+def test_value_without_a_finite_mean_spend_says_so_and_counts_only_valued_buyers(cdnow_events):
+    # mobile game with whales: Gamma-Gamma's q fell to 0.42 (≤ 1: no finite population mean spend); 04 stopped
+    # with "number nan is not a finite number", then titled the value chart "No buyer is expected to spend
+    # anything" while 38 repeat buyers had values
+    import dataclasses
+    import re
+
+    from cjlib import at_risk
+    from cjlib.findings.churn.value import value_sentence, value_title
+
+    fit = at_risk.fit_value(cdnow_events, as_of="1997-10-01")
+    heavy = dataclasses.replace(fit, gamma_gamma=dataclasses.replace(fit.gamma_gamma, q=0.42))
+    assert not np.isfinite(heavy.gamma_gamma.mean_spend)
+    text = value_sentence(heavy)
+    assert re.search(r"q = 0\.42 \(± [0-9.]+\) is at most 1: spend per purchase is so uneven between customers "
+                     r"that the model has no finite average, so customers without a repeat purchase get no expected "
+                     r"spend and no value", text)
+    assert "nan" not in text.lower()
+    values = pd.Series([90.0, 5, 5, 0, 0, 0, 0, 0, 0, 0] + [np.nan] * 5)
+    assert value_title(values, pd.Timedelta(days=365)) == ("The top 10% of the 10 buyers with a value hold 90% "
+                                                           "of the value expected in the next 365 days")
+    assert value_title(pd.Series([np.nan] * 3), pd.Timedelta(days=365)) == "Value expected in the next 365 days"

@@ -165,7 +165,11 @@ def value_sentence(fit) -> str:
                 f"purchase — so a and b are not identified")
     else:
         drop = f"{rate}, a = {est(b.a, se_b.get('a'))}, b = {est(b.b, se_b.get('b'))}"
-    if unidentified(g.q, g.gamma, se=(se_g.get("q"), se_g.get("gamma"))):
+    if not is_number(g.mean_spend):  # q ≤ 1: a few customers spend so much more that the mean is not finite
+        spend = (f"q = {est(g.q, se_g.get('q'))} is at most 1: spend per purchase is so uneven between customers "
+                 f"that the model has no finite average, so customers without a repeat purchase get no expected "
+                 f"spend and no value")
+    elif unidentified(g.q, g.gamma, se=(se_g.get("q"), se_g.get("gamma"))):
         spend = (f"spend per purchase differs between customers little more than from one purchase to the next, so "
                  f"the model shrinks every customer towards the average of {_money(g.mean_spend)}; q and γ are not "
                  f"identified")
@@ -211,12 +215,16 @@ def value_title(values: pd.Series, horizon, *, top: float = 0.1) -> str:
     'The top 10% of buyers hold 90% of the value expected in the next 365 days'
     """
     days = _days(horizon)
-    v = np.sort(values.to_numpy(dtype=float))[::-1]
+    every = values.to_numpy(dtype=float)
+    v = np.sort(every[np.isfinite(every)])[::-1]  # buyers without a value (no finite mean spend) are not counted
+    if not len(v):
+        return f"Value expected in the next {days} days"
     total = v.sum()
     k = max(1, int(round(top * len(v))))
     if not total > 0:
         return f"No buyer is expected to spend anything in the next {days} days"
-    return (f"The top {pct(k / len(v))} of buyers hold {pct(v[:k].sum() / total)} of the value expected in the "
+    who = "buyers" if len(v) == len(every) else f"the {number(len(v))} buyers with a value"
+    return (f"The top {pct(k / len(v))} of {who} hold {pct(v[:k].sum() / total)} of the value expected in the "
             f"next {days} days")
 
 

@@ -106,6 +106,7 @@ from cjlib.funnel.flows import (
 )
 from cjlib.funnel.journeys import (
     ReportSegments,
+    absent_steps,
     cohort_freq,
     conversion_step,
     conversion_target,
@@ -117,9 +118,9 @@ from cjlib.funnel.journeys import (
     resolve_checkout,
     resolve_journey,
     segment_columns,
+    trailing_absent,
 )
 from cjlib.funnel.matching import MODES, UNITS, ambiguous_steps, funnel_units
-from cjlib.funnel.window import WindowChoice, fit_window
 
 # private names cjlib.engine uses (its Dask kernels match partitions with the same matcher)
 from cjlib.funnel.matching import _check_choice as _check_choice
@@ -146,6 +147,7 @@ from cjlib.funnel.tables import (
     largest_drop,
     time_to_convert,
 )
+from cjlib.funnel.window import WindowChoice, fit_window
 from cjlib.stats import holm, two_proportion_test, wilson_interval
 
 __all__ = [
@@ -189,6 +191,8 @@ __all__ = [
     "report_periods",
     "report_segments",
     "report_steps",
+    "absent_steps",
+    "trailing_absent",
     "report_window",
     "resolve_checkout",
     "resolve_journey",

@@ -244,8 +244,14 @@ def segment_columns(by: str, profile, events_columns, customer_columns=()) -> tu
 
 
 
-def report_steps(steps: str = "", journey: str = "", *, stage_map: StageMap) -> tuple[str, list]:
+def report_steps(steps: str = "", journey: str = "", *, stage_map: StageMap, profile=None) -> tuple[str, list]:
     """The main funnel of 03_dropoff: ``("custom", steps)`` for a ``steps`` parameter, else the named journey.
+
+    The default journey (both parameters ``""``) ends, given the data ``profile``, at its last step whose
+    events occur in the log (at least two steps kept): a stage no event of the log can signal (a log with no
+    review or referral has no advocacy) would read as everybody dropping out before it, which is missing
+    data, not a drop-off (:func:`trailing_absent` names the stages left out). A journey or steps given by name
+    stay as given.
 
     Parameters
     ----------
@@ -254,6 +260,8 @@ def report_steps(steps: str = "", journey: str = "", *, stage_map: StageMap) -> 
     journey : str
         A journey of the stage map (:func:`resolve_journey`); ``""`` is its default journey.
     stage_map : StageMap
+    profile : DataProfile, optional
+        ``data.profile`` (its ``event_counts``); without it the default journey is kept whole.
 
     Returns
     -------
@@ -267,7 +275,89 @@ def report_steps(steps: str = "", journey: str = "", *, stage_map: StageMap) -> 
     """
     if str(steps or "").strip():
         return "custom", parse_steps(steps)
-    return resolve_journey(journey, stage_map=stage_map)
+    name, out = resolve_journey(journey, stage_map=stage_map)
+    if profile is not None and not str(journey or "").strip():
+        gone = trailing_absent(out, stage_map=stage_map, profile=profile)
+        out = out[:len(out) - len(gone)]
+    return name, out
+
+
+def absent_steps(steps: Sequence, *, stage_map: StageMap, profile) -> list[str]:
+    """Labels of the steps no event of the log can match: none of a step's event names (a stage's: the stage
+    map's events of the stage) occurs in the log.
+
+    A stage reached at an ``nth`` occurrence (retention: a second purchase) is not absent when its events
+    occur: nobody doing it twice is an outcome of the data, not missing data.
+
+    Parameters
+    ----------
+    steps : list
+        Funnel steps (as :func:`cjlib.funnel.funnel` takes them).
+    stage_map : StageMap
+    profile : DataProfile
+        ``data.profile``: ``event_counts`` holds the events of the log.
+
+    Returns
+    -------
+    list of str
+        Step labels, in step order.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from cjlib.stagemap import load_stage_map
+    >>> prof = SimpleNamespace(event_counts={"page_view": 3, "purchase": 2, "review": 0})
+    >>> absent_steps(["awareness", "stage:purchase", "retention", "advocacy"], stage_map=load_stage_map(),
+    ...              profile=prof)
+    ['advocacy']
+    """
+    seen = {str(k) for k, v in dict(profile.event_counts).items() if v}
+    by_stage = {st.name: set(st.events) for st in stage_map.stages}
+    names = set(stage_map.stage_names)
+    out = []
+    for label, step in zip(_labels(_normalize_steps(steps)), _normalize_steps(steps)):
+        evs = set()
+        for x in step:
+            kind, _, bare = x.partition(":") if x.startswith(("event:", "stage:")) else ("", "", x)
+            evs |= by_stage[bare] if (kind == "stage" or (not kind and bare in names)) else {bare}
+        if not evs & seen:
+            out.append(label)
+    return out
+
+
+def trailing_absent(steps: Sequence, *, stage_map: StageMap, profile, keep: int = 2) -> list[str]:
+    """Labels of the last steps, after the last one with events in the log, that :func:`absent_steps` finds
+    (at most all but ``keep`` steps): what :func:`report_steps` cuts off the default journey.
+
+    Parameters
+    ----------
+    steps : list
+        Funnel steps.
+    stage_map : StageMap
+    profile : DataProfile
+        ``data.profile``.
+    keep : int, default 2
+        Steps always kept.
+
+    Returns
+    -------
+    list of str
+        Step labels, in step order (empty when the last step has events).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from cjlib.stagemap import load_stage_map
+    >>> sm = load_stage_map()
+    >>> trailing_absent(sm.journeys["purchase"].steps, stage_map=sm, profile=SimpleNamespace(event_counts={"page_view": 1}))
+    ['purchase', 'retention', 'advocacy']
+    """
+    labels = _labels(_normalize_steps(steps))
+    gone = set(absent_steps(steps, stage_map=stage_map, profile=profile))
+    k = len(labels)
+    while k > keep and labels[k - 1] in gone:
+        k -= 1
+    return labels[k:]
 
 
 def report_window(window: str, profile) -> str | None:

@@ -42,6 +42,12 @@ class WindowChoice:
         The fitted window was cut to half the data's span (``cap``).
     cap : str or None
         Half the data's span in whole days (``"auto"`` only; None without a profile).
+    absent : tuple of str
+        Steps no event of the log can match (:func:`cjlib.funnel.absent_steps`; empty without a profile):
+        nobody reaches them for want of data, not by dropping out.
+    dropped : tuple of str
+        When ``steps`` are the stage map's default journey cut short: the stages after them, none of whose
+        events occur in the log (:func:`cjlib.funnel.report_steps` left them out).
     unit : str
         ``"customer"`` or ``"session"``.
     reach : DataFrame
@@ -60,6 +66,8 @@ class WindowChoice:
     reach: pd.DataFrame
     capped: bool = False
     cap: str | None = None
+    absent: tuple = ()
+    dropped: tuple = ()
 
     @property
     def unfitted(self) -> str | None:
@@ -159,5 +167,23 @@ def fit_window(events, steps: Sequence, *, window: str = "auto", profile=None, s
         "within_default": [float((r[3] <= pd.Timedelta(default)).sum()) if default else float("nan") for r in rows],
         "days_q": [r[2] / pd.Timedelta(days=1) if r[1] else float("nan") for r in rows],
     })
+    absent, dropped = _missing(steps, stage_map=stage_map, profile=profile)
     return WindowChoice(window=chosen, asked=text, default=default, fitted=fitted, unit=f.unit,
-                        first_step=f.labels[0], reach=reach, capped=capped, cap=cap)
+                        first_step=f.labels[0], reach=reach, capped=capped, cap=cap, absent=absent, dropped=dropped)
+
+
+def _missing(steps, *, stage_map, profile) -> tuple[tuple, tuple]:
+    """(steps with no event in the log, the default journey's stages cut off after ``steps``)."""
+    from cjlib.funnel.journeys import absent_steps, resolve_journey, trailing_absent
+    from cjlib.stagemap import StageMap, load_stage_map
+
+    if profile is None or getattr(profile, "event_counts", None) is None:
+        return (), ()
+    sm = stage_map if isinstance(stage_map, StageMap) else load_stage_map(stage_map)
+    absent = tuple(absent_steps(steps, stage_map=sm, profile=profile))
+    full = resolve_journey("", stage_map=sm)[1]
+    n = len(steps)
+    if n < len(full) and list(full[:n]) == list(steps):
+        gone = trailing_absent(full, stage_map=sm, profile=profile)
+        return absent, tuple(gone) if len(gone) == len(full) - n else ()
+    return absent, ()

@@ -388,8 +388,29 @@ def time_to_convert_title(ttc: pd.DataFrame, *, unit: str, from_step: str, to_st
     if nums is None:
         return None
     med, day = nums
-    return (f"Half of the {number(len(ttc))} {unit_word(unit, len(ttc))} who reach {to_step} in the funnel do so "
+    n = len(ttc)
+    if n < FEW_TIMES:  # a median of one or a few units is not "half of" them: the times themselves
+        return f"{_few_times(ttc, unit=unit, to_step=to_step, from_step=from_step)[0]}"
+    return (f"Half of the {number(n)} {unit_word(unit, n)} who reach {to_step} in the funnel do so "
             f"within {duration(med)} of {from_step}; {pct(day)} within a day")
+
+
+FEW_TIMES = 10  # fewer units with a time to convert: their times are given, not a median and a share
+
+
+def _few_times(ttc: pd.DataFrame, *, unit: str, to_step: str, from_step: str) -> tuple[str, str]:
+    """For fewer than :data:`FEW_TIMES` units: (what they took, how many within a day), in words."""
+    n = len(ttc)
+    h = ttc["hours"].astype(float)
+    lo, hi = pd.Timedelta(hours=float(h.min())), pd.Timedelta(hours=float(h.max()))
+    within = int((h <= 24).sum())
+    if n == 1:
+        took = (f"The one {unit_word(unit, 1)} who reaches {to_step} in the funnel does so {duration(lo)} after "
+                f"{from_step}")
+        return took, ("within a day" if within else "not within a day")
+    span = duration(lo) if lo == hi else f"{duration(lo)} to {duration(hi)}"
+    took = f"The {number(n)} {unit_word(unit, n)} who reach {to_step} in the funnel take {span} from {from_step}"
+    return took, f"{number(within)} of the {number(n)} within a day"
 
 
 def time_to_convert_sentence(ttc: pd.DataFrame, *, unit: str, from_step: str, to_step: str, window,
@@ -420,6 +441,12 @@ def time_to_convert_sentence(ttc: pd.DataFrame, *, unit: str, from_step: str, to
         return None
     what = "Funnel time to convert" if converts else "Funnel time to reach the last step"
     who = "converting" if converts else "arriving"
+    if len(ttc) < FEW_TIMES:  # no median or percentile of one or a few units: their times
+        took, _ = _few_times(ttc, unit=unit, to_step=to_step, from_step=from_step)
+        return (f"{what}, from {from_step} to {to_step} (the attempt that reached it, {_short_window(window)}): "
+                f"{took[0].lower()}{took[1:]} (too few for a median and a 90th percentile; the full table is in "
+                "`dropoff_time_to_convert.csv`). It starts at the funnel's step 1, not at a customer's first event "
+                "as 00's time to convert does.")
     return (f"{what}, from {from_step} to {to_step} (the attempt that reached it, {_short_window(window)}): median "
             f"{duration(nums[0])}, 90th percentile {duration(ttc['time_to_convert'].quantile(0.9))} "
             f"({number(len(ttc))} {who} {unit_word(unit, len(ttc))}; the full table is in "
@@ -427,7 +454,8 @@ def time_to_convert_sentence(ttc: pd.DataFrame, *, unit: str, from_step: str, to
             "00's time to convert does.")
 
 
-def time_to_convert_line(ttc: pd.DataFrame, *, from_step: str, to_step: str, converts: bool = True) -> str | None:
+def time_to_convert_line(ttc: pd.DataFrame, *, from_step: str, to_step: str, converts: bool = True,
+                         unit: str = "customer") -> str | None:
     """Summary bullet of time to convert.
 
     Parameters
@@ -438,6 +466,8 @@ def time_to_convert_line(ttc: pd.DataFrame, *, from_step: str, to_step: str, con
         The transition's step labels.
     converts : bool
         Whether ``to_step`` is a conversion (default ``True``).
+    unit : str, default "customer"
+        The unit counted (named when fewer than :data:`FEW_TIMES` units got there).
 
     Returns
     -------
@@ -448,6 +478,10 @@ def time_to_convert_line(ttc: pd.DataFrame, *, from_step: str, to_step: str, con
     if nums is None:
         return None
     verb = "convert" if converts else f"reach {to_step}"
+    if len(ttc) < FEW_TIMES:
+        took, day = _few_times(ttc, unit=unit, to_step=to_step, from_step=from_step)
+        took = took.replace(" in the funnel", "")
+        return f"Funnel time: {took[0].lower()}{took[1:]} ({day})."
     return f"Median funnel time from {from_step} to {to_step}: {duration(nums[0])}; {pct(nums[1])} {verb} within a day."
 
 

@@ -486,7 +486,7 @@ def units_export_sentence(unit: str, file_name: str) -> str:
 
 def summary(main: pd.DataFrame, *, name: str, unit: str, window, checkout: pd.DataFrame | None, checkout_unit: str,
             segment_metrics: Mapping, drivers, friction: dict | None, flows, cart, time_to_convert: pd.DataFrame,
-            to_step: str, converts: bool, periods=None) -> str:
+            to_step: str, converts: bool, periods=None, fit=None) -> str:
     """The **Findings** bullets of 03_dropoff, those that are earned (``""`` when none is).
 
     Parameters
@@ -507,6 +507,9 @@ def summary(main: pd.DataFrame, *, name: str, unit: str, window, checkout: pd.Da
         :meth:`cjlib.funnel.Funnel.time_to_convert` to ``to_step``; ``converts`` says whether it is a conversion.
     periods : PeriodComparison, optional
         :func:`cjlib.funnel.compare_periods` (``None``: the section was left out).
+    fit : WindowChoice, optional
+        :func:`cjlib.funnel.fit_window`'s result: steps with no event in the log (``absent``) are named in
+        the funnel bullet instead of its conversion.
 
     Returns
     -------
@@ -515,12 +518,14 @@ def summary(main: pd.DataFrame, *, name: str, unit: str, window, checkout: pd.Da
     from cjlib.funnel import largest_drop
 
     worst = segment_metrics["worst_segment"]
-    lines = [funnel_line(main, largest_drop(main), name=name, unit=unit, window=window),
+    lines = [funnel_line(main, largest_drop(main), name=name, unit=unit, window=window,
+                         absent=getattr(fit, "absent", ())),
              checkout_line(checkout, largest_drop(checkout), unit=checkout_unit) if checkout is not None else None,
              worst_segment_line(worst)]
     lines += [step_worst_line(w, worst) for w in segment_metrics["worst_segments"]]
     lines += [drivers_line(drivers), friction_line(friction, unit=checkout_unit), flows_line(flows.flows),
               cart_line(cart) if cart is not None else None,
-              time_to_convert_line(time_to_convert, from_step=_steps(main)[0], to_step=to_step, converts=converts),
+              time_to_convert_line(time_to_convert, from_step=_steps(main)[0], to_step=to_step, converts=converts,
+                                   unit=unit),
               period_line(periods)]
     return bullets(lines) or ""

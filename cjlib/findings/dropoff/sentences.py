@@ -292,8 +292,10 @@ def funnel_caption(name: str, *, mode: str, unit: str, window, optional: Sequenc
     Open funnel: a unit may enter at any step and counts from there on; a step's rate is the share of the units at the previous step who went on.
     """
     why = window_sentence(fit) if fit is not None else None
+    gone = missing_steps_sentence(fit, name=name) if fit is not None else None
     out = (f"**{name}** funnel ({mode} steps, one count per {unit}, {window_text(window)}); times are medians "
-           f"and 90th percentiles between consecutive steps. {why + ' ' if why else ''}{FUNNEL_DEFINITION}")
+           f"and 90th percentiles between consecutive steps. {gone + ' ' if gone else ''}"
+           f"{why + ' ' if why else ''}{FUNNEL_DEFINITION}")
     if optional:
         out += (f" Optional step{'s' if len(optional) > 1 else ''} {', '.join(optional)}: counted when done, never "
                 f"required; the step after {'them' if len(optional) > 1 else 'it'} is rated on the units at the "
@@ -311,6 +313,47 @@ def funnel_caption(name: str, *, mode: str, unit: str, window, optional: Sequenc
 def _span(window) -> str:
     """``"30D"`` → ``"30 days"`` (:func:`window_text` without its frame)."""
     return window_text(window).removeprefix("within ").removesuffix(" of step 1")
+
+
+def missing_steps_sentence(fit, *, name: str) -> str | None:
+    """The funnel's steps that no event of the log can match: the default journey's last stages left out,
+    and a step given by name that nobody can reach for want of its events (its zero is missing data, not a
+    drop-off).
+
+    Parameters
+    ----------
+    fit : WindowChoice
+        :func:`cjlib.funnel.fit_window`'s result (``absent``, ``dropped``).
+    name : str
+        The funnel's name (``"custom"``: steps given by the ``steps`` parameter, nothing was left out).
+
+    Returns
+    -------
+    str or None
+        One sentence for the stages left out, one for the steps without events; None when neither.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> print(missing_steps_sentence(SimpleNamespace(absent=(), dropped=("retention", "advocacy")), name="purchase"))
+    The journey's last stages retention and advocacy are left out: the log has no event of them, so nobody could reach them, which is missing data, not a drop-off.
+    >>> print(missing_steps_sentence(SimpleNamespace(absent=("advocacy",), dropped=()), name="custom"))
+    The log has no event of step advocacy: nobody can reach it, nor any step after it in order, so the funnel's zeros from there on are missing data, not a drop-off.
+    """
+    out = []
+    dropped = tuple(getattr(fit, "dropped", ()) or ()) if name != "custom" else ()
+    absent = tuple(getattr(fit, "absent", ()) or ())
+    if dropped:
+        one = len(dropped) == 1
+        out.append(f"The journey's last stage{'' if one else 's'} {join(dropped)} {'is' if one else 'are'} left "
+                   f"out: the log has no event of {'it' if one else 'them'}, so nobody could reach "
+                   f"{'it' if one else 'them'}, which is missing data, not a drop-off.")
+    if absent:
+        one = len(absent) == 1
+        out.append(f"The log has no event of step{'' if one else 's'} {join(absent)}: nobody can "
+                   f"reach {'it' if one else 'them'}, nor any step after {'it' if one else 'them'} in order, so the "
+                   f"funnel's zeros from there on are missing data, not a drop-off.")
+    return " ".join(out) or None
 
 
 def window_sentence(fit) -> str | None:
@@ -350,7 +393,8 @@ def window_sentence(fit) -> str | None:
                f"{units} who reached {last['step']} did so within {n} of first reaching {fit.first_step} (the default "
                f"{_span(fit.default)} would hold {int(last['within_default']):,}).")
     elif fit.default is not None and last["reached"] < MIN_REACHED_WINDOW:
-        some = f"only {int(last['reached']):,} {units}" if last["reached"] else f"no {fit.unit}"
+        some = (f"only {int(last['reached']):,} {unit_word(fit.unit, int(last['reached']))}" if last["reached"]
+                else f"no {fit.unit}")
         out = (f"The window is the default {n}: {some} reached {last['step']} at any time, too few to fit the "
                f"window to the journey ({MIN_REACHED_WINDOW} needed).")
     elif tail is None:
@@ -427,7 +471,8 @@ def funnel_title(table: pd.DataFrame, drop: dict | None, *, unit: str, window) -
     return text
 
 
-def funnel_line(table: pd.DataFrame, drop: dict | None, *, name: str, unit: str, window) -> str | None:
+def funnel_line(table: pd.DataFrame, drop: dict | None, *, name: str, unit: str, window,
+                absent: Sequence[str] = ()) -> str | None:
     """Summary bullet of the main funnel.
 
     Parameters
@@ -442,6 +487,9 @@ def funnel_line(table: pd.DataFrame, drop: dict | None, *, name: str, unit: str,
         The unit counted.
     window : str, Timedelta or None
         The funnel window (:func:`window_text`).
+    absent : list of str, optional
+        Steps no event of the log can match (:attr:`cjlib.funnel.WindowChoice.absent`): the bullet says so
+        instead of a conversion of 0, and names no drop into or after the first of them.
 
     Returns
     -------
@@ -452,6 +500,15 @@ def funnel_line(table: pd.DataFrame, drop: dict | None, *, name: str, unit: str,
     if conv is None:
         return None
     s = _steps(table)
+    absent = [a for a in absent if a in s]
+    if absent:
+        first = s.index(absent[0])
+        text = (f"Funnel conversion ({name}, {s[0]} → {s[-1]} in order): not measured, the log has no event of "
+                f"{join(absent)} (missing data, not a drop-off)")
+        if drop is not None and s.index(drop["to_step"]) < first:
+            text += (f"; before it, the largest drop{_drop_scope(drop, unit)} is **{drop['from_step']} → "
+                     f"{drop['to_step']}**: {pct(drop['drop_off_rate'])} of {number(drop['units'])} leave")
+        return text + "."
     text = (f"Funnel conversion ({name}, {s[0]} → {s[-1]} in order, {_short_window(window)} of {s[0]}): "
             f"**{pct(conv, 1)}** of {unit_word(unit)}")
     if drop is not None:

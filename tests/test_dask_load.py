@@ -623,3 +623,38 @@ def test_duplicates_dropped_are_counted_alike_and_said(local_cluster, client, tm
     clean = tmp_path / "clean.parquet"
     ev.to_parquet(clean, index=False)
     assert load_inputs(events_path=str(clean)).summary()["duplicates_dropped"] == 0
+
+
+def test_a_log_of_dates_only_keeps_equal_rows_alike_in_process_and_on_dask(local_cluster, client, tmp_path):
+    """Timestamps without a time of day (CDNOW, weekly exports): two rows equal in every column may be two
+    orders of one day, so they are kept and counted as kept, in process and on Dask; one timestamp with a
+    time of day makes them export duplicates again (dropped)."""
+    from cjlib.findings import source_lines
+
+    ev = synth.generate(60, seed=4).events
+    ev = ev.assign(timestamp=ev["timestamp"].dt.floor("D"))  # dates only
+    ev = ev.drop_duplicates(ignore_index=True)
+    doubled = pd.concat([ev, ev.iloc[[3, 4, 40, 40]]], ignore_index=True)
+    for name, log in [("dated", doubled), ("timed", doubled.assign(timestamp=doubled["timestamp"].where(
+            doubled.index != 0, doubled["timestamp"] + pd.Timedelta(hours=9))))]:
+        folder = tmp_path / name
+        folder.mkdir()
+        for k in range(2):
+            log.iloc[k::2].to_parquet(folder / f"part-{k}.parquet", index=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            here = load_inputs(events_path=str(folder)).summary()
+            there = load_inputs(events_path=str(folder), dask_address=local_cluster.scheduler_address).summary()
+        got = [(s["events"], s["duplicates_dropped"], s["duplicates_kept"]) for s in (here, there)]
+        assert got == [(len(ev) + 4, 0, 4)] * 2 if name == "dated" else [(len(ev), 4, 0)] * 2, name
+    lines = source_lines(load_inputs(events_path=str(tmp_path / "dated")))
+    assert lines == ["4 event rows repeat another in every column; the timestamps are dates only, so they are "
+                     "kept as separate events of the same day."]
+
+
+def test_cdnow_keeps_its_same_day_orders(cdnow_events, tmp_path):
+    # the master log lists 255 orders equal to another of the same customer, day and amount: real orders
+    path = tmp_path / "cdnow.parquet"
+    cdnow_events.to_parquet(path, index=False)
+    s = load_inputs(events_path=str(path)).summary()
+    assert (s["events"], s["duplicates_dropped"], s["duplicates_kept"]) == (69659, 0, 255)

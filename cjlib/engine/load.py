@@ -67,6 +67,9 @@ class LogFacts:
         Channel values present (sorted).
     duplicates : int
         Exact duplicate rows found (dropped unless kept).
+    duplicates_kept : int
+        Of those, the rows kept because the log's timestamps are dates only
+        (:func:`cjlib.io.schema.dates_only`).
     key : str
         What was read (path, mapping, filters, id form): :func:`open_log` callers compare it.
     """
@@ -80,6 +83,7 @@ class LogFacts:
     channels: list = field(default_factory=list)
     duplicates: int = 0
     key: str = ""
+    duplicates_kept: int = 0
 
 
 # ============================================================================================== reading
@@ -439,8 +443,13 @@ def _finish(client, parts: list, source: str, key: str, keep_duplicates: bool, d
     """Deduplicate, gather the facts, number the rows in the loader's order; the log and its facts
     (``types``: :func:`_category_types` of every file read)."""
     dd = _require_dask()
+    dated = False  # a log of dates only keeps its exact duplicates: they may be two events of one day
+    if dedupe and not keep_duplicates:
+        from cjlib.io.schema import dates_only
+
+        dated = all(client.gather(client.map(lambda p: dates_only(p["timestamp"]), parts, pure=False)))
     if dedupe:
-        pairs = client.map(_dedupe_part, parts, keep_duplicates=keep_duplicates, pure=False)
+        pairs = client.map(_dedupe_part, parts, keep_duplicates=keep_duplicates or dated, pure=False)
         parts = client.map(operator.itemgetter(0), pairs, pure=False)
         dups = sum(client.gather(client.map(operator.itemgetter(1), pairs, pure=False)))
         del pairs
@@ -470,7 +479,8 @@ def _finish(client, parts: list, source: str, key: str, keep_duplicates: bool, d
     log = LogFacts(source=source, events=int(counts.sum()), customers=len(every),
                    first_event=min(a for a, _ in stamps).isoformat(), last_event=max(b for _, b in stamps).isoformat(),
                    event_counts={str(k): int(v) for k, v in names.items() if v > 0},
-                   channels=sorted({c for f in facts for c in f["channels"]}), duplicates=int(dups), key=key)
+                   channels=sorted({c for f in facts for c in f["channels"]}), duplicates=int(dups), key=key,
+                   duplicates_kept=int(dups) if dated else 0)
     return Partitioned(ddf, client, log.events, None), log
 
 
@@ -535,7 +545,7 @@ def read_log(path: str, *, columns: Mapping[str, str] | None = None, timestamp_f
         parts = client.compute(shuffled.ddf.to_delayed())  # one future per ordered partition
         del pieces, ddf
         parted, facts = _finish(client, parts, listing.source, key, keep_duplicates, types=types)
-    if facts.duplicates:
+    if facts.duplicates and not facts.duplicates_kept:
         verb = "found" if keep_duplicates else "dropped"
         warnings.warn(f"{listing.source}: {verb} {facts.duplicates:,} exact duplicate row(s)"
                       + ("" if keep_duplicates else " (keep_duplicates=True keeps them)"), DataWarning, stacklevel=2)

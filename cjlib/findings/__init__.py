@@ -534,11 +534,17 @@ def source_lines(data) -> list[str]:
     []
     >>> source_lines(N(stitching=None, summary=lambda: {"duplicates_dropped": 7710}))
     ['7,710 exact duplicate event rows (every column equal) were dropped on loading; the counts here are of the rows kept.']
+    >>> source_lines(N(stitching=None, summary=lambda: {"duplicates_dropped": 0, "duplicates_kept": 255}))
+    ['255 event rows repeat another in every column; the timestamps are dates only, so they are kept as separate events of the same day.']
     """
     summary = data.summary() if callable(getattr(data, "summary", None)) else {}
     dup = summary.get("duplicates_dropped") if isinstance(summary, Mapping) else None
     dropped = ([f"{number(dup)} exact duplicate event rows (every column equal) were dropped on loading; the "
                 "counts here are of the rows kept."] if is_number(dup) and dup > 0 else [])
+    kept = summary.get("duplicates_kept") if isinstance(summary, Mapping) else None
+    if is_number(kept) and kept > 0:  # dates without a time of day: two equal rows may be two events of a day
+        dropped.append(f"{number(kept)} event rows repeat another in every column; the timestamps are dates only, "
+                       "so they are kept as separate events of the same day.")
     st = getattr(data, "stitching", None)
     if st is None:
         return dropped

@@ -12,7 +12,8 @@ Conventions of the loaded frames (documented in ``data/README.md``):
 - ``event`` and ``channel`` become categoricals.
 - Events end ordered by (customer, timestamp, original row order): ties keep the input order.
 - Exact duplicate rows are dropped by default (``keep_duplicates=True`` keeps them); the count is warned
-  about and kept in ``attrs["duplicates_dropped"]``.
+  about and kept in ``attrs["duplicates_dropped"]``. A log of dates only (every timestamp at midnight)
+  keeps them, counted in ``attrs["duplicates_kept"]``: two equal rows may be two events of one day.
 - Events not named in the stage map are counted and warned about (``attrs["unknown_events"]``), not fatal.
 
 Modules: ``columns`` (the column mapping and its options), ``schema`` (required columns, pandera rules,

@@ -59,14 +59,18 @@ class Inputs:
     def summary(self) -> dict:
         """Counts of what was loaded (for findings and metrics)."""
         if self.log is not None:
-            n_events, n_customers, dups = self.log.events, self.log.customers, self.log.duplicates
+            n_events, n_customers = self.log.events, self.log.customers
+            kept = self.log.duplicates_kept
+            dups = self.log.duplicates - kept
         else:
             n_events, n_customers = len(self.events), int(self.events["customer_id"].nunique())
             dups = self.events.attrs.get("duplicates_dropped", 0)
+            kept = self.events.attrs.get("duplicates_kept", 0)
         return {
             "events": n_events,
             "customers": n_customers,
             "duplicates_dropped": int(dups),  # exact duplicate rows the loader dropped
+            "duplicates_kept": int(kept),  # exact duplicates kept: the timestamps are dates only
             "first_event": self.date_range[0],
             "last_event": self.date_range[1],
             "has_customers": self.customers is not None,

@@ -169,13 +169,26 @@ def _duplicated(df: pd.DataFrame) -> np.ndarray:
     return dup
 
 
+def dates_only(timestamps) -> bool:
+    """Whether every timestamp falls on midnight: a log of dates without a time of day (CDNOW, weekly exports).
+
+    There two rows alike in every column may be two real events of one day (two orders of the same amount),
+    so the loader keeps exact duplicates of such a log (:func:`_dedupe`).
+    """
+    ts = pd.Series(timestamps).dropna()
+    return bool(len(ts)) and bool((ts.to_numpy().astype("datetime64[ns]").astype(np.int64) % 86_400_000_000_000 == 0).all())
+
+
 def _dedupe(df: pd.DataFrame, keep_duplicates: bool, file: str) -> pd.DataFrame:
+    """Drop exact duplicate rows (export artefacts) unless kept: asked, or a log of dates only."""
     dup = _duplicated(df)
     n = int(dup.sum())
-    if n and not keep_duplicates:
+    keep = keep_duplicates or (n > 0 and dates_only(df["timestamp"]))
+    if n and not keep:
         warnings.warn(f"{file}: dropped {n:,} exact duplicate row(s) (keep_duplicates=True keeps them)",
                       DataWarning, stacklevel=3)
         df = df.loc[~dup].reset_index(drop=True)
     df.attrs["duplicates"] = n
-    df.attrs["duplicates_dropped"] = 0 if keep_duplicates else n
+    df.attrs["duplicates_dropped"] = 0 if keep else n
+    df.attrs["duplicates_kept"] = n if keep and not keep_duplicates else 0  # kept because dates only
     return df

@@ -31,7 +31,8 @@ data: setup $(SAMPLE) ## write the synthetic sample to data/sample/ (skipped whe
 reports: data ## run every notebook into reports/ and write reports/index.html (DELTA_THRESHOLD=0.2 flags moves over 20 %)
 	$(BIN)/python -m cjlib report --delta-threshold $(DELTA_THRESHOLD)
 
-test: data ## run the test suite, the docstring examples and every notebook under nbval
+test: data ## lint, then run the test suite, the docstring examples and every notebook under nbval
+	$(BIN)/ruff check cjlib tests benchmarks
 	CJLIB_STRICT_FINDINGS=1 $(BIN)/python -m pytest -q -n auto --dist loadfile --doctest-modules cjlib tests
 	CJLIB_STRICT_FINDINGS=1 $(BIN)/python -m pytest -q --nbval-lax notebooks -p no:cacheprovider
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 import yaml
 
 DAY = 86_400.0
@@ -59,7 +59,7 @@ def mobile_game(folder: str | Path, seed: int = 0, n: int = 5000) -> Path:
         t += rng.exponential(0.02 * DAY)
         rows.append((i, t, "tutorial_complete", None, np.nan))
         life = rng.exponential(20 * DAY)
-        for k in range(rng.geometric(0.08)):
+        for _k in range(rng.geometric(0.08)):
             u = t + rng.random() * life
             rows.append((i, u, "level_up", None, np.nan))
         if rng.random() < pay_p[ch]:
@@ -99,7 +99,7 @@ def content_site(folder: str | Path, seed: int = 0, n: int = 8000) -> Path:
     for i in range(n):
         t = rng.random() * 115 * DAY
         signed = False
-        for v in range(1 + rng.poisson(1.5)):
+        for _v in range(1 + rng.poisson(1.5)):
             ch = str(rng.choice(channels, p=ch_p))
             rows.append((i, t, "visit", ch, np.nan))
             u = t

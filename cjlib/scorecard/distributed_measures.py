@@ -122,7 +122,9 @@ def _purchase(log, t, name: str, i: int) -> None:
 
 
 def _retention(log, t, name: str, i: int) -> None:
-    from cjlib.scorecard.measures import _retention as in_process  # the same rows: the per-customer table
+    from cjlib.scorecard.measures import (
+        _retention as in_process,  # the same rows: the per-customer table
+    )
 
     in_process(log, name, i)
 

@@ -280,16 +280,19 @@ def _friction_table(labels: list, spans: list[tuple], errs: list[str], dwell_fix
 
 
 FRICTION_SIGNALS = ("loop", "error", "long_dwell")
+COMPARED_SIGNALS = ("loop", "error")  # long dwell goes with not moving on by construction (worst_friction)
 
 
 def worst_friction(table: pd.DataFrame, *, min_units: int = 50, alpha: float = 0.05,
-                   tolerance: float = 1e-9) -> dict | None:
+                   tolerance: float = 1e-9, signals: Sequence[str] = COMPARED_SIGNALS) -> dict | None:
     """The friction signal of a :func:`friction` table that goes with the largest fall in moving on.
 
     A signal at a transition counts when at least ``min_units`` units met it and ``min_units`` did not,
     units with it move on less often than units without it, and the difference is significant (two-
     proportion z-test, ``p < alpha``; the signals are few, so no correction). A tie for the largest gap
-    names nothing.
+    names nothing. Long dwell is not compared by default: moving on ends a dwell and a unit that never
+    moves on keeps dwelling (past a threshold set by the units that moved on), so long dwell goes with
+    not moving on by construction.
 
     Parameters
     ----------
@@ -301,6 +304,8 @@ def worst_friction(table: pd.DataFrame, *, min_units: int = 50, alpha: float = 0
         Significance level of the two-proportion test.
     tolerance : float, default 1e-9
         Gaps closer than this are a tie.
+    signals : list of str, default ("loop", "error")
+        The signals compared (of :data:`FRICTION_SIGNALS`).
 
     Returns
     -------
@@ -310,7 +315,7 @@ def worst_friction(table: pd.DataFrame, *, min_units: int = 50, alpha: float = 0
     """
     rows = []
     for _, r in table.iterrows():
-        for s in FRICTION_SIGNALS:
+        for s in signals:
             n, a, b = r[f"{s}_units"], r[f"conversion_if_{s}"], r[f"conversion_if_no_{s}"]
             n2 = r["units"] - n
             if not (n >= min_units and n2 >= min_units and np.isfinite(a) and np.isfinite(b) and b > a):

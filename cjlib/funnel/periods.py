@@ -510,5 +510,23 @@ def report_periods(funnel: Funnel, compare_period: str, *, end=None,
                                  ("current", pc.current_start, pc.current_end, pc.reached["current"].iloc[0])):
         if n == 0:
             return None, (f"no {pc.unit} entered the funnel in the {name} period ({start:%Y-%m-%d} to "
-                          f"{stop - pd.Timedelta(1):%Y-%m-%d}), so there is no conversion to compare.")
+                          f"{stop - pd.Timedelta(1):%Y-%m-%d}){_entries_outside(funnel, start, stop)}, so there is "
+                          "no conversion to compare.")
     return pc, None
+
+
+def _entries_outside(funnel: Funnel, start: pd.Timestamp, stop: pd.Timestamp) -> str:
+    """``"; the last entry was on …"`` when every step-1 event is before ``start`` (``"; the first entry …"``
+    when all are from ``stop`` on), else ``""``; ``""`` on a Dask fit too (its match keeps only some rows)."""
+    if getattr(funnel, "_parted", None) is not None:
+        return ""
+    prep = funnel._match.prep
+    t = prep.ts[prep.member[:, 0]]
+    if not len(t):
+        return ""
+    first, last = pd.Timestamp(int(t.min())), pd.Timestamp(int(t.max()))
+    if last < start:
+        return f": entries stop after {last:%Y-%m-%d}, the last day a {funnel.unit} entered it"
+    if first >= stop:
+        return f": entries start on {first:%Y-%m-%d}, the first day a {funnel.unit} entered it"
+    return ""

@@ -337,7 +337,8 @@ def driver_forest(data: pd.DataFrame, *, top: int = 12, title: str | None = None
 def friction_signals(data: pd.DataFrame, *, title: str | None = None, ax=None):
     """Conversion with and without each friction signal, per transition (:func:`cjlib.funnel.friction`).
 
-    One pair of bars per (transition, signal) that occurs; the label gives the share of units with it.
+    One pair of bars per (transition, signal) that occurs; the label gives the share of units with it. Long
+    dwell is not drawn: it goes with not moving on by construction (:func:`cjlib.funnel.worst_friction`).
 
     Parameters
     ----------
@@ -354,7 +355,7 @@ def friction_signals(data: pd.DataFrame, *, title: str | None = None, ax=None):
     """
     rows = []
     for r in data.itertuples(index=False):
-        for sig, name in (("loop", "loop"), ("error", "error"), ("long_dwell", "long dwell")):
+        for sig, name in (("loop", "loop"), ("error", "error")):
             if getattr(r, f"{sig}_units") > 0 and pd.notna(getattr(r, f"conversion_if_no_{sig}")):
                 rows.append((f"{r.from_step} → {r.to_step}\n{name} ({getattr(r, f'{sig}_rate'):.0%} of units)",
                              getattr(r, f"conversion_if_{sig}"), getattr(r, f"conversion_if_no_{sig}")))

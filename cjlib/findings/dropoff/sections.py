@@ -14,6 +14,7 @@ from cjlib.findings.dropoff.diagnostics import (
     cart_sentence,
     drivers_line,
     drivers_sentence,
+    dwell_sentence,
     flows_line,
     friction_line,
     friction_sentence,
@@ -334,9 +335,9 @@ def friction_method(min_units: int) -> str:
     -------
     str
     """
-    return ("Per transition: units that repeated the step (loops), met an error event, or dwelt longer than 9 in 10 "
-            f"converters, and how each signal goes with moving on (signals met by fewer than {min_units} units "
-            "earn no finding).")
+    return ("Per transition: units that repeated the step (loops) or met an error event, and how each signal goes "
+            f"with moving on (signals met by fewer than {min_units} units earn no finding); units that dwelt longer "
+            "than 9 in 10 converters took are counted, not compared.")
 
 
 def friction_findings(fr, worst: dict | None, *, unit: str, min_units: int) -> str:
@@ -355,7 +356,7 @@ def friction_findings(fr, worst: dict | None, *, unit: str, min_units: int) -> s
     str
     """
     return paragraphs(friction_method(min_units), friction_sentence(worst, unit=unit),
-                      error_events_sentence(fr.error_events))
+                      dwell_sentence(fr.table, unit=unit, min_units=min_units), error_events_sentence(fr.error_events))
 
 
 def friction_metrics(fr) -> dict:

@@ -237,9 +237,9 @@ DWELL_CAVEAT = ("Moving on ends a dwell and a unit that never moves on keeps dwe
 
 
 def dwell_sentence(table: pd.DataFrame, *, unit: str, min_units: int) -> str | None:
-    """The long dwell of each transition met by ``min_units`` units: how many were still at the step, without
-    moving on, past the dwell threshold (longer than 9 in 10 converters took), and how many of them moved on
-    later, with :data:`DWELL_CAVEAT`. A description, not an association: the threshold is set by the units
+    """The long dwell of each transition met by ``min_units`` units: how many moved on, or had their last event
+    before leaving, past the dwell threshold (longer than 9 in 10 converters took), and how many of them moved
+    on, with :data:`DWELL_CAVEAT`. A description, not an association: the threshold is set by the units
     that moved on, and a unit that never does keeps dwelling.
 
     Parameters
@@ -263,7 +263,7 @@ def dwell_sentence(table: pd.DataFrame, *, unit: str, min_units: int) -> str | N
     ...                     "long_dwell_units": [841], "long_dwell_rate": [0.42], "conversion_if_long_dwell": [0.14],
     ...                     "dwell_threshold": [pd.Timedelta(days=5.2)]})
     >>> print(dwell_sentence(tab, unit="customer", min_units=50).split(": ")[1])
-    at installed → trial, 841 customers (42% of those at installed) were still active without reaching trial more than 5.2 days after installed (longer than 9 in 10 converters took to reach it), and 14% of them reached it later. Moving on ends a dwell and a unit that never moves on keeps dwelling, so long dwell goes with not moving on by construction
+    at installed → trial, 841 customers (42% of those at installed) reached trial, or had their last event before leaving, more than 5.2 days after installed (longer than 9 in 10 converters took to reach it); 14% of them reached it. Moving on ends a dwell and a unit that never moves on keeps dwelling, so long dwell goes with not moving on by construction
     """
     parts = []
     for r in table.itertuples(index=False):
@@ -271,9 +271,9 @@ def dwell_sentence(table: pd.DataFrame, *, unit: str, min_units: int) -> str | N
         if n < min_units or pd.isna(r.dwell_threshold) or pd.isna(r.conversion_if_long_dwell):
             continue
         parts.append(f"at {r.from_step} → {r.to_step}, {number(n)} {unit_word(unit, n)} ({pct(r.long_dwell_rate)} of "
-                     f"those at {r.from_step}) were still active without reaching {r.to_step} more than "
-                     f"{duration(r.dwell_threshold)} after {r.from_step} (longer than 9 in 10 converters took to "
-                     f"reach it), and {pct(r.conversion_if_long_dwell)} of them reached it later")
+                     f"those at {r.from_step}) reached {r.to_step}, or had their last event before leaving, more "
+                     f"than {duration(r.dwell_threshold)} after {r.from_step} (longer than 9 in 10 converters took "
+                     f"to reach it); {pct(r.conversion_if_long_dwell)} of them reached it")
     if not parts:
         return None
     return f"**Long dwell**: {'; '.join(parts)}. {DWELL_CAVEAT}"

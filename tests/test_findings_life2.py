@@ -165,3 +165,17 @@ def test_empty_previous_period_says_when_entries_stopped(tmp_path):
     assert pc is None
     assert why.startswith("no customer entered the funnel in the previous period (")
     assert f": entries stop after {last:%Y-%m-%d}, the last day a customer entered it, so there is no conversion" in why
+
+
+def test_00_names_a_stage_nobody_reaches_instead_of_a_bare_zero(tmp_path):
+    # three.csv 00: the scorecard showed retention → advocacy 0.0% with no word that the log has no advocacy event
+    from cjlib import scorecard as sc
+    from cjlib.findings import journey_map as fj
+
+    inp = _load(tmp_path, THREE)
+    kpis = sc.stage_kpis(inp.events, stage_map=inp.stage_map)
+    assert float(kpis.loc["retention", "conversion_to_next"]) == 0.0 and kpis.loc["advocacy", "reached"] == 0
+    line = fj.definition_line(kpis, sc.stage_roles(stage_map=inp.stage_map), inp.profile.stages_seen)
+    assert line.endswith(" Nobody in this log reaches advocacy: the 0.0% moving on into it is what the log holds, "
+                         "which is missing data, not a drop-off, when the log does not record its events.")
+    assert "Nobody" not in fj.definition_line(kpis, sc.stage_roles(stage_map=inp.stage_map))  # no profile: as before

@@ -268,11 +268,18 @@ def definition_line(kpis: pd.DataFrame, roles: Mapping[str, str] | None = None,
     -------
     str or None
         The ``*How to read the stage numbers:*`` line, or ``None`` when no step between occurring stages
-        has a number.
+        has a number. With ``seen``, a last sentence names the stages nobody reaches and says the moves into
+        them read 0 for what the log holds, which is no drop-off when the log does not record their events.
     """
     t = _with_stage_of(kpis, seen)
     if not len(t):
         return None
+    names = list(kpis.index.astype(str))
+    unseen = [x for x, n in zip(names, kpis["reached"]) if seen is not None and x not in seen and not n]
+    none = "" if not unseen else (
+        f" Nobody in this log reaches {join(unseen, 'or')}: the 0.0% moving on into "
+        f"{'it' if len(unseen) == 1 else 'them'} is what the log holds, which is missing data, not a drop-off, "
+        f"when the log does not record {'its' if len(unseen) == 1 else 'their'} events.")
     roles = dict(roles or {})
     buy = next((s for s, r in roles.items() if r == "purchase"), None)
     again = next((s for s, r in roles.items() if r == "retention"), None)
@@ -287,7 +294,7 @@ def definition_line(kpis: pd.DataFrame, roles: Mapping[str, str] | None = None,
             f"any time; the median time is from first reaching one stage to the first event of the next after it. "
             f"The drop-off report's funnel "
             f"counts a step only in order within its conversion window, so its step rates are lower where "
-            f"customers take long{later}.")
+            f"customers take long{later}.{none}")
 
 
 def map_notes(kpis: pd.DataFrame, left_out: Sequence[tuple[str, str]] = ()) -> list[str]:

@@ -265,6 +265,8 @@ def dwell_sentence(table: pd.DataFrame, *, unit: str, min_units: int) -> str | N
     >>> print(dwell_sentence(tab, unit="customer", min_units=50).split(": ")[1])
     at installed → trial, 841 customers (42% of those at installed) reached trial, or had their last event before leaving, more than 5.2 days after installed (longer than 9 in 10 converters took to reach it); 14% of them reached it. Moving on ends a dwell and a unit that never moves on keeps dwelling, so long dwell goes with not moving on by construction
     """
+    if "long_dwell_units" not in table.columns:
+        return None
     parts = []
     for r in table.itertuples(index=False):
         n = int(r.long_dwell_units)

@@ -179,3 +179,19 @@ def test_00_names_a_stage_nobody_reaches_instead_of_a_bare_zero(tmp_path):
     assert line.endswith(" Nobody in this log reaches advocacy: the 0.0% moving on into it is what the log holds, "
                          "which is missing data, not a drop-off, when the log does not record its events.")
     assert "Nobody" not in fj.definition_line(kpis, sc.stage_roles(stage_map=inp.stage_map))  # no profile: as before
+
+
+def test_one_cart_is_not_given_a_share():
+    # three.csv 03: "1 cart sessions (add_to_cart); 1 abandoned (... 100.0%); 1 of them recovered ... (100.0%)" and
+    # "100% of 1 carts are abandoned, 100% of those 1 recovered within 7 days."
+    from types import SimpleNamespace
+
+    cart = SimpleNamespace(carts=1, abandoned=1, recovered=1, abandonment_rate=1.0, recovery_rate=1.0,
+                           cart_event=("add_to_cart",), purchase_event=("purchase",), window=pd.Timedelta(days=7),
+                           table=pd.DataFrame({"time_to_recovery": pd.to_timedelta(["5D"])}))
+    assert D.cart_sentence(cart) == (
+        "1 cart session (add_to_cart); 1 abandoned (no purchase later in the session); it was recovered by a "
+        "purchase within 7 days. Median time to recovery: 5.0 days. The cart table is in `dropoff_carts.csv`.")
+    assert D.cart_line(cart) == "The one cart is abandoned and recovered within 7 days."
+    two = SimpleNamespace(**{**vars(cart), "carts": 2, "abandonment_rate": 0.5})
+    assert D.cart_line(two) == "50% of 2 carts are abandoned, 100% of those 1 recovered within 7 days."

@@ -331,6 +331,11 @@ def _carts_abandoned(cart) -> str | None:
     if not cart.carts:
         return None
     few = cart.carts < MIN_GROUP  # a rate of 14 carts is given with its counts
+    if cart.carts == 1:  # no share of one cart
+        text = "The one cart is abandoned" if cart.abandoned else "The one cart is bought"
+        if cart.abandoned:
+            text += (f" and {'recovered' if cart.recovered else 'not recovered'} within {_cart_days(cart):g} days")
+        return text
     text = f"{pct(cart.abandonment_rate)} of {f'{number(cart.carts)} ' if few else ''}carts are abandoned"
     if cart.abandoned:
         text += (f", {pct(cart.recovery_rate)} of those{f' {number(cart.abandoned)}' if few else ''} recovered "
@@ -351,11 +356,15 @@ def cart_sentence(cart) -> str | None:
     """
     if not cart.carts:
         return None
-    text = (f"{number(cart.carts)} cart sessions ({', '.join(cart.cart_event)}); {number(cart.abandoned)} abandoned "
-            f"(no {join(list(cart.purchase_event), 'or')} later in the session, {pct(cart.abandonment_rate, 1)})")
+    text = (f"{number(cart.carts)} cart session{'' if cart.carts == 1 else 's'} ({', '.join(cart.cart_event)}); "
+            f"{number(cart.abandoned)} abandoned (no {join(list(cart.purchase_event), 'or')} later in the session"
+            f"{'' if cart.carts == 1 else ', ' + pct(cart.abandonment_rate, 1)})")
     if cart.abandoned:
-        text += (f"; {number(cart.recovered)} of them recovered by a purchase within {_cart_days(cart):g} days "
-                 f"({pct(cart.recovery_rate, 1)})")
+        if cart.abandoned == 1:
+            text += f"; it was {'' if cart.recovered else 'not '}recovered by a purchase within {_cart_days(cart):g} days"
+        else:
+            text += (f"; {number(cart.recovered)} of them recovered by a purchase within {_cart_days(cart):g} days "
+                     f"({pct(cart.recovery_rate, 1)})")
         ttr = cart.table["time_to_recovery"].dropna()
         if len(ttr):
             text += f". Median time to recovery: {duration(ttr.median())}"

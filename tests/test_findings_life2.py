@@ -195,3 +195,15 @@ def test_one_cart_is_not_given_a_share():
     assert D.cart_line(cart) == "The one cart is abandoned and recovered within 7 days."
     two = SimpleNamespace(**{**vars(cart), "carts": 2, "abandonment_rate": 0.5})
     assert D.cart_line(two) == "50% of 2 carts are abandoned, 100% of those 1 recovered within 7 days."
+
+
+def test_no_droppers_says_nobody_entered_when_nobody_did(tmp_path):
+    # three.csv 03: "Where droppers go is not shown: no customer that entered the funnel dropped out of it." — the
+    # checkout funnel had no entrant (no product view), while 2 of 3 customers left the main funnel
+    inp = _load(tmp_path, THREE)
+    chk = F.Funnel(inp.events, list(inp.stage_map.journeys["checkout"].steps), window="30D",
+                   stage_map=inp.stage_map).table()
+    assert int(chk["reached"].iloc[0]) == 0
+    assert D.no_droppers("customer", chk) == (
+        "no customer entered the funnel (nobody reached product_view | view_item), so nobody could drop out of it.")
+    assert D.no_droppers("customer") == "no customer that entered the funnel dropped out of it."

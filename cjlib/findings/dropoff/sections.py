@@ -309,17 +309,27 @@ def flows_metrics(flows) -> dict:
     return {"dropper_end_share": dropper_end_share(flows.flows)}
 
 
-def no_droppers(unit: str) -> str:
+def no_droppers(unit: str, table: pd.DataFrame | None = None) -> str:
     """Why the droppers' flow is not shown.
 
     Parameters
     ----------
     unit : str
+    table : DataFrame, optional
+        The funnel's :func:`cjlib.funnel.funnel` table (``step``, ``reached``): when nobody reached its step
+        1 the reason is that nobody entered, not that nobody dropped out.
 
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> no_droppers("customer", pd.DataFrame({"step": ["product_view", "purchase"], "reached": [0, 0]}))
+    'no customer entered the funnel (nobody reached product_view), so nobody could drop out of it.'
     """
+    if table is not None and len(table) and not int(table["reached"].iloc[0]):
+        return f"no {unit} entered the funnel (nobody reached {table['step'].iloc[0]}), so nobody could drop out of it."
     return f"no {unit} that entered the funnel dropped out of it."
 
 

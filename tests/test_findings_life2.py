@@ -207,3 +207,12 @@ def test_no_droppers_says_nobody_entered_when_nobody_did(tmp_path):
     assert D.no_droppers("customer", chk) == (
         "no customer entered the funnel (nobody reached product_view | view_item), so nobody could drop out of it.")
     assert D.no_droppers("customer") == "no customer that entered the funnel dropped out of it."
+
+
+def test_empty_period_of_a_funnel_nobody_ever_entered(tmp_path):
+    # the lead's oneevent.csv (page views only): the checkout funnel's previous period was "empty" — nobody ever entered
+    rows = [(f"c{i % 40}", str(pd.Timestamp("2025-01-01") + pd.Timedelta(hours=i * 17)), "page_view", 0) for i in range(150)]
+    inp = _load(tmp_path, rows)
+    fm = F.Funnel(inp.events, ["product_view", "add_to_cart"], window="30D", stage_map=inp.stage_map)
+    pc, why = F.report_periods(fm, "month")
+    assert pc is None and why.endswith("): no customer entered it at any time, so there is no conversion to compare.")

@@ -516,14 +516,15 @@ def report_periods(funnel: Funnel, compare_period: str, *, end=None,
 
 
 def _entries_outside(funnel: Funnel, start: pd.Timestamp, stop: pd.Timestamp) -> str:
-    """``"; the last entry was on …"`` when every step-1 event is before ``start`` (``"; the first entry …"``
-    when all are from ``stop`` on), else ``""``; ``""`` on a Dask fit too (its match keeps only some rows)."""
+    """``": entries stop after …"`` when every step-1 event is before ``start`` (``": entries start on …"``
+    when all are from ``stop`` on; ``": no … entered it at any time"`` without one), else ``""``; ``""`` on a
+    Dask fit too (its match keeps only some rows)."""
     if getattr(funnel, "_parted", None) is not None:
         return ""
     prep = funnel._match.prep
     t = prep.ts[prep.member[:, 0]]
     if not len(t):
-        return ""
+        return f": no {funnel.unit} entered it at any time"
     first, last = pd.Timestamp(int(t.min())), pd.Timestamp(int(t.max()))
     if last < start:
         return f": entries stop after {last:%Y-%m-%d}, the last day a {funnel.unit} entered it"

@@ -47,6 +47,7 @@ def fit_personas(
     seed: int = 0,
     purchase_behaviour: bool = False,
     fallback: bool = True,
+    purchase: bool = True,
 ) -> PersonaResult:
     """Cluster customers into named personas (see the module docstring for every rule).
 
@@ -82,6 +83,9 @@ def fit_personas(
         With ``k="auto"``: when no k-means k passes the stability bar, try a Gaussian mixture; when none
         passes either, return rule-based RFM segments (:data:`RFM_SEGMENTS`; ``kind_ == "rfm"``,
         ``rule_`` starts with ``"rfm"``).
+    purchase : bool, default True
+        Whether converting is buying (:func:`cjlib.personas.text.is_purchase`); when false no persona name
+        says buying ("buyers", "big spenders", "bargain", "shoppers"): a converting persona is "converters".
 
     Returns
     -------
@@ -128,7 +132,7 @@ def fit_personas(
         helper = f.assign(_converted=(f["n_purchases"] > 0) if "n_purchases" in f else False,
                           _revenue=rev, _orders=f.get("n_purchases", 0))
         name_rows = _name_rows(pd.concat({"z": z}, axis=1), helper, labels, kk)
-        names = _names(name_rows, z, rules=not purchase_behaviour)
+        names = _names(name_rows, z, rules=not purchase_behaviour, purchase=purchase)
     z.index = med.index = pd.Index(names, name="persona")
     profile = pd.concat({"z": z, "median": med}, axis=1, names=["statistic", "feature"])
 
@@ -149,7 +153,7 @@ def fit_personas(
         pipeline_=pipe, model_=model, mapping_=mapping,
         params={"k": k, "k_range": (lo, hi), "method": method, "transform": transform, "min_share": min_share,
                 "min_stability": min_stability, "min_stability_worst": min_stability_worst, "n_boot": n_boot,
-                "seed": seed, "purchase_behaviour": purchase_behaviour},
+                "seed": seed, "purchase_behaviour": purchase_behaviour, "purchase": purchase},
         kind_=kind, rule_=rule, tried_=tried, explained_variance_ratio_=explained,
         left_out_=unclustered,
     )

@@ -39,6 +39,11 @@ NAME_RULES: tuple[tuple[str, object, object], ...] = (
 
 BUYERS = 0.5  # a persona is "buyers" when most of it bought (48 % converting was "Social-led buyers"), else "browsers"
 
+#: where converting is not buying (a sign-up, a trial): the rule names that say buying, as neutral words;
+#: the rules that need revenue ("High-value loyalists", "Bargain hunters") are not tried
+NOT_BUYING = {"Occasional buyers": "Occasional converters", "Window shoppers": "Engaged browsers"}
+_REVENUE_RULES = ("High-value loyalists", "Bargain hunters")
+
 
 def _name_rows(profile: pd.DataFrame, f: pd.DataFrame, labels: np.ndarray, k: int) -> pd.DataFrame:
     """Per persona: the quantities the naming rules read."""
@@ -125,12 +130,15 @@ def _descriptors(r: pd.Series) -> list[tuple[str, str, float]]:
     return sorted(out, key=lambda t: (-t[2], t[0]))
 
 
-def _compose(desc: list[tuple[str, str, float]], buyers: bool, n_traits: int) -> str:
-    """A marketer's name from the strongest ``n_traits`` traits ("Frequent big spenders", "Lapsed regulars")."""
+def _compose(desc: list[tuple[str, str, float]], buyers: bool, n_traits: int, *, purchase: bool = True) -> str:
+    """A marketer's name from the strongest ``n_traits`` traits ("Frequent big spenders", "Lapsed regulars");
+    where converting is not buying (``purchase`` false) a converting persona is "converters" and no value
+    word is used."""
     pick = {kind: words for kind, words, _ in desc[:n_traits]}
     value = pick.pop("value", None)  # "bargain buyers" / "big spenders" only of a persona that mostly buys
-    noun = (value if buyers else None) or ("buyers" if buyers else "browsers")
-    if pick.get("recency") == "lapsed" and pick.get("frequency") == "frequent" and noun == "buyers":
+    word = "buyers" if purchase else "converters"
+    noun = (value if buyers and purchase else None) or (word if buyers else "browsers")
+    if pick.get("recency") == "lapsed" and pick.get("frequency") == "frequent" and noun == word:
         pick.pop("frequency")
         noun = "regulars"
     if pick.get("recency") == "recent" and pick.get("frequency") == "one-time":
@@ -138,17 +146,22 @@ def _compose(desc: list[tuple[str, str, float]], buyers: bool, n_traits: int) ->
         pick["recency"] = "new"
     words = [pick[k] for k in ("recency", "frequency", "channel") if k in pick]
     name = " ".join([*words, noun])
-    if not words and noun in ("buyers", "browsers"):
+    if not words and noun in (word, "browsers"):
         name = "typical " + noun
     return name[0].upper() + name[1:]
 
 
-def _names(rows: pd.DataFrame, z: pd.DataFrame, *, rules: bool = True) -> list[str]:
+def _names(rows: pd.DataFrame, z: pd.DataFrame, *, rules: bool = True, purchase: bool = True) -> list[str]:
     """Persona names: the planted-style rules of :data:`NAME_RULES` first (``rules``), then a plain-words
-    name from the traits that set each persona apart (never a raw feature name), unique across personas."""
+    name from the traits that set each persona apart (never a raw feature name), unique across personas.
+    Where converting is not buying (``purchase`` false) no name says buying (:data:`NOT_BUYING`)."""
     k = len(rows)
     names: list[str | None] = [None] * k
     for name, cond, score in (NAME_RULES if rules else ()):
+        if not purchase:
+            if name in _REVENUE_RULES:
+                continue
+            name = NOT_BUYING.get(name, name)
         cands = []
         for i in range(k):
             if names[i] is not None:
@@ -168,7 +181,7 @@ def _names(rows: pd.DataFrame, z: pd.DataFrame, *, rules: bool = True) -> list[s
         r = rows.iloc[i]
         desc = _descriptors(r)
         buyers = float(r.get("conversion_rate", 1.0) or 0.0) >= BUYERS  # true of the typical member
-        cands = [_compose(desc, buyers, t) for t in (2, 3, 4)]
+        cands = [_compose(desc, buyers, t, purchase=purchase) for t in (2, 3, 4)]
         name = next((c for c in cands if c not in used), None)
         if name is None:
             base, j = cands[0], 2

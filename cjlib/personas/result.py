@@ -11,7 +11,43 @@ from threadpoolctl import threadpool_limits
 
 from cjlib.personas.features import INACTIVE_WINDOW, _prepare_cat, persona_features
 from cjlib.personas.rfm import rfm_labels
+from cjlib.personas.text import percent
 from cjlib.validation import duration
+
+#: a persona's stall is named only when at least this share of it stops there (1 % is no pain point)
+MIN_STALL = 0.10
+#: the inactive share is shown only on a log at least this many times as long as the inactivity window: on a
+#: 92-day log almost nobody can be inactive for 90 days, so "0% inactive for 90 days" says nothing
+MIN_SPAN_WINDOWS = 2.0
+
+
+def inactive_shown(features: pd.DataFrame, window_days: float) -> bool:
+    """Whether the log is long enough for the share inactive for ``window_days`` to mean something: its
+    span (the longest ``tenure_days``, first event to the cutoff) is at least :data:`MIN_SPAN_WINDOWS`
+    windows, so a customer can have been active and then silent for the whole window.
+
+    Parameters
+    ----------
+    features : DataFrame
+        The customer features (``tenure_days``; without it the span is unknown and the share is shown).
+    window_days : float
+        The inactivity window in days.
+
+    Returns
+    -------
+    bool
+        True when the inactive share is worth showing.
+
+    Examples
+    --------
+    >>> inactive_shown(pd.DataFrame({"tenure_days": [92.0, 40.0]}), 90.0)
+    False
+    >>> inactive_shown(pd.DataFrame({"tenure_days": [365.0]}), 90.0)
+    True
+    """
+    if "tenure_days" not in features or not features["tenure_days"].notna().any():
+        return True
+    return float(features["tenure_days"].max()) >= MIN_SPAN_WINDOWS * float(window_days)
 
 
 @dataclass(frozen=True)
@@ -138,7 +174,10 @@ class PersonaResult:
         short of the last; None when every one of them reached the last stage),
         ``preferred_channels`` (the two channels with the largest session share),
         ``satisfaction`` (mean CSAT) and ``nps`` (mean NPS) when feedback was used, ``churn_rate`` (share
-        with ``recency_days`` longer than ``inactive_window`` at the cutoff: a proxy for churned customers).
+        with ``recency_days`` longer than ``inactive_window`` at the cutoff: a proxy for churned customers;
+        NaN on a log shorter than :data:`MIN_SPAN_WINDOWS` windows, see :func:`inactive_shown`). Shares
+        print as ``"<1%"`` / ``">99%"`` where rounding would say 0 % / 100 % (:func:`cjlib.personas.text.percent`);
+        a stall under :data:`MIN_STALL` of the persona is no pain point.
 
         Parameters
         ----------
@@ -182,7 +221,7 @@ class PersonaResult:
             means = g[stage_cols].mean()
             top = np.argsort(-means.to_numpy(), axis=1, kind="stable")[:, :2]
             # a stage under half a percent of their events is not what they do most ("booked (0%)")
-            rows["goals"] = [", ".join(f"{stage_cols[j].removeprefix('share_')} ({means.iloc[i, j]:.0%})"
+            rows["goals"] = [", ".join(f"{stage_cols[j].removeprefix('share_')} ({percent(means.iloc[i, j])})"
                                        for j in top[i] if means.iloc[i, j] >= 0.005) or None
                              for i in range(len(means))]
         if "furthest_stage_name" in f:
@@ -192,8 +231,9 @@ class PersonaResult:
                 index=range(k), columns=stages, fill_value=0)
             stall = ct[stages[:-1]] if len(stages) > 1 else ct
             share = stall.max(axis=1).to_numpy(float) / size if stages else np.zeros(k)
-            # a persona none of whom stalls short of the last stage has no pain point (never "stalls at x (0%)")
-            rows["pain_point"] = [f"stalls at {s} ({p:.0%})" if p > 0 else None
+            # a stall is named only where it holds a meaningful share of the persona (never "stalls at x (1%)"
+            # beside "100% convert": 99 % of them went past it)
+            rows["pain_point"] = [f"stalls at {s} ({percent(p)})" if p >= MIN_STALL else None
                                   for s, p in zip(stall.idxmax(axis=1) if stages else [None] * k, share)]
         chan = [c for c in f.columns if str(c).startswith("channel_share_")]
         if chan:
@@ -205,9 +245,11 @@ class PersonaResult:
             rows["satisfaction"] = g["csat_mean"].mean()
         if "nps_mean" in f:
             rows["nps"] = g["nps_mean"].mean()
-        if "recency_days" in f:
+        if "recency_days" in f and inactive_shown(f, inactive_days):
             inactive = (f["recency_days"] > inactive_days).to_numpy(float)
             rows["churn_rate"] = np.bincount(lab, weights=inactive, minlength=k) / size
+        elif "recency_days" in f:  # the log is too short for the window to show anything
+            rows["churn_rate"] = np.nan
         return rows
 
 
@@ -227,7 +269,7 @@ def _distinguishing_level(labels: pd.Series, values: pd.Series, k: int, *, min_g
             out.append(None)
             continue
         lvl = sorted(row.index[row == row.max()])[0]
-        out.append(f"{lvl} ({within.iloc[i][lvl]:.0%} vs {overall[lvl]:.0%} of all)")
+        out.append(f"{lvl} ({percent(within.iloc[i][lvl])} vs {percent(overall[lvl])} of all)")
     return out
 
 

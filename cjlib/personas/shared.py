@@ -11,6 +11,7 @@ import pandas as pd
 
 from cjlib.personas.fitting import fit_personas
 from cjlib.personas.result import PersonaResult
+from cjlib.personas.text import is_purchase
 
 #: the assignments file 01 writes in ``output_dir`` and 02/04 read
 ASSIGNMENTS_FILE = "personas_assignments.csv"
@@ -54,9 +55,12 @@ def fit_for_inputs(data, *, features: pd.DataFrame | None = None, k: int | str =
         left_out = excluded_attributes(data.customers, data.profile)
         features = customer_features(data.events, customers=without_attributes(data.customers, list(left_out)),
                                      feedback=data.feedback, stage_map=data.stage_map)
-    purchase = bool(data.profile.purchases_only or not data.profile.supports("sessions"))
+    behaviour = bool(data.profile.purchases_only or not data.profile.supports("sessions"))
+    sm = data.stage_map  # "buyers" only where converting is buying (a newsletter sign-up is not)
+    conversion = [*sm.conversion_events, sm.conversion_stage or ""] if sm is not None else ["purchase"]
+    buying = is_purchase(conversion, revenue=data.profile.supports("revenue"))
     return fit_personas(features, k=k, k_range=k_range, method=method, include=include, exclude=exclude,
-                        seed=seed, purchase_behaviour=purchase)
+                        seed=seed, purchase_behaviour=behaviour, purchase=buying)
 
 
 def persona_journey(events, persona: pd.Series, *, stage_map) -> pd.DataFrame:

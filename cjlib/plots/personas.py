@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from cjlib.personas.text import percent
 from cjlib.plots import PALETTE, finish, new_ax, percent_axis
 from cjlib.plots.attribution import tick_label
 
@@ -160,7 +161,7 @@ def persona_map(embedding: pd.DataFrame, persona: pd.Series, *, x: str = "pc1", 
 
 
 _CARD_FIELDS = (("share", "customers", "{:.0%}"), ("revenue_share", "revenue", "{:.0%}"),
-                ("conversion_rate", "buy at least once", "{:.0%}"), ("aov", "order value", "{:,.0f}"),
+                ("conversion_rate", "converted", "{:.0%}"), ("aov", "order value", "{:,.0f}"),
                 ("typical_age", "typical age", "{:.0f}"),
                 ("goals", "do most", "{}"), ("pain_point", "pain point", "{}"),
                 ("preferred_channels", "channels", "{}"), ("satisfaction", "CSAT", "{:.2f}"),
@@ -209,7 +210,9 @@ def persona_cards(cards: pd.DataFrame, *, title: str | None = None, ax=None):
         ax.add_patch(plt.Rectangle((x0, base + 0.88), 0.94, 0.12, fc=colors[row["name"]], ec="none"))
         ax.text(x0 + 0.04, base + 0.94, str(row["name"]), fontsize=12, fontweight="bold", va="center",
                 color="white")
-        shown = [(f"{label}:", tick_label(fmt.format(row[col]), 34)) for col, label, fmt in fields
+        # a share prints "<1%" / ">99%" where rounding would say 0 % or 100 % (34 payers are not "0%")
+        shown = [(f"{label}:", tick_label(percent(row[col]) if fmt == "{:.0%}" else fmt.format(row[col]), 34))
+                 for col, label, fmt in fields
                  if col in row.index and not pd.isna(row[col]) and col not in skip]
         lines = sum(2 if len(label) > _LONG_LABEL else 1 for label, _ in shown)
         step = min(0.063, 0.8 / max(lines, 1))

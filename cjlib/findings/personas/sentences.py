@@ -18,6 +18,7 @@ from cjlib.findings import (
     see_above,
 )
 from cjlib.personas.rfm import RFM_SEGMENTS
+from cjlib.personas.text import percent
 from cjlib.validation import duration
 
 EXCLUDED_WHY = {"id": "an identifier or code, not a quantity", "outcome": "it restates the outcome",
@@ -39,7 +40,7 @@ METHOD = {
     "assignments": "Every customer's persona goes to a CSV under `output_dir` for campaign tools; the report "
                    "shows only a few pseudonymized examples.",
 }
-def cards_method(*, revenue: bool, channel: bool, feedback: bool) -> str:
+def cards_method(*, revenue: bool, channel: bool, feedback: bool, inactive: bool = True) -> str:
     """What a persona sheet shows, naming only what this data has (no revenue, channels or satisfaction
     on a log without them).
 
@@ -47,6 +48,9 @@ def cards_method(*, revenue: bool, channel: bool, feedback: bool) -> str:
     ----------
     revenue, channel, feedback : bool
         Whether the data has revenue, channels and feedback; each adds its part of the sheet.
+    inactive : bool, default True
+        Whether the cards show the share inactive for 90 days (``cards["churn_rate"]`` not all NaN); when
+        not, one more sentence says the log is too short for it (:func:`cjlib.personas.result.inactive_shown`).
 
     Returns
     -------
@@ -63,6 +67,9 @@ def cards_method(*, revenue: bool, channel: bool, feedback: bool) -> str:
              "where they stall (the most common furthest stage short of the last)"]
     parts += ["their channels"] if channel else []
     parts += ["satisfaction"] if feedback else []
+    if not inactive:
+        return (f"A persona sheet for marketing: {join(parts)}. The share inactive for 90 days is left out: the "
+                f"log spans less than two such windows, so almost nobody could have been inactive that long.")
     parts.append("the share inactive for 90 days at the last date (a churn proxy)")
     return f"A persona sheet for marketing: {join(parts)}."
 
@@ -172,8 +179,8 @@ def two_rates(a, b) -> tuple[str, str] | None:
     """
     for digits in (0, 1):
         fa, fb = pct(a, digits), pct(b, digits)
-        if fa != fb:
-            return fa, fb
+        if fa != fb:  # "<1%" / ">99%" where rounding would say 0 % / 100 % of a share that is not
+            return percent(a, digits), percent(b, digits)
     return None
 
 
@@ -573,11 +580,11 @@ def cards_title(cards: pd.DataFrame, *, has_revenue: bool, state: str = "stable"
         top = leader(c["revenue_share"], c["customers"], min_size=min_size)
         if top is not None:
             name, rev = top
-            return f"{name}: {pct(c.loc[name, 'share'])} of customers bring {pct(rev)} of revenue"
+            return f"{name}: {percent(c.loc[name, 'share'])} of customers bring {percent(rev)} of revenue"
         return neutral
     top = leader(c["share"], c["customers"], min_size=min_size)
     if top is not None:
-        return f"{top[0]}: {pct(top[1])} of customers, the largest of the {what}"
+        return f"{top[0]}: {percent(top[1])} of customers, the largest of the {what}"
     return neutral
 
 
@@ -600,7 +607,7 @@ def map_title(k: int, explained: Sequence[float], *, state: str = "stable") -> s
     """
     what = noun(state)
     total = sum(float(v) for v in explained) if explained else float("nan")
-    shown = f" ({pct(total)} of the variance shown)" if is_number(total) else ""
+    shown = f" ({percent(total)} of the variance shown)" if is_number(total) else ""
     if k == 1:  # one colour: the map shows how customers spread, not how groups separate
         return only_one(state, "so the map shows only how customers spread on the two main axes of "
                                f"variation{shown}")
@@ -612,7 +619,8 @@ def journey_title(journey: pd.DataFrame, stage: str | None, sizes: Mapping | pd.
     """Title of the journey-per-persona chart: who reaches ``stage`` most and least often.
 
     Only earned sides are named (:func:`cjlib.findings.ranking`: no tie, groups of ``min_size``; most
-    against least only when they differ beyond chance); when
+    against least only when they differ beyond chance); RFM segments (``state="rfm"``) are defined by
+    purchases, so who reaches the conversion stage is never compared (it restates the definition); when
     every persona reaches the stage at the same rate the title says so; otherwise it is neutral.
 
     Parameters
@@ -639,12 +647,14 @@ def journey_title(journey: pd.DataFrame, stage: str | None, sizes: Mapping | pd.
     neutral = f"Share of each {one}'s customers reaching each stage"
     if stage is None or stage not in journey.columns:
         return neutral
+    if state == "rfm":  # "Prospects reach booked least often (0%)" restates what a Prospect is
+        return f"{neutral} (whether they reached {stage} is how the segments are defined, so it is not compared)"
     vals = journey[stage].astype(float)
     r = ranking(vals, sizes, min_size=min_size)
     if r is None:
         v = vals.dropna()
         if len(v) >= 2 and v.nunique() == 1:
-            return f"Every {one} reaches {stage} at the same rate ({pct(v.iloc[0])})"
+            return f"Every {one} reaches {stage} at the same rate ({percent(v.iloc[0])})"
         return neutral
     n = pd.Series(sizes, dtype=float)
     if r.best is not None and r.worst is not None:
@@ -653,9 +663,9 @@ def journey_title(journey: pd.DataFrame, stage: str | None, sizes: Mapping | pd.
             return f"{rates[0]} of {r.best} reach {stage}, against {rates[1]} of {r.worst}"
         return neutral
     if r.best is not None:
-        return f"{r.best} reach {stage} most often ({pct(r.best_value)})"
+        return f"{r.best} reach {stage} most often ({percent(r.best_value)})"
     if r.worst is not None:
-        return f"{r.worst} reach {stage} least often ({pct(r.worst_value)})"
+        return f"{r.worst} reach {stage} least often ({percent(r.worst_value)})"
     return neutral
 
 
@@ -691,17 +701,17 @@ def card_lines(cards: pd.DataFrame, *, has_revenue: bool, inactive_window: str |
     # one channel for every persona (a log with one channel): "come through direct" sets no persona apart
     same = len(cards) > 1 and len(chans) == len(cards) and len(set(chans)) == 1 and "," not in chans[0]
     for _, r in cards.iterrows():
-        line = f"- **{r['name']}**: {pct(r['share'])} of customers"
+        line = f"- **{r['name']}**: {percent(r['share'])} of customers"
         if has_revenue and is_number(r.get("revenue_share")):
-            line += f", {pct(r['revenue_share'])} of revenue"
+            line += f", {percent(r['revenue_share'])} of revenue"
         if is_number(r.get("conversion_rate")):
-            line += f", {pct(r['conversion_rate'])} convert at least once"
+            line += f", {percent(r['conversion_rate'])} convert at least once"
         if isinstance(r.get("preferred_channels"), str) and r["preferred_channels"] and not same:
             line += f"; come through {r['preferred_channels']}"
         if isinstance(r.get("pain_point"), str) and r["pain_point"]:
             line += f"; {r['pain_point']}"
         if is_number(r.get("churn_rate")):
-            line += f"; {pct(r['churn_rate'])} inactive for {inactive}"
+            line += f"; {percent(r['churn_rate'])} inactive for {inactive}"
             if r["name"] in _RECENT_RFM and r["churn_rate"] > 0.5:  # "recent" by rank, mostly idle
                 line += (f" (an RFM segment's recency is a rank among the buyers, not activity within "
                          f"{inactive})")

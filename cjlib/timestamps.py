@@ -121,7 +121,9 @@ def _parse(raw: pd.Series, fmt: str | None, file: str | None, column: str, unit:
                 parsed = pd.to_datetime(text, utc=True, errors="coerce")
                 retry = parsed.isna() & text.notna()
                 if retry.any():  # mixed formats: parse the stragglers one format at a time
-                    parsed.loc[retry] = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
+                    again = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
+                    # in the first pass's unit: nanosecond stragglers among whole seconds lose what is below it
+                    parsed.loc[retry] = again.astype(parsed.dtype) if again.dtype != parsed.dtype else again
         parsed = parsed.dt.tz_localize(None)
     bad = parsed.isna().to_numpy()
     if bad.any():

@@ -116,11 +116,13 @@ def test_time_to_convert_only_with_converters():
     ttc = pd.DataFrame({"hours": [0.19, 2.0, 48.0]})
     ttc["time_to_convert"] = pd.to_timedelta(ttc["hours"], unit="h")
     s = D.time_to_convert_sentence(ttc, unit="customer", from_step="a", to_step="b", window="30D")
-    assert s.startswith("Funnel time to convert, from a to b") and "median 2.0 h" in s and "00's time to convert" in s
+    # three customers: their times, not a median and a 90th percentile
+    assert s.startswith("Funnel time to convert, from a to b") and \
+        "the 3 customers who reach b in the funnel take 11.4 min to 2.0 days from a" in s and "00's time to convert" in s
     s = D.time_to_convert_sentence(ttc, unit="customer", from_step="a", to_step="b", window="30D", converts=False)
     assert s.startswith("Funnel time to reach the last step")
     assert D.time_to_convert_line(ttc, from_step="a", to_step="b") == \
-        "Median funnel time from a to b: 2.0 h; 67% convert within a day."
+        "Funnel time: the 3 customers who reach b take 11.4 min to 2.0 days from a (2 of the 3 within a day)."
 
 
 def test_worst_segment_sentences():

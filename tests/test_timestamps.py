@@ -61,3 +61,11 @@ def test_files_decide_as_their_one_column(values, cuts):
     assert split == whole
     units = {u for u, _ in values}
     assert (whole in SCALE) == (len(units) == 1) and (len(units) > 1 or whole == units.pop())
+
+
+def test_whole_seconds_mixed_with_nanosecond_fractions_parse():
+    # a CSV mixing "00:00:00" with ".999999999" fractions stopped the loader with a TypeError (a
+    # nanosecond straggler assigned into a microsecond column)
+    got = parse_timestamps(pd.Series(["2025-01-01 00:00:00", "2025-01-01 16:47:59.999999999", "2025-01-02 08:00:00"]))
+    assert got.tolist() == [pd.Timestamp("2025-01-01 00:00:00"), pd.Timestamp("2025-01-01 16:47:59.999999"),
+                            pd.Timestamp("2025-01-02 08:00:00")]

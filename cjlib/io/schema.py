@@ -174,6 +174,21 @@ def dates_only(timestamps) -> bool:
 
     There two rows alike in every column may be two real events of one day (two orders of the same amount),
     so the loader keeps exact duplicates of such a log (:func:`_dedupe`).
+
+    Parameters
+    ----------
+    timestamps : array-like of datetime64
+        The log's timestamps (missing ones are ignored).
+
+    Returns
+    -------
+    bool
+        True when there is at least one timestamp and every one is at 00:00:00.
+
+    Examples
+    --------
+    >>> dates_only(pd.to_datetime(["2025-01-01", "2025-01-08"])), dates_only(pd.to_datetime(["2025-01-01 09:30"]))
+    (True, False)
     """
     ts = pd.Series(timestamps).dropna()
     return bool(len(ts)) and bool((ts.to_numpy().astype("datetime64[ns]").astype(np.int64) % 86_400_000_000_000 == 0).all())

@@ -231,3 +231,14 @@ def test_rfm_journey_title_does_not_restate_what_prospects_are():
                      "the segments are defined, so it is not compared)")
     # k-means personas are compared as before: their conversion is a finding, not a definition
     assert "0% of Prospects" in say.journey_title(journey.iloc[[1, 0]], "booked", sizes, state="stable")
+
+
+def test_heatmap_title_says_conversions_where_converting_is_not_buying():
+    # content site: "Typical converters stand out most on purchases per visit (+2.8 SD)" — a sign-up per visit
+    z = pd.DataFrame({"purchases_per_session": [2.8, -0.3], "sessions_per_30d": [0.4, -0.1]},
+                     index=pd.Index(["Typical converters", "Drive-by visitors"]))
+    sizes = {"Typical converters": 700, "Drive-by visitors": 1700}
+    shown = list(z.columns)
+    assert say.heatmap_title(z, shown, sizes, purchase=False) == ("Typical converters stand out most on "
+                                                                  "conversions per visit (+2.8 SD)")
+    assert say.heatmap_title(z, shown, sizes) == "Typical converters stand out most on purchases per visit (+2.8 SD)"

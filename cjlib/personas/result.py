@@ -21,17 +21,17 @@ MIN_STALL = 0.10
 MIN_SPAN_WINDOWS = 2.0
 
 
-def inactive_shown(features: pd.DataFrame, window_days: float) -> bool:
-    """Whether the log is long enough for the share inactive for ``window_days`` to mean something: its
-    span (the longest ``tenure_days``, first event to the cutoff) is at least :data:`MIN_SPAN_WINDOWS`
-    windows, so a customer can have been active and then silent for the whole window.
+def inactive_shown(features: pd.DataFrame, window: str | pd.Timedelta) -> bool:
+    """Whether the log is long enough for the share inactive for ``window`` to mean something: its span
+    (the longest ``tenure_days``, first event to the cutoff) is at least :data:`MIN_SPAN_WINDOWS` windows,
+    so a customer can have been active and then silent for the whole window.
 
     Parameters
     ----------
     features : DataFrame
         The customer features (``tenure_days``; without it the span is unknown and the share is shown).
-    window_days : float
-        The inactivity window in days.
+    window : str or Timedelta
+        The inactivity window (``"90D"``).
 
     Returns
     -------
@@ -40,14 +40,15 @@ def inactive_shown(features: pd.DataFrame, window_days: float) -> bool:
 
     Examples
     --------
-    >>> inactive_shown(pd.DataFrame({"tenure_days": [92.0, 40.0]}), 90.0)
+    >>> inactive_shown(pd.DataFrame({"tenure_days": [92.0, 40.0]}), "90D")
     False
-    >>> inactive_shown(pd.DataFrame({"tenure_days": [365.0]}), 90.0)
+    >>> inactive_shown(pd.DataFrame({"tenure_days": [365.0]}), "90D")
     True
     """
+    days = duration("window", window, allow_none=False) / pd.Timedelta(days=1)
     if "tenure_days" not in features or not features["tenure_days"].notna().any():
         return True
-    return float(features["tenure_days"].max()) >= MIN_SPAN_WINDOWS * float(window_days)
+    return float(features["tenure_days"].max()) >= MIN_SPAN_WINDOWS * days
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,7 @@ class PersonaResult:
             rows["satisfaction"] = g["csat_mean"].mean()
         if "nps_mean" in f:
             rows["nps"] = g["nps_mean"].mean()
-        if "recency_days" in f and inactive_shown(f, inactive_days):
+        if "recency_days" in f and inactive_shown(f, inactive_window):
             inactive = (f["recency_days"] > inactive_days).to_numpy(float)
             rows["churn_rate"] = np.bincount(lab, weights=inactive, minlength=k) / size
         elif "recency_days" in f:  # the log is too short for the window to show anything

@@ -131,7 +131,7 @@ FEATURE_WORDS = {
 }
 
 
-def feature_label(col) -> str:
+def feature_label(col, *, purchase: bool = True) -> str:
     """A feature column as words a marketer reads: ``days_between_purchases`` → ``days between
     purchases``, ``channel_share_email`` → ``share of email visits``, ``plan=premium`` → ``plan premium``.
 
@@ -139,6 +139,9 @@ def feature_label(col) -> str:
     ----------
     col : object
         The feature column name (turned to ``str``).
+    purchase : bool, default True
+        Whether converting is buying (``PersonaResult.params["purchase"]``); when not, a feature counted
+        from conversions says "conversion", not "purchase" (a newsletter sign-up is no purchase).
 
     Returns
     -------
@@ -149,10 +152,13 @@ def feature_label(col) -> str:
     --------
     >>> feature_label("days_between_purchases"), feature_label("channel_share_email"), feature_label("plan=premium")
     ('days between purchases', 'share of email visits', 'plan premium')
+    >>> feature_label("purchases_per_session", purchase=False)
+    'conversions per visit'
     """
     col = str(col)
     if col in FEATURE_WORDS:
-        return FEATURE_WORDS[col]
+        words = FEATURE_WORDS[col]
+        return words if purchase else words.replace("purchase", "conversion").replace("total spend", "revenue")
     if col.startswith("channel_share_"):
         return f"share of {col.removeprefix('channel_share_')} visits"
     return col.replace("=", " ").replace("_", " ")
@@ -503,7 +509,7 @@ def unclustered_sentence(left_out: Mapping[str, str]) -> str | None:
 
 # ------------------------------------------------------------------------------------------ titles
 def heatmap_title(z: pd.DataFrame, features: Sequence[str], sizes: Mapping | pd.Series, *,
-                  state: str = "stable", min_size: int = MIN_GROUP) -> str:
+                  state: str = "stable", min_size: int = MIN_GROUP, purchase: bool = True) -> str:
     """Title of the profile heatmap: the one persona and feature furthest from the average.
 
     Only personas of at least ``min_size`` customers may be named; when several cells tie for the
@@ -521,6 +527,8 @@ def heatmap_title(z: pd.DataFrame, features: Sequence[str], sizes: Mapping | pd.
         :func:`stability_state`; names the clusters via :func:`noun` (default ``"stable"``).
     min_size : int
         Smallest persona that may be named (default ``MIN_GROUP``, 30).
+    purchase : bool, default True
+        Whether converting is buying (``PersonaResult.params["purchase"]``): :func:`feature_label`'s words.
 
     Returns
     -------
@@ -543,10 +551,11 @@ def heatmap_title(z: pd.DataFrame, features: Sequence[str], sizes: Mapping | pd.
     cells = [(p, f) for p in a.index for f in a.columns if a.loc[p, f] >= top - TIE_SD]
     if len(cells) == 1:
         p, f = cells[0]
-        return f"{p} stand out most on {feature_label(f)} ({zz.loc[p, f]:+.1f} SD)"
+        return f"{p} stand out most on {feature_label(f, purchase=purchase)} ({zz.loc[p, f]:+.1f} SD)"
     feats = {f for _, f in cells}
     if len(feats) == 1:
-        return f"The {what} differ most on {feature_label(feats.pop())} (up to {top:.1f} SD from the average)"
+        return (f"The {what} differ most on {feature_label(feats.pop(), purchase=purchase)} (up to {top:.1f} SD "
+                f"from the average)")
     return neutral
 
 

@@ -117,9 +117,9 @@ def test_long_dwell_is_counted_not_named_the_worst_friction(tmp_path):
     assert F.worst_friction(fr.table, min_units=50) is None  # no loop or error event in this log
     text = D.friction_findings(fr, None, unit="customer", min_units=50)
     assert "against" not in text and "Worst friction" not in text
-    assert ("**Long dwell**: at installed → trial, 841 customers (42% of those at installed) reached trial, or had "
-            "their last event before leaving, more than 2.4 days after installed (longer than 9 in 10 converters took "
-            "to reach it); 14% of them reached it;") in text
+    assert ("**Long dwell** (longer than 9 in 10 converters took to reach the next step, or for a unit that left, "
+            "until its last event): at installed → trial 841 customers (42% of those at installed) dwelt over "
+            "2.4 days and 14% of them reached trial;") in text
     assert "long dwell goes with not moving on by construction" in text
 
 

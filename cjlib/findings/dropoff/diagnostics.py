@@ -262,8 +262,8 @@ def dwell_sentence(table: pd.DataFrame, *, unit: str, min_units: int) -> str | N
     >>> tab = pd.DataFrame({"from_step": ["installed"], "to_step": ["trial"], "units": [2000],
     ...                     "long_dwell_units": [841], "long_dwell_rate": [0.42], "conversion_if_long_dwell": [0.14],
     ...                     "dwell_threshold": [pd.Timedelta(days=5.2)]})
-    >>> print(dwell_sentence(tab, unit="customer", min_units=50).split(": ")[1])
-    at installed → trial, 841 customers (42% of those at installed) reached trial, or had their last event before leaving, more than 5.2 days after installed (longer than 9 in 10 converters took to reach it); 14% of them reached it. Moving on ends a dwell and a unit that never moves on keeps dwelling, so long dwell goes with not moving on by construction
+    >>> print(dwell_sentence(tab, unit="customer", min_units=50).split("): ")[1])
+    at installed → trial 841 customers (42% of those at installed) dwelt over 5.2 days and 14% of them reached trial. Moving on ends a dwell and a unit that never moves on keeps dwelling, so long dwell goes with not moving on by construction: ...
     """
     if "long_dwell_units" not in table.columns:
         return None
@@ -272,13 +272,13 @@ def dwell_sentence(table: pd.DataFrame, *, unit: str, min_units: int) -> str | N
         n = int(r.long_dwell_units)
         if n < min_units or pd.isna(r.dwell_threshold) or pd.isna(r.conversion_if_long_dwell):
             continue
-        parts.append(f"at {r.from_step} → {r.to_step}, {number(n)} {unit_word(unit, n)} ({pct(r.long_dwell_rate)} of "
-                     f"those at {r.from_step}) reached {r.to_step}, or had their last event before leaving, more "
-                     f"than {duration(r.dwell_threshold)} after {r.from_step} (longer than 9 in 10 converters took "
-                     f"to reach it); {pct(r.conversion_if_long_dwell)} of them reached it")
+        parts.append(f"at {r.from_step} → {r.to_step} {number(n)} {unit_word(unit, n)} ({pct(r.long_dwell_rate)} of "
+                     f"those at {r.from_step}) dwelt over {duration(r.dwell_threshold)} and "
+                     f"{pct(r.conversion_if_long_dwell)} of them reached {r.to_step}")
     if not parts:
         return None
-    return f"**Long dwell**: {'; '.join(parts)}. {DWELL_CAVEAT}"
+    return (f"**Long dwell** (longer than 9 in 10 converters took to reach the next step, or for a unit that left, "
+            f"until its last event): {'; '.join(parts)}. {DWELL_CAVEAT}")
 
 
 def friction_title(w: dict | None) -> str:

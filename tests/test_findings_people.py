@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from test_findings_reader2 import (
+    _sa,  # a StageAttribution from (transition, channel, conversions, touches)
+)
 
 DAY = 86_400.0
 
@@ -279,18 +282,6 @@ def test_hostile_channel_names_are_short_single_line_tick_labels():
     ax = pp.profile_heatmap(z)
     assert ax.get_xticklabels()[0].get_text() == "ch: " + "c" * 27 + "…"
     plt.close("all")
-
-
-def _sa(rows):
-    """A StageAttribution; rows: (transition, channel, attributed conversions, touches)."""
-    from cjlib.attribution import StageAttribution
-
-    df = pd.DataFrame(rows, columns=["transition", "channel", "conversions", "touches"])
-    g = df.groupby("transition", sort=False)
-    df["share"] = df["conversions"] / g["conversions"].transform("sum")
-    df["conversion_rate"] = df["conversions"] / df["touches"]
-    df["lift"] = df["conversion_rate"] / (g["conversions"].transform("sum") / g["touches"].transform("sum"))
-    return StageAttribution(df, {t: 0.5 for t in df["transition"].unique()}, (), "markov")
 
 
 def test_a_tie_of_many_channels_is_counted_not_listed():

@@ -439,7 +439,8 @@ def _overall(table: pd.DataFrame) -> float | None:
     return rate(table["reached"].iloc[-1], table["reached"].iloc[0])
 
 
-def funnel_title(table: pd.DataFrame, drop: dict | None, *, unit: str, window) -> str | None:
+def funnel_title(table: pd.DataFrame, drop: dict | None, *, unit: str, window,
+                 absent: Sequence[str] = ()) -> str | None:
     """Chart title of the main funnel: funnel conversion first → last step, and the largest drop.
 
     Parameters
@@ -452,17 +453,33 @@ def funnel_title(table: pd.DataFrame, drop: dict | None, *, unit: str, window) -
         The unit counted.
     window : str, Timedelta or None
         The funnel window (:func:`window_text`).
+    absent : list of str, optional
+        Steps no event of the log can match (:attr:`cjlib.funnel.WindowChoice.absent`): the title says the
+        conversion is not measured, as :func:`funnel_line` does, and names no drop into or after them.
 
     Returns
     -------
     str or None
         The title, or ``None`` when the table is empty or no unit reached step 1.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"step": ["awareness", "consideration"], "reached": [1, 0]})
+    >>> funnel_title(t, None, unit="customer", window="30D", absent=["consideration"])
+    'Funnel conversion awareness → consideration not measured: the log has no event of consideration'
     """
     conv = _overall(table)
     if conv is None:
         return None
     s = _steps(table)
     n = int(table["reached"].iloc[0])
+    absent = [a for a in absent if a in s]
+    if absent:
+        text = f"Funnel conversion {s[0]} → {s[-1]} not measured: the log has no event of {join(absent)}"
+        if drop is not None and s.index(drop["to_step"]) < s.index(absent[0]):
+            text += (f"; before it, the largest drop{_drop_scope(drop, unit)} is {drop['from_step']} → "
+                     f"{drop['to_step']} ({pct(drop['drop_off_rate'])} leave)")
+        return text
     text = (f"Funnel conversion {s[0]} → {s[-1]}: {pct(conv, 1)} of {number(n)} "
             f"{unit_word(unit, n)}, {_short_window(window)}")
     if drop is not None:
